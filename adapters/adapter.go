@@ -1,0 +1,136 @@
+// Package adapters defines the cloud service adapter of the draft (section
+// 3.4): the interface that turns a brokered request into a provider's
+// native API, the error classes every adapter reports, and the shared
+// helpers adapters use. Concrete adapters live in sub-packages (cimi, occi,
+// ovf, cdmi, link, openstack, aws); the Caddy guest modules that expose them
+// as csb.adapters.<name> live in caddymodule.
+//
+// This package does not import Caddy.
+package adapters
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+)
+
+// Adapter provisions and manages resources at one provider through the
+// provider's native API. Implementations must be safe for concurrent use,
+// honour ctx deadlines, reuse connections and retry only idempotent calls.
+type Adapter interface {
+	// Provision creates the resources a matched request asks for. On
+	// success the returned Resource describes them. On failure, a non-nil
+	// Resource means something was (or may have been) created at the
+	// provider: the broker calls Remove with it so no orphan remains.
+	// A Resource whose State is StatePending is still being built; the
+	// broker polls it with Status.
+	Provision(ctx context.Context, req *Request) (*Resource, error)
+
+	// Status reads the current state of a resource from the provider.
+	Status(ctx context.Context, res *Resource) (*Resource, error)
+
+	// Update applies a changed request to an existing resource: resize
+	// (new cores, memory, size) and the actions carried in the request
+	// (compute start/stop/restart/suspend, network up/down, storage
+	// online/offline/backup/snapshot/resize).
+	Update(ctx context.Context, res *Resource, req *Request) (*Resource, error)
+
+	// Remove deletes everything the resource holds at the provider. Remove
+	// of something already gone is not an error.
+	Remove(ctx context.Context, res *Resource) error
+}
+
+// Discoverer is implemented by adapters that can read a provider's offers
+// from its native API, for providers that do not publish notifications.
+type Discoverer interface {
+	Discover(ctx context.Context) ([]csbmsg.Service, error)
+}
+
+// Request is what the broker asks an adapter to provision or update.
+type Request struct {
+	// JobID is the broker's job id. Adapters tag or name native resources
+	// with it where the provider allows, so a crash mid-provisioning can be
+	// reconciled.
+	JobID string
+	// Owner is the authenticated consumer, for adapters that tag resources.
+	Owner string
+	// Want is the consumer's request: the IaaS/PaaS/SaaS/DSaaS elements and
+	// the encryption flag. JobInfo is not set.
+	Want csbmsg.ServiceRequest
+	// ProviderID and Service identify the catalogue entry placement chose.
+	ProviderID string
+	Service    csbmsg.Service
+}
+
+// State is the life state of a provisioned resource as the adapter sees it.
+type State string
+
+// Resource states.
+const (
+	StatePending State = "pending" // being built; poll Status
+	StateReady   State = "ready"
+	StateFailed  State = "failed"
+	StateGone    State = "gone" // removed at the provider, or never existed
+)
+
+// Resource is a provider-side handle on what a job created. It is persisted
+// with the job, so everything in it must survive a JSON round trip.
+type Resource struct {
+	// URI is the provider's own URI for the created resource; it becomes
+	// the job's Cloud-service-URI.
+	URI string `json:"uri"`
+	// State is the resource's life state.
+	State State `json:"state"`
+	// Granted echoes the resources actually granted, with the provider's
+	// actual values (cores, memory, sizes, addresses, statuses).
+	Granted csbmsg.ServiceRequest `json:"granted"`
+	// Native holds the adapter's own references (machine, volume, network,
+	// container and object URIs or ids), keyed by names the adapter
+	// chooses. The broker stores it and hands it back; it never reads it.
+	Native map[string]string `json:"native,omitempty"`
+	// Endpoint is the native API base URL that a transparent proxy should
+	// forward this job's traffic to, if the adapter supports that.
+	Endpoint string `json:"endpoint,omitempty"`
+}
+
+// ErrorKind classifies adapter failures for job records and metrics.
+type ErrorKind string
+
+// Error kinds.
+const (
+	KindClient      ErrorKind = "provider_4xx" // the provider refused the request
+	KindServer      ErrorKind = "provider_5xx" // the provider failed
+	KindTimeout     ErrorKind = "timeout"      // deadline or transport timeout
+	KindUnsupported ErrorKind = "unsupported"  // the adapter cannot express the request
+	KindCapacity    ErrorKind = "capacity"     // the provider has no room
+	KindTransport   ErrorKind = "transport"    // connection refused, TLS, DNS
+	KindNotFound    ErrorKind = "not_found"    // the resource does not exist
+)
+
+// Error is the error every adapter returns for a failed operation.
+type Error struct {
+	Kind   ErrorKind
+	Op     string // provision, status, update, remove, discover, or a native operation name
+	Status int    // native HTTP status, 0 if none
+	Err    error
+}
+
+func (e *Error) Error() string {
+	if e.Status != 0 {
+		return fmt.Sprintf("%s: %s (HTTP %d): %v", e.Op, e.Kind, e.Status, e.Err)
+	}
+	return fmt.Sprintf("%s: %s: %v", e.Op, e.Kind, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// KindOf returns the kind of an adapter error, or "" if err is not one.
+func KindOf(err error) ErrorKind {
+	var ae *Error
+	if errors.As(err, &ae) {
+		return ae.Kind
+	}
+	return ""
+}

@@ -1,0 +1,430 @@
+// Package csbmsg models the two XML message packages of the IETF draft
+// "Cloud Service Broker" (draft-shao-opsawg-cloud-service-broker-02):
+// csb-publish (application/csb-publish+xml, section 4.1.2 and the schema
+// of section 6) and csb-consumer (application/csb-consumer+xml, section
+// 4.2.2 and the schema of section 7).
+//
+// Every element and attribute of both schemas has a typed Go field here.
+// Optional scalar children are pointers (nil means absent); enumerations are
+// string types with one constant per schema value. The types are shared
+// between the two packages wherever the schemas define the same content
+// under two names: the publish interface's <compute-support> and the
+// consumer interface's <compute> are both a [Compute], and so on.
+//
+// This package does not import Caddy.
+package csbmsg
+
+// XML namespaces (draft section 9.3 and 9.4).
+const (
+	PublishNS  = "urn:ietf:params:xml:ns:csb-publish"
+	ConsumerNS = "urn:ietf:params:xml:ns:csb-consumer"
+)
+
+// Media types (draft section 9.1 and 9.2).
+const (
+	PublishMediaType  = "application/csb-publish+xml"
+	ConsumerMediaType = "application/csb-consumer+xml"
+)
+
+// Version is the only package version the draft defines for both roots.
+const Version = "1.0"
+
+// Status is a <csbresponse> or <CloudServiceResponse> status code
+// (draft tables 1 and 2).
+type Status int
+
+// Publish interface status codes (draft section 4.1.2.4, table 1).
+const (
+	StatusOK                   Status = 200
+	StatusSyntaxError          Status = 400
+	StatusCannotCreate         Status = 401 // unable to create subscription
+	StatusCannotUpdate         Status = 402 // unable to update subscription
+	StatusCannotRemove         Status = 403 // unable to remove subscription
+	StatusNoSuchSubscription   Status = 404
+	StatusSubscriptionExists   Status = 405
+	StatusUnsupported          Status = 420 // unsupported attribute or element
+	StatusUnableToFindResource Status = 408 // consumer table 2
+	StatusCannotUpdateResource Status = 409 // consumer table 2
+	StatusCannotRemoveResource Status = 410 // consumer table 2
+)
+
+// ServiceStatus is CSPstatus.datatype / CSstatus.datatype: the status of a
+// Cloud-Service-Provider or a Cloud-Service.
+type ServiceStatus string
+
+// Provider and service statuses.
+const (
+	ServiceActive      ServiceStatus = "active"
+	ServiceDeactivated ServiceStatus = "deactivated"
+	ServiceUnavailable ServiceStatus = "unavailable"
+)
+
+// SubscriptionAction is action.datatype of csb-publish.
+type SubscriptionAction string
+
+// Subscription actions.
+const (
+	ActionCreate SubscriptionAction = "create"
+	ActionUpdate SubscriptionAction = "update"
+	ActionRemove SubscriptionAction = "remove"
+)
+
+// JobAction is action.datatype of csb-consumer (update and remove only).
+type JobAction string
+
+// Job actions.
+const (
+	JobUpdate JobAction = "update"
+	JobRemove JobAction = "remove"
+)
+
+// ComputeStatus is computestatus.datatype.
+type ComputeStatus string
+
+// Compute statuses.
+const (
+	ComputeActive    ComputeStatus = "active"
+	ComputeInactive  ComputeStatus = "inactive"
+	ComputeSuspended ComputeStatus = "suspended"
+)
+
+// ComputeAction is computeaction.datatype.
+type ComputeAction string
+
+// Compute actions.
+const (
+	ComputeStart   ComputeAction = "start"
+	ComputeStop    ComputeAction = "stop"
+	ComputeRestart ComputeAction = "restart"
+	ComputeSuspend ComputeAction = "suspend"
+)
+
+// NetworkStatus is networkstatus.datatype, also used by NetworkInterface
+// and storagelink.
+type NetworkStatus string
+
+// Network statuses.
+const (
+	NetworkActive   NetworkStatus = "active"
+	NetworkInactive NetworkStatus = "inactive"
+)
+
+// NetworkAction is networkaction.datatype.
+type NetworkAction string
+
+// Network actions.
+const (
+	NetworkUp   NetworkAction = "up"
+	NetworkDown NetworkAction = "down"
+)
+
+// StorageStatus is storagestatus.datatype.
+type StorageStatus string
+
+// Storage statuses.
+const (
+	StorageOnline   StorageStatus = "online"
+	StorageOffline  StorageStatus = "offline"
+	StorageDegraded StorageStatus = "degraded"
+)
+
+// StorageAction is storageaction.datatype.
+type StorageAction string
+
+// Storage actions.
+const (
+	StorageActOnline   StorageAction = "online"
+	StorageActOffline  StorageAction = "offline"
+	StorageActBackup   StorageAction = "backup"
+	StorageActSnapshot StorageAction = "snapshot"
+	StorageActResize   StorageAction = "resize"
+)
+
+// Allocation is allocation.datatype.
+type Allocation string
+
+// Address allocation mechanisms.
+const (
+	AllocationDynamic Allocation = "dynamic"
+	AllocationStatic  Allocation = "static"
+)
+
+// CapabilityType is Capabilityobjecttype.datatype. The schema declares it
+// as an NMTOKEN enumeration whose values contain spaces, which no NMTOKEN
+// can; the values are kept as the draft spells them (see CONFORMANCE.md).
+type CapabilityType string
+
+// Capability object types.
+const (
+	CapSystemWide      CapabilityType = "Cloud Storage System-Wide Capabilities"
+	CapStorageMetadata CapabilityType = "Storage System Metadata Capabilities"
+	CapDataSysMetadata CapabilityType = "Data System Metadata Capabilities"
+	CapDataObject      CapabilityType = "Data Object Capabilities"
+	CapContainer       CapabilityType = "Container Capabilities"
+	CapDomain          CapabilityType = "Domain Capabilities"
+	CapQueueObject     CapabilityType = "Queue Object Capabilities"
+)
+
+// ---------------------------------------------------------------------------
+// csb-publish
+
+// Publish is the <csbpublish> root. Exactly one of Request, Response and
+// Notification is set.
+type Publish struct {
+	Version      string // always "1.0"
+	Request      *PublishRequest
+	Response     *PublishResponse
+	Notification *Notification
+}
+
+// PublishRequest is <csbrequest>: a command from the broker to a provider.
+type PublishRequest struct {
+	Subscription Subscription
+}
+
+// Subscription is <subscription> (draft section 4.1.2.2.1).
+type Subscription struct {
+	ID        string // NMTOKEN, required
+	SeqNumber uint64 // required; 1 for the first command of an id
+	Action    SubscriptionAction
+	Expires   *uint64 // seconds, optional
+	Frequency *uint64 // seconds, optional
+}
+
+// PublishResponse is <csbresponse> (draft section 4.1.2.4). Subscription
+// carries the values a provider changed (expires, frequency).
+type PublishResponse struct {
+	Status       Status
+	Reason       string // optional
+	Subscription *Subscription
+}
+
+// Notification is <csbnotification> (draft section 4.1.2.3). The schema
+// allows exactly one Cloud-Service, the draft's example has four; this
+// model keeps a list (see CONFORMANCE.md).
+type Notification struct {
+	ID                string // subscription id, NMTOKEN
+	SeqNumber         uint64
+	Provider          Provider
+	Services          []Service
+	EncryptionSupport *bool
+	Label             string // NMTOKEN, optional ("" = absent)
+}
+
+// Provider is <Cloud-Service-Provider>.
+type Provider struct {
+	ID     string        // Cloud-Service-Provider-id, NMTOKEN
+	Status ServiceStatus // Cloud-Service-Provider-status
+	URI    string        // Cloud-Service-Provider-URI, optional
+}
+
+// Service is <Cloud-Service>. At most one of IaaS, PaaS, SaaS and DSaaS is
+// set (the schema's choice).
+type Service struct {
+	ID     string        // Cloud-Service-id, NMTOKEN
+	Status ServiceStatus // Cloud-Service-status
+	URI    string        // Cloud-Service-URI, optional
+	IaaS   *IaaS         // <IaaS-support>
+	PaaS   *PaaS         // <PaaS-support>
+	SaaS   *SaaS         // <SaaS-support>
+	DSaaS  *DSaaS        // <DSaaS-support>
+}
+
+// ---------------------------------------------------------------------------
+// csb-consumer
+
+// Consumer is the <csbconsumer> root. Exactly one of Request and Response is
+// set.
+type Consumer struct {
+	Version  string
+	Request  *ServiceRequest
+	Response *ServiceResponse
+}
+
+// ServiceRequest is <CloudServiceRequest> (draft section 4.2.2.1).
+type ServiceRequest struct {
+	JobInfo    *JobInfo
+	IaaS       *IaaS
+	PaaS       *PaaS
+	SaaS       *SaaS
+	DSaaS      *DSaaS
+	Encryption *bool
+}
+
+// ServiceResponse is <CloudServiceResponse> (draft section 4.2.2.2).
+// Encryption is listed by the prose but absent from the schema (see
+// CONFORMANCE.md).
+type ServiceResponse struct {
+	Status     Status
+	Reason     string
+	JobInfo    *ResponseJobInfo
+	IaaS       *IaaS
+	PaaS       *PaaS
+	SaaS       *SaaS
+	DSaaS      *DSaaS
+	Encryption *bool
+}
+
+// JobInfo is <job-info> (draft section 4.2.2.3).
+type JobInfo struct {
+	JobID  string // NMTOKEN
+	Action JobAction
+}
+
+// ResponseJobInfo is <response-job-info> (draft section 4.2.2.5).
+type ResponseJobInfo struct {
+	JobID           string
+	JobStatus       string
+	Expires         uint64 // lease seconds
+	CloudServiceURI string // Cloud-service-URI, optional
+}
+
+// ---------------------------------------------------------------------------
+// Content shared by both packages. The element names differ: the publish
+// package suffixes "-support" (IaaS-support, compute-support, ...), the
+// consumer package does not (IaaS, compute, ...).
+
+// IaaS is <IaaS-support> (publish) or <IaaS> (consumer).
+type IaaS struct {
+	Link             *Link
+	Compute          *Compute
+	Network          *Network
+	Storage          *Storage
+	NetworkInterface *NetworkInterface
+	StorageLink      *StorageLink
+}
+
+// PaaS is <PaaS-support> or <PaaS>.
+type PaaS struct {
+	Link *Link
+}
+
+// SaaS is <SaaS-support> or <SaaS>.
+type SaaS struct {
+	Link *Link
+}
+
+// DSaaS is <DSaaS-support> or <DSaaS>.
+type DSaaS struct {
+	Link             *Link
+	DataObject       *DataObject
+	ContainerObject  *ContainerObject
+	DomainObject     *DomainObject
+	QueueObject      *QueueObject
+	CapabilityObject *CapabilityObject
+}
+
+// Link is <Link>.
+type Link struct {
+	Rel  string // optional
+	Href string // anyURI, optional
+}
+
+// Compute is <compute-support> or <compute>.
+type Compute struct {
+	Architecture *string
+	Cores        *uint64
+	Hostname     *string
+	Speed        *uint64 // GHz
+	Memory       *uint64 // GB
+	Status       *ComputeStatus
+	Action       *ComputeAction
+}
+
+// Network is <network-support> or <network>.
+type Network struct {
+	VLAN       *string // vlan, NMTOKEN
+	VLANLabel  *string // VLANlabel, NMTOKEN
+	Address    *string
+	Gateway    *string
+	Allocation *Allocation
+	Status     *NetworkStatus
+	Action     *NetworkAction
+}
+
+// Storage is <storage-support> or <storage>.
+type Storage struct {
+	Size   *uint64 // GB
+	Status *StorageStatus
+	Action *StorageAction
+}
+
+// NetworkInterface is <NetworkInterface-support> or <NetworkInterface>.
+type NetworkInterface struct {
+	Interface  *string // NMTOKEN
+	MAC        *string
+	Status     *NetworkStatus
+	IP         *string
+	Gateway    *string
+	Allocation *Allocation
+}
+
+// StorageLink is <storagelink-support> or <storagelink>.
+type StorageLink struct {
+	DeviceID   *string // NMTOKEN
+	Mountpoint *string
+	Status     *NetworkStatus
+}
+
+// DataObject is <DataObject-support> or <DataObject>.
+type DataObject struct {
+	Mimetype        *string
+	Metadata        *string
+	ObjectURI       *string
+	ObjectID        *string // NMTOKEN
+	ParentURI       *string
+	DomainURI       *string
+	CapabilitiesURI *string
+	Value           *string
+	Status          *string
+}
+
+// ContainerObject is <ContainerObject-support> or <ContainerObject>.
+type ContainerObject struct {
+	Metadata        *string
+	ObjectURI       *string
+	ObjectID        *string
+	ParentURI       *string
+	DomainURI       *string
+	CapabilitiesURI *string
+	Exports         *string
+	Snapshots       *string
+	Children        *string
+	Status          *string
+}
+
+// DomainObject is <DomainObject-support> or <DomainObject>.
+type DomainObject struct {
+	Metadata        *string
+	ObjectURI       *string
+	ObjectID        *string
+	ParentURI       *string
+	DomainURI       *string
+	CapabilitiesURI *string
+	Enabled         *bool
+	Children        *string
+}
+
+// QueueObject is <QueueObject-support> or <QueueObject>.
+type QueueObject struct {
+	Metadata        *string
+	ObjectURI       *string
+	ObjectID        *string
+	ParentURI       *string
+	DomainURI       *string
+	CapabilitiesURI *string
+	Status          *string
+}
+
+// CapabilityObject is <CapabilityObject-support> or <CapabilityObject>.
+// The prose lists <capabilities> and <children>, which the schema lacks;
+// the schema's <domainURI>, <capabilitiesURI> and <status> are kept.
+type CapabilityObject struct {
+	Type            *CapabilityType
+	ObjectURI       *string
+	ObjectID        *string
+	ParentURI       *string
+	DomainURI       *string
+	CapabilitiesURI *string
+	Status          *string
+}

@@ -1,0 +1,128 @@
+// Package store defines the small key-value interface the broker engine
+// keeps its durable state in (catalogue snapshots, subscriptions, jobs,
+// shared secrets), and an in-memory implementation for tests and for
+// single-process use. In Caddy, caddymodule adapts the configured Caddy
+// storage (certmagic.Storage: the file system by default, or any storage
+// module a cluster uses) to this interface.
+//
+// This package does not import Caddy.
+package store
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// ErrNotExist is returned by Load for a key that is not stored. It is
+// fs.ErrNotExist, the error certmagic storages return.
+var ErrNotExist = fs.ErrNotExist
+
+// Store is durable key-value storage with advisory locks. Keys are
+// slash-separated paths. Implementations must be safe for concurrent use.
+type Store interface {
+	// Load returns the value of key, or an error wrapping ErrNotExist.
+	Load(ctx context.Context, key string) ([]byte, error)
+	// Store writes value under key, replacing any previous value.
+	Store(ctx context.Context, key string, value []byte) error
+	// Delete removes key. Deleting a missing key is not an error.
+	Delete(ctx context.Context, key string) error
+	// List returns the keys directly or indirectly under prefix, sorted.
+	List(ctx context.Context, prefix string) ([]string, error)
+	// Lock acquires the named lock, blocking until it is free or ctx ends.
+	// Locks are shared by every process that shares the storage.
+	Lock(ctx context.Context, name string) error
+	// Unlock releases a lock acquired with Lock.
+	Unlock(ctx context.Context, name string) error
+}
+
+// Memory is an in-memory Store. The zero value is ready to use.
+type Memory struct {
+	mu    sync.Mutex
+	data  map[string][]byte
+	locks map[string]chan struct{}
+}
+
+// Load implements Store.
+func (m *Memory) Load(_ context.Context, key string) ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v, ok := m.data[key]
+	if !ok {
+		return nil, &fs.PathError{Op: "load", Path: key, Err: ErrNotExist}
+	}
+	return append([]byte(nil), v...), nil
+}
+
+// Store implements Store.
+func (m *Memory) Store(_ context.Context, key string, value []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.data == nil {
+		m.data = make(map[string][]byte)
+	}
+	m.data[key] = append([]byte(nil), value...)
+	return nil
+}
+
+// Delete implements Store.
+func (m *Memory) Delete(_ context.Context, key string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.data, key)
+	return nil
+}
+
+// List implements Store.
+func (m *Memory) List(_ context.Context, prefix string) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var keys []string
+	for k := range m.data {
+		if strings.HasPrefix(k, prefix) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	return keys, nil
+}
+
+// Lock implements Store.
+func (m *Memory) Lock(ctx context.Context, name string) error {
+	for {
+		m.mu.Lock()
+		if m.locks == nil {
+			m.locks = make(map[string]chan struct{})
+		}
+		held, busy := m.locks[name]
+		if !busy {
+			m.locks[name] = make(chan struct{})
+			m.mu.Unlock()
+			return nil
+		}
+		m.mu.Unlock()
+		select {
+		case <-held:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Unlock implements Store.
+func (m *Memory) Unlock(_ context.Context, name string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	held, ok := m.locks[name]
+	if !ok {
+		return errors.New("store: unlock of a lock that is not held: " + name)
+	}
+	delete(m.locks, name)
+	close(held)
+	return nil
+}
+
+var _ Store = (*Memory)(nil)

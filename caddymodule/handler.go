@@ -1,0 +1,95 @@
+package caddymodule
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+	registerHandlerOption("publish_path", func(d *caddyfile.Dispenser, h *Handler) error {
+		return parsePath(d, &h.PublishPath)
+	})
+	registerHandlerOption("consumer_path", func(d *caddyfile.Dispenser, h *Handler) error {
+		return parsePath(d, &h.ConsumerPath)
+	})
+}
+
+// Handler serves the draft's two interfaces over HTTP: the Publish
+// interface (application/csb-publish+xml) and the Consumer interface
+// (application/csb-consumer+xml). Requests to other paths are passed to
+// the next handler.
+//
+// It reads the broker state of the csb app.
+type Handler struct {
+	// PublishPath is the path of the Publish endpoint. Default: /csb/publish.
+	PublishPath string `json:"publish_path,omitempty"`
+	// ConsumerPath is the path of the Consumer endpoint; jobs are addressed
+	// below it as <consumer_path>/<job-id>. Default: /csb/consumer.
+	ConsumerPath string `json:"consumer_path,omitempty"`
+
+	app    *App
+	logger *zap.Logger
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.csb",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision sets up the handler.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	if h.PublishPath == "" {
+		h.PublishPath = "/csb/publish"
+	}
+	if h.ConsumerPath == "" {
+		h.ConsumerPath = "/csb/consumer"
+	}
+	appIface, err := ctx.App("csb")
+	if err != nil {
+		return err
+	}
+	h.app = appIface.(*App)
+	return nil
+}
+
+// ServeHTTP implements caddyhttp.MiddlewareHandler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	switch {
+	case r.URL.Path == h.PublishPath:
+		return h.servePublish(w, r)
+	case r.URL.Path == h.ConsumerPath || strings.HasPrefix(r.URL.Path, h.ConsumerPath+"/"):
+		return h.serveConsumer(w, r)
+	}
+	return next.ServeHTTP(w, r)
+}
+
+func parsePath(d *caddyfile.Dispenser, dst *string) error {
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	p := d.Val()
+	if !strings.HasPrefix(p, "/") {
+		return d.Errf("path %q must begin with /", p)
+	}
+	*dst = strings.TrimSuffix(p, "/")
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	return nil
+}
+
+// Interface guards.
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)
