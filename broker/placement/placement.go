@@ -248,6 +248,7 @@ func (p *Placer) Place(req *csbmsg.ServiceRequest, opt Options) (*Decision, erro
 		c.Order = g.order
 		c.Label = g.label
 		c.LabelPrice, c.HasLabelPrice = g.price, g.hasPrice
+		c.Encryption = g.encryption
 		c.Rank = -1
 		if ok, why := opt.Access.permits(g.id); !ok {
 			c.rej = rejection{code: rejAccess, text: why}
@@ -347,6 +348,8 @@ type Candidate struct {
 	Label         string
 	LabelPrice    float64
 	HasLabelPrice bool
+	// Encryption is the provider's encryption-support.
+	Encryption bool
 
 	svc *svc
 	rej rejection
