@@ -44,17 +44,94 @@ type sigEntry struct {
 	updated int64
 }
 
-// capList is a list of IaaS services sorted by (cores, memory, speed, size)
-// with suffix maxima, so a search can stop as soon as no later service
-// could meet a minimum.
+// capList indexes IaaS services for minimum queries. Services are grouped
+// into shapes (cores, memory, speed and the set of -support elements);
+// shapes are sorted by capacity with suffix maxima, and each shape's
+// services by storage size. A query binary-searches the first shape with
+// enough cores, walks the shapes while the suffix maxima can still meet
+// the minimums, and binary-searches the size within each fitting shape:
+// the services it checks one by one are only those of fitting shapes and
+// sizes, for the constraints that are not minimums (vlan, VLANlabel,
+// allocation).
 type capList struct {
-	s                         []*svc
-	sufMem, sufSpeed, sufSize []uint64
+	shapes           []shape
+	sufMem, sufSpeed []uint64
+	n                int
+}
+
+type shape struct {
+	cores, mem, speed uint64
+	feats             uint8
+	maxSize           uint64
+	list              []*svc // sorted by size, then catalogue order
+}
+
+const (
+	featCompute uint8 = 1 << iota
+	featNetwork
+	featStorage
+	featNI
+	featSL
+)
+
+func (x *svc) feats() uint8 {
+	var f uint8
+	if x.compute {
+		f |= featCompute
+	}
+	if x.network {
+		f |= featNetwork
+	}
+	if x.storage {
+		f |= featStorage
+	}
+	if x.ni {
+		f |= featNI
+	}
+	if x.sl {
+		f |= featSL
+	}
+	return f
+}
+
+func (w *want) feats() uint8 {
+	var f uint8
+	if w.compute {
+		f |= featCompute
+	}
+	if w.network {
+		f |= featNetwork
+	}
+	if w.storage {
+		f |= featStorage
+	}
+	if w.ni {
+		f |= featNI
+	}
+	if w.sl {
+		f |= featSL
+	}
+	return f
+}
+
+type shapeKey struct {
+	cores, mem, speed uint64
+	feats             uint8
 }
 
 func newCapList(s []*svc) *capList {
-	sort.SliceStable(s, func(a, b int) bool {
-		x, y := s[a], s[b]
+	byShape := map[shapeKey][]*svc{}
+	for _, x := range s {
+		k := shapeKey{x.cores, x.mem, x.speed, x.feats()}
+		byShape[k] = append(byShape[k], x)
+	}
+	l := &capList{n: len(s), shapes: make([]shape, 0, len(byShape))}
+	for k, list := range byShape {
+		sort.SliceStable(list, func(a, b int) bool { return list[a].size < list[b].size })
+		l.shapes = append(l.shapes, shape{cores: k.cores, mem: k.mem, speed: k.speed, feats: k.feats, maxSize: list[len(list)-1].size, list: list})
+	}
+	sort.Slice(l.shapes, func(a, b int) bool {
+		x, y := &l.shapes[a], &l.shapes[b]
 		switch {
 		case x.cores != y.cores:
 			return x.cores < y.cores
@@ -63,14 +140,13 @@ func newCapList(s []*svc) *capList {
 		case x.speed != y.speed:
 			return x.speed < y.speed
 		}
-		return x.size < y.size
+		return x.feats < y.feats
 	})
-	n := len(s)
-	l := &capList{s: s, sufMem: make([]uint64, n+1), sufSpeed: make([]uint64, n+1), sufSize: make([]uint64, n+1)}
+	n := len(l.shapes)
+	l.sufMem, l.sufSpeed = make([]uint64, n+1), make([]uint64, n+1)
 	for i := n - 1; i >= 0; i-- {
-		l.sufMem[i] = max(l.sufMem[i+1], s[i].mem)
-		l.sufSpeed[i] = max(l.sufSpeed[i+1], s[i].speed)
-		l.sufSize[i] = max(l.sufSize[i+1], s[i].size)
+		l.sufMem[i] = max(l.sufMem[i+1], l.shapes[i].mem)
+		l.sufSpeed[i] = max(l.sufSpeed[i+1], l.shapes[i].speed)
 	}
 	return l
 }
@@ -78,40 +154,42 @@ func newCapList(s []*svc) *capList {
 // find returns the smallest service of the list that satisfies w, or the
 // reason none does.
 func (l *capList) find(w *want) (*svc, rejection) {
-	n := len(l.s)
+	n := len(l.shapes)
 	if n == 0 {
 		return nil, rejection{code: rejEmpty}
 	}
-	lo := sort.Search(n, func(i int) bool { return l.s[i].cores >= w.cores })
+	lo := sort.Search(n, func(i int) bool { return l.shapes[i].cores >= w.cores })
 	if lo == n {
-		return nil, rejection{code: rejMin, field: "cores", want: w.cores, have: l.s[n-1].cores}
+		return nil, rejection{code: rejMin, field: "cores", want: w.cores, have: l.shapes[n-1].cores}
 	}
+	if l.sufMem[lo] < w.mem {
+		return nil, rejection{code: rejMinCombined, field: "memory", want: w.mem, have: l.sufMem[lo]}
+	}
+	if l.sufSpeed[lo] < w.speed {
+		return nil, rejection{code: rejMinCombined, field: "speed", want: w.speed, have: l.sufSpeed[lo]}
+	}
+	wf := w.feats()
 	var first rejection
 	for i := lo; i < n; i++ {
-		if l.sufMem[i] < w.mem {
-			if i == lo {
-				return nil, rejection{code: rejMinCombined, field: "memory", want: w.mem, have: l.sufMem[lo]}
-			}
+		if l.sufMem[i] < w.mem || l.sufSpeed[i] < w.speed {
 			break
 		}
-		if l.sufSpeed[i] < w.speed {
-			if i == lo {
-				return nil, rejection{code: rejMinCombined, field: "speed", want: w.speed, have: l.sufSpeed[lo]}
+		sh := &l.shapes[i]
+		if sh.mem < w.mem || sh.speed < w.speed || sh.feats&wf != wf || sh.maxSize < w.size {
+			if first.code == rejNone {
+				first, _ = sh.list[len(sh.list)-1].check(w)
 			}
-			break
+			continue
 		}
-		if l.sufSize[i] < w.size {
-			if i == lo {
-				return nil, rejection{code: rejMinCombined, field: "storage size", want: w.size, have: l.sufSize[lo]}
+		k := sort.Search(len(sh.list), func(j int) bool { return sh.list[j].size >= w.size })
+		for ; k < len(sh.list); k++ {
+			rej, ok := sh.list[k].check(w)
+			if ok {
+				return sh.list[k], rejection{}
 			}
-			break
-		}
-		rej, ok := l.s[i].check(w)
-		if ok {
-			return l.s[i], rejection{}
-		}
-		if first.code == rejNone {
-			first = rej
+			if first.code == rejNone {
+				first = rej
+			}
 		}
 	}
 	if first.code == rejNone {

@@ -50,10 +50,11 @@
 package placement
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -276,12 +277,12 @@ func (p *Placer) Place(req *csbmsg.ServiceRequest, opt Options) (*Decision, erro
 	if len(matched) > 0 {
 		in := &Input{Request: req, Kind: kind, Candidates: d.Candidates, Matched: matched, Load: p.loadFunc()}
 		p.policy.Score(in)
-		sort.SliceStable(matched, func(a, b int) bool {
-			ca, cb := &d.Candidates[matched[a]], &d.Candidates[matched[b]]
+		slices.SortStableFunc(matched, func(a, b int) int {
+			ca, cb := &d.Candidates[a], &d.Candidates[b]
 			if ca.Score != cb.Score {
-				return ca.Score < cb.Score
+				return cmp.Compare(ca.Score, cb.Score)
 			}
-			return ca.Order < cb.Order
+			return cmp.Compare(ca.Order, cb.Order)
 		})
 		for r, i := range matched {
 			d.Candidates[i].Rank = r

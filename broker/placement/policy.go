@@ -234,11 +234,13 @@ func (*Cheapest) Name() string { return "cheapest" }
 
 // Price returns a candidate's price and where it came from.
 func (ch *Cheapest) Price(c *Candidate) (float64, string, bool) {
-	if p, ok := ch.Prices[c.ProviderID+"/"+c.ServiceID]; ok {
-		return p, "configured service price", true
-	}
-	if p, ok := ch.Prices[c.ProviderID]; ok {
-		return p, "configured provider price", true
+	if len(ch.Prices) > 0 {
+		if p, ok := ch.Prices[c.ProviderID+"/"+c.ServiceID]; ok {
+			return p, "configured service price", true
+		}
+		if p, ok := ch.Prices[c.ProviderID]; ok {
+			return p, "configured provider price", true
+		}
 	}
 	if c.HasLabelPrice {
 		return c.LabelPrice, "label price", true
