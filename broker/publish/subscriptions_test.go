@@ -466,7 +466,7 @@ func TestBrokersSharingAStore(t *testing.T) {
 	ok(c, nil)
 	other.noCommand() // the lock and the stored record stop the second broker renewing
 	_ = first
-	if x, _ := b.cat.Lease(id); !x.After(t0.Add(600 * time.Second)) && x.IsZero() {
+	if x, _ := b.cat.Lease(id); !x.After(t0.Add(600*time.Second)) && x.IsZero() {
 		t.Fatalf("b's lease %v", x)
 	}
 }
