@@ -9,6 +9,8 @@ package caddymodule
 import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
+
+	"github.com/caddy-csb/caddy-csb/broker/catalog"
 )
 
 func init() {
@@ -28,8 +30,16 @@ type App struct {
 	// configuration order (the order the "first" placement policy uses).
 	Providers []*Provider `json:"providers,omitempty"`
 
+	// Consumer configures the Consumer interface: placement policy, leases
+	// and job handling (Caddyfile: the placement and jobs subdirectives).
+	Consumer *ConsumerConfig `json:"consumer,omitempty"`
+
 	ctx    caddy.Context
 	logger *zap.Logger
+
+	state        *engineState
+	consumer     *consumerEngine
+	consumerView *consumerView
 }
 
 // CaddyModule returns the Caddy module information.
@@ -44,16 +54,40 @@ func (App) CaddyModule() caddy.ModuleInfo {
 func (a *App) Provision(ctx caddy.Context) error {
 	a.ctx = ctx
 	a.logger = ctx.Logger()
+	st, err := loadEngineState(ctx)
+	if err != nil {
+		return err
+	}
+	a.state = st
+	ids := make([]catalog.ProviderConfig, 0, len(a.Providers))
+	for _, p := range a.Providers {
+		ids = append(ids, catalog.ProviderConfig{ID: p.ID})
+	}
+	if err := st.Catalog.Configure(ids); err != nil {
+		return err
+	}
+	return a.provisionConsumer(ctx, st)
+}
+
+// Cleanup releases the engine state; the last config using it stops its
+// background work.
+func (a *App) Cleanup() error {
+	if a.state != nil {
+		releaseEngineState()
+		a.state = nil
+	}
 	return nil
 }
 
 // Validate checks the configuration without side effects.
 func (a *App) Validate() error {
-	return nil
+	return a.Consumer.validate(a.Providers)
 }
 
 // Start starts the app's background work.
 func (a *App) Start() error {
+	a.state.Catalog.Start()
+	a.startConsumer()
 	return nil
 }
 
@@ -64,7 +98,8 @@ func (a *App) Stop() error {
 
 // Interface guards.
 var (
-	_ caddy.App         = (*App)(nil)
-	_ caddy.Provisioner = (*App)(nil)
-	_ caddy.Validator   = (*App)(nil)
+	_ caddy.App          = (*App)(nil)
+	_ caddy.Provisioner  = (*App)(nil)
+	_ caddy.Validator    = (*App)(nil)
+	_ caddy.CleanerUpper = (*App)(nil)
 )

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/ristretto/v2"
@@ -121,7 +122,7 @@ func (c *Config) defaults() {
 // Manager runs jobs. Create it with New, start its background work with
 // Start, and stop it with Stop.
 type Manager struct {
-	cfg      Config
+	cfg      atomic.Pointer[Config]
 	store    store.Store
 	logger   *zap.Logger
 	cache    *ristretto.Cache[string, *cached]
@@ -158,7 +159,6 @@ func New(cfg Config) (*Manager, error) {
 		return nil, err
 	}
 	m := &Manager{
-		cfg:      cfg,
 		store:    cfg.Store,
 		logger:   cfg.Logger,
 		cache:    cache,
@@ -168,18 +168,36 @@ func New(cfg Config) (*Manager, error) {
 		contrib:  map[string]map[string]placement.Load{},
 		loads:    map[string]placement.Load{},
 	}
+	m.cfg.Store(&cfg)
 	m.base, m.cancel = context.WithCancel(context.Background())
 	return m, nil
 }
 
+func (m *Manager) c() *Config { return m.cfg.Load() }
+
+// SetTunables replaces the durations, limits, Expand and OnChange of the
+// configuration (a config reload); Store, Placer, Adapter, Logger and
+// Clock stay as they were given to New. Operations under way finish with
+// the values they started with where they already read them.
+func (m *Manager) SetTunables(cfg Config) error {
+	old := m.c()
+	cfg.Store, cfg.Placer, cfg.Adapter, cfg.Logger, cfg.Clock = old.Store, old.Placer, old.Adapter, old.Logger, old.Clock
+	cfg.defaults()
+	if cfg.LeaseMin > cfg.LeaseMax {
+		return fmt.Errorf("jobs: lease minimum %s exceeds maximum %s", cfg.LeaseMin, cfg.LeaseMax)
+	}
+	m.cfg.Store(&cfg)
+	return nil
+}
+
 // Config returns the manager's configuration with defaults applied.
-func (m *Manager) Config() Config { return m.cfg }
+func (m *Manager) Config() Config { return *m.c() }
 
 // Instance returns this manager's instance id, recorded in the
 // operations it starts.
 func (m *Manager) Instance() string { return m.instance }
 
-func (m *Manager) now() time.Time { return m.cfg.Clock() }
+func (m *Manager) now() time.Time { return m.c().Clock() }
 
 // Start reconciles in-flight jobs left by an earlier process and starts
 // the reaper. It returns at once; the work runs in the background until
@@ -273,8 +291,8 @@ type CreateOptions struct {
 func (m *Manager) Create(ctx context.Context, owner string, req *csbmsg.ServiceRequest, opt CreateOptions) (*Result, error) {
 	want := *req
 	want.JobInfo = nil
-	if m.cfg.Expand != nil {
-		if err := m.cfg.Expand(ctx, &want); err != nil {
+	if m.c().Expand != nil {
+		if err := m.c().Expand(ctx, &want); err != nil {
 			var re *placement.RequestError
 			if errors.As(err, &re) {
 				return result(re.Status, nil, "%s", re.Reason), nil
@@ -287,7 +305,7 @@ func (m *Manager) Create(ctx context.Context, owner string, req *csbmsg.ServiceR
 		h := idemHash(owner, opt.IdempotencyKey)
 		idemName = "idem-" + h
 		reqHash = hashRequest(&want)
-		unlock, err := m.lock(ctx, idemName, m.cfg.LockWait)
+		unlock, err := m.lock(ctx, idemName, m.c().LockWait)
 		if err != nil {
 			return nil, fmt.Errorf("idempotency key busy: %w", err)
 		}
@@ -309,7 +327,7 @@ func (m *Manager) Create(ctx context.Context, owner string, req *csbmsg.ServiceR
 		}
 	}
 
-	d, err := m.cfg.Placer.Place(&want, placement.Options{Access: opt.Access})
+	d, err := m.c().Placer.Place(&want, placement.Options{Access: opt.Access})
 	if err != nil {
 		var re *placement.RequestError
 		if errors.As(err, &re) {
@@ -329,7 +347,7 @@ func (m *Manager) Create(ctx context.Context, owner string, req *csbmsg.ServiceR
 		Status:         StatusPending,
 		Kind:           kind,
 		Request:        want,
-		Plan:           planOf(d, m.cfg.MaxAttempts),
+		Plan:           planOf(d, m.c().MaxAttempts),
 		Decision:       d.Summary(),
 		LeaseSeconds:   m.leaseSeconds(opt.Lease),
 		IdempotencyKey: opt.IdempotencyKey,
@@ -371,7 +389,7 @@ func (m *Manager) startProvisioning(ctx context.Context, j *Job, idemName, reqHa
 // await waits RespondWithin for a background operation's result; after
 // that it answers with the job as it stands.
 func (m *Manager) await(ctx context.Context, id string, out chan *Result, final func(*Result) *Result) (*Result, error) {
-	timer := time.NewTimer(m.cfg.RespondWithin)
+	timer := time.NewTimer(m.c().RespondWithin)
 	defer timer.Stop()
 	select {
 	case r := <-out:
@@ -400,9 +418,9 @@ func planOf(d *placement.Decision, max int) []PlanEntry {
 func (m *Manager) leaseSeconds(asked time.Duration) uint64 {
 	l := asked
 	if l <= 0 {
-		l = m.cfg.LeaseDefault
+		l = m.c().LeaseDefault
 	}
-	l = max(m.cfg.LeaseMin, min(l, m.cfg.LeaseMax))
+	l = max(m.c().LeaseMin, min(l, m.c().LeaseMax))
 	return uint64(l / time.Second)
 }
 
@@ -422,7 +440,7 @@ func (m *Manager) Copy(ctx context.Context, owner, id string, opt CreateOptions)
 	if src.Status != StatusSuccess {
 		return result(csbmsg.StatusUnableToFindResource, src, "job %s is %s; only a successful job can be copied", src.ID, src.Status), nil
 	}
-	d, err := m.cfg.Placer.Place(&src.Request, placement.Options{Access: opt.Access, Exclude: []string{src.ProviderID}})
+	d, err := m.c().Placer.Place(&src.Request, placement.Options{Access: opt.Access, Exclude: []string{src.ProviderID}})
 	if err != nil {
 		return nil, err
 	}
@@ -437,7 +455,7 @@ func (m *Manager) Copy(ctx context.Context, owner, id string, opt CreateOptions)
 		Status:       StatusPending,
 		Kind:         src.Kind,
 		Request:      src.Request,
-		Plan:         planOf(d, m.cfg.MaxAttempts),
+		Plan:         planOf(d, m.c().MaxAttempts),
 		Decision:     d.Summary(),
 		LeaseSeconds: src.LeaseSeconds,
 		CopiedFrom:   src.ID,
@@ -464,7 +482,7 @@ func (m *Manager) Move(ctx context.Context, owner, id string, opt CreateOptions)
 	if j.Status != StatusSuccess || j.Op != nil {
 		return result(csbmsg.StatusUnableToFindResource, j, "job %s is %s%s; only a settled successful job can be moved", j.ID, j.Status, busy(j)), nil
 	}
-	unlock, err := m.lock(ctx, j.ID, m.cfg.LockWait)
+	unlock, err := m.lock(ctx, j.ID, m.c().LockWait)
 	if err != nil {
 		return result(csbmsg.StatusUnableToFindResource, j, "job %s is busy", j.ID), nil
 	}
@@ -476,7 +494,7 @@ func (m *Manager) Move(ctx context.Context, owner, id string, opt CreateOptions)
 		}
 		return result(csbmsg.StatusUnableToFindResource, j, "job %s is %s%s; only a settled successful job can be moved", j.ID, j.Status, busy(j)), nil
 	}
-	d, err := m.cfg.Placer.Place(&j.Request, placement.Options{Access: opt.Access, Exclude: []string{j.ProviderID}})
+	d, err := m.c().Placer.Place(&j.Request, placement.Options{Access: opt.Access, Exclude: []string{j.ProviderID}})
 	if err != nil {
 		unlock()
 		return nil, err
@@ -486,7 +504,7 @@ func (m *Manager) Move(ctx context.Context, owner, id string, opt CreateOptions)
 		unlock()
 		return result(csbmsg.StatusUnableToFindResource, j, "cannot move job %s: %s", j.ID, d.NoMatchReason()), nil
 	}
-	j.Plan = planOf(d, m.cfg.MaxAttempts)
+	j.Plan = planOf(d, m.c().MaxAttempts)
 	j.Decision = d.Summary()
 	j.Op = &Op{Kind: OpMove, Instance: m.instance, Started: m.now(), OldProvider: j.ProviderID, OldService: j.Service, OldResource: j.Resource}
 	j.Reason = fmt.Sprintf("moving from %s: %s", j.ProviderID, d.Summary())
@@ -554,7 +572,7 @@ func (m *Manager) Update(ctx context.Context, owner, id string, req *csbmsg.Serv
 	if j.Status != StatusSuccess || j.Op != nil {
 		return result(csbmsg.StatusCannotUpdateResource, j, "job %s is %s%s; only a settled successful job can be updated", j.ID, j.Status, busy(j)), nil
 	}
-	unlock, err := m.lock(ctx, id, m.cfg.LockWait)
+	unlock, err := m.lock(ctx, id, m.c().LockWait)
 	if err != nil {
 		return result(csbmsg.StatusCannotUpdateResource, j, "job %s is busy with another operation", j.ID), nil
 	}
@@ -584,7 +602,7 @@ func (m *Manager) Update(ctx context.Context, owner, id string, req *csbmsg.Serv
 	if ok, why := placement.Matches(j.Service, j.Encryption, &merged); !ok {
 		return result(csbmsg.StatusCannotUpdateResource, j, "cannot update job %s: service %s of %s: %s", j.ID, j.ServiceID, j.ProviderID, why), nil
 	}
-	ad, ok := m.cfg.Adapter(j.ProviderID)
+	ad, ok := m.c().Adapter(j.ProviderID)
 	if !ok {
 		return result(csbmsg.StatusCannotUpdateResource, j, "cannot update job %s: provider %s has no adapter configured", j.ID, j.ProviderID), nil
 	}
@@ -600,7 +618,7 @@ func (m *Manager) Update(ctx context.Context, owner, id string, req *csbmsg.Serv
 func (m *Manager) applyUpdate(ctx context.Context, ad adapters.Adapter, j *Job) *Result {
 	upd := j.Op.Update
 	merged := overlay(&j.Request, upd)
-	cctx, cancel := context.WithTimeout(ctx, m.cfg.CallTimeout)
+	cctx, cancel := context.WithTimeout(ctx, m.c().CallTimeout)
 	res, err := ad.Update(cctx, j.Resource, m.adapterRequest(j, j.ProviderID, j.Service, upd))
 	cancel()
 	if ctx.Err() != nil {
@@ -638,7 +656,7 @@ func (m *Manager) Remove(ctx context.Context, owner, id string) (*Result, error)
 	if j.Status.InFlight() || j.Op != nil {
 		return result(csbmsg.StatusCannotRemoveResource, j, "job %s is %s%s; remove it when that has finished", j.ID, j.Status, busy(j)), nil
 	}
-	unlock, err := m.lock(ctx, id, m.cfg.LockWait)
+	unlock, err := m.lock(ctx, id, m.c().LockWait)
 	if err != nil {
 		return result(csbmsg.StatusCannotRemoveResource, j, "job %s is busy with another operation", j.ID), nil
 	}
@@ -665,14 +683,14 @@ func (m *Manager) Remove(ctx context.Context, owner, id string) (*Result, error)
 func (m *Manager) finishRemoval(ctx context.Context, j *Job, final Status) *Result {
 	prev := j.Status
 	if j.Resource != nil && j.ProviderID != "" {
-		ad, ok := m.cfg.Adapter(j.ProviderID)
+		ad, ok := m.c().Adapter(j.ProviderID)
 		if !ok {
 			j.Op = nil
 			j.Reason = fmt.Sprintf("cannot remove: provider %s has no adapter configured", j.ProviderID)
 			m.saveBackground(j)
 			return result(csbmsg.StatusCannotRemoveResource, j, "%s", j.Reason)
 		}
-		cctx, cancel := context.WithTimeout(ctx, m.cfg.CallTimeout)
+		cctx, cancel := context.WithTimeout(ctx, m.c().CallTimeout)
 		err := ad.Remove(cctx, j.Resource)
 		cancel()
 		if ctx.Err() != nil {
@@ -689,7 +707,7 @@ func (m *Manager) finishRemoval(ctx context.Context, j *Job, final Status) *Resu
 	}
 	j.Op = nil
 	j.Status = final
-	j.Expires = m.now().Add(m.cfg.Retain)
+	j.Expires = m.now().Add(m.c().Retain)
 	if final == StatusExpired {
 		j.Reason = "lease ended; resources reclaimed"
 	} else {
@@ -852,7 +870,7 @@ func (m *Manager) adapterRequest(j *Job, provider string, svc *catalog.ServiceEn
 
 func (m *Manager) notify(j *Job) {
 	m.track(j)
-	if m.cfg.OnChange != nil {
-		m.cfg.OnChange(j)
+	if m.c().OnChange != nil {
+		m.c().OnChange(j)
 	}
 }

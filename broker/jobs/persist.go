@@ -97,7 +97,7 @@ func (m *Manager) loadFresh(ctx context.Context, id string) (*Job, error) {
 	if err := json.Unmarshal(data, &j); err != nil {
 		return nil, fmt.Errorf("job %s: corrupt record: %w", id, err)
 	}
-	m.cache.SetWithTTL(id, &cached{key: id, data: data}, int64(len(data)), m.cfg.CacheTTL)
+	m.cache.SetWithTTL(id, &cached{key: id, data: data}, int64(len(data)), m.c().CacheTTL)
 	return &j, nil
 }
 

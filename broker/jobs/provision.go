@@ -67,7 +67,7 @@ func (m *Manager) interrupted(j *Job) *Result {
 // recorded it as an orphan for the reaper).
 func (m *Manager) attempt(ctx context.Context, j *Job, i int, at int) bool {
 	entry := j.Plan[i]
-	ad, ok := m.cfg.Adapter(entry.ProviderID)
+	ad, ok := m.c().Adapter(entry.ProviderID)
 	var res *adapters.Resource
 	if at < 0 {
 		j.Attempts = append(j.Attempts, Attempt{
@@ -101,7 +101,7 @@ func (m *Manager) attempt(ctx context.Context, j *Job, i int, at int) bool {
 		res = j.Attempts[at].Resource
 	}
 
-	actx, cancel := context.WithTimeout(ctx, m.cfg.AttemptTimeout)
+	actx, cancel := context.WithTimeout(ctx, m.c().AttemptTimeout)
 	defer cancel()
 	req := m.adapterRequest(j, entry.ProviderID, &entry.Service, &j.Request)
 	var err error
@@ -151,7 +151,7 @@ func (m *Manager) attempt(ctx context.Context, j *Job, i int, at int) bool {
 	if errors.Is(err, context.DeadlineExceeded) || adapters.KindOf(err) == adapters.KindTimeout || actx.Err() != nil {
 		a.Outcome = OutcomeTimeout
 		a.ErrorKind = string(adapters.KindTimeout)
-		a.Reason = fmt.Sprintf("no result within %s: %v", m.cfg.AttemptTimeout, err)
+		a.Reason = fmt.Sprintf("no result within %s: %v", m.c().AttemptTimeout, err)
 	} else {
 		a.Reason = err.Error()
 	}
@@ -169,7 +169,7 @@ func (m *Manager) attempt(ctx context.Context, j *Job, i int, at int) bool {
 // poll follows a resource the provider is still building until it is
 // ready, failed, or the attempt's deadline passes.
 func (m *Manager) poll(ctx context.Context, ad adapters.Adapter, j *Job, at int, res *adapters.Resource) (*adapters.Resource, error) {
-	t := time.NewTimer(m.cfg.PollInterval)
+	t := time.NewTimer(m.c().PollInterval)
 	defer t.Stop()
 	var lastErr error
 	for {
@@ -199,7 +199,7 @@ func (m *Manager) poll(ctx context.Context, ad adapters.Adapter, j *Job, at int,
 				return res, nil
 			}
 		}
-		t.Reset(m.cfg.PollInterval)
+		t.Reset(m.c().PollInterval)
 	}
 }
 
@@ -216,7 +216,7 @@ func (m *Manager) resumeAttempt(ctx context.Context, j *Job) (ok bool, retry int
 			break
 		}
 	}
-	ad, hasAd := m.cfg.Adapter(a.ProviderID)
+	ad, hasAd := m.c().Adapter(a.ProviderID)
 	if pi < 0 || !hasAd {
 		a.Outcome, a.Ended = OutcomeInterrupted, m.now()
 		a.Reason = "the broker stopped during this attempt, and the provider is no longer configured"
@@ -225,7 +225,7 @@ func (m *Manager) resumeAttempt(ctx context.Context, j *Job) (ok bool, retry int
 	}
 	if a.Resource == nil {
 		if f, can := ad.(adapters.Finder); can {
-			fctx, cancel := context.WithTimeout(ctx, m.cfg.CallTimeout)
+			fctx, cancel := context.WithTimeout(ctx, m.c().CallTimeout)
 			res, err := f.Find(fctx, m.adapterRequest(j, a.ProviderID, &j.Plan[pi].Service, &j.Request))
 			cancel()
 			if err == nil && res != nil {
@@ -257,7 +257,7 @@ func (m *Manager) resumeAttempt(ctx context.Context, j *Job) (ok bool, retry int
 // cleanup removes a failed attempt's partial resource. When the provider
 // refuses, the resource becomes an orphan the reaper keeps retrying.
 func (m *Manager) cleanup(ctx context.Context, ad adapters.Adapter, j *Job, provider string, res *adapters.Resource) string {
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.cfg.CallTimeout)
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.c().CallTimeout)
 	defer cancel()
 	if err := ad.Remove(cctx, res); err != nil {
 		j.Orphans = append(j.Orphans, Orphan{ProviderID: provider, Resource: res, Since: m.now(), LastError: err.Error()})
@@ -326,12 +326,12 @@ func (m *Manager) fail(j *Job) *Result {
 // removes the new one again and restores the original placement.
 func (m *Manager) finishMove(ctx context.Context, j *Job) *Result {
 	op := j.Op
-	oldAd, ok := m.cfg.Adapter(op.OldProvider)
+	oldAd, ok := m.c().Adapter(op.OldProvider)
 	var err error
 	if !ok {
 		err = fmt.Errorf("provider %s has no adapter configured", op.OldProvider)
 	} else if op.OldResource != nil {
-		cctx, cancel := context.WithTimeout(ctx, m.cfg.CallTimeout)
+		cctx, cancel := context.WithTimeout(ctx, m.c().CallTimeout)
 		err = oldAd.Remove(cctx, op.OldResource)
 		cancel()
 	}
@@ -348,7 +348,7 @@ func (m *Manager) finishMove(ctx context.Context, j *Job) *Result {
 		return result(csbmsg.StatusOK, j, "%s", j.Reason)
 	}
 	// Undo: remove the new resource, keep the original.
-	newAd, _ := m.cfg.Adapter(j.ProviderID)
+	newAd, _ := m.c().Adapter(j.ProviderID)
 	undo := "removed"
 	if newAd != nil && j.Resource != nil {
 		undo = m.cleanup(ctx, newAd, j, j.ProviderID, j.Resource)

@@ -24,7 +24,7 @@ func (m *Manager) reapLoop() {
 		if _, err := m.ReapOnce(m.base); err != nil && m.base.Err() == nil {
 			m.logger.Warn("reaper pass", zap.Error(err))
 		}
-		t.Reset(m.cfg.ReapInterval)
+		t.Reset(m.c().ReapInterval)
 	}
 }
 
@@ -47,7 +47,7 @@ type PassStats struct {
 // continue in the background.
 func (m *Manager) ReapOnce(ctx context.Context) (PassStats, error) {
 	var st PassStats
-	wait := min(m.cfg.ReapInterval/2, 5*time.Second)
+	wait := min(m.c().ReapInterval/2, 5*time.Second)
 	unlock, err := m.lock(ctx, "reaper", max(wait, time.Second))
 	if err != nil {
 		if ctx.Err() != nil {
@@ -157,7 +157,7 @@ func (m *Manager) expireFailed(ctx context.Context, id string) bool {
 		return false
 	}
 	j.Status = StatusExpired
-	j.Expires = m.now().Add(m.cfg.Retain)
+	j.Expires = m.now().Add(m.c().Retain)
 	j.Reason = "lease of a failed job ended"
 	if err := m.save(ctx, j); err != nil {
 		return false
@@ -199,12 +199,12 @@ func (m *Manager) retryOrphans(ctx context.Context, id string) (removed, failed 
 	}
 	var keep []Orphan
 	for _, o := range j.Orphans {
-		ad, ok := m.cfg.Adapter(o.ProviderID)
+		ad, ok := m.c().Adapter(o.ProviderID)
 		if !ok {
 			keep = append(keep, o)
 			continue
 		}
-		cctx, cancel := context.WithTimeout(ctx, m.cfg.CallTimeout)
+		cctx, cancel := context.WithTimeout(ctx, m.c().CallTimeout)
 		err := ad.Remove(cctx, o.Resource)
 		cancel()
 		if err != nil {
@@ -243,7 +243,7 @@ func (m *Manager) resume(ctx context.Context, id string) bool {
 		case OpCreate, OpMove:
 			m.provision(ctx, j)
 		case OpUpdate:
-			ad, ok := m.cfg.Adapter(j.ProviderID)
+			ad, ok := m.c().Adapter(j.ProviderID)
 			if !ok {
 				j.Op = nil
 				j.Reason = "update interrupted; provider " + j.ProviderID + " is no longer configured"
