@@ -19,6 +19,34 @@ func init() {
 	caddy.RegisterModule(PlacementWeighted{})
 	caddy.RegisterModule(PlacementCheapest{})
 	registerAppOption("placement", parsePlacementOption)
+	registerProviderOption("weight", func(d *caddyfile.Dispenser, p *Provider) error {
+		if !d.NextArg() {
+			return d.ArgErr()
+		}
+		w, err := strconv.Atoi(d.Val())
+		if err != nil || w < 0 {
+			return d.Errf("provider %q: weight %q: want a non-negative integer", p.ID, d.Val())
+		}
+		p.Weight = w
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+		return nil
+	})
+	registerProviderOption("price", func(d *caddyfile.Dispenser, p *Provider) error {
+		if !d.NextArg() {
+			return d.ArgErr()
+		}
+		v, err := strconv.ParseFloat(d.Val(), 64)
+		if err != nil || v < 0 {
+			return d.Errf("provider %q: price %q: want a non-negative number", p.ID, d.Val())
+		}
+		p.Price = &v
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+		return nil
+	})
 }
 
 // parsePlacementOption parses the placement subdirective of the csb global
