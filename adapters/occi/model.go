@@ -69,6 +69,32 @@ func (md *Model) MixinsRelatedTo(id string) []Category {
 	return out
 }
 
+// Immutable reports whether a client may not set an attribute of an
+// entity of the kind: the kind or one of its parents declares it
+// immutable, or it is the entity's id or a state (which the server owns
+// and OCCI changes through actions only).
+func (md *Model) Immutable(kindID, attr string) bool {
+	if attr == AttrCoreID || strings.HasSuffix(attr, ".state") || strings.HasSuffix(attr, ".state.message") {
+		return true
+	}
+	seen := map[string]bool{}
+	for id := kindID; id != "" && !seen[id]; {
+		seen[id] = true
+		k, ok := md.Kind(id)
+		if !ok {
+			break
+		}
+		if d, ok := k.Attr(attr); ok && d.Immutable {
+			return true
+		}
+		id = ""
+		if len(k.Rel) > 0 {
+			id = k.Rel[0]
+		}
+	}
+	return false
+}
+
 // KindHasAction reports whether a kind declares the action.
 func (md *Model) KindHasAction(kindID, actionID string) bool {
 	k, ok := md.Kind(kindID)

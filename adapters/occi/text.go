@@ -364,26 +364,26 @@ func isToken(s string) bool {
 
 func (m *Message) add(name, value string) error {
 	value = strings.TrimSpace(value)
-	switch http.CanonicalHeaderKey(name) {
-	case hdrCategory:
+	switch {
+	case strings.EqualFold(name, hdrCategory):
 		c, err := parseCategory(value)
 		if err != nil {
 			return err
 		}
 		m.Categories = append(m.Categories, c)
-	case hdrAttribute:
+	case strings.EqualFold(name, hdrAttribute):
 		k, v, err := parseAttribute(value)
 		if err != nil {
 			return err
 		}
 		m.Attributes.Set(k, v)
-	case hdrLink:
+	case strings.EqualFold(name, hdrLink):
 		l, err := parseLink(value)
 		if err != nil {
 			return err
 		}
 		m.Links = append(m.Links, l)
-	case hdrLocation, "Location":
+	case strings.EqualFold(name, hdrLocation), strings.EqualFold(name, "Location"):
 		for _, loc := range splitOutside(value, ',') {
 			if loc = strings.TrimSpace(loc); loc != "" {
 				m.Locations = append(m.Locations, loc)

@@ -171,12 +171,8 @@ func (a *Adapter) updateEntity(ctx context.Context, md *Model, kindID, loc strin
 	for _, c := range r.msg.Categories {
 		full.Categories = append(full.Categories, Category{Term: c.Term, Scheme: c.Scheme, Class: c.Class})
 	}
-	k, _ := md.Kind(kindID)
 	for _, name := range r.msg.Attributes.Names() {
-		if d, ok := k.Attr(name); ok && d.Immutable {
-			continue
-		}
-		if strings.HasSuffix(name, ".state") {
+		if md.Immutable(kindID, name) {
 			continue
 		}
 		v, _ := r.msg.Attributes.Get(name)

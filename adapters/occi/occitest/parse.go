@@ -99,6 +99,9 @@ func (req *request) line(name, val string) error {
 		if err != nil {
 			return err
 		}
+		if !strings.HasSuffix(c.scheme, "#") {
+			return fmt.Errorf("category %s: scheme %q does not end with #", c.term, c.scheme)
+		}
 		req.categories = append(req.categories, c)
 	case "x-occi-attribute":
 		k, raw, ok := strings.Cut(val, "=")
@@ -181,9 +184,6 @@ func readCategory(s string) (category, error) {
 	}
 	if c.scheme == "" || c.class == "" {
 		return c, fmt.Errorf("category %s: scheme and class are required", c.term)
-	}
-	if !strings.HasSuffix(c.scheme, "#") {
-		return c, fmt.Errorf("category %s: scheme %q does not end with #", c.term, c.scheme)
 	}
 	return c, nil
 }
