@@ -10,7 +10,6 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
-
 // Model returns the server's model, reading /-/ when the cached one is
 // missing or stale.
 func (a *Adapter) Model(ctx context.Context) (*Model, error) {

@@ -90,11 +90,17 @@ func TestParseRecordedDiscoveryJSON(t *testing.T) {
 	if mem.Default == nil || mem.Default.S != "7.5" || cores.Default == nil || cores.Default.S != "2" || !cores.Immutable {
 		t.Errorf("large: memory %+v cores %+v", mem, cores)
 	}
-	vlan, _ := func() (occi.AttributeDef, bool) { k, _ := md.Kind(occi.KindNetwork); return k.Attr("occi.network.vlan") }()
+	vlan, _ := func() (occi.AttributeDef, bool) {
+		k, _ := md.Kind(occi.KindNetwork)
+		return k.Attr("occi.network.vlan")
+	}()
 	if vlan.Type != "number" || vlan.Max == nil || *vlan.Max != 4095 {
 		t.Errorf("vlan = %+v", vlan)
 	}
-	st, _ := func() (occi.AttributeDef, bool) { k, _ := md.Kind(occi.KindCompute); return k.Attr("occi.compute.state") }()
+	st, _ := func() (occi.AttributeDef, bool) {
+		k, _ := md.Kind(occi.KindCompute)
+		return k.Attr("occi.compute.state")
+	}()
 	if !st.Immutable || st.Pattern != "inactive|active|suspended|error" {
 		t.Errorf("compute state = %+v", st)
 	}

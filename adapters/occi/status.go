@@ -9,7 +9,6 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
-
 // Status reads every entity the resource holds and rebuilds Granted. A
 // resource whose primary entity is gone is reported with StateGone.
 func (a *Adapter) Status(ctx context.Context, res *adapters.Resource) (*adapters.Resource, error) {

@@ -131,7 +131,7 @@ func TestParseCategoryAttributeFlags(t *testing.T) {
 
 func TestParseErrors(t *testing.T) {
 	for _, body := range []string{
-		`Category: compute`,                        // no scheme/class
+		`Category: compute`,                           // no scheme/class
 		`Category: compute; scheme="x#; class="kind"`, // unterminated
 		`X-OCCI-Attribute: noequals`,
 		`Link: /compute/1; rel="x"`,

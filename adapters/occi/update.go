@@ -11,7 +11,6 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
-
 // Update applies a changed request: attribute changes (resize, hostname,
 // vlan, ...) as partial updates, elements the resource does not have yet
 // (a storage, a network, their links) as creations, then the requested
