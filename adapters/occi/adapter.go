@@ -155,7 +155,6 @@ const (
 	nativeNetworkShared    = "network_shared"
 	nativeNetworkInterface = "networkinterface"
 	nativeStorageLink      = "storagelink"
-	nativeComputeTarget    = "compute_target_state" // the state the last action leads to
 )
 
 // ---------------------------------------------------------------------------
@@ -241,7 +240,10 @@ func (a *Adapter) Provision(ctx context.Context, req *adapters.Request) (*adapte
 	if err := a.applyActions(ctx, md, res, &req.Want, true); err != nil {
 		return res, err
 	}
-	return a.Status(ctx, res)
+	if cur, err = a.Status(ctx, res); err != nil {
+		return res, err
+	}
+	return cur, nil
 }
 
 // partial returns res when something was created, so the broker removes

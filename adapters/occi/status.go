@@ -43,13 +43,7 @@ func (a *Adapter) Status(ctx context.Context, res *adapters.Resource) (*adapters
 			ia.Compute = &csbmsg.Compute{}
 		}
 		st, _ := m.Attributes.Get("occi.compute.state")
-		s := stateOf(computeStates, st.S)
-		if s == adapters.StateReady {
-			if t := out.Native[nativeComputeTarget]; t != "" && !strings.EqualFold(t, st.S) {
-				s = adapters.StatePending
-			}
-		}
-		states = append(states, s)
+		states = append(states, settle(out.Native, nativeCompute, computeStates, st.S))
 	}
 	if m, err := get(nativeStorage); err != nil {
 		return nil, err
@@ -59,7 +53,7 @@ func (a *Adapter) Status(ctx context.Context, res *adapters.Resource) (*adapters
 			ia.Storage = &csbmsg.Storage{}
 		}
 		st, _ := m.Attributes.Get("occi.storage.state")
-		states = append(states, stateOf(storageStates, st.S))
+		states = append(states, settle(out.Native, nativeStorage, storageStates, st.S))
 	}
 	if m, err := get(nativeNetwork); err != nil {
 		return nil, err
@@ -70,9 +64,7 @@ func (a *Adapter) Status(ctx context.Context, res *adapters.Resource) (*adapters
 		}
 		if out.Native[nativeNetworkShared] == "" {
 			st, _ := m.Attributes.Get("occi.network.state")
-			if s := stateOf(linkStates, st.S); s == adapters.StateFailed {
-				states = append(states, s)
-			}
+			states = append(states, settle(out.Native, nativeNetwork, linkStates, st.S))
 		}
 	}
 	if loc := out.Native[nativeNetworkInterface]; loc != "" {
@@ -114,6 +106,26 @@ func (a *Adapter) Status(ctx context.Context, res *adapters.Resource) (*adapters
 	}
 	return out, nil
 }
+
+// settle returns the adapter state of an entity in OCCI state occi. After
+// an action, the entity is pending until it reaches the state the action
+// leads to (recorded in native as <key>_target_state); then the target is
+// forgotten, so later changes at the provider show as they are.
+func settle(native map[string]string, key string, m stateMap, occi string) adapters.State {
+	s := stateOf(m, occi)
+	tk := targetKey(key)
+	t := native[tk]
+	if t == "" || s != adapters.StateReady {
+		return s
+	}
+	if !strings.EqualFold(t, occi) {
+		return adapters.StatePending
+	}
+	delete(native, tk)
+	return s
+}
+
+func targetKey(key string) string { return key + "_target_state" }
 
 // linkAttributes reads a link's attributes: from the Link value the
 // source's rendering carries (rOCCI renders links inline, with self= naming

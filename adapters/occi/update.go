@@ -141,7 +141,11 @@ func (a *Adapter) Update(ctx context.Context, res *adapters.Resource, req *adapt
 	if err := a.applyActions(ctx, md, cur, &req.Want, false); err != nil {
 		return cur, err
 	}
-	return a.Status(ctx, cur)
+	st, err := a.Status(ctx, cur)
+	if err != nil {
+		return cur, err
+	}
+	return st, nil
 }
 
 // updateEntity changes attributes of an entity: a partial update (POST to
@@ -235,7 +239,7 @@ func (a *Adapter) applyActions(ctx context.Context, md *Model, res *adapters.Res
 			if err := a.invoke(ctx, md, KindCompute, loc, act.OCCI, Attributes{}); err != nil {
 				return err
 			}
-			n[nativeComputeTarget] = act.Target
+			setTarget(n, nativeCompute, act.Target)
 		}
 	}
 	if loc := n[nativeNetwork]; loc != "" && n[nativeNetworkShared] == "" && ia.Network != nil {
@@ -260,6 +264,7 @@ func (a *Adapter) applyActions(ctx context.Context, md *Model, res *adapters.Res
 			if err := a.invoke(ctx, md, KindNetwork, loc, act.OCCI, Attributes{}); err != nil {
 				return err
 			}
+			setTarget(n, nativeNetwork, act.Target)
 		}
 	}
 	if loc := n[nativeStorage]; loc != "" && ia.Storage != nil {
@@ -294,9 +299,19 @@ func (a *Adapter) applyActions(ctx context.Context, md *Model, res *adapters.Res
 			if err := a.invoke(ctx, md, KindStorage, loc, act.OCCI, Attributes{}); err != nil {
 				return err
 			}
+			setTarget(n, nativeStorage, act.Target)
 		}
 	}
 	return nil
+}
+
+// setTarget records the state an action leads to ("" = unchanged).
+func setTarget(native map[string]string, key, target string) {
+	if target == "" {
+		delete(native, targetKey(key))
+		return
+	}
+	native[targetKey(key)] = target
 }
 
 func statusActions[K comparable](m map[K]action, up bool, upAct, downAct K) *action {

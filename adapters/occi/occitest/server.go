@@ -119,6 +119,10 @@ type Server struct {
 	seq      int
 	faults   []*fault
 	holds    []*hold
+	// failAfter: when >= 0, that many more requests succeed, then every
+	// one fails with failStatus.
+	failAfter  int
+	failStatus int
 	log      []Logged
 }
 
@@ -150,7 +154,7 @@ func (s *Server) Close() {
 }
 
 func newServer(opts Options) (*Server, error) {
-	s := &Server{opts: opts, categories: map[string]category{}, kindByLoc: map[string]string{}, entities: map[string]*entity{}}
+	s := &Server{opts: opts, failAfter: -1, categories: map[string]category{}, kindByLoc: map[string]string{}, entities: map[string]*entity{}}
 	var recorded []Interaction
 	switch opts.Profile {
 	case Rocci:
@@ -267,6 +271,37 @@ func (s *Server) FailNext(method, prefix string, status, count int) {
 	s.faults = append(s.faults, &fault{method: method, prefix: prefix, status: status, left: count})
 }
 
+// FailAfter lets the next n requests through and fails every later one
+// with status, until Reset.
+func (s *Server) FailAfter(n, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failAfter, s.failStatus = n, status
+}
+
+// Reset clears every injected fault and releases held requests.
+func (s *Server) Reset() {
+	s.mu.Lock()
+	s.faults = nil
+	s.failAfter = -1
+	holds := s.holds
+	s.holds = nil
+	s.mu.Unlock()
+	for _, h := range holds {
+		close(h.release)
+	}
+}
+
+// Inventory counts the infrastructure entities the server holds (compute,
+// storage, network and their links), recorded ones included.
+func (s *Server) Inventory() int {
+	n := 0
+	for k := range stateAttr {
+		n += s.Count(k)
+	}
+	return n
+}
+
 // Hold makes requests with the method whose path starts with prefix wait
 // until release is called or the client gives up.
 func (s *Server) Hold(method, prefix string) (release func()) {
@@ -367,6 +402,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			held = h
 			break
 		}
+	}
+	if s.failAfter == 0 {
+		status := s.failStatus
+		s.mu.Unlock()
+		http.Error(w, fmt.Sprintf("injected failure %d", status), status)
+		return
+	}
+	if s.failAfter > 0 {
+		s.failAfter--
 	}
 	for _, f := range s.faults {
 		if f.left > 0 && (f.method == "" || f.method == r.Method) && strings.HasPrefix(r.URL.Path, f.prefix) {
