@@ -123,7 +123,7 @@ type Server struct {
 	// one fails with failStatus.
 	failAfter  int
 	failStatus int
-	log      []Logged
+	log        []Logged
 }
 
 // NewServer starts a fixture; it is closed when the test ends.
