@@ -28,6 +28,11 @@ type App struct {
 	// configuration order (the order the "first" placement policy uses).
 	Providers []*Provider `json:"providers,omitempty"`
 
+	// OVF configures the expansion of OVF-linked IaaS requests before
+	// placement (adapters_ovf.go). Caddyfile: ovf { ... }. Default: not
+	// expanded.
+	OVF *OVFConfig `json:"ovf,omitempty"`
+
 	ctx    caddy.Context
 	logger *zap.Logger
 }
@@ -44,6 +49,9 @@ func (App) CaddyModule() caddy.ModuleInfo {
 func (a *App) Provision(ctx caddy.Context) error {
 	a.ctx = ctx
 	a.logger = ctx.Logger()
+	if err := a.OVF.provision(); err != nil {
+		return err
+	}
 	return nil
 }
 
