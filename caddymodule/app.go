@@ -34,6 +34,11 @@ type App struct {
 	// and job handling (Caddyfile: the placement and jobs subdirectives).
 	Consumer *ConsumerConfig `json:"consumer,omitempty"`
 
+	// OVF configures the expansion of OVF-linked IaaS requests before
+	// placement (adapters_ovf.go). Caddyfile: ovf { ... }. Default: not
+	// expanded.
+	OVF *OVFConfig `json:"ovf,omitempty"`
+
 	ctx    caddy.Context
 	logger *zap.Logger
 
@@ -54,6 +59,9 @@ func (App) CaddyModule() caddy.ModuleInfo {
 func (a *App) Provision(ctx caddy.Context) error {
 	a.ctx = ctx
 	a.logger = ctx.Logger()
+	if err := a.OVF.provision(); err != nil {
+		return err
+	}
 	st, err := loadEngineState(ctx)
 	if err != nil {
 		return err
