@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -357,7 +358,18 @@ func (a *App) provisionConsumer(ctx caddy.Context, st *engineState) error {
 	if eng == nil {
 		return errors.New("creating the job manager failed")
 	}
-	if err := eng.jobs.SetTunables(cfg.tunables()); err != nil {
+	tun := cfg.tunables()
+	if exp := a.OVFExpander(); exp != nil {
+		tun.Expand = func(ctx context.Context, req *csbmsg.ServiceRequest) error {
+			out, err := exp.Expand(ctx, *req)
+			if err != nil {
+				return err
+			}
+			*req = out
+			return nil
+		}
+	}
+	if err := eng.jobs.SetTunables(tun); err != nil {
 		return err
 	}
 	placer, err := placement.New(placement.Config{Catalog: st.Catalog, Policy: policy, Order: order, Load: eng.jobs.Load})
@@ -391,7 +403,7 @@ func (a *App) providerAdapters(ctx caddy.Context) (map[string]adapters.Adapter, 
 			if err != nil {
 				return nil, fmt.Errorf("provider %q: loading adapter: %v", p.ID, err)
 			}
-			ad, ok := mod.(adapters.Adapter)
+			ad, ok := moduleAdapter(mod)
 			if !ok {
 				return nil, fmt.Errorf("provider %q: module %T is not an adapter", p.ID, mod)
 			}
@@ -400,6 +412,18 @@ func (a *App) providerAdapters(ctx caddy.Context) (map[string]adapters.Adapter, 
 		out[p.ID] = p.adapter
 	}
 	return out, nil
+}
+
+// moduleAdapter returns the adapter a csb.adapters.* module provides:
+// the module itself, or what its Adapter method returns (a Caddy module's
+// Provision and an adapter's Provision cannot be one method).
+func moduleAdapter(mod any) (adapters.Adapter, bool) {
+	if p, ok := mod.(interface{ Adapter() adapters.Adapter }); ok {
+		ad := p.Adapter()
+		return ad, ad != nil
+	}
+	ad, ok := mod.(adapters.Adapter)
+	return ad, ok
 }
 
 // JobManager returns the job manager of the running csb app, for the

@@ -37,7 +37,7 @@ type engineState struct {
 // first call. Every call must be paired with releaseEngineState.
 func loadEngineState(ctx caddy.Context) (*engineState, error) {
 	v, _, err := enginePool.LoadOrNew(engineKey, func() (caddy.Destructor, error) {
-		st := &engineState{Store: newStorageStore(ctx.Storage())}
+		st := &engineState{Store: contextStore(ctx)}
 		cat, err := catalog.New(catalog.Options{Store: st.Store, Logger: ctx.Logger().Named("catalog")})
 		if err != nil {
 			return nil, err
@@ -54,6 +54,18 @@ func loadEngineState(ctx caddy.Context) (*engineState, error) {
 		return nil, err
 	}
 	return v.(*engineState), nil
+}
+
+// contextStore returns the store over the context's configured storage,
+// or an in-memory store for a context that was not made by loading a
+// configuration (unit tests), whose Storage method panics.
+func contextStore(ctx caddy.Context) (s store.Store) {
+	defer func() {
+		if recover() != nil {
+			s = new(store.Memory)
+		}
+	}()
+	return newStorageStore(ctx.Storage())
 }
 
 func releaseEngineState() {
