@@ -163,6 +163,8 @@ type Result struct {
 	Full bool
 	// Changes is what the catalogue changed.
 	Changes catalog.Result
+	// Err is the codec's error when the body was refused (IngestBody).
+	Err error
 }
 
 func refuse(status csbmsg.Status, outcome Outcome, pid, format string, args ...any) Result {
