@@ -48,9 +48,9 @@ func TestIngestBody(t *testing.T) {
 		t.Fatalf("strict: %+v", r.Response)
 	}
 	cases := map[string]csbmsg.Status{
-		`<csbpublish version="1.0" xmlns="urn:ietf:params:xml:ns:csb-publish"><csbnotification`: 400,
+		`<csbpublish version="1.0" xmlns="urn:ietf:params:xml:ns:csb-publish"><csbnotification`:                                                                                                400,
 		`<?xml version="1.0"?><csbpublish version="1.0" xmlns="urn:ietf:params:xml:ns:csb-publish"><csbrequest><subscription id="x" seqnumber="1" action="create"/></csbrequest></csbpublish>`: 420,
-		`<?xml version="1.0"?><csbpublish version="1.0" xmlns="urn:ietf:params:xml:ns:csb-publish"><csbresponse status="200"/></csbpublish>`:                                                      420,
+		`<?xml version="1.0"?><csbpublish version="1.0" xmlns="urn:ietf:params:xml:ns:csb-publish"><csbresponse status="200"/></csbpublish>`:                                                   420,
 	}
 	for body, want := range cases {
 		if r := ing.IngestBody([]byte(body), "csp1", csbmsg.Options{}); r.Response.Status != want || r.Response.Reason == "" {

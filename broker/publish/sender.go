@@ -86,4 +86,3 @@ func (s HTTPSender) Send(ctx context.Context, cfg SubscriptionConfig, req *csbms
 }
 
 var _ Sender = HTTPSender{}
-
