@@ -44,6 +44,11 @@ func (App) CaddyModule() caddy.ModuleInfo {
 func (a *App) Provision(ctx caddy.Context) error {
 	a.ctx = ctx
 	a.logger = ctx.Logger()
+	for _, p := range a.Providers {
+		if err := p.provisionClient(); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"encoding/json"
+	"net/http"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 )
@@ -34,6 +35,17 @@ type Provider struct {
 	// Weight is the provider's weight for the weighted placement policy.
 	// Default 1. Caddyfile: weight <n>.
 	Weight int `json:"weight,omitempty"`
+
+	// Auth is how the broker authenticates to the provider (Digest, Basic
+	// or bearer). Caddyfile: auth digest|basic <user> <password>, or auth
+	// bearer <token>. See ProviderAuth.
+	Auth *ProviderAuth `json:"auth,omitempty"`
+
+	// TLS is the TLS trust toward the provider (CA file, client
+	// certificate, server name). Caddyfile: tls { ... }. See ProviderTLS.
+	TLS *ProviderTLS `json:"tls,omitempty"`
+
+	client *http.Client // built by provisionClient (provider_client.go)
 }
 
 // providerOption parses one subdirective inside a provider block.
