@@ -28,8 +28,19 @@ type App struct {
 	// configuration order (the order the "first" placement policy uses).
 	Providers []*Provider `json:"providers,omitempty"`
 
+	// Catalog configures the provider catalogue's storage and cluster
+	// sync. Caddyfile: catalog { ... } (catalog.go).
+	Catalog *CatalogOptions `json:"catalog,omitempty"`
+
+	// Subscriptions configures how subscriptions at providers are kept.
+	// Caddyfile: subscriptions { ... } (subscriptions.go).
+	Subscriptions *SubscriptionOptions `json:"subscriptions,omitempty"`
+
 	ctx    caddy.Context
 	logger *zap.Logger
+
+	engine    *engine         // the long-lived broker state (state.go)
+	discovery *discoveryLoops // this configuration's discovery (catalog.go)
 }
 
 // CaddyModule returns the Caddy module information.
@@ -49,22 +60,37 @@ func (a *App) Provision(ctx caddy.Context) error {
 			return err
 		}
 	}
+	if err := a.provisionEngine(ctx); err != nil {
+		return err
+	}
 	return nil
 }
 
 // Validate checks the configuration without side effects.
 func (a *App) Validate() error {
+	if err := a.validatePublish(); err != nil {
+		return err
+	}
 	return nil
 }
 
 // Start starts the app's background work.
 func (a *App) Start() error {
+	if err := a.startEngine(); err != nil {
+		return err
+	}
 	return nil
 }
 
 // Stop stops the app's background work.
 func (a *App) Stop() error {
+	a.stopEngine()
 	return nil
+}
+
+// Cleanup releases what Provision took.
+func (a *App) Cleanup() error {
+	return a.cleanupEngine()
 }
 
 // Interface guards.
@@ -72,4 +98,5 @@ var (
 	_ caddy.App         = (*App)(nil)
 	_ caddy.Provisioner = (*App)(nil)
 	_ caddy.Validator   = (*App)(nil)
+	_ caddy.CleanerUpper = (*App)(nil)
 )

@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/broker/publish"
 	"github.com/caddy-csb/caddy-csb/broker/store"
 )
@@ -171,3 +173,85 @@ var (
 	_ caddy.Destructor = (*engine)(nil)
 	_ zapcore.Core     = swapCore{}
 )
+
+// provisionEngine takes a reference to the process's engine, building it
+// (warm from storage) for the first configuration. It applies nothing:
+// the configuration is applied in Start, once Caddy knows the whole new
+// configuration provisioned.
+func (a *App) provisionEngine(ctx caddy.Context) error {
+	val, _, err := enginePool.LoadOrNew(engineKey, func() (caddy.Destructor, error) {
+		return newEngine(ctx, a)
+	})
+	if err != nil {
+		return err
+	}
+	a.engine = val.(*engine)
+	return nil
+}
+
+// validatePublish checks the catalogue and publish settings.
+func (a *App) validatePublish() error {
+	if _, err := a.catalogConfig(); err != nil {
+		return err
+	}
+	if _, err := a.publishPolicies(); err != nil {
+		return err
+	}
+	for _, p := range a.Providers {
+		if p.Subscribe != nil {
+			if err := p.Subscribe.validate(); err != nil {
+				return fmt.Errorf("provider %q: %v", p.ID, err)
+			}
+		}
+		if p.Discover != nil && len(p.AdapterRaw) == 0 {
+			return fmt.Errorf("provider %q: discover needs an adapter", p.ID)
+		}
+	}
+	return nil
+}
+
+// startEngine applies this configuration to the engine: the catalogue's
+// providers and static entries, who may publish, the subscriptions (a
+// provider that stays unchanged gets no command at all), and starts this
+// configuration's discovery.
+func (a *App) startEngine() error {
+	e := a.engine
+	e.log.set(a.logger)
+	cfg, err := a.catalogConfig()
+	if err != nil {
+		return err
+	}
+	pols, err := a.publishPolicies()
+	if err != nil {
+		return err
+	}
+	if err := e.catalog.Configure(cfg); err != nil {
+		return err
+	}
+	if err := e.ingest.Configure(a.codecOptions().Mode == csbmsg.Lenient, pols); err != nil {
+		return err
+	}
+	if err := e.subs.Configure(a.subscriptionConfigs()); err != nil {
+		return err
+	}
+	e.start()
+	return a.startDiscovery(e)
+}
+
+// stopEngine stops this configuration's own background work. The engine
+// keeps running: a reload's new configuration has already taken it over,
+// and when Caddy stops the engine's destructor ends it.
+func (a *App) stopEngine() {
+	a.stopDiscovery()
+}
+
+// cleanupEngine lets go of the engine.
+func (a *App) cleanupEngine() error {
+	a.stopDiscovery()
+	if a.engine == nil {
+		return nil
+	}
+	a.engine = nil
+	_, err := enginePool.Delete(engineKey)
+	return err
+}

@@ -245,7 +245,7 @@ func (a *App) subscriptionConfigs() []publish.SubscriptionConfig {
 			URL:        p.Subscribe.URL,
 			Expires:    exp,
 			Frequency:  time.Duration(p.Subscribe.Frequency),
-			Client:     p.httpClient(),
+			Client:     p.HTTPClient(),
 		})
 	}
 	return out
