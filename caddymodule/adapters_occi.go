@@ -160,7 +160,7 @@ func (o *OCCIAdapter) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	for d.NextBlock(0) {
 		switch opt := d.Val(); opt {
 		case "endpoint", "os_tpl", "network", "service_id":
-			v, err := oneArg(d)
+			v, err := occiOneArg(d)
 			if err != nil {
 				return err
 			}
@@ -175,7 +175,7 @@ func (o *OCCIAdapter) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				o.ServiceID = v
 			}
 		case "rendering":
-			v, err := oneArg(d)
+			v, err := occiOneArg(d)
 			if err != nil {
 				return err
 			}
@@ -195,7 +195,7 @@ func (o *OCCIAdapter) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			o.Offer = off
 		case "retries":
-			v, err := oneArg(d)
+			v, err := occiOneArg(d)
 			if err != nil {
 				return err
 			}
@@ -208,7 +208,7 @@ func (o *OCCIAdapter) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			o.Retries = n
 		case "retry_backoff", "model_ttl":
-			v, err := oneArg(d)
+			v, err := occiOneArg(d)
 			if err != nil {
 				return err
 			}
@@ -232,7 +232,7 @@ func (o *OCCIAdapter) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 }
 
 // oneArg reads exactly one argument of the current option.
-func oneArg(d *caddyfile.Dispenser) (string, error) {
+func occiOneArg(d *caddyfile.Dispenser) (string, error) {
 	if !d.NextArg() {
 		return "", d.ArgErr()
 	}

@@ -83,7 +83,7 @@ func TestOCCIAdapterModule(t *testing.T) {
 		t.Fatal(err)
 	}
 	calls := 0
-	o.SetHTTPClient(&http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+	o.SetHTTPClient(&http.Client{Transport: occiRoundTripFunc(func(r *http.Request) (*http.Response, error) {
 		calls++
 		return http.DefaultTransport.RoundTrip(r)
 	})})
@@ -104,6 +104,6 @@ func TestOCCIAdapterModule(t *testing.T) {
 	}
 }
 
-type roundTripFunc func(*http.Request) (*http.Response, error)
+type occiRoundTripFunc func(*http.Request) (*http.Response, error)
 
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+func (f occiRoundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

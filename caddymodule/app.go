@@ -9,8 +9,6 @@ package caddymodule
 import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
-
-	"github.com/caddy-csb/caddy-csb/broker/catalog"
 )
 
 func init() {
@@ -39,12 +37,20 @@ type App struct {
 	// expanded.
 	OVF *OVFConfig `json:"ovf,omitempty"`
 
+	// Catalog configures the provider catalogue's storage and cluster
+	// sync. Caddyfile: catalog { ... } (catalog.go).
+	Catalog *CatalogOptions `json:"catalog,omitempty"`
+
+	// Subscriptions configures how subscriptions at providers are kept.
+	// Caddyfile: subscriptions { ... } (subscriptions.go).
+	Subscriptions *SubscriptionOptions `json:"subscriptions,omitempty"`
+
 	ctx    caddy.Context
 	logger *zap.Logger
 
-	state        *engineState
-	consumer     *consumerEngine
-	consumerView *consumerView
+	engine       *engine         // the long-lived broker state (state.go)
+	discovery    *discoveryLoops // this configuration's discovery (catalog.go)
+	consumerView *consumerView   // this configuration's placer, adapters and consumer settings (jobs.go)
 }
 
 // CaddyModule returns the Caddy module information.
@@ -62,46 +68,48 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err := a.OVF.provision(); err != nil {
 		return err
 	}
-	st, err := loadEngineState(ctx)
-	if err != nil {
-		return err
-	}
-	a.state = st
-	ids := make([]catalog.ProviderConfig, 0, len(a.Providers))
 	for _, p := range a.Providers {
-		ids = append(ids, catalog.ProviderConfig{ID: p.ID})
+		if err := p.provisionClient(); err != nil {
+			return err
+		}
 	}
-	if err := st.Catalog.Configure(ids); err != nil {
+	if err := a.provisionEngine(ctx); err != nil {
 		return err
 	}
-	return a.provisionConsumer(ctx, st)
-}
-
-// Cleanup releases the engine state; the last config using it stops its
-// background work.
-func (a *App) Cleanup() error {
-	if a.state != nil {
-		releaseEngineState()
-		a.state = nil
+	if err := a.provisionConsumer(ctx); err != nil {
+		return err
 	}
 	return nil
 }
 
 // Validate checks the configuration without side effects.
 func (a *App) Validate() error {
-	return a.Consumer.validate(a.Providers)
+	if err := a.validatePublish(); err != nil {
+		return err
+	}
+	if err := a.Consumer.validate(a.Providers); err != nil {
+		return err
+	}
+	return nil
 }
 
 // Start starts the app's background work.
 func (a *App) Start() error {
-	a.state.Catalog.Start()
-	a.startConsumer()
-	return nil
+	if err := a.startEngine(); err != nil {
+		return err
+	}
+	return a.startConsumer()
 }
 
 // Stop stops the app's background work.
 func (a *App) Stop() error {
+	a.stopEngine()
 	return nil
+}
+
+// Cleanup releases what Provision took.
+func (a *App) Cleanup() error {
+	return a.cleanupEngine()
 }
 
 // Interface guards.

@@ -81,7 +81,7 @@ func (h *Handler) serveConsumer(w http.ResponseWriter, r *http.Request) error {
 	if !acceptsConsumer(r.Header.Values("Accept")) {
 		return caddyhttp.Error(http.StatusNotAcceptable, errors.New("the consumer interface answers only application/csb-consumer+xml"))
 	}
-	eng := h.app.consumer
+	eng := h.app.consumer()
 	view := h.app.consumerView
 	if eng == nil || view == nil {
 		return caddyhttp.Error(http.StatusServiceUnavailable, errors.New("consumer interface not configured"))

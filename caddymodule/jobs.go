@@ -11,11 +11,13 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"go.uber.org/zap"
 
 	"github.com/caddy-csb/caddy-csb/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 	"github.com/caddy-csb/caddy-csb/broker/placement"
+	"github.com/caddy-csb/caddy-csb/broker/store"
 )
 
 func init() {
@@ -292,6 +294,7 @@ type consumerView struct {
 	placer   *placement.Placer
 	adapters map[string]adapters.Adapter
 	cfg      *ConsumerConfig
+	tunables jobs.Config
 }
 
 // Place implements jobs.Placer with the current config's placer.
@@ -312,11 +315,24 @@ func (e *consumerEngine) adapter(id string) (adapters.Adapter, bool) {
 	return a, ok
 }
 
+// newConsumerEngine creates the job manager on the engine's store (once
+// per process, in newEngine).
+func newConsumerEngine(st store.Store, logger *zap.Logger, a *App) (*consumerEngine, error) {
+	e := new(consumerEngine)
+	c := a.consumerConfig().tunables()
+	c.Store, c.Placer, c.Logger, c.Adapter = st, e, logger, e.adapter
+	m, err := jobs.New(c)
+	if err != nil {
+		return nil, err
+	}
+	e.jobs = m
+	return e, nil
+}
+
 // provisionConsumer sets up the Consumer interface for this config load:
-// it loads the placement policy, builds a placer over the catalogue, and
-// creates the job manager the first time (it then lives in the engine
-// state across reloads).
-func (a *App) provisionConsumer(ctx caddy.Context, st *engineState) error {
+// it loads the placement policy and the providers' adapters and builds a
+// placer over the catalogue. Start makes them current.
+func (a *App) provisionConsumer(ctx caddy.Context) error {
 	cfg := a.consumerConfig()
 	var policy placement.Policy = new(PlacementFirst)
 	if cfg.PlacementRaw != nil {
@@ -341,23 +357,6 @@ func (a *App) provisionConsumer(ctx caddy.Context, st *engineState) error {
 	if err != nil {
 		return err
 	}
-
-	logger := ctx.Logger().Named("jobs")
-	eng := st.consumerEngine(func() (*consumerEngine, error) {
-		e := new(consumerEngine)
-		c := cfg.tunables()
-		c.Store, c.Placer, c.Logger = st.Store, e, logger
-		c.Adapter = e.adapter
-		m, err := jobs.New(c)
-		if err != nil {
-			return nil, err
-		}
-		e.jobs = m
-		return e, nil
-	})
-	if eng == nil {
-		return errors.New("creating the job manager failed")
-	}
 	tun := cfg.tunables()
 	if exp := a.OVFExpander(); exp != nil {
 		tun.Expand = func(ctx context.Context, req *csbmsg.ServiceRequest) error {
@@ -369,26 +368,33 @@ func (a *App) provisionConsumer(ctx caddy.Context, st *engineState) error {
 			return nil
 		}
 	}
-	if err := eng.jobs.SetTunables(tun); err != nil {
-		return err
-	}
-	placer, err := placement.New(placement.Config{Catalog: st.Catalog, Policy: policy, Order: order, Load: eng.jobs.Load})
+	eng := a.engine.consumer
+	placer, err := placement.New(placement.Config{Catalog: a.engine.catalog, Policy: policy, Order: order, Load: eng.jobs.Load})
 	if err != nil {
 		return err
 	}
-	a.consumerView = &consumerView{placer: placer, adapters: ads, cfg: cfg}
-	a.consumer = eng
+	a.consumerView = &consumerView{placer: placer, adapters: ads, cfg: cfg, tunables: tun}
 	return nil
 }
 
 // startConsumer makes this config load's view current and starts the job
 // manager's background work (once per engine).
-func (a *App) startConsumer() {
-	if a.consumer == nil {
-		return
+func (a *App) startConsumer() error {
+	eng := a.engine.consumer
+	if err := eng.jobs.SetTunables(a.consumerView.tunables); err != nil {
+		return err
 	}
-	a.consumer.current.Store(a.consumerView)
-	a.consumer.jobs.Start()
+	eng.current.Store(a.consumerView)
+	eng.jobs.Start()
+	return nil
+}
+
+// consumer returns the engine's consumer part (nil before Provision).
+func (a *App) consumer() *consumerEngine {
+	if a.engine == nil {
+		return nil
+	}
+	return a.engine.consumer
 }
 
 // providerAdapters loads each provider's csb.adapters.* module.
@@ -430,10 +436,10 @@ func moduleAdapter(mod any) (adapters.Adapter, bool) {
 // transparent proxy (JobEndpoint) and the admin API. It is nil when the
 // app is not provisioned.
 func (a *App) JobManager() *jobs.Manager {
-	if a.consumer == nil {
-		return nil
+	if c := a.consumer(); c != nil {
+		return c.jobs
 	}
-	return a.consumer.jobs
+	return nil
 }
 
 // ExplainPlacement dry-runs a request for user: every candidate with its

@@ -6,37 +6,41 @@ import (
 	"io/fs"
 	"sort"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/certmagic"
 
 	"github.com/caddy-csb/caddy-csb/broker/store"
 )
 
-// storageStore adapts Caddy's configured storage (certmagic.Storage: the
-// file system by default, or any storage module a cluster shares) to the
-// engine's store.Store.
-type storageStore struct {
+// caddyStore adapts the configured Caddy storage (ctx.Storage(): the file
+// system by default, or whatever storage module a cluster shares) to the
+// engine's store.Store. Its locks are Caddy storage locks, so they are
+// shared by every Caddy instance that shares the storage.
+type caddyStore struct {
 	s certmagic.Storage
 }
 
-func newStorageStore(s certmagic.Storage) store.Store { return storageStore{s} }
-
-func (c storageStore) Load(ctx context.Context, key string) ([]byte, error) {
+// Load implements store.Store.
+func (c caddyStore) Load(ctx context.Context, key string) ([]byte, error) {
 	return c.s.Load(ctx, key)
 }
 
-func (c storageStore) Store(ctx context.Context, key string, value []byte) error {
+// Store implements store.Store.
+func (c caddyStore) Store(ctx context.Context, key string, value []byte) error {
 	return c.s.Store(ctx, key, value)
 }
 
-func (c storageStore) Delete(ctx context.Context, key string) error {
-	err := c.s.Delete(ctx, key)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+// Delete implements store.Store. Deleting a missing key is not an error.
+func (c caddyStore) Delete(ctx context.Context, key string) error {
+	if err := c.s.Delete(ctx, key); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
 	}
-	return err
+	return nil
 }
 
-func (c storageStore) List(ctx context.Context, prefix string) ([]string, error) {
+// List implements store.Store: the keys of values (not of directories)
+// under prefix, sorted. A prefix nothing was stored under is empty.
+func (c caddyStore) List(ctx context.Context, prefix string) ([]string, error) {
 	keys, err := c.s.List(ctx, prefix, true)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -44,21 +48,40 @@ func (c storageStore) List(ctx context.Context, prefix string) ([]string, error)
 	if err != nil {
 		return nil, err
 	}
-	// Keep files only: a recursive file-system listing includes the
-	// directories, which are the keys that prefix another key.
-	sort.Strings(keys)
 	out := keys[:0]
-	for i, k := range keys {
-		if i+1 < len(keys) && len(keys[i+1]) > len(k) && keys[i+1][:len(k)+1] == k+"/" {
-			continue
+	for _, k := range keys {
+		info, err := c.s.Stat(ctx, k)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // deleted meanwhile
 		}
-		out = append(out, k)
+		if err != nil {
+			return nil, err
+		}
+		if info.IsTerminal {
+			out = append(out, k)
+		}
 	}
+	sort.Strings(out)
 	return out, nil
 }
 
-func (c storageStore) Lock(ctx context.Context, name string) error { return c.s.Lock(ctx, name) }
+// Lock implements store.Store.
+func (c caddyStore) Lock(ctx context.Context, name string) error { return c.s.Lock(ctx, name) }
 
-func (c storageStore) Unlock(ctx context.Context, name string) error { return c.s.Unlock(ctx, name) }
+// Unlock implements store.Store.
+func (c caddyStore) Unlock(ctx context.Context, name string) error { return c.s.Unlock(ctx, name) }
 
-var _ store.Store = storageStore{}
+var _ store.Store = caddyStore{}
+
+// contextStore returns the store over the context's configured storage,
+// or an in-memory store for a context that was not made by loading a
+// configuration (unit tests that provision an App directly), whose
+// Storage method panics.
+func contextStore(ctx caddy.Context) (s store.Store) {
+	defer func() {
+		if recover() != nil {
+			s = new(store.Memory)
+		}
+	}()
+	return caddyStore{ctx.Storage()}
+}

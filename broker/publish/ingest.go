@@ -108,6 +108,15 @@ func NewIngester(opt IngestOptions) *Ingester {
 	return i
 }
 
+// SetSubscriptions sets the subscription lookup and the gap callback of
+// an Ingester built without them (the subscription manager needs the
+// Ingester, and the Ingester needs the manager). Call it before the first
+// Ingest.
+func (i *Ingester) SetSubscriptions(s SubscriptionLookup, onGap func(providerID, subscriptionID string)) {
+	i.opt.Subscriptions = s
+	i.opt.OnGap = onGap
+}
+
 // Configure replaces the per-provider policies (keyed by provider id) and
 // says whether the codec runs in lenient mode (which enables withdrawal
 // by full notifications); it is safe to call while notifications are
@@ -163,6 +172,8 @@ type Result struct {
 	Full bool
 	// Changes is what the catalogue changed.
 	Changes catalog.Result
+	// Err is the codec's error when the body was refused (IngestBody).
+	Err error
 }
 
 func refuse(status csbmsg.Status, outcome Outcome, pid, format string, args ...any) Result {

@@ -258,7 +258,8 @@ func (w *worker) begin() {
 	w.cfgChanged = stored.RequestedExpires != seconds(w.cfg.Expires) || stored.RequestedFrequency != seconds(w.cfg.Frequency)
 }
 
-// adopt takes over a stored record (a restart, or another broker's work).
+// adopt takes over a stored record (a restart, or another broker's work)
+// and logs msg unless it is empty.
 func (w *worker) adopt(r Record, msg string) {
 	if w.rec.ID != "" && w.rec.ID != r.ID {
 		w.m.release(w.rec.ID)
@@ -270,8 +271,10 @@ func (w *worker) adopt(r Record, msg string) {
 	w.mu.Lock()
 	w.status = StatusActive
 	w.mu.Unlock()
-	w.logger.Info(msg, zap.String("subscription_id", r.ID), zap.Uint64("seqnumber", r.SeqNumber),
-		zap.Time("expires_at", r.ExpiresAt))
+	if msg != "" {
+		w.logger.Info(msg, zap.String("subscription_id", r.ID), zap.Uint64("seqnumber", r.SeqNumber),
+			zap.Time("expires_at", r.ExpiresAt))
+	}
 }
 
 func (w *worker) applyConfig() {
@@ -513,9 +516,17 @@ func (w *worker) update() {
 	now := w.m.clock.Now()
 	if stored, err := w.m.load(ctx, w.pid); err == nil && stored != nil && stored.Active {
 		switch {
-		case stored.ID == w.rec.ID && stored.SeqNumber > w.rec.SeqNumber:
-			w.adopt(*stored, "subscription renewed by another broker")
-			if !w.resync && !w.cfgChanged && (stored.RenewAt.IsZero() || now.Before(stored.RenewAt)) {
+		case stored.ID == w.rec.ID:
+			// Under the lock the stored record is authoritative: another
+			// broker may have renewed since we last looked.
+			if stored.SeqNumber > w.rec.SeqNumber || stored.UpdatedAt.After(w.rec.UpdatedAt) {
+				msg := "subscription renewed by another broker"
+				if stored.SeqNumber == w.rec.SeqNumber {
+					msg = "" // already seen, only its outcome is new
+				}
+				w.adopt(*stored, msg)
+			}
+			if !w.resync && !w.cfgChanged && !stored.RenewAt.IsZero() && now.Before(stored.RenewAt) {
 				w.succeeded()
 				return
 			}
