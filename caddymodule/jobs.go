@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -412,6 +413,9 @@ func (a *App) providerAdapters(ctx caddy.Context) (map[string]adapters.Adapter, 
 			ad, ok := moduleAdapter(mod)
 			if !ok {
 				return nil, fmt.Errorf("provider %q: module %T is not an adapter", p.ID, mod)
+			}
+			if c, ok := mod.(interface{ SetHTTPClient(*http.Client) }); ok && p.client != nil {
+				c.SetHTTPClient(p.client)
 			}
 			p.adapter = ad
 		}
