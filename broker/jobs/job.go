@@ -133,6 +133,10 @@ type Attempt struct {
 	// Resource is what the adapter returned, recorded as soon as known so
 	// a crash cannot lose it.
 	Resource *adapters.Resource `json:"resource,omitempty"`
+	// Partial marks a Resource the adapter returned together with an
+	// error: something was (or may have been) created, but the attempt did
+	// not succeed. A resumed attempt removes it instead of trusting it.
+	Partial bool `json:"partial,omitempty"`
 	// Cleanup says what happened to a failed attempt's partial resource:
 	// "removed", "nothing to remove", or "failed: ..." (then it is in
 	// Job.Orphans and the reaper retries).

@@ -567,3 +567,29 @@ func writeJob(t *testing.T, e *env, j *jobs.Job) {
 		t.Fatal(err)
 	}
 }
+
+// A provisioning cut short by a stop after the adapter created part of
+// the resources: the next broker removes the part and provisions again.
+func TestRestartRemovesPartialResourceAndRetries(t *testing.T) {
+	e := newEnv(t, []string{"a"}, func(c *jobs.Config) { c.RespondWithin = time.Millisecond })
+	block, started := make(chan struct{}), make(chan struct{})
+	e.ads["a"].SetFault(jobstest.Fault{Block: block, BlockStarted: started, BlockAfterCreate: true})
+	r := e.create("alice", 1)
+	<-started
+	e.m.Stop()
+	close(block)
+	j, _ := e.start(e.cfg).Get(ctx, "alice", r.Job.ID)
+	if !j.Attempts[0].Partial || j.Attempts[0].Outcome != jobs.OutcomeInProgress || len(e.ads["a"].LiveFor(j.ID)) != 1 {
+		t.Fatalf("after stop: %+v, provider holds %v", j.Attempts[0], e.ads["a"].LiveFor(j.ID))
+	}
+	e.ads["a"].SetFault(jobstest.Fault{})
+	m2 := e.start(e.cfg)
+	m2.Start()
+	j = e.waitJob(m2, "alice", r.Job.ID, func(j *jobs.Job) bool { return j.Status == jobs.StatusSuccess })
+	if got := e.ads["a"].LiveFor(j.ID); len(got) != 1 || got[0] != j.Resource.URI {
+		t.Fatalf("provider holds %v for the job, want only %s", got, j.Resource.URI)
+	}
+	if a0 := j.Attempts[0]; a0.Outcome != jobs.OutcomeInterrupted || a0.Cleanup != "removed" || len(j.Attempts) != 2 {
+		t.Fatalf("attempts %+v", j.Attempts)
+	}
+}

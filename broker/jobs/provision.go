@@ -109,6 +109,7 @@ func (m *Manager) attempt(ctx context.Context, j *Job, i int, at int) bool {
 		res, err = ad.Provision(actx, req)
 		if res != nil {
 			j.Attempts[at].Resource = res
+			j.Attempts[at].Partial = err != nil
 			m.saveBackground(j) // the handle first: a crash must not lose it
 		}
 	} else {
@@ -238,6 +239,19 @@ func (m *Manager) resumeAttempt(ctx context.Context, j *Job) (ok bool, retry int
 			m.logger.Warn("the adapter cannot find resources by job id; check the provider for a resource tagged with the job id",
 				zap.String("job_id", j.ID), zap.String("provider_id", a.ProviderID))
 		}
+	}
+	if a.Resource != nil && a.Partial {
+		// Provision had failed (or was cut short) after creating part of
+		// the resources: remove them and try again.
+		a.Outcome, a.Ended = OutcomeInterrupted, m.now()
+		a.Reason = "the broker stopped during this attempt, after the provider had created part of the resources"
+		a.Cleanup = m.cleanup(ctx, ad, j, a.ProviderID, a.Resource)
+		m.saveBackground(j)
+		m.logger.Info("provisioning attempt interrupted", zap.String("job_id", j.ID), zap.String("provider_id", a.ProviderID), zap.String("cleanup", a.Cleanup))
+		if at > 0 && j.Attempts[at-1].Outcome == OutcomeInterrupted && j.Attempts[at-1].ProviderID == a.ProviderID {
+			return false, -1
+		}
+		return false, pi
 	}
 	if a.Resource == nil {
 		a.Outcome, a.Ended = OutcomeInterrupted, m.now()

@@ -32,6 +32,7 @@ type Adapter struct {
 	pending        bool  // Provision returns StatePending; MarkReady or FailPending settle it
 	block          chan struct{}
 	blockStarted   chan struct{}
+	blockAfter     bool
 	updateErr      error
 	removeErr      error
 	removeErrTimes int // removeErr applies this many times (0 = always)
@@ -48,9 +49,12 @@ type Fault struct {
 	Pending bool
 	// Block makes Provision wait until the channel closes or its context
 	// ends (a provider that never answers). BlockStarted, when set, is
-	// closed when the first call starts waiting.
-	Block        chan struct{}
-	BlockStarted chan struct{}
+	// closed when the first call starts waiting. With BlockAfterCreate the
+	// resource is created first, and a call cut short by its context
+	// returns it with the error (a half-built machine).
+	Block            chan struct{}
+	BlockStarted     chan struct{}
+	BlockAfterCreate bool
 	// Update and Remove fail with these errors; RemoveTimes bounds how
 	// many removals fail (0 = all).
 	Update      error
@@ -63,7 +67,7 @@ func (a *Adapter) SetFault(f Fault) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.provisionErr, a.partialOnError, a.pending = f.Provision, f.Partial, f.Pending
-	a.block, a.blockStarted = f.Block, f.BlockStarted
+	a.block, a.blockStarted, a.blockAfter = f.Block, f.BlockStarted, f.BlockAfterCreate
 	a.updateErr, a.removeErr, a.removeErrTimes = f.Update, f.Remove, f.RemoveTimes
 }
 
@@ -89,11 +93,25 @@ func (a *Adapter) Provision(ctx context.Context, req *adapters.Request) (*adapte
 	a.mu.Lock()
 	a.init()
 	a.calls["provision"]++
-	block, started := a.block, a.blockStarted
+	block, started, after := a.block, a.blockStarted, a.blockAfter
 	if started != nil {
 		a.blockStarted = nil
 	}
 	a.mu.Unlock()
+	if block != nil && after {
+		res := a.create(req, adapters.StatePending)
+		if started != nil {
+			close(started)
+		}
+		select {
+		case <-block:
+			a.settle(res.URI, adapters.StateReady)
+			res.State = adapters.StateReady
+			return res, nil
+		case <-ctx.Done():
+			return res, &adapters.Error{Kind: adapters.KindTimeout, Op: "provision", Err: ctx.Err()}
+		}
+	}
 	if block != nil {
 		if started != nil {
 			close(started)
@@ -130,6 +148,18 @@ func (a *Adapter) Provision(ctx context.Context, req *adapters.Request) (*adapte
 		return res, &adapters.Error{Kind: adapters.KindServer, Op: "provision", Status: 500, Err: a.provisionErr}
 	}
 	return res, nil
+}
+
+func (a *Adapter) create(req *adapters.Request, st adapters.State) *adapters.Resource {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.seq++
+	uri := fmt.Sprintf("mem://%s/%d", a.Name, a.seq)
+	res := &adapters.Resource{URI: uri, State: st, Granted: req.Want,
+		Native: map[string]string{"job_id": req.JobID, "owner": req.Owner}, Endpoint: "http://" + a.Name + ".invalid/" + req.JobID}
+	a.resources[uri] = clone(res)
+	a.jobs[uri] = req.JobID
+	return res
 }
 
 // Status implements adapters.Adapter.
