@@ -297,7 +297,9 @@ func (p *PlacementLeastLoaded) Note(c *placement.Candidate) string { return p.ll
 // PlacementWeighted spreads decisions over the matching providers in
 // proportion to their weights (smooth weighted round-robin: deterministic
 // and interleaved). A provider's weight is the one given here, else the
-// weight of its provider block, else 1; weight 0 ranks a provider last.
+// weight of its provider block, else 1. Weight 0, which only this block
+// can give (a provider block's weight 0 means unset), ranks a provider
+// last. The rotation starts afresh on every config load.
 //
 //	placement weighted [{
 //		weight <provider> <n>
