@@ -266,6 +266,7 @@ func isAuthority(a string) bool {
 	}
 	host := a
 	port := ""
+	hasPort := false
 	if strings.HasPrefix(a, "[") {
 		end := strings.IndexByte(a, ']')
 		if end < 0 {
@@ -276,21 +277,22 @@ func isAuthority(a string) bool {
 			if port[0] != ':' {
 				return false
 			}
-			port = port[1:]
+			port, hasPort = port[1:], true
 		}
 		if !isIPLiteral(host) {
 			return false
 		}
 	} else {
 		if i := strings.LastIndexByte(a, ':'); i >= 0 {
-			host, port = a[:i], a[i+1:]
+			host, port, hasPort = a[:i], a[i+1:], true
 		}
 		if !uriChars(host, "") {
 			return false
 		}
 	}
-	if port != "" {
-		if len(port) > 5 {
+	if hasPort {
+		// RFC 3986 allows an empty port; libxml2 does not.
+		if port == "" || len(port) > 5 {
 			return false
 		}
 		for i := 0; i < len(port); i++ {
