@@ -78,6 +78,8 @@ var classifyCases = []classifyCase{
 	{"request and response", pub(`<csbrequest><subscription ` + okSub + `/></csbrequest><csbresponse status="200"/>`), 400, 0, "more than one of"},
 	{"only a foreign child", pub(`<x:ext xmlns:x="urn:x"/>`), 420, 0, "element <ext> in namespace urn:x is not understood"},
 	{"consumer: no child", con(``), 400, 0, "missing <CloudServiceRequest> or <CloudServiceResponse>"},
+	{"consumer: missing version", `<csbconsumer xmlns="urn:ietf:params:xml:ns:csb-consumer"><CloudServiceRequest/></csbconsumer>`, 400, 0, "missing attribute version"},
+	{"consumer: version 1.1", `<csbconsumer xmlns="urn:ietf:params:xml:ns:csb-consumer" version="1.1"><CloudServiceRequest/></csbconsumer>`, 400, 0, `"1.1" is not "1.0"`},
 	{"consumer: two children", con(`<CloudServiceRequest/><CloudServiceResponse status="200"/>`), 400, 0, "more than one of"},
 
 	// Required attributes and elements (400).
@@ -155,8 +157,9 @@ var classifyCases = []classifyCase{
 	{"csb-namespaced attribute", `<p:csbpublish xmlns:p="urn:ietf:params:xml:ns:csb-publish" p:version="1.0" version="1.0"><p:csbresponse status="200"/></p:csbpublish>`, 420, 0, "attribute {urn:ietf:params:xml:ns:csb-publish}version"},
 	{"xsi:type", sub(okSub+` xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="x"`, ``), 420, 0, "xsi:type"},
 	{"xml:lang and xsi:schemaLocation ignored", sub(okSub+` xml:lang="en" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="a b"`, `<expires xml:space="preserve">1</expires>`), 200, 0, ""},
-	{"capabilities (prose only)", notif(svc(`<DSaaS-support><CapabilityObject-support><capabilities>x</capabilities></CapabilityObject-support></DSaaS-support>`)), 420, 0, "<capabilities> is not understood"},
-	{"children in CapabilityObject (prose only)", notif(svc(`<DSaaS-support><CapabilityObject-support><children>x</children></CapabilityObject-support></DSaaS-support>`)), 400, 0, "<children> is not allowed in <CapabilityObject-support>"},
+	{"capabilities (prose only)", notif(svc(`<DSaaS-support><CapabilityObject-support><capabilities>x</capabilities></CapabilityObject-support></DSaaS-support>`)), 420, 0, "element <capabilities> is listed by the draft's prose but not by its schema"},
+	{"children in CapabilityObject (prose only)", creq(`<DSaaS><CapabilityObject><children>x</children></CapabilityObject></DSaaS>`), 420, 0, "element <children> is listed by the draft's prose"},
+	{"children misplaced", notif(svc(`<DSaaS-support><QueueObject-support><children>x</children></QueueObject-support></DSaaS-support>`)), 400, 0, "<children> is not allowed in <QueueObject-support>"},
 	{"PaaS prose example element", notif(svc(`<PaaS-support><Distributed-cache/></PaaS-support>`)), 420, 0, "<Distributed-cache> is not understood"},
 	{"a 400 wins over an earlier 420", sub(okSub+` prio="1"`, `<expires>x</expires>`), 400, 0, "not a non-negative integer"},
 	{"alias in the wrong place", compute(`<Network-support/>`), 420, 0, "<Network-support> is not understood"},

@@ -186,13 +186,19 @@ func isAnyURI(s string) bool {
 		return false
 	}
 	// Map the characters libxml2 escapes to an unreserved character.
-	b := []byte(s)
-	for i, c := range b {
-		if c < 32 || c >= 127 || strings.IndexByte(" <>\"{}|\\^`'", c) >= 0 {
-			b[i] = '_'
+	u := s
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 32 || c >= 127 || strings.IndexByte(" <>\"{}|\\^`'", c) >= 0 {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if c := b[j]; c < 32 || c >= 127 || strings.IndexByte(" <>\"{}|\\^`'", c) >= 0 {
+					b[j] = '_'
+				}
+			}
+			u = string(b)
+			break
 		}
 	}
-	u := string(b)
 
 	// Fragment and query.
 	if i := strings.IndexByte(u, '#'); i >= 0 {
