@@ -115,6 +115,9 @@ func newVocab(pkg, ns, root, sfx string) *vocab {
 		v.subscription, v.serviceRequest, v.serviceResponse, v.jobInfo, v.responseJobInfo, v.iaas, v.linkOnly,
 		v.dsaas, v.compute, v.network, v.storage, v.netif, v.storageLink, v.link, v.dataObject,
 		v.containerObject, v.domainObject, v.queueObject, v.capabilityObject} {
+		if len(fs) > maxFields {
+			panic("csbmsg: a complex type has more fields than maxFields")
+		}
 		for _, x := range fs {
 			if !x.drop && !x.prose {
 				v.known[x.name] = struct{}{}
