@@ -285,12 +285,11 @@ func (c *consumerCall) answer(res *jobs.Result, created bool) error {
 	if err != nil {
 		return caddyhttp.Error(http.StatusInternalServerError, fmt.Errorf("serializing the response: %v", err))
 	}
-	hdr.Set("Content-Type", csbmsg.ConsumerMediaType)
 	hdr.Set("Cache-Control", "no-store")
-	hdr.Set("Content-Length", strconv.Itoa(len(body)))
-	c.w.WriteHeader(http.StatusOK)
-	if c.r.Method != http.MethodHead {
-		_, _ = c.w.Write(body)
+	// HEAD: net/http sends the headers (Content-Length included) and
+	// drops the body.
+	if err := writeMessage(c.w, csbmsg.ConsumerMediaType, body); err != nil {
+		return err
 	}
 	if ce := c.h.logger.Check(zap.DebugLevel, "consumer request"); ce != nil {
 		fields := []zap.Field{zap.String("method", c.r.Method), zap.Int("status", int(res.Status)), zap.String("reason", res.Reason)}
