@@ -37,6 +37,7 @@ type brokerOptions struct {
 	jobs      string   // extra lines of the jobs block
 	provider  func(id string) string
 	dataDir   string
+	noAuth    bool // no basic_auth in front of csb
 }
 
 var testUsers = map[string]string{"alice": "alice-secret", "bob": "bob-secret"}
@@ -95,6 +96,13 @@ func (b *consumerBroker) caddyfile(o brokerOptions) string {
 	if placement == "" {
 		placement = "first"
 	}
+	auth := fmt.Sprintf(`basic_auth {
+		alice %s
+		bob %s
+	}`, b.hashes["alice"], b.hashes["bob"])
+	if o.noAuth {
+		auth = ""
+	}
 	return fmt.Sprintf(`{
 	admin {$CSB_TEST_ADMIN}
 	csb {
@@ -112,13 +120,11 @@ func (b *consumerBroker) caddyfile(o brokerOptions) string {
 }
 
 http://127.0.0.1:%d {
-	basic_auth {
-		alice %s
-		bob %s
-	}
+	%s
+	header >Csb-Test-Placeholders "{http.csb.outcome}|{http.csb.provider.id}|{http.csb.job.id}"
 	csb
 }
-`, provs.String(), placement, o.jobs, b.port, b.hashes["alice"], b.hashes["bob"])
+`, provs.String(), placement, o.jobs, b.port, auth)
 }
 
 // reload replaces the configuration (same providers and fixtures).

@@ -137,6 +137,10 @@ func TestConsumerVerbs(t *testing.T) {
 	if got := b.inventory(); got["p1"] <= before["p1"] || got["p2"] != before["p2"] {
 		t.Fatalf("create should hold resources at p1 only: %v → %v", before, got)
 	}
+	// The placeholders reach a header directive (header >... runs after csb).
+	if got := a.Header.Get("Csb-Test-Placeholders"); got != "200|p1|"+id {
+		t.Fatalf("placeholders: %q", got)
+	}
 
 	// GET and HEAD.
 	a = b.do("alice", http.MethodGet, "/"+id, nil, nil)
@@ -381,4 +385,21 @@ func TestConsumerLeases(t *testing.T) {
 		t.Fatalf("lease not reclaimed at the provider: %v → %v", before, got)
 	}
 	b.p.WaitLog(`"msg":"job expired"`, 5*time.Second)
+}
+
+// TestConsumerAnonymous: without authentication the interface refuses
+// (403) unless "anonymous allow", when every such request is the owner
+// "anonymous".
+func TestConsumerAnonymous(t *testing.T) {
+	b := startConsumerBroker(t, brokerOptions{noAuth: true})
+	a := b.create("", vmRequest(1, 1), nil)
+	if a.HTTP != http.StatusForbidden {
+		t.Fatalf("anonymous refused: %d %s", a.HTTP, a.Body)
+	}
+	b.reload(brokerOptions{noAuth: true, jobs: "\t\t\tanonymous allow"})
+	a = b.create("", vmRequest(1, 1), nil)
+	mustStatus(t, a, csbmsg.StatusOK)
+	got := b.do("", http.MethodGet, "/"+a.jobID(), nil, nil)
+	mustStatus(t, got, csbmsg.StatusOK)
+	b.p.WaitLog(`"owner":"anonymous"`, 5*time.Second)
 }
