@@ -3,6 +3,7 @@ module github.com/caddy-csb/caddy-csb
 go 1.26.0
 
 require (
+	github.com/beevik/etree v1.8.1
 	github.com/caddyserver/caddy/v2 v2.11.9
 	go.uber.org/zap v1.28.0
 )
