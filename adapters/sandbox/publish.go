@@ -1,5 +1,3 @@
-//go:build codec
-
 package sandbox
 
 import (
