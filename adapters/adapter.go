@@ -42,6 +42,15 @@ type Adapter interface {
 	Remove(ctx context.Context, res *Resource) error
 }
 
+// Holder is implemented by values that hand out an Adapter without being
+// one. Caddy guest modules (csb.adapters.*) need it: their Provision
+// method is caddy.Provisioner's Provision(caddy.Context) error, so the
+// module value cannot also have Adapter's Provision. The app accepts a
+// module that is an Adapter or a Holder.
+type Holder interface {
+	CSBAdapter() Adapter
+}
+
 // Discoverer is implemented by adapters that can read a provider's offers
 // from its native API, for providers that do not publish notifications.
 type Discoverer interface {

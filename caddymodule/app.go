@@ -53,6 +53,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		a.XML = new(XMLConfig)
 	}
 	a.XML.provision(a.logger)
+	if err := a.loadAdapters(ctx); err != nil {
+		return err
+	}
 	return nil
 }
 

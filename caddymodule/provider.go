@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/caddy-csb/caddy-csb/adapters"
 )
 
 func init() {
@@ -34,6 +36,8 @@ type Provider struct {
 	// Weight is the provider's weight for the weighted placement policy.
 	// Default 1. Caddyfile: weight <n>.
 	Weight int `json:"weight,omitempty"`
+
+	adapter adapters.Adapter // loaded from AdapterRaw by App.Provision
 }
 
 // providerOption parses one subdirective inside a provider block.
