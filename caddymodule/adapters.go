@@ -34,11 +34,9 @@ type HTTPClientSetter interface {
 //
 // It loads the guest module csb.adapters.<name> and lets it parse the rest
 // of the segment, so every adapter documents its own syntax in its
-// UnmarshalCaddyfile.
+// UnmarshalCaddyfile. A provider may name one adapter per service model
+// (adapter cimi ... and adapter cdmi ...); the first is its primary one.
 func parseProviderAdapter(d *caddyfile.Dispenser, p *Provider) error {
-	if len(p.AdapterRaw) > 0 {
-		return d.Errf("provider %q: adapter given twice", p.ID)
-	}
 	if !d.NextArg() {
 		return d.ArgErr()
 	}
@@ -54,40 +52,84 @@ func parseProviderAdapter(d *caddyfile.Dispenser, p *Provider) error {
 	if err := unm.UnmarshalCaddyfile(d.NewFromNextSegment()); err != nil {
 		return err
 	}
-	p.AdapterRaw = caddyconfig.JSONModuleObject(unm, "name", name, nil)
+	raw := caddyconfig.JSONModuleObject(unm, "name", name, nil)
+	if len(p.AdapterRaw) == 0 {
+		p.AdapterRaw = raw
+	} else {
+		p.MoreAdaptersRaw = append(p.MoreAdaptersRaw, raw)
+	}
 	return nil
 }
 
-// loadAdapters loads each provider's adapter module. It is called by
+// loadAdapters loads each provider's adapter modules. It is called by
 // App.Provision.
 func (a *App) loadAdapters(ctx caddy.Context) error {
 	for _, p := range a.Providers {
-		if len(p.AdapterRaw) == 0 {
-			continue
+		var mods []any
+		if len(p.AdapterRaw) > 0 {
+			val, err := ctx.LoadModule(p, "AdapterRaw")
+			if err != nil {
+				return fmt.Errorf("provider %q: loading adapter: %v", p.ID, err)
+			}
+			mods = append(mods, val)
 		}
-		val, err := ctx.LoadModule(p, "AdapterRaw")
-		if err != nil {
-			return fmt.Errorf("provider %q: loading adapter: %v", p.ID, err)
+		if len(p.MoreAdaptersRaw) > 0 {
+			vals, err := ctx.LoadModule(p, "MoreAdaptersRaw")
+			if err != nil {
+				return fmt.Errorf("provider %q: loading adapters: %v", p.ID, err)
+			}
+			mods = append(mods, vals.([]any)...)
 		}
-		switch m := val.(type) {
-		case adapters.Holder:
-			p.adapter = m.CSBAdapter()
-		case adapters.Adapter:
-			p.adapter = m
-		default:
-			return fmt.Errorf("provider %q: module %T is neither an adapters.Adapter nor an adapters.Holder", p.ID, val)
+		p.adapters = nil
+		for _, val := range mods {
+			switch m := val.(type) {
+			case adapters.Holder:
+				p.adapters = append(p.adapters, m.CSBAdapter())
+			case adapters.Adapter:
+				p.adapters = append(p.adapters, m)
+			default:
+				return fmt.Errorf("provider %q: module %T is neither an adapters.Adapter nor an adapters.Holder", p.ID, val)
+			}
 		}
 	}
 	return nil
 }
 
-// Adapter returns the adapter of the provider with the given id, if it has
-// one.
+// Adapter returns the primary adapter (the first one configured) of the
+// provider with the given id.
 func (a *App) Adapter(providerID string) (adapters.Adapter, bool) {
 	for _, p := range a.Providers {
-		if p.ID == providerID && p.adapter != nil {
-			return p.adapter, true
+		if p.ID == providerID && len(p.adapters) > 0 {
+			return p.adapters[0], true
 		}
+	}
+	return nil, false
+}
+
+// AdapterFor returns the provider's adapter for a service model ("IaaS",
+// "PaaS", "SaaS", "DSaaS"): the first that reports the kind through
+// adapters.KindReporter, else the first that reports no kinds.
+func (a *App) AdapterFor(providerID, kind string) (adapters.Adapter, bool) {
+	for _, p := range a.Providers {
+		if p.ID != providerID {
+			continue
+		}
+		var fallback adapters.Adapter
+		for _, ad := range p.adapters {
+			kr, ok := ad.(adapters.KindReporter)
+			if !ok {
+				if fallback == nil {
+					fallback = ad
+				}
+				continue
+			}
+			for _, k := range kr.ServiceKinds() {
+				if k == kind {
+					return ad, true
+				}
+			}
+		}
+		return fallback, fallback != nil
 	}
 	return nil, false
 }

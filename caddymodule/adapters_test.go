@@ -27,7 +27,6 @@ func TestAdapterParseErrors(t *testing.T) {
 		{"cimi option without value", "provider p {\n adapter cimi {\n image\n }\n}", "wrong argument count"},
 		{"cdmi no endpoint", "provider p {\n adapter cdmi {\n prefix x\n }\n}", "endpoint is required"},
 		{"cdmi unknown option", "provider p {\n adapter cdmi http://x/ {\n image y\n }\n}", `unrecognized option "image"`},
-		{"twice", "provider p {\n adapter cdmi http://x/\n adapter cimi http://y/\n}", "adapter given twice"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := caddyfile.NewTestDispenser(tc.input)
@@ -90,6 +89,25 @@ func TestAppLoadsAdapters(t *testing.T) {
 	}
 	if _, ok := app.Adapter("c"); ok {
 		t.Error("c has no adapter")
+	}
+	var two App
+	_ = json.Unmarshal([]byte(`{"providers":[{"id":"d","adapter":{"name":"cimi","endpoint":"http://127.0.0.1:1/cimi/"},
+		"more_adapters":[{"name":"cdmi","endpoint":"http://127.0.0.1:1/cdmi/"}]}]}`), &two)
+	if err := two.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if a, ok := two.AdapterFor("d", "DSaaS"); !ok {
+		t.Error("no DSaaS adapter for d")
+	} else if _, ok := a.(*cdmi.Adapter); !ok {
+		t.Errorf("DSaaS adapter of d is %T", a)
+	}
+	if a, _ := two.AdapterFor("d", "IaaS"); a == nil {
+		t.Error("no IaaS adapter for d")
+	} else if _, ok := a.(*cimi.Adapter); !ok {
+		t.Errorf("IaaS adapter of d is %T", a)
+	}
+	if _, ok := two.AdapterFor("d", "PaaS"); ok {
+		t.Error("d has no PaaS adapter")
 	}
 	var bad App
 	_ = json.Unmarshal([]byte(`{"providers":[{"id":"x","adapter":{"name":"cimi","endpoint":"ftp://x"}}]}`), &bad)

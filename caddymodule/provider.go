@@ -37,7 +37,12 @@ type Provider struct {
 	// Default 1. Caddyfile: weight <n>.
 	Weight int `json:"weight,omitempty"`
 
-	adapter adapters.Adapter // loaded from AdapterRaw by App.Provision
+	// MoreAdaptersRaw are further csb.adapters.* modules, for a provider
+	// whose native APIs differ by service model (CIMI for IaaS, CDMI for
+	// DSaaS). Caddyfile: a second adapter subdirective.
+	MoreAdaptersRaw []json.RawMessage `json:"more_adapters,omitempty" caddy:"namespace=csb.adapters inline_key=name"`
+
+	adapters []adapters.Adapter // loaded by App.Provision, AdapterRaw first
 }
 
 // providerOption parses one subdirective inside a provider block.

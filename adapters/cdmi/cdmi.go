@@ -529,8 +529,12 @@ func (a *Adapter) Discover(ctx context.Context) ([]csbmsg.Service, error) {
 	return []csbmsg.Service{{ID: "cdmi", Status: csbmsg.ServiceActive, URI: a.cfg.Endpoint, DSaaS: ds}}, nil
 }
 
+// ServiceKinds reports the service model the adapter serves.
+func (a *Adapter) ServiceKinds() []string { return []string{"DSaaS"} }
+
 // Interface guards.
 var (
-	_ adapters.Adapter    = (*Adapter)(nil)
-	_ adapters.Discoverer = (*Adapter)(nil)
+	_ adapters.KindReporter = (*Adapter)(nil)
+	_ adapters.Adapter      = (*Adapter)(nil)
+	_ adapters.Discoverer   = (*Adapter)(nil)
 )
