@@ -82,6 +82,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 			return err
 		}
 	}
+	if err := a.loadAdapters(ctx); err != nil {
+		return err
+	}
 	if err := a.provisionEngine(ctx); err != nil {
 		return err
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-csb/caddy-csb/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/catalog"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 	"github.com/caddy-csb/caddy-csb/broker/placement"
@@ -293,7 +293,7 @@ type consumerEngine struct {
 // consumerView is what one config load contributes.
 type consumerView struct {
 	placer   *placement.Placer
-	adapters map[string]adapters.Adapter
+	app      *App // its providers' adapters (adapters.go)
 	cfg      *ConsumerConfig
 	tunables jobs.Config
 }
@@ -307,13 +307,14 @@ func (e *consumerEngine) Place(req *csbmsg.ServiceRequest, opt placement.Options
 	return v.placer.Place(req, opt)
 }
 
-func (e *consumerEngine) adapter(id string) (adapters.Adapter, bool) {
+// adapter returns the current config's adapter of a provider for a
+// service model.
+func (e *consumerEngine) adapter(id string, kind catalog.Kind) (adapters.Adapter, bool) {
 	v := e.current.Load()
 	if v == nil {
 		return nil, false
 	}
-	a, ok := v.adapters[id]
-	return a, ok
+	return v.app.AdapterFor(id, string(kind))
 }
 
 // newConsumerEngine creates the job manager on the engine's store (once
@@ -354,10 +355,6 @@ func (a *App) provisionConsumer(ctx caddy.Context) error {
 	for i, p := range a.Providers {
 		order[i] = p.ID
 	}
-	ads, err := a.providerAdapters(ctx)
-	if err != nil {
-		return err
-	}
 	tun := cfg.tunables()
 	if exp := a.OVFExpander(); exp != nil {
 		tun.Expand = func(ctx context.Context, req *csbmsg.ServiceRequest) error {
@@ -374,7 +371,7 @@ func (a *App) provisionConsumer(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	a.consumerView = &consumerView{placer: placer, adapters: ads, cfg: cfg, tunables: tun}
+	a.consumerView = &consumerView{placer: placer, app: a, cfg: cfg, tunables: tun}
 	return nil
 }
 
@@ -396,44 +393,6 @@ func (a *App) consumer() *consumerEngine {
 		return nil
 	}
 	return a.engine.consumer
-}
-
-// providerAdapters loads each provider's csb.adapters.* module.
-func (a *App) providerAdapters(ctx caddy.Context) (map[string]adapters.Adapter, error) {
-	out := make(map[string]adapters.Adapter, len(a.Providers))
-	for _, p := range a.Providers {
-		if p.AdapterRaw == nil {
-			continue
-		}
-		if p.adapter == nil {
-			mod, err := ctx.LoadModule(p, "AdapterRaw")
-			if err != nil {
-				return nil, fmt.Errorf("provider %q: loading adapter: %v", p.ID, err)
-			}
-			ad, ok := moduleAdapter(mod)
-			if !ok {
-				return nil, fmt.Errorf("provider %q: module %T is not an adapter", p.ID, mod)
-			}
-			if c, ok := mod.(interface{ SetHTTPClient(*http.Client) }); ok && p.client != nil {
-				c.SetHTTPClient(p.client)
-			}
-			p.adapter = ad
-		}
-		out[p.ID] = p.adapter
-	}
-	return out, nil
-}
-
-// moduleAdapter returns the adapter a csb.adapters.* module provides:
-// the module itself, or what its Adapter method returns (a Caddy module's
-// Provision and an adapter's Provision cannot be one method).
-func moduleAdapter(mod any) (adapters.Adapter, bool) {
-	if p, ok := mod.(interface{ Adapter() adapters.Adapter }); ok {
-		ad := p.Adapter()
-		return ad, ad != nil
-	}
-	ad, ok := mod.(adapters.Adapter)
-	return ad, ok
 }
 
 // JobManager returns the job manager of the running csb app, for the

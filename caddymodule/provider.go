@@ -81,8 +81,14 @@ type Provider struct {
 	// Caddyfile: discover [<interval>] (catalog.go).
 	Discover *Discovery `json:"discover,omitempty"`
 
-	client  *http.Client     // built by provisionClient (provider_client.go)
-	adapter adapters.Adapter // the provisioned adapter (set by the adapter loader)
+	// MoreAdaptersRaw are further csb.adapters.* modules, for a provider
+	// whose native APIs differ by service model (CIMI for IaaS, CDMI for
+	// DSaaS). Caddyfile: a second adapter subdirective.
+	MoreAdaptersRaw []json.RawMessage `json:"more_adapters,omitempty" caddy:"namespace=csb.adapters inline_key=name"`
+
+	client   *http.Client       // built by provisionClient (provider_client.go)
+	adapter  adapters.Adapter   // the primary adapter, adapters[0] (set by loadAdapters)
+	adapters []adapters.Adapter // loaded by loadAdapters, AdapterRaw first
 }
 
 // providerOption parses one subdirective inside a provider block.

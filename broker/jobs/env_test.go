@@ -66,7 +66,7 @@ func newEnv(t *testing.T, providers []string, tweak func(*jobs.Config)) *env {
 	e.cfg = jobs.Config{
 		Store:  e.store,
 		Placer: e.placer,
-		Adapter: func(id string) (adapters.Adapter, bool) {
+		Adapter: func(id string, _ catalog.Kind) (adapters.Adapter, bool) {
 			a, ok := e.ads[id]
 			return a, ok
 		},

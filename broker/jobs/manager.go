@@ -37,8 +37,9 @@ type Config struct {
 	Store store.Store
 	// Placer chooses providers. Required.
 	Placer Placer
-	// Adapter returns the adapter of a provider. Required.
-	Adapter func(providerID string) (adapters.Adapter, bool)
+	// Adapter returns a provider's adapter for a service model (a
+	// provider may have one per model). Required.
+	Adapter func(providerID string, kind catalog.Kind) (adapters.Adapter, bool)
 	// Expand, when set, rewrites a request before placement (the OVF
 	// expansion of an IaaS Link). An error that is a
 	// *placement.RequestError answers with its status; others with 400.
@@ -132,13 +133,15 @@ type Manager struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu      sync.Mutex
-	running map[string]chan struct{}             // jobs this process works on
-	live    map[string][]byte                    // their latest records
-	contrib map[string]map[string]placement.Load // provider → job → load
-	loads   map[string]placement.Load
-	started bool
-	stopped bool
+	mu       sync.Mutex
+	running  map[string]chan struct{}  // jobs this process works on
+	live     map[string][]byte         // their latest records
+	jobLoads map[string]jobLoadEntry   // live job → its load
+	touched  map[string]uint64         // job → trackSeq of this process's last write
+	trackSeq uint64                    // counts this process's job writes
+	loads    map[string]placement.Load // provider → sum of jobLoads
+	started  bool
+	stopped  bool
 }
 
 // New returns a Manager.
@@ -165,7 +168,8 @@ func New(cfg Config) (*Manager, error) {
 		instance: newID()[:12],
 		running:  map[string]chan struct{}{},
 		live:     map[string][]byte{},
-		contrib:  map[string]map[string]placement.Load{},
+		jobLoads: map[string]jobLoadEntry{},
+		touched:  map[string]uint64{},
 		loads:    map[string]placement.Load{},
 	}
 	m.cfg.Store(&cfg)
@@ -602,7 +606,7 @@ func (m *Manager) Update(ctx context.Context, owner, id string, req *csbmsg.Serv
 	if ok, why := placement.Matches(j.Service, j.Encryption, &merged); !ok {
 		return result(csbmsg.StatusCannotUpdateResource, j, "cannot update job %s: service %s of %s: %s", j.ID, j.ServiceID, j.ProviderID, why), nil
 	}
-	ad, ok := m.c().Adapter(j.ProviderID)
+	ad, ok := m.c().Adapter(j.ProviderID, j.Kind)
 	if !ok {
 		return result(csbmsg.StatusCannotUpdateResource, j, "cannot update job %s: provider %s has no adapter configured", j.ID, j.ProviderID), nil
 	}
@@ -683,7 +687,7 @@ func (m *Manager) Remove(ctx context.Context, owner, id string) (*Result, error)
 func (m *Manager) finishRemoval(ctx context.Context, j *Job, final Status) *Result {
 	prev := j.Status
 	if j.Resource != nil && j.ProviderID != "" {
-		ad, ok := m.c().Adapter(j.ProviderID)
+		ad, ok := m.c().Adapter(j.ProviderID, j.Kind)
 		if !ok {
 			j.Op = nil
 			j.Reason = fmt.Sprintf("cannot remove: provider %s has no adapter configured", j.ProviderID)

@@ -67,7 +67,7 @@ func (m *Manager) interrupted(j *Job) *Result {
 // recorded it as an orphan for the reaper).
 func (m *Manager) attempt(ctx context.Context, j *Job, i int, at int) bool {
 	entry := j.Plan[i]
-	ad, ok := m.c().Adapter(entry.ProviderID)
+	ad, ok := m.c().Adapter(entry.ProviderID, j.Kind)
 	var res *adapters.Resource
 	if at < 0 {
 		j.Attempts = append(j.Attempts, Attempt{
@@ -217,7 +217,7 @@ func (m *Manager) resumeAttempt(ctx context.Context, j *Job) (ok bool, retry int
 			break
 		}
 	}
-	ad, hasAd := m.c().Adapter(a.ProviderID)
+	ad, hasAd := m.c().Adapter(a.ProviderID, j.Kind)
 	if pi < 0 || !hasAd {
 		a.Outcome, a.Ended = OutcomeInterrupted, m.now()
 		a.Reason = "the broker stopped during this attempt, and the provider is no longer configured"
@@ -340,7 +340,7 @@ func (m *Manager) fail(j *Job) *Result {
 // removes the new one again and restores the original placement.
 func (m *Manager) finishMove(ctx context.Context, j *Job) *Result {
 	op := j.Op
-	oldAd, ok := m.c().Adapter(op.OldProvider)
+	oldAd, ok := m.c().Adapter(op.OldProvider, j.Kind)
 	var err error
 	if !ok {
 		err = fmt.Errorf("provider %s has no adapter configured", op.OldProvider)
@@ -362,7 +362,7 @@ func (m *Manager) finishMove(ctx context.Context, j *Job) *Result {
 		return result(csbmsg.StatusOK, j, "%s", j.Reason)
 	}
 	// Undo: remove the new resource, keep the original.
-	newAd, _ := m.c().Adapter(j.ProviderID)
+	newAd, _ := m.c().Adapter(j.ProviderID, j.Kind)
 	undo := "removed"
 	if newAd != nil && j.Resource != nil {
 		undo = m.cleanup(ctx, newAd, j, j.ProviderID, j.Resource)

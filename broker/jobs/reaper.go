@@ -60,7 +60,10 @@ func (m *Manager) ReapOnce(ctx context.Context) (PassStats, error) {
 	if err != nil {
 		return st, err
 	}
-	loads := map[string]map[string]placement.Load{}
+	m.mu.Lock()
+	seq0 := m.trackSeq
+	m.mu.Unlock()
+	loads := map[string]jobLoadEntry{}
 	for _, id := range ids {
 		if ctx.Err() != nil {
 			return st, ctx.Err()
@@ -71,10 +74,7 @@ func (m *Manager) ReapOnce(ctx context.Context) (PassStats, error) {
 		}
 		st.Jobs++
 		if p, l, ok := jobLoad(j); ok {
-			if loads[p] == nil {
-				loads[p] = map[string]placement.Load{}
-			}
-			loads[p][j.ID] = l
+			loads[j.ID] = jobLoadEntry{provider: p, load: l}
 		}
 		now := m.now()
 		switch {
@@ -110,8 +110,21 @@ func (m *Manager) ReapOnce(ctx context.Context) (PassStats, error) {
 			st.Failures += failed
 		}
 	}
+	// Install the recount, except for jobs this process changed while the
+	// pass ran: their local figures are newer than what the pass read.
 	m.mu.Lock()
-	m.contrib = loads
+	for id, s := range m.touched {
+		if s > seq0 {
+			if e, ok := m.jobLoads[id]; ok {
+				loads[id] = e
+			} else {
+				delete(loads, id)
+			}
+		} else {
+			delete(m.touched, id)
+		}
+	}
+	m.jobLoads = loads
 	m.sumLoads()
 	m.mu.Unlock()
 	return st, nil
@@ -199,7 +212,7 @@ func (m *Manager) retryOrphans(ctx context.Context, id string) (removed, failed 
 	}
 	var keep []Orphan
 	for _, o := range j.Orphans {
-		ad, ok := m.c().Adapter(o.ProviderID)
+		ad, ok := m.c().Adapter(o.ProviderID, j.Kind)
 		if !ok {
 			keep = append(keep, o)
 			continue
@@ -243,7 +256,7 @@ func (m *Manager) resume(ctx context.Context, id string) bool {
 		case OpCreate, OpMove:
 			m.provision(ctx, j)
 		case OpUpdate:
-			ad, ok := m.c().Adapter(j.ProviderID)
+			ad, ok := m.c().Adapter(j.ProviderID, j.Kind)
 			if !ok {
 				j.Op = nil
 				j.Reason = "update interrupted; provider " + j.ProviderID + " is no longer configured"
@@ -300,40 +313,37 @@ func deref(p *uint64) uint64 {
 	return *p
 }
 
-// track updates the load contribution of j (the caller does not hold
-// m.mu).
+// jobLoadEntry is what one live job weighs on its provider.
+type jobLoadEntry struct {
+	provider string
+	load     placement.Load
+}
+
+// track updates the load contribution of j after this process wrote it
+// (the caller does not hold m.mu).
 func (m *Manager) track(j *Job) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for p, js := range m.contrib {
-		if _, ok := js[j.ID]; ok {
-			delete(js, j.ID)
-			if len(js) == 0 {
-				delete(m.contrib, p)
-			}
-		}
-	}
+	m.trackSeq++
+	m.touched[j.ID] = m.trackSeq
 	if p, l, ok := jobLoad(j); ok {
-		if m.contrib[p] == nil {
-			m.contrib[p] = map[string]placement.Load{}
-		}
-		m.contrib[p][j.ID] = l
+		m.jobLoads[j.ID] = jobLoadEntry{provider: p, load: l}
+	} else {
+		delete(m.jobLoads, j.ID)
 	}
 	m.sumLoads()
 }
 
-// sumLoads recomputes m.loads from m.contrib (the caller holds m.mu).
+// sumLoads recomputes m.loads from m.jobLoads (the caller holds m.mu).
 func (m *Manager) sumLoads() {
-	loads := make(map[string]placement.Load, len(m.contrib))
-	for p, js := range m.contrib {
-		var sum placement.Load
-		for _, l := range js {
-			sum.Jobs += l.Jobs
-			sum.Cores += l.Cores
-			sum.MemoryGB += l.MemoryGB
-			sum.StorageGB += l.StorageGB
-		}
-		loads[p] = sum
+	loads := make(map[string]placement.Load)
+	for _, e := range m.jobLoads {
+		sum := loads[e.provider]
+		sum.Jobs += e.load.Jobs
+		sum.Cores += e.load.Cores
+		sum.MemoryGB += e.load.MemoryGB
+		sum.StorageGB += e.load.StorageGB
+		loads[e.provider] = sum
 	}
 	m.loads = loads
 }
