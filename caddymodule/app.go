@@ -36,6 +36,11 @@ type App struct {
 	// Caddyfile: subscriptions { ... } (subscriptions.go).
 	Subscriptions *SubscriptionOptions `json:"subscriptions,omitempty"`
 
+	// XML configures how the broker reads the draft's XML messages: lenient
+	// or strict mode, body size and parser limits. Default: lenient mode,
+	// 1 MiB bodies. Caddyfile: xml [lenient|strict] { ... } (see XMLConfig).
+	XML *XMLConfig `json:"xml,omitempty"`
+
 	ctx    caddy.Context
 	logger *zap.Logger
 
@@ -55,6 +60,10 @@ func (App) CaddyModule() caddy.ModuleInfo {
 func (a *App) Provision(ctx caddy.Context) error {
 	a.ctx = ctx
 	a.logger = ctx.Logger()
+	if a.XML == nil {
+		a.XML = new(XMLConfig)
+	}
+	a.XML.provision(a.logger)
 	for _, p := range a.Providers {
 		if err := p.provisionClient(); err != nil {
 			return err
@@ -68,6 +77,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 
 // Validate checks the configuration without side effects.
 func (a *App) Validate() error {
+	if err := a.XML.Validate(); err != nil {
+		return err
+	}
 	if err := a.validatePublish(); err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -175,7 +176,7 @@ func do(t testing.TB, req *http.Request) publishResult {
 	data, _ := io.ReadAll(resp.Body)
 	r := publishResult{HTTPStatus: resp.StatusCode, Allow: resp.Header.Get("Allow")}
 	if resp.StatusCode == http.StatusOK {
-		if resp.Header.Get("Content-Type") != csbmsg.PublishMediaType {
+		if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != csbmsg.PublishMediaType {
 			t.Fatalf("answer content type %q", resp.Header.Get("Content-Type"))
 		}
 		p, err := csbmsg.ParsePublish(data, csbmsg.Options{Mode: csbmsg.Strict})

@@ -247,7 +247,7 @@ func TestLiveSubscriptionAnswers(t *testing.T) {
 			st, script = script[0], script[1:]
 		}
 		if st == csbmsg.StatusOK && s.Action != csbmsg.ActionRemove {
-			return st, &csbmsg.Subscription{ID: s.ID, SeqNumber: s.SeqNumber, Action: s.Action, Expires: u64p(3)}
+			return st, &csbmsg.Subscription{ID: s.ID, SeqNumber: s.SeqNumber, Action: s.Action, Expires: u64p(8)}
 		}
 		return st, nil
 	})
@@ -261,7 +261,7 @@ func TestLiveSubscriptionAnswers(t *testing.T) {
 	if c3.Expires != nil || c3.Frequency != nil {
 		t.Fatalf("after 420 the optional elements must go: %+v", c3)
 	}
-	c4 := d.expect(csbmsg.ActionCreate, 1, 5*time.Second) // → 200, 3 s granted
+	c4 := d.expect(csbmsg.ActionCreate, 1, 5*time.Second) // → 200, 8 s granted: renewal after 6.4 s
 	if c4.ID == c3.ID {
 		t.Fatal("a refused create must not reuse its id")
 	}
@@ -281,7 +281,7 @@ func TestLiveSubscriptionAnswers(t *testing.T) {
 		return 403, nil // remove refused
 	})
 	for seq := uint64(2); seq <= 4; seq++ {
-		if u := d.expect(csbmsg.ActionUpdate, seq, 5*time.Second); u.ID != c4.ID {
+		if u := d.expect(csbmsg.ActionUpdate, seq, 10*time.Second); u.ID != c4.ID {
 			t.Fatalf("update of %s, want %s", u.ID, c4.ID)
 		}
 	}

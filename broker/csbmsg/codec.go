@@ -3,6 +3,7 @@ package csbmsg
 import (
 	"errors"
 	"fmt"
+	"strconv"
 )
 
 // Mode selects how faithfully a parser holds a message to the schemas of
@@ -148,4 +149,26 @@ func ParseConsumer(data []byte, opt Options) (*Consumer, error) {
 		return nil, e
 	}
 	return c, nil
+}
+
+// String returns the code and its meaning from the draft's tables, e.g.
+// "420 Unsupported attribute or element".
+func (s Status) String() string {
+	text := map[Status]string{
+		StatusOK:                   "OK",
+		StatusSyntaxError:          "Syntax error",
+		StatusCannotCreate:         "Unable to create Subscription",
+		StatusCannotUpdate:         "Unable to update Subscription",
+		StatusCannotRemove:         "Unable to remove Subscription",
+		StatusNoSuchSubscription:   "Subscription does not exist",
+		StatusSubscriptionExists:   "Subscription already exists",
+		StatusUnableToFindResource: "Unable to find Resource",
+		StatusCannotUpdateResource: "Unable to update Resource",
+		StatusCannotRemoveResource: "Unable to remove Resource",
+		StatusUnsupported:          "Unsupported attribute or element",
+	}[s]
+	if text == "" {
+		return strconv.Itoa(int(s))
+	}
+	return strconv.Itoa(int(s)) + " " + text
 }

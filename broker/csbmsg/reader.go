@@ -349,6 +349,7 @@ type field struct {
 	req     bool     // minOccurs="1"
 	several bool     // lenient mode accepts repetitions (reported as AliasSeveralServices)
 	drop    bool     // example-only element: lenient drops it, strict answers 420
+	prose   bool     // listed by the prose but not the schema: 420 in both modes
 }
 
 const maxFields = 12
@@ -419,6 +420,10 @@ func (r *reader) children(n *node, fields []field, fn func(i int, c *node)) [max
 			continue
 		}
 		f := &fields[idx]
+		if f.prose {
+			r.unsupported(c, "element <%s> is listed by the draft's prose but not by its schema, and is not supported", f.name)
+			continue
+		}
 		if f.drop {
 			if r.alias(c, el.Tag, "") {
 				counts[idx]++

@@ -186,13 +186,19 @@ func isAnyURI(s string) bool {
 		return false
 	}
 	// Map the characters libxml2 escapes to an unreserved character.
-	b := []byte(s)
-	for i, c := range b {
-		if c < 32 || c >= 127 || strings.IndexByte(" <>\"{}|\\^`'", c) >= 0 {
-			b[i] = '_'
+	u := s
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 32 || c >= 127 || strings.IndexByte(" <>\"{}|\\^`'", c) >= 0 {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if c := b[j]; c < 32 || c >= 127 || strings.IndexByte(" <>\"{}|\\^`'", c) >= 0 {
+					b[j] = '_'
+				}
+			}
+			u = string(b)
+			break
 		}
 	}
-	u := string(b)
 
 	// Fragment and query.
 	if i := strings.IndexByte(u, '#'); i >= 0 {
@@ -266,6 +272,7 @@ func isAuthority(a string) bool {
 	}
 	host := a
 	port := ""
+	hasPort := false
 	if strings.HasPrefix(a, "[") {
 		end := strings.IndexByte(a, ']')
 		if end < 0 {
@@ -276,21 +283,22 @@ func isAuthority(a string) bool {
 			if port[0] != ':' {
 				return false
 			}
-			port = port[1:]
+			port, hasPort = port[1:], true
 		}
 		if !isIPLiteral(host) {
 			return false
 		}
 	} else {
 		if i := strings.LastIndexByte(a, ':'); i >= 0 {
-			host, port = a[:i], a[i+1:]
+			host, port, hasPort = a[:i], a[i+1:], true
 		}
 		if !uriChars(host, "") {
 			return false
 		}
 	}
-	if port != "" {
-		if len(port) > 5 {
+	if hasPort {
+		// RFC 3986 allows an empty port; libxml2 does not.
+		if port == "" || len(port) > 5 {
 			return false
 		}
 		for i := 0; i < len(port); i++ {

@@ -78,7 +78,10 @@ func newVocab(pkg, ns, root, sfx string) *vocab {
 		f("capabilitiesURI"), f("status"),
 		field{name: "queueValues", drop: true}) // example-only child (B1)
 	v.capabilityObject = seq(f("type"), f("objectURI"), f("objectID"), f("parentURI"), f("domainURI"),
-		f("capabilitiesURI"), f("status"))
+		f("capabilitiesURI"), f("status"),
+		// Sections 4.1.2.3.2.4.5 and 4.2.2.9.5 list these two; the
+		// schemas do not, and give no type for them.
+		field{name: "capabilities", prose: true}, field{name: "children", prose: true})
 
 	if pkg == "csb-publish" {
 		// A choice: all at position 0. <response>: section 4.1.2.4.
@@ -112,8 +115,11 @@ func newVocab(pkg, ns, root, sfx string) *vocab {
 		v.subscription, v.serviceRequest, v.serviceResponse, v.jobInfo, v.responseJobInfo, v.iaas, v.linkOnly,
 		v.dsaas, v.compute, v.network, v.storage, v.netif, v.storageLink, v.link, v.dataObject,
 		v.containerObject, v.domainObject, v.queueObject, v.capabilityObject} {
+		if len(fs) > maxFields {
+			panic("csbmsg: a complex type has more fields than maxFields")
+		}
 		for _, x := range fs {
-			if !x.drop {
+			if !x.drop && !x.prose {
 				v.known[x.name] = struct{}{}
 			}
 		}
