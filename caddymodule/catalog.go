@@ -369,16 +369,17 @@ func oneArg(d *caddyfile.Dispenser, dst *string) error {
 
 // durationArg reads one duration argument.
 func durationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
+	name := d.Val()
 	var v string
 	if err := oneArg(d, &v); err != nil {
 		return err
 	}
 	dur, err := caddy.ParseDuration(v)
 	if err != nil {
-		return d.Errf("%s: %v", d.Val(), err)
+		return d.Errf("%s: %v", name, err)
 	}
 	if dur <= 0 {
-		return d.Errf("duration %q must be positive", v)
+		return d.Errf("%s: duration %q must be positive", name, v)
 	}
 	*dst = caddy.Duration(dur)
 	return nil

@@ -43,9 +43,8 @@ type Handler struct {
 	// below it as <consumer_path>/<job-id>. Default: /csb/consumer.
 	ConsumerPath string `json:"consumer_path,omitempty"`
 
-	app     *App
-	logger  *zap.Logger
-	aliases *aliasLog // lenient spellings already logged per publisher (publish.go)
+	app    *App
+	logger *zap.Logger
 }
 
 // CaddyModule returns the Caddy module information.
@@ -59,7 +58,6 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // Provision sets up the handler.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
-	h.aliases = new(aliasLog)
 	if h.PublishPath == "" {
 		h.PublishPath = "/csb/publish"
 	}

@@ -12,7 +12,6 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
-	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/broker/publish"
 	"github.com/caddy-csb/caddy-csb/broker/store"
 )
@@ -236,7 +235,7 @@ func (a *App) startEngine() error {
 	if err := e.catalog.Configure(cfg); err != nil {
 		return err
 	}
-	if err := e.ingest.Configure(a.codecOptions().Mode == csbmsg.Lenient, pols); err != nil {
+	if err := e.ingest.Configure(a.lenient(), pols); err != nil {
 		return err
 	}
 	if err := e.subs.Configure(a.subscriptionConfigs()); err != nil {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
@@ -165,4 +166,52 @@ func reportRate(b *testing.B) {
 	if s := b.Elapsed().Seconds(); s > 0 {
 		b.ReportMetric(float64(b.N)/s, "msgs/s")
 	}
+}
+
+// BenchmarkIngestInterleaved alternates, in one goroutine, an
+// encoding/xml token scan, a codec parse and a full ingest of the same
+// notification, so the three see the same machine load; it reports each
+// one's rate and the ratios. On a shared, noisy machine these ratios are
+// steadier than comparing separate benchmarks.
+func BenchmarkIngestInterleaved(b *testing.B) {
+	tpl := newB1Template(b)
+	cat, err := catalog.New(catalog.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cat.Close(context.Background())
+	ing := NewIngester(IngestOptions{Catalog: cat})
+	_ = ing.Configure(true, map[string]Policy{"a1b2c3d4": {Publishers: []string{AnyPublisher}, PushIDs: []string{"QQ6J3c"}}})
+	var scanD, parseD, ingestD time.Duration
+	var buf []byte
+	for i := range b.N {
+		buf = tpl.build(buf, "QQ6J3c", uint64(i+1))
+		t0 := time.Now()
+		d := xml.NewDecoder(bytes.NewReader(buf))
+		for {
+			if _, err := d.Token(); err == io.EOF {
+				break
+			} else if err != nil {
+				b.Fatal(err)
+			}
+		}
+		t1 := time.Now()
+		if _, err := csbmsg.ParsePublish(buf, csbmsg.Options{}); err != nil {
+			b.Fatal(err)
+		}
+		t2 := time.Now()
+		if r := ing.IngestBody(buf, "bench", csbmsg.Options{}); r.Outcome != OutcomeApplied {
+			b.Fatalf("%s %s", r.Outcome, r.Response.Reason)
+		}
+		t3 := time.Now()
+		scanD += t1.Sub(t0)
+		parseD += t2.Sub(t1)
+		ingestD += t3.Sub(t2)
+	}
+	n := float64(b.N)
+	b.ReportMetric(n/ingestD.Seconds(), "ingest/s")
+	b.ReportMetric(n/parseD.Seconds(), "parse/s")
+	b.ReportMetric(n/scanD.Seconds(), "tokenscan/s")
+	b.ReportMetric(float64(ingestD)/float64(scanD), "ingest/tokenscan")
+	b.ReportMetric(float64(ingestD)/float64(parseD), "ingest/parse")
 }

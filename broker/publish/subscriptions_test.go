@@ -240,7 +240,7 @@ func TestReloadSendsNothingAndChangesUpdate(t *testing.T) {
 }
 
 func TestResponseCodes(t *testing.T) {
-	h := newHarness(t, nil, nil)
+	h := newHarness(t, new(store.Memory), nil)
 	_ = h.m.Configure([]SubscriptionConfig{cfgP})
 
 	// 405 on create: a fresh id at once.

@@ -565,6 +565,7 @@ func (w *worker) update() {
 			zap.Time("expires_at", r.ExpiresAt))
 	case err == nil && resp.Status == csbmsg.StatusNoSuchSubscription:
 		w.logger.Info("provider no longer has the subscription; creating it again", zap.String("subscription_id", r.ID))
+		_ = w.m.deleteRecord(ctx, w.pid) // so no broker continues it
 		w.m.release(r.ID)
 		w.setRec(Record{})
 		w.retryAt = time.Time{}
