@@ -535,3 +535,28 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		}
 	}
 }
+
+// An OCCI 1.2 server has no storage resize action: the size is changed by
+// a partial update of occi.storage.size, and backup is refused before any
+// request since the server does not declare it for storage.
+func TestResizeWithoutResizeAction(t *testing.T) {
+	srv := occitest.NewServer(t, occitest.Options{Profile: occitest.Rocci, WithoutStorageActions: true})
+	a := newAdapter(t, srv, nil)
+	res := provision(t, a, csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Storage: &csbmsg.Storage{Size: p(uint64(10))}}})
+	up, err := a.Update(context.Background(), res, &adapters.Request{Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Storage: &csbmsg.Storage{Size: p(uint64(20)), Action: p(csbmsg.StorageActResize)}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *up.Granted.IaaS.Storage.Size != 20 {
+		t.Errorf("size = %d", *up.Granted.IaaS.Storage.Size)
+	}
+	for _, r := range srv.Requests() {
+		if r.Query == "action=resize" {
+			t.Error("a resize action was sent to a server without one")
+		}
+	}
+	_, err = a.Update(context.Background(), up, &adapters.Request{Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Storage: &csbmsg.Storage{Action: p(csbmsg.StorageActBackup)}}}})
+	if adapters.KindOf(err) != adapters.KindUnsupported {
+		t.Errorf("backup on a server without it: %v", err)
+	}
+}

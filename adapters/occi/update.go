@@ -343,15 +343,22 @@ func computeStatusAction(want csbmsg.ComputeStatus, have *csbmsg.Compute) *actio
 }
 
 // invoke triggers an action: POST <entity>?action=<term> with the action's
-// category (GFD.185 3.4.4, GFD.223 10.3.2). The kind must list the action,
-// or the server must declare it. The category sent carries the
+// category (GFD.185 3.4.4, GFD.223 10.3.2). The kind must list the action
+// (or, if it lists none, the server must declare it). The category sent carries the
 // specification's identifier, which is also what the kind lists: the
 // recorded rOCCI server declares the "down" action itself under a scheme
 // ending "action#up", a slip its kind's action list does not repeat.
 func (a *Adapter) invoke(ctx context.Context, md *Model, kindID, loc, actionID string, attrs Attributes) error {
 	scheme, term, _ := strings.Cut(actionID, "#")
 	op := "action " + term
-	if _, ok := md.Action(actionID); !ok && !md.KindHasAction(kindID, actionID) {
+	// A kind that lists its actions is authoritative; otherwise any
+	// declared action of that identifier will do.
+	k, _ := md.Kind(kindID)
+	_, declared := md.Action(actionID)
+	if len(k.Actions) > 0 {
+		declared = md.KindHasAction(kindID, actionID)
+	}
+	if !declared {
 		return &adapters.Error{Kind: adapters.KindUnsupported, Op: op, Err: fmt.Errorf("the server declares no action %s", actionID)}
 	}
 	u, err := a.resolve(loc)

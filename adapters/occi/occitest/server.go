@@ -62,6 +62,10 @@ type Options struct {
 	// PendingReads is how many GETs of an entity still show its previous
 	// state after an action changed it.
 	PendingReads int
+	// WithoutStorageActions removes the storage backup, snapshot and
+	// resize actions from the text discovery, as OCCI 1.2 (GFD.224)
+	// removed them: storage is then resized by updating occi.storage.size.
+	WithoutStorageActions bool
 }
 
 // Logged is one request the fixture received.
@@ -198,6 +202,9 @@ func newServer(opts Options) (*Server, error) {
 		recorded = ins
 	default:
 		return nil, fmt.Errorf("unknown profile %d", opts.Profile)
+	}
+	if opts.WithoutStorageActions {
+		s.discoveryText = dropStorageActions(s.discoveryText)
 	}
 	cats, err := readDiscovery(s.discoveryText)
 	if err != nil {
@@ -564,7 +571,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, body []byte, kin
 		http.Error(w, fmt.Sprintf("POST to %s needs exactly the kind %s", r.URL.Path, kind), http.StatusBadRequest)
 		return
 	}
-	if err := s.check(kind, mixins, req, true); err != nil {
+	if err := s.check(kind, mixins, req); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
@@ -672,9 +679,8 @@ func (s *Server) linkEnds(kind string, req *request) (string, string, error) {
 }
 
 // check validates attributes against the kind (and its parents) and the
-// mixins. create allows what the specification lets a client set at
-// creation; both forbid immutable attributes.
-func (s *Server) check(kind string, mixins []string, req *request, create bool) error {
+// mixins, and refuses immutable ones.
+func (s *Server) check(kind string, mixins []string, req *request) error {
 	allowed := map[string]string{} // attribute → declaring category
 	var declare func(id string)
 	declare = func(id string) {
@@ -743,7 +749,6 @@ func (s *Server) check(kind string, mixins []string, req *request, create bool) 
 			}
 		}
 	}
-	_ = create
 	return nil
 }
 
@@ -809,7 +814,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, body []byte, e *
 		}
 	}
 	all := append(append([]string{}, e.mixins...), mixins...)
-	if err := s.check(e.kind, all, req, false); err != nil {
+	if err := s.check(e.kind, all, req); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
@@ -986,6 +991,23 @@ func (s *Server) lines(r *http.Request, e *entity) []string {
 		out = append(out, fmt.Sprintf(`Link: <%s>;rel="%s";self="%s";category="%s";%s`, x.attrs["occi.core.target"].s, rel, p, x.kind, strings.Join(attrs, " ")))
 	}
 	return out
+}
+
+func dropStorageActions(body string) string {
+	var out []string
+	for _, line := range strings.SplitAfter(body, "\n") {
+		drop := false
+		for _, term := range []string{"backup", "snapshot", "resize"} {
+			line = strings.ReplaceAll(line, " http://schemas.ogf.org/occi/infrastructure/storage/action#"+term, "")
+			if strings.HasPrefix(line, "Category: "+term+";") {
+				drop = true
+			}
+		}
+		if !drop {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "")
 }
 
 // splitID splits a category identifier into scheme (with its #) and term.
