@@ -339,6 +339,7 @@ func (m *Manager) Create(ctx context.Context, owner string, req *csbmsg.ServiceR
 		}
 		return nil, err
 	}
+	defer d.Release()
 	m.logDecision(d)
 	if d.Chosen() == nil {
 		return result(csbmsg.StatusUnableToFindResource, nil, "%s", d.NoMatchReason()), nil
@@ -448,6 +449,7 @@ func (m *Manager) Copy(ctx context.Context, owner, id string, opt CreateOptions)
 	if err != nil {
 		return nil, err
 	}
+	defer d.Release()
 	m.logDecision(d)
 	if d.Chosen() == nil {
 		return result(csbmsg.StatusUnableToFindResource, nil, "cannot copy job %s: %s", src.ID, d.NoMatchReason()), nil
@@ -503,6 +505,7 @@ func (m *Manager) Move(ctx context.Context, owner, id string, opt CreateOptions)
 		unlock()
 		return nil, err
 	}
+	defer d.Release()
 	m.logDecision(d)
 	if d.Chosen() == nil {
 		unlock()

@@ -196,6 +196,7 @@ func BenchmarkDecision(b *testing.B) {
 						if d.Chosen() != nil {
 							matched++
 						}
+						d.Release()
 					} else if sp.place(msg.Request) != nil {
 						matched++
 					}

@@ -234,14 +234,16 @@ func (p *Placer) Place(req *csbmsg.ServiceRequest, opt Options) (*Decision, erro
 	w := newWant(kind, req)
 	idx := p.index(kind)
 
-	d := &Decision{
-		Kind:       kind,
-		Policy:     p.policy.Name(),
-		Version:    idx.version,
-		Candidates: make([]Candidate, len(idx.groups)),
-		policy:     p.policy,
+	d := decisionPool.Get().(*Decision)
+	d.Kind, d.Policy, d.Version, d.policy = kind, p.policy.Name(), idx.version, p.policy
+	n := len(idx.groups)
+	if cap(d.Candidates) < n {
+		d.Candidates = make([]Candidate, n)
+		d.Ranked = make([]int, 0, n)
 	}
-	matched := make([]int, 0, len(idx.groups))
+	d.Candidates = d.Candidates[:n]
+	clear(d.Candidates)
+	matched := d.Ranked[:0]
 	for i := range idx.groups {
 		g := &idx.groups[i]
 		c := &d.Candidates[i]
@@ -275,8 +277,10 @@ func (p *Placer) Place(req *csbmsg.ServiceRequest, opt Options) (*Decision, erro
 		matched = append(matched, i)
 	}
 	if len(matched) > 0 {
-		in := &Input{Request: req, Kind: kind, Candidates: d.Candidates, Matched: matched, Load: p.loadFunc()}
+		in := &d.input
+		*in = Input{Request: req, Kind: kind, Candidates: d.Candidates, Matched: matched, Load: p.loadFunc()}
 		p.policy.Score(in)
+		in.Request, in.Load = nil, nil
 		slices.SortStableFunc(matched, func(a, b int) int {
 			ca, cb := &d.Candidates[a], &d.Candidates[b]
 			if ca.Score != cb.Score {
@@ -377,6 +381,24 @@ type Decision struct {
 	Ranked []int
 
 	policy Policy
+	input  Input
+}
+
+// decisionPool recycles decisions (their candidate slices are the bulk of
+// what a decision allocates) for callers that Release them.
+var decisionPool = sync.Pool{New: func() any { return new(Decision) }}
+
+// Release hands the decision back for reuse. The decision, its
+// candidates and the slices returned by Ordered and Explain must not be
+// used afterwards; strings taken from it (Summary, ids) stay valid.
+// Calling Release is optional.
+func (d *Decision) Release() {
+	if d == nil {
+		return
+	}
+	d.policy, d.input = nil, Input{}
+	clear(d.Candidates)
+	decisionPool.Put(d)
 }
 
 // Chosen returns the best candidate, or nil when none matched.
