@@ -79,6 +79,10 @@ type ConsumerConfig struct {
 	// MaxAttempts bounds the candidates tried for one job (substitution).
 	// Default 3.
 	MaxAttempts int `json:"max_attempts,omitempty"`
+	// CacheTTL bounds how long a job read from storage is served from the
+	// in-memory cache; in a cluster it is how stale a read of a job that
+	// another instance changed can be. Default 2s.
+	CacheTTL caddy.Duration `json:"cache_ttl,omitempty"`
 	// Anonymous is what a request without an authenticated user
 	// ({http.auth.user.id} empty) gets: "refuse" (default: HTTP 403) or
 	// "allow" (all such requests act as the owner "anonymous").
@@ -116,6 +120,7 @@ func (a *App) consumerConfig() *ConsumerConfig {
 //		poll_interval   <duration>
 //		retain          <duration>
 //		max_attempts    <n>
+//		cache_ttl       <duration>
 //		anonymous       refuse|allow
 //		access <user>|* {
 //			allow <provider>...
@@ -131,6 +136,7 @@ func parseJobsOption(d *caddyfile.Dispenser, a *App) error {
 		"lease_default": &cfg.LeaseDefault, "lease_min": &cfg.LeaseMin, "lease_max": &cfg.LeaseMax,
 		"reap_interval": &cfg.ReapInterval, "attempt_timeout": &cfg.AttemptTimeout, "call_timeout": &cfg.CallTimeout,
 		"respond_within": &cfg.RespondWithin, "poll_interval": &cfg.PollInterval, "retain": &cfg.Retain,
+		"cache_ttl": &cfg.CacheTTL,
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		opt := d.Val()
@@ -263,6 +269,7 @@ func (c *ConsumerConfig) tunables() jobs.Config {
 		PollInterval:   time.Duration(c.PollInterval),
 		Retain:         time.Duration(c.Retain),
 		MaxAttempts:    c.MaxAttempts,
+		CacheTTL:       time.Duration(c.CacheTTL),
 	}
 }
 

@@ -846,7 +846,7 @@ func (m *Manager) List(ctx context.Context, f Filter) ([]*Job, error) {
 	}
 	var out []*Job
 	for _, id := range ids {
-		j, err := m.loadFresh(ctx, id)
+		j, err := m.loadStore(ctx, id, false)
 		if err != nil {
 			continue
 		}

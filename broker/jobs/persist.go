@@ -80,8 +80,15 @@ func (m *Manager) save(ctx context.Context, j *Job) error {
 	return nil
 }
 
-// loadFresh reads a job from the store, bypassing the cache.
+// loadFresh reads a job from the store, bypassing the cache, and caches
+// it.
 func (m *Manager) loadFresh(ctx context.Context, id string) (*Job, error) {
+	return m.loadStore(ctx, id, true)
+}
+
+// loadStore reads a job from the store; with fill it also caches it.
+// Background passes over every job read without filling the cache.
+func (m *Manager) loadStore(ctx context.Context, id string, fill bool) (*Job, error) {
 	if !validID(id) {
 		return nil, ErrNoJob
 	}
@@ -97,7 +104,9 @@ func (m *Manager) loadFresh(ctx context.Context, id string) (*Job, error) {
 	if err := json.Unmarshal(data, &j); err != nil {
 		return nil, fmt.Errorf("job %s: corrupt record: %w", id, err)
 	}
-	m.cache.SetWithTTL(id, &cached{key: id, data: data}, int64(len(data)), m.c().CacheTTL)
+	if fill {
+		m.cache.SetWithTTL(id, &cached{key: id, data: data}, int64(len(data)), m.c().CacheTTL)
+	}
 	return &j, nil
 }
 

@@ -68,7 +68,7 @@ func (m *Manager) ReapOnce(ctx context.Context) (PassStats, error) {
 		if ctx.Err() != nil {
 			return st, ctx.Err()
 		}
-		j, err := m.loadFresh(ctx, id)
+		j, err := m.loadStore(ctx, id, false)
 		if err != nil {
 			continue
 		}
