@@ -96,8 +96,16 @@ func (a *App) loadAdapters(ctx caddy.Context) error {
 				return fmt.Errorf("provider %q: module %T is neither an adapters.Adapter nor an adapters.Holder", p.ID, val)
 			}
 		}
-		if len(p.adapters) > 0 {
-			p.adapter = p.adapters[0] // the discoverer (catalog.go) reads it
+		// The broker's own calls (jobs, discovery) go through a wrapper
+		// that times them and counts failures (metrics.go), so the
+		// adapters stay Caddy-free; Adapter and AdapterFor hand out the
+		// adapters themselves.
+		p.metered = make([]adapters.Adapter, len(p.adapters))
+		for i, ad := range p.adapters {
+			p.metered[i] = instrumentAdapter(p.ID, ad)
+		}
+		if len(p.metered) > 0 {
+			p.adapter = p.metered[0] // the discoverer (catalog.go) reads it
 		}
 	}
 	return nil
@@ -114,32 +122,58 @@ func (a *App) Adapter(providerID string) (adapters.Adapter, bool) {
 	return nil, false
 }
 
+// meteredAdapterFor is AdapterFor with the adapter's calls timed and
+// counted: what the job manager calls.
+func (a *App) meteredAdapterFor(providerID, kind string) (adapters.Adapter, bool) {
+	p, i := a.adapterIndex(providerID, kind)
+	if p == nil {
+		return nil, false
+	}
+	if i < len(p.metered) {
+		return p.metered[i], true
+	}
+	return p.adapters[i], true
+}
+
 // AdapterFor returns the provider's adapter for a service model ("IaaS",
 // "PaaS", "SaaS", "DSaaS"): the first that reports the kind through
 // adapters.KindReporter, else the first that reports no kinds.
 func (a *App) AdapterFor(providerID, kind string) (adapters.Adapter, bool) {
+	p, i := a.adapterIndex(providerID, kind)
+	if p == nil {
+		return nil, false
+	}
+	return p.adapters[i], true
+}
+
+// adapterIndex finds AdapterFor's adapter: its provider and its index in
+// the provider's adapters (nil when there is none).
+func (a *App) adapterIndex(providerID, kind string) (*Provider, int) {
 	for _, p := range a.Providers {
 		if p.ID != providerID {
 			continue
 		}
-		var fallback adapters.Adapter
-		for _, ad := range p.adapters {
+		fallback := -1
+		for i, ad := range p.adapters {
 			kr, ok := ad.(adapters.KindReporter)
 			if !ok {
-				if fallback == nil {
-					fallback = ad
+				if fallback < 0 {
+					fallback = i
 				}
 				continue
 			}
 			for _, k := range kr.ServiceKinds() {
 				if k == kind {
-					return ad, true
+					return p, i
 				}
 			}
 		}
-		return fallback, fallback != nil
+		if fallback < 0 {
+			return nil, 0
+		}
+		return p, fallback
 	}
-	return nil, false
+	return nil, 0
 }
 
 // CIMIAdapter is the csb.adapters.cimi guest module: a provider's DMTF

@@ -7,6 +7,8 @@
 package caddymodule
 
 import (
+	"fmt"
+
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 )
@@ -70,6 +72,9 @@ func (App) CaddyModule() caddy.ModuleInfo {
 func (a *App) Provision(ctx caddy.Context) error {
 	a.ctx = ctx
 	a.logger = ctx.Logger()
+	if err := registerMetrics(ctx.GetMetricsRegistry(), csbMetrics.collectors()...); err != nil {
+		return fmt.Errorf("registering metrics: %v", err)
+	}
 	if a.XML == nil {
 		a.XML = new(XMLConfig)
 	}
@@ -113,7 +118,11 @@ func (a *App) Start() error {
 	if err := a.startEngine(); err != nil {
 		return err
 	}
-	return a.startConsumer()
+	if err := a.startConsumer(); err != nil {
+		return err
+	}
+	runningApp.Store(a) // the admin API's view (admin.go)
+	return nil
 }
 
 // Stop stops the app's background work.
@@ -124,6 +133,7 @@ func (a *App) Stop() error {
 
 // Cleanup releases what Provision took.
 func (a *App) Cleanup() error {
+	runningApp.CompareAndSwap(a, nil)
 	return a.cleanupEngine()
 }
 

@@ -49,8 +49,10 @@ import (
 // status), Csb-Job-Id, Csb-Job-Status, Csb-Expires (lease seconds left)
 // and, for a created job, Location.
 //
-// Placeholders set for later handlers and logs: {http.csb.job.id},
-// {http.csb.provider.id}, {http.csb.outcome} (the protocol status code).
+// Placeholders set for later handlers and logs: {http.csb.job.id} (also
+// the id asked for when it names no job of the user), {http.csb.provider.id}
+// (once a provider holds the job), {http.csb.outcome} (the protocol status
+// code). See Handler.
 
 const (
 	allowCollection = "POST, OPTIONS"
@@ -247,6 +249,9 @@ func (c *consumerCall) parseFailure(perr *csbmsg.Error, err error) error {
 func (c *consumerCall) fail(err error, status csbmsg.Status, jobID string) error {
 	switch {
 	case errors.Is(err, jobs.ErrNoJob):
+		if jobID != "" {
+			c.repl.Set("http.csb.job.id", jobID)
+		}
 		return c.answer(&jobs.Result{Status: status, Reason: "no such job: " + jobID}, false)
 	case errors.Is(err, jobs.ErrIdempotencyMismatch):
 		return caddyhttp.Error(http.StatusUnprocessableEntity, err)
@@ -262,6 +267,7 @@ func (c *consumerCall) answer(res *jobs.Result, created bool) error {
 	hdr := c.w.Header()
 	hdr.Set("Csb-Status", strconv.Itoa(int(res.Status)))
 	c.repl.Set("http.csb.outcome", strconv.Itoa(int(res.Status)))
+	csbMetrics.observeConsumer(c.r.Method, res.Status)
 	if j := res.Job; j != nil {
 		c.repl.Set("http.csb.job.id", j.ID)
 		if j.ProviderID != "" {

@@ -28,11 +28,18 @@ func init() {
 // It reads the broker state of the csb app.
 //
 // Placeholders it sets for the directives after it (log, header with a
-// ">" deferred operation, ...):
+// ">" deferred operation, log_append, ...), on both interfaces unless
+// said otherwise:
 //
-//	{http.csb.job.id}       the job a Consumer request created or acted on
-//	{http.csb.provider.id}  the provider holding that job
-//	{http.csb.outcome}      the protocol status of the answer (200, 400, 408, 409, 410, 420)
+//	{http.csb.outcome}             the protocol status code of the answer: Consumer 200, 400, 408,
+//	                               409, 410, 420; Publish 200, 400, 402, 404, 420 (unset when the
+//	                               request failed at the HTTP level: 401, 405, 413, 415, ...)
+//	{http.csb.provider.id}         Consumer: the provider holding the job (unset while none does);
+//	                               Publish: the provider the notification describes
+//	{http.csb.job.id}              Consumer only: the job the request created or acted on (for an
+//	                               unknown or foreign job id, the id asked for)
+//	{http.csb.subscription.id}     Publish only: the notification's id (a subscription or push id)
+//	{http.csb.publish.outcome}     Publish only: applied, gap, restart, duplicate, old, refused or invalid
 //
 // The Consumer interface's verbs, statuses and headers are documented in
 // consumer.go.

@@ -311,7 +311,10 @@ func (e *consumerEngine) Place(req *csbmsg.ServiceRequest, opt placement.Options
 	if v == nil {
 		return nil, errors.New("consumer interface not configured")
 	}
-	return v.placer.Place(req, opt)
+	start := time.Now()
+	d, err := v.placer.Place(req, opt)
+	csbMetrics.observePlacement(start, req, d, err)
+	return d, err
 }
 
 // adapter returns the current config's adapter of a provider for a
@@ -321,7 +324,7 @@ func (e *consumerEngine) adapter(id string, kind catalog.Kind) (adapters.Adapter
 	if v == nil {
 		return nil, false
 	}
-	return v.app.AdapterFor(id, string(kind))
+	return v.app.meteredAdapterFor(id, string(kind))
 }
 
 // newConsumerEngine creates the job manager on the engine's store (once
@@ -363,6 +366,8 @@ func (a *App) provisionConsumer(ctx caddy.Context) error {
 		order[i] = p.ID
 	}
 	tun := cfg.tunables()
+	tun.OnChange = a.engine.jobCount.observe
+	tun.OnReclaim = csbMetrics.observeReclaim
 	if exp := a.OVFExpander(); exp != nil {
 		tun.Expand = func(ctx context.Context, req *csbmsg.ServiceRequest) error {
 			out, err := exp.Expand(ctx, *req)
@@ -419,7 +424,7 @@ func (a *App) ExplainPlacement(user string, req *csbmsg.ServiceRequest) (*placem
 	if a.consumerView == nil {
 		return nil, errors.New("consumer interface not configured")
 	}
-	return a.consumerView.placer.Place(req, placement.Options{Access: a.consumerView.cfg.access(user)})
+	return a.consumerView.placer.Place(req, placement.Options{Access: a.consumerView.cfg.access(user), DryRun: true})
 }
 
 // stopConsumerWork is the engine destructor's part: stop the job manager.

@@ -145,6 +145,9 @@ func (p *PlacementRoundRobin) Name() string { return p.rr.Name() }
 // Score implements placement.Policy.
 func (p *PlacementRoundRobin) Score(in *placement.Input) { p.rr.Score(in) }
 
+// ScoreDry implements placement.DryScorer.
+func (p *PlacementRoundRobin) ScoreDry(in *placement.Input) { p.rr.ScoreDry(in) }
+
 // Note implements placement.Policy.
 func (p *PlacementRoundRobin) Note(c *placement.Candidate) string { return p.rr.Note(c) }
 
@@ -214,6 +217,9 @@ func (p *PlacementRandom) Name() string { return "random" }
 
 // Score implements placement.Policy.
 func (p *PlacementRandom) Score(in *placement.Input) { p.r.Score(in) }
+
+// ScoreDry implements placement.DryScorer.
+func (p *PlacementRandom) ScoreDry(in *placement.Input) { p.r.ScoreDry(in) }
 
 // Note implements placement.Policy.
 func (p *PlacementRandom) Note(c *placement.Candidate) string { return p.r.Note(c) }
@@ -385,6 +391,9 @@ func (p *PlacementWeighted) Name() string { return "weighted" }
 // Score implements placement.Policy.
 func (p *PlacementWeighted) Score(in *placement.Input) { p.w.Score(in) }
 
+// ScoreDry implements placement.DryScorer.
+func (p *PlacementWeighted) ScoreDry(in *placement.Input) { p.w.ScoreDry(in) }
+
 // Note implements placement.Policy.
 func (p *PlacementWeighted) Note(c *placement.Candidate) string { return p.w.Note(c) }
 
@@ -497,6 +506,9 @@ var (
 	_ placementPolicy       = (*PlacementLeastLoaded)(nil)
 	_ placementPolicy       = (*PlacementWeighted)(nil)
 	_ placementPolicy       = (*PlacementCheapest)(nil)
+	_ placement.DryScorer   = (*PlacementRoundRobin)(nil)
+	_ placement.DryScorer   = (*PlacementRandom)(nil)
+	_ placement.DryScorer   = (*PlacementWeighted)(nil)
 	_ providerDefaulter     = (*PlacementWeighted)(nil)
 	_ providerDefaulter     = (*PlacementCheapest)(nil)
 	_ caddy.Provisioner     = (*PlacementRoundRobin)(nil)

@@ -89,6 +89,7 @@ type Provider struct {
 	client   *http.Client       // built by provisionClient (provider_client.go)
 	adapter  adapters.Adapter   // the primary adapter, adapters[0] (set by loadAdapters)
 	adapters []adapters.Adapter // loaded by loadAdapters, AdapterRaw first
+	metered  []adapters.Adapter // adapters[i] with its calls timed and counted (metrics.go)
 }
 
 // providerOption parses one subdirective inside a provider block.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -25,8 +26,11 @@ import (
 // else in HTTP).
 //
 // It sets the placeholders {http.csb.provider.id} (the provider the
-// notification describes) and {http.csb.outcome} (applied, gap, restart,
-// duplicate, old, refused, invalid).
+// notification describes), {http.csb.subscription.id} (the notification's
+// id: a subscription or push id), {http.csb.outcome} (the protocol status
+// code of the answer: 200, 400, 402, 404, 420) and
+// {http.csb.publish.outcome} (applied, gap, restart, duplicate, old,
+// refused, invalid). {http.csb.job.id} is not set on this interface.
 func (h *Handler) servePublish(w http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodPost && r.Method != http.MethodPut {
 		w.Header().Set("Allow", "POST, PUT")
@@ -47,9 +51,16 @@ func (h *Handler) servePublish(w http.ResponseWriter, r *http.Request) error {
 	if errors.Is(res.Err, csbmsg.ErrTooLarge) {
 		return caddyhttp.Error(http.StatusRequestEntityTooLarge, res.Err)
 	}
+	csbMetrics.observeNotification(res)
 	if repl != nil {
-		repl.Set("http.csb.provider.id", res.ProviderID)
-		repl.Set("http.csb.outcome", string(res.Outcome))
+		if res.ProviderID != "" {
+			repl.Set("http.csb.provider.id", res.ProviderID)
+		}
+		if res.ID != "" {
+			repl.Set("http.csb.subscription.id", res.ID)
+		}
+		repl.Set("http.csb.outcome", strconv.Itoa(int(res.Response.Status)))
+		repl.Set("http.csb.publish.outcome", string(res.Outcome))
 	}
 	out, err := res.Marshal()
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
+	"github.com/caddy-csb/caddy-csb/broker/jobs"
 	"github.com/caddy-csb/caddy-csb/broker/publish"
 	"github.com/caddy-csb/caddy-csb/broker/store"
 )
@@ -43,6 +44,10 @@ type engine struct {
 	// consumer is the job manager and the current config's placer and
 	// adapters (jobs.go).
 	consumer *consumerEngine
+
+	// jobCount keeps the jobs by state for the caddy_csb_jobs gauge
+	// (metrics.go).
+	jobCount *jobCounter
 
 	mu      sync.Mutex
 	started bool
@@ -101,6 +106,8 @@ func newEngine(ctx caddy.Context, a *App) (*engine, error) {
 	if e.consumer, err = newConsumerEngine(e.store, logger.Named("jobs"), a); err != nil {
 		return nil, err
 	}
+	m := e.consumer.jobs
+	e.jobCount = newJobCounter(func(ctx context.Context) ([]*jobs.Job, error) { return m.List(ctx, jobs.Filter{}) })
 	return e, nil
 }
 
@@ -111,6 +118,7 @@ func (e *engine) start() {
 	if !e.started {
 		e.started = true
 		e.catalog.Start()
+		e.jobCount.recount()
 	}
 }
 
@@ -121,6 +129,7 @@ func (e *engine) Destruct() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	e.consumer.stop()
+	e.jobCount.stop()
 	e.subs.Close(ctx, true)
 	err := e.catalog.Close(ctx)
 	e.log.logger.Info("broker engine stopped")

@@ -208,7 +208,7 @@ func basicAuthUsers(t testing.TB, users ...string) string {
 	return b.String()
 }
 
-// debugCatalog is the admin debug view of the catalogue.
+// debugCatalog is the admin API's view of the catalogue (GET /csb/catalog).
 type debugCatalog struct {
 	Version   uint64         `json:"version"`
 	Placeable map[string]int `json:"placeable"`
@@ -256,13 +256,13 @@ func adminGet(t testing.TB, admin, path string, v any) {
 
 func catalogOf(t testing.TB, admin string) debugCatalog {
 	var c debugCatalog
-	adminGet(t, admin, "/csb/debug/catalog", &c)
+	adminGet(t, admin, "/csb/catalog", &c)
 	return c
 }
 
 func subscriptionsOf(t testing.TB, admin string) []debugSubscription {
 	var s []debugSubscription
-	adminGet(t, admin, "/csb/debug/subscriptions", &s)
+	adminGet(t, admin, "/csb/subscriptions", &s)
 	return s
 }
 

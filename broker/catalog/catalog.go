@@ -302,6 +302,53 @@ func (c *Catalog) Snapshot() []ProviderView {
 	return out
 }
 
+// Stats counts the catalogue's entries, for metrics.
+type Stats struct {
+	// Providers counts providers by status (an expired provider counts
+	// under its status: expiry is per service).
+	Providers map[csbmsg.ServiceStatus]int
+	// Services counts services by kind and status ("" kind: a service
+	// without a support element).
+	Services map[Kind]map[csbmsg.ServiceStatus]int
+	// Placeable counts, by kind, the services placement may choose now.
+	Placeable map[Kind]int
+	// Expired counts services whose entry has expired (still visible
+	// until the retention passes).
+	Expired int
+}
+
+// Stats counts providers and services by status and kind without copying
+// them; it is cheap enough to call on every metrics scrape.
+func (c *Catalog) Stats() Stats {
+	c.checkExpiry()
+	now := c.clock.Now()
+	st := Stats{
+		Providers: map[csbmsg.ServiceStatus]int{},
+		Services:  map[Kind]map[csbmsg.ServiceStatus]int{},
+		Placeable: map[Kind]int{},
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for _, p := range c.sorted {
+		st.Providers[p.entry.Status]++
+		for _, s := range p.services {
+			byStatus := st.Services[s.e.Kind]
+			if byStatus == nil {
+				byStatus = map[csbmsg.ServiceStatus]int{}
+				st.Services[s.e.Kind] = byStatus
+			}
+			byStatus[s.e.Service.Status]++
+			if !s.e.Expires.IsZero() && !now.Before(s.e.Expires) {
+				st.Expired++
+			}
+			if p.placeableAt(s, now) {
+				st.Placeable[s.e.Kind]++
+			}
+		}
+	}
+	return st
+}
+
 // Sequence returns the seqnumber of the last notification applied under
 // the subscription (or push) id, as far as the catalogue knows: it
 // survives restarts through the store and moves forward when records of

@@ -87,6 +87,11 @@ type Config struct {
 	// OnChange, when set, is called after every write of a job (metrics,
 	// tests). It must not block.
 	OnChange func(*Job)
+	// OnReclaim, when set, is called once per attempt to reclaim an ended
+	// lease (the removal of the job's resources by the reaper): with a
+	// nil error when the resources are gone and the job expired, else with
+	// the reason it failed (the reaper tries again). It must not block.
+	OnReclaim func(j *Job, err error)
 }
 
 func (c *Config) defaults() {
@@ -556,6 +561,13 @@ func (m *Manager) Get(ctx context.Context, owner, id string) (*Job, error) {
 	return m.ownJob(ctx, owner, id)
 }
 
+// Inspect returns job id from the store whoever owns it, for operators
+// (the admin API); consumers go through Get, which checks the owner. It
+// returns ErrNoJob when the job does not exist.
+func (m *Manager) Inspect(ctx context.Context, id string) (*Job, error) {
+	return m.loadStore(ctx, id, false)
+}
+
 // Answer returns the result of reading a job.
 func (m *Manager) Answer(j *Job) *Result { return m.answerFor(j, "") }
 
@@ -695,6 +707,7 @@ func (m *Manager) finishRemoval(ctx context.Context, j *Job, final Status) *Resu
 			j.Op = nil
 			j.Reason = fmt.Sprintf("cannot remove: provider %s has no adapter configured", j.ProviderID)
 			m.saveBackground(j)
+			m.reclaimed(j, final, errors.New(j.Reason))
 			return result(csbmsg.StatusCannotRemoveResource, j, "%s", j.Reason)
 		}
 		cctx, cancel := context.WithTimeout(ctx, m.c().CallTimeout)
@@ -705,9 +718,15 @@ func (m *Manager) finishRemoval(ctx context.Context, j *Job, final Status) *Resu
 		}
 		if err != nil {
 			j.Op = nil
+			before := j.Reason
 			j.Reason = fmt.Sprintf("%s failed at %s: %v", map[Status]string{StatusRemoved: "removal", StatusExpired: "lease reclaim"}[final], j.ProviderID, err)
 			m.saveBackground(j)
-			m.logState(j, prev, "job removal failed", zap.Error(err))
+			m.reclaimed(j, final, err)
+			// The reaper retries a failed reclaim on every pass: log the
+			// failure once, and again only when it changes.
+			if j.Reason != before {
+				m.logState(j, prev, "job removal failed", zap.Error(err))
+			}
 			return result(csbmsg.StatusCannotRemoveResource, j, "%s", j.Reason)
 		}
 		j.Resource.State = adapters.StateGone
@@ -721,8 +740,17 @@ func (m *Manager) finishRemoval(ctx context.Context, j *Job, final Status) *Resu
 		j.Reason = "removed"
 	}
 	m.saveBackground(j)
+	m.reclaimed(j, final, nil)
 	m.logState(j, prev, "job "+string(final))
 	return result(csbmsg.StatusOK, j, "%s", j.Reason)
+}
+
+// reclaimed reports the outcome of a lease reclaim to Config.OnReclaim
+// (final is the status finishRemoval was asked for).
+func (m *Manager) reclaimed(j *Job, final Status, err error) {
+	if fn := m.c().OnReclaim; fn != nil && final == StatusExpired {
+		fn(j, err)
+	}
 }
 
 // saveBackground saves with the manager's context: the outcome of an

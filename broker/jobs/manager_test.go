@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -296,7 +298,15 @@ func TestLeaseExpiryReclaims(t *testing.T) {
 }
 
 func TestReclaimFailureRetried(t *testing.T) {
-	e := newEnv(t, []string{"a"}, nil)
+	var mu sync.Mutex
+	var outcomes []string
+	e := newEnv(t, []string{"a"}, func(c *jobs.Config) {
+		c.OnReclaim = func(_ *jobs.Job, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			outcomes = append(outcomes, fmt.Sprint(err))
+		}
+	})
 	j := e.create("alice", 1).Job
 	e.ads["a"].SetFault(jobstest.Fault{Remove: errors.New("503"), RemoveTimes: 1})
 	e.clock.Advance(2 * time.Hour)
@@ -306,6 +316,11 @@ func TestReclaimFailureRetried(t *testing.T) {
 	if st, _ := e.m.ReapOnce(ctx); st.Expired != 1 {
 		t.Fatalf("%+v", st)
 	}
+	mu.Lock()
+	if len(outcomes) != 2 || outcomes[0] == "<nil>" || outcomes[1] != "<nil>" {
+		t.Fatalf("OnReclaim saw %q, want a failure then a success", outcomes)
+	}
+	mu.Unlock()
 	if got, _ := e.m.Get(ctx, "alice", j.ID); got.Status != jobs.StatusExpired {
 		t.Fatal(got.Status)
 	}
@@ -313,7 +328,14 @@ func TestReclaimFailureRetried(t *testing.T) {
 
 // Two brokers sharing one store reap every lease exactly once.
 func TestReapExactlyOnceAcrossInstances(t *testing.T) {
-	e := newEnv(t, []string{"a"}, nil)
+	var reclaims atomic.Int64
+	e := newEnv(t, []string{"a"}, func(c *jobs.Config) {
+		c.OnReclaim = func(_ *jobs.Job, err error) {
+			if err == nil {
+				reclaims.Add(1)
+			}
+		}
+	})
 	var ids []string
 	for i := 0; i < 5; i++ {
 		ids = append(ids, e.create("alice", 1).Job.ID)
@@ -335,6 +357,9 @@ func TestReapExactlyOnceAcrossInstances(t *testing.T) {
 	}
 	if n := e.ads["a"].Calls("remove"); n != 5 {
 		t.Fatalf("%d adapter removals for 5 leases", n)
+	}
+	if n := reclaims.Load(); n != 5 {
+		t.Fatalf("OnReclaim reported %d reclaims for 5 leases", n)
 	}
 	for _, id := range ids {
 		if j, _ := other.Get(ctx, "alice", id); j.Status != jobs.StatusExpired {

@@ -133,6 +133,10 @@ type Options struct {
 	// exclude the job's current provider). They appear in the explanation
 	// with the reason "excluded".
 	Exclude []string
+	// DryRun ranks without moving the policy's state (see DryScorer): the
+	// decision explains what would be chosen, and the next real decision
+	// is the same as if the dry run had not happened.
+	DryRun bool
 }
 
 // Config configures a Placer.
@@ -279,7 +283,11 @@ func (p *Placer) Place(req *csbmsg.ServiceRequest, opt Options) (*Decision, erro
 	if len(matched) > 0 {
 		in := &d.input
 		*in = Input{Request: req, Kind: kind, Candidates: d.Candidates, Matched: matched, Load: p.loadFunc()}
-		p.policy.Score(in)
+		if ds, ok := p.policy.(DryScorer); ok && opt.DryRun {
+			ds.ScoreDry(in)
+		} else {
+			p.policy.Score(in)
+		}
 		in.Request, in.Load = nil, nil
 		slices.SortStableFunc(matched, func(a, b int) int {
 			ca, cb := &d.Candidates[a], &d.Candidates[b]

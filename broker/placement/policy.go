@@ -38,6 +38,16 @@ type Policy interface {
 	Note(c *Candidate) string
 }
 
+// DryScorer is implemented by policies that keep state between decisions
+// (a rotation, weights already served, a random source). ScoreDry scores
+// like Score would for the next decision, without moving that state, so a
+// dry run (Options.DryRun, the admin API's explain) does not change what
+// the next real decision chooses. Stateless policies need not implement
+// it: their Score is used.
+type DryScorer interface {
+	ScoreDry(in *Input)
+}
+
 // First ranks candidates in provider configuration order.
 type First struct{}
 
@@ -73,10 +83,28 @@ func (r *RoundRobin) Score(in *Input) {
 	if !r.init {
 		r.last, r.init = -1, true
 	}
+	r.last = r.score(in, r.last)
+}
+
+// ScoreDry implements DryScorer: the ranking the next decision would get,
+// without moving the rotation.
+func (r *RoundRobin) ScoreDry(in *Input) {
+	r.mu.Lock()
+	last := r.last
+	if !r.init {
+		last = -1
+	}
+	r.mu.Unlock()
+	r.score(in, last)
+}
+
+// score ranks in.Matched starting after the provider with Order last and
+// returns the Order of the one ranked first.
+func (*RoundRobin) score(in *Input, last int) int {
 	n := len(in.Matched)
 	start := 0
 	for k, i := range in.Matched {
-		if in.Candidates[i].Order > r.last {
+		if in.Candidates[i].Order > last {
 			start = k
 			break
 		}
@@ -87,7 +115,7 @@ func (r *RoundRobin) Score(in *Input) {
 	for k, i := range in.Matched {
 		in.Candidates[i].Score = float64((k - start + n) % n)
 	}
-	r.last = in.Candidates[in.Matched[start]].Order
+	return in.Candidates[in.Matched[start]].Order
 }
 
 // Note implements Policy.
@@ -121,6 +149,15 @@ func (r *Random) Score(in *Input) {
 	}
 	for _, i := range in.Matched {
 		in.Candidates[i].Score = r.rng.Float64()
+	}
+}
+
+// ScoreDry implements DryScorer: a draw from a throwaway source, so a
+// seeded sequence of real decisions is not disturbed.
+func (r *Random) ScoreDry(in *Input) {
+	rng := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	for _, i := range in.Matched {
+		in.Candidates[i].Score = rng.Float64()
 	}
 }
 
@@ -186,6 +223,23 @@ func (w *Weighted) Score(in *Input) {
 	if w.current == nil {
 		w.current = map[string]int{}
 	}
+	w.score(in, w.current)
+}
+
+// ScoreDry implements DryScorer: the ranking the next decision would get,
+// computed on a copy of the served weights.
+func (w *Weighted) ScoreDry(in *Input) {
+	w.mu.Lock()
+	current := make(map[string]int, len(w.current))
+	for k, v := range w.current {
+		current[k] = v
+	}
+	w.mu.Unlock()
+	w.score(in, current)
+}
+
+// score runs one step of smooth weighted round-robin on current.
+func (w *Weighted) score(in *Input, current map[string]int) {
 	total, best := 0, -1
 	for _, i := range in.Matched {
 		id := in.Candidates[i].ProviderID
@@ -193,14 +247,14 @@ func (w *Weighted) Score(in *Input) {
 		if wt <= 0 {
 			continue
 		}
-		w.current[id] += wt
+		current[id] += wt
 		total += wt
-		if best < 0 || w.current[id] > w.current[in.Candidates[best].ProviderID] {
+		if best < 0 || current[id] > current[in.Candidates[best].ProviderID] {
 			best = i
 		}
 	}
 	if best >= 0 {
-		w.current[in.Candidates[best].ProviderID] -= total
+		current[in.Candidates[best].ProviderID] -= total
 	}
 	for _, i := range in.Matched {
 		c := &in.Candidates[i]

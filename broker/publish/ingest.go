@@ -167,6 +167,9 @@ type Result struct {
 	Outcome  Outcome
 	// ProviderID is the provider the notification described, when known.
 	ProviderID string
+	// ID is the notification's id (a subscription or push id), when the
+	// body parsed.
+	ID string
 	// Full is true when the notification was applied as the provider's
 	// full state.
 	Full bool
@@ -211,6 +214,12 @@ func refuse(status csbmsg.Status, outcome Outcome, pid, format string, args ...a
 // notification, and every notification in strict mode (where the schema
 // allows a single Cloud-Service), only adds and updates.
 func (i *Ingester) Ingest(n *csbmsg.Notification, user string) Result {
+	res := i.ingest(n, user)
+	res.ID = n.ID
+	return res
+}
+
+func (i *Ingester) ingest(n *csbmsg.Notification, user string) Result {
 	cfg := i.cfg.Load()
 	pid := n.Provider.ID
 	l := i.logger.With(zap.String("provider_id", pid), zap.String("subscription_id", n.ID),
