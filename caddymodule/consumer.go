@@ -161,6 +161,9 @@ type consumerCall struct {
 	owner string
 	cfg   *ConsumerConfig
 	lease time.Duration
+	// unknownJob is the job id asked for when it names no job of the
+	// user ({http.csb.job.id} of the answer).
+	unknownJob string
 }
 
 // post serves POST on the collection: a create, or an update/remove named
@@ -249,9 +252,7 @@ func (c *consumerCall) parseFailure(perr *csbmsg.Error, err error) error {
 func (c *consumerCall) fail(err error, status csbmsg.Status, jobID string) error {
 	switch {
 	case errors.Is(err, jobs.ErrNoJob):
-		if jobID != "" {
-			c.repl.Set("http.csb.job.id", jobID)
-		}
+		c.unknownJob = jobID
 		return c.answer(&jobs.Result{Status: status, Reason: "no such job: " + jobID}, false)
 	case errors.Is(err, jobs.ErrIdempotencyMismatch):
 		return caddyhttp.Error(http.StatusUnprocessableEntity, err)
@@ -266,14 +267,12 @@ func (c *consumerCall) answer(res *jobs.Result, created bool) error {
 	resp := &csbmsg.ServiceResponse{Status: res.Status, Reason: res.Reason}
 	hdr := c.w.Header()
 	hdr.Set("Csb-Status", strconv.Itoa(int(res.Status)))
-	c.repl.Set("http.csb.outcome", strconv.Itoa(int(res.Status)))
-	csbMetrics.observeConsumer(c.r.Method, res.Status)
+	ph := csbPlaceholders{status: res.Status, jobID: c.unknownJob}
 	if j := res.Job; j != nil {
-		c.repl.Set("http.csb.job.id", j.ID)
-		if j.ProviderID != "" {
-			c.repl.Set("http.csb.provider.id", j.ProviderID)
-		}
+		ph.jobID, ph.providerID = j.ID, j.ProviderID
 	}
+	ph.set(c.repl)
+	csbMetrics.observeConsumer(c.r.Method, res.Status)
 	if j := res.Job; j != nil && res.Status == csbmsg.StatusOK {
 		now := time.Now()
 		resp.JobInfo = &csbmsg.ResponseJobInfo{JobID: j.ID, JobStatus: string(j.Status), Expires: j.ExpiresIn(now), CloudServiceURI: j.CloudServiceURI()}

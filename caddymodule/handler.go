@@ -28,13 +28,14 @@ func init() {
 // It reads the broker state of the csb app.
 //
 // Placeholders it sets for the directives after it (log, header with a
-// ">" deferred operation, log_append, ...), on both interfaces unless
-// said otherwise:
+// ">" deferred operation, log_append, ...) on every protocol answer of
+// both interfaces; one that does not apply to an answer is the empty
+// string, and none is set when the request failed at the HTTP level (401,
+// 405, 413, 415, ...):
 //
 //	{http.csb.outcome}             the protocol status code of the answer: Consumer 200, 400, 408,
-//	                               409, 410, 420; Publish 200, 400, 402, 404, 420 (unset when the
-//	                               request failed at the HTTP level: 401, 405, 413, 415, ...)
-//	{http.csb.provider.id}         Consumer: the provider holding the job (unset while none does);
+//	                               409, 410, 420; Publish 200, 400, 402, 404, 420
+//	{http.csb.provider.id}         Consumer: the provider holding the job (empty while none does);
 //	                               Publish: the provider the notification describes
 //	{http.csb.job.id}              Consumer only: the job the request created or acted on (for an
 //	                               unknown or foreign job id, the id asked for)

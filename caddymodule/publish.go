@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -52,16 +51,8 @@ func (h *Handler) servePublish(w http.ResponseWriter, r *http.Request) error {
 		return caddyhttp.Error(http.StatusRequestEntityTooLarge, res.Err)
 	}
 	csbMetrics.observeNotification(res)
-	if repl != nil {
-		if res.ProviderID != "" {
-			repl.Set("http.csb.provider.id", res.ProviderID)
-		}
-		if res.ID != "" {
-			repl.Set("http.csb.subscription.id", res.ID)
-		}
-		repl.Set("http.csb.outcome", strconv.Itoa(int(res.Response.Status)))
-		repl.Set("http.csb.publish.outcome", string(res.Outcome))
-	}
+	csbPlaceholders{status: res.Response.Status, providerID: res.ProviderID, subscriptionID: res.ID,
+		publishOutcome: string(res.Outcome)}.set(repl)
 	out, err := res.Marshal()
 	if err != nil {
 		return caddyhttp.Error(http.StatusInternalServerError, fmt.Errorf("publish endpoint: writing response: %w", err))
