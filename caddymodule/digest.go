@@ -69,6 +69,13 @@ var digestPool = caddy.NewUsagePool()
 // count used at one instance is not known to another, so a cluster
 // that needs it should route a client to one instance (sticky sessions).
 //
+// Composition: with other providers in the same authentication handler,
+// any provider's credentials get in. On a 401, though, Caddy's handler
+// sends the challenge headers of only one failing provider (chosen by map
+// order), so a client that speaks only Digest may be shown a Basic
+// challenge; use separate routes (or a separate handler) when both
+// schemes must be advertised reliably.
+//
 // Client notes: Python's urllib.request.HTTPDigestAuthHandler reads only
 // the first WWW-Authenticate field and only knows MD5 (and SHA-1, which RFC
 // 7616 does not define), so a route serving it must list MD5 first. curl
