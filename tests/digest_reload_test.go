@@ -144,3 +144,44 @@ http://127.0.0.1:%d {
 		t.Fatalf("replay across the restart: %d", code)
 	}
 }
+
+// TestDigestClusterSharesNonces runs two Caddy instances on one shared
+// storage (Caddy's file system storage, as a cluster would share): the
+// first generates the nonce key and stores it, the second loads it, so a
+// nonce issued by one is accepted by the other.
+func TestDigestClusterSharesNonces(t *testing.T) {
+	shared := t.TempDir()
+	ha1 := digest.HA1(digest.SHA256, "alice", digestRealm, "wonderland")
+	start := func() (string, *harness.Process) {
+		port := harness.FreePort(t)
+		p := harness.Start(t, fmt.Sprintf(`{
+	admin {$CSB_TEST_ADMIN}
+}
+http://127.0.0.1:%d {
+	digest_auth %s {
+		user alice SHA-256 %s
+	}
+	respond "{http.auth.user.id}"
+}
+`, port, digestRealm, ha1), harness.Options{DataDir: shared})
+		return fmt.Sprintf("127.0.0.1:%d", port), p
+	}
+	a, _ := start()
+	b, _ := start()
+	code, chals := rawRequest(t, a, "/x", "")
+	if code != 401 || len(chals) != 1 {
+		t.Fatalf("challenge from a: %d %q", code, chals)
+	}
+	cs, err := digest.ParseChallenges(chals[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonce, _ := cs[0].Get("nonce")
+	opaque, _ := cs[0].Get("opaque")
+	in := digest.Input{Algorithm: digest.SHA256, HA1: ha1, Nonce: nonce, Cnonce: "c", NC: "00000001", QOP: "auth", Method: "GET", URI: "/x"}
+	h := fmt.Sprintf(`Digest username="alice", realm=%q, uri="/x", algorithm=SHA-256, nonce=%q, nc=00000001, cnonce="c", qop=auth, response=%q, opaque=%q`,
+		digestRealm, nonce, in.Response(), opaque)
+	if code, _ := rawRequest(t, b, "/x", h); code != 200 {
+		t.Fatalf("instance b refused instance a's nonce: %d", code)
+	}
+}
