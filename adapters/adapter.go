@@ -42,10 +42,37 @@ type Adapter interface {
 	Remove(ctx context.Context, res *Resource) error
 }
 
+// Holder is implemented by values that hand out an Adapter without being
+// one. Caddy guest modules (csb.adapters.*) need it: their Provision
+// method is caddy.Provisioner's Provision(caddy.Context) error, so the
+// module value cannot also have Adapter's Provision. The app accepts a
+// module that is an Adapter or a Holder.
+type Holder interface {
+	CSBAdapter() Adapter
+}
+
+// KindReporter is implemented by adapters that serve only some service
+// models; ServiceKinds returns them as the catalogue spells them ("IaaS",
+// "PaaS", "SaaS", "DSaaS"). A provider whose native APIs differ by model
+// (CIMI for IaaS, CDMI for DSaaS) has one adapter per model, and the
+// broker picks the one that reports the request's kind.
+type KindReporter interface {
+	ServiceKinds() []string
+}
+
 // Discoverer is implemented by adapters that can read a provider's offers
 // from its native API, for providers that do not publish notifications.
 type Discoverer interface {
 	Discover(ctx context.Context) ([]csbmsg.Service, error)
+}
+
+// Finder is implemented by adapters that can find what a job created from
+// the job id alone (they tag or name native resources with Request.JobID).
+// The broker uses it after a crash between calling Provision and recording
+// its result, so that no orphan remains. Find returns (nil, nil) when the
+// provider holds nothing for the job.
+type Finder interface {
+	Find(ctx context.Context, req *Request) (*Resource, error)
 }
 
 // Request is what the broker asks an adapter to provision or update.
