@@ -22,15 +22,15 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/httpclient"
 )
 
-// providerDouble records what reaches it behind Apache.
-type providerDouble struct {
+// digestBackend records what reaches it behind Apache.
+type digestBackend struct {
 	*httptest.Server
 	mu   sync.Mutex
 	seen []string // "METHOD /path body"
 }
 
-func newProviderDouble(t *testing.T) *providerDouble {
-	d := &providerDouble{}
+func newDigestBackend(t *testing.T) *digestBackend {
+	d := &digestBackend{}
 	d.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		d.mu.Lock()
@@ -43,7 +43,7 @@ func newProviderDouble(t *testing.T) *providerDouble {
 	return d
 }
 
-func (d *providerDouble) requests() []string {
+func (d *digestBackend) requests() []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return append([]string(nil), d.seen...)
@@ -69,7 +69,7 @@ func call(t *testing.T, c *http.Client, method, url, body string) (int, string, 
 // with the right password, reusing Apache's nonce with increasing counts,
 // and is refused with a wrong one, the double never seeing it.
 func TestDigestClientAgainstApache(t *testing.T) {
-	double := newProviderDouble(t)
+	double := newDigestBackend(t)
 	ap := StartApache(t, ApacheOptions{
 		Realm:   "provider",
 		Users:   map[string]string{"broker": "s3cret", "other": "x"},
@@ -134,7 +134,7 @@ func TestDigestClientAgainstApacheTLS(t *testing.T) {
 	}
 	sc, sk := serverCA.issue(t, "provider.example", false)
 	cc, ck := clientCA.issue(t, "broker", true)
-	double := newProviderDouble(t)
+	double := newDigestBackend(t)
 	ap := StartApache(t, ApacheOptions{
 		Users:    map[string]string{"broker": "s3cret"},
 		Backend:  double.URL,
