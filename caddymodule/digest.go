@@ -171,6 +171,9 @@ func (s *digestState) Destruct() error {
 // Provision loads the users, sets up the nonce key and the replay cache.
 func (d *HTTPDigestAuth) Provision(ctx caddy.Context) error {
 	d.logger = ctx.Logger()
+	if err := registerMetrics(ctx.GetMetricsRegistry(), csbMetrics.digestFailures); err != nil {
+		return fmt.Errorf("registering metrics: %v", err)
+	}
 	repl := caddy.NewReplacer()
 	realm := repl.ReplaceKnown(d.Realm, "")
 	if realm == "" {
@@ -359,6 +362,7 @@ func (d *HTTPDigestAuth) Authenticate(w http.ResponseWriter, r *http.Request) (c
 		w.Header().Set("Authentication-Info", res.AuthenticationInfo)
 		return caddyauth.User{ID: res.Username, Metadata: algorithmMetadata[res.Algorithm]}, true, nil
 	}
+	csbMetrics.observeDigestFailure(res.Err)
 	if c := d.logger.Check(zapcore.DebugLevel, "digest authentication refused"); c != nil {
 		c.Write(zap.String("reason", res.Err.Error()), zap.Bool("stale", res.Stale),
 			zap.String("remote_addr", r.RemoteAddr))

@@ -12,6 +12,7 @@ import (
 	"github.com/caddy-csb/caddy-csb/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/broker/digest"
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 	"github.com/caddy-csb/caddy-csb/broker/placement"
 	"github.com/caddy-csb/caddy-csb/broker/publish"
@@ -34,7 +35,11 @@ import (
 //	caddy_csb_adapter_call_duration_seconds{provider,operation}  histogram  adapter calls (provision, status, update, remove, find, discover)
 //	caddy_csb_adapter_errors_total{provider,operation,kind}      counter    failed adapter calls by error kind (provider_4xx, provider_5xx, timeout, unsupported, capacity, transport, not_found, canceled, other)
 //	caddy_csb_lease_reclaims_total{result}                       counter    lease reclaims by the reaper: reclaimed, or failed (retried on the next pass)
-//	caddy_csb_digest_failures_total{reason}                      counter    Digest authentication refusals (http_digest) by reason
+//	caddy_csb_digest_failures_total{reason}                      counter    Digest authentication refusals (http_digest) by reason: no_credentials (the
+//	                                                                        first request of every client), malformed, realm, uri, algorithm, qop, opaque,
+//	                                                                        nonce, nonce_expired, userhash, body, credentials (unknown user or wrong
+//	                                                                        password: one label, so the metric does not reveal user names), replay,
+//	                                                                        nonce_unusable, other
 //
 // Counters and histograms live as long as the process: every configuration
 // load registers the same collectors on its new registry, so a reload
@@ -150,8 +155,42 @@ func (m *metricsSet) observeReclaim(_ *jobs.Job, err error) {
 }
 
 // observeDigestFailure counts one Digest authentication refusal.
-func (m *metricsSet) observeDigestFailure(reason string) {
-	m.digestFailures.WithLabelValues(reason).Inc()
+func (m *metricsSet) observeDigestFailure(err error) {
+	m.digestFailures.WithLabelValues(digestFailureReason(err)).Inc()
+}
+
+// digestReasons label the refusals of broker/digest. An unknown user and
+// a wrong response share the label "credentials", as they share their
+// answer: the metric must not tell which user names exist.
+var digestReasons = []struct {
+	err   error
+	label string
+}{
+	{digest.ErrNoCredentials, "no_credentials"},
+	{digest.ErrMalformed, "malformed"},
+	{digest.ErrRealm, "realm"},
+	{digest.ErrURI, "uri"},
+	{digest.ErrAlgorithm, "algorithm"},
+	{digest.ErrQOP, "qop"},
+	{digest.ErrOpaque, "opaque"},
+	{digest.ErrNonceExpired, "nonce_expired"},
+	{digest.ErrNonce, "nonce"},
+	{digest.ErrUserhash, "userhash"},
+	{digest.ErrBody, "body"},
+	{digest.ErrUnknownUser, "credentials"},
+	{digest.ErrResponse, "credentials"},
+	{digest.ErrReplay, "replay"},
+	{digest.ErrNonceUnusable, "nonce_unusable"},
+}
+
+// digestFailureReason returns the label of a Digest refusal.
+func digestFailureReason(err error) string {
+	for _, r := range digestReasons {
+		if errors.Is(err, r.err) {
+			return r.label
+		}
+	}
+	return "other"
 }
 
 // ---------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import (
 
 	"github.com/caddy-csb/caddy-csb/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/broker/digest"
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 	"github.com/caddy-csb/caddy-csb/broker/publish"
 )
@@ -249,5 +250,19 @@ func TestMetricNamesLint(t *testing.T) {
 				t.Errorf("%s: %s", p.Metric, p.Text)
 			}
 		}
+	}
+}
+
+func TestDigestFailureReason(t *testing.T) {
+	for _, r := range digestReasons {
+		if got := digestFailureReason(fmt.Errorf("wrapped: %w", r.err)); got != r.label {
+			t.Errorf("%v: %s, want %s", r.err, got, r.label)
+		}
+	}
+	if digestFailureReason(digest.ErrUnknownUser) != digestFailureReason(digest.ErrResponse) {
+		t.Error("an unknown user and a wrong response must share a label")
+	}
+	if got := digestFailureReason(errors.New("something else")); got != "other" {
+		t.Errorf("other: %s", got)
 	}
 }

@@ -270,6 +270,20 @@ func TestDigestReplayRefused(t *testing.T) {
 	if code, _ := rawRequest(t, addr, "/sha256/r", header("/sha256/r", "00000005", digestRealm)); code != 200 {
 		t.Fatalf("nc=5: %d", code)
 	}
+	// A wrong password, then every refusal counted by reason in
+	// caddy_csb_digest_failures_total (an unknown user and a wrong
+	// password share the label "credentials").
+	wrong := strings.Replace(header("/sha256/r", "00000006", digestRealm), `username="alice"`, `username="mallory"`, 1)
+	if code, _ := rawRequest(t, addr, "/sha256/r", wrong); code != 401 {
+		t.Fatalf("unknown user: %d", code)
+	}
+	m := scrape(t, s.p.AdminAddr)
+	for reason, want := range map[string]float64{"no_credentials": 1, "replay": 1, "uri": 1, "realm": 1, "malformed": 2,
+		"algorithm": 1, "credentials": 1} {
+		if got := m.value("caddy_csb_digest_failures_total", "reason="+reason); got != want {
+			t.Errorf("digest failures %s: %v, want %v\n%s", reason, got, want, m.dump())
+		}
+	}
 	// Nothing secret reached the log.
 	log := s.p.Log()
 	for _, secret := range []string{"wonderland", digest.HA1(digest.SHA256, "alice", digestRealm, "wonderland"),
