@@ -15,14 +15,22 @@ import (
 func (m *Manager) reapLoop() {
 	t := time.NewTimer(0)
 	defer t.Stop()
+	lastErr := "" // a failing pass is logged once per change, not every pass
 	for {
 		select {
 		case <-m.base.Done():
 			return
 		case <-t.C:
 		}
-		if _, err := m.ReapOnce(m.base); err != nil && m.base.Err() == nil {
-			m.logger.Warn("reaper pass", zap.Error(err))
+		_, err := m.ReapOnce(m.base)
+		switch {
+		case m.base.Err() != nil:
+		case err != nil && err.Error() != lastErr:
+			m.logger.Warn("reaper pass failed", zap.Error(err))
+			lastErr = err.Error()
+		case err == nil && lastErr != "":
+			m.logger.Info("reaper pass works again")
+			lastErr = ""
 		}
 		t.Reset(m.c().ReapInterval)
 	}

@@ -119,7 +119,10 @@ func (w *worker) setStatus(s string, fields ...zap.Field) {
 	w.status = s
 	w.mu.Unlock()
 	if changed && s != StatusRetrying {
-		w.logger.Info("subscription "+s, append([]zap.Field{zap.String("subscription_id", w.rec.ID)}, fields...)...)
+		if w.rec.ID != "" { // none yet while the first create is under way
+			fields = append([]zap.Field{zap.String("subscription_id", w.rec.ID)}, fields...)
+		}
+		w.logger.Info("subscription "+s, fields...)
 	}
 }
 
