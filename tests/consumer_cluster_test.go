@@ -1,8 +1,10 @@
 package tests
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,13 +42,46 @@ func TestConsumerCluster(t *testing.T) {
 	if upd.Resp.JobInfo.Expires < 7100 {
 		t.Fatalf("renewed through b: %s", upd.Body)
 	}
+	deletes0 := deletes(a)
 	rem := b.do("alice", http.MethodDelete, "/"+id, nil, nil)
 	mustStatus(t, rem, csbmsg.StatusOK)
 	if rem.jobStatus() != "removed" || a.inventory()["p1"] != base {
 		t.Fatalf("removed through b: %s, p1 holds %d", rem.Body, a.inventory()["p1"])
 	}
+	perRemoval := deletes(a) - deletes0
 	// a may serve its cached read for up to cache_ttl (2 s).
 	a.waitJob("alice", id, "removed")
+
+	// Leases are reaped exactly once: both instances run their reaper
+	// every 100 ms on the same storage, and the storage locks let one of
+	// them reclaim the ended lease. The provider sees one removal, and
+	// the instances' lease reclaim counters add up to one.
+	deletes0 = deletes(a)
+	short := a.create("alice", vmRequest(1, 1), map[string]string{"Csb-Lease": "1"})
+	mustStatus(t, short, csbmsg.StatusOK)
+	b.waitJob("alice", short.jobID(), "expired")
+	reclaims := func() (ok, failed float64) {
+		ma, mb := scrape(t, a.p.AdminAddr), scrape(t, b.p.AdminAddr)
+		return ma.value("caddy_csb_lease_reclaims_total", "result=reclaimed") + mb.value("caddy_csb_lease_reclaims_total", "result=reclaimed"),
+			ma.value("caddy_csb_lease_reclaims_total", "result=failed") + mb.value("caddy_csb_lease_reclaims_total", "result=failed")
+	}
+	eventually(t, 5*time.Second, "one instance counts the reclaim", func() bool { ok, _ := reclaims(); return ok >= 1 })
+	// By the time a reads the job as expired too, the other reaper's
+	// attempt on the same lease (in the same 100 ms) has found it taken.
+	a.waitJob("alice", short.jobID(), "expired")
+	lines := strings.Count(a.p.Log()+b.p.Log(), `"msg":"job expired"`)
+	if ok, failed := reclaims(); ok != 1 || failed != 0 || lines != 1 {
+		t.Fatalf("lease reclaimed %v times (%v failed), %d \"job expired\" log lines", ok, failed, lines)
+	}
+	if got := deletes(a) - deletes0; got != perRemoval || a.inventory()["p1"] != base {
+		t.Fatalf("the provider saw %d DELETEs for one reclaim (a removal takes %d); p1 holds %d", got, perRemoval, a.inventory()["p1"])
+	}
+	// The admin API of either instance shows the cluster's jobs.
+	var js adminJobsView
+	status, _, data := adminDo(t, b.p.AdminAddr, http.MethodGet, "/csb/jobs?owner=alice&state=expired", "", "", nil)
+	if err := json.Unmarshal(data, &js); status != 200 || err != nil || js.Count != 1 || js.Jobs[0].ID != short.jobID() {
+		t.Fatalf("b's admin view of the expired job: %d %v\n%s", status, err, data)
+	}
 
 	// Kill a while p1 holds the first creation of a new job.
 	posts := storagePosts(a)
@@ -70,6 +105,17 @@ func TestConsumerCluster(t *testing.T) {
 		t.Fatalf("p1 holds %d entities, want %d: an orphan or a lost resource\n%s", got, base+perJob, done.Body)
 	}
 	b.p.WaitLog("resuming an interrupted job operation", 5*time.Second)
+}
+
+// deletes counts the DELETE requests p1's fixture received.
+func deletes(b *consumerBroker) int {
+	n := 0
+	for _, r := range b.fixtures["p1"].Requests() {
+		if r.Method == http.MethodDelete {
+			n++
+		}
+	}
+	return n
 }
 
 func storagePosts(b *consumerBroker) int {

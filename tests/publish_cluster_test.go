@@ -1,7 +1,9 @@
 package tests
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"testing"
 	"time"
@@ -54,14 +56,38 @@ http://127.0.0.1:%d {
 
 	pubA := fmt.Sprintf("http://127.0.0.1:%d/csb/publish", portA)
 	pubB := fmt.Sprintf("http://127.0.0.1:%d/csb/publish", portB)
+	// Placement on b sees it: a dry run of a PaaS request on b's admin
+	// API chooses csp1's workflow service, within the sync interval
+	// (500 ms here; catalog { sync_interval } sets the bound).
+	explainOnB := func() bool {
+		status, _, data := adminDo(t, b.AdminAddr, http.MethodPost, "/csb/placement/explain", "", csbmsg.ConsumerMediaType,
+			consumerBody(t, &csbmsg.ServiceRequest{PaaS: &csbmsg.PaaS{Link: &csbmsg.Link{Rel: "workflow"}}}))
+		var ex struct {
+			Chosen *struct {
+				ProviderID string `json:"provider_id"`
+				ServiceID  string `json:"service_id"`
+			} `json:"chosen"`
+		}
+		return status == 200 && json.Unmarshal(data, &ex) == nil && ex.Chosen != nil && ex.Chosen.ProviderID == "csp1" && ex.Chosen.ServiceID == "wf"
+	}
+	if explainOnB() {
+		t.Fatal("b placed on csp1 before any notification")
+	}
 	if r := notify(t, pubA, "csp1", notification(t, id, 1, "csp1", "vm", "wf")); r.Status != 200 {
 		t.Fatalf("%+v", r)
 	}
 	sent := time.Now()
-	eventually(t, 5*time.Second, "notification reaches the other broker", func() bool {
-		return placeableTotal(catalogOf(t, b.AdminAddr)) == 2
-	})
-	t.Logf("a notification received by one broker reached the other's placement in %s", time.Since(sent).Round(10*time.Millisecond))
+	eventually(t, 5*time.Second, "notification reaches the other broker's placement", explainOnB)
+	delay := time.Since(sent)
+	t.Logf("a notification received by one broker reached the other's placement in %s", delay.Round(10*time.Millisecond))
+	// The bound: sync_interval plus the write-behind delay (flush_delay,
+	// 100 ms), with room for a loaded test machine.
+	if delay > 500*time.Millisecond+100*time.Millisecond+2*time.Second {
+		t.Fatalf("the notification took %s to reach the other broker, more than its sync interval allows", delay)
+	}
+	if placeableTotal(catalogOf(t, b.AdminAddr)) != 2 {
+		t.Fatalf("b's catalogue: %+v", catalogOf(t, b.AdminAddr))
+	}
 	if r := notify(t, pubB, "csp1", notification(t, id, 2, "csp1", "vm", "wf", "sms")); r.Reason != "OK: notification applied" {
 		t.Fatalf("sequence not shared: %+v", r)
 	}
