@@ -58,8 +58,8 @@ func New(cfg Config) (*Adapter, error) {
 	if cfg.Interface == "" {
 		cfg.Interface = DefaultInterface
 	}
-	if cfg.ContainerPrefix == "" {
-		cfg.ContainerPrefix = DefaultContainerPrefix
+	if cfg.NamePrefix == "" {
+		cfg.NamePrefix = DefaultNamePrefix
 	}
 	cfg.ArchImages = maps.Clone(cfg.ArchImages)
 	if err := cfg.Validate(); err != nil {

@@ -77,15 +77,15 @@ type Config struct {
 	// AvailabilityZone places new servers in this zone. Optional.
 	AvailabilityZone string `json:"availability_zone,omitempty"`
 
-	// ContainerPrefix prefixes the names of containers the adapter names
-	// itself (prefix + job id). Default "csb-".
-	ContainerPrefix string `json:"container_prefix,omitempty"`
+	// NamePrefix prefixes the names the adapter gives servers and
+	// containers itself (prefix + job id). Default "csb-".
+	NamePrefix string `json:"name_prefix,omitempty"`
 }
 
 // Default values.
 const (
-	DefaultInterface       = "public"
-	DefaultContainerPrefix = "csb-"
+	DefaultInterface  = "public"
+	DefaultNamePrefix = "csb-"
 )
 
 // Keystone reports whether the configuration authenticates with Keystone.
@@ -97,7 +97,7 @@ func (c *Config) ApplicationCredential() bool {
 	return c.ApplicationCredentialID != "" || c.ApplicationCredentialName != ""
 }
 
-var containerPrefixRE = regexp.MustCompile(`^[A-Za-z0-9._-]{0,64}$`)
+var namePrefixRE = regexp.MustCompile(`^[A-Za-z0-9._-]{0,64}$`)
 
 // Validate checks the configuration without network access.
 func (c *Config) Validate() error {
@@ -162,8 +162,8 @@ func (c *Config) Validate() error {
 			bad("compute_url needs Keystone: TempAuth reaches only Swift")
 		}
 	}
-	if !containerPrefixRE.MatchString(c.ContainerPrefix) {
-		bad("container_prefix %q: want up to 64 letters, digits, '.', '_' or '-'", c.ContainerPrefix)
+	if !namePrefixRE.MatchString(c.NamePrefix) {
+		bad("name_prefix %q: want up to 64 letters, digits, '.', '_' or '-'", c.NamePrefix)
 	}
 	return errors.Join(errs...)
 }

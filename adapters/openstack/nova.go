@@ -129,6 +129,26 @@ func (a *Adapter) getFlavor(ctx context.Context, sc *gophercloud.ServiceClient, 
 // <hostname>: a DNS label or name, so it is also a valid hostname.
 var serverNameRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]{0,61}[A-Za-z0-9])?$`)
 
+// hostLabel turns s into a valid host name: characters other than
+// letters, digits, '.' and '-' become '-', at most 63 bytes, no leading or
+// trailing '-' or '.'.
+func hostLabel(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-') {
+			b[i] = '-'
+		}
+	}
+	if len(b) > 63 {
+		b = b[:63]
+	}
+	out := strings.Trim(string(b), "-.")
+	if out == "" {
+		out = "csb"
+	}
+	return out
+}
+
 func (a *Adapter) provisionServer(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
 	x := req.Want.IaaS
 	if err := unsupportedIaaS(x, false); err != nil {
@@ -154,7 +174,7 @@ func (a *Adapter) provisionServer(ctx context.Context, req *adapters.Request) (*
 	if err != nil {
 		return nil, err
 	}
-	name := a.cfg.ContainerPrefix + req.JobID
+	name := hostLabel(a.cfg.NamePrefix + req.JobID)
 	if x.Compute != nil && x.Compute.Hostname != nil {
 		name = *x.Compute.Hostname
 	}

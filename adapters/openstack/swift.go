@@ -46,7 +46,7 @@ func (a *Adapter) containerName(d *csbmsg.DSaaS, jobID string) (string, error) {
 		}
 		name = p[strings.LastIndex(p, "/")+1:]
 	default:
-		name = a.cfg.ContainerPrefix + jobID
+		name = a.cfg.NamePrefix + jobID
 	}
 	if err := checkContainerName(name); err != nil {
 		return "", err
