@@ -1,0 +1,291 @@
+// Package httpx holds the small HTTP helpers the REST adapters share: one
+// call = one JSON (or raw) request whose outcome is either the response or
+// an *adapters.Error with the right kind, retries with capped exponential
+// backoff for idempotent methods only, and context deadlines honoured at
+// every step (the request itself and every backoff wait).
+//
+// Status mapping (see Classify):
+//
+//	404, 410                 -> adapters.KindNotFound
+//	507                      -> adapters.KindCapacity (Insufficient Storage: the peer has no room)
+//	other 4xx                -> adapters.KindClient
+//	5xx                      -> adapters.KindServer
+//	context deadline, net timeouts            -> adapters.KindTimeout
+//	other transport errors (refused, TLS, DNS) -> adapters.KindTransport
+//
+// This package does not import Caddy.
+package httpx
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/caddy-csb/caddy-csb/adapters"
+)
+
+// MaxBody is the largest response body a call reads (4 MiB). Larger bodies
+// fail the call with KindServer rather than exhausting memory.
+const MaxBody = 4 << 20
+
+// sharedTransport is the transport of the default client: one pool of
+// keep-alive connections for every adapter that is not handed its own
+// client, so connections are reused across calls.
+var sharedTransport = &http.Transport{
+	Proxy:                 http.ProxyFromEnvironment,
+	DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+	ForceAttemptHTTP2:     true,
+	MaxIdleConns:          100,
+	MaxIdleConnsPerHost:   16,
+	IdleConnTimeout:       90 * time.Second,
+	TLSHandshakeTimeout:   10 * time.Second,
+	ExpectContinueTimeout: time.Second,
+}
+
+// DefaultHTTPClient is the client a Client uses when HTTP is nil. It has no
+// overall timeout: every call is bounded by its context.
+var DefaultHTTPClient = &http.Client{Transport: sharedTransport}
+
+// Client performs calls against one peer. The zero value is usable. A
+// Client is safe for concurrent use; set its fields before first use.
+type Client struct {
+	// HTTP is the underlying client (TLS trust, authentication). Nil means
+	// DefaultHTTPClient.
+	HTTP *http.Client
+	// Header is added to every request (for example a protocol version
+	// header). Call headers override it.
+	Header http.Header
+	// Retries is how many times an idempotent call is retried after a
+	// transport error or a 502/503/504 answer. Zero means 2; negative means
+	// never.
+	Retries int
+	// Backoff is the first retry delay; each next one doubles, capped at
+	// 2 s, with up to 50% jitter. Zero means 100 ms.
+	Backoff time.Duration
+	// Sleep waits between retries; nil means a timer that also returns when
+	// ctx ends. Tests inject one that does not wait.
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// Call describes one request.
+type Call struct {
+	// Op names the operation for errors ("provision", "cimi create machine").
+	Op     string
+	Method string
+	URL    string
+	// JSON, if non-nil, is marshalled as the request body.
+	JSON any
+	// Body, if non-nil and JSON is nil, is sent as is.
+	Body []byte
+	// ContentType of the body and Accept of the answer.
+	ContentType string
+	Accept      string
+	// Header holds extra request headers.
+	Header http.Header
+	// Out, if non-nil, receives the JSON-decoded response body of a 2xx
+	// answer that has one.
+	Out any
+}
+
+// Response is a successful (2xx) answer.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// Idempotent reports whether a method may be retried safely (RFC 9110
+// section 9.2.2).
+func Idempotent(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPut, http.MethodDelete, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	return false
+}
+
+// Do performs the call. Non-2xx answers and transport failures come back
+// as *adapters.Error; the error's Err carries a short excerpt of the
+// peer's answer. Non-idempotent methods are sent once.
+func (c *Client) Do(ctx context.Context, call Call) (*Response, error) {
+	var body []byte
+	if call.JSON != nil {
+		b, err := json.Marshal(call.JSON)
+		if err != nil {
+			return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: call.Op, Err: fmt.Errorf("encoding request: %w", err)}
+		}
+		body = b
+	} else {
+		body = call.Body
+	}
+	retries := c.Retries
+	if retries == 0 {
+		retries = 2
+	}
+	if !Idempotent(call.Method) || retries < 0 {
+		retries = 0
+	}
+	backoff := c.Backoff
+	if backoff <= 0 {
+		backoff = 100 * time.Millisecond
+	}
+	for attempt := 0; ; attempt++ {
+		resp, err, retryable := c.once(ctx, call, body)
+		if err == nil || !retryable || attempt >= retries || ctx.Err() != nil {
+			return resp, err
+		}
+		d := backoff << attempt
+		if d > 2*time.Second {
+			d = 2 * time.Second
+		}
+		d += time.Duration(rand.Int64N(int64(d)/2 + 1))
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+			return resp, err // waiting would outlive the deadline
+		}
+		sleep := c.Sleep
+		if sleep == nil {
+			sleep = sleepCtx
+		}
+		if serr := sleep(ctx, d); serr != nil {
+			return resp, err
+		}
+	}
+}
+
+func (c *Client) once(ctx context.Context, call Call, body []byte) (*Response, error, bool) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, call.Method, call.URL, rd)
+	if err != nil {
+		return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: call.Op, Err: err}, false
+	}
+	for k, vs := range c.Header {
+		req.Header[k] = append([]string(nil), vs...)
+	}
+	for k, vs := range call.Header {
+		req.Header[k] = append([]string(nil), vs...)
+	}
+	if body != nil && call.ContentType != "" {
+		req.Header.Set("Content-Type", call.ContentType)
+	}
+	if call.Accept != "" {
+		req.Header.Set("Accept", call.Accept)
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = DefaultHTTPClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		e := Classify(call.Op, 0, err)
+		return nil, e, e.Kind == adapters.KindTransport
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
+	if err != nil {
+		e := Classify(call.Op, 0, err)
+		return nil, e, e.Kind == adapters.KindTransport
+	}
+	if len(data) > MaxBody {
+		return nil, &adapters.Error{Kind: adapters.KindServer, Op: call.Op, Status: resp.StatusCode, Err: errors.New("response body too large")}, false
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		e := Classify(call.Op, resp.StatusCode, fmt.Errorf("%s %s: %s", call.Method, redact(call.URL), excerpt(data)))
+		switch resp.StatusCode {
+		case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			return nil, e, true
+		}
+		return nil, e, false
+	}
+	out := &Response{Status: resp.StatusCode, Header: resp.Header, Body: data}
+	if call.Out != nil && len(bytes.TrimSpace(data)) > 0 {
+		if err := json.Unmarshal(data, call.Out); err != nil {
+			return out, &adapters.Error{Kind: adapters.KindServer, Op: call.Op, Status: resp.StatusCode, Err: fmt.Errorf("decoding answer: %w", err)}, false
+		}
+	}
+	return out, nil, false
+}
+
+// Classify turns an HTTP status (non-zero) or a transport error into an
+// *adapters.Error of the right kind.
+func Classify(op string, status int, err error) *adapters.Error {
+	if status != 0 {
+		kind := adapters.KindClient
+		switch {
+		case status == http.StatusNotFound || status == http.StatusGone:
+			kind = adapters.KindNotFound
+		case status == http.StatusInsufficientStorage:
+			kind = adapters.KindCapacity
+		case status >= 500:
+			kind = adapters.KindServer
+		}
+		return &adapters.Error{Kind: kind, Op: op, Status: status, Err: err}
+	}
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return &adapters.Error{Kind: adapters.KindTimeout, Op: op, Err: err}
+	case errors.As(err, &ne) && ne.Timeout():
+		return &adapters.Error{Kind: adapters.KindTimeout, Op: op, Err: err}
+	}
+	return &adapters.Error{Kind: adapters.KindTransport, Op: op, Err: err}
+}
+
+// Resolve resolves ref (absolute, or relative as CIMI and CDMI allow)
+// against base.
+func Resolve(base, ref string) (string, error) {
+	b, err := url.Parse(base)
+	if err != nil {
+		return "", err
+	}
+	r, err := url.Parse(ref)
+	if err != nil {
+		return "", err
+	}
+	return b.ResolveReference(r).String(), nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func excerpt(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if len(s) > 200 {
+		s = s[:200] + "..."
+	}
+	if s == "" {
+		s = "(empty body)"
+	}
+	return s
+}
+
+// redact drops userinfo and query from a URL for error messages, so no
+// credential or token leaks into logs.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(invalid url)"
+	}
+	u.User = nil
+	u.RawQuery = ""
+	return u.String()
+}

@@ -1,0 +1,7 @@
+//go:build !codec
+
+package sandbox
+
+type pubState struct{}
+
+func newPubState() *pubState { return &pubState{} }
