@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,6 +16,8 @@ import (
 	"testing"
 	"text/template"
 	"time"
+
+	"github.com/caddy-csb/caddy-csb/adapters/adaptertest"
 )
 
 // double is a Keystone v3 and Nova v2.1 double built from the API
@@ -23,6 +26,13 @@ import (
 type double struct {
 	t   *testing.T
 	srv *httptest.Server
+
+	// faults for the conformance kit, under their own lock so a hung call
+	// does not block the double's state.
+	fmu    sync.Mutex
+	fault  adaptertest.Fault
+	fcalls int
+	closed chan struct{} // closed when the test ends: releases hung calls
 
 	mu          sync.Mutex
 	password    string
@@ -63,10 +73,11 @@ func newDouble(t *testing.T) *double {
 	d := &double{
 		t: t, password: "demo-password", appCredID: "0f7e6c2a9d3b4e5f8a1b2c3d4e5f6a7b", appSecret: "app-cred-secret",
 		project: dblProject, tokenTTL: time.Hour, tokens: map[string]bool{}, computeHits: map[string]int{},
-		servers: map[string]*fakeServer{}, quotaCores: 1 << 20,
+		servers: map[string]*fakeServer{}, quotaCores: 1 << 20, closed: make(chan struct{}),
 	}
 	d.srv = httptest.NewServer(http.HandlerFunc(d.serve))
 	t.Cleanup(d.srv.Close)
+	t.Cleanup(func() { close(d.closed) }) // runs first
 	return d
 }
 
@@ -114,7 +125,42 @@ func (d *double) reply(w http.ResponseWriter, status int, body []byte) {
 	w.Write(body)
 }
 
+// applyFault sets the misbehaviour the conformance kit asks for.
+func (d *double) applyFault(f adaptertest.Fault) {
+	d.fmu.Lock()
+	defer d.fmu.Unlock()
+	d.fault, d.fcalls = f, 0
+}
+
+// inventory is how many servers exist.
+func (d *double) inventory() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.servers)
+}
+
 func (d *double) serve(w http.ResponseWriter, r *http.Request) {
+	d.fmu.Lock()
+	f := d.fault
+	d.fcalls++
+	n := d.fcalls
+	d.fmu.Unlock()
+	switch {
+	case f.Kind == adaptertest.FaultClient:
+		d.reply(w, 400, []byte(`{"badRequest":{"code":400,"message":"injected fault"}}`))
+		return
+	case f.Kind == adaptertest.FaultServer, f.Kind == adaptertest.FaultFailAfter && n > f.After:
+		d.reply(w, 500, []byte(`{"computeFault":{"code":500,"message":"injected fault"}}`))
+		return
+	case f.Kind == adaptertest.FaultHang:
+		// Read the body so the server notices when the client hangs up.
+		io.Copy(io.Discard, r.Body)
+		select {
+		case <-r.Context().Done():
+		case <-d.closed:
+		}
+		return
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	switch {

@@ -201,7 +201,11 @@ func (a *Adapter) provisionStorage(ctx context.Context, req *adapters.Request) (
 		}
 		res.URI = objectURL(sc, cname, oname)
 	}
-	return a.storageStatus(ctx, res, d)
+	out, err := a.storageStatus(ctx, res, d)
+	if err != nil {
+		return res, err // created: the broker removes it
+	}
+	return out, nil
 }
 
 func (a *Adapter) putObject(ctx context.Context, sc *gophercloud.ServiceClient, c, o string, d *csbmsg.DataObject, meta map[string]string) error {

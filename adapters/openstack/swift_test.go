@@ -404,3 +404,19 @@ func TestSwiftFrontRefreshesToken(t *testing.T) {
 		t.Fatalf("%d authentications after the refresh, want still 2", n)
 	}
 }
+
+func httpGet(t testing.TB, u, token string) string {
+	t.Helper()
+	req, _ := http.NewRequest("GET", u, nil)
+	req.Header.Set("X-Auth-Token", token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %s", u, resp.Status)
+	}
+	return string(b)
+}

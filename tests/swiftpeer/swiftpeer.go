@@ -23,11 +23,13 @@ package swiftpeer
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -71,11 +73,13 @@ type Swift struct {
 }
 
 type proc struct {
-	name string
-	cmd  *exec.Cmd
-	log  *lockedBuffer
-	done chan struct{}
-	err  error
+	name     string
+	cmd      *exec.Cmd
+	logPath  string
+	pidfile  string // the server's pid, written by the watchdog
+	done     chan struct{}
+	err      error
+	lifeline *os.File // write end of the watchdog's stdin
 }
 
 // Skip is the environment variable that, when set to a non-empty value,
@@ -172,7 +176,7 @@ func Start(ctx context.Context) (_ *Swift, err error) {
 
 	confDir := filepath.Join(dir, "etc")
 	dataDir := filepath.Join(dir, "srv")
-	for _, d := range []string{confDir, filepath.Join(dataDir, "sdb1"), filepath.Join(dir, "run")} {
+	for _, d := range []string{confDir, filepath.Join(dataDir, "sdb1"), filepath.Join(dir, "run"), filepath.Join(dir, "log")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, err
 		}
@@ -243,16 +247,47 @@ func Start(ctx context.Context) (_ *Swift, err error) {
 	return s, nil
 }
 
-// spawn starts one server in its own process group.
+// watchdog runs a server, writes its pid to the file named by $1, and
+// stops the server (SIGTERM) when its standard input reaches end of file:
+// when Stop closes the pipe, or when the test process that holds the
+// pipe's write end dies, even by SIGKILL. (Pdeathsig cannot do this: the
+// servers change their user, which clears it; and the Swift servers call
+// setsid, so they leave the watchdog's process group.)
+const watchdog = `pidfile=$1; shift
+exec 3<&0
+"$@" </dev/null &
+c=$!
+echo "$c" >"$pidfile"
+{ read _ <&3; kill -TERM "$c" 2>/dev/null; } &
+w=$!
+wait "$c"; s=$?
+kill "$w" 2>/dev/null
+exit $s`
+
+// spawn starts one server under the watchdog. Its output goes to a file
+// (a pipe would keep Wait waiting as long as any descendant holds it).
 func (s *Swift) spawn(name, bin string, args ...string) error {
-	cmd := exec.Command(bin, args...)
-	p := &proc{name: name, cmd: cmd, log: new(lockedBuffer), done: make(chan struct{})}
+	logf, err := os.Create(filepath.Join(s.Dir, "log", name+".log"))
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer pr.Close()
+	pidfile := filepath.Join(s.Dir, "run", name+".pid")
+	cmd := exec.Command("sh", append([]string{"-c", watchdog, "sh", pidfile, bin}, args...)...)
+	p := &proc{name: name, cmd: cmd, logPath: logf.Name(), pidfile: pidfile, done: make(chan struct{}), lifeline: pw}
 	cmd.Dir = s.Dir
-	cmd.Stdout = p.log
-	cmd.Stderr = p.log
+	cmd.Stdin = pr
+	cmd.Stdout = logf
+	cmd.Stderr = logf
 	cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
+		pw.Close()
 		return fmt.Errorf("start %s: %w", bin, err)
 	}
 	go func() {
@@ -371,20 +406,28 @@ func (s *Swift) auth(ctx context.Context, client *http.Client, user, key string)
 func (s *Swift) Logs() string {
 	var b strings.Builder
 	for _, p := range s.procs {
-		fmt.Fprintf(&b, "--- %s\n%s", p.name, p.log.String())
+		out, _ := os.ReadFile(p.logPath)
+		fmt.Fprintf(&b, "--- %s\n%s", p.name, out)
 	}
 	return b.String()
 }
 
-// Stop stops every server (SIGTERM, then SIGKILL after 10 s) and removes
-// the temporary directory.
+// Stop stops every server and removes the temporary directory: closing a
+// server's lifeline makes its watchdog send SIGTERM and wait; a server
+// still running after 10 s is killed.
 func (s *Swift) Stop() {
-	for i := len(s.procs) - 1; i >= 0; i-- {
-		p := s.procs[i]
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+	for _, p := range s.procs {
+		p.lifeline.Close()
+	}
+	for _, p := range s.procs {
 		select {
 		case <-p.done:
 		case <-time.After(10 * time.Second):
+			if b, err := os.ReadFile(p.pidfile); err == nil {
+				if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 {
+					_ = syscall.Kill(pid, syscall.SIGKILL)
+				}
+			}
 			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 			<-p.done
 		}
@@ -449,23 +492,6 @@ func exitCode(err error) int {
 		return ee.ExitCode()
 	}
 	return -1
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // swift.conf: a fresh hash prefix and suffix and one storage policy.
@@ -575,4 +601,53 @@ func redactArgs(args []string) []string {
 		}
 	}
 	return out
+}
+
+// Count returns how many containers the account of user holds and how many
+// objects they hold in all, read directly from Swift (each container is
+// listed: the account's own object counts are updated asynchronously by
+// the container updater, which this instance does not run). Tests use it
+// as the inventory that shows orphans.
+func (s *Swift) Count(ctx context.Context, user, key string) (containers, objects int, err error) {
+	token, storage, err := s.Auth(ctx, user, key)
+	if err != nil {
+		return 0, 0, err
+	}
+	list := func(u string) ([]struct {
+		Name string `json:"name"`
+	}, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u+"?format=json", nil)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("X-Auth-Token", token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		switch resp.StatusCode {
+		case http.StatusOK:
+		case http.StatusNoContent, http.StatusNotFound:
+			return nil, nil
+		default:
+			return nil, fmt.Errorf("list %s: %s", u, resp.Status)
+		}
+		var out []struct {
+			Name string `json:"name"`
+		}
+		return out, json.NewDecoder(resp.Body).Decode(&out)
+	}
+	cs, err := list(storage)
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, c := range cs {
+		os, err := list(storage + "/" + url.PathEscape(c.Name))
+		if err != nil {
+			return 0, 0, err
+		}
+		objects += len(os)
+	}
+	return len(cs), objects, nil
 }
