@@ -42,6 +42,24 @@ type Adapter interface {
 	Remove(ctx context.Context, res *Resource) error
 }
 
+// Holder is implemented by values that hand out an Adapter without being
+// one. Caddy guest modules (csb.adapters.*) need it: their Provision
+// method is caddy.Provisioner's Provision(caddy.Context) error, so the
+// module value cannot also have Adapter's Provision. The app accepts a
+// module that is an Adapter or a Holder.
+type Holder interface {
+	CSBAdapter() Adapter
+}
+
+// KindReporter is implemented by adapters that serve only some service
+// models; ServiceKinds returns them as the catalogue spells them ("IaaS",
+// "PaaS", "SaaS", "DSaaS"). A provider whose native APIs differ by model
+// (CIMI for IaaS, CDMI for DSaaS) has one adapter per model, and the
+// broker picks the one that reports the request's kind.
+type KindReporter interface {
+	ServiceKinds() []string
+}
+
 // Discoverer is implemented by adapters that can read a provider's offers
 // from its native API, for providers that do not publish notifications.
 type Discoverer interface {

@@ -28,6 +28,11 @@ type App struct {
 	// configuration order (the order the "first" placement policy uses).
 	Providers []*Provider `json:"providers,omitempty"`
 
+	// XML configures how the broker reads the draft's XML messages: lenient
+	// or strict mode, body size and parser limits. Default: lenient mode,
+	// 1 MiB bodies. Caddyfile: xml [lenient|strict] { ... } (see XMLConfig).
+	XML *XMLConfig `json:"xml,omitempty"`
+
 	ctx    caddy.Context
 	logger *zap.Logger
 }
@@ -44,11 +49,21 @@ func (App) CaddyModule() caddy.ModuleInfo {
 func (a *App) Provision(ctx caddy.Context) error {
 	a.ctx = ctx
 	a.logger = ctx.Logger()
+	if a.XML == nil {
+		a.XML = new(XMLConfig)
+	}
+	a.XML.provision(a.logger)
+	if err := a.loadAdapters(ctx); err != nil {
+		return err
+	}
 	return nil
 }
 
 // Validate checks the configuration without side effects.
 func (a *App) Validate() error {
+	if err := a.XML.Validate(); err != nil {
+		return err
+	}
 	return nil
 }
 

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/caddy-csb/caddy-csb/adapters"
 )
 
 func init() {
@@ -34,6 +36,13 @@ type Provider struct {
 	// Weight is the provider's weight for the weighted placement policy.
 	// Default 1. Caddyfile: weight <n>.
 	Weight int `json:"weight,omitempty"`
+
+	// MoreAdaptersRaw are further csb.adapters.* modules, for a provider
+	// whose native APIs differ by service model (CIMI for IaaS, CDMI for
+	// DSaaS). Caddyfile: a second adapter subdirective.
+	MoreAdaptersRaw []json.RawMessage `json:"more_adapters,omitempty" caddy:"namespace=csb.adapters inline_key=name"`
+
+	adapters []adapters.Adapter // loaded by App.Provision, AdapterRaw first
 }
 
 // providerOption parses one subdirective inside a provider block.

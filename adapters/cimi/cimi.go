@@ -750,8 +750,12 @@ func (a *Adapter) removeByJob(ctx context.Context, jobID string, res *adapters.R
 	return nil
 }
 
+// ServiceKinds reports the service model the adapter serves.
+func (a *Adapter) ServiceKinds() []string { return []string{"IaaS"} }
+
 // Interface guards.
 var (
-	_ adapters.Adapter    = (*Adapter)(nil)
-	_ adapters.Discoverer = (*Adapter)(nil)
+	_ adapters.KindReporter = (*Adapter)(nil)
+	_ adapters.Adapter      = (*Adapter)(nil)
+	_ adapters.Discoverer   = (*Adapter)(nil)
 )

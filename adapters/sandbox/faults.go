@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"context"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"sync"
@@ -38,10 +39,12 @@ type faultState struct {
 	count int
 	// sleep waits d or until ctx ends; tests replace it.
 	sleep func(ctx context.Context, d time.Duration) error
+	// release is closed when the faults change, ending hung requests.
+	release chan struct{}
 }
 
 func newFaultState() *faultState {
-	return &faultState{rng: rand.New(rand.NewPCG(0, 0)), sleep: sleepCtx}
+	return &faultState{rng: rand.New(rand.NewPCG(0, 0)), sleep: sleepCtx, release: make(chan struct{})}
 }
 
 // SetFaults replaces the fault settings and resets the fail-after counter
@@ -53,6 +56,8 @@ func (c *Cloud) SetFaults(f Faults) {
 	fs.f = f
 	fs.count = 0
 	fs.rng = rand.New(rand.NewPCG(f.Seed, f.Seed^0x9e3779b97f4a7c15))
+	close(fs.release)
+	fs.release = make(chan struct{})
 }
 
 // Faults returns the current fault settings.
@@ -71,7 +76,7 @@ func (c *Cloud) SetSleep(fn func(ctx context.Context, d time.Duration) error) {
 
 // decide returns the status to inject (0 for none), the latency and
 // whether to hang.
-func (fs *faultState) decide() (status int, latency time.Duration, hang bool, sleep func(context.Context, time.Duration) error) {
+func (fs *faultState) decide() (status int, latency time.Duration, hang <-chan struct{}, sleep func(context.Context, time.Duration) error) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	f := fs.f
@@ -86,15 +91,25 @@ func (fs *faultState) decide() (status int, latency time.Duration, hang bool, sl
 	if f.ErrorRate > 0 && fs.rng.Float64() < f.ErrorRate {
 		status = st
 	}
-	return status, f.Latency, f.Hang, fs.sleep
+	if f.Hang {
+		hang = fs.release
+	}
+	return status, f.Latency, hang, fs.sleep
 }
 
 // withFaults wraps a native API handler with the fault injector.
 func (c *Cloud) withFaults(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		status, latency, hang, sleep := c.faults.decide()
-		if hang {
-			<-r.Context().Done()
+		if hang != nil {
+			// Read the body first: the server notices a client that gave
+			// up (and cancels r.Context) only once the body is consumed.
+			_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 1<<20))
+			select {
+			case <-r.Context().Done():
+			case <-hang:
+				http.Error(w, "sandbox: hang released", http.StatusServiceUnavailable)
+			}
 			return
 		}
 		if latency > 0 {

@@ -1,5 +1,3 @@
-//go:build codec
-
 package sandbox
 
 import (
@@ -101,6 +99,7 @@ type subscription struct {
 	sentVersion uint64
 	sentAny     bool
 	push        bool
+	failures    int // consecutive failed deliveries
 }
 
 func newPubState() *pubState {
@@ -436,8 +435,15 @@ func (c *Cloud) notify(ctx context.Context, cfg PublishConfig, s *subscription, 
 	}
 	s.nextDue = now.Add(s.frequency)
 	if err != nil {
+		// Retry sooner than the frequency: 1 s, 2 s, 4 s, ... (the broker
+		// may just be starting).
+		s.failures++
+		if b := time.Second << min(s.failures-1, 16); b < s.frequency {
+			s.nextDue = now.Add(b)
+		}
 		return
 	}
+	s.failures = 0
 	s.notifySeq = seq
 	s.sentVersion, s.sentAny = version, true
 	if status == csbmsg.StatusNoSuchSubscription && !s.push {

@@ -11,6 +11,17 @@
 // under two names: the publish interface's <compute-support> and the
 // consumer interface's <compute> are both a [Compute], and so on.
 //
+// ParsePublish and ParseConsumer read a message (namespace-aware, with
+// etree), check it against the schemas and answer a failure with the
+// status the draft prescribes: 400 for a syntax or schema violation, 420
+// for an element or attribute not understood ([Error]). [Lenient] mode,
+// the default, also accepts the spellings of the draft's own examples;
+// [Strict] mode holds messages to the schemas. [Limits] bound what a
+// message may cost before any tree is built. MarshalPublish and
+// MarshalConsumer write values that validate against the schemas (as
+// repaired in testdata/schema; see CONFORMANCE.md for every
+// interpretation).
+//
 // This package does not import Caddy.
 package csbmsg
 

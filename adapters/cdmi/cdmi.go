@@ -1,0 +1,540 @@
+// Package cdmi is the cloud service adapter for DSaaS providers that speak
+// SNIA CDMI 1.1.1: capabilities discovery, containers, data objects (value,
+// mimetype, metadata), domains and queue objects, with the
+// X-CDMI-Specification-Version header and the application/cdmi-* content
+// types. The CSB <-> CDMI mapping is in mapping.go and README.md.
+//
+// Each job gets its own container (<prefix><job-id>/) that holds its data
+// and queue objects, and its own domain when it asks for one, so Remove
+// deletes exactly what the job created.
+//
+// This package does not import Caddy.
+package cdmi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+
+	"github.com/caddy-csb/caddy-csb/adapters"
+	"github.com/caddy-csb/caddy-csb/adapters/httpx"
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+)
+
+// Config configures the adapter.
+type Config struct {
+	// Endpoint is the CDMI root URI (the root container), e.g.
+	// https://storage.example/cdmi/. Required.
+	Endpoint string `json:"endpoint"`
+	// Prefix prefixes job container and domain names. Default "csb-".
+	Prefix string `json:"prefix,omitempty"`
+}
+
+// Adapter talks to one CDMI provider. It is safe for concurrent use.
+type Adapter struct {
+	cfg  Config
+	mu   sync.Mutex
+	http *httpx.Client
+}
+
+// New returns an adapter for the CDMI root at cfg.Endpoint.
+func New(cfg Config) (*Adapter, error) {
+	if cfg.Endpoint == "" {
+		return nil, errors.New("cdmi: endpoint is required")
+	}
+	if !strings.HasPrefix(cfg.Endpoint, "http://") && !strings.HasPrefix(cfg.Endpoint, "https://") {
+		return nil, fmt.Errorf("cdmi: endpoint %q must be an http or https URL", cfg.Endpoint)
+	}
+	if !strings.HasSuffix(cfg.Endpoint, "/") {
+		cfg.Endpoint += "/"
+	}
+	if cfg.Prefix == "" {
+		cfg.Prefix = "csb-"
+	}
+	a := &Adapter{cfg: cfg}
+	a.SetHTTPClient(nil)
+	return a, nil
+}
+
+// SetHTTPClient sets the client used for every call. Nil means a shared
+// default client.
+func (a *Adapter) SetHTTPClient(c *http.Client) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.http = &httpx.Client{HTTP: c, Header: http.Header{VersionHeader: {Version}}}
+}
+
+func (a *Adapter) client() *httpx.Client {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.http
+}
+
+// object is a CDMI object representation (any type).
+type object struct {
+	ObjectType       string         `json:"objectType,omitempty"`
+	ObjectID         string         `json:"objectID,omitempty"`
+	ObjectName       string         `json:"objectName,omitempty"`
+	ParentURI        string         `json:"parentURI,omitempty"`
+	DomainURI        string         `json:"domainURI,omitempty"`
+	CapabilitiesURI  string         `json:"capabilitiesURI,omitempty"`
+	CompletionStatus string         `json:"completionStatus,omitempty"`
+	Metadata         map[string]any `json:"metadata,omitempty"`
+	Mimetype         string         `json:"mimetype,omitempty"`
+	Value            *string        `json:"value,omitempty"`
+	ValueEncoding    string         `json:"valuetransferencoding,omitempty"`
+	Children         []string       `json:"children,omitempty"`
+	QueueValues      string         `json:"queueValues,omitempty"`
+	Capabilities     map[string]any `json:"capabilities,omitempty"`
+}
+
+func (a *Adapter) url(path string) string { return a.cfg.Endpoint + strings.TrimPrefix(path, "/") }
+
+func (a *Adapter) put(ctx context.Context, op, url, ct string, body *object) (*object, error) {
+	var out object
+	resp, err := a.client().Do(ctx, httpx.Call{Op: op, Method: http.MethodPut, URL: url, JSON: body, ContentType: ct, Accept: ct, Out: &out})
+	if err != nil {
+		return nil, err
+	}
+	if resp.Status == http.StatusNoContent || len(resp.Body) == 0 {
+		return nil, nil
+	}
+	return &out, nil
+}
+
+func (a *Adapter) get(ctx context.Context, op, url, ct string) (*object, error) {
+	var out object
+	if _, err := a.client().Do(ctx, httpx.Call{Op: op, Method: http.MethodGet, URL: url, Accept: ct, Out: &out}); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+func (a *Adapter) del(ctx context.Context, op, url string) error {
+	_, err := a.client().Do(ctx, httpx.Call{Op: op, Method: http.MethodDelete, URL: url})
+	if adapters.KindOf(err) == adapters.KindNotFound {
+		return nil
+	}
+	return err
+}
+
+// Native keys of a Resource.
+const (
+	keyContainer = "container"
+	keyData      = "data_object"
+	keyQueue     = "queue_object"
+	keyDomain    = "domain"
+	keyCap       = "capability"
+)
+
+var nmtoken = regexp.MustCompile(`^[A-Za-z0-9._:-]+$`)
+
+func unsupported(op, format string, args ...any) error {
+	return &adapters.Error{Kind: adapters.KindUnsupported, Op: op, Err: fmt.Errorf(format, args...)}
+}
+
+// metadataOut turns the draft's metadata string into CDMI user metadata.
+func metadataOut(s *string) map[string]any {
+	if s == nil {
+		return map[string]any{}
+	}
+	var obj map[string]any
+	if json.Unmarshal([]byte(*s), &obj) == nil && obj != nil {
+		return obj
+	}
+	return map[string]any{"csb_metadata": *s}
+}
+
+// metadataIn turns CDMI metadata back into the draft's string: the user
+// items only (cdmi_* items are the system's).
+func metadataIn(m map[string]any) *string {
+	user := map[string]any{}
+	for k, v := range m {
+		if !strings.HasPrefix(k, "cdmi_") {
+			user[k] = v
+		}
+	}
+	if len(user) == 0 {
+		return nil
+	}
+	if s, ok := user["csb_metadata"].(string); ok && len(user) == 1 {
+		return &s
+	}
+	b, _ := json.Marshal(user)
+	s := string(b)
+	return &s
+}
+
+func (a *Adapter) check(op string, want *csbmsg.DSaaS) error {
+	if want == nil {
+		return unsupported(op, "the cdmi adapter provisions DSaaS only")
+	}
+	if want.DataObject == nil && want.ContainerObject == nil && want.DomainObject == nil && want.QueueObject == nil && want.CapabilityObject == nil {
+		return unsupported(op, "the DSaaS request names no object")
+	}
+	for _, id := range []*string{objID(want.DataObject), objID(want.QueueObject)} {
+		if id != nil && !nmtoken.MatchString(*id) {
+			return unsupported(op, "object name %q is not an NMTOKEN", *id)
+		}
+	}
+	if want.CapabilityObject != nil && want.CapabilityObject.Type != nil {
+		if _, ok := CapabilityPaths[*want.CapabilityObject.Type]; !ok {
+			return unsupported(op, "unknown capability object type %q", *want.CapabilityObject.Type)
+		}
+	}
+	if want.DataObject != nil && want.QueueObject != nil && deref(objID(want.DataObject)) == deref(objID(want.QueueObject)) && objID(want.DataObject) != nil {
+		return unsupported(op, "the data and queue objects have the same name")
+	}
+	return nil
+}
+
+func objID(v any) *string {
+	switch o := v.(type) {
+	case *csbmsg.DataObject:
+		if o != nil {
+			return o.ObjectID
+		}
+	case *csbmsg.QueueObject:
+		if o != nil {
+			return o.ObjectID
+		}
+	}
+	return nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// Provision creates the job's container, data object, queue object and
+// domain, and reads the requested capability object.
+func (a *Adapter) Provision(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
+	const op = "provision"
+	want := req.Want.DSaaS
+	if err := a.check(op, want); err != nil {
+		return nil, err
+	}
+	res := &adapters.Resource{State: adapters.StatePending, Native: map[string]string{}, Endpoint: a.cfg.Endpoint}
+	partial := func(err error) (*adapters.Resource, error) {
+		if len(res.Native) > 0 {
+			return res, err
+		}
+		return nil, err
+	}
+	job := a.cfg.Prefix + req.JobID
+	if want.ContainerObject != nil || want.DataObject != nil || want.QueueObject != nil {
+		var meta *string
+		if want.ContainerObject != nil {
+			meta = want.ContainerObject.Metadata
+		}
+		url := a.url(job + "/")
+		if _, err := a.put(ctx, op+": create container", url, TypeContainer, &object{Metadata: metadataOut(meta)}); err != nil {
+			return partial(err)
+		}
+		res.Native[keyContainer] = url
+	}
+	if d := want.DataObject; d != nil {
+		name := "data"
+		if d.ObjectID != nil {
+			name = *d.ObjectID
+		}
+		body := &object{Metadata: metadataOut(d.Metadata), Mimetype: "text/plain", ValueEncoding: "utf-8", Value: d.Value}
+		if d.Mimetype != nil {
+			body.Mimetype = *d.Mimetype
+		}
+		if body.Value == nil {
+			body.Value = new(string)
+		}
+		url := a.url(job + "/" + name)
+		if _, err := a.put(ctx, op+": create data object", url, TypeObject, body); err != nil {
+			return partial(err)
+		}
+		res.Native[keyData] = url
+	}
+	if q := want.QueueObject; q != nil {
+		name := "queue"
+		if q.ObjectID != nil {
+			name = *q.ObjectID
+		}
+		url := a.url(job + "/" + name)
+		if _, err := a.put(ctx, op+": create queue", url, TypeQueue, &object{Metadata: metadataOut(q.Metadata)}); err != nil {
+			return partial(err)
+		}
+		res.Native[keyQueue] = url
+	}
+	if d := want.DomainObject; d != nil {
+		url := a.url("cdmi_domains/" + job + "/")
+		if _, err := a.put(ctx, op+": create domain", url, TypeDomain, &object{Metadata: domainMeta(d)}); err != nil {
+			return partial(err)
+		}
+		res.Native[keyDomain] = url
+	}
+	if c := want.CapabilityObject; c != nil {
+		path := CapabilityPaths[csbmsg.CapSystemWide]
+		if c.Type != nil {
+			path = CapabilityPaths[*c.Type]
+		}
+		res.Native[keyCap] = a.url(path)
+	}
+	res.URI = firstOf(res.Native[keyContainer], res.Native[keyDomain], res.Native[keyCap])
+	out, err := a.Status(ctx, res)
+	if err != nil {
+		if res.Native[keyCap] != "" && len(res.Native) == 1 {
+			return nil, err // nothing was created
+		}
+		return res, nil // created; the broker polls
+	}
+	return out, nil
+}
+
+func domainMeta(d *csbmsg.DomainObject) map[string]any {
+	m := metadataOut(d.Metadata)
+	if d.Enabled != nil {
+		m["cdmi_domain_enabled"] = fmt.Sprint(*d.Enabled)
+	}
+	return m
+}
+
+func firstOf(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+// Status reads every object of the job back.
+func (a *Adapter) Status(ctx context.Context, res *adapters.Resource) (*adapters.Resource, error) {
+	const op = "status"
+	out := cloneResource(res)
+	out.State = adapters.StateReady
+	ds := &csbmsg.DSaaS{}
+	parts, gone := 0, 0
+	read := func(key, ct string) (*object, error) {
+		url := res.Native[key]
+		if url == "" {
+			return nil, nil
+		}
+		if key != keyCap {
+			parts++
+		}
+		o, err := a.get(ctx, op+": read "+key, url, ct)
+		if adapters.KindOf(err) == adapters.KindNotFound && key != keyCap {
+			gone++
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case strings.HasPrefix(o.CompletionStatus, "Processing"):
+			out.State = worse(out.State, adapters.StatePending)
+		case strings.HasPrefix(o.CompletionStatus, "Error"):
+			out.State = worse(out.State, adapters.StateFailed)
+		}
+		return o, nil
+	}
+	str := func(s string) *string {
+		if s == "" {
+			return nil
+		}
+		return &s
+	}
+	o, err := read(keyContainer, TypeContainer)
+	if err != nil {
+		return nil, err
+	}
+	if o != nil {
+		ds.ContainerObject = &csbmsg.ContainerObject{Metadata: metadataIn(o.Metadata), ObjectURI: str(res.Native[keyContainer]), ObjectID: str(o.ObjectID),
+			ParentURI: str(o.ParentURI), DomainURI: str(o.DomainURI), CapabilitiesURI: str(o.CapabilitiesURI), Status: str(o.CompletionStatus),
+			Children: str(strings.Join(o.Children, ","))}
+	}
+	if o, err = read(keyData, TypeObject); err != nil {
+		return nil, err
+	}
+	if o != nil {
+		ds.DataObject = &csbmsg.DataObject{Mimetype: str(o.Mimetype), Metadata: metadataIn(o.Metadata), ObjectURI: str(res.Native[keyData]), ObjectID: str(o.ObjectID),
+			ParentURI: str(o.ParentURI), DomainURI: str(o.DomainURI), CapabilitiesURI: str(o.CapabilitiesURI), Value: o.Value, Status: str(o.CompletionStatus)}
+	}
+	if o, err = read(keyQueue, TypeQueue); err != nil {
+		return nil, err
+	}
+	if o != nil {
+		ds.QueueObject = &csbmsg.QueueObject{Metadata: metadataIn(o.Metadata), ObjectURI: str(res.Native[keyQueue]), ObjectID: str(o.ObjectID),
+			ParentURI: str(o.ParentURI), DomainURI: str(o.DomainURI), CapabilitiesURI: str(o.CapabilitiesURI), Status: str(o.CompletionStatus)}
+	}
+	if o, err = read(keyDomain, TypeDomain); err != nil {
+		return nil, err
+	}
+	if o != nil {
+		d := &csbmsg.DomainObject{Metadata: metadataIn(withoutKey(o.Metadata, "cdmi_domain_enabled")), ObjectURI: str(res.Native[keyDomain]), ObjectID: str(o.ObjectID),
+			ParentURI: str(o.ParentURI), DomainURI: str(o.DomainURI), CapabilitiesURI: str(o.CapabilitiesURI), Children: str(strings.Join(o.Children, ","))}
+		if v, ok := o.Metadata["cdmi_domain_enabled"]; ok {
+			e := fmt.Sprint(v) == "true"
+			d.Enabled = &e
+		}
+		ds.DomainObject = d
+	}
+	if o, err = read(keyCap, TypeCapability); err != nil {
+		return nil, err
+	}
+	if o != nil {
+		c := &csbmsg.CapabilityObject{ObjectURI: str(res.Native[keyCap]), ObjectID: str(o.ObjectID), ParentURI: str(o.ParentURI)}
+		if b, err := json.Marshal(o.Capabilities); err == nil {
+			c.Status = str(string(b))
+		}
+		ds.CapabilityObject = c
+	}
+	if parts > 0 && gone == parts {
+		out.State = adapters.StateGone
+	} else if gone > 0 {
+		out.State = adapters.StateFailed
+	}
+	out.Granted = csbmsg.ServiceRequest{DSaaS: ds}
+	return out, nil
+}
+
+func withoutKey(m map[string]any, k string) map[string]any {
+	out := make(map[string]any, len(m))
+	for key, v := range m {
+		if key != k {
+			out[key] = v
+		}
+	}
+	return out
+}
+
+func worse(a, b adapters.State) adapters.State {
+	rank := map[adapters.State]int{adapters.StateReady: 0, adapters.StatePending: 1, adapters.StateFailed: 2, adapters.StateGone: 3}
+	if rank[b] > rank[a] {
+		return b
+	}
+	return a
+}
+
+func cloneResource(r *adapters.Resource) *adapters.Resource {
+	out := *r
+	out.Native = make(map[string]string, len(r.Native))
+	for k, v := range r.Native {
+		out.Native[k] = v
+	}
+	return &out
+}
+
+// Update rewrites what the request changes: a data object's value,
+// mimetype or metadata, a container's, queue's or domain's metadata, a
+// domain's enabled flag.
+func (a *Adapter) Update(ctx context.Context, res *adapters.Resource, req *adapters.Request) (*adapters.Resource, error) {
+	const op = "update"
+	want := req.Want.DSaaS
+	if want == nil {
+		return nil, unsupported(op, "the cdmi adapter updates DSaaS only")
+	}
+	for _, c := range []struct {
+		asked bool
+		key   string
+	}{{want.ContainerObject != nil, keyContainer}, {want.DataObject != nil, keyData}, {want.QueueObject != nil, keyQueue}, {want.DomainObject != nil, keyDomain}} {
+		if c.asked && res.Native[c.key] == "" {
+			return nil, unsupported(op, "adding a %s to an existing job", c.key)
+		}
+	}
+	if c := want.ContainerObject; c != nil && c.Metadata != nil {
+		if _, err := a.put(ctx, op+": container metadata", res.Native[keyContainer], TypeContainer, &object{Metadata: metadataOut(c.Metadata)}); err != nil {
+			return nil, err
+		}
+	}
+	if d := want.DataObject; d != nil && (d.Value != nil || d.Mimetype != nil || d.Metadata != nil) {
+		body := &object{Value: d.Value, Mimetype: deref(d.Mimetype)}
+		if d.Value != nil {
+			body.ValueEncoding = "utf-8"
+		}
+		if d.Metadata != nil {
+			body.Metadata = metadataOut(d.Metadata)
+		}
+		if _, err := a.put(ctx, op+": data object", res.Native[keyData], TypeObject, body); err != nil {
+			return nil, err
+		}
+	}
+	if q := want.QueueObject; q != nil && q.Metadata != nil {
+		if _, err := a.put(ctx, op+": queue metadata", res.Native[keyQueue], TypeQueue, &object{Metadata: metadataOut(q.Metadata)}); err != nil {
+			return nil, err
+		}
+	}
+	if d := want.DomainObject; d != nil && (d.Metadata != nil || d.Enabled != nil) {
+		if _, err := a.put(ctx, op+": domain", res.Native[keyDomain], TypeDomain, &object{Metadata: domainMeta(d)}); err != nil {
+			return nil, err
+		}
+	}
+	if c := want.CapabilityObject; c != nil {
+		out := cloneResource(res)
+		path := CapabilityPaths[csbmsg.CapSystemWide]
+		if c.Type != nil {
+			p, ok := CapabilityPaths[*c.Type]
+			if !ok {
+				return nil, unsupported(op, "unknown capability object type %q", *c.Type)
+			}
+			path = p
+		}
+		out.Native[keyCap] = a.url(path)
+		res = out
+	}
+	return a.Status(ctx, res)
+}
+
+// Remove deletes the job's objects, its container and its domain. What is
+// already gone counts as removed.
+func (a *Adapter) Remove(ctx context.Context, res *adapters.Resource) error {
+	const op = "remove"
+	for _, k := range []string{keyData, keyQueue, keyContainer, keyDomain} {
+		if url := res.Native[k]; url != "" {
+			if err := a.del(ctx, op+": delete "+k, url); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Discover reads the system-wide capabilities and offers one DSaaS
+// service with the object kinds the provider supports.
+func (a *Adapter) Discover(ctx context.Context) ([]csbmsg.Service, error) {
+	const op = "discover"
+	root, err := a.get(ctx, op+": capabilities", a.url("cdmi_capabilities/"), TypeCapability)
+	if err != nil {
+		return nil, err
+	}
+	on := func(name string) bool { return fmt.Sprint(root.Capabilities[name]) == "true" }
+	ds := &csbmsg.DSaaS{
+		ContainerObject:  &csbmsg.ContainerObject{},
+		CapabilityObject: &csbmsg.CapabilityObject{},
+	}
+	if on("cdmi_dataobjects") {
+		ds.DataObject = &csbmsg.DataObject{}
+	}
+	if on("cdmi_queues") {
+		ds.QueueObject = &csbmsg.QueueObject{}
+	}
+	if on("cdmi_domains") {
+		ds.DomainObject = &csbmsg.DomainObject{}
+	}
+	return []csbmsg.Service{{ID: "cdmi", Status: csbmsg.ServiceActive, URI: a.cfg.Endpoint, DSaaS: ds}}, nil
+}
+
+// ServiceKinds reports the service model the adapter serves.
+func (a *Adapter) ServiceKinds() []string { return []string{"DSaaS"} }
+
+// Interface guards.
+var (
+	_ adapters.KindReporter = (*Adapter)(nil)
+	_ adapters.Adapter      = (*Adapter)(nil)
+	_ adapters.Discoverer   = (*Adapter)(nil)
+)
