@@ -295,3 +295,18 @@ var (
 	_ adapters.Discoverer = (*Adapter)(nil)
 	_ adapters.Fronter    = (*Adapter)(nil)
 )
+
+// ServiceKinds reports the service models the adapter serves
+// (adapters.KindReporter): IaaS with EC2, DSaaS with S3.
+func (a *Adapter) ServiceKinds() []string {
+	var out []string
+	if a.offers("ec2") {
+		out = append(out, "IaaS")
+	}
+	if a.offers("s3") {
+		out = append(out, "DSaaS")
+	}
+	return out
+}
+
+var _ adapters.KindReporter = (*Adapter)(nil)

@@ -197,3 +197,15 @@ var (
 	_ adapters.Discoverer = (*Adapter)(nil)
 	_ adapters.Fronter    = (*Adapter)(nil)
 )
+
+// ServiceKinds reports the service models the adapter serves
+// (adapters.KindReporter): IaaS (Nova) and DSaaS (Swift) with Keystone,
+// DSaaS only with TempAuth.
+func (a *Adapter) ServiceKinds() []string {
+	if a.cfg.Keystone() {
+		return []string{"IaaS", "DSaaS"}
+	}
+	return []string{"DSaaS"}
+}
+
+var _ adapters.KindReporter = (*Adapter)(nil)
