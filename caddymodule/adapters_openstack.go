@@ -117,7 +117,7 @@ func (m *OpenStackAdapter) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		"project_domain_id": &c.ProjectDomainID, "project_domain_name": &c.ProjectDomainName,
 		"application_credential_id": &c.ApplicationCredentialID, "application_credential_name": &c.ApplicationCredentialName,
 		"application_credential_secret": &c.ApplicationCredentialSecret,
-		"tempauth_url": &c.TempAuthURL, "tempauth_user": &c.TempAuthUser, "tempauth_key": &c.TempAuthKey,
+		"tempauth_url":                  &c.TempAuthURL, "tempauth_user": &c.TempAuthUser, "tempauth_key": &c.TempAuthKey,
 		"compute_url": &c.ComputeURL, "object_store_url": &c.ObjectStoreURL,
 		"image": &c.Image, "key_name": &c.KeyName, "availability_zone": &c.AvailabilityZone,
 		"name_prefix": &c.NamePrefix,
