@@ -96,7 +96,11 @@ func (a *Adapter) Front(ctx context.Context, r *http.Request, res *adapters.Reso
 			sr.Header[k] = v
 		}
 	}
-	if err := v4.NewSigner().SignHTTP(ctx, creds, sr, payload, service, a.cfg.Region, a.now()); err != nil {
+	signer := v4.NewSigner(func(o *v4.SignerOptions) {
+		// S3 signs the path as sent; other services escape it again.
+		o.DisableURIPathEscaping = service == "s3"
+	})
+	if err := signer.SignHTTP(ctx, creds, sr, payload, service, a.cfg.Region, a.now()); err != nil {
 		return nil, &adapters.Error{Kind: adapters.KindServer, Op: "sign", Err: err}
 	}
 	for _, h := range []string{"Authorization", "X-Amz-Date", "X-Amz-Security-Token"} {

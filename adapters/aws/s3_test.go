@@ -188,3 +188,69 @@ func TestConformanceS3(t *testing.T) {
 		},
 	})
 }
+
+// TestS3Front forwards consumer requests to the real Swift's S3 API the
+// way the transparent proxy does: the consumer's signature is replaced by
+// the provider's (SigV4), and requests outside the job's bucket are
+// refused.
+func TestS3Front(t *testing.T) {
+	sw := swiftpeer.Shared(t)
+	a := s3Adapter(t, sw.ProxyURL, swiftpeer.User, swiftpeer.Key)
+	ctx := context.Background()
+	res, err := a.Provision(ctx, &adapters.Request{JobID: "front", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
+		DataObject: &csbmsg.DataObject{ObjectID: s("a b.txt"), Value: s("fronted")},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Remove(ctx, res) })
+	send := func(method, target string, hdr map[string]string, body string) (*http.Response, string, error) {
+		t.Helper()
+		r, _ := http.NewRequest(method, "http://consumer.invalid"+target, strings.NewReader(body))
+		r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=CONSUMER/20261122/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00")
+		for k, v := range hdr {
+			r.Header.Set(k, v)
+		}
+		if _, err := a.Front(ctx, r, res); err != nil {
+			return nil, "", err
+		}
+		r.RequestURI = ""
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b), nil
+	}
+	if resp, body, err := send("GET", "/csb-front/a%20b.txt", nil, ""); err != nil || resp.StatusCode != 200 || body != "fronted" {
+		t.Fatalf("GET: %v %v %q", resp, err, body)
+	}
+	if resp, body, err := send("PUT", "/csb-front/new.bin", map[string]string{"X-Amz-Content-Sha256": "UNSIGNED-PAYLOAD", "X-Amz-Meta-Color": "red"}, "\x00\x01\x02"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("PUT: %v %v %q", resp, err, body)
+	}
+	if resp, _ := swiftGet(t, sw, swiftpeer.User, swiftpeer.Key, "/csb-front/new.bin"); resp.Header.Get("X-Object-Meta-Color") != "red" {
+		t.Fatalf("metadata through the front: %v", resp.Header)
+	}
+	if resp, body, err := send("GET", "/csb-front?list-type=2", nil, ""); err != nil || resp.StatusCode != 200 || !strings.Contains(body, "<Key>new.bin</Key>") {
+		t.Fatalf("list: %v %v %q", resp, err, body)
+	}
+	for _, tc := range []struct {
+		method, target string
+		hdr            map[string]string
+		kind           adapters.ErrorKind
+	}{
+		{"GET", "/", nil, adapters.KindNotFound},
+		{"GET", "/other-bucket/x", nil, adapters.KindNotFound},
+		{"DELETE", "/csb-front", nil, adapters.KindClient},
+		{"PUT", "/csb-front?acl", nil, adapters.KindClient},
+		{"PUT", "/csb-front?policy", nil, adapters.KindClient},
+		{"PUT", "/csb-front/x", map[string]string{"X-Amz-Acl": "public-read"}, adapters.KindClient},
+		{"PUT", "/csb-front/x", map[string]string{"X-Amz-Copy-Source": "/other-bucket/secret"}, adapters.KindClient},
+		{"PUT", "/csb-front/x", map[string]string{"X-Amz-Content-Sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"}, adapters.KindClient},
+	} {
+		if _, _, err := send(tc.method, tc.target, tc.hdr, ""); adapters.KindOf(err) != tc.kind {
+			t.Errorf("%s %s %v: %v, want %s", tc.method, tc.target, tc.hdr, err, tc.kind)
+		}
+	}
+}
