@@ -66,6 +66,15 @@ type Discoverer interface {
 	Discover(ctx context.Context) ([]csbmsg.Service, error)
 }
 
+// Finder is implemented by adapters that can find what a job created from
+// the job id alone (they tag or name native resources with Request.JobID).
+// The broker uses it after a crash between calling Provision and recording
+// its result, so that no orphan remains. Find returns (nil, nil) when the
+// provider holds nothing for the job.
+type Finder interface {
+	Find(ctx context.Context, req *Request) (*Resource, error)
+}
+
 // Request is what the broker asks an adapter to provision or update.
 type Request struct {
 	// JobID is the broker's job id. Adapters tag or name native resources

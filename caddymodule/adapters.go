@@ -80,16 +80,24 @@ func (a *App) loadAdapters(ctx caddy.Context) error {
 			}
 			mods = append(mods, vals.([]any)...)
 		}
-		p.adapters = nil
+		p.adapters, p.adapter = nil, nil
 		for _, val := range mods {
+			if s, ok := val.(HTTPClientSetter); ok && p.client != nil {
+				s.SetHTTPClient(p.client)
+			}
 			switch m := val.(type) {
 			case adapters.Holder:
 				p.adapters = append(p.adapters, m.CSBAdapter())
+			case interface{ Adapter() adapters.Adapter }: // the occi and link modules
+				p.adapters = append(p.adapters, m.Adapter())
 			case adapters.Adapter:
 				p.adapters = append(p.adapters, m)
 			default:
 				return fmt.Errorf("provider %q: module %T is neither an adapters.Adapter nor an adapters.Holder", p.ID, val)
 			}
+		}
+		if len(p.adapters) > 0 {
+			p.adapter = p.adapters[0] // the discoverer (catalog.go) reads it
 		}
 	}
 	return nil

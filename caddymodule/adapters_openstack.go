@@ -158,18 +158,6 @@ func (m *OpenStackAdapter) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return nil
 }
 
-// oneArg reads exactly one argument of the current option into dst.
-func oneArg(d *caddyfile.Dispenser, dst *string) error {
-	if !d.NextArg() {
-		return d.ArgErr()
-	}
-	*dst = d.Val()
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	return nil
-}
-
 // Interface guards.
 var (
 	_ caddy.Provisioner     = (*OpenStackAdapter)(nil)

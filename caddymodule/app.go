@@ -28,6 +28,23 @@ type App struct {
 	// configuration order (the order the "first" placement policy uses).
 	Providers []*Provider `json:"providers,omitempty"`
 
+	// Consumer configures the Consumer interface: placement policy, leases
+	// and job handling (Caddyfile: the placement and jobs subdirectives).
+	Consumer *ConsumerConfig `json:"consumer,omitempty"`
+
+	// OVF configures the expansion of OVF-linked IaaS requests before
+	// placement (adapters_ovf.go). Caddyfile: ovf { ... }. Default: not
+	// expanded.
+	OVF *OVFConfig `json:"ovf,omitempty"`
+
+	// Catalog configures the provider catalogue's storage and cluster
+	// sync. Caddyfile: catalog { ... } (catalog.go).
+	Catalog *CatalogOptions `json:"catalog,omitempty"`
+
+	// Subscriptions configures how subscriptions at providers are kept.
+	// Caddyfile: subscriptions { ... } (subscriptions.go).
+	Subscriptions *SubscriptionOptions `json:"subscriptions,omitempty"`
+
 	// XML configures how the broker reads the draft's XML messages: lenient
 	// or strict mode, body size and parser limits. Default: lenient mode,
 	// 1 MiB bodies. Caddyfile: xml [lenient|strict] { ... } (see XMLConfig).
@@ -35,6 +52,10 @@ type App struct {
 
 	ctx    caddy.Context
 	logger *zap.Logger
+
+	engine       *engine         // the long-lived broker state (state.go)
+	discovery    *discoveryLoops // this configuration's discovery (catalog.go)
+	consumerView *consumerView   // this configuration's placer, adapters and consumer settings (jobs.go)
 }
 
 // CaddyModule returns the Caddy module information.
@@ -53,7 +74,21 @@ func (a *App) Provision(ctx caddy.Context) error {
 		a.XML = new(XMLConfig)
 	}
 	a.XML.provision(a.logger)
+	if err := a.OVF.provision(); err != nil {
+		return err
+	}
+	for _, p := range a.Providers {
+		if err := p.provisionClient(); err != nil {
+			return err
+		}
+	}
 	if err := a.loadAdapters(ctx); err != nil {
+		return err
+	}
+	if err := a.provisionEngine(ctx); err != nil {
+		return err
+	}
+	if err := a.provisionConsumer(ctx); err != nil {
 		return err
 	}
 	return nil
@@ -64,22 +99,38 @@ func (a *App) Validate() error {
 	if err := a.XML.Validate(); err != nil {
 		return err
 	}
+	if err := a.validatePublish(); err != nil {
+		return err
+	}
+	if err := a.Consumer.validate(a.Providers); err != nil {
+		return err
+	}
 	return nil
 }
 
 // Start starts the app's background work.
 func (a *App) Start() error {
-	return nil
+	if err := a.startEngine(); err != nil {
+		return err
+	}
+	return a.startConsumer()
 }
 
 // Stop stops the app's background work.
 func (a *App) Stop() error {
+	a.stopEngine()
 	return nil
+}
+
+// Cleanup releases what Provision took.
+func (a *App) Cleanup() error {
+	return a.cleanupEngine()
 }
 
 // Interface guards.
 var (
-	_ caddy.App         = (*App)(nil)
-	_ caddy.Provisioner = (*App)(nil)
-	_ caddy.Validator   = (*App)(nil)
+	_ caddy.App          = (*App)(nil)
+	_ caddy.Provisioner  = (*App)(nil)
+	_ caddy.Validator    = (*App)(nil)
+	_ caddy.CleanerUpper = (*App)(nil)
 )

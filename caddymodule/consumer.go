@@ -2,12 +2,340 @@ package caddymodule
 
 import (
 	"errors"
+	"fmt"
+	"io"
+	"mime"
 	"net/http"
+	"strconv"
+	"strings"
+	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/broker/jobs"
+)
+
+// Consumer interface (draft section 4.2), served by the csb handler at
+// consumer_path (default /csb/consumer):
+//
+//	POST    <consumer_path>          create a job from a <CloudServiceRequest>;
+//	                                 with <job-info> action update/remove, act on that job
+//	GET     <consumer_path>/<job-id> retrieve the job
+//	HEAD    <consumer_path>/<job-id> the job's metadata (headers only)
+//	PUT     <consumer_path>/<job-id> update (resize, actions); no change = lease renewal
+//	DELETE  <consumer_path>/<job-id> remove
+//	COPY    <consumer_path>/<job-id> duplicate the job on another provider (a new job)
+//	MOVE    <consumer_path>/<job-id> relocate it to another provider (same job id)
+//	OPTIONS any                      the Allow header
+//
+// Protocol outcomes are HTTP 200 with <CloudServiceResponse status reason>
+// and the codes of the draft's table 2 (200, 400, 408, 409, 410, 420).
+// HTTP-level problems get HTTP statuses: 405 with Allow, 406 (Accept
+// excludes application/csb-consumer+xml), 413, 415, 422 (an
+// Idempotency-Key reused with another request), 403 (no authenticated
+// user and "anonymous refuse"), 404 (a path below a job), 500.
+//
+// A job id that does not exist and one that belongs to another user get
+// the same answer: HTTP 200 with the status the verb fails with (408 for
+// GET, HEAD, COPY and MOVE, 409 for PUT and update, 410 for DELETE and
+// remove) and the reason "no such job".
+//
+// Request headers: Idempotency-Key (POST create: a retry returns the same
+// job), Csb-Lease (seconds; asks for a lease length within the configured
+// bounds). Response headers besides the body: Csb-Status (the protocol
+// status), Csb-Job-Id, Csb-Job-Status, Csb-Expires (lease seconds left)
+// and, for a created job, Location.
+//
+// Placeholders set for later handlers and logs: {http.csb.job.id},
+// {http.csb.provider.id}, {http.csb.outcome} (the protocol status code).
+
+const (
+	allowCollection = "POST, OPTIONS"
+	allowJob        = "GET, HEAD, PUT, DELETE, COPY, MOVE, OPTIONS"
 )
 
 // serveConsumer serves the Consumer interface.
 func (h *Handler) serveConsumer(w http.ResponseWriter, r *http.Request) error {
-	return caddyhttp.Error(http.StatusNotImplemented, errors.New("consumer interface not built yet"))
+	rest := strings.TrimPrefix(r.URL.Path, h.ConsumerPath)
+	jobID := strings.TrimPrefix(rest, "/")
+	collection := jobID == ""
+	if strings.Contains(jobID, "/") {
+		return caddyhttp.Error(http.StatusNotFound, fmt.Errorf("no consumer resource at %s", r.URL.Path))
+	}
+	allow := allowJob
+	if collection {
+		allow = allowCollection
+	}
+	if r.Method == http.MethodOptions {
+		w.Header().Set("Allow", allow)
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	if !strings.Contains(allow, r.Method) || r.Method == "" {
+		w.Header().Set("Allow", allow)
+		return caddyhttp.Error(http.StatusMethodNotAllowed, fmt.Errorf("method %s not allowed on %s", r.Method, r.URL.Path))
+	}
+	if !acceptsConsumer(r.Header.Values("Accept")) {
+		return caddyhttp.Error(http.StatusNotAcceptable, errors.New("the consumer interface answers only application/csb-consumer+xml"))
+	}
+	eng := h.app.consumer()
+	view := h.app.consumerView
+	if eng == nil || view == nil {
+		return caddyhttp.Error(http.StatusServiceUnavailable, errors.New("consumer interface not configured"))
+	}
+	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	owner := repl.ReplaceAll("{http.auth.user.id}", "")
+	if owner == "" {
+		if view.cfg.Anonymous != AnonymousAllow {
+			return caddyhttp.Error(http.StatusForbidden, errors.New("the consumer interface needs an authenticated user: put basic_auth or digest_auth before csb, or set jobs { anonymous allow }"))
+		}
+		owner = AnonymousOwner
+	}
+	lease, err := leaseHeader(r)
+	if err != nil {
+		return caddyhttp.Error(http.StatusBadRequest, err)
+	}
+	c := &consumerCall{h: h, w: w, r: r, repl: repl, m: eng.jobs, owner: owner, cfg: view.cfg, lease: lease}
+
+	switch r.Method {
+	case http.MethodPost:
+		return c.post()
+	case http.MethodGet, http.MethodHead:
+		j, err := c.m.Get(r.Context(), owner, jobID)
+		if err != nil {
+			return c.fail(err, csbmsg.StatusUnableToFindResource, jobID)
+		}
+		return c.answer(c.m.Answer(j), false)
+	case http.MethodPut:
+		req := &csbmsg.ServiceRequest{}
+		if r.ContentLength != 0 {
+			msg, perr, err := c.parseBody()
+			if err != nil || perr != nil {
+				return c.parseFailure(perr, err)
+			}
+			req = msg
+			if ji := req.JobInfo; ji != nil && (ji.JobID != "" && ji.JobID != jobID || ji.Action == csbmsg.JobRemove) {
+				return c.answer(&jobs.Result{Status: csbmsg.StatusSyntaxError, Reason: "a PUT's <job-info> must name the job of the URI and action update (remove with DELETE)"}, false)
+			}
+		}
+		res, err := c.m.Update(r.Context(), owner, jobID, req, lease)
+		if err != nil {
+			return c.fail(err, csbmsg.StatusCannotUpdateResource, jobID)
+		}
+		return c.answer(res, false)
+	case http.MethodDelete:
+		res, err := c.m.Remove(r.Context(), owner, jobID)
+		if err != nil {
+			return c.fail(err, csbmsg.StatusCannotRemoveResource, jobID)
+		}
+		return c.answer(res, false)
+	case "COPY":
+		res, err := c.m.Copy(r.Context(), owner, jobID, jobs.CreateOptions{Lease: lease, Access: c.cfg.access(owner)})
+		if err != nil {
+			return c.fail(err, csbmsg.StatusUnableToFindResource, jobID)
+		}
+		return c.answer(res, res.Status == csbmsg.StatusOK)
+	case "MOVE":
+		res, err := c.m.Move(r.Context(), owner, jobID, jobs.CreateOptions{Lease: lease, Access: c.cfg.access(owner)})
+		if err != nil {
+			return c.fail(err, csbmsg.StatusUnableToFindResource, jobID)
+		}
+		return c.answer(res, false)
+	}
+	w.Header().Set("Allow", allow)
+	return caddyhttp.Error(http.StatusMethodNotAllowed, fmt.Errorf("method %s not allowed", r.Method))
+}
+
+// consumerCall is one Consumer interface request being served.
+type consumerCall struct {
+	h     *Handler
+	w     http.ResponseWriter
+	r     *http.Request
+	repl  *caddy.Replacer
+	m     *jobs.Manager
+	owner string
+	cfg   *ConsumerConfig
+	lease time.Duration
+}
+
+// post serves POST on the collection: a create, or an update/remove named
+// by <job-info>.
+func (c *consumerCall) post() error {
+	req, perr, err := c.parseBody()
+	if err != nil || perr != nil {
+		return c.parseFailure(perr, err)
+	}
+	ctx := c.r.Context()
+	if ji := req.JobInfo; ji != nil {
+		switch {
+		case ji.JobID == "":
+			return c.answer(&jobs.Result{Status: csbmsg.StatusSyntaxError, Reason: "<job-info> needs a <job-id>"}, false)
+		case ji.Action == csbmsg.JobUpdate:
+			res, err := c.m.Update(ctx, c.owner, ji.JobID, req, c.lease)
+			if err != nil {
+				return c.fail(err, csbmsg.StatusCannotUpdateResource, ji.JobID)
+			}
+			return c.answer(res, false)
+		case ji.Action == csbmsg.JobRemove:
+			res, err := c.m.Remove(ctx, c.owner, ji.JobID)
+			if err != nil {
+				return c.fail(err, csbmsg.StatusCannotRemoveResource, ji.JobID)
+			}
+			return c.answer(res, false)
+		default:
+			return c.answer(&jobs.Result{Status: csbmsg.StatusSyntaxError, Reason: "<job-info> needs an <action>: update or remove"}, false)
+		}
+	}
+	res, err := c.m.Create(ctx, c.owner, req, jobs.CreateOptions{
+		IdempotencyKey: c.r.Header.Get("Idempotency-Key"),
+		Lease:          c.lease,
+		Access:         c.cfg.access(c.owner),
+	})
+	if err != nil {
+		return c.fail(err, csbmsg.StatusUnableToFindResource, "")
+	}
+	return c.answer(res, res.Job != nil && res.Status == csbmsg.StatusOK)
+}
+
+// parseBody reads and parses a <csbconsumer> request body. A protocol
+// problem comes back as perr (answered with its table 2 status); an
+// HTTP-level one as err.
+func (c *consumerCall) parseBody() (*csbmsg.ServiceRequest, *csbmsg.Error, error) {
+	mt, params, err := mime.ParseMediaType(c.r.Header.Get("Content-Type"))
+	if err != nil || mt != csbmsg.ConsumerMediaType {
+		return nil, nil, caddyhttp.Error(http.StatusUnsupportedMediaType, fmt.Errorf("content type must be %s", csbmsg.ConsumerMediaType))
+	}
+	limit := csbmsg.Limits{}.WithDefaults().MaxBytes
+	body, err := io.ReadAll(http.MaxBytesReader(c.w, c.r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, nil, caddyhttp.Error(http.StatusRequestEntityTooLarge, fmt.Errorf("request body exceeds %d bytes", limit))
+		}
+		return nil, nil, caddyhttp.Error(http.StatusBadRequest, fmt.Errorf("reading request body: %v", err))
+	}
+	msg, err := csbmsg.ParseConsumer(body, csbmsg.Options{Charset: params["charset"]})
+	if err != nil {
+		var ce *csbmsg.Error
+		if errors.As(err, &ce) {
+			if errors.Is(err, csbmsg.ErrTooLarge) {
+				return nil, nil, caddyhttp.Error(http.StatusRequestEntityTooLarge, err)
+			}
+			return nil, ce, nil
+		}
+		return nil, nil, caddyhttp.Error(http.StatusBadRequest, err)
+	}
+	if msg.Request == nil {
+		return nil, &csbmsg.Error{Status: csbmsg.StatusSyntaxError, Reason: "the consumer interface takes a <CloudServiceRequest>"}, nil
+	}
+	return msg.Request, nil, nil
+}
+
+func (c *consumerCall) parseFailure(perr *csbmsg.Error, err error) error {
+	if err != nil {
+		return err
+	}
+	return c.answer(&jobs.Result{Status: perr.Status, Reason: perr.Reason}, false)
+}
+
+// fail turns an engine error into an answer: unknown and foreign job ids
+// get the verb's failure status with the same reason; the rest are HTTP
+// errors.
+func (c *consumerCall) fail(err error, status csbmsg.Status, jobID string) error {
+	switch {
+	case errors.Is(err, jobs.ErrNoJob):
+		return c.answer(&jobs.Result{Status: status, Reason: "no such job: " + jobID}, false)
+	case errors.Is(err, jobs.ErrIdempotencyMismatch):
+		return caddyhttp.Error(http.StatusUnprocessableEntity, err)
+	}
+	return caddyhttp.Error(http.StatusInternalServerError, err)
+}
+
+// answer writes a <CloudServiceResponse>. The job's information and
+// granted resources are included only with status 200 (draft section
+// 4.2.2.5: response-job-info appears when the request succeeded).
+func (c *consumerCall) answer(res *jobs.Result, created bool) error {
+	resp := &csbmsg.ServiceResponse{Status: res.Status, Reason: res.Reason}
+	hdr := c.w.Header()
+	hdr.Set("Csb-Status", strconv.Itoa(int(res.Status)))
+	c.repl.Set("http.csb.outcome", strconv.Itoa(int(res.Status)))
+	if j := res.Job; j != nil {
+		c.repl.Set("http.csb.job.id", j.ID)
+		if j.ProviderID != "" {
+			c.repl.Set("http.csb.provider.id", j.ProviderID)
+		}
+	}
+	if j := res.Job; j != nil && res.Status == csbmsg.StatusOK {
+		now := time.Now()
+		resp.JobInfo = &csbmsg.ResponseJobInfo{JobID: j.ID, JobStatus: string(j.Status), Expires: j.ExpiresIn(now), CloudServiceURI: j.CloudServiceURI()}
+		g := j.Granted()
+		resp.IaaS, resp.PaaS, resp.SaaS, resp.DSaaS = g.IaaS, g.PaaS, g.SaaS, g.DSaaS
+		hdr.Set("Csb-Job-Id", j.ID)
+		hdr.Set("Csb-Job-Status", string(j.Status))
+		hdr.Set("Csb-Expires", strconv.FormatUint(resp.JobInfo.Expires, 10))
+		hdr.Set("Last-Modified", j.Updated.UTC().Format(http.TimeFormat))
+		if created {
+			hdr.Set("Location", c.h.ConsumerPath+"/"+j.ID)
+		}
+	}
+	body, err := csbmsg.MarshalConsumer(&csbmsg.Consumer{Version: csbmsg.Version, Response: resp})
+	if err != nil {
+		return caddyhttp.Error(http.StatusInternalServerError, fmt.Errorf("serializing the response: %v", err))
+	}
+	hdr.Set("Cache-Control", "no-store")
+	// HEAD: net/http sends the headers (Content-Length included) and
+	// drops the body.
+	if err := writeMessage(c.w, csbmsg.ConsumerMediaType, body); err != nil {
+		return err
+	}
+	if ce := c.h.logger.Check(zap.DebugLevel, "consumer request"); ce != nil {
+		fields := []zap.Field{zap.String("method", c.r.Method), zap.Int("status", int(res.Status)), zap.String("reason", res.Reason)}
+		if res.Job != nil {
+			fields = append(fields, zap.String("job_id", res.Job.ID), zap.String("provider_id", res.Job.ProviderID))
+		}
+		ce.Write(fields...)
+	}
+	return nil
+}
+
+// leaseHeader reads the optional Csb-Lease request header (seconds).
+func leaseHeader(r *http.Request) (time.Duration, error) {
+	v := r.Header.Get("Csb-Lease")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 32)
+	if err != nil || n == 0 {
+		return 0, fmt.Errorf("Csb-Lease %q: want a positive number of seconds", v)
+	}
+	return time.Duration(n) * time.Second, nil
+}
+
+// acceptsConsumer reports whether Accept header values admit
+// application/csb-consumer+xml (no header admits everything).
+func acceptsConsumer(values []string) bool {
+	if len(values) == 0 {
+		return true
+	}
+	for _, v := range values {
+		for _, part := range strings.Split(v, ",") {
+			mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+			if err != nil {
+				continue
+			}
+			if q, ok := params["q"]; ok {
+				if f, err := strconv.ParseFloat(q, 64); err == nil && f == 0 {
+					continue
+				}
+			}
+			switch mt {
+			case csbmsg.ConsumerMediaType, "*/*", "application/*", "application/xml", "text/xml":
+				return true
+			}
+		}
+	}
+	return false
 }

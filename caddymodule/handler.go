@@ -26,6 +26,16 @@ func init() {
 // the next handler.
 //
 // It reads the broker state of the csb app.
+//
+// Placeholders it sets for the directives after it (log, header with a
+// ">" deferred operation, ...):
+//
+//	{http.csb.job.id}       the job a Consumer request created or acted on
+//	{http.csb.provider.id}  the provider holding that job
+//	{http.csb.outcome}      the protocol status of the answer (200, 400, 408, 409, 410, 420)
+//
+// The Consumer interface's verbs, statuses and headers are documented in
+// consumer.go.
 type Handler struct {
 	// PublishPath is the path of the Publish endpoint. Default: /csb/publish.
 	PublishPath string `json:"publish_path,omitempty"`

@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"encoding/json"
+	"net/http"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
@@ -37,12 +38,57 @@ type Provider struct {
 	// Default 1. Caddyfile: weight <n>.
 	Weight int `json:"weight,omitempty"`
 
+	// Auth is how the broker authenticates to the provider (Digest, Basic
+	// or bearer). Caddyfile: auth digest|basic <user> <password>, or auth
+	// bearer <token>. See ProviderAuth.
+	Auth *ProviderAuth `json:"auth,omitempty"`
+
+	// TLS is the TLS trust toward the provider (CA file, client
+	// certificate, server name). Caddyfile: tls { ... }. See ProviderTLS.
+	TLS *ProviderTLS `json:"tls,omitempty"`
+
+	// Publishers are the authenticated users (as {http.auth.user.id})
+	// allowed to send notifications describing this provider; "*" allows
+	// anyone who reached the publish endpoint. Default: nobody.
+	// Caddyfile: publishers <user>... (subscriptions.go).
+	Publishers []string `json:"publishers,omitempty"`
+
+	// Subscribe makes the broker subscribe to the provider's notifications.
+	// Caddyfile: subscribe <url> { expires <d>; frequency <d> }
+	// (subscriptions.go).
+	Subscribe *Subscribe `json:"subscribe,omitempty"`
+
+	// Push accepts notifications from the provider without a subscription,
+	// under the ids listed. Caddyfile: push <id>... { expires <d> }
+	// (subscriptions.go).
+	Push *Push `json:"push,omitempty"`
+
+	// Services are the provider's services declared in the configuration
+	// (static catalogue entries). Caddyfile: service <id> { ... }
+	// (catalog.go).
+	Services []StaticService `json:"services,omitempty"`
+
+	// Status, URI, EncryptionSupport and Label are the provider's
+	// catalogue entry while it has published nothing: status active
+	// (default), deactivated or unavailable. Caddyfile: status, uri,
+	// encryption_support, label (catalog.go).
+	Status            string `json:"status,omitempty"`
+	URI               string `json:"uri,omitempty"`
+	EncryptionSupport *bool  `json:"encryption_support,omitempty"`
+	Label             string `json:"label,omitempty"`
+
+	// Discover has the provider's adapter discover its services.
+	// Caddyfile: discover [<interval>] (catalog.go).
+	Discover *Discovery `json:"discover,omitempty"`
+
 	// MoreAdaptersRaw are further csb.adapters.* modules, for a provider
 	// whose native APIs differ by service model (CIMI for IaaS, CDMI for
 	// DSaaS). Caddyfile: a second adapter subdirective.
 	MoreAdaptersRaw []json.RawMessage `json:"more_adapters,omitempty" caddy:"namespace=csb.adapters inline_key=name"`
 
-	adapters []adapters.Adapter // loaded by App.Provision, AdapterRaw first
+	client   *http.Client       // built by provisionClient (provider_client.go)
+	adapter  adapters.Adapter   // the primary adapter, adapters[0] (set by loadAdapters)
+	adapters []adapters.Adapter // loaded by loadAdapters, AdapterRaw first
 }
 
 // providerOption parses one subdirective inside a provider block.

@@ -2,12 +2,63 @@ package caddymodule
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
-// servePublish serves the Publish interface.
+// servePublish serves the Publish interface (draft section 4.1): a
+// provider POSTs or PUTs a <csbnotification> (Content-Type
+// application/csb-publish+xml) and gets a <csbresponse> in an HTTP 200.
+//
+// HTTP-level problems get HTTP statuses: another method → 405 with Allow;
+// another content type, an unsupported charset or a content coding → 415;
+// a body over the xml option's max_body_size → 413 (the codec's body
+// reader, xml.go); no credentials → 401 from the authentication
+// handler in front (digest_auth, basic_auth). Protocol outcomes — the
+// codes of the draft's table 1 — are always in the body of an HTTP 200,
+// never mirrored as the HTTP status (401, 402, 403 and 405 mean something
+// else in HTTP).
+//
+// It sets the placeholders {http.csb.provider.id} (the provider the
+// notification describes) and {http.csb.outcome} (applied, gap, restart,
+// duplicate, old, refused, invalid).
 func (h *Handler) servePublish(w http.ResponseWriter, r *http.Request) error {
-	return caddyhttp.Error(http.StatusNotImplemented, errors.New("publish interface not built yet"))
+	if r.Method != http.MethodPost && r.Method != http.MethodPut {
+		w.Header().Set("Allow", "POST, PUT")
+		return caddyhttp.Error(http.StatusMethodNotAllowed,
+			fmt.Errorf("publish endpoint: method %s not allowed (POST or PUT)", r.Method))
+	}
+	x := h.app.XML
+	body, charset, err := x.readBody(w, r, csbmsg.PublishMediaType) // 415, 413
+	if err != nil {
+		return err
+	}
+	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	user := ""
+	if repl != nil {
+		user, _ = repl.GetString("http.auth.user.id")
+	}
+	res := h.app.engine.ingest.IngestBody(body, user, x.options(peerOf(r), charset))
+	if errors.Is(res.Err, csbmsg.ErrTooLarge) {
+		return caddyhttp.Error(http.StatusRequestEntityTooLarge, res.Err)
+	}
+	if repl != nil {
+		repl.Set("http.csb.provider.id", res.ProviderID)
+		repl.Set("http.csb.outcome", string(res.Outcome))
+	}
+	out, err := res.Marshal()
+	if err != nil {
+		return caddyhttp.Error(http.StatusInternalServerError, fmt.Errorf("publish endpoint: writing response: %w", err))
+	}
+	return writeMessage(w, csbmsg.PublishMediaType, out)
+}
+
+// lenient reports whether the app's codec runs in lenient mode.
+func (a *App) lenient() bool {
+	return a.XML == nil || a.XML.mode == csbmsg.Lenient
 }

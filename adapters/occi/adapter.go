@@ -1,0 +1,495 @@
+// Package occi is the cloud service adapter for providers that speak the
+// Open Cloud Computing Interface (OGF OCCI 1.1: GFD.183 Core, GFD.184
+// Infrastructure, GFD.185 HTTP Rendering; and the compatible parts of OCCI
+// 1.2: GFD.221, GFD.224, GFD.223 HTTP Protocol, GFD.229 Text Rendering).
+//
+// It speaks the HTTP text rendering, text/plain (rendering in the body) or
+// text/occi (rendering in headers), discovers the server's kinds, mixins
+// and actions through the query interface /-/ (also reading the JSON
+// rendering for template sizes), and maps the draft's IaaS elements to the
+// compute, storage and network kinds and the networkinterface and
+// storagelink links. The mapping lives in mapping.go and is documented in
+// README.md.
+//
+// This package does not import Caddy.
+package occi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/caddy-csb/caddy-csb/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+)
+
+// Config configures an Adapter.
+type Config struct {
+	// Endpoint is the OCCI server's base URL, e.g. https://occi.example.org/.
+	// Required.
+	Endpoint string
+	// Rendering is the request and preferred answer rendering: text/plain
+	// (default) or text/occi.
+	Rendering string
+	// OSTemplate is the identifier (scheme followed by term) of an os_tpl
+	// mixin added to every compute created. Default none.
+	OSTemplate string
+	// Network is the location of an existing network that network
+	// interfaces attach to. When set, the adapter does not create (nor
+	// delete) networks. Default: create one per job when asked.
+	Network string
+	// NoStart leaves created computes as the server made them. By default
+	// an inactive new compute is started, unless the request asks for it
+	// inactive.
+	NoStart bool
+	// Offer bounds the service Discover publishes for the provider's
+	// kinds; OCCI has no way to say how big a machine may be.
+	Offer Offer
+	// ServiceID is the Cloud-Service-id Discover gives the provider's
+	// kinds. Default "occi".
+	ServiceID string
+	// MaxRetries is how many times an idempotent request (GET, PUT,
+	// DELETE) is repeated after a transport error or a 502/503/504.
+	// Default 2; negative means none.
+	MaxRetries int
+	// RetryBackoff is the wait before the first retry, growing linearly.
+	// Default 200ms; negative means none.
+	RetryBackoff time.Duration
+	// ModelTTL is how long a discovered model is reused before /-/ is read
+	// again. Default 10 minutes.
+	ModelTTL time.Duration
+	// Client is the HTTP client (TLS trust, authentication). Default: a
+	// client of its own with connection reuse.
+	Client *http.Client
+}
+
+// Offer is what Discover advertises for the provider's plain kinds.
+// Zero fields are left out of the service.
+type Offer struct {
+	Architecture string
+	Cores        uint64
+	Memory       uint64 // GB
+	Speed        uint64 // GHz
+	Storage      uint64 // GB
+}
+
+// Adapter is the OCCI adapter. It is safe for concurrent use.
+type Adapter struct {
+	cfg    Config
+	base   *url.URL
+	client *http.Client
+	now    func() time.Time
+
+	mu      sync.Mutex
+	model   *Model
+	modelAt time.Time
+}
+
+var defaultClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+
+// New returns an adapter for cfg.
+func New(cfg Config) (*Adapter, error) {
+	if cfg.Endpoint == "" {
+		return nil, errors.New("occi: endpoint is required")
+	}
+	u, err := url.Parse(cfg.Endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("occi: endpoint %q is not an http(s) URL", cfg.Endpoint)
+	}
+	if !strings.HasSuffix(u.Path, "/") {
+		u.Path += "/"
+	}
+	switch cfg.Rendering {
+	case "":
+		cfg.Rendering = MediaTextPlain
+	case MediaTextPlain, MediaTextOCCI:
+	default:
+		return nil, fmt.Errorf("occi: rendering %q is neither text/plain nor text/occi", cfg.Rendering)
+	}
+	if cfg.OSTemplate != "" && !strings.Contains(cfg.OSTemplate, "#") {
+		return nil, fmt.Errorf("occi: os_tpl %q is not a category identifier (scheme#term)", cfg.OSTemplate)
+	}
+	if cfg.ServiceID == "" {
+		cfg.ServiceID = "occi"
+	}
+	switch {
+	case cfg.MaxRetries == 0:
+		cfg.MaxRetries = 2
+	case cfg.MaxRetries < 0:
+		cfg.MaxRetries = 0
+	}
+	switch {
+	case cfg.RetryBackoff == 0:
+		cfg.RetryBackoff = 200 * time.Millisecond
+	case cfg.RetryBackoff < 0:
+		cfg.RetryBackoff = 0
+	}
+	if cfg.ModelTTL <= 0 {
+		cfg.ModelTTL = 10 * time.Minute
+	}
+	a := &Adapter{cfg: cfg, base: u, client: cfg.Client, now: time.Now}
+	if a.client == nil {
+		a.client = defaultClient
+	}
+	return a, nil
+}
+
+// SetHTTPClient replaces the HTTP client, e.g. with one that carries the
+// provider's TLS trust and credentials.
+func (a *Adapter) SetHTTPClient(c *http.Client) {
+	if c != nil {
+		a.client = c
+	}
+}
+
+// Native keys of a Resource.
+const (
+	nativeCompute          = "compute"
+	nativeStorage          = "storage"
+	nativeNetwork          = "network"
+	nativeNetworkShared    = "network_shared"
+	nativeNetworkInterface = "networkinterface"
+	nativeStorageLink      = "storagelink"
+)
+
+// ---------------------------------------------------------------------------
+// Provision
+
+// Provision creates what req asks for: storage and network first, then
+// the compute, then the links between them, then starts the compute.
+func (a *Adapter) Provision(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
+	want := req.Want.IaaS
+	if want == nil || (want.Compute == nil && want.Storage == nil && want.Network == nil) {
+		return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: "provision", Err: errors.New("the occi adapter provisions IaaS compute, storage and network only")}
+	}
+	if (want.NetworkInterface != nil || want.StorageLink != nil) && want.Compute == nil {
+		return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: "provision", Err: errors.New("NetworkInterface and storagelink link a compute; the request has none")}
+	}
+	if want.StorageLink != nil && want.Storage == nil {
+		return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: "provision", Err: errors.New("storagelink needs a storage in the request")}
+	}
+	if want.NetworkInterface != nil && want.Network == nil && a.cfg.Network == "" {
+		return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: "provision", Err: errors.New("NetworkInterface needs a network in the request or a configured network")}
+	}
+	// Convert everything before creating anything, so a request the
+	// adapter cannot express leaves nothing behind.
+	if err := validate(req.Want.IaaS); err != nil {
+		return nil, err
+	}
+	md, err := a.Model(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res := &adapters.Resource{State: adapters.StatePending, Native: map[string]string{}}
+	title := req.JobID
+	if want.Storage != nil {
+		loc, err := a.createStorage(ctx, md, want.Storage, title)
+		if err != nil {
+			return partial(res), err
+		}
+		res.Native[nativeStorage] = loc
+	}
+	if want.Network != nil || want.NetworkInterface != nil {
+		if a.cfg.Network != "" {
+			u, err := a.resolve(a.cfg.Network)
+			if err != nil {
+				return partial(res), &adapters.Error{Kind: adapters.KindClient, Op: "provision", Err: err}
+			}
+			res.Native[nativeNetwork] = u.String()
+			res.Native[nativeNetworkShared] = "true"
+		} else {
+			loc, err := a.createNetwork(ctx, md, want.Network, title)
+			if err != nil {
+				return partial(res), err
+			}
+			res.Native[nativeNetwork] = loc
+		}
+	}
+	if want.Compute != nil {
+		loc, err := a.createCompute(ctx, md, want.Compute, req.Service, title)
+		if err != nil {
+			return partial(res), err
+		}
+		res.Native[nativeCompute] = loc
+		if res.Native[nativeNetwork] != "" {
+			loc, err := a.createNetworkInterface(ctx, md, want.NetworkInterface, loc, res.Native[nativeNetwork], title)
+			if err != nil {
+				return partial(res), err
+			}
+			res.Native[nativeNetworkInterface] = loc
+		}
+		if res.Native[nativeStorage] != "" {
+			loc, err := a.createStorageLink(ctx, md, want.StorageLink, loc, res.Native[nativeStorage], title)
+			if err != nil {
+				return partial(res), err
+			}
+			res.Native[nativeStorageLink] = loc
+		}
+	}
+	res.URI = primary(res.Native)
+	cur, err := a.Status(ctx, res)
+	if err != nil {
+		return res, err
+	}
+	res = cur
+	if err := a.applyActions(ctx, md, res, &req.Want, true); err != nil {
+		return res, err
+	}
+	if cur, err = a.Status(ctx, res); err != nil {
+		return res, err
+	}
+	return cur, nil
+}
+
+// partial returns res when something was created, so the broker removes
+// it, and nil otherwise.
+func partial(res *adapters.Resource) *adapters.Resource {
+	if len(res.Native) == 0 {
+		return nil
+	}
+	res.URI = primary(res.Native)
+	res.State = adapters.StateFailed
+	return res
+}
+
+func primary(n map[string]string) string {
+	for _, k := range []string{nativeCompute, nativeStorage, nativeNetwork} {
+		if n[k] != "" && !(k == nativeNetwork && n[nativeNetworkShared] != "") {
+			return n[k]
+		}
+	}
+	return ""
+}
+
+// validate converts the whole request once, so unsupported values are
+// refused before anything is created.
+func validate(ia *csbmsg.IaaS) error {
+	check := func(err error) error {
+		if err != nil {
+			return &adapters.Error{Kind: adapters.KindUnsupported, Op: "provision", Err: err}
+		}
+		return nil
+	}
+	if _, _, err := toOCCI(computeRows, ia.Compute, nil); err != nil {
+		return check(fmt.Errorf("compute %w", err))
+	}
+	if _, _, err := toOCCI(storageRows, ia.Storage, nil); err != nil {
+		return check(fmt.Errorf("storage %w", err))
+	}
+	if _, _, err := toOCCI(networkRows, ia.Network, nil); err != nil {
+		return check(fmt.Errorf("network %w", err))
+	}
+	if _, _, err := toOCCI(networkInterfaceRows, ia.NetworkInterface, nil); err != nil {
+		return check(fmt.Errorf("NetworkInterface %w", err))
+	}
+	if _, _, err := toOCCI(storageLinkRows, ia.StorageLink, nil); err != nil {
+		return check(fmt.Errorf("storagelink %w", err))
+	}
+	return nil
+}
+
+// kindCategory returns the kind as an entity's category, and its
+// collection location.
+func kindOf(md *Model, id string) (Category, string, error) {
+	k, ok := md.Kind(id)
+	if !ok {
+		return Category{}, "", &adapters.Error{Kind: adapters.KindUnsupported, Op: "provision", Err: fmt.Errorf("the server has no kind %s", id)}
+	}
+	loc := k.Location
+	if loc == "" {
+		loc = defaultLocations[id]
+	}
+	return Category{Term: k.Term, Scheme: k.Scheme, Class: ClassKind}, loc, nil
+}
+
+// mixinRef returns a mixin as an entity's category. Mixins the model does
+// not list are refused; the ip mixins are tolerated when the server
+// declares their attributes on the kind itself (as OpenNebula's rOCCI
+// does for networkinterface).
+func mixinRef(md *Model, id string) (Category, bool) {
+	m, ok := md.Mixin(id)
+	if !ok {
+		return Category{}, false
+	}
+	return Category{Term: m.Term, Scheme: m.Scheme, Class: ClassMixin}, true
+}
+
+func (a *Adapter) withMixins(md *Model, msg *Message, kindID string, mixins []string) error {
+	k, _ := md.Kind(kindID)
+	for _, id := range mixins {
+		if c, ok := mixinRef(md, id); ok {
+			msg.Categories = append(msg.Categories, c)
+			continue
+		}
+		// No such mixin: fine if the kind itself declares the attributes.
+		declared := false
+		for _, d := range k.Attributes {
+			for _, name := range msg.Attributes.Names() {
+				if d.Name == name && strings.HasPrefix(name, "occi.network") {
+					declared = true
+				}
+			}
+		}
+		if !declared {
+			return &adapters.Error{Kind: adapters.KindUnsupported, Op: "provision", Err: fmt.Errorf("the server has no mixin %s", id)}
+		}
+	}
+	return nil
+}
+
+func (a *Adapter) create(ctx context.Context, op, loc string, msg *Message) (string, error) {
+	r, err := a.do(ctx, op, http.MethodPost, loc, msg, "")
+	if err != nil {
+		return "", err
+	}
+	l := r.location()
+	if l == "" {
+		return "", &adapters.Error{Kind: adapters.KindServer, Op: op, Status: r.status, Err: errors.New("the server named no location for the created entity")}
+	}
+	return l, nil
+}
+
+func (a *Adapter) createCompute(ctx context.Context, md *Model, c *csbmsg.Compute, svc csbmsg.Service, title string) (string, error) {
+	kind, loc, err := kindOf(md, KindCompute)
+	if err != nil {
+		return "", err
+	}
+	msg := &Message{Categories: []Category{kind}}
+	var fixed func(string) bool
+	// A service discovered from a resource template: ask for the template,
+	// and leave out the attributes it fixes.
+	if svc.URI != "" && strings.HasPrefix(svc.ID, "tpl-") {
+		if t, ok := md.Mixin(svc.URI); ok {
+			msg.Categories = append(msg.Categories, Category{Term: t.Term, Scheme: t.Scheme, Class: ClassMixin})
+			fixed = func(attr string) bool {
+				d, ok := t.Attr(attr)
+				return ok && d.Default != nil
+			}
+		}
+	}
+	if a.cfg.OSTemplate != "" {
+		scheme, term, _ := strings.Cut(a.cfg.OSTemplate, "#")
+		msg.Categories = append(msg.Categories, Category{Term: term, Scheme: scheme + "#", Class: ClassMixin})
+	}
+	attrs, _, err := toOCCI(computeRows, c, fixed)
+	if err != nil {
+		return "", &adapters.Error{Kind: adapters.KindUnsupported, Op: "provision", Err: err}
+	}
+	attrs.Set(AttrCoreTitle, Str(title))
+	msg.Attributes = attrs
+	return a.create(ctx, "create compute", loc, msg)
+}
+
+func (a *Adapter) createStorage(ctx context.Context, md *Model, s *csbmsg.Storage, title string) (string, error) {
+	kind, loc, err := kindOf(md, KindStorage)
+	if err != nil {
+		return "", err
+	}
+	attrs, _, err := toOCCI(storageRows, s, nil)
+	if err != nil {
+		return "", &adapters.Error{Kind: adapters.KindUnsupported, Op: "provision", Err: err}
+	}
+	attrs.Set(AttrCoreTitle, Str(title))
+	return a.create(ctx, "create storage", loc, &Message{Categories: []Category{kind}, Attributes: attrs})
+}
+
+func (a *Adapter) createNetwork(ctx context.Context, md *Model, n *csbmsg.Network, title string) (string, error) {
+	kind, loc, err := kindOf(md, KindNetwork)
+	if err != nil {
+		return "", err
+	}
+	attrs, mixins, err := toOCCI(networkRows, n, nil)
+	if err != nil {
+		return "", &adapters.Error{Kind: adapters.KindUnsupported, Op: "provision", Err: err}
+	}
+	attrs.Set(AttrCoreTitle, Str(title))
+	msg := &Message{Categories: []Category{kind}, Attributes: attrs}
+	if err := a.withMixins(md, msg, KindNetwork, mixins); err != nil {
+		return "", err
+	}
+	return a.create(ctx, "create network", loc, msg)
+}
+
+func (a *Adapter) createNetworkInterface(ctx context.Context, md *Model, ni *csbmsg.NetworkInterface, source, target, title string) (string, error) {
+	kind, loc, err := kindOf(md, KindNetworkInterface)
+	if err != nil {
+		return "", err
+	}
+	attrs, mixins, err := toOCCI(networkInterfaceRows, ni, nil)
+	if err != nil {
+		return "", &adapters.Error{Kind: adapters.KindUnsupported, Op: "provision", Err: err}
+	}
+	attrs.Set(AttrCoreSource, Str(a.ref(source)))
+	attrs.Set(AttrCoreTarget, Str(a.ref(target)))
+	msg := &Message{Categories: []Category{kind}, Attributes: attrs}
+	if err := a.withMixins(md, msg, KindNetworkInterface, mixins); err != nil {
+		return "", err
+	}
+	return a.create(ctx, "create networkinterface", loc, msg)
+}
+
+func (a *Adapter) createStorageLink(ctx context.Context, md *Model, sl *csbmsg.StorageLink, source, target, title string) (string, error) {
+	kind, loc, err := kindOf(md, KindStorageLink)
+	if err != nil {
+		return "", err
+	}
+	attrs, _, err := toOCCI(storageLinkRows, sl, nil)
+	if err != nil {
+		return "", &adapters.Error{Kind: adapters.KindUnsupported, Op: "provision", Err: err}
+	}
+	attrs.Set(AttrCoreSource, Str(a.ref(source)))
+	attrs.Set(AttrCoreTarget, Str(a.ref(target)))
+	return a.create(ctx, "create storagelink", loc, &Message{Categories: []Category{kind}, Attributes: attrs})
+}
+
+// ---------------------------------------------------------------------------
+// Remove
+
+// Remove deletes the links, then the compute, storage and network the
+// resource holds (a configured shared network is left alone). Entities
+// already gone are not an error.
+func (a *Adapter) Remove(ctx context.Context, res *adapters.Resource) error {
+	if res == nil {
+		return nil
+	}
+	n := res.Native
+	order := []string{nativeNetworkInterface, nativeStorageLink, nativeCompute, nativeStorage, nativeNetwork}
+	var errs []error
+	for _, k := range order {
+		loc := n[k]
+		if loc == "" || (k == nativeNetwork && n[nativeNetworkShared] != "") {
+			continue
+		}
+		_, err := a.do(ctx, "remove", http.MethodDelete, loc, nil, "")
+		if err != nil && adapters.KindOf(err) != adapters.KindNotFound {
+			// A link the server already dropped with its compute may be
+			// refused rather than reported missing; go on, and report the
+			// first real failure.
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return errs[0]
+	}
+	return nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func nz(v uint64) *uint64 {
+	if v == 0 {
+		return nil
+	}
+	return &v
+}
+
+// Interface guards.
+var (
+	_ adapters.Adapter    = (*Adapter)(nil)
+	_ adapters.Discoverer = (*Adapter)(nil)
+)

@@ -1,0 +1,239 @@
+package occi
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/caddy-csb/caddy-csb/adapters"
+)
+
+// maxResponse caps how much of a provider's answer is read.
+const maxResponse = 4 << 20
+
+// response is a provider's answer, parsed.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+	msg    *Message
+	url    *url.URL // the request URL, to resolve relative locations
+}
+
+// location returns the location a create answered with: the Location
+// header (GFD.185, GFD.223), else an X-OCCI-Location (header or body),
+// else a bare URI in the body. It is resolved against the request URL.
+func (r *response) location() string {
+	cands := []string{r.header.Get("Location")}
+	if r.msg != nil {
+		cands = append(cands, r.msg.Locations...)
+	}
+	for _, c := range cands {
+		if c = strings.TrimSpace(c); c == "" {
+			continue
+		}
+		u, err := url.Parse(c)
+		if err != nil {
+			continue
+		}
+		return r.url.ResolveReference(u).String()
+	}
+	return ""
+}
+
+func idempotent(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPut, http.MethodDelete, http.MethodOptions:
+		return true
+	}
+	return false
+}
+
+// do sends one OCCI request and parses the answer. msg, if not nil, is
+// rendered in the configured rendering. Idempotent methods are retried on
+// transport errors and 502/503/504; POST (create, partial update, action)
+// never is. A non-2xx answer is an *adapters.Error.
+func (a *Adapter) do(ctx context.Context, op, method, target string, msg *Message, accept string) (*response, error) {
+	u, err := a.resolve(target)
+	if err != nil {
+		return nil, &adapters.Error{Kind: adapters.KindClient, Op: op, Err: err}
+	}
+	attempts := 1
+	if idempotent(method) {
+		attempts += a.cfg.MaxRetries
+	}
+	var lastErr error
+	for i := 0; i < attempts; i++ {
+		if i > 0 {
+			if err := a.backoff(ctx, i); err != nil {
+				break
+			}
+		}
+		resp, err, retry := a.once(ctx, op, method, u, msg, accept)
+		if err == nil {
+			return resp, nil
+		}
+		lastErr = err
+		if !retry {
+			return resp, err
+		}
+	}
+	if ctx.Err() != nil && lastErr == nil {
+		lastErr = transportError(op, ctx.Err())
+	}
+	return nil, lastErr
+}
+
+func (a *Adapter) backoff(ctx context.Context, attempt int) error {
+	d := a.cfg.RetryBackoff * time.Duration(attempt)
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func (a *Adapter) once(ctx context.Context, op, method string, u *url.URL, msg *Message, accept string) (*response, error, bool) {
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
+	if err != nil {
+		return nil, &adapters.Error{Kind: adapters.KindClient, Op: op, Err: err}, false
+	}
+	if msg != nil {
+		switch a.cfg.Rendering {
+		case MediaTextOCCI:
+			msg.RenderHeaders(req.Header)
+			req.Header.Set("Content-Type", MediaTextOCCI)
+		default:
+			b := msg.RenderPlain()
+			req.Body = io.NopCloser(bytes.NewReader(b))
+			req.ContentLength = int64(len(b))
+			req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+			req.Header.Set("Content-Type", MediaTextPlain)
+		}
+	}
+	if accept == "" {
+		accept = a.cfg.Rendering
+	}
+	req.Header.Set("Accept", accept)
+	req.Header.Set("User-Agent", "caddy-csb-occi/1 OCCI/1.1")
+	resp, err := a.client.Do(req)
+	if err != nil {
+		return nil, transportError(op, err), ctx.Err() == nil
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
+	// Drain what is left (nothing, normally) so the connection is reused.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return nil, transportError(op, err), ctx.Err() == nil
+	}
+	if len(data) > maxResponse {
+		return nil, &adapters.Error{Kind: adapters.KindServer, Op: op, Status: resp.StatusCode, Err: fmt.Errorf("answer larger than %d bytes", maxResponse)}, false
+	}
+	r := &response{status: resp.StatusCode, header: resp.Header, body: data, url: u}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		e := &adapters.Error{Kind: statusKind(resp.StatusCode), Op: op, Status: resp.StatusCode, Err: fmt.Errorf("%s %s: %s", method, u.Path, snippet(data, resp.Status))}
+		return r, e, idempotent(method) && retryable(resp.StatusCode)
+	}
+	if method != http.MethodHead {
+		r.msg, err = parseResponse(resp.Header, data)
+		if err != nil {
+			return r, &adapters.Error{Kind: adapters.KindServer, Op: op, Status: resp.StatusCode, Err: fmt.Errorf("unreadable OCCI rendering: %w", err)}, false
+		}
+	}
+	return r, nil, false
+}
+
+// parseResponse reads the rendering from the body (text/plain,
+// text/uri-list) and from the headers (text/occi, and the X-OCCI-Location
+// and Location headers any rendering may carry).
+func parseResponse(h http.Header, body []byte) (*Message, error) {
+	mt, _, _ := mime.ParseMediaType(h.Get("Content-Type"))
+	hm, err := ParseHeaders(h)
+	if err != nil {
+		return nil, err
+	}
+	if len(bytes.TrimSpace(body)) == 0 || mt == MediaTextOCCI || mt == "text/html" || mt == MediaJSON {
+		return hm, nil
+	}
+	bm, err := ParsePlain(body)
+	if err != nil {
+		return nil, err
+	}
+	bm.Categories = append(bm.Categories, hm.Categories...)
+	bm.Links = append(bm.Links, hm.Links...)
+	bm.Locations = append(bm.Locations, hm.Locations...)
+	for _, n := range hm.Attributes.Names() {
+		if _, ok := bm.Attributes.Get(n); !ok {
+			v, _ := hm.Attributes.Get(n)
+			bm.Attributes.Set(n, v)
+		}
+	}
+	return bm, nil
+}
+
+func snippet(b []byte, status string) string {
+	s := strings.TrimSpace(string(b))
+	if len(s) > 200 {
+		s = s[:200] + "..."
+	}
+	if s == "" {
+		return status
+	}
+	return status + ": " + s
+}
+
+func transportError(op string, err error) *adapters.Error {
+	kind := adapters.KindTransport
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		kind = adapters.KindTimeout
+	}
+	return &adapters.Error{Kind: kind, Op: op, Err: err}
+}
+
+// resolve resolves a location against the endpoint. A server may name
+// itself differently from how the broker reaches it (a proxy in front, or
+// rOCCI's configured server URL); an absolute location on another host is
+// therefore rebased onto the endpoint, so that requests, and the provider
+// credentials they carry, only ever go to the configured endpoint.
+func (a *Adapter) resolve(target string) (*url.URL, error) {
+	t, err := url.Parse(strings.TrimSpace(target))
+	if err != nil {
+		return nil, fmt.Errorf("location %q: %w", target, err)
+	}
+	if t.Scheme != "" && t.Scheme != "http" && t.Scheme != "https" {
+		return nil, fmt.Errorf("location %q: unsupported scheme", target)
+	}
+	if t.IsAbs() || t.Host != "" {
+		t = &url.URL{Path: t.Path, RawPath: t.RawPath, RawQuery: t.RawQuery}
+		if t.Path == "" {
+			t.Path = "/"
+		}
+	}
+	return a.base.ResolveReference(t), nil
+}
+
+// ref returns how a location is written in occi.core.source/target: its
+// path on the endpoint's server (as GFD.185's examples and rOCCI do).
+func (a *Adapter) ref(loc string) string {
+	u, err := a.resolve(loc)
+	if err != nil {
+		return loc
+	}
+	return u.RequestURI()
+}

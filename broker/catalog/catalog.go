@@ -1,0 +1,403 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dgraph-io/ristretto/v2"
+	"go.uber.org/zap"
+
+	"github.com/caddy-csb/caddy-csb/broker/clock"
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/broker/store"
+)
+
+// Defaults of Options.
+const (
+	DefaultKeyPrefix    = "csb/catalog/"
+	DefaultFlushDelay   = 100 * time.Millisecond
+	DefaultSyncInterval = 10 * time.Second
+	DefaultRetention    = 24 * time.Hour
+	DefaultCacheCost    = 100_000
+)
+
+// Options configure a Catalog. The zero value is usable: no persistence,
+// the wall clock, no logging.
+type Options struct {
+	// Store keeps the catalogue's durable copy (one record per provider
+	// under KeyPrefix). Nil means memory only.
+	Store store.Store
+	// KeyPrefix is the store key prefix. Default "csb/catalog/".
+	KeyPrefix string
+	// Clock is the time source. Default: the wall clock.
+	Clock clock.Clock
+	// Logger receives one line per state change. Default: no logging.
+	Logger *zap.Logger
+	// FlushDelay is how long changes are gathered before the changed
+	// provider records are written to the store. Default 100ms.
+	FlushDelay time.Duration
+	// SyncInterval is how often records written by other brokers sharing
+	// the store are merged in: the bound on how long a notification
+	// received by one broker takes to reach placement on the others.
+	// Default 10s; negative disables syncing.
+	SyncInterval time.Duration
+	// Retention is how long a provider whose published entries have all
+	// expired stays visible before it is dropped. Default 24h.
+	Retention time.Duration
+	// CacheCost is the read cache's capacity, counted in services (each
+	// cached provider view costs 1 + its number of services). Default
+	// 100000.
+	CacheCost int64
+}
+
+// Catalog is the broker's provider catalogue. It is safe for concurrent
+// use.
+//
+// The authoritative copy is a map held in memory that never evicts: an
+// entry leaves it only when it is withdrawn (a full notification that no
+// longer lists it, a static entry removed from the configuration, a
+// discovery that no longer finds it, a provider removed from the
+// configuration) or when its provider has been expired for longer than the
+// retention. A ristretto cache serves the per-provider read views in front
+// of it; ristretto may drop what it likes, the map never does. Changed
+// provider records are written behind to a store.Store, from which a
+// restarted broker starts warm and from which brokers sharing the store
+// merge each other's changes.
+//
+// Placement reads Placeable, which is served from a per-kind index that is
+// rebuilt only after a change or when an entry's expiry passes.
+type Catalog struct {
+	opt    Options
+	clock  clock.Clock
+	logger *zap.Logger
+
+	mu        sync.RWMutex
+	providers map[string]*provider
+	sorted    []*provider          // providers in config order, then id
+	order     map[string]int       // configured providers and their position
+	leases    map[string]time.Time // lease id (subscription or push id) → expiry; zero = never
+	leaseUse  map[string]string    // lease id → provider id whose notifications carry it
+	deleted   map[string]bool      // provider records to delete from the store
+
+	version    atomic.Uint64
+	nextExpiry atomic.Int64 // unix nanoseconds of the earliest future expiry among placeable entries; 0 = none
+	// lastExpiryCheck is when checkExpiry last ran (unix nanoseconds);
+	// guarded by mu.
+	lastExpiryCheck int64
+	gens            sync.Map // provider id → *atomic.Uint64, bumped on every change of the provider
+
+	views [numKinds]atomic.Pointer[kindView]
+	cache *ristretto.Cache[string, *providerView]
+
+	subMu       sync.Mutex
+	subscribers []func()
+
+	dirtyCh  chan struct{} // a provider record needs writing
+	expiryCh chan struct{} // nextExpiry moved earlier
+	stop     chan struct{}
+	done     sync.WaitGroup
+	started  bool
+	closed   bool
+}
+
+// New returns an empty catalogue. Call Load to start warm from the store,
+// Configure to declare the configured providers, Start to begin the
+// background work (write-behind, syncing, expiry notifications) and
+// Close to end it.
+func New(opt Options) (*Catalog, error) {
+	if opt.KeyPrefix == "" {
+		opt.KeyPrefix = DefaultKeyPrefix
+	}
+	if opt.Clock == nil {
+		opt.Clock = clock.Real{}
+	}
+	if opt.Logger == nil {
+		opt.Logger = zap.NewNop()
+	}
+	if opt.FlushDelay <= 0 {
+		opt.FlushDelay = DefaultFlushDelay
+	}
+	if opt.SyncInterval == 0 {
+		opt.SyncInterval = DefaultSyncInterval
+	}
+	if opt.Retention <= 0 {
+		opt.Retention = DefaultRetention
+	}
+	if opt.CacheCost <= 0 {
+		opt.CacheCost = DefaultCacheCost
+	}
+	cache, err := ristretto.NewCache(&ristretto.Config[string, *providerView]{
+		NumCounters: 100_000, // ~10× the providers a catalogue is expected to hold
+		MaxCost:     opt.CacheCost,
+		BufferItems: 64,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Catalog{
+		opt:       opt,
+		clock:     opt.Clock,
+		logger:    opt.Logger,
+		providers: make(map[string]*provider),
+		order:     make(map[string]int),
+		leases:    make(map[string]time.Time),
+		leaseUse:  make(map[string]string),
+		deleted:   make(map[string]bool),
+		cache:     cache,
+		dirtyCh:   make(chan struct{}, 1),
+		expiryCh:  make(chan struct{}, 1),
+		stop:      make(chan struct{}),
+	}, nil
+}
+
+// Start begins the background work: writing changed records behind to
+// the store, merging records of other brokers every SyncInterval, and
+// announcing expiries to subscribers when they happen. It returns at once;
+// Close stops it. Calling Start twice is a no-op.
+func (c *Catalog) Start() {
+	c.mu.Lock()
+	if c.started || c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.started = true
+	c.mu.Unlock()
+	c.done.Add(1)
+	go c.expiryLoop()
+	if c.opt.Store != nil {
+		c.done.Add(1)
+		go c.flushLoop()
+		if c.opt.SyncInterval > 0 {
+			c.done.Add(1)
+			go c.syncLoop()
+		}
+	}
+}
+
+// Close stops the background work, writes what is still unwritten to the
+// store (bounded by ctx) and releases the read cache. The catalogue must
+// not be used afterwards.
+func (c *Catalog) Close(ctx context.Context) error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	c.mu.Unlock()
+	close(c.stop)
+	c.done.Wait()
+	var err error
+	if c.opt.Store != nil {
+		err = c.Flush(ctx)
+	}
+	c.cache.Close()
+	return err
+}
+
+// Version returns a number that increases on every change that affects
+// placement: an entry added, changed, withdrawn or expired, a status
+// change, a lease change. Placement compares it to know when to re-read.
+func (c *Catalog) Version() uint64 {
+	c.checkExpiry()
+	return c.version.Load()
+}
+
+// Subscribe registers fn to be called after every change that increases
+// Version. Calls come from the goroutine that made the change (a request
+// handler, the expiry timer, the sync loop), without catalogue locks held,
+// and may be coalesced; fn must be quick and must not block.
+func (c *Catalog) Subscribe(fn func()) {
+	c.subMu.Lock()
+	c.subscribers = append(c.subscribers, fn)
+	c.subMu.Unlock()
+}
+
+func (c *Catalog) notify() {
+	c.subMu.Lock()
+	subs := c.subscribers
+	c.subMu.Unlock()
+	for _, fn := range subs {
+		fn()
+	}
+}
+
+// Placeable returns the services of kind that placement may choose now:
+// the service and its provider are active and the entry has not expired.
+// The slice is sorted by provider configuration order (providers not in
+// the configuration last, by id), then by service id. It is a shared
+// snapshot: callers must not modify it or the values it points to. It is
+// rebuilt only after a change or an expiry, so calling it often is cheap.
+func (c *Catalog) Placeable(kind Kind) []ServiceEntry {
+	k := kindIndex(kind)
+	if k < 0 {
+		return nil
+	}
+	c.checkExpiry()
+	now := c.clock.Now()
+	if v := c.views[k].Load(); v != nil && v.version == c.version.Load() && (v.validUntil.IsZero() || now.Before(v.validUntil)) {
+		return v.list
+	}
+	c.mu.RLock()
+	v := c.buildKindView(kind, now)
+	c.mu.RUnlock()
+	c.views[k].Store(v)
+	return v.list
+}
+
+// Provider returns the catalogue entry of a provider, whatever its status
+// or expiry.
+func (c *Catalog) Provider(id string) (ProviderEntry, bool) {
+	v := c.view(id)
+	if v == nil {
+		return ProviderEntry{}, false
+	}
+	return v.Entry, true
+}
+
+// Services returns every service of a provider, whatever its status or
+// expiry, sorted by service id.
+func (c *Catalog) Services(providerID string) []ServiceEntry {
+	v := c.view(providerID)
+	if v == nil {
+		return nil
+	}
+	return append([]ServiceEntry(nil), v.Services...)
+}
+
+// ProviderView is one provider with its services, as Snapshot returns it.
+type ProviderView struct {
+	Entry    ProviderEntry  `json:"provider"`
+	Services []ServiceEntry `json:"services"`
+	// Placeable is how many of Services placement may choose now.
+	Placeable int `json:"placeable"`
+	// SeqNumber is the seqnumber of the last notification applied for the
+	// provider under Entry.SubscriptionID.
+	SeqNumber uint64 `json:"seqnumber,omitempty"`
+}
+
+// Snapshot returns every provider with its services, in configuration
+// order, for inspection (admin and debug endpoints).
+func (c *Catalog) Snapshot() []ProviderView {
+	c.checkExpiry()
+	now := c.clock.Now()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]ProviderView, 0, len(c.sorted))
+	for _, p := range c.sorted {
+		pv := ProviderView{Entry: p.entry, SeqNumber: p.seq}
+		for _, id := range p.serviceIDs() {
+			s := p.services[id]
+			pv.Services = append(pv.Services, s.e)
+			if p.placeableAt(s, now) {
+				pv.Placeable++
+			}
+		}
+		out = append(out, pv)
+	}
+	return out
+}
+
+// Sequence returns the seqnumber of the last notification applied under
+// the subscription (or push) id, as far as the catalogue knows: it
+// survives restarts through the store and moves forward when records of
+// other brokers are merged. ok is false when no notification under id has
+// been applied.
+func (c *Catalog) Sequence(id string) (seq uint64, providerID string, ok bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	pid, ok := c.leaseUse[id]
+	if !ok {
+		return 0, "", false
+	}
+	p := c.providers[pid]
+	if p == nil || p.subID != id {
+		return 0, pid, false
+	}
+	return p.seq, pid, true
+}
+
+// Lease returns the expiry recorded for a lease id (a subscription or push
+// id); zero means it never expires. ok is false for an unknown id.
+func (c *Catalog) Lease(id string) (time.Time, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	t, ok := c.leases[id]
+	return t, ok
+}
+
+// ErrClosed is returned by operations on a closed catalogue.
+var ErrClosed = errors.New("catalog: closed")
+
+// resort rebuilds c.sorted. Callers hold c.mu.
+func (c *Catalog) resort() {
+	c.sorted = c.sorted[:0]
+	for _, p := range c.providers {
+		c.sorted = append(c.sorted, p)
+	}
+	sort.Slice(c.sorted, func(i, j int) bool {
+		a, b := c.sorted[i], c.sorted[j]
+		oa, aok := c.order[a.entry.ID]
+		ob, bok := c.order[b.entry.ID]
+		switch {
+		case aok && bok && oa != ob:
+			return oa < ob
+		case aok != bok:
+			return aok
+		}
+		return a.entry.ID < b.entry.ID
+	})
+}
+
+// changed records a change of provider p that affects placement: it bumps
+// the version, invalidates the provider's cached view, marks the record
+// for writing and recomputes the next expiry. Callers hold c.mu and call
+// c.afterChange() once they released it.
+func (c *Catalog) changed(p *provider, persist bool) {
+	c.version.Add(1)
+	c.bumpGen(p.entry.ID)
+	if persist && c.opt.Store != nil {
+		p.dirty = true
+	}
+	c.recomputeExpiry()
+}
+
+// afterChange runs once a change is complete and the lock released: it
+// wakes the writer (persist) and, for a change placement sees (changed),
+// the expiry timer and the subscribers.
+func (c *Catalog) afterChange(persist, changed bool) {
+	if persist && c.opt.Store != nil {
+		select {
+		case c.dirtyCh <- struct{}{}:
+		default:
+		}
+	}
+	if !changed {
+		return
+	}
+	select {
+	case c.expiryCh <- struct{}{}:
+	default:
+	}
+	c.notify()
+}
+
+func (c *Catalog) bumpGen(id string) {
+	g, _ := c.gens.LoadOrStore(id, new(atomic.Uint64))
+	g.(*atomic.Uint64).Add(1)
+}
+
+func (c *Catalog) gen(id string) uint64 {
+	g, ok := c.gens.Load(id)
+	if !ok {
+		return 0
+	}
+	return g.(*atomic.Uint64).Load()
+}
+
+// statusPlaceable reports whether a status lets an entry be placed.
+func statusPlaceable(s csbmsg.ServiceStatus) bool { return s == csbmsg.ServiceActive }

@@ -1,0 +1,354 @@
+package catalog
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/url"
+	"sort"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-csb/caddy-csb/broker/store"
+)
+
+// record is the durable form of one provider: its provider-level fields
+// and its published and discovered entries (static entries come from the
+// configuration and are not stored). It is stored as JSON under
+// <prefix><escaped provider id>.
+//
+// Merging (on a warm start and when syncing with other brokers sharing
+// the store) uses the record's version: between two records of the same
+// subscription id the higher seqnumber wins; otherwise the later
+// updated_at wins. Lease expiries merge to the later one. Discovered
+// entries merge by discovered_at.
+type record struct {
+	Provider     ProviderEntry        `json:"provider"`
+	Published    bool                 `json:"published,omitempty"`
+	SeqNumber    uint64               `json:"seqnumber,omitempty"`
+	UpdatedAt    time.Time            `json:"updated_at"`
+	DiscoveredAt time.Time            `json:"discovered_at,omitzero"`
+	Services     []recordService      `json:"services,omitempty"`
+	Leases       map[string]time.Time `json:"leases,omitempty"`
+}
+
+type recordService struct {
+	ServiceEntry
+	Lease string `json:"lease,omitempty"`
+}
+
+func (c *Catalog) key(providerID string) string {
+	return c.opt.KeyPrefix + url.PathEscape(providerID)
+}
+
+// snapshotRecord builds the record of p. Callers hold c.mu.
+func (c *Catalog) snapshotRecord(p *provider) *record {
+	r := &record{
+		Provider:     p.entry,
+		Published:    p.published,
+		SeqNumber:    p.seq,
+		UpdatedAt:    p.updatedAt,
+		DiscoveredAt: p.discoveredAt,
+	}
+	for _, id := range p.serviceIDs() {
+		s := p.services[id]
+		if s.e.Source == SourceStatic {
+			continue
+		}
+		r.Services = append(r.Services, recordService{ServiceEntry: s.e, Lease: s.lease})
+		if s.lease != "" {
+			if r.Leases == nil {
+				r.Leases = make(map[string]time.Time)
+			}
+			r.Leases[s.lease] = c.leases[s.lease]
+		}
+	}
+	if p.subID != "" {
+		if r.Leases == nil {
+			r.Leases = make(map[string]time.Time)
+		}
+		r.Leases[p.subID] = c.leases[p.subID]
+	}
+	return r
+}
+
+// Flush writes every changed provider record to the store now and deletes
+// the records of removed providers.
+func (c *Catalog) Flush(ctx context.Context) error {
+	if c.opt.Store == nil {
+		return nil
+	}
+	type write struct {
+		id  string
+		rec *record
+	}
+	var writes []write
+	var deletes []string
+	c.mu.Lock()
+	for id, p := range c.providers {
+		if p.dirty {
+			p.dirty = false
+			writes = append(writes, write{id, c.snapshotRecord(p)})
+			delete(c.deleted, id)
+		}
+	}
+	for id := range c.deleted {
+		deletes = append(deletes, id)
+	}
+	clear(c.deleted)
+	c.mu.Unlock()
+
+	var errs []error
+	failed := func(id string, err error) {
+		errs = append(errs, err)
+		c.mu.Lock()
+		if p := c.providers[id]; p != nil {
+			p.dirty = true
+		}
+		c.mu.Unlock()
+	}
+	for _, w := range writes {
+		data, err := json.Marshal(w.rec)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := c.opt.Store.Store(ctx, c.key(w.id), data); err != nil {
+			failed(w.id, err)
+		}
+	}
+	for _, id := range deletes {
+		if err := c.opt.Store.Delete(ctx, c.key(id)); err != nil && !errors.Is(err, store.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// flushLoop writes changed records behind, gathering changes for
+// FlushDelay. A failure is logged when writing starts failing and when it
+// recovers, not on every try.
+func (c *Catalog) flushLoop() {
+	defer c.done.Done()
+	failing := false
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-c.dirtyCh:
+		}
+		t := c.clock.NewTimer(c.opt.FlushDelay)
+		select {
+		case <-c.stop:
+			t.Stop()
+			return
+		case <-t.C():
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := c.Flush(ctx)
+		cancel()
+		switch {
+		case err != nil && !failing:
+			failing = true
+			c.logger.Error("catalogue records cannot be written to storage", zap.Error(err))
+		case err == nil && failing:
+			failing = false
+			c.logger.Info("catalogue records written to storage again")
+		}
+		if err != nil {
+			// Try again after the next delay.
+			select {
+			case c.dirtyCh <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// Load reads every provider record from the store and merges it in, so a
+// restarted broker starts warm: published entries keep their expiry (the
+// time remaining is what was left), sequencing resumes from the stored
+// seqnumbers. It returns the number of providers and services loaded.
+func (c *Catalog) Load(ctx context.Context) (providers, services int, err error) {
+	return c.syncOnce(ctx)
+}
+
+// Sync merges the records of other brokers sharing the store now. The
+// sync loop calls it every SyncInterval.
+func (c *Catalog) Sync(ctx context.Context) error {
+	_, _, err := c.syncOnce(ctx)
+	return err
+}
+
+func (c *Catalog) syncOnce(ctx context.Context) (int, int, error) {
+	if c.opt.Store == nil {
+		return 0, 0, nil
+	}
+	keys, err := c.opt.Store.List(ctx, c.opt.KeyPrefix)
+	if err != nil {
+		return 0, 0, err
+	}
+	var recs []*record
+	var errs []error
+	for _, k := range keys {
+		data, err := c.opt.Store.Load(ctx, k)
+		if errors.Is(err, store.ErrNotExist) {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		r := new(record)
+		if err := json.Unmarshal(data, r); err != nil || r.Provider.ID == "" {
+			c.logger.Warn("unreadable catalogue record skipped", zap.String("key", k), zap.Error(err))
+			continue
+		}
+		recs = append(recs, r)
+	}
+	sort.Slice(recs, func(i, j int) bool { return recs[i].Provider.ID < recs[j].Provider.ID })
+	np, ns := 0, 0
+	changed := false
+	c.mu.Lock()
+	for _, r := range recs {
+		adopted, ch := c.merge(r)
+		if adopted {
+			np++
+			ns += len(r.Services)
+		}
+		changed = changed || ch
+	}
+	if changed {
+		c.resort()
+	}
+	c.mu.Unlock()
+	if changed {
+		c.afterChange(true, true)
+	}
+	return np, ns, errors.Join(errs...)
+}
+
+// merge folds a stored record into the map. It reports whether the
+// record's entries were adopted and whether anything changed. Callers hold
+// c.mu.
+func (c *Catalog) merge(r *record) (adopted, changed bool) {
+	id := r.Provider.ID
+	if len(c.order) > 0 {
+		if _, ok := c.order[id]; !ok {
+			return false, false // not configured here
+		}
+	}
+	// Leases merge to the later expiry (zero: never, the latest).
+	for lid, x := range r.Leases {
+		old, ok := c.leases[lid]
+		if !ok || (!old.IsZero() && (x.IsZero() || x.After(old))) {
+			c.leases[lid] = x
+		}
+		if _, ok := c.leaseUse[lid]; !ok {
+			c.leaseUse[lid] = id
+		}
+	}
+	p := c.providers[id]
+	if p == nil {
+		p = newProvider(id)
+		c.providers[id] = p
+		changed = true
+	}
+	published := false
+	switch {
+	case !r.Published:
+	case !p.published:
+		published = true
+	case r.Provider.SubscriptionID == p.subID:
+		published = r.SeqNumber > p.seq
+	default:
+		published = r.UpdatedAt.After(p.updatedAt)
+	}
+	discovered := r.DiscoveredAt.After(p.discoveredAt)
+	if published {
+		p.entry = r.Provider
+		p.published = true
+		p.subID, p.seq = r.Provider.SubscriptionID, r.SeqNumber
+		p.updatedAt = r.UpdatedAt
+		if p.subID != "" {
+			c.leaseUse[p.subID] = id
+		}
+		c.replaceSource(p, r, SourcePublished)
+		adopted, changed = true, true
+	}
+	if discovered {
+		p.discoveredAt = r.DiscoveredAt
+		c.replaceSource(p, r, SourceDiscovered)
+		adopted, changed = true, true
+	}
+	if c.refreshLeases(p) {
+		changed = true
+	}
+	// A record older than what this broker holds is repaired by writing
+	// ours again.
+	if c.opt.Store != nil && !published && (p.published || !p.discoveredAt.IsZero()) {
+		older := false
+		if r.Provider.SubscriptionID == p.subID {
+			older = p.seq > r.SeqNumber
+		} else {
+			older = p.updatedAt.After(r.UpdatedAt)
+		}
+		if older || (!discovered && p.discoveredAt.After(r.DiscoveredAt)) {
+			p.dirty = true
+		}
+	}
+	if changed {
+		p.reindex()
+		c.changed(p, false)
+		c.logger.Debug("catalogue record merged from storage", zapProvider(id),
+			zap.Uint64("seqnumber", r.SeqNumber), zap.Bool("published", published), zap.Bool("discovered", discovered))
+	}
+	return adopted, changed
+}
+
+// replaceSource replaces p's entries of one source with the record's.
+// Static entries keep precedence. Callers hold c.mu.
+func (c *Catalog) replaceSource(p *provider, r *record, src Source) {
+	for id, s := range p.services {
+		if s.e.Source == src {
+			delete(p.services, id)
+		}
+	}
+	for _, rs := range r.Services {
+		if rs.Source != src {
+			continue
+		}
+		if old := p.services[rs.Service.ID]; old != nil && old.e.Source == SourceStatic {
+			continue
+		}
+		rs.ProviderID = p.entry.ID
+		p.services[rs.Service.ID] = &svc{e: rs.ServiceEntry, lease: rs.Lease}
+	}
+}
+
+// syncLoop merges records of other brokers every SyncInterval.
+func (c *Catalog) syncLoop() {
+	defer c.done.Done()
+	failing := false
+	for {
+		t := c.clock.NewTimer(c.opt.SyncInterval)
+		select {
+		case <-c.stop:
+			t.Stop()
+			return
+		case <-t.C():
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := c.Sync(ctx)
+		cancel()
+		switch {
+		case err != nil && !failing:
+			failing = true
+			c.logger.Error("catalogue records cannot be read from storage", zap.Error(err))
+		case err == nil && failing:
+			failing = false
+			c.logger.Info("catalogue records read from storage again")
+		}
+	}
+}

@@ -1,0 +1,112 @@
+package digest
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"hash"
+	"sync"
+	"time"
+)
+
+// MinKeyLen is the shortest nonce key NewNonces accepts.
+const MinKeyLen = 16
+
+const (
+	nonceTimeLen = 8  // issue time, Unix nanoseconds, big endian
+	nonceRandLen = 8  // makes every nonce unique
+	nonceMACLen  = 16 // truncated HMAC-SHA-256
+	nonceRawLen  = nonceTimeLen + nonceRandLen + nonceMACLen
+)
+
+// NonceLen is the length of a nonce as sent (unpadded base64url).
+var NonceLen = base64.RawURLEncoding.EncodedLen(nonceRawLen)
+
+// NonceID identifies a nonce in the replay cache: its decoded bytes.
+type NonceID [nonceRawLen]byte
+
+// Nonces issues and checks stateless nonces: an issue time and a random
+// part, authenticated with HMAC-SHA-256 under a secret key and bound to
+// the realm. Any server holding the same key accepts the nonces of any
+// other, so a cluster shares nonces without sharing state. A Nonces is safe
+// for concurrent use.
+type Nonces struct {
+	realm  string
+	macKey []byte
+	opaque string
+	pool   sync.Pool // hash.Hash (HMAC under macKey)
+}
+
+// NewNonces returns a nonce source for realm with the shared secret key,
+// which must be at least MinKeyLen bytes.
+func NewNonces(key []byte, realm string) (*Nonces, error) {
+	if len(key) < MinKeyLen {
+		return nil, errors.New("nonce key shorter than 16 bytes")
+	}
+	// Separate keys for separate uses, so the configured key is never used
+	// directly.
+	n := &Nonces{realm: realm, macKey: derive(key, "caddy-csb digest nonce v1")}
+	n.opaque = base64.RawURLEncoding.EncodeToString(derive(key, "caddy-csb digest opaque v1\x00"+realm)[:18])
+	n.pool.New = func() any { return hmac.New(sha256.New, n.macKey) }
+	return n, nil
+}
+
+func derive(key []byte, label string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(label))
+	return m.Sum(nil)
+}
+
+// Opaque returns the realm's opaque value: derived from the key, so that
+// every server of a cluster sends the same one.
+func (n *Nonces) Opaque() string { return n.opaque }
+
+func (n *Nonces) mac(dst []byte, payload []byte) []byte {
+	m := n.pool.Get().(hash.Hash)
+	m.Reset()
+	m.Write(payload)
+	m.Write([]byte(n.realm))
+	var sum [sha256.Size]byte
+	out := m.Sum(sum[:0])
+	n.pool.Put(m)
+	return append(dst, out[:nonceMACLen]...)
+}
+
+// Issue returns a new nonce issued at now.
+func (n *Nonces) Issue(now time.Time) string {
+	var raw [nonceRawLen]byte
+	binary.BigEndian.PutUint64(raw[:nonceTimeLen], uint64(now.UnixNano()))
+	_, _ = rand.Read(raw[nonceTimeLen : nonceTimeLen+nonceRandLen]) // never fails (crypto/rand)
+	n.mac(raw[:nonceTimeLen+nonceRandLen], raw[:nonceTimeLen+nonceRandLen])
+	return base64.RawURLEncoding.EncodeToString(raw[:])
+}
+
+// Check verifies that nonce was issued by a holder of the key for this
+// realm, in constant time, and returns its identity and issue time. It
+// does not judge the nonce's age.
+func (n *Nonces) Check(nonce string) (id NonceID, issued time.Time, ok bool) {
+	if len(nonce) != NonceLen {
+		return id, issued, false
+	}
+	if _, err := strictB64.Decode(id[:], []byte(nonce)); err != nil {
+		return id, issued, false
+	}
+	var want [nonceMACLen]byte
+	n.mac(want[:0], id[:nonceTimeLen+nonceRandLen])
+	if !hmac.Equal(want[:], id[nonceTimeLen+nonceRandLen:]) {
+		return id, issued, false
+	}
+	issued = time.Unix(0, int64(binary.BigEndian.Uint64(id[:nonceTimeLen])))
+	return id, issued, true
+}
+
+// issuedNanos returns the issue time recorded in a checked nonce.
+func (id *NonceID) issuedNanos() int64 {
+	return int64(binary.BigEndian.Uint64(id[:nonceTimeLen]))
+}
+
+// strictB64 refuses non-canonical encodings, so one nonce has one spelling.
+var strictB64 = base64.RawURLEncoding.Strict()

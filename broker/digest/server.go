@@ -1,0 +1,528 @@
+package digest
+
+import (
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Reasons a Server refuses credentials. Result.Err wraps one of them. They
+// are safe to log: none carries a secret. ErrUnknownUser and ErrResponse
+// look the same to the client.
+var (
+	ErrNoCredentials = errors.New("no digest credentials")
+	ErrRealm         = errors.New("wrong realm")
+	ErrURI           = errors.New("uri parameter does not match the request target")
+	ErrAlgorithm     = errors.New("algorithm not offered")
+	ErrQOP           = errors.New("qop not offered")
+	ErrOpaque        = errors.New("wrong opaque")
+	ErrNonce         = errors.New("invalid nonce")
+	ErrNonceExpired  = errors.New("nonce expired")
+	ErrUserhash      = errors.New("userhash not offered")
+	ErrBody          = errors.New("request body unavailable for auth-int")
+	ErrUnknownUser   = errors.New("unknown user")
+	ErrResponse      = errors.New("wrong response")
+	ErrReplay        = errors.New("nonce count replayed")
+	ErrNonceUnusable = errors.New("nonce count outside the replay window or nonce forgotten")
+)
+
+// ErrBodyTooLarge is returned by a Request.Body function when the body is
+// longer than the limit it was given.
+var ErrBodyTooLarge = errors.New("request body too large for auth-int")
+
+// Defaults of ServerConfig.
+const (
+	DefaultNonceLifetime  = 5 * time.Minute
+	DefaultMaxAuthIntBody = 1 << 20
+	// clockSkew is how far in the future a nonce's issue time may lie: the
+	// servers of a cluster share nonces but not clocks.
+	clockSkew = time.Minute
+)
+
+// ServerConfig configures a Server.
+type ServerConfig struct {
+	// Realm is the protection space's realm. Required.
+	Realm string
+	// Algorithms are offered in this order of preference, one challenge
+	// each. Required.
+	Algorithms []Algorithm
+	// QOP lists the offered qop values, "auth" and/or "auth-int". Default:
+	// auth.
+	QOP []string
+	// Userhash offers userhash=true: clients may then send
+	// H(username:realm) instead of the user name.
+	Userhash bool
+	// Domain, when set, is sent as the challenge's domain parameter (a
+	// space-separated list of URIs of the protection space).
+	Domain []string
+	// NonceLifetime is how long a nonce is accepted. Default 5 minutes.
+	// A client presenting an expired nonce with a correct response is told
+	// stale=true and retries without asking the user again.
+	NonceLifetime time.Duration
+	// MaxAuthIntBody bounds the request body read for qop=auth-int.
+	// Default 1 MiB.
+	MaxAuthIntBody int64
+	// Nonces issues and checks nonces. Required.
+	Nonces *Nonces
+	// Replay tracks nonce counts. Required.
+	Replay *ReplayCache
+	// Users holds the accounts. Required; its realm must be Realm.
+	Users *Users
+	// Now returns the current time. Default time.Now.
+	Now func() time.Time
+}
+
+// Server verifies Digest credentials (RFC 7616) and writes challenges. It
+// is safe for concurrent use.
+type Server struct {
+	cfg        ServerConfig
+	offered    [SHA512_256Sess + 1]bool
+	qopAuth    bool
+	qopAuthInt bool
+	dummy      [SHA512_256 + 1]string // HA1 used for unknown users
+	challenge  []string               // per algorithm: everything before the nonce
+	opaque     string
+}
+
+// NewServer checks cfg and returns a Server.
+func NewServer(cfg ServerConfig) (*Server, error) {
+	if cfg.Realm == "" {
+		return nil, errors.New("realm is required")
+	}
+	if !quotable(cfg.Realm) {
+		return nil, errors.New("realm has control characters")
+	}
+	if len(cfg.Algorithms) == 0 {
+		return nil, errors.New("no algorithm offered")
+	}
+	if cfg.Nonces == nil || cfg.Replay == nil || cfg.Users == nil {
+		return nil, errors.New("nonces, replay cache and users are required")
+	}
+	if cfg.Users.Realm() != cfg.Realm {
+		return nil, fmt.Errorf("users belong to realm %q, not %q", cfg.Users.Realm(), cfg.Realm)
+	}
+	if cfg.NonceLifetime <= 0 {
+		cfg.NonceLifetime = DefaultNonceLifetime
+	}
+	if cfg.MaxAuthIntBody <= 0 {
+		cfg.MaxAuthIntBody = DefaultMaxAuthIntBody
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if len(cfg.QOP) == 0 {
+		cfg.QOP = []string{QOPAuth}
+	}
+	s := &Server{cfg: cfg, opaque: cfg.Nonces.Opaque()}
+	for _, q := range cfg.QOP {
+		switch q {
+		case QOPAuth:
+			s.qopAuth = true
+		case QOPAuthInt:
+			s.qopAuthInt = true
+		default:
+			return nil, fmt.Errorf("unknown qop %q (want auth or auth-int)", q)
+		}
+	}
+	for _, a := range cfg.Algorithms {
+		if !a.Valid() {
+			return nil, fmt.Errorf("invalid algorithm %v", a)
+		}
+		if s.offered[a] {
+			return nil, fmt.Errorf("algorithm %s offered twice", a)
+		}
+		s.offered[a] = true
+	}
+	for _, b := range BaseAlgorithms {
+		// A fixed, well-formed HA1 that matches no password anyone knows:
+		// unknown users cost the same hashing as known ones.
+		s.dummy[b] = HA1(b, "\x00unknown", cfg.Realm, cfg.Nonces.Opaque())
+	}
+	// qop list: "auth" first, since Python's urllib only looks for "auth"
+	// as the first element of a comma-split list.
+	var qops []string
+	if s.qopAuth {
+		qops = append(qops, QOPAuth)
+	}
+	if s.qopAuthInt {
+		qops = append(qops, QOPAuthInt)
+	}
+	for _, a := range cfg.Algorithms {
+		b := []byte("Digest realm=")
+		b = appendQuoted(b, cfg.Realm)
+		if len(cfg.Domain) > 0 {
+			b = append(b, ", domain="...)
+			b = appendQuoted(b, strings.Join(cfg.Domain, " "))
+		}
+		b = append(b, ", qop="...)
+		b = appendQuoted(b, strings.Join(qops, ","))
+		b = append(b, ", algorithm="...)
+		b = append(b, a.String()...)
+		b = append(b, ", nonce="...)
+		s.challenge = append(s.challenge, string(b))
+	}
+	return s, nil
+}
+
+// Realm returns the server's realm.
+func (s *Server) Realm() string { return s.cfg.Realm }
+
+// Challenges returns the WWW-Authenticate field values to send with a 401:
+// one per offered algorithm, in order of preference, sharing one fresh
+// nonce. stale marks them stale=true (RFC 7616 section 3.3).
+func (s *Server) Challenges(stale bool) []string {
+	nonce := s.cfg.Nonces.Issue(s.cfg.Now())
+	out := make([]string, len(s.challenge))
+	for i, prefix := range s.challenge {
+		var buf [512]byte
+		b := append(buf[:0], prefix...)
+		b = append(b, '"')
+		b = append(b, nonce...)
+		b = append(b, `", opaque="`...)
+		b = append(b, s.opaque...)
+		b = append(b, '"')
+		if stale {
+			b = append(b, ", stale=true"...)
+		}
+		b = append(b, ", charset=UTF-8"...)
+		if s.cfg.Userhash {
+			b = append(b, ", userhash=true"...)
+		}
+		out[i] = string(b)
+	}
+	return out
+}
+
+// Request is what the server needs of an HTTP request.
+type Request struct {
+	// Method is the request method.
+	Method string
+	// URI is the request-target exactly as received (RequestURI), which
+	// the credentials' uri parameter must match.
+	URI string
+	// Authorization is the Authorization header field value, "" if absent.
+	Authorization string
+	// Body returns the request body, reading at most limit bytes; it
+	// returns ErrBodyTooLarge beyond that. It is only called for
+	// qop=auth-int; the caller must keep the body readable for the next
+	// handler. Nil means no body.
+	Body func(limit int64) ([]byte, error)
+}
+
+// Result is the outcome of Authenticate.
+type Result struct {
+	// OK is true when the credentials are valid.
+	OK bool
+	// Username is the authenticated user (resolved from the userhash if
+	// one was sent). Empty unless OK.
+	Username string
+	// Algorithm is the algorithm of the credentials, when they named a
+	// valid one.
+	Algorithm Algorithm
+	// Stale asks for stale=true in the new challenges: the client knows the
+	// password but its nonce can no longer be used.
+	Stale bool
+	// Err says why the credentials were refused; it is safe to log.
+	Err error
+	// AuthenticationInfo is the Authentication-Info field value to send
+	// on success, with rspauth, and nextnonce once the nonce has lived
+	// half its lifetime.
+	AuthenticationInfo string
+}
+
+func fail(err error) Result { return Result{Err: err} }
+
+// creds are the parameters of Digest credentials.
+type creds struct {
+	username, usernameStar, realm, nonce, uri, response string
+	algorithm, cnonce, opaque, qop, nc                  string
+	userhash                                            bool
+	has                                                 uint16
+}
+
+const (
+	hasUsername = 1 << iota
+	hasUsernameStar
+	hasRealm
+	hasNonce
+	hasURI
+	hasResponse
+	hasAlgorithm
+	hasCnonce
+	hasOpaque
+	hasQOP
+	hasNC
+)
+
+func parseCreds(field string) (creds, error) {
+	var c creds
+	ch, err := ParseCredentials(field)
+	if err != nil {
+		return c, err
+	}
+	if !strings.EqualFold(ch.Scheme, "Digest") {
+		return c, ErrNoCredentials
+	}
+	if ch.Token68 != "" {
+		return c, malformed("digest credentials are not a token68")
+	}
+	for _, p := range ch.Params {
+		switch strings.ToLower(p.Name) {
+		case "username":
+			c.username, c.has = p.Value, c.has|hasUsername
+		case "username*":
+			c.usernameStar, c.has = p.Value, c.has|hasUsernameStar
+		case "realm":
+			c.realm, c.has = p.Value, c.has|hasRealm
+		case "nonce":
+			c.nonce, c.has = p.Value, c.has|hasNonce
+		case "uri":
+			c.uri, c.has = p.Value, c.has|hasURI
+		case "response":
+			c.response, c.has = p.Value, c.has|hasResponse
+		case "algorithm":
+			c.algorithm, c.has = p.Value, c.has|hasAlgorithm
+		case "cnonce":
+			c.cnonce, c.has = p.Value, c.has|hasCnonce
+		case "opaque":
+			c.opaque, c.has = p.Value, c.has|hasOpaque
+		case "qop":
+			c.qop, c.has = p.Value, c.has|hasQOP
+		case "nc":
+			c.nc, c.has = p.Value, c.has|hasNC
+		case "userhash":
+			c.userhash = strings.EqualFold(p.Value, "true")
+		}
+		// Unknown parameters are ignored (RFC 7616 section 3.4).
+	}
+	const required = hasRealm | hasNonce | hasURI | hasResponse
+	if c.has&required != required {
+		return c, malformed("missing realm, nonce, uri or response")
+	}
+	switch c.has & (hasUsername | hasUsernameStar) {
+	case 0:
+		return c, malformed("missing username")
+	case hasUsername | hasUsernameStar:
+		return c, malformed("both username and username*")
+	}
+	return c, nil
+}
+
+// Authenticate verifies the credentials of r. Whatever the input, it
+// returns a Result and never panics; a refused Result is answered with a
+// 401 carrying s.Challenges(res.Stale).
+//
+// The order of the checks is chosen so that no answer reveals a secret:
+// the public parameters (realm, uri, algorithm, qop, opaque, nonce MAC) are
+// checked first; then the response is computed for the user, or for a
+// dummy HA1 when the user is unknown, and compared in constant time; only
+// a correct response learns that its nonce expired (stale=true) or that
+// its count was replayed.
+func (s *Server) Authenticate(r Request) Result {
+	if r.Authorization == "" {
+		return fail(ErrNoCredentials)
+	}
+	c, err := parseCreds(r.Authorization)
+	if err != nil {
+		return fail(err)
+	}
+	if c.realm != s.cfg.Realm {
+		return fail(ErrRealm)
+	}
+	alg := MD5 // RFC 7616 section 3.3: absent means MD5
+	if c.has&hasAlgorithm != 0 {
+		if alg, err = ParseAlgorithm(c.algorithm); err != nil {
+			return fail(ErrAlgorithm)
+		}
+	}
+	if !s.offered[alg] {
+		return Result{Err: ErrAlgorithm, Algorithm: alg}
+	}
+	res := Result{Algorithm: alg}
+	// RFC 7616 requires qop; the RFC 2069 form without it is refused.
+	switch {
+	case c.qop == QOPAuth && s.qopAuth, c.qop == QOPAuthInt && s.qopAuthInt:
+	default:
+		res.Err = ErrQOP
+		return res
+	}
+	nc, ok := parseNC(c.nc)
+	if !ok || c.cnonce == "" {
+		res.Err = malformed("nc must be 8 hex digits other than 00000000, with a cnonce")
+		return res
+	}
+	if !uriMatches(c.uri, r.URI) {
+		res.Err = ErrURI
+		return res
+	}
+	if c.has&hasOpaque != 0 && c.opaque != s.opaque {
+		res.Err = ErrOpaque
+		return res
+	}
+	if !validHex(c.response, alg.HexLen()) {
+		res.Err = malformed("response is not a %s digest", alg)
+		return res
+	}
+	id, issued, ok := s.cfg.Nonces.Check(c.nonce)
+	if !ok {
+		res.Err = ErrNonce
+		return res
+	}
+
+	// Who is it? Resolve the name, then take the HA1 or the dummy.
+	var name string
+	known := false
+	switch {
+	case c.userhash:
+		if !s.cfg.Userhash {
+			res.Err = ErrUserhash
+			return res
+		}
+		if c.has&hasUsernameStar != 0 {
+			res.Err = malformed("username* with userhash")
+			return res
+		}
+		name, known = s.cfg.Users.LookupHash(c.username, alg)
+	case c.has&hasUsernameStar != 0:
+		if name, err = decodeExtValue(c.usernameStar); err != nil {
+			res.Err = err
+			return res
+		}
+		known = true
+	default:
+		name, known = c.username, true
+	}
+	ha1 := s.dummy[alg.Base()]
+	if known {
+		if h, ok := s.cfg.Users.Lookup(name, alg); ok {
+			ha1 = h
+		} else {
+			known = false
+		}
+	}
+
+	in := Input{
+		Algorithm: alg, HA1: ha1, Nonce: c.nonce, Cnonce: c.cnonce, NC: c.nc,
+		QOP: c.qop, Method: r.Method, URI: c.uri,
+	}
+	if c.qop == QOPAuthInt {
+		var body []byte
+		if r.Body != nil {
+			if body, err = r.Body(s.cfg.MaxAuthIntBody); err != nil {
+				res.Err = fmt.Errorf("%w: %v", ErrBody, err)
+				return res
+			}
+		}
+		in.BodyHash = HashBody(alg, body)
+	}
+	var want [128]byte
+	expected := in.appendDigest(want[:0], r.Method)
+	if !equalHexFold(expected, c.response) || !known {
+		if !known {
+			res.Err = ErrUnknownUser
+		} else {
+			res.Err = ErrResponse
+		}
+		return res
+	}
+
+	// The client knows the password. Is the nonce still usable?
+	now := s.cfg.Now()
+	expires := issued.Add(s.cfg.NonceLifetime)
+	if now.After(expires) || issued.After(now.Add(clockSkew)) {
+		res.Err, res.Stale = ErrNonceExpired, true
+		return res
+	}
+	switch s.cfg.Replay.Check(id, expires, nc, now) {
+	case Accepted:
+	case Replayed:
+		res.Err = ErrReplay
+		return res
+	default: // TooOld, Forgotten
+		res.Err, res.Stale = ErrNonceUnusable, true
+		return res
+	}
+
+	res.OK, res.Username, res.Err = true, name, nil
+	res.AuthenticationInfo = s.authenticationInfo(&in, now.Sub(issued) > s.cfg.NonceLifetime/2)
+	return res
+}
+
+// authenticationInfo builds the Authentication-Info value (RFC 7616
+// section 3.5). rspauth covers the response's A2 = ":" uri; for an
+// auth-int request it would also cover the response body, which a handler
+// in front of the body cannot know, so the server answers with qop=auth,
+// as the RFC allows ("SHOULD use the same value").
+func (s *Server) authenticationInfo(in *Input, renew bool) string {
+	in.QOP, in.BodyHash = QOPAuth, ""
+	var buf [512]byte
+	b := append(buf[:0], "rspauth=\""...)
+	b = in.appendDigest(b, "")
+	b = append(b, `", qop=auth, nc=`...)
+	b = append(b, in.NC...)
+	b = append(b, ", cnonce="...)
+	b = appendQuoted(b, in.Cnonce)
+	if renew {
+		b = append(b, `, nextnonce="`...)
+		b = append(b, s.cfg.Nonces.Issue(s.cfg.Now())...)
+		b = append(b, '"')
+	}
+	return string(b)
+}
+
+// parseNC parses an 8-hex-digit nonce count; 0 is invalid.
+func parseNC(s string) (uint32, bool) {
+	if len(s) != 8 {
+		return 0, false
+	}
+	var n uint32
+	for i := 0; i < 8; i++ {
+		d, ok := unhex(s[i])
+		if !ok {
+			return 0, false
+		}
+		n = n<<4 | uint32(d)
+	}
+	return n, n != 0
+}
+
+func validHex(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if _, ok := unhex(s[i]); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// equalHexFold compares a lower-case hex digest with a hex string of any
+// case in constant time. given must already be valid hex of the same
+// length (checked before, on public data).
+func equalHexFold(expected []byte, given string) bool {
+	if len(expected) != len(given) {
+		return false
+	}
+	var lower [128]byte
+	g := lower[:0]
+	for i := 0; i < len(given); i++ {
+		g = append(g, given[i]|0x20) // maps A-F to a-f, leaves 0-9 and a-f alone
+	}
+	return subtle.ConstantTimeCompare(expected, g) == 1
+}
+
+// uriMatches reports whether the credentials' uri parameter is the
+// request target. RFC 7616 section 3.4.6 has the server "assure that the
+// resource designated by the uri parameter is the same as the resource
+// specified in the Request-Line"; the only spelling a client has reason to
+// send is the request-target itself (RFC 2617 section 3.2.2.5: it "MUST
+// agree with the Request-URI"), so it must be that string, byte for byte.
+// The RFC suggests 400 for a mismatch; Authenticate refuses it like any
+// other bad credentials (401 with a fresh challenge).
+func uriMatches(param, target string) bool {
+	return param == target
+}

@@ -1,0 +1,278 @@
+// Package jobs runs the broker's consumer jobs (draft section 4.2): it
+// places a <CloudServiceRequest>, provisions it through the chosen
+// provider's adapter with substitution on failure, and keeps the job, its
+// lease and its history durable in a store.Store.
+//
+// # Lifecycle
+//
+// A job is pending when it is accepted (placement done, intent recorded),
+// provisioning while an adapter call or the polling of a resource the
+// provider is still building is under way, then success or failed. A
+// successful job holds a lease; when the lease ends without renewal the
+// reaper removes the resources at the provider and the job becomes
+// expired. A consumer's remove makes it removed. Failed jobs hold no
+// resources and expire at the end of their lease too. Expired and removed
+// jobs are kept for the retention period (history, idempotent retries),
+// then deleted.
+//
+// # Durability and clusters
+//
+// Every state change is written to the store before the next external
+// call (write-ahead): an operation records its intent (Op) and each
+// attempt before calling the adapter, and the resource handle as soon as
+// the adapter returns one. Whoever works on a job holds the job's store
+// lock for the duration. When a process dies, its locks go stale (Caddy's
+// file-system storage: after 10 s), and any instance sharing the storage
+// finds the job with an unfinished Op, takes the lock and finishes the
+// work or cleans up: it polls the recorded resource, asks the adapter to
+// find what the job id created (adapters.Finder), retries or substitutes,
+// and removes partial resources. The reaper runs on every instance; the
+// per-job lock and a re-read of the job under it make each lease reaped
+// exactly once.
+//
+// # Ownership
+//
+// A job belongs to the user who created it. Every operation takes the
+// requesting user; a job id that does not exist and a job id that belongs
+// to someone else give the same error, ErrNoJob, so job ids cannot be
+// probed.
+//
+// This package does not import Caddy.
+package jobs
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/caddy-csb/caddy-csb/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/catalog"
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+)
+
+// Status is a job's status, reported as <job-status>.
+type Status string
+
+// Job statuses.
+const (
+	StatusPending      Status = "pending"
+	StatusProvisioning Status = "provisioning"
+	StatusSuccess      Status = "success"
+	StatusFailed       Status = "failed"
+	StatusExpired      Status = "expired"
+	StatusRemoved      Status = "removed"
+)
+
+// InFlight reports whether provisioning has not finished yet.
+func (s Status) InFlight() bool { return s == StatusPending || s == StatusProvisioning }
+
+// Final reports whether the job holds nothing any more.
+func (s Status) Final() bool { return s == StatusExpired || s == StatusRemoved }
+
+// OpKind names an operation in progress on a job.
+type OpKind string
+
+// Operations.
+const (
+	OpCreate OpKind = "create" // provision a new job (also a COPY's new job)
+	OpUpdate OpKind = "update"
+	OpRemove OpKind = "remove"
+	OpMove   OpKind = "move"
+	OpReap   OpKind = "reap"
+)
+
+// Op is an operation in progress, recorded before it calls an adapter so
+// that another process can finish it after a crash.
+type Op struct {
+	Kind     OpKind    `json:"kind"`
+	Instance string    `json:"instance"` // the process that started it
+	Started  time.Time `json:"started"`
+	// Next is the index in Job.Plan of the next candidate to try.
+	Next int `json:"next"`
+	// Update is the request an update applies.
+	Update *csbmsg.ServiceRequest `json:"update,omitempty"`
+	// Move: the original placement, removed once the new one succeeded.
+	OldProvider string                `json:"old_provider,omitempty"`
+	OldService  *catalog.ServiceEntry `json:"old_service,omitempty"`
+	OldResource *adapters.Resource    `json:"old_resource,omitempty"`
+	// Swapped is set once a move's new resource is in place and only the
+	// original remains to be removed.
+	Swapped bool `json:"swapped,omitempty"`
+}
+
+// PlanEntry is one ranked candidate of a job's placement.
+type PlanEntry struct {
+	ProviderID string               `json:"provider_id"`
+	ServiceID  string               `json:"service_id"`
+	Service    catalog.ServiceEntry `json:"service"`
+	Encryption bool                 `json:"encryption,omitempty"`
+}
+
+// Attempt outcomes.
+const (
+	OutcomeInProgress  = "in_progress"
+	OutcomeSuccess     = "success"
+	OutcomeFailed      = "failed"
+	OutcomeTimeout     = "timeout"
+	OutcomeInterrupted = "interrupted" // the process died during the attempt
+)
+
+// Attempt is one try to provision a job at one provider.
+type Attempt struct {
+	ProviderID string    `json:"provider_id"`
+	ServiceID  string    `json:"service_id"`
+	Purpose    OpKind    `json:"purpose"`
+	Started    time.Time `json:"started"`
+	Ended      time.Time `json:"ended,omitzero"`
+	Outcome    string    `json:"outcome"`
+	ErrorKind  string    `json:"error_kind,omitempty"`
+	Reason     string    `json:"reason,omitempty"`
+	// Resource is what the adapter returned, recorded as soon as known so
+	// a crash cannot lose it.
+	Resource *adapters.Resource `json:"resource,omitempty"`
+	// Partial marks a Resource the adapter returned together with an
+	// error: something was (or may have been) created, but the attempt did
+	// not succeed. A resumed attempt removes it instead of trusting it.
+	Partial bool `json:"partial,omitempty"`
+	// Cleanup says what happened to a failed attempt's partial resource:
+	// "removed", "nothing to remove", or "failed: ..." (then it is in
+	// Job.Orphans and the reaper retries).
+	Cleanup string `json:"cleanup,omitempty"`
+}
+
+// Orphan is a resource whose removal failed; the reaper retries it until
+// the provider confirms it gone.
+type Orphan struct {
+	ProviderID string             `json:"provider_id"`
+	Resource   *adapters.Resource `json:"resource"`
+	Since      time.Time          `json:"since"`
+	LastError  string             `json:"last_error,omitempty"`
+}
+
+// Job is one consumer job.
+type Job struct {
+	ID     string `json:"id"`
+	Owner  string `json:"owner"`
+	Status Status `json:"status"`
+	// Reason explains the last state change.
+	Reason string       `json:"reason,omitempty"`
+	Kind   catalog.Kind `json:"kind"`
+	// Request is the consumer's request as currently applied (updates are
+	// overlaid on it).
+	Request csbmsg.ServiceRequest `json:"request"`
+
+	// ProviderID, ServiceID and Service are the placement that holds the
+	// job's resources (set on success).
+	ProviderID string                `json:"provider_id,omitempty"`
+	ServiceID  string                `json:"service_id,omitempty"`
+	Service    *catalog.ServiceEntry `json:"service,omitempty"`
+	Encryption bool                  `json:"encryption,omitempty"` // provider's encryption-support at placement
+	Resource   *adapters.Resource    `json:"resource,omitempty"`
+
+	Plan     []PlanEntry `json:"plan,omitempty"`
+	Decision string      `json:"decision,omitempty"` // placement summary
+	Attempts []Attempt   `json:"attempts,omitempty"`
+	Op       *Op         `json:"op,omitempty"`
+	Orphans  []Orphan    `json:"orphans,omitempty"`
+
+	// LeaseSeconds is the lease granted; Expires is when it ends (zero
+	// while in flight). For expired and removed jobs Expires is when the
+	// record is purged.
+	LeaseSeconds uint64    `json:"lease_seconds"`
+	Expires      time.Time `json:"expires,omitzero"`
+
+	IdempotencyKey string    `json:"idempotency_key,omitempty"`
+	CopiedFrom     string    `json:"copied_from,omitempty"`
+	Created        time.Time `json:"created"`
+	Updated        time.Time `json:"updated"`
+	// Rev counts the writes of the job.
+	Rev uint64 `json:"rev"`
+}
+
+// ExpiresIn returns the whole seconds left on the lease at now (0 when
+// none), for <expires>.
+func (j *Job) ExpiresIn(now time.Time) uint64 {
+	if j.Status != StatusSuccess || j.Expires.IsZero() || !j.Expires.After(now) {
+		if j.Status.InFlight() {
+			return j.LeaseSeconds
+		}
+		return 0
+	}
+	return uint64((j.Expires.Sub(now) + time.Second - 1) / time.Second)
+}
+
+// CloudServiceURI returns the provider's URI of the job's resource.
+func (j *Job) CloudServiceURI() string {
+	if j.Resource == nil {
+		return ""
+	}
+	return j.Resource.URI
+}
+
+// Granted returns the resources granted with their actual values, or the
+// request while nothing is granted.
+func (j *Job) Granted() csbmsg.ServiceRequest {
+	if j.Resource != nil {
+		g := j.Resource.Granted
+		if g.IaaS != nil || g.PaaS != nil || g.SaaS != nil || g.DSaaS != nil {
+			return g
+		}
+	}
+	return j.Request
+}
+
+func (j *Job) clone() *Job {
+	b, err := json.Marshal(j)
+	if err != nil {
+		panic("jobs: job does not marshal: " + err.Error())
+	}
+	var c Job
+	if err := json.Unmarshal(b, &c); err != nil {
+		panic("jobs: job does not unmarshal: " + err.Error())
+	}
+	return &c
+}
+
+func (j *Job) lastAttempt() *Attempt {
+	if len(j.Attempts) == 0 {
+		return nil
+	}
+	return &j.Attempts[len(j.Attempts)-1]
+}
+
+// newID returns an unguessable job id: 128 random bits, base64url (an
+// NMTOKEN, as <job-id> requires).
+func newID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// ---------------------------------------------------------------------------
+// Errors and results
+
+// ErrNoJob is returned for a job id that does not exist or belongs to
+// another user: the two are indistinguishable on purpose.
+var ErrNoJob = errors.New("no such job")
+
+// ErrIdempotencyMismatch is returned when an Idempotency-Key is reused
+// with a different request.
+var ErrIdempotencyMismatch = errors.New("idempotency key reused with a different request")
+
+// Result is the outcome of an operation in the draft's terms: a table 2
+// status, a reason, and the job as it stands (nil when no job exists,
+// e.g. nothing matched).
+type Result struct {
+	Status csbmsg.Status
+	Reason string
+	Job    *Job
+}
+
+func result(st csbmsg.Status, job *Job, format string, args ...any) *Result {
+	return &Result{Status: st, Job: job, Reason: fmt.Sprintf(format, args...)}
+}

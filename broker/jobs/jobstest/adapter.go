@@ -1,0 +1,312 @@
+// Package jobstest provides an in-memory adapters.Adapter with real state
+// and fault injection, for the tests of the job engine and of the Caddy
+// glue until (and besides) the real adapters.
+package jobstest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/caddy-csb/caddy-csb/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+)
+
+// Adapter is an in-memory provider: it keeps every resource it created,
+// tagged with the job id, until removed. The zero value needs a Name.
+type Adapter struct {
+	// Name prefixes resource URIs: mem://<name>/<n>.
+	Name string
+
+	mu        sync.Mutex
+	seq       int
+	resources map[string]*adapters.Resource // by URI
+	jobs      map[string]string             // URI → job id
+	calls     map[string]int
+
+	// Faults. Set them before use or under SetFault.
+	provisionErr   error // Provision fails with it
+	partialOnError bool  // ... after creating a resource it returns
+	pending        bool  // Provision returns StatePending; MarkReady or FailPending settle it
+	block          chan struct{}
+	blockStarted   chan struct{}
+	blockAfter     bool
+	updateErr      error
+	removeErr      error
+	removeErrTimes int // removeErr applies this many times (0 = always)
+}
+
+// Fault configures failures and behaviour.
+type Fault struct {
+	// Provision fails with this error.
+	Provision error
+	// Partial makes a failing Provision create a resource first and return
+	// it with the error, as a half-built machine would be.
+	Partial bool
+	// Pending makes Provision return a resource still being built.
+	Pending bool
+	// Block makes Provision wait until the channel closes or its context
+	// ends (a provider that never answers). BlockStarted, when set, is
+	// closed when the first call starts waiting. With BlockAfterCreate the
+	// resource is created first, and a call cut short by its context
+	// returns it with the error (a half-built machine).
+	Block            chan struct{}
+	BlockStarted     chan struct{}
+	BlockAfterCreate bool
+	// Update and Remove fail with these errors; RemoveTimes bounds how
+	// many removals fail (0 = all).
+	Update      error
+	Remove      error
+	RemoveTimes int
+}
+
+// SetFault replaces the adapter's faults.
+func (a *Adapter) SetFault(f Fault) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.provisionErr, a.partialOnError, a.pending = f.Provision, f.Partial, f.Pending
+	a.block, a.blockStarted, a.blockAfter = f.Block, f.BlockStarted, f.BlockAfterCreate
+	a.updateErr, a.removeErr, a.removeErrTimes = f.Update, f.Remove, f.RemoveTimes
+}
+
+func (a *Adapter) init() {
+	if a.resources == nil {
+		a.resources = map[string]*adapters.Resource{}
+		a.jobs = map[string]string{}
+		a.calls = map[string]int{}
+	}
+}
+
+func clone(r *adapters.Resource) *adapters.Resource {
+	c := *r
+	c.Native = map[string]string{}
+	for k, v := range r.Native {
+		c.Native[k] = v
+	}
+	return &c
+}
+
+// Provision implements adapters.Adapter.
+func (a *Adapter) Provision(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
+	a.mu.Lock()
+	a.init()
+	a.calls["provision"]++
+	block, started, after := a.block, a.blockStarted, a.blockAfter
+	if started != nil {
+		a.blockStarted = nil
+	}
+	a.mu.Unlock()
+	if block != nil && after {
+		res := a.create(req, adapters.StatePending)
+		if started != nil {
+			close(started)
+		}
+		select {
+		case <-block:
+			a.settle(res.URI, adapters.StateReady)
+			res.State = adapters.StateReady
+			return res, nil
+		case <-ctx.Done():
+			return res, &adapters.Error{Kind: adapters.KindTimeout, Op: "provision", Err: ctx.Err()}
+		}
+	}
+	if block != nil {
+		if started != nil {
+			close(started)
+		}
+		select {
+		case <-block:
+		case <-ctx.Done():
+			return nil, &adapters.Error{Kind: adapters.KindTimeout, Op: "provision", Err: ctx.Err()}
+		}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.provisionErr != nil && !a.partialOnError {
+		return nil, &adapters.Error{Kind: adapters.KindServer, Op: "provision", Status: 503, Err: a.provisionErr}
+	}
+	a.seq++
+	uri := fmt.Sprintf("mem://%s/%d", a.Name, a.seq)
+	granted := req.Want
+	res := &adapters.Resource{
+		URI:      uri,
+		State:    adapters.StateReady,
+		Granted:  granted,
+		Native:   map[string]string{"job_id": req.JobID, "owner": req.Owner},
+		Endpoint: "http://" + a.Name + ".invalid/" + req.JobID,
+	}
+	if a.pending {
+		res.State = adapters.StatePending
+	}
+	a.resources[uri] = clone(res)
+	a.jobs[uri] = req.JobID
+	if a.provisionErr != nil {
+		res.State = adapters.StateFailed
+		a.resources[uri].State = adapters.StateFailed
+		return res, &adapters.Error{Kind: adapters.KindServer, Op: "provision", Status: 500, Err: a.provisionErr}
+	}
+	return res, nil
+}
+
+func (a *Adapter) create(req *adapters.Request, st adapters.State) *adapters.Resource {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.seq++
+	uri := fmt.Sprintf("mem://%s/%d", a.Name, a.seq)
+	res := &adapters.Resource{URI: uri, State: st, Granted: req.Want,
+		Native: map[string]string{"job_id": req.JobID, "owner": req.Owner}, Endpoint: "http://" + a.Name + ".invalid/" + req.JobID}
+	a.resources[uri] = clone(res)
+	a.jobs[uri] = req.JobID
+	return res
+}
+
+// Status implements adapters.Adapter.
+func (a *Adapter) Status(_ context.Context, res *adapters.Resource) (*adapters.Resource, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.init()
+	a.calls["status"]++
+	r, ok := a.resources[res.URI]
+	if !ok {
+		return nil, &adapters.Error{Kind: adapters.KindNotFound, Op: "status", Status: 404, Err: errors.New(res.URI)}
+	}
+	return clone(r), nil
+}
+
+// Update implements adapters.Adapter: it grants the overlaid request.
+func (a *Adapter) Update(_ context.Context, res *adapters.Resource, req *adapters.Request) (*adapters.Resource, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.init()
+	a.calls["update"]++
+	if a.updateErr != nil {
+		return nil, &adapters.Error{Kind: adapters.KindClient, Op: "update", Status: 409, Err: a.updateErr}
+	}
+	r, ok := a.resources[res.URI]
+	if !ok {
+		return nil, &adapters.Error{Kind: adapters.KindNotFound, Op: "update", Status: 404, Err: errors.New(res.URI)}
+	}
+	if req.Want.IaaS != nil && req.Want.IaaS.Compute != nil && r.Granted.IaaS != nil {
+		c := *req.Want.IaaS.Compute
+		if c.Action != nil {
+			st := map[csbmsg.ComputeAction]csbmsg.ComputeStatus{
+				csbmsg.ComputeStart: csbmsg.ComputeActive, csbmsg.ComputeRestart: csbmsg.ComputeActive,
+				csbmsg.ComputeStop: csbmsg.ComputeInactive, csbmsg.ComputeSuspend: csbmsg.ComputeSuspended,
+			}[*c.Action]
+			c.Status, c.Action = &st, nil
+		}
+		iaas := *r.Granted.IaaS
+		merged := csbmsg.Compute{}
+		if iaas.Compute != nil {
+			merged = *iaas.Compute
+		}
+		if c.Cores != nil {
+			merged.Cores = c.Cores
+		}
+		if c.Memory != nil {
+			merged.Memory = c.Memory
+		}
+		if c.Status != nil {
+			merged.Status = c.Status
+		}
+		iaas.Compute = &merged
+		r.Granted.IaaS = &iaas
+	}
+	return clone(r), nil
+}
+
+// Remove implements adapters.Adapter.
+func (a *Adapter) Remove(_ context.Context, res *adapters.Resource) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.init()
+	a.calls["remove"]++
+	if a.removeErr != nil {
+		if a.removeErrTimes >= 0 {
+			err := &adapters.Error{Kind: adapters.KindServer, Op: "remove", Status: 500, Err: a.removeErr}
+			if a.removeErrTimes > 0 {
+				a.removeErrTimes--
+				if a.removeErrTimes == 0 {
+					a.removeErr = nil
+				}
+			}
+			return err
+		}
+	}
+	delete(a.resources, res.URI)
+	delete(a.jobs, res.URI)
+	return nil
+}
+
+// Find implements adapters.Finder: resources are tagged with the job id.
+func (a *Adapter) Find(_ context.Context, req *adapters.Request) (*adapters.Resource, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.init()
+	a.calls["find"]++
+	for uri, job := range a.jobs {
+		if job == req.JobID {
+			return clone(a.resources[uri]), nil
+		}
+	}
+	return nil, nil
+}
+
+// MarkReady settles a pending resource as ready.
+func (a *Adapter) MarkReady(uri string) {
+	a.settle(uri, adapters.StateReady)
+}
+
+// FailPending settles a pending resource as failed.
+func (a *Adapter) FailPending(uri string) {
+	a.settle(uri, adapters.StateFailed)
+}
+
+func (a *Adapter) settle(uri string, st adapters.State) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.init()
+	if r, ok := a.resources[uri]; ok {
+		r.State = st
+	}
+}
+
+// Live returns the URIs of the resources the provider holds, sorted.
+func (a *Adapter) Live() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []string
+	for uri := range a.resources {
+		out = append(out, uri)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// LiveFor returns the URIs held for one job.
+func (a *Adapter) LiveFor(jobID string) []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []string
+	for uri, j := range a.jobs {
+		if j == jobID {
+			out = append(out, uri)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Calls returns how often an operation was called.
+func (a *Adapter) Calls(op string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.calls[op]
+}
+
+var (
+	_ adapters.Adapter = (*Adapter)(nil)
+	_ adapters.Finder  = (*Adapter)(nil)
+)

@@ -1,0 +1,883 @@
+package jobs
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dgraph-io/ristretto/v2"
+	"go.uber.org/zap"
+
+	"github.com/caddy-csb/caddy-csb/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/catalog"
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/broker/placement"
+	"github.com/caddy-csb/caddy-csb/broker/store"
+)
+
+// Placer makes placement decisions (placement.Placer implements it).
+type Placer interface {
+	Place(req *csbmsg.ServiceRequest, opt placement.Options) (*placement.Decision, error)
+}
+
+// Clock tells the time; tests inject one to move leases forward.
+type Clock func() time.Time
+
+// Config configures a Manager. Zero durations take the defaults named on
+// each field.
+type Config struct {
+	// Store keeps the jobs durably. Required.
+	Store store.Store
+	// Placer chooses providers. Required.
+	Placer Placer
+	// Adapter returns a provider's adapter for a service model (a
+	// provider may have one per model). Required.
+	Adapter func(providerID string, kind catalog.Kind) (adapters.Adapter, bool)
+	// Expand, when set, rewrites a request before placement (the OVF
+	// expansion of an IaaS Link). An error that is a
+	// *placement.RequestError answers with its status; others with 400.
+	Expand func(ctx context.Context, req *csbmsg.ServiceRequest) error
+	// Logger receives one line per job state change. Default: none.
+	Logger *zap.Logger
+	// Clock is the time source. Default: time.Now.
+	Clock Clock
+
+	// LeaseDefault is the lease granted when the consumer asks for none.
+	// Default 1h.
+	LeaseDefault time.Duration
+	// LeaseMin and LeaseMax bound the leases granted. Defaults 5m (the
+	// draft's recommended minimum of 300 s) and 720h.
+	LeaseMin, LeaseMax time.Duration
+	// AttemptTimeout bounds one provisioning attempt at one provider,
+	// including the polling of a resource the provider is still building.
+	// Default 2m.
+	AttemptTimeout time.Duration
+	// CallTimeout bounds update, remove and cleanup calls. Default 1m.
+	CallTimeout time.Duration
+	// RespondWithin is how long a create, copy or move waits for
+	// provisioning before it answers with the job still pending. Default 5s.
+	RespondWithin time.Duration
+	// PollInterval is how often a pending resource is polled. Default 2s.
+	PollInterval time.Duration
+	// ReapInterval is how often the reaper looks for ended leases,
+	// orphans and abandoned operations. Default 30s.
+	ReapInterval time.Duration
+	// Retain is how long expired, removed and failed jobs stay readable
+	// after they ended. Default 24h.
+	Retain time.Duration
+	// MaxAttempts bounds the candidates tried for one job. Default 3.
+	MaxAttempts int
+	// LockWait is how long an update or remove waits for a job another
+	// operation holds. Default 10s.
+	LockWait time.Duration
+	// CacheTTL bounds how long a cached job is served without re-reading
+	// the store (other instances of a cluster may change it). Default 2s.
+	CacheTTL time.Duration
+	// CacheSize is the cache's capacity in bytes of job records. Default
+	// 32 MiB.
+	CacheSize int64
+
+	// OnChange, when set, is called after every write of a job (metrics,
+	// tests). It must not block.
+	OnChange func(*Job)
+}
+
+func (c *Config) defaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.LeaseDefault, time.Hour)
+	def(&c.LeaseMin, 5*time.Minute)
+	def(&c.LeaseMax, 720*time.Hour)
+	def(&c.AttemptTimeout, 2*time.Minute)
+	def(&c.CallTimeout, time.Minute)
+	def(&c.RespondWithin, 5*time.Second)
+	def(&c.PollInterval, 2*time.Second)
+	def(&c.ReapInterval, 30*time.Second)
+	def(&c.Retain, 24*time.Hour)
+	def(&c.LockWait, 10*time.Second)
+	def(&c.CacheTTL, 2*time.Second)
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 3
+	}
+	if c.CacheSize <= 0 {
+		c.CacheSize = 32 << 20
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+}
+
+// Manager runs jobs. Create it with New, start its background work with
+// Start, and stop it with Stop.
+type Manager struct {
+	cfg      atomic.Pointer[Config]
+	store    store.Store
+	logger   *zap.Logger
+	cache    *ristretto.Cache[string, *cached]
+	instance string
+
+	base   context.Context // cancelled by Stop
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	running  map[string]chan struct{}  // jobs this process works on
+	live     map[string][]byte         // their latest records
+	jobLoads map[string]jobLoadEntry   // live job → its load
+	touched  map[string]uint64         // job → trackSeq of this process's last write
+	trackSeq uint64                    // counts this process's job writes
+	loads    map[string]placement.Load // provider → sum of jobLoads
+	started  bool
+	stopped  bool
+}
+
+// New returns a Manager.
+func New(cfg Config) (*Manager, error) {
+	if cfg.Store == nil || cfg.Placer == nil || cfg.Adapter == nil {
+		return nil, errors.New("jobs: Store, Placer and Adapter are required")
+	}
+	cfg.defaults()
+	if cfg.LeaseMin > cfg.LeaseMax {
+		return nil, fmt.Errorf("jobs: lease minimum %s exceeds maximum %s", cfg.LeaseMin, cfg.LeaseMax)
+	}
+	cache, err := ristretto.NewCache(&ristretto.Config[string, *cached]{
+		NumCounters: 100_000,
+		MaxCost:     cfg.CacheSize,
+		BufferItems: 64,
+	})
+	if err != nil {
+		return nil, err
+	}
+	m := &Manager{
+		store:    cfg.Store,
+		logger:   cfg.Logger,
+		cache:    cache,
+		instance: newID()[:12],
+		running:  map[string]chan struct{}{},
+		live:     map[string][]byte{},
+		jobLoads: map[string]jobLoadEntry{},
+		touched:  map[string]uint64{},
+		loads:    map[string]placement.Load{},
+	}
+	m.cfg.Store(&cfg)
+	m.base, m.cancel = context.WithCancel(context.Background())
+	return m, nil
+}
+
+func (m *Manager) c() *Config { return m.cfg.Load() }
+
+// SetTunables replaces the durations, limits, Expand and OnChange of the
+// configuration (a config reload); Store, Placer, Adapter, Logger and
+// Clock stay as they were given to New. Operations under way finish with
+// the values they started with where they already read them.
+func (m *Manager) SetTunables(cfg Config) error {
+	old := m.c()
+	cfg.Store, cfg.Placer, cfg.Adapter, cfg.Logger, cfg.Clock = old.Store, old.Placer, old.Adapter, old.Logger, old.Clock
+	cfg.defaults()
+	if cfg.LeaseMin > cfg.LeaseMax {
+		return fmt.Errorf("jobs: lease minimum %s exceeds maximum %s", cfg.LeaseMin, cfg.LeaseMax)
+	}
+	m.cfg.Store(&cfg)
+	return nil
+}
+
+// Config returns the manager's configuration with defaults applied.
+func (m *Manager) Config() Config { return *m.c() }
+
+// Instance returns this manager's instance id, recorded in the
+// operations it starts.
+func (m *Manager) Instance() string { return m.instance }
+
+func (m *Manager) now() time.Time { return m.c().Clock() }
+
+// Start reconciles in-flight jobs left by an earlier process and starts
+// the reaper. It returns at once; the work runs in the background until
+// Stop.
+func (m *Manager) Start() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.started || m.stopped {
+		return
+	}
+	m.started = true
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		m.reapLoop()
+	}()
+}
+
+// Stop stops the reaper and every operation in progress, and waits for
+// them. Interrupted operations stay recorded and are finished by the next
+// process that starts on the same store (or by another instance of the
+// cluster). Stop closes the cache.
+func (m *Manager) Stop() {
+	m.mu.Lock()
+	if m.stopped {
+		m.mu.Unlock()
+		return
+	}
+	m.stopped = true
+	m.mu.Unlock()
+	m.cancel()
+	m.wg.Wait()
+	m.cache.Close()
+}
+
+func (m *Manager) isRunning(id string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, ok := m.running[id]
+	return ok
+}
+
+// goWork runs fn for job id in the background, holding unlock until it
+// returns. It returns a channel closed when fn returns, or nil when the
+// manager is stopping (unlock is then called at once).
+func (m *Manager) goWork(id string, unlock func(), fn func(ctx context.Context)) chan struct{} {
+	m.mu.Lock()
+	if m.stopped {
+		m.mu.Unlock()
+		unlock()
+		return nil
+	}
+	done := make(chan struct{})
+	m.running[id] = done
+	m.wg.Add(1)
+	m.mu.Unlock()
+	go func() {
+		defer m.wg.Done()
+		defer func() {
+			unlock()
+			m.mu.Lock()
+			delete(m.running, id)
+			delete(m.live, id)
+			m.mu.Unlock()
+			close(done)
+		}()
+		fn(m.base)
+	}()
+	return done
+}
+
+// ---------------------------------------------------------------------------
+// Create, copy and move
+
+// CreateOptions adjust Create.
+type CreateOptions struct {
+	// IdempotencyKey makes a retried create return the job the first one
+	// made instead of a second one.
+	IdempotencyKey string
+	// Lease asks for a lease length; it is clamped to [LeaseMin,
+	// LeaseMax]. Zero means LeaseDefault.
+	Lease time.Duration
+	// Access is the user's provider allow/deny list.
+	Access *placement.Access
+}
+
+// Create places and provisions a new job for owner. It answers within
+// RespondWithin: with the finished job (200), with the job still pending
+// or provisioning (200), with 408 when no provider matched or every
+// candidate failed, or with 400/420 for a request placement cannot take.
+func (m *Manager) Create(ctx context.Context, owner string, req *csbmsg.ServiceRequest, opt CreateOptions) (*Result, error) {
+	want := *req
+	want.JobInfo = nil
+	if m.c().Expand != nil {
+		if err := m.c().Expand(ctx, &want); err != nil {
+			var re *placement.RequestError
+			if errors.As(err, &re) {
+				return result(re.Status, nil, "%s", re.Reason), nil
+			}
+			return result(csbmsg.StatusSyntaxError, nil, "%v", err), nil
+		}
+	}
+	var idemName, reqHash string
+	if opt.IdempotencyKey != "" {
+		h := idemHash(owner, opt.IdempotencyKey)
+		idemName = "idem-" + h
+		reqHash = hashRequest(&want)
+		unlock, err := m.lock(ctx, idemName, m.c().LockWait)
+		if err != nil {
+			return nil, fmt.Errorf("idempotency key busy: %w", err)
+		}
+		defer unlock()
+		data, err := m.store.Load(ctx, idemPrefix+h)
+		if err == nil {
+			var rec idemRecord
+			if json.Unmarshal(data, &rec) == nil {
+				if rec.RequestHash != reqHash {
+					return nil, ErrIdempotencyMismatch
+				}
+				j, err := m.load(ctx, rec.JobID)
+				if err == nil && j.Owner == owner {
+					return m.answerFor(j, "idempotent retry: the job created by the first request with this Idempotency-Key"), nil
+				}
+			}
+		} else if !errors.Is(err, store.ErrNotExist) {
+			return nil, err
+		}
+	}
+
+	d, err := m.c().Placer.Place(&want, placement.Options{Access: opt.Access})
+	if err != nil {
+		var re *placement.RequestError
+		if errors.As(err, &re) {
+			return result(re.Status, nil, "%s", re.Reason), nil
+		}
+		return nil, err
+	}
+	defer d.Release()
+	m.logDecision(d)
+	if d.Chosen() == nil {
+		return result(csbmsg.StatusUnableToFindResource, nil, "%s", d.NoMatchReason()), nil
+	}
+	kind, _ := placement.KindOf(&want)
+	now := m.now()
+	j := &Job{
+		ID:             newID(),
+		Owner:          owner,
+		Status:         StatusPending,
+		Kind:           kind,
+		Request:        want,
+		Plan:           planOf(d, m.c().MaxAttempts),
+		Decision:       d.Summary(),
+		LeaseSeconds:   m.leaseSeconds(opt.Lease),
+		IdempotencyKey: opt.IdempotencyKey,
+		Created:        now,
+		Reason:         "accepted: " + d.Summary(),
+		Op:             &Op{Kind: OpCreate, Instance: m.instance, Started: now},
+	}
+	return m.startProvisioning(ctx, j, idemName, reqHash)
+}
+
+// startProvisioning records a new job (write-ahead), then provisions it
+// in the background and waits up to RespondWithin for the outcome.
+func (m *Manager) startProvisioning(ctx context.Context, j *Job, idemName, reqHash string) (*Result, error) {
+	unlock, err := m.lock(ctx, j.ID, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.save(ctx, j); err != nil {
+		unlock()
+		return nil, err
+	}
+	m.logState(j, "", "job accepted")
+	if idemName != "" {
+		rec, _ := json.Marshal(idemRecord{JobID: j.ID, RequestHash: reqHash})
+		if err := m.store.Store(ctx, idemPrefix+idemName[len("idem-"):], rec); err != nil {
+			m.logger.Warn("storing idempotency key", zap.String("job_id", j.ID), zap.Error(err))
+		}
+	}
+	out := make(chan *Result, 1)
+	done := m.goWork(j.ID, unlock, func(ctx context.Context) {
+		out <- m.provision(ctx, j)
+	})
+	if done == nil {
+		return result(csbmsg.StatusOK, j, "accepted; the broker is shutting down and will finish the job when it restarts"), nil
+	}
+	return m.await(ctx, j.ID, out, func(r *Result) *Result { return r })
+}
+
+// await waits RespondWithin for a background operation's result; after
+// that it answers with the job as it stands.
+func (m *Manager) await(ctx context.Context, id string, out chan *Result, final func(*Result) *Result) (*Result, error) {
+	timer := time.NewTimer(m.c().RespondWithin)
+	defer timer.Stop()
+	select {
+	case r := <-out:
+		return final(r), nil
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	j, err := m.load(context.WithoutCancel(ctx), id)
+	if err != nil {
+		return nil, err
+	}
+	return result(csbmsg.StatusOK, j, "accepted, still in progress (%s): poll the job with GET", j.Status), nil
+}
+
+func planOf(d *placement.Decision, max int) []PlanEntry {
+	var plan []PlanEntry
+	for _, c := range d.Ordered() {
+		if len(plan) == max {
+			break
+		}
+		plan = append(plan, PlanEntry{ProviderID: c.ProviderID, ServiceID: c.ServiceID, Service: *c.Service, Encryption: c.Encryption})
+	}
+	return plan
+}
+
+func (m *Manager) leaseSeconds(asked time.Duration) uint64 {
+	l := asked
+	if l <= 0 {
+		l = m.c().LeaseDefault
+	}
+	l = max(m.c().LeaseMin, min(l, m.c().LeaseMax))
+	return uint64(l / time.Second)
+}
+
+func hashRequest(r *csbmsg.ServiceRequest) string {
+	b, _ := json.Marshal(r)
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// Copy duplicates owner's job id on another provider: a new job with the
+// same request, placed with the original's provider excluded.
+func (m *Manager) Copy(ctx context.Context, owner, id string, opt CreateOptions) (*Result, error) {
+	src, err := m.ownJob(ctx, owner, id)
+	if err != nil {
+		return nil, err
+	}
+	if src.Status != StatusSuccess {
+		return result(csbmsg.StatusUnableToFindResource, src, "job %s is %s; only a successful job can be copied", src.ID, src.Status), nil
+	}
+	d, err := m.c().Placer.Place(&src.Request, placement.Options{Access: opt.Access, Exclude: []string{src.ProviderID}})
+	if err != nil {
+		return nil, err
+	}
+	defer d.Release()
+	m.logDecision(d)
+	if d.Chosen() == nil {
+		return result(csbmsg.StatusUnableToFindResource, nil, "cannot copy job %s: %s", src.ID, d.NoMatchReason()), nil
+	}
+	now := m.now()
+	j := &Job{
+		ID:           newID(),
+		Owner:        owner,
+		Status:       StatusPending,
+		Kind:         src.Kind,
+		Request:      src.Request,
+		Plan:         planOf(d, m.c().MaxAttempts),
+		Decision:     d.Summary(),
+		LeaseSeconds: src.LeaseSeconds,
+		CopiedFrom:   src.ID,
+		Created:      now,
+		Reason:       fmt.Sprintf("copy of job %s accepted: %s", src.ID, d.Summary()),
+		Op:           &Op{Kind: OpCreate, Instance: m.instance, Started: now},
+	}
+	if opt.Lease > 0 {
+		j.LeaseSeconds = m.leaseSeconds(opt.Lease)
+	}
+	return m.startProvisioning(ctx, j, "", "")
+}
+
+// Move relocates owner's job id to another provider: it provisions the
+// request there, then removes the original. The job keeps its id. If the
+// new placement fails the job stays where it was (408); if the original
+// cannot be removed the new resource is removed again and the job stays
+// where it was (410).
+func (m *Manager) Move(ctx context.Context, owner, id string, opt CreateOptions) (*Result, error) {
+	j, err := m.ownJob(ctx, owner, id)
+	if err != nil {
+		return nil, err
+	}
+	if j.Status != StatusSuccess || j.Op != nil {
+		return result(csbmsg.StatusUnableToFindResource, j, "job %s is %s%s; only a settled successful job can be moved", j.ID, j.Status, busy(j)), nil
+	}
+	unlock, err := m.lock(ctx, j.ID, m.c().LockWait)
+	if err != nil {
+		return result(csbmsg.StatusUnableToFindResource, j, "job %s is busy", j.ID), nil
+	}
+	j, err = m.loadFresh(ctx, id)
+	if err != nil || j.Status != StatusSuccess || j.Op != nil {
+		unlock()
+		if err != nil {
+			return nil, err
+		}
+		return result(csbmsg.StatusUnableToFindResource, j, "job %s is %s%s; only a settled successful job can be moved", j.ID, j.Status, busy(j)), nil
+	}
+	d, err := m.c().Placer.Place(&j.Request, placement.Options{Access: opt.Access, Exclude: []string{j.ProviderID}})
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	defer d.Release()
+	m.logDecision(d)
+	if d.Chosen() == nil {
+		unlock()
+		return result(csbmsg.StatusUnableToFindResource, j, "cannot move job %s: %s", j.ID, d.NoMatchReason()), nil
+	}
+	j.Plan = planOf(d, m.c().MaxAttempts)
+	j.Decision = d.Summary()
+	j.Op = &Op{Kind: OpMove, Instance: m.instance, Started: m.now(), OldProvider: j.ProviderID, OldService: j.Service, OldResource: j.Resource}
+	j.Reason = fmt.Sprintf("moving from %s: %s", j.ProviderID, d.Summary())
+	if err := m.save(ctx, j); err != nil {
+		unlock()
+		return nil, err
+	}
+	m.logState(j, j.Status, "job move started")
+	out := make(chan *Result, 1)
+	done := m.goWork(j.ID, unlock, func(ctx context.Context) { out <- m.provision(ctx, j) })
+	if done == nil {
+		return result(csbmsg.StatusOK, j, "move accepted; the broker is shutting down and will finish it when it restarts"), nil
+	}
+	return m.await(ctx, j.ID, out, func(r *Result) *Result { return r })
+}
+
+func busy(j *Job) string {
+	if j.Op != nil {
+		return fmt.Sprintf(" with a %s in progress", j.Op.Kind)
+	}
+	return ""
+}
+
+// ---------------------------------------------------------------------------
+// Read, update, remove
+
+// ownJob returns owner's job id, or ErrNoJob.
+func (m *Manager) ownJob(ctx context.Context, owner, id string) (*Job, error) {
+	j, err := m.load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if j.Owner != owner {
+		return nil, ErrNoJob
+	}
+	return j, nil
+}
+
+// Get returns owner's job id, or ErrNoJob when it does not exist or is
+// someone else's.
+func (m *Manager) Get(ctx context.Context, owner, id string) (*Job, error) {
+	return m.ownJob(ctx, owner, id)
+}
+
+// Answer returns the result of reading a job.
+func (m *Manager) Answer(j *Job) *Result { return m.answerFor(j, "") }
+
+func (m *Manager) answerFor(j *Job, prefix string) *Result {
+	reason := j.Reason
+	if prefix != "" {
+		reason = prefix + "; " + reason
+	}
+	return &Result{Status: csbmsg.StatusOK, Reason: reason, Job: j}
+}
+
+// Update applies req to owner's job id: with no resource change (no
+// service element, or the same values) it renews the lease; otherwise it
+// resizes or runs the requested actions through the adapter and renews
+// the lease. It answers 409 when the job cannot be updated.
+func (m *Manager) Update(ctx context.Context, owner, id string, req *csbmsg.ServiceRequest, lease time.Duration) (*Result, error) {
+	j, err := m.ownJob(ctx, owner, id)
+	if err != nil {
+		return nil, err
+	}
+	if j.Status != StatusSuccess || j.Op != nil {
+		return result(csbmsg.StatusCannotUpdateResource, j, "job %s is %s%s; only a settled successful job can be updated", j.ID, j.Status, busy(j)), nil
+	}
+	unlock, err := m.lock(ctx, id, m.c().LockWait)
+	if err != nil {
+		return result(csbmsg.StatusCannotUpdateResource, j, "job %s is busy with another operation", j.ID), nil
+	}
+	defer unlock()
+	j, err = m.loadFresh(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if j.Status != StatusSuccess || j.Op != nil {
+		return result(csbmsg.StatusCannotUpdateResource, j, "job %s is %s%s; only a settled successful job can be updated", j.ID, j.Status, busy(j)), nil
+	}
+	if lease > 0 {
+		j.LeaseSeconds = m.leaseSeconds(lease)
+	}
+	upd := *req
+	upd.JobInfo = nil
+	if !changes(&j.Request, &upd) {
+		j.Expires = m.now().Add(time.Duration(j.LeaseSeconds) * time.Second)
+		j.Reason = "lease renewed"
+		if err := m.save(ctx, j); err != nil {
+			return nil, err
+		}
+		m.logState(j, j.Status, "job lease renewed")
+		return result(csbmsg.StatusOK, j, "lease renewed for %d s; no resource change", j.LeaseSeconds), nil
+	}
+	merged := overlay(&j.Request, &upd)
+	if ok, why := placement.Matches(j.Service, j.Encryption, &merged); !ok {
+		return result(csbmsg.StatusCannotUpdateResource, j, "cannot update job %s: service %s of %s: %s", j.ID, j.ServiceID, j.ProviderID, why), nil
+	}
+	ad, ok := m.c().Adapter(j.ProviderID, j.Kind)
+	if !ok {
+		return result(csbmsg.StatusCannotUpdateResource, j, "cannot update job %s: provider %s has no adapter configured", j.ID, j.ProviderID), nil
+	}
+	j.Op = &Op{Kind: OpUpdate, Instance: m.instance, Started: m.now(), Update: &upd}
+	if err := m.save(ctx, j); err != nil {
+		return nil, err
+	}
+	r := m.applyUpdate(m.base, ad, j)
+	return r, nil
+}
+
+// applyUpdate runs a recorded update (the caller holds the lock).
+func (m *Manager) applyUpdate(ctx context.Context, ad adapters.Adapter, j *Job) *Result {
+	upd := j.Op.Update
+	merged := overlay(&j.Request, upd)
+	cctx, cancel := context.WithTimeout(ctx, m.c().CallTimeout)
+	res, err := ad.Update(cctx, j.Resource, m.adapterRequest(j, j.ProviderID, j.Service, upd))
+	cancel()
+	if ctx.Err() != nil {
+		return result(csbmsg.StatusCannotUpdateResource, j, "interrupted: the broker is shutting down; the update will be finished when it restarts")
+	}
+	j.Op = nil
+	if err != nil {
+		j.Reason = fmt.Sprintf("update failed at %s: %v", j.ProviderID, err)
+		m.saveBackground(j)
+		m.logState(j, j.Status, "job update failed", zap.Error(err))
+		return result(csbmsg.StatusCannotUpdateResource, j, "%s", j.Reason)
+	}
+	if res != nil {
+		j.Resource = res
+	}
+	j.Request = merged
+	j.Expires = m.now().Add(time.Duration(j.LeaseSeconds) * time.Second)
+	j.Reason = fmt.Sprintf("updated at %s; lease renewed", j.ProviderID)
+	m.saveBackground(j)
+	m.logState(j, j.Status, "job updated")
+	return result(csbmsg.StatusOK, j, "%s", j.Reason)
+}
+
+// Remove removes owner's job id: the adapter deletes its resources and
+// the job becomes removed. It answers 410 when the resources cannot be
+// removed. Removing a job that is already removed or expired succeeds.
+func (m *Manager) Remove(ctx context.Context, owner, id string) (*Result, error) {
+	j, err := m.ownJob(ctx, owner, id)
+	if err != nil {
+		return nil, err
+	}
+	if j.Status.Final() {
+		return result(csbmsg.StatusOK, j, "job %s is already %s", j.ID, j.Status), nil
+	}
+	if j.Status.InFlight() || j.Op != nil {
+		return result(csbmsg.StatusCannotRemoveResource, j, "job %s is %s%s; remove it when that has finished", j.ID, j.Status, busy(j)), nil
+	}
+	unlock, err := m.lock(ctx, id, m.c().LockWait)
+	if err != nil {
+		return result(csbmsg.StatusCannotRemoveResource, j, "job %s is busy with another operation", j.ID), nil
+	}
+	defer unlock()
+	j, err = m.loadFresh(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if j.Status.Final() {
+		return result(csbmsg.StatusOK, j, "job %s is already %s", j.ID, j.Status), nil
+	}
+	if j.Status.InFlight() || j.Op != nil {
+		return result(csbmsg.StatusCannotRemoveResource, j, "job %s is %s%s; remove it when that has finished", j.ID, j.Status, busy(j)), nil
+	}
+	j.Op = &Op{Kind: OpRemove, Instance: m.instance, Started: m.now()}
+	if err := m.save(ctx, j); err != nil {
+		return nil, err
+	}
+	return m.finishRemoval(m.base, j, StatusRemoved), nil
+}
+
+// finishRemoval removes a job's resources and gives it status final (the
+// caller holds the lock). On failure the job keeps its status (410).
+func (m *Manager) finishRemoval(ctx context.Context, j *Job, final Status) *Result {
+	prev := j.Status
+	if j.Resource != nil && j.ProviderID != "" {
+		ad, ok := m.c().Adapter(j.ProviderID, j.Kind)
+		if !ok {
+			j.Op = nil
+			j.Reason = fmt.Sprintf("cannot remove: provider %s has no adapter configured", j.ProviderID)
+			m.saveBackground(j)
+			return result(csbmsg.StatusCannotRemoveResource, j, "%s", j.Reason)
+		}
+		cctx, cancel := context.WithTimeout(ctx, m.c().CallTimeout)
+		err := ad.Remove(cctx, j.Resource)
+		cancel()
+		if ctx.Err() != nil {
+			return result(csbmsg.StatusCannotRemoveResource, j, "interrupted: the broker is shutting down; the removal will be finished when it restarts")
+		}
+		if err != nil {
+			j.Op = nil
+			j.Reason = fmt.Sprintf("%s failed at %s: %v", map[Status]string{StatusRemoved: "removal", StatusExpired: "lease reclaim"}[final], j.ProviderID, err)
+			m.saveBackground(j)
+			m.logState(j, prev, "job removal failed", zap.Error(err))
+			return result(csbmsg.StatusCannotRemoveResource, j, "%s", j.Reason)
+		}
+		j.Resource.State = adapters.StateGone
+	}
+	j.Op = nil
+	j.Status = final
+	j.Expires = m.now().Add(m.c().Retain)
+	if final == StatusExpired {
+		j.Reason = "lease ended; resources reclaimed"
+	} else {
+		j.Reason = "removed"
+	}
+	m.saveBackground(j)
+	m.logState(j, prev, "job "+string(final))
+	return result(csbmsg.StatusOK, j, "%s", j.Reason)
+}
+
+// saveBackground saves with the manager's context: the outcome of an
+// adapter call must be recorded even when the request that caused it went
+// away.
+func (m *Manager) saveBackground(j *Job) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(m.base), 30*time.Second)
+	defer cancel()
+	if err := m.save(ctx, j); err != nil {
+		m.logger.Error("recording job", zap.String("job_id", j.ID), zap.Error(err))
+	}
+}
+
+// changes reports whether upd asks for anything the job does not already
+// have: a service element with a different value, or an action.
+func changes(cur, upd *csbmsg.ServiceRequest) bool {
+	if upd.IaaS == nil && upd.PaaS == nil && upd.SaaS == nil && upd.DSaaS == nil && upd.Encryption == nil {
+		return false
+	}
+	if hasAction(upd) {
+		return true
+	}
+	merged := overlay(cur, upd)
+	return !reflect.DeepEqual(&merged, cur)
+}
+
+func hasAction(r *csbmsg.ServiceRequest) bool {
+	if r.IaaS == nil {
+		return false
+	}
+	i := r.IaaS
+	return i.Compute != nil && i.Compute.Action != nil || i.Network != nil && i.Network.Action != nil || i.Storage != nil && i.Storage.Action != nil
+}
+
+// overlay returns cur with every element upd sets replaced (recursively
+// for elements, by value for leaves). Actions are not kept: they are
+// carried out, not state.
+func overlay(cur, upd *csbmsg.ServiceRequest) csbmsg.ServiceRequest {
+	out := cloneRequest(cur)
+	overlayValue(reflect.ValueOf(&out).Elem(), reflect.ValueOf(cloneRequest(upd)))
+	if out.IaaS != nil {
+		if out.IaaS.Compute != nil {
+			out.IaaS.Compute.Action = nil
+		}
+		if out.IaaS.Network != nil {
+			out.IaaS.Network.Action = nil
+		}
+		if out.IaaS.Storage != nil {
+			out.IaaS.Storage.Action = nil
+		}
+	}
+	return out
+}
+
+func overlayValue(dst, src reflect.Value) {
+	for i := 0; i < src.NumField(); i++ {
+		sf, df := src.Field(i), dst.Field(i)
+		if sf.Kind() != reflect.Pointer || sf.IsNil() {
+			continue
+		}
+		if sf.Elem().Kind() == reflect.Struct && !df.IsNil() {
+			overlayValue(df.Elem(), sf.Elem())
+			continue
+		}
+		df.Set(sf)
+	}
+}
+
+func cloneRequest(r *csbmsg.ServiceRequest) csbmsg.ServiceRequest {
+	b, _ := json.Marshal(r)
+	var c csbmsg.ServiceRequest
+	_ = json.Unmarshal(b, &c)
+	return c
+}
+
+// ---------------------------------------------------------------------------
+// Lookups
+
+// Endpoint is where a job's native API traffic goes (issue 7's transparent
+// proxy).
+type Endpoint struct {
+	JobID      string
+	ProviderID string
+	// URL is the adapter's Resource.Endpoint, else the resource URI.
+	URL string
+	// Resource is the job's resource at the provider.
+	Resource *adapters.Resource
+}
+
+// JobEndpoint resolves owner's job id to the provider endpoint that holds
+// it. It returns ErrNoJob for unknown, foreign, unfinished, expired and
+// removed jobs alike.
+func (m *Manager) JobEndpoint(ctx context.Context, owner, id string) (Endpoint, error) {
+	j, err := m.ownJob(ctx, owner, id)
+	if err != nil {
+		return Endpoint{}, err
+	}
+	if j.Status != StatusSuccess || j.Resource == nil {
+		return Endpoint{}, ErrNoJob
+	}
+	u := j.Resource.Endpoint
+	if u == "" {
+		u = j.Resource.URI
+	}
+	return Endpoint{JobID: j.ID, ProviderID: j.ProviderID, URL: u, Resource: j.Resource}, nil
+}
+
+// Filter selects jobs for List. Zero fields match everything.
+type Filter struct {
+	Owner      string
+	ProviderID string
+	Status     Status
+}
+
+// List returns the stored jobs matching f, read from the store (for the
+// admin API).
+func (m *Manager) List(ctx context.Context, f Filter) ([]*Job, error) {
+	ids, err := m.listIDs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []*Job
+	for _, id := range ids {
+		j, err := m.loadStore(ctx, id, false)
+		if err != nil {
+			continue
+		}
+		if f.Owner != "" && j.Owner != f.Owner || f.ProviderID != "" && j.ProviderID != f.ProviderID || f.Status != "" && j.Status != f.Status {
+			continue
+		}
+		out = append(out, j)
+	}
+	return out, nil
+}
+
+// Load reports a provider's live jobs and committed capacity, for the
+// least_loaded placement policy. The figures are recounted from the store
+// on every reaper pass and adjusted as this process changes jobs.
+func (m *Manager) Load(providerID string) placement.Load {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.loads[providerID]
+}
+
+func (m *Manager) adapterRequest(j *Job, provider string, svc *catalog.ServiceEntry, want *csbmsg.ServiceRequest) *adapters.Request {
+	r := &adapters.Request{JobID: j.ID, Owner: j.Owner, Want: *want, ProviderID: provider}
+	if svc != nil {
+		r.Service = svc.Service
+	}
+	return r
+}
+
+func (m *Manager) notify(j *Job) {
+	m.track(j)
+	if m.c().OnChange != nil {
+		m.c().OnChange(j)
+	}
+}

@@ -1,0 +1,174 @@
+package jobs
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/caddy-csb/caddy-csb/broker/store"
+)
+
+// Storage layout.
+const (
+	jobPrefix  = "csb/jobs/job/"  // csb/jobs/job/<id>: the job as JSON
+	idemPrefix = "csb/jobs/idem/" // csb/jobs/idem/<sha256(owner, key)>: {job id, request hash}
+	lockPrefix = "csb-jobs-"      // lock names: csb-jobs-<id>, csb-jobs-idem-<hash>, csb-jobs-reaper
+)
+
+type idemRecord struct {
+	JobID       string `json:"job_id"`
+	RequestHash string `json:"request_hash"`
+}
+
+// cached is a ristretto value: the real key is kept inside, because
+// ristretto identifies entries by a hash of the key.
+type cached struct {
+	key  string
+	data []byte
+}
+
+func jobKey(id string) string { return jobPrefix + id }
+
+func idemHash(owner, key string) string {
+	h := sha256.New()
+	h.Write([]byte(owner))
+	h.Write([]byte{0})
+	h.Write([]byte(key))
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func validID(id string) bool {
+	if len(id) == 0 || len(id) > 64 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// save writes the job to the store and the cache. The caller holds the
+// job's lock (or the job is new and not yet visible).
+func (m *Manager) save(ctx context.Context, j *Job) error {
+	j.Rev++
+	j.Updated = m.now()
+	data, err := json.Marshal(j)
+	if err != nil {
+		return err
+	}
+	if err := m.store.Store(ctx, jobKey(j.ID), data); err != nil {
+		return fmt.Errorf("storing job %s: %w", j.ID, err)
+	}
+	// The cache is filled only by reads. A write removes the entry (Del is
+	// immediate in ristretto, while a Set is applied asynchronously and a
+	// Set of a key whose first Set is still buffered may be dropped), and
+	// the latest record of a job this process works on is kept in m.live.
+	m.cache.Del(j.ID)
+	m.mu.Lock()
+	if _, ok := m.running[j.ID]; ok {
+		m.live[j.ID] = data
+	}
+	m.mu.Unlock()
+	m.notify(j)
+	return nil
+}
+
+// loadFresh reads a job from the store, bypassing the cache, and caches
+// it.
+func (m *Manager) loadFresh(ctx context.Context, id string) (*Job, error) {
+	return m.loadStore(ctx, id, true)
+}
+
+// loadStore reads a job from the store; with fill it also caches it.
+// Background passes over every job read without filling the cache.
+func (m *Manager) loadStore(ctx context.Context, id string, fill bool) (*Job, error) {
+	if !validID(id) {
+		return nil, ErrNoJob
+	}
+	data, err := m.store.Load(ctx, jobKey(id))
+	if errors.Is(err, store.ErrNotExist) {
+		m.cache.Del(id)
+		return nil, ErrNoJob
+	}
+	if err != nil {
+		return nil, err
+	}
+	var j Job
+	if err := json.Unmarshal(data, &j); err != nil {
+		return nil, fmt.Errorf("job %s: corrupt record: %w", id, err)
+	}
+	if fill {
+		m.cache.SetWithTTL(id, &cached{key: id, data: data}, int64(len(data)), m.c().CacheTTL)
+	}
+	return &j, nil
+}
+
+// load reads a job: the latest record of a job this process works on,
+// else a cached record of a settled job (at most CacheTTL old), else the
+// store. Jobs in flight elsewhere are always read from the store, because
+// another instance is changing them.
+func (m *Manager) load(ctx context.Context, id string) (*Job, error) {
+	if !validID(id) {
+		return nil, ErrNoJob
+	}
+	m.mu.Lock()
+	data, ok := m.live[id]
+	m.mu.Unlock()
+	if !ok {
+		if c, hit := m.cache.Get(id); hit && c.key == id {
+			data, ok = c.data, true
+		}
+	}
+	if ok {
+		var j Job
+		if err := json.Unmarshal(data, &j); err == nil && (!j.Status.InFlight() && j.Op == nil || m.isRunning(id)) {
+			return &j, nil
+		}
+	}
+	return m.loadFresh(ctx, id)
+}
+
+// lock takes the job's store lock, waiting at most wait (0: until ctx
+// ends).
+func (m *Manager) lock(ctx context.Context, name string, wait time.Duration) (func(), error) {
+	lctx := ctx
+	if wait > 0 {
+		var cancel context.CancelFunc
+		lctx, cancel = context.WithTimeout(ctx, wait)
+		defer cancel()
+	}
+	if err := m.store.Lock(lctx, lockPrefix+name); err != nil {
+		return nil, err
+	}
+	return func() {
+		// Unlock with a context of its own: the caller's may be done.
+		uctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := m.store.Unlock(uctx, lockPrefix+name); err != nil {
+			m.logger.Warn("releasing job lock", zapErr(err), zapStr("lock", lockPrefix+name))
+		}
+	}, nil
+}
+
+// listIDs returns the ids of every stored job.
+func (m *Manager) listIDs(ctx context.Context) ([]string, error) {
+	keys, err := m.store.List(ctx, jobPrefix)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, 0, len(keys))
+	for _, k := range keys {
+		id := strings.TrimPrefix(k, jobPrefix)
+		if validID(id) {
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}

@@ -1,0 +1,84 @@
+package jobs
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/caddy-csb/caddy-csb/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/catalog"
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/broker/placement"
+	"github.com/caddy-csb/caddy-csb/broker/store"
+)
+
+// countingStore counts Loads.
+type countingStore struct {
+	store.Memory
+	loads atomic.Int64
+}
+
+func (c *countingStore) Load(ctx context.Context, key string) ([]byte, error) {
+	c.loads.Add(1)
+	return c.Memory.Load(ctx, key)
+}
+
+type nopPlacer struct{}
+
+func (nopPlacer) Place(*csbmsg.ServiceRequest, placement.Options) (*placement.Decision, error) {
+	return &placement.Decision{}, nil
+}
+
+// The cache serves settled jobs (read-through, the real key inside the
+// value), never jobs in flight elsewhere, and a write invalidates it.
+func TestCacheReadThrough(t *testing.T) {
+	st := new(countingStore)
+	m, err := New(Config{Store: st, Placer: nopPlacer{}, Adapter: func(string, catalog.Kind) (adapters.Adapter, bool) { return nil, false }, CacheTTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Stop()
+	ctx := context.Background()
+	settled := &Job{ID: "settledjob000000000001", Owner: "o", Status: StatusSuccess}
+	inflight := &Job{ID: "inflightjob00000000001", Owner: "o", Status: StatusProvisioning, Op: &Op{Kind: OpCreate}}
+	for _, j := range []*Job{settled, inflight} {
+		if err := m.save(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	if _, err := m.load(ctx, settled.ID); err != nil { // miss: read through
+		t.Fatal(err)
+	}
+	m.cache.Wait()
+	c, ok := m.cache.Get(settled.ID)
+	if !ok || c.key != settled.ID {
+		t.Fatalf("cached %+v %v", c, ok)
+	}
+	before := st.loads.Load()
+	if j, err := m.load(ctx, settled.ID); err != nil || j.Status != StatusSuccess {
+		t.Fatal(j, err)
+	}
+	if st.loads.Load() != before {
+		t.Fatal("a cached settled job was read from the store")
+	}
+
+	// A write invalidates.
+	settled.Status = StatusRemoved
+	if err := m.save(ctx, settled); err != nil {
+		t.Fatal(err)
+	}
+	if j, _ := m.load(ctx, settled.ID); j.Status != StatusRemoved {
+		t.Fatalf("stale read after a write: %s", j.Status)
+	}
+
+	// A job in flight in another process is always read from the store.
+	m.load(ctx, inflight.ID)
+	m.cache.Wait()
+	before = st.loads.Load()
+	m.load(ctx, inflight.ID)
+	if st.loads.Load() != before+1 {
+		t.Fatal("an in-flight job was served from the cache")
+	}
+}

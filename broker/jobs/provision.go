@@ -1,0 +1,379 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-csb/caddy-csb/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+)
+
+// errShutdown marks work cut short by Stop; the job keeps its Op and is
+// finished by the next process.
+var errShutdown = errors.New("the broker is shutting down")
+
+// provision runs the placement plan of a create (or copy) or a move. The
+// caller's goroutine holds the job's lock. It resumes an attempt a crashed
+// process left in progress.
+func (m *Manager) provision(ctx context.Context, j *Job) *Result {
+	if j.Op.Kind == OpMove && j.Op.Swapped {
+		return m.finishMove(ctx, j)
+	}
+	if a := j.lastAttempt(); a != nil && a.Outcome == OutcomeInProgress {
+		ok, retry := m.resumeAttempt(ctx, j)
+		if ctx.Err() != nil {
+			return m.interrupted(j)
+		}
+		if ok {
+			return m.succeed(ctx, j)
+		}
+		if retry >= 0 {
+			if m.attempt(ctx, j, retry, -1) {
+				return m.succeed(ctx, j)
+			}
+			if ctx.Err() != nil {
+				return m.interrupted(j)
+			}
+		}
+	}
+	for j.Op.Next < len(j.Plan) {
+		if ctx.Err() != nil {
+			return m.interrupted(j)
+		}
+		i := j.Op.Next
+		j.Op.Next++
+		if m.attempt(ctx, j, i, -1) {
+			return m.succeed(ctx, j)
+		}
+		if ctx.Err() != nil {
+			return m.interrupted(j)
+		}
+	}
+	return m.fail(j)
+}
+
+func (m *Manager) interrupted(j *Job) *Result {
+	return result(csbmsg.StatusOK, j, "accepted; interrupted because the broker is shutting down, it will be finished when the broker restarts")
+}
+
+// attempt tries plan entry i. With at >= 0 it continues the recorded
+// attempt at that index (after a crash) instead of starting one. It
+// reports success; on failure it has removed any partial resource (or
+// recorded it as an orphan for the reaper).
+func (m *Manager) attempt(ctx context.Context, j *Job, i int, at int) bool {
+	entry := j.Plan[i]
+	ad, ok := m.c().Adapter(entry.ProviderID, j.Kind)
+	var res *adapters.Resource
+	if at < 0 {
+		j.Attempts = append(j.Attempts, Attempt{
+			ProviderID: entry.ProviderID, ServiceID: entry.ServiceID, Purpose: j.Op.Kind,
+			Started: m.now(), Outcome: OutcomeInProgress,
+		})
+		at = len(j.Attempts) - 1
+		if !ok {
+			a := &j.Attempts[at]
+			a.Outcome, a.Ended, a.Cleanup = OutcomeFailed, m.now(), "nothing to remove"
+			a.Reason = fmt.Sprintf("provider %s has no adapter configured", entry.ProviderID)
+			m.saveBackground(j)
+			m.logger.Warn("provisioning attempt failed", zap.String("job_id", j.ID), zap.String("provider_id", entry.ProviderID), zap.String("reason", a.Reason))
+			return false
+		}
+		prev := j.Status
+		if j.Status == StatusPending {
+			j.Status = StatusProvisioning
+			j.Reason = fmt.Sprintf("provisioning at %s (attempt %d)", entry.ProviderID, len(j.Attempts))
+		}
+		if err := m.save(context.WithoutCancel(ctx), j); err != nil {
+			// Without the write-ahead record the adapter must not be called.
+			a := &j.Attempts[at]
+			a.Outcome, a.Ended, a.Reason = OutcomeFailed, m.now(), "cannot record the attempt: "+err.Error()
+			return false
+		}
+		if prev != j.Status {
+			m.logState(j, prev, "job provisioning", zap.String("provider_id", entry.ProviderID), zap.String("service_id", entry.ServiceID))
+		}
+	} else {
+		res = j.Attempts[at].Resource
+	}
+
+	actx, cancel := context.WithTimeout(ctx, m.c().AttemptTimeout)
+	defer cancel()
+	req := m.adapterRequest(j, entry.ProviderID, &entry.Service, &j.Request)
+	var err error
+	if res == nil {
+		res, err = ad.Provision(actx, req)
+		if res != nil {
+			j.Attempts[at].Resource = res
+			j.Attempts[at].Partial = err != nil
+			m.saveBackground(j) // the handle first: a crash must not lose it
+		}
+	} else {
+		// Resuming: ask the provider where the resource stands.
+		var st *adapters.Resource
+		st, err = ad.Status(actx, res)
+		if err == nil && st != nil {
+			res = st
+			j.Attempts[at].Resource = res
+		}
+	}
+	if ctx.Err() != nil {
+		return false
+	}
+	if err == nil && res == nil {
+		err = errors.New("the adapter returned no resource")
+	}
+	if err == nil && res.State == adapters.StatePending {
+		res, err = m.poll(actx, ad, j, at, res)
+		if ctx.Err() != nil {
+			return false
+		}
+	}
+	if err == nil {
+		switch res.State {
+		case adapters.StateFailed:
+			err = errors.New("the provider reports the resource failed")
+		case adapters.StateGone:
+			err = errors.New("the provider reports the resource gone")
+		}
+	}
+	a := &j.Attempts[at]
+	a.Ended = m.now()
+	if err == nil {
+		a.Outcome, a.Resource = OutcomeSuccess, res
+		return true
+	}
+	a.Outcome = OutcomeFailed
+	a.ErrorKind = string(adapters.KindOf(err))
+	if errors.Is(err, context.DeadlineExceeded) || adapters.KindOf(err) == adapters.KindTimeout || actx.Err() != nil {
+		a.Outcome = OutcomeTimeout
+		a.ErrorKind = string(adapters.KindTimeout)
+		a.Reason = fmt.Sprintf("no result within %s: %v", m.c().AttemptTimeout, err)
+	} else {
+		a.Reason = err.Error()
+	}
+	if a.Resource != nil && a.Resource.State != adapters.StateGone {
+		a.Cleanup = m.cleanup(ctx, ad, j, entry.ProviderID, a.Resource)
+	} else {
+		a.Cleanup = "nothing to remove"
+	}
+	m.saveBackground(j)
+	m.logger.Warn("provisioning attempt failed", zap.String("job_id", j.ID), zap.String("provider_id", entry.ProviderID),
+		zap.String("outcome", a.Outcome), zap.String("reason", a.Reason), zap.String("cleanup", a.Cleanup))
+	return false
+}
+
+// poll follows a resource the provider is still building until it is
+// ready, failed, or the attempt's deadline passes.
+func (m *Manager) poll(ctx context.Context, ad adapters.Adapter, j *Job, at int, res *adapters.Resource) (*adapters.Resource, error) {
+	t := time.NewTimer(m.c().PollInterval)
+	defer t.Stop()
+	var lastErr error
+	for {
+		select {
+		case <-ctx.Done():
+			if lastErr != nil {
+				return res, fmt.Errorf("%w (last status error: %v)", ctx.Err(), lastErr)
+			}
+			return res, ctx.Err()
+		case <-t.C:
+		}
+		st, err := ad.Status(ctx, res)
+		switch {
+		case err != nil && adapters.KindOf(err) == adapters.KindNotFound:
+			res.State = adapters.StateGone
+			return res, err
+		case err != nil:
+			lastErr = err // transient: keep polling until the deadline
+		case st != nil:
+			changed := st.State != res.State
+			res = st
+			if changed {
+				j.Attempts[at].Resource = res
+				m.saveBackground(j)
+			}
+			if res.State != adapters.StatePending {
+				return res, nil
+			}
+		}
+		t.Reset(m.c().PollInterval)
+	}
+}
+
+// resumeAttempt continues an attempt a crashed process left in progress.
+// It reports success, or the plan index to retry (-1: go on with the
+// plan).
+func (m *Manager) resumeAttempt(ctx context.Context, j *Job) (ok bool, retry int) {
+	at := len(j.Attempts) - 1
+	a := &j.Attempts[at]
+	pi := -1
+	for i := range j.Plan {
+		if j.Plan[i].ProviderID == a.ProviderID && j.Plan[i].ServiceID == a.ServiceID {
+			pi = i
+			break
+		}
+	}
+	ad, hasAd := m.c().Adapter(a.ProviderID, j.Kind)
+	if pi < 0 || !hasAd {
+		a.Outcome, a.Ended = OutcomeInterrupted, m.now()
+		a.Reason = "the broker stopped during this attempt, and the provider is no longer configured"
+		m.saveBackground(j)
+		return false, -1
+	}
+	if a.Resource == nil {
+		if f, can := ad.(adapters.Finder); can {
+			fctx, cancel := context.WithTimeout(ctx, m.c().CallTimeout)
+			res, err := f.Find(fctx, m.adapterRequest(j, a.ProviderID, &j.Plan[pi].Service, &j.Request))
+			cancel()
+			if err == nil && res != nil {
+				a.Resource = res
+				m.saveBackground(j)
+			} else if err != nil {
+				m.logger.Warn("finding an interrupted attempt's resource", zap.String("job_id", j.ID), zap.String("provider_id", a.ProviderID), zap.Error(err))
+			}
+		} else {
+			m.logger.Warn("the adapter cannot find resources by job id; check the provider for a resource tagged with the job id",
+				zap.String("job_id", j.ID), zap.String("provider_id", a.ProviderID))
+		}
+	}
+	if a.Resource != nil && a.Partial {
+		// Provision had failed (or was cut short) after creating part of
+		// the resources: remove them and try again.
+		a.Outcome, a.Ended = OutcomeInterrupted, m.now()
+		a.Reason = "the broker stopped during this attempt, after the provider had created part of the resources"
+		a.Cleanup = m.cleanup(ctx, ad, j, a.ProviderID, a.Resource)
+		m.saveBackground(j)
+		m.logger.Info("provisioning attempt interrupted", zap.String("job_id", j.ID), zap.String("provider_id", a.ProviderID), zap.String("cleanup", a.Cleanup))
+		if at > 0 && j.Attempts[at-1].Outcome == OutcomeInterrupted && j.Attempts[at-1].ProviderID == a.ProviderID {
+			return false, -1
+		}
+		return false, pi
+	}
+	if a.Resource == nil {
+		a.Outcome, a.Ended = OutcomeInterrupted, m.now()
+		a.Reason = "the broker stopped during this attempt; the provider holds nothing for the job"
+		a.Cleanup = "nothing to remove"
+		m.saveBackground(j)
+		m.logger.Info("provisioning attempt interrupted", zap.String("job_id", j.ID), zap.String("provider_id", a.ProviderID))
+		// Retry the same candidate once: the provider did not fail.
+		if at > 0 && j.Attempts[at-1].Outcome == OutcomeInterrupted && j.Attempts[at-1].ProviderID == a.ProviderID {
+			return false, -1
+		}
+		return false, pi
+	}
+	return m.attempt(ctx, j, pi, at), -1
+}
+
+// cleanup removes a failed attempt's partial resource. When the provider
+// refuses, the resource becomes an orphan the reaper keeps retrying.
+func (m *Manager) cleanup(ctx context.Context, ad adapters.Adapter, j *Job, provider string, res *adapters.Resource) string {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.c().CallTimeout)
+	defer cancel()
+	if err := ad.Remove(cctx, res); err != nil {
+		j.Orphans = append(j.Orphans, Orphan{ProviderID: provider, Resource: res, Since: m.now(), LastError: err.Error()})
+		return "failed: " + err.Error() + " (the reaper retries)"
+	}
+	res.State = adapters.StateGone
+	return "removed"
+}
+
+// succeed records a successful provisioning.
+func (m *Manager) succeed(ctx context.Context, j *Job) *Result {
+	a := j.lastAttempt()
+	var entry *PlanEntry
+	for i := range j.Plan {
+		if j.Plan[i].ProviderID == a.ProviderID && j.Plan[i].ServiceID == a.ServiceID {
+			entry = &j.Plan[i]
+		}
+	}
+	prev := j.Status
+	if j.Op.Kind == OpMove {
+		j.Op.Swapped = true
+	}
+	svc := entry.Service
+	j.ProviderID, j.ServiceID, j.Service, j.Encryption = entry.ProviderID, entry.ServiceID, &svc, entry.Encryption
+	j.Resource = a.Resource
+	if j.Op.Kind == OpMove {
+		m.saveBackground(j)
+		return m.finishMove(ctx, j)
+	}
+	j.Status = StatusSuccess
+	j.Op = nil
+	j.Expires = m.now().Add(time.Duration(j.LeaseSeconds) * time.Second)
+	j.Reason = fmt.Sprintf("provisioned at %s (service %s, attempt %d): %s", j.ProviderID, j.ServiceID, len(j.Attempts), j.Decision)
+	m.saveBackground(j)
+	m.logState(j, prev, "job succeeded", zap.String("provider_id", j.ProviderID), zap.String("service_id", j.ServiceID), zap.Int("attempts", len(j.Attempts)))
+	return result(csbmsg.StatusOK, j, "%s", j.Reason)
+}
+
+// fail records that every candidate failed.
+func (m *Manager) fail(j *Job) *Result {
+	var parts []string
+	for _, a := range j.Attempts {
+		if a.Purpose == j.Op.Kind && a.Outcome != OutcomeSuccess {
+			parts = append(parts, fmt.Sprintf("%s: %s (%s)", a.ProviderID, a.Outcome, a.Reason))
+		}
+	}
+	why := strings.Join(parts, "; ")
+	if j.Op.Kind == OpMove {
+		j.Op = nil
+		j.Reason = "move failed, the job stays at " + j.ProviderID + ": " + why
+		m.saveBackground(j)
+		m.logState(j, j.Status, "job move failed")
+		return result(csbmsg.StatusUnableToFindResource, j, "%s", j.Reason)
+	}
+	prev := j.Status
+	j.Status = StatusFailed
+	j.Op = nil
+	j.Expires = m.now().Add(time.Duration(j.LeaseSeconds) * time.Second)
+	j.Reason = "no provider could fulfil the request: " + why
+	m.saveBackground(j)
+	m.logState(j, prev, "job failed")
+	return result(csbmsg.StatusUnableToFindResource, j, "%s", j.Reason)
+}
+
+// finishMove removes a move's original resource; when that fails it
+// removes the new one again and restores the original placement.
+func (m *Manager) finishMove(ctx context.Context, j *Job) *Result {
+	op := j.Op
+	oldAd, ok := m.c().Adapter(op.OldProvider, j.Kind)
+	var err error
+	if !ok {
+		err = fmt.Errorf("provider %s has no adapter configured", op.OldProvider)
+	} else if op.OldResource != nil {
+		cctx, cancel := context.WithTimeout(ctx, m.c().CallTimeout)
+		err = oldAd.Remove(cctx, op.OldResource)
+		cancel()
+	}
+	if ctx.Err() != nil {
+		return m.interrupted(j)
+	}
+	if err == nil {
+		from := op.OldProvider
+		j.Op = nil
+		j.Expires = m.now().Add(time.Duration(j.LeaseSeconds) * time.Second)
+		j.Reason = fmt.Sprintf("moved from %s to %s (service %s): %s", from, j.ProviderID, j.ServiceID, j.Decision)
+		m.saveBackground(j)
+		m.logState(j, j.Status, "job moved", zap.String("provider_id", j.ProviderID), zap.String("from_provider_id", from))
+		return result(csbmsg.StatusOK, j, "%s", j.Reason)
+	}
+	// Undo: remove the new resource, keep the original.
+	newAd, _ := m.c().Adapter(j.ProviderID, j.Kind)
+	undo := "removed"
+	if newAd != nil && j.Resource != nil {
+		undo = m.cleanup(ctx, newAd, j, j.ProviderID, j.Resource)
+	}
+	j.ProviderID, j.Service, j.Resource = op.OldProvider, op.OldService, op.OldResource
+	if j.Service != nil {
+		j.ServiceID = j.Service.Service.ID
+	}
+	j.Op = nil
+	j.Reason = fmt.Sprintf("move undone: the original at %s could not be removed (%v); the new resource: %s", j.ProviderID, err, undo)
+	m.saveBackground(j)
+	m.logState(j, j.Status, "job move undone", zap.Error(err))
+	return result(csbmsg.StatusCannotRemoveResource, j, "%s", j.Reason)
+}

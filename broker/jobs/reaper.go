@@ -1,0 +1,389 @@
+package jobs
+
+import (
+	"context"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/broker/placement"
+)
+
+// reapLoop runs a pass at once (reconciling what an earlier process left)
+// and then every ReapInterval until Stop.
+func (m *Manager) reapLoop() {
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.base.Done():
+			return
+		case <-t.C:
+		}
+		if _, err := m.ReapOnce(m.base); err != nil && m.base.Err() == nil {
+			m.logger.Warn("reaper pass", zap.Error(err))
+		}
+		t.Reset(m.c().ReapInterval)
+	}
+}
+
+// PassStats counts what a reaper pass did.
+type PassStats struct {
+	Jobs     int // jobs looked at
+	Expired  int // leases reclaimed (and failed jobs expired)
+	Purged   int // records deleted after retention
+	Resumed  int // abandoned operations taken over
+	Orphans  int // orphaned resources removed
+	Failures int // reclaims or orphan removals that failed (retried next pass)
+}
+
+// ReapOnce runs one reaper pass: it reclaims ended leases, deletes records
+// past retention, retries orphan removal, takes over operations whose
+// process died, and recounts provider load. Instances sharing the store
+// coordinate through the store's locks: a pass runs under the lock
+// "csb-jobs-reaper", and every change to a job under the job's lock after
+// re-reading it, so each lease is reaped exactly once. Resumed operations
+// continue in the background.
+func (m *Manager) ReapOnce(ctx context.Context) (PassStats, error) {
+	var st PassStats
+	wait := min(m.c().ReapInterval/2, 5*time.Second)
+	unlock, err := m.lock(ctx, "reaper", max(wait, time.Second))
+	if err != nil {
+		if ctx.Err() != nil {
+			return st, ctx.Err()
+		}
+		return st, nil // another instance is reaping
+	}
+	defer unlock()
+	ids, err := m.listIDs(ctx)
+	if err != nil {
+		return st, err
+	}
+	m.mu.Lock()
+	seq0 := m.trackSeq
+	m.mu.Unlock()
+	loads := map[string]jobLoadEntry{}
+	for _, id := range ids {
+		if ctx.Err() != nil {
+			return st, ctx.Err()
+		}
+		j, err := m.loadStore(ctx, id, false)
+		if err != nil {
+			continue
+		}
+		st.Jobs++
+		if p, l, ok := jobLoad(j); ok {
+			loads[j.ID] = jobLoadEntry{provider: p, load: l}
+		}
+		now := m.now()
+		switch {
+		case j.Op != nil:
+			if !m.isRunning(j.ID) && m.resume(ctx, j.ID) {
+				st.Resumed++
+			}
+			continue
+		case j.Status.InFlight():
+			// In flight without an Op: cannot happen with this package;
+			// treat it as abandoned provisioning.
+			continue
+		case j.Status == StatusSuccess && !j.Expires.IsZero() && !now.Before(j.Expires):
+			switch m.reap(ctx, j.ID) {
+			case reapDone:
+				st.Expired++
+			case reapFailed:
+				st.Failures++
+			}
+		case j.Status == StatusFailed && !now.Before(j.Expires):
+			if m.expireFailed(ctx, j.ID) {
+				st.Expired++
+			}
+		case j.Status.Final() && !now.Before(j.Expires) && len(j.Orphans) == 0:
+			if m.purge(ctx, j.ID) {
+				st.Purged++
+			}
+			continue
+		}
+		if len(j.Orphans) > 0 {
+			ok, failed := m.retryOrphans(ctx, j.ID)
+			st.Orphans += ok
+			st.Failures += failed
+		}
+	}
+	// Install the recount, except for jobs this process changed while the
+	// pass ran: their local figures are newer than what the pass read.
+	m.mu.Lock()
+	for id, s := range m.touched {
+		if s > seq0 {
+			if e, ok := m.jobLoads[id]; ok {
+				loads[id] = e
+			} else {
+				delete(loads, id)
+			}
+		} else {
+			delete(m.touched, id)
+		}
+	}
+	m.jobLoads = loads
+	m.sumLoads()
+	m.mu.Unlock()
+	return st, nil
+}
+
+type reapOutcome int
+
+const (
+	reapSkipped reapOutcome = iota
+	reapDone
+	reapFailed
+)
+
+// reap reclaims one ended lease.
+func (m *Manager) reap(ctx context.Context, id string) reapOutcome {
+	unlock, err := m.lock(ctx, id, time.Second)
+	if err != nil {
+		return reapSkipped // busy: an update may be renewing it
+	}
+	defer unlock()
+	j, err := m.loadFresh(ctx, id)
+	if err != nil || j.Status != StatusSuccess || j.Op != nil || m.now().Before(j.Expires) {
+		return reapSkipped // renewed, removed or reaped meanwhile
+	}
+	j.Op = &Op{Kind: OpReap, Instance: m.instance, Started: m.now()}
+	if err := m.save(ctx, j); err != nil {
+		return reapFailed
+	}
+	if r := m.finishRemoval(ctx, j, StatusExpired); r.Status != csbmsg.StatusOK {
+		return reapFailed
+	}
+	return reapDone
+}
+
+func (m *Manager) expireFailed(ctx context.Context, id string) bool {
+	unlock, err := m.lock(ctx, id, time.Second)
+	if err != nil {
+		return false
+	}
+	defer unlock()
+	j, err := m.loadFresh(ctx, id)
+	if err != nil || j.Status != StatusFailed || m.now().Before(j.Expires) {
+		return false
+	}
+	j.Status = StatusExpired
+	j.Expires = m.now().Add(m.c().Retain)
+	j.Reason = "lease of a failed job ended"
+	if err := m.save(ctx, j); err != nil {
+		return false
+	}
+	m.logState(j, StatusFailed, "job expired")
+	return true
+}
+
+func (m *Manager) purge(ctx context.Context, id string) bool {
+	unlock, err := m.lock(ctx, id, time.Second)
+	if err != nil {
+		return false
+	}
+	defer unlock()
+	j, err := m.loadFresh(ctx, id)
+	if err != nil || !j.Status.Final() || m.now().Before(j.Expires) || len(j.Orphans) > 0 {
+		return false
+	}
+	if j.IdempotencyKey != "" {
+		_ = m.store.Delete(ctx, idemPrefix+idemHash(j.Owner, j.IdempotencyKey))
+	}
+	if err := m.store.Delete(ctx, jobKey(id)); err != nil {
+		return false
+	}
+	m.cache.Del(id)
+	m.logger.Info("job purged", zap.String("job_id", id), zap.String("status", string(j.Status)))
+	return true
+}
+
+func (m *Manager) retryOrphans(ctx context.Context, id string) (removed, failed int) {
+	unlock, err := m.lock(ctx, id, time.Second)
+	if err != nil {
+		return 0, 0
+	}
+	defer unlock()
+	j, err := m.loadFresh(ctx, id)
+	if err != nil || j.Op != nil {
+		return 0, 0
+	}
+	var keep []Orphan
+	for _, o := range j.Orphans {
+		ad, ok := m.c().Adapter(o.ProviderID, j.Kind)
+		if !ok {
+			keep = append(keep, o)
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, m.c().CallTimeout)
+		err := ad.Remove(cctx, o.Resource)
+		cancel()
+		if err != nil {
+			o.LastError = err.Error()
+			keep = append(keep, o)
+			failed++
+			continue
+		}
+		removed++
+		m.logger.Info("orphaned resource removed", zap.String("job_id", j.ID), zap.String("provider_id", o.ProviderID), zap.String("uri", o.Resource.URI))
+	}
+	if removed > 0 || failed > 0 {
+		j.Orphans = keep
+		_ = m.save(ctx, j)
+	}
+	return removed, failed
+}
+
+// resume takes over an operation whose process is gone: it can take the
+// job's lock only when no live process holds it.
+func (m *Manager) resume(ctx context.Context, id string) bool {
+	unlock, err := m.lock(ctx, id, time.Second)
+	if err != nil {
+		return false
+	}
+	j, err := m.loadFresh(ctx, id)
+	if err != nil || j.Op == nil {
+		unlock()
+		return false
+	}
+	m.logger.Info("resuming an interrupted job operation", zap.String("job_id", j.ID), zap.String("op", string(j.Op.Kind)),
+		zap.String("status", string(j.Status)), zap.String("from_instance", j.Op.Instance))
+	j.Op.Instance = m.instance
+	done := m.goWork(j.ID, unlock, func(ctx context.Context) {
+		switch j.Op.Kind {
+		case OpCreate, OpMove:
+			m.provision(ctx, j)
+		case OpUpdate:
+			ad, ok := m.c().Adapter(j.ProviderID, j.Kind)
+			if !ok {
+				j.Op = nil
+				j.Reason = "update interrupted; provider " + j.ProviderID + " is no longer configured"
+				m.saveBackground(j)
+				return
+			}
+			m.applyUpdate(ctx, ad, j)
+		case OpRemove:
+			m.finishRemoval(ctx, j, StatusRemoved)
+		case OpReap:
+			m.finishRemoval(ctx, j, StatusExpired)
+		default:
+			j.Op = nil
+			m.saveBackground(j)
+		}
+	})
+	return done != nil
+}
+
+// jobLoad is what a job weighs on its provider.
+func jobLoad(j *Job) (string, placement.Load, bool) {
+	provider := j.ProviderID
+	switch {
+	case j.Status == StatusSuccess:
+	case j.Status.InFlight():
+		if a := j.lastAttempt(); a != nil && a.Outcome == OutcomeInProgress {
+			provider = a.ProviderID
+		} else if len(j.Plan) > 0 {
+			provider = j.Plan[0].ProviderID
+		}
+	default:
+		return "", placement.Load{}, false
+	}
+	if provider == "" {
+		return "", placement.Load{}, false
+	}
+	g := j.Granted()
+	l := placement.Load{Jobs: 1}
+	if g.IaaS != nil {
+		if c := g.IaaS.Compute; c != nil {
+			l.Cores, l.MemoryGB = deref(c.Cores), deref(c.Memory)
+		}
+		if s := g.IaaS.Storage; s != nil {
+			l.StorageGB = deref(s.Size)
+		}
+	}
+	return provider, l, true
+}
+
+func deref(p *uint64) uint64 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+// jobLoadEntry is what one live job weighs on its provider.
+type jobLoadEntry struct {
+	provider string
+	load     placement.Load
+}
+
+// track updates the load contribution of j after this process wrote it
+// (the caller does not hold m.mu).
+func (m *Manager) track(j *Job) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.trackSeq++
+	m.touched[j.ID] = m.trackSeq
+	if p, l, ok := jobLoad(j); ok {
+		m.jobLoads[j.ID] = jobLoadEntry{provider: p, load: l}
+	} else {
+		delete(m.jobLoads, j.ID)
+	}
+	m.sumLoads()
+}
+
+// sumLoads recomputes m.loads from m.jobLoads (the caller holds m.mu).
+func (m *Manager) sumLoads() {
+	loads := make(map[string]placement.Load)
+	for _, e := range m.jobLoads {
+		sum := loads[e.provider]
+		sum.Jobs += e.load.Jobs
+		sum.Cores += e.load.Cores
+		sum.MemoryGB += e.load.MemoryGB
+		sum.StorageGB += e.load.StorageGB
+		loads[e.provider] = sum
+	}
+	m.loads = loads
+}
+
+// logState logs one line per job state change.
+func (m *Manager) logState(j *Job, from Status, msg string, fields ...zap.Field) {
+	fs := append([]zap.Field{
+		zap.String("job_id", j.ID),
+		zap.String("status", string(j.Status)),
+		zap.String("owner", j.Owner),
+	}, fields...)
+	if from != "" && from != j.Status {
+		fs = append(fs, zap.String("from", string(from)))
+	}
+	if j.ProviderID != "" && !hasField(fields, "provider_id") {
+		fs = append(fs, zap.String("provider_id", j.ProviderID))
+	}
+	if j.Reason != "" {
+		fs = append(fs, zap.String("reason", j.Reason))
+	}
+	m.logger.Info(msg, fs...)
+}
+
+func hasField(fs []zap.Field, key string) bool {
+	for _, f := range fs {
+		if f.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// logDecision writes every candidate of a decision to the debug log.
+func (m *Manager) logDecision(d *placement.Decision) {
+	ce := m.logger.Check(zap.DebugLevel, "placement decision")
+	if ce == nil {
+		return
+	}
+	ce.Write(zap.String("kind", string(d.Kind)), zap.String("policy", d.Policy), zap.Any("candidates", d.Explain()))
+}
+
+func zapErr(err error) zap.Field   { return zap.Error(err) }
+func zapStr(k, v string) zap.Field { return zap.String(k, v) }

@@ -1,0 +1,801 @@
+// Package placement chooses the provider and service that fulfil a
+// consumer's <CloudServiceRequest> (draft section 4.2): it matches the
+// request against the catalogue's placeable services, ranks the matching
+// providers with a pluggable [Policy], and explains every decision.
+//
+// # Matching rules
+//
+// A request asks for exactly one service model (IaaS, PaaS, SaaS or DSaaS).
+// A service of that model matches when:
+//
+//   - IaaS compute: architecture equals the requested one (case-insensitive);
+//     cores, memory (GB) and speed (GHz) are at least the requested values.
+//     A service that does not state a value offers 0 of it.
+//   - IaaS storage: size (GB) is at least the requested size.
+//   - IaaS network: a requested vlan, VLANlabel and allocation must each be
+//     offered: equal to the service's value; a service vlan written as a
+//     range "100-200" offers every vlan in it.
+//   - IaaS NetworkInterface and storagelink: the service supports them
+//     (declares the -support element).
+//   - Requested compute, network or storage needs the matching -support
+//     element at all.
+//   - DSaaS: every requested object kind (DataObject, ContainerObject,
+//     DomainObject, QueueObject, CapabilityObject) is supported.
+//   - PaaS, SaaS and DSaaS: a requested Link rel must equal the rel of the
+//     service's Link.
+//   - <encryption>true</encryption> needs the provider's
+//     encryption-support to be true.
+//   - Per-user access lists: a provider on the user's deny list, or absent
+//     from a non-empty allow list, is not a candidate.
+//
+// Within one provider the best-fitting service is taken: for IaaS the
+// smallest one (by cores, then memory, speed and size) that satisfies the
+// request; for DSaaS the first, in catalogue order, of the narrowest set of
+// supported object kinds that covers the request; for PaaS and SaaS the
+// first in catalogue order. Candidates
+// are then providers, each with its best-fitting service, and the policy
+// ranks them; ties break by provider configuration order.
+//
+// # Index
+//
+// The index keeps, per service model and per provider, the services sorted
+// by capacity with suffix maxima, bucketed by architecture (IaaS), by the
+// bitmask of supported object kinds (DSaaS) and by Link rel (PaaS/SaaS). A
+// decision costs O(P·log(S/P)) for P providers and S services in the usual
+// case, not O(S). The index of a model is rebuilt lazily when the
+// catalogue's Version changes, reusing the sorted groups of providers whose
+// services did not change.
+//
+// This package does not import Caddy.
+package placement
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/caddy-csb/caddy-csb/broker/catalog"
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+)
+
+// Catalog is what placement reads from the provider catalogue
+// (broker/catalog's Catalog implements it).
+type Catalog interface {
+	// Placeable returns the active, unexpired services of active providers
+	// of one kind, sorted by provider configuration order then service id.
+	Placeable(kind catalog.Kind) []catalog.ServiceEntry
+	// Provider returns a provider entry.
+	Provider(id string) (catalog.ProviderEntry, bool)
+	// Version increments on every change that affects placement.
+	Version() uint64
+}
+
+// Load is what a provider carries at the moment: the input of the
+// least_loaded policy.
+type Load struct {
+	Jobs      int    // live jobs (pending, provisioning or success)
+	Cores     uint64 // committed cores
+	MemoryGB  uint64 // committed memory
+	StorageGB uint64 // committed storage
+}
+
+// LoadFunc reports the current load of a provider.
+type LoadFunc func(providerID string) Load
+
+// Access is a per-user provider allow/deny list applied during placement.
+// An empty Allow allows every provider not denied.
+type Access struct {
+	Allow []string
+	Deny  []string
+}
+
+func (a *Access) permits(id string) (bool, string) {
+	if a == nil {
+		return true, ""
+	}
+	for _, d := range a.Deny {
+		if d == id {
+			return false, "denied for this user"
+		}
+	}
+	if len(a.Allow) == 0 {
+		return true, ""
+	}
+	for _, al := range a.Allow {
+		if al == id {
+			return true, ""
+		}
+	}
+	return false, "not on this user's allow list"
+}
+
+// RequestError is a request placement cannot work with. Status is the
+// table 2 code to answer: 400 (nothing requested) or 420 (more than one
+// service model in one request, which this broker does not support).
+type RequestError struct {
+	Status csbmsg.Status
+	Reason string
+}
+
+func (e *RequestError) Error() string { return e.Reason }
+
+// Options adjust one decision.
+type Options struct {
+	// Access is the requesting user's provider allow/deny list.
+	Access *Access
+	// Exclude lists providers that must not be chosen (COPY and MOVE
+	// exclude the job's current provider). They appear in the explanation
+	// with the reason "excluded".
+	Exclude []string
+}
+
+// Config configures a Placer.
+type Config struct {
+	// Catalog is the catalogue to place on. Required.
+	Catalog Catalog
+	// Policy ranks the matching candidates. Default: First.
+	Policy Policy
+	// Order is the providers' configuration order. Providers not listed
+	// follow, in the order the catalogue lists them.
+	Order []string
+	// Load reports provider load for load-aware policies.
+	Load LoadFunc
+}
+
+// Placer makes placement decisions. It is safe for concurrent use.
+type Placer struct {
+	cat    Catalog
+	policy Policy
+	order  map[string]int
+
+	load atomic.Pointer[LoadFunc]
+
+	mu      sync.RWMutex
+	indexes map[catalog.Kind]*kindIndex
+}
+
+// New returns a Placer.
+func New(cfg Config) (*Placer, error) {
+	if cfg.Catalog == nil {
+		return nil, errors.New("placement: no catalogue")
+	}
+	p := &Placer{
+		cat:     cfg.Catalog,
+		policy:  cfg.Policy,
+		order:   make(map[string]int, len(cfg.Order)),
+		indexes: make(map[catalog.Kind]*kindIndex),
+	}
+	if p.policy == nil {
+		p.policy = First{}
+	}
+	for i, id := range cfg.Order {
+		if _, dup := p.order[id]; !dup {
+			p.order[id] = i
+		}
+	}
+	if cfg.Load != nil {
+		p.SetLoad(cfg.Load)
+	}
+	return p, nil
+}
+
+// Policy returns the placer's policy.
+func (p *Placer) Policy() Policy { return p.policy }
+
+// SetLoad sets the function load-aware policies read provider load from.
+func (p *Placer) SetLoad(fn LoadFunc) { p.load.Store(&fn) }
+
+func (p *Placer) loadFunc() LoadFunc {
+	if fn := p.load.Load(); fn != nil {
+		return *fn
+	}
+	return func(string) Load { return Load{} }
+}
+
+// KindOf returns the single service model a request asks for, or a
+// *RequestError.
+func KindOf(req *csbmsg.ServiceRequest) (catalog.Kind, error) {
+	var kinds []catalog.Kind
+	if req.IaaS != nil {
+		kinds = append(kinds, catalog.KindIaaS)
+	}
+	if req.PaaS != nil {
+		kinds = append(kinds, catalog.KindPaaS)
+	}
+	if req.SaaS != nil {
+		kinds = append(kinds, catalog.KindSaaS)
+	}
+	if req.DSaaS != nil {
+		kinds = append(kinds, catalog.KindDSaaS)
+	}
+	switch len(kinds) {
+	case 0:
+		return "", &RequestError{Status: csbmsg.StatusSyntaxError, Reason: "the request asks for no service: it needs one of IaaS, PaaS, SaaS or DSaaS"}
+	case 1:
+		return kinds[0], nil
+	}
+	return "", &RequestError{Status: csbmsg.StatusUnsupported, Reason: fmt.Sprintf("the request asks for %v at once; this broker places one service model per request", kinds)}
+}
+
+// Place matches req against the catalogue and ranks the matching
+// providers. A decision with no matching candidate is not an error: check
+// Decision.Chosen.
+func (p *Placer) Place(req *csbmsg.ServiceRequest, opt Options) (*Decision, error) {
+	kind, err := KindOf(req)
+	if err != nil {
+		return nil, err
+	}
+	w := newWant(kind, req)
+	idx := p.index(kind)
+
+	d := decisionPool.Get().(*Decision)
+	d.Kind, d.Policy, d.Version, d.policy = kind, p.policy.Name(), idx.version, p.policy
+	n := len(idx.groups)
+	if cap(d.Candidates) < n {
+		d.Candidates = make([]Candidate, n)
+		d.Ranked = make([]int, 0, n)
+	}
+	d.Candidates = d.Candidates[:n]
+	clear(d.Candidates)
+	matched := d.Ranked[:0]
+	for i := range idx.groups {
+		g := &idx.groups[i]
+		c := &d.Candidates[i]
+		c.ProviderID = g.id
+		c.Order = g.order
+		c.Label = g.label
+		c.LabelPrice, c.HasLabelPrice = g.price, g.hasPrice
+		c.Encryption = g.encryption
+		c.Rank = -1
+		if ok, why := opt.Access.permits(g.id); !ok {
+			c.rej = rejection{code: rejAccess, text: why}
+			continue
+		}
+		if excluded(opt.Exclude, g.id) {
+			c.rej = rejection{code: rejExcluded}
+			continue
+		}
+		if w.encrypt && !g.encryption {
+			c.rej = rejection{code: rejEncryption}
+			continue
+		}
+		s, rej := g.find(&w)
+		if s == nil {
+			c.rej = rej
+			continue
+		}
+		c.Matched = true
+		c.ServiceID = s.id
+		c.Service = s.entry
+		c.svc = s
+		matched = append(matched, i)
+	}
+	if len(matched) > 0 {
+		in := &d.input
+		*in = Input{Request: req, Kind: kind, Candidates: d.Candidates, Matched: matched, Load: p.loadFunc()}
+		p.policy.Score(in)
+		in.Request, in.Load = nil, nil
+		slices.SortStableFunc(matched, func(a, b int) int {
+			ca, cb := &d.Candidates[a], &d.Candidates[b]
+			if ca.Score != cb.Score {
+				return cmp.Compare(ca.Score, cb.Score)
+			}
+			return cmp.Compare(ca.Order, cb.Order)
+		})
+		for r, i := range matched {
+			d.Candidates[i].Rank = r
+		}
+	}
+	d.Ranked = matched
+	return d, nil
+}
+
+func excluded(list []string, id string) bool {
+	for _, e := range list {
+		if e == id {
+			return true
+		}
+	}
+	return false
+}
+
+// Matches reports whether one service of a provider satisfies req, by the
+// same rules as Place (without access lists). It returns the reason when
+// it does not. Updates use it to check that a resized request still fits
+// the job's service.
+func Matches(entry *catalog.ServiceEntry, encryptionSupport bool, req *csbmsg.ServiceRequest) (bool, string) {
+	kind, err := KindOf(req)
+	if err != nil {
+		return false, err.Error()
+	}
+	if kind != entry.Kind {
+		return false, fmt.Sprintf("the job's service is %s, the request asks for %s", entry.Kind, kind)
+	}
+	w := newWant(kind, req)
+	if w.encrypt && !encryptionSupport {
+		return false, rejection{code: rejEncryption}.String()
+	}
+	s := newSvc(entry)
+	if rej, ok := s.check(&w); !ok {
+		return false, rej.String()
+	}
+	return true, ""
+}
+
+// ---------------------------------------------------------------------------
+// Decisions and explanations
+
+// Candidate is one provider considered for a decision.
+type Candidate struct {
+	// ProviderID is the provider.
+	ProviderID string
+	// Order is its configuration order.
+	Order int
+	// Matched reports whether it has a service satisfying the request.
+	Matched bool
+	// ServiceID and Service are its best-fitting service when Matched.
+	ServiceID string
+	Service   *catalog.ServiceEntry
+	// Score is the policy's rank key: lower ranks first. Ties break by
+	// Order.
+	Score float64
+	// Rank is its position in the ranking (0 = chosen), -1 when not
+	// matched.
+	Rank int
+	// Label is the provider's notification label; LabelPrice the price
+	// parsed from it (see ParsePriceLabel).
+	Label         string
+	LabelPrice    float64
+	HasLabelPrice bool
+	// Encryption is the provider's encryption-support.
+	Encryption bool
+
+	svc *svc
+	rej rejection
+}
+
+// Reason returns why the candidate was rejected, or "" when it matched.
+func (c *Candidate) Reason() string {
+	if c.Matched {
+		return ""
+	}
+	return c.rej.String()
+}
+
+// Decision is the outcome of one placement: every provider that offers
+// the requested model, in configuration order, with its score or its
+// reason for rejection, and the ranking of the matching ones.
+type Decision struct {
+	Kind       catalog.Kind
+	Policy     string
+	Version    uint64 // catalogue version the decision was made on
+	Candidates []Candidate
+	// Ranked holds indices into Candidates of the matching candidates,
+	// best first: the order substitution tries them in.
+	Ranked []int
+
+	policy Policy
+	input  Input
+}
+
+// decisionPool recycles decisions (their candidate slices are the bulk of
+// what a decision allocates) for callers that Release them.
+var decisionPool = sync.Pool{New: func() any { return new(Decision) }}
+
+// Release hands the decision back for reuse. The decision, its
+// candidates and the slices returned by Ordered and Explain must not be
+// used afterwards; strings taken from it (Summary, ids) stay valid.
+// Calling Release is optional.
+func (d *Decision) Release() {
+	if d == nil {
+		return
+	}
+	d.policy, d.input = nil, Input{}
+	clear(d.Candidates)
+	decisionPool.Put(d)
+}
+
+// Chosen returns the best candidate, or nil when none matched.
+func (d *Decision) Chosen() *Candidate {
+	if len(d.Ranked) == 0 {
+		return nil
+	}
+	return &d.Candidates[d.Ranked[0]]
+}
+
+// Ordered returns the matching candidates, best first.
+func (d *Decision) Ordered() []*Candidate {
+	out := make([]*Candidate, len(d.Ranked))
+	for i, r := range d.Ranked {
+		out[i] = &d.Candidates[r]
+	}
+	return out
+}
+
+// Explanation is one line of a decision's explanation.
+type Explanation struct {
+	ProviderID string  `json:"provider_id"`
+	ServiceID  string  `json:"service_id,omitempty"`
+	Matched    bool    `json:"matched"`
+	Rank       int     `json:"rank"` // 0 = chosen, -1 = rejected
+	Score      float64 `json:"score,omitempty"`
+	Note       string  `json:"note"` // the score explained, or the reason for rejection
+}
+
+// Explain returns every candidate with its score or reason for rejection,
+// in configuration order.
+func (d *Decision) Explain() []Explanation {
+	out := make([]Explanation, len(d.Candidates))
+	for i := range d.Candidates {
+		c := &d.Candidates[i]
+		e := Explanation{ProviderID: c.ProviderID, ServiceID: c.ServiceID, Matched: c.Matched, Rank: c.Rank}
+		if c.Matched {
+			if !math.IsInf(c.Score, 0) && !math.IsNaN(c.Score) {
+				e.Score = c.Score
+			}
+			e.Note = d.policy.Note(c)
+		} else {
+			e.Note = c.Reason()
+		}
+		out[i] = e
+	}
+	return out
+}
+
+// Summary is a one-line account of the decision for a response's reason:
+// the chosen provider and service and why, or why nothing matched.
+func (d *Decision) Summary() string {
+	c := d.Chosen()
+	if c == nil {
+		return d.NoMatchReason()
+	}
+	return fmt.Sprintf("provider %s, service %s: chosen by policy %s (%s) among %d matching of %d providers",
+		c.ProviderID, c.ServiceID, d.Policy, d.policy.Note(c), len(d.Ranked), len(d.Candidates))
+}
+
+// NoMatchReason explains why no provider matched.
+func (d *Decision) NoMatchReason() string {
+	if len(d.Candidates) == 0 {
+		return fmt.Sprintf("no provider offers an active %s service", d.Kind)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "no provider can fulfil the request: ")
+	for i := range d.Candidates {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		if i == 8 {
+			fmt.Fprintf(&b, "and %d more", len(d.Candidates)-i)
+			break
+		}
+		b.WriteString(d.Candidates[i].ProviderID)
+		b.WriteString(": ")
+		b.WriteString(d.Candidates[i].Reason())
+	}
+	return b.String()
+}
+
+// ---------------------------------------------------------------------------
+// Rejections
+
+type rejCode uint8
+
+const (
+	rejNone rejCode = iota
+	rejAccess
+	rejExcluded
+	rejEncryption
+	rejNoElement // the service lacks a -support element the request needs
+	rejArch
+	rejMin         // a minimum is not met by any service
+	rejMinCombined // no service meets this minimum together with the previous ones
+	rejValue       // an offered value differs
+	rejObject      // a DSaaS object kind is not supported
+	rejRel
+	rejEmpty
+)
+
+type rejection struct {
+	code  rejCode
+	field string
+	want  uint64
+	have  uint64
+	wantS string
+	haveS string
+	text  string
+}
+
+func (r rejection) String() string {
+	switch r.code {
+	case rejAccess:
+		return r.text
+	case rejExcluded:
+		return "excluded: the job is already there"
+	case rejEncryption:
+		return "encryption requested; the provider does not declare encryption-support"
+	case rejNoElement:
+		return fmt.Sprintf("no service supports %s", r.field)
+	case rejArch:
+		if r.haveS == "" {
+			return fmt.Sprintf("no service with architecture %s", r.wantS)
+		}
+		return fmt.Sprintf("no service with architecture %s (offers %s)", r.wantS, r.haveS)
+	case rejMin:
+		return fmt.Sprintf("no service with %s >= %d (largest %d)", r.field, r.want, r.have)
+	case rejMinCombined:
+		return fmt.Sprintf("no service with %s >= %d together with the other minimums (largest %d)", r.field, r.want, r.have)
+	case rejValue:
+		if r.haveS == "" {
+			return fmt.Sprintf("%s %s not offered", r.field, r.wantS)
+		}
+		return fmt.Sprintf("%s %s not offered (service %s offers %s)", r.field, r.wantS, r.text, r.haveS)
+	case rejObject:
+		return fmt.Sprintf("no service supports %s", r.field)
+	case rejRel:
+		return fmt.Sprintf("no service offers Link rel %q", r.wantS)
+	case rejEmpty:
+		return "no placeable service"
+	}
+	return "rejected"
+}
+
+// ---------------------------------------------------------------------------
+// What a request wants, flattened
+
+const (
+	objData uint8 = 1 << iota
+	objContainer
+	objDomain
+	objQueue
+	objCapability
+)
+
+var objNames = []struct {
+	bit  uint8
+	name string
+}{
+	{objData, "DataObject"}, {objContainer, "ContainerObject"}, {objDomain, "DomainObject"},
+	{objQueue, "QueueObject"}, {objCapability, "CapabilityObject"},
+}
+
+type want struct {
+	kind    catalog.Kind
+	encrypt bool
+
+	compute, network, storage bool
+	arch                      string // lower-case, "" = any
+	cores, mem, speed, size   uint64
+	vlan, vlanLabel, alloc    string
+	vlanNum                   uint64
+	vlanIsNum                 bool
+	ni, sl                    bool
+
+	objects uint8
+	rel     string
+}
+
+func newWant(kind catalog.Kind, req *csbmsg.ServiceRequest) want {
+	w := want{kind: kind, encrypt: req.Encryption != nil && *req.Encryption}
+	switch kind {
+	case catalog.KindIaaS:
+		i := req.IaaS
+		if c := i.Compute; c != nil {
+			w.compute = true
+			if c.Architecture != nil {
+				w.arch = strings.ToLower(strings.TrimSpace(*c.Architecture))
+			}
+			w.cores, w.mem, w.speed = u(c.Cores), u(c.Memory), u(c.Speed)
+		}
+		if n := i.Network; n != nil {
+			w.network = true
+			w.vlan, w.vlanLabel = s(n.VLAN), s(n.VLANLabel)
+			if n.Allocation != nil {
+				w.alloc = string(*n.Allocation)
+			}
+			if v, err := strconv.ParseUint(w.vlan, 10, 32); err == nil {
+				w.vlanNum, w.vlanIsNum = v, true
+			}
+		}
+		if st := i.Storage; st != nil {
+			w.storage = true
+			w.size = u(st.Size)
+		}
+		w.ni = i.NetworkInterface != nil
+		w.sl = i.StorageLink != nil
+	case catalog.KindDSaaS:
+		d := req.DSaaS
+		w.objects = dsMask(d)
+		if d.Link != nil {
+			w.rel = d.Link.Rel
+		}
+	case catalog.KindPaaS:
+		if req.PaaS.Link != nil {
+			w.rel = req.PaaS.Link.Rel
+		}
+	case catalog.KindSaaS:
+		if req.SaaS.Link != nil {
+			w.rel = req.SaaS.Link.Rel
+		}
+	}
+	return w
+}
+
+func dsMask(d *csbmsg.DSaaS) uint8 {
+	var m uint8
+	if d.DataObject != nil {
+		m |= objData
+	}
+	if d.ContainerObject != nil {
+		m |= objContainer
+	}
+	if d.DomainObject != nil {
+		m |= objDomain
+	}
+	if d.QueueObject != nil {
+		m |= objQueue
+	}
+	if d.CapabilityObject != nil {
+		m |= objCapability
+	}
+	return m
+}
+
+func u(p *uint64) uint64 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+func s(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return strings.TrimSpace(*p)
+}
+
+// ---------------------------------------------------------------------------
+// One service, flattened
+
+type svc struct {
+	id    string
+	entry *catalog.ServiceEntry
+
+	compute, network, storage bool
+	arch                      string
+	cores, mem, speed, size   uint64
+	vlan, vlanLabel, alloc    string
+	vlanLo, vlanHi            uint64
+	vlanRange                 bool
+	ni, sl                    bool
+
+	objects uint8
+	rel     string
+}
+
+func newSvc(e *catalog.ServiceEntry) *svc {
+	x := &svc{id: e.Service.ID, entry: e}
+	sv := &e.Service
+	switch {
+	case sv.IaaS != nil:
+		i := sv.IaaS
+		if c := i.Compute; c != nil {
+			x.compute = true
+			if c.Architecture != nil {
+				x.arch = strings.ToLower(strings.TrimSpace(*c.Architecture))
+			}
+			x.cores, x.mem, x.speed = u(c.Cores), u(c.Memory), u(c.Speed)
+		}
+		if n := i.Network; n != nil {
+			x.network = true
+			x.vlan, x.vlanLabel = s(n.VLAN), s(n.VLANLabel)
+			if n.Allocation != nil {
+				x.alloc = string(*n.Allocation)
+			}
+			if lo, hi, ok := strings.Cut(x.vlan, "-"); ok {
+				l, e1 := strconv.ParseUint(lo, 10, 32)
+				h, e2 := strconv.ParseUint(hi, 10, 32)
+				if e1 == nil && e2 == nil && l <= h {
+					x.vlanLo, x.vlanHi, x.vlanRange = l, h, true
+				}
+			}
+		}
+		if st := i.Storage; st != nil {
+			x.storage = true
+			x.size = u(st.Size)
+		}
+		x.ni = i.NetworkInterface != nil
+		x.sl = i.StorageLink != nil
+	case sv.DSaaS != nil:
+		x.objects = dsMask(sv.DSaaS)
+		if sv.DSaaS.Link != nil {
+			x.rel = sv.DSaaS.Link.Rel
+		}
+	case sv.PaaS != nil:
+		if sv.PaaS.Link != nil {
+			x.rel = sv.PaaS.Link.Rel
+		}
+	case sv.SaaS != nil:
+		if sv.SaaS.Link != nil {
+			x.rel = sv.SaaS.Link.Rel
+		}
+	}
+	return x
+}
+
+// check applies every rule of the package comment to one service.
+func (x *svc) check(w *want) (rejection, bool) {
+	switch w.kind {
+	case catalog.KindIaaS:
+		if w.compute && !x.compute {
+			return rejection{code: rejNoElement, field: "compute"}, false
+		}
+		if w.network && !x.network {
+			return rejection{code: rejNoElement, field: "network"}, false
+		}
+		if w.storage && !x.storage {
+			return rejection{code: rejNoElement, field: "storage"}, false
+		}
+		if w.ni && !x.ni {
+			return rejection{code: rejNoElement, field: "NetworkInterface"}, false
+		}
+		if w.sl && !x.sl {
+			return rejection{code: rejNoElement, field: "storagelink"}, false
+		}
+		if w.arch != "" && w.arch != x.arch {
+			return rejection{code: rejArch, wantS: w.arch, haveS: x.arch}, false
+		}
+		for _, m := range [...]struct {
+			f          string
+			want, have uint64
+		}{{"cores", w.cores, x.cores}, {"memory", w.mem, x.mem}, {"speed", w.speed, x.speed}, {"storage size", w.size, x.size}} {
+			if m.have < m.want {
+				return rejection{code: rejMin, field: m.f, want: m.want, have: m.have}, false
+			}
+		}
+		if w.vlan != "" && !x.offersVLAN(w) {
+			return rejection{code: rejValue, field: "vlan", wantS: w.vlan, haveS: x.vlan, text: x.id}, false
+		}
+		if w.vlanLabel != "" && w.vlanLabel != x.vlanLabel {
+			return rejection{code: rejValue, field: "VLANlabel", wantS: w.vlanLabel, haveS: x.vlanLabel, text: x.id}, false
+		}
+		if w.alloc != "" && w.alloc != x.alloc {
+			return rejection{code: rejValue, field: "allocation", wantS: w.alloc, haveS: x.alloc, text: x.id}, false
+		}
+	case catalog.KindDSaaS:
+		if missing := w.objects &^ x.objects; missing != 0 {
+			return rejection{code: rejObject, field: objList(missing)}, false
+		}
+		if w.rel != "" && w.rel != x.rel {
+			return rejection{code: rejRel, wantS: w.rel}, false
+		}
+	case catalog.KindPaaS, catalog.KindSaaS:
+		if w.rel != "" && w.rel != x.rel {
+			return rejection{code: rejRel, wantS: w.rel}, false
+		}
+	}
+	return rejection{}, true
+}
+
+func (x *svc) offersVLAN(w *want) bool {
+	if w.vlan == x.vlan {
+		return true
+	}
+	return x.vlanRange && w.vlanIsNum && w.vlanNum >= x.vlanLo && w.vlanNum <= x.vlanHi
+}
+
+func objList(m uint8) string {
+	var parts []string
+	for _, o := range objNames {
+		if m&o.bit != 0 {
+			parts = append(parts, o.name)
+		}
+	}
+	return strings.Join(parts, ", ")
+}

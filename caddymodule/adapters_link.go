@@ -1,0 +1,76 @@
+package caddymodule
+
+import (
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/caddy-csb/caddy-csb/adapters"
+	"github.com/caddy-csb/caddy-csb/adapters/link"
+)
+
+func init() {
+	caddy.RegisterModule(LinkAdapter{})
+}
+
+// LinkAdapter is the csb.adapters.link module, for PaaS and SaaS
+// providers: the draft defines only a Link for those services, so
+// provisioning hands the consumer the matched service's Link href (or
+// Cloud-Service-URI) as the job's Cloud-service-URI, and the job-aware
+// proxy can front it. Status, update and remove are bookkeeping: there is
+// no native API to call.
+type LinkAdapter struct {
+	// Schemes are the URI schemes a service's href may have. Default
+	// http and https.
+	Schemes []string `json:"schemes,omitempty"`
+
+	adapter *link.Adapter
+}
+
+// CaddyModule returns the Caddy module information.
+func (LinkAdapter) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "csb.adapters.link",
+		New: func() caddy.Module { return new(LinkAdapter) },
+	}
+}
+
+// Provision builds the adapter.
+func (l *LinkAdapter) Provision(caddy.Context) error {
+	l.adapter = &link.Adapter{Schemes: l.Schemes}
+	return nil
+}
+
+// Adapter returns the adapter Provision built.
+func (l *LinkAdapter) Adapter() adapters.Adapter { return l.adapter }
+
+// UnmarshalCaddyfile sets up the module from Caddyfile tokens. Syntax, in
+// a provider block:
+//
+//	adapter link {
+//		schemes <scheme>...
+//	}
+func (l *LinkAdapter) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // adapter name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		switch d.Val() {
+		case "schemes":
+			l.Schemes = d.RemainingArgs()
+			if len(l.Schemes) == 0 {
+				return d.ArgErr()
+			}
+		default:
+			return d.Errf("link adapter: unrecognized option %q", d.Val())
+		}
+	}
+	return nil
+}
+
+// Interface guards.
+var (
+	_ caddy.Provisioner                       = (*LinkAdapter)(nil)
+	_ caddyfile.Unmarshaler                   = (*LinkAdapter)(nil)
+	_ interface{ Adapter() adapters.Adapter } = (*LinkAdapter)(nil)
+)

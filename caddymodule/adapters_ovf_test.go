@@ -1,0 +1,64 @@
+package caddymodule
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/caddy-csb/caddy-csb/adapters/ovf"
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+)
+
+func TestOVFOptionErrors(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"ovf extra {\n}", "wrong argument count"},
+		{"ovf {\n allow_host\n}", "wrong argument count"},
+		{"ovf {\n allow_http yes\n}", "wrong argument count"},
+		{"ovf {\n max_size lots\n}", "not a size"},
+		{"ovf {\n max_size 2GiB\n}", "not a size"},
+		{"ovf {\n max_depth 0\n}", "not a positive whole number"},
+		{"ovf {\n max_elements -1\n}", "not a positive whole number"},
+		{"ovf {\n timeout never\n}", "not a positive duration"},
+		{"ovf {\n rel\n}", "wrong argument count"},
+		{"ovf {\n fetch_anything\n}", `unrecognized option "fetch_anything"`},
+	} {
+		d := caddyfile.NewTestDispenser(c.in)
+		d.Next()
+		err := parseOVFOption(d, &App{})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: err = %v, want %q", c.in, err, c.want)
+		}
+	}
+	d := caddyfile.NewTestDispenser("ovf {\n}")
+	d.Next()
+	if err := parseOVFOption(d, &App{OVF: &OVFConfig{}}); err == nil {
+		t.Error("a second ovf block was accepted")
+	}
+}
+
+// The app provisions the expander from the ovf block, refuses bad host
+// patterns, and the expander refuses what it is not allowed to fetch.
+func TestOVFExpanderFromApp(t *testing.T) {
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel()
+	a := &App{}
+	if err := a.Provision(ctx); err != nil || a.OVFExpander() != nil {
+		t.Fatalf("without ovf: %v, %v", err, a.OVFExpander())
+	}
+	a = &App{OVF: &OVFConfig{AllowedHosts: []string{"a*.example.org"}}}
+	if err := a.Provision(ctx); err == nil {
+		t.Error("bad host pattern accepted")
+	}
+	a = &App{OVF: &OVFConfig{AllowedHosts: []string{"images.example.org"}}}
+	if err := a.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, err := a.OVFExpander().Expand(context.Background(), csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Link: &csbmsg.Link{Rel: "ovf", Href: "https://169.254.169.254/latest/"}}})
+	if !errors.Is(err, ovf.ErrHostNotAllowed) {
+		t.Errorf("err = %v", err)
+	}
+}

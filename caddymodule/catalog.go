@@ -1,0 +1,626 @@
+package caddymodule
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"go.uber.org/zap"
+
+	"github.com/caddy-csb/caddy-csb/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/catalog"
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+)
+
+func init() {
+	registerAppOption("catalog", parseCatalogOptions)
+	registerProviderOption("service", parseStaticService)
+	registerProviderOption("status", func(d *caddyfile.Dispenser, p *Provider) error {
+		return oneArg(d, &p.Status)
+	})
+	registerProviderOption("uri", func(d *caddyfile.Dispenser, p *Provider) error {
+		return oneArg(d, &p.URI)
+	})
+	registerProviderOption("label", func(d *caddyfile.Dispenser, p *Provider) error {
+		return oneArg(d, &p.Label)
+	})
+	registerProviderOption("encryption_support", func(d *caddyfile.Dispenser, p *Provider) error {
+		var v string
+		if err := oneArg(d, &v); err != nil {
+			return err
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return d.Errf("provider %q: encryption_support %q is not a boolean", p.ID, v)
+		}
+		p.EncryptionSupport = &b
+		return nil
+	})
+	registerProviderOption("discover", parseDiscover)
+}
+
+// CatalogOptions configure the provider catalogue. They are read when the
+// broker starts (the catalogue lives on across reloads). In the
+// Caddyfile:
+//
+//	csb {
+//		catalog {
+//			sync_interval <duration>
+//			flush_delay   <duration>
+//			retention     <duration>
+//			cache_size    <services>
+//		}
+//	}
+type CatalogOptions struct {
+	// SyncInterval is how often the catalogue merges the records other
+	// brokers sharing the same Caddy storage wrote: the bound on how long
+	// a notification received by one broker of a cluster takes to reach
+	// placement on the others. Default 10s.
+	SyncInterval caddy.Duration `json:"sync_interval,omitempty"`
+	// FlushDelay is how long changes are gathered before the changed
+	// provider records are written to storage. Default 100ms.
+	FlushDelay caddy.Duration `json:"flush_delay,omitempty"`
+	// Retention is how long expired published or discovered services stay
+	// visible (not placeable) before they are dropped. Default 24h.
+	Retention caddy.Duration `json:"retention,omitempty"`
+	// CacheSize is the read cache's capacity in services. Default 100000.
+	CacheSize int64 `json:"cache_size,omitempty"`
+}
+
+func parseCatalogOptions(d *caddyfile.Dispenser, a *App) error {
+	if a.Catalog != nil {
+		return d.Err("catalog given twice")
+	}
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	o := new(CatalogOptions)
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "sync_interval":
+			if err := durationArg(d, &o.SyncInterval); err != nil {
+				return err
+			}
+		case "flush_delay":
+			if err := durationArg(d, &o.FlushDelay); err != nil {
+				return err
+			}
+		case "retention":
+			if err := durationArg(d, &o.Retention); err != nil {
+				return err
+			}
+		case "cache_size":
+			var v string
+			if err := oneArg(d, &v); err != nil {
+				return err
+			}
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n <= 0 {
+				return d.Errf("catalog: cache_size %q is not a positive integer", v)
+			}
+			o.CacheSize = n
+		default:
+			return d.Errf("catalog: unrecognized option %q", d.Val())
+		}
+	}
+	a.Catalog = o
+	return nil
+}
+
+// StaticService is a service of a provider declared in the configuration,
+// for providers that never publish (existing clouds fronted as they are).
+// It becomes a catalogue entry with source "static" that never expires.
+type StaticService struct {
+	// ID is the Cloud-Service-id. Required.
+	ID string `json:"id"`
+	// Kind is iaas, paas, saas or dsaas. Required.
+	Kind string `json:"kind"`
+	// Status is active (default), deactivated or unavailable.
+	Status string `json:"status,omitempty"`
+	// URI is the Cloud-Service-URI.
+	URI string `json:"uri,omitempty"`
+	// Link is the service's Link (rel and href): the capability PaaS and
+	// SaaS placement matches on.
+	Link *StaticLink `json:"link,omitempty"`
+	// Compute, Network, Storage, NetworkInterface and StorageLink describe
+	// what an IaaS service offers.
+	Compute          *StaticCompute          `json:"compute,omitempty"`
+	Network          *StaticNetwork          `json:"network,omitempty"`
+	Storage          *StaticStorage          `json:"storage,omitempty"`
+	NetworkInterface *StaticNetworkInterface `json:"network_interface,omitempty"`
+	StorageLink      *StaticStorageLink      `json:"storagelink,omitempty"`
+	// Objects are the CDMI object kinds a DSaaS service supports: data,
+	// container, domain, queue, capability.
+	Objects []string `json:"objects,omitempty"`
+}
+
+// StaticLink is a <Link>.
+type StaticLink struct {
+	Rel  string `json:"rel,omitempty"`
+	Href string `json:"href,omitempty"`
+}
+
+// StaticCompute is a <compute-support>: architecture, cores, memory (GB),
+// speed (GHz) and hostname.
+type StaticCompute struct {
+	Architecture string  `json:"architecture,omitempty"`
+	Cores        *uint64 `json:"cores,omitempty"`
+	Memory       *uint64 `json:"memory,omitempty"`
+	Speed        *uint64 `json:"speed,omitempty"`
+	Hostname     string  `json:"hostname,omitempty"`
+}
+
+// StaticNetwork is a <network-support>.
+type StaticNetwork struct {
+	VLAN       string `json:"vlan,omitempty"`
+	VLANLabel  string `json:"vlan_label,omitempty"`
+	Address    string `json:"address,omitempty"`
+	Gateway    string `json:"gateway,omitempty"`
+	Allocation string `json:"allocation,omitempty"`
+}
+
+// StaticStorage is a <storage-support>: size in GB.
+type StaticStorage struct {
+	Size *uint64 `json:"size,omitempty"`
+}
+
+// StaticNetworkInterface is a <NetworkInterface-support>.
+type StaticNetworkInterface struct {
+	Interface  string `json:"interface,omitempty"`
+	MAC        string `json:"mac,omitempty"`
+	IP         string `json:"ip,omitempty"`
+	Gateway    string `json:"gateway,omitempty"`
+	Allocation string `json:"allocation,omitempty"`
+}
+
+// StaticStorageLink is a <storagelink-support>.
+type StaticStorageLink struct {
+	DeviceID   string `json:"device_id,omitempty"`
+	Mountpoint string `json:"mountpoint,omitempty"`
+}
+
+// Discovery has a provider's adapter read the provider's services from
+// its native API (adapters.Discoverer), for providers that do not
+// publish. Discovered services expire after three intervals without a
+// successful discovery.
+type Discovery struct {
+	// Interval is how often discovery runs. Default 5m.
+	Interval caddy.Duration `json:"interval,omitempty"`
+}
+
+const defaultDiscoveryInterval = 5 * time.Minute
+
+// parseStaticService parses:
+//
+//	service <id> {
+//		kind iaas|paas|saas|dsaas
+//		status active|deactivated|unavailable
+//		uri <uri>
+//		compute { architecture <a>; cores <n>; memory <gb>; speed <ghz>; hostname <h> }
+//		network { vlan <v>; vlan_label <l>; address <a>; gateway <g>; allocation dynamic|static }
+//		storage { size <gb> }
+//		network_interface { interface <i>; mac <m>; ip <ip>; gateway <g>; allocation dynamic|static }
+//		storagelink { device_id <d>; mountpoint <m> }
+//		link <rel> [<href>]
+//		objects data|container|domain|queue|capability...
+//	}
+func parseStaticService(d *caddyfile.Dispenser, p *Provider) error {
+	s := StaticService{}
+	if !d.Args(&s.ID) {
+		return d.ArgErr()
+	}
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for _, other := range p.Services {
+		if other.ID == s.ID {
+			return d.Errf("provider %q: service %q declared twice", p.ID, s.ID)
+		}
+	}
+	where := fmt.Sprintf("provider %q: service %q", p.ID, s.ID)
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		opt := d.Val()
+		switch opt {
+		case "kind":
+			if err := oneArg(d, &s.Kind); err != nil {
+				return err
+			}
+		case "status":
+			if err := oneArg(d, &s.Status); err != nil {
+				return err
+			}
+		case "uri":
+			if err := oneArg(d, &s.URI); err != nil {
+				return err
+			}
+		case "link":
+			l := &StaticLink{}
+			if !d.Args(&l.Rel) {
+				return d.ArgErr()
+			}
+			d.Args(&l.Href)
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			s.Link = l
+		case "objects":
+			s.Objects = d.RemainingArgs()
+			if len(s.Objects) == 0 {
+				return d.ArgErr()
+			}
+		case "compute":
+			c := &StaticCompute{}
+			err := parseFields(d, where+": compute", map[string]func(string) error{
+				"architecture": setString(&c.Architecture),
+				"cores":        setUint(&c.Cores),
+				"memory":       setUint(&c.Memory),
+				"speed":        setUint(&c.Speed),
+				"hostname":     setString(&c.Hostname),
+			})
+			if err != nil {
+				return err
+			}
+			s.Compute = c
+		case "network":
+			n := &StaticNetwork{}
+			err := parseFields(d, where+": network", map[string]func(string) error{
+				"vlan":       setString(&n.VLAN),
+				"vlan_label": setString(&n.VLANLabel),
+				"address":    setString(&n.Address),
+				"gateway":    setString(&n.Gateway),
+				"allocation": setString(&n.Allocation),
+			})
+			if err != nil {
+				return err
+			}
+			s.Network = n
+		case "storage":
+			st := &StaticStorage{}
+			if err := parseFields(d, where+": storage", map[string]func(string) error{"size": setUint(&st.Size)}); err != nil {
+				return err
+			}
+			s.Storage = st
+		case "network_interface":
+			n := &StaticNetworkInterface{}
+			err := parseFields(d, where+": network_interface", map[string]func(string) error{
+				"interface":  setString(&n.Interface),
+				"mac":        setString(&n.MAC),
+				"ip":         setString(&n.IP),
+				"gateway":    setString(&n.Gateway),
+				"allocation": setString(&n.Allocation),
+			})
+			if err != nil {
+				return err
+			}
+			s.NetworkInterface = n
+		case "storagelink":
+			l := &StaticStorageLink{}
+			err := parseFields(d, where+": storagelink", map[string]func(string) error{
+				"device_id":  setString(&l.DeviceID),
+				"mountpoint": setString(&l.Mountpoint),
+			})
+			if err != nil {
+				return err
+			}
+			s.StorageLink = l
+		default:
+			return d.Errf("%s: unrecognized option %q", where, opt)
+		}
+	}
+	if _, err := s.toService(); err != nil {
+		return d.Errf("provider %q: %v", p.ID, err)
+	}
+	p.Services = append(p.Services, s)
+	return nil
+}
+
+// parseFields parses a block of "<name> <value>" lines.
+func parseFields(d *caddyfile.Dispenser, where string, fields map[string]func(string) error) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		name := d.Val()
+		set, ok := fields[name]
+		if !ok {
+			return d.Errf("%s: unrecognized option %q", where, name)
+		}
+		var v string
+		if err := oneArg(d, &v); err != nil {
+			return err
+		}
+		if err := set(v); err != nil {
+			return d.Errf("%s: %s: %v", where, name, err)
+		}
+	}
+	return nil
+}
+
+func setString(dst *string) func(string) error {
+	return func(v string) error { *dst = v; return nil }
+}
+
+func setUint(dst **uint64) func(string) error {
+	return func(v string) error {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a non-negative integer", v)
+		}
+		*dst = &n
+		return nil
+	}
+}
+
+// oneArg reads exactly one argument.
+func oneArg(d *caddyfile.Dispenser, dst *string) error {
+	if !d.Args(dst) {
+		return d.ArgErr()
+	}
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	return nil
+}
+
+// durationArg reads one duration argument.
+func durationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
+	name := d.Val()
+	var v string
+	if err := oneArg(d, &v); err != nil {
+		return err
+	}
+	dur, err := caddy.ParseDuration(v)
+	if err != nil {
+		return d.Errf("%s: %v", name, err)
+	}
+	if dur <= 0 {
+		return d.Errf("%s: duration %q must be positive", name, v)
+	}
+	*dst = caddy.Duration(dur)
+	return nil
+}
+
+// parseDiscover parses: discover [<interval>]
+func parseDiscover(d *caddyfile.Dispenser, p *Provider) error {
+	if p.Discover != nil {
+		return d.Errf("provider %q: discover given twice", p.ID)
+	}
+	p.Discover = &Discovery{}
+	if d.NextArg() {
+		dur, err := caddy.ParseDuration(d.Val())
+		if err != nil || dur <= 0 {
+			return d.Errf("provider %q: discover interval %q is not a positive duration", p.ID, d.Val())
+		}
+		p.Discover.Interval = caddy.Duration(dur)
+	}
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	return nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func optString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func optAllocation(s string) (*csbmsg.Allocation, error) {
+	switch csbmsg.Allocation(s) {
+	case "":
+		return nil, nil
+	case csbmsg.AllocationDynamic, csbmsg.AllocationStatic:
+		return ptr(csbmsg.Allocation(s)), nil
+	}
+	return nil, fmt.Errorf("allocation %q is not dynamic or static", s)
+}
+
+func serviceStatus(s string) (csbmsg.ServiceStatus, error) {
+	switch csbmsg.ServiceStatus(s) {
+	case "":
+		return csbmsg.ServiceActive, nil
+	case csbmsg.ServiceActive, csbmsg.ServiceDeactivated, csbmsg.ServiceUnavailable:
+		return csbmsg.ServiceStatus(s), nil
+	}
+	return "", fmt.Errorf("status %q is not active, deactivated or unavailable", s)
+}
+
+// toService turns the declaration into the catalogue's typed service.
+func (s StaticService) toService() (csbmsg.Service, error) {
+	out := csbmsg.Service{ID: s.ID, URI: s.URI}
+	where := fmt.Sprintf("service %q", s.ID)
+	if s.ID == "" {
+		return out, fmt.Errorf("service without an id")
+	}
+	st, err := serviceStatus(s.Status)
+	if err != nil {
+		return out, fmt.Errorf("%s: %v", where, err)
+	}
+	out.Status = st
+	var link *csbmsg.Link
+	if s.Link != nil {
+		link = &csbmsg.Link{Rel: s.Link.Rel, Href: s.Link.Href}
+	}
+	iaasOnly := s.Compute != nil || s.Network != nil || s.Storage != nil || s.NetworkInterface != nil || s.StorageLink != nil
+	kind := strings.ToLower(s.Kind)
+	if iaasOnly && kind != "iaas" {
+		return out, fmt.Errorf("%s: compute, network, storage, network_interface and storagelink are for kind iaas", where)
+	}
+	if len(s.Objects) > 0 && kind != "dsaas" {
+		return out, fmt.Errorf("%s: objects are for kind dsaas", where)
+	}
+	switch kind {
+	case "iaas":
+		i := &csbmsg.IaaS{Link: link}
+		if c := s.Compute; c != nil {
+			i.Compute = &csbmsg.Compute{Architecture: optString(c.Architecture), Cores: c.Cores, Memory: c.Memory,
+				Speed: c.Speed, Hostname: optString(c.Hostname)}
+		}
+		if n := s.Network; n != nil {
+			alloc, err := optAllocation(n.Allocation)
+			if err != nil {
+				return out, fmt.Errorf("%s: network: %v", where, err)
+			}
+			i.Network = &csbmsg.Network{VLAN: optString(n.VLAN), VLANLabel: optString(n.VLANLabel),
+				Address: optString(n.Address), Gateway: optString(n.Gateway), Allocation: alloc}
+		}
+		if st := s.Storage; st != nil {
+			i.Storage = &csbmsg.Storage{Size: st.Size}
+		}
+		if n := s.NetworkInterface; n != nil {
+			alloc, err := optAllocation(n.Allocation)
+			if err != nil {
+				return out, fmt.Errorf("%s: network_interface: %v", where, err)
+			}
+			i.NetworkInterface = &csbmsg.NetworkInterface{Interface: optString(n.Interface), MAC: optString(n.MAC),
+				IP: optString(n.IP), Gateway: optString(n.Gateway), Allocation: alloc}
+		}
+		if l := s.StorageLink; l != nil {
+			i.StorageLink = &csbmsg.StorageLink{DeviceID: optString(l.DeviceID), Mountpoint: optString(l.Mountpoint)}
+		}
+		out.IaaS = i
+	case "paas":
+		out.PaaS = &csbmsg.PaaS{Link: link}
+	case "saas":
+		out.SaaS = &csbmsg.SaaS{Link: link}
+	case "dsaas":
+		ds := &csbmsg.DSaaS{Link: link}
+		for _, o := range s.Objects {
+			switch o {
+			case "data":
+				ds.DataObject = &csbmsg.DataObject{}
+			case "container":
+				ds.ContainerObject = &csbmsg.ContainerObject{}
+			case "domain":
+				ds.DomainObject = &csbmsg.DomainObject{}
+			case "queue":
+				ds.QueueObject = &csbmsg.QueueObject{}
+			case "capability":
+				ds.CapabilityObject = &csbmsg.CapabilityObject{}
+			default:
+				return out, fmt.Errorf("%s: object kind %q is not data, container, domain, queue or capability", where, o)
+			}
+		}
+		out.DSaaS = ds
+	case "":
+		return out, fmt.Errorf("%s: kind is required (iaas, paas, saas or dsaas)", where)
+	default:
+		return out, fmt.Errorf("%s: kind %q is not iaas, paas, saas or dsaas", where, s.Kind)
+	}
+	return out, nil
+}
+
+// catalogConfig returns the catalogue's view of the configured providers,
+// in configuration order.
+func (a *App) catalogConfig() ([]catalog.ProviderConfig, error) {
+	out := make([]catalog.ProviderConfig, 0, len(a.Providers))
+	for _, p := range a.Providers {
+		pc := catalog.ProviderConfig{ID: p.ID}
+		st, err := serviceStatus(p.Status)
+		if err != nil {
+			return nil, fmt.Errorf("provider %q: %v", p.ID, err)
+		}
+		if len(p.Services) > 0 || p.Status != "" || p.URI != "" || p.EncryptionSupport != nil || p.Label != "" {
+			sp := &catalog.StaticProvider{Status: st, URI: p.URI, EncryptionSupport: p.EncryptionSupport, Label: p.Label}
+			for _, s := range p.Services {
+				svc, err := s.toService()
+				if err != nil {
+					return nil, fmt.Errorf("provider %q: %v", p.ID, err)
+				}
+				sp.Services = append(sp.Services, svc)
+			}
+			pc.Static = sp
+		}
+		out = append(out, pc)
+	}
+	return out, nil
+}
+
+// discoveryLoops runs the adapters' discovery of one configuration. It is
+// started by the app's Start with that configuration's adapters and
+// stopped by its Stop.
+type discoveryLoops struct {
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// discoverer returns the provider's adapter when it can discover services.
+// The adapter loader (adapters.go) stores the provisioned adapter in
+// p.adapter.
+func (p *Provider) discoverer() (adapters.Discoverer, bool) {
+	d, ok := p.adapter.(adapters.Discoverer)
+	return d, ok
+}
+
+// startDiscovery starts one loop per provider configured with discover.
+func (a *App) startDiscovery(e *engine) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	loops := &discoveryLoops{cancel: cancel}
+	for _, p := range a.Providers {
+		if p.Discover == nil {
+			continue
+		}
+		disc, ok := p.discoverer()
+		if !ok {
+			cancel()
+			return fmt.Errorf("provider %q: discover needs an adapter that can discover services", p.ID)
+		}
+		interval := time.Duration(p.Discover.Interval)
+		if interval <= 0 {
+			interval = defaultDiscoveryInterval
+		}
+		loops.wg.Add(1)
+		go runDiscovery(ctx, &loops.wg, e, p.ID, disc, interval, a.logger.Named("discovery").With(zap.String("provider_id", p.ID)))
+	}
+	a.discovery = loops
+	return nil
+}
+
+func (a *App) stopDiscovery() {
+	if a.discovery != nil {
+		a.discovery.cancel()
+		a.discovery.wg.Wait()
+		a.discovery = nil
+	}
+}
+
+func runDiscovery(ctx context.Context, wg *sync.WaitGroup, e *engine, pid string, disc adapters.Discoverer,
+	interval time.Duration, logger *zap.Logger) {
+	defer wg.Done()
+	failing := false
+	for {
+		dctx, cancel := context.WithTimeout(ctx, interval)
+		services, err := disc.Discover(dctx)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			if !failing {
+				logger.Warn("discovery failed", zap.Error(err))
+			}
+			failing = true
+		default:
+			if failing {
+				logger.Info("discovery works again")
+			}
+			failing = false
+			e.catalog.SetDiscovered(pid, services, time.Now().Add(3*interval))
+		}
+		t := time.NewTimer(interval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}

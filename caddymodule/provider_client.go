@@ -1,0 +1,187 @@
+package caddymodule
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/caddy-csb/caddy-csb/broker/httpclient"
+)
+
+func init() {
+	registerProviderOption("auth", parseProviderAuth)
+	registerProviderOption("tls", parseProviderTLS)
+}
+
+// ProviderAuth is how the broker authenticates to a provider, for
+// subscriptions and adapter calls. Placeholders such as {env.PROVIDER_PW}
+// are expanded when the configuration is loaded, so secrets need not be
+// written in the Caddyfile or JSON.
+type ProviderAuth struct {
+	// Scheme is "digest" (RFC 7616: the client answers the provider's
+	// challenges with the strongest algorithm offered), "basic" or
+	// "bearer".
+	Scheme string `json:"scheme"`
+	// Username and Password are the credentials of digest and basic.
+	Username string `json:"username,omitempty"`
+	Password string `json:"password,omitempty"`
+	// Token is the bearer token.
+	Token string `json:"token,omitempty"`
+	// AllowCleartext lets basic and bearer credentials go over plain HTTP
+	// to a host that is not loopback. Default false: such requests fail.
+	AllowCleartext bool `json:"allow_cleartext,omitempty"`
+}
+
+// ProviderTLS is the TLS configuration toward a provider. Without it, the
+// system's trust store is used, with TLS 1.2 at least.
+type ProviderTLS struct {
+	// CA is a PEM file of the CA certificates that sign the provider's
+	// certificate. When set, only these are trusted for this provider.
+	CA string `json:"ca,omitempty"`
+	// ClientCert and ClientKey are PEM files of the certificate (chain)
+	// and key the broker presents for mutual TLS.
+	ClientCert string `json:"client_cert,omitempty"`
+	ClientKey  string `json:"client_key,omitempty"`
+	// ServerName overrides the name the provider's certificate must carry
+	// (and the SNI sent), for a provider reached by IP address.
+	ServerName string `json:"server_name,omitempty"`
+}
+
+// parseProviderAuth parses:
+//
+//	auth digest|basic <user> <password> [{
+//		allow_cleartext
+//	}]
+//	auth bearer <token> [{
+//		allow_cleartext
+//	}]
+func parseProviderAuth(d *caddyfile.Dispenser, p *Provider) error {
+	if p.Auth != nil {
+		return d.Errf("provider %q: auth given twice", p.ID)
+	}
+	a := &ProviderAuth{}
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	a.Scheme = d.Val()
+	switch a.Scheme {
+	case httpclient.SchemeDigest, httpclient.SchemeBasic:
+		if !d.Args(&a.Username, &a.Password) {
+			return d.Errf("provider %q: want auth %s <user> <password>", p.ID, a.Scheme)
+		}
+	case httpclient.SchemeBearer:
+		if !d.Args(&a.Token) {
+			return d.Errf("provider %q: want auth bearer <token>", p.ID)
+		}
+	default:
+		return d.Errf("provider %q: unknown auth scheme %q (want digest, basic or bearer)", p.ID, a.Scheme)
+	}
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "allow_cleartext":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			if a.Scheme == httpclient.SchemeDigest {
+				return d.Errf("provider %q: allow_cleartext is for basic and bearer (digest never sends the password)", p.ID)
+			}
+			a.AllowCleartext = true
+		default:
+			return d.Errf("provider %q: unrecognized auth option %q", p.ID, d.Val())
+		}
+	}
+	p.Auth = a
+	return nil
+}
+
+// parseProviderTLS parses:
+//
+//	tls {
+//		ca          <file>
+//		client_cert <cert-file> <key-file>
+//		server_name <name>
+//	}
+func parseProviderTLS(d *caddyfile.Dispenser, p *Provider) error {
+	if p.TLS != nil {
+		return d.Errf("provider %q: tls given twice", p.ID)
+	}
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	t := &ProviderTLS{}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "ca":
+			if !d.Args(&t.CA) || d.NextArg() {
+				return d.ArgErr()
+			}
+		case "client_cert":
+			if !d.Args(&t.ClientCert, &t.ClientKey) || d.NextArg() {
+				return d.Errf("provider %q: want client_cert <cert-file> <key-file>", p.ID)
+			}
+		case "server_name":
+			if !d.Args(&t.ServerName) || d.NextArg() {
+				return d.ArgErr()
+			}
+		default:
+			return d.Errf("provider %q: unrecognized tls option %q", p.ID, d.Val())
+		}
+	}
+	if *t == (ProviderTLS{}) {
+		return d.Errf("provider %q: empty tls block", p.ID)
+	}
+	p.TLS = t
+	return nil
+}
+
+// provisionClient expands placeholders in the provider's auth and TLS
+// settings and builds its HTTP client (reading the certificate files).
+// It makes no network call.
+func (p *Provider) provisionClient() error {
+	repl := caddy.NewReplacer()
+	expand := func(s string) string { return repl.ReplaceKnown(s, "") }
+	var cfg httpclient.Config
+	if a := p.Auth; a != nil {
+		cfg.Auth = httpclient.Auth{
+			Scheme:         a.Scheme,
+			Username:       expand(a.Username),
+			Password:       expand(a.Password),
+			Token:          expand(a.Token),
+			AllowCleartext: a.AllowCleartext,
+		}
+	}
+	if t := p.TLS; t != nil {
+		cfg.TLS = httpclient.TLS{
+			CAFile:         expand(t.CA),
+			ClientCertFile: expand(t.ClientCert),
+			ClientKeyFile:  expand(t.ClientKey),
+			ServerName:     expand(t.ServerName),
+		}
+	}
+	client, err := httpclient.New(cfg)
+	if err != nil {
+		return fmt.Errorf("provider %q: %v", p.ID, err)
+	}
+	p.client = client
+	return nil
+}
+
+// HTTPClient returns the client for calls to this provider: its TLS
+// trust, its credentials (Digest, Basic or bearer), timeouts and
+// connection reuse. It is built when the csb app is provisioned; the app
+// hands it to the provider's adapter (SetHTTPClient) and uses it for
+// subscriptions.
+func (p *Provider) HTTPClient() *http.Client {
+	if p.client == nil {
+		// Not provisioned (a unit test building a Provider by hand): a
+		// client with system trust and no credentials.
+		c, _ := httpclient.New(httpclient.Config{})
+		return c
+	}
+	return p.client
+}

@@ -1,0 +1,264 @@
+package caddymodule
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/caddy-csb/caddy-csb/broker/catalog"
+	"github.com/caddy-csb/caddy-csb/broker/publish"
+	"github.com/caddy-csb/caddy-csb/broker/store"
+)
+
+// enginePool holds the broker engine of this process. Every configuration
+// that has the csb app holds a reference; a reload loads the same engine
+// (the new configuration provisions before the old one is cleaned up), so
+// the catalogue, the sequencing state and the subscriptions live on with
+// no gap. When the last configuration lets go (Caddy stops, or a new
+// configuration has no csb app) the engine's destructor removes the
+// subscriptions and writes the catalogue out.
+var enginePool = caddy.NewUsagePool()
+
+const engineKey = "csb.engine"
+
+// engine is the broker's long-lived state. It is built once per process
+// from the first configuration (its storage and storage-related options)
+// and reconfigured by every configuration's Start. Helpers add their own
+// long-lived parts here (the job manager, ...): a field, its creation in
+// newEngine, its reconfiguration in the app's Start and its shutdown in
+// Destruct.
+type engine struct {
+	store   store.Store
+	catalog *catalog.Catalog
+	ingest  *publish.Ingester
+	subs    *publish.Manager
+	log     *swapLogger
+
+	// consumer is the job manager and the current config's placer and
+	// adapters (jobs.go).
+	consumer *consumerEngine
+
+	mu      sync.Mutex
+	started bool
+}
+
+// newEngine builds the engine on the configuration's storage and starts it
+// warm from what that storage holds.
+func newEngine(ctx caddy.Context, a *App) (*engine, error) {
+	e := &engine{store: contextStore(ctx), log: newSwapLogger(ctx.Logger())}
+	logger := e.log.logger
+	co := a.Catalog
+	if co == nil {
+		co = new(CatalogOptions)
+	}
+	cat, err := catalog.New(catalog.Options{
+		Store:        e.store,
+		Logger:       logger.Named("catalog"),
+		FlushDelay:   time.Duration(co.FlushDelay),
+		SyncInterval: time.Duration(co.SyncInterval),
+		Retention:    time.Duration(co.Retention),
+		CacheCost:    co.CacheSize,
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.catalog = cat
+	loadCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	np, ns, err := cat.Load(loadCtx)
+	if err != nil {
+		logger.Warn("catalogue partly loaded from storage", zap.Error(err))
+	}
+	logger.Info("catalogue loaded from storage", zap.Int("providers", np), zap.Int("services", ns))
+
+	so := a.Subscriptions
+	if so == nil {
+		so = new(SubscriptionOptions)
+	}
+	e.ingest = publish.NewIngester(publish.IngestOptions{
+		Catalog: cat,
+		Logger:  logger.Named("publish"),
+	})
+	e.subs = publish.NewManager(publish.ManagerOptions{
+		Sender:         publish.HTTPSender{UserAgent: "caddy-csb"},
+		Catalog:        cat,
+		Ingester:       e.ingest,
+		Store:          e.store,
+		Logger:         logger.Named("subscriptions"),
+		RenewAt:        so.RenewAt,
+		RetryMin:       time.Duration(so.RetryMin),
+		RetryMax:       time.Duration(so.RetryMax),
+		RequestTimeout: time.Duration(so.Timeout),
+		SyncInterval:   time.Duration(so.SyncInterval),
+	})
+	e.ingest.SetSubscriptions(e.subs, e.subs.Resync)
+	if e.consumer, err = newConsumerEngine(e.store, logger.Named("jobs"), a); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// start begins the background work once.
+func (e *engine) start() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.started {
+		e.started = true
+		e.catalog.Start()
+	}
+}
+
+// Destruct implements caddy.Destructor: the last configuration using the
+// engine is gone, so the broker is stopping. Subscriptions are removed at
+// their providers (one try each) and the catalogue is written out.
+func (e *engine) Destruct() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	e.consumer.stop()
+	e.subs.Close(ctx, true)
+	err := e.catalog.Close(ctx)
+	e.log.logger.Info("broker engine stopped")
+	return err
+}
+
+// swapLogger is a zap logger whose output can be moved to the logger of
+// the newest configuration: the engine outlives the configuration it was
+// built with, whose log writers a reload may close.
+type swapLogger struct {
+	target *atomic.Pointer[zap.Logger]
+	logger *zap.Logger
+}
+
+func newSwapLogger(l *zap.Logger) *swapLogger {
+	t := new(atomic.Pointer[zap.Logger])
+	t.Store(l)
+	return &swapLogger{target: t, logger: zap.New(swapCore{target: t}).Named(l.Name())}
+}
+
+// set sends the output to l from now on.
+func (s *swapLogger) set(l *zap.Logger) { s.target.Store(l) }
+
+// swapCore forwards to the core of the current target logger.
+type swapCore struct {
+	target *atomic.Pointer[zap.Logger]
+	fields []zapcore.Field
+}
+
+func (c swapCore) core() zapcore.Core { return c.target.Load().Core() }
+
+func (c swapCore) Enabled(l zapcore.Level) bool { return c.core().Enabled(l) }
+
+func (c swapCore) With(fields []zapcore.Field) zapcore.Core {
+	return swapCore{target: c.target, fields: append(append([]zapcore.Field(nil), c.fields...), fields...)}
+}
+
+func (c swapCore) Check(ent zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	core := c.core()
+	if !core.Enabled(ent.Level) {
+		return ce
+	}
+	if len(c.fields) > 0 {
+		core = core.With(c.fields)
+	}
+	return core.Check(ent, ce)
+}
+
+func (c swapCore) Write(ent zapcore.Entry, fields []zapcore.Field) error {
+	return c.core().With(c.fields).Write(ent, fields)
+}
+
+func (c swapCore) Sync() error { return c.core().Sync() }
+
+// Interface guards.
+var (
+	_ caddy.Destructor = (*engine)(nil)
+	_ zapcore.Core     = swapCore{}
+)
+
+// provisionEngine takes a reference to the process's engine, building it
+// (warm from storage) for the first configuration. It applies nothing:
+// the configuration is applied in Start, once Caddy knows the whole new
+// configuration provisioned.
+func (a *App) provisionEngine(ctx caddy.Context) error {
+	val, _, err := enginePool.LoadOrNew(engineKey, func() (caddy.Destructor, error) {
+		return newEngine(ctx, a)
+	})
+	if err != nil {
+		return err
+	}
+	a.engine = val.(*engine)
+	return nil
+}
+
+// validatePublish checks the catalogue and publish settings.
+func (a *App) validatePublish() error {
+	if _, err := a.catalogConfig(); err != nil {
+		return err
+	}
+	if _, err := a.publishPolicies(); err != nil {
+		return err
+	}
+	for _, p := range a.Providers {
+		if p.Subscribe != nil {
+			if err := p.Subscribe.validate(); err != nil {
+				return fmt.Errorf("provider %q: %v", p.ID, err)
+			}
+		}
+		if p.Discover != nil && len(p.AdapterRaw) == 0 {
+			return fmt.Errorf("provider %q: discover needs an adapter", p.ID)
+		}
+	}
+	return nil
+}
+
+// startEngine applies this configuration to the engine: the catalogue's
+// providers and static entries, who may publish, the subscriptions (a
+// provider that stays unchanged gets no command at all), and starts this
+// configuration's discovery.
+func (a *App) startEngine() error {
+	e := a.engine
+	e.log.set(a.logger)
+	cfg, err := a.catalogConfig()
+	if err != nil {
+		return err
+	}
+	pols, err := a.publishPolicies()
+	if err != nil {
+		return err
+	}
+	if err := e.catalog.Configure(cfg); err != nil {
+		return err
+	}
+	if err := e.ingest.Configure(a.lenient(), pols); err != nil {
+		return err
+	}
+	if err := e.subs.Configure(a.subscriptionConfigs()); err != nil {
+		return err
+	}
+	e.start()
+	return a.startDiscovery(e)
+}
+
+// stopEngine stops this configuration's own background work. The engine
+// keeps running: a reload's new configuration has already taken it over,
+// and when Caddy stops the engine's destructor ends it.
+func (a *App) stopEngine() {
+	a.stopDiscovery()
+}
+
+// cleanupEngine lets go of the engine.
+func (a *App) cleanupEngine() error {
+	a.stopDiscovery()
+	if a.engine == nil {
+		return nil
+	}
+	a.engine = nil
+	_, err := enginePool.Delete(engineKey)
+	return err
+}
