@@ -591,9 +591,16 @@ func RunCLI(ctx context.Context, args ...string) (string, error) {
 	return stdout.String(), nil
 }
 
-// redactArgs hides the values of credential options in error messages.
+// redactArgs hides the values of credential options, and passwords in
+// URLs, in error messages.
 func redactArgs(args []string) []string {
 	out := append([]string(nil), args...)
+	for i, a := range out {
+		if u, err := url.Parse(a); err == nil && u.User != nil {
+			u.User = url.User(u.User.Username())
+			out[i] = u.String()
+		}
+	}
 	for i := 0; i+1 < len(out); i++ {
 		switch out[i] {
 		case "-K", "--key", "--os-password", "--os-auth-token", "--os-application-credential-secret":
