@@ -45,9 +45,18 @@ type cloudBroker struct {
 // into Authorization for basic_auth.
 const csbAuthHeader = "X-Csb-Authorization"
 
-func startCloudBroker(t *testing.T, proxyOptions string) *cloudBroker {
+// cloudOptions shape the broker's Caddyfile.
+type cloudOptions struct {
+	proxy      string // lines inside reverse_proxy after dynamic csb
+	s3Endpoint string // default: the Swift proxy itself
+}
+
+func startCloudBroker(t *testing.T, o cloudOptions) *cloudBroker {
 	t.Helper()
 	sw := swiftpeer.Shared(t)
+	if o.s3Endpoint == "" {
+		o.s3Endpoint = sw.ProxyURL
+	}
 	port := harness.FreePort(t)
 	hashes := map[string]string{}
 	for u, pw := range testUsers {
@@ -100,14 +109,13 @@ http://127.0.0.1:%d {
 			bob %s
 		}
 		reverse_proxy /csb/jobs/* {
-			dynamic csb
 %s
 		}
 		csb
 	}
 }
-`, sw.AuthURL, swiftpeer.User, swiftpeer.Key, sw.ProxyURL, swiftpeer.User2, swiftpeer.Key2,
-		port, csbAuthHeader, csbAuthHeader, hashes["alice"], hashes["bob"], proxyOptions)
+`, sw.AuthURL, swiftpeer.User, swiftpeer.Key, o.s3Endpoint, swiftpeer.User2, swiftpeer.Key2,
+		port, csbAuthHeader, csbAuthHeader, hashes["alice"], hashes["bob"], o.proxy)
 	b := &cloudBroker{t: t, sw: sw, base: fmt.Sprintf("http://127.0.0.1:%d", port)}
 	b.p = harness.Start(t, caddyfile)
 	return b
@@ -191,7 +199,7 @@ func randomBytes(t *testing.T, n int) []byte {
 // through the broker's job route against the real Swift; the bytes match,
 // and the object is in the job's container as Swift itself sees it.
 func TestProxySwiftCLI(t *testing.T) {
-	b := startCloudBroker(t, "")
+	b := startCloudBroker(t, cloudOptions{proxy: "dynamic csb"})
 	job := b.createJob("alice", &csbmsg.DSaaS{DataObject: &csbmsg.DataObject{ObjectID: str("hello.txt"), Value: str("hello from the broker")}})
 	id := job.JobInfo.JobID
 	container := *job.DSaaS.ContainerObject.ObjectID
@@ -283,7 +291,7 @@ func TestProxySwiftCLI(t *testing.T) {
 // Swift's S3 API; the broker re-signs every request with the provider's
 // key.
 func TestProxyS3SDK(t *testing.T) {
-	b := startCloudBroker(t, "")
+	b := startCloudBroker(t, cloudOptions{proxy: "dynamic csb"})
 	job := b.createJob("bob", &csbmsg.DSaaS{ContainerObject: &csbmsg.ContainerObject{}})
 	id := job.JobInfo.JobID
 	bucket := *job.DSaaS.ContainerObject.ObjectID
@@ -343,4 +351,52 @@ func TestProxyS3SDK(t *testing.T) {
 	if _, err := client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &bucket}); err == nil {
 		t.Fatal("the bucket survived the job")
 	}
+}
+
+// TestProxyPassiveHealth: when a provider's endpoint drops connections,
+// the reverse proxy's passive health checks count the failures, the
+// source feeds them to the catalogue, and the provider leaves placement;
+// once the failures expire it comes back.
+func TestProxyPassiveHealth(t *testing.T) {
+	sw := swiftpeer.Shared(t)
+	fp := swiftpeer.NewFaultProxy(t, sw.ProxyURL)
+	b := startCloudBroker(t, cloudOptions{s3Endpoint: fp.URL, proxy: `dynamic csb {
+				unhealthy_after 1
+				health_interval 50ms
+			}
+			fail_duration 2s
+			max_fails 5
+			lb_retries 1`})
+	job := b.createJob("bob", &csbmsg.DSaaS{ContainerObject: &csbmsg.ContainerObject{}})
+	bucket := *job.DSaaS.ContainerObject.ObjectID
+	route := "/csb/jobs/" + job.JobInfo.JobID + "/" + bucket
+	if code, body := b.route("bob", "GET", route); code != 200 {
+		t.Fatalf("list through the route: %d %s", code, body)
+	}
+	fp.SetDown(true)
+	if code, _ := b.route("bob", "GET", route); code != http.StatusBadGateway {
+		t.Fatalf("route to a provider that drops connections: %d, want 502", code)
+	}
+	// The provider leaves placement: bob (who may use only s3) gets 408.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, data := b.consume("bob", http.MethodPost, "", &csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{ContainerObject: &csbmsg.ContainerObject{}}})
+		if resp.Status == csbmsg.StatusUnableToFindResource {
+			break
+		}
+		if resp.Status == csbmsg.StatusOK && resp.JobInfo != nil {
+			b.consume("bob", http.MethodDelete, "/"+resp.JobInfo.JobID, nil)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the failing provider stayed in placement: %s\n%s", data, b.p.Log())
+		}
+		time.Sleep(50 * time.Millisecond) // polling a condition with a deadline
+	}
+	b.p.WaitLog(`"healthy":false`, 5*time.Second)
+	// Recovery: once the failures expire (fail_duration), it is back.
+	fp.SetDown(false)
+	b.p.WaitLog(`"healthy":true`, 10*time.Second)
+	again := b.createJob("bob", &csbmsg.DSaaS{ContainerObject: &csbmsg.ContainerObject{}})
+	b.consume("bob", http.MethodDelete, "/"+again.JobInfo.JobID, nil)
+	b.consume("bob", http.MethodDelete, "/"+job.JobInfo.JobID, nil)
 }

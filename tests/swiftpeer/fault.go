@@ -24,6 +24,7 @@ type FaultProxy struct {
 	mu    sync.Mutex
 	fault adaptertest.Fault
 	calls int
+	down  bool
 }
 
 // NewFaultProxy starts a FaultProxy in front of target (scheme://host:port)
@@ -42,7 +43,19 @@ func NewFaultProxy(t testing.TB, target string) *FaultProxy {
 		f := p.fault
 		p.calls++
 		n := p.calls
+		down := p.down
 		p.mu.Unlock()
+		if down {
+			// Drop the connection without an answer, as a crashed
+			// server would.
+			if hj, ok := w.(http.Hijacker); ok {
+				if c, _, err := hj.Hijack(); err == nil {
+					c.Close()
+					return
+				}
+			}
+			panic(http.ErrAbortHandler)
+		}
 		switch {
 		case f.Kind == adaptertest.FaultClient:
 			http.Error(w, "injected fault", http.StatusBadRequest)
@@ -72,4 +85,12 @@ func (p *FaultProxy) Apply(f adaptertest.Fault) {
 	defer p.mu.Unlock()
 	p.fault = f
 	p.calls = 0
+}
+
+// SetDown makes the proxy drop every connection without an answer (true)
+// or serve again (false).
+func (p *FaultProxy) SetDown(down bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = down
 }
