@@ -2,10 +2,13 @@ package caddymodule
 
 import (
 	"net/http"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/caddy-csb/caddy-csb/adapters"
@@ -130,5 +133,30 @@ func TestJobRouteParsing(t *testing.T) {
 	r.Header.Set("Csb-Job", "J2")
 	if id, rest, err := h.jobOf(r); err != nil || id != "J2" || rest != "/c/o" || r.Header.Get("Csb-Job") != "" {
 		t.Fatalf("header route: %q %q %v", id, rest, err)
+	}
+}
+
+// TestExampleCloudBlocks: the commented OpenStack, AWS and job-route
+// blocks of Caddyfile.example adapt once uncommented.
+func TestExampleCloudBlocks(t *testing.T) {
+	raw, err := os.ReadFile("../Caddyfile.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	uncomment := regexp.MustCompile(`(?m)^(\t+)#(provider |route |\t|})`)
+	body := uncomment.ReplaceAll(raw, []byte("$1$2"))
+	for _, want := range []string{"\t\tprovider openstack {", "\t\tprovider aws {", "\troute /csb/jobs/* {"} {
+		if !strings.Contains(string(body), want) {
+			t.Fatalf("Caddyfile.example has no commented %q block", strings.TrimSpace(want))
+		}
+	}
+	out, _, err := caddyconfig.GetAdapter("caddyfile").Adapt(body, map[string]any{"filename": "Caddyfile.example"})
+	if err != nil {
+		t.Fatalf("uncommented blocks do not adapt: %v", err)
+	}
+	for _, want := range []string{`"name":"openstack"`, `"name":"aws"`, `"source":"csb"`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("adapted config lacks %s", want)
+		}
 	}
 }
