@@ -77,6 +77,12 @@ type JobUpstreams struct {
 	// HealthInterval is how often provider health is re-examined, so a
 	// provider returns to placement once its failures expire. Default 1s.
 	HealthInterval caddy.Duration `json:"health_interval,omitempty"`
+	// CacheTTL is how long a resolved job endpoint is reused without
+	// asking the job manager again. Every change of a job made by this
+	// broker drops its entry at once, and a lease's end is checked on
+	// every request; the TTL bounds only how long a change made by another
+	// broker of a cluster goes unseen. Default 1s; negative disables.
+	CacheTTL caddy.Duration `json:"cache_ttl,omitempty"`
 
 	app     *App
 	logger  *zap.Logger
@@ -138,6 +144,9 @@ func (u *JobUpstreams) Provision(ctx caddy.Context) error {
 	}
 	if u.HealthInterval == 0 {
 		u.HealthInterval = defaultHealthInterval
+	}
+	if u.CacheTTL == 0 {
+		u.CacheTTL = caddy.Duration(time.Second)
 	}
 	if u.UnhealthyAfter < 0 || u.HealthInterval < 0 {
 		return errors.New("dynamic csb: unhealthy_after and health_interval must be positive")
@@ -211,7 +220,7 @@ func (u *JobUpstreams) resolve(r *http.Request) (*routed, error) {
 	if mgr == nil {
 		return nil, &adapters.Error{Kind: adapters.KindServer, Status: http.StatusServiceUnavailable, Op: "proxy", Err: errors.New("the broker's job manager is not running")}
 	}
-	ep, err := mgr.JobEndpoint(r.Context(), owner, jobID)
+	ep, err := u.endpoint(r.Context(), mgr, owner, jobID)
 	if err != nil {
 		if errors.Is(err, jobs.ErrNoJob) {
 			return nil, &adapters.Error{Kind: adapters.KindNotFound, Status: http.StatusNotFound, Op: "proxy", Err: fmt.Errorf("no job %q here", jobID)}
@@ -248,6 +257,46 @@ func (u *JobUpstreams) resolve(r *http.Request) (*routed, error) {
 	}
 	return &routed{provider: ep.ProviderID, upstreams: []*reverseproxy.Upstream{up}}, nil
 }
+
+// endpoint resolves owner's job through the cache, else the job manager.
+func (u *JobUpstreams) endpoint(ctx context.Context, mgr *jobs.Manager, owner, id string) (jobs.Endpoint, error) {
+	now := time.Now()
+	if u.CacheTTL > 0 {
+		if v, ok := endpoints.Load(id); ok {
+			e := v.(*cachedEndpoint)
+			if e.owner == owner && now.Before(e.until) && (e.expires.IsZero() || now.Before(e.expires)) {
+				return e.ep, nil
+			}
+		}
+	}
+	ep, err := mgr.JobEndpoint(ctx, owner, id)
+	if err != nil || u.CacheTTL <= 0 {
+		return ep, err
+	}
+	var expires time.Time
+	if j, err := mgr.Get(ctx, owner, id); err == nil {
+		expires = j.Expires
+	}
+	endpoints.Store(id, &cachedEndpoint{ep: ep, owner: owner, until: now.Add(time.Duration(u.CacheTTL)), expires: expires})
+	return ep, nil
+}
+
+// cachedEndpoint is a resolved job endpoint, valid for owner until until
+// and, for a leased job, until the lease ends.
+type cachedEndpoint struct {
+	ep      jobs.Endpoint
+	owner   string
+	until   time.Time
+	expires time.Time
+}
+
+// endpoints caches resolved endpoints by job id, for every source of the
+// process (entries are dropped by jobEndpointChanged and by their TTL).
+var endpoints sync.Map
+
+// jobEndpointChanged is the job manager's OnChange hook: a job was
+// written, so its cached endpoint goes.
+func jobEndpointChanged(j *jobs.Job) { endpoints.Delete(j.ID) }
 
 // jobOf reads the job id and the native path from the header or the path
 // prefix.
@@ -462,6 +511,7 @@ func (a *App) catalogue() *catalog.Catalog {
 //		header          <name>
 //		unhealthy_after <n>
 //		health_interval <duration>
+//		cache_ttl       <duration>|off
 //	}
 func (u *JobUpstreams) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // "csb"
@@ -500,6 +550,20 @@ func (u *JobUpstreams) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := durationArg(d, &u.HealthInterval); err != nil {
 				return err
 			}
+		case "cache_ttl":
+			var v string
+			if err := oneArg(d, &v); err != nil {
+				return err
+			}
+			if v == "off" {
+				u.CacheTTL = -1
+				break
+			}
+			dur, err := caddy.ParseDuration(v)
+			if err != nil || dur <= 0 {
+				return d.Errf("dynamic csb: cache_ttl %q: want a positive duration or off", v)
+			}
+			u.CacheTTL = caddy.Duration(dur)
 		default:
 			return d.Errf("dynamic csb: unrecognized option %q", opt)
 		}
