@@ -270,6 +270,9 @@ func (c *ConsumerConfig) tunables() jobs.Config {
 		Retain:         time.Duration(c.Retain),
 		MaxAttempts:    c.MaxAttempts,
 		CacheTTL:       time.Duration(c.CacheTTL),
+		// The transparent proxy (proxy.go) caches job endpoints; every
+		// write of a job invalidates its entry.
+		OnChange: jobEndpointChanged,
 	}
 }
 

@@ -219,7 +219,9 @@ func (a *App) validatePublish() error {
 				return fmt.Errorf("provider %q: %v", p.ID, err)
 			}
 		}
-		if p.Discover != nil && len(p.AdapterRaw) == 0 {
+		// Provision loads the adapter and Caddy then clears AdapterRaw, so
+		// a provisioned provider is known by its loaded adapter.
+		if p.Discover != nil && len(p.AdapterRaw) == 0 && p.adapter == nil {
 			return fmt.Errorf("provider %q: discover needs an adapter", p.ID)
 		}
 	}

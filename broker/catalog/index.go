@@ -42,6 +42,9 @@ type provider struct {
 	published bool
 	// static is the configuration's declaration, if any.
 	static *StaticProvider
+	// unhealthy is the broker's own passive-health mark (SetHealthy): the
+	// provider leaves placement while it is set. Not persisted.
+	unhealthy bool
 	// updatedAt is when the persisted part (published and discovered
 	// entries) last changed.
 	updatedAt time.Time
@@ -119,7 +122,7 @@ func (p *provider) nextExpiry(now time.Time) time.Time {
 
 // placeableAt reports whether placement may choose s at now.
 func (p *provider) placeableAt(s *svc, now time.Time) bool {
-	return statusPlaceable(p.entry.Status) && statusPlaceable(s.e.Service.Status) &&
+	return statusPlaceable(p.entry.Status) && !p.unhealthy && statusPlaceable(s.e.Service.Status) &&
 		kindIndex(s.e.Kind) >= 0 && (s.e.Expires.IsZero() || now.Before(s.e.Expires))
 }
 
@@ -142,7 +145,7 @@ func (c *Catalog) buildKindView(kind Kind, now time.Time) *kindView {
 	}
 	v.list = make([]ServiceEntry, 0, n)
 	for _, p := range c.sorted {
-		if !statusPlaceable(p.entry.Status) {
+		if !statusPlaceable(p.entry.Status) || p.unhealthy {
 			continue
 		}
 		for _, s := range p.kinds[k] {

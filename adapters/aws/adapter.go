@@ -1,0 +1,312 @@
+// Package aws is the cloud service adapter for Amazon Web Services: EC2
+// for IaaS compute and S3 for DSaaS object storage, through the AWS SDK
+// for Go v2 (SigV4 signing, a configurable endpoint and region, static
+// credentials or the SDK's default chain). S3-compatible services (such
+// as OpenStack Swift's s3api) work with s3_endpoint and path_style.
+//
+// The mapping between the draft's elements and the native fields is the
+// table in mapping.go, rendered in README.md.
+//
+// This package does not import Caddy.
+package aws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/caddy-csb/caddy-csb/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+)
+
+// Keys of adapters.Resource.Native.
+const (
+	nativeKind         = "kind"          // kindInstance or kindBucket
+	nativeInstanceID   = "instance_id"   // EC2 instance id
+	nativeInstanceType = "instance_type" // EC2 instance type
+	nativeWant         = "want_state"    // EC2 state the last action aims for
+	nativeHibernated   = "hibernated"    // "true" after suspend
+	nativeEndpoint     = "endpoint"      // S3 base endpoint (path style)
+	nativeBucket       = "bucket"        // S3 bucket
+	nativeBucketMade   = "bucket_created"
+	nativeObject       = "object" // S3 object key
+)
+
+const (
+	kindInstance = "instance"
+	kindBucket   = "bucket"
+)
+
+// Adapter speaks EC2 and S3 for one provider. It is safe for concurrent
+// use.
+type Adapter struct {
+	cfg Config
+	now func() time.Time
+
+	mu         sync.Mutex
+	httpClient *http.Client
+	awsCfg     *sdkaws.Config
+	s3c        *s3.Client
+	ec2c       *ec2.Client
+}
+
+// New checks cfg, applies its defaults and returns an adapter. It makes no
+// network call and reads no credentials yet.
+func New(cfg Config) (*Adapter, error) {
+	if cfg.Region == "" {
+		cfg.Region = DefaultRegion
+	}
+	if cfg.RootDevice == "" {
+		cfg.RootDevice = DefaultRootDevice
+	}
+	if cfg.NamePrefix == "" {
+		cfg.NamePrefix = DefaultNamePrefix
+	}
+	if len(cfg.InstanceTypes) == 0 {
+		cfg.InstanceTypes = DefaultInstanceTypes
+	}
+	if len(cfg.Services) == 0 {
+		cfg.Services = []string{"ec2", "s3"}
+	}
+	cfg.Services = slices.Clone(cfg.Services)
+	cfg.InstanceTypes = slices.Clone(cfg.InstanceTypes)
+	cfg.ArchImages = maps.Clone(cfg.ArchImages)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Adapter{cfg: cfg, now: time.Now}, nil
+}
+
+// Config returns the adapter's configuration with defaults applied.
+func (a *Adapter) Config() Config { return a.cfg }
+
+// SetHTTPClient makes the adapter use c (the provider's TLS trust and
+// transport) for every call. Call it before use.
+func (a *Adapter) SetHTTPClient(c *http.Client) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.httpClient = c
+	a.awsCfg, a.s3c, a.ec2c = nil, nil, nil
+}
+
+// sdkConfig loads the SDK configuration once: static credentials from the
+// configuration, or the SDK's default chain.
+func (a *Adapter) sdkConfig(ctx context.Context) (*sdkaws.Config, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.awsCfg != nil {
+		return a.awsCfg, nil
+	}
+	opts := []func(*awsconfig.LoadOptions) error{
+		awsconfig.WithRegion(a.cfg.Region),
+		awsconfig.WithRetryer(func() sdkaws.Retryer {
+			// The SDK retries throttling, 5xx and transport errors; every
+			// call the adapter makes is idempotent (RunInstances carries a
+			// client token). Backoffs stay short: the broker has its own
+			// deadlines.
+			return retry.NewStandard(func(o *retry.StandardOptions) {
+				o.MaxAttempts = 3
+				o.MaxBackoff = time.Second
+			})
+		}),
+	}
+	if a.cfg.AccessKeyID != "" {
+		opts = append(opts, awsconfig.WithCredentialsProvider(
+			credentials.NewStaticCredentialsProvider(a.cfg.AccessKeyID, a.cfg.SecretAccessKey, a.cfg.SessionToken)))
+	}
+	if a.httpClient != nil {
+		opts = append(opts, awsconfig.WithHTTPClient(a.httpClient))
+	}
+	c, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, &adapters.Error{Kind: adapters.KindClient, Op: "load aws configuration", Err: err}
+	}
+	a.awsCfg = &c
+	return a.awsCfg, nil
+}
+
+func (a *Adapter) s3Client(ctx context.Context) (*s3.Client, error) {
+	c, err := a.sdkConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.s3c == nil {
+		a.s3c = s3.NewFromConfig(*c, func(o *s3.Options) {
+			if a.cfg.S3Endpoint != "" {
+				o.BaseEndpoint = sdkaws.String(a.cfg.S3Endpoint)
+			}
+			o.UsePathStyle = a.cfg.PathStyle
+			// Checksums only where S3 requires them: S3-compatible
+			// services do not all know the newer x-amz-checksum-*
+			// headers and trailers.
+			o.RequestChecksumCalculation = sdkaws.RequestChecksumCalculationWhenRequired
+			o.ResponseChecksumValidation = sdkaws.ResponseChecksumValidationWhenRequired
+		})
+	}
+	return a.s3c, nil
+}
+
+func (a *Adapter) ec2Client(ctx context.Context) (*ec2.Client, error) {
+	c, err := a.sdkConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.ec2c == nil {
+		a.ec2c = ec2.NewFromConfig(*c, func(o *ec2.Options) {
+			if a.cfg.EC2Endpoint != "" {
+				o.BaseEndpoint = sdkaws.String(a.cfg.EC2Endpoint)
+			}
+		})
+	}
+	return a.ec2c, nil
+}
+
+// credentials returns the current signing credentials.
+func (a *Adapter) credentials(ctx context.Context) (sdkaws.Credentials, error) {
+	c, err := a.sdkConfig(ctx)
+	if err != nil {
+		return sdkaws.Credentials{}, err
+	}
+	creds, err := c.Credentials.Retrieve(ctx)
+	if err != nil {
+		return sdkaws.Credentials{}, &adapters.Error{Kind: adapters.KindClient, Op: "credentials", Err: err}
+	}
+	return creds, nil
+}
+
+// Provision runs an EC2 instance for an IaaS request, or creates an S3
+// bucket (and object) for a DSaaS request.
+func (a *Adapter) Provision(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
+	switch w := req.Want; {
+	case w.IaaS != nil && w.DSaaS == nil:
+		if !a.offers("ec2") {
+			return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: "provision", Err: errors.New("this provider offers no EC2 (services)")}
+		}
+		return a.provisionInstance(ctx, req)
+	case w.DSaaS != nil && w.IaaS == nil:
+		if !a.offers("s3") {
+			return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: "provision", Err: errors.New("this provider offers no S3 (services)")}
+		}
+		return a.provisionBucket(ctx, req)
+	case w.PaaS != nil || w.SaaS != nil:
+		return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: "provision", Err: errors.New("aws serves IaaS (EC2) and DSaaS (S3); PaaS and SaaS are for the link adapter")}
+	}
+	return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: "provision", Err: errors.New("want exactly one of <IaaS> or <DSaaS>")}
+}
+
+// Status reads the instance, or the bucket and object, back.
+func (a *Adapter) Status(ctx context.Context, res *adapters.Resource) (*adapters.Resource, error) {
+	switch res.Native[nativeKind] {
+	case kindInstance:
+		return a.instanceStatus(ctx, res)
+	case kindBucket:
+		return a.bucketStatus(ctx, res, res.Granted.DSaaS)
+	}
+	return nil, foreign(res)
+}
+
+// Update applies compute actions or a resize to an instance, or a new
+// value, type or metadata to an object.
+func (a *Adapter) Update(ctx context.Context, res *adapters.Resource, req *adapters.Request) (*adapters.Resource, error) {
+	switch res.Native[nativeKind] {
+	case kindInstance:
+		return a.updateInstance(ctx, res, req)
+	case kindBucket:
+		return a.updateBucket(ctx, res, req)
+	}
+	return nil, foreign(res)
+}
+
+// Remove terminates the instance, or empties and deletes the bucket.
+func (a *Adapter) Remove(ctx context.Context, res *adapters.Resource) error {
+	switch res.Native[nativeKind] {
+	case kindInstance:
+		return a.removeInstance(ctx, res)
+	case kindBucket:
+		return a.removeBucket(ctx, res)
+	case "":
+		if len(res.Native) == 0 {
+			return nil
+		}
+	}
+	return foreign(res)
+}
+
+// Discover lists the instance types of the table that EC2 offers, as IaaS
+// services, and S3 as one DSaaS service, for whichever endpoint answers.
+func (a *Adapter) Discover(ctx context.Context) ([]csbmsg.Service, error) {
+	var out []csbmsg.Service
+	var firstErr error
+	if a.offers("ec2") {
+		types, err := a.discoverInstanceTypes(ctx)
+		out = append(out, types...)
+		firstErr = err
+	}
+	if a.offers("s3") {
+		bucket, err := a.discoverS3(ctx)
+		if err == nil {
+			out = append(out, bucket)
+		} else if firstErr == nil {
+			firstErr = err
+		}
+	}
+	if len(out) == 0 {
+		return nil, firstErr
+	}
+	return out, nil
+}
+
+func (a *Adapter) offers(service string) bool { return slices.Contains(a.cfg.Services, service) }
+
+func foreign(res *adapters.Resource) error {
+	return &adapters.Error{Kind: adapters.KindNotFound, Op: "resource", Err: fmt.Errorf("resource %q was not made by the aws adapter", res.URI)}
+}
+
+func cloneResource(res *adapters.Resource) *adapters.Resource {
+	out := *res
+	out.Native = maps.Clone(res.Native)
+	if out.Native == nil {
+		out.Native = map[string]string{}
+	}
+	return &out
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// Interface guards.
+var (
+	_ adapters.Adapter    = (*Adapter)(nil)
+	_ adapters.Discoverer = (*Adapter)(nil)
+	_ adapters.Fronter    = (*Adapter)(nil)
+)
+
+// ServiceKinds reports the service models the adapter serves
+// (adapters.KindReporter): IaaS with EC2, DSaaS with S3.
+func (a *Adapter) ServiceKinds() []string {
+	var out []string
+	if a.offers("ec2") {
+		out = append(out, "IaaS")
+	}
+	if a.offers("s3") {
+		out = append(out, "DSaaS")
+	}
+	return out
+}
+
+var _ adapters.KindReporter = (*Adapter)(nil)

@@ -1,0 +1,498 @@
+package aws
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/caddy-csb/caddy-csb/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+)
+
+// need is what a compute request asks of an instance type.
+type need struct {
+	cores, memMiB int
+	arch          string
+}
+
+func (n need) String() string {
+	s := fmt.Sprintf("%d vCPUs and %d MiB", n.cores, n.memMiB)
+	if n.arch != "" {
+		s += " on " + n.arch
+	}
+	return s
+}
+
+func needOf(x *csbmsg.IaaS) need {
+	var n need
+	if c := x.Compute; c != nil {
+		if c.Cores != nil {
+			n.cores = int(min(*c.Cores, 1<<20))
+		}
+		if c.Memory != nil {
+			n.memMiB = int(min(*c.Memory, 1<<20)) * 1024
+		}
+		if c.Architecture != nil {
+			n.arch = *c.Architecture
+		}
+	}
+	return n
+}
+
+// smallestType returns the smallest type of the table that fits n: fewest
+// vCPUs, then least memory, then name.
+func smallestType(table []InstanceType, n need) (InstanceType, bool) {
+	var fit []InstanceType
+	for _, t := range table {
+		if t.VCPUs >= n.cores && t.MemoryMiB >= n.memMiB && (n.arch == "" || t.Architecture == "" || t.Architecture == n.arch) {
+			fit = append(fit, t)
+		}
+	}
+	if len(fit) == 0 {
+		return InstanceType{}, false
+	}
+	slices.SortFunc(fit, func(a, b InstanceType) int {
+		return cmp.Or(cmp.Compare(a.VCPUs, b.VCPUs), cmp.Compare(a.MemoryMiB, b.MemoryMiB), cmp.Compare(a.Name, b.Name))
+	})
+	return fit[0], true
+}
+
+func (a *Adapter) typeByName(name string) (InstanceType, bool) {
+	for _, t := range a.cfg.InstanceTypes {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return InstanceType{}, false
+}
+
+func unsupportedIaaS(x *csbmsg.IaaS, update bool) error {
+	uns := func(format string, args ...any) error {
+		return &adapters.Error{Kind: adapters.KindUnsupported, Op: "iaas", Err: fmt.Errorf(format, args...)}
+	}
+	switch {
+	case x.Link != nil:
+		return uns("an IaaS <Link> (OVF descriptor) is expanded by the ovf adapter, not by aws")
+	case x.Network != nil && x.Network.Action != nil:
+		return uns("network action %q: the adapter does not drive VPC networking", *x.Network.Action)
+	case x.Storage != nil && x.Storage.Action != nil && *x.Storage.Action != csbmsg.StorageActResize:
+		return uns("storage action %q has no EC2 instance equivalent here", *x.Storage.Action)
+	case !update && x.Compute != nil && x.Compute.Action != nil:
+		return uns("compute action %q applies to an existing job (update)", *x.Compute.Action)
+	}
+	return nil
+}
+
+func (a *Adapter) imageFor(n need) (string, error) {
+	if n.arch != "" {
+		if img, ok := a.cfg.ArchImages[n.arch]; ok {
+			return img, nil
+		}
+		if len(a.cfg.ArchImages) > 0 || a.cfg.ImageID == "" {
+			return "", &adapters.Error{Kind: adapters.KindUnsupported, Op: "provision", Err: fmt.Errorf("no AMI configured for architecture %q", n.arch)}
+		}
+	}
+	if a.cfg.ImageID == "" {
+		return "", &adapters.Error{Kind: adapters.KindUnsupported, Op: "provision", Err: errors.New("no AMI configured for instances (image_id)")}
+	}
+	return a.cfg.ImageID, nil
+}
+
+func (a *Adapter) provisionInstance(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
+	x := req.Want.IaaS
+	if err := unsupportedIaaS(x, false); err != nil {
+		return nil, err
+	}
+	n := needOf(x)
+	it, ok := smallestType(a.cfg.InstanceTypes, n)
+	if !ok {
+		return nil, &adapters.Error{Kind: adapters.KindCapacity, Op: "provision", Err: fmt.Errorf("no instance type offers %s", n)}
+	}
+	image, err := a.imageFor(n)
+	if err != nil {
+		return nil, err
+	}
+	c, err := a.ec2Client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tags := []ec2types.Tag{{Key: ptr("csb-job"), Value: ptr(req.JobID)}}
+	if req.Owner != "" {
+		tags = append(tags, ec2types.Tag{Key: ptr("csb-owner"), Value: ptr(req.Owner)})
+	}
+	if x.Compute != nil && x.Compute.Hostname != nil {
+		tags = append(tags, ec2types.Tag{Key: ptr("Name"), Value: x.Compute.Hostname})
+	}
+	in := &ec2.RunInstancesInput{
+		ImageId:      &image,
+		InstanceType: ec2types.InstanceType(it.Name),
+		MinCount:     sdkaws.Int32(1),
+		MaxCount:     sdkaws.Int32(1),
+		// The job id makes RunInstances idempotent: a retried call
+		// returns the same instance instead of a second one.
+		ClientToken:       ptr(clientToken(req.JobID)),
+		TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeInstance, Tags: tags}},
+	}
+	if a.cfg.KeyName != "" {
+		in.KeyName = &a.cfg.KeyName
+	}
+	if a.cfg.SubnetID != "" {
+		in.SubnetId = &a.cfg.SubnetID
+	}
+	if len(a.cfg.SecurityGroupIDs) > 0 {
+		in.SecurityGroupIds = a.cfg.SecurityGroupIDs
+	}
+	if x.Storage != nil && x.Storage.Size != nil {
+		in.BlockDeviceMappings = []ec2types.BlockDeviceMapping{{
+			DeviceName: &a.cfg.RootDevice,
+			Ebs: &ec2types.EbsBlockDevice{
+				VolumeSize:          sdkaws.Int32(int32(min(*x.Storage.Size, 1<<14))),
+				VolumeType:          ec2types.VolumeTypeGp3,
+				DeleteOnTermination: sdkaws.Bool(true),
+			},
+		}}
+	}
+	out, err := c.RunInstances(ctx, in)
+	if err != nil {
+		return nil, nativeErr("run instances", err)
+	}
+	if len(out.Instances) != 1 || out.Instances[0].InstanceId == nil {
+		return nil, &adapters.Error{Kind: adapters.KindServer, Op: "run instances", Err: errors.New("no instance in the answer")}
+	}
+	inst := out.Instances[0]
+	res := &adapters.Resource{
+		URI:   a.instanceURI(*inst.InstanceId),
+		State: adapters.StatePending,
+		Native: map[string]string{
+			nativeKind:         kindInstance,
+			nativeInstanceID:   *inst.InstanceId,
+			nativeInstanceType: it.Name,
+			nativeWant:         "running",
+		},
+		Granted: csbmsg.ServiceRequest{IaaS: a.grant(x, it, &inst, false)},
+	}
+	return res, nil
+}
+
+// clientToken is the RunInstances idempotency token: at most 64 ASCII
+// characters.
+func clientToken(jobID string) string {
+	t := "csb-" + jobID
+	if len(t) > 64 {
+		t = t[:64]
+	}
+	return t
+}
+
+func (a *Adapter) instanceURI(id string) string {
+	base := a.cfg.EC2Endpoint
+	if base == "" {
+		base = "https://ec2." + a.cfg.Region + ".amazonaws.com"
+	}
+	return strings.TrimRight(base, "/") + "/?Action=DescribeInstances&InstanceId.1=" + id
+}
+
+// ec2States maps an EC2 instance state to the resource state and the CSB
+// compute status.
+var ec2States = map[ec2types.InstanceStateName]struct {
+	State   adapters.State
+	Compute csbmsg.ComputeStatus
+}{
+	ec2types.InstanceStateNamePending:      {adapters.StatePending, csbmsg.ComputeInactive},
+	ec2types.InstanceStateNameRunning:      {adapters.StateReady, csbmsg.ComputeActive},
+	ec2types.InstanceStateNameStopping:     {adapters.StatePending, csbmsg.ComputeInactive},
+	ec2types.InstanceStateNameStopped:      {adapters.StateReady, csbmsg.ComputeInactive},
+	ec2types.InstanceStateNameShuttingDown: {adapters.StateGone, csbmsg.ComputeInactive},
+	ec2types.InstanceStateNameTerminated:   {adapters.StateGone, csbmsg.ComputeInactive},
+}
+
+// ec2Action is one EC2 call an action makes.
+type ec2Action string
+
+const (
+	actStart     ec2Action = "StartInstances"
+	actStop      ec2Action = "StopInstances"
+	actHibernate ec2Action = "StopInstances Hibernate=true"
+	actReboot    ec2Action = "RebootInstances"
+)
+
+// computeActions maps a CSB compute action and the instance's state to
+// the EC2 call ("" = already there) and the state the instance reaches.
+var computeActions = map[csbmsg.ComputeAction]struct {
+	From   map[ec2types.InstanceStateName]ec2Action
+	Target ec2types.InstanceStateName
+}{
+	csbmsg.ComputeStart:   {map[ec2types.InstanceStateName]ec2Action{"running": "", "stopped": actStart}, "running"},
+	csbmsg.ComputeStop:    {map[ec2types.InstanceStateName]ec2Action{"running": actStop, "stopped": ""}, "stopped"},
+	csbmsg.ComputeRestart: {map[ec2types.InstanceStateName]ec2Action{"running": actReboot, "stopped": actStart}, "running"},
+	csbmsg.ComputeSuspend: {map[ec2types.InstanceStateName]ec2Action{"running": actHibernate}, "stopped"},
+}
+
+func (a *Adapter) describe(ctx context.Context, c *ec2.Client, id string) (*ec2types.Instance, error) {
+	out, err := c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range out.Reservations {
+		for _, in := range r.Instances {
+			if in.InstanceId != nil && *in.InstanceId == id {
+				return &in, nil
+			}
+		}
+	}
+	return nil, nil
+}
+
+func (a *Adapter) instanceStatus(ctx context.Context, res *adapters.Resource) (*adapters.Resource, error) {
+	c, err := a.ec2Client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := cloneResource(res)
+	in, err := a.describe(ctx, c, res.Native[nativeInstanceID])
+	if err != nil && !isNotFound(err) {
+		return nil, nativeErr("describe instances", err)
+	}
+	if in == nil || in.State == nil {
+		out.State = adapters.StateGone
+		return out, nil
+	}
+	st, ok := ec2States[in.State.Name]
+	if !ok {
+		st.State, st.Compute = adapters.StatePending, csbmsg.ComputeInactive
+	}
+	out.State = st.State
+	if want := res.Native[nativeWant]; out.State == adapters.StateReady && want != "" && want != string(in.State.Name) {
+		out.State = adapters.StatePending
+	}
+	if out.State == adapters.StateReady {
+		delete(out.Native, nativeWant)
+	}
+	name := string(in.InstanceType)
+	it, ok := a.typeByName(name)
+	if !ok {
+		it = InstanceType{Name: name}
+		if in.CpuOptions != nil && in.CpuOptions.CoreCount != nil && in.CpuOptions.ThreadsPerCore != nil {
+			it.VCPUs = int(*in.CpuOptions.CoreCount * *in.CpuOptions.ThreadsPerCore)
+		}
+	}
+	out.Native[nativeInstanceType] = name
+	want := res.Granted.IaaS
+	if want == nil {
+		want = &csbmsg.IaaS{}
+	}
+	g := a.grant(want, it, in, res.Native[nativeHibernated] == "true")
+	cs := st.Compute
+	if cs == csbmsg.ComputeInactive && in.State.Name == ec2types.InstanceStateNameStopped && res.Native[nativeHibernated] == "true" {
+		cs = csbmsg.ComputeSuspended
+	}
+	g.Compute.Status = &cs
+	out.Granted = csbmsg.ServiceRequest{IaaS: g}
+	return out, nil
+}
+
+// grant is what an instance of type it grants for request x.
+func (a *Adapter) grant(x *csbmsg.IaaS, it InstanceType, in *ec2types.Instance, _ bool) *csbmsg.IaaS {
+	g := &csbmsg.IaaS{Compute: &csbmsg.Compute{}}
+	if it.VCPUs > 0 {
+		g.Compute.Cores = ptr(uint64(it.VCPUs))
+	}
+	if it.MemoryMiB > 0 {
+		g.Compute.Memory = ptr(uint64(it.MemoryMiB / 1024))
+	}
+	if x.Compute != nil {
+		g.Compute.Hostname = x.Compute.Hostname
+		g.Compute.Architecture = x.Compute.Architecture
+	}
+	if in != nil && in.Architecture != "" {
+		arch := string(in.Architecture)
+		g.Compute.Architecture = &arch
+	}
+	if x.Storage != nil {
+		g.Storage = &csbmsg.Storage{Size: x.Storage.Size}
+	}
+	if in != nil && in.PrivateIpAddress != nil {
+		active := csbmsg.NetworkActive
+		dyn := csbmsg.AllocationDynamic
+		addr := *in.PrivateIpAddress
+		ni := &csbmsg.NetworkInterface{IP: &addr, Allocation: &dyn, Status: &active}
+		if len(in.NetworkInterfaces) > 0 && in.NetworkInterfaces[0].MacAddress != nil {
+			ni.MAC = in.NetworkInterfaces[0].MacAddress
+		}
+		g.NetworkInterface = ni
+		g.Network = &csbmsg.Network{Address: &addr, Allocation: &dyn, Status: &active}
+		if in.SubnetId != nil {
+			g.Network.VLANLabel = nmtoken(*in.SubnetId)
+		}
+	}
+	return g
+}
+
+func (a *Adapter) updateInstance(ctx context.Context, res *adapters.Resource, req *adapters.Request) (*adapters.Resource, error) {
+	x := req.Want.IaaS
+	if x == nil {
+		return nil, &adapters.Error{Kind: adapters.KindClient, Op: "update", Err: errors.New("the job is an EC2 instance; the update carries no <IaaS>")}
+	}
+	if err := unsupportedIaaS(x, true); err != nil {
+		return nil, err
+	}
+	c, err := a.ec2Client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id := res.Native[nativeInstanceID]
+	in, err := a.describe(ctx, c, id)
+	if err != nil {
+		return nil, nativeErr("describe instances", err)
+	}
+	if in == nil || in.State == nil {
+		return nil, &adapters.Error{Kind: adapters.KindNotFound, Op: "update", Err: fmt.Errorf("instance %s is gone", id)}
+	}
+	state := in.State.Name
+	out := cloneResource(res)
+	var action *csbmsg.ComputeAction
+	if x.Compute != nil {
+		action = x.Compute.Action
+	}
+	n := needOf(x)
+	resize := n.cores > 0 || n.memMiB > 0
+	if resize && action != nil {
+		return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: "update", Err: errors.New("one change per update: a resize or a compute action")}
+	}
+	switch {
+	case resize:
+		it, ok := smallestType(a.cfg.InstanceTypes, n)
+		if !ok {
+			return nil, &adapters.Error{Kind: adapters.KindCapacity, Op: "resize", Err: fmt.Errorf("no instance type offers %s", n)}
+		}
+		if string(in.InstanceType) == it.Name {
+			return a.instanceStatus(ctx, res)
+		}
+		if state != ec2types.InstanceStateNameStopped {
+			return nil, &adapters.Error{Kind: adapters.KindClient, Op: "resize", Status: http.StatusConflict,
+				Err: fmt.Errorf("instance is %s: EC2 changes the type of stopped instances only; stop it first", state)}
+		}
+		_, err := c.ModifyInstanceAttribute(ctx, &ec2.ModifyInstanceAttributeInput{
+			InstanceId:   &id,
+			InstanceType: &ec2types.AttributeValue{Value: &it.Name},
+		})
+		if err != nil {
+			return nil, nativeErr("modify instance attribute", err)
+		}
+		out.Native[nativeInstanceType] = it.Name
+		return a.instanceStatus(ctx, out)
+	case action != nil:
+		rule, ok := computeActions[*action]
+		if !ok {
+			return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: "update", Err: fmt.Errorf("compute action %q", *action)}
+		}
+		act, ok := rule.From[state]
+		if *action == csbmsg.ComputeSuspend && state == ec2types.InstanceStateNameStopped && res.Native[nativeHibernated] == "true" {
+			act, ok = "", true
+		}
+		if !ok {
+			return nil, &adapters.Error{Kind: adapters.KindClient, Op: string(*action), Status: http.StatusConflict,
+				Err: fmt.Errorf("instance is %s: cannot %s it now", state, *action)}
+		}
+		ids := []string{id}
+		switch act {
+		case actStart:
+			_, err = c.StartInstances(ctx, &ec2.StartInstancesInput{InstanceIds: ids})
+			delete(out.Native, nativeHibernated)
+		case actStop:
+			_, err = c.StopInstances(ctx, &ec2.StopInstancesInput{InstanceIds: ids})
+		case actHibernate:
+			_, err = c.StopInstances(ctx, &ec2.StopInstancesInput{InstanceIds: ids, Hibernate: sdkaws.Bool(true)})
+			out.Native[nativeHibernated] = "true"
+		case actReboot:
+			_, err = c.RebootInstances(ctx, &ec2.RebootInstancesInput{InstanceIds: ids})
+		}
+		if err != nil {
+			return nil, nativeErr(string(act), err)
+		}
+		out.Native[nativeWant] = string(rule.Target)
+		if act == "" {
+			return a.instanceStatus(ctx, out)
+		}
+		out.State = adapters.StatePending
+		return out, nil
+	}
+	return a.instanceStatus(ctx, res)
+}
+
+func (a *Adapter) removeInstance(ctx context.Context, res *adapters.Resource) error {
+	id := res.Native[nativeInstanceID]
+	if id == "" {
+		return nil
+	}
+	c, err := a.ec2Client(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := c.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{id}}); err != nil && !isNotFound(err) {
+		return nativeErr("terminate instances", err)
+	}
+	return nil
+}
+
+// discoverInstanceTypes returns the table's types that EC2 offers, with
+// EC2's own vCPU and memory figures, as IaaS services.
+func (a *Adapter) discoverInstanceTypes(ctx context.Context) ([]csbmsg.Service, error) {
+	c, err := a.ec2Client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]ec2types.InstanceType, len(a.cfg.InstanceTypes))
+	for i, t := range a.cfg.InstanceTypes {
+		names[i] = ec2types.InstanceType(t.Name)
+	}
+	var offered []ec2types.InstanceTypeInfo
+	p := ec2.NewDescribeInstanceTypesPaginator(c, &ec2.DescribeInstanceTypesInput{InstanceTypes: names})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, nativeErr("describe instance types", err)
+		}
+		offered = append(offered, page.InstanceTypes...)
+	}
+	var out []csbmsg.Service
+	for _, t := range a.cfg.InstanceTypes {
+		for _, o := range offered {
+			if string(o.InstanceType) != t.Name {
+				continue
+			}
+			it := t
+			if o.VCpuInfo != nil && o.VCpuInfo.DefaultVCpus != nil {
+				it.VCPUs = int(*o.VCpuInfo.DefaultVCpus)
+			}
+			if o.MemoryInfo != nil && o.MemoryInfo.SizeInMiB != nil {
+				it.MemoryMiB = int(*o.MemoryInfo.SizeInMiB)
+			}
+			svc := csbmsg.Service{
+				ID:     "ec2-" + t.Name,
+				Status: csbmsg.ServiceActive,
+				URI:    a.instanceURI("")[:strings.Index(a.instanceURI(""), "?")],
+				IaaS: &csbmsg.IaaS{Compute: &csbmsg.Compute{
+					Cores:  ptr(uint64(it.VCPUs)),
+					Memory: ptr(uint64(it.MemoryMiB / 1024)),
+				}},
+			}
+			if it.Architecture != "" {
+				svc.IaaS.Compute.Architecture = ptr(it.Architecture)
+			}
+			out = append(out, svc)
+		}
+	}
+	slices.SortFunc(out, func(x, y csbmsg.Service) int {
+		return cmp.Or(cmp.Compare(*x.IaaS.Compute.Cores, *y.IaaS.Compute.Cores), cmp.Compare(*x.IaaS.Compute.Memory, *y.IaaS.Compute.Memory), cmp.Compare(x.ID, y.ID))
+	})
+	return out, nil
+}

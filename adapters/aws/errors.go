@@ -1,0 +1,73 @@
+package aws
+
+import (
+	"errors"
+
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/smithy-go"
+
+	"github.com/caddy-csb/caddy-csb/adapters"
+	"github.com/caddy-csb/caddy-csb/adapters/internal/nativeerr"
+)
+
+// errorKinds maps AWS error codes to kinds where the HTTP status alone
+// would say less (a 400 that means "no capacity", a 400 that means "not
+// found").
+var errorKinds = map[string]adapters.ErrorKind{
+	"NoSuchBucket":                 adapters.KindNotFound,
+	"NoSuchKey":                    adapters.KindNotFound,
+	"NotFound":                     adapters.KindNotFound,
+	"InvalidInstanceID.NotFound":   adapters.KindNotFound,
+	"InvalidInstanceID.Malformed":  adapters.KindClient,
+	"InsufficientInstanceCapacity": adapters.KindCapacity,
+	"InstanceLimitExceeded":        adapters.KindCapacity,
+	"VcpuLimitExceeded":            adapters.KindCapacity,
+	"TooManyBuckets":               adapters.KindCapacity,
+	"RequestTimeout":               adapters.KindTimeout,
+}
+
+// nativeErr classifies a failed SDK call.
+func nativeErr(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var ae *adapters.Error
+	if errors.As(err, &ae) {
+		return err
+	}
+	status := 0
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) {
+		status = re.HTTPStatusCode()
+	}
+	kind := nativeerr.Kind(status, err)
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		if k, ok := errorKinds[api.ErrorCode()]; ok {
+			kind = k
+		}
+	}
+	return &adapters.Error{Kind: kind, Op: op, Status: status, Err: err}
+}
+
+// errorCode returns the AWS error code of err, or "".
+func errorCode(err error) string {
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		return api.ErrorCode()
+	}
+	return ""
+}
+
+// isNotFound reports whether err says the thing does not exist.
+func isNotFound(err error) bool {
+	return errorKinds[errorCode(err)] == adapters.KindNotFound || nativeerr.Kind(statusOf(err), err) == adapters.KindNotFound
+}
+
+func statusOf(err error) int {
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) {
+		return re.HTTPStatusCode()
+	}
+	return 0
+}

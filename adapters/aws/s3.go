@@ -1,0 +1,451 @@
+package aws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/caddy-csb/caddy-csb/adapters"
+	"github.com/caddy-csb/caddy-csb/adapters/internal/dsmeta"
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+)
+
+// Defaults of the DSaaS mapping.
+const (
+	// DefaultObjectName names the DataObject when the request gives no
+	// <objectID>.
+	DefaultObjectName = "data"
+	// DefaultMimetype is the Content-Type of a DataObject without
+	// <mimetype>.
+	DefaultMimetype = "text/plain"
+)
+
+const available = "available"
+
+var bucketRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+
+// bucketName returns the bucket a DSaaS request uses: the ContainerObject's
+// <objectID>, else the last segment of the DataObject's <parentURI>, else
+// prefix + job id made a valid bucket name.
+func (a *Adapter) bucketName(d *csbmsg.DSaaS, jobID string) (string, error) {
+	name := ""
+	switch {
+	case d.ContainerObject != nil && d.ContainerObject.ObjectID != nil:
+		name = *d.ContainerObject.ObjectID
+	case d.DataObject != nil && d.DataObject.ParentURI != nil && *d.DataObject.ParentURI != "":
+		p := strings.TrimRight(*d.DataObject.ParentURI, "/")
+		if u, err := url.Parse(p); err == nil && u.Path != "" {
+			p = u.Path
+		}
+		name = p[strings.LastIndex(p, "/")+1:]
+	default:
+		b := []byte(strings.ToLower(a.cfg.NamePrefix + jobID))
+		for i, c := range b {
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+				b[i] = '-'
+			}
+		}
+		name = strings.Trim(string(b), "-.")
+		if len(name) > 63 {
+			name = strings.Trim(name[:63], "-.")
+		}
+		for len(name) < 3 {
+			name += "0"
+		}
+	}
+	if !bucketRE.MatchString(name) || strings.Contains(name, "..") {
+		return "", &adapters.Error{Kind: adapters.KindClient, Op: "bucket", Err: fmt.Errorf("bucket name %q: want 3 to 63 lower-case letters, digits, '.' or '-'", name)}
+	}
+	return name, nil
+}
+
+func objectKey(o *csbmsg.DataObject) (string, error) {
+	k := DefaultObjectName
+	if o.ObjectID != nil && *o.ObjectID != "" {
+		k = *o.ObjectID
+	}
+	if len(k) > 1024 || !utf8.ValidString(k) {
+		return "", &adapters.Error{Kind: adapters.KindClient, Op: "object", Err: fmt.Errorf("object key %q: want up to 1024 bytes of UTF-8", k)}
+	}
+	return k, nil
+}
+
+func unsupportedDSaaS(d *csbmsg.DSaaS) error {
+	uns := func(format string, args ...any) error {
+		return &adapters.Error{Kind: adapters.KindUnsupported, Op: "dsaas", Err: fmt.Errorf(format, args...)}
+	}
+	switch {
+	case d.QueueObject != nil:
+		return uns("S3 has no queue objects (that is SQS)")
+	case d.Link != nil:
+		return uns("a DSaaS <Link> is for the link adapter")
+	case d.CapabilityObject != nil:
+		return uns("S3 has no capability document")
+	case d.ContainerObject != nil && d.ContainerObject.Metadata != nil && *d.ContainerObject.Metadata != "":
+		return uns("S3 buckets carry no user metadata")
+	case d.DomainObject != nil && d.DomainObject.Metadata != nil && *d.DomainObject.Metadata != "":
+		return uns("the account (DomainObject) is the provider's; its metadata is read-only through the broker")
+	}
+	return nil
+}
+
+// s3Base is the S3 endpoint requests go to, path-style.
+func (a *Adapter) s3Base() string {
+	if a.cfg.S3Endpoint != "" {
+		return strings.TrimRight(a.cfg.S3Endpoint, "/")
+	}
+	return "https://s3." + a.cfg.Region + ".amazonaws.com"
+}
+
+func (a *Adapter) bucketURL(bucket string) string {
+	if a.cfg.S3Endpoint == "" && !a.cfg.PathStyle && !strings.Contains(bucket, ".") {
+		return "https://" + bucket + ".s3." + a.cfg.Region + ".amazonaws.com"
+	}
+	return a.s3Base() + "/" + bucket
+}
+
+func (a *Adapter) objectURL(bucket, key string) string {
+	parts := strings.Split(key, "/")
+	for i, p := range parts {
+		parts[i] = url.PathEscape(p)
+	}
+	return a.bucketURL(bucket) + "/" + strings.Join(parts, "/")
+}
+
+func (a *Adapter) provisionBucket(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
+	d := req.Want.DSaaS
+	if err := unsupportedDSaaS(d); err != nil {
+		return nil, err
+	}
+	bucket, err := a.bucketName(d, req.JobID)
+	if err != nil {
+		return nil, err
+	}
+	var key string
+	var meta map[string]string
+	if d.DataObject != nil {
+		if key, err = objectKey(d.DataObject); err != nil {
+			return nil, err
+		}
+		if d.DataObject.Metadata != nil {
+			if meta, err = dsmeta.Parse(*d.DataObject.Metadata); err != nil {
+				return nil, &adapters.Error{Kind: adapters.KindClient, Op: "object metadata", Err: err}
+			}
+		}
+	}
+	c, err := a.s3Client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// The bucket must be new: the job owns it and everything in it, and
+	// the transparent proxy exposes it to the job's owner.
+	_, err = c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &bucket})
+	switch {
+	case err == nil:
+		return nil, bucketExists(bucket)
+	case statusOf(err) == http.StatusForbidden:
+		return nil, bucketExists(bucket) // someone else's
+	case !isNotFound(err):
+		return nil, nativeErr("head bucket", err)
+	}
+	in := &s3.CreateBucketInput{Bucket: &bucket}
+	if a.cfg.Region != "us-east-1" {
+		in.CreateBucketConfiguration = &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(a.cfg.Region)}
+	}
+	if _, err := c.CreateBucket(ctx, in); err != nil {
+		switch errorCode(err) {
+		case "BucketAlreadyExists", "BucketAlreadyOwnedByYou":
+			return nil, bucketExists(bucket)
+		}
+		return nil, nativeErr("create bucket", err)
+	}
+	res := &adapters.Resource{
+		URI:      a.bucketURL(bucket),
+		State:    adapters.StateReady,
+		Endpoint: a.s3Base(),
+		Native: map[string]string{
+			nativeKind:       kindBucket,
+			nativeBucket:     bucket,
+			nativeBucketMade: "true",
+			nativeEndpoint:   a.s3Base(),
+		},
+	}
+	// From here on a failure leaves the bucket behind: return the
+	// resource with the error so the broker removes it.
+	if d.DataObject != nil {
+		res.Native[nativeObject] = key
+		if err := a.putObject(ctx, c, bucket, key, d.DataObject, meta); err != nil {
+			return res, err
+		}
+		res.URI = a.objectURL(bucket, key)
+	}
+	out, err := a.bucketStatus(ctx, res, d)
+	if err != nil {
+		return res, err
+	}
+	return out, nil
+}
+
+func bucketExists(b string) error {
+	return &adapters.Error{Kind: adapters.KindClient, Op: "create bucket", Status: http.StatusConflict, Err: fmt.Errorf("bucket %q already exists", b)}
+}
+
+func (a *Adapter) putObject(ctx context.Context, c *s3.Client, bucket, key string, o *csbmsg.DataObject, meta map[string]string) error {
+	value := ""
+	if o.Value != nil {
+		value = *o.Value
+	}
+	mt := DefaultMimetype
+	if o.Mimetype != nil && *o.Mimetype != "" {
+		mt = *o.Mimetype
+	}
+	_, err := c.PutObject(ctx, &s3.PutObjectInput{
+		Bucket:        &bucket,
+		Key:           &key,
+		Body:          strings.NewReader(value),
+		ContentLength: sdkaws.Int64(int64(len(value))),
+		ContentType:   &mt,
+		Metadata:      meta,
+	})
+	return nativeErr("put object", err)
+}
+
+func (a *Adapter) bucketStatus(ctx context.Context, res *adapters.Resource, want *csbmsg.DSaaS) (*adapters.Resource, error) {
+	c, err := a.s3Client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := cloneResource(res)
+	bucket := res.Native[nativeBucket]
+	g := &csbmsg.DSaaS{}
+	if _, err := c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &bucket}); err != nil {
+		if isNotFound(err) {
+			out.State = adapters.StateGone
+			out.Granted = csbmsg.ServiceRequest{DSaaS: g}
+			return out, nil
+		}
+		return nil, nativeErr("head bucket", err)
+	}
+	out.State = adapters.StateReady
+	bu := a.bucketURL(bucket)
+	base := a.s3Base()
+	g.ContainerObject = &csbmsg.ContainerObject{ObjectURI: &bu, ObjectID: ptr(bucket), ParentURI: &base, Status: ptr(available)}
+	if key := res.Native[nativeObject]; key != "" {
+		ou := a.objectURL(bucket, key)
+		do := &csbmsg.DataObject{ObjectURI: &ou, ObjectID: ptr(key), ParentURI: &bu}
+		h, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key})
+		switch {
+		case err == nil:
+			do.Status = ptr(available)
+			if h.ContentType != nil {
+				do.Mimetype = h.ContentType
+			}
+			if m := dsmeta.Format(lower(h.Metadata)); m != "" {
+				do.Metadata = &m
+			}
+		case isNotFound(err):
+			do.Status = ptr("missing")
+		default:
+			return nil, nativeErr("head object", err)
+		}
+		g.DataObject = do
+	}
+	if want != nil && want.DomainObject != nil {
+		lb, err := c.ListBuckets(ctx, &s3.ListBucketsInput{})
+		if err != nil {
+			return nil, nativeErr("list buckets", err)
+		}
+		dobj := &csbmsg.DomainObject{ObjectURI: &base, Enabled: ptr(true), Children: ptr(strconv.Itoa(len(lb.Buckets)))}
+		if lb.Owner != nil && lb.Owner.ID != nil {
+			if id := nmtoken(*lb.Owner.ID); id != nil {
+				dobj.ObjectID = id
+			}
+		}
+		g.DomainObject = dobj
+	}
+	out.Granted = csbmsg.ServiceRequest{DSaaS: g}
+	return out, nil
+}
+
+func lower(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[strings.ToLower(k)] = v
+	}
+	return out
+}
+
+var nmtokenRE = regexp.MustCompile(`^[A-Za-z0-9._:-]+$`)
+
+func nmtoken(s string) *string {
+	if nmtokenRE.MatchString(s) {
+		return &s
+	}
+	return nil
+}
+
+func (a *Adapter) updateBucket(ctx context.Context, res *adapters.Resource, req *adapters.Request) (*adapters.Resource, error) {
+	d := req.Want.DSaaS
+	if d == nil {
+		return nil, &adapters.Error{Kind: adapters.KindClient, Op: "update", Err: errors.New("the job is DSaaS storage; the update carries no <DSaaS>")}
+	}
+	if err := unsupportedDSaaS(d); err != nil {
+		return nil, err
+	}
+	c, err := a.s3Client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	bucket := res.Native[nativeBucket]
+	out := cloneResource(res)
+	if d.ContainerObject != nil && d.ContainerObject.ObjectID != nil && *d.ContainerObject.ObjectID != bucket {
+		return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: "update", Err: errors.New("an S3 bucket cannot be renamed")}
+	}
+	if o := d.DataObject; o != nil {
+		key := res.Native[nativeObject]
+		if o.ObjectID != nil || key == "" {
+			if key, err = objectKey(o); err != nil {
+				return nil, err
+			}
+		}
+		var meta map[string]string
+		if o.Metadata != nil {
+			if meta, err = dsmeta.Parse(*o.Metadata); err != nil {
+				return nil, &adapters.Error{Kind: adapters.KindClient, Op: "object metadata", Err: err}
+			}
+		}
+		if o.Value != nil || key != res.Native[nativeObject] {
+			// Keep what the update does not name.
+			if o.Metadata == nil || o.Mimetype == nil {
+				if h, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key}); err == nil {
+					if o.Metadata == nil {
+						meta = lower(h.Metadata)
+					}
+					if o.Mimetype == nil && h.ContentType != nil {
+						cp := *o
+						cp.Mimetype = h.ContentType
+						o = &cp
+					}
+				}
+			}
+			if err := a.putObject(ctx, c, bucket, key, o, meta); err != nil {
+				return nil, err
+			}
+			out.Native[nativeObject] = key
+			out.URI = a.objectURL(bucket, key)
+		} else if o.Metadata != nil || o.Mimetype != nil {
+			// S3 changes metadata by copying the object onto itself.
+			h, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key})
+			if err != nil {
+				return nil, nativeErr("head object", err)
+			}
+			if o.Metadata == nil {
+				meta = lower(h.Metadata)
+			}
+			ct := h.ContentType
+			if o.Mimetype != nil {
+				ct = o.Mimetype
+			}
+			_, err = c.CopyObject(ctx, &s3.CopyObjectInput{
+				Bucket:            &bucket,
+				Key:               &key,
+				CopySource:        sdkaws.String(url.PathEscape(bucket) + "/" + escapeKey(key)),
+				MetadataDirective: s3types.MetadataDirectiveReplace,
+				Metadata:          meta,
+				ContentType:       ct,
+			})
+			if err != nil {
+				return nil, nativeErr("copy object", err)
+			}
+		}
+	}
+	return a.bucketStatus(ctx, out, d)
+}
+
+func escapeKey(k string) string {
+	parts := strings.Split(k, "/")
+	for i, p := range parts {
+		parts[i] = url.PathEscape(p)
+	}
+	return strings.Join(parts, "/")
+}
+
+// removeBucket deletes every object of a bucket the job created (the
+// owner may have added some through the proxy) and the bucket; for a
+// bucket it did not create, only the job's object.
+func (a *Adapter) removeBucket(ctx context.Context, res *adapters.Resource) error {
+	bucket := res.Native[nativeBucket]
+	if bucket == "" {
+		return nil
+	}
+	c, err := a.s3Client(ctx)
+	if err != nil {
+		return err
+	}
+	if res.Native[nativeBucketMade] != "true" {
+		if key := res.Native[nativeObject]; key != "" {
+			if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &bucket, Key: &key}); err != nil && !isNotFound(err) {
+				return nativeErr("delete object", err)
+			}
+		}
+		return nil
+	}
+	var lastErr error
+	for range 3 {
+		p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: &bucket})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				if isNotFound(err) {
+					return nil
+				}
+				return nativeErr("list objects", err)
+			}
+			for _, o := range page.Contents {
+				if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &bucket, Key: o.Key}); err != nil && !isNotFound(err) {
+					return nativeErr("delete object", err)
+				}
+			}
+		}
+		_, err := c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: &bucket})
+		if err == nil || isNotFound(err) {
+			return nil
+		}
+		if errorCode(err) != "BucketNotEmpty" {
+			return nativeErr("delete bucket", err)
+		}
+		lastErr = err
+	}
+	return nativeErr("delete bucket", lastErr)
+}
+
+func (a *Adapter) discoverS3(ctx context.Context) (csbmsg.Service, error) {
+	c, err := a.s3Client(ctx)
+	if err != nil {
+		return csbmsg.Service{}, err
+	}
+	if _, err := c.ListBuckets(ctx, &s3.ListBucketsInput{}); err != nil {
+		return csbmsg.Service{}, nativeErr("list buckets", err)
+	}
+	base := a.s3Base()
+	return csbmsg.Service{
+		ID:     "s3",
+		Status: csbmsg.ServiceActive,
+		URI:    base,
+		DSaaS: &csbmsg.DSaaS{
+			ContainerObject: &csbmsg.ContainerObject{ParentURI: &base},
+			DataObject:      &csbmsg.DataObject{},
+			DomainObject:    &csbmsg.DomainObject{ObjectURI: &base, Enabled: ptr(true)},
+		},
+	}, nil
+}

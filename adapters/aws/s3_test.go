@@ -1,0 +1,256 @@
+package aws
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/caddy-csb/caddy-csb/adapters"
+	"github.com/caddy-csb/caddy-csb/adapters/adaptertest"
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/tests/swiftpeer"
+)
+
+// TestMain shares one real Swift (with s3api) between the tests.
+func TestMain(m *testing.M) { os.Exit(swiftpeer.Main(m)) }
+
+func s(v string) *string { return &v }
+
+func s3Adapter(t *testing.T, endpoint, user, key string) *Adapter {
+	t.Helper()
+	a, err := New(Config{Region: "us-east-1", S3Endpoint: endpoint, PathStyle: true, AccessKeyID: user, SecretAccessKey: key, Services: []string{"s3"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// swiftGet reads a path of the account through Swift's own API.
+func swiftGet(t testing.TB, sw *swiftpeer.Swift, user, key, path string) (*http.Response, string) {
+	t.Helper()
+	tok, storage, err := sw.Auth(context.Background(), user, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", storage+path, nil)
+	req.Header.Set("X-Auth-Token", tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// TestS3Lifecycle brokers a DSaaS request to the real Swift through its
+// S3 API (s3api): the bucket and the object are checked through Swift's
+// native API, then updated and removed.
+func TestS3Lifecycle(t *testing.T) {
+	sw := swiftpeer.Shared(t)
+	a := s3Adapter(t, sw.ProxyURL, swiftpeer.User, swiftpeer.Key)
+	ctx := context.Background()
+	res, err := a.Provision(ctx, &adapters.Request{JobID: "S3_Life", Owner: "alice", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
+		DataObject:   &csbmsg.DataObject{ObjectID: s("dir/hello.txt"), Value: s("Hello, S3!"), Mimetype: s("text/markdown"), Metadata: s(`{"Color":"blue"}`)},
+		DomainObject: &csbmsg.DomainObject{},
+	}}})
+	if err != nil {
+		t.Fatalf("provision: %v", err)
+	}
+	const b = "csb-s3-life"
+	if res.State != adapters.StateReady || res.Native[nativeBucket] != b || res.URI != sw.ProxyURL+"/"+b+"/dir/hello.txt" || res.Endpoint != sw.ProxyURL {
+		t.Fatalf("resource %+v", res)
+	}
+	resp, body := swiftGet(t, sw, swiftpeer.User, swiftpeer.Key, "/"+b+"/dir/hello.txt")
+	if resp.StatusCode != 200 || body != "Hello, S3!" || resp.Header.Get("X-Object-Meta-Color") != "blue" || resp.Header.Get("Content-Type") != "text/markdown" {
+		t.Fatalf("through Swift: %s %q %v", resp.Status, body, resp.Header)
+	}
+	g := res.Granted.DSaaS
+	if *g.DataObject.Metadata != `{"color":"blue"}` || *g.DataObject.Mimetype != "text/markdown" || *g.ContainerObject.ObjectID != b ||
+		g.DomainObject == nil || *g.DomainObject.Children == "0" {
+		t.Fatalf("grant %+v %+v %+v", g.DataObject, g.ContainerObject, g.DomainObject)
+	}
+	res, err = a.Update(ctx, res, &adapters.Request{JobID: "S3_Life", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
+		DataObject: &csbmsg.DataObject{Metadata: s("color=green; size=xl")},
+	}}})
+	if err != nil {
+		t.Fatalf("update metadata: %v", err)
+	}
+	resp, body = swiftGet(t, sw, swiftpeer.User, swiftpeer.Key, "/"+b+"/dir/hello.txt")
+	if body != "Hello, S3!" || resp.Header.Get("X-Object-Meta-Color") != "green" || resp.Header.Get("X-Object-Meta-Size") != "xl" || resp.Header.Get("Content-Type") != "text/markdown" {
+		t.Fatalf("after metadata update: %q %v", body, resp.Header)
+	}
+	res, err = a.Update(ctx, res, &adapters.Request{JobID: "S3_Life", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
+		DataObject: &csbmsg.DataObject{Value: s("v2")},
+	}}})
+	if err != nil {
+		t.Fatalf("update value: %v", err)
+	}
+	resp, body = swiftGet(t, sw, swiftpeer.User, swiftpeer.Key, "/"+b+"/dir/hello.txt")
+	if body != "v2" || resp.Header.Get("X-Object-Meta-Color") != "green" {
+		t.Fatalf("after value update: %q %v", body, resp.Header)
+	}
+	if err := a.Remove(ctx, res); err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := swiftGet(t, sw, swiftpeer.User, swiftpeer.Key, "/"+b); resp.StatusCode != 404 {
+		t.Fatalf("bucket after remove: %s", resp.Status)
+	}
+	// An existing bucket is never adopted.
+	if _, err := a.Provision(ctx, &adapters.Request{JobID: "x", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
+		ContainerObject: &csbmsg.ContainerObject{ObjectID: s("csb-s3-taken")},
+	}}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = a.Provision(ctx, &adapters.Request{JobID: "y", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
+		ContainerObject: &csbmsg.ContainerObject{ObjectID: s("csb-s3-taken")},
+	}}})
+	if adapters.KindOf(err) != adapters.KindClient || !strings.Contains(err.Error(), "already exists") {
+		t.Fatalf("existing bucket: %v", err)
+	}
+	a.Remove(ctx, &adapters.Resource{Native: map[string]string{nativeKind: kindBucket, nativeBucket: "csb-s3-taken", nativeBucketMade: "true"}})
+	// Wrong credentials: a provider_4xx that shows no secret.
+	bad := s3Adapter(t, sw.ProxyURL, swiftpeer.User, "wrong-s3cret")
+	_, err = bad.Provision(ctx, &adapters.Request{JobID: "z", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{}}})
+	if adapters.KindOf(err) != adapters.KindClient || strings.Contains(err.Error(), "s3cret") {
+		t.Fatalf("bad credentials: %v", err)
+	}
+}
+
+// TestConformanceS3 runs the conformance kit against the real Swift's S3
+// API, with faults injected by a loopback proxy in front of it.
+func TestConformanceS3(t *testing.T) {
+	sw := swiftpeer.Shared(t)
+	fp := swiftpeer.NewFaultProxy(t, sw.ProxyURL)
+	body := func(t testing.TB, res *adapters.Resource) string {
+		_, b := swiftGet(t, sw, swiftpeer.User2, swiftpeer.Key2, "/"+res.Native[nativeBucket]+"/"+res.Native[nativeObject])
+		return b
+	}
+	adaptertest.Run(t, adaptertest.Target{
+		New: func(t *testing.T) adapters.Adapter { return s3Adapter(t, fp.URL, swiftpeer.User2, swiftpeer.Key2) },
+		Cases: []adaptertest.Case{
+			{
+				Name: "bucket-and-object",
+				Req: adapters.Request{Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
+					DataObject: &csbmsg.DataObject{ObjectID: s("doc.txt"), Value: s("v1"), Metadata: s("rev=1")},
+				}}},
+				Check: func(t testing.TB, res *adapters.Resource) {
+					if b := body(t, res); b != "v1" {
+						t.Errorf("object holds %q", b)
+					}
+				},
+				Updates: []adaptertest.Update{
+					{
+						Name: "new value",
+						Req:  adapters.Request{Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{DataObject: &csbmsg.DataObject{Value: s("v2")}}}},
+						Check: func(t testing.TB, res *adapters.Resource) {
+							if b := body(t, res); b != "v2" || *res.Granted.DSaaS.DataObject.Metadata != `{"rev":"1"}` {
+								t.Errorf("object holds %q, grant %+v", b, res.Granted.DSaaS.DataObject)
+							}
+						},
+					},
+					{
+						Name: "new metadata",
+						Req:  adapters.Request{Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{DataObject: &csbmsg.DataObject{Metadata: s("rev=2")}}}},
+						Check: func(t testing.TB, res *adapters.Resource) {
+							if *res.Granted.DSaaS.DataObject.Metadata != `{"rev":"2"}` {
+								t.Errorf("metadata %s", *res.Granted.DSaaS.DataObject.Metadata)
+							}
+						},
+					},
+				},
+			},
+			{
+				Name: "empty-bucket",
+				Req:  adapters.Request{Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{ContainerObject: &csbmsg.ContainerObject{}, DomainObject: &csbmsg.DomainObject{}}}},
+				Check: func(t testing.TB, res *adapters.Resource) {
+					if res.Granted.DSaaS.DomainObject == nil || res.Granted.DSaaS.ContainerObject == nil {
+						t.Errorf("grant %+v", res.Granted.DSaaS)
+					}
+				},
+			},
+		},
+		Unsupported: []adapters.Request{
+			{Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{QueueObject: &csbmsg.QueueObject{}}}},
+			{Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{ContainerObject: &csbmsg.ContainerObject{Metadata: s("a=b")}}}},
+			{Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{}}}, // this provider offers S3 only
+		},
+		Fault: fp.Apply,
+		Inventory: func() int {
+			c, o, err := sw.Count(context.Background(), swiftpeer.User2, swiftpeer.Key2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c + o
+		},
+	})
+}
+
+// TestS3Front forwards consumer requests to the real Swift's S3 API the
+// way the transparent proxy does: the consumer's signature is replaced by
+// the provider's (SigV4), and requests outside the job's bucket are
+// refused.
+func TestS3Front(t *testing.T) {
+	sw := swiftpeer.Shared(t)
+	a := s3Adapter(t, sw.ProxyURL, swiftpeer.User, swiftpeer.Key)
+	ctx := context.Background()
+	res, err := a.Provision(ctx, &adapters.Request{JobID: "front", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
+		DataObject: &csbmsg.DataObject{ObjectID: s("a b.txt"), Value: s("fronted")},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Remove(ctx, res) })
+	send := func(method, target string, hdr map[string]string, body string) (*http.Response, string, error) {
+		t.Helper()
+		r, _ := http.NewRequest(method, "http://consumer.invalid"+target, strings.NewReader(body))
+		r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=CONSUMER/20261122/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00")
+		for k, v := range hdr {
+			r.Header.Set(k, v)
+		}
+		if _, err := a.Front(ctx, r, res); err != nil {
+			return nil, "", err
+		}
+		r.RequestURI = ""
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b), nil
+	}
+	if resp, body, err := send("GET", "/csb-front/a%20b.txt", nil, ""); err != nil || resp.StatusCode != 200 || body != "fronted" {
+		t.Fatalf("GET: %v %v %q", resp, err, body)
+	}
+	if resp, body, err := send("PUT", "/csb-front/new.bin", map[string]string{"X-Amz-Content-Sha256": "UNSIGNED-PAYLOAD", "X-Amz-Meta-Color": "red"}, "\x00\x01\x02"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("PUT: %v %v %q", resp, err, body)
+	}
+	if resp, _ := swiftGet(t, sw, swiftpeer.User, swiftpeer.Key, "/csb-front/new.bin"); resp.Header.Get("X-Object-Meta-Color") != "red" {
+		t.Fatalf("metadata through the front: %v", resp.Header)
+	}
+	if resp, body, err := send("GET", "/csb-front?list-type=2", nil, ""); err != nil || resp.StatusCode != 200 || !strings.Contains(body, "<Key>new.bin</Key>") {
+		t.Fatalf("list: %v %v %q", resp, err, body)
+	}
+	for _, tc := range []struct {
+		method, target string
+		hdr            map[string]string
+		kind           adapters.ErrorKind
+	}{
+		{"GET", "/", nil, adapters.KindNotFound},
+		{"GET", "/other-bucket/x", nil, adapters.KindNotFound},
+		{"DELETE", "/csb-front", nil, adapters.KindClient},
+		{"PUT", "/csb-front?acl", nil, adapters.KindClient},
+		{"PUT", "/csb-front?policy", nil, adapters.KindClient},
+		{"PUT", "/csb-front/x", map[string]string{"X-Amz-Acl": "public-read"}, adapters.KindClient},
+		{"PUT", "/csb-front/x", map[string]string{"X-Amz-Copy-Source": "/other-bucket/secret"}, adapters.KindClient},
+		{"PUT", "/csb-front/x", map[string]string{"X-Amz-Content-Sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"}, adapters.KindClient},
+	} {
+		if _, _, err := send(tc.method, tc.target, tc.hdr, ""); adapters.KindOf(err) != tc.kind {
+			t.Errorf("%s %s %v: %v, want %s", tc.method, tc.target, tc.hdr, err, tc.kind)
+		}
+	}
+}

@@ -1,0 +1,30 @@
+package adapters
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+)
+
+// Fronter is implemented by adapters whose resources the broker's
+// transparent proxy (http.reverse_proxy.upstreams.csb) can front: a
+// consumer sends native API requests to the broker's job route, and the
+// proxy forwards them to the provider holding the job.
+//
+// Front is called with r already stripped of the job route's prefix and of
+// every consumer credential: r.URL.Path is the path below the route
+// (starting with "/"), r.URL.RawQuery the consumer's query. Front must
+//
+//   - refuse (with an *Error of kind KindNotFound, or KindClient for a
+//     request the job's owner may not make) anything outside what res
+//     holds, including native features that reach other resources
+//     (server-side copies, manifests, ACLs);
+//   - rewrite r.URL.Path onto the native endpoint, set r.Host, and add the
+//     provider credential (a token header or a request signature);
+//   - return the upstream base URL (scheme and host) to dial.
+//
+// Front may be called again for the same consumer request on a retry; it
+// then receives a fresh copy of the stripped request.
+type Fronter interface {
+	Front(ctx context.Context, r *http.Request, res *Resource) (*url.URL, error)
+}

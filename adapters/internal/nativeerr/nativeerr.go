@@ -1,0 +1,69 @@
+// Package nativeerr classifies failures of native provider calls into the
+// adapters.Error kinds the broker records with a job: provider 4xx,
+// provider 5xx, timeout, transport, not found, capacity.
+package nativeerr
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+
+	"github.com/caddy-csb/caddy-csb/adapters"
+)
+
+// New returns an *adapters.Error for a native call op that failed with err
+// and, when the provider answered, HTTP status (0 if it did not).
+// An *adapters.Error passes through unchanged.
+func New(op string, status int, err error) error {
+	if err == nil {
+		return nil
+	}
+	var ae *adapters.Error
+	if errors.As(err, &ae) {
+		return err
+	}
+	return &adapters.Error{Kind: Kind(status, err), Op: op, Status: status, Err: err}
+}
+
+// Kind returns the error kind for an HTTP status (0 if none) and an error.
+func Kind(status int, err error) adapters.ErrorKind {
+	switch {
+	case status == http.StatusNotFound || status == http.StatusGone:
+		return adapters.KindNotFound
+	case status == http.StatusRequestEntityTooLarge || status == http.StatusInsufficientStorage:
+		return adapters.KindCapacity
+	case status == http.StatusRequestTimeout || status == http.StatusGatewayTimeout:
+		return adapters.KindTimeout
+	case status >= 400 && status < 500:
+		return adapters.KindClient
+	case status >= 500:
+		return adapters.KindServer
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return adapters.KindTimeout
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return adapters.KindTimeout
+	}
+	return adapters.KindTransport
+}
+
+// Retryable reports whether a failed call may be sent again: the method is
+// idempotent and the failure is one a second try can cure (a transport
+// error that is not the caller's deadline, or 502/503/504).
+func Retryable(method string, status int, err error) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPut, http.MethodDelete, http.MethodOptions:
+	default:
+		return false
+	}
+	switch status {
+	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	case 0:
+		return err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+	}
+	return false
+}

@@ -1,0 +1,211 @@
+// Package openstack is the cloud service adapter for OpenStack: Keystone v3
+// (password or application credential) or Swift TempAuth v1.0 for
+// identity, Nova for IaaS compute, Swift for DSaaS object storage. It uses
+// gophercloud, the maintained OpenStack SDK for Go.
+//
+// The mapping between the draft's elements and the native fields is the
+// table in mapping.go, rendered in README.md.
+//
+// This package does not import Caddy.
+package openstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"time"
+
+	"github.com/gophercloud/gophercloud/v2"
+
+	"github.com/caddy-csb/caddy-csb/adapters"
+	"github.com/caddy-csb/caddy-csb/adapters/internal/nativeerr"
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+)
+
+// Keys of adapters.Resource.Native.
+const (
+	nativeKind             = "kind"              // kindServer or kindStorage
+	nativeServerID         = "server_id"         // Nova server id
+	nativeFlavorID         = "flavor_id"         // Nova flavor id
+	nativeImageID          = "image_id"          // Glance image id
+	nativeWant             = "want_status"       // Nova status the last call aims for
+	nativeFault            = "fault"             // Nova fault message of a server in ERROR
+	nativeSnapshot         = "snapshot_image_id" // image of the last snapshot
+	nativeStorageURL       = "storage_url"       // Swift account URL
+	nativeContainer        = "container"         // Swift container name
+	nativeContainerCreated = "container_created" // "true" when the job created the container
+	nativeObject           = "object"            // Swift object name
+)
+
+const (
+	kindServer  = "server"
+	kindStorage = "storage"
+)
+
+// Adapter speaks OpenStack's native APIs for one provider. It is safe for
+// concurrent use.
+type Adapter struct {
+	cfg Config
+	s   *session
+	now func() time.Time
+}
+
+// New checks cfg, applies its defaults and returns an adapter. It makes no
+// network call: the adapter authenticates on first use.
+func New(cfg Config) (*Adapter, error) {
+	if cfg.Interface == "" {
+		cfg.Interface = DefaultInterface
+	}
+	if cfg.NamePrefix == "" {
+		cfg.NamePrefix = DefaultNamePrefix
+	}
+	cfg.ArchImages = maps.Clone(cfg.ArchImages)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	a := &Adapter{cfg: cfg, now: time.Now}
+	a.s = &session{cfg: &a.cfg, now: func() time.Time { return a.now() }}
+	return a, nil
+}
+
+// Config returns the adapter's configuration with defaults applied.
+func (a *Adapter) Config() Config { return a.cfg }
+
+// SetHTTPClient makes the adapter use c (the provider's TLS trust and
+// transport) for every native call. Call it before use; it drops any
+// token obtained through the previous client.
+func (a *Adapter) SetHTTPClient(c *http.Client) { a.s.setHTTPClient(c) }
+
+// Provision creates a Nova server for an IaaS request, or a Swift
+// container (and object) for a DSaaS request.
+func (a *Adapter) Provision(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
+	switch w := req.Want; {
+	case w.IaaS != nil && w.DSaaS == nil:
+		return a.provisionServer(ctx, req)
+	case w.DSaaS != nil && w.IaaS == nil:
+		return a.provisionStorage(ctx, req)
+	case w.PaaS != nil || w.SaaS != nil:
+		return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: "provision", Err: errors.New("openstack serves IaaS (Nova) and DSaaS (Swift); PaaS and SaaS are for the link adapter")}
+	}
+	return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: "provision", Err: errors.New("want exactly one of <IaaS> or <DSaaS>")}
+}
+
+// Status reads the server or the container and object back.
+func (a *Adapter) Status(ctx context.Context, res *adapters.Resource) (*adapters.Resource, error) {
+	switch res.Native[nativeKind] {
+	case kindServer:
+		return a.serverStatus(ctx, res)
+	case kindStorage:
+		return a.storageStatus(ctx, res, res.Granted.DSaaS)
+	}
+	return nil, foreign(res)
+}
+
+// Update resizes a server or applies a compute action, or changes a
+// container's metadata or an object's value, type or metadata.
+func (a *Adapter) Update(ctx context.Context, res *adapters.Resource, req *adapters.Request) (*adapters.Resource, error) {
+	switch res.Native[nativeKind] {
+	case kindServer:
+		return a.updateServer(ctx, res, req)
+	case kindStorage:
+		return a.updateStorage(ctx, res, req)
+	}
+	return nil, foreign(res)
+}
+
+// Remove deletes the server, or the job's objects and container. Removing
+// what is already gone succeeds.
+func (a *Adapter) Remove(ctx context.Context, res *adapters.Resource) error {
+	switch res.Native[nativeKind] {
+	case kindServer:
+		return a.removeServer(ctx, res)
+	case kindStorage:
+		return a.removeStorage(ctx, res)
+	case "":
+		if len(res.Native) == 0 {
+			return nil // nothing was created
+		}
+	}
+	return foreign(res)
+}
+
+// Discover lists the provider's offers: one IaaS service per enabled Nova
+// flavor and one DSaaS service for the Swift account, for whichever of
+// the two the configuration reaches.
+func (a *Adapter) Discover(ctx context.Context) ([]csbmsg.Service, error) {
+	var out []csbmsg.Service
+	var errs []error
+	if a.cfg.Keystone() {
+		fl, err := a.discoverFlavors(ctx)
+		if err != nil && adapters.KindOf(err) != adapters.KindUnsupported {
+			return nil, err
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+		out = append(out, fl...)
+	}
+	st, err := a.discoverStorage(ctx)
+	switch {
+	case err == nil:
+		out = append(out, st)
+	case adapters.KindOf(err) == adapters.KindUnsupported:
+		errs = append(errs, err)
+	default:
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: "discover", Err: errors.Join(errs...)}
+	}
+	return out, nil
+}
+
+func foreign(res *adapters.Resource) error {
+	return &adapters.Error{Kind: adapters.KindNotFound, Op: "resource", Err: fmt.Errorf("resource %q was not made by the openstack adapter", res.URI)}
+}
+
+func cloneResource(res *adapters.Resource) *adapters.Resource {
+	out := *res
+	out.Native = maps.Clone(res.Native)
+	if out.Native == nil {
+		out.Native = map[string]string{}
+	}
+	return &out
+}
+
+// nativeErr classifies a failed gophercloud call.
+func nativeErr(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var ae *adapters.Error
+	if errors.As(err, &ae) {
+		return err
+	}
+	var re gophercloud.ErrUnableToReauthenticate
+	if errors.As(err, &re) {
+		return authError(op, re.ErrReauth)
+	}
+	return nativeerr.New(op, statusOf(err), err)
+}
+
+// Interface guards.
+var (
+	_ adapters.Adapter    = (*Adapter)(nil)
+	_ adapters.Discoverer = (*Adapter)(nil)
+	_ adapters.Fronter    = (*Adapter)(nil)
+)
+
+// ServiceKinds reports the service models the adapter serves
+// (adapters.KindReporter): IaaS (Nova) and DSaaS (Swift) with Keystone,
+// DSaaS only with TempAuth.
+func (a *Adapter) ServiceKinds() []string {
+	if a.cfg.Keystone() {
+		return []string{"IaaS", "DSaaS"}
+	}
+	return []string{"DSaaS"}
+}
+
+var _ adapters.KindReporter = (*Adapter)(nil)

@@ -1,0 +1,217 @@
+package openstack
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/caddy-csb/caddy-csb/adapters"
+)
+
+// tokenRefreshMargin is how long before its expiry the proxy path
+// replaces a token, so a forwarded request never carries one that
+// expires in flight.
+const tokenRefreshMargin = 2 * time.Minute
+
+// credentialHeaders are the OpenStack credential headers a consumer might
+// send; Front removes them before adding the provider's token.
+var credentialHeaders = []string{"X-Auth-Token", "X-Storage-Token", "X-Service-Token", "X-Auth-User", "X-Auth-Key", "X-Storage-User", "X-Storage-Pass", "Authorization"}
+
+// Front prepares a consumer request for the job's native API (see
+// adapters.Fronter). A storage job exposes its Swift container: the route
+// holds an account-like storage URL in which only the job's container
+// exists, so the swift CLI and other Swift clients work unchanged. A
+// server job exposes GET on its Nova server and the server actions of
+// frontedNovaActions.
+func (a *Adapter) Front(ctx context.Context, r *http.Request, res *adapters.Resource) (*url.URL, error) {
+	var base string
+	switch res.Native[nativeKind] {
+	case kindStorage:
+		if err := checkSwiftRequest(r, res.Native[nativeContainer]); err != nil {
+			return nil, err
+		}
+		base = res.Native[nativeStorageURL]
+	case kindServer:
+		if err := checkNovaRequest(r, res.Native[nativeServerID]); err != nil {
+			return nil, err
+		}
+		base = res.Endpoint
+		if base == "" {
+			u := res.URI
+			base = u[:strings.LastIndex(u, "/servers/")]
+		}
+	default:
+		return nil, foreign(res)
+	}
+	tok, exp, err := a.s.token(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !exp.IsZero() && a.now().Add(tokenRefreshMargin).After(exp) {
+		if err := a.s.reauth(ctx, tok); err != nil {
+			return nil, err
+		}
+		if tok, _, err = a.s.token(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return rewrite(r, base, tok)
+}
+
+// rewrite points r at base + r's path and sets the token.
+func rewrite(r *http.Request, base, tok string) (*url.URL, error) {
+	bu, err := url.Parse(base)
+	if err != nil || bu.Host == "" {
+		return nil, &adapters.Error{Kind: adapters.KindServer, Op: "front", Err: fmt.Errorf("bad native endpoint %q", base)}
+	}
+	bpath := strings.TrimRight(bu.Path, "/")
+	braw := strings.TrimRight(bu.EscapedPath(), "/")
+	rawSuffix := r.URL.EscapedPath()
+	r.URL.Path = bpath + r.URL.Path
+	r.URL.RawPath = braw + rawSuffix
+	if r.URL.EscapedPath() != r.URL.RawPath {
+		// Not a valid encoding of Path: let Go encode Path itself.
+		r.URL.RawPath = ""
+	}
+	r.URL.Scheme, r.URL.Host = bu.Scheme, bu.Host
+	r.Host = bu.Host
+	for _, h := range credentialHeaders {
+		r.Header.Del(h)
+	}
+	r.Header.Set("X-Auth-Token", tok)
+	return &url.URL{Scheme: bu.Scheme, Host: bu.Host}, nil
+}
+
+// refuse is the error for a request the job's owner may not make.
+func refuse(format string, args ...any) error {
+	return &adapters.Error{Kind: adapters.KindClient, Op: "front", Status: http.StatusForbidden, Err: fmt.Errorf(format, args...)}
+}
+
+func notFound(path string) error {
+	return &adapters.Error{Kind: adapters.KindNotFound, Op: "front", Status: http.StatusNotFound, Err: fmt.Errorf("%s is not part of this job", path)}
+}
+
+// swiftDeniedHeaders reach outside the job's container (ACLs that open it
+// to others, sync and versioning into other containers, temp URL keys,
+// account settings): a consumer request carrying one is refused.
+var swiftDeniedHeaders = []string{
+	"X-Container-Read", "X-Container-Write", "X-Container-Sync-To", "X-Container-Sync-Key",
+	"X-Versions-Location", "X-History-Location",
+	"X-Container-Meta-Temp-Url-Key", "X-Container-Meta-Temp-Url-Key-2",
+	"X-Copy-From-Account", "Destination-Account", "X-Symlink-Target-Account",
+}
+
+// swiftSameContainerHeaders name another object ("container/object"):
+// allowed only inside the job's container.
+var swiftSameContainerHeaders = []string{"X-Copy-From", "Destination", "X-Object-Manifest", "X-Symlink-Target"}
+
+// checkSwiftRequest allows requests on the job's container c and the
+// objects in it, and refuses what would reach other containers.
+func checkSwiftRequest(r *http.Request, c string) error {
+	if c == "" {
+		return notFound(r.URL.Path)
+	}
+	p := strings.TrimPrefix(r.URL.Path, "/")
+	first, rest, _ := strings.Cut(p, "/")
+	if first != c {
+		// The account level (listing, metadata) and other containers do
+		// not exist for this job.
+		return notFound("/" + first)
+	}
+	if rest == "" && r.Method == http.MethodDelete {
+		return refuse("the job's container is deleted by removing the job through the broker")
+	}
+	for k := range r.Header {
+		if strings.HasPrefix(strings.ToLower(k), "x-account-") || strings.HasPrefix(strings.ToLower(k), "x-remove-account-") {
+			return refuse("header %s changes the provider's account", k)
+		}
+	}
+	for _, h := range swiftDeniedHeaders {
+		if r.Header.Get(h) != "" {
+			return refuse("header %s is not allowed through the broker", h)
+		}
+	}
+	for _, h := range swiftSameContainerHeaders {
+		v := r.Header.Get(h)
+		if v == "" {
+			continue
+		}
+		if dec, err := url.PathUnescape(v); err == nil {
+			v = dec
+		}
+		target, _, _ := strings.Cut(strings.TrimPrefix(v, "/"), "/")
+		if target != c {
+			return refuse("header %s must name an object of container %q", h, c)
+		}
+	}
+	q := r.URL.Query()
+	if q.Get("multipart-manifest") == "put" {
+		// A static large object manifest lists segments by path, which
+		// could name other containers; refuse rather than parse it.
+		return refuse("static large object manifests (multipart-manifest=put) are not allowed through the broker")
+	}
+	return nil
+}
+
+// frontedNovaActions are the server actions a job's owner may send through
+// the proxy: power and console operations on the job's own server. Actions
+// that change what the server is built from or attached to (rebuild,
+// resize, attach, migrate) go through the broker.
+var frontedNovaActions = map[string]bool{
+	"os-start": true, "os-stop": true, "reboot": true, "suspend": true, "resume": true,
+	"pause": true, "unpause": true, "os-getConsoleOutput": true,
+}
+
+// maxActionBody bounds the body of a fronted server action.
+const maxActionBody = 64 << 10
+
+// checkNovaRequest allows reading the job's server (and its
+// sub-resources) and a few actions on it.
+func checkNovaRequest(r *http.Request, id string) error {
+	prefix := "/servers/" + id
+	if id == "" || (r.URL.Path != prefix && !strings.HasPrefix(r.URL.Path, prefix+"/")) {
+		return notFound(r.URL.Path)
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		return nil
+	case http.MethodPost:
+		if r.URL.Path == prefix+"/remote-consoles" {
+			return nil
+		}
+		if r.URL.Path != prefix+"/action" {
+			return refuse("POST %s is not allowed through the broker", r.URL.Path)
+		}
+	default:
+		return refuse("%s on the server goes through the broker", r.Method)
+	}
+	if r.Body == nil {
+		return refuse("server action without a body")
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxActionBody+1))
+	if err != nil {
+		return &adapters.Error{Kind: adapters.KindClient, Op: "front", Err: err}
+	}
+	if len(body) > maxActionBody {
+		return refuse("server action body larger than %d bytes", maxActionBody)
+	}
+	var action map[string]json.RawMessage
+	if err := json.Unmarshal(body, &action); err != nil || len(action) != 1 {
+		return refuse("server action body must be a JSON object with one action")
+	}
+	for name := range action {
+		if !frontedNovaActions[name] {
+			return refuse("server action %q goes through the broker", name)
+		}
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.ContentLength = int64(len(body))
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	return nil
+}

@@ -1,0 +1,158 @@
+package openstack
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/caddy-csb/caddy-csb/adapters"
+	"github.com/caddy-csb/caddy-csb/adapters/adaptertest"
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/tests/swiftpeer"
+)
+
+// TestConformanceSwift runs the adapter conformance kit against the real
+// Swift (TempAuth, second account), with faults injected by a loopback
+// proxy in front of it.
+func TestConformanceSwift(t *testing.T) {
+	sw := swiftpeer.Shared(t)
+	fp := swiftpeer.NewFaultProxy(t, sw.ProxyURL)
+	api := func(t testing.TB) (string, string) {
+		tok, storage, err := sw.Auth(context.Background(), swiftpeer.User2, swiftpeer.Key2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok, storage
+	}
+	objectBody := func(t testing.TB, res *adapters.Resource) string {
+		t.Helper()
+		tok, _ := api(t)
+		return httpGet(t, res.URI, tok)
+	}
+	adaptertest.Run(t, adaptertest.Target{
+		New: func(t *testing.T) adapters.Adapter {
+			return mustNew(t, Config{TempAuthURL: fp.URL + "/auth/v1.0", TempAuthUser: swiftpeer.User2, TempAuthKey: swiftpeer.Key2})
+		},
+		Cases: []adaptertest.Case{
+			{
+				Name: "container-and-object",
+				Req: adapters.Request{Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
+					ContainerObject: &csbmsg.ContainerObject{Metadata: s("tier=gold")},
+					DataObject:      &csbmsg.DataObject{ObjectID: s("doc.txt"), Value: s("v1"), Metadata: s("rev=1")},
+				}}},
+				Check: func(t testing.TB, res *adapters.Resource) {
+					if got := objectBody(t, res); got != "v1" {
+						t.Errorf("object holds %q", got)
+					}
+					if *res.Granted.DSaaS.ContainerObject.Metadata != `{"tier":"gold"}` {
+						t.Errorf("container grant %+v", res.Granted.DSaaS.ContainerObject)
+					}
+				},
+				Updates: []adaptertest.Update{
+					{
+						Name: "new value",
+						Req:  adapters.Request{Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{DataObject: &csbmsg.DataObject{Value: s("v2")}}}},
+						Check: func(t testing.TB, res *adapters.Resource) {
+							if got := objectBody(t, res); got != "v2" {
+								t.Errorf("object holds %q", got)
+							}
+							if *res.Granted.DSaaS.DataObject.Metadata != `{"rev":"1"}` {
+								t.Errorf("metadata lost: %s", *res.Granted.DSaaS.DataObject.Metadata)
+							}
+						},
+					},
+					{
+						Name: "new metadata",
+						Req:  adapters.Request{Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{DataObject: &csbmsg.DataObject{Metadata: s("rev=2")}}}},
+						Check: func(t testing.TB, res *adapters.Resource) {
+							if *res.Granted.DSaaS.DataObject.Metadata != `{"rev":"2"}` {
+								t.Errorf("metadata %s", *res.Granted.DSaaS.DataObject.Metadata)
+							}
+						},
+					},
+				},
+			},
+			{
+				Name: "account-info",
+				Req: adapters.Request{Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
+					ContainerObject:  &csbmsg.ContainerObject{},
+					DomainObject:     &csbmsg.DomainObject{},
+					CapabilityObject: &csbmsg.CapabilityObject{},
+				}}},
+				Check: func(t testing.TB, res *adapters.Resource) {
+					g := res.Granted.DSaaS
+					if g.DomainObject == nil || *g.DomainObject.ObjectID != swiftpeer.Account2 || g.CapabilityObject == nil ||
+						!strings.HasSuffix(*g.CapabilityObject.ObjectURI, "/info") {
+						t.Errorf("grant %+v", g)
+					}
+				},
+			},
+		},
+		Unsupported: []adapters.Request{
+			{Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{QueueObject: &csbmsg.QueueObject{}}}},
+			{Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{DomainObject: &csbmsg.DomainObject{Metadata: s("a=b")}}}},
+			{Want: csbmsg.ServiceRequest{SaaS: &csbmsg.SaaS{}}},
+		},
+		Fault: fp.Apply,
+		Inventory: func() int {
+			c, o, err := sw.Count(context.Background(), swiftpeer.User2, swiftpeer.Key2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c + o
+		},
+	})
+}
+
+// TestConformanceNova runs the conformance kit against the Keystone and
+// Nova double.
+func TestConformanceNova(t *testing.T) {
+	d := newDouble(t)
+	act := func(a csbmsg.ComputeAction, want csbmsg.ComputeStatus) adaptertest.Update {
+		return adaptertest.Update{
+			Name: string(a),
+			Req:  adapters.Request{Want: action(a)},
+			Check: func(t testing.TB, res *adapters.Resource) {
+				if got := computeStatus(res); got != want {
+					t.Errorf("after %s: compute status %q, want %q", a, got, want)
+				}
+			},
+		}
+	}
+	up := csbmsg.NetworkUp
+	backup := csbmsg.StorageActBackup
+	adaptertest.Run(t, adaptertest.Target{
+		New: func(t *testing.T) adapters.Adapter { return novaAdapter(t, d) },
+		Cases: []adaptertest.Case{{
+			Name: "server",
+			Req:  adapters.Request{Want: iaas(1, 1, 10)},
+			Check: func(t testing.TB, res *adapters.Resource) {
+				if c := res.Granted.IaaS.Compute; *c.Cores != 1 || *c.Memory != 2 {
+					t.Errorf("grant %+v (want m1.small)", c)
+				}
+			},
+			Updates: []adaptertest.Update{
+				act(csbmsg.ComputeStop, csbmsg.ComputeInactive),
+				act(csbmsg.ComputeStart, csbmsg.ComputeActive),
+				act(csbmsg.ComputeSuspend, csbmsg.ComputeSuspended),
+				act(csbmsg.ComputeRestart, csbmsg.ComputeActive),
+				{
+					Name: "resize",
+					Req:  adapters.Request{Want: iaas(4, 8, 0)},
+					Check: func(t testing.TB, res *adapters.Resource) {
+						if c := res.Granted.IaaS.Compute; *c.Cores != 4 || *c.Memory != 8 {
+							t.Errorf("grant after resize %+v", c)
+						}
+					},
+				},
+			},
+		}},
+		Unsupported: []adapters.Request{
+			{Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Network: &csbmsg.Network{Action: &up}}}},
+			{Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Storage: &csbmsg.Storage{Action: &backup}}}},
+			{Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Link: &csbmsg.Link{Href: "https://example.com/vm.ovf"}}}},
+		},
+		Fault:     d.applyFault,
+		Inventory: d.inventory,
+	})
+}

@@ -1,0 +1,689 @@
+package openstack
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/gophercloud/gophercloud/v2"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/flavors"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/keypairs"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
+	"github.com/gophercloud/gophercloud/v2/pagination"
+
+	"github.com/caddy-csb/caddy-csb/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+)
+
+// flavor is a Nova flavor as the flavors/detail call returns it.
+// gophercloud's Flavor does not decode OS-FLV-DISABLED:disabled.
+type flavor struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	VCPUs    int    `json:"vcpus"`
+	RAM      int    `json:"ram"`  // MiB
+	Disk     int    `json:"disk"` // GB, 0 = the image's size
+	Disabled bool   `json:"OS-FLV-DISABLED:disabled"`
+}
+
+// need is what a compute request asks of a flavor.
+type need struct {
+	cores  int // vCPUs
+	ramMiB int
+	diskGB int
+}
+
+func (n need) String() string {
+	return fmt.Sprintf("%d vCPUs, %d MiB RAM, %d GB disk", n.cores, n.ramMiB, n.diskGB)
+}
+
+// needOf reads the sizes an IaaS request asks for. Memory is in GB
+// (draft <memory>), Nova's RAM in MiB.
+func needOf(x *csbmsg.IaaS) (need, error) {
+	var n need
+	if x.Compute != nil {
+		if x.Compute.Cores != nil {
+			n.cores = int(min(*x.Compute.Cores, 1<<20))
+		}
+		if x.Compute.Memory != nil {
+			if *x.Compute.Memory > 1<<20 {
+				return n, fmt.Errorf("memory %d GB is beyond any flavor", *x.Compute.Memory)
+			}
+			n.ramMiB = int(*x.Compute.Memory) * 1024
+		}
+	}
+	if x.Storage != nil && x.Storage.Size != nil {
+		n.diskGB = int(min(*x.Storage.Size, 1<<30))
+	}
+	return n, nil
+}
+
+// fits reports whether f satisfies n. A flavor with disk 0 boots from the
+// image's own size, so it fits only requests that name no disk size.
+func (f flavor) fits(n need) bool {
+	if f.Disabled || f.VCPUs < n.cores || f.RAM < n.ramMiB {
+		return false
+	}
+	if n.diskGB > 0 && f.Disk < n.diskGB {
+		return false
+	}
+	return true
+}
+
+// smallestFitting returns the smallest flavor that fits n: fewest vCPUs,
+// then least RAM, then least disk, then lowest id, so the choice is
+// deterministic.
+func smallestFitting(fl []flavor, n need) (flavor, bool) {
+	var fit []flavor
+	for _, f := range fl {
+		if f.fits(n) {
+			fit = append(fit, f)
+		}
+	}
+	if len(fit) == 0 {
+		return flavor{}, false
+	}
+	slices.SortFunc(fit, func(a, b flavor) int {
+		return cmp.Or(cmp.Compare(a.VCPUs, b.VCPUs), cmp.Compare(a.RAM, b.RAM), cmp.Compare(a.Disk, b.Disk), cmp.Compare(a.ID, b.ID))
+	})
+	return fit[0], true
+}
+
+func (a *Adapter) listFlavors(ctx context.Context, sc *gophercloud.ServiceClient) ([]flavor, error) {
+	var out []flavor
+	err := flavors.ListDetail(sc, flavors.ListOpts{}).EachPage(ctx, func(_ context.Context, p pagination.Page) (bool, error) {
+		var s struct {
+			Flavors []flavor `json:"flavors"`
+		}
+		if err := p.(flavors.FlavorPage).ExtractInto(&s); err != nil {
+			return false, err
+		}
+		out = append(out, s.Flavors...)
+		return true, nil
+	})
+	if err != nil {
+		return nil, nativeErr("list flavors", err)
+	}
+	return out, nil
+}
+
+func (a *Adapter) getFlavor(ctx context.Context, sc *gophercloud.ServiceClient, id string) (flavor, error) {
+	var s struct {
+		Flavor flavor `json:"flavor"`
+	}
+	if err := flavors.Get(ctx, sc, id).ExtractInto(&s); err != nil {
+		return flavor{}, nativeErr("get flavor", err)
+	}
+	return s.Flavor, nil
+}
+
+// serverNameRE is what the adapter accepts as a server name from
+// <hostname>: a DNS label or name, so it is also a valid hostname.
+var serverNameRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]{0,61}[A-Za-z0-9])?$`)
+
+// hostLabel turns s into a valid host name: characters other than
+// letters, digits, '.' and '-' become '-', at most 63 bytes, no leading or
+// trailing '-' or '.'.
+func hostLabel(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-') {
+			b[i] = '-'
+		}
+	}
+	if len(b) > 63 {
+		b = b[:63]
+	}
+	out := strings.Trim(string(b), "-.")
+	if out == "" {
+		out = "csb"
+	}
+	return out
+}
+
+func (a *Adapter) provisionServer(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
+	x := req.Want.IaaS
+	if err := unsupportedIaaS(x, false); err != nil {
+		return nil, err
+	}
+	sc, err := a.s.computeClient(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n, err := needOf(x)
+	if err != nil {
+		return nil, &adapters.Error{Kind: adapters.KindCapacity, Op: "provision", Err: err}
+	}
+	fl, err := a.listFlavors(ctx, sc)
+	if err != nil {
+		return nil, err
+	}
+	f, ok := smallestFitting(fl, n)
+	if !ok {
+		return nil, &adapters.Error{Kind: adapters.KindCapacity, Op: "provision", Err: fmt.Errorf("no flavor offers %s", n)}
+	}
+	image, err := a.imageFor(x)
+	if err != nil {
+		return nil, err
+	}
+	name := hostLabel(a.cfg.NamePrefix + req.JobID)
+	if x.Compute != nil && x.Compute.Hostname != nil {
+		name = *x.Compute.Hostname
+	}
+	if !serverNameRE.MatchString(name) {
+		return nil, &adapters.Error{Kind: adapters.KindClient, Op: "provision", Err: fmt.Errorf("hostname %q is not a valid host name", name)}
+	}
+	opts := servers.CreateOpts{
+		Name:             name,
+		ImageRef:         image,
+		FlavorRef:        f.ID,
+		SecurityGroups:   a.cfg.SecurityGroups,
+		AvailabilityZone: a.cfg.AvailabilityZone,
+		Metadata:         map[string]string{"csb-job": req.JobID},
+	}
+	if req.Owner != "" && len(req.Owner) <= 255 {
+		opts.Metadata["csb-owner"] = req.Owner
+	}
+	if len(a.cfg.Networks) > 0 {
+		nets := make([]servers.Network, len(a.cfg.Networks))
+		for i, id := range a.cfg.Networks {
+			nets[i] = servers.Network{UUID: id}
+		}
+		opts.Networks = nets
+	}
+	var builder servers.CreateOptsBuilder = opts
+	if a.cfg.KeyName != "" {
+		builder = keypairs.CreateOptsExt{CreateOptsBuilder: opts, KeyName: a.cfg.KeyName}
+	}
+	// Create is a POST, never retried: a retry could make two servers.
+	srv, err := servers.Create(ctx, sc, builder, nil).Extract()
+	if err != nil {
+		return nil, novaCreateErr(err)
+	}
+	res := &adapters.Resource{
+		URI:   serverURL(sc, srv.ID),
+		State: adapters.StatePending,
+		Native: map[string]string{
+			nativeKind:     kindServer,
+			nativeServerID: srv.ID,
+			nativeFlavorID: f.ID,
+			nativeImageID:  image,
+			nativeWant:     "ACTIVE",
+		},
+		Granted: csbmsg.ServiceRequest{IaaS: grantFromFlavor(x, f, name)},
+	}
+	return res, nil
+}
+
+// novaCreateErr classifies a failed server create: Nova answers 403 (or
+// 413 before microversion 2.1) with "Quota exceeded" when the project has
+// no room.
+func novaCreateErr(err error) error {
+	var uerr gophercloud.ErrUnexpectedResponseCode
+	if errors.As(err, &uerr) && (uerr.Actual == http.StatusForbidden || uerr.Actual == http.StatusRequestEntityTooLarge) &&
+		strings.Contains(strings.ToLower(string(uerr.Body)), "quota exceeded") {
+		return &adapters.Error{Kind: adapters.KindCapacity, Op: "create server", Status: uerr.Actual, Err: errors.New(faultMessage(uerr.Body))}
+	}
+	return nativeErr("create server", err)
+}
+
+// unsupportedIaaS refuses IaaS elements and actions Nova alone cannot
+// express (see the mapping table).
+func unsupportedIaaS(x *csbmsg.IaaS, update bool) error {
+	uns := func(format string, args ...any) error {
+		return &adapters.Error{Kind: adapters.KindUnsupported, Op: "iaas", Err: fmt.Errorf(format, args...)}
+	}
+	if x.Link != nil {
+		return uns("an IaaS <Link> (OVF descriptor) is expanded by the ovf adapter, not by openstack")
+	}
+	if x.Network != nil && x.Network.Action != nil {
+		return uns("network action %q needs Neutron, which this adapter does not drive", *x.Network.Action)
+	}
+	if x.Storage != nil && x.Storage.Action != nil {
+		switch *x.Storage.Action {
+		case csbmsg.StorageActResize, csbmsg.StorageActSnapshot:
+		default:
+			return uns("storage action %q has no Nova equivalent", *x.Storage.Action)
+		}
+	}
+	if !update && x.Compute != nil && x.Compute.Action != nil {
+		return uns("compute action %q applies to an existing job (update)", *x.Compute.Action)
+	}
+	return nil
+}
+
+func (a *Adapter) imageFor(x *csbmsg.IaaS) (string, error) {
+	if x.Compute != nil && x.Compute.Architecture != nil && *x.Compute.Architecture != "" {
+		arch := *x.Compute.Architecture
+		if img, ok := a.cfg.ArchImages[arch]; ok {
+			return img, nil
+		}
+		if len(a.cfg.ArchImages) > 0 || a.cfg.Image == "" {
+			return "", &adapters.Error{Kind: adapters.KindUnsupported, Op: "provision", Err: fmt.Errorf("no image configured for architecture %q", arch)}
+		}
+	}
+	if a.cfg.Image == "" {
+		return "", &adapters.Error{Kind: adapters.KindUnsupported, Op: "provision", Err: errors.New("no image configured for servers (image)")}
+	}
+	return a.cfg.Image, nil
+}
+
+// grantFromFlavor is what a server of flavor f grants for request x.
+func grantFromFlavor(x *csbmsg.IaaS, f flavor, name string) *csbmsg.IaaS {
+	g := &csbmsg.IaaS{Compute: &csbmsg.Compute{
+		Cores:    u64(uint64(f.VCPUs)),
+		Memory:   u64(uint64(f.RAM / 1024)),
+		Hostname: &name,
+	}}
+	if x.Compute != nil && x.Compute.Architecture != nil {
+		g.Compute.Architecture = x.Compute.Architecture
+	}
+	if x.Storage != nil || f.Disk > 0 {
+		g.Storage = &csbmsg.Storage{Size: u64(uint64(f.Disk))}
+	}
+	return g
+}
+
+func u64(v uint64) *uint64 { return &v }
+
+func serverURL(sc *gophercloud.ServiceClient, id string) string {
+	return sc.ServiceURL("servers", url.PathEscape(id))
+}
+
+// novaStates maps a Nova server status to the resource state and the CSB
+// compute status (the declarative status table of README).
+var novaStates = map[string]struct {
+	State   adapters.State
+	Compute csbmsg.ComputeStatus
+}{
+	"BUILD":             {adapters.StatePending, csbmsg.ComputeInactive},
+	"ACTIVE":            {adapters.StateReady, csbmsg.ComputeActive},
+	"REBOOT":            {adapters.StatePending, csbmsg.ComputeActive},
+	"HARD_REBOOT":       {adapters.StatePending, csbmsg.ComputeActive},
+	"REBUILD":           {adapters.StatePending, csbmsg.ComputeInactive},
+	"RESIZE":            {adapters.StatePending, csbmsg.ComputeActive},
+	"VERIFY_RESIZE":     {adapters.StatePending, csbmsg.ComputeActive},
+	"REVERT_RESIZE":     {adapters.StatePending, csbmsg.ComputeActive},
+	"MIGRATING":         {adapters.StatePending, csbmsg.ComputeActive},
+	"PASSWORD":          {adapters.StatePending, csbmsg.ComputeActive},
+	"SHUTOFF":           {adapters.StateReady, csbmsg.ComputeInactive},
+	"SUSPENDED":         {adapters.StateReady, csbmsg.ComputeSuspended},
+	"PAUSED":            {adapters.StateReady, csbmsg.ComputeSuspended},
+	"SHELVED":           {adapters.StateReady, csbmsg.ComputeInactive},
+	"SHELVED_OFFLOADED": {adapters.StateReady, csbmsg.ComputeInactive},
+	"RESCUE":            {adapters.StateReady, csbmsg.ComputeInactive},
+	"ERROR":             {adapters.StateFailed, csbmsg.ComputeInactive},
+	"UNKNOWN":           {adapters.StateFailed, csbmsg.ComputeInactive},
+	"DELETED":           {adapters.StateGone, csbmsg.ComputeInactive},
+	"SOFT_DELETED":      {adapters.StateGone, csbmsg.ComputeInactive},
+}
+
+// novaAction is one server action call.
+type novaAction string
+
+const (
+	actStart      novaAction = "os-start"
+	actStop       novaAction = "os-stop"
+	actSoftReboot novaAction = "reboot SOFT"
+	actHardReboot novaAction = "reboot HARD"
+	actSuspend    novaAction = "suspend"
+	actResume     novaAction = "resume"
+	actUnpause    novaAction = "unpause"
+	actUnshelve   novaAction = "unshelve"
+)
+
+// computeActions maps a CSB compute action and the server's current Nova
+// status to the Nova action to send ("" = already there) and the status
+// the server then reaches. A status missing from From means the action is
+// not possible from it (Nova would answer 409).
+var computeActions = map[csbmsg.ComputeAction]struct {
+	From   map[string]novaAction
+	Target string
+}{
+	csbmsg.ComputeStart: {map[string]novaAction{
+		"ACTIVE": "", "SHUTOFF": actStart, "SUSPENDED": actResume, "PAUSED": actUnpause,
+		"SHELVED": actUnshelve, "SHELVED_OFFLOADED": actUnshelve,
+	}, "ACTIVE"},
+	csbmsg.ComputeStop: {map[string]novaAction{
+		"SHUTOFF": "", "ACTIVE": actStop, "ERROR": actStop, "RESCUE": actStop,
+	}, "SHUTOFF"},
+	csbmsg.ComputeRestart: {map[string]novaAction{
+		"ACTIVE": actSoftReboot, "SHUTOFF": actStart, "SUSPENDED": actHardReboot, "PAUSED": actHardReboot, "ERROR": actHardReboot,
+	}, "ACTIVE"},
+	csbmsg.ComputeSuspend: {map[string]novaAction{
+		"SUSPENDED": "", "ACTIVE": actSuspend, "PAUSED": actSuspend,
+	}, "SUSPENDED"},
+}
+
+func (a *Adapter) doAction(ctx context.Context, sc *gophercloud.ServiceClient, id string, act novaAction) error {
+	var err error
+	switch act {
+	case actStart:
+		err = servers.Start(ctx, sc, id).ExtractErr()
+	case actStop:
+		err = servers.Stop(ctx, sc, id).ExtractErr()
+	case actSoftReboot:
+		err = servers.Reboot(ctx, sc, id, servers.RebootOpts{Type: servers.SoftReboot}).ExtractErr()
+	case actHardReboot:
+		err = servers.Reboot(ctx, sc, id, servers.RebootOpts{Type: servers.HardReboot}).ExtractErr()
+	case actSuspend:
+		err = servers.Suspend(ctx, sc, id).ExtractErr()
+	case actResume:
+		err = servers.Resume(ctx, sc, id).ExtractErr()
+	case actUnpause:
+		err = servers.Unpause(ctx, sc, id).ExtractErr()
+	case actUnshelve:
+		err = servers.Unshelve(ctx, sc, id, nil).ExtractErr()
+	default:
+		return fmt.Errorf("unknown nova action %q", act)
+	}
+	return nativeErr(string(act), err)
+}
+
+func (a *Adapter) serverStatus(ctx context.Context, res *adapters.Resource) (*adapters.Resource, error) {
+	sc, err := a.s.computeClient(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id := res.Native[nativeServerID]
+	srv, err := servers.Get(ctx, sc, id).Extract()
+	if err != nil {
+		if gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
+			out := cloneResource(res)
+			out.State = adapters.StateGone
+			return out, nil
+		}
+		return nil, nativeErr("get server", err)
+	}
+	out := cloneResource(res)
+	// A resize waits for confirmation; the broker asked for it, so
+	// confirm it and keep polling.
+	if srv.Status == "VERIFY_RESIZE" && srv.TaskState == "" {
+		if err := servers.ConfirmResize(ctx, sc, id).ExtractErr(); err != nil && !gophercloud.ResponseCodeIs(err, http.StatusConflict) {
+			return nil, nativeErr("confirm resize", err)
+		}
+		out.State = adapters.StatePending
+		return out, nil
+	}
+	st, known := novaStates[srv.Status]
+	if !known {
+		st.State, st.Compute = adapters.StatePending, csbmsg.ComputeInactive
+	}
+	out.State = st.State
+	// A task in progress (powering-off, rebooting, ...) or a status not
+	// yet at the one the last action aims for means "not done yet".
+	if out.State == adapters.StateReady && (srv.TaskState != "" || (res.Native[nativeWant] != "" && res.Native[nativeWant] != srv.Status)) {
+		out.State = adapters.StatePending
+	}
+	if out.State == adapters.StateReady {
+		delete(out.Native, nativeWant)
+	}
+	if srv.Status == "ERROR" && srv.Fault.Message != "" {
+		out.Native[nativeFault] = srv.Fault.Message
+	}
+	// Follow the flavor the server actually has (it changes on resize).
+	fid, _ := srv.Flavor["id"].(string)
+	if fid == "" {
+		fid = res.Native[nativeFlavorID]
+	}
+	f, err := a.getFlavor(ctx, sc, fid)
+	if err != nil {
+		return nil, err
+	}
+	out.Native[nativeFlavorID] = f.ID
+	want := res.Granted.IaaS
+	if want == nil {
+		want = &csbmsg.IaaS{}
+	}
+	g := grantFromFlavor(want, f, srv.Name)
+	cs := st.Compute
+	g.Compute.Status = &cs
+	addAddresses(g, want, srv)
+	out.Granted = csbmsg.ServiceRequest{IaaS: g}
+	return out, nil
+}
+
+// addAddresses reports the server's first fixed address as <network> and
+// <NetworkInterface> when the grant or request has them, or when the
+// server has one.
+func addAddresses(g, want *csbmsg.IaaS, srv *servers.Server) {
+	nets := make([]string, 0, len(srv.Addresses))
+	for n := range srv.Addresses {
+		nets = append(nets, n)
+	}
+	slices.Sort(nets)
+	for _, n := range nets {
+		list, _ := srv.Addresses[n].([]any)
+		for _, item := range list {
+			m, _ := item.(map[string]any)
+			addr, _ := m["addr"].(string)
+			if addr == "" {
+				continue
+			}
+			alloc := csbmsg.AllocationDynamic
+			if t, _ := m["OS-EXT-IPS:type"].(string); t == "floating" {
+				alloc = csbmsg.AllocationStatic
+			}
+			active := csbmsg.NetworkActive
+			netName := n
+			g.Network = &csbmsg.Network{VLANLabel: nmtoken(netName), Address: &addr, Allocation: &alloc, Status: &active}
+			ni := &csbmsg.NetworkInterface{IP: &addr, Allocation: &alloc, Status: &active}
+			if mac, _ := m["OS-EXT-IPS-MAC:mac_addr"].(string); mac != "" {
+				ni.MAC = &mac
+			}
+			g.NetworkInterface = ni
+			return
+		}
+	}
+}
+
+var nmtokenRE = regexp.MustCompile(`^[A-Za-z0-9._:-]+$`)
+
+// nmtoken returns s if it is a valid XML NMTOKEN, else nil.
+func nmtoken(s string) *string {
+	if nmtokenRE.MatchString(s) {
+		return &s
+	}
+	return nil
+}
+
+func (a *Adapter) updateServer(ctx context.Context, res *adapters.Resource, req *adapters.Request) (*adapters.Resource, error) {
+	x := req.Want.IaaS
+	if x == nil {
+		return nil, &adapters.Error{Kind: adapters.KindClient, Op: "update", Err: errors.New("the job is an IaaS server; the update carries no <IaaS>")}
+	}
+	if err := unsupportedIaaS(x, true); err != nil {
+		return nil, err
+	}
+	sc, err := a.s.computeClient(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id := res.Native[nativeServerID]
+	srv, err := servers.Get(ctx, sc, id).Extract()
+	if err != nil {
+		return nil, nativeErr("get server", err)
+	}
+	out := cloneResource(res)
+
+	// Resize: a new size that the current flavor does not match exactly.
+	n, err := needOf(x)
+	if err != nil {
+		return nil, &adapters.Error{Kind: adapters.KindCapacity, Op: "resize", Err: err}
+	}
+	resize := (x.Storage != nil && x.Storage.Action != nil && *x.Storage.Action == csbmsg.StorageActResize) || n != (need{})
+	var action *csbmsg.ComputeAction
+	if x.Compute != nil {
+		action = x.Compute.Action
+	}
+	snapshot := x.Storage != nil && x.Storage.Action != nil && *x.Storage.Action == csbmsg.StorageActSnapshot
+	if (resize && action != nil) || (snapshot && (resize || action != nil)) {
+		return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: "update", Err: errors.New("one change per update: a resize, a snapshot, or a compute action")}
+	}
+	switch {
+	case resize:
+		fl, err := a.listFlavors(ctx, sc)
+		if err != nil {
+			return nil, err
+		}
+		f, ok := smallestFitting(fl, n)
+		if !ok {
+			return nil, &adapters.Error{Kind: adapters.KindCapacity, Op: "resize", Err: fmt.Errorf("no flavor offers %s", n)}
+		}
+		if cur, _ := srv.Flavor["id"].(string); f.ID == cur || (cur == "" && f.ID == res.Native[nativeFlavorID]) {
+			return a.serverStatus(ctx, res) // already that size
+		}
+		if err := servers.Resize(ctx, sc, id, servers.ResizeOpts{FlavorRef: f.ID}).ExtractErr(); err != nil {
+			return nil, nativeErr("resize", err)
+		}
+		out.Native[nativeWant] = "ACTIVE"
+		out.Native[nativeFlavorID] = f.ID
+		out.State = adapters.StatePending
+		return out, nil
+	case snapshot:
+		name := fmt.Sprintf("%s-snapshot-%d", srv.Name, a.now().Unix())
+		imageID, err := servers.CreateImage(ctx, sc, id, servers.CreateImageOpts{Name: name, Metadata: map[string]string{"csb-job": req.JobID}}).ExtractImageID()
+		if err != nil {
+			return nil, nativeErr("create image", err)
+		}
+		out.Native[nativeSnapshot] = imageID
+		return a.serverStatusKeep(ctx, out)
+	case action != nil:
+		rule, ok := computeActions[*action]
+		if !ok {
+			return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: "update", Err: fmt.Errorf("compute action %q", *action)}
+		}
+		act, ok := rule.From[srv.Status]
+		if !ok || srv.TaskState != "" {
+			return nil, &adapters.Error{Kind: adapters.KindClient, Op: string(*action), Status: http.StatusConflict,
+				Err: fmt.Errorf("server is %s%s: cannot %s it now", srv.Status, taskSuffix(srv.TaskState), *action)}
+		}
+		if act != "" {
+			if err := a.doAction(ctx, sc, id, act); err != nil {
+				return nil, err
+			}
+		}
+		out.Native[nativeWant] = rule.Target
+		if act == actSoftReboot || act == actHardReboot {
+			// A reboot starts and ends in ACTIVE; Status waits for the
+			// reboot task to clear.
+			out.Native[nativeWant] = "ACTIVE"
+		}
+		out.State = adapters.StatePending
+		if act == "" {
+			return a.serverStatus(ctx, out)
+		}
+		return out, nil
+	}
+	return a.serverStatus(ctx, res)
+}
+
+// serverStatusKeep reads the status and keeps res's Native additions.
+func (a *Adapter) serverStatusKeep(ctx context.Context, res *adapters.Resource) (*adapters.Resource, error) {
+	out, err := a.serverStatus(ctx, res)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range res.Native {
+		if _, ok := out.Native[k]; !ok {
+			out.Native[k] = v
+		}
+	}
+	return out, nil
+}
+
+func taskSuffix(task string) string {
+	if task == "" {
+		return ""
+	}
+	return " (" + task + ")"
+}
+
+func (a *Adapter) removeServer(ctx context.Context, res *adapters.Resource) error {
+	id := res.Native[nativeServerID]
+	if id == "" {
+		return nil
+	}
+	sc, err := a.s.computeClient(ctx)
+	if err != nil {
+		return err
+	}
+	err = servers.Delete(ctx, sc, id).ExtractErr()
+	if err != nil && !gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
+		return nativeErr("delete server", err)
+	}
+	return nil
+}
+
+// discoverFlavors turns each enabled flavor into an IaaS service.
+func (a *Adapter) discoverFlavors(ctx context.Context) ([]csbmsg.Service, error) {
+	sc, err := a.s.computeClient(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fl, err := a.listFlavors(ctx, sc)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(fl, func(a, b flavor) int {
+		return cmp.Or(cmp.Compare(a.VCPUs, b.VCPUs), cmp.Compare(a.RAM, b.RAM), cmp.Compare(a.Disk, b.Disk), cmp.Compare(a.ID, b.ID))
+	})
+	var out []csbmsg.Service
+	for _, f := range fl {
+		if f.Disabled {
+			continue
+		}
+		s := csbmsg.Service{
+			ID:     flavorServiceID(f.ID),
+			Status: csbmsg.ServiceActive,
+			URI:    sc.ServiceURL("flavors", url.PathEscape(f.ID)),
+			IaaS: &csbmsg.IaaS{Compute: &csbmsg.Compute{
+				Cores:  u64(uint64(f.VCPUs)),
+				Memory: u64(uint64(f.RAM / 1024)),
+			}},
+		}
+		if f.Disk > 0 {
+			s.IaaS.Storage = &csbmsg.Storage{Size: u64(uint64(f.Disk))}
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// flavorServiceID makes an NMTOKEN service id from a flavor id.
+func flavorServiceID(id string) string {
+	var b strings.Builder
+	b.WriteString("flavor-")
+	for _, r := range id {
+		if r < 0x80 && nmtokenRE.MatchString(string(r)) {
+			b.WriteRune(r)
+		} else {
+			b.WriteString("_" + strconv.FormatInt(int64(r), 16) + "_")
+		}
+	}
+	return b.String()
+}
+
+// faultMessage extracts the message of a Nova error body such as
+// {"forbidden": {"code": 403, "message": "Quota exceeded ..."}}.
+func faultMessage(body []byte) string {
+	var m map[string]struct {
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(body, &m) == nil {
+		for _, v := range m {
+			if v.Message != "" {
+				return v.Message
+			}
+		}
+	}
+	return strings.TrimSpace(string(body))
+}

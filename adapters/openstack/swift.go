@@ -1,0 +1,515 @@
+package openstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gophercloud/gophercloud/v2"
+	"github.com/gophercloud/gophercloud/v2/openstack/objectstorage/v1/containers"
+	"github.com/gophercloud/gophercloud/v2/openstack/objectstorage/v1/objects"
+	"github.com/gophercloud/gophercloud/v2/pagination"
+
+	"github.com/caddy-csb/caddy-csb/adapters"
+	"github.com/caddy-csb/caddy-csb/adapters/internal/dsmeta"
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+)
+
+// Defaults of the DSaaS mapping.
+const (
+	// DefaultObjectName names the DataObject when the request gives no
+	// <objectID>.
+	DefaultObjectName = "data"
+	// DefaultMimetype is the Content-Type of a DataObject without
+	// <mimetype> (CDMI's default for a value).
+	DefaultMimetype = "text/plain"
+)
+
+const available = "available"
+
+// containerName returns the container a DSaaS request uses: the
+// ContainerObject's <objectID>, else the last segment of the DataObject's
+// <parentURI>, else prefix + job id.
+func (a *Adapter) containerName(d *csbmsg.DSaaS, jobID string) (string, error) {
+	name := ""
+	switch {
+	case d.ContainerObject != nil && d.ContainerObject.ObjectID != nil:
+		name = *d.ContainerObject.ObjectID
+	case d.DataObject != nil && d.DataObject.ParentURI != nil && *d.DataObject.ParentURI != "":
+		p := strings.TrimRight(*d.DataObject.ParentURI, "/")
+		if u, err := url.Parse(p); err == nil && u.Path != "" {
+			p = u.Path
+		}
+		name = p[strings.LastIndex(p, "/")+1:]
+	default:
+		name = a.cfg.NamePrefix + jobID
+	}
+	if err := checkContainerName(name); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+func checkContainerName(name string) error {
+	if name == "" || len(name) > 256 || strings.Contains(name, "/") || !utf8.ValidString(name) || name == "." || name == ".." {
+		return &adapters.Error{Kind: adapters.KindClient, Op: "container", Err: fmt.Errorf("container name %q: want 1 to 256 bytes of UTF-8 without '/'", name)}
+	}
+	return nil
+}
+
+func checkObjectName(name string) error {
+	if name == "" || len(name) > 1024 || !utf8.ValidString(name) || strings.HasPrefix(name, "/") {
+		return &adapters.Error{Kind: adapters.KindClient, Op: "object", Err: fmt.Errorf("object name %q: want 1 to 1024 bytes of UTF-8 not starting with '/'", name)}
+	}
+	return nil
+}
+
+func objectName(o *csbmsg.DataObject) string {
+	if o.ObjectID != nil && *o.ObjectID != "" {
+		return *o.ObjectID
+	}
+	return DefaultObjectName
+}
+
+func unsupportedDSaaS(d *csbmsg.DSaaS) error {
+	uns := func(format string, args ...any) error {
+		return &adapters.Error{Kind: adapters.KindUnsupported, Op: "dsaas", Err: fmt.Errorf(format, args...)}
+	}
+	switch {
+	case d.QueueObject != nil:
+		return uns("Swift has no queue objects")
+	case d.Link != nil:
+		return uns("a DSaaS <Link> is for the link adapter")
+	case d.DomainObject != nil && d.DomainObject.Metadata != nil && *d.DomainObject.Metadata != "":
+		return uns("the Swift account (DomainObject) is the provider's; its metadata is read-only through the broker")
+	}
+	return nil
+}
+
+// escapePath escapes a container or object name for a Swift URL; object
+// names keep their "/" separators.
+func escapePath(name string) string {
+	parts := strings.Split(name, "/")
+	for i, p := range parts {
+		parts[i] = url.PathEscape(p)
+	}
+	return strings.Join(parts, "/")
+}
+
+func containerURL(sc *gophercloud.ServiceClient, c string) string {
+	return sc.ServiceURL(escapePath(c))
+}
+
+func objectURL(sc *gophercloud.ServiceClient, c, o string) string {
+	return sc.ServiceURL(escapePath(c), escapePath(o))
+}
+
+// statContainer reads a container's headers. It GETs an empty listing
+// (limit=0) rather than sending HEAD: Swift 2.30 on eventlet 0.33 answers
+// HEAD on containers and accounts with a chunked 204 that carries a body,
+// which HTTP clients then drop with the connection.
+func statContainer(ctx context.Context, sc *gophercloud.ServiceClient, c string) (http.Header, error) {
+	return statURL(ctx, sc, containerURL(sc, c))
+}
+
+// statAccount reads the account's headers (see statContainer).
+func statAccount(ctx context.Context, sc *gophercloud.ServiceClient) (http.Header, error) {
+	return statURL(ctx, sc, strings.TrimRight(sc.Endpoint, "/"))
+}
+
+func statURL(ctx context.Context, sc *gophercloud.ServiceClient, u string) (http.Header, error) {
+	resp, err := sc.Request(ctx, http.MethodGet, u+"?limit=0&format=json", &gophercloud.RequestOpts{OkCodes: []int{200, 204}})
+	if err != nil {
+		return nil, err
+	}
+	return resp.Header, nil
+}
+
+func (a *Adapter) provisionStorage(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
+	d := req.Want.DSaaS
+	if err := unsupportedDSaaS(d); err != nil {
+		return nil, err
+	}
+	cname, err := a.containerName(d, req.JobID)
+	if err != nil {
+		return nil, err
+	}
+	var cmeta, ometa map[string]string
+	if d.ContainerObject != nil && d.ContainerObject.Metadata != nil {
+		if cmeta, err = dsmeta.Parse(*d.ContainerObject.Metadata); err != nil {
+			return nil, &adapters.Error{Kind: adapters.KindClient, Op: "container metadata", Err: err}
+		}
+	}
+	if d.DataObject != nil {
+		if err := checkObjectName(objectName(d.DataObject)); err != nil {
+			return nil, err
+		}
+		if d.DataObject.Metadata != nil {
+			if ometa, err = dsmeta.Parse(*d.DataObject.Metadata); err != nil {
+				return nil, &adapters.Error{Kind: adapters.KindClient, Op: "object metadata", Err: err}
+			}
+		}
+	}
+	sc, err := a.s.objectClient(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// The container must be new: the job owns it and everything in it,
+	// and the transparent proxy exposes it to the job's owner. A
+	// container that exists belongs to someone else.
+	if _, err := statContainer(ctx, sc, cname); err == nil {
+		return nil, &adapters.Error{Kind: adapters.KindClient, Op: "create container", Status: http.StatusConflict, Err: fmt.Errorf("container %q already exists", cname)}
+	} else if !gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
+		return nil, nativeErr("head container", err)
+	}
+	resp, err := sc.Request(ctx, http.MethodPut, containerURL(sc, cname), &gophercloud.RequestOpts{OkCodes: []int{201, 202}})
+	if err != nil {
+		return nil, nativeErr("create container", err)
+	}
+	if resp.StatusCode == http.StatusAccepted {
+		// Swift answers 202 when the container already existed: someone
+		// created it between the HEAD and the PUT.
+		return nil, &adapters.Error{Kind: adapters.KindClient, Op: "create container", Status: http.StatusConflict, Err: fmt.Errorf("container %q already exists", cname)}
+	}
+	res := &adapters.Resource{
+		URI:      containerURL(sc, cname),
+		State:    adapters.StateReady,
+		Endpoint: strings.TrimRight(sc.Endpoint, "/"),
+		Native: map[string]string{
+			nativeKind:             kindStorage,
+			nativeContainer:        cname,
+			nativeContainerCreated: "true",
+			nativeStorageURL:       strings.TrimRight(sc.Endpoint, "/"),
+		},
+	}
+	// From here on, a failure leaves the container behind: return the
+	// resource with the error so the broker removes it.
+	if len(cmeta) > 0 {
+		if err := containers.Update(ctx, sc, cname, containers.UpdateOpts{Metadata: cmeta}).Err; err != nil {
+			return res, nativeErr("set container metadata", err)
+		}
+	}
+	if d.DataObject != nil {
+		oname := objectName(d.DataObject)
+		res.Native[nativeObject] = oname
+		if err := a.putObject(ctx, sc, cname, oname, d.DataObject, ometa); err != nil {
+			return res, err
+		}
+		res.URI = objectURL(sc, cname, oname)
+	}
+	out, err := a.storageStatus(ctx, res, d)
+	if err != nil {
+		return res, err // created: the broker removes it
+	}
+	return out, nil
+}
+
+func (a *Adapter) putObject(ctx context.Context, sc *gophercloud.ServiceClient, c, o string, d *csbmsg.DataObject, meta map[string]string) error {
+	value := ""
+	if d.Value != nil {
+		value = *d.Value
+	}
+	mt := DefaultMimetype
+	if d.Mimetype != nil && *d.Mimetype != "" {
+		mt = *d.Mimetype
+	}
+	// A strings.Reader is seekable: gophercloud computes the ETag from it
+	// (Swift checks it) and a retried PUT rewinds it.
+	err := objects.Create(ctx, sc, c, o, objects.CreateOpts{
+		Content:     strings.NewReader(value),
+		ContentType: mt,
+		Metadata:    meta,
+	}).Err
+	return nativeErr("put object", err)
+}
+
+// storageStatus reads back the container, the object and, if asked, the
+// account and the cluster's capabilities. want is the DSaaS request whose
+// elements the grant answers.
+func (a *Adapter) storageStatus(ctx context.Context, res *adapters.Resource, want *csbmsg.DSaaS) (*adapters.Resource, error) {
+	sc, err := a.s.objectClient(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := cloneResource(res)
+	cname := res.Native[nativeContainer]
+	g := &csbmsg.DSaaS{}
+	ch, err := statContainer(ctx, sc, cname)
+	if err != nil {
+		if gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
+			out.State = adapters.StateGone
+			out.Granted = csbmsg.ServiceRequest{DSaaS: g}
+			return out, nil
+		}
+		return nil, nativeErr("head container", err)
+	}
+	out.State = adapters.StateReady
+	count := ch.Get("X-Container-Object-Count")
+	cu := containerURL(sc, cname)
+	acct := strings.TrimRight(sc.Endpoint, "/")
+	g.ContainerObject = &csbmsg.ContainerObject{
+		ObjectURI: &cu,
+		ObjectID:  &cname,
+		ParentURI: &acct,
+		Status:    ptr(available),
+	}
+	if m := dsmeta.Format(dsmeta.FromHeaders(ch, "X-Container-Meta-")); m != "" {
+		g.ContainerObject.Metadata = &m
+	}
+	if count != "" {
+		g.ContainerObject.Children = &count
+	}
+	if oname := res.Native[nativeObject]; oname != "" {
+		ou := objectURL(sc, cname, oname)
+		do := &csbmsg.DataObject{ObjectURI: &ou, ObjectID: ptr(oname), ParentURI: &cu}
+		oh := objects.Get(ctx, sc, cname, oname, nil)
+		switch {
+		case oh.Err == nil:
+			do.Status = ptr(available)
+			if ct := oh.Header.Get("Content-Type"); ct != "" {
+				do.Mimetype = &ct
+			}
+			if m := dsmeta.Format(dsmeta.FromHeaders(oh.Header, "X-Object-Meta-")); m != "" {
+				do.Metadata = &m
+			}
+		case gophercloud.ResponseCodeIs(oh.Err, http.StatusNotFound):
+			do.Status = ptr("missing")
+		default:
+			return nil, nativeErr("head object", oh.Err)
+		}
+		g.DataObject = do
+	}
+	if want != nil && want.DomainObject != nil {
+		ah, err := statAccount(ctx, sc)
+		if err != nil {
+			return nil, nativeErr("head account", err)
+		}
+		meta := dsmeta.FromHeaders(ah, "X-Account-Meta-")
+		for _, h := range []string{"Bytes-Used", "Object-Count", "Container-Count"} {
+			if v := ah.Get("X-Account-" + h); v != "" {
+				meta["swift-"+strings.ToLower(h)] = v
+			}
+		}
+		acctName := acct[strings.LastIndex(acct, "/")+1:]
+		dobj := &csbmsg.DomainObject{ObjectURI: &acct, Enabled: ptr(true)}
+		if id := nmtoken(acctName); id != nil {
+			dobj.ObjectID = id
+		}
+		if m := dsmeta.Format(meta); m != "" {
+			dobj.Metadata = &m
+		}
+		if v := ah.Get("X-Account-Container-Count"); v != "" {
+			dobj.Children = &v
+		}
+		g.DomainObject = dobj
+	}
+	if want != nil && want.CapabilityObject != nil {
+		info, err := infoURL(acct)
+		if err == nil {
+			t := csbmsg.CapContainer
+			if want.CapabilityObject.Type != nil {
+				t = *want.CapabilityObject.Type
+			}
+			g.CapabilityObject = &csbmsg.CapabilityObject{Type: &t, ObjectURI: &info, Status: ptr(available)}
+		}
+	}
+	out.Granted = csbmsg.ServiceRequest{DSaaS: g}
+	return out, nil
+}
+
+// infoURL is Swift's capability-discovery document, /info at the
+// proxy's root.
+func infoURL(storageURL string) (string, error) {
+	u, err := url.Parse(storageURL)
+	if err != nil {
+		return "", err
+	}
+	i := strings.Index(u.Path, "/v1/")
+	if i < 0 {
+		return "", errors.New("storage url has no /v1/ segment")
+	}
+	u.Path = u.Path[:i] + "/info"
+	u.RawPath = ""
+	return u.String(), nil
+}
+
+func (a *Adapter) updateStorage(ctx context.Context, res *adapters.Resource, req *adapters.Request) (*adapters.Resource, error) {
+	d := req.Want.DSaaS
+	if d == nil {
+		return nil, &adapters.Error{Kind: adapters.KindClient, Op: "update", Err: errors.New("the job is DSaaS storage; the update carries no <DSaaS>")}
+	}
+	if err := unsupportedDSaaS(d); err != nil {
+		return nil, err
+	}
+	sc, err := a.s.objectClient(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cname := res.Native[nativeContainer]
+	out := cloneResource(res)
+	if d.ContainerObject != nil {
+		if d.ContainerObject.ObjectID != nil && *d.ContainerObject.ObjectID != cname {
+			return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: "update", Err: errors.New("a Swift container cannot be renamed")}
+		}
+		if d.ContainerObject.Metadata != nil {
+			meta, err := dsmeta.Parse(*d.ContainerObject.Metadata)
+			if err != nil {
+				return nil, &adapters.Error{Kind: adapters.KindClient, Op: "container metadata", Err: err}
+			}
+			ch, err := statContainer(ctx, sc, cname)
+			if err != nil {
+				return nil, nativeErr("head container", err)
+			}
+			var remove []string
+			for k := range dsmeta.FromHeaders(ch, "X-Container-Meta-") {
+				if _, keep := meta[k]; !keep {
+					remove = append(remove, k)
+				}
+			}
+			if err := containers.Update(ctx, sc, cname, containers.UpdateOpts{Metadata: meta, RemoveMetadata: remove}).Err; err != nil {
+				return nil, nativeErr("set container metadata", err)
+			}
+		}
+	}
+	if o := d.DataObject; o != nil {
+		oname := objectName(o)
+		if cur := res.Native[nativeObject]; cur != "" && o.ObjectID == nil {
+			oname = cur
+		}
+		if err := checkObjectName(oname); err != nil {
+			return nil, err
+		}
+		var meta map[string]string
+		if o.Metadata != nil {
+			if meta, err = dsmeta.Parse(*o.Metadata); err != nil {
+				return nil, &adapters.Error{Kind: adapters.KindClient, Op: "object metadata", Err: err}
+			}
+		}
+		if o.Value != nil || res.Native[nativeObject] != oname {
+			// A new value (or a new object): PUT replaces content, type
+			// and metadata together.
+			if o.Metadata == nil || o.Mimetype == nil {
+				// Keep what the update does not name.
+				if oh := objects.Get(ctx, sc, cname, oname, nil); oh.Err == nil {
+					if o.Metadata == nil {
+						meta = dsmeta.FromHeaders(oh.Header, "X-Object-Meta-")
+					}
+					if o.Mimetype == nil {
+						o = withMimetype(o, oh.Header.Get("Content-Type"))
+					}
+				}
+			}
+			if err := a.putObject(ctx, sc, cname, oname, o, meta); err != nil {
+				return nil, err
+			}
+			out.Native[nativeObject] = oname
+			out.URI = objectURL(sc, cname, oname)
+		} else if o.Metadata != nil || o.Mimetype != nil {
+			// POST replaces all user metadata; keep it if not named.
+			opts := objects.UpdateOpts{ContentType: o.Mimetype}
+			if o.Metadata != nil {
+				opts.Metadata = meta
+			} else {
+				oh := objects.Get(ctx, sc, cname, oname, nil)
+				if oh.Err != nil {
+					return nil, nativeErr("head object", oh.Err)
+				}
+				opts.Metadata = dsmeta.FromHeaders(oh.Header, "X-Object-Meta-")
+			}
+			if err := objects.Update(ctx, sc, cname, oname, opts).Err; err != nil {
+				return nil, nativeErr("post object", err)
+			}
+		}
+	}
+	return a.storageStatus(ctx, out, d)
+}
+
+func withMimetype(o *csbmsg.DataObject, mt string) *csbmsg.DataObject {
+	c := *o
+	if mt != "" {
+		c.Mimetype = &mt
+	}
+	return &c
+}
+
+// removeStorage deletes the job's object and, when the job created the
+// container, everything in it (the owner may have added objects through
+// the transparent proxy) and the container itself.
+func (a *Adapter) removeStorage(ctx context.Context, res *adapters.Resource) error {
+	cname := res.Native[nativeContainer]
+	if cname == "" {
+		return nil
+	}
+	sc, err := a.s.objectClient(ctx)
+	if err != nil {
+		return err
+	}
+	if res.Native[nativeContainerCreated] != "true" {
+		if o := res.Native[nativeObject]; o != "" {
+			if err := objects.Delete(ctx, sc, cname, o, nil).Err; err != nil && !gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
+				return nativeErr("delete object", err)
+			}
+		}
+		return nil
+	}
+	// Objects may still be arriving through the proxy while the job is
+	// removed: empty and delete the container a few times before giving
+	// up with the 409.
+	var lastErr error
+	for range 3 {
+		var names []string
+		err := objects.List(sc, cname, objects.ListOpts{}).EachPage(ctx, func(_ context.Context, p pagination.Page) (bool, error) {
+			n, err := objects.ExtractNames(p)
+			names = append(names, n...)
+			return true, err
+		})
+		if err != nil {
+			if gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
+				return nil
+			}
+			return nativeErr("list objects", err)
+		}
+		for _, n := range names {
+			if err := objects.Delete(ctx, sc, cname, n, nil).Err; err != nil && !gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
+				return nativeErr("delete object", err)
+			}
+		}
+		err = containers.Delete(ctx, sc, cname).Err
+		if err == nil || gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
+			return nil
+		}
+		if !gophercloud.ResponseCodeIs(err, http.StatusConflict) {
+			return nativeErr("delete container", err)
+		}
+		lastErr = err
+	}
+	return nativeErr("delete container", lastErr)
+}
+
+// discoverStorage describes the object store as one DSaaS service.
+func (a *Adapter) discoverStorage(ctx context.Context) (csbmsg.Service, error) {
+	sc, err := a.s.objectClient(ctx)
+	if err != nil {
+		return csbmsg.Service{}, err
+	}
+	if _, err := statAccount(ctx, sc); err != nil {
+		return csbmsg.Service{}, nativeErr("head account", err)
+	}
+	acct := strings.TrimRight(sc.Endpoint, "/")
+	return csbmsg.Service{
+		ID:     "object-store",
+		Status: csbmsg.ServiceActive,
+		URI:    acct,
+		DSaaS: &csbmsg.DSaaS{
+			ContainerObject: &csbmsg.ContainerObject{ParentURI: &acct},
+			DataObject:      &csbmsg.DataObject{},
+			DomainObject:    &csbmsg.DomainObject{ObjectURI: &acct, Enabled: ptr(true)},
+		},
+	}, nil
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,162 @@
+package caddymodule
+
+import (
+	"net/http"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/caddy-csb/caddy-csb/adapters"
+)
+
+func TestCloudAdapterParseErrors(t *testing.T) {
+	for _, tc := range []struct{ name, input, want string }{
+		{"openstack no auth", "provider p {\n adapter openstack {\n region r\n }\n}", "auth_url (Keystone v3) or tempauth_url"},
+		{"openstack unknown option", "provider p {\n adapter openstack http://k/v3 {\n colour red\n }\n}", `unrecognized option "colour"`},
+		{"openstack extra arg", "provider p {\n adapter openstack http://k/v3 http://x\n}", "wrong argument count"},
+		{"openstack option without value", "provider p {\n adapter openstack http://k/v3 {\n region\n }\n}", "wrong argument count"},
+		{"openstack option with two values", "provider p {\n adapter openstack http://k/v3 {\n password a b\n }\n}", "wrong argument count"},
+		{"openstack network without id", "provider p {\n adapter openstack http://k/v3 {\n network\n }\n}", "wrong argument count"},
+		{"openstack arch_image arity", "provider p {\n adapter openstack http://k/v3 {\n arch_image aarch64\n }\n}", "wrong argument count"},
+		{"openstack arch_image twice", "provider p {\n adapter openstack http://k/v3 {\n arch_image a 1\n arch_image a 2\n }\n}", `arch_image "a" given twice`},
+		{"aws unknown option", "provider p {\n adapter aws {\n colour red\n }\n}", `unrecognized option "colour"`},
+		{"aws extra arg", "provider p {\n adapter aws us-east-1 eu-west-1\n}", "wrong argument count"},
+		{"aws path_style arg", "provider p {\n adapter aws {\n path_style yes\n }\n}", "wrong argument count"},
+		{"aws instance_type arity", "provider p {\n adapter aws {\n instance_type t3.micro 2\n }\n}", "wrong argument count"},
+		{"aws instance_type numbers", "provider p {\n adapter aws {\n instance_type t3.micro two 1024\n }\n}", "positive integers"},
+		{"aws service", "provider p {\n adapter aws {\n services ec2 sqs\n }\n}", `service "sqs"`},
+		{"aws services empty", "provider p {\n adapter aws {\n services\n }\n}", "wrong argument count"},
+		{"aws arch_image twice", "provider p {\n adapter aws {\n arch_image arm64 a\n arch_image arm64 b\n }\n}", "given twice"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := caddyfile.NewTestDispenser(tc.input)
+			d.Next() // "provider"
+			err := parseProviderBlock(d, new(App))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestCloudAdapterProvision: placeholders are expanded, the configuration
+// is checked at provisioning (so caddy validate reports it), and the
+// provisioned module hands out an adapter that reports its kinds.
+func TestCloudAdapterProvision(t *testing.T) {
+	t.Setenv("CSB_TEST_OS_PASSWORD", "pw")
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: t.Context()})
+	defer cancel()
+	os := &OpenStackAdapter{}
+	os.TempAuthURL, os.TempAuthUser, os.TempAuthKey = "http://127.0.0.1:1/auth/v1.0", "a:b", "{env.CSB_TEST_OS_PASSWORD}"
+	if err := os.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := os.CSBAdapter().(adapters.KindReporter).ServiceKinds(); strings.Join(got, ",") != "DSaaS" {
+		t.Fatalf("tempauth kinds %v", got)
+	}
+	if os.adapter.Config().TempAuthKey != "pw" {
+		t.Fatal("placeholder not expanded")
+	}
+	bad := &OpenStackAdapter{}
+	bad.AuthURL, bad.Username, bad.UserDomainName = "https://k/v3", "u", "Default"
+	if err := bad.Provision(ctx); err == nil || !strings.Contains(err.Error(), "password is required") {
+		t.Fatalf("missing password: %v", err)
+	}
+
+	aw := &AWSAdapter{}
+	aw.Services = []string{"s3"}
+	aw.AccessKeyID, aw.SecretAccessKey = "id", "{env.CSB_TEST_OS_PASSWORD}"
+	if err := aw.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := aw.CSBAdapter().(adapters.KindReporter).ServiceKinds(); strings.Join(got, ",") != "DSaaS" {
+		t.Fatalf("s3-only kinds %v", got)
+	}
+	if aw.adapter.Config().SecretAccessKey != "pw" || aw.adapter.Config().Region != "us-east-1" {
+		t.Fatalf("config %+v", aw.adapter.Config().Region)
+	}
+	badAWS := &AWSAdapter{}
+	badAWS.AccessKeyID = "only-id"
+	if err := badAWS.Provision(ctx); err == nil || !strings.Contains(err.Error(), "go together") {
+		t.Fatalf("half credentials: %v", err)
+	}
+}
+
+func TestJobUpstreamsParse(t *testing.T) {
+	u := new(JobUpstreams)
+	if err := u.UnmarshalCaddyfile(caddyfile.NewTestDispenser("csb /jobs/ {\n header Csb-Job\n unhealthy_after 4\n health_interval 2s\n}")); err != nil {
+		t.Fatal(err)
+	}
+	if u.Prefix != "/jobs/" || u.Header != "Csb-Job" || u.UnhealthyAfter != 4 || u.HealthInterval != caddy.Duration(2e9) {
+		t.Fatalf("parsed %+v", u)
+	}
+	for _, tc := range []struct{ input, want string }{
+		{"csb /a /b", "wrong argument count"},
+		{"csb {\n prefix jobs\n}", "must begin with /"},
+		{"csb {\n header\n}", "wrong argument count"},
+		{"csb {\n unhealthy_after 0\n}", "not a positive integer"},
+		{"csb {\n health_interval soon\n}", "duration"},
+		{"csb {\n colour red\n}", `unrecognized option "colour"`},
+	} {
+		err := new(JobUpstreams).UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.input))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want %q", tc.input, err, tc.want)
+		}
+	}
+}
+
+func TestJobRouteParsing(t *testing.T) {
+	u := &JobUpstreams{Prefix: "/csb/jobs/"}
+	for _, tc := range []struct {
+		target, id, rest string
+		ok               bool
+	}{
+		{"/csb/jobs/J1/c/o%20x", "J1", "/c/o%20x", true},
+		{"/csb/jobs/J1", "J1", "/", true},
+		{"/csb/jobs/J1/", "J1", "/", true},
+		{"/csb/jobs/", "", "", false},
+		{"/elsewhere/J1/x", "", "", false},
+	} {
+		r, _ := http.NewRequest("GET", "http://b"+tc.target, nil)
+		id, rest, err := u.jobOf(r)
+		if (err == nil) != tc.ok || id != tc.id || rest != tc.rest {
+			t.Errorf("%s: %q %q %v", tc.target, id, rest, err)
+		}
+	}
+	h := &JobUpstreams{Prefix: "/csb/jobs/", Header: "Csb-Job"}
+	r, _ := http.NewRequest("GET", "http://b/c/o", nil)
+	r.Header.Set("Csb-Job", "J2")
+	if id, rest, err := h.jobOf(r); err != nil || id != "J2" || rest != "/c/o" || r.Header.Get("Csb-Job") != "" {
+		t.Fatalf("header route: %q %q %v", id, rest, err)
+	}
+}
+
+// TestExampleCloudBlocks: the commented OpenStack, AWS and job-route
+// blocks of Caddyfile.example adapt once uncommented.
+func TestExampleCloudBlocks(t *testing.T) {
+	raw, err := os.ReadFile("../Caddyfile.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	uncomment := regexp.MustCompile(`(?m)^(\t+)#(provider |route |\t|})`)
+	body := uncomment.ReplaceAll(raw, []byte("$1$2"))
+	for _, want := range []string{"\t\tprovider openstack {", "\t\tprovider aws {", "\troute /csb/jobs/* {"} {
+		if !strings.Contains(string(body), want) {
+			t.Fatalf("Caddyfile.example has no commented %q block", strings.TrimSpace(want))
+		}
+	}
+	out, _, err := caddyconfig.GetAdapter("caddyfile").Adapt(body, map[string]any{"filename": "Caddyfile.example"})
+	if err != nil {
+		t.Fatalf("uncommented blocks do not adapt: %v", err)
+	}
+	for _, want := range []string{`"name":"openstack"`, `"name":"aws"`, `"source":"csb"`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("adapted config lacks %s", want)
+		}
+	}
+}
