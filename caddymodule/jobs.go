@@ -369,7 +369,15 @@ func (a *App) provisionConsumer(ctx caddy.Context) error {
 		order[i] = p.ID
 	}
 	tun := cfg.tunables()
-	tun.OnChange = a.engine.jobCount.observe
+	// Every write of a job also updates the jobs-by-state gauge
+	// (metrics.go), after whatever tunables() already hooks there.
+	changed, count := tun.OnChange, a.engine.jobCount.observe
+	tun.OnChange = func(j *jobs.Job) {
+		if changed != nil {
+			changed(j)
+		}
+		count(j)
+	}
 	tun.OnReclaim = csbMetrics.observeReclaim
 	if exp := a.OVFExpander(); exp != nil {
 		tun.Expand = func(ctx context.Context, req *csbmsg.ServiceRequest) error {
