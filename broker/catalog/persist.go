@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/url"
 	"sort"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -115,16 +116,30 @@ func (c *Catalog) Flush(ctx context.Context) error {
 		}
 		c.mu.Unlock()
 	}
+	// The records are independent: write them concurrently (bounded), so
+	// that a flush of many providers costs about one storage write's
+	// latency instead of one per provider (each file-system write is a
+	// synced file).
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, flushParallel)
 	for _, w := range writes {
-		data, err := json.Marshal(w.rec)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if err := c.opt.Store.Store(ctx, c.key(w.id), data); err != nil {
-			failed(w.id, err)
-		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			data, err := json.Marshal(w.rec)
+			if err == nil {
+				err = c.opt.Store.Store(ctx, c.key(w.id), data)
+			}
+			if err != nil {
+				mu.Lock()
+				failed(w.id, err)
+				mu.Unlock()
+			}
+		}()
 	}
+	wg.Wait()
 	for _, id := range deletes {
 		if err := c.opt.Store.Delete(ctx, c.key(id)); err != nil && !errors.Is(err, store.ErrNotExist) {
 			errs = append(errs, err)
@@ -132,6 +147,9 @@ func (c *Catalog) Flush(ctx context.Context) error {
 	}
 	return errors.Join(errs...)
 }
+
+// flushParallel bounds the concurrent store writes of one Flush.
+const flushParallel = 8
 
 // flushLoop writes changed records behind, gathering changes for
 // FlushDelay. A failure is logged when writing starts failing and when it
