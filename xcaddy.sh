@@ -78,7 +78,7 @@ test)
 bench)
 	if newer_sources; then build; fi
 	export CSB_CADDY_BIN="$here/caddy"
-	go run ./tests/bench "$@"
+	go run ./bench "$@"
 	;;
 *)
 	echo "usage: $0 build|run|test|bench [args...]" >&2

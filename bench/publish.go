@@ -1,0 +1,166 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+)
+
+// publishProviders is the number of providers that publish in the
+// publish benchmark, and the load generator's connections: each worker
+// notifies for one provider, under its own push id, in sequence (a
+// notification is acknowledged once stored, so fewer connections measure
+// storage latency rather than capacity).
+const publishProviders = 64
+
+// benchPublish measures notifications ingested end to end over HTTP (the
+// draft's four-service notification B1: parse, validate, authorise,
+// sequence, catalogue update, write-behind to storage, <csbresponse>)
+// against a Caddy respond handler of the same server receiving the same
+// bodies, the HTTP floor. Every notification must be answered "applied".
+func benchPublish(cfg *config) (row, error) {
+	r := row{name: "Publish", what: "notifications/s ingested (draft B1, 4 services, 5.4 KB)", target: "≥ 5,000/s per core"}
+	tmpl, err := notificationTemplate(cfg.root)
+	if err != nil {
+		return r, err
+	}
+	var provs strings.Builder
+	for i := 0; i < publishProviders; i++ {
+		fmt.Fprintf(&provs, "\t\tprovider p%02d {\n\t\t\tpublishers *\n\t\t\tpush feed-%02d\n\t\t}\n", i, i)
+	}
+	port, err := freePort()
+	if err != nil {
+		return r, err
+	}
+	p, err := startCaddy(cfg.caddy, "publish", fmt.Sprintf(`{
+	admin {$BENCH_ADMIN}
+	log {
+		level ERROR
+	}
+	csb {
+%s	}
+}
+http://127.0.0.1:%d {
+	handle /floor {
+		respond `+"`"+`<?xml version="1.0" encoding="UTF-8"?><csbpublish version="1.0" xmlns="urn:ietf:params:xml:ns:csb-publish"><csbresponse status="200" reason="OK: notification applied"/></csbpublish>`+"`"+` 200
+	}
+	csb
+}
+`, provs.String(), port))
+	if err != nil {
+		return r, err
+	}
+	defer p.stop()
+
+	const conc = publishProviders
+	client := newClient(conc)
+	// Each worker notifies for provider w % 16 under its push id, with the
+	// next seqnumber of that id; the floor gets the same bodies, counted
+	// on its own so that the broker sees no gap.
+	bodies := make([][2]string, publishProviders)
+	for i := range bodies {
+		b := strings.ReplaceAll(tmpl, "PROVIDERX", fmt.Sprintf("p%02d", i))
+		b = strings.ReplaceAll(b, "IDX", fmt.Sprintf("feed-%02d", i))
+		pre, post, _ := strings.Cut(b, `seqnumber="987654321"`)
+		bodies[i] = [2]string{pre + `seqnumber="`, `"` + post}
+	}
+	post := func(name, path string, check func(*http.Response, []byte) error) variant {
+		url := fmt.Sprintf("http://127.0.0.1:%d%s", port, path)
+		seq := make([]int, conc) // per worker; only worker w touches seq[w]
+		return variant{name: name, client: client, check: check, request: func(w, _ int) (*http.Request, error) {
+			seq[w]++
+			b := bodies[w%publishProviders]
+			req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader([]byte(b[0]+strconv.Itoa(seq[w])+b[1])))
+			if err == nil {
+				req.Header.Set("Content-Type", csbmsg.PublishMediaType)
+			}
+			return req, err
+		}}
+	}
+	applied := []byte(`reason="OK: notification applied"`)
+	publish := post("publish", "/csb/publish", func(resp *http.Response, b []byte) error {
+		if resp.StatusCode != http.StatusOK || !bytes.Contains(b, applied) {
+			return fmt.Errorf("notification not applied: HTTP %d %.300s", resp.StatusCode, b)
+		}
+		return nil
+	})
+	c, err := compare(post("floor", "/floor", nil), publish, cfg.rounds, cfg.requests, conc, 2*time.Minute, nil)
+	if err != nil {
+		return r, err
+	}
+	// The broker's CPU time per notification, measured on a phase of its
+	// own after the comparison.
+	cpu0, err := p.cpuSeconds()
+	if err != nil {
+		return r, err
+	}
+	profiled := make(chan struct{})
+	if cfg.pprof != "" {
+		// A CPU profile of the broker during the measured phase.
+		go func() {
+			defer close(profiled)
+			resp, err := http.Get("http://" + p.admin + "/debug/pprof/profile?seconds=3")
+			if err != nil {
+				return
+			}
+			defer resp.Body.Close()
+			data, _ := io.ReadAll(resp.Body)
+			_ = os.WriteFile(filepath.Join(cfg.pprof, "publish.pprof"), data, 0o644)
+		}()
+	} else {
+		close(profiled)
+	}
+	ph, err := runPhase(publish, cfg.requests, conc, 2*time.Minute)
+	<-profiled
+	if err != nil {
+		return r, err
+	}
+	cpu1, err := p.cpuSeconds()
+	if err != nil {
+		return r, err
+	}
+	cpuUsed, ingested := cpu1-cpu0, ph.n
+	applied0, _ := p.metric("caddy_csb_notifications_total", "outcome=applied")
+	want := float64((cfg.rounds+1)*cfg.requests + max(cfg.requests/5, conc))
+	if applied0 != want {
+		return r, fmt.Errorf("publish: the broker counted %v notifications applied, the load generator sent %v", applied0, want)
+	}
+	perCore := c.subject / float64(cfg.cores)
+	perCPUs := float64(ingested) / cpuUsed
+	r.figure = fmt.Sprintf("%.0f/s (%.0f/s per core; %.0f per broker CPU-second), p99 %s", c.subject, perCore, perCPUs, ms(c.subjectP99))
+	r.baseline = fmt.Sprintf("respond floor: %.0f req/s, p99 %s", c.base, ms(c.baseP99))
+	r.ratio = fmt.Sprintf("%.3f", c.ratio)
+	r.pass = perCore >= 5000
+	r.note = fmt.Sprintf("%d rounds × %d notifications per variant, %d connections (%d providers, one push id each); per core = rate / %d cores, the load generator included",
+		c.rounds, c.perPhase, c.con, publishProviders, cfg.cores)
+	return r, nil
+}
+
+// notificationTemplate returns the draft's notification B1 (its canonical
+// form in the codec's test data) with PROVIDERX as the provider id, IDX
+// as the notification id and 987654321 as the seqnumber.
+func notificationTemplate(root string) (string, error) {
+	data, err := os.ReadFile(filepath.Join(root, "broker", "csbmsg", "testdata", "canonical", "b1-notification.xml"))
+	if err != nil {
+		return "", err
+	}
+	p, err := csbmsg.ParsePublish(data, csbmsg.Options{})
+	if err != nil || p.Notification == nil {
+		return "", fmt.Errorf("the draft's notification B1 does not parse: %v", err)
+	}
+	n := p.Notification
+	n.ID, n.SeqNumber, n.Provider.ID = "IDX", 987654321, "PROVIDERX"
+	out, err := csbmsg.MarshalPublish(p)
+	if err != nil {
+		return "", err
+	}
+	return string(out), nil
+}
