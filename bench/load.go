@@ -21,6 +21,9 @@ type variant struct {
 	request func(w, i int) (*http.Request, error)
 	// check validates an answer; nil accepts any HTTP 200.
 	check func(resp *http.Response, body []byte) error
+	// prepare, when set, runs before each phase of n requests, outside
+	// the timing.
+	prepare func(n int) error
 }
 
 // phase is the outcome of n requests of one variant.
@@ -36,6 +39,11 @@ func (p phase) rate() float64 { return float64(p.n) / p.elapsed.Seconds() }
 // waiting for its answer before sending the next (closed loop). It stops
 // at the first failed request and gives up after limit.
 func runPhase(v variant, n, conc int, limit time.Duration) (phase, error) {
+	if v.prepare != nil {
+		if err := v.prepare(n); err != nil {
+			return phase{}, fmt.Errorf("%s: %w", v.name, err)
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	var next atomic.Int64
