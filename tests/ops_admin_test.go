@@ -450,4 +450,35 @@ func TestOpsAdminAndMetrics(t *testing.T) {
 	if strings.Contains(b.p.Log(), "duplicate metrics collector") || strings.Contains(b.p.Log(), "registering metrics") {
 		t.Fatalf("metrics registration failed on reload:\n%s", b.p.Log())
 	}
+
+	// The log: one line per state change, with the ids as fields, and no
+	// secret.
+	logLines := strings.Split(b.p.Log(), "\n")
+	lineWith := func(msg string, fields ...string) {
+		t.Helper()
+		n := 0
+		for _, l := range logLines {
+			if !strings.Contains(l, `"msg":"`+msg+`"`) {
+				continue
+			}
+			n++
+			for _, f := range fields {
+				if !strings.Contains(l, f) {
+					t.Errorf("log line %q lacks %s:\n%s", msg, f, l)
+				}
+			}
+		}
+		if n != 1 {
+			t.Errorf("%d log lines %q, want one", n, msg)
+		}
+	}
+	lineWith("subscription active", `"provider_id":"csp2"`, `"subscription_id":"`+sub.ID+`"`)
+	lineWith("job accepted", `"job_id":"`+id+`"`, `"owner":"alice"`)
+	lineWith("job succeeded", `"job_id":"`+id+`"`, `"provider_id":"p1"`, `"service_id":"vm-p1"`)
+	lineWith("job expired", `"job_id":"`+id+`"`, `"provider_id":"p1"`, `"from":"success"`)
+	for _, secret := range []string{testUsers["alice"], "pw-csp2", b.hashes["alice"], b.hashes["csp2"]} {
+		if strings.Contains(b.p.Log(), secret) {
+			t.Fatalf("the log holds a secret (%.4s...)", secret)
+		}
+	}
 }
