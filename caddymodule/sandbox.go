@@ -75,8 +75,8 @@ type SandboxBrokerAuth struct {
 // provider (see package adapters/sandbox) for local use and tests. It
 // serves a CIMI API for IaaS, a CDMI API for DSaaS and a csb-publish
 // subscription endpoint, enforces its capacity, advertises its price, and
-// notifies the broker at Broker. Requests to other paths go to the next
-// handler.
+// notifies the broker at Broker, trusting BrokerCA and signing in with
+// BrokerAuth. Requests to other paths go to the next handler.
 //
 // Its state survives config reloads (keyed by ID); its notifier stops when
 // the config that started it is unloaded.
@@ -138,6 +138,7 @@ type Sandbox struct {
 
 	cloud              *sandbox.Cloud
 	cimi, cdmi, subscr http.Handler
+	client             *http.Client // notifications to the broker
 	cancel             context.CancelFunc
 	done               chan struct{}
 	logger             *zap.Logger
@@ -186,6 +187,7 @@ func (s *Sandbox) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	s.client = client
 	val, loaded, err := sandboxPool.LoadOrNew("csb_sandbox:"+s.ID, func() (caddy.Destructor, error) {
 		return &sandboxState{cloud: sandbox.New(cfg)}, nil
 	})
@@ -295,11 +297,15 @@ func (s *Sandbox) Validate() error {
 	return nil
 }
 
-// Cleanup stops the notifier and releases the state.
+// Cleanup stops the notifier, closes its idle connections and releases
+// the state.
 func (s *Sandbox) Cleanup() error {
 	if s.cancel != nil {
 		s.cancel()
 		<-s.done
+	}
+	if s.client != nil {
+		s.client.CloseIdleConnections()
 	}
 	if s.cloud != nil {
 		_, err := sandboxPool.Delete("csb_sandbox:" + s.ID)
