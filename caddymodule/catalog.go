@@ -62,8 +62,10 @@ type CatalogOptions struct {
 	// a notification received by one broker of a cluster takes to reach
 	// placement on the others. Default 10s.
 	SyncInterval caddy.Duration `json:"sync_interval,omitempty"`
-	// FlushDelay is how long changes are gathered before the changed
-	// provider records are written to storage. Default 100ms.
+	// FlushDelay is how long catalogue changes other than notifications
+	// (discovery, expiry, configuration) are gathered before the changed
+	// provider records are written to storage. Notifications are written
+	// before they are acknowledged, whatever this says. Default 100ms.
 	FlushDelay caddy.Duration `json:"flush_delay,omitempty"`
 	// Retention is how long expired published or discovered services stay
 	// visible (not placeable) before they are dropped. Default 24h.

@@ -62,7 +62,19 @@ var digestPool = caddy.NewUsagePool()
 // a cluster accepts every other's nonces when they share the nonce key:
 // set nonce_key, or let the first instance generate one and store it in
 // Caddy's storage (csb/digest/nonce_key), which a cluster shares. The
-// replay cache is per instance and survives config reloads.
+// replay cache is in memory, per instance: it survives config reloads;
+// after a restart, nonces issued before it are answered stale=true (one
+// transparent round trip for clients) so that no count used before the
+// restart can be replayed. Replay protection does not span instances: a
+// count used at one instance is not known to another, so a cluster
+// that needs it should route a client to one instance (sticky sessions).
+//
+// Composition: with other providers in the same authentication handler,
+// any provider's credentials get in. On a 401, though, Caddy's handler
+// sends the challenge headers of only one failing provider (chosen by map
+// order), so a client that speaks only Digest may be shown a Basic
+// challenge; use separate routes (or a separate handler) when both
+// schemes must be advertised reliably.
 //
 // Client notes: Python's urllib.request.HTTPDigestAuthHandler reads only
 // the first WWW-Authenticate field and only knows MD5 (and SHA-1, which RFC
@@ -239,7 +251,11 @@ func (d *HTTPDigestAuth) Provision(ctx caddy.Context) error {
 	sum := sha256.Sum256(append([]byte("caddy-csb digest pool\x00"+realm+"\x00"), key...))
 	d.poolKey = "digest\x00" + realm + "\x00" + hex.EncodeToString(sum[:16])
 	val, loaded, err := digestPool.LoadOrNew(d.poolKey, func() (caddy.Destructor, error) {
-		return &digestState{replay: digest.NewReplayCache(d.MaxNonces, d.ReplayWindow)}, nil
+		rc := digest.NewReplayCache(d.MaxNonces, d.ReplayWindow)
+		// Counts seen by an earlier process are lost: nonces issued before
+		// now must be renewed (stale=true) rather than trusted.
+		rc.ForgetBefore(time.Now())
+		return &digestState{replay: rc}, nil
 	})
 	if err != nil {
 		return err
@@ -341,10 +357,7 @@ func (d *HTTPDigestAuth) Authenticate(w http.ResponseWriter, r *http.Request) (c
 	})
 	if res.OK {
 		w.Header().Set("Authentication-Info", res.AuthenticationInfo)
-		return caddyauth.User{
-			ID:       res.Username,
-			Metadata: map[string]string{"algorithm": res.Algorithm.String()},
-		}, true, nil
+		return caddyauth.User{ID: res.Username, Metadata: algorithmMetadata[res.Algorithm]}, true, nil
 	}
 	if c := d.logger.Check(zapcore.DebugLevel, "digest authentication refused"); c != nil {
 		c.Write(zap.String("reason", res.Err.Error()), zap.Bool("stale", res.Stale),
@@ -353,8 +366,22 @@ func (d *HTTPDigestAuth) Authenticate(w http.ResponseWriter, r *http.Request) (c
 	for _, ch := range d.server.Challenges(res.Stale) {
 		w.Header().Add("WWW-Authenticate", ch)
 	}
+	// The 401 goes out before the next handler would read the body; a
+	// client's first request of a Digest exchange nearly always has one.
+	discardUnreadBody(r)
 	return caddyauth.User{}, false, nil
 }
+
+// algorithmMetadata holds one read-only metadata map per algorithm
+// ({http.auth.user.algorithm}), shared by all requests: caddyauth only
+// reads it, and a map per request would be garbage on the hot path.
+var algorithmMetadata = func() map[digest.Algorithm]map[string]string {
+	m := make(map[digest.Algorithm]map[string]string)
+	for _, a := range digest.Algorithms {
+		m[a] = map[string]string{"algorithm": a.String()}
+	}
+	return m
+}()
 
 // requestTarget returns the request-target as the client sent it, before
 // any rewrite: the value the Digest uri parameter must equal.

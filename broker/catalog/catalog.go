@@ -96,6 +96,10 @@ type Catalog struct {
 	subMu       sync.Mutex
 	subscribers []func()
 
+	// flushMu serialises Flush, so an older snapshot of a record is never
+	// written after a newer one, and concurrent callers that want their
+	// change durable share one write (group commit).
+	flushMu  sync.Mutex
 	dirtyCh  chan struct{} // a provider record needs writing
 	expiryCh chan struct{} // nextExpiry moved earlier
 	stop     chan struct{}

@@ -74,11 +74,18 @@ func (c *Catalog) snapshotRecord(p *provider) *record {
 }
 
 // Flush writes every changed provider record to the store now and deletes
-// the records of removed providers.
+// the records of removed providers. When it returns nil, every change made
+// before the call is in the store: calls are serialised, and a call that
+// waited for another one to finish writes whatever that one did not. The
+// publish interface calls it before acknowledging a notification, so an
+// acknowledged notification survives a crash; concurrent notifications
+// share one write.
 func (c *Catalog) Flush(ctx context.Context) error {
 	if c.opt.Store == nil {
 		return nil
 	}
+	c.flushMu.Lock()
+	defer c.flushMu.Unlock()
 	type write struct {
 		id  string
 		rec *record

@@ -3,7 +3,6 @@ package digest
 import (
 	"bytes"
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -250,7 +249,7 @@ func (t *Transport) authorize(r *http.Request, sess *session, getBody func() (io
 	in.Algorithm, in.HA1, in.Nonce, in.QOP = sess.alg, sess.ha1, nonce, sess.qop
 	in.Method, in.URI = r.Method, r.URL.RequestURI()
 	if sess.qop != "" {
-		in.NC = fmt.Sprintf("%08x", nc)
+		in.NC = formatNC(nc)
 		in.Cnonce = newCnonce()
 	}
 	if sess.qop == QOPAuthInt {
@@ -307,6 +306,17 @@ func (t *Transport) authorize(r *http.Request, sess *session, getBody func() (io
 	return att, nil
 }
 
+// formatNC writes a nonce count as 8 lower-case hex digits.
+func formatNC(nc uint32) string {
+	const digits = "0123456789abcdef"
+	var b [8]byte
+	for i := 7; i >= 0; i-- {
+		b[i] = digits[nc&15]
+		nc >>= 4
+	}
+	return string(b[:])
+}
+
 func newCnonce() string {
 	var b [18]byte
 	_, _ = rand.Read(b[:])
@@ -320,7 +330,8 @@ func (t *Transport) checkInfo(att *attempt, resp *http.Response) error {
 	if field == "" {
 		return nil
 	}
-	params, err := ParseParams(field)
+	var buf [8]Param
+	params, err := parseParams(field, buf[:0])
 	if err != nil {
 		return nil // an unreadable Authentication-Info is ignored
 	}
@@ -337,8 +348,9 @@ func (t *Transport) checkInfo(att *attempt, resp *http.Response) error {
 			if qop == "" {
 				in.NC, in.Cnonce = "", ""
 			}
-			want := in.RspAuth()
-			if len(rsp) != len(want) || subtle.ConstantTimeCompare([]byte(strings.ToLower(rsp)), []byte(want)) != 1 {
+			var wbuf [128]byte
+			want := in.appendDigest(wbuf[:0], "")
+			if !validHex(rsp, len(want)) || !equalHexFold(want, rsp) {
 				return ErrRspauth
 			}
 		}
@@ -447,13 +459,21 @@ func (t *Transport) usable(ch *Challenge) (clientChallenge, bool) {
 // ParseParams parses a field value that is a bare list of auth-params,
 // such as Authentication-Info (RFC 7615 section 3).
 func ParseParams(field string) ([]Param, error) {
-	// Reuse the challenge parser with a dummy scheme.
-	ch, err := ParseCredentials("x " + field)
+	return parseParams(field, nil)
+}
+
+func parseParams(field string, buf []Param) ([]Param, error) {
+	if len(field) > maxHeaderLen {
+		return nil, malformed("header longer than %d bytes", maxHeaderLen)
+	}
+	p := parser{s: field}
+	params, err := p.authParams(buf)
 	if err != nil {
 		return nil, err
 	}
-	if ch.Token68 != "" {
-		return nil, malformed("expected auth-params")
+	p.skipListSeparators()
+	if !p.eof() {
+		return nil, malformed("unexpected %q after the parameters", p.rest())
 	}
-	return ch.Params, nil
+	return params, nil
 }

@@ -226,9 +226,13 @@ func TestTransportForgedRspauth(t *testing.T) {
 	ts := newTestServer(t, nil)
 	ts.rewrite = func(info string) string {
 		i := strings.Index(info, `rspauth="`) + len(`rspauth="`)
-		return info[:i] + "0" + info[i+1:]
+		c := "0"
+		if info[i] == '0' {
+			c = "1" // always a different digit
+		}
+		return info[:i] + c + info[i+1:]
 	}
-	if ts.rewrite("rspauth=\"abc\"") != "rspauth=\"0bc\"" {
+	if ts.rewrite("rspauth=\"abc\"") != "rspauth=\"0bc\"" || ts.rewrite("rspauth=\"0bc\"") != "rspauth=\"1bc\"" {
 		t.Fatal("rewrite helper")
 	}
 	c := &http.Client{Transport: &Transport{Username: "alice", Password: "wonderland"}}

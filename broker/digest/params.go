@@ -69,7 +69,7 @@ func ParseChallenges(field string) ([]Challenge, error) {
 		if p.eof() {
 			break
 		}
-		c, err := p.challenge()
+		c, err := p.challenge(nil)
 		if err != nil {
 			return nil, err
 		}
@@ -86,12 +86,18 @@ func ParseChallenges(field string) ([]Challenge, error) {
 // 4.2). The same rules as ParseChallenges apply; anything after the
 // credentials is an error.
 func ParseCredentials(field string) (Challenge, error) {
+	return parseCredentials(field, nil)
+}
+
+// parseCredentials is ParseCredentials appending the parameters to buf,
+// so that a caller can parse into a stack array without allocating.
+func parseCredentials(field string, buf []Param) (Challenge, error) {
 	if len(field) > maxHeaderLen {
 		return Challenge{}, malformed("header longer than %d bytes", maxHeaderLen)
 	}
 	p := parser{s: field}
 	p.skipOWS()
-	c, err := p.challenge()
+	c, err := p.challenge(buf)
 	if err != nil {
 		return Challenge{}, err
 	}
@@ -139,43 +145,55 @@ func (p *parser) token() string {
 }
 
 // challenge parses: auth-scheme [ 1*SP ( token68 / #auth-param ) ]. It
-// stops before a "," that starts the next challenge.
-func (p *parser) challenge() (Challenge, error) {
-	var c Challenge
-	c.Scheme = p.token()
-	if c.Scheme == "" {
-		return c, malformed("expected an auth-scheme at %q", p.rest())
+// stops before a "," that starts the next challenge. Parameters are
+// appended to buf (nil: a new slice).
+func (p *parser) challenge(buf []Param) (Challenge, error) {
+	// Separate locals rather than a Challenge being filled: escape analysis
+	// is field-insensitive, and the scheme goes into error messages while
+	// params must be able to stay in the caller's stack buffer.
+	scheme := p.token()
+	if scheme == "" {
+		return Challenge{}, malformed("expected an auth-scheme at %q", p.rest())
 	}
 	if p.eof() || p.s[p.i] == ',' {
-		return c, nil
+		return Challenge{Scheme: scheme}, nil
 	}
 	if p.s[p.i] != ' ' && p.s[p.i] != '\t' {
-		return c, malformed("unexpected %q after auth-scheme %q", p.s[p.i], c.Scheme)
+		return Challenge{}, malformed("unexpected %q after auth-scheme %q", p.s[p.i], scheme)
 	}
 	p.skipOWS()
 	if p.eof() || p.s[p.i] == ',' {
-		return c, nil
+		return Challenge{Scheme: scheme}, nil
 	}
 	if t68, ok := p.token68(); ok {
-		c.Token68 = t68
-		return c, nil
+		return Challenge{Scheme: scheme, Token68: t68}, nil
 	}
-	// #auth-param; a "," followed by something that is not "name =" ends
-	// this challenge (it is the next challenge's auth-scheme).
+	params, err := p.authParams(buf)
+	if err != nil {
+		return Challenge{}, err
+	}
+	return Challenge{Scheme: scheme, Params: params}, nil
+}
+
+// authParams parses #auth-param, appending to buf. A "," followed by
+// something that is not "name =" ends the list (it is the next
+// challenge's auth-scheme); p is left on that ",".
+func (p *parser) authParams(buf []Param) ([]Param, error) {
+	params := buf[:0]
 	for {
 		save := p.i
 		p.skipListSeparators()
 		if p.eof() {
-			return c, nil
+			return params, nil
 		}
 		name := p.token()
 		p.skipOWS()
 		if name == "" || p.eof() || p.s[p.i] != '=' {
-			if len(c.Params) == 0 {
-				return c, malformed("expected auth-param at %q", p.rest())
+			if len(params) == 0 {
+				return nil, malformed("expected auth-param at %q", p.rest())
 			}
 			p.i = save // next challenge
-			return c, nil
+			return params, nil
 		}
 		p.i++ // '='
 		p.skipOWS()
@@ -185,33 +203,33 @@ func (p *parser) challenge() (Challenge, error) {
 			var err error
 			v, err = p.quotedString()
 			if err != nil {
-				return c, err
+				return nil, err
 			}
 			quoted = true
 		} else {
 			v = p.token()
 			if v == "" {
-				return c, malformed("empty value for %q", name)
+				return nil, malformed("empty value for %q", name)
 			}
 		}
-		for _, q := range c.Params {
+		for _, q := range params {
 			if len(q.Name) == len(name) && strings.EqualFold(q.Name, name) {
-				return c, malformed("parameter %q given twice", name)
+				return nil, malformed("parameter %q given twice", name)
 			}
 		}
-		if len(c.Params) >= maxParams {
-			return c, malformed("more than %d parameters", maxParams)
+		if len(params) >= maxParams {
+			return nil, malformed("more than %d parameters", maxParams)
 		}
-		if c.Params == nil {
-			c.Params = make([]Param, 0, 12) // a Digest header has about 11
+		if params == nil {
+			params = make([]Param, 0, 12) // a Digest header has about 11
 		}
-		c.Params = append(c.Params, Param{Name: name, Value: v, Quoted: quoted})
+		params = append(params, Param{Name: name, Value: v, Quoted: quoted})
 		p.skipOWS()
 		if p.eof() {
-			return c, nil
+			return params, nil
 		}
 		if p.s[p.i] != ',' {
-			return c, malformed("expected \",\" at %q", p.rest())
+			return nil, malformed("expected \",\" at %q", p.rest())
 		}
 	}
 }

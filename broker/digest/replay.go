@@ -144,6 +144,23 @@ func (c *ReplayCache) Len() int {
 	return n
 }
 
+// ForgetBefore makes every nonce issued at or before t that is not tracked
+// yet Forgotten. A server calls it with its start time on a new cache:
+// nonces issued before it started may have been used with a previous
+// process, whose counts are lost, so their clients must take new nonces
+// (one stale=true round trip) rather than risk a replay being accepted.
+func (c *ReplayCache) ForgetBefore(t time.Time) {
+	ns := t.UnixNano()
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		if ns > s.floor {
+			s.floor = ns
+		}
+		s.mu.Unlock()
+	}
+}
+
 // Clear forgets every nonce. Nonces tracked so far are Forgotten after it.
 func (c *ReplayCache) Clear() {
 	for i := range c.shards {

@@ -143,3 +143,19 @@ func TestReplayConcurrent(t *testing.T) {
 		t.Fatalf("%d acceptances of 200 distinct counts by 8 racing clients, want exactly 200", total)
 	}
 }
+
+func TestReplayForgetBefore(t *testing.T) {
+	c := NewReplayCache(100, 64)
+	base := time.Unix(1000, 0)
+	c.Check(nid(base, 1), base.Add(time.Hour), 1, base)
+	c.ForgetBefore(base.Add(time.Second))
+	if v := c.Check(nid(base, 1), base.Add(time.Hour), 2, base); v != Accepted {
+		t.Fatalf("tracked nonce: %v", v)
+	}
+	if v := c.Check(nid(base.Add(time.Second), 2), base.Add(time.Hour), 1, base); v != Forgotten {
+		t.Fatalf("nonce from before the start: %v", v)
+	}
+	if v := c.Check(nid(base.Add(2*time.Second), 3), base.Add(time.Hour), 1, base); v != Accepted {
+		t.Fatalf("new nonce: %v", v)
+	}
+}

@@ -258,7 +258,8 @@ const (
 
 func parseCreds(field string) (creds, error) {
 	var c creds
-	ch, err := ParseCredentials(field)
+	var buf [16]Param
+	ch, err := parseCredentials(field, buf[:0])
 	if err != nil {
 		return c, err
 	}

@@ -485,3 +485,28 @@ func TestErrorsCarryNoSecrets(t *testing.T) {
 		t.Fatalf("bad HA1 error %v", err)
 	}
 }
+
+// FuzzAuthenticate feeds arbitrary Authorization values (seeded with
+// valid ones and near misses) to a Server: it must never panic, never
+// accept, and always explain a refusal.
+func FuzzAuthenticate(f *testing.F) {
+	fx := newFixture(f, nil)
+	c := fx.base(f, SHA256)
+	f.Add(c.header())
+	c.userhash = true
+	f.Add(c.header())
+	c.qop, c.body = QOPAuthInt, []byte("x")
+	f.Add(c.header())
+	f.Add(`Digest username="a", realm="broker", nonce="` + strings.Repeat("A", NonceLen) + `", uri="/", response="00", qop=auth, nc=00000001, cnonce="c"`)
+	f.Add("Digest username*=UTF-8''%ff, realm=broker")
+	f.Fuzz(func(t *testing.T, h string) {
+		res := fx.srv.Authenticate(Request{Method: "GET", URI: "/", Authorization: h,
+			Body: func(int64) ([]byte, error) { return []byte("x"), nil }})
+		if res.OK {
+			t.Fatalf("accepted %q", h)
+		}
+		if res.Err == nil {
+			t.Fatalf("refusal without a reason for %q", h)
+		}
+	})
+}

@@ -9,6 +9,7 @@
 package publish
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"sync"
@@ -67,6 +68,9 @@ type IngestOptions struct {
 	// skips seqnumbers, to resynchronise: the subscription manager sends a
 	// subscription update asking the provider for its full state.
 	OnGap func(providerID, subscriptionID string)
+	// CommitTimeout bounds how long an acknowledgement waits for the
+	// catalogue's store write. Default: 10 s.
+	CommitTimeout time.Duration
 }
 
 // Ingester applies notifications to the catalogue. It is safe for
@@ -260,6 +264,11 @@ func (i *Ingester) Ingest(n *csbmsg.Notification, user string) Result {
 		if ce := l.Check(zap.DebugLevel, "duplicate notification acknowledged"); ce != nil {
 			ce.Write()
 		}
+		// A duplicate is often a retry after a refused commit: make sure
+		// what was applied the first time is stored before saying so.
+		if res, ok := i.commit(l, pid); !ok {
+			return res
+		}
 		return Result{Outcome: OutcomeDuplicate, ProviderID: pid, Response: csbmsg.PublishResponse{
 			Status: csbmsg.StatusOK, Reason: fmt.Sprintf("OK: duplicate seqnumber %d already applied", n.SeqNumber)}}
 	case seen && n.SeqNumber < last && !(push && n.SeqNumber == 1):
@@ -281,6 +290,9 @@ func (i *Ingester) Ingest(n *csbmsg.Notification, user string) Result {
 	changes := i.opt.Catalog.ApplyNotification(n, full)
 	i.last[n.ID] = n.SeqNumber
 	i.mu.Unlock()
+	if res, ok := i.commit(l, pid); !ok {
+		return res
+	}
 
 	res := Result{Outcome: outcome, ProviderID: pid, Full: full, Changes: changes,
 		Response: csbmsg.PublishResponse{Status: csbmsg.StatusOK, Reason: "OK: notification applied"}}
@@ -302,6 +314,30 @@ func (i *Ingester) Ingest(n *csbmsg.Notification, user string) Result {
 		res.Response.Reason = "OK: notification applied; sequence restarted"
 	}
 	return res
+}
+
+// commit makes the catalogue's changes durable before a notification is
+// acknowledged, so nothing the broker acknowledged is lost in a crash.
+// Concurrent notifications share one store write (catalog.Flush). When the
+// write fails, the notification stays applied in memory and the provider
+// is told to try again (402, "unable to update subscription", the draft's
+// code for an update refused for any other reason); its retry is then a
+// duplicate, which commits again before it is acknowledged.
+func (i *Ingester) commit(l *zap.Logger, pid string) (Result, bool) {
+	timeout := i.opt.CommitTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := i.opt.Catalog.Flush(ctx); err != nil {
+		l.Error("notification applied but not stored: asking the provider to retry", zap.Error(err))
+		return Result{Outcome: OutcomeRefused, ProviderID: pid, Response: csbmsg.PublishResponse{
+			Status: csbmsg.StatusCannotUpdate,
+			Reason: "notification could not be stored by the broker; send it again",
+		}}, false
+	}
+	return Result{}, true
 }
 
 // Forget drops the sequencing state of an id that is no longer held.

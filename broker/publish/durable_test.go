@@ -1,0 +1,78 @@
+package publish
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+
+	"github.com/caddy-csb/caddy-csb/broker/catalog"
+	"github.com/caddy-csb/caddy-csb/broker/clock"
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/broker/store"
+)
+
+// flakyStore fails every write while broken is set.
+type flakyStore struct {
+	store.Memory
+	broken atomic.Bool
+}
+
+func (f *flakyStore) Store(ctx context.Context, key string, value []byte) error {
+	if f.broken.Load() {
+		return errors.New("disk full")
+	}
+	return f.Memory.Store(ctx, key, value)
+}
+
+// TestAcknowledgedNotificationIsStored shows that an acknowledgement means
+// the notification is in the store: the catalogue's write-behind loop is
+// not running here, yet a second catalogue loading the same store (a
+// restart after a crash) finds what was acknowledged. While the store
+// fails, the provider is asked to retry; its retry commits and is then
+// acknowledged.
+func TestAcknowledgedNotificationIsStored(t *testing.T) {
+	fc := clock.NewFake(t0)
+	st := new(flakyStore)
+	cat, err := catalog.New(catalog.Options{Clock: fc, Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cat.Close(context.Background()) })
+	ing := NewIngester(IngestOptions{Catalog: cat, Clock: fc, Subscriptions: fakeSubs{"sub-a": "a"}})
+	if err := ing.Configure(true, map[string]Policy{"a": {Publishers: []string{"alice"}}}); err != nil {
+		t.Fatal(err)
+	}
+
+	st.broken.Store(true)
+	r := ing.Ingest(notif("sub-a", 1, "a", "x", "y"), "alice")
+	if r.Response.Status != csbmsg.StatusCannotUpdate {
+		t.Fatalf("store failing: got %d %q, want 402", r.Response.Status, r.Response.Reason)
+	}
+	st.broken.Store(false)
+	r = ing.Ingest(notif("sub-a", 1, "a", "x", "y"), "alice")
+	if r.Response.Status != csbmsg.StatusOK || r.Outcome != OutcomeDuplicate {
+		t.Fatalf("retry: got %d %q (%s), want a 200 duplicate", r.Response.Status, r.Response.Reason, r.Outcome)
+	}
+	r = ing.Ingest(notif("sub-a", 2, "a", "x", "y", "z"), "alice")
+	if r.Response.Status != csbmsg.StatusOK {
+		t.Fatalf("seq 2: got %d %q", r.Response.Status, r.Response.Reason)
+	}
+
+	// "Crash": nothing else is flushed; a new catalogue reads the store.
+	cat2, err := catalog.New(catalog.Options{Clock: fc, Store: &st.Memory})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cat2.Close(context.Background()) })
+	providers, services, err := cat2.Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if providers != 1 || services != 3 {
+		t.Fatalf("after restart: %d providers, %d services; want 1 and 3", providers, services)
+	}
+	if seq, _, ok := cat2.Sequence("sub-a"); !ok || seq != 2 {
+		t.Fatalf("after restart: seqnumber %d (%v), want 2", seq, ok)
+	}
+}
