@@ -370,6 +370,9 @@ func (d *HTTPDigestAuth) Authenticate(w http.ResponseWriter, r *http.Request) (c
 	for _, ch := range d.server.Challenges(res.Stale) {
 		w.Header().Add("WWW-Authenticate", ch)
 	}
+	// The 401 goes out before the next handler would read the body; a
+	// client's first request of a Digest exchange nearly always has one.
+	discardUnreadBody(r)
 	return caddyauth.User{}, false, nil
 }
 

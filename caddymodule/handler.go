@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"io"
 	"net/http"
 	"strings"
 
@@ -82,13 +83,38 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	var err error
 	switch {
 	case r.URL.Path == h.PublishPath:
-		return h.servePublish(w, r)
+		err = h.servePublish(w, r)
 	case r.URL.Path == h.ConsumerPath || strings.HasPrefix(r.URL.Path, h.ConsumerPath+"/"):
-		return h.serveConsumer(w, r)
+		err = h.serveConsumer(w, r)
+	default:
+		return next.ServeHTTP(w, r)
 	}
-	return next.ServeHTTP(w, r)
+	if err != nil {
+		// An HTTP-level refusal (405, 413, 415, ...) is answered before
+		// the body was read.
+		discardUnreadBody(r)
+	}
+	return err
+}
+
+// maxDiscard is how much of an unread request body is read and thrown away
+// before an early answer, the amount Go's HTTP/1 server discards itself.
+const maxDiscard = 256 << 10
+
+// discardUnreadBody reads and drops what is left of a small request body
+// before the handler chain answers without reading it (a refusal). On
+// HTTP/2 an answer sent while the client is still sending makes Go's
+// server reset the stream, and some clients (curl 7.88) then report an
+// empty reply instead of the answer; HTTP/1.1 does this itself. Bodies
+// larger than maxDiscard are left alone.
+func discardUnreadBody(r *http.Request) {
+	if r.ProtoMajor < 2 || r.Body == nil || r.Body == http.NoBody || r.ContentLength > maxDiscard {
+		return
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, maxDiscard))
 }
 
 func parsePath(d *caddyfile.Dispenser, dst *string) error {

@@ -2,11 +2,10 @@ package caddymodule
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"net/http"
-	"os"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-csb/caddy-csb/adapters/sandbox"
+	"github.com/caddy-csb/caddy-csb/broker/httpclient"
 )
 
 func init() {
@@ -58,12 +58,25 @@ type SandboxFaults struct {
 	Seed uint64 `json:"seed,omitempty"`
 }
 
+// SandboxBrokerAuth are the credentials a sandbox sends notifications
+// with. Placeholders such as {env.CLOUD_A_PASSWORD} are expanded when the
+// configuration is loaded. They are sent only to the broker's host.
+type SandboxBrokerAuth struct {
+	// Scheme is "digest" (RFC 7616; the strongest algorithm the broker
+	// offers is used) or "basic" (refused over plain HTTP to a host that
+	// is not loopback).
+	Scheme string `json:"scheme"`
+	// Username and Password are the credentials.
+	Username string `json:"username"`
+	Password string `json:"password,omitempty"`
+}
+
 // Sandbox is the http.handlers.csb_sandbox handler: an in-memory cloud
 // provider (see package adapters/sandbox) for local use and tests. It
 // serves a CIMI API for IaaS, a CDMI API for DSaaS and a csb-publish
 // subscription endpoint, enforces its capacity, advertises its price, and
-// notifies the broker at Broker. Requests to other paths go to the next
-// handler.
+// notifies the broker at Broker, trusting BrokerCA and signing in with
+// BrokerAuth. Requests to other paths go to the next handler.
 //
 // Its state survives config reloads (keyed by ID); its notifier stops when
 // the config that started it is unloaded.
@@ -105,6 +118,11 @@ type Sandbox struct {
 	// trusts Caddy's local CA (the broker uses tls internal), a file name
 	// trusts the PEM certificates in it. Default: the system roots.
 	BrokerCA string `json:"broker_ca,omitempty"`
+	// BrokerAuth is how the sandbox authenticates to the broker when it
+	// sends notifications: the broker's publish endpoint is normally
+	// behind digest_auth or basic_auth, and the user must be one of the
+	// provider's publishers there. Default: no credentials.
+	BrokerAuth *SandboxBrokerAuth `json:"broker_auth,omitempty"`
 	// PushID, if set, makes the sandbox notify the broker without any
 	// subscription, under this id, every PushFrequency (default 60 s).
 	PushID        string         `json:"push_id,omitempty"`
@@ -120,6 +138,7 @@ type Sandbox struct {
 
 	cloud              *sandbox.Cloud
 	cimi, cdmi, subscr http.Handler
+	client             *http.Client // notifications to the broker
 	cancel             context.CancelFunc
 	done               chan struct{}
 	logger             *zap.Logger
@@ -163,10 +182,12 @@ func (s *Sandbox) Provision(ctx caddy.Context) error {
 	if cfg.Capacity == (sandbox.Capacity{}) {
 		cfg.Capacity = sandbox.Capacity{Cores: 16, MemoryGB: 64, StorageGB: 500}
 	}
-	client, err := s.brokerClient(ctx)
+	brokerURL := repl.ReplaceAll(s.Broker, "")
+	client, err := s.brokerClient(ctx, brokerURL)
 	if err != nil {
 		return err
 	}
+	s.client = client
 	val, loaded, err := sandboxPool.LoadOrNew("csb_sandbox:"+s.ID, func() (caddy.Destructor, error) {
 		return &sandboxState{cloud: sandbox.New(cfg)}, nil
 	})
@@ -184,7 +205,7 @@ func (s *Sandbox) Provision(ctx caddy.Context) error {
 	}
 	s.cloud.SetFaults(f)
 	s.cloud.SetPublishConfig(sandbox.PublishConfig{
-		BrokerURL:        repl.ReplaceAll(s.Broker, ""),
+		BrokerURL:        brokerURL,
 		Client:           client,
 		MinFrequency:     time.Duration(s.MinFrequency),
 		MaxExpires:       time.Duration(s.MaxExpires),
@@ -206,9 +227,12 @@ func (s *Sandbox) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-// brokerClient builds the HTTP client notifications are sent with.
-func (s *Sandbox) brokerClient(ctx caddy.Context) (*http.Client, error) {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
+// brokerClient builds the HTTP client notifications are sent with: the
+// trust for the broker's certificate (broker_ca) and the credentials
+// (broker_auth), with broker/httpclient, like the broker's own clients
+// toward providers.
+func (s *Sandbox) brokerClient(ctx caddy.Context, brokerURL string) (*http.Client, error) {
+	cfg := httpclient.Config{Timeouts: httpclient.Timeouts{Overall: 30 * time.Second}}
 	switch s.BrokerCA {
 	case "":
 	case "internal":
@@ -222,19 +246,28 @@ func (s *Sandbox) brokerClient(ctx caddy.Context) (*http.Client, error) {
 		}
 		pool := x509.NewCertPool()
 		pool.AddCert(ca.RootCertificate())
-		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		cfg.TLS.RootCAs = pool
 	default:
-		pem, err := os.ReadFile(s.BrokerCA)
-		if err != nil {
-			return nil, fmt.Errorf("csb_sandbox %q: broker_ca: %v", s.ID, err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("csb_sandbox %q: broker_ca %s: no PEM certificate", s.ID, s.BrokerCA)
-		}
-		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		cfg.TLS.CAFile = s.BrokerCA
 	}
-	return &http.Client{Transport: tr, Timeout: 30 * time.Second}, nil
+	if a := s.BrokerAuth; a != nil {
+		repl := caddy.NewReplacer()
+		cfg.Auth = httpclient.Auth{
+			Scheme:   a.Scheme,
+			Username: repl.ReplaceKnown(a.Username, ""),
+			Password: repl.ReplaceKnown(a.Password, ""),
+		}
+		// Credentials go to the broker only, never to a host a redirect
+		// points at.
+		if u, err := url.Parse(brokerURL); err == nil && u.Host != "" {
+			cfg.Hosts = []string{u.Host}
+		}
+	}
+	client, err := httpclient.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("csb_sandbox %q: broker client: %v", s.ID, err)
+	}
+	return client, nil
 }
 
 // Validate checks the configuration.
@@ -247,17 +280,32 @@ func (s *Sandbox) Validate() error {
 	if s.CIMIPath == s.CDMIPath || strings.HasPrefix(s.SubscribePath, s.CIMIPath+"/") || strings.HasPrefix(s.SubscribePath, s.CDMIPath+"/") {
 		return fmt.Errorf("csb_sandbox %q: cimi_path, cdmi_path and subscribe_path must not overlap", s.ID)
 	}
+	if a := s.BrokerAuth; a != nil {
+		if a.Scheme != httpclient.SchemeDigest && a.Scheme != httpclient.SchemeBasic {
+			return fmt.Errorf("csb_sandbox %q: broker_auth scheme %q: want digest or basic", s.ID, a.Scheme)
+		}
+		if a.Username == "" {
+			return fmt.Errorf("csb_sandbox %q: broker_auth needs a user name", s.ID)
+		}
+		if s.Broker == "" {
+			return fmt.Errorf("csb_sandbox %q: broker_auth without broker: there is nobody to notify", s.ID)
+		}
+	}
 	if s.Faults != nil && (s.Faults.ErrorRate < 0 || s.Faults.ErrorRate > 1) {
 		return fmt.Errorf("csb_sandbox %q: error_rate %v must be between 0 and 1", s.ID, s.Faults.ErrorRate)
 	}
 	return nil
 }
 
-// Cleanup stops the notifier and releases the state.
+// Cleanup stops the notifier, closes its idle connections and releases
+// the state.
 func (s *Sandbox) Cleanup() error {
 	if s.cancel != nil {
 		s.cancel()
 		<-s.done
+	}
+	if s.client != nil {
+		s.client.CloseIdleConnections()
 	}
 	if s.cloud != nil {
 		_, err := sandboxPool.Delete("csb_sandbox:" + s.ID)
@@ -301,6 +349,7 @@ func parseSandboxDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler,
 //		url               <base-url>
 //		broker            <publish-url>
 //		broker_ca         internal|<pem-file>
+//		broker_auth       digest|basic <user> <password>
 //		push              <id> [<frequency>]
 //		min_frequency     <duration>
 //		max_expires       <duration>
@@ -400,6 +449,20 @@ func (s *Sandbox) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			default:
 				faults().Latency = caddy.Duration(dur)
 			}
+		case "broker_auth":
+			if len(args) != 3 {
+				return d.Errf("csb_sandbox: want broker_auth digest|basic <user> <password>")
+			}
+			if args[0] != httpclient.SchemeDigest && args[0] != httpclient.SchemeBasic {
+				return d.Errf("csb_sandbox: broker_auth scheme %q: want digest or basic", args[0])
+			}
+			if args[1] == "" {
+				return d.Errf("csb_sandbox: broker_auth needs a user name")
+			}
+			if s.BrokerAuth != nil {
+				return d.Errf("csb_sandbox: broker_auth given twice")
+			}
+			s.BrokerAuth = &SandboxBrokerAuth{Scheme: args[0], Username: args[1], Password: args[2]}
 		case "push":
 			if err = want(1, 2); err != nil {
 				return err

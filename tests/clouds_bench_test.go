@@ -138,7 +138,7 @@ http://127.0.0.1:%[4]d {
 	b.ResetTimer()
 	for i := 0; i < rounds; i++ {
 		for _, name := range []string{"plain", "dynamic", "fastplain", "fastdynamic"} {
-			rate[name] += wrkRate(b, routes[name], "Authorization: "+basicAuth(users[name])) / rounds
+			rate[name] += cloudWrkRate(b, routes[name], "Authorization: "+basicAuth(users[name])) / rounds
 		}
 	}
 	b.StopTimer()
@@ -223,11 +223,11 @@ func newFastSwift(b *testing.B) *httptest.Server {
 	return srv
 }
 
-var wrkRateRE = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
-var wrkNon2xxRE = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`)
+var cloudWrkRateRE = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+var cloudWrkNon2xxRE = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`)
 
-// wrkRate runs wrk against u for a bounded time and returns requests/s.
-func wrkRate(b *testing.B, u, header string) float64 {
+// cloudWrkRate runs wrk against u for a bounded time and returns requests/s.
+func cloudWrkRate(b *testing.B, u, header string) float64 {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -235,10 +235,10 @@ func wrkRate(b *testing.B, u, header string) float64 {
 	if err != nil {
 		b.Fatalf("wrk: %v\n%s", err, out)
 	}
-	if m := wrkNon2xxRE.FindSubmatch(out); m != nil {
+	if m := cloudWrkNon2xxRE.FindSubmatch(out); m != nil {
 		b.Fatalf("wrk saw %s non-2xx answers on %s:\n%s", m[1], u, out)
 	}
-	m := wrkRateRE.FindSubmatch(out)
+	m := cloudWrkRateRE.FindSubmatch(out)
 	if m == nil {
 		b.Fatalf("no rate in wrk's output:\n%s", out)
 	}

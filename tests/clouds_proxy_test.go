@@ -118,6 +118,12 @@ http://127.0.0.1:%d {
 		port, csbAuthHeader, csbAuthHeader, hashes["alice"], hashes["bob"], o.proxy)
 	b := &cloudBroker{t: t, sw: sw, base: fmt.Sprintf("http://127.0.0.1:%d", port)}
 	b.p = harness.Start(t, caddyfile)
+	t.Cleanup(func() {
+		// A Caddy built with -race (CSB_CADDY_BIN) reports races here.
+		if strings.Contains(b.p.Log(), "WARNING: DATA RACE") {
+			t.Errorf("the broker reported a data race:\n%s", b.p.Log())
+		}
+	})
 	return b
 }
 

@@ -43,6 +43,12 @@ func (a *Adapter) Front(ctx context.Context, r *http.Request, res *adapters.Reso
 			return nil, err
 		}
 		base, service = res.Native[nativeEndpoint], "s3"
+		if r.Method == http.MethodHead && !strings.Contains(strings.Trim(r.URL.Path, "/"), "/") {
+			// Swift's s3api (2.30, eventlet 0.33) answers HEAD on a bucket
+			// with a chunked 204 that carries a body, which would corrupt
+			// the next response on a reused connection.
+			r.Close = true
+		}
 	case kindInstance:
 		body, err := checkEC2Request(r, res.Native[nativeInstanceID])
 		if err != nil {

@@ -149,7 +149,7 @@ func (a *Adapter) provisionBucket(ctx context.Context, req *adapters.Request) (*
 	}
 	// The bucket must be new: the job owns it and everything in it, and
 	// the transparent proxy exposes it to the job's owner.
-	_, err = c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &bucket})
+	err = statBucket(ctx, c, bucket)
 	switch {
 	case err == nil:
 		return nil, bucketExists(bucket)
@@ -196,6 +196,16 @@ func (a *Adapter) provisionBucket(ctx context.Context, req *adapters.Request) (*
 	return out, nil
 }
 
+// statBucket checks that a bucket exists and is readable. It lists zero
+// keys rather than sending HeadBucket: OpenStack Swift's s3api (2.30 on
+// eventlet 0.33) answers HEAD on a bucket with a chunked 204 that carries
+// a body, which can corrupt the next response read on the same
+// connection.
+func statBucket(ctx context.Context, c *s3.Client, bucket string) error {
+	_, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &bucket, MaxKeys: sdkaws.Int32(0)})
+	return err
+}
+
 func bucketExists(b string) error {
 	return &adapters.Error{Kind: adapters.KindClient, Op: "create bucket", Status: http.StatusConflict, Err: fmt.Errorf("bucket %q already exists", b)}
 }
@@ -228,7 +238,7 @@ func (a *Adapter) bucketStatus(ctx context.Context, res *adapters.Resource, want
 	out := cloneResource(res)
 	bucket := res.Native[nativeBucket]
 	g := &csbmsg.DSaaS{}
-	if _, err := c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &bucket}); err != nil {
+	if err := statBucket(ctx, c, bucket); err != nil {
 		if isNotFound(err) {
 			out.State = adapters.StateGone
 			out.Granted = csbmsg.ServiceRequest{DSaaS: g}

@@ -37,6 +37,13 @@ func (a *Adapter) Front(ctx context.Context, r *http.Request, res *adapters.Reso
 			return nil, err
 		}
 		base = res.Native[nativeStorageURL]
+		if r.Method == http.MethodHead && !strings.Contains(strings.Trim(r.URL.Path, "/"), "/") {
+			// Swift 2.30 on eventlet 0.33 answers HEAD on a container with
+			// a chunked 204 that carries a body; on a reused connection
+			// those bytes would be read as the next response. Do not
+			// reuse this one.
+			r.Close = true
+		}
 	case kindServer:
 		if err := checkNovaRequest(r, res.Native[nativeServerID]); err != nil {
 			return nil, err

@@ -41,6 +41,9 @@ func (s *swiftAPI) do(method, path, body string, hdr map[string]string) (*http.R
 	s.t.Helper()
 	req, _ := http.NewRequest(method, s.sw.StorageURL+path, strings.NewReader(body))
 	req.Header.Set("X-Auth-Token", s.token)
+	// Swift answers HEAD on containers with a stray chunked body; do not
+	// reuse the connection after it.
+	req.Close = method == http.MethodHead
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}

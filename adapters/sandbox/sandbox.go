@@ -20,6 +20,7 @@ package sandbox
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"sync"
 	"time"
@@ -79,6 +80,11 @@ type Cloud struct {
 	cfg    Config
 	now    func() time.Time
 	nextID uint64
+	// idTag is a random tag in every resource id, so that the ids of a
+	// restarted (empty) cloud never name what an earlier run created: a
+	// broker that kept a job across the restart must not reclaim a new
+	// consumer's machine when that job's lease ends.
+	idTag string
 
 	// CIMI state, keyed by resource path relative to the CIMI root
 	// ("machines/3").
@@ -105,6 +111,7 @@ func New(cfg Config) *Cloud {
 	c := &Cloud{
 		cfg:      cfg.withDefaults(),
 		now:      time.Now,
+		idTag:    fmt.Sprintf("%06x", rand.Uint32()&0xffffff),
 		machines: map[string]*machine{},
 		volumes:  map[string]*volume{},
 		networks: map[string]*network{},
@@ -281,9 +288,11 @@ const (
 	bytesPerGiB = 1 << 30
 )
 
+// newIDLocked returns a new resource id, such as "machines/3fa9c2-7":
+// the cloud's random tag, then a counter.
 func (c *Cloud) newIDLocked(prefix string) string {
 	c.nextID++
-	return fmt.Sprintf("%s%d", prefix, c.nextID)
+	return fmt.Sprintf("%s%s-%d", prefix, c.idTag, c.nextID)
 }
 
 func ceilDiv(a, b uint64) uint64 { return (a + b - 1) / b }

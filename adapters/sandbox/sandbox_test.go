@@ -377,3 +377,28 @@ func TestMachineTransitionsOnClock(t *testing.T) {
 		t.Errorf("usage %+v", u)
 	}
 }
+
+// TestIDsDifferAcrossRestarts: a new (restarted) cloud never hands out an
+// id an earlier one used, so a broker's stale job cannot remove a new
+// consumer's machine.
+func TestIDsDifferAcrossRestarts(t *testing.T) {
+	create := func(c *Cloud) string {
+		body := `{"resourceURI":"http://schemas.dmtf.org/cimi/1/MachineCreate","machineTemplate":{"machineConfig":{"href":"http://x/cimi/machineConfigs/small"},"machineImage":{"href":"http://x/cimi/machineImages/alpine-3"}}}`
+		req := httptest.NewRequest(http.MethodPost, "/cimi/machines", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		c.CIMI("/cimi").ServeHTTP(rec, req)
+		if rec.Code != http.StatusCreated && rec.Code != http.StatusAccepted {
+			t.Fatalf("create: %d %s", rec.Code, rec.Body)
+		}
+		return rec.Header().Get("Location")
+	}
+	seen := map[string]bool{}
+	for i := 0; i < 20; i++ {
+		loc := create(New(Config{}))
+		if !strings.Contains(loc, "/cimi/machines/") || seen[loc] {
+			t.Fatalf("restart %d: machine at %q (seen before: %v)", i, loc, seen[loc])
+		}
+		seen[loc] = true
+	}
+}

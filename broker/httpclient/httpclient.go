@@ -70,6 +70,10 @@ type TLS struct {
 	// CAFile is a PEM file of CA certificates. When set, only these CAs
 	// are trusted for the provider (not the system pool).
 	CAFile string
+	// RootCAs is a pool of CA certificates held in memory (Caddy's local
+	// CA, say). When set, only these CAs are trusted; it cannot be
+	// combined with CAFile.
+	RootCAs *x509.CertPool
 	// ClientCertFile and ClientKeyFile are a PEM certificate (chain) and
 	// its key, presented for mutual TLS. Both or neither.
 	ClientCertFile string
@@ -178,7 +182,10 @@ func orDefault(d, def time.Duration) time.Duration {
 }
 
 func (t TLS) config() (*tls.Config, error) {
-	c := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName}
+	c := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName, RootCAs: t.RootCAs}
+	if t.CAFile != "" && t.RootCAs != nil {
+		return nil, errors.New("tls: a CA file and an in-memory CA pool cannot both be given")
+	}
 	if t.CAFile != "" {
 		pemBytes, err := os.ReadFile(t.CAFile)
 		if err != nil {

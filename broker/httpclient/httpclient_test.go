@@ -145,6 +145,31 @@ func TestTLSTrustAndMutualTLS(t *testing.T) {
 	}
 }
 
+// TestTLSRootCAsPool trusts a CA held in memory (as Caddy's local CA is)
+// and nothing else.
+func TestTLSRootCAsPool(t *testing.T) {
+	dir := t.TempDir()
+	serverCA, clientCA, otherCA := newCA(t, "server ca"), newCA(t, "client ca"), newCA(t, "other ca")
+	srv := tlsProvider(t, serverCA, clientCA, 0)
+	cPEM, kPEM := clientCA.issue(t, "broker", true, nil, nil)
+	certFile, keyFile := write(t, dir, "client.pem", cPEM), write(t, dir, "client.key", kPEM)
+	for _, tc := range []struct {
+		ca   *pki
+		want bool
+	}{{serverCA, true}, {otherCA, false}} {
+		pool := x509.NewCertPool()
+		pool.AddCert(tc.ca.cert)
+		c, err := New(Config{TLS: TLS{RootCAs: pool, ClientCertFile: certFile, ClientKeyFile: keyFile, ServerName: "provider.example"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := fetch(c, srv.URL)
+		if got := err == nil && body == "hello broker"; got != tc.want {
+			t.Errorf("pool with %s: connected=%v (%q, %v), want %v", tc.ca.cert.Subject.CommonName, got, body, err, tc.want)
+		}
+	}
+}
+
 func TestTLSMinimumVersion(t *testing.T) {
 	serverCA, clientCA := newCA(t, "server ca"), newCA(t, "client ca")
 	srv := tlsProvider(t, serverCA, clientCA, tls.VersionTLS11)
@@ -169,6 +194,7 @@ func TestConfigErrors(t *testing.T) {
 		"ca not pem":       {TLS: TLS{CAFile: notPEM}},
 		"cert without key": {TLS: TLS{ClientCertFile: notPEM}},
 		"bad key pair":     {TLS: TLS{ClientCertFile: notPEM, ClientKeyFile: notPEM}},
+		"ca file and pool": {TLS: TLS{CAFile: notPEM, RootCAs: x509.NewCertPool()}},
 		"unknown scheme":   {Auth: Auth{Scheme: "ntlm"}},
 		"digest no user":   {Auth: Auth{Scheme: "digest"}},
 		"basic colon":      {Auth: Auth{Scheme: "basic", Username: "a:b"}},

@@ -101,6 +101,12 @@ type Options struct {
 	// ReadyURL, when set, is polled (GET, any status) after the admin
 	// endpoint answers, until it connects.
 	ReadyURL string
+	// AdminEnv, when set, names the environment variable that the
+	// Caddyfile's admin option reads instead of CSB_TEST_ADMIN, for a
+	// Caddyfile that is also meant to run outside tests (Caddyfile.example
+	// says admin {$CSB_ADMIN:localhost:2019}). The harness sets it to the
+	// admin address it chose, as it does CSB_TEST_ADMIN.
+	AdminEnv string
 }
 
 // Start writes caddyfile and runs Caddy with it. The Caddyfile must set
@@ -112,8 +118,12 @@ func Start(t testing.TB, caddyfile string, opts ...Options) *Process {
 	if len(opts) > 0 {
 		o = opts[0]
 	}
-	if !strings.Contains(caddyfile, "{$CSB_TEST_ADMIN}") {
-		t.Fatal("harness: the Caddyfile must set admin {$CSB_TEST_ADMIN} in its global options")
+	adminEnv := "CSB_TEST_ADMIN"
+	if o.AdminEnv != "" {
+		adminEnv = o.AdminEnv
+	}
+	if !strings.Contains(caddyfile, "{$"+adminEnv+"}") && !strings.Contains(caddyfile, "{$"+adminEnv+":") {
+		t.Fatalf("harness: the Caddyfile must set admin {$%s} in its global options", adminEnv)
 	}
 	dir := t.TempDir()
 	p := &Process{
@@ -135,6 +145,7 @@ func Start(t testing.TB, caddyfile string, opts ...Options) *Process {
 		"XDG_DATA_HOME=" + p.DataDir,
 		"XDG_CONFIG_HOME=" + filepath.Join(dir, "config"),
 		"CSB_TEST_ADMIN=" + p.AdminAddr,
+		adminEnv + "=" + p.AdminAddr,
 		"PATH=" + os.Getenv("PATH"),
 	}, o.Env...)
 	p.start()

@@ -1,0 +1,428 @@
+package tests
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddy-csb/caddy-csb/tests/harness"
+)
+
+// The quickstart's default addresses, as Caddyfile.example and
+// docs/quickstart.md write them. The test moves each to a free port
+// through the environment variable that Caddyfile.example reads.
+const (
+	defaultBroker = "localhost:8443" // CSB_BROKER
+	defaultCloudA = "localhost:9101" // CSB_CLOUD_A
+	defaultCloudB = "localhost:9102" // CSB_CLOUD_B
+	defaultAdmin  = "localhost:2019" // CSB_ADMIN
+)
+
+// TestQuickstart runs Caddyfile.example as it is, with only its address
+// variables (CSB_ADMIN, CSB_BROKER, CSB_CLOUD_A, CSB_CLOUD_B) set to free
+// ports, waits until both sandbox clouds are in the broker's catalogue,
+// then runs every ```sh block of docs/quickstart.md in order, in one bash
+// session with the real curl, and checks each output against the
+// "```<lang> answer" block written under it. The doc's own variables
+// carry the test's addresses: CSB (the broker's URL), CA (the root of
+// Caddy's local CA in the test's storage) and ADMIN (the admin endpoint);
+// in the answers the default addresses are replaced by the test's.
+//
+// An answer block is abridged: "…" stands for text left out, and every
+// other piece must appear in the output in the order written. The test
+// also checks that the doc still covers every consumer operation, so it
+// fails if a documented command stops working or is dropped.
+func TestQuickstart(t *testing.T) {
+	for _, tool := range []string{"bash", "curl", "python3", "sed", "tee"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s not found: the quickstart's commands need it (Debian packages bash, curl, python3, sed, coreutils)", tool)
+		}
+	}
+	caddyfile, err := os.ReadFile(filepath.Join("..", "Caddyfile.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "quickstart.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps, setup, err := parseQuickstart(string(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkQuickstartCoverage(t, steps, setup)
+
+	broker := fmt.Sprintf("localhost:%d", harness.FreePort(t))
+	cloudA := fmt.Sprintf("localhost:%d", harness.FreePort(t))
+	cloudB := fmt.Sprintf("localhost:%d", harness.FreePort(t))
+	p := harness.Start(t, string(caddyfile), harness.Options{
+		AdminEnv: "CSB_ADMIN",
+		Env:      []string{"CSB_BROKER=" + broker, "CSB_CLOUD_A=" + cloudA, "CSB_CLOUD_B=" + cloudB},
+	})
+	waitCatalogue(t, p, 60*time.Second)
+
+	addresses := strings.NewReplacer(defaultBroker, broker, defaultCloudA, cloudA, defaultCloudB, cloudB, defaultAdmin, p.AdminAddr)
+	work := t.TempDir()
+	if err := os.CopyFS(filepath.Join(work, "examples"), os.DirFS(filepath.Join("..", "examples"))); err != nil {
+		t.Fatal(err)
+	}
+	sh := startShell(t, work, []string{
+		"CSB=https://" + broker,
+		"CA=" + filepath.Join(p.DataDir, "caddy", "pki", "authorities", "local", "root.crt"),
+		"ADMIN=" + p.AdminAddr,
+	})
+	for i, st := range steps {
+		out, status, err := sh.run(st.script, 90*time.Second)
+		if err != nil {
+			t.Fatalf("step %d (docs/quickstart.md line %d): %v\n%s\noutput so far:\n%s", i+1, st.line, err, st.script, out)
+		}
+		if status != 0 {
+			t.Errorf("step %d (docs/quickstart.md line %d) exited with status %d:\n%s\noutput:\n%s", i+1, st.line, status, st.script, out)
+			continue
+		}
+		if st.answer == nil {
+			if strings.TrimSpace(out) != "" {
+				t.Errorf("step %d (docs/quickstart.md line %d) has no answer block but printed:\n%s", i+1, st.line, out)
+			}
+			continue
+		}
+		want := addresses.Replace(*st.answer)
+		if missing, ok := matchAbridged(out, want); !ok {
+			t.Errorf("step %d (docs/quickstart.md line %d):\n%s\nthe output lacks %q (in the order of the answer block):\n%s", i+1, st.line, st.script, missing, out)
+		}
+	}
+}
+
+// TestExampleAdapts: "caddy adapt" accepts Caddyfile.example without a
+// warning (a warning would say the file is not formatted).
+func TestExampleAdapts(t *testing.T) {
+	cmd := exec.Command(harness.Binary(t), "adapt", "--config", filepath.Join("..", "Caddyfile.example"), "--adapter", "caddyfile")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("caddy adapt: %v\n%s", err, stderr.String())
+	}
+	if strings.Contains(stderr.String(), "WARN") {
+		t.Errorf("caddy adapt warned:\n%s", stderr.String())
+	}
+	var cfg struct {
+		Apps struct {
+			CSB struct {
+				Providers []struct {
+					ID        string `json:"id"`
+					Subscribe *struct {
+						URL string `json:"url"`
+					} `json:"subscribe"`
+					Publishers []string `json:"publishers"`
+				} `json:"providers"`
+			} `json:"csb"`
+		} `json:"apps"`
+	}
+	if err := json.Unmarshal(out, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range cfg.Apps.CSB.Providers {
+		if p.Subscribe == nil || len(p.Publishers) == 0 {
+			t.Errorf("provider %s: no subscription or no publishers", p.ID)
+			continue
+		}
+		got = append(got, p.ID+" "+p.Subscribe.URL)
+	}
+	want := []string{"cloud-a http://" + defaultCloudA + "/csb/subscribe", "cloud-b http://" + defaultCloudB + "/csb/subscribe"}
+	if strings.Join(got, ", ") != strings.Join(want, ", ") {
+		t.Errorf("providers %v, want %v", got, want)
+	}
+}
+
+// waitCatalogue polls the broker's debug catalogue until both clouds'
+// IaaS and DSaaS services are placeable.
+func waitCatalogue(t *testing.T, p *harness.Process, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	client := &http.Client{Timeout: 5 * time.Second}
+	var last string
+	for {
+		resp, err := client.Get("http://" + p.AdminAddr + "/csb/debug/catalog")
+		if err == nil {
+			var v struct {
+				Placeable map[string]int `json:"placeable"`
+			}
+			data, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			last = string(data)
+			if json.Unmarshal(data, &v) == nil && v.Placeable["IaaS"] == 2 && v.Placeable["DSaaS"] == 2 {
+				return
+			}
+		} else {
+			last = err.Error()
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the clouds were not in the catalogue after %v: %s\n%s", timeout, last, p.Log())
+		}
+		time.Sleep(100 * time.Millisecond) // polling a condition, with a deadline
+	}
+}
+
+// quickstartStep is one ```sh block of the quickstart and the answer block
+// written under it, if any.
+type quickstartStep struct {
+	line   int // of the opening fence
+	script string
+	answer *string
+}
+
+var fenceRE = regexp.MustCompile("^ {0,3}```(.*)$")
+
+// parseQuickstart returns the runnable ```sh blocks with their answers,
+// and the text of the "```sh skip" blocks. HTML comments are ignored.
+func parseQuickstart(doc string) (steps []quickstartStep, skipped []string, err error) {
+	// Blank out comments, keeping line numbers.
+	doc = regexp.MustCompile(`(?s)<!--.*?-->`).ReplaceAllStringFunc(doc, func(c string) string {
+		return strings.Repeat("\n", strings.Count(c, "\n"))
+	})
+	lines := strings.Split(doc, "\n")
+	for i := 0; i < len(lines); i++ {
+		m := fenceRE.FindStringSubmatch(lines[i])
+		if m == nil {
+			continue
+		}
+		info := strings.Fields(m[1])
+		start := i + 1
+		end := start
+		for end < len(lines) && !fenceRE.MatchString(lines[end]) {
+			end++
+		}
+		if end == len(lines) {
+			return nil, nil, fmt.Errorf("docs/quickstart.md line %d: unclosed code block", i+1)
+		}
+		body := strings.Join(lines[start:end], "\n")
+		i = end
+		switch {
+		case len(info) == 1 && info[0] == "sh":
+			steps = append(steps, quickstartStep{line: start, script: body})
+		case len(info) == 2 && info[0] == "sh" && info[1] == "skip":
+			skipped = append(skipped, body)
+		case len(info) == 2 && info[1] == "answer":
+			if len(steps) == 0 || steps[len(steps)-1].answer != nil {
+				return nil, nil, fmt.Errorf("docs/quickstart.md line %d: an answer block that follows no ```sh block", start)
+			}
+			steps[len(steps)-1].answer = &body
+		case len(info) > 0 && info[0] == "sh":
+			return nil, nil, fmt.Errorf("docs/quickstart.md line %d: unknown block %q (want sh or sh skip)", start, m[1])
+		}
+	}
+	return steps, skipped, nil
+}
+
+// checkQuickstartCoverage fails the test if the doc stops showing one of
+// the consumer operations the quickstart promises, if a curl command is not
+// run, or if a command names an address instead of the doc's variables.
+func checkQuickstartCoverage(t *testing.T, steps []quickstartStep, skipped []string) {
+	t.Helper()
+	setup := strings.Join(skipped, "\n")
+	for _, v := range []string{"CSB=https://" + defaultBroker, "CA=", "ADMIN=" + defaultAdmin} {
+		if !strings.Contains(setup, v) {
+			t.Errorf("docs/quickstart.md: the set-up block no longer sets %s (the test substitutes CSB, CA and ADMIN)", v)
+		}
+	}
+	if strings.Contains(setup, "curl") {
+		t.Error("docs/quickstart.md: a curl command in a ```sh skip block is never tested")
+	}
+	var scripts, answers strings.Builder
+	for _, st := range steps {
+		for _, a := range []string{defaultBroker, defaultCloudA, defaultCloudB, defaultAdmin} {
+			if strings.Contains(st.script, a) {
+				t.Errorf("docs/quickstart.md line %d: the command names %s; use $CSB or $ADMIN", st.line, a)
+			}
+		}
+		if strings.Contains(st.script, "curl") && st.answer == nil {
+			t.Errorf("docs/quickstart.md line %d: a curl command without an answer block", st.line)
+		}
+		scripts.WriteString(st.script + "\n")
+		if st.answer != nil {
+			answers.WriteString(*st.answer + "\n")
+		}
+	}
+	for what, re := range map[string]string{
+		"the catalogue":            `/csb/debug/catalog`,
+		"an IaaS create":           `--data-binary @examples/iaas-small\.xml`,
+		"a create for the big one": `--data-binary @examples/iaas-large\.xml`,
+		"a DSaaS create":           `--data-binary @examples/dsaas\.xml`,
+		"GET":                      `-u alice:\S+ "\$CSB/csb/consumer/\$SMALL"`,
+		"HEAD":                     `\s-I\s`,
+		"PUT":                      `-X PUT`,
+		"COPY":                     `-X COPY`,
+		"MOVE":                     `-X MOVE`,
+		"DELETE":                   `-X DELETE`,
+		"OPTIONS":                  `-X OPTIONS`,
+		"an unknown job":           `/csb/consumer/no-such-job`,
+		"another user":             `-u bob:`,
+		"no credentials":           `curl -sS --cacert "\$CA" -i "`,
+		"a wrong content type":     `Content-Type: application/xml`,
+		"a malformed body":         `@examples/malformed\.xml`,
+		"an impossible request":    `@examples/iaas-huge\.xml`,
+	} {
+		if !regexp.MustCompile(re).MatchString(scripts.String()) {
+			t.Errorf("docs/quickstart.md no longer shows %s", what)
+		}
+	}
+	for _, status := range []string{`status="200"`, `status="400"`, `status="408"`, `status="410"`, `415 Unsupported Media Type`, `401 Unauthorized`, `HTTP/2 204`} {
+		if !strings.Contains(answers.String(), status) {
+			t.Errorf("docs/quickstart.md no longer shows an answer with %s", status)
+		}
+	}
+}
+
+// matchAbridged reports whether out contains every piece of want in
+// order, where "…" in want marks text left out. Each line of want is
+// split at "…" and each piece is trimmed of surrounding white space. It
+// returns the first piece not found.
+func matchAbridged(out, want string) (missing string, ok bool) {
+	pos := 0
+	for _, line := range strings.Split(want, "\n") {
+		for _, piece := range strings.Split(line, "…") {
+			piece = strings.TrimSpace(piece)
+			if piece == "" {
+				continue
+			}
+			i := strings.Index(out[pos:], piece)
+			if i < 0 {
+				return piece, false
+			}
+			pos += i + len(piece)
+		}
+	}
+	return "", true
+}
+
+func TestMatchAbridged(t *testing.T) {
+	out := "HTTP/1.1 200 OK\nCsb-Job-Id: abc\nCsb-Status: 200\n<expires>3599</expires>\n"
+	for _, tc := range []struct {
+		want string
+		ok   bool
+	}{
+		{"HTTP/1.1 200 OK\n…\nCsb-Status: 200", true},
+		{"Csb-Job-Id: …\n<expires>…</expires>", true},
+		{"  <expires>3…</expires>  ", true},
+		{"Csb-Status: 200\nCsb-Job-Id: abc", false}, // out of order
+		{"HTTP/1.1 401", false},
+		{"<expires>7…</expires>", false},
+	} {
+		if _, ok := matchAbridged(out, tc.want); ok != tc.ok {
+			t.Errorf("matchAbridged(%q) = %v, want %v", tc.want, ok, tc.ok)
+		}
+	}
+}
+
+func TestParseQuickstart(t *testing.T) {
+	doc := "# x\n<!--\n```sh\nnot a step\n```\n-->\n```sh skip\nCSB=x\n```\n```sh\necho hi\n```\n\ntext\n\n```text answer\nhi\n```\n```sh\ntrue\n```\n```xml\n<not-an-answer/>\n```\n"
+	steps, skipped, err := parseQuickstart(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(skipped) != 1 || skipped[0] != "CSB=x" {
+		t.Errorf("skipped %q", skipped)
+	}
+	if len(steps) != 2 || steps[0].script != "echo hi" || steps[0].answer == nil || *steps[0].answer != "hi" || steps[1].answer != nil || steps[0].line != 10 {
+		t.Errorf("steps %+v", steps)
+	}
+	for _, bad := range []string{"```sh\nx\n", "```text answer\nx\n```\n", "```sh\na\n```\n```text answer\nb\n```\n```text answer\nc\n```\n", "```sh run\nx\n```\n"} {
+		if _, _, err := parseQuickstart(bad); err == nil {
+			t.Errorf("accepted %q", bad)
+		}
+	}
+}
+
+// shell is a bash session that runs the quickstart's steps one after
+// another, so that variables a step sets (SMALL=$(...)) reach the next.
+type shell struct {
+	in    io.WriteCloser
+	lines chan string
+	n     int
+}
+
+const stepEnd = "__quickstart_step_end__"
+
+func startShell(t *testing.T, dir string, env []string) *shell {
+	t.Helper()
+	cmd := exec.Command("bash", "--noprofile", "--norc")
+	cmd.Dir = dir
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}, env...)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = w, w // one stream, in the order written
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	sh := &shell{in: in, lines: make(chan string, 1024)}
+	go func() {
+		defer close(sh.lines)
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			sh.lines <- sc.Text()
+		}
+	}()
+	t.Cleanup(func() {
+		in.Close()
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		r.Close()
+	})
+	return sh
+}
+
+// run runs script (with stdin from /dev/null) and returns what it printed
+// on stdout and stderr and its exit status.
+func (sh *shell) run(script string, timeout time.Duration) (string, int, error) {
+	sh.n++
+	marker := fmt.Sprintf("%s%d", stepEnd, sh.n)
+	if _, err := fmt.Fprintf(sh.in, "{\n%s\n} </dev/null\nprintf '\\n%s %%d\\n' \"$?\"\n", script, marker); err != nil {
+		return "", 0, err
+	}
+	var out strings.Builder
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for {
+		select {
+		case line, ok := <-sh.lines:
+			if !ok {
+				return out.String(), 0, fmt.Errorf("bash exited")
+			}
+			if rest, found := strings.CutPrefix(line, marker+" "); found {
+				var status int
+				fmt.Sscanf(rest, "%d", &status)
+				// Drop the newline printed before the marker.
+				return strings.TrimSuffix(out.String(), "\n"), status, nil
+			}
+			out.WriteString(line + "\n")
+		case <-timer.C:
+			return out.String(), 0, fmt.Errorf("no end after %v", timeout)
+		}
+	}
+}
