@@ -184,11 +184,11 @@ end
 `
 
 var (
-	wrkRequestsPerSec = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
-	wrkNon2xx         = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`)
-	wrkSockErr        = regexp.MustCompile(`Socket errors: .*`)
-	wrkCount          = regexp.MustCompile(`(\d+) requests in`)
-	cpuMetric         = regexp.MustCompile(`(?m)^process_cpu_seconds_total ([0-9.e+]+)$`)
+	wrkRate    = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	wrkNon2xx  = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`)
+	wrkSockErr = regexp.MustCompile(`Socket errors: .*`)
+	wrkCount   = regexp.MustCompile(`(\d+) requests in`)
+	cpuMetric  = regexp.MustCompile(`(?m)^process_cpu_seconds_total ([0-9.e+]+)$`)
 )
 
 // caddyCPU reads the Caddy process's CPU time (user+system) from its
@@ -239,7 +239,7 @@ func runWrk(b *testing.B, args ...string) (float64, []byte) {
 	if m := wrkSockErr.Find(out); m != nil {
 		b.Fatalf("wrk: %s\n%s", m, out)
 	}
-	m := wrkRequestsPerSec.FindSubmatch(out)
+	m := wrkRate.FindSubmatch(out)
 	if m == nil {
 		b.Fatalf("no rate in wrk output:\n%s", out)
 	}
