@@ -21,7 +21,12 @@
 //     something was created, Provision returns a Resource whose Remove
 //     leaves no orphan at the peer;
 //   - concurrent use: several provision/status/remove cycles at once;
-//   - discovery, when the adapter implements adapters.Discoverer.
+//   - discovery, when the adapter implements adapters.Discoverer;
+//   - crash reconciliation, when the adapter implements adapters.Finder:
+//     after a provision whose answer was lost, or that the peer cut short
+//     after 1, 2, 3, ... calls (as a killed broker would), Find gathers
+//     the job's resources (and no other job's), and removing them leaves
+//     no orphan.
 //
 // Usage:
 //
@@ -338,6 +343,7 @@ func Run(t *testing.T, tg Target) {
 			t.Errorf("peer holds %d things after concurrent cycles, %d before", got, before)
 		}
 	})
+	runFind(t, tg, prepare)
 	t.Run("discover", func(t *testing.T) {
 		d, ok := tg.New(t).(adapters.Discoverer)
 		if !ok {

@@ -135,7 +135,7 @@ const (
 var nmtoken = regexp.MustCompile(`^[A-Za-z0-9._:-]+$`)
 
 func unsupported(op, format string, args ...any) error {
-	return &adapters.Error{Kind: adapters.KindUnsupported, Op: op, Err: fmt.Errorf(format, args...)}
+	return adapters.Errorf(adapters.KindUnsupported, op, format, args...)
 }
 
 // metadataOut turns the draft's metadata string into CDMI user metadata.
@@ -170,152 +170,10 @@ func metadataIn(m map[string]any) *string {
 	return &s
 }
 
-func (a *Adapter) check(op string, want *csbmsg.DSaaS) error {
-	if want == nil {
-		return unsupported(op, "the cdmi adapter provisions DSaaS only")
-	}
-	if want.DataObject == nil && want.ContainerObject == nil && want.DomainObject == nil && want.QueueObject == nil && want.CapabilityObject == nil {
-		return unsupported(op, "the DSaaS request names no object")
-	}
-	for _, id := range []*string{objID(want.DataObject), objID(want.QueueObject)} {
-		if id != nil && !nmtoken.MatchString(*id) {
-			return unsupported(op, "object name %q is not an NMTOKEN", *id)
-		}
-	}
-	if want.CapabilityObject != nil && want.CapabilityObject.Type != nil {
-		if _, ok := CapabilityPaths[*want.CapabilityObject.Type]; !ok {
-			return unsupported(op, "unknown capability object type %q", *want.CapabilityObject.Type)
-		}
-	}
-	if want.DataObject != nil && want.QueueObject != nil && deref(objID(want.DataObject)) == deref(objID(want.QueueObject)) && objID(want.DataObject) != nil {
-		return unsupported(op, "the data and queue objects have the same name")
-	}
-	return nil
-}
-
-func objID(v any) *string {
-	switch o := v.(type) {
-	case *csbmsg.DataObject:
-		if o != nil {
-			return o.ObjectID
-		}
-	case *csbmsg.QueueObject:
-		if o != nil {
-			return o.ObjectID
-		}
-	}
-	return nil
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}
-
-// Provision creates the job's container, data object, queue object and
-// domain, and reads the requested capability object.
-func (a *Adapter) Provision(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
-	const op = "provision"
-	want := req.Want.DSaaS
-	if err := a.check(op, want); err != nil {
-		return nil, err
-	}
-	res := &adapters.Resource{State: adapters.StatePending, Native: map[string]string{}, Endpoint: a.cfg.Endpoint}
-	partial := func(err error) (*adapters.Resource, error) {
-		if len(res.Native) > 0 {
-			return res, err
-		}
-		return nil, err
-	}
-	job := a.cfg.Prefix + req.JobID
-	if want.ContainerObject != nil || want.DataObject != nil || want.QueueObject != nil {
-		var meta *string
-		if want.ContainerObject != nil {
-			meta = want.ContainerObject.Metadata
-		}
-		url := a.url(job + "/")
-		if _, err := a.put(ctx, op+": create container", url, TypeContainer, &object{Metadata: metadataOut(meta)}); err != nil {
-			return partial(err)
-		}
-		res.Native[keyContainer] = url
-	}
-	if d := want.DataObject; d != nil {
-		name := "data"
-		if d.ObjectID != nil {
-			name = *d.ObjectID
-		}
-		body := &object{Metadata: metadataOut(d.Metadata), Mimetype: "text/plain", ValueEncoding: "utf-8", Value: d.Value}
-		if d.Mimetype != nil {
-			body.Mimetype = *d.Mimetype
-		}
-		if body.Value == nil {
-			body.Value = new(string)
-		}
-		url := a.url(job + "/" + name)
-		if _, err := a.put(ctx, op+": create data object", url, TypeObject, body); err != nil {
-			return partial(err)
-		}
-		res.Native[keyData] = url
-	}
-	if q := want.QueueObject; q != nil {
-		name := "queue"
-		if q.ObjectID != nil {
-			name = *q.ObjectID
-		}
-		url := a.url(job + "/" + name)
-		if _, err := a.put(ctx, op+": create queue", url, TypeQueue, &object{Metadata: metadataOut(q.Metadata)}); err != nil {
-			return partial(err)
-		}
-		res.Native[keyQueue] = url
-	}
-	if d := want.DomainObject; d != nil {
-		url := a.url("cdmi_domains/" + job + "/")
-		if _, err := a.put(ctx, op+": create domain", url, TypeDomain, &object{Metadata: domainMeta(d)}); err != nil {
-			return partial(err)
-		}
-		res.Native[keyDomain] = url
-	}
-	if c := want.CapabilityObject; c != nil {
-		path := CapabilityPaths[csbmsg.CapSystemWide]
-		if c.Type != nil {
-			path = CapabilityPaths[*c.Type]
-		}
-		res.Native[keyCap] = a.url(path)
-	}
-	res.URI = firstOf(res.Native[keyContainer], res.Native[keyDomain], res.Native[keyCap])
-	out, err := a.Status(ctx, res)
-	if err != nil {
-		if res.Native[keyCap] != "" && len(res.Native) == 1 {
-			return nil, err // nothing was created
-		}
-		return res, nil // created; the broker polls
-	}
-	return out, nil
-}
-
-func domainMeta(d *csbmsg.DomainObject) map[string]any {
-	m := metadataOut(d.Metadata)
-	if d.Enabled != nil {
-		m["cdmi_domain_enabled"] = fmt.Sprint(*d.Enabled)
-	}
-	return m
-}
-
-func firstOf(s ...string) string {
-	for _, x := range s {
-		if x != "" {
-			return x
-		}
-	}
-	return ""
-}
-
 // Status reads every object of the job back.
 func (a *Adapter) Status(ctx context.Context, res *adapters.Resource) (*adapters.Resource, error) {
 	const op = "status"
-	out := cloneResource(res)
+	out := res.Clone()
 	out.State = adapters.StateReady
 	ds := &csbmsg.DSaaS{}
 	parts, gone := 0, 0
@@ -337,9 +195,9 @@ func (a *Adapter) Status(ctx context.Context, res *adapters.Resource) (*adapters
 		}
 		switch {
 		case strings.HasPrefix(o.CompletionStatus, "Processing"):
-			out.State = worse(out.State, adapters.StatePending)
+			out.State = adapters.Worse(out.State, adapters.StatePending)
 		case strings.HasPrefix(o.CompletionStatus, "Error"):
-			out.State = worse(out.State, adapters.StateFailed)
+			out.State = adapters.Worse(out.State, adapters.StateFailed)
 		}
 		return o, nil
 	}
@@ -394,9 +252,10 @@ func (a *Adapter) Status(ctx context.Context, res *adapters.Resource) (*adapters
 		}
 		ds.CapabilityObject = c
 	}
-	if parts > 0 && gone == parts {
+	switch {
+	case parts > 0 && gone == parts:
 		out.State = adapters.StateGone
-	} else if gone > 0 {
+	case gone > 0 || res.Native[keyIncomplete] != "":
 		out.State = adapters.StateFailed
 	}
 	out.Granted = csbmsg.ServiceRequest{DSaaS: ds}
@@ -411,23 +270,6 @@ func withoutKey(m map[string]any, k string) map[string]any {
 		}
 	}
 	return out
-}
-
-func worse(a, b adapters.State) adapters.State {
-	rank := map[adapters.State]int{adapters.StateReady: 0, adapters.StatePending: 1, adapters.StateFailed: 2, adapters.StateGone: 3}
-	if rank[b] > rank[a] {
-		return b
-	}
-	return a
-}
-
-func cloneResource(r *adapters.Resource) *adapters.Resource {
-	out := *r
-	out.Native = make(map[string]string, len(r.Native))
-	for k, v := range r.Native {
-		out.Native[k] = v
-	}
-	return &out
 }
 
 // Update rewrites what the request changes: a data object's value,
@@ -475,7 +317,7 @@ func (a *Adapter) Update(ctx context.Context, res *adapters.Resource, req *adapt
 		}
 	}
 	if c := want.CapabilityObject; c != nil {
-		out := cloneResource(res)
+		out := res.Clone()
 		path := CapabilityPaths[csbmsg.CapSystemWide]
 		if c.Type != nil {
 			p, ok := CapabilityPaths[*c.Type]
@@ -537,4 +379,5 @@ var (
 	_ adapters.KindReporter = (*Adapter)(nil)
 	_ adapters.Adapter      = (*Adapter)(nil)
 	_ adapters.Discoverer   = (*Adapter)(nil)
+	_ adapters.Finder       = (*Adapter)(nil)
 )

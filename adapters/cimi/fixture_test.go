@@ -279,6 +279,19 @@ func (f *fixture) route(method, path string, in map[string]any) (int, map[string
 		f.networkOps(n)
 		f.res[p] = n
 		return http.StatusCreated, map[string]string{"Location": f.base + p}, n
+	case len(parts) == 3 && parts[0] == "machines" && parts[2] == "volumes" && method == http.MethodGet:
+		// DSP0263 5.14.3: the MachineVolumeCollection of a machine.
+		mp := "/machines/" + parts[1]
+		if _, ok := f.res[mp]; !ok {
+			return msg(404, "no machine %s", mp)
+		}
+		var items []any
+		for p, r := range f.res {
+			if strings.HasPrefix(p, mp+"/volumes/") {
+				items = append(items, r)
+			}
+		}
+		return 200, nil, map[string]any{"resourceURI": cimi.NS + "/MachineVolumeCollection", "id": f.base + path, "count": len(items), "machineVolumes": items}
 	case len(parts) == 3 && parts[0] == "machines" && parts[2] == "volumes" && method == http.MethodPost:
 		mp := "/machines/" + parts[1]
 		if _, ok := f.res[mp]; !ok {

@@ -1,0 +1,161 @@
+package cdmi
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+
+	"github.com/caddy-csb/caddy-csb/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+)
+
+func (a *Adapter) check(op string, want *csbmsg.DSaaS) error {
+	if want == nil {
+		return unsupported(op, "the cdmi adapter provisions DSaaS only")
+	}
+	if want.DataObject == nil && want.ContainerObject == nil && want.DomainObject == nil && want.QueueObject == nil && want.CapabilityObject == nil {
+		return unsupported(op, "the DSaaS request names no object")
+	}
+	for _, id := range []*string{objID(want.DataObject), objID(want.QueueObject)} {
+		if id != nil && !nmtoken.MatchString(*id) {
+			return unsupported(op, "object name %q is not an NMTOKEN", *id)
+		}
+	}
+	if want.CapabilityObject != nil && want.CapabilityObject.Type != nil {
+		if _, ok := CapabilityPaths[*want.CapabilityObject.Type]; !ok {
+			return unsupported(op, "unknown capability object type %q", *want.CapabilityObject.Type)
+		}
+	}
+	if want.DataObject != nil && want.QueueObject != nil && deref(objID(want.DataObject)) == deref(objID(want.QueueObject)) && objID(want.DataObject) != nil {
+		return unsupported(op, "the data and queue objects have the same name")
+	}
+	return nil
+}
+
+func objID(v any) *string {
+	switch o := v.(type) {
+	case *csbmsg.DataObject:
+		if o != nil {
+			return o.ObjectID
+		}
+	case *csbmsg.QueueObject:
+		if o != nil {
+			return o.ObjectID
+		}
+	}
+	return nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// Provision creates the job's container, data object, queue object and
+// domain, and reads the requested capability object. The container and
+// the domain are named after the job, so Find can gather them after a
+// crash.
+func (a *Adapter) Provision(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
+	const op = "provision"
+	want := req.Want.DSaaS
+	if err := a.check(op, want); err != nil {
+		return nil, err
+	}
+	res := &adapters.Resource{State: adapters.StatePending, Native: map[string]string{}, Endpoint: a.cfg.Endpoint}
+	partial := func(err error) (*adapters.Resource, error) {
+		if len(res.Native) > 0 {
+			return res, err
+		}
+		return nil, err
+	}
+	at := a.places(want, req.JobID)
+	create := func(key, what, ct string, body *object) error {
+		if _, err := a.put(ctx, op+": create "+what, at[key], ct, body); err != nil {
+			return err
+		}
+		res.Native[key] = at[key]
+		return nil
+	}
+	if at[keyContainer] != "" {
+		var meta *string
+		if want.ContainerObject != nil {
+			meta = want.ContainerObject.Metadata
+		}
+		if err := create(keyContainer, "container", TypeContainer, &object{Metadata: metadataOut(meta)}); err != nil {
+			return partial(err)
+		}
+	}
+	if d := want.DataObject; d != nil {
+		body := &object{Metadata: metadataOut(d.Metadata), Mimetype: "text/plain", ValueEncoding: "utf-8", Value: d.Value}
+		if d.Mimetype != nil {
+			body.Mimetype = *d.Mimetype
+		}
+		if body.Value == nil {
+			body.Value = new(string)
+		}
+		if err := create(keyData, "data object", TypeObject, body); err != nil {
+			return partial(err)
+		}
+	}
+	if q := want.QueueObject; q != nil {
+		if err := create(keyQueue, "queue", TypeQueue, &object{Metadata: metadataOut(q.Metadata)}); err != nil {
+			return partial(err)
+		}
+	}
+	if d := want.DomainObject; d != nil {
+		if err := create(keyDomain, "domain", TypeDomain, &object{Metadata: domainMeta(d)}); err != nil {
+			return partial(err)
+		}
+	}
+	if at[keyCap] != "" {
+		res.Native[keyCap] = at[keyCap]
+	}
+	res.URI = cmp.Or(res.Native[keyContainer], res.Native[keyDomain], res.Native[keyCap])
+	out, err := a.Status(ctx, res)
+	if err != nil {
+		if res.Native[keyCap] != "" && len(res.Native) == 1 {
+			return nil, err // nothing was created
+		}
+		return res, nil // created; the broker polls
+	}
+	return out, nil
+}
+
+// places returns where Provision puts each object a request asks for,
+// by Native key: the job's container <prefix><job-id>/ with the data and
+// queue objects in it, the domain cdmi_domains/<prefix><job-id>/, and
+// the capability object read (not created).
+func (a *Adapter) places(want *csbmsg.DSaaS, jobID string) map[string]string {
+	job := a.cfg.Prefix + jobID
+	at := map[string]string{}
+	if want.ContainerObject != nil || want.DataObject != nil || want.QueueObject != nil {
+		at[keyContainer] = a.url(job + "/")
+	}
+	if d := want.DataObject; d != nil {
+		at[keyData] = a.url(job + "/" + cmp.Or(deref(d.ObjectID), "data"))
+	}
+	if q := want.QueueObject; q != nil {
+		at[keyQueue] = a.url(job + "/" + cmp.Or(deref(q.ObjectID), "queue"))
+	}
+	if want.DomainObject != nil {
+		at[keyDomain] = a.url("cdmi_domains/" + job + "/")
+	}
+	if c := want.CapabilityObject; c != nil {
+		path := CapabilityPaths[csbmsg.CapSystemWide]
+		if c.Type != nil {
+			path = CapabilityPaths[*c.Type]
+		}
+		at[keyCap] = a.url(path)
+	}
+	return at
+}
+
+func domainMeta(d *csbmsg.DomainObject) map[string]any {
+	m := metadataOut(d.Metadata)
+	if d.Enabled != nil {
+		m["cdmi_domain_enabled"] = fmt.Sprint(*d.Enabled)
+	}
+	return m
+}

@@ -1,0 +1,120 @@
+package cimi
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/caddy-csb/caddy-csb/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+)
+
+// Status reads the Machine, Volume and Network and the pending Job, and
+// reports the granted values.
+func (a *Adapter) Status(ctx context.Context, res *adapters.Resource) (*adapters.Resource, error) {
+	const op = "status"
+	out := res.Clone()
+	out.State = adapters.StateReady
+	iaas := &csbmsg.IaaS{}
+	gone, parts := 0, 0
+	// read GETs the part under key into v; false when the resource has
+	// no such part or the provider no longer holds it.
+	read := func(what, key string, v any) (bool, error) {
+		href := res.Native[key]
+		if href == "" {
+			return false, nil
+		}
+		parts++
+		_, err := a.call(ctx, op+": read "+what, http.MethodGet, href, nil, v)
+		switch {
+		case adapters.KindOf(err) == adapters.KindNotFound:
+			gone++
+			return false, nil
+		case err != nil:
+			return false, err
+		}
+		return true, nil
+	}
+	var m Machine
+	if ok, err := read("machine", keyMachine, &m); err != nil {
+		return nil, err
+	} else if ok {
+		c := &csbmsg.Compute{}
+		for _, f := range ComputeFields {
+			if f.fromMachine != nil {
+				f.fromMachine(&m, c)
+			}
+		}
+		row, ok := MachineStates[strings.ToUpper(m.State)]
+		if !ok {
+			row = StateRow{State: adapters.StatePending}
+		}
+		if row.Compute != "" {
+			c.Status = ptr(row.Compute)
+		}
+		out.State = adapters.Worse(out.State, row.State)
+		iaas.Compute = c
+		if res.Native[keyMachineVolume] != "" {
+			iaas.StorageLink = &csbmsg.StorageLink{Mountpoint: ptr(res.Native[keyLocation]), Status: ptr(csbmsg.NetworkActive)}
+		}
+	}
+	if href := res.Native[keyJob]; href != "" && out.State == adapters.StatePending {
+		var j Job
+		if _, err := a.call(ctx, op+": read job", http.MethodGet, href, nil, &j); err == nil {
+			switch strings.ToUpper(j.State) {
+			case "FAILED":
+				out.State = adapters.StateFailed
+			case "SUCCESS":
+				delete(out.Native, keyJob)
+			}
+		} else if adapters.KindOf(err) == adapters.KindNotFound {
+			delete(out.Native, keyJob) // providers may forget finished jobs
+		}
+	}
+	var v Volume
+	if ok, err := read("volume", keyVolume, &v); err != nil {
+		return nil, err
+	} else if ok {
+		s := &csbmsg.Storage{Size: ptr(kibToGB(v.Capacity))}
+		st, ok := VolumeStates[strings.ToUpper(v.State)]
+		switch {
+		case !ok || st == "":
+			out.State = adapters.Worse(out.State, adapters.StatePending)
+		case st == csbmsg.StorageDegraded:
+			out.State = adapters.Worse(out.State, adapters.StateFailed)
+			s.Status = ptr(st)
+		default:
+			s.Status = ptr(st)
+		}
+		iaas.Storage = s
+	}
+	var n Network
+	if ok, err := read("network", keyNetwork, &n); err != nil {
+		return nil, err
+	} else if ok {
+		nw := &csbmsg.Network{Allocation: ptr(csbmsg.AllocationDynamic)}
+		if n.Name != "" {
+			nw.VLANLabel = ptr(nmtokenBad.ReplaceAllString(n.Name, "-"))
+		}
+		if v := n.Properties["vlan"]; v != "" {
+			nw.VLAN = ptr(v)
+		}
+		if st, ok := NetworkStates[strings.ToUpper(n.State)]; ok {
+			nw.Status = ptr(st)
+		} else {
+			out.State = adapters.Worse(out.State, adapters.StatePending)
+		}
+		iaas.Network = nw
+		if iaas.Compute != nil {
+			iaas.NetworkInterface = &csbmsg.NetworkInterface{Allocation: ptr(csbmsg.AllocationDynamic), Status: nw.Status}
+		}
+	}
+	switch {
+	case parts > 0 && gone == parts:
+		out.State = adapters.StateGone
+	case gone > 0 || res.Native[keyIncomplete] != "":
+		out.State = adapters.StateFailed
+	}
+	out.Granted = csbmsg.ServiceRequest{IaaS: iaas}
+	return out, nil
+}
