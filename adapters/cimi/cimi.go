@@ -163,7 +163,6 @@ func (a *Adapter) image(ctx context.Context, cep *CloudEntryPoint) (string, erro
 	return img, nil
 }
 
-
 // Native keys of a Resource.
 const (
 	keyMachine       = "machine"
