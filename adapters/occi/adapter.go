@@ -492,4 +492,5 @@ func nz(v uint64) *uint64 {
 var (
 	_ adapters.Adapter    = (*Adapter)(nil)
 	_ adapters.Discoverer = (*Adapter)(nil)
+	_ adapters.Finder     = (*Adapter)(nil)
 )

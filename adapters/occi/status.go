@@ -92,6 +92,8 @@ func (a *Adapter) Status(ctx context.Context, res *adapters.Resource) (*adapters
 	case gone || out.URI == "":
 		out.State = adapters.StateGone
 		out.Granted = csbmsg.ServiceRequest{}
+	case out.Native[nativeIncomplete] != "":
+		out.State = adapters.StateFailed
 	default:
 		out.State = adapters.StateReady
 		for _, s := range states {
