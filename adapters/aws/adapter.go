@@ -12,8 +12,6 @@ package aws
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"maps"
 	"net/http"
 	"slices"
@@ -28,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/caddy-csb/caddy-csb/adapters"
+	"github.com/caddy-csb/caddy-csb/adapters/internal/model"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
@@ -193,21 +192,29 @@ func (a *Adapter) credentials(ctx context.Context) (sdkaws.Credentials, error) {
 // Provision runs an EC2 instance for an IaaS request, or creates an S3
 // bucket (and object) for a DSaaS request.
 func (a *Adapter) Provision(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
-	switch w := req.Want; {
-	case w.IaaS != nil && w.DSaaS == nil:
-		if !a.offers("ec2") {
-			return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: "provision", Err: errors.New("this provider offers no EC2 (services)")}
-		}
-		return a.provisionInstance(ctx, req)
-	case w.DSaaS != nil && w.IaaS == nil:
-		if !a.offers("s3") {
-			return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: "provision", Err: errors.New("this provider offers no S3 (services)")}
-		}
-		return a.provisionBucket(ctx, req)
-	case w.PaaS != nil || w.SaaS != nil:
-		return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: "provision", Err: errors.New("aws serves IaaS (EC2) and DSaaS (S3); PaaS and SaaS are for the link adapter")}
+	m, err := a.model("provision", req.Want)
+	if err != nil {
+		return nil, err
 	}
-	return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: "provision", Err: errors.New("want exactly one of <IaaS> or <DSaaS>")}
+	if m == model.IaaS {
+		return a.provisionInstance(ctx, req)
+	}
+	return a.provisionBucket(ctx, req)
+}
+
+// model returns the model (and so the API) a request is for, refusing
+// the models of the services the provider does not offer.
+func (a *Adapter) model(op string, w csbmsg.ServiceRequest) (string, error) {
+	m, err := model.Of(op, "aws", "IaaS (EC2) and DSaaS (S3)", w)
+	switch {
+	case err != nil:
+		return "", err
+	case m == model.IaaS && !a.offers("ec2"):
+		return "", adapters.Errorf(adapters.KindUnsupported, op, "this provider offers no EC2 (services)")
+	case m == model.DSaaS && !a.offers("s3"):
+		return "", adapters.Errorf(adapters.KindUnsupported, op, "this provider offers no S3 (services)")
+	}
+	return m, nil
 }
 
 // Status reads the instance, or the bucket and object, back.
@@ -274,18 +281,7 @@ func (a *Adapter) Discover(ctx context.Context) ([]csbmsg.Service, error) {
 
 func (a *Adapter) offers(service string) bool { return slices.Contains(a.cfg.Services, service) }
 
-func foreign(res *adapters.Resource) error {
-	return &adapters.Error{Kind: adapters.KindNotFound, Op: "resource", Err: fmt.Errorf("resource %q was not made by the aws adapter", res.URI)}
-}
-
-func cloneResource(res *adapters.Resource) *adapters.Resource {
-	out := *res
-	out.Native = maps.Clone(res.Native)
-	if out.Native == nil {
-		out.Native = map[string]string{}
-	}
-	return &out
-}
+func foreign(res *adapters.Resource) error { return model.Foreign("aws", res) }
 
 func ptr[T any](v T) *T { return &v }
 
@@ -294,6 +290,7 @@ var (
 	_ adapters.Adapter    = (*Adapter)(nil)
 	_ adapters.Discoverer = (*Adapter)(nil)
 	_ adapters.Fronter    = (*Adapter)(nil)
+	_ adapters.Finder     = (*Adapter)(nil)
 )
 
 // ServiceKinds reports the service models the adapter serves

@@ -167,8 +167,13 @@ func (a *Adapter) provisionInstance(ctx context.Context, req *adapters.Request) 
 	if len(out.Instances) != 1 || out.Instances[0].InstanceId == nil {
 		return nil, &adapters.Error{Kind: adapters.KindServer, Op: "run instances", Err: errors.New("no instance in the answer")}
 	}
-	inst := out.Instances[0]
-	res := &adapters.Resource{
+	return a.instanceResource(x, it, &out.Instances[0]), nil
+}
+
+// instanceResource is the Resource of a new instance of type it, made
+// for request x: pending until it runs.
+func (a *Adapter) instanceResource(x *csbmsg.IaaS, it InstanceType, inst *ec2types.Instance) *adapters.Resource {
+	return &adapters.Resource{
 		URI:   a.instanceURI(*inst.InstanceId),
 		State: adapters.StatePending,
 		Native: map[string]string{
@@ -177,9 +182,8 @@ func (a *Adapter) provisionInstance(ctx context.Context, req *adapters.Request) 
 			nativeInstanceType: it.Name,
 			nativeWant:         "running",
 		},
-		Granted: csbmsg.ServiceRequest{IaaS: a.grant(x, it, &inst, false)},
+		Granted: csbmsg.ServiceRequest{IaaS: a.grant(x, it, inst, false)},
 	}
-	return res, nil
 }
 
 // clientToken is the RunInstances idempotency token: at most 64 ASCII
@@ -256,7 +260,7 @@ func (a *Adapter) instanceStatus(ctx context.Context, res *adapters.Resource) (*
 	if err != nil {
 		return nil, err
 	}
-	out := cloneResource(res)
+	out := res.Clone()
 	in, err := a.describe(ctx, c, res.Native[nativeInstanceID])
 	if err != nil && !isNotFound(err) {
 		return nil, nativeErr("describe instances", err)
@@ -357,7 +361,7 @@ func (a *Adapter) updateInstance(ctx context.Context, res *adapters.Resource, re
 		return nil, &adapters.Error{Kind: adapters.KindNotFound, Op: "update", Err: fmt.Errorf("instance %s is gone", id)}
 	}
 	state := in.State.Name
-	out := cloneResource(res)
+	out := res.Clone()
 	var action *csbmsg.ComputeAction
 	if x.Compute != nil {
 		action = x.Compute.Action

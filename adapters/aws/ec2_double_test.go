@@ -5,9 +5,11 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -169,6 +171,9 @@ func (d *ec2Double) serve(w http.ResponseWriter, r *http.Request) {
 		for _, id := range ids {
 			list = append(list, d.instances[id])
 		}
+		if len(ids) == 0 {
+			list = d.filtered(form)
+		}
 		d.render(w, 200, "describe-instances.xml", map[string]any{"RequestID": reqID, "Instances": list})
 		for _, in := range list {
 			if in.then != "" {
@@ -284,6 +289,36 @@ func (d *ec2Double) run(w http.ResponseWriter, form map[string][]string, reqID s
 		d.byToken[in.ClientToken] = in.ID
 	}
 	d.render(w, 200, "run-instances.xml", map[string]any{"RequestID": reqID, "Suffix": in.Suffix, "Instance": in})
+}
+
+// filtered returns the instances that pass every Filter.N of a
+// DescribeInstances call (EC2 API reference: "tag:<key>" and
+// "instance-state-name"; the values of one filter are alternatives).
+func (d *ec2Double) filtered(form map[string][]string) []*fakeInstance {
+	var out []*fakeInstance
+	for _, id := range slices.Sorted(maps.Keys(d.instances)) {
+		in := d.instances[id]
+		ok := true
+		for i := 1; ; i++ {
+			name := form[fmt.Sprintf("Filter.%d.Name", i)]
+			if len(name) == 0 {
+				break
+			}
+			values := indexed(form, fmt.Sprintf("Filter.%d.Value", i))
+			switch {
+			case strings.HasPrefix(name[0], "tag:"):
+				ok = ok && slices.Contains(values, in.Tags[strings.TrimPrefix(name[0], "tag:")])
+			case name[0] == "instance-state-name":
+				ok = ok && slices.Contains(values, in.State)
+			default:
+				ok = false // a filter the double does not know matches nothing
+			}
+		}
+		if ok {
+			out = append(out, in)
+		}
+	}
+	return out
 }
 
 // indexed returns the values of prefix.1, prefix.2, ...

@@ -35,7 +35,7 @@ var Mapping = []Field{
 	{"IaaS/storage/action online, offline, backup, snapshot", "—", "unsupported"},
 	{"IaaS/network, NetworkInterface", "`privateIpAddress`, `networkInterfaceSet[0].macAddress`, `subnetId`", "grant: address/ip, mac, subnet as VLANlabel, dynamic allocation"},
 	{"IaaS/network/action, Link (OVF)", "—", "unsupported"},
-	{"(job)", "`ClientToken` csb-<job>, tags csb-job and csb-owner", "RunInstances is idempotent per job; instances can be traced to their job"},
+	{"(job)", "`ClientToken` csb-<job>, tags csb-job and csb-owner", "RunInstances is idempotent per job; Find traces an instance, or a bucket the adapter named, to its job after a crash (a bucket the request names is never claimed)"},
 	{"DSaaS/ContainerObject/objectID", "bucket", "default `<name_prefix><job id>` made a valid bucket name; must not exist yet (never adopted)"},
 	{"DSaaS/ContainerObject/metadata", "—", "S3 buckets carry no user metadata: unsupported"},
 	{"DSaaS/ContainerObject/objectURI, parentURI", "bucket URL, endpoint", "grant only"},

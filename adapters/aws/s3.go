@@ -17,20 +17,19 @@ import (
 
 	"github.com/caddy-csb/caddy-csb/adapters"
 	"github.com/caddy-csb/caddy-csb/adapters/internal/dsmeta"
+	"github.com/caddy-csb/caddy-csb/adapters/internal/objstore"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
-// Defaults of the DSaaS mapping.
+// Defaults of the DSaaS mapping (shared with the openstack adapter).
 const (
 	// DefaultObjectName names the DataObject when the request gives no
 	// <objectID>.
-	DefaultObjectName = "data"
+	DefaultObjectName = objstore.DefaultObjectName
 	// DefaultMimetype is the Content-Type of a DataObject without
 	// <mimetype>.
-	DefaultMimetype = "text/plain"
+	DefaultMimetype = objstore.DefaultMimetype
 )
-
-const available = "available"
 
 var bucketRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 
@@ -38,30 +37,9 @@ var bucketRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 // <objectID>, else the last segment of the DataObject's <parentURI>, else
 // prefix + job id made a valid bucket name.
 func (a *Adapter) bucketName(d *csbmsg.DSaaS, jobID string) (string, error) {
-	name := ""
-	switch {
-	case d.ContainerObject != nil && d.ContainerObject.ObjectID != nil:
-		name = *d.ContainerObject.ObjectID
-	case d.DataObject != nil && d.DataObject.ParentURI != nil && *d.DataObject.ParentURI != "":
-		p := strings.TrimRight(*d.DataObject.ParentURI, "/")
-		if u, err := url.Parse(p); err == nil && u.Path != "" {
-			p = u.Path
-		}
-		name = p[strings.LastIndex(p, "/")+1:]
-	default:
-		b := []byte(strings.ToLower(a.cfg.NamePrefix + jobID))
-		for i, c := range b {
-			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
-				b[i] = '-'
-			}
-		}
-		name = strings.Trim(string(b), "-.")
-		if len(name) > 63 {
-			name = strings.Trim(name[:63], "-.")
-		}
-		for len(name) < 3 {
-			name += "0"
-		}
+	name := objstore.ContainerName(d)
+	if name == "" {
+		name = a.jobBucket(jobID)
 	}
 	if !bucketRE.MatchString(name) || strings.Contains(name, "..") {
 		return "", &adapters.Error{Kind: adapters.KindClient, Op: "bucket", Err: fmt.Errorf("bucket name %q: want 3 to 63 lower-case letters, digits, '.' or '-'", name)}
@@ -69,11 +47,27 @@ func (a *Adapter) bucketName(d *csbmsg.DSaaS, jobID string) (string, error) {
 	return name, nil
 }
 
-func objectKey(o *csbmsg.DataObject) (string, error) {
-	k := DefaultObjectName
-	if o.ObjectID != nil && *o.ObjectID != "" {
-		k = *o.ObjectID
+// jobBucket is the bucket of a job whose request names none: prefix +
+// job id made a valid bucket name.
+func (a *Adapter) jobBucket(jobID string) string {
+	b := []byte(strings.ToLower(a.cfg.NamePrefix + jobID))
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+			b[i] = '-'
+		}
 	}
+	name := strings.Trim(string(b), "-.")
+	if len(name) > 63 {
+		name = strings.Trim(name[:63], "-.")
+	}
+	for len(name) < 3 {
+		name += "0"
+	}
+	return name
+}
+
+func objectKey(o *csbmsg.DataObject) (string, error) {
+	k := objstore.ObjectName(o)
 	if len(k) > 1024 || !utf8.ValidString(k) {
 		return "", &adapters.Error{Kind: adapters.KindClient, Op: "object", Err: fmt.Errorf("object key %q: want up to 1024 bytes of UTF-8", k)}
 	}
@@ -82,21 +76,17 @@ func objectKey(o *csbmsg.DataObject) (string, error) {
 
 func unsupportedDSaaS(d *csbmsg.DSaaS) error {
 	uns := func(format string, args ...any) error {
-		return &adapters.Error{Kind: adapters.KindUnsupported, Op: "dsaas", Err: fmt.Errorf(format, args...)}
+		return adapters.Errorf(adapters.KindUnsupported, "dsaas", format, args...)
 	}
 	switch {
 	case d.QueueObject != nil:
 		return uns("S3 has no queue objects (that is SQS)")
-	case d.Link != nil:
-		return uns("a DSaaS <Link> is for the link adapter")
 	case d.CapabilityObject != nil:
 		return uns("S3 has no capability document")
 	case d.ContainerObject != nil && d.ContainerObject.Metadata != nil && *d.ContainerObject.Metadata != "":
 		return uns("S3 buckets carry no user metadata")
-	case d.DomainObject != nil && d.DomainObject.Metadata != nil && *d.DomainObject.Metadata != "":
-		return uns("the account (DomainObject) is the provider's; its metadata is read-only through the broker")
 	}
-	return nil
+	return objstore.Unsupported(d, "S3")
 }
 
 // s3Base is the S3 endpoint requests go to, path-style.
@@ -115,11 +105,7 @@ func (a *Adapter) bucketURL(bucket string) string {
 }
 
 func (a *Adapter) objectURL(bucket, key string) string {
-	parts := strings.Split(key, "/")
-	for i, p := range parts {
-		parts[i] = url.PathEscape(p)
-	}
-	return a.bucketURL(bucket) + "/" + strings.Join(parts, "/")
+	return a.bucketURL(bucket) + "/" + objstore.EscapePath(key)
 }
 
 func (a *Adapter) provisionBucket(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
@@ -137,10 +123,8 @@ func (a *Adapter) provisionBucket(ctx context.Context, req *adapters.Request) (*
 		if key, err = objectKey(d.DataObject); err != nil {
 			return nil, err
 		}
-		if d.DataObject.Metadata != nil {
-			if meta, err = dsmeta.Parse(*d.DataObject.Metadata); err != nil {
-				return nil, &adapters.Error{Kind: adapters.KindClient, Op: "object metadata", Err: err}
-			}
+		if meta, err = objstore.Metadata("object metadata", d.DataObject.Metadata); err != nil {
+			return nil, err
 		}
 	}
 	c, err := a.s3Client(ctx)
@@ -169,17 +153,7 @@ func (a *Adapter) provisionBucket(ctx context.Context, req *adapters.Request) (*
 		}
 		return nil, nativeErr("create bucket", err)
 	}
-	res := &adapters.Resource{
-		URI:      a.bucketURL(bucket),
-		State:    adapters.StateReady,
-		Endpoint: a.s3Base(),
-		Native: map[string]string{
-			nativeKind:       kindBucket,
-			nativeBucket:     bucket,
-			nativeBucketMade: "true",
-			nativeEndpoint:   a.s3Base(),
-		},
-	}
+	res := a.bucketResource(bucket)
 	// From here on a failure leaves the bucket behind: return the
 	// resource with the error so the broker removes it.
 	if d.DataObject != nil {
@@ -194,6 +168,21 @@ func (a *Adapter) provisionBucket(ctx context.Context, req *adapters.Request) (*
 		return res, err
 	}
 	return out, nil
+}
+
+// bucketResource is the Resource of a bucket the job created.
+func (a *Adapter) bucketResource(bucket string) *adapters.Resource {
+	return &adapters.Resource{
+		URI:      a.bucketURL(bucket),
+		State:    adapters.StateReady,
+		Endpoint: a.s3Base(),
+		Native: map[string]string{
+			nativeKind:       kindBucket,
+			nativeBucket:     bucket,
+			nativeBucketMade: "true",
+			nativeEndpoint:   a.s3Base(),
+		},
+	}
 }
 
 // statBucket checks that a bucket exists and is readable. It lists zero
@@ -211,14 +200,7 @@ func bucketExists(b string) error {
 }
 
 func (a *Adapter) putObject(ctx context.Context, c *s3.Client, bucket, key string, o *csbmsg.DataObject, meta map[string]string) error {
-	value := ""
-	if o.Value != nil {
-		value = *o.Value
-	}
-	mt := DefaultMimetype
-	if o.Mimetype != nil && *o.Mimetype != "" {
-		mt = *o.Mimetype
-	}
+	value, mt := objstore.Content(o)
 	_, err := c.PutObject(ctx, &s3.PutObjectInput{
 		Bucket:        &bucket,
 		Key:           &key,
@@ -235,7 +217,7 @@ func (a *Adapter) bucketStatus(ctx context.Context, res *adapters.Resource, want
 	if err != nil {
 		return nil, err
 	}
-	out := cloneResource(res)
+	out := res.Clone()
 	bucket := res.Native[nativeBucket]
 	g := &csbmsg.DSaaS{}
 	if err := statBucket(ctx, c, bucket); err != nil {
@@ -247,16 +229,19 @@ func (a *Adapter) bucketStatus(ctx context.Context, res *adapters.Resource, want
 		return nil, nativeErr("head bucket", err)
 	}
 	out.State = adapters.StateReady
+	if res.Native[nativeIncomplete] != "" {
+		out.State = adapters.StateFailed
+	}
 	bu := a.bucketURL(bucket)
 	base := a.s3Base()
-	g.ContainerObject = &csbmsg.ContainerObject{ObjectURI: &bu, ObjectID: ptr(bucket), ParentURI: &base, Status: ptr(available)}
+	g.ContainerObject = &csbmsg.ContainerObject{ObjectURI: &bu, ObjectID: ptr(bucket), ParentURI: &base, Status: ptr(objstore.Available)}
 	if key := res.Native[nativeObject]; key != "" {
 		ou := a.objectURL(bucket, key)
 		do := &csbmsg.DataObject{ObjectURI: &ou, ObjectID: ptr(key), ParentURI: &bu}
 		h, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key})
 		switch {
 		case err == nil:
-			do.Status = ptr(available)
+			do.Status = ptr(objstore.Available)
 			if h.ContentType != nil {
 				do.Mimetype = h.ContentType
 			}
@@ -264,7 +249,7 @@ func (a *Adapter) bucketStatus(ctx context.Context, res *adapters.Resource, want
 				do.Metadata = &m
 			}
 		case isNotFound(err):
-			do.Status = ptr("missing")
+			do.Status = ptr(objstore.Missing)
 		default:
 			return nil, nativeErr("head object", err)
 		}
@@ -317,7 +302,7 @@ func (a *Adapter) updateBucket(ctx context.Context, res *adapters.Resource, req 
 		return nil, err
 	}
 	bucket := res.Native[nativeBucket]
-	out := cloneResource(res)
+	out := res.Clone()
 	if d.ContainerObject != nil && d.ContainerObject.ObjectID != nil && *d.ContainerObject.ObjectID != bucket {
 		return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: "update", Err: errors.New("an S3 bucket cannot be renamed")}
 	}
@@ -328,11 +313,9 @@ func (a *Adapter) updateBucket(ctx context.Context, res *adapters.Resource, req 
 				return nil, err
 			}
 		}
-		var meta map[string]string
-		if o.Metadata != nil {
-			if meta, err = dsmeta.Parse(*o.Metadata); err != nil {
-				return nil, &adapters.Error{Kind: adapters.KindClient, Op: "object metadata", Err: err}
-			}
+		meta, err := objstore.Metadata("object metadata", o.Metadata)
+		if err != nil {
+			return nil, err
 		}
 		if o.Value != nil || key != res.Native[nativeObject] {
 			// Keep what the update does not name.
@@ -369,7 +352,7 @@ func (a *Adapter) updateBucket(ctx context.Context, res *adapters.Resource, req 
 			_, err = c.CopyObject(ctx, &s3.CopyObjectInput{
 				Bucket:            &bucket,
 				Key:               &key,
-				CopySource:        sdkaws.String(url.PathEscape(bucket) + "/" + escapeKey(key)),
+				CopySource:        sdkaws.String(url.PathEscape(bucket) + "/" + objstore.EscapePath(key)),
 				MetadataDirective: s3types.MetadataDirectiveReplace,
 				Metadata:          meta,
 				ContentType:       ct,
@@ -380,14 +363,6 @@ func (a *Adapter) updateBucket(ctx context.Context, res *adapters.Resource, req 
 		}
 	}
 	return a.bucketStatus(ctx, out, d)
-}
-
-func escapeKey(k string) string {
-	parts := strings.Split(k, "/")
-	for i, p := range parts {
-		parts[i] = url.PathEscape(p)
-	}
-	return strings.Join(parts, "/")
 }
 
 // removeBucket deletes every object of a bucket the job created (the
@@ -447,15 +422,5 @@ func (a *Adapter) discoverS3(ctx context.Context) (csbmsg.Service, error) {
 	if _, err := c.ListBuckets(ctx, &s3.ListBucketsInput{}); err != nil {
 		return csbmsg.Service{}, nativeErr("list buckets", err)
 	}
-	base := a.s3Base()
-	return csbmsg.Service{
-		ID:     "s3",
-		Status: csbmsg.ServiceActive,
-		URI:    base,
-		DSaaS: &csbmsg.DSaaS{
-			ContainerObject: &csbmsg.ContainerObject{ParentURI: &base},
-			DataObject:      &csbmsg.DataObject{},
-			DomainObject:    &csbmsg.DomainObject{ObjectURI: &base, Enabled: ptr(true)},
-		},
-	}, nil
+	return objstore.Service("s3", a.s3Base()), nil
 }

@@ -111,6 +111,13 @@ func TestS3Lifecycle(t *testing.T) {
 	if adapters.KindOf(err) != adapters.KindClient || !strings.Contains(err.Error(), "already exists") {
 		t.Fatalf("existing bucket: %v", err)
 	}
+	// Find never claims a bucket the request names: it could be
+	// someone else's (here job x's, for job y).
+	if found, err := a.Find(ctx, &adapters.Request{JobID: "y", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
+		ContainerObject: &csbmsg.ContainerObject{ObjectID: s("csb-s3-taken")},
+	}}}); err != nil || found != nil {
+		t.Fatalf("find claimed a named bucket: %+v %v", found, err)
+	}
 	a.Remove(ctx, &adapters.Resource{Native: map[string]string{nativeKind: kindBucket, nativeBucket: "csb-s3-taken", nativeBucketMade: "true"}})
 	// Wrong credentials: a provider_4xx that shows no secret.
 	bad := s3Adapter(t, sw.ProxyURL, swiftpeer.User, "wrong-s3cret")

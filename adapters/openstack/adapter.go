@@ -12,7 +12,6 @@ package openstack
 import (
 	"context"
 	"errors"
-	"fmt"
 	"maps"
 	"net/http"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2"
 
 	"github.com/caddy-csb/caddy-csb/adapters"
+	"github.com/caddy-csb/caddy-csb/adapters/internal/model"
 	"github.com/caddy-csb/caddy-csb/adapters/internal/nativeerr"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
@@ -81,15 +81,14 @@ func (a *Adapter) SetHTTPClient(c *http.Client) { a.s.setHTTPClient(c) }
 // Provision creates a Nova server for an IaaS request, or a Swift
 // container (and object) for a DSaaS request.
 func (a *Adapter) Provision(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
-	switch w := req.Want; {
-	case w.IaaS != nil && w.DSaaS == nil:
-		return a.provisionServer(ctx, req)
-	case w.DSaaS != nil && w.IaaS == nil:
-		return a.provisionStorage(ctx, req)
-	case w.PaaS != nil || w.SaaS != nil:
-		return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: "provision", Err: errors.New("openstack serves IaaS (Nova) and DSaaS (Swift); PaaS and SaaS are for the link adapter")}
+	m, err := model.Of("provision", "openstack", "IaaS (Nova) and DSaaS (Swift)", req.Want)
+	if err != nil {
+		return nil, err
 	}
-	return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: "provision", Err: errors.New("want exactly one of <IaaS> or <DSaaS>")}
+	if m == model.IaaS {
+		return a.provisionServer(ctx, req)
+	}
+	return a.provisionStorage(ctx, req)
 }
 
 // Status reads the server or the container and object back.
@@ -162,18 +161,7 @@ func (a *Adapter) Discover(ctx context.Context) ([]csbmsg.Service, error) {
 	return out, nil
 }
 
-func foreign(res *adapters.Resource) error {
-	return &adapters.Error{Kind: adapters.KindNotFound, Op: "resource", Err: fmt.Errorf("resource %q was not made by the openstack adapter", res.URI)}
-}
-
-func cloneResource(res *adapters.Resource) *adapters.Resource {
-	out := *res
-	out.Native = maps.Clone(res.Native)
-	if out.Native == nil {
-		out.Native = map[string]string{}
-	}
-	return &out
-}
+func foreign(res *adapters.Resource) error { return model.Foreign("openstack", res) }
 
 // nativeErr classifies a failed gophercloud call.
 func nativeErr(op string, err error) error {
@@ -196,6 +184,7 @@ var (
 	_ adapters.Adapter    = (*Adapter)(nil)
 	_ adapters.Discoverer = (*Adapter)(nil)
 	_ adapters.Fronter    = (*Adapter)(nil)
+	_ adapters.Finder     = (*Adapter)(nil)
 )
 
 // ServiceKinds reports the service models the adapter serves

@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -296,6 +299,28 @@ func (d *double) serveCompute(w http.ResponseWriter, r *http.Request, compute, r
 			}
 		}
 		d.reply(w, 404, []byte(`{"itemNotFound":{"code":404,"message":"Flavor could not be found."}}`))
+	case rest == "servers/detail" && r.Method == http.MethodGet:
+		// GET /servers/detail (Compute API reference, "List Servers
+		// Detailed"): the name filter is a regular expression.
+		re, err := regexp.Compile(r.URL.Query().Get("name"))
+		if err != nil {
+			d.reply(w, 400, []byte(`{"badRequest":{"code":400,"message":"Invalid name filter"}}`))
+			return
+		}
+		list := []json.RawMessage{}
+		for _, id := range slices.Sorted(maps.Keys(d.servers)) {
+			s := d.servers[id]
+			if !re.MatchString(s.Name) {
+				continue
+			}
+			var one struct {
+				Server json.RawMessage `json:"server"`
+			}
+			json.Unmarshal(d.render("nova/server-get-response.json", d.serverData(s, compute)), &one)
+			list = append(list, one.Server)
+		}
+		b, _ := json.Marshal(map[string]any{"servers": list})
+		d.reply(w, 200, b)
 	case rest == "servers" && r.Method == http.MethodPost:
 		d.createServer(w, r, compute)
 	case len(seg) >= 2 && seg[0] == "servers":

@@ -34,7 +34,7 @@ var Mapping = []Field{
 	{"IaaS/network, NetworkInterface", "server `addresses`", "grant: first address (sorted by network name): address/ip, `OS-EXT-IPS-MAC:mac_addr`, network name as VLANlabel, fixed → dynamic, floating → static"},
 	{"IaaS/network/action", "—", "needs Neutron: unsupported"},
 	{"IaaS/Link (OVF)", "—", "expanded by the ovf adapter: unsupported here"},
-	{"(job)", "server `metadata` csb-job, csb-owner", "set on create, so a server can be traced to its job"},
+	{"(job)", "server `metadata` csb-job, csb-owner; container `X-Container-Meta-Csb-Job`", "set on create, so Find traces a server or container to its job after a crash; the container tag is the broker's (not granted, not settable)"},
 	{"DSaaS/ContainerObject/objectID", "container name", "default `<name_prefix><job id>`; must not exist yet (never adopted)"},
 	{"DSaaS/ContainerObject/metadata", "`X-Container-Meta-*`", "JSON object or `k=v; k=v`; keys folded to lower case; update replaces the set"},
 	{"DSaaS/ContainerObject/objectURI, parentURI, children", "container URL, account URL, `X-Container-Object-Count`", "grant only"},

@@ -397,13 +397,13 @@ func (a *Adapter) serverStatus(ctx context.Context, res *adapters.Resource) (*ad
 	srv, err := servers.Get(ctx, sc, id).Extract()
 	if err != nil {
 		if gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
-			out := cloneResource(res)
+			out := res.Clone()
 			out.State = adapters.StateGone
 			return out, nil
 		}
 		return nil, nativeErr("get server", err)
 	}
-	out := cloneResource(res)
+	out := res.Clone()
 	// A resize waits for confirmation; the broker asked for it, so
 	// confirm it and keep polling.
 	if srv.Status == "VERIFY_RESIZE" && srv.TaskState == "" {
@@ -512,7 +512,7 @@ func (a *Adapter) updateServer(ctx context.Context, res *adapters.Resource, req 
 	if err != nil {
 		return nil, nativeErr("get server", err)
 	}
-	out := cloneResource(res)
+	out := res.Clone()
 
 	// Resize: a new size that the current flavor does not match exactly.
 	n, err := needOf(x)

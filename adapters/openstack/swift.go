@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -16,36 +17,50 @@ import (
 
 	"github.com/caddy-csb/caddy-csb/adapters"
 	"github.com/caddy-csb/caddy-csb/adapters/internal/dsmeta"
+	"github.com/caddy-csb/caddy-csb/adapters/internal/objstore"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
-// Defaults of the DSaaS mapping.
+// Defaults of the DSaaS mapping (shared with the aws adapter).
 const (
 	// DefaultObjectName names the DataObject when the request gives no
 	// <objectID>.
-	DefaultObjectName = "data"
+	DefaultObjectName = objstore.DefaultObjectName
 	// DefaultMimetype is the Content-Type of a DataObject without
 	// <mimetype> (CDMI's default for a value).
-	DefaultMimetype = "text/plain"
+	DefaultMimetype = objstore.DefaultMimetype
 )
 
-const available = "available"
+// jobTag is the container metadata item (X-Container-Meta-Csb-Job) that
+// names the job that created a container, so Find can tell the job's
+// container from someone else's of the same name. It is the broker's:
+// grants leave it out, requests may not set it, and metadata updates keep
+// it.
+const jobTag = "csb-job"
+
+// containerMeta reads the container <metadata> of a request.
+func containerMeta(s *string) (map[string]string, error) {
+	m, err := objstore.Metadata("container metadata", s)
+	if _, reserved := m[jobTag]; reserved && err == nil {
+		err = adapters.Errorf(adapters.KindClient, "container metadata", "metadata key %q is the broker's", jobTag)
+	}
+	return m, err
+}
+
+// userMeta is a container's user metadata: its X-Container-Meta-* items
+// without the broker's job tag.
+func userMeta(h http.Header) map[string]string {
+	m := dsmeta.FromHeaders(h, "X-Container-Meta-")
+	delete(m, jobTag)
+	return m
+}
 
 // containerName returns the container a DSaaS request uses: the
 // ContainerObject's <objectID>, else the last segment of the DataObject's
 // <parentURI>, else prefix + job id.
 func (a *Adapter) containerName(d *csbmsg.DSaaS, jobID string) (string, error) {
-	name := ""
-	switch {
-	case d.ContainerObject != nil && d.ContainerObject.ObjectID != nil:
-		name = *d.ContainerObject.ObjectID
-	case d.DataObject != nil && d.DataObject.ParentURI != nil && *d.DataObject.ParentURI != "":
-		p := strings.TrimRight(*d.DataObject.ParentURI, "/")
-		if u, err := url.Parse(p); err == nil && u.Path != "" {
-			p = u.Path
-		}
-		name = p[strings.LastIndex(p, "/")+1:]
-	default:
+	name := objstore.ContainerName(d)
+	if name == "" {
 		name = a.cfg.NamePrefix + jobID
 	}
 	if err := checkContainerName(name); err != nil {
@@ -68,44 +83,12 @@ func checkObjectName(name string) error {
 	return nil
 }
 
-func objectName(o *csbmsg.DataObject) string {
-	if o.ObjectID != nil && *o.ObjectID != "" {
-		return *o.ObjectID
-	}
-	return DefaultObjectName
-}
-
-func unsupportedDSaaS(d *csbmsg.DSaaS) error {
-	uns := func(format string, args ...any) error {
-		return &adapters.Error{Kind: adapters.KindUnsupported, Op: "dsaas", Err: fmt.Errorf(format, args...)}
-	}
-	switch {
-	case d.QueueObject != nil:
-		return uns("Swift has no queue objects")
-	case d.Link != nil:
-		return uns("a DSaaS <Link> is for the link adapter")
-	case d.DomainObject != nil && d.DomainObject.Metadata != nil && *d.DomainObject.Metadata != "":
-		return uns("the Swift account (DomainObject) is the provider's; its metadata is read-only through the broker")
-	}
-	return nil
-}
-
-// escapePath escapes a container or object name for a Swift URL; object
-// names keep their "/" separators.
-func escapePath(name string) string {
-	parts := strings.Split(name, "/")
-	for i, p := range parts {
-		parts[i] = url.PathEscape(p)
-	}
-	return strings.Join(parts, "/")
-}
-
 func containerURL(sc *gophercloud.ServiceClient, c string) string {
-	return sc.ServiceURL(escapePath(c))
+	return sc.ServiceURL(objstore.EscapePath(c))
 }
 
 func objectURL(sc *gophercloud.ServiceClient, c, o string) string {
-	return sc.ServiceURL(escapePath(c), escapePath(o))
+	return sc.ServiceURL(objstore.EscapePath(c), objstore.EscapePath(o))
 }
 
 // statContainer reads a container's headers. It GETs an empty listing
@@ -131,7 +114,7 @@ func statURL(ctx context.Context, sc *gophercloud.ServiceClient, u string) (http
 
 func (a *Adapter) provisionStorage(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
 	d := req.Want.DSaaS
-	if err := unsupportedDSaaS(d); err != nil {
+	if err := objstore.Unsupported(d, "Swift"); err != nil {
 		return nil, err
 	}
 	cname, err := a.containerName(d, req.JobID)
@@ -139,19 +122,17 @@ func (a *Adapter) provisionStorage(ctx context.Context, req *adapters.Request) (
 		return nil, err
 	}
 	var cmeta, ometa map[string]string
-	if d.ContainerObject != nil && d.ContainerObject.Metadata != nil {
-		if cmeta, err = dsmeta.Parse(*d.ContainerObject.Metadata); err != nil {
-			return nil, &adapters.Error{Kind: adapters.KindClient, Op: "container metadata", Err: err}
+	if d.ContainerObject != nil {
+		if cmeta, err = containerMeta(d.ContainerObject.Metadata); err != nil {
+			return nil, err
 		}
 	}
 	if d.DataObject != nil {
-		if err := checkObjectName(objectName(d.DataObject)); err != nil {
+		if err := checkObjectName(objstore.ObjectName(d.DataObject)); err != nil {
 			return nil, err
 		}
-		if d.DataObject.Metadata != nil {
-			if ometa, err = dsmeta.Parse(*d.DataObject.Metadata); err != nil {
-				return nil, &adapters.Error{Kind: adapters.KindClient, Op: "object metadata", Err: err}
-			}
+		if ometa, err = objstore.Metadata("object metadata", d.DataObject.Metadata); err != nil {
+			return nil, err
 		}
 	}
 	sc, err := a.s.objectClient(ctx)
@@ -188,13 +169,16 @@ func (a *Adapter) provisionStorage(ctx context.Context, req *adapters.Request) (
 	}
 	// From here on, a failure leaves the container behind: return the
 	// resource with the error so the broker removes it.
-	if len(cmeta) > 0 {
-		if err := containers.Update(ctx, sc, cname, containers.UpdateOpts{Metadata: cmeta}).Err; err != nil {
-			return res, nativeErr("set container metadata", err)
-		}
+	// The job tag goes on only now that the container is known to be
+	// the job's: a PUT that found the container existing (202) would
+	// have tagged someone else's.
+	tagged := map[string]string{jobTag: req.JobID}
+	maps.Copy(tagged, cmeta)
+	if err := containers.Update(ctx, sc, cname, containers.UpdateOpts{Metadata: tagged}).Err; err != nil {
+		return res, nativeErr("set container metadata", err)
 	}
 	if d.DataObject != nil {
-		oname := objectName(d.DataObject)
+		oname := objstore.ObjectName(d.DataObject)
 		res.Native[nativeObject] = oname
 		if err := a.putObject(ctx, sc, cname, oname, d.DataObject, ometa); err != nil {
 			return res, err
@@ -209,14 +193,7 @@ func (a *Adapter) provisionStorage(ctx context.Context, req *adapters.Request) (
 }
 
 func (a *Adapter) putObject(ctx context.Context, sc *gophercloud.ServiceClient, c, o string, d *csbmsg.DataObject, meta map[string]string) error {
-	value := ""
-	if d.Value != nil {
-		value = *d.Value
-	}
-	mt := DefaultMimetype
-	if d.Mimetype != nil && *d.Mimetype != "" {
-		mt = *d.Mimetype
-	}
+	value, mt := objstore.Content(d)
 	// A strings.Reader is seekable: gophercloud computes the ETag from it
 	// (Swift checks it) and a retried PUT rewinds it.
 	err := objects.Create(ctx, sc, c, o, objects.CreateOpts{
@@ -235,7 +212,7 @@ func (a *Adapter) storageStatus(ctx context.Context, res *adapters.Resource, wan
 	if err != nil {
 		return nil, err
 	}
-	out := cloneResource(res)
+	out := res.Clone()
 	cname := res.Native[nativeContainer]
 	g := &csbmsg.DSaaS{}
 	ch, err := statContainer(ctx, sc, cname)
@@ -248,6 +225,9 @@ func (a *Adapter) storageStatus(ctx context.Context, res *adapters.Resource, wan
 		return nil, nativeErr("head container", err)
 	}
 	out.State = adapters.StateReady
+	if res.Native[nativeIncomplete] != "" {
+		out.State = adapters.StateFailed
+	}
 	count := ch.Get("X-Container-Object-Count")
 	cu := containerURL(sc, cname)
 	acct := strings.TrimRight(sc.Endpoint, "/")
@@ -255,9 +235,9 @@ func (a *Adapter) storageStatus(ctx context.Context, res *adapters.Resource, wan
 		ObjectURI: &cu,
 		ObjectID:  &cname,
 		ParentURI: &acct,
-		Status:    ptr(available),
+		Status:    ptr(objstore.Available),
 	}
-	if m := dsmeta.Format(dsmeta.FromHeaders(ch, "X-Container-Meta-")); m != "" {
+	if m := dsmeta.Format(userMeta(ch)); m != "" {
 		g.ContainerObject.Metadata = &m
 	}
 	if count != "" {
@@ -269,7 +249,7 @@ func (a *Adapter) storageStatus(ctx context.Context, res *adapters.Resource, wan
 		oh := objects.Get(ctx, sc, cname, oname, nil)
 		switch {
 		case oh.Err == nil:
-			do.Status = ptr(available)
+			do.Status = ptr(objstore.Available)
 			if ct := oh.Header.Get("Content-Type"); ct != "" {
 				do.Mimetype = &ct
 			}
@@ -277,7 +257,7 @@ func (a *Adapter) storageStatus(ctx context.Context, res *adapters.Resource, wan
 				do.Metadata = &m
 			}
 		case gophercloud.ResponseCodeIs(oh.Err, http.StatusNotFound):
-			do.Status = ptr("missing")
+			do.Status = ptr(objstore.Missing)
 		default:
 			return nil, nativeErr("head object", oh.Err)
 		}
@@ -314,7 +294,7 @@ func (a *Adapter) storageStatus(ctx context.Context, res *adapters.Resource, wan
 			if want.CapabilityObject.Type != nil {
 				t = *want.CapabilityObject.Type
 			}
-			g.CapabilityObject = &csbmsg.CapabilityObject{Type: &t, ObjectURI: &info, Status: ptr(available)}
+			g.CapabilityObject = &csbmsg.CapabilityObject{Type: &t, ObjectURI: &info, Status: ptr(objstore.Available)}
 		}
 	}
 	out.Granted = csbmsg.ServiceRequest{DSaaS: g}
@@ -342,7 +322,7 @@ func (a *Adapter) updateStorage(ctx context.Context, res *adapters.Resource, req
 	if d == nil {
 		return nil, &adapters.Error{Kind: adapters.KindClient, Op: "update", Err: errors.New("the job is DSaaS storage; the update carries no <DSaaS>")}
 	}
-	if err := unsupportedDSaaS(d); err != nil {
+	if err := objstore.Unsupported(d, "Swift"); err != nil {
 		return nil, err
 	}
 	sc, err := a.s.objectClient(ctx)
@@ -350,22 +330,22 @@ func (a *Adapter) updateStorage(ctx context.Context, res *adapters.Resource, req
 		return nil, err
 	}
 	cname := res.Native[nativeContainer]
-	out := cloneResource(res)
+	out := res.Clone()
 	if d.ContainerObject != nil {
 		if d.ContainerObject.ObjectID != nil && *d.ContainerObject.ObjectID != cname {
 			return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: "update", Err: errors.New("a Swift container cannot be renamed")}
 		}
 		if d.ContainerObject.Metadata != nil {
-			meta, err := dsmeta.Parse(*d.ContainerObject.Metadata)
+			meta, err := containerMeta(d.ContainerObject.Metadata)
 			if err != nil {
-				return nil, &adapters.Error{Kind: adapters.KindClient, Op: "container metadata", Err: err}
+				return nil, err
 			}
 			ch, err := statContainer(ctx, sc, cname)
 			if err != nil {
 				return nil, nativeErr("head container", err)
 			}
 			var remove []string
-			for k := range dsmeta.FromHeaders(ch, "X-Container-Meta-") {
+			for k := range userMeta(ch) {
 				if _, keep := meta[k]; !keep {
 					remove = append(remove, k)
 				}
@@ -376,18 +356,16 @@ func (a *Adapter) updateStorage(ctx context.Context, res *adapters.Resource, req
 		}
 	}
 	if o := d.DataObject; o != nil {
-		oname := objectName(o)
+		oname := objstore.ObjectName(o)
 		if cur := res.Native[nativeObject]; cur != "" && o.ObjectID == nil {
 			oname = cur
 		}
 		if err := checkObjectName(oname); err != nil {
 			return nil, err
 		}
-		var meta map[string]string
-		if o.Metadata != nil {
-			if meta, err = dsmeta.Parse(*o.Metadata); err != nil {
-				return nil, &adapters.Error{Kind: adapters.KindClient, Op: "object metadata", Err: err}
-			}
+		meta, err := objstore.Metadata("object metadata", o.Metadata)
+		if err != nil {
+			return nil, err
 		}
 		if o.Value != nil || res.Native[nativeObject] != oname {
 			// A new value (or a new object): PUT replaces content, type
@@ -499,17 +477,7 @@ func (a *Adapter) discoverStorage(ctx context.Context) (csbmsg.Service, error) {
 	if _, err := statAccount(ctx, sc); err != nil {
 		return csbmsg.Service{}, nativeErr("head account", err)
 	}
-	acct := strings.TrimRight(sc.Endpoint, "/")
-	return csbmsg.Service{
-		ID:     "object-store",
-		Status: csbmsg.ServiceActive,
-		URI:    acct,
-		DSaaS: &csbmsg.DSaaS{
-			ContainerObject: &csbmsg.ContainerObject{ParentURI: &acct},
-			DataObject:      &csbmsg.DataObject{},
-			DomainObject:    &csbmsg.DomainObject{ObjectURI: &acct, Enabled: ptr(true)},
-		},
-	}, nil
+	return objstore.Service("object-store", strings.TrimRight(sc.Endpoint, "/")), nil
 }
 
 func ptr[T any](v T) *T { return &v }

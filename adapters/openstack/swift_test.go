@@ -234,6 +234,58 @@ func TestSwiftExistingContainerRefused(t *testing.T) {
 	}
 }
 
+// TestSwiftFindClaimsOnlyTheJobsContainer: Find takes a container by its
+// csb-job tag, never someone else's container of the name the request
+// gives, and the tag stays the broker's.
+func TestSwiftFindClaimsOnlyTheJobsContainer(t *testing.T) {
+	sw := swiftpeer.Shared(t)
+	api := newSwiftAPI(t, sw)
+	a := tempAuthAdapter(t, sw)
+	ctx := context.Background()
+	if resp, _ := api.do("PUT", "/find-theirs", "", nil); resp.StatusCode != 201 {
+		t.Fatalf("setup: %s", resp.Status)
+	}
+	t.Cleanup(func() { api.do("DELETE", "/find-theirs", "", nil) })
+	named := func(job, c string) *adapters.Request {
+		return &adapters.Request{JobID: job, Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
+			ContainerObject: &csbmsg.ContainerObject{ObjectID: s(c), Metadata: s("tier=gold")},
+		}}}
+	}
+	if res, err := a.Find(ctx, named("f1", "find-theirs")); err != nil || res != nil {
+		t.Fatalf("find claimed an untagged container the request names: %+v %v", res, err)
+	}
+	res, err := a.Provision(ctx, named("f2", "find-mine"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Remove(ctx, res) })
+	if got := *res.Granted.DSaaS.ContainerObject.Metadata; got != `{"tier":"gold"}` {
+		t.Fatalf("the job tag shows in the grant: %s", got)
+	}
+	if other, err := a.Find(ctx, named("f3", "find-mine")); err != nil || other != nil {
+		t.Fatalf("find claimed job f2's container for job f3: %+v %v", other, err)
+	}
+	found, err := a.Find(ctx, named("f2", "find-mine"))
+	if err != nil || found == nil || found.State != adapters.StateReady || found.Native[nativeContainer] != "find-mine" {
+		t.Fatalf("find for the job: %+v %v", found, err)
+	}
+	// A metadata update keeps the tag; a request may not set it.
+	if _, err := a.Update(ctx, res, &adapters.Request{Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
+		ContainerObject: &csbmsg.ContainerObject{Metadata: s("tier=silver")},
+	}}}); err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := api.do("HEAD", "/find-mine", "", nil); resp.Header.Get("X-Container-Meta-Csb-Job") != "f2" || resp.Header.Get("X-Container-Meta-Tier") != "silver" {
+		t.Fatalf("after a metadata update: %v", resp.Header)
+	}
+	_, err = a.Update(ctx, res, &adapters.Request{Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
+		ContainerObject: &csbmsg.ContainerObject{Metadata: s("csb-job=f3")},
+	}}})
+	if adapters.KindOf(err) != adapters.KindClient {
+		t.Fatalf("setting the job tag: %v, want a provider_4xx refusal", err)
+	}
+}
+
 // TestSwiftReauthenticates: a token Swift no longer accepts is replaced
 // on the 401, and the call succeeds.
 func TestSwiftReauthenticates(t *testing.T) {

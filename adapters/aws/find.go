@@ -1,0 +1,117 @@
+package aws
+
+import (
+	"context"
+
+	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/caddy-csb/caddy-csb/adapters"
+	"github.com/caddy-csb/caddy-csb/adapters/internal/model"
+	"github.com/caddy-csb/caddy-csb/adapters/internal/objstore"
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+)
+
+// nativeIncomplete marks a Resource that Find put together from less than
+// the request asks for: a crash cut its provisioning short, so Status
+// reports it failed and the broker removes it.
+const nativeIncomplete = "incomplete"
+
+// Find gathers what Provision created for a job from the job id alone,
+// for the broker's reconciliation of a crash between Provision's calls and
+// its recording of their answer:
+//
+//   - IaaS: the instance tagged csb-job with the job id (not terminated);
+//   - DSaaS: the bucket the adapter named after the job, with the job's
+//     object. A bucket the request names cannot be told from someone
+//     else's (S3-compatible stores need not keep bucket tags), so it is
+//     never claimed: Find reports nothing for it.
+//
+// A bucket without the object the request asks for is marked incomplete:
+// Status reports it failed, and the broker removes it rather than hand
+// half a job to the consumer.
+func (a *Adapter) Find(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
+	m, err := a.model("find", req.Want)
+	if err != nil {
+		return nil, nil // Provision creates nothing for such a request
+	}
+	var res *adapters.Resource
+	if m == model.IaaS {
+		res, err = a.findInstance(ctx, req)
+	} else {
+		res, err = a.findBucket(ctx, req)
+	}
+	if err != nil || res == nil {
+		return nil, err
+	}
+	if out, err := a.Status(ctx, res); err == nil {
+		return out, nil
+	}
+	return res, nil // found, not readable yet: the broker polls
+}
+
+func (a *Adapter) findInstance(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
+	c, err := a.ec2Client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out, err := c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{
+		{Name: sdkaws.String("tag:csb-job"), Values: []string{req.JobID}},
+		{Name: sdkaws.String("instance-state-name"), Values: []string{"pending", "running", "stopping", "stopped"}},
+	}})
+	if err != nil {
+		return nil, nativeErr("describe instances", err)
+	}
+	for _, r := range out.Reservations {
+		for _, inst := range r.Instances {
+			if inst.InstanceId == nil {
+				continue
+			}
+			it, ok := a.typeByName(string(inst.InstanceType))
+			if !ok {
+				it = InstanceType{Name: string(inst.InstanceType)}
+			}
+			return a.instanceResource(req.Want.IaaS, it, &inst), nil
+		}
+	}
+	return nil, nil
+}
+
+func (a *Adapter) findBucket(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
+	d := req.Want.DSaaS
+	if objstore.ContainerName(d) != "" || unsupportedDSaaS(d) != nil {
+		return nil, nil
+	}
+	bucket := a.jobBucket(req.JobID)
+	c, err := a.s3Client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := statBucket(ctx, c, bucket); err != nil {
+		if isNotFound(err) {
+			return nil, nil
+		}
+		return nil, nativeErr("head bucket", err)
+	}
+	res := a.bucketResource(bucket)
+	res.Granted = csbmsg.ServiceRequest{DSaaS: d}
+	if d.DataObject != nil {
+		key, err := objectKey(d.DataObject)
+		if err != nil {
+			return nil, nil
+		}
+		_, err = c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key})
+		switch {
+		case err == nil:
+			res.Native[nativeObject] = key
+			res.URI = a.objectURL(bucket, key)
+		case isNotFound(err):
+			res.Native[nativeIncomplete] = "true"
+		default:
+			return nil, nativeErr("head object", err)
+		}
+	}
+	return res, nil
+}

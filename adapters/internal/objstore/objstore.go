@@ -1,0 +1,131 @@
+// Package objstore is the DSaaS mapping the adapters for object stores
+// share (openstack's Swift, aws's S3): a job's data lives in one
+// container (bucket) holding named objects, so a request maps the same
+// way onto both. It says which container and object a request names, a
+// DataObject's defaults, how metadata is read, how names go into URLs,
+// what the stores cannot hold, and the service discovery describes.
+package objstore
+
+import (
+	"net/url"
+	"strings"
+
+	"github.com/caddy-csb/caddy-csb/adapters"
+	"github.com/caddy-csb/caddy-csb/adapters/internal/dsmeta"
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+)
+
+// Defaults of the mapping.
+const (
+	// DefaultObjectName names the DataObject when the request gives no
+	// <objectID>.
+	DefaultObjectName = "data"
+	// DefaultMimetype is the Content-Type of a DataObject without
+	// <mimetype> (CDMI's default for a value).
+	DefaultMimetype = "text/plain"
+)
+
+// Statuses a grant gives a container or an object.
+const (
+	Available = "available"
+	Missing   = "missing"
+)
+
+// ContainerName returns the container a request names: the
+// ContainerObject's <objectID>, else the last path segment of the
+// DataObject's <parentURI>, else "" (the adapter then names it after the
+// job).
+func ContainerName(d *csbmsg.DSaaS) string {
+	switch {
+	case d.ContainerObject != nil && d.ContainerObject.ObjectID != nil:
+		return *d.ContainerObject.ObjectID
+	case d.DataObject != nil && d.DataObject.ParentURI != nil && *d.DataObject.ParentURI != "":
+		p := strings.TrimRight(*d.DataObject.ParentURI, "/")
+		if u, err := url.Parse(p); err == nil && u.Path != "" {
+			p = u.Path
+		}
+		return p[strings.LastIndex(p, "/")+1:]
+	}
+	return ""
+}
+
+// ObjectName returns the name of a DataObject: its <objectID>, else
+// DefaultObjectName.
+func ObjectName(o *csbmsg.DataObject) string {
+	if o.ObjectID != nil && *o.ObjectID != "" {
+		return *o.ObjectID
+	}
+	return DefaultObjectName
+}
+
+// Content returns what a DataObject stores: its <value> ("" without one)
+// and its <mimetype> (DefaultMimetype without one).
+func Content(o *csbmsg.DataObject) (value, mimetype string) {
+	if o.Value != nil {
+		value = *o.Value
+	}
+	mimetype = DefaultMimetype
+	if o.Mimetype != nil && *o.Mimetype != "" {
+		mimetype = *o.Mimetype
+	}
+	return value, mimetype
+}
+
+// Metadata reads a <metadata> element (see dsmeta) as user metadata; a
+// nil element is nil. A malformed one is the consumer's error, of kind
+// KindClient for op ("object metadata", "container metadata").
+func Metadata(op string, s *string) (map[string]string, error) {
+	if s == nil {
+		return nil, nil
+	}
+	m, err := dsmeta.Parse(*s)
+	if err != nil {
+		return nil, &adapters.Error{Kind: adapters.KindClient, Op: op, Err: err}
+	}
+	return m, nil
+}
+
+// EscapePath escapes a container or object name for a URL path; object
+// names keep their "/" separators.
+func EscapePath(name string) string {
+	parts := strings.Split(name, "/")
+	for i, p := range parts {
+		parts[i] = url.PathEscape(p)
+	}
+	return strings.Join(parts, "/")
+}
+
+// Unsupported refuses what no object store of this kind holds: queue
+// objects (store names the store for the error), a DSaaS <Link>, and the
+// metadata of the account, which is the provider's.
+func Unsupported(d *csbmsg.DSaaS, store string) error {
+	uns := func(format string, args ...any) error {
+		return adapters.Errorf(adapters.KindUnsupported, "dsaas", format, args...)
+	}
+	switch {
+	case d.QueueObject != nil:
+		return uns("%s has no queue objects", store)
+	case d.Link != nil:
+		return uns("a DSaaS <Link> is for the link adapter")
+	case d.DomainObject != nil && d.DomainObject.Metadata != nil && *d.DomainObject.Metadata != "":
+		return uns("the %s account (DomainObject) is the provider's; its metadata is read-only through the broker", store)
+	}
+	return nil
+}
+
+// Service is the DSaaS service discovery describes for an object store
+// whose account (or endpoint) URL is base: containers in it, data
+// objects, and the account as the domain.
+func Service(id, base string) csbmsg.Service {
+	enabled := true
+	return csbmsg.Service{
+		ID:     id,
+		Status: csbmsg.ServiceActive,
+		URI:    base,
+		DSaaS: &csbmsg.DSaaS{
+			ContainerObject: &csbmsg.ContainerObject{ParentURI: &base},
+			DataObject:      &csbmsg.DataObject{},
+			DomainObject:    &csbmsg.DomainObject{ObjectURI: &base, Enabled: &enabled},
+		},
+	}
+}

@@ -1,0 +1,67 @@
+package objstore
+
+import (
+	"testing"
+
+	"github.com/caddy-csb/caddy-csb/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+)
+
+func s(v string) *string { return &v }
+
+func TestNames(t *testing.T) {
+	for _, tc := range []struct {
+		d    csbmsg.DSaaS
+		want string
+	}{
+		{csbmsg.DSaaS{ContainerObject: &csbmsg.ContainerObject{ObjectID: s("box")}, DataObject: &csbmsg.DataObject{ParentURI: s("https://x/v1/a/other")}}, "box"},
+		{csbmsg.DSaaS{DataObject: &csbmsg.DataObject{ParentURI: s("https://x/v1/AUTH_a/photos/")}}, "photos"},
+		{csbmsg.DSaaS{DataObject: &csbmsg.DataObject{ParentURI: s("photos")}}, "photos"},
+		{csbmsg.DSaaS{DataObject: &csbmsg.DataObject{ParentURI: s("")}}, ""},
+		{csbmsg.DSaaS{}, ""},
+	} {
+		if got := ContainerName(&tc.d); got != tc.want {
+			t.Errorf("ContainerName(%+v) = %q, want %q", tc.d, got, tc.want)
+		}
+	}
+	if ObjectName(&csbmsg.DataObject{}) != DefaultObjectName || ObjectName(&csbmsg.DataObject{ObjectID: s("a/b")}) != "a/b" {
+		t.Error("ObjectName")
+	}
+	if v, mt := Content(&csbmsg.DataObject{}); v != "" || mt != DefaultMimetype {
+		t.Errorf("Content of an empty object: %q %q", v, mt)
+	}
+	if v, mt := Content(&csbmsg.DataObject{Value: s("x"), Mimetype: s("text/markdown")}); v != "x" || mt != "text/markdown" {
+		t.Errorf("Content: %q %q", v, mt)
+	}
+	if got := EscapePath("a b/c?d"); got != "a%20b/c%3Fd" {
+		t.Errorf("EscapePath: %q", got)
+	}
+}
+
+func TestMetadataAndRefusals(t *testing.T) {
+	if m, err := Metadata("object metadata", nil); m != nil || err != nil {
+		t.Errorf("nil metadata: %v %v", m, err)
+	}
+	if m, err := Metadata("object metadata", s("Color=blue")); err != nil || m["color"] != "blue" {
+		t.Errorf("metadata: %v %v", m, err)
+	}
+	if _, err := Metadata("object metadata", s("no-equals")); adapters.KindOf(err) != adapters.KindClient {
+		t.Errorf("malformed metadata: %v", err)
+	}
+	for _, d := range []csbmsg.DSaaS{
+		{QueueObject: &csbmsg.QueueObject{}},
+		{Link: &csbmsg.Link{Href: "https://x"}},
+		{DomainObject: &csbmsg.DomainObject{Metadata: s("a=b")}},
+	} {
+		if err := Unsupported(&d, "Swift"); adapters.KindOf(err) != adapters.KindUnsupported {
+			t.Errorf("Unsupported(%+v) = %v", d, err)
+		}
+	}
+	if err := Unsupported(&csbmsg.DSaaS{DomainObject: &csbmsg.DomainObject{}, DataObject: &csbmsg.DataObject{}}, "Swift"); err != nil {
+		t.Errorf("a plain request refused: %v", err)
+	}
+	svc := Service("s3", "https://s3.example")
+	if svc.DSaaS == nil || *svc.DSaaS.ContainerObject.ParentURI != "https://s3.example" || !*svc.DSaaS.DomainObject.Enabled || svc.Status != csbmsg.ServiceActive {
+		t.Errorf("Service: %+v", svc)
+	}
+}

@@ -1,0 +1,165 @@
+package openstack
+
+import (
+	"context"
+	"net/http"
+	"regexp"
+	"strings"
+
+	"github.com/gophercloud/gophercloud/v2"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
+	"github.com/gophercloud/gophercloud/v2/openstack/objectstorage/v1/objects"
+
+	"github.com/caddy-csb/caddy-csb/adapters"
+	"github.com/caddy-csb/caddy-csb/adapters/internal/model"
+	"github.com/caddy-csb/caddy-csb/adapters/internal/objstore"
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+)
+
+// nativeIncomplete marks a Resource that Find put together from less than
+// the request asks for: a crash cut its provisioning short, so Status
+// reports it failed and the broker removes it.
+const nativeIncomplete = "incomplete"
+
+// Find gathers what Provision created for a job from the job id alone,
+// for the broker's reconciliation of a crash between Provision's calls and
+// its recording of their answer:
+//
+//   - IaaS: the Nova server with the job's name whose csb-job metadata is
+//     the job id;
+//   - DSaaS: the job's container when its csb-job metadata is the job id
+//     (or, untagged, when the adapter named it after the job: the crash
+//     came between its creation and its tagging), with the job's object.
+//
+// A container without the object the request asks for, or without its
+// metadata, is marked incomplete: Status reports it failed, and the
+// broker removes it rather than hand half a job to the consumer.
+func (a *Adapter) Find(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
+	m, err := model.Of("find", "openstack", "IaaS (Nova) and DSaaS (Swift)", req.Want)
+	if err != nil {
+		return nil, nil // Provision creates nothing for such a request
+	}
+	var res *adapters.Resource
+	if m == model.IaaS {
+		res, err = a.findServer(ctx, req)
+	} else {
+		res, err = a.findStorage(ctx, req)
+	}
+	if err != nil || res == nil {
+		return nil, err
+	}
+	if out, err := a.Status(ctx, res); err == nil {
+		return out, nil
+	}
+	return res, nil // found, not readable yet: the broker polls
+}
+
+func (a *Adapter) findServer(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
+	x := req.Want.IaaS
+	if !a.cfg.Keystone() {
+		return nil, nil // without Nova nothing was created
+	}
+	sc, err := a.s.computeClient(ctx)
+	if err != nil {
+		return nil, err
+	}
+	name := hostLabel(a.cfg.NamePrefix + req.JobID)
+	if x.Compute != nil && x.Compute.Hostname != nil {
+		name = *x.Compute.Hostname
+	}
+	pages, err := servers.List(sc, servers.ListOpts{Name: "^" + regexp.QuoteMeta(name) + "$"}).AllPages(ctx)
+	if err != nil {
+		return nil, nativeErr("list servers", err)
+	}
+	list, err := servers.ExtractServers(pages)
+	if err != nil {
+		return nil, nativeErr("list servers", err)
+	}
+	for _, srv := range list {
+		if srv.Metadata["csb-job"] != req.JobID || srv.Status == "DELETED" || srv.Status == "SOFT_DELETED" {
+			continue
+		}
+		fid, _ := srv.Flavor["id"].(string)
+		f, err := a.getFlavor(ctx, sc, fid)
+		if err != nil {
+			return nil, err
+		}
+		image, _ := srv.Image["id"].(string)
+		return &adapters.Resource{
+			URI:   serverURL(sc, srv.ID),
+			State: adapters.StatePending,
+			Native: map[string]string{
+				nativeKind:     kindServer,
+				nativeServerID: srv.ID,
+				nativeFlavorID: f.ID,
+				nativeImageID:  image,
+				nativeWant:     "ACTIVE",
+			},
+			Granted: csbmsg.ServiceRequest{IaaS: grantFromFlavor(x, f, srv.Name)},
+		}, nil
+	}
+	return nil, nil
+}
+
+func (a *Adapter) findStorage(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
+	d := req.Want.DSaaS
+	if objstore.Unsupported(d, "Swift") != nil {
+		return nil, nil
+	}
+	cname, err := a.containerName(d, req.JobID)
+	if err != nil {
+		return nil, nil
+	}
+	sc, err := a.s.objectClient(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ch, err := statContainer(ctx, sc, cname)
+	switch {
+	case gophercloud.ResponseCodeIs(err, http.StatusNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, nativeErr("head container", err)
+	}
+	tag := ch.Get("X-Container-Meta-" + jobTag)
+	if tag != req.JobID && (tag != "" || cname != a.cfg.NamePrefix+req.JobID) {
+		return nil, nil // someone else's container of the same name
+	}
+	acct := strings.TrimRight(sc.Endpoint, "/")
+	res := &adapters.Resource{
+		URI:      containerURL(sc, cname),
+		State:    adapters.StatePending,
+		Endpoint: acct,
+		Native: map[string]string{
+			nativeKind:             kindStorage,
+			nativeContainer:        cname,
+			nativeContainerCreated: "true",
+			nativeStorageURL:       acct,
+		},
+		Granted: csbmsg.ServiceRequest{DSaaS: d},
+	}
+	complete := tag == req.JobID
+	if d.ContainerObject != nil {
+		want, _ := containerMeta(d.ContainerObject.Metadata)
+		have := userMeta(ch)
+		for k, v := range want {
+			complete = complete && have[k] == v
+		}
+	}
+	if d.DataObject != nil {
+		oname := objstore.ObjectName(d.DataObject)
+		switch err := objects.Get(ctx, sc, cname, oname, nil).Err; {
+		case err == nil:
+			res.Native[nativeObject] = oname
+			res.URI = objectURL(sc, cname, oname)
+		case gophercloud.ResponseCodeIs(err, http.StatusNotFound):
+			complete = false
+		default:
+			return nil, nativeErr("head object", err)
+		}
+	}
+	if !complete {
+		res.Native[nativeIncomplete] = "true"
+	}
+	return res, nil
+}
