@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/xml"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -27,10 +26,7 @@ type ec2Double struct {
 	srv *httptest.Server
 	tpl *template.Template
 
-	fmu    sync.Mutex
-	fault  adaptertest.Fault
-	fcalls int
-	closed chan struct{}
+	faults adaptertest.Faults
 
 	mu        sync.Mutex
 	instances map[string]*fakeInstance
@@ -64,18 +60,14 @@ func newEC2Double(t *testing.T) *ec2Double {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &ec2Double{t: t, tpl: tpl, instances: map[string]*fakeInstance{}, byToken: map[string]string{}, vcpuLimit: 1 << 20, closed: make(chan struct{})}
+	d := &ec2Double{t: t, tpl: tpl, instances: map[string]*fakeInstance{}, byToken: map[string]string{}, vcpuLimit: 1 << 20}
 	d.srv = httptest.NewServer(http.HandlerFunc(d.serve))
 	t.Cleanup(d.srv.Close)
-	t.Cleanup(func() { close(d.closed) })
+	t.Cleanup(func() { d.faults.Apply(adaptertest.Fault{}) }) // releases hung calls
 	return d
 }
 
-func (d *ec2Double) applyFault(f adaptertest.Fault) {
-	d.fmu.Lock()
-	defer d.fmu.Unlock()
-	d.fault, d.fcalls = f, 0
-}
+func (d *ec2Double) applyFault(f adaptertest.Fault) { d.faults.Apply(f) }
 
 // inventory counts instances that are not terminated.
 func (d *ec2Double) inventory() int {
@@ -115,24 +107,9 @@ func (d *ec2Double) fail(w http.ResponseWriter, status int, code, msg string) {
 }
 
 func (d *ec2Double) serve(w http.ResponseWriter, r *http.Request) {
-	d.fmu.Lock()
-	f := d.fault
-	d.fcalls++
-	n := d.fcalls
-	d.fmu.Unlock()
-	switch {
-	case f.Kind == adaptertest.FaultClient:
-		d.fail(w, 400, "InvalidParameterValue", "injected fault")
-		return
-	case f.Kind == adaptertest.FaultServer, f.Kind == adaptertest.FaultFailAfter && n > f.After:
-		d.fail(w, 500, "InternalError", "injected fault")
-		return
-	case f.Kind == adaptertest.FaultHang:
-		io.Copy(io.Discard, r.Body)
-		select {
-		case <-r.Context().Done():
-		case <-d.closed:
-		}
+	if d.faults.Intercept(w, r, func(w http.ResponseWriter, status int) {
+		d.fail(w, status, map[int]string{400: "InvalidParameterValue", 500: "InternalError", 503: "Unavailable"}[status], "injected fault")
+	}) {
 		return
 	}
 	// Every call is SigV4-signed with the configured key for the ec2

@@ -3,7 +3,6 @@ package aws
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -26,31 +25,6 @@ func ec2Adapter(t *testing.T, d *ec2Double) *Adapter {
 		t.Fatal(err)
 	}
 	return a
-}
-
-func iaas(cores, memGB, diskGB uint64) csbmsg.ServiceRequest {
-	x := &csbmsg.IaaS{Compute: &csbmsg.Compute{}}
-	if cores > 0 {
-		x.Compute.Cores = &cores
-	}
-	if memGB > 0 {
-		x.Compute.Memory = &memGB
-	}
-	if diskGB > 0 {
-		x.Storage = &csbmsg.Storage{Size: &diskGB}
-	}
-	return csbmsg.ServiceRequest{IaaS: x}
-}
-
-func action(act csbmsg.ComputeAction) csbmsg.ServiceRequest {
-	return csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Compute: &csbmsg.Compute{Action: &act}}}
-}
-
-func computeStatus(res *adapters.Resource) csbmsg.ComputeStatus {
-	if res.Granted.IaaS == nil || res.Granted.IaaS.Compute == nil || res.Granted.IaaS.Compute.Status == nil {
-		return ""
-	}
-	return *res.Granted.IaaS.Compute.Status
 }
 
 func waitReady(t *testing.T, a *Adapter, res *adapters.Resource) *adapters.Resource {
@@ -97,7 +71,7 @@ func TestEC2Lifecycle(t *testing.T) {
 	d := newEC2Double(t)
 	a := ec2Adapter(t, d)
 	ctx := context.Background()
-	want := iaas(2, 3, 30)
+	want := adaptertest.IaaS(2, 3, 30)
 	host := "web-1"
 	want.IaaS.Compute.Hostname = &host
 	res, err := a.Provision(ctx, &adapters.Request{JobID: "job-ec2", Owner: "alice", Want: want})
@@ -120,9 +94,9 @@ func TestEC2Lifecycle(t *testing.T) {
 	}
 	res = waitReady(t, a, res)
 	g := res.Granted.IaaS
-	if res.State != adapters.StateReady || computeStatus(res) != csbmsg.ComputeActive || *g.Compute.Cores != 2 || *g.Compute.Memory != 4 ||
+	if res.State != adapters.StateReady || adaptertest.ComputeStatus(res) != csbmsg.ComputeActive || *g.Compute.Cores != 2 || *g.Compute.Memory != 4 ||
 		*g.NetworkInterface.IP != "10.0.1.23" || *g.NetworkInterface.MAC != "0e:49:61:0f:c3:11" || *g.Compute.Architecture != "x86_64" {
-		t.Fatalf("running: %s %s %+v", res.State, computeStatus(res), g.Compute)
+		t.Fatalf("running: %s %s %+v", res.State, adaptertest.ComputeStatus(res), g.Compute)
 	}
 	for _, step := range []struct {
 		act    csbmsg.ComputeAction
@@ -136,7 +110,7 @@ func TestEC2Lifecycle(t *testing.T) {
 		{csbmsg.ComputeStart, "StartInstances", csbmsg.ComputeActive},
 	} {
 		before := len(d.calls)
-		res, err = a.Update(ctx, res, &adapters.Request{JobID: "job-ec2", Want: action(step.act)})
+		res, err = a.Update(ctx, res, &adapters.Request{JobID: "job-ec2", Want: adaptertest.ComputeAction(step.act)})
 		if err != nil {
 			t.Fatalf("%s: %v", step.act, err)
 		}
@@ -147,18 +121,18 @@ func TestEC2Lifecycle(t *testing.T) {
 			t.Fatalf("suspend did not hibernate: %v", d.lastForm)
 		}
 		res = waitReady(t, a, res)
-		if computeStatus(res) != step.status {
-			t.Fatalf("%s: status %s, want %s", step.act, computeStatus(res), step.status)
+		if adaptertest.ComputeStatus(res) != step.status {
+			t.Fatalf("%s: status %s, want %s", step.act, adaptertest.ComputeStatus(res), step.status)
 		}
 	}
 	// Resizing a running instance is refused; stopped, it works.
-	_, err = a.Update(ctx, res, &adapters.Request{JobID: "job-ec2", Want: iaas(4, 16, 0)})
+	_, err = a.Update(ctx, res, &adapters.Request{JobID: "job-ec2", Want: adaptertest.IaaS(4, 16, 0)})
 	if ae, ok := err.(*adapters.Error); !ok || ae.Kind != adapters.KindClient || ae.Status != http.StatusConflict {
 		t.Fatalf("resize while running: %v", err)
 	}
-	res, _ = a.Update(ctx, res, &adapters.Request{JobID: "job-ec2", Want: action(csbmsg.ComputeStop)})
+	res, _ = a.Update(ctx, res, &adapters.Request{JobID: "job-ec2", Want: adaptertest.ComputeAction(csbmsg.ComputeStop)})
 	res = waitReady(t, a, res)
-	res, err = a.Update(ctx, res, &adapters.Request{JobID: "job-ec2", Want: iaas(4, 16, 0)})
+	res, err = a.Update(ctx, res, &adapters.Request{JobID: "job-ec2", Want: adaptertest.IaaS(4, 16, 0)})
 	if err != nil || d.instance(id).Type != "t3.xlarge" || *res.Granted.IaaS.Compute.Cores != 4 {
 		t.Fatalf("resize: %v %s %+v", err, d.instance(id).Type, res.Granted.IaaS)
 	}
@@ -187,19 +161,19 @@ func TestEC2Failures(t *testing.T) {
 	d := newEC2Double(t)
 	a := ec2Adapter(t, d)
 	d.vcpuLimit = 2
-	if _, err := a.Provision(ctx, &adapters.Request{JobID: "big", Want: iaas(4, 0, 0)}); adapters.KindOf(err) != adapters.KindCapacity {
+	if _, err := a.Provision(ctx, &adapters.Request{JobID: "big", Want: adaptertest.IaaS(4, 0, 0)}); adapters.KindOf(err) != adapters.KindCapacity {
 		t.Fatalf("vCPU limit: %v", err)
 	}
-	if _, err := a.Provision(ctx, &adapters.Request{JobID: "huge", Want: iaas(512, 0, 0)}); adapters.KindOf(err) != adapters.KindCapacity {
+	if _, err := a.Provision(ctx, &adapters.Request{JobID: "huge", Want: adaptertest.IaaS(512, 0, 0)}); adapters.KindOf(err) != adapters.KindCapacity {
 		t.Fatalf("no type fits: %v", err)
 	}
 	arch := "s390x"
-	w := iaas(1, 0, 0)
+	w := adaptertest.IaaS(1, 0, 0)
 	w.IaaS.Compute.Architecture = &arch
 	if _, err := a.Provision(ctx, &adapters.Request{JobID: "arch", Want: w}); adapters.KindOf(err) != adapters.KindCapacity {
 		t.Fatalf("no type for the architecture: %v", err)
 	}
-	res, err := a.Provision(ctx, &adapters.Request{JobID: "gone", Want: iaas(1, 0, 0)})
+	res, err := a.Provision(ctx, &adapters.Request{JobID: "gone", Want: adaptertest.IaaS(1, 0, 0)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,12 +182,12 @@ func TestEC2Failures(t *testing.T) {
 		t.Fatalf("unknown instance: %+v %v", st, err)
 	}
 	bad, _ := New(Config{EC2Endpoint: d.srv.URL, Services: []string{"ec2"}, AccessKeyID: "AKIDWRONG", SecretAccessKey: "s3cret", ImageID: "ami-1"})
-	_, err = bad.Provision(ctx, &adapters.Request{JobID: "auth", Want: iaas(1, 0, 0)})
+	_, err = bad.Provision(ctx, &adapters.Request{JobID: "auth", Want: adaptertest.IaaS(1, 0, 0)})
 	if adapters.KindOf(err) != adapters.KindClient || strings.Contains(err.Error(), "s3cret") {
 		t.Fatalf("bad credentials: %v", err)
 	}
 	s3only, _ := New(Config{Services: []string{"s3"}})
-	if _, err := s3only.Provision(ctx, &adapters.Request{JobID: "x", Want: iaas(1, 0, 0)}); adapters.KindOf(err) != adapters.KindUnsupported {
+	if _, err := s3only.Provision(ctx, &adapters.Request{JobID: "x", Want: adaptertest.IaaS(1, 0, 0)}); adapters.KindOf(err) != adapters.KindUnsupported {
 		t.Fatalf("ec2 on an s3-only provider: %v", err)
 	}
 }
@@ -221,35 +195,28 @@ func TestEC2Failures(t *testing.T) {
 // TestConformanceEC2 runs the conformance kit against the EC2 double.
 func TestConformanceEC2(t *testing.T) {
 	d := newEC2Double(t)
-	act := func(a csbmsg.ComputeAction, want csbmsg.ComputeStatus) adaptertest.Update {
-		return adaptertest.Update{Name: string(a), Req: adapters.Request{Want: action(a)}, Check: func(t testing.TB, res *adapters.Resource) {
-			if got := computeStatus(res); got != want {
-				t.Errorf("after %s: %q, want %q", a, got, want)
-			}
-		}}
-	}
 	up := csbmsg.NetworkUp
 	snap := csbmsg.StorageActSnapshot
 	adaptertest.Run(t, adaptertest.Target{
 		New: func(t *testing.T) adapters.Adapter { return ec2Adapter(t, d) },
 		Cases: []adaptertest.Case{{
 			Name: "instance",
-			Req:  adapters.Request{Want: iaas(1, 1, 8)},
+			Req:  adapters.Request{Want: adaptertest.IaaS(1, 1, 8)},
 			Check: func(t testing.TB, res *adapters.Resource) {
 				if c := res.Granted.IaaS.Compute; *c.Cores != 2 || *c.Memory != 1 {
 					t.Errorf("grant %+v (want t3.micro)", c)
 				}
 			},
 			Updates: []adaptertest.Update{
-				act(csbmsg.ComputeStop, csbmsg.ComputeInactive),
-				{Name: "resize", Req: adapters.Request{Want: iaas(2, 8, 0)}, Check: func(t testing.TB, res *adapters.Resource) {
+				adaptertest.ActionUpdate(csbmsg.ComputeStop, csbmsg.ComputeInactive),
+				{Name: "resize", Req: adapters.Request{Want: adaptertest.IaaS(2, 8, 0)}, Check: func(t testing.TB, res *adapters.Resource) {
 					if c := res.Granted.IaaS.Compute; *c.Memory != 8 {
 						t.Errorf("grant after resize %+v", c)
 					}
 				}},
-				act(csbmsg.ComputeStart, csbmsg.ComputeActive),
-				act(csbmsg.ComputeRestart, csbmsg.ComputeActive),
-				act(csbmsg.ComputeSuspend, csbmsg.ComputeSuspended),
+				adaptertest.ActionUpdate(csbmsg.ComputeStart, csbmsg.ComputeActive),
+				adaptertest.ActionUpdate(csbmsg.ComputeRestart, csbmsg.ComputeActive),
+				adaptertest.ActionUpdate(csbmsg.ComputeSuspend, csbmsg.ComputeSuspended),
 			},
 		}},
 		Unsupported: []adapters.Request{
@@ -268,30 +235,21 @@ func TestEC2Front(t *testing.T) {
 	d := newEC2Double(t)
 	a := ec2Adapter(t, d)
 	ctx := context.Background()
-	res, err := a.Provision(ctx, &adapters.Request{JobID: "fr", Want: iaas(1, 0, 0)})
+	res, err := a.Provision(ctx, &adapters.Request{JobID: "fr", Want: adaptertest.IaaS(1, 0, 0)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	res = waitReady(t, a, res)
 	id := res.Native[nativeInstanceID]
-	send := func(form url.Values) (int, string, error) {
-		r, _ := http.NewRequest("POST", "http://consumer.invalid/", strings.NewReader(form.Encode()))
-		r.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
-		r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=CONSUMERKEY/20261122/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=00")
-		if _, err := a.Front(ctx, r, res); err != nil {
+	fc := &adaptertest.Fronted{T: t, Fronter: a, Resource: res, CredentialHeader: "Authorization",
+		Credential: "AWS4-HMAC-SHA256 Credential=CONSUMERKEY/20261122/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=00"}
+	form := map[string]string{"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
+	send := func(v url.Values) (int, string, error) {
+		resp, body, err := fc.Do("POST", "/", form, v.Encode())
+		if err != nil {
 			return 0, "", err
 		}
-		if strings.Contains(r.Header.Get("Authorization"), "CONSUMERKEY") {
-			t.Fatal("the consumer's signature was forwarded")
-		}
-		r.RequestURI = ""
-		resp, err := http.DefaultClient.Do(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b), nil
+		return resp.StatusCode, body, nil
 	}
 	code, body, err := send(url.Values{"Action": {"DescribeInstances"}, "Version": {"2016-11-15"}, "InstanceId.1": {id}})
 	if err != nil || code != 200 || !strings.Contains(body, id) {
@@ -301,18 +259,11 @@ func TestEC2Front(t *testing.T) {
 	if err != nil || code != 200 || d.instance(id).State != "stopping" {
 		t.Fatalf("stop: %d %v %s", code, err, d.instance(id).State)
 	}
-	for _, tc := range []struct {
-		form url.Values
-		kind adapters.ErrorKind
-	}{
-		{url.Values{"Action": {"TerminateInstances"}, "InstanceId.1": {id}}, adapters.KindClient},
-		{url.Values{"Action": {"RunInstances"}, "ImageId": {"ami-1"}}, adapters.KindClient},
-		{url.Values{"Action": {"DescribeInstances"}}, adapters.KindClient},
-		{url.Values{"Action": {"DescribeInstances"}, "InstanceId.1": {id}, "Filter.1.Name": {"tag:x"}}, adapters.KindClient},
-		{url.Values{"Action": {"StopInstances"}, "InstanceId.1": {id}, "InstanceId.2": {"i-0other"}}, adapters.KindNotFound},
-	} {
-		if _, _, err := send(tc.form); adapters.KindOf(err) != tc.kind {
-			t.Errorf("%v: %v, want %s", tc.form, err, tc.kind)
-		}
-	}
+	fc.Refuses([]adaptertest.Refusal{
+		{Method: "POST", Target: "/", Header: form, Body: url.Values{"Action": {"TerminateInstances"}, "InstanceId.1": {id}}.Encode(), Kind: adapters.KindClient},
+		{Method: "POST", Target: "/", Header: form, Body: url.Values{"Action": {"RunInstances"}, "ImageId": {"ami-1"}}.Encode(), Kind: adapters.KindClient},
+		{Method: "POST", Target: "/", Header: form, Body: url.Values{"Action": {"DescribeInstances"}}.Encode(), Kind: adapters.KindClient},
+		{Method: "POST", Target: "/", Header: form, Body: url.Values{"Action": {"DescribeInstances"}, "InstanceId.1": {id}, "Filter.1.Name": {"tag:x"}}.Encode(), Kind: adapters.KindClient},
+		{Method: "POST", Target: "/", Header: form, Body: url.Values{"Action": {"StopInstances"}, "InstanceId.1": {id}, "InstanceId.2": {"i-0other"}}.Encode(), Kind: adapters.KindNotFound},
+	})
 }

@@ -211,25 +211,9 @@ func TestS3Front(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Remove(ctx, res) })
-	send := func(method, target string, hdr map[string]string, body string) (*http.Response, string, error) {
-		t.Helper()
-		r, _ := http.NewRequest(method, "http://consumer.invalid"+target, strings.NewReader(body))
-		r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=CONSUMER/20261122/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00")
-		for k, v := range hdr {
-			r.Header.Set(k, v)
-		}
-		if _, err := a.Front(ctx, r, res); err != nil {
-			return nil, "", err
-		}
-		r.RequestURI = ""
-		resp, err := http.DefaultClient.Do(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp, string(b), nil
-	}
+	fc := &adaptertest.Fronted{T: t, Fronter: a, Resource: res, CredentialHeader: "Authorization",
+		Credential: "AWS4-HMAC-SHA256 Credential=CONSUMER/20261122/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00"}
+	send := fc.Do
 	if resp, body, err := send("GET", "/csb-front/a%20b.txt", nil, ""); err != nil || resp.StatusCode != 200 || body != "fronted" {
 		t.Fatalf("GET: %v %v %q", resp, err, body)
 	}
@@ -242,22 +226,14 @@ func TestS3Front(t *testing.T) {
 	if resp, body, err := send("GET", "/csb-front?list-type=2", nil, ""); err != nil || resp.StatusCode != 200 || !strings.Contains(body, "<Key>new.bin</Key>") {
 		t.Fatalf("list: %v %v %q", resp, err, body)
 	}
-	for _, tc := range []struct {
-		method, target string
-		hdr            map[string]string
-		kind           adapters.ErrorKind
-	}{
-		{"GET", "/", nil, adapters.KindNotFound},
-		{"GET", "/other-bucket/x", nil, adapters.KindNotFound},
-		{"DELETE", "/csb-front", nil, adapters.KindClient},
-		{"PUT", "/csb-front?acl", nil, adapters.KindClient},
-		{"PUT", "/csb-front?policy", nil, adapters.KindClient},
-		{"PUT", "/csb-front/x", map[string]string{"X-Amz-Acl": "public-read"}, adapters.KindClient},
-		{"PUT", "/csb-front/x", map[string]string{"X-Amz-Copy-Source": "/other-bucket/secret"}, adapters.KindClient},
-		{"PUT", "/csb-front/x", map[string]string{"X-Amz-Content-Sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"}, adapters.KindClient},
-	} {
-		if _, _, err := send(tc.method, tc.target, tc.hdr, ""); adapters.KindOf(err) != tc.kind {
-			t.Errorf("%s %s %v: %v, want %s", tc.method, tc.target, tc.hdr, err, tc.kind)
-		}
-	}
+	fc.Refuses([]adaptertest.Refusal{
+		{Method: "GET", Target: "/", Kind: adapters.KindNotFound},
+		{Method: "GET", Target: "/other-bucket/x", Kind: adapters.KindNotFound},
+		{Method: "DELETE", Target: "/csb-front", Kind: adapters.KindClient},
+		{Method: "PUT", Target: "/csb-front?acl", Kind: adapters.KindClient},
+		{Method: "PUT", Target: "/csb-front?policy", Kind: adapters.KindClient},
+		{Method: "PUT", Target: "/csb-front/x", Header: map[string]string{"X-Amz-Acl": "public-read"}, Kind: adapters.KindClient},
+		{Method: "PUT", Target: "/csb-front/x", Header: map[string]string{"X-Amz-Copy-Source": "/other-bucket/secret"}, Kind: adapters.KindClient},
+		{Method: "PUT", Target: "/csb-front/x", Header: map[string]string{"X-Amz-Content-Sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"}, Kind: adapters.KindClient},
+	})
 }

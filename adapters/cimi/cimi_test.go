@@ -36,16 +36,6 @@ func full(cores, mem, size uint64, mut func(*csbmsg.IaaS)) adapters.Request {
 	})
 }
 
-func computeStatus(want csbmsg.ComputeStatus) func(testing.TB, *adapters.Resource) {
-	return func(t testing.TB, res *adapters.Resource) {
-		t.Helper()
-		c := res.Granted.IaaS.Compute
-		if c == nil || c.Status == nil || *c.Status != want {
-			t.Errorf("compute status = %v, want %s", c, want)
-		}
-	}
-}
-
 func granted(cores, mem, size uint64) func(testing.TB, *adapters.Resource) {
 	return func(t testing.TB, res *adapters.Resource) {
 		t.Helper()
@@ -89,15 +79,15 @@ func cases() []adaptertest.Case {
 			Req:  full(1, 1, 2, nil),
 			Check: func(t testing.TB, r *adapters.Resource) {
 				granted(1, 1, 2)(t, r)
-				computeStatus(csbmsg.ComputeActive)(t, r)
+				adaptertest.HasComputeStatus(csbmsg.ComputeActive)(t, r)
 			},
 			Updates: []adaptertest.Update{
 				{Name: "resize", Req: full(2, 2, 4, nil), Check: granted(2, 2, 4)},
-				{Name: "stop", Req: act(csbmsg.ComputeStop), Check: computeStatus(csbmsg.ComputeInactive)},
-				{Name: "start", Req: act(csbmsg.ComputeStart), Check: computeStatus(csbmsg.ComputeActive)},
-				{Name: "restart", Req: act(csbmsg.ComputeRestart), Check: computeStatus(csbmsg.ComputeActive)},
-				{Name: "suspend", Req: act(csbmsg.ComputeSuspend), Check: computeStatus(csbmsg.ComputeSuspended)},
-				{Name: "resume", Req: act(csbmsg.ComputeStart), Check: computeStatus(csbmsg.ComputeActive)},
+				{Name: "stop", Req: act(csbmsg.ComputeStop), Check: adaptertest.HasComputeStatus(csbmsg.ComputeInactive)},
+				{Name: "start", Req: act(csbmsg.ComputeStart), Check: adaptertest.HasComputeStatus(csbmsg.ComputeActive)},
+				{Name: "restart", Req: act(csbmsg.ComputeRestart), Check: adaptertest.HasComputeStatus(csbmsg.ComputeActive)},
+				{Name: "suspend", Req: act(csbmsg.ComputeSuspend), Check: adaptertest.HasComputeStatus(csbmsg.ComputeSuspended)},
+				{Name: "resume", Req: act(csbmsg.ComputeStart), Check: adaptertest.HasComputeStatus(csbmsg.ComputeActive)},
 				{Name: "network_down", Req: net(csbmsg.NetworkDown), Check: networkStatus(csbmsg.NetworkInactive)},
 				{Name: "network_up", Req: net(csbmsg.NetworkUp), Check: networkStatus(csbmsg.NetworkActive)},
 			},

@@ -3,7 +3,6 @@ package cimi_test
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -27,14 +26,12 @@ type fixture struct {
 	srv  *httptest.Server
 	base string
 
-	mu       sync.Mutex
-	tmpl     map[string][]byte
-	res      map[string]map[string]any // path ("/machines/3") -> resource
-	jobs     map[string]*fixtureJob
-	next     int
-	fault    adaptertest.Fault
-	calls    int
-	released chan struct{}
+	mu     sync.Mutex
+	tmpl   map[string][]byte
+	res    map[string]map[string]any // path ("/machines/3") -> resource
+	jobs   map[string]*fixtureJob
+	next   int
+	faults adaptertest.Faults
 }
 
 type fixtureJob struct {
@@ -44,7 +41,7 @@ type fixtureJob struct {
 }
 
 func newFixture(t *testing.T) *fixture {
-	f := &fixture{t: t, tmpl: map[string][]byte{}, res: map[string]map[string]any{}, jobs: map[string]*fixtureJob{}, released: make(chan struct{})}
+	f := &fixture{t: t, tmpl: map[string][]byte{}, res: map[string]map[string]any{}, jobs: map[string]*fixtureJob{}}
 	files, err := filepath.Glob("testdata/dsp0263/*.json")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no fixture bodies: %v", err)
@@ -65,13 +62,7 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-func (f *fixture) setFault(ft adaptertest.Fault) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.fault, f.calls = ft, 0
-	close(f.released)
-	f.released = make(chan struct{})
-}
+func (f *fixture) setFault(ft adaptertest.Fault) { f.faults.Apply(ft) }
 
 func (f *fixture) inventory() int {
 	f.mu.Lock()
@@ -90,24 +81,9 @@ func (f *fixture) body(name string) map[string]any {
 }
 
 func (f *fixture) serve(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	f.calls++
-	ft, calls, released := f.fault, f.calls, f.released
-	f.mu.Unlock()
-	switch {
-	case ft.Kind == adaptertest.FaultHang:
-		_, _ = io.Copy(io.Discard, r.Body)
-		select {
-		case <-r.Context().Done():
-		case <-released:
-			http.Error(w, "released", http.StatusServiceUnavailable)
-		}
-		return
-	case ft.Kind == adaptertest.FaultClient:
-		http.Error(w, "fixture: refused", http.StatusBadRequest)
-		return
-	case ft.Kind == adaptertest.FaultServer, ft.Kind == adaptertest.FaultFailAfter && calls > ft.After:
-		http.Error(w, "fixture: failed", http.StatusInternalServerError)
+	if f.faults.Intercept(w, r, func(w http.ResponseWriter, status int) {
+		http.Error(w, "fixture: injected fault", status)
+	}) {
 		return
 	}
 	if r.Header.Get(cimi.VersionHeader) == "" {

@@ -44,10 +44,10 @@ func TestConformance(t *testing.T) {
 								t.Errorf("granted after resize: cores %d memory %d size %d", *g.Compute.Cores, *g.Compute.Memory, *g.Storage.Size)
 							}
 						}},
-						{Name: "stop", Req: computeAction(csbmsg.ComputeStop), Check: computeStatus(csbmsg.ComputeInactive)},
-						{Name: "start", Req: computeAction(csbmsg.ComputeStart), Check: computeStatus(csbmsg.ComputeActive)},
-						{Name: "suspend", Req: computeAction(csbmsg.ComputeSuspend), Check: computeStatus(csbmsg.ComputeSuspended)},
-						{Name: "restart", Req: computeAction(csbmsg.ComputeRestart), Check: computeStatus(csbmsg.ComputeActive)},
+						{Name: "stop", Req: computeAction(csbmsg.ComputeStop), Check: adaptertest.HasComputeStatus(csbmsg.ComputeInactive)},
+						{Name: "start", Req: computeAction(csbmsg.ComputeStart), Check: adaptertest.HasComputeStatus(csbmsg.ComputeActive)},
+						{Name: "suspend", Req: computeAction(csbmsg.ComputeSuspend), Check: adaptertest.HasComputeStatus(csbmsg.ComputeSuspended)},
+						{Name: "restart", Req: computeAction(csbmsg.ComputeRestart), Check: adaptertest.HasComputeStatus(csbmsg.ComputeActive)},
 						{Name: "network down", Req: adapters.Request{Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Network: &csbmsg.Network{Action: p(csbmsg.NetworkDown)}}}},
 							Check: func(t testing.TB, res *adapters.Resource) {
 								if *res.Granted.IaaS.Network.Status != csbmsg.NetworkInactive {
@@ -95,19 +95,11 @@ func TestConformance(t *testing.T) {
 }
 
 func computeAction(a csbmsg.ComputeAction) adapters.Request {
-	return adapters.Request{Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Compute: &csbmsg.Compute{Action: &a}}}}
+	return adapters.Request{Want: adaptertest.ComputeAction(a)}
 }
 
 func storageAction(a csbmsg.StorageAction) adapters.Request {
 	return adapters.Request{Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Storage: &csbmsg.Storage{Action: &a}}}}
-}
-
-func computeStatus(want csbmsg.ComputeStatus) func(testing.TB, *adapters.Resource) {
-	return func(t testing.TB, res *adapters.Resource) {
-		if got := res.Granted.IaaS.Compute.Status; got == nil || *got != want {
-			t.Errorf("compute status %v, want %s", got, want)
-		}
-	}
 }
 
 func storageStatus(want csbmsg.StorageStatus) func(testing.TB, *adapters.Resource) {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -32,10 +31,7 @@ type double struct {
 
 	// faults for the conformance kit, under their own lock so a hung call
 	// does not block the double's state.
-	fmu    sync.Mutex
-	fault  adaptertest.Fault
-	fcalls int
-	closed chan struct{} // closed when the test ends: releases hung calls
+	faults adaptertest.Faults
 
 	mu          sync.Mutex
 	password    string
@@ -76,11 +72,11 @@ func newDouble(t *testing.T) *double {
 	d := &double{
 		t: t, password: "demo-password", appCredID: "0f7e6c2a9d3b4e5f8a1b2c3d4e5f6a7b", appSecret: "app-cred-secret",
 		project: dblProject, tokenTTL: time.Hour, tokens: map[string]bool{}, computeHits: map[string]int{},
-		servers: map[string]*fakeServer{}, quotaCores: 1 << 20, closed: make(chan struct{}),
+		servers: map[string]*fakeServer{}, quotaCores: 1 << 20,
 	}
 	d.srv = httptest.NewServer(http.HandlerFunc(d.serve))
 	t.Cleanup(d.srv.Close)
-	t.Cleanup(func() { close(d.closed) }) // runs first
+	t.Cleanup(func() { d.faults.Apply(adaptertest.Fault{}) }) // runs first: releases hung calls
 	return d
 }
 
@@ -129,11 +125,7 @@ func (d *double) reply(w http.ResponseWriter, status int, body []byte) {
 }
 
 // applyFault sets the misbehaviour the conformance kit asks for.
-func (d *double) applyFault(f adaptertest.Fault) {
-	d.fmu.Lock()
-	defer d.fmu.Unlock()
-	d.fault, d.fcalls = f, 0
-}
+func (d *double) applyFault(f adaptertest.Fault) { d.faults.Apply(f) }
 
 // inventory is how many servers exist.
 func (d *double) inventory() int {
@@ -143,25 +135,10 @@ func (d *double) inventory() int {
 }
 
 func (d *double) serve(w http.ResponseWriter, r *http.Request) {
-	d.fmu.Lock()
-	f := d.fault
-	d.fcalls++
-	n := d.fcalls
-	d.fmu.Unlock()
-	switch {
-	case f.Kind == adaptertest.FaultClient:
-		d.reply(w, 400, []byte(`{"badRequest":{"code":400,"message":"injected fault"}}`))
-		return
-	case f.Kind == adaptertest.FaultServer, f.Kind == adaptertest.FaultFailAfter && n > f.After:
-		d.reply(w, 500, []byte(`{"computeFault":{"code":500,"message":"injected fault"}}`))
-		return
-	case f.Kind == adaptertest.FaultHang:
-		// Read the body so the server notices when the client hangs up.
-		io.Copy(io.Discard, r.Body)
-		select {
-		case <-r.Context().Done():
-		case <-d.closed:
-		}
+	if d.faults.Intercept(w, r, func(w http.ResponseWriter, status int) {
+		name := map[int]string{400: "badRequest", 500: "computeFault", 503: "serviceUnavailable"}[status]
+		d.reply(w, status, fmt.Appendf(nil, `{"%s":{"code":%d,"message":"injected fault"}}`, name, status))
+	}) {
 		return
 	}
 	d.mu.Lock()

@@ -108,37 +108,26 @@ func TestConformanceSwift(t *testing.T) {
 // Nova double.
 func TestConformanceNova(t *testing.T) {
 	d := newDouble(t)
-	act := func(a csbmsg.ComputeAction, want csbmsg.ComputeStatus) adaptertest.Update {
-		return adaptertest.Update{
-			Name: string(a),
-			Req:  adapters.Request{Want: action(a)},
-			Check: func(t testing.TB, res *adapters.Resource) {
-				if got := computeStatus(res); got != want {
-					t.Errorf("after %s: compute status %q, want %q", a, got, want)
-				}
-			},
-		}
-	}
 	up := csbmsg.NetworkUp
 	backup := csbmsg.StorageActBackup
 	adaptertest.Run(t, adaptertest.Target{
 		New: func(t *testing.T) adapters.Adapter { return novaAdapter(t, d) },
 		Cases: []adaptertest.Case{{
 			Name: "server",
-			Req:  adapters.Request{Want: iaas(1, 1, 10)},
+			Req:  adapters.Request{Want: adaptertest.IaaS(1, 1, 10)},
 			Check: func(t testing.TB, res *adapters.Resource) {
 				if c := res.Granted.IaaS.Compute; *c.Cores != 1 || *c.Memory != 2 {
 					t.Errorf("grant %+v (want m1.small)", c)
 				}
 			},
 			Updates: []adaptertest.Update{
-				act(csbmsg.ComputeStop, csbmsg.ComputeInactive),
-				act(csbmsg.ComputeStart, csbmsg.ComputeActive),
-				act(csbmsg.ComputeSuspend, csbmsg.ComputeSuspended),
-				act(csbmsg.ComputeRestart, csbmsg.ComputeActive),
+				adaptertest.ActionUpdate(csbmsg.ComputeStop, csbmsg.ComputeInactive),
+				adaptertest.ActionUpdate(csbmsg.ComputeStart, csbmsg.ComputeActive),
+				adaptertest.ActionUpdate(csbmsg.ComputeSuspend, csbmsg.ComputeSuspended),
+				adaptertest.ActionUpdate(csbmsg.ComputeRestart, csbmsg.ComputeActive),
 				{
 					Name: "resize",
-					Req:  adapters.Request{Want: iaas(4, 8, 0)},
+					Req:  adapters.Request{Want: adaptertest.IaaS(4, 8, 0)},
 					Check: func(t testing.TB, res *adapters.Resource) {
 						if c := res.Granted.IaaS.Compute; *c.Cores != 4 || *c.Memory != 8 {
 							t.Errorf("grant after resize %+v", c)

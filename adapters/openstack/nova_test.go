@@ -3,13 +3,13 @@ package openstack
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/caddy-csb/caddy-csb/adapters"
+	"github.com/caddy-csb/caddy-csb/adapters/adaptertest"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
@@ -131,20 +131,6 @@ func TestKeystoneReauthenticatesOn401(t *testing.T) {
 	}
 }
 
-func iaas(cores, memGB, diskGB uint64) csbmsg.ServiceRequest {
-	x := &csbmsg.IaaS{Compute: &csbmsg.Compute{}}
-	if cores > 0 {
-		x.Compute.Cores = &cores
-	}
-	if memGB > 0 {
-		x.Compute.Memory = &memGB
-	}
-	if diskGB > 0 {
-		x.Storage = &csbmsg.Storage{Size: &diskGB}
-	}
-	return csbmsg.ServiceRequest{IaaS: x}
-}
-
 func TestSmallestFittingFlavor(t *testing.T) {
 	d := newDouble(t)
 	fl := d.flavors("http://compute")
@@ -216,17 +202,6 @@ func update(t *testing.T, a *Adapter, res *adapters.Resource, want csbmsg.Servic
 	return out
 }
 
-func action(act csbmsg.ComputeAction) csbmsg.ServiceRequest {
-	return csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Compute: &csbmsg.Compute{Action: &act}}}
-}
-
-func computeStatus(res *adapters.Resource) csbmsg.ComputeStatus {
-	if res.Granted.IaaS == nil || res.Granted.IaaS.Compute == nil || res.Granted.IaaS.Compute.Status == nil {
-		return ""
-	}
-	return *res.Granted.IaaS.Compute.Status
-}
-
 // TestNovaLifecycle creates a server of the smallest fitting flavor, polls
 // it to ACTIVE, runs every compute action, resizes, snapshots and deletes
 // it.
@@ -234,7 +209,7 @@ func TestNovaLifecycle(t *testing.T) {
 	d := newDouble(t)
 	a := novaAdapter(t, d)
 	ctx := context.Background()
-	req := &adapters.Request{JobID: "job-nova", Owner: "alice", Want: iaas(2, 3, 30)}
+	req := &adapters.Request{JobID: "job-nova", Owner: "alice", Want: adaptertest.IaaS(2, 3, 30)}
 	host := "web-1"
 	req.Want.IaaS.Compute.Hostname = &host
 	res, err := a.Provision(ctx, req)
@@ -258,8 +233,8 @@ func TestNovaLifecycle(t *testing.T) {
 		t.Fatalf("first poll: %s (BUILD)", st.State)
 	}
 	res = waitReady(t, a, res)
-	if res.State != adapters.StateReady || computeStatus(res) != csbmsg.ComputeActive {
-		t.Fatalf("after build: %s %s", res.State, computeStatus(res))
+	if res.State != adapters.StateReady || adaptertest.ComputeStatus(res) != csbmsg.ComputeActive {
+		t.Fatalf("after build: %s %s", res.State, adaptertest.ComputeStatus(res))
 	}
 	g := res.Granted.IaaS
 	if *g.Compute.Cores != 2 || *g.Compute.Memory != 4 || *g.Storage.Size != 40 || *g.Compute.Hostname != "web-1" ||
@@ -282,7 +257,7 @@ func TestNovaLifecycle(t *testing.T) {
 		{csbmsg.ComputeRestart, "os-start", csbmsg.ComputeActive, "ACTIVE"},
 	} {
 		before := len(d.actions)
-		res = update(t, a, res, action(step.act))
+		res = update(t, a, res, adaptertest.ComputeAction(step.act))
 		if res.State != adapters.StatePending {
 			t.Fatalf("%s: update returned %s, want pending", step.act, res.State)
 		}
@@ -290,27 +265,27 @@ func TestNovaLifecycle(t *testing.T) {
 			t.Fatalf("%s: nova actions %v, want %s", step.act, d.actions[before:], step.nova)
 		}
 		res = waitReady(t, a, res)
-		if res.State != adapters.StateReady || computeStatus(res) != step.status || d.server(res.Native[nativeServerID]).Status != step.server {
-			t.Fatalf("%s: %s %s (server %s)", step.act, res.State, computeStatus(res), d.server(res.Native[nativeServerID]).Status)
+		if res.State != adapters.StateReady || adaptertest.ComputeStatus(res) != step.status || d.server(res.Native[nativeServerID]).Status != step.server {
+			t.Fatalf("%s: %s %s (server %s)", step.act, res.State, adaptertest.ComputeStatus(res), d.server(res.Native[nativeServerID]).Status)
 		}
 	}
 	// Starting a running server sends nothing.
 	before := len(d.actions)
-	res = update(t, a, res, action(csbmsg.ComputeStart))
+	res = update(t, a, res, adaptertest.ComputeAction(csbmsg.ComputeStart))
 	if len(d.actions) != before || res.State != adapters.StateReady {
 		t.Fatalf("start of an ACTIVE server: %v %s", d.actions[before:], res.State)
 	}
 	// Suspending a stopped server is refused before Nova sees it.
-	res = update(t, a, res, action(csbmsg.ComputeStop))
+	res = update(t, a, res, adaptertest.ComputeAction(csbmsg.ComputeStop))
 	res = waitReady(t, a, res)
-	_, err = a.Update(ctx, res, &adapters.Request{JobID: "job-nova", Want: action(csbmsg.ComputeSuspend)})
+	_, err = a.Update(ctx, res, &adapters.Request{JobID: "job-nova", Want: adaptertest.ComputeAction(csbmsg.ComputeSuspend)})
 	if ae := (*adapters.Error)(nil); !asAdapterError(err, &ae) || ae.Kind != adapters.KindClient || ae.Status != http.StatusConflict {
 		t.Fatalf("suspend of SHUTOFF: %v", err)
 	}
-	res = waitReady(t, a, update(t, a, res, action(csbmsg.ComputeStart)))
+	res = waitReady(t, a, update(t, a, res, adaptertest.ComputeAction(csbmsg.ComputeStart)))
 
 	// Resize to 6 GB: m1.large, confirmed by Status.
-	res = update(t, a, res, iaas(0, 6, 0))
+	res = update(t, a, res, adaptertest.IaaS(0, 6, 0))
 	if res.State != adapters.StatePending || !strings.HasPrefix(d.actions[len(d.actions)-1], `resize {"flavorRef":"4"}`) {
 		t.Fatalf("resize: %s %v", res.State, d.actions)
 	}
@@ -354,14 +329,14 @@ func TestNovaFailures(t *testing.T) {
 	t.Run("quota", func(t *testing.T) {
 		d := newDouble(t)
 		d.quotaCores = 1
-		_, err := novaAdapter(t, d).Provision(ctx, &adapters.Request{JobID: "q", Want: iaas(2, 0, 0)})
+		_, err := novaAdapter(t, d).Provision(ctx, &adapters.Request{JobID: "q", Want: adaptertest.IaaS(2, 0, 0)})
 		if adapters.KindOf(err) != adapters.KindCapacity || !strings.Contains(err.Error(), "Quota exceeded for cores") {
 			t.Fatalf("got %v", err)
 		}
 	})
 	t.Run("no flavor fits", func(t *testing.T) {
 		d := newDouble(t)
-		_, err := novaAdapter(t, d).Provision(ctx, &adapters.Request{JobID: "big", Want: iaas(64, 0, 0)})
+		_, err := novaAdapter(t, d).Provision(ctx, &adapters.Request{JobID: "big", Want: adaptertest.IaaS(64, 0, 0)})
 		if adapters.KindOf(err) != adapters.KindCapacity || d.createBody != nil {
 			t.Fatalf("got %v (create sent: %v)", err, d.createBody != nil)
 		}
@@ -371,7 +346,7 @@ func TestNovaFailures(t *testing.T) {
 		cfg := passwordConfig(d)
 		cfg.Image = "img-no-host"
 		a := mustNew(t, cfg)
-		res, err := a.Provision(ctx, &adapters.Request{JobID: "nohost", Want: iaas(1, 0, 0)})
+		res, err := a.Provision(ctx, &adapters.Request{JobID: "nohost", Want: adaptertest.IaaS(1, 0, 0)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -387,7 +362,7 @@ func TestNovaFailures(t *testing.T) {
 		cfg.ArchImages = map[string]string{"aarch64": "img-arm"}
 		a := mustNew(t, cfg)
 		arch := "aarch64"
-		want := iaas(1, 0, 0)
+		want := adaptertest.IaaS(1, 0, 0)
 		want.IaaS.Compute.Architecture = &arch
 		if _, err := a.Provision(ctx, &adapters.Request{JobID: "arm", Want: want}); err != nil {
 			t.Fatal(err)
@@ -415,7 +390,7 @@ func TestNovaFailures(t *testing.T) {
 			}
 		}
 		bad := "not a host!"
-		want := iaas(1, 0, 0)
+		want := adaptertest.IaaS(1, 0, 0)
 		want.IaaS.Compute.Hostname = &bad
 		if _, err := a.Provision(ctx, &adapters.Request{JobID: "h", Want: want}); adapters.KindOf(err) != adapters.KindClient {
 			t.Errorf("bad hostname: %v", err)
@@ -428,7 +403,7 @@ func TestNovaFailures(t *testing.T) {
 		}))
 		defer ta.Close()
 		a := mustNew(t, Config{TempAuthURL: ta.URL + "/auth/v1.0", TempAuthUser: "a:b", TempAuthKey: "k"})
-		_, err := a.Provision(ctx, &adapters.Request{JobID: "t", Want: iaas(1, 0, 0)})
+		_, err := a.Provision(ctx, &adapters.Request{JobID: "t", Want: adaptertest.IaaS(1, 0, 0)})
 		if adapters.KindOf(err) != adapters.KindUnsupported {
 			t.Fatalf("got %v", err)
 		}
@@ -441,26 +416,16 @@ func TestNovaFront(t *testing.T) {
 	d := newDouble(t)
 	a := novaAdapter(t, d)
 	ctx := context.Background()
-	res, err := a.Provision(ctx, &adapters.Request{JobID: "fr", Want: iaas(1, 0, 0)})
+	res, err := a.Provision(ctx, &adapters.Request{JobID: "fr", Want: adaptertest.IaaS(1, 0, 0)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	res = waitReady(t, a, res)
 	id := res.Native[nativeServerID]
+	fc := &adaptertest.Fronted{T: t, Fronter: a, Resource: res, CredentialHeader: "X-Auth-Token", Credential: "consumer"}
 	send := func(method, path, body string) (*http.Response, error) {
-		r, _ := http.NewRequest(method, "http://consumer.invalid"+path, strings.NewReader(body))
-		r.Header.Set("X-Auth-Token", "consumer")
-		if _, err := a.Front(ctx, r, res); err != nil {
-			return nil, err
-		}
-		r.RequestURI = ""
-		resp, err := http.DefaultClient.Do(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return resp, nil
+		resp, _, err := fc.Do(method, path, nil, body)
+		return resp, err
 	}
 	if resp, err := send("GET", "/servers/"+id, ""); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("GET own server: %v %v", resp, err)
@@ -468,23 +433,16 @@ func TestNovaFront(t *testing.T) {
 	if resp, err := send("POST", "/servers/"+id+"/action", `{"os-stop": null}`); err != nil || resp.StatusCode != 202 {
 		t.Fatalf("os-stop: %v %v", resp, err)
 	}
-	for _, tc := range []struct {
-		method, path, body string
-		kind               adapters.ErrorKind
-	}{
-		{"GET", "/servers", "", adapters.KindNotFound},
-		{"GET", "/servers/" + id + "x", "", adapters.KindNotFound},
-		{"GET", "/flavors/detail", "", adapters.KindNotFound},
-		{"DELETE", "/servers/" + id, "", adapters.KindClient},
-		{"PUT", "/servers/" + id, `{"server":{"name":"x"}}`, adapters.KindClient},
-		{"POST", "/servers/" + id + "/action", `{"rebuild": {"imageRef": "other"}}`, adapters.KindClient},
-		{"POST", "/servers/" + id + "/action", `{"os-start": null, "os-stop": null}`, adapters.KindClient},
-		{"POST", "/servers/" + id + "/os-volume_attachments", `{"volumeAttachment":{"volumeId":"v"}}`, adapters.KindClient},
-	} {
-		if _, err := send(tc.method, tc.path, tc.body); adapters.KindOf(err) != tc.kind {
-			t.Errorf("%s %s: %v, want %s", tc.method, tc.path, err, tc.kind)
-		}
-	}
+	fc.Refuses([]adaptertest.Refusal{
+		{Method: "GET", Target: "/servers", Kind: adapters.KindNotFound},
+		{Method: "GET", Target: "/servers/" + id + "x", Kind: adapters.KindNotFound},
+		{Method: "GET", Target: "/flavors/detail", Kind: adapters.KindNotFound},
+		{Method: "DELETE", Target: "/servers/" + id, Kind: adapters.KindClient},
+		{Method: "PUT", Target: "/servers/" + id, Body: `{"server":{"name":"x"}}`, Kind: adapters.KindClient},
+		{Method: "POST", Target: "/servers/" + id + "/action", Body: `{"rebuild": {"imageRef": "other"}}`, Kind: adapters.KindClient},
+		{Method: "POST", Target: "/servers/" + id + "/action", Body: `{"os-start": null, "os-stop": null}`, Kind: adapters.KindClient},
+		{Method: "POST", Target: "/servers/" + id + "/os-volume_attachments", Body: `{"volumeAttachment":{"volumeId":"v"}}`, Kind: adapters.KindClient},
+	})
 }
 
 func TestConfigValidate(t *testing.T) {

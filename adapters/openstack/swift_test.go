@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/caddy-csb/caddy-csb/adapters"
+	"github.com/caddy-csb/caddy-csb/adapters/adaptertest"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/tests/swiftpeer"
 )
@@ -342,28 +343,14 @@ func TestSwiftFront(t *testing.T) {
 	}
 	t.Cleanup(func() { api.do("DELETE", "/front-other", "", nil) })
 
+	fc := &adaptertest.Fronted{T: t, Fronter: a, Resource: res, CredentialHeader: "X-Auth-Token", Credential: "consumer-token"}
 	send := func(method, target string, hdr map[string]string, body string) (*http.Response, string, error) {
 		t.Helper()
-		r, _ := http.NewRequest(method, "http://consumer.invalid"+target, strings.NewReader(body))
-		r.Header.Set("X-Auth-Token", "consumer-token")
-		for k, v := range hdr {
-			r.Header.Set(k, v)
+		resp, b, err := fc.Do(method, target, hdr, body)
+		if err == nil && fc.Upstream.Host != strings.TrimPrefix(sw.ProxyURL, "http://") {
+			t.Fatalf("upstream %v, want the Swift proxy", fc.Upstream)
 		}
-		up, err := a.Front(ctx, r, res)
-		if err != nil {
-			return nil, "", err
-		}
-		if up.Host != strings.TrimPrefix(sw.ProxyURL, "http://") || r.Header.Get("X-Auth-Token") == "consumer-token" {
-			t.Fatalf("upstream %v, token %q", up, r.Header.Get("X-Auth-Token"))
-		}
-		r.RequestURI = ""
-		resp, err := http.DefaultClient.Do(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp, string(b), nil
+		return resp, b, err
 	}
 	resp, body, err := send("GET", "/csb-front/a%20b/c.txt", nil, "")
 	if err != nil || resp.StatusCode != 200 || body != "fronted" {
@@ -381,29 +368,20 @@ func TestSwiftFront(t *testing.T) {
 	if err != nil || resp.StatusCode != 200 || !strings.Contains(body, `"new.bin"`) {
 		t.Fatalf("listing: %v %v %q", resp, err, body)
 	}
-	for _, tc := range []struct {
-		method, target string
-		hdr            map[string]string
-		kind           adapters.ErrorKind
-	}{
-		{"GET", "/", nil, adapters.KindNotFound},
-		{"GET", "/front-other", nil, adapters.KindNotFound},
-		{"PUT", "/front-other/x", nil, adapters.KindNotFound},
-		{"GET", "/csb-front-x/a", nil, adapters.KindNotFound},
-		{"DELETE", "/csb-front", nil, adapters.KindClient},
-		{"PUT", "/csb-front/steal", map[string]string{"X-Copy-From": "front-other/secret"}, adapters.KindClient},
-		{"PUT", "/csb-front/steal", map[string]string{"X-Copy-From": "/front-other%2Fsecret"}, adapters.KindClient},
-		{"COPY", "/csb-front/new.bin", map[string]string{"Destination": "front-other/x"}, adapters.KindClient},
-		{"PUT", "/csb-front/dlo", map[string]string{"X-Object-Manifest": "front-other/"}, adapters.KindClient},
-		{"POST", "/csb-front", map[string]string{"X-Container-Read": ".r:*"}, adapters.KindClient},
-		{"POST", "/csb-front", map[string]string{"X-Account-Meta-Quota-Bytes": "1"}, adapters.KindClient},
-		{"PUT", "/csb-front/slo?multipart-manifest=put", nil, adapters.KindClient},
-	} {
-		_, _, err := send(tc.method, tc.target, tc.hdr, "")
-		if adapters.KindOf(err) != tc.kind {
-			t.Errorf("%s %s %v: got %v, want %s", tc.method, tc.target, tc.hdr, err, tc.kind)
-		}
-	}
+	fc.Refuses([]adaptertest.Refusal{
+		{Method: "GET", Target: "/", Kind: adapters.KindNotFound},
+		{Method: "GET", Target: "/front-other", Kind: adapters.KindNotFound},
+		{Method: "PUT", Target: "/front-other/x", Kind: adapters.KindNotFound},
+		{Method: "GET", Target: "/csb-front-x/a", Kind: adapters.KindNotFound},
+		{Method: "DELETE", Target: "/csb-front", Kind: adapters.KindClient},
+		{Method: "PUT", Target: "/csb-front/steal", Header: map[string]string{"X-Copy-From": "front-other/secret"}, Kind: adapters.KindClient},
+		{Method: "PUT", Target: "/csb-front/steal", Header: map[string]string{"X-Copy-From": "/front-other%2Fsecret"}, Kind: adapters.KindClient},
+		{Method: "COPY", Target: "/csb-front/new.bin", Header: map[string]string{"Destination": "front-other/x"}, Kind: adapters.KindClient},
+		{Method: "PUT", Target: "/csb-front/dlo", Header: map[string]string{"X-Object-Manifest": "front-other/"}, Kind: adapters.KindClient},
+		{Method: "POST", Target: "/csb-front", Header: map[string]string{"X-Container-Read": ".r:*"}, Kind: adapters.KindClient},
+		{Method: "POST", Target: "/csb-front", Header: map[string]string{"X-Account-Meta-Quota-Bytes": "1"}, Kind: adapters.KindClient},
+		{Method: "PUT", Target: "/csb-front/slo?multipart-manifest=put", Kind: adapters.KindClient},
+	})
 	if resp, _ := api.do("HEAD", "/front-other/x", "", nil); resp.StatusCode != 404 {
 		t.Fatalf("a refused request reached Swift: %s", resp.Status)
 	}
