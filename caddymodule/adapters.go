@@ -9,13 +9,9 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/caddy-csb/caddy-csb/adapters"
-	"github.com/caddy-csb/caddy-csb/adapters/cdmi"
-	"github.com/caddy-csb/caddy-csb/adapters/cimi"
 )
 
 func init() {
-	caddy.RegisterModule(CIMIAdapter{})
-	caddy.RegisterModule(CDMIAdapter{})
 	registerProviderOption("adapter", parseProviderAdapter)
 }
 
@@ -176,174 +172,100 @@ func (a *App) adapterIndex(providerID, kind string) (*Provider, int) {
 	return nil, 0
 }
 
-// CIMIAdapter is the csb.adapters.cimi guest module: a provider's DMTF
-// CIMI API (DSP0263, JSON binding). See adapters/cimi/README.md for the
-// mapping.
-type CIMIAdapter struct {
-	// Endpoint is the URL of the CloudEntryPoint. Required. Placeholders
-	// such as {env.CLOUD_URL} are expanded.
-	Endpoint string `json:"endpoint"`
-	// Image is the MachineImage new machines boot, by name or href.
-	// Default: the first image of the provider's machineImages.
-	Image string `json:"image,omitempty"`
-	// NamePrefix prefixes the names of created resources. Default "csb-".
-	NamePrefix string `json:"name_prefix,omitempty"`
-
-	adapter *cimi.Adapter
+// adapterBlock is the Caddyfile syntax the adapter modules share:
+//
+//	adapter <name> [<arg>] {
+//		<single> <value>
+//		<list>   <value>...
+//		<flag>
+//		...
+//	}
+//
+// Options not in single, lists or flags go to more, which reports whether
+// it knew the option.
+type adapterBlock struct {
+	name   string  // the adapter's name, for errors ("adapter cimi: ...")
+	arg    *string // where the optional argument goes; nil: no argument
+	single map[string]*string
+	lists  map[string]*[]string
+	flags  map[string]*bool
+	more   func(d *caddyfile.Dispenser, opt string) (bool, error)
 }
 
-// CSBAdapter returns the provisioned adapter (adapters.Holder).
-func (m *CIMIAdapter) CSBAdapter() adapters.Adapter { return m.adapter }
-
-// SetHTTPClient hands the adapter the provider's HTTP client.
-func (m *CIMIAdapter) SetHTTPClient(c *http.Client) { m.adapter.SetHTTPClient(c) }
-
-// CaddyModule returns the Caddy module information.
-func (CIMIAdapter) CaddyModule() caddy.ModuleInfo {
-	return caddy.ModuleInfo{
-		ID:  "csb.adapters.cimi",
-		New: func() caddy.Module { return new(CIMIAdapter) },
+// parse parses the adapter subdirective's segment, from the adapter name.
+func (b adapterBlock) parse(d *caddyfile.Dispenser) error {
+	d.Next() // adapter name
+	if d.NextArg() {
+		if b.arg == nil {
+			return d.ArgErr()
+		}
+		*b.arg = d.Val()
 	}
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		opt := d.Val()
+		switch {
+		case b.single[opt] != nil:
+			if err := oneArg(d, b.single[opt]); err != nil {
+				return err
+			}
+		case b.lists[opt] != nil:
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			*b.lists[opt] = append(*b.lists[opt], args...)
+		case b.flags[opt] != nil:
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			*b.flags[opt] = true
+		default:
+			known := false
+			if b.more != nil {
+				var err error
+				if known, err = b.more(d, opt); err != nil {
+					return err
+				}
+			}
+			if !known {
+				return d.Errf("adapter %s: unrecognized option %q", b.name, opt)
+			}
+		}
+	}
+	return nil
 }
 
-// Provision builds the adapter; it makes no network call.
-func (m *CIMIAdapter) Provision(ctx caddy.Context) error {
+// parseArchImage parses "arch_image <architecture> <image>" into images;
+// an architecture may be given once.
+func parseArchImage(d *caddyfile.Dispenser, adapter string, images *map[string]string) error {
+	args := d.RemainingArgs()
+	if len(args) != 2 {
+		return d.ArgErr()
+	}
+	if *images == nil {
+		*images = map[string]string{}
+	}
+	if _, dup := (*images)[args[0]]; dup {
+		return d.Errf("adapter %s: arch_image %q given twice", adapter, args[0])
+	}
+	(*images)[args[0]] = args[1]
+	return nil
+}
+
+// argValue reads exactly one argument of the current option.
+func argValue(d *caddyfile.Dispenser) (string, error) {
+	var v string
+	err := oneArg(d, &v)
+	return v, err
+}
+
+// expandAll expands the placeholders ({env.*}, ...) in each field.
+func expandAll(fields ...*string) {
 	repl := caddy.NewReplacer()
-	ad, err := cimi.New(cimi.Config{
-		Endpoint:   repl.ReplaceAll(m.Endpoint, ""),
-		Image:      repl.ReplaceAll(m.Image, ""),
-		NamePrefix: m.NamePrefix,
-	})
-	if err != nil {
-		return err
-	}
-	m.adapter = ad
-	return nil
-}
-
-// UnmarshalCaddyfile parses the adapter inside a provider block:
-//
-//	adapter cimi [<endpoint>] {
-//		endpoint    <url>
-//		image       <name|href>
-//		name_prefix <prefix>
-//	}
-func (m *CIMIAdapter) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next() // adapter name
-	if d.NextArg() {
-		m.Endpoint = d.Val()
-	}
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		var dst *string
-		switch d.Val() {
-		case "endpoint":
-			dst = &m.Endpoint
-		case "image":
-			dst = &m.Image
-		case "name_prefix":
-			dst = &m.NamePrefix
-		default:
-			return d.Errf("adapter cimi: unrecognized option %q", d.Val())
-		}
-		if !d.NextArg() {
-			return d.ArgErr()
-		}
-		*dst = d.Val()
-		if d.NextArg() {
-			return d.ArgErr()
-		}
-	}
-	if m.Endpoint == "" {
-		return d.Err("adapter cimi: endpoint is required")
-	}
-	return nil
-}
-
-// CDMIAdapter is the csb.adapters.cdmi guest module: a provider's SNIA
-// CDMI 1.1.1 API for DSaaS. See adapters/cdmi/README.md for the mapping.
-type CDMIAdapter struct {
-	// Endpoint is the CDMI root container URL. Required. Placeholders are
-	// expanded.
-	Endpoint string `json:"endpoint"`
-	// Prefix prefixes job container and domain names. Default "csb-".
-	Prefix string `json:"prefix,omitempty"`
-
-	adapter *cdmi.Adapter
-}
-
-// CSBAdapter returns the provisioned adapter (adapters.Holder).
-func (m *CDMIAdapter) CSBAdapter() adapters.Adapter { return m.adapter }
-
-// SetHTTPClient hands the adapter the provider's HTTP client.
-func (m *CDMIAdapter) SetHTTPClient(c *http.Client) { m.adapter.SetHTTPClient(c) }
-
-// CaddyModule returns the Caddy module information.
-func (CDMIAdapter) CaddyModule() caddy.ModuleInfo {
-	return caddy.ModuleInfo{
-		ID:  "csb.adapters.cdmi",
-		New: func() caddy.Module { return new(CDMIAdapter) },
+	for _, f := range fields {
+		*f = repl.ReplaceAll(*f, "")
 	}
 }
-
-// Provision builds the adapter; it makes no network call.
-func (m *CDMIAdapter) Provision(ctx caddy.Context) error {
-	ad, err := cdmi.New(cdmi.Config{Endpoint: caddy.NewReplacer().ReplaceAll(m.Endpoint, ""), Prefix: m.Prefix})
-	if err != nil {
-		return err
-	}
-	m.adapter = ad
-	return nil
-}
-
-// UnmarshalCaddyfile parses the adapter inside a provider block:
-//
-//	adapter cdmi [<endpoint>] {
-//		endpoint <url>
-//		prefix   <prefix>
-//	}
-func (m *CDMIAdapter) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next() // adapter name
-	if d.NextArg() {
-		m.Endpoint = d.Val()
-	}
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		var dst *string
-		switch d.Val() {
-		case "endpoint":
-			dst = &m.Endpoint
-		case "prefix":
-			dst = &m.Prefix
-		default:
-			return d.Errf("adapter cdmi: unrecognized option %q", d.Val())
-		}
-		if !d.NextArg() {
-			return d.ArgErr()
-		}
-		*dst = d.Val()
-		if d.NextArg() {
-			return d.ArgErr()
-		}
-	}
-	if m.Endpoint == "" {
-		return d.Err("adapter cdmi: endpoint is required")
-	}
-	return nil
-}
-
-// Interface guards.
-var (
-	_ caddy.Provisioner     = (*CIMIAdapter)(nil)
-	_ caddyfile.Unmarshaler = (*CIMIAdapter)(nil)
-	_ adapters.Holder       = (*CIMIAdapter)(nil)
-	_ HTTPClientSetter      = (*CIMIAdapter)(nil)
-	_ caddy.Provisioner     = (*CDMIAdapter)(nil)
-	_ caddyfile.Unmarshaler = (*CDMIAdapter)(nil)
-	_ adapters.Holder       = (*CDMIAdapter)(nil)
-	_ HTTPClientSetter      = (*CDMIAdapter)(nil)
-)

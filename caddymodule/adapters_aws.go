@@ -39,13 +39,8 @@ func (AWSAdapter) CaddyModule() caddy.ModuleInfo {
 // network call and reads no credential files yet.
 func (m *AWSAdapter) Provision(caddy.Context) error {
 	cfg := m.Config
-	repl := caddy.NewReplacer()
-	for _, s := range []*string{
-		&cfg.Region, &cfg.S3Endpoint, &cfg.EC2Endpoint, &cfg.AccessKeyID, &cfg.SecretAccessKey, &cfg.SessionToken,
-		&cfg.ImageID, &cfg.SubnetID, &cfg.KeyName, &cfg.RootDevice, &cfg.NamePrefix,
-	} {
-		*s = repl.ReplaceAll(*s, "")
-	}
+	expandAll(&cfg.Region, &cfg.S3Endpoint, &cfg.EC2Endpoint, &cfg.AccessKeyID, &cfg.SecretAccessKey, &cfg.SessionToken,
+		&cfg.ImageID, &cfg.SubnetID, &cfg.KeyName, &cfg.RootDevice, &cfg.NamePrefix)
 	ad, err := aws.New(cfg)
 	if err != nil {
 		return err
@@ -84,75 +79,56 @@ func (m *AWSAdapter) SetHTTPClient(c *http.Client) { m.adapter.SetHTTPClient(c) 
 // arch_image, instance_type and security_group_id may repeat; the
 // instance_type lines replace the built-in table.
 func (m *AWSAdapter) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next() // adapter name
-	if d.NextArg() {
-		m.Region = d.Val()
-	}
-	if d.NextArg() {
-		return d.ArgErr()
-	}
 	c := &m.Config
-	single := map[string]*string{
-		"region": &c.Region, "s3_endpoint": &c.S3Endpoint, "ec2_endpoint": &c.EC2Endpoint,
-		"access_key_id": &c.AccessKeyID, "secret_access_key": &c.SecretAccessKey, "session_token": &c.SessionToken,
-		"image_id": &c.ImageID, "subnet_id": &c.SubnetID, "key_name": &c.KeyName,
-		"root_device": &c.RootDevice, "name_prefix": &c.NamePrefix,
-	}
-	list := map[string]*[]string{"security_group_id": &c.SecurityGroupIDs, "services": &c.Services}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		opt := d.Val()
-		switch {
-		case single[opt] != nil:
-			if err := oneArg(d, single[opt]); err != nil {
-				return err
+	err := adapterBlock{
+		name: "aws",
+		arg:  &c.Region,
+		single: map[string]*string{
+			"region": &c.Region, "s3_endpoint": &c.S3Endpoint, "ec2_endpoint": &c.EC2Endpoint,
+			"access_key_id": &c.AccessKeyID, "secret_access_key": &c.SecretAccessKey, "session_token": &c.SessionToken,
+			"image_id": &c.ImageID, "subnet_id": &c.SubnetID, "key_name": &c.KeyName,
+			"root_device": &c.RootDevice, "name_prefix": &c.NamePrefix,
+		},
+		lists: map[string]*[]string{"security_group_id": &c.SecurityGroupIDs, "services": &c.Services},
+		flags: map[string]*bool{"path_style": &c.PathStyle},
+		more: func(d *caddyfile.Dispenser, opt string) (bool, error) {
+			switch opt {
+			case "arch_image":
+				return true, parseArchImage(d, "aws", &c.ArchImages)
+			case "instance_type":
+				return true, parseInstanceType(d, c)
 			}
-		case list[opt] != nil:
-			args := d.RemainingArgs()
-			if len(args) == 0 {
-				return d.ArgErr()
-			}
-			*list[opt] = append(*list[opt], args...)
-		case opt == "path_style":
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			c.PathStyle = true
-		case opt == "arch_image":
-			args := d.RemainingArgs()
-			if len(args) != 2 {
-				return d.ArgErr()
-			}
-			if c.ArchImages == nil {
-				c.ArchImages = map[string]string{}
-			}
-			if _, dup := c.ArchImages[args[0]]; dup {
-				return d.Errf("adapter aws: arch_image %q given twice", args[0])
-			}
-			c.ArchImages[args[0]] = args[1]
-		case opt == "instance_type":
-			args := d.RemainingArgs()
-			if len(args) != 3 && len(args) != 4 {
-				return d.ArgErr()
-			}
-			vcpus, err1 := strconv.Atoi(args[1])
-			mem, err2 := strconv.Atoi(args[2])
-			if err1 != nil || err2 != nil || vcpus <= 0 || mem <= 0 {
-				return d.Errf("adapter aws: instance_type %s: vcpus and memory (MiB) must be positive integers", args[0])
-			}
-			it := aws.InstanceType{Name: args[0], VCPUs: vcpus, MemoryMiB: mem}
-			if len(args) == 4 {
-				it.Architecture = args[3]
-			}
-			c.InstanceTypes = append(c.InstanceTypes, it)
-		default:
-			return d.Errf("adapter aws: unrecognized option %q", opt)
-		}
+			return false, nil
+		},
+	}.parse(d)
+	if err != nil {
+		return err
 	}
 	for _, s := range c.Services {
 		if s != "ec2" && s != "s3" {
 			return d.Errf("adapter aws: service %q: want ec2 or s3", s)
 		}
 	}
+	return nil
+}
+
+// parseInstanceType parses "instance_type <name> <vcpus> <memory-MiB>
+// [<architecture>]" into a row of the instance-type table.
+func parseInstanceType(d *caddyfile.Dispenser, c *aws.Config) error {
+	args := d.RemainingArgs()
+	if len(args) != 3 && len(args) != 4 {
+		return d.ArgErr()
+	}
+	vcpus, err1 := strconv.Atoi(args[1])
+	mem, err2 := strconv.Atoi(args[2])
+	if err1 != nil || err2 != nil || vcpus <= 0 || mem <= 0 {
+		return d.Errf("adapter aws: instance_type %s: vcpus and memory (MiB) must be positive integers", args[0])
+	}
+	it := aws.InstanceType{Name: args[0], VCPUs: vcpus, MemoryMiB: mem}
+	if len(args) == 4 {
+		it.Architecture = args[3]
+	}
+	c.InstanceTypes = append(c.InstanceTypes, it)
 	return nil
 }
 

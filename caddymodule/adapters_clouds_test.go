@@ -15,7 +15,7 @@ import (
 )
 
 func TestCloudAdapterParseErrors(t *testing.T) {
-	for _, tc := range []struct{ name, input, want string }{
+	checkParseErrors(t, []parseCase{
 		{"openstack no auth", "provider p {\n adapter openstack {\n region r\n }\n}", "auth_url (Keystone v3) or tempauth_url"},
 		{"openstack unknown option", "provider p {\n adapter openstack http://k/v3 {\n colour red\n }\n}", `unrecognized option "colour"`},
 		{"openstack extra arg", "provider p {\n adapter openstack http://k/v3 http://x\n}", "wrong argument count"},
@@ -32,16 +32,7 @@ func TestCloudAdapterParseErrors(t *testing.T) {
 		{"aws service", "provider p {\n adapter aws {\n services ec2 sqs\n }\n}", `service "sqs"`},
 		{"aws services empty", "provider p {\n adapter aws {\n services\n }\n}", "wrong argument count"},
 		{"aws arch_image twice", "provider p {\n adapter aws {\n arch_image arm64 a\n arch_image arm64 b\n }\n}", "given twice"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			d := caddyfile.NewTestDispenser(tc.input)
-			d.Next() // "provider"
-			err := parseProviderBlock(d, new(App))
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %v, want one containing %q", err, tc.want)
-			}
-		})
-	}
+	}, parseProvider)
 }
 
 // TestCloudAdapterProvision: placeholders are expanded, the configuration
@@ -95,19 +86,14 @@ func TestJobUpstreamsParse(t *testing.T) {
 	if u.Prefix != "/jobs/" || u.Header != "Csb-Job" || u.UnhealthyAfter != 4 || u.HealthInterval != caddy.Duration(2e9) {
 		t.Fatalf("parsed %+v", u)
 	}
-	for _, tc := range []struct{ input, want string }{
-		{"csb /a /b", "wrong argument count"},
-		{"csb {\n prefix jobs\n}", "must begin with /"},
-		{"csb {\n header\n}", "wrong argument count"},
-		{"csb {\n unhealthy_after 0\n}", "not a positive integer"},
-		{"csb {\n health_interval soon\n}", "duration"},
-		{"csb {\n colour red\n}", `unrecognized option "colour"`},
-	} {
-		err := new(JobUpstreams).UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.input))
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%q: %v, want %q", tc.input, err, tc.want)
-		}
-	}
+	checkParseErrors(t, []parseCase{
+		{"", "csb /a /b", "wrong argument count"},
+		{"", "csb {\n prefix jobs\n}", "must begin with /"},
+		{"", "csb {\n header\n}", "wrong argument count"},
+		{"", "csb {\n unhealthy_after 0\n}", "not a positive integer"},
+		{"", "csb {\n health_interval soon\n}", "duration"},
+		{"", "csb {\n colour red\n}", `unrecognized option "colour"`},
+	}, unmarshal[JobUpstreams]())
 }
 
 func TestJobRouteParsing(t *testing.T) {

@@ -50,22 +50,7 @@ func (l *LinkAdapter) Adapter() adapters.Adapter { return l.adapter }
 //		schemes <scheme>...
 //	}
 func (l *LinkAdapter) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next() // adapter name
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	for d.NextBlock(0) {
-		switch d.Val() {
-		case "schemes":
-			l.Schemes = d.RemainingArgs()
-			if len(l.Schemes) == 0 {
-				return d.ArgErr()
-			}
-		default:
-			return d.Errf("link adapter: unrecognized option %q", d.Val())
-		}
-	}
-	return nil
+	return adapterBlock{name: "link", lists: map[string]*[]string{"schemes": &l.Schemes}}.parse(d)
 }
 
 // Interface guards.

@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"context"
-	"strings"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
@@ -20,17 +19,11 @@ func TestLinkAdapterCaddyfile(t *testing.T) {
 	if len(l.Schemes) != 1 || l.Schemes[0] != "https" {
 		t.Errorf("schemes = %v", l.Schemes)
 	}
-	for _, c := range []struct{ in, want string }{
-		{"link extra", "wrong argument count"},
-		{"link {\n schemes\n}", "wrong argument count"},
-		{"link {\n probe\n}", `unrecognized option "probe"`},
-	} {
-		var l LinkAdapter
-		err := l.UnmarshalCaddyfile(caddyfile.NewTestDispenser(c.in))
-		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%q: err = %v, want %q", c.in, err, c.want)
-		}
-	}
+	checkParseErrors(t, []parseCase{
+		{"", "link extra", "wrong argument count"},
+		{"", "link {\n schemes\n}", "wrong argument count"},
+		{"", "link {\n probe\n}", `unrecognized option "probe"`},
+	}, unmarshal[LinkAdapter]())
 }
 
 func TestLinkAdapterModule(t *testing.T) {

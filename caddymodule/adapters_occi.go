@@ -98,12 +98,11 @@ func (OCCIAdapter) CaddyModule() caddy.ModuleInfo {
 
 // Provision builds the adapter. It makes no network call.
 func (o *OCCIAdapter) Provision(ctx caddy.Context) error {
-	repl := caddy.NewReplacer()
 	cfg := occi.Config{
-		Endpoint:     repl.ReplaceAll(o.Endpoint, ""),
+		Endpoint:     o.Endpoint,
 		Rendering:    o.Rendering,
-		OSTemplate:   repl.ReplaceAll(o.OSTemplate, ""),
-		Network:      repl.ReplaceAll(o.Network, ""),
+		OSTemplate:   o.OSTemplate,
+		Network:      o.Network,
 		NoStart:      o.NoStart,
 		ServiceID:    o.ServiceID,
 		MaxRetries:   o.Retries,
@@ -111,6 +110,7 @@ func (o *OCCIAdapter) Provision(ctx caddy.Context) error {
 		ModelTTL:     time.Duration(o.ModelTTL),
 		Client:       o.client,
 	}
+	expandAll(&cfg.Endpoint, &cfg.OSTemplate, &cfg.Network)
 	if o.Offer != nil {
 		cfg.Offer = occi.Offer(*o.Offer)
 	}
@@ -150,117 +150,94 @@ func (o *OCCIAdapter) SetHTTPClient(c *http.Client) {
 //		model_ttl     <duration>
 //	}
 func (o *OCCIAdapter) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next() // adapter name
-	if d.NextArg() {
-		o.Endpoint = d.Val()
-	}
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	for d.NextBlock(0) {
-		switch opt := d.Val(); opt {
-		case "endpoint", "os_tpl", "network", "service_id":
-			v, err := occiOneArg(d)
-			if err != nil {
-				return err
-			}
-			switch opt {
-			case "endpoint":
-				o.Endpoint = v
-			case "os_tpl":
-				o.OSTemplate = v
-			case "network":
-				o.Network = v
-			case "service_id":
-				o.ServiceID = v
-			}
-		case "rendering":
-			v, err := occiOneArg(d)
-			if err != nil {
-				return err
-			}
-			if v != occi.MediaTextPlain && v != occi.MediaTextOCCI {
-				return d.Errf("occi adapter: rendering %q must be text/plain or text/occi", v)
-			}
-			o.Rendering = v
-		case "no_start":
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			o.NoStart = true
-		case "offer":
-			off, err := parseOffer(d)
-			if err != nil {
-				return err
-			}
-			o.Offer = off
-		case "retries":
-			v, err := occiOneArg(d)
-			if err != nil {
-				return err
-			}
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 {
-				return d.Errf("occi adapter: retries %q is not a whole number", v)
-			}
-			if n == 0 {
-				n = -1 // none; 0 in JSON means the default
-			}
-			o.Retries = n
-		case "retry_backoff", "model_ttl":
-			v, err := occiOneArg(d)
-			if err != nil {
-				return err
-			}
-			dur, err := caddy.ParseDuration(v)
-			if err != nil || dur < 0 {
-				return d.Errf("occi adapter: %s %q is not a duration", opt, v)
-			}
-			if opt == "retry_backoff" {
-				o.RetryBackoff = caddy.Duration(dur)
-			} else {
-				o.ModelTTL = caddy.Duration(dur)
-			}
-		default:
-			return d.Errf("occi adapter: unrecognized option %q", opt)
-		}
+	err := adapterBlock{
+		name: "occi",
+		arg:  &o.Endpoint,
+		single: map[string]*string{
+			"endpoint": &o.Endpoint, "os_tpl": &o.OSTemplate, "network": &o.Network, "service_id": &o.ServiceID,
+		},
+		flags: map[string]*bool{"no_start": &o.NoStart},
+		more:  o.unmarshalOption,
+	}.parse(d)
+	if err != nil {
+		return err
 	}
 	if o.Endpoint == "" {
-		return d.Err("occi adapter: an endpoint is required")
+		return d.Err("adapter occi: an endpoint is required")
 	}
 	return nil
 }
 
-// oneArg reads exactly one argument of the current option.
-func occiOneArg(d *caddyfile.Dispenser) (string, error) {
-	if !d.NextArg() {
-		return "", d.ArgErr()
+// unmarshalOption parses the options of UnmarshalCaddyfile that take
+// more than a string.
+func (o *OCCIAdapter) unmarshalOption(d *caddyfile.Dispenser, opt string) (bool, error) {
+	switch opt {
+	case "rendering":
+		v, err := argValue(d)
+		if err != nil {
+			return true, err
+		}
+		if v != occi.MediaTextPlain && v != occi.MediaTextOCCI {
+			return true, d.Errf("adapter occi: rendering %q must be text/plain or text/occi", v)
+		}
+		o.Rendering = v
+	case "offer":
+		off, err := parseOffer(d)
+		if err != nil {
+			return true, err
+		}
+		o.Offer = off
+	case "retries":
+		v, err := argValue(d)
+		if err != nil {
+			return true, err
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return true, d.Errf("adapter occi: retries %q is not a whole number", v)
+		}
+		if n == 0 {
+			n = -1 // none; 0 in JSON means the default
+		}
+		o.Retries = n
+	case "retry_backoff", "model_ttl":
+		v, err := argValue(d)
+		if err != nil {
+			return true, err
+		}
+		dur, err := caddy.ParseDuration(v)
+		if err != nil || dur < 0 {
+			return true, d.Errf("adapter occi: %s %q is not a duration", opt, v)
+		}
+		if opt == "retry_backoff" {
+			o.RetryBackoff = caddy.Duration(dur)
+		} else {
+			o.ModelTTL = caddy.Duration(dur)
+		}
+	default:
+		return false, nil
 	}
-	v := d.Val()
-	if d.NextArg() {
-		return "", d.ArgErr()
-	}
-	return v, nil
+	return true, nil
 }
 
 func parseOffer(d *caddyfile.Dispenser) (*OCCIOffer, error) {
 	off := &OCCIOffer{}
 	args := d.RemainingArgs()
 	if len(args) == 0 || len(args)%2 != 0 {
-		return nil, d.Err("occi adapter: offer takes pairs: cores <n> memory <GB> speed <GHz> storage <GB> architecture <x86|x64>")
+		return nil, d.Err("adapter occi: offer takes pairs: cores <n> memory <GB> speed <GHz> storage <GB> architecture <x86|x64>")
 	}
 	for i := 0; i < len(args); i += 2 {
 		k, v := args[i], args[i+1]
 		if k == "architecture" {
 			if v != "x86" && v != "x64" {
-				return nil, d.Errf("occi adapter: offer architecture %q must be x86 or x64", v)
+				return nil, d.Errf("adapter occi: offer architecture %q must be x86 or x64", v)
 			}
 			off.Architecture = v
 			continue
 		}
 		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
-			return nil, d.Errf("occi adapter: offer %s %q is not a whole number", k, v)
+			return nil, d.Errf("adapter occi: offer %s %q is not a whole number", k, v)
 		}
 		switch k {
 		case "cores":
@@ -272,7 +249,7 @@ func parseOffer(d *caddyfile.Dispenser) (*OCCIOffer, error) {
 		case "storage":
 			off.Storage = n
 		default:
-			return nil, d.Errf("occi adapter: unknown offer %q", k)
+			return nil, d.Errf("adapter occi: unknown offer %q", k)
 		}
 	}
 	return off, nil
@@ -281,7 +258,7 @@ func parseOffer(d *caddyfile.Dispenser) (*OCCIOffer, error) {
 // Validate checks the configuration without side effects.
 func (o *OCCIAdapter) Validate() error {
 	if o.Endpoint == "" {
-		return fmt.Errorf("occi adapter: endpoint is required")
+		return fmt.Errorf("adapter occi: endpoint is required")
 	}
 	return nil
 }

@@ -4,16 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"os"
-	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	"github.com/caddyserver/caddy/v2/caddytest"
 
 	"github.com/caddy-csb/caddy-csb/adapters"
 	"github.com/caddy-csb/caddy-csb/adapters/occi/occitest"
@@ -50,26 +46,20 @@ func TestOCCIAdapterCaddyfile(t *testing.T) {
 }
 
 func TestOCCIAdapterCaddyfileErrors(t *testing.T) {
-	for _, c := range []struct{ in, want string }{
-		{`occi`, "an endpoint is required"},
-		{`occi http://a/ http://b/`, "wrong argument count"},
-		{"occi http://a/ {\n rendering application/json\n}", "must be text/plain or text/occi"},
-		{"occi http://a/ {\n rendering\n}", "wrong argument count"},
-		{"occi http://a/ {\n no_start yes\n}", "wrong argument count"},
-		{"occi http://a/ {\n offer cores\n}", "offer takes pairs"},
-		{"occi http://a/ {\n offer cores many\n}", "not a whole number"},
-		{"occi http://a/ {\n offer disks 4\n}", "unknown offer"},
-		{"occi http://a/ {\n offer architecture arm\n}", "must be x86 or x64"},
-		{"occi http://a/ {\n retries -2\n}", "not a whole number"},
-		{"occi http://a/ {\n retry_backoff soon\n}", "not a duration"},
-		{"occi http://a/ {\n bogus 1\n}", `unrecognized option "bogus"`},
-	} {
-		var o OCCIAdapter
-		err := o.UnmarshalCaddyfile(caddyfile.NewTestDispenser(c.in))
-		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%q: err = %v, want %q", c.in, err, c.want)
-		}
-	}
+	checkParseErrors(t, []parseCase{
+		{"", `occi`, "an endpoint is required"},
+		{"", `occi http://a/ http://b/`, "wrong argument count"},
+		{"", "occi http://a/ {\n rendering application/json\n}", "must be text/plain or text/occi"},
+		{"", "occi http://a/ {\n rendering\n}", "wrong argument count"},
+		{"", "occi http://a/ {\n no_start yes\n}", "wrong argument count"},
+		{"", "occi http://a/ {\n offer cores\n}", "offer takes pairs"},
+		{"", "occi http://a/ {\n offer cores many\n}", "not a whole number"},
+		{"", "occi http://a/ {\n offer disks 4\n}", "unknown offer"},
+		{"", "occi http://a/ {\n offer architecture arm\n}", "must be x86 or x64"},
+		{"", "occi http://a/ {\n retries -2\n}", "not a whole number"},
+		{"", "occi http://a/ {\n retry_backoff soon\n}", "not a duration"},
+		{"", "occi http://a/ {\n bogus 1\n}", `unrecognized option "bogus"`},
+	}, unmarshal[OCCIAdapter]())
 }
 
 // The module provisions (placeholders expanded), takes the provider's
@@ -111,34 +101,3 @@ func TestOCCIAdapterModule(t *testing.T) {
 type occiRoundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f occiRoundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
-
-// TestAdapterModulesAdapt runs the adapt tests of the adapter modules'
-// provider-block syntax (adapter occi|link { ... }). The provider block's
-// adapter subdirective lives in another file (the adapter namespace's); on
-// a branch without it these tests skip. Once it is everywhere, the files
-// can move into testdata/caddyfile_adapt.
-func TestAdapterModulesAdapt(t *testing.T) {
-	if _, ok := providerOptions["adapter"]; !ok {
-		t.Skip("the provider block has no adapter subdirective on this branch")
-	}
-	files, err := filepath.Glob("testdata/caddyfile_adapt_adapters/*.caddyfiletest")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no adapter adapt tests: %v", err)
-	}
-	split := regexp.MustCompile(`(?m)^-{10,}\s*$`)
-	for _, f := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(f), ".caddyfiletest"), func(t *testing.T) {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			parts := split.Split(string(data), 2)
-			if len(parts) != 2 {
-				t.Fatalf("%s: no ---------- separator", f)
-			}
-			if !caddytest.CompareAdapt(t, f, parts[0], "caddyfile", strings.TrimSpace(parts[1])) {
-				t.Fail()
-			}
-		})
-	}
-}

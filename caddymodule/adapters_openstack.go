@@ -38,16 +38,11 @@ func (OpenStackAdapter) CaddyModule() caddy.ModuleInfo {
 // network call: the adapter authenticates on first use.
 func (m *OpenStackAdapter) Provision(caddy.Context) error {
 	cfg := m.Config
-	repl := caddy.NewReplacer()
-	for _, s := range []*string{
-		&cfg.AuthURL, &cfg.Region, &cfg.Interface, &cfg.UserID, &cfg.Username, &cfg.Password,
+	expandAll(&cfg.AuthURL, &cfg.Region, &cfg.Interface, &cfg.UserID, &cfg.Username, &cfg.Password,
 		&cfg.UserDomainID, &cfg.UserDomainName, &cfg.ProjectID, &cfg.ProjectName, &cfg.ProjectDomainID,
 		&cfg.ProjectDomainName, &cfg.ApplicationCredentialID, &cfg.ApplicationCredentialName,
 		&cfg.ApplicationCredentialSecret, &cfg.TempAuthURL, &cfg.TempAuthUser, &cfg.TempAuthKey,
-		&cfg.ComputeURL, &cfg.ObjectStoreURL, &cfg.Image, &cfg.KeyName, &cfg.AvailabilityZone, &cfg.NamePrefix,
-	} {
-		*s = repl.ReplaceAll(*s, "")
-	}
+		&cfg.ComputeURL, &cfg.ObjectStoreURL, &cfg.Image, &cfg.KeyName, &cfg.AvailabilityZone, &cfg.NamePrefix)
 	ad, err := openstack.New(cfg)
 	if err != nil {
 		return err
@@ -101,56 +96,34 @@ func (m *OpenStackAdapter) SetHTTPClient(c *http.Client) { m.adapter.SetHTTPClie
 //
 // arch_image, network and security_group may repeat.
 func (m *OpenStackAdapter) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next() // adapter name
-	if d.NextArg() {
-		m.AuthURL = d.Val()
-	}
-	if d.NextArg() {
-		return d.ArgErr()
-	}
 	c := &m.Config
-	single := map[string]*string{
-		"auth_url": &c.AuthURL, "region": &c.Region, "interface": &c.Interface,
-		"user_id": &c.UserID, "username": &c.Username, "password": &c.Password,
-		"user_domain_id": &c.UserDomainID, "user_domain_name": &c.UserDomainName,
-		"project_id": &c.ProjectID, "project_name": &c.ProjectName,
-		"project_domain_id": &c.ProjectDomainID, "project_domain_name": &c.ProjectDomainName,
-		"application_credential_id": &c.ApplicationCredentialID, "application_credential_name": &c.ApplicationCredentialName,
-		"application_credential_secret": &c.ApplicationCredentialSecret,
-		"tempauth_url":                  &c.TempAuthURL, "tempauth_user": &c.TempAuthUser, "tempauth_key": &c.TempAuthKey,
-		"compute_url": &c.ComputeURL, "object_store_url": &c.ObjectStoreURL,
-		"image": &c.Image, "key_name": &c.KeyName, "availability_zone": &c.AvailabilityZone,
-		"name_prefix": &c.NamePrefix,
-	}
-	list := map[string]*[]string{"network": &c.Networks, "security_group": &c.SecurityGroups}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		opt := d.Val()
-		switch {
-		case single[opt] != nil:
-			if err := oneArg(d, single[opt]); err != nil {
-				return err
+	err := adapterBlock{
+		name: "openstack",
+		arg:  &c.AuthURL,
+		single: map[string]*string{
+			"auth_url": &c.AuthURL, "region": &c.Region, "interface": &c.Interface,
+			"user_id": &c.UserID, "username": &c.Username, "password": &c.Password,
+			"user_domain_id": &c.UserDomainID, "user_domain_name": &c.UserDomainName,
+			"project_id": &c.ProjectID, "project_name": &c.ProjectName,
+			"project_domain_id": &c.ProjectDomainID, "project_domain_name": &c.ProjectDomainName,
+			"application_credential_id":     &c.ApplicationCredentialID,
+			"application_credential_name":   &c.ApplicationCredentialName,
+			"application_credential_secret": &c.ApplicationCredentialSecret,
+			"tempauth_url":                  &c.TempAuthURL, "tempauth_user": &c.TempAuthUser, "tempauth_key": &c.TempAuthKey,
+			"compute_url": &c.ComputeURL, "object_store_url": &c.ObjectStoreURL,
+			"image": &c.Image, "key_name": &c.KeyName, "availability_zone": &c.AvailabilityZone,
+			"name_prefix": &c.NamePrefix,
+		},
+		lists: map[string]*[]string{"network": &c.Networks, "security_group": &c.SecurityGroups},
+		more: func(d *caddyfile.Dispenser, opt string) (bool, error) {
+			if opt == "arch_image" {
+				return true, parseArchImage(d, "openstack", &c.ArchImages)
 			}
-		case list[opt] != nil:
-			args := d.RemainingArgs()
-			if len(args) == 0 {
-				return d.ArgErr()
-			}
-			*list[opt] = append(*list[opt], args...)
-		case opt == "arch_image":
-			args := d.RemainingArgs()
-			if len(args) != 2 {
-				return d.ArgErr()
-			}
-			if c.ArchImages == nil {
-				c.ArchImages = map[string]string{}
-			}
-			if _, dup := c.ArchImages[args[0]]; dup {
-				return d.Errf("adapter openstack: arch_image %q given twice", args[0])
-			}
-			c.ArchImages[args[0]] = args[1]
-		default:
-			return d.Errf("adapter openstack: unrecognized option %q", opt)
-		}
+			return false, nil
+		},
+	}.parse(d)
+	if err != nil {
+		return err
 	}
 	if c.AuthURL == "" && c.TempAuthURL == "" {
 		return d.Err("adapter openstack: auth_url (Keystone v3) or tempauth_url (Swift TempAuth) is required")

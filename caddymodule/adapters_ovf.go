@@ -133,7 +133,7 @@ func parseOVFOption(d *caddyfile.Dispenser, a *App) error {
 				c.AllowHTTP = true
 			}
 		case "max_size":
-			v, err := occiOneArg(d)
+			v, err := argValue(d)
 			if err != nil {
 				return err
 			}
@@ -143,7 +143,7 @@ func parseOVFOption(d *caddyfile.Dispenser, a *App) error {
 			}
 			c.MaxSize = int64(n)
 		case "max_depth", "max_elements", "max_redirects":
-			v, err := occiOneArg(d)
+			v, err := argValue(d)
 			if err != nil {
 				return err
 			}
@@ -163,7 +163,7 @@ func parseOVFOption(d *caddyfile.Dispenser, a *App) error {
 				c.MaxRedirects = n
 			}
 		case "timeout":
-			v, err := occiOneArg(d)
+			v, err := argValue(d)
 			if err != nil {
 				return err
 			}

@@ -3,7 +3,6 @@ package caddymodule
 import (
 	"context"
 	"errors"
-	"strings"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
@@ -14,25 +13,18 @@ import (
 )
 
 func TestOVFOptionErrors(t *testing.T) {
-	for _, c := range []struct{ in, want string }{
-		{"ovf extra {\n}", "wrong argument count"},
-		{"ovf {\n allow_host\n}", "wrong argument count"},
-		{"ovf {\n allow_http yes\n}", "wrong argument count"},
-		{"ovf {\n max_size lots\n}", "not a size"},
-		{"ovf {\n max_size 2GiB\n}", "not a size"},
-		{"ovf {\n max_depth 0\n}", "not a positive whole number"},
-		{"ovf {\n max_elements -1\n}", "not a positive whole number"},
-		{"ovf {\n timeout never\n}", "not a positive duration"},
-		{"ovf {\n rel\n}", "wrong argument count"},
-		{"ovf {\n fetch_anything\n}", `unrecognized option "fetch_anything"`},
-	} {
-		d := caddyfile.NewTestDispenser(c.in)
-		d.Next()
-		err := parseOVFOption(d, &App{})
-		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%q: err = %v, want %q", c.in, err, c.want)
-		}
-	}
+	checkParseErrors(t, []parseCase{
+		{"", "ovf extra {\n}", "wrong argument count"},
+		{"", "ovf {\n allow_host\n}", "wrong argument count"},
+		{"", "ovf {\n allow_http yes\n}", "wrong argument count"},
+		{"", "ovf {\n max_size lots\n}", "not a size"},
+		{"", "ovf {\n max_size 2GiB\n}", "not a size"},
+		{"", "ovf {\n max_depth 0\n}", "not a positive whole number"},
+		{"", "ovf {\n max_elements -1\n}", "not a positive whole number"},
+		{"", "ovf {\n timeout never\n}", "not a positive duration"},
+		{"", "ovf {\n rel\n}", "wrong argument count"},
+		{"", "ovf {\n fetch_anything\n}", `unrecognized option "fetch_anything"`},
+	}, func(d *caddyfile.Dispenser) error { d.Next(); return parseOVFOption(d, &App{}) })
 	d := caddyfile.NewTestDispenser("ovf {\n}")
 	d.Next()
 	if err := parseOVFOption(d, &App{OVF: &OVFConfig{}}); err == nil {

@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -18,7 +19,7 @@ import (
 )
 
 func TestAdapterParseErrors(t *testing.T) {
-	for _, tc := range []struct{ name, input, want string }{
+	checkParseErrors(t, []parseCase{
 		{"no name", "provider p {\n adapter\n}", "wrong argument count"},
 		{"unknown adapter", "provider p {\n adapter nosuch\n}", `unknown adapter "nosuch"`},
 		{"cimi no endpoint", "provider p {\n adapter cimi\n}", "endpoint is required"},
@@ -27,20 +28,11 @@ func TestAdapterParseErrors(t *testing.T) {
 		{"cimi option without value", "provider p {\n adapter cimi {\n image\n }\n}", "wrong argument count"},
 		{"cdmi no endpoint", "provider p {\n adapter cdmi {\n prefix x\n }\n}", "endpoint is required"},
 		{"cdmi unknown option", "provider p {\n adapter cdmi http://x/ {\n image y\n }\n}", `unrecognized option "image"`},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			d := caddyfile.NewTestDispenser(tc.input)
-			d.Next() // "provider"
-			err := parseProviderBlock(d, new(App))
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %v, want one containing %q", err, tc.want)
-			}
-		})
-	}
+	}, parseProvider)
 }
 
 func TestSandboxParseErrors(t *testing.T) {
-	for _, tc := range []struct{ name, input, want string }{
+	checkParseErrors(t, []parseCase{
 		{"two ids", "csb_sandbox a b", "wrong argument count"},
 		{"unknown", "csb_sandbox {\n colour red\n}", `unrecognized option "colour"`},
 		{"relative path", "csb_sandbox {\n cimi_path cimi\n}", "must begin with /"},
@@ -54,14 +46,7 @@ func TestSandboxParseErrors(t *testing.T) {
 		{"fail after", "csb_sandbox {\n fail_after -1\n}", "positive integer"},
 		{"hang args", "csb_sandbox {\n hang now\n}", "wrong argument count"},
 		{"seed", "csb_sandbox {\n seed x\n}", "non-negative integer"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			err := new(Sandbox).UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.input))
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %v, want one containing %q", err, tc.want)
-			}
-		})
-	}
+	}, unmarshal[Sandbox]())
 }
 
 func TestAppLoadsAdapters(t *testing.T) {
@@ -189,4 +174,40 @@ func cleanupWithin(t *testing.T, s *Sandbox) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Cleanup did not stop the notifier")
 	}
+}
+
+// parseCase is Caddyfile input whose parsing must fail with an error
+// containing want.
+type parseCase struct{ name, input, want string }
+
+// checkParseErrors parses each case with parse (a fresh value's
+// UnmarshalCaddyfile, say) and checks its error.
+func checkParseErrors(t *testing.T, cases []parseCase, parse func(*caddyfile.Dispenser) error) {
+	t.Helper()
+	for i, c := range cases {
+		name := c.name
+		if name == "" {
+			name = fmt.Sprint(i)
+		}
+		t.Run(name, func(t *testing.T) {
+			err := parse(caddyfile.NewTestDispenser(c.input))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("%q: error %v, want one containing %q", c.input, err, c.want)
+			}
+		})
+	}
+}
+
+// parseProvider parses a provider block.
+func parseProvider(d *caddyfile.Dispenser) error {
+	d.Next() // "provider"
+	return parseProviderBlock(d, new(App))
+}
+
+// unmarshal returns a parse function that unmarshals into a fresh T.
+func unmarshal[T any, P interface {
+	*T
+	caddyfile.Unmarshaler
+}]() func(*caddyfile.Dispenser) error {
+	return func(d *caddyfile.Dispenser) error { return P(new(T)).UnmarshalCaddyfile(d) }
 }

@@ -25,21 +25,14 @@ func TestSandboxBrokerAuthParse(t *testing.T) {
 	if a := s.BrokerAuth; a == nil || a.Scheme != "digest" || a.Username != "cloud-a" || a.Password != "{env.CLOUD_A_PW}" {
 		t.Fatalf("broker_auth parsed as %+v", s.BrokerAuth)
 	}
-	for _, tc := range []struct{ name, input, want string }{
+	checkParseErrors(t, []parseCase{
 		{"no args", "csb_sandbox {\n broker_auth\n}", "want broker_auth digest|basic <user> <password>"},
 		{"no password", "csb_sandbox {\n broker_auth digest cloud-a\n}", "want broker_auth digest|basic <user> <password>"},
 		{"too many", "csb_sandbox {\n broker_auth basic a b c\n}", "want broker_auth digest|basic <user> <password>"},
 		{"bearer", "csb_sandbox {\n broker_auth bearer a b\n}", `broker_auth scheme "bearer": want digest or basic`},
 		{"empty user", "csb_sandbox {\n broker_auth digest \"\" pw\n}", "broker_auth needs a user name"},
 		{"twice", "csb_sandbox {\n broker_auth digest a b\n broker_auth basic a b\n}", "broker_auth given twice"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			err := new(Sandbox).UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.input))
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %v, want one containing %q", err, tc.want)
-			}
-		})
-	}
+	}, unmarshal[Sandbox]())
 }
 
 func TestSandboxBrokerAuthValidate(t *testing.T) {
