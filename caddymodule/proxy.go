@@ -2,10 +2,8 @@ package caddymodule
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -21,8 +19,6 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/caddy-csb/caddy-csb/adapters"
-	"github.com/caddy-csb/caddy-csb/broker/catalog"
-	"github.com/caddy-csb/caddy-csb/broker/httpclient"
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 )
 
@@ -89,15 +85,6 @@ type JobUpstreams struct {
 	refuser *refuser
 
 	watch *watchSet
-}
-
-// watchSet holds, per provider, the reverse proxy's shared record of the
-// provider's endpoint (its passive failure count). The source learns it
-// on a retry: the reverse proxy asks the source again, on the request's
-// own goroutine, after counting the failure.
-type watchSet struct {
-	mu sync.Mutex
-	m  map[string]*reverseproxy.Host // provider id → its endpoint's host record
 }
 
 // routed is what GetUpstreams keeps for a request, for its retries.
@@ -320,190 +307,6 @@ func (u *JobUpstreams) jobOf(r *http.Request) (id, rest string, err error) {
 	return id, "/" + rest, nil
 }
 
-// setPath sets r's path from an escaped path.
-func setPath(r *http.Request, escaped string) {
-	dec, err := url.PathUnescape(escaped)
-	if err != nil {
-		dec = escaped
-	}
-	r.URL.Path, r.URL.RawPath = dec, escaped
-	if r.URL.EscapedPath() != escaped {
-		r.URL.RawPath = ""
-	}
-}
-
-// resourceKind names a resource's service model as the catalogue does.
-func resourceKind(res *adapters.Resource) string {
-	switch g := res.Granted; {
-	case g.IaaS != nil:
-		return string(catalog.KindIaaS)
-	case g.DSaaS != nil:
-		return string(catalog.KindDSaaS)
-	case g.PaaS != nil:
-		return string(catalog.KindPaaS)
-	case g.SaaS != nil:
-		return string(catalog.KindSaaS)
-	}
-	return ""
-}
-
-// frontGeneric forwards to the job's endpoint for adapters that do not
-// front requests themselves, adding the provider's Basic or bearer
-// credentials. Digest needs a challenge per request, which a dynamic
-// upstream cannot answer: such providers are refused.
-func (u *JobUpstreams) frontGeneric(r *http.Request, ep jobs.Endpoint) (*url.URL, error) {
-	bu, err := url.Parse(ep.URL)
-	if err != nil || bu.Host == "" || (bu.Scheme != "http" && bu.Scheme != "https") {
-		return nil, &adapters.Error{Kind: adapters.KindNotFound, Status: http.StatusNotFound, Op: "proxy", Err: errors.New("this job has no native endpoint to front")}
-	}
-	// The job's endpoint is the root of what it may reach.
-	base := strings.TrimRight(bu.EscapedPath(), "/")
-	setPath(r, base+r.URL.EscapedPath())
-	r.URL.Scheme, r.URL.Host, r.Host = bu.Scheme, bu.Host, bu.Host
-	if p := u.app.provider(ep.ProviderID); p != nil && p.Auth != nil {
-		switch p.Auth.Scheme {
-		case httpclient.SchemeBasic:
-			if bu.Scheme != "https" && !p.Auth.AllowCleartext && !isLoopbackHost(bu.Hostname()) {
-				return nil, &adapters.Error{Kind: adapters.KindServer, Status: http.StatusBadGateway, Op: "proxy", Err: httpclient.ErrCleartext}
-			}
-			r.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(p.Auth.Username+":"+p.Auth.Password)))
-		case httpclient.SchemeBearer:
-			if bu.Scheme != "https" && !p.Auth.AllowCleartext && !isLoopbackHost(bu.Hostname()) {
-				return nil, &adapters.Error{Kind: adapters.KindServer, Status: http.StatusBadGateway, Op: "proxy", Err: httpclient.ErrCleartext}
-			}
-			r.Header.Set("Authorization", "Bearer "+p.Auth.Token)
-		case httpclient.SchemeDigest:
-			return nil, &adapters.Error{Kind: adapters.KindUnsupported, Status: http.StatusNotImplemented, Op: "proxy", Err: errors.New("the provider uses Digest authentication, which the transparent proxy cannot answer")}
-		}
-	}
-	return &url.URL{Scheme: bu.Scheme, Host: bu.Host}, nil
-}
-
-func isLoopbackHost(h string) bool {
-	if strings.EqualFold(h, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
-}
-
-// provider returns the configured provider with the given id.
-func (a *App) provider(id string) *Provider {
-	for _, p := range a.Providers {
-		if p.ID == id {
-			return p
-		}
-	}
-	return nil
-}
-
-// dialAddress is host:port of an upstream URL.
-func dialAddress(u *url.URL) string {
-	if u.Port() != "" {
-		return u.Host
-	}
-	if u.Scheme == "https" {
-		return net.JoinHostPort(u.Hostname(), "443")
-	}
-	return net.JoinHostPort(u.Hostname(), "80")
-}
-
-// refuse points r at the refusal responder with the status and reason of
-// err. The request never reaches a provider.
-func (u *JobUpstreams) refuse(r *http.Request, err error) []*reverseproxy.Upstream {
-	status := http.StatusBadGateway
-	var ae *adapters.Error
-	if errors.As(err, &ae) {
-		switch {
-		case ae.Status >= 400 && ae.Status < 600 && (ae.Kind == adapters.KindClient || ae.Kind == adapters.KindNotFound || ae.Op == "proxy"):
-			status = ae.Status
-		case ae.Kind == adapters.KindNotFound:
-			status = http.StatusNotFound
-		case ae.Kind == adapters.KindClient:
-			status = http.StatusForbidden
-		case ae.Kind == adapters.KindTimeout:
-			status = http.StatusGatewayTimeout
-		}
-	}
-	if c := u.logger.Check(zapcore.DebugLevel, "job route refused"); c != nil {
-		c.Write(zap.Int("status", status), zap.Error(err))
-	}
-	for k := range r.Header {
-		delete(r.Header, k) // nothing of the consumer's goes on, not even to loopback
-	}
-	r.Header.Set(refuseStatusHeader, strconv.Itoa(status))
-	r.Header.Set(refuseReasonHeader, reasonOf(err))
-	r.URL.Path, r.URL.RawPath, r.URL.RawQuery = "/", "", ""
-	r.Host = u.refuser.addr
-	return []*reverseproxy.Upstream{{Dial: u.refuser.addr}}
-}
-
-// reasonOf is the text a refused consumer sees: the cause without the
-// operation prefixes.
-func reasonOf(err error) string {
-	var ae *adapters.Error
-	if errors.As(err, &ae) && ae.Err != nil {
-		err = ae.Err
-	}
-	s := strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, err.Error())
-	if len(s) > 300 {
-		s = s[:300]
-	}
-	return s
-}
-
-// watchHealth feeds the reverse proxy's passive health counts back into
-// the catalogue until the configuration is unloaded.
-func (u *JobUpstreams) watchHealth(ctx caddy.Context) {
-	t := time.NewTicker(time.Duration(u.HealthInterval))
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			u.checkHealth()
-		}
-	}
-}
-
-func (u *JobUpstreams) checkHealth() {
-	cat := u.app.catalogue()
-	if cat == nil {
-		return
-	}
-	u.watch.mu.Lock()
-	type obs struct {
-		provider string
-		fails    int
-	}
-	var seen []obs
-	for id, h := range u.watch.m {
-		seen = append(seen, obs{id, h.Fails()})
-	}
-	u.watch.mu.Unlock()
-	for _, o := range seen {
-		healthy := o.fails < u.UnhealthyAfter
-		if cat.SetHealthy(o.provider, healthy) {
-			u.logger.Info("provider health changed by the transparent proxy's passive checks",
-				zap.String("provider", o.provider), zap.Bool("healthy", healthy), zap.Int("recent_failures", o.fails))
-		}
-	}
-}
-
-// catalogue returns the engine's catalogue, or nil.
-func (a *App) catalogue() *catalog.Catalog {
-	if a.engine == nil {
-		return nil
-	}
-	return a.engine.catalog
-}
-
 // UnmarshalCaddyfile sets up the source from Caddyfile tokens:
 //
 //	dynamic csb [<prefix>] {
@@ -569,59 +372,6 @@ func (u *JobUpstreams) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		}
 	}
 	return nil
-}
-
-// Headers between the source and its refusal responder.
-const (
-	refuseStatusHeader = "X-Csb-Refuse-Status"
-	refuseReasonHeader = "X-Csb-Refuse-Reason"
-)
-
-// refuser is a loopback HTTP responder shared by every configuration: it
-// answers refused job-route requests with the status and reason the
-// source put in the request.
-type refuser struct {
-	addr string
-	srv  *http.Server
-}
-
-func (r *refuser) Destruct() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	return r.srv.Shutdown(ctx)
-}
-
-var refusers = caddy.NewUsagePool()
-
-const refuserKey = "csb.proxy.refuser"
-
-func loadRefuser() (*refuser, error) {
-	v, _, err := refusers.LoadOrNew(refuserKey, func() (caddy.Destructor, error) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("dynamic csb: refusal responder: %v", err)
-		}
-		rf := &refuser{addr: ln.Addr().String()}
-		rf.srv = &http.Server{
-			ReadHeaderTimeout: 5 * time.Second,
-			Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-				status, err := strconv.Atoi(req.Header.Get(refuseStatusHeader))
-				if err != nil || status < 400 || status > 599 {
-					status = http.StatusNotFound
-				}
-				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-				w.Header().Set("Connection", "close")
-				w.WriteHeader(status)
-				fmt.Fprintf(w, "%d %s: %s\n", status, http.StatusText(status), req.Header.Get(refuseReasonHeader))
-			}),
-		}
-		go rf.srv.Serve(ln)
-		return rf, nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return v.(*refuser), nil
 }
 
 // Interface guards.
