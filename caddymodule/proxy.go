@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/caddy-csb/caddy-csb/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/digest"
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 )
 
@@ -32,9 +33,9 @@ func init() {
 // the job's route (by default /csb/jobs/<job-id>/...); the source resolves
 // the provider that holds the job, rewrites the request onto the
 // provider's native endpoint, and swaps the consumer's credentials for the
-// provider's (a Keystone or TempAuth token, a SigV4 signature, Basic or a
-// bearer token). Caddy's reverse proxy then does the rest: streaming,
-// retries, load balancing, passive health checks.
+// provider's (a Keystone or TempAuth token, a SigV4 signature, Basic, a
+// bearer token, or a Digest response). Caddy's reverse proxy then does the
+// rest: streaming, retries, load balancing, passive health checks.
 //
 //	route /csb/jobs/* {
 //		reverse_proxy {
@@ -56,6 +57,27 @@ func init() {
 // until its failures have expired. The source learns of failures when the
 // reverse proxy comes back to it for a retry, which is why retries must be
 // on.
+//
+// A provider with auth digest is answered from the provider's own Digest
+// client (the one the broker's calls use): the request carries a response
+// to the challenge that client holds, with its next nonce count, and one
+// is fetched first (an unauthenticated HEAD) when it holds none. The
+// password never leaves the broker. The client does not see the proxied
+// answers, so when the provider's nonce goes stale the answer is a 401;
+// let the reverse proxy retry it, and the retry carries a response to the
+// fresh challenge (requests with a body also need request_buffers to be
+// retried):
+//
+//	reverse_proxy {
+//		dynamic csb
+//		lb_retries 1
+//		lb_retry_match {
+//			expression `{rp.status_code} == 401`
+//		}
+//	}
+//
+// Providers that require qop=auth-int get 502 for requests whose body is
+// streamed; Apache httpd's mod_auth_digest offers qop=auth only.
 //
 // Placeholders set: {http.csb.job.id}, {http.csb.provider.id}.
 type JobUpstreams struct {
@@ -91,6 +113,7 @@ type JobUpstreams struct {
 type routed struct {
 	provider  string
 	upstreams []*reverseproxy.Upstream
+	digest    *digest.Transport // the provider's Digest client, when it answers challenges for the route
 }
 
 // CaddyModule returns the Caddy module information.
@@ -180,6 +203,11 @@ func (u *JobUpstreams) GetUpstreams(r *http.Request) ([]*reverseproxy.Upstream, 
 			u.watch.m[rt.provider] = rt.upstreams[0].Host
 			u.watch.mu.Unlock()
 		}
+		if rt.digest != nil {
+			if err := reauthorizeDigest(r, rt.digest); err != nil {
+				rt.digest, rt.upstreams = nil, u.refuse(r, err)
+			}
+		}
 		return rt.upstreams, nil
 	}
 	rt, err := u.resolve(r)
@@ -224,17 +252,15 @@ func (u *JobUpstreams) resolve(r *http.Request) (*routed, error) {
 	}
 	setPath(r, rest)
 	var upstream *url.URL
+	var dt *digest.Transport
 	ad, ok := u.app.AdapterFor(ep.ProviderID, resourceKind(ep.Resource))
 	if f, fronts := ad.(adapters.Fronter); ok && fronts {
 		upstream, err = f.Front(r.Context(), r, ep.Resource)
-		if err != nil {
-			return nil, err
-		}
 	} else {
-		upstream, err = u.frontGeneric(r, ep)
-		if err != nil {
-			return nil, err
-		}
+		upstream, dt, err = u.frontGeneric(r, ep)
+	}
+	if err != nil {
+		return nil, err
 	}
 	up := &reverseproxy.Upstream{Dial: dialAddress(upstream)}
 	if upstream.Scheme == "https" {
@@ -242,7 +268,7 @@ func (u *JobUpstreams) resolve(r *http.Request) (*routed, error) {
 			c.Write(zap.String("provider", ep.ProviderID))
 		}
 	}
-	return &routed{provider: ep.ProviderID, upstreams: []*reverseproxy.Upstream{up}}, nil
+	return &routed{provider: ep.ProviderID, upstreams: []*reverseproxy.Upstream{up}, digest: dt}, nil
 }
 
 // endpoint resolves owner's job through the cache, else the job manager.

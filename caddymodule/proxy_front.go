@@ -5,15 +5,20 @@ package caddymodule
 // the provider's credentials.
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
 
+	"github.com/caddyserver/caddy/v2"
+
 	"github.com/caddy-csb/caddy-csb/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
+	"github.com/caddy-csb/caddy-csb/broker/digest"
 	"github.com/caddy-csb/caddy-csb/broker/httpclient"
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 )
@@ -46,35 +51,83 @@ func resourceKind(res *adapters.Resource) string {
 }
 
 // frontGeneric forwards to the job's endpoint for adapters that do not
-// front requests themselves, adding the provider's Basic or bearer
-// credentials. Digest needs a challenge per request, which a dynamic
-// upstream cannot answer: such providers are refused.
-func (u *JobUpstreams) frontGeneric(r *http.Request, ep jobs.Endpoint) (*url.URL, error) {
+// front requests themselves, adding the provider's credentials: Basic or
+// a bearer token, or Digest answered from the provider's own Digest
+// client, which also returns for the retries of the request.
+func (u *JobUpstreams) frontGeneric(r *http.Request, ep jobs.Endpoint) (*url.URL, *digest.Transport, error) {
 	bu, err := url.Parse(ep.URL)
 	if err != nil || bu.Host == "" || (bu.Scheme != "http" && bu.Scheme != "https") {
-		return nil, &adapters.Error{Kind: adapters.KindNotFound, Status: http.StatusNotFound, Op: "proxy", Err: errors.New("this job has no native endpoint to front")}
+		return nil, nil, &adapters.Error{Kind: adapters.KindNotFound, Status: http.StatusNotFound, Op: "proxy", Err: errors.New("this job has no native endpoint to front")}
 	}
 	// The job's endpoint is the root of what it may reach.
 	base := strings.TrimRight(bu.EscapedPath(), "/")
 	setPath(r, base+r.URL.EscapedPath())
 	r.URL.Scheme, r.URL.Host, r.Host = bu.Scheme, bu.Host, bu.Host
-	if p := u.app.provider(ep.ProviderID); p != nil && p.Auth != nil {
-		switch p.Auth.Scheme {
-		case httpclient.SchemeBasic:
-			if bu.Scheme != "https" && !p.Auth.AllowCleartext && !isLoopbackHost(bu.Hostname()) {
-				return nil, &adapters.Error{Kind: adapters.KindServer, Status: http.StatusBadGateway, Op: "proxy", Err: httpclient.ErrCleartext}
+	upstream := &url.URL{Scheme: bu.Scheme, Host: bu.Host}
+	p := u.app.provider(ep.ProviderID)
+	if p == nil || p.Auth == nil {
+		return upstream, nil, nil
+	}
+	cleartext := func() error {
+		if bu.Scheme != "https" && !p.Auth.AllowCleartext && !isLoopbackHost(bu.Hostname()) {
+			return &adapters.Error{Kind: adapters.KindServer, Status: http.StatusBadGateway, Op: "proxy", Err: httpclient.ErrCleartext}
+		}
+		return nil
+	}
+	expand := caddy.NewReplacer().ReplaceKnown // as provisionClient expands them
+	switch p.Auth.Scheme {
+	case httpclient.SchemeBasic:
+		if err := cleartext(); err != nil {
+			return nil, nil, err
+		}
+		r.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(expand(p.Auth.Username, "")+":"+expand(p.Auth.Password, ""))))
+	case httpclient.SchemeBearer:
+		if err := cleartext(); err != nil {
+			return nil, nil, err
+		}
+		r.Header.Set("Authorization", "Bearer "+expand(p.Auth.Token, ""))
+	case httpclient.SchemeDigest:
+		dt, _ := p.HTTPClient().Transport.(*digest.Transport)
+		if dt == nil {
+			return nil, nil, &adapters.Error{Kind: adapters.KindServer, Status: http.StatusBadGateway, Op: "proxy", Err: errors.New("the provider's Digest client is not set up")}
+		}
+		if err := authorizeDigest(r, dt); err != nil {
+			return nil, nil, err
+		}
+		return upstream, dt, nil
+	}
+	return upstream, nil, nil
+}
+
+// authorizeDigest answers the provider's Digest challenge for r with the
+// provider's Digest client (digest.Transport.Authorize): the challenge
+// its own calls hold, else one it fetches now. The password never leaves
+// the broker; the provider sees a response computed for r alone.
+func authorizeDigest(r *http.Request, dt *digest.Transport) error {
+	r.Header.Del("Authorization")
+	if _, err := dt.Authorize(r.Context(), r); err != nil {
+		status := http.StatusBadGateway
+		if errors.Is(err, context.DeadlineExceeded) {
+			status = http.StatusGatewayTimeout
+		}
+		return &adapters.Error{Kind: adapters.KindServer, Status: status, Op: "proxy", Err: fmt.Errorf("answering the provider's Digest challenge: %w", err)}
+	}
+	return nil
+}
+
+// reauthorizeDigest gives a retried request to a Digest provider new
+// credentials: when the try before got a 401 (a stale nonce), the
+// challenge that came with it first; in any case the next nonce count,
+// since the provider takes a repeated count for a replay.
+func reauthorizeDigest(r *http.Request, dt *digest.Transport) error {
+	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+		if status, _ := repl.Get("http.reverse_proxy.status_code"); fmt.Sprint(status) == "401" {
+			if chal, ok := repl.GetString("http.reverse_proxy.header.Www-Authenticate"); ok && chal != "" {
+				dt.Challenged(r, []string{chal})
 			}
-			r.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(p.Auth.Username+":"+p.Auth.Password)))
-		case httpclient.SchemeBearer:
-			if bu.Scheme != "https" && !p.Auth.AllowCleartext && !isLoopbackHost(bu.Hostname()) {
-				return nil, &adapters.Error{Kind: adapters.KindServer, Status: http.StatusBadGateway, Op: "proxy", Err: httpclient.ErrCleartext}
-			}
-			r.Header.Set("Authorization", "Bearer "+p.Auth.Token)
-		case httpclient.SchemeDigest:
-			return nil, &adapters.Error{Kind: adapters.KindUnsupported, Status: http.StatusNotImplemented, Op: "proxy", Err: errors.New("the provider uses Digest authentication, which the transparent proxy cannot answer")}
 		}
 	}
-	return &url.URL{Scheme: bu.Scheme, Host: bu.Host}, nil
+	return authorizeDigest(r, dt)
 }
 
 func isLoopbackHost(h string) bool {

@@ -38,6 +38,10 @@ type ApacheOptions struct {
 	// ClientCA, with TLS, requires a client certificate signed by this
 	// PEM CA (mutual TLS).
 	ClientCA string
+	// NonceLifetime is AuthDigestNonceLifetime in seconds: how long a
+	// nonce is accepted before Apache answers stale=true. Default: Apache's
+	// (300).
+	NonceLifetime int
 }
 
 // Apache is an Apache httpd with mod_auth_digest protecting a provider
@@ -154,18 +158,22 @@ SSLSessionCache "shmcb:%s(512000)"
 			fmt.Fprintf(&conf, "SSLVerifyClient require\nSSLVerifyDepth 2\nSSLCACertificateFile %q\n", opt.ClientCA)
 		}
 	}
+	lifetime := ""
+	if opt.NonceLifetime > 0 {
+		lifetime = fmt.Sprintf("\tAuthDigestNonceLifetime %d\n", opt.NonceLifetime)
+	}
 	fmt.Fprintf(&conf, `<Location "/">
 	AuthType Digest
 	AuthName %q
 	AuthDigestProvider file
 	AuthDigestAlgorithm %s
 	AuthDigestDomain "/"
-	AuthUserFile %q
+%s	AuthUserFile %q
 	Require valid-user
 	ProxyPass %q
 	ProxyPassReverse %q
 </Location>
-`, opt.Realm, opt.Algorithm, users, strings.TrimSuffix(opt.Backend, "/")+"/", strings.TrimSuffix(opt.Backend, "/")+"/")
+`, opt.Realm, opt.Algorithm, lifetime, users, strings.TrimSuffix(opt.Backend, "/")+"/", strings.TrimSuffix(opt.Backend, "/")+"/")
 	confPath := filepath.Join(dir, "httpd.conf")
 	if err := os.WriteFile(confPath, []byte(conf.String()), 0o600); err != nil {
 		t.Fatal(err)
