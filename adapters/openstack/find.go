@@ -85,18 +85,7 @@ func (a *Adapter) findServer(ctx context.Context, req *adapters.Request) (*adapt
 			return nil, err
 		}
 		image, _ := srv.Image["id"].(string)
-		return &adapters.Resource{
-			URI:   serverURL(sc, srv.ID),
-			State: adapters.StatePending,
-			Native: map[string]string{
-				nativeKind:     kindServer,
-				nativeServerID: srv.ID,
-				nativeFlavorID: f.ID,
-				nativeImageID:  image,
-				nativeWant:     "ACTIVE",
-			},
-			Granted: csbmsg.ServiceRequest{IaaS: grantFromFlavor(x, f, srv.Name)},
-		}, nil
+		return serverResource(sc, x, srv.ID, f, image, srv.Name), nil
 	}
 	return nil, nil
 }

@@ -208,19 +208,24 @@ func (a *Adapter) provisionServer(ctx context.Context, req *adapters.Request) (*
 	if err != nil {
 		return nil, novaCreateErr(err)
 	}
-	res := &adapters.Resource{
-		URI:   serverURL(sc, srv.ID),
+	return serverResource(sc, x, srv.ID, f, image, name), nil
+}
+
+// serverResource is the Resource of a new server id named name, of
+// flavor f booted from image, made for request x: pending until ACTIVE.
+func serverResource(sc *gophercloud.ServiceClient, x *csbmsg.IaaS, id string, f flavor, image, name string) *adapters.Resource {
+	return &adapters.Resource{
+		URI:   serverURL(sc, id),
 		State: adapters.StatePending,
 		Native: map[string]string{
 			nativeKind:     kindServer,
-			nativeServerID: srv.ID,
+			nativeServerID: id,
 			nativeFlavorID: f.ID,
 			nativeImageID:  image,
 			nativeWant:     "ACTIVE",
 		},
 		Granted: csbmsg.ServiceRequest{IaaS: grantFromFlavor(x, f, name)},
 	}
-	return res, nil
 }
 
 // novaCreateErr classifies a failed server create: Nova answers 403 (or
