@@ -1,9 +1,8 @@
 package catalog
 
 import (
-	"time"
-
 	"testing"
+	"time"
 
 	"github.com/caddy-csb/caddy-csb/broker/clock"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
