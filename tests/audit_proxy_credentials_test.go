@@ -48,6 +48,13 @@ func (a *auditRecorder) last(t *testing.T) http.Header {
 // the route (for the header-copy recipe of docs/clouds.md).
 func auditLinkBroker(t *testing.T, providerURL, preAuth string) (base string, p *harness.Process) {
 	t.Helper()
+	return auditLinkBrokerProxy(t, providerURL, preAuth, "reverse_proxy /csb/jobs/* {\n\t\t\tdynamic csb\n\t\t}")
+}
+
+// auditLinkBrokerProxy is auditLinkBroker with the reverse_proxy line and
+// block given.
+func auditLinkBrokerProxy(t *testing.T, providerURL, preAuth, proxy string) (base string, p *harness.Process) {
+	t.Helper()
 	hash, err := bcrypt.GenerateFromPassword([]byte(testUsers["alice"]), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
@@ -73,13 +80,11 @@ http://127.0.0.1:%d {
 		basic_auth {
 			alice %s
 		}
-		reverse_proxy /csb/jobs/* {
-			dynamic csb
-		}
+		%s
 		csb
 	}
 }
-`, providerURL, port, preAuth, hash)
+`, providerURL, port, preAuth, hash, proxy)
 	p = harness.Start(t, caddyfile)
 	return fmt.Sprintf("http://127.0.0.1:%d", port), p
 }
@@ -150,5 +155,53 @@ func TestAuditProxyStripsConsumerCredentials(t *testing.T) {
 	// And the provider's credentials never come back to the consumer.
 	if strings.Contains(fmt.Sprint(resp.Header), "provider-pass") {
 		t.Errorf("provider credential in the answer's headers: %v", resp.Header)
+	}
+}
+
+// TestAuditProxyJobFromHeader (issue 7: the job id comes "from a path
+// prefix ... or a header, configurable"): the header form was only unit
+// tested (TestJobRouteParsing). Through a live broker the job named by the
+// Csb-Job header is reached with the whole path forwarded, the header is
+// not forwarded, and a foreign or missing job id never reaches the
+// provider.
+func TestAuditProxyJobFromHeader(t *testing.T) {
+	rec := &auditRecorder{}
+	up := httptest.NewServer(rec)
+	t.Cleanup(up.Close)
+	base, p := auditLinkBrokerProxy(t, up.URL, "", "reverse_proxy /native/* {\n\t\t\tdynamic csb {\n\t\t\t\theader Csb-Job\n\t\t\t}\n\t\t}")
+	id := auditCreateSaaSJob(t, base)
+	get := func(job string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, base+"/native/page", nil)
+		req.SetBasicAuth("alice", testUsers["alice"])
+		if job != "" {
+			req.Header.Set("Csb-Job", job)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(data)
+	}
+	if code, body := get(id); code != 200 || body != "provider says hello at /app/native/page" {
+		t.Fatalf("job from the header: %d %q\n%s", code, body, p.Log())
+	}
+	if v := rec.last(t).Get("Csb-Job"); v != "" {
+		t.Errorf("the job header reached the provider: %q", v)
+	}
+	rec.mu.Lock()
+	n := len(rec.seen)
+	rec.mu.Unlock()
+	for _, job := range []string{"", "AAAAAAAAAAAAAAAAAAAAAA"} {
+		if code, _ := get(job); code != http.StatusNotFound {
+			t.Errorf("job header %q: HTTP %d, want 404", job, code)
+		}
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.seen) != n {
+		t.Errorf("a refused request reached the provider")
 	}
 }
