@@ -304,4 +304,3 @@ func leaseHeader(r *http.Request) (time.Duration, error) {
 	}
 	return time.Duration(n) * time.Second, nil
 }
-
