@@ -12,7 +12,6 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/tests/harness"
 )
 
@@ -62,7 +61,8 @@ func startDigestProvider(t *testing.T, lifetime int) *digestProvider {
 }
 
 // startDigestProxyBroker runs a broker whose provider "files" is the
-// Digest-protected Apache: a link adapter hands out its files service,
+// Digest-protected Apache: a link adapter hands out its service (rel
+// crm, as auditCreateSaaSJob asks),
 // and the job route fronts it through reverse_proxy { dynamic csb },
 // retrying a 401 once (a stale nonce).
 func startDigestProxyBroker(t *testing.T, prov *digestProvider) string {
@@ -80,7 +80,7 @@ func startDigestProxyBroker(t *testing.T, prov *digestProvider) string {
 			service files {
 				kind saas
 				status active
-				link files %s/files/
+				link crm %s/files/
 			}
 		}
 		jobs {
@@ -106,26 +106,6 @@ http://127.0.0.1:%d {
 }
 `, digestProviderUser, digestProviderPass, prov.apache.URL, port, hash))
 	return fmt.Sprintf("http://127.0.0.1:%d", port)
-}
-
-// digestJob creates alice's SaaS job on the files provider.
-func digestJob(t *testing.T, base string) string {
-	t.Helper()
-	body := consumerBody(t, &csbmsg.ServiceRequest{SaaS: &csbmsg.SaaS{Link: &csbmsg.Link{Rel: "files"}}})
-	req, _ := http.NewRequest(http.MethodPost, base+"/csb/consumer", strings.NewReader(string(body)))
-	req.Header.Set("Content-Type", csbmsg.ConsumerMediaType)
-	req.SetBasicAuth("alice", testUsers["alice"])
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	msg, err := csbmsg.ParseConsumer(data, csbmsg.Options{})
-	if err != nil || msg.Response == nil || msg.Response.JobInfo == nil || msg.Response.JobInfo.JobStatus != "success" {
-		t.Fatalf("create: HTTP %d %s (%v)", resp.StatusCode, data, err)
-	}
-	return msg.Response.JobInfo.JobID
 }
 
 // getThroughRoute GETs a file of the job through the broker as alice and
@@ -157,7 +137,7 @@ func getThroughRoute(t *testing.T, base, job, file string) (int, string) {
 func TestProxyDigestProvider(t *testing.T) {
 	prov := startDigestProvider(t, 0)
 	base := startDigestProxyBroker(t, prov)
-	job := digestJob(t, base)
+	job := auditCreateSaaSJob(t, base) // its rel is crm
 	for i := range 3 {
 		code, body := getThroughRoute(t, base, job, "hello.txt")
 		if code != http.StatusOK || body != "hello from the provider" {
@@ -182,7 +162,7 @@ func TestProxyDigestProvider(t *testing.T) {
 func TestProxyDigestStaleNonce(t *testing.T) {
 	prov := startDigestProvider(t, 1)
 	base := startDigestProxyBroker(t, prov)
-	job := digestJob(t, base)
+	job := auditCreateSaaSJob(t, base) // its rel is crm
 	deadline := time.Now().Add(20 * time.Second)
 	for n := 0; ; n++ {
 		code, body := getThroughRoute(t, base, job, "hello.txt")
