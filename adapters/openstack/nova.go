@@ -125,6 +125,20 @@ func (a *Adapter) getFlavor(ctx context.Context, sc *gophercloud.ServiceClient, 
 	return s.Flavor, nil
 }
 
+// fittingFlavor returns the smallest enabled flavor that meets n, or a
+// capacity error for op.
+func (a *Adapter) fittingFlavor(ctx context.Context, sc *gophercloud.ServiceClient, op string, n need) (flavor, error) {
+	fl, err := a.listFlavors(ctx, sc)
+	if err != nil {
+		return flavor{}, err
+	}
+	f, ok := smallestFitting(fl, n)
+	if !ok {
+		return flavor{}, &adapters.Error{Kind: adapters.KindCapacity, Op: op, Err: fmt.Errorf("no flavor offers %s", n)}
+	}
+	return f, nil
+}
+
 // serverNameRE is what the adapter accepts as a server name from
 // <hostname>: a DNS label or name, so it is also a valid hostname.
 var serverNameRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]{0,61}[A-Za-z0-9])?$`)
@@ -162,13 +176,9 @@ func (a *Adapter) provisionServer(ctx context.Context, req *adapters.Request) (*
 	if err != nil {
 		return nil, &adapters.Error{Kind: adapters.KindCapacity, Op: "provision", Err: err}
 	}
-	fl, err := a.listFlavors(ctx, sc)
+	f, err := a.fittingFlavor(ctx, sc, "provision", n)
 	if err != nil {
 		return nil, err
-	}
-	f, ok := smallestFitting(fl, n)
-	if !ok {
-		return nil, &adapters.Error{Kind: adapters.KindCapacity, Op: "provision", Err: fmt.Errorf("no flavor offers %s", n)}
 	}
 	image, err := a.imageFor(x)
 	if err != nil {
@@ -535,13 +545,9 @@ func (a *Adapter) updateServer(ctx context.Context, res *adapters.Resource, req 
 	}
 	switch {
 	case resize:
-		fl, err := a.listFlavors(ctx, sc)
+		f, err := a.fittingFlavor(ctx, sc, "resize", n)
 		if err != nil {
 			return nil, err
-		}
-		f, ok := smallestFitting(fl, n)
-		if !ok {
-			return nil, &adapters.Error{Kind: adapters.KindCapacity, Op: "resize", Err: fmt.Errorf("no flavor offers %s", n)}
 		}
 		if cur, _ := srv.Flavor["id"].(string); f.ID == cur || (cur == "" && f.ID == res.Native[nativeFlavorID]) {
 			return a.serverStatus(ctx, res) // already that size
