@@ -70,7 +70,11 @@ type Discoverer interface {
 // the job id alone (they tag or name native resources with Request.JobID).
 // The broker uses it after a crash between calling Provision and recording
 // its result, so that no orphan remains. Find returns (nil, nil) when the
-// provider holds nothing for the job.
+// provider holds nothing for the job. When it finds only part of what req
+// asks for (the crash cut provisioning short), the Resource it returns is
+// in StateFailed, and Status keeps reporting it so: the broker removes it
+// rather than hand half a job to the consumer. Find changes nothing at the
+// provider.
 type Finder interface {
 	Find(ctx context.Context, req *Request) (*Resource, error)
 }
