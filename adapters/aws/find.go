@@ -109,6 +109,7 @@ func (a *Adapter) findBucket(ctx context.Context, req *adapters.Request) (*adapt
 			res.URI = a.objectURL(bucket, key)
 		case isNotFound(err):
 			res.Native[nativeIncomplete] = "true"
+			res.State = adapters.StateFailed
 		default:
 			return nil, nativeErr("head object", err)
 		}

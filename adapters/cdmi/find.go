@@ -49,6 +49,7 @@ func (a *Adapter) Find(ctx context.Context, req *adapters.Request) (*adapters.Re
 	}
 	if missing {
 		res.Native[keyIncomplete] = "true"
+		res.State = adapters.StateFailed
 	}
 	if at[keyCap] != "" {
 		res.Native[keyCap] = at[keyCap]

@@ -75,6 +75,7 @@ func (a *Adapter) Find(ctx context.Context, req *adapters.Request) (*adapters.Re
 		n[nativeCompute] != "" && n[nativeNetwork] != "" && n[nativeNetworkInterface] == "" ||
 		n[nativeCompute] != "" && n[nativeStorage] != "" && n[nativeStorageLink] == "" {
 		n[nativeIncomplete] = "true"
+		res.State = adapters.StateFailed
 	}
 	res.URI = primary(n)
 	if out, err := a.Status(ctx, res); err == nil {

@@ -149,6 +149,7 @@ func (a *Adapter) findStorage(ctx context.Context, req *adapters.Request) (*adap
 	}
 	if !complete {
 		res.Native[nativeIncomplete] = "true"
+		res.State = adapters.StateFailed
 	}
 	return res, nil
 }
