@@ -95,6 +95,7 @@ func (c *Catalog) Configure(cfg []ProviderConfig) error {
 			continue
 		}
 		delete(c.providers, id)
+		delete(c.dirty, id)
 		c.deleted[id] = true
 		c.logger.Info("provider removed from catalogue: no longer configured", zapProvider(id), zapCount(len(p.services)))
 		c.changed(p, false)
@@ -240,9 +241,7 @@ func (c *Catalog) ApplyNotification(n *csbmsg.Notification, full bool) Result {
 	} else {
 		// Only the sequence moved: persist it, no placement change.
 		c.bumpGen(p.entry.ID)
-		if c.opt.Store != nil {
-			p.dirty = true
-		}
+		c.markDirty(p)
 	}
 	c.mu.Unlock()
 	c.afterChange(true, r.Changed())
@@ -381,8 +380,8 @@ func (c *Catalog) SetDiscovered(providerID string, services []csbmsg.Service, ex
 	if r.Changed() {
 		p.reindex()
 		c.changed(p, true)
-	} else if c.opt.Store != nil {
-		p.dirty = true
+	} else {
+		c.markDirty(p)
 	}
 	c.mu.Unlock()
 	c.afterChange(true, r.Changed())

@@ -58,8 +58,6 @@ type provider struct {
 	kinds [numKinds][]*svc
 	// minExpiry is the earliest non-zero expiry among kinds' entries.
 	minExpiry time.Time
-
-	dirty bool
 }
 
 func newProvider(id string) *provider {
