@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
 	"github.com/caddy-csb/caddy-csb/broker/clock"
@@ -226,8 +227,7 @@ func (i *Ingester) Ingest(n *csbmsg.Notification, user string) Result {
 func (i *Ingester) ingest(n *csbmsg.Notification, user string) Result {
 	cfg := i.cfg.Load()
 	pid := n.Provider.ID
-	l := i.logger.With(zap.String("provider_id", pid), zap.String("subscription_id", n.ID),
-		zap.Uint64("seqnumber", n.SeqNumber))
+	l := noteLogger{i.logger, n}
 
 	pol, known := cfg.policies[pid]
 	if !known || !allowed(pol.Publishers, user) {
@@ -270,9 +270,7 @@ func (i *Ingester) ingest(n *csbmsg.Notification, user string) Result {
 	switch {
 	case seen && n.SeqNumber == last:
 		i.mu.Unlock()
-		if ce := l.Check(zap.DebugLevel, "duplicate notification acknowledged"); ce != nil {
-			ce.Write()
-		}
+		l.Debug("duplicate notification acknowledged")
 		// A duplicate is often a retry after a refused commit: make sure
 		// what was applied the first time is stored before saying so.
 		if res, ok := i.commit(l, pid); !ok {
@@ -332,7 +330,7 @@ func (i *Ingester) ingest(n *csbmsg.Notification, user string) Result {
 // is told to try again (402, "unable to update subscription", the draft's
 // code for an update refused for any other reason); its retry is then a
 // duplicate, which commits again before it is acknowledged.
-func (i *Ingester) commit(l *zap.Logger, pid string) (Result, bool) {
+func (i *Ingester) commit(l noteLogger, pid string) (Result, bool) {
 	timeout := i.opt.CommitTimeout
 	if timeout <= 0 {
 		timeout = 10 * time.Second
@@ -348,6 +346,29 @@ func (i *Ingester) commit(l *zap.Logger, pid string) (Result, bool) {
 	}
 	return Result{}, true
 }
+
+// noteLogger logs about one notification, with its provider_id,
+// subscription_id and seqnumber fields. Unlike a zap child logger made
+// with With for every notification, it costs nothing until a line is
+// written: most notifications log nothing.
+type noteLogger struct {
+	l *zap.Logger
+	n *csbmsg.Notification
+}
+
+func (x noteLogger) write(lvl zapcore.Level, msg string, extra []zap.Field) {
+	if ce := x.l.Check(lvl, msg); ce != nil {
+		fields := make([]zap.Field, 0, 3+len(extra))
+		fields = append(fields, zap.String("provider_id", x.n.Provider.ID), zap.String("subscription_id", x.n.ID),
+			zap.Uint64("seqnumber", x.n.SeqNumber))
+		ce.Write(append(fields, extra...)...)
+	}
+}
+
+func (x noteLogger) Debug(msg string, f ...zap.Field) { x.write(zapcore.DebugLevel, msg, f) }
+func (x noteLogger) Info(msg string, f ...zap.Field)  { x.write(zapcore.InfoLevel, msg, f) }
+func (x noteLogger) Warn(msg string, f ...zap.Field)  { x.write(zapcore.WarnLevel, msg, f) }
+func (x noteLogger) Error(msg string, f ...zap.Field) { x.write(zapcore.ErrorLevel, msg, f) }
 
 // Forget drops the sequencing state of an id that is no longer held.
 func (i *Ingester) Forget(id string) {
