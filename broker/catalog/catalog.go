@@ -49,7 +49,7 @@ type Options struct {
 	// ("csb/catalog-journal/").
 	JournalPrefix string
 	// CompactInterval is how often this broker folds its journal files
-	// into the per-provider records. Default 1s.
+	// into the per-provider records. Default 5s.
 	CompactInterval time.Duration
 	// SyncInterval is how often records written by other brokers sharing
 	// the store are merged in: the bound on how long a notification

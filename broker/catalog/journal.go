@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -58,7 +59,7 @@ import (
 // what it wrote).
 
 // DefaultCompactInterval is the default of Options.CompactInterval.
-const DefaultCompactInterval = time.Second
+const DefaultCompactInterval = 5 * time.Second
 
 // journalFile is the content of one journal file.
 type journalFile struct {
@@ -137,7 +138,29 @@ func (c *Catalog) compactLock() string { return c.opt.JournalPrefix + "compact" 
 // files every CompactInterval, so a file this old belongs to a broker
 // that stopped without compacting (a crash) or cannot compact.
 func (c *Catalog) orphanAge() time.Duration {
-	return max(30*c.opt.CompactInterval, 30*time.Second)
+	return max(6*c.opt.CompactInterval, 30*time.Second)
+}
+
+// encodeJournal returns the content of journal file seq: a journalFile
+// in JSON.
+func (c *Catalog) encodeJournal(seq uint64, recs []*record) ([]byte, error) {
+	inst, _ := json.Marshal(c.j.instance)
+	buf := make([]byte, 0, 2048*len(recs))
+	buf = append(buf, `{"instance":`...)
+	buf = append(buf, inst...)
+	buf = append(buf, `,"seq":`...)
+	buf = strconv.AppendUint(buf, seq, 10)
+	buf = append(buf, `,"records":[`...)
+	for i, r := range recs {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		var err error
+		if buf, err = appendRecord(buf, r); err != nil {
+			return nil, err
+		}
+	}
+	return append(buf, "]}"...), nil
 }
 
 // groupCommit coordinates Flush callers: one of them (the leader) writes
@@ -225,7 +248,7 @@ func (c *Catalog) writeJournal(ctx context.Context) (uint64, error) {
 
 	seq := c.j.seq + 1
 	key := c.journalKey(seq)
-	data, err := json.Marshal(journalFile{Instance: c.j.instance, Seq: seq, Records: recs})
+	data, err := c.encodeJournal(seq, recs)
 	if err == nil {
 		err = c.opt.Store.Store(ctx, key, data)
 	}
@@ -421,7 +444,7 @@ func (c *Catalog) foldRecord(ctx context.Context, r *record) error {
 			m = mergeRecords(stored, r)
 		}
 	}
-	data, err := json.Marshal(m)
+	data, err := appendRecord(nil, m)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -596,4 +597,58 @@ func reversed(n int) []int {
 		out[i], out[j] = out[j], out[i]
 	}
 	return out
+}
+
+// TestRecordEncoding: appendRecord gives what json.Marshal of the record
+// gives (up to the order of the fields), with the services' JSON cached
+// on the catalogue entries or not; a copy whose expiry a merge changed
+// does not reuse the entry's JSON.
+func TestRecordEncoding(t *testing.T) {
+	c := bareCatalog()
+	c.leases["s"] = t0.Add(time.Hour)
+	c.ApplyNotification(notif("s", 1, "p", fullIaaS(1), iaas("b", 2)), true)
+	c.SetDiscovered("p", []csbmsg.Service{paas("d", "x")}, t0.Add(time.Minute))
+	c.mu.Lock()
+	r := c.snapshotRecord(c.providers["p"])
+	c.mu.Unlock()
+	plain, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want any
+	_ = json.Unmarshal(plain, &want)
+	for range 2 { // the second time from the cache
+		got, err := appendRecord(nil, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var g any
+		if err := json.Unmarshal(got, &g); err != nil || !reflect.DeepEqual(g, want) {
+			t.Fatalf("appendRecord differs (%v):\n got %s\nwant %s", err, got, plain)
+		}
+	}
+	if r.Services[0].src.js.Load() == nil {
+		t.Fatal("nothing cached")
+	}
+	m := mergeRecords(r, &record{Provider: r.Provider, Leases: map[string]time.Time{"s": t0.Add(2 * time.Hour)}})
+	got, _ := appendRecord(nil, m)
+	var back record
+	if err := json.Unmarshal(got, &back); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range back.Services {
+		if s.Lease == "s" && !s.Expires.Equal(t0.Add(2*time.Hour)) {
+			t.Fatalf("merged copy encoded with the entry's old expiry %v", s.Expires)
+		}
+	}
+	// A journal file decodes to its records.
+	c.j = newJournal("x")
+	data, err := c.encodeJournal(7, []*record{r, m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jf, err := parseJournal(data)
+	if err != nil || jf.Instance != "x" || jf.Seq != 7 || len(jf.Records) != 2 || len(jf.Records[1].Services) != 3 {
+		t.Fatalf("journal %s: %v", data, err)
+	}
 }

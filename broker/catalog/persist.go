@@ -36,6 +36,69 @@ type record struct {
 type recordService struct {
 	ServiceEntry
 	Lease string `json:"lease,omitempty"`
+
+	// src is the catalogue entry the service was read from, whose cached
+	// JSON appendRecord uses while the two agree.
+	src *svc
+}
+
+// recordHead is a record without its services, for encoding.
+type recordHead struct {
+	Provider     ProviderEntry        `json:"provider"`
+	Published    bool                 `json:"published,omitempty"`
+	SeqNumber    uint64               `json:"seqnumber,omitempty"`
+	UpdatedAt    time.Time            `json:"updated_at"`
+	DiscoveredAt time.Time            `json:"discovered_at,omitzero"`
+	Leases       map[string]time.Time `json:"leases,omitempty"`
+}
+
+// appendRecord appends r's JSON to buf: what json.Marshal(r) gives, with
+// the services last. A service's JSON is the one cached on the catalogue
+// entry it was read from while the two agree (a merge may have changed
+// the copy's expiry), so a provider's unchanged services are encoded
+// once, not once per notification; and encoding/json does not validate
+// those bytes again, which json.Marshal of a Marshaler does.
+func appendRecord(buf []byte, r *record) ([]byte, error) {
+	head, err := json.Marshal(recordHead{
+		Provider: r.Provider, Published: r.Published, SeqNumber: r.SeqNumber,
+		UpdatedAt: r.UpdatedAt, DiscoveredAt: r.DiscoveredAt, Leases: r.Leases,
+	})
+	if err != nil {
+		return buf, err
+	}
+	buf = append(buf, head[:len(head)-1]...) // without its closing brace
+	if len(r.Services) > 0 {
+		buf = append(buf, `,"services":[`...)
+		for i := range r.Services {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			js, err := r.Services[i].json()
+			if err != nil {
+				return buf, err
+			}
+			buf = append(buf, js...)
+		}
+		buf = append(buf, ']')
+	}
+	return append(buf, '}'), nil
+}
+
+// json returns the service's JSON, from the cache of the catalogue
+// entry it was read from when the two agree.
+func (rs *recordService) json() ([]byte, error) {
+	s := rs.src
+	if s == nil || s.e != rs.ServiceEntry || s.lease != rs.Lease {
+		return json.Marshal(rs)
+	}
+	if b := s.js.Load(); b != nil {
+		return *b, nil
+	}
+	b, err := json.Marshal(rs)
+	if err == nil {
+		s.js.Store(&b)
+	}
+	return b, err
 }
 
 func (c *Catalog) key(providerID string) string {
@@ -56,7 +119,7 @@ func (c *Catalog) snapshotRecord(p *provider) *record {
 		if s.e.Source == SourceStatic {
 			continue
 		}
-		r.Services = append(r.Services, recordService{ServiceEntry: s.e, Lease: s.lease})
+		r.Services = append(r.Services, recordService{ServiceEntry: s.e, Lease: s.lease, src: s})
 		if s.lease != "" {
 			if r.Leases == nil {
 				r.Leases = make(map[string]time.Time)
