@@ -25,6 +25,7 @@ const (
 	DefaultSyncInterval = 10 * time.Second
 	DefaultRetention    = 24 * time.Hour
 	DefaultCacheCost    = 100_000
+	DefaultCommitWait   = 2 * time.Millisecond
 )
 
 // Options configure a Catalog. The zero value is usable: no persistence,
@@ -48,6 +49,10 @@ type Options struct {
 	// Default: KeyPrefix without its trailing slash, plus "-journal/"
 	// ("csb/catalog-journal/").
 	JournalPrefix string
+	// CommitWait bounds how long a Flush waits for changes announced with
+	// Expect (notifications being parsed) so that they share its storage
+	// write. Default 2ms; negative: no wait.
+	CommitWait time.Duration
 	// CompactInterval is how often this broker folds its journal files
 	// into the per-provider records. Default 5s.
 	CompactInterval time.Duration
@@ -149,6 +154,9 @@ func New(opt Options) (*Catalog, error) {
 	}
 	if strings.HasPrefix(opt.JournalPrefix, opt.KeyPrefix) {
 		return nil, fmt.Errorf("catalog: journal prefix %q is under the record prefix %q", opt.JournalPrefix, opt.KeyPrefix)
+	}
+	if opt.CommitWait == 0 {
+		opt.CommitWait = DefaultCommitWait
 	}
 	if opt.CompactInterval <= 0 {
 		opt.CompactInterval = DefaultCompactInterval

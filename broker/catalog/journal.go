@@ -169,10 +169,78 @@ func (c *Catalog) encodeJournal(seq uint64, recs []*record) ([]byte, error) {
 // anything itself. Callers whose change came later wait for the write in
 // flight, then one of them leads the next one. (A plain mutex around the
 // write would make each of them wait for the next write too: a convoy.)
+//
+// A leader also waits, up to Options.CommitWait, for the changes announced
+// with Expect that are on their way (notifications being parsed) when it
+// takes the lead, so that they share its write: with storage that writes
+// faster than notifications are parsed, each write would otherwise carry
+// two or three of them, and a synced file write costs as much CPU as a
+// notification's parse.
 type groupCommit struct {
 	mu      sync.Mutex
 	durable uint64        // every change numbered up to durable is in the store
 	running chan struct{} // closed when the write in flight completes; nil when none is
+
+	inflight int           // changes announced with Expect and not arrived yet
+	arrived  uint64        // changes arrived so far
+	waitFor  uint64        // the leader's wait ends when arrived reaches it
+	waiter   chan struct{} // closed when it does; nil when no leader waits
+}
+
+// Expect announces a change on its way (a notification being parsed and
+// authorised): a Flush that starts meanwhile waits for it, up to
+// CommitWait, so that both share one storage write. Call the returned
+// function once the change was made (before calling Flush for it), or
+// once it will not be made.
+func (c *Catalog) Expect() (arrived func()) {
+	if c.opt.Store == nil || c.opt.CommitWait <= 0 {
+		return func() {}
+	}
+	g := &c.gc
+	g.mu.Lock()
+	g.inflight++
+	g.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			g.mu.Lock()
+			g.inflight--
+			g.arrived++
+			if g.waiter != nil && g.arrived >= g.waitFor {
+				close(g.waiter)
+				g.waiter = nil
+			}
+			g.mu.Unlock()
+		})
+	}
+}
+
+// awaitExpected is the leader's wait for the changes in flight when it
+// took the lead. It measures real time, whatever the catalogue's clock:
+// it bounds a delay, it schedules nothing. Callers hold g.mu; it returns
+// with g.mu released.
+func (c *Catalog) awaitExpected(ctx context.Context) {
+	g := &c.gc
+	if g.inflight == 0 || c.opt.CommitWait <= 0 {
+		g.mu.Unlock()
+		return
+	}
+	g.waitFor = g.arrived + uint64(g.inflight)
+	w := make(chan struct{})
+	g.waiter = w
+	g.mu.Unlock()
+	t := time.NewTimer(c.opt.CommitWait)
+	select {
+	case <-w:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	t.Stop()
+	g.mu.Lock()
+	if g.waiter == w {
+		g.waiter = nil
+	}
+	g.mu.Unlock()
 }
 
 // Flush makes every change made before the call durable: it writes the
@@ -209,7 +277,7 @@ func (c *Catalog) Flush(ctx context.Context) error {
 		}
 		ch := make(chan struct{})
 		g.running = ch
-		g.mu.Unlock()
+		c.awaitExpected(ctx) // releases g.mu
 
 		upto, err := c.writeJournal(ctx)
 		g.mu.Lock()

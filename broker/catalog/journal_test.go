@@ -652,3 +652,50 @@ func TestRecordEncoding(t *testing.T) {
 		t.Fatalf("journal %s: %v", data, err)
 	}
 }
+
+// TestFlushWaitsForExpectedChanges: a flush that starts while a change
+// is announced (a notification being parsed) waits for it, so both go
+// into one journal file; a change that never comes delays it only up to
+// CommitWait.
+func TestFlushWaitsForExpectedChanges(t *testing.T) {
+	fc := clock.NewFake(t0)
+	st := newFaultStore()
+	ctx := context.Background()
+	c := newCat(t, Options{Clock: fc, Store: st, CommitWait: time.Hour})
+	arrivedB := c.Expect()
+	arrivedA := c.Expect()
+	c.ApplyNotification(notif("a", 1, "pa", iaas("x", 1)), true)
+	arrivedA()
+	arrivedA() // idempotent
+	flushed := make(chan error)
+	go func() { flushed <- c.Flush(ctx) }()
+	// b arrives while a's flush waits for it.
+	waitFor(t, "the flush waiting for b", func() bool {
+		c.gc.mu.Lock()
+		defer c.gc.mu.Unlock()
+		return c.gc.waiter != nil
+	})
+	c.ApplyNotification(notif("b", 1, "pb", iaas("y", 1)), true)
+	arrivedB()
+	if err := <-flushed; err != nil {
+		t.Fatal(err)
+	}
+	if n := st.count("journal"); n != 1 {
+		t.Fatalf("%d journal files for two notifications, want 1", n)
+	}
+	data, _ := st.Load(ctx, keysUnder(t, st, journalPrefix)[0])
+	jf, err := parseJournal(data)
+	if err != nil || len(jf.Records) != 2 {
+		t.Fatalf("journal holds %d records (%v), want both", len(jf.Records), err)
+	}
+
+	// An announced change that does not come: the flush goes ahead after
+	// CommitWait.
+	c2 := newCat(t, Options{Clock: fc, Store: st, CommitWait: time.Millisecond})
+	never := c2.Expect()
+	defer never()
+	c2.ApplyNotification(notif("c", 1, "pc", iaas("z", 1)), true)
+	if err := c2.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

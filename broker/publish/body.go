@@ -13,7 +13,12 @@ import (
 // is answered with 420, since the broker's publish endpoint only
 // understands notifications. Result.Err carries the codec's error, so the
 // HTTP layer can answer csbmsg.ErrTooLarge with 413 instead.
+//
+// The notification is announced to the catalogue (catalog.Expect) before
+// it is parsed, so that concurrent notifications share one storage write.
 func (i *Ingester) IngestBody(data []byte, user string, opt csbmsg.Options) Result {
+	arrived := i.opt.Catalog.Expect()
+	defer arrived()
 	p, err := csbmsg.ParsePublish(data, opt)
 	if err != nil {
 		var ce *csbmsg.Error
@@ -37,7 +42,7 @@ func (i *Ingester) IngestBody(data []byte, user string, opt csbmsg.Options) Resu
 			Outcome: OutcomeInvalid,
 		}
 	}
-	return i.Ingest(p.Notification, user)
+	return i.ingestAnnounced(p.Notification, user, arrived)
 }
 
 // Marshal returns the result's response as a <csbpublish> document.

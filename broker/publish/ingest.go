@@ -219,12 +219,20 @@ func refuse(status csbmsg.Status, outcome Outcome, pid, format string, args ...a
 // notification, and every notification in strict mode (where the schema
 // allows a single Cloud-Service), only adds and updates.
 func (i *Ingester) Ingest(n *csbmsg.Notification, user string) Result {
-	res := i.ingest(n, user)
+	return i.ingestAnnounced(n, user, func() {})
+}
+
+// ingestAnnounced is Ingest for a notification announced to the catalogue
+// with Expect: arrived is called once it is applied (or will not be), and
+// before its commit waits for storage.
+func (i *Ingester) ingestAnnounced(n *csbmsg.Notification, user string, arrived func()) Result {
+	defer arrived()
+	res := i.ingest(n, user, arrived)
 	res.ID = n.ID
 	return res
 }
 
-func (i *Ingester) ingest(n *csbmsg.Notification, user string) Result {
+func (i *Ingester) ingest(n *csbmsg.Notification, user string, arrived func()) Result {
 	cfg := i.cfg.Load()
 	pid := n.Provider.ID
 	l := noteLogger{i.logger, n}
@@ -273,6 +281,7 @@ func (i *Ingester) ingest(n *csbmsg.Notification, user string) Result {
 		l.Debug("duplicate notification acknowledged")
 		// A duplicate is often a retry after a refused commit: make sure
 		// what was applied the first time is stored before saying so.
+		arrived()
 		if res, ok := i.commit(l, pid); !ok {
 			return res
 		}
@@ -297,6 +306,7 @@ func (i *Ingester) ingest(n *csbmsg.Notification, user string) Result {
 	changes := i.opt.Catalog.ApplyNotification(n, full)
 	i.last[n.ID] = n.SeqNumber
 	i.mu.Unlock()
+	arrived()
 	if res, ok := i.commit(l, pid); !ok {
 		return res
 	}
