@@ -2,6 +2,7 @@ package publish
 
 import (
 	"errors"
+	"sync"
 
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
@@ -45,8 +46,24 @@ func (i *Ingester) IngestBody(data []byte, user string, opt csbmsg.Options) Resu
 	return i.ingestAnnounced(p.Notification, user, arrived)
 }
 
-// Marshal returns the result's response as a <csbpublish> document.
+// Marshal returns the result's response as a <csbpublish> document. The
+// caller must not modify the bytes: the answer to an applied notification,
+// almost every answer, is encoded once and shared.
 func (r Result) Marshal() ([]byte, error) {
-	resp := r.Response
+	if r.Response == appliedResponse {
+		appliedOnce.Do(func() { appliedDoc, appliedErr = marshalResponse(appliedResponse) })
+		return appliedDoc, appliedErr
+	}
+	return marshalResponse(r.Response)
+}
+
+var (
+	appliedResponse = csbmsg.PublishResponse{Status: csbmsg.StatusOK, Reason: reasonApplied}
+	appliedOnce     sync.Once
+	appliedDoc      []byte
+	appliedErr      error
+)
+
+func marshalResponse(resp csbmsg.PublishResponse) ([]byte, error) {
 	return csbmsg.MarshalPublish(&csbmsg.Publish{Version: csbmsg.Version, Response: &resp})
 }

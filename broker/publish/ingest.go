@@ -165,6 +165,10 @@ const (
 	OutcomeInvalid   Outcome = "invalid"   // not a valid notification (400/420); nothing changed
 )
 
+// reasonApplied is the reason of the answer to a notification applied in
+// sequence.
+const reasonApplied = "OK: notification applied"
+
 // Result is the answer to one notification.
 type Result struct {
 	// Response is the <csbresponse> to send back (in an HTTP 200).
@@ -312,7 +316,7 @@ func (i *Ingester) ingest(n *csbmsg.Notification, user string, arrived func()) R
 	}
 
 	res := Result{Outcome: outcome, ProviderID: pid, Full: full, Changes: changes,
-		Response: csbmsg.PublishResponse{Status: csbmsg.StatusOK, Reason: "OK: notification applied"}}
+		Response: csbmsg.PublishResponse{Status: csbmsg.StatusOK, Reason: reasonApplied}}
 	switch outcome {
 	case OutcomeGap:
 		from := uint64(1)
