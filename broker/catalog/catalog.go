@@ -84,9 +84,10 @@ type Options struct {
 // configuration) or when its provider has been expired for longer than the
 // retention. A ristretto cache serves the per-provider read views in front
 // of it; ristretto may drop what it likes, the map never does. Changed
-// provider records are written behind to a store.Store, from which a
-// restarted broker starts warm and from which brokers sharing the store
-// merge each other's changes.
+// provider records are written to a store.Store (Flush: one journal file
+// per write, folded into per-provider records by Compact; see
+// journal.go), from which a restarted broker starts warm and from which
+// brokers sharing the store merge each other's changes.
 //
 // Placement reads Placeable, which is served from a per-kind index that is
 // rebuilt only after a change or when an entry's expiry passes.
