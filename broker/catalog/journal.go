@@ -93,6 +93,7 @@ type journal struct {
 type seenFile struct {
 	first  time.Time
 	merged bool
+	warned bool // logged as unreadable
 }
 
 func newJournal(instance string) *journal {
@@ -438,10 +439,15 @@ func (c *Catalog) compactStore(ctx context.Context, own map[string]*record, keys
 		}
 		jf, err := parseJournal(data)
 		if err != nil {
-			// An orphan (or a file found at Load) that does not parse
-			// is left alone: a storage without atomic writes may show a
-			// file being written. Sync tries it again.
-			c.logger.Warn("unreadable catalogue journal file skipped", zap.String("key", k), zap.Error(err))
+			// A storage without atomic writes may show a file being
+			// written: it is left alone (Sync reads it again) until it
+			// has been listed for orphanAge. Then no write of it is in
+			// progress, and a file whose write did not complete was
+			// never acknowledged: it holds nothing to keep.
+			if c.unreadableOrphan(k) {
+				c.logger.Warn("unreadable catalogue journal file removed", zap.String("key", k), zap.Error(err))
+				foreignKeys = append(foreignKeys, k)
+			}
 			continue
 		}
 		for _, r := range jf.Records {
@@ -693,7 +699,13 @@ func (c *Catalog) readJournals(ctx context.Context, all bool) ([]*record, error)
 		}
 		jf, err := parseJournal(data)
 		if err != nil {
-			c.logger.Warn("unreadable catalogue journal file skipped", zap.String("key", k), zap.Error(err))
+			j.mu.Lock()
+			warn := !sf.warned
+			sf.warned = true
+			j.mu.Unlock()
+			if warn {
+				c.logger.Warn("unreadable catalogue journal file skipped", zap.String("key", k), zap.Error(err))
+			}
 			continue
 		}
 		recs = append(recs, jf.Records...)
@@ -737,6 +749,15 @@ func (c *Catalog) compactLoop() {
 			c.logger.Info("catalogue journal compacted again")
 		}
 	}
+}
+
+// unreadableOrphan reports whether the foreign journal file key has been
+// listed by Sync for orphanAge.
+func (c *Catalog) unreadableOrphan(key string) bool {
+	c.j.mu.Lock()
+	defer c.j.mu.Unlock()
+	sf := c.j.seen[key]
+	return sf != nil && c.clock.Now().Sub(sf.first) >= c.orphanAge()
 }
 
 // journalStats is what the journal holds now, for tests.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/caddy-csb/caddy-csb/broker/clock"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
@@ -464,22 +465,45 @@ func TestDeadInstanceJournalIsCompacted(t *testing.T) {
 
 // TestUnreadableJournalFileIsLeftAlone: a journal file that does not
 // parse (a storage without atomic writes may show one being written) is
-// skipped, not deleted, and does not stop the others.
+// skipped, logged once, not deleted, and does not stop the others. Once
+// it has been there for orphanAge it is removed: a file whose write did
+// not complete was never acknowledged.
 func TestUnreadableJournalFileIsLeftAlone(t *testing.T) {
 	fc := clock.NewFake(t0)
 	st := newFaultStore()
 	ctx := context.Background()
-	_ = st.Memory.Store(ctx, journalPrefix+"zz.0000000000000001", []byte(`{"instance":"zz","records":[{"prov`))
+	bad := journalPrefix + "zz.0000000000000001"
+	_ = st.Memory.Store(ctx, bad, []byte(`{"instance":"zz","records":[{"prov`))
 	a := newCat(t, Options{Clock: fc, Store: st, instanceID: "a"})
 	a.ApplyNotification(notif("s", 1, "p", iaas("x", 1)), true)
 	if err := a.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	b := loadAndCheck(t, fc, &st.Memory, map[string]string{"p": state(a, "p")}, "b")
-	if err := b.Compact(ctx); err != nil {
+	core, logs := observer.New(zap.WarnLevel)
+	b := newCat(t, Options{Clock: fc, Store: st, instanceID: "b", Logger: zap.New(core)})
+	if _, _, err := b.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
-	eq(t, keysUnder(t, st, journalPrefix), []string{journalPrefix + "zz.0000000000000001"})
+	if got, want := state(b, "p"), state(a, "p"); got != want {
+		t.Fatalf("got %s, want %s", got, want)
+	}
+	for range 3 {
+		if err := errors.Join(b.Sync(ctx), b.Compact(ctx)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eq(t, keysUnder(t, st, journalPrefix), []string{bad})
+	if n := logs.FilterMessage("unreadable catalogue journal file skipped").Len(); n != 1 {
+		t.Fatalf("logged %d times, want once", n)
+	}
+	fc.Advance(b.orphanAge())
+	if err := errors.Join(b.Sync(ctx), b.Compact(ctx)); err != nil {
+		t.Fatal(err)
+	}
+	eq(t, keysUnder(t, st, journalPrefix), nil)
+	if logs.FilterMessage("unreadable catalogue journal file removed").Len() != 1 {
+		t.Fatal("removal not logged")
+	}
 }
 
 // TestRemovedProviderIsNotResurrected: a provider removed from the
