@@ -224,8 +224,9 @@ func (c *Catalog) Start() {
 }
 
 // Close stops the background work, writes what is still unwritten to the
-// store and compacts this instance's journal (bounded by ctx), and
-// releases the read cache. The catalogue must
+// store (bounded by ctx), compacts this instance's journal (for at most
+// 5 s: files it leaves are compacted by the next broker that loads the
+// store), and releases the read cache. The catalogue must
 // not be used afterwards.
 func (c *Catalog) Close(ctx context.Context) error {
 	c.mu.Lock()
@@ -239,7 +240,15 @@ func (c *Catalog) Close(ctx context.Context) error {
 	c.done.Wait()
 	var err error
 	if c.opt.Store != nil {
-		err = errors.Join(c.Flush(ctx), c.Compact(ctx))
+		err = c.Flush(ctx)
+		// Compacting is a courtesy: the journal files left behind are
+		// compacted by whoever loads the store next. Do not let another
+		// broker holding the compaction lock hold up a shutdown.
+		cctx, cancel := context.WithTimeout(ctx, closeCompactTimeout)
+		if cerr := c.Compact(cctx); cerr != nil {
+			c.logger.Info("catalogue journal left for the next broker to compact", zap.Error(cerr))
+		}
+		cancel()
 	}
 	c.cache.Close()
 	return err
@@ -422,6 +431,9 @@ func (c *Catalog) Lease(id string) (time.Time, bool) {
 	t, ok := c.leases[id]
 	return t, ok
 }
+
+// closeCompactTimeout bounds Close's compaction (a variable for tests).
+var closeCompactTimeout = 5 * time.Second
 
 // ErrClosed is returned by operations on a closed catalogue.
 var ErrClosed = errors.New("catalog: closed")

@@ -723,3 +723,35 @@ func TestFlushWaitsForExpectedChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestCloseDoesNotWaitForTheCompactionLock: another broker holding the
+// compaction lock does not hold up a shutdown; the journal it leaves is
+// compacted by the next broker.
+func TestCloseDoesNotWaitForTheCompactionLock(t *testing.T) {
+	defer func(d time.Duration) { closeCompactTimeout = d }(closeCompactTimeout)
+	closeCompactTimeout = 10 * time.Millisecond
+	fc := clock.NewFake(t0)
+	st := newFaultStore()
+	ctx := context.Background()
+	c, err := New(Options{Clock: fc, Store: st, instanceID: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.ApplyNotification(notif("s", 1, "p", iaas("x", 1)), true)
+	want := state(c, "p")
+	if err := st.Lock(ctx, "csb/catalog-journal/compact"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(ctx); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	if n := len(keysUnder(t, st, journalPrefix)); n != 1 {
+		t.Fatalf("%d journal files after close, want the flushed one", n)
+	}
+	_ = st.Unlock(ctx, "csb/catalog-journal/compact")
+	b := loadAndCheck(t, fc, &st.Memory, map[string]string{"p": want}, "b")
+	if err := b.Compact(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eq(t, keysUnder(t, st, journalPrefix), nil)
+}
