@@ -3,8 +3,6 @@ package caddymodule
 import (
 	"errors"
 	"fmt"
-	"io"
-	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -80,8 +78,8 @@ func (h *Handler) serveConsumer(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Allow", allow)
 		return caddyhttp.Error(http.StatusMethodNotAllowed, fmt.Errorf("method %s not allowed on %s", r.Method, r.URL.Path))
 	}
-	if !acceptsConsumer(r.Header.Values("Accept")) {
-		return caddyhttp.Error(http.StatusNotAcceptable, errors.New("the consumer interface answers only application/csb-consumer+xml"))
+	if err := checkAccept(r, csbmsg.ConsumerMediaType); err != nil {
+		return err
 	}
 	eng := h.app.consumer()
 	view := h.app.consumerView
@@ -205,33 +203,21 @@ func (c *consumerCall) post() error {
 	return c.answer(res, res.Job != nil && res.Status == csbmsg.StatusOK)
 }
 
-// parseBody reads and parses a <csbconsumer> request body. A protocol
-// problem comes back as perr (answered with its table 2 status); an
-// HTTP-level one as err.
+// parseBody reads and parses a <csbconsumer> request body with the csb
+// app's xml settings (mode, max_body_size, parser limits, charsets). A
+// protocol problem comes back as perr (answered with its table 2 status);
+// an HTTP-level one (415, 413) as err.
 func (c *consumerCall) parseBody() (*csbmsg.ServiceRequest, *csbmsg.Error, error) {
-	mt, params, err := mime.ParseMediaType(c.r.Header.Get("Content-Type"))
-	if err != nil || mt != csbmsg.ConsumerMediaType {
-		return nil, nil, caddyhttp.Error(http.StatusUnsupportedMediaType, fmt.Errorf("content type must be %s", csbmsg.ConsumerMediaType))
-	}
-	limit := csbmsg.Limits{}.WithDefaults().MaxBytes
-	body, err := io.ReadAll(http.MaxBytesReader(c.w, c.r.Body, limit))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, nil, caddyhttp.Error(http.StatusRequestEntityTooLarge, fmt.Errorf("request body exceeds %d bytes", limit))
-		}
-		return nil, nil, caddyhttp.Error(http.StatusBadRequest, fmt.Errorf("reading request body: %v", err))
-	}
-	msg, err := csbmsg.ParseConsumer(body, csbmsg.Options{Charset: params["charset"]})
+	msg, err := c.h.app.XML.readConsumer(c.w, c.r)
 	if err != nil {
 		var ce *csbmsg.Error
-		if errors.As(err, &ce) {
-			if errors.Is(err, csbmsg.ErrTooLarge) {
-				return nil, nil, caddyhttp.Error(http.StatusRequestEntityTooLarge, err)
-			}
-			return nil, ce, nil
+		if !errors.As(err, &ce) {
+			return nil, nil, err
 		}
-		return nil, nil, caddyhttp.Error(http.StatusBadRequest, err)
+		if errors.Is(err, csbmsg.ErrTooLarge) {
+			return nil, nil, caddyhttp.Error(http.StatusRequestEntityTooLarge, err)
+		}
+		return nil, ce, nil
 	}
 	if msg.Request == nil {
 		return nil, &csbmsg.Error{Status: csbmsg.StatusSyntaxError, Reason: "the consumer interface takes a <CloudServiceRequest>"}, nil
@@ -317,30 +303,4 @@ func leaseHeader(r *http.Request) (time.Duration, error) {
 		return 0, fmt.Errorf("Csb-Lease %q: want a positive number of seconds", v)
 	}
 	return time.Duration(n) * time.Second, nil
-}
-
-// acceptsConsumer reports whether Accept header values admit
-// application/csb-consumer+xml (no header admits everything).
-func acceptsConsumer(values []string) bool {
-	if len(values) == 0 {
-		return true
-	}
-	for _, v := range values {
-		for _, part := range strings.Split(v, ",") {
-			mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
-			if err != nil {
-				continue
-			}
-			if q, ok := params["q"]; ok {
-				if f, err := strconv.ParseFloat(q, 64); err == nil && f == 0 {
-					continue
-				}
-			}
-			switch mt {
-			case csbmsg.ConsumerMediaType, "*/*", "application/*", "application/xml", "text/xml":
-				return true
-			}
-		}
-	}
-	return false
 }

@@ -1,10 +1,13 @@
 package caddymodule
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 )
@@ -98,7 +101,7 @@ func TestAccessFallsBackToStar(t *testing.T) {
 	}
 }
 
-func TestAcceptsConsumer(t *testing.T) {
+func TestCheckAcceptConsumer(t *testing.T) {
 	for _, tc := range []struct {
 		accept []string
 		ok     bool
@@ -109,8 +112,14 @@ func TestAcceptsConsumer(t *testing.T) {
 		{[]string{"application/json"}, false},
 		{[]string{"application/csb-consumer+xml;q=0, application/json"}, false},
 		{[]string{"application/*"}, true},
+		{[]string{"application/xml"}, true},
+		{[]string{"text/html"}, false},
 	} {
-		if got := acceptsConsumer(tc.accept); got != tc.ok {
+		r := httptest.NewRequest(http.MethodGet, "/csb/consumer/x", nil)
+		for _, v := range tc.accept {
+			r.Header.Add("Accept", v)
+		}
+		if got := checkAccept(r, csbmsg.ConsumerMediaType) == nil; got != tc.ok {
 			t.Errorf("%v: got %v", tc.accept, got)
 		}
 	}

@@ -36,6 +36,9 @@ func (h *Handler) servePublish(w http.ResponseWriter, r *http.Request) error {
 		return caddyhttp.Error(http.StatusMethodNotAllowed,
 			fmt.Errorf("publish endpoint: method %s not allowed (POST or PUT)", r.Method))
 	}
+	if err := checkAccept(r, csbmsg.PublishMediaType); err != nil {
+		return err // 406
+	}
 	x := h.app.XML
 	body, charset, err := x.readBody(w, r, csbmsg.PublishMediaType) // 415, 413
 	if err != nil {

@@ -313,7 +313,9 @@ func checkContentType(h http.Header, mediaType string) (string, error) {
 // checkAccept answers 406 when r's Accept header excludes mediaType
 // (draft sections 4.1.1 and 4.2.1: the media type "MUST be reflected in
 // ... 'Content-Type' and 'Accept'"). A missing Accept header accepts
-// anything.
+// anything; so do */*, application/* and, since the csb media types are
+// XML (+xml, RFC 7303), application/xml and text/xml. A range with q=0
+// excludes.
 func checkAccept(r *http.Request, mediaType string) error {
 	accept := r.Header.Values("Accept")
 	if len(accept) == 0 {
@@ -331,7 +333,8 @@ func checkAccept(r *http.Request, mediaType string) error {
 					continue
 				}
 			}
-			if mt == "*/*" || mt == major+"/*" || mt == mediaType {
+			switch mt {
+			case mediaType, "*/*", major + "/*", "application/xml", "text/xml":
 				return nil
 			}
 		}

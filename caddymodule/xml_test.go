@@ -323,7 +323,7 @@ func TestCheckAccept(t *testing.T) {
 		"application/*":               true,
 		"application/csb-publish+xml": true,
 		"text/html, application/csb-publish+xml;q=0.5": true,
-		"application/xml":                 false,
+		"application/xml":                 true, // a +xml type is XML (RFC 7303)
 		"application/csb-publish+xml;q=0": false,
 		"text/*":                          false,
 	} {

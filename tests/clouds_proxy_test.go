@@ -104,6 +104,7 @@ http://127.0.0.1:%d {
 	route {
 		@csbauth header %s *
 		request_header @csbauth Authorization {header.%s}
+		request_header -%s
 		basic_auth {
 			alice %s
 			bob %s
@@ -115,7 +116,7 @@ http://127.0.0.1:%d {
 	}
 }
 `, sw.AuthURL, swiftpeer.User, swiftpeer.Key, o.s3Endpoint, swiftpeer.User2, swiftpeer.Key2,
-		port, csbAuthHeader, csbAuthHeader, hashes["alice"], hashes["bob"], o.proxy)
+		port, csbAuthHeader, csbAuthHeader, csbAuthHeader, hashes["alice"], hashes["bob"], o.proxy)
 	b := &cloudBroker{t: t, sw: sw, base: fmt.Sprintf("http://127.0.0.1:%d", port)}
 	b.p = harness.Start(t, caddyfile)
 	t.Cleanup(func() {

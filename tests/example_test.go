@@ -154,7 +154,7 @@ func waitCatalogue(t *testing.T, p *harness.Process, timeout time.Duration) {
 	client := &http.Client{Timeout: 5 * time.Second}
 	var last string
 	for {
-		resp, err := client.Get("http://" + p.AdminAddr + "/csb/debug/catalog")
+		resp, err := client.Get("http://" + p.AdminAddr + "/csb/catalog")
 		if err == nil {
 			var v struct {
 				Placeable map[string]int `json:"placeable"`
@@ -256,7 +256,7 @@ func checkQuickstartCoverage(t *testing.T, steps []quickstartStep, skipped []str
 		}
 	}
 	for what, re := range map[string]string{
-		"the catalogue":            `/csb/debug/catalog`,
+		"the catalogue":            `/csb/catalog`,
 		"an IaaS create":           `--data-binary @examples/iaas-small\.xml`,
 		"a create for the big one": `--data-binary @examples/iaas-large\.xml`,
 		"a DSaaS create":           `--data-binary @examples/dsaas\.xml`,
