@@ -23,7 +23,9 @@ const publishProviders = 64
 
 // benchPublish measures notifications ingested end to end over HTTP (the
 // draft's four-service notification B1: parse, validate, authorise,
-// sequence, catalogue update, write-behind to storage, <csbresponse>)
+// sequence, catalogue update, the storage write that precedes the
+// acknowledgement — one journal file shared by the notifications waiting
+// at that moment — and <csbresponse>)
 // against a Caddy respond handler of the same server receiving the same
 // bodies, the HTTP floor. Every notification must be answered "applied".
 func benchPublish(cfg *config) (row, error) {

@@ -57,15 +57,19 @@ func init() {
 //		}
 //	}
 type CatalogOptions struct {
-	// SyncInterval is how often the catalogue merges the records other
-	// brokers sharing the same Caddy storage wrote: the bound on how long
-	// a notification received by one broker of a cluster takes to reach
-	// placement on the others. Default 10s.
+	// SyncInterval is how often the catalogue merges what other brokers
+	// sharing the same Caddy storage wrote (their provider records and
+	// journal files): the bound on how long a notification received by
+	// one broker of a cluster takes to reach placement on the others.
+	// Default 10s.
 	SyncInterval caddy.Duration `json:"sync_interval,omitempty"`
 	// FlushDelay is how long catalogue changes other than notifications
-	// (discovery, expiry, configuration) are gathered before the changed
-	// provider records are written to storage. Notifications are written
-	// before they are acknowledged, whatever this says. Default 100ms.
+	// (discovery, expiry, configuration) are gathered before they are
+	// written to storage. Notifications are written before they are
+	// acknowledged, whatever this says: concurrent notifications share
+	// one write of a journal file (csb/catalog-journal/), which the
+	// broker folds into the per-provider records (csb/catalog/) every
+	// 5 seconds. Default 100ms.
 	FlushDelay caddy.Duration `json:"flush_delay,omitempty"`
 	// Retention is how long expired published or discovered services stay
 	// visible (not placeable) before they are dropped. Default 24h.

@@ -3,6 +3,9 @@ package caddymodule
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
 	"strings"
 	"testing"
 
@@ -138,3 +141,65 @@ func TestCaddyStore(t *testing.T) {
 }
 
 func errorsIsNotExist(err error) bool { return errors.Is(err, store.ErrNotExist) }
+
+// vanishingStorage fails its first n listings as the file system's walk
+// does when a key is deleted while it walks.
+type vanishingStorage struct {
+	*certmagic.FileStorage
+	n int
+}
+
+func (v *vanishingStorage) List(ctx context.Context, prefix string, recursive bool) ([]string, error) {
+	if v.n > 0 {
+		v.n--
+		return nil, &fs.PathError{Op: "lstat", Path: prefix + "gone", Err: fs.ErrNotExist}
+	}
+	return v.FileStorage.List(ctx, prefix, recursive)
+}
+
+// TestCaddyStoreListsWhileKeysVanish: a key deleted during a listing
+// (the catalogue's journal files are deleted all the time) does not make
+// the listing look empty.
+func TestCaddyStoreListsWhileKeysVanish(t *testing.T) {
+	ctx := context.Background()
+	fsys := &certmagic.FileStorage{Path: t.TempDir()}
+	s := caddyStore{&vanishingStorage{FileStorage: fsys, n: 2}}
+	if err := s.Store(ctx, "csb/catalog/a", []byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	if keys, err := s.List(ctx, "csb/catalog/"); err != nil || strings.Join(keys, ",") != "csb/catalog/a" {
+		t.Fatalf("list: %v %v", keys, err)
+	}
+	// A walk that keeps failing is an error, not an empty listing.
+	s = caddyStore{&vanishingStorage{FileStorage: fsys, n: 100}}
+	if keys, err := s.List(ctx, "csb/catalog/"); err == nil {
+		t.Fatalf("list: %v without an error", keys)
+	}
+	// With real deletions going on, the key that stays is always listed.
+	s = caddyStore{fsys}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			k := fmt.Sprintf("csb/catalog/tmp%d", i%8)
+			_ = s.Store(ctx, k, []byte("x"))
+			_ = s.Delete(ctx, k)
+		}
+	}()
+	for range 200 {
+		keys, err := s.List(ctx, "csb/catalog/")
+		if err != nil || !slices.Contains(keys, "csb/catalog/a") {
+			close(stop)
+			<-done
+			t.Fatalf("list during deletions: %v %v", keys, err)
+		}
+	}
+	close(stop)
+	<-done
+}

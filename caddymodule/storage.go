@@ -41,9 +41,23 @@ func (c caddyStore) Delete(ctx context.Context, key string) error {
 // List implements store.Store: the keys of values (not of directories)
 // under prefix, sorted. A prefix nothing was stored under is empty.
 func (c caddyStore) List(ctx context.Context, prefix string) ([]string, error) {
-	keys, err := c.s.List(ctx, prefix, true)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+	var keys []string
+	var err error
+	for attempt := 1; ; attempt++ {
+		keys, err = c.s.List(ctx, prefix, true)
+		if !errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		// Either nothing was ever stored under prefix, or a key was
+		// deleted while the storage walked the prefix (the file system's
+		// walk gives up then): the catalogue's journal files come and go
+		// all the time, so list again.
+		if _, serr := c.s.Stat(ctx, prefix); errors.Is(serr, fs.ErrNotExist) {
+			return nil, nil
+		}
+		if attempt == 5 {
+			return nil, err
+		}
 	}
 	if err != nil {
 		return nil, err

@@ -408,12 +408,18 @@ func TestLiveReloadAndRestart(t *testing.T) {
 	if r := notify(t, b.publish, "csp1", notification(t, id2, 1, "csp1", "vm", "wf")); r.Status != 200 {
 		t.Fatalf("%+v", r)
 	}
-	// Wait for the record to reach storage, then crash.
-	record := filepath.Join(b.DataDir, "caddy", "csb", "catalog", "csp1")
-	eventually(t, 5*time.Second, "catalogue record written", func() bool {
-		data, err := os.ReadFile(record)
-		return err == nil && strings.Contains(string(data), `"subscription_id":"`+id2+`"`) && strings.Contains(string(data), `"seqnumber":1`)
+	// Crash right after the acknowledgement: it is in storage already (a
+	// journal file, not yet compacted into the provider's record). The
+	// subscription's own record is written when the provider answers the
+	// create, which the provider double may not have done yet.
+	subRecord := filepath.Join(b.DataDir, "caddy", "csb", "subscriptions", "csp1")
+	eventually(t, 5*time.Second, "subscription record written", func() bool {
+		data, err := os.ReadFile(subRecord)
+		return err == nil && strings.Contains(string(data), `"id":"`+id2+`"`) && strings.Contains(string(data), `"active":true`)
 	})
+	if r := notify(t, b.publish, "csp1", notification(t, id2, 2, "csp1", "vm", "wf")); r.Status != 200 {
+		t.Fatalf("%+v", r)
+	}
 	b.Kill()
 	b.Restart()
 	d.quiet(time.Second) // the stored subscription is continued, not re-created
@@ -421,7 +427,10 @@ func TestLiveReloadAndRestart(t *testing.T) {
 	if len(s) != 1 || s[0].ID != id2 || !s[0].Active {
 		t.Fatalf("subscription after a crash %+v", s)
 	}
-	if r := notify(t, b.publish, "csp1", notification(t, id2, 2, "csp1", "vm", "wf")); r.Reason != "OK: notification applied" {
+	if r := notify(t, b.publish, "csp1", notification(t, id2, 2, "csp1", "vm", "wf")); !strings.Contains(r.Reason, "duplicate") {
+		t.Fatalf("seqnumber 2, acknowledged just before the crash, was lost: %+v", r)
+	}
+	if r := notify(t, b.publish, "csp1", notification(t, id2, 3, "csp1", "vm", "wf")); r.Reason != "OK: notification applied" {
 		t.Fatalf("sequencing lost in the crash: %+v", r)
 	}
 	if r := notify(t, b.publish, "csp1", notification(t, id2, 1, "csp1", "vm", "wf")); !strings.Contains(r.Reason, "older") {
@@ -430,4 +439,13 @@ func TestLiveReloadAndRestart(t *testing.T) {
 	if placeableTotal(catalogOf(t, b.AdminAddr)) != 2 {
 		t.Fatal("catalogue lost")
 	}
+	// The restarted broker compacts what the killed one left: the
+	// provider's record holds the sequence, and the journal empties.
+	record := filepath.Join(b.DataDir, "caddy", "csb", "catalog", "csp1")
+	journal := filepath.Join(b.DataDir, "caddy", "csb", "catalog-journal")
+	eventually(t, 20*time.Second, "journal compacted into the provider's record", func() bool {
+		data, err := os.ReadFile(record)
+		left, _ := filepath.Glob(filepath.Join(journal, "*.*"))
+		return err == nil && strings.Contains(string(data), `"subscription_id":"`+id2+`"`) && len(left) == 0
+	})
 }

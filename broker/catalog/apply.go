@@ -2,7 +2,6 @@ package catalog
 
 import (
 	"fmt"
-	"reflect"
 	"time"
 
 	"go.uber.org/zap"
@@ -95,6 +94,7 @@ func (c *Catalog) Configure(cfg []ProviderConfig) error {
 			continue
 		}
 		delete(c.providers, id)
+		delete(c.dirty, id)
 		c.deleted[id] = true
 		c.logger.Info("provider removed from catalogue: no longer configured", zapProvider(id), zapCount(len(p.services)))
 		c.changed(p, false)
@@ -141,7 +141,7 @@ func (c *Catalog) applyStatic(p *provider, st *StaticProvider, now time.Time) bo
 		for _, s := range st.Services {
 			declared[s.ID] = true
 			old := p.services[s.ID]
-			if old != nil && old.e.Source == SourceStatic && reflect.DeepEqual(old.e.Service, s) {
+			if old != nil && old.e.Source == SourceStatic && sameService(&old.e.Service, &s) {
 				continue
 			}
 			p.services[s.ID] = &svc{e: ServiceEntry{
@@ -214,7 +214,7 @@ func (c *Catalog) ApplyNotification(n *csbmsg.Notification, full bool) Result {
 			continue
 		}
 		if old != nil && old.e.Source == SourcePublished && old.lease == n.ID &&
-			old.e.Expires.Equal(lease) && reflect.DeepEqual(old.e.Service, s) {
+			old.e.Expires.Equal(lease) && sameService(&old.e.Service, &s) {
 			continue
 		}
 		p.services[s.ID] = &svc{lease: n.ID, e: ServiceEntry{
@@ -240,13 +240,15 @@ func (c *Catalog) ApplyNotification(n *csbmsg.Notification, full bool) Result {
 	} else {
 		// Only the sequence moved: persist it, no placement change.
 		c.bumpGen(p.entry.ID)
-		if c.opt.Store != nil {
-			p.dirty = true
-		}
+		c.markDirty(p)
 	}
 	c.mu.Unlock()
 	c.afterChange(true, r.Changed())
 
+	quiet := !isNew && oldStatus == e.Status && len(r.Added) == 0 && len(r.Withdrawn) == 0 && len(r.Shadowed) == 0
+	if quiet && !c.logger.Core().Enabled(zap.DebugLevel) {
+		return r // the usual case: nothing to log, no logger built
+	}
 	l := c.logger.With(zapProvider(n.Provider.ID), zapSubscription(n.ID))
 	switch {
 	case isNew:
@@ -320,9 +322,9 @@ func (c *Catalog) refreshLeases(p *provider) bool {
 		if !ok || x.Equal(s.e.Expires) {
 			continue
 		}
-		ns := *s
+		ns := &svc{e: s.e, lease: s.lease}
 		ns.e.Expires = x
-		p.services[id] = &ns
+		p.services[id] = ns
 		changed = true
 	}
 	if p.subID != "" {
@@ -359,7 +361,7 @@ func (c *Catalog) SetDiscovered(providerID string, services []csbmsg.Service, ex
 			r.Shadowed = append(r.Shadowed, s.ID)
 			continue
 		}
-		if old != nil && old.e.Expires.Equal(expires) && reflect.DeepEqual(old.e.Service, s) {
+		if old != nil && old.e.Expires.Equal(expires) && sameService(&old.e.Service, &s) {
 			continue
 		}
 		p.services[s.ID] = &svc{e: ServiceEntry{
@@ -381,8 +383,8 @@ func (c *Catalog) SetDiscovered(providerID string, services []csbmsg.Service, ex
 	if r.Changed() {
 		p.reindex()
 		c.changed(p, true)
-	} else if c.opt.Store != nil {
-		p.dirty = true
+	} else {
+		c.markDirty(p)
 	}
 	c.mu.Unlock()
 	c.afterChange(true, r.Changed())

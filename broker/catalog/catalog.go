@@ -3,7 +3,9 @@ package catalog
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,6 +25,7 @@ const (
 	DefaultSyncInterval = 10 * time.Second
 	DefaultRetention    = 24 * time.Hour
 	DefaultCacheCost    = 100_000
+	DefaultCommitWait   = 2 * time.Millisecond
 )
 
 // Options configure a Catalog. The zero value is usable: no persistence,
@@ -38,8 +41,21 @@ type Options struct {
 	// Logger receives one line per state change. Default: no logging.
 	Logger *zap.Logger
 	// FlushDelay is how long changes are gathered before the changed
-	// provider records are written to the store. Default 100ms.
+	// provider records are written to the store (when nobody called
+	// Flush meanwhile). Default 100ms.
 	FlushDelay time.Duration
+	// JournalPrefix is the store key prefix of the journal files a Flush
+	// writes (see Flush and Compact). It must not be under KeyPrefix.
+	// Default: KeyPrefix without its trailing slash, plus "-journal/"
+	// ("csb/catalog-journal/").
+	JournalPrefix string
+	// CommitWait bounds how long a Flush waits for changes announced with
+	// Expect (notifications being parsed) so that they share its storage
+	// write. Default 2ms; negative: no wait.
+	CommitWait time.Duration
+	// CompactInterval is how often this broker folds its journal files
+	// into the per-provider records. Default 5s.
+	CompactInterval time.Duration
 	// SyncInterval is how often records written by other brokers sharing
 	// the store are merged in: the bound on how long a notification
 	// received by one broker takes to reach placement on the others.
@@ -52,6 +68,10 @@ type Options struct {
 	// cached provider view costs 1 + its number of services). Default
 	// 100000.
 	CacheCost int64
+
+	// instanceID names this catalogue's journal files (tests); default
+	// a random id, new for every catalogue.
+	instanceID string
 }
 
 // Catalog is the broker's provider catalogue. It is safe for concurrent
@@ -64,9 +84,10 @@ type Options struct {
 // configuration) or when its provider has been expired for longer than the
 // retention. A ristretto cache serves the per-provider read views in front
 // of it; ristretto may drop what it likes, the map never does. Changed
-// provider records are written behind to a store.Store, from which a
-// restarted broker starts warm and from which brokers sharing the store
-// merge each other's changes.
+// provider records are written to a store.Store (Flush: one journal file
+// per write, folded into per-provider records by Compact; see
+// journal.go), from which a restarted broker starts warm and from which
+// brokers sharing the store merge each other's changes.
 //
 // Placement reads Placeable, which is served from a per-kind index that is
 // rebuilt only after a change or when an entry's expiry passes.
@@ -82,6 +103,7 @@ type Catalog struct {
 	leases    map[string]time.Time // lease id (subscription or push id) → expiry; zero = never
 	leaseUse  map[string]string    // lease id → provider id whose notifications carry it
 	deleted   map[string]bool      // provider records to delete from the store
+	dirty     map[string]*provider // providers whose record the next Flush writes
 
 	version    atomic.Uint64
 	nextExpiry atomic.Int64 // unix nanoseconds of the earliest future expiry among placeable entries; 0 = none
@@ -96,10 +118,13 @@ type Catalog struct {
 	subMu       sync.Mutex
 	subscribers []func()
 
-	// flushMu serialises Flush, so an older snapshot of a record is never
-	// written after a newer one, and concurrent callers that want their
-	// change durable share one write (group commit).
-	flushMu  sync.Mutex
+	// changes numbers the changes Flush must make durable (markDirty);
+	// guarded by mu.
+	changes uint64
+	// gc is Flush's group commit: one journal write at a time, shared by
+	// every caller whose change it covers.
+	gc       groupCommit
+	j        *journal
 	dirtyCh  chan struct{} // a provider record needs writing
 	expiryCh chan struct{} // nextExpiry moved earlier
 	stop     chan struct{}
@@ -124,6 +149,18 @@ func New(opt Options) (*Catalog, error) {
 	}
 	if opt.FlushDelay <= 0 {
 		opt.FlushDelay = DefaultFlushDelay
+	}
+	if opt.JournalPrefix == "" {
+		opt.JournalPrefix = strings.TrimSuffix(opt.KeyPrefix, "/") + "-journal/"
+	}
+	if strings.HasPrefix(opt.JournalPrefix, opt.KeyPrefix) {
+		return nil, fmt.Errorf("catalog: journal prefix %q is under the record prefix %q", opt.JournalPrefix, opt.KeyPrefix)
+	}
+	if opt.CommitWait == 0 {
+		opt.CommitWait = DefaultCommitWait
+	}
+	if opt.CompactInterval <= 0 {
+		opt.CompactInterval = DefaultCompactInterval
 	}
 	if opt.SyncInterval == 0 {
 		opt.SyncInterval = DefaultSyncInterval
@@ -151,6 +188,8 @@ func New(opt Options) (*Catalog, error) {
 		leases:    make(map[string]time.Time),
 		leaseUse:  make(map[string]string),
 		deleted:   make(map[string]bool),
+		dirty:     make(map[string]*provider),
+		j:         newJournal(opt.instanceID),
 		cache:     cache,
 		dirtyCh:   make(chan struct{}, 1),
 		expiryCh:  make(chan struct{}, 1),
@@ -159,8 +198,9 @@ func New(opt Options) (*Catalog, error) {
 }
 
 // Start begins the background work: writing changed records behind to
-// the store, merging records of other brokers every SyncInterval, and
-// announcing expiries to subscribers when they happen. It returns at once;
+// the store's journal, compacting the journal every CompactInterval,
+// merging records of other brokers every SyncInterval, and announcing
+// expiries to subscribers when they happen. It returns at once;
 // Close stops it. Calling Start twice is a no-op.
 func (c *Catalog) Start() {
 	c.mu.Lock()
@@ -173,8 +213,9 @@ func (c *Catalog) Start() {
 	c.done.Add(1)
 	go c.expiryLoop()
 	if c.opt.Store != nil {
-		c.done.Add(1)
+		c.done.Add(2)
 		go c.flushLoop()
+		go c.compactLoop()
 		if c.opt.SyncInterval > 0 {
 			c.done.Add(1)
 			go c.syncLoop()
@@ -183,7 +224,9 @@ func (c *Catalog) Start() {
 }
 
 // Close stops the background work, writes what is still unwritten to the
-// store (bounded by ctx) and releases the read cache. The catalogue must
+// store (bounded by ctx), compacts this instance's journal (for at most
+// 5 s: files it leaves are compacted by the next broker that loads the
+// store), and releases the read cache. The catalogue must
 // not be used afterwards.
 func (c *Catalog) Close(ctx context.Context) error {
 	c.mu.Lock()
@@ -198,6 +241,14 @@ func (c *Catalog) Close(ctx context.Context) error {
 	var err error
 	if c.opt.Store != nil {
 		err = c.Flush(ctx)
+		// Compacting is a courtesy: the journal files left behind are
+		// compacted by whoever loads the store next. Do not let another
+		// broker holding the compaction lock hold up a shutdown.
+		cctx, cancel := context.WithTimeout(ctx, closeCompactTimeout)
+		if cerr := c.Compact(cctx); cerr != nil {
+			c.logger.Info("catalogue journal left for the next broker to compact", zap.Error(cerr))
+		}
+		cancel()
 	}
 	c.cache.Close()
 	return err
@@ -381,6 +432,9 @@ func (c *Catalog) Lease(id string) (time.Time, bool) {
 	return t, ok
 }
 
+// closeCompactTimeout bounds Close's compaction (a variable for tests).
+var closeCompactTimeout = 5 * time.Second
+
 // ErrClosed is returned by operations on a closed catalogue.
 var ErrClosed = errors.New("catalog: closed")
 
@@ -411,8 +465,8 @@ func (c *Catalog) resort() {
 func (c *Catalog) changed(p *provider, persist bool) {
 	c.version.Add(1)
 	c.bumpGen(p.entry.ID)
-	if persist && c.opt.Store != nil {
-		p.dirty = true
+	if persist {
+		c.markDirty(p)
 	}
 	c.recomputeExpiry()
 }
@@ -435,6 +489,14 @@ func (c *Catalog) afterChange(persist, changed bool) {
 	default:
 	}
 	c.notify()
+}
+
+// markDirty marks p's record for the next Flush. Callers hold c.mu.
+func (c *Catalog) markDirty(p *provider) {
+	if c.opt.Store != nil {
+		c.dirty[p.entry.ID] = p
+		c.changes++
+	}
 }
 
 func (c *Catalog) bumpGen(id string) {

@@ -375,18 +375,37 @@ func TestBackgroundWriteBehind(t *testing.T) {
 	c := newCat(t, Options{Clock: fc, Store: st, SyncInterval: -1})
 	c.Start()
 	c.ApplyNotification(notif("s", 1, "p", iaas("a", 1)), true)
-	// The writer waits FlushDelay before writing.
-	if !fc.WaitTimers(2, 5*time.Second) { // expiry loop + flush delay
+	// The writer waits FlushDelay before writing the journal.
+	if !fc.WaitTimers(3, 5*time.Second) { // expiry loop, compaction loop, flush delay
 		t.Fatal("writer not waiting")
 	}
 	fc.Advance(DefaultFlushDelay)
+	waitFor(t, "journal file written", func() bool {
+		keys, _ := st.List(context.Background(), "csb/catalog-journal/")
+		return len(keys) == 1
+	})
+	// A broker restarting now finds the change in the journal.
+	c2 := newCat(t, Options{Clock: fc, Store: st})
+	if np, ns, err := c2.Load(context.Background()); np != 1 || ns != 1 || err != nil {
+		t.Fatalf("load from the journal: %d %d %v", np, ns, err)
+	}
+	// The compaction loop folds it into the provider's record.
+	fc.Advance(DefaultCompactInterval)
+	waitFor(t, "journal compacted into the record", func() bool {
+		keys, _ := st.List(context.Background(), "csb/catalog-journal/")
+		_, err := st.Load(context.Background(), "csb/catalog/p")
+		return len(keys) == 0 && err == nil
+	})
+}
+
+// waitFor polls cond (background goroutines working on real time) until
+// it holds or 5 seconds pass.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if _, err := st.Load(context.Background(), "csb/catalog/p"); err == nil {
-			break
-		}
+	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatal("record never written")
+			t.Fatalf("timed out waiting: %s", what)
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -398,9 +417,18 @@ func TestProviderRemovalDeletesRecord(t *testing.T) {
 	_ = c.Configure([]ProviderConfig{{ID: "p"}})
 	c.ApplyNotification(notif("s", 1, "p", iaas("a", 1)), true)
 	_ = c.Flush(context.Background())
+	if err := c.Compact(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if keys, _ := st.List(context.Background(), DefaultKeyPrefix); len(keys) != 1 {
+		t.Fatalf("record not written: %v", keys)
+	}
 	_ = c.Configure(nil)
 	_ = c.Flush(context.Background())
-	if keys, _ := st.List(context.Background(), DefaultKeyPrefix); len(keys) != 0 {
-		t.Fatalf("record kept: %v", keys)
+	if err := c.Compact(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if keys, _ := st.List(context.Background(), ""); len(keys) != 0 {
+		t.Fatalf("record or journal kept: %v", keys)
 	}
 }

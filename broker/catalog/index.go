@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"sort"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,6 +27,10 @@ type svc struct {
 	// lease is the subscription or push id whose lease bounds a published
 	// entry's expiry; "" for static and discovered entries.
 	lease string
+	// js caches the entry's JSON in a stored record (recordService), made
+	// the first time a journal file holds it: a provider's unchanged
+	// services are encoded once, not in every notification's record.
+	js atomic.Pointer[[]byte]
 }
 
 // provider is one provider in the authoritative map. Callers hold the
@@ -58,8 +63,6 @@ type provider struct {
 	kinds [numKinds][]*svc
 	// minExpiry is the earliest non-zero expiry among kinds' entries.
 	minExpiry time.Time
-
-	dirty bool
 }
 
 func newProvider(id string) *provider {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/url"
 	"sort"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -37,6 +36,69 @@ type record struct {
 type recordService struct {
 	ServiceEntry
 	Lease string `json:"lease,omitempty"`
+
+	// src is the catalogue entry the service was read from, whose cached
+	// JSON appendRecord uses while the two agree.
+	src *svc
+}
+
+// recordHead is a record without its services, for encoding.
+type recordHead struct {
+	Provider     ProviderEntry        `json:"provider"`
+	Published    bool                 `json:"published,omitempty"`
+	SeqNumber    uint64               `json:"seqnumber,omitempty"`
+	UpdatedAt    time.Time            `json:"updated_at"`
+	DiscoveredAt time.Time            `json:"discovered_at,omitzero"`
+	Leases       map[string]time.Time `json:"leases,omitempty"`
+}
+
+// appendRecord appends r's JSON to buf: what json.Marshal(r) gives, with
+// the services last. A service's JSON is the one cached on the catalogue
+// entry it was read from while the two agree (a merge may have changed
+// the copy's expiry), so a provider's unchanged services are encoded
+// once, not once per notification; and encoding/json does not validate
+// those bytes again, which json.Marshal of a Marshaler does.
+func appendRecord(buf []byte, r *record) ([]byte, error) {
+	head, err := json.Marshal(recordHead{
+		Provider: r.Provider, Published: r.Published, SeqNumber: r.SeqNumber,
+		UpdatedAt: r.UpdatedAt, DiscoveredAt: r.DiscoveredAt, Leases: r.Leases,
+	})
+	if err != nil {
+		return buf, err
+	}
+	buf = append(buf, head[:len(head)-1]...) // without its closing brace
+	if len(r.Services) > 0 {
+		buf = append(buf, `,"services":[`...)
+		for i := range r.Services {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			js, err := r.Services[i].json()
+			if err != nil {
+				return buf, err
+			}
+			buf = append(buf, js...)
+		}
+		buf = append(buf, ']')
+	}
+	return append(buf, '}'), nil
+}
+
+// json returns the service's JSON, from the cache of the catalogue
+// entry it was read from when the two agree.
+func (rs *recordService) json() ([]byte, error) {
+	s := rs.src
+	if s == nil || s.e != rs.ServiceEntry || s.lease != rs.Lease {
+		return json.Marshal(rs)
+	}
+	if b := s.js.Load(); b != nil {
+		return *b, nil
+	}
+	b, err := json.Marshal(rs)
+	if err == nil {
+		s.js.Store(&b)
+	}
+	return b, err
 }
 
 func (c *Catalog) key(providerID string) string {
@@ -57,7 +119,7 @@ func (c *Catalog) snapshotRecord(p *provider) *record {
 		if s.e.Source == SourceStatic {
 			continue
 		}
-		r.Services = append(r.Services, recordService{ServiceEntry: s.e, Lease: s.lease})
+		r.Services = append(r.Services, recordService{ServiceEntry: s.e, Lease: s.lease, src: s})
 		if s.lease != "" {
 			if r.Leases == nil {
 				r.Leases = make(map[string]time.Time)
@@ -73,83 +135,6 @@ func (c *Catalog) snapshotRecord(p *provider) *record {
 	}
 	return r
 }
-
-// Flush writes every changed provider record to the store now and deletes
-// the records of removed providers. When it returns nil, every change made
-// before the call is in the store: calls are serialised, and a call that
-// waited for another one to finish writes whatever that one did not. The
-// publish interface calls it before acknowledging a notification, so an
-// acknowledged notification survives a crash; concurrent notifications
-// share one write.
-func (c *Catalog) Flush(ctx context.Context) error {
-	if c.opt.Store == nil {
-		return nil
-	}
-	c.flushMu.Lock()
-	defer c.flushMu.Unlock()
-	type write struct {
-		id  string
-		rec *record
-	}
-	var writes []write
-	var deletes []string
-	c.mu.Lock()
-	for id, p := range c.providers {
-		if p.dirty {
-			p.dirty = false
-			writes = append(writes, write{id, c.snapshotRecord(p)})
-			delete(c.deleted, id)
-		}
-	}
-	for id := range c.deleted {
-		deletes = append(deletes, id)
-	}
-	clear(c.deleted)
-	c.mu.Unlock()
-
-	var errs []error
-	failed := func(id string, err error) {
-		errs = append(errs, err)
-		c.mu.Lock()
-		if p := c.providers[id]; p != nil {
-			p.dirty = true
-		}
-		c.mu.Unlock()
-	}
-	// The records are independent: write them concurrently (bounded), so
-	// that a flush of many providers costs about one storage write's
-	// latency instead of one per provider (each file-system write is a
-	// synced file).
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, flushParallel)
-	for _, w := range writes {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			data, err := json.Marshal(w.rec)
-			if err == nil {
-				err = c.opt.Store.Store(ctx, c.key(w.id), data)
-			}
-			if err != nil {
-				mu.Lock()
-				failed(w.id, err)
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	for _, id := range deletes {
-		if err := c.opt.Store.Delete(ctx, c.key(id)); err != nil && !errors.Is(err, store.ErrNotExist) {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// flushParallel bounds the concurrent store writes of one Flush.
-const flushParallel = 8
 
 // flushLoop writes changed records behind, gathering changes for
 // FlushDelay. A failure is logged when writing starts failing and when it
@@ -191,22 +176,25 @@ func (c *Catalog) flushLoop() {
 	}
 }
 
-// Load reads every provider record from the store and merges it in, so a
-// restarted broker starts warm: published entries keep their expiry (the
-// time remaining is what was left), sequencing resumes from the stored
-// seqnumbers. It returns the number of providers and services loaded.
+// Load reads every provider record and every journal file from the store
+// and merges them in, so a restarted broker starts warm: published
+// entries keep their expiry (the time remaining is what was left),
+// sequencing resumes from the stored seqnumbers. Journal files of other
+// instances (a previous run of this broker among them) are compacted by
+// the next compaction. It returns the number of providers and services
+// loaded.
 func (c *Catalog) Load(ctx context.Context) (providers, services int, err error) {
-	return c.syncOnce(ctx)
+	return c.syncOnce(ctx, true)
 }
 
-// Sync merges the records of other brokers sharing the store now. The
-// sync loop calls it every SyncInterval.
+// Sync merges the records and journal files of other brokers sharing the
+// store now. The sync loop calls it every SyncInterval.
 func (c *Catalog) Sync(ctx context.Context) error {
-	_, _, err := c.syncOnce(ctx)
+	_, _, err := c.syncOnce(ctx, false)
 	return err
 }
 
-func (c *Catalog) syncOnce(ctx context.Context) (int, int, error) {
+func (c *Catalog) syncOnce(ctx context.Context, load bool) (int, int, error) {
 	if c.opt.Store == nil {
 		return 0, 0, nil
 	}
@@ -233,31 +221,47 @@ func (c *Catalog) syncOnce(ctx context.Context) (int, int, error) {
 		recs = append(recs, r)
 	}
 	sort.Slice(recs, func(i, j int) bool { return recs[i].Provider.ID < recs[j].Provider.ID })
-	np, ns := 0, 0
+	// Journal files after the records: they hold what compaction has not
+	// folded into the records yet.
+	jrecs, err := c.readJournals(ctx, load)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	adopted := make(map[string]bool)
 	changed := false
 	c.mu.Lock()
-	for _, r := range recs {
-		adopted, ch := c.merge(r)
-		if adopted {
-			np++
-			ns += len(r.Services)
+	for i, r := range append(recs, jrecs...) {
+		a, ch := c.merge(r, i < len(recs))
+		if a {
+			adopted[r.Provider.ID] = true
 		}
 		changed = changed || ch
 	}
 	if changed {
 		c.resort()
 	}
+	ns := 0
+	for id := range adopted {
+		for _, s := range c.providers[id].services {
+			if s.e.Source != SourceStatic {
+				ns++
+			}
+		}
+	}
 	c.mu.Unlock()
 	if changed {
 		c.afterChange(true, true)
 	}
-	return np, ns, errors.Join(errs...)
+	return len(adopted), ns, errors.Join(errs...)
 }
 
-// merge folds a stored record into the map. It reports whether the
-// record's entries were adopted and whether anything changed. Callers hold
-// c.mu.
-func (c *Catalog) merge(r *record) (adopted, changed bool) {
+// merge folds a stored record (a per-provider record, or one from a
+// journal file) into the map. It reports whether the record's entries were
+// adopted and whether anything changed. When repair is set (a per-provider
+// record) and the record is older than what this broker holds, and no
+// journal file of this broker waits to be compacted into it, the
+// provider is marked for writing again. Callers hold c.mu.
+func (c *Catalog) merge(r *record, repair bool) (adopted, changed bool) {
 	id := r.Provider.ID
 	if len(c.order) > 0 {
 		if _, ok := c.order[id]; !ok {
@@ -312,15 +316,15 @@ func (c *Catalog) merge(r *record) (adopted, changed bool) {
 	}
 	// A record older than what this broker holds is repaired by writing
 	// ours again.
-	if c.opt.Store != nil && !published && (p.published || !p.discoveredAt.IsZero()) {
+	if repair && c.opt.Store != nil && !published && (p.published || !p.discoveredAt.IsZero()) {
 		older := false
 		if r.Provider.SubscriptionID == p.subID {
 			older = p.seq > r.SeqNumber
 		} else {
 			older = p.updatedAt.After(r.UpdatedAt)
 		}
-		if older || (!discovered && p.discoveredAt.After(r.DiscoveredAt)) {
-			p.dirty = true
+		if (older || (!discovered && p.discoveredAt.After(r.DiscoveredAt))) && !c.j.isPending(id) {
+			c.markDirty(p)
 		}
 	}
 	if changed {

@@ -2,6 +2,7 @@ package publish
 
 import (
 	"errors"
+	"sync"
 
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
@@ -13,7 +14,12 @@ import (
 // is answered with 420, since the broker's publish endpoint only
 // understands notifications. Result.Err carries the codec's error, so the
 // HTTP layer can answer csbmsg.ErrTooLarge with 413 instead.
+//
+// The notification is announced to the catalogue (catalog.Expect) before
+// it is parsed, so that concurrent notifications share one storage write.
 func (i *Ingester) IngestBody(data []byte, user string, opt csbmsg.Options) Result {
+	arrived := i.opt.Catalog.Expect()
+	defer arrived()
 	p, err := csbmsg.ParsePublish(data, opt)
 	if err != nil {
 		var ce *csbmsg.Error
@@ -37,11 +43,27 @@ func (i *Ingester) IngestBody(data []byte, user string, opt csbmsg.Options) Resu
 			Outcome: OutcomeInvalid,
 		}
 	}
-	return i.Ingest(p.Notification, user)
+	return i.ingestAnnounced(p.Notification, user, arrived)
 }
 
-// Marshal returns the result's response as a <csbpublish> document.
+// Marshal returns the result's response as a <csbpublish> document. The
+// caller must not modify the bytes: the answer to an applied notification,
+// almost every answer, is encoded once and shared.
 func (r Result) Marshal() ([]byte, error) {
-	resp := r.Response
+	if r.Response == appliedResponse {
+		appliedOnce.Do(func() { appliedDoc, appliedErr = marshalResponse(appliedResponse) })
+		return appliedDoc, appliedErr
+	}
+	return marshalResponse(r.Response)
+}
+
+var (
+	appliedResponse = csbmsg.PublishResponse{Status: csbmsg.StatusOK, Reason: reasonApplied}
+	appliedOnce     sync.Once
+	appliedDoc      []byte
+	appliedErr      error
+)
+
+func marshalResponse(resp csbmsg.PublishResponse) ([]byte, error) {
 	return csbmsg.MarshalPublish(&csbmsg.Publish{Version: csbmsg.Version, Response: &resp})
 }

@@ -109,3 +109,24 @@ func TestHTTPSender(t *testing.T) {
 		t.Fatalf("HTTP 401 not reported: %v", err)
 	}
 }
+
+// TestAppliedAnswerIsShared: the answer to an applied notification is
+// encoded once and is the same document a fresh encoding gives; other
+// answers are encoded each time.
+func TestAppliedAnswerIsShared(t *testing.T) {
+	applied := Result{Response: csbmsg.PublishResponse{Status: csbmsg.StatusOK, Reason: reasonApplied}}
+	a, err := applied.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, _ := marshalResponse(applied.Response)
+	b, _ := applied.Marshal()
+	if string(a) != string(fresh) || &a[0] != &b[0] {
+		t.Fatalf("applied answer: %s vs fresh %s (shared: %v)", a, fresh, &a[0] == &b[0])
+	}
+	other := Result{Response: csbmsg.PublishResponse{Status: csbmsg.StatusOK, Reason: "OK: duplicate seqnumber 3 already applied"}}
+	o, _ := other.Marshal()
+	if !strings.Contains(string(o), "duplicate seqnumber 3") {
+		t.Fatalf("other answer: %s", o)
+	}
+}

@@ -3,8 +3,11 @@ package publish
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
 	"github.com/caddy-csb/caddy-csb/broker/clock"
@@ -74,5 +77,61 @@ func TestAcknowledgedNotificationIsStored(t *testing.T) {
 	}
 	if seq, _, ok := cat2.Sequence("sub-a"); !ok || seq != 2 {
 		t.Fatalf("after restart: seqnumber %d (%v), want 2", seq, ok)
+	}
+}
+
+// TestConcurrentNotificationsAreStored: many providers notify at once
+// through IngestBody (announced to the catalogue, so flushes wait for
+// each other's notifications); every one is acknowledged, and a restart
+// finds every one at its last seqnumber.
+func TestConcurrentNotificationsAreStored(t *testing.T) {
+	st := new(store.Memory)
+	cat, err := catalog.New(catalog.Options{Store: st, CommitWait: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cat.Close(context.Background()) })
+	ing := NewIngester(IngestOptions{Catalog: cat})
+	const providers, each = 16, 5
+	pols := map[string]Policy{}
+	for g := range providers {
+		pols[fmt.Sprintf("p%02d", g)] = Policy{Publishers: []string{AnyPublisher}, PushIDs: []string{fmt.Sprintf("push%02d", g)}}
+	}
+	if err := ing.Configure(true, pols); err != nil {
+		t.Fatal(err)
+	}
+	tpl := newB1Template(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, providers*each)
+	for g := range providers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ptpl := withProvider(tpl, fmt.Sprintf("p%02d", g))
+			for seq := uint64(1); seq <= each; seq++ {
+				r := ing.IngestBody(ptpl.build(nil, fmt.Sprintf("push%02d", g), seq), "bench", csbmsg.Options{})
+				if r.Response.Status != csbmsg.StatusOK || r.Outcome != OutcomeApplied {
+					errs <- fmt.Errorf("p%02d seq %d: %d %s", g, seq, r.Response.Status, r.Response.Reason)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	cat2, err := catalog.New(catalog.Options{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cat2.Close(context.Background()) })
+	if np, _, err := cat2.Load(context.Background()); np != providers || err != nil {
+		t.Fatalf("after restart: %d providers, %v", np, err)
+	}
+	for g := range providers {
+		if seq, _, ok := cat2.Sequence(fmt.Sprintf("push%02d", g)); !ok || seq != each {
+			t.Fatalf("p%02d after restart: seqnumber %d (%v), want %d", g, seq, ok, each)
+		}
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
 	"github.com/caddy-csb/caddy-csb/broker/clock"
@@ -164,6 +165,10 @@ const (
 	OutcomeInvalid   Outcome = "invalid"   // not a valid notification (400/420); nothing changed
 )
 
+// reasonApplied is the reason of the answer to a notification applied in
+// sequence.
+const reasonApplied = "OK: notification applied"
+
 // Result is the answer to one notification.
 type Result struct {
 	// Response is the <csbresponse> to send back (in an HTTP 200).
@@ -218,16 +223,23 @@ func refuse(status csbmsg.Status, outcome Outcome, pid, format string, args ...a
 // notification, and every notification in strict mode (where the schema
 // allows a single Cloud-Service), only adds and updates.
 func (i *Ingester) Ingest(n *csbmsg.Notification, user string) Result {
-	res := i.ingest(n, user)
+	return i.ingestAnnounced(n, user, func() {})
+}
+
+// ingestAnnounced is Ingest for a notification announced to the catalogue
+// with Expect: arrived is called once it is applied (or will not be), and
+// before its commit waits for storage.
+func (i *Ingester) ingestAnnounced(n *csbmsg.Notification, user string, arrived func()) Result {
+	defer arrived()
+	res := i.ingest(n, user, arrived)
 	res.ID = n.ID
 	return res
 }
 
-func (i *Ingester) ingest(n *csbmsg.Notification, user string) Result {
+func (i *Ingester) ingest(n *csbmsg.Notification, user string, arrived func()) Result {
 	cfg := i.cfg.Load()
 	pid := n.Provider.ID
-	l := i.logger.With(zap.String("provider_id", pid), zap.String("subscription_id", n.ID),
-		zap.Uint64("seqnumber", n.SeqNumber))
+	l := noteLogger{i.logger, n}
 
 	pol, known := cfg.policies[pid]
 	if !known || !allowed(pol.Publishers, user) {
@@ -270,11 +282,10 @@ func (i *Ingester) ingest(n *csbmsg.Notification, user string) Result {
 	switch {
 	case seen && n.SeqNumber == last:
 		i.mu.Unlock()
-		if ce := l.Check(zap.DebugLevel, "duplicate notification acknowledged"); ce != nil {
-			ce.Write()
-		}
+		l.Debug("duplicate notification acknowledged")
 		// A duplicate is often a retry after a refused commit: make sure
 		// what was applied the first time is stored before saying so.
+		arrived()
 		if res, ok := i.commit(l, pid); !ok {
 			return res
 		}
@@ -299,12 +310,13 @@ func (i *Ingester) ingest(n *csbmsg.Notification, user string) Result {
 	changes := i.opt.Catalog.ApplyNotification(n, full)
 	i.last[n.ID] = n.SeqNumber
 	i.mu.Unlock()
+	arrived()
 	if res, ok := i.commit(l, pid); !ok {
 		return res
 	}
 
 	res := Result{Outcome: outcome, ProviderID: pid, Full: full, Changes: changes,
-		Response: csbmsg.PublishResponse{Status: csbmsg.StatusOK, Reason: "OK: notification applied"}}
+		Response: csbmsg.PublishResponse{Status: csbmsg.StatusOK, Reason: reasonApplied}}
 	switch outcome {
 	case OutcomeGap:
 		from := uint64(1)
@@ -332,7 +344,7 @@ func (i *Ingester) ingest(n *csbmsg.Notification, user string) Result {
 // is told to try again (402, "unable to update subscription", the draft's
 // code for an update refused for any other reason); its retry is then a
 // duplicate, which commits again before it is acknowledged.
-func (i *Ingester) commit(l *zap.Logger, pid string) (Result, bool) {
+func (i *Ingester) commit(l noteLogger, pid string) (Result, bool) {
 	timeout := i.opt.CommitTimeout
 	if timeout <= 0 {
 		timeout = 10 * time.Second
@@ -348,6 +360,29 @@ func (i *Ingester) commit(l *zap.Logger, pid string) (Result, bool) {
 	}
 	return Result{}, true
 }
+
+// noteLogger logs about one notification, with its provider_id,
+// subscription_id and seqnumber fields. Unlike a zap child logger made
+// with With for every notification, it costs nothing until a line is
+// written: most notifications log nothing.
+type noteLogger struct {
+	l *zap.Logger
+	n *csbmsg.Notification
+}
+
+func (x noteLogger) write(lvl zapcore.Level, msg string, extra []zap.Field) {
+	if ce := x.l.Check(lvl, msg); ce != nil {
+		fields := make([]zap.Field, 0, 3+len(extra))
+		fields = append(fields, zap.String("provider_id", x.n.Provider.ID), zap.String("subscription_id", x.n.ID),
+			zap.Uint64("seqnumber", x.n.SeqNumber))
+		ce.Write(append(fields, extra...)...)
+	}
+}
+
+func (x noteLogger) Debug(msg string, f ...zap.Field) { x.write(zapcore.DebugLevel, msg, f) }
+func (x noteLogger) Info(msg string, f ...zap.Field)  { x.write(zapcore.InfoLevel, msg, f) }
+func (x noteLogger) Warn(msg string, f ...zap.Field)  { x.write(zapcore.WarnLevel, msg, f) }
+func (x noteLogger) Error(msg string, f ...zap.Field) { x.write(zapcore.ErrorLevel, msg, f) }
 
 // Forget drops the sequencing state of an id that is no longer held.
 func (i *Ingester) Forget(id string) {
