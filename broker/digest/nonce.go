@@ -37,7 +37,16 @@ type Nonces struct {
 	realm  string
 	macKey []byte
 	opaque string
-	pool   sync.Pool // hash.Hash (HMAC under macKey)
+	pool   sync.Pool // *nonceMAC
+}
+
+// nonceMAC is an HMAC under the nonce key with the buffers it is fed
+// from: hash.Hash's methods take slices through an interface, so buffers
+// on the stack would escape to the heap on every request.
+type nonceMAC struct {
+	h   hash.Hash
+	in  []byte // payload, then realm
+	sum [sha256.Size]byte
 }
 
 // NewNonces returns a nonce source for realm with the shared secret key,
@@ -50,7 +59,9 @@ func NewNonces(key []byte, realm string) (*Nonces, error) {
 	// directly.
 	n := &Nonces{realm: realm, macKey: derive(key, "caddy-csb digest nonce v1")}
 	n.opaque = base64.RawURLEncoding.EncodeToString(derive(key, "caddy-csb digest opaque v1\x00"+realm)[:18])
-	n.pool.New = func() any { return hmac.New(sha256.New, n.macKey) }
+	n.pool.New = func() any {
+		return &nonceMAC{h: hmac.New(sha256.New, n.macKey), in: make([]byte, 0, nonceTimeLen+nonceRandLen+64)}
+	}
 	return n, nil
 }
 
@@ -64,15 +75,17 @@ func derive(key []byte, label string) []byte {
 // every server of a cluster sends the same one.
 func (n *Nonces) Opaque() string { return n.opaque }
 
+// mac appends the truncated MAC of payload (the issue time and random
+// part) and the realm to dst.
 func (n *Nonces) mac(dst []byte, payload []byte) []byte {
-	m := n.pool.Get().(hash.Hash)
-	m.Reset()
-	m.Write(payload)
-	m.Write([]byte(n.realm))
-	var sum [sha256.Size]byte
-	out := m.Sum(sum[:0])
+	m := n.pool.Get().(*nonceMAC)
+	m.in = append(append(m.in[:0], payload...), n.realm...)
+	m.h.Reset()
+	m.h.Write(m.in)
+	out := m.h.Sum(m.sum[:0])
+	dst = append(dst, out[:nonceMACLen]...)
 	n.pool.Put(m)
-	return append(dst, out[:nonceMACLen]...)
+	return dst
 }
 
 // Issue returns a new nonce issued at now.
