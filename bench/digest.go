@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/caddy-csb/caddy-csb/broker/digest"
@@ -56,26 +57,34 @@ http://127.0.0.1:%d {
 	// One nonce per connection, as separate clients would have, with its
 	// counts in order (one connection's requests wait for each other).
 	conns := make([]*digestConn, cfg.conc)
+	prepare := func(n int) error {
+		// Workers share the phase's requests, so one connection's share
+		// varies; twice the fair share is prepared, and a connection that
+		// goes beyond it computes further headers as it goes.
+		per := 2*n/cfg.conc + 16
+		for w := range conns {
+			c, err := newDigestConn(client, authURL, "/auth/x", realm, ha1)
+			if err != nil {
+				return err
+			}
+			c.extend(per)
+			conns[w] = c
+		}
+		return nil
+	}
+	prepared := false // by between, outside the CPU accounting
 	authed := variant{name: "digest", client: client,
 		prepare: func(n int) error {
-			// Workers share the phase's requests, so one connection's share
-			// varies; twice the fair share is prepared, and a connection
-			// that goes beyond it computes further headers as it goes.
-			per := 2*n/cfg.conc + 16
-			for w := range conns {
-				c, err := newDigestConn(client, authURL, "/auth/x", realm, ha1)
-				if err != nil {
-					return err
-				}
-				c.extend(per)
-				conns[w] = c
+			if prepared {
+				prepared = false
+				return nil
 			}
-			return nil
+			return prepare(n)
 		},
 		request: func(w, _ int) (*http.Request, error) {
 			req, err := http.NewRequest(http.MethodGet, authURL, nil)
 			if err == nil {
-				req.Header.Set("Authorization", conns[w].next())
+				req.Header["Authorization"] = conns[w].next()
 			}
 			return req, err
 		}}
@@ -87,21 +96,46 @@ http://127.0.0.1:%d {
 	// for one burst of another process on a shared machine to tip a
 	// round. Phases here are four times longer.
 	n := 4 * cfg.requests
-	c, err := compare(plain, authed, cfg.rounds, n, cfg.conc, 2*time.Minute, nil)
+
+	// The CPU time each phase costs the broker (from /proc) and this load
+	// generator (getrusage), read between phases: compare runs the rounds
+	// as open, digest, then digest, open, and so on.
+	var cpu [2]cpuTime // per variant: 0 open, 1 digest
+	var last cpuTime
+	phase := 0
+	variantOf := func(k int) int { // phase k of the rounds: 0 open, 1 digest
+		return (k % 2) ^ (k / 2 % 2)
+	}
+	between := func() error {
+		now, err := readCPU(p)
+		if err != nil {
+			return err
+		}
+		if phase > 0 {
+			cpu[variantOf(phase-1)].add(now.sub(last))
+		}
+		if variantOf(phase) == 1 {
+			if err := prepare(n); err != nil {
+				return err
+			}
+			prepared = true
+			if now, err = readCPU(p); err != nil {
+				return err
+			}
+		}
+		last = now
+		phase++
+		return nil
+	}
+	c, err := compare(plain, authed, cfg.rounds, n, cfg.conc, 2*time.Minute, between)
 	if err != nil {
 		return r, err
 	}
-	// The broker's CPU time per request of each variant, on phases of
-	// their own after the comparison (the load generator's share of the
-	// cores does not enter it).
-	cpuOpen, err := cpuPerRequest(p, plain, n, cfg.conc)
+	end, err := readCPU(p)
 	if err != nil {
 		return r, err
 	}
-	cpuAuth, err := cpuPerRequest(p, authed, n, cfg.conc)
-	if err != nil {
-		return r, err
-	}
+	cpu[variantOf(phase-1)].add(end.sub(last))
 	if cfg.pprof != "" {
 		// CPU profiles of the broker serving each variant for 3 s, to
 		// compare with go tool pprof -diff_base digest-open.pprof.
@@ -112,36 +146,41 @@ http://127.0.0.1:%d {
 			return r, err
 		}
 	}
-	r.figure = fmt.Sprintf("%.0f req/s, p99 %s, %.0f µs broker CPU/request", c.subject, ms(c.subjectP99), cpuAuth*1e6)
-	r.baseline = fmt.Sprintf("no auth: %.0f req/s, p99 %s, %.0f µs broker CPU/request", c.base, ms(c.baseP99), cpuOpen*1e6)
+	per := float64(c.rounds * n)
+	us := func(s float64) float64 { return s / per * 1e6 }
+	open0, auth0 := cpu[0], cpu[1]
+	costRatio := (open0.broker + open0.self) / (auth0.broker + auth0.self)
+	r.figure = fmt.Sprintf("%.0f req/s, p99 %s; CPU/request: broker %.1f µs, load generator %.1f µs", c.subject, ms(c.subjectP99), us(auth0.broker), us(auth0.self))
+	r.baseline = fmt.Sprintf("no auth: %.0f req/s, p99 %s; CPU/request: broker %.1f µs, load generator %.1f µs", c.base, ms(c.baseP99), us(open0.broker), us(open0.self))
 	r.ratio = fmt.Sprintf("%.3f", c.ratio)
 	r.pass = c.ratio >= 0.85
-	r.note = fmt.Sprintf("%d rounds × %d requests per variant, %d connections; Authorization headers computed before each phase (a fresh nonce per connection, counts 1..n), every one verified by the server; broker CPU per request from /proc on a phase of %d requests per variant after the rounds", c.rounds, c.perPhase, c.con, n)
+	r.note = fmt.Sprintf("%d rounds × %d requests per variant, %d connections; Authorization headers computed before each phase "+
+		"(a fresh nonce per connection, counts 1..n), every one verified by the server; the ratio is the median of the rounds' throughput ratios. "+
+		"CPU per request summed over the rounds' phases (broker from /proc, load generator from getrusage): "+
+		"the two processes' CPU cost ratio, no auth to Digest, is %.3f, the throughput ratio of a machine with nothing else running",
+		c.rounds, c.perPhase, c.con, costRatio)
 	return r, nil
 }
 
-// cpuPerRequest runs a phase of n requests of v against p and returns
-// p's CPU time (user + system) per request, in seconds.
-func cpuPerRequest(p *caddyProc, v variant, n, conc int) (float64, error) {
-	if v.prepare != nil {
-		// Outside the count: taking the challenges costs the broker too.
-		if err := v.prepare(n); err != nil {
-			return 0, err
-		}
-		v.prepare = nil
-	}
-	cpu0, err := p.cpuSeconds()
+// cpuTime is CPU time in seconds: the broker's and this process's.
+type cpuTime struct{ broker, self float64 }
+
+func (a *cpuTime) add(b cpuTime)        { a.broker += b.broker; a.self += b.self }
+func (a cpuTime) sub(b cpuTime) cpuTime { return cpuTime{a.broker - b.broker, a.self - b.self} }
+
+// readCPU reads the CPU time (user + system) used so far by p and by
+// this process.
+func readCPU(p *caddyProc) (cpuTime, error) {
+	b, err := p.cpuSeconds()
 	if err != nil {
-		return 0, err
+		return cpuTime{}, err
 	}
-	if _, err := runPhase(v, n, conc, 2*time.Minute); err != nil {
-		return 0, err
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return cpuTime{}, err
 	}
-	cpu1, err := p.cpuSeconds()
-	if err != nil {
-		return 0, err
-	}
-	return (cpu1 - cpu0) / float64(n), nil
+	tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+	return cpuTime{broker: b, self: tv(ru.Utime) + tv(ru.Stime)}, nil
 }
 
 // profilePhase writes to file a CPU profile of p taken for seconds while
@@ -181,11 +220,12 @@ func profilePhase(p *caddyProc, v variant, n, conc, seconds int, file string) er
 }
 
 // digestConn is one connection's Digest client state: the nonce of its
-// challenge and its Authorization headers with counts 1, 2, ... (SHA-256,
-// qop auth), computed ahead.
+// challenge and its Authorization header values with counts 1, 2, ...
+// (SHA-256, qop auth), computed ahead, each ready to be put in a
+// request's header map as it is.
 type digestConn struct {
 	uri, realm, ha1, nonce, opaque string
-	headers                        []string
+	headers                        [][]string
 	used                           int
 }
 
@@ -214,13 +254,13 @@ func (c *digestConn) extend(n int) {
 	for i := 0; i < n; i++ {
 		nc := fmt.Sprintf("%08x", len(c.headers)+1)
 		in := digest.Input{Algorithm: digest.SHA256, HA1: c.ha1, Nonce: c.nonce, Cnonce: "bench", NC: nc, QOP: "auth", Method: http.MethodGet, URI: c.uri}
-		c.headers = append(c.headers, fmt.Sprintf(`Digest username="alice", realm=%q, uri=%q, algorithm=SHA-256, nonce=%q, nc=%s, cnonce="bench", qop=auth, response=%q, opaque=%q`,
-			c.realm, c.uri, c.nonce, nc, in.Response(), c.opaque))
+		c.headers = append(c.headers, []string{fmt.Sprintf(`Digest username="alice", realm=%q, uri=%q, algorithm=SHA-256, nonce=%q, nc=%s, cnonce="bench", qop=auth, response=%q, opaque=%q`,
+			c.realm, c.uri, c.nonce, nc, in.Response(), c.opaque)})
 	}
 }
 
-// next returns the header with the next count.
-func (c *digestConn) next() string {
+// next returns the header value with the next count.
+func (c *digestConn) next() []string {
 	if c.used == len(c.headers) {
 		c.extend(64) // rare: this connection took more than its share
 	}
