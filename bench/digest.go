@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -154,11 +155,15 @@ http://127.0.0.1:%d {
 	r.baseline = fmt.Sprintf("no auth: %.0f req/s, p99 %s; CPU/request: broker %.1f µs, load generator %.1f µs", c.base, ms(c.baseP99), us(open0.broker), us(open0.self))
 	r.ratio = fmt.Sprintf("%.3f", c.ratio)
 	r.pass = c.ratio >= 0.85
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for i := range c.baseRates {
+		lo, hi = math.Min(lo, c.subjRates[i]/c.baseRates[i]), math.Max(hi, c.subjRates[i]/c.baseRates[i])
+	}
 	r.note = fmt.Sprintf("%d rounds × %d requests per variant, %d connections; Authorization headers computed before each phase "+
-		"(a fresh nonce per connection, counts 1..n), every one verified by the server; the ratio is the median of the rounds' throughput ratios. "+
+		"(a fresh nonce per connection, counts 1..n), every one verified by the server; the ratio is the median of the rounds' throughput ratios (%.2f to %.2f). "+
 		"CPU per request summed over the rounds' phases (broker from /proc, load generator from getrusage): "+
 		"the two processes' CPU cost ratio, no auth to Digest, is %.3f, the throughput ratio of a machine with nothing else running",
-		c.rounds, c.perPhase, c.con, costRatio)
+		c.rounds, c.perPhase, c.con, lo, hi, costRatio)
 	return r, nil
 }
 
