@@ -93,10 +93,11 @@ http://127.0.0.1:%d {
 		return http.NewRequest(http.MethodGet, open, nil)
 	}}
 	// A GET answered "ok" is the cheapest request of all the benchmarks:
-	// a phase of -requests would last a fifth of a second, short enough
-	// for one burst of another process on a shared machine to tip a
-	// round. Phases here are four times longer.
-	n := 4 * cfg.requests
+	// a phase of -requests lasts a fifth of a second, so that one burst of
+	// another process on a shared machine tips a round, and six rounds
+	// leave the median at the mercy of two such bursts. Digest runs twice
+	// the rounds of phases twice as long (about half a second each).
+	n, rounds := 2*cfg.requests, 2*cfg.rounds
 
 	// The CPU time each phase costs the broker (from /proc) and this load
 	// generator (getrusage), read between phases: compare runs the rounds
@@ -128,7 +129,7 @@ http://127.0.0.1:%d {
 		phase++
 		return nil
 	}
-	c, err := compare(plain, authed, cfg.rounds, n, cfg.conc, 2*time.Minute, between)
+	c, err := compare(plain, authed, rounds, n, cfg.conc, 2*time.Minute, between)
 	if err != nil {
 		return r, err
 	}
