@@ -18,7 +18,8 @@
 //	-placement-time 1s                            -benchtime of the placement benchmark
 //	-quick                                        small figures, for a smoke test
 //	-o FILE                                       also write the table (Markdown) to FILE
-//	-pprof DIR                                    write a CPU profile of the broker during the publish phase
+//	-pprof DIR                                    write CPU profiles of the broker during the publish and digest phases,
+//	                                              heap profiles at each step of the memory benchmark
 package main
 
 import (
@@ -67,7 +68,7 @@ func main() {
 	ptime := flag.Duration("placement-time", time.Second, "-benchtime of the placement benchmark")
 	quick := flag.Bool("quick", false, "small figures, for a smoke test of the harness")
 	out := flag.String("o", "", "also write the table to this file")
-	pprof := flag.String("pprof", "", "write CPU profiles of the broker under load (publish.pprof) to this directory")
+	pprof := flag.String("pprof", "", "write CPU profiles of the broker under load (publish.pprof; digest.pprof and digest-open.pprof, its baseline) and heap profiles of the memory benchmark (memory-0, -catalog, -jobs.pprof) to this directory")
 	flag.Parse()
 	if *quick {
 		*rounds, *requests, *ptime = 2, 600, 200*time.Millisecond

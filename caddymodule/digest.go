@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -137,6 +138,7 @@ type HTTPDigestAuth struct {
 	HTDigestFiles []string `json:"htdigest_files,omitempty"`
 
 	server  *digest.Server
+	authInt bool // qop auth-int is offered: requests may need their body
 	poolKey string
 	logger  *zap.Logger
 }
@@ -242,6 +244,7 @@ func (d *HTTPDigestAuth) Provision(ctx caddy.Context) error {
 	if len(qop) == 0 {
 		qop = []string{digest.QOPAuth, digest.QOPAuthInt}
 	}
+	d.authInt = slices.Contains(qop, digest.QOPAuthInt)
 
 	key, err := d.nonceKey(ctx, repl)
 	if err != nil {
@@ -352,12 +355,17 @@ func (d *HTTPDigestAuth) Cleanup() error {
 
 // Authenticate implements caddyauth.Authenticator.
 func (d *HTTPDigestAuth) Authenticate(w http.ResponseWriter, r *http.Request) (caddyauth.User, bool, error) {
-	res := d.server.Authenticate(digest.Request{
+	req := digest.Request{
 		Method:        r.Method,
 		URI:           requestTarget(r),
 		Authorization: r.Header.Get("Authorization"),
-		Body:          bodyReader(r),
-	})
+	}
+	if d.authInt {
+		// Only qop=auth-int reads the body; the closure is not made for
+		// routes that do not offer it.
+		req.Body = bodyReader(r)
+	}
+	res := d.server.Authenticate(req)
 	if res.OK {
 		w.Header().Set("Authentication-Info", res.AuthenticationInfo)
 		return caddyauth.User{ID: res.Username, Metadata: algorithmMetadata[res.Algorithm]}, true, nil

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/dustin/go-humanize"
 	"go.uber.org/zap"
 
 	"github.com/caddy-csb/caddy-csb/adapters"
@@ -83,6 +85,12 @@ type ConsumerConfig struct {
 	// in-memory cache; in a cluster it is how stale a read of a job that
 	// another instance changed can be. Default 2s.
 	CacheTTL caddy.Duration `json:"cache_ttl,omitempty"`
+	// CacheSize bounds, in bytes, the in-memory cache of jobs read from
+	// storage (each cached job counts its stored record, a few KB, plus
+	// 256 bytes). The cache only speeds up repeated reads of settled jobs
+	// within cache_ttl; storage holds every job. Default 4 MiB (about a
+	// thousand jobs).
+	CacheSize int64 `json:"cache_size,omitempty"`
 	// Anonymous is what a request without an authenticated user
 	// ({http.auth.user.id} empty) gets: "refuse" (default: HTTP 403) or
 	// "allow" (all such requests act as the owner "anonymous").
@@ -121,6 +129,7 @@ func (a *App) consumerConfig() *ConsumerConfig {
 //		retain          <duration>
 //		max_attempts    <n>
 //		cache_ttl       <duration>
+//		cache_size      <size>
 //		anonymous       refuse|allow
 //		access <user>|* {
 //			allow <provider>...
@@ -164,6 +173,18 @@ func parseJobsOption(d *caddyfile.Dispenser, a *App) error {
 				return d.Errf("jobs: max_attempts %q: want a positive integer", d.Val())
 			}
 			cfg.MaxAttempts = n
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+		case "cache_size":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			size, err := humanize.ParseBytes(d.Val())
+			if err != nil || size == 0 || size > math.MaxInt64 {
+				return d.Errf("jobs: cache_size %q: want a positive size such as 4MiB", d.Val())
+			}
+			cfg.CacheSize = int64(size)
 			if d.NextArg() {
 				return d.ArgErr()
 			}
@@ -237,6 +258,9 @@ func (c *ConsumerConfig) validate(providers []*Provider) error {
 	if def := time.Duration(c.LeaseDefault); def != 0 && (def < min || def > max) {
 		return fmt.Errorf("jobs: lease_default %s is outside [%s, %s]", def, min, max)
 	}
+	if c.CacheSize < 0 {
+		return fmt.Errorf("jobs: cache_size %d: must be positive", c.CacheSize)
+	}
 	if c.Anonymous != "" && c.Anonymous != AnonymousRefuse && c.Anonymous != AnonymousAllow {
 		return fmt.Errorf("jobs: anonymous %q: want refuse or allow", c.Anonymous)
 	}
@@ -270,6 +294,7 @@ func (c *ConsumerConfig) tunables() jobs.Config {
 		Retain:         time.Duration(c.Retain),
 		MaxAttempts:    c.MaxAttempts,
 		CacheTTL:       time.Duration(c.CacheTTL),
+		CacheSize:      c.CacheSize,
 		// The transparent proxy (proxy.go) caches job endpoints; every
 		// write of a job invalidates its entry.
 		OnChange: jobEndpointChanged,

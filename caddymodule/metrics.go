@@ -293,7 +293,9 @@ const jobRecountEvery = 30 * time.Second
 // what other instances of a cluster changed and drops purged jobs. Between
 // two records of one job the higher revision wins.
 type jobCounter struct {
-	list  func(context.Context) ([]*jobs.Job, error)
+	// list reads every stored job's state (jobs.Manager.Census: the id,
+	// status and revision only, so a recount does not hold every job).
+	list  func(context.Context) ([]jobs.JobState, error)
 	every time.Duration
 
 	ctx    context.Context
@@ -314,7 +316,7 @@ type jobMark struct {
 	gen    uint64 // the recount generation it was last confirmed in
 }
 
-func newJobCounter(list func(context.Context) ([]*jobs.Job, error)) *jobCounter {
+func newJobCounter(list func(context.Context) ([]jobs.JobState, error)) *jobCounter {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &jobCounter{list: list, every: jobRecountEvery, ctx: ctx, cancel: cancel, marks: map[string]jobMark{}}
 }

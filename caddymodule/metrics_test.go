@@ -184,13 +184,12 @@ func TestJobCounter(t *testing.T) {
 	var mu sync.Mutex
 	stored := map[string]*jobs.Job{}
 	listed := make(chan struct{}, 10)
-	c := newJobCounter(func(context.Context) ([]*jobs.Job, error) {
+	c := newJobCounter(func(context.Context) ([]jobs.JobState, error) {
 		mu.Lock()
 		defer mu.Unlock()
-		var out []*jobs.Job
+		var out []jobs.JobState
 		for _, j := range stored {
-			cp := *j
-			out = append(out, &cp)
+			out = append(out, jobs.JobState{ID: j.ID, Status: j.Status, Rev: j.Rev})
 		}
 		listed <- struct{}{}
 		return out, nil

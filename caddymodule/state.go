@@ -12,7 +12,6 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
-	"github.com/caddy-csb/caddy-csb/broker/jobs"
 	"github.com/caddy-csb/caddy-csb/broker/publish"
 	"github.com/caddy-csb/caddy-csb/broker/store"
 )
@@ -107,7 +106,7 @@ func newEngine(ctx caddy.Context, a *App) (*engine, error) {
 		return nil, err
 	}
 	m := e.consumer.jobs
-	e.jobCount = newJobCounter(func(ctx context.Context) ([]*jobs.Job, error) { return m.List(ctx, jobs.Filter{}) })
+	e.jobCount = newJobCounter(m.Census)
 	return e, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"hash"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -37,7 +38,28 @@ type Nonces struct {
 	realm  string
 	macKey []byte
 	opaque string
-	pool   sync.Pool // hash.Hash (HMAC under macKey)
+	pool   sync.Pool // *nonceMAC
+
+	// verified remembers nonces whose MAC checked out recently, so that
+	// the requests of a client reusing its nonce (all of them but the
+	// first) skip the HMAC. It is direct-mapped by the nonce's random
+	// bytes and holds only nonces this key issued (the whole nonce, MAC
+	// included, is compared), so a hit is exactly as good as a MAC check;
+	// whoever fills it with other valid nonces only causes misses.
+	verified [verifiedSlots]atomic.Pointer[NonceID]
+}
+
+// verifiedSlots is the size of Nonces.verified: enough for a few thousand
+// clients in parallel, 32 KiB of pointers per realm.
+const verifiedSlots = 4096
+
+// nonceMAC is an HMAC under the nonce key with the buffers it is fed
+// from: hash.Hash's methods take slices through an interface, so buffers
+// on the stack would escape to the heap on every request.
+type nonceMAC struct {
+	h   hash.Hash
+	in  []byte // payload, then realm
+	sum [sha256.Size]byte
 }
 
 // NewNonces returns a nonce source for realm with the shared secret key,
@@ -50,7 +72,9 @@ func NewNonces(key []byte, realm string) (*Nonces, error) {
 	// directly.
 	n := &Nonces{realm: realm, macKey: derive(key, "caddy-csb digest nonce v1")}
 	n.opaque = base64.RawURLEncoding.EncodeToString(derive(key, "caddy-csb digest opaque v1\x00"+realm)[:18])
-	n.pool.New = func() any { return hmac.New(sha256.New, n.macKey) }
+	n.pool.New = func() any {
+		return &nonceMAC{h: hmac.New(sha256.New, n.macKey), in: make([]byte, 0, nonceTimeLen+nonceRandLen+64)}
+	}
 	return n, nil
 }
 
@@ -64,15 +88,17 @@ func derive(key []byte, label string) []byte {
 // every server of a cluster sends the same one.
 func (n *Nonces) Opaque() string { return n.opaque }
 
+// mac appends the truncated MAC of payload (the issue time and random
+// part) and the realm to dst.
 func (n *Nonces) mac(dst []byte, payload []byte) []byte {
-	m := n.pool.Get().(hash.Hash)
-	m.Reset()
-	m.Write(payload)
-	m.Write([]byte(n.realm))
-	var sum [sha256.Size]byte
-	out := m.Sum(sum[:0])
+	m := n.pool.Get().(*nonceMAC)
+	m.in = append(append(m.in[:0], payload...), n.realm...)
+	m.h.Reset()
+	m.h.Write(m.in)
+	out := m.h.Sum(m.sum[:0])
+	dst = append(dst, out[:nonceMACLen]...)
 	n.pool.Put(m)
-	return append(dst, out[:nonceMACLen]...)
+	return dst
 }
 
 // Issue returns a new nonce issued at now.
@@ -95,12 +121,17 @@ func (n *Nonces) Check(nonce string) (id NonceID, issued time.Time, ok bool) {
 	if _, err := strictB64.Decode(id[:], src[:copy(src[:], nonce)]); err != nil {
 		return id, issued, false
 	}
-	var want [nonceMACLen]byte
-	n.mac(want[:0], id[:nonceTimeLen+nonceRandLen])
-	if !hmac.Equal(want[:], id[nonceTimeLen+nonceRandLen:]) {
-		return id, issued, false
+	slot := &n.verified[binary.LittleEndian.Uint32(id[nonceTimeLen:])%verifiedSlots]
+	if v := slot.Load(); v == nil || *v != id {
+		var want [nonceMACLen]byte
+		n.mac(want[:0], id[:nonceTimeLen+nonceRandLen])
+		if !hmac.Equal(want[:], id[nonceTimeLen+nonceRandLen:]) {
+			return id, issued, false
+		}
+		v := id
+		slot.Store(&v)
 	}
-	issued = time.Unix(0, int64(binary.BigEndian.Uint64(id[:nonceTimeLen])))
+	issued = time.Unix(0, id.issuedNanos())
 	return id, issued, true
 }
 

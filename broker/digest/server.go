@@ -234,83 +234,6 @@ type Result struct {
 
 func fail(err error) Result { return Result{Err: err} }
 
-// creds are the parameters of Digest credentials.
-type creds struct {
-	username, usernameStar, realm, nonce, uri, response string
-	algorithm, cnonce, opaque, qop, nc                  string
-	userhash                                            bool
-	has                                                 uint16
-}
-
-const (
-	hasUsername = 1 << iota
-	hasUsernameStar
-	hasRealm
-	hasNonce
-	hasURI
-	hasResponse
-	hasAlgorithm
-	hasCnonce
-	hasOpaque
-	hasQOP
-	hasNC
-)
-
-func parseCreds(field string) (creds, error) {
-	var c creds
-	var buf [16]Param
-	ch, err := parseCredentials(field, buf[:0])
-	if err != nil {
-		return c, err
-	}
-	if !strings.EqualFold(ch.Scheme, "Digest") {
-		return c, ErrNoCredentials
-	}
-	if ch.Token68 != "" {
-		return c, malformed("digest credentials are not a token68")
-	}
-	for _, p := range ch.Params {
-		switch strings.ToLower(p.Name) {
-		case "username":
-			c.username, c.has = p.Value, c.has|hasUsername
-		case "username*":
-			c.usernameStar, c.has = p.Value, c.has|hasUsernameStar
-		case "realm":
-			c.realm, c.has = p.Value, c.has|hasRealm
-		case "nonce":
-			c.nonce, c.has = p.Value, c.has|hasNonce
-		case "uri":
-			c.uri, c.has = p.Value, c.has|hasURI
-		case "response":
-			c.response, c.has = p.Value, c.has|hasResponse
-		case "algorithm":
-			c.algorithm, c.has = p.Value, c.has|hasAlgorithm
-		case "cnonce":
-			c.cnonce, c.has = p.Value, c.has|hasCnonce
-		case "opaque":
-			c.opaque, c.has = p.Value, c.has|hasOpaque
-		case "qop":
-			c.qop, c.has = p.Value, c.has|hasQOP
-		case "nc":
-			c.nc, c.has = p.Value, c.has|hasNC
-		case "userhash":
-			c.userhash = strings.EqualFold(p.Value, "true")
-		}
-		// Unknown parameters are ignored (RFC 7616 section 3.4).
-	}
-	const required = hasRealm | hasNonce | hasURI | hasResponse
-	if c.has&required != required {
-		return c, malformed("missing realm, nonce, uri or response")
-	}
-	switch c.has & (hasUsername | hasUsernameStar) {
-	case 0:
-		return c, malformed("missing username")
-	case hasUsername | hasUsernameStar:
-		return c, malformed("both username and username*")
-	}
-	return c, nil
-}
-
 // Authenticate verifies the credentials of r. Whatever the input, it
 // returns a Result and never panics; a refused Result is answered with a
 // 401 carrying s.Challenges(res.Stale).
@@ -493,12 +416,11 @@ func validHex(s string, n int) bool {
 	if len(s) != n {
 		return false
 	}
+	var acc byte
 	for i := 0; i < len(s); i++ {
-		if _, ok := unhex(s[i]); !ok {
-			return false
-		}
+		acc |= hexValues[s[i]] // 0xff for a non-digit, below 16 otherwise
 	}
-	return true
+	return acc < 16
 }
 
 // equalHexFold compares a lower-case hex digest with a hex string of any
@@ -508,12 +430,12 @@ func equalHexFold(expected []byte, given string) bool {
 	if len(expected) != len(given) {
 		return false
 	}
-	var lower [128]byte
-	g := lower[:0]
+	var diff byte
 	for i := 0; i < len(given); i++ {
-		g = append(g, given[i]|0x20) // maps A-F to a-f, leaves 0-9 and a-f alone
+		// |0x20 maps A-F to a-f and leaves 0-9 and a-f alone.
+		diff |= expected[i] ^ (given[i] | 0x20)
 	}
-	return subtle.ConstantTimeCompare(expected, g) == 1
+	return subtle.ConstantTimeByteEq(diff, 0) == 1
 }
 
 // uriMatches reports whether the credentials' uri parameter is the

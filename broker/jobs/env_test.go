@@ -133,3 +133,13 @@ func (e *env) create(owner string, cores uint64) *jobs.Result {
 	}
 	return r
 }
+
+// listJobs returns every stored job.
+func (e *env) listJobs() []*jobs.Job {
+	e.t.Helper()
+	list, err := e.m.List(context.Background(), jobs.Filter{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return list
+}

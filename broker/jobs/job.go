@@ -66,6 +66,17 @@ const (
 	StatusRemoved      Status = "removed"
 )
 
+// canonical returns the package's constant for a known status, so that a
+// status decoded from a record does not keep a string of its own.
+func (s Status) canonical() Status {
+	for _, c := range [...]Status{StatusPending, StatusProvisioning, StatusSuccess, StatusFailed, StatusExpired, StatusRemoved} {
+		if s == c {
+			return c
+		}
+	}
+	return s
+}
+
 // InFlight reports whether provisioning has not finished yet.
 func (s Status) InFlight() bool { return s == StatusPending || s == StatusProvisioning }
 

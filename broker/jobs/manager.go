@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -80,8 +81,11 @@ type Config struct {
 	// CacheTTL bounds how long a cached job is served without re-reading
 	// the store (other instances of a cluster may change it). Default 2s.
 	CacheTTL time.Duration
-	// CacheSize is the cache's capacity in bytes of job records. Default
-	// 32 MiB.
+	// CacheSize bounds the read cache, in bytes: a cached job costs its
+	// stored record (a few KB) plus CacheEntryOverhead. The cache only
+	// speeds up reads of settled jobs (it is filled by reads, never by
+	// writes, and an entry lives CacheTTL), so it need not hold every live
+	// job. Default DefaultCacheSize.
 	CacheSize int64
 
 	// OnChange, when set, is called after every write of a job (metrics,
@@ -115,7 +119,7 @@ func (c *Config) defaults() {
 		c.MaxAttempts = 3
 	}
 	if c.CacheSize <= 0 {
-		c.CacheSize = 32 << 20
+		c.CacheSize = DefaultCacheSize
 	}
 	if c.Clock == nil {
 		c.Clock = time.Now
@@ -123,6 +127,22 @@ func (c *Config) defaults() {
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
 	}
+}
+
+// DefaultCacheSize is the read cache's default capacity: about a thousand
+// job records, the jobs read again within CacheTTL on a busy instance.
+const DefaultCacheSize = 4 << 20
+
+// CacheEntryOverhead is what a cached job costs besides its record: the
+// entry, its key and the cache's bookkeeping. It is counted against
+// CacheSize, so that the bound is on memory, not on record bytes.
+const CacheEntryOverhead = 256
+
+// cacheCounters returns the ristretto admission counters for a cache of
+// size bytes: ten per job record it can hold (records of about 2 KiB),
+// as ristretto recommends.
+func cacheCounters(size int64) int64 {
+	return max(10*size/(2<<10), 1000)
 }
 
 // Manager runs jobs. Create it with New, start its background work with
@@ -159,7 +179,7 @@ func New(cfg Config) (*Manager, error) {
 		return nil, fmt.Errorf("jobs: lease minimum %s exceeds maximum %s", cfg.LeaseMin, cfg.LeaseMax)
 	}
 	cache, err := ristretto.NewCache(&ristretto.Config[string, *cached]{
-		NumCounters: 100_000,
+		NumCounters: cacheCounters(cfg.CacheSize),
 		MaxCost:     cfg.CacheSize,
 		BufferItems: 64,
 	})
@@ -184,16 +204,21 @@ func New(cfg Config) (*Manager, error) {
 
 func (m *Manager) c() *Config { return m.cfg.Load() }
 
-// SetTunables replaces the durations, limits, Expand and OnChange of the
-// configuration (a config reload); Store, Placer, Adapter, Logger and
-// Clock stay as they were given to New. Operations under way finish with
-// the values they started with where they already read them.
+// SetTunables replaces the durations, limits (the cache size too),
+// Expand and OnChange of the configuration (a config reload); Store,
+// Placer, Adapter, Logger and Clock stay as they were given to New.
+// Operations under way finish with the values they started with where
+// they already read them.
 func (m *Manager) SetTunables(cfg Config) error {
 	old := m.c()
 	cfg.Store, cfg.Placer, cfg.Adapter, cfg.Logger, cfg.Clock = old.Store, old.Placer, old.Adapter, old.Logger, old.Clock
 	cfg.defaults()
 	if cfg.LeaseMin > cfg.LeaseMax {
 		return fmt.Errorf("jobs: lease minimum %s exceeds maximum %s", cfg.LeaseMin, cfg.LeaseMax)
+	}
+	if cfg.CacheSize != old.CacheSize {
+		// The admission counters stay as New sized them.
+		m.cache.UpdateMaxCost(cfg.CacheSize)
 	}
 	m.cfg.Store(&cfg)
 	return nil
@@ -882,6 +907,44 @@ func (m *Manager) List(ctx context.Context, f Filter) ([]*Job, error) {
 			continue
 		}
 		out = append(out, j)
+	}
+	return out, nil
+}
+
+// JobState is what Census reports of a stored job.
+type JobState struct {
+	ID     string
+	Status Status
+	Rev    uint64
+}
+
+// Census returns the id, status and revision of every stored job, read
+// from the store (for the jobs-by-state gauge). Unlike List it keeps
+// nothing else of a record: a few dozen bytes per job instead of the
+// whole job (its request, plan and attempts, kilobytes each), so a
+// recount over a hundred thousand jobs does not hold them all at once.
+func (m *Manager) Census(ctx context.Context) ([]JobState, error) {
+	ids, err := m.listIDs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]JobState, 0, len(ids))
+	for _, id := range ids {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		data, err := m.store.Load(ctx, jobKey(id))
+		if err != nil {
+			continue // purged since the listing, or unreadable: not counted
+		}
+		var rec struct {
+			Status Status `json:"status"`
+			Rev    uint64 `json:"rev"`
+		}
+		if json.Unmarshal(data, &rec) != nil {
+			continue
+		}
+		out = append(out, JobState{ID: strings.Clone(id), Status: rec.Status.canonical(), Rev: rec.Rev})
 	}
 	return out, nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 	"github.com/caddy-csb/caddy-csb/broker/jobs/jobstest"
+	"github.com/caddy-csb/caddy-csb/broker/placement"
 )
 
 var ctx = context.Background()
@@ -614,5 +615,91 @@ func TestRestartRemovesPartialResourceAndRetries(t *testing.T) {
 	}
 	if a0 := j.Attempts[0]; a0.Outcome != jobs.OutcomeInterrupted || a0.Cleanup != "removed" || len(j.Attempts) != 2 {
 		t.Fatalf("attempts %+v", j.Attempts)
+	}
+}
+
+// TestLoadsFollowEveryChange: the per-provider load adjusted write by
+// write (create, resize, copy, move, remove) equals what a reaper pass
+// recounts from storage, and a provider with nothing left reports zero.
+func TestLoadsFollowEveryChange(t *testing.T) {
+	e := newEnv(t, []string{"a", "b"}, nil)
+	j1 := e.create("alice", 2).Job
+	j2 := e.create("alice", 3).Job
+	e.create("bob", 1)
+	if r, _ := e.m.Update(ctx, "alice", j1.ID, jobstest.VMRequest(6, 4), 0); r.Status != csbmsg.StatusOK {
+		t.Fatalf("resize: %+v", r)
+	}
+	if r, _ := e.m.Copy(ctx, "alice", j2.ID, jobs.CreateOptions{}); r.Status != csbmsg.StatusOK || r.Job.ProviderID != "b" {
+		t.Fatalf("copy: %+v", r)
+	}
+	if r, _ := e.m.Move(ctx, "alice", j1.ID, jobs.CreateOptions{}); r.Status != csbmsg.StatusOK {
+		t.Fatalf("move: %+v", r)
+	}
+	if r, _ := e.m.Remove(ctx, "alice", j2.ID); r.Status != csbmsg.StatusOK {
+		t.Fatalf("remove: %+v", r)
+	}
+	// a: bob's 1 core; b: the copy (3 cores) and the moved job (6 cores).
+	want := map[string]placement.Load{"a": {Jobs: 1, Cores: 1, MemoryGB: 1}, "b": {Jobs: 2, Cores: 9, MemoryGB: 5}}
+	for p, w := range want {
+		if l := e.m.Load(p); l.Jobs != w.Jobs || l.Cores != w.Cores || l.MemoryGB != w.MemoryGB {
+			t.Fatalf("load of %s after the writes: %+v, want %+v", p, l, w)
+		}
+	}
+	if _, err := e.m.ReapOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for p, w := range want {
+		if l := e.m.Load(p); l.Jobs != w.Jobs || l.Cores != w.Cores || l.MemoryGB != w.MemoryGB {
+			t.Fatalf("load of %s recounted: %+v, want %+v", p, l, w)
+		}
+	}
+	// Remove everything at a: its load is zero.
+	for _, j := range e.listJobs() {
+		if j.ProviderID == "a" && j.Status == jobs.StatusSuccess {
+			if r, _ := e.m.Remove(ctx, j.Owner, j.ID); r.Status != csbmsg.StatusOK {
+				t.Fatalf("remove: %+v", r)
+			}
+		}
+	}
+	if l := e.m.Load("a"); l != (placement.Load{}) {
+		t.Fatalf("load of a with nothing left: %+v", l)
+	}
+}
+
+// TestCensusMatchesList: the census reports every stored job with the
+// status and revision List reads.
+func TestCensusMatchesList(t *testing.T) {
+	e := newEnv(t, []string{"a"}, nil)
+	j := e.create("alice", 1).Job
+	e.create("bob", 2)
+	if r, _ := e.m.Remove(ctx, "alice", j.ID); r.Status != csbmsg.StatusOK {
+		t.Fatalf("remove: %+v", r)
+	}
+	e.ads["a"].SetFault(jobstest.Fault{Provision: errors.New("full")})
+	if r := e.create("carol", 1); r.Job == nil || r.Job.Status != jobs.StatusFailed {
+		t.Fatalf("failed job: %+v", r)
+	}
+	census, err := e.m.Census(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := e.listJobs()
+	if len(census) != 3 || len(list) != 3 {
+		t.Fatalf("census %d jobs, list %d, want 3", len(census), len(list))
+	}
+	byID := map[string]*jobs.Job{}
+	for _, j := range list {
+		byID[j.ID] = j
+	}
+	seen := map[jobs.Status]bool{}
+	for _, s := range census {
+		j := byID[s.ID]
+		if j == nil || j.Status != s.Status || j.Rev != s.Rev || s.Rev == 0 {
+			t.Fatalf("census %+v, list %+v", s, j)
+		}
+		seen[s.Status] = true
+	}
+	if !seen[jobs.StatusSuccess] || !seen[jobs.StatusRemoved] || !seen[jobs.StatusFailed] {
+		t.Fatalf("statuses %v", seen)
 	}
 }

@@ -105,7 +105,7 @@ func (m *Manager) loadStore(ctx context.Context, id string, fill bool) (*Job, er
 		return nil, fmt.Errorf("job %s: corrupt record: %w", id, err)
 	}
 	if fill {
-		m.cache.SetWithTTL(id, &cached{key: id, data: data}, int64(len(data)), m.c().CacheTTL)
+		m.cache.SetWithTTL(id, &cached{key: id, data: data}, int64(len(data))+CacheEntryOverhead, m.c().CacheTTL)
 	}
 	return &j, nil
 }

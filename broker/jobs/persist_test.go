@@ -2,6 +2,8 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -80,5 +82,61 @@ func TestCacheReadThrough(t *testing.T) {
 	m.load(ctx, inflight.ID)
 	if st.loads.Load() != before+1 {
 		t.Fatal("an in-flight job was served from the cache")
+	}
+}
+
+// The cache is bounded in bytes, each entry counting its record and
+// CacheEntryOverhead: with room for about three jobs, reading twenty
+// leaves at most three cached; with room for all, all are. A reload's
+// SetTunables resizes it.
+func TestCacheSizeBoundsEntries(t *testing.T) {
+	ctx := context.Background()
+	record := func(i int) *Job {
+		// Small records, so that the entries' overhead decides how many fit.
+		return &Job{ID: "sizedjob" + strings.Repeat("0", 10) + string(rune('a'+i)) + "xyz", Owner: "o", Status: StatusSuccess}
+	}
+	data, _ := json.Marshal(record(0))
+	recordSize := int64(len(data)) + 10 // the records differ by one letter; Rev and times add a few bytes
+	cachedAfterReads := func(m *Manager, st *countingStore, n int) int {
+		for i := 0; i < n; i++ {
+			if _, err := m.load(ctx, record(i).ID); err != nil {
+				t.Fatal(err)
+			}
+			m.cache.Wait()
+		}
+		before := st.loads.Load()
+		for i := 0; i < n; i++ {
+			m.load(ctx, record(i).ID)
+		}
+		return n - int(st.loads.Load()-before)
+	}
+	newManager := func(cacheSize int64) (*Manager, *countingStore) {
+		st := new(countingStore)
+		m, err := New(Config{Store: st, Placer: nopPlacer{}, Adapter: func(string, catalog.Kind) (adapters.Adapter, bool) { return nil, false },
+			CacheTTL: time.Hour, CacheSize: cacheSize})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(m.Stop)
+		for i := 0; i < 20; i++ {
+			if err := m.save(ctx, record(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return m, st
+	}
+
+	m, st := newManager(1)
+	entry := recordSize + CacheEntryOverhead
+	m.SetTunables(Config{CacheTTL: time.Hour, CacheSize: 3 * entry})
+	if got := cachedAfterReads(m, st, 20); got > 3 {
+		t.Fatalf("%d jobs cached with room for 3", got)
+	}
+	m, st = newManager(30 * entry)
+	if got := cachedAfterReads(m, st, 20); got != 20 {
+		t.Fatalf("%d of 20 jobs cached with room for 30", got)
+	}
+	if DefaultCacheSize/(4<<10) < 500 {
+		t.Fatalf("the default cache holds fewer than 500 records of 4 KiB")
 	}
 }

@@ -328,18 +328,46 @@ type jobLoadEntry struct {
 }
 
 // track updates the load contribution of j after this process wrote it
-// (the caller does not hold m.mu).
+// (the caller does not hold m.mu). It adjusts the provider sums by the
+// job's change rather than summing every job again: a write costs the
+// same with ten live jobs or a hundred thousand.
 func (m *Manager) track(j *Job) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.trackSeq++
 	m.touched[j.ID] = m.trackSeq
+	if old, ok := m.jobLoads[j.ID]; ok {
+		m.addLoad(old, -1)
+	}
 	if p, l, ok := jobLoad(j); ok {
-		m.jobLoads[j.ID] = jobLoadEntry{provider: p, load: l}
+		e := jobLoadEntry{provider: p, load: l}
+		m.jobLoads[j.ID] = e
+		m.addLoad(e, 1)
 	} else {
 		delete(m.jobLoads, j.ID)
 	}
-	m.sumLoads()
+}
+
+// addLoad adds (sign 1) or removes (sign -1) a job's load to or from its
+// provider's sum (the caller holds m.mu).
+func (m *Manager) addLoad(e jobLoadEntry, sign int) {
+	sum := m.loads[e.provider]
+	if sign > 0 {
+		sum.Jobs += e.load.Jobs
+		sum.Cores += e.load.Cores
+		sum.MemoryGB += e.load.MemoryGB
+		sum.StorageGB += e.load.StorageGB
+	} else {
+		sum.Jobs -= e.load.Jobs
+		sum.Cores -= e.load.Cores
+		sum.MemoryGB -= e.load.MemoryGB
+		sum.StorageGB -= e.load.StorageGB
+	}
+	if sum == (placement.Load{}) {
+		delete(m.loads, e.provider)
+	} else {
+		m.loads[e.provider] = sum
+	}
 }
 
 // sumLoads recomputes m.loads from m.jobLoads (the caller holds m.mu).
