@@ -618,6 +618,41 @@ func TestRestartRemovesPartialResourceAndRetries(t *testing.T) {
 	}
 }
 
+// A process that died after the provider had created part of the
+// resources but before it recorded them: the next broker finds them
+// (failed, per the Finder contract), removes them and provisions again
+// on the same provider instead of handing half a job to the consumer.
+func TestRestartFindsUnrecordedPartialResource(t *testing.T) {
+	e := newEnv(t, []string{"a"}, func(c *jobs.Config) { c.RespondWithin = time.Millisecond })
+	block, started := make(chan struct{}), make(chan struct{})
+	e.ads["a"].SetFault(jobstest.Fault{Block: block, BlockStarted: started, BlockAfterCreate: true})
+	r := e.create("alice", 1)
+	<-started
+	e.m.Stop()
+	close(block)
+	j, _ := e.start(e.cfg).Get(ctx, "alice", r.Job.ID)
+	live := e.ads["a"].LiveFor(j.ID)
+	if len(live) != 1 {
+		t.Fatalf("provider holds %v", live)
+	}
+	e.ads["a"].FailPending(live[0])
+	j.Attempts[0].Resource, j.Attempts[0].Partial = nil, false
+	writeJob(t, e, j)
+	e.ads["a"].SetFault(jobstest.Fault{})
+	m2 := e.start(e.cfg)
+	m2.Start()
+	j = e.waitJob(m2, "alice", r.Job.ID, func(j *jobs.Job) bool { return j.Status != jobs.StatusProvisioning && j.Status != jobs.StatusPending })
+	if j.Status != jobs.StatusSuccess {
+		t.Fatalf("job %s: %+v", j.Status, j.Attempts)
+	}
+	if got := e.ads["a"].LiveFor(j.ID); len(got) != 1 || got[0] != j.Resource.URI || got[0] == live[0] {
+		t.Fatalf("provider holds %v for the job, want only a new resource %s (old %s)", got, j.Resource.URI, live[0])
+	}
+	if a0 := j.Attempts[0]; a0.Outcome != jobs.OutcomeInterrupted || a0.Cleanup != "removed" || len(j.Attempts) != 2 {
+		t.Fatalf("attempts %+v", j.Attempts)
+	}
+}
+
 // TestLoadsFollowEveryChange: the per-provider load adjusted write by
 // write (create, resize, copy, move, remove) equals what a reaper pass
 // recounts from storage, and a provider with nothing left reports zero.

@@ -231,6 +231,9 @@ func (m *Manager) resumeAttempt(ctx context.Context, j *Job) (ok bool, retry int
 			cancel()
 			if err == nil && res != nil {
 				a.Resource = res
+				// The Finder contract: a resource the provider left only
+				// partly built is returned failed. Remove it and retry.
+				a.Partial = res.State == adapters.StateFailed
 				m.saveBackground(j)
 			} else if err != nil {
 				m.logger.Warn("finding an interrupted attempt's resource", zap.String("job_id", j.ID), zap.String("provider_id", a.ProviderID), zap.Error(err))
