@@ -291,11 +291,14 @@ func (m *Manager) goWork(id string, unlock func(), fn func(ctx context.Context))
 	go func() {
 		defer m.wg.Done()
 		defer func() {
-			unlock()
+			// Forget the live record before releasing the job's lock, so
+			// that whoever takes the lock next (a purge, another
+			// instance's write) is never shadowed by it.
 			m.mu.Lock()
 			delete(m.running, id)
 			delete(m.live, id)
 			m.mu.Unlock()
+			unlock()
 			close(done)
 		}()
 		fn(m.base)

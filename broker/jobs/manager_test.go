@@ -494,16 +494,21 @@ func TestRecoveryFindsUnrecordedResource(t *testing.T) {
 // are finished by the next process.
 func TestRestartWithJobsInEveryState(t *testing.T) {
 	e := newEnv(t, []string{"a", "b"}, func(c *jobs.Config) { c.RespondWithin = time.Millisecond })
-	success := e.create("alice", 1).Job
-	removed := e.create("alice", 1).Job
+	// With RespondWithin this short a create may answer before its
+	// worker is done: wait for each job to settle.
+	settled := func(id string) *jobs.Job {
+		return e.waitJob(e.m, "alice", id, func(j *jobs.Job) bool { return !j.Status.InFlight() && j.Op == nil })
+	}
+	success := settled(e.create("alice", 1).Job.ID)
+	removed := settled(e.create("alice", 1).Job.ID)
 	if r, _ := e.m.Remove(ctx, "alice", removed.ID); r.Job.Status != jobs.StatusRemoved {
 		t.Fatal(r.Reason)
 	}
-	expiring := e.create("alice", 1).Job
+	expiring := settled(e.create("alice", 1).Job.ID)
 	for _, a := range e.ads {
 		a.SetFault(jobstest.Fault{Provision: errors.New("full")})
 	}
-	failed := e.create("alice", 1).Job
+	failed := settled(e.create("alice", 1).Job.ID)
 	// pending: accepted but its worker never ran (written as a dead
 	// process left it).
 	pending := &jobs.Job{ID: "pendingjob000000000001", Owner: "alice", Status: jobs.StatusPending, Kind: "IaaS",

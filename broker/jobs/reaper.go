@@ -193,7 +193,7 @@ func (m *Manager) purge(ctx context.Context, id string) bool {
 		return false
 	}
 	defer unlock()
-	j, err := m.loadFresh(ctx, id)
+	j, err := m.loadStore(ctx, id, false)
 	if err != nil || !j.Status.Final() || m.now().Before(j.Expires) || len(j.Orphans) > 0 {
 		return false
 	}
