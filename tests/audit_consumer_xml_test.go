@@ -17,7 +17,7 @@ import (
 )
 
 // TestAuditConsumerHonoursXMLOption: issue 2 says the Caddyfile chooses
-// the codec's mode and limits; docs/consumer.md says "The body limit and
+// the codec's mode and limits; README.md (Consumer interface) says "The body limit and
 // the parser's strictness are the xml option's (max_body_size, strict)";
 // README's troubleshooting says to raise max_body_size for a 413. The
 // publish endpoint follows the xml option; this checks the consumer

@@ -45,7 +45,7 @@ func (a *auditRecorder) last(t *testing.T) http.Header {
 // adapter) whose service link is rec's URL, the provider's own Basic
 // credentials, basic_auth for the consumer alice, and a job route served
 // by reverse_proxy { dynamic csb }. preAuth is put before basic_auth in
-// the route (for the header-copy recipe of docs/clouds.md).
+// the route (for the header-copy recipe of README.md (Fronting an existing OpenStack or AWS account)).
 func auditLinkBroker(t *testing.T, providerURL, preAuth string) (base string, p *harness.Process) {
 	t.Helper()
 	return auditLinkBrokerProxy(t, providerURL, preAuth, "reverse_proxy /csb/jobs/* {\n\t\t\tdynamic csb\n\t\t}")

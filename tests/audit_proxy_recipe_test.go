@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// TestAuditProxyHeaderCopyRecipe follows docs/clouds.md's recipe for
+// TestAuditProxyHeaderCopyRecipe follows README.md (Fronting an existing OpenStack or AWS account)'s recipe for
 // S3 clients: the broker credentials travel in X-Csb-Authorization, which
 // request_header copies into Authorization before basic_auth, and the
 // recipe drops it afterwards: the job route drops the credential headers

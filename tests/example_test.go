@@ -18,7 +18,7 @@ import (
 )
 
 // The quickstart's default addresses, as Caddyfile.example and
-// docs/quickstart.md write them. The test moves each to a free port
+// README.md write them. The test moves each to a free port
 // through the environment variable that Caddyfile.example reads.
 const (
 	defaultBroker = "localhost:8443" // CSB_BROKER
@@ -30,7 +30,7 @@ const (
 // TestQuickstart runs Caddyfile.example as it is, with only its address
 // variables (CSB_ADMIN, CSB_BROKER, CSB_CLOUD_A, CSB_CLOUD_B) set to free
 // ports, waits until both sandbox clouds are in the broker's catalogue,
-// then runs every ```sh block of docs/quickstart.md in order, in one bash
+// then runs every ```sh block of README.md in order, in one bash
 // session with the real curl, and checks each output against the
 // "```<lang> answer" block written under it. The doc's own variables
 // carry the test's addresses: CSB (the broker's URL), CA (the root of
@@ -51,7 +51,7 @@ func TestQuickstart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, err := os.ReadFile(filepath.Join("..", "docs", "quickstart.md"))
+	doc, err := os.ReadFile(filepath.Join("..", "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,21 +83,21 @@ func TestQuickstart(t *testing.T) {
 	for i, st := range steps {
 		out, status, err := sh.run(st.script, 90*time.Second)
 		if err != nil {
-			t.Fatalf("step %d (docs/quickstart.md line %d): %v\n%s\noutput so far:\n%s", i+1, st.line, err, st.script, out)
+			t.Fatalf("step %d (README.md line %d): %v\n%s\noutput so far:\n%s", i+1, st.line, err, st.script, out)
 		}
 		if status != 0 {
-			t.Errorf("step %d (docs/quickstart.md line %d) exited with status %d:\n%s\noutput:\n%s", i+1, st.line, status, st.script, out)
+			t.Errorf("step %d (README.md line %d) exited with status %d:\n%s\noutput:\n%s", i+1, st.line, status, st.script, out)
 			continue
 		}
 		if st.answer == nil {
 			if strings.TrimSpace(out) != "" {
-				t.Errorf("step %d (docs/quickstart.md line %d) has no answer block but printed:\n%s", i+1, st.line, out)
+				t.Errorf("step %d (README.md line %d) has no answer block but printed:\n%s", i+1, st.line, out)
 			}
 			continue
 		}
 		want := addresses.Replace(*st.answer)
 		if missing, ok := matchAbridged(out, want); !ok {
-			t.Errorf("step %d (docs/quickstart.md line %d):\n%s\nthe output lacks %q (in the order of the answer block):\n%s", i+1, st.line, st.script, missing, out)
+			t.Errorf("step %d (README.md line %d):\n%s\nthe output lacks %q (in the order of the answer block):\n%s", i+1, st.line, st.script, missing, out)
 		}
 	}
 }
@@ -183,7 +183,10 @@ type quickstartStep struct {
 	answer *string
 }
 
-var fenceRE = regexp.MustCompile("^ {0,3}```(.*)$")
+var (
+	fenceRE    = regexp.MustCompile("^ {0,3}```(.*)$")
+	curlLineRE = regexp.MustCompile(`(?m)^\s*(\$ )?curl\s`)
+)
 
 // parseQuickstart returns the runnable ```sh blocks with their answers,
 // and the text of the "```sh skip" blocks. HTML comments are ignored.
@@ -205,7 +208,7 @@ func parseQuickstart(doc string) (steps []quickstartStep, skipped []string, err 
 			end++
 		}
 		if end == len(lines) {
-			return nil, nil, fmt.Errorf("docs/quickstart.md line %d: unclosed code block", i+1)
+			return nil, nil, fmt.Errorf("README.md line %d: unclosed code block", i+1)
 		}
 		body := strings.Join(lines[start:end], "\n")
 		i = end
@@ -216,11 +219,14 @@ func parseQuickstart(doc string) (steps []quickstartStep, skipped []string, err 
 			skipped = append(skipped, body)
 		case len(info) == 2 && info[1] == "answer":
 			if len(steps) == 0 || steps[len(steps)-1].answer != nil {
-				return nil, nil, fmt.Errorf("docs/quickstart.md line %d: an answer block that follows no ```sh block", start)
+				return nil, nil, fmt.Errorf("README.md line %d: an answer block that follows no ```sh block", start)
 			}
 			steps[len(steps)-1].answer = &body
 		case len(info) > 0 && info[0] == "sh":
-			return nil, nil, fmt.Errorf("docs/quickstart.md line %d: unknown block %q (want sh or sh skip)", start, m[1])
+			return nil, nil, fmt.Errorf("README.md line %d: unknown block %q (want sh or sh skip)", start, m[1])
+		case curlLineRE.MatchString(body):
+			// Every curl command README shows must be run by the test.
+			return nil, nil, fmt.Errorf("README.md line %d: a curl command in a ```%s block is never run; put it in a ```sh block with an answer", start, m[1])
 		}
 	}
 	return steps, skipped, nil
@@ -234,21 +240,21 @@ func checkQuickstartCoverage(t *testing.T, steps []quickstartStep, skipped []str
 	setup := strings.Join(skipped, "\n")
 	for _, v := range []string{"CSB=https://" + defaultBroker, "CA=", "ADMIN=" + defaultAdmin} {
 		if !strings.Contains(setup, v) {
-			t.Errorf("docs/quickstart.md: the set-up block no longer sets %s (the test substitutes CSB, CA and ADMIN)", v)
+			t.Errorf("README.md: the set-up block no longer sets %s (the test substitutes CSB, CA and ADMIN)", v)
 		}
 	}
 	if strings.Contains(setup, "curl") {
-		t.Error("docs/quickstart.md: a curl command in a ```sh skip block is never tested")
+		t.Error("README.md: a curl command in a ```sh skip block is never tested")
 	}
 	var scripts, answers strings.Builder
 	for _, st := range steps {
 		for _, a := range []string{defaultBroker, defaultCloudA, defaultCloudB, defaultAdmin} {
 			if strings.Contains(st.script, a) {
-				t.Errorf("docs/quickstart.md line %d: the command names %s; use $CSB or $ADMIN", st.line, a)
+				t.Errorf("README.md line %d: the command names %s; use $CSB or $ADMIN", st.line, a)
 			}
 		}
 		if strings.Contains(st.script, "curl") && st.answer == nil {
-			t.Errorf("docs/quickstart.md line %d: a curl command without an answer block", st.line)
+			t.Errorf("README.md line %d: a curl command without an answer block", st.line)
 		}
 		scripts.WriteString(st.script + "\n")
 		if st.answer != nil {
@@ -275,12 +281,12 @@ func checkQuickstartCoverage(t *testing.T, steps []quickstartStep, skipped []str
 		"an impossible request":    `@examples/iaas-huge\.xml`,
 	} {
 		if !regexp.MustCompile(re).MatchString(scripts.String()) {
-			t.Errorf("docs/quickstart.md no longer shows %s", what)
+			t.Errorf("README.md no longer shows %s", what)
 		}
 	}
 	for _, status := range []string{`status="200"`, `status="400"`, `status="408"`, `status="410"`, `415 Unsupported Media Type`, `401 Unauthorized`, `HTTP/2 204`} {
 		if !strings.Contains(answers.String(), status) {
-			t.Errorf("docs/quickstart.md no longer shows an answer with %s", status)
+			t.Errorf("README.md no longer shows an answer with %s", status)
 		}
 	}
 }

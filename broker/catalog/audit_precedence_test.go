@@ -8,7 +8,7 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
-// TestAuditPublishedBeatsDiscovered (docs/publish.md: "static beats
+// TestAuditPublishedBeatsDiscovered (README.md (Publish interface): "static beats
 // published beats discovered"): TestStaticEntries and TestDiscovered show
 // static over the two others; this shows published over discovered, in
 // both orders of arrival.
