@@ -61,12 +61,14 @@ func sampleMemory(p *caddyProc, goroutines0 float64) (memSample, string, error) 
 		if err != nil {
 			return memSample{}, "", err
 		}
-		g := m["go_goroutines"]
-		if g <= goroutines0 {
+		// Quiescent: the request goroutines are gone, and the catalogue's
+		// journal is compacted (a broker at rest has folded it in).
+		g, backlog := m["go_goroutines"], m[journalBacklog]
+		if g <= goroutines0 && backlog == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			note = fmt.Sprintf("; %.0f goroutines left (%.0f before)", g, goroutines0)
+			note = fmt.Sprintf("; %.0f goroutines left (%.0f before), journal backlog %.0f", g, goroutines0, backlog)
 			break
 		}
 		time.Sleep(250 * time.Millisecond)
@@ -90,8 +92,12 @@ func sampleMemory(p *caddyProc, goroutines0 float64) (memSample, string, error) 
 	}, note, nil
 }
 
-// metrics returns the process's unlabelled Go runtime metrics (one scrape,
-// so that they describe the same moment).
+// journalBacklog is the broker's gauge of uncompacted catalogue journal
+// records.
+const journalBacklog = "caddy_csb_catalog_journal_backlog"
+
+// metrics returns the process's unlabelled Go runtime metrics and the
+// journal backlog (one scrape, so that they describe the same moment).
 func (p *caddyProc) metrics() (map[string]float64, error) {
 	resp, err := http.Get("http://" + p.admin + "/metrics")
 	if err != nil {
@@ -104,7 +110,8 @@ func (p *caddyProc) metrics() (map[string]float64, error) {
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		if strings.HasPrefix(line, "go_") || strings.HasPrefix(line, "# HELP go_") || strings.HasPrefix(line, "# TYPE go_") {
+		if strings.HasPrefix(line, "go_") || strings.HasPrefix(line, "# HELP go_") || strings.HasPrefix(line, "# TYPE go_") ||
+			strings.Contains(line, journalBacklog) {
 			buf.WriteString(line)
 			buf.WriteByte('\n')
 		}

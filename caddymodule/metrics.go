@@ -30,6 +30,7 @@ import (
 //	caddy_csb_catalog_placeable_services{kind}                   gauge      services placement may choose now, by kind
 //	caddy_csb_catalog_expired_services                           gauge      services whose entry expired (visible until the retention passes)
 //	caddy_csb_catalog_version                                    gauge      the catalogue's change counter
+//	caddy_csb_catalog_journal_backlog                            gauge      providers whose journaled notifications are not compacted into their records yet
 //	caddy_csb_jobs{state}                                        gauge      jobs by state (pending, provisioning, success, failed, expired, removed)
 //	caddy_csb_placement_duration_seconds{kind,result}            histogram  placement decisions (match + rank, no provider I/O); result placed or no_match
 //	caddy_csb_adapter_call_duration_seconds{provider,operation}  histogram  adapter calls (provision, status, update, remove, find, discover)
@@ -205,6 +206,7 @@ type stateCollector struct {
 	placeable     *prometheus.Desc
 	expired       *prometheus.Desc
 	version       *prometheus.Desc
+	backlog       *prometheus.Desc
 	jobs          *prometheus.Desc
 }
 
@@ -217,13 +219,14 @@ func newStateCollector() *stateCollector {
 		placeable:     prometheus.NewDesc(name("catalog_placeable_services"), "Catalogue services placement may choose now, by service model.", []string{"kind"}, nil),
 		expired:       prometheus.NewDesc(name("catalog_expired_services"), "Catalogue services whose entry expired, visible until the retention passes.", nil, nil),
 		version:       prometheus.NewDesc(name("catalog_version"), "The catalogue's change counter.", nil, nil),
+		backlog:       prometheus.NewDesc(name("catalog_journal_backlog"), "Providers whose journaled notifications are not compacted into their records yet.", nil, nil),
 		jobs:          prometheus.NewDesc(name("jobs"), "Jobs by state.", []string{"state"}, nil),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.subscriptions, c.providers, c.services, c.placeable, c.expired, c.version, c.jobs} {
+	for _, d := range []*prometheus.Desc{c.subscriptions, c.providers, c.services, c.placeable, c.expired, c.version, c.backlog, c.jobs} {
 		ch <- d
 	}
 }
@@ -270,6 +273,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(c.expired, st.Expired)
 	ch <- prometheus.MustNewConstMetric(c.version, prometheus.GaugeValue, float64(e.catalog.Version()))
+	ch <- prometheus.MustNewConstMetric(c.backlog, prometheus.GaugeValue, float64(e.catalog.JournalBacklog()))
 
 	if jc := e.jobCount; jc != nil {
 		counts := jc.counts()

@@ -271,6 +271,13 @@ func TestOpsAdminAndMetrics(t *testing.T) {
 		}
 	}
 
+	// The applied notification is compacted into csp2's record: the
+	// journal backlog drains (it is 1 until the compaction, 5 s at most).
+	if !strings.Contains(m.dump(), "caddy_csb_catalog_journal_backlog") {
+		t.Errorf("no caddy_csb_catalog_journal_backlog gauge:\n%s", m.dump())
+	}
+	b.metricEquals(0, "caddy_csb_catalog_journal_backlog")
+
 	// The catalogue, filtered.
 	var cat adminCatalogView
 	b.adminJSON("/csb/catalog?provider=csp2", &cat)

@@ -396,6 +396,19 @@ func (c *Catalog) Compact(ctx context.Context) error {
 		}
 	}
 	j.mu.Unlock()
+	if err == nil {
+		// The compacted providers' services no longer need their JSON
+		// kept for journal records: a provider that notifies again has
+		// its services encoded once more, once per compaction at most,
+		// while a quiet catalogue does not hold every service twice.
+		for _, r := range own {
+			for i := range r.Services {
+				if s := r.Services[i].src; s != nil {
+					s.js.Store(nil)
+				}
+			}
+		}
+	}
 	if err != nil {
 		c.mu.Lock()
 		for _, id := range deletes {
@@ -758,6 +771,16 @@ func (c *Catalog) unreadableOrphan(key string) bool {
 	defer c.j.mu.Unlock()
 	sf := c.j.seen[key]
 	return sf != nil && c.clock.Now().Sub(sf.first) >= c.orphanAge()
+}
+
+// JournalBacklog is how many providers have records in this instance's
+// journal files that compaction has not folded into their provider
+// records yet. It is 0 once a quiet broker has compacted; it grows while
+// storage refuses compactions.
+func (c *Catalog) JournalBacklog() int {
+	c.j.mu.Lock()
+	defer c.j.mu.Unlock()
+	return len(c.j.pending)
 }
 
 // journalStats is what the journal holds now, for tests.

@@ -271,6 +271,60 @@ func loadAndCheck(t *testing.T, fc *clock.Fake, st store.Store, want map[string]
 // that a restart still finds everything acknowledged, and that the
 // restarted broker's own compaction leaves the records complete and the
 // journal empty.
+// TestCompactionReleasesJournalJSON: the backlog counts providers with
+// journaled, uncompacted records; the services' JSON kept for journal
+// records is released by compaction, and a later notification still
+// journals the provider's services in full.
+func TestCompactionReleasesJournalJSON(t *testing.T) {
+	fc := clock.NewFake(t0)
+	st := newFaultStore()
+	ctx := context.Background()
+	c := newCat(t, Options{Clock: fc, Store: st})
+	c.SetLease("s", t0.Add(time.Hour))
+	c.ApplyNotification(notif("s", 1, "p", iaas("a", 1), iaas("b", 2)), true)
+	if n := c.JournalBacklog(); n != 0 {
+		t.Fatalf("backlog %d before any journal write", n)
+	}
+	if err := c.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cached := func() (n int) {
+		c.mu.RLock()
+		defer c.mu.RUnlock()
+		for _, s := range c.providers["p"].services {
+			if s.js.Load() != nil {
+				n++
+			}
+		}
+		return n
+	}
+	if n, js := c.JournalBacklog(), cached(); n != 1 || js != 2 {
+		t.Fatalf("after a journal write: backlog %d, %d services with JSON kept, want 1 and 2", n, js)
+	}
+	if err := c.Compact(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, js := c.JournalBacklog(), cached(); n != 0 || js != 0 {
+		t.Fatalf("after compaction: backlog %d, %d services with JSON kept, want 0 and 0", n, js)
+	}
+	c.ApplyNotification(notif("s", 2, "p", iaas("a", 1), iaas("b", 3)), true)
+	if err := c.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Compact(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// A fresh catalogue built from storage has both services, b changed.
+	d := newCat(t, Options{Clock: fc, Store: st})
+	if _, _, err := d.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	v := d.view("p")
+	if v == nil || len(v.Services) != 2 || *v.Services[1].Service.IaaS.Compute.Cores != 3 {
+		t.Fatalf("reloaded view %+v", v)
+	}
+}
+
 func TestCrashAtEveryCompactionStep(t *testing.T) {
 	ctx := context.Background()
 	// How many mutations does a full compaction make?

@@ -182,63 +182,63 @@ const (
 // Publish is the <csbpublish> root. Exactly one of Request, Response and
 // Notification is set.
 type Publish struct {
-	Version      string // always "1.0"
-	Request      *PublishRequest
-	Response     *PublishResponse
-	Notification *Notification
+	Version      string           `json:",omitzero"` // always "1.0"
+	Request      *PublishRequest  `json:",omitzero"`
+	Response     *PublishResponse `json:",omitzero"`
+	Notification *Notification    `json:",omitzero"`
 }
 
 // PublishRequest is <csbrequest>: a command from the broker to a provider.
 type PublishRequest struct {
-	Subscription Subscription
+	Subscription Subscription `json:",omitzero"`
 }
 
 // Subscription is <subscription> (draft section 4.1.2.2.1).
 type Subscription struct {
-	ID        string // NMTOKEN, required
-	SeqNumber uint64 // required; 1 for the first command of an id
-	Action    SubscriptionAction
-	Expires   *uint64 // seconds, optional
-	Frequency *uint64 // seconds, optional
+	ID        string             `json:",omitzero"` // NMTOKEN, required
+	SeqNumber uint64             `json:",omitzero"` // required; 1 for the first command of an id
+	Action    SubscriptionAction `json:",omitzero"`
+	Expires   *uint64            `json:",omitzero"` // seconds, optional
+	Frequency *uint64            `json:",omitzero"` // seconds, optional
 }
 
 // PublishResponse is <csbresponse> (draft section 4.1.2.4). Subscription
 // carries the values a provider changed (expires, frequency).
 type PublishResponse struct {
-	Status       Status
-	Reason       string // optional
-	Subscription *Subscription
+	Status       Status        `json:",omitzero"`
+	Reason       string        `json:",omitzero"` // optional
+	Subscription *Subscription `json:",omitzero"`
 }
 
 // Notification is <csbnotification> (draft section 4.1.2.3). The schema
 // allows exactly one Cloud-Service, the draft's example has four; this
 // model keeps a list (see CONFORMANCE.md).
 type Notification struct {
-	ID                string // subscription id, NMTOKEN
-	SeqNumber         uint64
-	Provider          Provider
-	Services          []Service
-	EncryptionSupport *bool
-	Label             string // NMTOKEN, optional ("" = absent)
+	ID                string    `json:",omitzero"` // subscription id, NMTOKEN
+	SeqNumber         uint64    `json:",omitzero"`
+	Provider          Provider  `json:",omitzero"`
+	Services          []Service `json:",omitzero"`
+	EncryptionSupport *bool     `json:",omitzero"`
+	Label             string    `json:",omitzero"` // NMTOKEN, optional ("" = absent)
 }
 
 // Provider is <Cloud-Service-Provider>.
 type Provider struct {
-	ID     string        // Cloud-Service-Provider-id, NMTOKEN
-	Status ServiceStatus // Cloud-Service-Provider-status
-	URI    string        // Cloud-Service-Provider-URI, optional
+	ID     string        `json:",omitzero"` // Cloud-Service-Provider-id, NMTOKEN
+	Status ServiceStatus `json:",omitzero"` // Cloud-Service-Provider-status
+	URI    string        `json:",omitzero"` // Cloud-Service-Provider-URI, optional
 }
 
 // Service is <Cloud-Service>. At most one of IaaS, PaaS, SaaS and DSaaS is
 // set (the schema's choice).
 type Service struct {
-	ID     string        // Cloud-Service-id, NMTOKEN
-	Status ServiceStatus // Cloud-Service-status
-	URI    string        // Cloud-Service-URI, optional
-	IaaS   *IaaS         // <IaaS-support>
-	PaaS   *PaaS         // <PaaS-support>
-	SaaS   *SaaS         // <SaaS-support>
-	DSaaS  *DSaaS        // <DSaaS-support>
+	ID     string        `json:",omitzero"` // Cloud-Service-id, NMTOKEN
+	Status ServiceStatus `json:",omitzero"` // Cloud-Service-status
+	URI    string        `json:",omitzero"` // Cloud-Service-URI, optional
+	IaaS   *IaaS         `json:",omitzero"` // <IaaS-support>
+	PaaS   *PaaS         `json:",omitzero"` // <PaaS-support>
+	SaaS   *SaaS         `json:",omitzero"` // <SaaS-support>
+	DSaaS  *DSaaS        `json:",omitzero"` // <DSaaS-support>
 }
 
 // ---------------------------------------------------------------------------
@@ -247,47 +247,47 @@ type Service struct {
 // Consumer is the <csbconsumer> root. Exactly one of Request and Response is
 // set.
 type Consumer struct {
-	Version  string
-	Request  *ServiceRequest
-	Response *ServiceResponse
+	Version  string           `json:",omitzero"`
+	Request  *ServiceRequest  `json:",omitzero"`
+	Response *ServiceResponse `json:",omitzero"`
 }
 
 // ServiceRequest is <CloudServiceRequest> (draft section 4.2.2.1).
 type ServiceRequest struct {
-	JobInfo    *JobInfo
-	IaaS       *IaaS
-	PaaS       *PaaS
-	SaaS       *SaaS
-	DSaaS      *DSaaS
-	Encryption *bool
+	JobInfo    *JobInfo `json:",omitzero"`
+	IaaS       *IaaS    `json:",omitzero"`
+	PaaS       *PaaS    `json:",omitzero"`
+	SaaS       *SaaS    `json:",omitzero"`
+	DSaaS      *DSaaS   `json:",omitzero"`
+	Encryption *bool    `json:",omitzero"`
 }
 
 // ServiceResponse is <CloudServiceResponse> (draft section 4.2.2.2).
 // Encryption is listed by the prose but absent from the schema (see
 // CONFORMANCE.md).
 type ServiceResponse struct {
-	Status     Status
-	Reason     string
-	JobInfo    *ResponseJobInfo
-	IaaS       *IaaS
-	PaaS       *PaaS
-	SaaS       *SaaS
-	DSaaS      *DSaaS
-	Encryption *bool
+	Status     Status           `json:",omitzero"`
+	Reason     string           `json:",omitzero"`
+	JobInfo    *ResponseJobInfo `json:",omitzero"`
+	IaaS       *IaaS            `json:",omitzero"`
+	PaaS       *PaaS            `json:",omitzero"`
+	SaaS       *SaaS            `json:",omitzero"`
+	DSaaS      *DSaaS           `json:",omitzero"`
+	Encryption *bool            `json:",omitzero"`
 }
 
 // JobInfo is <job-info> (draft section 4.2.2.3).
 type JobInfo struct {
-	JobID  string // NMTOKEN
-	Action JobAction
+	JobID  string    `json:",omitzero"` // NMTOKEN
+	Action JobAction `json:",omitzero"`
 }
 
 // ResponseJobInfo is <response-job-info> (draft section 4.2.2.5).
 type ResponseJobInfo struct {
-	JobID           string
-	JobStatus       string
-	Expires         uint64 // lease seconds
-	CloudServiceURI string // Cloud-service-URI, optional
+	JobID           string `json:",omitzero"`
+	JobStatus       string `json:",omitzero"`
+	Expires         uint64 `json:",omitzero"` // lease seconds
+	CloudServiceURI string `json:",omitzero"` // Cloud-service-URI, optional
 }
 
 // ---------------------------------------------------------------------------
@@ -297,145 +297,145 @@ type ResponseJobInfo struct {
 
 // IaaS is <IaaS-support> (publish) or <IaaS> (consumer).
 type IaaS struct {
-	Link             *Link
-	Compute          *Compute
-	Network          *Network
-	Storage          *Storage
-	NetworkInterface *NetworkInterface
-	StorageLink      *StorageLink
+	Link             *Link             `json:",omitzero"`
+	Compute          *Compute          `json:",omitzero"`
+	Network          *Network          `json:",omitzero"`
+	Storage          *Storage          `json:",omitzero"`
+	NetworkInterface *NetworkInterface `json:",omitzero"`
+	StorageLink      *StorageLink      `json:",omitzero"`
 }
 
 // PaaS is <PaaS-support> or <PaaS>.
 type PaaS struct {
-	Link *Link
+	Link *Link `json:",omitzero"`
 }
 
 // SaaS is <SaaS-support> or <SaaS>.
 type SaaS struct {
-	Link *Link
+	Link *Link `json:",omitzero"`
 }
 
 // DSaaS is <DSaaS-support> or <DSaaS>.
 type DSaaS struct {
-	Link             *Link
-	DataObject       *DataObject
-	ContainerObject  *ContainerObject
-	DomainObject     *DomainObject
-	QueueObject      *QueueObject
-	CapabilityObject *CapabilityObject
+	Link             *Link             `json:",omitzero"`
+	DataObject       *DataObject       `json:",omitzero"`
+	ContainerObject  *ContainerObject  `json:",omitzero"`
+	DomainObject     *DomainObject     `json:",omitzero"`
+	QueueObject      *QueueObject      `json:",omitzero"`
+	CapabilityObject *CapabilityObject `json:",omitzero"`
 }
 
 // Link is <Link>.
 type Link struct {
-	Rel  string // optional
-	Href string // anyURI, optional
+	Rel  string `json:",omitzero"` // optional
+	Href string `json:",omitzero"` // anyURI, optional
 }
 
 // Compute is <compute-support> or <compute>.
 type Compute struct {
-	Architecture *string
-	Cores        *uint64
-	Hostname     *string
-	Speed        *uint64 // GHz
-	Memory       *uint64 // GB
-	Status       *ComputeStatus
-	Action       *ComputeAction
+	Architecture *string        `json:",omitzero"`
+	Cores        *uint64        `json:",omitzero"`
+	Hostname     *string        `json:",omitzero"`
+	Speed        *uint64        `json:",omitzero"` // GHz
+	Memory       *uint64        `json:",omitzero"` // GB
+	Status       *ComputeStatus `json:",omitzero"`
+	Action       *ComputeAction `json:",omitzero"`
 }
 
 // Network is <network-support> or <network>.
 type Network struct {
-	VLAN       *string // vlan, NMTOKEN
-	VLANLabel  *string // VLANlabel, NMTOKEN
-	Address    *string
-	Gateway    *string
-	Allocation *Allocation
-	Status     *NetworkStatus
-	Action     *NetworkAction
+	VLAN       *string        `json:",omitzero"` // vlan, NMTOKEN
+	VLANLabel  *string        `json:",omitzero"` // VLANlabel, NMTOKEN
+	Address    *string        `json:",omitzero"`
+	Gateway    *string        `json:",omitzero"`
+	Allocation *Allocation    `json:",omitzero"`
+	Status     *NetworkStatus `json:",omitzero"`
+	Action     *NetworkAction `json:",omitzero"`
 }
 
 // Storage is <storage-support> or <storage>.
 type Storage struct {
-	Size   *uint64 // GB
-	Status *StorageStatus
-	Action *StorageAction
+	Size   *uint64        `json:",omitzero"` // GB
+	Status *StorageStatus `json:",omitzero"`
+	Action *StorageAction `json:",omitzero"`
 }
 
 // NetworkInterface is <NetworkInterface-support> or <NetworkInterface>.
 type NetworkInterface struct {
-	Interface  *string // NMTOKEN
-	MAC        *string
-	Status     *NetworkStatus
-	IP         *string
-	Gateway    *string
-	Allocation *Allocation
+	Interface  *string        `json:",omitzero"` // NMTOKEN
+	MAC        *string        `json:",omitzero"`
+	Status     *NetworkStatus `json:",omitzero"`
+	IP         *string        `json:",omitzero"`
+	Gateway    *string        `json:",omitzero"`
+	Allocation *Allocation    `json:",omitzero"`
 }
 
 // StorageLink is <storagelink-support> or <storagelink>.
 type StorageLink struct {
-	DeviceID   *string // NMTOKEN
-	Mountpoint *string
-	Status     *NetworkStatus
+	DeviceID   *string        `json:",omitzero"` // NMTOKEN
+	Mountpoint *string        `json:",omitzero"`
+	Status     *NetworkStatus `json:",omitzero"`
 }
 
 // DataObject is <DataObject-support> or <DataObject>.
 type DataObject struct {
-	Mimetype        *string
-	Metadata        *string
-	ObjectURI       *string
-	ObjectID        *string // NMTOKEN
-	ParentURI       *string
-	DomainURI       *string
-	CapabilitiesURI *string
-	Value           *string
-	Status          *string
+	Mimetype        *string `json:",omitzero"`
+	Metadata        *string `json:",omitzero"`
+	ObjectURI       *string `json:",omitzero"`
+	ObjectID        *string `json:",omitzero"` // NMTOKEN
+	ParentURI       *string `json:",omitzero"`
+	DomainURI       *string `json:",omitzero"`
+	CapabilitiesURI *string `json:",omitzero"`
+	Value           *string `json:",omitzero"`
+	Status          *string `json:",omitzero"`
 }
 
 // ContainerObject is <ContainerObject-support> or <ContainerObject>.
 type ContainerObject struct {
-	Metadata        *string
-	ObjectURI       *string
-	ObjectID        *string
-	ParentURI       *string
-	DomainURI       *string
-	CapabilitiesURI *string
-	Exports         *string
-	Snapshots       *string
-	Children        *string
-	Status          *string
+	Metadata        *string `json:",omitzero"`
+	ObjectURI       *string `json:",omitzero"`
+	ObjectID        *string `json:",omitzero"`
+	ParentURI       *string `json:",omitzero"`
+	DomainURI       *string `json:",omitzero"`
+	CapabilitiesURI *string `json:",omitzero"`
+	Exports         *string `json:",omitzero"`
+	Snapshots       *string `json:",omitzero"`
+	Children        *string `json:",omitzero"`
+	Status          *string `json:",omitzero"`
 }
 
 // DomainObject is <DomainObject-support> or <DomainObject>.
 type DomainObject struct {
-	Metadata        *string
-	ObjectURI       *string
-	ObjectID        *string
-	ParentURI       *string
-	DomainURI       *string
-	CapabilitiesURI *string
-	Enabled         *bool
-	Children        *string
+	Metadata        *string `json:",omitzero"`
+	ObjectURI       *string `json:",omitzero"`
+	ObjectID        *string `json:",omitzero"`
+	ParentURI       *string `json:",omitzero"`
+	DomainURI       *string `json:",omitzero"`
+	CapabilitiesURI *string `json:",omitzero"`
+	Enabled         *bool   `json:",omitzero"`
+	Children        *string `json:",omitzero"`
 }
 
 // QueueObject is <QueueObject-support> or <QueueObject>.
 type QueueObject struct {
-	Metadata        *string
-	ObjectURI       *string
-	ObjectID        *string
-	ParentURI       *string
-	DomainURI       *string
-	CapabilitiesURI *string
-	Status          *string
+	Metadata        *string `json:",omitzero"`
+	ObjectURI       *string `json:",omitzero"`
+	ObjectID        *string `json:",omitzero"`
+	ParentURI       *string `json:",omitzero"`
+	DomainURI       *string `json:",omitzero"`
+	CapabilitiesURI *string `json:",omitzero"`
+	Status          *string `json:",omitzero"`
 }
 
 // CapabilityObject is <CapabilityObject-support> or <CapabilityObject>.
 // The prose lists <capabilities> and <children>, which the schema lacks;
 // the schema's <domainURI>, <capabilitiesURI> and <status> are kept.
 type CapabilityObject struct {
-	Type            *CapabilityType
-	ObjectURI       *string
-	ObjectID        *string
-	ParentURI       *string
-	DomainURI       *string
-	CapabilitiesURI *string
-	Status          *string
+	Type            *CapabilityType `json:",omitzero"`
+	ObjectURI       *string         `json:",omitzero"`
+	ObjectID        *string         `json:",omitzero"`
+	ParentURI       *string         `json:",omitzero"`
+	DomainURI       *string         `json:",omitzero"`
+	CapabilitiesURI *string         `json:",omitzero"`
+	Status          *string         `json:",omitzero"`
 }
