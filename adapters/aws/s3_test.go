@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -236,4 +237,41 @@ func TestS3Front(t *testing.T) {
 		{Method: "PUT", Target: "/csb-front/x", Header: map[string]string{"X-Amz-Copy-Source": "/other-bucket/secret"}, Kind: adapters.KindClient},
 		{Method: "PUT", Target: "/csb-front/x", Header: map[string]string{"X-Amz-Content-Sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"}, Kind: adapters.KindClient},
 	})
+}
+
+// TestS3DefaultCredentialChain: with no keys in the configuration the
+// adapter takes the SDK's default chain; here the environment's keys
+// (shared files and the instance metadata service pointed away), against
+// the real s3api. Wrong keys in the environment are refused by the
+// provider, so the keys really come from there.
+func TestS3DefaultCredentialChain(t *testing.T) {
+	sw := swiftpeer.Shared(t)
+	dir := t.TempDir()
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	t.Setenv("AWS_ACCESS_KEY_ID", swiftpeer.User)
+	want := csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{DataObject: &csbmsg.DataObject{Value: s("from the environment")}}}
+	ctx := context.Background()
+
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "not-"+swiftpeer.Key)
+	if _, err := s3Adapter(t, sw.ProxyURL, "", "").Provision(ctx, &adapters.Request{JobID: "S3_EnvBad", Owner: "alice", Want: want}); err == nil {
+		t.Fatal("wrong keys in the environment were accepted")
+	}
+
+	t.Setenv("AWS_SECRET_ACCESS_KEY", swiftpeer.Key)
+	a := s3Adapter(t, sw.ProxyURL, "", "")
+	res, err := a.Provision(ctx, &adapters.Request{JobID: "S3_Env", Owner: "alice", Want: want})
+	if err != nil {
+		t.Fatalf("provision with the environment's keys: %v", err)
+	}
+	resp, body := swiftGet(t, sw, swiftpeer.User, swiftpeer.Key, "/"+res.Native[nativeBucket]+"/data")
+	if resp.StatusCode != 200 || body != "from the environment" {
+		t.Fatalf("through Swift: %s %q", resp.Status, body)
+	}
+	if err := a.Remove(ctx, res); err != nil {
+		t.Fatal(err)
+	}
 }
