@@ -6,6 +6,10 @@
 #   ./xcaddy.sh test    build, then run every test: unit, adapt and live
 #   ./xcaddy.sh bench   build, then run the benchmark harness and print one table
 #
+# CSB_CADDY_BIN names the binary to build and run instead of ./caddy (the
+# live tests read the same variable). CSB_CACHE_DIR is where xcaddy is kept
+# (default ./.cache).
+#
 # xcaddy v0.4.5 is built from a pinned module requirement in a throwaway
 # module, because the module proxy here refuses the version listings that
 # "go install ...@latest" (and even "@v0.4.5") needs.
@@ -17,6 +21,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$here"
 cache="${CSB_CACHE_DIR:-$here/.cache}"
 xcaddy="$cache/xcaddy-$XCADDY_VERSION"
+bin="${CSB_CADDY_BIN:-$here/caddy}"
 
 ensure_xcaddy() {
 	[ -x "$xcaddy" ] && return 0
@@ -32,11 +37,23 @@ ensure_xcaddy() {
 	rm -rf "$tmp"
 }
 
-# newer_sources succeeds when ./caddy is missing or older than a source file.
+# newer_sources succeeds when the binary is missing or older than a source
+# file.
 newer_sources() {
-	[ -x ./caddy ] || return 0
+	[ -x "$bin" ] || return 0
 	[ -n "$(find . -path ./.cache -prune -o -path ./.git -prune -o \
-		\( -name '*.go' -o -name go.mod -o -name go.sum \) -newer ./caddy -print -quit)" ]
+		\( -name '*.go' -o -name go.mod -o -name go.sum \) -newer "$bin" -print -quit)" ]
+}
+
+# build_if_stale builds the binary when the sources are newer, and says
+# which it did.
+build_if_stale() {
+	if newer_sources; then
+		echo "xcaddy.sh: building $bin (missing, or older than the sources)" >&2
+		build
+	else
+		echo "xcaddy.sh: $bin is up to date" >&2
+	fi
 }
 
 build() {
@@ -55,7 +72,7 @@ build() {
 	proxy=${proxy//|direct/}
 	proxy=${proxy//direct|/}
 	GOPROXY="$proxy|file://$empty" "$xcaddy" build "$CADDY_VERSION" \
-		--output ./caddy \
+		--output "$bin" \
 		--with "github.com/caddy-csb/caddy-csb=."
 }
 
@@ -66,18 +83,18 @@ build)
 	build
 	;;
 run)
-	if newer_sources; then build; fi
-	exec ./caddy run --config Caddyfile.example --adapter caddyfile "$@"
+	build_if_stale
+	exec "$bin" run --config Caddyfile.example --adapter caddyfile "$@"
 	;;
 test)
-	if newer_sources; then build; fi
-	export CSB_CADDY_BIN="$here/caddy"
+	build_if_stale
+	export CSB_CADDY_BIN="$bin"
 	go vet ./...
 	go test -count=1 -timeout 25m "$@" ./...
 	;;
 bench)
-	if newer_sources; then build; fi
-	export CSB_CADDY_BIN="$here/caddy"
+	build_if_stale
+	export CSB_CADDY_BIN="$bin"
 	go run ./bench "$@"
 	;;
 *)

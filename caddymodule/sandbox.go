@@ -45,13 +45,18 @@ type SandboxFaults struct {
 	// Latency delays every native request. Default 0.
 	Latency caddy.Duration `json:"latency,omitempty"`
 	// ErrorRate is the fraction (0..1) of native requests answered with
-	// ErrorStatus, drawn from a generator seeded with Seed. Default 0.
+	// ErrorRateStatus, drawn from a generator seeded with Seed. Default 0.
 	ErrorRate float64 `json:"error_rate,omitempty"`
-	// ErrorStatus is the HTTP status of injected errors. Default 500.
-	ErrorStatus int `json:"error_status,omitempty"`
+	// ErrorRateStatus is the HTTP status (400-599) of the errors
+	// ErrorRate injects. Default 500.
+	ErrorRateStatus int `json:"error_rate_status,omitempty"`
 	// FailAfter, when positive, answers every native request after the
-	// first FailAfter with ErrorStatus (counted from the last reload).
+	// first FailAfter with FailAfterStatus (counted from the last reload),
+	// whatever ErrorRate draws.
 	FailAfter int `json:"fail_after,omitempty"`
+	// FailAfterStatus is the HTTP status (400-599) of the errors FailAfter
+	// injects. Default 500.
+	FailAfterStatus int `json:"fail_after_status,omitempty"`
 	// Hang makes native requests block until the client gives up.
 	Hang bool `json:"hang,omitempty"`
 	// Seed seeds the error-rate generator. Default 0.
@@ -200,8 +205,10 @@ func (s *Sandbox) Provision(ctx caddy.Context) error {
 	}
 	var f sandbox.Faults
 	if s.Faults != nil {
-		f = sandbox.Faults{Latency: time.Duration(s.Faults.Latency), ErrorRate: s.Faults.ErrorRate, ErrorStatus: s.Faults.ErrorStatus,
-			FailAfter: s.Faults.FailAfter, Hang: s.Faults.Hang, Seed: s.Faults.Seed}
+		f = sandbox.Faults{Latency: time.Duration(s.Faults.Latency),
+			ErrorRate: s.Faults.ErrorRate, ErrorRateStatus: s.Faults.ErrorRateStatus,
+			FailAfter: s.Faults.FailAfter, FailAfterStatus: s.Faults.FailAfterStatus,
+			Hang: s.Faults.Hang, Seed: s.Faults.Seed}
 	}
 	s.cloud.SetFaults(f)
 	s.cloud.SetPublishConfig(sandbox.PublishConfig{
@@ -293,6 +300,16 @@ func (s *Sandbox) Validate() error {
 	}
 	if s.Faults != nil && (s.Faults.ErrorRate < 0 || s.Faults.ErrorRate > 1) {
 		return fmt.Errorf("csb_sandbox %q: error_rate %v must be between 0 and 1", s.ID, s.Faults.ErrorRate)
+	}
+	if f := s.Faults; f != nil {
+		for _, st := range []struct {
+			name   string
+			status int
+		}{{"error_rate_status", f.ErrorRateStatus}, {"fail_after_status", f.FailAfterStatus}} {
+			if st.status != 0 && (st.status < 400 || st.status > 599) {
+				return fmt.Errorf("csb_sandbox %q: %s %d must be 400-599", s.ID, st.name, st.status)
+			}
+		}
 	}
 	return nil
 }
@@ -507,9 +524,13 @@ func (s *Sandbox) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if len(args) == 2 {
 				st, err := strconv.Atoi(args[1])
 				if err != nil || st < 400 || st > 599 {
-					return d.Errf("csb_sandbox: error status %q must be 400-599", args[1])
+					return d.Errf("csb_sandbox: %s status %q must be 400-599", name, args[1])
 				}
-				f.ErrorStatus = st
+				if name == "error_rate" {
+					f.ErrorRateStatus = st
+				} else {
+					f.FailAfterStatus = st
+				}
 			}
 		case "hang":
 			if err = want(0, 0); err != nil {

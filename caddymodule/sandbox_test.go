@@ -206,3 +206,51 @@ func TestSandboxNotifiesWithBasic(t *testing.T) {
 		t.Fatal("no notification with Basic credentials")
 	}
 }
+
+// TestSandboxFaultStatuses: error_rate and fail_after each answer with
+// their own status, from the Caddyfile through Provision to the
+// sandbox's CIMI API.
+func TestSandboxFaultStatuses(t *testing.T) {
+	s := new(Sandbox)
+	err := s.UnmarshalCaddyfile(caddyfile.NewTestDispenser("csb_sandbox fault-statuses {\n error_rate 1 503\n fail_after 2 429\n}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := s.Faults; f == nil || f.ErrorRateStatus != 503 || f.FailAfterStatus != 429 {
+		t.Fatalf("faults parsed as %+v", s.Faults)
+	}
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel()
+	if err := s.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer cleanupWithin(t, s)
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	var got []int
+	for range 3 {
+		rec := httptest.NewRecorder()
+		if err := s.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/cimi/", nil), nil); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, rec.Code)
+	}
+	if got[0] != 503 || got[1] != 503 || got[2] != 429 {
+		t.Fatalf("statuses %v, want [503 503 429]: error_rate's before fail_after's threshold, fail_after's after", got)
+	}
+
+	for _, tc := range []struct {
+		name string
+		f    SandboxFaults
+		want string
+	}{
+		{"error_rate_status", SandboxFaults{ErrorRate: 0.5, ErrorRateStatus: 200}, "error_rate_status 200 must be 400-599"},
+		{"fail_after_status", SandboxFaults{FailAfter: 1, FailAfterStatus: 600}, "fail_after_status 600 must be 400-599"},
+	} {
+		v := Sandbox{CIMIPath: "/cimi", CDMIPath: "/cdmi", SubscribePath: "/csb/subscribe", Faults: &tc.f}
+		if err := v.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want one containing %q", tc.name, err, tc.want)
+		}
+	}
+}

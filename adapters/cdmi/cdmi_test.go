@@ -113,9 +113,9 @@ func TestConformanceSandbox(t *testing.T) {
 			case adaptertest.FaultNone:
 				cloud.SetFaults(sandbox.Faults{})
 			case adaptertest.FaultClient:
-				cloud.SetFaults(sandbox.Faults{ErrorRate: 1, ErrorStatus: 403})
+				cloud.SetFaults(sandbox.Faults{ErrorRate: 1, ErrorRateStatus: 403})
 			case adaptertest.FaultServer:
-				cloud.SetFaults(sandbox.Faults{ErrorRate: 1, ErrorStatus: 500})
+				cloud.SetFaults(sandbox.Faults{ErrorRate: 1, ErrorRateStatus: 500})
 			case adaptertest.FaultHang:
 				cloud.SetFaults(sandbox.Faults{Hang: true})
 			case adaptertest.FaultFailAfter:

@@ -140,9 +140,9 @@ func sandboxFault(c *sandbox.Cloud) func(adaptertest.Fault) {
 		case adaptertest.FaultNone:
 			c.SetFaults(sandbox.Faults{})
 		case adaptertest.FaultClient:
-			c.SetFaults(sandbox.Faults{ErrorRate: 1, ErrorStatus: http.StatusBadRequest})
+			c.SetFaults(sandbox.Faults{ErrorRate: 1, ErrorRateStatus: http.StatusBadRequest})
 		case adaptertest.FaultServer:
-			c.SetFaults(sandbox.Faults{ErrorRate: 1, ErrorStatus: http.StatusInternalServerError})
+			c.SetFaults(sandbox.Faults{ErrorRate: 1, ErrorRateStatus: http.StatusInternalServerError})
 		case adaptertest.FaultHang:
 			c.SetFaults(sandbox.Faults{Hang: true})
 		case adaptertest.FaultFailAfter:

@@ -42,6 +42,10 @@ type Adapter struct {
 	live map[string]struct{}
 }
 
+// defaultSchemes are the schemes a service's href may have when
+// Adapter.Schemes is empty: the transparent proxy forwards HTTP.
+var defaultSchemes = []string{"http", "https"}
+
 // Native keys of a Resource.
 const (
 	nativeKind  = "kind" // PaaS or SaaS
@@ -160,7 +164,7 @@ func (a *Adapter) href(s csbmsg.Service, offer *csbmsg.Link) (string, error) {
 	}
 	schemes := a.Schemes
 	if len(schemes) == 0 {
-		schemes = []string{"http", "https"}
+		schemes = defaultSchemes
 	}
 	for _, sc := range schemes {
 		if strings.EqualFold(u.Scheme, sc) {

@@ -44,6 +44,11 @@ const (
 	ResourceDisk      = 17
 )
 
+// itemElements are the VirtualHardwareSection elements read as hardware
+// items: Item (CIM RASD, OVF 1.x and 2.x), and OVF 2.x's StorageItem
+// (SASD) and EthernetPortItem (EPASD).
+var itemElements = []string{"Item", "StorageItem", "EthernetPortItem"}
+
 // Limits bound what Parse accepts. Zero fields take the defaults.
 type Limits struct {
 	// MaxBytes is the largest descriptor accepted. Default 1 MiB.
@@ -270,7 +275,7 @@ func read(env *etree.Element) (*Requirements, error) {
 	}
 	config := defaultConfiguration(env)
 	for _, item := range hws[0].ChildElements() {
-		if !isOVF(item.NamespaceURI()) || (item.Tag != "Item" && item.Tag != "StorageItem" && item.Tag != "EthernetPortItem") {
+		if !isOVF(item.NamespaceURI()) || !contains(itemElements, item.Tag) {
 			continue
 		}
 		if c := ovfAttr(item, "configuration"); c != "" && config != "" && !contains(strings.Fields(c), config) {

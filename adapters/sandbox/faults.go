@@ -16,14 +16,19 @@ type Faults struct {
 	// handled. A request whose client gives up first is dropped.
 	Latency time.Duration `json:"latency,omitempty"`
 	// ErrorRate is the fraction (0..1) of native requests answered with
-	// ErrorStatus instead of being handled. Draws come from a generator
-	// seeded with Seed, so a run is reproducible.
+	// ErrorRateStatus instead of being handled. Draws come from a
+	// generator seeded with Seed, so a run is reproducible.
 	ErrorRate float64 `json:"error_rate,omitempty"`
+	// ErrorRateStatus is the HTTP status of the errors ErrorRate injects.
+	// Default 500.
+	ErrorRateStatus int `json:"error_rate_status,omitempty"`
 	// FailAfter, when positive, lets that many native requests through and
-	// answers every later one with ErrorStatus.
+	// answers every later one with FailAfterStatus, whatever ErrorRate
+	// draws.
 	FailAfter int `json:"fail_after,omitempty"`
-	// ErrorStatus is the HTTP status of injected errors. Default 500.
-	ErrorStatus int `json:"error_status,omitempty"`
+	// FailAfterStatus is the HTTP status of the errors FailAfter injects.
+	// Default 500.
+	FailAfterStatus int `json:"fail_after_status,omitempty"`
 	// Hang makes every native request block until its client gives up
 	// (the request context ends); it simulates a provider that never
 	// answers.
@@ -80,16 +85,20 @@ func (fs *faultState) decide() (status int, latency time.Duration, hang <-chan s
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	f := fs.f
-	st := f.ErrorStatus
-	if st == 0 {
-		st = http.StatusInternalServerError
+	orDefault := func(st int) int {
+		if st == 0 {
+			return http.StatusInternalServerError
+		}
+		return st
 	}
 	fs.count++
-	if f.FailAfter > 0 && fs.count > f.FailAfter {
-		status = st
-	}
+	// Draw on every request, even one fail_after answers, so the
+	// sequence of draws does not depend on fail_after.
 	if f.ErrorRate > 0 && fs.rng.Float64() < f.ErrorRate {
-		status = st
+		status = orDefault(f.ErrorRateStatus)
+	}
+	if f.FailAfter > 0 && fs.count > f.FailAfter {
+		status = orDefault(f.FailAfterStatus)
 	}
 	if f.Hang {
 		hang = fs.release

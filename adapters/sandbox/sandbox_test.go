@@ -317,7 +317,7 @@ func TestFaults(t *testing.T) {
 		t.Errorf("fail after 2: %d %d %d", a, b, d)
 	}
 	run := func() []int {
-		c.SetFaults(Faults{ErrorRate: 0.5, Seed: 7, ErrorStatus: 503})
+		c.SetFaults(Faults{ErrorRate: 0.5, Seed: 7, ErrorRateStatus: 503})
 		var out []int
 		for range 20 {
 			out = append(out, get())
@@ -336,6 +336,20 @@ func TestFaults(t *testing.T) {
 	}
 	if n == 0 || n == 20 {
 		t.Errorf("error rate 0.5 gave %d/20 errors", n)
+	}
+	// Each fault answers with its own status: error_rate's until
+	// fail_after's threshold, fail_after's from then on.
+	c.SetFaults(Faults{ErrorRate: 1, ErrorRateStatus: 503, FailAfter: 2, FailAfterStatus: 429})
+	if a, b, d := get(), get(), get(); a != 503 || b != 503 || d != 429 {
+		t.Errorf("error_rate 1 503 + fail_after 2 429: %d %d %d, want 503 503 429", a, b, d)
+	}
+	c.SetFaults(Faults{ErrorRate: 1, FailAfter: 1, FailAfterStatus: 502})
+	if a, b := get(), get(); a != 500 || b != 502 {
+		t.Errorf("error_rate 1 + fail_after 1 502: %d %d, want 500 502", a, b)
+	}
+	c.SetFaults(Faults{ErrorRate: 1, ErrorRateStatus: 503, FailAfter: 1})
+	if a, b := get(), get(); a != 503 || b != 500 {
+		t.Errorf("error_rate 1 503 + fail_after 1: %d %d, want 503 500", a, b)
 	}
 	var slept []time.Duration
 	c.SetSleep(func(ctx context.Context, d time.Duration) error { slept = append(slept, d); return nil })
