@@ -152,6 +152,7 @@ type Manager struct {
 	store    store.Store
 	logger   *zap.Logger
 	cache    *ristretto.Cache[string, *cached]
+	fills    fillGuard
 	instance string
 
 	base   context.Context // cancelled by Stop

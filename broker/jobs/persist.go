@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/caddy-csb/caddy-csb/broker/store"
@@ -70,7 +71,7 @@ func (m *Manager) save(ctx context.Context, j *Job) error {
 	// immediate in ristretto, while a Set is applied asynchronously and a
 	// Set of a key whose first Set is still buffered may be dropped), and
 	// the latest record of a job this process works on is kept in m.live.
-	m.cache.Del(j.ID)
+	m.forget(j.ID)
 	m.mu.Lock()
 	if _, ok := m.running[j.ID]; ok {
 		m.live[j.ID] = data
@@ -92,9 +93,13 @@ func (m *Manager) loadStore(ctx context.Context, id string, fill bool) (*Job, er
 	if !validID(id) {
 		return nil, ErrNoJob
 	}
+	var gen uint64
+	if fill {
+		gen = m.fills.generation(id)
+	}
 	data, err := m.store.Load(ctx, jobKey(id))
 	if errors.Is(err, store.ErrNotExist) {
-		m.cache.Del(id)
+		m.forget(id)
 		return nil, ErrNoJob
 	}
 	if err != nil {
@@ -105,7 +110,9 @@ func (m *Manager) loadStore(ctx context.Context, id string, fill bool) (*Job, er
 		return nil, fmt.Errorf("job %s: corrupt record: %w", id, err)
 	}
 	if fill {
-		m.cache.SetWithTTL(id, &cached{key: id, data: data}, int64(len(data))+CacheEntryOverhead, m.c().CacheTTL)
+		m.fills.fill(id, gen, func() {
+			m.cache.SetWithTTL(id, &cached{key: id, data: data}, int64(len(data))+CacheEntryOverhead, m.c().CacheTTL)
+		})
 	}
 	return &j, nil
 }
@@ -171,4 +178,55 @@ func (m *Manager) listIDs(ctx context.Context) ([]string, error) {
 		}
 	}
 	return ids, nil
+}
+
+// fillGuard keeps a read that raced with a write from caching what it
+// read. A reader notes the generation of the job's stripe before reading
+// the store and fills the cache only if no write of this process touched
+// the stripe since; a writer bumps the generation and removes the entry
+// under the same lock. ristretto applies a Set and a later Del in order,
+// so whichever comes first, the cache never keeps a record older than the
+// last write (see forget). Another instance's writes are not seen: reads
+// of settled jobs may lag those by CacheTTL, as documented.
+type fillGuard struct {
+	mu   sync.Mutex
+	gens [64]uint64
+}
+
+func stripe(id string) int {
+	h := uint32(2166136261) // FNV-1a
+	for i := 0; i < len(id); i++ {
+		h = (h ^ uint32(id[i])) * 16777619
+	}
+	return int(h % 64)
+}
+
+func (g *fillGuard) generation(id string) uint64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.gens[stripe(id)]
+}
+
+// fill runs set if the job's stripe has not been written since gen.
+func (g *fillGuard) fill(id string, gen uint64, set func()) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.gens[stripe(id)] == gen {
+		set()
+	}
+}
+
+// forget removes a job's cached record after a write (or when it is gone
+// from the store), and stops reads begun before it from caching theirs.
+//
+// ristretto applies Sets and Dels in order but in the background: until
+// it has, a Set made before the Del can still become visible after Del
+// returns. forget waits for the buffered operations to be applied, so a
+// read after a write never sees the record the write replaced.
+func (m *Manager) forget(id string) {
+	m.fills.mu.Lock()
+	m.fills.gens[stripe(id)]++
+	m.cache.Del(id)
+	m.fills.mu.Unlock()
+	m.cache.Wait()
 }

@@ -203,7 +203,7 @@ func (m *Manager) purge(ctx context.Context, id string) bool {
 	if err := m.store.Delete(ctx, jobKey(id)); err != nil {
 		return false
 	}
-	m.cache.Del(id)
+	m.forget(id)
 	m.logger.Info("job purged", zap.String("job_id", id), zap.String("status", string(j.Status)))
 	return true
 }
