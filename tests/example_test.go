@@ -146,15 +146,29 @@ func TestExampleAdapts(t *testing.T) {
 	}
 }
 
-// waitCatalogue polls the broker's debug catalogue until both clouds'
-// IaaS and DSaaS services are placeable.
+// waitCatalogue waits until both clouds of Caddyfile.example are in the
+// catalogue of the broker p runs.
 func waitCatalogue(t *testing.T, p *harness.Process, timeout time.Duration) {
 	t.Helper()
+	if err := waitExampleCatalogue(p.AdminAddr, timeout, nil); err != nil {
+		t.Fatalf("%v\n%s", err, p.Log())
+	}
+}
+
+// waitExampleCatalogue polls the admin API at admin until both clouds'
+// IaaS and DSaaS services are placeable. It gives up after timeout, or
+// when stopped is closed (the process ended).
+func waitExampleCatalogue(admin string, timeout time.Duration, stopped <-chan struct{}) error {
 	deadline := time.Now().Add(timeout)
 	client := &http.Client{Timeout: 5 * time.Second}
 	var last string
 	for {
-		resp, err := client.Get("http://" + p.AdminAddr + "/csb/catalog")
+		select {
+		case <-stopped:
+			return fmt.Errorf("the broker exited before the clouds were in the catalogue: %s", last)
+		default:
+		}
+		resp, err := client.Get("http://" + admin + "/csb/catalog")
 		if err == nil {
 			var v struct {
 				Placeable map[string]int `json:"placeable"`
@@ -163,13 +177,13 @@ func waitCatalogue(t *testing.T, p *harness.Process, timeout time.Duration) {
 			resp.Body.Close()
 			last = string(data)
 			if json.Unmarshal(data, &v) == nil && v.Placeable["IaaS"] == 2 && v.Placeable["DSaaS"] == 2 {
-				return
+				return nil
 			}
 		} else {
 			last = err.Error()
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the clouds were not in the catalogue after %v: %s\n%s", timeout, last, p.Log())
+			return fmt.Errorf("the clouds were not in the catalogue after %v: %s", timeout, last)
 		}
 		time.Sleep(100 * time.Millisecond) // polling a condition, with a deadline
 	}

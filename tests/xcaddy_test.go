@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -304,36 +303,16 @@ func (r *xcaddyRun) stop(t *testing.T) int {
 	return -1
 }
 
-// waitAdminCatalogue polls the admin API until both clouds' IaaS and DSaaS
-// services are placeable.
+// waitAdminCatalogue waits until both clouds of the example are in the
+// catalogue of the broker r runs.
 func waitAdminCatalogue(t *testing.T, r *xcaddyRun, admin string) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	client := &http.Client{Timeout: 5 * time.Second}
-	var last string
-	for {
+	if err := waitExampleCatalogue(admin, 60*time.Second, r.done); err != nil {
 		select {
 		case <-r.done:
-			t.Fatalf("xcaddy.sh run exited: %v", r.err)
+			t.Fatalf("%v (xcaddy.sh run: %v)", err, r.err)
 		default:
+			t.Fatal(err)
 		}
-		resp, err := client.Get("http://" + admin + "/csb/catalog")
-		if err == nil {
-			var v struct {
-				Placeable map[string]int `json:"placeable"`
-			}
-			data, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			last = string(data)
-			if json.Unmarshal(data, &v) == nil && v.Placeable["IaaS"] == 2 && v.Placeable["DSaaS"] == 2 {
-				return
-			}
-		} else {
-			last = err.Error()
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the clouds were not in the catalogue after 60s: %s", last)
-		}
-		time.Sleep(100 * time.Millisecond) // polling a condition, with a deadline
 	}
 }

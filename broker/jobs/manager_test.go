@@ -456,7 +456,7 @@ func TestRestartFinishesInterruptedProvisioning(t *testing.T) {
 	e.ads["a"].SetFault(jobstest.Fault{})
 	m2 := e.start(e.cfg)
 	m2.Start()
-	j = e.waitJob(m2, "alice", r.Job.ID, func(j *jobs.Job) bool { return j.Status == jobs.StatusSuccess })
+	j = e.waitJob(m2, "alice", j.ID, func(j *jobs.Job) bool { return j.Status == jobs.StatusSuccess })
 	if len(j.Attempts) != 2 || j.Attempts[0].Outcome != jobs.OutcomeInterrupted || len(e.ads["a"].Live()) != 1 {
 		t.Fatalf("%+v / %v", j.Attempts, e.ads["a"].Live())
 	}
@@ -597,9 +597,11 @@ func writeJob(t *testing.T, e *env, j *jobs.Job) {
 	}
 }
 
-// A provisioning cut short by a stop after the adapter created part of
-// the resources: the next broker removes the part and provisions again.
-func TestRestartRemovesPartialResourceAndRetries(t *testing.T) {
+// stopAfterPartialCreate stops a broker while provider a is building a
+// create's resources, after it created part of them, and returns the job
+// as the stopped broker left it.
+func stopAfterPartialCreate(t *testing.T) (*env, *jobs.Job) {
+	t.Helper()
 	e := newEnv(t, []string{"a"}, func(c *jobs.Config) { c.RespondWithin = time.Millisecond })
 	block, started := make(chan struct{}), make(chan struct{})
 	e.ads["a"].SetFault(jobstest.Fault{Block: block, BlockStarted: started, BlockAfterCreate: true})
@@ -607,14 +609,24 @@ func TestRestartRemovesPartialResourceAndRetries(t *testing.T) {
 	<-started
 	e.m.Stop()
 	close(block)
-	j, _ := e.start(e.cfg).Get(ctx, "alice", r.Job.ID)
+	j, err := e.start(e.cfg).Get(ctx, "alice", r.Job.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, j
+}
+
+// A provisioning cut short by a stop after the adapter created part of
+// the resources: the next broker removes the part and provisions again.
+func TestRestartRemovesPartialResourceAndRetries(t *testing.T) {
+	e, j := stopAfterPartialCreate(t)
 	if !j.Attempts[0].Partial || j.Attempts[0].Outcome != jobs.OutcomeInProgress || len(e.ads["a"].LiveFor(j.ID)) != 1 {
 		t.Fatalf("after stop: %+v, provider holds %v", j.Attempts[0], e.ads["a"].LiveFor(j.ID))
 	}
 	e.ads["a"].SetFault(jobstest.Fault{})
 	m2 := e.start(e.cfg)
 	m2.Start()
-	j = e.waitJob(m2, "alice", r.Job.ID, func(j *jobs.Job) bool { return j.Status == jobs.StatusSuccess })
+	j = e.waitJob(m2, "alice", j.ID, func(j *jobs.Job) bool { return j.Status == jobs.StatusSuccess })
 	if got := e.ads["a"].LiveFor(j.ID); len(got) != 1 || got[0] != j.Resource.URI {
 		t.Fatalf("provider holds %v for the job, want only %s", got, j.Resource.URI)
 	}
@@ -628,14 +640,7 @@ func TestRestartRemovesPartialResourceAndRetries(t *testing.T) {
 // (failed, per the Finder contract), removes them and provisions again
 // on the same provider instead of handing half a job to the consumer.
 func TestRestartFindsUnrecordedPartialResource(t *testing.T) {
-	e := newEnv(t, []string{"a"}, func(c *jobs.Config) { c.RespondWithin = time.Millisecond })
-	block, started := make(chan struct{}), make(chan struct{})
-	e.ads["a"].SetFault(jobstest.Fault{Block: block, BlockStarted: started, BlockAfterCreate: true})
-	r := e.create("alice", 1)
-	<-started
-	e.m.Stop()
-	close(block)
-	j, _ := e.start(e.cfg).Get(ctx, "alice", r.Job.ID)
+	e, j := stopAfterPartialCreate(t)
 	live := e.ads["a"].LiveFor(j.ID)
 	if len(live) != 1 {
 		t.Fatalf("provider holds %v", live)
@@ -646,7 +651,7 @@ func TestRestartFindsUnrecordedPartialResource(t *testing.T) {
 	e.ads["a"].SetFault(jobstest.Fault{})
 	m2 := e.start(e.cfg)
 	m2.Start()
-	j = e.waitJob(m2, "alice", r.Job.ID, func(j *jobs.Job) bool { return j.Status != jobs.StatusProvisioning && j.Status != jobs.StatusPending })
+	j = e.waitJob(m2, "alice", j.ID, func(j *jobs.Job) bool { return j.Status != jobs.StatusProvisioning && j.Status != jobs.StatusPending })
 	if j.Status != jobs.StatusSuccess {
 		t.Fatalf("job %s: %+v", j.Status, j.Attempts)
 	}
