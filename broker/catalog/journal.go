@@ -737,13 +737,20 @@ func (c *Catalog) readJournals(ctx context.Context, all bool) ([]*record, error)
 	return recs, errors.Join(errs...)
 }
 
-// compactLoop compacts this instance's journal every CompactInterval. A
-// failure is logged when compaction starts failing and when it recovers.
+// compactLoop compacts this instance's journal every CompactInterval.
 func (c *Catalog) compactLoop() {
+	c.every(c.opt.CompactInterval, c.Compact,
+		"catalogue journal cannot be compacted", "catalogue journal compacted again")
+}
+
+// every runs fn each interval until the catalogue stops. A failure is
+// logged when fn starts failing and when it works again, not on every
+// try.
+func (c *Catalog) every(interval time.Duration, fn func(context.Context) error, failed, recovered string) {
 	defer c.done.Done()
 	failing := false
 	for {
-		t := c.clock.NewTimer(c.opt.CompactInterval)
+		t := c.clock.NewTimer(interval)
 		select {
 		case <-c.stop:
 			t.Stop()
@@ -751,15 +758,15 @@ func (c *Catalog) compactLoop() {
 		case <-t.C():
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		err := c.Compact(ctx)
+		err := fn(ctx)
 		cancel()
 		switch {
 		case err != nil && !failing:
 			failing = true
-			c.logger.Error("catalogue journal cannot be compacted", zap.Error(err))
+			c.logger.Error(failed, zap.Error(err))
 		case err == nil && failing:
 			failing = false
-			c.logger.Info("catalogue journal compacted again")
+			c.logger.Info(recovered)
 		}
 	}
 }

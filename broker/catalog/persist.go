@@ -358,26 +358,6 @@ func (c *Catalog) replaceSource(p *provider, r *record, src Source) {
 
 // syncLoop merges records of other brokers every SyncInterval.
 func (c *Catalog) syncLoop() {
-	defer c.done.Done()
-	failing := false
-	for {
-		t := c.clock.NewTimer(c.opt.SyncInterval)
-		select {
-		case <-c.stop:
-			t.Stop()
-			return
-		case <-t.C():
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		err := c.Sync(ctx)
-		cancel()
-		switch {
-		case err != nil && !failing:
-			failing = true
-			c.logger.Error("catalogue records cannot be read from storage", zap.Error(err))
-		case err == nil && failing:
-			failing = false
-			c.logger.Info("catalogue records read from storage again")
-		}
-	}
+	c.every(c.opt.SyncInterval, c.Sync,
+		"catalogue records cannot be read from storage", "catalogue records read from storage again")
 }
