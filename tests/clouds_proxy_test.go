@@ -27,7 +27,11 @@ import (
 )
 
 // TestMain stops the shared Swift of the live cloud tests after all tests.
-func TestMain(m *testing.M) { os.Exit(swiftpeer.Main(m)) }
+func TestMain(m *testing.M) {
+	code := swiftpeer.Main(m)
+	harness.RemoveBinary()
+	os.Exit(code)
+}
 
 // cloudBroker is a real Caddy fronting the real Swift twice: natively
 // (openstack adapter, TempAuth) as provider "swift", and through its S3 API

@@ -63,6 +63,14 @@ func Binary(t testing.TB) string {
 	return builtBin
 }
 
+// RemoveBinary deletes the binary Binary built, if it built one. A test
+// package's TestMain calls it after the tests have run.
+func RemoveBinary() {
+	if builtBin != "" {
+		os.RemoveAll(filepath.Dir(builtBin))
+	}
+}
+
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
 func FreePort(t testing.TB) int {
 	t.Helper()
