@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"strings"
 	"sync"
 	"time"
@@ -193,12 +194,11 @@ type fillGuard struct {
 	gens [64]uint64
 }
 
+// stripeSeed seeds the hash that spreads job ids over the guard's stripes.
+var stripeSeed = maphash.MakeSeed()
+
 func stripe(id string) int {
-	h := uint32(2166136261) // FNV-1a
-	for i := 0; i < len(id); i++ {
-		h = (h ^ uint32(id[i])) * 16777619
-	}
-	return int(h % 64)
+	return int(maphash.String(stripeSeed, id) % 64)
 }
 
 func (g *fillGuard) generation(id string) uint64 {
