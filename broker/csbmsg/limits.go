@@ -2,6 +2,7 @@ package csbmsg
 
 import (
 	"bytes"
+	"math"
 )
 
 // Default limits, used for every zero or negative field of Limits.
@@ -74,12 +75,39 @@ func (l Limits) WithDefaults() Limits {
 // and quoted attribute values, so its counts are exact for well-formed
 // input; for other input it may stop early and leave the verdict to the
 // XML decoder.
-func prescan(data []byte, l Limits) *Error {
+//
+// The same pass drops the whitespace no reader of a CSB message can see,
+// which is most of a pretty-printed message's text nodes: a run of
+// whitespace between two pieces of markup where its parent element is
+// known to hold an element (the run follows an end tag or an empty-element
+// tag, or precedes a start tag). Such a parent has complex content, whose
+// whitespace the reader ignores, so the tree built from the result reads
+// exactly as the tree of data would; it is cheaper, since each run costs
+// the XML decoder a token and the tree a node. Whitespace that may be the
+// value of a simple-typed element (between a start tag and an end tag, or
+// next to a comment, CDATA section or processing instruction) is kept.
+// The result is appended to out, only once the whole document has passed
+// the limits, or is data itself when nothing was dropped (or the scan
+// stopped early); its line numbers can differ from data's, so a syntax
+// error must be reported from data. prescan also returns the number of
+// elements it saw.
+func prescan(data []byte, l Limits, out []byte) ([]byte, int, *Error) {
 	var (
 		stack    [][2]int // name offsets of the open elements
 		elements int
 		i        int
+		textFrom int        // where the text after the last markup starts
+		last     = kindNone // the kind of that markup
+		// The runs to drop, recorded and only copied out once the whole
+		// document has passed: a refused message costs no copy. Past
+		// maxDropped runs the rest stay (dropping any of them is safe).
+		dropped [maxDropped][2]int32
+		ndrop   int
+		room    = maxDropped
 	)
+	if len(data) > math.MaxInt32 {
+		room = 0 // offsets would not fit; such a message is read as sent
+	}
 	for {
 		j := bytes.IndexByte(data[i:], '<')
 		if j < 0 {
@@ -89,11 +117,22 @@ func prescan(data []byte, l Limits) *Error {
 		if i+1 >= len(data) {
 			break
 		}
+		next := kindStart
+		switch data[i+1] {
+		case '/':
+			next = kindEnd
+		case '?', '!':
+			next = kindOther
+		}
+		if ndrop < room && textFrom < i && (last == kindEnd || last == kindEmpty || next == kindStart) && isWhitespaceBytes(data[textFrom:i]) {
+			dropped[ndrop] = [2]int32{int32(textFrom), int32(i)}
+			ndrop++
+		}
 		switch c := data[i+1]; {
 		case c == '?':
 			end := bytes.Index(data[i+2:], []byte("?>"))
 			if end < 0 {
-				return nil // the decoder reports the unterminated PI
+				return data, elements, nil // the decoder reports the unterminated PI
 			}
 			target := data[i+2:]
 			n := 0
@@ -101,57 +140,61 @@ func prescan(data []byte, l Limits) *Error {
 				n++
 			}
 			if n == 3 && bytes.EqualFold(target[:3], []byte("xml")) && i != 0 {
-				return syntaxErr("not well-formed: line %d: XML declaration not at the start of the document", lineOf(data, i))
+				return nil, 0, syntaxErr("not well-formed: line %d: XML declaration not at the start of the document", lineOf(data, i))
 			}
 			i += 2 + end + 2
+			last = kindOther
 		case c == '!':
 			rest := data[i+2:]
 			switch {
 			case bytes.HasPrefix(rest, []byte("--")):
 				end := bytes.Index(rest[2:], []byte("-->"))
 				if end < 0 {
-					return nil
+					return data, elements, nil
 				}
 				i += 4 + end + 3
+				last = kindOther
 			case bytes.HasPrefix(rest, []byte("[CDATA[")):
 				end := bytes.Index(rest[7:], []byte("]]>"))
 				if end < 0 {
-					return nil
+					return data, elements, nil
 				}
 				i += 9 + end + 3
+				last = kindOther
 			case bytes.HasPrefix(rest, []byte("DOCTYPE")):
-				return syntaxErr("line %d: document type declarations (<!DOCTYPE>) are not allowed", lineOf(data, i))
+				return nil, 0, syntaxErr("line %d: document type declarations (<!DOCTYPE>) are not allowed", lineOf(data, i))
 			default:
-				return syntaxErr("line %d: markup declarations (<!%s...>) are not allowed", lineOf(data, i), sanitize(string(nameAt(rest)), 16))
+				return nil, 0, syntaxErr("line %d: markup declarations (<!%s...>) are not allowed", lineOf(data, i), sanitize(string(nameAt(rest)), 16))
 			}
 		case c == '/':
 			nameStart := i + 2
 			name := nameAt(data[nameStart:])
 			if len(stack) == 0 {
-				return syntaxErr("not well-formed: line %d: unexpected end tag </%s>", lineOf(data, i), sanitize(string(name), 64))
+				return nil, 0, syntaxErr("not well-formed: line %d: unexpected end tag </%s>", lineOf(data, i), sanitize(string(name), 64))
 			}
 			top := stack[len(stack)-1]
 			open := data[top[0]:top[1]]
 			if !bytes.Equal(open, name) {
-				return syntaxErr("not well-formed: line %d: element <%s> closed by </%s>", lineOf(data, i), sanitize(string(open), 64), sanitize(string(name), 64))
+				return nil, 0, syntaxErr("not well-formed: line %d: element <%s> closed by </%s>", lineOf(data, i), sanitize(string(open), 64), sanitize(string(name), 64))
 			}
 			stack = stack[:len(stack)-1]
 			end := bytes.IndexByte(data[nameStart:], '>')
 			if end < 0 {
-				return nil
+				return data, elements, nil
 			}
 			i = nameStart + end + 1
+			last = kindEnd
 		default:
 			// A start tag: find its end, skipping quoted attribute values,
 			// which may contain '>'.
 			nameStart := i + 1
 			name := nameAt(data[nameStart:])
 			if len(name) == 0 {
-				return nil // not a tag; the decoder reports it
+				return data, elements, nil // not a tag; the decoder reports it
 			}
 			elements++
 			if elements > l.MaxElements {
-				return wrapErr(ErrLimit, "line %d: more than %d elements", lineOf(data, i), l.MaxElements)
+				return nil, 0, wrapErr(ErrLimit, "line %d: more than %d elements", lineOf(data, i), l.MaxElements)
 			}
 			k := nameStart + len(name)
 			attrs := 0
@@ -170,7 +213,7 @@ func prescan(data []byte, l Limits) *Error {
 				case b == '=':
 					attrs++
 					if attrs > l.MaxAttributes {
-						return wrapErr(ErrLimit, "line %d: element <%s> has more than %d attributes", lineOf(data, i), sanitize(string(name), 64), l.MaxAttributes)
+						return nil, 0, wrapErr(ErrLimit, "line %d: element <%s> has more than %d attributes", lineOf(data, i), sanitize(string(name), 64), l.MaxAttributes)
 					}
 				case b == '>':
 					selfClosing = data[k-1] == '/'
@@ -178,20 +221,59 @@ func prescan(data []byte, l Limits) *Error {
 				}
 			}
 			if k >= len(data) {
-				return nil // unterminated tag
+				return data, elements, nil // unterminated tag
 			}
 			if !selfClosing {
 				if len(stack)+1 > l.MaxDepth {
-					return wrapErr(ErrLimit, "line %d: elements nested deeper than %d", lineOf(data, i), l.MaxDepth)
+					return nil, 0, wrapErr(ErrLimit, "line %d: elements nested deeper than %d", lineOf(data, i), l.MaxDepth)
 				}
 				stack = append(stack, [2]int{nameStart, nameStart + len(name)})
+				last = kindStart
 			} else if len(stack)+1 > l.MaxDepth {
-				return wrapErr(ErrLimit, "line %d: elements nested deeper than %d", lineOf(data, i), l.MaxDepth)
+				return nil, 0, wrapErr(ErrLimit, "line %d: elements nested deeper than %d", lineOf(data, i), l.MaxDepth)
+			} else {
+				last = kindEmpty
 			}
 			i = k + 1
 		}
+		textFrom = i
 	}
-	return nil
+	if ndrop < room && textFrom < len(data) && (last == kindEnd || last == kindEmpty) && isWhitespaceBytes(data[textFrom:]) {
+		dropped[ndrop] = [2]int32{int32(textFrom), int32(len(data))}
+		ndrop++
+	}
+	if ndrop == 0 {
+		return data, elements, nil
+	}
+	copied := 0
+	for _, r := range dropped[:ndrop] {
+		out = append(out, data[copied:r[0]]...)
+		copied = int(r[1])
+	}
+	return append(out, data[copied:]...), elements, nil
+}
+
+// maxDropped bounds the whitespace runs prescan drops from one message
+// (its record lives on the stack): a pretty-printed notification with
+// one service has about 100, the draft's four-service example about 200.
+const maxDropped = 512
+
+// Kinds of markup, for prescan's whitespace rule.
+const (
+	kindNone  = iota // start of the document
+	kindStart        // a start tag
+	kindEmpty        // an empty-element tag <a/>
+	kindEnd          // an end tag
+	kindOther        // a comment, CDATA section or processing instruction
+)
+
+func isWhitespaceBytes(b []byte) bool {
+	for _, c := range b {
+		if !isXMLSpace(c) {
+			return false
+		}
+	}
+	return true
 }
 
 // nameAt returns the XML name at the start of b: the bytes up to the first

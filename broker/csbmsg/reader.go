@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/beevik/etree"
 )
@@ -30,6 +31,7 @@ type reader struct {
 	seen    map[string]struct{}
 	bad     *Error // first 400
 	unsup   *Error // first 420
+	nodes   []node // where enter takes its nodes from, a chunk at a time
 }
 
 // nsScope is one namespace binding; the chain ends with the built-in xml
@@ -70,21 +72,24 @@ func begin(data []byte, opt *Options, v *vocab) (*reader, *node, error) {
 	if cerr != nil {
 		return nil, nil, cerr
 	}
-	if e := prescan(data, lim); e != nil {
+	buf := compactBufs.Get().(*[]byte)
+	defer compactBufs.Put(buf)
+	compact, elements, e := prescan(data, lim, (*buf)[:0])
+	if e != nil {
 		return nil, nil, e
 	}
-	doc := etree.NewDocument()
-	doc.ReadSettings = etree.ReadSettings{
-		// The charset was settled by toUTF8: the data is UTF-8 now,
-		// whatever the declaration says.
-		CharsetReader:          func(_ string, in io.Reader) (io.Reader, error) { return in, nil },
-		PreserveDuplicateAttrs: true, // so that duplicates can be refused
-		MaxDepth:               lim.MaxDepth,
+	if len(compact) > 0 && &compact[0] != &data[0] && cap(compact) <= maxPooledCopy {
+		*buf = compact[:0] // keep the grown buffer; the tree copies its strings
 	}
-	if err := doc.ReadFromBytes(data); err != nil {
+	doc, err := readTree(compact, lim)
+	if err != nil && len(compact) != len(data) {
+		// The compact copy's line numbers are not the message's.
+		_, err = readTree(data, lim)
+	}
+	if err != nil {
 		return nil, nil, syntaxErr("not well-formed: %s", describeXMLError(err))
 	}
-	r := &reader{v: v, strict: opt.Mode == Strict, onAlias: opt.OnAlias}
+	r := &reader{v: v, strict: opt.Mode == Strict, onAlias: opt.OnAlias, nodes: make([]node, 0, min(elements, 1024))}
 
 	var root *etree.Element
 	for _, t := range doc.Child {
@@ -114,6 +119,30 @@ func begin(data []byte, opt *Options, v *vocab) (*reader, *node, error) {
 			v.root, v.ns, sanitize(n.el.Tag, 64), nsNote(n.ns))
 	}
 	return r, n, nil
+}
+
+// compactBufs holds the buffers of prescan's compact copies. A buffer is
+// free again once the tree is built: the decoder copies every name, value
+// and text out of its input.
+var compactBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledCopy is the largest compact-copy buffer kept for reuse.
+const maxPooledCopy = 256 << 10
+
+// readTree builds the etree document of data.
+func readTree(data []byte, lim Limits) (*etree.Document, error) {
+	doc := etree.NewDocument()
+	doc.ReadSettings = etree.ReadSettings{
+		// The charset was settled by toUTF8: the data is UTF-8 now,
+		// whatever the declaration says.
+		CharsetReader:          func(_ string, in io.Reader) (io.Reader, error) { return in, nil },
+		PreserveDuplicateAttrs: true, // so that duplicates can be refused
+		MaxDepth:               lim.MaxDepth,
+	}
+	if err := doc.ReadFromBytes(data); err != nil {
+		return nil, err
+	}
+	return doc, nil
 }
 
 func nsNote(ns string) string {
@@ -190,7 +219,15 @@ func (r *reader) alias(n *node, alias, canonical string) bool {
 
 // enter resolves the namespace scope and name of el.
 func (r *reader) enter(el *etree.Element, parent *node) *node {
-	n := &node{el: el, parent: parent, scope: rootScope}
+	// One allocation for the nodes of all the elements prescan counted
+	// (a notification has a hundred or more), then one per chunk; a full
+	// chunk is left to the nodes that point into it.
+	if len(r.nodes) == cap(r.nodes) {
+		r.nodes = make([]node, 0, 64)
+	}
+	r.nodes = r.nodes[:len(r.nodes)+1]
+	n := &r.nodes[len(r.nodes)-1]
+	*n = node{el: el, parent: parent, scope: rootScope}
 	if parent != nil {
 		n.scope = parent.scope
 	}
