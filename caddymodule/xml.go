@@ -271,7 +271,7 @@ func (x *XMLConfig) readBody(w http.ResponseWriter, r *http.Request, mediaType s
 		return nil, "", caddyhttp.Error(http.StatusRequestEntityTooLarge,
 			fmt.Errorf("request body of %d bytes exceeds max_body_size (%d bytes)", r.ContentLength, max))
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+	body, err := readAllSized(http.MaxBytesReader(w, r.Body, max), r.ContentLength)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -281,6 +281,32 @@ func (x *XMLConfig) readBody(w http.ResponseWriter, r *http.Request, mediaType s
 		return nil, "", caddyhttp.Error(http.StatusBadRequest, fmt.Errorf("reading request body: %w", err))
 	}
 	return body, charset, nil
+}
+
+// readAllSized reads r to the end like io.ReadAll, into a buffer sized
+// for the announced length (which the caller has checked against the
+// limit) instead of growing one from 512 bytes: a notification is a few
+// kilobytes, and each growth is a copy and more garbage.
+func readAllSized(r io.Reader, length int64) ([]byte, error) {
+	if length <= 0 {
+		return io.ReadAll(r)
+	}
+	// One byte more than announced, so that the final read sees EOF
+	// without a growth.
+	b := make([]byte, 0, length+1)
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // longer than announced: grow as ReadAll would
+		}
+	}
 }
 
 // checkContentType checks that h carries Content-Type mediaType (any

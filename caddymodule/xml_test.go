@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -368,5 +370,27 @@ func TestWriteMessage(t *testing.T) {
 	if w.Code != 200 || w.Header().Get("Content-Type") != "application/csb-consumer+xml; charset=utf-8" ||
 		w.Header().Get("Content-Length") != "4" || w.Body.String() != "<x/>" {
 		t.Fatalf("got %d %v %q", w.Code, w.Header(), w.Body)
+	}
+}
+
+// TestReadAllSized: whatever length is announced, the whole body is read,
+// as io.ReadAll reads it, and a read error is returned.
+func TestReadAllSized(t *testing.T) {
+	body := bytes.Repeat([]byte("<csbpublish/>"), 700)
+	for _, announced := range []int64{-1, 0, 1, 100, int64(len(body)) - 1, int64(len(body)), int64(len(body)) + 1, 4 * int64(len(body))} {
+		for name, r := range map[string]func() io.Reader{
+			"whole":    func() io.Reader { return bytes.NewReader(body) },
+			"one byte": func() io.Reader { return iotest.OneByteReader(bytes.NewReader(body)) },
+			"half":     func() io.Reader { return iotest.HalfReader(bytes.NewReader(body)) },
+		} {
+			got, err := readAllSized(r(), announced)
+			if err != nil || !bytes.Equal(got, body) {
+				t.Errorf("%s, %d announced: %d bytes, %v; want all %d", name, announced, len(got), err, len(body))
+			}
+		}
+	}
+	boom := errors.New("boom")
+	if _, err := readAllSized(iotest.ErrReader(boom), 10); !errors.Is(err, boom) {
+		t.Errorf("error %v, want boom", err)
 	}
 }
