@@ -6,6 +6,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"runtime"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -162,9 +163,12 @@ func withProvider(t b1Template, pid string) b1Template {
 	return out
 }
 
+// reportRate reports the benchmark's rate, and the rate per core: the
+// parallel benchmarks run GOMAXPROCS goroutines (-cpu).
 func reportRate(b *testing.B) {
 	if s := b.Elapsed().Seconds(); s > 0 {
 		b.ReportMetric(float64(b.N)/s, "msgs/s")
+		b.ReportMetric(float64(b.N)/s/float64(runtime.GOMAXPROCS(0)), "msgs/s/core")
 	}
 }
 
