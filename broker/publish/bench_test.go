@@ -164,7 +164,7 @@ func withProvider(t b1Template, pid string) b1Template {
 }
 
 // reportRate reports the benchmark's rate, and the rate per core: the
-// parallel benchmarks run GOMAXPROCS goroutines (-cpu).
+// rate over GOMAXPROCS (-cpu), the cores the benchmark may use.
 func reportRate(b *testing.B) {
 	if s := b.Elapsed().Seconds(); s > 0 {
 		b.ReportMetric(float64(b.N)/s, "msgs/s")
