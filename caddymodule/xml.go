@@ -286,14 +286,17 @@ func (x *XMLConfig) readBody(w http.ResponseWriter, r *http.Request, mediaType s
 // readAllSized reads r to the end like io.ReadAll, into a buffer sized
 // for the announced length (which the caller has checked against the
 // limit) instead of growing one from 512 bytes: a notification is a few
-// kilobytes, and each growth is a copy and more garbage.
+// kilobytes, and each growth is a copy and more garbage. Only up to
+// presizeCap is allocated on the sender's word; a longer body grows the
+// buffer as its bytes arrive, so a client that announces a large body and
+// sends nothing holds no more memory than before.
 func readAllSized(r io.Reader, length int64) ([]byte, error) {
 	if length <= 0 {
 		return io.ReadAll(r)
 	}
 	// One byte more than announced, so that the final read sees EOF
 	// without a growth.
-	b := make([]byte, 0, length+1)
+	b := make([]byte, 0, min(length, presizeCap)+1)
 	for {
 		n, err := r.Read(b[len(b):cap(b)])
 		b = b[:len(b)+n]
@@ -308,6 +311,10 @@ func readAllSized(r io.Reader, length int64) ([]byte, error) {
 		}
 	}
 }
+
+// presizeCap bounds the buffer readAllSized allocates before the body's
+// bytes arrive.
+const presizeCap = 64 << 10
 
 // checkContentType checks that h carries Content-Type mediaType (any
 // parameters) with a charset the codec reads, and no content coding. It

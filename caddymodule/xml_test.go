@@ -389,6 +389,11 @@ func TestReadAllSized(t *testing.T) {
 			}
 		}
 	}
+	// A large announced length allocates no more than presizeCap before
+	// the bytes arrive.
+	if got, _ := readAllSized(strings.NewReader("x"), 1<<30); cap(got) > presizeCap+1 {
+		t.Errorf("1 byte read with 1 GiB announced: a buffer of %d bytes", cap(got))
+	}
 	boom := errors.New("boom")
 	if _, err := readAllSized(iotest.ErrReader(boom), 10); !errors.Is(err, boom) {
 		t.Errorf("error %v, want boom", err)
