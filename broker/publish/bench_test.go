@@ -120,38 +120,46 @@ func BenchmarkIngest(b *testing.B) {
 		}
 		defer cat.Close(context.Background())
 		ing := NewIngester(IngestOptions{Catalog: cat})
-		pols := map[string]Policy{}
-		const maxG = 256
-		for g := range maxG {
-			pols[fmt.Sprintf("p%03d", g)] = Policy{Publishers: []string{AnyPublisher}, PushIDs: []string{fmt.Sprintf("push%03d", g)}}
-		}
-		// The template describes provider a1b2c3d4; give each goroutine
-		// its own provider id through the push id's owner.
-		_ = ing.Configure(true, pols)
-		var next atomic.Int32
 		b.SetBytes(int64(len(sample)))
 		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			g := int(next.Add(1) - 1)
-			if g >= maxG {
-				b.Error("too many goroutines")
-				return
-			}
-			id := fmt.Sprintf("push%03d", g)
-			ptpl := withProvider(tpl, fmt.Sprintf("p%03d", g))
-			var buf []byte
-			var seq uint64
-			for pb.Next() {
-				seq++
-				buf = ptpl.build(buf, id, seq)
-				r := ing.IngestBody(buf, "bench", csbmsg.Options{})
-				if r.Outcome != OutcomeApplied {
-					b.Fatalf("seq %d: %s %d %s", seq, r.Outcome, r.Response.Status, r.Response.Reason)
-				}
-			}
-		})
+		b.RunParallel(ingestInSequence(b, ing, tpl, 256))
 		reportRate(b)
 	})
+}
+
+// ingestInSequence configures ing with n push providers, p0000 with push
+// id push0000 and so on, and returns a RunParallel body in which each
+// goroutine takes the next provider and ingests tpl's notifications for
+// it, in sequence, each one applied.
+func ingestInSequence(b *testing.B, ing *Ingester, tpl b1Template, n int) func(*testing.PB) {
+	pols := make(map[string]Policy, n)
+	for g := range n {
+		pols[fmt.Sprintf("p%04d", g)] = Policy{Publishers: []string{AnyPublisher}, PushIDs: []string{fmt.Sprintf("push%04d", g)}}
+	}
+	_ = ing.Configure(true, pols)
+	var next atomic.Int32
+	return func(pb *testing.PB) {
+		g := int(next.Add(1) - 1)
+		if g >= n {
+			b.Error("too many goroutines")
+			return
+		}
+		// The template describes provider a1b2c3d4; each goroutine
+		// publishes as its own provider.
+		id := fmt.Sprintf("push%04d", g)
+		ptpl := withProvider(tpl, fmt.Sprintf("p%04d", g))
+		var buf []byte
+		var seq uint64
+		for pb.Next() {
+			seq++
+			buf = ptpl.build(buf, id, seq)
+			r := ing.IngestBody(buf, "bench", csbmsg.Options{})
+			if r.Outcome != OutcomeApplied {
+				b.Errorf("seq %d: %s %d %s", seq, r.Outcome, r.Response.Status, r.Response.Reason)
+				return
+			}
+		}
+	}
 }
 
 // withProvider returns the template with its provider id replaced.

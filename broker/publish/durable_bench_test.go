@@ -2,7 +2,6 @@ package publish
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -11,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
-	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/broker/store"
 )
 
@@ -117,38 +115,12 @@ func benchIngestDurable(b *testing.B, st *syncedFileStore) {
 	cat.Start()
 	defer cat.Close(context.Background())
 	ing := NewIngester(IngestOptions{Catalog: cat})
-	pols := map[string]Policy{}
-	const maxG = 1024
-	for g := range maxG {
-		pols[fmt.Sprintf("p%04d", g)] = Policy{Publishers: []string{AnyPublisher}, PushIDs: []string{fmt.Sprintf("push%04d", g)}}
-	}
-	_ = ing.Configure(true, pols)
-	var next atomic.Int32
 	sample := tpl.build(nil, "QQ6J3c", 1)
 	b.SetBytes(int64(len(sample)))
 	b.ReportAllocs()
 	b.SetParallelism(64)
 	w0 := st.writes.Load()
-	b.RunParallel(func(pb *testing.PB) {
-		g := int(next.Add(1) - 1)
-		if g >= maxG {
-			b.Error("too many goroutines")
-			return
-		}
-		id := fmt.Sprintf("push%04d", g)
-		ptpl := withProvider(tpl, fmt.Sprintf("p%04d", g))
-		var buf []byte
-		var seq uint64
-		for pb.Next() {
-			seq++
-			buf = ptpl.build(buf, id, seq)
-			r := ing.IngestBody(buf, "bench", csbmsg.Options{})
-			if r.Outcome != OutcomeApplied {
-				b.Errorf("seq %d: %s %d %s", seq, r.Outcome, r.Response.Status, r.Response.Reason)
-				return
-			}
-		}
-	})
+	b.RunParallel(ingestInSequence(b, ing, tpl, 1024))
 	b.StopTimer()
 	reportRate(b)
 	b.ReportMetric(float64(st.writes.Load()-w0)/float64(b.N), "writes/msg")
