@@ -133,7 +133,7 @@ func run(only string, rounds, requests, conc int, ptime time.Duration, outFile, 
 		rows = append(rows, rs...)
 	}
 	single("proxy", benchProxy)
-	single("digest", benchDigest)
+	multi("digest", benchDigest)
 	single("publish", benchPublish)
 	multi("placement", benchPlacement)
 	multi("memory", benchMemory)
