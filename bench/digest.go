@@ -51,18 +51,7 @@ func digestRoutes() []digestRoute {
 	}
 	return []digestRoute{{
 		name: "Digest", profile: "digest-job", what: "consumer job read (GET) with digest_auth (SHA-256, qop=auth)", target: true,
-		global: `csb {
-		provider apps {
-			adapter link
-			service app {
-				kind saas
-				link app http://127.0.0.1:9/app/
-			}
-		}
-		jobs {
-			anonymous allow
-		}
-	}`,
+		global: "csb {\n" + anonymousLinkJobs + "\t}",
 		handler: `csb {
 			consumer_path PREFIX/consumer
 		}`,
