@@ -163,6 +163,18 @@ func heapProfile(p *caddyProc, file string) error {
 // fully described IaaS services) and then 10,000 live jobs (SaaS jobs on
 // a Link provider, so the provider costs nothing). The baseline is the
 // same process before, after a warm-up of both paths.
+// pushProviders returns the csb app's lines (at their depth) for n
+// providers that anyone may publish for, each under its own push id: the
+// i-th is named by fmt.Sprintf(name, i), its push id by
+// fmt.Sprintf(feed, i).
+func pushProviders(n int, name, feed string) string {
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "\t\tprovider "+name+" {\n\t\t\tpublishers *\n\t\t\tpush "+feed+"\n\t\t}\n", i, i)
+	}
+	return b.String()
+}
+
 // anonymousLinkJobs is the part of a csb app block (at its depth) that
 // lets the benchmarks make jobs without a cloud: SaaS jobs on a Link
 // provider, "apps" (service "app"), for anonymous consumers too.
@@ -179,10 +191,6 @@ const anonymousLinkJobs = `		provider apps {
 `
 
 func benchMemory(cfg *config) ([]row, error) {
-	var provs strings.Builder
-	for i := 0; i < memProviders; i++ {
-		fmt.Fprintf(&provs, "\t\tprovider m%03d {\n\t\t\tpublishers *\n\t\t\tpush mfeed-%03d\n\t\t}\n", i, i)
-	}
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -202,7 +210,7 @@ func benchMemory(cfg *config) ([]row, error) {
 http://127.0.0.1:%d {
 	csb
 }
-`, provs.String(), anonymousLinkJobs, port))
+`, pushProviders(memProviders, "m%03d", "mfeed-%03d"), anonymousLinkJobs, port))
 	if err != nil {
 		return nil, err
 	}

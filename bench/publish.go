@@ -34,10 +34,6 @@ func benchPublish(cfg *config) (row, error) {
 	if err != nil {
 		return r, err
 	}
-	var provs strings.Builder
-	for i := 0; i < publishProviders; i++ {
-		fmt.Fprintf(&provs, "\t\tprovider p%02d {\n\t\t\tpublishers *\n\t\t\tpush feed-%02d\n\t\t}\n", i, i)
-	}
 	port, err := freePort()
 	if err != nil {
 		return r, err
@@ -56,7 +52,7 @@ http://127.0.0.1:%d {
 	}
 	csb
 }
-`, provs.String(), port))
+`, pushProviders(publishProviders, "p%02d", "feed-%02d"), port))
 	if err != nil {
 		return r, err
 	}
