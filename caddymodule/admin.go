@@ -252,6 +252,16 @@ func methodNotAllowed(w http.ResponseWriter, r *http.Request, allow string) erro
 	return adminError(http.StatusMethodNotAllowed, "method %s not allowed (%s)", r.Method, allow)
 }
 
+// adminRequest checks what every admin endpoint checks first: the method
+// (405 with Allow otherwise) and the answer's format, JSON or XML in the
+// draft's names under draftType (406 otherwise).
+func adminRequest(w http.ResponseWriter, r *http.Request, method, draftType string) (adminFormat, error) {
+	if r.Method != method {
+		return 0, methodNotAllowed(w, r, method)
+	}
+	return negotiate(r, draftType)
+}
+
 // ---------------------------------------------------------------------------
 // GET /csb/catalog
 
@@ -287,10 +297,7 @@ func placeableNow(p catalog.ProviderEntry, s catalog.ServiceEntry, now time.Time
 }
 
 func serveAdminCatalog(w http.ResponseWriter, r *http.Request) error {
-	if r.Method != http.MethodGet {
-		return methodNotAllowed(w, r, "GET")
-	}
-	format, err := negotiate(r, csbmsg.PublishMediaType)
+	format, err := adminRequest(w, r, http.MethodGet, csbmsg.PublishMediaType)
 	if err != nil {
 		return err
 	}
@@ -429,10 +436,7 @@ type adminNotification struct {
 }
 
 func serveAdminSubscriptions(w http.ResponseWriter, r *http.Request) error {
-	if r.Method != http.MethodGet {
-		return methodNotAllowed(w, r, "GET")
-	}
-	format, err := negotiate(r, csbmsg.PublishMediaType)
+	format, err := adminRequest(w, r, http.MethodGet, csbmsg.PublishMediaType)
 	if err != nil {
 		return err
 	}

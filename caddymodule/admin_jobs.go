@@ -79,10 +79,7 @@ func summarizeJob(j *jobs.Job, now time.Time) adminJob {
 }
 
 func serveAdminJobs(w http.ResponseWriter, r *http.Request) error {
-	if r.Method != http.MethodGet {
-		return methodNotAllowed(w, r, "GET")
-	}
-	format, err := negotiate(r, csbmsg.ConsumerMediaType)
+	format, err := adminRequest(w, r, http.MethodGet, csbmsg.ConsumerMediaType)
 	if err != nil {
 		return err
 	}
@@ -216,10 +213,7 @@ func jobXML(j *jobs.Job, now time.Time) *etree.Element {
 }
 
 func serveAdminJob(w http.ResponseWriter, r *http.Request) error {
-	if r.Method != http.MethodGet {
-		return methodNotAllowed(w, r, "GET")
-	}
-	format, err := negotiate(r, csbmsg.ConsumerMediaType)
+	format, err := adminRequest(w, r, http.MethodGet, csbmsg.ConsumerMediaType)
 	if err != nil {
 		return err
 	}
@@ -276,10 +270,7 @@ type adminCandidate struct {
 }
 
 func serveAdminExplain(w http.ResponseWriter, r *http.Request) error {
-	if r.Method != http.MethodPost {
-		return methodNotAllowed(w, r, "POST")
-	}
-	format, err := negotiate(r, csbmsg.ConsumerMediaType)
+	format, err := adminRequest(w, r, http.MethodPost, csbmsg.ConsumerMediaType)
 	if err != nil {
 		return err
 	}
