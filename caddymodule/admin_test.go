@@ -54,6 +54,44 @@ func TestAdminNegotiate(t *testing.T) {
 	}
 }
 
+// Every admin endpoint answers another method with 405 and Allow, and an
+// Accept it cannot serve with 406, before it reads any broker state.
+func TestAdminEndpointsCheckMethodAndFormat(t *testing.T) {
+	cases := []struct {
+		path  string
+		serve func(http.ResponseWriter, *http.Request) error
+		allow string
+	}{
+		{"/csb/catalog", serveAdminCatalog, "GET"},
+		{"/csb/subscriptions", serveAdminSubscriptions, "GET"},
+		{"/csb/jobs", serveAdminJobs, "GET"},
+		{"/csb/jobs/x", serveAdminJob, "GET"},
+		{"/csb/placement/explain", serveAdminExplain, "POST"},
+	}
+	status := func(err error) int {
+		var ae caddy.APIError
+		if !errors.As(err, &ae) {
+			return 0
+		}
+		return ae.HTTPStatus
+	}
+	for _, c := range cases {
+		wrong := http.MethodPost
+		if c.allow == "POST" {
+			wrong = http.MethodGet
+		}
+		w := httptest.NewRecorder()
+		if err := c.serve(w, httptest.NewRequest(wrong, c.path, nil)); status(err) != http.StatusMethodNotAllowed || w.Header().Get("Allow") != c.allow {
+			t.Errorf("%s %s: got %v, Allow %q; want 405, Allow %s", wrong, c.path, err, w.Header().Get("Allow"), c.allow)
+		}
+		r := httptest.NewRequest(c.allow, c.path, nil)
+		r.Header.Set("Accept", "text/html")
+		if err := c.serve(httptest.NewRecorder(), r); status(err) != http.StatusNotAcceptable {
+			t.Errorf("%s %s with Accept text/html: got %v, want 406", c.allow, c.path, err)
+		}
+	}
+}
+
 // The XML catalogue carries the draft's own elements, in the draft's
 // namespace, as the codec writes them: the parser reads them back.
 func TestCatalogXMLUsesDraftElements(t *testing.T) {
