@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -165,6 +166,15 @@ func Start(ctx context.Context) (_ *Swift, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// The ports are chosen, and the servers bound to them, under a lock
+	// that every test process starting a Swift takes (see lockPorts).
+	lctx, lcancel := context.WithTimeout(ctx, 5*time.Minute) // another Swift's start holds it for seconds
+	unlock, err := lockPorts(lctx)
+	lcancel()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	ports, err := freePorts(5)
 	if err != nil {
 		return nil, err
@@ -466,7 +476,50 @@ func chownTree(root string, uid, gid int) error {
 	})
 }
 
-// freePorts returns n distinct loopback ports that were free a moment ago.
+// Port choice. Swift's servers listen with SO_REUSEPORT (eventlet's
+// default), so two Swifts that chose the same port would both bind it and
+// the kernel would share its connections between them: one instance's
+// proxy would reach the other's account server. Test binaries run in
+// parallel, and several start a Swift, so:
+//
+//   - lockPorts serialises, across processes, the span from choosing the
+//     ports to the servers listening on them; a port in use then fails
+//     freePorts' own bind (without SO_REUSEPORT), so the next Swift
+//     chooses others;
+//   - freePorts chooses below the kernel's ephemeral range, where the
+//     ports other tests get from listening on port 0 never fall, so none
+//     of them takes a port between its choice and Swift's bind.
+
+// lockPorts takes an exclusive lock on a file in the temporary directory
+// shared by the test processes, waiting for it at most until ctx ends.
+// The lock is released by the returned function, or by the process's
+// end.
+func lockPorts(ctx context.Context) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), "csb-swiftpeer-ports.lock"), os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		return nil, fmt.Errorf("swiftpeer port lock: %w", err)
+	}
+	locked := make(chan error, 1)
+	go func() { locked <- syscall.Flock(int(f.Fd()), syscall.LOCK_EX) }()
+	select {
+	case err := <-locked:
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("swiftpeer port lock: %w", err)
+		}
+		return func() { f.Close() }, nil // closing the file releases the lock
+	case <-ctx.Done():
+		go func() { // the lock may still come: release it then
+			if <-locked == nil {
+				f.Close()
+			}
+		}()
+		return nil, fmt.Errorf("swiftpeer port lock: %w", ctx.Err())
+	}
+}
+
+// freePorts returns n distinct loopback ports that were free a moment ago,
+// below the ephemeral range when there is room for that (see above).
 func freePorts(n int) ([]int, error) {
 	var ports []int
 	var ls []net.Listener
@@ -475,7 +528,15 @@ func freePorts(n int) ([]int, error) {
 			l.Close()
 		}
 	}()
-	for range n {
+	lo, hi := portBand()
+	for start, i := rand.IntN(max(hi-lo, 1)), 0; len(ports) < n && i < hi-lo; i++ {
+		p := lo + (start+i)%(hi-lo)
+		if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p)); err == nil {
+			ls = append(ls, l)
+			ports = append(ports, p)
+		}
+	}
+	for len(ports) < n { // no band, or a full one: any free port
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return nil, err
@@ -484,6 +545,25 @@ func freePorts(n int) ([]int, error) {
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
+}
+
+// portBand returns the ports [lo, hi) freePorts chooses from: from 10000
+// up to the start of the kernel's ephemeral range, or an empty band when
+// that range cannot be read or starts too low to leave 1,000 ports.
+func portBand() (lo, hi int) {
+	data, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0, 0
+	}
+	f := strings.Fields(string(data))
+	if len(f) != 2 {
+		return 0, 0
+	}
+	first, err := strconv.Atoi(f[0])
+	if err != nil || first-10000 < 1000 {
+		return 0, 0
+	}
+	return 10000, first
 }
 
 func exitCode(err error) int {

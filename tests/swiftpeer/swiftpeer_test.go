@@ -2,11 +2,14 @@ package swiftpeer
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestMain(m *testing.M) { os.Exit(Main(m)) }
@@ -90,5 +93,54 @@ func TestCLI(t *testing.T) {
 	}
 	if _, err := sw.CLI(ctx, "delete", "cli"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Swift's servers bind with SO_REUSEPORT, so two test processes' Swifts
+// must never choose the same port: the port lock excludes a second holder
+// (flock locks belong to an open file, so a second one in this process
+// waits like another process would), and the ports come from below the
+// ephemeral range that other tests' port-0 listeners use.
+func TestPortChoice(t *testing.T) {
+	unlock, err := lockPorts(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if second, err := lockPorts(ctx); err == nil {
+		second()
+		t.Fatal("a second lockPorts got the lock while the first held it")
+	}
+	unlock()
+	again, err := lockPorts(context.Background())
+	if err != nil {
+		t.Fatalf("lockPorts after the release: %v", err)
+	}
+	again()
+
+	ports, err := freePorts(5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lo, hi := portBand()
+	seen := map[int]bool{}
+	for _, p := range ports {
+		if seen[p] {
+			t.Errorf("port %d chosen twice: %v", p, ports)
+		}
+		seen[p] = true
+		if hi > lo && (p < lo || p >= hi) {
+			t.Errorf("port %d outside [%d, %d), below the ephemeral range: %v", p, lo, hi, ports)
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			t.Errorf("port %d is not free: %v", p, err)
+			continue
+		}
+		l.Close()
+	}
+	if hi <= lo {
+		t.Logf("no port band below the ephemeral range here; ports %v came from port 0", ports)
 	}
 }
