@@ -95,9 +95,10 @@ http://127.0.0.1:%d {
 	if err != nil {
 		return r, err
 	}
-	// The broker's CPU time per notification, measured on a phase of its
-	// own after the comparison.
-	cpu0, err := p.cpuSeconds()
+	// The CPU time per notification of the broker (from /proc) and of this
+	// load generator (getrusage), measured on a phase of its own after the
+	// comparison.
+	cpu0, err := readCPU(p)
 	if err != nil {
 		return r, err
 	}
@@ -122,30 +123,32 @@ http://127.0.0.1:%d {
 	if err != nil {
 		return r, err
 	}
-	cpu1, err := p.cpuSeconds()
+	cpu1, err := readCPU(p)
 	if err != nil {
 		return r, err
 	}
-	cpuUsed, ingested := cpu1-cpu0, ph.n
+	used := cpu1.sub(cpu0)
 	// And the floor's, the same way.
 	fph, err := runPhase(floor, cfg.requests, conc, 2*time.Minute)
 	if err != nil {
 		return r, err
 	}
-	cpu2, err := p.cpuSeconds()
+	cpu2, err := readCPU(p)
 	if err != nil {
 		return r, err
 	}
-	floorPerCPUs := float64(fph.n) / (cpu2 - cpu1)
+	floorUsed := cpu2.sub(cpu1)
 	applied0, _ := p.metric("caddy_csb_notifications_total", "outcome=applied")
 	want := float64((cfg.rounds+1)*cfg.requests + max(cfg.requests/5, conc))
 	if applied0 != want {
 		return r, fmt.Errorf("publish: the broker counted %v notifications applied, the load generator sent %v", applied0, want)
 	}
 	perCore := c.subject / float64(cfg.cores)
-	perCPUs := float64(ingested) / cpuUsed
-	r.figure = fmt.Sprintf("%.0f/s (%.0f/s per core; %.0f per broker CPU-second), p99 %s", c.subject, perCore, perCPUs, ms(c.subjectP99))
-	r.baseline = fmt.Sprintf("respond floor: %.0f req/s (%.0f per broker CPU-second), p99 %s", c.base, floorPerCPUs, ms(c.baseP99))
+	us := func(s float64, n int) float64 { return s / float64(n) * 1e6 }
+	r.figure = fmt.Sprintf("%.0f/s (%.0f/s per core; %.0f per broker CPU-second), p99 %s; CPU/notification: broker %.0f µs, load generator %.0f µs",
+		c.subject, perCore, float64(ph.n)/used.broker, ms(c.subjectP99), us(used.broker, ph.n), us(used.self, ph.n))
+	r.baseline = fmt.Sprintf("respond floor: %.0f req/s (%.0f per broker CPU-second), p99 %s; CPU/request: broker %.0f µs, load generator %.0f µs",
+		c.base, float64(fph.n)/floorUsed.broker, ms(c.baseP99), us(floorUsed.broker, fph.n), us(floorUsed.self, fph.n))
 	r.ratio = fmt.Sprintf("%.3f", c.ratio)
 	r.pass = perCore >= 5000
 	r.note = fmt.Sprintf("%d rounds × %d notifications per variant, %d connections (%d providers, one push id each); per core = rate / %d cores, the load generator included",
