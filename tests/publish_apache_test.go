@@ -53,10 +53,12 @@ func TestLiveSubscriptionThroughApacheDigest(t *testing.T) {
 		return len(s) == 1 && strings.Contains(s[0].LastError, "401")
 	})
 	d.quiet(time.Second)
-	s := subscriptionsOf(t, b2.AdminAddr)
-	if s[0].Active || s[0].Status != "retrying" {
-		t.Fatalf("subscription with wrong credentials: %+v", s[0])
-	}
+	// Between attempts the subscription is "retrying"; a sample taken
+	// during the next attempt sees "creating", so wait for the former.
+	eventually(t, 10*time.Second, "subscription retrying, inactive", func() bool {
+		s := subscriptionsOf(t, b2.AdminAddr)
+		return len(s) == 1 && !s[0].Active && s[0].Status == "retrying" && strings.Contains(s[0].LastError, "401")
+	})
 	if !strings.Contains(b2.Log(), `"subscription command failed"`) {
 		t.Fatal("failure not logged")
 	}
