@@ -495,7 +495,11 @@ func chownTree(root string, uid, gid int) error {
 // The lock is released by the returned function, or by the process's
 // end.
 func lockPorts(ctx context.Context) (func(), error) {
-	f, err := os.OpenFile(filepath.Join(os.TempDir(), "csb-swiftpeer-ports.lock"), os.O_CREATE|os.O_RDWR, 0o666)
+	name := filepath.Join(os.TempDir(), "csb-swiftpeer-ports.lock")
+	f, err := os.OpenFile(name, os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		f, err = os.Open(name) // another user's file: flock needs no write access
+	}
 	if err != nil {
 		return nil, fmt.Errorf("swiftpeer port lock: %w", err)
 	}
