@@ -129,6 +129,7 @@ func ParsePublish(data []byte, opt Options) (*Publish, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer r.release()
 	p := r.publish(root)
 	if e := r.result(); e != nil {
 		return nil, e
@@ -144,6 +145,7 @@ func ParseConsumer(data []byte, opt Options) (*Consumer, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer r.release()
 	c := r.consumer(root)
 	if e := r.result(); e != nil {
 		return nil, e

@@ -29,9 +29,17 @@ type reader struct {
 	strict  bool
 	onAlias func(alias, canonical string)
 	seen    map[string]struct{}
-	bad     *Error // first 400
-	unsup   *Error // first 420
-	nodes   []node // where enter takes its nodes from, a chunk at a time
+	bad     *Error   // first 400
+	unsup   *Error   // first 420
+	nodes   []node   // where enter takes its nodes from, a chunk at a time
+	tree    *builder // the slabs of a tree fastTree built, for release
+}
+
+// release hands the tree's slabs back once the walk is over and nothing
+// refers to the tree.
+func (r *reader) release() {
+	r.tree.release()
+	r.tree = nil
 }
 
 // nsScope is one namespace binding; the chain ends with the built-in xml
@@ -81,7 +89,11 @@ func begin(data []byte, opt *Options, v *vocab) (*reader, *node, error) {
 	if len(compact) > 0 && &compact[0] != &data[0] && cap(compact) <= maxPooledCopy {
 		*buf = compact[:0] // keep the grown buffer; the tree copies its strings
 	}
-	doc, err := readTree(compact, lim)
+	doc, tree, ok := fastTree(compact, lim, elements)
+	var err error
+	if !ok {
+		doc, err = readTree(compact, lim)
+	}
 	if err != nil && len(compact) != len(data) {
 		// The compact copy's line numbers are not the message's.
 		_, err = readTree(data, lim)
@@ -89,7 +101,12 @@ func begin(data []byte, opt *Options, v *vocab) (*reader, *node, error) {
 	if err != nil {
 		return nil, nil, syntaxErr("not well-formed: %s", describeXMLError(err))
 	}
-	r := &reader{v: v, strict: opt.Mode == Strict, onAlias: opt.OnAlias, nodes: make([]node, 0, min(elements, 1024))}
+	r := &reader{v: v, strict: opt.Mode == Strict, onAlias: opt.OnAlias, tree: tree}
+	if tree != nil {
+		r.nodes = tree.nodes(elements)
+	} else {
+		r.nodes = make([]node, 0, min(elements, 1024))
+	}
 
 	var root *etree.Element
 	for _, t := range doc.Child {

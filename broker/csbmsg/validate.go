@@ -188,10 +188,10 @@ func isAnyURI(s string) bool {
 	// Map the characters libxml2 escapes to an unreserved character.
 	u := s
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 32 || c >= 127 || strings.IndexByte(" <>\"{}|\\^`'", c) >= 0 {
+		if libxmlEscapes[s[i]] {
 			b := []byte(s)
 			for j := i; j < len(b); j++ {
-				if c := b[j]; c < 32 || c >= 127 || strings.IndexByte(" <>\"{}|\\^`'", c) >= 0 {
+				if libxmlEscapes[b[j]] {
 					b[j] = '_'
 				}
 			}
@@ -336,8 +336,7 @@ func uriChars(s, extra string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
-		case 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9':
-		case strings.IndexByte("-._~!$&'()*+,;=", c) >= 0:
+		case uriUnreservedOrSubDelim[c]:
 		case c == '%':
 			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
 				return false
@@ -350,6 +349,26 @@ func uriChars(s, extra string) bool {
 	}
 	return true
 }
+
+// libxmlEscapes holds the bytes isAnyURI maps to '_' before checking a
+// URI: controls, non-ASCII bytes, and " <>\"{}|\\^`'".
+var libxmlEscapes = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = c < 32 || c >= 127 || strings.IndexByte(" <>\"{}|\\^`'", byte(c)) >= 0
+	}
+	return t
+}()
+
+// uriUnreservedOrSubDelim holds RFC 3986's unreserved characters and
+// sub-delims.
+var uriUnreservedOrSubDelim = func() (t [256]bool) {
+	for c := range 256 {
+		b := byte(c)
+		t[c] = 'A' <= b && b <= 'Z' || 'a' <= b && b <= 'z' || '0' <= b && b <= '9' ||
+			strings.IndexByte("-._~!$&'()*+,;=", b) >= 0
+	}
+	return t
+}()
 
 func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
