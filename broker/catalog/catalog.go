@@ -20,12 +20,13 @@ import (
 
 // Defaults of Options.
 const (
-	DefaultKeyPrefix    = "csb/catalog/"
-	DefaultFlushDelay   = 100 * time.Millisecond
-	DefaultSyncInterval = 10 * time.Second
-	DefaultRetention    = 24 * time.Hour
-	DefaultCacheCost    = 100_000
-	DefaultCommitWait   = 2 * time.Millisecond
+	DefaultKeyPrefix     = "csb/catalog/"
+	DefaultFlushDelay    = 100 * time.Millisecond
+	DefaultSyncInterval  = 10 * time.Second
+	DefaultRetention     = 24 * time.Hour
+	DefaultCacheCost     = 100_000
+	DefaultCommitWait    = 2 * time.Millisecond
+	DefaultCommitSpacing = 10 * time.Millisecond
 )
 
 // Options configure a Catalog. The zero value is usable: no persistence,
@@ -53,6 +54,17 @@ type Options struct {
 	// Expect (notifications being parsed) so that they share its storage
 	// write. Default 2ms; negative: no wait.
 	CommitWait time.Duration
+	// CommitSpacing is the shortest time between the starts of two
+	// journal writes while notifications arrive concurrently (the last
+	// write carried more than one, or some are being parsed): a Flush
+	// that would start a write sooner waits out the rest of it, and the
+	// notifications that arrive meanwhile share its write. Each write is
+	// a file created, synced and renamed on Caddy's file-system storage,
+	// or a request to a network store, so fewer, larger writes cost much
+	// less per notification, at the price of at most this much latency
+	// under load. A provider notifying in sequence (one notification per
+	// write) never waits for it. Default 10ms; negative: no spacing.
+	CommitSpacing time.Duration
 	// CompactInterval is how often this broker folds its journal files
 	// into the per-provider records. Default 5s.
 	CompactInterval time.Duration
@@ -158,6 +170,9 @@ func New(opt Options) (*Catalog, error) {
 	}
 	if opt.CommitWait == 0 {
 		opt.CommitWait = DefaultCommitWait
+	}
+	if opt.CommitSpacing == 0 {
+		opt.CommitSpacing = DefaultCommitSpacing
 	}
 	if opt.CompactInterval <= 0 {
 		opt.CompactInterval = DefaultCompactInterval

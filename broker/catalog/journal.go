@@ -73,6 +73,10 @@ type journalFile struct {
 type journal struct {
 	instance string
 	seq      uint64 // last journal file written; only the group commit's leader touches it
+	// bytesPerRecord is the size of the last journal file written,
+	// divided by its records: encodeJournal's size hint. Only the leader
+	// touches it.
+	bytesPerRecord int
 
 	mu sync.Mutex
 	// pending holds, per provider, the newest record this instance
@@ -146,7 +150,11 @@ func (c *Catalog) orphanAge() time.Duration {
 // in JSON.
 func (c *Catalog) encodeJournal(seq uint64, recs []*record) ([]byte, error) {
 	inst, _ := json.Marshal(c.j.instance)
-	buf := make([]byte, 0, 2048*len(recs))
+	// Sized from the previous file's bytes per record (within bounds, so
+	// that one large provider does not inflate the next file's buffer),
+	// so that the buffer is not grown, and copied, record after record.
+	per := min(max(c.j.bytesPerRecord, 2048), 16<<10)
+	buf := make([]byte, 0, per*len(recs)+per/4+64)
 	buf = append(buf, `{"instance":`...)
 	buf = append(buf, inst...)
 	buf = append(buf, `,"seq":`...)
@@ -161,7 +169,9 @@ func (c *Catalog) encodeJournal(seq uint64, recs []*record) ([]byte, error) {
 			return nil, err
 		}
 	}
-	return append(buf, "]}"...), nil
+	buf = append(buf, "]}"...)
+	c.j.bytesPerRecord = len(buf) / len(recs)
+	return buf, nil
 }
 
 // groupCommit coordinates Flush callers: one of them (the leader) writes
@@ -176,11 +186,17 @@ func (c *Catalog) encodeJournal(seq uint64, recs []*record) ([]byte, error) {
 // takes the lead, so that they share its write: with storage that writes
 // faster than notifications are parsed, each write would otherwise carry
 // two or three of them, and a synced file write costs as much CPU as a
-// notification's parse.
+// notification's parse. While notifications arrive concurrently, a leader
+// also waits until Options.CommitSpacing has passed since the previous
+// write started, so that under load the writes, and the files they
+// create, stay few and large.
 type groupCommit struct {
 	mu      sync.Mutex
 	durable uint64        // every change numbered up to durable is in the store
 	running chan struct{} // closed when the write in flight completes; nil when none is
+
+	lastStart time.Time // when the last write started; only the leader touches it
+	lastGroup uint64    // the changes the last write covered
 
 	inflight int           // changes announced with Expect and not arrived yet
 	arrived  uint64        // changes arrived so far
@@ -213,6 +229,24 @@ func (c *Catalog) Expect() (arrived func()) {
 			}
 			g.mu.Unlock()
 		})
+	}
+}
+
+// awaitSpacing is the leader's wait for CommitSpacing since the previous
+// write started. Like awaitExpected it measures real time.
+func (c *Catalog) awaitSpacing(ctx context.Context) {
+	if c.opt.CommitSpacing <= 0 {
+		return
+	}
+	wait := time.Until(c.gc.lastStart.Add(c.opt.CommitSpacing))
+	if wait <= 0 {
+		return
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
 	}
 }
 
@@ -278,11 +312,21 @@ func (c *Catalog) Flush(ctx context.Context) error {
 		}
 		ch := make(chan struct{})
 		g.running = ch
+		// Spacing applies to concurrent notifications only: the last
+		// write carried more than one change, or changes are on their
+		// way. A provider notifying in sequence is not slowed down.
+		if g.lastGroup > 1 || g.inflight > 0 {
+			g.mu.Unlock()
+			c.awaitSpacing(ctx)
+			g.mu.Lock()
+		}
 		c.awaitExpected(ctx) // releases g.mu
 
+		g.lastStart = time.Now()
 		upto, err := c.writeJournal(ctx)
 		g.mu.Lock()
 		if err == nil && upto > g.durable {
+			g.lastGroup = upto - g.durable
 			g.durable = upto
 		}
 		g.running = nil

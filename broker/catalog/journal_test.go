@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -808,4 +809,85 @@ func TestCloseDoesNotWaitForTheCompactionLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	eq(t, keysUnder(t, st, journalPrefix), nil)
+}
+
+// TestFlushSpacing: once a journal write carried several notifications
+// (they arrive concurrently), the next write starts no sooner than
+// CommitSpacing after it, and the notifications made meanwhile share it;
+// a provider notifying in sequence (one notification per write) never
+// waits for the spacing.
+func TestFlushSpacing(t *testing.T) {
+	fc := clock.NewFake(t0)
+	const spacing = 80 * time.Millisecond
+	var mu sync.Mutex
+	var starts []time.Time
+	st := newFaultStore()
+	st.onStore = func(key string) {
+		if kindOf(key) == "journal" {
+			mu.Lock()
+			starts = append(starts, time.Now())
+			mu.Unlock()
+		}
+	}
+	ctx := context.Background()
+	c := newCat(t, Options{Clock: fc, Store: st, CommitWait: -1, CommitSpacing: spacing})
+	// Two notifications in one write: concurrent traffic.
+	c.ApplyNotification(notif("a", 1, "pa", iaas("x", 1)), true)
+	c.ApplyNotification(notif("b", 1, "pb", iaas("y", 1)), true)
+	before := time.Now() // the first write starts after this
+	if err := c.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The next write waits out the spacing; a third notification made
+	// while it waits goes into the same file.
+	c.ApplyNotification(notif("a", 2, "pa", iaas("x", 2)), true)
+	flushed := make(chan error)
+	go func() { flushed <- c.Flush(ctx) }()
+	waitFor(t, "the flush leading the next write", func() bool {
+		c.gc.mu.Lock()
+		defer c.gc.mu.Unlock()
+		return c.gc.running != nil
+	})
+	c.ApplyNotification(notif("b", 2, "pb", iaas("y", 2)), true)
+	if err := c.Flush(ctx); err != nil { // covered by the write in flight, or leads the next
+		t.Fatal(err)
+	}
+	if err := <-flushed; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	got := slices.Clone(starts)
+	mu.Unlock()
+	if len(got) < 2 {
+		t.Fatalf("%d journal writes", len(got))
+	}
+	if gap := got[1].Sub(before); gap < spacing {
+		t.Fatalf("the second write started %s after the first, want at least %s", gap, spacing)
+	}
+	if len(got) != 2 {
+		t.Fatalf("%d journal writes for two rounds of concurrent notifications, want 2", len(got))
+	}
+
+	// In sequence: one notification per write, no spacing, even an hour
+	// of it.
+	c2 := newCat(t, Options{Clock: fc, Store: newFaultStore(), CommitWait: -1, CommitSpacing: time.Hour})
+	done := make(chan error)
+	go func() {
+		for seq := uint64(1); seq <= 5; seq++ {
+			c2.ApplyNotification(notif("s", seq, "ps", iaas("z", seq)), true)
+			if err := c2.Flush(ctx); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("notifications in sequence waited for the commit spacing")
+	}
 }
