@@ -19,6 +19,12 @@ type variant struct {
 	client *http.Client
 	// request returns request i (0-based within the phase) of worker w.
 	request func(w, i int) (*http.Request, error)
+	// raw, when set instead of client and request, appends the complete
+	// HTTP/1.1 request i of worker w (request line, header, body) to buf
+	// and returns it; the requests go over conns, the raw client (see
+	// rawConns).
+	raw   func(w, i int, buf []byte) []byte
+	conns *rawConns
 	// check validates an answer; nil accepts any HTTP 200.
 	check func(resp *http.Response, body []byte) error
 	// prepare, when set, runs before each phase of n requests, outside
@@ -36,8 +42,9 @@ type phase struct {
 func (p phase) rate() float64 { return float64(p.n) / p.elapsed.Seconds() }
 
 // runPhase makes n requests of v over conc keep-alive workers, each
-// waiting for its answer before sending the next (closed loop). It stops
-// at the first failed request and gives up after limit.
+// waiting for its answer before sending the next (closed loop), with v's
+// client or, for a raw variant, one connection of v.conns per worker. It
+// stops at the first failed request and gives up after limit.
 func runPhase(v variant, n, conc int, limit time.Duration) (phase, error) {
 	if v.prepare != nil {
 		if err := v.prepare(n); err != nil {
@@ -49,6 +56,20 @@ func runPhase(v variant, n, conc int, limit time.Duration) (phase, error) {
 	var next atomic.Int64
 	var firstErr atomic.Value
 	lats := make([][]time.Duration, conc)
+	if v.raw != nil {
+		if v.conns == nil {
+			return phase{}, fmt.Errorf("%s: a raw variant without connections", v.name)
+		}
+		v.conns.ensure(conc)
+		// A cancelled phase closes the connections, so that workers
+		// waiting for an answer return.
+		stop := context.AfterFunc(ctx, v.conns.closeAll)
+		defer func() {
+			if !stop() {
+				v.conns.reset()
+			}
+		}()
+	}
 	var wg sync.WaitGroup
 	start := time.Now()
 	for w := 0; w < conc; w++ {
@@ -62,26 +83,37 @@ func runPhase(v variant, n, conc int, limit time.Duration) (phase, error) {
 				if i >= n {
 					break
 				}
-				req, err := v.request(w, i)
-				if err != nil {
-					firstErr.CompareAndSwap(nil, err)
-					cancel()
-					break
+				var (
+					resp *http.Response
+					body []byte
+					lat  time.Duration
+					err  error
+				)
+				if v.raw != nil {
+					resp, body, lat, err = v.conns.do(w, i, v.raw)
+				} else {
+					var req *http.Request
+					if req, err = v.request(w, i); err != nil {
+						firstErr.CompareAndSwap(nil, err)
+						cancel()
+						break
+					}
+					t0 := time.Now()
+					resp, err = v.client.Do(req.WithContext(ctx))
+					if err == nil {
+						buf.Reset()
+						_, err = buf.ReadFrom(resp.Body)
+						resp.Body.Close()
+						body = buf.Bytes()
+					}
+					lat = time.Since(t0)
 				}
-				req = req.WithContext(ctx)
-				t0 := time.Now()
-				resp, err := v.client.Do(req)
-				if err == nil {
-					buf.Reset()
-					_, err = buf.ReadFrom(resp.Body)
-					resp.Body.Close()
-				}
-				own = append(own, time.Since(t0))
+				own = append(own, lat)
 				if err == nil {
 					if v.check != nil {
-						err = v.check(resp, buf.Bytes())
+						err = v.check(resp, body)
 					} else if resp.StatusCode != http.StatusOK {
-						err = fmt.Errorf("HTTP %d: %.200s", resp.StatusCode, buf.Bytes())
+						err = fmt.Errorf("HTTP %d: %.200s", resp.StatusCode, body)
 					}
 				}
 				if err != nil {

@@ -7,8 +7,10 @@
 //
 // Caddy runs as separate processes on loopback; this process is the load
 // generator (a closed loop of keep-alive connections; every phase is
-// bounded in requests and in time). The placement figures come from
-// broker/placement's own benchmark (go test -bench, one core).
+// bounded in requests and in time), with net/http's client or, for the
+// publish benchmark, a lean HTTP/1.1 client over raw TCP of its own. The
+// placement figures come from broker/placement's own benchmark (go test
+// -bench, one core).
 //
 // Flags:
 //
