@@ -50,6 +50,7 @@ func (h *Handler) servePublish(w http.ResponseWriter, r *http.Request) error {
 		user, _ = repl.GetString("http.auth.user.id")
 	}
 	res := h.app.engine.ingest.IngestBody(body, user, x.options(peerOf(r), charset))
+	releaseBody(body) // the codec keeps copies of what it read
 	if errors.Is(res.Err, csbmsg.ErrTooLarge) {
 		return caddyhttp.Error(http.StatusRequestEntityTooLarge, res.Err)
 	}

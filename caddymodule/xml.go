@@ -296,7 +296,13 @@ func readAllSized(r io.Reader, length int64) ([]byte, error) {
 	}
 	// One byte more than announced, so that the final read sees EOF
 	// without a growth.
-	b := make([]byte, 0, min(length, presizeCap)+1)
+	want := int(min(length, presizeCap)) + 1
+	var b []byte
+	if bp, _ := bodyBufs.Get().(*[]byte); bp != nil && cap(*bp) >= want {
+		b = (*bp)[:0]
+	} else {
+		b = make([]byte, 0, want)
+	}
 	for {
 		n, err := r.Read(b[len(b):cap(b)])
 		b = b[:len(b)+n]
@@ -315,6 +321,22 @@ func readAllSized(r io.Reader, length int64) ([]byte, error) {
 // presizeCap bounds the buffer readAllSized allocates before the body's
 // bytes arrive.
 const presizeCap = 64 << 10
+
+// bodyBufs keeps request-body buffers for readAllSized. A handler that is
+// done with a body hands its buffer back with releaseBody; the publish
+// endpoint does, once the notification is ingested: the codec copies
+// every string it keeps, so nothing refers to the bytes any more.
+var bodyBufs sync.Pool
+
+// releaseBody hands a body readAllSized returned back for reuse. Nothing
+// may use b afterwards.
+func releaseBody(b []byte) {
+	if cap(b) == 0 || cap(b) > presizeCap+1 {
+		return
+	}
+	b = b[:0]
+	bodyBufs.Put(&b)
+}
 
 // checkContentType checks that h carries Content-Type mediaType (any
 // parameters) with a charset the codec reads, and no content coding. It

@@ -398,4 +398,20 @@ func TestReadAllSized(t *testing.T) {
 	if _, err := readAllSized(iotest.ErrReader(boom), 10); !errors.Is(err, boom) {
 		t.Errorf("error %v, want boom", err)
 	}
+	// Buffers handed back are reused: a shorter body read into one holds
+	// that body only, whatever the buffer held before.
+	for i := range 50 {
+		long, err := readAllSized(bytes.NewReader(body), int64(len(body)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		releaseBody(long)
+		short := body[:100+i]
+		got, err := readAllSized(bytes.NewReader(short), int64(len(short)))
+		if err != nil || !bytes.Equal(got, short) {
+			t.Fatalf("after a release: %q, %v; want %q", got, err, short)
+		}
+		releaseBody(got)
+	}
+	releaseBody(nil) // a no-op
 }

@@ -292,3 +292,27 @@ func parseOutcome(data []byte) string {
 	cj, _ := json.Marshal(c)
 	return fmt.Sprintf("%s %v | %s %v", pj, perr, cj, cerr)
 }
+
+// TestParsedValuesOwnTheirBytes: a parsed value keeps no reference to
+// the message's bytes (the publish endpoint reuses its body buffers), so
+// overwriting them changes nothing.
+func TestParsedValuesOwnTheirBytes(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "*", "*.xml"))
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := parseOutcome(data)
+		p, perr := ParsePublish(data, Options{})
+		c, cerr := ParseConsumer(data, Options{})
+		for i := range data {
+			data[i] = 'x'
+		}
+		pj, _ := json.Marshal(p)
+		cj, _ := json.Marshal(c)
+		if after := fmt.Sprintf("%s %v | %s %v", pj, perr, cj, cerr); after != before {
+			t.Errorf("%s: the parsed value changed with the message's bytes:\n%s\nwas\n%s", f, after, before)
+		}
+	}
+}
