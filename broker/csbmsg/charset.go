@@ -2,6 +2,7 @@ package csbmsg
 
 import (
 	"bytes"
+	"encoding/binary"
 	"strings"
 	"unicode/utf8"
 )
@@ -114,6 +115,14 @@ func toUTF8(data []byte, transport string) ([]byte, *Error) {
 }
 
 func isASCII(b []byte) bool {
+	// Eight bytes at a time: a message is a few kilobytes, and every one
+	// is checked.
+	for len(b) >= 8 {
+		if binary.LittleEndian.Uint64(b)&0x8080808080808080 != 0 {
+			return false
+		}
+		b = b[8:]
+	}
 	for _, c := range b {
 		if c >= utf8.RuneSelf {
 			return false

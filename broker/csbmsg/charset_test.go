@@ -1,6 +1,7 @@
 package csbmsg
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 )
@@ -88,6 +89,28 @@ func TestDeclaredEncoding(t *testing.T) {
 	} {
 		if got := declaredEncoding([]byte(in)); got != want {
 			t.Errorf("declaredEncoding(%.40q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestIsASCII: one non-ASCII byte anywhere, in the eight-byte loop or in
+// the tail, makes a message non-ASCII.
+func TestIsASCII(t *testing.T) {
+	for n := range 40 {
+		b := bytes.Repeat([]byte{'a'}, n)
+		if !isASCII(b) {
+			t.Fatalf("%d ASCII bytes: not ASCII", n)
+		}
+		for i := range n {
+			c := bytes.Clone(b)
+			c[i] = 0x80
+			if isASCII(c) {
+				t.Fatalf("%d bytes with 0x80 at %d: ASCII", n, i)
+			}
+			c[i] = 0xFF
+			if isASCII(c) {
+				t.Fatalf("%d bytes with 0xFF at %d: ASCII", n, i)
+			}
 		}
 	}
 }
