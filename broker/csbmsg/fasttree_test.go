@@ -316,3 +316,37 @@ func TestParsedValuesOwnTheirBytes(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkTree compares fastTree with readTree (etree over encoding/xml)
+// on the draft's four-service notification, after prescan.
+func BenchmarkTree(b *testing.B) {
+	data, err := os.ReadFile(filepath.Join("testdata", "canonical", "b1-notification.xml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	lim := Limits{}.WithDefaults()
+	compact, elements, perr := prescan(data, lim, nil)
+	if perr != nil {
+		b.Fatal(perr)
+	}
+	b.Run("fastTree", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		for b.Loop() {
+			_, tree, ok := fastTree(compact, lim, elements)
+			if !ok {
+				b.Fatal("left to encoding/xml")
+			}
+			tree.release()
+		}
+	})
+	b.Run("readTree", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := readTree(compact, lim); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
