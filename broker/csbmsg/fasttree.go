@@ -190,22 +190,16 @@ func (b *builder) text(i int) (int, bool) {
 			i++
 			continue
 		}
-		switch {
-		case c == '&':
+		switch c {
+		case '&':
 			entities = true
-			i++
-			continue
-		case c == '>':
+		case '>':
 			if i >= start+2 && d[i-1] == ']' && d[i-2] == ']' {
 				return 0, false
 			}
-		case c < 0x20:
-			if c != '\t' && c != '\n' {
-				return 0, false
-			}
-		case c >= utf8.RuneSelf:
-			r, n := utf8.DecodeRune(d[i:])
-			if r == utf8.RuneError && n == 1 || !inXMLRange(r) {
+		default:
+			n := plainChar(d, i)
+			if n == 0 {
 				return 0, false
 			}
 			i += n
@@ -230,19 +224,11 @@ func (b *builder) cdata(i int) (int, bool) {
 	}
 	raw := b.data[i : i+end]
 	for k := 0; k < len(raw); {
-		c := raw[k]
-		if c >= utf8.RuneSelf {
-			r, n := utf8.DecodeRune(raw[k:])
-			if r == utf8.RuneError && n == 1 || !inXMLRange(r) {
-				return 0, false
-			}
-			k += n
-			continue
-		}
-		if c < 0x20 && c != '\t' && c != '\n' {
+		n := plainChar(raw, k)
+		if n == 0 {
 			return 0, false
 		}
-		k++
+		k += n
 	}
 	b.charData(string(raw))
 	return i + end + 3, true
@@ -383,18 +369,15 @@ func (b *builder) startTag(i, maxDepth int) (int, bool) {
 				k++
 				continue
 			}
-			switch {
-			case c == '<':
+			switch c {
+			case '<':
 				return 0, false
-			case c == '&':
+			case '&':
 				entities = true
-			case c < 0x20:
-				if c != '\t' && c != '\n' {
-					return 0, false
-				}
-			case c >= utf8.RuneSelf:
-				r, n := utf8.DecodeRune(d[k:])
-				if r == utf8.RuneError && n == 1 || !inXMLRange(r) {
+			case '>': // allowed in an attribute value
+			default:
+				n := plainChar(d, k)
+				if n == 0 {
 					return 0, false
 				}
 				k += n
@@ -540,6 +523,25 @@ var textSpecial = func() (t [256]bool) {
 	}
 	return t
 }()
+
+// plainChar checks the character that starts at d[i] and returns its
+// length in bytes, or 0 when it is one fastTree leaves to encoding/xml:
+// a control character other than tab and newline, invalid UTF-8, or a
+// character outside XML's range.
+func plainChar(d []byte, i int) int {
+	c := d[i]
+	if c < utf8.RuneSelf {
+		if c >= 0x20 || c == '\t' || c == '\n' {
+			return 1
+		}
+		return 0
+	}
+	r, n := utf8.DecodeRune(d[i:])
+	if r == utf8.RuneError && n == 1 || !inXMLRange(r) {
+		return 0
+	}
+	return n
+}
 
 // inXMLRange reports whether r is a character XML 1.0 allows (its Char
 // production).

@@ -253,16 +253,10 @@ func FuzzFastTree(f *testing.F) {
 // through the builders' pool give the results they give alone (a slab
 // handed back too early, or shared, would mix them up; run with -race).
 func TestParsesShareNoSlabs(t *testing.T) {
-	var msgs [][]byte
+	files, msgs := testMessages(t)
 	var want []string
-	files, _ := filepath.Glob(filepath.Join("testdata", "*", "*.xml"))
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := parseOutcome(data)
-		msgs, want = append(msgs, data), append(want, got)
+	for _, data := range msgs {
+		want = append(want, parseOutcome(data))
 	}
 	done := make(chan error)
 	for g := range 4 {
@@ -284,6 +278,24 @@ func TestParsesShareNoSlabs(t *testing.T) {
 	}
 }
 
+// testMessages returns the names and contents of the test messages.
+func testMessages(t *testing.T) ([]string, [][]byte) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join("testdata", "*", "*.xml"))
+	if len(files) == 0 {
+		t.Fatal("no test messages")
+	}
+	msgs := make([][]byte, len(files))
+	for i, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs[i] = data
+	}
+	return files, msgs
+}
+
 // parseOutcome is what parsing data as either package gives, printed.
 func parseOutcome(data []byte) string {
 	p, perr := ParsePublish(data, Options{})
@@ -297,12 +309,9 @@ func parseOutcome(data []byte) string {
 // the message's bytes (the publish endpoint reuses its body buffers), so
 // overwriting them changes nothing.
 func TestParsedValuesOwnTheirBytes(t *testing.T) {
-	files, _ := filepath.Glob(filepath.Join("testdata", "*", "*.xml"))
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
+	files, msgs := testMessages(t)
+	for i, data := range msgs {
+		f := files[i]
 		before := parseOutcome(data)
 		p, perr := ParsePublish(data, Options{})
 		c, cerr := ParseConsumer(data, Options{})
