@@ -109,11 +109,12 @@ type builder struct {
 	// The first slab of each kind, kept for the next message. When a
 	// message needs more, the rest come from new slabs, which are not
 	// kept.
-	els0   []etree.Element
-	texts0 []etree.CharData
-	toks0  []etree.Token
-	attrs0 []etree.Attr
-	nodes0 []node // the reader's, see nodes
+	els0      []etree.Element
+	texts0    []etree.CharData
+	toks0     []etree.Token
+	attrs0    []etree.Attr
+	nodes0    []node // the reader's, see nodes
+	nodesUsed int    // how much of nodes0 the reader used
 }
 
 // nodes returns a slab for the reader's nodes of the tree's elements,
@@ -152,11 +153,13 @@ func (b *builder) release() {
 	if b == nil {
 		return
 	}
-	clear(b.els0[:cap(b.els0)])
-	clear(b.texts0[:cap(b.texts0)])
-	clear(b.toks0[:cap(b.toks0)])
-	clear(b.attrs0[:cap(b.attrs0)])
-	clear(b.nodes0[:cap(b.nodes0)])
+	// Only the part each message used: a slab sized by one large message
+	// is not cleared whole after every small one.
+	clear(b.els0[:usedOf(b.els0, b.els)])
+	clear(b.texts0[:usedOf(b.texts0, b.texts)])
+	clear(b.toks0[:usedOf(b.toks0, b.toks)])
+	clear(b.attrs0[:usedOf(b.attrs0, b.attrs)])
+	clear(b.nodes0[:min(b.nodesUsed, cap(b.nodes0))])
 	clear(b.kids)
 	*b = builder{els0: b.els0, texts0: b.texts0, toks0: b.toks0, attrs0: b.attrs0, nodes0: b.nodes0,
 		kids: b.kids[:0], open: b.open[:0], buf: b.buf[:0], names: b.names[:0]}
@@ -164,6 +167,19 @@ func (b *builder) release() {
 		return
 	}
 	builders.Put(b)
+}
+
+// usedOf returns how much of the pooled slab s0 a message used, s being
+// the slab it was filling last: s0 itself, resliced, or a later slab
+// once s0 was full.
+func usedOf[T any](s0, s []T) int {
+	if cap(s0) == 0 {
+		return 0
+	}
+	if cap(s) > 0 && &s[:1][0] == &s0[:1][0] {
+		return len(s)
+	}
+	return cap(s0)
 }
 
 // openElement is an element whose end tag is still to come.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -358,4 +359,41 @@ func BenchmarkTree(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestReleaseClearsTheSlabs: once a parse is over, its slabs hold nothing
+// (no strings or elements kept alive in the pool), whichever part of them
+// each message used: a large message, a small one after it, and a message
+// that needs more than the pooled slabs.
+func TestReleaseClearsTheSlabs(t *testing.T) {
+	b1, err := os.ReadFile(filepath.Join("testdata", "canonical", "b1-notification.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	small := []byte(pub(`<csbresponse status="200" reason="ok"/>`))
+	services := strings.Repeat("<Cloud-Service><Cloud-Service-id>s</Cloud-Service-id><SaaS-support/></Cloud-Service>", 600)
+	huge := []byte(pub(`<csbnotification seqnumber="1" id="n"><Cloud-Service-Provider><Cloud-Service-Provider-id>p</Cloud-Service-Provider-id></Cloud-Service-Provider>` + services + `</csbnotification>`))
+	// More attributes than the pooled attribute slab holds.
+	attrs := []byte(pub(strings.Repeat(`<x a="1" b="2" c="3"/>`, 100)))
+	for i, doc := range [][]byte{b1, small, attrs, small, b1, huge, small} {
+		r, root, err := begin(doc, &Options{}, publishVocab)
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		b := r.tree
+		if b == nil {
+			t.Fatalf("message %d was left to encoding/xml", i)
+		}
+		r.publish(root)
+		r.release()
+		for name, slab := range map[string]any{"elements": b.els0, "text": b.texts0, "children": b.toks0, "attributes": b.attrs0, "nodes": b.nodes0} {
+			v := reflect.ValueOf(slab)
+			v = v.Slice(0, v.Cap())
+			for k := range v.Len() {
+				if !v.Index(k).IsZero() {
+					t.Fatalf("message %d: %s slab entry %d of %d not cleared", i, name, k, v.Len())
+				}
+			}
+		}
+	}
 }

@@ -38,8 +38,11 @@ type reader struct {
 // release hands the tree's slabs back once the walk is over and nothing
 // refers to the tree.
 func (r *reader) release() {
-	r.tree.release()
-	r.tree = nil
+	if r.tree != nil {
+		r.tree.nodesUsed = usedOf(r.tree.nodes0, r.nodes)
+		r.tree.release()
+		r.tree = nil
+	}
 }
 
 // nsScope is one namespace binding; the chain ends with the built-in xml
