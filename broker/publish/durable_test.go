@@ -135,3 +135,41 @@ func TestConcurrentNotificationsAreStored(t *testing.T) {
 		}
 	}
 }
+
+// TestSequentialNotificationsAreNotSpaced: a provider notifying in
+// sequence through IngestBody (each notification acknowledged before the
+// next) never waits for the catalogue's commit spacing, even an hour of
+// it: each notification is one change, written on its own.
+func TestSequentialNotificationsAreNotSpaced(t *testing.T) {
+	cat, err := catalog.New(catalog.Options{Store: new(store.Memory), CommitSpacing: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ing := NewIngester(IngestOptions{Catalog: cat})
+	if err := ing.Configure(true, map[string]Policy{"p": {Publishers: []string{AnyPublisher}, PushIDs: []string{"push"}}}); err != nil {
+		t.Fatal(err)
+	}
+	tpl := withProvider(newB1Template(t), "p")
+	done := make(chan error, 1)
+	go func() {
+		for seq := uint64(1); seq <= 5; seq++ {
+			r := ing.IngestBody(tpl.build(nil, "push", seq), "bench", csbmsg.Options{})
+			if r.Response.Status != csbmsg.StatusOK || r.Outcome != OutcomeApplied {
+				done <- fmt.Errorf("seq %d: %d %s", seq, r.Response.Status, r.Response.Reason)
+				return
+			}
+		}
+		done <- nil
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("notifications in sequence waited for the commit spacing")
+	}
+	if err := cat.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
