@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # xcaddy.sh: build, run and test caddy-csb.
 #
-#   ./xcaddy.sh build   build ./caddy (Caddy v2.11.9 with this module)
-#   ./xcaddy.sh run     build if the sources are newer than ./caddy, then run Caddyfile.example
-#   ./xcaddy.sh test    build, then run every test: unit, adapt and live
-#   ./xcaddy.sh bench   build, then run the benchmark harness and print one table
+#   ./xcaddy.sh help    say what each command does
+#
+# (the commands are described in usage() below; "help", "-h" and "--help"
+# print that text).
 #
 # CSB_CADDY_BIN names the binary to build and run instead of ./caddy (the
 # live tests read the same variable). CSB_CACHE_DIR is where xcaddy is kept
@@ -71,9 +71,72 @@ build() {
 	proxy=${proxy//,/|}
 	proxy=${proxy//|direct/}
 	proxy=${proxy//direct|/}
-	GOPROXY="$proxy|file://$empty" "$xcaddy" build "$CADDY_VERSION" \
+	if [ ! -x "$bin" ]; then
+		echo "xcaddy.sh: first build of $bin: downloading and compiling Caddy can take 10-15 minutes on 2 cores; a progress line follows every 50 packages" >&2
+	fi
+	# xcaddy's own flags (XCADDY_GO_BUILD_FLAGS replaces them) plus -v,
+	# whose package lines become the progress count.
+	GOPROXY="$proxy|file://$empty" \
+		XCADDY_GO_BUILD_FLAGS="-ldflags='-w -s' -trimpath -tags=nobadger,nomysql,nopgx -v" \
+		"$xcaddy" build "$CADDY_VERSION" \
 		--output "$bin" \
-		--with "github.com/caddy-csb/caddy-csb=."
+		--with "github.com/caddy-csb/caddy-csb=." 2>&1 | progress >&2
+}
+
+# progress turns the package names "go build -v" prints into a count,
+# and passes every other line (xcaddy's log, errors) through.
+progress() {
+	awk '/^[A-Za-z0-9._~\/-]+$/ { n++; if (n % 50 == 0) { printf "xcaddy.sh: %d packages compiled\n", n; fflush() } next }
+		{ print; fflush() }
+		END { if (n % 50) printf "xcaddy.sh: %d packages compiled\n", n }'
+}
+
+usage() {
+	cat <<USAGE
+usage: ./xcaddy.sh <command> [args...]
+
+  build   build $bin: Caddy $CADDY_VERSION with this module (xcaddy $XCADDY_VERSION).
+          The first build downloads and compiles Caddy: 10-15 minutes on 2 cores.
+  run     build if a source is newer than the binary, then run Caddyfile.example
+          (the broker on https://localhost:8443 and two sandbox clouds).
+          Refuses to start while the example's addresses already answer.
+  test    build if needed, then go vet and every test: unit, adapt and live.
+          Extra args go to "go test" (e.g. -run TestName).
+  bench   build if needed, then run the benchmark harness and print one table;
+          "bench -o bench/RESULTS.md" also writes the table there.
+  help    this text (also -h, --help).
+
+Environment: CSB_CADDY_BIN (the binary to build and run, default ./caddy),
+CSB_CACHE_DIR (where xcaddy is kept, default ./.cache), and for run the
+example's addresses CSB_ADMIN, CSB_BROKER, CSB_CLOUD_A, CSB_CLOUD_B.
+USAGE
+}
+
+# answers succeeds when something accepts TCP connections at host:port.
+answers() {
+	local host=${1%:*} port=${1##*:}
+	[ "$host" = localhost ] && host=127.0.0.1
+	(exec 3<>"/dev/tcp/$host/$port") 2>/dev/null
+}
+
+# refuse_busy stops "run" when an address of the example already answers:
+# Caddy binds with SO_REUSEPORT, so a second instance would start without
+# error and share the ports with the first, each answering in turn.
+refuse_busy() {
+	local var addr busy=0
+	for var in CSB_ADMIN CSB_BROKER CSB_CLOUD_A CSB_CLOUD_B; do
+		case $var in
+		CSB_ADMIN) addr=${CSB_ADMIN:-localhost:2019} ;;
+		CSB_BROKER) addr=${CSB_BROKER:-localhost:8443} ;;
+		CSB_CLOUD_A) addr=${CSB_CLOUD_A:-localhost:9101} ;;
+		CSB_CLOUD_B) addr=${CSB_CLOUD_B:-localhost:9102} ;;
+		esac
+		if answers "$addr"; then
+			echo "xcaddy.sh: $addr ($var) already answers: is the example already running? Stop it, or move the example with $var=host:port." >&2
+			busy=1
+		fi
+	done
+	return $busy
 }
 
 cmd=${1:-}
@@ -83,6 +146,7 @@ build)
 	build
 	;;
 run)
+	refuse_busy || exit 1
 	build_if_stale
 	exec "$bin" run --config Caddyfile.example --adapter caddyfile "$@"
 	;;
@@ -97,8 +161,16 @@ bench)
 	export CSB_CADDY_BIN="$bin"
 	go run ./bench "$@"
 	;;
+help | -h | --help)
+	usage
+	;;
+"")
+	usage >&2
+	exit 2
+	;;
 *)
-	echo "usage: $0 build|run|test|bench [args...]" >&2
+	echo "xcaddy.sh: unknown command \"$cmd\"" >&2
+	usage >&2
 	exit 2
 	;;
 esac

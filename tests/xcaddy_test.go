@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -155,6 +157,57 @@ func TestXcaddyRun(t *testing.T) {
 			t.Errorf("the binary changed although the build failed: %v", err)
 		}
 	})
+
+	// busy: the example's broker address already answers (a first
+	// instance, or anything else); Caddy would bind beside it with
+	// SO_REUSEPORT, so xcaddy.sh refuses before building or running.
+	t.Run("busy", func(t *testing.T) {
+		ln, err := net.Listen("tcp", strings.Replace(broker, "localhost", "127.0.0.1", 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "bash", filepath.Join(root, "xcaddy.sh"), "run")
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		var exitErr *exec.ExitError
+		if !errors.As(err, &exitErr) || exitErr.ExitCode() != 1 {
+			t.Fatalf("xcaddy.sh run beside a busy address: %v, want exit status 1\n%s", err, out)
+		}
+		if want := broker + " (CSB_BROKER) already answers"; !strings.Contains(string(out), want) {
+			t.Errorf("xcaddy.sh run beside a busy address does not say %q:\n%s", want, out)
+		}
+		if strings.Contains(string(out), "xcaddy.sh: building") || strings.Contains(string(out), "serving initial configuration") {
+			t.Errorf("xcaddy.sh went on to build or run:\n%s", out)
+		}
+	})
+}
+
+// TestXcaddyHelp: "./xcaddy.sh help" (and -h, --help) describes every
+// command and exits 0; an unknown command says so and exits 2.
+func TestXcaddyHelp(t *testing.T) {
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, arg := range []string{"help", "-h", "--help"} {
+		out, err := exec.Command("bash", filepath.Join(root, "xcaddy.sh"), arg).CombinedOutput()
+		if err != nil {
+			t.Errorf("xcaddy.sh %s: %v\n%s", arg, err, out)
+		}
+		for _, cmd := range []string{"build", "run", "test", "bench", "help"} {
+			if !regexp.MustCompile(`(?m)^  ` + cmd + ` +\S`).Match(out) {
+				t.Errorf("xcaddy.sh %s does not describe %q:\n%s", arg, cmd, out)
+			}
+		}
+	}
+	out, err := exec.Command("bash", filepath.Join(root, "xcaddy.sh"), "nonsense").CombinedOutput()
+	var exitErr *exec.ExitError
+	if !errors.As(err, &exitErr) || exitErr.ExitCode() != 2 || !strings.Contains(string(out), `unknown command "nonsense"`) {
+		t.Errorf("xcaddy.sh nonsense: %v, want exit status 2 and \"unknown command\"\n%s", err, out)
+	}
 }
 
 // newestSource returns the modification time of the newest file xcaddy.sh
