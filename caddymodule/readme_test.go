@@ -14,24 +14,24 @@ import (
 )
 
 // readmeBlock returns the body of the first fenced block after marker in
-// the README.
+// a document (README.md or one of docs/).
 func readmeBlock(t *testing.T, readme, marker string) string {
 	t.Helper()
 	i := strings.Index(readme, marker)
 	if i < 0 {
-		t.Fatalf("README.md has no %q", marker)
+		t.Fatalf("the document has no %q", marker)
 	}
 	m := regexp.MustCompile("(?s)```[a-z]*\n(.*?)\n```").FindStringSubmatch(readme[i:])
 	if m == nil {
-		t.Fatalf("README.md: no code block after %q", marker)
+		t.Fatalf("no code block after %q", marker)
 	}
 	return m[1]
 }
 
-// TestReadmeCaddyfileAdaptsToItsJSON: the Caddyfile README shows adapts to
-// exactly the JSON README shows under it.
+// TestReadmeCaddyfileAdaptsToItsJSON: the Caddyfile docs/configuration.md
+// shows adapts to exactly the JSON it shows under it.
 func TestReadmeCaddyfileAdaptsToItsJSON(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join("..", "README.md"))
+	raw, err := os.ReadFile(filepath.Join("..", "docs", "configuration.md"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -30,7 +31,8 @@ const (
 // TestQuickstart runs Caddyfile.example as it is, with only its address
 // variables (CSB_ADMIN, CSB_BROKER, CSB_CLOUD_A, CSB_CLOUD_B) set to free
 // ports, waits until both sandbox clouds are in the broker's catalogue,
-// then runs every ```sh block of README.md in order, in one bash
+// then runs every ```sh block of docs/quickstart.md, docs/operations.md
+// and README.md (quickstartDocs) in order, in one bash
 // session with the real curl, and checks each output against the
 // "```<lang> answer" block written under it. The doc's own variables
 // carry the test's addresses: CSB (the broker's URL), CA (the root of
@@ -51,13 +53,18 @@ func TestQuickstart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, err := os.ReadFile(filepath.Join("..", "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	steps, setup, err := parseQuickstart(string(doc))
-	if err != nil {
-		t.Fatal(err)
+	var steps []quickstartStep
+	var setup []string
+	for _, name := range quickstartDocs(t) {
+		doc, err := os.ReadFile(filepath.Join("..", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, sk, err := parseQuickstart(name, string(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		steps, setup = append(steps, st...), append(setup, sk...)
 	}
 	checkQuickstartCoverage(t, steps, setup)
 
@@ -83,21 +90,21 @@ func TestQuickstart(t *testing.T) {
 	for i, st := range steps {
 		out, status, err := sh.run(st.script, 90*time.Second)
 		if err != nil {
-			t.Fatalf("step %d (README.md line %d): %v\n%s\noutput so far:\n%s", i+1, st.line, err, st.script, out)
+			t.Fatalf("step %d (%s line %d): %v\n%s\noutput so far:\n%s", i+1, st.file, st.line, err, st.script, out)
 		}
 		if status != 0 {
-			t.Errorf("step %d (README.md line %d) exited with status %d:\n%s\noutput:\n%s", i+1, st.line, status, st.script, out)
+			t.Errorf("step %d (%s line %d) exited with status %d:\n%s\noutput:\n%s", i+1, st.file, st.line, status, st.script, out)
 			continue
 		}
 		if st.answer == nil {
 			if strings.TrimSpace(out) != "" {
-				t.Errorf("step %d (README.md line %d) has no answer block but printed:\n%s", i+1, st.line, out)
+				t.Errorf("step %d (%s line %d) has no answer block but printed:\n%s", i+1, st.file, st.line, out)
 			}
 			continue
 		}
 		want := addresses.Replace(*st.answer)
 		if missing, ok := matchAbridged(out, want); !ok {
-			t.Errorf("step %d (README.md line %d):\n%s\nthe output lacks %q (in the order of the answer block):\n%s", i+1, st.line, st.script, missing, out)
+			t.Errorf("step %d (%s line %d):\n%s\nthe output lacks %q (in the order of the answer block):\n%s", i+1, st.file, st.line, st.script, missing, out)
 		}
 	}
 }
@@ -189,9 +196,38 @@ func waitExampleCatalogue(admin string, timeout time.Duration, stopped <-chan st
 	}
 }
 
+// quickstartDocs are the documents whose ```sh blocks TestQuickstart
+// runs, in this order, in one shell: the walk-through first, then the
+// operations that read what it made, then README's short tour. Any other
+// document with a ```sh block fails the test, so that every shell block
+// of README and docs/ is run.
+func quickstartDocs(t *testing.T) []string {
+	t.Helper()
+	docs := []string{"docs/quickstart.md", "docs/operations.md", "README.md"}
+	all, err := filepath.Glob(filepath.Join("..", "docs", "*.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range all {
+		name := "docs/" + filepath.Base(f)
+		if slices.Contains(docs, name) {
+			continue
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if regexp.MustCompile("(?m)^ {0,3}```sh").Match(data) {
+			t.Errorf("%s has shell blocks that no test runs: add it to quickstartDocs", name)
+		}
+	}
+	return docs
+}
+
 // quickstartStep is one ```sh block of the quickstart and the answer block
 // written under it, if any.
 type quickstartStep struct {
+	file   string
 	line   int // of the opening fence
 	script string
 	answer *string
@@ -204,7 +240,7 @@ var (
 
 // parseQuickstart returns the runnable ```sh blocks with their answers,
 // and the text of the "```sh skip" blocks. HTML comments are ignored.
-func parseQuickstart(doc string) (steps []quickstartStep, skipped []string, err error) {
+func parseQuickstart(file, doc string) (steps []quickstartStep, skipped []string, err error) {
 	// Blank out comments, keeping line numbers.
 	doc = regexp.MustCompile(`(?s)<!--.*?-->`).ReplaceAllStringFunc(doc, func(c string) string {
 		return strings.Repeat("\n", strings.Count(c, "\n"))
@@ -222,25 +258,25 @@ func parseQuickstart(doc string) (steps []quickstartStep, skipped []string, err 
 			end++
 		}
 		if end == len(lines) {
-			return nil, nil, fmt.Errorf("README.md line %d: unclosed code block", i+1)
+			return nil, nil, fmt.Errorf("%s line %d: unclosed code block", file, i+1)
 		}
 		body := strings.Join(lines[start:end], "\n")
 		i = end
 		switch {
 		case len(info) == 1 && info[0] == "sh":
-			steps = append(steps, quickstartStep{line: start, script: body})
+			steps = append(steps, quickstartStep{file: file, line: start, script: body})
 		case len(info) == 2 && info[0] == "sh" && info[1] == "skip":
 			skipped = append(skipped, body)
 		case len(info) == 2 && info[1] == "answer":
 			if len(steps) == 0 || steps[len(steps)-1].answer != nil {
-				return nil, nil, fmt.Errorf("README.md line %d: an answer block that follows no ```sh block", start)
+				return nil, nil, fmt.Errorf("%s line %d: an answer block that follows no ```sh block", file, start)
 			}
 			steps[len(steps)-1].answer = &body
 		case len(info) > 0 && info[0] == "sh":
-			return nil, nil, fmt.Errorf("README.md line %d: unknown block %q (want sh or sh skip)", start, m[1])
+			return nil, nil, fmt.Errorf("%s line %d: unknown block %q (want sh or sh skip)", file, start, m[1])
 		case curlLineRE.MatchString(body):
-			// Every curl command README shows must be run by the test.
-			return nil, nil, fmt.Errorf("README.md line %d: a curl command in a ```%s block is never run; put it in a ```sh block with an answer", start, m[1])
+			// Every curl command the docs show must be run by the test.
+			return nil, nil, fmt.Errorf("%s line %d: a curl command in a ```%s block is never run; put it in a ```sh block with an answer", file, start, m[1])
 		}
 	}
 	return steps, skipped, nil
@@ -254,21 +290,26 @@ func checkQuickstartCoverage(t *testing.T, steps []quickstartStep, skipped []str
 	setup := strings.Join(skipped, "\n")
 	for _, v := range []string{"CSB=https://" + defaultBroker, "CA=", "ADMIN=" + defaultAdmin} {
 		if !strings.Contains(setup, v) {
-			t.Errorf("README.md: the set-up block no longer sets %s (the test substitutes CSB, CA and ADMIN)", v)
+			t.Errorf("the quickstart's set-up block no longer sets %s (the test substitutes CSB, CA and ADMIN)", v)
 		}
 	}
 	if strings.Contains(setup, "curl") {
-		t.Error("README.md: a curl command in a ```sh skip block is never tested")
+		t.Error("a curl command in a ```sh skip block is never tested")
 	}
 	var scripts, answers strings.Builder
 	for _, st := range steps {
 		for _, a := range []string{defaultBroker, defaultCloudA, defaultCloudB, defaultAdmin} {
 			if strings.Contains(st.script, a) {
-				t.Errorf("README.md line %d: the command names %s; use $CSB or $ADMIN", st.line, a)
+				t.Errorf("%s line %d: the command names %s; use $CSB or $ADMIN", st.file, st.line, a)
 			}
 		}
 		if strings.Contains(st.script, "curl") && st.answer == nil {
-			t.Errorf("README.md line %d: a curl command without an answer block", st.line)
+			t.Errorf("%s line %d: a curl command without an answer block", st.file, st.line)
+		}
+		// A job id the create did not give stops the command instead of
+		// sending it to /csb/consumer/ (the listing).
+		if m := regexp.MustCompile(`consumer/\$\{?[A-Z]+\b[^:]`).FindString(st.script); m != "" {
+			t.Errorf("%s line %d: %q: write ${VAR:?no job id}, so that an empty job id stops the command", st.file, st.line, m)
 		}
 		scripts.WriteString(st.script + "\n")
 		if st.answer != nil {
@@ -280,7 +321,7 @@ func checkQuickstartCoverage(t *testing.T, steps []quickstartStep, skipped []str
 		"an IaaS create":           `--data-binary @examples/iaas-small\.xml`,
 		"a create for the big one": `--data-binary @examples/iaas-large\.xml`,
 		"a DSaaS create":           `--data-binary @examples/dsaas\.xml`,
-		"GET":                      `-u alice:\S+ "\$CSB/csb/consumer/\$SMALL"`,
+		"GET":                      `-u alice:\S+ "\$CSB/csb/consumer/\$\{SMALL:\?no job id\}"`,
 		"HEAD":                     `\s-I\s`,
 		"PUT":                      `-X PUT`,
 		"COPY":                     `-X COPY`,
@@ -295,12 +336,12 @@ func checkQuickstartCoverage(t *testing.T, steps []quickstartStep, skipped []str
 		"an impossible request":    `@examples/iaas-huge\.xml`,
 	} {
 		if !regexp.MustCompile(re).MatchString(scripts.String()) {
-			t.Errorf("README.md no longer shows %s", what)
+			t.Errorf("the docs no longer show %s", what)
 		}
 	}
 	for _, status := range []string{`status="200"`, `status="400"`, `status="408"`, `status="410"`, `415 Unsupported Media Type`, `401 Unauthorized`, `HTTP/2 204`} {
 		if !strings.Contains(answers.String(), status) {
-			t.Errorf("README.md no longer shows an answer with %s", status)
+			t.Errorf("the docs no longer show an answer with %s", status)
 		}
 	}
 }
@@ -348,7 +389,7 @@ func TestMatchAbridged(t *testing.T) {
 
 func TestParseQuickstart(t *testing.T) {
 	doc := "# x\n<!--\n```sh\nnot a step\n```\n-->\n```sh skip\nCSB=x\n```\n```sh\necho hi\n```\n\ntext\n\n```text answer\nhi\n```\n```sh\ntrue\n```\n```xml\n<not-an-answer/>\n```\n"
-	steps, skipped, err := parseQuickstart(doc)
+	steps, skipped, err := parseQuickstart("doc.md", doc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -359,7 +400,7 @@ func TestParseQuickstart(t *testing.T) {
 		t.Errorf("steps %+v", steps)
 	}
 	for _, bad := range []string{"```sh\nx\n", "```text answer\nx\n```\n", "```sh\na\n```\n```text answer\nb\n```\n```text answer\nc\n```\n", "```sh run\nx\n```\n"} {
-		if _, _, err := parseQuickstart(bad); err == nil {
+		if _, _, err := parseQuickstart("doc.md", bad); err == nil {
 			t.Errorf("accepted %q", bad)
 		}
 	}
