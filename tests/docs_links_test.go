@@ -8,17 +8,21 @@ import (
 	"testing"
 )
 
-// TestDocsLinksResolve: every relative link of README.md and docs/ names
+// TestDocsLinksResolve: every relative link of README.md, CONFORMANCE.md
+// and docs/ (with docs/conformance/) names
 // a file of the repository, and every #anchor a heading of its document
 // (GitHub's anchors: lower case, punctuation dropped, spaces as hyphens).
 // Moving a section between documents cannot leave a dead link behind.
 func TestDocsLinksResolve(t *testing.T) {
 	root := ".."
-	docs, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
-	if err != nil {
-		t.Fatal(err)
+	var docs []string
+	for _, pattern := range []string{"docs/*.md", "docs/*/*.md", "README.md", "CONFORMANCE.md"} {
+		m, err := filepath.Glob(filepath.Join(root, pattern))
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, m...)
 	}
-	docs = append(docs, filepath.Join(root, "README.md"))
 	if len(docs) < 5 {
 		t.Fatalf("found only %v", docs)
 	}
