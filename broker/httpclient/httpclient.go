@@ -11,6 +11,11 @@
 // request, but never in clear text over plain HTTP to a host that is not
 // loopback, unless Auth.AllowCleartext says so.
 //
+// With Config.Peer set, the client calls only the URLs that peer URL
+// policy allows (broker/peerurl): every request, redirects included, is
+// checked before anything is sent, and every connection after name
+// resolution; a refused URL gets no request, and so no credential.
+//
 // Request bodies must be replayable for Digest's challenge round trip:
 // http.NewRequest makes in-memory bodies replayable (GetBody); other
 // bodies are buffered up to 8 MiB.
@@ -28,6 +33,7 @@ import (
 	"time"
 
 	"github.com/caddy-csb/caddy-csb/broker/digest"
+	"github.com/caddy-csb/caddy-csb/broker/peerurl"
 )
 
 // Authentication schemes.
@@ -48,6 +54,14 @@ type Config struct {
 	// credentials are sent; requests elsewhere (after a redirect, say)
 	// go without them.
 	Hosts []string
+	// Peer, when set, restricts every request, redirect and connection to
+	// what the policy allows (see package peerurl); the client then does
+	// not use HTTP_PROXY, since a proxy would connect past the address
+	// check. Nil: no restriction.
+	Peer *peerurl.Policy
+	// MaxRedirects is how many redirects are followed when Peer is set.
+	// Default 10.
+	MaxRedirects int
 }
 
 // Auth is how the broker authenticates to the provider.
@@ -125,21 +139,38 @@ func New(cfg Config) (*http.Client, error) {
 	if overall <= 0 {
 		overall = DefaultOverallTimeout
 	}
-	return &http.Client{Transport: rt, Timeout: overall}, nil
+	c := &http.Client{Transport: rt, Timeout: overall}
+	if cfg.Peer != nil {
+		c.CheckRedirect = cfg.Peer.CheckRedirect(cfg.MaxRedirects)
+	}
+	return c, nil
 }
 
 // NewTransport builds the round tripper of New: TLS and connection
-// handling with the authentication layered on top.
+// handling with the authentication layered on top, and the peer URL
+// check (Config.Peer) above both.
 func NewTransport(cfg Config) (http.RoundTripper, error) {
+	rt, err := newAuthTransport(cfg)
+	if err != nil || cfg.Peer == nil {
+		return rt, err
+	}
+	return cfg.Peer.RoundTripper(rt), nil
+}
+
+func newAuthTransport(cfg Config) (http.RoundTripper, error) {
 	tlsCfg, err := cfg.TLS.config()
 	if err != nil {
 		return nil, err
 	}
 	to := cfg.Timeouts
 	dialer := &net.Dialer{Timeout: orDefault(to.Dial, DefaultDialTimeout), KeepAlive: 30 * time.Second}
+	proxy, dial := http.ProxyFromEnvironment, dialer.DialContext
+	if cfg.Peer != nil {
+		proxy, dial = nil, cfg.Peer.DialContext(dialer.DialContext)
+	}
 	base := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           dialer.DialContext,
+		Proxy:                 proxy,
+		DialContext:           dial,
 		TLSClientConfig:       tlsCfg,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          100,

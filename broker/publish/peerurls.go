@@ -1,0 +1,67 @@
+package publish
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+)
+
+// checkNotificationURLs checks the URLs of a notification that the
+// broker may call or proxy to: the Cloud-Service-Provider-URI, and each
+// service's Cloud-Service-URI and Link hrefs. References that are not
+// network URLs (relative references, URNs: no host and not http or
+// https) are left alone, since nothing can dial them. It returns where the
+// refused URL was and why.
+func checkNotificationURLs(n *csbmsg.Notification, check func(*url.URL) error) error {
+	try := func(where, ref string) error {
+		ref = strings.TrimSpace(ref)
+		if ref == "" {
+			return nil
+		}
+		u, err := url.Parse(ref)
+		if err != nil {
+			return fmt.Errorf("%s %q is not a url", where, ref)
+		}
+		if u.Host == "" && u.Scheme != "http" && u.Scheme != "https" {
+			return nil
+		}
+		if err := check(u); err != nil {
+			return fmt.Errorf("%s: %w", where, err)
+		}
+		return nil
+	}
+	if err := try("Cloud-Service-Provider-URI", n.Provider.URI); err != nil {
+		return err
+	}
+	for _, s := range n.Services {
+		if err := try(fmt.Sprintf("Cloud-Service-URI of service %s", s.ID), s.URI); err != nil {
+			return err
+		}
+		for _, l := range serviceLinks(s) {
+			if err := try(fmt.Sprintf("Link href of service %s", s.ID), l.Href); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// serviceLinks returns the Links of a service.
+func serviceLinks(s csbmsg.Service) []*csbmsg.Link {
+	var out []*csbmsg.Link
+	if s.IaaS != nil && s.IaaS.Link != nil {
+		out = append(out, s.IaaS.Link)
+	}
+	if s.PaaS != nil && s.PaaS.Link != nil {
+		out = append(out, s.PaaS.Link)
+	}
+	if s.SaaS != nil && s.SaaS.Link != nil {
+		out = append(out, s.SaaS.Link)
+	}
+	if s.DSaaS != nil && s.DSaaS.Link != nil {
+		out = append(out, s.DSaaS.Link)
+	}
+	return out
+}
