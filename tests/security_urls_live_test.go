@@ -161,44 +161,50 @@ func TestSecURLsLivePublishedAdminHrefRefused(t *testing.T) {
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	publish := base + "/csb/publish"
 
-	// Phase 1: the operator opted in to loopback hosts for this provider
-	// (allowed_hosts 127.0.0.1 with allow_private). Even so the admin
-	// endpoint is refused.
-	optIn := "\t\t\tallowed_hosts 127.0.0.1\n\t\t\tallow_private"
-	p := harness.Start(t, secURLsSaaSBroker(t, port, own.URL, optIn))
+	// Phase 1: no opt-in. The admin endpoint, as a Link href, is refused.
+	p := harness.Start(t, secURLsSaaSBroker(t, port, own.URL, ""))
 	configBefore := secURLsAdminConfig(t, p.AdminAddr)
 	if !strings.Contains(configBefore, "provider-pass") {
 		t.Fatalf("the admin endpoint's config should hold the provider's password (what the attack reads):\n%s", configBefore)
 	}
-
+	adminPort := p.AdminAddr[strings.LastIndex(p.AdminAddr, ":")+1:]
 	adminHref := "http://" + p.AdminAddr + "/"
 	r := notify(t, publish, "csp1", secURLsSaaSNotification(t, 1, "adm", "admin", adminHref))
-	if r.HTTPStatus != 200 || r.Status != csbmsg.StatusCannotUpdate || !strings.Contains(r.Reason, adminHref) || !strings.Contains(r.Reason, "admin endpoint") {
+	if r.HTTPStatus != 200 || r.Status != csbmsg.StatusCannotUpdate || !strings.Contains(r.Reason, adminHref) {
 		t.Fatalf("notification with the admin endpoint as href: %+v, want status 402 naming %s", r, adminHref)
 	}
-	for _, href := range []string{
-		"http://localhost:" + strings.Split(p.AdminAddr, ":")[1] + "/config/",
-		"http://[::1]:" + strings.Split(p.AdminAddr, ":")[1] + "/load",
-	} {
+
+	// Phase 2: the operator opts in to loopback hosts for this provider
+	// (allowed_hosts 127.0.0.1 with allow_private). Even so the admin
+	// endpoint is refused, whichever way it is written.
+	optIn := "\t\t\tallowed_hosts 127.0.0.1 localhost [::1]\n\t\t\tallow_private"
+	if err := p.Reload(secURLsSaaSBroker(t, port, own.URL, optIn)); err != nil {
+		t.Fatal(err)
+	}
+	// The old server closes its kept-alive connections as it stops; do
+	// not reuse one.
+	http.DefaultClient.CloseIdleConnections()
+	for _, href := range []string{adminHref, "http://localhost:" + adminPort + "/config/", "http://[::1]:" + adminPort + "/load"} {
 		r := notify(t, publish, "csp1", secURLsSaaSNotification(t, 1, "adm", "admin", href))
-		if r.Status != csbmsg.StatusCannotUpdate {
-			t.Fatalf("notification with href %s: %+v, want status 402", href, r)
+		if r.Status != csbmsg.StatusCannotUpdate || !strings.Contains(r.Reason, "admin endpoint") {
+			t.Fatalf("notification with href %s: %+v, want status 402 naming the admin endpoint", href, r)
 		}
 	}
 	if n := catalogOf(t, p.AdminAddr).Placeable["SaaS"]; n != 0 {
 		t.Fatalf("a refused service entered the catalogue: %d placeable SaaS", n)
 	}
-	if after := secURLsAdminConfig(t, p.AdminAddr); after != configBefore {
-		t.Fatalf("the admin endpoint's configuration changed:\nbefore %s\nafter  %s", configBefore, after)
-	}
+	configBefore = secURLsAdminConfig(t, p.AdminAddr)
 
 	// With the opt-in, another loopback host is accepted...
 	r = notify(t, publish, "csp1", secURLsSaaSNotification(t, 1, "crm", "crm", other.URL+"/app"))
 	if r.Status != csbmsg.StatusOK {
 		t.Fatalf("notification with an allowed href: %+v", r)
 	}
+	if after := secURLsAdminConfig(t, p.AdminAddr); after != configBefore {
+		t.Fatalf("the admin endpoint's configuration changed:\nbefore %s\nafter  %s", configBefore, after)
+	}
 
-	// Phase 2: ...until the operator withdraws the opt-in. The service is
+	// Phase 3: ...until the operator withdraws the opt-in. The service is
 	// still in the catalogue, but its href is no longer allowed.
 	if err := p.Reload(secURLsSaaSBroker(t, port, own.URL, "")); err != nil {
 		t.Fatal(err)
@@ -329,6 +335,9 @@ func TestSecURLsLiveCIMIEntryPointOtherHost(t *testing.T) {
 	p := secURLsCIMIBroker(t, port, cimi.URL+"/")
 
 	a := secURLsConsume(t, fmt.Sprintf("http://127.0.0.1:%d", port), vmRequest(2, 4))
+	if hits := other.requests(); len(hits) != 0 {
+		t.Fatalf("the other host received requests (with the provider's credentials?): %v", hits)
+	}
 	if a.HTTP != 200 || a.status() != csbmsg.StatusUnableToFindResource || !strings.Contains(a.Resp.Reason, other.URL+"/") ||
 		!strings.Contains(a.Resp.Reason, "host not allowed") {
 		t.Fatalf("job at a provider naming another host: HTTP %d status %d, want 408 naming %s\n%s", a.HTTP, a.status(), other.URL, a.Body)
@@ -356,6 +365,9 @@ func TestSecURLsLiveRedirectToOtherOrigin(t *testing.T) {
 	secURLsCIMIBroker(t, port, cimi.URL+"/")
 
 	a := secURLsConsume(t, fmt.Sprintf("http://127.0.0.1:%d", port), vmRequest(2, 4))
+	if hits := other.requests(); len(hits) != 0 {
+		t.Fatalf("the redirect was followed: %v", hits)
+	}
 	if a.HTTP != 200 || a.status() != csbmsg.StatusUnableToFindResource || !strings.Contains(a.Resp.Reason, other.URL+"/cep") ||
 		!strings.Contains(a.Resp.Reason, "redirect refused") {
 		t.Fatalf("job at a provider redirecting elsewhere: HTTP %d status %d, want 408 naming %s\n%s", a.HTTP, a.status(), other.URL, a.Body)

@@ -532,7 +532,9 @@ func parseAdmin(s string) (adminAddr, bool) {
 }
 
 // isAdmin reports whether ip:port is an address of the admin endpoint.
-// An admin endpoint on every interface is matched by loopback,
+// An admin endpoint on a loopback address is matched by every loopback
+// address and the unspecified one (which connect to it); one on every
+// interface by loopback,
 // unspecified and this machine's interface addresses; one on a host name
 // other than localhost by that name's addresses at the time of the check.
 func (p *Policy) isAdmin(ip netip.Addr, port string) bool {
@@ -543,11 +545,13 @@ func (p *Policy) isAdmin(ip netip.Addr, port string) bool {
 		}
 		switch {
 		case a.ip.IsValid():
-			if a.ip == ip {
+			// Connecting to any loopback address, or to the unspecified
+			// one, reaches a listener on a loopback address.
+			if a.ip == ip || (a.ip.IsLoopback() && (ip.IsLoopback() || ip.IsUnspecified())) {
 				return true
 			}
 		case a.loopback:
-			if ip.IsLoopback() {
+			if ip.IsLoopback() || ip.IsUnspecified() {
 				return true
 			}
 		case a.name != "":
