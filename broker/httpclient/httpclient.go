@@ -147,17 +147,12 @@ func New(cfg Config) (*http.Client, error) {
 }
 
 // NewTransport builds the round tripper of New: TLS and connection
-// handling with the authentication layered on top, and the peer URL
-// check (Config.Peer) above both.
+// handling with the authentication layered on top. With Config.Peer, the
+// peer URL check sits between the two: the authentication layer stays
+// the outermost (a *digest.Transport for Digest, which the job route
+// reuses), and a refused request is dropped after credentials were added
+// to it but before anything is sent.
 func NewTransport(cfg Config) (http.RoundTripper, error) {
-	rt, err := newAuthTransport(cfg)
-	if err != nil || cfg.Peer == nil {
-		return rt, err
-	}
-	return cfg.Peer.RoundTripper(rt), nil
-}
-
-func newAuthTransport(cfg Config) (http.RoundTripper, error) {
 	tlsCfg, err := cfg.TLS.config()
 	if err != nil {
 		return nil, err
@@ -168,7 +163,7 @@ func newAuthTransport(cfg Config) (http.RoundTripper, error) {
 	if cfg.Peer != nil {
 		proxy, dial = nil, cfg.Peer.DialContext(dialer.DialContext)
 	}
-	base := &http.Transport{
+	tr := &http.Transport{
 		Proxy:                 proxy,
 		DialContext:           dial,
 		TLSClientConfig:       tlsCfg,
@@ -179,6 +174,10 @@ func newAuthTransport(cfg Config) (http.RoundTripper, error) {
 		TLSHandshakeTimeout:   orDefault(to.TLSHandshake, DefaultTLSHandshakeTimeout),
 		ResponseHeaderTimeout: orDefault(to.ResponseHeader, DefaultResponseHeaderTimeout),
 		ExpectContinueTimeout: time.Second,
+	}
+	var base http.RoundTripper = tr
+	if cfg.Peer != nil {
+		base = cfg.Peer.RoundTripper(tr)
 	}
 	a := cfg.Auth
 	switch strings.ToLower(a.Scheme) {
