@@ -9,6 +9,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"go.uber.org/zap"
 
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/broker/peerurl"
 )
 
@@ -74,5 +75,30 @@ func TestPeerPolicyOriginsAndCheck(t *testing.T) {
 	u, _ := url.Parse("https://csp.example.org/")
 	if err := app.checkPeerURL("nobody", u); !errors.Is(err, errUnknownProvider) {
 		t.Errorf("unknown provider: %v", err)
+	}
+}
+
+// TestPeerPolicyDiscoveredServices: a discovered service naming a URL the
+// provider's policy refuses is dropped; the others are kept.
+func TestPeerPolicyDiscoveredServices(t *testing.T) {
+	pol, err := peerurl.New(peerurl.Config{Origins: []string{"https://cloud.example.org"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := []csbmsg.Service{
+		{ID: "ok", URI: "https://cloud.example.org/vm"},
+		{ID: "meta", URI: "http://169.254.169.254/latest/"},
+		{ID: "rel", URI: "machines/1"},
+		{ID: "saas", SaaS: &csbmsg.SaaS{Link: &csbmsg.Link{Rel: "crm", Href: "http://127.0.0.1:2019/"}}},
+	}
+	var ids []string
+	for _, s := range allowedServices(in, pol, zap.NewNop()) {
+		ids = append(ids, s.ID)
+	}
+	if strings.Join(ids, ",") != "ok,rel" {
+		t.Fatalf("kept %v, want ok and rel", ids)
+	}
+	if len(in) != 4 || in[1].ID != "meta" {
+		t.Fatalf("the input was changed: %v", in)
 	}
 }
