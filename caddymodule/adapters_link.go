@@ -24,7 +24,9 @@ func init() {
 // publisher cannot make the broker hand out, or proxy to, another host.
 type LinkAdapter struct {
 	// Schemes are the URI schemes a service's href may have. Default
-	// http and https.
+	// http and https. The provider's peer URL policy allows only http and
+	// https, so this can narrow the choice (to https, say) but not widen
+	// it.
 	Schemes []string `json:"schemes,omitempty"`
 
 	adapter *link.Adapter
