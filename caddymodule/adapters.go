@@ -58,7 +58,8 @@ func parseProviderAdapter(d *caddyfile.Dispenser, p *Provider) error {
 }
 
 // loadAdapters loads each provider's adapter modules. It is called by
-// App.Provision.
+// App.Provision, which then builds each provider's peer URL policy from
+// them and hands them the provider's client (handPeerPolicy).
 func (a *App) loadAdapters(ctx caddy.Context) error {
 	for _, p := range a.Providers {
 		var mods []any
@@ -76,11 +77,8 @@ func (a *App) loadAdapters(ctx caddy.Context) error {
 			}
 			mods = append(mods, vals.([]any)...)
 		}
-		p.adapters, p.adapter = nil, nil
+		p.adapters, p.adapter, p.modules = nil, nil, mods
 		for _, val := range mods {
-			if s, ok := val.(HTTPClientSetter); ok && p.client != nil {
-				s.SetHTTPClient(p.client)
-			}
 			switch m := val.(type) {
 			case adapters.Holder:
 				p.adapters = append(p.adapters, m.CSBAdapter())

@@ -55,6 +55,28 @@ func (m *AWSAdapter) CSBAdapter() adapters.Adapter { return m.adapter }
 // SetHTTPClient hands the adapter the provider's HTTP client.
 func (m *AWSAdapter) SetHTTPClient(c *http.Client) { m.adapter.SetHTTPClient(c) }
 
+// PeerOrigins returns the configured S3 and EC2 endpoints and, when the
+// SDK's default credential chain is used (no access_key_id), the instance
+// and container metadata services it reads credentials from
+// (PeerOriginsReporter).
+func (m *AWSAdapter) PeerOrigins() []string {
+	out := []string{m.S3Endpoint, m.EC2Endpoint}
+	if m.AccessKeyID == "" {
+		out = append(out, "http://169.254.169.254", "http://[fd00:ec2::254]", "http://169.254.170.2")
+	}
+	return out
+}
+
+// PeerHosts returns *.amazonaws.com when an endpoint is left to the SDK's
+// default (AWS's regional endpoints, public addresses only)
+// (PeerHostsReporter).
+func (m *AWSAdapter) PeerHosts() []string {
+	if m.S3Endpoint == "" || m.EC2Endpoint == "" {
+		return []string{"*.amazonaws.com"}
+	}
+	return nil
+}
+
 // UnmarshalCaddyfile parses the adapter inside a provider block:
 //
 //	adapter aws [<region>] {
@@ -138,4 +160,6 @@ var (
 	_ caddyfile.Unmarshaler = (*AWSAdapter)(nil)
 	_ adapters.Holder       = (*AWSAdapter)(nil)
 	_ HTTPClientSetter      = (*AWSAdapter)(nil)
+	_ PeerOriginsReporter   = (*AWSAdapter)(nil)
+	_ PeerHostsReporter     = (*AWSAdapter)(nil)
 )

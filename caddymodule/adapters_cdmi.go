@@ -32,6 +32,10 @@ func (m *CDMIAdapter) CSBAdapter() adapters.Adapter { return m.adapter }
 // SetHTTPClient hands the adapter the provider's HTTP client.
 func (m *CDMIAdapter) SetHTTPClient(c *http.Client) { m.adapter.SetHTTPClient(c) }
 
+// PeerOrigins returns the root container URL: its origin is the
+// provider's (PeerOriginsReporter).
+func (m *CDMIAdapter) PeerOrigins() []string { return []string{m.Endpoint} }
+
 // CaddyModule returns the Caddy module information.
 func (CDMIAdapter) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{

@@ -36,6 +36,10 @@ func (m *CIMIAdapter) CSBAdapter() adapters.Adapter { return m.adapter }
 // SetHTTPClient hands the adapter the provider's HTTP client.
 func (m *CIMIAdapter) SetHTTPClient(c *http.Client) { m.adapter.SetHTTPClient(c) }
 
+// PeerOrigins returns the CloudEntryPoint URL: its origin is the
+// provider's (PeerOriginsReporter).
+func (m *CIMIAdapter) PeerOrigins() []string { return []string{m.Endpoint} }
+
 // CaddyModule returns the Caddy module information.
 func (CIMIAdapter) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{
@@ -82,4 +86,5 @@ var (
 	_ caddyfile.Unmarshaler = (*CIMIAdapter)(nil)
 	_ adapters.Holder       = (*CIMIAdapter)(nil)
 	_ HTTPClientSetter      = (*CIMIAdapter)(nil)
+	_ PeerOriginsReporter   = (*CIMIAdapter)(nil)
 )

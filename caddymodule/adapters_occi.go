@@ -122,6 +122,10 @@ func (o *OCCIAdapter) Provision(ctx caddy.Context) error {
 	return nil
 }
 
+// PeerOrigins returns the OCCI server's URL: its origin is the
+// provider's (PeerOriginsReporter).
+func (o *OCCIAdapter) PeerOrigins() []string { return []string{o.Endpoint} }
+
 // Adapter returns the adapter Provision built.
 func (o *OCCIAdapter) Adapter() adapters.Adapter { return o.adapter }
 

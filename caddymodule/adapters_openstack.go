@@ -57,6 +57,13 @@ func (m *OpenStackAdapter) CSBAdapter() adapters.Adapter { return m.adapter }
 // SetHTTPClient hands the adapter the provider's HTTP client.
 func (m *OpenStackAdapter) SetHTTPClient(c *http.Client) { m.adapter.SetHTTPClient(c) }
 
+// PeerOrigins returns the configured Keystone, TempAuth, compute and
+// object-store URLs (PeerOriginsReporter). Endpoints the Keystone catalog
+// names on other origins must be listed in the provider's allowed_hosts.
+func (m *OpenStackAdapter) PeerOrigins() []string {
+	return []string{m.AuthURL, m.TempAuthURL, m.ComputeURL, m.ObjectStoreURL}
+}
+
 // UnmarshalCaddyfile parses the adapter inside a provider block:
 //
 //	adapter openstack [<auth_url>] {
@@ -137,4 +144,5 @@ var (
 	_ caddyfile.Unmarshaler = (*OpenStackAdapter)(nil)
 	_ adapters.Holder       = (*OpenStackAdapter)(nil)
 	_ HTTPClientSetter      = (*OpenStackAdapter)(nil)
+	_ PeerOriginsReporter   = (*OpenStackAdapter)(nil)
 )

@@ -62,8 +62,9 @@ type OVFConfig struct {
 	expander *ovf.Expander
 }
 
-// provision builds the expander. It makes no network call.
-func (c *OVFConfig) provision() error {
+// provision builds the expander; admin are the addresses of Caddy's
+// admin endpoint, never fetched from. It makes no network call.
+func (c *OVFConfig) provision(admin []string) error {
 	if c == nil {
 		return nil
 	}
@@ -74,6 +75,7 @@ func (c *OVFConfig) provision() error {
 		MaxBytes:     c.MaxSize,
 		Timeout:      time.Duration(c.Timeout),
 		MaxRedirects: c.MaxRedirects,
+		Admin:        admin,
 	}, ovf.Limits{MaxBytes: c.MaxSize, MaxDepth: c.MaxDepth, MaxElements: c.MaxElements}, c.Rels...)
 	if err != nil {
 		return fmt.Errorf("ovf: %w", err)

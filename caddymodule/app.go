@@ -79,16 +79,21 @@ func (a *App) Provision(ctx caddy.Context) error {
 		a.XML = new(XMLConfig)
 	}
 	a.XML.provision(a.logger)
-	if err := a.OVF.provision(); err != nil {
+	admin := adminAddresses(ctx)
+	if err := a.OVF.provision(admin); err != nil {
 		return err
-	}
-	for _, p := range a.Providers {
-		if err := p.provisionClient(); err != nil {
-			return err
-		}
 	}
 	if err := a.loadAdapters(ctx); err != nil {
 		return err
+	}
+	for _, p := range a.Providers {
+		if err := p.provisionPeerPolicy(admin, a.logger); err != nil {
+			return err
+		}
+		if err := p.provisionClient(); err != nil {
+			return err
+		}
+		p.handPeerPolicy()
 	}
 	if err := a.provisionEngine(ctx); err != nil {
 		return err

@@ -15,6 +15,8 @@ import (
 	"github.com/caddy-csb/caddy-csb/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/broker/peerurl"
+	"github.com/caddy-csb/caddy-csb/broker/publish"
 )
 
 func init() {
@@ -584,7 +586,7 @@ func (a *App) startDiscovery(e *engine) error {
 			interval = defaultDiscoveryInterval
 		}
 		loops.wg.Add(1)
-		go runDiscovery(ctx, &loops.wg, e, p.ID, disc, interval, a.logger.Named("discovery").With(zap.String("provider_id", p.ID)))
+		go runDiscovery(ctx, &loops.wg, e, p.ID, disc, interval, p.peer, a.logger.Named("discovery").With(zap.String("provider_id", p.ID)))
 	}
 	a.discovery = loops
 	return nil
@@ -599,7 +601,7 @@ func (a *App) stopDiscovery() {
 }
 
 func runDiscovery(ctx context.Context, wg *sync.WaitGroup, e *engine, pid string, disc adapters.Discoverer,
-	interval time.Duration, logger *zap.Logger) {
+	interval time.Duration, peer *peerurl.Policy, logger *zap.Logger) {
 	defer wg.Done()
 	failing := false
 	for {
@@ -619,7 +621,7 @@ func runDiscovery(ctx context.Context, wg *sync.WaitGroup, e *engine, pid string
 				logger.Info("discovery works again")
 			}
 			failing = false
-			e.catalog.SetDiscovered(pid, services, time.Now().Add(3*interval))
+			e.catalog.SetDiscovered(pid, allowedServices(services, peer, logger), time.Now().Add(3*interval))
 		}
 		t := time.NewTimer(interval)
 		select {
@@ -629,4 +631,22 @@ func runDiscovery(ctx context.Context, wg *sync.WaitGroup, e *engine, pid string
 		case <-t.C:
 		}
 	}
+}
+
+// allowedServices drops the discovered services naming a URL the
+// provider's peer URL policy refuses (a provider's answer is a peer's
+// word, like a notification), logging each.
+func allowedServices(services []csbmsg.Service, peer *peerurl.Policy, logger *zap.Logger) []csbmsg.Service {
+	if peer == nil {
+		return services
+	}
+	kept := services[:0:0]
+	for _, s := range services {
+		if err := publish.CheckServiceURLs(s, peer.Check); err != nil {
+			logger.Warn("discovered service dropped: peer url not allowed", zap.String("service_id", s.ID), zap.String("reason", err.Error()))
+			continue
+		}
+		kept = append(kept, s)
+	}
+	return kept
 }

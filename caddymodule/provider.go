@@ -7,6 +7,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/caddy-csb/caddy-csb/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/peerurl"
 )
 
 func init() {
@@ -46,6 +47,32 @@ type Provider struct {
 	// TLS is the TLS trust toward the provider (CA file, client
 	// certificate, server name). Caddyfile: tls { ... }. See ProviderTLS.
 	TLS *ProviderTLS `json:"tls,omitempty"`
+
+	// AllowedHosts are host patterns, besides the provider's configured
+	// origins, that URLs from this provider or its publishers may name:
+	// "api.example.org" (that host), "*.example.org" (any host below it,
+	// not the domain itself), each optionally with ":port"; IP literals
+	// as in URLs ("192.0.2.7", "[2001:db8::7]"). The broker calls them
+	// like the provider's own origins, with the provider's credentials.
+	// The configured origins are the scheme, host and port of the
+	// adapters' URLs (endpoint, auth_url, ...), of subscribe's URL, of uri
+	// and of the static services' uri and link href; they are always
+	// allowed. Every other URL a peer names — a Link href or
+	// Cloud-Service-URI in a notification, an href in a provider's answer,
+	// a redirect, a job's endpoint — is refused: the notification gets
+	// status 402, the job fails with a reason naming the URL, and the
+	// job route does not proxy to it. Default: none (configured origins
+	// only). Caddyfile: allowed_hosts <pattern>... (peer_policy.go).
+	AllowedHosts []string `json:"allowed_hosts,omitempty"`
+
+	// AllowPrivate lets hosts matched by AllowedHosts be, or resolve to,
+	// addresses that are not public: loopback, private (RFC 1918, RFC
+	// 4193), link-local (which includes the 169.254.169.254 metadata
+	// service), shared and reserved ranges. Addresses are checked when
+	// connecting, after name resolution. Configured origins need no
+	// opt-in (configuring them is one); Caddy's admin endpoint is refused
+	// even with it. Default false. Caddyfile: allow_private.
+	AllowPrivate bool `json:"allow_private,omitempty"`
 
 	// Publishers are the authenticated users (as {http.auth.user.id})
 	// allowed to send notifications describing this provider; "*" allows
@@ -87,6 +114,8 @@ type Provider struct {
 	MoreAdaptersRaw []json.RawMessage `json:"more_adapters,omitempty" caddy:"namespace=csb.adapters inline_key=name"`
 
 	client   *http.Client       // built by provisionClient (provider_client.go)
+	peer     *peerurl.Policy    // built by provisionPeerPolicy (peer_policy.go)
+	modules  []any              // the adapter modules, for the client and policy hand-over
 	adapter  adapters.Adapter   // the primary adapter, adapters[0] (set by loadAdapters)
 	adapters []adapters.Adapter // loaded by loadAdapters, AdapterRaw first
 	metered  []adapters.Adapter // adapters[i] with its calls timed and counted (metrics.go)

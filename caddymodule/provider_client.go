@@ -140,8 +140,10 @@ func parseProviderTLS(d *caddyfile.Dispenser, p *Provider) error {
 }
 
 // provisionClient expands placeholders in the provider's auth and TLS
-// settings and builds its HTTP client (reading the certificate files).
-// It makes no network call.
+// settings and builds its HTTP client (reading the certificate files),
+// restricted to what the provider's peer URL policy allows (every
+// request, redirect and connection; see peer_policy.go). It makes no
+// network call.
 func (p *Provider) provisionClient() error {
 	repl := caddy.NewReplacer()
 	expand := func(s string) string { return repl.ReplaceKnown(s, "") }
@@ -163,6 +165,7 @@ func (p *Provider) provisionClient() error {
 			ServerName:     expand(t.ServerName),
 		}
 	}
+	cfg.Peer = p.peer // nil for a Provider built by hand in a unit test
 	client, err := httpclient.New(cfg)
 	if err != nil {
 		return fmt.Errorf("provider %q: %v", p.ID, err)

@@ -213,6 +213,9 @@ func (a *App) publishPolicies() (map[string]publish.Policy, error) {
 	owner := map[string]string{}
 	for _, p := range a.Providers {
 		pol := publish.Policy{Publishers: p.Publishers}
+		if p.peer != nil {
+			pol.CheckURL = p.peer.Check
+		}
 		if p.Push != nil {
 			for _, id := range p.Push.IDs {
 				if other, dup := owner[id]; dup {

@@ -37,6 +37,11 @@ type Adapter struct {
 	// Schemes are the URI schemes a service's href may have. Default
 	// http and https (the proxy forwards HTTP).
 	Schemes []string
+	// CheckURL, when set, judges a service's href before it is granted
+	// (the broker's peer URL policy for the provider): a refused href
+	// fails the provisioning with an error naming it. Nil: no check
+	// beyond Schemes.
+	CheckURL func(*url.URL) error
 
 	mu   sync.Mutex
 	live map[string]struct{}
@@ -168,6 +173,11 @@ func (a *Adapter) href(s csbmsg.Service, offer *csbmsg.Link) (string, error) {
 	}
 	for _, sc := range schemes {
 		if strings.EqualFold(u.Scheme, sc) {
+			if a.CheckURL != nil {
+				if err := a.CheckURL(u); err != nil {
+					return "", fmt.Errorf("service %q: %w", s.ID, err)
+				}
+			}
 			return u.String(), nil
 		}
 	}

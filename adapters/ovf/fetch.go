@@ -10,17 +10,20 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/caddy-csb/caddy-csb/broker/peerurl"
 )
 
-// Fetch refusals; test with errors.Is.
+// Fetch refusals; test with errors.Is. The address, host, scheme and
+// redirect refusals are those of the broker's peer URL policy
+// (broker/peerurl), which the fetcher applies.
 var (
-	ErrHostNotAllowed = errors.New("host not allowed")
-	ErrScheme         = errors.New("scheme not allowed")
-	ErrAddress        = errors.New("address refused")
-	ErrRedirect       = errors.New("redirect refused")
+	ErrHostNotAllowed = peerurl.ErrHostNotAllowed
+	ErrScheme         = peerurl.ErrScheme
+	ErrAddress        = peerurl.ErrAddress
+	ErrRedirect       = peerurl.ErrRedirect
 	ErrFetch          = errors.New("fetch failed")
 )
 
@@ -50,12 +53,13 @@ type FetchConfig struct {
 	TLS *tls.Config
 	// Resolver resolves host names. Default net.DefaultResolver.
 	Resolver Resolver
+	// Admin are the listen addresses of Caddy's admin endpoint, which is
+	// never fetched from. Default none.
+	Admin []string
 }
 
 // Resolver is the part of net.Resolver the fetcher uses.
-type Resolver interface {
-	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
-}
+type Resolver = peerurl.Resolver
 
 // Fetcher fetches descriptors without becoming an open proxy: only from
 // allowed hosts, only to public addresses (checked at connection time,
@@ -63,15 +67,9 @@ type Resolver interface {
 // proxies, following redirects only within the same origin, and reading
 // at most MaxBytes.
 type Fetcher struct {
-	cfg      FetchConfig
-	patterns []hostPattern
-	client   *http.Client
-}
-
-type hostPattern struct {
-	host     string // lower case; leading "*." for a suffix pattern
-	port     string // "" = any
-	wildcard bool
+	cfg    FetchConfig
+	policy *peerurl.Policy
+	client *http.Client
 }
 
 // NewFetcher checks cfg and returns a fetcher.
@@ -91,17 +89,19 @@ func NewFetcher(cfg FetchConfig) (*Fetcher, error) {
 	if cfg.Resolver == nil {
 		cfg.Resolver = net.DefaultResolver
 	}
-	f := &Fetcher{cfg: cfg}
-	for _, p := range cfg.AllowedHosts {
-		hp, err := parsePattern(p)
-		if err != nil {
-			return nil, err
-		}
-		f.patterns = append(f.patterns, hp)
+	policy, err := peerurl.New(peerurl.Config{
+		AllowedHosts: cfg.AllowedHosts,
+		AllowPrivate: cfg.AllowPrivate,
+		Admin:        cfg.Admin,
+		Resolver:     cfg.Resolver,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ovf: %w", err)
 	}
+	f := &Fetcher{cfg: cfg, policy: policy}
 	tr := &http.Transport{
 		Proxy:                 nil, // a proxy would dial for us, past the address check
-		DialContext:           f.dial,
+		DialContext:           policy.DialContext(nil),
 		TLSClientConfig:       cfg.TLS,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          16,
@@ -113,57 +113,8 @@ func NewFetcher(cfg FetchConfig) (*Fetcher, error) {
 	return f, nil
 }
 
-func parsePattern(p string) (hostPattern, error) {
-	s := strings.ToLower(strings.TrimSpace(p))
-	if s == "" || strings.Contains(s, "/") || strings.Contains(s, "@") {
-		return hostPattern{}, fmt.Errorf("ovf: allowed host %q is not a host pattern", p)
-	}
-	hp := hostPattern{}
-	host, port, err := net.SplitHostPort(s)
-	if err == nil {
-		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-			return hostPattern{}, fmt.Errorf("ovf: allowed host %q: bad port", p)
-		}
-		hp.host, hp.port = host, port
-	} else {
-		hp.host = strings.Trim(s, "[]")
-	}
-	if strings.HasPrefix(hp.host, "*.") {
-		hp.wildcard = true
-		hp.host = hp.host[1:] // ".example.org"
-		if len(hp.host) < 2 || strings.Contains(hp.host[1:], "*") {
-			return hostPattern{}, fmt.Errorf("ovf: allowed host %q: bad wildcard", p)
-		}
-	} else if strings.Contains(hp.host, "*") {
-		return hostPattern{}, fmt.Errorf("ovf: allowed host %q: a wildcard may only lead (*.example.org)", p)
-	}
-	hp.host = strings.TrimSuffix(hp.host, ".")
-	return hp, nil
-}
-
 // Allowed reports whether a URL's host is allowed.
-func (f *Fetcher) Allowed(u *url.URL) bool {
-	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
-	port := u.Port()
-	if port == "" {
-		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
-	}
-	for _, p := range f.patterns {
-		if p.port != "" && p.port != port {
-			continue
-		}
-		if p.wildcard {
-			if strings.HasSuffix(host, p.host) && len(host) > len(p.host) {
-				return true
-			}
-			continue
-		}
-		if host == p.host {
-			return true
-		}
-	}
-	return false
-}
+func (f *Fetcher) Allowed(u *url.URL) bool { return f.policy.Allowed(u) }
 
 // check refuses URLs the fetcher must not touch.
 func (f *Fetcher) check(u *url.URL) error {
@@ -173,17 +124,12 @@ func (f *Fetcher) check(u *url.URL) error {
 	default:
 		return fmt.Errorf("%w: %q (allowed: https%s)", ErrScheme, u.Scheme, map[bool]string{true: ", http"}[f.cfg.AllowHTTP])
 	}
-	if u.User != nil {
-		return fmt.Errorf("%w: credentials in the URL", ErrHostNotAllowed)
-	}
-	if u.Hostname() == "" {
-		return fmt.Errorf("%w: no host", ErrHostNotAllowed)
-	}
-	if len(f.patterns) == 0 {
-		return fmt.Errorf("%w: %s (no host is allowed: configure the allowed hosts)", ErrHostNotAllowed, u.Host)
-	}
-	if !f.Allowed(u) {
-		return fmt.Errorf("%w: %s", ErrHostNotAllowed, u.Host)
+	if err := f.policy.Check(u); err != nil {
+		var pe *peerurl.Error
+		if errors.As(err, &pe) {
+			return pe.Err // the fetcher's messages name the URL themselves
+		}
+		return err
 	}
 	return nil
 }
@@ -199,72 +145,9 @@ func (f *Fetcher) checkRedirect(req *http.Request, via []*http.Request) error {
 	return f.check(req.URL)
 }
 
-// dial resolves the host, refuses addresses that are not public (unless
-// allowed), and connects to the first acceptable one.
-func (f *Fetcher) dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, err
-	}
-	var addrs []netip.Addr
-	if ip, err := netip.ParseAddr(host); err == nil {
-		addrs = []netip.Addr{ip}
-	} else if addrs, err = f.cfg.Resolver.LookupNetIP(ctx, "ip", host); err != nil {
-		return nil, err
-	}
-	var d net.Dialer
-	var lastErr error
-	for _, ip := range addrs {
-		if !f.cfg.AllowPrivate && !Public(ip) {
-			lastErr = fmt.Errorf("%w: %s resolves to %s, which is not a public address", ErrAddress, host, ip)
-			continue
-		}
-		c, err := d.DialContext(ctx, network, net.JoinHostPort(ip.String(), port))
-		if err == nil {
-			return c, nil
-		}
-		lastErr = err
-	}
-	if lastErr == nil {
-		lastErr = fmt.Errorf("%w: %s has no address", ErrAddress, host)
-	}
-	return nil, lastErr
-}
-
-var nonPublic = []netip.Prefix{
-	netip.MustParsePrefix("0.0.0.0/8"),       // "this network"
-	netip.MustParsePrefix("100.64.0.0/10"),   // shared address space (RFC 6598)
-	netip.MustParsePrefix("192.0.0.0/24"),    // IETF protocol assignments
-	netip.MustParsePrefix("198.18.0.0/15"),   // benchmarking
-	netip.MustParsePrefix("240.0.0.0/4"),     // reserved, and broadcast
-	netip.MustParsePrefix("64:ff9b:1::/48"),  // local-use NAT64
-	netip.MustParsePrefix("2001:db8::/32"),   // documentation
-	netip.MustParsePrefix("192.0.2.0/24"),    // documentation
-	netip.MustParsePrefix("198.51.100.0/24"), // documentation
-	netip.MustParsePrefix("203.0.113.0/24"),  // documentation
-}
-
-// Public reports whether an address is a public unicast address: not
-// loopback, private, link-local, multicast, unspecified, shared,
-// documentation or reserved. IPv4-mapped and NAT64 (64:ff9b::/96) IPv6
-// addresses are judged by the IPv4 address they carry.
-func Public(ip netip.Addr) bool {
-	ip = ip.Unmap()
-	if ip.Is6() && netip.MustParsePrefix("64:ff9b::/96").Contains(ip) {
-		b := ip.As16()
-		ip = netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]})
-	}
-	if !ip.IsValid() || ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
-		ip.IsInterfaceLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified() {
-		return false
-	}
-	for _, p := range nonPublic {
-		if p.Contains(ip) {
-			return false
-		}
-	}
-	return true
-}
+// Public reports whether an address is a public unicast address (see
+// peerurl.Public).
+func Public(ip netip.Addr) bool { return peerurl.Public(ip) }
 
 // Fetch retrieves a descriptor. Every refusal names its reason.
 func (f *Fetcher) Fetch(ctx context.Context, href string) ([]byte, error) {

@@ -11,6 +11,11 @@
 // request, but never in clear text over plain HTTP to a host that is not
 // loopback, unless Auth.AllowCleartext says so.
 //
+// With Config.Peer set, the client calls only the URLs that peer URL
+// policy allows (broker/peerurl): every request, redirects included, is
+// checked before anything is sent, and every connection after name
+// resolution; a refused URL gets no request, and so no credential.
+//
 // Request bodies must be replayable for Digest's challenge round trip:
 // http.NewRequest makes in-memory bodies replayable (GetBody); other
 // bodies are buffered up to 8 MiB.
@@ -28,6 +33,7 @@ import (
 	"time"
 
 	"github.com/caddy-csb/caddy-csb/broker/digest"
+	"github.com/caddy-csb/caddy-csb/broker/peerurl"
 )
 
 // Authentication schemes.
@@ -48,6 +54,14 @@ type Config struct {
 	// credentials are sent; requests elsewhere (after a redirect, say)
 	// go without them.
 	Hosts []string
+	// Peer, when set, restricts every request, redirect and connection to
+	// what the policy allows (see package peerurl); the client then does
+	// not use HTTP_PROXY, since a proxy would connect past the address
+	// check. Nil: no restriction.
+	Peer *peerurl.Policy
+	// MaxRedirects is how many redirects are followed when Peer is set.
+	// Default 10.
+	MaxRedirects int
 }
 
 // Auth is how the broker authenticates to the provider.
@@ -125,11 +139,19 @@ func New(cfg Config) (*http.Client, error) {
 	if overall <= 0 {
 		overall = DefaultOverallTimeout
 	}
-	return &http.Client{Transport: rt, Timeout: overall}, nil
+	c := &http.Client{Transport: rt, Timeout: overall}
+	if cfg.Peer != nil {
+		c.CheckRedirect = cfg.Peer.CheckRedirect(cfg.MaxRedirects)
+	}
+	return c, nil
 }
 
 // NewTransport builds the round tripper of New: TLS and connection
-// handling with the authentication layered on top.
+// handling with the authentication layered on top. With Config.Peer, the
+// peer URL check sits between the two: the authentication layer stays
+// the outermost (a *digest.Transport for Digest, which the job route
+// reuses), and a refused request is dropped after credentials were added
+// to it but before anything is sent.
 func NewTransport(cfg Config) (http.RoundTripper, error) {
 	tlsCfg, err := cfg.TLS.config()
 	if err != nil {
@@ -137,9 +159,13 @@ func NewTransport(cfg Config) (http.RoundTripper, error) {
 	}
 	to := cfg.Timeouts
 	dialer := &net.Dialer{Timeout: orDefault(to.Dial, DefaultDialTimeout), KeepAlive: 30 * time.Second}
-	base := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           dialer.DialContext,
+	proxy, dial := http.ProxyFromEnvironment, dialer.DialContext
+	if cfg.Peer != nil {
+		proxy, dial = nil, cfg.Peer.DialContext(dialer.DialContext)
+	}
+	tr := &http.Transport{
+		Proxy:                 proxy,
+		DialContext:           dial,
 		TLSClientConfig:       tlsCfg,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          100,
@@ -148,6 +174,10 @@ func NewTransport(cfg Config) (http.RoundTripper, error) {
 		TLSHandshakeTimeout:   orDefault(to.TLSHandshake, DefaultTLSHandshakeTimeout),
 		ResponseHeaderTimeout: orDefault(to.ResponseHeader, DefaultResponseHeaderTimeout),
 		ExpectContinueTimeout: time.Second,
+	}
+	var base http.RoundTripper = tr
+	if cfg.Peer != nil {
+		base = cfg.Peer.RoundTripper(tr)
 	}
 	a := cfg.Auth
 	switch strings.ToLower(a.Scheme) {

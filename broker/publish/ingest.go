@@ -11,6 +11,7 @@ package publish
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -40,6 +41,12 @@ type Policy struct {
 	// PushExpires is how long entries published under a push id stay
 	// placeable after each notification. Zero: until withdrawn.
 	PushExpires time.Duration
+	// CheckURL, when set, judges every URL of a notification the broker
+	// may call or proxy to (Cloud-Service-Provider-URI, Cloud-Service-URI,
+	// Link hrefs): the broker's peer URL policy for the provider. A
+	// notification naming a refused URL is refused whole (402, the reason
+	// naming the URL) and nothing of it enters the catalogue.
+	CheckURL func(*url.URL) error
 }
 
 // SubscriptionLookup tells which provider a held subscription id belongs
@@ -204,7 +211,9 @@ func refuse(status csbmsg.Status, outcome Outcome, pid, format string, args ...a
 // (else 402); the notification's id must be a subscription the broker
 // holds or a push id of the provider (else 404); a subscription's
 // notifications may describe only the provider the subscription was made
-// with (else 402). Nothing changes in the catalogue on a refusal.
+// with (else 402); every URL the notification names must pass the
+// provider's Policy.CheckURL (else 402, naming the URL). Nothing changes
+// in the catalogue on a refusal.
 //
 // Sequencing per id: the first notification has seqnumber 1 and each next
 // one is +1 (applied); a duplicate of the last applied seqnumber is
@@ -264,6 +273,13 @@ func (i *Ingester) ingest(n *csbmsg.Notification, user string, arrived func()) R
 		l.Warn("notification refused: id belongs to another provider", zap.String("owner_id", owner))
 		return refuse(csbmsg.StatusCannotUpdate, OutcomeRefused, pid,
 			"subscription %q is not a subscription of provider %q: a notification may describe only its own provider", n.ID, pid)
+	}
+	if pol.CheckURL != nil {
+		if err := checkNotificationURLs(n, pol.CheckURL); err != nil {
+			l.Warn("notification refused: peer url not allowed", zap.String("reason", err.Error()))
+			return refuse(csbmsg.StatusCannotUpdate, OutcomeRefused, pid,
+				"notification refused, nothing applied: %v", err)
+		}
 	}
 	if n.SeqNumber == 0 {
 		return Result{
