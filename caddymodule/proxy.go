@@ -250,12 +250,28 @@ func (u *JobUpstreams) resolve(r *http.Request) (*routed, error) {
 	for _, h := range credentialHeaders {
 		r.Header.Del(h)
 	}
+	// Dot-segments, encoded slashes and the like are resolved or refused
+	// before any scope check looks at the path.
+	if rest, err = adapters.CleanRoutePath(rest); err != nil {
+		return nil, err
+	}
 	setPath(r, rest)
 	var upstream *url.URL
 	var dt *digest.Transport
 	ad, ok := u.app.AdapterFor(ep.ProviderID, resourceKind(ep.Resource))
-	if f, fronts := ad.(adapters.Fronter); ok && fronts {
-		upstream, err = f.Front(r.Context(), r, ep.Resource)
+	if !ok {
+		return nil, &adapters.Error{Kind: adapters.KindNotFound, Status: http.StatusNotFound, Op: "proxy", Err: fmt.Errorf("provider %q has no adapter for job %q any more", ep.ProviderID, ep.JobID)}
+	}
+	if f, fronts := ad.(adapters.Fronter); fronts {
+		if upstream, err = f.Front(r.Context(), r, ep.Resource); err != nil {
+			return nil, err
+		}
+		if err := u.checkUpstream(ep.ProviderID, upstream, r); err != nil {
+			return nil, err
+		}
+		if ba, ok := ad.(adapters.BrokerAuthenticated); ok && ba.BrokerAuthenticates() {
+			dt, err = u.addProviderAuth(r, ep.ProviderID, upstream)
+		}
 	} else {
 		upstream, dt, err = u.frontGeneric(r, ep)
 	}
