@@ -5,7 +5,11 @@ package adapters
 // paths onto a provider's native endpoint.
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -229,4 +233,54 @@ func (b *FrontBase) Rewrite(r *http.Request) *url.URL {
 	}
 	r.URL.Scheme, r.URL.Host, r.Host = b.scheme, b.host, b.host
 	return &url.URL{Scheme: b.scheme, Host: b.host}
+}
+
+// ObjectKeys returns the member names of the JSON object body, in order.
+// It fails when body is not one JSON object, or names a member twice:
+// parsers disagree on which of two equal names wins, so a front that
+// checks a body must not let the provider read another member than the
+// one it checked.
+func ObjectKeys(body []byte) ([]string, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, errors.New("not a JSON object")
+	}
+	var keys []string
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		k, _ := t.(string)
+		if seen[k] {
+			return nil, fmt.Errorf("member %q given twice", k)
+		}
+		seen[k] = true
+		keys = append(keys, k)
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("data after the JSON object")
+	}
+	return keys, nil
+}
+
+// Encoded reports whether r's body is content-encoded (gzip and the
+// like): a front cannot check such a body and must refuse it.
+func Encoded(r *http.Request) bool {
+	for _, v := range r.Header.Values("Content-Encoding") {
+		for _, e := range strings.Split(v, ",") {
+			if e = strings.TrimSpace(e); e != "" && !strings.EqualFold(e, "identity") {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -3,6 +3,7 @@ package adapters
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
@@ -115,5 +116,43 @@ func TestFrontBase(t *testing.T) {
 	}
 	if _, err := NewFrontBase("ftp://x/"); err == nil {
 		t.Fatal("an ftp endpoint was taken")
+	}
+}
+
+func TestObjectKeys(t *testing.T) {
+	for _, tc := range []struct {
+		body string
+		want string // keys joined by ","; "!" for an error
+	}{
+		{`{}`, ""},
+		{`{"a":1,"b":{"a":2},"c":[1,2]}`, "a,b,c"},
+		{` {"a":"x"} `, "a"},
+		{`{"a":1,"a":2}`, "!"},
+		{`{"a":1}{"b":2}`, "!"},
+		{`[1]`, "!"},
+		{`"x"`, "!"},
+		{`{"a":`, "!"},
+		{``, "!"},
+	} {
+		keys, err := ObjectKeys([]byte(tc.body))
+		got := strings.Join(keys, ",")
+		if err != nil {
+			got = "!"
+		}
+		if got != tc.want {
+			t.Errorf("ObjectKeys(%s) = %q, %v; want %q", tc.body, keys, err, tc.want)
+		}
+	}
+}
+
+func TestEncoded(t *testing.T) {
+	for v, want := range map[string]bool{"": false, "identity": false, "gzip": true, "identity, br": true} {
+		r := httptest.NewRequest(http.MethodPut, "http://x/", nil)
+		if v != "" {
+			r.Header.Set("Content-Encoding", v)
+		}
+		if Encoded(r) != want {
+			t.Errorf("Content-Encoding %q: Encoded = %v", v, !want)
+		}
 	}
 }

@@ -255,6 +255,9 @@ func (u *JobUpstreams) resolve(r *http.Request) (*routed, error) {
 	if rest, err = adapters.CleanRoutePath(rest); err != nil {
 		return nil, err
 	}
+	if err := refuseMethodOverride(r); err != nil {
+		return nil, err
+	}
 	setPath(r, rest)
 	var upstream *url.URL
 	var dt *digest.Transport
@@ -285,6 +288,21 @@ func (u *JobUpstreams) resolve(r *http.Request) (*routed, error) {
 		}
 	}
 	return &routed{provider: ep.ProviderID, upstreams: []*reverseproxy.Upstream{up}, digest: dt}, nil
+}
+
+// methodOverrideHeaders make some servers run another method than the
+// request's: a GET the front allowed could become a DELETE.
+var methodOverrideHeaders = []string{"X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"}
+
+// refuseMethodOverride refuses (403) a request that names another method
+// in a header, since the fronts decide by the request's own method.
+func refuseMethodOverride(r *http.Request) error {
+	for _, h := range methodOverrideHeaders {
+		if _, ok := r.Header[http.CanonicalHeaderKey(h)]; ok {
+			return adapters.Refused("header %s is not allowed through the broker", h)
+		}
+	}
+	return nil
 }
 
 // endpoint resolves owner's job through the cache, else the job manager.

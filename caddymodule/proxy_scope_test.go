@@ -61,3 +61,15 @@ func TestFrontGenericStaysBelowTheEndpoint(t *testing.T) {
 		}
 	}
 }
+
+// TestRefuseMethodOverride: a header naming another method than the
+// request's is refused, since fronts decide by the request's method.
+func TestRefuseMethodOverride(t *testing.T) {
+	for h, refused := range map[string]bool{"X-HTTP-Method-Override": true, "x-http-method": true, "X-Method-Override": true, "X-Other": false} {
+		r := httptest.NewRequest(http.MethodGet, "http://consumer.invalid/machines/1", nil)
+		r.Header.Set(h, "DELETE")
+		if err := refuseMethodOverride(r); (err != nil) != refused {
+			t.Errorf("%s: %v", h, err)
+		}
+	}
+}

@@ -126,7 +126,13 @@ func (s *secRouteSetup) job(user string, req *csbmsg.ServiceRequest) (id, uri st
 // and escapes are not touched) as user, and returns the status and body.
 func (s *secRouteSetup) route(user, method, path, contentType, body string) (int, string) {
 	s.t.Helper()
-	return secRouteSend(s.t, user, method, s.base+path, contentType, body)
+	return secRouteSend(s.t, user, method, s.base+path, contentType, body, nil)
+}
+
+// routeWith is route with extra request headers.
+func (s *secRouteSetup) routeWith(user, method, path string, hdr map[string]string) (int, string) {
+	s.t.Helper()
+	return secRouteSend(s.t, user, method, s.base+path, "", "", hdr)
 }
 
 // native sends method straight to the sandbox, as the provider sees it.
@@ -143,7 +149,7 @@ func (s *secRouteSetup) native(method, path, accept string) (int, string) {
 	return secRouteDo(s.t, req)
 }
 
-func secRouteSend(t *testing.T, user, method, rawURL, contentType, body string) (int, string) {
+func secRouteSend(t *testing.T, user, method, rawURL, contentType, body string, hdr map[string]string) (int, string) {
 	t.Helper()
 	var rd io.Reader
 	if body != "" {
@@ -161,6 +167,9 @@ func secRouteSend(t *testing.T, user, method, rawURL, contentType, body string) 
 		if strings.HasPrefix(contentType, "application/cdmi-") {
 			req.Header.Set("X-CDMI-Specification-Version", "1.1.1")
 		}
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
 	}
 	if user != "" {
 		req.SetBasicAuth(user, testUsers[user])

@@ -60,6 +60,11 @@ func TestSecurityRouteCIMIMachines(t *testing.T) {
 		secRouteRefused(t, tc.method+" "+tc.path, tc.status, code, body, `"machines"`, `"resourceURI"`)
 	}
 
+	// A header naming another method cannot turn an allowed GET into a
+	// DELETE at a server that honours it.
+	code, body = s.routeWith("alice", "GET", route+"/machines/"+aliceM, map[string]string{"X-HTTP-Method-Override": "DELETE"})
+	secRouteRefused(t, "GET with X-HTTP-Method-Override", 403, code, body)
+
 	// bob's machine is still there, and alice's too.
 	for _, m := range []string{bobM, aliceM} {
 		if code, body := s.native("GET", "/cimi/machines/"+m, "application/json"); code != 200 {

@@ -2,6 +2,7 @@ package cdmi
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -113,6 +114,9 @@ func checkBody(r *http.Request) error {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil
 	}
+	if adapters.Encoded(r) {
+		return adapters.Refused("a content-encoded CDMI body is not allowed through the broker")
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxFrontBody+1))
 	if err != nil {
 		return &adapters.Error{Kind: adapters.KindClient, Op: "front", Status: http.StatusBadRequest, Err: err}
@@ -121,7 +125,7 @@ func checkBody(r *http.Request) error {
 		return &adapters.Error{Kind: adapters.KindClient, Op: "front", Status: http.StatusRequestEntityTooLarge, Err: fmt.Errorf("a CDMI body larger than %d bytes cannot be checked", maxFrontBody)}
 	}
 	var fields map[string]json.RawMessage
-	if json.Unmarshal(body, &fields) == nil {
+	if _, err := adapters.ObjectKeys(body); err == nil && json.Unmarshal(body, &fields) == nil {
 		for k := range fields {
 			for _, d := range deniedFields {
 				if strings.EqualFold(k, d) {
@@ -142,8 +146,8 @@ func checkBody(r *http.Request) error {
 				}
 			}
 		}
-	} else if mt != "" {
-		return adapters.Refused("the %s body is not a JSON object", mt)
+	} else if mt != "" || strings.HasPrefix(strings.TrimSpace(string(body)), "{") {
+		return adapters.Refused("the %s body is not a JSON object with distinct members", cmp.Or(mt, "request"))
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))

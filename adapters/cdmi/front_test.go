@@ -67,6 +67,10 @@ func TestFrontScopesToTheJob(t *testing.T) {
 		{Method: "PUT", Path: "/csb-J1/hello.txt", Body: `{"copy":"/csb-J2/hello.txt"}`, Status: 403},
 		{Method: "PUT", Path: "/csb-J1/hello.txt", ContentType: "application/json", Body: `{"move":"/csb-J2/hello.txt"}`, Status: 403},
 		{Method: "PUT", Path: "/csb-J1/hello.txt", ContentType: obj, Body: `[1]`, Status: 403},
+		{Method: "PUT", Path: "/csb-J1/copy.txt", ContentType: obj, Body: `{"value":"x","value":"y"}`, Status: 403},
+		{Method: "PUT", Path: "/csb-J1/copy.txt", Body: `{"value":"x","copy":"/csb-J2/hello.txt",}`, Status: 403},
+		{Method: "PUT", Path: "/csb-J1/hello.txt", ContentType: obj, Body: "\x1f\x8b", Header: map[string]string{"Content-Encoding": "gzip"}, Status: 403},
+		{Method: "PUT", Path: "/csb-J1/raw.gz", ContentType: "application/gzip", Body: "raw", Header: map[string]string{"Content-Encoding": "gzip"}, Want: root + "/csb-J1/raw.gz"},
 		{Method: "PUT", Path: "/csb-J1/hello.txt", ContentType: "multipart/mixed; boundary=x", Body: "--x\r\n", Status: 403},
 	})
 	if !a.BrokerAuthenticates() {

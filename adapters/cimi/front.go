@@ -100,8 +100,11 @@ func checkAction(r *http.Request, key string) error {
 	if ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || ct != MediaType {
 		return adapters.Refused("an action is a %s body", MediaType)
 	}
-	if r.Body == nil {
+	if r.Body == nil || r.Body == http.NoBody {
 		return adapters.Refused("an action without a body")
+	}
+	if adapters.Encoded(r) {
+		return adapters.Refused("a content-encoded action body is not allowed through the broker")
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxActionBody+1))
 	if err != nil {
@@ -111,8 +114,8 @@ func checkAction(r *http.Request, key string) error {
 		return adapters.Refused("action body larger than %d bytes", maxActionBody)
 	}
 	var act map[string]json.RawMessage
-	if err := json.Unmarshal(body, &act); err != nil {
-		return adapters.Refused("the action body is not a JSON object")
+	if _, err := adapters.ObjectKeys(body); err != nil || json.Unmarshal(body, &act) != nil {
+		return adapters.Refused("the action body is not a JSON object with distinct members")
 	}
 	var name, ruri string
 	for k, v := range act {

@@ -58,6 +58,8 @@ func TestFrontScopesToTheJob(t *testing.T) {
 		{Method: "POST", Path: "/machines/1/start", ContentType: "text/plain", Body: start, Status: 403},
 		{Method: "POST", Path: "/machines/1/start?x=1", ContentType: MediaType, Body: start, Status: 403},
 		{Method: "POST", Path: "/machines/1/start", ContentType: MediaType, Body: `not json`, Status: 403},
+		{Method: "POST", Path: "/machines/1/start", ContentType: MediaType, Body: `{"action":"` + ActionNS + `start","action":"` + ActionNS + `capture"}`, Status: 403},
+		{Method: "POST", Path: "/machines/1/start", ContentType: MediaType, Body: start, Header: map[string]string{"Content-Encoding": "gzip"}, Status: 403},
 	})
 
 	// Hrefs on another host or outside the endpoint's directory are never
