@@ -48,7 +48,17 @@ func init() {
 // digest_auth or any authentication provider in front) may use a route.
 // Unknown, foreign, unfinished, expired and removed jobs answer 404, and
 // requests a job may not make answer 403 (or 400); none of them reaches a
-// provider. Such answers come from a small loopback responder of the
+// provider.
+//
+// A route reaches its job's resource and nothing beside or above it. The
+// path below the job id is cleaned first (adapters.CleanRoutePath:
+// dot-segments in any spelling are resolved, a climb above the route,
+// encoded slashes, backslashes and control bytes are refused), and so are
+// method-override headers. The adapter then scopes the request to what
+// the job holds (adapters.Fronter: openstack, aws, cimi, cdmi, occi);
+// jobs of other adapters (link) reach their endpoint's path and the paths
+// below it. Every upstream passes the broker's peer URL policy before the
+// provider's credentials are added. Such answers come from a small loopback responder of the
 // module, because an upstream source cannot answer a request itself.
 //
 // With passive health checks (fail_duration) and retries (lb_retries or
