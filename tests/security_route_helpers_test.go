@@ -50,18 +50,7 @@ http://127.0.0.1:%d {
 	}
 }
 `, cloudPort))
-	hashes := map[string]string{}
-	for _, u := range []string{"alice", "bob"} {
-		h, err := bcrypt.GenerateFromPassword([]byte(testUsers[u]), bcrypt.MinCost)
-		if err != nil {
-			t.Fatal(err)
-		}
-		hashes[u] = string(h)
-	}
-	s.broker = harness.Start(t, fmt.Sprintf(`{
-	admin {$CSB_TEST_ADMIN}
-	csb {
-		provider cloud-a {
+	s.broker = secRouteBroker(t, brokerPort, fmt.Sprintf(`		provider cloud-a {
 			adapter cimi %[1]s/cimi/
 			adapter cdmi %[1]s/cdmi/
 			auth basic provider-user provider-pass
@@ -86,17 +75,39 @@ http://127.0.0.1:%d {
 				link crm %[1]s/apps/crm
 			}
 		}
+`, s.cloud))
+	s.c = &consumerBroker{t: t, p: s.broker, url: s.base + "/csb/consumer"}
+	return s
+}
+
+// secRouteBroker starts a broker on port with the given provider blocks,
+// basic_auth for alice and bob, and the job route opened as README.md's
+// "Open the job route" shows.
+func secRouteBroker(t *testing.T, port int, providers string) *harness.Process {
+	t.Helper()
+	hashes := map[string]string{}
+	for _, u := range []string{"alice", "bob"} {
+		h, err := bcrypt.GenerateFromPassword([]byte(testUsers[u]), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hashes[u] = string(h)
+	}
+	return harness.Start(t, fmt.Sprintf(`{
+	admin {$CSB_TEST_ADMIN}
+	csb {
+%s
 		jobs {
 			respond_within 10s
 		}
 	}
 }
 
-http://127.0.0.1:%[2]d {
+http://127.0.0.1:%d {
 	route {
 		basic_auth {
-			alice %[3]s
-			bob %[4]s
+			alice %s
+			bob %s
 		}
 		reverse_proxy /csb/jobs/* {
 			dynamic csb
@@ -106,9 +117,7 @@ http://127.0.0.1:%[2]d {
 		csb
 	}
 }
-`, s.cloud, brokerPort, hashes["alice"], hashes["bob"]))
-	s.c = &consumerBroker{t: t, p: s.broker, url: s.base + "/csb/consumer"}
-	return s
+`, providers, port, hashes["alice"], hashes["bob"]))
 }
 
 // job creates a job for user, waits until it succeeded, and returns its
