@@ -1,6 +1,7 @@
 package cdmi
 
 import (
+	"bufio"
 	"bytes"
 	"cmp"
 	"context"
@@ -116,6 +117,18 @@ func checkBody(r *http.Request) error {
 	}
 	if adapters.Encoded(r) {
 		return adapters.Refused("a content-encoded CDMI body is not allowed through the broker")
+	}
+	if mt == "" {
+		// No content type: a value, unless it looks like a CDMI object.
+		br := bufio.NewReader(r.Body)
+		head, _ := br.Peek(512)
+		r.Body = struct {
+			io.Reader
+			io.Closer
+		}{br, r.Body}
+		if t := bytes.TrimLeft(head, " \t\r\n"); len(t) > 0 && t[0] != '{' {
+			return nil
+		}
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxFrontBody+1))
 	if err != nil {

@@ -1,6 +1,11 @@
 package cdmi
 
 import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/caddy-csb/caddy-csb/adapters"
@@ -32,6 +37,7 @@ func TestFrontScopesToTheJob(t *testing.T) {
 		{Method: "PUT", Path: "/csb-J1/hello.txt", ContentType: obj, Body: `{"value":"hi","metadata":{"colour":"blue"}}`, Want: root + "/csb-J1/hello.txt"},
 		{Method: "PUT", Path: "/csb-J1/raw.bin", ContentType: "application/octet-stream", Body: `{"copy":"/csb-J2/x"}`, Want: root + "/csb-J1/raw.bin"},
 		{Method: "PUT", Path: "/csb-J1/sub/", ContentType: TypeContainer, Body: `{}`, Want: root + "/csb-J1/sub/"},
+		{Method: "PUT", Path: "/csb-J1/raw.txt", Body: `plain words {"copy":"/csb-J2/hello.txt"}`, Want: root + "/csb-J1/raw.txt"},
 		{Method: "PUT", Path: "/csb-J1/", ContentType: TypeContainer, Body: `{"metadata":{"a":"b"}}`, Want: root + "/csb-J1/"},
 		{Method: "POST", Path: "/csb-J1/q", ContentType: TypeQueue, Body: `{"value":"m"}`, Want: root + "/csb-J1/q"},
 		{Method: "DELETE", Path: "/csb-J1/hello.txt", Want: root + "/csb-J1/hello.txt"},
@@ -76,4 +82,38 @@ func TestFrontScopesToTheJob(t *testing.T) {
 	if !a.BrokerAuthenticates() {
 		t.Fatal("the cdmi adapter's credentials are the broker's")
 	}
+}
+
+// TestFrontStreamsValues: a value without a content type that does not
+// look like a CDMI object is streamed, not read whole, so its size has no
+// limit; a CDMI body larger than the limit is refused.
+func TestFrontStreamsValues(t *testing.T) {
+	a, err := New(Config{Endpoint: "http://cloud.test/cdmi/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := &adapters.Resource{Native: map[string]string{keyContainer: "http://cloud.test/cdmi/csb-J1/"}}
+	big := func() io.Reader { return io.LimitReader(zeros{}, maxFrontBody+1) }
+	r := httptest.NewRequest(http.MethodPut, "http://consumer.invalid/csb-J1/big.bin", big())
+	if _, err := a.Front(context.Background(), r, res); err != nil {
+		t.Fatalf("a raw value larger than the check limit: %v", err)
+	}
+	if n, _ := io.Copy(io.Discard, r.Body); n != maxFrontBody+1 {
+		t.Fatalf("%d bytes forwarded, want %d", n, maxFrontBody+1)
+	}
+	r = httptest.NewRequest(http.MethodPut, "http://consumer.invalid/csb-J1/big.bin", big())
+	r.Header.Set("Content-Type", TypeObject)
+	var ae *adapters.Error
+	if _, err := a.Front(context.Background(), r, res); !errors.As(err, &ae) || ae.Status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("a CDMI body larger than the check limit: %v", err)
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = '0'
+	}
+	return len(p), nil
 }
