@@ -48,7 +48,8 @@ func init() {
 // digest_auth or any authentication provider in front) may use a route.
 // Unknown, foreign, unfinished, expired and removed jobs answer 404, and
 // requests a job may not make answer 403 (or 400); none of them reaches a
-// provider.
+// provider. Such answers come from a small loopback responder of the
+// module, because an upstream source cannot answer a request itself.
 //
 // A route reaches its job's resource and nothing beside or above it. The
 // path below the job id is cleaned first (adapters.CleanRoutePath:
@@ -58,8 +59,7 @@ func init() {
 // the job holds (adapters.Fronter: openstack, aws, cimi, cdmi, occi);
 // jobs of other adapters (link) reach their endpoint's path and the paths
 // below it. Every upstream passes the broker's peer URL policy before the
-// provider's credentials are added. Such answers come from a small loopback responder of the
-// module, because an upstream source cannot answer a request itself.
+// provider's credentials are added.
 //
 // With passive health checks (fail_duration) and retries (lb_retries or
 // lb_try_duration) on, a provider whose native endpoint keeps failing
