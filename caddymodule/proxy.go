@@ -58,8 +58,10 @@ func init() {
 // method-override headers. The adapter then scopes the request to what
 // the job holds (adapters.Fronter: openstack, aws, cimi, cdmi, occi);
 // jobs of other adapters (link) reach their endpoint's path and the paths
-// below it. Every upstream passes the broker's peer URL policy before the
-// provider's credentials are added.
+// below it. Every upstream passes the broker's peer URL policy before
+// anything is forwarded, and before the broker adds the provider's Basic,
+// bearer or Digest credentials (openstack and aws sign in Front; a request
+// the policy refuses goes nowhere and loses every header).
 //
 // With passive health checks (fail_duration) and retries (lb_retries or
 // lb_try_duration) on, a provider whose native endpoint keeps failing
