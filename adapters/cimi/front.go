@@ -51,7 +51,13 @@ func (a *Adapter) Front(ctx context.Context, r *http.Request, res *adapters.Reso
 	if within == "" {
 		return nil, adapters.NotInJob(p)
 	}
-	for k := range r.URL.Query() {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		// A pair Go's parser drops (a ";", a bad escape) may be read by
+		// the provider's.
+		return nil, adapters.Refused("query %q not understood", r.URL.RawQuery)
+	}
+	for k := range q {
 		if !frontedQuery[k] {
 			return nil, adapters.Refused("query parameter %s is not allowed through the broker", k)
 		}

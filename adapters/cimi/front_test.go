@@ -47,6 +47,8 @@ func TestFrontScopesToTheJob(t *testing.T) {
 		{Method: "GET", Path: "/machineImages", Status: 404},
 		{Method: "GET", Path: "/machines/1?$expand=volumes", Status: 403},
 		{Method: "GET", Path: "/machines/1?action=start", Status: 403},
+		{Method: "GET", Path: "/machines/1?$select=name;$expand=volumes", Status: 403},
+		{Method: "GET", Path: "/machines/1?$select=%zz&$expand=volumes", Status: 403},
 		{Method: "DELETE", Path: "/machines/1", Status: 403},
 		{Method: "PUT", Path: "/machines/1", ContentType: MediaType, Body: `{"name":"x"}`, Status: 403},
 		{Method: "DELETE", Path: "/volumes/2", Status: 403},

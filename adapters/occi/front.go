@@ -87,7 +87,10 @@ const maxActionBody = 64 << 10
 // frontedActions, with the action's category and at most its method
 // attribute: no other category, no link, no location.
 func checkAction(r *http.Request, kind string) error {
-	q := r.URL.Query()
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return adapters.Refused("query %q not understood", r.URL.RawQuery)
+	}
 	term := q.Get("action")
 	allowed, ok := frontedActions[kind]
 	if len(q) != 1 || len(q["action"]) != 1 || !ok || !allowed.terms[term] {
