@@ -47,6 +47,9 @@ func CleanRoutePath(escaped string) (string, error) {
 	if escaped[0] != '/' {
 		return "", badPath("path %q does not begin with /", escaped)
 	}
+	if plainPath(escaped) {
+		return escaped, nil // the common case: nothing to resolve or refuse
+	}
 	segs := strings.Split(escaped[1:], "/")
 	out := make([]string, 0, len(segs))
 	trailing := false
@@ -79,6 +82,20 @@ func CleanRoutePath(escaped string) (string, error) {
 		clean += "/"
 	}
 	return clean, nil
+}
+
+// plainPath reports whether an escaped path holds no escape, backslash,
+// control byte or segment starting with a dot: it is then clean as it is.
+func plainPath(p string) bool {
+	for i := 0; i < len(p); i++ {
+		switch c := p[i]; {
+		case c == '%', c == '\\', c < 0x20, c == 0x7f:
+			return false
+		case c == '.' && i > 0 && p[i-1] == '/':
+			return false
+		}
+	}
+	return true
 }
 
 // routeSegment decodes one escaped path segment, refusing what
