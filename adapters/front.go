@@ -13,7 +13,10 @@ import (
 //
 // Front is called with r already stripped of the job route's prefix and of
 // every consumer credential: r.URL.Path is the path below the route
-// (starting with "/"), r.URL.RawQuery the consumer's query. Front must
+// (starting with "/"), r.URL.RawQuery the consumer's query. The broker has
+// cleaned the path with CleanRoutePath first: it holds no dot-segment,
+// encoded slash, backslash or control byte, and never climbs above the
+// route. Front must
 //
 //   - refuse (with an *Error of kind KindNotFound, or KindClient for a
 //     request the job's owner may not make) anything outside what res
@@ -25,6 +28,24 @@ import (
 //
 // Front may be called again for the same consumer request on a retry; it
 // then receives a fresh copy of the stripped request.
+//
+// The broker calls its peer URL policy on the upstream Front returns
+// before forwarding. An adapter that does not implement Fronter has its
+// jobs fronted by the broker at Resource.Endpoint (else Resource.URI):
+// requests reach that URL's path and the paths below it, nothing else.
+// Such an adapter must therefore set Endpoint to a URL that only the job
+// reaches, never to the provider's root.
 type Fronter interface {
 	Front(ctx context.Context, r *http.Request, res *Resource) (*url.URL, error)
+}
+
+// BrokerAuthenticated is implemented by a Fronter whose native calls
+// authenticate through the HTTP client the broker hands it
+// (SetHTTPClient: Basic, bearer or Digest from the provider's auth), and
+// which therefore holds no credential of its own. When
+// BrokerAuthenticates reports true, Front scopes and rewrites r but adds
+// no credential; the broker adds the provider's after Front returns and
+// after its peer URL policy accepted the upstream.
+type BrokerAuthenticated interface {
+	BrokerAuthenticates() bool
 }

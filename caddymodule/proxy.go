@@ -51,6 +51,18 @@ func init() {
 // provider. Such answers come from a small loopback responder of the
 // module, because an upstream source cannot answer a request itself.
 //
+// A route reaches its job's resource and nothing beside or above it. The
+// path below the job id is cleaned first (adapters.CleanRoutePath:
+// dot-segments in any spelling are resolved, a climb above the route,
+// encoded slashes, backslashes and control bytes are refused), and so are
+// method-override headers. The adapter then scopes the request to what
+// the job holds (adapters.Fronter: openstack, aws, cimi, cdmi, occi);
+// jobs of other adapters (link) reach their endpoint's path and the paths
+// below it. Every upstream passes the broker's peer URL policy before
+// anything is forwarded, and before the broker adds the provider's Basic,
+// bearer or Digest credentials (openstack and aws sign in Front; a request
+// the policy refuses goes nowhere and loses every header).
+//
 // With passive health checks (fail_duration) and retries (lb_retries or
 // lb_try_duration) on, a provider whose native endpoint keeps failing
 // (UnhealthyAfter failures counted by the reverse proxy) leaves placement
@@ -250,12 +262,31 @@ func (u *JobUpstreams) resolve(r *http.Request) (*routed, error) {
 	for _, h := range credentialHeaders {
 		r.Header.Del(h)
 	}
+	// Dot-segments, encoded slashes and the like are resolved or refused
+	// before any scope check looks at the path.
+	if rest, err = adapters.CleanRoutePath(rest); err != nil {
+		return nil, err
+	}
+	if err := refuseMethodOverride(r); err != nil {
+		return nil, err
+	}
 	setPath(r, rest)
 	var upstream *url.URL
 	var dt *digest.Transport
 	ad, ok := u.app.AdapterFor(ep.ProviderID, resourceKind(ep.Resource))
-	if f, fronts := ad.(adapters.Fronter); ok && fronts {
-		upstream, err = f.Front(r.Context(), r, ep.Resource)
+	if !ok {
+		return nil, &adapters.Error{Kind: adapters.KindNotFound, Status: http.StatusNotFound, Op: "proxy", Err: fmt.Errorf("provider %q has no adapter for job %q any more", ep.ProviderID, ep.JobID)}
+	}
+	if f, fronts := ad.(adapters.Fronter); fronts {
+		if upstream, err = f.Front(r.Context(), r, ep.Resource); err != nil {
+			return nil, err
+		}
+		if err := u.checkUpstream(ep.ProviderID, upstream, r); err != nil {
+			return nil, err
+		}
+		if ba, ok := ad.(adapters.BrokerAuthenticated); ok && ba.BrokerAuthenticates() {
+			dt, err = u.addProviderAuth(r, ep.ProviderID, upstream)
+		}
 	} else {
 		upstream, dt, err = u.frontGeneric(r, ep)
 	}
@@ -269,6 +300,21 @@ func (u *JobUpstreams) resolve(r *http.Request) (*routed, error) {
 		}
 	}
 	return &routed{provider: ep.ProviderID, upstreams: []*reverseproxy.Upstream{up}, digest: dt}, nil
+}
+
+// methodOverrideHeaders make some servers run another method than the
+// request's: a GET the front allowed could become a DELETE.
+var methodOverrideHeaders = []string{"X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"}
+
+// refuseMethodOverride refuses (403) a request that names another method
+// in a header, since the fronts decide by the request's own method.
+func refuseMethodOverride(r *http.Request) error {
+	for _, h := range methodOverrideHeaders {
+		if _, ok := r.Header[http.CanonicalHeaderKey(h)]; ok {
+			return adapters.Refused("header %s is not allowed through the broker", h)
+		}
+	}
+	return nil
 }
 
 // endpoint resolves owner's job through the cache, else the job manager.

@@ -51,25 +51,49 @@ func resourceKind(res *adapters.Resource) string {
 }
 
 // frontGeneric forwards to the job's endpoint for adapters that do not
-// front requests themselves, adding the provider's credentials: Basic or
-// a bearer token, or Digest answered from the provider's own Digest
-// client, which also returns for the retries of the request.
+// front requests themselves: the endpoint's path and the cleaned route
+// path below it, never anything beside or above it. The provider's
+// credentials go only to an upstream the peer URL policy accepts.
 func (u *JobUpstreams) frontGeneric(r *http.Request, ep jobs.Endpoint) (*url.URL, *digest.Transport, error) {
 	bu, err := url.Parse(ep.URL)
 	if err != nil || bu.Host == "" || (bu.Scheme != "http" && bu.Scheme != "https") {
 		return nil, nil, &adapters.Error{Kind: adapters.KindNotFound, Status: http.StatusNotFound, Op: "proxy", Err: errors.New("this job has no native endpoint to front")}
 	}
-	// The job's endpoint is the root of what it may reach.
+	// The job's endpoint is the root of what it may reach; r's path is
+	// clean (adapters.CleanRoutePath), so base + path stays below it.
 	base := strings.TrimRight(bu.EscapedPath(), "/")
 	setPath(r, base+r.URL.EscapedPath())
 	r.URL.Scheme, r.URL.Host, r.Host = bu.Scheme, bu.Host, bu.Host
 	upstream := &url.URL{Scheme: bu.Scheme, Host: bu.Host}
-	p := u.app.provider(ep.ProviderID)
+	if err := u.checkUpstream(ep.ProviderID, upstream, r); err != nil {
+		return nil, nil, err
+	}
+	dt, err := u.addProviderAuth(r, ep.ProviderID, upstream)
+	return upstream, dt, err
+}
+
+// checkUpstream refuses (403) an upstream the peer URL policy does not
+// accept for the provider, before any credential is added or any request
+// made toward it.
+func (u *JobUpstreams) checkUpstream(providerID string, upstream *url.URL, r *http.Request) error {
+	target := &url.URL{Scheme: upstream.Scheme, Host: upstream.Host, Path: r.URL.Path, RawPath: r.URL.RawPath}
+	if err := u.app.checkPeerURL(providerID, target); err != nil {
+		return &adapters.Error{Kind: adapters.KindClient, Status: http.StatusForbidden, Op: "proxy", Err: fmt.Errorf("the job's native endpoint is refused: %w", err)}
+	}
+	return nil
+}
+
+// addProviderAuth adds the provider's credentials to r, bound for
+// upstream: Basic or a bearer token, or Digest answered from the
+// provider's own Digest client, which it returns for the retries of the
+// request.
+func (u *JobUpstreams) addProviderAuth(r *http.Request, providerID string, upstream *url.URL) (*digest.Transport, error) {
+	p := u.app.provider(providerID)
 	if p == nil || p.Auth == nil {
-		return upstream, nil, nil
+		return nil, nil
 	}
 	cleartext := func() error {
-		if bu.Scheme != "https" && !p.Auth.AllowCleartext && !isLoopbackHost(bu.Hostname()) {
+		if upstream.Scheme != "https" && !p.Auth.AllowCleartext && !isLoopbackHost(upstream.Hostname()) {
 			return &adapters.Error{Kind: adapters.KindServer, Status: http.StatusBadGateway, Op: "proxy", Err: httpclient.ErrCleartext}
 		}
 		return nil
@@ -78,25 +102,25 @@ func (u *JobUpstreams) frontGeneric(r *http.Request, ep jobs.Endpoint) (*url.URL
 	switch p.Auth.Scheme {
 	case httpclient.SchemeBasic:
 		if err := cleartext(); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		r.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(expand(p.Auth.Username, "")+":"+expand(p.Auth.Password, ""))))
 	case httpclient.SchemeBearer:
 		if err := cleartext(); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		r.Header.Set("Authorization", "Bearer "+expand(p.Auth.Token, ""))
 	case httpclient.SchemeDigest:
 		dt, _ := p.HTTPClient().Transport.(*digest.Transport)
 		if dt == nil {
-			return nil, nil, &adapters.Error{Kind: adapters.KindServer, Status: http.StatusBadGateway, Op: "proxy", Err: errors.New("the provider's Digest client is not set up")}
+			return nil, &adapters.Error{Kind: adapters.KindServer, Status: http.StatusBadGateway, Op: "proxy", Err: errors.New("the provider's Digest client is not set up")}
 		}
 		if err := authorizeDigest(r, dt); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		return upstream, dt, nil
+		return dt, nil
 	}
-	return upstream, nil, nil
+	return nil, nil
 }
 
 // authorizeDigest answers the provider's Digest challenge for r with the

@@ -44,6 +44,10 @@ func (u *JobUpstreams) refuse(r *http.Request, err error) []*reverseproxy.Upstre
 	for k := range r.Header {
 		delete(r.Header, k) // nothing of the consumer's goes on, not even to loopback
 	}
+	// Nor its body, which a front may have read to check it: a length
+	// without the bytes would fail the refusal, and count as a failure
+	// of the responder in the passive health checks.
+	r.Body, r.ContentLength, r.GetBody, r.TransferEncoding = http.NoBody, 0, nil, nil
 	r.Header.Set(refuseStatusHeader, strconv.Itoa(status))
 	r.Header.Set(refuseReasonHeader, reasonOf(err))
 	r.URL.Path, r.URL.RawPath, r.URL.RawQuery = "/", "", ""

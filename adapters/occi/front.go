@@ -1,0 +1,155 @@
+package occi
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/caddy-csb/caddy-csb/adapters"
+)
+
+// Front prepares a consumer request for the job's OCCI entities (see
+// adapters.Fronter). The route stands for the adapter's endpoint, in which
+// only the entities the job created exist, at their locations relative to
+// the endpoint ("/compute/4f1c…"): its compute, storage and network (not a
+// configured shared network) and the networkinterface and storagelink
+// between them. The scope comes from the locations the resource holds.
+//
+// Through the route the owner may read those entities and trigger the
+// actions of frontedActions on its compute, network and storage
+// (POST <entity>?action=<term>, the body or headers carrying that action's
+// category and at most its "method" attribute). The query interface
+// (/-/), collections, filtering queries, updates (POST or PUT of
+// attributes, mixins or links, which could reach other entities), deletes
+// and actions that create or resize (backup, snapshot, resize, save) are
+// refused: they go through the broker or reach beyond the job.
+//
+// The provider's credentials are the broker's (BrokerAuthenticates).
+func (a *Adapter) Front(ctx context.Context, r *http.Request, res *adapters.Resource) (*url.URL, error) {
+	base, err := adapters.NewFrontBase(a.base.String())
+	if err != nil {
+		return nil, err
+	}
+	p := r.URL.Path
+	kind := ""
+	for _, key := range []string{nativeCompute, nativeStorage, nativeNetwork, nativeNetworkInterface, nativeStorageLink} {
+		if key == nativeNetwork && res.Native[nativeNetworkShared] != "" {
+			continue // the provider's network, not the job's
+		}
+		if loc, ok := base.RoutePath(res.Native[key]); ok && p == loc {
+			kind = key
+			break
+		}
+	}
+	if kind == "" {
+		return nil, adapters.NotInJob(p)
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		if r.URL.RawQuery != "" {
+			return nil, adapters.Refused("a query on an entity is not allowed through the broker")
+		}
+	case http.MethodPost:
+		if err := checkAction(r, kind); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, adapters.Refused("%s on the job's entities goes through the broker", r.Method)
+	}
+	return base.Rewrite(r), nil
+}
+
+// BrokerAuthenticates reports that the adapter's calls carry the
+// credentials of the HTTP client the broker gives it, so the broker adds
+// them to fronted requests (adapters.BrokerAuthenticated).
+func (a *Adapter) BrokerAuthenticates() bool { return true }
+
+// frontedActions are the actions a job's owner may trigger through the
+// route, by the Native key of the entity: power and state changes of the
+// job's own entities.
+var frontedActions = map[string]struct {
+	scheme string
+	terms  map[string]bool
+}{
+	nativeCompute: {SchemeComputeAction, map[string]bool{"start": true, "stop": true, "restart": true, "suspend": true}},
+	nativeNetwork: {SchemeNetworkAction, map[string]bool{"up": true, "down": true}},
+	nativeStorage: {SchemeStorageAction, map[string]bool{"online": true, "offline": true}},
+}
+
+// maxActionBody bounds the body of a fronted action.
+const maxActionBody = 64 << 10
+
+// checkAction allows POST <entity>?action=<term> for the actions of
+// frontedActions, with the action's category and at most its method
+// attribute: no other category, no link, no location.
+func checkAction(r *http.Request, kind string) error {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return adapters.Refused("query %q not understood", r.URL.RawQuery)
+	}
+	term := q.Get("action")
+	allowed, ok := frontedActions[kind]
+	if len(q) != 1 || len(q["action"]) != 1 || !ok || !allowed.terms[term] {
+		return adapters.Refused("POST on the job's %s: only the actions of the broker's list go through the route, not %q", kind, term)
+	}
+	msg, err := ParseHeaders(r.Header)
+	if err != nil {
+		return adapters.Refused("the action's OCCI headers do not parse: %v", err)
+	}
+	var body []byte
+	if r.Body != nil && r.Body != http.NoBody {
+		body, err = io.ReadAll(io.LimitReader(r.Body, maxActionBody+1))
+		if err != nil {
+			return &adapters.Error{Kind: adapters.KindClient, Op: "front", Status: http.StatusBadRequest, Err: err}
+		}
+		if len(body) > maxActionBody {
+			return adapters.Refused("action body larger than %d bytes", maxActionBody)
+		}
+	}
+	if len(bytes.TrimSpace(body)) > 0 {
+		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if err != nil || mt != MediaTextPlain {
+			return adapters.Refused("an action body is %s", MediaTextPlain)
+		}
+		inBody, err := ParsePlain(body)
+		if err != nil {
+			return adapters.Refused("the action body does not parse: %v", err)
+		}
+		msg.Categories = append(msg.Categories, inBody.Categories...)
+		msg.Links = append(msg.Links, inBody.Links...)
+		msg.Locations = append(msg.Locations, inBody.Locations...)
+		for _, n := range inBody.Attributes.Names() {
+			v, _ := inBody.Attributes.Get(n)
+			msg.Attributes.Set(n, v)
+		}
+	}
+	if len(msg.Links) > 0 || len(msg.Locations) > 0 {
+		return adapters.Refused("an action through the broker carries no link or location")
+	}
+	for _, c := range msg.Categories {
+		if c.Scheme != allowed.scheme || c.Term != term || (c.Class != "" && c.Class != ClassAction) {
+			return adapters.Refused("category %s%s does not belong to action %s", c.Scheme, c.Term, term)
+		}
+	}
+	for _, n := range msg.Attributes.Names() {
+		if !strings.EqualFold(n, "method") {
+			return adapters.Refused("attribute %s of an action is not allowed through the broker", n)
+		}
+	}
+	if body != nil {
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	}
+	return nil
+}
+
+// Interface guards.
+var (
+	_ adapters.Fronter             = (*Adapter)(nil)
+	_ adapters.BrokerAuthenticated = (*Adapter)(nil)
+)

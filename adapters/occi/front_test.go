@@ -1,0 +1,68 @@
+package occi
+
+import (
+	"testing"
+
+	"github.com/caddy-csb/caddy-csb/adapters"
+	"github.com/caddy-csb/caddy-csb/adapters/adaptertest"
+)
+
+// TestFrontScopesToTheJob: the route reads the entities the job created
+// and triggers their power actions; the query interface, collections,
+// other entities, a shared network, updates, links, deletes and actions
+// that create or resize are refused.
+func TestFrontScopesToTheJob(t *testing.T) {
+	a, err := New(Config{Endpoint: "http://cloud.test/occi"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const root = "http://cloud.test/occi"
+	res := &adapters.Resource{URI: root + "/compute/c1", Native: map[string]string{
+		nativeCompute: root + "/compute/c1", nativeStorage: root + "/storage/s1", nativeNetwork: root + "/network/n1",
+		nativeNetworkInterface: root + "/link/networkinterface/l1", nativeStorageLink: root + "/link/storagelink/l2",
+	}}
+	startPlain := `Category: start; scheme="` + SchemeComputeAction + `"; class="action"`
+	adaptertest.RunFrontCases(t, a, res, []adaptertest.FrontCase{
+		{Method: "GET", Path: "/compute/c1", Want: root + "/compute/c1"},
+		{Method: "HEAD", Path: "/storage/s1", Want: root + "/storage/s1"},
+		{Method: "GET", Path: "/network/n1", Want: root + "/network/n1"},
+		{Method: "GET", Path: "/link/networkinterface/l1", Want: root + "/link/networkinterface/l1"},
+		{Method: "GET", Path: "/link/storagelink/l2", Want: root + "/link/storagelink/l2"},
+		{Method: "POST", Path: "/compute/c1?action=start", ContentType: MediaTextPlain, Body: startPlain, Want: root + "/compute/c1?action=start"},
+		{Method: "POST", Path: "/compute/c1?action=stop", ContentType: MediaTextPlain,
+			Body: "Category: stop; scheme=\"" + SchemeComputeAction + "\"; class=\"action\"\nX-OCCI-Attribute: method=\"graceful\"", Want: root + "/compute/c1?action=stop"},
+		{Method: "POST", Path: "/compute/c1?action=restart", ContentType: MediaTextOCCI,
+			Header: map[string]string{"Category": `restart; scheme="` + SchemeComputeAction + `"; class="action"`}, Want: root + "/compute/c1?action=restart"},
+		{Method: "POST", Path: "/network/n1?action=down", ContentType: MediaTextPlain, Body: `Category: down; scheme="` + SchemeNetworkAction + `"; class="action"`, Want: root + "/network/n1?action=down"},
+
+		{Method: "GET", Path: "/", Status: 404},
+		{Method: "GET", Path: "/-/", Status: 404},
+		{Method: "GET", Path: "/.well-known/org/ogf/occi/-/", Status: 404},
+		{Method: "GET", Path: "/compute/", Status: 404},
+		{Method: "GET", Path: "/compute/c2", Status: 404},
+		{Method: "DELETE", Path: "/compute/c2", Status: 404},
+		{Method: "GET", Path: "/compute/c1/x", Status: 404},
+		{Method: "POST", Path: "/link/networkinterface/", ContentType: MediaTextPlain, Body: "Category: networkinterface", Status: 404},
+		{Method: "GET", Path: "/compute/c1?category=x", Status: 403},
+		{Method: "DELETE", Path: "/compute/c1", Status: 403},
+		{Method: "PUT", Path: "/compute/c1", ContentType: MediaTextPlain, Body: "X-OCCI-Attribute: occi.compute.cores=64", Status: 403},
+		{Method: "POST", Path: "/compute/c1", ContentType: MediaTextPlain, Body: "X-OCCI-Attribute: occi.compute.cores=64", Status: 403},
+		{Method: "POST", Path: "/compute/c1?action=save", ContentType: MediaTextPlain, Body: `Category: save; scheme="` + SchemeComputeAction + `"; class="action"`, Status: 403},
+		{Method: "POST", Path: "/storage/s1?action=resize", ContentType: MediaTextPlain, Body: `Category: resize; scheme="` + SchemeStorageAction + `"; class="action"`, Status: 403},
+		{Method: "POST", Path: "/storage/s1?action=snapshot", ContentType: MediaTextPlain, Body: `Category: snapshot; scheme="` + SchemeStorageAction + `"; class="action"`, Status: 403},
+		{Method: "POST", Path: "/compute/c1?action=start&action=stop", ContentType: MediaTextPlain, Body: startPlain, Status: 403},
+		{Method: "POST", Path: "/compute/c1?action=start", ContentType: MediaTextPlain, Body: `Category: stop; scheme="` + SchemeComputeAction + `"; class="action"`, Status: 403},
+		{Method: "POST", Path: "/compute/c1?action=start", ContentType: MediaTextPlain, Body: startPlain + "\nLink: </storage/s9>; rel=\"" + KindStorage + "\"", Status: 403},
+		{Method: "POST", Path: "/compute/c1?action=start", ContentType: MediaTextPlain, Body: startPlain + "\nX-OCCI-Attribute: occi.core.target=\"/storage/s9\"", Status: 403},
+		{Method: "POST", Path: "/compute/c1?action=start", ContentType: MediaTextPlain, Body: startPlain + "\nX-OCCI-Location: " + root + "/storage/s9", Status: 403},
+		{Method: "POST", Path: "/compute/c1?action=start", ContentType: "application/json", Body: `{"action":"start"}`, Status: 403},
+		{Method: "POST", Path: "/link/storagelink/l2?action=start", ContentType: MediaTextPlain, Body: startPlain, Status: 403},
+	})
+
+	// A configured shared network is the provider's, not the job's.
+	shared := &adapters.Resource{Native: map[string]string{nativeNetwork: root + "/network/public", nativeNetworkShared: "true"}}
+	adaptertest.RunFrontCases(t, a, shared, []adaptertest.FrontCase{{Method: "GET", Path: "/network/public", Status: 404}})
+	if !a.BrokerAuthenticates() {
+		t.Fatal("the occi adapter's credentials are the broker's")
+	}
+}
