@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"testing"
 
+	"go.uber.org/zap"
+
 	"github.com/caddy-csb/caddy-csb/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 )
@@ -16,11 +18,11 @@ import (
 func TestFrontGenericCredentials(t *testing.T) {
 	t.Setenv("CSB_TEST_PROVIDER_PW", "pw-from-env")
 	t.Setenv("CSB_TEST_PROVIDER_TOKEN", "token-from-env")
-	u := &JobUpstreams{app: &App{Providers: []*Provider{
-		{ID: "basic", Auth: &ProviderAuth{Scheme: "basic", Username: "broker", Password: "{env.CSB_TEST_PROVIDER_PW}"}},
-		{ID: "bearer", Auth: &ProviderAuth{Scheme: "bearer", Token: "{env.CSB_TEST_PROVIDER_TOKEN}"}},
-		{ID: "open"},
-	}}}
+	u := &JobUpstreams{app: &App{Providers: withPeerPolicies(t,
+		&Provider{ID: "basic", Auth: &ProviderAuth{Scheme: "basic", Username: "broker", Password: "{env.CSB_TEST_PROVIDER_PW}"}},
+		&Provider{ID: "bearer", Auth: &ProviderAuth{Scheme: "bearer", Token: "{env.CSB_TEST_PROVIDER_TOKEN}"}},
+		&Provider{ID: "open"},
+	)}}
 	front := func(provider, endpoint string) (*http.Request, error) {
 		r, _ := http.NewRequest("GET", "http://consumer.invalid/a%20b?x=1", nil)
 		r.URL.Path, r.URL.RawPath = "/a b", "/a%20b"
@@ -34,10 +36,10 @@ func TestFrontGenericCredentials(t *testing.T) {
 	if r.URL.String() != "http://127.0.0.1:9/svc/a%20b?x=1" || r.Host != "127.0.0.1:9" {
 		t.Fatalf("rewritten to %s (Host %s)", r.URL, r.Host)
 	}
-	if r, err = front("bearer", "https://provider.example/"); err != nil || r.Header.Get("Authorization") != "Bearer token-from-env" {
+	if r, err = front("bearer", "https://127.0.0.2/"); err != nil || r.Header.Get("Authorization") != "Bearer token-from-env" {
 		t.Fatalf("bearer: %v %q", err, r.Header.Get("Authorization"))
 	}
-	if _, err = front("bearer", "http://provider.example/"); adapters.KindOf(err) != adapters.KindServer {
+	if _, err = front("bearer", "http://10.1.2.3/"); adapters.KindOf(err) != adapters.KindServer {
 		t.Fatalf("bearer over plain http to another host: %v", err)
 	}
 	if r, err = front("open", "http://127.0.0.1:9/"); err != nil || r.Header.Get("Authorization") != "" {
@@ -46,4 +48,19 @@ func TestFrontGenericCredentials(t *testing.T) {
 	if _, err = front("open", "ftp://x/"); adapters.KindOf(err) != adapters.KindNotFound {
 		t.Fatalf("no http endpoint: %v", err)
 	}
+}
+
+// withPeerPolicies gives each provider the peer URL policy a provisioned
+// app would build, allowing the addresses these unit tests use (loopback
+// and one private address, none of them dialled), so that the job
+// route's peer check passes.
+func withPeerPolicies(t *testing.T, ps ...*Provider) []*Provider {
+	t.Helper()
+	for _, p := range ps {
+		p.AllowedHosts, p.AllowPrivate = []string{"127.0.0.1", "127.0.0.2", "10.1.2.3"}, true
+		if err := p.provisionPeerPolicy(nil, zap.NewNop()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ps
 }

@@ -35,7 +35,7 @@ func TestRefuseSendsNoBody(t *testing.T) {
 // cleaned route path below the job's endpoint, whatever the endpoint's
 // trailing slash; a path climbing above never gets that far.
 func TestFrontGenericStaysBelowTheEndpoint(t *testing.T) {
-	u := &JobUpstreams{app: &App{Providers: []*Provider{{ID: "open"}}}}
+	u := &JobUpstreams{app: &App{Providers: withPeerPolicies(t, &Provider{ID: "open"})}}
 	for _, tc := range []struct{ endpoint, path, want string }{
 		{"http://127.0.0.1:9/apps/crm", "/page", "http://127.0.0.1:9/apps/crm/page"},
 		{"http://127.0.0.1:9/apps/crm/", "/a/../b", "http://127.0.0.1:9/apps/crm/b"},
