@@ -46,7 +46,7 @@ func TestMaxTextBytes(t *testing.T) {
 		}
 	}
 	// The text of elements one after the other does not add up.
-	doc := []byte(creq(`<IaaS><compute><hostname>`+x(64)+`</hostname><architecture>`+x(64)+`</architecture></compute><storage><size>12345678</size></storage></IaaS>`))
+	doc := []byte(creq(`<IaaS><compute><hostname>` + x(64) + `</hostname><architecture>` + x(64) + `</architecture></compute><storage><size>12345678</size></storage></IaaS>`))
 	if _, err := ParseConsumer(doc, small); err != nil {
 		t.Fatal(err)
 	}
