@@ -423,7 +423,7 @@ func (m *Manager) Create(ctx context.Context, owner string, req *csbmsg.ServiceR
 func (m *Manager) startProvisioning(ctx context.Context, j *Job, idemName, reqHash string) (*Result, error) {
 	unlock, err := m.lock(ctx, j.ID, 0)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: locking it: %v", ErrNotRecorded, err)
 	}
 	if r, err := m.admit(ctx, j); r != nil || err != nil {
 		unlock()

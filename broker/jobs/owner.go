@@ -78,7 +78,7 @@ func (m *Manager) admit(ctx context.Context, j *Job) (*Result, error) {
 	if max := m.c().MaxJobsPerOwner; max > 0 {
 		unlock, err := m.lock(ctx, "owner-"+h, m.c().LockWait)
 		if err != nil {
-			return nil, fmt.Errorf("owner's job count busy: %w", err)
+			return nil, fmt.Errorf("%w: locking the user's job count: %v", ErrNotRecorded, err)
 		}
 		defer unlock()
 		keys, err := m.store.List(ctx, ownerPrefix+h+"/")

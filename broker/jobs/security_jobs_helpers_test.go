@@ -132,12 +132,19 @@ func newSecJobsEnv(t *testing.T, providers []string, tweak func(*jobs.Config)) (
 	return e, fst
 }
 
-// secJobsSettle runs reaper passes until no stored job has an operation
-// in progress (the resumed ones finish in the background).
+// secJobsSettle stops the env's manager (waiting for its work), starts a
+// new one on the same store, as a restarted broker, and runs reaper passes
+// until no stored job has an operation in progress (the resumed ones
+// finish in the background); then it restarts once more, so that reads
+// come from the store.
 func secJobsSettle(t *testing.T, e *env) {
 	t.Helper()
+	e.m.Stop()
+	e.m = e.start(e.cfg)
 	deadline := time.NewTimer(10 * time.Second)
 	defer deadline.Stop()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
 	for {
 		if _, err := e.m.ReapOnce(context.Background()); err != nil {
 			t.Fatal(err)
@@ -149,10 +156,16 @@ func secJobsSettle(t *testing.T, e *env) {
 			}
 		}
 		if !busy {
+			// A worker may still be between its last store write and
+			// its bookkeeping: wait for it, and read on with a fresh
+			// manager.
+			e.m.Stop()
+			e.m = e.start(e.cfg)
 			return
 		}
 		select {
 		case <-e.signal:
+		case <-tick.C: // a worker that finished without a write
 		case <-deadline.C:
 			t.Fatalf("jobs never settled: %+v", e.listJobs())
 		}
