@@ -60,6 +60,11 @@ func TestSecJobsFullStorageCreate(t *testing.T) {
 	go func() { answers <- b.create("alice", vmRequest(1, 1), nil) }()
 	deadline := time.Now().Add(30 * time.Second)
 	for secJobsWrites(b.fixtures["p1"]) == 0 {
+		select {
+		case a := <-answers:
+			t.Fatalf("the create was answered before it reached p1: HTTP %d\n%s\n%s", a.HTTP, a.Body, b.p.Log())
+		default:
+		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the create never reached p1\n%s", b.p.Log())
 		}
