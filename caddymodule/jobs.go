@@ -126,21 +126,21 @@ func (a *App) consumerConfig() *ConsumerConfig {
 // parseJobsOption parses the jobs subdirective of the csb global option:
 //
 //	jobs {
-//		lease_default   <duration>
-//		lease_min       <duration>
-//		lease_max       <duration>
-//		reap_interval   <duration>
-//		attempt_timeout <duration>
-//		call_timeout    <duration>
-//		respond_within  <duration>
-//		poll_interval   <duration>
-//		retain          <duration>
-//		retain_failed   <duration>
+//		lease_default      <duration>
+//		lease_min          <duration>
+//		lease_max          <duration>
+//		reap_interval      <duration>
+//		attempt_timeout    <duration>
+//		call_timeout       <duration>
+//		respond_within     <duration>
+//		poll_interval      <duration>
+//		retain             <duration>
+//		retain_failed      <duration>
 //		max_jobs_per_owner <n>|unlimited
-//		max_attempts    <n>
-//		cache_ttl       <duration>
-//		cache_size      <size>
-//		anonymous       refuse|allow
+//		max_attempts       <n>
+//		cache_ttl          <duration>
+//		cache_size         <size>
+//		anonymous          refuse|allow
 //		access <user>|* {
 //			allow <provider>...
 //			deny  <provider>...
