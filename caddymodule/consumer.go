@@ -34,12 +34,24 @@ import (
 // HTTP-level problems get HTTP statuses: 405 with Allow, 406 (Accept
 // excludes application/csb-consumer+xml), 413, 415, 422 (an
 // Idempotency-Key reused with another request), 403 (no authenticated
-// user and "anonymous refuse"), 404 (a path below a job), 500.
+// user and "anonymous refuse"), 404 (a path below a job), 503 (a create
+// that could not be recorded), 500.
 //
 // A job id that does not exist and one that belongs to another user get
-// the same answer: HTTP 200 with the status the verb fails with (408 for
-// GET, HEAD, COPY and MOVE, 409 for PUT and update, 410 for DELETE and
-// remove) and the reason "no such job".
+// the same answer, by the same path and in the same time (jobs.Manager
+// reads one missing key of its owner index for both): HTTP 200 with the
+// status the verb fails with (408 for GET, HEAD, COPY and MOVE, 409 for
+// PUT and update, 410 for DELETE and remove) and the reason "no such
+// job: <id>" ("no such job" alone when the id holds bytes other than
+// printable ASCII: any byte sequence gets this answer, never a 500).
+//
+// Limits: a text field or attribute value longer than the xml
+// max_text_size (64 KiB) is answered 400; a create or COPY beyond the
+// jobs max_jobs_per_owner (1000 records per user, retained ones
+// included) is answered 408 with a reason that names the job limit. A
+// create the broker could not record (its storage refuses writes) is
+// answered 503 when nothing was provisioned and nothing is left;
+// otherwise the answer carries the job id with the job pending.
 //
 // Request headers: Idempotency-Key (POST create: a retry returns the same
 // job), Csb-Lease (seconds; asks for a lease length within the configured
@@ -238,12 +250,35 @@ func (c *consumerCall) parseFailure(perr *csbmsg.Error, err error) error {
 func (c *consumerCall) fail(err error, status csbmsg.Status, jobID string) error {
 	switch {
 	case errors.Is(err, jobs.ErrNoJob):
-		c.unknownJob = jobID
-		return c.answer(&jobs.Result{Status: status, Reason: "no such job: " + jobID}, false)
+		reason := "no such job"
+		if shownJobID(jobID) {
+			c.unknownJob = jobID
+			reason += ": " + jobID
+		}
+		return c.answer(&jobs.Result{Status: status, Reason: reason}, false)
 	case errors.Is(err, jobs.ErrIdempotencyMismatch):
 		return caddyhttp.Error(http.StatusUnprocessableEntity, err)
+	case errors.Is(err, jobs.ErrNotRecorded):
+		return caddyhttp.Error(http.StatusServiceUnavailable, err)
 	}
 	return caddyhttp.Error(http.StatusInternalServerError, err)
+}
+
+// shownJobID reports whether an unknown job id may be echoed in the
+// reason and in {http.csb.job.id}: at most 128 bytes of printable ASCII
+// other than space. Any other byte sequence (control characters, invalid
+// UTF-8, characters XML cannot carry) gets the same unknown-job answer
+// without the id, never a response that cannot be serialized.
+func shownJobID(id string) bool {
+	if len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] <= ' ' || id[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // answer writes a <CloudServiceResponse>. The job's information and

@@ -75,9 +75,17 @@ type ConsumerConfig struct {
 	// PollInterval is how often a resource the provider is still building
 	// is polled. Default 2s.
 	PollInterval caddy.Duration `json:"poll_interval,omitempty"`
-	// Retain is how long failed, expired and removed jobs stay readable.
+	// Retain is how long expired and removed jobs stay readable.
 	// Default 24h.
 	Retain caddy.Duration `json:"retain,omitempty"`
+	// RetainFailed is how long a failed job (it holds no resources) stays
+	// readable before its record is deleted. Default 1h.
+	RetainFailed caddy.Duration `json:"retain_failed,omitempty"`
+	// MaxJobsPerOwner bounds the job records one user holds: live jobs
+	// and the failed, expired and removed ones still retained. A create
+	// or COPY beyond it is answered with status 408 and a reason saying
+	// the job limit is reached. Default 1000; -1 means no limit.
+	MaxJobsPerOwner int `json:"max_jobs_per_owner,omitempty"`
 	// MaxAttempts bounds the candidates tried for one job (substitution).
 	// Default 3.
 	MaxAttempts int `json:"max_attempts,omitempty"`
@@ -118,19 +126,21 @@ func (a *App) consumerConfig() *ConsumerConfig {
 // parseJobsOption parses the jobs subdirective of the csb global option:
 //
 //	jobs {
-//		lease_default   <duration>
-//		lease_min       <duration>
-//		lease_max       <duration>
-//		reap_interval   <duration>
-//		attempt_timeout <duration>
-//		call_timeout    <duration>
-//		respond_within  <duration>
-//		poll_interval   <duration>
-//		retain          <duration>
-//		max_attempts    <n>
-//		cache_ttl       <duration>
-//		cache_size      <size>
-//		anonymous       refuse|allow
+//		lease_default      <duration>
+//		lease_min          <duration>
+//		lease_max          <duration>
+//		reap_interval      <duration>
+//		attempt_timeout    <duration>
+//		call_timeout       <duration>
+//		respond_within     <duration>
+//		poll_interval      <duration>
+//		retain             <duration>
+//		retain_failed      <duration>
+//		max_jobs_per_owner <n>|unlimited
+//		max_attempts       <n>
+//		cache_ttl          <duration>
+//		cache_size         <size>
+//		anonymous          refuse|allow
 //		access <user>|* {
 //			allow <provider>...
 //			deny  <provider>...
@@ -145,7 +155,8 @@ func parseJobsOption(d *caddyfile.Dispenser, a *App) error {
 		"lease_default": &cfg.LeaseDefault, "lease_min": &cfg.LeaseMin, "lease_max": &cfg.LeaseMax,
 		"reap_interval": &cfg.ReapInterval, "attempt_timeout": &cfg.AttemptTimeout, "call_timeout": &cfg.CallTimeout,
 		"respond_within": &cfg.RespondWithin, "poll_interval": &cfg.PollInterval, "retain": &cfg.Retain,
-		"cache_ttl": &cfg.CacheTTL,
+		"retain_failed": &cfg.RetainFailed,
+		"cache_ttl":     &cfg.CacheTTL,
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		opt := d.Val()
@@ -173,6 +184,22 @@ func parseJobsOption(d *caddyfile.Dispenser, a *App) error {
 				return d.Errf("jobs: max_attempts %q: want a positive integer", d.Val())
 			}
 			cfg.MaxAttempts = n
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+		case "max_jobs_per_owner":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			if d.Val() == "unlimited" {
+				cfg.MaxJobsPerOwner = -1
+			} else {
+				n, err := strconv.Atoi(d.Val())
+				if err != nil || n < 1 {
+					return d.Errf("jobs: max_jobs_per_owner %q: want a positive integer or unlimited", d.Val())
+				}
+				cfg.MaxJobsPerOwner = n
+			}
 			if d.NextArg() {
 				return d.ArgErr()
 			}
@@ -261,6 +288,9 @@ func (c *ConsumerConfig) validate(providers []*Provider) error {
 	if c.CacheSize < 0 {
 		return fmt.Errorf("jobs: cache_size %d: must be positive", c.CacheSize)
 	}
+	if c.MaxJobsPerOwner < -1 {
+		return fmt.Errorf("jobs: max_jobs_per_owner %d: want a positive number, or -1 for no limit", c.MaxJobsPerOwner)
+	}
 	if c.Anonymous != "" && c.Anonymous != AnonymousRefuse && c.Anonymous != AnonymousAllow {
 		return fmt.Errorf("jobs: anonymous %q: want refuse or allow", c.Anonymous)
 	}
@@ -283,18 +313,20 @@ func (c *ConsumerConfig) validate(providers []*Provider) error {
 
 func (c *ConsumerConfig) tunables() jobs.Config {
 	return jobs.Config{
-		LeaseDefault:   time.Duration(c.LeaseDefault),
-		LeaseMin:       time.Duration(c.LeaseMin),
-		LeaseMax:       time.Duration(c.LeaseMax),
-		ReapInterval:   time.Duration(c.ReapInterval),
-		AttemptTimeout: time.Duration(c.AttemptTimeout),
-		CallTimeout:    time.Duration(c.CallTimeout),
-		RespondWithin:  time.Duration(c.RespondWithin),
-		PollInterval:   time.Duration(c.PollInterval),
-		Retain:         time.Duration(c.Retain),
-		MaxAttempts:    c.MaxAttempts,
-		CacheTTL:       time.Duration(c.CacheTTL),
-		CacheSize:      c.CacheSize,
+		LeaseDefault:    time.Duration(c.LeaseDefault),
+		LeaseMin:        time.Duration(c.LeaseMin),
+		LeaseMax:        time.Duration(c.LeaseMax),
+		ReapInterval:    time.Duration(c.ReapInterval),
+		AttemptTimeout:  time.Duration(c.AttemptTimeout),
+		CallTimeout:     time.Duration(c.CallTimeout),
+		RespondWithin:   time.Duration(c.RespondWithin),
+		PollInterval:    time.Duration(c.PollInterval),
+		Retain:          time.Duration(c.Retain),
+		RetainFailed:    time.Duration(c.RetainFailed),
+		MaxJobsPerOwner: c.MaxJobsPerOwner,
+		MaxAttempts:     c.MaxAttempts,
+		CacheTTL:        time.Duration(c.CacheTTL),
+		CacheSize:       c.CacheSize,
 		// The transparent proxy (proxy.go) caches job endpoints; every
 		// write of a job invalidates its entry.
 		OnChange: jobEndpointChanged,

@@ -43,6 +43,7 @@ const maxXMLDepthLimit = 1024
 //			max_depth      <n>
 //			max_elements   <n>
 //			max_attributes <n>
+//			max_text_size  <size>
 //		}
 //	}
 //
@@ -75,6 +76,13 @@ type XMLConfig struct {
 	// MaxAttributes is the most attributes (namespace declarations
 	// included) one element may carry; more is answered 400. Default: 32.
 	MaxAttributes int `json:"max_attributes,omitempty"`
+
+	// MaxTextSize is the most text, in bytes as sent, one element may
+	// hold between two of its tags (CDATA included), and the longest
+	// attribute value; a message with more is answered 400 (the draft's
+	// status for invalid values) before anything is parsed further, so
+	// nothing of it reaches a provider or a job record. Default: 64 KiB.
+	MaxTextSize int `json:"max_text_size,omitempty"`
 
 	mode    csbmsg.Mode
 	limits  csbmsg.Limits
@@ -115,6 +123,15 @@ func parseXMLOption(d *caddyfile.Dispenser, a *App) error {
 				return d.Errf("xml: max_body_size: invalid size %q", d.Val())
 			}
 			x.MaxBodySize = int64(size)
+		case "max_text_size":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			size, err := humanize.ParseBytes(d.Val())
+			if err != nil || size == 0 || size > math.MaxInt32 {
+				return d.Errf("xml: max_text_size: invalid size %q", d.Val())
+			}
+			x.MaxTextSize = int(size)
 		case "max_depth", "max_elements", "max_attributes":
 			if !d.NextArg() {
 				return d.ArgErr()
@@ -132,7 +149,7 @@ func parseXMLOption(d *caddyfile.Dispenser, a *App) error {
 				x.MaxAttributes = n
 			}
 		default:
-			return d.Errf("xml: unrecognized option %q (known: max_attributes, max_body_size, max_depth, max_elements, mode)", opt)
+			return d.Errf("xml: unrecognized option %q (known: max_attributes, max_body_size, max_depth, max_elements, max_text_size, mode)", opt)
 		}
 		if d.NextArg() {
 			return d.ArgErr()
@@ -174,6 +191,9 @@ func (x *XMLConfig) Validate() error {
 	if x.MaxAttributes < 0 {
 		return fmt.Errorf("xml: max_attributes must not be negative (%d)", x.MaxAttributes)
 	}
+	if x.MaxTextSize < 0 {
+		return fmt.Errorf("xml: max_text_size must not be negative (%d)", x.MaxTextSize)
+	}
 	return nil
 }
 
@@ -189,6 +209,7 @@ func (x *XMLConfig) provision(logger *zap.Logger) {
 		MaxDepth:      x.MaxDepth,
 		MaxElements:   x.MaxElements,
 		MaxAttributes: x.MaxAttributes,
+		MaxTextBytes:  x.MaxTextSize,
 	}.WithDefaults()
 	x.logger = logger.Named("xml")
 	x.aliases = newAliasOnce(aliasPeers)

@@ -104,8 +104,8 @@ var (
 	// Large instead of a protocol response.
 	ErrTooLarge = errors.New("message too large")
 
-	// ErrLimit: the message exceeds Limits.MaxDepth, MaxElements or
-	// MaxAttributes (status 400).
+	// ErrLimit: the message exceeds Limits.MaxDepth, MaxElements,
+	// MaxAttributes or MaxTextBytes (status 400).
 	ErrLimit = errors.New("message exceeds a parser limit")
 
 	// ErrCharset: the message's charset is not supported, conflicts with

@@ -11,6 +11,7 @@ const (
 	DefaultMaxDepth      = 32
 	DefaultMaxElements   = 10000
 	DefaultMaxAttributes = 32
+	DefaultMaxTextBytes  = 64 << 10 // 64 KiB
 )
 
 // Limits bounds what one message may cost to parse. A field that is zero
@@ -38,6 +39,14 @@ type Limits struct {
 	// MaxAttributes is the most attributes one element may carry,
 	// namespace declarations included. Default: 32.
 	MaxAttributes int
+	// MaxTextBytes is the longest text one element may hold between two
+	// of its tags (character data, CDATA sections included) and the
+	// longest attribute value, in bytes as sent (an entity reference counts its
+	// bytes, not the character it stands for). No value of the draft's
+	// schemas needs more than a few hundred bytes; the limit keeps one
+	// field from making a job record, a provider request and every copy
+	// of them megabytes long. Default: 64 KiB.
+	MaxTextBytes int
 }
 
 // WithDefaults returns l with every zero or negative field replaced by its
@@ -55,6 +64,9 @@ func (l Limits) WithDefaults() Limits {
 	if l.MaxAttributes <= 0 {
 		l.MaxAttributes = DefaultMaxAttributes
 	}
+	if l.MaxTextBytes <= 0 {
+		l.MaxTextBytes = DefaultMaxTextBytes
+	}
 	return l
 }
 
@@ -67,7 +79,9 @@ func (l Limits) WithDefaults() Limits {
 //     classic XML amplification attack and the draft's schemas need no DTD;
 //   - an XML declaration anywhere but at the very start;
 //   - more than l.MaxDepth nested elements, more than l.MaxElements
-//     elements, more than l.MaxAttributes attributes on one element;
+//     elements, more than l.MaxAttributes attributes on one element,
+//     more than l.MaxTextBytes of text in one element or in one attribute
+//     value;
 //   - an end tag that does not match its start tag (reported here with a
 //     line number, since the tree builder cannot give one).
 //
@@ -98,6 +112,7 @@ func prescan(data []byte, l Limits, out []byte) ([]byte, int, *Error) {
 		i        int
 		textFrom int        // where the text after the last markup starts
 		last     = kindNone // the kind of that markup
+		text     int        // bytes of text of the innermost open element so far
 		// The runs to drop, recorded and only copied out once the whole
 		// document has passed: a refused message costs no copy. Past
 		// maxDropped runs the rest stay (dropping any of them is safe).
@@ -127,6 +142,11 @@ func prescan(data []byte, l Limits, out []byte) ([]byte, int, *Error) {
 		if ndrop < room && textFrom < i && (last == kindEnd || last == kindEmpty || next == kindStart) && isWhitespaceBytes(data[textFrom:i]) {
 			dropped[ndrop] = [2]int32{int32(textFrom), int32(i)}
 			ndrop++
+		}
+		if len(stack) > 0 {
+			if text += i - textFrom; text > l.MaxTextBytes {
+				return nil, 0, textErr(data, textFrom, stack, l)
+			}
 		}
 		switch c := data[i+1]; {
 		case c == '?':
@@ -159,6 +179,11 @@ func prescan(data []byte, l Limits, out []byte) ([]byte, int, *Error) {
 				if end < 0 {
 					return data, elements, nil
 				}
+				if len(stack) > 0 {
+					if text += end; text > l.MaxTextBytes {
+						return nil, 0, textErr(data, i, stack, l)
+					}
+				}
 				i += 9 + end + 3
 				last = kindOther
 			case bytes.HasPrefix(rest, []byte("DOCTYPE")):
@@ -178,6 +203,7 @@ func prescan(data []byte, l Limits, out []byte) ([]byte, int, *Error) {
 				return nil, 0, syntaxErr("not well-formed: line %d: element <%s> closed by </%s>", lineOf(data, i), sanitize(string(open), 64), sanitize(string(name), 64))
 			}
 			stack = stack[:len(stack)-1]
+			text = 0
 			end := bytes.IndexByte(data[nameStart:], '>')
 			if end < 0 {
 				return data, elements, nil
@@ -199,6 +225,7 @@ func prescan(data []byte, l Limits, out []byte) ([]byte, int, *Error) {
 			k := nameStart + len(name)
 			attrs := 0
 			var quote byte
+			valueFrom := 0
 			selfClosing := false
 		tag:
 			for ; k < len(data); k++ {
@@ -207,9 +234,13 @@ func prescan(data []byte, l Limits, out []byte) ([]byte, int, *Error) {
 				case quote != 0:
 					if b == quote {
 						quote = 0
+						if k-valueFrom > l.MaxTextBytes {
+							return nil, 0, wrapErr(ErrLimit, "line %d: an attribute value of element <%s> is longer than %d bytes", lineOf(data, i), sanitize(string(name), 64), l.MaxTextBytes)
+						}
 					}
 				case b == '"' || b == '\'':
 					quote = b
+					valueFrom = k + 1
 				case b == '=':
 					attrs++
 					if attrs > l.MaxAttributes {
@@ -228,6 +259,7 @@ func prescan(data []byte, l Limits, out []byte) ([]byte, int, *Error) {
 					return nil, 0, wrapErr(ErrLimit, "line %d: elements nested deeper than %d", lineOf(data, i), l.MaxDepth)
 				}
 				stack = append(stack, [2]int{nameStart, nameStart + len(name)})
+				text = 0
 				last = kindStart
 			} else if len(stack)+1 > l.MaxDepth {
 				return nil, 0, wrapErr(ErrLimit, "line %d: elements nested deeper than %d", lineOf(data, i), l.MaxDepth)
@@ -251,6 +283,13 @@ func prescan(data []byte, l Limits, out []byte) ([]byte, int, *Error) {
 		copied = int(r[1])
 	}
 	return append(out, data[copied:]...), elements, nil
+}
+
+// textErr reports text beyond l.MaxTextBytes in the innermost open
+// element of stack, around offset off.
+func textErr(data []byte, off int, stack [][2]int, l Limits) *Error {
+	top := stack[len(stack)-1]
+	return wrapErr(ErrLimit, "line %d: element <%s> holds more than %d bytes of text", lineOf(data, off), sanitize(string(data[top[0]:top[1]]), 64), l.MaxTextBytes)
 }
 
 // maxDropped bounds the whitespace runs prescan drops from one message

@@ -11,9 +11,17 @@
 // successful job holds a lease; when the lease ends without renewal the
 // reaper removes the resources at the provider and the job becomes
 // expired. A consumer's remove makes it removed. Failed jobs hold no
-// resources and expire at the end of their lease too. Expired and removed
-// jobs are kept for the retention period (history, idempotent retries),
-// then deleted.
+// resources: their record is deleted after Config.RetainFailed. Expired
+// and removed jobs are kept for the retention period (history,
+// idempotent retries), then deleted. An owner holds at most
+// Config.MaxJobsPerOwner records, retained ones included.
+//
+// A create's answer never contradicts what happens later: when the store
+// refuses to record a create's progress (a full volume), the job is
+// deleted and the answer is a failure, or, when it cannot be deleted
+// either (or the consumer was already told it is pending), the answer
+// carries the job id and says it is pending, and the reaper finishes it
+// once the store works again.
 //
 // # Durability and clusters
 //
@@ -34,8 +42,9 @@
 //
 // A job belongs to the user who created it. Every operation takes the
 // requesting user; a job id that does not exist and a job id that belongs
-// to someone else give the same error, ErrNoJob, so job ids cannot be
-// probed.
+// to someone else give the same error, ErrNoJob, by the same path (one
+// read of a missing key of the owner index, see owner.go), so job ids
+// cannot be probed, not even by timing.
 //
 // This package does not import Caddy.
 package jobs
@@ -201,6 +210,10 @@ type Job struct {
 	Updated        time.Time `json:"updated"`
 	// Rev counts the writes of the job.
 	Rev uint64 `json:"rev"`
+
+	// gate is shared with the request waiting for a create's outcome
+	// (nil when nobody waits: a resumed job).
+	gate *answerGate
 }
 
 // ExpiresIn returns the whole seconds left on the lease at now (0 when
@@ -270,6 +283,11 @@ func newID() string {
 // ErrNoJob is returned for a job id that does not exist or belongs to
 // another user: the two are indistinguishable on purpose.
 var ErrNoJob = errors.New("no such job")
+
+// ErrNotRecorded is returned when the store refused to record a new job:
+// nothing was provisioned and nothing is left that the broker would
+// provision later. The consumer may try again.
+var ErrNotRecorded = errors.New("the broker could not record the job")
 
 // ErrIdempotencyMismatch is returned when an Idempotency-Key is reused
 // with a different request.

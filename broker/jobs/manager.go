@@ -70,9 +70,17 @@ type Config struct {
 	// ReapInterval is how often the reaper looks for ended leases,
 	// orphans and abandoned operations. Default 30s.
 	ReapInterval time.Duration
-	// Retain is how long expired, removed and failed jobs stay readable
-	// after they ended. Default 24h.
+	// Retain is how long expired and removed jobs stay readable after
+	// they ended. Default 24h.
 	Retain time.Duration
+	// RetainFailed is how long a failed job (it holds no resources) stays
+	// readable before its record is deleted. Default 1h.
+	RetainFailed time.Duration
+	// MaxJobsPerOwner bounds the job records one owner holds: live jobs
+	// and the failed, expired and removed ones still retained. A create or
+	// copy beyond it is answered 408 until records are removed or purged.
+	// Default 1000; negative means no limit.
+	MaxJobsPerOwner int
 	// MaxAttempts bounds the candidates tried for one job. Default 3.
 	MaxAttempts int
 	// LockWait is how long an update or remove waits for a job another
@@ -113,10 +121,14 @@ func (c *Config) defaults() {
 	def(&c.PollInterval, 2*time.Second)
 	def(&c.ReapInterval, 30*time.Second)
 	def(&c.Retain, 24*time.Hour)
+	def(&c.RetainFailed, time.Hour)
 	def(&c.LockWait, 10*time.Second)
 	def(&c.CacheTTL, 2*time.Second)
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = 3
+	}
+	if c.MaxJobsPerOwner == 0 {
+		c.MaxJobsPerOwner = DefaultMaxJobsPerOwner
 	}
 	if c.CacheSize <= 0 {
 		c.CacheSize = DefaultCacheSize
@@ -128,6 +140,9 @@ func (c *Config) defaults() {
 		c.Logger = zap.NewNop()
 	}
 }
+
+// DefaultMaxJobsPerOwner is Config.MaxJobsPerOwner's default.
+const DefaultMaxJobsPerOwner = 1000
 
 // DefaultCacheSize is the read cache's default capacity: about a thousand
 // job records, the jobs read again within CacheTTL on a busy instance.
@@ -399,14 +414,33 @@ func (m *Manager) Create(ctx context.Context, owner string, req *csbmsg.ServiceR
 
 // startProvisioning records a new job (write-ahead), then provisions it
 // in the background and waits up to RespondWithin for the outcome.
+//
+// What the answer says always holds: a create answered as failed (or
+// refused with ErrNotRecorded) leaves nothing the reaper would provision
+// later; when the broker cannot be sure of that, because its storage
+// refuses both to record the outcome and to delete the job, the answer
+// carries the job id and says it is pending (see unrecorded).
 func (m *Manager) startProvisioning(ctx context.Context, j *Job, idemName, reqHash string) (*Result, error) {
 	unlock, err := m.lock(ctx, j.ID, 0)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: locking it: %v", ErrNotRecorded, err)
+	}
+	if r, err := m.admit(ctx, j); r != nil || err != nil {
+		unlock()
+		return r, err
 	}
 	if err := m.save(ctx, j); err != nil {
+		// The store may hold the record anyway (a write that failed late):
+		// delete it, or the reaper would provision a job answered as
+		// failed.
+		if derr := m.dropRecord(j); derr != nil {
+			j.gate = &answerGate{}
+			r := m.unrecorded(j, err)
+			unlock()
+			return r, nil
+		}
 		unlock()
-		return nil, err
+		return nil, fmt.Errorf("%w: %v", ErrNotRecorded, err)
 	}
 	m.logState(j, "", "job accepted")
 	if idemName != "" {
@@ -415,6 +449,7 @@ func (m *Manager) startProvisioning(ctx context.Context, j *Job, idemName, reqHa
 			m.logger.Warn("storing idempotency key", zap.String("job_id", j.ID), zap.Error(err))
 		}
 	}
+	j.gate = &answerGate{}
 	out := make(chan *Result, 1)
 	done := m.goWork(j.ID, unlock, func(ctx context.Context) {
 		out <- m.provision(ctx, j)
@@ -422,25 +457,105 @@ func (m *Manager) startProvisioning(ctx context.Context, j *Job, idemName, reqHa
 	if done == nil {
 		return result(csbmsg.StatusOK, j, "accepted; the broker is shutting down and will finish the job when it restarts"), nil
 	}
-	return m.await(ctx, j.ID, out, func(r *Result) *Result { return r })
+	return m.await(ctx, j.ID, out, j.gate)
+}
+
+// answerGate decides, between a create's provisioning and the request
+// waiting for it, whether the request answers with the outcome or with
+// the job still pending. Once it answered pending, the job must not
+// vanish: the provisioning then never drops an unrecorded job.
+type answerGate struct {
+	mu       sync.Mutex
+	answered bool // the request answered with the job pending
+	dropped  bool // the provisioning dropped the job; its result follows
+}
+
+// tryDrop reports whether the provisioning may drop the job (nobody was
+// told it exists), and if so keeps the waiting request from answering
+// pending.
+func (g *answerGate) tryDrop() bool {
+	if g == nil {
+		return false
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.answered {
+		return false
+	}
+	g.dropped = true
+	return true
+}
+
+// answerPending reports whether the waiting request may answer with the
+// job pending; false means the job was dropped and the result is coming.
+func (g *answerGate) answerPending() bool {
+	if g == nil {
+		return true
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.dropped {
+		return false
+	}
+	g.answered = true
+	return true
 }
 
 // await waits RespondWithin for a background operation's result; after
 // that it answers with the job as it stands.
-func (m *Manager) await(ctx context.Context, id string, out chan *Result, final func(*Result) *Result) (*Result, error) {
+func (m *Manager) await(ctx context.Context, id string, out chan *Result, gate *answerGate) (*Result, error) {
 	timer := time.NewTimer(m.c().RespondWithin)
 	defer timer.Stop()
 	select {
 	case r := <-out:
-		return final(r), nil
+		return r, nil
 	case <-timer.C:
 	case <-ctx.Done():
+	}
+	if !gate.answerPending() {
+		return <-out, nil
 	}
 	j, err := m.load(context.WithoutCancel(ctx), id)
 	if err != nil {
 		return nil, err
 	}
 	return result(csbmsg.StatusOK, j, "accepted, still in progress (%s): poll the job with GET", j.Status), nil
+}
+
+// dropRecord deletes a job that was never answered as existing, and its
+// index key.
+func (m *Manager) dropRecord(j *Job) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(m.base), 30*time.Second)
+	defer cancel()
+	if err := m.store.Delete(ctx, jobKey(j.ID)); err != nil {
+		if _, lerr := m.store.Load(ctx, jobKey(j.ID)); !errors.Is(lerr, store.ErrNotExist) {
+			return err
+		}
+	}
+	m.forget(j.ID)
+	m.dropIndex(j)
+	return nil
+}
+
+// unrecorded answers for a create whose outcome the store refused to
+// record (cause). The store may still hold the job with its create
+// operation, which the reaper resumes: the answer must not say the create
+// failed unless the job is deleted. It drops the job when nobody was told
+// of it and no resource of it is left at a provider; otherwise the job
+// stays for the reaper and the answer says it is pending.
+func (m *Manager) unrecorded(j *Job, cause error) *Result {
+	if len(j.Orphans) == 0 && j.gate.tryDrop() {
+		if err := m.dropRecord(j); err == nil {
+			m.logger.Warn("job dropped: its outcome could not be recorded", zap.String("job_id", j.ID), zap.String("owner", j.Owner), zap.Error(cause))
+			return result(csbmsg.StatusUnableToFindResource, nil, "%v: %v; nothing was provisioned and nothing is left: try again later", ErrNotRecorded, cause)
+		}
+	}
+	m.logger.Error("job outcome not recorded; the reaper resumes the job when storage works again",
+		zap.String("job_id", j.ID), zap.String("owner", j.Owner), zap.Error(cause))
+	v := *j
+	v.Status, v.Op, v.gate = StatusPending, nil, nil
+	v.Reason = fmt.Sprintf("accepted, still pending: the broker could not record the job's progress (%v); it resumes the job when its storage works again: poll the job with GET", cause)
+	return result(csbmsg.StatusOK, &v, "%s", v.Reason)
 }
 
 func planOf(d *placement.Decision, max int) []PlanEntry {
@@ -559,7 +674,7 @@ func (m *Manager) Move(ctx context.Context, owner, id string, opt CreateOptions)
 	if done == nil {
 		return result(csbmsg.StatusOK, j, "move accepted; the broker is shutting down and will finish it when it restarts"), nil
 	}
-	return m.await(ctx, j.ID, out, func(r *Result) *Result { return r })
+	return m.await(ctx, j.ID, out, nil)
 }
 
 func busy(j *Job) string {
@@ -571,18 +686,6 @@ func busy(j *Job) string {
 
 // ---------------------------------------------------------------------------
 // Read, update, remove
-
-// ownJob returns owner's job id, or ErrNoJob.
-func (m *Manager) ownJob(ctx context.Context, owner, id string) (*Job, error) {
-	j, err := m.load(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if j.Owner != owner {
-		return nil, ErrNoJob
-	}
-	return j, nil
-}
 
 // Get returns owner's job id, or ErrNoJob when it does not exist or is
 // someone else's.

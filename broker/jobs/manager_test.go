@@ -157,12 +157,13 @@ func TestAllCandidatesFail(t *testing.T) {
 	if !strings.Contains(r.Reason, "a: failed") || !strings.Contains(r.Reason, "b: failed") {
 		t.Fatalf("reason %q", r.Reason)
 	}
-	// A failed job expires at the end of its lease, then is purged.
-	e.clock.Advance(2 * time.Hour)
-	if st, _ := e.m.ReapOnce(ctx); st.Expired != 1 {
+	// A failed job holds nothing: its record is purged once RetainFailed
+	// (default 1h) has passed, whatever its lease.
+	e.clock.Advance(59 * time.Minute)
+	if st, _ := e.m.ReapOnce(ctx); st.Purged != 0 {
 		t.Fatalf("%+v", st)
 	}
-	e.clock.Advance(25 * time.Hour)
+	e.clock.Advance(time.Minute)
 	if st, _ := e.m.ReapOnce(ctx); st.Purged != 1 {
 		t.Fatalf("%+v", st)
 	}
@@ -541,9 +542,15 @@ func TestRestartWithJobsInEveryState(t *testing.T) {
 	e.waitJob(m, "alice", pending.ID, func(j *jobs.Job) bool { return j.Status == jobs.StatusSuccess })
 	e.waitJob(m, "alice", prov.ID, func(j *jobs.Job) bool { return j.Status == jobs.StatusSuccess })
 	e.waitJob(m, "alice", expiring.ID, func(j *jobs.Job) bool { return j.Status == jobs.StatusExpired })
-	e.waitJob(m, "alice", failed.ID, func(j *jobs.Job) bool { return j.Status == jobs.StatusExpired })
 	// success's lease (1h) ended too.
 	e.waitJob(m, "alice", success.ID, func(j *jobs.Job) bool { return j.Status == jobs.StatusExpired })
+	// failed's record is purged once RetainFailed (1h) has passed.
+	if _, err := m.ReapOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Get(ctx, "alice", failed.ID); !errors.Is(err, jobs.ErrNoJob) {
+		t.Fatalf("failed job after RetainFailed: %v", err)
+	}
 }
 
 func TestInterruptedRemovalAndUpdateAreFinished(t *testing.T) {
@@ -593,6 +600,9 @@ func writeJob(t *testing.T, e *env, j *jobs.Job) {
 		t.Fatal(err)
 	}
 	if err := e.store.Store(ctx, "csb/jobs/job/"+j.ID, data); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.Store(ctx, secJobsOwnerKey(j.Owner, j.ID), []byte(j.ID)); err != nil {
 		t.Fatal(err)
 	}
 }

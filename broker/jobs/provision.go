@@ -53,9 +53,18 @@ func (m *Manager) provision(ctx context.Context, j *Job) *Result {
 		if ctx.Err() != nil {
 			return m.interrupted(j)
 		}
+		if a := j.lastAttempt(); a != nil && a.ErrorKind == errKindStorage && j.Op.Kind == OpCreate {
+			// The store refuses writes: no other candidate can be
+			// recorded either.
+			return m.unrecorded(j, errors.New(a.Reason))
+		}
 	}
 	return m.fail(j)
 }
+
+// errKindStorage marks an attempt that never reached the adapter because
+// its write-ahead record could not be stored.
+const errKindStorage = "storage"
 
 func (m *Manager) interrupted(j *Job) *Result {
 	return result(csbmsg.StatusOK, j, "accepted; interrupted because the broker is shutting down, it will be finished when the broker restarts")
@@ -92,6 +101,8 @@ func (m *Manager) attempt(ctx context.Context, j *Job, i int, at int) bool {
 			// Without the write-ahead record the adapter must not be called.
 			a := &j.Attempts[at]
 			a.Outcome, a.Ended, a.Reason = OutcomeFailed, m.now(), "cannot record the attempt: "+err.Error()
+			a.ErrorKind, a.Cleanup = errKindStorage, "nothing to remove"
+			j.Status = prev
 			return false
 		}
 		if prev != j.Status {
@@ -330,11 +341,19 @@ func (m *Manager) fail(j *Job) *Result {
 		return result(csbmsg.StatusUnableToFindResource, j, "%s", j.Reason)
 	}
 	prev := j.Status
+	op := j.Op
 	j.Status = StatusFailed
 	j.Op = nil
-	j.Expires = m.now().Add(time.Duration(j.LeaseSeconds) * time.Second)
+	j.Expires = m.now().Add(m.c().RetainFailed)
 	j.Reason = "no provider could fulfil the request: " + why
-	m.saveBackground(j)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(m.base), 30*time.Second)
+	defer cancel()
+	if err := m.save(ctx, j); err != nil {
+		// The store still holds the job with its create operation, which
+		// the reaper would resume: "failed" must not be the answer.
+		j.Status, j.Op = prev, op
+		return m.unrecorded(j, err)
+	}
 	m.logState(j, prev, "job failed")
 	return result(csbmsg.StatusUnableToFindResource, j, "%s", j.Reason)
 }

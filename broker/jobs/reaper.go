@@ -64,6 +64,13 @@ func (m *Manager) ReapOnce(ctx context.Context) (PassStats, error) {
 		return st, nil // another instance is reaping
 	}
 	defer unlock()
+	// The owner index is listed before the jobs, so that an index key
+	// whose job is not listed is either stale or a create's in progress
+	// (reconcileOwners tells them apart under the job's lock).
+	marks, err := m.ownerMarks(ctx)
+	if err != nil {
+		return st, err
+	}
 	ids, err := m.listIDs(ctx)
 	if err != nil {
 		return st, err
@@ -81,6 +88,12 @@ func (m *Manager) ReapOnce(ctx context.Context) (PassStats, error) {
 			continue
 		}
 		st.Jobs++
+		if k := ownerKey(j.Owner, j.ID); marks[k] != "" {
+			delete(marks, k)
+		} else if err := m.store.Store(ctx, k, []byte(j.ID)); err != nil {
+			// A record written before the owner index existed.
+			m.logger.Warn("adding a job's owner index key", zap.String("job_id", j.ID), zap.Error(err))
+		}
 		if p, l, ok := jobLoad(j); ok {
 			loads[j.ID] = jobLoadEntry{provider: p, load: l}
 		}
@@ -102,6 +115,13 @@ func (m *Manager) ReapOnce(ctx context.Context) (PassStats, error) {
 			case reapFailed:
 				st.Failures++
 			}
+		case j.Status == StatusFailed && !now.Before(j.Expires) && len(j.Orphans) == 0:
+			// A failed job holds nothing: its record goes once
+			// RetainFailed has passed.
+			if m.purge(ctx, j.ID) {
+				st.Purged++
+			}
+			continue
 		case j.Status == StatusFailed && !now.Before(j.Expires):
 			if m.expireFailed(ctx, j.ID) {
 				st.Expired++
@@ -118,6 +138,7 @@ func (m *Manager) ReapOnce(ctx context.Context) (PassStats, error) {
 			st.Failures += failed
 		}
 	}
+	m.reconcileOwners(ctx, marks)
 	// Install the recount, except for jobs this process changed while the
 	// pass ran: their local figures are newer than what the pass read.
 	m.mu.Lock()
@@ -194,7 +215,7 @@ func (m *Manager) purge(ctx context.Context, id string) bool {
 	}
 	defer unlock()
 	j, err := m.loadStore(ctx, id, false)
-	if err != nil || !j.Status.Final() || m.now().Before(j.Expires) || len(j.Orphans) > 0 {
+	if err != nil || !(j.Status.Final() || j.Status == StatusFailed && j.Op == nil) || m.now().Before(j.Expires) || len(j.Orphans) > 0 {
 		return false
 	}
 	if j.IdempotencyKey != "" {
@@ -204,6 +225,9 @@ func (m *Manager) purge(ctx context.Context, id string) bool {
 		return false
 	}
 	m.forget(id)
+	// The index key goes after the record; if this fails, the next pass
+	// deletes it (reconcileOwners).
+	_ = m.store.Delete(ctx, ownerKey(j.Owner, id))
 	m.logger.Info("job purged", zap.String("job_id", id), zap.String("status", string(j.Status)))
 	return true
 }

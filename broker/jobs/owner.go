@@ -1,0 +1,149 @@
+package jobs
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/broker/store"
+)
+
+// The owner index: csb/jobs/owner/<sha256(owner)>/<job id> exists for
+// every stored job. It serves two purposes.
+//
+// A consumer's lookup reads the index key of (owner, id) before anything
+// else, and only on a hit reads the job. A job id that does not exist and
+// one that belongs to someone else then take the same path: one store
+// read of a key that does not exist, with the same key length, the same
+// work and the same allocations. Reading the job first and comparing its
+// owner (what the broker did before) costs a parse of the record for a
+// foreign id and nothing for an unknown one, which a consumer can time.
+//
+// Listing an owner's directory counts the records the owner holds,
+// without reading them, for Config.MaxJobsPerOwner.
+//
+// The index key is written under the job's lock before the job's first
+// record and deleted after its record; the reaper adds the keys of
+// records written before the index existed and deletes keys whose record
+// is gone (see reconcileOwners).
+const ownerPrefix = "csb/jobs/owner/"
+
+func ownerHash(owner string) string {
+	s := sha256.Sum256([]byte(owner))
+	return hex.EncodeToString(s[:])
+}
+
+func ownerKey(owner, id string) string { return ownerPrefix + ownerHash(owner) + "/" + id }
+
+// ownJob returns owner's job id, or ErrNoJob when it does not exist or is
+// someone else's: both are one read of a missing index key.
+func (m *Manager) ownJob(ctx context.Context, owner, id string) (*Job, error) {
+	if !validID(id) {
+		return nil, ErrNoJob
+	}
+	if _, err := m.store.Load(ctx, ownerKey(owner, id)); err != nil {
+		if errors.Is(err, store.ErrNotExist) {
+			return nil, ErrNoJob
+		}
+		return nil, err
+	}
+	j, err := m.load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if j.Owner != owner {
+		return nil, ErrNoJob // an index key pointing at another's job: never written so
+	}
+	return j, nil
+}
+
+// errQuota refuses a create beyond Config.MaxJobsPerOwner.
+type errQuota struct{ held, max int }
+
+func (e errQuota) Error() string {
+	return fmt.Sprintf("job limit reached: the user holds %d job records, at most %d are allowed (remove jobs, or wait until failed and ended ones are purged)", e.held, e.max)
+}
+
+// admit checks owner's quota and writes the index key of new job j. The
+// caller holds j's lock. It returns a Result for a refused create.
+func (m *Manager) admit(ctx context.Context, j *Job) (*Result, error) {
+	h := ownerHash(j.Owner)
+	if max := m.c().MaxJobsPerOwner; max > 0 {
+		unlock, err := m.lock(ctx, "owner-"+h, m.c().LockWait)
+		if err != nil {
+			return nil, fmt.Errorf("%w: locking the user's job count: %v", ErrNotRecorded, err)
+		}
+		defer unlock()
+		keys, err := m.store.List(ctx, ownerPrefix+h+"/")
+		if err != nil {
+			return nil, fmt.Errorf("%w: counting the user's jobs: %v", ErrNotRecorded, err)
+		}
+		if len(keys) >= max {
+			q := errQuota{held: len(keys), max: max}
+			m.logger.Info("job refused: owner at the job limit", zap.String("owner", j.Owner), zap.Int("jobs", len(keys)), zap.Int("max_jobs_per_owner", max))
+			return result(csbmsg.StatusUnableToFindResource, nil, "%s", q.Error()), nil
+		}
+	}
+	if err := m.store.Store(ctx, ownerPrefix+h+"/"+j.ID, []byte(j.ID)); err != nil {
+		m.dropIndex(j)
+		return nil, fmt.Errorf("%w: %v", ErrNotRecorded, err)
+	}
+	return nil, nil
+}
+
+// dropIndex deletes j's index key (its record is gone or was never
+// written).
+func (m *Manager) dropIndex(j *Job) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(m.base), 30*time.Second)
+	defer cancel()
+	if err := m.store.Delete(ctx, ownerKey(j.Owner, j.ID)); err != nil {
+		m.logger.Warn("deleting a job's owner index key; the reaper retries", zap.String("job_id", j.ID), zap.Error(err))
+	}
+}
+
+// ownerMarks lists the index: index key → job id.
+func (m *Manager) ownerMarks(ctx context.Context) (map[string]string, error) {
+	keys, err := m.store.List(ctx, ownerPrefix)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(keys))
+	for _, k := range keys {
+		rest := strings.TrimPrefix(k, ownerPrefix)
+		if i := strings.IndexByte(rest, '/'); i > 0 {
+			out[k] = rest[i+1:]
+		}
+	}
+	return out, nil
+}
+
+// reconcileOwners deletes index keys left without a record (a purge or a
+// failed create that could not delete its key), each under its job's lock
+// after checking the record is still missing: a create holds that lock
+// from its index key to its first record.
+func (m *Manager) reconcileOwners(ctx context.Context, stale map[string]string) {
+	for key, id := range stale {
+		if ctx.Err() != nil {
+			return
+		}
+		if !validID(id) {
+			_ = m.store.Delete(ctx, key)
+			continue
+		}
+		unlock, err := m.lock(ctx, id, time.Second)
+		if err != nil {
+			continue
+		}
+		if _, err := m.store.Load(ctx, jobKey(id)); errors.Is(err, store.ErrNotExist) {
+			_ = m.store.Delete(ctx, key)
+		}
+		unlock()
+	}
+}
