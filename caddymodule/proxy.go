@@ -321,9 +321,9 @@ func refuseMethodOverride(r *http.Request) error {
 func (u *JobUpstreams) endpoint(ctx context.Context, mgr *jobs.Manager, owner, id string) (jobs.Endpoint, error) {
 	now := time.Now()
 	if u.CacheTTL > 0 {
-		if v, ok := endpoints.Load(id); ok {
+		if v, ok := endpoints.Load(endpointKey{owner, id}); ok {
 			e := v.(*cachedEndpoint)
-			if e.owner == owner && now.Before(e.until) && (e.expires.IsZero() || now.Before(e.expires)) {
+			if now.Before(e.until) && (e.expires.IsZero() || now.Before(e.expires)) {
 				return e.ep, nil
 			}
 		}
@@ -336,26 +336,32 @@ func (u *JobUpstreams) endpoint(ctx context.Context, mgr *jobs.Manager, owner, i
 	if j, err := mgr.Get(ctx, owner, id); err == nil {
 		expires = j.Expires
 	}
-	endpoints.Store(id, &cachedEndpoint{ep: ep, owner: owner, until: now.Add(time.Duration(u.CacheTTL)), expires: expires})
+	endpoints.Store(endpointKey{owner, id}, &cachedEndpoint{ep: ep, until: now.Add(time.Duration(u.CacheTTL)), expires: expires})
 	return ep, nil
 }
 
-// cachedEndpoint is a resolved job endpoint, valid for owner until until
-// and, for a leased job, until the lease ends.
+// cachedEndpoint is a resolved job endpoint, valid until until and, for a
+// leased job, until the lease ends.
 type cachedEndpoint struct {
 	ep      jobs.Endpoint
-	owner   string
 	until   time.Time
 	expires time.Time
 }
 
-// endpoints caches resolved endpoints by job id, for every source of the
-// process (entries are dropped by jobEndpointChanged and by their TTL).
+// endpointKey is an owner's job id. The cache is keyed by both, so that
+// another user's cached job is a miss exactly like an unknown id: both
+// then take the job manager's same path (issue 15: answers do not tell
+// which ids exist, not even by their timing).
+type endpointKey struct{ owner, id string }
+
+// endpoints caches resolved endpoints by endpointKey, for every source of
+// the process (entries are dropped by jobEndpointChanged and by their
+// TTL).
 var endpoints sync.Map
 
 // jobEndpointChanged is the job manager's OnChange hook: a job was
 // written, so its cached endpoint goes.
-func jobEndpointChanged(j *jobs.Job) { endpoints.Delete(j.ID) }
+func jobEndpointChanged(j *jobs.Job) { endpoints.Delete(endpointKey{j.Owner, j.ID}) }
 
 // jobOf reads the job id and the native path from the header or the path
 // prefix.
