@@ -1,9 +1,11 @@
 package caddymodule
 
 import (
+	"bytes"
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -95,26 +97,64 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if err != nil {
 		// An HTTP-level refusal (405, 413, 415, ...) is answered before
 		// the body was read.
-		discardUnreadBody(r)
+		readUnreadBody(w, r)
 	}
 	return err
 }
 
-// maxDiscard is how much of an unread request body is read and thrown away
-// before an early answer, the amount Go's HTTP/1 server discards itself.
+// maxDiscard is how much of an unread request body is read before an
+// early answer, the amount Go's HTTP/1 server discards itself.
 const maxDiscard = 256 << 10
 
-// discardUnreadBody reads and drops what is left of a small request body
-// before the handler chain answers without reading it (a refusal). On
-// HTTP/2 an answer sent while the client is still sending makes Go's
-// server reset the stream, and some clients (curl 7.88) then report an
-// empty reply instead of the answer; HTTP/1.1 does this itself. Bodies
-// larger than maxDiscard are left alone.
-func discardUnreadBody(r *http.Request) {
-	if r.ProtoMajor < 2 || r.Body == nil || r.Body == http.NoBody || r.ContentLength > maxDiscard {
+// unreadBodyWait bounds how long an early answer (a refusal such as a
+// Digest 401) waits for the rest of a request body it did not read.
+const unreadBodyWait = time.Second
+
+// readUnreadBody reads what is left of a small request body before the
+// handler chain answers without having read it (a refusal), waiting at
+// most unreadBodyWait for it, and puts what it read back in front of
+// r.Body, so that a handler that runs after all (another authentication
+// provider of the same handler succeeding) still gets the whole body.
+//
+// Both protocols need this. On HTTP/2, an answer sent while the client is
+// still sending makes Go's server reset the stream, and some clients
+// (curl 7.88) then report an empty reply instead of the answer. On
+// HTTP/1.1, Go's server reads up to 256 KiB of an unread body itself
+// before it writes the answer's header, with no bound but the
+// connection's read timeout, so a client that stalls its body would wait
+// that long for its 401.
+//
+// When the body is larger than maxDiscard, does not end within the wait,
+// or the client waits for "100 Continue" (reading would invite the body),
+// the answer goes out at once: on HTTP/1.x with Connection: close, which
+// keeps Go's server from reading the body; on HTTP/2, Go's server resets
+// the stream after the answer. The read deadline is then left expired, so
+// nothing reads the stalled body any further.
+func readUnreadBody(w http.ResponseWriter, r *http.Request) {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		return
 	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, maxDiscard))
+	giveUp := func() {
+		if r.ProtoMajor < 2 {
+			w.Header().Set("Connection", "close")
+		}
+	}
+	if r.ContentLength > maxDiscard || r.ProtoMajor < 2 && strings.EqualFold(r.Header.Get("Expect"), "100-continue") {
+		giveUp()
+		return
+	}
+	rc := http.NewResponseController(w)
+	if err := rc.SetReadDeadline(time.Now().Add(unreadBodyWait)); err != nil {
+		giveUp() // the wait cannot be bounded: do not read
+		return
+	}
+	data, err := io.ReadAll(io.LimitReader(r.Body, maxDiscard+1))
+	r.Body = readCloser{io.MultiReader(bytes.NewReader(data), r.Body), r.Body}
+	if err != nil || len(data) > maxDiscard {
+		giveUp()
+		return
+	}
+	_ = rc.SetReadDeadline(time.Time{}) // the whole body is here
 }
 
 func parsePath(d *caddyfile.Dispenser, dst *string) error {
