@@ -69,10 +69,12 @@ var digestPool = caddy.NewUsagePool()
 // its nonce, and user names and client addresses with repeated failures
 // are refused for a growing backoff, with 401 and Retry-After.
 //
-// A refusal does not wait for the request body: what the client has sent
-// is read (at most 256 KiB, waiting at most 1s for the rest) so the 401
-// arrives intact; a body that does not come is left, and on HTTP/1.x the
-// 401 says Connection: close.
+// A refusal does not wait long for the request body: up to 256 KiB of it
+// is read (and handed on unchanged, should another provider of the
+// handler let the request in), waiting at most 1s for each part and 10s
+// in all, so the 401 arrives intact; a body that stops coming is given
+// up, and the connection (HTTP/1.1) or stream (HTTP/2) is closed after
+// the 401.
 //
 // Nonces are stateless (an issue time and an HMAC), so every instance of
 // a cluster accepts every other's nonces when they share the nonce key:
@@ -527,7 +529,7 @@ func (d *HTTPDigestAuth) Authenticate(w http.ResponseWriter, r *http.Request) (c
 	}
 	// The 401 goes out before the next handler would read the body, and
 	// must not wait for a client that stalls its body.
-	readUnreadBody(w, r)
+	readUnreadBody(w, r, true)
 	return caddyauth.User{}, false, nil
 }
 

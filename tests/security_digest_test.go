@@ -2,6 +2,7 @@ package tests
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -368,9 +369,11 @@ func secDigestNoHA1(t *testing.T, log string, ha1s []string) {
 // server reads up to 256 KiB of an unread body before writing the 401),
 // and over HTTP/2 none either (the provider read the body unbounded).
 // Now the 401 arrives whole, within a 10 s read deadline (a failure
-// bound, not a timing assertion: the broker waits at most 1s for the
-// body), on HTTP/1.1 with Connection: close. A complete body still gets
-// a 401 on a connection that stays open for the next request.
+// bound, not a timing assertion: the broker waits 1s for more of the
+// body), on HTTP/1.1 with Connection: close, also for a Content-Length
+// beyond the 256 KiB Go's server would drain. A complete body still gets
+// a 401 on a connection that stays open for the next request, and a
+// client still sending a 2 MiB body gets its 401, not a reset.
 func TestSecDigestStalledBody(t *testing.T) {
 	port := harness.FreePort(t)
 	users := digestHashLines(t, "alice", digestRealm, "wonderland", "--algorithm", "SHA-256")
@@ -423,14 +426,39 @@ https://localhost:%d {
 		return resp
 	}
 
-	t.Run("http1.1", func(t *testing.T) {
-		conn, br := dial(t)
-		if _, err := fmt.Fprintf(conn, head+"abc", 100000); err != nil {
-			t.Fatal(err)
-		}
-		resp := read401(t, conn, br)
-		if !resp.Close {
-			t.Errorf("401 to a stalled body without Connection: close: %v", resp.Header)
+	for _, length := range []int{100000, 10 << 20} {
+		t.Run(fmt.Sprintf("http1.1 stalled %d", length), func(t *testing.T) {
+			conn, br := dial(t)
+			if _, err := fmt.Fprintf(conn, head+"abc", length); err != nil {
+				t.Fatal(err)
+			}
+			resp := read401(t, conn, br)
+			if !resp.Close {
+				t.Errorf("401 to a stalled body without Connection: close: %v", resp.Header)
+			}
+		})
+	}
+
+	// A client still sending a large body gets the 401, not a reset.
+	t.Run("http1.1 large body", func(t *testing.T) {
+		conf := tlsConf.Clone()
+		conf.NextProtos = []string{"http/1.1"}
+		tr := &http.Transport{TLSClientConfig: conf,
+			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				return (&net.Dialer{}).DialContext(ctx, network, addr)
+			}}
+		defer tr.CloseIdleConnections()
+		client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+		body := make([]byte, 2<<20)
+		for i := 0; i < 5; i++ {
+			resp, err := client.Post(url, "text/plain", bytes.NewReader(body))
+			if err != nil {
+				t.Fatalf("request %d: %v", i+1, err)
+			}
+			secDigestDrain(resp)
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("request %d: %d", i+1, resp.StatusCode)
+			}
 		}
 	})
 
