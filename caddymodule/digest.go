@@ -10,9 +10,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -56,8 +59,22 @@ var digestPool = caddy.NewUsagePool()
 // debug level; no password, HA1 or response value is ever logged.
 //
 // Credentials are HA1 values (hex H(user:realm:password)) per hash
-// function, never plaintext passwords. "caddy digest-hash" prints them;
-// Apache htdigest files can be read too.
+// function, never plaintext passwords. "caddy digest-hash" prints them.
+// An HA1 lets anyone log in to its realm, so keep it out of the JSON
+// configuration, which Caddy logs at debug level: read Apache htdigest
+// files (HTDigestFiles), or give {file.*} or {env.*} placeholders as
+// values. Provision warns about HA1 values written in the configuration.
+//
+// Online guessing is throttled (DigestThrottle): a wrong response uses up
+// its nonce, and user names and client addresses with repeated failures
+// are refused for a growing backoff, with 401 and Retry-After.
+//
+// A refusal does not wait long for the request body: up to 256 KiB of it
+// is read (and handed on unchanged, should another provider of the
+// handler let the request in), waiting at most 1s for each part and 10s
+// in all, so the 401 arrives intact; a body that stops coming is given
+// up, and the connection (HTTP/1.1) or stream (HTTP/2) is closed after
+// the 401.
 //
 // Nonces are stateless (an issue time and an HMAC), so every instance of
 // a cluster accepts every other's nonces when they share the nonce key:
@@ -137,8 +154,13 @@ type HTTPDigestAuth struct {
 	// function's HA1; see "caddy digest-hash --format htdigest".
 	HTDigestFiles []string `json:"htdigest_files,omitempty"`
 
+	// Throttle slows down online password guessing. It is on by default
+	// (a nil Throttle means the defaults); see DigestThrottle.
+	Throttle *DigestThrottle `json:"throttle,omitempty"`
+
 	server  *digest.Server
-	authInt bool // qop auth-int is offered: requests may need their body
+	now     func() time.Time // the server's clock; nil: time.Now (tests set it)
+	authInt bool             // qop auth-int is offered: requests may need their body
 	poolKey string
 	logger  *zap.Logger
 }
@@ -149,8 +171,86 @@ type DigestAccount struct {
 	Username string `json:"username"`
 	// HA1 maps a hash function name ("MD5", "SHA-256", "SHA-512-256") to
 	// the hex H(username:realm:password) of that function. A -sess
-	// algorithm uses its base function's HA1. Placeholders are expanded.
+	// algorithm uses its base function's HA1. Placeholders are expanded
+	// at provision time: give {file.<path>} or {env.<NAME>} rather than
+	// the value, which Caddy would otherwise log with its configuration
+	// at debug level (Provision warns about literal values).
 	HA1 map[string]string `json:"ha1"`
+}
+
+// DigestThrottle configures how HTTPDigestAuth slows down online password
+// guessing. Failures (a wrong response, an unknown user) are counted per
+// nonce, per user name and per client address (an IPv4 address or the
+// /64 of an IPv6 address, after trusted_proxies). A nonce that has taken
+// its budget of wrong responses is refused; a user name or address with
+// more failures than its allowance is refused for a backoff that starts
+// at Backoff and doubles with each further failure, up to MaxBackoff.
+// These refusals are made before the response is checked, so they reveal
+// nothing about the password, and they do not count as failures.
+//
+// A throttled request is answered like any refusal: 401 with fresh
+// challenges (so handle_errors and other authentication providers of the
+// same handler work as usual), plus a Retry-After header giving the
+// seconds left. The counts are kept per realm across config reloads, in
+// memory, per instance: in a cluster each instance counts its own
+// failures, so a guesser spreading its requests over n instances gets n
+// times the allowance.
+//
+// The per-user count also slows the user's own logins while someone
+// guesses their password (from then on, only after each backoff); that
+// is the price of stopping guessers who rotate addresses. The defaults
+// let a user mistype several times without any wait.
+type DigestThrottle struct {
+	// Off disables throttling. Default false.
+	Off bool `json:"off,omitempty"`
+
+	// NonceFailures is how many wrong responses one nonce may take before
+	// it is refused (401 with a fresh nonce, without stale=true). Default
+	// 1: a wrong response uses up its nonce; the 401 answering it carries
+	// a new one, so honest clients lose nothing.
+	NonceFailures int `json:"nonce_failures,omitempty"`
+
+	// UserFailures is how many failures a user name may have before it is
+	// throttled. Unknown names are counted like known ones. Default 5.
+	UserFailures int `json:"user_failures,omitempty"`
+
+	// ClientFailures is how many failures a client address may have
+	// before it is throttled. Default 10.
+	ClientFailures int `json:"client_failures,omitempty"`
+
+	// Backoff is how long a user name or address is refused after the
+	// first failure beyond its allowance; each further failure doubles
+	// it. Default 1s.
+	Backoff caddy.Duration `json:"backoff,omitempty"`
+
+	// MaxBackoff caps the backoff. Default 5m (or Backoff, if longer).
+	MaxBackoff caddy.Duration `json:"max_backoff,omitempty"`
+
+	// ForgetAfter is how long after its last failure a user name, address
+	// or nonce is forgotten, its count starting again from zero. At least
+	// MaxBackoff. Default 15m (or MaxBackoff, if longer).
+	ForgetAfter caddy.Duration `json:"forget_after,omitempty"`
+
+	// MaxTracked bounds the user names, the addresses and the nonces
+	// tracked (each; about 64 bytes an entry): beyond it, the one whose
+	// last failure is the oldest is forgotten. Default 65536.
+	MaxTracked int `json:"max_tracked,omitempty"`
+}
+
+// engine returns the throttle's limits for broker/digest.
+func (t *DigestThrottle) engine() digest.ThrottleConfig {
+	if t == nil {
+		return digest.ThrottleConfig{}
+	}
+	return digest.ThrottleConfig{
+		NonceFailures:  t.NonceFailures,
+		UserFailures:   t.UserFailures,
+		ClientFailures: t.ClientFailures,
+		Backoff:        time.Duration(t.Backoff),
+		MaxBackoff:     time.Duration(t.MaxBackoff),
+		ForgetAfter:    time.Duration(t.ForgetAfter),
+		MaxTracked:     t.MaxTracked,
+	}
 }
 
 // CaddyModule returns the Caddy module information.
@@ -161,19 +261,24 @@ func (HTTPDigestAuth) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// digestState is what digestPool keeps per realm and key.
-type digestState struct{ replay *digest.ReplayCache }
+// digestState is what digestPool keeps per realm and key: the nonce
+// counts seen and the throttle's failure counts.
+type digestState struct {
+	replay   *digest.ReplayCache
+	throttle *digest.Throttle
+}
 
-// Destruct forgets the nonce counts when no configuration uses them.
+// Destruct forgets the counts when no configuration uses them.
 func (s *digestState) Destruct() error {
 	s.replay.Clear()
+	s.throttle.Clear()
 	return nil
 }
 
 // Provision loads the users, sets up the nonce key and the replay cache.
 func (d *HTTPDigestAuth) Provision(ctx caddy.Context) error {
 	d.logger = ctx.Logger()
-	if err := registerMetrics(ctx.GetMetricsRegistry(), csbMetrics.digestFailures); err != nil {
+	if err := registerMetrics(ctx.GetMetricsRegistry(), csbMetrics.digestFailures, csbMetrics.digestThrottled); err != nil {
 		return fmt.Errorf("registering metrics: %v", err)
 	}
 	repl := caddy.NewReplacer()
@@ -219,6 +324,11 @@ func (d *HTTPDigestAuth) Provision(ctx caddy.Context) error {
 	if users.Len() == 0 {
 		return errors.New("digest: no users (give user lines or an htdigest file)")
 	}
+	if inline := inlineHA1Users(d.Accounts, repl); len(inline) > 0 {
+		d.logger.Warn("digest HA1 values are written in the configuration, which Caddy logs at debug level; "+
+			"move them to an htdigest file or a {file.*} or {env.*} placeholder",
+			zap.String("realm", realm), zap.Strings("users", inline))
+	}
 
 	var algs []digest.Algorithm
 	for _, name := range d.Algorithms {
@@ -261,14 +371,26 @@ func (d *HTTPDigestAuth) Provision(ctx caddy.Context) error {
 		// Counts seen by an earlier process are lost: nonces issued before
 		// now must be renewed (stale=true) rather than trusted.
 		rc.ForgetBefore(time.Now())
-		return &digestState{replay: rc}, nil
+		th, err := digest.NewThrottle(d.Throttle.engine())
+		if err != nil {
+			return nil, fmt.Errorf("digest throttle: %v", err)
+		}
+		return &digestState{replay: rc, throttle: th}, nil
 	})
 	if err != nil {
 		return err
 	}
-	replay := val.(*digestState).replay
+	state := val.(*digestState)
 	if loaded {
-		replay.Configure(d.MaxNonces, d.ReplayWindow)
+		state.replay.Configure(d.MaxNonces, d.ReplayWindow)
+		// A reload keeps the failure counts and takes the new limits.
+		if err := state.throttle.Configure(d.Throttle.engine()); err != nil {
+			return fmt.Errorf("digest throttle: %v", err)
+		}
+	}
+	var throttle *digest.Throttle
+	if d.Throttle == nil || !d.Throttle.Off {
+		throttle = state.throttle
 	}
 
 	d.server, err = digest.NewServer(digest.ServerConfig{
@@ -279,13 +401,32 @@ func (d *HTTPDigestAuth) Provision(ctx caddy.Context) error {
 		NonceLifetime:  time.Duration(d.NonceLifetime),
 		MaxAuthIntBody: d.AuthIntMaxBody,
 		Nonces:         nonces,
-		Replay:         replay,
+		Replay:         state.replay,
 		Users:          users,
+		Throttle:       throttle,
+		Now:            d.now,
 	})
 	if err != nil {
 		return fmt.Errorf("digest: %v", err)
 	}
 	return nil
+}
+
+// inlineHA1Users returns the names of the accounts with an HA1 written
+// in the configuration as a literal value rather than a placeholder
+// ({file.*}, {env.*}): Caddy logs the configuration at debug level, so
+// those values reach the log.
+func inlineHA1Users(accounts []DigestAccount, repl *caddy.Replacer) []string {
+	var names []string
+	for _, acct := range accounts {
+		for _, ha1 := range acct.HA1 {
+			if !strings.Contains(ha1, "{") {
+				names = append(names, repl.ReplaceKnown(acct.Username, ""))
+				break
+			}
+		}
+	}
+	return names
 }
 
 // nonceKey returns the configured key, or the one in storage, generating
@@ -336,6 +477,9 @@ func (d *HTTPDigestAuth) Validate() error {
 	case d.AuthIntMaxBody < 0:
 		return errors.New("digest auth_int_max_body: must be positive")
 	}
+	if err := d.Throttle.engine().Validate(); err != nil {
+		return fmt.Errorf("digest %v", err)
+	}
 	for _, q := range d.QOP {
 		if q != digest.QOPAuth && q != digest.QOPAuthInt {
 			return fmt.Errorf("digest qop %q: want auth or auth-int", q)
@@ -359,6 +503,7 @@ func (d *HTTPDigestAuth) Authenticate(w http.ResponseWriter, r *http.Request) (c
 		Method:        r.Method,
 		URI:           requestTarget(r),
 		Authorization: r.Header.Get("Authorization"),
+		Client:        clientIP(r),
 	}
 	if d.authInt {
 		// Only qop=auth-int reads the body; the closure is not made for
@@ -378,9 +523,13 @@ func (d *HTTPDigestAuth) Authenticate(w http.ResponseWriter, r *http.Request) (c
 	for _, ch := range d.server.Challenges(res.Stale) {
 		w.Header().Add("WWW-Authenticate", ch)
 	}
-	// The 401 goes out before the next handler would read the body; a
-	// client's first request of a Digest exchange nearly always has one.
-	discardUnreadBody(r)
+	if res.RetryAfter > 0 {
+		// Seconds, rounded up: a client retrying then is let through.
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((res.RetryAfter+time.Second-1)/time.Second), 10))
+	}
+	// The 401 goes out before the next handler would read the body, and
+	// must not wait for a client that stalls its body.
+	readUnreadBody(w, r, true)
 	return caddyauth.User{}, false, nil
 }
 
@@ -402,6 +551,19 @@ func requestTarget(r *http.Request) string {
 		return or.RequestURI
 	}
 	return r.RequestURI
+}
+
+// clientIP returns the client's address as Caddy's server determined it
+// (the connection's peer, or the client named by a trusted proxy).
+func clientIP(r *http.Request) string {
+	if ip, ok := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string); ok && ip != "" {
+		return ip
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 // bodyReader returns the digest.Request.Body function for r: it reads the

@@ -48,6 +48,15 @@ func parseDigestAuthDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandl
 //		auth_int_max_body <size>
 //		htdigest          <file>
 //		user              <name> <hash-function> <HA1>
+//		throttle          off
+//		throttle {
+//			nonce_failures  <n>
+//			user_failures   <n>
+//			client_failures <n>
+//			backoff         <first> [<max>]
+//			forget_after    <duration>
+//			max_tracked     <n>
+//		}
 //	}
 //
 // The realm is given as an argument or as a subdirective (default
@@ -57,8 +66,26 @@ func parseDigestAuthDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandl
 // Each user line gives one HA1 (hex H(name:realm:password)) for one hash
 // function (MD5, SHA-256 or SHA-512-256); repeat the line for each
 // function the user may use. "caddy digest-hash" prints these lines.
-// htdigest may be repeated. Use {env.NAME} placeholders to keep the nonce
-// key or HA1 values out of the file.
+// htdigest may be repeated.
+//
+// Keep HA1 values out of the configuration: an HA1 is as good as the
+// password for this realm, and Caddy logs its whole JSON configuration
+// at debug level (the "adjusted config" line of http.auto_https), where
+// an HA1 written inline on a user line appears in clear. Prefer htdigest
+// files ("caddy digest-hash --format htdigest" prints their lines), or
+// write the HA1 as a placeholder expanded at provision time:
+// {file./path/to/ha1} (the file's content, a trailing newline dropped)
+// or {env.NAME}. A literal HA1 works, with a warning in the log (which
+// names the user, never the value). The Caddyfile's own {$NAME} is
+// expanded when the file is adapted, so it puts the value in the
+// configuration: use {env.NAME} instead.
+//
+// The throttle is on by default (see DigestThrottle): a wrong response
+// uses up its nonce; after 5 failures of one user name or 10 of one client
+// address, that name or address is refused for 1s, doubling with each
+// further failure up to 5m, and forgotten 15m after its last failure.
+// Refused requests get 401 with fresh challenges and Retry-After.
+// "throttle off" disables it; backoff's second argument is the maximum.
 func (d *HTTPDigestAuth) UnmarshalCaddyfile(disp *caddyfile.Dispenser) error {
 	disp.Next() // directive name
 	if disp.NextArg() {
@@ -166,9 +193,89 @@ func (d *HTTPDigestAuth) UnmarshalCaddyfile(disp *caddyfile.Dispenser) error {
 				return disp.Errf("digest_auth user %q: %s HA1 given twice", name, alg)
 			}
 			d.Accounts[i].HA1[alg.String()] = ha1
+		case "throttle":
+			if err := d.unmarshalThrottle(disp); err != nil {
+				return err
+			}
 		default:
 			return disp.Errf("digest_auth: unrecognized subdirective %q", sub)
 		}
+	}
+	return nil
+}
+
+// unmarshalThrottle parses the throttle subdirective: "throttle off" or
+// a block of limits.
+func (d *HTTPDigestAuth) unmarshalThrottle(disp *caddyfile.Dispenser) error {
+	if d.Throttle == nil {
+		d.Throttle = new(DigestThrottle)
+	}
+	t := d.Throttle
+	if disp.NextArg() {
+		if disp.Val() != "off" || disp.NextArg() {
+			return disp.Err("digest_auth throttle: want \"throttle off\" or a block")
+		}
+		t.Off = true
+		return nil
+	}
+	duration := func(name, v string) (caddy.Duration, error) {
+		dur, err := caddy.ParseDuration(v)
+		if err != nil || dur <= 0 {
+			return 0, disp.Errf("digest_auth throttle %s %q: want a positive duration", name, v)
+		}
+		return caddy.Duration(dur), nil
+	}
+	for nesting := disp.Nesting(); disp.NextBlock(nesting); {
+		opt := disp.Val()
+		switch opt {
+		case "nonce_failures", "user_failures", "client_failures", "max_tracked":
+			var v string
+			if !disp.Args(&v) || disp.NextArg() {
+				return disp.ArgErr()
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				return disp.Errf("digest_auth throttle %s %q: want a whole number from 1", opt, v)
+			}
+			switch opt {
+			case "nonce_failures":
+				t.NonceFailures = n
+			case "user_failures":
+				t.UserFailures = n
+			case "client_failures":
+				t.ClientFailures = n
+			default:
+				t.MaxTracked = n
+			}
+		case "backoff":
+			args := disp.RemainingArgs()
+			if len(args) < 1 || len(args) > 2 {
+				return disp.ArgErr()
+			}
+			var err error
+			if t.Backoff, err = duration("backoff", args[0]); err != nil {
+				return err
+			}
+			if len(args) == 2 {
+				if t.MaxBackoff, err = duration("backoff", args[1]); err != nil {
+					return err
+				}
+			}
+		case "forget_after":
+			var v string
+			if !disp.Args(&v) || disp.NextArg() {
+				return disp.ArgErr()
+			}
+			var err error
+			if t.ForgetAfter, err = duration("forget_after", v); err != nil {
+				return err
+			}
+		default:
+			return disp.Errf("digest_auth throttle: unrecognized option %q", opt)
+		}
+	}
+	if err := t.engine().Validate(); err != nil {
+		return disp.Errf("digest_auth %v", err)
 	}
 	return nil
 }

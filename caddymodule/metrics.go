@@ -40,7 +40,11 @@ import (
 //	                                                                        first request of every client), malformed, realm, uri, algorithm, qop, opaque,
 //	                                                                        nonce, nonce_expired, userhash, body, credentials (unknown user or wrong
 //	                                                                        password: one label, so the metric does not reveal user names), replay,
-//	                                                                        nonce_unusable, other
+//	                                                                        nonce_unusable, nonce_exhausted, throttled (the last two: refusals of the
+//	                                                                        throttle, below), other
+//	caddy_csb_digest_throttled_total{reason}                     counter    Digest requests the throttle refused without checking their response, by
+//	                                                                        reason: nonce_exhausted (the nonce has taken its budget of wrong responses),
+//	                                                                        user (the user name is in backoff), client (the client address is)
 //
 // Counters and histograms live as long as the process: every configuration
 // load registers the same collectors on its new registry, so a reload
@@ -55,14 +59,15 @@ const metricsNamespace, metricsSubsystem = "caddy", "csb"
 
 // metricsSet holds the process-wide collectors.
 type metricsSet struct {
-	notifications  *prometheus.CounterVec
-	consumer       *prometheus.CounterVec
-	placement      *prometheus.HistogramVec
-	adapterCalls   *prometheus.HistogramVec
-	adapterErrors  *prometheus.CounterVec
-	leaseReclaims  *prometheus.CounterVec
-	digestFailures *prometheus.CounterVec
-	state          *stateCollector
+	notifications   *prometheus.CounterVec
+	consumer        *prometheus.CounterVec
+	placement       *prometheus.HistogramVec
+	adapterCalls    *prometheus.HistogramVec
+	adapterErrors   *prometheus.CounterVec
+	leaseReclaims   *prometheus.CounterVec
+	digestFailures  *prometheus.CounterVec
+	digestThrottled *prometheus.CounterVec
+	state           *stateCollector
 }
 
 func newMetricsSet() *metricsSet {
@@ -90,6 +95,8 @@ func newMetricsSet() *metricsSet {
 			"Reclaims of ended job leases: reclaimed, or failed (the reaper tries again).")), []string{"result"}),
 		digestFailures: prometheus.NewCounterVec(prometheus.CounterOpts(opts("digest_failures_total",
 			"Digest authentication refusals by reason.")), []string{"reason"}),
+		digestThrottled: prometheus.NewCounterVec(prometheus.CounterOpts(opts("digest_throttled_total",
+			"Digest requests the throttle refused without checking their response, by reason.")), []string{"reason"}),
 		state: newStateCollector(),
 	}
 	return m
@@ -98,7 +105,7 @@ func newMetricsSet() *metricsSet {
 // collectors returns every collector of the broker.
 func (m *metricsSet) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.notifications, m.consumer, m.placement, m.adapterCalls, m.adapterErrors,
-		m.leaseReclaims, m.digestFailures, m.state}
+		m.leaseReclaims, m.digestFailures, m.digestThrottled, m.state}
 }
 
 // registerMetrics registers collectors on a configuration's registry.
@@ -155,9 +162,18 @@ func (m *metricsSet) observeReclaim(_ *jobs.Job, err error) {
 	m.leaseReclaims.WithLabelValues("reclaimed").Inc()
 }
 
-// observeDigestFailure counts one Digest authentication refusal.
+// observeDigestFailure counts one Digest authentication refusal, and a
+// refusal of the throttle in digest_throttled_total too.
 func (m *metricsSet) observeDigestFailure(err error) {
 	m.digestFailures.WithLabelValues(digestFailureReason(err)).Inc()
+	switch {
+	case errors.Is(err, digest.ErrNonceExhausted):
+		m.digestThrottled.WithLabelValues("nonce_exhausted").Inc()
+	case errors.Is(err, digest.ErrUserThrottled):
+		m.digestThrottled.WithLabelValues("user").Inc()
+	case errors.Is(err, digest.ErrClientThrottled):
+		m.digestThrottled.WithLabelValues("client").Inc()
+	}
 }
 
 // digestReasons label the refusals of broker/digest. An unknown user and
@@ -182,6 +198,8 @@ var digestReasons = []struct {
 	{digest.ErrResponse, "credentials"},
 	{digest.ErrReplay, "replay"},
 	{digest.ErrNonceUnusable, "nonce_unusable"},
+	{digest.ErrNonceExhausted, "nonce_exhausted"},
+	{digest.ErrThrottled, "throttled"},
 }
 
 // digestFailureReason returns the label of a Digest refusal.

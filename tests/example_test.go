@@ -71,9 +71,14 @@ func TestQuickstart(t *testing.T) {
 	broker := fmt.Sprintf("localhost:%d", harness.FreePort(t))
 	cloudA := fmt.Sprintf("localhost:%d", harness.FreePort(t))
 	cloudB := fmt.Sprintf("localhost:%d", harness.FreePort(t))
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
 	p := harness.Start(t, string(caddyfile), harness.Options{
 		AdminEnv: "CSB_ADMIN",
 		Env:      []string{"CSB_BROKER=" + broker, "CSB_CLOUD_A=" + cloudA, "CSB_CLOUD_B=" + cloudB},
+		WorkDir:  root, // as ./xcaddy.sh run: examples/users.htdigest is relative to it
 	})
 	waitCatalogue(t, p, 60*time.Second)
 

@@ -16,6 +16,11 @@
 //     window per nonce (clients may send counts out of order). It only
 //     tracks nonces that authenticated a request and is bounded in size,
 //     so unauthenticated traffic cannot flood it.
+//   - Throttle slows down online guessing: a nonce may take only a
+//     small budget of wrong responses (by default one), and a user name
+//     or client address with too many failures is refused for a backoff
+//     that doubles with each further failure. Its tables are bounded in
+//     size, and while nothing failed lately it costs an atomic load.
 //   - Users holds HA1 values per hash function, from configuration or
 //     from Apache htdigest files, and resolves userhash usernames.
 //

@@ -70,6 +70,10 @@ type ServerConfig struct {
 	Replay *ReplayCache
 	// Users holds the accounts. Required; its realm must be Realm.
 	Users *Users
+	// Throttle, when set, limits online guessing: a nonce's budget of
+	// wrong responses, and backoff per user name and per client address
+	// (see Throttle). Nil: no throttling.
+	Throttle *Throttle
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
 }
@@ -204,6 +208,10 @@ type Request struct {
 	URI string
 	// Authorization is the Authorization header field value, "" if absent.
 	Authorization string
+	// Client is the client's IP address, without a port, for the
+	// throttle's per-address count; "" (or anything that does not parse
+	// as an address) leaves the request out of it.
+	Client string
 	// Body returns the request body, reading at most limit bytes; it
 	// returns ErrBodyTooLarge beyond that. It is only called for
 	// qop=auth-int; the caller must keep the body readable for the next
@@ -226,6 +234,9 @@ type Result struct {
 	Stale bool
 	// Err says why the credentials were refused; it is safe to log.
 	Err error
+	// RetryAfter is, for a refusal by the throttle (Err wraps
+	// ErrThrottled), how long until the user or address may try again.
+	RetryAfter time.Duration
 	// AuthenticationInfo is the Authentication-Info field value to send
 	// on success, with rspauth, and nextnonce once the nonce has lived
 	// half its lifetime.
@@ -243,7 +254,10 @@ func fail(err error) Result { return Result{Err: err} }
 // checked first; then the response is computed for the user, or for a
 // dummy HA1 when the user is unknown, and compared in constant time; only
 // a correct response learns that its nonce expired (stale=true) or that
-// its count was replayed.
+// its count was replayed. With a Throttle, a throttled user or client
+// address and a nonce that has used up its budget of wrong responses are
+// refused after the public checks and before the response is computed,
+// and every wrong response (or unknown user) is counted.
 func (s *Server) Authenticate(r Request) Result {
 	if r.Authorization == "" {
 		return fail(ErrNoCredentials)
@@ -327,6 +341,20 @@ func (s *Server) Authenticate(r Request) Result {
 		}
 	}
 
+	// Is this user, client or nonce throttled? Decided before the
+	// response is checked, so a refusal says nothing about the password.
+	now := s.cfg.Now()
+	t := s.cfg.Throttle
+	var keys throttleKeys
+	haveKeys := false
+	if t != nil && t.tracked.Load() != 0 {
+		keys, haveKeys = t.keys(throttleUser(name, c.username), r.Client, &id), true
+		if wait, err := t.check(keys, now); err != nil {
+			res.Err, res.RetryAfter = err, wait
+			return res
+		}
+	}
+
 	in := Input{
 		Algorithm: alg, HA1: ha1, Nonce: c.nonce, Cnonce: c.cnonce, NC: c.nc,
 		QOP: c.qop, Method: r.Method, URI: c.uri,
@@ -349,11 +377,16 @@ func (s *Server) Authenticate(r Request) Result {
 		} else {
 			res.Err = ErrResponse
 		}
+		if t != nil {
+			if !haveKeys {
+				keys = t.keys(throttleUser(name, c.username), r.Client, &id)
+			}
+			t.fail(keys, now)
+		}
 		return res
 	}
 
 	// The client knows the password. Is the nonce still usable?
-	now := s.cfg.Now()
 	expires := issued.Add(s.cfg.NonceLifetime)
 	if now.After(expires) || issued.After(now.Add(clockSkew)) {
 		res.Err, res.Stale = ErrNonceExpired, true
@@ -372,6 +405,16 @@ func (s *Server) Authenticate(r Request) Result {
 	res.OK, res.Username, res.Err = true, name, nil
 	res.AuthenticationInfo = s.authenticationInfo(&in, now.Sub(issued) > s.cfg.NonceLifetime/2)
 	return res
+}
+
+// throttleUser is the name the throttle counts failures under: the user
+// name, or for a userhash that matches no user, the hash as sent (so that
+// unknown names are counted like known ones).
+func throttleUser(name, sent string) string {
+	if name == "" {
+		return sent
+	}
+	return name
 }
 
 // authenticationInfo builds the Authentication-Info value (RFC 7616

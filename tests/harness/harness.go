@@ -92,6 +92,8 @@ type Process struct {
 	DataDir   string // XDG_DATA_HOME: Caddy's default file-system storage lives in DataDir/caddy
 	Env       []string
 
+	workDir string // Options.WorkDir
+
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	log  *syncBuffer
@@ -115,6 +117,11 @@ type Options struct {
 	// says admin {$CSB_ADMIN:localhost:2019}). The harness sets it to the
 	// admin address it chose, as it does CSB_TEST_ADMIN.
 	AdminEnv string
+	// WorkDir, when set, is the process's working directory instead of
+	// its temporary directory (Dir), for a Caddyfile with relative paths
+	// (Caddyfile.example reads examples/users.htdigest from the
+	// repository's root).
+	WorkDir string
 }
 
 // Start writes caddyfile and runs Caddy with it. The Caddyfile must set
@@ -156,6 +163,7 @@ func Start(t testing.TB, caddyfile string, opts ...Options) *Process {
 		adminEnv + "=" + p.AdminAddr,
 		"PATH=" + os.Getenv("PATH"),
 	}, o.Env...)
+	p.workDir = o.WorkDir
 	p.start()
 	t.Cleanup(p.Stop)
 	p.waitReady(o.ReadyURL)
@@ -170,6 +178,9 @@ func (p *Process) start() {
 	}
 	cmd := exec.Command(p.bin, "run", "--config", p.Caddyfile, "--adapter", "caddyfile")
 	cmd.Dir = p.Dir
+	if p.workDir != "" {
+		cmd.Dir = p.workDir
+	}
 	cmd.Env = p.Env
 	cmd.Stdout = p.log
 	cmd.Stderr = p.log
