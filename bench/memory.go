@@ -170,14 +170,21 @@ func heapProfile(p *caddyProc, file string) error {
 func pushProviders(n int, name, feed string) string {
 	var b strings.Builder
 	for i := 0; i < n; i++ {
-		fmt.Fprintf(&b, "\t\tprovider "+name+" {\n\t\t\tpublishers *\n\t\t\tpush "+feed+"\n\t\t}\n", i, i)
+		fmt.Fprintf(&b, "\t\tprovider "+name+" {\n\t\t\tpublishers *\n\t\t\tpush "+feed+"\n\t\t\t"+benchAllowedHosts+"\n\t\t}\n", i, i)
 	}
 	return b.String()
 }
 
+// benchAllowedHosts lets the benchmarks' providers name the hosts their
+// notifications use (the draft's B1 names csp1.example.com; the memory
+// benchmark's services cloud.example, and others *.example.com): the peer
+// URL policy refuses a notification naming any other host.
+const benchAllowedHosts = "allowed_hosts *.example.com cloud.example"
+
 // anonymousLinkJobs is the part of a csb app block (at its depth) that
 // lets the benchmarks make jobs without a cloud: SaaS jobs on a Link
-// provider, "apps" (service "app"), for anonymous consumers too.
+// provider, "apps" (service "app"), for anonymous consumers too, as many
+// as the memory benchmark makes (max_jobs_per_owner is 1000 by default).
 const anonymousLinkJobs = `		provider apps {
 			adapter link
 			service app {
@@ -187,6 +194,7 @@ const anonymousLinkJobs = `		provider apps {
 		}
 		jobs {
 			anonymous allow
+			max_jobs_per_owner unlimited
 		}
 `
 
@@ -204,13 +212,14 @@ func benchMemory(cfg *config) ([]row, error) {
 %s		provider warm {
 			publishers *
 			push wfeed
+			%s
 		}
 %s	}
 }
 http://127.0.0.1:%d {
 	csb
 }
-`, pushProviders(memProviders, "m%03d", "mfeed-%03d"), anonymousLinkJobs, port))
+`, pushProviders(memProviders, "m%03d", "mfeed-%03d"), benchAllowedHosts, anonymousLinkJobs, port))
 	if err != nil {
 		return nil, err
 	}
