@@ -6,7 +6,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
-	"github.com/caddy-csb/caddy-csb/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/peerurl"
 )
 

@@ -17,8 +17,8 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddypki"
 	"go.uber.org/zap"
 
-	"github.com/caddy-csb/caddy-csb/adapters/sandbox"
 	"github.com/caddy-csb/caddy-csb/broker/httpclient"
+	"github.com/caddy-csb/caddy-csb/tests/clouds/sandbox"
 )
 
 func init() {
@@ -77,7 +77,7 @@ type SandboxBrokerAuth struct {
 }
 
 // Sandbox is the http.handlers.csb_sandbox handler: an in-memory cloud
-// provider (see package adapters/sandbox) for local use and tests. It
+// provider (see package tests/clouds/sandbox) for local use and tests. It
 // serves a CIMI API for IaaS, a CDMI API for DSaaS and a csb-publish
 // subscription endpoint, enforces its capacity, advertises its price, and
 // notifies the broker at Broker, trusting BrokerCA and signing in with

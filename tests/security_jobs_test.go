@@ -11,8 +11,8 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/caddy-csb/caddy-csb/adapters/occi/occitest"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/tests/clouds/occitest"
 	"github.com/caddy-csb/caddy-csb/tests/harness"
 )
 

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/caddy-csb/caddy-csb/adapters/occi/occitest"
+	"github.com/caddy-csb/caddy-csb/tests/clouds/occitest"
 	"github.com/caddy-csb/caddy-csb/tests/harness"
 )
 

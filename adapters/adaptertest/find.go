@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/caddy-csb/caddy-csb/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/adapters"
 )
 
 // runFind checks adapters.Finder, the broker's reconciliation after a

@@ -6,8 +6,8 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
 
-	"github.com/caddy-csb/caddy-csb/adapters"
 	"github.com/caddy-csb/caddy-csb/adapters/internal/nativeerr"
+	"github.com/caddy-csb/caddy-csb/broker/adapters"
 )
 
 // errorKinds maps AWS error codes to kinds where the HTTP status alone

@@ -8,11 +8,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/caddy-csb/caddy-csb/adapters"
 	"github.com/caddy-csb/caddy-csb/adapters/adaptertest"
 	"github.com/caddy-csb/caddy-csb/adapters/cdmi"
-	"github.com/caddy-csb/caddy-csb/adapters/sandbox"
+	"github.com/caddy-csb/caddy-csb/broker/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/tests/clouds/sandbox"
 )
 
 func ptr[T any](v T) *T { return &v }

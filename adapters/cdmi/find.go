@@ -4,7 +4,7 @@ import (
 	"cmp"
 	"context"
 
-	"github.com/caddy-csb/caddy-csb/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/adapters"
 )
 
 // keyIncomplete marks a Resource that Find put together from fewer

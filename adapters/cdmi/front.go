@@ -13,7 +13,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/caddy-csb/caddy-csb/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/adapters"
 )
 
 // Front prepares a consumer request for the job's CDMI objects (see

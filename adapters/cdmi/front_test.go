@@ -8,8 +8,8 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/caddy-csb/caddy-csb/adapters"
 	"github.com/caddy-csb/caddy-csb/adapters/adaptertest"
+	"github.com/caddy-csb/caddy-csb/broker/adapters"
 )
 
 // TestFrontScopesToTheJob: the route reaches the job's container and

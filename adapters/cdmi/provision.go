@@ -5,7 +5,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/caddy-csb/caddy-csb/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 

@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/caddy-csb/caddy-csb/adapters"
 	"github.com/caddy-csb/caddy-csb/adapters/cimi"
+	"github.com/caddy-csb/caddy-csb/broker/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 

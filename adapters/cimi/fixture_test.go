@@ -11,9 +11,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/caddy-csb/caddy-csb/adapters"
 	"github.com/caddy-csb/caddy-csb/adapters/adaptertest"
 	"github.com/caddy-csb/caddy-csb/adapters/cimi"
+	"github.com/caddy-csb/caddy-csb/broker/adapters"
 )
 
 // fixture is a CIMI peer built from the DSP0263-shaped bodies in

@@ -10,7 +10,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/caddy-csb/caddy-csb/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/adapters"
 )
 
 // Front prepares a consumer request for the job's CIMI resources (see

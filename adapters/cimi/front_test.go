@@ -3,8 +3,8 @@ package cimi
 import (
 	"testing"
 
-	"github.com/caddy-csb/caddy-csb/adapters"
 	"github.com/caddy-csb/caddy-csb/adapters/adaptertest"
+	"github.com/caddy-csb/caddy-csb/broker/adapters"
 )
 
 // TestFrontScopesToTheJob: the route reaches the job's machine, volume,

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/caddy-csb/caddy-csb/adapters"
 	"github.com/caddy-csb/caddy-csb/adapters/httpx"
+	"github.com/caddy-csb/caddy-csb/broker/adapters"
 )
 
 // Update resizes (Machine edit of cpu/memory, Volume edit of capacity) and

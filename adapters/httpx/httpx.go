@@ -30,7 +30,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/caddy-csb/caddy-csb/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/adapters"
 )
 
 // MaxBody is the largest response body a call reads (4 MiB). Larger bodies

@@ -24,7 +24,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/caddy-csb/caddy-csb/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 

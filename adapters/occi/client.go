@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/caddy-csb/caddy-csb/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/adapters"
 )
 
 // maxResponse caps how much of a provider's answer is read.

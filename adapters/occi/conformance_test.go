@@ -4,11 +4,11 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/caddy-csb/caddy-csb/adapters"
 	"github.com/caddy-csb/caddy-csb/adapters/adaptertest"
 	"github.com/caddy-csb/caddy-csb/adapters/occi"
-	"github.com/caddy-csb/caddy-csb/adapters/occi/occitest"
+	"github.com/caddy-csb/caddy-csb/broker/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/tests/clouds/occitest"
 )
 
 // The conformance kit against the fixture that plays the recorded rOCCI

@@ -9,15 +9,15 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/caddy-csb/caddy-csb/adapters"
 	"github.com/caddy-csb/caddy-csb/adapters/occi"
-	"github.com/caddy-csb/caddy-csb/adapters/occi/occitest"
+	"github.com/caddy-csb/caddy-csb/broker/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 	"github.com/caddy-csb/caddy-csb/broker/jobs/jobstest"
 	"github.com/caddy-csb/caddy-csb/broker/placement"
 	"github.com/caddy-csb/caddy-csb/broker/store"
+	"github.com/caddy-csb/caddy-csb/tests/clouds/occitest"
 )
 
 // crashRequest asks for compute and storage: Provision creates the

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/caddy-csb/caddy-csb/adapters/occi"
-	"github.com/caddy-csb/caddy-csb/adapters/occi/occitest"
+	"github.com/caddy-csb/caddy-csb/tests/clouds/occitest"
 )
 
 // The recorded discovery of the rOCCI server at 141.5.99.69 parses, with

@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddy-csb/caddy-csb/adapters"
 	"github.com/caddy-csb/caddy-csb/adapters/occi"
-	"github.com/caddy-csb/caddy-csb/adapters/occi/occitest"
+	"github.com/caddy-csb/caddy-csb/broker/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/tests/clouds/occitest"
 )
 
 func TestErrors(t *testing.T) {

@@ -4,7 +4,7 @@ import (
 	"context"
 	"net/http"
 
-	"github.com/caddy-csb/caddy-csb/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/adapters"
 )
 
 // nativeIncomplete marks a Resource that Find put together from fewer

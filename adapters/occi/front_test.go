@@ -3,8 +3,8 @@ package occi
 import (
 	"testing"
 
-	"github.com/caddy-csb/caddy-csb/adapters"
 	"github.com/caddy-csb/caddy-csb/adapters/adaptertest"
+	"github.com/caddy-csb/caddy-csb/broker/adapters"
 )
 
 // TestFrontScopesToTheJob: the route reads the entities the job created

@@ -7,10 +7,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/caddy-csb/caddy-csb/adapters"
 	"github.com/caddy-csb/caddy-csb/adapters/occi"
-	"github.com/caddy-csb/caddy-csb/adapters/occi/occitest"
+	"github.com/caddy-csb/caddy-csb/broker/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/tests/clouds/occitest"
 )
 
 // Creates answered with the location only in the body (no Location

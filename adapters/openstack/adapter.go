@@ -18,9 +18,9 @@ import (
 
 	"github.com/gophercloud/gophercloud/v2"
 
-	"github.com/caddy-csb/caddy-csb/adapters"
 	"github.com/caddy-csb/caddy-csb/adapters/internal/model"
 	"github.com/caddy-csb/caddy-csb/adapters/internal/nativeerr"
+	"github.com/caddy-csb/caddy-csb/broker/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 

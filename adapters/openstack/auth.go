@@ -15,8 +15,8 @@ import (
 	gcos "github.com/gophercloud/gophercloud/v2/openstack"
 	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/tokens"
 
-	"github.com/caddy-csb/caddy-csb/adapters"
 	"github.com/caddy-csb/caddy-csb/adapters/internal/nativeerr"
+	"github.com/caddy-csb/caddy-csb/broker/adapters"
 )
 
 // session holds the authenticated gophercloud clients of one adapter. It

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/caddy-csb/caddy-csb/adapters"
 	"github.com/caddy-csb/caddy-csb/adapters/adaptertest"
+	"github.com/caddy-csb/caddy-csb/broker/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/tests/swiftpeer"
 )

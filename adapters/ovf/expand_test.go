@@ -12,11 +12,11 @@ import (
 	"sort"
 	"testing"
 
-	"github.com/caddy-csb/caddy-csb/adapters"
 	"github.com/caddy-csb/caddy-csb/adapters/occi"
-	"github.com/caddy-csb/caddy-csb/adapters/occi/occitest"
 	"github.com/caddy-csb/caddy-csb/adapters/ovf"
+	"github.com/caddy-csb/caddy-csb/broker/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/tests/clouds/occitest"
 )
 
 func p[T any](v T) *T { return &v }

@@ -9,7 +9,7 @@ import (
 	"net"
 	"net/http"
 
-	"github.com/caddy-csb/caddy-csb/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/adapters"
 )
 
 // New returns an *adapters.Error for a native call op that failed with err

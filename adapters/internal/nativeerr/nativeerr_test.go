@@ -7,7 +7,7 @@ import (
 	"net"
 	"testing"
 
-	"github.com/caddy-csb/caddy-csb/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/adapters"
 )
 
 type timeoutErr struct{}

@@ -1,9 +1,10 @@
-// Package adapters defines the cloud service adapter of the draft (section
-// 3.4): the interface that turns a brokered request into a provider's
-// native API, the error classes every adapter reports, and the shared
-// helpers adapters use. Concrete adapters live in sub-packages (cimi, occi,
-// ovf, cdmi, link, openstack, aws); the Caddy guest modules that expose them
-// as csb.adapters.<name> live in caddymodule.
+// Package adapters is the engine's contract with the cloud service
+// adapters of the draft (section 3.4): the interface that turns a brokered
+// request into a provider's native API, the resource an adapter hands
+// back, the error classes every adapter reports, and the job route's
+// contract (Fronter, CleanRoutePath). The engine owns it: the concrete
+// adapters (the repository's adapters/cimi, occi, cdmi, link, openstack,
+// aws) and the Caddy glue import it; nothing under broker/ imports them.
 //
 // This package does not import Caddy.
 package adapters
