@@ -183,6 +183,10 @@ type Manager struct {
 	loads    map[string]placement.Load // provider → sum of jobLoads
 	started  bool
 	stopped  bool
+
+	// ownerStale holds the owner index keys the last reaper pass found
+	// without a record (reconcileOwners deletes them on the next one).
+	ownerStale map[string]bool
 }
 
 // New returns a Manager.

@@ -128,10 +128,23 @@ func (m *Manager) ownerMarks(ctx context.Context) (map[string]string, error) {
 // failed create that could not delete its key), each under its job's lock
 // after checking the record is still missing: a create holds that lock
 // from its index key to its first record.
+//
+// A key is deleted only when the pass before found it stale too. The
+// storage lists what it is writing: Caddy's file storage writes a key
+// into a temporary file (named with digits, a valid-looking job id) in the
+// key's folder and renames it, so a pass that listed the index during a
+// create's write would otherwise delete that temporary file and fail the
+// create. Nothing the storage is writing lives through two passes.
 func (m *Manager) reconcileOwners(ctx context.Context, stale map[string]string) {
+	seen := make(map[string]bool, len(stale))
+	defer func() { m.ownerStale = seen }()
 	for key, id := range stale {
 		if ctx.Err() != nil {
 			return
+		}
+		if !m.ownerStale[key] {
+			seen[key] = true // delete it next pass if it is still stale then
+			continue
 		}
 		if !validID(id) {
 			_ = m.store.Delete(ctx, key)
@@ -139,6 +152,7 @@ func (m *Manager) reconcileOwners(ctx context.Context, stale map[string]string) 
 		}
 		unlock, err := m.lock(ctx, id, time.Second)
 		if err != nil {
+			seen[key] = true
 			continue
 		}
 		if _, err := m.store.Load(ctx, jobKey(id)); errors.Is(err, store.ErrNotExist) {
