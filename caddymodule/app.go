@@ -9,6 +9,8 @@ package caddymodule
 import (
 	"fmt"
 
+	"github.com/caddy-csb/caddy-csb/caddymodule/internal/metricsreg"
+
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 )
@@ -72,7 +74,7 @@ func (App) CaddyModule() caddy.ModuleInfo {
 func (a *App) Provision(ctx caddy.Context) error {
 	a.ctx = ctx
 	a.logger = ctx.Logger()
-	if err := registerMetrics(ctx.GetMetricsRegistry(), csbMetrics.collectors()...); err != nil {
+	if err := metricsreg.Register(ctx.GetMetricsRegistry(), csbMetrics.collectors()...); err != nil {
 		return fmt.Errorf("registering metrics: %v", err)
 	}
 	if a.XML == nil {
@@ -87,7 +89,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	for _, p := range a.Providers {
-		if err := p.provisionPeerPolicy(admin, a.logger); err != nil {
+		if err := p.ProvisionPeerPolicy(admin, a.logger); err != nil {
 			return err
 		}
 		if err := p.provisionClient(); err != nil {

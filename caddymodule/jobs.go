@@ -5,14 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
-	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	"github.com/dustin/go-humanize"
 	"go.uber.org/zap"
 
 	"github.com/caddy-csb/caddy-csb/broker/adapters"
@@ -22,10 +18,6 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/placement"
 	"github.com/caddy-csb/caddy-csb/broker/store"
 )
-
-func init() {
-	registerAppOption("jobs", parseJobsOption)
-}
 
 // Anonymous-consumer behaviours (ConsumerConfig.Anonymous).
 const (
@@ -121,150 +113,6 @@ func (a *App) consumerConfig() *ConsumerConfig {
 		a.Consumer = new(ConsumerConfig)
 	}
 	return a.Consumer
-}
-
-// parseJobsOption parses the jobs subdirective of the csb global option:
-//
-//	jobs {
-//		lease_default      <duration>
-//		lease_min          <duration>
-//		lease_max          <duration>
-//		reap_interval      <duration>
-//		attempt_timeout    <duration>
-//		call_timeout       <duration>
-//		respond_within     <duration>
-//		poll_interval      <duration>
-//		retain             <duration>
-//		retain_failed      <duration>
-//		max_jobs_per_owner <n>|unlimited
-//		max_attempts       <n>
-//		cache_ttl          <duration>
-//		cache_size         <size>
-//		anonymous          refuse|allow
-//		access <user>|* {
-//			allow <provider>...
-//			deny  <provider>...
-//		}
-//	}
-func parseJobsOption(d *caddyfile.Dispenser, a *App) error {
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	cfg := a.consumerConfig()
-	durations := map[string]*caddy.Duration{
-		"lease_default": &cfg.LeaseDefault, "lease_min": &cfg.LeaseMin, "lease_max": &cfg.LeaseMax,
-		"reap_interval": &cfg.ReapInterval, "attempt_timeout": &cfg.AttemptTimeout, "call_timeout": &cfg.CallTimeout,
-		"respond_within": &cfg.RespondWithin, "poll_interval": &cfg.PollInterval, "retain": &cfg.Retain,
-		"retain_failed": &cfg.RetainFailed,
-		"cache_ttl":     &cfg.CacheTTL,
-	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		opt := d.Val()
-		if dst, ok := durations[opt]; ok {
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			v, err := caddy.ParseDuration(d.Val())
-			if err != nil || v <= 0 {
-				return d.Errf("jobs: %s %q: want a positive duration", opt, d.Val())
-			}
-			*dst = caddy.Duration(v)
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			continue
-		}
-		switch opt {
-		case "max_attempts":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			n, err := strconv.Atoi(d.Val())
-			if err != nil || n < 1 {
-				return d.Errf("jobs: max_attempts %q: want a positive integer", d.Val())
-			}
-			cfg.MaxAttempts = n
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-		case "max_jobs_per_owner":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			if d.Val() == "unlimited" {
-				cfg.MaxJobsPerOwner = -1
-			} else {
-				n, err := strconv.Atoi(d.Val())
-				if err != nil || n < 1 {
-					return d.Errf("jobs: max_jobs_per_owner %q: want a positive integer or unlimited", d.Val())
-				}
-				cfg.MaxJobsPerOwner = n
-			}
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-		case "cache_size":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			size, err := humanize.ParseBytes(d.Val())
-			if err != nil || size == 0 || size > math.MaxInt64 {
-				return d.Errf("jobs: cache_size %q: want a positive size such as 4MiB", d.Val())
-			}
-			cfg.CacheSize = int64(size)
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-		case "anonymous":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			if v := d.Val(); v != AnonymousRefuse && v != AnonymousAllow {
-				return d.Errf("jobs: anonymous %q: want refuse or allow", v)
-			}
-			cfg.Anonymous = d.Val()
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-		case "access":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			user := d.Val()
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			if cfg.Access == nil {
-				cfg.Access = map[string]*UserAccess{}
-			}
-			if _, dup := cfg.Access[user]; dup {
-				return d.Errf("jobs: access for user %q given twice", user)
-			}
-			ua := new(UserAccess)
-			for n2 := d.Nesting(); d.NextBlock(n2); {
-				switch d.Val() {
-				case "allow":
-					args := d.RemainingArgs()
-					if len(args) == 0 {
-						return d.ArgErr()
-					}
-					ua.Allow = append(ua.Allow, args...)
-				case "deny":
-					args := d.RemainingArgs()
-					if len(args) == 0 {
-						return d.ArgErr()
-					}
-					ua.Deny = append(ua.Deny, args...)
-				default:
-					return d.Errf("jobs: access %q: unrecognized option %q (known: allow, deny)", user, d.Val())
-				}
-			}
-			cfg.Access[user] = ua
-		default:
-			return d.Errf("jobs: unrecognized option %q", opt)
-		}
-	}
-	return nil
 }
 
 // validate checks the consumer configuration without side effects.
@@ -406,7 +254,7 @@ func newConsumerEngine(st store.Store, logger *zap.Logger, a *App) (*consumerEng
 // placer over the catalogue. Start makes them current.
 func (a *App) provisionConsumer(ctx caddy.Context) error {
 	cfg := a.consumerConfig()
-	var policy placement.Policy = new(PlacementFirst)
+	var policy placement.Policy = placement.First{}
 	if cfg.PlacementRaw != nil {
 		mod, err := ctx.LoadModule(cfg, "PlacementRaw")
 		if err != nil {
@@ -418,8 +266,8 @@ func (a *App) provisionConsumer(ctx caddy.Context) error {
 		}
 		policy = p
 	}
-	if pd, ok := policy.(providerDefaulter); ok {
-		pd.providerDefaults(a.Providers)
+	if pd, ok := policy.(ProviderDefaulter); ok {
+		pd.ProviderDefaults(a.Providers)
 	}
 	order := make([]string, len(a.Providers))
 	for i, p := range a.Providers {

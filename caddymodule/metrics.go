@@ -7,12 +7,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/caddy-csb/caddy-csb/caddymodule/internal/metricsreg"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/caddy-csb/caddy-csb/broker/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
-	"github.com/caddy-csb/caddy-csb/broker/digest"
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 	"github.com/caddy-csb/caddy-csb/broker/placement"
 	"github.com/caddy-csb/caddy-csb/broker/publish"
@@ -36,15 +37,8 @@ import (
 //	caddy_csb_adapter_call_duration_seconds{provider,operation}  histogram  adapter calls (provision, status, update, remove, find, discover)
 //	caddy_csb_adapter_errors_total{provider,operation,kind}      counter    failed adapter calls by error kind (provider_4xx, provider_5xx, timeout, unsupported, capacity, transport, not_found, canceled, other)
 //	caddy_csb_lease_reclaims_total{result}                       counter    lease reclaims by the reaper: reclaimed, or failed (retried on the next pass)
-//	caddy_csb_digest_failures_total{reason}                      counter    Digest authentication refusals (http_digest) by reason: no_credentials (the
-//	                                                                        first request of every client), malformed, realm, uri, algorithm, qop, opaque,
-//	                                                                        nonce, nonce_expired, userhash, body, credentials (unknown user or wrong
-//	                                                                        password: one label, so the metric does not reveal user names), replay,
-//	                                                                        nonce_unusable, nonce_exhausted, throttled (the last two: refusals of the
-//	                                                                        throttle, below), other
-//	caddy_csb_digest_throttled_total{reason}                     counter    Digest requests the throttle refused without checking their response, by
-//	                                                                        reason: nonce_exhausted (the nonce has taken its budget of wrong responses),
-//	                                                                        user (the user name is in backoff), client (the client address is)
+//
+// The http_digest provider adds caddy_csb_digest_* (package digestauth).
 //
 // Counters and histograms live as long as the process: every configuration
 // load registers the same collectors on its new registry, so a reload
@@ -55,25 +49,21 @@ import (
 // instance's view of it).
 var csbMetrics = newMetricsSet()
 
-const metricsNamespace, metricsSubsystem = "caddy", "csb"
+const metricsNamespace, metricsSubsystem = metricsreg.Namespace, metricsreg.Subsystem
 
 // metricsSet holds the process-wide collectors.
 type metricsSet struct {
-	notifications   *prometheus.CounterVec
-	consumer        *prometheus.CounterVec
-	placement       *prometheus.HistogramVec
-	adapterCalls    *prometheus.HistogramVec
-	adapterErrors   *prometheus.CounterVec
-	leaseReclaims   *prometheus.CounterVec
-	digestFailures  *prometheus.CounterVec
-	digestThrottled *prometheus.CounterVec
-	state           *stateCollector
+	notifications *prometheus.CounterVec
+	consumer      *prometheus.CounterVec
+	placement     *prometheus.HistogramVec
+	adapterCalls  *prometheus.HistogramVec
+	adapterErrors *prometheus.CounterVec
+	leaseReclaims *prometheus.CounterVec
+	state         *stateCollector
 }
 
 func newMetricsSet() *metricsSet {
-	opts := func(name, help string) prometheus.Opts {
-		return prometheus.Opts{Namespace: metricsNamespace, Subsystem: metricsSubsystem, Name: name, Help: help}
-	}
+	opts := metricsreg.Opts
 	m := &metricsSet{
 		notifications: prometheus.NewCounterVec(prometheus.CounterOpts(opts("notifications_total",
 			"Notifications answered at the publish endpoint, by protocol status code and outcome.")), []string{"status", "outcome"}),
@@ -93,10 +83,6 @@ func newMetricsSet() *metricsSet {
 			"Failed calls to provider adapters, by provider, operation and error kind.")), []string{"provider", "operation", "kind"}),
 		leaseReclaims: prometheus.NewCounterVec(prometheus.CounterOpts(opts("lease_reclaims_total",
 			"Reclaims of ended job leases: reclaimed, or failed (the reaper tries again).")), []string{"result"}),
-		digestFailures: prometheus.NewCounterVec(prometheus.CounterOpts(opts("digest_failures_total",
-			"Digest authentication refusals by reason.")), []string{"reason"}),
-		digestThrottled: prometheus.NewCounterVec(prometheus.CounterOpts(opts("digest_throttled_total",
-			"Digest requests the throttle refused without checking their response, by reason.")), []string{"reason"}),
 		state: newStateCollector(),
 	}
 	return m
@@ -105,26 +91,7 @@ func newMetricsSet() *metricsSet {
 // collectors returns every collector of the broker.
 func (m *metricsSet) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.notifications, m.consumer, m.placement, m.adapterCalls, m.adapterErrors,
-		m.leaseReclaims, m.digestFailures, m.digestThrottled, m.state}
-}
-
-// registerMetrics registers collectors on a configuration's registry.
-// A collector already registered there (a second module of the same
-// configuration registering it) is not an error.
-func registerMetrics(reg prometheus.Registerer, cs ...prometheus.Collector) error {
-	if reg == nil {
-		return nil
-	}
-	for _, c := range cs {
-		if err := reg.Register(c); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if errors.As(err, &are) {
-				continue
-			}
-			return err
-		}
-	}
-	return nil
+		m.leaseReclaims, m.state}
 }
 
 // observeNotification counts one answer of the publish endpoint.
@@ -160,56 +127,6 @@ func (m *metricsSet) observeReclaim(_ *jobs.Job, err error) {
 		return
 	}
 	m.leaseReclaims.WithLabelValues("reclaimed").Inc()
-}
-
-// observeDigestFailure counts one Digest authentication refusal, and a
-// refusal of the throttle in digest_throttled_total too.
-func (m *metricsSet) observeDigestFailure(err error) {
-	m.digestFailures.WithLabelValues(digestFailureReason(err)).Inc()
-	switch {
-	case errors.Is(err, digest.ErrNonceExhausted):
-		m.digestThrottled.WithLabelValues("nonce_exhausted").Inc()
-	case errors.Is(err, digest.ErrUserThrottled):
-		m.digestThrottled.WithLabelValues("user").Inc()
-	case errors.Is(err, digest.ErrClientThrottled):
-		m.digestThrottled.WithLabelValues("client").Inc()
-	}
-}
-
-// digestReasons label the refusals of broker/digest. An unknown user and
-// a wrong response share the label "credentials", as they share their
-// answer: the metric must not tell which user names exist.
-var digestReasons = []struct {
-	err   error
-	label string
-}{
-	{digest.ErrNoCredentials, "no_credentials"},
-	{digest.ErrMalformed, "malformed"},
-	{digest.ErrRealm, "realm"},
-	{digest.ErrURI, "uri"},
-	{digest.ErrAlgorithm, "algorithm"},
-	{digest.ErrQOP, "qop"},
-	{digest.ErrOpaque, "opaque"},
-	{digest.ErrNonceExpired, "nonce_expired"},
-	{digest.ErrNonce, "nonce"},
-	{digest.ErrUserhash, "userhash"},
-	{digest.ErrBody, "body"},
-	{digest.ErrUnknownUser, "credentials"},
-	{digest.ErrResponse, "credentials"},
-	{digest.ErrReplay, "replay"},
-	{digest.ErrNonceUnusable, "nonce_unusable"},
-	{digest.ErrNonceExhausted, "nonce_exhausted"},
-	{digest.ErrThrottled, "throttled"},
-}
-
-// digestFailureReason returns the label of a Digest refusal.
-func digestFailureReason(err error) string {
-	for _, r := range digestReasons {
-		if errors.Is(err, r.err) {
-			return r.label
-		}
-	}
-	return "other"
 }
 
 // ---------------------------------------------------------------------------

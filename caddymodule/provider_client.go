@@ -5,15 +5,9 @@ import (
 	"net/http"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/caddy-csb/caddy-csb/broker/httpclient"
 )
-
-func init() {
-	registerProviderOption("auth", parseProviderAuth)
-	registerProviderOption("tls", parseProviderTLS)
-}
 
 // ProviderAuth is how the broker authenticates to a provider, for
 // subscriptions and adapter calls. Placeholders such as {env.PROVIDER_PW}
@@ -47,96 +41,6 @@ type ProviderTLS struct {
 	// ServerName overrides the name the provider's certificate must carry
 	// (and the SNI sent), for a provider reached by IP address.
 	ServerName string `json:"server_name,omitempty"`
-}
-
-// parseProviderAuth parses:
-//
-//	auth digest|basic <user> <password> [{
-//		allow_cleartext
-//	}]
-//	auth bearer <token> [{
-//		allow_cleartext
-//	}]
-func parseProviderAuth(d *caddyfile.Dispenser, p *Provider) error {
-	if p.Auth != nil {
-		return d.Errf("provider %q: auth given twice", p.ID)
-	}
-	a := &ProviderAuth{}
-	if !d.NextArg() {
-		return d.ArgErr()
-	}
-	a.Scheme = d.Val()
-	switch a.Scheme {
-	case httpclient.SchemeDigest, httpclient.SchemeBasic:
-		if !d.Args(&a.Username, &a.Password) {
-			return d.Errf("provider %q: want auth %s <user> <password>", p.ID, a.Scheme)
-		}
-	case httpclient.SchemeBearer:
-		if !d.Args(&a.Token) {
-			return d.Errf("provider %q: want auth bearer <token>", p.ID)
-		}
-	default:
-		return d.Errf("provider %q: unknown auth scheme %q (want digest, basic or bearer)", p.ID, a.Scheme)
-	}
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		switch d.Val() {
-		case "allow_cleartext":
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			if a.Scheme == httpclient.SchemeDigest {
-				return d.Errf("provider %q: allow_cleartext is for basic and bearer (digest never sends the password)", p.ID)
-			}
-			a.AllowCleartext = true
-		default:
-			return d.Errf("provider %q: unrecognized auth option %q", p.ID, d.Val())
-		}
-	}
-	p.Auth = a
-	return nil
-}
-
-// parseProviderTLS parses:
-//
-//	tls {
-//		ca          <file>
-//		client_cert <cert-file> <key-file>
-//		server_name <name>
-//	}
-func parseProviderTLS(d *caddyfile.Dispenser, p *Provider) error {
-	if p.TLS != nil {
-		return d.Errf("provider %q: tls given twice", p.ID)
-	}
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	t := &ProviderTLS{}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		switch d.Val() {
-		case "ca":
-			if !d.Args(&t.CA) || d.NextArg() {
-				return d.ArgErr()
-			}
-		case "client_cert":
-			if !d.Args(&t.ClientCert, &t.ClientKey) || d.NextArg() {
-				return d.Errf("provider %q: want client_cert <cert-file> <key-file>", p.ID)
-			}
-		case "server_name":
-			if !d.Args(&t.ServerName) || d.NextArg() {
-				return d.ArgErr()
-			}
-		default:
-			return d.Errf("provider %q: unrecognized tls option %q", p.ID, d.Val())
-		}
-	}
-	if *t == (ProviderTLS{}) {
-		return d.Errf("provider %q: empty tls block", p.ID)
-	}
-	p.TLS = t
-	return nil
 }
 
 // provisionClient expands placeholders in the provider's auth and TLS

@@ -272,3 +272,11 @@ func (a *App) cleanupEngine() error {
 	_, err := enginePool.Delete(engineKey)
 	return err
 }
+
+// Catalogue returns the engine's catalogue, or nil.
+func (a *App) Catalogue() *catalog.Catalog {
+	if a.engine == nil {
+		return nil
+	}
+	return a.engine.catalog
+}
