@@ -5,7 +5,6 @@ import (
 	"github.com/caddy-csb/caddy-csb/caddymodule/internal/cfparse"
 
 	"net/http"
-	"strconv"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -77,83 +76,6 @@ func (m *AWSAdapter) PeerHosts() []string {
 	if m.S3Endpoint == "" || m.EC2Endpoint == "" {
 		return []string{"*.amazonaws.com"}
 	}
-	return nil
-}
-
-// UnmarshalCaddyfile parses the adapter inside a provider block:
-//
-//	adapter aws [<region>] {
-//		region            <region>
-//		services          ec2|s3...
-//		s3_endpoint       <url>
-//		ec2_endpoint      <url>
-//		path_style
-//		access_key_id     <id>
-//		secret_access_key <secret>
-//		session_token     <token>
-//		image_id          <ami>
-//		arch_image        <architecture> <ami>
-//		instance_type     <name> <vcpus> <memory-MiB> [<architecture>]
-//		subnet_id         <subnet>
-//		security_group_id <sg>...
-//		key_name          <keypair>
-//		root_device       <device>
-//		name_prefix       <prefix>
-//	}
-//
-// arch_image, instance_type and security_group_id may repeat; the
-// instance_type lines replace the built-in table.
-func (m *AWSAdapter) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	c := &m.Config
-	err := adapterBlock{
-		name: "aws",
-		arg:  &c.Region,
-		single: map[string]*string{
-			"region": &c.Region, "s3_endpoint": &c.S3Endpoint, "ec2_endpoint": &c.EC2Endpoint,
-			"access_key_id": &c.AccessKeyID, "secret_access_key": &c.SecretAccessKey, "session_token": &c.SessionToken,
-			"image_id": &c.ImageID, "subnet_id": &c.SubnetID, "key_name": &c.KeyName,
-			"root_device": &c.RootDevice, "name_prefix": &c.NamePrefix,
-		},
-		lists: map[string]*[]string{"security_group_id": &c.SecurityGroupIDs, "services": &c.Services},
-		flags: map[string]*bool{"path_style": &c.PathStyle},
-		more: func(d *caddyfile.Dispenser, opt string) (bool, error) {
-			switch opt {
-			case "arch_image":
-				return true, parseArchImage(d, "aws", &c.ArchImages)
-			case "instance_type":
-				return true, parseInstanceType(d, c)
-			}
-			return false, nil
-		},
-	}.parse(d)
-	if err != nil {
-		return err
-	}
-	for _, s := range c.Services {
-		if s != "ec2" && s != "s3" {
-			return d.Errf("adapter aws: service %q: want ec2 or s3", s)
-		}
-	}
-	return nil
-}
-
-// parseInstanceType parses "instance_type <name> <vcpus> <memory-MiB>
-// [<architecture>]" into a row of the instance-type table.
-func parseInstanceType(d *caddyfile.Dispenser, c *aws.Config) error {
-	args := d.RemainingArgs()
-	if len(args) != 3 && len(args) != 4 {
-		return d.ArgErr()
-	}
-	vcpus, err1 := strconv.Atoi(args[1])
-	mem, err2 := strconv.Atoi(args[2])
-	if err1 != nil || err2 != nil || vcpus <= 0 || mem <= 0 {
-		return d.Errf("adapter aws: instance_type %s: vcpus and memory (MiB) must be positive integers", args[0])
-	}
-	it := aws.InstanceType{Name: args[0], VCPUs: vcpus, MemoryMiB: mem}
-	if len(args) == 4 {
-		it.Architecture = args[3]
-	}
-	c.InstanceTypes = append(c.InstanceTypes, it)
 	return nil
 }
 

@@ -59,25 +59,6 @@ func (m *CDMIAdapter) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-// UnmarshalCaddyfile parses the adapter inside a provider block:
-//
-//	adapter cdmi [<endpoint>] {
-//		endpoint <url>
-//		prefix   <prefix>
-//	}
-func (m *CDMIAdapter) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	err := adapterBlock{name: "cdmi", arg: &m.Endpoint, single: map[string]*string{
-		"endpoint": &m.Endpoint, "prefix": &m.Prefix,
-	}}.parse(d)
-	if err != nil {
-		return err
-	}
-	if m.Endpoint == "" {
-		return d.Err("adapter cdmi: endpoint is required")
-	}
-	return nil
-}
-
 // Interface guards.
 var (
 	_ caddy.Provisioner            = (*CDMIAdapter)(nil)

@@ -63,26 +63,6 @@ func (m *CIMIAdapter) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-// UnmarshalCaddyfile parses the adapter inside a provider block:
-//
-//	adapter cimi [<endpoint>] {
-//		endpoint    <url>
-//		image       <name|href>
-//		name_prefix <prefix>
-//	}
-func (m *CIMIAdapter) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	err := adapterBlock{name: "cimi", arg: &m.Endpoint, single: map[string]*string{
-		"endpoint": &m.Endpoint, "image": &m.Image, "name_prefix": &m.NamePrefix,
-	}}.parse(d)
-	if err != nil {
-		return err
-	}
-	if m.Endpoint == "" {
-		return d.Err("adapter cimi: endpoint is required")
-	}
-	return nil
-}
-
 // Interface guards.
 var (
 	_ caddy.Provisioner               = (*CIMIAdapter)(nil)

@@ -57,16 +57,6 @@ func (l *LinkAdapter) Adapter() adapters.Adapter { return l.adapter }
 // (PeerURLCheckSetter).
 func (l *LinkAdapter) SetPeerURLCheck(check func(*url.URL) error) { l.adapter.CheckURL = check }
 
-// UnmarshalCaddyfile sets up the module from Caddyfile tokens. Syntax, in
-// a provider block:
-//
-//	adapter link {
-//		schemes <scheme>...
-//	}
-func (l *LinkAdapter) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	return adapterBlock{name: "link", lists: map[string]*[]string{"schemes": &l.Schemes}}.parse(d)
-}
-
 // Interface guards.
 var (
 	_ caddy.Provisioner                       = (*LinkAdapter)(nil)

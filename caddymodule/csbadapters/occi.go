@@ -5,7 +5,6 @@ import (
 
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -138,127 +137,6 @@ func (o *OCCIAdapter) SetHTTPClient(c *http.Client) {
 	if o.adapter != nil {
 		o.adapter.SetHTTPClient(c)
 	}
-}
-
-// UnmarshalCaddyfile sets up the module from Caddyfile tokens. Syntax, in
-// a provider block:
-//
-//	adapter occi [<endpoint>] {
-//		endpoint      <url>
-//		rendering     text/plain|text/occi
-//		os_tpl        <scheme#term>
-//		network       <location>
-//		no_start
-//		service_id    <id>
-//		offer         [cores <n>] [memory <GB>] [speed <GHz>] [storage <GB>] [architecture x86|x64]
-//		retries       <n>
-//		retry_backoff <duration>
-//		model_ttl     <duration>
-//	}
-func (o *OCCIAdapter) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	err := adapterBlock{
-		name: "occi",
-		arg:  &o.Endpoint,
-		single: map[string]*string{
-			"endpoint": &o.Endpoint, "os_tpl": &o.OSTemplate, "network": &o.Network, "service_id": &o.ServiceID,
-		},
-		flags: map[string]*bool{"no_start": &o.NoStart},
-		more:  o.unmarshalOption,
-	}.parse(d)
-	if err != nil {
-		return err
-	}
-	if o.Endpoint == "" {
-		return d.Err("adapter occi: an endpoint is required")
-	}
-	return nil
-}
-
-// unmarshalOption parses the options of UnmarshalCaddyfile that take
-// more than a string.
-func (o *OCCIAdapter) unmarshalOption(d *caddyfile.Dispenser, opt string) (bool, error) {
-	switch opt {
-	case "rendering":
-		v, err := cfparse.ArgValue(d)
-		if err != nil {
-			return true, err
-		}
-		if v != occi.MediaTextPlain && v != occi.MediaTextOCCI {
-			return true, d.Errf("adapter occi: rendering %q must be text/plain or text/occi", v)
-		}
-		o.Rendering = v
-	case "offer":
-		off, err := parseOffer(d)
-		if err != nil {
-			return true, err
-		}
-		o.Offer = off
-	case "retries":
-		v, err := cfparse.ArgValue(d)
-		if err != nil {
-			return true, err
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return true, d.Errf("adapter occi: retries %q is not a whole number", v)
-		}
-		if n == 0 {
-			n = -1 // none; 0 in JSON means the default
-		}
-		o.Retries = n
-	case "retry_backoff", "model_ttl":
-		v, err := cfparse.ArgValue(d)
-		if err != nil {
-			return true, err
-		}
-		dur, err := caddy.ParseDuration(v)
-		if err != nil || dur < 0 {
-			return true, d.Errf("adapter occi: %s %q is not a duration", opt, v)
-		}
-		if opt == "retry_backoff" {
-			o.RetryBackoff = caddy.Duration(dur)
-		} else {
-			o.ModelTTL = caddy.Duration(dur)
-		}
-	default:
-		return false, nil
-	}
-	return true, nil
-}
-
-func parseOffer(d *caddyfile.Dispenser) (*OCCIOffer, error) {
-	off := &OCCIOffer{}
-	args := d.RemainingArgs()
-	if len(args) == 0 || len(args)%2 != 0 {
-		return nil, d.Err("adapter occi: offer takes pairs: cores <n> memory <GB> speed <GHz> storage <GB> architecture <x86|x64>")
-	}
-	for i := 0; i < len(args); i += 2 {
-		k, v := args[i], args[i+1]
-		if k == "architecture" {
-			if v != "x86" && v != "x64" {
-				return nil, d.Errf("adapter occi: offer architecture %q must be x86 or x64", v)
-			}
-			off.Architecture = v
-			continue
-		}
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			return nil, d.Errf("adapter occi: offer %s %q is not a whole number", k, v)
-		}
-		switch k {
-		case "cores":
-			off.Cores = n
-		case "memory":
-			off.Memory = n
-		case "speed":
-			off.Speed = n
-		case "storage":
-			off.Storage = n
-		default:
-			return nil, d.Errf("adapter occi: unknown offer %q", k)
-		}
-	}
-	return off, nil
 }
 
 // Validate checks the configuration without side effects.

@@ -8,8 +8,6 @@ import (
 
 	"github.com/caddy-csb/caddy-csb/caddymodule"
 
-	"strconv"
-
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
@@ -25,8 +23,6 @@ func init() {
 	caddy.RegisterModule(PlacementCheapest{})
 }
 
-// ---------------------------------------------------------------------------
-
 // PlacementFirst ranks matching providers in configuration order (the
 // order of the provider blocks). It is the default policy.
 //
@@ -39,15 +35,6 @@ type PlacementFirst struct {
 func (PlacementFirst) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{ID: "csb.placement.first", New: func() caddy.Module { return new(PlacementFirst) }}
 }
-
-// UnmarshalCaddyfile sets up the policy from Caddyfile tokens. Syntax:
-//
-//	placement first
-func (p *PlacementFirst) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	return noPolicyOptions(d)
-}
-
-// ---------------------------------------------------------------------------
 
 // PlacementRoundRobin rotates through the matching providers in
 // configuration order: each decision starts after the provider the
@@ -70,13 +57,6 @@ func (p *PlacementRoundRobin) Provision(caddy.Context) error {
 	return nil
 }
 
-// UnmarshalCaddyfile sets up the policy from Caddyfile tokens. Syntax:
-//
-//	placement round_robin
-func (p *PlacementRoundRobin) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	return noPolicyOptions(d)
-}
-
 // Name implements placement.Policy.
 func (p *PlacementRoundRobin) Name() string { return p.rr.Name() }
 
@@ -88,8 +68,6 @@ func (p *PlacementRoundRobin) ScoreDry(in *placement.Input) { p.rr.ScoreDry(in) 
 
 // Note implements placement.Policy.
 func (p *PlacementRoundRobin) Note(c *placement.Candidate) string { return p.rr.Note(c) }
-
-// ---------------------------------------------------------------------------
 
 // PlacementRandom ranks matching providers in random order.
 //
@@ -119,37 +97,6 @@ func (p *PlacementRandom) Provision(caddy.Context) error {
 	return nil
 }
 
-// UnmarshalCaddyfile sets up the policy from Caddyfile tokens. Syntax:
-//
-//	placement random [{
-//		seed <n>
-//	}]
-func (p *PlacementRandom) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next() // policy name
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	for d.NextBlock(0) {
-		switch d.Val() {
-		case "seed":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			v, err := strconv.ParseUint(d.Val(), 10, 64)
-			if err != nil {
-				return d.Errf("placement random: seed %q: %v", d.Val(), err)
-			}
-			p.Seed = &v
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-		default:
-			return d.Errf("placement random: unrecognized option %q", d.Val())
-		}
-	}
-	return nil
-}
-
 // Name implements placement.Policy.
 func (p *PlacementRandom) Name() string { return "random" }
 
@@ -161,8 +108,6 @@ func (p *PlacementRandom) ScoreDry(in *placement.Input) { p.r.ScoreDry(in) }
 
 // Note implements placement.Policy.
 func (p *PlacementRandom) Note(c *placement.Candidate) string { return p.r.Note(c) }
-
-// ---------------------------------------------------------------------------
 
 // PlacementLeastLoaded ranks matching providers by their current load:
 // live jobs (the default) or committed capacity (cores + memory GB +
@@ -197,36 +142,6 @@ func (p *PlacementLeastLoaded) Validate() error {
 	return nil
 }
 
-// UnmarshalCaddyfile sets up the policy from Caddyfile tokens. Syntax:
-//
-//	placement least_loaded [{
-//		by jobs|capacity
-//	}]
-func (p *PlacementLeastLoaded) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next()
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	for d.NextBlock(0) {
-		switch d.Val() {
-		case "by":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			p.By = d.Val()
-			if p.By != "jobs" && p.By != "capacity" {
-				return d.Errf("placement least_loaded: by %q: want jobs or capacity", p.By)
-			}
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-		default:
-			return d.Errf("placement least_loaded: unrecognized option %q", d.Val())
-		}
-	}
-	return nil
-}
-
 // Name implements placement.Policy.
 func (p *PlacementLeastLoaded) Name() string { return "least_loaded" }
 
@@ -235,8 +150,6 @@ func (p *PlacementLeastLoaded) Score(in *placement.Input) { p.ll.Score(in) }
 
 // Note implements placement.Policy.
 func (p *PlacementLeastLoaded) Note(c *placement.Candidate) string { return p.ll.Note(c) }
-
-// ---------------------------------------------------------------------------
 
 // PlacementWeighted spreads decisions over the matching providers in
 // proportion to their weights (smooth weighted round-robin: deterministic
@@ -291,38 +204,6 @@ func (p *PlacementWeighted) ProviderDefaults(providers []*caddymodule.Provider) 
 	p.w = &placement.Weighted{Weights: weights}
 }
 
-// UnmarshalCaddyfile sets up the policy from Caddyfile tokens. Syntax:
-//
-//	placement weighted [{
-//		weight <provider> <n>
-//	}]
-func (p *PlacementWeighted) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next()
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	for d.NextBlock(0) {
-		switch d.Val() {
-		case "weight":
-			args := d.RemainingArgs()
-			if len(args) != 2 {
-				return d.ArgErr()
-			}
-			w, err := strconv.Atoi(args[1])
-			if err != nil || w < 0 {
-				return d.Errf("placement weighted: weight %q of provider %q: want a non-negative integer", args[1], args[0])
-			}
-			if p.Weights == nil {
-				p.Weights = map[string]int{}
-			}
-			p.Weights[args[0]] = w
-		default:
-			return d.Errf("placement weighted: unrecognized option %q", d.Val())
-		}
-	}
-	return nil
-}
-
 // Name implements placement.Policy.
 func (p *PlacementWeighted) Name() string { return "weighted" }
 
@@ -334,8 +215,6 @@ func (p *PlacementWeighted) ScoreDry(in *placement.Input) { p.w.ScoreDry(in) }
 
 // Note implements placement.Policy.
 func (p *PlacementWeighted) Note(c *placement.Candidate) string { return p.w.Note(c) }
-
-// ---------------------------------------------------------------------------
 
 // PlacementCheapest ranks matching providers by price, lowest first. A
 // candidate's price is the first known of: a price given here for the
@@ -382,38 +261,6 @@ func (p *PlacementCheapest) ProviderDefaults(providers []*caddymodule.Provider) 
 	p.c.Prices = prices
 }
 
-// UnmarshalCaddyfile sets up the policy from Caddyfile tokens. Syntax:
-//
-//	placement cheapest [{
-//		price <provider>[/<service>] <amount>
-//	}]
-func (p *PlacementCheapest) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next()
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	for d.NextBlock(0) {
-		switch d.Val() {
-		case "price":
-			args := d.RemainingArgs()
-			if len(args) != 2 {
-				return d.ArgErr()
-			}
-			v, err := strconv.ParseFloat(args[1], 64)
-			if err != nil || v < 0 {
-				return d.Errf("placement cheapest: price %q of %q: want a non-negative number", args[1], args[0])
-			}
-			if p.Prices == nil {
-				p.Prices = map[string]float64{}
-			}
-			p.Prices[args[0]] = v
-		default:
-			return d.Errf("placement cheapest: unrecognized option %q", d.Val())
-		}
-	}
-	return nil
-}
-
 // Name implements placement.Policy.
 func (p *PlacementCheapest) Name() string { return "cheapest" }
 
@@ -422,19 +269,6 @@ func (p *PlacementCheapest) Score(in *placement.Input) { p.c.Score(in) }
 
 // Note implements placement.Policy.
 func (p *PlacementCheapest) Note(c *placement.Candidate) string { return p.c.Note(c) }
-
-// noPolicyOptions parses a policy that takes no options.
-func noPolicyOptions(d *caddyfile.Dispenser) error {
-	d.Next()
-	name := d.Val()
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	if d.NextBlock(0) {
-		return d.Errf("placement %s takes no options", name)
-	}
-	return nil
-}
 
 // Interface guards.
 var (
