@@ -3,7 +3,6 @@ package caddymodule
 import (
 	"fmt"
 	"net/http"
-	"sync/atomic"
 
 	"github.com/caddyserver/caddy/v2"
 )
@@ -38,7 +37,13 @@ func init() {
 // that carry what the draft has no element for (expiry, source, owner,
 // attempts, scores). ?format=json|xml overrides Accept. An Accept that
 // admits none of these is answered 406.
-type AdminAPI struct{}
+//
+// Like caddypki's admin API, the module is provisioned with each
+// configuration and finds that configuration's csb app there; with no
+// csb app configured, every route answers 503.
+type AdminAPI struct {
+	app *App // the csb app of this configuration; nil when there is none
+}
 
 // CaddyModule returns the Caddy module information.
 func (AdminAPI) CaddyModule() caddy.ModuleInfo {
@@ -48,47 +53,43 @@ func (AdminAPI) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
+// Provision finds the configuration's csb app, if one is configured.
+func (api *AdminAPI) Provision(ctx caddy.Context) error {
+	// Not an error when there is none: the routes then answer 503.
+	if app, err := ctx.AppIfConfigured("csb"); err == nil {
+		api.app = app.(*App)
+	}
+	return nil
+}
+
 // Routes implements caddy.AdminRouter.
-func (AdminAPI) Routes() []caddy.AdminRoute {
+func (api *AdminAPI) Routes() []caddy.AdminRoute {
 	return []caddy.AdminRoute{
-		{Pattern: "/csb/catalog", Handler: caddy.AdminHandlerFunc(serveAdminCatalog)},
-		{Pattern: "/csb/jobs", Handler: caddy.AdminHandlerFunc(serveAdminJobs)},
-		{Pattern: "/csb/jobs/", Handler: caddy.AdminHandlerFunc(serveAdminJob)},
-		{Pattern: "/csb/subscriptions", Handler: caddy.AdminHandlerFunc(serveAdminSubscriptions)},
-		{Pattern: "/csb/placement/explain", Handler: caddy.AdminHandlerFunc(serveAdminExplain)},
+		{Pattern: "/csb/catalog", Handler: caddy.AdminHandlerFunc(api.serveCatalog)},
+		{Pattern: "/csb/jobs", Handler: caddy.AdminHandlerFunc(api.serveJobs)},
+		{Pattern: "/csb/jobs/", Handler: caddy.AdminHandlerFunc(api.serveJob)},
+		{Pattern: "/csb/subscriptions", Handler: caddy.AdminHandlerFunc(api.serveSubscriptions)},
+		{Pattern: "/csb/placement/explain", Handler: caddy.AdminHandlerFunc(api.serveExplain)},
 	}
 }
 
 // AdminNamespace is the XML namespace of the admin API's wrapper elements.
 const AdminNamespace = "urn:caddy-csb:admin"
 
-// runningApp is the csb app of the running configuration: set by Start,
-// cleared by the Cleanup of that same app (a reload's new app has already
-// replaced it by then).
-var runningApp atomic.Pointer[App]
-
-// currentEngine returns the running engine, if any.
-func currentEngine() *engine {
-	var e *engine
-	enginePool.Range(func(_, v any) bool {
-		e, _ = v.(*engine)
-		return false
-	})
-	return e
-}
-
 func adminError(status int, format string, args ...any) error {
 	return caddy.APIError{HTTPStatus: status, Err: fmt.Errorf(format, args...)}
 }
 
-// adminApp returns the running app, or a 503.
-func adminApp() (*App, error) {
-	a := runningApp.Load()
-	if a == nil || a.engine == nil {
+// running returns the csb app, or a 503 when there is none.
+func (api *AdminAPI) running() (*App, error) {
+	if api.app == nil || api.app.liveEngine() == nil {
 		return nil, adminError(http.StatusServiceUnavailable, "no csb app is running")
 	}
-	return a, nil
+	return api.app, nil
 }
 
 // Interface guards.
-var _ caddy.AdminRouter = AdminAPI{}
+var (
+	_ caddy.AdminRouter = (*AdminAPI)(nil)
+	_ caddy.Provisioner = (*AdminAPI)(nil)
+)

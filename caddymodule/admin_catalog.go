@@ -46,12 +46,16 @@ func placeableNow(p catalog.ProviderEntry, s catalog.ServiceEntry, now time.Time
 		(s.Expires.IsZero() || now.Before(s.Expires))
 }
 
-func serveAdminCatalog(w http.ResponseWriter, r *http.Request) error {
+func (api *AdminAPI) serveCatalog(w http.ResponseWriter, r *http.Request) error {
 	format, err := adminRequest(w, r, http.MethodGet, csbmsg.PublishMediaType)
 	if err != nil {
 		return err
 	}
-	e := currentEngine()
+	a, err := api.running()
+	if err != nil {
+		return err
+	}
+	e := a.liveEngine()
 	if e == nil {
 		return adminError(http.StatusServiceUnavailable, "no csb app is running")
 	}

@@ -45,12 +45,12 @@ type adminCandidate struct {
 	Note       string   `json:"note"` // the score explained, or the reason for rejection
 }
 
-func serveAdminExplain(w http.ResponseWriter, r *http.Request) error {
+func (api *AdminAPI) serveExplain(w http.ResponseWriter, r *http.Request) error {
 	format, err := adminRequest(w, r, http.MethodPost, csbmsg.ConsumerMediaType)
 	if err != nil {
 		return err
 	}
-	a, err := adminApp()
+	a, err := api.running()
 	if err != nil {
 		return err
 	}

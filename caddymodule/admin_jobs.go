@@ -67,12 +67,12 @@ func summarizeJob(j *jobs.Job, now time.Time) adminJob {
 	return aj
 }
 
-func serveAdminJobs(w http.ResponseWriter, r *http.Request) error {
+func (api *AdminAPI) serveJobs(w http.ResponseWriter, r *http.Request) error {
 	format, err := adminRequest(w, r, http.MethodGet, csbmsg.ConsumerMediaType)
 	if err != nil {
 		return err
 	}
-	a, err := adminApp()
+	a, err := api.running()
 	if err != nil {
 		return err
 	}
@@ -201,12 +201,12 @@ func jobXML(j *jobs.Job, now time.Time) *etree.Element {
 	return el
 }
 
-func serveAdminJob(w http.ResponseWriter, r *http.Request) error {
+func (api *AdminAPI) serveJob(w http.ResponseWriter, r *http.Request) error {
 	format, err := adminRequest(w, r, http.MethodGet, csbmsg.ConsumerMediaType)
 	if err != nil {
 		return err
 	}
-	a, err := adminApp()
+	a, err := api.running()
 	if err != nil {
 		return err
 	}

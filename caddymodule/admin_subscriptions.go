@@ -26,12 +26,16 @@ type adminNotification struct {
 	At        time.Time `json:"at"`
 }
 
-func serveAdminSubscriptions(w http.ResponseWriter, r *http.Request) error {
+func (api *AdminAPI) serveSubscriptions(w http.ResponseWriter, r *http.Request) error {
 	format, err := adminRequest(w, r, http.MethodGet, csbmsg.PublishMediaType)
 	if err != nil {
 		return err
 	}
-	e := currentEngine()
+	a, err := api.running()
+	if err != nil {
+		return err
+	}
+	e := a.liveEngine()
 	if e == nil {
 		return adminError(http.StatusServiceUnavailable, "no csb app is running")
 	}

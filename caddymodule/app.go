@@ -8,6 +8,7 @@ package caddymodule
 
 import (
 	"fmt"
+	"sync/atomic"
 
 	"github.com/caddy-csb/caddy-csb/caddymodule/internal/metricsreg"
 
@@ -57,9 +58,10 @@ type App struct {
 	ctx    caddy.Context
 	logger *zap.Logger
 
-	engine       *engine         // the long-lived broker state (state.go)
-	discovery    *discoveryLoops // this configuration's discovery (catalog.go)
-	consumerView *consumerView   // this configuration's placer, adapters and consumer settings (jobs.go)
+	engine       *engine                 // the long-lived broker state (state.go)
+	live         *atomic.Pointer[engine] // engine, for the admin API and metrics (liveEngine)
+	discovery    *discoveryLoops         // this configuration's discovery (catalog.go)
+	consumerView *consumerView           // this configuration's placer, adapters and consumer settings (jobs.go)
 }
 
 // CaddyModule returns the Caddy module information.
@@ -74,7 +76,7 @@ func (App) CaddyModule() caddy.ModuleInfo {
 func (a *App) Provision(ctx caddy.Context) error {
 	a.ctx = ctx
 	a.logger = ctx.Logger()
-	if err := metricsreg.Register(ctx.GetMetricsRegistry(), csbMetrics.collectors()...); err != nil {
+	if err := metricsreg.Register(ctx.GetMetricsRegistry(), append(csbMetrics.collectors(), newStateCollector(a))...); err != nil {
 		return fmt.Errorf("registering metrics: %v", err)
 	}
 	if a.XML == nil {
@@ -128,7 +130,6 @@ func (a *App) Start() error {
 	if err := a.startConsumer(); err != nil {
 		return err
 	}
-	runningApp.Store(a) // the admin API's view (admin.go)
 	return nil
 }
 
@@ -140,7 +141,6 @@ func (a *App) Stop() error {
 
 // Cleanup releases what Provision took.
 func (a *App) Cleanup() error {
-	runningApp.CompareAndSwap(a, nil)
 	return a.cleanupEngine()
 }
 

@@ -54,7 +54,6 @@ type metricsSet struct {
 	adapterCalls  *prometheus.HistogramVec
 	adapterErrors *prometheus.CounterVec
 	leaseReclaims *prometheus.CounterVec
-	state         *stateCollector
 }
 
 func newMetricsSet() *metricsSet {
@@ -78,7 +77,6 @@ func newMetricsSet() *metricsSet {
 			"Failed calls to provider adapters, by provider, operation and error kind.")), []string{"provider", "operation", "kind"}),
 		leaseReclaims: prometheus.NewCounterVec(prometheus.CounterOpts(opts("lease_reclaims_total",
 			"Reclaims of ended job leases: reclaimed, or failed (the reaper tries again).")), []string{"result"}),
-		state: newStateCollector(),
 	}
 	return m
 }
@@ -86,7 +84,7 @@ func newMetricsSet() *metricsSet {
 // collectors returns every collector of the broker.
 func (m *metricsSet) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.notifications, m.consumer, m.placement, m.adapterCalls, m.adapterErrors,
-		m.leaseReclaims, m.state}
+		m.leaseReclaims}
 }
 
 // observeNotification counts one answer of the publish endpoint.

@@ -11,9 +11,12 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/publish"
 )
 
-// stateCollector reads the running engine's catalogue, subscriptions and
-// jobs when /metrics is scraped.
+// stateCollector reads the catalogue, subscriptions and jobs of its csb
+// app's engine when /metrics is scraped. Each configuration load
+// registers its app's collector on its own registry.
 type stateCollector struct {
+	app *App
+
 	subscriptions *prometheus.Desc
 	providers     *prometheus.Desc
 	services      *prometheus.Desc
@@ -24,9 +27,10 @@ type stateCollector struct {
 	jobs          *prometheus.Desc
 }
 
-func newStateCollector() *stateCollector {
+func newStateCollector(a *App) *stateCollector {
 	name := func(n string) string { return prometheus.BuildFQName(metricsNamespace, metricsSubsystem, n) }
 	return &stateCollector{
+		app:           a,
 		subscriptions: prometheus.NewDesc(name("subscriptions"), "Subscriptions at providers by state.", []string{"state"}, nil),
 		providers:     prometheus.NewDesc(name("catalog_providers"), "Catalogue providers by status.", []string{"status"}, nil),
 		services:      prometheus.NewDesc(name("catalog_services"), "Catalogue services by service model and status.", []string{"kind", "status"}, nil),
@@ -55,7 +59,7 @@ var (
 // Collect implements prometheus.Collector. Every state gets a series, 0
 // included, so that dashboards see a stable set.
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
-	e := currentEngine()
+	e := c.app.liveEngine()
 	if e == nil {
 		return
 	}
