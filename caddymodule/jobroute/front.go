@@ -54,7 +54,7 @@ func resourceKind(res *adapters.Resource) string {
 // front requests themselves: the endpoint's path and the cleaned route
 // path below it, never anything beside or above it. The provider's
 // credentials go only to an upstream the peer URL policy accepts.
-func (u *JobUpstreams) frontGeneric(r *http.Request, ep jobs.Endpoint) (*url.URL, *digest.Transport, error) {
+func (h *JobRoute) frontGeneric(r *http.Request, ep jobs.Endpoint) (*url.URL, *digest.Transport, error) {
 	bu, err := url.Parse(ep.URL)
 	if err != nil || bu.Host == "" || (bu.Scheme != "http" && bu.Scheme != "https") {
 		return nil, nil, &adapters.Error{Kind: adapters.KindNotFound, Status: http.StatusNotFound, Op: "proxy", Err: errors.New("this job has no native endpoint to front")}
@@ -65,19 +65,19 @@ func (u *JobUpstreams) frontGeneric(r *http.Request, ep jobs.Endpoint) (*url.URL
 	setPath(r, base+r.URL.EscapedPath())
 	r.URL.Scheme, r.URL.Host, r.Host = bu.Scheme, bu.Host, bu.Host
 	upstream := &url.URL{Scheme: bu.Scheme, Host: bu.Host}
-	if err := u.checkUpstream(ep.ProviderID, upstream, r); err != nil {
+	if err := h.checkUpstream(ep.ProviderID, upstream, r); err != nil {
 		return nil, nil, err
 	}
-	dt, err := u.addProviderAuth(r, ep.ProviderID, upstream)
+	dt, err := h.addProviderAuth(r, ep.ProviderID, upstream)
 	return upstream, dt, err
 }
 
 // checkUpstream refuses (403) an upstream the peer URL policy does not
 // accept for the provider, before any credential is added or any request
 // made toward it.
-func (u *JobUpstreams) checkUpstream(providerID string, upstream *url.URL, r *http.Request) error {
+func (h *JobRoute) checkUpstream(providerID string, upstream *url.URL, r *http.Request) error {
 	target := &url.URL{Scheme: upstream.Scheme, Host: upstream.Host, Path: r.URL.Path, RawPath: r.URL.RawPath}
-	if err := u.app.CheckPeerURL(providerID, target); err != nil {
+	if err := h.app.CheckPeerURL(providerID, target); err != nil {
 		return &adapters.Error{Kind: adapters.KindClient, Status: http.StatusForbidden, Op: "proxy", Err: fmt.Errorf("the job's native endpoint is refused: %w", err)}
 	}
 	return nil
@@ -87,8 +87,8 @@ func (u *JobUpstreams) checkUpstream(providerID string, upstream *url.URL, r *ht
 // upstream: Basic or a bearer token, or Digest answered from the
 // provider's own Digest client, which it returns for the retries of the
 // request.
-func (u *JobUpstreams) addProviderAuth(r *http.Request, providerID string, upstream *url.URL) (*digest.Transport, error) {
-	p := u.app.Provider(providerID)
+func (h *JobRoute) addProviderAuth(r *http.Request, providerID string, upstream *url.URL) (*digest.Transport, error) {
+	p := h.app.Provider(providerID)
 	if p == nil || p.Auth == nil {
 		return nil, nil
 	}

@@ -19,7 +19,7 @@ import (
 func TestFrontGenericCredentials(t *testing.T) {
 	t.Setenv("CSB_TEST_PROVIDER_PW", "pw-from-env")
 	t.Setenv("CSB_TEST_PROVIDER_TOKEN", "token-from-env")
-	u := &JobUpstreams{app: &caddymodule.App{Providers: withPeerPolicies(t,
+	u := &JobRoute{app: &caddymodule.App{Providers: withPeerPolicies(t,
 		&caddymodule.Provider{ID: "basic", Auth: &caddymodule.ProviderAuth{Scheme: "basic", Username: "broker", Password: "{env.CSB_TEST_PROVIDER_PW}"}},
 		&caddymodule.Provider{ID: "bearer", Auth: &caddymodule.ProviderAuth{Scheme: "bearer", Token: "{env.CSB_TEST_PROVIDER_TOKEN}"}},
 		&caddymodule.Provider{ID: "open"},

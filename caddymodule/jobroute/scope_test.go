@@ -1,34 +1,74 @@
 package jobroute
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 
 	"go.uber.org/zap"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 
 	"github.com/caddy-csb/caddy-csb/broker/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 	"github.com/caddy-csb/caddy-csb/caddymodule"
 )
 
-// TestRefuseSendsNoBody: a request a front refused after reading its body
-// goes to the refusal responder without a body or a length, so the
-// refusal itself cannot fail (and count against the responder's health).
-func TestRefuseSendsNoBody(t *testing.T) {
-	u := &JobUpstreams{logger: zap.NewNop(), refuser: &refuser{addr: "127.0.0.1:9"}}
-	r := httptest.NewRequest(http.MethodPut, "http://consumer.invalid/c/o", strings.NewReader(`{"copy":"/other/o"}`))
-	r.Header.Set("Authorization", "Basic secret")
-	ups := u.refuse(r, adapters.Refused("field copy reaches beyond the job"))
-	if len(ups) != 1 || ups[0].Dial != "127.0.0.1:9" {
-		t.Fatalf("upstreams %v", ups)
+// TestRefusalIsACaddyError: a refused request is answered by Caddy's
+// error handling: the handler returns a caddyhttp.Error with the status
+// the refusal calls for and the reason as its message, and the request
+// goes no further (the next handler, the reverse proxy, never runs).
+func TestRefusalIsACaddyError(t *testing.T) {
+	h := &JobRoute{Prefix: "/csb/jobs/", logger: zap.NewNop(), app: new(caddymodule.App)}
+	next := caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error {
+		t.Fatal("a refused request reached the reverse proxy")
+		return nil
+	})
+	for _, tc := range []struct {
+		target string
+		status int
+		reason string
+	}{
+		{"/elsewhere/J1/x", http.StatusNotFound, "/elsewhere/J1/x is not a job route (/csb/jobs/<job-id>/...)"},
+		{"/csb/jobs/J1/x", http.StatusForbidden, "no authenticated consumer: put an authentication handler in front of the job routes"},
+	} {
+		r := httptest.NewRequest(http.MethodGet, "http://consumer.invalid"+tc.target, nil)
+		err := h.ServeHTTP(httptest.NewRecorder(), r, next)
+		var he caddyhttp.HandlerError
+		if !errors.As(err, &he) || he.StatusCode != tc.status || he.Err == nil || he.Err.Error() != tc.reason {
+			t.Errorf("%s: %v, want HTTP %d %q", tc.target, err, tc.status, tc.reason)
+		}
 	}
-	if r.Body != http.NoBody || r.ContentLength != 0 || r.GetBody != nil {
-		t.Fatalf("the refused request still carries a body (length %d)", r.ContentLength)
+	for err, want := range map[error]int{
+		adapters.Refused("field copy reaches beyond the job"):                                                        http.StatusForbidden,
+		&adapters.Error{Kind: adapters.KindTimeout, Err: errors.New("slow")}:                                         http.StatusGatewayTimeout,
+		&adapters.Error{Kind: adapters.KindServer, Status: http.StatusBadGateway, Op: "proxy", Err: errors.New("x")}: http.StatusBadGateway,
+		errors.New("anything else"): http.StatusBadGateway,
+	} {
+		if got := refusalStatus(err); got != want {
+			t.Errorf("%v: %d, want %d", err, got, want)
+		}
 	}
-	if r.Header.Get(refuseStatusHeader) != "403" || r.Header.Get("Authorization") != "" || r.URL.Path != "/" {
-		t.Fatalf("refused request: %v %s", r.Header, r.URL)
+}
+
+// TestJobUpstreamsNeedTheHandler: the source gives upstreams only for a
+// request the handler resolved, and the same ones on a retry.
+func TestJobUpstreamsNeedTheHandler(t *testing.T) {
+	u := &JobUpstreams{logger: zap.NewNop(), watch: &watchSet{m: map[string]*reverseproxy.Host{}}}
+	r := httptest.NewRequest(http.MethodGet, "http://consumer.invalid/csb/jobs/J1/x", nil)
+	r = r.WithContext(context.WithValue(r.Context(), caddyhttp.VarsCtxKey, map[string]any{}))
+	if _, err := u.GetUpstreams(r); !errors.Is(err, errNoRoute) {
+		t.Fatalf("no handler in front: %v", err)
+	}
+	want := []*reverseproxy.Upstream{{Dial: "127.0.0.1:9"}}
+	caddyhttp.SetVar(r.Context(), routedVar, &routed{provider: "p", upstreams: want})
+	for try := range 2 {
+		if got, err := u.GetUpstreams(r); err != nil || len(got) != 1 || got[0] != want[0] {
+			t.Fatalf("try %d: %v %v", try, got, err)
+		}
 	}
 }
 
@@ -36,7 +76,7 @@ func TestRefuseSendsNoBody(t *testing.T) {
 // cleaned route path below the job's endpoint, whatever the endpoint's
 // trailing slash; a path climbing above never gets that far.
 func TestFrontGenericStaysBelowTheEndpoint(t *testing.T) {
-	u := &JobUpstreams{app: &caddymodule.App{Providers: withPeerPolicies(t, &caddymodule.Provider{ID: "open"})}}
+	u := &JobRoute{app: &caddymodule.App{Providers: withPeerPolicies(t, &caddymodule.Provider{ID: "open"})}}
 	for _, tc := range []struct{ endpoint, path, want string }{
 		{"http://127.0.0.1:9/apps/crm", "/page", "http://127.0.0.1:9/apps/crm/page"},
 		{"http://127.0.0.1:9/apps/crm/", "/a/../b", "http://127.0.0.1:9/apps/crm/b"},
