@@ -94,7 +94,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		if err := p.ProvisionPeerPolicy(admin, a.logger); err != nil {
 			return err
 		}
-		if err := p.provisionClient(); err != nil {
+		if err := p.provisionClient(ctx); err != nil {
 			return err
 		}
 		p.handPeerPolicy()

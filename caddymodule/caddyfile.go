@@ -11,6 +11,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
+	"github.com/caddyserver/caddy/v2/modules/caddytls"
 	"github.com/dustin/go-humanize"
 
 	"github.com/caddy-csb/caddy-csb/broker/httpclient"
@@ -949,15 +951,17 @@ func parseProviderTLS(d *caddyfile.Dispenser, p *Provider) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	t := &ProviderTLS{}
+	t := &reverseproxy.TLSConfig{}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		switch d.Val() {
 		case "ca":
-			if !d.Args(&t.CA) || d.NextArg() {
+			var file string
+			if !d.Args(&file) || d.NextArg() {
 				return d.ArgErr()
 			}
+			t.CARaw = caddyconfig.JSONModuleObject(caddytls.FileCAPool{TrustedCACertPEMFiles: []string{file}}, "provider", "file", nil)
 		case "client_cert":
-			if !d.Args(&t.ClientCert, &t.ClientKey) || d.NextArg() {
+			if !d.Args(&t.ClientCertificateFile, &t.ClientCertificateKeyFile) || d.NextArg() {
 				return d.Errf("provider %q: want client_cert <cert-file> <key-file>", p.ID)
 			}
 		case "server_name":
@@ -968,7 +972,7 @@ func parseProviderTLS(d *caddyfile.Dispenser, p *Provider) error {
 			return d.Errf("provider %q: unrecognized tls option %q", p.ID, d.Val())
 		}
 	}
-	if *t == (ProviderTLS{}) {
+	if t.CARaw == nil && t.ClientCertificateFile == "" && t.ServerName == "" {
 		return d.Errf("provider %q: empty tls block", p.ID)
 	}
 	p.TLS = t

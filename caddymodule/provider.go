@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
+
 	"github.com/caddy-csb/caddy-csb/broker/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/peerurl"
 )
@@ -38,9 +40,16 @@ type Provider struct {
 	// bearer <token>. See ProviderAuth.
 	Auth *ProviderAuth `json:"auth,omitempty"`
 
-	// TLS is the TLS trust toward the provider (CA file, client
-	// certificate, server name). Caddyfile: tls { ... }. See ProviderTLS.
-	TLS *ProviderTLS `json:"tls,omitempty"`
+	// TLS is the TLS trust toward the provider, in Caddy's own shape (that
+	// of reverse_proxy's transport http { tls }): the ca module (a
+	// tls.ca_pool.source: only these CAs are trusted for the provider),
+	// client_certificate_file and client_certificate_key_file for mutual
+	// TLS, and server_name, the name the provider's certificate must
+	// carry and the SNI sent (for a provider reached by IP address).
+	// Other options are refused. Default: the system's trust store, with
+	// TLS 1.2 at least. Caddyfile: tls { ca <file>; client_cert <cert>
+	// <key>; server_name <name> }.
+	TLS *reverseproxy.TLSConfig `json:"tls,omitempty"`
 
 	// AllowedHosts are host patterns, besides the provider's configured
 	// origins, that URLs from this provider or its publishers may name:

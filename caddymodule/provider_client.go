@@ -1,10 +1,12 @@
 package caddymodule
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 
 	"github.com/caddy-csb/caddy-csb/broker/httpclient"
 )
@@ -28,27 +30,12 @@ type ProviderAuth struct {
 	AllowCleartext bool `json:"allow_cleartext,omitempty"`
 }
 
-// ProviderTLS is the TLS configuration toward a provider. Without it, the
-// system's trust store is used, with TLS 1.2 at least.
-type ProviderTLS struct {
-	// CA is a PEM file of the CA certificates that sign the provider's
-	// certificate. When set, only these are trusted for this provider.
-	CA string `json:"ca,omitempty"`
-	// ClientCert and ClientKey are PEM files of the certificate (chain)
-	// and key the broker presents for mutual TLS.
-	ClientCert string `json:"client_cert,omitempty"`
-	ClientKey  string `json:"client_key,omitempty"`
-	// ServerName overrides the name the provider's certificate must carry
-	// (and the SNI sent), for a provider reached by IP address.
-	ServerName string `json:"server_name,omitempty"`
-}
-
 // provisionClient expands placeholders in the provider's auth and TLS
 // settings and builds its HTTP client (reading the certificate files),
 // restricted to what the provider's peer URL policy allows (every
 // request, redirect and connection; see peer_policy.go). It makes no
 // network call.
-func (p *Provider) provisionClient() error {
+func (p *Provider) provisionClient(ctx caddy.Context) error {
 	repl := caddy.NewReplacer()
 	expand := func(s string) string { return repl.ReplaceKnown(s, "") }
 	var cfg httpclient.Config
@@ -62,12 +49,11 @@ func (p *Provider) provisionClient() error {
 		}
 	}
 	if t := p.TLS; t != nil {
-		cfg.TLS = httpclient.TLS{
-			CAFile:         expand(t.CA),
-			ClientCertFile: expand(t.ClientCert),
-			ClientKeyFile:  expand(t.ClientKey),
-			ServerName:     expand(t.ServerName),
+		tc, err := providerTLS(ctx, t, expand)
+		if err != nil {
+			return fmt.Errorf("provider %q: tls: %v", p.ID, err)
 		}
+		cfg.TLS = tc
 	}
 	cfg.Peer = p.peer // nil for a Provider built by hand in a unit test
 	client, err := httpclient.New(cfg)
@@ -76,6 +62,40 @@ func (p *Provider) provisionClient() error {
 	}
 	p.client = client
 	return nil
+}
+
+// providerTLS converts the provider's TLS settings, Caddy's own
+// reverseproxy.TLSConfig (as reverse_proxy's transport http { tls }
+// takes them), into the broker client's: the trusted CAs of its ca
+// module (tls.ca_pool.source.*), the client certificate files and the
+// server name, placeholders expanded in the last two. The client keeps
+// its own floor of TLS 1.2. Options the broker's client does not apply
+// are refused rather than ignored.
+func providerTLS(ctx caddy.Context, t *reverseproxy.TLSConfig, expand func(string) string) (httpclient.TLS, error) {
+	switch {
+	case t.InsecureSkipVerify:
+		return httpclient.TLS{}, errors.New("insecure_skip_verify is not supported toward providers")
+	case t.ClientCertificateAutomate != "", t.Renegotiation != "", len(t.Curves) > 0, len(t.ExceptPorts) > 0, t.HandshakeTimeout != 0:
+		return httpclient.TLS{}, errors.New("only ca, client_certificate_file, client_certificate_key_file and server_name apply to providers")
+	}
+	out := httpclient.TLS{
+		ClientCertFile: expand(t.ClientCertificateFile),
+		ClientKeyFile:  expand(t.ClientCertificateKeyFile),
+		ServerName:     expand(t.ServerName),
+	}
+	if t.CARaw != nil || len(t.RootCAPEMFiles) > 0 || len(t.RootCAPool) > 0 {
+		// Only the trusted pool is taken from Caddy's conversion: the
+		// client loads the certificate files itself.
+		trust := &reverseproxy.TLSConfig{CARaw: t.CARaw, RootCAPEMFiles: t.RootCAPEMFiles, RootCAPool: t.RootCAPool}
+		tc, err := trust.MakeTLSClientConfig(ctx)
+		if err != nil {
+			return httpclient.TLS{}, err
+		}
+		if tc != nil {
+			out.RootCAs = tc.RootCAs
+		}
+	}
+	return out, nil
 }
 
 // HTTPClient returns the client for calls to this provider: its TLS
