@@ -50,7 +50,7 @@ func (a *App) loadAdapters(ctx caddy.Context) error {
 			}
 		}
 		// The broker's own calls (jobs, discovery) go through a wrapper
-		// that times them and counts failures (metrics.go), so the
+		// that times them and counts failures (metrics_adapters.go), so the
 		// adapters stay Caddy-free; Adapter and AdapterFor hand out the
 		// adapters themselves.
 		p.metered = make([]adapters.Adapter, len(p.adapters))

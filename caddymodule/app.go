@@ -1,9 +1,27 @@
-// Package caddymodule holds all the Caddy glue of caddy-csb: the csb app
+// Package caddymodule is the core of caddy-csb's Caddy glue: the csb app
 // (providers, catalogue, subscriptions, jobs and background work), the
 // http.handlers.csb handler that serves the draft's Publish and Consumer
-// interfaces, the guest-module namespaces csb.adapters.* and
-// csb.placement.*, and their Caddyfile syntax. The engine itself lives in
-// the Caddy-free packages under broker/ and adapters/.
+// interfaces, the admin.api.csb module and the broker's metrics. The
+// whole Caddyfile syntax of the csb global option and the csb directive
+// is in caddyfile.go.
+//
+// Each independent module family has its own package, which imports this
+// one for the App and the interfaces the app calls on its guests
+// (HTTPClientSetter, PeerOriginsReporter, PeerHostsReporter,
+// PeerURLCheckSetter, ProviderDefaulter); this package imports none of
+// them:
+//
+//	caddymodule/csbadapters   csb.adapters.*: the real clouds' APIs
+//	caddymodule/csbplacement  csb.placement.*: placement policies
+//	caddymodule/digestauth    http_digest, digest_auth, caddy digest-hash
+//	caddymodule/jobroute      csb_job_route and reverse_proxy's dynamic csb
+//	caddymodule/csbsandbox    csb_sandbox, a fake cloud for trying things out
+//
+// The repository's root package imports them all, so an xcaddy build gets
+// every module. A new adapter module goes in csbadapters (its engine in
+// adapters/), a new front-end's Caddy module in a package of its own. The
+// engine itself lives in the Caddy-free packages under broker/ and
+// adapters/.
 package caddymodule
 
 import (
@@ -61,7 +79,7 @@ type App struct {
 	engine       *engine                 // the long-lived broker state (state.go)
 	live         *atomic.Pointer[engine] // engine, for the admin API and metrics (liveEngine)
 	discovery    *discoveryLoops         // this configuration's discovery (catalog.go)
-	consumerView *consumerView           // this configuration's placer, adapters and consumer settings (jobs.go)
+	consumerView *consumerView           // this configuration's placer, adapters and consumer settings (jobs_engine.go)
 }
 
 // CaddyModule returns the Caddy module information.

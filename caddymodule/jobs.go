@@ -167,7 +167,7 @@ func (c *ConsumerConfig) tunables() jobs.Config {
 		MaxAttempts:     c.MaxAttempts,
 		CacheTTL:        time.Duration(c.CacheTTL),
 		CacheSize:       c.CacheSize,
-		// The transparent proxy (proxy.go) caches job endpoints; every
+		// The job route (App.JobEndpoint, job_endpoints.go) caches job endpoints; every
 		// write of a job invalidates its entry.
 		OnChange: jobEndpointChanged,
 	}

@@ -101,7 +101,7 @@ func (a *App) provisionConsumer(ctx caddy.Context) error {
 	}
 	tun := cfg.tunables()
 	// Every write of a job also updates the jobs-by-state gauge
-	// (metrics.go), after whatever tunables() already hooks there.
+	// (metrics_jobs.go), after whatever tunables() already hooks there.
 	changed, count := tun.OnChange, a.engine.jobCount.observe
 	tun.OnChange = func(j *jobs.Job) {
 		if changed != nil {
