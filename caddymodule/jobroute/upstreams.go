@@ -25,7 +25,8 @@ func init() {
 // http.reverse_proxy.upstreams.csb: it hands the reverse proxy the
 // provider endpoint that the csb_job_route handler in front resolved for
 // the request (see JobRoute). Without that handler in front, it has no
-// upstream to give: the reverse proxy then answers 502.
+// upstream to give: the reverse proxy then answers 503 (no upstreams
+// available) and logs the reason.
 //
 // With passive health checks (fail_duration) and retries (lb_retries or
 // lb_try_duration) on, a provider whose native endpoint keeps failing
