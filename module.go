@@ -1,10 +1,20 @@
 // Package caddycsb is the entry point xcaddy builds: importing it registers
 // every Caddy module of caddy-csb, a Cloud Service Broker for Caddy v2.
 //
-//	xcaddy build v2.11.9 --with github.com/caddy-csb/caddy-csb
+//	xcaddy build v2.11.9 --with github.com/caddy-csb/caddy-csb=./
 package caddycsb
 
 import (
-	// Register the csb app, the csb handler and every guest module.
+	// The csb app, the csb handler and the admin API.
 	_ "github.com/caddy-csb/caddy-csb/caddymodule"
+	// The csb.adapters.* guest modules (real clouds' APIs).
+	_ "github.com/caddy-csb/caddy-csb/caddymodule/csbadapters"
+	// The csb.placement.* guest modules.
+	_ "github.com/caddy-csb/caddy-csb/caddymodule/csbplacement"
+	// csb_sandbox: a fake cloud for trying things out.
+	_ "github.com/caddy-csb/caddy-csb/caddymodule/csbsandbox"
+	// http_digest, digest_auth and caddy csb-digest-hash.
+	_ "github.com/caddy-csb/caddy-csb/caddymodule/digestauth"
+	// The job route: reverse_proxy's dynamic csb upstream source.
+	_ "github.com/caddy-csb/caddy-csb/caddymodule/jobroute"
 )

@@ -88,6 +88,7 @@ http://127.0.0.1:%d {
 		reverse_proxy 127.0.0.1:%d
 	}
 	route /csb/jobs/* {
+		csb_job_route
 		reverse_proxy {
 			dynamic csb
 		}

@@ -1,4 +1,4 @@
-package caddymodule
+package caddymodule_test
 
 import (
 	"os"
@@ -7,8 +7,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddytest"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
+
+	// Every module of this project, as an xcaddy build has them.
+	_ "github.com/caddy-csb/caddy-csb"
 )
 
 // TestCaddyfileAdapt compares each testdata/caddyfile_adapt/*.caddyfiletest
@@ -37,5 +41,30 @@ func TestCaddyfileAdapt(t *testing.T) {
 				t.Fail()
 			}
 		})
+	}
+}
+
+// TestExampleCloudBlocks: the commented OpenStack, AWS and job-route
+// blocks of Caddyfile.example adapt once uncommented.
+func TestExampleCloudBlocks(t *testing.T) {
+	raw, err := os.ReadFile("../Caddyfile.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	uncomment := regexp.MustCompile(`(?m)^(\t+)#(provider |route |\t|})`)
+	body := uncomment.ReplaceAll(raw, []byte("$1$2"))
+	for _, want := range []string{"\t\tprovider openstack {", "\t\tprovider aws {", "\troute /csb/jobs/* {"} {
+		if !strings.Contains(string(body), want) {
+			t.Fatalf("Caddyfile.example has no commented %q block", strings.TrimSpace(want))
+		}
+	}
+	out, _, err := caddyconfig.GetAdapter("caddyfile").Adapt(body, map[string]any{"filename": "Caddyfile.example"})
+	if err != nil {
+		t.Fatalf("uncommented blocks do not adapt: %v", err)
+	}
+	for _, want := range []string{`"name":"openstack"`, `"name":"aws"`, `"source":"csb"`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("adapted config lacks %s", want)
+		}
 	}
 }

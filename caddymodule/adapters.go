@@ -5,56 +5,15 @@ import (
 	"net/http"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig"
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/caddy-csb/caddy-csb/broker/adapters"
 )
-
-func init() {
-	registerProviderOption("adapter", parseProviderAdapter)
-}
 
 // HTTPClientSetter is implemented by adapter modules that make HTTP calls:
 // the app hands them the provider's client (TLS trust, authentication)
 // after provisioning.
 type HTTPClientSetter interface {
 	SetHTTPClient(*http.Client)
-}
-
-// parseProviderAdapter parses the provider subdirective
-//
-//	adapter <name> [<args...>] {
-//		...
-//	}
-//
-// It loads the guest module csb.adapters.<name> and lets it parse the rest
-// of the segment, so every adapter documents its own syntax in its
-// UnmarshalCaddyfile. A provider may name one adapter per service model
-// (adapter cimi ... and adapter cdmi ...); the first is its primary one.
-func parseProviderAdapter(d *caddyfile.Dispenser, p *Provider) error {
-	if !d.NextArg() {
-		return d.ArgErr()
-	}
-	name := d.Val()
-	info, err := caddy.GetModule("csb.adapters." + name)
-	if err != nil {
-		return d.Errf("provider %q: unknown adapter %q: %v", p.ID, name, err)
-	}
-	unm, ok := info.New().(caddyfile.Unmarshaler)
-	if !ok {
-		return d.Errf("provider %q: adapter %q has no Caddyfile syntax", p.ID, name)
-	}
-	if err := unm.UnmarshalCaddyfile(d.NewFromNextSegment()); err != nil {
-		return err
-	}
-	raw := caddyconfig.JSONModuleObject(unm, "name", name, nil)
-	if len(p.AdapterRaw) == 0 {
-		p.AdapterRaw = raw
-	} else {
-		p.MoreAdaptersRaw = append(p.MoreAdaptersRaw, raw)
-	}
-	return nil
 }
 
 // loadAdapters loads each provider's adapter modules. It is called by
@@ -91,7 +50,7 @@ func (a *App) loadAdapters(ctx caddy.Context) error {
 			}
 		}
 		// The broker's own calls (jobs, discovery) go through a wrapper
-		// that times them and counts failures (metrics.go), so the
+		// that times them and counts failures (metrics_adapters.go), so the
 		// adapters stay Caddy-free; Adapter and AdapterFor hand out the
 		// adapters themselves.
 		p.metered = make([]adapters.Adapter, len(p.adapters))
@@ -168,102 +127,4 @@ func (a *App) adapterIndex(providerID, kind string) (*Provider, int) {
 		return p, fallback
 	}
 	return nil, 0
-}
-
-// adapterBlock is the Caddyfile syntax the adapter modules share:
-//
-//	adapter <name> [<arg>] {
-//		<single> <value>
-//		<list>   <value>...
-//		<flag>
-//		...
-//	}
-//
-// Options not in single, lists or flags go to more, which reports whether
-// it knew the option.
-type adapterBlock struct {
-	name   string  // the adapter's name, for errors ("adapter cimi: ...")
-	arg    *string // where the optional argument goes; nil: no argument
-	single map[string]*string
-	lists  map[string]*[]string
-	flags  map[string]*bool
-	more   func(d *caddyfile.Dispenser, opt string) (bool, error)
-}
-
-// parse parses the adapter subdirective's segment, from the adapter name.
-func (b adapterBlock) parse(d *caddyfile.Dispenser) error {
-	d.Next() // adapter name
-	if d.NextArg() {
-		if b.arg == nil {
-			return d.ArgErr()
-		}
-		*b.arg = d.Val()
-	}
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		opt := d.Val()
-		switch {
-		case b.single[opt] != nil:
-			if err := oneArg(d, b.single[opt]); err != nil {
-				return err
-			}
-		case b.lists[opt] != nil:
-			args := d.RemainingArgs()
-			if len(args) == 0 {
-				return d.ArgErr()
-			}
-			*b.lists[opt] = append(*b.lists[opt], args...)
-		case b.flags[opt] != nil:
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			*b.flags[opt] = true
-		default:
-			known := false
-			if b.more != nil {
-				var err error
-				if known, err = b.more(d, opt); err != nil {
-					return err
-				}
-			}
-			if !known {
-				return d.Errf("adapter %s: unrecognized option %q", b.name, opt)
-			}
-		}
-	}
-	return nil
-}
-
-// parseArchImage parses "arch_image <architecture> <image>" into images;
-// an architecture may be given once.
-func parseArchImage(d *caddyfile.Dispenser, adapter string, images *map[string]string) error {
-	args := d.RemainingArgs()
-	if len(args) != 2 {
-		return d.ArgErr()
-	}
-	if *images == nil {
-		*images = map[string]string{}
-	}
-	if _, dup := (*images)[args[0]]; dup {
-		return d.Errf("adapter %s: arch_image %q given twice", adapter, args[0])
-	}
-	(*images)[args[0]] = args[1]
-	return nil
-}
-
-// argValue reads exactly one argument of the current option.
-func argValue(d *caddyfile.Dispenser) (string, error) {
-	var v string
-	err := oneArg(d, &v)
-	return v, err
-}
-
-// expandAll expands the placeholders ({env.*}, ...) in each field.
-func expandAll(fields ...*string) {
-	repl := caddy.NewReplacer()
-	for _, f := range fields {
-		*f = repl.ReplaceAll(*f, "")
-	}
 }

@@ -2,19 +2,12 @@ package caddymodule
 
 import (
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	"github.com/dustin/go-humanize"
 
 	"github.com/caddy-csb/caddy-csb/adapters/ovf"
 )
-
-func init() {
-	registerAppOption("ovf", parseOVFOption)
-}
 
 // OVFConfig configures the expansion of OVF-linked requests: a consumer
 // request whose IaaS Link has rel "ovf" names an OVF descriptor (DMTF
@@ -92,98 +85,4 @@ func (a *App) OVFExpander() *ovf.Expander {
 		return nil
 	}
 	return a.OVF.expander
-}
-
-// parseOVFOption parses the ovf block of the csb global option:
-//
-//	csb {
-//		ovf {
-//			allow_host    <pattern>...
-//			allow_private
-//			allow_http
-//			max_size      <size>      # e.g. 1MiB
-//			max_depth     <n>
-//			max_elements  <n>
-//			timeout       <duration>
-//			max_redirects <n>
-//			rel           <rel>...
-//		}
-//	}
-func parseOVFOption(d *caddyfile.Dispenser, a *App) error {
-	if a.OVF != nil {
-		return d.Err("ovf: the block may appear only once")
-	}
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	c := &OVFConfig{}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		switch opt := d.Val(); opt {
-		case "allow_host":
-			hosts := d.RemainingArgs()
-			if len(hosts) == 0 {
-				return d.ArgErr()
-			}
-			c.AllowedHosts = append(c.AllowedHosts, hosts...)
-		case "allow_private", "allow_http":
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			if opt == "allow_private" {
-				c.AllowPrivate = true
-			} else {
-				c.AllowHTTP = true
-			}
-		case "max_size":
-			v, err := argValue(d)
-			if err != nil {
-				return err
-			}
-			n, err := humanize.ParseBytes(v)
-			if err != nil || n == 0 || n > 1<<30 {
-				return d.Errf("ovf: max_size %q is not a size between 1 byte and 1GiB", v)
-			}
-			c.MaxSize = int64(n)
-		case "max_depth", "max_elements", "max_redirects":
-			v, err := argValue(d)
-			if err != nil {
-				return err
-			}
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 || (n == 0 && opt != "max_redirects") {
-				return d.Errf("ovf: %s %q is not a positive whole number", opt, v)
-			}
-			switch opt {
-			case "max_depth":
-				c.MaxDepth = n
-			case "max_elements":
-				c.MaxElements = n
-			default:
-				if n == 0 {
-					n = -1 // none; 0 in JSON means the default
-				}
-				c.MaxRedirects = n
-			}
-		case "timeout":
-			v, err := argValue(d)
-			if err != nil {
-				return err
-			}
-			dur, err := caddy.ParseDuration(v)
-			if err != nil || dur <= 0 {
-				return d.Errf("ovf: timeout %q is not a positive duration", v)
-			}
-			c.Timeout = caddy.Duration(dur)
-		case "rel":
-			rels := d.RemainingArgs()
-			if len(rels) == 0 {
-				return d.ArgErr()
-			}
-			c.Rels = append(c.Rels, rels...)
-		default:
-			return d.Errf("ovf: unrecognized option %q", opt)
-		}
-	}
-	a.OVF = c
-	return nil
 }

@@ -57,16 +57,17 @@ func TestAdminNegotiate(t *testing.T) {
 // Every admin endpoint answers another method with 405 and Allow, and an
 // Accept it cannot serve with 406, before it reads any broker state.
 func TestAdminEndpointsCheckMethodAndFormat(t *testing.T) {
+	api := new(AdminAPI)
 	cases := []struct {
 		path  string
 		serve func(http.ResponseWriter, *http.Request) error
 		allow string
 	}{
-		{"/csb/catalog", serveAdminCatalog, "GET"},
-		{"/csb/subscriptions", serveAdminSubscriptions, "GET"},
-		{"/csb/jobs", serveAdminJobs, "GET"},
-		{"/csb/jobs/x", serveAdminJob, "GET"},
-		{"/csb/placement/explain", serveAdminExplain, "POST"},
+		{"/csb/catalog", api.serveCatalog, "GET"},
+		{"/csb/subscriptions", api.serveSubscriptions, "GET"},
+		{"/csb/jobs", api.serveJobs, "GET"},
+		{"/csb/jobs/x", api.serveJob, "GET"},
+		{"/csb/placement/explain", api.serveExplain, "POST"},
 	}
 	status := func(err error) int {
 		var ae caddy.APIError

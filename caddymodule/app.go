@@ -1,13 +1,34 @@
-// Package caddymodule holds all the Caddy glue of caddy-csb: the csb app
+// Package caddymodule is the core of caddy-csb's Caddy glue: the csb app
 // (providers, catalogue, subscriptions, jobs and background work), the
 // http.handlers.csb handler that serves the draft's Publish and Consumer
-// interfaces, the guest-module namespaces csb.adapters.* and
-// csb.placement.*, and their Caddyfile syntax. The engine itself lives in
-// the Caddy-free packages under broker/ and adapters/.
+// interfaces, the admin.api.csb module and the broker's metrics. The
+// whole Caddyfile syntax of the csb global option and the csb directive
+// is in caddyfile.go.
+//
+// Each independent module family has its own package, which imports this
+// one for the App and the interfaces the app calls on its guests
+// (HTTPClientSetter, PeerOriginsReporter, PeerHostsReporter,
+// PeerURLCheckSetter, ProviderDefaulter); this package imports none of
+// them:
+//
+//	caddymodule/csbadapters   csb.adapters.*: the real clouds' APIs
+//	caddymodule/csbplacement  csb.placement.*: placement policies
+//	caddymodule/digestauth    http_digest, digest_auth, caddy digest-hash
+//	caddymodule/jobroute      csb_job_route and reverse_proxy's dynamic csb
+//	caddymodule/csbsandbox    csb_sandbox, a fake cloud for trying things out
+//
+// The repository's root package imports them all, so an xcaddy build gets
+// every module. A new adapter module goes in csbadapters (its engine in
+// adapters/), a new front-end's Caddy module in a package of its own. The
+// engine itself lives in the Caddy-free packages under broker/ and
+// adapters/.
 package caddymodule
 
 import (
 	"fmt"
+	"sync/atomic"
+
+	"github.com/caddy-csb/caddy-csb/caddymodule/internal/metricsreg"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
@@ -55,9 +76,10 @@ type App struct {
 	ctx    caddy.Context
 	logger *zap.Logger
 
-	engine       *engine         // the long-lived broker state (state.go)
-	discovery    *discoveryLoops // this configuration's discovery (catalog.go)
-	consumerView *consumerView   // this configuration's placer, adapters and consumer settings (jobs.go)
+	engine       *engine                 // the long-lived broker state (state.go)
+	live         *atomic.Pointer[engine] // engine, for the admin API and metrics (liveEngine)
+	discovery    *discoveryLoops         // this configuration's discovery (catalog.go)
+	consumerView *consumerView           // this configuration's placer, adapters and consumer settings (jobs_engine.go)
 }
 
 // CaddyModule returns the Caddy module information.
@@ -72,7 +94,7 @@ func (App) CaddyModule() caddy.ModuleInfo {
 func (a *App) Provision(ctx caddy.Context) error {
 	a.ctx = ctx
 	a.logger = ctx.Logger()
-	if err := registerMetrics(ctx.GetMetricsRegistry(), csbMetrics.collectors()...); err != nil {
+	if err := metricsreg.Register(ctx.GetMetricsRegistry(), append(csbMetrics.collectors(), newStateCollector(a))...); err != nil {
 		return fmt.Errorf("registering metrics: %v", err)
 	}
 	if a.XML == nil {
@@ -87,10 +109,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	for _, p := range a.Providers {
-		if err := p.provisionPeerPolicy(admin, a.logger); err != nil {
+		if err := p.ProvisionPeerPolicy(admin, a.logger); err != nil {
 			return err
 		}
-		if err := p.provisionClient(); err != nil {
+		if err := p.provisionClient(ctx); err != nil {
 			return err
 		}
 		p.handPeerPolicy()
@@ -126,7 +148,6 @@ func (a *App) Start() error {
 	if err := a.startConsumer(); err != nil {
 		return err
 	}
-	runningApp.Store(a) // the admin API's view (admin.go)
 	return nil
 }
 
@@ -138,7 +159,6 @@ func (a *App) Stop() error {
 
 // Cleanup releases what Provision took.
 func (a *App) Cleanup() error {
-	runningApp.CompareAndSwap(a, nil)
 	return a.cleanupEngine()
 }
 

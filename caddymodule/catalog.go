@@ -3,13 +3,11 @@ package caddymodule
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"go.uber.org/zap"
 
 	"github.com/caddy-csb/caddy-csb/broker/adapters"
@@ -18,33 +16,6 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/peerurl"
 	"github.com/caddy-csb/caddy-csb/broker/publish"
 )
-
-func init() {
-	registerAppOption("catalog", parseCatalogOptions)
-	registerProviderOption("service", parseStaticService)
-	registerProviderOption("status", func(d *caddyfile.Dispenser, p *Provider) error {
-		return oneArg(d, &p.Status)
-	})
-	registerProviderOption("uri", func(d *caddyfile.Dispenser, p *Provider) error {
-		return oneArg(d, &p.URI)
-	})
-	registerProviderOption("label", func(d *caddyfile.Dispenser, p *Provider) error {
-		return oneArg(d, &p.Label)
-	})
-	registerProviderOption("encryption_support", func(d *caddyfile.Dispenser, p *Provider) error {
-		var v string
-		if err := oneArg(d, &v); err != nil {
-			return err
-		}
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return d.Errf("provider %q: encryption_support %q is not a boolean", p.ID, v)
-		}
-		p.EncryptionSupport = &b
-		return nil
-	})
-	registerProviderOption("discover", parseDiscover)
-}
 
 // CatalogOptions configure the provider catalogue. They are read when the
 // broker starts (the catalogue lives on across reloads). In the
@@ -78,46 +49,6 @@ type CatalogOptions struct {
 	Retention caddy.Duration `json:"retention,omitempty"`
 	// CacheSize is the read cache's capacity in services. Default 100000.
 	CacheSize int64 `json:"cache_size,omitempty"`
-}
-
-func parseCatalogOptions(d *caddyfile.Dispenser, a *App) error {
-	if a.Catalog != nil {
-		return d.Err("catalog given twice")
-	}
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	o := new(CatalogOptions)
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		switch d.Val() {
-		case "sync_interval":
-			if err := durationArg(d, &o.SyncInterval); err != nil {
-				return err
-			}
-		case "flush_delay":
-			if err := durationArg(d, &o.FlushDelay); err != nil {
-				return err
-			}
-		case "retention":
-			if err := durationArg(d, &o.Retention); err != nil {
-				return err
-			}
-		case "cache_size":
-			var v string
-			if err := oneArg(d, &v); err != nil {
-				return err
-			}
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n <= 0 {
-				return d.Errf("catalog: cache_size %q is not a positive integer", v)
-			}
-			o.CacheSize = n
-		default:
-			return d.Errf("catalog: unrecognized option %q", d.Val())
-		}
-	}
-	a.Catalog = o
-	return nil
 }
 
 // StaticService is a service of a provider declared in the configuration,
@@ -202,215 +133,6 @@ type Discovery struct {
 }
 
 const defaultDiscoveryInterval = 5 * time.Minute
-
-// parseStaticService parses:
-//
-//	service <id> {
-//		kind iaas|paas|saas|dsaas
-//		status active|deactivated|unavailable
-//		uri <uri>
-//		compute { architecture <a>; cores <n>; memory <gb>; speed <ghz>; hostname <h> }
-//		network { vlan <v>; vlan_label <l>; address <a>; gateway <g>; allocation dynamic|static }
-//		storage { size <gb> }
-//		network_interface { interface <i>; mac <m>; ip <ip>; gateway <g>; allocation dynamic|static }
-//		storagelink { device_id <d>; mountpoint <m> }
-//		link <rel> [<href>]
-//		objects data|container|domain|queue|capability...
-//	}
-func parseStaticService(d *caddyfile.Dispenser, p *Provider) error {
-	s := StaticService{}
-	if !d.Args(&s.ID) {
-		return d.ArgErr()
-	}
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	for _, other := range p.Services {
-		if other.ID == s.ID {
-			return d.Errf("provider %q: service %q declared twice", p.ID, s.ID)
-		}
-	}
-	where := fmt.Sprintf("provider %q: service %q", p.ID, s.ID)
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		opt := d.Val()
-		switch opt {
-		case "kind":
-			if err := oneArg(d, &s.Kind); err != nil {
-				return err
-			}
-		case "status":
-			if err := oneArg(d, &s.Status); err != nil {
-				return err
-			}
-		case "uri":
-			if err := oneArg(d, &s.URI); err != nil {
-				return err
-			}
-		case "link":
-			l := &StaticLink{}
-			if !d.Args(&l.Rel) {
-				return d.ArgErr()
-			}
-			d.Args(&l.Href)
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			s.Link = l
-		case "objects":
-			s.Objects = d.RemainingArgs()
-			if len(s.Objects) == 0 {
-				return d.ArgErr()
-			}
-		case "compute":
-			c := &StaticCompute{}
-			err := parseFields(d, where+": compute", map[string]func(string) error{
-				"architecture": setString(&c.Architecture),
-				"cores":        setUint(&c.Cores),
-				"memory":       setUint(&c.Memory),
-				"speed":        setUint(&c.Speed),
-				"hostname":     setString(&c.Hostname),
-			})
-			if err != nil {
-				return err
-			}
-			s.Compute = c
-		case "network":
-			n := &StaticNetwork{}
-			err := parseFields(d, where+": network", map[string]func(string) error{
-				"vlan":       setString(&n.VLAN),
-				"vlan_label": setString(&n.VLANLabel),
-				"address":    setString(&n.Address),
-				"gateway":    setString(&n.Gateway),
-				"allocation": setString(&n.Allocation),
-			})
-			if err != nil {
-				return err
-			}
-			s.Network = n
-		case "storage":
-			st := &StaticStorage{}
-			if err := parseFields(d, where+": storage", map[string]func(string) error{"size": setUint(&st.Size)}); err != nil {
-				return err
-			}
-			s.Storage = st
-		case "network_interface":
-			n := &StaticNetworkInterface{}
-			err := parseFields(d, where+": network_interface", map[string]func(string) error{
-				"interface":  setString(&n.Interface),
-				"mac":        setString(&n.MAC),
-				"ip":         setString(&n.IP),
-				"gateway":    setString(&n.Gateway),
-				"allocation": setString(&n.Allocation),
-			})
-			if err != nil {
-				return err
-			}
-			s.NetworkInterface = n
-		case "storagelink":
-			l := &StaticStorageLink{}
-			err := parseFields(d, where+": storagelink", map[string]func(string) error{
-				"device_id":  setString(&l.DeviceID),
-				"mountpoint": setString(&l.Mountpoint),
-			})
-			if err != nil {
-				return err
-			}
-			s.StorageLink = l
-		default:
-			return d.Errf("%s: unrecognized option %q", where, opt)
-		}
-	}
-	if _, err := s.toService(); err != nil {
-		return d.Errf("provider %q: %v", p.ID, err)
-	}
-	p.Services = append(p.Services, s)
-	return nil
-}
-
-// parseFields parses a block of "<name> <value>" lines.
-func parseFields(d *caddyfile.Dispenser, where string, fields map[string]func(string) error) error {
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		name := d.Val()
-		set, ok := fields[name]
-		if !ok {
-			return d.Errf("%s: unrecognized option %q", where, name)
-		}
-		var v string
-		if err := oneArg(d, &v); err != nil {
-			return err
-		}
-		if err := set(v); err != nil {
-			return d.Errf("%s: %s: %v", where, name, err)
-		}
-	}
-	return nil
-}
-
-func setString(dst *string) func(string) error {
-	return func(v string) error { *dst = v; return nil }
-}
-
-func setUint(dst **uint64) func(string) error {
-	return func(v string) error {
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			return fmt.Errorf("%q is not a non-negative integer", v)
-		}
-		*dst = &n
-		return nil
-	}
-}
-
-// oneArg reads exactly one argument.
-func oneArg(d *caddyfile.Dispenser, dst *string) error {
-	if !d.Args(dst) {
-		return d.ArgErr()
-	}
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	return nil
-}
-
-// durationArg reads one duration argument.
-func durationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
-	name := d.Val()
-	var v string
-	if err := oneArg(d, &v); err != nil {
-		return err
-	}
-	dur, err := caddy.ParseDuration(v)
-	if err != nil {
-		return d.Errf("%s: %v", name, err)
-	}
-	if dur <= 0 {
-		return d.Errf("%s: duration %q must be positive", name, v)
-	}
-	*dst = caddy.Duration(dur)
-	return nil
-}
-
-// parseDiscover parses: discover [<interval>]
-func parseDiscover(d *caddyfile.Dispenser, p *Provider) error {
-	if p.Discover != nil {
-		return d.Errf("provider %q: discover given twice", p.ID)
-	}
-	p.Discover = &Discovery{}
-	if d.NextArg() {
-		dur, err := caddy.ParseDuration(d.Val())
-		if err != nil || dur <= 0 {
-			return d.Errf("provider %q: discover interval %q is not a positive duration", p.ID, d.Val())
-		}
-		p.Discover.Interval = caddy.Duration(dur)
-	}
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	return nil
-}
 
 func ptr[T any](v T) *T { return &v }
 

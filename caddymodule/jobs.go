@@ -1,31 +1,15 @@
 package caddymodule
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"math"
-	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	"github.com/dustin/go-humanize"
-	"go.uber.org/zap"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
-	"github.com/caddy-csb/caddy-csb/broker/catalog"
-	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 	"github.com/caddy-csb/caddy-csb/broker/placement"
-	"github.com/caddy-csb/caddy-csb/broker/store"
 )
-
-func init() {
-	registerAppOption("jobs", parseJobsOption)
-}
 
 // Anonymous-consumer behaviours (ConsumerConfig.Anonymous).
 const (
@@ -123,150 +107,6 @@ func (a *App) consumerConfig() *ConsumerConfig {
 	return a.Consumer
 }
 
-// parseJobsOption parses the jobs subdirective of the csb global option:
-//
-//	jobs {
-//		lease_default      <duration>
-//		lease_min          <duration>
-//		lease_max          <duration>
-//		reap_interval      <duration>
-//		attempt_timeout    <duration>
-//		call_timeout       <duration>
-//		respond_within     <duration>
-//		poll_interval      <duration>
-//		retain             <duration>
-//		retain_failed      <duration>
-//		max_jobs_per_owner <n>|unlimited
-//		max_attempts       <n>
-//		cache_ttl          <duration>
-//		cache_size         <size>
-//		anonymous          refuse|allow
-//		access <user>|* {
-//			allow <provider>...
-//			deny  <provider>...
-//		}
-//	}
-func parseJobsOption(d *caddyfile.Dispenser, a *App) error {
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	cfg := a.consumerConfig()
-	durations := map[string]*caddy.Duration{
-		"lease_default": &cfg.LeaseDefault, "lease_min": &cfg.LeaseMin, "lease_max": &cfg.LeaseMax,
-		"reap_interval": &cfg.ReapInterval, "attempt_timeout": &cfg.AttemptTimeout, "call_timeout": &cfg.CallTimeout,
-		"respond_within": &cfg.RespondWithin, "poll_interval": &cfg.PollInterval, "retain": &cfg.Retain,
-		"retain_failed": &cfg.RetainFailed,
-		"cache_ttl":     &cfg.CacheTTL,
-	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		opt := d.Val()
-		if dst, ok := durations[opt]; ok {
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			v, err := caddy.ParseDuration(d.Val())
-			if err != nil || v <= 0 {
-				return d.Errf("jobs: %s %q: want a positive duration", opt, d.Val())
-			}
-			*dst = caddy.Duration(v)
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			continue
-		}
-		switch opt {
-		case "max_attempts":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			n, err := strconv.Atoi(d.Val())
-			if err != nil || n < 1 {
-				return d.Errf("jobs: max_attempts %q: want a positive integer", d.Val())
-			}
-			cfg.MaxAttempts = n
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-		case "max_jobs_per_owner":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			if d.Val() == "unlimited" {
-				cfg.MaxJobsPerOwner = -1
-			} else {
-				n, err := strconv.Atoi(d.Val())
-				if err != nil || n < 1 {
-					return d.Errf("jobs: max_jobs_per_owner %q: want a positive integer or unlimited", d.Val())
-				}
-				cfg.MaxJobsPerOwner = n
-			}
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-		case "cache_size":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			size, err := humanize.ParseBytes(d.Val())
-			if err != nil || size == 0 || size > math.MaxInt64 {
-				return d.Errf("jobs: cache_size %q: want a positive size such as 4MiB", d.Val())
-			}
-			cfg.CacheSize = int64(size)
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-		case "anonymous":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			if v := d.Val(); v != AnonymousRefuse && v != AnonymousAllow {
-				return d.Errf("jobs: anonymous %q: want refuse or allow", v)
-			}
-			cfg.Anonymous = d.Val()
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-		case "access":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			user := d.Val()
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			if cfg.Access == nil {
-				cfg.Access = map[string]*UserAccess{}
-			}
-			if _, dup := cfg.Access[user]; dup {
-				return d.Errf("jobs: access for user %q given twice", user)
-			}
-			ua := new(UserAccess)
-			for n2 := d.Nesting(); d.NextBlock(n2); {
-				switch d.Val() {
-				case "allow":
-					args := d.RemainingArgs()
-					if len(args) == 0 {
-						return d.ArgErr()
-					}
-					ua.Allow = append(ua.Allow, args...)
-				case "deny":
-					args := d.RemainingArgs()
-					if len(args) == 0 {
-						return d.ArgErr()
-					}
-					ua.Deny = append(ua.Deny, args...)
-				default:
-					return d.Errf("jobs: access %q: unrecognized option %q (known: allow, deny)", user, d.Val())
-				}
-			}
-			cfg.Access[user] = ua
-		default:
-			return d.Errf("jobs: unrecognized option %q", opt)
-		}
-	}
-	return nil
-}
-
 // validate checks the consumer configuration without side effects.
 func (c *ConsumerConfig) validate(providers []*Provider) error {
 	if c == nil {
@@ -327,7 +167,7 @@ func (c *ConsumerConfig) tunables() jobs.Config {
 		MaxAttempts:     c.MaxAttempts,
 		CacheTTL:        time.Duration(c.CacheTTL),
 		CacheSize:       c.CacheSize,
-		// The transparent proxy (proxy.go) caches job endpoints; every
+		// The job route (App.JobEndpoint, job_endpoints.go) caches job endpoints; every
 		// write of a job invalidates its entry.
 		OnChange: jobEndpointChanged,
 	}
@@ -343,161 +183,4 @@ func (c *ConsumerConfig) access(user string) *placement.Access {
 		return nil
 	}
 	return &placement.Access{Allow: ua.Allow, Deny: ua.Deny}
-}
-
-// ---------------------------------------------------------------------------
-// The engine
-
-// consumerEngine is the long-lived part of the Consumer interface: the
-// job manager, which survives config reloads in the engine state. What a
-// config load changes (policy, providers, adapters, tunables) is swapped
-// in atomically.
-type consumerEngine struct {
-	jobs    *jobs.Manager
-	current atomic.Pointer[consumerView]
-}
-
-// consumerView is what one config load contributes.
-type consumerView struct {
-	placer   *placement.Placer
-	app      *App // its providers' adapters (adapters.go)
-	cfg      *ConsumerConfig
-	tunables jobs.Config
-}
-
-// Place implements jobs.Placer with the current config's placer.
-func (e *consumerEngine) Place(req *csbmsg.ServiceRequest, opt placement.Options) (*placement.Decision, error) {
-	v := e.current.Load()
-	if v == nil {
-		return nil, errors.New("consumer interface not configured")
-	}
-	start := time.Now()
-	d, err := v.placer.Place(req, opt)
-	csbMetrics.observePlacement(start, req, d, err)
-	return d, err
-}
-
-// adapter returns the current config's adapter of a provider for a
-// service model.
-func (e *consumerEngine) adapter(id string, kind catalog.Kind) (adapters.Adapter, bool) {
-	v := e.current.Load()
-	if v == nil {
-		return nil, false
-	}
-	return v.app.meteredAdapterFor(id, string(kind))
-}
-
-// newConsumerEngine creates the job manager on the engine's store (once
-// per process, in newEngine).
-func newConsumerEngine(st store.Store, logger *zap.Logger, a *App) (*consumerEngine, error) {
-	e := new(consumerEngine)
-	c := a.consumerConfig().tunables()
-	c.Store, c.Placer, c.Logger, c.Adapter = st, e, logger, e.adapter
-	m, err := jobs.New(c)
-	if err != nil {
-		return nil, err
-	}
-	e.jobs = m
-	return e, nil
-}
-
-// provisionConsumer sets up the Consumer interface for this config load:
-// it loads the placement policy and the providers' adapters and builds a
-// placer over the catalogue. Start makes them current.
-func (a *App) provisionConsumer(ctx caddy.Context) error {
-	cfg := a.consumerConfig()
-	var policy placement.Policy = new(PlacementFirst)
-	if cfg.PlacementRaw != nil {
-		mod, err := ctx.LoadModule(cfg, "PlacementRaw")
-		if err != nil {
-			return fmt.Errorf("loading placement policy: %v", err)
-		}
-		p, ok := mod.(placement.Policy)
-		if !ok {
-			return fmt.Errorf("placement policy %T is not a placement.Policy", mod)
-		}
-		policy = p
-	}
-	if pd, ok := policy.(providerDefaulter); ok {
-		pd.providerDefaults(a.Providers)
-	}
-	order := make([]string, len(a.Providers))
-	for i, p := range a.Providers {
-		order[i] = p.ID
-	}
-	tun := cfg.tunables()
-	// Every write of a job also updates the jobs-by-state gauge
-	// (metrics.go), after whatever tunables() already hooks there.
-	changed, count := tun.OnChange, a.engine.jobCount.observe
-	tun.OnChange = func(j *jobs.Job) {
-		if changed != nil {
-			changed(j)
-		}
-		count(j)
-	}
-	tun.OnReclaim = csbMetrics.observeReclaim
-	if exp := a.OVFExpander(); exp != nil {
-		tun.Expand = func(ctx context.Context, req *csbmsg.ServiceRequest) error {
-			out, err := exp.Expand(ctx, *req)
-			if err != nil {
-				return err
-			}
-			*req = out
-			return nil
-		}
-	}
-	eng := a.engine.consumer
-	placer, err := placement.New(placement.Config{Catalog: a.engine.catalog, Policy: policy, Order: order, Load: eng.jobs.Load})
-	if err != nil {
-		return err
-	}
-	a.consumerView = &consumerView{placer: placer, app: a, cfg: cfg, tunables: tun}
-	return nil
-}
-
-// startConsumer makes this config load's view current and starts the job
-// manager's background work (once per engine).
-func (a *App) startConsumer() error {
-	eng := a.engine.consumer
-	if err := eng.jobs.SetTunables(a.consumerView.tunables); err != nil {
-		return err
-	}
-	eng.current.Store(a.consumerView)
-	eng.jobs.Start()
-	return nil
-}
-
-// consumer returns the engine's consumer part (nil before Provision).
-func (a *App) consumer() *consumerEngine {
-	if a.engine == nil {
-		return nil
-	}
-	return a.engine.consumer
-}
-
-// JobManager returns the job manager of the running csb app, for the
-// transparent proxy (JobEndpoint) and the admin API. It is nil when the
-// app is not provisioned.
-func (a *App) JobManager() *jobs.Manager {
-	if c := a.consumer(); c != nil {
-		return c.jobs
-	}
-	return nil
-}
-
-// ExplainPlacement dry-runs a request for user: every candidate with its
-// score or reason for rejection, without creating anything (for the admin
-// API's explain endpoint).
-func (a *App) ExplainPlacement(user string, req *csbmsg.ServiceRequest) (*placement.Decision, error) {
-	if a.consumerView == nil {
-		return nil, errors.New("consumer interface not configured")
-	}
-	return a.consumerView.placer.Place(req, placement.Options{Access: a.consumerView.cfg.access(user), DryRun: true})
-}
-
-// stopConsumerWork is the engine destructor's part: stop the job manager.
-func (e *consumerEngine) stop() {
-	if e != nil && e.jobs != nil {
-		e.jobs.Stop()
-	}
 }

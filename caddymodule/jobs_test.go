@@ -7,9 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
 // TestConsumerCaddyfileErrors checks that every malformed placement, jobs

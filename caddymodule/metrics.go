@@ -1,18 +1,14 @@
 package caddymodule
 
 import (
-	"context"
-	"errors"
 	"strconv"
-	"sync"
 	"time"
+
+	"github.com/caddy-csb/caddy-csb/caddymodule/internal/metricsreg"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
-	"github.com/caddy-csb/caddy-csb/broker/catalog"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
-	"github.com/caddy-csb/caddy-csb/broker/digest"
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 	"github.com/caddy-csb/caddy-csb/broker/placement"
 	"github.com/caddy-csb/caddy-csb/broker/publish"
@@ -36,15 +32,8 @@ import (
 //	caddy_csb_adapter_call_duration_seconds{provider,operation}  histogram  adapter calls (provision, status, update, remove, find, discover)
 //	caddy_csb_adapter_errors_total{provider,operation,kind}      counter    failed adapter calls by error kind (provider_4xx, provider_5xx, timeout, unsupported, capacity, transport, not_found, canceled, other)
 //	caddy_csb_lease_reclaims_total{result}                       counter    lease reclaims by the reaper: reclaimed, or failed (retried on the next pass)
-//	caddy_csb_digest_failures_total{reason}                      counter    Digest authentication refusals (http_digest) by reason: no_credentials (the
-//	                                                                        first request of every client), malformed, realm, uri, algorithm, qop, opaque,
-//	                                                                        nonce, nonce_expired, userhash, body, credentials (unknown user or wrong
-//	                                                                        password: one label, so the metric does not reveal user names), replay,
-//	                                                                        nonce_unusable, nonce_exhausted, throttled (the last two: refusals of the
-//	                                                                        throttle, below), other
-//	caddy_csb_digest_throttled_total{reason}                     counter    Digest requests the throttle refused without checking their response, by
-//	                                                                        reason: nonce_exhausted (the nonce has taken its budget of wrong responses),
-//	                                                                        user (the user name is in backoff), client (the client address is)
+//
+// The http_digest provider adds caddy_csb_digest_* (package digestauth).
 //
 // Counters and histograms live as long as the process: every configuration
 // load registers the same collectors on its new registry, so a reload
@@ -55,25 +44,20 @@ import (
 // instance's view of it).
 var csbMetrics = newMetricsSet()
 
-const metricsNamespace, metricsSubsystem = "caddy", "csb"
+const metricsNamespace, metricsSubsystem = metricsreg.Namespace, metricsreg.Subsystem
 
 // metricsSet holds the process-wide collectors.
 type metricsSet struct {
-	notifications   *prometheus.CounterVec
-	consumer        *prometheus.CounterVec
-	placement       *prometheus.HistogramVec
-	adapterCalls    *prometheus.HistogramVec
-	adapterErrors   *prometheus.CounterVec
-	leaseReclaims   *prometheus.CounterVec
-	digestFailures  *prometheus.CounterVec
-	digestThrottled *prometheus.CounterVec
-	state           *stateCollector
+	notifications *prometheus.CounterVec
+	consumer      *prometheus.CounterVec
+	placement     *prometheus.HistogramVec
+	adapterCalls  *prometheus.HistogramVec
+	adapterErrors *prometheus.CounterVec
+	leaseReclaims *prometheus.CounterVec
 }
 
 func newMetricsSet() *metricsSet {
-	opts := func(name, help string) prometheus.Opts {
-		return prometheus.Opts{Namespace: metricsNamespace, Subsystem: metricsSubsystem, Name: name, Help: help}
-	}
+	opts := metricsreg.Opts
 	m := &metricsSet{
 		notifications: prometheus.NewCounterVec(prometheus.CounterOpts(opts("notifications_total",
 			"Notifications answered at the publish endpoint, by protocol status code and outcome.")), []string{"status", "outcome"}),
@@ -93,11 +77,6 @@ func newMetricsSet() *metricsSet {
 			"Failed calls to provider adapters, by provider, operation and error kind.")), []string{"provider", "operation", "kind"}),
 		leaseReclaims: prometheus.NewCounterVec(prometheus.CounterOpts(opts("lease_reclaims_total",
 			"Reclaims of ended job leases: reclaimed, or failed (the reaper tries again).")), []string{"result"}),
-		digestFailures: prometheus.NewCounterVec(prometheus.CounterOpts(opts("digest_failures_total",
-			"Digest authentication refusals by reason.")), []string{"reason"}),
-		digestThrottled: prometheus.NewCounterVec(prometheus.CounterOpts(opts("digest_throttled_total",
-			"Digest requests the throttle refused without checking their response, by reason.")), []string{"reason"}),
-		state: newStateCollector(),
 	}
 	return m
 }
@@ -105,26 +84,7 @@ func newMetricsSet() *metricsSet {
 // collectors returns every collector of the broker.
 func (m *metricsSet) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.notifications, m.consumer, m.placement, m.adapterCalls, m.adapterErrors,
-		m.leaseReclaims, m.digestFailures, m.digestThrottled, m.state}
-}
-
-// registerMetrics registers collectors on a configuration's registry.
-// A collector already registered there (a second module of the same
-// configuration registering it) is not an error.
-func registerMetrics(reg prometheus.Registerer, cs ...prometheus.Collector) error {
-	if reg == nil {
-		return nil
-	}
-	for _, c := range cs {
-		if err := reg.Register(c); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if errors.As(err, &are) {
-				continue
-			}
-			return err
-		}
-	}
-	return nil
+		m.leaseReclaims}
 }
 
 // observeNotification counts one answer of the publish endpoint.
@@ -161,431 +121,3 @@ func (m *metricsSet) observeReclaim(_ *jobs.Job, err error) {
 	}
 	m.leaseReclaims.WithLabelValues("reclaimed").Inc()
 }
-
-// observeDigestFailure counts one Digest authentication refusal, and a
-// refusal of the throttle in digest_throttled_total too.
-func (m *metricsSet) observeDigestFailure(err error) {
-	m.digestFailures.WithLabelValues(digestFailureReason(err)).Inc()
-	switch {
-	case errors.Is(err, digest.ErrNonceExhausted):
-		m.digestThrottled.WithLabelValues("nonce_exhausted").Inc()
-	case errors.Is(err, digest.ErrUserThrottled):
-		m.digestThrottled.WithLabelValues("user").Inc()
-	case errors.Is(err, digest.ErrClientThrottled):
-		m.digestThrottled.WithLabelValues("client").Inc()
-	}
-}
-
-// digestReasons label the refusals of broker/digest. An unknown user and
-// a wrong response share the label "credentials", as they share their
-// answer: the metric must not tell which user names exist.
-var digestReasons = []struct {
-	err   error
-	label string
-}{
-	{digest.ErrNoCredentials, "no_credentials"},
-	{digest.ErrMalformed, "malformed"},
-	{digest.ErrRealm, "realm"},
-	{digest.ErrURI, "uri"},
-	{digest.ErrAlgorithm, "algorithm"},
-	{digest.ErrQOP, "qop"},
-	{digest.ErrOpaque, "opaque"},
-	{digest.ErrNonceExpired, "nonce_expired"},
-	{digest.ErrNonce, "nonce"},
-	{digest.ErrUserhash, "userhash"},
-	{digest.ErrBody, "body"},
-	{digest.ErrUnknownUser, "credentials"},
-	{digest.ErrResponse, "credentials"},
-	{digest.ErrReplay, "replay"},
-	{digest.ErrNonceUnusable, "nonce_unusable"},
-	{digest.ErrNonceExhausted, "nonce_exhausted"},
-	{digest.ErrThrottled, "throttled"},
-}
-
-// digestFailureReason returns the label of a Digest refusal.
-func digestFailureReason(err error) string {
-	for _, r := range digestReasons {
-		if errors.Is(err, r.err) {
-			return r.label
-		}
-	}
-	return "other"
-}
-
-// ---------------------------------------------------------------------------
-// Gauges read at scrape time
-
-// stateCollector reads the running engine's catalogue, subscriptions and
-// jobs when /metrics is scraped.
-type stateCollector struct {
-	subscriptions *prometheus.Desc
-	providers     *prometheus.Desc
-	services      *prometheus.Desc
-	placeable     *prometheus.Desc
-	expired       *prometheus.Desc
-	version       *prometheus.Desc
-	backlog       *prometheus.Desc
-	jobs          *prometheus.Desc
-}
-
-func newStateCollector() *stateCollector {
-	name := func(n string) string { return prometheus.BuildFQName(metricsNamespace, metricsSubsystem, n) }
-	return &stateCollector{
-		subscriptions: prometheus.NewDesc(name("subscriptions"), "Subscriptions at providers by state.", []string{"state"}, nil),
-		providers:     prometheus.NewDesc(name("catalog_providers"), "Catalogue providers by status.", []string{"status"}, nil),
-		services:      prometheus.NewDesc(name("catalog_services"), "Catalogue services by service model and status.", []string{"kind", "status"}, nil),
-		placeable:     prometheus.NewDesc(name("catalog_placeable_services"), "Catalogue services placement may choose now, by service model.", []string{"kind"}, nil),
-		expired:       prometheus.NewDesc(name("catalog_expired_services"), "Catalogue services whose entry expired, visible until the retention passes.", nil, nil),
-		version:       prometheus.NewDesc(name("catalog_version"), "The catalogue's change counter.", nil, nil),
-		backlog:       prometheus.NewDesc(name("catalog_journal_backlog"), "Providers whose journaled notifications are not compacted into their records yet.", nil, nil),
-		jobs:          prometheus.NewDesc(name("jobs"), "Jobs by state.", []string{"state"}, nil),
-	}
-}
-
-// Describe implements prometheus.Collector.
-func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.subscriptions, c.providers, c.services, c.placeable, c.expired, c.version, c.backlog, c.jobs} {
-		ch <- d
-	}
-}
-
-var (
-	subscriptionStates = []string{publish.StatusCreating, publish.StatusActive, publish.StatusRetrying, publish.StatusLapsed, publish.StatusRemoving}
-	serviceStatuses    = []csbmsg.ServiceStatus{csbmsg.ServiceActive, csbmsg.ServiceDeactivated, csbmsg.ServiceUnavailable}
-	serviceKinds       = []catalog.Kind{catalog.KindIaaS, catalog.KindPaaS, catalog.KindSaaS, catalog.KindDSaaS}
-	jobStates          = []jobs.Status{jobs.StatusPending, jobs.StatusProvisioning, jobs.StatusSuccess, jobs.StatusFailed, jobs.StatusExpired, jobs.StatusRemoved}
-)
-
-// Collect implements prometheus.Collector. Every state gets a series, 0
-// included, so that dashboards see a stable set.
-func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
-	e := currentEngine()
-	if e == nil {
-		return
-	}
-	gauge := func(d *prometheus.Desc, v int, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(v), labels...)
-	}
-
-	subs := map[string]int{}
-	for _, s := range e.subs.Snapshot() {
-		subs[s.Status]++
-	}
-	for _, st := range subscriptionStates {
-		gauge(c.subscriptions, subs[st], st)
-		delete(subs, st)
-	}
-	for st, n := range subs { // a state this list does not know yet
-		gauge(c.subscriptions, n, st)
-	}
-
-	st := e.catalog.Stats()
-	for _, s := range serviceStatuses {
-		gauge(c.providers, st.Providers[s], string(s))
-	}
-	for _, k := range serviceKinds {
-		for _, s := range serviceStatuses {
-			gauge(c.services, st.Services[k][s], string(k), string(s))
-		}
-		gauge(c.placeable, st.Placeable[k], string(k))
-	}
-	gauge(c.expired, st.Expired)
-	ch <- prometheus.MustNewConstMetric(c.version, prometheus.GaugeValue, float64(e.catalog.Version()))
-	ch <- prometheus.MustNewConstMetric(c.backlog, prometheus.GaugeValue, float64(e.catalog.JournalBacklog()))
-
-	if jc := e.jobCount; jc != nil {
-		counts := jc.counts()
-		for _, s := range jobStates {
-			gauge(c.jobs, counts[s], string(s))
-		}
-	}
-}
-
-// ---------------------------------------------------------------------------
-// Jobs by state
-
-// jobRecountEvery bounds how often the job counts are recounted from
-// storage (on a scrape, in the background).
-const jobRecountEvery = 30 * time.Second
-
-// jobCounter keeps the state of every job for the caddy_csb_jobs gauge
-// without reading every stored job on each scrape: this process's own
-// writes update it at once (jobs.Config.OnChange), and a recount from
-// storage, at most every jobRecountEvery and started by a scrape, adds
-// what other instances of a cluster changed and drops purged jobs. Between
-// two records of one job the higher revision wins.
-type jobCounter struct {
-	// list reads every stored job's state (jobs.Manager.Census: the id,
-	// status and revision only, so a recount does not hold every job).
-	list  func(context.Context) ([]jobs.JobState, error)
-	every time.Duration
-
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-
-	mu         sync.Mutex
-	marks      map[string]jobMark
-	gen        uint64 // bumped when a recount starts
-	last       time.Time
-	recounting bool
-}
-
-// jobMark is what the counter knows of one job.
-type jobMark struct {
-	status jobs.Status
-	rev    uint64
-	gen    uint64 // the recount generation it was last confirmed in
-}
-
-func newJobCounter(list func(context.Context) ([]jobs.JobState, error)) *jobCounter {
-	ctx, cancel := context.WithCancel(context.Background())
-	return &jobCounter{list: list, every: jobRecountEvery, ctx: ctx, cancel: cancel, marks: map[string]jobMark{}}
-}
-
-// observe records a job this process wrote (jobs.Config.OnChange).
-func (c *jobCounter) observe(j *jobs.Job) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.mergeLocked(j.ID, j.Status, j.Rev)
-}
-
-func (c *jobCounter) mergeLocked(id string, status jobs.Status, rev uint64) {
-	if m, ok := c.marks[id]; ok && m.rev > rev {
-		m.gen = c.gen
-		c.marks[id] = m
-		return
-	}
-	c.marks[id] = jobMark{status: status, rev: rev, gen: c.gen}
-}
-
-// counts returns the jobs by state, and starts a recount in the
-// background when the last one is older than every.
-func (c *jobCounter) counts() map[jobs.Status]int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.recounting && time.Since(c.last) >= c.every && c.ctx.Err() == nil {
-		c.startRecountLocked()
-	}
-	out := make(map[jobs.Status]int, len(jobStates))
-	for _, m := range c.marks {
-		out[m.status]++
-	}
-	return out
-}
-
-// recount starts a recount from storage now (unless one is running).
-func (c *jobCounter) recount() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.recounting && c.ctx.Err() == nil {
-		c.startRecountLocked()
-	}
-}
-
-func (c *jobCounter) startRecountLocked() {
-	c.recounting = true
-	c.gen++
-	gen := c.gen
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		ctx, cancel := context.WithTimeout(c.ctx, time.Minute)
-		defer cancel()
-		list, err := c.list(ctx)
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		c.recounting = false
-		c.last = time.Now()
-		if err != nil {
-			return // keep what is known; try again on a later scrape
-		}
-		for _, j := range list {
-			c.mergeLocked(j.ID, j.Status, j.Rev)
-		}
-		// Jobs neither listed nor written here since the recount began
-		// are gone from storage (purged, here or elsewhere).
-		for id, m := range c.marks {
-			if m.gen < gen {
-				delete(c.marks, id)
-			}
-		}
-	}()
-}
-
-// stop ends a recount in progress and waits for it.
-func (c *jobCounter) stop() {
-	c.cancel()
-	c.wg.Wait()
-}
-
-// ---------------------------------------------------------------------------
-// Adapter calls
-
-// instrumentAdapter wraps a provider's adapter so that every call is
-// timed and every failure counted, by provider and operation. The wrapper
-// implements exactly the optional interfaces (adapters.Discoverer,
-// adapters.Finder, adapters.KindReporter) the adapter implements, so the
-// broker's behaviour does not change; Unwrap returns the adapter itself.
-func instrumentAdapter(providerID string, ad adapters.Adapter) adapters.Adapter {
-	if _, done := ad.(unwrapper); done {
-		return ad
-	}
-	base := &instrumented{inner: ad, provider: providerID, m: csbMetrics}
-	d, isD := ad.(adapters.Discoverer)
-	f, isF := ad.(adapters.Finder)
-	k, isK := ad.(adapters.KindReporter)
-	dp, fp, kp := discoverPart{base, d}, findPart{base, f}, kindPart{k}
-	switch {
-	case isD && isF && isK:
-		return &struct {
-			*instrumented
-			discoverPart
-			findPart
-			kindPart
-		}{base, dp, fp, kp}
-	case isD && isF:
-		return &struct {
-			*instrumented
-			discoverPart
-			findPart
-		}{base, dp, fp}
-	case isD && isK:
-		return &struct {
-			*instrumented
-			discoverPart
-			kindPart
-		}{base, dp, kp}
-	case isF && isK:
-		return &struct {
-			*instrumented
-			findPart
-			kindPart
-		}{base, fp, kp}
-	case isD:
-		return &struct {
-			*instrumented
-			discoverPart
-		}{base, dp}
-	case isF:
-		return &struct {
-			*instrumented
-			findPart
-		}{base, fp}
-	case isK:
-		return &struct {
-			*instrumented
-			kindPart
-		}{base, kp}
-	}
-	return base
-}
-
-// unwrapper is implemented by instrumented adapters.
-type unwrapper interface {
-	Unwrap() adapters.Adapter
-}
-
-// instrumented times an adapter's calls.
-type instrumented struct {
-	inner    adapters.Adapter
-	provider string
-	m        *metricsSet
-}
-
-// Unwrap returns the adapter itself, for code that needs one of its own
-// methods.
-func (a *instrumented) Unwrap() adapters.Adapter { return a.inner }
-
-func (a *instrumented) observe(op string, start time.Time, err error) {
-	a.m.adapterCalls.WithLabelValues(a.provider, op).Observe(time.Since(start).Seconds())
-	if err != nil {
-		a.m.adapterErrors.WithLabelValues(a.provider, op, errorKind(err)).Inc()
-	}
-}
-
-// errorKind labels an adapter failure.
-func errorKind(err error) string {
-	if k := adapters.KindOf(err); k != "" {
-		return string(k)
-	}
-	switch {
-	case errors.Is(err, context.Canceled):
-		return "canceled"
-	case errors.Is(err, context.DeadlineExceeded):
-		return string(adapters.KindTimeout)
-	}
-	return "other"
-}
-
-// Provision implements adapters.Adapter.
-func (a *instrumented) Provision(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
-	start := time.Now()
-	res, err := a.inner.Provision(ctx, req)
-	a.observe("provision", start, err)
-	return res, err
-}
-
-// Status implements adapters.Adapter.
-func (a *instrumented) Status(ctx context.Context, res *adapters.Resource) (*adapters.Resource, error) {
-	start := time.Now()
-	out, err := a.inner.Status(ctx, res)
-	a.observe("status", start, err)
-	return out, err
-}
-
-// Update implements adapters.Adapter.
-func (a *instrumented) Update(ctx context.Context, res *adapters.Resource, req *adapters.Request) (*adapters.Resource, error) {
-	start := time.Now()
-	out, err := a.inner.Update(ctx, res, req)
-	a.observe("update", start, err)
-	return out, err
-}
-
-// Remove implements adapters.Adapter.
-func (a *instrumented) Remove(ctx context.Context, res *adapters.Resource) error {
-	start := time.Now()
-	err := a.inner.Remove(ctx, res)
-	a.observe("remove", start, err)
-	return err
-}
-
-type discoverPart struct {
-	a *instrumented
-	d adapters.Discoverer
-}
-
-// Discover implements adapters.Discoverer.
-func (p discoverPart) Discover(ctx context.Context) ([]csbmsg.Service, error) {
-	start := time.Now()
-	out, err := p.d.Discover(ctx)
-	p.a.observe("discover", start, err)
-	return out, err
-}
-
-type findPart struct {
-	a *instrumented
-	f adapters.Finder
-}
-
-// Find implements adapters.Finder.
-func (p findPart) Find(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
-	start := time.Now()
-	out, err := p.f.Find(ctx, req)
-	p.a.observe("find", start, err)
-	return out, err
-}
-
-type kindPart struct {
-	k adapters.KindReporter
-}
-
-// ServiceKinds implements adapters.KindReporter.
-func (p kindPart) ServiceKinds() []string { return p.k.ServiceKinds() }
-
-// Interface guards.
-var (
-	_ prometheus.Collector = (*stateCollector)(nil)
-	_ adapters.Adapter     = (*instrumented)(nil)
-	_ unwrapper            = (*instrumented)(nil)
-)

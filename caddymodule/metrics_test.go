@@ -9,13 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-csb/caddy-csb/caddymodule/internal/metricsreg"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/caddy-csb/caddy-csb/broker/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
-	"github.com/caddy-csb/caddy-csb/broker/digest"
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 	"github.com/caddy-csb/caddy-csb/broker/publish"
 )
@@ -144,15 +145,15 @@ func TestInstrumentAdapterCounts(t *testing.T) {
 // consistently.
 func TestRegisterMetricsEveryLoad(t *testing.T) {
 	r1 := prometheus.NewPedanticRegistry()
-	if err := registerMetrics(r1, csbMetrics.collectors()...); err != nil {
+	if err := metricsreg.Register(r1, csbMetrics.collectors()...); err != nil {
 		t.Fatal(err)
 	}
-	if err := registerMetrics(r1, csbMetrics.collectors()...); err != nil {
+	if err := metricsreg.Register(r1, csbMetrics.collectors()...); err != nil {
 		t.Fatalf("second registration on the same registry: %v", err)
 	}
 	csbMetrics.observeNotification(publish.Result{Response: csbmsg.PublishResponse{Status: 200}, Outcome: publish.OutcomeApplied})
 	r2 := prometheus.NewPedanticRegistry()
-	if err := registerMetrics(r2, csbMetrics.collectors()...); err != nil {
+	if err := metricsreg.Register(r2, csbMetrics.collectors()...); err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range []*prometheus.Registry{r1, r2} {
@@ -172,7 +173,7 @@ func TestRegisterMetricsEveryLoad(t *testing.T) {
 	}
 	// A collector with the same name but another identity is refused.
 	other := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "caddy_csb_notifications_total", Help: "x"}, []string{"status"})
-	if err := registerMetrics(r1, other); err == nil {
+	if err := metricsreg.Register(r1, other); err == nil {
 		t.Fatal("a conflicting collector was accepted")
 	}
 }
@@ -249,19 +250,5 @@ func TestMetricNamesLint(t *testing.T) {
 				t.Errorf("%s: %s", p.Metric, p.Text)
 			}
 		}
-	}
-}
-
-func TestDigestFailureReason(t *testing.T) {
-	for _, r := range digestReasons {
-		if got := digestFailureReason(fmt.Errorf("wrapped: %w", r.err)); got != r.label {
-			t.Errorf("%v: %s, want %s", r.err, got, r.label)
-		}
-	}
-	if digestFailureReason(digest.ErrUnknownUser) != digestFailureReason(digest.ErrResponse) {
-		t.Error("an unknown user and a wrong response must share a label")
-	}
-	if got := digestFailureReason(errors.New("something else")); got != "other" {
-		t.Errorf("other: %s", got)
 	}
 }

@@ -16,16 +16,10 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"go.uber.org/zap"
 
 	"github.com/caddy-csb/caddy-csb/broker/peerurl"
 )
-
-func init() {
-	registerProviderOption("allowed_hosts", parseAllowedHosts)
-	registerProviderOption("allow_private", parseAllowPrivate)
-}
 
 // PeerOriginsReporter is implemented by adapter modules that call URLs the
 // operator configured (an endpoint, an auth URL): PeerOrigins returns
@@ -47,31 +41,6 @@ type PeerHostsReporter interface {
 // HTTP client (the link adapter): the app gives them the provider's check.
 type PeerURLCheckSetter interface {
 	SetPeerURLCheck(func(*url.URL) error)
-}
-
-// parseAllowedHosts parses "allowed_hosts <pattern>..." in a provider
-// block.
-func parseAllowedHosts(d *caddyfile.Dispenser, p *Provider) error {
-	hosts := d.RemainingArgs()
-	if len(hosts) == 0 {
-		return d.ArgErr()
-	}
-	for _, h := range hosts {
-		if _, err := peerurl.ParsePattern(h); err != nil {
-			return d.Errf("provider %q: %v", p.ID, err)
-		}
-	}
-	p.AllowedHosts = append(p.AllowedHosts, hosts...)
-	return nil
-}
-
-// parseAllowPrivate parses "allow_private" in a provider block.
-func parseAllowPrivate(d *caddyfile.Dispenser, p *Provider) error {
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	p.AllowPrivate = true
-	return nil
 }
 
 // configuredOrigins are the URLs the operator configured for the
@@ -106,11 +75,11 @@ func (p *Provider) configuredOrigins() []string {
 	return kept
 }
 
-// provisionPeerPolicy builds the provider's peer URL policy: its
+// ProvisionPeerPolicy builds the provider's peer URL policy: its
 // configured origins, its allowed_hosts (and those its adapters' defaults
 // reach), allow_private, and Caddy's admin endpoint addresses, which are
 // always refused. Refusals are logged with the provider's id.
-func (p *Provider) provisionPeerPolicy(admin []string, logger *zap.Logger) error {
+func (p *Provider) ProvisionPeerPolicy(admin []string, logger *zap.Logger) error {
 	hosts := append([]string(nil), p.AllowedHosts...)
 	for _, m := range p.modules {
 		if r, ok := m.(PeerHostsReporter); ok {
@@ -157,14 +126,14 @@ func (p *Provider) handPeerPolicy() {
 	}
 }
 
-// peerResolveTimeout bounds the name resolution of checkPeerURL and the
+// peerResolveTimeout bounds the name resolution of CheckPeerURL and the
 // link adapter's check.
 const peerResolveTimeout = 5 * time.Second
 
 // errUnknownProvider refuses a URL for a provider that is not configured.
 var errUnknownProvider = errors.New("provider not configured")
 
-// checkPeerURL reports whether the broker may call, or proxy to, u on
+// CheckPeerURL reports whether the broker may call, or proxy to, u on
 // behalf of provider providerID. u came from a peer: a publisher's Link
 // href or Cloud-Service-URI, a provider's answer, a job's endpoint. A
 // non-nil error (a *peerurl.Error, or one naming an unknown provider)
@@ -178,7 +147,7 @@ var errUnknownProvider = errors.New("provider not configured")
 // that dials u itself should still dial through the policy
 // (peerPolicy(providerID).DialContext), since a name may resolve
 // differently a moment later.
-func (a *App) checkPeerURL(providerID string, u *url.URL) error {
+func (a *App) CheckPeerURL(providerID string, u *url.URL) error {
 	pol := a.peerPolicy(providerID)
 	if pol == nil {
 		if a.logger != nil {
@@ -203,7 +172,7 @@ func (a *App) ctxOrBackground() context.Context {
 // peerPolicy returns the peer URL policy of the provider, nil when the
 // provider is not configured or not provisioned.
 func (a *App) peerPolicy(providerID string) *peerurl.Policy {
-	if p := a.provider(providerID); p != nil {
+	if p := a.Provider(providerID); p != nil {
 		return p.peer
 	}
 	return nil
@@ -238,4 +207,14 @@ func adminAddresses(ctx caddy.Context) []string {
 		}
 	}
 	return out
+}
+
+// Provider returns the configured provider with the given id.
+func (a *App) Provider(id string) *Provider {
+	for _, p := range a.Providers {
+		if p.ID == id {
+			return p
+		}
+	}
+	return nil
 }

@@ -53,8 +53,8 @@ func TestPeerPolicyOriginsAndCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := app.Providers[0]
-	p.modules = []any{&CIMIAdapter{Endpoint: "https://cimi.example.org:8443/cimi"}}
-	if err := p.provisionPeerPolicy([]string{"127.0.0.1:2019"}, zap.NewNop()); err != nil {
+	p.modules = []any{peerOrigins{"https://cimi.example.org:8443/cimi"}}
+	if err := p.ProvisionPeerPolicy([]string{"127.0.0.1:2019"}, zap.NewNop()); err != nil {
 		t.Fatal(err)
 	}
 	for raw, want := range map[string]error{
@@ -68,12 +68,12 @@ func TestPeerPolicyOriginsAndCheck(t *testing.T) {
 		"http://10.0.0.1.apps.example.org.invalid/":     peerurl.ErrHostNotAllowed,
 	} {
 		u, _ := url.Parse(raw)
-		if err := app.checkPeerURL("p", u); !errors.Is(err, want) && !(want == nil && err == nil) {
+		if err := app.CheckPeerURL("p", u); !errors.Is(err, want) && !(want == nil && err == nil) {
 			t.Errorf("%s: err = %v, want %v", raw, err, want)
 		}
 	}
 	u, _ := url.Parse("https://csp.example.org/")
-	if err := app.checkPeerURL("nobody", u); !errors.Is(err, errUnknownProvider) {
+	if err := app.CheckPeerURL("nobody", u); !errors.Is(err, errUnknownProvider) {
 		t.Errorf("unknown provider: %v", err)
 	}
 }
@@ -102,3 +102,8 @@ func TestPeerPolicyDiscoveredServices(t *testing.T) {
 		t.Fatalf("the input was changed: %v", in)
 	}
 }
+
+// peerOrigins stands for an adapter module reporting its endpoint.
+type peerOrigins []string
+
+func (o peerOrigins) PeerOrigins() []string { return o }

@@ -4,15 +4,11 @@ import (
 	"encoding/json"
 	"net/http"
 
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 
 	"github.com/caddy-csb/caddy-csb/broker/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/peerurl"
 )
-
-func init() {
-	registerAppOption("provider", parseProviderBlock)
-}
 
 // Provider is one cloud service provider the broker fronts. In the
 // Caddyfile:
@@ -44,9 +40,16 @@ type Provider struct {
 	// bearer <token>. See ProviderAuth.
 	Auth *ProviderAuth `json:"auth,omitempty"`
 
-	// TLS is the TLS trust toward the provider (CA file, client
-	// certificate, server name). Caddyfile: tls { ... }. See ProviderTLS.
-	TLS *ProviderTLS `json:"tls,omitempty"`
+	// TLS is the TLS trust toward the provider, in Caddy's own shape (that
+	// of reverse_proxy's transport http { tls }): the ca module (a
+	// tls.ca_pool.source: only these CAs are trusted for the provider),
+	// client_certificate_file and client_certificate_key_file for mutual
+	// TLS, and server_name, the name the provider's certificate must
+	// carry and the SNI sent (for a provider reached by IP address).
+	// Other options are refused. Default: the system's trust store, with
+	// TLS 1.2 at least. Caddyfile: tls { ca <file>; client_cert <cert>
+	// <key>; server_name <name> }.
+	TLS *reverseproxy.TLSConfig `json:"tls,omitempty"`
 
 	// AllowedHosts are host patterns, besides the provider's configured
 	// origins, that URLs from this provider or its publishers may name:
@@ -119,43 +122,4 @@ type Provider struct {
 	adapter  adapters.Adapter   // the primary adapter, adapters[0] (set by loadAdapters)
 	adapters []adapters.Adapter // loaded by loadAdapters, AdapterRaw first
 	metered  []adapters.Adapter // adapters[i] with its calls timed and counted (metrics.go)
-}
-
-// providerOption parses one subdirective inside a provider block.
-type providerOption func(d *caddyfile.Dispenser, p *Provider) error
-
-var providerOptions = map[string]providerOption{}
-
-func registerProviderOption(name string, fn providerOption) {
-	if _, dup := providerOptions[name]; dup {
-		panic("csb: duplicate provider option " + name)
-	}
-	providerOptions[name] = fn
-}
-
-// parseProviderBlock parses "provider <id> { ... }".
-func parseProviderBlock(d *caddyfile.Dispenser, a *App) error {
-	if !d.NextArg() {
-		return d.ArgErr()
-	}
-	p := &Provider{ID: d.Val()}
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	for _, existing := range a.Providers {
-		if existing.ID == p.ID {
-			return d.Errf("provider %q declared twice", p.ID)
-		}
-	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		fn, ok := providerOptions[d.Val()]
-		if !ok {
-			return d.Errf("provider %q: unrecognized option %q (known: %v)", p.ID, d.Val(), optionNames(providerOptions))
-		}
-		if err := fn(d, p); err != nil {
-			return err
-		}
-	}
-	a.Providers = append(a.Providers, p)
-	return nil
 }

@@ -1,19 +1,15 @@
 package caddymodule
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 
 	"github.com/caddy-csb/caddy-csb/broker/httpclient"
 )
-
-func init() {
-	registerProviderOption("auth", parseProviderAuth)
-	registerProviderOption("tls", parseProviderTLS)
-}
 
 // ProviderAuth is how the broker authenticates to a provider, for
 // subscriptions and adapter calls. Placeholders such as {env.PROVIDER_PW}
@@ -34,117 +30,12 @@ type ProviderAuth struct {
 	AllowCleartext bool `json:"allow_cleartext,omitempty"`
 }
 
-// ProviderTLS is the TLS configuration toward a provider. Without it, the
-// system's trust store is used, with TLS 1.2 at least.
-type ProviderTLS struct {
-	// CA is a PEM file of the CA certificates that sign the provider's
-	// certificate. When set, only these are trusted for this provider.
-	CA string `json:"ca,omitempty"`
-	// ClientCert and ClientKey are PEM files of the certificate (chain)
-	// and key the broker presents for mutual TLS.
-	ClientCert string `json:"client_cert,omitempty"`
-	ClientKey  string `json:"client_key,omitempty"`
-	// ServerName overrides the name the provider's certificate must carry
-	// (and the SNI sent), for a provider reached by IP address.
-	ServerName string `json:"server_name,omitempty"`
-}
-
-// parseProviderAuth parses:
-//
-//	auth digest|basic <user> <password> [{
-//		allow_cleartext
-//	}]
-//	auth bearer <token> [{
-//		allow_cleartext
-//	}]
-func parseProviderAuth(d *caddyfile.Dispenser, p *Provider) error {
-	if p.Auth != nil {
-		return d.Errf("provider %q: auth given twice", p.ID)
-	}
-	a := &ProviderAuth{}
-	if !d.NextArg() {
-		return d.ArgErr()
-	}
-	a.Scheme = d.Val()
-	switch a.Scheme {
-	case httpclient.SchemeDigest, httpclient.SchemeBasic:
-		if !d.Args(&a.Username, &a.Password) {
-			return d.Errf("provider %q: want auth %s <user> <password>", p.ID, a.Scheme)
-		}
-	case httpclient.SchemeBearer:
-		if !d.Args(&a.Token) {
-			return d.Errf("provider %q: want auth bearer <token>", p.ID)
-		}
-	default:
-		return d.Errf("provider %q: unknown auth scheme %q (want digest, basic or bearer)", p.ID, a.Scheme)
-	}
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		switch d.Val() {
-		case "allow_cleartext":
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			if a.Scheme == httpclient.SchemeDigest {
-				return d.Errf("provider %q: allow_cleartext is for basic and bearer (digest never sends the password)", p.ID)
-			}
-			a.AllowCleartext = true
-		default:
-			return d.Errf("provider %q: unrecognized auth option %q", p.ID, d.Val())
-		}
-	}
-	p.Auth = a
-	return nil
-}
-
-// parseProviderTLS parses:
-//
-//	tls {
-//		ca          <file>
-//		client_cert <cert-file> <key-file>
-//		server_name <name>
-//	}
-func parseProviderTLS(d *caddyfile.Dispenser, p *Provider) error {
-	if p.TLS != nil {
-		return d.Errf("provider %q: tls given twice", p.ID)
-	}
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	t := &ProviderTLS{}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		switch d.Val() {
-		case "ca":
-			if !d.Args(&t.CA) || d.NextArg() {
-				return d.ArgErr()
-			}
-		case "client_cert":
-			if !d.Args(&t.ClientCert, &t.ClientKey) || d.NextArg() {
-				return d.Errf("provider %q: want client_cert <cert-file> <key-file>", p.ID)
-			}
-		case "server_name":
-			if !d.Args(&t.ServerName) || d.NextArg() {
-				return d.ArgErr()
-			}
-		default:
-			return d.Errf("provider %q: unrecognized tls option %q", p.ID, d.Val())
-		}
-	}
-	if *t == (ProviderTLS{}) {
-		return d.Errf("provider %q: empty tls block", p.ID)
-	}
-	p.TLS = t
-	return nil
-}
-
 // provisionClient expands placeholders in the provider's auth and TLS
 // settings and builds its HTTP client (reading the certificate files),
 // restricted to what the provider's peer URL policy allows (every
 // request, redirect and connection; see peer_policy.go). It makes no
 // network call.
-func (p *Provider) provisionClient() error {
+func (p *Provider) provisionClient(ctx caddy.Context) error {
 	repl := caddy.NewReplacer()
 	expand := func(s string) string { return repl.ReplaceKnown(s, "") }
 	var cfg httpclient.Config
@@ -158,12 +49,11 @@ func (p *Provider) provisionClient() error {
 		}
 	}
 	if t := p.TLS; t != nil {
-		cfg.TLS = httpclient.TLS{
-			CAFile:         expand(t.CA),
-			ClientCertFile: expand(t.ClientCert),
-			ClientKeyFile:  expand(t.ClientKey),
-			ServerName:     expand(t.ServerName),
+		tc, err := providerTLS(ctx, t, expand)
+		if err != nil {
+			return fmt.Errorf("provider %q: tls: %v", p.ID, err)
 		}
+		cfg.TLS = tc
 	}
 	cfg.Peer = p.peer // nil for a Provider built by hand in a unit test
 	client, err := httpclient.New(cfg)
@@ -172,6 +62,40 @@ func (p *Provider) provisionClient() error {
 	}
 	p.client = client
 	return nil
+}
+
+// providerTLS converts the provider's TLS settings, Caddy's own
+// reverseproxy.TLSConfig (as reverse_proxy's transport http { tls }
+// takes them), into the broker client's: the trusted CAs of its ca
+// module (tls.ca_pool.source.*), the client certificate files and the
+// server name, placeholders expanded in the last two. The client keeps
+// its own floor of TLS 1.2. Options the broker's client does not apply
+// are refused rather than ignored.
+func providerTLS(ctx caddy.Context, t *reverseproxy.TLSConfig, expand func(string) string) (httpclient.TLS, error) {
+	switch {
+	case t.InsecureSkipVerify:
+		return httpclient.TLS{}, errors.New("insecure_skip_verify is not supported toward providers")
+	case t.ClientCertificateAutomate != "", t.Renegotiation != "", len(t.Curves) > 0, len(t.ExceptPorts) > 0, t.HandshakeTimeout != 0:
+		return httpclient.TLS{}, errors.New("only ca, client_certificate_file, client_certificate_key_file and server_name apply to providers")
+	}
+	out := httpclient.TLS{
+		ClientCertFile: expand(t.ClientCertificateFile),
+		ClientKeyFile:  expand(t.ClientCertificateKeyFile),
+		ServerName:     expand(t.ServerName),
+	}
+	if t.CARaw != nil || len(t.RootCAPEMFiles) > 0 || len(t.RootCAPool) > 0 {
+		// Only the trusted pool is taken from Caddy's conversion: the
+		// client loads the certificate files itself.
+		trust := &reverseproxy.TLSConfig{CARaw: t.CARaw, RootCAPEMFiles: t.RootCAPEMFiles, RootCAPool: t.RootCAPool}
+		tc, err := trust.MakeTLSClientConfig(ctx)
+		if err != nil {
+			return httpclient.TLS{}, err
+		}
+		if tc != nil {
+			out.RootCAs = tc.RootCAs
+		}
+	}
+	return out, nil
 }
 
 // HTTPClient returns the client for calls to this provider: its TLS

@@ -1,13 +1,20 @@
 package caddymodule
 
 import (
+	"context"
+	"encoding/json"
+	"encoding/pem"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 
 	"github.com/caddy-csb/caddy-csb/broker/digest"
 )
@@ -80,7 +87,7 @@ func TestProviderClientDigestWithEnvPassword(t *testing.T) {
 	if p.Auth.Password != "{env.CSB_TEST_PROVIDER_PW}" {
 		t.Fatalf("the placeholder must stay in the config: %q", p.Auth.Password)
 	}
-	if err := p.provisionClient(); err != nil {
+	if err := p.provisionClient(caddy.Context{}); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := p.HTTPClient().Get(srv.URL + "/subscriptions")
@@ -95,12 +102,61 @@ func TestProviderClientDigestWithEnvPassword(t *testing.T) {
 }
 
 func TestProviderClientBadFiles(t *testing.T) {
-	p := &Provider{ID: "p", TLS: &ProviderTLS{CA: "/nonexistent/ca.pem"}}
-	err := p.provisionClient()
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel()
+	p := &Provider{ID: "p", TLS: &reverseproxy.TLSConfig{CARaw: json.RawMessage(`{"provider":"file","pem_files":["/nonexistent/ca.pem"]}`)}}
+	err := p.provisionClient(ctx)
 	if err == nil || !strings.Contains(err.Error(), `provider "p"`) {
 		t.Fatalf("%v", err)
 	}
 	if (&Provider{ID: "q"}).HTTPClient() == nil {
 		t.Fatal("an unprovisioned provider must still have a client")
+	}
+}
+
+// TestProviderTLSCaddyShape: the Caddyfile tls block becomes Caddy's
+// reverseproxy.TLSConfig (the ca a tls.ca_pool.source.file module), and
+// the provider's client then trusts exactly that CA: it reaches a
+// provider whose certificate the CA signed, which the system's trust
+// store alone refuses.
+func TestProviderTLSCaddyShape(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "tls ok") }))
+	defer srv.Close()
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel()
+	client := func(block string) *http.Client {
+		t.Helper()
+		d := caddyfile.NewTestDispenser("provider p {\n" + block + "\n}")
+		d.Next()
+		app := new(App)
+		if err := parseProviderBlock(d, app); err != nil {
+			t.Fatal(err)
+		}
+		p := app.Providers[0]
+		if err := p.provisionClient(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return p.HTTPClient()
+	}
+	trusting := client("\ttls {\n\t\tca " + caFile + "\n\t\tserver_name example.com\n\t}")
+	resp, err := trusting.Get(srv.URL)
+	if err != nil {
+		t.Fatalf("with the provider's CA: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "tls ok" {
+		t.Fatalf("%q", body)
+	}
+	if _, err := client("\turi " + srv.URL).Get(srv.URL); err == nil {
+		t.Fatal("without the provider's CA the client trusted its certificate")
+	}
+	p := &Provider{ID: "p", TLS: &reverseproxy.TLSConfig{InsecureSkipVerify: true}}
+	if err := p.provisionClient(ctx); err == nil || !strings.Contains(err.Error(), "insecure_skip_verify") {
+		t.Fatalf("insecure_skip_verify: %v", err)
 	}
 }

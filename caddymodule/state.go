@@ -201,6 +201,8 @@ func (a *App) provisionEngine(ctx caddy.Context) error {
 		return err
 	}
 	a.engine = val.(*engine)
+	a.live = new(atomic.Pointer[engine])
+	a.live.Store(a.engine)
 	return nil
 }
 
@@ -269,6 +271,27 @@ func (a *App) cleanupEngine() error {
 		return nil
 	}
 	a.engine = nil
+	if a.live != nil {
+		a.live.Store(nil)
+	}
 	_, err := enginePool.Delete(engineKey)
 	return err
+}
+
+// Catalogue returns the engine's catalogue, or nil.
+func (a *App) Catalogue() *catalog.Catalog {
+	if a.engine == nil {
+		return nil
+	}
+	return a.engine.catalog
+}
+
+// liveEngine returns the app's engine while the app holds it (between
+// Provision and Cleanup), for readers on other goroutines than Caddy's
+// config loading: the admin API and the metrics scrape.
+func (a *App) liveEngine() *engine {
+	if a.live == nil {
+		return nil
+	}
+	return a.live.Load()
 }

@@ -3,21 +3,12 @@ package caddymodule
 import (
 	"fmt"
 	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/caddy-csb/caddy-csb/broker/publish"
 )
-
-func init() {
-	registerAppOption("subscriptions", parseSubscriptionOptions)
-	registerProviderOption("subscribe", parseSubscribe)
-	registerProviderOption("publishers", parsePublishers)
-	registerProviderOption("push", parsePush)
-}
 
 // SubscriptionOptions configure how the broker keeps its subscriptions at
 // providers. They are read when the broker starts. In the Caddyfile:
@@ -73,91 +64,6 @@ type Push struct {
 	Expires caddy.Duration `json:"expires,omitempty"`
 }
 
-func parseSubscriptionOptions(d *caddyfile.Dispenser, a *App) error {
-	if a.Subscriptions != nil {
-		return d.Err("subscriptions given twice")
-	}
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	o := new(SubscriptionOptions)
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		switch d.Val() {
-		case "renew_at":
-			var v string
-			if err := oneArg(d, &v); err != nil {
-				return err
-			}
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil || f <= 0 || f >= 1 {
-				return d.Errf("subscriptions: renew_at %q must be a fraction between 0 and 1", v)
-			}
-			o.RenewAt = f
-		case "retry":
-			var lo, hi string
-			if !d.Args(&lo, &hi) || d.NextArg() {
-				return d.Errf("subscriptions: want retry <min> <max>")
-			}
-			mn, err1 := caddy.ParseDuration(lo)
-			mx, err2 := caddy.ParseDuration(hi)
-			if err1 != nil || err2 != nil || mn <= 0 || mx < mn {
-				return d.Errf("subscriptions: retry %s %s: want two positive durations, min <= max", lo, hi)
-			}
-			o.RetryMin, o.RetryMax = caddy.Duration(mn), caddy.Duration(mx)
-		case "timeout":
-			if err := durationArg(d, &o.Timeout); err != nil {
-				return err
-			}
-		case "sync_interval":
-			if err := durationArg(d, &o.SyncInterval); err != nil {
-				return err
-			}
-		default:
-			return d.Errf("subscriptions: unrecognized option %q", d.Val())
-		}
-	}
-	a.Subscriptions = o
-	return nil
-}
-
-// parseSubscribe parses:
-//
-//	subscribe <url> {
-//		expires   <duration>
-//		frequency <duration>
-//	}
-func parseSubscribe(d *caddyfile.Dispenser, p *Provider) error {
-	if p.Subscribe != nil {
-		return d.Errf("provider %q: subscribe given twice", p.ID)
-	}
-	s := &Subscribe{}
-	if !d.Args(&s.URL) {
-		return d.ArgErr()
-	}
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		switch d.Val() {
-		case "expires":
-			if err := durationArg(d, &s.Expires); err != nil {
-				return err
-			}
-		case "frequency":
-			if err := durationArg(d, &s.Frequency); err != nil {
-				return err
-			}
-		default:
-			return d.Errf("provider %q: subscribe: unrecognized option %q", p.ID, d.Val())
-		}
-	}
-	if err := s.validate(); err != nil {
-		return d.Errf("provider %q: %v", p.ID, err)
-	}
-	p.Subscribe = s
-	return nil
-}
-
 func (s *Subscribe) validate() error {
 	u, err := url.Parse(s.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -166,44 +72,6 @@ func (s *Subscribe) validate() error {
 	if s.Expires < 0 || s.Frequency < 0 {
 		return fmt.Errorf("subscribe: expires and frequency must be positive")
 	}
-	return nil
-}
-
-// parsePublishers parses: publishers <user>... ("*" allows anyone who
-// reached the publish endpoint).
-func parsePublishers(d *caddyfile.Dispenser, p *Provider) error {
-	users := d.RemainingArgs()
-	if len(users) == 0 {
-		return d.ArgErr()
-	}
-	p.Publishers = append(p.Publishers, users...)
-	return nil
-}
-
-// parsePush parses:
-//
-//	push <id>... {
-//		expires <duration>
-//	}
-func parsePush(d *caddyfile.Dispenser, p *Provider) error {
-	if p.Push != nil {
-		return d.Errf("provider %q: push given twice", p.ID)
-	}
-	ps := &Push{IDs: d.RemainingArgs()}
-	if len(ps.IDs) == 0 {
-		return d.Errf("provider %q: push needs the notification ids it may use", p.ID)
-	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		switch d.Val() {
-		case "expires":
-			if err := durationArg(d, &ps.Expires); err != nil {
-				return err
-			}
-		default:
-			return d.Errf("provider %q: push: unrecognized option %q", p.ID, d.Val())
-		}
-	}
-	p.Push = ps
 	return nil
 }
 

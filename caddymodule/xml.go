@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"mime"
 	"net"
 	"net/http"
@@ -13,17 +12,11 @@ import (
 	"sync"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/dustin/go-humanize"
 	"go.uber.org/zap"
 
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
-
-func init() {
-	registerAppOption("xml", parseXMLOption)
-}
 
 // maxXMLDepthLimit bounds max_depth: deeper trees are never needed (the
 // schemas stop at depth 6) and the tree builder refuses beyond 1024.
@@ -88,85 +81,6 @@ type XMLConfig struct {
 	limits  csbmsg.Limits
 	aliases *aliasOnce
 	logger  *zap.Logger
-}
-
-// parseXMLOption parses the xml subdirective of the csb global option.
-func parseXMLOption(d *caddyfile.Dispenser, a *App) error {
-	if a.XML != nil {
-		return d.Err("xml: the xml option may appear only once")
-	}
-	x := new(XMLConfig)
-	if d.NextArg() {
-		if err := setXMLMode(d, x); err != nil {
-			return err
-		}
-		if d.NextArg() {
-			return d.ArgErr()
-		}
-	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		opt := d.Val()
-		switch opt {
-		case "mode":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			if err := setXMLMode(d, x); err != nil {
-				return err
-			}
-		case "max_body_size":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			size, err := humanize.ParseBytes(d.Val())
-			if err != nil || size == 0 || size > math.MaxInt64 {
-				return d.Errf("xml: max_body_size: invalid size %q", d.Val())
-			}
-			x.MaxBodySize = int64(size)
-		case "max_text_size":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			size, err := humanize.ParseBytes(d.Val())
-			if err != nil || size == 0 || size > math.MaxInt32 {
-				return d.Errf("xml: max_text_size: invalid size %q", d.Val())
-			}
-			x.MaxTextSize = int(size)
-		case "max_depth", "max_elements", "max_attributes":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			n, err := strconv.Atoi(d.Val())
-			if err != nil || n <= 0 {
-				return d.Errf("xml: %s: %q is not a positive integer", opt, d.Val())
-			}
-			switch opt {
-			case "max_depth":
-				x.MaxDepth = n
-			case "max_elements":
-				x.MaxElements = n
-			default:
-				x.MaxAttributes = n
-			}
-		default:
-			return d.Errf("xml: unrecognized option %q (known: max_attributes, max_body_size, max_depth, max_elements, max_text_size, mode)", opt)
-		}
-		if d.NextArg() {
-			return d.ArgErr()
-		}
-	}
-	a.XML = x
-	return nil
-}
-
-func setXMLMode(d *caddyfile.Dispenser, x *XMLConfig) error {
-	switch v := d.Val(); v {
-	case "lenient", "strict":
-		x.Mode = v
-		return nil
-	default:
-		return d.Errf("xml: mode must be lenient or strict, not %q", v)
-	}
 }
 
 // Validate checks the configuration. It has no side effects.

@@ -44,11 +44,11 @@ func (a *auditRecorder) last(t *testing.T) http.Header {
 // auditLinkBroker is a live broker with one static SaaS provider (link
 // adapter) whose service link is rec's URL, the provider's own Basic
 // credentials, basic_auth for the consumer alice, and a job route served
-// by reverse_proxy { dynamic csb }. preAuth is put before basic_auth in
+// by csb_job_route and reverse_proxy { dynamic csb }. preAuth is put before basic_auth in
 // the route (for the header-copy recipe of README.md (Fronting an existing OpenStack or AWS account)).
 func auditLinkBroker(t *testing.T, providerURL, preAuth string) (base string, p *harness.Process) {
 	t.Helper()
-	return auditLinkBrokerProxy(t, providerURL, preAuth, "reverse_proxy /csb/jobs/* {\n\t\t\tdynamic csb\n\t\t}")
+	return auditLinkBrokerProxy(t, providerURL, preAuth, "csb_job_route /csb/jobs/*\n\t\treverse_proxy /csb/jobs/* {\n\t\t\tdynamic csb\n\t\t}")
 }
 
 // auditLinkBrokerProxy is auditLinkBroker with the reverse_proxy line and
@@ -168,7 +168,7 @@ func TestAuditProxyJobFromHeader(t *testing.T) {
 	rec := &auditRecorder{}
 	up := httptest.NewServer(rec)
 	t.Cleanup(up.Close)
-	base, p := auditLinkBrokerProxy(t, up.URL, "", "reverse_proxy /native/* {\n\t\t\tdynamic csb {\n\t\t\t\theader Csb-Job\n\t\t\t}\n\t\t}")
+	base, p := auditLinkBrokerProxy(t, up.URL, "", "csb_job_route /native/* {\n\t\t\theader Csb-Job\n\t\t}\n\t\treverse_proxy /native/* {\n\t\t\tdynamic csb\n\t\t}")
 	id := auditCreateSaaSJob(t, base)
 	get := func(job string) (int, string) {
 		t.Helper()

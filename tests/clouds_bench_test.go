@@ -89,6 +89,7 @@ http://127.0.0.1:%[4]d {
 			alice %[5]s
 			bob %[11]s
 		}
+		csb_job_route /csb/jobs/*
 		reverse_proxy /csb/jobs/* {
 			dynamic csb
 		}

@@ -36,7 +36,8 @@ func TestMain(m *testing.M) {
 // cloudBroker is a real Caddy fronting the real Swift twice: natively
 // (openstack adapter, TempAuth) as provider "swift", and through its S3 API
 // (aws adapter, s3api) as provider "s3". alice may place only on swift,
-// bob only on s3. Job routes are served by reverse_proxy { dynamic csb }.
+// bob only on s3. Job routes are served by csb_job_route and
+// reverse_proxy { dynamic csb }.
 type cloudBroker struct {
 	t    *testing.T
 	p    *harness.Process
@@ -113,6 +114,7 @@ http://127.0.0.1:%d {
 			alice %s
 			bob %s
 		}
+		csb_job_route /csb/jobs/*
 		reverse_proxy /csb/jobs/* {
 %s
 		}

@@ -94,6 +94,7 @@ http://127.0.0.1:%d {
 		basic_auth {
 			alice %s
 		}
+		csb_job_route /csb/jobs/*
 		reverse_proxy /csb/jobs/* {
 			dynamic csb
 			lb_retries 1

@@ -45,9 +45,9 @@ func secJobsStart(t *testing.T, o brokerOptions, edit func(string) string) *cons
 }
 
 // secJobsWithJobRoute puts the job route (reverse_proxy /csb/jobs/* with
-// dynamic csb) in front of csb.
+// dynamic csb, csb_job_route before it) in front of csb.
 func secJobsWithJobRoute(cf string) string {
-	return strings.Replace(cf, "\tcsb\n}\n", "\troute {\n\t\treverse_proxy /csb/jobs/* {\n\t\t\tdynamic csb\n\t\t}\n\t\tcsb\n\t}\n}\n", 1)
+	return strings.Replace(cf, "\tcsb\n}\n", "\troute {\n\t\tcsb_job_route /csb/jobs/*\n\t\treverse_proxy /csb/jobs/* {\n\t\t\tdynamic csb\n\t\t}\n\t\tcsb\n\t}\n}\n", 1)
 }
 
 // secJobsRecords returns the job records and owner index keys in the

@@ -109,12 +109,16 @@ http://127.0.0.1:%d {
 			alice %s
 			bob %s
 		}
+		csb_job_route /csb/jobs/*
 		reverse_proxy /csb/jobs/* {
 			dynamic csb
 			fail_duration 30s
 			lb_retries 1
 		}
 		csb
+	}
+	handle_errors {
+		respond "{err.status_code} {err.status_text}: {err.message}"
 	}
 }
 `, providers, port, hashes["alice"], hashes["bob"]))

@@ -99,7 +99,7 @@ func secURLsSaaSNotification(t *testing.T, seq uint64, service, rel, href string
 // secURLsSaaSBroker is the Caddyfile of a broker with one SaaS provider
 // (link adapter, its own Basic credentials, its own origin as uri) that
 // csp1 publishes for under a push id, the consumer alice, and a job route
-// (reverse_proxy { dynamic csb }). extra goes into the provider block.
+// (csb_job_route, then reverse_proxy { dynamic csb }). extra goes into the provider block.
 func secURLsSaaSBroker(t *testing.T, port int, ownOrigin, extra string) string {
 	return fmt.Sprintf(`{
 	admin {$CSB_TEST_ADMIN}
@@ -122,6 +122,7 @@ func secURLsSaaSBroker(t *testing.T, port int, ownOrigin, extra string) string {
 http://127.0.0.1:%d {
 	basic_auth {
 %s	}
+	csb_job_route /csb/jobs/*
 	reverse_proxy /csb/jobs/* {
 		dynamic csb
 	}

@@ -1,0 +1,176 @@
+package caddymodule
+
+// The admin API's content negotiation and response writing (JSON or the
+// draft's XML).
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/beevik/etree"
+
+	"github.com/caddy-csb/caddy-csb/broker/catalog"
+)
+
+type adminFormat int
+
+const (
+	formatJSON adminFormat = iota
+	formatXML
+)
+
+// negotiate picks JSON or XML for an answer whose XML form uses the draft
+// media type draftType.
+func negotiate(r *http.Request, draftType string) (adminFormat, error) {
+	switch f := r.URL.Query().Get("format"); f {
+	case "json":
+		return formatJSON, nil
+	case "xml":
+		return formatXML, nil
+	case "":
+	default:
+		return 0, adminError(http.StatusBadRequest, "format %q: want json or xml", f)
+	}
+	values := r.Header.Values("Accept")
+	if len(values) == 0 {
+		return formatJSON, nil
+	}
+	best, bestQ, bestSpecific := formatJSON, -1.0, false
+	for _, v := range values {
+		for _, part := range strings.Split(v, ",") {
+			mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+			if err != nil {
+				continue
+			}
+			q := 1.0
+			if s, ok := params["q"]; ok {
+				if f, err := strconv.ParseFloat(s, 64); err == nil {
+					q = f
+				}
+			}
+			if q <= 0 {
+				continue
+			}
+			var f adminFormat
+			specific := true
+			switch mt {
+			case "application/json":
+				f = formatJSON
+			case draftType, "application/xml", "text/xml":
+				f = formatXML
+			case "*/*", "application/*":
+				f, specific = formatJSON, false
+			default:
+				continue
+			}
+			if q > bestQ || q == bestQ && specific && !bestSpecific {
+				best, bestQ, bestSpecific = f, q, specific
+			}
+		}
+	}
+	if bestQ < 0 {
+		return 0, adminError(http.StatusNotAcceptable, "the answer is application/json or %s (or application/xml)", draftType)
+	}
+	return best, nil
+}
+
+func writeJSON(w http.ResponseWriter, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func writeXML(w http.ResponseWriter, mediaType string, doc *etree.Document) error {
+	doc.Indent(2)
+	w.Header().Set("Content-Type", mediaType+"; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_, err := doc.WriteTo(w)
+	return err
+}
+
+// newAdminDoc returns an XML document whose root is the admin element
+// name, with the draft namespace ns as the default namespace.
+func newAdminDoc(name, ns string) (*etree.Document, *etree.Element) {
+	doc := etree.NewDocument()
+	doc.CreateProcInst("xml", `version="1.0" encoding="UTF-8"`)
+	root := doc.CreateElement("admin:" + name)
+	root.CreateAttr("xmlns", ns)
+	root.CreateAttr("xmlns:admin", AdminNamespace)
+	return doc, root
+}
+
+// draftElements parses a document the codec wrote and returns the
+// children of its element named parent (for example the children of
+// <csbnotification>).
+func draftElements(data []byte, parent string) ([]*etree.Element, error) {
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(data); err != nil {
+		return nil, err
+	}
+	doc.Unindent() // the answer is indented as a whole
+	root := doc.Root()
+	if root == nil {
+		return nil, errors.New("empty document")
+	}
+	el := root.FindElement(parent)
+	if el == nil {
+		return nil, fmt.Errorf("no <%s>", parent)
+	}
+	out := el.ChildElements()
+	for _, c := range out {
+		el.RemoveChild(c)
+	}
+	return out, nil
+}
+
+func setTime(el *etree.Element, name string, t time.Time) {
+	if !t.IsZero() {
+		el.CreateAttr(name, t.UTC().Format(time.RFC3339Nano))
+	}
+}
+
+func listParam(q url.Values, name string) []string {
+	var out []string
+	for _, v := range q[name] {
+		for _, s := range strings.Split(v, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// parseKind reads a service model name in any case.
+func parseKind(s string) (catalog.Kind, error) {
+	for _, k := range serviceKinds {
+		if strings.EqualFold(s, string(k)) {
+			return k, nil
+		}
+	}
+	return "", adminError(http.StatusBadRequest, "kind %q: want iaas, paas, saas or dsaas", s)
+}
+
+func methodNotAllowed(w http.ResponseWriter, r *http.Request, allow string) error {
+	w.Header().Set("Allow", allow)
+	return adminError(http.StatusMethodNotAllowed, "method %s not allowed (%s)", r.Method, allow)
+}
+
+// adminRequest checks what every admin endpoint checks first: the method
+// (405 with Allow otherwise) and the answer's format, JSON or XML in the
+// draft's names under draftType (406 otherwise).
+func adminRequest(w http.ResponseWriter, r *http.Request, method, draftType string) (adminFormat, error) {
+	if r.Method != method {
+		return 0, methodNotAllowed(w, r, method)
+	}
+	return negotiate(r, draftType)
+}

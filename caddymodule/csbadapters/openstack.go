@@ -1,0 +1,77 @@
+package csbadapters
+
+import (
+	"github.com/caddy-csb/caddy-csb/caddymodule"
+	"github.com/caddy-csb/caddy-csb/caddymodule/internal/cfparse"
+
+	"net/http"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/caddy-csb/caddy-csb/adapters/openstack"
+	"github.com/caddy-csb/caddy-csb/broker/adapters"
+)
+
+func init() {
+	caddy.RegisterModule(OpenStackAdapter{})
+}
+
+// OpenStackAdapter is the csb.adapters.openstack guest module: an
+// OpenStack cloud through Keystone v3 (or Swift TempAuth), Nova for IaaS
+// and Swift for DSaaS. Its JSON fields are those of openstack.Config (see
+// adapters/openstack/README.md for the mapping and the defaults). Every
+// string field may hold placeholders such as {env.OS_PASSWORD}; they are
+// expanded at provisioning, and secrets are never logged.
+type OpenStackAdapter struct {
+	openstack.Config
+
+	adapter *openstack.Adapter
+}
+
+// CaddyModule returns the Caddy module information.
+func (OpenStackAdapter) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "csb.adapters.openstack",
+		New: func() caddy.Module { return new(OpenStackAdapter) },
+	}
+}
+
+// Provision expands placeholders and builds the adapter. It makes no
+// network call: the adapter authenticates on first use.
+func (m *OpenStackAdapter) Provision(caddy.Context) error {
+	cfg := m.Config
+	cfparse.ExpandAll(&cfg.AuthURL, &cfg.Region, &cfg.Interface, &cfg.UserID, &cfg.Username, &cfg.Password,
+		&cfg.UserDomainID, &cfg.UserDomainName, &cfg.ProjectID, &cfg.ProjectName, &cfg.ProjectDomainID,
+		&cfg.ProjectDomainName, &cfg.ApplicationCredentialID, &cfg.ApplicationCredentialName,
+		&cfg.ApplicationCredentialSecret, &cfg.TempAuthURL, &cfg.TempAuthUser, &cfg.TempAuthKey,
+		&cfg.ComputeURL, &cfg.ObjectStoreURL, &cfg.Image, &cfg.KeyName, &cfg.AvailabilityZone, &cfg.NamePrefix)
+	ad, err := openstack.New(cfg)
+	if err != nil {
+		return err
+	}
+	m.adapter = ad
+	return nil
+}
+
+// CSBAdapter returns the provisioned adapter (adapters.Holder).
+func (m *OpenStackAdapter) CSBAdapter() adapters.Adapter { return m.adapter }
+
+// SetHTTPClient hands the adapter the provider's HTTP client.
+func (m *OpenStackAdapter) SetHTTPClient(c *http.Client) { m.adapter.SetHTTPClient(c) }
+
+// PeerOrigins returns the configured Keystone, TempAuth, compute and
+// object-store URLs (PeerOriginsReporter). Endpoints the Keystone catalog
+// names on other origins must be listed in the provider's allowed_hosts.
+func (m *OpenStackAdapter) PeerOrigins() []string {
+	return []string{m.AuthURL, m.TempAuthURL, m.ComputeURL, m.ObjectStoreURL}
+}
+
+// Interface guards.
+var (
+	_ caddy.Provisioner               = (*OpenStackAdapter)(nil)
+	_ caddyfile.Unmarshaler           = (*OpenStackAdapter)(nil)
+	_ adapters.Holder                 = (*OpenStackAdapter)(nil)
+	_ caddymodule.HTTPClientSetter    = (*OpenStackAdapter)(nil)
+	_ caddymodule.PeerOriginsReporter = (*OpenStackAdapter)(nil)
+)

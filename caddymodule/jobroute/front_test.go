@@ -1,0 +1,67 @@
+package jobroute
+
+import (
+	"encoding/base64"
+	"net/http"
+	"testing"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/jobs"
+	"github.com/caddy-csb/caddy-csb/caddymodule"
+)
+
+// TestFrontGenericCredentials: a job of an adapter that does not front
+// requests goes to its endpoint with the provider's credentials, their
+// placeholders expanded; Basic and bearer stay off plain HTTP to another
+// host.
+func TestFrontGenericCredentials(t *testing.T) {
+	t.Setenv("CSB_TEST_PROVIDER_PW", "pw-from-env")
+	t.Setenv("CSB_TEST_PROVIDER_TOKEN", "token-from-env")
+	u := &JobRoute{app: &caddymodule.App{Providers: withPeerPolicies(t,
+		&caddymodule.Provider{ID: "basic", Auth: &caddymodule.ProviderAuth{Scheme: "basic", Username: "broker", Password: "{env.CSB_TEST_PROVIDER_PW}"}},
+		&caddymodule.Provider{ID: "bearer", Auth: &caddymodule.ProviderAuth{Scheme: "bearer", Token: "{env.CSB_TEST_PROVIDER_TOKEN}"}},
+		&caddymodule.Provider{ID: "open"},
+	)}}
+	front := func(provider, endpoint string) (*http.Request, error) {
+		r, _ := http.NewRequest("GET", "http://consumer.invalid/a%20b?x=1", nil)
+		r.URL.Path, r.URL.RawPath = "/a b", "/a%20b"
+		_, _, err := u.frontGeneric(r, jobs.Endpoint{ProviderID: provider, URL: endpoint})
+		return r, err
+	}
+	r, err := front("basic", "http://127.0.0.1:9/svc/")
+	if err != nil || r.Header.Get("Authorization") != "Basic "+base64.StdEncoding.EncodeToString([]byte("broker:pw-from-env")) {
+		t.Fatalf("basic: %v %q", err, r.Header.Get("Authorization"))
+	}
+	if r.URL.String() != "http://127.0.0.1:9/svc/a%20b?x=1" || r.Host != "127.0.0.1:9" {
+		t.Fatalf("rewritten to %s (Host %s)", r.URL, r.Host)
+	}
+	if r, err = front("bearer", "https://127.0.0.2/"); err != nil || r.Header.Get("Authorization") != "Bearer token-from-env" {
+		t.Fatalf("bearer: %v %q", err, r.Header.Get("Authorization"))
+	}
+	if _, err = front("bearer", "http://10.1.2.3/"); adapters.KindOf(err) != adapters.KindServer {
+		t.Fatalf("bearer over plain http to another host: %v", err)
+	}
+	if r, err = front("open", "http://127.0.0.1:9/"); err != nil || r.Header.Get("Authorization") != "" {
+		t.Fatalf("no auth: %v %q", err, r.Header.Get("Authorization"))
+	}
+	if _, err = front("open", "ftp://x/"); adapters.KindOf(err) != adapters.KindNotFound {
+		t.Fatalf("no http endpoint: %v", err)
+	}
+}
+
+// withPeerPolicies gives each provider the peer URL policy a provisioned
+// app would build, allowing the addresses these unit tests use (loopback
+// and one private address, none of them dialled), so that the job
+// route's peer check passes.
+func withPeerPolicies(t *testing.T, ps ...*caddymodule.Provider) []*caddymodule.Provider {
+	t.Helper()
+	for _, p := range ps {
+		p.AllowedHosts, p.AllowPrivate = []string{"127.0.0.1", "127.0.0.2", "10.1.2.3"}, true
+		if err := p.ProvisionPeerPolicy(nil, zap.NewNop()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ps
+}

@@ -1,0 +1,277 @@
+package jobroute
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/digest"
+	"github.com/caddy-csb/caddy-csb/broker/jobs"
+	"github.com/caddy-csb/caddy-csb/caddymodule"
+)
+
+func init() {
+	caddy.RegisterModule(JobRoute{})
+}
+
+// JobRoute is the handler http.handlers.csb_job_route, the first half of
+// the broker's transparent, job-aware proxy; the dynamic upstream source
+// http.reverse_proxy.upstreams.csb (JobUpstreams) is the second. A
+// consumer sends the native API requests of one of its jobs to the job's
+// route (by default /csb/jobs/<job-id>/...); the handler resolves the
+// provider that holds the job, checks that the consumer owns it, rewrites
+// the request onto the provider's native endpoint, and swaps the
+// consumer's credentials for the provider's (a Keystone or TempAuth
+// token, a SigV4 signature, Basic, a bearer token, or a Digest response).
+// The reverse proxy behind it, with dynamic csb as its upstream source,
+// sends the request to the endpoint the handler chose and does the rest:
+// streaming, retries, load balancing, passive health checks.
+//
+//	route /csb/jobs/* {
+//		csb_job_route
+//		reverse_proxy {
+//			dynamic csb
+//			fail_duration 30s
+//		}
+//	}
+//
+// A refused request is answered by Caddy's error handling: the handler
+// returns caddyhttp.Error with the status and the reason, so its body is
+// empty unless the site has handle_errors; to show consumers the reason:
+//
+//	handle_errors {
+//		respond "{err.status_code} {err.status_text}: {err.message}"
+//	}
+//
+// Only the job's owner ({http.auth.user.id}, set by basic_auth,
+// digest_auth or any authentication provider in front) may use a route.
+// Unknown, foreign, unfinished, expired and removed jobs answer 404, and
+// requests a job may not make answer 403 (or 400); none of them reaches a
+// provider.
+//
+// A route reaches its job's resource and nothing beside or above it. The
+// path below the job id is cleaned first (adapters.CleanRoutePath:
+// dot-segments in any spelling are resolved, a climb above the route,
+// encoded slashes, backslashes and control bytes are refused), and so are
+// method-override headers. The adapter then scopes the request to what
+// the job holds (adapters.Fronter: openstack, aws, cimi, cdmi, occi);
+// jobs of other adapters (link) reach their endpoint's path and the paths
+// below it. Every upstream passes the broker's peer URL policy before
+// anything is forwarded, and before the broker adds the provider's Basic,
+// bearer or Digest credentials (openstack and aws sign in Front; a request
+// the policy refuses goes nowhere and loses every header).
+//
+// A provider with auth digest is answered from the provider's own Digest
+// client (the one the broker's calls use): the request carries a response
+// to the challenge that client holds, with its next nonce count, and one
+// is fetched first (an unauthenticated HEAD) when it holds none. The
+// password never leaves the broker. The client does not see the proxied
+// answers, so when the provider's nonce goes stale the answer is a 401;
+// let the reverse proxy retry it, and the retry carries a response to the
+// fresh challenge (requests with a body also need request_buffers to be
+// retried):
+//
+//	reverse_proxy {
+//		dynamic csb
+//		lb_retries 1
+//		lb_retry_match {
+//			expression `{rp.status_code} == 401`
+//		}
+//	}
+//
+// Providers that require qop=auth-int get 502 for requests whose body is
+// streamed; Apache httpd's mod_auth_digest offers qop=auth only.
+//
+// Placeholders set: {http.csb.job.id}, {http.csb.provider.id}.
+type JobRoute struct {
+	// Prefix is the path prefix of job routes; the path segment after it
+	// is the job id and the rest of the path goes to the provider.
+	// Default "/csb/jobs/".
+	Prefix string `json:"prefix,omitempty"`
+	// Header, when set, names the request header that carries the job id;
+	// the whole path then goes to the provider, and Prefix is not used.
+	Header string `json:"header,omitempty"`
+	// CacheTTL is how long a resolved job endpoint is reused without
+	// asking the job manager again. Every change of a job made by this
+	// broker drops its entry at once, and a lease's end is checked on
+	// every request; the TTL bounds only how long a change made by another
+	// broker of a cluster goes unseen. Default 1s; negative disables.
+	CacheTTL caddy.Duration `json:"cache_ttl,omitempty"`
+
+	app    *caddymodule.App
+	logger *zap.Logger
+}
+
+// CaddyModule returns the Caddy module information.
+func (JobRoute) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.csb_job_route",
+		New: func() caddy.Module { return new(JobRoute) },
+	}
+}
+
+// defaultJobPrefix is where job routes are by default.
+const defaultJobPrefix = "/csb/jobs/"
+
+// Provision finds the csb app and applies defaults.
+func (h *JobRoute) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	appIface, err := ctx.App("csb")
+	if err != nil {
+		return fmt.Errorf("csb_job_route needs the csb app (the csb global option): %v", err)
+	}
+	h.app = appIface.(*caddymodule.App)
+	if h.Prefix == "" {
+		h.Prefix = defaultJobPrefix
+	}
+	if !strings.HasPrefix(h.Prefix, "/") {
+		return fmt.Errorf("csb_job_route: prefix %q must begin with /", h.Prefix)
+	}
+	if !strings.HasSuffix(h.Prefix, "/") {
+		h.Prefix += "/"
+	}
+	if h.CacheTTL == 0 {
+		h.CacheTTL = caddy.Duration(time.Second)
+	}
+	return nil
+}
+
+// ServeHTTP resolves the job of r, checks that the authenticated user
+// owns it and rewrites r for the provider, then hands it on to the
+// reverse proxy (whose dynamic csb source reads what was resolved). A
+// refusal is returned as a caddyhttp.Error; nothing of it reaches a
+// provider.
+func (h *JobRoute) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	rt, err := h.resolve(r)
+	if err != nil {
+		return h.refusal(err)
+	}
+	caddyhttp.SetVar(r.Context(), routedVar, rt)
+	return next.ServeHTTP(w, r)
+}
+
+// credentialHeaders are the consumer credentials a request may carry; none
+// of them is ever forwarded to a provider.
+var credentialHeaders = []string{
+	"Authorization", "Proxy-Authorization", "Cookie",
+	"X-Auth-Token", "X-Storage-Token", "X-Service-Token", "X-Auth-User", "X-Auth-Key",
+	"X-Storage-User", "X-Storage-Pass", "X-Amz-Security-Token",
+}
+
+func (h *JobRoute) resolve(r *http.Request) (*routed, error) {
+	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	owner := ""
+	if repl != nil {
+		owner = repl.ReplaceAll("{http.auth.user.id}", "")
+	}
+	jobID, rest, err := h.jobOf(r)
+	if err != nil {
+		return nil, err
+	}
+	if owner == "" {
+		return nil, &adapters.Error{Kind: adapters.KindClient, Status: http.StatusForbidden, Op: "proxy", Err: errors.New("no authenticated consumer: put an authentication handler in front of the job routes")}
+	}
+	if h.app.JobManager() == nil {
+		return nil, &adapters.Error{Kind: adapters.KindServer, Status: http.StatusServiceUnavailable, Op: "proxy", Err: errors.New("the broker's job manager is not running")}
+	}
+	ep, err := h.app.JobEndpoint(r.Context(), owner, jobID, time.Duration(h.CacheTTL))
+	if err != nil {
+		if errors.Is(err, jobs.ErrNoJob) {
+			return nil, &adapters.Error{Kind: adapters.KindNotFound, Status: http.StatusNotFound, Op: "proxy", Err: fmt.Errorf("no job %q here", jobID)}
+		}
+		return nil, &adapters.Error{Kind: adapters.KindServer, Status: http.StatusServiceUnavailable, Op: "proxy", Err: err}
+	}
+	if repl != nil {
+		repl.Set("http.csb.job.id", ep.JobID)
+		repl.Set("http.csb.provider.id", ep.ProviderID)
+	}
+	// The consumer's credentials stop here.
+	for _, h := range credentialHeaders {
+		r.Header.Del(h)
+	}
+	// Dot-segments, encoded slashes and the like are resolved or refused
+	// before any scope check looks at the path.
+	if rest, err = adapters.CleanRoutePath(rest); err != nil {
+		return nil, err
+	}
+	if err := refuseMethodOverride(r); err != nil {
+		return nil, err
+	}
+	setPath(r, rest)
+	var upstream *url.URL
+	var dt *digest.Transport
+	ad, ok := h.app.AdapterFor(ep.ProviderID, resourceKind(ep.Resource))
+	if !ok {
+		return nil, &adapters.Error{Kind: adapters.KindNotFound, Status: http.StatusNotFound, Op: "proxy", Err: fmt.Errorf("provider %q has no adapter for job %q any more", ep.ProviderID, ep.JobID)}
+	}
+	if f, fronts := ad.(adapters.Fronter); fronts {
+		if upstream, err = f.Front(r.Context(), r, ep.Resource); err != nil {
+			return nil, err
+		}
+		if err := h.checkUpstream(ep.ProviderID, upstream, r); err != nil {
+			return nil, err
+		}
+		if ba, ok := ad.(adapters.BrokerAuthenticated); ok && ba.BrokerAuthenticates() {
+			dt, err = h.addProviderAuth(r, ep.ProviderID, upstream)
+		}
+	} else {
+		upstream, dt, err = h.frontGeneric(r, ep)
+	}
+	if err != nil {
+		return nil, err
+	}
+	up := &reverseproxy.Upstream{Dial: dialAddress(upstream)}
+	if upstream.Scheme == "https" {
+		if c := h.logger.Check(zapcore.DebugLevel, "job upstream uses https: the reverse proxy needs transport http { tls }"); c != nil {
+			c.Write(zap.String("provider", ep.ProviderID))
+		}
+	}
+	return &routed{provider: ep.ProviderID, upstreams: []*reverseproxy.Upstream{up}, digest: dt}, nil
+}
+
+// methodOverrideHeaders make some servers run another method than the
+// request's: a GET the front allowed could become a DELETE.
+var methodOverrideHeaders = []string{"X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"}
+
+// refuseMethodOverride refuses (403) a request that names another method
+// in a header, since the fronts decide by the request's own method.
+func refuseMethodOverride(r *http.Request) error {
+	for _, h := range methodOverrideHeaders {
+		if _, ok := r.Header[http.CanonicalHeaderKey(h)]; ok {
+			return adapters.Refused("header %s is not allowed through the broker", h)
+		}
+	}
+	return nil
+}
+
+// jobOf reads the job id and the native path from the header or the path
+// prefix.
+func (h *JobRoute) jobOf(r *http.Request) (id, rest string, err error) {
+	if h.Header != "" {
+		id = r.Header.Get(h.Header)
+		r.Header.Del(h.Header)
+		if id == "" {
+			return "", "", &adapters.Error{Kind: adapters.KindNotFound, Status: http.StatusNotFound, Op: "proxy", Err: fmt.Errorf("no %s header", h.Header)}
+		}
+		return id, r.URL.EscapedPath(), nil
+	}
+	p := r.URL.EscapedPath()
+	if !strings.HasPrefix(p, h.Prefix) {
+		return "", "", &adapters.Error{Kind: adapters.KindNotFound, Status: http.StatusNotFound, Op: "proxy", Err: fmt.Errorf("%s is not a job route (%s<job-id>/...)", r.URL.Path, h.Prefix)}
+	}
+	id, rest, _ = strings.Cut(p[len(h.Prefix):], "/")
+	if id, err = url.PathUnescape(id); err != nil || id == "" {
+		return "", "", &adapters.Error{Kind: adapters.KindNotFound, Status: http.StatusNotFound, Op: "proxy", Err: errors.New("no job id in the route")}
+	}
+	return id, "/" + rest, nil
+}

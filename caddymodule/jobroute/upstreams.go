@@ -1,0 +1,144 @@
+package jobroute
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/caddy-csb/caddy-csb/caddymodule"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/caddy-csb/caddy-csb/broker/digest"
+)
+
+func init() {
+	caddy.RegisterModule(JobUpstreams{})
+}
+
+// JobUpstreams is the dynamic upstream source
+// http.reverse_proxy.upstreams.csb: it hands the reverse proxy the
+// provider endpoint that the csb_job_route handler in front resolved for
+// the request (see JobRoute). Without that handler in front, it has no
+// upstream to give: the reverse proxy then answers 503 (no upstreams
+// available) and logs the reason.
+//
+// With passive health checks (fail_duration) and retries (lb_retries or
+// lb_try_duration) on, a provider whose native endpoint keeps failing
+// (UnhealthyAfter failures counted by the reverse proxy) leaves placement
+// until its failures have expired. The source learns of failures when the
+// reverse proxy comes back to it for a retry, which is why retries must be
+// on. A retry to a Digest provider carries new credentials (see
+// JobRoute); should they fail, the source gives no upstream and the
+// reverse proxy answers with the try before's error.
+type JobUpstreams struct {
+	// UnhealthyAfter is how many recent failures of a provider's native
+	// endpoint (as counted by the reverse proxy's passive health checks)
+	// take the provider out of placement. Default 3.
+	UnhealthyAfter int `json:"unhealthy_after,omitempty"`
+	// HealthInterval is how often provider health is re-examined, so a
+	// provider returns to placement once its failures expire. Default 1s.
+	HealthInterval caddy.Duration `json:"health_interval,omitempty"`
+
+	app    *caddymodule.App
+	logger *zap.Logger
+
+	watch *watchSet
+}
+
+// routed is what the handler resolved for a request, kept for the
+// source's tries.
+type routed struct {
+	provider  string
+	upstreams []*reverseproxy.Upstream
+	digest    *digest.Transport // the provider's Digest client, when it answers challenges for the route
+	tried     bool              // the source has handed out upstreams once: later calls are retries
+}
+
+// CaddyModule returns the Caddy module information.
+func (JobUpstreams) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.reverse_proxy.upstreams.csb",
+		New: func() caddy.Module { return new(JobUpstreams) },
+	}
+}
+
+// Defaults.
+const (
+	defaultUnhealthyAfter = 3
+	defaultHealthInterval = caddy.Duration(time.Second)
+)
+
+// Provision finds the csb app, applies defaults and starts the health
+// watch (stopped with the config).
+func (u *JobUpstreams) Provision(ctx caddy.Context) error {
+	u.logger = ctx.Logger()
+	appIface, err := ctx.App("csb")
+	if err != nil {
+		return fmt.Errorf("dynamic csb needs the csb app (the csb global option): %v", err)
+	}
+	u.app = appIface.(*caddymodule.App)
+	if u.UnhealthyAfter == 0 {
+		u.UnhealthyAfter = defaultUnhealthyAfter
+	}
+	if u.HealthInterval == 0 {
+		u.HealthInterval = defaultHealthInterval
+	}
+	if u.UnhealthyAfter < 0 || u.HealthInterval < 0 {
+		return errors.New("dynamic csb: unhealthy_after and health_interval must be positive")
+	}
+	u.watch = &watchSet{m: map[string]*reverseproxy.Host{}}
+	go u.watchHealth(ctx)
+	return nil
+}
+
+// routedVar is the caddyhttp var in which the handler leaves what it
+// resolved for the source.
+const routedVar = "csb.job_route"
+
+// errNoRoute is the source's answer to a request no csb_job_route
+// handler resolved.
+var errNoRoute = errors.New("no job resolved for this request: put csb_job_route before reverse_proxy")
+
+// GetUpstreams returns the provider endpoint the csb_job_route handler
+// resolved for r. On a retry it records the endpoint's host for the
+// health watch and, for a Digest provider, gives r new credentials.
+func (u *JobUpstreams) GetUpstreams(r *http.Request) ([]*reverseproxy.Upstream, error) {
+	rt, ok := caddyhttp.GetVar(r.Context(), routedVar).(*routed)
+	if !ok {
+		return nil, errNoRoute
+	}
+	if !rt.tried {
+		rt.tried = true
+		return rt.upstreams, nil
+	}
+	// A retry: the reverse proxy provisioned the upstream on this
+	// goroutine, so its host record can be read.
+	if rt.provider != "" && len(rt.upstreams) == 1 && rt.upstreams[0].Host != nil {
+		u.watch.mu.Lock()
+		u.watch.m[rt.provider] = rt.upstreams[0].Host
+		u.watch.mu.Unlock()
+	}
+	if rt.digest != nil {
+		if err := reauthorizeDigest(r, rt.digest); err != nil {
+			if c := u.logger.Check(zapcore.DebugLevel, "job route retry refused"); c != nil {
+				c.Write(zap.Error(err))
+			}
+			return nil, err
+		}
+	}
+	return rt.upstreams, nil
+}
+
+// Interface guards.
+var (
+	_ caddy.Provisioner           = (*JobUpstreams)(nil)
+	_ reverseproxy.UpstreamSource = (*JobUpstreams)(nil)
+	_ caddy.Provisioner           = (*JobRoute)(nil)
+	_ caddyhttp.MiddlewareHandler = (*JobRoute)(nil)
+)

@@ -1,0 +1,177 @@
+package caddymodule
+
+// The Consumer interface's engine: the job manager, which lives on across
+// reloads, and what each configuration load swaps in (policy, providers,
+// adapters, tunables).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/catalog"
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/broker/jobs"
+	"github.com/caddy-csb/caddy-csb/broker/placement"
+	"github.com/caddy-csb/caddy-csb/broker/store"
+)
+
+// consumerEngine is the long-lived part of the Consumer interface: the
+// job manager, which survives config reloads in the engine state. What a
+// config load changes (policy, providers, adapters, tunables) is swapped
+// in atomically.
+type consumerEngine struct {
+	jobs    *jobs.Manager
+	current atomic.Pointer[consumerView]
+}
+
+// consumerView is what one config load contributes.
+type consumerView struct {
+	placer   *placement.Placer
+	app      *App // its providers' adapters (adapters.go)
+	cfg      *ConsumerConfig
+	tunables jobs.Config
+}
+
+// Place implements jobs.Placer with the current config's placer.
+func (e *consumerEngine) Place(req *csbmsg.ServiceRequest, opt placement.Options) (*placement.Decision, error) {
+	v := e.current.Load()
+	if v == nil {
+		return nil, errors.New("consumer interface not configured")
+	}
+	start := time.Now()
+	d, err := v.placer.Place(req, opt)
+	csbMetrics.observePlacement(start, req, d, err)
+	return d, err
+}
+
+// adapter returns the current config's adapter of a provider for a
+// service model.
+func (e *consumerEngine) adapter(id string, kind catalog.Kind) (adapters.Adapter, bool) {
+	v := e.current.Load()
+	if v == nil {
+		return nil, false
+	}
+	return v.app.meteredAdapterFor(id, string(kind))
+}
+
+// newConsumerEngine creates the job manager on the engine's store (once
+// per process, in newEngine).
+func newConsumerEngine(st store.Store, logger *zap.Logger, a *App) (*consumerEngine, error) {
+	e := new(consumerEngine)
+	c := a.consumerConfig().tunables()
+	c.Store, c.Placer, c.Logger, c.Adapter = st, e, logger, e.adapter
+	m, err := jobs.New(c)
+	if err != nil {
+		return nil, err
+	}
+	e.jobs = m
+	return e, nil
+}
+
+// provisionConsumer sets up the Consumer interface for this config load:
+// it loads the placement policy and the providers' adapters and builds a
+// placer over the catalogue. Start makes them current.
+func (a *App) provisionConsumer(ctx caddy.Context) error {
+	cfg := a.consumerConfig()
+	var policy placement.Policy = placement.First{}
+	if cfg.PlacementRaw != nil {
+		mod, err := ctx.LoadModule(cfg, "PlacementRaw")
+		if err != nil {
+			return fmt.Errorf("loading placement policy: %v", err)
+		}
+		p, ok := mod.(placement.Policy)
+		if !ok {
+			return fmt.Errorf("placement policy %T is not a placement.Policy", mod)
+		}
+		policy = p
+	}
+	if pd, ok := policy.(ProviderDefaulter); ok {
+		pd.ProviderDefaults(a.Providers)
+	}
+	order := make([]string, len(a.Providers))
+	for i, p := range a.Providers {
+		order[i] = p.ID
+	}
+	tun := cfg.tunables()
+	// Every write of a job also updates the jobs-by-state gauge
+	// (metrics_jobs.go), after whatever tunables() already hooks there.
+	changed, count := tun.OnChange, a.engine.jobCount.observe
+	tun.OnChange = func(j *jobs.Job) {
+		if changed != nil {
+			changed(j)
+		}
+		count(j)
+	}
+	tun.OnReclaim = csbMetrics.observeReclaim
+	if exp := a.OVFExpander(); exp != nil {
+		tun.Expand = func(ctx context.Context, req *csbmsg.ServiceRequest) error {
+			out, err := exp.Expand(ctx, *req)
+			if err != nil {
+				return err
+			}
+			*req = out
+			return nil
+		}
+	}
+	eng := a.engine.consumer
+	placer, err := placement.New(placement.Config{Catalog: a.engine.catalog, Policy: policy, Order: order, Load: eng.jobs.Load})
+	if err != nil {
+		return err
+	}
+	a.consumerView = &consumerView{placer: placer, app: a, cfg: cfg, tunables: tun}
+	return nil
+}
+
+// startConsumer makes this config load's view current and starts the job
+// manager's background work (once per engine).
+func (a *App) startConsumer() error {
+	eng := a.engine.consumer
+	if err := eng.jobs.SetTunables(a.consumerView.tunables); err != nil {
+		return err
+	}
+	eng.current.Store(a.consumerView)
+	eng.jobs.Start()
+	return nil
+}
+
+// consumer returns the engine's consumer part (nil before Provision).
+func (a *App) consumer() *consumerEngine {
+	if a.engine == nil {
+		return nil
+	}
+	return a.engine.consumer
+}
+
+// JobManager returns the job manager of the running csb app, for the
+// transparent proxy (JobEndpoint) and the admin API. It is nil when the
+// app is not provisioned.
+func (a *App) JobManager() *jobs.Manager {
+	if c := a.consumer(); c != nil {
+		return c.jobs
+	}
+	return nil
+}
+
+// ExplainPlacement dry-runs a request for user: every candidate with its
+// score or reason for rejection, without creating anything (for the admin
+// API's explain endpoint).
+func (a *App) ExplainPlacement(user string, req *csbmsg.ServiceRequest) (*placement.Decision, error) {
+	if a.consumerView == nil {
+		return nil, errors.New("consumer interface not configured")
+	}
+	return a.consumerView.placer.Place(req, placement.Options{Access: a.consumerView.cfg.access(user), DryRun: true})
+}
+
+// stopConsumerWork is the engine destructor's part: stop the job manager.
+func (e *consumerEngine) stop() {
+	if e != nil && e.jobs != nil {
+		e.jobs.Stop()
+	}
+}
