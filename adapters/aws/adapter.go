@@ -27,6 +27,7 @@ import (
 
 	"github.com/caddy-csb/caddy-csb/adapters/internal/model"
 	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/clock"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
@@ -51,8 +52,8 @@ const (
 // Adapter speaks EC2 and S3 for one provider. It is safe for concurrent
 // use.
 type Adapter struct {
-	cfg Config
-	now func() time.Time
+	cfg   Config
+	clock clock.Clock
 
 	mu         sync.Mutex
 	httpClient *http.Client
@@ -85,7 +86,7 @@ func New(cfg Config) (*Adapter, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Adapter{cfg: cfg, now: time.Now}, nil
+	return &Adapter{cfg: cfg, clock: clock.Real{}}, nil
 }
 
 // Config returns the adapter's configuration with defaults applied.

@@ -21,6 +21,7 @@ import (
 	"github.com/caddy-csb/caddy-csb/adapters/internal/model"
 	"github.com/caddy-csb/caddy-csb/adapters/internal/nativeerr"
 	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/clock"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
@@ -47,9 +48,9 @@ const (
 // Adapter speaks OpenStack's native APIs for one provider. It is safe for
 // concurrent use.
 type Adapter struct {
-	cfg Config
-	s   *session
-	now func() time.Time
+	cfg   Config
+	s     *session
+	clock clock.Clock
 }
 
 // New checks cfg, applies its defaults and returns an adapter. It makes no
@@ -65,8 +66,9 @@ func New(cfg Config) (*Adapter, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	a := &Adapter{cfg: cfg, now: time.Now}
-	a.s = &session{cfg: &a.cfg, now: func() time.Time { return a.now() }}
+	a := &Adapter{cfg: cfg, clock: clock.Real{}}
+	// The session reads the adapter's clock, so one a test sets is seen.
+	a.s = &session{cfg: &a.cfg, clock: clock.Func(func() time.Time { return a.clock.Now() })}
 	return a, nil
 }
 

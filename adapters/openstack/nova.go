@@ -560,7 +560,7 @@ func (a *Adapter) updateServer(ctx context.Context, res *adapters.Resource, req 
 		out.State = adapters.StatePending
 		return out, nil
 	case snapshot:
-		name := fmt.Sprintf("%s-snapshot-%d", srv.Name, a.now().Unix())
+		name := fmt.Sprintf("%s-snapshot-%d", srv.Name, a.clock.Now().Unix())
 		imageID, err := servers.CreateImage(ctx, sc, id, servers.CreateImageOpts{Name: name, Metadata: map[string]string{"csb-job": req.JobID}}).ExtractImageID()
 		if err != nil {
 			return nil, nativeErr("create image", err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/caddy-csb/caddy-csb/adapters/adaptertest"
 	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/clock"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/tests/swiftpeer"
 )
@@ -427,7 +428,7 @@ func TestSwiftFrontRefreshesToken(t *testing.T) {
 	if n := auths.n.Load(); n != 1 {
 		t.Fatalf("%d authentications for a fresh token, want 1", n)
 	}
-	a.now = func() time.Time { return exp.Add(-time.Minute) }
+	a.clock = clock.NewFake(exp.Add(-time.Minute))
 	front() // TempAuth hands out the same token while it is valid
 	if n := auths.n.Load(); n != 2 {
 		t.Fatalf("%d authentications after nearing expiry, want 2", n)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/caddy-csb/caddy-csb/broker/clock"
 )
 
 // Reasons a Server refuses credentials. Result.Err wraps one of them. They
@@ -74,7 +76,12 @@ type ServerConfig struct {
 	// wrong responses, and backoff per user name and per client address
 	// (see Throttle). Nil: no throttling.
 	Throttle *Throttle
-	// Now returns the current time. Default time.Now.
+	// Clock is the time source. Default: the wall clock.
+	Clock clock.Clock
+	// Now is the time source as a function, used when Clock is nil.
+	//
+	// Deprecated: set Clock (clock.Func(f) wraps a function); Now stays
+	// until the Caddy glue has moved to Clock.
 	Now func() time.Time
 }
 
@@ -113,9 +120,10 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if cfg.MaxAuthIntBody <= 0 {
 		cfg.MaxAuthIntBody = DefaultMaxAuthIntBody
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if cfg.Clock == nil && cfg.Now != nil {
+		cfg.Clock = clock.Func(cfg.Now)
 	}
+	cfg.Clock = clock.OrReal(cfg.Clock)
 	if len(cfg.QOP) == 0 {
 		cfg.QOP = []string{QOPAuth}
 	}
@@ -177,7 +185,7 @@ func (s *Server) Realm() string { return s.cfg.Realm }
 // one per offered algorithm, in order of preference, sharing one fresh
 // nonce. stale marks them stale=true (RFC 7616 section 3.3).
 func (s *Server) Challenges(stale bool) []string {
-	nonce := s.cfg.Nonces.Issue(s.cfg.Now())
+	nonce := s.cfg.Nonces.Issue(s.cfg.Clock.Now())
 	out := make([]string, len(s.challenge))
 	for i, prefix := range s.challenge {
 		var buf [512]byte
@@ -343,7 +351,7 @@ func (s *Server) Authenticate(r Request) Result {
 
 	// Is this user, client or nonce throttled? Decided before the
 	// response is checked, so a refusal says nothing about the password.
-	now := s.cfg.Now()
+	now := s.cfg.Clock.Now()
 	t := s.cfg.Throttle
 	var keys throttleKeys
 	haveKeys := false
@@ -433,7 +441,7 @@ func (s *Server) authenticationInfo(in *Input, renew bool) string {
 	b = appendQuoted(b, in.Cnonce)
 	if renew {
 		b = append(b, `, nextnonce="`...)
-		b = append(b, s.cfg.Nonces.Issue(s.cfg.Now())...)
+		b = append(b, s.cfg.Nonces.Issue(s.cfg.Clock.Now())...)
 		b = append(b, '"')
 	}
 	return string(b)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/caddy-csb/caddy-csb/broker/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
+	"github.com/caddy-csb/caddy-csb/broker/clock"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/broker/placement"
 	"github.com/caddy-csb/caddy-csb/broker/store"
@@ -27,9 +28,6 @@ import (
 type Placer interface {
 	Place(req *csbmsg.ServiceRequest, opt placement.Options) (*placement.Decision, error)
 }
-
-// Clock tells the time; tests inject one to move leases forward.
-type Clock func() time.Time
 
 // Config configures a Manager. Zero durations take the defaults named on
 // each field.
@@ -47,8 +45,9 @@ type Config struct {
 	Expand func(ctx context.Context, req *csbmsg.ServiceRequest) error
 	// Logger receives one line per job state change. Default: none.
 	Logger *zap.Logger
-	// Clock is the time source. Default: time.Now.
-	Clock Clock
+	// Clock is the time source; tests inject one to move leases forward.
+	// Default: the wall clock.
+	Clock clock.Clock
 
 	// LeaseDefault is the lease granted when the consumer asks for none.
 	// Default 1h.
@@ -133,9 +132,7 @@ func (c *Config) defaults() {
 	if c.CacheSize <= 0 {
 		c.CacheSize = DefaultCacheSize
 	}
-	if c.Clock == nil {
-		c.Clock = time.Now
-	}
+	c.Clock = clock.OrReal(c.Clock)
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
 	}
@@ -247,7 +244,7 @@ func (m *Manager) Config() Config { return *m.c() }
 // operations it starts.
 func (m *Manager) Instance() string { return m.instance }
 
-func (m *Manager) now() time.Time { return m.c().Clock() }
+func (m *Manager) now() time.Time { return m.c().Clock.Now() }
 
 // Start reconciles in-flight jobs left by an earlier process and starts
 // the reaper. It returns at once; the work runs in the background until
