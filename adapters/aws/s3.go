@@ -234,10 +234,10 @@ func (a *Adapter) bucketStatus(ctx context.Context, res *adapters.Resource, want
 	}
 	bu := a.bucketURL(bucket)
 	base := a.s3Base()
-	g.ContainerObject = &csbmsg.ContainerObject{ObjectURI: &bu, ObjectID: ptr(bucket), ParentURI: &base, Status: ptr(objstore.Available)}
+	g.ContainerObject = &csbmsg.ContainerObject{ObjectRefs: csbmsg.ObjectRefs{ObjectURI: &bu, ObjectID: ptr(bucket), ParentURI: &base}, Status: ptr(objstore.Available)}
 	if key := res.Native[nativeObject]; key != "" {
 		ou := a.objectURL(bucket, key)
-		do := &csbmsg.DataObject{ObjectURI: &ou, ObjectID: ptr(key), ParentURI: &bu}
+		do := &csbmsg.DataObject{ObjectRefs: csbmsg.ObjectRefs{ObjectURI: &ou, ObjectID: ptr(key), ParentURI: &bu}}
 		h, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key})
 		switch {
 		case err == nil:
@@ -260,7 +260,7 @@ func (a *Adapter) bucketStatus(ctx context.Context, res *adapters.Resource, want
 		if err != nil {
 			return nil, nativeErr("list buckets", err)
 		}
-		dobj := &csbmsg.DomainObject{ObjectURI: &base, Enabled: ptr(true), Children: ptr(strconv.Itoa(len(lb.Buckets)))}
+		dobj := &csbmsg.DomainObject{ObjectRefs: csbmsg.ObjectRefs{ObjectURI: &base}, Enabled: ptr(true), Children: ptr(strconv.Itoa(len(lb.Buckets)))}
 		if lb.Owner != nil && lb.Owner.ID != nil {
 			if id := nmtoken(*lb.Owner.ID); id != nil {
 				dobj.ObjectID = id

@@ -232,10 +232,8 @@ func (a *Adapter) storageStatus(ctx context.Context, res *adapters.Resource, wan
 	cu := containerURL(sc, cname)
 	acct := strings.TrimRight(sc.Endpoint, "/")
 	g.ContainerObject = &csbmsg.ContainerObject{
-		ObjectURI: &cu,
-		ObjectID:  &cname,
-		ParentURI: &acct,
-		Status:    ptr(objstore.Available),
+		ObjectRefs: csbmsg.ObjectRefs{ObjectURI: &cu, ObjectID: &cname, ParentURI: &acct},
+		Status:     ptr(objstore.Available),
 	}
 	if m := dsmeta.Format(userMeta(ch)); m != "" {
 		g.ContainerObject.Metadata = &m
@@ -245,7 +243,7 @@ func (a *Adapter) storageStatus(ctx context.Context, res *adapters.Resource, wan
 	}
 	if oname := res.Native[nativeObject]; oname != "" {
 		ou := objectURL(sc, cname, oname)
-		do := &csbmsg.DataObject{ObjectURI: &ou, ObjectID: ptr(oname), ParentURI: &cu}
+		do := &csbmsg.DataObject{ObjectRefs: csbmsg.ObjectRefs{ObjectURI: &ou, ObjectID: ptr(oname), ParentURI: &cu}}
 		oh := objects.Get(ctx, sc, cname, oname, nil)
 		switch {
 		case oh.Err == nil:
@@ -275,7 +273,7 @@ func (a *Adapter) storageStatus(ctx context.Context, res *adapters.Resource, wan
 			}
 		}
 		acctName := acct[strings.LastIndex(acct, "/")+1:]
-		dobj := &csbmsg.DomainObject{ObjectURI: &acct, Enabled: ptr(true)}
+		dobj := &csbmsg.DomainObject{ObjectRefs: csbmsg.ObjectRefs{ObjectURI: &acct}, Enabled: ptr(true)}
 		if id := nmtoken(acctName); id != nil {
 			dobj.ObjectID = id
 		}
@@ -294,7 +292,7 @@ func (a *Adapter) storageStatus(ctx context.Context, res *adapters.Resource, wan
 			if want.CapabilityObject.Type != nil {
 				t = *want.CapabilityObject.Type
 			}
-			g.CapabilityObject = &csbmsg.CapabilityObject{Type: &t, ObjectURI: &info, Status: ptr(objstore.Available)}
+			g.CapabilityObject = &csbmsg.CapabilityObject{Type: &t, ObjectRefs: csbmsg.ObjectRefs{ObjectURI: &info}, Status: ptr(objstore.Available)}
 		}
 	}
 	out.Granted = csbmsg.ServiceRequest{DSaaS: g}
