@@ -97,23 +97,10 @@ type Server struct {
 	opaque     string
 }
 
-// NewServer checks cfg and returns a Server.
-func NewServer(cfg ServerConfig) (*Server, error) {
-	if cfg.Realm == "" {
-		return nil, errors.New("realm is required")
-	}
-	if !quotable(cfg.Realm) {
-		return nil, errors.New("realm has control characters")
-	}
-	if len(cfg.Algorithms) == 0 {
-		return nil, errors.New("no algorithm offered")
-	}
-	if cfg.Nonces == nil || cfg.Replay == nil || cfg.Users == nil {
-		return nil, errors.New("nonces, replay cache and users are required")
-	}
-	if cfg.Users.Realm() != cfg.Realm {
-		return nil, fmt.Errorf("users belong to realm %q, not %q", cfg.Users.Realm(), cfg.Realm)
-	}
+// WithDefaults returns cfg with its unset fields set to their defaults:
+// DefaultNonceLifetime, DefaultMaxAuthIntBody, qop auth, and the clock
+// (Now wrapped, else the wall clock).
+func (cfg ServerConfig) WithDefaults() ServerConfig {
 	if cfg.NonceLifetime <= 0 {
 		cfg.NonceLifetime = DefaultNonceLifetime
 	}
@@ -127,24 +114,60 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if len(cfg.QOP) == 0 {
 		cfg.QOP = []string{QOPAuth}
 	}
-	s := &Server{cfg: cfg, opaque: cfg.Nonces.Opaque()}
+	return cfg
+}
+
+// Validate checks what cfg says, without the collaborators NewServer
+// requires (Nonces, Replay, Users), so a configuration can be checked
+// before they exist: a realm without control characters, at least one
+// valid algorithm, none twice, known qop values, and, when Users is set,
+// users of the same realm.
+func (cfg ServerConfig) Validate() error {
+	if cfg.Realm == "" {
+		return errors.New("realm is required")
+	}
+	if !quotable(cfg.Realm) {
+		return errors.New("realm has control characters")
+	}
+	if len(cfg.Algorithms) == 0 {
+		return errors.New("no algorithm offered")
+	}
+	if cfg.Users != nil && cfg.Users.Realm() != cfg.Realm {
+		return fmt.Errorf("users belong to realm %q, not %q", cfg.Users.Realm(), cfg.Realm)
+	}
 	for _, q := range cfg.QOP {
-		switch q {
-		case QOPAuth:
-			s.qopAuth = true
-		case QOPAuthInt:
-			s.qopAuthInt = true
-		default:
-			return nil, fmt.Errorf("unknown qop %q (want auth or auth-int)", q)
+		if q != QOPAuth && q != QOPAuthInt {
+			return fmt.Errorf("unknown qop %q (want auth or auth-int)", q)
 		}
 	}
+	var offered [SHA512_256Sess + 1]bool
 	for _, a := range cfg.Algorithms {
 		if !a.Valid() {
-			return nil, fmt.Errorf("invalid algorithm %v", a)
+			return fmt.Errorf("invalid algorithm %v", a)
 		}
-		if s.offered[a] {
-			return nil, fmt.Errorf("algorithm %s offered twice", a)
+		if offered[a] {
+			return fmt.Errorf("algorithm %s offered twice", a)
 		}
+		offered[a] = true
+	}
+	return nil
+}
+
+// NewServer checks cfg and returns a Server.
+func NewServer(cfg ServerConfig) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Nonces == nil || cfg.Replay == nil || cfg.Users == nil {
+		return nil, errors.New("nonces, replay cache and users are required")
+	}
+	cfg = cfg.WithDefaults()
+	s := &Server{cfg: cfg, opaque: cfg.Nonces.Opaque()}
+	for _, q := range cfg.QOP {
+		s.qopAuth = s.qopAuth || q == QOPAuth
+		s.qopAuthInt = s.qopAuthInt || q == QOPAuthInt
+	}
+	for _, a := range cfg.Algorithms {
 		s.offered[a] = true
 	}
 	for _, b := range BaseAlgorithms {

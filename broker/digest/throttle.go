@@ -71,8 +71,10 @@ type ThrottleConfig struct {
 	MaxTracked int
 }
 
-// withDefaults returns c with its zero fields set to the defaults.
-func (c ThrottleConfig) withDefaults() ThrottleConfig {
+// WithDefaults returns c with its zero fields set to the defaults (the
+// Default constants; MaxBackoff and ForgetAfter at least the backoff
+// before them).
+func (c ThrottleConfig) WithDefaults() ThrottleConfig {
 	set := func(v *int, d int) {
 		if *v == 0 {
 			*v = d
@@ -95,7 +97,7 @@ func (c ThrottleConfig) withDefaults() ThrottleConfig {
 
 // Validate checks the ranges of c once defaults are applied.
 func (c ThrottleConfig) Validate() error {
-	c = c.withDefaults()
+	c = c.WithDefaults()
 	switch {
 	case c.NonceFailures < 0, c.UserFailures < 0, c.ClientFailures < 0, c.MaxTracked < 0:
 		return errors.New("throttle counts must be positive")
@@ -165,7 +167,7 @@ func (t *Throttle) Configure(cfg ThrottleConfig) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	cfg = cfg.withDefaults()
+	cfg = cfg.WithDefaults()
 	t.cfg.Store(&cfg)
 	per := max(cfg.MaxTracked/throttleShards, 1)
 	for _, tab := range []*failTable{&t.users, &t.clients, &t.nonces} {

@@ -78,7 +78,7 @@ type Config struct {
 	// MaxJobsPerOwner bounds the job records one owner holds: live jobs
 	// and the failed, expired and removed ones still retained. A create or
 	// copy beyond it is answered 408 until records are removed or purged.
-	// Default 1000; negative means no limit.
+	// Default 1000; -1 means no limit (Validate refuses less).
 	MaxJobsPerOwner int
 	// MaxAttempts bounds the candidates tried for one job. Default 3.
 	MaxAttempts int
@@ -105,26 +105,51 @@ type Config struct {
 	OnReclaim func(j *Job, err error)
 }
 
-func (c *Config) defaults() {
+// Defaults of Config. Each field's comment names its default too; the
+// Caddy glue converts its own config into a Config and leaves zero what
+// was not set, so these values are stated here only.
+const (
+	DefaultLeaseDefault   = time.Hour
+	DefaultLeaseMin       = 5 * time.Minute // the draft's recommended minimum of 300 s
+	DefaultLeaseMax       = 720 * time.Hour
+	DefaultAttemptTimeout = 2 * time.Minute
+	DefaultCallTimeout    = time.Minute
+	DefaultRespondWithin  = 5 * time.Second
+	DefaultPollInterval   = 2 * time.Second
+	DefaultReapInterval   = 30 * time.Second
+	DefaultRetain         = 24 * time.Hour
+	DefaultRetainFailed   = time.Hour
+	DefaultLockWait       = 10 * time.Second
+	DefaultCacheTTL       = 2 * time.Second
+	DefaultMaxAttempts    = 3
+	// DefaultMaxJobsPerOwner is Config.MaxJobsPerOwner's default.
+	DefaultMaxJobsPerOwner = 1000
+)
+
+// WithDefaults returns c with its zero (or, for durations and counts
+// that must be positive, non-positive) fields set to their defaults, the
+// wall clock and a no-op logger. Store, Placer and Adapter are left as
+// they are.
+func (c Config) WithDefaults() Config {
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
 			*d = v
 		}
 	}
-	def(&c.LeaseDefault, time.Hour)
-	def(&c.LeaseMin, 5*time.Minute)
-	def(&c.LeaseMax, 720*time.Hour)
-	def(&c.AttemptTimeout, 2*time.Minute)
-	def(&c.CallTimeout, time.Minute)
-	def(&c.RespondWithin, 5*time.Second)
-	def(&c.PollInterval, 2*time.Second)
-	def(&c.ReapInterval, 30*time.Second)
-	def(&c.Retain, 24*time.Hour)
-	def(&c.RetainFailed, time.Hour)
-	def(&c.LockWait, 10*time.Second)
-	def(&c.CacheTTL, 2*time.Second)
+	def(&c.LeaseDefault, DefaultLeaseDefault)
+	def(&c.LeaseMin, DefaultLeaseMin)
+	def(&c.LeaseMax, DefaultLeaseMax)
+	def(&c.AttemptTimeout, DefaultAttemptTimeout)
+	def(&c.CallTimeout, DefaultCallTimeout)
+	def(&c.RespondWithin, DefaultRespondWithin)
+	def(&c.PollInterval, DefaultPollInterval)
+	def(&c.ReapInterval, DefaultReapInterval)
+	def(&c.Retain, DefaultRetain)
+	def(&c.RetainFailed, DefaultRetainFailed)
+	def(&c.LockWait, DefaultLockWait)
+	def(&c.CacheTTL, DefaultCacheTTL)
 	if c.MaxAttempts <= 0 {
-		c.MaxAttempts = 3
+		c.MaxAttempts = DefaultMaxAttempts
 	}
 	if c.MaxJobsPerOwner == 0 {
 		c.MaxJobsPerOwner = DefaultMaxJobsPerOwner
@@ -136,10 +161,32 @@ func (c *Config) defaults() {
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
 	}
+	return c
 }
 
-// DefaultMaxJobsPerOwner is Config.MaxJobsPerOwner's default.
-const DefaultMaxJobsPerOwner = 1000
+// Validate checks the tunables, defaults applied: the lease bounds are
+// in order and a lease default that is set lies within them, the cache
+// size is not negative and MaxJobsPerOwner is -1 or more. It does not
+// check Store, Placer and Adapter (New does), so a configuration can be
+// validated before they exist. Errors name the fields as the Caddy
+// configuration does (snake_case).
+func (c Config) Validate() error {
+	if c.CacheSize < 0 {
+		return fmt.Errorf("jobs: cache_size %d: must be positive", c.CacheSize)
+	}
+	if c.MaxJobsPerOwner < -1 {
+		return fmt.Errorf("jobs: max_jobs_per_owner %d: want a positive number, or -1 for no limit", c.MaxJobsPerOwner)
+	}
+	given := c.LeaseDefault
+	c = c.WithDefaults()
+	if c.LeaseMin > c.LeaseMax {
+		return fmt.Errorf("jobs: lease_min %s exceeds lease_max %s", c.LeaseMin, c.LeaseMax)
+	}
+	if given > 0 && (given < c.LeaseMin || given > c.LeaseMax) {
+		return fmt.Errorf("jobs: lease_default %s is outside [%s, %s]", given, c.LeaseMin, c.LeaseMax)
+	}
+	return nil
+}
 
 // DefaultCacheSize is the read cache's default capacity: about a thousand
 // job records, the jobs read again within CacheTTL on a busy instance.
@@ -187,10 +234,10 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Store == nil || cfg.Placer == nil || cfg.Adapter == nil {
 		return nil, errors.New("jobs: Store, Placer and Adapter are required")
 	}
-	cfg.defaults()
-	if cfg.LeaseMin > cfg.LeaseMax {
-		return nil, fmt.Errorf("jobs: lease minimum %s exceeds maximum %s", cfg.LeaseMin, cfg.LeaseMax)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
+	cfg = cfg.WithDefaults()
 	cache, err := ristretto.NewCache(&ristretto.Config[string, *cached]{
 		NumCounters: cacheCounters(cfg.CacheSize),
 		MaxCost:     cfg.CacheSize,
@@ -225,10 +272,10 @@ func (m *Manager) c() *Config { return m.cfg.Load() }
 func (m *Manager) SetTunables(cfg Config) error {
 	old := m.c()
 	cfg.Store, cfg.Placer, cfg.Adapter, cfg.Logger, cfg.Clock = old.Store, old.Placer, old.Adapter, old.Logger, old.Clock
-	cfg.defaults()
-	if cfg.LeaseMin > cfg.LeaseMax {
-		return fmt.Errorf("jobs: lease minimum %s exceeds maximum %s", cfg.LeaseMin, cfg.LeaseMax)
+	if err := cfg.Validate(); err != nil {
+		return err
 	}
+	cfg = cfg.WithDefaults()
 	if cfg.CacheSize != old.CacheSize {
 		// The admission counters stay as New sized them.
 		m.cache.UpdateMaxCost(cfg.CacheSize)
