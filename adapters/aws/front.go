@@ -244,3 +244,5 @@ func checkEC2Request(r *http.Request, id string) ([]byte, error) {
 	}
 	return body, nil
 }
+
+var _ adapters.Fronter = (*Adapter)(nil)

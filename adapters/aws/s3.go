@@ -16,19 +16,10 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/caddy-csb/caddy-csb/adapters/internal/dsmeta"
+	"github.com/caddy-csb/caddy-csb/adapters/internal/model"
 	"github.com/caddy-csb/caddy-csb/adapters/internal/objstore"
 	"github.com/caddy-csb/caddy-csb/broker/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
-)
-
-// Defaults of the DSaaS mapping (shared with the openstack adapter).
-const (
-	// DefaultObjectName names the DataObject when the request gives no
-	// <objectID>.
-	DefaultObjectName = objstore.DefaultObjectName
-	// DefaultMimetype is the Content-Type of a DataObject without
-	// <mimetype>.
-	DefaultMimetype = objstore.DefaultMimetype
 )
 
 var bucketRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
@@ -229,7 +220,7 @@ func (a *Adapter) bucketStatus(ctx context.Context, res *adapters.Resource, want
 		return nil, nativeErr("head bucket", err)
 	}
 	out.State = adapters.StateReady
-	if res.Native[nativeIncomplete] != "" {
+	if res.Native[model.NativeIncomplete] != "" {
 		out.State = adapters.StateFailed
 	}
 	bu := a.bucketURL(bucket)
@@ -423,4 +414,9 @@ func (a *Adapter) discoverS3(ctx context.Context) (csbmsg.Service, error) {
 		return csbmsg.Service{}, nativeErr("list buckets", err)
 	}
 	return objstore.Service("s3", a.s3Base()), nil
+}
+
+// grantedBucketStatus reads a bucket back against what was granted.
+func (a *Adapter) grantedBucketStatus(ctx context.Context, res *adapters.Resource) (*adapters.Resource, error) {
+	return a.bucketStatus(ctx, res, res.Granted.DSaaS)
 }

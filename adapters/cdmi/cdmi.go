@@ -19,7 +19,6 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 
 	"github.com/caddy-csb/caddy-csb/adapters/httpx"
 	"github.com/caddy-csb/caddy-csb/broker/adapters"
@@ -37,9 +36,9 @@ type Config struct {
 
 // Adapter talks to one CDMI provider. It is safe for concurrent use.
 type Adapter struct {
+	adapters.BrokerAuth
 	cfg  Config
-	mu   sync.Mutex
-	http *httpx.Client
+	http httpx.Slot
 }
 
 // New returns an adapter for the CDMI root at cfg.Endpoint.
@@ -64,16 +63,10 @@ func New(cfg Config) (*Adapter, error) {
 // SetHTTPClient sets the client used for every call. Nil means a shared
 // default client.
 func (a *Adapter) SetHTTPClient(c *http.Client) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.http = &httpx.Client{HTTP: c, Header: http.Header{VersionHeader: {Version}}}
+	a.http.Set(c, http.Header{VersionHeader: {Version}})
 }
 
-func (a *Adapter) client() *httpx.Client {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.http
-}
+func (a *Adapter) client() *httpx.Client { return a.http.Get() }
 
 // object is a CDMI object representation (any type).
 type object struct {

@@ -81,6 +81,7 @@ type Offer struct {
 
 // Adapter is the OCCI adapter. It is safe for concurrent use.
 type Adapter struct {
+	adapters.BrokerAuth
 	cfg    Config
 	base   *url.URL
 	client *http.Client

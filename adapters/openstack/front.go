@@ -222,3 +222,5 @@ func checkNovaRequest(r *http.Request, id string) error {
 	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	return nil
 }
+
+var _ adapters.Fronter = (*Adapter)(nil)

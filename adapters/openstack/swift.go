@@ -16,19 +16,10 @@ import (
 	"github.com/gophercloud/gophercloud/v2/pagination"
 
 	"github.com/caddy-csb/caddy-csb/adapters/internal/dsmeta"
+	"github.com/caddy-csb/caddy-csb/adapters/internal/model"
 	"github.com/caddy-csb/caddy-csb/adapters/internal/objstore"
 	"github.com/caddy-csb/caddy-csb/broker/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
-)
-
-// Defaults of the DSaaS mapping (shared with the aws adapter).
-const (
-	// DefaultObjectName names the DataObject when the request gives no
-	// <objectID>.
-	DefaultObjectName = objstore.DefaultObjectName
-	// DefaultMimetype is the Content-Type of a DataObject without
-	// <mimetype> (CDMI's default for a value).
-	DefaultMimetype = objstore.DefaultMimetype
 )
 
 // jobTag is the container metadata item (X-Container-Meta-Csb-Job) that
@@ -225,7 +216,7 @@ func (a *Adapter) storageStatus(ctx context.Context, res *adapters.Resource, wan
 		return nil, nativeErr("head container", err)
 	}
 	out.State = adapters.StateReady
-	if res.Native[nativeIncomplete] != "" {
+	if res.Native[model.NativeIncomplete] != "" {
 		out.State = adapters.StateFailed
 	}
 	count := ch.Get("X-Container-Object-Count")
@@ -479,3 +470,9 @@ func (a *Adapter) discoverStorage(ctx context.Context) (csbmsg.Service, error) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// grantedStorageStatus reads a container and object back against what
+// was granted.
+func (a *Adapter) grantedStorageStatus(ctx context.Context, res *adapters.Resource) (*adapters.Resource, error) {
+	return a.storageStatus(ctx, res, res.Granted.DSaaS)
+}

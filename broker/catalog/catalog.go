@@ -15,6 +15,7 @@ import (
 
 	"github.com/caddy-csb/caddy-csb/broker/clock"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/broker/internal/defaults"
 	"github.com/caddy-csb/caddy-csb/broker/store"
 )
 
@@ -94,37 +95,17 @@ type Options struct {
 // WithDefaults returns opt with its unset fields set to their defaults
 // (the Default constants), the wall clock and a no-op logger.
 func (opt Options) WithDefaults() Options {
-	if opt.KeyPrefix == "" {
-		opt.KeyPrefix = DefaultKeyPrefix
-	}
+	defaults.Zero(&opt.KeyPrefix, DefaultKeyPrefix)
 	opt.Clock = clock.OrReal(opt.Clock)
-	if opt.Logger == nil {
-		opt.Logger = zap.NewNop()
-	}
-	if opt.FlushDelay <= 0 {
-		opt.FlushDelay = DefaultFlushDelay
-	}
-	if opt.JournalPrefix == "" {
-		opt.JournalPrefix = strings.TrimSuffix(opt.KeyPrefix, "/") + "-journal/"
-	}
-	if opt.CommitWait == 0 {
-		opt.CommitWait = DefaultCommitWait
-	}
-	if opt.CommitSpacing == 0 {
-		opt.CommitSpacing = DefaultCommitSpacing
-	}
-	if opt.CompactInterval <= 0 {
-		opt.CompactInterval = DefaultCompactInterval
-	}
-	if opt.SyncInterval == 0 {
-		opt.SyncInterval = DefaultSyncInterval
-	}
-	if opt.Retention <= 0 {
-		opt.Retention = DefaultRetention
-	}
-	if opt.CacheCost <= 0 {
-		opt.CacheCost = DefaultCacheCost
-	}
+	defaults.Zero(&opt.Logger, zap.NewNop())
+	defaults.Positive(&opt.FlushDelay, DefaultFlushDelay)
+	defaults.Zero(&opt.JournalPrefix, strings.TrimSuffix(opt.KeyPrefix, "/")+"-journal/")
+	defaults.Zero(&opt.CommitWait, DefaultCommitWait)
+	defaults.Zero(&opt.CommitSpacing, DefaultCommitSpacing)
+	defaults.Positive(&opt.CompactInterval, DefaultCompactInterval)
+	defaults.Zero(&opt.SyncInterval, DefaultSyncInterval)
+	defaults.Positive(&opt.Retention, DefaultRetention)
+	defaults.Positive(&opt.CacheCost, DefaultCacheCost)
 	return opt
 }
 

@@ -27,6 +27,22 @@ func (r *reader) iaas(n *node) *IaaS {
 }
 
 // linkOnly reads <PaaS*> and <SaaS*>, whose only child is <Link>.
+// resource reads the k-th of the four service-model children a request,
+// a response and a service share (0 IaaS, 1 PaaS, 2 SaaS, 3 DSaaS, with
+// or without -support) into its field.
+func (r *reader) resource(k int, c *node, iaas **IaaS, paas **PaaS, saas **SaaS, dsaas **DSaaS) {
+	switch k {
+	case 0:
+		*iaas = r.iaas(c)
+	case 1:
+		*paas = &PaaS{Link: r.linkOnly(c)}
+	case 2:
+		*saas = &SaaS{Link: r.linkOnly(c)}
+	case 3:
+		*dsaas = r.dsaas(c)
+	}
+}
+
 func (r *reader) linkOnly(n *node) *Link {
 	var l *Link
 	r.attrs(n, nil, nil)

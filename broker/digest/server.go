@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/caddy-csb/caddy-csb/broker/clock"
+	"github.com/caddy-csb/caddy-csb/broker/internal/defaults"
 )
 
 // Reasons a Server refuses credentials. Result.Err wraps one of them. They
@@ -101,12 +102,8 @@ type Server struct {
 // DefaultNonceLifetime, DefaultMaxAuthIntBody, qop auth, and the clock
 // (Now wrapped, else the wall clock).
 func (cfg ServerConfig) WithDefaults() ServerConfig {
-	if cfg.NonceLifetime <= 0 {
-		cfg.NonceLifetime = DefaultNonceLifetime
-	}
-	if cfg.MaxAuthIntBody <= 0 {
-		cfg.MaxAuthIntBody = DefaultMaxAuthIntBody
-	}
+	defaults.Positive(&cfg.NonceLifetime, DefaultNonceLifetime)
+	defaults.Positive(&cfg.MaxAuthIntBody, DefaultMaxAuthIntBody)
 	if cfg.Clock == nil && cfg.Now != nil {
 		cfg.Clock = clock.Func(cfg.Now)
 	}

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/caddy-csb/caddy-csb/broker/internal/defaults"
 )
 
 // Refusals of the throttle. Each wraps ErrThrottled, except
@@ -75,23 +77,13 @@ type ThrottleConfig struct {
 // Default constants; MaxBackoff and ForgetAfter at least the backoff
 // before them).
 func (c ThrottleConfig) WithDefaults() ThrottleConfig {
-	set := func(v *int, d int) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	setD := func(v *time.Duration, d time.Duration) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	set(&c.NonceFailures, DefaultNonceFailures)
-	set(&c.UserFailures, DefaultUserFailures)
-	set(&c.ClientFailures, DefaultClientFailures)
-	set(&c.MaxTracked, DefaultMaxTracked)
-	setD(&c.Backoff, DefaultBackoff)
-	setD(&c.MaxBackoff, max(DefaultMaxBackoff, c.Backoff))
-	setD(&c.ForgetAfter, max(DefaultForgetAfter, c.MaxBackoff))
+	defaults.Zero(&c.NonceFailures, DefaultNonceFailures)
+	defaults.Zero(&c.UserFailures, DefaultUserFailures)
+	defaults.Zero(&c.ClientFailures, DefaultClientFailures)
+	defaults.Zero(&c.MaxTracked, DefaultMaxTracked)
+	defaults.Zero(&c.Backoff, DefaultBackoff)
+	defaults.Zero(&c.MaxBackoff, max(DefaultMaxBackoff, c.Backoff))
+	defaults.Zero(&c.ForgetAfter, max(DefaultForgetAfter, c.MaxBackoff))
 	return c
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
 	"github.com/caddy-csb/caddy-csb/broker/clock"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/broker/internal/defaults"
 	"github.com/caddy-csb/caddy-csb/broker/placement"
 	"github.com/caddy-csb/caddy-csb/broker/store"
 )
@@ -131,36 +132,23 @@ const (
 // wall clock and a no-op logger. Store, Placer and Adapter are left as
 // they are.
 func (c Config) WithDefaults() Config {
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
-		}
-	}
-	def(&c.LeaseDefault, DefaultLeaseDefault)
-	def(&c.LeaseMin, DefaultLeaseMin)
-	def(&c.LeaseMax, DefaultLeaseMax)
-	def(&c.AttemptTimeout, DefaultAttemptTimeout)
-	def(&c.CallTimeout, DefaultCallTimeout)
-	def(&c.RespondWithin, DefaultRespondWithin)
-	def(&c.PollInterval, DefaultPollInterval)
-	def(&c.ReapInterval, DefaultReapInterval)
-	def(&c.Retain, DefaultRetain)
-	def(&c.RetainFailed, DefaultRetainFailed)
-	def(&c.LockWait, DefaultLockWait)
-	def(&c.CacheTTL, DefaultCacheTTL)
-	if c.MaxAttempts <= 0 {
-		c.MaxAttempts = DefaultMaxAttempts
-	}
-	if c.MaxJobsPerOwner == 0 {
-		c.MaxJobsPerOwner = DefaultMaxJobsPerOwner
-	}
-	if c.CacheSize <= 0 {
-		c.CacheSize = DefaultCacheSize
-	}
+	defaults.Positive(&c.LeaseDefault, DefaultLeaseDefault)
+	defaults.Positive(&c.LeaseMin, DefaultLeaseMin)
+	defaults.Positive(&c.LeaseMax, DefaultLeaseMax)
+	defaults.Positive(&c.AttemptTimeout, DefaultAttemptTimeout)
+	defaults.Positive(&c.CallTimeout, DefaultCallTimeout)
+	defaults.Positive(&c.RespondWithin, DefaultRespondWithin)
+	defaults.Positive(&c.PollInterval, DefaultPollInterval)
+	defaults.Positive(&c.ReapInterval, DefaultReapInterval)
+	defaults.Positive(&c.Retain, DefaultRetain)
+	defaults.Positive(&c.RetainFailed, DefaultRetainFailed)
+	defaults.Positive(&c.LockWait, DefaultLockWait)
+	defaults.Positive(&c.CacheTTL, DefaultCacheTTL)
+	defaults.Positive(&c.MaxAttempts, DefaultMaxAttempts)
+	defaults.Zero(&c.MaxJobsPerOwner, DefaultMaxJobsPerOwner)
+	defaults.Positive(&c.CacheSize, DefaultCacheSize)
 	c.Clock = clock.OrReal(c.Clock)
-	if c.Logger == nil {
-		c.Logger = zap.NewNop()
-	}
+	defaults.Zero(&c.Logger, zap.NewNop())
 	return c
 }
 

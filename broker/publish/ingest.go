@@ -23,6 +23,7 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
 	"github.com/caddy-csb/caddy-csb/broker/clock"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/broker/internal/defaults"
 )
 
 // AnyPublisher in Policy.Publishers allows every request that reached the
@@ -88,12 +89,8 @@ const DefaultCommitTimeout = 10 * time.Second
 // default commit timeout where they are unset.
 func (opt IngestOptions) WithDefaults() IngestOptions {
 	opt.Clock = clock.OrReal(opt.Clock)
-	if opt.Logger == nil {
-		opt.Logger = zap.NewNop()
-	}
-	if opt.CommitTimeout <= 0 {
-		opt.CommitTimeout = DefaultCommitTimeout
-	}
+	defaults.Zero(&opt.Logger, zap.NewNop())
+	defaults.Positive(&opt.CommitTimeout, DefaultCommitTimeout)
 	return opt
 }
 

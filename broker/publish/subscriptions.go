@@ -19,6 +19,7 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
 	"github.com/caddy-csb/caddy-csb/broker/clock"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/broker/internal/defaults"
 	"github.com/caddy-csb/caddy-csb/broker/store"
 )
 
@@ -184,28 +185,18 @@ type Manager struct {
 // and math/rand for the jitter. Sender, Catalog, Ingester and Store are
 // left as they are.
 func (opt ManagerOptions) WithDefaults() ManagerOptions {
-	if opt.KeyPrefix == "" {
-		opt.KeyPrefix = DefaultSubscriptionPrefix
-	}
+	defaults.Zero(&opt.KeyPrefix, DefaultSubscriptionPrefix)
 	opt.Clock = clock.OrReal(opt.Clock)
-	if opt.Logger == nil {
-		opt.Logger = zap.NewNop()
-	}
+	defaults.Zero(&opt.Logger, zap.NewNop())
 	if opt.RenewAt <= 0 || opt.RenewAt >= 1 {
 		opt.RenewAt = DefaultRenewAt
 	}
-	if opt.RetryMin <= 0 {
-		opt.RetryMin = DefaultRetryMin
-	}
+	defaults.Positive(&opt.RetryMin, DefaultRetryMin)
 	if opt.RetryMax < opt.RetryMin {
 		opt.RetryMax = max(DefaultRetryMax, opt.RetryMin)
 	}
-	if opt.RequestTimeout <= 0 {
-		opt.RequestTimeout = DefaultRequestTimeout
-	}
-	if opt.SyncInterval == 0 {
-		opt.SyncInterval = DefaultSubscriptionSync
-	}
+	defaults.Positive(&opt.RequestTimeout, DefaultRequestTimeout)
+	defaults.Zero(&opt.SyncInterval, DefaultSubscriptionSync)
 	if opt.Rand == nil {
 		opt.Rand = rand.Float64
 	}
