@@ -304,21 +304,22 @@ type failTable struct {
 }
 
 type failShard struct {
-	mu   sync.RWMutex
-	max  int
-	m    map[uint64]*failEntry
-	head *failEntry // last failure most recent
-	tail *failEntry // last failure oldest
-	_    [64]byte   // keep shards on separate cache lines
+	mu                             sync.RWMutex
+	max                            int
+	m                              map[uint64]*failEntry
+	recency[failEntry, *failEntry]          // by last failure
+	_                              [64]byte // keep shards on separate cache lines
 }
 
 type failEntry struct {
-	key        uint64
-	fails      uint32
-	last       int64 // Unix ns of the last failure
-	until      int64 // Unix ns until which the key is refused; 0: never
-	prev, next *failEntry
+	key   uint64
+	fails uint32
+	last  int64 // Unix ns of the last failure
+	until int64 // Unix ns until which the key is refused; 0: never
+	links[failEntry]
 }
+
+func (e *failEntry) ln() *links[failEntry] { return &e.links }
 
 func (tab *failTable) shard(key uint64) *failShard {
 	return &tab.shards[key>>60%throttleShards]
@@ -397,30 +398,5 @@ func (tab *failTable) clear() {
 		clear(s.m)
 		s.head, s.tail = nil, nil
 		s.mu.Unlock()
-	}
-}
-
-func (s *failShard) unlink(e *failEntry) {
-	if e.prev != nil {
-		e.prev.next = e.next
-	} else {
-		s.head = e.next
-	}
-	if e.next != nil {
-		e.next.prev = e.prev
-	} else {
-		s.tail = e.prev
-	}
-	e.prev, e.next = nil, nil
-}
-
-func (s *failShard) pushFront(e *failEntry) {
-	e.prev, e.next = nil, s.head
-	if s.head != nil {
-		s.head.prev = e
-	}
-	s.head = e
-	if s.tail == nil {
-		s.tail = e
 	}
 }
