@@ -492,6 +492,35 @@ func (m *Manager) startProvisioning(ctx context.Context, j *Job, idemName, reqHa
 	return m.await(ctx, j.ID, out, j.gate)
 }
 
+// lockFor loads owner's job id and takes its lock for an operation.
+// answer, asked of the job as loaded and again of the record read fresh
+// under the lock, returns the operation's early answer (a refusal, or
+// success with nothing to do), or nil to go on; a job another operation
+// holds is answered busyStatus with busyReason (one %s: the job id). The
+// lock is held only when the Result and the error are nil.
+func (m *Manager) lockFor(ctx context.Context, owner, id string, busyStatus csbmsg.Status, busyReason string, answer func(*Job) *Result) (*Job, func(), *Result, error) {
+	j, err := m.ownJob(ctx, owner, id)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if r := answer(j); r != nil {
+		return nil, nil, r, nil
+	}
+	unlock, err := m.lock(ctx, j.ID, m.c().LockWait)
+	if err != nil {
+		return nil, nil, result(busyStatus, j, busyReason, j.ID), nil
+	}
+	if j, err = m.loadFresh(ctx, id); err != nil {
+		unlock()
+		return nil, nil, nil, err
+	}
+	if r := answer(j); r != nil {
+		unlock()
+		return nil, nil, r, nil
+	}
+	return j, unlock, nil, nil
+}
+
 // answerGate decides, between a create's provisioning and the request
 // waiting for it, whether the request answers with the outcome or with
 // the job still pending. Once it answered pending, the job must not
@@ -505,31 +534,21 @@ type answerGate struct {
 // tryDrop reports whether the provisioning may drop the job (nobody was
 // told it exists), and if so keeps the waiting request from answering
 // pending.
-func (g *answerGate) tryDrop() bool {
-	if g == nil {
-		return false
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.answered {
-		return false
-	}
-	g.dropped = true
-	return true
-}
+func (g *answerGate) tryDrop() bool { return g != nil && g.claim(&g.dropped, &g.answered) }
 
 // answerPending reports whether the waiting request may answer with the
 // job pending; false means the job was dropped and the result is coming.
-func (g *answerGate) answerPending() bool {
-	if g == nil {
-		return true
-	}
+func (g *answerGate) answerPending() bool { return g == nil || g.claim(&g.answered, &g.dropped) }
+
+// claim sets mine unless the other side already set theirs; whichever
+// side claims first wins.
+func (g *answerGate) claim(mine, theirs *bool) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.dropped {
+	if *theirs {
 		return false
 	}
-	g.answered = true
+	*mine = true
 	return true
 }
 
@@ -662,24 +681,14 @@ func (m *Manager) Copy(ctx context.Context, owner, id string, opt CreateOptions)
 // cannot be removed the new resource is removed again and the job stays
 // where it was (410).
 func (m *Manager) Move(ctx context.Context, owner, id string, opt CreateOptions) (*Result, error) {
-	j, err := m.ownJob(ctx, owner, id)
-	if err != nil {
-		return nil, err
-	}
-	if j.Status != StatusSuccess || j.Op != nil {
-		return result(csbmsg.StatusUnableToFindResource, j, "job %s is %s%s; only a settled successful job can be moved", j.ID, j.Status, busy(j)), nil
-	}
-	unlock, err := m.lock(ctx, j.ID, m.c().LockWait)
-	if err != nil {
-		return result(csbmsg.StatusUnableToFindResource, j, "job %s is busy", j.ID), nil
-	}
-	j, err = m.loadFresh(ctx, id)
-	if err != nil || j.Status != StatusSuccess || j.Op != nil {
-		unlock()
-		if err != nil {
-			return nil, err
+	j, unlock, res, err := m.lockFor(ctx, owner, id, csbmsg.StatusUnableToFindResource, "job %s is busy", func(j *Job) *Result {
+		if j.Status != StatusSuccess || j.Op != nil {
+			return result(csbmsg.StatusUnableToFindResource, j, "job %s is %s%s; only a settled successful job can be moved", j.ID, j.Status, busy(j))
 		}
-		return result(csbmsg.StatusUnableToFindResource, j, "job %s is %s%s; only a settled successful job can be moved", j.ID, j.Status, busy(j)), nil
+		return nil
+	})
+	if res != nil || err != nil {
+		return res, err
 	}
 	d, err := m.c().Placer.Place(&j.Request, placement.Options{Access: opt.Access, Exclude: []string{j.ProviderID}})
 	if err != nil {
@@ -748,25 +757,16 @@ func (m *Manager) answerFor(j *Job, prefix string) *Result {
 // resizes or runs the requested actions through the adapter and renews
 // the lease. It answers 409 when the job cannot be updated.
 func (m *Manager) Update(ctx context.Context, owner, id string, req *csbmsg.ServiceRequest, lease time.Duration) (*Result, error) {
-	j, err := m.ownJob(ctx, owner, id)
-	if err != nil {
-		return nil, err
-	}
-	if j.Status != StatusSuccess || j.Op != nil {
-		return result(csbmsg.StatusCannotUpdateResource, j, "job %s is %s%s; only a settled successful job can be updated", j.ID, j.Status, busy(j)), nil
-	}
-	unlock, err := m.lock(ctx, id, m.c().LockWait)
-	if err != nil {
-		return result(csbmsg.StatusCannotUpdateResource, j, "job %s is busy with another operation", j.ID), nil
+	j, unlock, res, err := m.lockFor(ctx, owner, id, csbmsg.StatusCannotUpdateResource, "job %s is busy with another operation", func(j *Job) *Result {
+		if j.Status != StatusSuccess || j.Op != nil {
+			return result(csbmsg.StatusCannotUpdateResource, j, "job %s is %s%s; only a settled successful job can be updated", j.ID, j.Status, busy(j))
+		}
+		return nil
+	})
+	if res != nil || err != nil {
+		return res, err
 	}
 	defer unlock()
-	j, err = m.loadFresh(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if j.Status != StatusSuccess || j.Op != nil {
-		return result(csbmsg.StatusCannotUpdateResource, j, "job %s is %s%s; only a settled successful job can be updated", j.ID, j.Status, busy(j)), nil
-	}
 	if lease > 0 {
 		j.LeaseSeconds = m.leaseSeconds(lease)
 	}
@@ -829,31 +829,19 @@ func (m *Manager) applyUpdate(ctx context.Context, ad adapters.Adapter, j *Job) 
 // the job becomes removed. It answers 410 when the resources cannot be
 // removed. Removing a job that is already removed or expired succeeds.
 func (m *Manager) Remove(ctx context.Context, owner, id string) (*Result, error) {
-	j, err := m.ownJob(ctx, owner, id)
-	if err != nil {
-		return nil, err
-	}
-	if j.Status.Final() {
-		return result(csbmsg.StatusOK, j, "job %s is already %s", j.ID, j.Status), nil
-	}
-	if j.Status.InFlight() || j.Op != nil {
-		return result(csbmsg.StatusCannotRemoveResource, j, "job %s is %s%s; remove it when that has finished", j.ID, j.Status, busy(j)), nil
-	}
-	unlock, err := m.lock(ctx, id, m.c().LockWait)
-	if err != nil {
-		return result(csbmsg.StatusCannotRemoveResource, j, "job %s is busy with another operation", j.ID), nil
+	j, unlock, res, err := m.lockFor(ctx, owner, id, csbmsg.StatusCannotRemoveResource, "job %s is busy with another operation", func(j *Job) *Result {
+		if j.Status.Final() {
+			return result(csbmsg.StatusOK, j, "job %s is already %s", j.ID, j.Status)
+		}
+		if j.Status.InFlight() || j.Op != nil {
+			return result(csbmsg.StatusCannotRemoveResource, j, "job %s is %s%s; remove it when that has finished", j.ID, j.Status, busy(j))
+		}
+		return nil
+	})
+	if res != nil || err != nil {
+		return res, err
 	}
 	defer unlock()
-	j, err = m.loadFresh(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if j.Status.Final() {
-		return result(csbmsg.StatusOK, j, "job %s is already %s", j.ID, j.Status), nil
-	}
-	if j.Status.InFlight() || j.Op != nil {
-		return result(csbmsg.StatusCannotRemoveResource, j, "job %s is %s%s; remove it when that has finished", j.ID, j.Status, busy(j)), nil
-	}
 	j.Op = &Op{Kind: OpRemove, Instance: m.instance, Started: m.now()}
 	if err := m.save(ctx, j); err != nil {
 		return nil, err
