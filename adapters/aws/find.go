@@ -8,7 +8,6 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/caddy-csb/caddy-csb/adapters/internal/model"
 	"github.com/caddy-csb/caddy-csb/adapters/internal/objstore"
 	"github.com/caddy-csb/caddy-csb/broker/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
@@ -91,7 +90,7 @@ func (a *Adapter) findBucket(ctx context.Context, req *adapters.Request) (*adapt
 			res.Native[nativeObject] = key
 			res.URI = a.objectURL(bucket, key)
 		case isNotFound(err):
-			res.Native[model.NativeIncomplete] = "true"
+			res.Native[adapters.NativeIncomplete] = "true"
 			res.State = adapters.StateFailed
 		default:
 			return nil, nativeErr("head object", err)

@@ -16,7 +16,6 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/caddy-csb/caddy-csb/adapters/internal/dsmeta"
-	"github.com/caddy-csb/caddy-csb/adapters/internal/model"
 	"github.com/caddy-csb/caddy-csb/adapters/internal/objstore"
 	"github.com/caddy-csb/caddy-csb/broker/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
@@ -220,7 +219,7 @@ func (a *Adapter) bucketStatus(ctx context.Context, res *adapters.Resource, want
 		return nil, nativeErr("head bucket", err)
 	}
 	out.State = adapters.StateReady
-	if res.Native[model.NativeIncomplete] != "" {
+	if res.Native[adapters.NativeIncomplete] != "" {
 		out.State = adapters.StateFailed
 	}
 	bu := a.bucketURL(bucket)

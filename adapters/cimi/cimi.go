@@ -165,10 +165,6 @@ const (
 	keyLocation      = "initial_location"
 	keyJob           = "job"
 	keyJobID         = "csb_job"
-	// keyIncomplete marks a Resource that Find put together from fewer
-	// parts than the request asks for: a crash cut its provisioning
-	// short, so Status reports it failed and the broker removes it.
-	keyIncomplete = "incomplete"
 )
 
 // location is where a create put the resource: the Location header, else

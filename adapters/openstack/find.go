@@ -131,7 +131,7 @@ func (a *Adapter) findStorage(ctx context.Context, req *adapters.Request) (*adap
 		}
 	}
 	if !complete {
-		res.Native[model.NativeIncomplete] = "true"
+		res.Native[adapters.NativeIncomplete] = "true"
 		res.State = adapters.StateFailed
 	}
 	return res, nil

@@ -16,7 +16,6 @@ import (
 	"github.com/gophercloud/gophercloud/v2/pagination"
 
 	"github.com/caddy-csb/caddy-csb/adapters/internal/dsmeta"
-	"github.com/caddy-csb/caddy-csb/adapters/internal/model"
 	"github.com/caddy-csb/caddy-csb/adapters/internal/objstore"
 	"github.com/caddy-csb/caddy-csb/broker/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
@@ -216,7 +215,7 @@ func (a *Adapter) storageStatus(ctx context.Context, res *adapters.Resource, wan
 		return nil, nativeErr("head container", err)
 	}
 	out.State = adapters.StateReady
-	if res.Native[model.NativeIncomplete] != "" {
+	if res.Native[adapters.NativeIncomplete] != "" {
 		out.State = adapters.StateFailed
 	}
 	count := ch.Get("X-Container-Object-Count")

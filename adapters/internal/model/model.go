@@ -34,12 +34,6 @@ func Of(op, adapter, apis string, w csbmsg.ServiceRequest) (string, error) {
 	return "", adapters.Errorf(adapters.KindUnsupported, op, "want exactly one of <IaaS> or <DSaaS>")
 }
 
-// NativeIncomplete is the Native key that marks a Resource an adapter's
-// Find put together from less than the request asks for: a crash cut its
-// provisioning short, so Status reports it failed and the broker removes
-// it.
-const NativeIncomplete = "incomplete"
-
 // Foreign is the error for a Resource whose native kind the adapter does
 // not know: another adapter made it.
 func Foreign(adapter string, res *adapters.Resource) error {
