@@ -213,8 +213,11 @@ type Manager struct {
 	touched  map[string]uint64         // job → trackSeq of this process's last write
 	trackSeq uint64                    // counts this process's job writes
 	loads    map[string]placement.Load // provider → sum of jobLoads
-	started  bool
-	stopped  bool
+	// staleOwnerKeys are the owner index keys the last reaper pass found
+	// without a record (reconcileOwners).
+	staleOwnerKeys map[string]bool
+	started        bool
+	stopped        bool
 }
 
 // New returns a Manager.
