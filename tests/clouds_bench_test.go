@@ -113,7 +113,7 @@ http://127.0.0.1:%[4]d {
 `, sw.AuthURL, swiftpeer.User, swiftpeer.Key, port, hash, swiftpeer.Account, upstream, token,
 		fast.URL+"/v1/"+swiftpeer.Account, strings.TrimPrefix(fast.URL, "http://"), bobHash))
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	obj := &csbmsg.DSaaS{DataObject: &csbmsg.DataObject{ObjectID: str("obj"), Value: str(strings.Repeat("x", 4096))}}
+	obj := &csbmsg.DSaaS{DataObject: &csbmsg.DataObject{ObjectRefs: csbmsg.ObjectRefs{ObjectID: str("obj")}, Value: str(strings.Repeat("x", 4096))}}
 	job := createJobB(b, p, base, "alice", obj)
 	container := *job.DSaaS.ContainerObject.ObjectID
 	fjob := createJobB(b, p, base, "bob", obj)

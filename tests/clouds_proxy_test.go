@@ -213,7 +213,7 @@ func randomBytes(t *testing.T, n int) []byte {
 // and the object is in the job's container as Swift itself sees it.
 func TestProxySwiftCLI(t *testing.T) {
 	b := startCloudBroker(t, cloudOptions{proxy: "dynamic csb"})
-	job := b.createJob("alice", &csbmsg.DSaaS{DataObject: &csbmsg.DataObject{ObjectID: str("hello.txt"), Value: str("hello from the broker")}})
+	job := b.createJob("alice", &csbmsg.DSaaS{DataObject: &csbmsg.DataObject{ObjectRefs: csbmsg.ObjectRefs{ObjectID: str("hello.txt")}, Value: str("hello from the broker")}})
 	id := job.JobInfo.JobID
 	container := *job.DSaaS.ContainerObject.ObjectID
 	// The swift CLI authenticates to the broker with the user

@@ -73,8 +73,8 @@ http://127.0.0.1:%[2]d {
 	}
 
 	ds := &csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
-		ContainerObject: &csbmsg.ContainerObject{ObjectID: str("photos")},
-		DataObject:      &csbmsg.DataObject{ObjectID: str("cat.txt"), Mimetype: str("text/plain"), Value: str("meow")},
+		ContainerObject: &csbmsg.ContainerObject{ObjectRefs: csbmsg.ObjectRefs{ObjectID: str("photos")}},
+		DataObject:      &csbmsg.DataObject{ObjectRefs: csbmsg.ObjectRefs{ObjectID: str("cat.txt")}, Mimetype: str("text/plain"), Value: str("meow")},
 	}}
 	a = b.create("", ds, nil)
 	mustStatus(t, a, csbmsg.StatusOK)

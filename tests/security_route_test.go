@@ -82,7 +82,7 @@ func TestSecurityRouteCDMIObjects(t *testing.T) {
 	ds := func(value string) *csbmsg.ServiceRequest {
 		return &csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
 			ContainerObject: &csbmsg.ContainerObject{},
-			DataObject:      &csbmsg.DataObject{ObjectID: str("hello.txt"), Mimetype: str("text/plain"), Value: str(value)},
+			DataObject:      &csbmsg.DataObject{ObjectRefs: csbmsg.ObjectRefs{ObjectID: str("hello.txt")}, Mimetype: str("text/plain"), Value: str(value)},
 		}}
 	}
 	aliceJob, aliceURI := s.job("alice", ds("alice's words"))

@@ -27,6 +27,7 @@ import (
 
 	"github.com/caddy-csb/caddy-csb/adapters/internal/model"
 	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/clock"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
@@ -50,9 +51,16 @@ const (
 
 // Adapter speaks EC2 and S3 for one provider. It is safe for concurrent
 // use.
+//
+// Status, Update and Remove (of model.Router) go to EC2 for an instance
+// and to S3 for a bucket: Status reads the instance, or the bucket and
+// object, back; Update applies compute actions or a resize to an
+// instance, or a new value, type or metadata to an object; Remove
+// terminates the instance, or empties and deletes the bucket.
 type Adapter struct {
-	cfg Config
-	now func() time.Time
+	model.Router
+	cfg   Config
+	clock clock.Clock
 
 	mu         sync.Mutex
 	httpClient *http.Client
@@ -85,7 +93,12 @@ func New(cfg Config) (*Adapter, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Adapter{cfg: cfg, now: time.Now}, nil
+	a := &Adapter{cfg: cfg, clock: clock.Real{}}
+	a.Router = model.Router{Adapter: "aws", KindKey: nativeKind, Routes: map[string]model.Route{
+		kindInstance: {Model: model.IaaS, Status: a.instanceStatus, Update: a.updateInstance, Remove: a.removeInstance, Find: a.findInstance},
+		kindBucket:   {Model: model.DSaaS, Status: a.grantedBucketStatus, Update: a.updateBucket, Remove: a.removeBucket, Find: a.findBucket},
+	}}
+	return a, nil
 }
 
 // Config returns the adapter's configuration with defaults applied.
@@ -217,44 +230,6 @@ func (a *Adapter) model(op string, w csbmsg.ServiceRequest) (string, error) {
 	return m, nil
 }
 
-// Status reads the instance, or the bucket and object, back.
-func (a *Adapter) Status(ctx context.Context, res *adapters.Resource) (*adapters.Resource, error) {
-	switch res.Native[nativeKind] {
-	case kindInstance:
-		return a.instanceStatus(ctx, res)
-	case kindBucket:
-		return a.bucketStatus(ctx, res, res.Granted.DSaaS)
-	}
-	return nil, foreign(res)
-}
-
-// Update applies compute actions or a resize to an instance, or a new
-// value, type or metadata to an object.
-func (a *Adapter) Update(ctx context.Context, res *adapters.Resource, req *adapters.Request) (*adapters.Resource, error) {
-	switch res.Native[nativeKind] {
-	case kindInstance:
-		return a.updateInstance(ctx, res, req)
-	case kindBucket:
-		return a.updateBucket(ctx, res, req)
-	}
-	return nil, foreign(res)
-}
-
-// Remove terminates the instance, or empties and deletes the bucket.
-func (a *Adapter) Remove(ctx context.Context, res *adapters.Resource) error {
-	switch res.Native[nativeKind] {
-	case kindInstance:
-		return a.removeInstance(ctx, res)
-	case kindBucket:
-		return a.removeBucket(ctx, res)
-	case "":
-		if len(res.Native) == 0 {
-			return nil
-		}
-	}
-	return foreign(res)
-}
-
 // Discover lists the instance types of the table that EC2 offers, as IaaS
 // services, and S3 as one DSaaS service, for whichever endpoint answers.
 func (a *Adapter) Discover(ctx context.Context) ([]csbmsg.Service, error) {
@@ -285,12 +260,11 @@ func foreign(res *adapters.Resource) error { return model.Foreign("aws", res) }
 
 func ptr[T any](v T) *T { return &v }
 
-// Interface guards.
+// Interface guards (Fronter and Finder are guarded in front.go and
+// find.go).
 var (
 	_ adapters.Adapter    = (*Adapter)(nil)
 	_ adapters.Discoverer = (*Adapter)(nil)
-	_ adapters.Fronter    = (*Adapter)(nil)
-	_ adapters.Finder     = (*Adapter)(nil)
 )
 
 // ServiceKinds reports the service models the adapter serves

@@ -28,11 +28,7 @@ var errorKinds = map[string]adapters.ErrorKind{
 
 // nativeErr classifies a failed SDK call.
 func nativeErr(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var ae *adapters.Error
-	if errors.As(err, &ae) {
+	if nativeerr.Settled(err) {
 		return err
 	}
 	status := 0

@@ -8,16 +8,10 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/caddy-csb/caddy-csb/adapters/internal/model"
 	"github.com/caddy-csb/caddy-csb/adapters/internal/objstore"
 	"github.com/caddy-csb/caddy-csb/broker/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
-
-// nativeIncomplete marks a Resource that Find put together from less than
-// the request asks for: a crash cut its provisioning short, so Status
-// reports it failed and the broker removes it.
-const nativeIncomplete = "incomplete"
 
 // Find gathers what Provision created for a job from the job id alone,
 // for the broker's reconciliation of a crash between Provision's calls and
@@ -37,19 +31,7 @@ func (a *Adapter) Find(ctx context.Context, req *adapters.Request) (*adapters.Re
 	if err != nil {
 		return nil, nil // Provision creates nothing for such a request
 	}
-	var res *adapters.Resource
-	if m == model.IaaS {
-		res, err = a.findInstance(ctx, req)
-	} else {
-		res, err = a.findBucket(ctx, req)
-	}
-	if err != nil || res == nil {
-		return nil, err
-	}
-	if out, err := a.Status(ctx, res); err == nil {
-		return out, nil
-	}
-	return res, nil // found, not readable yet: the broker polls
+	return a.Router.Find(ctx, m, req)
 }
 
 func (a *Adapter) findInstance(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
@@ -108,7 +90,7 @@ func (a *Adapter) findBucket(ctx context.Context, req *adapters.Request) (*adapt
 			res.Native[nativeObject] = key
 			res.URI = a.objectURL(bucket, key)
 		case isNotFound(err):
-			res.Native[nativeIncomplete] = "true"
+			res.Native[adapters.NativeIncomplete] = "true"
 			res.State = adapters.StateFailed
 		default:
 			return nil, nativeErr("head object", err)
@@ -116,3 +98,5 @@ func (a *Adapter) findBucket(ctx context.Context, req *adapters.Request) (*adapt
 	}
 	return res, nil
 }
+
+var _ adapters.Finder = (*Adapter)(nil)

@@ -106,7 +106,7 @@ func (a *Adapter) Front(ctx context.Context, r *http.Request, res *adapters.Reso
 		// S3 signs the path as sent; other services escape it again.
 		o.DisableURIPathEscaping = service == "s3"
 	})
-	if err := signer.SignHTTP(ctx, creds, sr, payload, service, a.cfg.Region, a.now()); err != nil {
+	if err := signer.SignHTTP(ctx, creds, sr, payload, service, a.cfg.Region, a.clock.Now()); err != nil {
 		return nil, &adapters.Error{Kind: adapters.KindServer, Op: "sign", Err: err}
 	}
 	for _, h := range []string{"Authorization", "X-Amz-Date", "X-Amz-Security-Token"} {
@@ -244,3 +244,5 @@ func checkEC2Request(r *http.Request, id string) ([]byte, error) {
 	}
 	return body, nil
 }
+
+var _ adapters.Fronter = (*Adapter)(nil)

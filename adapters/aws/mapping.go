@@ -7,6 +7,7 @@ import (
 
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	"github.com/caddy-csb/caddy-csb/adapters/internal/objstore"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
@@ -39,10 +40,10 @@ var Mapping = []Field{
 	{"DSaaS/ContainerObject/objectID", "bucket", "default `<name_prefix><job id>` made a valid bucket name; must not exist yet (never adopted)"},
 	{"DSaaS/ContainerObject/metadata", "—", "S3 buckets carry no user metadata: unsupported"},
 	{"DSaaS/ContainerObject/objectURI, parentURI", "bucket URL, endpoint", "grant only"},
-	{"DSaaS/DataObject/objectID", "object key", "default `" + DefaultObjectName + "`"},
+	{"DSaaS/DataObject/objectID", "object key", "default `" + objstore.DefaultObjectName + "`"},
 	{"DSaaS/DataObject/parentURI", "bucket", "its last path segment names the bucket when there is no ContainerObject"},
 	{"DSaaS/DataObject/value", "object body (PutObject)", "request and update; not echoed in the grant"},
-	{"DSaaS/DataObject/mimetype", "`Content-Type`", "default `" + DefaultMimetype + "`"},
+	{"DSaaS/DataObject/mimetype", "`Content-Type`", "default `" + objstore.DefaultMimetype + "`"},
 	{"DSaaS/DataObject/metadata", "`x-amz-meta-*`", "JSON object or `k=v; k=v`, keys lower case; an update of metadata alone copies the object onto itself with REPLACE"},
 	{"DSaaS/DataObject/status", "`HeadObject`", "grant: `available`, or `missing`"},
 	{"DSaaS/DomainObject", "`ListBuckets`", "grant only: objectURI = endpoint, objectID = owner id, children = bucket count"},

@@ -21,16 +21,6 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
-// Defaults of the DSaaS mapping (shared with the openstack adapter).
-const (
-	// DefaultObjectName names the DataObject when the request gives no
-	// <objectID>.
-	DefaultObjectName = objstore.DefaultObjectName
-	// DefaultMimetype is the Content-Type of a DataObject without
-	// <mimetype>.
-	DefaultMimetype = objstore.DefaultMimetype
-)
-
 var bucketRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 
 // bucketName returns the bucket a DSaaS request uses: the ContainerObject's
@@ -229,15 +219,15 @@ func (a *Adapter) bucketStatus(ctx context.Context, res *adapters.Resource, want
 		return nil, nativeErr("head bucket", err)
 	}
 	out.State = adapters.StateReady
-	if res.Native[nativeIncomplete] != "" {
+	if res.Native[adapters.NativeIncomplete] != "" {
 		out.State = adapters.StateFailed
 	}
 	bu := a.bucketURL(bucket)
 	base := a.s3Base()
-	g.ContainerObject = &csbmsg.ContainerObject{ObjectURI: &bu, ObjectID: ptr(bucket), ParentURI: &base, Status: ptr(objstore.Available)}
+	g.ContainerObject = &csbmsg.ContainerObject{ObjectRefs: csbmsg.ObjectRefs{ObjectURI: &bu, ObjectID: ptr(bucket), ParentURI: &base}, Status: ptr(objstore.Available)}
 	if key := res.Native[nativeObject]; key != "" {
 		ou := a.objectURL(bucket, key)
-		do := &csbmsg.DataObject{ObjectURI: &ou, ObjectID: ptr(key), ParentURI: &bu}
+		do := &csbmsg.DataObject{ObjectRefs: csbmsg.ObjectRefs{ObjectURI: &ou, ObjectID: ptr(key), ParentURI: &bu}}
 		h, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key})
 		switch {
 		case err == nil:
@@ -260,7 +250,7 @@ func (a *Adapter) bucketStatus(ctx context.Context, res *adapters.Resource, want
 		if err != nil {
 			return nil, nativeErr("list buckets", err)
 		}
-		dobj := &csbmsg.DomainObject{ObjectURI: &base, Enabled: ptr(true), Children: ptr(strconv.Itoa(len(lb.Buckets)))}
+		dobj := &csbmsg.DomainObject{ObjectRefs: csbmsg.ObjectRefs{ObjectURI: &base}, Enabled: ptr(true), Children: ptr(strconv.Itoa(len(lb.Buckets)))}
 		if lb.Owner != nil && lb.Owner.ID != nil {
 			if id := nmtoken(*lb.Owner.ID); id != nil {
 				dobj.ObjectID = id
@@ -423,4 +413,9 @@ func (a *Adapter) discoverS3(ctx context.Context) (csbmsg.Service, error) {
 		return csbmsg.Service{}, nativeErr("list buckets", err)
 	}
 	return objstore.Service("s3", a.s3Base()), nil
+}
+
+// grantedBucketStatus reads a bucket back against what was granted.
+func (a *Adapter) grantedBucketStatus(ctx context.Context, res *adapters.Resource) (*adapters.Resource, error) {
+	return a.bucketStatus(ctx, res, res.Granted.DSaaS)
 }

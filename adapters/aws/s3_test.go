@@ -55,7 +55,7 @@ func TestS3Lifecycle(t *testing.T) {
 	a := s3Adapter(t, sw.ProxyURL, swiftpeer.User, swiftpeer.Key)
 	ctx := context.Background()
 	res, err := a.Provision(ctx, &adapters.Request{JobID: "S3_Life", Owner: "alice", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
-		DataObject:   &csbmsg.DataObject{ObjectID: s("dir/hello.txt"), Value: s("Hello, S3!"), Mimetype: s("text/markdown"), Metadata: s(`{"Color":"blue"}`)},
+		DataObject:   &csbmsg.DataObject{ObjectRefs: csbmsg.ObjectRefs{ObjectID: s("dir/hello.txt")}, Value: s("Hello, S3!"), Mimetype: s("text/markdown"), Metadata: s(`{"Color":"blue"}`)},
 		DomainObject: &csbmsg.DomainObject{},
 	}}})
 	if err != nil {
@@ -102,12 +102,12 @@ func TestS3Lifecycle(t *testing.T) {
 	}
 	// An existing bucket is never adopted.
 	if _, err := a.Provision(ctx, &adapters.Request{JobID: "x", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
-		ContainerObject: &csbmsg.ContainerObject{ObjectID: s("csb-s3-taken")},
+		ContainerObject: &csbmsg.ContainerObject{ObjectRefs: csbmsg.ObjectRefs{ObjectID: s("csb-s3-taken")}},
 	}}}); err != nil {
 		t.Fatal(err)
 	}
 	_, err = a.Provision(ctx, &adapters.Request{JobID: "y", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
-		ContainerObject: &csbmsg.ContainerObject{ObjectID: s("csb-s3-taken")},
+		ContainerObject: &csbmsg.ContainerObject{ObjectRefs: csbmsg.ObjectRefs{ObjectID: s("csb-s3-taken")}},
 	}}})
 	if adapters.KindOf(err) != adapters.KindClient || !strings.Contains(err.Error(), "already exists") {
 		t.Fatalf("existing bucket: %v", err)
@@ -115,7 +115,7 @@ func TestS3Lifecycle(t *testing.T) {
 	// Find never claims a bucket the request names: it could be
 	// someone else's (here job x's, for job y).
 	if found, err := a.Find(ctx, &adapters.Request{JobID: "y", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
-		ContainerObject: &csbmsg.ContainerObject{ObjectID: s("csb-s3-taken")},
+		ContainerObject: &csbmsg.ContainerObject{ObjectRefs: csbmsg.ObjectRefs{ObjectID: s("csb-s3-taken")}},
 	}}}); err != nil || found != nil {
 		t.Fatalf("find claimed a named bucket: %+v %v", found, err)
 	}
@@ -143,7 +143,7 @@ func TestConformanceS3(t *testing.T) {
 			{
 				Name: "bucket-and-object",
 				Req: adapters.Request{Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
-					DataObject: &csbmsg.DataObject{ObjectID: s("doc.txt"), Value: s("v1"), Metadata: s("rev=1")},
+					DataObject: &csbmsg.DataObject{ObjectRefs: csbmsg.ObjectRefs{ObjectID: s("doc.txt")}, Value: s("v1"), Metadata: s("rev=1")},
 				}}},
 				Check: func(t testing.TB, res *adapters.Resource) {
 					if b := body(t, res); b != "v1" {
@@ -209,7 +209,7 @@ func TestS3Front(t *testing.T) {
 	a := s3Adapter(t, sw.ProxyURL, swiftpeer.User, swiftpeer.Key)
 	ctx := context.Background()
 	res, err := a.Provision(ctx, &adapters.Request{JobID: "front", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
-		DataObject: &csbmsg.DataObject{ObjectID: s("a b.txt"), Value: s("fronted")},
+		DataObject: &csbmsg.DataObject{ObjectRefs: csbmsg.ObjectRefs{ObjectID: s("a b.txt")}, Value: s("fronted")},
 	}}})
 	if err != nil {
 		t.Fatal(err)

@@ -19,7 +19,6 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 
 	"github.com/caddy-csb/caddy-csb/adapters/httpx"
 	"github.com/caddy-csb/caddy-csb/broker/adapters"
@@ -37,9 +36,9 @@ type Config struct {
 
 // Adapter talks to one CDMI provider. It is safe for concurrent use.
 type Adapter struct {
+	adapters.BrokerAuth
 	cfg  Config
-	mu   sync.Mutex
-	http *httpx.Client
+	http httpx.Slot
 }
 
 // New returns an adapter for the CDMI root at cfg.Endpoint.
@@ -64,16 +63,10 @@ func New(cfg Config) (*Adapter, error) {
 // SetHTTPClient sets the client used for every call. Nil means a shared
 // default client.
 func (a *Adapter) SetHTTPClient(c *http.Client) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.http = &httpx.Client{HTTP: c, Header: http.Header{VersionHeader: {Version}}}
+	a.http.Set(c, http.Header{VersionHeader: {Version}})
 }
 
-func (a *Adapter) client() *httpx.Client {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.http
-}
+func (a *Adapter) client() *httpx.Client { return a.http.Get() }
 
 // object is a CDMI object representation (any type).
 type object struct {
@@ -207,35 +200,37 @@ func (a *Adapter) Status(ctx context.Context, res *adapters.Resource) (*adapters
 		}
 		return &s
 	}
+	// refs are the object's place: its URI at the broker's side and
+	// the references CDMI returned.
+	refs := func(key string, o *object) csbmsg.ObjectRefs {
+		return csbmsg.ObjectRefs{ObjectURI: str(res.Native[key]), ObjectID: str(o.ObjectID), ParentURI: str(o.ParentURI),
+			DomainURI: str(o.DomainURI), CapabilitiesURI: str(o.CapabilitiesURI)}
+	}
 	o, err := read(keyContainer, TypeContainer)
 	if err != nil {
 		return nil, err
 	}
 	if o != nil {
-		ds.ContainerObject = &csbmsg.ContainerObject{Metadata: metadataIn(o.Metadata), ObjectURI: str(res.Native[keyContainer]), ObjectID: str(o.ObjectID),
-			ParentURI: str(o.ParentURI), DomainURI: str(o.DomainURI), CapabilitiesURI: str(o.CapabilitiesURI), Status: str(o.CompletionStatus),
-			Children: str(strings.Join(o.Children, ","))}
+		ds.ContainerObject = &csbmsg.ContainerObject{Metadata: metadataIn(o.Metadata), ObjectRefs: refs(keyContainer, o),
+			Status: str(o.CompletionStatus), Children: str(strings.Join(o.Children, ","))}
 	}
 	if o, err = read(keyData, TypeObject); err != nil {
 		return nil, err
 	}
 	if o != nil {
-		ds.DataObject = &csbmsg.DataObject{Mimetype: str(o.Mimetype), Metadata: metadataIn(o.Metadata), ObjectURI: str(res.Native[keyData]), ObjectID: str(o.ObjectID),
-			ParentURI: str(o.ParentURI), DomainURI: str(o.DomainURI), CapabilitiesURI: str(o.CapabilitiesURI), Value: o.Value, Status: str(o.CompletionStatus)}
+		ds.DataObject = &csbmsg.DataObject{Mimetype: str(o.Mimetype), Metadata: metadataIn(o.Metadata), ObjectRefs: refs(keyData, o), Value: o.Value, Status: str(o.CompletionStatus)}
 	}
 	if o, err = read(keyQueue, TypeQueue); err != nil {
 		return nil, err
 	}
 	if o != nil {
-		ds.QueueObject = &csbmsg.QueueObject{Metadata: metadataIn(o.Metadata), ObjectURI: str(res.Native[keyQueue]), ObjectID: str(o.ObjectID),
-			ParentURI: str(o.ParentURI), DomainURI: str(o.DomainURI), CapabilitiesURI: str(o.CapabilitiesURI), Status: str(o.CompletionStatus)}
+		ds.QueueObject = &csbmsg.QueueObject{Metadata: metadataIn(o.Metadata), ObjectRefs: refs(keyQueue, o), Status: str(o.CompletionStatus)}
 	}
 	if o, err = read(keyDomain, TypeDomain); err != nil {
 		return nil, err
 	}
 	if o != nil {
-		d := &csbmsg.DomainObject{Metadata: metadataIn(withoutKey(o.Metadata, "cdmi_domain_enabled")), ObjectURI: str(res.Native[keyDomain]), ObjectID: str(o.ObjectID),
-			ParentURI: str(o.ParentURI), DomainURI: str(o.DomainURI), CapabilitiesURI: str(o.CapabilitiesURI), Children: str(strings.Join(o.Children, ","))}
+		d := &csbmsg.DomainObject{Metadata: metadataIn(withoutKey(o.Metadata, "cdmi_domain_enabled")), ObjectRefs: refs(keyDomain, o), Children: str(strings.Join(o.Children, ","))}
 		if v, ok := o.Metadata["cdmi_domain_enabled"]; ok {
 			e := fmt.Sprint(v) == "true"
 			d.Enabled = &e
@@ -246,7 +241,7 @@ func (a *Adapter) Status(ctx context.Context, res *adapters.Resource) (*adapters
 		return nil, err
 	}
 	if o != nil {
-		c := &csbmsg.CapabilityObject{ObjectURI: str(res.Native[keyCap]), ObjectID: str(o.ObjectID), ParentURI: str(o.ParentURI)}
+		c := &csbmsg.CapabilityObject{ObjectRefs: csbmsg.ObjectRefs{ObjectURI: str(res.Native[keyCap]), ObjectID: str(o.ObjectID), ParentURI: str(o.ParentURI)}}
 		if b, err := json.Marshal(o.Capabilities); err == nil {
 			c.Status = str(string(b))
 		}
@@ -255,7 +250,7 @@ func (a *Adapter) Status(ctx context.Context, res *adapters.Resource) (*adapters
 	switch {
 	case parts > 0 && gone == parts:
 		out.State = adapters.StateGone
-	case gone > 0 || res.Native[keyIncomplete] != "":
+	case gone > 0 || res.Native[adapters.NativeIncomplete] != "":
 		out.State = adapters.StateFailed
 	}
 	out.Granted = csbmsg.ServiceRequest{DSaaS: ds}

@@ -26,8 +26,8 @@ func dsReq(mut func(*csbmsg.DSaaS)) adapters.Request {
 func all(value string) adapters.Request {
 	return dsReq(func(d *csbmsg.DSaaS) {
 		d.ContainerObject = &csbmsg.ContainerObject{Metadata: ptr(`{"team":"blue"}`)}
-		d.DataObject = &csbmsg.DataObject{ObjectID: ptr("hello.txt"), Mimetype: ptr("text/plain"), Metadata: ptr("greeting"), Value: ptr(value)}
-		d.QueueObject = &csbmsg.QueueObject{ObjectID: ptr("jobs")}
+		d.DataObject = &csbmsg.DataObject{ObjectRefs: csbmsg.ObjectRefs{ObjectID: ptr("hello.txt")}, Mimetype: ptr("text/plain"), Metadata: ptr("greeting"), Value: ptr(value)}
+		d.QueueObject = &csbmsg.QueueObject{ObjectRefs: csbmsg.ObjectRefs{ObjectID: ptr("jobs")}}
 		d.DomainObject = &csbmsg.DomainObject{Enabled: ptr(true)}
 		d.CapabilityObject = &csbmsg.CapabilityObject{Type: ptr(csbmsg.CapContainer)}
 	})
@@ -106,7 +106,9 @@ func TestConformanceSandbox(t *testing.T) {
 		Unsupported: []adapters.Request{
 			{Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Compute: &csbmsg.Compute{}}}},
 			dsReq(func(d *csbmsg.DSaaS) { d.Link = &csbmsg.Link{Href: "http://x"} }),
-			dsReq(func(d *csbmsg.DSaaS) { d.DataObject = &csbmsg.DataObject{ObjectID: ptr("../../etc")} }),
+			dsReq(func(d *csbmsg.DSaaS) {
+				d.DataObject = &csbmsg.DataObject{ObjectRefs: csbmsg.ObjectRefs{ObjectID: ptr("../../etc")}}
+			}),
 		},
 		Fault: func(f adaptertest.Fault) {
 			switch f.Kind {

@@ -7,11 +7,6 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/adapters"
 )
 
-// keyIncomplete marks a Resource that Find put together from fewer
-// objects than the request asks for: a crash cut its provisioning short,
-// so Status reports it failed and the broker removes it.
-const keyIncomplete = "incomplete"
-
 // Find gathers what Provision created for the job from the names it
 // gives (the container and domain are named after the job, the objects
 // after the request): the broker's reconciliation of a crash between
@@ -48,7 +43,7 @@ func (a *Adapter) Find(ctx context.Context, req *adapters.Request) (*adapters.Re
 		return nil, nil
 	}
 	if missing {
-		res.Native[keyIncomplete] = "true"
+		res.Native[adapters.NativeIncomplete] = "true"
 		res.State = adapters.StateFailed
 	}
 	if at[keyCap] != "" {

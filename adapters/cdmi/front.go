@@ -77,11 +77,6 @@ func (a *Adapter) Front(ctx context.Context, r *http.Request, res *adapters.Reso
 	return base.Rewrite(r), nil
 }
 
-// BrokerAuthenticates reports that the adapter's calls carry the
-// credentials of the HTTP client the broker gives it, so the broker adds
-// them to fronted requests (adapters.BrokerAuthenticated).
-func (a *Adapter) BrokerAuthenticates() bool { return true }
-
 // deniedFields are the fields of a CDMI request body that name other
 // objects (copy, move, reference, serialize, deserialize: CDMI 1.1.1
 // sections 8.2, 9.2 and 11.2), carry a serialized tree that can name
@@ -130,11 +125,11 @@ func checkBody(r *http.Request) error {
 			return nil
 		}
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxFrontBody+1))
+	body, over, err := adapters.ReadBody(r, maxFrontBody)
 	if err != nil {
-		return &adapters.Error{Kind: adapters.KindClient, Op: "front", Status: http.StatusBadRequest, Err: err}
+		return err
 	}
-	if len(body) > maxFrontBody {
+	if over {
 		return &adapters.Error{Kind: adapters.KindClient, Op: "front", Status: http.StatusRequestEntityTooLarge, Err: fmt.Errorf("a CDMI body larger than %d bytes cannot be checked", maxFrontBody)}
 	}
 	var fields map[string]json.RawMessage
@@ -162,9 +157,7 @@ func checkBody(r *http.Request) error {
 	} else if mt != "" || strings.HasPrefix(strings.TrimSpace(string(body)), "{") {
 		return adapters.Refused("the %s body is not a JSON object with distinct members", cmp.Or(mt, "request"))
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	r.ContentLength = int64(len(body))
-	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	adapters.ResetBody(r, body)
 	return nil
 }
 

@@ -36,12 +36,13 @@ type Config struct {
 
 // Adapter talks to one CIMI provider. It is safe for concurrent use.
 type Adapter struct {
-	cfg Config
+	adapters.BrokerAuth
+	cfg  Config
+	http httpx.Slot
 
-	mu   sync.Mutex
-	http *httpx.Client
-	cep  *CloudEntryPoint // cached after the first successful read
-	img  string           // resolved image href
+	mu  sync.Mutex
+	cep *CloudEntryPoint // cached after the first successful read
+	img string           // resolved image href
 }
 
 // New returns an adapter for the provider at cfg.Endpoint.
@@ -63,23 +64,15 @@ func New(cfg Config) (*Adapter, error) {
 // SetHTTPClient sets the client used for every call (TLS trust and
 // authentication for this provider). Nil means a shared default client.
 func (a *Adapter) SetHTTPClient(c *http.Client) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.http = &httpx.Client{HTTP: c, Header: http.Header{VersionHeader: {Version}}}
+	a.http.Set(c, http.Header{VersionHeader: {Version}})
 }
 
 // SetRetryPolicy tunes the retries of idempotent calls (tests).
 func (a *Adapter) SetRetryPolicy(fn func(*httpx.Client)) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	fn(a.http)
+	a.http.Tune(fn)
 }
 
-func (a *Adapter) client() *httpx.Client {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.http
-}
+func (a *Adapter) client() *httpx.Client { return a.http.Get() }
 
 // call performs one CIMI call with JSON in and out.
 func (a *Adapter) call(ctx context.Context, op, method, url string, in, out any) (*httpx.Response, error) {
@@ -172,10 +165,6 @@ const (
 	keyLocation      = "initial_location"
 	keyJob           = "job"
 	keyJobID         = "csb_job"
-	// keyIncomplete marks a Resource that Find put together from fewer
-	// parts than the request asks for: a crash cut its provisioning
-	// short, so Status reports it failed and the broker removes it.
-	keyIncomplete = "incomplete"
 )
 
 // location is where a create put the resource: the Location header, else

@@ -1,10 +1,8 @@
 package cimi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -80,11 +78,6 @@ func (a *Adapter) Front(ctx context.Context, r *http.Request, res *adapters.Reso
 	return base.Rewrite(r), nil
 }
 
-// BrokerAuthenticates reports that the adapter's calls carry the
-// credentials of the HTTP client the broker gives it, so the broker adds
-// them to fronted requests (adapters.BrokerAuthenticated).
-func (a *Adapter) BrokerAuthenticates() bool { return true }
-
 // frontedQuery are the CIMI query parameters a job's owner may send: they
 // select attributes or filter the members of the job's own collections.
 // $expand is not among them: it inlines referenced resources.
@@ -112,11 +105,11 @@ func checkAction(r *http.Request, key string) error {
 	if adapters.Encoded(r) {
 		return adapters.Refused("a content-encoded action body is not allowed through the broker")
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxActionBody+1))
+	body, over, err := adapters.ReadBody(r, maxActionBody)
 	if err != nil {
-		return &adapters.Error{Kind: adapters.KindClient, Op: "front", Status: http.StatusBadRequest, Err: err}
+		return err
 	}
-	if len(body) > maxActionBody {
+	if over {
 		return adapters.Refused("action body larger than %d bytes", maxActionBody)
 	}
 	var act map[string]json.RawMessage
@@ -142,9 +135,7 @@ func checkAction(r *http.Request, key string) error {
 	if !ok || !frontedActions[key][short] {
 		return adapters.Refused("action %q goes through the broker", name)
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	r.ContentLength = int64(len(body))
-	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	adapters.ResetBody(r, body)
 	return nil
 }
 

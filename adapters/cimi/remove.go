@@ -81,7 +81,7 @@ func (a *Adapter) Find(ctx context.Context, req *adapters.Request) (*adapters.Re
 		want.Storage != nil && res.Native[keyVolume] == "" ||
 		want.Network != nil && res.Native[keyNetwork] == "" ||
 		want.Compute != nil && want.Storage != nil && res.Native[keyMachineVolume] == "" {
-		res.Native[keyIncomplete] = "true"
+		res.Native[adapters.NativeIncomplete] = "true"
 		res.State = adapters.StateFailed
 	}
 	res.URI = cmp.Or(res.Native[keyMachine], res.Native[keyVolume], res.Native[keyNetwork])

@@ -112,7 +112,7 @@ func (a *Adapter) Status(ctx context.Context, res *adapters.Resource) (*adapters
 	switch {
 	case parts > 0 && gone == parts:
 		out.State = adapters.StateGone
-	case gone > 0 || res.Native[keyIncomplete] != "":
+	case gone > 0 || res.Native[adapters.NativeIncomplete] != "":
 		out.State = adapters.StateFailed
 	}
 	out.Granted = csbmsg.ServiceRequest{IaaS: iaas}

@@ -28,6 +28,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/caddy-csb/caddy-csb/broker/adapters"
@@ -288,4 +289,35 @@ func redact(raw string) string {
 	u.User = nil
 	u.RawQuery = ""
 	return u.String()
+}
+
+// Slot holds the Client an adapter calls through, which SetHTTPClient
+// may replace while calls run (a configuration reload). The zero value
+// holds none until Set.
+type Slot struct {
+	mu sync.Mutex
+	c  *Client
+}
+
+// Set installs a Client over hc (nil: a shared default client) that sends
+// header with every call.
+func (s *Slot) Set(hc *http.Client, header http.Header) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.c = &Client{HTTP: hc, Header: header}
+}
+
+// Get returns the installed Client.
+func (s *Slot) Get() *Client {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.c
+}
+
+// Tune calls fn with the installed Client under the slot's lock (tests
+// set retry policies).
+func (s *Slot) Tune(fn func(*Client)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fn(s.c)
 }

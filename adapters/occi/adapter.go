@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/clock"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
@@ -80,10 +81,11 @@ type Offer struct {
 
 // Adapter is the OCCI adapter. It is safe for concurrent use.
 type Adapter struct {
+	adapters.BrokerAuth
 	cfg    Config
 	base   *url.URL
 	client *http.Client
-	now    func() time.Time
+	clock  clock.Clock
 
 	mu      sync.Mutex
 	model   *Model
@@ -132,7 +134,7 @@ func New(cfg Config) (*Adapter, error) {
 	if cfg.ModelTTL <= 0 {
 		cfg.ModelTTL = 10 * time.Minute
 	}
-	a := &Adapter{cfg: cfg, base: u, client: cfg.Client, now: time.Now}
+	a := &Adapter{cfg: cfg, base: u, client: cfg.Client, clock: clock.Real{}}
 	if a.client == nil {
 		a.client = defaultClient
 	}

@@ -14,7 +14,7 @@ import (
 // missing or stale.
 func (a *Adapter) Model(ctx context.Context) (*Model, error) {
 	a.mu.Lock()
-	if a.model != nil && a.now().Sub(a.modelAt) < a.cfg.ModelTTL {
+	if a.model != nil && a.clock.Now().Sub(a.modelAt) < a.cfg.ModelTTL {
 		md := a.model
 		a.mu.Unlock()
 		return md, nil
@@ -25,7 +25,7 @@ func (a *Adapter) Model(ctx context.Context) (*Model, error) {
 		return nil, err
 	}
 	a.mu.Lock()
-	a.model, a.modelAt = md, a.now()
+	a.model, a.modelAt = md, a.clock.Now()
 	a.mu.Unlock()
 	return md, nil
 }

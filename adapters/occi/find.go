@@ -7,11 +7,6 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/adapters"
 )
 
-// nativeIncomplete marks a Resource that Find put together from fewer
-// entities than the request asks for: a crash cut its provisioning
-// short, so Status reports it failed and the broker removes it.
-const nativeIncomplete = "incomplete"
-
 // Find gathers what Provision created for a job from the occi.core.title
 // it gives the job's compute, storage and network (the job id), and the
 // networkinterface and storagelink the compute's rendering lists as its
@@ -74,7 +69,7 @@ func (a *Adapter) Find(ctx context.Context, req *adapters.Request) (*adapters.Re
 		(want.Network != nil || want.NetworkInterface != nil) && n[nativeNetwork] == "" ||
 		n[nativeCompute] != "" && n[nativeNetwork] != "" && n[nativeNetworkInterface] == "" ||
 		n[nativeCompute] != "" && n[nativeStorage] != "" && n[nativeStorageLink] == "" {
-		n[nativeIncomplete] = "true"
+		n[adapters.NativeIncomplete] = "true"
 		res.State = adapters.StateFailed
 	}
 	res.URI = primary(n)

@@ -3,7 +3,6 @@ package occi
 import (
 	"bytes"
 	"context"
-	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -63,11 +62,6 @@ func (a *Adapter) Front(ctx context.Context, r *http.Request, res *adapters.Reso
 	return base.Rewrite(r), nil
 }
 
-// BrokerAuthenticates reports that the adapter's calls carry the
-// credentials of the HTTP client the broker gives it, so the broker adds
-// them to fronted requests (adapters.BrokerAuthenticated).
-func (a *Adapter) BrokerAuthenticates() bool { return true }
-
 // frontedActions are the actions a job's owner may trigger through the
 // route, by the Native key of the entity: power and state changes of the
 // job's own entities.
@@ -102,11 +96,11 @@ func checkAction(r *http.Request, kind string) error {
 	}
 	var body []byte
 	if r.Body != nil && r.Body != http.NoBody {
-		body, err = io.ReadAll(io.LimitReader(r.Body, maxActionBody+1))
-		if err != nil {
-			return &adapters.Error{Kind: adapters.KindClient, Op: "front", Status: http.StatusBadRequest, Err: err}
+		var over bool
+		if body, over, err = adapters.ReadBody(r, maxActionBody); err != nil {
+			return err
 		}
-		if len(body) > maxActionBody {
+		if over {
 			return adapters.Refused("action body larger than %d bytes", maxActionBody)
 		}
 	}
@@ -141,9 +135,7 @@ func checkAction(r *http.Request, kind string) error {
 		}
 	}
 	if body != nil {
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		r.ContentLength = int64(len(body))
-		r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+		adapters.ResetBody(r, body)
 	}
 	return nil
 }

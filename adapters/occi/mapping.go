@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/caddy-csb/caddy-csb/adapters/internal/nativeerr"
 	"github.com/caddy-csb/caddy-csb/broker/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
@@ -311,19 +312,12 @@ const resizeSizeAttr = "size"
 // GFD.223 section 5.5).
 func statusKind(code int) adapters.ErrorKind {
 	switch {
-	case code == http.StatusNotFound || code == http.StatusGone:
-		return adapters.KindNotFound
 	case code == http.StatusNotImplemented:
 		return adapters.KindUnsupported // the server lacks the kind, mixin or action
-	case code == http.StatusInsufficientStorage || code == http.StatusRequestEntityTooLarge:
-		return adapters.KindCapacity
-	case code == http.StatusRequestTimeout || code == http.StatusGatewayTimeout:
-		return adapters.KindTimeout
-	case code >= 400 && code < 500:
-		return adapters.KindClient
-	default:
-		return adapters.KindServer
+	case code >= 400:
+		return nativeerr.Kind(code, nil) // not found, capacity, timeout, client, server
 	}
+	return adapters.KindServer
 }
 
 // retryable reports whether an idempotent request may be repeated after

@@ -92,7 +92,7 @@ func (a *Adapter) Status(ctx context.Context, res *adapters.Resource) (*adapters
 	case gone || out.URI == "":
 		out.State = adapters.StateGone
 		out.Granted = csbmsg.ServiceRequest{}
-	case out.Native[nativeIncomplete] != "":
+	case out.Native[adapters.NativeIncomplete] != "":
 		out.State = adapters.StateFailed
 	default:
 		out.State = adapters.StateReady

@@ -21,6 +21,7 @@ import (
 	"github.com/caddy-csb/caddy-csb/adapters/internal/model"
 	"github.com/caddy-csb/caddy-csb/adapters/internal/nativeerr"
 	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/clock"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
@@ -46,10 +47,18 @@ const (
 
 // Adapter speaks OpenStack's native APIs for one provider. It is safe for
 // concurrent use.
+//
+// Status, Update and Remove (of model.Router) go to Nova for a server and
+// to Swift for storage: Status reads the server or the container and
+// object back; Update resizes a server or applies a compute action, or
+// changes a container's metadata or an object's value, type or metadata;
+// Remove deletes the server, or the job's objects and container, and
+// removing what is already gone succeeds.
 type Adapter struct {
-	cfg Config
-	s   *session
-	now func() time.Time
+	model.Router
+	cfg   Config
+	s     *session
+	clock clock.Clock
 }
 
 // New checks cfg, applies its defaults and returns an adapter. It makes no
@@ -65,8 +74,13 @@ func New(cfg Config) (*Adapter, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	a := &Adapter{cfg: cfg, now: time.Now}
-	a.s = &session{cfg: &a.cfg, now: func() time.Time { return a.now() }}
+	a := &Adapter{cfg: cfg, clock: clock.Real{}}
+	// The session reads the adapter's clock, so one a test sets is seen.
+	a.s = &session{cfg: &a.cfg, clock: clock.Func(func() time.Time { return a.clock.Now() })}
+	a.Router = model.Router{Adapter: "openstack", KindKey: nativeKind, Routes: map[string]model.Route{
+		kindServer:  {Model: model.IaaS, Status: a.serverStatus, Update: a.updateServer, Remove: a.removeServer, Find: a.findServer},
+		kindStorage: {Model: model.DSaaS, Status: a.grantedStorageStatus, Update: a.updateStorage, Remove: a.removeStorage, Find: a.findStorage},
+	}}
 	return a, nil
 }
 
@@ -89,45 +103,6 @@ func (a *Adapter) Provision(ctx context.Context, req *adapters.Request) (*adapte
 		return a.provisionServer(ctx, req)
 	}
 	return a.provisionStorage(ctx, req)
-}
-
-// Status reads the server or the container and object back.
-func (a *Adapter) Status(ctx context.Context, res *adapters.Resource) (*adapters.Resource, error) {
-	switch res.Native[nativeKind] {
-	case kindServer:
-		return a.serverStatus(ctx, res)
-	case kindStorage:
-		return a.storageStatus(ctx, res, res.Granted.DSaaS)
-	}
-	return nil, foreign(res)
-}
-
-// Update resizes a server or applies a compute action, or changes a
-// container's metadata or an object's value, type or metadata.
-func (a *Adapter) Update(ctx context.Context, res *adapters.Resource, req *adapters.Request) (*adapters.Resource, error) {
-	switch res.Native[nativeKind] {
-	case kindServer:
-		return a.updateServer(ctx, res, req)
-	case kindStorage:
-		return a.updateStorage(ctx, res, req)
-	}
-	return nil, foreign(res)
-}
-
-// Remove deletes the server, or the job's objects and container. Removing
-// what is already gone succeeds.
-func (a *Adapter) Remove(ctx context.Context, res *adapters.Resource) error {
-	switch res.Native[nativeKind] {
-	case kindServer:
-		return a.removeServer(ctx, res)
-	case kindStorage:
-		return a.removeStorage(ctx, res)
-	case "":
-		if len(res.Native) == 0 {
-			return nil // nothing was created
-		}
-	}
-	return foreign(res)
 }
 
 // Discover lists the provider's offers: one IaaS service per enabled Nova
@@ -165,11 +140,7 @@ func foreign(res *adapters.Resource) error { return model.Foreign("openstack", r
 
 // nativeErr classifies a failed gophercloud call.
 func nativeErr(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var ae *adapters.Error
-	if errors.As(err, &ae) {
+	if nativeerr.Settled(err) {
 		return err
 	}
 	var re gophercloud.ErrUnableToReauthenticate
@@ -179,12 +150,11 @@ func nativeErr(op string, err error) error {
 	return nativeerr.New(op, statusOf(err), err)
 }
 
-// Interface guards.
+// Interface guards (Fronter and Finder are guarded in front.go and
+// find.go).
 var (
 	_ adapters.Adapter    = (*Adapter)(nil)
 	_ adapters.Discoverer = (*Adapter)(nil)
-	_ adapters.Fronter    = (*Adapter)(nil)
-	_ adapters.Finder     = (*Adapter)(nil)
 )
 
 // ServiceKinds reports the service models the adapter serves

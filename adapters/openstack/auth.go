@@ -17,6 +17,7 @@ import (
 
 	"github.com/caddy-csb/caddy-csb/adapters/internal/nativeerr"
 	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/clock"
 )
 
 // session holds the authenticated gophercloud clients of one adapter. It
@@ -24,8 +25,8 @@ import (
 // token (gophercloud caches it in the ProviderClient) and authenticates
 // again when the provider answers 401.
 type session struct {
-	cfg *Config
-	now func() time.Time
+	cfg   *Config
+	clock clock.Clock
 
 	mu         sync.Mutex
 	httpClient *http.Client
@@ -164,7 +165,7 @@ func (s *session) tempAuth(ctx context.Context, pc *gophercloud.ProviderClient) 
 	pc.SetToken(token)
 	ti := &tokenInfo{token: token}
 	if secs, err := strconv.Atoi(resp.Header.Get("X-Auth-Token-Expires")); err == nil && secs > 0 {
-		ti.expires = s.now().Add(time.Duration(secs) * time.Second)
+		ti.expires = s.clock.Now().Add(time.Duration(secs) * time.Second)
 	}
 	s.tok.Store(ti)
 	return storageURL, nil

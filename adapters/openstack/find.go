@@ -16,11 +16,6 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
-// nativeIncomplete marks a Resource that Find put together from less than
-// the request asks for: a crash cut its provisioning short, so Status
-// reports it failed and the broker removes it.
-const nativeIncomplete = "incomplete"
-
 // Find gathers what Provision created for a job from the job id alone,
 // for the broker's reconciliation of a crash between Provision's calls and
 // its recording of their answer:
@@ -39,19 +34,7 @@ func (a *Adapter) Find(ctx context.Context, req *adapters.Request) (*adapters.Re
 	if err != nil {
 		return nil, nil // Provision creates nothing for such a request
 	}
-	var res *adapters.Resource
-	if m == model.IaaS {
-		res, err = a.findServer(ctx, req)
-	} else {
-		res, err = a.findStorage(ctx, req)
-	}
-	if err != nil || res == nil {
-		return nil, err
-	}
-	if out, err := a.Status(ctx, res); err == nil {
-		return out, nil
-	}
-	return res, nil // found, not readable yet: the broker polls
+	return a.Router.Find(ctx, m, req)
 }
 
 func (a *Adapter) findServer(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
@@ -148,8 +131,10 @@ func (a *Adapter) findStorage(ctx context.Context, req *adapters.Request) (*adap
 		}
 	}
 	if !complete {
-		res.Native[nativeIncomplete] = "true"
+		res.Native[adapters.NativeIncomplete] = "true"
 		res.State = adapters.StateFailed
 	}
 	return res, nil
 }
+
+var _ adapters.Finder = (*Adapter)(nil)

@@ -60,7 +60,7 @@ func (a *Adapter) Front(ctx context.Context, r *http.Request, res *adapters.Reso
 	if err != nil {
 		return nil, err
 	}
-	if !exp.IsZero() && a.now().Add(tokenRefreshMargin).After(exp) {
+	if !exp.IsZero() && a.clock.Now().Add(tokenRefreshMargin).After(exp) {
 		if err := a.s.reauth(ctx, tok); err != nil {
 			return nil, err
 		}
@@ -222,3 +222,5 @@ func checkNovaRequest(r *http.Request, id string) error {
 	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	return nil
 }
+
+var _ adapters.Fronter = (*Adapter)(nil)

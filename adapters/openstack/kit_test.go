@@ -38,7 +38,7 @@ func TestConformanceSwift(t *testing.T) {
 				Name: "container-and-object",
 				Req: adapters.Request{Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
 					ContainerObject: &csbmsg.ContainerObject{Metadata: s("tier=gold")},
-					DataObject:      &csbmsg.DataObject{ObjectID: s("doc.txt"), Value: s("v1"), Metadata: s("rev=1")},
+					DataObject:      &csbmsg.DataObject{ObjectRefs: csbmsg.ObjectRefs{ObjectID: s("doc.txt")}, Value: s("v1"), Metadata: s("rev=1")},
 				}}},
 				Check: func(t testing.TB, res *adapters.Resource) {
 					if got := objectBody(t, res); got != "v1" {

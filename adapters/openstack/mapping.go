@@ -2,6 +2,7 @@ package openstack
 
 import (
 	"fmt"
+	"github.com/caddy-csb/caddy-csb/adapters/internal/objstore"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"slices"
 	"strings"
@@ -38,10 +39,10 @@ var Mapping = []Field{
 	{"DSaaS/ContainerObject/objectID", "container name", "default `<name_prefix><job id>`; must not exist yet (never adopted)"},
 	{"DSaaS/ContainerObject/metadata", "`X-Container-Meta-*`", "JSON object or `k=v; k=v`; keys folded to lower case; update replaces the set"},
 	{"DSaaS/ContainerObject/objectURI, parentURI, children", "container URL, account URL, `X-Container-Object-Count`", "grant only"},
-	{"DSaaS/DataObject/objectID", "object name", "default `" + DefaultObjectName + "`"},
+	{"DSaaS/DataObject/objectID", "object name", "default `" + objstore.DefaultObjectName + "`"},
 	{"DSaaS/DataObject/parentURI", "container", "its last path segment names the container when there is no ContainerObject"},
 	{"DSaaS/DataObject/value", "object content", "request and update; not echoed in the grant"},
-	{"DSaaS/DataObject/mimetype", "`Content-Type`", "default `" + DefaultMimetype + "`"},
+	{"DSaaS/DataObject/mimetype", "`Content-Type`", "default `" + objstore.DefaultMimetype + "`"},
 	{"DSaaS/DataObject/metadata", "`X-Object-Meta-*`", "as for containers; an update without metadata keeps it"},
 	{"DSaaS/DataObject/status", "object `HEAD`", "grant: `available`, or `missing` when the object was deleted"},
 	{"DSaaS/DomainObject", "account (`GET ?limit=0`)", "grant only: objectURI = storage URL, objectID = account, children = container count, metadata = `X-Account-Meta-*` plus swift-bytes-used, swift-object-count, swift-container-count; metadata in a request: unsupported"},

@@ -19,6 +19,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
 	"github.com/gophercloud/gophercloud/v2/pagination"
 
+	"github.com/caddy-csb/caddy-csb/adapters/internal/nativeerr"
 	"github.com/caddy-csb/caddy-csb/broker/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
@@ -403,15 +404,23 @@ func (a *Adapter) doAction(ctx context.Context, sc *gophercloud.ServiceClient, i
 	return nativeErr(string(act), err)
 }
 
-func (a *Adapter) serverStatus(ctx context.Context, res *adapters.Resource) (*adapters.Resource, error) {
+// jobServer reads the resource's server through the compute client: the
+// client, the server id and the server, or the error of either step
+// unclassified (an *adapters.Error from the client, else Nova's).
+func (a *Adapter) jobServer(ctx context.Context, res *adapters.Resource) (*gophercloud.ServiceClient, string, *servers.Server, error) {
 	sc, err := a.s.computeClient(ctx)
 	if err != nil {
-		return nil, err
+		return nil, "", nil, err
 	}
 	id := res.Native[nativeServerID]
 	srv, err := servers.Get(ctx, sc, id).Extract()
+	return sc, id, srv, err
+}
+
+func (a *Adapter) serverStatus(ctx context.Context, res *adapters.Resource) (*adapters.Resource, error) {
+	sc, id, srv, err := a.jobServer(ctx, res)
 	if err != nil {
-		if gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
+		if !nativeerr.Settled(err) && gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
 			out := res.Clone()
 			out.State = adapters.StateGone
 			return out, nil
@@ -518,12 +527,7 @@ func (a *Adapter) updateServer(ctx context.Context, res *adapters.Resource, req 
 	if err := unsupportedIaaS(x, true); err != nil {
 		return nil, err
 	}
-	sc, err := a.s.computeClient(ctx)
-	if err != nil {
-		return nil, err
-	}
-	id := res.Native[nativeServerID]
-	srv, err := servers.Get(ctx, sc, id).Extract()
+	sc, id, srv, err := a.jobServer(ctx, res)
 	if err != nil {
 		return nil, nativeErr("get server", err)
 	}
@@ -560,7 +564,7 @@ func (a *Adapter) updateServer(ctx context.Context, res *adapters.Resource, req 
 		out.State = adapters.StatePending
 		return out, nil
 	case snapshot:
-		name := fmt.Sprintf("%s-snapshot-%d", srv.Name, a.now().Unix())
+		name := fmt.Sprintf("%s-snapshot-%d", srv.Name, a.clock.Now().Unix())
 		imageID, err := servers.CreateImage(ctx, sc, id, servers.CreateImageOpts{Name: name, Metadata: map[string]string{"csb-job": req.JobID}}).ExtractImageID()
 		if err != nil {
 			return nil, nativeErr("create image", err)

@@ -21,16 +21,6 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
-// Defaults of the DSaaS mapping (shared with the aws adapter).
-const (
-	// DefaultObjectName names the DataObject when the request gives no
-	// <objectID>.
-	DefaultObjectName = objstore.DefaultObjectName
-	// DefaultMimetype is the Content-Type of a DataObject without
-	// <mimetype> (CDMI's default for a value).
-	DefaultMimetype = objstore.DefaultMimetype
-)
-
 // jobTag is the container metadata item (X-Container-Meta-Csb-Job) that
 // names the job that created a container, so Find can tell the job's
 // container from someone else's of the same name. It is the broker's:
@@ -225,17 +215,15 @@ func (a *Adapter) storageStatus(ctx context.Context, res *adapters.Resource, wan
 		return nil, nativeErr("head container", err)
 	}
 	out.State = adapters.StateReady
-	if res.Native[nativeIncomplete] != "" {
+	if res.Native[adapters.NativeIncomplete] != "" {
 		out.State = adapters.StateFailed
 	}
 	count := ch.Get("X-Container-Object-Count")
 	cu := containerURL(sc, cname)
 	acct := strings.TrimRight(sc.Endpoint, "/")
 	g.ContainerObject = &csbmsg.ContainerObject{
-		ObjectURI: &cu,
-		ObjectID:  &cname,
-		ParentURI: &acct,
-		Status:    ptr(objstore.Available),
+		ObjectRefs: csbmsg.ObjectRefs{ObjectURI: &cu, ObjectID: &cname, ParentURI: &acct},
+		Status:     ptr(objstore.Available),
 	}
 	if m := dsmeta.Format(userMeta(ch)); m != "" {
 		g.ContainerObject.Metadata = &m
@@ -245,7 +233,7 @@ func (a *Adapter) storageStatus(ctx context.Context, res *adapters.Resource, wan
 	}
 	if oname := res.Native[nativeObject]; oname != "" {
 		ou := objectURL(sc, cname, oname)
-		do := &csbmsg.DataObject{ObjectURI: &ou, ObjectID: ptr(oname), ParentURI: &cu}
+		do := &csbmsg.DataObject{ObjectRefs: csbmsg.ObjectRefs{ObjectURI: &ou, ObjectID: ptr(oname), ParentURI: &cu}}
 		oh := objects.Get(ctx, sc, cname, oname, nil)
 		switch {
 		case oh.Err == nil:
@@ -275,7 +263,7 @@ func (a *Adapter) storageStatus(ctx context.Context, res *adapters.Resource, wan
 			}
 		}
 		acctName := acct[strings.LastIndex(acct, "/")+1:]
-		dobj := &csbmsg.DomainObject{ObjectURI: &acct, Enabled: ptr(true)}
+		dobj := &csbmsg.DomainObject{ObjectRefs: csbmsg.ObjectRefs{ObjectURI: &acct}, Enabled: ptr(true)}
 		if id := nmtoken(acctName); id != nil {
 			dobj.ObjectID = id
 		}
@@ -294,7 +282,7 @@ func (a *Adapter) storageStatus(ctx context.Context, res *adapters.Resource, wan
 			if want.CapabilityObject.Type != nil {
 				t = *want.CapabilityObject.Type
 			}
-			g.CapabilityObject = &csbmsg.CapabilityObject{Type: &t, ObjectURI: &info, Status: ptr(objstore.Available)}
+			g.CapabilityObject = &csbmsg.CapabilityObject{Type: &t, ObjectRefs: csbmsg.ObjectRefs{ObjectURI: &info}, Status: ptr(objstore.Available)}
 		}
 	}
 	out.Granted = csbmsg.ServiceRequest{DSaaS: g}
@@ -481,3 +469,9 @@ func (a *Adapter) discoverStorage(ctx context.Context) (csbmsg.Service, error) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// grantedStorageStatus reads a container and object back against what
+// was granted.
+func (a *Adapter) grantedStorageStatus(ctx context.Context, res *adapters.Resource) (*adapters.Resource, error) {
+	return a.storageStatus(ctx, res, res.Granted.DSaaS)
+}

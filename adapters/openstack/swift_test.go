@@ -13,6 +13,7 @@ import (
 
 	"github.com/caddy-csb/caddy-csb/adapters/adaptertest"
 	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/clock"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/tests/swiftpeer"
 )
@@ -79,11 +80,10 @@ func TestSwiftLifecycle(t *testing.T) {
 	req := &adapters.Request{JobID: "job-life", Owner: "alice", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
 		ContainerObject: &csbmsg.ContainerObject{Metadata: s(`{"project":"apollo"}`)},
 		DataObject: &csbmsg.DataObject{
-			ObjectID: s("hello.txt"),
-			Value:    s("Hello, Swift!"),
-			Mimetype: s("text/plain"),
-			Metadata: s("color=blue; Owner=alice"),
-		},
+			ObjectRefs: csbmsg.ObjectRefs{ObjectID: s("hello.txt")},
+			Value:      s("Hello, Swift!"),
+			Mimetype:   s("text/plain"),
+			Metadata:   s("color=blue; Owner=alice")},
 		DomainObject: &csbmsg.DomainObject{},
 	}}}
 	res, err := a.Provision(ctx, req)
@@ -218,7 +218,7 @@ func TestSwiftExistingContainerRefused(t *testing.T) {
 	}
 	t.Cleanup(func() { api.do("DELETE", "/someone-elses", "", nil) })
 	res, err := a.Provision(context.Background(), &adapters.Request{JobID: "j2", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
-		ContainerObject: &csbmsg.ContainerObject{ObjectID: s("someone-elses"), Metadata: s("who=mallory")},
+		ContainerObject: &csbmsg.ContainerObject{ObjectRefs: csbmsg.ObjectRefs{ObjectID: s("someone-elses")}, Metadata: s("who=mallory")},
 	}}})
 	if adapters.KindOf(err) != adapters.KindClient || res != nil {
 		t.Fatalf("got %v %v, want a provider_4xx refusal and no resource", res, err)
@@ -228,7 +228,7 @@ func TestSwiftExistingContainerRefused(t *testing.T) {
 	}
 	// A DataObject whose parent names it is refused too.
 	_, err = a.Provision(context.Background(), &adapters.Request{JobID: "j3", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
-		DataObject: &csbmsg.DataObject{ParentURI: s(sw.StorageURL + "/someone-elses"), Value: s("x")},
+		DataObject: &csbmsg.DataObject{ObjectRefs: csbmsg.ObjectRefs{ParentURI: s(sw.StorageURL + "/someone-elses")}, Value: s("x")},
 	}}})
 	if adapters.KindOf(err) != adapters.KindClient {
 		t.Fatalf("got %v", err)
@@ -249,7 +249,7 @@ func TestSwiftFindClaimsOnlyTheJobsContainer(t *testing.T) {
 	t.Cleanup(func() { api.do("DELETE", "/find-theirs", "", nil) })
 	named := func(job, c string) *adapters.Request {
 		return &adapters.Request{JobID: job, Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
-			ContainerObject: &csbmsg.ContainerObject{ObjectID: s(c), Metadata: s("tier=gold")},
+			ContainerObject: &csbmsg.ContainerObject{ObjectRefs: csbmsg.ObjectRefs{ObjectID: s(c)}, Metadata: s("tier=gold")},
 		}}}
 	}
 	if res, err := a.Find(ctx, named("f1", "find-theirs")); err != nil || res != nil {
@@ -332,7 +332,7 @@ func TestSwiftFront(t *testing.T) {
 	a := tempAuthAdapter(t, sw)
 	ctx := context.Background()
 	res, err := a.Provision(ctx, &adapters.Request{JobID: "front", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
-		DataObject: &csbmsg.DataObject{ObjectID: s("a b/c.txt"), Value: s("fronted")},
+		DataObject: &csbmsg.DataObject{ObjectRefs: csbmsg.ObjectRefs{ObjectID: s("a b/c.txt")}, Value: s("fronted")},
 	}}})
 	if err != nil {
 		t.Fatal(err)
@@ -427,7 +427,7 @@ func TestSwiftFrontRefreshesToken(t *testing.T) {
 	if n := auths.n.Load(); n != 1 {
 		t.Fatalf("%d authentications for a fresh token, want 1", n)
 	}
-	a.now = func() time.Time { return exp.Add(-time.Minute) }
+	a.clock = clock.NewFake(exp.Add(-time.Minute))
 	front() // TempAuth hands out the same token while it is valid
 	if n := auths.n.Load(); n != 2 {
 		t.Fatalf("%d authentications after nearing expiry, want 2", n)

@@ -80,6 +80,11 @@ type Finder interface {
 	Find(ctx context.Context, req *Request) (*Resource, error)
 }
 
+// NativeIncomplete is the Resource.Native key (value "true") by which an
+// adapter's Find marks a job it found only part of, so that its Status
+// keeps reporting the resource failed.
+const NativeIncomplete = "incomplete"
+
 // Request is what the broker asks an adapter to provision or update.
 type Request struct {
 	// JobID is the broker's job id. Adapters tag or name native resources

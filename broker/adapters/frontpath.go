@@ -301,3 +301,31 @@ func Encoded(r *http.Request) bool {
 	}
 	return false
 }
+
+// ReadBody reads a fronted request's body, at most limit bytes, for Front
+// to check. over reports a body longer than limit, which Front must
+// refuse (body then holds only its first limit+1 bytes). A failed read is
+// a client error (400).
+func ReadBody(r *http.Request, limit int64) (body []byte, over bool, err error) {
+	body, err = io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return nil, false, &Error{Kind: KindClient, Op: "front", Status: http.StatusBadRequest, Err: err}
+	}
+	return body, int64(len(body)) > limit, nil
+}
+
+// ResetBody makes a body ReadBody took r's body again, replayable on a
+// retry (GetBody).
+func ResetBody(r *http.Request, body []byte) {
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.ContentLength = int64(len(body))
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+}
+
+// BrokerAuth implements BrokerAuthenticated for the adapter that embeds
+// it: the adapter's calls carry the credentials of the HTTP client the
+// broker gives it, so the broker adds them to fronted requests.
+type BrokerAuth struct{}
+
+// BrokerAuthenticates implements BrokerAuthenticated.
+func (BrokerAuth) BrokerAuthenticates() bool { return true }

@@ -15,11 +15,17 @@ import (
 
 	"github.com/caddy-csb/caddy-csb/broker/clock"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/broker/internal/defaults"
 	"github.com/caddy-csb/caddy-csb/broker/store"
 )
 
-// Defaults of Options.
+// Defaults of Options, and of discovery.
 const (
+	// DefaultDiscoveryInterval is how often a provider's services are
+	// discovered from its native API when the configuration names no
+	// interval (SetDiscovered's entries expire after three of them).
+	DefaultDiscoveryInterval = 5 * time.Minute
+
 	DefaultKeyPrefix     = "csb/catalog/"
 	DefaultFlushDelay    = 100 * time.Millisecond
 	DefaultSyncInterval  = 10 * time.Second
@@ -86,6 +92,34 @@ type Options struct {
 	instanceID string
 }
 
+// WithDefaults returns opt with its unset fields set to their defaults
+// (the Default constants), the wall clock and a no-op logger.
+func (opt Options) WithDefaults() Options {
+	defaults.Zero(&opt.KeyPrefix, DefaultKeyPrefix)
+	opt.Clock = clock.OrReal(opt.Clock)
+	defaults.Zero(&opt.Logger, zap.NewNop())
+	defaults.Positive(&opt.FlushDelay, DefaultFlushDelay)
+	defaults.Zero(&opt.JournalPrefix, strings.TrimSuffix(opt.KeyPrefix, "/")+"-journal/")
+	defaults.Zero(&opt.CommitWait, DefaultCommitWait)
+	defaults.Zero(&opt.CommitSpacing, DefaultCommitSpacing)
+	defaults.Positive(&opt.CompactInterval, DefaultCompactInterval)
+	defaults.Zero(&opt.SyncInterval, DefaultSyncInterval)
+	defaults.Positive(&opt.Retention, DefaultRetention)
+	defaults.Positive(&opt.CacheCost, DefaultCacheCost)
+	return opt
+}
+
+// Validate checks opt, defaults applied: the journal prefix must not lie
+// under the record prefix. (Non-positive durations and sizes mean their
+// defaults, so they are not errors.)
+func (opt Options) Validate() error {
+	opt = opt.WithDefaults()
+	if strings.HasPrefix(opt.JournalPrefix, opt.KeyPrefix) {
+		return fmt.Errorf("catalog: journal prefix %q is under the record prefix %q", opt.JournalPrefix, opt.KeyPrefix)
+	}
+	return nil
+}
+
 // Catalog is the broker's provider catalogue. It is safe for concurrent
 // use.
 //
@@ -150,42 +184,10 @@ type Catalog struct {
 // background work (write-behind, syncing, expiry notifications) and
 // Close to end it.
 func New(opt Options) (*Catalog, error) {
-	if opt.KeyPrefix == "" {
-		opt.KeyPrefix = DefaultKeyPrefix
+	if err := opt.Validate(); err != nil {
+		return nil, err
 	}
-	if opt.Clock == nil {
-		opt.Clock = clock.Real{}
-	}
-	if opt.Logger == nil {
-		opt.Logger = zap.NewNop()
-	}
-	if opt.FlushDelay <= 0 {
-		opt.FlushDelay = DefaultFlushDelay
-	}
-	if opt.JournalPrefix == "" {
-		opt.JournalPrefix = strings.TrimSuffix(opt.KeyPrefix, "/") + "-journal/"
-	}
-	if strings.HasPrefix(opt.JournalPrefix, opt.KeyPrefix) {
-		return nil, fmt.Errorf("catalog: journal prefix %q is under the record prefix %q", opt.JournalPrefix, opt.KeyPrefix)
-	}
-	if opt.CommitWait == 0 {
-		opt.CommitWait = DefaultCommitWait
-	}
-	if opt.CommitSpacing == 0 {
-		opt.CommitSpacing = DefaultCommitSpacing
-	}
-	if opt.CompactInterval <= 0 {
-		opt.CompactInterval = DefaultCompactInterval
-	}
-	if opt.SyncInterval == 0 {
-		opt.SyncInterval = DefaultSyncInterval
-	}
-	if opt.Retention <= 0 {
-		opt.Retention = DefaultRetention
-	}
-	if opt.CacheCost <= 0 {
-		opt.CacheCost = DefaultCacheCost
-	}
+	opt = opt.WithDefaults()
 	cache, err := ristretto.NewCache(&ristretto.Config[string, *providerView]{
 		NumCounters: 100_000, // ~10× the providers a catalogue is expected to hold
 		MaxCost:     opt.CacheCost,

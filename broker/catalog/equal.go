@@ -100,21 +100,24 @@ func sameDSaaS(a, b *csbmsg.DSaaS) bool {
 		sameQueueObject(a.QueueObject, b.QueueObject) && sameCapabilityObject(a.CapabilityObject, b.CapabilityObject)
 }
 
+func sameRefs(a, b csbmsg.ObjectRefs) bool {
+	return eqp(a.ObjectURI, b.ObjectURI) && eqp(a.ObjectID, b.ObjectID) && eqp(a.ParentURI, b.ParentURI) &&
+		eqp(a.DomainURI, b.DomainURI) && eqp(a.CapabilitiesURI, b.CapabilitiesURI)
+}
+
 func sameDataObject(a, b *csbmsg.DataObject) bool {
 	if n, ok := both(a, b); n || !ok {
 		return n
 	}
-	return eqp(a.Mimetype, b.Mimetype) && eqp(a.Metadata, b.Metadata) && eqp(a.ObjectURI, b.ObjectURI) &&
-		eqp(a.ObjectID, b.ObjectID) && eqp(a.ParentURI, b.ParentURI) && eqp(a.DomainURI, b.DomainURI) &&
-		eqp(a.CapabilitiesURI, b.CapabilitiesURI) && eqp(a.Value, b.Value) && eqp(a.Status, b.Status)
+	return eqp(a.Mimetype, b.Mimetype) && eqp(a.Metadata, b.Metadata) && sameRefs(a.ObjectRefs, b.ObjectRefs) &&
+		eqp(a.Value, b.Value) && eqp(a.Status, b.Status)
 }
 
 func sameContainerObject(a, b *csbmsg.ContainerObject) bool {
 	if n, ok := both(a, b); n || !ok {
 		return n
 	}
-	return eqp(a.Metadata, b.Metadata) && eqp(a.ObjectURI, b.ObjectURI) && eqp(a.ObjectID, b.ObjectID) &&
-		eqp(a.ParentURI, b.ParentURI) && eqp(a.DomainURI, b.DomainURI) && eqp(a.CapabilitiesURI, b.CapabilitiesURI) &&
+	return eqp(a.Metadata, b.Metadata) && sameRefs(a.ObjectRefs, b.ObjectRefs) &&
 		eqp(a.Exports, b.Exports) && eqp(a.Snapshots, b.Snapshots) && eqp(a.Children, b.Children) && eqp(a.Status, b.Status)
 }
 
@@ -122,8 +125,7 @@ func sameDomainObject(a, b *csbmsg.DomainObject) bool {
 	if n, ok := both(a, b); n || !ok {
 		return n
 	}
-	return eqp(a.Metadata, b.Metadata) && eqp(a.ObjectURI, b.ObjectURI) && eqp(a.ObjectID, b.ObjectID) &&
-		eqp(a.ParentURI, b.ParentURI) && eqp(a.DomainURI, b.DomainURI) && eqp(a.CapabilitiesURI, b.CapabilitiesURI) &&
+	return eqp(a.Metadata, b.Metadata) && sameRefs(a.ObjectRefs, b.ObjectRefs) &&
 		eqp(a.Enabled, b.Enabled) && eqp(a.Children, b.Children)
 }
 
@@ -131,8 +133,7 @@ func sameQueueObject(a, b *csbmsg.QueueObject) bool {
 	if n, ok := both(a, b); n || !ok {
 		return n
 	}
-	return eqp(a.Metadata, b.Metadata) && eqp(a.ObjectURI, b.ObjectURI) && eqp(a.ObjectID, b.ObjectID) &&
-		eqp(a.ParentURI, b.ParentURI) && eqp(a.DomainURI, b.DomainURI) && eqp(a.CapabilitiesURI, b.CapabilitiesURI) &&
+	return eqp(a.Metadata, b.Metadata) && sameRefs(a.ObjectRefs, b.ObjectRefs) &&
 		eqp(a.Status, b.Status)
 }
 
@@ -140,7 +141,6 @@ func sameCapabilityObject(a, b *csbmsg.CapabilityObject) bool {
 	if n, ok := both(a, b); n || !ok {
 		return n
 	}
-	return eqp(a.Type, b.Type) && eqp(a.ObjectURI, b.ObjectURI) && eqp(a.ObjectID, b.ObjectID) &&
-		eqp(a.ParentURI, b.ParentURI) && eqp(a.DomainURI, b.DomainURI) && eqp(a.CapabilitiesURI, b.CapabilitiesURI) &&
+	return eqp(a.Type, b.Type) && sameRefs(a.ObjectRefs, b.ObjectRefs) &&
 		eqp(a.Status, b.Status)
 }

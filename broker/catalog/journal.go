@@ -792,27 +792,44 @@ func (c *Catalog) compactLoop() {
 // try.
 func (c *Catalog) every(interval time.Duration, fn func(context.Context) error, failed, recovered string) {
 	defer c.done.Done()
-	failing := false
-	for {
-		t := c.clock.NewTimer(interval)
-		select {
-		case <-c.stop:
-			t.Stop()
-			return
-		case <-t.C():
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		err := fn(ctx)
-		cancel()
-		switch {
-		case err != nil && !failing:
-			failing = true
-			c.logger.Error(failed, zap.Error(err))
-		case err == nil && failing:
-			failing = false
-			c.logger.Info(recovered)
-		}
+	var b background
+	for c.sleep(interval) {
+		b.run(c.logger, fn, failed, recovered)
 	}
+}
+
+// sleep waits d on the catalogue's clock; false means the catalogue
+// stopped meanwhile.
+func (c *Catalog) sleep(d time.Duration) bool {
+	t := c.clock.NewTimer(d)
+	select {
+	case <-c.stop:
+		t.Stop()
+		return false
+	case <-t.C():
+		return true
+	}
+}
+
+// background is a piece of background work that runs again and again
+// and logs only its changes between failing and working.
+type background struct{ failing bool }
+
+// run runs fn with the background timeout, logs failed when fn starts
+// failing and recovered when it works again, and returns fn's error.
+func (b *background) run(logger *zap.Logger, fn func(context.Context) error, failed, recovered string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	err := fn(ctx)
+	cancel()
+	switch {
+	case err != nil && !b.failing:
+		b.failing = true
+		logger.Error(failed, zap.Error(err))
+	case err == nil && b.failing:
+		b.failing = false
+		logger.Info(recovered)
+	}
+	return err
 }
 
 // unreadableOrphan reports whether the foreign journal file key has been

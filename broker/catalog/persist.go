@@ -141,31 +141,17 @@ func (c *Catalog) snapshotRecord(p *provider) *record {
 // recovers, not on every try.
 func (c *Catalog) flushLoop() {
 	defer c.done.Done()
-	failing := false
+	var b background
 	for {
 		select {
 		case <-c.stop:
 			return
 		case <-c.dirtyCh:
 		}
-		t := c.clock.NewTimer(c.opt.FlushDelay)
-		select {
-		case <-c.stop:
-			t.Stop()
+		if !c.sleep(c.opt.FlushDelay) {
 			return
-		case <-t.C():
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		err := c.Flush(ctx)
-		cancel()
-		switch {
-		case err != nil && !failing:
-			failing = true
-			c.logger.Error("catalogue records cannot be written to storage", zap.Error(err))
-		case err == nil && failing:
-			failing = false
-			c.logger.Info("catalogue records written to storage again")
-		}
+		err := b.run(c.logger, c.Flush, "catalogue records cannot be written to storage", "catalogue records written to storage again")
 		if err != nil {
 			// Try again after the next delay.
 			select {

@@ -1,7 +1,8 @@
-// Package clock is the broker's injectable time source. Engine code that
-// waits (subscription renewals, retries, catalogue expiry, store syncs)
-// asks a Clock for the time and for timers, so tests can drive it with a
-// Fake instead of sleeping.
+// Package clock is the broker's one injectable time source. Engine code
+// that tells the time or waits (job leases, subscription renewals,
+// retries, catalogue expiry, store syncs, digest nonces, adapters' token
+// and model expiry) asks a Clock for the time and for timers, so tests
+// can drive it with a Fake (or a Func) instead of sleeping.
 //
 // This package does not import Caddy.
 package clock
@@ -36,6 +37,26 @@ func (Real) Now() time.Time { return time.Now() }
 
 // NewTimer implements Clock.
 func (Real) NewTimer(d time.Duration) Timer { return realTimer{time.NewTimer(d)} }
+
+// Func adapts a function that tells the time into a Clock whose timers
+// are real: for a caller that injects only the time (a test that moves a
+// lease or a token expiry without waiting on timers).
+type Func func() time.Time
+
+// Now implements Clock.
+func (f Func) Now() time.Time { return f() }
+
+// NewTimer implements Clock with a real timer.
+func (Func) NewTimer(d time.Duration) Timer { return Real{}.NewTimer(d) }
+
+// OrReal returns c, or the wall clock when c is nil: the default of every
+// engine config's Clock field.
+func OrReal(c Clock) Clock {
+	if c == nil {
+		return Real{}
+	}
+	return c
+}
 
 type realTimer struct{ t *time.Timer }
 

@@ -3,6 +3,8 @@ package csbmsg
 import (
 	"bytes"
 	"math"
+
+	"github.com/caddy-csb/caddy-csb/broker/internal/defaults"
 )
 
 // Default limits, used for every zero or negative field of Limits.
@@ -52,21 +54,11 @@ type Limits struct {
 // WithDefaults returns l with every zero or negative field replaced by its
 // default.
 func (l Limits) WithDefaults() Limits {
-	if l.MaxBytes <= 0 {
-		l.MaxBytes = DefaultMaxBytes
-	}
-	if l.MaxDepth <= 0 {
-		l.MaxDepth = DefaultMaxDepth
-	}
-	if l.MaxElements <= 0 {
-		l.MaxElements = DefaultMaxElements
-	}
-	if l.MaxAttributes <= 0 {
-		l.MaxAttributes = DefaultMaxAttributes
-	}
-	if l.MaxTextBytes <= 0 {
-		l.MaxTextBytes = DefaultMaxTextBytes
-	}
+	defaults.Positive(&l.MaxBytes, DefaultMaxBytes)
+	defaults.Positive(&l.MaxDepth, DefaultMaxDepth)
+	defaults.Positive(&l.MaxElements, DefaultMaxElements)
+	defaults.Positive(&l.MaxAttributes, DefaultMaxAttributes)
+	defaults.Positive(&l.MaxTextBytes, DefaultMaxTextBytes)
 	return l
 }
 

@@ -416,24 +416,14 @@ func (w *writer) resources(iaas *IaaS, paas *PaaS, saas *SaaS, dsaas *DSaaS) {
 		if o := x.DataObject; o != nil {
 			w.open("DataObject" + sfx)
 			w.optStr("mimetype", o.Mimetype)
-			w.optStr("metadata", o.Metadata)
-			w.optURI("objectURI", o.ObjectURI)
-			w.optToken("objectID", o.ObjectID)
-			w.optURI("parentURI", o.ParentURI)
-			w.optURI("domainURI", o.DomainURI)
-			w.optURI("capabilitiesURI", o.CapabilitiesURI)
+			w.object(o.Metadata, &o.ObjectRefs)
 			w.optStr("value", o.Value)
 			w.optStr("status", o.Status)
 			w.end()
 		}
 		if o := x.ContainerObject; o != nil {
 			w.open("ContainerObject" + sfx)
-			w.optStr("metadata", o.Metadata)
-			w.optURI("objectURI", o.ObjectURI)
-			w.optToken("objectID", o.ObjectID)
-			w.optURI("parentURI", o.ParentURI)
-			w.optURI("domainURI", o.DomainURI)
-			w.optURI("capabilitiesURI", o.CapabilitiesURI)
+			w.object(o.Metadata, &o.ObjectRefs)
 			w.optStr("exports", o.Exports)
 			w.optStr("snapshots", o.Snapshots)
 			w.optStr("children", o.Children)
@@ -442,40 +432,36 @@ func (w *writer) resources(iaas *IaaS, paas *PaaS, saas *SaaS, dsaas *DSaaS) {
 		}
 		if o := x.DomainObject; o != nil {
 			w.open("DomainObject" + sfx)
-			w.optStr("metadata", o.Metadata)
-			w.optURI("objectURI", o.ObjectURI)
-			w.optToken("objectID", o.ObjectID)
-			w.optURI("parentURI", o.ParentURI)
-			w.optURI("domainURI", o.DomainURI)
-			w.optURI("capabilitiesURI", o.CapabilitiesURI)
+			w.object(o.Metadata, &o.ObjectRefs)
 			w.optBool("enabled", o.Enabled)
 			w.optStr("children", o.Children)
 			w.end()
 		}
 		if o := x.QueueObject; o != nil {
 			w.open("QueueObject" + sfx)
-			w.optStr("metadata", o.Metadata)
-			w.optURI("objectURI", o.ObjectURI)
-			w.optToken("objectID", o.ObjectID)
-			w.optURI("parentURI", o.ParentURI)
-			w.optURI("domainURI", o.DomainURI)
-			w.optURI("capabilitiesURI", o.CapabilitiesURI)
+			w.object(o.Metadata, &o.ObjectRefs)
 			w.optStr("status", o.Status)
 			w.end()
 		}
 		if o := x.CapabilityObject; o != nil {
 			w.open("CapabilityObject" + sfx)
 			optEnumLeaf(w, "type", o.Type, capabilityTypes)
-			w.optURI("objectURI", o.ObjectURI)
-			w.optToken("objectID", o.ObjectID)
-			w.optURI("parentURI", o.ParentURI)
-			w.optURI("domainURI", o.DomainURI)
-			w.optURI("capabilitiesURI", o.CapabilitiesURI)
+			w.object(nil, &o.ObjectRefs)
 			w.optStr("status", o.Status)
 			w.end()
 		}
 		w.end()
 	}
+}
+
+// object writes <metadata> (when set) and the children of ObjectRefs.
+func (w *writer) object(metadata *string, o *ObjectRefs) {
+	w.optStr("metadata", metadata)
+	w.optURI("objectURI", o.ObjectURI)
+	w.optToken("objectID", o.ObjectID)
+	w.optURI("parentURI", o.ParentURI)
+	w.optURI("domainURI", o.DomainURI)
+	w.optURI("capabilitiesURI", o.CapabilitiesURI)
 }
 
 func (w *writer) link(l *Link) {

@@ -36,14 +36,8 @@ func (r *reader) serviceRequest(n *node) *ServiceRequest {
 		switch i {
 		case 0:
 			req.JobInfo = r.jobInfo(c)
-		case 1:
-			req.IaaS = r.iaas(c)
-		case 2:
-			req.PaaS = &PaaS{Link: r.linkOnly(c)}
-		case 3:
-			req.SaaS = &SaaS{Link: r.linkOnly(c)}
-		case 4:
-			req.DSaaS = r.dsaas(c)
+		case 1, 2, 3, 4:
+			r.resource(i-1, c, &req.IaaS, &req.PaaS, &req.SaaS, &req.DSaaS)
 		case 5:
 			req.Encryption = r.optBool(c)
 		}
@@ -60,14 +54,8 @@ func (r *reader) serviceResponse(n *node) *ServiceResponse {
 		switch i {
 		case 0:
 			resp.JobInfo = r.responseJobInfo(c)
-		case 1:
-			resp.IaaS = r.iaas(c)
-		case 2:
-			resp.PaaS = &PaaS{Link: r.linkOnly(c)}
-		case 3:
-			resp.SaaS = &SaaS{Link: r.linkOnly(c)}
-		case 4:
-			resp.DSaaS = r.dsaas(c)
+		case 1, 2, 3, 4:
+			r.resource(i-1, c, &resp.IaaS, &resp.PaaS, &resp.SaaS, &resp.DSaaS)
 		case 5:
 			resp.Encryption = r.optBool(c)
 		}

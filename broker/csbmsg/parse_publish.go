@@ -166,14 +166,8 @@ func (r *reader) service(n *node) Service {
 			s.Status = enumElem(r, c, serviceStatuses)
 		case 2:
 			s.URI = r.uri(c)
-		case 3:
-			s.IaaS = r.iaas(c)
-		case 4:
-			s.PaaS = &PaaS{Link: r.linkOnly(c)}
-		case 5:
-			s.SaaS = &SaaS{Link: r.linkOnly(c)}
-		case 6:
-			s.DSaaS = r.dsaas(c)
+		case 3, 4, 5, 6:
+			r.resource(i-3, c, &s.IaaS, &s.PaaS, &s.SaaS, &s.DSaaS)
 		}
 	})
 	if !r.failed() && counts[3]+counts[4]+counts[5]+counts[6] > 1 {

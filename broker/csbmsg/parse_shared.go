@@ -27,6 +27,22 @@ func (r *reader) iaas(n *node) *IaaS {
 }
 
 // linkOnly reads <PaaS*> and <SaaS*>, whose only child is <Link>.
+// resource reads the k-th of the four service-model children a request,
+// a response and a service share (0 IaaS, 1 PaaS, 2 SaaS, 3 DSaaS, with
+// or without -support) into its field.
+func (r *reader) resource(k int, c *node, iaas **IaaS, paas **PaaS, saas **SaaS, dsaas **DSaaS) {
+	switch k {
+	case 0:
+		*iaas = r.iaas(c)
+	case 1:
+		*paas = &PaaS{Link: r.linkOnly(c)}
+	case 2:
+		*saas = &SaaS{Link: r.linkOnly(c)}
+	case 3:
+		*dsaas = r.dsaas(c)
+	}
+}
+
 func (r *reader) linkOnly(n *node) *Link {
 	var l *Link
 	r.attrs(n, nil, nil)
@@ -174,18 +190,13 @@ func (r *reader) storageLink(n *node) *StorageLink {
 	return x
 }
 
-// objectCommon reads the children the five DSaaS object types share,
-// which sit at the same schema positions in each: metadata (except
-// CapabilityObject), objectURI, objectID, parentURI, domainURI,
-// capabilitiesURI.
-type objectCommon struct {
-	Metadata, ObjectURI, ObjectID, ParentURI, DomainURI, CapabilitiesURI *string
-}
-
-func (r *reader) common(o *objectCommon, name string, c *node) bool {
+// object reads a child of ObjectRefs, or <metadata> into *metadata (nil
+// for CapabilityObject, whose vocabulary has no <metadata>), and reports
+// whether name was one of them.
+func (r *reader) object(o *ObjectRefs, metadata **string, name string, c *node) bool {
 	switch name {
 	case "metadata":
-		o.Metadata = r.optStr(c)
+		*metadata = r.optStr(c)
 	case "objectURI":
 		o.ObjectURI = r.optURI(c)
 	case "objectID":
@@ -203,12 +214,11 @@ func (r *reader) common(o *objectCommon, name string, c *node) bool {
 }
 
 func (r *reader) dataObject(n *node) *DataObject {
-	var o objectCommon
 	x := &DataObject{}
 	r.attrs(n, nil, nil)
 	r.children(n, r.v.dataObject, func(i int, c *node) {
 		name := r.v.dataObject[i].name
-		if r.common(&o, name, c) {
+		if r.object(&x.ObjectRefs, &x.Metadata, name, c) {
 			return
 		}
 		switch name {
@@ -220,18 +230,15 @@ func (r *reader) dataObject(n *node) *DataObject {
 			x.Status = r.optStr(c)
 		}
 	})
-	x.Metadata, x.ObjectURI, x.ObjectID, x.ParentURI, x.DomainURI, x.CapabilitiesURI =
-		o.Metadata, o.ObjectURI, o.ObjectID, o.ParentURI, o.DomainURI, o.CapabilitiesURI
 	return x
 }
 
 func (r *reader) containerObject(n *node) *ContainerObject {
-	var o objectCommon
 	x := &ContainerObject{}
 	r.attrs(n, nil, nil)
 	r.children(n, r.v.containerObject, func(i int, c *node) {
 		name := r.v.containerObject[i].name
-		if r.common(&o, name, c) {
+		if r.object(&x.ObjectRefs, &x.Metadata, name, c) {
 			return
 		}
 		switch name {
@@ -245,18 +252,15 @@ func (r *reader) containerObject(n *node) *ContainerObject {
 			x.Status = r.optStr(c)
 		}
 	})
-	x.Metadata, x.ObjectURI, x.ObjectID, x.ParentURI, x.DomainURI, x.CapabilitiesURI =
-		o.Metadata, o.ObjectURI, o.ObjectID, o.ParentURI, o.DomainURI, o.CapabilitiesURI
 	return x
 }
 
 func (r *reader) domainObject(n *node) *DomainObject {
-	var o objectCommon
 	x := &DomainObject{}
 	r.attrs(n, nil, nil)
 	r.children(n, r.v.domainObject, func(i int, c *node) {
 		name := r.v.domainObject[i].name
-		if r.common(&o, name, c) {
+		if r.object(&x.ObjectRefs, &x.Metadata, name, c) {
 			return
 		}
 		switch name {
@@ -266,36 +270,30 @@ func (r *reader) domainObject(n *node) *DomainObject {
 			x.Children = r.optStr(c)
 		}
 	})
-	x.Metadata, x.ObjectURI, x.ObjectID, x.ParentURI, x.DomainURI, x.CapabilitiesURI =
-		o.Metadata, o.ObjectURI, o.ObjectID, o.ParentURI, o.DomainURI, o.CapabilitiesURI
 	return x
 }
 
 func (r *reader) queueObject(n *node) *QueueObject {
-	var o objectCommon
 	x := &QueueObject{}
 	r.attrs(n, nil, nil)
 	r.children(n, r.v.queueObject, func(i int, c *node) {
 		name := r.v.queueObject[i].name
-		if r.common(&o, name, c) {
+		if r.object(&x.ObjectRefs, &x.Metadata, name, c) {
 			return
 		}
 		if name == "status" {
 			x.Status = r.optStr(c)
 		}
 	})
-	x.Metadata, x.ObjectURI, x.ObjectID, x.ParentURI, x.DomainURI, x.CapabilitiesURI =
-		o.Metadata, o.ObjectURI, o.ObjectID, o.ParentURI, o.DomainURI, o.CapabilitiesURI
 	return x
 }
 
 func (r *reader) capabilityObject(n *node) *CapabilityObject {
-	var o objectCommon
 	x := &CapabilityObject{}
 	r.attrs(n, nil, nil)
 	r.children(n, r.v.capabilityObject, func(i int, c *node) {
 		name := r.v.capabilityObject[i].name
-		if r.common(&o, name, c) {
+		if r.object(&x.ObjectRefs, nil, name, c) {
 			return
 		}
 		switch name {
@@ -305,7 +303,5 @@ func (r *reader) capabilityObject(n *node) *CapabilityObject {
 			x.Status = r.optStr(c)
 		}
 	})
-	x.ObjectURI, x.ObjectID, x.ParentURI, x.DomainURI, x.CapabilitiesURI =
-		o.ObjectURI, o.ObjectID, o.ParentURI, o.DomainURI, o.CapabilitiesURI
 	return x
 }

@@ -27,16 +27,17 @@ func fullDSaaS() *DSaaS {
 	u := func(s string) *string { return ptr("https://h.example/cdmi/" + s) }
 	return &DSaaS{
 		Link: &Link{Href: "https://h.example/cdmi/"},
-		DataObject: &DataObject{Mimetype: ptr("text/plain"), Metadata: ptr("{\"a\": \"b\"}\r\n\t"), ObjectURI: u("o"), ObjectID: ptr("o-1"),
-			ParentURI: u(""), DomainURI: u("d/"), CapabilitiesURI: u("c/"), Value: ptr("]]> & <x> \"q\" 'a' \U0001F600"), Status: ptr("Complete")},
-		ContainerObject: &ContainerObject{Metadata: ptr(""), ObjectURI: u("c"), ObjectID: ptr("c-1"), ParentURI: u(""), DomainURI: u("d/"),
-			CapabilitiesURI: u("c/"), Exports: ptr("NFS"), Snapshots: ptr("s1"), Children: ptr("o"), Status: ptr("Complete")},
-		DomainObject: &DomainObject{Metadata: ptr("m"), ObjectURI: u("d/"), ObjectID: ptr("d-1"), ParentURI: u(""), DomainURI: u("d/"),
-			CapabilitiesURI: u("c/"), Enabled: ptr(false), Children: ptr("x")},
-		QueueObject: &QueueObject{Metadata: ptr("m"), ObjectURI: u("q"), ObjectID: ptr("q-1"), ParentURI: u(""), DomainURI: u("d/"),
-			CapabilitiesURI: u("c/"), Status: ptr("Complete")},
-		CapabilityObject: &CapabilityObject{Type: ptr(CapDataSysMetadata), ObjectURI: u("cap/"), ObjectID: ptr("cap-1"), ParentURI: u(""),
-			DomainURI: u("d/"), CapabilitiesURI: u("cap/"), Status: ptr("Complete")},
+		DataObject: &DataObject{Mimetype: ptr("text/plain"), Metadata: ptr("{\"a\": \"b\"}\r\n\t"),
+			ObjectRefs: refs(u("o"), ptr("o-1"), u(""), u("d/"), u("c/")),
+			Value:      ptr("]]> & <x> \"q\" 'a' \U0001F600"), Status: ptr("Complete")},
+		ContainerObject: &ContainerObject{Metadata: ptr(""), ObjectRefs: refs(u("c"), ptr("c-1"), u(""), u("d/"), u("c/")),
+			Exports: ptr("NFS"), Snapshots: ptr("s1"), Children: ptr("o"), Status: ptr("Complete")},
+		DomainObject: &DomainObject{Metadata: ptr("m"), ObjectRefs: refs(u("d/"), ptr("d-1"), u(""), u("d/"), u("c/")),
+			Enabled: ptr(false), Children: ptr("x")},
+		QueueObject: &QueueObject{Metadata: ptr("m"), ObjectRefs: refs(u("q"), ptr("q-1"), u(""), u("d/"), u("c/")),
+			Status: ptr("Complete")},
+		CapabilityObject: &CapabilityObject{Type: ptr(CapDataSysMetadata), ObjectRefs: refs(u("cap/"), ptr("cap-1"), u(""), u("d/"), u("cap/")),
+			Status: ptr("Complete")},
 	}
 }
 
@@ -77,4 +78,9 @@ func kitchenSinkConsumer() []*Consumer {
 		}},
 		{Response: &ServiceResponse{Status: StatusCannotRemoveResource}},
 	}
+}
+
+// refs builds an ObjectRefs in schema order.
+func refs(objectURI, objectID, parentURI, domainURI, capabilitiesURI *string) ObjectRefs {
+	return ObjectRefs{ObjectURI: objectURI, ObjectID: objectID, ParentURI: parentURI, DomainURI: domainURI, CapabilitiesURI: capabilitiesURI}
 }

@@ -377,65 +377,59 @@ type StorageLink struct {
 	Status     *NetworkStatus `json:",omitzero"`
 }
 
-// DataObject is <DataObject-support> or <DataObject>.
-type DataObject struct {
-	Mimetype        *string `json:",omitzero"`
-	Metadata        *string `json:",omitzero"`
+// ObjectRefs are the children all five DSaaS object types have, in
+// schema order, right after <metadata> (which CapabilityObject lacks):
+// where the object is and what it hangs from. It is embedded, so its
+// fields read as the object's own and its JSON is flat. A child the five
+// types share is added here once, and once each in vocab.go (objectRefs),
+// the reader (reader.object) and the writer (writer.object).
+type ObjectRefs struct {
 	ObjectURI       *string `json:",omitzero"`
 	ObjectID        *string `json:",omitzero"` // NMTOKEN
 	ParentURI       *string `json:",omitzero"`
 	DomainURI       *string `json:",omitzero"`
 	CapabilitiesURI *string `json:",omitzero"`
-	Value           *string `json:",omitzero"`
-	Status          *string `json:",omitzero"`
+}
+
+// DataObject is <DataObject-support> or <DataObject>.
+type DataObject struct {
+	Mimetype *string `json:",omitzero"`
+	Metadata *string `json:",omitzero"`
+	ObjectRefs
+	Value  *string `json:",omitzero"`
+	Status *string `json:",omitzero"`
 }
 
 // ContainerObject is <ContainerObject-support> or <ContainerObject>.
 type ContainerObject struct {
-	Metadata        *string `json:",omitzero"`
-	ObjectURI       *string `json:",omitzero"`
-	ObjectID        *string `json:",omitzero"`
-	ParentURI       *string `json:",omitzero"`
-	DomainURI       *string `json:",omitzero"`
-	CapabilitiesURI *string `json:",omitzero"`
-	Exports         *string `json:",omitzero"`
-	Snapshots       *string `json:",omitzero"`
-	Children        *string `json:",omitzero"`
-	Status          *string `json:",omitzero"`
+	Metadata *string `json:",omitzero"`
+	ObjectRefs
+	Exports   *string `json:",omitzero"`
+	Snapshots *string `json:",omitzero"`
+	Children  *string `json:",omitzero"`
+	Status    *string `json:",omitzero"`
 }
 
 // DomainObject is <DomainObject-support> or <DomainObject>.
 type DomainObject struct {
-	Metadata        *string `json:",omitzero"`
-	ObjectURI       *string `json:",omitzero"`
-	ObjectID        *string `json:",omitzero"`
-	ParentURI       *string `json:",omitzero"`
-	DomainURI       *string `json:",omitzero"`
-	CapabilitiesURI *string `json:",omitzero"`
-	Enabled         *bool   `json:",omitzero"`
-	Children        *string `json:",omitzero"`
+	Metadata *string `json:",omitzero"`
+	ObjectRefs
+	Enabled  *bool   `json:",omitzero"`
+	Children *string `json:",omitzero"`
 }
 
 // QueueObject is <QueueObject-support> or <QueueObject>.
 type QueueObject struct {
-	Metadata        *string `json:",omitzero"`
-	ObjectURI       *string `json:",omitzero"`
-	ObjectID        *string `json:",omitzero"`
-	ParentURI       *string `json:",omitzero"`
-	DomainURI       *string `json:",omitzero"`
-	CapabilitiesURI *string `json:",omitzero"`
-	Status          *string `json:",omitzero"`
+	Metadata *string `json:",omitzero"`
+	ObjectRefs
+	Status *string `json:",omitzero"`
 }
 
 // CapabilityObject is <CapabilityObject-support> or <CapabilityObject>.
 // The prose lists <capabilities> and <children>, which the schema lacks;
 // the schema's <domainURI>, <capabilitiesURI> and <status> are kept.
 type CapabilityObject struct {
-	Type            *CapabilityType `json:",omitzero"`
-	ObjectURI       *string         `json:",omitzero"`
-	ObjectID        *string         `json:",omitzero"`
-	ParentURI       *string         `json:",omitzero"`
-	DomainURI       *string         `json:",omitzero"`
-	CapabilitiesURI *string         `json:",omitzero"`
-	Status          *string         `json:",omitzero"`
+	Type *CapabilityType `json:",omitzero"`
+	ObjectRefs
+	Status *string `json:",omitzero"`
 }

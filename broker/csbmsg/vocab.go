@@ -33,6 +33,18 @@ func seq(fs ...field) []field {
 	return fs
 }
 
+// objectRefs are the children of ObjectRefs, in schema order.
+func objectRefs() []field {
+	return []field{f("objectURI"), f("objectID"), f("parentURI"), f("domainURI"), f("capabilitiesURI")}
+}
+
+// object is the sequence of a DSaaS object type: its own leading
+// children, the shared ObjectRefs, then its own trailing children.
+func object(head []field, tail ...field) []field {
+	fs := append(head, objectRefs()...)
+	return seq(append(fs, tail...)...)
+}
+
 func f(name string, aliases ...string) field { return field{name: name, aliases: aliases} }
 
 func req(name string) field { return field{name: name, req: true} }
@@ -66,19 +78,19 @@ func newVocab(pkg, ns, root, sfx string) *vocab {
 	v.netif = seq(f("interface"), f("mac"), f("status"), f("ip"), f("gateway"), f("allocation"))
 	v.storageLink = seq(f("deviceid"), f("mountpoint"), f("status"))
 	v.link = seq(f("rel"), f("href"))
-	v.dataObject = seq(f("mimetype", "Mimetype"), // <Mimetype> (B1)
-		f("metadata"), f("objectURI"), f("objectID"), f("parentURI"), f("domainURI"), f("capabilitiesURI"),
+	v.dataObject = object([]field{f("mimetype", "Mimetype"), // <Mimetype> (B1)
+		f("metadata")},
 		f("value"), f("status"))
-	v.containerObject = seq(f("metadata"), f("objectURI"), f("objectID"), f("parentURI"), f("domainURI"),
-		f("capabilitiesURI"), f("exports"), f("snapshots"), f("children"), f("status"))
-	v.domainObject = seq(f("metadata"), f("objectURI"), f("objectID"), f("parentURI"), f("domainURI"),
-		f("capabilitiesURI"), f("enabled"), f("children"),
+	v.containerObject = object([]field{f("metadata")},
+		f("exports"), f("snapshots"), f("children"), f("status"))
+	v.domainObject = object([]field{f("metadata")},
+		f("enabled"), f("children"),
 		field{name: "Location", drop: true}) // example-only child (B1)
-	v.queueObject = seq(f("metadata"), f("objectURI"), f("objectID"), f("parentURI"), f("domainURI"),
-		f("capabilitiesURI"), f("status"),
+	v.queueObject = object([]field{f("metadata")},
+		f("status"),
 		field{name: "queueValues", drop: true}) // example-only child (B1)
-	v.capabilityObject = seq(f("type"), f("objectURI"), f("objectID"), f("parentURI"), f("domainURI"),
-		f("capabilitiesURI"), f("status"),
+	v.capabilityObject = object([]field{f("type")},
+		f("status"),
 		// Sections 4.1.2.3.2.4.5 and 4.2.2.9.5 list these two; the
 		// schemas do not, and give no type for them.
 		field{name: "capabilities", prose: true}, field{name: "children", prose: true})

@@ -67,24 +67,25 @@ type ReplayCache struct {
 }
 
 type replayShard struct {
-	mu     sync.Mutex
-	max    int
-	window int
-	m      map[NonceID]*replayEntry
-	head   *replayEntry // most recently used
-	tail   *replayEntry // least recently used
-	floor  int64        // issue time (Unix ns) of the newest nonce dropped
-	_      [40]byte     // keep shards on separate cache lines
+	mu                                 sync.Mutex
+	max                                int
+	window                             int
+	m                                  map[NonceID]*replayEntry
+	recency[replayEntry, *replayEntry]          // by last use
+	floor                              int64    // issue time (Unix ns) of the newest nonce dropped
+	_                                  [40]byte // keep shards on separate cache lines
 }
 
 type replayEntry struct {
-	id         NonceID
-	issued     int64
-	expires    int64
-	top        uint32 // highest count accepted
-	bits       []uint64
-	prev, next *replayEntry
+	id      NonceID
+	issued  int64
+	expires int64
+	top     uint32 // highest count accepted
+	bits    []uint64
+	links[replayEntry]
 }
+
+func (e *replayEntry) ln() *links[replayEntry] { return &e.links }
 
 // NewReplayCache returns a cache holding at most maxNonces nonces (0 means
 // DefaultMaxNonces) with a window of window counts per nonce (0 means
@@ -259,28 +260,7 @@ func (s *replayShard) remove(e *replayEntry) {
 		s.floor = e.issued
 	}
 	delete(s.m, e.id)
-	if e.prev != nil {
-		e.prev.next = e.next
-	} else {
-		s.head = e.next
-	}
-	if e.next != nil {
-		e.next.prev = e.prev
-	} else {
-		s.tail = e.prev
-	}
-	e.prev, e.next = nil, nil
-}
-
-func (s *replayShard) pushFront(e *replayEntry) {
-	e.prev, e.next = nil, s.head
-	if s.head != nil {
-		s.head.prev = e
-	}
-	s.head = e
-	if s.tail == nil {
-		s.tail = e
-	}
+	s.unlink(e)
 }
 
 func (s *replayShard) moveToFront(e *replayEntry) {

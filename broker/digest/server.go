@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/caddy-csb/caddy-csb/broker/clock"
+	"github.com/caddy-csb/caddy-csb/broker/internal/defaults"
 )
 
 // Reasons a Server refuses credentials. Result.Err wraps one of them. They
@@ -74,7 +77,12 @@ type ServerConfig struct {
 	// wrong responses, and backoff per user name and per client address
 	// (see Throttle). Nil: no throttling.
 	Throttle *Throttle
-	// Now returns the current time. Default time.Now.
+	// Clock is the time source. Default: the wall clock.
+	Clock clock.Clock
+	// Now is the time source as a function, used when Clock is nil.
+	//
+	// Deprecated: set Clock (clock.Func(f) wraps a function); Now stays
+	// until the Caddy glue has moved to Clock.
 	Now func() time.Time
 }
 
@@ -90,53 +98,73 @@ type Server struct {
 	opaque     string
 }
 
-// NewServer checks cfg and returns a Server.
-func NewServer(cfg ServerConfig) (*Server, error) {
+// WithDefaults returns cfg with its unset fields set to their defaults:
+// DefaultNonceLifetime, DefaultMaxAuthIntBody, qop auth, and the clock
+// (Now wrapped, else the wall clock).
+func (cfg ServerConfig) WithDefaults() ServerConfig {
+	defaults.Positive(&cfg.NonceLifetime, DefaultNonceLifetime)
+	defaults.Positive(&cfg.MaxAuthIntBody, DefaultMaxAuthIntBody)
+	if cfg.Clock == nil && cfg.Now != nil {
+		cfg.Clock = clock.Func(cfg.Now)
+	}
+	cfg.Clock = clock.OrReal(cfg.Clock)
+	if len(cfg.QOP) == 0 {
+		cfg.QOP = []string{QOPAuth}
+	}
+	return cfg
+}
+
+// Validate checks what cfg says, without the collaborators NewServer
+// requires (Nonces, Replay, Users), so a configuration can be checked
+// before they exist: a realm without control characters, at least one
+// valid algorithm, none twice, known qop values, and, when Users is set,
+// users of the same realm.
+func (cfg ServerConfig) Validate() error {
 	if cfg.Realm == "" {
-		return nil, errors.New("realm is required")
+		return errors.New("realm is required")
 	}
 	if !quotable(cfg.Realm) {
-		return nil, errors.New("realm has control characters")
+		return errors.New("realm has control characters")
 	}
 	if len(cfg.Algorithms) == 0 {
-		return nil, errors.New("no algorithm offered")
+		return errors.New("no algorithm offered")
+	}
+	if cfg.Users != nil && cfg.Users.Realm() != cfg.Realm {
+		return fmt.Errorf("users belong to realm %q, not %q", cfg.Users.Realm(), cfg.Realm)
+	}
+	for _, q := range cfg.QOP {
+		if q != QOPAuth && q != QOPAuthInt {
+			return fmt.Errorf("unknown qop %q (want auth or auth-int)", q)
+		}
+	}
+	var offered [SHA512_256Sess + 1]bool
+	for _, a := range cfg.Algorithms {
+		if !a.Valid() {
+			return fmt.Errorf("invalid algorithm %v", a)
+		}
+		if offered[a] {
+			return fmt.Errorf("algorithm %s offered twice", a)
+		}
+		offered[a] = true
+	}
+	return nil
+}
+
+// NewServer checks cfg and returns a Server.
+func NewServer(cfg ServerConfig) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	if cfg.Nonces == nil || cfg.Replay == nil || cfg.Users == nil {
 		return nil, errors.New("nonces, replay cache and users are required")
 	}
-	if cfg.Users.Realm() != cfg.Realm {
-		return nil, fmt.Errorf("users belong to realm %q, not %q", cfg.Users.Realm(), cfg.Realm)
-	}
-	if cfg.NonceLifetime <= 0 {
-		cfg.NonceLifetime = DefaultNonceLifetime
-	}
-	if cfg.MaxAuthIntBody <= 0 {
-		cfg.MaxAuthIntBody = DefaultMaxAuthIntBody
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if len(cfg.QOP) == 0 {
-		cfg.QOP = []string{QOPAuth}
-	}
+	cfg = cfg.WithDefaults()
 	s := &Server{cfg: cfg, opaque: cfg.Nonces.Opaque()}
 	for _, q := range cfg.QOP {
-		switch q {
-		case QOPAuth:
-			s.qopAuth = true
-		case QOPAuthInt:
-			s.qopAuthInt = true
-		default:
-			return nil, fmt.Errorf("unknown qop %q (want auth or auth-int)", q)
-		}
+		s.qopAuth = s.qopAuth || q == QOPAuth
+		s.qopAuthInt = s.qopAuthInt || q == QOPAuthInt
 	}
 	for _, a := range cfg.Algorithms {
-		if !a.Valid() {
-			return nil, fmt.Errorf("invalid algorithm %v", a)
-		}
-		if s.offered[a] {
-			return nil, fmt.Errorf("algorithm %s offered twice", a)
-		}
 		s.offered[a] = true
 	}
 	for _, b := range BaseAlgorithms {
@@ -177,7 +205,7 @@ func (s *Server) Realm() string { return s.cfg.Realm }
 // one per offered algorithm, in order of preference, sharing one fresh
 // nonce. stale marks them stale=true (RFC 7616 section 3.3).
 func (s *Server) Challenges(stale bool) []string {
-	nonce := s.cfg.Nonces.Issue(s.cfg.Now())
+	nonce := s.cfg.Nonces.Issue(s.cfg.Clock.Now())
 	out := make([]string, len(s.challenge))
 	for i, prefix := range s.challenge {
 		var buf [512]byte
@@ -343,7 +371,7 @@ func (s *Server) Authenticate(r Request) Result {
 
 	// Is this user, client or nonce throttled? Decided before the
 	// response is checked, so a refusal says nothing about the password.
-	now := s.cfg.Now()
+	now := s.cfg.Clock.Now()
 	t := s.cfg.Throttle
 	var keys throttleKeys
 	haveKeys := false
@@ -433,7 +461,7 @@ func (s *Server) authenticationInfo(in *Input, renew bool) string {
 	b = appendQuoted(b, in.Cnonce)
 	if renew {
 		b = append(b, `, nextnonce="`...)
-		b = append(b, s.cfg.Nonces.Issue(s.cfg.Now())...)
+		b = append(b, s.cfg.Nonces.Issue(s.cfg.Clock.Now())...)
 		b = append(b, '"')
 	}
 	return string(b)

@@ -8,16 +8,18 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/caddy-csb/caddy-csb/broker/clock"
 )
 
-// clock is an injectable time source.
-type clock struct {
+// testClock is an injectable time source.
+type testClock struct {
 	mu sync.Mutex
 	t  time.Time
 }
 
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
+func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *testClock) Add(d time.Duration) {
 	c.mu.Lock()
 	c.t = c.t.Add(d)
 	c.mu.Unlock()
@@ -25,7 +27,7 @@ func (c *clock) Add(d time.Duration) {
 
 type fixture struct {
 	srv    *Server
-	clk    *clock
+	clk    *testClock
 	replay *ReplayCache
 }
 
@@ -44,7 +46,7 @@ func newFixture(t testing.TB, mod func(*ServerConfig)) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &clock{t: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	clk := &testClock{t: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
 	cfg := ServerConfig{
 		Realm:      "broker",
 		Algorithms: Algorithms,
@@ -53,7 +55,7 @@ func newFixture(t testing.TB, mod func(*ServerConfig)) *fixture {
 		Nonces:     nonces,
 		Replay:     NewReplayCache(1000, 64),
 		Users:      users,
-		Now:        clk.Now,
+		Clock:      clock.Func(clk.Now),
 	}
 	if mod != nil {
 		mod(&cfg)

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/caddy-csb/caddy-csb/broker/internal/defaults"
 )
 
 // Refusals of the throttle. Each wraps ErrThrottled, except
@@ -71,31 +73,23 @@ type ThrottleConfig struct {
 	MaxTracked int
 }
 
-// withDefaults returns c with its zero fields set to the defaults.
-func (c ThrottleConfig) withDefaults() ThrottleConfig {
-	set := func(v *int, d int) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	setD := func(v *time.Duration, d time.Duration) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	set(&c.NonceFailures, DefaultNonceFailures)
-	set(&c.UserFailures, DefaultUserFailures)
-	set(&c.ClientFailures, DefaultClientFailures)
-	set(&c.MaxTracked, DefaultMaxTracked)
-	setD(&c.Backoff, DefaultBackoff)
-	setD(&c.MaxBackoff, max(DefaultMaxBackoff, c.Backoff))
-	setD(&c.ForgetAfter, max(DefaultForgetAfter, c.MaxBackoff))
+// WithDefaults returns c with its zero fields set to the defaults (the
+// Default constants; MaxBackoff and ForgetAfter at least the backoff
+// before them).
+func (c ThrottleConfig) WithDefaults() ThrottleConfig {
+	defaults.Zero(&c.NonceFailures, DefaultNonceFailures)
+	defaults.Zero(&c.UserFailures, DefaultUserFailures)
+	defaults.Zero(&c.ClientFailures, DefaultClientFailures)
+	defaults.Zero(&c.MaxTracked, DefaultMaxTracked)
+	defaults.Zero(&c.Backoff, DefaultBackoff)
+	defaults.Zero(&c.MaxBackoff, max(DefaultMaxBackoff, c.Backoff))
+	defaults.Zero(&c.ForgetAfter, max(DefaultForgetAfter, c.MaxBackoff))
 	return c
 }
 
 // Validate checks the ranges of c once defaults are applied.
 func (c ThrottleConfig) Validate() error {
-	c = c.withDefaults()
+	c = c.WithDefaults()
 	switch {
 	case c.NonceFailures < 0, c.UserFailures < 0, c.ClientFailures < 0, c.MaxTracked < 0:
 		return errors.New("throttle counts must be positive")
@@ -165,7 +159,7 @@ func (t *Throttle) Configure(cfg ThrottleConfig) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	cfg = cfg.withDefaults()
+	cfg = cfg.WithDefaults()
 	t.cfg.Store(&cfg)
 	per := max(cfg.MaxTracked/throttleShards, 1)
 	for _, tab := range []*failTable{&t.users, &t.clients, &t.nonces} {
@@ -310,21 +304,22 @@ type failTable struct {
 }
 
 type failShard struct {
-	mu   sync.RWMutex
-	max  int
-	m    map[uint64]*failEntry
-	head *failEntry // last failure most recent
-	tail *failEntry // last failure oldest
-	_    [64]byte   // keep shards on separate cache lines
+	mu                             sync.RWMutex
+	max                            int
+	m                              map[uint64]*failEntry
+	recency[failEntry, *failEntry]          // by last failure
+	_                              [64]byte // keep shards on separate cache lines
 }
 
 type failEntry struct {
-	key        uint64
-	fails      uint32
-	last       int64 // Unix ns of the last failure
-	until      int64 // Unix ns until which the key is refused; 0: never
-	prev, next *failEntry
+	key   uint64
+	fails uint32
+	last  int64 // Unix ns of the last failure
+	until int64 // Unix ns until which the key is refused; 0: never
+	links[failEntry]
 }
+
+func (e *failEntry) ln() *links[failEntry] { return &e.links }
 
 func (tab *failTable) shard(key uint64) *failShard {
 	return &tab.shards[key>>60%throttleShards]
@@ -403,30 +398,5 @@ func (tab *failTable) clear() {
 		clear(s.m)
 		s.head, s.tail = nil, nil
 		s.mu.Unlock()
-	}
-}
-
-func (s *failShard) unlink(e *failEntry) {
-	if e.prev != nil {
-		e.prev.next = e.next
-	} else {
-		s.head = e.next
-	}
-	if e.next != nil {
-		e.next.prev = e.prev
-	} else {
-		s.tail = e.prev
-	}
-	e.prev, e.next = nil, nil
-}
-
-func (s *failShard) pushFront(e *failEntry) {
-	e.prev, e.next = nil, s.head
-	if s.head != nil {
-		s.head.prev = e
-	}
-	s.head = e
-	if s.tail == nil {
-		s.tail = e
 	}
 }

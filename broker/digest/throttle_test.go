@@ -261,7 +261,7 @@ func TestThrottleConfigValidate(t *testing.T) {
 			t.Errorf("%+v: %v", tc.cfg, err)
 		}
 	}
-	c := ThrottleConfig{}.withDefaults()
+	c := ThrottleConfig{}.WithDefaults()
 	if c.NonceFailures != 1 || c.UserFailures != 5 || c.ClientFailures != 10 || c.Backoff != time.Second ||
 		c.MaxBackoff != 5*time.Minute || c.ForgetAfter != 15*time.Minute || c.MaxTracked != 65536 {
 		t.Fatalf("defaults %+v", c)

@@ -2,7 +2,6 @@ package jobs_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -11,29 +10,12 @@ import (
 
 	"github.com/caddy-csb/caddy-csb/broker/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
+	"github.com/caddy-csb/caddy-csb/broker/clock"
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 	"github.com/caddy-csb/caddy-csb/broker/jobs/jobstest"
 	"github.com/caddy-csb/caddy-csb/broker/placement"
 	"github.com/caddy-csb/caddy-csb/broker/store"
 )
-
-// clock is an injectable clock that only moves when told.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // env is one broker's job engine over providers a, b, c... each offering
 // one VM service with 8 cores and 32 GB.
@@ -42,7 +24,7 @@ type env struct {
 	store  store.Store
 	cat    *jobstest.Catalog
 	ads    map[string]*jobstest.Adapter
-	clock  *clock
+	clock  *clock.Fake // moves only when told
 	placer *placement.Placer
 	m      *jobs.Manager
 	signal chan struct{}
@@ -52,7 +34,7 @@ type env struct {
 func newEnv(t *testing.T, providers []string, tweak func(*jobs.Config)) *env {
 	t.Helper()
 	e := &env{t: t, store: new(store.Memory), cat: new(jobstest.Catalog), ads: map[string]*jobstest.Adapter{},
-		clock: &clock{t: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}, signal: make(chan struct{}, 1)}
+		clock: clock.NewFake(time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)), signal: make(chan struct{}, 1)}
 	for _, p := range providers {
 		e.cat.AddProvider(catalog.ProviderEntry{ID: p})
 		e.cat.AddService(p, jobstest.VM("vm-"+p, 8, 32))
@@ -71,7 +53,7 @@ func newEnv(t *testing.T, providers []string, tweak func(*jobs.Config)) *env {
 			return a, ok
 		},
 		Logger:         zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
-		Clock:          e.clock.Now,
+		Clock:          e.clock,
 		AttemptTimeout: 5 * time.Second,
 		RespondWithin:  5 * time.Second,
 		PollInterval:   time.Millisecond,

@@ -18,7 +18,9 @@ import (
 
 	"github.com/caddy-csb/caddy-csb/broker/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
+	"github.com/caddy-csb/caddy-csb/broker/clock"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/broker/internal/defaults"
 	"github.com/caddy-csb/caddy-csb/broker/placement"
 	"github.com/caddy-csb/caddy-csb/broker/store"
 )
@@ -27,9 +29,6 @@ import (
 type Placer interface {
 	Place(req *csbmsg.ServiceRequest, opt placement.Options) (*placement.Decision, error)
 }
-
-// Clock tells the time; tests inject one to move leases forward.
-type Clock func() time.Time
 
 // Config configures a Manager. Zero durations take the defaults named on
 // each field.
@@ -47,8 +46,9 @@ type Config struct {
 	Expand func(ctx context.Context, req *csbmsg.ServiceRequest) error
 	// Logger receives one line per job state change. Default: none.
 	Logger *zap.Logger
-	// Clock is the time source. Default: time.Now.
-	Clock Clock
+	// Clock is the time source; tests inject one to move leases forward.
+	// Default: the wall clock.
+	Clock clock.Clock
 
 	// LeaseDefault is the lease granted when the consumer asks for none.
 	// Default 1h.
@@ -79,7 +79,7 @@ type Config struct {
 	// MaxJobsPerOwner bounds the job records one owner holds: live jobs
 	// and the failed, expired and removed ones still retained. A create or
 	// copy beyond it is answered 408 until records are removed or purged.
-	// Default 1000; negative means no limit.
+	// Default 1000; -1 means no limit (Validate refuses less).
 	MaxJobsPerOwner int
 	// MaxAttempts bounds the candidates tried for one job. Default 3.
 	MaxAttempts int
@@ -106,43 +106,75 @@ type Config struct {
 	OnReclaim func(j *Job, err error)
 }
 
-func (c *Config) defaults() {
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
-		}
-	}
-	def(&c.LeaseDefault, time.Hour)
-	def(&c.LeaseMin, 5*time.Minute)
-	def(&c.LeaseMax, 720*time.Hour)
-	def(&c.AttemptTimeout, 2*time.Minute)
-	def(&c.CallTimeout, time.Minute)
-	def(&c.RespondWithin, 5*time.Second)
-	def(&c.PollInterval, 2*time.Second)
-	def(&c.ReapInterval, 30*time.Second)
-	def(&c.Retain, 24*time.Hour)
-	def(&c.RetainFailed, time.Hour)
-	def(&c.LockWait, 10*time.Second)
-	def(&c.CacheTTL, 2*time.Second)
-	if c.MaxAttempts <= 0 {
-		c.MaxAttempts = 3
-	}
-	if c.MaxJobsPerOwner == 0 {
-		c.MaxJobsPerOwner = DefaultMaxJobsPerOwner
-	}
-	if c.CacheSize <= 0 {
-		c.CacheSize = DefaultCacheSize
-	}
-	if c.Clock == nil {
-		c.Clock = time.Now
-	}
-	if c.Logger == nil {
-		c.Logger = zap.NewNop()
-	}
+// Defaults of Config. Each field's comment names its default too; the
+// Caddy glue converts its own config into a Config and leaves zero what
+// was not set, so these values are stated here only.
+const (
+	DefaultLeaseDefault   = time.Hour
+	DefaultLeaseMin       = 5 * time.Minute // the draft's recommended minimum of 300 s
+	DefaultLeaseMax       = 720 * time.Hour
+	DefaultAttemptTimeout = 2 * time.Minute
+	DefaultCallTimeout    = time.Minute
+	DefaultRespondWithin  = 5 * time.Second
+	DefaultPollInterval   = 2 * time.Second
+	DefaultReapInterval   = 30 * time.Second
+	DefaultRetain         = 24 * time.Hour
+	DefaultRetainFailed   = time.Hour
+	DefaultLockWait       = 10 * time.Second
+	DefaultCacheTTL       = 2 * time.Second
+	DefaultMaxAttempts    = 3
+	// DefaultMaxJobsPerOwner is Config.MaxJobsPerOwner's default.
+	DefaultMaxJobsPerOwner = 1000
+)
+
+// WithDefaults returns c with its zero (or, for durations and counts
+// that must be positive, non-positive) fields set to their defaults, the
+// wall clock and a no-op logger. Store, Placer and Adapter are left as
+// they are.
+func (c Config) WithDefaults() Config {
+	defaults.Positive(&c.LeaseDefault, DefaultLeaseDefault)
+	defaults.Positive(&c.LeaseMin, DefaultLeaseMin)
+	defaults.Positive(&c.LeaseMax, DefaultLeaseMax)
+	defaults.Positive(&c.AttemptTimeout, DefaultAttemptTimeout)
+	defaults.Positive(&c.CallTimeout, DefaultCallTimeout)
+	defaults.Positive(&c.RespondWithin, DefaultRespondWithin)
+	defaults.Positive(&c.PollInterval, DefaultPollInterval)
+	defaults.Positive(&c.ReapInterval, DefaultReapInterval)
+	defaults.Positive(&c.Retain, DefaultRetain)
+	defaults.Positive(&c.RetainFailed, DefaultRetainFailed)
+	defaults.Positive(&c.LockWait, DefaultLockWait)
+	defaults.Positive(&c.CacheTTL, DefaultCacheTTL)
+	defaults.Positive(&c.MaxAttempts, DefaultMaxAttempts)
+	defaults.Zero(&c.MaxJobsPerOwner, DefaultMaxJobsPerOwner)
+	defaults.Positive(&c.CacheSize, DefaultCacheSize)
+	c.Clock = clock.OrReal(c.Clock)
+	defaults.Zero(&c.Logger, zap.NewNop())
+	return c
 }
 
-// DefaultMaxJobsPerOwner is Config.MaxJobsPerOwner's default.
-const DefaultMaxJobsPerOwner = 1000
+// Validate checks the tunables, defaults applied: the lease bounds are
+// in order and a lease default that is set lies within them, the cache
+// size is not negative and MaxJobsPerOwner is -1 or more. It does not
+// check Store, Placer and Adapter (New does), so a configuration can be
+// validated before they exist. Errors name the fields as the Caddy
+// configuration does (snake_case).
+func (c Config) Validate() error {
+	if c.CacheSize < 0 {
+		return fmt.Errorf("jobs: cache_size %d: must be positive", c.CacheSize)
+	}
+	if c.MaxJobsPerOwner < -1 {
+		return fmt.Errorf("jobs: max_jobs_per_owner %d: want a positive number, or -1 for no limit", c.MaxJobsPerOwner)
+	}
+	given := c.LeaseDefault
+	c = c.WithDefaults()
+	if c.LeaseMin > c.LeaseMax {
+		return fmt.Errorf("jobs: lease_min %s exceeds lease_max %s", c.LeaseMin, c.LeaseMax)
+	}
+	if given > 0 && (given < c.LeaseMin || given > c.LeaseMax) {
+		return fmt.Errorf("jobs: lease_default %s is outside [%s, %s]", given, c.LeaseMin, c.LeaseMax)
+	}
+	return nil
+}
 
 // DefaultCacheSize is the read cache's default capacity: about a thousand
 // job records, the jobs read again within CacheTTL on a busy instance.
@@ -181,12 +213,11 @@ type Manager struct {
 	touched  map[string]uint64         // job → trackSeq of this process's last write
 	trackSeq uint64                    // counts this process's job writes
 	loads    map[string]placement.Load // provider → sum of jobLoads
-	started  bool
-	stopped  bool
-
-	// ownerStale holds the owner index keys the last reaper pass found
-	// without a record (reconcileOwners deletes them on the next one).
-	ownerStale map[string]bool
+	// staleOwnerKeys are the owner index keys the last reaper pass found
+	// without a record (reconcileOwners).
+	staleOwnerKeys map[string]bool
+	started        bool
+	stopped        bool
 }
 
 // New returns a Manager.
@@ -194,10 +225,10 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Store == nil || cfg.Placer == nil || cfg.Adapter == nil {
 		return nil, errors.New("jobs: Store, Placer and Adapter are required")
 	}
-	cfg.defaults()
-	if cfg.LeaseMin > cfg.LeaseMax {
-		return nil, fmt.Errorf("jobs: lease minimum %s exceeds maximum %s", cfg.LeaseMin, cfg.LeaseMax)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
+	cfg = cfg.WithDefaults()
 	cache, err := ristretto.NewCache(&ristretto.Config[string, *cached]{
 		NumCounters: cacheCounters(cfg.CacheSize),
 		MaxCost:     cfg.CacheSize,
@@ -232,10 +263,10 @@ func (m *Manager) c() *Config { return m.cfg.Load() }
 func (m *Manager) SetTunables(cfg Config) error {
 	old := m.c()
 	cfg.Store, cfg.Placer, cfg.Adapter, cfg.Logger, cfg.Clock = old.Store, old.Placer, old.Adapter, old.Logger, old.Clock
-	cfg.defaults()
-	if cfg.LeaseMin > cfg.LeaseMax {
-		return fmt.Errorf("jobs: lease minimum %s exceeds maximum %s", cfg.LeaseMin, cfg.LeaseMax)
+	if err := cfg.Validate(); err != nil {
+		return err
 	}
+	cfg = cfg.WithDefaults()
 	if cfg.CacheSize != old.CacheSize {
 		// The admission counters stay as New sized them.
 		m.cache.UpdateMaxCost(cfg.CacheSize)
@@ -251,7 +282,7 @@ func (m *Manager) Config() Config { return *m.c() }
 // operations it starts.
 func (m *Manager) Instance() string { return m.instance }
 
-func (m *Manager) now() time.Time { return m.c().Clock() }
+func (m *Manager) now() time.Time { return m.c().Clock.Now() }
 
 // Start reconciles in-flight jobs left by an earlier process and starts
 // the reaper. It returns at once; the work runs in the background until
@@ -464,6 +495,35 @@ func (m *Manager) startProvisioning(ctx context.Context, j *Job, idemName, reqHa
 	return m.await(ctx, j.ID, out, j.gate)
 }
 
+// lockFor loads owner's job id and takes its lock for an operation.
+// answer, asked of the job as loaded and again of the record read fresh
+// under the lock, returns the operation's early answer (a refusal, or
+// success with nothing to do), or nil to go on; a job another operation
+// holds is answered busyStatus with busyReason (one %s: the job id). The
+// lock is held only when the Result and the error are nil.
+func (m *Manager) lockFor(ctx context.Context, owner, id string, busyStatus csbmsg.Status, busyReason string, answer func(*Job) *Result) (*Job, func(), *Result, error) {
+	j, err := m.ownJob(ctx, owner, id)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if r := answer(j); r != nil {
+		return nil, nil, r, nil
+	}
+	unlock, err := m.lock(ctx, j.ID, m.c().LockWait)
+	if err != nil {
+		return nil, nil, result(busyStatus, j, busyReason, j.ID), nil
+	}
+	if j, err = m.loadFresh(ctx, id); err != nil {
+		unlock()
+		return nil, nil, nil, err
+	}
+	if r := answer(j); r != nil {
+		unlock()
+		return nil, nil, r, nil
+	}
+	return j, unlock, nil, nil
+}
+
 // answerGate decides, between a create's provisioning and the request
 // waiting for it, whether the request answers with the outcome or with
 // the job still pending. Once it answered pending, the job must not
@@ -477,31 +537,21 @@ type answerGate struct {
 // tryDrop reports whether the provisioning may drop the job (nobody was
 // told it exists), and if so keeps the waiting request from answering
 // pending.
-func (g *answerGate) tryDrop() bool {
-	if g == nil {
-		return false
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.answered {
-		return false
-	}
-	g.dropped = true
-	return true
-}
+func (g *answerGate) tryDrop() bool { return g != nil && g.claim(&g.dropped, &g.answered) }
 
 // answerPending reports whether the waiting request may answer with the
 // job pending; false means the job was dropped and the result is coming.
-func (g *answerGate) answerPending() bool {
-	if g == nil {
-		return true
-	}
+func (g *answerGate) answerPending() bool { return g == nil || g.claim(&g.answered, &g.dropped) }
+
+// claim sets mine unless the other side already set theirs; whichever
+// side claims first wins.
+func (g *answerGate) claim(mine, theirs *bool) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.dropped {
+	if *theirs {
 		return false
 	}
-	g.answered = true
+	*mine = true
 	return true
 }
 
@@ -634,24 +684,14 @@ func (m *Manager) Copy(ctx context.Context, owner, id string, opt CreateOptions)
 // cannot be removed the new resource is removed again and the job stays
 // where it was (410).
 func (m *Manager) Move(ctx context.Context, owner, id string, opt CreateOptions) (*Result, error) {
-	j, err := m.ownJob(ctx, owner, id)
-	if err != nil {
-		return nil, err
-	}
-	if j.Status != StatusSuccess || j.Op != nil {
-		return result(csbmsg.StatusUnableToFindResource, j, "job %s is %s%s; only a settled successful job can be moved", j.ID, j.Status, busy(j)), nil
-	}
-	unlock, err := m.lock(ctx, j.ID, m.c().LockWait)
-	if err != nil {
-		return result(csbmsg.StatusUnableToFindResource, j, "job %s is busy", j.ID), nil
-	}
-	j, err = m.loadFresh(ctx, id)
-	if err != nil || j.Status != StatusSuccess || j.Op != nil {
-		unlock()
-		if err != nil {
-			return nil, err
+	j, unlock, res, err := m.lockFor(ctx, owner, id, csbmsg.StatusUnableToFindResource, "job %s is busy", func(j *Job) *Result {
+		if j.Status != StatusSuccess || j.Op != nil {
+			return result(csbmsg.StatusUnableToFindResource, j, "job %s is %s%s; only a settled successful job can be moved", j.ID, j.Status, busy(j))
 		}
-		return result(csbmsg.StatusUnableToFindResource, j, "job %s is %s%s; only a settled successful job can be moved", j.ID, j.Status, busy(j)), nil
+		return nil
+	})
+	if res != nil || err != nil {
+		return res, err
 	}
 	d, err := m.c().Placer.Place(&j.Request, placement.Options{Access: opt.Access, Exclude: []string{j.ProviderID}})
 	if err != nil {
@@ -720,25 +760,16 @@ func (m *Manager) answerFor(j *Job, prefix string) *Result {
 // resizes or runs the requested actions through the adapter and renews
 // the lease. It answers 409 when the job cannot be updated.
 func (m *Manager) Update(ctx context.Context, owner, id string, req *csbmsg.ServiceRequest, lease time.Duration) (*Result, error) {
-	j, err := m.ownJob(ctx, owner, id)
-	if err != nil {
-		return nil, err
-	}
-	if j.Status != StatusSuccess || j.Op != nil {
-		return result(csbmsg.StatusCannotUpdateResource, j, "job %s is %s%s; only a settled successful job can be updated", j.ID, j.Status, busy(j)), nil
-	}
-	unlock, err := m.lock(ctx, id, m.c().LockWait)
-	if err != nil {
-		return result(csbmsg.StatusCannotUpdateResource, j, "job %s is busy with another operation", j.ID), nil
+	j, unlock, res, err := m.lockFor(ctx, owner, id, csbmsg.StatusCannotUpdateResource, "job %s is busy with another operation", func(j *Job) *Result {
+		if j.Status != StatusSuccess || j.Op != nil {
+			return result(csbmsg.StatusCannotUpdateResource, j, "job %s is %s%s; only a settled successful job can be updated", j.ID, j.Status, busy(j))
+		}
+		return nil
+	})
+	if res != nil || err != nil {
+		return res, err
 	}
 	defer unlock()
-	j, err = m.loadFresh(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if j.Status != StatusSuccess || j.Op != nil {
-		return result(csbmsg.StatusCannotUpdateResource, j, "job %s is %s%s; only a settled successful job can be updated", j.ID, j.Status, busy(j)), nil
-	}
 	if lease > 0 {
 		j.LeaseSeconds = m.leaseSeconds(lease)
 	}
@@ -801,31 +832,19 @@ func (m *Manager) applyUpdate(ctx context.Context, ad adapters.Adapter, j *Job) 
 // the job becomes removed. It answers 410 when the resources cannot be
 // removed. Removing a job that is already removed or expired succeeds.
 func (m *Manager) Remove(ctx context.Context, owner, id string) (*Result, error) {
-	j, err := m.ownJob(ctx, owner, id)
-	if err != nil {
-		return nil, err
-	}
-	if j.Status.Final() {
-		return result(csbmsg.StatusOK, j, "job %s is already %s", j.ID, j.Status), nil
-	}
-	if j.Status.InFlight() || j.Op != nil {
-		return result(csbmsg.StatusCannotRemoveResource, j, "job %s is %s%s; remove it when that has finished", j.ID, j.Status, busy(j)), nil
-	}
-	unlock, err := m.lock(ctx, id, m.c().LockWait)
-	if err != nil {
-		return result(csbmsg.StatusCannotRemoveResource, j, "job %s is busy with another operation", j.ID), nil
+	j, unlock, res, err := m.lockFor(ctx, owner, id, csbmsg.StatusCannotRemoveResource, "job %s is busy with another operation", func(j *Job) *Result {
+		if j.Status.Final() {
+			return result(csbmsg.StatusOK, j, "job %s is already %s", j.ID, j.Status)
+		}
+		if j.Status.InFlight() || j.Op != nil {
+			return result(csbmsg.StatusCannotRemoveResource, j, "job %s is %s%s; remove it when that has finished", j.ID, j.Status, busy(j))
+		}
+		return nil
+	})
+	if res != nil || err != nil {
+		return res, err
 	}
 	defer unlock()
-	j, err = m.loadFresh(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if j.Status.Final() {
-		return result(csbmsg.StatusOK, j, "job %s is already %s", j.ID, j.Status), nil
-	}
-	if j.Status.InFlight() || j.Op != nil {
-		return result(csbmsg.StatusCannotRemoveResource, j, "job %s is %s%s; remove it when that has finished", j.ID, j.Status, busy(j)), nil
-	}
 	j.Op = &Op{Kind: OpRemove, Instance: m.instance, Started: m.now()}
 	if err := m.save(ctx, j); err != nil {
 		return nil, err

@@ -129,35 +129,48 @@ func (m *Manager) ownerMarks(ctx context.Context) (map[string]string, error) {
 // after checking the record is still missing: a create holds that lock
 // from its index key to its first record.
 //
-// A key is deleted only when the pass before found it stale too. The
-// storage lists what it is writing: Caddy's file storage writes a key
-// into a temporary file (named with digits, a valid-looking job id) in the
-// key's folder and renames it, so a pass that listed the index during a
-// create's write would otherwise delete that temporary file and fail the
-// create. Nothing the storage is writing lives through two passes.
+// A key is deleted only when it was found stale by this process's
+// previous pass too. A storage may list a key that is being written: Caddy's
+// file system storage writes through a temporary file in the key's
+// directory, named with digits (a valid job id), and deleting that file
+// fails the write it belongs to. Such a file lives for the length of one
+// write, far less than ReapInterval; a leftover one (a crash mid-write)
+// is deleted one pass later.
 func (m *Manager) reconcileOwners(ctx context.Context, stale map[string]string) {
-	seen := make(map[string]bool, len(stale))
-	defer func() { m.ownerStale = seen }()
+	m.mu.Lock()
+	seen := m.staleOwnerKeys
+	m.mu.Unlock()
+	next := make(map[string]bool)
+	defer func() {
+		m.mu.Lock()
+		m.staleOwnerKeys = next
+		m.mu.Unlock()
+	}()
 	for key, id := range stale {
 		if ctx.Err() != nil {
 			return
 		}
-		if !m.ownerStale[key] {
-			seen[key] = true // delete it next pass if it is still stale then
-			continue
-		}
 		if !validID(id) {
-			_ = m.store.Delete(ctx, key)
+			m.dropStaleOwnerKey(ctx, key, seen, next)
 			continue
 		}
 		unlock, err := m.lock(ctx, id, time.Second)
 		if err != nil {
-			seen[key] = true
 			continue
 		}
 		if _, err := m.store.Load(ctx, jobKey(id)); errors.Is(err, store.ErrNotExist) {
-			_ = m.store.Delete(ctx, key)
+			m.dropStaleOwnerKey(ctx, key, seen, next)
 		}
 		unlock()
 	}
+}
+
+// dropStaleOwnerKey deletes index key when the previous pass found it
+// stale (it is in seen), else notes it in next for the next pass.
+func (m *Manager) dropStaleOwnerKey(ctx context.Context, key string, seen, next map[string]bool) {
+	if seen[key] {
+		_ = m.store.Delete(ctx, key)
+		return
+	}
+	next[key] = true
 }

@@ -74,46 +74,6 @@ const (
 	featSL
 )
 
-func (x *svc) feats() uint8 {
-	var f uint8
-	if x.compute {
-		f |= featCompute
-	}
-	if x.network {
-		f |= featNetwork
-	}
-	if x.storage {
-		f |= featStorage
-	}
-	if x.ni {
-		f |= featNI
-	}
-	if x.sl {
-		f |= featSL
-	}
-	return f
-}
-
-func (w *want) feats() uint8 {
-	var f uint8
-	if w.compute {
-		f |= featCompute
-	}
-	if w.network {
-		f |= featNetwork
-	}
-	if w.storage {
-		f |= featStorage
-	}
-	if w.ni {
-		f |= featNI
-	}
-	if w.sl {
-		f |= featSL
-	}
-	return f
-}
-
 type shapeKey struct {
 	cores, mem, speed uint64
 	feats             uint8

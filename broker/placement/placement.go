@@ -573,62 +573,103 @@ var objNames = []struct {
 }
 
 type want struct {
-	kind    catalog.Kind
-	encrypt bool
+	kind      catalog.Kind
+	encrypt   bool
+	flat      // arch "" = any
+	vlanNum   uint64
+	vlanIsNum bool
+}
 
+// flat is what a request asks for and a service offers, flattened from
+// its IaaS, PaaS, SaaS or DSaaS element.
+type flat struct {
 	compute, network, storage bool
-	arch                      string // lower-case, "" = any
+	arch                      string // lower-case
 	cores, mem, speed, size   uint64
 	vlan, vlanLabel, alloc    string
-	vlanNum                   uint64
-	vlanIsNum                 bool
 	ni, sl                    bool
 
 	objects uint8
 	rel     string
 }
 
+// read flattens the one service-model element that is set.
+func (f *flat) read(iaas *csbmsg.IaaS, paas *csbmsg.PaaS, saas *csbmsg.SaaS, dsaas *csbmsg.DSaaS) {
+	switch {
+	case iaas != nil:
+		if c := iaas.Compute; c != nil {
+			f.compute = true
+			if c.Architecture != nil {
+				f.arch = strings.ToLower(strings.TrimSpace(*c.Architecture))
+			}
+			f.cores, f.mem, f.speed = u(c.Cores), u(c.Memory), u(c.Speed)
+		}
+		if n := iaas.Network; n != nil {
+			f.network = true
+			f.vlan, f.vlanLabel = s(n.VLAN), s(n.VLANLabel)
+			if n.Allocation != nil {
+				f.alloc = string(*n.Allocation)
+			}
+		}
+		if st := iaas.Storage; st != nil {
+			f.storage = true
+			f.size = u(st.Size)
+		}
+		f.ni = iaas.NetworkInterface != nil
+		f.sl = iaas.StorageLink != nil
+	case dsaas != nil:
+		f.objects = dsMask(dsaas)
+		f.rel = linkRel(dsaas.Link)
+	case paas != nil:
+		f.rel = linkRel(paas.Link)
+	case saas != nil:
+		f.rel = linkRel(saas.Link)
+	}
+}
+
+func linkRel(l *csbmsg.Link) string {
+	if l == nil {
+		return ""
+	}
+	return l.Rel
+}
+
+// feats are the IaaS elements f has, as index bits.
+func (f *flat) feats() uint8 {
+	var b uint8
+	if f.compute {
+		b |= featCompute
+	}
+	if f.network {
+		b |= featNetwork
+	}
+	if f.storage {
+		b |= featStorage
+	}
+	if f.ni {
+		b |= featNI
+	}
+	if f.sl {
+		b |= featSL
+	}
+	return b
+}
+
 func newWant(kind catalog.Kind, req *csbmsg.ServiceRequest) want {
 	w := want{kind: kind, encrypt: req.Encryption != nil && *req.Encryption}
-	switch kind {
+	switch kind { // only the element of the kind asked for
 	case catalog.KindIaaS:
-		i := req.IaaS
-		if c := i.Compute; c != nil {
-			w.compute = true
-			if c.Architecture != nil {
-				w.arch = strings.ToLower(strings.TrimSpace(*c.Architecture))
-			}
-			w.cores, w.mem, w.speed = u(c.Cores), u(c.Memory), u(c.Speed)
-		}
-		if n := i.Network; n != nil {
-			w.network = true
-			w.vlan, w.vlanLabel = s(n.VLAN), s(n.VLANLabel)
-			if n.Allocation != nil {
-				w.alloc = string(*n.Allocation)
-			}
-			if v, err := strconv.ParseUint(w.vlan, 10, 32); err == nil {
-				w.vlanNum, w.vlanIsNum = v, true
-			}
-		}
-		if st := i.Storage; st != nil {
-			w.storage = true
-			w.size = u(st.Size)
-		}
-		w.ni = i.NetworkInterface != nil
-		w.sl = i.StorageLink != nil
+		w.read(req.IaaS, nil, nil, nil)
 	case catalog.KindDSaaS:
-		d := req.DSaaS
-		w.objects = dsMask(d)
-		if d.Link != nil {
-			w.rel = d.Link.Rel
-		}
+		w.read(nil, nil, nil, req.DSaaS)
 	case catalog.KindPaaS:
-		if req.PaaS.Link != nil {
-			w.rel = req.PaaS.Link.Rel
-		}
+		w.read(nil, req.PaaS, nil, nil)
 	case catalog.KindSaaS:
-		if req.SaaS.Link != nil {
-			w.rel = req.SaaS.Link.Rel
+		w.read(nil, nil, req.SaaS, nil)
+	}
+	if w.network {
+		if v, err := strconv.ParseUint(w.vlan, 10, 32); err == nil {
+			w.vlanNum, w.vlanIsNum = v, true
 		}
 	}
 	return w
@@ -674,64 +715,24 @@ func s(p *string) string {
 type svc struct {
 	id    string
 	entry *catalog.ServiceEntry
-
-	compute, network, storage bool
-	arch                      string
-	cores, mem, speed, size   uint64
-	vlan, vlanLabel, alloc    string
-	vlanLo, vlanHi            uint64
-	vlanRange                 bool
-	ni, sl                    bool
-
-	objects uint8
-	rel     string
+	flat
+	vlanLo uint64
+	vlanHi uint64
+	// vlanRange: the offered vlan is a range lo-hi.
+	vlanRange bool
 }
 
 func newSvc(e *catalog.ServiceEntry) *svc {
 	x := &svc{id: e.Service.ID, entry: e}
 	sv := &e.Service
-	switch {
-	case sv.IaaS != nil:
-		i := sv.IaaS
-		if c := i.Compute; c != nil {
-			x.compute = true
-			if c.Architecture != nil {
-				x.arch = strings.ToLower(strings.TrimSpace(*c.Architecture))
+	x.read(sv.IaaS, sv.PaaS, sv.SaaS, sv.DSaaS)
+	if x.network {
+		if lo, hi, ok := strings.Cut(x.vlan, "-"); ok {
+			l, e1 := strconv.ParseUint(lo, 10, 32)
+			h, e2 := strconv.ParseUint(hi, 10, 32)
+			if e1 == nil && e2 == nil && l <= h {
+				x.vlanLo, x.vlanHi, x.vlanRange = l, h, true
 			}
-			x.cores, x.mem, x.speed = u(c.Cores), u(c.Memory), u(c.Speed)
-		}
-		if n := i.Network; n != nil {
-			x.network = true
-			x.vlan, x.vlanLabel = s(n.VLAN), s(n.VLANLabel)
-			if n.Allocation != nil {
-				x.alloc = string(*n.Allocation)
-			}
-			if lo, hi, ok := strings.Cut(x.vlan, "-"); ok {
-				l, e1 := strconv.ParseUint(lo, 10, 32)
-				h, e2 := strconv.ParseUint(hi, 10, 32)
-				if e1 == nil && e2 == nil && l <= h {
-					x.vlanLo, x.vlanHi, x.vlanRange = l, h, true
-				}
-			}
-		}
-		if st := i.Storage; st != nil {
-			x.storage = true
-			x.size = u(st.Size)
-		}
-		x.ni = i.NetworkInterface != nil
-		x.sl = i.StorageLink != nil
-	case sv.DSaaS != nil:
-		x.objects = dsMask(sv.DSaaS)
-		if sv.DSaaS.Link != nil {
-			x.rel = sv.DSaaS.Link.Rel
-		}
-	case sv.PaaS != nil:
-		if sv.PaaS.Link != nil {
-			x.rel = sv.PaaS.Link.Rel
-		}
-	case sv.SaaS != nil:
-		if sv.SaaS.Link != nil {
-			x.rel = sv.SaaS.Link.Rel
 		}
 	}
 	return x

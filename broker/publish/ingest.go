@@ -23,6 +23,7 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
 	"github.com/caddy-csb/caddy-csb/broker/clock"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/broker/internal/defaults"
 )
 
 // AnyPublisher in Policy.Publishers allows every request that reached the
@@ -77,8 +78,20 @@ type IngestOptions struct {
 	// subscription update asking the provider for its full state.
 	OnGap func(providerID, subscriptionID string)
 	// CommitTimeout bounds how long an acknowledgement waits for the
-	// catalogue's store write. Default: 10 s.
+	// catalogue's store write. Default DefaultCommitTimeout (10s).
 	CommitTimeout time.Duration
+}
+
+// DefaultCommitTimeout is IngestOptions.CommitTimeout's default.
+const DefaultCommitTimeout = 10 * time.Second
+
+// WithDefaults returns opt with the wall clock, a no-op logger and the
+// default commit timeout where they are unset.
+func (opt IngestOptions) WithDefaults() IngestOptions {
+	opt.Clock = clock.OrReal(opt.Clock)
+	defaults.Zero(&opt.Logger, zap.NewNop())
+	defaults.Positive(&opt.CommitTimeout, DefaultCommitTimeout)
+	return opt
 }
 
 // Ingester applies notifications to the catalogue. It is safe for
@@ -103,12 +116,7 @@ type ingestConfig struct {
 // NewIngester returns an Ingester with no provider allowed to publish
 // until Configure is called.
 func NewIngester(opt IngestOptions) *Ingester {
-	if opt.Clock == nil {
-		opt.Clock = clock.Real{}
-	}
-	if opt.Logger == nil {
-		opt.Logger = zap.NewNop()
-	}
+	opt = opt.WithDefaults()
 	i := &Ingester{
 		opt:        opt,
 		clock:      opt.Clock,
@@ -361,11 +369,7 @@ func (i *Ingester) ingest(n *csbmsg.Notification, user string, arrived func()) R
 // code for an update refused for any other reason); its retry is then a
 // duplicate, which commits again before it is acknowledged.
 func (i *Ingester) commit(l noteLogger, pid string) (Result, bool) {
-	timeout := i.opt.CommitTimeout
-	if timeout <= 0 {
-		timeout = 10 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), i.opt.CommitTimeout)
 	defer cancel()
 	if err := i.opt.Catalog.Flush(ctx); err != nil {
 		l.Error("notification applied but not stored: asking the provider to retry", zap.Error(err))

@@ -19,11 +19,17 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
 	"github.com/caddy-csb/caddy-csb/broker/clock"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/broker/internal/defaults"
 	"github.com/caddy-csb/caddy-csb/broker/store"
 )
 
-// Defaults of ManagerOptions.
+// Defaults of ManagerOptions, and of what a broker asks a provider for.
 const (
+	// DefaultSubscriptionExpires is the subscription lifetime a broker
+	// asks for when its configuration names none (SubscriptionConfig's
+	// zero Expires itself sends no <expires>).
+	DefaultSubscriptionExpires = time.Hour
+
 	DefaultSubscriptionPrefix = "csb/subscriptions/"
 	DefaultRenewAt            = 0.8
 	DefaultRetryMin           = time.Second
@@ -174,36 +180,51 @@ type Manager struct {
 	closed  bool
 }
 
-// NewManager returns a manager with no subscriptions; Configure starts
-// them.
-func NewManager(opt ManagerOptions) *Manager {
-	if opt.KeyPrefix == "" {
-		opt.KeyPrefix = DefaultSubscriptionPrefix
-	}
-	if opt.Clock == nil {
-		opt.Clock = clock.Real{}
-	}
-	if opt.Logger == nil {
-		opt.Logger = zap.NewNop()
-	}
+// WithDefaults returns opt with its unset or out-of-range fields set to
+// their defaults (the Default constants), the wall clock, a no-op logger
+// and math/rand for the jitter. Sender, Catalog, Ingester and Store are
+// left as they are.
+func (opt ManagerOptions) WithDefaults() ManagerOptions {
+	defaults.Zero(&opt.KeyPrefix, DefaultSubscriptionPrefix)
+	opt.Clock = clock.OrReal(opt.Clock)
+	defaults.Zero(&opt.Logger, zap.NewNop())
 	if opt.RenewAt <= 0 || opt.RenewAt >= 1 {
 		opt.RenewAt = DefaultRenewAt
 	}
-	if opt.RetryMin <= 0 {
-		opt.RetryMin = DefaultRetryMin
-	}
+	defaults.Positive(&opt.RetryMin, DefaultRetryMin)
 	if opt.RetryMax < opt.RetryMin {
 		opt.RetryMax = max(DefaultRetryMax, opt.RetryMin)
 	}
-	if opt.RequestTimeout <= 0 {
-		opt.RequestTimeout = DefaultRequestTimeout
-	}
-	if opt.SyncInterval == 0 {
-		opt.SyncInterval = DefaultSubscriptionSync
-	}
+	defaults.Positive(&opt.RequestTimeout, DefaultRequestTimeout)
+	defaults.Zero(&opt.SyncInterval, DefaultSubscriptionSync)
 	if opt.Rand == nil {
 		opt.Rand = rand.Float64
 	}
+	return opt
+}
+
+// Validate checks the tunables as given: RenewAt is a fraction in (0, 1)
+// or zero (the default), and the retry bounds are in order when both are
+// set. NewManager itself falls back to the defaults instead; Validate is
+// for configuration that should be refused rather than corrected.
+// Errors name the fields as the Caddy configuration does (snake_case).
+func (opt ManagerOptions) Validate() error {
+	if opt.RenewAt < 0 || opt.RenewAt >= 1 {
+		return fmt.Errorf("subscriptions: renew_at %v: want a fraction between 0 and 1", opt.RenewAt)
+	}
+	if opt.RetryMin < 0 || opt.RetryMax < 0 || opt.RequestTimeout < 0 {
+		return errors.New("subscriptions: retry and timeout durations must be positive")
+	}
+	if opt.RetryMin > 0 && opt.RetryMax > 0 && opt.RetryMax < opt.RetryMin {
+		return fmt.Errorf("subscriptions: retry maximum %s is shorter than the minimum %s", opt.RetryMax, opt.RetryMin)
+	}
+	return nil
+}
+
+// NewManager returns a manager with no subscriptions; Configure starts
+// them.
+func NewManager(opt ManagerOptions) *Manager {
+	opt = opt.WithDefaults()
 	return &Manager{
 		opt:     opt,
 		clock:   opt.Clock,

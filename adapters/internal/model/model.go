@@ -5,6 +5,7 @@
 package model
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/caddy-csb/caddy-csb/broker/adapters"
@@ -37,4 +38,82 @@ func Of(op, adapter, apis string, w csbmsg.ServiceRequest) (string, error) {
 // not know: another adapter made it.
 func Foreign(adapter string, res *adapters.Resource) error {
 	return &adapters.Error{Kind: adapters.KindNotFound, Op: "resource", Err: fmt.Errorf("resource %q was not made by the %s adapter", res.URI, adapter)}
+}
+
+// Route is what a two-API adapter does with the resources of one of its
+// native APIs (aws: EC2 instances or S3 buckets; openstack: Nova servers
+// or Swift storage).
+type Route struct {
+	// Model is the service model the API serves: IaaS or DSaaS.
+	Model  string
+	Status func(ctx context.Context, res *adapters.Resource) (*adapters.Resource, error)
+	Update func(ctx context.Context, res *adapters.Resource, req *adapters.Request) (*adapters.Resource, error)
+	Remove func(ctx context.Context, res *adapters.Resource) error
+	// Find returns what Provision made for the request's job, or nil.
+	Find func(ctx context.Context, req *adapters.Request) (*adapters.Resource, error)
+}
+
+// Router sends a two-API adapter's Status, Update and Remove to the Route
+// of the resource's kind (its Native[KindKey]), and Find to the Route of
+// the request's model. An adapter embeds it, so these are its methods.
+type Router struct {
+	// Adapter names the adapter in the error for a foreign resource.
+	Adapter string
+	// KindKey is the Native key that holds a resource's kind.
+	KindKey string
+	// Routes are the native APIs by the kind their resources carry.
+	Routes map[string]Route
+}
+
+func (r *Router) route(res *adapters.Resource) (Route, bool) {
+	rt, ok := r.Routes[res.Native[r.KindKey]]
+	return rt, ok
+}
+
+// Status reads the resource back through the API that made it.
+func (r *Router) Status(ctx context.Context, res *adapters.Resource) (*adapters.Resource, error) {
+	if rt, ok := r.route(res); ok {
+		return rt.Status(ctx, res)
+	}
+	return nil, Foreign(r.Adapter, res)
+}
+
+// Update changes the resource through the API that made it.
+func (r *Router) Update(ctx context.Context, res *adapters.Resource, req *adapters.Request) (*adapters.Resource, error) {
+	if rt, ok := r.route(res); ok {
+		return rt.Update(ctx, res, req)
+	}
+	return nil, Foreign(r.Adapter, res)
+}
+
+// Remove deletes the resource through the API that made it. A resource
+// with no Native entries (nothing was created) is removed at once.
+func (r *Router) Remove(ctx context.Context, res *adapters.Resource) error {
+	if rt, ok := r.route(res); ok {
+		return rt.Remove(ctx, res)
+	}
+	if len(res.Native) == 0 {
+		return nil
+	}
+	return Foreign(r.Adapter, res)
+}
+
+// Find looks for what Provision made for req's job through the API of
+// model m, and reads it back: a resource found but not readable yet is
+// returned as found, for the broker to poll.
+func (r *Router) Find(ctx context.Context, m string, req *adapters.Request) (*adapters.Resource, error) {
+	for _, rt := range r.Routes {
+		if rt.Model != m {
+			continue
+		}
+		res, err := rt.Find(ctx, req)
+		if err != nil || res == nil {
+			return nil, err
+		}
+		if out, err := rt.Status(ctx, res); err == nil {
+			return out, nil
+		}
+		return res, nil
+	}
+	return nil, nil
 }

@@ -16,14 +16,17 @@ import (
 // and, when the provider answered, HTTP status (0 if it did not).
 // An *adapters.Error passes through unchanged.
 func New(op string, status int, err error) error {
-	if err == nil {
-		return nil
-	}
-	var ae *adapters.Error
-	if errors.As(err, &ae) {
+	if Settled(err) {
 		return err
 	}
 	return &adapters.Error{Kind: Kind(status, err), Op: op, Status: status, Err: err}
+}
+
+// Settled reports whether err needs no classifying: it is nil, or
+// already an *adapters.Error (a classifier passes it through unchanged).
+func Settled(err error) bool {
+	var ae *adapters.Error
+	return err == nil || errors.As(err, &ae)
 }
 
 // Kind returns the error kind for an HTTP status (0 if none) and an error.

@@ -123,9 +123,9 @@ func Service(id, base string) csbmsg.Service {
 		Status: csbmsg.ServiceActive,
 		URI:    base,
 		DSaaS: &csbmsg.DSaaS{
-			ContainerObject: &csbmsg.ContainerObject{ParentURI: &base},
+			ContainerObject: &csbmsg.ContainerObject{ObjectRefs: csbmsg.ObjectRefs{ParentURI: &base}},
 			DataObject:      &csbmsg.DataObject{},
-			DomainObject:    &csbmsg.DomainObject{ObjectURI: &base, Enabled: &enabled},
+			DomainObject:    &csbmsg.DomainObject{ObjectRefs: csbmsg.ObjectRefs{ObjectURI: &base}, Enabled: &enabled},
 		},
 	}
 }

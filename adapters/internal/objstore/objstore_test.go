@@ -14,17 +14,17 @@ func TestNames(t *testing.T) {
 		d    csbmsg.DSaaS
 		want string
 	}{
-		{csbmsg.DSaaS{ContainerObject: &csbmsg.ContainerObject{ObjectID: s("box")}, DataObject: &csbmsg.DataObject{ParentURI: s("https://x/v1/a/other")}}, "box"},
-		{csbmsg.DSaaS{DataObject: &csbmsg.DataObject{ParentURI: s("https://x/v1/AUTH_a/photos/")}}, "photos"},
-		{csbmsg.DSaaS{DataObject: &csbmsg.DataObject{ParentURI: s("photos")}}, "photos"},
-		{csbmsg.DSaaS{DataObject: &csbmsg.DataObject{ParentURI: s("")}}, ""},
+		{csbmsg.DSaaS{ContainerObject: &csbmsg.ContainerObject{ObjectRefs: csbmsg.ObjectRefs{ObjectID: s("box")}}, DataObject: &csbmsg.DataObject{ObjectRefs: csbmsg.ObjectRefs{ParentURI: s("https://x/v1/a/other")}}}, "box"},
+		{csbmsg.DSaaS{DataObject: &csbmsg.DataObject{ObjectRefs: csbmsg.ObjectRefs{ParentURI: s("https://x/v1/AUTH_a/photos/")}}}, "photos"},
+		{csbmsg.DSaaS{DataObject: &csbmsg.DataObject{ObjectRefs: csbmsg.ObjectRefs{ParentURI: s("photos")}}}, "photos"},
+		{csbmsg.DSaaS{DataObject: &csbmsg.DataObject{ObjectRefs: csbmsg.ObjectRefs{ParentURI: s("")}}}, ""},
 		{csbmsg.DSaaS{}, ""},
 	} {
 		if got := ContainerName(&tc.d); got != tc.want {
 			t.Errorf("ContainerName(%+v) = %q, want %q", tc.d, got, tc.want)
 		}
 	}
-	if ObjectName(&csbmsg.DataObject{}) != DefaultObjectName || ObjectName(&csbmsg.DataObject{ObjectID: s("a/b")}) != "a/b" {
+	if ObjectName(&csbmsg.DataObject{}) != DefaultObjectName || ObjectName(&csbmsg.DataObject{ObjectRefs: csbmsg.ObjectRefs{ObjectID: s("a/b")}}) != "a/b" {
 		t.Error("ObjectName")
 	}
 	if v, mt := Content(&csbmsg.DataObject{}); v != "" || mt != DefaultMimetype {

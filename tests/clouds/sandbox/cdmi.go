@@ -89,7 +89,7 @@ var cdmiCapabilities = map[string]map[string]string{
 }
 
 func (c *Cloud) initCDMI() {
-	now := c.now()
+	now := c.clk.Now()
 	c.objects["/"] = &cdmiObject{path: "/", objectType: ctCDMIContainer, id: newObjectID(), metadata: map[string]any{}, created: now, system: true}
 	c.objects["/cdmi_domains/"] = &cdmiObject{path: "/cdmi_domains/", objectType: ctCDMIDomain, id: newObjectID(), metadata: map[string]any{}, created: now, system: true}
 }
@@ -352,7 +352,7 @@ func (c *Cloud) cdmiPutLocked(r *http.Request, p, ct, base string) (int, string,
 	if err := c.reserveLocked(0, 0, int64(len(value))); err != nil {
 		return cdmiErr(http.StatusInsufficientStorage, err.Error())
 	}
-	o = &cdmiObject{path: p, objectType: ct, id: newObjectID(), metadata: req.Metadata, mimetype: req.Mimetype, value: value, base64: b64, created: c.now()}
+	o = &cdmiObject{path: p, objectType: ct, id: newObjectID(), metadata: req.Metadata, mimetype: req.Mimetype, value: value, base64: b64, created: c.clk.Now()}
 	if o.metadata == nil {
 		o.metadata = map[string]any{}
 	}

@@ -100,7 +100,7 @@ type job struct {
 }
 
 func (c *Cloud) initCIMI() {
-	c.networks["networks/public"] = &network{id: "networks/public", name: "public", typ: "PUBLIC", state: stStarted, mtu: 1500, system: true, created: c.now()}
+	c.networks["networks/public"] = &network{id: "networks/public", name: "public", typ: "PUBLIC", state: stStarted, mtu: 1500, system: true, created: c.clk.Now()}
 }
 
 // CIMI returns the cloud's CIMI API. prefix is the path it is mounted at
@@ -196,7 +196,7 @@ func acceptsJSON(accept string) bool {
 
 // settleLocked completes every transition whose time has come.
 func (c *Cloud) settleLocked() {
-	now := c.now()
+	now := c.clk.Now()
 	for _, m := range c.machines {
 		if m.target != "" && !now.Before(m.readyAt) {
 			m.state, m.target = m.target, ""

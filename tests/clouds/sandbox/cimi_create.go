@@ -56,7 +56,7 @@ func (c *Cloud) createMachineLocked(r *http.Request, u func(string) string) (int
 		return errResp(http.StatusBadRequest, "machineTemplate.machineConfig is required")
 	}
 	base := u("")
-	m := &machine{arch: c.cfg.Architecture, created: c.now(), attachments: map[string]*attachment{}}
+	m := &machine{arch: c.cfg.Architecture, created: c.clk.Now(), attachments: map[string]*attachment{}}
 	mc := t.MachineConfig
 	if mc.Href != "" {
 		name := strings.TrimPrefix(pathOf(mc.Href, base), "machineConfigs/")
@@ -124,7 +124,7 @@ func (c *Cloud) createMachineLocked(r *http.Request, u func(string) string) (int
 	if t.InitialState == stStopped {
 		final = stStopped
 	}
-	m.target, m.readyAt = final, c.now().Add(c.cfg.BuildTime)
+	m.target, m.readyAt = final, c.clk.Now().Add(c.cfg.BuildTime)
 	c.machines[m.id] = m
 	for _, v := range t.Volumes {
 		c.attachLocked(m, pathOf(v.Volume.Href, base), v.InitialLocation)
@@ -181,7 +181,7 @@ func (c *Cloud) createVolumeLocked(r *http.Request, u func(string) string) (int,
 		return errResp(http.StatusBadRequest, "volumeTemplate.volumeConfig is required")
 	}
 	vc := req.VolumeTemplate.VolumeConfig
-	v := &volume{name: req.Name, format: vc.Format, typ: vc.Type, capKiB: vc.Capacity, created: c.now(), props: req.Properties}
+	v := &volume{name: req.Name, format: vc.Format, typ: vc.Type, capKiB: vc.Capacity, created: c.clk.Now(), props: req.Properties}
 	if vc.Href != "" {
 		name := strings.TrimPrefix(pathOf(vc.Href, u("")), "volumeConfigs/")
 		found := false
@@ -235,7 +235,7 @@ func (c *Cloud) createNetworkLocked(r *http.Request, u func(string) string) (int
 		return errResp(http.StatusBadRequest, "networkTemplate.networkConfig is required")
 	}
 	nc := req.NetworkTemplate.NetworkConfig
-	n := &network{name: req.Name, typ: nc.NetworkType, mtu: nc.MTU, state: stStarted, props: req.Properties, created: c.now()}
+	n := &network{name: req.Name, typ: nc.NetworkType, mtu: nc.MTU, state: stStarted, props: req.Properties, created: c.clk.Now()}
 	switch n.typ {
 	case "":
 		n.typ = "PRIVATE"

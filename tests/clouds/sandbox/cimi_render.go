@@ -228,7 +228,7 @@ func networkJSON(n *network, u func(string) string) any {
 
 func (c *Cloud) jobJSON(j *job, u func(string) string) any {
 	state, progress := "RUNNING", 50
-	if !c.now().Before(j.readyAt) {
+	if !c.clk.Now().Before(j.readyAt) {
 		state, progress = "SUCCESS", 100
 	}
 	var aff []map[string]string
@@ -249,7 +249,7 @@ func (c *Cloud) jobJSON(j *job, u func(string) string) any {
 }
 
 func (c *Cloud) newJobLocked(action, target string, readyAt time.Time) *job {
-	j := &job{id: c.newIDLocked("jobs/"), action: action, target: target, created: c.now(), readyAt: readyAt}
+	j := &job{id: c.newIDLocked("jobs/"), action: action, target: target, created: c.clk.Now(), readyAt: readyAt}
 	c.jobs[j.id] = j
 	// Keep the job list bounded: forget the oldest finished jobs.
 	if len(c.jobs) > 256 {

@@ -151,7 +151,7 @@ func (c *Cloud) editMachineLocked(r *http.Request, m *machine, u func(string) st
 	if req.Description != "" {
 		m.description = req.Description
 	}
-	m.updated = c.now()
+	m.updated = c.clk.Now()
 	return http.StatusOK, nil, c.machineJSON(m, u)
 }
 
@@ -193,7 +193,7 @@ func (c *Cloud) actionLocked(r *http.Request, path, op string, u func(string) st
 		default:
 			return errResp(http.StatusConflict, "cannot %s %s in state %s", op, path, n.state)
 		}
-		j := c.newJobLocked(req.Action, path, c.now())
+		j := c.newJobLocked(req.Action, path, c.clk.Now())
 		return http.StatusAccepted, map[string]string{cimiJobHdr: u(j.id)}, nil
 	}
 	m, ok := c.machines[path]
@@ -207,8 +207,8 @@ func (c *Cloud) actionLocked(r *http.Request, path, op string, u func(string) st
 	if !contains(a.from, m.state) {
 		return errResp(http.StatusConflict, "cannot %s %s in state %s", op, path, m.state)
 	}
-	m.state, m.target, m.readyAt = a.via, a.target, c.now().Add(c.cfg.BuildTime)
-	m.updated = c.now()
+	m.state, m.target, m.readyAt = a.via, a.target, c.clk.Now().Add(c.cfg.BuildTime)
+	m.updated = c.clk.Now()
 	c.settleLocked()
 	j := c.newJobLocked(req.Action, path, m.readyAt)
 	return http.StatusAccepted, map[string]string{cimiJobHdr: u(j.id)}, c.jobJSON(j, u)

@@ -133,7 +133,7 @@ func (c *Cloud) SetPublishConfig(pc PublishConfig) {
 func (c *Cloud) clock() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.now()
+	return c.clk.Now()
 }
 
 func (ps *pubState) wake() {

@@ -25,6 +25,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/caddy-csb/caddy-csb/broker/clock"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
@@ -78,7 +79,7 @@ func (c Config) withDefaults() Config {
 type Cloud struct {
 	mu     sync.Mutex
 	cfg    Config
-	now    func() time.Time
+	clk    clock.Clock
 	nextID uint64
 	// idTag is a random tag in every resource id, so that the ids of a
 	// restarted (empty) cloud never name what an earlier run created: a
@@ -110,7 +111,7 @@ type Cloud struct {
 func New(cfg Config) *Cloud {
 	c := &Cloud{
 		cfg:      cfg.withDefaults(),
-		now:      time.Now,
+		clk:      clock.Real{},
 		idTag:    fmt.Sprintf("%06x", rand.Uint32()&0xffffff),
 		machines: map[string]*machine{},
 		volumes:  map[string]*volume{},
@@ -128,10 +129,10 @@ func New(cfg Config) *Cloud {
 
 // SetClock replaces the cloud's clock (tests). It must be called before
 // the cloud is used.
-func (c *Cloud) SetClock(now func() time.Time) {
+func (c *Cloud) SetClock(clk clock.Clock) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.now = now
+	c.clk = clk
 }
 
 // Reconfigure applies a new configuration to a running cloud (a Caddy

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-csb/caddy-csb/broker/clock"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
@@ -102,7 +103,7 @@ func postSub(t *testing.T, c *Cloud, body []byte) *csbmsg.PublishResponse {
 func TestSubscriptionStatuses(t *testing.T) {
 	clk := &fakeClock{t: time.Unix(1e9, 0)}
 	c := New(Config{})
-	c.SetClock(clk.Now)
+	c.SetClock(clock.Func(clk.Now))
 	c.SetPublishConfig(PublishConfig{MinFrequency: 10 * time.Second, MaxExpires: time.Hour, MaxSubscriptions: 2})
 
 	r := subscribe(t, c, "s1", 1, csbmsg.ActionCreate, u64(600), u64(20))
@@ -196,7 +197,7 @@ func TestNotificationsSequencing(t *testing.T) {
 	b := newBroker(t)
 	clk := &fakeClock{t: time.Unix(1e9, 0)}
 	c := New(Config{ProviderID: "cloudA", Price: 0.25})
-	c.SetClock(clk.Now)
+	c.SetClock(clock.Func(clk.Now))
 	c.SetPublishConfig(PublishConfig{BrokerURL: b.srv.URL})
 	ctx := context.Background()
 
@@ -264,7 +265,7 @@ func TestPushWithoutSubscription(t *testing.T) {
 	b := newBroker(t)
 	clk := &fakeClock{t: time.Unix(1e9, 0)}
 	c := New(Config{})
-	c.SetClock(clk.Now)
+	c.SetClock(clock.Func(clk.Now))
 	c.SetPublishConfig(PublishConfig{BrokerURL: b.srv.URL, PushID: "push1", PushFrequency: 10 * time.Second})
 	ctx := context.Background()
 	c.PublishDue(ctx)
@@ -362,7 +363,7 @@ func TestFaults(t *testing.T) {
 func TestMachineTransitionsOnClock(t *testing.T) {
 	clk := &fakeClock{t: time.Unix(1e9, 0)}
 	c := New(Config{BuildTime: time.Minute})
-	c.SetClock(clk.Now)
+	c.SetClock(clock.Func(clk.Now))
 	h := c.CIMI("/cimi")
 	body := `{"resourceURI":"http://schemas.dmtf.org/cimi/1/MachineCreate","machineTemplate":{"machineConfig":{"href":"http://x/cimi/machineConfigs/small"},"machineImage":{"href":"http://x/cimi/machineImages/alpine-3"}}}`
 	req := httptest.NewRequest(http.MethodPost, "/cimi/machines", strings.NewReader(body))
