@@ -132,8 +132,6 @@ type Discovery struct {
 	Interval caddy.Duration `json:"interval,omitempty"`
 }
 
-const defaultDiscoveryInterval = 5 * time.Minute
-
 func ptr[T any](v T) *T { return &v }
 
 func optString(s string) *string {
@@ -305,7 +303,7 @@ func (a *App) startDiscovery(e *engine) error {
 		}
 		interval := time.Duration(p.Discover.Interval)
 		if interval <= 0 {
-			interval = defaultDiscoveryInterval
+			interval = catalog.DefaultDiscoveryInterval
 		}
 		loops.wg.Add(1)
 		go runDiscovery(ctx, &loops.wg, e, p.ID, disc, interval, p.peer, a.logger.Named("discovery").With(zap.String("provider_id", p.ID)))

@@ -112,24 +112,10 @@ func (c *ConsumerConfig) validate(providers []*Provider) error {
 	if c == nil {
 		return nil
 	}
-	min, max := time.Duration(c.LeaseMin), time.Duration(c.LeaseMax)
-	if min == 0 {
-		min = 5 * time.Minute
-	}
-	if max == 0 {
-		max = 720 * time.Hour
-	}
-	if min > max {
-		return fmt.Errorf("jobs: lease_min %s exceeds lease_max %s", min, max)
-	}
-	if def := time.Duration(c.LeaseDefault); def != 0 && (def < min || def > max) {
-		return fmt.Errorf("jobs: lease_default %s is outside [%s, %s]", def, min, max)
-	}
-	if c.CacheSize < 0 {
-		return fmt.Errorf("jobs: cache_size %d: must be positive", c.CacheSize)
-	}
-	if c.MaxJobsPerOwner < -1 {
-		return fmt.Errorf("jobs: max_jobs_per_owner %d: want a positive number, or -1 for no limit", c.MaxJobsPerOwner)
+	// The engine's own checks and defaults (lease bounds, cache size,
+	// the job cap), not restated here.
+	if err := c.tunables().Validate(); err != nil {
+		return err
 	}
 	if c.Anonymous != "" && c.Anonymous != AnonymousRefuse && c.Anonymous != AnonymousAllow {
 		return fmt.Errorf("jobs: anonymous %q: want refuse or allow", c.Anonymous)

@@ -52,8 +52,6 @@ type Subscribe struct {
 	Frequency caddy.Duration `json:"frequency,omitempty"`
 }
 
-const defaultSubscriptionExpires = time.Hour
-
 // Push lets a provider send notifications without a subscription the
 // broker holds, under the ids listed.
 type Push struct {
@@ -109,7 +107,7 @@ func (a *App) subscriptionConfigs() []publish.SubscriptionConfig {
 		}
 		exp := time.Duration(p.Subscribe.Expires)
 		if exp == 0 {
-			exp = defaultSubscriptionExpires
+			exp = publish.DefaultSubscriptionExpires
 		}
 		out = append(out, publish.SubscriptionConfig{
 			ProviderID: p.ID,

@@ -38,7 +38,7 @@ func TestServerConfigValidateAndDefaults(t *testing.T) {
 		t.Fatalf("default clock %T", d.Clock)
 	}
 	at := time.Unix(1e9, 0)
-	if c := (ServerConfig{Now: func() time.Time { return at }}).WithDefaults().Clock; !c.Now().Equal(at) {
-		t.Fatal("the deprecated Now is not used when Clock is unset")
+	if c := (ServerConfig{Clock: clock.Func(func() time.Time { return at })}).WithDefaults().Clock; !c.Now().Equal(at) {
+		t.Fatal("a given Clock is replaced by the default")
 	}
 }

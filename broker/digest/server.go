@@ -77,13 +77,9 @@ type ServerConfig struct {
 	// wrong responses, and backoff per user name and per client address
 	// (see Throttle). Nil: no throttling.
 	Throttle *Throttle
-	// Clock is the time source. Default: the wall clock.
+	// Clock is the time source (clock.Func wraps a function). Default:
+	// the wall clock.
 	Clock clock.Clock
-	// Now is the time source as a function, used when Clock is nil.
-	//
-	// Deprecated: set Clock (clock.Func(f) wraps a function); Now stays
-	// until the Caddy glue has moved to Clock.
-	Now func() time.Time
 }
 
 // Server verifies Digest credentials (RFC 7616) and writes challenges. It
@@ -99,14 +95,11 @@ type Server struct {
 }
 
 // WithDefaults returns cfg with its unset fields set to their defaults:
-// DefaultNonceLifetime, DefaultMaxAuthIntBody, qop auth, and the clock
-// (Now wrapped, else the wall clock).
+// DefaultNonceLifetime, DefaultMaxAuthIntBody, qop auth, and the wall
+// clock.
 func (cfg ServerConfig) WithDefaults() ServerConfig {
 	defaults.Positive(&cfg.NonceLifetime, DefaultNonceLifetime)
 	defaults.Positive(&cfg.MaxAuthIntBody, DefaultMaxAuthIntBody)
-	if cfg.Clock == nil && cfg.Now != nil {
-		cfg.Clock = clock.Func(cfg.Now)
-	}
 	cfg.Clock = clock.OrReal(cfg.Clock)
 	if len(cfg.QOP) == 0 {
 		cfg.QOP = []string{QOPAuth}

@@ -27,6 +27,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/caddy-csb/caddy-csb/broker/clock"
 	"github.com/caddy-csb/caddy-csb/broker/digest"
 )
 
@@ -162,8 +163,8 @@ type HTTPDigestAuth struct {
 	Throttle *DigestThrottle `json:"throttle,omitempty"`
 
 	server  *digest.Server
-	now     func() time.Time // the server's clock; nil: time.Now (tests set it)
-	authInt bool             // qop auth-int is offered: requests may need their body
+	clock   clock.Clock // the server's clock; nil: the wall clock (tests set it)
+	authInt bool        // qop auth-int is offered: requests may need their body
 	poolKey string
 	logger  *zap.Logger
 }
@@ -407,7 +408,7 @@ func (d *HTTPDigestAuth) Provision(ctx caddy.Context) error {
 		Replay:         state.replay,
 		Users:          users,
 		Throttle:       throttle,
-		Now:            d.now,
+		Clock:          d.clock,
 	})
 	if err != nil {
 		return fmt.Errorf("digest: %v", err)

@@ -15,6 +15,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/caddyauth"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/caddy-csb/caddy-csb/broker/clock"
 	"github.com/caddy-csb/caddy-csb/broker/digest"
 )
 
@@ -76,14 +77,14 @@ func TestDigestThrottleThroughCaddyauth(t *testing.T) {
 	const key = "throttle-test-nonce-key-0123456789"
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	defer cancel()
-	var clock time.Time
-	now := func() time.Time { return clock }
-	old := &HTTPDigestAuth{Realm: "broker", NonceKey: key, Accounts: secDigestAccounts(), now: now}
+	var at time.Time
+	now := func() time.Time { return at }
+	old := &HTTPDigestAuth{Realm: "broker", NonceKey: key, Accounts: secDigestAccounts(), clock: clock.Func(now)}
 	if err := old.Provision(ctx); err != nil {
 		t.Fatal(err)
 	}
 	// After the replay cache's start: nonces issued before it are stale.
-	clock = time.Now().Add(time.Millisecond)
+	at = time.Now().Add(time.Millisecond)
 	srv := serveAuth(t, old)
 	get := func(user, pass string) *http.Response {
 		t.Helper()
@@ -108,7 +109,7 @@ func TestDigestThrottleThroughCaddyauth(t *testing.T) {
 
 	// A reload keeps the counts (alice is still throttled) and takes the
 	// new limits: the backoff now starts at a minute.
-	neu := &HTTPDigestAuth{Realm: "broker", NonceKey: key, Accounts: secDigestAccounts(), now: now,
+	neu := &HTTPDigestAuth{Realm: "broker", NonceKey: key, Accounts: secDigestAccounts(), clock: clock.Func(now),
 		Throttle: &DigestThrottle{Backoff: caddy.Duration(time.Minute)}}
 	if err := neu.Provision(ctx); err != nil {
 		t.Fatal(err)
@@ -118,14 +119,14 @@ func TestDigestThrottleThroughCaddyauth(t *testing.T) {
 	if resp := get("alice", "wonderland"); resp.StatusCode != 401 || resp.Header.Get("Retry-After") != "1" {
 		t.Fatalf("right after the reload: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
-	clock = clock.Add(time.Second)
+	at = at.Add(time.Second)
 	get("alice", "guess") // the 7th failure: 2 × 1m
 	if resp := get("alice", "wonderland"); resp.StatusCode != 401 || resp.Header.Get("Retry-After") != "120" {
 		t.Fatalf("after the 7th failure: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 
 	// throttle off: the same counts no longer refuse.
-	off := &HTTPDigestAuth{Realm: "broker", NonceKey: key, Accounts: secDigestAccounts(), now: now, Throttle: &DigestThrottle{Off: true}}
+	off := &HTTPDigestAuth{Realm: "broker", NonceKey: key, Accounts: secDigestAccounts(), clock: clock.Func(now), Throttle: &DigestThrottle{Off: true}}
 	if err := off.Provision(ctx); err != nil {
 		t.Fatal(err)
 	}
