@@ -108,11 +108,23 @@ func xmlName(goName string) string {
 	return string(r)
 }
 
+// createdStatus are the statuses IaaS resources are created in, by any
+// adapter: a create request's <status> equal to one of them (as in the
+// draft's own example) asks for nothing, so it is not listed as a field.
+var createdStatus = map[string]string{
+	"IaaS/compute/status":          string(csbmsg.ComputeActive),
+	"IaaS/storage/status":          string(csbmsg.StorageOnline),
+	"IaaS/network/status":          string(csbmsg.NetworkActive),
+	"IaaS/NetworkInterface/status": string(csbmsg.NetworkActive),
+	"IaaS/storagelink/status":      string(csbmsg.NetworkActive),
+}
+
 // RequestFields lists the fields a request sets, as FieldSet paths, in
 // schema order: every element and leaf present under its IaaS, PaaS, SaaS
 // or DSaaS element (not the model element itself, nor job-info and
-// encryption, which the broker handles). It walks the csbmsg types, so a
-// field added there is listed without code here.
+// encryption, which the broker handles; nor an IaaS <status> that asks
+// for the state resources are created in, see createdStatus). It walks
+// the csbmsg types, so a field added there is listed without code here.
 func RequestFields(req *csbmsg.ServiceRequest) []string {
 	if req == nil {
 		return nil
@@ -144,6 +156,9 @@ func walkFields(v reflect.Value, prefix string, out []string) []string {
 		}
 		if fv.Kind() != reflect.Pointer || fv.IsNil() {
 			continue
+		}
+		if st, ok := createdStatus[path]; ok && fv.Elem().String() == st {
+			continue // asks for the state every resource is created in
 		}
 		out = append(out, path)
 		if fv.Elem().Kind() == reflect.Struct {

@@ -33,6 +33,16 @@ func TestRequestFields(t *testing.T) {
 	if got := RequestFields(req); !slices.Equal(got, want) {
 		t.Fatalf("RequestFields:\n got %q\nwant %q", got, want)
 	}
+	// The draft's example asks for an active machine with online storage:
+	// the state they are created in, so nothing to honour; inactive is.
+	st := &csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{
+		Compute: &csbmsg.Compute{Status: ptr(csbmsg.ComputeActive)},
+		Storage: &csbmsg.Storage{Status: ptr(csbmsg.StorageOffline)},
+	}}
+	want = []string{"IaaS/compute", "IaaS/storage", "IaaS/storage/status"}
+	if got := RequestFields(st); !slices.Equal(got, want) {
+		t.Fatalf("RequestFields (statuses):\n got %q\nwant %q", got, want)
+	}
 	ds := &csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{ContainerObject: &csbmsg.ContainerObject{
 		ObjectRefs: csbmsg.ObjectRefs{ObjectID: ptr("photos"), ParentURI: ptr("http://p/")}, Exports: ptr("nfs"),
 	}}}
