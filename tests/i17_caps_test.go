@@ -149,6 +149,12 @@ func TestI17CapsPlacedWhereHonoured(t *testing.T) {
 		t.Fatalf("explanation with ip: %+v", ex)
 	}
 
+	status, _, data := adminDo(t, b.admin, http.MethodPost, "/csb/placement/explain", csbmsg.ConsumerMediaType, csbmsg.ConsumerMediaType, consumerBody(t, i17CapsVM("10.1.2.3")))
+	if x := string(data); status != 200 || !strings.Contains(x, `unhonoured-fields="IaaS/NetworkInterface/ip"`) ||
+		!strings.Contains(x, "<admin:request-field>IaaS/NetworkInterface/ip</admin:request-field>") || !strings.Contains(x, `chosen-provider="occi"`) {
+		t.Fatalf("explanation as XML: %d\n%s", status, data)
+	}
+
 	a := b.create("", i17CapsVM("10.1.2.3"), nil)
 	mustStatus(t, a, csbmsg.StatusOK)
 	a = b.waitJob("", a.jobID(), "success")
