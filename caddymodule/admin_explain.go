@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/beevik/etree"
@@ -32,6 +33,10 @@ type adminExplanation struct {
 	Chosen     *adminCandidate  `json:"chosen"`
 	Summary    string           `json:"summary"`
 	Candidates []adminCandidate `json:"candidates"`
+	// Fields are the request fields each candidate's adapter must honour
+	// (adapters.RequestFields); a candidate's unhonoured_fields lists
+	// those its adapter does not.
+	Fields []string `json:"request_fields"`
 }
 
 // adminCandidate is one provider of an explanation: its best-fitting
@@ -43,6 +48,9 @@ type adminCandidate struct {
 	Rank       int      `json:"rank"` // 0 = chosen, -1 = rejected
 	Score      *float64 `json:"score,omitempty"`
 	Note       string   `json:"note"` // the score explained, or the reason for rejection
+	// Unhonoured are the request fields the provider's adapter does not
+	// honour: why it was rejected, or what it would ignore.
+	Unhonoured []string `json:"unhonoured_fields,omitempty"`
 }
 
 func (api *AdminAPI) serveExplain(w http.ResponseWriter, r *http.Request) error {
@@ -76,10 +84,11 @@ func (api *AdminAPI) serveExplain(w http.ResponseWriter, r *http.Request) error 
 		}
 		return adminError(http.StatusInternalServerError, "placement: %v", err)
 	}
-	out := adminExplanation{Kind: d.Kind, Policy: d.Policy, Version: d.Version, Summary: d.Summary(), Candidates: []adminCandidate{}}
+	out := adminExplanation{Kind: d.Kind, Policy: d.Policy, Version: d.Version, Summary: d.Summary(), Candidates: []adminCandidate{},
+		Fields: append([]string{}, d.Fields...)}
 	seen := map[string]bool{}
 	for _, x := range d.Explain() {
-		c := adminCandidate{ProviderID: x.ProviderID, ServiceID: x.ServiceID, Matched: x.Matched, Rank: x.Rank, Note: x.Note}
+		c := adminCandidate{ProviderID: x.ProviderID, ServiceID: x.ServiceID, Matched: x.Matched, Rank: x.Rank, Note: x.Note, Unhonoured: x.Unhonoured}
 		if x.Matched {
 			score := x.Score
 			if i := slices.IndexFunc(d.Candidates, func(c placement.Candidate) bool { return c.ProviderID == x.ProviderID }); i >= 0 {
@@ -128,6 +137,9 @@ func (api *AdminAPI) serveExplain(w http.ResponseWriter, r *http.Request) error 
 		}
 	}
 	root.CreateElement("admin:summary").SetText(out.Summary)
+	for _, f := range out.Fields {
+		root.CreateElement("admin:request-field").SetText(f)
+	}
 	for _, c := range out.Candidates {
 		el := root.CreateElement("admin:candidate")
 		el.CreateAttr("provider", c.ProviderID)
@@ -140,6 +152,9 @@ func (api *AdminAPI) serveExplain(w http.ResponseWriter, r *http.Request) error 
 			el.CreateAttr("score", strconv.FormatFloat(*c.Score, 'g', -1, 64))
 		}
 		el.CreateAttr("note", c.Note)
+		if len(c.Unhonoured) > 0 {
+			el.CreateAttr("unhonoured-fields", strings.Join(c.Unhonoured, " "))
+		}
 	}
 	return writeXML(w, csbmsg.ConsumerMediaType, doc)
 }

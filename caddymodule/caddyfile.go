@@ -111,6 +111,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 //			cache_ttl          <duration>
 //			cache_size         <size>
 //			anonymous          refuse|allow
+//			unhonoured_fields  refuse|ignore
 //			access <user>|* {
 //				allow <provider>...
 //				deny  <provider>...
@@ -709,6 +710,7 @@ func parseDiscover(d *caddyfile.Dispenser, p *Provider) error {
 //		cache_ttl          <duration>
 //		cache_size         <size>
 //		anonymous          refuse|allow
+//		unhonoured_fields  refuse|ignore
 //		access <user>|* {
 //			allow <provider>...
 //			deny  <provider>...
@@ -791,6 +793,17 @@ func parseJobsOption(d *caddyfile.Dispenser, a *App) error {
 				return d.Errf("jobs: anonymous %q: want refuse or allow", v)
 			}
 			cfg.Anonymous = d.Val()
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+		case "unhonoured_fields":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			if v := d.Val(); v != UnhonouredRefuse && v != UnhonouredIgnore {
+				return d.Errf("jobs: unhonoured_fields %q: want refuse or ignore", v)
+			}
+			cfg.UnhonouredFields = d.Val()
 			if d.NextArg() {
 				return d.ArgErr()
 			}

@@ -303,6 +303,16 @@ func (c *consumerCall) answer(res *jobs.Result, created bool) error {
 		hdr.Set("Csb-Job-Status", string(j.Status))
 		hdr.Set("Csb-Expires", strconv.FormatUint(resp.JobInfo.Expires, 10))
 		hdr.Set("Last-Modified", j.Updated.UTC().Format(http.TimeFormat))
+		if len(j.Ignored) > 0 {
+			hdr.Set("Csb-Ignored-Fields", strings.Join(j.Ignored, ", "))
+		}
+		// <encryption> (draft 4.2.2.2): the service is encrypted when the
+		// request asked for it, which placement grants only on a provider
+		// that declares encryption-support.
+		if want := j.Request.Encryption; want != nil {
+			enc := *want && j.Encryption
+			resp.Encryption = &enc
+		}
 		if created {
 			hdr.Set("Location", c.h.ConsumerPath+"/"+j.ID)
 		}

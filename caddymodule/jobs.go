@@ -23,6 +23,18 @@ const (
 	AnonymousAllow = "allow"
 )
 
+// Unhonoured-field behaviours (ConsumerConfig.UnhonouredFields).
+const (
+	// UnhonouredRefuse refuses, with status 420 naming them, a request
+	// that sets fields no candidate provider's adapter honours.
+	UnhonouredRefuse = "refuse"
+	// UnhonouredIgnore places such a request on a provider that drops
+	// them (preferring providers that honour every field), and says which
+	// fields were ignored: the Csb-Ignored-Fields response header, the
+	// reason, and a log line once per consumer.
+	UnhonouredIgnore = "ignore"
+)
+
 // AnonymousOwner is the owner of jobs created with "anonymous allow".
 const AnonymousOwner = "anonymous"
 
@@ -87,6 +99,13 @@ type ConsumerConfig struct {
 	// ({http.auth.user.id} empty) gets: "refuse" (default: HTTP 403) or
 	// "allow" (all such requests act as the owner "anonymous").
 	Anonymous string `json:"anonymous,omitempty"`
+	// UnhonouredFields is what a request gets that sets fields (such as
+	// NetworkInterface/ip) that no matching provider's adapter honours:
+	// "refuse" (default: status 420 naming the fields) or "ignore"
+	// (placed where they are dropped; the answer names them in the
+	// Csb-Ignored-Fields header and the reason). Providers whose adapter
+	// honours every field are preferred either way.
+	UnhonouredFields string `json:"unhonoured_fields,omitempty"`
 	// Access holds per-user provider allow/deny lists applied during
 	// placement, keyed by user id; the key "*" applies to users without
 	// an entry of their own.
@@ -120,6 +139,9 @@ func (c *ConsumerConfig) validate(providers []*Provider) error {
 	if c.Anonymous != "" && c.Anonymous != AnonymousRefuse && c.Anonymous != AnonymousAllow {
 		return fmt.Errorf("jobs: anonymous %q: want refuse or allow", c.Anonymous)
 	}
+	if c.UnhonouredFields != "" && c.UnhonouredFields != UnhonouredRefuse && c.UnhonouredFields != UnhonouredIgnore {
+		return fmt.Errorf("jobs: unhonoured_fields %q: want refuse or ignore", c.UnhonouredFields)
+	}
 	known := map[string]bool{}
 	for _, p := range providers {
 		known[p.ID] = true
@@ -139,20 +161,21 @@ func (c *ConsumerConfig) validate(providers []*Provider) error {
 
 func (c *ConsumerConfig) tunables() jobs.Config {
 	return jobs.Config{
-		LeaseDefault:    time.Duration(c.LeaseDefault),
-		LeaseMin:        time.Duration(c.LeaseMin),
-		LeaseMax:        time.Duration(c.LeaseMax),
-		ReapInterval:    time.Duration(c.ReapInterval),
-		AttemptTimeout:  time.Duration(c.AttemptTimeout),
-		CallTimeout:     time.Duration(c.CallTimeout),
-		RespondWithin:   time.Duration(c.RespondWithin),
-		PollInterval:    time.Duration(c.PollInterval),
-		Retain:          time.Duration(c.Retain),
-		RetainFailed:    time.Duration(c.RetainFailed),
-		MaxJobsPerOwner: c.MaxJobsPerOwner,
-		MaxAttempts:     c.MaxAttempts,
-		CacheTTL:        time.Duration(c.CacheTTL),
-		CacheSize:       c.CacheSize,
+		LeaseDefault:     time.Duration(c.LeaseDefault),
+		LeaseMin:         time.Duration(c.LeaseMin),
+		LeaseMax:         time.Duration(c.LeaseMax),
+		ReapInterval:     time.Duration(c.ReapInterval),
+		AttemptTimeout:   time.Duration(c.AttemptTimeout),
+		CallTimeout:      time.Duration(c.CallTimeout),
+		RespondWithin:    time.Duration(c.RespondWithin),
+		PollInterval:     time.Duration(c.PollInterval),
+		Retain:           time.Duration(c.Retain),
+		RetainFailed:     time.Duration(c.RetainFailed),
+		MaxJobsPerOwner:  c.MaxJobsPerOwner,
+		MaxAttempts:      c.MaxAttempts,
+		CacheTTL:         time.Duration(c.CacheTTL),
+		CacheSize:        c.CacheSize,
+		IgnoreUnhonoured: c.UnhonouredFields == UnhonouredIgnore,
 		// The job route (App.JobEndpoint, job_endpoints.go) caches job endpoints; every
 		// write of a job invalidates its entry.
 		OnChange: jobEndpointChanged,

@@ -121,7 +121,8 @@ func (a *App) provisionConsumer(ctx caddy.Context) error {
 		}
 	}
 	eng := a.engine.consumer
-	placer, err := placement.New(placement.Config{Catalog: a.engine.catalog, Policy: policy, Order: order, Load: eng.jobs.Load})
+	placer, err := placement.New(placement.Config{Catalog: a.engine.catalog, Policy: policy, Order: order, Load: eng.jobs.Load,
+		Honoured: a.honouredFields()})
 	if err != nil {
 		return err
 	}
@@ -166,7 +167,8 @@ func (a *App) ExplainPlacement(user string, req *csbmsg.ServiceRequest) (*placem
 	if a.consumerView == nil {
 		return nil, errors.New("consumer interface not configured")
 	}
-	return a.consumerView.placer.Place(req, placement.Options{Access: a.consumerView.cfg.access(user), DryRun: true})
+	return a.consumerView.placer.Place(req, placement.Options{Access: a.consumerView.cfg.access(user), DryRun: true,
+		IgnoreUnhonoured: a.consumerView.cfg.UnhonouredFields == UnhonouredIgnore})
 }
 
 // stopConsumerWork is the engine destructor's part: stop the job manager.
@@ -174,4 +176,31 @@ func (e *consumerEngine) stop() {
 	if e != nil && e.jobs != nil {
 		e.jobs.Stop()
 	}
+}
+
+// honouredFields returns placement's Config.Honoured: the request fields
+// each provider's adapter for each service model declares it honours
+// (adapters.FieldReporter), read once per config load.
+func (a *App) honouredFields() func(providerID string, kind catalog.Kind) adapters.FieldSet {
+	type key struct {
+		id   string
+		kind catalog.Kind
+	}
+	sets := map[key]adapters.FieldSet{}
+	// With an OVF expander the broker reads an IaaS Link itself: it
+	// expands the descriptor into the request before placement.
+	ovf := a.OVFExpander() != nil
+	ovfLink := adapters.Fields("IaaS/Link", "IaaS/Link/rel", "IaaS/Link/href")
+	for _, p := range a.Providers {
+		for _, k := range []catalog.Kind{catalog.KindIaaS, catalog.KindPaaS, catalog.KindSaaS, catalog.KindDSaaS} {
+			if ad, ok := a.AdapterFor(p.ID, string(k)); ok {
+				set := adapters.HonouredBy(ad)
+				if set != nil && k == catalog.KindIaaS && ovf {
+					set = set.Union(ovfLink)
+				}
+				sets[key{p.ID, k}] = set
+			}
+		}
+	}
+	return func(id string, k catalog.Kind) adapters.FieldSet { return sets[key{id, k}] }
 }

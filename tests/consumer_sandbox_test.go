@@ -73,7 +73,9 @@ http://127.0.0.1:%[2]d {
 	}
 
 	ds := &csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
-		ContainerObject: &csbmsg.ContainerObject{ObjectRefs: csbmsg.ObjectRefs{ObjectID: str("photos")}},
+		// No container objectID: the CDMI adapter names the container
+		// after the job and does not honour one (it would be a 420).
+		ContainerObject: &csbmsg.ContainerObject{},
 		DataObject:      &csbmsg.DataObject{ObjectRefs: csbmsg.ObjectRefs{ObjectID: str("cat.txt")}, Mimetype: str("text/plain"), Value: str("meow")},
 	}}
 	a = b.create("", ds, nil)

@@ -1,9 +1,12 @@
 package adaptertest
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/caddy-csb/caddy-csb/broker/adapters"
 )
 
 // README mapping markers: the generated table stands between them.
@@ -18,23 +21,41 @@ const (
 // rewrites the README instead of failing.
 func CheckReadme(t *testing.T, path, table string) {
 	t.Helper()
+	checkSection(t, path, "mapping", readmeBegin, readmeEnd, table)
+}
+
+// CheckHonoured keeps the list of honoured request fields of a README
+// (between the lines <!-- honoured:begin --> and <!-- honoured:end -->)
+// equal to the set the adapter declares (adapters.FieldReporter). With
+// CSB_UPDATE_README set it rewrites the README instead of failing.
+func CheckHonoured(t *testing.T, path string, set adapters.FieldSet) {
+	t.Helper()
+	var b strings.Builder
+	for _, f := range set.Sorted() {
+		fmt.Fprintf(&b, "- `%s`\n", f)
+	}
+	checkSection(t, path, "honoured fields", "<!-- honoured:begin -->\n", "<!-- honoured:end -->", b.String())
+}
+
+func checkSection(t *testing.T, path, what, begin, end, text string) {
+	t.Helper()
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := string(raw)
-	i, j := strings.Index(s, readmeBegin), strings.Index(s, readmeEnd)
+	i, j := strings.Index(s, begin), strings.Index(s, end)
 	if i < 0 || j < i {
-		t.Fatalf("%s has no mapping markers", path)
+		t.Fatalf("%s has no %s markers (%q ... %q)", path, what, strings.TrimSpace(begin), end)
 	}
-	if s[i+len(readmeBegin):j] == table {
+	if s[i+len(begin):j] == text {
 		return
 	}
 	if os.Getenv("CSB_UPDATE_README") != "" {
-		if err := os.WriteFile(path, []byte(s[:i+len(readmeBegin)]+table+s[j:]), 0o644); err != nil {
+		if err := os.WriteFile(path, []byte(s[:i+len(begin)]+text+s[j:]), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		return
 	}
-	t.Fatalf("%s mapping is stale (CSB_UPDATE_README=1 go test -run %s rewrites it); want:\n%s", path, t.Name(), table)
+	t.Fatalf("%s %s are stale (CSB_UPDATE_README=1 go test -run %s rewrites them); want:\n%s", path, what, t.Name(), text)
 }

@@ -129,6 +129,9 @@ type PlanEntry struct {
 	ServiceID  string               `json:"service_id"`
 	Service    catalog.ServiceEntry `json:"service"`
 	Encryption bool                 `json:"encryption,omitempty"`
+	// Unhonoured are the request fields the provider's adapter does not
+	// honour (only with Config.IgnoreUnhonoured): they are ignored there.
+	Unhonoured []string `json:"unhonoured_fields,omitempty"`
 }
 
 // Attempt outcomes.
@@ -191,6 +194,9 @@ type Job struct {
 	Service    *catalog.ServiceEntry `json:"service,omitempty"`
 	Encryption bool                  `json:"encryption,omitempty"` // provider's encryption-support at placement
 	Resource   *adapters.Resource    `json:"resource,omitempty"`
+	// Ignored are the request fields the job's provider does not honour
+	// and ignored (Config.IgnoreUnhonoured); answers name them.
+	Ignored []string `json:"ignored_fields,omitempty"`
 
 	Plan     []PlanEntry `json:"plan,omitempty"`
 	Decision string      `json:"decision,omitempty"` // placement summary

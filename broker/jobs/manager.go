@@ -96,6 +96,12 @@ type Config struct {
 	// job. Default DefaultCacheSize.
 	CacheSize int64
 
+	// IgnoreUnhonoured places a request on a provider whose adapter does
+	// not honour every field it sets when no provider honours them all,
+	// and records the ignored fields on the job (Job.Ignored), instead of
+	// refusing the request with 420. Default false (refuse).
+	IgnoreUnhonoured bool
+
 	// OnChange, when set, is called after every write of a job (metrics,
 	// tests). It must not block.
 	OnChange func(*Job)
@@ -218,6 +224,9 @@ type Manager struct {
 	staleOwnerKeys map[string]bool
 	started        bool
 	stopped        bool
+	// ignoredWarned holds the owners already told, in the log, that
+	// fields of their requests were ignored (once per owner and process).
+	ignoredWarned sync.Map
 }
 
 // New returns a Manager.
@@ -415,7 +424,7 @@ func (m *Manager) Create(ctx context.Context, owner string, req *csbmsg.ServiceR
 		}
 	}
 
-	d, err := m.c().Placer.Place(&want, placement.Options{Access: opt.Access})
+	d, err := m.c().Placer.Place(&want, placement.Options{Access: opt.Access, IgnoreUnhonoured: m.c().IgnoreUnhonoured})
 	if err != nil {
 		var re *placement.RequestError
 		if errors.As(err, &re) {
@@ -426,7 +435,7 @@ func (m *Manager) Create(ctx context.Context, owner string, req *csbmsg.ServiceR
 	defer d.Release()
 	m.logDecision(d)
 	if d.Chosen() == nil {
-		return result(csbmsg.StatusUnableToFindResource, nil, "%s", d.NoMatchReason()), nil
+		return noMatch(d, ""), nil
 	}
 	kind, _ := placement.KindOf(&want)
 	now := m.now()
@@ -612,13 +621,24 @@ func (m *Manager) unrecorded(j *Job, cause error) *Result {
 	return result(csbmsg.StatusOK, &v, "%s", v.Reason)
 }
 
+// noMatch answers a decision without a candidate: 420 naming the fields
+// when they alone kept every otherwise matching provider out (the request
+// without them would be placed: the consumer's remedy is to drop them,
+// not to retry), else 408. Either way the reason names every provider.
+func noMatch(d *placement.Decision, prefix string) *Result {
+	if f := d.UnsupportedFields(); len(f) > 0 {
+		return result(csbmsg.StatusUnsupported, nil, "%sunsupported element %s: no provider's adapter honours it; %s", prefix, adapters.FieldList(f), d.NoMatchReason())
+	}
+	return result(csbmsg.StatusUnableToFindResource, nil, "%s%s", prefix, d.NoMatchReason())
+}
+
 func planOf(d *placement.Decision, max int) []PlanEntry {
 	var plan []PlanEntry
 	for _, c := range d.Ordered() {
 		if len(plan) == max {
 			break
 		}
-		plan = append(plan, PlanEntry{ProviderID: c.ProviderID, ServiceID: c.ServiceID, Service: *c.Service, Encryption: c.Encryption})
+		plan = append(plan, PlanEntry{ProviderID: c.ProviderID, ServiceID: c.ServiceID, Service: *c.Service, Encryption: c.Encryption, Unhonoured: c.Unhonoured})
 	}
 	return plan
 }
@@ -648,7 +668,7 @@ func (m *Manager) Copy(ctx context.Context, owner, id string, opt CreateOptions)
 	if src.Status != StatusSuccess {
 		return result(csbmsg.StatusUnableToFindResource, src, "job %s is %s; only a successful job can be copied", src.ID, src.Status), nil
 	}
-	d, err := m.c().Placer.Place(&src.Request, placement.Options{Access: opt.Access, Exclude: []string{src.ProviderID}})
+	d, err := m.c().Placer.Place(&src.Request, placement.Options{Access: opt.Access, Exclude: []string{src.ProviderID}, IgnoreUnhonoured: m.c().IgnoreUnhonoured})
 	if err != nil {
 		return nil, err
 	}
@@ -693,7 +713,7 @@ func (m *Manager) Move(ctx context.Context, owner, id string, opt CreateOptions)
 	if res != nil || err != nil {
 		return res, err
 	}
-	d, err := m.c().Placer.Place(&j.Request, placement.Options{Access: opt.Access, Exclude: []string{j.ProviderID}})
+	d, err := m.c().Placer.Place(&j.Request, placement.Options{Access: opt.Access, Exclude: []string{j.ProviderID}, IgnoreUnhonoured: m.c().IgnoreUnhonoured})
 	if err != nil {
 		unlock()
 		return nil, err

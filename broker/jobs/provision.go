@@ -311,6 +311,7 @@ func (m *Manager) succeed(ctx context.Context, j *Job) *Result {
 	svc := entry.Service
 	j.ProviderID, j.ServiceID, j.Service, j.Encryption = entry.ProviderID, entry.ServiceID, &svc, entry.Encryption
 	j.Resource = a.Resource
+	j.Ignored = entry.Unhonoured
 	if j.Op.Kind == OpMove {
 		m.saveBackground(j)
 		return m.finishMove(ctx, j)
@@ -319,8 +320,17 @@ func (m *Manager) succeed(ctx context.Context, j *Job) *Result {
 	j.Op = nil
 	j.Expires = m.now().Add(time.Duration(j.LeaseSeconds) * time.Second)
 	j.Reason = fmt.Sprintf("provisioned at %s (service %s, attempt %d): %s", j.ProviderID, j.ServiceID, len(j.Attempts), j.Decision)
+	if len(j.Ignored) > 0 {
+		j.Reason += "; ignored fields its adapter does not honour: " + adapters.FieldList(j.Ignored)
+	}
 	m.saveBackground(j)
 	m.logState(j, prev, "job succeeded", zap.String("provider_id", j.ProviderID), zap.String("service_id", j.ServiceID), zap.Int("attempts", len(j.Attempts)))
+	if len(j.Ignored) > 0 {
+		if _, told := m.ignoredWarned.LoadOrStore(j.Owner, true); !told {
+			m.logger.Warn("request fields ignored: the provider's adapter does not honour them (unhonoured_fields ignore); logged once per consumer",
+				zap.String("owner", j.Owner), zap.String("job_id", j.ID), zap.String("provider_id", j.ProviderID), zap.Strings("ignored_fields", j.Ignored))
+		}
+	}
 	return result(csbmsg.StatusOK, j, "%s", j.Reason)
 }
 

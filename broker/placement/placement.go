@@ -25,6 +25,13 @@
 //     service's Link.
 //   - <encryption>true</encryption> needs the provider's
 //     encryption-support to be true.
+//   - Honoured fields: every field the request sets (adapters.RequestFields)
+//     must be honoured by the provider's adapter for the model
+//     (adapters.FieldReporter) or by placement itself
+//     (adapters.PlacementHonoured). With Options.IgnoreUnhonoured a
+//     provider that drops some is still a candidate, ranked by the number
+//     of fields it drops (none first), and Candidate.Unhonoured names
+//     them.
 //   - Per-user access lists: a provider on the user's deny list, or absent
 //     from a non-empty allow list, is not a candidate.
 //
@@ -60,6 +67,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/caddy-csb/caddy-csb/broker/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
@@ -137,6 +145,10 @@ type Options struct {
 	// decision explains what would be chosen, and the next real decision
 	// is the same as if the dry run had not happened.
 	DryRun bool
+	// IgnoreUnhonoured keeps providers whose adapter does not honour
+	// every field the request sets as candidates, ranked by how many they
+	// drop (none first), instead of rejecting them. Default false: rejected.
+	IgnoreUnhonoured bool
 }
 
 // Config configures a Placer.
@@ -150,6 +162,10 @@ type Config struct {
 	Order []string
 	// Load reports provider load for load-aware policies.
 	Load LoadFunc
+	// Honoured returns the request fields a provider's adapter for a
+	// service model honours (adapters.HonouredBy); nil means every field.
+	// Default: none set, every provider honours every field.
+	Honoured func(providerID string, kind catalog.Kind) adapters.FieldSet
 }
 
 // Placer makes placement decisions. It is safe for concurrent use.
@@ -158,7 +174,8 @@ type Placer struct {
 	policy Policy
 	order  map[string]int
 
-	load atomic.Pointer[LoadFunc]
+	load     atomic.Pointer[LoadFunc]
+	honoured func(providerID string, kind catalog.Kind) adapters.FieldSet
 
 	mu      sync.RWMutex
 	indexes map[catalog.Kind]*kindIndex
@@ -170,10 +187,11 @@ func New(cfg Config) (*Placer, error) {
 		return nil, errors.New("placement: no catalogue")
 	}
 	p := &Placer{
-		cat:     cfg.Catalog,
-		policy:  cfg.Policy,
-		order:   make(map[string]int, len(cfg.Order)),
-		indexes: make(map[catalog.Kind]*kindIndex),
+		cat:      cfg.Catalog,
+		policy:   cfg.Policy,
+		order:    make(map[string]int, len(cfg.Order)),
+		indexes:  make(map[catalog.Kind]*kindIndex),
+		honoured: cfg.Honoured,
 	}
 	if p.policy == nil {
 		p.policy = First{}
@@ -237,6 +255,10 @@ func (p *Placer) Place(req *csbmsg.ServiceRequest, opt Options) (*Decision, erro
 	}
 	w := newWant(kind, req)
 	idx := p.index(kind)
+	var fields []string
+	if p.honoured != nil {
+		fields = adapters.RequestFields(req)
+	}
 
 	d := decisionPool.Get().(*Decision)
 	d.Kind, d.Policy, d.Version, d.policy = kind, p.policy.Name(), idx.version, p.policy
@@ -247,6 +269,7 @@ func (p *Placer) Place(req *csbmsg.ServiceRequest, opt Options) (*Decision, erro
 	}
 	d.Candidates = d.Candidates[:n]
 	clear(d.Candidates)
+	d.Fields = fields
 	matched := d.Ranked[:0]
 	for i := range idx.groups {
 		g := &idx.groups[i]
@@ -274,6 +297,15 @@ func (p *Placer) Place(req *csbmsg.ServiceRequest, opt Options) (*Decision, erro
 			c.rej = rej
 			continue
 		}
+		if len(fields) > 0 {
+			if miss := adapters.Unhonoured(p.honoured(g.id, kind), fields); len(miss) > 0 {
+				c.Unhonoured = miss
+				if !opt.IgnoreUnhonoured {
+					c.rej = rejection{code: rejUnhonoured, text: adapters.FieldList(miss)}
+					continue
+				}
+			}
+		}
 		c.Matched = true
 		c.ServiceID = s.id
 		c.Service = s.entry
@@ -291,6 +323,9 @@ func (p *Placer) Place(req *csbmsg.ServiceRequest, opt Options) (*Decision, erro
 		in.Request, in.Load = nil, nil
 		slices.SortStableFunc(matched, func(a, b int) int {
 			ca, cb := &d.Candidates[a], &d.Candidates[b]
+			if ua, ub := len(ca.Unhonoured), len(cb.Unhonoured); ua != ub {
+				return cmp.Compare(ua, ub) // fewer ignored fields first
+			}
 			if ca.Score != cb.Score {
 				return cmp.Compare(ca.Score, cb.Score)
 			}
@@ -363,6 +398,10 @@ type Candidate struct {
 	HasLabelPrice bool
 	// Encryption is the provider's encryption-support.
 	Encryption bool
+	// Unhonoured lists the request fields its adapter does not honour
+	// (adapters.Unhonoured): the reason it was rejected, or, with
+	// Options.IgnoreUnhonoured, what it would ignore.
+	Unhonoured []string
 
 	svc *svc
 	rej rejection
@@ -387,6 +426,10 @@ type Decision struct {
 	// Ranked holds indices into Candidates of the matching candidates,
 	// best first: the order substitution tries them in.
 	Ranked []int
+	// Fields are the request fields checked against the adapters'
+	// honoured sets (adapters.RequestFields); nil when the placer has no
+	// Config.Honoured.
+	Fields []string
 
 	policy Policy
 	input  Input
@@ -417,6 +460,34 @@ func (d *Decision) Chosen() *Candidate {
 	return &d.Candidates[d.Ranked[0]]
 }
 
+// UnsupportedFields returns, when no candidate matched, the fields that
+// kept otherwise matching providers out: the union of their Unhonoured
+// fields, in request order. Without them the request would have been
+// placed, so the answer is the draft's 420 (unsupported element) naming
+// them, not 408. It returns nil when a candidate matched or no candidate
+// was rejected for its fields alone.
+func (d *Decision) UnsupportedFields() []string {
+	if len(d.Ranked) > 0 {
+		return nil
+	}
+	miss := map[string]bool{}
+	for i := range d.Candidates {
+		if d.Candidates[i].rej.code == rejUnhonoured {
+			for _, f := range d.Candidates[i].Unhonoured {
+				miss[f] = true
+			}
+		}
+	}
+	var out []string
+	for _, f := range d.Fields {
+		if miss[f] {
+			out = append(out, f)
+			delete(miss, f)
+		}
+	}
+	return out
+}
+
 // Ordered returns the matching candidates, best first.
 func (d *Decision) Ordered() []*Candidate {
 	out := make([]*Candidate, len(d.Ranked))
@@ -434,6 +505,9 @@ type Explanation struct {
 	Rank       int     `json:"rank"` // 0 = chosen, -1 = rejected
 	Score      float64 `json:"score,omitempty"`
 	Note       string  `json:"note"` // the score explained, or the reason for rejection
+	// Unhonoured are the request fields the provider's adapter does not
+	// honour (see Candidate.Unhonoured).
+	Unhonoured []string `json:"unhonoured_fields,omitempty"`
 }
 
 // Explain returns every candidate with its score or reason for rejection,
@@ -442,12 +516,15 @@ func (d *Decision) Explain() []Explanation {
 	out := make([]Explanation, len(d.Candidates))
 	for i := range d.Candidates {
 		c := &d.Candidates[i]
-		e := Explanation{ProviderID: c.ProviderID, ServiceID: c.ServiceID, Matched: c.Matched, Rank: c.Rank}
+		e := Explanation{ProviderID: c.ProviderID, ServiceID: c.ServiceID, Matched: c.Matched, Rank: c.Rank, Unhonoured: c.Unhonoured}
 		if c.Matched {
 			if !math.IsInf(c.Score, 0) && !math.IsNaN(c.Score) {
 				e.Score = c.Score
 			}
 			e.Note = d.policy.Note(c)
+			if len(c.Unhonoured) > 0 {
+				e.Note += "; its adapter would ignore " + adapters.FieldList(c.Unhonoured)
+			}
 		} else {
 			e.Note = c.Reason()
 		}
@@ -507,6 +584,7 @@ const (
 	rejObject      // a DSaaS object kind is not supported
 	rejRel
 	rejEmpty
+	rejUnhonoured // the adapter does not honour fields the request sets (text)
 )
 
 type rejection struct {
@@ -549,6 +627,8 @@ func (r rejection) String() string {
 		return fmt.Sprintf("no service offers Link rel %q", r.wantS)
 	case rejEmpty:
 		return "no placeable service"
+	case rejUnhonoured:
+		return "its adapter does not honour " + r.text
 	}
 	return "rejected"
 }

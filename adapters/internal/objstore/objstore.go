@@ -129,3 +129,17 @@ func Service(id, base string) csbmsg.Service {
 		},
 	}
 }
+
+// Honoured are the DSaaS request fields an object-store adapter (Swift,
+// S3) carries to the provider: the container named by its objectID (else
+// the DataObject's parentURI) with its metadata, the data object's name,
+// value, mimetype and metadata; the account as the DomainObject and the
+// capability object are read, not created. The *URI children other than
+// the DataObject's parentURI, the status children and a container's
+// exports, snapshots and children are not honoured.
+var Honoured = adapters.Fields(
+	"DSaaS/ContainerObject", "DSaaS/ContainerObject/objectID", "DSaaS/ContainerObject/metadata",
+	"DSaaS/DataObject", "DSaaS/DataObject/objectID", "DSaaS/DataObject/parentURI",
+	"DSaaS/DataObject/mimetype", "DSaaS/DataObject/metadata", "DSaaS/DataObject/value",
+	"DSaaS/DomainObject", "DSaaS/CapabilityObject", "DSaaS/CapabilityObject/type",
+)

@@ -1,0 +1,82 @@
+package placement
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/catalog"
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+)
+
+// honouredFake: provider "plain" is first in order and cheaper by the
+// first policy; its adapter does not honour NetworkInterface/ip,
+// "occi"'s does.
+func honouredFake(t *testing.T) *Placer {
+	t.Helper()
+	f := newFake()
+	for _, id := range []string{"plain", "occi"} {
+		f.addProvider(catalog.ProviderEntry{ID: id})
+		s := iaasSvc(id+"-s", "x64", 8, 16, 2, 100)
+		s.IaaS.NetworkInterface = &csbmsg.NetworkInterface{}
+		f.addService(id, s)
+	}
+	base := adapters.Fields("IaaS/compute", "IaaS/compute/cores", "IaaS/compute/memory", "IaaS/NetworkInterface")
+	sets := map[string]adapters.FieldSet{"plain": base, "occi": base.Union(adapters.Fields("IaaS/NetworkInterface/ip"))}
+	p, err := New(Config{Catalog: f, Honoured: func(id string, _ catalog.Kind) adapters.FieldSet { return sets[id] }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func ipReq() *csbmsg.ServiceRequest {
+	r := iaasReq("", 2, 4)
+	r.IaaS.NetworkInterface = &csbmsg.NetworkInterface{IP: ptr("10.0.0.5")}
+	return r
+}
+
+// TestHonouredFieldsPlace: a field one candidate's adapter honours puts
+// the request there, the other is rejected with the field named.
+func TestHonouredFieldsPlace(t *testing.T) {
+	p := honouredFake(t)
+	d := mustPlace(t, p, ipReq(), Options{})
+	if c := d.Chosen(); c == nil || c.ProviderID != "occi" {
+		t.Fatalf("chosen %+v; explanation %+v", c, d.Explain())
+	}
+	e := d.Explain()[0]
+	if e.ProviderID != "plain" || e.Matched || !strings.Contains(e.Note, "does not honour IaaS/NetworkInterface/ip") {
+		t.Fatalf("plain: %+v", e)
+	}
+	if d.UnsupportedFields() != nil {
+		t.Fatal("UnsupportedFields with a match")
+	}
+	// Without the field, configuration order wins again.
+	if c := mustPlace(t, p, iaasReq("", 2, 4), Options{}).Chosen(); c == nil || c.ProviderID != "plain" {
+		t.Fatalf("without ip: %+v", c)
+	}
+}
+
+// TestHonouredFieldsNone: a field no adapter honours leaves no candidate
+// and is named by UnsupportedFields; IgnoreUnhonoured places it anyway,
+// saying what the chosen provider ignores.
+func TestHonouredFieldsNone(t *testing.T) {
+	p := honouredFake(t)
+	r := ipReq()
+	r.IaaS.NetworkInterface.MAC = ptr("aa:bb:cc:dd:ee:ff")
+	d := mustPlace(t, p, r, Options{})
+	if d.Chosen() != nil {
+		t.Fatalf("placed: %+v", d.Explain())
+	}
+	if got := strings.Join(d.UnsupportedFields(), ","); got != "IaaS/NetworkInterface/mac,IaaS/NetworkInterface/ip" {
+		t.Fatalf("UnsupportedFields %q", got)
+	}
+	d = mustPlace(t, p, r, Options{IgnoreUnhonoured: true})
+	c := d.Chosen()
+	if c == nil || c.ProviderID != "occi" || strings.Join(c.Unhonoured, ",") != "IaaS/NetworkInterface/mac" {
+		t.Fatalf("lenient: %+v %+v", c, d.Explain())
+	}
+	if n := d.Explain()[1].Note; !strings.Contains(n, "would ignore IaaS/NetworkInterface/mac") {
+		t.Fatalf("lenient note %q", n)
+	}
+}
