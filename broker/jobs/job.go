@@ -203,6 +203,9 @@ type Job struct {
 	// record is purged.
 	LeaseSeconds uint64    `json:"lease_seconds"`
 	Expires      time.Time `json:"expires,omitzero"`
+	// Checked is when the provider last confirmed that the job's resource
+	// exists (see check.go); zero when it was never asked.
+	Checked time.Time `json:"checked,omitzero"`
 
 	IdempotencyKey string    `json:"idempotency_key,omitempty"`
 	CopiedFrom     string    `json:"copied_from,omitempty"`

@@ -70,6 +70,12 @@ type Config struct {
 	// ReapInterval is how often the reaper looks for ended leases,
 	// orphans and abandoned operations. Default 30s.
 	ReapInterval time.Duration
+	// CheckInterval is how often the broker asks the providers whether
+	// the resources of successful jobs still exist (see check.go): a job
+	// whose resource is gone becomes failed. Reads that find a job not
+	// checked for twice this long start a check in the background.
+	// Default 5m.
+	CheckInterval time.Duration
 	// Retain is how long expired and removed jobs stay readable after
 	// they ended. Default 24h.
 	Retain time.Duration
@@ -96,6 +102,13 @@ type Config struct {
 	// job. Default DefaultCacheSize.
 	CacheSize int64
 
+	// ProviderStatus, when set, returns a provider's status in the
+	// catalogue (false when the catalogue does not know it). A provider
+	// whose status is deactivated or unavailable is not contacted (draft
+	// 4.1.2.3.1.1; see contact.go for what each operation does instead).
+	// Default: every provider may be contacted.
+	ProviderStatus func(providerID string) (csbmsg.ServiceStatus, bool)
+
 	// OnChange, when set, is called after every write of a job (metrics,
 	// tests). It must not block.
 	OnChange func(*Job)
@@ -118,6 +131,7 @@ const (
 	DefaultRespondWithin  = 5 * time.Second
 	DefaultPollInterval   = 2 * time.Second
 	DefaultReapInterval   = 30 * time.Second
+	DefaultCheckInterval  = 5 * time.Minute
 	DefaultRetain         = 24 * time.Hour
 	DefaultRetainFailed   = time.Hour
 	DefaultLockWait       = 10 * time.Second
@@ -140,6 +154,7 @@ func (c Config) WithDefaults() Config {
 	defaults.Positive(&c.RespondWithin, DefaultRespondWithin)
 	defaults.Positive(&c.PollInterval, DefaultPollInterval)
 	defaults.Positive(&c.ReapInterval, DefaultReapInterval)
+	defaults.Positive(&c.CheckInterval, DefaultCheckInterval)
 	defaults.Positive(&c.Retain, DefaultRetain)
 	defaults.Positive(&c.RetainFailed, DefaultRetainFailed)
 	defaults.Positive(&c.LockWait, DefaultLockWait)
@@ -161,6 +176,9 @@ func (c Config) WithDefaults() Config {
 func (c Config) Validate() error {
 	if c.CacheSize < 0 {
 		return fmt.Errorf("jobs: cache_size %d: must be positive", c.CacheSize)
+	}
+	if c.CheckInterval < 0 {
+		return fmt.Errorf("jobs: check_interval %s: must be positive", c.CheckInterval)
 	}
 	if c.MaxJobsPerOwner < -1 {
 		return fmt.Errorf("jobs: max_jobs_per_owner %d: want a positive number, or -1 for no limit", c.MaxJobsPerOwner)
@@ -216,8 +234,10 @@ type Manager struct {
 	// staleOwnerKeys are the owner index keys the last reaper pass found
 	// without a record (reconcileOwners).
 	staleOwnerKeys map[string]bool
-	started        bool
-	stopped        bool
+	// checking holds the jobs a read started a background check of.
+	checking map[string]bool
+	started  bool
+	stopped  bool
 }
 
 // New returns a Manager.
@@ -247,6 +267,7 @@ func New(cfg Config) (*Manager, error) {
 		jobLoads: map[string]jobLoadEntry{},
 		touched:  map[string]uint64{},
 		loads:    map[string]placement.Load{},
+		checking: map[string]bool{},
 	}
 	m.cfg.Store(&cfg)
 	m.base, m.cancel = context.WithCancel(context.Background())
@@ -263,6 +284,9 @@ func (m *Manager) c() *Config { return m.cfg.Load() }
 func (m *Manager) SetTunables(cfg Config) error {
 	old := m.c()
 	cfg.Store, cfg.Placer, cfg.Adapter, cfg.Logger, cfg.Clock = old.Store, old.Placer, old.Adapter, old.Logger, old.Clock
+	if cfg.ProviderStatus == nil {
+		cfg.ProviderStatus = old.ProviderStatus
+	}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -294,10 +318,14 @@ func (m *Manager) Start() {
 		return
 	}
 	m.started = true
-	m.wg.Add(1)
+	m.wg.Add(2)
 	go func() {
 		defer m.wg.Done()
 		m.reapLoop()
+	}()
+	go func() {
+		defer m.wg.Done()
+		m.checkLoop()
 	}()
 }
 
@@ -733,8 +761,15 @@ func busy(j *Job) string {
 
 // Get returns owner's job id, or ErrNoJob when it does not exist or is
 // someone else's.
+//
+// A successful job not checked at its provider for twice CheckInterval
+// gets a check in the background (check.go); Get does not wait for it.
 func (m *Manager) Get(ctx context.Context, owner, id string) (*Job, error) {
-	return m.ownJob(ctx, owner, id)
+	j, err := m.ownJob(ctx, owner, id)
+	if err == nil {
+		m.checkOnRead(j)
+	}
+	return j, err
 }
 
 // Inspect returns job id from the store whoever owns it, for operators
@@ -775,7 +810,14 @@ func (m *Manager) Update(ctx context.Context, owner, id string, req *csbmsg.Serv
 	}
 	upd := *req
 	upd.JobInfo = nil
+	st, held := m.heldBack(j.ProviderID)
 	if !changes(&j.Request, &upd) {
+		if held {
+			return m.renewHeld(j, st), nil
+		}
+		if r := m.renewChecked(ctx, j); r != nil {
+			return r, nil
+		}
 		j.Expires = m.now().Add(time.Duration(j.LeaseSeconds) * time.Second)
 		j.Reason = "lease renewed"
 		if err := m.save(ctx, j); err != nil {
@@ -783,6 +825,9 @@ func (m *Manager) Update(ctx context.Context, owner, id string, req *csbmsg.Serv
 		}
 		m.logState(j, j.Status, "job lease renewed")
 		return result(csbmsg.StatusOK, j, "lease renewed for %d s; no resource change", j.LeaseSeconds), nil
+	}
+	if held {
+		return result(csbmsg.StatusCannotUpdateResource, j, "cannot update job %s: provider %s is %s and is not contacted until it is active again", j.ID, j.ProviderID, st), nil
 	}
 	merged := overlay(&j.Request, &upd)
 	if ok, why := placement.Matches(j.Service, j.Encryption, &merged); !ok {
@@ -803,6 +848,12 @@ func (m *Manager) Update(ctx context.Context, owner, id string, req *csbmsg.Serv
 // applyUpdate runs a recorded update (the caller holds the lock).
 func (m *Manager) applyUpdate(ctx context.Context, ad adapters.Adapter, j *Job) *Result {
 	upd := j.Op.Update
+	if st, held := m.heldBack(j.ProviderID); held {
+		j.Op = nil
+		j.Reason = fmt.Sprintf("update not applied: provider %s is %s and is not contacted until it is active again", j.ProviderID, st)
+		m.saveBackground(j)
+		return result(csbmsg.StatusCannotUpdateResource, j, "%s", j.Reason)
+	}
 	merged := overlay(&j.Request, upd)
 	cctx, cancel := context.WithTimeout(ctx, m.c().CallTimeout)
 	res, err := ad.Update(cctx, j.Resource, m.adapterRequest(j, j.ProviderID, j.Service, upd))
@@ -856,6 +907,9 @@ func (m *Manager) Remove(ctx context.Context, owner, id string) (*Result, error)
 // caller holds the lock). On failure the job keeps its status (410).
 func (m *Manager) finishRemoval(ctx context.Context, j *Job, final Status) *Result {
 	prev := j.Status
+	if st, held := m.heldBack(j.ProviderID); held && j.Resource != nil && j.Resource.State != adapters.StateGone {
+		return m.queueRemoval(j, final, st)
+	}
 	if j.Resource != nil && j.ProviderID != "" {
 		ad, ok := m.c().Adapter(j.ProviderID, j.Kind)
 		if !ok {
