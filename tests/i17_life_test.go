@@ -146,3 +146,88 @@ func TestI17LifeResizeReasonIsProviderMessage(t *testing.T) {
 		t.Fatalf("resize refusal reason %q: want the sandbox's message without its JSON", r)
 	}
 }
+
+// i17LifeNotice is a push notification of provider csp2 with the given
+// status, offering one VM service (8 cores, 32 GB).
+func i17LifeNotice(t *testing.T, seq uint64, st csbmsg.ServiceStatus) []byte {
+	t.Helper()
+	n := &csbmsg.Notification{ID: "csp2-push", SeqNumber: seq, Provider: csbmsg.Provider{ID: "csp2", Status: st},
+		Services: []csbmsg.Service{{ID: "vm", Status: csbmsg.ServiceActive,
+			IaaS: &csbmsg.IaaS{Compute: &csbmsg.Compute{Architecture: strp("x86_64"), Cores: u64p(8), Memory: u64p(32)}}}}}
+	out, err := csbmsg.MarshalPublish(&csbmsg.Publish{Version: csbmsg.Version, Notification: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestI17LifeDeactivatedProviderLeftAlone: once provider csp2 notifies
+// that it is deactivated, the broker does not contact it (draft
+// 4.1.2.3.1.1): a resize is refused 409 naming the status, a renewal
+// renews without calling it, and a remove is queued; the machine stays
+// at the sandbox until csp2 notifies that it is active again, and then
+// the reaper removes it.
+func TestI17LifeDeactivatedProviderLeftAlone(t *testing.T) {
+	cloud := i17LifeSandbox(t)
+	port := harness.FreePort(t)
+	p := harness.Start(t, fmt.Sprintf(`{
+	admin {$CSB_TEST_ADMIN}
+	csb {
+		provider csp2 {
+			adapter cimi http://127.0.0.1:%[2]d/cimi/
+			publishers csp2
+			push csp2-push
+		}
+		jobs {
+			anonymous allow
+			lease_min 1s
+			reap_interval 200ms
+			check_interval 1h
+		}
+	}
+}
+
+http://127.0.0.1:%[1]d {
+	route {
+		basic_auth /csb/publish* {
+%[3]s		}
+		csb
+	}
+}
+`, port, cloud, basicAuthUsers(t, "csp2")))
+	b := &consumerBroker{t: t, p: p, url: fmt.Sprintf("http://127.0.0.1:%d/csb/consumer", port)}
+	publish := fmt.Sprintf("http://127.0.0.1:%d/csb/publish", port)
+	if r := notify(t, publish, "csp2", i17LifeNotice(t, 1, csbmsg.ServiceActive)); r.Status != csbmsg.StatusOK {
+		t.Fatalf("notification: %+v", r)
+	}
+	id, machine := i17LifeMachine(t, b)
+	if r := notify(t, publish, "csp2", i17LifeNotice(t, 2, csbmsg.ServiceDeactivated)); r.Status != csbmsg.StatusOK {
+		t.Fatalf("notification: %+v", r)
+	}
+
+	body := consumerBody(t, &csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Compute: &csbmsg.Compute{Cores: u64(4)}}})
+	a := b.do("", http.MethodPut, "/"+id, body, nil)
+	mustStatus(t, a, csbmsg.StatusCannotUpdateResource)
+	if !strings.Contains(a.Resp.Reason, "deactivated") {
+		t.Fatalf("resize at a deactivated provider: %s", a.Body)
+	}
+	a = b.do("", http.MethodPut, "/"+id, nil, nil)
+	mustStatus(t, a, csbmsg.StatusOK)
+	if !strings.Contains(a.Resp.Reason, "not contacted") {
+		t.Fatalf("renewal at a deactivated provider: %s", a.Body)
+	}
+	a = b.do("", http.MethodDelete, "/"+id, nil, nil)
+	mustStatus(t, a, csbmsg.StatusOK)
+	if a.jobStatus() != "removed" || !strings.Contains(a.Resp.Reason, "queued") {
+		t.Fatalf("remove at a deactivated provider: %s", a.Body)
+	}
+	if st := getStatus(t, machine); st != http.StatusOK {
+		t.Fatalf("the deactivated provider's machine was removed: HTTP %d", st)
+	}
+	// Active again: the queued removal happens (the reaper runs every
+	// 200 ms).
+	if r := notify(t, publish, "csp2", i17LifeNotice(t, 3, csbmsg.ServiceActive)); r.Status != csbmsg.StatusOK {
+		t.Fatalf("notification: %+v", r)
+	}
+	eventually(t, 10*time.Second, "queued removal done", func() bool { return getStatus(t, machine) == http.StatusNotFound })
+}
