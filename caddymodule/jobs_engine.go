@@ -67,11 +67,20 @@ func newConsumerEngine(st store.Store, logger *zap.Logger, a *App, cat *catalog.
 	e := new(consumerEngine)
 	c := a.consumerConfig().tunables()
 	c.Store, c.Placer, c.Logger, c.Adapter = st, e, logger, e.adapter
-	// A provider the catalogue holds deactivated or unavailable is not
-	// contacted (draft 4.1.2.3.1.1; broker/jobs contact.go).
+	// A provider, or a job's service, the catalogue holds deactivated or
+	// unavailable is not contacted (draft 4.1.2.3.1.1, 4.1.2.3.2;
+	// broker/jobs contact.go).
 	c.ProviderStatus = func(id string) (csbmsg.ServiceStatus, bool) {
 		p, ok := cat.Provider(id)
 		return p.Status, ok
+	}
+	c.ServiceStatus = func(provider, id string) (csbmsg.ServiceStatus, bool) {
+		for _, s := range cat.Services(provider) {
+			if s.Service.ID == id {
+				return s.Service.Status, true
+			}
+		}
+		return "", false
 	}
 	m, err := jobs.New(c)
 	if err != nil {

@@ -109,7 +109,7 @@ func (m *Manager) checkDue(j *Job, age time.Duration) bool {
 	if m.now().Sub(last) < age {
 		return false
 	}
-	_, held := m.heldBack(j.ProviderID)
+	_, held := m.heldBack(j.ProviderID, j.ServiceID)
 	return !held
 }
 

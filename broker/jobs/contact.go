@@ -1,6 +1,7 @@
 package jobs
 
-// Providers the broker must leave alone (draft 4.1.2.3.1.1): a provider
+// Providers the broker must leave alone (draft 4.1.2.3.1.1 and
+// 4.1.2.3.2): a provider, or the service of a provider that holds a job,
 // whose catalogue status is deactivated or unavailable "should not be
 // contacted before it becomes 'active' again". What each operation on an
 // existing job does then:
@@ -24,32 +25,43 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
-// heldBack reports whether provider id must not be contacted now, and
-// its status for the reason.
-func (m *Manager) heldBack(id string) (csbmsg.ServiceStatus, bool) {
-	fn := m.c().ProviderStatus
-	if fn == nil || id == "" {
+// heldBack reports whether a job's resource at provider, placed on
+// service (may be ""), must not be contacted now, and why ("provider a
+// is deactivated", "service vm of provider a is unavailable").
+func (m *Manager) heldBack(provider, service string) (string, bool) {
+	if provider == "" {
 		return "", false
 	}
-	st, ok := fn(id)
-	if !ok {
-		return "", false
+	if fn := m.c().ProviderStatus; fn != nil {
+		if st, ok := fn(provider); ok && withdrawn(st) {
+			return fmt.Sprintf("provider %s is %s", provider, st), true
+		}
 	}
-	return st, st == csbmsg.ServiceDeactivated || st == csbmsg.ServiceUnavailable
+	if fn := m.c().ServiceStatus; fn != nil && service != "" {
+		if st, ok := fn(provider, service); ok && withdrawn(st) {
+			return fmt.Sprintf("service %s of provider %s is %s", service, provider, st), true
+		}
+	}
+	return "", false
+}
+
+func withdrawn(st csbmsg.ServiceStatus) bool {
+	return st == csbmsg.ServiceDeactivated || st == csbmsg.ServiceUnavailable
 }
 
 // queueRemoval gives j status final without calling its provider, which
-// is held back with status st: j's resource becomes an orphan that the
-// reaper removes once the provider may be contacted again (the caller
-// holds the lock).
-func (m *Manager) queueRemoval(j *Job, final Status, st csbmsg.ServiceStatus) *Result {
+// is held back (why): j's resource becomes an orphan that the reaper
+// removes once the provider may be contacted again (the caller holds the
+// lock).
+func (m *Manager) queueRemoval(j *Job, final Status, why string) *Result {
 	prev := j.Status
 	now := m.now()
 	j.Orphans = append(j.Orphans, Orphan{
 		ProviderID: j.ProviderID,
+		ServiceID:  j.ServiceID,
 		Resource:   j.Resource,
 		Since:      now,
-		LastError:  fmt.Sprintf("queued: provider %s is %s and is not contacted until it is active again", j.ProviderID, st),
+		LastError:  "queued: " + why + " and is not contacted until it is active again",
 	})
 	j.Resource = nil
 	j.Op = nil
@@ -59,7 +71,7 @@ func (m *Manager) queueRemoval(j *Job, final Status, st csbmsg.ServiceStatus) *R
 	if final == StatusExpired {
 		what = "lease ended; reclaim"
 	}
-	j.Reason = fmt.Sprintf("%s queued: provider %s is %s; the broker removes the resources there once it is active again", what, j.ProviderID, st)
+	j.Reason = fmt.Sprintf("%s queued: %s; the broker removes the resources at %s once it is active again", what, why, j.ProviderID)
 	m.saveBackground(j)
 	m.reclaimed(j, final, nil)
 	m.logState(j, prev, "job "+string(final)+", removal queued")
@@ -67,11 +79,11 @@ func (m *Manager) queueRemoval(j *Job, final Status, st csbmsg.ServiceStatus) *R
 }
 
 // renewHeld renews j's lease without calling its provider, held back
-// with status st (the caller holds the lock).
-func (m *Manager) renewHeld(j *Job, st csbmsg.ServiceStatus) *Result {
+// (why) (the caller holds the lock).
+func (m *Manager) renewHeld(j *Job, why string) *Result {
 	j.Expires = m.now().Add(time.Duration(j.LeaseSeconds) * time.Second)
-	j.Reason = fmt.Sprintf("lease renewed; provider %s is %s, so the resource was not checked", j.ProviderID, st)
+	j.Reason = fmt.Sprintf("lease renewed; %s, so the resource was not checked", why)
 	m.saveBackground(j)
 	m.logState(j, j.Status, "job lease renewed")
-	return result(csbmsg.StatusOK, j, "lease renewed for %d s; no resource change; provider %s is %s and was not contacted", j.LeaseSeconds, j.ProviderID, st)
+	return result(csbmsg.StatusOK, j, "lease renewed for %d s; no resource change; %s and was not contacted", j.LeaseSeconds, why)
 }

@@ -22,6 +22,7 @@ func newLifeEnv(t *testing.T, tweak func(*jobs.Config)) *env {
 			p, ok := e.cat.Provider(id)
 			return p.Status, ok
 		}
+		c.ServiceStatus = func(p, id string) (csbmsg.ServiceStatus, bool) { return e.cat.ServiceStatus(p, id) }
 		if tweak != nil {
 			tweak(c)
 		}
@@ -224,5 +225,38 @@ func TestCheckIntervalValidate(t *testing.T) {
 	}
 	if got := (jobs.Config{}).WithDefaults().CheckInterval; got != jobs.DefaultCheckInterval {
 		t.Fatalf("default %s", got)
+	}
+}
+
+// TestDeactivatedServiceLeftAlone: a job whose service (not its
+// provider) is deactivated is left alone the same way (draft 4.1.2.3.2):
+// an update is refused and a remove is queued until the service is
+// active again.
+func TestDeactivatedServiceLeftAlone(t *testing.T) {
+	e := newLifeEnv(t, nil)
+	j := lifeJob(t, e)
+	e.cat.SetServiceStatus("a", j.ServiceID, csbmsg.ServiceDeactivated)
+	r, err := e.m.Update(context.Background(), "alice", j.ID, jobstest.VMRequest(4, 1), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != csbmsg.StatusCannotUpdateResource || !strings.Contains(r.Reason, "service "+j.ServiceID+" of provider a is deactivated") {
+		t.Fatalf("update on a deactivated service: %s %q", r.Status, r.Reason)
+	}
+	if r, _ = e.m.Remove(context.Background(), "alice", j.ID); r.Status != csbmsg.StatusOK || !strings.Contains(r.Reason, "queued") {
+		t.Fatalf("remove on a deactivated service: %s %q", r.Status, r.Reason)
+	}
+	if _, err := e.m.ReapOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.ads["a"].Calls("update") + e.ads["a"].Calls("remove"); n != 0 {
+		t.Fatalf("the deactivated service's provider got %d calls", n)
+	}
+	e.cat.SetServiceStatus("a", j.ServiceID, csbmsg.ServiceActive)
+	if _, err := e.m.ReapOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if live := e.ads["a"].LiveFor(j.ID); len(live) != 0 {
+		t.Fatalf("once active, the queued removal did not happen: %v", live)
 	}
 }

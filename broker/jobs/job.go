@@ -166,10 +166,13 @@ type Attempt struct {
 // Orphan is a resource whose removal failed; the reaper retries it until
 // the provider confirms it gone.
 type Orphan struct {
-	ProviderID string             `json:"provider_id"`
-	Resource   *adapters.Resource `json:"resource"`
-	Since      time.Time          `json:"since"`
-	LastError  string             `json:"last_error,omitempty"`
+	ProviderID string `json:"provider_id"`
+	// ServiceID is the service the resource was placed on, when known
+	// (a removal queued while the service was withdrawn).
+	ServiceID string             `json:"service_id,omitempty"`
+	Resource  *adapters.Resource `json:"resource"`
+	Since     time.Time          `json:"since"`
+	LastError string             `json:"last_error,omitempty"`
 }
 
 // Job is one consumer job.

@@ -108,6 +108,11 @@ type Config struct {
 	// 4.1.2.3.1.1; see contact.go for what each operation does instead).
 	// Default: every provider may be contacted.
 	ProviderStatus func(providerID string) (csbmsg.ServiceStatus, bool)
+	// ServiceStatus, when set, returns the catalogue status of a
+	// provider's service (false when unknown). A job whose service is
+	// deactivated or unavailable is left alone as its provider would be
+	// (draft 4.1.2.3.2). Default: every service may be contacted.
+	ServiceStatus func(providerID, serviceID string) (csbmsg.ServiceStatus, bool)
 
 	// OnChange, when set, is called after every write of a job (metrics,
 	// tests). It must not block.
@@ -286,6 +291,9 @@ func (m *Manager) SetTunables(cfg Config) error {
 	cfg.Store, cfg.Placer, cfg.Adapter, cfg.Logger, cfg.Clock = old.Store, old.Placer, old.Adapter, old.Logger, old.Clock
 	if cfg.ProviderStatus == nil {
 		cfg.ProviderStatus = old.ProviderStatus
+	}
+	if cfg.ServiceStatus == nil {
+		cfg.ServiceStatus = old.ServiceStatus
 	}
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -810,10 +818,10 @@ func (m *Manager) Update(ctx context.Context, owner, id string, req *csbmsg.Serv
 	}
 	upd := *req
 	upd.JobInfo = nil
-	st, held := m.heldBack(j.ProviderID)
+	why, held := m.heldBack(j.ProviderID, j.ServiceID)
 	if !changes(&j.Request, &upd) {
 		if held {
-			return m.renewHeld(j, st), nil
+			return m.renewHeld(j, why), nil
 		}
 		if r := m.renewChecked(ctx, j); r != nil {
 			return r, nil
@@ -827,7 +835,7 @@ func (m *Manager) Update(ctx context.Context, owner, id string, req *csbmsg.Serv
 		return result(csbmsg.StatusOK, j, "lease renewed for %d s; no resource change", j.LeaseSeconds), nil
 	}
 	if held {
-		return result(csbmsg.StatusCannotUpdateResource, j, "cannot update job %s: provider %s is %s and is not contacted until it is active again", j.ID, j.ProviderID, st), nil
+		return result(csbmsg.StatusCannotUpdateResource, j, "cannot update job %s: %s and is not contacted until it is active again", j.ID, why), nil
 	}
 	merged := overlay(&j.Request, &upd)
 	if ok, why := placement.Matches(j.Service, j.Encryption, &merged); !ok {
@@ -848,9 +856,9 @@ func (m *Manager) Update(ctx context.Context, owner, id string, req *csbmsg.Serv
 // applyUpdate runs a recorded update (the caller holds the lock).
 func (m *Manager) applyUpdate(ctx context.Context, ad adapters.Adapter, j *Job) *Result {
 	upd := j.Op.Update
-	if st, held := m.heldBack(j.ProviderID); held {
+	if why, held := m.heldBack(j.ProviderID, j.ServiceID); held {
 		j.Op = nil
-		j.Reason = fmt.Sprintf("update not applied: provider %s is %s and is not contacted until it is active again", j.ProviderID, st)
+		j.Reason = fmt.Sprintf("update not applied: %s and is not contacted until it is active again", why)
 		m.saveBackground(j)
 		return result(csbmsg.StatusCannotUpdateResource, j, "%s", j.Reason)
 	}
@@ -907,8 +915,8 @@ func (m *Manager) Remove(ctx context.Context, owner, id string) (*Result, error)
 // caller holds the lock). On failure the job keeps its status (410).
 func (m *Manager) finishRemoval(ctx context.Context, j *Job, final Status) *Result {
 	prev := j.Status
-	if st, held := m.heldBack(j.ProviderID); held && j.Resource != nil && j.Resource.State != adapters.StateGone {
-		return m.queueRemoval(j, final, st)
+	if why, held := m.heldBack(j.ProviderID, j.ServiceID); held && j.Resource != nil && j.Resource.State != adapters.StateGone {
+		return m.queueRemoval(j, final, why)
 	}
 	if j.Resource != nil && j.ProviderID != "" {
 		ad, ok := m.c().Adapter(j.ProviderID, j.Kind)
