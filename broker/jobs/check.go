@@ -73,6 +73,7 @@ func (m *Manager) CheckOnce(ctx context.Context) (CheckStats, error) {
 		return st, nil // another instance is checking
 	}
 	defer unlock()
+	m.pruneChecking()
 	ids, err := m.listIDs(ctx)
 	if err != nil {
 		return st, err
@@ -178,28 +179,44 @@ func (m *Manager) markGone(j *Job, why string) {
 }
 
 // checkOnRead starts a background check of j when its last check is
-// older than twice CheckInterval; the read does not wait for it.
+// older than twice CheckInterval; the read does not wait for it. A job
+// is checked so at most once per CheckInterval, also when its provider
+// cannot answer (its last check then stays old).
 func (m *Manager) checkOnRead(j *Job) {
 	if !m.checkDue(j, 2*m.c().CheckInterval) {
 		return
 	}
+	now := m.now()
 	m.mu.Lock()
-	if m.stopped || m.checking[j.ID] {
+	if t, ok := m.checking[j.ID]; m.stopped || ok && (t.IsZero() || now.Sub(t) < m.c().CheckInterval) {
 		m.mu.Unlock()
 		return
 	}
-	m.checking[j.ID] = true
+	m.checking[j.ID] = time.Time{} // running
 	m.wg.Add(1)
 	m.mu.Unlock()
 	go func() {
 		defer m.wg.Done()
 		defer func() {
 			m.mu.Lock()
-			delete(m.checking, j.ID)
+			m.checking[j.ID] = m.now()
 			m.mu.Unlock()
 		}()
 		m.checkJob(m.base, j.ID)
 	}()
+}
+
+// pruneChecking forgets the read-started checks that ended more than
+// CheckInterval ago.
+func (m *Manager) pruneChecking() {
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for id, t := range m.checking {
+		if !t.IsZero() && now.Sub(t) >= m.c().CheckInterval {
+			delete(m.checking, id)
+		}
+	}
 }
 
 // renewChecked is a lease renewal's check of j's resource (the caller

@@ -2,6 +2,7 @@ package jobs_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -258,5 +259,55 @@ func TestDeactivatedServiceLeftAlone(t *testing.T) {
 	}
 	if live := e.ads["a"].LiveFor(j.ID); len(live) != 0 {
 		t.Fatalf("once active, the queued removal did not happen: %v", live)
+	}
+}
+
+// TestStaleReadsOfUnreachableProviderCheckOncePerInterval: when the
+// provider cannot answer, the job's last check stays old, yet reads start
+// at most one check per CheckInterval, not one per read.
+func TestStaleReadsOfUnreachableProviderCheckOncePerInterval(t *testing.T) {
+	e := newLifeEnv(t, func(c *jobs.Config) { c.CheckInterval = 10 * time.Minute })
+	j := lifeJob(t, e)
+	e.ads["a"].SetFault(jobstest.Fault{Status: errors.New("down")})
+	e.clock.Advance(20 * time.Minute)
+	calls := func() int { return e.ads["a"].Calls("status") }
+	waitCalls := func(want int) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for calls() < want {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d status calls, want %d", calls(), want)
+			}
+			time.Sleep(time.Millisecond) // polling a condition with a deadline
+		}
+	}
+	if _, err := e.m.Get(context.Background(), "alice", j.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitCalls(1)
+	for range 20 {
+		if _, err := e.m.Get(context.Background(), "alice", j.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := calls(); n != 1 {
+		t.Fatalf("21 reads within the interval made %d status calls, want 1", n)
+	}
+	got, _ := e.m.Inspect(context.Background(), j.ID)
+	if got.Status != jobs.StatusSuccess {
+		t.Fatalf("an unreachable provider failed the job: %s %q", got.Status, got.Reason)
+	}
+	// Past the interval, reads start a check again (the first ended by
+	// now or soon: read until it shows).
+	e.clock.Advance(10 * time.Minute)
+	deadline := time.Now().Add(10 * time.Second)
+	for calls() < 2 {
+		if _, err := e.m.Get(context.Background(), "alice", j.ID); err != nil {
+			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no check after the interval: %d status calls", calls())
+		}
+		time.Sleep(time.Millisecond) // polling a condition with a deadline
 	}
 }

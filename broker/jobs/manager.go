@@ -239,8 +239,9 @@ type Manager struct {
 	// staleOwnerKeys are the owner index keys the last reaper pass found
 	// without a record (reconcileOwners).
 	staleOwnerKeys map[string]bool
-	// checking holds the jobs a read started a background check of.
-	checking map[string]bool
+	// checking holds the jobs a read started a background check of:
+	// zero while it runs, then when it ended (checkOnRead).
+	checking map[string]time.Time
 	started  bool
 	stopped  bool
 }
@@ -272,7 +273,7 @@ func New(cfg Config) (*Manager, error) {
 		jobLoads: map[string]jobLoadEntry{},
 		touched:  map[string]uint64{},
 		loads:    map[string]placement.Load{},
-		checking: map[string]bool{},
+		checking: map[string]time.Time{},
 	}
 	m.cfg.Store(&cfg)
 	m.base, m.cancel = context.WithCancel(context.Background())
