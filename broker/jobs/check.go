@@ -7,7 +7,8 @@ package jobs
 //
 //   - periodically: every Config.CheckInterval, a pass (under the store
 //     lock "csb-jobs-checker", so one instance of a cluster runs it) checks
-//     each successful job not checked within the interval;
+//     each successful job not checked within the interval; the first pass
+//     after Start checks every successful job;
 //   - on renewal: a lease renewal checks first, and a vanished resource is
 //     not renewed;
 //   - on reads that find the last check older than twice the interval
@@ -35,18 +36,24 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
-// checkLoop runs a check pass at once and then every CheckInterval until
-// Stop.
+// checkLoop runs a check pass of every successful job at once (a
+// restart of the broker may come with one of its providers: the
+// sandboxes start empty) and then a pass every CheckInterval until Stop.
 func (m *Manager) checkLoop() {
 	t := time.NewTimer(0)
 	defer t.Stop()
+	first := true
 	for {
 		select {
 		case <-m.base.Done():
 			return
 		case <-t.C:
 		}
-		if _, err := m.CheckOnce(m.base); err != nil && m.base.Err() == nil {
+		age := m.c().CheckInterval
+		if first {
+			age, first = 0, false
+		}
+		if _, err := m.checkPass(m.base, age); err != nil && m.base.Err() == nil {
 			m.logger.Warn("resource check pass failed", zap.Error(err))
 		}
 		t.Reset(m.c().CheckInterval)
@@ -64,6 +71,11 @@ type CheckStats struct {
 // resource still exists, and fails the jobs whose resource is gone.
 // Providers held back (deactivated, unavailable) are skipped.
 func (m *Manager) CheckOnce(ctx context.Context) (CheckStats, error) {
+	return m.checkPass(ctx, m.c().CheckInterval)
+}
+
+// checkPass checks the successful jobs last checked more than age ago.
+func (m *Manager) checkPass(ctx context.Context, age time.Duration) (CheckStats, error) {
 	var st CheckStats
 	unlock, err := m.lock(ctx, "checker", time.Second)
 	if err != nil {
@@ -83,10 +95,10 @@ func (m *Manager) CheckOnce(ctx context.Context) (CheckStats, error) {
 			return st, ctx.Err()
 		}
 		j, err := m.loadStore(ctx, id, false)
-		if err != nil || !m.checkDue(j, m.c().CheckInterval) {
+		if err != nil || !m.checkDue(j, age) {
 			continue
 		}
-		checked, gone := m.checkJob(ctx, id)
+		checked, gone := m.checkJob(ctx, id, age)
 		if checked {
 			st.Checked++
 		}
@@ -116,14 +128,14 @@ func (m *Manager) checkDue(j *Job, age time.Duration) bool {
 
 // checkJob checks one job's resource under its lock. It reports whether
 // the provider was asked and whether the resource is gone.
-func (m *Manager) checkJob(ctx context.Context, id string) (checked, gone bool) {
+func (m *Manager) checkJob(ctx context.Context, id string, age time.Duration) (checked, gone bool) {
 	unlock, err := m.lock(ctx, id, time.Second)
 	if err != nil {
 		return false, false // busy: whoever holds it works on the job
 	}
 	defer unlock()
 	j, err := m.loadFresh(ctx, id)
-	if err != nil || !m.checkDue(j, m.c().CheckInterval) {
+	if err != nil || !m.checkDue(j, age) {
 		return false, false
 	}
 	gone, why := m.probe(ctx, j)
@@ -202,7 +214,7 @@ func (m *Manager) checkOnRead(j *Job) {
 			m.checking[j.ID] = m.now()
 			m.mu.Unlock()
 		}()
-		m.checkJob(m.base, j.ID)
+		m.checkJob(m.base, j.ID, 2*m.c().CheckInterval)
 	}()
 }
 

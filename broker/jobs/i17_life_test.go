@@ -311,3 +311,19 @@ func TestStaleReadsOfUnreachableProviderCheckOncePerInterval(t *testing.T) {
 		time.Sleep(time.Millisecond) // polling a condition with a deadline
 	}
 }
+
+// TestRestartChecksEveryJob: a broker that starts checks every
+// successful job at once, however recently it was checked, so a provider
+// that restarted empty with it is seen without waiting an interval.
+func TestRestartChecksEveryJob(t *testing.T) {
+	e := newLifeEnv(t, func(c *jobs.Config) { c.CheckInterval = time.Hour })
+	j := lifeJob(t, e)
+	vanish(t, e, j)
+	e.m.Stop()
+	m := e.start(e.cfg) // a new process on the same store
+	m.Start()
+	got := e.waitJob(m, "alice", j.ID, func(j *jobs.Job) bool { return j.Status == jobs.StatusFailed })
+	if !strings.Contains(got.Reason, "resource gone at a") {
+		t.Fatalf("reason %q", got.Reason)
+	}
+}
