@@ -48,7 +48,8 @@ type ConsumerConfig struct {
 	ReapInterval caddy.Duration `json:"reap_interval,omitempty"`
 	// CheckInterval is how often the broker asks the providers whether
 	// the resources of successful jobs still exist; a job whose resource
-	// is gone at its provider becomes failed, with a reason saying so. A
+	// is gone at its provider becomes failed, with a reason saying so.
+	// Every successful job is checked once when the broker starts. A
 	// lease renewal checks too (a vanished resource is not renewed), and a
 	// read of a job not checked for twice this long starts a check in the
 	// background (the read does not wait). Providers that are deactivated

@@ -72,7 +72,8 @@ type Config struct {
 	ReapInterval time.Duration
 	// CheckInterval is how often the broker asks the providers whether
 	// the resources of successful jobs still exist (see check.go): a job
-	// whose resource is gone becomes failed. Reads that find a job not
+	// whose resource is gone becomes failed. The first pass after Start
+	// checks every successful job. Reads that find a job not
 	// checked for twice this long start a check in the background.
 	// Default 5m.
 	CheckInterval time.Duration
