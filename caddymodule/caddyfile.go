@@ -100,6 +100,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 //			lease_min          <duration>
 //			lease_max          <duration>
 //			reap_interval      <duration>
+//			check_interval     <duration>
 //			attempt_timeout    <duration>
 //			call_timeout       <duration>
 //			respond_within     <duration>
@@ -699,6 +700,7 @@ func parseDiscover(d *caddyfile.Dispenser, p *Provider) error {
 //		lease_min          <duration>
 //		lease_max          <duration>
 //		reap_interval      <duration>
+//		check_interval     <duration>
 //		attempt_timeout    <duration>
 //		call_timeout       <duration>
 //		respond_within     <duration>
@@ -726,7 +728,7 @@ func parseJobsOption(d *caddyfile.Dispenser, a *App) error {
 		"reap_interval": &cfg.ReapInterval, "attempt_timeout": &cfg.AttemptTimeout, "call_timeout": &cfg.CallTimeout,
 		"respond_within": &cfg.RespondWithin, "poll_interval": &cfg.PollInterval, "retain": &cfg.Retain,
 		"retain_failed": &cfg.RetainFailed,
-		"cache_ttl":     &cfg.CacheTTL,
+		"cache_ttl":     &cfg.CacheTTL, "check_interval": &cfg.CheckInterval,
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		opt := d.Val()

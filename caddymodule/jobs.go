@@ -58,6 +58,15 @@ type ConsumerConfig struct {
 	// ReapInterval is how often ended leases are reclaimed, orphans
 	// retried and abandoned operations taken over. Default 30s.
 	ReapInterval caddy.Duration `json:"reap_interval,omitempty"`
+	// CheckInterval is how often the broker asks the providers whether
+	// the resources of successful jobs still exist; a job whose resource
+	// is gone at its provider becomes failed, with a reason saying so.
+	// Every successful job is checked once when the broker starts. A
+	// lease renewal checks too (a vanished resource is not renewed), and a
+	// read of a job not checked for twice this long starts a check in the
+	// background (the read does not wait). Providers that are deactivated
+	// or unavailable are not asked. Default 5m.
+	CheckInterval caddy.Duration `json:"check_interval,omitempty"`
 	// AttemptTimeout bounds one provisioning attempt at one provider,
 	// polling included; then the next candidate is tried. Default 2m.
 	AttemptTimeout caddy.Duration `json:"attempt_timeout,omitempty"`
@@ -165,6 +174,7 @@ func (c *ConsumerConfig) tunables() jobs.Config {
 		LeaseMin:         time.Duration(c.LeaseMin),
 		LeaseMax:         time.Duration(c.LeaseMax),
 		ReapInterval:     time.Duration(c.ReapInterval),
+		CheckInterval:    time.Duration(c.CheckInterval),
 		AttemptTimeout:   time.Duration(c.AttemptTimeout),
 		CallTimeout:      time.Duration(c.CallTimeout),
 		RespondWithin:    time.Duration(c.RespondWithin),

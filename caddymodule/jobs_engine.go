@@ -63,10 +63,25 @@ func (e *consumerEngine) adapter(id string, kind catalog.Kind) (adapters.Adapter
 
 // newConsumerEngine creates the job manager on the engine's store (once
 // per process, in newEngine).
-func newConsumerEngine(st store.Store, logger *zap.Logger, a *App) (*consumerEngine, error) {
+func newConsumerEngine(st store.Store, logger *zap.Logger, a *App, cat *catalog.Catalog) (*consumerEngine, error) {
 	e := new(consumerEngine)
 	c := a.consumerConfig().tunables()
 	c.Store, c.Placer, c.Logger, c.Adapter = st, e, logger, e.adapter
+	// A provider, or a job's service, the catalogue holds deactivated or
+	// unavailable is not contacted (draft 4.1.2.3.1.1, 4.1.2.3.2;
+	// broker/jobs contact.go).
+	c.ProviderStatus = func(id string) (csbmsg.ServiceStatus, bool) {
+		p, ok := cat.Provider(id)
+		return p.Status, ok
+	}
+	c.ServiceStatus = func(provider, id string) (csbmsg.ServiceStatus, bool) {
+		for _, s := range cat.Services(provider) {
+			if s.Service.ID == id {
+				return s.Service.Status, true
+			}
+		}
+		return "", false
+	}
 	m, err := jobs.New(c)
 	if err != nil {
 		return nil, err

@@ -36,6 +36,7 @@ func TestConsumerCaddyfileErrors(t *testing.T) {
 		{"jobs argument", "csb {\n jobs now {\n }\n}", "wrong argument count"},
 		{"jobs bad duration", "csb {\n jobs {\n lease_min soon\n }\n}", `lease_min "soon"`},
 		{"jobs zero duration", "csb {\n jobs {\n reap_interval 0s\n }\n}", "positive duration"},
+		{"jobs check_interval", "csb {\n jobs {\n check_interval never\n }\n}", `check_interval "never"`},
 		{"jobs duration arity", "csb {\n jobs {\n lease_max 1h 2h\n }\n}", "wrong argument count"},
 		{"jobs max_attempts", "csb {\n jobs {\n max_attempts 0\n }\n}", `max_attempts "0"`},
 		{"jobs anonymous", "csb {\n jobs {\n anonymous maybe\n }\n}", `anonymous "maybe"`},

@@ -50,7 +50,7 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 var (
-	subscriptionStates = []string{publish.StatusCreating, publish.StatusActive, publish.StatusRetrying, publish.StatusLapsed, publish.StatusRemoving}
+	subscriptionStates = []string{publish.StatusCreating, publish.StatusActive, publish.StatusRetrying, publish.StatusLapsed, publish.StatusRemoving, publish.StatusPaused}
 	serviceStatuses    = []csbmsg.ServiceStatus{csbmsg.ServiceActive, csbmsg.ServiceDeactivated, csbmsg.ServiceUnavailable}
 	serviceKinds       = []catalog.Kind{catalog.KindIaaS, catalog.KindPaaS, catalog.KindSaaS, catalog.KindDSaaS}
 	jobStates          = []jobs.Status{jobs.StatusPending, jobs.StatusProvisioning, jobs.StatusSuccess, jobs.StatusFailed, jobs.StatusExpired, jobs.StatusRemoved}

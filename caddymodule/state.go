@@ -102,7 +102,7 @@ func newEngine(ctx caddy.Context, a *App) (*engine, error) {
 		SyncInterval:   time.Duration(so.SyncInterval),
 	})
 	e.ingest.SetSubscriptions(e.subs, e.subs.Resync)
-	if e.consumer, err = newConsumerEngine(e.store, logger.Named("jobs"), a); err != nil {
+	if e.consumer, err = newConsumerEngine(e.store, logger.Named("jobs"), a, cat); err != nil {
 		return nil, err
 	}
 	m := e.consumer.jobs

@@ -27,10 +27,10 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/caddy-csb/caddy-csb/adapters/internal/nativeerr"
 	"github.com/caddy-csb/caddy-csb/broker/adapters"
 )
 
@@ -268,16 +268,10 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-func excerpt(b []byte) string {
-	s := strings.TrimSpace(string(b))
-	if len(s) > 200 {
-		s = s[:200] + "..."
-	}
-	if s == "" {
-		s = "(empty body)"
-	}
-	return s
-}
+// excerpt is the provider's message in an error body (nativeerr.Message:
+// the message field of a JSON or XML error document, else the text),
+// bounded, never the raw document.
+func excerpt(b []byte) string { return nativeerr.Message(b) }
 
 // redact drops userinfo and query from a URL for error messages, so no
 // credential or token leaks into logs.

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/caddy-csb/caddy-csb/adapters/internal/nativeerr"
 	"github.com/caddy-csb/caddy-csb/broker/adapters"
 )
 
@@ -186,15 +187,13 @@ func parseResponse(h http.Header, body []byte) (*Message, error) {
 	return bm, nil
 }
 
+// snippet is an error's status and the provider's message in body
+// (nativeerr.Message), never the raw document.
 func snippet(b []byte, status string) string {
-	s := strings.TrimSpace(string(b))
-	if len(s) > 200 {
-		s = s[:200] + "..."
-	}
-	if s == "" {
+	if len(bytes.TrimSpace(b)) == 0 {
 		return status
 	}
-	return status + ": " + s
+	return status + ": " + nativeerr.Message(b)
 }
 
 func transportError(op string, err error) *adapters.Error {

@@ -169,10 +169,13 @@ type Attempt struct {
 // Orphan is a resource whose removal failed; the reaper retries it until
 // the provider confirms it gone.
 type Orphan struct {
-	ProviderID string             `json:"provider_id"`
-	Resource   *adapters.Resource `json:"resource"`
-	Since      time.Time          `json:"since"`
-	LastError  string             `json:"last_error,omitempty"`
+	ProviderID string `json:"provider_id"`
+	// ServiceID is the service the resource was placed on, when known
+	// (a removal queued while the service was withdrawn).
+	ServiceID string             `json:"service_id,omitempty"`
+	Resource  *adapters.Resource `json:"resource"`
+	Since     time.Time          `json:"since"`
+	LastError string             `json:"last_error,omitempty"`
 }
 
 // Job is one consumer job.
@@ -209,6 +212,9 @@ type Job struct {
 	// record is purged.
 	LeaseSeconds uint64    `json:"lease_seconds"`
 	Expires      time.Time `json:"expires,omitzero"`
+	// Checked is when the provider last confirmed that the job's resource
+	// exists (see check.go); zero when it was never asked.
+	Checked time.Time `json:"checked,omitzero"`
 
 	IdempotencyKey string    `json:"idempotency_key,omitempty"`
 	CopiedFrom     string    `json:"copied_from,omitempty"`

@@ -70,6 +70,13 @@ type Config struct {
 	// ReapInterval is how often the reaper looks for ended leases,
 	// orphans and abandoned operations. Default 30s.
 	ReapInterval time.Duration
+	// CheckInterval is how often the broker asks the providers whether
+	// the resources of successful jobs still exist (see check.go): a job
+	// whose resource is gone becomes failed. The first pass after Start
+	// checks every successful job. Reads that find a job not
+	// checked for twice this long start a check in the background.
+	// Default 5m.
+	CheckInterval time.Duration
 	// Retain is how long expired and removed jobs stay readable after
 	// they ended. Default 24h.
 	Retain time.Duration
@@ -101,6 +108,17 @@ type Config struct {
 	// and records the ignored fields on the job (Job.Ignored), instead of
 	// refusing the request with 420. Default false (refuse).
 	IgnoreUnhonoured bool
+	// ProviderStatus, when set, returns a provider's status in the
+	// catalogue (false when the catalogue does not know it). A provider
+	// whose status is deactivated or unavailable is not contacted (draft
+	// 4.1.2.3.1.1; see contact.go for what each operation does instead).
+	// Default: every provider may be contacted.
+	ProviderStatus func(providerID string) (csbmsg.ServiceStatus, bool)
+	// ServiceStatus, when set, returns the catalogue status of a
+	// provider's service (false when unknown). A job whose service is
+	// deactivated or unavailable is left alone as its provider would be
+	// (draft 4.1.2.3.2). Default: every service may be contacted.
+	ServiceStatus func(providerID, serviceID string) (csbmsg.ServiceStatus, bool)
 
 	// OnChange, when set, is called after every write of a job (metrics,
 	// tests). It must not block.
@@ -124,6 +142,7 @@ const (
 	DefaultRespondWithin  = 5 * time.Second
 	DefaultPollInterval   = 2 * time.Second
 	DefaultReapInterval   = 30 * time.Second
+	DefaultCheckInterval  = 5 * time.Minute
 	DefaultRetain         = 24 * time.Hour
 	DefaultRetainFailed   = time.Hour
 	DefaultLockWait       = 10 * time.Second
@@ -146,6 +165,7 @@ func (c Config) WithDefaults() Config {
 	defaults.Positive(&c.RespondWithin, DefaultRespondWithin)
 	defaults.Positive(&c.PollInterval, DefaultPollInterval)
 	defaults.Positive(&c.ReapInterval, DefaultReapInterval)
+	defaults.Positive(&c.CheckInterval, DefaultCheckInterval)
 	defaults.Positive(&c.Retain, DefaultRetain)
 	defaults.Positive(&c.RetainFailed, DefaultRetainFailed)
 	defaults.Positive(&c.LockWait, DefaultLockWait)
@@ -167,6 +187,9 @@ func (c Config) WithDefaults() Config {
 func (c Config) Validate() error {
 	if c.CacheSize < 0 {
 		return fmt.Errorf("jobs: cache_size %d: must be positive", c.CacheSize)
+	}
+	if c.CheckInterval < 0 {
+		return fmt.Errorf("jobs: check_interval %s: must be positive", c.CheckInterval)
 	}
 	if c.MaxJobsPerOwner < -1 {
 		return fmt.Errorf("jobs: max_jobs_per_owner %d: want a positive number, or -1 for no limit", c.MaxJobsPerOwner)
@@ -222,8 +245,11 @@ type Manager struct {
 	// staleOwnerKeys are the owner index keys the last reaper pass found
 	// without a record (reconcileOwners).
 	staleOwnerKeys map[string]bool
-	started        bool
-	stopped        bool
+	// checking holds the jobs a read started a background check of:
+	// zero while it runs, then when it ended (checkOnRead).
+	checking map[string]time.Time
+	started  bool
+	stopped  bool
 	// ignoredWarned holds the owners already told, in the log, that
 	// fields of their requests were ignored (once per owner and process).
 	ignoredWarned sync.Map
@@ -256,6 +282,7 @@ func New(cfg Config) (*Manager, error) {
 		jobLoads: map[string]jobLoadEntry{},
 		touched:  map[string]uint64{},
 		loads:    map[string]placement.Load{},
+		checking: map[string]time.Time{},
 	}
 	m.cfg.Store(&cfg)
 	m.base, m.cancel = context.WithCancel(context.Background())
@@ -272,6 +299,12 @@ func (m *Manager) c() *Config { return m.cfg.Load() }
 func (m *Manager) SetTunables(cfg Config) error {
 	old := m.c()
 	cfg.Store, cfg.Placer, cfg.Adapter, cfg.Logger, cfg.Clock = old.Store, old.Placer, old.Adapter, old.Logger, old.Clock
+	if cfg.ProviderStatus == nil {
+		cfg.ProviderStatus = old.ProviderStatus
+	}
+	if cfg.ServiceStatus == nil {
+		cfg.ServiceStatus = old.ServiceStatus
+	}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -303,10 +336,14 @@ func (m *Manager) Start() {
 		return
 	}
 	m.started = true
-	m.wg.Add(1)
+	m.wg.Add(2)
 	go func() {
 		defer m.wg.Done()
 		m.reapLoop()
+	}()
+	go func() {
+		defer m.wg.Done()
+		m.checkLoop()
 	}()
 }
 
@@ -753,8 +790,15 @@ func busy(j *Job) string {
 
 // Get returns owner's job id, or ErrNoJob when it does not exist or is
 // someone else's.
+//
+// A successful job not checked at its provider for twice CheckInterval
+// gets a check in the background (check.go); Get does not wait for it.
 func (m *Manager) Get(ctx context.Context, owner, id string) (*Job, error) {
-	return m.ownJob(ctx, owner, id)
+	j, err := m.ownJob(ctx, owner, id)
+	if err == nil {
+		m.checkOnRead(j)
+	}
+	return j, err
 }
 
 // Inspect returns job id from the store whoever owns it, for operators
@@ -795,7 +839,14 @@ func (m *Manager) Update(ctx context.Context, owner, id string, req *csbmsg.Serv
 	}
 	upd := *req
 	upd.JobInfo = nil
+	why, held := m.heldBack(j.ProviderID, j.ServiceID)
 	if !changes(&j.Request, &upd) {
+		if held {
+			return m.renewHeld(j, why), nil
+		}
+		if r := m.renewChecked(ctx, j); r != nil {
+			return r, nil
+		}
 		j.Expires = m.now().Add(time.Duration(j.LeaseSeconds) * time.Second)
 		j.Reason = "lease renewed"
 		if err := m.save(ctx, j); err != nil {
@@ -803,6 +854,9 @@ func (m *Manager) Update(ctx context.Context, owner, id string, req *csbmsg.Serv
 		}
 		m.logState(j, j.Status, "job lease renewed")
 		return result(csbmsg.StatusOK, j, "lease renewed for %d s; no resource change", j.LeaseSeconds), nil
+	}
+	if held {
+		return result(csbmsg.StatusCannotUpdateResource, j, "cannot update job %s: %s and is not contacted until it is active again", j.ID, why), nil
 	}
 	merged := overlay(&j.Request, &upd)
 	if ok, why := placement.Matches(j.Service, j.Encryption, &merged); !ok {
@@ -823,6 +877,12 @@ func (m *Manager) Update(ctx context.Context, owner, id string, req *csbmsg.Serv
 // applyUpdate runs a recorded update (the caller holds the lock).
 func (m *Manager) applyUpdate(ctx context.Context, ad adapters.Adapter, j *Job) *Result {
 	upd := j.Op.Update
+	if why, held := m.heldBack(j.ProviderID, j.ServiceID); held {
+		j.Op = nil
+		j.Reason = fmt.Sprintf("update not applied: %s and is not contacted until it is active again", why)
+		m.saveBackground(j)
+		return result(csbmsg.StatusCannotUpdateResource, j, "%s", j.Reason)
+	}
 	merged := overlay(&j.Request, upd)
 	cctx, cancel := context.WithTimeout(ctx, m.c().CallTimeout)
 	res, err := ad.Update(cctx, j.Resource, m.adapterRequest(j, j.ProviderID, j.Service, upd))
@@ -876,6 +936,9 @@ func (m *Manager) Remove(ctx context.Context, owner, id string) (*Result, error)
 // caller holds the lock). On failure the job keeps its status (410).
 func (m *Manager) finishRemoval(ctx context.Context, j *Job, final Status) *Result {
 	prev := j.Status
+	if why, held := m.heldBack(j.ProviderID, j.ServiceID); held && j.Resource != nil && j.Resource.State != adapters.StateGone {
+		return m.queueRemoval(j, final, why)
+	}
 	if j.Resource != nil && j.ProviderID != "" {
 		ad, ok := m.c().Adapter(j.ProviderID, j.Kind)
 		if !ok {

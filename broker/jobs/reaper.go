@@ -245,7 +245,9 @@ func (m *Manager) retryOrphans(ctx context.Context, id string) (removed, failed 
 	var keep []Orphan
 	for _, o := range j.Orphans {
 		ad, ok := m.c().Adapter(o.ProviderID, j.Kind)
-		if !ok {
+		if _, held := m.heldBack(o.ProviderID, o.ServiceID); held || !ok {
+			// A provider held back is not contacted: its removal stays
+			// queued until it is active again (contact.go).
 			keep = append(keep, o)
 			continue
 		}

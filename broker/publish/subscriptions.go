@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -178,6 +179,10 @@ type Manager struct {
 	stop    chan struct{}
 	wg      sync.WaitGroup
 	closed  bool
+	// awake is the workers a catalogue change wakes (a copy of workers,
+	// read without mu: the catalogue calls its subscribers from whatever
+	// goroutine changed it).
+	awake atomic.Pointer[[]*worker]
 }
 
 // WithDefaults returns opt with its unset or out-of-range fields set to
@@ -225,7 +230,7 @@ func (opt ManagerOptions) Validate() error {
 // them.
 func NewManager(opt ManagerOptions) *Manager {
 	opt = opt.WithDefaults()
-	return &Manager{
+	m := &Manager{
 		opt:     opt,
 		clock:   opt.Clock,
 		logger:  opt.Logger,
@@ -233,6 +238,28 @@ func NewManager(opt ManagerOptions) *Manager {
 		ids:     make(map[string]string),
 		stop:    make(chan struct{}),
 	}
+	if opt.Catalog != nil {
+		// A provider's status changes in the catalogue: a paused
+		// subscription may go on (worker.held).
+		opt.Catalog.Subscribe(func() {
+			if ws := m.awake.Load(); ws != nil {
+				for _, w := range *ws {
+					w.wake()
+				}
+			}
+		})
+	}
+	return m
+}
+
+// publishAwake copies the workers for the catalogue's wake-ups (the
+// caller holds mu).
+func (m *Manager) publishAwake() {
+	ws := make([]*worker, 0, len(m.workers))
+	for _, w := range m.workers {
+		ws = append(ws, w)
+	}
+	m.awake.Store(&ws)
 }
 
 // Configure sets the providers to subscribe to. New providers get a
@@ -273,6 +300,7 @@ func (m *Manager) Configure(cfgs []SubscriptionConfig) error {
 		m.wg.Add(1)
 		go w.run()
 	}
+	m.publishAwake()
 	return nil
 }
 
@@ -292,6 +320,7 @@ func (m *Manager) Close(ctx context.Context, remove bool) {
 		workers = append(workers, w)
 	}
 	m.workers = map[string]*worker{}
+	m.publishAwake()
 	m.mu.Unlock()
 	close(m.stop)
 	m.wg.Wait()

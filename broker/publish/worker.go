@@ -37,6 +37,11 @@ const (
 	StatusRetrying = "retrying"
 	StatusLapsed   = "lapsed"
 	StatusRemoving = "removing"
+	// StatusPaused: the provider is deactivated or unavailable in the
+	// catalogue (draft 4.1.2.3.1.1: it "should not be contacted before it
+	// becomes 'active' again"), so renewals and re-subscriptions wait
+	// until its status is active again or its catalogue entry expires.
+	StatusPaused = "paused"
 )
 
 // worker keeps one provider's subscription. Only its goroutine changes
@@ -49,6 +54,7 @@ type worker struct {
 	cfgCh    chan struct{} // a new configuration is pending
 	resyncCh chan string   // a resynchronisation of that id is asked for
 	syncCh   chan struct{} // re-read the stored record now
+	wakeCh   chan struct{} // the catalogue changed: plan again
 	quitCh   chan struct{}
 	removeOn bool // set before quitCh is closed
 
@@ -78,6 +84,7 @@ func newWorker(m *Manager, c SubscriptionConfig) *worker {
 		logger:   m.logger.With(zap.String("provider_id", c.ProviderID)),
 		cfgCh:    make(chan struct{}, 1),
 		resyncCh: make(chan string, 1),
+		wakeCh:   make(chan struct{}, 1),
 		syncCh:   make(chan struct{}, 1),
 		quitCh:   make(chan struct{}),
 		cfg:      c,
@@ -136,6 +143,14 @@ func (w *worker) run() {
 	for {
 		now := w.m.clock.Now()
 		act, at := w.plan(now)
+		if act != actNone {
+			if held, st, until := w.held(now); held {
+				if w.state().Status != StatusPaused {
+					w.setStatus(StatusPaused, zap.String("provider_status", string(st)))
+				}
+				act, at = actNone, until // the entry's expiry, or a catalogue change
+			}
+		}
 		wake := at
 		if w.m.opt.Store != nil && w.m.opt.SyncInterval > 0 {
 			if w.nextSync.IsZero() {
@@ -180,6 +195,8 @@ func (w *worker) run() {
 		case <-w.syncCh:
 			stopTimer()
 			w.syncFromStore()
+		case <-w.wakeCh:
+			stopTimer()
 		case fired := <-timerC:
 			if !w.nextSync.IsZero() && !fired.Before(w.nextSync) {
 				w.nextSync = fired.Add(w.m.opt.SyncInterval)
@@ -193,6 +210,33 @@ func (w *worker) run() {
 				w.update()
 			}
 		}
+	}
+}
+
+// held reports whether the provider must not be contacted now: the
+// catalogue holds it deactivated or unavailable and its entry has not
+// expired (an expired entry no longer says anything about the provider:
+// the broker subscribes again to learn). until is the entry's expiry
+// (zero: none).
+func (w *worker) held(now time.Time) (bool, csbmsg.ServiceStatus, time.Time) {
+	if w.m.opt.Catalog == nil {
+		return false, "", time.Time{}
+	}
+	p, ok := w.m.opt.Catalog.Provider(w.pid)
+	if !ok || p.Status != csbmsg.ServiceDeactivated && p.Status != csbmsg.ServiceUnavailable {
+		return false, "", time.Time{}
+	}
+	if !p.Expires.IsZero() && !now.Before(p.Expires) {
+		return false, "", time.Time{}
+	}
+	return true, p.Status, p.Expires
+}
+
+// wake makes the worker plan again (non-blocking).
+func (w *worker) wake() {
+	select {
+	case w.wakeCh <- struct{}{}:
+	default:
 	}
 }
 

@@ -34,6 +34,7 @@ type Adapter struct {
 	blockStarted   chan struct{}
 	blockAfter     bool
 	updateErr      error
+	statusErr      error
 	removeErr      error
 	removeErrTimes int // removeErr applies this many times (0 = always)
 }
@@ -60,6 +61,8 @@ type Fault struct {
 	Update      error
 	Remove      error
 	RemoveTimes int
+	// Status makes Status fail with a provider 5xx carrying this error.
+	Status error
 }
 
 // SetFault replaces the adapter's faults.
@@ -69,6 +72,7 @@ func (a *Adapter) SetFault(f Fault) {
 	a.provisionErr, a.partialOnError, a.pending = f.Provision, f.Partial, f.Pending
 	a.block, a.blockStarted, a.blockAfter = f.Block, f.BlockStarted, f.BlockAfterCreate
 	a.updateErr, a.removeErr, a.removeErrTimes = f.Update, f.Remove, f.RemoveTimes
+	a.statusErr = f.Status
 }
 
 func (a *Adapter) init() {
@@ -168,6 +172,9 @@ func (a *Adapter) Status(_ context.Context, res *adapters.Resource) (*adapters.R
 	defer a.mu.Unlock()
 	a.init()
 	a.calls["status"]++
+	if a.statusErr != nil {
+		return nil, &adapters.Error{Kind: adapters.KindServer, Op: "status", Status: 503, Err: a.statusErr}
+	}
 	r, ok := a.resources[res.URI]
 	if !ok {
 		return nil, &adapters.Error{Kind: adapters.KindNotFound, Op: "status", Status: 404, Err: errors.New(res.URI)}

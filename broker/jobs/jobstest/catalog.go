@@ -47,6 +47,30 @@ func (c *Catalog) AddService(provider string, s csbmsg.Service) {
 	c.version++
 }
 
+// SetServiceStatus changes the status of a provider's service.
+func (c *Catalog) SetServiceStatus(provider, id string, st csbmsg.ServiceStatus) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, s := range c.services[provider] {
+		if s.Service.ID == id {
+			c.services[provider][i].Service.Status = st
+		}
+	}
+	c.version++
+}
+
+// ServiceStatus returns the status of a provider's service.
+func (c *Catalog) ServiceStatus(provider, id string) (csbmsg.ServiceStatus, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.services[provider] {
+		if s.Service.ID == id {
+			return s.Service.Status, true
+		}
+	}
+	return "", false
+}
+
 // Placeable implements placement.Catalog.
 func (c *Catalog) Placeable(kind catalog.Kind) []catalog.ServiceEntry {
 	c.mu.Lock()

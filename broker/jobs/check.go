@@ -1,0 +1,247 @@
+package jobs
+
+// Resources that vanished at the provider. A successful job's resource
+// can disappear behind the broker's back (an operator deletes it, a
+// sandbox cloud restarts empty). The broker asks the provider (the
+// adapter's Status) on three occasions:
+//
+//   - periodically: every Config.CheckInterval, a pass (under the store
+//     lock "csb-jobs-checker", so one instance of a cluster runs it) checks
+//     each successful job not checked within the interval; the first pass
+//     after Start checks every successful job;
+//   - on renewal: a lease renewal checks first, and a vanished resource is
+//     not renewed;
+//   - on reads that find the last check older than twice the interval
+//     (the periodic pass fell behind, e.g. right after a restart): the
+//     read answers at once with what is recorded and starts a check in
+//     the background, so no GET waits for a provider.
+//
+// A resource the provider reports gone (adapters.StateGone, or an error
+// of kind adapters.KindNotFound) makes the job failed: the draft's
+// <job-status> is a free string whose only example is "success"; "failed"
+// is already the broker's status for a job that holds nothing at a
+// provider, consumers already act on it (create anew), and its record is
+// purged after RetainFailed like other failed jobs. The reason says the
+// resource is gone and carries the provider's message. Other errors
+// (transport, 5xx) change nothing: the resource may well exist.
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+)
+
+// checkLoop runs a check pass of every successful job at once (a
+// restart of the broker may come with one of its providers: the
+// sandboxes start empty) and then a pass every CheckInterval until Stop.
+func (m *Manager) checkLoop() {
+	t := time.NewTimer(0)
+	defer t.Stop()
+	first := true
+	for {
+		select {
+		case <-m.base.Done():
+			return
+		case <-t.C:
+		}
+		age := m.c().CheckInterval
+		if first {
+			age, first = 0, false
+		}
+		if _, err := m.checkPass(m.base, age); err != nil && m.base.Err() == nil {
+			m.logger.Warn("resource check pass failed", zap.Error(err))
+		}
+		t.Reset(m.c().CheckInterval)
+	}
+}
+
+// CheckStats counts what a check pass did.
+type CheckStats struct {
+	Checked int // resources asked about
+	Gone    int // resources found gone: their jobs failed
+}
+
+// CheckOnce runs one check pass: it asks the provider of every
+// successful job not checked within CheckInterval whether the job's
+// resource still exists, and fails the jobs whose resource is gone.
+// Providers held back (deactivated, unavailable) are skipped.
+func (m *Manager) CheckOnce(ctx context.Context) (CheckStats, error) {
+	return m.checkPass(ctx, m.c().CheckInterval)
+}
+
+// checkPass checks the successful jobs last checked more than age ago.
+func (m *Manager) checkPass(ctx context.Context, age time.Duration) (CheckStats, error) {
+	var st CheckStats
+	unlock, err := m.lock(ctx, "checker", time.Second)
+	if err != nil {
+		if ctx.Err() != nil {
+			return st, ctx.Err()
+		}
+		return st, nil // another instance is checking
+	}
+	defer unlock()
+	m.pruneChecking()
+	ids, err := m.listIDs(ctx)
+	if err != nil {
+		return st, err
+	}
+	for _, id := range ids {
+		if ctx.Err() != nil {
+			return st, ctx.Err()
+		}
+		j, err := m.loadStore(ctx, id, false)
+		if err != nil || !m.checkDue(j, age) {
+			continue
+		}
+		checked, gone := m.checkJob(ctx, id, age)
+		if checked {
+			st.Checked++
+		}
+		if gone {
+			st.Gone++
+		}
+	}
+	return st, nil
+}
+
+// checkDue reports whether j's resource was last confirmed longer than
+// age ago (or never) and can be checked now.
+func (m *Manager) checkDue(j *Job, age time.Duration) bool {
+	if j.Status != StatusSuccess || j.Op != nil || j.Resource == nil {
+		return false
+	}
+	last := j.Checked
+	if last.IsZero() {
+		last = j.Updated
+	}
+	if m.now().Sub(last) < age {
+		return false
+	}
+	_, held := m.heldBack(j.ProviderID, j.ServiceID)
+	return !held
+}
+
+// checkJob checks one job's resource under its lock. It reports whether
+// the provider was asked and whether the resource is gone.
+func (m *Manager) checkJob(ctx context.Context, id string, age time.Duration) (checked, gone bool) {
+	unlock, err := m.lock(ctx, id, time.Second)
+	if err != nil {
+		return false, false // busy: whoever holds it works on the job
+	}
+	defer unlock()
+	j, err := m.loadFresh(ctx, id)
+	if err != nil || !m.checkDue(j, age) {
+		return false, false
+	}
+	gone, why := m.probe(ctx, j)
+	if gone {
+		m.markGone(j, why)
+		return true, true
+	}
+	if why == "" {
+		j.Checked = m.now()
+		if err := m.save(ctx, j); err != nil {
+			m.logger.Warn("recording a resource check", zap.String("job_id", j.ID), zap.Error(err))
+		}
+	}
+	return true, false
+}
+
+// probe asks j's provider about j's resource. It reports gone with the
+// provider's word, or not gone with "" when the resource is there and
+// with the error when the provider could not tell.
+func (m *Manager) probe(ctx context.Context, j *Job) (bool, string) {
+	ad, ok := m.c().Adapter(j.ProviderID, j.Kind)
+	if !ok {
+		return false, "provider " + j.ProviderID + " has no adapter configured"
+	}
+	cctx, cancel := context.WithTimeout(ctx, m.c().CallTimeout)
+	res, err := ad.Status(cctx, j.Resource)
+	cancel()
+	switch {
+	case err != nil && adapters.KindOf(err) == adapters.KindNotFound:
+		return true, err.Error()
+	case err != nil:
+		return false, err.Error()
+	case res != nil && res.State == adapters.StateGone:
+		return true, "the provider reports it gone"
+	}
+	return false, ""
+}
+
+// markGone fails j, whose resource is gone at its provider (the caller
+// holds the lock).
+func (m *Manager) markGone(j *Job, why string) {
+	prev := j.Status
+	now := m.now()
+	j.Status = StatusFailed
+	if j.Resource != nil {
+		j.Resource.State = adapters.StateGone
+	}
+	j.Checked = now
+	j.Expires = now.Add(m.c().RetainFailed)
+	j.Reason = fmt.Sprintf("resource gone at %s: %s", j.ProviderID, why)
+	m.saveBackground(j)
+	m.logState(j, prev, "job resource gone")
+}
+
+// checkOnRead starts a background check of j when its last check is
+// older than twice CheckInterval; the read does not wait for it. A job
+// is checked so at most once per CheckInterval, also when its provider
+// cannot answer (its last check then stays old).
+func (m *Manager) checkOnRead(j *Job) {
+	if !m.checkDue(j, 2*m.c().CheckInterval) {
+		return
+	}
+	now := m.now()
+	m.mu.Lock()
+	if t, ok := m.checking[j.ID]; m.stopped || ok && (t.IsZero() || now.Sub(t) < m.c().CheckInterval) {
+		m.mu.Unlock()
+		return
+	}
+	m.checking[j.ID] = time.Time{} // running
+	m.wg.Add(1)
+	m.mu.Unlock()
+	go func() {
+		defer m.wg.Done()
+		defer func() {
+			m.mu.Lock()
+			m.checking[j.ID] = m.now()
+			m.mu.Unlock()
+		}()
+		m.checkJob(m.base, j.ID, 2*m.c().CheckInterval)
+	}()
+}
+
+// pruneChecking forgets the read-started checks that ended more than
+// CheckInterval ago.
+func (m *Manager) pruneChecking() {
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for id, t := range m.checking {
+		if !t.IsZero() && now.Sub(t) >= m.c().CheckInterval {
+			delete(m.checking, id)
+		}
+	}
+}
+
+// renewChecked is a lease renewal's check of j's resource (the caller
+// holds the lock): it returns the answer when the resource is gone, nil
+// to renew.
+func (m *Manager) renewChecked(ctx context.Context, j *Job) *Result {
+	gone, why := m.probe(ctx, j)
+	if !gone {
+		if why == "" {
+			j.Checked = m.now()
+		}
+		return nil
+	}
+	m.markGone(j, why)
+	return result(csbmsg.StatusCannotUpdateResource, j, "lease not renewed: %s", j.Reason)
+}

@@ -1,0 +1,89 @@
+package jobs
+
+// Providers the broker must leave alone (draft 4.1.2.3.1.1 and
+// 4.1.2.3.2): a provider, or the service of a provider that holds a job,
+// whose catalogue status is deactivated or unavailable "should not be
+// contacted before it becomes 'active' again". What each operation on an
+// existing job does then:
+//
+//   - an update that changes the resources is refused (409), the job
+//     stays as it is;
+//   - a lease renewal (an update without changes) renews the broker's
+//     lease without calling the provider (the lease is the broker's own
+//     record; nothing at the provider changes);
+//   - a remove, and the reclaim of an ended lease, are queued: the job
+//     becomes removed (or expired) at once, its resource is kept as an
+//     orphan of the job, and the reaper removes it at the provider once
+//     the provider is active again (or once the catalogue no longer knows
+//     it); the record is not purged before;
+//   - the periodic check for vanished resources skips the provider.
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+)
+
+// heldBack reports whether a job's resource at provider, placed on
+// service (may be ""), must not be contacted now, and why ("provider a
+// is deactivated", "service vm of provider a is unavailable").
+func (m *Manager) heldBack(provider, service string) (string, bool) {
+	if provider == "" {
+		return "", false
+	}
+	if fn := m.c().ProviderStatus; fn != nil {
+		if st, ok := fn(provider); ok && withdrawn(st) {
+			return fmt.Sprintf("provider %s is %s", provider, st), true
+		}
+	}
+	if fn := m.c().ServiceStatus; fn != nil && service != "" {
+		if st, ok := fn(provider, service); ok && withdrawn(st) {
+			return fmt.Sprintf("service %s of provider %s is %s", service, provider, st), true
+		}
+	}
+	return "", false
+}
+
+func withdrawn(st csbmsg.ServiceStatus) bool {
+	return st == csbmsg.ServiceDeactivated || st == csbmsg.ServiceUnavailable
+}
+
+// queueRemoval gives j status final without calling its provider, which
+// is held back (why): j's resource becomes an orphan that the reaper
+// removes once the provider may be contacted again (the caller holds the
+// lock).
+func (m *Manager) queueRemoval(j *Job, final Status, why string) *Result {
+	prev := j.Status
+	now := m.now()
+	j.Orphans = append(j.Orphans, Orphan{
+		ProviderID: j.ProviderID,
+		ServiceID:  j.ServiceID,
+		Resource:   j.Resource,
+		Since:      now,
+		LastError:  "queued: " + why + " and is not contacted until it is active again",
+	})
+	j.Resource = nil
+	j.Op = nil
+	j.Status = final
+	j.Expires = now.Add(m.c().Retain)
+	what := "removal"
+	if final == StatusExpired {
+		what = "lease ended; reclaim"
+	}
+	j.Reason = fmt.Sprintf("%s queued: %s; the broker removes the resources at %s once it is active again", what, why, j.ProviderID)
+	m.saveBackground(j)
+	m.reclaimed(j, final, nil)
+	m.logState(j, prev, "job "+string(final)+", removal queued")
+	return result(csbmsg.StatusOK, j, "%s", j.Reason)
+}
+
+// renewHeld renews j's lease without calling its provider, held back
+// (why) (the caller holds the lock).
+func (m *Manager) renewHeld(j *Job, why string) *Result {
+	j.Expires = m.now().Add(time.Duration(j.LeaseSeconds) * time.Second)
+	j.Reason = fmt.Sprintf("lease renewed; %s, so the resource was not checked", why)
+	m.saveBackground(j)
+	m.logState(j, j.Status, "job lease renewed")
+	return result(csbmsg.StatusOK, j, "lease renewed for %d s; no resource change; %s and was not contacted", j.LeaseSeconds, why)
+}
