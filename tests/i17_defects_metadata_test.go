@@ -37,8 +37,8 @@ func i17DefectsHeadObject(t *testing.T, sw *swiftpeer.Swift, user, key, path str
 // real Swift, natively (alice, openstack adapter) and through its S3 API
 // (bob, aws adapter): the answer is 200 with the text granted back, and
 // Swift holds it on the object under csb-metadata. Metadata no header can
-// carry is refused with 420 before Swift is called, and no failed job is
-// left.
+// carry is refused (408, error kind unsupported, not provider_4xx) before
+// Swift is called, and no failed job is left.
 func TestI17DefectsPlainMetadataOnRealSwift(t *testing.T) {
 	b := startCloudBroker(t, cloudOptions{proxy: "dynamic csb"})
 	for _, c := range []struct{ user, swUser, swKey string }{
@@ -57,7 +57,8 @@ func TestI17DefectsPlainMetadataOnRealSwift(t *testing.T) {
 	}
 	resp, data := b.consume("alice", http.MethodPost, "", &csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{DataObject: &csbmsg.DataObject{
 		Value: str("x"), Metadata: str(strings.Repeat("m", 300))}}})
-	if resp.Status != csbmsg.StatusUnsupported || !strings.Contains(resp.Reason, "longer than 256 bytes") || strings.Contains(resp.Reason, "provider_4xx") {
+	if resp.Status != csbmsg.StatusUnableToFindResource || !strings.Contains(resp.Reason, "refused before any provider was called") ||
+		!strings.Contains(resp.Reason, "unsupported") || !strings.Contains(resp.Reason, "longer than 256 bytes") || strings.Contains(resp.Reason, "provider_4xx") {
 		t.Fatalf("metadata Swift cannot carry: %s", data)
 	}
 	status, _, list := adminDo(t, b.p.AdminAddr, http.MethodGet, "/csb/jobs?owner=alice", "", "", nil)

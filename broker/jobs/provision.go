@@ -363,9 +363,11 @@ func (m *Manager) fail(j *Job) *Result {
 
 // refusedUp answers a create that every adapter of its plan refused
 // before calling its provider (error kind unsupported: the adapter cannot
-// express an element of the request) with 420 and the adapters' reasons,
-// and drops the job: nothing was provisioned, and a failed job would only
-// say what the answer says. A job already answered as pending, or one
+// express an element of the request, or a policy refuses it) with 408
+// and the adapters' reasons, and drops the job: nothing was provisioned,
+// and a failed job would only say what the answer says. (408, the
+// draft's "unable to find resource", rather than 420: the request is
+// well-formed and another provider might express it.) A job already answered as pending, or one
 // with anything left at a provider, is failed as usual. It returns nil
 // when the job is to fail as usual.
 func (m *Manager) refusedUp(j *Job, why string) *Result {
@@ -389,7 +391,7 @@ func (m *Manager) refusedUp(j *Job, why string) *Result {
 		return nil
 	}
 	m.logger.Info("job dropped: every adapter refused the request before calling its provider", zap.String("job_id", j.ID), zap.String("owner", j.Owner), zap.String("reason", why))
-	return result(csbmsg.StatusUnsupported, nil, "no adapter can express the request (nothing was provisioned, no job was kept): %s", why)
+	return result(csbmsg.StatusUnableToFindResource, nil, "no provider could fulfil the request: refused before any provider was called, nothing provisioned, no job kept: %s", why)
 }
 
 // finishMove removes a move's original resource; when that fails it

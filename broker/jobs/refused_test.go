@@ -12,7 +12,7 @@ import (
 
 // TestRefusedBeforeAnyProviderCallKeepsNoJob: when every adapter of the
 // plan refuses the request before calling its provider (kind
-// unsupported), the create is answered 420 with their reasons and no
+// unsupported), the create is answered 408 with their reasons and no
 // failed job is left; when one provider really refused, the job fails
 // as usual (408) and is kept.
 func TestRefusedBeforeAnyProviderCallKeepsNoJob(t *testing.T) {
@@ -21,7 +21,8 @@ func TestRefusedBeforeAnyProviderCallKeepsNoJob(t *testing.T) {
 		a.SetFault(jobstest.Fault{Provision: adapters.Errorf(adapters.KindUnsupported, "object metadata", "metadata: value holds a control character")})
 	}
 	r := e.create("alice", 1)
-	if r.Status != csbmsg.StatusUnsupported || r.Job != nil || !strings.Contains(r.Reason, "a: failed") || !strings.Contains(r.Reason, "control character") {
+	if r.Status != csbmsg.StatusUnableToFindResource || r.Job != nil || !strings.Contains(r.Reason, "refused before any provider was called") ||
+		!strings.Contains(r.Reason, "a: failed") || !strings.Contains(r.Reason, "control character") {
 		t.Fatalf("%+v", r)
 	}
 	if ids, _ := e.store.List(ctx, "csb/jobs/"); len(ids) != 0 {
