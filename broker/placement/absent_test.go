@@ -19,13 +19,18 @@ func TestNoMatchNamesEveryProvider(t *testing.T) {
 	f.addService("c", iaasSvc("vm", "x64", 8, 32, 3, 100))
 	f.setProviderStatus("c", csbmsg.ServiceDeactivated)
 	f.addProvider(catalog.ProviderEntry{ID: "d"}) // notified, nothing of IaaS
-	p, err := New(Config{Catalog: f, Order: []string{"b", "a", "c", "d"}})
+	f.addService("d", csbmsg.Service{ID: "files", DSaaS: &csbmsg.DSaaS{DataObject: &csbmsg.DataObject{}}})
+	// e has only the placeholder entry its configuration makes; f
+	// notified an empty list.
+	f.addProvider(catalog.ProviderEntry{ID: "e", Source: catalog.SourceStatic})
+	f.addProvider(catalog.ProviderEntry{ID: "f", Source: catalog.SourcePublished})
+	p, err := New(Config{Catalog: f, Order: []string{"b", "a", "c", "d", "e", "f"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	d := mustPlace(t, p, iaasReq("", 64, 1), Options{})
 	want := "no provider can fulfil the request: b: nothing published yet; a: no service with cores >= 64 (largest 8); " +
-		"c: provider deactivated; d: no active IaaS service"
+		"c: provider deactivated; d: no active IaaS service; e: nothing published yet; f: no services published"
 	if d.Chosen() != nil || d.NoMatchReason() != want {
 		t.Fatalf("reason\n got %q\nwant %q", d.NoMatchReason(), want)
 	}

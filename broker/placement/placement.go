@@ -310,6 +310,15 @@ func (p *Placer) Place(req *csbmsg.ServiceRequest, opt Options) (*Decision, erro
 	return d, nil
 }
 
+// serviceLister is implemented by catalogues that list every service of
+// a provider (broker/catalog's Catalog does), so that a refusal can tell a
+// provider that published nothing from one that offers another model.
+type serviceLister interface {
+	Services(providerID string) []catalog.ServiceEntry
+}
+
+var _ serviceLister = (*catalog.Catalog)(nil)
+
 // appendAbsent appends the configured providers that are not candidates
 // (they have no placeable service of kind) with the reason, so that a
 // refusal names every provider.
@@ -319,9 +328,17 @@ func (p *Placer) appendAbsent(out []Absence, kind catalog.Kind, cands []Candidat
 			continue
 		}
 		a := Absence{ProviderID: id, Order: p.order[id]}
-		switch e, ok := p.cat.Provider(id); {
-		case !ok:
+		e, ok := p.cat.Provider(id)
+		lister, canList := p.cat.(serviceLister)
+		none := canList && len(lister.Services(id)) == 0
+		switch {
+		case !ok, none && e.Source == catalog.SourceStatic:
+			// No entry, or only the placeholder the configuration
+			// makes: the provider has not notified (nor been
+			// discovered) yet.
 			a.Reason = "nothing published yet"
+		case none:
+			a.Reason = "no services published"
 		case e.Status != "" && e.Status != csbmsg.ServiceActive:
 			a.Reason = "provider " + string(e.Status)
 		default:
