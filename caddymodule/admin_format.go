@@ -81,12 +81,20 @@ func negotiate(r *http.Request, draftType string) (adminFormat, error) {
 	return best, nil
 }
 
+// writeJSON writes an admin answer as indented JSON whose keys are all
+// snake_case (see snakeKeys).
 func writeJSON(w http.ResponseWriter, v any) error {
+	data, err := json.Marshal(v)
+	if err == nil {
+		data, err = snakeKeys(data)
+	}
+	if err != nil {
+		return adminError(http.StatusInternalServerError, "writing the answer as JSON: %v", err)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	_, err = w.Write(data)
+	return err
 }
 
 func writeXML(w http.ResponseWriter, mediaType string, doc *etree.Document) error {

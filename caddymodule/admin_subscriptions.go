@@ -79,7 +79,12 @@ func (api *AdminAPI) serveSubscriptions(w http.ResponseWriter, r *http.Request) 
 			el.CreateAttr("last-notification-seqnumber", strconv.FormatUint(ln.SeqNumber, 10))
 			setTime(el, "last-notification-at", ln.At)
 		}
-		if s.ID == "" {
+		if !s.Active {
+			// Never granted: the id of the create sent, if any, but no
+			// draft <subscription>, which would claim the provider holds it.
+			if s.ID != "" {
+				el.CreateAttr("id", s.ID)
+			}
 			continue
 		}
 		// The draft's <subscription> with the granted values; its action

@@ -44,7 +44,7 @@ var Mapping = []Field{
 	{"DSaaS/DataObject/parentURI", "bucket", "its last path segment names the bucket when there is no ContainerObject"},
 	{"DSaaS/DataObject/value", "object body (PutObject)", "request and update; not echoed in the grant"},
 	{"DSaaS/DataObject/mimetype", "`Content-Type`", "default `" + objstore.DefaultMimetype + "`"},
-	{"DSaaS/DataObject/metadata", "`x-amz-meta-*`", "JSON object or `k=v; k=v`, keys lower case; an update of metadata alone copies the object onto itself with REPLACE"},
+	{"DSaaS/DataObject/metadata", "`x-amz-meta-*`", "JSON object or `k=v; k=v`, keys lower case; any other text whole under `x-amz-meta-csb-metadata` (granted back as the same text); what headers cannot carry is refused before S3 is called (`unsupported`); an update of metadata alone copies the object onto itself with REPLACE"},
 	{"DSaaS/DataObject/status", "`HeadObject`", "grant: `available`, or `missing`"},
 	{"DSaaS/DomainObject", "`ListBuckets`", "grant only: objectURI = endpoint, objectID = owner id, children = bucket count"},
 	{"DSaaS/CapabilityObject, QueueObject", "—", "unsupported"},

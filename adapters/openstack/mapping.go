@@ -37,7 +37,7 @@ var Mapping = []Field{
 	{"IaaS/Link (OVF)", "—", "expanded by the ovf adapter: unsupported here"},
 	{"(job)", "server `metadata` csb-job, csb-owner; container `X-Container-Meta-Csb-Job`", "set on create, so Find traces a server or container to its job after a crash; the container tag is the broker's (not granted, not settable)"},
 	{"DSaaS/ContainerObject/objectID", "container name", "default `<name_prefix><job id>`; must not exist yet (never adopted)"},
-	{"DSaaS/ContainerObject/metadata", "`X-Container-Meta-*`", "JSON object or `k=v; k=v`; keys folded to lower case; update replaces the set"},
+	{"DSaaS/ContainerObject/metadata", "`X-Container-Meta-*`", "JSON object or `k=v; k=v`; any other text whole under `X-Container-Meta-Csb-Metadata` (granted back as the same text); keys folded to lower case; what headers cannot carry (over 256 bytes, control characters) is refused before Swift is called (`unsupported`); update replaces the set"},
 	{"DSaaS/ContainerObject/objectURI, parentURI, children", "container URL, account URL, `X-Container-Object-Count`", "grant only"},
 	{"DSaaS/DataObject/objectID", "object name", "default `" + objstore.DefaultObjectName + "`"},
 	{"DSaaS/DataObject/parentURI", "container", "its last path segment names the container when there is no ContainerObject"},

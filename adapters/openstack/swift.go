@@ -32,7 +32,7 @@ const jobTag = "csb-job"
 func containerMeta(s *string) (map[string]string, error) {
 	m, err := objstore.Metadata("container metadata", s)
 	if _, reserved := m[jobTag]; reserved && err == nil {
-		err = adapters.Errorf(adapters.KindClient, "container metadata", "metadata key %q is the broker's", jobTag)
+		err = adapters.Errorf(adapters.KindUnsupported, "container metadata", "metadata key %q is the broker's", jobTag)
 	}
 	return m, err
 }

@@ -282,8 +282,8 @@ func TestSwiftFindClaimsOnlyTheJobsContainer(t *testing.T) {
 	_, err = a.Update(ctx, res, &adapters.Request{Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
 		ContainerObject: &csbmsg.ContainerObject{Metadata: s("csb-job=f3")},
 	}}})
-	if adapters.KindOf(err) != adapters.KindClient {
-		t.Fatalf("setting the job tag: %v, want a provider_4xx refusal", err)
+	if adapters.KindOf(err) != adapters.KindUnsupported {
+		t.Fatalf("setting the job tag: %v, want a refusal before any provider call (unsupported)", err)
 	}
 }
 

@@ -350,6 +350,9 @@ func (m *Manager) fail(j *Job) *Result {
 		m.logState(j, j.Status, "job move failed")
 		return result(csbmsg.StatusUnableToFindResource, j, "%s", j.Reason)
 	}
+	if r := m.refusedUp(j, why); r != nil {
+		return r
+	}
 	prev := j.Status
 	op := j.Op
 	j.Status = StatusFailed
@@ -366,6 +369,39 @@ func (m *Manager) fail(j *Job) *Result {
 	}
 	m.logState(j, prev, "job failed")
 	return result(csbmsg.StatusUnableToFindResource, j, "%s", j.Reason)
+}
+
+// refusedUp answers a create that every adapter of its plan refused
+// before calling its provider (error kind unsupported: the adapter cannot
+// express an element of the request, or a policy refuses it) with 408
+// and the adapters' reasons, and drops the job: nothing was provisioned,
+// and a failed job would only say what the answer says. (408, the
+// draft's "unable to find resource", rather than 420: the request is
+// well-formed and another provider might express it.) A job already answered as pending, or one
+// with anything left at a provider, is failed as usual. It returns nil
+// when the job is to fail as usual.
+func (m *Manager) refusedUp(j *Job, why string) *Result {
+	if j.Op.Kind != OpCreate || len(j.Orphans) > 0 {
+		return nil
+	}
+	n := 0
+	for _, a := range j.Attempts {
+		if a.Purpose != j.Op.Kind {
+			continue
+		}
+		if a.ErrorKind != string(adapters.KindUnsupported) || (a.Resource != nil && a.Resource.State != adapters.StateGone) {
+			return nil
+		}
+		n++
+	}
+	if n == 0 || !j.gate.tryDrop() {
+		return nil
+	}
+	if err := m.dropRecord(j); err != nil {
+		return nil
+	}
+	m.logger.Info("job dropped: every adapter refused the request before calling its provider", zap.String("job_id", j.ID), zap.String("owner", j.Owner), zap.String("reason", why))
+	return result(csbmsg.StatusUnableToFindResource, nil, "no provider could fulfil the request: refused before any provider was called, nothing provisioned, no job kept: %s", why)
 }
 
 // finishMove removes a move's original resource; when that fails it

@@ -87,6 +87,13 @@ func (f *fakeCatalog) Provider(id string) (catalog.ProviderEntry, bool) {
 	return p, ok
 }
 
+// Services lists every service of a provider, whatever its status.
+func (f *fakeCatalog) Services(id string) []catalog.ServiceEntry {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]catalog.ServiceEntry(nil), f.services[id]...)
+}
+
 func (f *fakeCatalog) Version() uint64 {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -173,6 +173,7 @@ type Placer struct {
 	cat    Catalog
 	policy Policy
 	order  map[string]int
+	ids    []string // the configured providers, in order
 
 	load     atomic.Pointer[LoadFunc]
 	honoured func(providerID string, kind catalog.Kind) adapters.FieldSet
@@ -199,6 +200,7 @@ func New(cfg Config) (*Placer, error) {
 	for i, id := range cfg.Order {
 		if _, dup := p.order[id]; !dup {
 			p.order[id] = i
+			p.ids = append(p.ids, id)
 		}
 	}
 	if cfg.Load != nil {
@@ -336,7 +338,50 @@ func (p *Placer) Place(req *csbmsg.ServiceRequest, opt Options) (*Decision, erro
 		}
 	}
 	d.Ranked = matched
+	d.Absent = d.Absent[:0]
+	if len(matched) == 0 {
+		d.Absent = p.appendAbsent(d.Absent, kind, d.Candidates)
+	}
 	return d, nil
+}
+
+// serviceLister is implemented by catalogues that list every service of
+// a provider (broker/catalog's Catalog does), so that a refusal can tell a
+// provider that published nothing from one that offers another model.
+type serviceLister interface {
+	Services(providerID string) []catalog.ServiceEntry
+}
+
+var _ serviceLister = (*catalog.Catalog)(nil)
+
+// appendAbsent appends the configured providers that are not candidates
+// (they have no placeable service of kind) with the reason, so that a
+// refusal names every provider.
+func (p *Placer) appendAbsent(out []Absence, kind catalog.Kind, cands []Candidate) []Absence {
+	for _, id := range p.ids {
+		if slices.ContainsFunc(cands, func(c Candidate) bool { return c.ProviderID == id }) {
+			continue
+		}
+		a := Absence{ProviderID: id, Order: p.order[id]}
+		e, ok := p.cat.Provider(id)
+		lister, canList := p.cat.(serviceLister)
+		none := canList && len(lister.Services(id)) == 0
+		switch {
+		case !ok, none && e.Source == catalog.SourceStatic:
+			// No entry, or only the placeholder the configuration
+			// makes: the provider has not notified (nor been
+			// discovered) yet.
+			a.Reason = "nothing published yet"
+		case none:
+			a.Reason = "no services published"
+		case e.Status != "" && e.Status != csbmsg.ServiceActive:
+			a.Reason = "provider " + string(e.Status)
+		default:
+			a.Reason = fmt.Sprintf("no active %s service", kind)
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 func excluded(list []string, id string) bool {
@@ -430,9 +475,20 @@ type Decision struct {
 	// honoured sets (adapters.RequestFields); nil when the placer has no
 	// Config.Honoured.
 	Fields []string
+	// Absent lists, when nothing matched, the configured providers that
+	// are not candidates at all (no placeable service of the kind: none
+	// published yet, provider not active), in configuration order.
+	Absent []Absence
 
 	policy Policy
 	input  Input
+}
+
+// Absence is a configured provider that was not a candidate, and why.
+type Absence struct {
+	ProviderID string
+	Order      int
+	Reason     string
 }
 
 // decisionPool recycles decisions (their candidate slices are the bulk of
@@ -544,24 +600,39 @@ func (d *Decision) Summary() string {
 		c.ProviderID, c.ServiceID, d.Policy, d.policy.Note(c), len(d.Ranked), len(d.Candidates))
 }
 
-// NoMatchReason explains why no provider matched.
+// NoMatchReason explains why no provider matched, naming every provider:
+// the candidates with their rejection and the configured providers that
+// offer nothing of the kind (Absent), in configuration order.
 func (d *Decision) NoMatchReason() string {
-	if len(d.Candidates) == 0 {
+	type line struct {
+		order      int
+		id, reason string
+	}
+	lines := make([]line, 0, len(d.Candidates)+len(d.Absent))
+	for i := range d.Candidates {
+		c := &d.Candidates[i]
+		lines = append(lines, line{c.Order, c.ProviderID, c.Reason()})
+	}
+	for _, a := range d.Absent {
+		lines = append(lines, line{a.Order, a.ProviderID, a.Reason})
+	}
+	if len(lines) == 0 {
 		return fmt.Sprintf("no provider offers an active %s service", d.Kind)
 	}
+	slices.SortStableFunc(lines, func(a, b line) int { return cmp.Compare(a.order, b.order) })
 	var b strings.Builder
-	fmt.Fprintf(&b, "no provider can fulfil the request: ")
-	for i := range d.Candidates {
+	if len(d.Candidates) == 0 {
+		fmt.Fprintf(&b, "no provider offers an active %s service: ", d.Kind)
+	} else {
+		b.WriteString("no provider can fulfil the request: ")
+	}
+	for i, l := range lines {
 		if i > 0 {
 			b.WriteString("; ")
 		}
-		if i == 8 {
-			fmt.Fprintf(&b, "and %d more", len(d.Candidates)-i)
-			break
-		}
-		b.WriteString(d.Candidates[i].ProviderID)
+		b.WriteString(l.id)
 		b.WriteString(": ")
-		b.WriteString(d.Candidates[i].Reason())
+		b.WriteString(l.reason)
 	}
 	return b.String()
 }

@@ -349,7 +349,7 @@ func (i *Ingester) ingest(n *csbmsg.Notification, user string, arrived func()) R
 		}
 		l.Warn("notification gap: applied, resynchronising", zap.Uint64("missing_from", from),
 			zap.Uint64("missing_to", n.SeqNumber-1), zap.Bool("push", push))
-		res.Response.Reason = fmt.Sprintf("OK: notification applied; seqnumbers %d to %d missing", from, n.SeqNumber-1)
+		res.Response.Reason = "OK: notification applied; " + missingSeqnumbers(from, n.SeqNumber-1)
 		if !push && i.opt.OnGap != nil {
 			res.Response.Reason += ", resynchronising"
 			i.opt.OnGap(pid, n.ID)
@@ -414,4 +414,13 @@ func (i *Ingester) Forget(id string) {
 
 func allowed(publishers []string, user string) bool {
 	return slices.Contains(publishers, AnyPublisher) || (user != "" && slices.Contains(publishers, user))
+}
+
+// missingSeqnumbers says which seqnumbers a gap skipped: "seqnumber 4
+// missing" for one, "seqnumbers 3 to 5 missing" for a range.
+func missingSeqnumbers(from, to uint64) string {
+	if from == to {
+		return fmt.Sprintf("seqnumber %d missing", from)
+	}
+	return fmt.Sprintf("seqnumbers %d to %d missing", from, to)
 }

@@ -62,6 +62,7 @@ type worker struct {
 	cfg        SubscriptionConfig
 	pendingCfg *SubscriptionConfig
 	rec        Record
+	tried      Record // the last create sent, granted or not
 	status     string
 	lastErr    string
 	failures   int
@@ -108,10 +109,25 @@ func (w *worker) quit(remove bool) {
 	close(w.quitCh)
 }
 
+// state reports the granted subscription; while there is none, the
+// last create sent (its id, never accepted, so Active is false), and
+// always the provider id and the URL the broker subscribes at, so that
+// an operator sees which provider does not answer.
 func (w *worker) state() State {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return State{Record: w.rec, Status: w.status, LastError: w.lastErr, Failures: w.failures}
+	rec := w.rec
+	if rec.ID == "" {
+		rec = w.tried
+		rec.Active = false
+	}
+	if rec.ProviderID == "" {
+		rec.ProviderID = w.pid
+	}
+	if rec.URL == "" {
+		rec.URL = w.cfg.URL
+	}
+	return State{Record: rec, Status: w.status, LastError: w.lastErr, Failures: w.failures}
 }
 
 func (w *worker) setRec(r Record) {
@@ -331,6 +347,9 @@ func (w *worker) applyConfig() {
 	old := w.cfg
 	if c != nil {
 		w.cfg = *c
+		if c.URL != old.URL {
+			w.tried = Record{} // sent to the old URL
+		}
 	}
 	w.mu.Unlock()
 	if c == nil {
@@ -518,6 +537,9 @@ func (w *worker) create() {
 	}
 	w.m.opt.Catalog.SetLease(r.ID, provisional)
 	_ = w.m.save(ctx, r) // so brokers sharing the store know the id at once
+	w.mu.Lock()
+	w.tried = r
+	w.mu.Unlock()
 
 	resp, err := w.m.opt.Sender.Send(ctx, cfg, w.request(csbmsg.ActionCreate, r))
 	answer := answerOf(resp, err)

@@ -2,15 +2,20 @@
 // the user-metadata maps that object stores keep as headers (Swift's
 // X-Object-Meta-* and X-Container-Meta-*, S3's x-amz-meta-*).
 //
-// The draft types <metadata> as a plain string. This package accepts two
-// spellings of it:
+// The draft types <metadata> as a plain string (xsd:string). This package
+// reads three spellings of it:
 //
 //   - a JSON object whose values are strings, as CDMI writes metadata:
 //     {"color": "blue", "owner": "ops"};
-//   - key=value pairs separated by ";" or new lines: color=blue; owner=ops.
+//   - key=value pairs separated by ";" or new lines: color=blue; owner=ops
+//     (every item holds a "=");
+//   - any other text, which is kept whole as the value of the one item
+//     PlainKey ("csb-metadata"), as the CDMI adapter keeps it under
+//     csb_metadata (a header name does not take "_").
 //
 // Keys are case-insensitive (HTTP header names are), so they are folded to
-// lower case. Format always writes the JSON object form, keys sorted.
+// lower case. Format writes the JSON object form, keys sorted, except that
+// a map holding only PlainKey is written as that plain text again.
 package dsmeta
 
 import (
@@ -28,6 +33,9 @@ const (
 	MaxItems = 90
 )
 
+// PlainKey is the item a plain-text <metadata> is stored under.
+const PlainKey = "csb-metadata"
+
 // Parse reads a <metadata> string. An empty string yields an empty map.
 func Parse(s string) (map[string]string, error) {
 	s = strings.TrimSpace(s)
@@ -37,29 +45,40 @@ func Parse(s string) (map[string]string, error) {
 	}
 	if strings.HasPrefix(s, "{") {
 		var raw map[string]any
-		if err := json.Unmarshal([]byte(s), &raw); err != nil {
-			return nil, fmt.Errorf("metadata: not a JSON object: %v", err)
+		if err := json.Unmarshal([]byte(s), &raw); err == nil {
+			for k, v := range raw {
+				sv, ok := v.(string)
+				if !ok {
+					return nil, fmt.Errorf("metadata: value of %q is not a string", k)
+				}
+				if err := add(out, k, sv); err != nil {
+					return nil, err
+				}
+			}
+			return out, nil
 		}
-		for k, v := range raw {
-			sv, ok := v.(string)
-			if !ok {
-				return nil, fmt.Errorf("metadata: value of %q is not a string", k)
-			}
-			if err := add(out, k, sv); err != nil {
-				return nil, err
-			}
+		// Not a JSON object: plain text, below.
+	}
+	items := strings.FieldsFunc(s, func(r rune) bool { return r == ';' || r == '\n' })
+	pairs := len(items) > 0
+	for _, item := range items {
+		if !strings.Contains(item, "=") && strings.TrimSpace(item) != "" {
+			pairs = false
+			break
+		}
+	}
+	if !pairs {
+		if err := add(out, PlainKey, s); err != nil {
+			return nil, err
 		}
 		return out, nil
 	}
-	for _, item := range strings.FieldsFunc(s, func(r rune) bool { return r == ';' || r == '\n' }) {
+	for _, item := range items {
 		item = strings.TrimSpace(item)
 		if item == "" {
 			continue
 		}
-		k, v, ok := strings.Cut(item, "=")
-		if !ok {
-			return nil, fmt.Errorf("metadata: item %q is not key=value", item)
-		}
+		k, v, _ := strings.Cut(item, "=")
 		if err := add(out, strings.TrimSpace(k), strings.TrimSpace(v)); err != nil {
 			return nil, err
 		}
@@ -108,10 +127,14 @@ func isTokenChar(r rune) bool {
 }
 
 // Format writes m as a JSON object with sorted keys; an empty map yields
-// "".
+// "", and a map holding only PlainKey yields its value (the plain text
+// Parse stored).
 func Format(m map[string]string) string {
 	if len(m) == 0 {
 		return ""
+	}
+	if v, ok := m[PlainKey]; ok && len(m) == 1 {
+		return v
 	}
 	b, _ := json.Marshal(m) // encoding/json sorts map keys
 	return string(b)

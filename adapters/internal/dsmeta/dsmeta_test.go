@@ -18,8 +18,14 @@ func TestParse(t *testing.T) {
 		{"color=blue; owner = ops\nx=", map[string]string{"color": "blue", "owner": "ops", "x": ""}, ""},
 		{"a=b=c", map[string]string{"a": "b=c"}, ""},
 		{`{"n": 1}`, nil, "not a string"},
-		{`{"n": `, nil, "not a JSON object"},
-		{"novalue", nil, "not key=value"},
+		// Plain text (the schema's xsd:string) is kept whole under
+		// PlainKey: no "=" in some item, or a "{" that is not JSON.
+		{"acceptance", map[string]string{PlainKey: "acceptance"}, ""},
+		{"  read me first ", map[string]string{PlainKey: "read me first"}, ""},
+		{"a=b; just a note", map[string]string{PlainKey: "a=b; just a note"}, ""},
+		{`{"n": `, map[string]string{PlainKey: `{"n":`}, ""},
+		{"line one\nline two", nil, "control character"},
+		{strings.Repeat("p", MaxValue+1), nil, "longer than"},
 		{"bad key=1", nil, "may hold only"},
 		{"under_score=1", nil, "may hold only"},
 		{"k=a\x01b", nil, "control character"},
@@ -37,6 +43,29 @@ func TestParse(t *testing.T) {
 		if err != nil || !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("Parse(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
 		}
+	}
+}
+
+// TestPlainRoundTrip: plain text stored under PlainKey reads back as the
+// same text, through the headers an object store keeps.
+func TestPlainRoundTrip(t *testing.T) {
+	m, err := Parse("acceptance")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := http.Header{}
+	for k, v := range m {
+		h.Set("X-Object-Meta-"+k, v)
+	}
+	if got := h.Get("X-Object-Meta-Csb-Metadata"); got != "acceptance" {
+		t.Fatalf("header = %q (%v)", got, h)
+	}
+	if got := Format(FromHeaders(h, "X-Object-Meta-")); got != "acceptance" {
+		t.Fatalf("Format = %q, want the plain text back", got)
+	}
+	// Next to other items, the key is an ordinary one.
+	if got := Format(map[string]string{PlainKey: "x", "a": "1"}); got != `{"a":"1","csb-metadata":"x"}` {
+		t.Fatalf("Format = %s", got)
 	}
 }
 

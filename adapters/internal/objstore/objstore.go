@@ -71,16 +71,20 @@ func Content(o *csbmsg.DataObject) (value, mimetype string) {
 	return value, mimetype
 }
 
-// Metadata reads a <metadata> element (see dsmeta) as user metadata; a
-// nil element is nil. A malformed one is the consumer's error, of kind
-// KindClient for op ("object metadata", "container metadata").
+// Metadata reads a <metadata> element (see dsmeta: plain text is kept
+// under dsmeta.PlainKey) as user metadata; a nil element is nil. One that
+// headers cannot carry (a key or value too long or with characters a
+// header name or value cannot hold, a JSON value that is not a string)
+// is refused before any provider call, with kind KindUnsupported for op
+// ("object metadata", "container metadata"): the provider never saw it,
+// so it is not a provider_4xx.
 func Metadata(op string, s *string) (map[string]string, error) {
 	if s == nil {
 		return nil, nil
 	}
 	m, err := dsmeta.Parse(*s)
 	if err != nil {
-		return nil, &adapters.Error{Kind: adapters.KindClient, Op: op, Err: err}
+		return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: op, Err: err}
 	}
 	return m, nil
 }

@@ -45,8 +45,13 @@ func TestMetadataAndRefusals(t *testing.T) {
 	if m, err := Metadata("object metadata", s("Color=blue")); err != nil || m["color"] != "blue" {
 		t.Errorf("metadata: %v %v", m, err)
 	}
-	if _, err := Metadata("object metadata", s("no-equals")); adapters.KindOf(err) != adapters.KindClient {
-		t.Errorf("malformed metadata: %v", err)
+	if m, err := Metadata("object metadata", s("no-equals")); err != nil || m["csb-metadata"] != "no-equals" {
+		t.Errorf("plain metadata: %v %v", m, err)
+	}
+	// What headers cannot carry is refused before any provider call, and
+	// not as the provider's 4xx.
+	if _, err := Metadata("object metadata", s("two\nlines")); adapters.KindOf(err) != adapters.KindUnsupported {
+		t.Errorf("metadata headers cannot carry: %v", err)
 	}
 	for _, d := range []csbmsg.DSaaS{
 		{QueueObject: &csbmsg.QueueObject{}},

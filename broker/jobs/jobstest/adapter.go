@@ -27,7 +27,7 @@ type Adapter struct {
 	calls     map[string]int
 
 	// Faults. Set them before use or under SetFault.
-	provisionErr   error // Provision fails with it
+	provisionErr   error // Provision fails with it (an *adapters.Error as is, else as provider_5xx)
 	partialOnError bool  // ... after creating a resource it returns
 	pending        bool  // Provision returns StatePending; MarkReady or FailPending settle it
 	block          chan struct{}
@@ -41,7 +41,8 @@ type Adapter struct {
 
 // Fault configures failures and behaviour.
 type Fault struct {
-	// Provision fails with this error.
+	// Provision fails with this error: an *adapters.Error as it is, any
+	// other as provider_5xx.
 	Provision error
 	// Partial makes a failing Provision create a resource first and return
 	// it with the error, as a half-built machine would be.
@@ -129,6 +130,10 @@ func (a *Adapter) Provision(ctx context.Context, req *adapters.Request) (*adapte
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.provisionErr != nil && !a.partialOnError {
+		var ae *adapters.Error
+		if errors.As(a.provisionErr, &ae) {
+			return nil, a.provisionErr // already classified, e.g. unsupported
+		}
 		return nil, &adapters.Error{Kind: adapters.KindServer, Op: "provision", Status: 503, Err: a.provisionErr}
 	}
 	a.seq++
