@@ -109,6 +109,11 @@ type Config struct {
 	// and records the ignored fields on the job (Job.Ignored), instead of
 	// refusing the request with 420. Default false (refuse).
 	IgnoreUnhonoured bool
+	// Honoured, when set, returns the request fields a provider's adapter
+	// for a service model honours, as placement reads them
+	// (placement.Config.Honoured); Update checks the fields an update
+	// sets against it. Default: adapters.HonouredBy of the job's adapter.
+	Honoured func(providerID string, kind catalog.Kind) adapters.FieldSet
 	// ProviderStatus, when set, returns a provider's status in the
 	// catalogue (false when the catalogue does not know it). A provider
 	// whose status is deactivated or unavailable is not contacted (draft
@@ -293,7 +298,7 @@ func New(cfg Config) (*Manager, error) {
 func (m *Manager) c() *Config { return m.cfg.Load() }
 
 // SetTunables replaces the durations, limits (the cache size too),
-// Expand and OnChange of the configuration (a config reload); Store,
+// Expand, Honoured and OnChange of the configuration (a config reload); Store,
 // Placer, Adapter, Logger and Clock stay as they were given to New.
 // Operations under way finish with the values they started with where
 // they already read them.
@@ -871,7 +876,7 @@ func (m *Manager) Update(ctx context.Context, owner, id string, req *csbmsg.Serv
 	if !ok {
 		return result(csbmsg.StatusCannotUpdateResource, j, "cannot update job %s: provider %s has no adapter configured", j.ID, j.ProviderID), nil
 	}
-	if f := updateUnhonoured(ad, j, &upd); len(f) > 0 {
+	if f := m.updateUnhonoured(ad, j, &upd); len(f) > 0 {
 		if !m.c().IgnoreUnhonoured {
 			return result(csbmsg.StatusUnsupported, j, "cannot update job %s: unsupported element %s: the adapter of %s does not honour it", j.ID, adapters.FieldList(f), j.ProviderID), nil
 		}
@@ -891,9 +896,13 @@ func (m *Manager) Update(ctx context.Context, owner, id string, req *csbmsg.Serv
 // but leaving out the <status> and <action> leaves (the state changes the
 // adapter's Update performs or refuses with 409) and the fields already
 // recorded as ignored on the job.
-func updateUnhonoured(ad adapters.Adapter, j *Job, upd *csbmsg.ServiceRequest) []string {
+func (m *Manager) updateUnhonoured(ad adapters.Adapter, j *Job, upd *csbmsg.ServiceRequest) []string {
+	set := adapters.HonouredBy(ad)
+	if h := m.c().Honoured; h != nil {
+		set = h(j.ProviderID, j.Kind)
+	}
 	var out []string
-	for _, f := range adapters.Unhonoured(adapters.HonouredBy(ad), adapters.RequestFields(upd)) {
+	for _, f := range adapters.Unhonoured(set, adapters.RequestFields(upd)) {
 		if strings.HasSuffix(f, "/status") || strings.HasSuffix(f, "/action") || slices.Contains(j.Ignored, f) {
 			continue
 		}
@@ -928,7 +937,7 @@ func (m *Manager) applyUpdate(ctx context.Context, ad adapters.Adapter, j *Job) 
 	if res != nil {
 		j.Resource = res
 	}
-	ignored := updateUnhonoured(ad, j, upd) // only under unhonoured_fields ignore: Update refused them otherwise
+	ignored := m.updateUnhonoured(ad, j, upd) // only under unhonoured_fields ignore: Update refused them otherwise
 	j.Ignored = append(j.Ignored, ignored...)
 	j.Request = merged
 	j.Expires = m.now().Add(time.Duration(j.LeaseSeconds) * time.Second)
