@@ -135,9 +135,11 @@ func (a *App) provisionConsumer(ctx caddy.Context) error {
 			return nil
 		}
 	}
+	honoured := a.honouredFields()
+	tun.Honoured = honoured // updates are held to the same sets as placement
 	eng := a.engine.consumer
 	placer, err := placement.New(placement.Config{Catalog: a.engine.catalog, Policy: policy, Order: order, Load: eng.jobs.Load,
-		Honoured: a.honouredFields()})
+		Honoured: honoured})
 	if err != nil {
 		return err
 	}

@@ -80,11 +80,13 @@ func HonouredBy(a Adapter) FieldSet {
 // choice of service, whatever the adapter: placement only picks a service
 // whose offer equals the requested architecture, vlan, VLANlabel and
 // allocation, offers at least the requested speed, supports every
-// requested DSaaS object kind and has the requested Link rel (see
+// requested DSaaS object kind, declares the requested CapabilityObject
+// type and has the requested Link rel (see
 // broker/placement). They are never reported as unhonoured.
 var PlacementHonoured = Fields(
 	"IaaS/compute/architecture", "IaaS/compute/speed",
 	"IaaS/network/vlan", "IaaS/network/VLANlabel", "IaaS/network/allocation",
+	"DSaaS/CapabilityObject/type",
 	"PaaS/Link", "PaaS/Link/rel", "SaaS/Link", "SaaS/Link/rel", "DSaaS/Link", "DSaaS/Link/rel",
 )
 
@@ -185,3 +187,30 @@ func Unhonoured(set FieldSet, fields []string) []string {
 
 // FieldList formats paths for a reason or a header: comma-separated.
 func FieldList(paths []string) string { return strings.Join(paths, ", ") }
+
+// TypeLeaves lists the leaves of a csbmsg model type (IaaS, PaaS, SaaS,
+// DSaaS or one of their elements), as FieldSet paths under prefix, in
+// schema order: what RequestFields would list for a value setting every
+// leaf, without the elements that have children. The notification-field
+// table (docs/conformance/notification-fields.md) is checked against it.
+func TypeLeaves(t reflect.Type, prefix string) []string {
+	var out []string
+	for i := 0; i < t.NumField(); i++ {
+		sf := t.Field(i)
+		ft := sf.Type
+		if sf.Anonymous {
+			out = append(out, TypeLeaves(ft, prefix)...)
+			continue
+		}
+		path := prefix + "/" + xmlName(sf.Name)
+		if ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		if ft.Kind() == reflect.Struct {
+			out = append(out, TypeLeaves(ft, path)...)
+			continue
+		}
+		out = append(out, path)
+	}
+	return out
+}

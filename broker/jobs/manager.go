@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -108,6 +109,11 @@ type Config struct {
 	// and records the ignored fields on the job (Job.Ignored), instead of
 	// refusing the request with 420. Default false (refuse).
 	IgnoreUnhonoured bool
+	// Honoured, when set, returns the request fields a provider's adapter
+	// for a service model honours, as placement reads them
+	// (placement.Config.Honoured); Update checks the fields an update
+	// sets against it. Default: adapters.HonouredBy of the job's adapter.
+	Honoured func(providerID string, kind catalog.Kind) adapters.FieldSet
 	// ProviderStatus, when set, returns a provider's status in the
 	// catalogue (false when the catalogue does not know it). A provider
 	// whose status is deactivated or unavailable is not contacted (draft
@@ -292,7 +298,7 @@ func New(cfg Config) (*Manager, error) {
 func (m *Manager) c() *Config { return m.cfg.Load() }
 
 // SetTunables replaces the durations, limits (the cache size too),
-// Expand and OnChange of the configuration (a config reload); Store,
+// Expand, Honoured and OnChange of the configuration (a config reload); Store,
 // Placer, Adapter, Logger and Clock stay as they were given to New.
 // Operations under way finish with the values they started with where
 // they already read them.
@@ -696,7 +702,9 @@ func hashRequest(r *csbmsg.ServiceRequest) string {
 }
 
 // Copy duplicates owner's job id on another provider: a new job with the
-// same request, placed with the original's provider excluded.
+// same request, placed with the original's provider excluded. Without a
+// candidate it answers as Create does: 420 when only unhonoured fields
+// kept the other providers out, else 408.
 func (m *Manager) Copy(ctx context.Context, owner, id string, opt CreateOptions) (*Result, error) {
 	src, err := m.ownJob(ctx, owner, id)
 	if err != nil {
@@ -712,7 +720,7 @@ func (m *Manager) Copy(ctx context.Context, owner, id string, opt CreateOptions)
 	defer d.Release()
 	m.logDecision(d)
 	if d.Chosen() == nil {
-		return result(csbmsg.StatusUnableToFindResource, nil, "cannot copy job %s: %s", src.ID, d.NoMatchReason()), nil
+		return noMatch(d, fmt.Sprintf("cannot copy job %s: ", src.ID)), nil
 	}
 	now := m.now()
 	j := &Job{
@@ -737,9 +745,9 @@ func (m *Manager) Copy(ctx context.Context, owner, id string, opt CreateOptions)
 
 // Move relocates owner's job id to another provider: it provisions the
 // request there, then removes the original. The job keeps its id. If the
-// new placement fails the job stays where it was (408); if the original
-// cannot be removed the new resource is removed again and the job stays
-// where it was (410).
+// new placement fails the job stays where it was (408, or 420 as Copy);
+// if the original cannot be removed the new resource is removed again and
+// the job stays where it was (410).
 func (m *Manager) Move(ctx context.Context, owner, id string, opt CreateOptions) (*Result, error) {
 	j, unlock, res, err := m.lockFor(ctx, owner, id, csbmsg.StatusUnableToFindResource, "job %s is busy", func(j *Job) *Result {
 		if j.Status != StatusSuccess || j.Op != nil {
@@ -759,7 +767,9 @@ func (m *Manager) Move(ctx context.Context, owner, id string, opt CreateOptions)
 	m.logDecision(d)
 	if d.Chosen() == nil {
 		unlock()
-		return result(csbmsg.StatusUnableToFindResource, j, "cannot move job %s: %s", j.ID, d.NoMatchReason()), nil
+		r := noMatch(d, fmt.Sprintf("cannot move job %s: ", j.ID))
+		r.Job = j
+		return r, nil
 	}
 	j.Plan = planOf(d, m.c().MaxAttempts)
 	j.Decision = d.Summary()
@@ -866,12 +876,39 @@ func (m *Manager) Update(ctx context.Context, owner, id string, req *csbmsg.Serv
 	if !ok {
 		return result(csbmsg.StatusCannotUpdateResource, j, "cannot update job %s: provider %s has no adapter configured", j.ID, j.ProviderID), nil
 	}
+	if f := m.updateUnhonoured(ad, j, &upd); len(f) > 0 {
+		if !m.c().IgnoreUnhonoured {
+			return result(csbmsg.StatusUnsupported, j, "cannot update job %s: unsupported element %s: the adapter of %s does not honour it", j.ID, adapters.FieldList(f), j.ProviderID), nil
+		}
+		m.c().Logger.Warn("job update sets fields its adapter does not honour",
+			zap.String("owner", j.Owner), zap.String("job_id", j.ID), zap.String("provider_id", j.ProviderID), zap.Strings("ignored_fields", f))
+	}
 	j.Op = &Op{Kind: OpUpdate, Instance: m.instance, Started: m.now(), Update: &upd}
 	if err := m.save(ctx, j); err != nil {
 		return nil, err
 	}
 	r := m.applyUpdate(m.base, ad, j)
 	return r, nil
+}
+
+// updateUnhonoured returns the fields an update sets that the job's
+// adapter does not honour, as a create is checked (adapters.Unhonoured),
+// but leaving out the <status> and <action> leaves (the state changes the
+// adapter's Update performs or refuses with 409) and the fields already
+// recorded as ignored on the job.
+func (m *Manager) updateUnhonoured(ad adapters.Adapter, j *Job, upd *csbmsg.ServiceRequest) []string {
+	set := adapters.HonouredBy(ad)
+	if h := m.c().Honoured; h != nil {
+		set = h(j.ProviderID, j.Kind)
+	}
+	var out []string
+	for _, f := range adapters.Unhonoured(set, adapters.RequestFields(upd)) {
+		if strings.HasSuffix(f, "/status") || strings.HasSuffix(f, "/action") || slices.Contains(j.Ignored, f) {
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
 }
 
 // applyUpdate runs a recorded update (the caller holds the lock).
@@ -900,9 +937,14 @@ func (m *Manager) applyUpdate(ctx context.Context, ad adapters.Adapter, j *Job) 
 	if res != nil {
 		j.Resource = res
 	}
+	ignored := m.updateUnhonoured(ad, j, upd) // only under unhonoured_fields ignore: Update refused them otherwise
+	j.Ignored = append(j.Ignored, ignored...)
 	j.Request = merged
 	j.Expires = m.now().Add(time.Duration(j.LeaseSeconds) * time.Second)
 	j.Reason = fmt.Sprintf("updated at %s; lease renewed", j.ProviderID)
+	if len(ignored) > 0 {
+		j.Reason += "; ignored fields its adapter does not honour: " + adapters.FieldList(ignored)
+	}
 	m.saveBackground(j)
 	m.logState(j, j.Status, "job updated")
 	return result(csbmsg.StatusOK, j, "%s", j.Reason)

@@ -34,6 +34,9 @@ type group struct {
 	// mask, and per mask and Link rel.
 	byMask    [32]*svc
 	byMaskRel [32]map[string]*svc
+	// dsaas: every DSaaS service in catalogue order, for the rare request
+	// that names a CapabilityObject type (scanned, not indexed).
+	dsaas []*svc
 	// PaaS/SaaS/DSaaS: the first service per Link rel, and the first of all.
 	byRel map[string]*svc
 	first *svc
@@ -186,6 +189,9 @@ func (g *group) find(w *want) (*svc, rejection) {
 		}
 		return l.find(w)
 	case catalog.KindDSaaS:
+		if w.capType != "" {
+			return g.findCapType(w)
+		}
 		var all uint8
 		for _, m := range masksBySize {
 			if g.byMask[m] == nil {
@@ -221,6 +227,31 @@ func (g *group) find(w *want) (*svc, rejection) {
 		}
 		return nil, rejection{code: rejRel, wantS: w.rel}
 	}
+}
+
+// findCapType is the DSaaS find for a request that names a
+// CapabilityObject type: the first service, in catalogue order, of the
+// narrowest support set that passes every rule.
+func (g *group) findCapType(w *want) (*svc, rejection) {
+	var first rejection
+	for _, m := range masksBySize {
+		for _, s := range g.dsaas {
+			if s.objects != m {
+				continue
+			}
+			rej, ok := s.check(w)
+			if ok {
+				return s, rejection{}
+			}
+			if first.code == rejNone || (first.code == rejObject && rej.code != rejObject) {
+				first = rej
+			}
+		}
+	}
+	if first.code == rejNone {
+		return nil, rejection{code: rejEmpty}
+	}
+	return nil, first
 }
 
 // masksBySize lists the 32 DSaaS support sets, narrowest first, so the
@@ -344,6 +375,7 @@ func buildGroup(kind catalog.Kind, entries []catalog.ServiceEntry, list []int) g
 				g.first = s
 			}
 			if kind == catalog.KindDSaaS {
+				g.dsaas = append(g.dsaas, s)
 				if g.byMask[s.objects] == nil {
 					g.byMask[s.objects] = s
 					g.byMaskRel[s.objects] = map[string]*svc{}

@@ -20,7 +20,9 @@
 //   - Requested compute, network or storage needs the matching -support
 //     element at all.
 //   - DSaaS: every requested object kind (DataObject, ContainerObject,
-//     DomainObject, QueueObject, CapabilityObject) is supported.
+//     DomainObject, QueueObject, CapabilityObject) is supported. A
+//     requested CapabilityObject type must equal the type the service's
+//     CapabilityObject-support declares.
 //   - PaaS, SaaS and DSaaS: a requested Link rel must equal the rel of the
 //     service's Link.
 //   - <encryption>true</encryption> needs the provider's
@@ -731,6 +733,19 @@ type want struct {
 	vlanIsNum bool
 }
 
+// ServiceLeavesUsed are the leaves of a published Cloud-Service (as
+// adapters.TypeLeaves spells them) that the matching rules read: flat.read
+// takes exactly these. Every other leaf of a notification is listed as
+// informational in docs/conformance/notification-fields.md; the test
+// TestNotificationLeavesAccounted keeps the two complete.
+var ServiceLeavesUsed = []string{
+	"IaaS/compute/architecture", "IaaS/compute/cores", "IaaS/compute/speed", "IaaS/compute/memory",
+	"IaaS/network/vlan", "IaaS/network/VLANlabel", "IaaS/network/allocation",
+	"IaaS/storage/size",
+	"PaaS/Link/rel", "SaaS/Link/rel", "DSaaS/Link/rel",
+	"DSaaS/CapabilityObject/type",
+}
+
 // flat is what a request asks for and a service offers, flattened from
 // its IaaS, PaaS, SaaS or DSaaS element.
 type flat struct {
@@ -741,6 +756,7 @@ type flat struct {
 	ni, sl                    bool
 
 	objects uint8
+	capType string // CapabilityObject type, "" = unstated
 	rel     string
 }
 
@@ -770,6 +786,9 @@ func (f *flat) read(iaas *csbmsg.IaaS, paas *csbmsg.PaaS, saas *csbmsg.SaaS, dsa
 		f.sl = iaas.StorageLink != nil
 	case dsaas != nil:
 		f.objects = dsMask(dsaas)
+		if c := dsaas.CapabilityObject; c != nil && c.Type != nil {
+			f.capType = strings.TrimSpace(string(*c.Type))
+		}
 		f.rel = linkRel(dsaas.Link)
 	case paas != nil:
 		f.rel = linkRel(paas.Link)
@@ -931,6 +950,9 @@ func (x *svc) check(w *want) (rejection, bool) {
 	case catalog.KindDSaaS:
 		if missing := w.objects &^ x.objects; missing != 0 {
 			return rejection{code: rejObject, field: objList(missing)}, false
+		}
+		if w.capType != "" && w.capType != x.capType {
+			return rejection{code: rejValue, field: "CapabilityObject type", wantS: w.capType, haveS: x.capType, text: x.id}, false
 		}
 		if w.rel != "" && w.rel != x.rel {
 			return rejection{code: rejRel, wantS: w.rel}, false
