@@ -31,3 +31,29 @@ func TestNotificationRequiredAttributes(t *testing.T) {
 		t.Fatalf("the complete notification: %v", err)
 	}
 }
+
+// TestNotificationRequiredElements: a notification whose provider or
+// service lacks its id or status element is a 400 naming it, in both
+// modes (draft 4.1.2.3.1 and 4.1.2.3.2: "The element MUST be present").
+func TestNotificationRequiredElements(t *testing.T) {
+	full := notif(svc(""))
+	for _, drop := range []string{
+		"<Cloud-Service-Provider-id>p</Cloud-Service-Provider-id>",
+		"<Cloud-Service-Provider-status>active</Cloud-Service-Provider-status>",
+		"<Cloud-Service-id>s</Cloud-Service-id>",
+		"<Cloud-Service-status>active</Cloud-Service-status>",
+	} {
+		doc := strings.Replace(full, drop, "", 1)
+		if doc == full {
+			t.Fatalf("%s not found in the notification", drop)
+		}
+		want := "missing element " + drop[:strings.Index(drop, ">")+1]
+		for _, mode := range []Mode{Lenient, Strict} {
+			_, err := ParsePublish([]byte(doc), Options{Mode: mode})
+			var e *Error
+			if !errors.As(err, &e) || e.Status != StatusSyntaxError || !strings.Contains(err.Error(), want) {
+				t.Errorf("mode %v without %s: got %v, want 400 %q", mode, drop, err, want)
+			}
+		}
+	}
+}
