@@ -49,7 +49,7 @@ func kitchenSinkPublish() []*Publish {
 		{Response: &PublishResponse{Status: 1}},
 		{Notification: &Notification{
 			ID: "s1", SeqNumber: 3,
-			Provider: Provider{ID: "p", Status: ServiceDeactivated},
+			Provider: Provider{ID: "p", Status: ServiceDeactivated, URI: "https://p.example/csb"},
 			Services: []Service{
 				{ID: "a", Status: ServiceActive, URI: "https://h.example/a", IaaS: fullIaaS()},
 				{ID: "b", Status: ServiceUnavailable, PaaS: &PaaS{}},
@@ -76,7 +76,8 @@ func kitchenSinkConsumer() []*Consumer {
 			JobInfo: &ResponseJobInfo{JobID: "j-1", JobStatus: "", Expires: 300, CloudServiceURI: "https://h.example/x?y=%41"},
 			IaaS:    fullIaaS(), PaaS: &PaaS{}, SaaS: &SaaS{}, DSaaS: fullDSaaS(), Encryption: ptr(false),
 		}},
-		{Response: &ServiceResponse{Status: StatusCannotRemoveResource}},
+		{Version: "1.0", Response: &ServiceResponse{Status: StatusCannotRemoveResource,
+			JobInfo: &ResponseJobInfo{JobID: "j-2", JobStatus: "running", Expires: 0}}},
 	}
 }
 
