@@ -6,7 +6,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 )
 
 // HTTPClientSetter is implemented by adapter modules that make HTTP calls:
@@ -39,21 +39,21 @@ func (a *App) loadAdapters(ctx caddy.Context) error {
 		p.adapters, p.adapter, p.modules = nil, nil, mods
 		for _, val := range mods {
 			switch m := val.(type) {
-			case adapters.Holder:
+			case contract.Holder:
 				p.adapters = append(p.adapters, m.CSBAdapter())
-			case interface{ Adapter() adapters.Adapter }: // the occi and link modules
+			case interface{ Adapter() contract.Adapter }: // the occi and link modules
 				p.adapters = append(p.adapters, m.Adapter())
-			case adapters.Adapter:
+			case contract.Adapter:
 				p.adapters = append(p.adapters, m)
 			default:
-				return fmt.Errorf("provider %q: module %T is neither an adapters.Adapter nor an adapters.Holder", p.ID, val)
+				return fmt.Errorf("provider %q: module %T is neither an contract.Adapter nor an contract.Holder", p.ID, val)
 			}
 		}
 		// The broker's own calls (jobs, discovery) go through a wrapper
 		// that times them and counts failures (metrics_adapters.go), so the
 		// adapters stay Caddy-free; Adapter and AdapterFor hand out the
 		// adapters themselves.
-		p.metered = make([]adapters.Adapter, len(p.adapters))
+		p.metered = make([]contract.Adapter, len(p.adapters))
 		for i, ad := range p.adapters {
 			p.metered[i] = instrumentAdapter(p.ID, ad)
 		}
@@ -66,7 +66,7 @@ func (a *App) loadAdapters(ctx caddy.Context) error {
 
 // Adapter returns the primary adapter (the first one configured) of the
 // provider with the given id.
-func (a *App) Adapter(providerID string) (adapters.Adapter, bool) {
+func (a *App) Adapter(providerID string) (contract.Adapter, bool) {
 	for _, p := range a.Providers {
 		if p.ID == providerID && len(p.adapters) > 0 {
 			return p.adapters[0], true
@@ -77,7 +77,7 @@ func (a *App) Adapter(providerID string) (adapters.Adapter, bool) {
 
 // meteredAdapterFor is AdapterFor with the adapter's calls timed and
 // counted: what the job manager calls.
-func (a *App) meteredAdapterFor(providerID, kind string) (adapters.Adapter, bool) {
+func (a *App) meteredAdapterFor(providerID, kind string) (contract.Adapter, bool) {
 	p, i := a.adapterIndex(providerID, kind)
 	if p == nil {
 		return nil, false
@@ -90,8 +90,8 @@ func (a *App) meteredAdapterFor(providerID, kind string) (adapters.Adapter, bool
 
 // AdapterFor returns the provider's adapter for a service model ("IaaS",
 // "PaaS", "SaaS", "DSaaS"): the first that reports the kind through
-// adapters.KindReporter, else the first that reports no kinds.
-func (a *App) AdapterFor(providerID, kind string) (adapters.Adapter, bool) {
+// contract.KindReporter, else the first that reports no kinds.
+func (a *App) AdapterFor(providerID, kind string) (contract.Adapter, bool) {
 	p, i := a.adapterIndex(providerID, kind)
 	if p == nil {
 		return nil, false
@@ -108,7 +108,7 @@ func (a *App) adapterIndex(providerID, kind string) (*Provider, int) {
 		}
 		fallback := -1
 		for i, ad := range p.adapters {
-			kr, ok := ad.(adapters.KindReporter)
+			kr, ok := ad.(contract.KindReporter)
 			if !ok {
 				if fallback < 0 {
 					fallback = i

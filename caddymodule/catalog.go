@@ -10,8 +10,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/broker/peerurl"
 	"github.com/caddy-csb/caddy-csb/broker/publish"
@@ -124,7 +124,7 @@ type StaticStorageLink struct {
 }
 
 // Discovery has a provider's adapter read the provider's services from
-// its native API (adapters.Discoverer), for providers that do not
+// its native API (contract.Discoverer), for providers that do not
 // publish. Discovered services expire after three intervals without a
 // successful discovery.
 type Discovery struct {
@@ -283,8 +283,8 @@ type discoveryLoops struct {
 // discoverer returns the provider's adapter when it can discover services.
 // The adapter loader (adapters.go) stores the provisioned adapter in
 // p.adapter.
-func (p *Provider) discoverer() (adapters.Discoverer, bool) {
-	d, ok := p.adapter.(adapters.Discoverer)
+func (p *Provider) discoverer() (contract.Discoverer, bool) {
+	d, ok := p.adapter.(contract.Discoverer)
 	return d, ok
 }
 
@@ -320,7 +320,7 @@ func (a *App) stopDiscovery() {
 	}
 }
 
-func runDiscovery(ctx context.Context, wg *sync.WaitGroup, e *engine, pid string, disc adapters.Discoverer,
+func runDiscovery(ctx context.Context, wg *sync.WaitGroup, e *engine, pid string, disc contract.Discoverer,
 	interval time.Duration, peer *peerurl.Policy, logger *zap.Logger) {
 	defer wg.Done()
 	failing := false

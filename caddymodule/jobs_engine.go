@@ -14,8 +14,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 	"github.com/caddy-csb/caddy-csb/broker/placement"
@@ -53,7 +53,7 @@ func (e *consumerEngine) Place(req *csbmsg.ServiceRequest, opt placement.Options
 
 // adapter returns the current config's adapter of a provider for a
 // service model.
-func (e *consumerEngine) adapter(id string, kind catalog.Kind) (adapters.Adapter, bool) {
+func (e *consumerEngine) adapter(id string, kind catalog.Kind) (contract.Adapter, bool) {
 	v := e.current.Load()
 	if v == nil {
 		return nil, false
@@ -197,21 +197,21 @@ func (e *consumerEngine) stop() {
 
 // honouredFields returns placement's Config.Honoured: the request fields
 // each provider's adapter for each service model declares it honours
-// (adapters.FieldReporter), read once per config load.
-func (a *App) honouredFields() func(providerID string, kind catalog.Kind) adapters.FieldSet {
+// (contract.FieldReporter), read once per config load.
+func (a *App) honouredFields() func(providerID string, kind catalog.Kind) contract.FieldSet {
 	type key struct {
 		id   string
 		kind catalog.Kind
 	}
-	sets := map[key]adapters.FieldSet{}
+	sets := map[key]contract.FieldSet{}
 	// With an OVF expander the broker reads an IaaS Link itself: it
 	// expands the descriptor into the request before placement.
 	ovf := a.OVFExpander() != nil
-	ovfLink := adapters.Fields("IaaS/Link", "IaaS/Link/rel", "IaaS/Link/href")
+	ovfLink := contract.Fields("IaaS/Link", "IaaS/Link/rel", "IaaS/Link/href")
 	for _, p := range a.Providers {
 		for _, k := range []catalog.Kind{catalog.KindIaaS, catalog.KindPaaS, catalog.KindSaaS, catalog.KindDSaaS} {
 			if ad, ok := a.AdapterFor(p.ID, string(k)); ok {
-				set := adapters.HonouredBy(ad)
+				set := contract.HonouredBy(ad)
 				if set != nil && k == catalog.KindIaaS && ovf {
 					set = set.Union(ovfLink)
 				}
@@ -219,5 +219,5 @@ func (a *App) honouredFields() func(providerID string, kind catalog.Kind) adapte
 			}
 		}
 	}
-	return func(id string, k catalog.Kind) adapters.FieldSet { return sets[key{id, k}] }
+	return func(id string, k catalog.Kind) contract.FieldSet { return sets[key{id, k}] }
 }

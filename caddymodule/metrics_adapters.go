@@ -10,23 +10,23 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
 // instrumentAdapter wraps a provider's adapter so that every call is
 // timed and every failure counted, by provider and operation. The wrapper
-// implements exactly the optional interfaces (adapters.Discoverer,
-// adapters.Finder, adapters.KindReporter) the adapter implements, so the
+// implements exactly the optional interfaces (contract.Discoverer,
+// contract.Finder, contract.KindReporter) the adapter implements, so the
 // broker's behaviour does not change; Unwrap returns the adapter itself.
-func instrumentAdapter(providerID string, ad adapters.Adapter) adapters.Adapter {
+func instrumentAdapter(providerID string, ad contract.Adapter) contract.Adapter {
 	if _, done := ad.(unwrapper); done {
 		return ad
 	}
 	base := &instrumented{inner: ad, provider: providerID, m: csbMetrics}
-	d, isD := ad.(adapters.Discoverer)
-	f, isF := ad.(adapters.Finder)
-	k, isK := ad.(adapters.KindReporter)
+	d, isD := ad.(contract.Discoverer)
+	f, isF := ad.(contract.Finder)
+	k, isK := ad.(contract.KindReporter)
 	dp, fp, kp := discoverPart{base, d}, findPart{base, f}, kindPart{k}
 	switch {
 	case isD && isF && isK:
@@ -75,19 +75,19 @@ func instrumentAdapter(providerID string, ad adapters.Adapter) adapters.Adapter 
 
 // unwrapper is implemented by instrumented adapters.
 type unwrapper interface {
-	Unwrap() adapters.Adapter
+	Unwrap() contract.Adapter
 }
 
 // instrumented times an adapter's calls.
 type instrumented struct {
-	inner    adapters.Adapter
+	inner    contract.Adapter
 	provider string
 	m        *metricsSet
 }
 
 // Unwrap returns the adapter itself, for code that needs one of its own
 // methods.
-func (a *instrumented) Unwrap() adapters.Adapter { return a.inner }
+func (a *instrumented) Unwrap() contract.Adapter { return a.inner }
 
 func (a *instrumented) observe(op string, start time.Time, err error) {
 	a.m.adapterCalls.WithLabelValues(a.provider, op).Observe(time.Since(start).Seconds())
@@ -98,44 +98,44 @@ func (a *instrumented) observe(op string, start time.Time, err error) {
 
 // errorKind labels an adapter failure.
 func errorKind(err error) string {
-	if k := adapters.KindOf(err); k != "" {
+	if k := contract.KindOf(err); k != "" {
 		return string(k)
 	}
 	switch {
 	case errors.Is(err, context.Canceled):
 		return "canceled"
 	case errors.Is(err, context.DeadlineExceeded):
-		return string(adapters.KindTimeout)
+		return string(contract.KindTimeout)
 	}
 	return "other"
 }
 
-// Provision implements adapters.Adapter.
-func (a *instrumented) Provision(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
+// Provision implements contract.Adapter.
+func (a *instrumented) Provision(ctx context.Context, req *contract.Request) (*contract.Resource, error) {
 	start := time.Now()
 	res, err := a.inner.Provision(ctx, req)
 	a.observe("provision", start, err)
 	return res, err
 }
 
-// Status implements adapters.Adapter.
-func (a *instrumented) Status(ctx context.Context, res *adapters.Resource) (*adapters.Resource, error) {
+// Status implements contract.Adapter.
+func (a *instrumented) Status(ctx context.Context, res *contract.Resource) (*contract.Resource, error) {
 	start := time.Now()
 	out, err := a.inner.Status(ctx, res)
 	a.observe("status", start, err)
 	return out, err
 }
 
-// Update implements adapters.Adapter.
-func (a *instrumented) Update(ctx context.Context, res *adapters.Resource, req *adapters.Request) (*adapters.Resource, error) {
+// Update implements contract.Adapter.
+func (a *instrumented) Update(ctx context.Context, res *contract.Resource, req *contract.Request) (*contract.Resource, error) {
 	start := time.Now()
 	out, err := a.inner.Update(ctx, res, req)
 	a.observe("update", start, err)
 	return out, err
 }
 
-// Remove implements adapters.Adapter.
-func (a *instrumented) Remove(ctx context.Context, res *adapters.Resource) error {
+// Remove implements contract.Adapter.
+func (a *instrumented) Remove(ctx context.Context, res *contract.Resource) error {
 	start := time.Now()
 	err := a.inner.Remove(ctx, res)
 	a.observe("remove", start, err)
@@ -144,10 +144,10 @@ func (a *instrumented) Remove(ctx context.Context, res *adapters.Resource) error
 
 type discoverPart struct {
 	a *instrumented
-	d adapters.Discoverer
+	d contract.Discoverer
 }
 
-// Discover implements adapters.Discoverer.
+// Discover implements contract.Discoverer.
 func (p discoverPart) Discover(ctx context.Context) ([]csbmsg.Service, error) {
 	start := time.Now()
 	out, err := p.d.Discover(ctx)
@@ -157,11 +157,11 @@ func (p discoverPart) Discover(ctx context.Context) ([]csbmsg.Service, error) {
 
 type findPart struct {
 	a *instrumented
-	f adapters.Finder
+	f contract.Finder
 }
 
-// Find implements adapters.Finder.
-func (p findPart) Find(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
+// Find implements contract.Finder.
+func (p findPart) Find(ctx context.Context, req *contract.Request) (*contract.Resource, error) {
 	start := time.Now()
 	out, err := p.f.Find(ctx, req)
 	p.a.observe("find", start, err)
@@ -169,15 +169,15 @@ func (p findPart) Find(ctx context.Context, req *adapters.Request) (*adapters.Re
 }
 
 type kindPart struct {
-	k adapters.KindReporter
+	k contract.KindReporter
 }
 
-// ServiceKinds implements adapters.KindReporter.
+// ServiceKinds implements contract.KindReporter.
 func (p kindPart) ServiceKinds() []string { return p.k.ServiceKinds() }
 
 // Interface guards.
 var (
 	_ prometheus.Collector = (*stateCollector)(nil)
-	_ adapters.Adapter     = (*instrumented)(nil)
+	_ contract.Adapter     = (*instrumented)(nil)
 	_ unwrapper            = (*instrumented)(nil)
 )

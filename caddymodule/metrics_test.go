@@ -15,7 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 	"github.com/caddy-csb/caddy-csb/broker/publish"
@@ -25,16 +25,16 @@ import (
 // wrapping it in the types below.
 type fakeAdapter struct{ err error }
 
-func (f *fakeAdapter) Provision(context.Context, *adapters.Request) (*adapters.Resource, error) {
-	return &adapters.Resource{URI: "x"}, f.err
+func (f *fakeAdapter) Provision(context.Context, *contract.Request) (*contract.Resource, error) {
+	return &contract.Resource{URI: "x"}, f.err
 }
-func (f *fakeAdapter) Status(_ context.Context, r *adapters.Resource) (*adapters.Resource, error) {
+func (f *fakeAdapter) Status(_ context.Context, r *contract.Resource) (*contract.Resource, error) {
 	return r, f.err
 }
-func (f *fakeAdapter) Update(_ context.Context, r *adapters.Resource, _ *adapters.Request) (*adapters.Resource, error) {
+func (f *fakeAdapter) Update(_ context.Context, r *contract.Resource, _ *contract.Request) (*contract.Resource, error) {
 	return r, f.err
 }
-func (f *fakeAdapter) Remove(context.Context, *adapters.Resource) error { return f.err }
+func (f *fakeAdapter) Remove(context.Context, *contract.Resource) error { return f.err }
 
 type withD struct{ *fakeAdapter }
 
@@ -42,7 +42,7 @@ func (withD) Discover(context.Context) ([]csbmsg.Service, error) { return nil, n
 
 type withF struct{ *fakeAdapter }
 
-func (withF) Find(context.Context, *adapters.Request) (*adapters.Resource, error) { return nil, nil }
+func (withF) Find(context.Context, *contract.Request) (*contract.Resource, error) { return nil, nil }
 
 type withK struct{ *fakeAdapter }
 
@@ -50,7 +50,7 @@ func (withK) ServiceKinds() []string { return []string{"IaaS"} }
 
 type withDF struct{ withD }
 
-func (withDF) Find(context.Context, *adapters.Request) (*adapters.Resource, error) { return nil, nil }
+func (withDF) Find(context.Context, *contract.Request) (*contract.Resource, error) { return nil, nil }
 
 type withDK struct{ withD }
 
@@ -69,16 +69,16 @@ func (withDFK) ServiceKinds() []string { return []string{"IaaS"} }
 // asked after a crash, a KindReporter chooses the adapter per model).
 func TestInstrumentAdapterKeepsInterfaces(t *testing.T) {
 	f := &fakeAdapter{}
-	for _, ad := range []adapters.Adapter{f, withD{f}, withF{f}, withK{f}, withDF{withD{f}}, withDK{withD{f}}, withFK{withF{f}},
+	for _, ad := range []contract.Adapter{f, withD{f}, withF{f}, withK{f}, withDF{withD{f}}, withDK{withD{f}}, withFK{withF{f}},
 		withDFK{withDF{withD{f}}}} {
 		w := instrumentAdapter("p", ad)
 		for _, c := range []struct {
 			name   string
 			in, on bool
 		}{
-			{"Discoverer", is[adapters.Discoverer](ad), is[adapters.Discoverer](w)},
-			{"Finder", is[adapters.Finder](ad), is[adapters.Finder](w)},
-			{"KindReporter", is[adapters.KindReporter](ad), is[adapters.KindReporter](w)},
+			{"Discoverer", is[contract.Discoverer](ad), is[contract.Discoverer](w)},
+			{"Finder", is[contract.Finder](ad), is[contract.Finder](w)},
+			{"KindReporter", is[contract.KindReporter](ad), is[contract.KindReporter](w)},
 		} {
 			if c.in != c.on {
 				t.Errorf("%T: %s on the adapter %v, on the wrapper %v", ad, c.name, c.in, c.on)
@@ -97,14 +97,14 @@ func is[T any](v any) bool { _, ok := v.(T); return ok }
 
 func TestInstrumentAdapterCounts(t *testing.T) {
 	ok := instrumentAdapter("metrics-test-ok", &fakeAdapter{})
-	bad := instrumentAdapter("metrics-test-bad", withF{&fakeAdapter{err: &adapters.Error{Kind: adapters.KindCapacity, Op: "provision"}}})
+	bad := instrumentAdapter("metrics-test-bad", withF{&fakeAdapter{err: &contract.Error{Kind: contract.KindCapacity, Op: "provision"}}})
 	ctx := context.Background()
 	for i := 0; i < 3; i++ {
-		ok.Provision(ctx, &adapters.Request{})
+		ok.Provision(ctx, &contract.Request{})
 	}
-	bad.Provision(ctx, &adapters.Request{})
-	bad.Remove(ctx, &adapters.Resource{})
-	bad.(adapters.Finder).Find(ctx, &adapters.Request{})
+	bad.Provision(ctx, &contract.Request{})
+	bad.Remove(ctx, &contract.Resource{})
+	bad.(contract.Finder).Find(ctx, &contract.Request{})
 
 	calls := func(provider, op string) int {
 		var m dto.Metric
@@ -131,7 +131,7 @@ func TestInstrumentAdapterCounts(t *testing.T) {
 		context.Canceled: "canceled",
 		fmt.Errorf("x: %w", context.DeadlineExceeded): "timeout",
 		errors.New("boom"):                            "other",
-		&adapters.Error{Kind: adapters.KindServer}:    "provider_5xx",
+		&contract.Error{Kind: contract.KindServer}:    "provider_5xx",
 	} {
 		if got := errorKind(err); got != want {
 			t.Errorf("errorKind(%v) = %s, want %s", err, got, want)

@@ -6,7 +6,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/peerurl"
 )
 
@@ -119,7 +119,7 @@ type Provider struct {
 	client   *http.Client       // built by provisionClient (provider_client.go)
 	peer     *peerurl.Policy    // built by provisionPeerPolicy (peer_policy.go)
 	modules  []any              // the adapter modules, for the client and policy hand-over
-	adapter  adapters.Adapter   // the primary adapter, adapters[0] (set by loadAdapters)
-	adapters []adapters.Adapter // loaded by loadAdapters, AdapterRaw first
-	metered  []adapters.Adapter // adapters[i] with its calls timed and counted (metrics.go)
+	adapter  contract.Adapter   // the primary adapter, adapters[0] (set by loadAdapters)
+	adapters []contract.Adapter // loaded by loadAdapters, AdapterRaw first
+	metered  []contract.Adapter // adapters[i] with its calls timed and counted (metrics.go)
 }

@@ -12,17 +12,17 @@
 //     JSON round trip (the broker persists it with the job);
 //   - remove of something already gone is not an error, and Status then
 //     says gone (or not found);
-//   - provider 4xx and 5xx answers map to adapters.KindClient and
-//     adapters.KindServer; a provider that never answers maps to
-//     adapters.KindTimeout within the context deadline; a request the
-//     adapter cannot express maps to adapters.KindUnsupported and touches
+//   - provider 4xx and 5xx answers map to contract.KindClient and
+//     contract.KindServer; a provider that never answers maps to
+//     contract.KindTimeout within the context deadline; a request the
+//     adapter cannot express maps to contract.KindUnsupported and touches
 //     nothing;
 //   - partial failure: the peer fails after 1, 2, 3, ... calls; whenever
 //     something was created, Provision returns a Resource whose Remove
 //     leaves no orphan at the peer;
 //   - concurrent use: several provision/status/remove cycles at once;
-//   - discovery, when the adapter implements adapters.Discoverer;
-//   - crash reconciliation, when the adapter implements adapters.Finder:
+//   - discovery, when the adapter implements contract.Discoverer;
+//   - crash reconciliation, when the adapter implements contract.Finder:
 //     after a provision whose answer was lost, or that the peer cut short
 //     after 1, 2, 3, ... calls (as a killed broker would), Find gathers
 //     the job's resources (and no other job's), and removing them leaves
@@ -31,7 +31,7 @@
 // Usage:
 //
 //	adaptertest.Run(t, adaptertest.Target{
-//		New:       func(t *testing.T) adapters.Adapter { ... },
+//		New:       func(t *testing.T) contract.Adapter { ... },
 //		Cases:     []adaptertest.Case{...},
 //		Fault:     func(f adaptertest.Fault) { ... },
 //		Inventory: func() int { ... },
@@ -50,7 +50,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
@@ -82,9 +82,9 @@ type Fault struct {
 type Case struct {
 	Name string
 	// Req is the provision request; JobID is filled in when empty.
-	Req adapters.Request
+	Req contract.Request
 	// Check, if set, checks the ready Resource after provisioning.
-	Check func(t testing.TB, res *adapters.Resource)
+	Check func(t testing.TB, res *contract.Resource)
 	// Updates are applied in order after provisioning.
 	Updates []Update
 }
@@ -94,23 +94,23 @@ type Update struct {
 	Name string
 	// Req carries the changed request (the full Want, with the new sizes
 	// or the action).
-	Req adapters.Request
+	Req contract.Request
 	// Check, if set, checks the Resource once it is ready again.
-	Check func(t testing.TB, res *adapters.Resource)
+	Check func(t testing.TB, res *contract.Resource)
 }
 
 // Target describes an adapter under test and its peer.
 type Target struct {
 	// New returns an adapter bound to the peer. It is called once per
 	// subtest; adapters over the same peer may share state.
-	New func(t *testing.T) adapters.Adapter
+	New func(t *testing.T) contract.Adapter
 	// Cases are the lifecycle cases. Cases[0] is also used by the error,
 	// partial-failure and concurrency tests, so it should be small and
 	// touch as many native resources as the adapter creates for one job.
 	Cases []Case
 	// Unsupported are requests the adapter must refuse with
-	// adapters.KindUnsupported without touching the peer.
-	Unsupported []adapters.Request
+	// contract.KindUnsupported without touching the peer.
+	Unsupported []contract.Request
 	// Fault makes the peer misbehave; Fault(Fault{}) restores it.
 	Fault func(Fault)
 	// Inventory returns how many things the peer holds for consumers
@@ -152,7 +152,7 @@ func Run(t *testing.T, tg Target) {
 		jobSeq++
 		return fmt.Sprintf("kit%d", jobSeq)
 	}
-	prepare := func(r adapters.Request) *adapters.Request {
+	prepare := func(r contract.Request) *contract.Request {
 		if r.JobID == "" {
 			r.JobID = jobID()
 		}
@@ -212,19 +212,19 @@ func Run(t *testing.T, tg Target) {
 			}
 			st, err := a.Status(ctx, res)
 			switch {
-			case err != nil && adapters.KindOf(err) != adapters.KindNotFound:
+			case err != nil && contract.KindOf(err) != contract.KindNotFound:
 				t.Errorf("status after remove: %v (want gone or not_found)", err)
-			case err == nil && st.State != adapters.StateGone:
-				t.Errorf("status after remove: state %q, want %q", st.State, adapters.StateGone)
+			case err == nil && st.State != contract.StateGone:
+				t.Errorf("status after remove: state %q, want %q", st.State, contract.StateGone)
 			}
 		})
 	}
 
 	t.Run("errors/provider_4xx", func(t *testing.T) {
-		checkFault(t, tg, Fault{Kind: FaultClient}, adapters.KindClient, prepare)
+		checkFault(t, tg, Fault{Kind: FaultClient}, contract.KindClient, prepare)
 	})
 	t.Run("errors/provider_5xx", func(t *testing.T) {
-		checkFault(t, tg, Fault{Kind: FaultServer}, adapters.KindServer, prepare)
+		checkFault(t, tg, Fault{Kind: FaultServer}, contract.KindServer, prepare)
 	})
 	t.Run("errors/timeout", func(t *testing.T) {
 		a := tg.New(t)
@@ -236,8 +236,8 @@ func Run(t *testing.T, tg Target) {
 		res, err := a.Provision(ctx, prepare(tg.Cases[0].Req))
 		elapsed := time.Since(start)
 		tg.Fault(Fault{})
-		if k := adapters.KindOf(err); k != adapters.KindTimeout {
-			t.Fatalf("provision against a hung peer: kind %q (%v), want %q", k, err, adapters.KindTimeout)
+		if k := contract.KindOf(err); k != contract.KindTimeout {
+			t.Fatalf("provision against a hung peer: kind %q (%v), want %q", k, err, contract.KindTimeout)
 		}
 		if limit := tg.CallTimeout + 2*time.Second; elapsed > limit {
 			t.Errorf("provision returned after %v, deadline was %v", elapsed, tg.CallTimeout)
@@ -249,12 +249,12 @@ func Run(t *testing.T, tg Target) {
 	})
 	t.Run("errors/unsupported", func(t *testing.T) {
 		a := tg.New(t)
-		reqs := append([]adapters.Request{{Want: csbmsg.ServiceRequest{}}}, tg.Unsupported...)
+		reqs := append([]contract.Request{{Want: csbmsg.ServiceRequest{}}}, tg.Unsupported...)
 		for i, r := range reqs {
 			before := tg.Inventory()
 			res, err := a.Provision(context.Background(), prepare(r))
-			if k := adapters.KindOf(err); k != adapters.KindUnsupported {
-				t.Errorf("unsupported request %d: kind %q (%v), want %q", i, k, err, adapters.KindUnsupported)
+			if k := contract.KindOf(err); k != contract.KindUnsupported {
+				t.Errorf("unsupported request %d: kind %q (%v), want %q", i, k, err, contract.KindUnsupported)
 			}
 			if res != nil {
 				t.Errorf("unsupported request %d returned a resource", i)
@@ -322,7 +322,7 @@ func Run(t *testing.T, tg Target) {
 					errs <- fmt.Errorf("provision: %w", err)
 					return
 				}
-				for j := 0; j < 1000 && res.State == adapters.StatePending; j++ {
+				for j := 0; j < 1000 && res.State == contract.StatePending; j++ {
 					if res, err = a.Status(ctx, res); err != nil {
 						errs <- fmt.Errorf("status: %w", err)
 						return
@@ -345,9 +345,9 @@ func Run(t *testing.T, tg Target) {
 	})
 	runFind(t, tg, prepare)
 	t.Run("discover", func(t *testing.T) {
-		d, ok := tg.New(t).(adapters.Discoverer)
+		d, ok := tg.New(t).(contract.Discoverer)
 		if !ok {
-			t.Skip("adapter does not implement adapters.Discoverer")
+			t.Skip("adapter does not implement contract.Discoverer")
 		}
 		svcs, err := d.Discover(context.Background())
 		if err != nil {
@@ -368,21 +368,21 @@ func Run(t *testing.T, tg Target) {
 			}
 		}
 		tg.Fault(Fault{Kind: FaultServer})
-		_, err = tg.New(t).(adapters.Discoverer).Discover(context.Background())
+		_, err = tg.New(t).(contract.Discoverer).Discover(context.Background())
 		tg.Fault(Fault{})
-		if k := adapters.KindOf(err); k != adapters.KindServer {
-			t.Errorf("discover against a failing peer: kind %q (%v), want %q", k, err, adapters.KindServer)
+		if k := contract.KindOf(err); k != contract.KindServer {
+			t.Errorf("discover against a failing peer: kind %q (%v), want %q", k, err, contract.KindServer)
 		}
 	})
 }
 
-func checkFault(t *testing.T, tg Target, f Fault, want adapters.ErrorKind, prepare func(adapters.Request) *adapters.Request) {
+func checkFault(t *testing.T, tg Target, f Fault, want contract.ErrorKind, prepare func(contract.Request) *contract.Request) {
 	a := tg.New(t)
 	before := tg.Inventory()
 	tg.Fault(f)
 	res, err := a.Provision(context.Background(), prepare(tg.Cases[0].Req))
 	tg.Fault(Fault{})
-	if k := adapters.KindOf(err); k != want {
+	if k := contract.KindOf(err); k != want {
 		t.Fatalf("provision: kind %q (%v), want %q", k, err, want)
 	}
 	cleanup(t, a, res)
@@ -399,10 +399,10 @@ func checkFault(t *testing.T, tg Target, f Fault, want adapters.ErrorKind, prepa
 	_, serr := a.Status(context.Background(), res)
 	rerr := a.Remove(context.Background(), res)
 	tg.Fault(Fault{})
-	if k := adapters.KindOf(serr); k != want {
+	if k := contract.KindOf(serr); k != want {
 		t.Errorf("status: kind %q (%v), want %q", k, serr, want)
 	}
-	if k := adapters.KindOf(rerr); k != want {
+	if k := contract.KindOf(rerr); k != want {
 		t.Errorf("remove: kind %q (%v), want %q", k, rerr, want)
 	}
 	if err := a.Remove(context.Background(), res); err != nil {
@@ -413,7 +413,7 @@ func checkFault(t *testing.T, tg Target, f Fault, want adapters.ErrorKind, prepa
 	}
 }
 
-func cleanup(t *testing.T, a adapters.Adapter, res *adapters.Resource) {
+func cleanup(t *testing.T, a contract.Adapter, res *contract.Resource) {
 	t.Helper()
 	if res == nil {
 		return
@@ -426,10 +426,10 @@ func cleanup(t *testing.T, a adapters.Adapter, res *adapters.Resource) {
 // waitReady polls Status until the resource is no longer pending. Peers
 // settle either at once or per request, so no wall-clock wait is needed;
 // the deadline only stops a peer that never settles.
-func waitReady(t *testing.T, tg Target, a adapters.Adapter, res *adapters.Resource) *adapters.Resource {
+func waitReady(t *testing.T, tg Target, a contract.Adapter, res *contract.Resource) *contract.Resource {
 	t.Helper()
 	deadline := time.Now().Add(tg.ReadyTimeout)
-	for res.State == adapters.StatePending {
+	for res.State == contract.StatePending {
 		if time.Now().After(deadline) {
 			t.Fatalf("resource still pending after %v", tg.ReadyTimeout)
 		}
@@ -439,20 +439,20 @@ func waitReady(t *testing.T, tg Target, a adapters.Adapter, res *adapters.Resour
 		}
 		runtime.Gosched()
 	}
-	if res.State != adapters.StateReady {
-		t.Fatalf("resource state %q, want %q", res.State, adapters.StateReady)
+	if res.State != contract.StateReady {
+		t.Fatalf("resource state %q, want %q", res.State, contract.StateReady)
 	}
 	return res
 }
 
 // roundTrip checks that the Resource survives the broker's persistence.
-func roundTrip(t *testing.T, res *adapters.Resource) *adapters.Resource {
+func roundTrip(t *testing.T, res *contract.Resource) *contract.Resource {
 	t.Helper()
 	data, err := json.Marshal(res)
 	if err != nil {
 		t.Fatalf("resource does not marshal: %v", err)
 	}
-	var back adapters.Resource
+	var back contract.Resource
 	if err := json.Unmarshal(data, &back); err != nil {
 		t.Fatalf("resource does not unmarshal: %v", err)
 	}
@@ -462,7 +462,7 @@ func roundTrip(t *testing.T, res *adapters.Resource) *adapters.Resource {
 	return &back
 }
 
-func normalize(r *adapters.Resource) *adapters.Resource {
+func normalize(r *contract.Resource) *contract.Resource {
 	out := *r
 	if len(out.Native) == 0 {
 		out.Native = nil

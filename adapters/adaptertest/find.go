@@ -4,20 +4,20 @@ import (
 	"context"
 	"testing"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 )
 
-// runFind checks adapters.Finder, the broker's reconciliation after a
+// runFind checks contract.Finder, the broker's reconciliation after a
 // crash between calling Provision and recording its answer: from the
 // job's request alone, Find gathers what Provision created for that job
 // (and nothing of other jobs), and removing what it found leaves no
 // orphan at the peer.
-func runFind(t *testing.T, tg Target, prepare func(adapters.Request) *adapters.Request) {
-	finder := func(t *testing.T) (adapters.Adapter, adapters.Finder) {
+func runFind(t *testing.T, tg Target, prepare func(contract.Request) *contract.Request) {
+	finder := func(t *testing.T) (contract.Adapter, contract.Finder) {
 		a := tg.New(t)
-		f, ok := a.(adapters.Finder)
+		f, ok := a.(contract.Finder)
 		if !ok {
-			t.Skip("adapter does not implement adapters.Finder")
+			t.Skip("adapter does not implement contract.Finder")
 		}
 		return a, f
 	}
@@ -71,7 +71,7 @@ func runFind(t *testing.T, tg Target, prepare func(adapters.Request) *adapters.R
 			// The peer stops answering after n calls, as if the broker
 			// had been killed there: whatever Provision returns is lost.
 			a := tg.New(t)
-			f := a.(adapters.Finder)
+			f := a.(contract.Finder)
 			req := prepare(tg.Cases[0].Req)
 			tg.Fault(Fault{Kind: FaultFailAfter, After: n})
 			_, perr := a.Provision(ctx, req)

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 )
 
 // Fronted sends a consumer's native requests through an adapter's Front
@@ -17,8 +17,8 @@ import (
 // for the provider, and it goes to the upstream Front names.
 type Fronted struct {
 	T        testing.TB
-	Fronter  adapters.Fronter
-	Resource *adapters.Resource
+	Fronter  contract.Fronter
+	Resource *contract.Resource
 	// CredentialHeader and Credential are the consumer's credential,
 	// set on every request. Do fails the test when Front lets it
 	// through to the provider.
@@ -69,14 +69,14 @@ type Refusal struct {
 	Method, Target string
 	Header         map[string]string
 	Body           string
-	Kind           adapters.ErrorKind
+	Kind           contract.ErrorKind
 }
 
 // Refuses checks that Front refuses each request with its kind.
 func (f *Fronted) Refuses(rs []Refusal) {
 	f.T.Helper()
 	for _, r := range rs {
-		if _, _, err := f.Do(r.Method, r.Target, r.Header, r.Body); adapters.KindOf(err) != r.Kind {
+		if _, _, err := f.Do(r.Method, r.Target, r.Header, r.Body); contract.KindOf(err) != r.Kind {
 			f.T.Errorf("%s %s %v: %v, want %s", r.Method, r.Target, r.Header, err, r.Kind)
 		}
 	}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 )
 
 // FrontCase is one consumer request through a job route, for
@@ -26,7 +26,7 @@ type FrontCase struct {
 // RunFrontCases sends each case through f.Front for res, without a
 // network, and checks where it goes or how it is refused. A forwarded
 // request must go to the host it names, with its body intact.
-func RunFrontCases(t *testing.T, f adapters.Fronter, res *adapters.Resource, cases []FrontCase) {
+func RunFrontCases(t *testing.T, f contract.Fronter, res *contract.Resource, cases []FrontCase) {
 	t.Helper()
 	for _, tc := range cases {
 		var body io.Reader
@@ -43,7 +43,7 @@ func RunFrontCases(t *testing.T, f adapters.Fronter, res *adapters.Resource, cas
 		up, err := f.Front(context.Background(), r, res)
 		name := tc.Method + " " + tc.Path
 		if tc.Status != 0 {
-			var ae *adapters.Error
+			var ae *contract.Error
 			if !errors.As(err, &ae) || ae.Status != tc.Status {
 				t.Errorf("%s: %v (to %s), want a %d refusal", name, err, r.URL, tc.Status)
 			}

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 )
 
 // README mapping markers: the generated table stands between them.
@@ -26,9 +26,9 @@ func CheckReadme(t *testing.T, path, table string) {
 
 // CheckHonoured keeps the list of honoured request fields of a README
 // (between the lines <!-- honoured:begin --> and <!-- honoured:end -->)
-// equal to the set the adapter declares (adapters.FieldReporter). With
+// equal to the set the adapter declares (contract.FieldReporter). With
 // CSB_UPDATE_README set it rewrites the README instead of failing.
-func CheckHonoured(t *testing.T, path string, set adapters.FieldSet) {
+func CheckHonoured(t *testing.T, path string, set contract.FieldSet) {
 	t.Helper()
 	var b strings.Builder
 	for _, f := range set.Sorted() {

@@ -3,7 +3,7 @@ package adaptertest
 import (
 	"testing"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
@@ -29,7 +29,7 @@ func ComputeAction(a csbmsg.ComputeAction) csbmsg.ServiceRequest {
 }
 
 // ComputeStatus returns the compute status a resource grants, or "".
-func ComputeStatus(res *adapters.Resource) csbmsg.ComputeStatus {
+func ComputeStatus(res *contract.Resource) csbmsg.ComputeStatus {
 	if res.Granted.IaaS == nil || res.Granted.IaaS.Compute == nil || res.Granted.IaaS.Compute.Status == nil {
 		return ""
 	}
@@ -38,8 +38,8 @@ func ComputeStatus(res *adapters.Resource) csbmsg.ComputeStatus {
 
 // HasComputeStatus is a Check that the resource grants compute status
 // want.
-func HasComputeStatus(want csbmsg.ComputeStatus) func(testing.TB, *adapters.Resource) {
-	return func(t testing.TB, res *adapters.Resource) {
+func HasComputeStatus(want csbmsg.ComputeStatus) func(testing.TB, *contract.Resource) {
+	return func(t testing.TB, res *contract.Resource) {
 		t.Helper()
 		if got := ComputeStatus(res); got != want {
 			t.Errorf("compute status %q, want %q", got, want)
@@ -50,5 +50,5 @@ func HasComputeStatus(want csbmsg.ComputeStatus) func(testing.TB, *adapters.Reso
 // ActionUpdate is the lifecycle Update that runs compute action a and
 // checks that the compute then has status want.
 func ActionUpdate(a csbmsg.ComputeAction, want csbmsg.ComputeStatus) Update {
-	return Update{Name: string(a), Req: adapters.Request{Want: ComputeAction(a)}, Check: HasComputeStatus(want)}
+	return Update{Name: string(a), Req: contract.Request{Want: ComputeAction(a)}, Check: HasComputeStatus(want)}
 }

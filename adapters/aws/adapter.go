@@ -26,12 +26,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/caddy-csb/caddy-csb/adapters/internal/model"
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/clock"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
-// Keys of adapters.Resource.Native.
+// Keys of contract.Resource.Native.
 const (
 	nativeKind         = "kind"          // kindInstance or kindBucket
 	nativeInstanceID   = "instance_id"   // EC2 instance id
@@ -143,7 +143,7 @@ func (a *Adapter) sdkConfig(ctx context.Context) (*sdkaws.Config, error) {
 	}
 	c, err := awsconfig.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
-		return nil, &adapters.Error{Kind: adapters.KindClient, Op: "load aws configuration", Err: err}
+		return nil, &contract.Error{Kind: contract.KindClient, Op: "load aws configuration", Err: err}
 	}
 	a.awsCfg = &c
 	return a.awsCfg, nil
@@ -197,14 +197,14 @@ func (a *Adapter) credentials(ctx context.Context) (sdkaws.Credentials, error) {
 	}
 	creds, err := c.Credentials.Retrieve(ctx)
 	if err != nil {
-		return sdkaws.Credentials{}, &adapters.Error{Kind: adapters.KindClient, Op: "credentials", Err: err}
+		return sdkaws.Credentials{}, &contract.Error{Kind: contract.KindClient, Op: "credentials", Err: err}
 	}
 	return creds, nil
 }
 
 // Provision runs an EC2 instance for an IaaS request, or creates an S3
 // bucket (and object) for a DSaaS request.
-func (a *Adapter) Provision(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
+func (a *Adapter) Provision(ctx context.Context, req *contract.Request) (*contract.Resource, error) {
 	m, err := a.model("provision", req.Want)
 	if err != nil {
 		return nil, err
@@ -223,9 +223,9 @@ func (a *Adapter) model(op string, w csbmsg.ServiceRequest) (string, error) {
 	case err != nil:
 		return "", err
 	case m == model.IaaS && !a.offers("ec2"):
-		return "", adapters.Errorf(adapters.KindUnsupported, op, "this provider offers no EC2 (services)")
+		return "", contract.Errorf(contract.KindUnsupported, op, "this provider offers no EC2 (services)")
 	case m == model.DSaaS && !a.offers("s3"):
-		return "", adapters.Errorf(adapters.KindUnsupported, op, "this provider offers no S3 (services)")
+		return "", contract.Errorf(contract.KindUnsupported, op, "this provider offers no S3 (services)")
 	}
 	return m, nil
 }
@@ -256,19 +256,19 @@ func (a *Adapter) Discover(ctx context.Context) ([]csbmsg.Service, error) {
 
 func (a *Adapter) offers(service string) bool { return slices.Contains(a.cfg.Services, service) }
 
-func foreign(res *adapters.Resource) error { return model.Foreign("aws", res) }
+func foreign(res *contract.Resource) error { return model.Foreign("aws", res) }
 
 func ptr[T any](v T) *T { return &v }
 
 // Interface guards (Fronter and Finder are guarded in front.go and
 // find.go).
 var (
-	_ adapters.Adapter    = (*Adapter)(nil)
-	_ adapters.Discoverer = (*Adapter)(nil)
+	_ contract.Adapter    = (*Adapter)(nil)
+	_ contract.Discoverer = (*Adapter)(nil)
 )
 
 // ServiceKinds reports the service models the adapter serves
-// (adapters.KindReporter): IaaS with EC2, DSaaS with S3.
+// (contract.KindReporter): IaaS with EC2, DSaaS with S3.
 func (a *Adapter) ServiceKinds() []string {
 	var out []string
 	if a.offers("ec2") {
@@ -280,4 +280,4 @@ func (a *Adapter) ServiceKinds() []string {
 	return out
 }
 
-var _ adapters.KindReporter = (*Adapter)(nil)
+var _ contract.KindReporter = (*Adapter)(nil)

@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
@@ -76,7 +76,7 @@ func (a *Adapter) typeByName(name string) (InstanceType, bool) {
 
 func unsupportedIaaS(x *csbmsg.IaaS, update bool) error {
 	uns := func(format string, args ...any) error {
-		return &adapters.Error{Kind: adapters.KindUnsupported, Op: "iaas", Err: fmt.Errorf(format, args...)}
+		return &contract.Error{Kind: contract.KindUnsupported, Op: "iaas", Err: fmt.Errorf(format, args...)}
 	}
 	switch {
 	case x.Link != nil:
@@ -97,16 +97,16 @@ func (a *Adapter) imageFor(n need) (string, error) {
 			return img, nil
 		}
 		if len(a.cfg.ArchImages) > 0 || a.cfg.ImageID == "" {
-			return "", &adapters.Error{Kind: adapters.KindUnsupported, Op: "provision", Err: fmt.Errorf("no AMI configured for architecture %q", n.arch)}
+			return "", &contract.Error{Kind: contract.KindUnsupported, Op: "provision", Err: fmt.Errorf("no AMI configured for architecture %q", n.arch)}
 		}
 	}
 	if a.cfg.ImageID == "" {
-		return "", &adapters.Error{Kind: adapters.KindUnsupported, Op: "provision", Err: errors.New("no AMI configured for instances (image_id)")}
+		return "", &contract.Error{Kind: contract.KindUnsupported, Op: "provision", Err: errors.New("no AMI configured for instances (image_id)")}
 	}
 	return a.cfg.ImageID, nil
 }
 
-func (a *Adapter) provisionInstance(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
+func (a *Adapter) provisionInstance(ctx context.Context, req *contract.Request) (*contract.Resource, error) {
 	x := req.Want.IaaS
 	if err := unsupportedIaaS(x, false); err != nil {
 		return nil, err
@@ -114,7 +114,7 @@ func (a *Adapter) provisionInstance(ctx context.Context, req *adapters.Request) 
 	n := needOf(x)
 	it, ok := smallestType(a.cfg.InstanceTypes, n)
 	if !ok {
-		return nil, &adapters.Error{Kind: adapters.KindCapacity, Op: "provision", Err: fmt.Errorf("no instance type offers %s", n)}
+		return nil, &contract.Error{Kind: contract.KindCapacity, Op: "provision", Err: fmt.Errorf("no instance type offers %s", n)}
 	}
 	image, err := a.imageFor(n)
 	if err != nil {
@@ -165,17 +165,17 @@ func (a *Adapter) provisionInstance(ctx context.Context, req *adapters.Request) 
 		return nil, nativeErr("run instances", err)
 	}
 	if len(out.Instances) != 1 || out.Instances[0].InstanceId == nil {
-		return nil, &adapters.Error{Kind: adapters.KindServer, Op: "run instances", Err: errors.New("no instance in the answer")}
+		return nil, &contract.Error{Kind: contract.KindServer, Op: "run instances", Err: errors.New("no instance in the answer")}
 	}
 	return a.instanceResource(x, it, &out.Instances[0]), nil
 }
 
 // instanceResource is the Resource of a new instance of type it, made
 // for request x: pending until it runs.
-func (a *Adapter) instanceResource(x *csbmsg.IaaS, it InstanceType, inst *ec2types.Instance) *adapters.Resource {
-	return &adapters.Resource{
+func (a *Adapter) instanceResource(x *csbmsg.IaaS, it InstanceType, inst *ec2types.Instance) *contract.Resource {
+	return &contract.Resource{
 		URI:   a.instanceURI(*inst.InstanceId),
-		State: adapters.StatePending,
+		State: contract.StatePending,
 		Native: map[string]string{
 			nativeKind:         kindInstance,
 			nativeInstanceID:   *inst.InstanceId,
@@ -207,15 +207,15 @@ func (a *Adapter) instanceURI(id string) string {
 // ec2States maps an EC2 instance state to the resource state and the CSB
 // compute status.
 var ec2States = map[ec2types.InstanceStateName]struct {
-	State   adapters.State
+	State   contract.State
 	Compute csbmsg.ComputeStatus
 }{
-	ec2types.InstanceStateNamePending:      {adapters.StatePending, csbmsg.ComputeInactive},
-	ec2types.InstanceStateNameRunning:      {adapters.StateReady, csbmsg.ComputeActive},
-	ec2types.InstanceStateNameStopping:     {adapters.StatePending, csbmsg.ComputeInactive},
-	ec2types.InstanceStateNameStopped:      {adapters.StateReady, csbmsg.ComputeInactive},
-	ec2types.InstanceStateNameShuttingDown: {adapters.StateGone, csbmsg.ComputeInactive},
-	ec2types.InstanceStateNameTerminated:   {adapters.StateGone, csbmsg.ComputeInactive},
+	ec2types.InstanceStateNamePending:      {contract.StatePending, csbmsg.ComputeInactive},
+	ec2types.InstanceStateNameRunning:      {contract.StateReady, csbmsg.ComputeActive},
+	ec2types.InstanceStateNameStopping:     {contract.StatePending, csbmsg.ComputeInactive},
+	ec2types.InstanceStateNameStopped:      {contract.StateReady, csbmsg.ComputeInactive},
+	ec2types.InstanceStateNameShuttingDown: {contract.StateGone, csbmsg.ComputeInactive},
+	ec2types.InstanceStateNameTerminated:   {contract.StateGone, csbmsg.ComputeInactive},
 }
 
 // ec2Action is one EC2 call an action makes.
@@ -255,7 +255,7 @@ func (a *Adapter) describe(ctx context.Context, c *ec2.Client, id string) (*ec2t
 	return nil, nil
 }
 
-func (a *Adapter) instanceStatus(ctx context.Context, res *adapters.Resource) (*adapters.Resource, error) {
+func (a *Adapter) instanceStatus(ctx context.Context, res *contract.Resource) (*contract.Resource, error) {
 	c, err := a.ec2Client(ctx)
 	if err != nil {
 		return nil, err
@@ -266,18 +266,18 @@ func (a *Adapter) instanceStatus(ctx context.Context, res *adapters.Resource) (*
 		return nil, nativeErr("describe instances", err)
 	}
 	if in == nil || in.State == nil {
-		out.State = adapters.StateGone
+		out.State = contract.StateGone
 		return out, nil
 	}
 	st, ok := ec2States[in.State.Name]
 	if !ok {
-		st.State, st.Compute = adapters.StatePending, csbmsg.ComputeInactive
+		st.State, st.Compute = contract.StatePending, csbmsg.ComputeInactive
 	}
 	out.State = st.State
-	if want := res.Native[nativeWant]; out.State == adapters.StateReady && want != "" && want != string(in.State.Name) {
-		out.State = adapters.StatePending
+	if want := res.Native[nativeWant]; out.State == contract.StateReady && want != "" && want != string(in.State.Name) {
+		out.State = contract.StatePending
 	}
-	if out.State == adapters.StateReady {
+	if out.State == contract.StateReady {
 		delete(out.Native, nativeWant)
 	}
 	name := string(in.InstanceType)
@@ -340,10 +340,10 @@ func (a *Adapter) grant(x *csbmsg.IaaS, it InstanceType, in *ec2types.Instance, 
 	return g
 }
 
-func (a *Adapter) updateInstance(ctx context.Context, res *adapters.Resource, req *adapters.Request) (*adapters.Resource, error) {
+func (a *Adapter) updateInstance(ctx context.Context, res *contract.Resource, req *contract.Request) (*contract.Resource, error) {
 	x := req.Want.IaaS
 	if x == nil {
-		return nil, &adapters.Error{Kind: adapters.KindClient, Op: "update", Err: errors.New("the job is an EC2 instance; the update carries no <IaaS>")}
+		return nil, &contract.Error{Kind: contract.KindClient, Op: "update", Err: errors.New("the job is an EC2 instance; the update carries no <IaaS>")}
 	}
 	if err := unsupportedIaaS(x, true); err != nil {
 		return nil, err
@@ -358,7 +358,7 @@ func (a *Adapter) updateInstance(ctx context.Context, res *adapters.Resource, re
 		return nil, nativeErr("describe instances", err)
 	}
 	if in == nil || in.State == nil {
-		return nil, &adapters.Error{Kind: adapters.KindNotFound, Op: "update", Err: fmt.Errorf("instance %s is gone", id)}
+		return nil, &contract.Error{Kind: contract.KindNotFound, Op: "update", Err: fmt.Errorf("instance %s is gone", id)}
 	}
 	state := in.State.Name
 	out := res.Clone()
@@ -369,19 +369,19 @@ func (a *Adapter) updateInstance(ctx context.Context, res *adapters.Resource, re
 	n := needOf(x)
 	resize := n.cores > 0 || n.memMiB > 0
 	if resize && action != nil {
-		return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: "update", Err: errors.New("one change per update: a resize or a compute action")}
+		return nil, &contract.Error{Kind: contract.KindUnsupported, Op: "update", Err: errors.New("one change per update: a resize or a compute action")}
 	}
 	switch {
 	case resize:
 		it, ok := smallestType(a.cfg.InstanceTypes, n)
 		if !ok {
-			return nil, &adapters.Error{Kind: adapters.KindCapacity, Op: "resize", Err: fmt.Errorf("no instance type offers %s", n)}
+			return nil, &contract.Error{Kind: contract.KindCapacity, Op: "resize", Err: fmt.Errorf("no instance type offers %s", n)}
 		}
 		if string(in.InstanceType) == it.Name {
 			return a.instanceStatus(ctx, res)
 		}
 		if state != ec2types.InstanceStateNameStopped {
-			return nil, &adapters.Error{Kind: adapters.KindClient, Op: "resize", Status: http.StatusConflict,
+			return nil, &contract.Error{Kind: contract.KindClient, Op: "resize", Status: http.StatusConflict,
 				Err: fmt.Errorf("instance is %s: EC2 changes the type of stopped instances only; stop it first", state)}
 		}
 		_, err := c.ModifyInstanceAttribute(ctx, &ec2.ModifyInstanceAttributeInput{
@@ -396,14 +396,14 @@ func (a *Adapter) updateInstance(ctx context.Context, res *adapters.Resource, re
 	case action != nil:
 		rule, ok := computeActions[*action]
 		if !ok {
-			return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: "update", Err: fmt.Errorf("compute action %q", *action)}
+			return nil, &contract.Error{Kind: contract.KindUnsupported, Op: "update", Err: fmt.Errorf("compute action %q", *action)}
 		}
 		act, ok := rule.From[state]
 		if *action == csbmsg.ComputeSuspend && state == ec2types.InstanceStateNameStopped && res.Native[nativeHibernated] == "true" {
 			act, ok = "", true
 		}
 		if !ok {
-			return nil, &adapters.Error{Kind: adapters.KindClient, Op: string(*action), Status: http.StatusConflict,
+			return nil, &contract.Error{Kind: contract.KindClient, Op: string(*action), Status: http.StatusConflict,
 				Err: fmt.Errorf("instance is %s: cannot %s it now", state, *action)}
 		}
 		ids := []string{id}
@@ -426,13 +426,13 @@ func (a *Adapter) updateInstance(ctx context.Context, res *adapters.Resource, re
 		if act == "" {
 			return a.instanceStatus(ctx, out)
 		}
-		out.State = adapters.StatePending
+		out.State = contract.StatePending
 		return out, nil
 	}
 	return a.instanceStatus(ctx, res)
 }
 
-func (a *Adapter) removeInstance(ctx context.Context, res *adapters.Resource) error {
+func (a *Adapter) removeInstance(ctx context.Context, res *contract.Resource) error {
 	id := res.Native[nativeInstanceID]
 	if id == "" {
 		return nil

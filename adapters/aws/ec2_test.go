@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/caddy-csb/caddy-csb/adapters/adaptertest"
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
@@ -27,17 +27,17 @@ func ec2Adapter(t *testing.T, d *ec2Double) *Adapter {
 	return a
 }
 
-func waitReady(t *testing.T, a *Adapter, res *adapters.Resource) *adapters.Resource {
+func waitReady(t *testing.T, a *Adapter, res *contract.Resource) *contract.Resource {
 	t.Helper()
 	for range 5 {
 		raw, _ := json.Marshal(res)
-		var back adapters.Resource
+		var back contract.Resource
 		json.Unmarshal(raw, &back)
 		var err error
 		if res, err = a.Status(context.Background(), &back); err != nil {
 			t.Fatalf("status: %v", err)
 		}
-		if res.State != adapters.StatePending {
+		if res.State != contract.StatePending {
 			return res
 		}
 	}
@@ -74,12 +74,12 @@ func TestEC2Lifecycle(t *testing.T) {
 	want := adaptertest.IaaS(2, 3, 30)
 	host := "web-1"
 	want.IaaS.Compute.Hostname = &host
-	res, err := a.Provision(ctx, &adapters.Request{JobID: "job-ec2", Owner: "alice", Want: want})
+	res, err := a.Provision(ctx, &contract.Request{JobID: "job-ec2", Owner: "alice", Want: want})
 	if err != nil {
 		t.Fatal(err)
 	}
 	f := d.lastForm
-	if res.State != adapters.StatePending || f["InstanceType"][0] != "t3.medium" || f["ClientToken"][0] != "csb-job-ec2" ||
+	if res.State != contract.StatePending || f["InstanceType"][0] != "t3.medium" || f["ClientToken"][0] != "csb-job-ec2" ||
 		f["BlockDeviceMapping.1.Ebs.VolumeSize"][0] != "30" || f["KeyName"][0] != "csb" || f["SubnetId"][0] != "subnet-0123456789abcdef0" {
 		t.Fatalf("run instances: %+v\nform %v", res, f)
 	}
@@ -88,13 +88,13 @@ func TestEC2Lifecycle(t *testing.T) {
 		t.Fatalf("tags %v", tags)
 	}
 	// A retried RunInstances with the same job returns the same instance.
-	again, err := a.Provision(ctx, &adapters.Request{JobID: "job-ec2", Want: want})
+	again, err := a.Provision(ctx, &contract.Request{JobID: "job-ec2", Want: want})
 	if err != nil || again.Native[nativeInstanceID] != id || d.inventory() != 1 {
 		t.Fatalf("idempotent run: %v %v (inventory %d)", again, err, d.inventory())
 	}
 	res = waitReady(t, a, res)
 	g := res.Granted.IaaS
-	if res.State != adapters.StateReady || adaptertest.ComputeStatus(res) != csbmsg.ComputeActive || *g.Compute.Cores != 2 || *g.Compute.Memory != 4 ||
+	if res.State != contract.StateReady || adaptertest.ComputeStatus(res) != csbmsg.ComputeActive || *g.Compute.Cores != 2 || *g.Compute.Memory != 4 ||
 		*g.NetworkInterface.IP != "10.0.1.23" || *g.NetworkInterface.MAC != "0e:49:61:0f:c3:11" || *g.Compute.Architecture != "x86_64" {
 		t.Fatalf("running: %s %s %+v", res.State, adaptertest.ComputeStatus(res), g.Compute)
 	}
@@ -110,7 +110,7 @@ func TestEC2Lifecycle(t *testing.T) {
 		{csbmsg.ComputeStart, "StartInstances", csbmsg.ComputeActive},
 	} {
 		before := len(d.calls)
-		res, err = a.Update(ctx, res, &adapters.Request{JobID: "job-ec2", Want: adaptertest.ComputeAction(step.act)})
+		res, err = a.Update(ctx, res, &contract.Request{JobID: "job-ec2", Want: adaptertest.ComputeAction(step.act)})
 		if err != nil {
 			t.Fatalf("%s: %v", step.act, err)
 		}
@@ -126,20 +126,20 @@ func TestEC2Lifecycle(t *testing.T) {
 		}
 	}
 	// Resizing a running instance is refused; stopped, it works.
-	_, err = a.Update(ctx, res, &adapters.Request{JobID: "job-ec2", Want: adaptertest.IaaS(4, 16, 0)})
-	if ae, ok := err.(*adapters.Error); !ok || ae.Kind != adapters.KindClient || ae.Status != http.StatusConflict {
+	_, err = a.Update(ctx, res, &contract.Request{JobID: "job-ec2", Want: adaptertest.IaaS(4, 16, 0)})
+	if ae, ok := err.(*contract.Error); !ok || ae.Kind != contract.KindClient || ae.Status != http.StatusConflict {
 		t.Fatalf("resize while running: %v", err)
 	}
-	res, _ = a.Update(ctx, res, &adapters.Request{JobID: "job-ec2", Want: adaptertest.ComputeAction(csbmsg.ComputeStop)})
+	res, _ = a.Update(ctx, res, &contract.Request{JobID: "job-ec2", Want: adaptertest.ComputeAction(csbmsg.ComputeStop)})
 	res = waitReady(t, a, res)
-	res, err = a.Update(ctx, res, &adapters.Request{JobID: "job-ec2", Want: adaptertest.IaaS(4, 16, 0)})
+	res, err = a.Update(ctx, res, &contract.Request{JobID: "job-ec2", Want: adaptertest.IaaS(4, 16, 0)})
 	if err != nil || d.instance(id).Type != "t3.xlarge" || *res.Granted.IaaS.Compute.Cores != 4 {
 		t.Fatalf("resize: %v %s %+v", err, d.instance(id).Type, res.Granted.IaaS)
 	}
 	if err := a.Remove(ctx, res); err != nil {
 		t.Fatal(err)
 	}
-	if st := waitReady2(t, a, res); st.State != adapters.StateGone {
+	if st := waitReady2(t, a, res); st.State != contract.StateGone {
 		t.Fatalf("after terminate: %s", st.State)
 	}
 	if err := a.Remove(ctx, res); err != nil {
@@ -147,7 +147,7 @@ func TestEC2Lifecycle(t *testing.T) {
 	}
 }
 
-func waitReady2(t *testing.T, a *Adapter, res *adapters.Resource) *adapters.Resource {
+func waitReady2(t *testing.T, a *Adapter, res *contract.Resource) *contract.Resource {
 	t.Helper()
 	st, err := a.Status(context.Background(), res)
 	if err != nil {
@@ -161,33 +161,33 @@ func TestEC2Failures(t *testing.T) {
 	d := newEC2Double(t)
 	a := ec2Adapter(t, d)
 	d.vcpuLimit = 2
-	if _, err := a.Provision(ctx, &adapters.Request{JobID: "big", Want: adaptertest.IaaS(4, 0, 0)}); adapters.KindOf(err) != adapters.KindCapacity {
+	if _, err := a.Provision(ctx, &contract.Request{JobID: "big", Want: adaptertest.IaaS(4, 0, 0)}); contract.KindOf(err) != contract.KindCapacity {
 		t.Fatalf("vCPU limit: %v", err)
 	}
-	if _, err := a.Provision(ctx, &adapters.Request{JobID: "huge", Want: adaptertest.IaaS(512, 0, 0)}); adapters.KindOf(err) != adapters.KindCapacity {
+	if _, err := a.Provision(ctx, &contract.Request{JobID: "huge", Want: adaptertest.IaaS(512, 0, 0)}); contract.KindOf(err) != contract.KindCapacity {
 		t.Fatalf("no type fits: %v", err)
 	}
 	arch := "s390x"
 	w := adaptertest.IaaS(1, 0, 0)
 	w.IaaS.Compute.Architecture = &arch
-	if _, err := a.Provision(ctx, &adapters.Request{JobID: "arch", Want: w}); adapters.KindOf(err) != adapters.KindCapacity {
+	if _, err := a.Provision(ctx, &contract.Request{JobID: "arch", Want: w}); contract.KindOf(err) != contract.KindCapacity {
 		t.Fatalf("no type for the architecture: %v", err)
 	}
-	res, err := a.Provision(ctx, &adapters.Request{JobID: "gone", Want: adaptertest.IaaS(1, 0, 0)})
+	res, err := a.Provision(ctx, &contract.Request{JobID: "gone", Want: adaptertest.IaaS(1, 0, 0)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	res.Native[nativeInstanceID] = "i-0000000000000dead"
-	if st, err := a.Status(ctx, res); err != nil || st.State != adapters.StateGone {
+	if st, err := a.Status(ctx, res); err != nil || st.State != contract.StateGone {
 		t.Fatalf("unknown instance: %+v %v", st, err)
 	}
 	bad, _ := New(Config{EC2Endpoint: d.srv.URL, Services: []string{"ec2"}, AccessKeyID: "AKIDWRONG", SecretAccessKey: "s3cret", ImageID: "ami-1"})
-	_, err = bad.Provision(ctx, &adapters.Request{JobID: "auth", Want: adaptertest.IaaS(1, 0, 0)})
-	if adapters.KindOf(err) != adapters.KindClient || strings.Contains(err.Error(), "s3cret") {
+	_, err = bad.Provision(ctx, &contract.Request{JobID: "auth", Want: adaptertest.IaaS(1, 0, 0)})
+	if contract.KindOf(err) != contract.KindClient || strings.Contains(err.Error(), "s3cret") {
 		t.Fatalf("bad credentials: %v", err)
 	}
 	s3only, _ := New(Config{Services: []string{"s3"}})
-	if _, err := s3only.Provision(ctx, &adapters.Request{JobID: "x", Want: adaptertest.IaaS(1, 0, 0)}); adapters.KindOf(err) != adapters.KindUnsupported {
+	if _, err := s3only.Provision(ctx, &contract.Request{JobID: "x", Want: adaptertest.IaaS(1, 0, 0)}); contract.KindOf(err) != contract.KindUnsupported {
 		t.Fatalf("ec2 on an s3-only provider: %v", err)
 	}
 }
@@ -198,18 +198,18 @@ func TestConformanceEC2(t *testing.T) {
 	up := csbmsg.NetworkUp
 	snap := csbmsg.StorageActSnapshot
 	adaptertest.Run(t, adaptertest.Target{
-		New: func(t *testing.T) adapters.Adapter { return ec2Adapter(t, d) },
+		New: func(t *testing.T) contract.Adapter { return ec2Adapter(t, d) },
 		Cases: []adaptertest.Case{{
 			Name: "instance",
-			Req:  adapters.Request{Want: adaptertest.IaaS(1, 1, 8)},
-			Check: func(t testing.TB, res *adapters.Resource) {
+			Req:  contract.Request{Want: adaptertest.IaaS(1, 1, 8)},
+			Check: func(t testing.TB, res *contract.Resource) {
 				if c := res.Granted.IaaS.Compute; *c.Cores != 2 || *c.Memory != 1 {
 					t.Errorf("grant %+v (want t3.micro)", c)
 				}
 			},
 			Updates: []adaptertest.Update{
 				adaptertest.ActionUpdate(csbmsg.ComputeStop, csbmsg.ComputeInactive),
-				{Name: "resize", Req: adapters.Request{Want: adaptertest.IaaS(2, 8, 0)}, Check: func(t testing.TB, res *adapters.Resource) {
+				{Name: "resize", Req: contract.Request{Want: adaptertest.IaaS(2, 8, 0)}, Check: func(t testing.TB, res *contract.Resource) {
 					if c := res.Granted.IaaS.Compute; *c.Memory != 8 {
 						t.Errorf("grant after resize %+v", c)
 					}
@@ -219,7 +219,7 @@ func TestConformanceEC2(t *testing.T) {
 				adaptertest.ActionUpdate(csbmsg.ComputeSuspend, csbmsg.ComputeSuspended),
 			},
 		}},
-		Unsupported: []adapters.Request{
+		Unsupported: []contract.Request{
 			{Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Network: &csbmsg.Network{Action: &up}}}},
 			{Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Storage: &csbmsg.Storage{Action: &snap}}}},
 			{Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{}}}, // this provider offers EC2 only
@@ -235,7 +235,7 @@ func TestEC2Front(t *testing.T) {
 	d := newEC2Double(t)
 	a := ec2Adapter(t, d)
 	ctx := context.Background()
-	res, err := a.Provision(ctx, &adapters.Request{JobID: "fr", Want: adaptertest.IaaS(1, 0, 0)})
+	res, err := a.Provision(ctx, &contract.Request{JobID: "fr", Want: adaptertest.IaaS(1, 0, 0)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,10 +260,10 @@ func TestEC2Front(t *testing.T) {
 		t.Fatalf("stop: %d %v %s", code, err, d.instance(id).State)
 	}
 	fc.Refuses([]adaptertest.Refusal{
-		{Method: "POST", Target: "/", Header: form, Body: url.Values{"Action": {"TerminateInstances"}, "InstanceId.1": {id}}.Encode(), Kind: adapters.KindClient},
-		{Method: "POST", Target: "/", Header: form, Body: url.Values{"Action": {"RunInstances"}, "ImageId": {"ami-1"}}.Encode(), Kind: adapters.KindClient},
-		{Method: "POST", Target: "/", Header: form, Body: url.Values{"Action": {"DescribeInstances"}}.Encode(), Kind: adapters.KindClient},
-		{Method: "POST", Target: "/", Header: form, Body: url.Values{"Action": {"DescribeInstances"}, "InstanceId.1": {id}, "Filter.1.Name": {"tag:x"}}.Encode(), Kind: adapters.KindClient},
-		{Method: "POST", Target: "/", Header: form, Body: url.Values{"Action": {"StopInstances"}, "InstanceId.1": {id}, "InstanceId.2": {"i-0other"}}.Encode(), Kind: adapters.KindNotFound},
+		{Method: "POST", Target: "/", Header: form, Body: url.Values{"Action": {"TerminateInstances"}, "InstanceId.1": {id}}.Encode(), Kind: contract.KindClient},
+		{Method: "POST", Target: "/", Header: form, Body: url.Values{"Action": {"RunInstances"}, "ImageId": {"ami-1"}}.Encode(), Kind: contract.KindClient},
+		{Method: "POST", Target: "/", Header: form, Body: url.Values{"Action": {"DescribeInstances"}}.Encode(), Kind: contract.KindClient},
+		{Method: "POST", Target: "/", Header: form, Body: url.Values{"Action": {"DescribeInstances"}, "InstanceId.1": {id}, "Filter.1.Name": {"tag:x"}}.Encode(), Kind: contract.KindClient},
+		{Method: "POST", Target: "/", Header: form, Body: url.Values{"Action": {"StopInstances"}, "InstanceId.1": {id}, "InstanceId.2": {"i-0other"}}.Encode(), Kind: contract.KindNotFound},
 	})
 }

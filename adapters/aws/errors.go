@@ -7,23 +7,23 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/caddy-csb/caddy-csb/adapters/internal/nativeerr"
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 )
 
 // errorKinds maps AWS error codes to kinds where the HTTP status alone
 // would say less (a 400 that means "no capacity", a 400 that means "not
 // found").
-var errorKinds = map[string]adapters.ErrorKind{
-	"NoSuchBucket":                 adapters.KindNotFound,
-	"NoSuchKey":                    adapters.KindNotFound,
-	"NotFound":                     adapters.KindNotFound,
-	"InvalidInstanceID.NotFound":   adapters.KindNotFound,
-	"InvalidInstanceID.Malformed":  adapters.KindClient,
-	"InsufficientInstanceCapacity": adapters.KindCapacity,
-	"InstanceLimitExceeded":        adapters.KindCapacity,
-	"VcpuLimitExceeded":            adapters.KindCapacity,
-	"TooManyBuckets":               adapters.KindCapacity,
-	"RequestTimeout":               adapters.KindTimeout,
+var errorKinds = map[string]contract.ErrorKind{
+	"NoSuchBucket":                 contract.KindNotFound,
+	"NoSuchKey":                    contract.KindNotFound,
+	"NotFound":                     contract.KindNotFound,
+	"InvalidInstanceID.NotFound":   contract.KindNotFound,
+	"InvalidInstanceID.Malformed":  contract.KindClient,
+	"InsufficientInstanceCapacity": contract.KindCapacity,
+	"InstanceLimitExceeded":        contract.KindCapacity,
+	"VcpuLimitExceeded":            contract.KindCapacity,
+	"TooManyBuckets":               contract.KindCapacity,
+	"RequestTimeout":               contract.KindTimeout,
 }
 
 // nativeErr classifies a failed SDK call.
@@ -43,7 +43,7 @@ func nativeErr(op string, err error) error {
 			kind = k
 		}
 	}
-	return &adapters.Error{Kind: kind, Op: op, Status: status, Err: err}
+	return &contract.Error{Kind: kind, Op: op, Status: status, Err: err}
 }
 
 // errorCode returns the AWS error code of err, or "".
@@ -57,7 +57,7 @@ func errorCode(err error) string {
 
 // isNotFound reports whether err says the thing does not exist.
 func isNotFound(err error) bool {
-	return errorKinds[errorCode(err)] == adapters.KindNotFound || nativeerr.Kind(statusOf(err), err) == adapters.KindNotFound
+	return errorKinds[errorCode(err)] == contract.KindNotFound || nativeerr.Kind(statusOf(err), err) == contract.KindNotFound
 }
 
 func statusOf(err error) int {

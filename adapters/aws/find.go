@@ -9,7 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/caddy-csb/caddy-csb/adapters/internal/objstore"
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
@@ -26,7 +26,7 @@ import (
 // A bucket without the object the request asks for is marked incomplete:
 // Status reports it failed, and the broker removes it rather than hand
 // half a job to the consumer.
-func (a *Adapter) Find(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
+func (a *Adapter) Find(ctx context.Context, req *contract.Request) (*contract.Resource, error) {
 	m, err := a.model("find", req.Want)
 	if err != nil {
 		return nil, nil // Provision creates nothing for such a request
@@ -34,7 +34,7 @@ func (a *Adapter) Find(ctx context.Context, req *adapters.Request) (*adapters.Re
 	return a.Router.Find(ctx, m, req)
 }
 
-func (a *Adapter) findInstance(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
+func (a *Adapter) findInstance(ctx context.Context, req *contract.Request) (*contract.Resource, error) {
 	c, err := a.ec2Client(ctx)
 	if err != nil {
 		return nil, err
@@ -61,7 +61,7 @@ func (a *Adapter) findInstance(ctx context.Context, req *adapters.Request) (*ada
 	return nil, nil
 }
 
-func (a *Adapter) findBucket(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
+func (a *Adapter) findBucket(ctx context.Context, req *contract.Request) (*contract.Resource, error) {
 	d := req.Want.DSaaS
 	if objstore.ContainerName(d) != "" || unsupportedDSaaS(d) != nil {
 		return nil, nil
@@ -90,8 +90,8 @@ func (a *Adapter) findBucket(ctx context.Context, req *adapters.Request) (*adapt
 			res.Native[nativeObject] = key
 			res.URI = a.objectURL(bucket, key)
 		case isNotFound(err):
-			res.Native[adapters.NativeIncomplete] = "true"
-			res.State = adapters.StateFailed
+			res.Native[contract.NativeIncomplete] = "true"
+			res.State = contract.StateFailed
 		default:
 			return nil, nativeErr("head object", err)
 		}
@@ -99,4 +99,4 @@ func (a *Adapter) findBucket(ctx context.Context, req *adapters.Request) (*adapt
 	return res, nil
 }
 
-var _ adapters.Finder = (*Adapter)(nil)
+var _ contract.Finder = (*Adapter)(nil)

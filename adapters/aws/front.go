@@ -14,7 +14,7 @@ import (
 
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 )
 
 // Payload hash values of SigV4.
@@ -30,11 +30,11 @@ var hexHashRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
 var presignParams = []string{"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires", "X-Amz-SignedHeaders", "X-Amz-Signature", "X-Amz-Security-Token", "AWSAccessKeyId", "Signature", "Expires"}
 
 // Front prepares a consumer request for the job's native API (see
-// adapters.Fronter) and signs it with the provider's credentials (SigV4).
+// contract.Fronter) and signs it with the provider's credentials (SigV4).
 // A bucket job's route behaves as a path-style S3 endpoint in which only
 // the job's bucket exists; an instance job's route accepts the EC2 Query
 // API actions of frontedEC2Actions on the job's instance only.
-func (a *Adapter) Front(ctx context.Context, r *http.Request, res *adapters.Resource) (*url.URL, error) {
+func (a *Adapter) Front(ctx context.Context, r *http.Request, res *contract.Resource) (*url.URL, error) {
 	var base, service, payload string
 	switch res.Native[nativeKind] {
 	case kindBucket:
@@ -65,7 +65,7 @@ func (a *Adapter) Front(ctx context.Context, r *http.Request, res *adapters.Reso
 	}
 	bu, err := url.Parse(base)
 	if err != nil || bu.Host == "" {
-		return nil, &adapters.Error{Kind: adapters.KindServer, Op: "front", Err: fmt.Errorf("bad native endpoint %q", base)}
+		return nil, &contract.Error{Kind: contract.KindServer, Op: "front", Err: fmt.Errorf("bad native endpoint %q", base)}
 	}
 	bpath := strings.TrimRight(bu.Path, "/")
 	raw := strings.TrimRight(bu.EscapedPath(), "/") + r.URL.EscapedPath()
@@ -107,7 +107,7 @@ func (a *Adapter) Front(ctx context.Context, r *http.Request, res *adapters.Reso
 		o.DisableURIPathEscaping = service == "s3"
 	})
 	if err := signer.SignHTTP(ctx, creds, sr, payload, service, a.cfg.Region, a.clock.Now()); err != nil {
-		return nil, &adapters.Error{Kind: adapters.KindServer, Op: "sign", Err: err}
+		return nil, &contract.Error{Kind: contract.KindServer, Op: "sign", Err: err}
 	}
 	for _, h := range []string{"Authorization", "X-Amz-Date", "X-Amz-Security-Token"} {
 		if v := sr.Header.Get(h); v != "" {
@@ -118,11 +118,11 @@ func (a *Adapter) Front(ctx context.Context, r *http.Request, res *adapters.Reso
 }
 
 func refuse(format string, args ...any) error {
-	return &adapters.Error{Kind: adapters.KindClient, Op: "front", Status: http.StatusForbidden, Err: fmt.Errorf(format, args...)}
+	return &contract.Error{Kind: contract.KindClient, Op: "front", Status: http.StatusForbidden, Err: fmt.Errorf(format, args...)}
 }
 
 func notFound(path string) error {
-	return &adapters.Error{Kind: adapters.KindNotFound, Op: "front", Status: http.StatusNotFound, Err: fmt.Errorf("%s is not part of this job", path)}
+	return &contract.Error{Kind: contract.KindNotFound, Op: "front", Status: http.StatusNotFound, Err: fmt.Errorf("%s is not part of this job", path)}
 }
 
 // s3ConfigSubresources change who may reach a bucket or where its data
@@ -173,14 +173,14 @@ func checkS3Request(r *http.Request, bucket string) (string, error) {
 	switch h := r.Header.Get("X-Amz-Content-Sha256"); {
 	case h == "", strings.HasPrefix(h, "STREAMING-AWS4-"):
 		if h != "" {
-			return "", &adapters.Error{Kind: adapters.KindClient, Op: "front", Status: http.StatusBadRequest,
+			return "", &contract.Error{Kind: contract.KindClient, Op: "front", Status: http.StatusBadRequest,
 				Err: fmt.Errorf("x-amz-content-sha256 %s: chunk signatures cannot be re-signed; send UNSIGNED-PAYLOAD or a payload hash", h)}
 		}
 		return unsignedPayload, nil
 	case h == unsignedPayload, h == unsignedPayloadTrailer, hexHashRE.MatchString(h):
 		return h, nil
 	default:
-		return "", &adapters.Error{Kind: adapters.KindClient, Op: "front", Status: http.StatusBadRequest, Err: fmt.Errorf("x-amz-content-sha256 %q not understood", h)}
+		return "", &contract.Error{Kind: contract.KindClient, Op: "front", Status: http.StatusBadRequest, Err: fmt.Errorf("x-amz-content-sha256 %q not understood", h)}
 	}
 }
 
@@ -206,7 +206,7 @@ func checkEC2Request(r *http.Request, id string) ([]byte, error) {
 		var err error
 		body, err = io.ReadAll(io.LimitReader(r.Body, maxQueryBody+1))
 		if err != nil {
-			return nil, &adapters.Error{Kind: adapters.KindClient, Op: "front", Err: err}
+			return nil, &contract.Error{Kind: contract.KindClient, Op: "front", Err: err}
 		}
 		if len(body) > maxQueryBody {
 			return nil, refuse("request body larger than %d bytes", maxQueryBody)
@@ -245,4 +245,4 @@ func checkEC2Request(r *http.Request, id string) ([]byte, error) {
 	return body, nil
 }
 
-var _ adapters.Fronter = (*Adapter)(nil)
+var _ contract.Fronter = (*Adapter)(nil)

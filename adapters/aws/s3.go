@@ -17,7 +17,7 @@ import (
 
 	"github.com/caddy-csb/caddy-csb/adapters/internal/dsmeta"
 	"github.com/caddy-csb/caddy-csb/adapters/internal/objstore"
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
@@ -32,7 +32,7 @@ func (a *Adapter) bucketName(d *csbmsg.DSaaS, jobID string) (string, error) {
 		name = a.jobBucket(jobID)
 	}
 	if !bucketRE.MatchString(name) || strings.Contains(name, "..") {
-		return "", &adapters.Error{Kind: adapters.KindClient, Op: "bucket", Err: fmt.Errorf("bucket name %q: want 3 to 63 lower-case letters, digits, '.' or '-'", name)}
+		return "", &contract.Error{Kind: contract.KindClient, Op: "bucket", Err: fmt.Errorf("bucket name %q: want 3 to 63 lower-case letters, digits, '.' or '-'", name)}
 	}
 	return name, nil
 }
@@ -59,14 +59,14 @@ func (a *Adapter) jobBucket(jobID string) string {
 func objectKey(o *csbmsg.DataObject) (string, error) {
 	k := objstore.ObjectName(o)
 	if len(k) > 1024 || !utf8.ValidString(k) {
-		return "", &adapters.Error{Kind: adapters.KindClient, Op: "object", Err: fmt.Errorf("object key %q: want up to 1024 bytes of UTF-8", k)}
+		return "", &contract.Error{Kind: contract.KindClient, Op: "object", Err: fmt.Errorf("object key %q: want up to 1024 bytes of UTF-8", k)}
 	}
 	return k, nil
 }
 
 func unsupportedDSaaS(d *csbmsg.DSaaS) error {
 	uns := func(format string, args ...any) error {
-		return adapters.Errorf(adapters.KindUnsupported, "dsaas", format, args...)
+		return contract.Errorf(contract.KindUnsupported, "dsaas", format, args...)
 	}
 	switch {
 	case d.QueueObject != nil:
@@ -98,7 +98,7 @@ func (a *Adapter) objectURL(bucket, key string) string {
 	return a.bucketURL(bucket) + "/" + objstore.EscapePath(key)
 }
 
-func (a *Adapter) provisionBucket(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
+func (a *Adapter) provisionBucket(ctx context.Context, req *contract.Request) (*contract.Resource, error) {
 	d := req.Want.DSaaS
 	if err := unsupportedDSaaS(d); err != nil {
 		return nil, err
@@ -161,10 +161,10 @@ func (a *Adapter) provisionBucket(ctx context.Context, req *adapters.Request) (*
 }
 
 // bucketResource is the Resource of a bucket the job created.
-func (a *Adapter) bucketResource(bucket string) *adapters.Resource {
-	return &adapters.Resource{
+func (a *Adapter) bucketResource(bucket string) *contract.Resource {
+	return &contract.Resource{
 		URI:      a.bucketURL(bucket),
-		State:    adapters.StateReady,
+		State:    contract.StateReady,
 		Endpoint: a.s3Base(),
 		Native: map[string]string{
 			nativeKind:       kindBucket,
@@ -186,7 +186,7 @@ func statBucket(ctx context.Context, c *s3.Client, bucket string) error {
 }
 
 func bucketExists(b string) error {
-	return &adapters.Error{Kind: adapters.KindClient, Op: "create bucket", Status: http.StatusConflict, Err: fmt.Errorf("bucket %q already exists", b)}
+	return &contract.Error{Kind: contract.KindClient, Op: "create bucket", Status: http.StatusConflict, Err: fmt.Errorf("bucket %q already exists", b)}
 }
 
 func (a *Adapter) putObject(ctx context.Context, c *s3.Client, bucket, key string, o *csbmsg.DataObject, meta map[string]string) error {
@@ -202,7 +202,7 @@ func (a *Adapter) putObject(ctx context.Context, c *s3.Client, bucket, key strin
 	return nativeErr("put object", err)
 }
 
-func (a *Adapter) bucketStatus(ctx context.Context, res *adapters.Resource, want *csbmsg.DSaaS) (*adapters.Resource, error) {
+func (a *Adapter) bucketStatus(ctx context.Context, res *contract.Resource, want *csbmsg.DSaaS) (*contract.Resource, error) {
 	c, err := a.s3Client(ctx)
 	if err != nil {
 		return nil, err
@@ -212,15 +212,15 @@ func (a *Adapter) bucketStatus(ctx context.Context, res *adapters.Resource, want
 	g := &csbmsg.DSaaS{}
 	if err := statBucket(ctx, c, bucket); err != nil {
 		if isNotFound(err) {
-			out.State = adapters.StateGone
+			out.State = contract.StateGone
 			out.Granted = csbmsg.ServiceRequest{DSaaS: g}
 			return out, nil
 		}
 		return nil, nativeErr("head bucket", err)
 	}
-	out.State = adapters.StateReady
-	if res.Native[adapters.NativeIncomplete] != "" {
-		out.State = adapters.StateFailed
+	out.State = contract.StateReady
+	if res.Native[contract.NativeIncomplete] != "" {
+		out.State = contract.StateFailed
 	}
 	bu := a.bucketURL(bucket)
 	base := a.s3Base()
@@ -279,10 +279,10 @@ func nmtoken(s string) *string {
 	return nil
 }
 
-func (a *Adapter) updateBucket(ctx context.Context, res *adapters.Resource, req *adapters.Request) (*adapters.Resource, error) {
+func (a *Adapter) updateBucket(ctx context.Context, res *contract.Resource, req *contract.Request) (*contract.Resource, error) {
 	d := req.Want.DSaaS
 	if d == nil {
-		return nil, &adapters.Error{Kind: adapters.KindClient, Op: "update", Err: errors.New("the job is DSaaS storage; the update carries no <DSaaS>")}
+		return nil, &contract.Error{Kind: contract.KindClient, Op: "update", Err: errors.New("the job is DSaaS storage; the update carries no <DSaaS>")}
 	}
 	if err := unsupportedDSaaS(d); err != nil {
 		return nil, err
@@ -294,7 +294,7 @@ func (a *Adapter) updateBucket(ctx context.Context, res *adapters.Resource, req 
 	bucket := res.Native[nativeBucket]
 	out := res.Clone()
 	if d.ContainerObject != nil && d.ContainerObject.ObjectID != nil && *d.ContainerObject.ObjectID != bucket {
-		return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: "update", Err: errors.New("an S3 bucket cannot be renamed")}
+		return nil, &contract.Error{Kind: contract.KindUnsupported, Op: "update", Err: errors.New("an S3 bucket cannot be renamed")}
 	}
 	if o := d.DataObject; o != nil {
 		key := res.Native[nativeObject]
@@ -358,7 +358,7 @@ func (a *Adapter) updateBucket(ctx context.Context, res *adapters.Resource, req 
 // removeBucket deletes every object of a bucket the job created (the
 // owner may have added some through the proxy) and the bucket; for a
 // bucket it did not create, only the job's object.
-func (a *Adapter) removeBucket(ctx context.Context, res *adapters.Resource) error {
+func (a *Adapter) removeBucket(ctx context.Context, res *contract.Resource) error {
 	bucket := res.Native[nativeBucket]
 	if bucket == "" {
 		return nil
@@ -416,6 +416,6 @@ func (a *Adapter) discoverS3(ctx context.Context) (csbmsg.Service, error) {
 }
 
 // grantedBucketStatus reads a bucket back against what was granted.
-func (a *Adapter) grantedBucketStatus(ctx context.Context, res *adapters.Resource) (*adapters.Resource, error) {
+func (a *Adapter) grantedBucketStatus(ctx context.Context, res *contract.Resource) (*contract.Resource, error) {
 	return a.bucketStatus(ctx, res, res.Granted.DSaaS)
 }

@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/tests/swiftpeer"
 )
@@ -16,7 +16,7 @@ func TestS3PlainMetadata(t *testing.T) {
 	sw := swiftpeer.Shared(t)
 	a := s3Adapter(t, sw.ProxyURL, swiftpeer.User, swiftpeer.Key)
 	ctx := context.Background()
-	res, err := a.Provision(ctx, &adapters.Request{JobID: "s3-plainmeta", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
+	res, err := a.Provision(ctx, &contract.Request{JobID: "s3-plainmeta", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
 		DataObject: &csbmsg.DataObject{ObjectRefs: csbmsg.ObjectRefs{ObjectID: s("o.txt")}, Value: s("x"), Metadata: s("acceptance")},
 	}}})
 	if err != nil {

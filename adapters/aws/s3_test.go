@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/caddy-csb/caddy-csb/adapters/adaptertest"
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/tests/swiftpeer"
 )
@@ -54,7 +54,7 @@ func TestS3Lifecycle(t *testing.T) {
 	sw := swiftpeer.Shared(t)
 	a := s3Adapter(t, sw.ProxyURL, swiftpeer.User, swiftpeer.Key)
 	ctx := context.Background()
-	res, err := a.Provision(ctx, &adapters.Request{JobID: "S3_Life", Owner: "alice", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
+	res, err := a.Provision(ctx, &contract.Request{JobID: "S3_Life", Owner: "alice", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
 		DataObject:   &csbmsg.DataObject{ObjectRefs: csbmsg.ObjectRefs{ObjectID: s("dir/hello.txt")}, Value: s("Hello, S3!"), Mimetype: s("text/markdown"), Metadata: s(`{"Color":"blue"}`)},
 		DomainObject: &csbmsg.DomainObject{},
 	}}})
@@ -62,7 +62,7 @@ func TestS3Lifecycle(t *testing.T) {
 		t.Fatalf("provision: %v", err)
 	}
 	const b = "csb-s3-life"
-	if res.State != adapters.StateReady || res.Native[nativeBucket] != b || res.URI != sw.ProxyURL+"/"+b+"/dir/hello.txt" || res.Endpoint != sw.ProxyURL {
+	if res.State != contract.StateReady || res.Native[nativeBucket] != b || res.URI != sw.ProxyURL+"/"+b+"/dir/hello.txt" || res.Endpoint != sw.ProxyURL {
 		t.Fatalf("resource %+v", res)
 	}
 	resp, body := swiftGet(t, sw, swiftpeer.User, swiftpeer.Key, "/"+b+"/dir/hello.txt")
@@ -74,7 +74,7 @@ func TestS3Lifecycle(t *testing.T) {
 		g.DomainObject == nil || *g.DomainObject.Children == "0" {
 		t.Fatalf("grant %+v %+v %+v", g.DataObject, g.ContainerObject, g.DomainObject)
 	}
-	res, err = a.Update(ctx, res, &adapters.Request{JobID: "S3_Life", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
+	res, err = a.Update(ctx, res, &contract.Request{JobID: "S3_Life", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
 		DataObject: &csbmsg.DataObject{Metadata: s("color=green; size=xl")},
 	}}})
 	if err != nil {
@@ -84,7 +84,7 @@ func TestS3Lifecycle(t *testing.T) {
 	if body != "Hello, S3!" || resp.Header.Get("X-Object-Meta-Color") != "green" || resp.Header.Get("X-Object-Meta-Size") != "xl" || resp.Header.Get("Content-Type") != "text/markdown" {
 		t.Fatalf("after metadata update: %q %v", body, resp.Header)
 	}
-	res, err = a.Update(ctx, res, &adapters.Request{JobID: "S3_Life", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
+	res, err = a.Update(ctx, res, &contract.Request{JobID: "S3_Life", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
 		DataObject: &csbmsg.DataObject{Value: s("v2")},
 	}}})
 	if err != nil {
@@ -101,29 +101,29 @@ func TestS3Lifecycle(t *testing.T) {
 		t.Fatalf("bucket after remove: %s", resp.Status)
 	}
 	// An existing bucket is never adopted.
-	if _, err := a.Provision(ctx, &adapters.Request{JobID: "x", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
+	if _, err := a.Provision(ctx, &contract.Request{JobID: "x", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
 		ContainerObject: &csbmsg.ContainerObject{ObjectRefs: csbmsg.ObjectRefs{ObjectID: s("csb-s3-taken")}},
 	}}}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = a.Provision(ctx, &adapters.Request{JobID: "y", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
+	_, err = a.Provision(ctx, &contract.Request{JobID: "y", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
 		ContainerObject: &csbmsg.ContainerObject{ObjectRefs: csbmsg.ObjectRefs{ObjectID: s("csb-s3-taken")}},
 	}}})
-	if adapters.KindOf(err) != adapters.KindClient || !strings.Contains(err.Error(), "already exists") {
+	if contract.KindOf(err) != contract.KindClient || !strings.Contains(err.Error(), "already exists") {
 		t.Fatalf("existing bucket: %v", err)
 	}
 	// Find never claims a bucket the request names: it could be
 	// someone else's (here job x's, for job y).
-	if found, err := a.Find(ctx, &adapters.Request{JobID: "y", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
+	if found, err := a.Find(ctx, &contract.Request{JobID: "y", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
 		ContainerObject: &csbmsg.ContainerObject{ObjectRefs: csbmsg.ObjectRefs{ObjectID: s("csb-s3-taken")}},
 	}}}); err != nil || found != nil {
 		t.Fatalf("find claimed a named bucket: %+v %v", found, err)
 	}
-	a.Remove(ctx, &adapters.Resource{Native: map[string]string{nativeKind: kindBucket, nativeBucket: "csb-s3-taken", nativeBucketMade: "true"}})
+	a.Remove(ctx, &contract.Resource{Native: map[string]string{nativeKind: kindBucket, nativeBucket: "csb-s3-taken", nativeBucketMade: "true"}})
 	// Wrong credentials: a provider_4xx that shows no secret.
 	bad := s3Adapter(t, sw.ProxyURL, swiftpeer.User, "wrong-s3cret")
-	_, err = bad.Provision(ctx, &adapters.Request{JobID: "z", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{}}})
-	if adapters.KindOf(err) != adapters.KindClient || strings.Contains(err.Error(), "s3cret") {
+	_, err = bad.Provision(ctx, &contract.Request{JobID: "z", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{}}})
+	if contract.KindOf(err) != contract.KindClient || strings.Contains(err.Error(), "s3cret") {
 		t.Fatalf("bad credentials: %v", err)
 	}
 }
@@ -133,19 +133,19 @@ func TestS3Lifecycle(t *testing.T) {
 func TestConformanceS3(t *testing.T) {
 	sw := swiftpeer.Shared(t)
 	fp := swiftpeer.NewFaultProxy(t, sw.ProxyURL)
-	body := func(t testing.TB, res *adapters.Resource) string {
+	body := func(t testing.TB, res *contract.Resource) string {
 		_, b := swiftGet(t, sw, swiftpeer.User2, swiftpeer.Key2, "/"+res.Native[nativeBucket]+"/"+res.Native[nativeObject])
 		return b
 	}
 	adaptertest.Run(t, adaptertest.Target{
-		New: func(t *testing.T) adapters.Adapter { return s3Adapter(t, fp.URL, swiftpeer.User2, swiftpeer.Key2) },
+		New: func(t *testing.T) contract.Adapter { return s3Adapter(t, fp.URL, swiftpeer.User2, swiftpeer.Key2) },
 		Cases: []adaptertest.Case{
 			{
 				Name: "bucket-and-object",
-				Req: adapters.Request{Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
+				Req: contract.Request{Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
 					DataObject: &csbmsg.DataObject{ObjectRefs: csbmsg.ObjectRefs{ObjectID: s("doc.txt")}, Value: s("v1"), Metadata: s("rev=1")},
 				}}},
-				Check: func(t testing.TB, res *adapters.Resource) {
+				Check: func(t testing.TB, res *contract.Resource) {
 					if b := body(t, res); b != "v1" {
 						t.Errorf("object holds %q", b)
 					}
@@ -153,8 +153,8 @@ func TestConformanceS3(t *testing.T) {
 				Updates: []adaptertest.Update{
 					{
 						Name: "new value",
-						Req:  adapters.Request{Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{DataObject: &csbmsg.DataObject{Value: s("v2")}}}},
-						Check: func(t testing.TB, res *adapters.Resource) {
+						Req:  contract.Request{Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{DataObject: &csbmsg.DataObject{Value: s("v2")}}}},
+						Check: func(t testing.TB, res *contract.Resource) {
 							if b := body(t, res); b != "v2" || *res.Granted.DSaaS.DataObject.Metadata != `{"rev":"1"}` {
 								t.Errorf("object holds %q, grant %+v", b, res.Granted.DSaaS.DataObject)
 							}
@@ -162,8 +162,8 @@ func TestConformanceS3(t *testing.T) {
 					},
 					{
 						Name: "new metadata",
-						Req:  adapters.Request{Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{DataObject: &csbmsg.DataObject{Metadata: s("rev=2")}}}},
-						Check: func(t testing.TB, res *adapters.Resource) {
+						Req:  contract.Request{Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{DataObject: &csbmsg.DataObject{Metadata: s("rev=2")}}}},
+						Check: func(t testing.TB, res *contract.Resource) {
 							if *res.Granted.DSaaS.DataObject.Metadata != `{"rev":"2"}` {
 								t.Errorf("metadata %s", *res.Granted.DSaaS.DataObject.Metadata)
 							}
@@ -173,15 +173,15 @@ func TestConformanceS3(t *testing.T) {
 			},
 			{
 				Name: "empty-bucket",
-				Req:  adapters.Request{Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{ContainerObject: &csbmsg.ContainerObject{}, DomainObject: &csbmsg.DomainObject{}}}},
-				Check: func(t testing.TB, res *adapters.Resource) {
+				Req:  contract.Request{Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{ContainerObject: &csbmsg.ContainerObject{}, DomainObject: &csbmsg.DomainObject{}}}},
+				Check: func(t testing.TB, res *contract.Resource) {
 					if res.Granted.DSaaS.DomainObject == nil || res.Granted.DSaaS.ContainerObject == nil {
 						t.Errorf("grant %+v", res.Granted.DSaaS)
 					}
 				},
 			},
 		},
-		Unsupported: []adapters.Request{
+		Unsupported: []contract.Request{
 			{Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{QueueObject: &csbmsg.QueueObject{}}}},
 			{Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{ContainerObject: &csbmsg.ContainerObject{Metadata: s("a=b")}}}},
 			{Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{}}}, // this provider offers S3 only
@@ -208,7 +208,7 @@ func TestS3Front(t *testing.T) {
 	sw := swiftpeer.Shared(t)
 	a := s3Adapter(t, sw.ProxyURL, swiftpeer.User, swiftpeer.Key)
 	ctx := context.Background()
-	res, err := a.Provision(ctx, &adapters.Request{JobID: "front", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
+	res, err := a.Provision(ctx, &contract.Request{JobID: "front", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
 		DataObject: &csbmsg.DataObject{ObjectRefs: csbmsg.ObjectRefs{ObjectID: s("a b.txt")}, Value: s("fronted")},
 	}}})
 	if err != nil {
@@ -231,14 +231,14 @@ func TestS3Front(t *testing.T) {
 		t.Fatalf("list: %v %v %q", resp, err, body)
 	}
 	fc.Refuses([]adaptertest.Refusal{
-		{Method: "GET", Target: "/", Kind: adapters.KindNotFound},
-		{Method: "GET", Target: "/other-bucket/x", Kind: adapters.KindNotFound},
-		{Method: "DELETE", Target: "/csb-front", Kind: adapters.KindClient},
-		{Method: "PUT", Target: "/csb-front?acl", Kind: adapters.KindClient},
-		{Method: "PUT", Target: "/csb-front?policy", Kind: adapters.KindClient},
-		{Method: "PUT", Target: "/csb-front/x", Header: map[string]string{"X-Amz-Acl": "public-read"}, Kind: adapters.KindClient},
-		{Method: "PUT", Target: "/csb-front/x", Header: map[string]string{"X-Amz-Copy-Source": "/other-bucket/secret"}, Kind: adapters.KindClient},
-		{Method: "PUT", Target: "/csb-front/x", Header: map[string]string{"X-Amz-Content-Sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"}, Kind: adapters.KindClient},
+		{Method: "GET", Target: "/", Kind: contract.KindNotFound},
+		{Method: "GET", Target: "/other-bucket/x", Kind: contract.KindNotFound},
+		{Method: "DELETE", Target: "/csb-front", Kind: contract.KindClient},
+		{Method: "PUT", Target: "/csb-front?acl", Kind: contract.KindClient},
+		{Method: "PUT", Target: "/csb-front?policy", Kind: contract.KindClient},
+		{Method: "PUT", Target: "/csb-front/x", Header: map[string]string{"X-Amz-Acl": "public-read"}, Kind: contract.KindClient},
+		{Method: "PUT", Target: "/csb-front/x", Header: map[string]string{"X-Amz-Copy-Source": "/other-bucket/secret"}, Kind: contract.KindClient},
+		{Method: "PUT", Target: "/csb-front/x", Header: map[string]string{"X-Amz-Content-Sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"}, Kind: contract.KindClient},
 	})
 }
 
@@ -260,13 +260,13 @@ func TestS3DefaultCredentialChain(t *testing.T) {
 	ctx := context.Background()
 
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "not-"+swiftpeer.Key)
-	if _, err := s3Adapter(t, sw.ProxyURL, "", "").Provision(ctx, &adapters.Request{JobID: "S3_EnvBad", Owner: "alice", Want: want}); err == nil {
+	if _, err := s3Adapter(t, sw.ProxyURL, "", "").Provision(ctx, &contract.Request{JobID: "S3_EnvBad", Owner: "alice", Want: want}); err == nil {
 		t.Fatal("wrong keys in the environment were accepted")
 	}
 
 	t.Setenv("AWS_SECRET_ACCESS_KEY", swiftpeer.Key)
 	a := s3Adapter(t, sw.ProxyURL, "", "")
-	res, err := a.Provision(ctx, &adapters.Request{JobID: "S3_Env", Owner: "alice", Want: want})
+	res, err := a.Provision(ctx, &contract.Request{JobID: "S3_Env", Owner: "alice", Want: want})
 	if err != nil {
 		t.Fatalf("provision with the environment's keys: %v", err)
 	}

@@ -21,7 +21,7 @@ import (
 	"strings"
 
 	"github.com/caddy-csb/caddy-csb/adapters/httpx"
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
@@ -36,7 +36,7 @@ type Config struct {
 
 // Adapter talks to one CDMI provider. It is safe for concurrent use.
 type Adapter struct {
-	adapters.BrokerAuth
+	contract.BrokerAuth
 	cfg  Config
 	http httpx.Slot
 }
@@ -110,7 +110,7 @@ func (a *Adapter) get(ctx context.Context, op, url, ct string) (*object, error) 
 
 func (a *Adapter) del(ctx context.Context, op, url string) error {
 	_, err := a.client().Do(ctx, httpx.Call{Op: op, Method: http.MethodDelete, URL: url})
-	if adapters.KindOf(err) == adapters.KindNotFound {
+	if contract.KindOf(err) == contract.KindNotFound {
 		return nil
 	}
 	return err
@@ -128,7 +128,7 @@ const (
 var nmtoken = regexp.MustCompile(`^[A-Za-z0-9._:-]+$`)
 
 func unsupported(op, format string, args ...any) error {
-	return adapters.Errorf(adapters.KindUnsupported, op, format, args...)
+	return contract.Errorf(contract.KindUnsupported, op, format, args...)
 }
 
 // metadataOut turns the draft's metadata string into CDMI user metadata.
@@ -164,10 +164,10 @@ func metadataIn(m map[string]any) *string {
 }
 
 // Status reads every object of the job back.
-func (a *Adapter) Status(ctx context.Context, res *adapters.Resource) (*adapters.Resource, error) {
+func (a *Adapter) Status(ctx context.Context, res *contract.Resource) (*contract.Resource, error) {
 	const op = "status"
 	out := res.Clone()
-	out.State = adapters.StateReady
+	out.State = contract.StateReady
 	ds := &csbmsg.DSaaS{}
 	parts, gone := 0, 0
 	read := func(key, ct string) (*object, error) {
@@ -179,7 +179,7 @@ func (a *Adapter) Status(ctx context.Context, res *adapters.Resource) (*adapters
 			parts++
 		}
 		o, err := a.get(ctx, op+": read "+key, url, ct)
-		if adapters.KindOf(err) == adapters.KindNotFound && key != keyCap {
+		if contract.KindOf(err) == contract.KindNotFound && key != keyCap {
 			gone++
 			return nil, nil
 		}
@@ -188,9 +188,9 @@ func (a *Adapter) Status(ctx context.Context, res *adapters.Resource) (*adapters
 		}
 		switch {
 		case strings.HasPrefix(o.CompletionStatus, "Processing"):
-			out.State = adapters.Worse(out.State, adapters.StatePending)
+			out.State = contract.Worse(out.State, contract.StatePending)
 		case strings.HasPrefix(o.CompletionStatus, "Error"):
-			out.State = adapters.Worse(out.State, adapters.StateFailed)
+			out.State = contract.Worse(out.State, contract.StateFailed)
 		}
 		return o, nil
 	}
@@ -249,9 +249,9 @@ func (a *Adapter) Status(ctx context.Context, res *adapters.Resource) (*adapters
 	}
 	switch {
 	case parts > 0 && gone == parts:
-		out.State = adapters.StateGone
-	case gone > 0 || res.Native[adapters.NativeIncomplete] != "":
-		out.State = adapters.StateFailed
+		out.State = contract.StateGone
+	case gone > 0 || res.Native[contract.NativeIncomplete] != "":
+		out.State = contract.StateFailed
 	}
 	out.Granted = csbmsg.ServiceRequest{DSaaS: ds}
 	return out, nil
@@ -270,7 +270,7 @@ func withoutKey(m map[string]any, k string) map[string]any {
 // Update rewrites what the request changes: a data object's value,
 // mimetype or metadata, a container's, queue's or domain's metadata, a
 // domain's enabled flag.
-func (a *Adapter) Update(ctx context.Context, res *adapters.Resource, req *adapters.Request) (*adapters.Resource, error) {
+func (a *Adapter) Update(ctx context.Context, res *contract.Resource, req *contract.Request) (*contract.Resource, error) {
 	const op = "update"
 	want := req.Want.DSaaS
 	if want == nil {
@@ -329,7 +329,7 @@ func (a *Adapter) Update(ctx context.Context, res *adapters.Resource, req *adapt
 
 // Remove deletes the job's objects, its container and its domain. What is
 // already gone counts as removed.
-func (a *Adapter) Remove(ctx context.Context, res *adapters.Resource) error {
+func (a *Adapter) Remove(ctx context.Context, res *contract.Resource) error {
 	const op = "remove"
 	for _, k := range []string{keyData, keyQueue, keyContainer, keyDomain} {
 		if url := res.Native[k]; url != "" {
@@ -371,8 +371,8 @@ func (a *Adapter) ServiceKinds() []string { return []string{"DSaaS"} }
 
 // Interface guards.
 var (
-	_ adapters.KindReporter = (*Adapter)(nil)
-	_ adapters.Adapter      = (*Adapter)(nil)
-	_ adapters.Discoverer   = (*Adapter)(nil)
-	_ adapters.Finder       = (*Adapter)(nil)
+	_ contract.KindReporter = (*Adapter)(nil)
+	_ contract.Adapter      = (*Adapter)(nil)
+	_ contract.Discoverer   = (*Adapter)(nil)
+	_ contract.Finder       = (*Adapter)(nil)
 )

@@ -10,20 +10,20 @@ import (
 
 	"github.com/caddy-csb/caddy-csb/adapters/adaptertest"
 	"github.com/caddy-csb/caddy-csb/adapters/cdmi"
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/tests/clouds/sandbox"
 )
 
 func ptr[T any](v T) *T { return &v }
 
-func dsReq(mut func(*csbmsg.DSaaS)) adapters.Request {
+func dsReq(mut func(*csbmsg.DSaaS)) contract.Request {
 	d := &csbmsg.DSaaS{}
 	mut(d)
-	return adapters.Request{Want: csbmsg.ServiceRequest{DSaaS: d}}
+	return contract.Request{Want: csbmsg.ServiceRequest{DSaaS: d}}
 }
 
-func all(value string) adapters.Request {
+func all(value string) contract.Request {
 	return dsReq(func(d *csbmsg.DSaaS) {
 		d.ContainerObject = &csbmsg.ContainerObject{Metadata: ptr(`{"team":"blue"}`)}
 		d.DataObject = &csbmsg.DataObject{ObjectRefs: csbmsg.ObjectRefs{ObjectID: ptr("hello.txt")}, Mimetype: ptr("text/plain"), Metadata: ptr("greeting"), Value: ptr(value)}
@@ -38,7 +38,7 @@ func cases() []adaptertest.Case {
 		{
 			Name: "all_objects",
 			Req:  all("hello"),
-			Check: func(t testing.TB, r *adapters.Resource) {
+			Check: func(t testing.TB, r *contract.Resource) {
 				g := r.Granted.DSaaS
 				if g == nil || g.DataObject == nil || g.ContainerObject == nil || g.QueueObject == nil || g.DomainObject == nil || g.CapabilityObject == nil {
 					t.Fatalf("granted %+v lacks an object", g)
@@ -65,7 +65,7 @@ func cases() []adaptertest.Case {
 					d.DataObject = &csbmsg.DataObject{Value: ptr("bonjour"), Mimetype: ptr("text/x-greeting")}
 					d.DomainObject = &csbmsg.DomainObject{Enabled: ptr(false)}
 				}),
-				Check: func(t testing.TB, r *adapters.Resource) {
+				Check: func(t testing.TB, r *contract.Resource) {
 					g := r.Granted.DSaaS
 					if *g.DataObject.Value != "bonjour" || *g.DataObject.Mimetype != "text/x-greeting" || *g.DataObject.Metadata != "greeting" {
 						t.Errorf("data object %+v", g.DataObject)
@@ -95,7 +95,7 @@ func newSandbox(t *testing.T, cfg sandbox.Config) (*sandbox.Cloud, string) {
 func TestConformanceSandbox(t *testing.T) {
 	cloud, ep := newSandbox(t, sandbox.Config{})
 	adaptertest.Run(t, adaptertest.Target{
-		New: func(t *testing.T) adapters.Adapter {
+		New: func(t *testing.T) contract.Adapter {
 			a, err := cdmi.New(cdmi.Config{Endpoint: ep})
 			if err != nil {
 				t.Fatal(err)
@@ -103,7 +103,7 @@ func TestConformanceSandbox(t *testing.T) {
 			return a
 		},
 		Cases: cases(),
-		Unsupported: []adapters.Request{
+		Unsupported: []contract.Request{
 			{Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Compute: &csbmsg.Compute{}}}},
 			dsReq(func(d *csbmsg.DSaaS) { d.Link = &csbmsg.Link{Href: "http://x"} }),
 			dsReq(func(d *csbmsg.DSaaS) {

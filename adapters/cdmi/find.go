@@ -4,7 +4,7 @@ import (
 	"cmp"
 	"context"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 )
 
 // Find gathers what Provision created for the job from the names it
@@ -13,14 +13,14 @@ import (
 // Provision's creates and its recording of their answers. A job with
 // fewer objects than req asks for is reported failed, so the broker
 // removes it rather than hand it to the consumer.
-func (a *Adapter) Find(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
+func (a *Adapter) Find(ctx context.Context, req *contract.Request) (*contract.Resource, error) {
 	const op = "find"
 	want := req.Want.DSaaS
 	if want == nil {
 		return nil, nil // Provision creates nothing for such a request
 	}
 	at := a.places(want, req.JobID)
-	res := &adapters.Resource{State: adapters.StatePending, Native: map[string]string{}, Endpoint: a.cfg.Endpoint}
+	res := &contract.Resource{State: contract.StatePending, Native: map[string]string{}, Endpoint: a.cfg.Endpoint}
 	missing := false
 	for _, p := range []struct{ key, ct string }{
 		{keyContainer, TypeContainer}, {keyData, TypeObject}, {keyQueue, TypeQueue}, {keyDomain, TypeDomain},
@@ -33,7 +33,7 @@ func (a *Adapter) Find(ctx context.Context, req *adapters.Request) (*adapters.Re
 		switch {
 		case err == nil:
 			res.Native[key] = url
-		case adapters.KindOf(err) == adapters.KindNotFound:
+		case contract.KindOf(err) == contract.KindNotFound:
 			missing = true
 		default:
 			return nil, err
@@ -43,8 +43,8 @@ func (a *Adapter) Find(ctx context.Context, req *adapters.Request) (*adapters.Re
 		return nil, nil
 	}
 	if missing {
-		res.Native[adapters.NativeIncomplete] = "true"
-		res.State = adapters.StateFailed
+		res.Native[contract.NativeIncomplete] = "true"
+		res.State = contract.StateFailed
 	}
 	if at[keyCap] != "" {
 		res.Native[keyCap] = at[keyCap]

@@ -13,11 +13,11 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 )
 
 // Front prepares a consumer request for the job's CDMI objects (see
-// adapters.Fronter). The route stands for the CDMI root, in which only
+// contract.Fronter). The route stands for the CDMI root, in which only
 // the job's objects exist, at their paths below the root: its container
 // ("/csb-<job>/") and everything in it, which the owner may read, write
 // and delete (except the container itself, which the broker removes), its
@@ -34,8 +34,8 @@ import (
 // bodies and methods other than GET, HEAD, PUT, POST and DELETE.
 //
 // The provider's credentials are the broker's (BrokerAuthenticates).
-func (a *Adapter) Front(ctx context.Context, r *http.Request, res *adapters.Resource) (*url.URL, error) {
-	base, err := adapters.NewFrontBase(a.cfg.Endpoint)
+func (a *Adapter) Front(ctx context.Context, r *http.Request, res *contract.Resource) (*url.URL, error) {
+	base, err := contract.NewFrontBase(a.cfg.Endpoint)
 	if err != nil {
 		return nil, err
 	}
@@ -43,36 +43,36 @@ func (a *Adapter) Front(ctx context.Context, r *http.Request, res *adapters.Reso
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodPut, http.MethodPost, http.MethodDelete:
 	default:
-		return nil, adapters.Refused("method %s is not allowed through the broker", r.Method)
+		return nil, contract.Refused("method %s is not allowed through the broker", r.Method)
 	}
 	readOnly := func(what string) error {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			return adapters.Refused("%s is read-only through the broker", what)
+			return contract.Refused("%s is read-only through the broker", what)
 		}
 		return nil
 	}
 	container, hasContainer := base.RoutePath(res.Native[keyContainer])
 	domain, hasDomain := base.RoutePath(res.Native[keyDomain])
 	switch {
-	case hasContainer && adapters.Within(p, container):
+	case hasContainer && contract.Within(p, container):
 		if r.Method == http.MethodDelete && strings.TrimSuffix(p, "/") == strings.TrimSuffix(container, "/") {
-			return nil, adapters.Refused("the job's container is deleted by removing the job through the broker")
+			return nil, contract.Refused("the job's container is deleted by removing the job through the broker")
 		}
 		if r.Method == http.MethodPut || r.Method == http.MethodPost {
 			if err := checkBody(r); err != nil {
 				return nil, err
 			}
 		}
-	case hasDomain && adapters.Within(p, domain):
+	case hasDomain && contract.Within(p, domain):
 		if err := readOnly("the job's domain"); err != nil {
 			return nil, err
 		}
-	case adapters.Within(p, "/cdmi_capabilities/"):
+	case contract.Within(p, "/cdmi_capabilities/"):
 		if err := readOnly("a capability object"); err != nil {
 			return nil, err
 		}
 	default:
-		return nil, adapters.NotInJob(p)
+		return nil, contract.NotInJob(p)
 	}
 	return base.Rewrite(r), nil
 }
@@ -98,11 +98,11 @@ func checkBody(r *http.Request) error {
 	if ct != "" {
 		var err error
 		if mt, _, err = mime.ParseMediaType(ct); err != nil {
-			return adapters.Refused("content type %q not understood", ct)
+			return contract.Refused("content type %q not understood", ct)
 		}
 	}
 	if strings.HasPrefix(mt, "multipart/") {
-		return adapters.Refused("multipart CDMI requests are not allowed through the broker")
+		return contract.Refused("multipart CDMI requests are not allowed through the broker")
 	}
 	if mt != "" && mt != "application/json" && !strings.HasPrefix(mt, "application/cdmi-") {
 		return nil
@@ -110,8 +110,8 @@ func checkBody(r *http.Request) error {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil
 	}
-	if adapters.Encoded(r) {
-		return adapters.Refused("a content-encoded CDMI body is not allowed through the broker")
+	if contract.Encoded(r) {
+		return contract.Refused("a content-encoded CDMI body is not allowed through the broker")
 	}
 	if mt == "" {
 		// No content type: a value, unless it looks like a CDMI object.
@@ -125,19 +125,19 @@ func checkBody(r *http.Request) error {
 			return nil
 		}
 	}
-	body, over, err := adapters.ReadBody(r, maxFrontBody)
+	body, over, err := contract.ReadBody(r, maxFrontBody)
 	if err != nil {
 		return err
 	}
 	if over {
-		return &adapters.Error{Kind: adapters.KindClient, Op: "front", Status: http.StatusRequestEntityTooLarge, Err: fmt.Errorf("a CDMI body larger than %d bytes cannot be checked", maxFrontBody)}
+		return &contract.Error{Kind: contract.KindClient, Op: "front", Status: http.StatusRequestEntityTooLarge, Err: fmt.Errorf("a CDMI body larger than %d bytes cannot be checked", maxFrontBody)}
 	}
 	var fields map[string]json.RawMessage
-	if _, err := adapters.ObjectKeys(body); err == nil && json.Unmarshal(body, &fields) == nil {
+	if _, err := contract.ObjectKeys(body); err == nil && json.Unmarshal(body, &fields) == nil {
 		for k := range fields {
 			for _, d := range deniedFields {
 				if strings.EqualFold(k, d) {
-					return adapters.Refused("field %s reaches beyond the job and is not allowed through the broker", k)
+					return contract.Refused("field %s reaches beyond the job and is not allowed through the broker", k)
 				}
 			}
 		}
@@ -149,20 +149,20 @@ func checkBody(r *http.Request) error {
 			for k := range meta {
 				for _, d := range deniedMetadata {
 					if strings.EqualFold(k, d) {
-						return adapters.Refused("metadata %s is not allowed through the broker", k)
+						return contract.Refused("metadata %s is not allowed through the broker", k)
 					}
 				}
 			}
 		}
 	} else if mt != "" || strings.HasPrefix(strings.TrimSpace(string(body)), "{") {
-		return adapters.Refused("the %s body is not a JSON object with distinct members", cmp.Or(mt, "request"))
+		return contract.Refused("the %s body is not a JSON object with distinct members", cmp.Or(mt, "request"))
 	}
-	adapters.ResetBody(r, body)
+	contract.ResetBody(r, body)
 	return nil
 }
 
 // Interface guards.
 var (
-	_ adapters.Fronter             = (*Adapter)(nil)
-	_ adapters.BrokerAuthenticated = (*Adapter)(nil)
+	_ contract.Fronter             = (*Adapter)(nil)
+	_ contract.BrokerAuthenticated = (*Adapter)(nil)
 )

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/caddy-csb/caddy-csb/adapters/adaptertest"
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 )
 
 // TestFrontScopesToTheJob: the route reaches the job's container and
@@ -23,7 +23,7 @@ func TestFrontScopesToTheJob(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := &adapters.Resource{Endpoint: "http://cloud.test/cdmi/", URI: "http://cloud.test/cdmi/csb-J1/", Native: map[string]string{
+	res := &contract.Resource{Endpoint: "http://cloud.test/cdmi/", URI: "http://cloud.test/cdmi/csb-J1/", Native: map[string]string{
 		keyContainer: "http://cloud.test/cdmi/csb-J1/", keyData: "http://cloud.test/cdmi/csb-J1/hello.txt",
 		keyDomain: "http://cloud.test/cdmi/cdmi_domains/csb-J1/", keyCap: "http://cloud.test/cdmi/cdmi_capabilities/",
 	}}
@@ -92,7 +92,7 @@ func TestFrontStreamsValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := &adapters.Resource{Native: map[string]string{keyContainer: "http://cloud.test/cdmi/csb-J1/"}}
+	res := &contract.Resource{Native: map[string]string{keyContainer: "http://cloud.test/cdmi/csb-J1/"}}
 	big := func() io.Reader { return io.LimitReader(zeros{}, maxFrontBody+1) }
 	r := httptest.NewRequest(http.MethodPut, "http://consumer.invalid/csb-J1/big.bin", big())
 	if _, err := a.Front(context.Background(), r, res); err != nil {
@@ -103,7 +103,7 @@ func TestFrontStreamsValues(t *testing.T) {
 	}
 	r = httptest.NewRequest(http.MethodPut, "http://consumer.invalid/csb-J1/big.bin", big())
 	r.Header.Set("Content-Type", TypeObject)
-	var ae *adapters.Error
+	var ae *contract.Error
 	if _, err := a.Front(context.Background(), r, res); !errors.As(err, &ae) || ae.Status != http.StatusRequestEntityTooLarge {
 		t.Fatalf("a CDMI body larger than the check limit: %v", err)
 	}

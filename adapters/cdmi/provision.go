@@ -5,7 +5,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
@@ -57,14 +57,14 @@ func deref(s *string) string {
 // domain, and reads the requested capability object. The container and
 // the domain are named after the job, so Find can gather them after a
 // crash.
-func (a *Adapter) Provision(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
+func (a *Adapter) Provision(ctx context.Context, req *contract.Request) (*contract.Resource, error) {
 	const op = "provision"
 	want := req.Want.DSaaS
 	if err := a.check(op, want); err != nil {
 		return nil, err
 	}
-	res := &adapters.Resource{State: adapters.StatePending, Native: map[string]string{}, Endpoint: a.cfg.Endpoint}
-	partial := func(err error) (*adapters.Resource, error) {
+	res := &contract.Resource{State: contract.StatePending, Native: map[string]string{}, Endpoint: a.cfg.Endpoint}
+	partial := func(err error) (*contract.Resource, error) {
 		if len(res.Native) > 0 {
 			return res, err
 		}

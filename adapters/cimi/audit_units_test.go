@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/caddy-csb/caddy-csb/adapters/cimi"
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
@@ -23,7 +23,7 @@ func TestAuditGBSentAsKiB(t *testing.T) {
 		t.Fatal(err)
 	}
 	mem, size := uint64(4), uint64(20)
-	res, err := a.Provision(t.Context(), &adapters.Request{JobID: "units", Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{
+	res, err := a.Provision(t.Context(), &contract.Request{JobID: "units", Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{
 		Compute: &csbmsg.Compute{Cores: &[]uint64{1}[0], Memory: &mem},
 		Storage: &csbmsg.Storage{Size: &size},
 	}}})

@@ -18,7 +18,7 @@ import (
 	"sync"
 
 	"github.com/caddy-csb/caddy-csb/adapters/httpx"
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 )
 
 // Config configures the adapter.
@@ -36,7 +36,7 @@ type Config struct {
 
 // Adapter talks to one CIMI provider. It is safe for concurrent use.
 type Adapter struct {
-	adapters.BrokerAuth
+	contract.BrokerAuth
 	cfg  Config
 	http httpx.Slot
 
@@ -147,7 +147,7 @@ func (a *Adapter) image(ctx context.Context, cep *CloudEntryPoint) (string, erro
 			}
 		}
 		if img == "" {
-			return "", &adapters.Error{Kind: adapters.KindUnsupported, Op: "provision", Err: fmt.Errorf("no machine image %q at the provider", want)}
+			return "", &contract.Error{Kind: contract.KindUnsupported, Op: "provision", Err: fmt.Errorf("no machine image %q at the provider", want)}
 		}
 	}
 	a.mu.Lock()
@@ -177,7 +177,7 @@ func (a *Adapter) location(resp *httpx.Response, id string) string {
 }
 
 func unsupported(op string, format string, args ...any) error {
-	return adapters.Errorf(adapters.KindUnsupported, op, format, args...)
+	return contract.Errorf(contract.KindUnsupported, op, format, args...)
 }
 
 // ServiceKinds reports the service model the adapter serves.
@@ -185,8 +185,8 @@ func (a *Adapter) ServiceKinds() []string { return []string{"IaaS"} }
 
 // Interface guards.
 var (
-	_ adapters.KindReporter = (*Adapter)(nil)
-	_ adapters.Adapter      = (*Adapter)(nil)
-	_ adapters.Discoverer   = (*Adapter)(nil)
-	_ adapters.Finder       = (*Adapter)(nil)
+	_ contract.KindReporter = (*Adapter)(nil)
+	_ contract.Adapter      = (*Adapter)(nil)
+	_ contract.Discoverer   = (*Adapter)(nil)
+	_ contract.Finder       = (*Adapter)(nil)
 )

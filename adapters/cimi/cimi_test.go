@@ -10,20 +10,20 @@ import (
 
 	"github.com/caddy-csb/caddy-csb/adapters/adaptertest"
 	"github.com/caddy-csb/caddy-csb/adapters/cimi"
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/tests/clouds/sandbox"
 )
 
 func ptr[T any](v T) *T { return &v }
 
-func iaasReq(mut func(*csbmsg.IaaS)) adapters.Request {
+func iaasReq(mut func(*csbmsg.IaaS)) contract.Request {
 	i := &csbmsg.IaaS{}
 	mut(i)
-	return adapters.Request{Owner: "alice", Want: csbmsg.ServiceRequest{IaaS: i}}
+	return contract.Request{Owner: "alice", Want: csbmsg.ServiceRequest{IaaS: i}}
 }
 
-func full(cores, mem, size uint64, mut func(*csbmsg.IaaS)) adapters.Request {
+func full(cores, mem, size uint64, mut func(*csbmsg.IaaS)) contract.Request {
 	return iaasReq(func(i *csbmsg.IaaS) {
 		i.Compute = &csbmsg.Compute{Cores: ptr(cores), Memory: ptr(mem), Architecture: ptr("x86_64")}
 		i.Storage = &csbmsg.Storage{Size: ptr(size)}
@@ -36,8 +36,8 @@ func full(cores, mem, size uint64, mut func(*csbmsg.IaaS)) adapters.Request {
 	})
 }
 
-func granted(cores, mem, size uint64) func(testing.TB, *adapters.Resource) {
-	return func(t testing.TB, res *adapters.Resource) {
+func granted(cores, mem, size uint64) func(testing.TB, *contract.Resource) {
+	return func(t testing.TB, res *contract.Resource) {
 		t.Helper()
 		g := res.Granted.IaaS
 		if g == nil || g.Compute == nil || g.Storage == nil {
@@ -55,8 +55,8 @@ func granted(cores, mem, size uint64) func(testing.TB, *adapters.Resource) {
 	}
 }
 
-func networkStatus(want csbmsg.NetworkStatus) func(testing.TB, *adapters.Resource) {
-	return func(t testing.TB, res *adapters.Resource) {
+func networkStatus(want csbmsg.NetworkStatus) func(testing.TB, *contract.Resource) {
+	return func(t testing.TB, res *contract.Resource) {
 		t.Helper()
 		n := res.Granted.IaaS.Network
 		if n == nil || n.Status == nil || *n.Status != want {
@@ -67,17 +67,17 @@ func networkStatus(want csbmsg.NetworkStatus) func(testing.TB, *adapters.Resourc
 
 // cases are the lifecycle cases for any CIMI peer.
 func cases() []adaptertest.Case {
-	act := func(a csbmsg.ComputeAction) adapters.Request {
+	act := func(a csbmsg.ComputeAction) contract.Request {
 		return full(2, 2, 4, func(i *csbmsg.IaaS) { i.Compute.Action = &a })
 	}
-	net := func(a csbmsg.NetworkAction) adapters.Request {
+	net := func(a csbmsg.NetworkAction) contract.Request {
 		return full(2, 2, 4, func(i *csbmsg.IaaS) { i.Network.Action = &a })
 	}
 	return []adaptertest.Case{
 		{
 			Name: "machine_volume_network",
 			Req:  full(1, 1, 2, nil),
-			Check: func(t testing.TB, r *adapters.Resource) {
+			Check: func(t testing.TB, r *contract.Resource) {
 				granted(1, 1, 2)(t, r)
 				adaptertest.HasComputeStatus(csbmsg.ComputeActive)(t, r)
 			},
@@ -97,7 +97,7 @@ func cases() []adaptertest.Case {
 			Req: iaasReq(func(i *csbmsg.IaaS) {
 				i.Compute = &csbmsg.Compute{Cores: ptr(uint64(1)), Memory: ptr(uint64(1)), Hostname: ptr("web1")}
 			}),
-			Check: func(t testing.TB, r *adapters.Resource) {
+			Check: func(t testing.TB, r *contract.Resource) {
 				if h := r.Granted.IaaS.Compute.Hostname; h == nil || *h != "web1" {
 					t.Errorf("hostname %v, want web1", h)
 				}
@@ -111,7 +111,7 @@ func cases() []adaptertest.Case {
 				Req: iaasReq(func(i *csbmsg.IaaS) {
 					i.Storage = &csbmsg.Storage{Size: ptr(uint64(5)), Action: ptr(csbmsg.StorageActResize)}
 				}),
-				Check: func(t testing.TB, r *adapters.Resource) {
+				Check: func(t testing.TB, r *contract.Resource) {
 					if s := r.Granted.IaaS.Storage; s == nil || *s.Size != 5 || *s.Status != csbmsg.StorageOnline {
 						t.Errorf("storage %+v, want 5 GB online", s)
 					}
@@ -125,8 +125,8 @@ func cases() []adaptertest.Case {
 	}
 }
 
-func unsupportedReqs() []adapters.Request {
-	return []adapters.Request{
+func unsupportedReqs() []contract.Request {
+	return []contract.Request{
 		{Want: csbmsg.ServiceRequest{PaaS: &csbmsg.PaaS{Link: &csbmsg.Link{Rel: "x"}}}},
 		{Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{DataObject: &csbmsg.DataObject{}}}},
 		iaasReq(func(i *csbmsg.IaaS) { i.Link = &csbmsg.Link{Href: "http://example.com/x.ovf"} }),
@@ -164,7 +164,7 @@ func newSandbox(t *testing.T, cfg sandbox.Config) (*sandbox.Cloud, string) {
 func TestConformanceSandbox(t *testing.T) {
 	cloud, ep := newSandbox(t, sandbox.Config{Capacity: sandbox.Capacity{Cores: 64, MemoryGB: 64, StorageGB: 200}})
 	adaptertest.Run(t, adaptertest.Target{
-		New: func(t *testing.T) adapters.Adapter {
+		New: func(t *testing.T) contract.Adapter {
 			a, err := cimi.New(cimi.Config{Endpoint: ep})
 			if err != nil {
 				t.Fatal(err)
@@ -185,14 +185,14 @@ func TestCapacityExhausted(t *testing.T) {
 	cloud, ep := newSandbox(t, sandbox.Config{Capacity: sandbox.Capacity{Cores: 2, MemoryGB: 4, StorageGB: 10}})
 	a, _ := cimi.New(cimi.Config{Endpoint: ep})
 	ctx := context.Background()
-	res, err := a.Provision(ctx, &adapters.Request{JobID: "big", Want: full(2, 4, 5, nil).Want})
+	res, err := a.Provision(ctx, &contract.Request{JobID: "big", Want: full(2, 4, 5, nil).Want})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// No cores left: the machine create fails with a capacity error after
 	// the volume and network were made; they come back for cleanup.
-	res2, err := a.Provision(ctx, &adapters.Request{JobID: "more", Want: full(1, 1, 1, nil).Want})
-	if k := adapters.KindOf(err); k != adapters.KindCapacity {
+	res2, err := a.Provision(ctx, &contract.Request{JobID: "more", Want: full(1, 1, 1, nil).Want})
+	if k := contract.KindOf(err); k != contract.KindCapacity {
 		t.Fatalf("kind %q (%v), want capacity", k, err)
 	}
 	if res2 == nil || res2.Native["volume"] == "" {
@@ -202,8 +202,8 @@ func TestCapacityExhausted(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Resizing beyond the capacity is refused and changes nothing.
-	_, err = a.Update(ctx, res, &adapters.Request{Want: full(3, 4, 5, nil).Want})
-	if k := adapters.KindOf(err); k != adapters.KindCapacity {
+	_, err = a.Update(ctx, res, &contract.Request{Want: full(3, 4, 5, nil).Want})
+	if k := contract.KindOf(err); k != contract.KindCapacity {
 		t.Fatalf("resize: kind %q (%v), want capacity", k, err)
 	}
 	if u := cloud.Usage(); u.Cores != 2 || u.MemoryGB != 4 {
@@ -221,20 +221,20 @@ func TestUnsupportedUpdates(t *testing.T) {
 	_, ep := newSandbox(t, sandbox.Config{})
 	a, _ := cimi.New(cimi.Config{Endpoint: ep})
 	ctx := context.Background()
-	res, err := a.Provision(ctx, &adapters.Request{JobID: "u1", Want: full(1, 1, 1, nil).Want})
+	res, err := a.Provision(ctx, &contract.Request{JobID: "u1", Want: full(1, 1, 1, nil).Want})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Remove(ctx, res)
 	for _, act := range []csbmsg.StorageAction{csbmsg.StorageActSnapshot, csbmsg.StorageActBackup, csbmsg.StorageActOnline, csbmsg.StorageActOffline} {
-		_, err := a.Update(ctx, res, &adapters.Request{Want: full(1, 1, 1, func(i *csbmsg.IaaS) { i.Storage.Action = &act }).Want})
-		if k := adapters.KindOf(err); k != adapters.KindUnsupported {
+		_, err := a.Update(ctx, res, &contract.Request{Want: full(1, 1, 1, func(i *csbmsg.IaaS) { i.Storage.Action = &act }).Want})
+		if k := contract.KindOf(err); k != contract.KindUnsupported {
 			t.Errorf("storage %s: kind %q, want unsupported", act, k)
 		}
 	}
 	// start on a started machine: the provider offers no such operation.
-	_, err = a.Update(ctx, res, &adapters.Request{Want: full(1, 1, 1, func(i *csbmsg.IaaS) { i.Compute.Action = ptr(csbmsg.ComputeStart) }).Want})
-	if k := adapters.KindOf(err); k != adapters.KindClient {
+	_, err = a.Update(ctx, res, &contract.Request{Want: full(1, 1, 1, func(i *csbmsg.IaaS) { i.Compute.Action = ptr(csbmsg.ComputeStart) }).Want})
+	if k := contract.KindOf(err); k != contract.KindClient {
 		t.Errorf("start while started: kind %q (%v), want provider_4xx", k, err)
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
@@ -53,7 +53,7 @@ func (a *Adapter) Discover(ctx context.Context) ([]csbmsg.Service, error) {
 	for _, raw := range configs {
 		var mc MachineConfiguration
 		if err := json.Unmarshal(raw, &mc); err != nil {
-			return nil, &adapters.Error{Kind: adapters.KindServer, Op: op, Err: fmt.Errorf("machine configuration: %w", err)}
+			return nil, &contract.Error{Kind: contract.KindServer, Op: op, Err: fmt.Errorf("machine configuration: %w", err)}
 		}
 		name := mc.Name
 		if name == "" {

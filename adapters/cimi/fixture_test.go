@@ -13,7 +13,7 @@ import (
 
 	"github.com/caddy-csb/caddy-csb/adapters/adaptertest"
 	"github.com/caddy-csb/caddy-csb/adapters/cimi"
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 )
 
 // fixture is a CIMI peer built from the DSP0263-shaped bodies in
@@ -383,7 +383,7 @@ func op(r map[string]any, rel string) string {
 func TestConformanceFixture(t *testing.T) {
 	f := newFixture(t)
 	adaptertest.Run(t, adaptertest.Target{
-		New: func(t *testing.T) adapters.Adapter {
+		New: func(t *testing.T) contract.Adapter {
 			a, err := cimi.New(cimi.Config{Endpoint: f.base + "/cep"})
 			if err != nil {
 				t.Fatal(err)

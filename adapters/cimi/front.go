@@ -8,11 +8,11 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 )
 
 // Front prepares a consumer request for the job's CIMI resources (see
-// adapters.Fronter). The route stands for the directory of the provider's
+// contract.Fronter). The route stands for the directory of the provider's
 // CloudEntryPoint, in which only the job's resources exist: its machine
 // (and what lies below it: its volumes collection, its attachments), its
 // volume, its network and the CIMI Job of its creation, each at its path
@@ -28,8 +28,8 @@ import (
 // refused: they go through the broker or reach beyond the job.
 //
 // The provider's credentials are the broker's (BrokerAuthenticates).
-func (a *Adapter) Front(ctx context.Context, r *http.Request, res *adapters.Resource) (*url.URL, error) {
-	base, err := adapters.NewFrontBase(a.cfg.Endpoint)
+func (a *Adapter) Front(ctx context.Context, r *http.Request, res *contract.Resource) (*url.URL, error) {
+	base, err := contract.NewFrontBase(a.cfg.Endpoint)
 	if err != nil {
 		return nil, err
 	}
@@ -42,38 +42,38 @@ func (a *Adapter) Front(ctx context.Context, r *http.Request, res *adapters.Reso
 		}
 	}
 	for _, key := range []string{keyMachine, keyVolume, keyNetwork} {
-		if root, ok := base.RoutePath(res.Native[key]); ok && within == "" && adapters.Within(p, root) {
+		if root, ok := base.RoutePath(res.Native[key]); ok && within == "" && contract.Within(p, root) {
 			within = key
 		}
 	}
 	if within == "" {
-		return nil, adapters.NotInJob(p)
+		return nil, contract.NotInJob(p)
 	}
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		// A pair Go's parser drops (a ";", a bad escape) may be read by
 		// the provider's.
-		return nil, adapters.Refused("query %q not understood", r.URL.RawQuery)
+		return nil, contract.Refused("query %q not understood", r.URL.RawQuery)
 	}
 	for k := range q {
 		if !frontedQuery[k] {
-			return nil, adapters.Refused("query parameter %s is not allowed through the broker", k)
+			return nil, contract.Refused("query parameter %s is not allowed through the broker", k)
 		}
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 	case http.MethodPost:
 		if within != keyMachine && within != keyNetwork {
-			return nil, adapters.Refused("POST %s is not allowed through the broker", p)
+			return nil, contract.Refused("POST %s is not allowed through the broker", p)
 		}
 		if r.URL.RawQuery != "" {
-			return nil, adapters.Refused("an action takes no query")
+			return nil, contract.Refused("an action takes no query")
 		}
 		if err := checkAction(r, within); err != nil {
 			return nil, err
 		}
 	default:
-		return nil, adapters.Refused("%s on the job's resources goes through the broker", r.Method)
+		return nil, contract.Refused("%s on the job's resources goes through the broker", r.Method)
 	}
 	return base.Rewrite(r), nil
 }
@@ -97,50 +97,50 @@ const maxActionBody = 64 << 10
 // for the kind of resource, with nothing else in it.
 func checkAction(r *http.Request, key string) error {
 	if ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || ct != MediaType {
-		return adapters.Refused("an action is a %s body", MediaType)
+		return contract.Refused("an action is a %s body", MediaType)
 	}
 	if r.Body == nil || r.Body == http.NoBody {
-		return adapters.Refused("an action without a body")
+		return contract.Refused("an action without a body")
 	}
-	if adapters.Encoded(r) {
-		return adapters.Refused("a content-encoded action body is not allowed through the broker")
+	if contract.Encoded(r) {
+		return contract.Refused("a content-encoded action body is not allowed through the broker")
 	}
-	body, over, err := adapters.ReadBody(r, maxActionBody)
+	body, over, err := contract.ReadBody(r, maxActionBody)
 	if err != nil {
 		return err
 	}
 	if over {
-		return adapters.Refused("action body larger than %d bytes", maxActionBody)
+		return contract.Refused("action body larger than %d bytes", maxActionBody)
 	}
 	var act map[string]json.RawMessage
-	if _, err := adapters.ObjectKeys(body); err != nil || json.Unmarshal(body, &act) != nil {
-		return adapters.Refused("the action body is not a JSON object with distinct members")
+	if _, err := contract.ObjectKeys(body); err != nil || json.Unmarshal(body, &act) != nil {
+		return contract.Refused("the action body is not a JSON object with distinct members")
 	}
 	var name, ruri string
 	for k, v := range act {
 		switch k {
 		case "action":
 			if json.Unmarshal(v, &name) != nil {
-				return adapters.Refused("action must be a string")
+				return contract.Refused("action must be a string")
 			}
 		case "resourceURI":
 			if json.Unmarshal(v, &ruri) != nil || ruri != NS+"/Action" {
-				return adapters.Refused("resourceURI must be %s/Action", NS)
+				return contract.Refused("resourceURI must be %s/Action", NS)
 			}
 		default:
-			return adapters.Refused("attribute %s of an action is not allowed through the broker", k)
+			return contract.Refused("attribute %s of an action is not allowed through the broker", k)
 		}
 	}
 	short, ok := strings.CutPrefix(name, ActionNS)
 	if !ok || !frontedActions[key][short] {
-		return adapters.Refused("action %q goes through the broker", name)
+		return contract.Refused("action %q goes through the broker", name)
 	}
-	adapters.ResetBody(r, body)
+	contract.ResetBody(r, body)
 	return nil
 }
 
 // Interface guards.
 var (
-	_ adapters.Fronter             = (*Adapter)(nil)
-	_ adapters.BrokerAuthenticated = (*Adapter)(nil)
+	_ contract.Fronter             = (*Adapter)(nil)
+	_ contract.BrokerAuthenticated = (*Adapter)(nil)
 )

@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/caddy-csb/caddy-csb/adapters/adaptertest"
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 )
 
 // TestFrontScopesToTheJob: the route reaches the job's machine, volume,
@@ -17,7 +17,7 @@ func TestFrontScopesToTheJob(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := &adapters.Resource{Endpoint: "http://cloud.test/cimi/", URI: "http://cloud.test/cimi/machines/1", Native: map[string]string{
+	res := &contract.Resource{Endpoint: "http://cloud.test/cimi/", URI: "http://cloud.test/cimi/machines/1", Native: map[string]string{
 		keyMachine: "http://cloud.test/cimi/machines/1", keyVolume: "http://cloud.test/cimi/volumes/2",
 		keyNetwork: "http://cloud.test/cimi/networks/3", keyMachineVolume: "http://cloud.test/cimi/machines/1/volumes/4",
 		keyJob: "http://cloud.test/cimi/jobs/5", keyJobID: "J1",
@@ -66,7 +66,7 @@ func TestFrontScopesToTheJob(t *testing.T) {
 
 	// Hrefs on another host or outside the endpoint's directory are never
 	// reachable: the broker's credentials go to the endpoint's host only.
-	elsewhere := &adapters.Resource{Native: map[string]string{keyMachine: "http://other.test/cimi/machines/1", keyVolume: "http://cloud.test/other/volumes/2"}}
+	elsewhere := &contract.Resource{Native: map[string]string{keyMachine: "http://other.test/cimi/machines/1", keyVolume: "http://cloud.test/other/volumes/2"}}
 	adaptertest.RunFrontCases(t, a, elsewhere, []adaptertest.FrontCase{
 		{Method: "GET", Path: "/machines/1", Status: 404},
 		{Method: "GET", Path: "/volumes/2", Status: 404},

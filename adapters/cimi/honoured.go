@@ -1,8 +1,8 @@
 package cimi
 
-import "github.com/caddy-csb/caddy-csb/broker/adapters"
+import "github.com/caddy-csb/caddy-csb/broker/contract"
 
-// HonouredFields implements adapters.FieldReporter: what Provision sends
+// HonouredFields implements contract.FieldReporter: what Provision sends
 // to the CIMI provider (see ComputeFields and provision.go). Not honoured:
 // network address and gateway (CIMI networks are addressed by the
 // provider), every NetworkInterface child (the machine gets an interface
@@ -10,10 +10,10 @@ import "github.com/caddy-csb/caddy-csb/broker/adapters"
 // of a create request (CIMI resources start in their provider's default
 // state). compute/speed, architecture, vlan, VLANlabel and allocation are
 // also met by placement's choice of service.
-func (a *Adapter) HonouredFields() adapters.FieldSet { return honoured }
+func (a *Adapter) HonouredFields() contract.FieldSet { return honoured }
 
-var honoured = func() adapters.FieldSet {
-	s := adapters.Fields(
+var honoured = func() contract.FieldSet {
+	s := contract.Fields(
 		"IaaS/compute", "IaaS/compute/hostname", // Machine.name
 		"IaaS/storage", "IaaS/storage/size",
 		"IaaS/network", "IaaS/network/VLANlabel", "IaaS/network/vlan",

@@ -1,7 +1,7 @@
 package cimi
 
 import (
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
@@ -91,27 +91,27 @@ var ComputeFields = []Field{
 
 // StateRow maps one CIMI resource state.
 type StateRow struct {
-	State   adapters.State
+	State   contract.State
 	Compute csbmsg.ComputeStatus // "" when not settled
 }
 
 // MachineStates maps Machine.state (DSP0263) to the adapter's life state and
 // the CSB compute status.
 var MachineStates = map[string]StateRow{
-	"CREATING":   {adapters.StatePending, ""},
-	"STARTING":   {adapters.StatePending, ""},
-	"STARTED":    {adapters.StateReady, csbmsg.ComputeActive},
-	"STOPPING":   {adapters.StatePending, ""},
-	"STOPPED":    {adapters.StateReady, csbmsg.ComputeInactive},
-	"PAUSING":    {adapters.StatePending, ""},
-	"PAUSED":     {adapters.StateReady, csbmsg.ComputeSuspended},
-	"SUSPENDING": {adapters.StatePending, ""},
-	"SUSPENDED":  {adapters.StateReady, csbmsg.ComputeSuspended},
-	"CAPTURING":  {adapters.StatePending, ""},
-	"RESTORING":  {adapters.StatePending, ""},
-	"DELETING":   {adapters.StatePending, ""},
-	"ERROR":      {adapters.StateFailed, ""},
-	"FAILED":     {adapters.StateFailed, ""},
+	"CREATING":   {contract.StatePending, ""},
+	"STARTING":   {contract.StatePending, ""},
+	"STARTED":    {contract.StateReady, csbmsg.ComputeActive},
+	"STOPPING":   {contract.StatePending, ""},
+	"STOPPED":    {contract.StateReady, csbmsg.ComputeInactive},
+	"PAUSING":    {contract.StatePending, ""},
+	"PAUSED":     {contract.StateReady, csbmsg.ComputeSuspended},
+	"SUSPENDING": {contract.StatePending, ""},
+	"SUSPENDED":  {contract.StateReady, csbmsg.ComputeSuspended},
+	"CAPTURING":  {contract.StatePending, ""},
+	"RESTORING":  {contract.StatePending, ""},
+	"DELETING":   {contract.StatePending, ""},
+	"ERROR":      {contract.StateFailed, ""},
+	"FAILED":     {contract.StateFailed, ""},
 }
 
 // VolumeStates maps Volume.state to the CSB storage status ("" = still

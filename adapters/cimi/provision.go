@@ -6,7 +6,7 @@ import (
 	"net/http"
 
 	"github.com/caddy-csb/caddy-csb/adapters/httpx"
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
@@ -37,7 +37,7 @@ func (a *Adapter) check(op string, want *csbmsg.IaaS) error {
 // attaches the volume. Each carries the job id in its csb_job property,
 // so Find can gather them after a crash. If a step fails, the returned
 // Resource holds what was created so far, for Remove.
-func (a *Adapter) Provision(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
+func (a *Adapter) Provision(ctx context.Context, req *contract.Request) (*contract.Resource, error) {
 	const op = "provision"
 	want := req.Want.IaaS
 	if err := a.check(op, want); err != nil {
@@ -57,12 +57,12 @@ func (a *Adapter) Provision(ctx context.Context, req *adapters.Request) (*adapte
 			return nil, err
 		}
 	}
-	res := &adapters.Resource{State: adapters.StatePending, Native: map[string]string{keyJobID: req.JobID}, Endpoint: a.cfg.Endpoint}
+	res := &contract.Resource{State: contract.StatePending, Native: map[string]string{keyJobID: req.JobID}, Endpoint: a.cfg.Endpoint}
 	props := map[string]string{keyJobID: req.JobID}
 	if req.Owner != "" {
 		props["csb_owner"] = req.Owner
 	}
-	partial := func(err error) (*adapters.Resource, error) {
+	partial := func(err error) (*contract.Resource, error) {
 		if len(res.Native) > 1 {
 			return res, err
 		}
@@ -132,7 +132,7 @@ func (a *Adapter) Provision(ctx context.Context, req *adapters.Request) (*adapte
 // create POSTs body to the collection coll, decoding the answer into out
 // (whose id field is id), and records the new resource's href in
 // res.Native[key].
-func (a *Adapter) create(ctx context.Context, res *adapters.Resource, key, what string, coll *Ref, body, out any, id *string) (*httpx.Response, error) {
+func (a *Adapter) create(ctx context.Context, res *contract.Resource, key, what string, coll *Ref, body, out any, id *string) (*httpx.Response, error) {
 	const op = "provision"
 	if coll == nil {
 		return nil, unsupported(op, "the provider has no %ss collection", what)
@@ -146,7 +146,7 @@ func (a *Adapter) create(ctx context.Context, res *adapters.Resource, key, what 
 }
 
 // attach POSTs a MachineVolume to the machine's volumes collection.
-func (a *Adapter) attach(ctx context.Context, res *adapters.Resource, m *Machine, link *csbmsg.StorageLink) error {
+func (a *Adapter) attach(ctx context.Context, res *contract.Resource, m *Machine, link *csbmsg.StorageLink) error {
 	const op = "provision: attach volume"
 	coll, err := a.machineVolumes(ctx, op, res.Native[keyMachine], m)
 	if err != nil {

@@ -6,14 +6,14 @@ import (
 	"encoding/json"
 	"net/http"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 )
 
 // Remove detaches the volume, then deletes the machine, the volume and the
 // network. What is already gone (404) counts as removed. When a create
 // answer was lost (the Resource has the job id but not the href), the
 // collections are searched for resources tagged with the job id.
-func (a *Adapter) Remove(ctx context.Context, res *adapters.Resource) error {
+func (a *Adapter) Remove(ctx context.Context, res *contract.Resource) error {
 	const op = "remove"
 	for _, p := range []struct{ what, key string }{
 		{"machine volume", keyMachineVolume}, {"machine", keyMachine}, {"volume", keyVolume}, {"network", keyNetwork},
@@ -34,7 +34,7 @@ func (a *Adapter) delete(ctx context.Context, op, href string) error {
 		return nil
 	}
 	_, err := a.call(ctx, op, http.MethodDelete, href, nil, nil)
-	if adapters.KindOf(err) == adapters.KindNotFound {
+	if contract.KindOf(err) == contract.KindNotFound {
 		return nil
 	}
 	return err
@@ -43,7 +43,7 @@ func (a *Adapter) delete(ctx context.Context, op, href string) error {
 // removeByJob deletes the resources tagged with the job id (property
 // csb_job) in the collections whose href the Resource does not hold: the
 // reconciliation after a create whose answer never arrived.
-func (a *Adapter) removeByJob(ctx context.Context, jobID string, res *adapters.Resource) error {
+func (a *Adapter) removeByJob(ctx context.Context, jobID string, res *contract.Resource) error {
 	const op = "remove: reconcile by job"
 	missing := func(key string) bool { return res.Native[key] == "" }
 	return a.tagged(ctx, op, jobID, missing, func(_, href string) error { return a.delete(ctx, op, href) })
@@ -55,9 +55,9 @@ func (a *Adapter) removeByJob(ctx context.Context, jobID string, res *adapters.R
 // between Provision's creates and its recording of their answers. A job
 // with fewer parts than req asks for is reported failed, so the broker
 // removes it rather than hand it to the consumer.
-func (a *Adapter) Find(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
+func (a *Adapter) Find(ctx context.Context, req *contract.Request) (*contract.Resource, error) {
 	const op = "find"
-	res := &adapters.Resource{State: adapters.StatePending, Native: map[string]string{keyJobID: req.JobID}, Endpoint: a.cfg.Endpoint}
+	res := &contract.Resource{State: contract.StatePending, Native: map[string]string{keyJobID: req.JobID}, Endpoint: a.cfg.Endpoint}
 	all := func(string) bool { return true }
 	err := a.tagged(ctx, op, req.JobID, all, func(key, href string) error {
 		if res.Native[key] == "" {
@@ -81,8 +81,8 @@ func (a *Adapter) Find(ctx context.Context, req *adapters.Request) (*adapters.Re
 		want.Storage != nil && res.Native[keyVolume] == "" ||
 		want.Network != nil && res.Native[keyNetwork] == "" ||
 		want.Compute != nil && want.Storage != nil && res.Native[keyMachineVolume] == "" {
-		res.Native[adapters.NativeIncomplete] = "true"
-		res.State = adapters.StateFailed
+		res.Native[contract.NativeIncomplete] = "true"
+		res.State = contract.StateFailed
 	}
 	res.URI = cmp.Or(res.Native[keyMachine], res.Native[keyVolume], res.Native[keyNetwork])
 	if out, err := a.Status(ctx, res); err == nil {
@@ -93,7 +93,7 @@ func (a *Adapter) Find(ctx context.Context, req *adapters.Request) (*adapters.Re
 
 // findAttachment records the MachineVolume that attaches the job's volume
 // to its machine, if Provision got that far.
-func (a *Adapter) findAttachment(ctx context.Context, op string, res *adapters.Resource) error {
+func (a *Adapter) findAttachment(ctx context.Context, op string, res *contract.Resource) error {
 	coll, err := a.machineVolumes(ctx, op, res.Native[keyMachine], nil)
 	if err != nil {
 		return err

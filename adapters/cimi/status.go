@@ -5,16 +5,16 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
 // Status reads the Machine, Volume and Network and the pending Job, and
 // reports the granted values.
-func (a *Adapter) Status(ctx context.Context, res *adapters.Resource) (*adapters.Resource, error) {
+func (a *Adapter) Status(ctx context.Context, res *contract.Resource) (*contract.Resource, error) {
 	const op = "status"
 	out := res.Clone()
-	out.State = adapters.StateReady
+	out.State = contract.StateReady
 	iaas := &csbmsg.IaaS{}
 	gone, parts := 0, 0
 	// read GETs the part under key into v; false when the resource has
@@ -27,7 +27,7 @@ func (a *Adapter) Status(ctx context.Context, res *adapters.Resource) (*adapters
 		parts++
 		_, err := a.call(ctx, op+": read "+what, http.MethodGet, href, nil, v)
 		switch {
-		case adapters.KindOf(err) == adapters.KindNotFound:
+		case contract.KindOf(err) == contract.KindNotFound:
 			gone++
 			return false, nil
 		case err != nil:
@@ -47,27 +47,27 @@ func (a *Adapter) Status(ctx context.Context, res *adapters.Resource) (*adapters
 		}
 		row, ok := MachineStates[strings.ToUpper(m.State)]
 		if !ok {
-			row = StateRow{State: adapters.StatePending}
+			row = StateRow{State: contract.StatePending}
 		}
 		if row.Compute != "" {
 			c.Status = ptr(row.Compute)
 		}
-		out.State = adapters.Worse(out.State, row.State)
+		out.State = contract.Worse(out.State, row.State)
 		iaas.Compute = c
 		if res.Native[keyMachineVolume] != "" {
 			iaas.StorageLink = &csbmsg.StorageLink{Mountpoint: ptr(res.Native[keyLocation]), Status: ptr(csbmsg.NetworkActive)}
 		}
 	}
-	if href := res.Native[keyJob]; href != "" && out.State == adapters.StatePending {
+	if href := res.Native[keyJob]; href != "" && out.State == contract.StatePending {
 		var j Job
 		if _, err := a.call(ctx, op+": read job", http.MethodGet, href, nil, &j); err == nil {
 			switch strings.ToUpper(j.State) {
 			case "FAILED":
-				out.State = adapters.StateFailed
+				out.State = contract.StateFailed
 			case "SUCCESS":
 				delete(out.Native, keyJob)
 			}
-		} else if adapters.KindOf(err) == adapters.KindNotFound {
+		} else if contract.KindOf(err) == contract.KindNotFound {
 			delete(out.Native, keyJob) // providers may forget finished jobs
 		}
 	}
@@ -79,9 +79,9 @@ func (a *Adapter) Status(ctx context.Context, res *adapters.Resource) (*adapters
 		st, ok := VolumeStates[strings.ToUpper(v.State)]
 		switch {
 		case !ok || st == "":
-			out.State = adapters.Worse(out.State, adapters.StatePending)
+			out.State = contract.Worse(out.State, contract.StatePending)
 		case st == csbmsg.StorageDegraded:
-			out.State = adapters.Worse(out.State, adapters.StateFailed)
+			out.State = contract.Worse(out.State, contract.StateFailed)
 			s.Status = ptr(st)
 		default:
 			s.Status = ptr(st)
@@ -102,7 +102,7 @@ func (a *Adapter) Status(ctx context.Context, res *adapters.Resource) (*adapters
 		if st, ok := NetworkStates[strings.ToUpper(n.State)]; ok {
 			nw.Status = ptr(st)
 		} else {
-			out.State = adapters.Worse(out.State, adapters.StatePending)
+			out.State = contract.Worse(out.State, contract.StatePending)
 		}
 		iaas.Network = nw
 		if iaas.Compute != nil {
@@ -111,9 +111,9 @@ func (a *Adapter) Status(ctx context.Context, res *adapters.Resource) (*adapters
 	}
 	switch {
 	case parts > 0 && gone == parts:
-		out.State = adapters.StateGone
-	case gone > 0 || res.Native[adapters.NativeIncomplete] != "":
-		out.State = adapters.StateFailed
+		out.State = contract.StateGone
+	case gone > 0 || res.Native[contract.NativeIncomplete] != "":
+		out.State = contract.StateFailed
 	}
 	out.Granted = csbmsg.ServiceRequest{IaaS: iaas}
 	return out, nil

@@ -6,12 +6,12 @@ import (
 	"net/http"
 
 	"github.com/caddy-csb/caddy-csb/adapters/httpx"
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 )
 
 // Update resizes (Machine edit of cpu/memory, Volume edit of capacity) and
 // runs the requested compute and network actions.
-func (a *Adapter) Update(ctx context.Context, res *adapters.Resource, req *adapters.Request) (*adapters.Resource, error) {
+func (a *Adapter) Update(ctx context.Context, res *contract.Resource, req *contract.Request) (*contract.Resource, error) {
 	const op = "update"
 	want := req.Want.IaaS
 	if want == nil {
@@ -113,7 +113,7 @@ func op2(ops []Operation, rel, fallback string) string {
 func (a *Adapter) act(ctx context.Context, call, what, state string, ops []Operation, action, rel string) (*httpx.Response, error) {
 	href := op2(ops, rel, "")
 	if href == "" {
-		return nil, &adapters.Error{Kind: adapters.KindClient, Op: "update", Err: fmt.Errorf("%s in state %s offers no %s operation", what, state, action)}
+		return nil, &contract.Error{Kind: contract.KindClient, Op: "update", Err: fmt.Errorf("%s in state %s offers no %s operation", what, state, action)}
 	}
 	return a.call(ctx, call, http.MethodPost, a.resolve(href), Action{ResourceURI: NS + "/Action", Action: rel}, nil)
 }

@@ -1,17 +1,17 @@
 // Package httpx holds the small HTTP helpers the REST adapters share: one
 // call = one JSON (or raw) request whose outcome is either the response or
-// an *adapters.Error with the right kind, retries with capped exponential
+// an *contract.Error with the right kind, retries with capped exponential
 // backoff for idempotent methods only, and context deadlines honoured at
 // every step (the request itself and every backoff wait).
 //
 // Status mapping (see Classify):
 //
-//	404, 410                 -> adapters.KindNotFound
-//	507                      -> adapters.KindCapacity (Insufficient Storage: the peer has no room)
-//	other 4xx                -> adapters.KindClient
-//	5xx                      -> adapters.KindServer
-//	context deadline, net timeouts            -> adapters.KindTimeout
-//	other transport errors (refused, TLS, DNS) -> adapters.KindTransport
+//	404, 410                 -> contract.KindNotFound
+//	507                      -> contract.KindCapacity (Insufficient Storage: the peer has no room)
+//	other 4xx                -> contract.KindClient
+//	5xx                      -> contract.KindServer
+//	context deadline, net timeouts            -> contract.KindTimeout
+//	other transport errors (refused, TLS, DNS) -> contract.KindTransport
 //
 // This package does not import Caddy.
 package httpx
@@ -31,7 +31,7 @@ import (
 	"time"
 
 	"github.com/caddy-csb/caddy-csb/adapters/internal/nativeerr"
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 )
 
 // MaxBody is the largest response body a call reads (4 MiB). Larger bodies
@@ -115,14 +115,14 @@ func Idempotent(method string) bool {
 }
 
 // Do performs the call. Non-2xx answers and transport failures come back
-// as *adapters.Error; the error's Err carries a short excerpt of the
+// as *contract.Error; the error's Err carries a short excerpt of the
 // peer's answer. Non-idempotent methods are sent once.
 func (c *Client) Do(ctx context.Context, call Call) (*Response, error) {
 	var body []byte
 	if call.JSON != nil {
 		b, err := json.Marshal(call.JSON)
 		if err != nil {
-			return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: call.Op, Err: fmt.Errorf("encoding request: %w", err)}
+			return nil, &contract.Error{Kind: contract.KindUnsupported, Op: call.Op, Err: fmt.Errorf("encoding request: %w", err)}
 		}
 		body = b
 	} else {
@@ -169,7 +169,7 @@ func (c *Client) once(ctx context.Context, call Call, body []byte) (*Response, e
 	}
 	req, err := http.NewRequestWithContext(ctx, call.Method, call.URL, rd)
 	if err != nil {
-		return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: call.Op, Err: err}, false
+		return nil, &contract.Error{Kind: contract.KindUnsupported, Op: call.Op, Err: err}, false
 	}
 	for k, vs := range c.Header {
 		req.Header[k] = append([]string(nil), vs...)
@@ -190,16 +190,16 @@ func (c *Client) once(ctx context.Context, call Call, body []byte) (*Response, e
 	resp, err := hc.Do(req)
 	if err != nil {
 		e := Classify(call.Op, 0, err)
-		return nil, e, e.Kind == adapters.KindTransport
+		return nil, e, e.Kind == contract.KindTransport
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
 	if err != nil {
 		e := Classify(call.Op, 0, err)
-		return nil, e, e.Kind == adapters.KindTransport
+		return nil, e, e.Kind == contract.KindTransport
 	}
 	if len(data) > MaxBody {
-		return nil, &adapters.Error{Kind: adapters.KindServer, Op: call.Op, Status: resp.StatusCode, Err: errors.New("response body too large")}, false
+		return nil, &contract.Error{Kind: contract.KindServer, Op: call.Op, Status: resp.StatusCode, Err: errors.New("response body too large")}, false
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		e := Classify(call.Op, resp.StatusCode, fmt.Errorf("%s %s: %s", call.Method, redact(call.URL), excerpt(data)))
@@ -212,35 +212,35 @@ func (c *Client) once(ctx context.Context, call Call, body []byte) (*Response, e
 	out := &Response{Status: resp.StatusCode, Header: resp.Header, Body: data}
 	if call.Out != nil && len(bytes.TrimSpace(data)) > 0 {
 		if err := json.Unmarshal(data, call.Out); err != nil {
-			return out, &adapters.Error{Kind: adapters.KindServer, Op: call.Op, Status: resp.StatusCode, Err: fmt.Errorf("decoding answer: %w", err)}, false
+			return out, &contract.Error{Kind: contract.KindServer, Op: call.Op, Status: resp.StatusCode, Err: fmt.Errorf("decoding answer: %w", err)}, false
 		}
 	}
 	return out, nil, false
 }
 
 // Classify turns an HTTP status (non-zero) or a transport error into an
-// *adapters.Error of the right kind.
-func Classify(op string, status int, err error) *adapters.Error {
+// *contract.Error of the right kind.
+func Classify(op string, status int, err error) *contract.Error {
 	if status != 0 {
-		kind := adapters.KindClient
+		kind := contract.KindClient
 		switch {
 		case status == http.StatusNotFound || status == http.StatusGone:
-			kind = adapters.KindNotFound
+			kind = contract.KindNotFound
 		case status == http.StatusInsufficientStorage:
-			kind = adapters.KindCapacity
+			kind = contract.KindCapacity
 		case status >= 500:
-			kind = adapters.KindServer
+			kind = contract.KindServer
 		}
-		return &adapters.Error{Kind: kind, Op: op, Status: status, Err: err}
+		return &contract.Error{Kind: kind, Op: op, Status: status, Err: err}
 	}
 	var ne net.Error
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
-		return &adapters.Error{Kind: adapters.KindTimeout, Op: op, Err: err}
+		return &contract.Error{Kind: contract.KindTimeout, Op: op, Err: err}
 	case errors.As(err, &ne) && ne.Timeout():
-		return &adapters.Error{Kind: adapters.KindTimeout, Op: op, Err: err}
+		return &contract.Error{Kind: contract.KindTimeout, Op: op, Err: err}
 	}
-	return &adapters.Error{Kind: adapters.KindTransport, Op: op, Err: err}
+	return &contract.Error{Kind: contract.KindTransport, Op: op, Err: err}
 }
 
 // Resolve resolves ref (absolute, or relative as CIMI and CDMI allow)

@@ -9,21 +9,21 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 )
 
 func noWait(ctx context.Context, d time.Duration) error { return ctx.Err() }
 
 func TestStatusKinds(t *testing.T) {
-	for status, want := range map[int]adapters.ErrorKind{
-		400: adapters.KindClient, 403: adapters.KindClient, 404: adapters.KindNotFound, 410: adapters.KindNotFound,
-		409: adapters.KindClient, 500: adapters.KindServer, 503: adapters.KindServer, 507: adapters.KindCapacity,
+	for status, want := range map[int]contract.ErrorKind{
+		400: contract.KindClient, 403: contract.KindClient, 404: contract.KindNotFound, 410: contract.KindNotFound,
+		409: contract.KindClient, 500: contract.KindServer, 503: contract.KindServer, 507: contract.KindCapacity,
 	} {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(status) }))
 		c := &Client{Sleep: noWait}
 		_, err := c.Do(context.Background(), Call{Op: "t", Method: http.MethodGet, URL: srv.URL})
 		srv.Close()
-		if k := adapters.KindOf(err); k != want {
+		if k := contract.KindOf(err); k != want {
 			t.Errorf("HTTP %d: kind %q, want %q", status, k, want)
 		}
 	}
@@ -47,7 +47,7 @@ func TestRetriesOnlyIdempotent(t *testing.T) {
 		n.Store(0)
 		waits = nil
 		_, err := c.Do(context.Background(), Call{Op: "t", Method: method, URL: srv.URL, JSON: map[string]int{"a": 1}})
-		if adapters.KindOf(err) != adapters.KindServer {
+		if contract.KindOf(err) != contract.KindServer {
 			t.Errorf("%s: %v", method, err)
 		}
 		if n.Load() != want {
@@ -80,8 +80,8 @@ func TestDeadline(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	_, err := (&Client{}).Do(ctx, Call{Op: "t", Method: http.MethodGet, URL: srv.URL})
-	if adapters.KindOf(err) != adapters.KindTimeout {
-		t.Fatalf("kind %q (%v), want timeout", adapters.KindOf(err), err)
+	if contract.KindOf(err) != contract.KindTimeout {
+		t.Fatalf("kind %q (%v), want timeout", contract.KindOf(err), err)
 	}
 	if time.Since(start) > 5*time.Second {
 		t.Errorf("returned after %v", time.Since(start))
@@ -93,8 +93,8 @@ func TestTransportAndReuse(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close()
 	_, err := (&Client{Retries: -1}).Do(context.Background(), Call{Op: "t", Method: http.MethodGet, URL: "http://" + addr})
-	if adapters.KindOf(err) != adapters.KindTransport {
-		t.Errorf("refused: kind %q (%v)", adapters.KindOf(err), err)
+	if contract.KindOf(err) != contract.KindTransport {
+		t.Errorf("refused: kind %q (%v)", contract.KindOf(err), err)
 	}
 	var conns atomic.Int32
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte(`{"ok":true}`)) }))

@@ -25,7 +25,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
@@ -67,7 +67,7 @@ func (a *Adapter) Live() int {
 	return len(a.live)
 }
 
-func (a *Adapter) record(res *adapters.Resource) {
+func (a *Adapter) record(res *contract.Resource) {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	id := hex.EncodeToString(b[:])
@@ -81,18 +81,18 @@ func (a *Adapter) record(res *adapters.Resource) {
 }
 
 // Provision returns the matched service's URI.
-func (a *Adapter) Provision(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
+func (a *Adapter) Provision(ctx context.Context, req *contract.Request) (*contract.Resource, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, &adapters.Error{Kind: adapters.KindTimeout, Op: "provision", Err: err}
+		return nil, &contract.Error{Kind: contract.KindTimeout, Op: "provision", Err: err}
 	}
 	kind, want, err := requested(req.Want)
 	if err != nil {
-		return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: "provision", Err: err}
+		return nil, &contract.Error{Kind: contract.KindUnsupported, Op: "provision", Err: err}
 	}
 	offer := offered(req.Service, kind)
 	href, err := a.href(req.Service, offer)
 	if err != nil {
-		return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: "provision", Err: err}
+		return nil, &contract.Error{Kind: contract.KindUnsupported, Op: "provision", Err: err}
 	}
 	rel := ""
 	if offer != nil {
@@ -100,7 +100,7 @@ func (a *Adapter) Provision(ctx context.Context, req *adapters.Request) (*adapte
 	}
 	if want != nil && want.Rel != "" {
 		if offer != nil && offer.Rel != "" && !strings.EqualFold(want.Rel, offer.Rel) {
-			return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: "provision", Err: fmt.Errorf("service %q offers rel %q, not %q", req.Service.ID, offer.Rel, want.Rel)}
+			return nil, &contract.Error{Kind: contract.KindUnsupported, Op: "provision", Err: fmt.Errorf("service %q offers rel %q, not %q", req.Service.ID, offer.Rel, want.Rel)}
 		}
 		rel = want.Rel
 	}
@@ -109,12 +109,12 @@ func (a *Adapter) Provision(ctx context.Context, req *adapters.Request) (*adapte
 	return res, nil
 }
 
-func grant(kind, rel, href string) *adapters.Resource {
+func grant(kind, rel, href string) *contract.Resource {
 	l := &csbmsg.Link{Rel: rel, Href: href}
-	res := &adapters.Resource{
+	res := &contract.Resource{
 		URI:      href,
 		Endpoint: href,
-		State:    adapters.StateReady,
+		State:    contract.StateReady,
 		Native:   map[string]string{nativeKind: kind, nativeRel: rel},
 	}
 	if kind == "PaaS" {
@@ -186,46 +186,46 @@ func (a *Adapter) href(s csbmsg.Service, offer *csbmsg.Link) (string, error) {
 
 // Status reports what Provision granted; there is nothing to read at the
 // provider. A removed resource is gone.
-func (a *Adapter) Status(ctx context.Context, res *adapters.Resource) (*adapters.Resource, error) {
+func (a *Adapter) Status(ctx context.Context, res *contract.Resource) (*contract.Resource, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, &adapters.Error{Kind: adapters.KindTimeout, Op: "status", Err: err}
+		return nil, &contract.Error{Kind: contract.KindTimeout, Op: "status", Err: err}
 	}
 	out := *res
 	out.Native = copyMap(res.Native)
 	if res.Native[nativeGone] != "" || res.URI == "" {
-		out.State = adapters.StateGone
+		out.State = contract.StateGone
 		out.Granted = csbmsg.ServiceRequest{}
 		return &out, nil
 	}
-	out.State = adapters.StateReady
+	out.State = contract.StateReady
 	return &out, nil
 }
 
 // Update records a changed rel, which the service must offer; the href
 // cannot change (it is the service's, not the job's).
-func (a *Adapter) Update(ctx context.Context, res *adapters.Resource, req *adapters.Request) (*adapters.Resource, error) {
+func (a *Adapter) Update(ctx context.Context, res *contract.Resource, req *contract.Request) (*contract.Resource, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, &adapters.Error{Kind: adapters.KindTimeout, Op: "update", Err: err}
+		return nil, &contract.Error{Kind: contract.KindTimeout, Op: "update", Err: err}
 	}
 	if res.Native[nativeGone] != "" {
-		return nil, &adapters.Error{Kind: adapters.KindNotFound, Op: "update", Err: fmt.Errorf("%s was removed", res.URI)}
+		return nil, &contract.Error{Kind: contract.KindNotFound, Op: "update", Err: fmt.Errorf("%s was removed", res.URI)}
 	}
 	kind, want, err := requested(req.Want)
 	if err != nil {
-		return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: "update", Err: err}
+		return nil, &contract.Error{Kind: contract.KindUnsupported, Op: "update", Err: err}
 	}
 	if k := res.Native[nativeKind]; k != "" && k != kind {
-		return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: "update", Err: fmt.Errorf("a %s job cannot become %s", k, kind)}
+		return nil, &contract.Error{Kind: contract.KindUnsupported, Op: "update", Err: fmt.Errorf("a %s job cannot become %s", k, kind)}
 	}
 	rel := res.Native[nativeRel]
 	if want != nil && want.Rel != "" && !strings.EqualFold(want.Rel, rel) {
 		if offer := offered(req.Service, kind); offer == nil || !strings.EqualFold(offer.Rel, want.Rel) {
-			return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: "update", Err: fmt.Errorf("the service does not offer rel %q", want.Rel)}
+			return nil, &contract.Error{Kind: contract.KindUnsupported, Op: "update", Err: fmt.Errorf("the service does not offer rel %q", want.Rel)}
 		}
 		rel = want.Rel
 	}
 	if want != nil && want.Href != "" && want.Href != res.URI {
-		return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: "update", Err: errors.New("the href of a linked service is the provider's and cannot be changed")}
+		return nil, &contract.Error{Kind: contract.KindUnsupported, Op: "update", Err: errors.New("the href of a linked service is the provider's and cannot be changed")}
 	}
 	out := grant(kind, rel, res.URI)
 	out.Native[nativeGrant] = res.Native[nativeGrant]
@@ -234,9 +234,9 @@ func (a *Adapter) Update(ctx context.Context, res *adapters.Resource, req *adapt
 
 // Remove marks the resource gone; nothing exists at the provider to
 // delete. Removing twice is not an error.
-func (a *Adapter) Remove(ctx context.Context, res *adapters.Resource) error {
+func (a *Adapter) Remove(ctx context.Context, res *contract.Resource) error {
 	if err := ctx.Err(); err != nil {
-		return &adapters.Error{Kind: adapters.KindTimeout, Op: "remove", Err: err}
+		return &contract.Error{Kind: contract.KindTimeout, Op: "remove", Err: err}
 	}
 	if res == nil {
 		return nil
@@ -263,4 +263,4 @@ func copyMap(m map[string]string) map[string]string {
 }
 
 // Interface guard.
-var _ adapters.Adapter = (*Adapter)(nil)
+var _ contract.Adapter = (*Adapter)(nil)

@@ -7,7 +7,7 @@ import (
 
 	"github.com/caddy-csb/caddy-csb/adapters/adaptertest"
 	"github.com/caddy-csb/caddy-csb/adapters/link"
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
@@ -15,25 +15,25 @@ var crm = csbmsg.Service{ID: "crm", Status: csbmsg.ServiceActive, SaaS: &csbmsg.
 
 var paas = csbmsg.Service{ID: "apps", Status: csbmsg.ServiceActive, URI: "https://paas.example.org/api/", PaaS: &csbmsg.PaaS{Link: &csbmsg.Link{Rel: "app-engine"}}}
 
-func saasReq(rel string) adapters.Request {
-	return adapters.Request{Want: csbmsg.ServiceRequest{SaaS: &csbmsg.SaaS{Link: &csbmsg.Link{Rel: rel}}}, Service: crm}
+func saasReq(rel string) contract.Request {
+	return contract.Request{Want: csbmsg.ServiceRequest{SaaS: &csbmsg.SaaS{Link: &csbmsg.Link{Rel: rel}}}, Service: crm}
 }
 
 func TestProvisionReturnsTheServiceURI(t *testing.T) {
 	var a link.Adapter
 	ctx := context.Background()
-	res, err := a.Provision(ctx, &adapters.Request{JobID: "j1", Want: csbmsg.ServiceRequest{SaaS: &csbmsg.SaaS{Link: &csbmsg.Link{Rel: "CRM"}}}, Service: crm})
+	res, err := a.Provision(ctx, &contract.Request{JobID: "j1", Want: csbmsg.ServiceRequest{SaaS: &csbmsg.SaaS{Link: &csbmsg.Link{Rel: "CRM"}}}, Service: crm})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.URI != "https://crm.example.org/tenant/" || res.Endpoint != res.URI || res.State != adapters.StateReady {
+	if res.URI != "https://crm.example.org/tenant/" || res.Endpoint != res.URI || res.State != contract.StateReady {
 		t.Errorf("resource = %+v", res)
 	}
 	if g := res.Granted.SaaS; g == nil || g.Link.Href != res.URI || g.Link.Rel != "CRM" {
 		t.Errorf("granted = %+v", res.Granted)
 	}
 	// PaaS without a Link href: the Cloud-Service-URI.
-	res, err = a.Provision(ctx, &adapters.Request{Want: csbmsg.ServiceRequest{PaaS: &csbmsg.PaaS{Link: &csbmsg.Link{Rel: "app-engine"}}}, Service: paas})
+	res, err = a.Provision(ctx, &contract.Request{Want: csbmsg.ServiceRequest{PaaS: &csbmsg.PaaS{Link: &csbmsg.Link{Rel: "app-engine"}}}, Service: paas})
 	if err != nil || res.URI != "https://paas.example.org/api/" || res.Granted.PaaS.Link.Rel != "app-engine" {
 		t.Errorf("paas: %+v %v", res, err)
 	}
@@ -45,42 +45,42 @@ func TestProvisionReturnsTheServiceURI(t *testing.T) {
 func TestBookkeeping(t *testing.T) {
 	var a link.Adapter
 	ctx := context.Background()
-	res, _ := a.Provision(ctx, &adapters.Request{Want: saasReq("crm").Want, Service: crm})
+	res, _ := a.Provision(ctx, &contract.Request{Want: saasReq("crm").Want, Service: crm})
 	st, err := a.Status(ctx, res)
-	if err != nil || st.State != adapters.StateReady || st.URI != res.URI {
+	if err != nil || st.State != contract.StateReady || st.URI != res.URI {
 		t.Fatalf("status = %+v, %v", st, err)
 	}
 	// Update: same rel renews, another rel the service does not offer is
 	// refused, the href cannot change.
-	if _, err := a.Update(ctx, res, &adapters.Request{Want: saasReq("crm").Want, Service: crm}); err != nil {
+	if _, err := a.Update(ctx, res, &contract.Request{Want: saasReq("crm").Want, Service: crm}); err != nil {
 		t.Errorf("update same rel: %v", err)
 	}
-	if _, err := a.Update(ctx, res, &adapters.Request{Want: saasReq("erp").Want, Service: crm}); adapters.KindOf(err) != adapters.KindUnsupported {
+	if _, err := a.Update(ctx, res, &contract.Request{Want: saasReq("erp").Want, Service: crm}); contract.KindOf(err) != contract.KindUnsupported {
 		t.Errorf("update other rel: %v", err)
 	}
-	moved := adapters.Request{Want: csbmsg.ServiceRequest{SaaS: &csbmsg.SaaS{Link: &csbmsg.Link{Rel: "crm", Href: "https://evil.example/"}}}, Service: crm}
-	if _, err := a.Update(ctx, res, &moved); adapters.KindOf(err) != adapters.KindUnsupported {
+	moved := contract.Request{Want: csbmsg.ServiceRequest{SaaS: &csbmsg.SaaS{Link: &csbmsg.Link{Rel: "crm", Href: "https://evil.example/"}}}, Service: crm}
+	if _, err := a.Update(ctx, res, &moved); contract.KindOf(err) != contract.KindUnsupported {
 		t.Errorf("update href: %v", err)
 	}
 	if err := a.Remove(ctx, res); err != nil || a.Live() != 0 {
 		t.Fatalf("remove: %v (live %d)", err, a.Live())
 	}
-	if st, _ := a.Status(ctx, res); st.State != adapters.StateGone {
+	if st, _ := a.Status(ctx, res); st.State != contract.StateGone {
 		t.Errorf("status after remove = %s", st.State)
 	}
-	if _, err := a.Update(ctx, res, &adapters.Request{Want: saasReq("crm").Want, Service: crm}); adapters.KindOf(err) != adapters.KindNotFound {
+	if _, err := a.Update(ctx, res, &contract.Request{Want: saasReq("crm").Want, Service: crm}); contract.KindOf(err) != contract.KindNotFound {
 		t.Errorf("update after remove: %v", err)
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := a.Provision(cctx, &adapters.Request{Want: saasReq("crm").Want, Service: crm}); adapters.KindOf(err) != adapters.KindTimeout {
+	if _, err := a.Provision(cctx, &contract.Request{Want: saasReq("crm").Want, Service: crm}); contract.KindOf(err) != contract.KindTimeout {
 		t.Errorf("cancelled provision: %v", err)
 	}
 }
 
 func TestRefusals(t *testing.T) {
 	var a link.Adapter
-	for name, req := range map[string]adapters.Request{
+	for name, req := range map[string]contract.Request{
 		"iaas":         {Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{}}, Service: crm},
 		"dsaas":        {Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{}}, Service: crm},
 		"empty":        {Service: crm},
@@ -91,7 +91,7 @@ func TestRefusals(t *testing.T) {
 		"file":         {Want: saasReq("x").Want, Service: csbmsg.Service{ID: "s", SaaS: &csbmsg.SaaS{Link: &csbmsg.Link{Rel: "x", Href: "file:///etc/passwd"}}}},
 	} {
 		res, err := a.Provision(context.Background(), &req)
-		if adapters.KindOf(err) != adapters.KindUnsupported || res != nil {
+		if contract.KindOf(err) != contract.KindUnsupported || res != nil {
 			t.Errorf("%s: %v %+v", name, err, res)
 		}
 	}
@@ -103,7 +103,7 @@ func TestRefusals(t *testing.T) {
 func TestConformance(t *testing.T) {
 	a := &link.Adapter{}
 	adaptertest.Run(t, adaptertest.Target{
-		New: func(t *testing.T) adapters.Adapter {
+		New: func(t *testing.T) contract.Adapter {
 			for _, na := range []string{"errors/provider_4xx", "errors/provider_5xx", "errors/timeout"} {
 				if strings.HasSuffix(t.Name(), na) {
 					t.Skip("no native API: nothing at the provider can fail or hang")
@@ -113,9 +113,9 @@ func TestConformance(t *testing.T) {
 		},
 		Cases: []adaptertest.Case{
 			{Name: "saas", Req: saasReq("crm"), Updates: []adaptertest.Update{{Name: "renew", Req: saasReq("crm")}}},
-			{Name: "paas", Req: adapters.Request{Want: csbmsg.ServiceRequest{PaaS: &csbmsg.PaaS{Link: &csbmsg.Link{Rel: "app-engine"}}}, Service: paas}},
+			{Name: "paas", Req: contract.Request{Want: csbmsg.ServiceRequest{PaaS: &csbmsg.PaaS{Link: &csbmsg.Link{Rel: "app-engine"}}}, Service: paas}},
 		},
-		Unsupported: []adapters.Request{
+		Unsupported: []contract.Request{
 			{Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Compute: &csbmsg.Compute{}}}, Service: crm},
 			saasReq("erp"),
 		},

@@ -10,13 +10,13 @@ import (
 	"testing"
 
 	"github.com/caddy-csb/caddy-csb/adapters/adaptertest"
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
 // TestReadmeOperations keeps README.md's operation table in step with
 // the adapter. The table has one row per operation the adapter
-// implements (the adapters.Adapter methods, and any optional interface's);
+// implements (the contract.Adapter methods, and any optional interface's);
 // and each row names the resource states and failure kinds the operation
 // yields, and no other: the outcomes come from running the operation on
 // the scenarios below. A failure kind named only in the "Refused as"
@@ -28,8 +28,8 @@ func TestReadmeOperations(t *testing.T) {
 	var ops []string
 	var a any = &Adapter{}
 	for _, it := range []reflect.Type{
-		reflect.TypeFor[adapters.Adapter](), reflect.TypeFor[adapters.Finder](),
-		reflect.TypeFor[adapters.Discoverer](), reflect.TypeFor[adapters.KindReporter](),
+		reflect.TypeFor[contract.Adapter](), reflect.TypeFor[contract.Finder](),
+		reflect.TypeFor[contract.Discoverer](), reflect.TypeFor[contract.KindReporter](),
 	} {
 		if reflect.TypeOf(a).Implements(it) {
 			for i := range it.NumMethod() {
@@ -49,11 +49,11 @@ func TestReadmeOperations(t *testing.T) {
 
 	outcomes := runScenarios(t)
 	vocabulary := map[string]bool{}
-	for _, s := range []adapters.State{adapters.StatePending, adapters.StateReady, adapters.StateFailed, adapters.StateGone} {
+	for _, s := range []contract.State{contract.StatePending, contract.StateReady, contract.StateFailed, contract.StateGone} {
 		vocabulary[string(s)] = true
 	}
-	for _, k := range []adapters.ErrorKind{adapters.KindClient, adapters.KindServer, adapters.KindTimeout,
-		adapters.KindUnsupported, adapters.KindCapacity, adapters.KindTransport, adapters.KindNotFound} {
+	for _, k := range []contract.ErrorKind{contract.KindClient, contract.KindServer, contract.KindTimeout,
+		contract.KindUnsupported, contract.KindCapacity, contract.KindTransport, contract.KindNotFound} {
 		vocabulary[string(k)] = true
 	}
 	refusedKinds := adaptertest.Backticked(refused)
@@ -89,11 +89,11 @@ func runScenarios(t *testing.T) map[string]map[string]bool {
 	t.Helper()
 	ctx := context.Background()
 	out := map[string]map[string]bool{}
-	note := func(op string, res *adapters.Resource, err error) {
+	note := func(op string, res *contract.Resource, err error) {
 		if out[op] == nil {
 			out[op] = map[string]bool{}
 		}
-		var ae *adapters.Error
+		var ae *contract.Error
 		switch {
 		case errors.As(err, &ae):
 			out[op][string(ae.Kind)] = true
@@ -109,8 +109,8 @@ func runScenarios(t *testing.T) map[string]map[string]bool {
 		return csbmsg.ServiceRequest{SaaS: &csbmsg.SaaS{Link: &csbmsg.Link{Rel: rel, Href: href}}}
 	}
 	var a Adapter
-	provision := func(want csbmsg.ServiceRequest, s csbmsg.Service) *adapters.Resource {
-		res, err := a.Provision(ctx, &adapters.Request{Want: want, Service: s})
+	provision := func(want csbmsg.ServiceRequest, s csbmsg.Service) *contract.Resource {
+		res, err := a.Provision(ctx, &contract.Request{Want: want, Service: s})
 		note("provision", res, err)
 		return res
 	}
@@ -129,7 +129,7 @@ func runScenarios(t *testing.T) map[string]map[string]bool {
 	st, err := a.Status(ctx, res)
 	note("status", st, err)
 	update := func(want csbmsg.ServiceRequest, s csbmsg.Service) {
-		r, err := a.Update(ctx, res, &adapters.Request{Want: want, Service: s})
+		r, err := a.Update(ctx, res, &contract.Request{Want: want, Service: s})
 		note("update", r, err)
 	}
 	update(saas("crm", ""), crm)

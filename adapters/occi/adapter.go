@@ -24,8 +24,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/clock"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
@@ -81,7 +81,7 @@ type Offer struct {
 
 // Adapter is the OCCI adapter. It is safe for concurrent use.
 type Adapter struct {
-	adapters.BrokerAuth
+	contract.BrokerAuth
 	cfg    Config
 	base   *url.URL
 	client *http.Client
@@ -164,19 +164,19 @@ const (
 
 // Provision creates what req asks for: storage and network first, then
 // the compute, then the links between them, then starts the compute.
-func (a *Adapter) Provision(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
+func (a *Adapter) Provision(ctx context.Context, req *contract.Request) (*contract.Resource, error) {
 	want := req.Want.IaaS
 	if want == nil || (want.Compute == nil && want.Storage == nil && want.Network == nil) {
-		return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: "provision", Err: errors.New("the occi adapter provisions IaaS compute, storage and network only")}
+		return nil, &contract.Error{Kind: contract.KindUnsupported, Op: "provision", Err: errors.New("the occi adapter provisions IaaS compute, storage and network only")}
 	}
 	if (want.NetworkInterface != nil || want.StorageLink != nil) && want.Compute == nil {
-		return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: "provision", Err: errors.New("NetworkInterface and storagelink link a compute; the request has none")}
+		return nil, &contract.Error{Kind: contract.KindUnsupported, Op: "provision", Err: errors.New("NetworkInterface and storagelink link a compute; the request has none")}
 	}
 	if want.StorageLink != nil && want.Storage == nil {
-		return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: "provision", Err: errors.New("storagelink needs a storage in the request")}
+		return nil, &contract.Error{Kind: contract.KindUnsupported, Op: "provision", Err: errors.New("storagelink needs a storage in the request")}
 	}
 	if want.NetworkInterface != nil && want.Network == nil && a.cfg.Network == "" {
-		return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: "provision", Err: errors.New("NetworkInterface needs a network in the request or a configured network")}
+		return nil, &contract.Error{Kind: contract.KindUnsupported, Op: "provision", Err: errors.New("NetworkInterface needs a network in the request or a configured network")}
 	}
 	// Convert everything before creating anything, so a request the
 	// adapter cannot express leaves nothing behind.
@@ -187,7 +187,7 @@ func (a *Adapter) Provision(ctx context.Context, req *adapters.Request) (*adapte
 	if err != nil {
 		return nil, err
 	}
-	res := &adapters.Resource{State: adapters.StatePending, Native: map[string]string{}}
+	res := &contract.Resource{State: contract.StatePending, Native: map[string]string{}}
 	title := req.JobID
 	if want.Storage != nil {
 		loc, err := a.createStorage(ctx, md, want.Storage, title)
@@ -200,7 +200,7 @@ func (a *Adapter) Provision(ctx context.Context, req *adapters.Request) (*adapte
 		if a.cfg.Network != "" {
 			u, err := a.resolve(a.cfg.Network)
 			if err != nil {
-				return partial(res), &adapters.Error{Kind: adapters.KindClient, Op: "provision", Err: err}
+				return partial(res), &contract.Error{Kind: contract.KindClient, Op: "provision", Err: err}
 			}
 			res.Native[nativeNetwork] = u.String()
 			res.Native[nativeNetworkShared] = "true"
@@ -250,12 +250,12 @@ func (a *Adapter) Provision(ctx context.Context, req *adapters.Request) (*adapte
 
 // partial returns res when something was created, so the broker removes
 // it, and nil otherwise.
-func partial(res *adapters.Resource) *adapters.Resource {
+func partial(res *contract.Resource) *contract.Resource {
 	if len(res.Native) == 0 {
 		return nil
 	}
 	res.URI = primary(res.Native)
-	res.State = adapters.StateFailed
+	res.State = contract.StateFailed
 	return res
 }
 
@@ -273,7 +273,7 @@ func primary(n map[string]string) string {
 func validate(ia *csbmsg.IaaS) error {
 	check := func(err error) error {
 		if err != nil {
-			return &adapters.Error{Kind: adapters.KindUnsupported, Op: "provision", Err: err}
+			return &contract.Error{Kind: contract.KindUnsupported, Op: "provision", Err: err}
 		}
 		return nil
 	}
@@ -300,7 +300,7 @@ func validate(ia *csbmsg.IaaS) error {
 func kindOf(md *Model, id string) (Category, string, error) {
 	k, ok := md.Kind(id)
 	if !ok {
-		return Category{}, "", &adapters.Error{Kind: adapters.KindUnsupported, Op: "provision", Err: fmt.Errorf("the server has no kind %s", id)}
+		return Category{}, "", &contract.Error{Kind: contract.KindUnsupported, Op: "provision", Err: fmt.Errorf("the server has no kind %s", id)}
 	}
 	loc := k.Location
 	if loc == "" {
@@ -338,7 +338,7 @@ func (a *Adapter) withMixins(md *Model, msg *Message, kindID string, mixins []st
 			}
 		}
 		if !declared {
-			return &adapters.Error{Kind: adapters.KindUnsupported, Op: "provision", Err: fmt.Errorf("the server has no mixin %s", id)}
+			return &contract.Error{Kind: contract.KindUnsupported, Op: "provision", Err: fmt.Errorf("the server has no mixin %s", id)}
 		}
 	}
 	return nil
@@ -351,7 +351,7 @@ func (a *Adapter) create(ctx context.Context, op, loc string, msg *Message) (str
 	}
 	l := r.location()
 	if l == "" {
-		return "", &adapters.Error{Kind: adapters.KindServer, Op: op, Status: r.status, Err: errors.New("the server named no location for the created entity")}
+		return "", &contract.Error{Kind: contract.KindServer, Op: op, Status: r.status, Err: errors.New("the server named no location for the created entity")}
 	}
 	return l, nil
 }
@@ -380,7 +380,7 @@ func (a *Adapter) createCompute(ctx context.Context, md *Model, c *csbmsg.Comput
 	}
 	attrs, _, err := toOCCI(computeRows, c, fixed)
 	if err != nil {
-		return "", &adapters.Error{Kind: adapters.KindUnsupported, Op: "provision", Err: err}
+		return "", &contract.Error{Kind: contract.KindUnsupported, Op: "provision", Err: err}
 	}
 	attrs.Set(AttrCoreTitle, Str(title))
 	msg.Attributes = attrs
@@ -394,7 +394,7 @@ func (a *Adapter) createStorage(ctx context.Context, md *Model, s *csbmsg.Storag
 	}
 	attrs, _, err := toOCCI(storageRows, s, nil)
 	if err != nil {
-		return "", &adapters.Error{Kind: adapters.KindUnsupported, Op: "provision", Err: err}
+		return "", &contract.Error{Kind: contract.KindUnsupported, Op: "provision", Err: err}
 	}
 	attrs.Set(AttrCoreTitle, Str(title))
 	return a.create(ctx, "create storage", loc, &Message{Categories: []Category{kind}, Attributes: attrs})
@@ -407,7 +407,7 @@ func (a *Adapter) createNetwork(ctx context.Context, md *Model, n *csbmsg.Networ
 	}
 	attrs, mixins, err := toOCCI(networkRows, n, nil)
 	if err != nil {
-		return "", &adapters.Error{Kind: adapters.KindUnsupported, Op: "provision", Err: err}
+		return "", &contract.Error{Kind: contract.KindUnsupported, Op: "provision", Err: err}
 	}
 	attrs.Set(AttrCoreTitle, Str(title))
 	msg := &Message{Categories: []Category{kind}, Attributes: attrs}
@@ -424,7 +424,7 @@ func (a *Adapter) createNetworkInterface(ctx context.Context, md *Model, ni *csb
 	}
 	attrs, mixins, err := toOCCI(networkInterfaceRows, ni, nil)
 	if err != nil {
-		return "", &adapters.Error{Kind: adapters.KindUnsupported, Op: "provision", Err: err}
+		return "", &contract.Error{Kind: contract.KindUnsupported, Op: "provision", Err: err}
 	}
 	attrs.Set(AttrCoreSource, Str(a.ref(source)))
 	attrs.Set(AttrCoreTarget, Str(a.ref(target)))
@@ -442,7 +442,7 @@ func (a *Adapter) createStorageLink(ctx context.Context, md *Model, sl *csbmsg.S
 	}
 	attrs, _, err := toOCCI(storageLinkRows, sl, nil)
 	if err != nil {
-		return "", &adapters.Error{Kind: adapters.KindUnsupported, Op: "provision", Err: err}
+		return "", &contract.Error{Kind: contract.KindUnsupported, Op: "provision", Err: err}
 	}
 	attrs.Set(AttrCoreSource, Str(a.ref(source)))
 	attrs.Set(AttrCoreTarget, Str(a.ref(target)))
@@ -455,7 +455,7 @@ func (a *Adapter) createStorageLink(ctx context.Context, md *Model, sl *csbmsg.S
 // Remove deletes the links, then the compute, storage and network the
 // resource holds (a configured shared network is left alone). Entities
 // already gone are not an error.
-func (a *Adapter) Remove(ctx context.Context, res *adapters.Resource) error {
+func (a *Adapter) Remove(ctx context.Context, res *contract.Resource) error {
 	if res == nil {
 		return nil
 	}
@@ -468,7 +468,7 @@ func (a *Adapter) Remove(ctx context.Context, res *adapters.Resource) error {
 			continue
 		}
 		_, err := a.do(ctx, "remove", http.MethodDelete, loc, nil, "")
-		if err != nil && adapters.KindOf(err) != adapters.KindNotFound {
+		if err != nil && contract.KindOf(err) != contract.KindNotFound {
 			// A link the server already dropped with its compute may be
 			// refused rather than reported missing; go on, and report the
 			// first real failure.
@@ -492,7 +492,7 @@ func nz(v uint64) *uint64 {
 
 // Interface guards.
 var (
-	_ adapters.Adapter    = (*Adapter)(nil)
-	_ adapters.Discoverer = (*Adapter)(nil)
-	_ adapters.Finder     = (*Adapter)(nil)
+	_ contract.Adapter    = (*Adapter)(nil)
+	_ contract.Discoverer = (*Adapter)(nil)
+	_ contract.Finder     = (*Adapter)(nil)
 )

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/caddy-csb/caddy-csb/adapters/occi"
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/tests/clouds/occitest"
 )
@@ -39,9 +39,9 @@ func fullIaaS() csbmsg.ServiceRequest {
 	}}
 }
 
-func provision(t *testing.T, a *occi.Adapter, want csbmsg.ServiceRequest) *adapters.Resource {
+func provision(t *testing.T, a *occi.Adapter, want csbmsg.ServiceRequest) *contract.Resource {
 	t.Helper()
-	res, err := a.Provision(context.Background(), &adapters.Request{JobID: "job-1", Want: want, Service: csbmsg.Service{ID: "occi"}})
+	res, err := a.Provision(context.Background(), &contract.Request{JobID: "job-1", Want: want, Service: csbmsg.Service{ID: "occi"}})
 	if err != nil {
 		t.Fatalf("provision: %v", err)
 	}
@@ -49,13 +49,13 @@ func provision(t *testing.T, a *occi.Adapter, want csbmsg.ServiceRequest) *adapt
 }
 
 // roundTrip persists and reloads a resource, as the broker does.
-func roundTrip(t *testing.T, res *adapters.Resource) *adapters.Resource {
+func roundTrip(t *testing.T, res *contract.Resource) *contract.Resource {
 	t.Helper()
 	b, err := json.Marshal(res)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out adapters.Resource
+	var out contract.Resource
 	if err := json.Unmarshal(b, &out); err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func TestProvisionStatusUpdateRemove(t *testing.T) {
 			ctx := context.Background()
 			res := provision(t, a, fullIaaS())
 
-			if res.State != adapters.StateReady {
+			if res.State != contract.StateReady {
 				t.Errorf("state = %s", res.State)
 			}
 			if !strings.HasPrefix(res.URI, srv.URL+"/compute/") {
@@ -126,7 +126,7 @@ func TestProvisionStatusUpdateRemove(t *testing.T) {
 			// Status after a persist/reload.
 			res = roundTrip(t, res)
 			st, err := a.Status(ctx, res)
-			if err != nil || st.State != adapters.StateReady || *st.Granted.IaaS.Compute.Cores != 2 {
+			if err != nil || st.State != contract.StateReady || *st.Granted.IaaS.Compute.Cores != 2 {
 				t.Fatalf("status = %+v, %v", st, err)
 			}
 
@@ -139,7 +139,7 @@ func TestProvisionStatusUpdateRemove(t *testing.T) {
 			want.IaaS.Storage.Action = p(csbmsg.StorageActSnapshot)
 			want.IaaS.Network.VLAN = p("43")
 			want.IaaS.Network.Action = p(csbmsg.NetworkDown)
-			up, err := a.Update(ctx, st, &adapters.Request{JobID: "job-1", Want: want})
+			up, err := a.Update(ctx, st, &contract.Request{JobID: "job-1", Want: want})
 			if err != nil {
 				t.Fatalf("update: %v", err)
 			}
@@ -168,7 +168,7 @@ func TestProvisionStatusUpdateRemove(t *testing.T) {
 
 			// Status back to active through the status element alone.
 			want = csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Compute: &csbmsg.Compute{Status: p(csbmsg.ComputeActive)}, Network: &csbmsg.Network{Status: p(csbmsg.NetworkActive)}, Storage: &csbmsg.Storage{Status: p(csbmsg.StorageOffline)}}}
-			up, err = a.Update(ctx, up, &adapters.Request{Want: want})
+			up, err = a.Update(ctx, up, &contract.Request{Want: want})
 			if err != nil {
 				t.Fatalf("update status: %v", err)
 			}
@@ -190,7 +190,7 @@ func TestProvisionStatusUpdateRemove(t *testing.T) {
 				t.Errorf("second remove: %v", err)
 			}
 			gone, err := a.Status(ctx, up)
-			if err != nil || gone.State != adapters.StateGone {
+			if err != nil || gone.State != contract.StateGone {
 				t.Errorf("status after remove = %+v, %v", gone, err)
 			}
 		})
@@ -216,7 +216,7 @@ func TestProvisionFromTemplate(t *testing.T) {
 		}
 	}
 	want := csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Compute: &csbmsg.Compute{Cores: p(uint64(2)), Memory: p(uint64(7)), Hostname: p("big")}}}
-	res, err := a.Provision(context.Background(), &adapters.Request{JobID: "j", Want: want, Service: large})
+	res, err := a.Provision(context.Background(), &contract.Request{JobID: "j", Want: want, Service: large})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +229,7 @@ func TestProvisionFromTemplate(t *testing.T) {
 	}
 	// Without the template, asking for memory beats the fixed value: the
 	// fixture must refuse an immutable attribute; prove it does.
-	_, err = a.Provision(context.Background(), &adapters.Request{JobID: "j", Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Compute: &csbmsg.Compute{Cores: p(uint64(1))}}}, Service: csbmsg.Service{ID: "tpl-large", URI: "http://my.occi.service/occi/infrastructure/resource_tpl#nosuch"}})
+	_, err = a.Provision(context.Background(), &contract.Request{JobID: "j", Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Compute: &csbmsg.Compute{Cores: p(uint64(1))}}}, Service: csbmsg.Service{ID: "tpl-large", URI: "http://my.occi.service/occi/infrastructure/resource_tpl#nosuch"}})
 	if err != nil {
 		t.Errorf("unknown template in service URI should fall back to plain compute: %v", err)
 	}
@@ -242,11 +242,11 @@ func TestPendingUntilSettled(t *testing.T) {
 	srv := occitest.NewServer(t, occitest.Options{Profile: occitest.Rocci, PendingReads: 2})
 	a := newAdapter(t, srv, nil)
 	res := provision(t, a, csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Compute: &csbmsg.Compute{Cores: p(uint64(1))}}})
-	if res.State != adapters.StatePending {
+	if res.State != contract.StatePending {
 		t.Fatalf("state right after provisioning = %s, want pending", res.State)
 	}
 	polls := 0
-	for res.State == adapters.StatePending {
+	for res.State == contract.StatePending {
 		polls++
 		if polls > 5 {
 			t.Fatal("never settled")
@@ -256,12 +256,12 @@ func TestPendingUntilSettled(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if res.State != adapters.StateReady || *res.Granted.IaaS.Compute.Status != csbmsg.ComputeActive || polls != 2 {
+	if res.State != contract.StateReady || *res.Granted.IaaS.Compute.Status != csbmsg.ComputeActive || polls != 2 {
 		t.Errorf("state %s after %d polls", res.State, polls)
 	}
 	// A machine that fails at the provider shows as failed.
 	srv.SetAttribute(res.URI, "occi.compute.state", "error", true)
-	if res, _ = a.Status(context.Background(), res); res.State != adapters.StateFailed {
+	if res, _ = a.Status(context.Background(), res); res.State != contract.StateFailed {
 		t.Errorf("state = %s, want failed", res.State)
 	}
 }

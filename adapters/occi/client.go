@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/caddy-csb/caddy-csb/adapters/internal/nativeerr"
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 )
 
 // maxResponse caps how much of a provider's answer is read.
@@ -61,11 +61,11 @@ func idempotent(method string) bool {
 // do sends one OCCI request and parses the answer. msg, if not nil, is
 // rendered in the configured rendering. Idempotent methods are retried on
 // transport errors and 502/503/504; POST (create, partial update, action)
-// never is. A non-2xx answer is an *adapters.Error.
+// never is. A non-2xx answer is an *contract.Error.
 func (a *Adapter) do(ctx context.Context, op, method, target string, msg *Message, accept string) (*response, error) {
 	u, err := a.resolve(target)
 	if err != nil {
-		return nil, &adapters.Error{Kind: adapters.KindClient, Op: op, Err: err}
+		return nil, &contract.Error{Kind: contract.KindClient, Op: op, Err: err}
 	}
 	attempts := 1
 	if idempotent(method) {
@@ -111,7 +111,7 @@ func (a *Adapter) backoff(ctx context.Context, attempt int) error {
 func (a *Adapter) once(ctx context.Context, op, method string, u *url.URL, msg *Message, accept string) (*response, error, bool) {
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
 	if err != nil {
-		return nil, &adapters.Error{Kind: adapters.KindClient, Op: op, Err: err}, false
+		return nil, &contract.Error{Kind: contract.KindClient, Op: op, Err: err}, false
 	}
 	if msg != nil {
 		switch a.cfg.Rendering {
@@ -143,17 +143,17 @@ func (a *Adapter) once(ctx context.Context, op, method string, u *url.URL, msg *
 		return nil, transportError(op, err), ctx.Err() == nil
 	}
 	if len(data) > maxResponse {
-		return nil, &adapters.Error{Kind: adapters.KindServer, Op: op, Status: resp.StatusCode, Err: fmt.Errorf("answer larger than %d bytes", maxResponse)}, false
+		return nil, &contract.Error{Kind: contract.KindServer, Op: op, Status: resp.StatusCode, Err: fmt.Errorf("answer larger than %d bytes", maxResponse)}, false
 	}
 	r := &response{status: resp.StatusCode, header: resp.Header, body: data, url: u}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		e := &adapters.Error{Kind: statusKind(resp.StatusCode), Op: op, Status: resp.StatusCode, Err: fmt.Errorf("%s %s: %s", method, u.Path, snippet(data, resp.Status))}
+		e := &contract.Error{Kind: statusKind(resp.StatusCode), Op: op, Status: resp.StatusCode, Err: fmt.Errorf("%s %s: %s", method, u.Path, snippet(data, resp.Status))}
 		return r, e, idempotent(method) && retryable(resp.StatusCode)
 	}
 	if method != http.MethodHead {
 		r.msg, err = parseResponse(resp.Header, data)
 		if err != nil {
-			return r, &adapters.Error{Kind: adapters.KindServer, Op: op, Status: resp.StatusCode, Err: fmt.Errorf("unreadable OCCI rendering: %w", err)}, false
+			return r, &contract.Error{Kind: contract.KindServer, Op: op, Status: resp.StatusCode, Err: fmt.Errorf("unreadable OCCI rendering: %w", err)}, false
 		}
 	}
 	return r, nil, false
@@ -196,13 +196,13 @@ func snippet(b []byte, status string) string {
 	return status + ": " + nativeerr.Message(b)
 }
 
-func transportError(op string, err error) *adapters.Error {
-	kind := adapters.KindTransport
+func transportError(op string, err error) *contract.Error {
+	kind := contract.KindTransport
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
-		kind = adapters.KindTimeout
+		kind = contract.KindTimeout
 	}
-	return &adapters.Error{Kind: kind, Op: op, Err: err}
+	return &contract.Error{Kind: kind, Op: op, Err: err}
 }
 
 // resolve resolves a location against the endpoint. A server may name

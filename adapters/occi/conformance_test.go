@@ -6,7 +6,7 @@ import (
 
 	"github.com/caddy-csb/caddy-csb/adapters/adaptertest"
 	"github.com/caddy-csb/caddy-csb/adapters/occi"
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/tests/clouds/occitest"
 )
@@ -26,19 +26,19 @@ func TestConformance(t *testing.T) {
 		t.Run(v.name, func(t *testing.T) {
 			srv := occitest.NewServer(t, v.opts)
 			adaptertest.Run(t, adaptertest.Target{
-				New: func(t *testing.T) adapters.Adapter {
+				New: func(t *testing.T) contract.Adapter {
 					return newAdapter(t, srv, func(c *occi.Config) { c.Rendering = v.rendering })
 				},
 				Cases: []adaptertest.Case{
-					{Name: "compute+storage+network", Req: adapters.Request{Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{
+					{Name: "compute+storage+network", Req: contract.Request{Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{
 						Compute: &csbmsg.Compute{Cores: p(uint64(1)), Memory: p(uint64(2))},
 						Storage: &csbmsg.Storage{Size: p(uint64(10))},
 						Network: &csbmsg.Network{Allocation: p(csbmsg.AllocationDynamic)},
 					}}}, Updates: []adaptertest.Update{
-						{Name: "resize", Req: adapters.Request{Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{
+						{Name: "resize", Req: contract.Request{Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{
 							Compute: &csbmsg.Compute{Cores: p(uint64(2)), Memory: p(uint64(4))},
 							Storage: &csbmsg.Storage{Size: p(uint64(20))},
-						}}}, Check: func(t testing.TB, res *adapters.Resource) {
+						}}}, Check: func(t testing.TB, res *contract.Resource) {
 							g := res.Granted.IaaS
 							if *g.Compute.Cores != 2 || *g.Compute.Memory != 4 || *g.Storage.Size != 20 {
 								t.Errorf("granted after resize: cores %d memory %d size %d", *g.Compute.Cores, *g.Compute.Memory, *g.Storage.Size)
@@ -48,28 +48,28 @@ func TestConformance(t *testing.T) {
 						{Name: "start", Req: computeAction(csbmsg.ComputeStart), Check: adaptertest.HasComputeStatus(csbmsg.ComputeActive)},
 						{Name: "suspend", Req: computeAction(csbmsg.ComputeSuspend), Check: adaptertest.HasComputeStatus(csbmsg.ComputeSuspended)},
 						{Name: "restart", Req: computeAction(csbmsg.ComputeRestart), Check: adaptertest.HasComputeStatus(csbmsg.ComputeActive)},
-						{Name: "network down", Req: adapters.Request{Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Network: &csbmsg.Network{Action: p(csbmsg.NetworkDown)}}}},
-							Check: func(t testing.TB, res *adapters.Resource) {
+						{Name: "network down", Req: contract.Request{Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Network: &csbmsg.Network{Action: p(csbmsg.NetworkDown)}}}},
+							Check: func(t testing.TB, res *contract.Resource) {
 								if *res.Granted.IaaS.Network.Status != csbmsg.NetworkInactive {
 									t.Errorf("network status %s", *res.Granted.IaaS.Network.Status)
 								}
 							}},
-						{Name: "network up", Req: adapters.Request{Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Network: &csbmsg.Network{Action: p(csbmsg.NetworkUp)}}}}},
+						{Name: "network up", Req: contract.Request{Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Network: &csbmsg.Network{Action: p(csbmsg.NetworkUp)}}}}},
 						{Name: "storage offline", Req: storageAction(csbmsg.StorageActOffline), Check: storageStatus(csbmsg.StorageOffline)},
 						{Name: "storage online", Req: storageAction(csbmsg.StorageActOnline), Check: storageStatus(csbmsg.StorageOnline)},
 						{Name: "storage backup", Req: storageAction(csbmsg.StorageActBackup), Check: storageStatus(csbmsg.StorageOnline)},
 						{Name: "storage snapshot", Req: storageAction(csbmsg.StorageActSnapshot), Check: storageStatus(csbmsg.StorageOnline)},
-						{Name: "storage resize", Req: adapters.Request{Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Storage: &csbmsg.Storage{Size: p(uint64(30)), Action: p(csbmsg.StorageActResize)}}}},
-							Check: func(t testing.TB, res *adapters.Resource) {
+						{Name: "storage resize", Req: contract.Request{Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Storage: &csbmsg.Storage{Size: p(uint64(30)), Action: p(csbmsg.StorageActResize)}}}},
+							Check: func(t testing.TB, res *contract.Resource) {
 								if *res.Granted.IaaS.Storage.Size != 30 {
 									t.Errorf("size %d", *res.Granted.IaaS.Storage.Size)
 								}
 							}},
 					}},
-					{Name: "compute only", Req: adapters.Request{Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Compute: &csbmsg.Compute{Architecture: p("x86"), Cores: p(uint64(1))}}}}},
-					{Name: "full", Req: adapters.Request{Want: fullIaaS()}},
+					{Name: "compute only", Req: contract.Request{Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Compute: &csbmsg.Compute{Architecture: p("x86"), Cores: p(uint64(1))}}}}},
+					{Name: "full", Req: contract.Request{Want: fullIaaS()}},
 				},
-				Unsupported: []adapters.Request{
+				Unsupported: []contract.Request{
 					{Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Compute: &csbmsg.Compute{Architecture: p("arm64")}}}},
 					{Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Network: &csbmsg.Network{VLAN: p("blue")}}}},
 					{Want: csbmsg.ServiceRequest{SaaS: &csbmsg.SaaS{Link: &csbmsg.Link{Rel: "crm", Href: "https://crm.example"}}}},
@@ -94,16 +94,16 @@ func TestConformance(t *testing.T) {
 	}
 }
 
-func computeAction(a csbmsg.ComputeAction) adapters.Request {
-	return adapters.Request{Want: adaptertest.ComputeAction(a)}
+func computeAction(a csbmsg.ComputeAction) contract.Request {
+	return contract.Request{Want: adaptertest.ComputeAction(a)}
 }
 
-func storageAction(a csbmsg.StorageAction) adapters.Request {
-	return adapters.Request{Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Storage: &csbmsg.Storage{Action: &a}}}}
+func storageAction(a csbmsg.StorageAction) contract.Request {
+	return contract.Request{Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Storage: &csbmsg.Storage{Action: &a}}}}
 }
 
-func storageStatus(want csbmsg.StorageStatus) func(testing.TB, *adapters.Resource) {
-	return func(t testing.TB, res *adapters.Resource) {
+func storageStatus(want csbmsg.StorageStatus) func(testing.TB, *contract.Resource) {
+	return func(t testing.TB, res *contract.Resource) {
 		if got := res.Granted.IaaS.Storage.Status; got == nil || *got != want {
 			t.Errorf("storage status %v, want %s", got, want)
 		}

@@ -10,8 +10,8 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/caddy-csb/caddy-csb/adapters/occi"
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 	"github.com/caddy-csb/caddy-csb/broker/jobs/jobstest"
@@ -40,7 +40,7 @@ func TestFindAfterCrashBetweenStorageAndCompute(t *testing.T) {
 	before, storages := srv.Inventory(), srv.Count(occi.KindStorage)
 	// The compute is never created: the broker died while asking.
 	srv.FailNext("POST", "/compute/", 503, 1)
-	req := &adapters.Request{JobID: "job-crash-1", Want: crashRequest()}
+	req := &contract.Request{JobID: "job-crash-1", Want: crashRequest()}
 	_, _ = newAdapter(t, srv, nil).Provision(context.Background(), req) // its answer is lost with the broker
 	if srv.Count(occi.KindStorage) != storages+1 || srv.Inventory() != before+1 {
 		t.Fatalf("the crash should leave exactly the storage: inventory %d, was %d", srv.Inventory(), before)
@@ -51,7 +51,7 @@ func TestFindAfterCrashBetweenStorageAndCompute(t *testing.T) {
 	if err != nil || res == nil {
 		t.Fatalf("find: %+v, %v", res, err)
 	}
-	if res.Native["storage"] == "" || res.Native["compute"] != "" || res.State != adapters.StateFailed {
+	if res.Native["storage"] == "" || res.Native["compute"] != "" || res.State != contract.StateFailed {
 		t.Fatalf("find after the crash: state %s, native %v (want the storage alone, failed)", res.State, res.Native)
 	}
 	if _, _, attrs, ok := srv.Entity(res.Native["storage"]); !ok || attrs["occi.core.title"] != req.JobID {
@@ -112,12 +112,12 @@ func (s *frozenStore) Unlock(ctx context.Context, name string) error {
 // the store takes no more writes, and the broker does nothing more (the
 // call does not return until the broker is stopped).
 type dying struct {
-	adapters.Adapter
+	contract.Adapter
 	st   *frozenStore
 	dead chan struct{} // closed when the broker is killed
 }
 
-func (d *dying) Provision(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
+func (d *dying) Provision(ctx context.Context, req *contract.Request) (*contract.Resource, error) {
 	_, _ = d.Adapter.Provision(ctx, req)
 	d.st.setFrozen(true)
 	close(d.dead)
@@ -145,11 +145,11 @@ func TestJobManagerReconcilesCrashThroughFind(t *testing.T) {
 	}
 	st := new(frozenStore)
 	changed := make(chan struct{}, 1)
-	start := func(ad adapters.Adapter) *jobs.Manager {
+	start := func(ad contract.Adapter) *jobs.Manager {
 		m, err := jobs.New(jobs.Config{
 			Store:  st,
 			Placer: placer,
-			Adapter: func(id string, _ catalog.Kind) (adapters.Adapter, bool) {
+			Adapter: func(id string, _ catalog.Kind) (contract.Adapter, bool) {
 				return ad, id == "occi"
 			},
 			Logger:         zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),

@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
@@ -37,7 +37,7 @@ func (a *Adapter) readModel(ctx context.Context) (*Model, error) {
 	}
 	md := ModelFrom(r.msg)
 	if len(md.Kinds) == 0 {
-		return nil, &adapters.Error{Kind: adapters.KindServer, Op: "discover", Status: r.status, Err: errors.New("query interface lists no kinds")}
+		return nil, &contract.Error{Kind: contract.KindServer, Op: "discover", Status: r.status, Err: errors.New("query interface lists no kinds")}
 	}
 	// The text rendering carries no attribute defaults, so template sizes
 	// are unknown; the JSON rendering carries them. Ask for it when there

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/caddy-csb/caddy-csb/adapters/occi"
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/tests/clouds/occitest"
 )
@@ -30,8 +30,8 @@ func TestErrors(t *testing.T) {
 			"paas":      {PaaS: &csbmsg.PaaS{Link: &csbmsg.Link{Rel: "x"}}},
 			"lone link": {IaaS: &csbmsg.IaaS{Storage: &csbmsg.Storage{}, StorageLink: &csbmsg.StorageLink{}}},
 		} {
-			res, err := a.Provision(ctx, &adapters.Request{Want: want})
-			if adapters.KindOf(err) != adapters.KindUnsupported || res != nil {
+			res, err := a.Provision(ctx, &contract.Request{Want: want})
+			if contract.KindOf(err) != contract.KindUnsupported || res != nil {
 				t.Errorf("%s: %v, %+v", name, err, res)
 			}
 		}
@@ -46,9 +46,9 @@ func TestErrors(t *testing.T) {
 		srv.FailNext(http.MethodPost, "/compute/", http.StatusInternalServerError, 1)
 		want := computeReq()
 		want.IaaS.Storage = &csbmsg.Storage{Size: p(uint64(1))}
-		res, err := a.Provision(ctx, &adapters.Request{Want: want})
-		var ae *adapters.Error
-		if !errors.As(err, &ae) || ae.Kind != adapters.KindServer || ae.Status != 500 {
+		res, err := a.Provision(ctx, &contract.Request{Want: want})
+		var ae *contract.Error
+		if !errors.As(err, &ae) || ae.Kind != contract.KindServer || ae.Status != 500 {
 			t.Fatalf("err = %v", err)
 		}
 		if res == nil || res.Native["storage"] == "" {
@@ -63,13 +63,13 @@ func TestErrors(t *testing.T) {
 		srv := occitest.NewServer(t, occitest.Options{Profile: occitest.Rocci})
 		a := newAdapter(t, srv, nil)
 		srv.FailNext(http.MethodPost, "/compute/", http.StatusForbidden, 1)
-		_, err := a.Provision(ctx, &adapters.Request{Want: compute})
-		if adapters.KindOf(err) != adapters.KindClient {
+		_, err := a.Provision(ctx, &contract.Request{Want: compute})
+		if contract.KindOf(err) != contract.KindClient {
 			t.Errorf("err = %v", err)
 		}
 		srv.FailNext(http.MethodPost, "/compute/", http.StatusInsufficientStorage, 1)
-		_, err = a.Provision(ctx, &adapters.Request{Want: compute})
-		if adapters.KindOf(err) != adapters.KindCapacity {
+		_, err = a.Provision(ctx, &contract.Request{Want: compute})
+		if contract.KindOf(err) != contract.KindCapacity {
 			t.Errorf("507: err = %v", err)
 		}
 	})
@@ -78,9 +78,9 @@ func TestErrors(t *testing.T) {
 		srv := occitest.NewServer(t, occitest.Options{Profile: occitest.Rocci})
 		a := newAdapter(t, srv, func(c *occi.Config) { c.NoStart = true })
 		res := provision(t, a, compute)
-		_, err := a.Update(ctx, res, &adapters.Request{Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Compute: &csbmsg.Compute{Action: p(csbmsg.ComputeSuspend)}}}})
-		var ae *adapters.Error
-		if !errors.As(err, &ae) || ae.Kind != adapters.KindClient || ae.Status != http.StatusConflict {
+		_, err := a.Update(ctx, res, &contract.Request{Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Compute: &csbmsg.Compute{Action: p(csbmsg.ComputeSuspend)}}}})
+		var ae *contract.Error
+		if !errors.As(err, &ae) || ae.Kind != contract.KindClient || ae.Status != http.StatusConflict {
 			t.Errorf("err = %v", err)
 		}
 	})
@@ -95,12 +95,12 @@ func TestErrors(t *testing.T) {
 			t.Errorf("status with two 503s: %v", err)
 		}
 		srv.FailNext(http.MethodGet, path, http.StatusServiceUnavailable, 3)
-		if _, err := a.Status(ctx, res); adapters.KindOf(err) != adapters.KindServer {
+		if _, err := a.Status(ctx, res); contract.KindOf(err) != contract.KindServer {
 			t.Errorf("status with three 503s: %v", err)
 		}
 		before := len(srv.Requests())
 		srv.FailNext(http.MethodPost, "/compute/", http.StatusServiceUnavailable, 1)
-		if _, err := a.Provision(ctx, &adapters.Request{Want: compute}); adapters.KindOf(err) != adapters.KindServer {
+		if _, err := a.Provision(ctx, &contract.Request{Want: compute}); contract.KindOf(err) != contract.KindServer {
 			t.Errorf("create with 503: %v", err)
 		}
 		posts := 0
@@ -126,7 +126,7 @@ func TestErrors(t *testing.T) {
 		dctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 		defer cancel()
 		_, err := a.Status(dctx, res)
-		if adapters.KindOf(err) != adapters.KindTimeout {
+		if contract.KindOf(err) != contract.KindTimeout {
 			t.Errorf("err = %v", err)
 		}
 	})
@@ -135,8 +135,8 @@ func TestErrors(t *testing.T) {
 		srv := occitest.NewServer(t, occitest.Options{Profile: occitest.Rocci})
 		a := newAdapter(t, srv, nil)
 		srv.Close()
-		_, err := a.Provision(ctx, &adapters.Request{Want: compute})
-		if adapters.KindOf(err) != adapters.KindTransport {
+		_, err := a.Provision(ctx, &contract.Request{Want: compute})
+		if contract.KindOf(err) != contract.KindTransport {
 			t.Errorf("err = %v", err)
 		}
 	})
@@ -147,10 +147,10 @@ func TestErrors(t *testing.T) {
 		res := provision(t, a, compute)
 		srv.Delete(res.URI)
 		st, err := a.Status(ctx, res)
-		if err != nil || st.State != adapters.StateGone {
+		if err != nil || st.State != contract.StateGone {
 			t.Errorf("status = %+v, %v", st, err)
 		}
-		if _, err := a.Update(ctx, res, &adapters.Request{Want: compute}); adapters.KindOf(err) != adapters.KindNotFound {
+		if _, err := a.Update(ctx, res, &contract.Request{Want: compute}); contract.KindOf(err) != contract.KindNotFound {
 			t.Errorf("update of a gone resource: %v", err)
 		}
 		if err := a.Remove(ctx, res); err != nil {

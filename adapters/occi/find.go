@@ -4,7 +4,7 @@ import (
 	"context"
 	"net/http"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 )
 
 // Find gathers what Provision created for a job from the occi.core.title
@@ -20,7 +20,7 @@ import (
 // than hand half a job to the consumer. Find changes nothing at the
 // provider: a complete set whose compute Provision had not started yet is
 // reported as it is.
-func (a *Adapter) Find(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
+func (a *Adapter) Find(ctx context.Context, req *contract.Request) (*contract.Resource, error) {
 	const op = "find"
 	want := req.Want.IaaS
 	if want == nil || req.JobID == "" {
@@ -30,7 +30,7 @@ func (a *Adapter) Find(ctx context.Context, req *adapters.Request) (*adapters.Re
 	if err != nil {
 		return nil, err
 	}
-	res := &adapters.Resource{State: adapters.StatePending, Native: map[string]string{}}
+	res := &contract.Resource{State: contract.StatePending, Native: map[string]string{}}
 	var compute *Message
 	for _, k := range []struct{ key, kind string }{
 		{nativeStorage, KindStorage}, {nativeNetwork, KindNetwork}, {nativeCompute, KindCompute},
@@ -55,7 +55,7 @@ func (a *Adapter) Find(ctx context.Context, req *adapters.Request) (*adapters.Re
 	if a.cfg.Network != "" && (want.Network != nil || want.NetworkInterface != nil) {
 		u, err := a.resolve(a.cfg.Network)
 		if err != nil {
-			return nil, &adapters.Error{Kind: adapters.KindClient, Op: op, Err: err}
+			return nil, &contract.Error{Kind: contract.KindClient, Op: op, Err: err}
 		}
 		res.Native[nativeNetwork] = u.String()
 		res.Native[nativeNetworkShared] = "true"
@@ -69,8 +69,8 @@ func (a *Adapter) Find(ctx context.Context, req *adapters.Request) (*adapters.Re
 		(want.Network != nil || want.NetworkInterface != nil) && n[nativeNetwork] == "" ||
 		n[nativeCompute] != "" && n[nativeNetwork] != "" && n[nativeNetworkInterface] == "" ||
 		n[nativeCompute] != "" && n[nativeStorage] != "" && n[nativeStorageLink] == "" {
-		n[adapters.NativeIncomplete] = "true"
-		res.State = adapters.StateFailed
+		n[contract.NativeIncomplete] = "true"
+		res.State = contract.StateFailed
 	}
 	res.URI = primary(n)
 	if out, err := a.Status(ctx, res); err == nil {
@@ -90,7 +90,7 @@ func (a *Adapter) titled(ctx context.Context, op string, md *Model, kind, title 
 	}
 	r, err := a.do(ctx, op+": list "+kind, http.MethodGet, coll, nil, "")
 	if err != nil {
-		if adapters.KindOf(err) == adapters.KindNotFound {
+		if contract.KindOf(err) == contract.KindNotFound {
 			return "", nil, nil
 		}
 		return "", nil, err
@@ -104,7 +104,7 @@ func (a *Adapter) titled(ctx context.Context, op string, md *Model, kind, title 
 			continue
 		}
 		e, err := a.do(ctx, op+": read "+kind, http.MethodGet, u.String(), nil, "")
-		if adapters.KindOf(err) == adapters.KindNotFound {
+		if contract.KindOf(err) == contract.KindNotFound {
 			continue // deleted since the listing
 		}
 		if err != nil {

@@ -8,11 +8,11 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 )
 
 // Front prepares a consumer request for the job's OCCI entities (see
-// adapters.Fronter). The route stands for the adapter's endpoint, in which
+// contract.Fronter). The route stands for the adapter's endpoint, in which
 // only the entities the job created exist, at their locations relative to
 // the endpoint ("/compute/4f1c…"): its compute, storage and network (not a
 // configured shared network) and the networkinterface and storagelink
@@ -28,8 +28,8 @@ import (
 // refused: they go through the broker or reach beyond the job.
 //
 // The provider's credentials are the broker's (BrokerAuthenticates).
-func (a *Adapter) Front(ctx context.Context, r *http.Request, res *adapters.Resource) (*url.URL, error) {
-	base, err := adapters.NewFrontBase(a.base.String())
+func (a *Adapter) Front(ctx context.Context, r *http.Request, res *contract.Resource) (*url.URL, error) {
+	base, err := contract.NewFrontBase(a.base.String())
 	if err != nil {
 		return nil, err
 	}
@@ -45,19 +45,19 @@ func (a *Adapter) Front(ctx context.Context, r *http.Request, res *adapters.Reso
 		}
 	}
 	if kind == "" {
-		return nil, adapters.NotInJob(p)
+		return nil, contract.NotInJob(p)
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		if r.URL.RawQuery != "" {
-			return nil, adapters.Refused("a query on an entity is not allowed through the broker")
+			return nil, contract.Refused("a query on an entity is not allowed through the broker")
 		}
 	case http.MethodPost:
 		if err := checkAction(r, kind); err != nil {
 			return nil, err
 		}
 	default:
-		return nil, adapters.Refused("%s on the job's entities goes through the broker", r.Method)
+		return nil, contract.Refused("%s on the job's entities goes through the broker", r.Method)
 	}
 	return base.Rewrite(r), nil
 }
@@ -83,35 +83,35 @@ const maxActionBody = 64 << 10
 func checkAction(r *http.Request, kind string) error {
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		return adapters.Refused("query %q not understood", r.URL.RawQuery)
+		return contract.Refused("query %q not understood", r.URL.RawQuery)
 	}
 	term := q.Get("action")
 	allowed, ok := frontedActions[kind]
 	if len(q) != 1 || len(q["action"]) != 1 || !ok || !allowed.terms[term] {
-		return adapters.Refused("POST on the job's %s: only the actions of the broker's list go through the route, not %q", kind, term)
+		return contract.Refused("POST on the job's %s: only the actions of the broker's list go through the route, not %q", kind, term)
 	}
 	msg, err := ParseHeaders(r.Header)
 	if err != nil {
-		return adapters.Refused("the action's OCCI headers do not parse: %v", err)
+		return contract.Refused("the action's OCCI headers do not parse: %v", err)
 	}
 	var body []byte
 	if r.Body != nil && r.Body != http.NoBody {
 		var over bool
-		if body, over, err = adapters.ReadBody(r, maxActionBody); err != nil {
+		if body, over, err = contract.ReadBody(r, maxActionBody); err != nil {
 			return err
 		}
 		if over {
-			return adapters.Refused("action body larger than %d bytes", maxActionBody)
+			return contract.Refused("action body larger than %d bytes", maxActionBody)
 		}
 	}
 	if len(bytes.TrimSpace(body)) > 0 {
 		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 		if err != nil || mt != MediaTextPlain {
-			return adapters.Refused("an action body is %s", MediaTextPlain)
+			return contract.Refused("an action body is %s", MediaTextPlain)
 		}
 		inBody, err := ParsePlain(body)
 		if err != nil {
-			return adapters.Refused("the action body does not parse: %v", err)
+			return contract.Refused("the action body does not parse: %v", err)
 		}
 		msg.Categories = append(msg.Categories, inBody.Categories...)
 		msg.Links = append(msg.Links, inBody.Links...)
@@ -122,26 +122,26 @@ func checkAction(r *http.Request, kind string) error {
 		}
 	}
 	if len(msg.Links) > 0 || len(msg.Locations) > 0 {
-		return adapters.Refused("an action through the broker carries no link or location")
+		return contract.Refused("an action through the broker carries no link or location")
 	}
 	for _, c := range msg.Categories {
 		if c.Scheme != allowed.scheme || c.Term != term || (c.Class != "" && c.Class != ClassAction) {
-			return adapters.Refused("category %s%s does not belong to action %s", c.Scheme, c.Term, term)
+			return contract.Refused("category %s%s does not belong to action %s", c.Scheme, c.Term, term)
 		}
 	}
 	for _, n := range msg.Attributes.Names() {
 		if !strings.EqualFold(n, "method") {
-			return adapters.Refused("attribute %s of an action is not allowed through the broker", n)
+			return contract.Refused("attribute %s of an action is not allowed through the broker", n)
 		}
 	}
 	if body != nil {
-		adapters.ResetBody(r, body)
+		contract.ResetBody(r, body)
 	}
 	return nil
 }
 
 // Interface guards.
 var (
-	_ adapters.Fronter             = (*Adapter)(nil)
-	_ adapters.BrokerAuthenticated = (*Adapter)(nil)
+	_ contract.Fronter             = (*Adapter)(nil)
+	_ contract.BrokerAuthenticated = (*Adapter)(nil)
 )

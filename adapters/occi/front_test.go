@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/caddy-csb/caddy-csb/adapters/adaptertest"
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 )
 
 // TestFrontScopesToTheJob: the route reads the entities the job created
@@ -17,7 +17,7 @@ func TestFrontScopesToTheJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	const root = "http://cloud.test/occi"
-	res := &adapters.Resource{URI: root + "/compute/c1", Native: map[string]string{
+	res := &contract.Resource{URI: root + "/compute/c1", Native: map[string]string{
 		nativeCompute: root + "/compute/c1", nativeStorage: root + "/storage/s1", nativeNetwork: root + "/network/n1",
 		nativeNetworkInterface: root + "/link/networkinterface/l1", nativeStorageLink: root + "/link/storagelink/l2",
 	}}
@@ -60,7 +60,7 @@ func TestFrontScopesToTheJob(t *testing.T) {
 	})
 
 	// A configured shared network is the provider's, not the job's.
-	shared := &adapters.Resource{Native: map[string]string{nativeNetwork: root + "/network/public", nativeNetworkShared: "true"}}
+	shared := &contract.Resource{Native: map[string]string{nativeNetwork: root + "/network/public", nativeNetworkShared: "true"}}
 	adaptertest.RunFrontCases(t, a, shared, []adaptertest.FrontCase{{Method: "GET", Path: "/network/public", Status: 404}})
 	if !a.BrokerAuthenticates() {
 		t.Fatal("the occi adapter's credentials are the broker's")

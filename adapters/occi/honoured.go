@@ -1,14 +1,14 @@
 package occi
 
-import "github.com/caddy-csb/caddy-csb/broker/adapters"
+import "github.com/caddy-csb/caddy-csb/broker/contract"
 
-// HonouredFields implements adapters.FieldReporter: every IaaS element
+// HonouredFields implements contract.FieldReporter: every IaaS element
 // the adapter creates, and every child its mapping tables send to the
 // provider (the rows that are not ReadOnly).
-func (a *Adapter) HonouredFields() adapters.FieldSet { return honoured }
+func (a *Adapter) HonouredFields() contract.FieldSet { return honoured }
 
-var honoured = func() adapters.FieldSet {
-	s := adapters.Fields("IaaS/compute", "IaaS/storage", "IaaS/network", "IaaS/NetworkInterface", "IaaS/storagelink")
+var honoured = func() contract.FieldSet {
+	s := contract.Fields("IaaS/compute", "IaaS/storage", "IaaS/network", "IaaS/NetworkInterface", "IaaS/storagelink")
 	addRows(s, "IaaS/compute", computeRows)
 	addRows(s, "IaaS/storage", storageRows)
 	addRows(s, "IaaS/network", networkRows)
@@ -17,7 +17,7 @@ var honoured = func() adapters.FieldSet {
 	return s
 }()
 
-func addRows[E any](s adapters.FieldSet, elem string, rows []row[E]) {
+func addRows[E any](s contract.FieldSet, elem string, rows []row[E]) {
 	for _, r := range rows {
 		if !r.ReadOnly {
 			s[elem+"/"+r.CSB] = struct{}{}

@@ -13,7 +13,7 @@ import (
 	"strings"
 
 	"github.com/caddy-csb/caddy-csb/adapters/internal/nativeerr"
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
@@ -221,36 +221,36 @@ func wholeFromOCCI(v Value) (string, bool) {
 // state. An empty CSB value means the OCCI state has no CSB spelling.
 type stateMap map[string]struct {
 	CSB   string
-	State adapters.State
+	State contract.State
 }
 
 var computeStates = stateMap{
-	"active":    {string(csbmsg.ComputeActive), adapters.StateReady},
-	"inactive":  {string(csbmsg.ComputeInactive), adapters.StateReady},
-	"suspended": {string(csbmsg.ComputeSuspended), adapters.StateReady},
-	"error":     {"", adapters.StateFailed},
+	"active":    {string(csbmsg.ComputeActive), contract.StateReady},
+	"inactive":  {string(csbmsg.ComputeInactive), contract.StateReady},
+	"suspended": {string(csbmsg.ComputeSuspended), contract.StateReady},
+	"error":     {"", contract.StateFailed},
 	// Not in the specification; rOCCI-server and OpenNebula report these
 	// while a machine is being deployed.
-	"waiting": {string(csbmsg.ComputeInactive), adapters.StatePending},
-	"pending": {string(csbmsg.ComputeInactive), adapters.StatePending},
+	"waiting": {string(csbmsg.ComputeInactive), contract.StatePending},
+	"pending": {string(csbmsg.ComputeInactive), contract.StatePending},
 }
 
 var storageStates = stateMap{
-	"online":   {string(csbmsg.StorageOnline), adapters.StateReady},
-	"offline":  {string(csbmsg.StorageOffline), adapters.StateReady},
-	"degraded": {string(csbmsg.StorageDegraded), adapters.StateReady},
+	"online":   {string(csbmsg.StorageOnline), contract.StateReady},
+	"offline":  {string(csbmsg.StorageOffline), contract.StateReady},
+	"degraded": {string(csbmsg.StorageDegraded), contract.StateReady},
 	// OCCI 1.1 transitional states while an action runs.
-	"backup":   {string(csbmsg.StorageOnline), adapters.StatePending},
-	"snapshot": {string(csbmsg.StorageOnline), adapters.StatePending},
-	"resize":   {string(csbmsg.StorageOnline), adapters.StatePending},
+	"backup":   {string(csbmsg.StorageOnline), contract.StatePending},
+	"snapshot": {string(csbmsg.StorageOnline), contract.StatePending},
+	"resize":   {string(csbmsg.StorageOnline), contract.StatePending},
 	// OCCI 1.2.
-	"error": {string(csbmsg.StorageDegraded), adapters.StateFailed},
+	"error": {string(csbmsg.StorageDegraded), contract.StateFailed},
 }
 
 var linkStates = stateMap{
-	"active":   {string(csbmsg.NetworkActive), adapters.StateReady},
-	"inactive": {string(csbmsg.NetworkInactive), adapters.StateReady},
-	"error":    {string(csbmsg.NetworkInactive), adapters.StateFailed},
+	"active":   {string(csbmsg.NetworkActive), contract.StateReady},
+	"inactive": {string(csbmsg.NetworkInactive), contract.StateReady},
+	"error":    {string(csbmsg.NetworkInactive), contract.StateFailed},
 }
 
 func stateConv(name string, m stateMap) conv {
@@ -265,11 +265,11 @@ func stateConv(name string, m stateMap) conv {
 
 // stateOf returns the adapter state an OCCI state implies; unknown states
 // are pending.
-func stateOf(m stateMap, occi string) adapters.State {
+func stateOf(m stateMap, occi string) contract.State {
 	if st, ok := m[strings.ToLower(occi)]; ok {
 		return st.State
 	}
-	return adapters.StatePending
+	return contract.StatePending
 }
 
 // ---------------------------------------------------------------------------
@@ -310,14 +310,14 @@ const resizeSizeAttr = "size"
 
 // statusKind classifies a provider's HTTP status (GFD.185 section 3.6,
 // GFD.223 section 5.5).
-func statusKind(code int) adapters.ErrorKind {
+func statusKind(code int) contract.ErrorKind {
 	switch {
 	case code == http.StatusNotImplemented:
-		return adapters.KindUnsupported // the server lacks the kind, mixin or action
+		return contract.KindUnsupported // the server lacks the kind, mixin or action
 	case code >= 400:
 		return nativeerr.Kind(code, nil) // not found, capacity, timeout, client, server
 	}
-	return adapters.KindServer
+	return contract.KindServer
 }
 
 // retryable reports whether an idempotent request may be repeated after

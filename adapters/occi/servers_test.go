@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/caddy-csb/caddy-csb/adapters/occi"
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/tests/clouds/occitest"
 )
@@ -22,7 +22,7 @@ func TestServerVariants(t *testing.T) {
 	if !strings.HasPrefix(res.URI, srv.URL+"/compute/") {
 		t.Fatalf("URI = %q", res.URI)
 	}
-	up, err := a.Update(context.Background(), res, &adapters.Request{Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Compute: &csbmsg.Compute{Cores: p(uint64(4))}}}})
+	up, err := a.Update(context.Background(), res, &contract.Request{Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Compute: &csbmsg.Compute{Cores: p(uint64(4))}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestServerVariants(t *testing.T) {
 func TestStatusOfRecordedInstance(t *testing.T) {
 	srv := occitest.NewServer(t, occitest.Options{Profile: occitest.OpenNebula})
 	a := newAdapter(t, srv, nil)
-	res := &adapters.Resource{URI: srv.URL + "/compute/6c5f673c-e2e6-4fad-856c-d650587f0579", Native: map[string]string{
+	res := &contract.Resource{URI: srv.URL + "/compute/6c5f673c-e2e6-4fad-856c-d650587f0579", Native: map[string]string{
 		"compute":          "/compute/6c5f673c-e2e6-4fad-856c-d650587f0579",
 		"network":          "https://localhost:3300/network/e4bd81c4-adda-5626-840d-39bb7959db97", // as the server names it
 		"storage":          "/storage/e60aa2b8-0c86-5973-b93e-30c5c46d6eac",
@@ -59,7 +59,7 @@ func TestStatusOfRecordedInstance(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := st.Granted.IaaS
-	if st.State != adapters.StateReady || *g.Compute.Cores != 1 || *g.Compute.Memory != 1 || *g.Compute.Architecture != "x86" || *g.Compute.Status != csbmsg.ComputeActive {
+	if st.State != contract.StateReady || *g.Compute.Cores != 1 || *g.Compute.Memory != 1 || *g.Compute.Architecture != "x86" || *g.Compute.Status != csbmsg.ComputeActive {
 		b, _ := json.Marshal(g.Compute)
 		t.Errorf("compute = %s (%s)", b, st.State)
 	}
@@ -116,7 +116,7 @@ func TestResizeWithoutResizeAction(t *testing.T) {
 	srv := occitest.NewServer(t, occitest.Options{Profile: occitest.Rocci, WithoutStorageActions: true})
 	a := newAdapter(t, srv, nil)
 	res := provision(t, a, csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Storage: &csbmsg.Storage{Size: p(uint64(10))}}})
-	up, err := a.Update(context.Background(), res, &adapters.Request{Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Storage: &csbmsg.Storage{Size: p(uint64(20)), Action: p(csbmsg.StorageActResize)}}}})
+	up, err := a.Update(context.Background(), res, &contract.Request{Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Storage: &csbmsg.Storage{Size: p(uint64(20)), Action: p(csbmsg.StorageActResize)}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,8 +128,8 @@ func TestResizeWithoutResizeAction(t *testing.T) {
 			t.Error("a resize action was sent to a server without one")
 		}
 	}
-	_, err = a.Update(context.Background(), up, &adapters.Request{Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Storage: &csbmsg.Storage{Action: p(csbmsg.StorageActBackup)}}}})
-	if adapters.KindOf(err) != adapters.KindUnsupported {
+	_, err = a.Update(context.Background(), up, &contract.Request{Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Storage: &csbmsg.Storage{Action: p(csbmsg.StorageActBackup)}}}})
+	if contract.KindOf(err) != contract.KindUnsupported {
 		t.Errorf("backup on a server without it: %v", err)
 	}
 }

@@ -5,16 +5,16 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
 // Status reads every entity the resource holds and rebuilds Granted. A
 // resource whose primary entity is gone is reported with StateGone.
-func (a *Adapter) Status(ctx context.Context, res *adapters.Resource) (*adapters.Resource, error) {
-	out := &adapters.Resource{URI: res.URI, Native: copyMap(res.Native), Endpoint: res.Endpoint}
+func (a *Adapter) Status(ctx context.Context, res *contract.Resource) (*contract.Resource, error) {
+	out := &contract.Resource{URI: res.URI, Native: copyMap(res.Native), Endpoint: res.Endpoint}
 	ia := &csbmsg.IaaS{}
-	states := []adapters.State{}
+	states := []contract.State{}
 	gone := false
 	get := func(key string) (*Message, error) {
 		loc := out.Native[key]
@@ -23,7 +23,7 @@ func (a *Adapter) Status(ctx context.Context, res *adapters.Resource) (*adapters
 		}
 		r, err := a.do(ctx, "status", http.MethodGet, loc, nil, "")
 		if err != nil {
-			if adapters.KindOf(err) == adapters.KindNotFound {
+			if contract.KindOf(err) == contract.KindNotFound {
 				if loc == out.URI {
 					gone = true
 				}
@@ -90,19 +90,19 @@ func (a *Adapter) Status(ctx context.Context, res *adapters.Resource) (*adapters
 	out.Granted = csbmsg.ServiceRequest{IaaS: ia}
 	switch {
 	case gone || out.URI == "":
-		out.State = adapters.StateGone
+		out.State = contract.StateGone
 		out.Granted = csbmsg.ServiceRequest{}
-	case out.Native[adapters.NativeIncomplete] != "":
-		out.State = adapters.StateFailed
+	case out.Native[contract.NativeIncomplete] != "":
+		out.State = contract.StateFailed
 	default:
-		out.State = adapters.StateReady
+		out.State = contract.StateReady
 		for _, s := range states {
-			if s == adapters.StateFailed {
-				out.State = adapters.StateFailed
+			if s == contract.StateFailed {
+				out.State = contract.StateFailed
 				break
 			}
-			if s == adapters.StatePending {
-				out.State = adapters.StatePending
+			if s == contract.StatePending {
+				out.State = contract.StatePending
 			}
 		}
 	}
@@ -113,15 +113,15 @@ func (a *Adapter) Status(ctx context.Context, res *adapters.Resource) (*adapters
 // an action, the entity is pending until it reaches the state the action
 // leads to (recorded in native as <key>_target_state); then the target is
 // forgotten, so later changes at the provider show as they are.
-func settle(native map[string]string, key string, m stateMap, occi string) adapters.State {
+func settle(native map[string]string, key string, m stateMap, occi string) contract.State {
 	s := stateOf(m, occi)
 	tk := targetKey(key)
 	t := native[tk]
-	if t == "" || s != adapters.StateReady {
+	if t == "" || s != contract.StateReady {
 		return s
 	}
 	if !strings.EqualFold(t, occi) {
-		return adapters.StatePending
+		return contract.StatePending
 	}
 	delete(native, tk)
 	return s
@@ -149,7 +149,7 @@ func (a *Adapter) linkAttributes(ctx context.Context, source *Message, loc strin
 	}
 	r, err := a.do(ctx, "status", http.MethodGet, loc, nil, "")
 	if err != nil {
-		if adapters.KindOf(err) == adapters.KindNotFound {
+		if contract.KindOf(err) == contract.KindNotFound {
 			return Attributes{}, nil
 		}
 		return Attributes{}, err

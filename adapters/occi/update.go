@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
@@ -15,13 +15,13 @@ import (
 // vlan, ...) as partial updates, elements the resource does not have yet
 // (a storage, a network, their links) as creations, then the requested
 // actions. Elements the request leaves out are left as they are.
-func (a *Adapter) Update(ctx context.Context, res *adapters.Resource, req *adapters.Request) (*adapters.Resource, error) {
+func (a *Adapter) Update(ctx context.Context, res *contract.Resource, req *contract.Request) (*contract.Resource, error) {
 	want := req.Want.IaaS
 	if want == nil {
-		return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: "update", Err: errors.New("the occi adapter updates IaaS resources only")}
+		return nil, &contract.Error{Kind: contract.KindUnsupported, Op: "update", Err: errors.New("the occi adapter updates IaaS resources only")}
 	}
 	if err := validate(want); err != nil {
-		err.(*adapters.Error).Op = "update"
+		err.(*contract.Error).Op = "update"
 		return nil, err
 	}
 	md, err := a.Model(ctx)
@@ -32,8 +32,8 @@ func (a *Adapter) Update(ctx context.Context, res *adapters.Resource, req *adapt
 	if err != nil {
 		return nil, err
 	}
-	if cur.State == adapters.StateGone {
-		return cur, &adapters.Error{Kind: adapters.KindNotFound, Op: "update", Err: fmt.Errorf("%s is gone", res.URI)}
+	if cur.State == contract.StateGone {
+		return cur, &contract.Error{Kind: contract.KindNotFound, Op: "update", Err: fmt.Errorf("%s is gone", res.URI)}
 	}
 	have := cur.Granted.IaaS
 	if have == nil {
@@ -61,7 +61,7 @@ func (a *Adapter) Update(ctx context.Context, res *adapters.Resource, req *adapt
 		if a.cfg.Network != "" {
 			u, err := a.resolve(a.cfg.Network)
 			if err != nil {
-				return cur, &adapters.Error{Kind: adapters.KindClient, Op: "update", Err: err}
+				return cur, &contract.Error{Kind: contract.KindClient, Op: "update", Err: err}
 			}
 			n[nativeNetwork], n[nativeNetworkShared] = u.String(), "true"
 		} else {
@@ -74,7 +74,7 @@ func (a *Adapter) Update(ctx context.Context, res *adapters.Resource, req *adapt
 	} else if want.Network != nil && n[nativeNetworkShared] == "" {
 		attrs, mixins, err := changed(networkRows, want.Network, have.Network)
 		if err != nil {
-			return cur, &adapters.Error{Kind: adapters.KindUnsupported, Op: "update", Err: err}
+			return cur, &contract.Error{Kind: contract.KindUnsupported, Op: "update", Err: err}
 		}
 		if attrs.Len() > 0 {
 			if err := a.updateEntity(ctx, md, KindNetwork, n[nativeNetwork], attrs, mixins); err != nil {
@@ -92,7 +92,7 @@ func (a *Adapter) Update(ctx context.Context, res *adapters.Resource, req *adapt
 		} else {
 			attrs, _, err := changed(computeRows, want.Compute, have.Compute)
 			if err != nil {
-				return cur, &adapters.Error{Kind: adapters.KindUnsupported, Op: "update", Err: err}
+				return cur, &contract.Error{Kind: contract.KindUnsupported, Op: "update", Err: err}
 			}
 			if attrs.Len() > 0 {
 				if err := a.updateEntity(ctx, md, KindCompute, n[nativeCompute], attrs, nil); err != nil {
@@ -111,7 +111,7 @@ func (a *Adapter) Update(ctx context.Context, res *adapters.Resource, req *adapt
 		} else if want.NetworkInterface != nil && n[nativeNetworkInterface] != "" {
 			attrs, mixins, err := changed(networkInterfaceRows, want.NetworkInterface, have.NetworkInterface)
 			if err != nil {
-				return cur, &adapters.Error{Kind: adapters.KindUnsupported, Op: "update", Err: err}
+				return cur, &contract.Error{Kind: contract.KindUnsupported, Op: "update", Err: err}
 			}
 			if attrs.Len() > 0 {
 				if err := a.updateEntity(ctx, md, KindNetworkInterface, n[nativeNetworkInterface], attrs, mixins); err != nil {
@@ -128,7 +128,7 @@ func (a *Adapter) Update(ctx context.Context, res *adapters.Resource, req *adapt
 		} else if want.StorageLink != nil && n[nativeStorageLink] != "" {
 			attrs, _, err := changed(storageLinkRows, want.StorageLink, have.StorageLink)
 			if err != nil {
-				return cur, &adapters.Error{Kind: adapters.KindUnsupported, Op: "update", Err: err}
+				return cur, &contract.Error{Kind: contract.KindUnsupported, Op: "update", Err: err}
 			}
 			if attrs.Len() > 0 {
 				if err := a.updateEntity(ctx, md, KindStorageLink, n[nativeStorageLink], attrs, nil); err != nil {
@@ -162,7 +162,7 @@ func (a *Adapter) updateEntity(ctx context.Context, md *Model, kindID, loc strin
 		return err
 	}
 	_, err = a.do(ctx, "update", http.MethodPost, loc, msg, "")
-	var ae *adapters.Error
+	var ae *contract.Error
 	if !errors.As(err, &ae) || ae.Status != http.StatusMethodNotAllowed {
 		return err
 	}
@@ -213,21 +213,21 @@ func (a *Adapter) resizeStorage(ctx context.Context, md *Model, loc string, size
 // NoStart, an entity the server made in its idle state is brought up: an
 // inactive compute is started, an offline storage brought online, an
 // inactive network brought up — unless the request asks for that state.
-func (a *Adapter) applyActions(ctx context.Context, md *Model, res *adapters.Resource, want *csbmsg.ServiceRequest, fresh bool) error {
+func (a *Adapter) applyActions(ctx context.Context, md *Model, res *contract.Resource, want *csbmsg.ServiceRequest, fresh bool) error {
 	ia := want.IaaS
 	have := res.Granted.IaaS
 	if have == nil {
 		have = &csbmsg.IaaS{}
 	}
 	n := res.Native
-	bringUp := fresh && !a.cfg.NoStart && res.State == adapters.StateReady
+	bringUp := fresh && !a.cfg.NoStart && res.State == contract.StateReady
 	if loc := n[nativeCompute]; loc != "" && ia.Compute != nil {
 		var act *action
 		switch {
 		case ia.Compute.Action != nil:
 			x, ok := computeActions[*ia.Compute.Action]
 			if !ok {
-				return &adapters.Error{Kind: adapters.KindUnsupported, Op: "update", Err: fmt.Errorf("compute action %q", *ia.Compute.Action)}
+				return &contract.Error{Kind: contract.KindUnsupported, Op: "update", Err: fmt.Errorf("compute action %q", *ia.Compute.Action)}
 			}
 			act = &x
 		case ia.Compute.Status != nil:
@@ -252,7 +252,7 @@ func (a *Adapter) applyActions(ctx context.Context, md *Model, res *adapters.Res
 		case ia.Network.Action != nil:
 			x, ok := networkActions[*ia.Network.Action]
 			if !ok {
-				return &adapters.Error{Kind: adapters.KindUnsupported, Op: "update", Err: fmt.Errorf("network action %q", *ia.Network.Action)}
+				return &contract.Error{Kind: contract.KindUnsupported, Op: "update", Err: fmt.Errorf("network action %q", *ia.Network.Action)}
 			}
 			act = &x
 		case ia.Network.Status != nil && string(*ia.Network.Status) != cur:
@@ -277,7 +277,7 @@ func (a *Adapter) applyActions(ctx context.Context, md *Model, res *adapters.Res
 		case ia.Storage.Action != nil:
 			x, ok := storageActions[*ia.Storage.Action]
 			if !ok {
-				return &adapters.Error{Kind: adapters.KindUnsupported, Op: "update", Err: fmt.Errorf("storage action %q", *ia.Storage.Action)}
+				return &contract.Error{Kind: contract.KindUnsupported, Op: "update", Err: fmt.Errorf("storage action %q", *ia.Storage.Action)}
 			}
 			act = &x
 		case ia.Storage.Status != nil && string(*ia.Storage.Status) != cur:
@@ -291,7 +291,7 @@ func (a *Adapter) applyActions(ctx context.Context, md *Model, res *adapters.Res
 			// An explicit resize: the size change itself is applied with
 			// the other attribute changes (resizeStorage).
 			if ia.Storage.Size == nil {
-				return &adapters.Error{Kind: adapters.KindClient, Op: "update", Err: errors.New("storage resize needs a size")}
+				return &contract.Error{Kind: contract.KindClient, Op: "update", Err: errors.New("storage resize needs a size")}
 			}
 			act = nil
 		}
@@ -359,11 +359,11 @@ func (a *Adapter) invoke(ctx context.Context, md *Model, kindID, loc, actionID s
 		declared = md.KindHasAction(kindID, actionID)
 	}
 	if !declared {
-		return &adapters.Error{Kind: adapters.KindUnsupported, Op: op, Err: fmt.Errorf("the server declares no action %s", actionID)}
+		return &contract.Error{Kind: contract.KindUnsupported, Op: op, Err: fmt.Errorf("the server declares no action %s", actionID)}
 	}
 	u, err := a.resolve(loc)
 	if err != nil {
-		return &adapters.Error{Kind: adapters.KindClient, Op: op, Err: err}
+		return &contract.Error{Kind: contract.KindClient, Op: op, Err: err}
 	}
 	q := u.Query()
 	q.Set("action", term)

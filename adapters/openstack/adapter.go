@@ -20,12 +20,12 @@ import (
 
 	"github.com/caddy-csb/caddy-csb/adapters/internal/model"
 	"github.com/caddy-csb/caddy-csb/adapters/internal/nativeerr"
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/clock"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
-// Keys of adapters.Resource.Native.
+// Keys of contract.Resource.Native.
 const (
 	nativeKind             = "kind"              // kindServer or kindStorage
 	nativeServerID         = "server_id"         // Nova server id
@@ -94,7 +94,7 @@ func (a *Adapter) SetHTTPClient(c *http.Client) { a.s.setHTTPClient(c) }
 
 // Provision creates a Nova server for an IaaS request, or a Swift
 // container (and object) for a DSaaS request.
-func (a *Adapter) Provision(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
+func (a *Adapter) Provision(ctx context.Context, req *contract.Request) (*contract.Resource, error) {
 	m, err := model.Of("provision", "openstack", "IaaS (Nova) and DSaaS (Swift)", req.Want)
 	if err != nil {
 		return nil, err
@@ -113,7 +113,7 @@ func (a *Adapter) Discover(ctx context.Context) ([]csbmsg.Service, error) {
 	var errs []error
 	if a.cfg.Keystone() {
 		fl, err := a.discoverFlavors(ctx)
-		if err != nil && adapters.KindOf(err) != adapters.KindUnsupported {
+		if err != nil && contract.KindOf(err) != contract.KindUnsupported {
 			return nil, err
 		}
 		if err != nil {
@@ -125,18 +125,18 @@ func (a *Adapter) Discover(ctx context.Context) ([]csbmsg.Service, error) {
 	switch {
 	case err == nil:
 		out = append(out, st)
-	case adapters.KindOf(err) == adapters.KindUnsupported:
+	case contract.KindOf(err) == contract.KindUnsupported:
 		errs = append(errs, err)
 	default:
 		return nil, err
 	}
 	if len(out) == 0 {
-		return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: "discover", Err: errors.Join(errs...)}
+		return nil, &contract.Error{Kind: contract.KindUnsupported, Op: "discover", Err: errors.Join(errs...)}
 	}
 	return out, nil
 }
 
-func foreign(res *adapters.Resource) error { return model.Foreign("openstack", res) }
+func foreign(res *contract.Resource) error { return model.Foreign("openstack", res) }
 
 // nativeErr classifies a failed gophercloud call.
 func nativeErr(op string, err error) error {
@@ -153,12 +153,12 @@ func nativeErr(op string, err error) error {
 // Interface guards (Fronter and Finder are guarded in front.go and
 // find.go).
 var (
-	_ adapters.Adapter    = (*Adapter)(nil)
-	_ adapters.Discoverer = (*Adapter)(nil)
+	_ contract.Adapter    = (*Adapter)(nil)
+	_ contract.Discoverer = (*Adapter)(nil)
 )
 
 // ServiceKinds reports the service models the adapter serves
-// (adapters.KindReporter): IaaS (Nova) and DSaaS (Swift) with Keystone,
+// (contract.KindReporter): IaaS (Nova) and DSaaS (Swift) with Keystone,
 // DSaaS only with TempAuth.
 func (a *Adapter) ServiceKinds() []string {
 	if a.cfg.Keystone() {
@@ -167,4 +167,4 @@ func (a *Adapter) ServiceKinds() []string {
 	return []string{"DSaaS"}
 }
 
-var _ adapters.KindReporter = (*Adapter)(nil)
+var _ contract.KindReporter = (*Adapter)(nil)

@@ -16,8 +16,8 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/tokens"
 
 	"github.com/caddy-csb/caddy-csb/adapters/internal/nativeerr"
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/clock"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 )
 
 // session holds the authenticated gophercloud clients of one adapter. It
@@ -108,7 +108,7 @@ func (s *session) provider(ctx context.Context) (*gophercloud.ProviderClient, er
 	if s.cfg.Keystone() {
 		pc, err = gcos.NewClient(s.cfg.AuthURL)
 		if err != nil {
-			return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: "keystone auth", Err: err}
+			return nil, &contract.Error{Kind: contract.KindUnsupported, Op: "keystone auth", Err: err}
 		}
 		pc.HTTPClient = *hc
 		pc.RetryFunc = retry
@@ -160,7 +160,7 @@ func (s *session) tempAuth(ctx context.Context, pc *gophercloud.ProviderClient) 
 	}
 	token, storageURL := resp.Header.Get("X-Auth-Token"), resp.Header.Get("X-Storage-Url")
 	if token == "" || storageURL == "" {
-		return "", &adapters.Error{Kind: adapters.KindServer, Op: "tempauth", Err: errors.New("no X-Auth-Token or X-Storage-Url in the answer")}
+		return "", &contract.Error{Kind: contract.KindServer, Op: "tempauth", Err: errors.New("no X-Auth-Token or X-Storage-Url in the answer")}
 	}
 	pc.SetToken(token)
 	ti := &tokenInfo{token: token}
@@ -177,7 +177,7 @@ func (s *session) tempAuth(ctx context.Context, pc *gophercloud.ProviderClient) 
 func authError(op string, err error) error {
 	status := statusOf(err)
 	if status == http.StatusUnauthorized {
-		return &adapters.Error{Kind: adapters.KindClient, Op: op, Status: status, Err: errors.New("the provider refused the configured credentials")}
+		return &contract.Error{Kind: contract.KindClient, Op: op, Status: status, Err: errors.New("the provider refused the configured credentials")}
 	}
 	return nativeerr.New(op, status, err)
 }
@@ -236,7 +236,7 @@ func (s *session) computeClient(ctx context.Context) (*gophercloud.ServiceClient
 		return s.compute, nil
 	}
 	if !s.cfg.Keystone() {
-		return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: "compute", Err: errors.New("TempAuth reaches only Swift; configure Keystone for Nova")}
+		return nil, &contract.Error{Kind: contract.KindUnsupported, Op: "compute", Err: errors.New("TempAuth reaches only Swift; configure Keystone for Nova")}
 	}
 	var sc *gophercloud.ServiceClient
 	if s.cfg.ComputeURL != "" {
@@ -315,7 +315,7 @@ func (s *session) reauth(ctx context.Context, tok string) error {
 func catalogError(service string, cfg *Config, err error) error {
 	var nf *gophercloud.ErrEndpointNotFound
 	if errors.As(err, &nf) {
-		return &adapters.Error{Kind: adapters.KindUnsupported, Op: service,
+		return &contract.Error{Kind: contract.KindUnsupported, Op: service,
 			Err: fmt.Errorf("no %s endpoint in the service catalogue for region %q and interface %q", service, cfg.Region, cfg.availability())}
 	}
 	return nativeerr.New(service, statusOf(err), err)

@@ -12,7 +12,7 @@ import (
 
 	"github.com/caddy-csb/caddy-csb/adapters/internal/model"
 	"github.com/caddy-csb/caddy-csb/adapters/internal/objstore"
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
@@ -29,7 +29,7 @@ import (
 // A container without the object the request asks for, or without its
 // metadata, is marked incomplete: Status reports it failed, and the
 // broker removes it rather than hand half a job to the consumer.
-func (a *Adapter) Find(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
+func (a *Adapter) Find(ctx context.Context, req *contract.Request) (*contract.Resource, error) {
 	m, err := model.Of("find", "openstack", "IaaS (Nova) and DSaaS (Swift)", req.Want)
 	if err != nil {
 		return nil, nil // Provision creates nothing for such a request
@@ -37,7 +37,7 @@ func (a *Adapter) Find(ctx context.Context, req *adapters.Request) (*adapters.Re
 	return a.Router.Find(ctx, m, req)
 }
 
-func (a *Adapter) findServer(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
+func (a *Adapter) findServer(ctx context.Context, req *contract.Request) (*contract.Resource, error) {
 	x := req.Want.IaaS
 	if !a.cfg.Keystone() {
 		return nil, nil // without Nova nothing was created
@@ -73,7 +73,7 @@ func (a *Adapter) findServer(ctx context.Context, req *adapters.Request) (*adapt
 	return nil, nil
 }
 
-func (a *Adapter) findStorage(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
+func (a *Adapter) findStorage(ctx context.Context, req *contract.Request) (*contract.Resource, error) {
 	d := req.Want.DSaaS
 	if objstore.Unsupported(d, "Swift") != nil {
 		return nil, nil
@@ -98,9 +98,9 @@ func (a *Adapter) findStorage(ctx context.Context, req *adapters.Request) (*adap
 		return nil, nil // someone else's container of the same name
 	}
 	acct := strings.TrimRight(sc.Endpoint, "/")
-	res := &adapters.Resource{
+	res := &contract.Resource{
 		URI:      containerURL(sc, cname),
-		State:    adapters.StatePending,
+		State:    contract.StatePending,
 		Endpoint: acct,
 		Native: map[string]string{
 			nativeKind:             kindStorage,
@@ -131,10 +131,10 @@ func (a *Adapter) findStorage(ctx context.Context, req *adapters.Request) (*adap
 		}
 	}
 	if !complete {
-		res.Native[adapters.NativeIncomplete] = "true"
-		res.State = adapters.StateFailed
+		res.Native[contract.NativeIncomplete] = "true"
+		res.State = contract.StateFailed
 	}
 	return res, nil
 }
 
-var _ adapters.Finder = (*Adapter)(nil)
+var _ contract.Finder = (*Adapter)(nil)

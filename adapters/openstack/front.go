@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 )
 
 // tokenRefreshMargin is how long before its expiry the proxy path
@@ -24,12 +24,12 @@ const tokenRefreshMargin = 2 * time.Minute
 var credentialHeaders = []string{"X-Auth-Token", "X-Storage-Token", "X-Service-Token", "X-Auth-User", "X-Auth-Key", "X-Storage-User", "X-Storage-Pass", "Authorization"}
 
 // Front prepares a consumer request for the job's native API (see
-// adapters.Fronter). A storage job exposes its Swift container: the route
+// contract.Fronter). A storage job exposes its Swift container: the route
 // holds an account-like storage URL in which only the job's container
 // exists, so the swift CLI and other Swift clients work unchanged. A
 // server job exposes GET on its Nova server and the server actions of
 // frontedNovaActions.
-func (a *Adapter) Front(ctx context.Context, r *http.Request, res *adapters.Resource) (*url.URL, error) {
+func (a *Adapter) Front(ctx context.Context, r *http.Request, res *contract.Resource) (*url.URL, error) {
 	var base string
 	switch res.Native[nativeKind] {
 	case kindStorage:
@@ -75,7 +75,7 @@ func (a *Adapter) Front(ctx context.Context, r *http.Request, res *adapters.Reso
 func rewrite(r *http.Request, base, tok string) (*url.URL, error) {
 	bu, err := url.Parse(base)
 	if err != nil || bu.Host == "" {
-		return nil, &adapters.Error{Kind: adapters.KindServer, Op: "front", Err: fmt.Errorf("bad native endpoint %q", base)}
+		return nil, &contract.Error{Kind: contract.KindServer, Op: "front", Err: fmt.Errorf("bad native endpoint %q", base)}
 	}
 	bpath := strings.TrimRight(bu.Path, "/")
 	braw := strings.TrimRight(bu.EscapedPath(), "/")
@@ -97,11 +97,11 @@ func rewrite(r *http.Request, base, tok string) (*url.URL, error) {
 
 // refuse is the error for a request the job's owner may not make.
 func refuse(format string, args ...any) error {
-	return &adapters.Error{Kind: adapters.KindClient, Op: "front", Status: http.StatusForbidden, Err: fmt.Errorf(format, args...)}
+	return &contract.Error{Kind: contract.KindClient, Op: "front", Status: http.StatusForbidden, Err: fmt.Errorf(format, args...)}
 }
 
 func notFound(path string) error {
-	return &adapters.Error{Kind: adapters.KindNotFound, Op: "front", Status: http.StatusNotFound, Err: fmt.Errorf("%s is not part of this job", path)}
+	return &contract.Error{Kind: contract.KindNotFound, Op: "front", Status: http.StatusNotFound, Err: fmt.Errorf("%s is not part of this job", path)}
 }
 
 // swiftDeniedHeaders reach outside the job's container (ACLs that open it
@@ -203,7 +203,7 @@ func checkNovaRequest(r *http.Request, id string) error {
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxActionBody+1))
 	if err != nil {
-		return &adapters.Error{Kind: adapters.KindClient, Op: "front", Err: err}
+		return &contract.Error{Kind: contract.KindClient, Op: "front", Err: err}
 	}
 	if len(body) > maxActionBody {
 		return refuse("server action body larger than %d bytes", maxActionBody)
@@ -223,4 +223,4 @@ func checkNovaRequest(r *http.Request, id string) error {
 	return nil
 }
 
-var _ adapters.Fronter = (*Adapter)(nil)
+var _ contract.Fronter = (*Adapter)(nil)

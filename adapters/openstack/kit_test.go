@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/caddy-csb/caddy-csb/adapters/adaptertest"
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/tests/swiftpeer"
 )
@@ -24,23 +24,23 @@ func TestConformanceSwift(t *testing.T) {
 		}
 		return tok, storage
 	}
-	objectBody := func(t testing.TB, res *adapters.Resource) string {
+	objectBody := func(t testing.TB, res *contract.Resource) string {
 		t.Helper()
 		tok, _ := api(t)
 		return httpGet(t, res.URI, tok)
 	}
 	adaptertest.Run(t, adaptertest.Target{
-		New: func(t *testing.T) adapters.Adapter {
+		New: func(t *testing.T) contract.Adapter {
 			return mustNew(t, Config{TempAuthURL: fp.URL + "/auth/v1.0", TempAuthUser: swiftpeer.User2, TempAuthKey: swiftpeer.Key2})
 		},
 		Cases: []adaptertest.Case{
 			{
 				Name: "container-and-object",
-				Req: adapters.Request{Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
+				Req: contract.Request{Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
 					ContainerObject: &csbmsg.ContainerObject{Metadata: s("tier=gold")},
 					DataObject:      &csbmsg.DataObject{ObjectRefs: csbmsg.ObjectRefs{ObjectID: s("doc.txt")}, Value: s("v1"), Metadata: s("rev=1")},
 				}}},
-				Check: func(t testing.TB, res *adapters.Resource) {
+				Check: func(t testing.TB, res *contract.Resource) {
 					if got := objectBody(t, res); got != "v1" {
 						t.Errorf("object holds %q", got)
 					}
@@ -51,8 +51,8 @@ func TestConformanceSwift(t *testing.T) {
 				Updates: []adaptertest.Update{
 					{
 						Name: "new value",
-						Req:  adapters.Request{Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{DataObject: &csbmsg.DataObject{Value: s("v2")}}}},
-						Check: func(t testing.TB, res *adapters.Resource) {
+						Req:  contract.Request{Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{DataObject: &csbmsg.DataObject{Value: s("v2")}}}},
+						Check: func(t testing.TB, res *contract.Resource) {
 							if got := objectBody(t, res); got != "v2" {
 								t.Errorf("object holds %q", got)
 							}
@@ -63,8 +63,8 @@ func TestConformanceSwift(t *testing.T) {
 					},
 					{
 						Name: "new metadata",
-						Req:  adapters.Request{Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{DataObject: &csbmsg.DataObject{Metadata: s("rev=2")}}}},
-						Check: func(t testing.TB, res *adapters.Resource) {
+						Req:  contract.Request{Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{DataObject: &csbmsg.DataObject{Metadata: s("rev=2")}}}},
+						Check: func(t testing.TB, res *contract.Resource) {
 							if *res.Granted.DSaaS.DataObject.Metadata != `{"rev":"2"}` {
 								t.Errorf("metadata %s", *res.Granted.DSaaS.DataObject.Metadata)
 							}
@@ -74,12 +74,12 @@ func TestConformanceSwift(t *testing.T) {
 			},
 			{
 				Name: "account-info",
-				Req: adapters.Request{Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
+				Req: contract.Request{Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
 					ContainerObject:  &csbmsg.ContainerObject{},
 					DomainObject:     &csbmsg.DomainObject{},
 					CapabilityObject: &csbmsg.CapabilityObject{},
 				}}},
-				Check: func(t testing.TB, res *adapters.Resource) {
+				Check: func(t testing.TB, res *contract.Resource) {
 					g := res.Granted.DSaaS
 					if g.DomainObject == nil || *g.DomainObject.ObjectID != swiftpeer.Account2 || g.CapabilityObject == nil ||
 						!strings.HasSuffix(*g.CapabilityObject.ObjectURI, "/info") {
@@ -88,7 +88,7 @@ func TestConformanceSwift(t *testing.T) {
 				},
 			},
 		},
-		Unsupported: []adapters.Request{
+		Unsupported: []contract.Request{
 			{Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{QueueObject: &csbmsg.QueueObject{}}}},
 			{Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{DomainObject: &csbmsg.DomainObject{Metadata: s("a=b")}}}},
 			{Want: csbmsg.ServiceRequest{SaaS: &csbmsg.SaaS{}}},
@@ -114,11 +114,11 @@ func TestConformanceNova(t *testing.T) {
 	up := csbmsg.NetworkUp
 	backup := csbmsg.StorageActBackup
 	adaptertest.Run(t, adaptertest.Target{
-		New: func(t *testing.T) adapters.Adapter { return novaAdapter(t, d) },
+		New: func(t *testing.T) contract.Adapter { return novaAdapter(t, d) },
 		Cases: []adaptertest.Case{{
 			Name: "server",
-			Req:  adapters.Request{Want: adaptertest.IaaS(1, 1, 10)},
-			Check: func(t testing.TB, res *adapters.Resource) {
+			Req:  contract.Request{Want: adaptertest.IaaS(1, 1, 10)},
+			Check: func(t testing.TB, res *contract.Resource) {
 				if c := res.Granted.IaaS.Compute; *c.Cores != 1 || *c.Memory != 2 {
 					t.Errorf("grant %+v (want m1.small)", c)
 				}
@@ -130,8 +130,8 @@ func TestConformanceNova(t *testing.T) {
 				adaptertest.ActionUpdate(csbmsg.ComputeRestart, csbmsg.ComputeActive),
 				{
 					Name: "resize",
-					Req:  adapters.Request{Want: adaptertest.IaaS(4, 8, 0)},
-					Check: func(t testing.TB, res *adapters.Resource) {
+					Req:  contract.Request{Want: adaptertest.IaaS(4, 8, 0)},
+					Check: func(t testing.TB, res *contract.Resource) {
 						if c := res.Granted.IaaS.Compute; *c.Cores != 4 || *c.Memory != 8 {
 							t.Errorf("grant after resize %+v", c)
 						}
@@ -139,7 +139,7 @@ func TestConformanceNova(t *testing.T) {
 				},
 			},
 		}},
-		Unsupported: []adapters.Request{
+		Unsupported: []contract.Request{
 			{Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Network: &csbmsg.Network{Action: &up}}}},
 			{Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Storage: &csbmsg.Storage{Action: &backup}}}},
 			{Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Link: &csbmsg.Link{Href: "https://example.com/vm.ovf"}}}},

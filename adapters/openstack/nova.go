@@ -20,7 +20,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/pagination"
 
 	"github.com/caddy-csb/caddy-csb/adapters/internal/nativeerr"
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
@@ -135,7 +135,7 @@ func (a *Adapter) fittingFlavor(ctx context.Context, sc *gophercloud.ServiceClie
 	}
 	f, ok := smallestFitting(fl, n)
 	if !ok {
-		return flavor{}, &adapters.Error{Kind: adapters.KindCapacity, Op: op, Err: fmt.Errorf("no flavor offers %s", n)}
+		return flavor{}, &contract.Error{Kind: contract.KindCapacity, Op: op, Err: fmt.Errorf("no flavor offers %s", n)}
 	}
 	return f, nil
 }
@@ -164,7 +164,7 @@ func hostLabel(s string) string {
 	return out
 }
 
-func (a *Adapter) provisionServer(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
+func (a *Adapter) provisionServer(ctx context.Context, req *contract.Request) (*contract.Resource, error) {
 	x := req.Want.IaaS
 	if err := unsupportedIaaS(x, false); err != nil {
 		return nil, err
@@ -175,7 +175,7 @@ func (a *Adapter) provisionServer(ctx context.Context, req *adapters.Request) (*
 	}
 	n, err := needOf(x)
 	if err != nil {
-		return nil, &adapters.Error{Kind: adapters.KindCapacity, Op: "provision", Err: err}
+		return nil, &contract.Error{Kind: contract.KindCapacity, Op: "provision", Err: err}
 	}
 	f, err := a.fittingFlavor(ctx, sc, "provision", n)
 	if err != nil {
@@ -190,7 +190,7 @@ func (a *Adapter) provisionServer(ctx context.Context, req *adapters.Request) (*
 		name = *x.Compute.Hostname
 	}
 	if !serverNameRE.MatchString(name) {
-		return nil, &adapters.Error{Kind: adapters.KindClient, Op: "provision", Err: fmt.Errorf("hostname %q is not a valid host name", name)}
+		return nil, &contract.Error{Kind: contract.KindClient, Op: "provision", Err: fmt.Errorf("hostname %q is not a valid host name", name)}
 	}
 	opts := servers.CreateOpts{
 		Name:             name,
@@ -224,10 +224,10 @@ func (a *Adapter) provisionServer(ctx context.Context, req *adapters.Request) (*
 
 // serverResource is the Resource of a new server id named name, of
 // flavor f booted from image, made for request x: pending until ACTIVE.
-func serverResource(sc *gophercloud.ServiceClient, x *csbmsg.IaaS, id string, f flavor, image, name string) *adapters.Resource {
-	return &adapters.Resource{
+func serverResource(sc *gophercloud.ServiceClient, x *csbmsg.IaaS, id string, f flavor, image, name string) *contract.Resource {
+	return &contract.Resource{
 		URI:   serverURL(sc, id),
-		State: adapters.StatePending,
+		State: contract.StatePending,
 		Native: map[string]string{
 			nativeKind:     kindServer,
 			nativeServerID: id,
@@ -246,7 +246,7 @@ func novaCreateErr(err error) error {
 	var uerr gophercloud.ErrUnexpectedResponseCode
 	if errors.As(err, &uerr) && (uerr.Actual == http.StatusForbidden || uerr.Actual == http.StatusRequestEntityTooLarge) &&
 		strings.Contains(strings.ToLower(string(uerr.Body)), "quota exceeded") {
-		return &adapters.Error{Kind: adapters.KindCapacity, Op: "create server", Status: uerr.Actual, Err: errors.New(faultMessage(uerr.Body))}
+		return &contract.Error{Kind: contract.KindCapacity, Op: "create server", Status: uerr.Actual, Err: errors.New(faultMessage(uerr.Body))}
 	}
 	return nativeErr("create server", err)
 }
@@ -255,7 +255,7 @@ func novaCreateErr(err error) error {
 // express (see the mapping table).
 func unsupportedIaaS(x *csbmsg.IaaS, update bool) error {
 	uns := func(format string, args ...any) error {
-		return &adapters.Error{Kind: adapters.KindUnsupported, Op: "iaas", Err: fmt.Errorf(format, args...)}
+		return &contract.Error{Kind: contract.KindUnsupported, Op: "iaas", Err: fmt.Errorf(format, args...)}
 	}
 	if x.Link != nil {
 		return uns("an IaaS <Link> (OVF descriptor) is expanded by the ovf adapter, not by openstack")
@@ -283,11 +283,11 @@ func (a *Adapter) imageFor(x *csbmsg.IaaS) (string, error) {
 			return img, nil
 		}
 		if len(a.cfg.ArchImages) > 0 || a.cfg.Image == "" {
-			return "", &adapters.Error{Kind: adapters.KindUnsupported, Op: "provision", Err: fmt.Errorf("no image configured for architecture %q", arch)}
+			return "", &contract.Error{Kind: contract.KindUnsupported, Op: "provision", Err: fmt.Errorf("no image configured for architecture %q", arch)}
 		}
 	}
 	if a.cfg.Image == "" {
-		return "", &adapters.Error{Kind: adapters.KindUnsupported, Op: "provision", Err: errors.New("no image configured for servers (image)")}
+		return "", &contract.Error{Kind: contract.KindUnsupported, Op: "provision", Err: errors.New("no image configured for servers (image)")}
 	}
 	return a.cfg.Image, nil
 }
@@ -317,29 +317,29 @@ func serverURL(sc *gophercloud.ServiceClient, id string) string {
 // novaStates maps a Nova server status to the resource state and the CSB
 // compute status (the declarative status table of README).
 var novaStates = map[string]struct {
-	State   adapters.State
+	State   contract.State
 	Compute csbmsg.ComputeStatus
 }{
-	"BUILD":             {adapters.StatePending, csbmsg.ComputeInactive},
-	"ACTIVE":            {adapters.StateReady, csbmsg.ComputeActive},
-	"REBOOT":            {adapters.StatePending, csbmsg.ComputeActive},
-	"HARD_REBOOT":       {adapters.StatePending, csbmsg.ComputeActive},
-	"REBUILD":           {adapters.StatePending, csbmsg.ComputeInactive},
-	"RESIZE":            {adapters.StatePending, csbmsg.ComputeActive},
-	"VERIFY_RESIZE":     {adapters.StatePending, csbmsg.ComputeActive},
-	"REVERT_RESIZE":     {adapters.StatePending, csbmsg.ComputeActive},
-	"MIGRATING":         {adapters.StatePending, csbmsg.ComputeActive},
-	"PASSWORD":          {adapters.StatePending, csbmsg.ComputeActive},
-	"SHUTOFF":           {adapters.StateReady, csbmsg.ComputeInactive},
-	"SUSPENDED":         {adapters.StateReady, csbmsg.ComputeSuspended},
-	"PAUSED":            {adapters.StateReady, csbmsg.ComputeSuspended},
-	"SHELVED":           {adapters.StateReady, csbmsg.ComputeInactive},
-	"SHELVED_OFFLOADED": {adapters.StateReady, csbmsg.ComputeInactive},
-	"RESCUE":            {adapters.StateReady, csbmsg.ComputeInactive},
-	"ERROR":             {adapters.StateFailed, csbmsg.ComputeInactive},
-	"UNKNOWN":           {adapters.StateFailed, csbmsg.ComputeInactive},
-	"DELETED":           {adapters.StateGone, csbmsg.ComputeInactive},
-	"SOFT_DELETED":      {adapters.StateGone, csbmsg.ComputeInactive},
+	"BUILD":             {contract.StatePending, csbmsg.ComputeInactive},
+	"ACTIVE":            {contract.StateReady, csbmsg.ComputeActive},
+	"REBOOT":            {contract.StatePending, csbmsg.ComputeActive},
+	"HARD_REBOOT":       {contract.StatePending, csbmsg.ComputeActive},
+	"REBUILD":           {contract.StatePending, csbmsg.ComputeInactive},
+	"RESIZE":            {contract.StatePending, csbmsg.ComputeActive},
+	"VERIFY_RESIZE":     {contract.StatePending, csbmsg.ComputeActive},
+	"REVERT_RESIZE":     {contract.StatePending, csbmsg.ComputeActive},
+	"MIGRATING":         {contract.StatePending, csbmsg.ComputeActive},
+	"PASSWORD":          {contract.StatePending, csbmsg.ComputeActive},
+	"SHUTOFF":           {contract.StateReady, csbmsg.ComputeInactive},
+	"SUSPENDED":         {contract.StateReady, csbmsg.ComputeSuspended},
+	"PAUSED":            {contract.StateReady, csbmsg.ComputeSuspended},
+	"SHELVED":           {contract.StateReady, csbmsg.ComputeInactive},
+	"SHELVED_OFFLOADED": {contract.StateReady, csbmsg.ComputeInactive},
+	"RESCUE":            {contract.StateReady, csbmsg.ComputeInactive},
+	"ERROR":             {contract.StateFailed, csbmsg.ComputeInactive},
+	"UNKNOWN":           {contract.StateFailed, csbmsg.ComputeInactive},
+	"DELETED":           {contract.StateGone, csbmsg.ComputeInactive},
+	"SOFT_DELETED":      {contract.StateGone, csbmsg.ComputeInactive},
 }
 
 // novaAction is one server action call.
@@ -406,8 +406,8 @@ func (a *Adapter) doAction(ctx context.Context, sc *gophercloud.ServiceClient, i
 
 // jobServer reads the resource's server through the compute client: the
 // client, the server id and the server, or the error of either step
-// unclassified (an *adapters.Error from the client, else Nova's).
-func (a *Adapter) jobServer(ctx context.Context, res *adapters.Resource) (*gophercloud.ServiceClient, string, *servers.Server, error) {
+// unclassified (an *contract.Error from the client, else Nova's).
+func (a *Adapter) jobServer(ctx context.Context, res *contract.Resource) (*gophercloud.ServiceClient, string, *servers.Server, error) {
 	sc, err := a.s.computeClient(ctx)
 	if err != nil {
 		return nil, "", nil, err
@@ -417,12 +417,12 @@ func (a *Adapter) jobServer(ctx context.Context, res *adapters.Resource) (*gophe
 	return sc, id, srv, err
 }
 
-func (a *Adapter) serverStatus(ctx context.Context, res *adapters.Resource) (*adapters.Resource, error) {
+func (a *Adapter) serverStatus(ctx context.Context, res *contract.Resource) (*contract.Resource, error) {
 	sc, id, srv, err := a.jobServer(ctx, res)
 	if err != nil {
 		if !nativeerr.Settled(err) && gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
 			out := res.Clone()
-			out.State = adapters.StateGone
+			out.State = contract.StateGone
 			return out, nil
 		}
 		return nil, nativeErr("get server", err)
@@ -434,20 +434,20 @@ func (a *Adapter) serverStatus(ctx context.Context, res *adapters.Resource) (*ad
 		if err := servers.ConfirmResize(ctx, sc, id).ExtractErr(); err != nil && !gophercloud.ResponseCodeIs(err, http.StatusConflict) {
 			return nil, nativeErr("confirm resize", err)
 		}
-		out.State = adapters.StatePending
+		out.State = contract.StatePending
 		return out, nil
 	}
 	st, known := novaStates[srv.Status]
 	if !known {
-		st.State, st.Compute = adapters.StatePending, csbmsg.ComputeInactive
+		st.State, st.Compute = contract.StatePending, csbmsg.ComputeInactive
 	}
 	out.State = st.State
 	// A task in progress (powering-off, rebooting, ...) or a status not
 	// yet at the one the last action aims for means "not done yet".
-	if out.State == adapters.StateReady && (srv.TaskState != "" || (res.Native[nativeWant] != "" && res.Native[nativeWant] != srv.Status)) {
-		out.State = adapters.StatePending
+	if out.State == contract.StateReady && (srv.TaskState != "" || (res.Native[nativeWant] != "" && res.Native[nativeWant] != srv.Status)) {
+		out.State = contract.StatePending
 	}
-	if out.State == adapters.StateReady {
+	if out.State == contract.StateReady {
 		delete(out.Native, nativeWant)
 	}
 	if srv.Status == "ERROR" && srv.Fault.Message != "" {
@@ -519,10 +519,10 @@ func nmtoken(s string) *string {
 	return nil
 }
 
-func (a *Adapter) updateServer(ctx context.Context, res *adapters.Resource, req *adapters.Request) (*adapters.Resource, error) {
+func (a *Adapter) updateServer(ctx context.Context, res *contract.Resource, req *contract.Request) (*contract.Resource, error) {
 	x := req.Want.IaaS
 	if x == nil {
-		return nil, &adapters.Error{Kind: adapters.KindClient, Op: "update", Err: errors.New("the job is an IaaS server; the update carries no <IaaS>")}
+		return nil, &contract.Error{Kind: contract.KindClient, Op: "update", Err: errors.New("the job is an IaaS server; the update carries no <IaaS>")}
 	}
 	if err := unsupportedIaaS(x, true); err != nil {
 		return nil, err
@@ -536,7 +536,7 @@ func (a *Adapter) updateServer(ctx context.Context, res *adapters.Resource, req 
 	// Resize: a new size that the current flavor does not match exactly.
 	n, err := needOf(x)
 	if err != nil {
-		return nil, &adapters.Error{Kind: adapters.KindCapacity, Op: "resize", Err: err}
+		return nil, &contract.Error{Kind: contract.KindCapacity, Op: "resize", Err: err}
 	}
 	resize := (x.Storage != nil && x.Storage.Action != nil && *x.Storage.Action == csbmsg.StorageActResize) || n != (need{})
 	var action *csbmsg.ComputeAction
@@ -545,7 +545,7 @@ func (a *Adapter) updateServer(ctx context.Context, res *adapters.Resource, req 
 	}
 	snapshot := x.Storage != nil && x.Storage.Action != nil && *x.Storage.Action == csbmsg.StorageActSnapshot
 	if (resize && action != nil) || (snapshot && (resize || action != nil)) {
-		return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: "update", Err: errors.New("one change per update: a resize, a snapshot, or a compute action")}
+		return nil, &contract.Error{Kind: contract.KindUnsupported, Op: "update", Err: errors.New("one change per update: a resize, a snapshot, or a compute action")}
 	}
 	switch {
 	case resize:
@@ -561,7 +561,7 @@ func (a *Adapter) updateServer(ctx context.Context, res *adapters.Resource, req 
 		}
 		out.Native[nativeWant] = "ACTIVE"
 		out.Native[nativeFlavorID] = f.ID
-		out.State = adapters.StatePending
+		out.State = contract.StatePending
 		return out, nil
 	case snapshot:
 		name := fmt.Sprintf("%s-snapshot-%d", srv.Name, a.clock.Now().Unix())
@@ -574,11 +574,11 @@ func (a *Adapter) updateServer(ctx context.Context, res *adapters.Resource, req 
 	case action != nil:
 		rule, ok := computeActions[*action]
 		if !ok {
-			return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: "update", Err: fmt.Errorf("compute action %q", *action)}
+			return nil, &contract.Error{Kind: contract.KindUnsupported, Op: "update", Err: fmt.Errorf("compute action %q", *action)}
 		}
 		act, ok := rule.From[srv.Status]
 		if !ok || srv.TaskState != "" {
-			return nil, &adapters.Error{Kind: adapters.KindClient, Op: string(*action), Status: http.StatusConflict,
+			return nil, &contract.Error{Kind: contract.KindClient, Op: string(*action), Status: http.StatusConflict,
 				Err: fmt.Errorf("server is %s%s: cannot %s it now", srv.Status, taskSuffix(srv.TaskState), *action)}
 		}
 		if act != "" {
@@ -592,7 +592,7 @@ func (a *Adapter) updateServer(ctx context.Context, res *adapters.Resource, req 
 			// reboot task to clear.
 			out.Native[nativeWant] = "ACTIVE"
 		}
-		out.State = adapters.StatePending
+		out.State = contract.StatePending
 		if act == "" {
 			return a.serverStatus(ctx, out)
 		}
@@ -602,7 +602,7 @@ func (a *Adapter) updateServer(ctx context.Context, res *adapters.Resource, req 
 }
 
 // serverStatusKeep reads the status and keeps res's Native additions.
-func (a *Adapter) serverStatusKeep(ctx context.Context, res *adapters.Resource) (*adapters.Resource, error) {
+func (a *Adapter) serverStatusKeep(ctx context.Context, res *contract.Resource) (*contract.Resource, error) {
 	out, err := a.serverStatus(ctx, res)
 	if err != nil {
 		return nil, err
@@ -622,7 +622,7 @@ func taskSuffix(task string) string {
 	return " (" + task + ")"
 }
 
-func (a *Adapter) removeServer(ctx context.Context, res *adapters.Resource) error {
+func (a *Adapter) removeServer(ctx context.Context, res *contract.Resource) error {
 	id := res.Native[nativeServerID]
 	if id == "" {
 		return nil

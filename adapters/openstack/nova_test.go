@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/caddy-csb/caddy-csb/adapters/adaptertest"
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
@@ -82,7 +82,7 @@ func TestKeystoneCatalogue(t *testing.T) {
 	cfg := passwordConfig(d)
 	cfg.Region = "RegionThree"
 	_, err := mustNew(t, cfg).Discover(context.Background())
-	if adapters.KindOf(err) != adapters.KindUnsupported || !strings.Contains(err.Error(), `"RegionThree"`) {
+	if contract.KindOf(err) != contract.KindUnsupported || !strings.Contains(err.Error(), `"RegionThree"`) {
 		t.Fatalf("unknown region: %v", err)
 	}
 }
@@ -103,7 +103,7 @@ func TestKeystoneApplicationCredential(t *testing.T) {
 	}
 	bad := mustNew(t, Config{AuthURL: d.authURL(), ApplicationCredentialID: d.appCredID, ApplicationCredentialSecret: "not-the-s3cret"})
 	_, err := bad.Discover(context.Background())
-	if adapters.KindOf(err) != adapters.KindClient || strings.Contains(err.Error(), "s3cret") {
+	if contract.KindOf(err) != contract.KindClient || strings.Contains(err.Error(), "s3cret") {
 		t.Fatalf("wrong secret: %v", err)
 	}
 }
@@ -164,11 +164,11 @@ func novaAdapter(t *testing.T, d *double) *Adapter {
 	return mustNew(t, cfg)
 }
 
-func status(t *testing.T, a *Adapter, res *adapters.Resource) *adapters.Resource {
+func status(t *testing.T, a *Adapter, res *contract.Resource) *contract.Resource {
 	t.Helper()
 	// Persisted between calls: round-trip through JSON as the broker does.
 	raw, _ := json.Marshal(res)
-	var back adapters.Resource
+	var back contract.Resource
 	if err := json.Unmarshal(raw, &back); err != nil {
 		t.Fatal(err)
 	}
@@ -181,11 +181,11 @@ func status(t *testing.T, a *Adapter, res *adapters.Resource) *adapters.Resource
 
 // waitReady polls Status the way the broker does, bounded in calls (the
 // double advances one transition per GET).
-func waitReady(t *testing.T, a *Adapter, res *adapters.Resource) *adapters.Resource {
+func waitReady(t *testing.T, a *Adapter, res *contract.Resource) *contract.Resource {
 	t.Helper()
 	for range 5 {
 		res = status(t, a, res)
-		if res.State != adapters.StatePending {
+		if res.State != contract.StatePending {
 			return res
 		}
 	}
@@ -193,9 +193,9 @@ func waitReady(t *testing.T, a *Adapter, res *adapters.Resource) *adapters.Resou
 	return nil
 }
 
-func update(t *testing.T, a *Adapter, res *adapters.Resource, want csbmsg.ServiceRequest) *adapters.Resource {
+func update(t *testing.T, a *Adapter, res *contract.Resource, want csbmsg.ServiceRequest) *contract.Resource {
 	t.Helper()
-	out, err := a.Update(context.Background(), res, &adapters.Request{JobID: "job-nova", Want: want})
+	out, err := a.Update(context.Background(), res, &contract.Request{JobID: "job-nova", Want: want})
 	if err != nil {
 		t.Fatalf("update: %v", err)
 	}
@@ -209,14 +209,14 @@ func TestNovaLifecycle(t *testing.T) {
 	d := newDouble(t)
 	a := novaAdapter(t, d)
 	ctx := context.Background()
-	req := &adapters.Request{JobID: "job-nova", Owner: "alice", Want: adaptertest.IaaS(2, 3, 30)}
+	req := &contract.Request{JobID: "job-nova", Owner: "alice", Want: adaptertest.IaaS(2, 3, 30)}
 	host := "web-1"
 	req.Want.IaaS.Compute.Hostname = &host
 	res, err := a.Provision(ctx, req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.State != adapters.StatePending || res.Native[nativeFlavorID] != "3" {
+	if res.State != contract.StatePending || res.Native[nativeFlavorID] != "3" {
 		t.Fatalf("provision: %+v", res)
 	}
 	if diff := sameShape(readJSON(t, "nova/server-create-request.json"), d.createBody, "$"); diff != "" {
@@ -229,11 +229,11 @@ func TestNovaLifecycle(t *testing.T) {
 	if raw, _ := json.Marshal(res); strings.Contains(string(raw), "Xy7pQ2rS9tUv") {
 		t.Fatal("the server's admin password must not be kept")
 	}
-	if st := status(t, a, res); st.State != adapters.StatePending {
+	if st := status(t, a, res); st.State != contract.StatePending {
 		t.Fatalf("first poll: %s (BUILD)", st.State)
 	}
 	res = waitReady(t, a, res)
-	if res.State != adapters.StateReady || adaptertest.ComputeStatus(res) != csbmsg.ComputeActive {
+	if res.State != contract.StateReady || adaptertest.ComputeStatus(res) != csbmsg.ComputeActive {
 		t.Fatalf("after build: %s %s", res.State, adaptertest.ComputeStatus(res))
 	}
 	g := res.Granted.IaaS
@@ -258,42 +258,42 @@ func TestNovaLifecycle(t *testing.T) {
 	} {
 		before := len(d.actions)
 		res = update(t, a, res, adaptertest.ComputeAction(step.act))
-		if res.State != adapters.StatePending {
+		if res.State != contract.StatePending {
 			t.Fatalf("%s: update returned %s, want pending", step.act, res.State)
 		}
 		if len(d.actions) != before+1 || !strings.HasPrefix(d.actions[before], step.nova) {
 			t.Fatalf("%s: nova actions %v, want %s", step.act, d.actions[before:], step.nova)
 		}
 		res = waitReady(t, a, res)
-		if res.State != adapters.StateReady || adaptertest.ComputeStatus(res) != step.status || d.server(res.Native[nativeServerID]).Status != step.server {
+		if res.State != contract.StateReady || adaptertest.ComputeStatus(res) != step.status || d.server(res.Native[nativeServerID]).Status != step.server {
 			t.Fatalf("%s: %s %s (server %s)", step.act, res.State, adaptertest.ComputeStatus(res), d.server(res.Native[nativeServerID]).Status)
 		}
 	}
 	// Starting a running server sends nothing.
 	before := len(d.actions)
 	res = update(t, a, res, adaptertest.ComputeAction(csbmsg.ComputeStart))
-	if len(d.actions) != before || res.State != adapters.StateReady {
+	if len(d.actions) != before || res.State != contract.StateReady {
 		t.Fatalf("start of an ACTIVE server: %v %s", d.actions[before:], res.State)
 	}
 	// Suspending a stopped server is refused before Nova sees it.
 	res = update(t, a, res, adaptertest.ComputeAction(csbmsg.ComputeStop))
 	res = waitReady(t, a, res)
-	_, err = a.Update(ctx, res, &adapters.Request{JobID: "job-nova", Want: adaptertest.ComputeAction(csbmsg.ComputeSuspend)})
-	if ae := (*adapters.Error)(nil); !asAdapterError(err, &ae) || ae.Kind != adapters.KindClient || ae.Status != http.StatusConflict {
+	_, err = a.Update(ctx, res, &contract.Request{JobID: "job-nova", Want: adaptertest.ComputeAction(csbmsg.ComputeSuspend)})
+	if ae := (*contract.Error)(nil); !asAdapterError(err, &ae) || ae.Kind != contract.KindClient || ae.Status != http.StatusConflict {
 		t.Fatalf("suspend of SHUTOFF: %v", err)
 	}
 	res = waitReady(t, a, update(t, a, res, adaptertest.ComputeAction(csbmsg.ComputeStart)))
 
 	// Resize to 6 GB: m1.large, confirmed by Status.
 	res = update(t, a, res, adaptertest.IaaS(0, 6, 0))
-	if res.State != adapters.StatePending || !strings.HasPrefix(d.actions[len(d.actions)-1], `resize {"flavorRef":"4"}`) {
+	if res.State != contract.StatePending || !strings.HasPrefix(d.actions[len(d.actions)-1], `resize {"flavorRef":"4"}`) {
 		t.Fatalf("resize: %s %v", res.State, d.actions)
 	}
 	res = waitReady(t, a, res)
 	if d.actions[len(d.actions)-1] != "confirmResize null" {
 		t.Fatalf("resize not confirmed: %v", d.actions)
 	}
-	if res.State != adapters.StateReady || *res.Granted.IaaS.Compute.Cores != 4 || *res.Granted.IaaS.Compute.Memory != 8 || res.Native[nativeFlavorID] != "4" {
+	if res.State != contract.StateReady || *res.Granted.IaaS.Compute.Cores != 4 || *res.Granted.IaaS.Compute.Memory != 8 || res.Native[nativeFlavorID] != "4" {
 		t.Fatalf("after resize: %s %+v", res.State, res.Granted.IaaS.Compute)
 	}
 
@@ -307,7 +307,7 @@ func TestNovaLifecycle(t *testing.T) {
 	if err := a.Remove(ctx, res); err != nil {
 		t.Fatal(err)
 	}
-	if st := status(t, a, res); st.State != adapters.StateGone {
+	if st := status(t, a, res); st.State != contract.StateGone {
 		t.Fatalf("after delete: %s", st.State)
 	}
 	if err := a.Remove(ctx, res); err != nil {
@@ -315,8 +315,8 @@ func TestNovaLifecycle(t *testing.T) {
 	}
 }
 
-func asAdapterError(err error, target **adapters.Error) bool {
-	ae, ok := err.(*adapters.Error)
+func asAdapterError(err error, target **contract.Error) bool {
+	ae, ok := err.(*contract.Error)
 	if ok {
 		*target = ae
 	}
@@ -329,15 +329,15 @@ func TestNovaFailures(t *testing.T) {
 	t.Run("quota", func(t *testing.T) {
 		d := newDouble(t)
 		d.quotaCores = 1
-		_, err := novaAdapter(t, d).Provision(ctx, &adapters.Request{JobID: "q", Want: adaptertest.IaaS(2, 0, 0)})
-		if adapters.KindOf(err) != adapters.KindCapacity || !strings.Contains(err.Error(), "Quota exceeded for cores") {
+		_, err := novaAdapter(t, d).Provision(ctx, &contract.Request{JobID: "q", Want: adaptertest.IaaS(2, 0, 0)})
+		if contract.KindOf(err) != contract.KindCapacity || !strings.Contains(err.Error(), "Quota exceeded for cores") {
 			t.Fatalf("got %v", err)
 		}
 	})
 	t.Run("no flavor fits", func(t *testing.T) {
 		d := newDouble(t)
-		_, err := novaAdapter(t, d).Provision(ctx, &adapters.Request{JobID: "big", Want: adaptertest.IaaS(64, 0, 0)})
-		if adapters.KindOf(err) != adapters.KindCapacity || d.createBody != nil {
+		_, err := novaAdapter(t, d).Provision(ctx, &contract.Request{JobID: "big", Want: adaptertest.IaaS(64, 0, 0)})
+		if contract.KindOf(err) != contract.KindCapacity || d.createBody != nil {
 			t.Fatalf("got %v (create sent: %v)", err, d.createBody != nil)
 		}
 	})
@@ -346,12 +346,12 @@ func TestNovaFailures(t *testing.T) {
 		cfg := passwordConfig(d)
 		cfg.Image = "img-no-host"
 		a := mustNew(t, cfg)
-		res, err := a.Provision(ctx, &adapters.Request{JobID: "nohost", Want: adaptertest.IaaS(1, 0, 0)})
+		res, err := a.Provision(ctx, &contract.Request{JobID: "nohost", Want: adaptertest.IaaS(1, 0, 0)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		res = waitReady(t, a, res)
-		if res.State != adapters.StateFailed || !strings.Contains(res.Native[nativeFault], "No valid host") {
+		if res.State != contract.StateFailed || !strings.Contains(res.Native[nativeFault], "No valid host") {
 			t.Fatalf("got %s %v", res.State, res.Native)
 		}
 	})
@@ -364,14 +364,14 @@ func TestNovaFailures(t *testing.T) {
 		arch := "aarch64"
 		want := adaptertest.IaaS(1, 0, 0)
 		want.IaaS.Compute.Architecture = &arch
-		if _, err := a.Provision(ctx, &adapters.Request{JobID: "arm", Want: want}); err != nil {
+		if _, err := a.Provision(ctx, &contract.Request{JobID: "arm", Want: want}); err != nil {
 			t.Fatal(err)
 		}
 		if img := d.createBody["server"].(map[string]any)["imageRef"]; img != "img-arm" {
 			t.Fatalf("imageRef %v", img)
 		}
 		arch = "x86_64"
-		if _, err := a.Provision(ctx, &adapters.Request{JobID: "x86", Want: want}); adapters.KindOf(err) != adapters.KindUnsupported {
+		if _, err := a.Provision(ctx, &contract.Request{JobID: "x86", Want: want}); contract.KindOf(err) != contract.KindUnsupported {
 			t.Fatalf("unknown architecture: %v", err)
 		}
 	})
@@ -385,14 +385,14 @@ func TestNovaFailures(t *testing.T) {
 			{PaaS: &csbmsg.PaaS{}},
 			{},
 		} {
-			if _, err := a.Provision(ctx, &adapters.Request{JobID: "u", Want: want}); adapters.KindOf(err) != adapters.KindUnsupported {
+			if _, err := a.Provision(ctx, &contract.Request{JobID: "u", Want: want}); contract.KindOf(err) != contract.KindUnsupported {
 				t.Errorf("%+v: %v", want, err)
 			}
 		}
 		bad := "not a host!"
 		want := adaptertest.IaaS(1, 0, 0)
 		want.IaaS.Compute.Hostname = &bad
-		if _, err := a.Provision(ctx, &adapters.Request{JobID: "h", Want: want}); adapters.KindOf(err) != adapters.KindClient {
+		if _, err := a.Provision(ctx, &contract.Request{JobID: "h", Want: want}); contract.KindOf(err) != contract.KindClient {
 			t.Errorf("bad hostname: %v", err)
 		}
 	})
@@ -403,8 +403,8 @@ func TestNovaFailures(t *testing.T) {
 		}))
 		defer ta.Close()
 		a := mustNew(t, Config{TempAuthURL: ta.URL + "/auth/v1.0", TempAuthUser: "a:b", TempAuthKey: "k"})
-		_, err := a.Provision(ctx, &adapters.Request{JobID: "t", Want: adaptertest.IaaS(1, 0, 0)})
-		if adapters.KindOf(err) != adapters.KindUnsupported {
+		_, err := a.Provision(ctx, &contract.Request{JobID: "t", Want: adaptertest.IaaS(1, 0, 0)})
+		if contract.KindOf(err) != contract.KindUnsupported {
 			t.Fatalf("got %v", err)
 		}
 	})
@@ -416,7 +416,7 @@ func TestNovaFront(t *testing.T) {
 	d := newDouble(t)
 	a := novaAdapter(t, d)
 	ctx := context.Background()
-	res, err := a.Provision(ctx, &adapters.Request{JobID: "fr", Want: adaptertest.IaaS(1, 0, 0)})
+	res, err := a.Provision(ctx, &contract.Request{JobID: "fr", Want: adaptertest.IaaS(1, 0, 0)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -434,14 +434,14 @@ func TestNovaFront(t *testing.T) {
 		t.Fatalf("os-stop: %v %v", resp, err)
 	}
 	fc.Refuses([]adaptertest.Refusal{
-		{Method: "GET", Target: "/servers", Kind: adapters.KindNotFound},
-		{Method: "GET", Target: "/servers/" + id + "x", Kind: adapters.KindNotFound},
-		{Method: "GET", Target: "/flavors/detail", Kind: adapters.KindNotFound},
-		{Method: "DELETE", Target: "/servers/" + id, Kind: adapters.KindClient},
-		{Method: "PUT", Target: "/servers/" + id, Body: `{"server":{"name":"x"}}`, Kind: adapters.KindClient},
-		{Method: "POST", Target: "/servers/" + id + "/action", Body: `{"rebuild": {"imageRef": "other"}}`, Kind: adapters.KindClient},
-		{Method: "POST", Target: "/servers/" + id + "/action", Body: `{"os-start": null, "os-stop": null}`, Kind: adapters.KindClient},
-		{Method: "POST", Target: "/servers/" + id + "/os-volume_attachments", Body: `{"volumeAttachment":{"volumeId":"v"}}`, Kind: adapters.KindClient},
+		{Method: "GET", Target: "/servers", Kind: contract.KindNotFound},
+		{Method: "GET", Target: "/servers/" + id + "x", Kind: contract.KindNotFound},
+		{Method: "GET", Target: "/flavors/detail", Kind: contract.KindNotFound},
+		{Method: "DELETE", Target: "/servers/" + id, Kind: contract.KindClient},
+		{Method: "PUT", Target: "/servers/" + id, Body: `{"server":{"name":"x"}}`, Kind: contract.KindClient},
+		{Method: "POST", Target: "/servers/" + id + "/action", Body: `{"rebuild": {"imageRef": "other"}}`, Kind: contract.KindClient},
+		{Method: "POST", Target: "/servers/" + id + "/action", Body: `{"os-start": null, "os-stop": null}`, Kind: contract.KindClient},
+		{Method: "POST", Target: "/servers/" + id + "/os-volume_attachments", Body: `{"volumeAttachment":{"volumeId":"v"}}`, Kind: contract.KindClient},
 	})
 }
 

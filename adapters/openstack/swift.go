@@ -17,7 +17,7 @@ import (
 
 	"github.com/caddy-csb/caddy-csb/adapters/internal/dsmeta"
 	"github.com/caddy-csb/caddy-csb/adapters/internal/objstore"
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
@@ -32,7 +32,7 @@ const jobTag = "csb-job"
 func containerMeta(s *string) (map[string]string, error) {
 	m, err := objstore.Metadata("container metadata", s)
 	if _, reserved := m[jobTag]; reserved && err == nil {
-		err = adapters.Errorf(adapters.KindUnsupported, "container metadata", "metadata key %q is the broker's", jobTag)
+		err = contract.Errorf(contract.KindUnsupported, "container metadata", "metadata key %q is the broker's", jobTag)
 	}
 	return m, err
 }
@@ -61,14 +61,14 @@ func (a *Adapter) containerName(d *csbmsg.DSaaS, jobID string) (string, error) {
 
 func checkContainerName(name string) error {
 	if name == "" || len(name) > 256 || strings.Contains(name, "/") || !utf8.ValidString(name) || name == "." || name == ".." {
-		return &adapters.Error{Kind: adapters.KindClient, Op: "container", Err: fmt.Errorf("container name %q: want 1 to 256 bytes of UTF-8 without '/'", name)}
+		return &contract.Error{Kind: contract.KindClient, Op: "container", Err: fmt.Errorf("container name %q: want 1 to 256 bytes of UTF-8 without '/'", name)}
 	}
 	return nil
 }
 
 func checkObjectName(name string) error {
 	if name == "" || len(name) > 1024 || !utf8.ValidString(name) || strings.HasPrefix(name, "/") {
-		return &adapters.Error{Kind: adapters.KindClient, Op: "object", Err: fmt.Errorf("object name %q: want 1 to 1024 bytes of UTF-8 not starting with '/'", name)}
+		return &contract.Error{Kind: contract.KindClient, Op: "object", Err: fmt.Errorf("object name %q: want 1 to 1024 bytes of UTF-8 not starting with '/'", name)}
 	}
 	return nil
 }
@@ -102,7 +102,7 @@ func statURL(ctx context.Context, sc *gophercloud.ServiceClient, u string) (http
 	return resp.Header, nil
 }
 
-func (a *Adapter) provisionStorage(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
+func (a *Adapter) provisionStorage(ctx context.Context, req *contract.Request) (*contract.Resource, error) {
 	d := req.Want.DSaaS
 	if err := objstore.Unsupported(d, "Swift"); err != nil {
 		return nil, err
@@ -133,7 +133,7 @@ func (a *Adapter) provisionStorage(ctx context.Context, req *adapters.Request) (
 	// and the transparent proxy exposes it to the job's owner. A
 	// container that exists belongs to someone else.
 	if _, err := statContainer(ctx, sc, cname); err == nil {
-		return nil, &adapters.Error{Kind: adapters.KindClient, Op: "create container", Status: http.StatusConflict, Err: fmt.Errorf("container %q already exists", cname)}
+		return nil, &contract.Error{Kind: contract.KindClient, Op: "create container", Status: http.StatusConflict, Err: fmt.Errorf("container %q already exists", cname)}
 	} else if !gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
 		return nil, nativeErr("head container", err)
 	}
@@ -144,11 +144,11 @@ func (a *Adapter) provisionStorage(ctx context.Context, req *adapters.Request) (
 	if resp.StatusCode == http.StatusAccepted {
 		// Swift answers 202 when the container already existed: someone
 		// created it between the HEAD and the PUT.
-		return nil, &adapters.Error{Kind: adapters.KindClient, Op: "create container", Status: http.StatusConflict, Err: fmt.Errorf("container %q already exists", cname)}
+		return nil, &contract.Error{Kind: contract.KindClient, Op: "create container", Status: http.StatusConflict, Err: fmt.Errorf("container %q already exists", cname)}
 	}
-	res := &adapters.Resource{
+	res := &contract.Resource{
 		URI:      containerURL(sc, cname),
-		State:    adapters.StateReady,
+		State:    contract.StateReady,
 		Endpoint: strings.TrimRight(sc.Endpoint, "/"),
 		Native: map[string]string{
 			nativeKind:             kindStorage,
@@ -197,7 +197,7 @@ func (a *Adapter) putObject(ctx context.Context, sc *gophercloud.ServiceClient, 
 // storageStatus reads back the container, the object and, if asked, the
 // account and the cluster's capabilities. want is the DSaaS request whose
 // elements the grant answers.
-func (a *Adapter) storageStatus(ctx context.Context, res *adapters.Resource, want *csbmsg.DSaaS) (*adapters.Resource, error) {
+func (a *Adapter) storageStatus(ctx context.Context, res *contract.Resource, want *csbmsg.DSaaS) (*contract.Resource, error) {
 	sc, err := a.s.objectClient(ctx)
 	if err != nil {
 		return nil, err
@@ -208,15 +208,15 @@ func (a *Adapter) storageStatus(ctx context.Context, res *adapters.Resource, wan
 	ch, err := statContainer(ctx, sc, cname)
 	if err != nil {
 		if gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
-			out.State = adapters.StateGone
+			out.State = contract.StateGone
 			out.Granted = csbmsg.ServiceRequest{DSaaS: g}
 			return out, nil
 		}
 		return nil, nativeErr("head container", err)
 	}
-	out.State = adapters.StateReady
-	if res.Native[adapters.NativeIncomplete] != "" {
-		out.State = adapters.StateFailed
+	out.State = contract.StateReady
+	if res.Native[contract.NativeIncomplete] != "" {
+		out.State = contract.StateFailed
 	}
 	count := ch.Get("X-Container-Object-Count")
 	cu := containerURL(sc, cname)
@@ -305,10 +305,10 @@ func infoURL(storageURL string) (string, error) {
 	return u.String(), nil
 }
 
-func (a *Adapter) updateStorage(ctx context.Context, res *adapters.Resource, req *adapters.Request) (*adapters.Resource, error) {
+func (a *Adapter) updateStorage(ctx context.Context, res *contract.Resource, req *contract.Request) (*contract.Resource, error) {
 	d := req.Want.DSaaS
 	if d == nil {
-		return nil, &adapters.Error{Kind: adapters.KindClient, Op: "update", Err: errors.New("the job is DSaaS storage; the update carries no <DSaaS>")}
+		return nil, &contract.Error{Kind: contract.KindClient, Op: "update", Err: errors.New("the job is DSaaS storage; the update carries no <DSaaS>")}
 	}
 	if err := objstore.Unsupported(d, "Swift"); err != nil {
 		return nil, err
@@ -321,7 +321,7 @@ func (a *Adapter) updateStorage(ctx context.Context, res *adapters.Resource, req
 	out := res.Clone()
 	if d.ContainerObject != nil {
 		if d.ContainerObject.ObjectID != nil && *d.ContainerObject.ObjectID != cname {
-			return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: "update", Err: errors.New("a Swift container cannot be renamed")}
+			return nil, &contract.Error{Kind: contract.KindUnsupported, Op: "update", Err: errors.New("a Swift container cannot be renamed")}
 		}
 		if d.ContainerObject.Metadata != nil {
 			meta, err := containerMeta(d.ContainerObject.Metadata)
@@ -405,7 +405,7 @@ func withMimetype(o *csbmsg.DataObject, mt string) *csbmsg.DataObject {
 // removeStorage deletes the job's object and, when the job created the
 // container, everything in it (the owner may have added objects through
 // the transparent proxy) and the container itself.
-func (a *Adapter) removeStorage(ctx context.Context, res *adapters.Resource) error {
+func (a *Adapter) removeStorage(ctx context.Context, res *contract.Resource) error {
 	cname := res.Native[nativeContainer]
 	if cname == "" {
 		return nil
@@ -472,6 +472,6 @@ func ptr[T any](v T) *T { return &v }
 
 // grantedStorageStatus reads a container and object back against what
 // was granted.
-func (a *Adapter) grantedStorageStatus(ctx context.Context, res *adapters.Resource) (*adapters.Resource, error) {
+func (a *Adapter) grantedStorageStatus(ctx context.Context, res *contract.Resource) (*contract.Resource, error) {
 	return a.storageStatus(ctx, res, res.Granted.DSaaS)
 }

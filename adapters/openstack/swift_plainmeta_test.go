@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/tests/swiftpeer"
 )
@@ -18,7 +18,7 @@ func TestSwiftPlainMetadata(t *testing.T) {
 	api := newSwiftAPI(t, sw)
 	a := tempAuthAdapter(t, sw)
 	ctx := context.Background()
-	res, err := a.Provision(ctx, &adapters.Request{JobID: "plainmeta", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
+	res, err := a.Provision(ctx, &contract.Request{JobID: "plainmeta", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
 		ContainerObject: &csbmsg.ContainerObject{Metadata: s("nightly build")},
 		DataObject:      &csbmsg.DataObject{ObjectRefs: csbmsg.ObjectRefs{ObjectID: s("o.txt")}, Value: s("x"), Metadata: s("acceptance")},
 	}}})
@@ -37,10 +37,10 @@ func TestSwiftPlainMetadata(t *testing.T) {
 	if *g.DataObject.Metadata != "acceptance" || *g.ContainerObject.Metadata != "nightly build" {
 		t.Fatalf("grant: %q %q", *g.DataObject.Metadata, *g.ContainerObject.Metadata)
 	}
-	_, err = a.Provision(ctx, &adapters.Request{JobID: "plainmeta2", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
+	_, err = a.Provision(ctx, &contract.Request{JobID: "plainmeta2", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
 		DataObject: &csbmsg.DataObject{Value: s("x"), Metadata: s("two\nlines")},
 	}}})
-	if adapters.KindOf(err) != adapters.KindUnsupported {
+	if contract.KindOf(err) != contract.KindUnsupported {
 		t.Fatalf("metadata a header cannot carry: %v, want unsupported", err)
 	}
 	if resp, _ := api.do("HEAD", "/"+a.cfg.NamePrefix+"plainmeta2", "", nil); resp.StatusCode != 404 {

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/caddy-csb/caddy-csb/adapters/adaptertest"
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/clock"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/tests/swiftpeer"
 )
@@ -77,7 +77,7 @@ func TestSwiftLifecycle(t *testing.T) {
 	a := tempAuthAdapter(t, sw)
 	ctx := context.Background()
 
-	req := &adapters.Request{JobID: "job-life", Owner: "alice", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
+	req := &contract.Request{JobID: "job-life", Owner: "alice", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
 		ContainerObject: &csbmsg.ContainerObject{Metadata: s(`{"project":"apollo"}`)},
 		DataObject: &csbmsg.DataObject{
 			ObjectRefs: csbmsg.ObjectRefs{ObjectID: s("hello.txt")},
@@ -90,7 +90,7 @@ func TestSwiftLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatalf("provision: %v", err)
 	}
-	if res.State != adapters.StateReady {
+	if res.State != contract.StateReady {
 		t.Fatalf("state %s", res.State)
 	}
 	const c = "csb-job-life"
@@ -144,17 +144,17 @@ func TestSwiftLifecycle(t *testing.T) {
 
 	// The resource survives a JSON round trip (it is persisted).
 	raw, _ := json.Marshal(res)
-	var back adapters.Resource
+	var back contract.Resource
 	if err := json.Unmarshal(raw, &back); err != nil {
 		t.Fatal(err)
 	}
 	st, err := a.Status(ctx, &back)
-	if err != nil || st.State != adapters.StateReady || *st.Granted.DSaaS.DataObject.Status != "available" {
+	if err != nil || st.State != contract.StateReady || *st.Granted.DSaaS.DataObject.Status != "available" {
 		t.Fatalf("status: %+v %v", st, err)
 	}
 
 	// Update: a new value keeps the metadata; then metadata alone.
-	up, err := a.Update(ctx, st, &adapters.Request{JobID: "job-life", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
+	up, err := a.Update(ctx, st, &contract.Request{JobID: "job-life", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
 		DataObject: &csbmsg.DataObject{Value: s("second version")},
 	}}})
 	if err != nil {
@@ -164,7 +164,7 @@ func TestSwiftLifecycle(t *testing.T) {
 	if body != "second version" || resp.Header.Get("X-Object-Meta-Color") != "blue" {
 		t.Fatalf("after value update: %q %v", body, resp.Header)
 	}
-	up, err = a.Update(ctx, up, &adapters.Request{JobID: "job-life", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
+	up, err = a.Update(ctx, up, &contract.Request{JobID: "job-life", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
 		DataObject:      &csbmsg.DataObject{Metadata: s(`{"color":"red"}`), Mimetype: s("application/json")},
 		ContainerObject: &csbmsg.ContainerObject{Metadata: s("stage=prod")},
 	}}})
@@ -202,7 +202,7 @@ func TestSwiftLifecycle(t *testing.T) {
 	if err := a.Remove(ctx, up); err != nil {
 		t.Fatalf("second remove: %v", err)
 	}
-	if st, err := a.Status(ctx, up); err != nil || st.State != adapters.StateGone {
+	if st, err := a.Status(ctx, up); err != nil || st.State != contract.StateGone {
 		t.Fatalf("status after remove: %+v %v", st, err)
 	}
 }
@@ -217,20 +217,20 @@ func TestSwiftExistingContainerRefused(t *testing.T) {
 		t.Fatalf("setup: %s", resp.Status)
 	}
 	t.Cleanup(func() { api.do("DELETE", "/someone-elses", "", nil) })
-	res, err := a.Provision(context.Background(), &adapters.Request{JobID: "j2", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
+	res, err := a.Provision(context.Background(), &contract.Request{JobID: "j2", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
 		ContainerObject: &csbmsg.ContainerObject{ObjectRefs: csbmsg.ObjectRefs{ObjectID: s("someone-elses")}, Metadata: s("who=mallory")},
 	}}})
-	if adapters.KindOf(err) != adapters.KindClient || res != nil {
+	if contract.KindOf(err) != contract.KindClient || res != nil {
 		t.Fatalf("got %v %v, want a provider_4xx refusal and no resource", res, err)
 	}
 	if resp, _ := api.do("HEAD", "/someone-elses", "", nil); resp.Header.Get("X-Container-Meta-Who") != "bob" {
 		t.Fatalf("container was changed: %v", resp.Header)
 	}
 	// A DataObject whose parent names it is refused too.
-	_, err = a.Provision(context.Background(), &adapters.Request{JobID: "j3", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
+	_, err = a.Provision(context.Background(), &contract.Request{JobID: "j3", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
 		DataObject: &csbmsg.DataObject{ObjectRefs: csbmsg.ObjectRefs{ParentURI: s(sw.StorageURL + "/someone-elses")}, Value: s("x")},
 	}}})
-	if adapters.KindOf(err) != adapters.KindClient {
+	if contract.KindOf(err) != contract.KindClient {
 		t.Fatalf("got %v", err)
 	}
 }
@@ -247,8 +247,8 @@ func TestSwiftFindClaimsOnlyTheJobsContainer(t *testing.T) {
 		t.Fatalf("setup: %s", resp.Status)
 	}
 	t.Cleanup(func() { api.do("DELETE", "/find-theirs", "", nil) })
-	named := func(job, c string) *adapters.Request {
-		return &adapters.Request{JobID: job, Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
+	named := func(job, c string) *contract.Request {
+		return &contract.Request{JobID: job, Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
 			ContainerObject: &csbmsg.ContainerObject{ObjectRefs: csbmsg.ObjectRefs{ObjectID: s(c)}, Metadata: s("tier=gold")},
 		}}}
 	}
@@ -267,11 +267,11 @@ func TestSwiftFindClaimsOnlyTheJobsContainer(t *testing.T) {
 		t.Fatalf("find claimed job f2's container for job f3: %+v %v", other, err)
 	}
 	found, err := a.Find(ctx, named("f2", "find-mine"))
-	if err != nil || found == nil || found.State != adapters.StateReady || found.Native[nativeContainer] != "find-mine" {
+	if err != nil || found == nil || found.State != contract.StateReady || found.Native[nativeContainer] != "find-mine" {
 		t.Fatalf("find for the job: %+v %v", found, err)
 	}
 	// A metadata update keeps the tag; a request may not set it.
-	if _, err := a.Update(ctx, res, &adapters.Request{Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
+	if _, err := a.Update(ctx, res, &contract.Request{Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
 		ContainerObject: &csbmsg.ContainerObject{Metadata: s("tier=silver")},
 	}}}); err != nil {
 		t.Fatal(err)
@@ -279,10 +279,10 @@ func TestSwiftFindClaimsOnlyTheJobsContainer(t *testing.T) {
 	if resp, _ := api.do("HEAD", "/find-mine", "", nil); resp.Header.Get("X-Container-Meta-Csb-Job") != "f2" || resp.Header.Get("X-Container-Meta-Tier") != "silver" {
 		t.Fatalf("after a metadata update: %v", resp.Header)
 	}
-	_, err = a.Update(ctx, res, &adapters.Request{Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
+	_, err = a.Update(ctx, res, &contract.Request{Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
 		ContainerObject: &csbmsg.ContainerObject{Metadata: s("csb-job=f3")},
 	}}})
-	if adapters.KindOf(err) != adapters.KindUnsupported {
+	if contract.KindOf(err) != contract.KindUnsupported {
 		t.Fatalf("setting the job tag: %v, want a refusal before any provider call (unsupported)", err)
 	}
 }
@@ -319,7 +319,7 @@ func TestSwiftReauthenticates(t *testing.T) {
 	// Wrong credentials are a provider_4xx that names no secret.
 	bad, _ := New(Config{TempAuthURL: sw.AuthURL, TempAuthUser: swiftpeer.User, TempAuthKey: "wrong-key-s3cret"})
 	_, err = bad.Discover(ctx)
-	if adapters.KindOf(err) != adapters.KindClient || strings.Contains(err.Error(), "s3cret") {
+	if contract.KindOf(err) != contract.KindClient || strings.Contains(err.Error(), "s3cret") {
 		t.Fatalf("bad credentials: %v", err)
 	}
 }
@@ -331,7 +331,7 @@ func TestSwiftFront(t *testing.T) {
 	api := newSwiftAPI(t, sw)
 	a := tempAuthAdapter(t, sw)
 	ctx := context.Background()
-	res, err := a.Provision(ctx, &adapters.Request{JobID: "front", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
+	res, err := a.Provision(ctx, &contract.Request{JobID: "front", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
 		DataObject: &csbmsg.DataObject{ObjectRefs: csbmsg.ObjectRefs{ObjectID: s("a b/c.txt")}, Value: s("fronted")},
 	}}})
 	if err != nil {
@@ -369,18 +369,18 @@ func TestSwiftFront(t *testing.T) {
 		t.Fatalf("listing: %v %v %q", resp, err, body)
 	}
 	fc.Refuses([]adaptertest.Refusal{
-		{Method: "GET", Target: "/", Kind: adapters.KindNotFound},
-		{Method: "GET", Target: "/front-other", Kind: adapters.KindNotFound},
-		{Method: "PUT", Target: "/front-other/x", Kind: adapters.KindNotFound},
-		{Method: "GET", Target: "/csb-front-x/a", Kind: adapters.KindNotFound},
-		{Method: "DELETE", Target: "/csb-front", Kind: adapters.KindClient},
-		{Method: "PUT", Target: "/csb-front/steal", Header: map[string]string{"X-Copy-From": "front-other/secret"}, Kind: adapters.KindClient},
-		{Method: "PUT", Target: "/csb-front/steal", Header: map[string]string{"X-Copy-From": "/front-other%2Fsecret"}, Kind: adapters.KindClient},
-		{Method: "COPY", Target: "/csb-front/new.bin", Header: map[string]string{"Destination": "front-other/x"}, Kind: adapters.KindClient},
-		{Method: "PUT", Target: "/csb-front/dlo", Header: map[string]string{"X-Object-Manifest": "front-other/"}, Kind: adapters.KindClient},
-		{Method: "POST", Target: "/csb-front", Header: map[string]string{"X-Container-Read": ".r:*"}, Kind: adapters.KindClient},
-		{Method: "POST", Target: "/csb-front", Header: map[string]string{"X-Account-Meta-Quota-Bytes": "1"}, Kind: adapters.KindClient},
-		{Method: "PUT", Target: "/csb-front/slo?multipart-manifest=put", Kind: adapters.KindClient},
+		{Method: "GET", Target: "/", Kind: contract.KindNotFound},
+		{Method: "GET", Target: "/front-other", Kind: contract.KindNotFound},
+		{Method: "PUT", Target: "/front-other/x", Kind: contract.KindNotFound},
+		{Method: "GET", Target: "/csb-front-x/a", Kind: contract.KindNotFound},
+		{Method: "DELETE", Target: "/csb-front", Kind: contract.KindClient},
+		{Method: "PUT", Target: "/csb-front/steal", Header: map[string]string{"X-Copy-From": "front-other/secret"}, Kind: contract.KindClient},
+		{Method: "PUT", Target: "/csb-front/steal", Header: map[string]string{"X-Copy-From": "/front-other%2Fsecret"}, Kind: contract.KindClient},
+		{Method: "COPY", Target: "/csb-front/new.bin", Header: map[string]string{"Destination": "front-other/x"}, Kind: contract.KindClient},
+		{Method: "PUT", Target: "/csb-front/dlo", Header: map[string]string{"X-Object-Manifest": "front-other/"}, Kind: contract.KindClient},
+		{Method: "POST", Target: "/csb-front", Header: map[string]string{"X-Container-Read": ".r:*"}, Kind: contract.KindClient},
+		{Method: "POST", Target: "/csb-front", Header: map[string]string{"X-Account-Meta-Quota-Bytes": "1"}, Kind: contract.KindClient},
+		{Method: "PUT", Target: "/csb-front/slo?multipart-manifest=put", Kind: contract.KindClient},
 	})
 	if resp, _ := api.do("HEAD", "/front-other/x", "", nil); resp.StatusCode != 404 {
 		t.Fatalf("a refused request reached Swift: %s", resp.Status)
@@ -412,7 +412,7 @@ func TestSwiftFrontRefreshesToken(t *testing.T) {
 	if err != nil || exp.IsZero() {
 		t.Fatalf("token %v, expiry %v (TempAuth sends X-Auth-Token-Expires)", err, exp)
 	}
-	res := &adapters.Resource{Native: map[string]string{nativeKind: kindStorage, nativeContainer: "c", nativeStorageURL: sw.StorageURL}}
+	res := &contract.Resource{Native: map[string]string{nativeKind: kindStorage, nativeContainer: "c", nativeStorageURL: sw.StorageURL}}
 	front := func() {
 		t.Helper()
 		r, _ := http.NewRequest("GET", "http://x/c/o", nil)

@@ -14,7 +14,7 @@ import (
 
 	"github.com/caddy-csb/caddy-csb/adapters/occi"
 	"github.com/caddy-csb/caddy-csb/adapters/ovf"
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/tests/clouds/occitest"
 )
@@ -130,7 +130,7 @@ func TestExpandPlaceProvision(t *testing.T) {
 	if svc.ID != "tpl-large" {
 		t.Fatalf("placed on %s", svc.ID)
 	}
-	res, err := a.Provision(context.Background(), &adapters.Request{JobID: "ovf-job", Want: want, Service: svc})
+	res, err := a.Provision(context.Background(), &contract.Request{JobID: "ovf-job", Want: want, Service: svc})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +147,7 @@ func TestExpandPlaceProvision(t *testing.T) {
 		t.Errorf("interface at the provider: %v", iattrs)
 	}
 	g := res.Granted.IaaS
-	if *g.Compute.Cores != 2 || *g.Compute.Memory != 8 || *g.Storage.Size != 16 || res.State != adapters.StateReady {
+	if *g.Compute.Cores != 2 || *g.Compute.Memory != 8 || *g.Storage.Size != 16 || res.State != contract.StateReady {
 		t.Errorf("granted %+v %+v, state %s", g.Compute, g.Storage, res.State)
 	}
 	if err := a.Remove(context.Background(), res); err != nil || srv.Inventory() != 0 {

@@ -16,8 +16,8 @@ package jobs
 //     read answers at once with what is recorded and starts a check in
 //     the background, so no GET waits for a provider.
 //
-// A resource the provider reports gone (adapters.StateGone, or an error
-// of kind adapters.KindNotFound) makes the job failed: the draft's
+// A resource the provider reports gone (contract.StateGone, or an error
+// of kind contract.KindNotFound) makes the job failed: the draft's
 // <job-status> is a free string whose only example is "success"; "failed"
 // is already the broker's status for a job that holds nothing at a
 // provider, consumers already act on it (create anew), and its record is
@@ -32,7 +32,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
@@ -164,11 +164,11 @@ func (m *Manager) probe(ctx context.Context, j *Job) (bool, string) {
 	res, err := ad.Status(cctx, j.Resource)
 	cancel()
 	switch {
-	case err != nil && adapters.KindOf(err) == adapters.KindNotFound:
+	case err != nil && contract.KindOf(err) == contract.KindNotFound:
 		return true, err.Error()
 	case err != nil:
 		return false, err.Error()
-	case res != nil && res.State == adapters.StateGone:
+	case res != nil && res.State == contract.StateGone:
 		return true, "the provider reports it gone"
 	}
 	return false, ""
@@ -181,7 +181,7 @@ func (m *Manager) markGone(j *Job, why string) {
 	now := m.now()
 	j.Status = StatusFailed
 	if j.Resource != nil {
-		j.Resource.State = adapters.StateGone
+		j.Resource.State = contract.StateGone
 	}
 	j.Checked = now
 	j.Expires = now.Add(m.c().RetainFailed)

@@ -8,9 +8,9 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
 	"github.com/caddy-csb/caddy-csb/broker/clock"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 	"github.com/caddy-csb/caddy-csb/broker/jobs/jobstest"
 	"github.com/caddy-csb/caddy-csb/broker/placement"
@@ -48,7 +48,7 @@ func newEnv(t *testing.T, providers []string, tweak func(*jobs.Config)) *env {
 	e.cfg = jobs.Config{
 		Store:  e.store,
 		Placer: e.placer,
-		Adapter: func(id string, _ catalog.Kind) (adapters.Adapter, bool) {
+		Adapter: func(id string, _ catalog.Kind) (contract.Adapter, bool) {
 			a, ok := e.ads[id]
 			return a, ok
 		},

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 	"github.com/caddy-csb/caddy-csb/broker/jobs/jobstest"
@@ -31,11 +31,11 @@ func honouredEnv(t *testing.T, ignore bool) *env {
 		c.Placer = hp
 		c.IgnoreUnhonoured = ignore
 	})
-	base := adapters.Fields("IaaS/compute", "IaaS/compute/cores", "IaaS/compute/memory", "IaaS/network")
-	sets := map[string]adapters.FieldSet{"a": base, "b": base.Union(adapters.Fields("IaaS/compute/hostname"))}
+	base := contract.Fields("IaaS/compute", "IaaS/compute/cores", "IaaS/compute/memory", "IaaS/network")
+	sets := map[string]contract.FieldSet{"a": base, "b": base.Union(contract.Fields("IaaS/compute/hostname"))}
 	var err error
 	hp.p, err = placement.New(placement.Config{Catalog: e.cat, Order: []string{"a", "b"},
-		Honoured: func(id string, _ catalog.Kind) adapters.FieldSet { return sets[id] }})
+		Honoured: func(id string, _ catalog.Kind) contract.FieldSet { return sets[id] }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 	"github.com/caddy-csb/caddy-csb/broker/jobs/jobstest"
@@ -16,8 +16,8 @@ import (
 // i17MoreReporter is a test adapter that honours only cores and memory.
 type i17MoreReporter struct{ *jobstest.Adapter }
 
-func (i17MoreReporter) HonouredFields() adapters.FieldSet {
-	return adapters.Fields("IaaS/compute", "IaaS/compute/cores", "IaaS/compute/memory")
+func (i17MoreReporter) HonouredFields() contract.FieldSet {
+	return contract.Fields("IaaS/compute", "IaaS/compute/cores", "IaaS/compute/memory")
 }
 
 // i17MoreUpdateEnv: provider a, whose adapter declares its honoured set,
@@ -27,7 +27,7 @@ func i17MoreUpdateEnv(t *testing.T, ignore bool) (*env, *jobs.Job) {
 	var e *env
 	e = newEnv(t, []string{"a"}, func(c *jobs.Config) {
 		c.IgnoreUnhonoured = ignore
-		c.Adapter = func(id string, _ catalog.Kind) (adapters.Adapter, bool) {
+		c.Adapter = func(id string, _ catalog.Kind) (contract.Adapter, bool) {
 			a, ok := e.ads[id]
 			return i17MoreReporter{a}, ok
 		}

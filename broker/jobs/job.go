@@ -33,7 +33,7 @@
 // file-system storage: after 10 s), and any instance sharing the storage
 // finds the job with an unfinished Op, takes the lock and finishes the
 // work or cleans up: it polls the recorded resource, asks the adapter to
-// find what the job id created (adapters.Finder), retries or substitutes,
+// find what the job id created (contract.Finder), retries or substitutes,
 // and removes partial resources. The reaper runs on every instance; the
 // per-job lock and a re-read of the job under it make each lease reaped
 // exactly once.
@@ -57,8 +57,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
@@ -117,7 +117,7 @@ type Op struct {
 	// Move: the original placement, removed once the new one succeeded.
 	OldProvider string                `json:"old_provider,omitempty"`
 	OldService  *catalog.ServiceEntry `json:"old_service,omitempty"`
-	OldResource *adapters.Resource    `json:"old_resource,omitempty"`
+	OldResource *contract.Resource    `json:"old_resource,omitempty"`
 	// Swapped is set once a move's new resource is in place and only the
 	// original remains to be removed.
 	Swapped bool `json:"swapped,omitempty"`
@@ -155,7 +155,7 @@ type Attempt struct {
 	Reason     string    `json:"reason,omitempty"`
 	// Resource is what the adapter returned, recorded as soon as known so
 	// a crash cannot lose it.
-	Resource *adapters.Resource `json:"resource,omitempty"`
+	Resource *contract.Resource `json:"resource,omitempty"`
 	// Partial marks a Resource the adapter returned together with an
 	// error: something was (or may have been) created, but the attempt did
 	// not succeed. A resumed attempt removes it instead of trusting it.
@@ -173,7 +173,7 @@ type Orphan struct {
 	// ServiceID is the service the resource was placed on, when known
 	// (a removal queued while the service was withdrawn).
 	ServiceID string             `json:"service_id,omitempty"`
-	Resource  *adapters.Resource `json:"resource"`
+	Resource  *contract.Resource `json:"resource"`
 	Since     time.Time          `json:"since"`
 	LastError string             `json:"last_error,omitempty"`
 }
@@ -196,7 +196,7 @@ type Job struct {
 	ServiceID  string                `json:"service_id,omitempty"`
 	Service    *catalog.ServiceEntry `json:"service,omitempty"`
 	Encryption bool                  `json:"encryption,omitempty"` // provider's encryption-support at placement
-	Resource   *adapters.Resource    `json:"resource,omitempty"`
+	Resource   *contract.Resource    `json:"resource,omitempty"`
 	// Ignored are the request fields the job's provider does not honour
 	// and ignored (Config.IgnoreUnhonoured); answers name them.
 	Ignored []string `json:"ignored_fields,omitempty"`

@@ -17,9 +17,9 @@ import (
 	"github.com/dgraph-io/ristretto/v2"
 	"go.uber.org/zap"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
 	"github.com/caddy-csb/caddy-csb/broker/clock"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/broker/internal/defaults"
 	"github.com/caddy-csb/caddy-csb/broker/placement"
@@ -40,7 +40,7 @@ type Config struct {
 	Placer Placer
 	// Adapter returns a provider's adapter for a service model (a
 	// provider may have one per model). Required.
-	Adapter func(providerID string, kind catalog.Kind) (adapters.Adapter, bool)
+	Adapter func(providerID string, kind catalog.Kind) (contract.Adapter, bool)
 	// Expand, when set, rewrites a request before placement (the OVF
 	// expansion of an IaaS Link). An error that is a
 	// *placement.RequestError answers with its status; others with 400.
@@ -112,8 +112,8 @@ type Config struct {
 	// Honoured, when set, returns the request fields a provider's adapter
 	// for a service model honours, as placement reads them
 	// (placement.Config.Honoured); Update checks the fields an update
-	// sets against it. Default: adapters.HonouredBy of the job's adapter.
-	Honoured func(providerID string, kind catalog.Kind) adapters.FieldSet
+	// sets against it. Default: contract.HonouredBy of the job's adapter.
+	Honoured func(providerID string, kind catalog.Kind) contract.FieldSet
 	// ProviderStatus, when set, returns a provider's status in the
 	// catalogue (false when the catalogue does not know it). A provider
 	// whose status is deactivated or unavailable is not contacted (draft
@@ -670,7 +670,7 @@ func (m *Manager) unrecorded(j *Job, cause error) *Result {
 // not to retry), else 408. Either way the reason names every provider.
 func noMatch(d *placement.Decision, prefix string) *Result {
 	if f := d.UnsupportedFields(); len(f) > 0 {
-		return result(csbmsg.StatusUnsupported, nil, "%sunsupported element %s: no provider's adapter honours it; %s", prefix, adapters.FieldList(f), d.NoMatchReason())
+		return result(csbmsg.StatusUnsupported, nil, "%sunsupported element %s: no provider's adapter honours it; %s", prefix, contract.FieldList(f), d.NoMatchReason())
 	}
 	return result(csbmsg.StatusUnableToFindResource, nil, "%s%s", prefix, d.NoMatchReason())
 }
@@ -878,7 +878,7 @@ func (m *Manager) Update(ctx context.Context, owner, id string, req *csbmsg.Serv
 	}
 	if f := m.updateUnhonoured(ad, j, &upd); len(f) > 0 {
 		if !m.c().IgnoreUnhonoured {
-			return result(csbmsg.StatusUnsupported, j, "cannot update job %s: unsupported element %s: the adapter of %s does not honour it", j.ID, adapters.FieldList(f), j.ProviderID), nil
+			return result(csbmsg.StatusUnsupported, j, "cannot update job %s: unsupported element %s: the adapter of %s does not honour it", j.ID, contract.FieldList(f), j.ProviderID), nil
 		}
 		m.c().Logger.Warn("job update sets fields its adapter does not honour",
 			zap.String("owner", j.Owner), zap.String("job_id", j.ID), zap.String("provider_id", j.ProviderID), zap.Strings("ignored_fields", f))
@@ -892,17 +892,17 @@ func (m *Manager) Update(ctx context.Context, owner, id string, req *csbmsg.Serv
 }
 
 // updateUnhonoured returns the fields an update sets that the job's
-// adapter does not honour, as a create is checked (adapters.Unhonoured),
+// adapter does not honour, as a create is checked (contract.Unhonoured),
 // but leaving out the <status> and <action> leaves (the state changes the
 // adapter's Update performs or refuses with 409) and the fields already
 // recorded as ignored on the job.
-func (m *Manager) updateUnhonoured(ad adapters.Adapter, j *Job, upd *csbmsg.ServiceRequest) []string {
-	set := adapters.HonouredBy(ad)
+func (m *Manager) updateUnhonoured(ad contract.Adapter, j *Job, upd *csbmsg.ServiceRequest) []string {
+	set := contract.HonouredBy(ad)
 	if h := m.c().Honoured; h != nil {
 		set = h(j.ProviderID, j.Kind)
 	}
 	var out []string
-	for _, f := range adapters.Unhonoured(set, adapters.RequestFields(upd)) {
+	for _, f := range contract.Unhonoured(set, contract.RequestFields(upd)) {
 		if strings.HasSuffix(f, "/status") || strings.HasSuffix(f, "/action") || slices.Contains(j.Ignored, f) {
 			continue
 		}
@@ -912,7 +912,7 @@ func (m *Manager) updateUnhonoured(ad adapters.Adapter, j *Job, upd *csbmsg.Serv
 }
 
 // applyUpdate runs a recorded update (the caller holds the lock).
-func (m *Manager) applyUpdate(ctx context.Context, ad adapters.Adapter, j *Job) *Result {
+func (m *Manager) applyUpdate(ctx context.Context, ad contract.Adapter, j *Job) *Result {
 	upd := j.Op.Update
 	if why, held := m.heldBack(j.ProviderID, j.ServiceID); held {
 		j.Op = nil
@@ -943,7 +943,7 @@ func (m *Manager) applyUpdate(ctx context.Context, ad adapters.Adapter, j *Job) 
 	j.Expires = m.now().Add(time.Duration(j.LeaseSeconds) * time.Second)
 	j.Reason = fmt.Sprintf("updated at %s; lease renewed", j.ProviderID)
 	if len(ignored) > 0 {
-		j.Reason += "; ignored fields its adapter does not honour: " + adapters.FieldList(ignored)
+		j.Reason += "; ignored fields its adapter does not honour: " + contract.FieldList(ignored)
 	}
 	m.saveBackground(j)
 	m.logState(j, j.Status, "job updated")
@@ -978,7 +978,7 @@ func (m *Manager) Remove(ctx context.Context, owner, id string) (*Result, error)
 // caller holds the lock). On failure the job keeps its status (410).
 func (m *Manager) finishRemoval(ctx context.Context, j *Job, final Status) *Result {
 	prev := j.Status
-	if why, held := m.heldBack(j.ProviderID, j.ServiceID); held && j.Resource != nil && j.Resource.State != adapters.StateGone {
+	if why, held := m.heldBack(j.ProviderID, j.ServiceID); held && j.Resource != nil && j.Resource.State != contract.StateGone {
 		return m.queueRemoval(j, final, why)
 	}
 	if j.Resource != nil && j.ProviderID != "" {
@@ -1009,7 +1009,7 @@ func (m *Manager) finishRemoval(ctx context.Context, j *Job, final Status) *Resu
 			}
 			return result(csbmsg.StatusCannotRemoveResource, j, "%s", j.Reason)
 		}
-		j.Resource.State = adapters.StateGone
+		j.Resource.State = contract.StateGone
 	}
 	j.Op = nil
 	j.Status = final
@@ -1117,7 +1117,7 @@ type Endpoint struct {
 	// URL is the adapter's Resource.Endpoint, else the resource URI.
 	URL string
 	// Resource is the job's resource at the provider.
-	Resource *adapters.Resource
+	Resource *contract.Resource
 }
 
 // JobEndpoint resolves owner's job id to the provider endpoint that holds
@@ -1213,8 +1213,8 @@ func (m *Manager) Load(providerID string) placement.Load {
 	return m.loads[providerID]
 }
 
-func (m *Manager) adapterRequest(j *Job, provider string, svc *catalog.ServiceEntry, want *csbmsg.ServiceRequest) *adapters.Request {
-	r := &adapters.Request{JobID: j.ID, Owner: j.Owner, Want: *want, ProviderID: provider}
+func (m *Manager) adapterRequest(j *Job, provider string, svc *catalog.ServiceEntry, want *csbmsg.ServiceRequest) *contract.Request {
+	r := &contract.Request{JobID: j.ID, Owner: j.Owner, Want: *want, ProviderID: provider}
 	if svc != nil {
 		r.Service = svc.Service
 	}

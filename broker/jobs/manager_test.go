@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 	"github.com/caddy-csb/caddy-csb/broker/jobs/jobstest"
@@ -477,7 +477,7 @@ func TestRecoveryFindsUnrecordedResource(t *testing.T) {
 	}
 	writeJob(t, e, j)
 	// What the dead broker's Provision call created.
-	if _, err := e.ads["a"].Provision(ctx, &adapters.Request{JobID: j.ID}); err != nil {
+	if _, err := e.ads["a"].Provision(ctx, &contract.Request{JobID: j.ID}); err != nil {
 		t.Fatal(err)
 	}
 	m := e.start(e.cfg)

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 	"github.com/caddy-csb/caddy-csb/broker/jobs/jobstest"
@@ -108,16 +108,16 @@ func (s *dirStore) Unlock(_ context.Context, name string) error {
 // Link adapter: the memory measured is the job engine's own.
 type linkAdapter struct{}
 
-func (linkAdapter) Provision(_ context.Context, req *adapters.Request) (*adapters.Resource, error) {
-	return &adapters.Resource{URI: "https://app.example/" + req.JobID, State: adapters.StateReady, Granted: req.Want}, nil
+func (linkAdapter) Provision(_ context.Context, req *contract.Request) (*contract.Resource, error) {
+	return &contract.Resource{URI: "https://app.example/" + req.JobID, State: contract.StateReady, Granted: req.Want}, nil
 }
-func (linkAdapter) Status(_ context.Context, r *adapters.Resource) (*adapters.Resource, error) {
+func (linkAdapter) Status(_ context.Context, r *contract.Resource) (*contract.Resource, error) {
 	return r, nil
 }
-func (linkAdapter) Update(_ context.Context, r *adapters.Resource, _ *adapters.Request) (*adapters.Resource, error) {
+func (linkAdapter) Update(_ context.Context, r *contract.Resource, _ *contract.Request) (*contract.Resource, error) {
 	return r, nil
 }
-func (linkAdapter) Remove(context.Context, *adapters.Resource) error { return nil }
+func (linkAdapter) Remove(context.Context, *contract.Resource) error { return nil }
 
 // liveHeap returns the heap in use after a collection.
 func liveHeap() uint64 {
@@ -146,7 +146,7 @@ func TestLiveJobsHeap(t *testing.T) {
 	m, err := jobs.New(jobs.Config{
 		Store:        &dirStore{dir: t.TempDir()},
 		Placer:       placer,
-		Adapter:      func(string, catalog.Kind) (adapters.Adapter, bool) { return linkAdapter{}, true },
+		Adapter:      func(string, catalog.Kind) (contract.Adapter, bool) { return linkAdapter{}, true },
 		ReapInterval: time.Hour,
 	})
 	if err != nil {

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/broker/placement"
 	"github.com/caddy-csb/caddy-csb/broker/store"
@@ -36,7 +36,7 @@ func (nopPlacer) Place(*csbmsg.ServiceRequest, placement.Options) (*placement.De
 // value), never jobs in flight elsewhere, and a write invalidates it.
 func TestCacheReadThrough(t *testing.T) {
 	st := new(countingStore)
-	m, err := New(Config{Store: st, Placer: nopPlacer{}, Adapter: func(string, catalog.Kind) (adapters.Adapter, bool) { return nil, false }, CacheTTL: time.Hour})
+	m, err := New(Config{Store: st, Placer: nopPlacer{}, Adapter: func(string, catalog.Kind) (contract.Adapter, bool) { return nil, false }, CacheTTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +112,7 @@ func TestCacheSizeBoundsEntries(t *testing.T) {
 	}
 	newManager := func(cacheSize int64) (*Manager, *countingStore) {
 		st := new(countingStore)
-		m, err := New(Config{Store: st, Placer: nopPlacer{}, Adapter: func(string, catalog.Kind) (adapters.Adapter, bool) { return nil, false },
+		m, err := New(Config{Store: st, Placer: nopPlacer{}, Adapter: func(string, catalog.Kind) (contract.Adapter, bool) { return nil, false },
 			CacheTTL: time.Hour, CacheSize: cacheSize})
 		if err != nil {
 			t.Fatal(err)

@@ -9,7 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
@@ -77,7 +77,7 @@ func (m *Manager) interrupted(j *Job) *Result {
 func (m *Manager) attempt(ctx context.Context, j *Job, i int, at int) bool {
 	entry := j.Plan[i]
 	ad, ok := m.c().Adapter(entry.ProviderID, j.Kind)
-	var res *adapters.Resource
+	var res *contract.Resource
 	if at < 0 {
 		j.Attempts = append(j.Attempts, Attempt{
 			ProviderID: entry.ProviderID, ServiceID: entry.ServiceID, Purpose: j.Op.Kind,
@@ -125,7 +125,7 @@ func (m *Manager) attempt(ctx context.Context, j *Job, i int, at int) bool {
 		}
 	} else {
 		// Resuming: ask the provider where the resource stands.
-		var st *adapters.Resource
+		var st *contract.Resource
 		st, err = ad.Status(actx, res)
 		if err == nil && st != nil {
 			res = st
@@ -138,7 +138,7 @@ func (m *Manager) attempt(ctx context.Context, j *Job, i int, at int) bool {
 	if err == nil && res == nil {
 		err = errors.New("the adapter returned no resource")
 	}
-	if err == nil && res.State == adapters.StatePending {
+	if err == nil && res.State == contract.StatePending {
 		res, err = m.poll(actx, ad, j, at, res)
 		if ctx.Err() != nil {
 			return false
@@ -146,9 +146,9 @@ func (m *Manager) attempt(ctx context.Context, j *Job, i int, at int) bool {
 	}
 	if err == nil {
 		switch res.State {
-		case adapters.StateFailed:
+		case contract.StateFailed:
 			err = errors.New("the provider reports the resource failed")
-		case adapters.StateGone:
+		case contract.StateGone:
 			err = errors.New("the provider reports the resource gone")
 		}
 	}
@@ -159,15 +159,15 @@ func (m *Manager) attempt(ctx context.Context, j *Job, i int, at int) bool {
 		return true
 	}
 	a.Outcome = OutcomeFailed
-	a.ErrorKind = string(adapters.KindOf(err))
-	if errors.Is(err, context.DeadlineExceeded) || adapters.KindOf(err) == adapters.KindTimeout || actx.Err() != nil {
+	a.ErrorKind = string(contract.KindOf(err))
+	if errors.Is(err, context.DeadlineExceeded) || contract.KindOf(err) == contract.KindTimeout || actx.Err() != nil {
 		a.Outcome = OutcomeTimeout
-		a.ErrorKind = string(adapters.KindTimeout)
+		a.ErrorKind = string(contract.KindTimeout)
 		a.Reason = fmt.Sprintf("no result within %s: %v", m.c().AttemptTimeout, err)
 	} else {
 		a.Reason = err.Error()
 	}
-	if a.Resource != nil && a.Resource.State != adapters.StateGone {
+	if a.Resource != nil && a.Resource.State != contract.StateGone {
 		a.Cleanup = m.cleanup(ctx, ad, j, entry.ProviderID, a.Resource)
 	} else {
 		a.Cleanup = "nothing to remove"
@@ -180,7 +180,7 @@ func (m *Manager) attempt(ctx context.Context, j *Job, i int, at int) bool {
 
 // poll follows a resource the provider is still building until it is
 // ready, failed, or the attempt's deadline passes.
-func (m *Manager) poll(ctx context.Context, ad adapters.Adapter, j *Job, at int, res *adapters.Resource) (*adapters.Resource, error) {
+func (m *Manager) poll(ctx context.Context, ad contract.Adapter, j *Job, at int, res *contract.Resource) (*contract.Resource, error) {
 	t := time.NewTimer(m.c().PollInterval)
 	defer t.Stop()
 	var lastErr error
@@ -195,8 +195,8 @@ func (m *Manager) poll(ctx context.Context, ad adapters.Adapter, j *Job, at int,
 		}
 		st, err := ad.Status(ctx, res)
 		switch {
-		case err != nil && adapters.KindOf(err) == adapters.KindNotFound:
-			res.State = adapters.StateGone
+		case err != nil && contract.KindOf(err) == contract.KindNotFound:
+			res.State = contract.StateGone
 			return res, err
 		case err != nil:
 			lastErr = err // transient: keep polling until the deadline
@@ -207,7 +207,7 @@ func (m *Manager) poll(ctx context.Context, ad adapters.Adapter, j *Job, at int,
 				j.Attempts[at].Resource = res
 				m.saveBackground(j)
 			}
-			if res.State != adapters.StatePending {
+			if res.State != contract.StatePending {
 				return res, nil
 			}
 		}
@@ -236,7 +236,7 @@ func (m *Manager) resumeAttempt(ctx context.Context, j *Job) (ok bool, retry int
 		return false, -1
 	}
 	if a.Resource == nil {
-		if f, can := ad.(adapters.Finder); can {
+		if f, can := ad.(contract.Finder); can {
 			fctx, cancel := context.WithTimeout(ctx, m.c().CallTimeout)
 			res, err := f.Find(fctx, m.adapterRequest(j, a.ProviderID, &j.Plan[pi].Service, &j.Request))
 			cancel()
@@ -244,7 +244,7 @@ func (m *Manager) resumeAttempt(ctx context.Context, j *Job) (ok bool, retry int
 				a.Resource = res
 				// The Finder contract: a resource the provider left only
 				// partly built is returned failed. Remove it and retry.
-				a.Partial = res.State == adapters.StateFailed
+				a.Partial = res.State == contract.StateFailed
 				m.saveBackground(j)
 			} else if err != nil {
 				m.logger.Warn("finding an interrupted attempt's resource", zap.String("job_id", j.ID), zap.String("provider_id", a.ProviderID), zap.Error(err))
@@ -284,14 +284,14 @@ func (m *Manager) resumeAttempt(ctx context.Context, j *Job) (ok bool, retry int
 
 // cleanup removes a failed attempt's partial resource. When the provider
 // refuses, the resource becomes an orphan the reaper keeps retrying.
-func (m *Manager) cleanup(ctx context.Context, ad adapters.Adapter, j *Job, provider string, res *adapters.Resource) string {
+func (m *Manager) cleanup(ctx context.Context, ad contract.Adapter, j *Job, provider string, res *contract.Resource) string {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.c().CallTimeout)
 	defer cancel()
 	if err := ad.Remove(cctx, res); err != nil {
 		j.Orphans = append(j.Orphans, Orphan{ProviderID: provider, Resource: res, Since: m.now(), LastError: err.Error()})
 		return "failed: " + err.Error() + " (the reaper retries)"
 	}
-	res.State = adapters.StateGone
+	res.State = contract.StateGone
 	return "removed"
 }
 
@@ -321,7 +321,7 @@ func (m *Manager) succeed(ctx context.Context, j *Job) *Result {
 	j.Expires = m.now().Add(time.Duration(j.LeaseSeconds) * time.Second)
 	j.Reason = fmt.Sprintf("provisioned at %s (service %s, attempt %d): %s", j.ProviderID, j.ServiceID, len(j.Attempts), j.Decision)
 	if len(j.Ignored) > 0 {
-		j.Reason += "; ignored fields its adapter does not honour: " + adapters.FieldList(j.Ignored)
+		j.Reason += "; ignored fields its adapter does not honour: " + contract.FieldList(j.Ignored)
 	}
 	m.saveBackground(j)
 	m.logState(j, prev, "job succeeded", zap.String("provider_id", j.ProviderID), zap.String("service_id", j.ServiceID), zap.Int("attempts", len(j.Attempts)))
@@ -389,7 +389,7 @@ func (m *Manager) refusedUp(j *Job, why string) *Result {
 		if a.Purpose != j.Op.Kind {
 			continue
 		}
-		if a.ErrorKind != string(adapters.KindUnsupported) || (a.Resource != nil && a.Resource.State != adapters.StateGone) {
+		if a.ErrorKind != string(contract.KindUnsupported) || (a.Resource != nil && a.Resource.State != contract.StateGone) {
 			return nil
 		}
 		n++

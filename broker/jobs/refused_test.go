@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 	"github.com/caddy-csb/caddy-csb/broker/jobs/jobstest"
@@ -18,7 +18,7 @@ import (
 func TestRefusedBeforeAnyProviderCallKeepsNoJob(t *testing.T) {
 	e := newEnv(t, []string{"a", "b"}, nil)
 	for _, a := range e.ads {
-		a.SetFault(jobstest.Fault{Provision: adapters.Errorf(adapters.KindUnsupported, "object metadata", "metadata: value holds a control character")})
+		a.SetFault(jobstest.Fault{Provision: contract.Errorf(contract.KindUnsupported, "object metadata", "metadata: value holds a control character")})
 	}
 	r := e.create("alice", 1)
 	if r.Status != csbmsg.StatusUnableToFindResource || r.Job != nil || !strings.Contains(r.Reason, "refused before any provider was called") ||
@@ -28,7 +28,7 @@ func TestRefusedBeforeAnyProviderCallKeepsNoJob(t *testing.T) {
 	if ids, _ := e.store.List(ctx, "csb/jobs/"); len(ids) != 0 {
 		t.Fatalf("stored %v for a request no adapter could express", ids)
 	}
-	e.ads["b"].SetFault(jobstest.Fault{Provision: adapters.Errorf(adapters.KindClient, "create", "quota")})
+	e.ads["b"].SetFault(jobstest.Fault{Provision: contract.Errorf(contract.KindClient, "create", "quota")})
 	r = e.create("alice", 1)
 	if r.Status != csbmsg.StatusUnableToFindResource || r.Job == nil || r.Job.Status != jobs.StatusFailed {
 		t.Fatalf("a provider's refusal: %+v", r)

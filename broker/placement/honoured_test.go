@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
@@ -21,9 +21,9 @@ func honouredFake(t *testing.T) *Placer {
 		s.IaaS.NetworkInterface = &csbmsg.NetworkInterface{}
 		f.addService(id, s)
 	}
-	base := adapters.Fields("IaaS/compute", "IaaS/compute/cores", "IaaS/compute/memory", "IaaS/NetworkInterface")
-	sets := map[string]adapters.FieldSet{"plain": base, "occi": base.Union(adapters.Fields("IaaS/NetworkInterface/ip"))}
-	p, err := New(Config{Catalog: f, Honoured: func(id string, _ catalog.Kind) adapters.FieldSet { return sets[id] }})
+	base := contract.Fields("IaaS/compute", "IaaS/compute/cores", "IaaS/compute/memory", "IaaS/NetworkInterface")
+	sets := map[string]contract.FieldSet{"plain": base, "occi": base.Union(contract.Fields("IaaS/NetworkInterface/ip"))}
+	p, err := New(Config{Catalog: f, Honoured: func(id string, _ catalog.Kind) contract.FieldSet { return sets[id] }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
@@ -38,7 +38,7 @@ func TestNotificationLeavesAccounted(t *testing.T) {
 			case ft.Kind() == reflect.Slice || ft == reflect.TypeOf(csbmsg.Provider{}):
 				continue // walked on its own
 			case ft.Kind() == reflect.Struct:
-				leaves = append(leaves, adapters.TypeLeaves(ft, sf.Name)...)
+				leaves = append(leaves, contract.TypeLeaves(ft, sf.Name)...)
 			default:
 				name, ok := notificationTopLeaves[typ.Name()+"."+sf.Name]
 				if !ok {

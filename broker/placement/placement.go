@@ -27,10 +27,10 @@
 //     service's Link.
 //   - <encryption>true</encryption> needs the provider's
 //     encryption-support to be true.
-//   - Honoured fields: every field the request sets (adapters.RequestFields)
+//   - Honoured fields: every field the request sets (contract.RequestFields)
 //     must be honoured by the provider's adapter for the model
-//     (adapters.FieldReporter) or by placement itself
-//     (adapters.PlacementHonoured). With Options.IgnoreUnhonoured a
+//     (contract.FieldReporter) or by placement itself
+//     (contract.PlacementHonoured). With Options.IgnoreUnhonoured a
 //     provider that drops some is still a candidate, ranked by the number
 //     of fields it drops (none first), and Candidate.Unhonoured names
 //     them.
@@ -69,8 +69,8 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
@@ -165,9 +165,9 @@ type Config struct {
 	// Load reports provider load for load-aware policies.
 	Load LoadFunc
 	// Honoured returns the request fields a provider's adapter for a
-	// service model honours (adapters.HonouredBy); nil means every field.
+	// service model honours (contract.HonouredBy); nil means every field.
 	// Default: none set, every provider honours every field.
-	Honoured func(providerID string, kind catalog.Kind) adapters.FieldSet
+	Honoured func(providerID string, kind catalog.Kind) contract.FieldSet
 }
 
 // Placer makes placement decisions. It is safe for concurrent use.
@@ -178,7 +178,7 @@ type Placer struct {
 	ids    []string // the configured providers, in order
 
 	load     atomic.Pointer[LoadFunc]
-	honoured func(providerID string, kind catalog.Kind) adapters.FieldSet
+	honoured func(providerID string, kind catalog.Kind) contract.FieldSet
 
 	mu      sync.RWMutex
 	indexes map[catalog.Kind]*kindIndex
@@ -261,7 +261,7 @@ func (p *Placer) Place(req *csbmsg.ServiceRequest, opt Options) (*Decision, erro
 	idx := p.index(kind)
 	var fields []string
 	if p.honoured != nil {
-		fields = adapters.RequestFields(req)
+		fields = contract.RequestFields(req)
 	}
 
 	d := decisionPool.Get().(*Decision)
@@ -302,10 +302,10 @@ func (p *Placer) Place(req *csbmsg.ServiceRequest, opt Options) (*Decision, erro
 			continue
 		}
 		if len(fields) > 0 {
-			if miss := adapters.Unhonoured(p.honoured(g.id, kind), fields); len(miss) > 0 {
+			if miss := contract.Unhonoured(p.honoured(g.id, kind), fields); len(miss) > 0 {
 				c.Unhonoured = miss
 				if !opt.IgnoreUnhonoured {
-					c.rej = rejection{code: rejUnhonoured, text: adapters.FieldList(miss)}
+					c.rej = rejection{code: rejUnhonoured, text: contract.FieldList(miss)}
 					continue
 				}
 			}
@@ -446,7 +446,7 @@ type Candidate struct {
 	// Encryption is the provider's encryption-support.
 	Encryption bool
 	// Unhonoured lists the request fields its adapter does not honour
-	// (adapters.Unhonoured): the reason it was rejected, or, with
+	// (contract.Unhonoured): the reason it was rejected, or, with
 	// Options.IgnoreUnhonoured, what it would ignore.
 	Unhonoured []string
 
@@ -474,7 +474,7 @@ type Decision struct {
 	// best first: the order substitution tries them in.
 	Ranked []int
 	// Fields are the request fields checked against the adapters'
-	// honoured sets (adapters.RequestFields); nil when the placer has no
+	// honoured sets (contract.RequestFields); nil when the placer has no
 	// Config.Honoured.
 	Fields []string
 	// Absent lists, when nothing matched, the configured providers that
@@ -581,7 +581,7 @@ func (d *Decision) Explain() []Explanation {
 			}
 			e.Note = d.policy.Note(c)
 			if len(c.Unhonoured) > 0 {
-				e.Note += "; its adapter would ignore " + adapters.FieldList(c.Unhonoured)
+				e.Note += "; its adapter would ignore " + contract.FieldList(c.Unhonoured)
 			}
 		} else {
 			e.Note = c.Reason()
@@ -734,7 +734,7 @@ type want struct {
 }
 
 // ServiceLeavesUsed are the leaves of a published Cloud-Service (as
-// adapters.TypeLeaves spells them) that the matching rules read: flat.read
+// contract.TypeLeaves spells them) that the matching rules read: flat.read
 // takes exactly these. Every other leaf of a notification is listed as
 // informational in docs/conformance/notification-fields.md; the test
 // TestNotificationLeavesAccounted keeps the two complete.

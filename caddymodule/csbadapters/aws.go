@@ -10,7 +10,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/caddy-csb/caddy-csb/adapters/aws"
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 )
 
 func init() {
@@ -51,8 +51,8 @@ func (m *AWSAdapter) Provision(caddy.Context) error {
 	return nil
 }
 
-// CSBAdapter returns the provisioned adapter (adapters.Holder).
-func (m *AWSAdapter) CSBAdapter() adapters.Adapter { return m.adapter }
+// CSBAdapter returns the provisioned adapter (contract.Holder).
+func (m *AWSAdapter) CSBAdapter() contract.Adapter { return m.adapter }
 
 // SetHTTPClient hands the adapter the provider's HTTP client.
 func (m *AWSAdapter) SetHTTPClient(c *http.Client) { m.adapter.SetHTTPClient(c) }
@@ -83,7 +83,7 @@ func (m *AWSAdapter) PeerHosts() []string {
 var (
 	_ caddy.Provisioner               = (*AWSAdapter)(nil)
 	_ caddyfile.Unmarshaler           = (*AWSAdapter)(nil)
-	_ adapters.Holder                 = (*AWSAdapter)(nil)
+	_ contract.Holder                 = (*AWSAdapter)(nil)
 	_ caddymodule.HTTPClientSetter    = (*AWSAdapter)(nil)
 	_ caddymodule.PeerOriginsReporter = (*AWSAdapter)(nil)
 	_ caddymodule.PeerHostsReporter   = (*AWSAdapter)(nil)

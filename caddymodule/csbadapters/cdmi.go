@@ -10,7 +10,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/caddy-csb/caddy-csb/adapters/cdmi"
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 )
 
 func init() {
@@ -29,8 +29,8 @@ type CDMIAdapter struct {
 	adapter *cdmi.Adapter
 }
 
-// CSBAdapter returns the provisioned adapter (adapters.Holder).
-func (m *CDMIAdapter) CSBAdapter() adapters.Adapter { return m.adapter }
+// CSBAdapter returns the provisioned adapter (contract.Holder).
+func (m *CDMIAdapter) CSBAdapter() contract.Adapter { return m.adapter }
 
 // SetHTTPClient hands the adapter the provider's HTTP client.
 func (m *CDMIAdapter) SetHTTPClient(c *http.Client) { m.adapter.SetHTTPClient(c) }
@@ -63,6 +63,6 @@ func (m *CDMIAdapter) Provision(ctx caddy.Context) error {
 var (
 	_ caddy.Provisioner            = (*CDMIAdapter)(nil)
 	_ caddyfile.Unmarshaler        = (*CDMIAdapter)(nil)
-	_ adapters.Holder              = (*CDMIAdapter)(nil)
+	_ contract.Holder              = (*CDMIAdapter)(nil)
 	_ caddymodule.HTTPClientSetter = (*CDMIAdapter)(nil)
 )

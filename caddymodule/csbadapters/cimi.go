@@ -10,7 +10,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/caddy-csb/caddy-csb/adapters/cimi"
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 )
 
 func init() {
@@ -33,8 +33,8 @@ type CIMIAdapter struct {
 	adapter *cimi.Adapter
 }
 
-// CSBAdapter returns the provisioned adapter (adapters.Holder).
-func (m *CIMIAdapter) CSBAdapter() adapters.Adapter { return m.adapter }
+// CSBAdapter returns the provisioned adapter (contract.Holder).
+func (m *CIMIAdapter) CSBAdapter() contract.Adapter { return m.adapter }
 
 // SetHTTPClient hands the adapter the provider's HTTP client.
 func (m *CIMIAdapter) SetHTTPClient(c *http.Client) { m.adapter.SetHTTPClient(c) }
@@ -67,7 +67,7 @@ func (m *CIMIAdapter) Provision(ctx caddy.Context) error {
 var (
 	_ caddy.Provisioner               = (*CIMIAdapter)(nil)
 	_ caddyfile.Unmarshaler           = (*CIMIAdapter)(nil)
-	_ adapters.Holder                 = (*CIMIAdapter)(nil)
+	_ contract.Holder                 = (*CIMIAdapter)(nil)
 	_ caddymodule.HTTPClientSetter    = (*CIMIAdapter)(nil)
 	_ caddymodule.PeerOriginsReporter = (*CIMIAdapter)(nil)
 )

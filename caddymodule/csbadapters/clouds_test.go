@@ -6,7 +6,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/caddymodule"
 	"github.com/caddy-csb/caddy-csb/caddymodule/internal/parsetest"
 )
@@ -44,7 +44,7 @@ func TestCloudAdapterProvision(t *testing.T) {
 	if err := os.Provision(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := os.CSBAdapter().(adapters.KindReporter).ServiceKinds(); strings.Join(got, ",") != "DSaaS" {
+	if got := os.CSBAdapter().(contract.KindReporter).ServiceKinds(); strings.Join(got, ",") != "DSaaS" {
 		t.Fatalf("tempauth kinds %v", got)
 	}
 	if os.adapter.Config().TempAuthKey != "pw" {
@@ -62,7 +62,7 @@ func TestCloudAdapterProvision(t *testing.T) {
 	if err := aw.Provision(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := aw.CSBAdapter().(adapters.KindReporter).ServiceKinds(); strings.Join(got, ",") != "DSaaS" {
+	if got := aw.CSBAdapter().(contract.KindReporter).ServiceKinds(); strings.Join(got, ",") != "DSaaS" {
 		t.Fatalf("s3-only kinds %v", got)
 	}
 	if aw.adapter.Config().SecretAccessKey != "pw" || aw.adapter.Config().Region != "us-east-1" {

@@ -9,7 +9,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/caddy-csb/caddy-csb/adapters/link"
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 )
 
 func init() {
@@ -49,7 +49,7 @@ func (l *LinkAdapter) Provision(caddy.Context) error {
 }
 
 // Adapter returns the adapter Provision built.
-func (l *LinkAdapter) Adapter() adapters.Adapter { return l.adapter }
+func (l *LinkAdapter) Adapter() contract.Adapter { return l.adapter }
 
 // SetPeerURLCheck hands the adapter the provider's peer URL check: a
 // service's href or Cloud-Service-URI that the check refuses is not
@@ -61,6 +61,6 @@ func (l *LinkAdapter) SetPeerURLCheck(check func(*url.URL) error) { l.adapter.Ch
 var (
 	_ caddy.Provisioner                       = (*LinkAdapter)(nil)
 	_ caddyfile.Unmarshaler                   = (*LinkAdapter)(nil)
-	_ interface{ Adapter() adapters.Adapter } = (*LinkAdapter)(nil)
+	_ interface{ Adapter() contract.Adapter } = (*LinkAdapter)(nil)
 	_ caddymodule.PeerURLCheckSetter          = (*LinkAdapter)(nil)
 )

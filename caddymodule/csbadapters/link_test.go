@@ -7,7 +7,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/caddymodule/internal/parsetest"
 )
@@ -35,8 +35,8 @@ func TestLinkAdapterModule(t *testing.T) {
 		t.Fatal(err)
 	}
 	svc := csbmsg.Service{ID: "crm", SaaS: &csbmsg.SaaS{Link: &csbmsg.Link{Rel: "crm", Href: "http://crm.example.org/"}}}
-	_, err := l.Adapter().Provision(context.Background(), &adapters.Request{Want: csbmsg.ServiceRequest{SaaS: &csbmsg.SaaS{Link: &csbmsg.Link{Rel: "crm"}}}, Service: svc})
-	if adapters.KindOf(err) != adapters.KindUnsupported {
+	_, err := l.Adapter().Provision(context.Background(), &contract.Request{Want: csbmsg.ServiceRequest{SaaS: &csbmsg.SaaS{Link: &csbmsg.Link{Rel: "crm"}}}, Service: svc})
+	if contract.KindOf(err) != contract.KindUnsupported {
 		t.Errorf("http href with schemes https: %v", err)
 	}
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/caddy-csb/caddy-csb/adapters/occi"
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 )
 
 func init() {
@@ -128,7 +128,7 @@ func (o *OCCIAdapter) Provision(ctx caddy.Context) error {
 func (o *OCCIAdapter) PeerOrigins() []string { return []string{o.Endpoint} }
 
 // Adapter returns the adapter Provision built.
-func (o *OCCIAdapter) Adapter() adapters.Adapter { return o.adapter }
+func (o *OCCIAdapter) Adapter() contract.Adapter { return o.adapter }
 
 // SetHTTPClient hands the adapter the provider's client (TLS trust and
 // authentication).
@@ -153,7 +153,7 @@ var (
 	_ caddy.Validator       = (*OCCIAdapter)(nil)
 	_ caddyfile.Unmarshaler = (*OCCIAdapter)(nil)
 	_ interface {
-		Adapter() adapters.Adapter
+		Adapter() contract.Adapter
 		SetHTTPClient(*http.Client)
 	} = (*OCCIAdapter)(nil)
 )

@@ -11,7 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/caddymodule/internal/parsetest"
 	"github.com/caddy-csb/caddy-csb/tests/clouds/occitest"
@@ -83,14 +83,14 @@ func TestOCCIAdapterModule(t *testing.T) {
 		return http.DefaultTransport.RoundTrip(r)
 	})})
 	a := o.Adapter()
-	res, err := a.Provision(context.Background(), &adapters.Request{JobID: "j", Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Compute: &csbmsg.Compute{Cores: new(uint64)}}}})
+	res, err := a.Provision(context.Background(), &contract.Request{JobID: "j", Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Compute: &csbmsg.Compute{Cores: new(uint64)}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasPrefix(res.URI, srv.URL) || calls == 0 {
 		t.Errorf("URI %s, %d calls through the provider client", res.URI, calls)
 	}
-	if _, ok := a.(adapters.Discoverer); !ok {
+	if _, ok := a.(contract.Discoverer); !ok {
 		t.Error("the occi adapter should discover")
 	}
 	bad := &OCCIAdapter{Endpoint: "ftp://x/"}

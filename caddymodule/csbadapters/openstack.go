@@ -10,7 +10,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/caddy-csb/caddy-csb/adapters/openstack"
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 )
 
 func init() {
@@ -54,8 +54,8 @@ func (m *OpenStackAdapter) Provision(caddy.Context) error {
 	return nil
 }
 
-// CSBAdapter returns the provisioned adapter (adapters.Holder).
-func (m *OpenStackAdapter) CSBAdapter() adapters.Adapter { return m.adapter }
+// CSBAdapter returns the provisioned adapter (contract.Holder).
+func (m *OpenStackAdapter) CSBAdapter() contract.Adapter { return m.adapter }
 
 // SetHTTPClient hands the adapter the provider's HTTP client.
 func (m *OpenStackAdapter) SetHTTPClient(c *http.Client) { m.adapter.SetHTTPClient(c) }
@@ -71,7 +71,7 @@ func (m *OpenStackAdapter) PeerOrigins() []string {
 var (
 	_ caddy.Provisioner               = (*OpenStackAdapter)(nil)
 	_ caddyfile.Unmarshaler           = (*OpenStackAdapter)(nil)
-	_ adapters.Holder                 = (*OpenStackAdapter)(nil)
+	_ contract.Holder                 = (*OpenStackAdapter)(nil)
 	_ caddymodule.HTTPClientSetter    = (*OpenStackAdapter)(nil)
 	_ caddymodule.PeerOriginsReporter = (*OpenStackAdapter)(nil)
 )

@@ -1,7 +1,7 @@
 package jobroute
 
 // How the transparent proxy fronts a job whose adapter does not
-// (adapters.Fronter): the request goes to the job's native endpoint with
+// (contract.Fronter): the request goes to the job's native endpoint with
 // the provider's credentials.
 
 import (
@@ -16,8 +16,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/digest"
 	"github.com/caddy-csb/caddy-csb/broker/httpclient"
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
@@ -36,7 +36,7 @@ func setPath(r *http.Request, escaped string) {
 }
 
 // resourceKind names a resource's service model as the catalogue does.
-func resourceKind(res *adapters.Resource) string {
+func resourceKind(res *contract.Resource) string {
 	switch g := res.Granted; {
 	case g.IaaS != nil:
 		return string(catalog.KindIaaS)
@@ -57,10 +57,10 @@ func resourceKind(res *adapters.Resource) string {
 func (h *JobRoute) frontGeneric(r *http.Request, ep jobs.Endpoint) (*url.URL, *digest.Transport, error) {
 	bu, err := url.Parse(ep.URL)
 	if err != nil || bu.Host == "" || (bu.Scheme != "http" && bu.Scheme != "https") {
-		return nil, nil, &adapters.Error{Kind: adapters.KindNotFound, Status: http.StatusNotFound, Op: "proxy", Err: errors.New("this job has no native endpoint to front")}
+		return nil, nil, &contract.Error{Kind: contract.KindNotFound, Status: http.StatusNotFound, Op: "proxy", Err: errors.New("this job has no native endpoint to front")}
 	}
 	// The job's endpoint is the root of what it may reach; r's path is
-	// clean (adapters.CleanRoutePath), so base + path stays below it.
+	// clean (contract.CleanRoutePath), so base + path stays below it.
 	base := strings.TrimRight(bu.EscapedPath(), "/")
 	setPath(r, base+r.URL.EscapedPath())
 	r.URL.Scheme, r.URL.Host, r.Host = bu.Scheme, bu.Host, bu.Host
@@ -78,7 +78,7 @@ func (h *JobRoute) frontGeneric(r *http.Request, ep jobs.Endpoint) (*url.URL, *d
 func (h *JobRoute) checkUpstream(providerID string, upstream *url.URL, r *http.Request) error {
 	target := &url.URL{Scheme: upstream.Scheme, Host: upstream.Host, Path: r.URL.Path, RawPath: r.URL.RawPath}
 	if err := h.app.CheckPeerURL(providerID, target); err != nil {
-		return &adapters.Error{Kind: adapters.KindClient, Status: http.StatusForbidden, Op: "proxy", Err: fmt.Errorf("the job's native endpoint is refused: %w", err)}
+		return &contract.Error{Kind: contract.KindClient, Status: http.StatusForbidden, Op: "proxy", Err: fmt.Errorf("the job's native endpoint is refused: %w", err)}
 	}
 	return nil
 }
@@ -94,7 +94,7 @@ func (h *JobRoute) addProviderAuth(r *http.Request, providerID string, upstream 
 	}
 	cleartext := func() error {
 		if upstream.Scheme != "https" && !p.Auth.AllowCleartext && !isLoopbackHost(upstream.Hostname()) {
-			return &adapters.Error{Kind: adapters.KindServer, Status: http.StatusBadGateway, Op: "proxy", Err: httpclient.ErrCleartext}
+			return &contract.Error{Kind: contract.KindServer, Status: http.StatusBadGateway, Op: "proxy", Err: httpclient.ErrCleartext}
 		}
 		return nil
 	}
@@ -113,7 +113,7 @@ func (h *JobRoute) addProviderAuth(r *http.Request, providerID string, upstream 
 	case httpclient.SchemeDigest:
 		dt, _ := p.HTTPClient().Transport.(*digest.Transport)
 		if dt == nil {
-			return nil, &adapters.Error{Kind: adapters.KindServer, Status: http.StatusBadGateway, Op: "proxy", Err: errors.New("the provider's Digest client is not set up")}
+			return nil, &contract.Error{Kind: contract.KindServer, Status: http.StatusBadGateway, Op: "proxy", Err: errors.New("the provider's Digest client is not set up")}
 		}
 		if err := authorizeDigest(r, dt); err != nil {
 			return nil, err
@@ -134,7 +134,7 @@ func authorizeDigest(r *http.Request, dt *digest.Transport) error {
 		if errors.Is(err, context.DeadlineExceeded) {
 			status = http.StatusGatewayTimeout
 		}
-		return &adapters.Error{Kind: adapters.KindServer, Status: status, Op: "proxy", Err: fmt.Errorf("answering the provider's Digest challenge: %w", err)}
+		return &contract.Error{Kind: contract.KindServer, Status: status, Op: "proxy", Err: fmt.Errorf("answering the provider's Digest challenge: %w", err)}
 	}
 	return nil
 }

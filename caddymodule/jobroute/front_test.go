@@ -7,7 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 	"github.com/caddy-csb/caddy-csb/caddymodule"
 )
@@ -40,13 +40,13 @@ func TestFrontGenericCredentials(t *testing.T) {
 	if r, err = front("bearer", "https://127.0.0.2/"); err != nil || r.Header.Get("Authorization") != "Bearer token-from-env" {
 		t.Fatalf("bearer: %v %q", err, r.Header.Get("Authorization"))
 	}
-	if _, err = front("bearer", "http://10.1.2.3/"); adapters.KindOf(err) != adapters.KindServer {
+	if _, err = front("bearer", "http://10.1.2.3/"); contract.KindOf(err) != contract.KindServer {
 		t.Fatalf("bearer over plain http to another host: %v", err)
 	}
 	if r, err = front("open", "http://127.0.0.1:9/"); err != nil || r.Header.Get("Authorization") != "" {
 		t.Fatalf("no auth: %v %q", err, r.Header.Get("Authorization"))
 	}
-	if _, err = front("open", "ftp://x/"); adapters.KindOf(err) != adapters.KindNotFound {
+	if _, err = front("open", "ftp://x/"); contract.KindOf(err) != contract.KindNotFound {
 		t.Fatalf("no http endpoint: %v", err)
 	}
 }

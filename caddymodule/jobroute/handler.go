@@ -14,7 +14,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/digest"
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 	"github.com/caddy-csb/caddy-csb/caddymodule"
@@ -60,11 +60,11 @@ func init() {
 // provider.
 //
 // A route reaches its job's resource and nothing beside or above it. The
-// path below the job id is cleaned first (adapters.CleanRoutePath:
+// path below the job id is cleaned first (contract.CleanRoutePath:
 // dot-segments in any spelling are resolved, a climb above the route,
 // encoded slashes, backslashes and control bytes are refused), and so are
 // method-override headers. The adapter then scopes the request to what
-// the job holds (adapters.Fronter: openstack, aws, cimi, cdmi, occi);
+// the job holds (contract.Fronter: openstack, aws, cimi, cdmi, occi);
 // jobs of other adapters (link) reach their endpoint's path and the paths
 // below it. Every upstream passes the broker's peer URL policy before
 // anything is forwarded, and before the broker adds the provider's Basic,
@@ -179,17 +179,17 @@ func (h *JobRoute) resolve(r *http.Request) (*routed, error) {
 		return nil, err
 	}
 	if owner == "" {
-		return nil, &adapters.Error{Kind: adapters.KindClient, Status: http.StatusForbidden, Op: "proxy", Err: errors.New("no authenticated consumer: put an authentication handler in front of the job routes")}
+		return nil, &contract.Error{Kind: contract.KindClient, Status: http.StatusForbidden, Op: "proxy", Err: errors.New("no authenticated consumer: put an authentication handler in front of the job routes")}
 	}
 	if h.app.JobManager() == nil {
-		return nil, &adapters.Error{Kind: adapters.KindServer, Status: http.StatusServiceUnavailable, Op: "proxy", Err: errors.New("the broker's job manager is not running")}
+		return nil, &contract.Error{Kind: contract.KindServer, Status: http.StatusServiceUnavailable, Op: "proxy", Err: errors.New("the broker's job manager is not running")}
 	}
 	ep, err := h.app.JobEndpoint(r.Context(), owner, jobID, time.Duration(h.CacheTTL))
 	if err != nil {
 		if errors.Is(err, jobs.ErrNoJob) {
-			return nil, &adapters.Error{Kind: adapters.KindNotFound, Status: http.StatusNotFound, Op: "proxy", Err: fmt.Errorf("no job %q here", jobID)}
+			return nil, &contract.Error{Kind: contract.KindNotFound, Status: http.StatusNotFound, Op: "proxy", Err: fmt.Errorf("no job %q here", jobID)}
 		}
-		return nil, &adapters.Error{Kind: adapters.KindServer, Status: http.StatusServiceUnavailable, Op: "proxy", Err: err}
+		return nil, &contract.Error{Kind: contract.KindServer, Status: http.StatusServiceUnavailable, Op: "proxy", Err: err}
 	}
 	if repl != nil {
 		repl.Set("http.csb.job.id", ep.JobID)
@@ -201,7 +201,7 @@ func (h *JobRoute) resolve(r *http.Request) (*routed, error) {
 	}
 	// Dot-segments, encoded slashes and the like are resolved or refused
 	// before any scope check looks at the path.
-	if rest, err = adapters.CleanRoutePath(rest); err != nil {
+	if rest, err = contract.CleanRoutePath(rest); err != nil {
 		return nil, err
 	}
 	if err := refuseMethodOverride(r); err != nil {
@@ -212,16 +212,16 @@ func (h *JobRoute) resolve(r *http.Request) (*routed, error) {
 	var dt *digest.Transport
 	ad, ok := h.app.AdapterFor(ep.ProviderID, resourceKind(ep.Resource))
 	if !ok {
-		return nil, &adapters.Error{Kind: adapters.KindNotFound, Status: http.StatusNotFound, Op: "proxy", Err: fmt.Errorf("provider %q has no adapter for job %q any more", ep.ProviderID, ep.JobID)}
+		return nil, &contract.Error{Kind: contract.KindNotFound, Status: http.StatusNotFound, Op: "proxy", Err: fmt.Errorf("provider %q has no adapter for job %q any more", ep.ProviderID, ep.JobID)}
 	}
-	if f, fronts := ad.(adapters.Fronter); fronts {
+	if f, fronts := ad.(contract.Fronter); fronts {
 		if upstream, err = f.Front(r.Context(), r, ep.Resource); err != nil {
 			return nil, err
 		}
 		if err := h.checkUpstream(ep.ProviderID, upstream, r); err != nil {
 			return nil, err
 		}
-		if ba, ok := ad.(adapters.BrokerAuthenticated); ok && ba.BrokerAuthenticates() {
+		if ba, ok := ad.(contract.BrokerAuthenticated); ok && ba.BrokerAuthenticates() {
 			dt, err = h.addProviderAuth(r, ep.ProviderID, upstream)
 		}
 	} else {
@@ -248,7 +248,7 @@ var methodOverrideHeaders = []string{"X-HTTP-Method-Override", "X-HTTP-Method", 
 func refuseMethodOverride(r *http.Request) error {
 	for _, h := range methodOverrideHeaders {
 		if _, ok := r.Header[http.CanonicalHeaderKey(h)]; ok {
-			return adapters.Refused("header %s is not allowed through the broker", h)
+			return contract.Refused("header %s is not allowed through the broker", h)
 		}
 	}
 	return nil
@@ -261,17 +261,17 @@ func (h *JobRoute) jobOf(r *http.Request) (id, rest string, err error) {
 		id = r.Header.Get(h.Header)
 		r.Header.Del(h.Header)
 		if id == "" {
-			return "", "", &adapters.Error{Kind: adapters.KindNotFound, Status: http.StatusNotFound, Op: "proxy", Err: fmt.Errorf("no %s header", h.Header)}
+			return "", "", &contract.Error{Kind: contract.KindNotFound, Status: http.StatusNotFound, Op: "proxy", Err: fmt.Errorf("no %s header", h.Header)}
 		}
 		return id, r.URL.EscapedPath(), nil
 	}
 	p := r.URL.EscapedPath()
 	if !strings.HasPrefix(p, h.Prefix) {
-		return "", "", &adapters.Error{Kind: adapters.KindNotFound, Status: http.StatusNotFound, Op: "proxy", Err: fmt.Errorf("%s is not a job route (%s<job-id>/...)", r.URL.Path, h.Prefix)}
+		return "", "", &contract.Error{Kind: contract.KindNotFound, Status: http.StatusNotFound, Op: "proxy", Err: fmt.Errorf("%s is not a job route (%s<job-id>/...)", r.URL.Path, h.Prefix)}
 	}
 	id, rest, _ = strings.Cut(p[len(h.Prefix):], "/")
 	if id, err = url.PathUnescape(id); err != nil || id == "" {
-		return "", "", &adapters.Error{Kind: adapters.KindNotFound, Status: http.StatusNotFound, Op: "proxy", Err: errors.New("no job id in the route")}
+		return "", "", &contract.Error{Kind: contract.KindNotFound, Status: http.StatusNotFound, Op: "proxy", Err: errors.New("no job id in the route")}
 	}
 	return id, "/" + rest, nil
 }

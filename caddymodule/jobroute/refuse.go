@@ -11,7 +11,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 )
 
 // refusal is the handler's answer to a request it refuses: a
@@ -26,20 +26,20 @@ func (h *JobRoute) refusal(err error) error {
 }
 
 // refusalStatus is the HTTP status of a refusal: the status of an
-// adapters.Error that names one for the consumer, 404 for what is not
+// contract.Error that names one for the consumer, 404 for what is not
 // found, 403 for what a job may not do, 504 for a timeout, else 502.
 func refusalStatus(err error) int {
 	status := http.StatusBadGateway
-	var ae *adapters.Error
+	var ae *contract.Error
 	if errors.As(err, &ae) {
 		switch {
-		case ae.Status >= 400 && ae.Status < 600 && (ae.Kind == adapters.KindClient || ae.Kind == adapters.KindNotFound || ae.Op == "proxy"):
+		case ae.Status >= 400 && ae.Status < 600 && (ae.Kind == contract.KindClient || ae.Kind == contract.KindNotFound || ae.Op == "proxy"):
 			status = ae.Status
-		case ae.Kind == adapters.KindNotFound:
+		case ae.Kind == contract.KindNotFound:
 			status = http.StatusNotFound
-		case ae.Kind == adapters.KindClient:
+		case ae.Kind == contract.KindClient:
 			status = http.StatusForbidden
-		case ae.Kind == adapters.KindTimeout:
+		case ae.Kind == contract.KindTimeout:
 			status = http.StatusGatewayTimeout
 		}
 	}
@@ -49,7 +49,7 @@ func refusalStatus(err error) int {
 // reasonOf is the text a refused consumer sees: the cause without the
 // operation prefixes.
 func reasonOf(err error) string {
-	var ae *adapters.Error
+	var ae *contract.Error
 	if errors.As(err, &ae) && ae.Err != nil {
 		err = ae.Err
 	}

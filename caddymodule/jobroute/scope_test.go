@@ -12,7 +12,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 	"github.com/caddy-csb/caddy-csb/caddymodule"
 )
@@ -43,9 +43,9 @@ func TestRefusalIsACaddyError(t *testing.T) {
 		}
 	}
 	for err, want := range map[error]int{
-		adapters.Refused("field copy reaches beyond the job"):                                                        http.StatusForbidden,
-		&adapters.Error{Kind: adapters.KindTimeout, Err: errors.New("slow")}:                                         http.StatusGatewayTimeout,
-		&adapters.Error{Kind: adapters.KindServer, Status: http.StatusBadGateway, Op: "proxy", Err: errors.New("x")}: http.StatusBadGateway,
+		contract.Refused("field copy reaches beyond the job"):                                                        http.StatusForbidden,
+		&contract.Error{Kind: contract.KindTimeout, Err: errors.New("slow")}:                                         http.StatusGatewayTimeout,
+		&contract.Error{Kind: contract.KindServer, Status: http.StatusBadGateway, Op: "proxy", Err: errors.New("x")}: http.StatusBadGateway,
 		errors.New("anything else"): http.StatusBadGateway,
 	} {
 		if got := refusalStatus(err); got != want {
@@ -85,7 +85,7 @@ func TestFrontGenericStaysBelowTheEndpoint(t *testing.T) {
 		{"http://127.0.0.1:9/apps/crm", "/%2e%2e/secret", ""},
 		{"http://127.0.0.1:9/apps/crm", "/..%2fsecret", ""},
 	} {
-		clean, err := adapters.CleanRoutePath(tc.path)
+		clean, err := contract.CleanRoutePath(tc.path)
 		if tc.want == "" {
 			if err == nil {
 				t.Errorf("%s: cleaned to %s, want a refusal", tc.path, clean)

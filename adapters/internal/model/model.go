@@ -8,7 +8,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
@@ -29,15 +29,15 @@ func Of(op, adapter, apis string, w csbmsg.ServiceRequest) (string, error) {
 	case w.DSaaS != nil && w.IaaS == nil:
 		return DSaaS, nil
 	case w.PaaS != nil || w.SaaS != nil:
-		return "", adapters.Errorf(adapters.KindUnsupported, op, "%s serves %s; PaaS and SaaS are for the link adapter", adapter, apis)
+		return "", contract.Errorf(contract.KindUnsupported, op, "%s serves %s; PaaS and SaaS are for the link adapter", adapter, apis)
 	}
-	return "", adapters.Errorf(adapters.KindUnsupported, op, "want exactly one of <IaaS> or <DSaaS>")
+	return "", contract.Errorf(contract.KindUnsupported, op, "want exactly one of <IaaS> or <DSaaS>")
 }
 
 // Foreign is the error for a Resource whose native kind the adapter does
 // not know: another adapter made it.
-func Foreign(adapter string, res *adapters.Resource) error {
-	return &adapters.Error{Kind: adapters.KindNotFound, Op: "resource", Err: fmt.Errorf("resource %q was not made by the %s adapter", res.URI, adapter)}
+func Foreign(adapter string, res *contract.Resource) error {
+	return &contract.Error{Kind: contract.KindNotFound, Op: "resource", Err: fmt.Errorf("resource %q was not made by the %s adapter", res.URI, adapter)}
 }
 
 // Route is what a two-API adapter does with the resources of one of its
@@ -46,11 +46,11 @@ func Foreign(adapter string, res *adapters.Resource) error {
 type Route struct {
 	// Model is the service model the API serves: IaaS or DSaaS.
 	Model  string
-	Status func(ctx context.Context, res *adapters.Resource) (*adapters.Resource, error)
-	Update func(ctx context.Context, res *adapters.Resource, req *adapters.Request) (*adapters.Resource, error)
-	Remove func(ctx context.Context, res *adapters.Resource) error
+	Status func(ctx context.Context, res *contract.Resource) (*contract.Resource, error)
+	Update func(ctx context.Context, res *contract.Resource, req *contract.Request) (*contract.Resource, error)
+	Remove func(ctx context.Context, res *contract.Resource) error
 	// Find returns what Provision made for the request's job, or nil.
-	Find func(ctx context.Context, req *adapters.Request) (*adapters.Resource, error)
+	Find func(ctx context.Context, req *contract.Request) (*contract.Resource, error)
 }
 
 // Router sends a two-API adapter's Status, Update and Remove to the Route
@@ -65,13 +65,13 @@ type Router struct {
 	Routes map[string]Route
 }
 
-func (r *Router) route(res *adapters.Resource) (Route, bool) {
+func (r *Router) route(res *contract.Resource) (Route, bool) {
 	rt, ok := r.Routes[res.Native[r.KindKey]]
 	return rt, ok
 }
 
 // Status reads the resource back through the API that made it.
-func (r *Router) Status(ctx context.Context, res *adapters.Resource) (*adapters.Resource, error) {
+func (r *Router) Status(ctx context.Context, res *contract.Resource) (*contract.Resource, error) {
 	if rt, ok := r.route(res); ok {
 		return rt.Status(ctx, res)
 	}
@@ -79,7 +79,7 @@ func (r *Router) Status(ctx context.Context, res *adapters.Resource) (*adapters.
 }
 
 // Update changes the resource through the API that made it.
-func (r *Router) Update(ctx context.Context, res *adapters.Resource, req *adapters.Request) (*adapters.Resource, error) {
+func (r *Router) Update(ctx context.Context, res *contract.Resource, req *contract.Request) (*contract.Resource, error) {
 	if rt, ok := r.route(res); ok {
 		return rt.Update(ctx, res, req)
 	}
@@ -88,7 +88,7 @@ func (r *Router) Update(ctx context.Context, res *adapters.Resource, req *adapte
 
 // Remove deletes the resource through the API that made it. A resource
 // with no Native entries (nothing was created) is removed at once.
-func (r *Router) Remove(ctx context.Context, res *adapters.Resource) error {
+func (r *Router) Remove(ctx context.Context, res *contract.Resource) error {
 	if rt, ok := r.route(res); ok {
 		return rt.Remove(ctx, res)
 	}
@@ -101,7 +101,7 @@ func (r *Router) Remove(ctx context.Context, res *adapters.Resource) error {
 // Find looks for what Provision made for req's job through the API of
 // model m, and reads it back: a resource found but not readable yet is
 // returned as found, for the broker to poll.
-func (r *Router) Find(ctx context.Context, m string, req *adapters.Request) (*adapters.Resource, error) {
+func (r *Router) Find(ctx context.Context, m string, req *contract.Request) (*contract.Resource, error) {
 	for _, rt := range r.Routes {
 		if rt.Model != m {
 			continue

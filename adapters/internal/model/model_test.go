@@ -3,7 +3,7 @@ package model
 import (
 	"testing"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
@@ -24,7 +24,7 @@ func TestOf(t *testing.T) {
 			t.Errorf("Of(%+v) = %q, %v; want %q, %s", tc.w, got, err, tc.want, tc.err)
 		}
 	}
-	if err := Foreign("x", &adapters.Resource{URI: "u"}); adapters.KindOf(err) != adapters.KindNotFound {
+	if err := Foreign("x", &contract.Resource{URI: "u"}); contract.KindOf(err) != contract.KindNotFound {
 		t.Errorf("Foreign: %v", err)
 	}
 }

@@ -1,5 +1,5 @@
 // Package nativeerr classifies failures of native provider calls into the
-// adapters.Error kinds the broker records with a job: provider 4xx,
+// contract.Error kinds the broker records with a job: provider 4xx,
 // provider 5xx, timeout, transport, not found, capacity.
 package nativeerr
 
@@ -9,48 +9,48 @@ import (
 	"net"
 	"net/http"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 )
 
-// New returns an *adapters.Error for a native call op that failed with err
+// New returns an *contract.Error for a native call op that failed with err
 // and, when the provider answered, HTTP status (0 if it did not).
-// An *adapters.Error passes through unchanged.
+// An *contract.Error passes through unchanged.
 func New(op string, status int, err error) error {
 	if Settled(err) {
 		return err
 	}
-	return &adapters.Error{Kind: Kind(status, err), Op: op, Status: status, Err: err}
+	return &contract.Error{Kind: Kind(status, err), Op: op, Status: status, Err: err}
 }
 
 // Settled reports whether err needs no classifying: it is nil, or
-// already an *adapters.Error (a classifier passes it through unchanged).
+// already an *contract.Error (a classifier passes it through unchanged).
 func Settled(err error) bool {
-	var ae *adapters.Error
+	var ae *contract.Error
 	return err == nil || errors.As(err, &ae)
 }
 
 // Kind returns the error kind for an HTTP status (0 if none) and an error.
-func Kind(status int, err error) adapters.ErrorKind {
+func Kind(status int, err error) contract.ErrorKind {
 	switch {
 	case status == http.StatusNotFound || status == http.StatusGone:
-		return adapters.KindNotFound
+		return contract.KindNotFound
 	case status == http.StatusRequestEntityTooLarge || status == http.StatusInsufficientStorage:
-		return adapters.KindCapacity
+		return contract.KindCapacity
 	case status == http.StatusRequestTimeout || status == http.StatusGatewayTimeout:
-		return adapters.KindTimeout
+		return contract.KindTimeout
 	case status >= 400 && status < 500:
-		return adapters.KindClient
+		return contract.KindClient
 	case status >= 500:
-		return adapters.KindServer
+		return contract.KindServer
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return adapters.KindTimeout
+		return contract.KindTimeout
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		return adapters.KindTimeout
+		return contract.KindTimeout
 	}
-	return adapters.KindTransport
+	return contract.KindTransport
 }
 
 // Retryable reports whether a failed call may be sent again: the method is

@@ -7,7 +7,7 @@ import (
 	"net"
 	"testing"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 )
 
 type timeoutErr struct{}
@@ -23,29 +23,29 @@ func TestKind(t *testing.T) {
 	for _, tc := range []struct {
 		status int
 		err    error
-		want   adapters.ErrorKind
+		want   contract.ErrorKind
 	}{
-		{404, boom, adapters.KindNotFound},
-		{413, boom, adapters.KindCapacity},
-		{507, boom, adapters.KindCapacity},
-		{400, boom, adapters.KindClient},
-		{403, boom, adapters.KindClient},
-		{500, boom, adapters.KindServer},
-		{504, boom, adapters.KindTimeout},
-		{0, fmt.Errorf("get: %w", context.DeadlineExceeded), adapters.KindTimeout},
-		{0, &net.OpError{Op: "dial", Err: timeoutErr{}}, adapters.KindTimeout},
-		{0, &net.OpError{Op: "dial", Err: errors.New("connection refused")}, adapters.KindTransport},
+		{404, boom, contract.KindNotFound},
+		{413, boom, contract.KindCapacity},
+		{507, boom, contract.KindCapacity},
+		{400, boom, contract.KindClient},
+		{403, boom, contract.KindClient},
+		{500, boom, contract.KindServer},
+		{504, boom, contract.KindTimeout},
+		{0, fmt.Errorf("get: %w", context.DeadlineExceeded), contract.KindTimeout},
+		{0, &net.OpError{Op: "dial", Err: timeoutErr{}}, contract.KindTimeout},
+		{0, &net.OpError{Op: "dial", Err: errors.New("connection refused")}, contract.KindTransport},
 	} {
 		if got := Kind(tc.status, tc.err); got != tc.want {
 			t.Errorf("Kind(%d, %v) = %s, want %s", tc.status, tc.err, got, tc.want)
 		}
 	}
 	e := New("op", 500, boom)
-	if adapters.KindOf(e) != adapters.KindServer {
+	if contract.KindOf(e) != contract.KindServer {
 		t.Fatalf("New: %v", e)
 	}
 	if New("other", 0, e) != e {
-		t.Fatal("an adapters.Error must pass through")
+		t.Fatal("an contract.Error must pass through")
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/caddy-csb/caddy-csb/adapters/internal/dsmeta"
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
@@ -84,7 +84,7 @@ func Metadata(op string, s *string) (map[string]string, error) {
 	}
 	m, err := dsmeta.Parse(*s)
 	if err != nil {
-		return nil, &adapters.Error{Kind: adapters.KindUnsupported, Op: op, Err: err}
+		return nil, &contract.Error{Kind: contract.KindUnsupported, Op: op, Err: err}
 	}
 	return m, nil
 }
@@ -104,7 +104,7 @@ func EscapePath(name string) string {
 // metadata of the account, which is the provider's.
 func Unsupported(d *csbmsg.DSaaS, store string) error {
 	uns := func(format string, args ...any) error {
-		return adapters.Errorf(adapters.KindUnsupported, "dsaas", format, args...)
+		return contract.Errorf(contract.KindUnsupported, "dsaas", format, args...)
 	}
 	switch {
 	case d.QueueObject != nil:
@@ -141,7 +141,7 @@ func Service(id, base string) csbmsg.Service {
 // capability object are read, not created. The *URI children other than
 // the DataObject's parentURI, the status children and a container's
 // exports, snapshots and children are not honoured.
-var Honoured = adapters.Fields(
+var Honoured = contract.Fields(
 	"DSaaS/ContainerObject", "DSaaS/ContainerObject/objectID", "DSaaS/ContainerObject/metadata",
 	"DSaaS/DataObject", "DSaaS/DataObject/objectID", "DSaaS/DataObject/parentURI",
 	"DSaaS/DataObject/mimetype", "DSaaS/DataObject/metadata", "DSaaS/DataObject/value",

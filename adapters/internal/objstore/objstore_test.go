@@ -3,7 +3,7 @@ package objstore
 import (
 	"testing"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
@@ -50,7 +50,7 @@ func TestMetadataAndRefusals(t *testing.T) {
 	}
 	// What headers cannot carry is refused before any provider call, and
 	// not as the provider's 4xx.
-	if _, err := Metadata("object metadata", s("two\nlines")); adapters.KindOf(err) != adapters.KindUnsupported {
+	if _, err := Metadata("object metadata", s("two\nlines")); contract.KindOf(err) != contract.KindUnsupported {
 		t.Errorf("metadata headers cannot carry: %v", err)
 	}
 	for _, d := range []csbmsg.DSaaS{
@@ -58,7 +58,7 @@ func TestMetadataAndRefusals(t *testing.T) {
 		{Link: &csbmsg.Link{Href: "https://x"}},
 		{DomainObject: &csbmsg.DomainObject{Metadata: s("a=b")}},
 	} {
-		if err := Unsupported(&d, "Swift"); adapters.KindOf(err) != adapters.KindUnsupported {
+		if err := Unsupported(&d, "Swift"); contract.KindOf(err) != contract.KindUnsupported {
 			t.Errorf("Unsupported(%+v) = %v", d, err)
 		}
 	}

@@ -1,4 +1,4 @@
-// Package jobstest provides an in-memory adapters.Adapter with real state
+// Package jobstest provides an in-memory contract.Adapter with real state
 // and fault injection, for the tests of the job engine and of the Caddy
 // glue until (and besides) the real adapters.
 package jobstest
@@ -10,7 +10,7 @@ import (
 	"sort"
 	"sync"
 
-	"github.com/caddy-csb/caddy-csb/broker/adapters"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
@@ -22,12 +22,12 @@ type Adapter struct {
 
 	mu        sync.Mutex
 	seq       int
-	resources map[string]*adapters.Resource // by URI
+	resources map[string]*contract.Resource // by URI
 	jobs      map[string]string             // URI → job id
 	calls     map[string]int
 
 	// Faults. Set them before use or under SetFault.
-	provisionErr   error // Provision fails with it (an *adapters.Error as is, else as provider_5xx)
+	provisionErr   error // Provision fails with it (an *contract.Error as is, else as provider_5xx)
 	partialOnError bool  // ... after creating a resource it returns
 	pending        bool  // Provision returns StatePending; MarkReady or FailPending settle it
 	block          chan struct{}
@@ -41,7 +41,7 @@ type Adapter struct {
 
 // Fault configures failures and behaviour.
 type Fault struct {
-	// Provision fails with this error: an *adapters.Error as it is, any
+	// Provision fails with this error: an *contract.Error as it is, any
 	// other as provider_5xx.
 	Provision error
 	// Partial makes a failing Provision create a resource first and return
@@ -78,13 +78,13 @@ func (a *Adapter) SetFault(f Fault) {
 
 func (a *Adapter) init() {
 	if a.resources == nil {
-		a.resources = map[string]*adapters.Resource{}
+		a.resources = map[string]*contract.Resource{}
 		a.jobs = map[string]string{}
 		a.calls = map[string]int{}
 	}
 }
 
-func clone(r *adapters.Resource) *adapters.Resource {
+func clone(r *contract.Resource) *contract.Resource {
 	c := *r
 	c.Native = map[string]string{}
 	for k, v := range r.Native {
@@ -93,8 +93,8 @@ func clone(r *adapters.Resource) *adapters.Resource {
 	return &c
 }
 
-// Provision implements adapters.Adapter.
-func (a *Adapter) Provision(ctx context.Context, req *adapters.Request) (*adapters.Resource, error) {
+// Provision implements contract.Adapter.
+func (a *Adapter) Provision(ctx context.Context, req *contract.Request) (*contract.Resource, error) {
 	a.mu.Lock()
 	a.init()
 	a.calls["provision"]++
@@ -104,17 +104,17 @@ func (a *Adapter) Provision(ctx context.Context, req *adapters.Request) (*adapte
 	}
 	a.mu.Unlock()
 	if block != nil && after {
-		res := a.create(req, adapters.StatePending)
+		res := a.create(req, contract.StatePending)
 		if started != nil {
 			close(started)
 		}
 		select {
 		case <-block:
-			a.settle(res.URI, adapters.StateReady)
-			res.State = adapters.StateReady
+			a.settle(res.URI, contract.StateReady)
+			res.State = contract.StateReady
 			return res, nil
 		case <-ctx.Done():
-			return res, &adapters.Error{Kind: adapters.KindTimeout, Op: "provision", Err: ctx.Err()}
+			return res, &contract.Error{Kind: contract.KindTimeout, Op: "provision", Err: ctx.Err()}
 		}
 	}
 	if block != nil {
@@ -124,81 +124,81 @@ func (a *Adapter) Provision(ctx context.Context, req *adapters.Request) (*adapte
 		select {
 		case <-block:
 		case <-ctx.Done():
-			return nil, &adapters.Error{Kind: adapters.KindTimeout, Op: "provision", Err: ctx.Err()}
+			return nil, &contract.Error{Kind: contract.KindTimeout, Op: "provision", Err: ctx.Err()}
 		}
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.provisionErr != nil && !a.partialOnError {
-		var ae *adapters.Error
+		var ae *contract.Error
 		if errors.As(a.provisionErr, &ae) {
 			return nil, a.provisionErr // already classified, e.g. unsupported
 		}
-		return nil, &adapters.Error{Kind: adapters.KindServer, Op: "provision", Status: 503, Err: a.provisionErr}
+		return nil, &contract.Error{Kind: contract.KindServer, Op: "provision", Status: 503, Err: a.provisionErr}
 	}
 	a.seq++
 	uri := fmt.Sprintf("mem://%s/%d", a.Name, a.seq)
 	granted := req.Want
-	res := &adapters.Resource{
+	res := &contract.Resource{
 		URI:      uri,
-		State:    adapters.StateReady,
+		State:    contract.StateReady,
 		Granted:  granted,
 		Native:   map[string]string{"job_id": req.JobID, "owner": req.Owner},
 		Endpoint: "http://" + a.Name + ".invalid/" + req.JobID,
 	}
 	if a.pending {
-		res.State = adapters.StatePending
+		res.State = contract.StatePending
 	}
 	a.resources[uri] = clone(res)
 	a.jobs[uri] = req.JobID
 	if a.provisionErr != nil {
-		res.State = adapters.StateFailed
-		a.resources[uri].State = adapters.StateFailed
-		return res, &adapters.Error{Kind: adapters.KindServer, Op: "provision", Status: 500, Err: a.provisionErr}
+		res.State = contract.StateFailed
+		a.resources[uri].State = contract.StateFailed
+		return res, &contract.Error{Kind: contract.KindServer, Op: "provision", Status: 500, Err: a.provisionErr}
 	}
 	return res, nil
 }
 
-func (a *Adapter) create(req *adapters.Request, st adapters.State) *adapters.Resource {
+func (a *Adapter) create(req *contract.Request, st contract.State) *contract.Resource {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.seq++
 	uri := fmt.Sprintf("mem://%s/%d", a.Name, a.seq)
-	res := &adapters.Resource{URI: uri, State: st, Granted: req.Want,
+	res := &contract.Resource{URI: uri, State: st, Granted: req.Want,
 		Native: map[string]string{"job_id": req.JobID, "owner": req.Owner}, Endpoint: "http://" + a.Name + ".invalid/" + req.JobID}
 	a.resources[uri] = clone(res)
 	a.jobs[uri] = req.JobID
 	return res
 }
 
-// Status implements adapters.Adapter.
-func (a *Adapter) Status(_ context.Context, res *adapters.Resource) (*adapters.Resource, error) {
+// Status implements contract.Adapter.
+func (a *Adapter) Status(_ context.Context, res *contract.Resource) (*contract.Resource, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.init()
 	a.calls["status"]++
 	if a.statusErr != nil {
-		return nil, &adapters.Error{Kind: adapters.KindServer, Op: "status", Status: 503, Err: a.statusErr}
+		return nil, &contract.Error{Kind: contract.KindServer, Op: "status", Status: 503, Err: a.statusErr}
 	}
 	r, ok := a.resources[res.URI]
 	if !ok {
-		return nil, &adapters.Error{Kind: adapters.KindNotFound, Op: "status", Status: 404, Err: errors.New(res.URI)}
+		return nil, &contract.Error{Kind: contract.KindNotFound, Op: "status", Status: 404, Err: errors.New(res.URI)}
 	}
 	return clone(r), nil
 }
 
-// Update implements adapters.Adapter: it grants the overlaid request.
-func (a *Adapter) Update(_ context.Context, res *adapters.Resource, req *adapters.Request) (*adapters.Resource, error) {
+// Update implements contract.Adapter: it grants the overlaid request.
+func (a *Adapter) Update(_ context.Context, res *contract.Resource, req *contract.Request) (*contract.Resource, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.init()
 	a.calls["update"]++
 	if a.updateErr != nil {
-		return nil, &adapters.Error{Kind: adapters.KindClient, Op: "update", Status: 409, Err: a.updateErr}
+		return nil, &contract.Error{Kind: contract.KindClient, Op: "update", Status: 409, Err: a.updateErr}
 	}
 	r, ok := a.resources[res.URI]
 	if !ok {
-		return nil, &adapters.Error{Kind: adapters.KindNotFound, Op: "update", Status: 404, Err: errors.New(res.URI)}
+		return nil, &contract.Error{Kind: contract.KindNotFound, Op: "update", Status: 404, Err: errors.New(res.URI)}
 	}
 	if req.Want.IaaS != nil && req.Want.IaaS.Compute != nil && r.Granted.IaaS != nil {
 		c := *req.Want.IaaS.Compute
@@ -229,15 +229,15 @@ func (a *Adapter) Update(_ context.Context, res *adapters.Resource, req *adapter
 	return clone(r), nil
 }
 
-// Remove implements adapters.Adapter.
-func (a *Adapter) Remove(_ context.Context, res *adapters.Resource) error {
+// Remove implements contract.Adapter.
+func (a *Adapter) Remove(_ context.Context, res *contract.Resource) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.init()
 	a.calls["remove"]++
 	if a.removeErr != nil {
 		if a.removeErrTimes >= 0 {
-			err := &adapters.Error{Kind: adapters.KindServer, Op: "remove", Status: 500, Err: a.removeErr}
+			err := &contract.Error{Kind: contract.KindServer, Op: "remove", Status: 500, Err: a.removeErr}
 			if a.removeErrTimes > 0 {
 				a.removeErrTimes--
 				if a.removeErrTimes == 0 {
@@ -252,8 +252,8 @@ func (a *Adapter) Remove(_ context.Context, res *adapters.Resource) error {
 	return nil
 }
 
-// Find implements adapters.Finder: resources are tagged with the job id.
-func (a *Adapter) Find(_ context.Context, req *adapters.Request) (*adapters.Resource, error) {
+// Find implements contract.Finder: resources are tagged with the job id.
+func (a *Adapter) Find(_ context.Context, req *contract.Request) (*contract.Resource, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.init()
@@ -268,15 +268,15 @@ func (a *Adapter) Find(_ context.Context, req *adapters.Request) (*adapters.Reso
 
 // MarkReady settles a pending resource as ready.
 func (a *Adapter) MarkReady(uri string) {
-	a.settle(uri, adapters.StateReady)
+	a.settle(uri, contract.StateReady)
 }
 
 // FailPending settles a pending resource as failed.
 func (a *Adapter) FailPending(uri string) {
-	a.settle(uri, adapters.StateFailed)
+	a.settle(uri, contract.StateFailed)
 }
 
-func (a *Adapter) settle(uri string, st adapters.State) {
+func (a *Adapter) settle(uri string, st contract.State) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.init()
@@ -319,6 +319,6 @@ func (a *Adapter) Calls(op string) int {
 }
 
 var (
-	_ adapters.Adapter = (*Adapter)(nil)
-	_ adapters.Finder  = (*Adapter)(nil)
+	_ contract.Adapter = (*Adapter)(nil)
+	_ contract.Finder  = (*Adapter)(nil)
 )

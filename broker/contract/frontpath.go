@@ -1,4 +1,4 @@
-package adapters
+package contract
 
 // What every front of a job route shares: the cleaning of the consumer's
 // path before any scope check, the refusals, and the mapping of route

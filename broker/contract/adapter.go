@@ -1,4 +1,4 @@
-// Package adapters is the engine's contract with the cloud service
+// Package contract is the engine's contract with the cloud service
 // adapters of the draft (section 3.4): the interface that turns a brokered
 // request into a provider's native API, the resource an adapter hands
 // back, the error classes every adapter reports, and the job route's
@@ -7,7 +7,7 @@
 // aws) and the Caddy glue import it; nothing under broker/ imports them.
 //
 // This package does not import Caddy.
-package adapters
+package contract
 
 import (
 	"context"
