@@ -34,7 +34,7 @@ type adminExplanation struct {
 	Summary    string           `json:"summary"`
 	Candidates []adminCandidate `json:"candidates"`
 	// Fields are the request fields each candidate's adapter must honour
-	// (adapters.RequestFields); a candidate's unhonoured_fields lists
+	// (contract.RequestFields); a candidate's unhonoured_fields lists
 	// those its adapter does not.
 	Fields []string `json:"request_fields"`
 }
