@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -173,4 +174,32 @@ func (m *Manager) dropStaleOwnerKey(ctx context.Context, key string, seen, next 
 		return
 	}
 	next[key] = true
+}
+
+// ListOwned returns owner's stored jobs, newest first, read through the
+// owner index: it never reads another owner's record. The front-ends (the
+// Consumer interface's listing, CIMI, OSB, the console) list with it.
+func (m *Manager) ListOwned(ctx context.Context, owner string) ([]*Job, error) {
+	prefix := ownerPrefix + ownerHash(owner) + "/"
+	keys, err := m.store.List(ctx, prefix)
+	if err != nil {
+		if errors.Is(err, store.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	out := make([]*Job, 0, len(keys))
+	for _, k := range keys {
+		id := strings.TrimPrefix(k, prefix)
+		if !validID(id) {
+			continue
+		}
+		j, err := m.load(ctx, id)
+		if err != nil || j.Owner != owner {
+			continue // removed since the listing, or an index key not written so
+		}
+		out = append(out, j)
+	}
+	sort.SliceStable(out, func(a, b int) bool { return out[a].Created.After(out[b].Created) })
+	return out, nil
 }
