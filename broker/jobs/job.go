@@ -132,6 +132,9 @@ type PlanEntry struct {
 	// Unhonoured are the request fields the provider's adapter does not
 	// honour (only with Config.IgnoreUnhonoured): they are ignored there.
 	Unhonoured []string `json:"unhonoured_fields,omitempty"`
+	// Price is the provider's price per hour per cost unit at placement
+	// (placement.Candidate.Price); nil when it publishes none.
+	Price *float64 `json:"price,omitempty"`
 }
 
 // Attempt outcomes.
@@ -215,6 +218,9 @@ type Job struct {
 	// Checked is when the provider last confirmed that the job's resource
 	// exists (see check.go); zero when it was never asked.
 	Checked time.Time `json:"checked,omitzero"`
+	// Cost is what the job costs (cost.go); nil until it holds resources
+	// at a priced provider.
+	Cost *Cost `json:"cost,omitempty"`
 
 	IdempotencyKey string    `json:"idempotency_key,omitempty"`
 	CopiedFrom     string    `json:"copied_from,omitempty"`

@@ -23,6 +23,7 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/broker/internal/defaults"
 	"github.com/caddy-csb/caddy-csb/broker/placement"
+	"github.com/caddy-csb/caddy-csb/broker/quota"
 	"github.com/caddy-csb/caddy-csb/broker/store"
 )
 
@@ -125,6 +126,13 @@ type Config struct {
 	// deactivated or unavailable is left alone as its provider would be
 	// (draft 4.1.2.3.2). Default: every service may be contacted.
 	ServiceStatus func(providerID, serviceID string) (csbmsg.ServiceStatus, bool)
+
+	// Quota, when set, holds the limits per user and per group checked
+	// when a job is admitted (limits.go). Default: none.
+	Quota *quota.Policy
+	// CostUnits sets the unit a price is per, per service model (cost.go).
+	// Default: quota.DefaultUnit (core for IaaS, job for the others).
+	CostUnits map[catalog.Kind]quota.Unit
 
 	// OnChange, when set, is called after every write of a job (metrics,
 	// tests). It must not block.
@@ -422,6 +430,9 @@ type CreateOptions struct {
 	Lease time.Duration
 	// Access is the user's provider allow/deny list.
 	Access *placement.Access
+	// MaxPrice, when set, is the highest price per hour per cost unit the
+	// request accepts (placement.Options.MaxPrice).
+	MaxPrice *float64
 }
 
 // Create places and provisions a new job for owner. It answers within
@@ -467,7 +478,7 @@ func (m *Manager) Create(ctx context.Context, owner string, req *csbmsg.ServiceR
 		}
 	}
 
-	d, err := m.c().Placer.Place(&want, placement.Options{Access: opt.Access, IgnoreUnhonoured: m.c().IgnoreUnhonoured})
+	d, err := m.c().Placer.Place(&want, placement.Options{Access: opt.Access, IgnoreUnhonoured: m.c().IgnoreUnhonoured, MaxPrice: opt.MaxPrice})
 	if err != nil {
 		var re *placement.RequestError
 		if errors.As(err, &re) {
@@ -681,7 +692,11 @@ func planOf(d *placement.Decision, max int) []PlanEntry {
 		if len(plan) == max {
 			break
 		}
-		plan = append(plan, PlanEntry{ProviderID: c.ProviderID, ServiceID: c.ServiceID, Service: *c.Service, Encryption: c.Encryption, Unhonoured: c.Unhonoured})
+		pe := PlanEntry{ProviderID: c.ProviderID, ServiceID: c.ServiceID, Service: *c.Service, Encryption: c.Encryption, Unhonoured: c.Unhonoured}
+		if c.HasPrice {
+			pe.Price = &c.Price
+		}
+		plan = append(plan, pe)
 	}
 	return plan
 }
@@ -713,7 +728,7 @@ func (m *Manager) Copy(ctx context.Context, owner, id string, opt CreateOptions)
 	if src.Status != StatusSuccess {
 		return result(csbmsg.StatusUnableToFindResource, src, "job %s is %s; only a successful job can be copied", src.ID, src.Status), nil
 	}
-	d, err := m.c().Placer.Place(&src.Request, placement.Options{Access: opt.Access, Exclude: []string{src.ProviderID}, IgnoreUnhonoured: m.c().IgnoreUnhonoured})
+	d, err := m.c().Placer.Place(&src.Request, placement.Options{Access: opt.Access, Exclude: []string{src.ProviderID}, IgnoreUnhonoured: m.c().IgnoreUnhonoured, MaxPrice: opt.MaxPrice})
 	if err != nil {
 		return nil, err
 	}
@@ -758,7 +773,7 @@ func (m *Manager) Move(ctx context.Context, owner, id string, opt CreateOptions)
 	if res != nil || err != nil {
 		return res, err
 	}
-	d, err := m.c().Placer.Place(&j.Request, placement.Options{Access: opt.Access, Exclude: []string{j.ProviderID}, IgnoreUnhonoured: m.c().IgnoreUnhonoured})
+	d, err := m.c().Placer.Place(&j.Request, placement.Options{Access: opt.Access, Exclude: []string{j.ProviderID}, IgnoreUnhonoured: m.c().IgnoreUnhonoured, MaxPrice: opt.MaxPrice})
 	if err != nil {
 		unlock()
 		return nil, err

@@ -75,6 +75,13 @@ func (e errQuota) Error() string {
 // admit checks owner's quota and writes the index key of new job j. The
 // caller holds j's lock. It returns a Result for a refused create.
 func (m *Manager) admit(ctx context.Context, j *Job) (*Result, error) {
+	// The owner's quotas (limits.go) first: their locks are taken before
+	// the owner's, always in that order.
+	qr, qunlock, saveFirst, err := m.admitQuota(ctx, j)
+	if qr != nil || err != nil {
+		return qr, err
+	}
+	defer qunlock()
 	h := ownerHash(j.Owner)
 	if max := m.c().MaxJobsPerOwner; max > 0 {
 		unlock, err := m.lock(ctx, "owner-"+h, m.c().LockWait)
@@ -95,6 +102,15 @@ func (m *Manager) admit(ctx context.Context, j *Job) (*Result, error) {
 	if err := m.store.Store(ctx, ownerPrefix+h+"/"+j.ID, []byte(j.ID)); err != nil {
 		m.dropIndex(j)
 		return nil, fmt.Errorf("%w: %v", ErrNotRecorded, err)
+	}
+	if saveFirst {
+		// Under the quota locks: the next admission counts this job.
+		if err := m.save(ctx, j); err != nil {
+			if derr := m.dropRecord(j); derr != nil {
+				m.logger.Error("job record neither written nor deleted", zap.String("job_id", j.ID), zap.Error(derr))
+			}
+			return nil, fmt.Errorf("%w: %v", ErrNotRecorded, err)
+		}
 	}
 	return nil, nil
 }

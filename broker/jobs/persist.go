@@ -61,6 +61,7 @@ func validID(id string) bool {
 func (m *Manager) save(ctx context.Context, j *Job) error {
 	j.Rev++
 	j.Updated = m.now()
+	m.accrue(j)
 	data, err := json.Marshal(j)
 	if err != nil {
 		return err

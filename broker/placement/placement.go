@@ -151,6 +151,10 @@ type Options struct {
 	// every field the request sets as candidates, ranked by how many they
 	// drop (none first), instead of rejecting them. Default false: rejected.
 	IgnoreUnhonoured bool
+	// MaxPrice, when set, is the highest price (per hour per cost unit,
+	// see Candidate.Price) the request accepts: a provider priced above
+	// it, or without a known price, is not a candidate. Default: none.
+	MaxPrice *float64
 }
 
 // Config configures a Placer.
@@ -168,6 +172,11 @@ type Config struct {
 	// service model honours (contract.HonouredBy); nil means every field.
 	// Default: none set, every provider honours every field.
 	Honoured func(providerID string, kind catalog.Kind) contract.FieldSet
+	// Prices maps a provider id, or "<provider>/<service>", to its price
+	// per hour per cost unit as the operator configured it; it overrides
+	// the price of the provider's notification label (Candidate.Price).
+	// Default: none, the label's price.
+	Prices map[string]float64
 }
 
 // Placer makes placement decisions. It is safe for concurrent use.
@@ -179,6 +188,7 @@ type Placer struct {
 
 	load     atomic.Pointer[LoadFunc]
 	honoured func(providerID string, kind catalog.Kind) contract.FieldSet
+	prices   map[string]float64
 
 	mu      sync.RWMutex
 	indexes map[catalog.Kind]*kindIndex
@@ -195,6 +205,7 @@ func New(cfg Config) (*Placer, error) {
 		order:    make(map[string]int, len(cfg.Order)),
 		indexes:  make(map[catalog.Kind]*kindIndex),
 		honoured: cfg.Honoured,
+		prices:   cfg.Prices,
 	}
 	if p.policy == nil {
 		p.policy = First{}
@@ -292,6 +303,14 @@ func (p *Placer) Place(req *csbmsg.ServiceRequest, opt Options) (*Decision, erro
 			c.rej = rejection{code: rejExcluded}
 			continue
 		}
+		c.Price, c.HasPrice = c.LabelPrice, c.HasLabelPrice
+		if v, ok := p.prices[g.id]; ok {
+			c.Price, c.HasPrice = v, true
+		}
+		if opt.MaxPrice != nil && (!c.HasPrice || c.Price > *opt.MaxPrice) {
+			c.rej = priceRejection(c.Price, c.HasPrice, *opt.MaxPrice)
+			continue
+		}
 		if w.encrypt && !g.encryption {
 			c.rej = rejection{code: rejEncryption}
 			continue
@@ -313,6 +332,14 @@ func (p *Placer) Place(req *csbmsg.ServiceRequest, opt Options) (*Decision, erro
 		c.Matched = true
 		c.ServiceID = s.id
 		c.Service = s.entry
+		if v, ok := p.prices[g.id+"/"+s.id]; ok {
+			c.Price, c.HasPrice = v, true
+			if opt.MaxPrice != nil && v > *opt.MaxPrice {
+				c.Matched, c.ServiceID, c.Service = false, "", nil
+				c.rej = priceRejection(v, true, *opt.MaxPrice)
+				continue
+			}
+		}
 		c.svc = s
 		matched = append(matched, i)
 	}
@@ -386,6 +413,15 @@ func (p *Placer) appendAbsent(out []Absence, kind catalog.Kind, cands []Candidat
 	return out
 }
 
+// priceRejection rejects a candidate priced above max (or unpriced).
+func priceRejection(price float64, known bool, max float64) rejection {
+	m := strconv.FormatFloat(max, 'f', -1, 64)
+	if !known {
+		return rejection{code: rejPrice, text: "no price known; the request accepts at most " + m}
+	}
+	return rejection{code: rejPrice, text: fmt.Sprintf("price %s is above the request's maximum price %s", strconv.FormatFloat(price, 'f', -1, 64), m)}
+}
+
 func excluded(list []string, id string) bool {
 	for _, e := range list {
 		if e == id {
@@ -443,6 +479,12 @@ type Candidate struct {
 	Label         string
 	LabelPrice    float64
 	HasLabelPrice bool
+	// Price is the candidate's price per hour per cost unit: the
+	// operator's (Config.Prices, service first) or else the label's;
+	// HasPrice is false when neither is known. A job's cost is reckoned
+	// with it (broker/quota).
+	Price    float64
+	HasPrice bool
 	// Encryption is the provider's encryption-support.
 	Encryption bool
 	// Unhonoured lists the request fields its adapter does not honour
@@ -658,6 +700,7 @@ const (
 	rejRel
 	rejEmpty
 	rejUnhonoured // the adapter does not honour fields the request sets (text)
+	rejPrice      // priced above the request's maximum, or unpriced (text)
 )
 
 type rejection struct {
@@ -702,6 +745,8 @@ func (r rejection) String() string {
 		return "no placeable service"
 	case rejUnhonoured:
 		return "its adapter does not honour " + r.text
+	case rejPrice:
+		return r.text
 	}
 	return "rejected"
 }

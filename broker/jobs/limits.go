@@ -1,0 +1,168 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/broker/placement"
+	"github.com/caddy-csb/caddy-csb/broker/quota"
+	"github.com/caddy-csb/caddy-csb/broker/store"
+)
+
+// Quotas (Config.Quota) are checked when a new job (a create or a COPY's
+// new job) is admitted, before its first record is written.
+//
+// In a cluster, two instances must not both admit the last slot of a
+// scope. Each scope that applies to the owner has a store lock
+// (csb-jobs-quota-<scope hash>); admission takes them in Scope.Key order,
+// counts what the scope's members hold by reading their jobs through the
+// owner index, and, when the job fits, writes the job's index key and its
+// first record before letting go: the next instance to take the lock
+// counts it.
+
+// quotaLockName returns the lock of a scope.
+func quotaLockName(key string) string { return "quota-" + ownerHash(key) }
+
+// askOf returns what new job j adds: what it holds, and its cost for its
+// whole lease at the price of the first provider of its plan.
+func (m *Manager) askOf(j *Job) quota.Ask {
+	ask := quota.Ask{Usage: usageOf(j)}
+	if len(j.Plan) > 0 && j.Plan[0].Price != nil {
+		ask.Cost = *j.Plan[0].Price * ask.Usage.Units(m.costUnit(j.Kind)) * (time.Duration(j.LeaseSeconds) * time.Second).Hours()
+	}
+	return ask
+}
+
+// standing reads what scope s holds, has spent this period and has
+// committed at now, leaving out job except.
+func (m *Manager) standing(ctx context.Context, s quota.Scope, now time.Time, except string) (quota.Standing, error) {
+	st := quota.Standing{Spent: map[quota.Period]float64{}}
+	for _, member := range s.Members {
+		prefix := ownerPrefix + ownerHash(member) + "/"
+		keys, err := m.store.List(ctx, prefix)
+		if err != nil && !errors.Is(err, store.ErrNotExist) {
+			return st, fmt.Errorf("listing the jobs of %q: %w", member, err)
+		}
+		for _, k := range keys {
+			id := strings.TrimPrefix(k, prefix)
+			if id == except || !validID(id) {
+				continue
+			}
+			j, err := m.loadStore(ctx, id, false)
+			if err != nil || j.Owner != member {
+				continue // gone since the listing, or a temporary file of the storage
+			}
+			for _, sp := range s.Limits.Spend {
+				st.Spent[sp.Period] += j.Cost.Between(sp.Period.Start(now), now, now)
+			}
+			switch {
+			case j.Status == StatusSuccess:
+				st.Held = st.Held.Add(usageOf(j))
+				if c := j.Cost; c != nil && !c.Final() && j.Expires.After(now) {
+					st.Committed += c.Rate() * j.Expires.Sub(now).Hours()
+				}
+			case j.Status.InFlight():
+				st.Held = st.Held.Add(usageOf(j))
+				if c := j.Cost; c == nil || c.Final() {
+					st.Committed += m.askOf(j).Cost // not started: its whole lease
+				}
+			}
+		}
+	}
+	return st, nil
+}
+
+// checkQuota checks new job j against every scope of its owner, the
+// scopes' locks held by the caller.
+func (m *Manager) checkQuota(ctx context.Context, scopes []quota.Scope, j *Job) (*quota.Refusal, error) {
+	now := m.now()
+	ask := m.askOf(j)
+	for _, s := range scopes {
+		st, err := m.standing(ctx, s, now, j.ID)
+		if err != nil {
+			return nil, err
+		}
+		if r := quota.Check(s, st, ask); r != nil {
+			return r, nil
+		}
+	}
+	return nil, nil
+}
+
+// admitQuota locks the scopes of j's owner and checks j against them. It
+// returns the refusal as a Result (408), or the unlock function of the
+// scopes' locks (a no-op without scopes) with saveFirst true when the
+// caller must write j's first record before calling it.
+func (m *Manager) admitQuota(ctx context.Context, j *Job) (res *Result, unlock func(), saveFirst bool, err error) {
+	scopes := m.c().Quota.Scopes(j.Owner)
+	if len(scopes) == 0 {
+		return nil, func() {}, false, nil
+	}
+	var unlocks []func()
+	unlock = func() {
+		for i := len(unlocks) - 1; i >= 0; i-- {
+			unlocks[i]()
+		}
+	}
+	for _, s := range scopes {
+		u, err := m.lock(ctx, quotaLockName(s.Key), m.c().LockWait)
+		if err != nil {
+			unlock()
+			return nil, nil, false, fmt.Errorf("%w: locking the quota of %s: %v", ErrNotRecorded, s.Name, err)
+		}
+		unlocks = append(unlocks, u)
+	}
+	r, err := m.checkQuota(ctx, scopes, j)
+	if err != nil {
+		unlock()
+		return nil, nil, false, fmt.Errorf("%w: counting the quota: %v", ErrNotRecorded, err)
+	}
+	if r != nil {
+		unlock()
+		m.logger.Info("job refused: quota exceeded", zap.String("owner", j.Owner), zap.String("scope", r.Scope), zap.String("limit", r.Limit),
+			zap.Float64("max", r.Max), zap.Float64("held", r.Have), zap.Float64("asked", r.Asked))
+		return result(csbmsg.StatusUnableToFindResource, nil, "%s", r.Reason), nil, false, nil
+	}
+	return nil, unlock, true, nil
+}
+
+// QuotaCheck is the outcome of CheckQuota.
+type QuotaCheck struct {
+	// Scopes name the scopes that apply to the user (none: no limit).
+	Scopes []string `json:"scopes"`
+	// Refusal is the limit the request would go over (nil: it fits).
+	Refusal *quota.Refusal `json:"refusal,omitempty"`
+	// Usage and Cost are what the request would add: what it holds, and
+	// its cost for its whole lease at the chosen provider's price.
+	Usage quota.Usage `json:"usage"`
+	Cost  float64     `json:"cost"`
+}
+
+// CheckQuota tells, without creating anything or taking locks, whether a
+// request owner makes, placed at the provider first in plan with a lease
+// of lease (zero: the default), would be admitted by the quotas, and if
+// not which limit it would go over (for the admin API's explain).
+func (m *Manager) CheckQuota(ctx context.Context, owner string, req *csbmsg.ServiceRequest, price *float64, lease time.Duration) (*QuotaCheck, error) {
+	j := &Job{ID: "-", Owner: owner, Status: StatusPending, Request: *req, LeaseSeconds: m.leaseSeconds(lease)}
+	j.Kind, _ = placement.KindOf(req)
+	j.Plan = []PlanEntry{{Price: price}}
+	out := &QuotaCheck{Scopes: []string{}}
+	ask := m.askOf(j)
+	out.Usage, out.Cost = ask.Usage, ask.Cost
+	scopes := m.c().Quota.Scopes(owner)
+	for _, s := range scopes {
+		out.Scopes = append(out.Scopes, s.Name)
+	}
+	r, err := m.checkQuota(ctx, scopes, j)
+	if err != nil {
+		return nil, err
+	}
+	out.Refusal = r
+	return out, nil
+}
