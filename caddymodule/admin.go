@@ -18,7 +18,7 @@ func init() {
 //
 //	GET  /csb/catalog              providers and services with status, expiry, source and placeability
 //	                               filters: ?provider=<id>[,<id>...] ?kind=iaas|paas|saas|dsaas ?status=active|deactivated|unavailable
-//	GET  /csb/jobs                 jobs with state, owner, provider, service, lease and attempts
+//	GET  /csb/jobs                 jobs with state, owner, provider, service, lease, attempts and cost
 //	                               filters: ?owner= ?state=<state>[,<state>...] ?provider= ?kind= ?limit=<n>
 //	GET  /csb/jobs/<job-id>        one job in full (request, plan, decision, attempts, operation, orphans)
 //	GET  /csb/subscriptions        subscriptions: id, seqnumber, granted expires and frequency,
@@ -26,7 +26,11 @@ func init() {
 //	POST /csb/placement/explain    dry-run a <CloudServiceRequest> (the body, a csb-consumer document):
 //	                               every provider with its score or its reason for rejection; nothing is
 //	                               created and no policy state moves; ?user=<id> applies that user's
-//	                               access lists
+//	                               access lists and tells which of its quotas a create would go over;
+//	                               ?lease=<duration> and ?max_price=<price> as Csb-Lease and Csb-Max-Price
+//	GET  /csb/costs                what jobs cost, with totals by owner and provider (admin_costs.go);
+//	                               filters: ?owner= ?provider= ?since=<RFC 3339 time or duration>;
+//	                               CSV with Accept: text/csv or ?format=csv
 //
 // Answers are JSON. With Accept: application/csb-publish+xml (catalogue,
 // subscriptions), application/csb-consumer+xml (jobs, explain), or
@@ -70,6 +74,7 @@ func (api *AdminAPI) Routes() []caddy.AdminRoute {
 		{Pattern: "/csb/jobs/", Handler: caddy.AdminHandlerFunc(api.serveJob)},
 		{Pattern: "/csb/subscriptions", Handler: caddy.AdminHandlerFunc(api.serveSubscriptions)},
 		{Pattern: "/csb/placement/explain", Handler: caddy.AdminHandlerFunc(api.serveExplain)},
+		{Pattern: "/csb/costs", Handler: caddy.AdminHandlerFunc(api.serveCosts)},
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/broker/placement"
+	"github.com/caddy-csb/caddy-csb/broker/quota"
 )
 
 // adminExplanation is the answer of POST /csb/placement/explain.
@@ -37,6 +38,28 @@ type adminExplanation struct {
 	// (contract.RequestFields); a candidate's unhonoured_fields lists
 	// those its adapter does not.
 	Fields []string `json:"request_fields"`
+	// Quota is what the user's quotas say of the request (only with
+	// ?user=): the limit a create would hit, if any.
+	Quota *adminQuota `json:"quota,omitempty"`
+}
+
+// adminQuota is the quota part of an explanation, checked against what
+// the user's scopes hold now (nothing is reserved).
+type adminQuota struct {
+	User string `json:"user"`
+	// Scopes name the limits that apply to the user (its own and its
+	// groups'); empty when none does.
+	Scopes   []string `json:"scopes"`
+	Admitted bool     `json:"admitted"`
+	// Scope, Limit and Reason name the limit a create would go over.
+	Scope  string `json:"scope,omitempty"`
+	Limit  string `json:"limit,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	// Usage is what the request would hold; Cost its cost for its whole
+	// lease (LeaseSeconds) at the chosen provider's price.
+	Usage        quota.Usage `json:"usage"`
+	Cost         float64     `json:"cost"`
+	LeaseSeconds uint64      `json:"lease_seconds"`
 }
 
 // adminCandidate is one provider of an explanation: its best-fitting
@@ -76,7 +99,11 @@ func (api *AdminAPI) serveExplain(w http.ResponseWriter, r *http.Request) error 
 		req = &out
 	}
 	user := r.URL.Query().Get("user")
-	d, err := a.ExplainPlacement(user, req)
+	lease, maxPrice, err := explainOptions(r)
+	if err != nil {
+		return err
+	}
+	d, err := a.explainPlacement(user, req, maxPrice)
 	if err != nil {
 		var re *placement.RequestError
 		if errors.As(err, &re) {
@@ -115,6 +142,19 @@ func (api *AdminAPI) serveExplain(w http.ResponseWriter, r *http.Request) error 
 			}
 		}
 	}
+	if user != "" {
+		var price *float64
+		if c := d.Chosen(); c != nil && c.HasPrice {
+			p := c.Price
+			price = &p
+		}
+		q, err := a.ExplainQuota(r.Context(), user, req, price, lease)
+		if err != nil {
+			d.Release()
+			return adminError(http.StatusInternalServerError, "quota: %v", err)
+		}
+		out.Quota = q
+	}
 	d.Release()
 	if format == formatJSON {
 		return writeJSON(w, out)
@@ -137,6 +177,21 @@ func (api *AdminAPI) serveExplain(w http.ResponseWriter, r *http.Request) error 
 		}
 	}
 	root.CreateElement("admin:summary").SetText(out.Summary)
+	if q := out.Quota; q != nil {
+		el := root.CreateElement("admin:quota")
+		el.CreateAttr("user", q.User)
+		el.CreateAttr("admitted", strconv.FormatBool(q.Admitted))
+		if q.Limit != "" {
+			el.CreateAttr("scope", q.Scope)
+			el.CreateAttr("limit", q.Limit)
+			el.CreateAttr("reason", q.Reason)
+		}
+		el.CreateAttr("cost", quota.Money(q.Cost))
+		el.CreateAttr("lease-seconds", strconv.FormatUint(q.LeaseSeconds, 10))
+		for _, sc := range q.Scopes {
+			el.CreateElement("admin:scope").SetText(sc)
+		}
+	}
 	for _, f := range out.Fields {
 		root.CreateElement("admin:request-field").SetText(f)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
+	"github.com/caddy-csb/caddy-csb/broker/quota"
 )
 
 // adminJob is one job of GET /csb/jobs.
@@ -40,6 +41,10 @@ type adminJob struct {
 	Created      time.Time      `json:"created"`
 	Updated      time.Time      `json:"updated"`
 	Rev          uint64         `json:"rev"`
+	// Cost is what the job cost so far (final when CostFinal); nil when
+	// it has no cost (never held resources, or an unpriced provider).
+	Cost      *float64 `json:"cost,omitempty"`
+	CostFinal bool     `json:"cost_final,omitempty"`
 }
 
 // adminOp is an operation in progress: which process holds it since when.
@@ -63,6 +68,10 @@ func summarizeJob(j *jobs.Job, now time.Time) adminJob {
 	}
 	if j.Status.Final() {
 		aj.ExpiresIn = 0
+	}
+	if j.Cost != nil {
+		v := j.CostAt(now)
+		aj.Cost, aj.CostFinal = &v, j.Cost.Final()
 	}
 	return aj
 }
@@ -156,6 +165,10 @@ func jobXML(j *jobs.Job, now time.Time) *etree.Element {
 	setTime(el, "updated", s.Updated)
 	if s.Reason != "" {
 		el.CreateAttr("reason", s.Reason)
+	}
+	if s.Cost != nil {
+		el.CreateAttr("cost", quota.Money(*s.Cost))
+		el.CreateAttr("cost-final", strconv.FormatBool(s.CostFinal))
 	}
 	if s.Op != nil {
 		el.CreateAttr("operation", string(s.Op.Kind))

@@ -73,6 +73,12 @@ type App struct {
 	// 1 MiB bodies. Caddyfile: xml [lenient|strict] { ... } (see XMLConfig).
 	XML *XMLConfig `json:"xml,omitempty"`
 
+	// Quota sets what jobs cost and the limits per user and per group of
+	// users (quota.go). Default: jobs cost core-hours (IaaS) or
+	// job-hours at their provider's price; no limit besides jobs'
+	// max_jobs_per_owner. Caddyfile: quota { ... }.
+	Quota *QuotaConfig `json:"quota,omitempty"`
+
 	ctx    caddy.Context
 	logger *zap.Logger
 
@@ -135,6 +141,9 @@ func (a *App) Validate() error {
 		return err
 	}
 	if err := a.Consumer.validate(a.Providers); err != nil {
+		return err
+	}
+	if err := a.Quota.validate(); err != nil {
 		return err
 	}
 	return nil

@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -17,6 +18,7 @@ import (
 
 	"github.com/caddy-csb/caddy-csb/broker/httpclient"
 	"github.com/caddy-csb/caddy-csb/broker/peerurl"
+	"github.com/caddy-csb/caddy-csb/broker/quota"
 	"github.com/caddy-csb/caddy-csb/caddymodule/internal/cfparse"
 )
 
@@ -149,6 +151,19 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 //			max_attributes <n>
 //			max_text_size  <size>
 //		}]
+//		quota {
+//			unit  iaas|paas|saas|dsaas core|memory_gb|storage_gb|job   # default: iaas core, the others job
+//			user  <user>|* {                         # "*": each user without a block of its own
+//				jobs    <n>                          # live jobs
+//				cores   <n>
+//				memory  <gb>
+//				storage <gb>
+//				spend   <amount> hour|day|month      # one per period; calendar periods in UTC
+//			}
+//			group <name> <user>... {                 # limits the members share
+//				<the limits of a user block>
+//			}
+//		}
 //	}
 //
 // Defaults and meanings are documented on the App, Provider and option
@@ -175,8 +190,10 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = parseSubscriptionOptions(d, a)
 		case "xml":
 			err = parseXMLOption(d, a)
+		case "quota":
+			err = parseQuotaOption(d, a)
 		default:
-			err = d.Errf("unrecognized csb option %q (known: catalog, jobs, ovf, placement, provider, subscriptions, xml)", d.Val())
+			err = d.Errf("unrecognized csb option %q (known: catalog, jobs, ovf, placement, provider, quota, subscriptions, xml)", d.Val())
 		}
 		if err != nil {
 			return err
@@ -1183,6 +1200,88 @@ func parseXMLOption(d *caddyfile.Dispenser, a *App) error {
 		}
 	}
 	a.XML = x
+	return nil
+}
+
+// parseQuotaOption parses the quota subdirective of the csb global
+// option (its syntax: App.UnmarshalCaddyfile; the fields: QuotaConfig).
+func parseQuotaOption(d *caddyfile.Dispenser, a *App) error {
+	if a.Quota != nil {
+		return d.Err("quota: the block may appear only once")
+	}
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	q := new(QuotaConfig)
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch opt := d.Val(); opt {
+		case "unit":
+			var kind, unit string
+			if !d.Args(&kind, &unit) || d.NextArg() {
+				return d.Err("quota: want unit iaas|paas|saas|dsaas core|memory_gb|storage_gb|job")
+			}
+			kind = strings.ToLower(kind)
+			if _, ok := quotaKinds[kind]; !ok {
+				return d.Errf("quota: unit %s: unknown service model (want iaas, paas, saas or dsaas)", kind)
+			}
+			if _, err := quota.ParseUnit(unit); err != nil {
+				return d.Errf("quota: unit %s: %v", kind, err)
+			}
+			if q.Units == nil {
+				q.Units = map[string]string{}
+			}
+			if _, dup := q.Units[kind]; dup {
+				return d.Errf("quota: unit %s given twice", kind)
+			}
+			q.Units[kind] = unit
+		case "user":
+			var user string
+			if !d.Args(&user) || d.NextArg() {
+				return d.Err("quota: want user <user>|* { ... }")
+			}
+			if _, dup := q.Users[user]; dup {
+				return d.Errf("quota: user %q given twice", user)
+			}
+			l := new(quota.Limits)
+			if err := parseQuotaLimits(d, fmt.Sprintf("quota: user %q", user), l); err != nil {
+				return err
+			}
+			if q.Users == nil {
+				q.Users = map[string]*quota.Limits{}
+			}
+			q.Users[user] = l
+		case "group":
+			args := d.RemainingArgs()
+			if len(args) < 2 {
+				return d.Err("quota: want group <name> <user>... { ... }")
+			}
+			g := quota.Group{Name: args[0], Members: args[1:]}
+			if slices.ContainsFunc(q.Groups, func(o quota.Group) bool { return o.Name == g.Name }) {
+				return d.Errf("quota: group %q given twice", g.Name)
+			}
+			if err := parseQuotaLimits(d, fmt.Sprintf("quota: group %q", g.Name), &g.Limits); err != nil {
+				return err
+			}
+			q.Groups = append(q.Groups, g)
+		default:
+			return d.Errf("quota: unrecognized option %q (known: group, unit, user)", opt)
+		}
+	}
+	a.Quota = q
+	return nil
+}
+
+// parseQuotaLimits parses the block of a quota user or group.
+func parseQuotaLimits(d *caddyfile.Dispenser, where string, l *quota.Limits) error {
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		name := d.Val()
+		if !slices.Contains(quotaLimitNames, name) {
+			return d.Errf("%s: unrecognized limit %q (known: %s)", where, name, strings.Join(quotaLimitNames, ", "))
+		}
+		if err := setQuotaLimit(l, name, d.RemainingArgs()); err != nil {
+			return d.Errf("%s: %v", where, err)
+		}
+	}
 	return nil
 }
 

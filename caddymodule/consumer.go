@@ -55,9 +55,15 @@ import (
 //
 // Request headers: Idempotency-Key (POST create: a retry returns the same
 // job), Csb-Lease (seconds; asks for a lease length within the configured
-// bounds). Response headers besides the body: Csb-Status (the protocol
-// status), Csb-Job-Id, Csb-Job-Status, Csb-Expires (lease seconds left)
-// and, for a created job, Location.
+// bounds), Csb-Max-Price (create, COPY, MOVE: the highest price per hour
+// per cost unit the consumer accepts; providers above it, or without a
+// price, are not chosen). Response headers besides the body: Csb-Status
+// (the protocol status), Csb-Job-Id, Csb-Job-Status, Csb-Expires (lease
+// seconds left), for a job that costs something Csb-Cost (its cost so
+// far, final once it ended) and Csb-Cost-Detail (state=accruing|final,
+// rate per hour, price, unit, units; see docs/costs.md) and, for a
+// created job, Location. A create or COPY over a quota (the csb quota
+// option) is answered 408 with a reason naming the limit.
 //
 // Placeholders set for later handlers and logs: {http.csb.job.id} (also
 // the id asked for when it names no job of the user), {http.csb.provider.id}
@@ -110,7 +116,11 @@ func (h *Handler) serveConsumer(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return caddyhttp.Error(http.StatusBadRequest, err)
 	}
-	c := &consumerCall{h: h, w: w, r: r, repl: repl, m: eng.jobs, owner: owner, cfg: view.cfg, lease: lease}
+	maxPrice, err := maxPriceHeader(r)
+	if err != nil {
+		return caddyhttp.Error(http.StatusBadRequest, err)
+	}
+	c := &consumerCall{h: h, w: w, r: r, repl: repl, m: eng.jobs, owner: owner, cfg: view.cfg, lease: lease, maxPrice: maxPrice}
 
 	switch r.Method {
 	case http.MethodPost:
@@ -145,13 +155,13 @@ func (h *Handler) serveConsumer(w http.ResponseWriter, r *http.Request) error {
 		}
 		return c.answer(res, false)
 	case "COPY":
-		res, err := c.m.Copy(r.Context(), owner, jobID, jobs.CreateOptions{Lease: lease, Access: c.cfg.access(owner)})
+		res, err := c.m.Copy(r.Context(), owner, jobID, jobs.CreateOptions{Lease: lease, Access: c.cfg.access(owner), MaxPrice: maxPrice})
 		if err != nil {
 			return c.fail(err, csbmsg.StatusUnableToFindResource, jobID)
 		}
 		return c.answer(res, res.Status == csbmsg.StatusOK)
 	case "MOVE":
-		res, err := c.m.Move(r.Context(), owner, jobID, jobs.CreateOptions{Lease: lease, Access: c.cfg.access(owner)})
+		res, err := c.m.Move(r.Context(), owner, jobID, jobs.CreateOptions{Lease: lease, Access: c.cfg.access(owner), MaxPrice: maxPrice})
 		if err != nil {
 			return c.fail(err, csbmsg.StatusUnableToFindResource, jobID)
 		}
@@ -171,6 +181,8 @@ type consumerCall struct {
 	owner string
 	cfg   *ConsumerConfig
 	lease time.Duration
+	// maxPrice is the Csb-Max-Price header's value (nil: none).
+	maxPrice *float64
 	// unknownJob is the job id asked for when it names no job of the
 	// user ({http.csb.job.id} of the answer).
 	unknownJob string
@@ -208,6 +220,7 @@ func (c *consumerCall) post() error {
 		IdempotencyKey: c.r.Header.Get("Idempotency-Key"),
 		Lease:          c.lease,
 		Access:         c.cfg.access(c.owner),
+		MaxPrice:       c.maxPrice,
 	})
 	if err != nil {
 		return c.fail(err, csbmsg.StatusUnableToFindResource, "")
@@ -306,6 +319,7 @@ func (c *consumerCall) answer(res *jobs.Result, created bool) error {
 		if len(j.Ignored) > 0 {
 			hdr.Set("Csb-Ignored-Fields", strings.Join(j.Ignored, ", "))
 		}
+		setCostHeaders(hdr, j, now)
 		// <encryption> (draft 4.2.2.2): the service is encrypted when the
 		// request asked for it, which placement grants only on a provider
 		// that declares encryption-support.

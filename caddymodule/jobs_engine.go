@@ -125,6 +125,14 @@ func (a *App) provisionConsumer(ctx caddy.Context) error {
 		count(j)
 	}
 	tun.OnReclaim = csbMetrics.observeReclaim
+	// Quotas and cost units (quota.go); every write of a job also brings
+	// caddy_csb_job_cost_total up to date (metrics_cost.go).
+	tun.Quota, tun.CostUnits = a.Quota.policy(), a.Quota.costUnits()
+	counted := tun.OnChange
+	tun.OnChange = func(j *jobs.Job) {
+		counted(j)
+		csbMetrics.jobCost.observe(j)
+	}
 	if exp := a.OVFExpander(); exp != nil {
 		tun.Expand = func(ctx context.Context, req *csbmsg.ServiceRequest) error {
 			out, err := exp.Expand(ctx, *req)
@@ -139,7 +147,7 @@ func (a *App) provisionConsumer(ctx caddy.Context) error {
 	tun.Honoured = honoured // updates are held to the same sets as placement
 	eng := a.engine.consumer
 	placer, err := placement.New(placement.Config{Catalog: a.engine.catalog, Policy: policy, Order: order, Load: eng.jobs.Load,
-		Honoured: honoured})
+		Honoured: honoured, Prices: a.providerPrices()})
 	if err != nil {
 		return err
 	}
@@ -220,4 +228,16 @@ func (a *App) honouredFields() func(providerID string, kind catalog.Kind) contra
 		}
 	}
 	return func(id string, k catalog.Kind) contract.FieldSet { return sets[key{id, k}] }
+}
+
+// providerPrices returns the prices the providers' price option sets
+// (placement.Config.Prices): they override the notification labels'.
+func (a *App) providerPrices() map[string]float64 {
+	out := map[string]float64{}
+	for _, p := range a.Providers {
+		if p.Price != nil {
+			out[p.ID] = *p.Price
+		}
+	}
+	return out
 }

@@ -32,6 +32,7 @@ import (
 //	caddy_csb_adapter_call_duration_seconds{provider,operation}  histogram  adapter calls (provision, status, update, remove, find, discover)
 //	caddy_csb_adapter_errors_total{provider,operation,kind}      counter    failed adapter calls by error kind (provider_4xx, provider_5xx, timeout, unsupported, capacity, transport, not_found, canceled, other)
 //	caddy_csb_lease_reclaims_total{result}                       counter    lease reclaims by the reaper: reclaimed, or failed (retried on the next pass)
+//	caddy_csb_job_cost_total{owner,provider}                     counter    what jobs cost (price x units x hours held) as it accrues, until final (metrics_cost.go)
 //
 // The http_digest provider adds caddy_csb_digest_* (package digestauth).
 //
@@ -54,6 +55,7 @@ type metricsSet struct {
 	adapterCalls  *prometheus.HistogramVec
 	adapterErrors *prometheus.CounterVec
 	leaseReclaims *prometheus.CounterVec
+	jobCost       *costCounter
 }
 
 func newMetricsSet() *metricsSet {
@@ -77,6 +79,7 @@ func newMetricsSet() *metricsSet {
 			"Failed calls to provider adapters, by provider, operation and error kind.")), []string{"provider", "operation", "kind"}),
 		leaseReclaims: prometheus.NewCounterVec(prometheus.CounterOpts(opts("lease_reclaims_total",
 			"Reclaims of ended job leases: reclaimed, or failed (the reaper tries again).")), []string{"result"}),
+		jobCost: newCostCounter(),
 	}
 	return m
 }
@@ -84,7 +87,7 @@ func newMetricsSet() *metricsSet {
 // collectors returns every collector of the broker.
 func (m *metricsSet) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.notifications, m.consumer, m.placement, m.adapterCalls, m.adapterErrors,
-		m.leaseReclaims}
+		m.leaseReclaims, m.jobCost}
 }
 
 // observeNotification counts one answer of the publish endpoint.

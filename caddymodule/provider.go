@@ -26,8 +26,11 @@ type Provider struct {
 	// native API. Caddyfile: adapter <name> { ... }.
 	AdapterRaw json.RawMessage `json:"adapter,omitempty" caddy:"namespace=csb.adapters inline_key=name"`
 
-	// Price is the provider's advertised price per job, used by the
-	// cheapest placement policy when no service price is known.
+	// Price is the provider's price per hour per cost unit (see
+	// QuotaConfig.Units), used by the cheapest placement policy when no
+	// service price is known, for a request's maximum price and for job
+	// costs. It overrides the "price:" item of the provider's
+	// notification label. Default: the label's price, if any.
 	// Caddyfile: price <number>.
 	Price *float64 `json:"price,omitempty"`
 

@@ -166,3 +166,9 @@ func (m *Manager) CheckQuota(ctx context.Context, owner string, req *csbmsg.Serv
 	out.Refusal = r
 	return out, nil
 }
+
+// LeaseFor returns the lease a job asking for lease (zero: none) is
+// granted: LeaseDefault, clamped to [LeaseMin, LeaseMax].
+func (m *Manager) LeaseFor(lease time.Duration) time.Duration {
+	return time.Duration(m.leaseSeconds(lease)) * time.Second
+}

@@ -1,0 +1,208 @@
+package caddymodule
+
+// The admin API's GET /csb/costs: what jobs cost, with totals.
+
+import (
+	"encoding/csv"
+	"mime"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caddy-csb/caddy-csb/broker/jobs"
+	"github.com/caddy-csb/caddy-csb/broker/quota"
+)
+
+// adminCosts is the answer of GET /csb/costs.
+type adminCosts struct {
+	// Since and Until bound the costs counted (Since zero: from the
+	// start).
+	Since time.Time `json:"since,omitzero"`
+	Until time.Time `json:"until"`
+	// Total is what every job listed cost in [since, until).
+	Total     float64          `json:"total"`
+	Owners    []adminCostTotal `json:"owners"`
+	Providers []adminCostTotal `json:"providers"`
+	Jobs      []adminJobCost   `json:"jobs"`
+}
+
+// adminCostTotal is a total by owner or by provider.
+type adminCostTotal struct {
+	ID    string  `json:"id"`
+	Jobs  int     `json:"jobs"`
+	Total float64 `json:"total"`
+}
+
+// adminJobCost is one job's cost.
+type adminJobCost struct {
+	ID         string      `json:"id"`
+	Owner      string      `json:"owner"`
+	ProviderID string      `json:"provider_id"`
+	State      jobs.Status `json:"state"`
+	Unit       quota.Unit  `json:"unit"`
+	Units      float64     `json:"units"`
+	Price      float64     `json:"price"`
+	// Rate is the cost per hour now (or at the end).
+	Rate    float64   `json:"rate"`
+	Started time.Time `json:"started"`
+	Ended   time.Time `json:"ended,omitzero"`
+	Final   bool      `json:"final"`
+	// Cost is what the job cost in [since, until); Amount what it cost
+	// in all.
+	Cost   float64 `json:"cost"`
+	Amount float64 `json:"amount"`
+}
+
+// costsCSVHeader is the first line of the CSV form: one row per job
+// (row "job"), then one per owner ("owner"), per provider ("provider")
+// and the grand total ("total").
+var costsCSVHeader = []string{"row", "owner", "provider_id", "job_id", "state", "unit", "units", "price", "rate", "started", "ended", "final", "cost"}
+
+func (api *AdminAPI) serveCosts(w http.ResponseWriter, r *http.Request) error {
+	if r.Method != http.MethodGet {
+		return methodNotAllowed(w, r, http.MethodGet)
+	}
+	asCSV, err := costsFormat(r)
+	if err != nil {
+		return err
+	}
+	a, err := api.running()
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	now := time.Now()
+	var since time.Time
+	if v := q.Get("since"); v != "" {
+		if t, err := time.Parse(time.RFC3339, v); err == nil {
+			since = t
+		} else if d, err := time.ParseDuration(v); err == nil && d > 0 {
+			since = now.Add(-d)
+		} else {
+			return adminError(http.StatusBadRequest, "since %q: want an RFC 3339 time (2026-12-01T00:00:00Z) or a duration back from now (24h)", v)
+		}
+	}
+	list, err := a.engine.consumer.jobs.List(r.Context(), jobs.Filter{Owner: q.Get("owner"), ProviderID: q.Get("provider")})
+	if err != nil {
+		return adminError(http.StatusInternalServerError, "listing jobs: %v", err)
+	}
+	out := adminCosts{Since: since, Until: now, Owners: []adminCostTotal{}, Providers: []adminCostTotal{}, Jobs: []adminJobCost{}}
+	owners, providers := map[string]*adminCostTotal{}, map[string]*adminCostTotal{}
+	for _, j := range list {
+		c := j.Cost
+		if c == nil || c.Final() && c.Until.Before(since) {
+			continue
+		}
+		jc := adminJobCost{ID: j.ID, Owner: j.Owner, ProviderID: c.ProviderID, State: j.Status, Unit: c.Unit, Units: c.Units,
+			Price: c.Price, Rate: c.Rate(), Started: c.Started, Ended: c.Until, Final: c.Final(),
+			Cost: c.Between(since, now, now), Amount: c.Amount(now)}
+		if since.IsZero() {
+			jc.Cost = jc.Amount
+		}
+		out.Jobs = append(out.Jobs, jc)
+		out.Total += jc.Cost
+		for _, t := range []struct {
+			m  map[string]*adminCostTotal
+			id string
+		}{{owners, j.Owner}, {providers, c.ProviderID}} {
+			e := t.m[t.id]
+			if e == nil {
+				e = &adminCostTotal{ID: t.id}
+				t.m[t.id] = e
+			}
+			e.Jobs++
+			e.Total += jc.Cost
+		}
+	}
+	slices.SortFunc(out.Jobs, func(x, y adminJobCost) int {
+		if c := x.Started.Compare(y.Started); c != 0 {
+			return c
+		}
+		return strings.Compare(x.ID, y.ID)
+	})
+	for _, t := range []struct {
+		m   map[string]*adminCostTotal
+		dst *[]adminCostTotal
+	}{{owners, &out.Owners}, {providers, &out.Providers}} {
+		for _, e := range t.m {
+			*t.dst = append(*t.dst, *e)
+		}
+		slices.SortFunc(*t.dst, func(x, y adminCostTotal) int { return strings.Compare(x.ID, y.ID) })
+	}
+	if !asCSV {
+		return writeJSON(w, out)
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	cw := csv.NewWriter(w)
+	_ = cw.Write(costsCSVHeader)
+	tm := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	for _, j := range out.Jobs {
+		_ = cw.Write([]string{"job", j.Owner, j.ProviderID, j.ID, string(j.State), string(j.Unit), strconv.FormatFloat(j.Units, 'f', -1, 64),
+			quota.Money(j.Price), quota.Money(j.Rate), tm(j.Started), tm(j.Ended), strconv.FormatBool(j.Final), quota.Money(j.Cost)})
+	}
+	for _, o := range out.Owners {
+		_ = cw.Write([]string{"owner", o.ID, "", "", "", "", "", "", "", "", "", "", quota.Money(o.Total)})
+	}
+	for _, p := range out.Providers {
+		_ = cw.Write([]string{"provider", "", p.ID, "", "", "", "", "", "", "", "", "", quota.Money(p.Total)})
+	}
+	_ = cw.Write([]string{"total", "", "", "", "", "", "", "", "", "", "", "", quota.Money(out.Total)})
+	cw.Flush()
+	return cw.Error()
+}
+
+// costsFormat picks JSON or CSV: ?format=json|csv, else the Accept header
+// (text/csv, application/json, */*; 406 when it admits neither).
+func costsFormat(r *http.Request) (csvOut bool, err error) {
+	switch f := r.URL.Query().Get("format"); f {
+	case "csv":
+		return true, nil
+	case "json":
+		return false, nil
+	case "":
+	default:
+		return false, adminError(http.StatusBadRequest, "format %q: want json or csv", f)
+	}
+	values := r.Header.Values("Accept")
+	if len(values) == 0 {
+		return false, nil
+	}
+	bestQ, best := -1.0, false
+	for _, v := range values {
+		for _, part := range strings.Split(v, ",") {
+			mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+			if err != nil {
+				continue
+			}
+			q := 1.0
+			if s, ok := params["q"]; ok {
+				if f, err := strconv.ParseFloat(s, 64); err == nil {
+					q = f
+				}
+			}
+			var isCSV bool
+			switch mt {
+			case "text/csv":
+				isCSV = true
+			case "application/json", "*/*", "application/*":
+			default:
+				continue
+			}
+			if q > 0 && (q > bestQ || q == bestQ && isCSV) {
+				bestQ, best = q, isCSV
+			}
+		}
+	}
+	if bestQ < 0 {
+		return false, adminError(http.StatusNotAcceptable, "the answer is application/json or text/csv")
+	}
+	return best, nil
+}
