@@ -107,11 +107,11 @@ func TestQuotaCoresLimit(t *testing.T) {
 		t.Fatalf("second 8 cores: %+v", r)
 	}
 	r := e.create("alice", 1)
-	if r.Status != csbmsg.StatusUnableToFindResource || r.Job != nil || !strings.Contains(r.Reason, `cores limit of user "alice": 16 cores at most; 16 held, the request asks for 1 more`) {
+	if r.Status != csbmsg.StatusUnableToFindResource || r.Job != nil || !strings.Contains(r.Reason, `cores limit of user alice: 16 cores at most; 16 held, the request asks for 1 more`) {
 		t.Fatalf("over the quota: %+v", r)
 	}
 	qc, err := e.m.CheckQuota(ctx, "alice", jobstest.VMRequest(1, 1), nil, 0)
-	if err != nil || qc.Refusal == nil || qc.Refusal.Limit != "cores" || qc.Refusal.Scope != `user "alice"` {
+	if err != nil || qc.Refusal == nil || qc.Refusal.Limit != "cores" || qc.Refusal.Scope != "user alice" {
 		t.Fatalf("check: %+v %v", qc, err)
 	}
 	if r := e.create("bob", 8); r.Status != csbmsg.StatusOK {
@@ -139,7 +139,7 @@ func TestQuotaSpendLimit(t *testing.T) {
 	}
 	// 4 committed + 8 cores × 0.5 × 2 h = 12 > 10.
 	r := quotaCreate(t, e.m, "alice", 8, jobs.CreateOptions{Lease: 2 * time.Hour})
-	if r.Status != csbmsg.StatusUnableToFindResource || !strings.Contains(r.Reason, "spend per day limit of user \"alice\" (the default for users): 10 at most; 4 spent or committed this day, the request would cost 8") {
+	if r.Status != csbmsg.StatusUnableToFindResource || !strings.Contains(r.Reason, "spend per day limit of user alice (the default for users): 10 at most; 4 spent or committed this day, the request would cost 8") {
 		t.Fatalf("over the spend: %+v", r)
 	}
 	// 4 + 4 × 0.5 × 2 h = 8 fits.
@@ -160,7 +160,7 @@ func TestQuotaGroupLimit(t *testing.T) {
 	e.create("alice", 1)
 	e.create("bob", 1)
 	r := e.create("bob", 1)
-	if r.Status != csbmsg.StatusUnableToFindResource || !strings.Contains(r.Reason, `jobs limit of group "team": 2 live jobs at most; 2 held`) {
+	if r.Status != csbmsg.StatusUnableToFindResource || !strings.Contains(r.Reason, `jobs limit of group team: 2 live jobs at most; 2 held`) {
 		t.Fatalf("third job of the team: %+v", r)
 	}
 	if r := e.create("carol", 1); r.Status != csbmsg.StatusOK {
@@ -181,7 +181,7 @@ func TestQuotaMaxPrice(t *testing.T) {
 	}
 	limit = 0.1
 	r = quotaCreate(t, e.m, "alice", 2, jobs.CreateOptions{MaxPrice: &limit})
-	if r.Status != csbmsg.StatusUnableToFindResource || !strings.Contains(r.Reason, "a: price 0.5 is above the request's maximum price 0.1") {
+	if r.Status != csbmsg.StatusUnableToFindResource || !strings.Contains(r.Reason, "a: price 0.5 is above the maximum price 0.1 the request accepts") {
 		t.Fatalf("max 0.1: %+v", r)
 	}
 }

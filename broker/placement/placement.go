@@ -419,7 +419,7 @@ func priceRejection(price float64, known bool, max float64) rejection {
 	if !known {
 		return rejection{code: rejPrice, text: "no price known; the request accepts at most " + m}
 	}
-	return rejection{code: rejPrice, text: fmt.Sprintf("price %s is above the request's maximum price %s", strconv.FormatFloat(price, 'f', -1, 64), m)}
+	return rejection{code: rejPrice, text: fmt.Sprintf("price %s is above the maximum price %s the request accepts", strconv.FormatFloat(price, 'f', -1, 64), m)}
 }
 
 func excluded(list []string, id string) bool {

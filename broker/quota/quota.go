@@ -222,7 +222,7 @@ func (p *Policy) Validate() error {
 // Scope is one set of limits that applies to a user: its own (Members is
 // the user alone) or a group's.
 type Scope struct {
-	// Name names the scope in reasons: `user "alice"` or `group "team"`.
+	// Name names the scope in reasons: "user alice" or "group team".
 	Name string
 	// Key identifies the scope for locking: "user:<name>" or
 	// "group:<name>".
@@ -240,14 +240,14 @@ func (p *Policy) Scopes(user string) []Scope {
 	var out []Scope
 	if l, ok := p.Users[user]; ok {
 		if !l.Empty() {
-			out = append(out, Scope{Name: fmt.Sprintf("user %q", user), Key: "user:" + user, Members: []string{user}, Limits: l})
+			out = append(out, Scope{Name: "user " + user, Key: "user:" + user, Members: []string{user}, Limits: l})
 		}
 	} else if l, ok := p.Users["*"]; ok && !l.Empty() {
-		out = append(out, Scope{Name: fmt.Sprintf("user %q (the default for users)", user), Key: "user:" + user, Members: []string{user}, Limits: l})
+		out = append(out, Scope{Name: "user " + user + " (the default for users)", Key: "user:" + user, Members: []string{user}, Limits: l})
 	}
 	for _, g := range p.Groups {
 		if slices.Contains(g.Members, user) && !g.Limits.Empty() {
-			out = append(out, Scope{Name: fmt.Sprintf("group %q", g.Name), Key: "group:" + g.Name, Members: g.Members, Limits: g.Limits})
+			out = append(out, Scope{Name: "group " + g.Name, Key: "group:" + g.Name, Members: g.Members, Limits: g.Limits})
 		}
 	}
 	slices.SortFunc(out, func(a, b Scope) int { return strings.Compare(a.Key, b.Key) })
