@@ -172,3 +172,58 @@ func (m *Manager) CheckQuota(ctx context.Context, owner string, req *csbmsg.Serv
 func (m *Manager) LeaseFor(lease time.Duration) time.Duration {
 	return time.Duration(m.leaseSeconds(lease)) * time.Second
 }
+
+// checkResize checks an update that makes job j hold merged against the
+// quotas of its owner: only what grows is asked for (a job that shrinks
+// is never refused), and the spend the growth adds for the job's lease.
+// It answers 409 naming the limit. The caller holds j's lock; the scopes'
+// locks are held for the check only, so two resizes at once on two
+// instances of a cluster may both pass.
+func (m *Manager) checkResize(ctx context.Context, j *Job, merged *csbmsg.ServiceRequest) (*Result, error) {
+	scopes := m.c().Quota.Scopes(j.Owner)
+	if len(scopes) == 0 {
+		return nil, nil
+	}
+	before := usageOf(j)
+	after := usageOf(&Job{Request: *merged})
+	grow := func(a, b uint64) uint64 {
+		if b > a {
+			return b - a
+		}
+		return 0
+	}
+	ask := quota.Ask{Usage: quota.Usage{Cores: grow(before.Cores, after.Cores), MemoryGB: grow(before.MemoryGB, after.MemoryGB),
+		StorageGB: grow(before.StorageGB, after.StorageGB)}}
+	if ask.Usage == (quota.Usage{}) {
+		return nil, nil
+	}
+	if c := j.Cost; c != nil && !c.Final() {
+		unit := m.costUnit(j.Kind)
+		ask.Cost = c.Price * (after.Units(unit) - before.Units(unit)) * (time.Duration(j.LeaseSeconds) * time.Second).Hours()
+	}
+	var unlocks []func()
+	defer func() {
+		for i := len(unlocks) - 1; i >= 0; i-- {
+			unlocks[i]()
+		}
+	}()
+	for _, s := range scopes {
+		u, err := m.lock(ctx, quotaLockName(s.Key), m.c().LockWait)
+		if err != nil {
+			return result(csbmsg.StatusCannotUpdateResource, j, "cannot update job %s: the quota of %s is busy; try again", j.ID, s.Name), nil
+		}
+		unlocks = append(unlocks, u)
+	}
+	now := m.now()
+	for _, s := range scopes {
+		st, err := m.standing(ctx, s, now, "")
+		if err != nil {
+			return nil, err
+		}
+		if r := quota.Check(s, st, ask); r != nil {
+			m.logger.Info("job update refused: quota exceeded", zap.String("owner", j.Owner), zap.String("job_id", j.ID), zap.String("scope", r.Scope), zap.String("limit", r.Limit))
+			return result(csbmsg.StatusCannotUpdateResource, j, "cannot update job %s: %s", j.ID, r.Reason), nil
+		}
+	}
+	return nil, nil
+}

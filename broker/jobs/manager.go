@@ -891,6 +891,9 @@ func (m *Manager) Update(ctx context.Context, owner, id string, req *csbmsg.Serv
 	if !ok {
 		return result(csbmsg.StatusCannotUpdateResource, j, "cannot update job %s: provider %s has no adapter configured", j.ID, j.ProviderID), nil
 	}
+	if r, err := m.checkResize(ctx, j, &merged); r != nil || err != nil {
+		return r, err
+	}
 	if f := m.updateUnhonoured(ad, j, &upd); len(f) > 0 {
 		if !m.c().IgnoreUnhonoured {
 			return result(csbmsg.StatusUnsupported, j, "cannot update job %s: unsupported element %s: the adapter of %s does not honour it", j.ID, contract.FieldList(f), j.ProviderID), nil

@@ -223,3 +223,23 @@ func TestQuotaRaceTwoInstances(t *testing.T) {
 		t.Fatalf("admitted %d, want 5", admitted)
 	}
 }
+
+// TestQuotaResize: an update that grows a job past a quota is refused
+// with 409 naming the limit; one that fits, or shrinks, is applied.
+func TestQuotaResize(t *testing.T) {
+	e := newEnv(t, []string{"a", "b"}, func(c *jobs.Config) {
+		c.Quota = &quota.Policy{Users: map[string]quota.Limits{"alice": {Cores: 12}}}
+	})
+	e.create("alice", 8)
+	small := e.create("alice", 2).Job
+	if r, err := e.m.Update(ctx, "alice", small.ID, jobstest.VMRequest(4, 1), 0); err != nil || r.Status != csbmsg.StatusOK {
+		t.Fatalf("2 -> 4 cores (12 of 12): %+v %v", r, err)
+	}
+	r, err := e.m.Update(ctx, "alice", small.ID, jobstest.VMRequest(6, 1), 0)
+	if err != nil || r.Status != csbmsg.StatusCannotUpdateResource || !strings.Contains(r.Reason, "cores limit of user alice: 12 cores at most; 12 held, the request asks for 2 more") {
+		t.Fatalf("4 -> 6 cores: %+v %v", r, err)
+	}
+	if r, err := e.m.Update(ctx, "alice", small.ID, jobstest.VMRequest(1, 1), 0); err != nil || r.Status != csbmsg.StatusOK {
+		t.Fatalf("4 -> 1 core: %+v %v", r, err)
+	}
+}
