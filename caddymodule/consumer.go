@@ -63,7 +63,8 @@ import (
 // far, final once it ended) and Csb-Cost-Detail (state=accruing|final,
 // rate per hour, price, unit, units; see docs/costs.md) and, for a
 // created job, Location. A create or COPY over a quota (the csb quota
-// option) is answered 408 with a reason naming the limit.
+// option) is answered 408, an update that grows a job past one 409, each
+// with a reason naming the limit.
 //
 // Placeholders set for later handlers and logs: {http.csb.job.id} (also
 // the id asked for when it names no job of the user), {http.csb.provider.id}
