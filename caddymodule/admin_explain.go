@@ -148,12 +148,12 @@ func (api *AdminAPI) serveExplain(w http.ResponseWriter, r *http.Request) error 
 			p := c.Price
 			price = &p
 		}
-		q, err := a.ExplainQuota(r.Context(), user, req, price, lease)
+		qc, err := a.ExplainQuota(r.Context(), user, req, price, lease)
 		if err != nil {
 			d.Release()
 			return adminError(http.StatusInternalServerError, "quota: %v", err)
 		}
-		out.Quota = q
+		out.Quota = adminQuotaOf(user, qc, uint64(a.JobManager().LeaseFor(lease)/time.Second))
 	}
 	d.Release()
 	if format == formatJSON {

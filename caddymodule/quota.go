@@ -209,19 +209,19 @@ func (a *App) explainPlacement(user string, req *csbmsg.ServiceRequest, maxPrice
 // the default), and if not which limit it would go over: for the admin
 // API's explain and for front-ends that want to say so before creating.
 // Nothing is created or reserved.
-func (a *App) ExplainQuota(ctx context.Context, user string, req *csbmsg.ServiceRequest, price *float64, lease time.Duration) (*adminQuota, error) {
+func (a *App) ExplainQuota(ctx context.Context, user string, req *csbmsg.ServiceRequest, price *float64, lease time.Duration) (*jobs.QuotaCheck, error) {
 	m := a.JobManager()
 	if m == nil {
 		return nil, errors.New("consumer interface not configured")
 	}
-	qc, err := m.CheckQuota(ctx, user, req, price, lease)
-	if err != nil {
-		return nil, err
-	}
-	out := &adminQuota{User: user, Scopes: qc.Scopes, Admitted: qc.Refusal == nil, Usage: qc.Usage, Cost: qc.Cost,
-		LeaseSeconds: uint64(m.LeaseFor(lease) / time.Second)}
+	return m.CheckQuota(ctx, user, req, price, lease)
+}
+
+// adminQuotaOf is explain's quota part.
+func adminQuotaOf(user string, qc *jobs.QuotaCheck, leaseSeconds uint64) *adminQuota {
+	out := &adminQuota{User: user, Scopes: qc.Scopes, Admitted: qc.Refusal == nil, Usage: qc.Usage, Cost: qc.Cost, LeaseSeconds: leaseSeconds}
 	if r := qc.Refusal; r != nil {
 		out.Scope, out.Limit, out.Reason = r.Scope, r.Limit, r.Reason
 	}
-	return out, nil
+	return out
 }

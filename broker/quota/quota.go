@@ -275,14 +275,14 @@ type Ask struct {
 
 // Refusal names the limit a request would go over.
 type Refusal struct {
-	Scope string // Scope.Name
+	Scope string `json:"scope"` // Scope.Name
 	// Limit names the limit: "jobs", "cores", "memory", "storage",
 	// "spend per day", ...
-	Limit  string
-	Max    float64
-	Have   float64 // what the scope holds or is projected to spend without the request
-	Asked  float64 // what the request adds
-	Reason string
+	Limit  string  `json:"limit"`
+	Max    float64 `json:"max"`
+	Have   float64 `json:"have"`  // what the scope holds or is projected to spend without the request
+	Asked  float64 `json:"asked"` // what the request adds
+	Reason string  `json:"reason"`
 }
 
 func (r *Refusal) Error() string { return r.Reason }
