@@ -28,7 +28,8 @@ type adminCosts struct {
 	Jobs      []adminJobCost   `json:"jobs"`
 }
 
-// adminCostTotal is a total by owner or by provider.
+// adminCostTotal is a total by owner or by provider (a job that moved
+// counts at each provider that held it, for its cost there).
 type adminCostTotal struct {
 	ID    string  `json:"id"`
 	Jobs  int     `json:"jobs"`
@@ -103,17 +104,26 @@ func (api *AdminAPI) serveCosts(w http.ResponseWriter, r *http.Request) error {
 		}
 		out.Jobs = append(out.Jobs, jc)
 		out.Total += jc.Cost
-		for _, t := range []struct {
-			m  map[string]*adminCostTotal
-			id string
-		}{{owners, j.Owner}, {providers, c.ProviderID}} {
-			e := t.m[t.id]
+		add := func(m map[string]*adminCostTotal, id string, v float64) {
+			e := m[id]
 			if e == nil {
-				e = &adminCostTotal{ID: t.id}
-				t.m[t.id] = e
+				e = &adminCostTotal{ID: id}
+				m[id] = e
 			}
 			e.Jobs++
-			e.Total += jc.Cost
+			e.Total += v
+		}
+		add(owners, j.Owner, jc.Cost)
+		// A job that moved cost something at each provider: split what it
+		// cost in the window as its whole cost splits.
+		for p, v := range c.ByProvider(now) {
+			share := 1.0
+			if jc.Amount > 0 {
+				share = v / jc.Amount
+			} else if p != c.ProviderID {
+				continue
+			}
+			add(providers, p, jc.Cost*share)
 		}
 	}
 	slices.SortFunc(out.Jobs, func(x, y adminJobCost) int {

@@ -28,8 +28,24 @@ type Cost struct {
 	Started time.Time `json:"started"`
 	Since   time.Time `json:"since"`
 	Until   time.Time `json:"until,omitzero"`
-	// Settled is the cost of the stretches before Since.
-	Settled float64 `json:"settled,omitempty"`
+	// Settled is the cost of the stretches before Since; Earlier splits
+	// it by provider (a job that moved cost something at each).
+	Settled float64            `json:"settled,omitempty"`
+	Earlier map[string]float64 `json:"earlier,omitempty"`
+}
+
+// ByProvider returns the cost at now split by the providers that held the
+// job.
+func (c *Cost) ByProvider(now time.Time) map[string]float64 {
+	out := map[string]float64{}
+	if c == nil {
+		return out
+	}
+	for p, v := range c.Earlier {
+		out[p] += v
+	}
+	out[c.ProviderID] += c.Amount(now) - c.Settled
+	return out
 }
 
 // Rate is the cost per hour of the current stretch.
@@ -138,7 +154,12 @@ func (m *Manager) accrue(j *Job) {
 		}
 		// Close the current stretch.
 		if now.After(c.Since) {
-			c.Settled += c.Rate() * now.Sub(c.Since).Hours()
+			v := c.Rate() * now.Sub(c.Since).Hours()
+			c.Settled += v
+			if c.Earlier == nil {
+				c.Earlier = map[string]float64{}
+			}
+			c.Earlier[c.ProviderID] += v
 			c.Since = now
 		}
 		if !held {

@@ -243,3 +243,22 @@ func TestQuotaResize(t *testing.T) {
 		t.Fatalf("4 -> 1 core: %+v %v", r, err)
 	}
 }
+
+// TestQuotaMoveSplitsCost: a job that moved cost its old provider's price
+// until the move and the new one's since; ByProvider splits it.
+func TestQuotaMoveSplitsCost(t *testing.T) {
+	e := newEnv(t, []string{"a", "b"}, nil)
+	quotaPrice(e, "a", 1)
+	quotaPrice(e, "b", 3)
+	j := e.create("alice", 2).Job
+	e.clock.Advance(time.Hour)
+	if r, err := e.m.Move(ctx, "alice", j.ID, jobs.CreateOptions{}); err != nil || r.Status != csbmsg.StatusOK || r.Job.ProviderID != "b" {
+		t.Fatalf("move: %+v %v", r, err)
+	}
+	e.clock.Advance(time.Hour)
+	j, _ = e.m.Get(ctx, "alice", j.ID)
+	by := j.Cost.ByProvider(e.clock.Now())
+	if !quotaNear(by["a"], 2) || !quotaNear(by["b"], 6) || !quotaNear(j.CostAt(e.clock.Now()), 8) {
+		t.Fatalf("by provider %v, in all %v; want a 2, b 6", by, j.CostAt(e.clock.Now()))
+	}
+}
