@@ -67,6 +67,10 @@ func TestQuotaCoresLive(t *testing.T) {
 	if ex := quotaExplain(t, b, "alice", 8, ""); ex.Quota.Admitted || ex.Quota.Limit != "cores" || ex.Quota.Scope != "user alice" || ex.Chosen == nil {
 		t.Fatalf("explain at the quota: %+v", ex.Quota)
 	}
+	status, _, xml := adminDo(t, b.p.AdminAddr, http.MethodPost, "/csb/placement/explain?user=alice&format=xml", "", csbmsg.ConsumerMediaType, consumerBody(t, vmRequest(8, 1)))
+	if status != http.StatusOK || !strings.Contains(string(xml), `<admin:quota user="alice" admitted="false" scope="user alice" limit="cores"`) {
+		t.Fatalf("explain as XML: %d\n%s", status, xml)
+	}
 	over := b.create("alice", vmRequest(2, 1), nil)
 	mustStatus(t, over, csbmsg.StatusUnableToFindResource)
 	if want := "quota exceeded: cores limit of user alice: 16 cores at most; 16 held, the request asks for 2 more"; over.Resp.Reason != want || over.jobID() != "" {
