@@ -21,6 +21,7 @@ import (
 //
 //	POST    <consumer_path>          create a job from a <CloudServiceRequest>;
 //	                                 with <job-info> action update/remove, act on that job
+//	GET     <consumer_path>          the caller's jobs; ?catalog, POST ?explain: consumer_list.go
 //	GET     <consumer_path>/<job-id> retrieve the job
 //	HEAD    <consumer_path>/<job-id> the job's metadata (headers only)
 //	PUT     <consumer_path>/<job-id> update (resize, actions); no change = lease renewal
@@ -56,7 +57,8 @@ import (
 // Request headers: Idempotency-Key (POST create: a retry returns the same
 // job), Csb-Lease (seconds; asks for a lease length within the configured
 // bounds). Response headers besides the body: Csb-Status (the protocol
-// status), Csb-Job-Id, Csb-Job-Status, Csb-Expires (lease seconds left)
+// status), Csb-Job-Id, Csb-Job-Status, Csb-Expires (lease seconds left),
+// Csb-Provider-Id (once a provider holds the job)
 // and, for a created job, Location.
 //
 // Placeholders set for later handlers and logs: {http.csb.job.id} (also
@@ -65,7 +67,7 @@ import (
 // code). See Handler.
 
 const (
-	allowCollection = "POST, OPTIONS"
+	allowCollection = "GET, HEAD, POST, OPTIONS"
 	allowJob        = "GET, HEAD, PUT, DELETE, COPY, MOVE, OPTIONS"
 )
 
@@ -89,6 +91,9 @@ func (h *Handler) serveConsumer(w http.ResponseWriter, r *http.Request) error {
 	if !strings.Contains(allow, r.Method) || r.Method == "" {
 		w.Header().Set("Allow", allow)
 		return caddyhttp.Error(http.StatusMethodNotAllowed, fmt.Errorf("method %s not allowed on %s", r.Method, r.URL.Path))
+	}
+	if collection && consumerExtension(r) {
+		return h.serveCollection(w, r) // consumer_list.go
 	}
 	if err := checkAccept(r, csbmsg.ConsumerMediaType); err != nil {
 		return err
@@ -300,6 +305,9 @@ func (c *consumerCall) answer(res *jobs.Result, created bool) error {
 		g := j.Granted()
 		resp.IaaS, resp.PaaS, resp.SaaS, resp.DSaaS = g.IaaS, g.PaaS, g.SaaS, g.DSaaS
 		hdr.Set("Csb-Job-Id", j.ID)
+		if j.ProviderID != "" {
+			hdr.Set("Csb-Provider-Id", j.ProviderID)
+		}
 		hdr.Set("Csb-Job-Status", string(j.Status))
 		hdr.Set("Csb-Expires", strconv.FormatUint(resp.JobInfo.Expires, 10))
 		hdr.Set("Last-Modified", j.Updated.UTC().Format(http.TimeFormat))
