@@ -150,13 +150,13 @@ func (h *Handler) serveConsumer(w http.ResponseWriter, r *http.Request) error {
 		}
 		return c.answer(res, false)
 	case "COPY":
-		res, err := c.m.Copy(r.Context(), owner, jobID, jobs.CreateOptions{Lease: lease, Access: c.cfg.access(owner)})
+		res, err := c.m.Copy(r.Context(), owner, jobID, jobs.CreateOptions{Lease: lease, Access: c.access()})
 		if err != nil {
 			return c.fail(err, csbmsg.StatusUnableToFindResource, jobID)
 		}
 		return c.answer(res, res.Status == csbmsg.StatusOK)
 	case "MOVE":
-		res, err := c.m.Move(r.Context(), owner, jobID, jobs.CreateOptions{Lease: lease, Access: c.cfg.access(owner)})
+		res, err := c.m.Move(r.Context(), owner, jobID, jobs.CreateOptions{Lease: lease, Access: c.access()})
 		if err != nil {
 			return c.fail(err, csbmsg.StatusUnableToFindResource, jobID)
 		}
@@ -212,7 +212,7 @@ func (c *consumerCall) post() error {
 	res, err := c.m.Create(ctx, c.owner, req, jobs.CreateOptions{
 		IdempotencyKey: c.r.Header.Get("Idempotency-Key"),
 		Lease:          c.lease,
-		Access:         c.cfg.access(c.owner),
+		Access:         c.access(),
 	})
 	if err != nil {
 		return c.fail(err, csbmsg.StatusUnableToFindResource, "")

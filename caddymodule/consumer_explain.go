@@ -55,7 +55,12 @@ func (h *Handler) serveConsumerExplain(w http.ResponseWriter, r *http.Request, o
 		}
 		req = &out
 	}
-	d, err := a.ExplainPlacement(owner, req)
+	var d *placement.Decision
+	if hdr := r.Header.Values("Csb-Provider"); len(hdr) > 0 {
+		d, err = a.explainWith(narrowAccess(cfg.access(owner), hdr), req)
+	} else {
+		d, err = a.ExplainPlacement(owner, req)
+	}
 	if err != nil {
 		var re *placement.RequestError
 		if errors.As(err, &re) {
@@ -81,4 +86,14 @@ func (h *Handler) serveConsumerExplain(w http.ResponseWriter, r *http.Request, o
 func writeExplanation(w http.ResponseWriter, e consumerExplanation) error {
 	w.Header().Set("Csb-Status", strconv.Itoa(int(e.Status)))
 	return writeJSON(w, e)
+}
+
+// explainWith is ExplainPlacement with the provider lists given (a
+// request's Csb-Provider header narrows the user's).
+func (a *App) explainWith(access *placement.Access, req *csbmsg.ServiceRequest) (*placement.Decision, error) {
+	v := a.consumerView
+	if v == nil {
+		return nil, errors.New("consumer interface not configured")
+	}
+	return v.placer.Place(req, placement.Options{Access: access, DryRun: true, IgnoreUnhonoured: v.cfg.UnhonouredFields == UnhonouredIgnore})
 }

@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -34,6 +35,7 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
+	"github.com/caddy-csb/caddy-csb/broker/placement"
 )
 
 // consumerExtension reports whether a request to the collection is one
@@ -205,4 +207,34 @@ func writeJSONBody(w http.ResponseWriter, data []byte) error {
 	w.WriteHeader(http.StatusOK)
 	_, err := w.Write(data)
 	return err
+}
+
+// access returns the provider lists placement applies to a create, COPY
+// or MOVE: the user's (jobs { access }), narrowed to the providers the
+// request's Csb-Provider header names (comma-separated), when it has one.
+func (c *consumerCall) access() *placement.Access {
+	return narrowAccess(c.cfg.access(c.owner), c.r.Header.Values("Csb-Provider"))
+}
+
+// narrowAccess restricts a user's lists to the providers named: those
+// become the allow list, and the ones the user's lists exclude are denied.
+func narrowAccess(user *placement.Access, header []string) *placement.Access {
+	var want []string
+	for _, line := range header {
+		for _, id := range strings.Split(line, ",") {
+			if id = strings.TrimSpace(id); id != "" && !slices.Contains(want, id) {
+				want = append(want, id)
+			}
+		}
+	}
+	if len(want) == 0 {
+		return user
+	}
+	out := &placement.Access{Allow: want}
+	for _, id := range want {
+		if !accessPermits(user, id) {
+			out.Deny = append(out.Deny, id)
+		}
+	}
+	return out
 }
