@@ -278,4 +278,3 @@ func TestCLIConsumerCollection(t *testing.T) {
 		}
 	}
 }
-
