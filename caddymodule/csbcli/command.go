@@ -91,12 +91,12 @@ type cli struct {
 	stdin  *os.File
 	stdout io.Writer
 	stderr io.Writer
-	// pollMax bounds the backoff of --wait between polls.
-	pollMax time.Duration
+	// pollMin and pollMax bound the backoff of --wait between polls.
+	pollMin, pollMax time.Duration
 }
 
 func setup(cmd *cobra.Command) {
-	c := &cli{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, pollMax: 5 * time.Second}
+	c := &cli{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, pollMin: 250 * time.Millisecond, pollMax: 5 * time.Second}
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&c.conn.Broker, "broker", os.Getenv("CSB_BROKER"), "URL of the broker (default $CSB_BROKER, else https://localhost:8443)")
 	pf.StringVar(&c.conn.User, "user", "", "user name (default $CSB_USER, else the netrc login)")
@@ -360,7 +360,7 @@ func (c *cli) follow(ctx context.Context, cl *client, a *answer) (*answer, error
 		}
 	}
 	progress(false)
-	backoff, longPoll := 250*time.Millisecond, true
+	backoff, longPoll := c.pollMin, true
 	for {
 		began := time.Now()
 		q := url.Values{}
