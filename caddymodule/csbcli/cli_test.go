@@ -60,13 +60,14 @@ func TestConsumerURL(t *testing.T) {
 		"https://b.example/":                 "https://b.example/csb/consumer",
 		"http://127.0.0.1:8080/x/consumer/":  "http://127.0.0.1:8080/x/consumer",
 		"https://b.example/csb/consumer?a#f": "https://b.example/csb/consumer",
+		"localhost:9443":                     "https://localhost:9443/csb/consumer",
 	} {
 		u, err := consumerURL(in)
 		if err != nil || u.String() != want {
 			t.Errorf("%q: got %v %v, want %s", in, u, err, want)
 		}
 	}
-	for _, bad := range []string{"ftp://x", "localhost:8443", "https://alice:pw@b.example"} {
+	for _, bad := range []string{"ftp://x", "https://", "https://alice:pw@b.example"} {
 		if _, err := consumerURL(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}

@@ -41,10 +41,15 @@ type client struct {
 }
 
 // consumerURL turns --broker into the Consumer collection's URL: a bare
-// origin (https://localhost:8443) gets the default consumer path.
+// origin (https://localhost:8443) gets the default consumer path, and a
+// bare host:port is taken as https.
 func consumerURL(raw string) (*url.URL, error) {
 	if raw == "" {
 		raw = "https://localhost:8443"
+	}
+	if !strings.Contains(raw, "://") {
+		// host:port, as Caddyfile.example's CSB_BROKER is spelled.
+		raw = "https://" + raw
 	}
 	u, err := url.Parse(raw)
 	if err != nil {

@@ -306,10 +306,13 @@ func (c *cli) showJob(ctx context.Context, cl *client, a *answer, err error, wai
 			return c.fail(err)
 		}
 	}
-	if err := c.print(a); err != nil {
-		return c.fail(err)
-	}
 	r := a.Resp
+	// A refusal is its reason, on stderr; scripts still get the answer.
+	if r.Status == csbmsg.StatusOK || c.json || c.xml {
+		if err := c.print(a); err != nil {
+			return c.fail(err)
+		}
+	}
 	if r.Status != csbmsg.StatusOK {
 		return c.protocolFailure(r.Status, r.Reason)
 	}
