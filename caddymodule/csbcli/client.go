@@ -276,6 +276,9 @@ func (c *client) do(ctx context.Context, k call) (*answer, error) {
 	switch resp.StatusCode {
 	case http.StatusOK:
 	case http.StatusUnauthorized:
+		if after := resp.Header.Get("Retry-After"); after != "" {
+			return a, fmt.Errorf("authentication refused for user %q at %s: too many failures, the broker throttles this user or address; retry after %s s (HTTP 401)", c.user, c.base.Host, after)
+		}
 		return a, fmt.Errorf("authentication failed for user %q at %s: wrong password or unknown user (HTTP 401)", c.user, c.base.Host)
 	default:
 		return a, fmt.Errorf("%s %s: HTTP %d %s%s", k.method, u.Path, resp.StatusCode, http.StatusText(resp.StatusCode), brokerText(data))
