@@ -100,7 +100,7 @@ func TestCLIDrivesTheBroker(t *testing.T) {
 	if r.tableValue(t, "PROVIDER") != "apps" || !strings.Contains(r.tableValue(t, "ENDPOINT"), "/crm/") {
 		t.Fatalf("request saas:\n%s", r)
 	}
-	if r = b.run("alice", cliUsers["alice"], "request", "paas", "--rel", "crm"); r.code != 1 || !strings.Contains(r.stderr, "408 Unable to find Resource") {
+	if r = b.run("alice", cliUsers["alice"], "request", "paas", "--rel", "crm"); r.code != 1 || !strings.Contains(r.stderr, "408 Unable to find Resource") || r.stdout != "" {
 		t.Fatalf("request paas (none offered):\n%s", r)
 	}
 
