@@ -120,7 +120,7 @@ func setup(cmd *cobra.Command) {
 			return c.exit(cmd, c.request(cmd.Context(), first(args), &rf))
 		},
 	}
-	rf.register(request.Flags(), true)
+	rf.register(request, true)
 
 	var ef requestFlags
 	explain := &cobra.Command{
@@ -131,7 +131,7 @@ func setup(cmd *cobra.Command) {
 			return c.exit(cmd, c.explain(cmd.Context(), first(args), &ef))
 		},
 	}
-	ef.register(explain.Flags(), false)
+	ef.register(explain, false)
 
 	jobsCmd := &cobra.Command{
 		Use:   "jobs",

@@ -11,7 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/spf13/pflag"
+	"github.com/spf13/cobra"
 
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
@@ -35,7 +35,8 @@ type requestFlags struct {
 	idemKey    string
 }
 
-func (f *requestFlags) register(fs *pflag.FlagSet, withWait bool) {
+func (f *requestFlags) register(cmd *cobra.Command, withWait bool) {
+	fs := cmd.Flags()
 	fs.StringVar(&f.file, "file", "", "send this <csbconsumer> request document instead of building one from flags")
 	fs.Uint64Var(&f.cores, "cores", 0, "iaas: CPU cores")
 	fs.Uint64Var(&f.memory, "memory", 0, "iaas: memory in GB")
