@@ -337,7 +337,8 @@ func (c *cli) print(a *answer) error {
 func inFlight(status string) bool { return status == "pending" || status == "provisioning" }
 
 // follow polls a job until it leaves pending and provisioning: GET with
-// ?wait=30s, which a broker with long-poll holds until the job changes,
+// ?wait=30s (at most half of --timeout), which a broker with long-poll
+// holds until the job changes,
 // and a backoff between polls (250 ms, growing to pollMax) that a broker
 // answering at once (without long-poll) paces. A broker that refuses the
 // parameter (HTTP 400) is polled without it. A progress line on stderr
@@ -364,11 +365,16 @@ func (c *cli) follow(ctx context.Context, cl *client, a *answer) (*answer, error
 	}
 	progress(false)
 	backoff, longPoll := c.pollMin, true
+	// The long-poll must end well within --timeout.
+	hold := 30 * time.Second
+	if t := c.conn.Timeout; t > 0 && t < 2*hold {
+		hold = max(t/2, time.Second).Truncate(time.Second)
+	}
 	for {
 		began := time.Now()
 		q := url.Values{}
 		if longPoll {
-			q.Set("wait", "30s")
+			q.Set("wait", hold.String())
 		}
 		next, err := cl.do(ctx, call{method: http.MethodGet, path: "/" + url.PathEscape(id), query: q, response: true})
 		if err != nil && next != nil && next.HTTP == http.StatusBadRequest && longPoll {
