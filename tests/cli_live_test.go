@@ -126,6 +126,10 @@ func TestCLIDrivesTheBroker(t *testing.T) {
 	// bob makes a job of his own.
 	r = b.run("bob", cliUsers["bob"], "request", "iaas", "--cores", "1", "--memory", "1", "--json").ok(t)
 	bobs := r.job(t).JobID
+	// --provider narrows bob's access lists and never widens them.
+	if r = b.run("bob", cliUsers["bob"], "request", "iaas", "--cores", "1", "--memory", "1", "--provider", "cloud-b"); r.code != 1 || !strings.Contains(r.stderr, "cloud-b: denied for this user") {
+		t.Fatalf("bob asking for a provider denied to him:\n%s", r)
+	}
 
 	// jobs: alice's, newest first, never bob's.
 	r = b.run("alice", cliUsers["alice"], "jobs").ok(t)
