@@ -457,6 +457,9 @@ func (c *cli) jobs(ctx context.Context) int {
 }
 
 func (c *cli) explain(ctx context.Context, model string, f *requestFlags) int {
+	if c.xml {
+		return c.fail(errors.New("the broker answers this as JSON: use --json (--xml applies to request, job, renew, rm, copy, move and jobs)"))
+	}
 	body, err := f.build(model)
 	if err != nil {
 		return c.fail(err)
@@ -492,6 +495,9 @@ func (c *cli) explain(ctx context.Context, model string, f *requestFlags) int {
 }
 
 func (c *cli) catalog(ctx context.Context) int {
+	if c.xml {
+		return c.fail(errors.New("the broker answers this as JSON: use --json (--xml applies to request, job, renew, rm, copy, move and jobs)"))
+	}
 	cl, err := c.connect()
 	if err != nil {
 		return c.fail(err)
