@@ -17,4 +17,6 @@ import (
 	_ "github.com/caddy-csb/caddy-csb/caddymodule/digestauth"
 	// The job route: reverse_proxy's dynamic csb upstream source.
 	_ "github.com/caddy-csb/caddy-csb/caddymodule/jobroute"
+	// caddy csb: the command-line client of the Consumer interface.
+	_ "github.com/caddy-csb/caddy-csb/caddymodule/csbcli"
 )

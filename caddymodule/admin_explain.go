@@ -111,37 +111,7 @@ func (api *AdminAPI) serveExplain(w http.ResponseWriter, r *http.Request) error 
 		}
 		return adminError(http.StatusInternalServerError, "placement: %v", err)
 	}
-	out := adminExplanation{Kind: d.Kind, Policy: d.Policy, Version: d.Version, Summary: d.Summary(), Candidates: []adminCandidate{},
-		Fields: append([]string{}, d.Fields...)}
-	seen := map[string]bool{}
-	for _, x := range d.Explain() {
-		c := adminCandidate{ProviderID: x.ProviderID, ServiceID: x.ServiceID, Matched: x.Matched, Rank: x.Rank, Note: x.Note, Unhonoured: x.Unhonoured}
-		if x.Matched {
-			score := x.Score
-			if i := slices.IndexFunc(d.Candidates, func(c placement.Candidate) bool { return c.ProviderID == x.ProviderID }); i >= 0 {
-				score = d.Candidates[i].Score
-			}
-			if !math.IsInf(score, 0) && !math.IsNaN(score) {
-				c.Score = &score
-			}
-		}
-		seen[x.ProviderID] = true
-		out.Candidates = append(out.Candidates, c)
-	}
-	// Configured providers placement did not consider at all: say why.
-	for _, p := range a.Providers {
-		if seen[p.ID] {
-			continue
-		}
-		out.Candidates = append(out.Candidates, adminCandidate{ProviderID: p.ID, Rank: -1, Note: a.notConsidered(p.ID, d.Kind)})
-	}
-	if c := d.Chosen(); c != nil {
-		for i := range out.Candidates {
-			if out.Candidates[i].ProviderID == c.ProviderID {
-				out.Chosen = &out.Candidates[i]
-			}
-		}
-	}
+	out := a.explanationOf(d)
 	if user != "" {
 		var price *float64
 		if c := d.Chosen(); c != nil && c.HasPrice {
@@ -212,6 +182,45 @@ func (api *AdminAPI) serveExplain(w http.ResponseWriter, r *http.Request) error 
 		}
 	}
 	return writeXML(w, csbmsg.ConsumerMediaType, doc)
+}
+
+// explanationOf turns a dry-run decision into the explain answer: every
+// candidate with its score or reason, then the configured providers
+// placement did not consider and why. The admin API and the consumer's
+// explain (consumer_explain.go) answer with it.
+func (a *App) explanationOf(d *placement.Decision) adminExplanation {
+	out := adminExplanation{Kind: d.Kind, Policy: d.Policy, Version: d.Version, Summary: d.Summary(), Candidates: []adminCandidate{},
+		Fields: append([]string{}, d.Fields...)}
+	seen := map[string]bool{}
+	for _, x := range d.Explain() {
+		c := adminCandidate{ProviderID: x.ProviderID, ServiceID: x.ServiceID, Matched: x.Matched, Rank: x.Rank, Note: x.Note, Unhonoured: x.Unhonoured}
+		if x.Matched {
+			score := x.Score
+			if i := slices.IndexFunc(d.Candidates, func(c placement.Candidate) bool { return c.ProviderID == x.ProviderID }); i >= 0 {
+				score = d.Candidates[i].Score
+			}
+			if !math.IsInf(score, 0) && !math.IsNaN(score) {
+				c.Score = &score
+			}
+		}
+		seen[x.ProviderID] = true
+		out.Candidates = append(out.Candidates, c)
+	}
+	// Configured providers placement did not consider at all: say why.
+	for _, p := range a.Providers {
+		if seen[p.ID] {
+			continue
+		}
+		out.Candidates = append(out.Candidates, adminCandidate{ProviderID: p.ID, Rank: -1, Note: a.notConsidered(p.ID, d.Kind)})
+	}
+	if c := d.Chosen(); c != nil {
+		for i := range out.Candidates {
+			if out.Candidates[i].ProviderID == c.ProviderID {
+				out.Chosen = &out.Candidates[i]
+			}
+		}
+	}
+	return out
 }
 
 // readExplainRequest reads the <csbconsumer> body of an explain request

@@ -21,6 +21,7 @@ import (
 //
 //	POST    <consumer_path>          create a job from a <CloudServiceRequest>;
 //	                                 with <job-info> action update/remove, act on that job
+//	GET     <consumer_path>          the caller's jobs; ?catalog, POST ?explain: consumer_list.go
 //	GET     <consumer_path>/<job-id> retrieve the job
 //	HEAD    <consumer_path>/<job-id> the job's metadata (headers only)
 //	PUT     <consumer_path>/<job-id> update (resize, actions); no change = lease renewal
@@ -59,7 +60,7 @@ import (
 // per cost unit the consumer accepts; providers above it, or without a
 // price, are not chosen). Response headers besides the body: Csb-Status
 // (the protocol status), Csb-Job-Id, Csb-Job-Status, Csb-Expires (lease
-// seconds left), for a job that costs something Csb-Cost (its cost so
+// seconds left), Csb-Provider-Id (once a provider holds the job), for a job that costs something Csb-Cost (its cost so
 // far, final once it ended) and Csb-Cost-Detail (state=accruing|final,
 // rate per hour, price, unit, units; see docs/costs.md) and, for a
 // created job, Location. A create or COPY over a quota (the csb quota
@@ -72,7 +73,7 @@ import (
 // code). See Handler.
 
 const (
-	allowCollection = "POST, OPTIONS"
+	allowCollection = "GET, HEAD, POST, OPTIONS"
 	allowJob        = "GET, HEAD, PUT, DELETE, COPY, MOVE, OPTIONS"
 )
 
@@ -96,6 +97,9 @@ func (h *Handler) serveConsumer(w http.ResponseWriter, r *http.Request) error {
 	if !strings.Contains(allow, r.Method) || r.Method == "" {
 		w.Header().Set("Allow", allow)
 		return caddyhttp.Error(http.StatusMethodNotAllowed, fmt.Errorf("method %s not allowed on %s", r.Method, r.URL.Path))
+	}
+	if collection && consumerExtension(r) {
+		return h.serveCollection(w, r) // consumer_list.go
 	}
 	if err := checkAccept(r, csbmsg.ConsumerMediaType); err != nil {
 		return err
@@ -156,13 +160,13 @@ func (h *Handler) serveConsumer(w http.ResponseWriter, r *http.Request) error {
 		}
 		return c.answer(res, false)
 	case "COPY":
-		res, err := c.m.Copy(r.Context(), owner, jobID, jobs.CreateOptions{Lease: lease, Access: c.cfg.access(owner), MaxPrice: maxPrice})
+		res, err := c.m.Copy(r.Context(), owner, jobID, jobs.CreateOptions{Lease: lease, Access: c.access(), MaxPrice: maxPrice})
 		if err != nil {
 			return c.fail(err, csbmsg.StatusUnableToFindResource, jobID)
 		}
 		return c.answer(res, res.Status == csbmsg.StatusOK)
 	case "MOVE":
-		res, err := c.m.Move(r.Context(), owner, jobID, jobs.CreateOptions{Lease: lease, Access: c.cfg.access(owner), MaxPrice: maxPrice})
+		res, err := c.m.Move(r.Context(), owner, jobID, jobs.CreateOptions{Lease: lease, Access: c.access(), MaxPrice: maxPrice})
 		if err != nil {
 			return c.fail(err, csbmsg.StatusUnableToFindResource, jobID)
 		}
@@ -220,7 +224,7 @@ func (c *consumerCall) post() error {
 	res, err := c.m.Create(ctx, c.owner, req, jobs.CreateOptions{
 		IdempotencyKey: c.r.Header.Get("Idempotency-Key"),
 		Lease:          c.lease,
-		Access:         c.cfg.access(c.owner),
+		Access:         c.access(),
 		MaxPrice:       c.maxPrice,
 	})
 	if err != nil {
@@ -314,6 +318,9 @@ func (c *consumerCall) answer(res *jobs.Result, created bool) error {
 		g := j.Granted()
 		resp.IaaS, resp.PaaS, resp.SaaS, resp.DSaaS = g.IaaS, g.PaaS, g.SaaS, g.DSaaS
 		hdr.Set("Csb-Job-Id", j.ID)
+		if j.ProviderID != "" {
+			hdr.Set("Csb-Provider-Id", j.ProviderID)
+		}
 		hdr.Set("Csb-Job-Status", string(j.Status))
 		hdr.Set("Csb-Expires", strconv.FormatUint(resp.JobInfo.Expires, 10))
 		hdr.Set("Last-Modified", j.Updated.UTC().Format(http.TimeFormat))

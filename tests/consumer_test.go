@@ -119,7 +119,7 @@ func TestConsumerVerbs(t *testing.T) {
 
 	// OPTIONS: the Allow header, on the collection and on a job.
 	a := b.do("alice", http.MethodOptions, "", nil, nil)
-	if a.HTTP != http.StatusNoContent || a.Header.Get("Allow") != "POST, OPTIONS" {
+	if a.HTTP != http.StatusNoContent || a.Header.Get("Allow") != "GET, HEAD, POST, OPTIONS" {
 		t.Fatalf("OPTIONS collection: %d %q", a.HTTP, a.Header.Get("Allow"))
 	}
 	a = b.do("alice", http.MethodOptions, "/anything", nil, nil)
@@ -212,8 +212,8 @@ func TestConsumerVerbs(t *testing.T) {
 	if a := b.do("alice", http.MethodPatch, "/"+id, nil, nil); a.HTTP != http.StatusMethodNotAllowed || a.Header.Get("Allow") == "" {
 		t.Fatalf("PATCH: %d %v", a.HTTP, a.Header)
 	}
-	if a := b.do("alice", http.MethodGet, "", nil, nil); a.HTTP != http.StatusMethodNotAllowed || a.Header.Get("Allow") != "POST, OPTIONS" {
-		t.Fatalf("GET collection: %d %v", a.HTTP, a.Header)
+	if a := b.do("alice", http.MethodDelete, "", nil, nil); a.HTTP != http.StatusMethodNotAllowed || a.Header.Get("Allow") != "GET, HEAD, POST, OPTIONS" {
+		t.Fatalf("DELETE collection: %d %v", a.HTTP, a.Header)
 	}
 	if a := b.do("alice", http.MethodPost, "", []byte("<x/>"), map[string]string{"Content-Type": "application/xml"}); a.HTTP != http.StatusUnsupportedMediaType {
 		t.Fatalf("wrong content type: %d", a.HTTP)

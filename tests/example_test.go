@@ -87,6 +87,10 @@ func TestQuickstart(t *testing.T) {
 	if err := os.CopyFS(filepath.Join(work, "examples"), os.DirFS(filepath.Join("..", "examples"))); err != nil {
 		t.Fatal(err)
 	}
+	// The docs run the CLI as ./caddy, where ./xcaddy.sh build puts it.
+	if err := os.Symlink(harness.Binary(t), filepath.Join(work, "caddy")); err != nil {
+		t.Fatal(err)
+	}
 	sh := startShell(t, work, []string{
 		"CSB=https://" + broker,
 		"CA=" + filepath.Join(p.DataDir, "caddy", "pki", "authorities", "local", "root.crt"),

@@ -73,22 +73,26 @@ func MarshalConsumer(c *Consumer) ([]byte, error) {
 		w.optBool("encryption", q.Encryption)
 		w.end()
 	default:
-		s := c.Response
-		w.open("CloudServiceResponse")
-		w.statusAttrs(s.Status, s.Reason)
-		if j := s.JobInfo; j != nil {
-			w.open("response-job-info")
-			w.tokenLeaf("job-id", j.JobID)
-			w.strLeaf("job-status", j.JobStatus)
-			w.leaf("expires", strconv.FormatUint(j.Expires, 10))
-			w.optURILeaf("Cloud-service-URI", j.CloudServiceURI)
-			w.end()
-		}
-		w.resources(s.IaaS, s.PaaS, s.SaaS, s.DSaaS)
-		w.optBool("encryption", s.Encryption)
-		w.end()
+		w.serviceResponse(c.Response)
 	}
 	return w.finish()
+}
+
+// serviceResponse writes one <CloudServiceResponse>.
+func (w *writer) serviceResponse(s *ServiceResponse) {
+	w.open("CloudServiceResponse")
+	w.statusAttrs(s.Status, s.Reason)
+	if j := s.JobInfo; j != nil {
+		w.open("response-job-info")
+		w.tokenLeaf("job-id", j.JobID)
+		w.strLeaf("job-status", j.JobStatus)
+		w.leaf("expires", strconv.FormatUint(j.Expires, 10))
+		w.optURILeaf("Cloud-service-URI", j.CloudServiceURI)
+		w.end()
+	}
+	w.resources(s.IaaS, s.PaaS, s.SaaS, s.DSaaS)
+	w.optBool("encryption", s.Encryption)
+	w.end()
 }
 
 func countSet(bs ...bool) int {

@@ -1,0 +1,240 @@
+package caddymodule
+
+// The Consumer collection's extensions (issue 19): what a consumer may
+// ask of <consumer_path> itself besides POST-to-create, so that a CLI or
+// a script needs no admin access.
+//
+//	GET|HEAD <consumer_path>            the caller's jobs, newest first
+//	GET      <consumer_path>?catalog    the catalogue as the caller may use it (JSON)
+//	POST     <consumer_path>?explain    a placement dry-run for the caller (JSON)
+//
+// The job list is written in the draft's vocabulary by default
+// (csbmsg.JobList: one <CloudServiceResponse> per job, each as a GET of
+// the job answers it) and as JSON with "Accept: application/json" (the
+// same jobs with their provider and service, which the draft's response
+// does not carry). Every answer is scoped to the authenticated user
+// ({http.auth.user.id}): another user's jobs are never listed, the
+// catalogue leaves out providers the user's access lists exclude, and the
+// explain uses the user's lists. Without a user the answer is HTTP 403,
+// as for the rest of the interface, unless "anonymous allow".
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddy-csb/caddy-csb/broker/catalog"
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/broker/jobs"
+	"github.com/caddy-csb/caddy-csb/broker/placement"
+)
+
+// consumerExtension reports whether a request to the collection is one
+// of the extensions above rather than a create.
+func consumerExtension(r *http.Request) bool {
+	if r.Method == http.MethodPost {
+		return r.URL.Query().Has("explain")
+	}
+	return r.Method == http.MethodGet || r.Method == http.MethodHead
+}
+
+// serveCollection serves the collection's extensions.
+func (h *Handler) serveCollection(w http.ResponseWriter, r *http.Request) error {
+	eng, view := h.app.consumer(), h.app.consumerView
+	if eng == nil || view == nil {
+		return caddyhttp.Error(http.StatusServiceUnavailable, errors.New("consumer interface not configured"))
+	}
+	owner, err := h.consumerOwner(r, view.cfg)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	switch {
+	case r.Method == http.MethodPost:
+		return h.serveConsumerExplain(w, r, owner, view.cfg)
+	case r.URL.Query().Has("catalog"):
+		return h.serveConsumerCatalog(w, r, owner, view.cfg)
+	}
+	return h.serveJobList(w, r, eng.jobs, owner)
+}
+
+// consumerOwner returns the job owner of a request: the authenticated
+// user, or AnonymousOwner under "anonymous allow"; otherwise HTTP 403.
+func (h *Handler) consumerOwner(r *http.Request, cfg *ConsumerConfig) (string, error) {
+	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	owner := ""
+	if repl != nil {
+		owner = repl.ReplaceAll("{http.auth.user.id}", "")
+	}
+	if owner != "" {
+		return owner, nil
+	}
+	if cfg.Anonymous != AnonymousAllow {
+		return "", caddyhttp.Error(http.StatusForbidden, errors.New("the consumer interface needs an authenticated user: put basic_auth or digest_auth before csb, or set jobs { anonymous allow }"))
+	}
+	return AnonymousOwner, nil
+}
+
+// consumerJob is one job of the JSON job list.
+type consumerJob struct {
+	JobID     string       `json:"job_id"`
+	JobStatus jobs.Status  `json:"job_status"`
+	Reason    string       `json:"reason,omitempty"`
+	Kind      catalog.Kind `json:"kind,omitempty"`
+	// ProviderID and ServiceID hold the job (set once it succeeded).
+	ProviderID string `json:"provider_id,omitempty"`
+	ServiceID  string `json:"service_id,omitempty"`
+	// Expires is the lease seconds left, as <expires>.
+	Expires         uint64    `json:"expires"`
+	CloudServiceURI string    `json:"cloud_service_uri,omitempty"`
+	Attempts        int       `json:"attempts"`
+	CopiedFrom      string    `json:"copied_from,omitempty"`
+	Created         time.Time `json:"created"`
+	Updated         time.Time `json:"updated"`
+}
+
+// serveJobList answers GET and HEAD on the collection.
+func (h *Handler) serveJobList(w http.ResponseWriter, r *http.Request, m *jobs.Manager, owner string) error {
+	asJSON := prefersJSON(r)
+	if !asJSON {
+		if err := checkAccept(r, csbmsg.ConsumerMediaType); err != nil {
+			return err
+		}
+	}
+	list, err := m.ListOwned(r.Context(), owner)
+	if err != nil {
+		return caddyhttp.Error(http.StatusServiceUnavailable, fmt.Errorf("listing the jobs: %v", err))
+	}
+	hdr := w.Header()
+	hdr.Set("Csb-Status", strconv.Itoa(int(csbmsg.StatusOK)))
+	hdr.Set("Csb-Job-Count", strconv.Itoa(len(list)))
+	now := time.Now()
+	if asJSON {
+		out := struct {
+			Jobs []consumerJob `json:"jobs"`
+		}{Jobs: make([]consumerJob, 0, len(list))}
+		for _, j := range list {
+			out.Jobs = append(out.Jobs, consumerJob{JobID: j.ID, JobStatus: j.Status, Reason: j.Reason, Kind: j.Kind,
+				ProviderID: j.ProviderID, ServiceID: j.ServiceID, Expires: j.ExpiresIn(now), CloudServiceURI: j.CloudServiceURI(),
+				Attempts: len(j.Attempts), CopiedFrom: j.CopiedFrom, Created: j.Created, Updated: j.Updated})
+		}
+		data, err := json.Marshal(out)
+		if err != nil {
+			return caddyhttp.Error(http.StatusInternalServerError, err)
+		}
+		return writeJSONBody(w, data)
+	}
+	doc := &csbmsg.JobList{Version: csbmsg.Version, Responses: make([]*csbmsg.ServiceResponse, 0, len(list))}
+	for _, j := range list {
+		doc.Responses = append(doc.Responses, jobResponse(j, now))
+	}
+	body, err := csbmsg.MarshalJobList(doc)
+	if err != nil {
+		return caddyhttp.Error(http.StatusInternalServerError, fmt.Errorf("serializing the job list: %v", err))
+	}
+	return writeMessage(w, csbmsg.ConsumerMediaType, body)
+}
+
+// jobResponse is the <CloudServiceResponse> a GET of the job answers.
+func jobResponse(j *jobs.Job, now time.Time) *csbmsg.ServiceResponse {
+	resp := &csbmsg.ServiceResponse{Status: csbmsg.StatusOK, Reason: j.Reason,
+		JobInfo: &csbmsg.ResponseJobInfo{JobID: j.ID, JobStatus: string(j.Status), Expires: j.ExpiresIn(now), CloudServiceURI: j.CloudServiceURI()}}
+	g := j.Granted()
+	resp.IaaS, resp.PaaS, resp.SaaS, resp.DSaaS = g.IaaS, g.PaaS, g.SaaS, g.DSaaS
+	if want := j.Request.Encryption; want != nil {
+		enc := *want && j.Encryption
+		resp.Encryption = &enc
+	}
+	return resp
+}
+
+// prefersJSON reports whether the Accept header names application/json
+// before any XML type (the first acceptable listed wins; no Accept is
+// XML, the interface's own format).
+func prefersJSON(r *http.Request) bool {
+	for _, line := range r.Header.Values("Accept") {
+		for _, part := range strings.Split(line, ",") {
+			mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+			if err != nil || params["q"] == "0" {
+				continue
+			}
+			switch mt {
+			case "application/json":
+				return true
+			case csbmsg.ConsumerMediaType, "application/xml", "text/xml", "*/*", "application/*":
+				return false
+			}
+		}
+	}
+	return false
+}
+
+// acceptsJSON answers HTTP 406 when the Accept header excludes JSON.
+func acceptsJSON(r *http.Request) error {
+	accept := r.Header.Values("Accept")
+	if len(accept) == 0 {
+		return nil
+	}
+	for _, line := range accept {
+		for _, part := range strings.Split(line, ",") {
+			mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+			if err != nil || params["q"] == "0" {
+				continue
+			}
+			switch mt {
+			case "application/json", "application/*", "*/*":
+				return nil
+			}
+		}
+	}
+	return caddyhttp.Error(http.StatusNotAcceptable, fmt.Errorf("Accept %q excludes application/json", strings.Join(accept, ", ")))
+}
+
+func writeJSONBody(w http.ResponseWriter, data []byte) error {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(data)))
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	_, err := w.Write(data)
+	return err
+}
+
+// access returns the provider lists placement applies to a create, COPY
+// or MOVE: the user's (jobs { access }), narrowed to the providers the
+// request's Csb-Provider header names (comma-separated), when it has one.
+func (c *consumerCall) access() *placement.Access {
+	return narrowAccess(c.cfg.access(c.owner), c.r.Header.Values("Csb-Provider"))
+}
+
+// narrowAccess restricts a user's lists to the providers named: those
+// become the allow list, and the ones the user's lists exclude are denied.
+func narrowAccess(user *placement.Access, header []string) *placement.Access {
+	var want []string
+	for _, line := range header {
+		for _, id := range strings.Split(line, ",") {
+			if id = strings.TrimSpace(id); id != "" && !slices.Contains(want, id) {
+				want = append(want, id)
+			}
+		}
+	}
+	if len(want) == 0 {
+		return user
+	}
+	out := &placement.Access{Allow: want}
+	for _, id := range want {
+		if !accessPermits(user, id) {
+			out.Deny = append(out.Deny, id)
+		}
+	}
+	return out
+}

@@ -1,0 +1,310 @@
+package csbcli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+)
+
+// jobView is what the CLI shows of one answer about a job (--json
+// prints it as it is).
+type jobView struct {
+	// Status and Reason are the protocol status and reason of the answer.
+	Status    csbmsg.Status `json:"status"`
+	Reason    string        `json:"reason,omitempty"`
+	JobID     string        `json:"job_id,omitempty"`
+	JobStatus string        `json:"job_status,omitempty"`
+	// ProviderID comes from the Csb-Provider-Id header.
+	ProviderID string `json:"provider_id,omitempty"`
+	// Expires is the lease seconds left (<expires>).
+	Expires         *uint64 `json:"expires,omitempty"`
+	CloudServiceURI string  `json:"cloud_service_uri,omitempty"`
+	// Granted sums up the granted resources.
+	Granted       string `json:"granted,omitempty"`
+	IgnoredFields string `json:"ignored_fields,omitempty"`
+}
+
+func viewOf(a *answer) jobView {
+	r := a.Resp
+	v := jobView{Status: r.Status, Reason: r.Reason, ProviderID: a.Header.Get("Csb-Provider-Id"), IgnoredFields: a.Header.Get("Csb-Ignored-Fields")}
+	if j := r.JobInfo; j != nil {
+		exp := j.Expires
+		v.JobID, v.JobStatus, v.Expires, v.CloudServiceURI = j.JobID, j.JobStatus, &exp, j.CloudServiceURI
+	}
+	v.Granted = granted(r)
+	return v
+}
+
+// granted sums up the resources of an answer in a few words.
+func granted(r *csbmsg.ServiceResponse) string {
+	var parts []string
+	add := func(format string, args ...any) { parts = append(parts, fmt.Sprintf(format, args...)) }
+	if i := r.IaaS; i != nil {
+		if c := i.Compute; c != nil {
+			if c.Cores != nil {
+				add("%d cores", *c.Cores)
+			}
+			if c.Memory != nil {
+				add("%d GB memory", *c.Memory)
+			}
+			if c.Speed != nil {
+				add("%d GHz", *c.Speed)
+			}
+			if c.Architecture != nil {
+				add("%s", *c.Architecture)
+			}
+		}
+		if s := i.Storage; s != nil && s.Size != nil {
+			add("%d GB storage", *s.Size)
+		}
+	}
+	if d := r.DSaaS; d != nil {
+		if c := d.ContainerObject; c != nil {
+			name := "container"
+			if c.ObjectID != nil {
+				name += " " + *c.ObjectID
+			}
+			add("%s", name)
+		}
+		if o := d.DataObject; o != nil {
+			name := "data object"
+			if o.ObjectID != nil {
+				name += " " + *o.ObjectID
+			}
+			add("%s", name)
+		}
+		for _, x := range []struct {
+			set  bool
+			name string
+		}{{d.DomainObject != nil, "domain"}, {d.QueueObject != nil, "queue"}, {d.CapabilityObject != nil, "capabilities"}} {
+			if x.set {
+				add("%s", x.name)
+			}
+		}
+	}
+	for _, l := range []*csbmsg.Link{linkOf(r.SaaS), linkOf(r.PaaS)} {
+		if l != nil {
+			add("link rel=%s %s", l.Rel, l.Href)
+		}
+	}
+	if r.Encryption != nil && *r.Encryption {
+		add("encrypted")
+	}
+	return strings.TrimSpace(strings.Join(parts, ", "))
+}
+
+func linkOf(v any) *csbmsg.Link {
+	switch s := v.(type) {
+	case *csbmsg.SaaS:
+		if s != nil {
+			return s.Link
+		}
+	case *csbmsg.PaaS:
+		if s != nil {
+			return s.Link
+		}
+	}
+	return nil
+}
+
+// lease shows lease seconds the way people read them ("59m59s"; "-" for none).
+func lease(s uint64) string {
+	if s == 0 {
+		return "-"
+	}
+	return (time.Duration(s) * time.Second).String()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// printJob writes one job as aligned "NAME value" lines.
+func printJob(w io.Writer, v jobView) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	row := func(k, val string) {
+		if val != "" {
+			fmt.Fprintf(tw, "%s\t%s\n", k, val)
+		}
+	}
+	row("JOB", v.JobID)
+	row("STATUS", v.JobStatus)
+	row("PROVIDER", v.ProviderID)
+	if v.Expires != nil {
+		row("LEASE", lease(*v.Expires))
+	}
+	row("ENDPOINT", v.CloudServiceURI)
+	row("GRANTED", v.Granted)
+	row("IGNORED", v.IgnoredFields)
+	row("REASON", v.Reason)
+	return tw.Flush()
+}
+
+// listedJob is one job of the broker's JSON job list.
+type listedJob struct {
+	JobID           string    `json:"job_id"`
+	JobStatus       string    `json:"job_status"`
+	Reason          string    `json:"reason,omitempty"`
+	Kind            string    `json:"kind,omitempty"`
+	ProviderID      string    `json:"provider_id,omitempty"`
+	ServiceID       string    `json:"service_id,omitempty"`
+	Expires         uint64    `json:"expires"`
+	CloudServiceURI string    `json:"cloud_service_uri,omitempty"`
+	Attempts        int       `json:"attempts"`
+	CopiedFrom      string    `json:"copied_from,omitempty"`
+	Created         time.Time `json:"created"`
+	Updated         time.Time `json:"updated"`
+}
+
+func printJobs(w io.Writer, jobs []listedJob) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "JOB\tSTATUS\tKIND\tPROVIDER\tSERVICE\tLEASE\tCREATED\tENDPOINT")
+	for _, j := range jobs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.JobID, j.JobStatus, dash(j.Kind), dash(j.ProviderID), dash(j.ServiceID),
+			lease(j.Expires), j.Created.Local().Format("2006-01-02 15:04"), dash(j.CloudServiceURI))
+	}
+	return tw.Flush()
+}
+
+// explanation is the broker's answer to an explain.
+type explanation struct {
+	Status     csbmsg.Status `json:"status"`
+	Reason     string        `json:"reason"`
+	Kind       string        `json:"kind,omitempty"`
+	Policy     string        `json:"policy,omitempty"`
+	Version    uint64        `json:"catalog_version,omitempty"`
+	Chosen     *candidate    `json:"chosen,omitempty"`
+	Summary    string        `json:"summary,omitempty"`
+	Candidates []candidate   `json:"candidates,omitempty"`
+	Fields     []string      `json:"request_fields,omitempty"`
+}
+
+type candidate struct {
+	ProviderID string   `json:"provider_id"`
+	ServiceID  string   `json:"service_id,omitempty"`
+	Matched    bool     `json:"matched"`
+	Rank       int      `json:"rank"`
+	Score      *float64 `json:"score,omitempty"`
+	Note       string   `json:"note"`
+	Unhonoured []string `json:"unhonoured_fields,omitempty"`
+}
+
+func printExplanation(w io.Writer, e explanation) error {
+	if e.Policy != "" {
+		fmt.Fprintf(w, "%s request, policy %s\n", e.Kind, e.Policy)
+	}
+	if len(e.Candidates) == 0 {
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RANK\tPROVIDER\tSERVICE\tSCORE\tNOTE")
+	for _, c := range e.Candidates {
+		rank, score := "-", "-"
+		if c.Matched && c.Rank >= 0 {
+			rank = strconv.Itoa(c.Rank + 1)
+		}
+		if c.Score != nil {
+			score = strconv.FormatFloat(*c.Score, 'g', 6, 64)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", rank, c.ProviderID, dash(c.ServiceID), score, c.Note)
+	}
+	return tw.Flush()
+}
+
+// catalogue is the broker's consumer catalogue.
+type catalogue struct {
+	Version   uint64 `json:"version"`
+	Providers []struct {
+		ID                string `json:"id"`
+		Status            string `json:"status"`
+		EncryptionSupport *bool  `json:"encryption_support,omitempty"`
+		Label             string `json:"label,omitempty"`
+		Services          []struct {
+			Kind    string          `json:"kind"`
+			Expires time.Time       `json:"expires,omitzero"`
+			Service json.RawMessage `json:"service"`
+		} `json:"services"`
+	} `json:"providers"`
+}
+
+// offer sums up a service of the catalogue (its snake_case JSON).
+func offer(raw json.RawMessage) (id, text string) {
+	var s struct {
+		ID   string `json:"id"`
+		IaaS *struct {
+			Compute *struct {
+				Architecture *string `json:"architecture"`
+				Cores        *uint64 `json:"cores"`
+				Memory       *uint64 `json:"memory"`
+				Speed        *uint64 `json:"speed"`
+			} `json:"compute"`
+			Storage *struct {
+				Size *uint64 `json:"size"`
+			} `json:"storage"`
+		} `json:"iaas"`
+		DSaaS map[string]json.RawMessage `json:"dsaas"`
+		SaaS  *struct {
+			Link *csbmsg.Link `json:"link"`
+		} `json:"saas"`
+		PaaS *struct {
+			Link *csbmsg.Link `json:"link"`
+		} `json:"paas"`
+	}
+	if json.Unmarshal(raw, &s) != nil {
+		return "", ""
+	}
+	resp := &csbmsg.ServiceResponse{}
+	if s.IaaS != nil {
+		resp.IaaS = &csbmsg.IaaS{}
+		if c := s.IaaS.Compute; c != nil {
+			resp.IaaS.Compute = &csbmsg.Compute{Architecture: c.Architecture, Cores: c.Cores, Memory: c.Memory, Speed: c.Speed}
+		}
+		if st := s.IaaS.Storage; st != nil {
+			resp.IaaS.Storage = &csbmsg.Storage{Size: st.Size}
+		}
+	}
+	if s.SaaS != nil {
+		resp.SaaS = &csbmsg.SaaS{Link: s.SaaS.Link}
+	}
+	if s.PaaS != nil {
+		resp.PaaS = &csbmsg.PaaS{Link: s.PaaS.Link}
+	}
+	text = granted(resp)
+	if s.DSaaS != nil {
+		var kinds []string
+		for _, k := range []string{"data_object", "container_object", "domain_object", "queue_object", "capability_object"} {
+			if _, ok := s.DSaaS[k]; ok {
+				kinds = append(kinds, strings.TrimSuffix(k, "_object"))
+			}
+		}
+		text = "objects: " + strings.Join(kinds, " ")
+	}
+	return s.ID, text
+}
+
+func printCatalogue(w io.Writer, c catalogue) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PROVIDER\tSERVICE\tKIND\tOFFER\tLABEL")
+	for _, p := range c.Providers {
+		for _, s := range p.Services {
+			id, text := offer(s.Service)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", p.ID, dash(id), s.Kind, dash(text), dash(p.Label))
+		}
+	}
+	return tw.Flush()
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
