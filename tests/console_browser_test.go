@@ -190,7 +190,7 @@ func TestConsoleInChromium(t *testing.T) {
 	// alice renews her job: the broker's lease end moves later.
 	before := s.job(t, aliceJob).Expires
 	alice.open(console + "/jobs")
-	if st := alice.navigate(chromedp.Click(chromedp.CSS(`#job-`+aliceJob+` form[action$="/renew"] button`))); st != http.StatusOK {
+	if st := alice.navigate(chromedp.Click(chromedp.CSS(`#job-` + aliceJob + ` form[action$="/renew"] button`))); st != http.StatusOK {
 		t.Fatalf("renew: HTTP %d", st)
 	}
 	if got := alice.text(".notice"); !strings.Contains(got, "renewed") {
@@ -202,7 +202,7 @@ func TestConsoleInChromium(t *testing.T) {
 	alice.shot("jobs-renewed", 1280)
 
 	// … and removes it.
-	if st := alice.navigate(chromedp.Click(chromedp.CSS(`#job-`+aliceJob+` form[action$="/remove"] button`))); st != http.StatusOK {
+	if st := alice.navigate(chromedp.Click(chromedp.CSS(`#job-` + aliceJob + ` form[action$="/remove"] button`))); st != http.StatusOK {
 		t.Fatalf("remove: HTTP %d", st)
 	}
 	if got := alice.text(".notice"); !strings.Contains(got, "removed") {
