@@ -187,6 +187,15 @@ func TestConsoleInChromium(t *testing.T) {
 	carol.shot("operator", 1280)
 	carol.shot("operator-phone", 390)
 
+	// The operator removes bob's job (acting as its owner would).
+	carol.open(console + "/jobs")
+	if st := carol.navigate(chromedp.Click(chromedp.CSS(`#job-` + bobIDs[0] + ` form[action$="/remove"] button`))); st != http.StatusOK {
+		t.Fatalf("operator's remove: HTTP %d", st)
+	}
+	if j := s.job(t, bobIDs[0]); j.Status != "removed" || j.Owner != "bob" {
+		t.Errorf("bob's job after the operator removed it: %+v", j)
+	}
+
 	// alice renews her job: the broker's lease end moves later.
 	before := s.job(t, aliceJob).Expires
 	alice.open(console + "/jobs")
