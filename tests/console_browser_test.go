@@ -81,6 +81,26 @@ func TestConsoleInChromium(t *testing.T) {
 	alice.shot("explain", 1280)
 	alice.shot("explain-phone", 390)
 
+	// A request only the large cloud can take: cloud-a is drawn rejected,
+	// with its reason.
+	if st := alice.open(console + "/new?kind=iaas&cores=32&memory=4&explain=1"); st != http.StatusOK {
+		t.Fatalf("explain 32 cores: HTTP %d", st)
+	}
+	rows = consoleEval[[]string](alice, `[...document.querySelectorAll('svg.chart g.row')].map(g => g.getAttribute('class') + ' ' + g.querySelector('text.label').textContent + ' ' + g.querySelector('text.value').textContent)`)
+	if len(rows) != 2 || !strings.Contains(rows[0], "bar-rejected cloud-a rejected: ") || !strings.Contains(rows[1], "bar-chosen cloud-b rank 1") {
+		t.Errorf("chart rows for 32 cores: %q", rows)
+	}
+	alice.shot("explain-rejected", 1280)
+	// A mistake in the form is named beside its field.
+	if st := alice.open(console + "/new?kind=iaas&cores=0&memory=many&explain=1"); st != http.StatusBadRequest {
+		t.Errorf("a form with mistakes: HTTP %d, want 400", st)
+	}
+	if invalid := consoleEval[[]string](alice, `[...document.querySelectorAll('[aria-invalid=true]')].map(e => e.id)`); strings.Join(invalid, ",") != "cores,memory" {
+		t.Errorf("fields marked invalid: %q", invalid)
+	}
+	alice.shot("new-request-mistakes", 1280)
+	alice.open(console + "/new?kind=iaas&arch=x86_64&cores=2&memory=4&lease=90&explain=1")
+
 	// Submit → the jobs page with the new job.
 	if st := alice.navigate(chromedp.Click(chromedp.CSS(`form.submit button[type=submit]`))); st != http.StatusOK {
 		t.Fatalf("create: HTTP %d", st)

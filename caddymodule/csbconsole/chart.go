@@ -72,7 +72,7 @@ const (
 	chartWidth     = 720
 	chartLabel     = 150
 	chartBarMax    = 300
-	chartTextMax   = 44 // characters of a rejection reason in the chart
+	chartTextMax   = 64 // characters of a rejection reason in the chart
 )
 
 // explain dry-runs req for user and returns what the page shows.

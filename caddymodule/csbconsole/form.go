@@ -117,7 +117,7 @@ func (f *requestForm) positive(field, s string, max uint64) *uint64 {
 	}
 	n, err := strconv.ParseUint(s, 10, 64)
 	if err != nil || n == 0 || n > max {
-		f.Errors[field] = fmt.Sprintf("want a whole number from 1 to %d", max)
+		f.Errors[field] = fmt.Sprintf("Enter a whole number from 1 to %d.", max)
 		return nil
 	}
 	return &n
@@ -146,7 +146,7 @@ func (f *requestForm) build() *csbmsg.ServiceRequest {
 				ok = ok || a == f.Arch
 			}
 			if !ok {
-				f.Errors["arch"] = "choose one of the listed architectures"
+				f.Errors["arch"] = "Choose one of the listed architectures."
 			}
 			c.Architecture = &f.Arch
 		}
@@ -155,7 +155,7 @@ func (f *requestForm) build() *csbmsg.ServiceRequest {
 			req.IaaS.Storage = &csbmsg.Storage{Size: size}
 		}
 		if c.Cores == nil && c.Memory == nil && c.Architecture == nil && req.IaaS.Storage == nil && len(f.Errors) == 0 {
-			f.Errors["cores"] = "ask for at least cores, memory, storage or an architecture"
+			f.Errors["cores"] = "Ask for at least cores, memory, storage or an architecture."
 		}
 	case "dsaas":
 		d := &csbmsg.DSaaS{ContainerObject: &csbmsg.ContainerObject{}}
@@ -164,14 +164,14 @@ func (f *requestForm) build() *csbmsg.ServiceRequest {
 		}
 		if f.Object != "" || f.Content != "" {
 			if f.Object == "" {
-				f.Errors["object"] = "name the object the content goes in"
+				f.Errors["object"] = "Name the object the content goes in."
 			}
 			d.DataObject = &csbmsg.DataObject{ObjectRefs: csbmsg.ObjectRefs{ObjectID: optional(f.Object)}, Mimetype: optional(f.Mimetype), Value: optional(f.Content)}
 		}
 		req.DSaaS = d
 	case "paas", "saas":
 		if f.Rel == "" && f.Href == "" {
-			f.Errors["rel"] = "give the service's link relation or address"
+			f.Errors["rel"] = "Give the service's link relation or address."
 		}
 		l := &csbmsg.Link{Rel: f.Rel, Href: f.Href}
 		if f.Kind == "paas" {
@@ -180,7 +180,7 @@ func (f *requestForm) build() *csbmsg.ServiceRequest {
 			req.SaaS = &csbmsg.SaaS{Link: l}
 		}
 	default:
-		f.Errors["kind"] = "choose IaaS, DSaaS, PaaS or SaaS"
+		f.Errors["kind"] = "Choose IaaS, DSaaS, PaaS or SaaS."
 	}
 	if f.Encryption {
 		t := true
@@ -200,7 +200,7 @@ func (f *requestForm) lease() time.Duration {
 	}
 	n, err := strconv.ParseUint(f.Lease, 10, 32)
 	if err != nil || n == 0 {
-		f.Errors["lease"] = "want a whole number of minutes, or nothing for the broker's default"
+		f.Errors["lease"] = "Enter a whole number of minutes, or nothing for the broker's default."
 		return 0
 	}
 	return time.Duration(n) * time.Minute
