@@ -46,6 +46,13 @@ func TestConsoleInChromium(t *testing.T) {
 	if who := alice.text("header .who"); !strings.Contains(who, "alice") {
 		t.Errorf("header: %q", who)
 	}
+	// The first Tab stop of a fresh page is the skip link, and it is
+	// visible once focused.
+	alice.do(chromedp.KeyEvent("\t"))
+	if first := consoleEval[string](alice, `document.activeElement.className + ' ' + (document.activeElement.getBoundingClientRect().left >= 0)`); first != "skip true" {
+		t.Errorf("the first Tab stop: %q, want the visible skip link", first)
+	}
+	consoleEval[bool](alice, `document.activeElement.blur(), true`)
 	alice.shot("catalogue", 1280)
 	alice.shot("catalogue-phone", 390)
 
@@ -64,7 +71,15 @@ func TestConsoleInChromium(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#memory"), "4"),
 		chromedp.SendKeys(chromedp.CSS("#lease"), "90"),
 	)
-	if st := alice.navigate(chromedp.Click(chromedp.CSS(`button[name=explain]`))); st != http.StatusOK {
+	// Accessibility: every control has a label or a name.
+	if unlabelled := consoleEval[[]string](alice, `[...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]
+		.filter(e => e.tagName == 'BUTTON' ? !(e.textContent.trim() || e.getAttribute('aria-label')) : e.labels.length == 0)
+		.map(e => e.outerHTML)`); len(unlabelled) > 0 {
+		t.Errorf("controls without a label: %q", unlabelled)
+	}
+	// The keyboard submits the form: Enter in the last field (the lease)
+	// presses the default button, "Explain the placement".
+	if st := alice.navigate(chromedp.Focus(chromedp.CSS("#lease")), chromedp.KeyEvent("\r")); st != http.StatusOK {
 		t.Fatalf("explain: HTTP %d", st)
 	}
 	if got := alice.text(".explain .summary"); !strings.Contains(got, "provider cloud-a") {
