@@ -36,6 +36,11 @@ type requestForm struct {
 	Errors map[string]string
 }
 
+// maxFieldBytes bounds a text field, as the broker's XML reader bounds a
+// text value by default (xml max_text_size, 64 KiB): the form cannot
+// send what the Consumer interface would refuse.
+const maxFieldBytes = 64 << 10
+
 // architectures offered in the form (the draft's examples and the
 // sandbox's); an empty choice asks for any.
 var architectures = []string{"x86_64", "aarch64", "i686"}
@@ -158,6 +163,11 @@ func (f *requestForm) build() *csbmsg.ServiceRequest {
 			f.Errors["cores"] = "Ask for at least cores, memory, storage or an architecture."
 		}
 	case "dsaas":
+		for name, v := range map[string]string{"container": f.Container, "object": f.Object, "mimetype": f.Mimetype, "content": f.Content} {
+			if len(v) > maxFieldBytes {
+				f.Errors[name] = fmt.Sprintf("Keep this under %d KiB: the broker refuses longer values (xml max_text_size).", maxFieldBytes>>10)
+			}
+		}
 		d := &csbmsg.DSaaS{ContainerObject: &csbmsg.ContainerObject{}}
 		if f.Container != "" {
 			d.ContainerObject.ObjectID = &f.Container
@@ -170,6 +180,9 @@ func (f *requestForm) build() *csbmsg.ServiceRequest {
 		}
 		req.DSaaS = d
 	case "paas", "saas":
+		if len(f.Rel) > maxFieldBytes || len(f.Href) > maxFieldBytes {
+			f.Errors["rel"] = fmt.Sprintf("Keep the link under %d KiB.", maxFieldBytes>>10)
+		}
 		if f.Rel == "" && f.Href == "" {
 			f.Errors["rel"] = "Give the service's link relation or address."
 		}

@@ -30,6 +30,7 @@ func TestRequestForm(t *testing.T) {
 		{"paas without link", "kind=paas", []string{"rel"}, nil, 0},
 		{"unknown kind", "kind=xaas", []string{"kind"}, nil, 0},
 		{"encryption", "kind=iaas&cores=1&encryption=on", nil, []string{"<encryption>true</encryption>"}, 0},
+		{"content too long", "kind=dsaas&object=a&content=" + strings.Repeat("x", maxFieldBytes+1), []string{"content"}, nil, 0},
 	} {
 		v, _ := url.ParseQuery(c.query)
 		f := readForm(v)
