@@ -39,7 +39,11 @@ func (a *App) ConsumerOwner(user string) (string, error) {
 // default), the idempotency key, and the owner's provider allow/deny
 // lists.
 func (a *App) ConsumerCreateOptions(owner, idempotencyKey string, lease time.Duration) jobs.CreateOptions {
-	return jobs.CreateOptions{IdempotencyKey: idempotencyKey, Lease: lease, Access: a.consumerConfig().access(owner)}
+	opt := jobs.CreateOptions{IdempotencyKey: idempotencyKey, Lease: lease}
+	if a.Consumer != nil { // set by Provision; never written here, at request time
+		opt.Access = a.Consumer.access(owner)
+	}
+	return opt
 }
 
 // SubscriptionStates returns the broker's subscriptions at providers as
