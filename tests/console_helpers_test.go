@@ -36,7 +36,8 @@ type consoleSite struct {
 }
 
 // consoleStart starts the site and waits until both clouds are placeable.
-func consoleStart(t *testing.T) *consoleSite {
+// jobs adds lines to the csb app's jobs block.
+func consoleStart(t *testing.T, jobs ...string) *consoleSite {
 	t.Helper()
 	broker, cloudA, cloudB := harness.FreePort(t), harness.FreePort(t), harness.FreePort(t)
 	var users strings.Builder
@@ -69,6 +70,7 @@ func consoleStart(t *testing.T) *consoleSite {
 		jobs {
 			respond_within 10s
 			poll_interval 100ms
+%[6]s
 		}
 	}
 }
@@ -109,7 +111,7 @@ http://127.0.0.1:%[3]d {
 		broker_auth digest cloud-b cloud-b-secret
 	}
 }
-`, broker, cloudA, cloudB, users.String(), pub("cloud-a")+pub("cloud-b")))
+`, broker, cloudA, cloudB, users.String(), pub("cloud-a")+pub("cloud-b"), strings.Join(jobs, "\n")))
 	if err := waitExampleCatalogue(p.AdminAddr, 60*time.Second, nil); err != nil {
 		t.Fatalf("%v\n%s", err, p.Log())
 	}
