@@ -9,6 +9,8 @@ import (
 	_ "github.com/caddy-csb/caddy-csb/caddymodule"
 	// The csb.adapters.* guest modules (real clouds' APIs).
 	_ "github.com/caddy-csb/caddy-csb/caddymodule/csbadapters"
+	// csb_console: the web console.
+	_ "github.com/caddy-csb/caddy-csb/caddymodule/csbconsole"
 	// The csb.placement.* guest modules.
 	_ "github.com/caddy-csb/caddy-csb/caddymodule/csbplacement"
 	// csb_sandbox: a fake cloud for trying things out.
