@@ -58,14 +58,16 @@ import (
 // job), Csb-Lease (seconds; asks for a lease length within the configured
 // bounds), Csb-Max-Price (create, COPY, MOVE: the highest price per hour
 // per cost unit the consumer accepts; providers above it, or without a
-// price, are not chosen). Response headers besides the body: Csb-Status
-// (the protocol status), Csb-Job-Id, Csb-Job-Status, Csb-Expires (lease
-// seconds left), Csb-Provider-Id (once a provider holds the job), for a job that costs something Csb-Cost (its cost so
-// far, final once it ended) and Csb-Cost-Detail (state=accruing|final,
-// rate per hour, price, unit, units; see docs/costs.md) and, for a
-// created job, Location. A create or COPY over a quota (the csb quota
-// option) is answered 408, an update that grows a job past one 409, each
-// with a reason naming the limit.
+// price, are not chosen), Csb-Provider (create, COPY, MOVE, explain:
+// narrows the user's provider lists to those named). Response headers
+// besides the body: Csb-Status (the protocol status), Csb-Job-Id,
+// Csb-Job-Status, Csb-Expires (lease seconds left), Csb-Provider-Id (once
+// a provider holds the job), for a job that costs something Csb-Cost (its
+// cost so far, final once it ended) and Csb-Cost-Detail
+// (state=accruing|final, rate per hour, price, unit, units; see
+// docs/costs.md) and, for a created job, Location. A create or COPY over a
+// quota (the csb quota option) is answered 408, an update that grows a
+// job past one 409, each with a reason naming the limit.
 //
 // Placeholders set for later handlers and logs: {http.csb.job.id} (also
 // the id asked for when it names no job of the user), {http.csb.provider.id}

@@ -78,7 +78,25 @@ func (h *Handler) serveConsumerExplain(w http.ResponseWriter, r *http.Request, o
 		}
 	}
 	x := a.explanationOf(d)
+	var price *float64
+	if c := d.Chosen(); c != nil && c.HasPrice {
+		p := c.Price
+		price = &p
+	}
 	d.Release()
+	// The quotas a create would meet (a consumer sees only its own).
+	lease, err := leaseHeader(r)
+	if err != nil {
+		return caddyhttp.Error(http.StatusBadRequest, err)
+	}
+	if qc, err := a.ExplainQuota(r.Context(), owner, req, price, lease); err != nil {
+		return caddyhttp.Error(http.StatusInternalServerError, err)
+	} else if len(qc.Scopes) > 0 {
+		x.Quota = adminQuotaOf(owner, qc, uint64(a.JobManager().LeaseFor(lease)/time.Second))
+		if qc.Refusal != nil && out.Status == csbmsg.StatusOK {
+			out.Status, out.Reason = csbmsg.StatusUnableToFindResource, qc.Refusal.Reason
+		}
+	}
 	out.adminExplanation = &x
 	return writeExplanation(w, out)
 }
