@@ -17,4 +17,6 @@ import (
 	_ "github.com/caddy-csb/caddy-csb/caddymodule/digestauth"
 	// The job route: reverse_proxy's dynamic csb upstream source.
 	_ "github.com/caddy-csb/caddy-csb/caddymodule/jobroute"
+	// csb_cimi: the CIMI (DSP0263) front-end.
+	_ "github.com/caddy-csb/caddy-csb/caddymodule/csbcimi"
 )

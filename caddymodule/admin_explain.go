@@ -84,37 +84,7 @@ func (api *AdminAPI) serveExplain(w http.ResponseWriter, r *http.Request) error 
 		}
 		return adminError(http.StatusInternalServerError, "placement: %v", err)
 	}
-	out := adminExplanation{Kind: d.Kind, Policy: d.Policy, Version: d.Version, Summary: d.Summary(), Candidates: []adminCandidate{},
-		Fields: append([]string{}, d.Fields...)}
-	seen := map[string]bool{}
-	for _, x := range d.Explain() {
-		c := adminCandidate{ProviderID: x.ProviderID, ServiceID: x.ServiceID, Matched: x.Matched, Rank: x.Rank, Note: x.Note, Unhonoured: x.Unhonoured}
-		if x.Matched {
-			score := x.Score
-			if i := slices.IndexFunc(d.Candidates, func(c placement.Candidate) bool { return c.ProviderID == x.ProviderID }); i >= 0 {
-				score = d.Candidates[i].Score
-			}
-			if !math.IsInf(score, 0) && !math.IsNaN(score) {
-				c.Score = &score
-			}
-		}
-		seen[x.ProviderID] = true
-		out.Candidates = append(out.Candidates, c)
-	}
-	// Configured providers placement did not consider at all: say why.
-	for _, p := range a.Providers {
-		if seen[p.ID] {
-			continue
-		}
-		out.Candidates = append(out.Candidates, adminCandidate{ProviderID: p.ID, Rank: -1, Note: a.notConsidered(p.ID, d.Kind)})
-	}
-	if c := d.Chosen(); c != nil {
-		for i := range out.Candidates {
-			if out.Candidates[i].ProviderID == c.ProviderID {
-				out.Chosen = &out.Candidates[i]
-			}
-		}
-	}
+	out := a.explanation(d)
 	d.Release()
 	if format == formatJSON {
 		return writeJSON(w, out)
@@ -157,6 +127,45 @@ func (api *AdminAPI) serveExplain(w http.ResponseWriter, r *http.Request) error 
 		}
 	}
 	return writeXML(w, csbmsg.ConsumerMediaType, doc)
+}
+
+// explanation renders a dry-run decision as the explain endpoint answers
+// it (and the CIMI front-end's dry-run create): every candidate with its
+// score or reason, and the configured providers placement did not
+// consider.
+func (a *App) explanation(d *placement.Decision) adminExplanation {
+	out := adminExplanation{Kind: d.Kind, Policy: d.Policy, Version: d.Version, Summary: d.Summary(), Candidates: []adminCandidate{},
+		Fields: append([]string{}, d.Fields...)}
+	seen := map[string]bool{}
+	for _, x := range d.Explain() {
+		c := adminCandidate{ProviderID: x.ProviderID, ServiceID: x.ServiceID, Matched: x.Matched, Rank: x.Rank, Note: x.Note, Unhonoured: x.Unhonoured}
+		if x.Matched {
+			score := x.Score
+			if i := slices.IndexFunc(d.Candidates, func(c placement.Candidate) bool { return c.ProviderID == x.ProviderID }); i >= 0 {
+				score = d.Candidates[i].Score
+			}
+			if !math.IsInf(score, 0) && !math.IsNaN(score) {
+				c.Score = &score
+			}
+		}
+		seen[x.ProviderID] = true
+		out.Candidates = append(out.Candidates, c)
+	}
+	// Configured providers placement did not consider at all: say why.
+	for _, p := range a.Providers {
+		if seen[p.ID] {
+			continue
+		}
+		out.Candidates = append(out.Candidates, adminCandidate{ProviderID: p.ID, Rank: -1, Note: a.notConsidered(p.ID, d.Kind)})
+	}
+	if c := d.Chosen(); c != nil {
+		for i := range out.Candidates {
+			if out.Candidates[i].ProviderID == c.ProviderID {
+				out.Chosen = &out.Candidates[i]
+			}
+		}
+	}
+	return out
 }
 
 // readExplainRequest reads the <csbconsumer> body of an explain request

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -422,6 +423,9 @@ type CreateOptions struct {
 	Lease time.Duration
 	// Access is the user's provider allow/deny list.
 	Access *placement.Access
+	// Labels are stored on the new job as Job.Labels (a front-end's
+	// metadata). Default none.
+	Labels map[string]string
 }
 
 // Create places and provisions a new job for owner. It answers within
@@ -492,6 +496,7 @@ func (m *Manager) Create(ctx context.Context, owner string, req *csbmsg.ServiceR
 		Decision:       d.Summary(),
 		LeaseSeconds:   m.leaseSeconds(opt.Lease),
 		IdempotencyKey: opt.IdempotencyKey,
+		Labels:         maps.Clone(opt.Labels),
 		Created:        now,
 		Reason:         "accepted: " + d.Summary(),
 		Op:             &Op{Kind: OpCreate, Instance: m.instance, Started: now},
