@@ -3,6 +3,7 @@ package tests
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
 	"io"
 	"net/http"
@@ -354,3 +355,15 @@ func (b *cimiBroker) sandboxMachineState(jobID string) string {
 }
 
 func lastSegment(href string) string { return href[strings.LastIndex(href, "/")+1:] }
+
+func readAll(t *testing.T, resp *http.Response) []byte {
+	t.Helper()
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func xmlUnmarshal(data []byte, v any) error { return xml.Unmarshal(data, v) }

@@ -124,7 +124,9 @@ func (c *call) collection(typ, name string, members []obj, q *query, add bool) o
 	}
 	o := obj{"resourceURI": NS + "/" + typ + "Collection", "id": c.base + name, "count": count}
 	if len(out) > 0 {
-		o[name] = out
+		// The members' attribute is named after their type
+		// (machineConfigurations in a MachineConfigurationCollection).
+		o[strings.ToLower(typ[:1])+typ[1:]+"s"] = out
 	}
 	if add {
 		o["operations"] = []op{{Rel: "add", Href: c.base + name}}
