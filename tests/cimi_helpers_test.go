@@ -64,6 +64,12 @@ func startCIMIBroker(t *testing.T, o cimiOptions) *cimiBroker {
 					cores 8
 					memory 16
 				}
+				storage {
+					size 100
+				}
+				storagelink {
+					mountpoint /dev/vdb
+				}
 			}
 		}
 %[6]s
@@ -367,3 +373,16 @@ func readAll(t *testing.T, resp *http.Response) []byte {
 }
 
 func xmlUnmarshal(data []byte, v any) error { return xml.Unmarshal(data, v) }
+
+// sandboxGet GETs a URL at the sandbox and decodes its JSON.
+func (b *cimiBroker) sandboxGet(url string, v any) {
+	b.t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		b.t.Fatal(err)
+	}
+}

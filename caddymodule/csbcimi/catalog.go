@@ -27,6 +27,7 @@ var catalogueCollections = map[string]string{
 	"machineConfigs":   "MachineConfiguration",
 	"machineImages":    "MachineImage",
 	"machineTemplates": "MachineTemplate",
+	"volumeConfigs":    "VolumeConfiguration",
 }
 
 // offer is one machine configuration and the providers offering it.
@@ -175,6 +176,10 @@ func (c *call) catalogue(name string) []obj {
 	case "machineImages":
 		for _, im := range c.images() {
 			out = append(out, c.imageObj(im))
+		}
+	case "volumeConfigs":
+		for _, o := range c.volumeOffers() {
+			out = append(out, c.volumeConfigObj(o))
 		}
 	}
 	return out

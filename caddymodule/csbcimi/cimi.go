@@ -270,12 +270,41 @@ func (c *call) route(p []string) error {
 			return c.machineAction(p[1], "")
 		}
 		return c.getMachine(p[1])
+	case p[0] == "machines" && (len(p) == 3 || len(p) == 4) && p[2] == "volumes":
+		c.setJob(p[1])
+		if len(p) == 4 {
+			if err := only(http.MethodGet); err != nil {
+				return err
+			}
+			return c.machineVolumes(p[1], p[3])
+		}
+		if err := only(http.MethodGet, http.MethodPost); err != nil {
+			return err
+		}
+		return c.machineVolumes(p[1], "")
 	case p[0] == "machines" && len(p) == 3:
 		c.setJob(p[1])
 		if err := only(http.MethodPost); err != nil {
 			return err
 		}
 		return c.machineAction(p[1], p[2])
+	case p[0] == "volumes" && len(p) == 1:
+		if err := only(http.MethodGet, http.MethodPost); err != nil {
+			return err
+		}
+		if method == http.MethodPost {
+			return c.createVolume()
+		}
+		return c.listVolumes()
+	case p[0] == "volumes" && len(p) == 2:
+		if err := only(http.MethodGet, http.MethodDelete); err != nil {
+			return err
+		}
+		c.setJob(p[1])
+		if method == http.MethodDelete {
+			return c.deleteVolume(p[1])
+		}
+		return c.getVolume(p[1])
 	case p[0] == "jobs" && len(p) == 1:
 		if err := only(http.MethodGet); err != nil {
 			return err
@@ -320,7 +349,7 @@ func (c *call) entryPoint() error {
 }
 
 // collectionNames are the CloudEntryPoint's collections.
-var collectionNames = []string{"machines", "machineConfigs", "machineImages", "machineTemplates", "jobs"}
+var collectionNames = []string{"machines", "machineConfigs", "machineImages", "machineTemplates", "volumes", "volumeConfigs", "jobs"}
 
 // Interface guards.
 var (

@@ -39,6 +39,9 @@ const (
 // jobsOf renders the CIMI Jobs of one broker job, the create first.
 func (c *call) jobsOf(j *jobs.Job) []obj {
 	machine := ref{Href: c.base + "machines/" + j.ID}
+	if !isMachine(j) {
+		machine = ref{Href: c.base + "volumes/" + j.ID}
+	}
 	id := func(suffix string) string { return c.base + "jobs/" + j.ID + suffix }
 	mk := func(suffix, act, state, msg string, code int, at string) obj {
 		o := obj{
@@ -141,7 +144,7 @@ func (c *call) listJobs() error {
 	}
 	var all []obj
 	for _, j := range list {
-		if isMachine(j) {
+		if isMachine(j) || isVolume(j) {
 			all = append(all, c.jobsOf(j)...)
 		}
 	}
@@ -159,13 +162,13 @@ func (c *call) getJob(cid string) error {
 	}
 	c.setJob(id)
 	j, err := c.m.Get(c.ctx, c.owner, id)
-	if err != nil || !isMachine(j) {
+	if err != nil || !isMachine(j) && !isVolume(j) {
 		return errorf(http.StatusNotFound, "no job %q", cid)
 	}
 	want := c.base + "jobs/" + cid
 	for _, o := range c.jobsOf(j) {
 		if o["id"] == want {
-			if expands(q, "targetResource") && !j.Status.Final() {
+			if expands(q, "targetResource") && !j.Status.Final() && isMachine(j) {
 				o["targetResource"] = c.machineObj(j, "")
 			}
 			return write(c.w, c.f, http.StatusOK, q.project(o))

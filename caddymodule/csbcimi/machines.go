@@ -62,6 +62,10 @@ type machineTemplate struct {
 	MachineConfig *machineConfigIn `json:"machineConfig" xml:"machineConfig"`
 	MachineImage  *ref             `json:"machineImage" xml:"machineImage"`
 	InitialState  string           `json:"initialState" xml:"initialState"`
+	// VolumeTemplates are volumes to create and attach with the machine
+	// (at most one); Volumes are existing volumes to attach (not served).
+	VolumeTemplates []volumeTemplate   `json:"volumeTemplates" xml:"volumeTemplate"`
+	Volumes         []machineVolumeRef `json:"volumes" xml:"volume"`
 }
 
 type machineConfigIn struct {
@@ -181,6 +185,7 @@ func (c *call) machineObj(j *jobs.Job, live string) obj {
 		ops = append(ops, op{Rel: ActionNS + a, Href: href + "/" + a})
 	}
 	o["operations"] = ops
+	o["volumes"] = ref{Href: href + "/volumes"}
 	return o
 }
 
@@ -287,14 +292,45 @@ func (c *call) request(mc *machineCreate) (*csbmsg.ServiceRequest, jobs.CreateOp
 			access = restrict(access, im.Providers)
 		}
 	}
+	opt, err := c.createOptions(mc.Name, mc.Description, mc.Properties, access)
+	if err != nil {
+		return nil, opt, err
+	}
+	iaas := &csbmsg.IaaS{Compute: compute}
+	if len(t.Volumes) > 0 {
+		return nil, opt, errorf(http.StatusNotImplemented, "machineTemplate.volumes: attaching an existing volume is not served; give a volumeTemplate and the machine's provider creates and attaches the volume")
+	}
+	switch len(t.VolumeTemplates) {
+	case 0:
+	case 1:
+		st, err := c.storage(&t.VolumeTemplates[0])
+		if err != nil {
+			return nil, opt, err
+		}
+		iaas.Storage = st
+		link := &csbmsg.StorageLink{}
+		if l := t.VolumeTemplates[0].InitialLocation; l != "" {
+			link.Mountpoint = &l
+		}
+		iaas.StorageLink = link
+	default:
+		return nil, opt, errorf(http.StatusBadRequest, "machineTemplate.volumeTemplates: one volume per machine is served, not %d", len(t.VolumeTemplates))
+	}
+	return &csbmsg.ServiceRequest{IaaS: iaas}, opt, nil
+}
+
+// createOptions reads a create's name, description and properties into
+// the job's labels, lease and provider choice.
+func (c *call) createOptions(name, desc string, p props, access *placement.Access) (jobs.CreateOptions, error) {
+	var opt jobs.CreateOptions
 	labels := map[string]string{}
-	if mc.Name != "" {
-		labels[labelName] = mc.Name
+	if name != "" {
+		labels[labelName] = name
 	}
-	if mc.Description != "" {
-		labels[labelDesc] = mc.Description
+	if desc != "" {
+		labels[labelDesc] = desc
 	}
-	for k, v := range mc.Properties {
+	for k, v := range p {
 		switch {
 		case k == PropProvider:
 			var ids []string
@@ -304,24 +340,24 @@ func (c *call) request(mc *machineCreate) (*csbmsg.ServiceRequest, jobs.CreateOp
 				}
 			}
 			if len(ids) == 0 {
-				return nil, opt, errorf(http.StatusBadRequest, "property %s is empty", k)
+				return opt, errorf(http.StatusBadRequest, "property %s is empty", k)
 			}
 			access = restrict(access, ids)
 		case k == PropLease:
 			d, err := leaseOf(v)
 			if err != nil {
-				return nil, opt, err
+				return opt, err
 			}
 			opt.Lease = d
 		case strings.HasPrefix(k, "csb."):
-			return nil, opt, errorf(http.StatusBadRequest, "property %s: unknown broker property (the broker's are %s and %s)", k, PropProvider, PropLease)
+			return opt, errorf(http.StatusBadRequest, "property %s: unknown broker property (the broker's are %s and %s)", k, PropProvider, PropLease)
 		default:
 			labels[labelProp+k] = v
 		}
 	}
 	opt.Access = access
 	opt.Labels = labels
-	return &csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Compute: compute}}, opt, nil
+	return opt, nil
 }
 
 // restrict narrows access to the providers ids (keeping the user's deny
