@@ -43,6 +43,10 @@ func TestCIMILeaseAndPlacement(t *testing.T) {
 	if h := b.do("alice", "json", http.MethodGet, "/cimi/machineConfigs/huge", nil); h.prop("csb.providers") != "" {
 		t.Fatalf("huge:\n%s", h.body)
 	}
+	ex := b.do("alice", "json", http.MethodGet, "/cimi/?%24expand=machineConfigs", nil)
+	if col, _ := ex.json["machineConfigs"].(map[string]any); col == nil || col["count"] != float64(3) || ex.str("machines") != b.base+"/cimi/machines" {
+		t.Fatalf("$expand=machineConfigs:\n%s", ex.body)
+	}
 	im := b.do("alice", "json", http.MethodGet, "/cimi/machineImages/default", nil)
 	if im.prop("csb.providers") != "cloud-a" {
 		t.Fatalf("default image:\n%s", im.body)

@@ -333,8 +333,13 @@ func (c *call) setJob(id string) {
 	}
 }
 
-// entryPoint answers the CloudEntryPoint.
+// entryPoint answers the CloudEntryPoint; $expand inlines the
+// collections it names (or all, with *).
 func (c *call) entryPoint() error {
+	q, err := parseQuery(c.r.URL.Query())
+	if err != nil {
+		return err
+	}
 	o := obj{
 		"resourceURI": NS + "/CloudEntryPoint",
 		"id":          c.base,
@@ -342,10 +347,19 @@ func (c *call) entryPoint() error {
 		"description": "a Cloud Service Broker: every machine is placed on one of the clouds behind it",
 		"baseURI":     c.base,
 	}
+	all := &query{}
 	for _, name := range collectionNames {
 		o[name] = ref{Href: c.base + name}
+		if !expands(q, name) {
+			continue
+		}
+		col, err := c.collectionOf(name, all)
+		if err != nil {
+			return err
+		}
+		o[name] = col
 	}
-	return write(c.w, c.f, http.StatusOK, o)
+	return write(c.w, c.f, http.StatusOK, q.project(o))
 }
 
 // collectionNames are the CloudEntryPoint's collections.
@@ -357,3 +371,34 @@ var (
 	_ caddy.Validator             = (*Handler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
 )
+
+// collectionOf renders one of the CloudEntryPoint's collections whole.
+func (c *call) collectionOf(name string, q *query) (obj, error) {
+	switch name {
+	case "machines":
+		ms, err := c.machines()
+		if err != nil {
+			return nil, err
+		}
+		return c.collection("Machine", name, ms, q, true), nil
+	case "volumes", "jobs":
+		list, err := c.m.ListOwned(c.ctx, c.owner)
+		if err != nil {
+			return nil, err
+		}
+		var out []obj
+		for _, j := range list {
+			switch {
+			case name == "jobs" && (isMachine(j) || isVolume(j)):
+				out = append(out, c.jobsOf(j)...)
+			case name == "volumes" && isVolume(j) && !j.Status.Final():
+				out = append(out, c.volumeObj(j))
+			}
+		}
+		if name == "jobs" {
+			return c.collection("Job", name, out, q, false), nil
+		}
+		return c.collection("Volume", name, out, q, true), nil
+	}
+	return c.collection(catalogueCollections[name], name, c.catalogue(name), q, false), nil
+}
