@@ -155,6 +155,7 @@ func TestCIMIRefusals(t *testing.T) {
 				t.Fatalf("404 without a message:\n%s", bob.body)
 			}
 		}
+		b.do("bob", f, http.MethodGet, a.header.Get("CIMI-Job-URI"), nil).must(t, "bob reads alice's job", http.StatusNotFound)
 		bob := b.do("bob", f, http.MethodDelete, href, nil)
 		bob.must(t, "bob deletes alice's machine", http.StatusNotFound)
 		if l := b.do("bob", f, http.MethodGet, "/cimi/machines", nil); len(l.members("machines", "Machine")) != 0 {
@@ -175,6 +176,13 @@ func TestCIMIRefusals(t *testing.T) {
 			noTpl = []byte(`<MachineCreate xmlns="http://schemas.dmtf.org/cimi/1"><name>x</name></MachineCreate>`)
 		}
 		b.do("alice", f, http.MethodPost, "/cimi/machines", noTpl).must(t, "no template", http.StatusBadRequest)
+		nics := []byte(`{"machineTemplate": {"machineConfig": {"cpu": 1, "memory": 1048576}, "networkInterfaces": [{"network": {"href": "n"}}]}}`)
+		if f == "xml" {
+			nics = []byte(`<MachineCreate xmlns="http://schemas.dmtf.org/cimi/1"><machineTemplate><machineConfig><cpu>1</cpu><memory>1048576</memory></machineConfig><networkInterface><network href="n"/></networkInterface></machineTemplate></MachineCreate>`)
+		}
+		if r := b.do("alice", f, http.MethodPost, "/cimi/machines", nics); r.status != http.StatusNotImplemented || !strings.Contains(r.str("message"), "networkInterfaces") {
+			t.Fatalf("a template with networkInterfaces: %d %s", r.status, r.body)
+		}
 	}
 	// Without credentials: digest_auth's 401.
 	resp, err := http.Get(b.base + "/cimi/machines")

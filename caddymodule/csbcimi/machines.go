@@ -3,6 +3,7 @@ package csbcimi
 // Machines: a Machine is a broker job whose request holds compute.
 
 import (
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"net/http"
@@ -66,13 +67,36 @@ type machineTemplate struct {
 	// (at most one); Volumes are existing volumes to attach (not served).
 	VolumeTemplates []volumeTemplate   `json:"volumeTemplates" xml:"volumeTemplate"`
 	Volumes         []machineVolumeRef `json:"volumes" xml:"volume"`
+	// Attributes the broker cannot honour: given, the create is refused
+	// (501) rather than made without them.
+	NetworkInterfaces presence `json:"networkInterfaces" xml:"networkInterface"`
+	Credential        presence `json:"credential" xml:"credential"`
+	UserData          presence `json:"userData" xml:"userData"`
+	Meters            presence `json:"meterTemplates" xml:"meterTemplate"`
+	EventLog          presence `json:"eventLogTemplate" xml:"eventLogTemplate"`
+}
+
+// presence records whether an attribute was given with a value (not
+// null, not an empty array).
+type presence struct{ set bool }
+
+func (p *presence) UnmarshalJSON(data []byte) error {
+	s := strings.Join(strings.Fields(string(data)), "")
+	p.set = p.set || s != "null" && s != "[]" && s != "{}" && s != `""`
+	return nil
+}
+
+func (p *presence) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
+	p.set = true
+	return d.Skip()
 }
 
 type machineConfigIn struct {
-	Href    string `json:"href" xml:"href,attr"`
-	CPU     uint64 `json:"cpu" xml:"cpu"`
-	Memory  uint64 `json:"memory" xml:"memory"`
-	CPUArch string `json:"cpuArch" xml:"cpuArch"`
+	Href    string   `json:"href" xml:"href,attr"`
+	CPU     uint64   `json:"cpu" xml:"cpu"`
+	Memory  uint64   `json:"memory" xml:"memory"`
+	CPUArch string   `json:"cpuArch" xml:"cpuArch"`
+	Disks   presence `json:"disks" xml:"disk"`
 }
 
 // machineUpdate is the body of a PUT on a Machine.
@@ -259,8 +283,19 @@ func (c *call) request(mc *machineCreate) (*csbmsg.ServiceRequest, jobs.CreateOp
 		}
 		t = tpl
 	}
+	for _, u := range []struct {
+		name string
+		p    presence
+	}{{"networkInterfaces", t.NetworkInterfaces}, {"credential", t.Credential}, {"userData", t.UserData}, {"meterTemplates", t.Meters}, {"eventLogTemplate", t.EventLog}} {
+		if u.p.set {
+			return nil, opt, errorf(http.StatusNotImplemented, "machineTemplate.%s is not served: the broker's providers get no %s from it, so it refuses the create rather than make a machine without it", u.name, u.name)
+		}
+	}
 	if t.MachineConfig == nil {
 		return nil, opt, errorf(http.StatusBadRequest, "the machineTemplate needs a machineConfig (by reference or inline)")
+	}
+	if t.MachineConfig.Disks.set {
+		return nil, opt, errorf(http.StatusNotImplemented, "machineConfig.disks is not served: give a volumeTemplate for a volume attached to the machine")
 	}
 	cfg := *t.MachineConfig
 	if cfg.Href != "" {
