@@ -93,7 +93,7 @@ func TestCIMIMachineLifecycle(t *testing.T) {
 			act := b.do("alice", f, http.MethodPost, href+"/stop", cimiActionBody(f, "stop"))
 			act.must(t, "stop", http.StatusAccepted)
 			actJob := act.header.Get("CIMI-Job-URI")
-			if actJob == "" || act.str("action") != "http://schemas.dmtf.org/cimi/1/action/stop" {
+			if actJob == "" || act.str("action") != "http://schemas.dmtf.org/cimi/1/action/stop" || act.str("state") != "RUNNING" && act.str("state") != "SUCCESS" {
 				t.Fatalf("stop:\n%s", act.body)
 			}
 			m = b.do("alice", f, http.MethodGet, href, nil)
@@ -103,6 +103,9 @@ func TestCIMIMachineLifecycle(t *testing.T) {
 			b.waitState("alice", f, href, "STOPPED")
 			if st := b.sandboxMachineState(id); st != "STOPPED" {
 				t.Fatalf("the sandbox's machine is %q", st)
+			}
+			if j := b.do("alice", f, http.MethodGet, actJob, nil); j.str("state") != "SUCCESS" || j.str("targetResource") != href {
+				t.Fatalf("the stop's Job once the machine is STOPPED:\n%s", j.body)
 			}
 			again := b.do("alice", f, http.MethodPost, href+"/stop", cimiActionBody(f, "stop"))
 			again.must(t, "stop a stopped machine", http.StatusConflict)

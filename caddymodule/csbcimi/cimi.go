@@ -390,7 +390,7 @@ func (c *call) collectionOf(name string, q *query) (obj, error) {
 		for _, j := range list {
 			switch {
 			case name == "jobs" && (isMachine(j) || isVolume(j)):
-				out = append(out, c.jobsOf(j)...)
+				out = append(out, c.jobsOf(j, "")...)
 			case name == "volumes" && isVolume(j) && !j.Status.Final():
 				out = append(out, c.volumeObj(j))
 			}

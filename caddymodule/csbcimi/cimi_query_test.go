@@ -5,8 +5,14 @@ import (
 	"encoding/xml"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/caddy-csb/caddy-csb/broker/catalog"
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/broker/jobs"
 )
 
 // TestCIMIFilter: DSP0263's $filter grammar, evaluated on a Machine.
@@ -111,5 +117,32 @@ func TestCIMIXMLBinding(t *testing.T) {
 	req.Header.Set("Content-Type", "application/xml")
 	if err := readBody(httptest.NewRecorder(), req, 1<<16, "MachineCreate", &mc); err == nil || !strings.Contains(err.Error(), "root element") {
 		t.Fatalf("wrong root: %v", err)
+	}
+}
+
+// TestCIMIJobsOf: a broker job's CIMI Jobs; the latest action's Job runs
+// while the provider's machine is in transition.
+func TestCIMIJobsOf(t *testing.T) {
+	c := &call{base: "http://b/cimi/"}
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	j := &jobs.Job{ID: "J", Owner: "alice", Status: jobs.StatusRemoved, Kind: catalog.KindIaaS, ProviderID: "p",
+		Request:  csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Compute: &csbmsg.Compute{}}},
+		Attempts: []jobs.Attempt{{ProviderID: "q", Purpose: jobs.OpCreate, Outcome: jobs.OutcomeFailed}, {ProviderID: "p", Purpose: jobs.OpCreate, Outcome: jobs.OutcomeSuccess}},
+		Actions:  []jobs.ActionRecord{{Action: "stop", Started: now, Ended: now, Outcome: jobs.OutcomeSuccess}}}
+	all := c.jobsOf(j, "STOPPING")
+	var ids, states []string
+	for _, o := range all {
+		ids = append(ids, strings.TrimPrefix(o["id"].(string), c.base+"jobs/J"))
+		states = append(states, o["state"].(string))
+	}
+	if strings.Join(ids, " ") != ".create .attempt-1 .attempt-2 .action-"+strconv.FormatInt(now.UnixNano(), 36)+" .delete" ||
+		strings.Join(states, " ") != "SUCCESS FAILED SUCCESS RUNNING SUCCESS" {
+		t.Fatalf("%v %v", ids, states)
+	}
+	if n := all[0]["nestedJobs"].([]ref); len(n) != 2 {
+		t.Fatalf("nestedJobs %v", n)
+	}
+	if st := c.jobsOf(j, "STOPPED")[3]["state"]; st != "SUCCESS" {
+		t.Fatalf("after the transition: %v", st)
 	}
 }

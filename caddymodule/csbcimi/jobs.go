@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 )
 
@@ -37,7 +38,10 @@ const (
 )
 
 // jobsOf renders the CIMI Jobs of one broker job, the create first.
-func (c *call) jobsOf(j *jobs.Job) []obj {
+// live is the provider's state of the machine when the caller read it
+// ("" when not): while it is transitional (STOPPING, ...), the latest
+// action's Job is RUNNING.
+func (c *call) jobsOf(j *jobs.Job, live string) []obj {
 	machine := ref{Href: c.base + "machines/" + j.ID}
 	if !isMachine(j) {
 		machine = ref{Href: c.base + "volumes/" + j.ID}
@@ -107,13 +111,17 @@ func (c *call) jobsOf(j *jobs.Job) []obj {
 	if len(nested) > 0 {
 		create["nestedJobs"] = nested
 	}
-	for _, a := range j.Actions {
+	for i, a := range j.Actions {
 		st, code := jobSuccess, 0
 		if a.Outcome != jobs.OutcomeSuccess {
 			st, code = jobFailed, http.StatusConflict
 		}
 		o := mk(jobAction+strconv.FormatInt(a.Started.UnixNano(), 36), ActionNS+a.Action, st, a.Reason, code, stamp(a.Started))
 		o["timeOfStatusChange"] = stamp(a.Ended)
+		if st == jobSuccess && i == len(j.Actions)-1 && strings.HasSuffix(live, "ING") && live != contract.MachineCreating {
+			o["state"], o["progress"] = jobRunning, 50
+			o["statusMessage"] = "the machine is " + live
+		}
 		out = append(out, o)
 	}
 	switch {
@@ -145,7 +153,7 @@ func (c *call) listJobs() error {
 	var all []obj
 	for _, j := range list {
 		if isMachine(j) || isVolume(j) {
-			all = append(all, c.jobsOf(j)...)
+			all = append(all, c.jobsOf(j, "")...)
 		}
 	}
 	return write(c.w, c.f, http.StatusOK, c.collection("Job", "jobs", all, q, false))
@@ -161,12 +169,18 @@ func (c *call) getJob(cid string) error {
 		return errorf(http.StatusNotFound, "no job %q", cid)
 	}
 	c.setJob(id)
-	j, err := c.m.Get(c.ctx, c.owner, id)
+	var j *jobs.Job
+	live := ""
+	if strings.Contains(cid, jobAction) {
+		j, live, err = c.m.Observe(c.ctx, c.owner, id)
+	} else {
+		j, err = c.m.Get(c.ctx, c.owner, id)
+	}
 	if err != nil || !isMachine(j) && !isVolume(j) {
 		return errorf(http.StatusNotFound, "no job %q", cid)
 	}
 	want := c.base + "jobs/" + cid
-	for _, o := range c.jobsOf(j) {
+	for _, o := range c.jobsOf(j, live) {
 		if o["id"] == want {
 			if expands(q, "targetResource") && !j.Status.Final() && isMachine(j) {
 				o["targetResource"] = c.machineObj(j, "")

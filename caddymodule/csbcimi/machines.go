@@ -458,7 +458,7 @@ func (c *call) createMachine() error {
 	case res.Status == csbmsg.StatusOK && j != nil && j.Status == jobs.StatusSuccess:
 		return write(c.w, c.f, http.StatusCreated, c.machineObj(j, ""))
 	case res.Status == csbmsg.StatusOK && j != nil && j.Status.InFlight():
-		return write(c.w, c.f, http.StatusAccepted, c.jobsOf(j)[0])
+		return write(c.w, c.f, http.StatusAccepted, c.jobsOf(j, "")[0])
 	case res.Status == csbmsg.StatusSyntaxError || res.Status == csbmsg.StatusUnsupported:
 		return errorf(http.StatusBadRequest, "%s", res.Reason)
 	}
@@ -596,7 +596,11 @@ func (c *call) machineAction(id, opName string) error {
 		return errorf(http.StatusConflict, "%s", res.Reason)
 	}
 	j := res.Job
-	all := c.jobsOf(j)
+	live := ""
+	if fresh, st, err := c.m.Observe(c.ctx, c.owner, id); err == nil {
+		j, live = fresh, st
+	}
+	all := c.jobsOf(j, live)
 	for i := len(all) - 1; i >= 0; i-- {
 		if all[i]["action"] == ActionNS+name {
 			c.w.Header().Set(JobHeader, fmt.Sprint(all[i]["id"]))

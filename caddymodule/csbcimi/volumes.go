@@ -276,7 +276,7 @@ func (c *call) createVolume() error {
 	case res.Status == csbmsg.StatusOK && j != nil && j.Status == jobs.StatusSuccess:
 		return write(c.w, c.f, http.StatusCreated, c.volumeObj(j))
 	case res.Status == csbmsg.StatusOK && j != nil && j.Status.InFlight():
-		return write(c.w, c.f, http.StatusAccepted, c.jobsOf(j)[0])
+		return write(c.w, c.f, http.StatusAccepted, c.jobsOf(j, "")[0])
 	case res.Status == csbmsg.StatusSyntaxError || res.Status == csbmsg.StatusUnsupported:
 		return errorf(http.StatusBadRequest, "%s", res.Reason)
 	}
