@@ -45,6 +45,48 @@ func (a *App) ConsumerAccess(user string) *placement.Access {
 	return a.consumerView.cfg.access(user)
 }
 
+// NewPlacer returns a placer with another policy over the app's
+// catalogue, providers' order, load and honoured fields: what a
+// front-end uses to let a request name its placement policy
+// (jobs.CreateOptions.Placer). The policy gets the providers' defaults
+// (ProviderDefaulter) as the app's own does. Call it after the app is
+// provisioned.
+func (a *App) NewPlacer(policy placement.Policy) (*placement.Placer, error) {
+	cat := a.Catalogue()
+	if cat == nil {
+		return nil, ErrNoConsumer
+	}
+	if pd, ok := policy.(ProviderDefaulter); ok {
+		pd.ProviderDefaults(a.Providers)
+	}
+	order := make([]string, len(a.Providers))
+	for i, p := range a.Providers {
+		order[i] = p.ID
+	}
+	load := func(id string) placement.Load {
+		if m := a.JobManager(); m != nil {
+			return m.Load(id)
+		}
+		return placement.Load{}
+	}
+	return placement.New(placement.Config{Catalog: cat, Policy: policy, Order: order, Load: load, Honoured: a.honouredFields()})
+}
+
+// PlacementExplanationWith is PlacementExplanation with another placer
+// (from NewPlacer).
+func (a *App) PlacementExplanationWith(p *placement.Placer, user string, req *csbmsg.ServiceRequest) (any, error) {
+	if a.consumerView == nil {
+		return nil, ErrNoConsumer
+	}
+	d, err := p.Place(req, placement.Options{Access: a.consumerView.cfg.access(user), DryRun: true,
+		IgnoreUnhonoured: a.consumerView.cfg.UnhonouredFields == UnhonouredIgnore})
+	if err != nil {
+		return nil, err
+	}
+	defer d.Release()
+	return a.explanation(d), nil
+}
+
 // PlacementExplanation dry-runs req for user and returns what POST
 // /csb/placement/explain answers in JSON for it: the same candidates,
 // scores and reasons. A request placement cannot take is a

@@ -426,6 +426,10 @@ type CreateOptions struct {
 	// Labels are stored on the new job as Job.Labels (a front-end's
 	// metadata). Default none.
 	Labels map[string]string
+	// Placer, when set, places this job instead of Config.Placer (a
+	// front-end's per-request placement policy over the same catalogue).
+	// Default: Config.Placer.
+	Placer Placer
 }
 
 // Create places and provisions a new job for owner. It answers within
@@ -471,7 +475,11 @@ func (m *Manager) Create(ctx context.Context, owner string, req *csbmsg.ServiceR
 		}
 	}
 
-	d, err := m.c().Placer.Place(&want, placement.Options{Access: opt.Access, IgnoreUnhonoured: m.c().IgnoreUnhonoured})
+	placer := m.c().Placer
+	if opt.Placer != nil {
+		placer = opt.Placer
+	}
+	d, err := placer.Place(&want, placement.Options{Access: opt.Access, IgnoreUnhonoured: m.c().IgnoreUnhonoured})
 	if err != nil {
 		var re *placement.RequestError
 		if errors.As(err, &re) {

@@ -1,6 +1,7 @@
 package csbcimi
 
 import (
+	"encoding/json"
 	"strconv"
 	"strings"
 
@@ -33,6 +34,7 @@ func parseDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		machine_image  <name> [<provider>...] [{
 //			description <text>
 //		}]
+//		policies       <policy>...              # csb.placement.* names: first, cheapest, ...
 //	}
 //
 // machine_config and machine_image may be repeated. The handler serves
@@ -102,6 +104,17 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				im.Description = strings.Join(d.RemainingArgs(), " ")
 			}
 			h.MachineImages = append(h.MachineImages, im)
+		case "policies":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			if h.PoliciesRaw == nil {
+				h.PoliciesRaw = caddy.ModuleMap{}
+			}
+			for _, a := range args {
+				h.PoliciesRaw[a] = json.RawMessage("{}")
+			}
 		default:
 			return d.Errf("csb_cimi: unrecognized option %q", opt)
 		}

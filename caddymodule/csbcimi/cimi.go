@@ -23,6 +23,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
+	"github.com/caddy-csb/caddy-csb/broker/placement"
 	"github.com/caddy-csb/caddy-csb/caddymodule"
 )
 
@@ -64,9 +65,15 @@ type Handler struct {
 	// broker's default image ("default": each provider boots the image its
 	// adapter is configured with). Default none.
 	MachineImages []MachineImage `json:"machine_images,omitempty"`
+	// PoliciesRaw are the placement policies (csb.placement.* modules, by
+	// name) a create may name in its csb.policy property, each placing
+	// over the same catalogue as the broker's own policy. Default none: a
+	// create is placed by the broker's policy, and csb.policy is refused.
+	PoliciesRaw caddy.ModuleMap `json:"policies,omitempty" caddy:"namespace=csb.placement"`
 
-	app    *caddymodule.App
-	logger *zap.Logger
+	app     *caddymodule.App
+	logger  *zap.Logger
+	placers map[string]*placement.Placer
 }
 
 // MachineConfig is an operator-declared MachineConfiguration.
@@ -125,6 +132,24 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	if h.MaxBodySize == 0 {
 		h.MaxBodySize = defaultMaxBodySize
+	}
+	if h.PoliciesRaw != nil {
+		mods, err := ctx.LoadModule(h, "PoliciesRaw")
+		if err != nil {
+			return fmt.Errorf("csb_cimi: loading policies: %v", err)
+		}
+		h.placers = map[string]*placement.Placer{}
+		for name, mod := range mods.(map[string]any) {
+			pol, ok := mod.(placement.Policy)
+			if !ok {
+				return fmt.Errorf("csb_cimi: policy %q is %T, not a placement policy", name, mod)
+			}
+			p, err := h.app.NewPlacer(pol)
+			if err != nil {
+				return fmt.Errorf("csb_cimi: policy %q: %v", name, err)
+			}
+			h.placers[name] = p
+		}
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ func TestCIMICaddyfileErrors(t *testing.T) {
 		{"csb_cimi {\n machine_config small 1 1 {\n colour red\n }\n}", "unrecognized option"},
 		{"csb_cimi {\n machine_image\n}", "machine_image <name>"},
 		{"csb_cimi {\n volumes on\n}", "unrecognized option"},
+		{"csb_cimi {\n policies\n}", "wrong argument count"},
 	} {
 		var h Handler
 		err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(c.in))

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -39,13 +40,17 @@ const (
 	PropExpires = "csb.lease_expires"
 	// PropStatus is the broker job's status (read only).
 	PropStatus = "csb.job_status"
+	// PropPolicy names, on create, the placement policy that places the
+	// machine, one of csb_cimi's policies; default the broker's own.
+	PropPolicy = "csb.policy"
 )
 
 // Labels the front-end keeps on a job (jobs.Job.Labels).
 const (
-	labelName = "cimi.name"
-	labelDesc = "cimi.description"
-	labelProp = "cimi.property."
+	labelName   = "cimi.name"
+	labelDesc   = "cimi.description"
+	labelProp   = "cimi.property."
+	labelPolicy = "cimi.policy"
 )
 
 const kibPerGB = 1 << 20
@@ -203,6 +208,9 @@ func (c *call) machineObj(j *jobs.Job, live string) obj {
 		p[PropExpires] = stamp(j.Expires)
 	}
 	p[PropLease] = strconv.FormatUint(j.LeaseSeconds, 10)
+	if pol := j.Labels[labelPolicy]; pol != "" {
+		p[PropPolicy] = pol
+	}
 	o["properties"] = p
 	ops := []op{{Rel: "edit", Href: href}, {Rel: "delete", Href: href}}
 	for _, a := range actionsIn[state] {
@@ -384,8 +392,20 @@ func (c *call) createOptions(name, desc string, p props, access *placement.Acces
 				return opt, err
 			}
 			opt.Lease = d
+		case k == PropPolicy:
+			p, ok := c.h.placers[v]
+			if !ok {
+				names := make([]string, 0, len(c.h.placers))
+				for n := range c.h.placers {
+					names = append(names, n)
+				}
+				sort.Strings(names)
+				return opt, errorf(http.StatusBadRequest, "property %s %q: this broker offers the policies %v (csb_cimi policies)", k, v, names)
+			}
+			opt.Placer = p
+			labels[labelPolicy] = v
 		case strings.HasPrefix(k, "csb."):
-			return opt, errorf(http.StatusBadRequest, "property %s: unknown broker property (the broker's are %s and %s)", k, PropProvider, PropLease)
+			return opt, errorf(http.StatusBadRequest, "property %s: unknown broker property (the broker's are %s, %s and %s)", k, PropProvider, PropLease, PropPolicy)
 		default:
 			labels[labelProp+k] = v
 		}
@@ -471,7 +491,13 @@ func (c *call) dryRun(req *csbmsg.ServiceRequest, opt jobs.CreateOptions) error 
 	if opt.Access != nil && !slices.Equal(opt.Access.Allow, accessAllow(c.h.app.ConsumerAccess(c.owner))) {
 		return errorf(http.StatusBadRequest, "a dry run explains the broker's own choice: leave %s out", PropProvider)
 	}
-	exp, err := c.h.app.PlacementExplanation(c.owner, req)
+	var exp any
+	var err error
+	if opt.Placer != nil {
+		exp, err = c.h.app.PlacementExplanationWith(opt.Placer.(*placement.Placer), c.owner, req)
+	} else {
+		exp, err = c.h.app.PlacementExplanation(c.owner, req)
+	}
 	if err != nil {
 		var re *placement.RequestError
 		if errors.As(err, &re) {
