@@ -21,4 +21,6 @@ import (
 	_ "github.com/caddy-csb/caddy-csb/caddymodule/jobroute"
 	// caddy csb: the command-line client of the Consumer interface.
 	_ "github.com/caddy-csb/caddy-csb/caddymodule/csbcli"
+	// csb_cimi: the CIMI (DSP0263) front-end.
+	_ "github.com/caddy-csb/caddy-csb/caddymodule/csbcimi"
 )

@@ -111,7 +111,7 @@ func (api *AdminAPI) serveExplain(w http.ResponseWriter, r *http.Request) error 
 		}
 		return adminError(http.StatusInternalServerError, "placement: %v", err)
 	}
-	out := a.explanationOf(d)
+	out := a.explanation(d)
 	if user != "" {
 		var price *float64
 		if c := d.Chosen(); c != nil && c.HasPrice {
@@ -184,11 +184,11 @@ func (api *AdminAPI) serveExplain(w http.ResponseWriter, r *http.Request) error 
 	return writeXML(w, csbmsg.ConsumerMediaType, doc)
 }
 
-// explanationOf turns a dry-run decision into the explain answer: every
+// explanation turns a dry-run decision into the explain answer: every
 // candidate with its score or reason, then the configured providers
 // placement did not consider and why. The admin API and the consumer's
 // explain (consumer_explain.go) answer with it.
-func (a *App) explanationOf(d *placement.Decision) adminExplanation {
+func (a *App) explanation(d *placement.Decision) adminExplanation {
 	out := adminExplanation{Kind: d.Kind, Policy: d.Policy, Version: d.Version, Summary: d.Summary(), Candidates: []adminCandidate{},
 		Fields: append([]string{}, d.Fields...)}
 	seen := map[string]bool{}

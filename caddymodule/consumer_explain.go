@@ -77,7 +77,7 @@ func (h *Handler) serveConsumerExplain(w http.ResponseWriter, r *http.Request, o
 			out.Reason = "unsupported element " + contract.FieldList(f) + ": no provider's adapter honours it; " + out.Reason
 		}
 	}
-	x := a.explanationOf(d)
+	x := a.explanation(d)
 	var price *float64
 	if c := d.Chosen(); c != nil && c.HasPrice {
 		p := c.Price

@@ -2,12 +2,12 @@ package caddymodule
 
 // What the csb app exposes to northbound front-ends that use the engine
 // in-process (the web console, caddymodule/csbconsole): the consumer
-// settings a job is created with, the subscriptions, and why a provider
+// settings a job is created with (the owner: ConsumerOwner in
+// frontdoor.go), the subscriptions, and why a provider
 // was not a placement candidate. Each reads the app's own configuration
 // load, as the Consumer interface does.
 
 import (
-	"errors"
 	"net/url"
 	"time"
 
@@ -15,24 +15,6 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 	"github.com/caddy-csb/caddy-csb/broker/publish"
 )
-
-// ErrNoConsumerUser is returned by ConsumerOwner for a request without an
-// authenticated user when the jobs settings say "anonymous refuse".
-var ErrNoConsumerUser = errors.New("no authenticated user: put basic_auth or digest_auth in front, or set jobs { anonymous allow }")
-
-// ConsumerOwner returns the job owner a front-end acts for, given the
-// authenticated user ({http.auth.user.id}): the user itself, or
-// AnonymousOwner for no user when the jobs settings allow anonymous
-// consumers (else ErrNoConsumerUser), as the Consumer interface decides.
-func (a *App) ConsumerOwner(user string) (string, error) {
-	if user != "" {
-		return user, nil
-	}
-	if a.Consumer != nil && a.Consumer.Anonymous == AnonymousAllow {
-		return AnonymousOwner, nil
-	}
-	return "", ErrNoConsumerUser
-}
 
 // ConsumerCreateOptions returns the options a create for owner takes
 // through the Consumer interface: the lease asked for (zero: the

@@ -222,6 +222,14 @@ type Job struct {
 	// at a priced provider.
 	Cost *Cost `json:"cost,omitempty"`
 
+	// Labels are a front-end's metadata about the job (the CIMI front-end
+	// keeps a machine's name, description and properties here); the
+	// engine stores them and never reads them. See SetLabels.
+	Labels map[string]string `json:"labels,omitempty"`
+	// Actions are the life cycle actions run on the job's resource,
+	// oldest first, at most MaxActionRecords (see action.go).
+	Actions []ActionRecord `json:"actions,omitempty"`
+
 	IdempotencyKey string    `json:"idempotency_key,omitempty"`
 	CopiedFrom     string    `json:"copied_from,omitempty"`
 	Created        time.Time `json:"created"`

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -433,6 +434,13 @@ type CreateOptions struct {
 	// MaxPrice, when set, is the highest price per hour per cost unit the
 	// request accepts (placement.Options.MaxPrice).
 	MaxPrice *float64
+	// Labels are stored on the new job as Job.Labels (a front-end's
+	// metadata). Default none.
+	Labels map[string]string
+	// Placer, when set, places this job instead of Config.Placer (a
+	// front-end's per-request placement policy over the same catalogue).
+	// Default: Config.Placer.
+	Placer Placer
 }
 
 // Create places and provisions a new job for owner. It answers within
@@ -478,7 +486,11 @@ func (m *Manager) Create(ctx context.Context, owner string, req *csbmsg.ServiceR
 		}
 	}
 
-	d, err := m.c().Placer.Place(&want, placement.Options{Access: opt.Access, IgnoreUnhonoured: m.c().IgnoreUnhonoured, MaxPrice: opt.MaxPrice})
+	placer := m.c().Placer
+	if opt.Placer != nil {
+		placer = opt.Placer
+	}
+	d, err := placer.Place(&want, placement.Options{Access: opt.Access, IgnoreUnhonoured: m.c().IgnoreUnhonoured, MaxPrice: opt.MaxPrice})
 	if err != nil {
 		var re *placement.RequestError
 		if errors.As(err, &re) {
@@ -503,6 +515,7 @@ func (m *Manager) Create(ctx context.Context, owner string, req *csbmsg.ServiceR
 		Decision:       d.Summary(),
 		LeaseSeconds:   m.leaseSeconds(opt.Lease),
 		IdempotencyKey: opt.IdempotencyKey,
+		Labels:         maps.Clone(opt.Labels),
 		Created:        now,
 		Reason:         "accepted: " + d.Summary(),
 		Op:             &Op{Kind: OpCreate, Instance: m.instance, Started: now},

@@ -1,0 +1,262 @@
+package csbcimi
+
+// CIMI Jobs: every asynchronous operation on a machine, derived from the
+// broker job's record. A machine's jobs are
+//
+//	<job-id>.create            the create (its nestedJobs are the attempts)
+//	<job-id>.attempt-<n>       one provisioning attempt at one provider
+//	<job-id>.action-<stamp>    a start, stop, restart or suspend
+//	<job-id>.delete            the consumer's delete
+//	<job-id>.reclaim           the broker's delete when the lease ended
+//
+// so they are as durable as the job and list with the owner's jobs.
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/caddy-csb/caddy-csb/broker/contract"
+	"github.com/caddy-csb/caddy-csb/broker/jobs"
+)
+
+const (
+	jobCreate  = ".create"
+	jobAttempt = ".attempt-"
+	jobAction  = ".action-"
+	jobDelete  = ".delete"
+	jobReclaim = ".reclaim"
+)
+
+// CIMI Job states.
+const (
+	jobQueued  = "QUEUED"
+	jobRunning = "RUNNING"
+	jobFailed  = "FAILED"
+	jobSuccess = "SUCCESS"
+)
+
+// jobsOf renders the CIMI Jobs of one broker job, the create first.
+// live is the provider's state of the machine when the caller read it
+// ("" when not): while it is transitional (STOPPING, ...), the latest
+// action's Job is RUNNING.
+func (c *call) jobsOf(j *jobs.Job, live string) []obj {
+	machine := ref{Href: c.base + "machines/" + j.ID}
+	if !isMachine(j) {
+		machine = ref{Href: c.base + "volumes/" + j.ID}
+	}
+	id := func(suffix string) string { return c.base + "jobs/" + j.ID + suffix }
+	mk := func(suffix, act, state, msg string, code int, at string) obj {
+		o := obj{
+			"resourceURI":        NS + "/Job",
+			"id":                 id(suffix),
+			"created":            at,
+			"state":              state,
+			"action":             act,
+			"targetResource":     machine,
+			"returnCode":         code,
+			"timeOfStatusChange": at,
+			"initiator":          j.Owner,
+		}
+		if msg != "" {
+			o["statusMessage"] = msg
+		}
+		switch state {
+		case jobSuccess, jobFailed:
+			o["progress"] = 100
+		default:
+			o["progress"] = 0
+		}
+		return o
+	}
+	// The create.
+	state, code := jobSuccess, 0
+	switch {
+	case j.Status == jobs.StatusPending:
+		state = jobQueued
+	case j.Status == jobs.StatusProvisioning:
+		state = jobRunning
+	case j.Status == jobs.StatusFailed && j.ProviderID == "":
+		state, code = jobFailed, http.StatusConflict
+	}
+	create := mk(jobCreate, "add", state, j.Decision, code, stamp(j.Created))
+	if state == jobSuccess || state == jobFailed {
+		create["timeOfStatusChange"] = stamp(j.Updated)
+	}
+	out := []obj{create}
+	var nested []ref
+	for i, a := range j.Attempts {
+		if a.Purpose != jobs.OpCreate {
+			continue
+		}
+		st := map[string]string{jobs.OutcomeInProgress: jobRunning, jobs.OutcomeSuccess: jobSuccess}[a.Outcome]
+		code := 0
+		if st == "" {
+			st, code = jobFailed, http.StatusConflict
+		}
+		msg := a.ProviderID + " (" + a.ServiceID + "): " + a.Outcome
+		if a.Reason != "" {
+			msg += ": " + a.Reason
+		}
+		o := mk(jobAttempt+strconv.Itoa(i+1), "add", st, msg, code, stamp(a.Started))
+		if !a.Ended.IsZero() {
+			o["timeOfStatusChange"] = stamp(a.Ended)
+		}
+		o["parentJob"] = ref{Href: id(jobCreate)}
+		o["properties"] = props{PropProvider: a.ProviderID, PropService: a.ServiceID}
+		nested = append(nested, ref{Href: o["id"].(string)})
+		out = append(out, o)
+	}
+	if len(nested) > 0 {
+		create["nestedJobs"] = nested
+	}
+	for i, a := range j.Actions {
+		st, code := jobSuccess, 0
+		if a.Outcome != jobs.OutcomeSuccess {
+			st, code = jobFailed, http.StatusConflict
+		}
+		o := mk(jobAction+strconv.FormatInt(a.Started.UnixNano(), 36), ActionNS+a.Action, st, a.Reason, code, stamp(a.Started))
+		o["timeOfStatusChange"] = stamp(a.Ended)
+		if st == jobSuccess && i == len(j.Actions)-1 && strings.HasSuffix(live, "ING") && live != contract.MachineCreating {
+			o["state"], o["progress"] = jobRunning, 50
+			o["statusMessage"] = "the machine is " + live
+		}
+		out = append(out, o)
+	}
+	switch {
+	case j.Status == jobs.StatusRemoved:
+		out = append(out, mk(jobDelete, "delete", jobSuccess, j.Reason, 0, stamp(j.Updated)))
+	case j.Status == jobs.StatusExpired:
+		o := mk(jobReclaim, "delete", jobSuccess, j.Reason, 0, stamp(j.Updated))
+		o["initiator"] = "csb-lease"
+		out = append(out, o)
+	case j.Op != nil && j.Op.Kind == jobs.OpRemove:
+		out = append(out, mk(jobDelete, "delete", jobRunning, j.Reason, 0, stamp(j.Op.Started)))
+	case j.Op != nil && j.Op.Kind == jobs.OpReap:
+		o := mk(jobReclaim, "delete", jobRunning, j.Reason, 0, stamp(j.Op.Started))
+		o["initiator"] = "csb-lease"
+		out = append(out, o)
+	}
+	return out
+}
+
+func (c *call) listJobs() error {
+	q, err := parseQuery(c.r.URL.Query())
+	if err != nil {
+		return err
+	}
+	list, err := c.m.ListOwned(c.ctx, c.owner)
+	if err != nil {
+		return err
+	}
+	var all []obj
+	for _, j := range list {
+		if isMachine(j) || isVolume(j) {
+			all = append(all, c.jobsOf(j, "")...)
+		}
+	}
+	return write(c.w, c.f, http.StatusOK, c.collection("Job", "jobs", all, q, false))
+}
+
+func (c *call) getJob(cid string) error {
+	q, err := parseQuery(c.r.URL.Query())
+	if err != nil {
+		return err
+	}
+	id, _, ok := strings.Cut(cid, ".")
+	if !ok {
+		return errorf(http.StatusNotFound, "no job %q", cid)
+	}
+	c.setJob(id)
+	var j *jobs.Job
+	live := ""
+	if strings.Contains(cid, jobAction) {
+		j, live, err = c.m.Observe(c.ctx, c.owner, id)
+	} else {
+		j, err = c.m.Get(c.ctx, c.owner, id)
+	}
+	if err != nil || !isMachine(j) && !isVolume(j) {
+		return errorf(http.StatusNotFound, "no job %q", cid)
+	}
+	want := c.base + "jobs/" + cid
+	for _, o := range c.jobsOf(j, live) {
+		if o["id"] == want {
+			if expands(q, "targetResource") && !j.Status.Final() && isMachine(j) {
+				o["targetResource"] = c.machineObj(j, "")
+			}
+			return write(c.w, c.f, http.StatusOK, q.project(o))
+		}
+	}
+	return errorf(http.StatusNotFound, "no job %q", cid)
+}
+
+// expands reports whether $expand names attr (or *).
+func expands(q *query, attr string) bool {
+	for _, e := range q.expand {
+		if e == attr || e == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+// writeRaw writes a value that is not a CIMI resource (placement's
+// explanation): as is in JSON, as a generic element tree in XML.
+func writeRaw(w http.ResponseWriter, f format, v any) error {
+	if f == formatJSON {
+		data, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Content-Type", f.mediaType())
+		w.WriteHeader(http.StatusOK)
+		_, err = w.Write(append(data, '\n'))
+		return err
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		return err
+	}
+	o := toObj(m)
+	o["resourceURI"] = NS + "/PlacementExplanation"
+	return write(w, f, http.StatusOK, o)
+}
+
+func toObj(m map[string]any) obj {
+	o := obj{}
+	for k, v := range m {
+		switch v := v.(type) {
+		case map[string]any:
+			o[k] = toObj(v)
+		case []any:
+			var objs []obj
+			var strs []string
+			for _, e := range v {
+				if mm, ok := e.(map[string]any); ok {
+					objs = append(objs, toObj(mm))
+				} else {
+					strs = append(strs, jsonScalar(e))
+				}
+			}
+			if objs != nil {
+				o[k] = objs
+			} else {
+				o[k] = strs
+			}
+		case nil:
+		default:
+			o[k] = jsonScalar(v)
+		}
+	}
+	return o
+}
+
+func jsonScalar(v any) string {
+	data, _ := json.Marshal(v)
+	return strings.Trim(string(data), `"`)
+}

@@ -1,0 +1,637 @@
+package csbcimi
+
+// Machines: a Machine is a broker job whose request holds compute.
+
+import (
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caddy-csb/caddy-csb/broker/catalog"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/broker/jobs"
+	"github.com/caddy-csb/caddy-csb/broker/placement"
+)
+
+// The broker's properties keys. A MachineCreate may set PropProvider and
+// PropLease; an update (PUT) may set PropLease to renew the lease. The
+// broker shows all of them on every Machine; other csb.* keys are
+// refused.
+const (
+	// PropProvider names the provider to place the machine on (several,
+	// comma-separated: one of them). Placement still checks the offer.
+	PropProvider = "csb.provider"
+	// PropLease asks for a lease (a Go duration, "2h", or seconds): on
+	// create it is the machine's lease, on update it renews the lease for
+	// that long. It is clamped to the jobs block's lease_min/lease_max.
+	PropLease = "csb.lease"
+	// PropService is the provider's service the machine was placed on
+	// (read only).
+	PropService = "csb.service"
+	// PropExpires is when the lease ends, RFC 3339 (read only); the
+	// machine is deleted then unless the lease is renewed.
+	PropExpires = "csb.lease_expires"
+	// PropStatus is the broker job's status (read only).
+	PropStatus = "csb.job_status"
+	// PropPolicy names, on create, the placement policy that places the
+	// machine, one of csb_cimi's policies; default the broker's own.
+	PropPolicy = "csb.policy"
+)
+
+// Labels the front-end keeps on a job (jobs.Job.Labels).
+const (
+	labelName   = "cimi.name"
+	labelDesc   = "cimi.description"
+	labelProp   = "cimi.property."
+	labelPolicy = "cimi.policy"
+)
+
+const kibPerGB = 1 << 20
+
+// machineCreate is DSP0263's MachineCreate.
+type machineCreate struct {
+	Name            string           `json:"name" xml:"name"`
+	Description     string           `json:"description" xml:"description"`
+	Properties      props            `json:"properties" xml:"property"`
+	MachineTemplate *machineTemplate `json:"machineTemplate" xml:"machineTemplate"`
+}
+
+type machineTemplate struct {
+	Href          string           `json:"href" xml:"href,attr"`
+	MachineConfig *machineConfigIn `json:"machineConfig" xml:"machineConfig"`
+	MachineImage  *ref             `json:"machineImage" xml:"machineImage"`
+	InitialState  string           `json:"initialState" xml:"initialState"`
+	// VolumeTemplates are volumes to create and attach with the machine
+	// (at most one); Volumes are existing volumes to attach (not served).
+	VolumeTemplates []volumeTemplate   `json:"volumeTemplates" xml:"volumeTemplate"`
+	Volumes         []machineVolumeRef `json:"volumes" xml:"volume"`
+	// Attributes the broker cannot honour: given, the create is refused
+	// (501) rather than made without them.
+	NetworkInterfaces presence `json:"networkInterfaces" xml:"networkInterface"`
+	Credential        presence `json:"credential" xml:"credential"`
+	UserData          presence `json:"userData" xml:"userData"`
+	Meters            presence `json:"meterTemplates" xml:"meterTemplate"`
+	EventLog          presence `json:"eventLogTemplate" xml:"eventLogTemplate"`
+}
+
+// presence records whether an attribute was given with a value (not
+// null, not an empty array).
+type presence struct{ set bool }
+
+func (p *presence) UnmarshalJSON(data []byte) error {
+	s := strings.Join(strings.Fields(string(data)), "")
+	p.set = p.set || s != "null" && s != "[]" && s != "{}" && s != `""`
+	return nil
+}
+
+func (p *presence) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
+	p.set = true
+	return d.Skip()
+}
+
+type machineConfigIn struct {
+	Href    string   `json:"href" xml:"href,attr"`
+	CPU     uint64   `json:"cpu" xml:"cpu"`
+	Memory  uint64   `json:"memory" xml:"memory"`
+	CPUArch string   `json:"cpuArch" xml:"cpuArch"`
+	Disks   presence `json:"disks" xml:"disk"`
+}
+
+// machineUpdate is the body of a PUT on a Machine.
+type machineUpdate struct {
+	Name        *string `json:"name" xml:"name"`
+	Description *string `json:"description" xml:"description"`
+	Properties  props   `json:"properties" xml:"property"`
+}
+
+// action is DSP0263's Action body.
+type action struct {
+	Action string `json:"action" xml:"action"`
+}
+
+// isMachine reports whether a job is a Machine: an IaaS job asking for
+// compute.
+func isMachine(j *jobs.Job) bool {
+	return j.Kind == catalog.KindIaaS && j.Request.IaaS != nil && j.Request.IaaS.Compute != nil
+}
+
+// ownMachine reads owner's machine id; unknown, foreign, ended and
+// non-machine jobs are all 404.
+func (c *call) ownMachine(id string, observe bool) (*jobs.Job, string, error) {
+	var j *jobs.Job
+	var state string
+	var err error
+	if observe {
+		j, state, err = c.m.Observe(c.ctx, c.owner, id)
+	} else {
+		j, err = c.m.Get(c.ctx, c.owner, id)
+	}
+	switch {
+	case errors.Is(err, jobs.ErrNoJob):
+		return nil, "", errorf(http.StatusNotFound, "no machine %q", id)
+	case err != nil:
+		return nil, "", err
+	case !isMachine(j) || j.Status.Final():
+		return nil, "", errorf(http.StatusNotFound, "no machine %q", id)
+	}
+	return j, state, nil
+}
+
+// machineState is the Machine.state shown for j: the provider's (live)
+// when given, else what the job records.
+func machineState(j *jobs.Job, live string) string {
+	switch {
+	case j.Status.InFlight():
+		return contract.MachineCreating
+	case j.Status == jobs.StatusFailed:
+		return contract.MachineError
+	case j.Status.Final():
+		return "DELETED"
+	case live != "":
+		return live
+	case j.Resource != nil:
+		return jobs.MachineStateOf(j.Resource)
+	}
+	return contract.MachineStarted
+}
+
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// machineObj renders a job as a Machine.
+func (c *call) machineObj(j *jobs.Job, live string) obj {
+	href := c.base + "machines/" + j.ID
+	state := machineState(j, live)
+	name := j.Labels[labelName]
+	if name == "" {
+		name = "csb-" + j.ID
+	}
+	o := obj{
+		"resourceURI": NS + "/Machine",
+		"id":          href,
+		"name":        name,
+		"created":     stamp(j.Created),
+		"updated":     stamp(j.Updated),
+		"state":       state,
+	}
+	if d := j.Labels[labelDesc]; d != "" {
+		o["description"] = d
+	}
+	if g := j.Granted().IaaS; g != nil && g.Compute != nil {
+		if g.Compute.Cores != nil {
+			o["cpu"] = *g.Compute.Cores
+		}
+		if g.Compute.Memory != nil {
+			o["memory"] = *g.Compute.Memory * kibPerGB
+		}
+		if g.Compute.Architecture != nil {
+			o["cpuArch"] = *g.Compute.Architecture
+		}
+	}
+	p := props{PropStatus: string(j.Status)}
+	for k, v := range j.Labels {
+		if strings.HasPrefix(k, labelProp) {
+			p[strings.TrimPrefix(k, labelProp)] = v
+		}
+	}
+	if j.ProviderID != "" {
+		p[PropProvider] = j.ProviderID
+		p[PropService] = j.ServiceID
+	}
+	if !j.Expires.IsZero() && j.Status == jobs.StatusSuccess {
+		p[PropExpires] = stamp(j.Expires)
+	}
+	p[PropLease] = strconv.FormatUint(j.LeaseSeconds, 10)
+	if pol := j.Labels[labelPolicy]; pol != "" {
+		p[PropPolicy] = pol
+	}
+	o["properties"] = p
+	ops := []op{{Rel: "edit", Href: href}, {Rel: "delete", Href: href}}
+	for _, a := range actionsIn[state] {
+		ops = append(ops, op{Rel: ActionNS + a, Href: href + "/" + a})
+	}
+	o["operations"] = ops
+	o["volumes"] = ref{Href: href + "/volumes"}
+	return o
+}
+
+// actionsIn are the actions a machine offers in each state.
+var actionsIn = map[string][]string{
+	contract.MachineStarted: {contract.ActionStop, contract.ActionRestart, contract.ActionSuspend},
+	contract.MachineStopped: {contract.ActionStart},
+	contract.MachineSuspend: {contract.ActionStart},
+	"PAUSED":                {contract.ActionStart},
+}
+
+func (c *call) getMachine(id string) error {
+	q, err := parseQuery(c.r.URL.Query())
+	if err != nil {
+		return err
+	}
+	j, live, err := c.ownMachine(id, true)
+	if err != nil {
+		return err
+	}
+	return write(c.w, c.f, http.StatusOK, q.project(c.machineObj(j, live)))
+}
+
+// machines returns owner's machines, newest first, with the provider's
+// state of each.
+func (c *call) machines() ([]obj, error) {
+	list, err := c.m.ListOwned(c.ctx, c.owner)
+	if err != nil {
+		return nil, err
+	}
+	var out []obj
+	for _, j := range list {
+		if !isMachine(j) || j.Status.Final() {
+			continue
+		}
+		live := ""
+		if j.Status == jobs.StatusSuccess {
+			if fresh, st, err := c.m.Observe(c.ctx, c.owner, j.ID); err == nil {
+				j, live = fresh, st
+			}
+		}
+		out = append(out, c.machineObj(j, live))
+	}
+	return out, nil
+}
+
+func (c *call) listMachines() error {
+	q, err := parseQuery(c.r.URL.Query())
+	if err != nil {
+		return err
+	}
+	ms, err := c.machines()
+	if err != nil {
+		return err
+	}
+	return write(c.w, c.f, http.StatusOK, c.collection("Machine", "machines", ms, q, true))
+}
+
+// request turns a MachineCreate into the broker's request and create
+// options.
+func (c *call) request(mc *machineCreate) (*csbmsg.ServiceRequest, jobs.CreateOptions, error) {
+	var opt jobs.CreateOptions
+	t := mc.MachineTemplate
+	if t == nil {
+		return nil, opt, errorf(http.StatusBadRequest, "a MachineCreate needs a machineTemplate")
+	}
+	if t.Href != "" {
+		tpl, err := c.template(t.Href)
+		if err != nil {
+			return nil, opt, err
+		}
+		t = tpl
+	}
+	for _, u := range []struct {
+		name string
+		p    presence
+	}{{"networkInterfaces", t.NetworkInterfaces}, {"credential", t.Credential}, {"userData", t.UserData}, {"meterTemplates", t.Meters}, {"eventLogTemplate", t.EventLog}} {
+		if u.p.set {
+			return nil, opt, errorf(http.StatusNotImplemented, "machineTemplate.%s is not served: the broker's providers get no %s from it, so it refuses the create rather than make a machine without it", u.name, u.name)
+		}
+	}
+	if t.MachineConfig == nil {
+		return nil, opt, errorf(http.StatusBadRequest, "the machineTemplate needs a machineConfig (by reference or inline)")
+	}
+	if t.MachineConfig.Disks.set {
+		return nil, opt, errorf(http.StatusNotImplemented, "machineConfig.disks is not served: give a volumeTemplate for a volume attached to the machine")
+	}
+	cfg := *t.MachineConfig
+	if cfg.Href != "" {
+		known, err := c.configByHref(cfg.Href)
+		if err != nil {
+			return nil, opt, err
+		}
+		cfg = known
+	}
+	if cfg.CPU == 0 || cfg.Memory == 0 {
+		return nil, opt, errorf(http.StatusBadRequest, "the machineConfig needs cpu and memory")
+	}
+	memGB := (cfg.Memory + kibPerGB - 1) / kibPerGB
+	compute := &csbmsg.Compute{Cores: &cfg.CPU, Memory: &memGB}
+	if cfg.CPUArch != "" {
+		arch := cfg.CPUArch
+		compute.Architecture = &arch
+	}
+	if t.InitialState != "" && !strings.EqualFold(t.InitialState, contract.MachineStarted) {
+		return nil, opt, errorf(http.StatusBadRequest, "initialState %q: machines start STARTED here", t.InitialState)
+	}
+	access := c.h.app.ConsumerAccess(c.owner)
+	if t.MachineImage != nil && t.MachineImage.Href != "" {
+		im, err := c.imageByHref(t.MachineImage.Href)
+		if err != nil {
+			return nil, opt, err
+		}
+		if len(im.Providers) > 0 {
+			access = restrict(access, im.Providers)
+		}
+	}
+	opt, err := c.createOptions(mc.Name, mc.Description, mc.Properties, access)
+	if err != nil {
+		return nil, opt, err
+	}
+	iaas := &csbmsg.IaaS{Compute: compute}
+	if len(t.Volumes) > 0 {
+		return nil, opt, errorf(http.StatusNotImplemented, "machineTemplate.volumes: attaching an existing volume is not served; give a volumeTemplate and the machine's provider creates and attaches the volume")
+	}
+	switch len(t.VolumeTemplates) {
+	case 0:
+	case 1:
+		st, err := c.storage(&t.VolumeTemplates[0])
+		if err != nil {
+			return nil, opt, err
+		}
+		iaas.Storage = st
+		link := &csbmsg.StorageLink{}
+		if l := t.VolumeTemplates[0].InitialLocation; l != "" {
+			link.Mountpoint = &l
+		}
+		iaas.StorageLink = link
+	default:
+		return nil, opt, errorf(http.StatusBadRequest, "machineTemplate.volumeTemplates: one volume per machine is served, not %d", len(t.VolumeTemplates))
+	}
+	return &csbmsg.ServiceRequest{IaaS: iaas}, opt, nil
+}
+
+// createOptions reads a create's name, description and properties into
+// the job's labels, lease and provider choice.
+func (c *call) createOptions(name, desc string, p props, access *placement.Access) (jobs.CreateOptions, error) {
+	var opt jobs.CreateOptions
+	labels := map[string]string{}
+	if name != "" {
+		labels[labelName] = name
+	}
+	if desc != "" {
+		labels[labelDesc] = desc
+	}
+	for k, v := range p {
+		switch {
+		case k == PropProvider:
+			var ids []string
+			for _, s := range strings.Split(v, ",") {
+				if s = strings.TrimSpace(s); s != "" {
+					ids = append(ids, s)
+				}
+			}
+			if len(ids) == 0 {
+				return opt, errorf(http.StatusBadRequest, "property %s is empty", k)
+			}
+			access = restrict(access, ids)
+		case k == PropLease:
+			d, err := leaseOf(v)
+			if err != nil {
+				return opt, err
+			}
+			opt.Lease = d
+		case k == PropPolicy:
+			p, ok := c.h.placers[v]
+			if !ok {
+				names := make([]string, 0, len(c.h.placers))
+				for n := range c.h.placers {
+					names = append(names, n)
+				}
+				sort.Strings(names)
+				return opt, errorf(http.StatusBadRequest, "property %s %q: this broker offers the policies %v (csb_cimi policies)", k, v, names)
+			}
+			opt.Placer = p
+			labels[labelPolicy] = v
+		case strings.HasPrefix(k, "csb."):
+			return opt, errorf(http.StatusBadRequest, "property %s: unknown broker property (the broker's are %s, %s and %s)", k, PropProvider, PropLease, PropPolicy)
+		default:
+			labels[labelProp+k] = v
+		}
+	}
+	opt.Access = access
+	opt.Labels = labels
+	return opt, nil
+}
+
+// restrict narrows access to the providers ids (keeping the user's deny
+// list, and the user's allow list as a bound).
+func restrict(access *placement.Access, ids []string) *placement.Access {
+	out := &placement.Access{}
+	if access != nil {
+		out.Deny = access.Deny
+		for _, id := range ids {
+			if len(access.Allow) == 0 || slices.Contains(access.Allow, id) {
+				out.Allow = append(out.Allow, id)
+			}
+		}
+		if len(out.Allow) == 0 {
+			// None of them is allowed for this user: nothing may match.
+			out.Deny = append(slices.Clone(out.Deny), ids...)
+			out.Allow = ids
+		}
+		return out
+	}
+	out.Allow = ids
+	return out
+}
+
+// leaseOf reads a csb.lease value: a Go duration or whole seconds.
+func leaseOf(v string) (time.Duration, error) {
+	if n, err := strconv.ParseUint(v, 10, 32); err == nil && n > 0 {
+		return time.Duration(n) * time.Second, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, errorf(http.StatusBadRequest, "property %s %q: want a duration (2h) or seconds", PropLease, v)
+	}
+	return d, nil
+}
+
+func (c *call) createMachine() error {
+	var mc machineCreate
+	if err := readBody(c.w, c.r, c.h.MaxBodySize, "MachineCreate", &mc); err != nil {
+		return err
+	}
+	req, opt, err := c.request(&mc)
+	if err != nil {
+		return err
+	}
+	if _, dry := c.r.URL.Query()["dryRun"]; dry {
+		return c.dryRun(req, opt)
+	}
+	res, err := c.m.Create(c.ctx, c.owner, req, opt)
+	if err != nil {
+		if errors.Is(err, jobs.ErrNotRecorded) {
+			return errorf(http.StatusServiceUnavailable, "%v", err)
+		}
+		return err
+	}
+	j := res.Job
+	if j != nil {
+		c.setJob(j.ID)
+		c.w.Header().Set(JobHeader, c.base+"jobs/"+j.ID+jobCreate)
+		c.w.Header().Set("Location", c.base+"machines/"+j.ID)
+	}
+	switch {
+	case res.Status == csbmsg.StatusOK && j != nil && j.Status == jobs.StatusSuccess:
+		return write(c.w, c.f, http.StatusCreated, c.machineObj(j, ""))
+	case res.Status == csbmsg.StatusOK && j != nil && j.Status.InFlight():
+		return write(c.w, c.f, http.StatusAccepted, c.jobsOf(j, "")[0])
+	case res.Status == csbmsg.StatusSyntaxError || res.Status == csbmsg.StatusUnsupported:
+		return errorf(http.StatusBadRequest, "%s", res.Reason)
+	}
+	return errorf(http.StatusConflict, "no provider could create the machine: %s", res.Reason)
+}
+
+// dryRun answers placement's explanation of a MachineCreate: what
+// /csb/placement/explain answers for the same request and user.
+func (c *call) dryRun(req *csbmsg.ServiceRequest, opt jobs.CreateOptions) error {
+	if opt.Access != nil && !slices.Equal(opt.Access.Allow, accessAllow(c.h.app.ConsumerAccess(c.owner))) {
+		return errorf(http.StatusBadRequest, "a dry run explains the broker's own choice: leave %s out", PropProvider)
+	}
+	var exp any
+	var err error
+	if opt.Placer != nil {
+		exp, err = c.h.app.PlacementExplanationWith(opt.Placer.(*placement.Placer), c.owner, req)
+	} else {
+		exp, err = c.h.app.PlacementExplanation(c.owner, req)
+	}
+	if err != nil {
+		var re *placement.RequestError
+		if errors.As(err, &re) {
+			return errorf(http.StatusBadRequest, "%s", re.Reason)
+		}
+		return err
+	}
+	return writeRaw(c.w, c.f, exp)
+}
+
+func accessAllow(a *placement.Access) []string {
+	if a == nil {
+		return nil
+	}
+	return a.Allow
+}
+
+func (c *call) updateMachine(id string) error {
+	var mu machineUpdate
+	if err := readBody(c.w, c.r, c.h.MaxBodySize, "Machine", &mu); err != nil {
+		return err
+	}
+	if _, _, err := c.ownMachine(id, false); err != nil {
+		return err
+	}
+	labels := map[string]string{}
+	if mu.Name != nil {
+		labels[labelName] = *mu.Name
+	}
+	if mu.Description != nil {
+		labels[labelDesc] = *mu.Description
+	}
+	var lease time.Duration
+	for k, v := range mu.Properties {
+		switch {
+		case k == PropLease:
+			d, err := leaseOf(v)
+			if err != nil {
+				return err
+			}
+			lease = d
+		case strings.HasPrefix(k, "csb."):
+			// The broker's read-only keys, echoed back by clients that
+			// PUT what they read: left alone.
+		default:
+			labels[labelProp+k] = v
+		}
+	}
+	if lease > 0 {
+		res, err := c.m.Update(c.ctx, c.owner, id, &csbmsg.ServiceRequest{}, lease)
+		if err != nil {
+			return c.jobErr(id, err)
+		}
+		if res.Status != csbmsg.StatusOK {
+			return errorf(http.StatusConflict, "renewing the lease: %s", res.Reason)
+		}
+	}
+	if len(labels) > 0 {
+		res, err := c.m.SetLabels(c.ctx, c.owner, id, labels)
+		if err != nil {
+			return c.jobErr(id, err)
+		}
+		if res.Status != csbmsg.StatusOK {
+			return errorf(http.StatusConflict, "%s", res.Reason)
+		}
+	}
+	j, live, err := c.ownMachine(id, true)
+	if err != nil {
+		return err
+	}
+	return write(c.w, c.f, http.StatusOK, c.machineObj(j, live))
+}
+
+func (c *call) jobErr(id string, err error) error {
+	if errors.Is(err, jobs.ErrNoJob) {
+		return errorf(http.StatusNotFound, "no machine %q", id)
+	}
+	return err
+}
+
+func (c *call) deleteMachine(id string) error {
+	if _, _, err := c.ownMachine(id, false); err != nil {
+		return err
+	}
+	res, err := c.m.Remove(c.ctx, c.owner, id)
+	if err != nil {
+		return c.jobErr(id, err)
+	}
+	if res.Status != csbmsg.StatusOK {
+		return errorf(http.StatusConflict, "%s", res.Reason)
+	}
+	c.w.Header().Set(JobHeader, c.base+"jobs/"+id+jobDelete)
+	c.w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// machineAction runs an Action POSTed to a machine (opName is the
+// operation's path segment, "" when POSTed to the machine itself).
+func (c *call) machineAction(id, opName string) error {
+	var a action
+	if err := readBody(c.w, c.r, c.h.MaxBodySize, "Action", &a); err != nil {
+		return err
+	}
+	name := strings.TrimPrefix(strings.TrimSpace(a.Action), ActionNS)
+	if name == "" {
+		name = opName
+	}
+	if opName != "" && name != opName {
+		return errorf(http.StatusBadRequest, "action %q does not match the operation %q", a.Action, opName)
+	}
+	if _, ok := map[string]bool{contract.ActionStart: true, contract.ActionStop: true, contract.ActionRestart: true, contract.ActionSuspend: true}[name]; !ok {
+		return errorf(http.StatusBadRequest, "action %q: this CIMI service runs %sstart, stop, restart and suspend", a.Action, ActionNS)
+	}
+	if _, _, err := c.ownMachine(id, false); err != nil {
+		return err
+	}
+	res, err := c.m.Act(c.ctx, c.owner, id, name)
+	if err != nil {
+		return c.jobErr(id, err)
+	}
+	if res.Status != csbmsg.StatusOK {
+		return errorf(http.StatusConflict, "%s", res.Reason)
+	}
+	j := res.Job
+	live := ""
+	if fresh, st, err := c.m.Observe(c.ctx, c.owner, id); err == nil {
+		j, live = fresh, st
+	}
+	all := c.jobsOf(j, live)
+	for i := len(all) - 1; i >= 0; i-- {
+		if all[i]["action"] == ActionNS+name {
+			c.w.Header().Set(JobHeader, fmt.Sprint(all[i]["id"]))
+			return write(c.w, c.f, http.StatusAccepted, all[i])
+		}
+	}
+	return write(c.w, c.f, http.StatusAccepted, c.machineObj(j, ""))
+}

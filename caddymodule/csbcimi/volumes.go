@@ -1,0 +1,348 @@
+package csbcimi
+
+// Volumes: a Volume is the storage of a broker job. A job that asks for
+// storage only is a Volume of its own; a machine created with a
+// volumeTemplate is one job holding both, and its volume is attached to it
+// (a MachineVolume) by the provider's adapter at creation, where the
+// adapter supports it (the CIMI adapter does; see docs/cimi.md).
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/caddy-csb/caddy-csb/broker/catalog"
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/broker/jobs"
+)
+
+// volumeCreate is DSP0263's VolumeCreate.
+type volumeCreate struct {
+	Name           string          `json:"name" xml:"name"`
+	Description    string          `json:"description" xml:"description"`
+	Properties     props           `json:"properties" xml:"property"`
+	VolumeTemplate *volumeTemplate `json:"volumeTemplate" xml:"volumeTemplate"`
+}
+
+// volumeTemplate is a VolumeTemplate, inline; in a MachineTemplate's
+// volumeTemplates it also carries the initialLocation of the attachment.
+type volumeTemplate struct {
+	Href            string          `json:"href" xml:"href,attr"`
+	VolumeConfig    *volumeConfigIn `json:"volumeConfig" xml:"volumeConfig"`
+	InitialLocation string          `json:"initialLocation" xml:"initialLocation"`
+}
+
+type volumeConfigIn struct {
+	Href     string `json:"href" xml:"href,attr"`
+	Capacity uint64 `json:"capacity" xml:"capacity"` // KiB
+	Format   string `json:"format" xml:"format"`
+	Type     string `json:"type" xml:"type"`
+}
+
+// machineVolumeRef is a MachineTemplate's volumes entry: an existing
+// Volume to attach.
+type machineVolumeRef struct {
+	Volume          *ref   `json:"volume" xml:"volume"`
+	InitialLocation string `json:"initialLocation" xml:"initialLocation"`
+}
+
+// isVolume reports whether a job holds a Volume.
+func isVolume(j *jobs.Job) bool {
+	return j.Kind == catalog.KindIaaS && j.Request.IaaS != nil && j.Request.IaaS.Storage != nil
+}
+
+// storage returns the broker's <storage> (and <storagelink> when
+// attached to a machine) for a volume template.
+func (c *call) storage(t *volumeTemplate) (*csbmsg.Storage, error) {
+	if t.Href != "" {
+		return nil, errorf(http.StatusBadRequest, "volumeTemplate %q: templates by reference are not served; give a volumeConfig", t.Href)
+	}
+	if t.VolumeConfig == nil {
+		return nil, errorf(http.StatusBadRequest, "the volumeTemplate needs a volumeConfig (by reference or inline)")
+	}
+	capKiB := t.VolumeConfig.Capacity
+	if h := t.VolumeConfig.Href; h != "" {
+		id, ok := c.idIn(h, "volumeConfigs")
+		found := false
+		for _, vc := range c.volumeOffers() {
+			if ok && vc.id == id {
+				capKiB, found = vc.sizeGB*kibPerGB, true
+			}
+		}
+		if !found {
+			return nil, errorf(http.StatusBadRequest, "volumeConfig %q names no member of %svolumeConfigs", h, c.base)
+		}
+	}
+	if capKiB == 0 {
+		return nil, errorf(http.StatusBadRequest, "the volumeConfig needs a capacity")
+	}
+	gb := (capKiB + kibPerGB - 1) / kibPerGB
+	return &csbmsg.Storage{Size: &gb}, nil
+}
+
+// volumeOffer is a VolumeConfiguration and the providers offering it.
+type volumeOffer struct {
+	id        string
+	sizeGB    uint64
+	providers []string
+}
+
+// volumeOffers returns every distinct storage offer of the catalogue's
+// IaaS services (id s<GB>), largest first.
+func (c *call) volumeOffers() []volumeOffer {
+	var entries []catalog.ServiceEntry
+	if cat := c.h.app.Catalogue(); cat != nil {
+		entries = cat.Placeable(catalog.KindIaaS)
+	}
+	by := map[uint64]*volumeOffer{}
+	for _, e := range entries {
+		s := e.Service.IaaS
+		if s == nil || s.Storage == nil || s.Storage.Size == nil || *s.Storage.Size == 0 {
+			continue
+		}
+		o := by[*s.Storage.Size]
+		if o == nil {
+			o = &volumeOffer{id: fmt.Sprintf("s%d", *s.Storage.Size), sizeGB: *s.Storage.Size}
+			by[*s.Storage.Size] = o
+		}
+		if !slices.Contains(o.providers, e.ProviderID) {
+			o.providers = append(o.providers, e.ProviderID)
+		}
+	}
+	var out []volumeOffer
+	for _, o := range by {
+		out = append(out, *o)
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].sizeGB > out[b].sizeGB })
+	return out
+}
+
+func (c *call) volumeConfigObj(o volumeOffer) obj {
+	return obj{
+		"resourceURI": NS + "/VolumeConfiguration",
+		"id":          c.base + "volumeConfigs/" + o.id,
+		"name":        o.id,
+		"description": fmt.Sprintf("a storage offer of the catalogue: up to %d GB", o.sizeGB),
+		"type":        NS + "/mapped",
+		"capacity":    o.sizeGB * kibPerGB,
+		"properties":  props{PropProviders: strings.Join(o.providers, ",")},
+	}
+}
+
+// volumeState is Volume.state for a job.
+func volumeState(j *jobs.Job) string {
+	switch {
+	case j.Status.InFlight():
+		return "CREATING"
+	case j.Status == jobs.StatusFailed:
+		return "ERROR"
+	case j.Status.Final():
+		return "DELETED"
+	}
+	if g := j.Granted().IaaS; g != nil && g.Storage != nil && g.Storage.Status != nil {
+		switch *g.Storage.Status {
+		case csbmsg.StorageDegraded:
+			return "ERROR"
+		case csbmsg.StorageOffline:
+			return "DELETING"
+		}
+	}
+	return "AVAILABLE"
+}
+
+// volumeObj renders the storage of a job as a Volume.
+func (c *call) volumeObj(j *jobs.Job) obj {
+	href := c.base + "volumes/" + j.ID
+	name := j.Labels[labelName]
+	if name == "" {
+		name = "csb-" + j.ID
+	}
+	o := obj{
+		"resourceURI": NS + "/Volume",
+		"id":          href,
+		"name":        name,
+		"created":     stamp(j.Created),
+		"updated":     stamp(j.Updated),
+		"state":       volumeState(j),
+		"type":        NS + "/mapped",
+		"bootable":    false,
+	}
+	if g := j.Granted().IaaS; g != nil && g.Storage != nil && g.Storage.Size != nil {
+		o["capacity"] = *g.Storage.Size * kibPerGB
+	}
+	p := props{PropStatus: string(j.Status)}
+	if j.ProviderID != "" {
+		p[PropProvider] = j.ProviderID
+		p[PropService] = j.ServiceID
+	}
+	ops := []op{}
+	if isMachine(j) {
+		// Part of a machine: it goes when the machine goes.
+		p["csb.machine"] = c.base + "machines/" + j.ID
+	} else {
+		if d := j.Labels[labelDesc]; d != "" {
+			o["description"] = d
+		}
+		for k, v := range j.Labels {
+			if strings.HasPrefix(k, labelProp) {
+				p[strings.TrimPrefix(k, labelProp)] = v
+			}
+		}
+		ops = append(ops, op{Rel: "delete", Href: href})
+	}
+	o["properties"] = p
+	o["operations"] = ops
+	return o
+}
+
+// ownVolume reads owner's volume id (404 for unknown, foreign, ended).
+func (c *call) ownVolume(id string) (*jobs.Job, error) {
+	j, err := c.m.Get(c.ctx, c.owner, id)
+	switch {
+	case errors.Is(err, jobs.ErrNoJob):
+		return nil, errorf(http.StatusNotFound, "no volume %q", id)
+	case err != nil:
+		return nil, err
+	case !isVolume(j) || j.Status.Final():
+		return nil, errorf(http.StatusNotFound, "no volume %q", id)
+	}
+	return j, nil
+}
+
+func (c *call) listVolumes() error {
+	q, err := parseQuery(c.r.URL.Query())
+	if err != nil {
+		return err
+	}
+	list, err := c.m.ListOwned(c.ctx, c.owner)
+	if err != nil {
+		return err
+	}
+	var out []obj
+	for _, j := range list {
+		if isVolume(j) && !j.Status.Final() {
+			out = append(out, c.volumeObj(j))
+		}
+	}
+	return write(c.w, c.f, http.StatusOK, c.collection("Volume", "volumes", out, q, true))
+}
+
+func (c *call) getVolume(id string) error {
+	q, err := parseQuery(c.r.URL.Query())
+	if err != nil {
+		return err
+	}
+	j, err := c.ownVolume(id)
+	if err != nil {
+		return err
+	}
+	return write(c.w, c.f, http.StatusOK, q.project(c.volumeObj(j)))
+}
+
+func (c *call) createVolume() error {
+	var vc volumeCreate
+	if err := readBody(c.w, c.r, c.h.MaxBodySize, "VolumeCreate", &vc); err != nil {
+		return err
+	}
+	if vc.VolumeTemplate == nil {
+		return errorf(http.StatusBadRequest, "a VolumeCreate needs a volumeTemplate")
+	}
+	st, err := c.storage(vc.VolumeTemplate)
+	if err != nil {
+		return err
+	}
+	opt, err := c.createOptions(vc.Name, vc.Description, vc.Properties, c.h.app.ConsumerAccess(c.owner))
+	if err != nil {
+		return err
+	}
+	req := &csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Storage: st}}
+	res, err := c.m.Create(c.ctx, c.owner, req, opt)
+	if err != nil {
+		if errors.Is(err, jobs.ErrNotRecorded) {
+			return errorf(http.StatusServiceUnavailable, "%v", err)
+		}
+		return err
+	}
+	j := res.Job
+	if j != nil {
+		c.setJob(j.ID)
+		c.w.Header().Set(JobHeader, c.base+"jobs/"+j.ID+jobCreate)
+		c.w.Header().Set("Location", c.base+"volumes/"+j.ID)
+	}
+	switch {
+	case res.Status == csbmsg.StatusOK && j != nil && j.Status == jobs.StatusSuccess:
+		return write(c.w, c.f, http.StatusCreated, c.volumeObj(j))
+	case res.Status == csbmsg.StatusOK && j != nil && j.Status.InFlight():
+		return write(c.w, c.f, http.StatusAccepted, c.jobsOf(j, "")[0])
+	case res.Status == csbmsg.StatusSyntaxError || res.Status == csbmsg.StatusUnsupported:
+		return errorf(http.StatusBadRequest, "%s", res.Reason)
+	}
+	return errorf(http.StatusConflict, "no provider could create the volume: %s", res.Reason)
+}
+
+func (c *call) deleteVolume(id string) error {
+	j, err := c.ownVolume(id)
+	if err != nil {
+		return err
+	}
+	if isMachine(j) {
+		return errorf(http.StatusConflict, "volume %s is part of machine %smachines/%s: it is deleted with the machine", id, c.base, id)
+	}
+	res, err := c.m.Remove(c.ctx, c.owner, id)
+	if err != nil {
+		return c.jobErr(id, err)
+	}
+	if res.Status != csbmsg.StatusOK {
+		return errorf(http.StatusConflict, "%s", res.Reason)
+	}
+	c.w.Header().Set(JobHeader, c.base+"jobs/"+id+jobDelete)
+	c.w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// machineVolumes answers a machine's MachineVolume collection: the
+// volume created and attached with it, if any. Attaching another volume
+// later (POST) is not served: the broker provisions a machine and its
+// volume as one job.
+func (c *call) machineVolumes(id string, member string) error {
+	j, _, err := c.ownMachine(id, false)
+	if err != nil {
+		return err
+	}
+	if c.r.Method == http.MethodPost {
+		return errorf(http.StatusNotImplemented, "attaching a volume to an existing machine is not served: create the machine with machineTemplate.volumeTemplates and its provider attaches the volume")
+	}
+	var mvs []obj
+	if isVolume(j) {
+		loc := ""
+		if l := j.Request.IaaS.StorageLink; l != nil && l.Mountpoint != nil {
+			loc = *l.Mountpoint
+		}
+		mv := obj{
+			"resourceURI": NS + "/MachineVolume",
+			"id":          c.base + "machines/" + id + "/volumes/1",
+			"volume":      ref{Href: c.base + "volumes/" + id},
+		}
+		if loc != "" {
+			mv["initialLocation"] = loc
+		}
+		mvs = append(mvs, mv)
+	}
+	if member != "" {
+		for _, mv := range mvs {
+			if mv["id"] == c.base+"machines/"+id+"/volumes/"+member {
+				return write(c.w, c.f, http.StatusOK, mv)
+			}
+		}
+		return errorf(http.StatusNotFound, "no MachineVolume %q", member)
+	}
+	q, err := parseQuery(c.r.URL.Query())
+	if err != nil {
+		return err
+	}
+	col := c.collection("MachineVolume", "machines/"+id+"/volumes", mvs, q, false)
+	return write(c.w, c.f, http.StatusOK, col)
+}

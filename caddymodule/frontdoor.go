@@ -1,0 +1,101 @@
+package caddymodule
+
+// What the front-ends other than the csb handler (CIMI, ...) ask of the
+// app besides the job manager: the owner a request acts for, the user's
+// provider lists, and placement explained.
+
+import (
+	"errors"
+
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/broker/placement"
+)
+
+// ErrNoConsumer is returned by ConsumerOwner when the consumer part of
+// the app (the jobs block) is not configured.
+var ErrNoConsumer = errors.New("the csb app has no consumer interface configured")
+
+// ErrAnonymous is returned by ConsumerOwner for a request without an
+// authenticated user under "anonymous refuse".
+var ErrAnonymous = errors.New("this interface needs an authenticated user: put basic_auth or digest_auth before it, or set jobs { anonymous allow }")
+
+// ConsumerOwner returns the owner a front-end request acts for, as the
+// Consumer interface decides it: the authenticated user
+// ({http.auth.user.id}), else AnonymousOwner under "anonymous allow".
+func (a *App) ConsumerOwner(user string) (string, error) {
+	view := a.consumerView
+	if view == nil || a.consumer() == nil {
+		return "", ErrNoConsumer
+	}
+	if user != "" {
+		return user, nil
+	}
+	if view.cfg.Anonymous != AnonymousAllow {
+		return "", ErrAnonymous
+	}
+	return AnonymousOwner, nil
+}
+
+// ConsumerAccess returns user's provider allow/deny lists (jobs {
+// access ... }), nil when none apply.
+func (a *App) ConsumerAccess(user string) *placement.Access {
+	if a.consumerView == nil {
+		return nil
+	}
+	return a.consumerView.cfg.access(user)
+}
+
+// NewPlacer returns a placer with another policy over the app's
+// catalogue, providers' order, load and honoured fields: what a
+// front-end uses to let a request name its placement policy
+// (jobs.CreateOptions.Placer). The policy gets the providers' defaults
+// (ProviderDefaulter) as the app's own does. Call it after the app is
+// provisioned.
+func (a *App) NewPlacer(policy placement.Policy) (*placement.Placer, error) {
+	cat := a.Catalogue()
+	if cat == nil {
+		return nil, ErrNoConsumer
+	}
+	if pd, ok := policy.(ProviderDefaulter); ok {
+		pd.ProviderDefaults(a.Providers)
+	}
+	order := make([]string, len(a.Providers))
+	for i, p := range a.Providers {
+		order[i] = p.ID
+	}
+	load := func(id string) placement.Load {
+		if m := a.JobManager(); m != nil {
+			return m.Load(id)
+		}
+		return placement.Load{}
+	}
+	return placement.New(placement.Config{Catalog: cat, Policy: policy, Order: order, Load: load, Honoured: a.honouredFields()})
+}
+
+// PlacementExplanationWith is PlacementExplanation with another placer
+// (from NewPlacer).
+func (a *App) PlacementExplanationWith(p *placement.Placer, user string, req *csbmsg.ServiceRequest) (any, error) {
+	if a.consumerView == nil {
+		return nil, ErrNoConsumer
+	}
+	d, err := p.Place(req, placement.Options{Access: a.consumerView.cfg.access(user), DryRun: true,
+		IgnoreUnhonoured: a.consumerView.cfg.UnhonouredFields == UnhonouredIgnore})
+	if err != nil {
+		return nil, err
+	}
+	defer d.Release()
+	return a.explanation(d), nil
+}
+
+// PlacementExplanation dry-runs req for user and returns what POST
+// /csb/placement/explain answers in JSON for it: the same candidates,
+// scores and reasons. A request placement cannot take is a
+// *placement.RequestError.
+func (a *App) PlacementExplanation(user string, req *csbmsg.ServiceRequest) (any, error) {
+	d, err := a.ExplainPlacement(user, req)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Release()
+	return a.explanation(d), nil
+}
