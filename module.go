@@ -17,4 +17,6 @@ import (
 	_ "github.com/caddy-csb/caddy-csb/caddymodule/digestauth"
 	// The job route: reverse_proxy's dynamic csb upstream source.
 	_ "github.com/caddy-csb/caddy-csb/caddymodule/jobroute"
+	// csb_osb (Open Service Broker API) and the csb_binding auth provider.
+	_ "github.com/caddy-csb/caddy-csb/caddymodule/csbosb"
 )
