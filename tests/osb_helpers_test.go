@@ -263,8 +263,14 @@ func (s *osbSetup) raw(platform, method, path, version, identity, body string) (
 	return resp.StatusCode, m
 }
 
-// get sends GET url with Basic credentials (none when user is "").
+// osbGet sends GET url with Basic credentials (none when user is "").
 func osbGet(t *testing.T, url, user, pass string) (int, string) {
+	t.Helper()
+	return osbGetAccept(t, url, user, pass, "application/json")
+}
+
+// osbGetAccept is osbGet with an Accept header.
+func osbGetAccept(t *testing.T, url, user, pass, accept string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
@@ -273,7 +279,7 @@ func osbGet(t *testing.T, url, user, pass string) (int, string) {
 	if user != "" {
 		req.SetBasicAuth(user, pass)
 	}
-	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Accept", accept)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

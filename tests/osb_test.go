@@ -102,15 +102,22 @@ func TestOSBLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.waitOp(c, "alice", other, pr2.OperationKey)
-	code, inst2 := s.raw("platform", "GET", "/v2/service_instances/"+other, "2.17", "alice", "")
-	otherJob, _ := inst2["metadata"].(map[string]any)["attributes"].(map[string]any)["job_id"].(string)
-	if code != 200 || otherJob == "" || otherJob == jobID {
-		t.Fatalf("second instance: %d %v", code, inst2)
+	br2, err := c.Bind(&osb.BindRequest{BindingID: "b-2", InstanceID: other, ServiceID: cat.services["csb-iaas"].ID, PlanID: cat.plans["csb-iaas/small"].ID, OriginatingIdentity: osbUser("alice")})
+	if err != nil {
+		t.Fatalf("bind of the second instance: %v", err)
 	}
-	if code, body := osbGet(t, s.base+"/csb/jobs/"+otherJob+"/", user, pass); code != http.StatusNotFound {
+	otherURI, _ := br2.Credentials["uri"].(string)
+	otherJob, _ := br2.Credentials["job_id"].(string)
+	if otherJob == "" || otherJob == jobID {
+		t.Fatalf("second binding: %v", br2.Credentials)
+	}
+	if code, _ := osbGet(t, otherURI, br2.Credentials["username"].(string), br2.Credentials["password"].(string)); code != 200 {
+		t.Fatalf("the second binding's own credential: HTTP %d", code)
+	}
+	if code, body := osbGet(t, otherURI, user, pass); code != http.StatusNotFound {
 		t.Errorf("binding credential on another job of the same owner: HTTP %d %s, want 404", code, body)
 	}
-	if code, body := osbGet(t, s.base+"/csb/consumer/"+otherJob, user, pass); code != http.StatusForbidden {
+	if code, body := osbGetAccept(t, s.base+"/csb/consumer/"+otherJob, user, pass, "application/csb-consumer+xml"); code != http.StatusForbidden {
 		t.Errorf("binding credential on the Consumer interface: HTTP %d %s, want 403", code, body)
 	}
 	if code, _ := osbGet(t, s.base+"/osb/v2/catalog", user, pass); code != http.StatusUnauthorized {
