@@ -80,6 +80,11 @@ func TestOSBLifecycle(t *testing.T) {
 	if !strings.HasPrefix(uri, s.base+"/csb/jobs/"+jobID+"/machines/") || user == "" || pass == "" {
 		t.Fatalf("credentials %v", br.Credentials)
 	}
+	// The same bind again: 200 with the same credentials.
+	again, err := c.Bind(&osb.BindRequest{BindingID: "b-1", InstanceID: id, ServiceID: cat.services["csb-iaas"].ID, PlanID: cat.plans["csb-iaas/small"].ID, OriginatingIdentity: osbUser("alice")})
+	if err != nil || again.Credentials["username"] != user || again.Credentials["password"] != pass {
+		t.Errorf("the same bind again: %v %v", err, again)
+	}
 	machine := uri[strings.LastIndex(uri, "/")+1:]
 	code, body := osbGet(t, uri, user, pass)
 	if code != 200 || !strings.Contains(body, machine) {
@@ -268,6 +273,16 @@ func TestOSBErrors(t *testing.T) {
 	if code != http.StatusUnprocessableEntity || body["error"] != "AsyncRequired" {
 		t.Errorf("without accepts_incomplete: HTTP %d %v, want 422 AsyncRequired", code, body)
 	}
+	// AsyncRequired for update and deprovision too (the instance need not
+	// exist: the check comes first).
+	code, body = s.raw("platform", "PATCH", "/v2/service_instances/e-4", "2.17", "alice", fmt.Sprintf(`{"service_id":%q}`, svc))
+	if code != http.StatusUnprocessableEntity || body["error"] != "AsyncRequired" {
+		t.Errorf("update without accepts_incomplete: HTTP %d %v, want 422 AsyncRequired", code, body)
+	}
+	code, body = s.raw("platform", "DELETE", fmt.Sprintf("/v2/service_instances/e-4?service_id=%s&plan_id=%s", svc, small), "2.17", "alice", "")
+	if code != http.StatusUnprocessableEntity || body["error"] != "AsyncRequired" {
+		t.Errorf("deprovision without accepts_incomplete: HTTP %d %v, want 422 AsyncRequired", code, body)
+	}
 	// MaintenanceInfoConflict.
 	code, body = s.raw("platform", "PUT", "/v2/service_instances/e-5?accepts_incomplete=true", "2.17", "alice",
 		fmt.Sprintf(`{"service_id":%q,"plan_id":%q,"organization_guid":"o","space_guid":"s","maintenance_info":{"version":"9.9.9"}}`, svc, small))
@@ -294,6 +309,9 @@ func TestOSBErrors(t *testing.T) {
 	code, body = s.raw("platform", "PATCH", "/v2/service_instances/"+id+"?accepts_incomplete=true", "2.17", "alice", fmt.Sprintf(`{"service_id":%q,"parameters":{"cores":40}}`, svc))
 	if code != http.StatusUnprocessableEntity || body["error"] != "ConcurrencyError" {
 		t.Errorf("update during provisioning: HTTP %d %v, want 422 ConcurrencyError", code, body)
+	}
+	if code, body := s.raw("platform", "GET", "/v2/service_instances/"+id, "2.17", "alice", ""); code != http.StatusNotFound {
+		t.Errorf("GET during provisioning: HTTP %d %v, want 404", code, body)
 	}
 	if lo := s.waitOp(c, "alice", id, pr.OperationKey); lo.State != osb.StateSucceeded {
 		t.Fatalf("provision: %s %s", lo.State, deref(lo.Description))

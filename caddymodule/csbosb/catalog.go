@@ -56,7 +56,17 @@ func (b *osbBroker) buildView(cat *catalog.Catalog, version uint64) *catalogView
 	v := &catalogView{version: version, plans: map[string]*osbPlan{}, service: map[string]catalog.Kind{}}
 	all := append([]osbPlan(nil), b.h.plans...)
 	if b.h.derive() {
-		all = append(all, derivePlans(cat, b.h.BrokerID)...)
+		// A declared plan keeps its name: a derived plan of the same
+		// name is left out (names are unique within a service).
+		declared := map[string]bool{}
+		for _, p := range b.h.plans {
+			declared[string(p.Kind)+"/"+p.Plan.Name] = true
+		}
+		for _, p := range derivePlans(cat, b.h.BrokerID) {
+			if !declared[string(p.Kind)+"/"+p.Plan.Name] {
+				all = append(all, p)
+			}
+		}
 	}
 	byKind := map[catalog.Kind][]domain.ServicePlan{}
 	for i := range all {
