@@ -32,7 +32,37 @@ type osbSetup struct {
 // osbPlatforms are the platform users and their passwords.
 var osbPlatforms = map[string]string{"platform": "platform-secret", "other-platform": "other-secret"}
 
+// osbPlans is the csb_osb block osbStart serves.
+const osbPlans = `csb_osb {
+			plan small {
+				cores 2
+				memory 4
+				storage 20
+			}
+			plan large {
+				cores 32
+				memory 128
+				storage 100
+			}
+			plan brief {
+				cores 1
+				memory 1
+				storage 1
+				lease 2s
+			}
+			plan bucket {
+				kind dsaas
+			}
+			platforms platform other-platform
+		}`
+
 func osbStart(t *testing.T) *osbSetup {
+	t.Helper()
+	return osbStartWith(t, osbPlans)
+}
+
+// osbStartWith is osbStart with another csb_osb block.
+func osbStartWith(t *testing.T, osbBlock string) *osbSetup {
 	t.Helper()
 	portA, portB, brokerPort := harness.FreePort(t), harness.FreePort(t), harness.FreePort(t)
 	s := &osbSetup{t: t, base: fmt.Sprintf("http://127.0.0.1:%d", brokerPort),
@@ -115,28 +145,7 @@ http://127.0.0.1:%[3]d {
 			platform %[4]s
 			other-platform %[5]s
 		}
-		csb_osb {
-			plan small {
-				cores 2
-				memory 4
-				storage 20
-			}
-			plan large {
-				cores 32
-				memory 128
-				storage 100
-			}
-			plan brief {
-				cores 1
-				memory 1
-				storage 1
-				lease 2s
-			}
-			plan bucket {
-				kind dsaas
-			}
-			platforms platform other-platform
-		}
+		%[6]s
 	}
 	route /csb/jobs/* {
 		csb_binding_auth
@@ -153,7 +162,7 @@ http://127.0.0.1:%[3]d {
 		respond "{err.status_code} {err.status_text}: {err.message}"
 	}
 }
-`, s.clouds[0], s.clouds[1], brokerPort, hashes["platform"], hashes["other-platform"]))
+`, s.clouds[0], s.clouds[1], brokerPort, hashes["platform"], hashes["other-platform"], osbBlock))
 	return s
 }
 

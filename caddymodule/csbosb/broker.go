@@ -234,7 +234,11 @@ func (b *osbBroker) startProvision(key, opID, owner string, pr placementRequest,
 		b.finish(key, opID, func(rec *instanceRecord) {
 			switch {
 			case err != nil:
-				rec.Op.State, rec.Op.Description = stateFailed, "the broker could not create the job: "+err.Error()
+				// The engine could not answer (its storage, a lock
+				// another broker left behind): the provision stays in
+				// progress and the next poll tries again, with the same
+				// idempotency key.
+				rec.Op.Description = "waiting to create the job: " + err.Error()
 			case res.Job == nil:
 				rec.Op.State, rec.Op.Description = stateFailed, res.Reason
 			default:
