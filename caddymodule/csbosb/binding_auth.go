@@ -63,7 +63,7 @@ func (b *BindingAuth) Provision(ctx caddy.Context) error {
 // Authenticate checks a binding's Basic credential.
 func (b *BindingAuth) Authenticate(w http.ResponseWriter, r *http.Request) (caddyauth.User, bool, error) {
 	user, pass, ok := r.BasicAuth()
-	if !ok {
+	if !ok || !validUsername(user) {
 		return b.challenge(w)
 	}
 	rec, err := b.rec.loadCredential(r.Context(), user)
@@ -80,6 +80,22 @@ func (b *BindingAuth) Authenticate(w http.ResponseWriter, r *http.Request) (cadd
 		return b.challenge(w)
 	}
 	return caddyauth.User{ID: rec.Owner, Metadata: map[string]string{"csb_job": rec.JobID, "csb_binding": rec.BindingID}}, true, nil
+}
+
+// validUsername reports whether user has the shape of a binding's
+// username ("osb-" and 16 base64url characters), so that nothing else is
+// ever looked up in storage under the credentials prefix.
+func validUsername(user string) bool {
+	const prefix = "osb-"
+	if len(user) != len(prefix)+16 || user[:len(prefix)] != prefix {
+		return false
+	}
+	for _, c := range user[len(prefix):] {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 func (b *BindingAuth) challenge(w http.ResponseWriter) (caddyauth.User, bool, error) {
