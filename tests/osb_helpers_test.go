@@ -27,6 +27,8 @@ type osbSetup struct {
 	clouds  [2]string
 	broker  *harness.Process
 	sandbox *harness.Process
+	// caddyfile is the broker's, with %[1]d for its port.
+	caddyfile string
 }
 
 // osbPlatforms are the platform users and their passwords.
@@ -64,6 +66,12 @@ func osbStart(t *testing.T) *osbSetup {
 // osbStartWith is osbStart with another csb_osb block.
 func osbStartWith(t *testing.T, osbBlock string) *osbSetup {
 	t.Helper()
+	return osbStartBuild(t, osbBlock, "1500ms")
+}
+
+// osbStartBuild is osbStartWith with cloud-b's build time.
+func osbStartBuild(t *testing.T, osbBlock, buildB string) *osbSetup {
+	t.Helper()
 	portA, portB, brokerPort := harness.FreePort(t), harness.FreePort(t), harness.FreePort(t)
 	s := &osbSetup{t: t, base: fmt.Sprintf("http://127.0.0.1:%d", brokerPort),
 		clouds: [2]string{fmt.Sprintf("http://127.0.0.1:%d", portA), fmt.Sprintf("http://127.0.0.1:%d", portB)}}
@@ -82,10 +90,10 @@ http://127.0.0.1:%d {
 	csb_sandbox cloud-b {
 		capacity 64 256 2000
 		architecture x86_64
-		build_time 1500ms
+		build_time %s
 	}
 }
-`, portA, portB))
+`, portA, portB, buildB))
 	hashes := map[string]string{}
 	for u, pw := range osbPlatforms {
 		h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.MinCost)
@@ -94,7 +102,7 @@ http://127.0.0.1:%d {
 		}
 		hashes[u] = string(h)
 	}
-	s.broker = harness.Start(t, fmt.Sprintf(`{
+	s.caddyfile = fmt.Sprintf(`{
 	admin {$CSB_TEST_ADMIN}
 	csb {
 		provider cloud-a {
@@ -139,7 +147,7 @@ http://127.0.0.1:%d {
 	}
 }
 
-http://127.0.0.1:%[3]d {
+http://127.0.0.1:%[3]s {
 	handle_path /osb/* {
 		basic_auth {
 			platform %[4]s
@@ -162,8 +170,19 @@ http://127.0.0.1:%[3]d {
 		respond "{err.status_code} {err.status_text}: {err.message}"
 	}
 }
-`, s.clouds[0], s.clouds[1], brokerPort, hashes["platform"], hashes["other-platform"], osbBlock))
+`, s.clouds[0], s.clouds[1], "%[1]d", hashes["platform"], hashes["other-platform"], osbBlock)
+	s.broker = harness.Start(t, fmt.Sprintf(s.caddyfile, brokerPort))
 	return s
+}
+
+// second starts another broker with the same configuration on another
+// port, sharing the first one's storage (a cluster), and returns its
+// base URL.
+func (s *osbSetup) second() (string, *harness.Process) {
+	s.t.Helper()
+	port := harness.FreePort(s.t)
+	p := harness.Start(s.t, fmt.Sprintf(s.caddyfile, port), harness.Options{DataDir: s.broker.DataDir})
+	return fmt.Sprintf("http://127.0.0.1:%d", port), p
 }
 
 // client returns an OSB client (written elsewhere: pmorie's) for a
@@ -224,7 +243,13 @@ func (s *osbSetup) provision(c osb.Client, cat osbCatalog, user, id, plan string
 // waitOp polls last_operation until the state is final, and returns it.
 func (s *osbSetup) waitOp(c osb.Client, user, id string, op *osb.OperationKey) *osb.LastOperationResponse {
 	s.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	return s.waitOpFor(c, user, id, op, 30)
+}
+
+// waitOpFor is waitOp with a deadline in seconds.
+func (s *osbSetup) waitOpFor(c osb.Client, user, id string, op *osb.OperationKey, seconds int) *osb.LastOperationResponse {
+	s.t.Helper()
+	deadline := time.Now().Add(time.Duration(seconds) * time.Second)
 	for {
 		resp, err := c.PollLastOperation(&osb.LastOperationRequest{InstanceID: id, OperationKey: op, OriginatingIdentity: osbUser(user)})
 		if err != nil {
@@ -234,7 +259,7 @@ func (s *osbSetup) waitOp(c osb.Client, user, id string, op *osb.OperationKey) *
 			return resp
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("last_operation of %s still in progress after 30s", id)
+			s.t.Fatalf("last_operation of %s still in progress after %ds", id, seconds)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

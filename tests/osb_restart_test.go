@@ -104,3 +104,50 @@ func TestOSBDerivedPlans(t *testing.T) {
 		t.Errorf("unknown provider: %v, want 400", err)
 	}
 }
+
+// TestOSBCluster: two brokers share their storage. A broker killed while
+// a provision's job is being built at cloud-b leaves the instance to the
+// other: its last_operation resumes the provision with the same
+// idempotency key, so the job the first broker made is found (one
+// machine at the cloud, not two), and the instance and its bindings work
+// through the second broker.
+func TestOSBCluster(t *testing.T) {
+	s := osbStartBuild(t, osbPlans, "5s")
+	base2, _ := s.second()
+	c := s.client("platform")
+	cat := s.catalog(c)
+	s2 := *s
+	s2.base = base2
+	c2 := s2.client("platform")
+
+	const id = "8a2bd5b8-0007-4c8e-9d1e-000000000001"
+	before := osbMachines(t, s.clouds[1])
+	pr, err := s.provision(c, cat, "alice", id, "csb-iaas/large", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := osbDeadline(20); osbMachines(t, s.clouds[1]) == before; deadline.pause() {
+		if deadline.passed() {
+			t.Fatalf("no machine is being built at cloud-b\n%s", s.broker.Log())
+		}
+	}
+	s.broker.Kill()
+
+	if lo := s2.waitOpFor(c2, "alice", id, pr.OperationKey, 60); lo.State != osb.StateSucceeded {
+		t.Fatalf("the provision resumed by the second broker: %s %s", lo.State, deref(lo.Description))
+	}
+	if after := osbMachines(t, s.clouds[1]); after != before+1 {
+		t.Errorf("machines at cloud-b: %d before, %d after, want one more", before, after)
+	}
+	br, err := c2.Bind(&osb.BindRequest{BindingID: "b-c", InstanceID: id, ServiceID: cat.services["csb-iaas"].ID, PlanID: cat.plans["csb-iaas/large"].ID, OriginatingIdentity: osbUser("alice")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	uri := br.Credentials["uri"].(string)
+	if !strings.HasPrefix(uri, base2+"/csb/jobs/") {
+		t.Fatalf("credentials %v", br.Credentials)
+	}
+	if code, body := osbGet(t, uri, br.Credentials["username"].(string), br.Credentials["password"].(string)); code != 200 {
+		t.Fatalf("the binding through the second broker: HTTP %d %s", code, body)
+	}
+}
