@@ -148,9 +148,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.plans = append(h.plans, osbPlan{ID: planID(h.BrokerID, k, p.Name), Plan: p, Kind: k})
 	}
 	h.broker = &osbBroker{h: h, app: app, rec: records{s: ctx.Storage()}, logger: h.logger}
-	// brokerapi logs every request and every refusal (at error level);
-	// they go to Caddy's log without stack traces.
-	slogger := slog.New(zapslog.NewHandler(h.logger.Named("brokerapi").Core(), zapslog.AddStacktraceAt(slog.Level(math.MaxInt32))))
+	// brokerapi logs every request and every refusal; they go to Caddy's
+	// log one level down and without stack traces (see quietHandler).
+	slogger := slog.New(quietHandler{zapslog.NewHandler(h.logger.Named("brokerapi").Core(), zapslog.AddStacktraceAt(slog.Level(math.MaxInt32)))})
 	h.api = brokerapi.NewWithOptions(h.broker, slogger)
 	return nil
 }
