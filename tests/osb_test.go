@@ -361,3 +361,56 @@ func TestOSBLeaseReclaimed(t *testing.T) {
 		t.Errorf("GET after the lease: HTTP %d %v, want 404 saying the lease ended", code, body)
 	}
 }
+
+// TestOSBUpdatePlan: an update may change the plan within the service
+// model: to a plan the instance's provider cannot serve it fails (the
+// instance stays as it was and usable), to one it can serve the machine
+// is resized at the sandbox and the instance shows the new plan.
+func TestOSBUpdatePlan(t *testing.T) {
+	s := osbStart(t)
+	c := s.client("platform")
+	cat := s.catalog(c)
+	const id = "8a2bd5b8-0008-4c8e-9d1e-000000000001"
+	pr, err := s.provision(c, cat, "alice", id, "csb-iaas/small", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lo := s.waitOp(c, "alice", id, pr.OperationKey); lo.State != osb.StateSucceeded {
+		t.Fatalf("provision: %s %s", lo.State, deref(lo.Description))
+	}
+	code, inst := s.raw("platform", "GET", "/v2/service_instances/"+id, "2.17", "alice", "")
+	if code != 200 || inst["metadata"].(map[string]any)["attributes"].(map[string]any)["provider_id"] != "cloud-a" {
+		t.Fatalf("GET: %d %v, want the instance at cloud-a (policy first)", code, inst)
+	}
+	update := func(plan string) *osb.LastOperationResponse {
+		t.Helper()
+		pid := cat.plans[plan].ID
+		ur, err := c.UpdateInstance(&osb.UpdateInstanceRequest{InstanceID: id, AcceptsIncomplete: true, ServiceID: cat.services["csb-iaas"].ID, PlanID: &pid, OriginatingIdentity: osbUser("alice")})
+		if err != nil || !ur.Async {
+			t.Fatalf("update to %s: %v %+v", plan, err, ur)
+		}
+		return s.waitOp(c, "alice", id, ur.OperationKey)
+	}
+	if lo := update("csb-iaas/large"); lo.State != osb.StateFailed || !strings.Contains(deref(lo.Description), "cloud-a") {
+		t.Errorf("update to large at cloud-a (8 cores): %s %q, want failed naming cloud-a", lo.State, deref(lo.Description))
+	}
+	code, inst = s.raw("platform", "GET", "/v2/service_instances/"+id, "2.17", "alice", "")
+	if code != 200 || inst["plan_id"] != cat.plans["csb-iaas/small"].ID {
+		t.Errorf("GET after the failed update: %d %v, want plan small", code, inst)
+	}
+	if lo := update("csb-iaas/brief"); lo.State != osb.StateSucceeded {
+		t.Fatalf("update to brief: %s %s", lo.State, deref(lo.Description))
+	}
+	code, inst = s.raw("platform", "GET", "/v2/service_instances/"+id, "2.17", "alice", "")
+	if code != 200 || inst["plan_id"] != cat.plans["csb-iaas/brief"].ID {
+		t.Errorf("GET after the update to brief: %d %v", code, inst)
+	}
+	br, err := c.Bind(&osb.BindRequest{BindingID: "b-p", InstanceID: id, ServiceID: cat.services["csb-iaas"].ID, PlanID: cat.plans["csb-iaas/brief"].ID, OriginatingIdentity: osbUser("alice")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	uri := br.Credentials["uri"].(string)
+	if code, body := osbGet(t, s.clouds[0]+"/cimi/machines/"+uri[strings.LastIndex(uri, "/")+1:], "", ""); code != 200 || !strings.Contains(body, `"cpu":1,`) {
+		t.Errorf("the machine after the update to brief: HTTP %d %s, want 1 cpu", code, body)
+	}
+}
