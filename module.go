@@ -23,4 +23,6 @@ import (
 	_ "github.com/caddy-csb/caddy-csb/caddymodule/csbcli"
 	// csb_cimi: the CIMI (DSP0263) front-end.
 	_ "github.com/caddy-csb/caddy-csb/caddymodule/csbcimi"
+	// csb_osb (Open Service Broker API) and the csb_binding auth provider.
+	_ "github.com/caddy-csb/caddy-csb/caddymodule/csbosb"
 )

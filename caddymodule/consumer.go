@@ -81,6 +81,9 @@ const (
 
 // serveConsumer serves the Consumer interface.
 func (h *Handler) serveConsumer(w http.ResponseWriter, r *http.Request) error {
+	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok && repl.ReplaceAll("{http.auth.user.csb_job}", "") != "" {
+		return caddyhttp.Error(http.StatusForbidden, errors.New("a credential scoped to one job (an OSB binding's) reaches only that job's route, not the Consumer interface"))
+	}
 	rest := strings.TrimPrefix(r.URL.Path, h.ConsumerPath)
 	jobID := strings.TrimPrefix(rest, "/")
 	collection := jobID == ""

@@ -54,7 +54,9 @@ func init() {
 //	}
 //
 // Only the job's owner ({http.auth.user.id}, set by basic_auth,
-// digest_auth or any authentication provider in front) may use a route.
+// digest_auth or any authentication provider in front) may use a route;
+// a credential scoped to one job ({http.auth.user.csb_job}, set by the
+// csb_binding provider for an OSB binding) reaches that job only.
 // Unknown, foreign, unfinished, expired and removed jobs answer 404, and
 // requests a job may not make answer 403 (or 400); none of them reaches a
 // provider.
@@ -181,6 +183,11 @@ func (h *JobRoute) resolve(r *http.Request) (*routed, error) {
 	if owner == "" {
 		return nil, &contract.Error{Kind: contract.KindClient, Status: http.StatusForbidden, Op: "proxy", Err: errors.New("no authenticated consumer: put an authentication handler in front of the job routes")}
 	}
+	// A credential scoped to one job (an OSB binding's: csb_binding)
+	// reaches that job only; any other id answers as an unknown job.
+	if only := scopedJob(repl); only != "" && only != jobID {
+		return nil, &contract.Error{Kind: contract.KindNotFound, Status: http.StatusNotFound, Op: "proxy", Err: fmt.Errorf("no job %q here", jobID)}
+	}
 	if h.app.JobManager() == nil {
 		return nil, &contract.Error{Kind: contract.KindServer, Status: http.StatusServiceUnavailable, Op: "proxy", Err: errors.New("the broker's job manager is not running")}
 	}
@@ -237,6 +244,16 @@ func (h *JobRoute) resolve(r *http.Request) (*routed, error) {
 		}
 	}
 	return &routed{provider: ep.ProviderID, upstreams: []*reverseproxy.Upstream{up}, digest: dt}, nil
+}
+
+// scopedJob returns the one job the authenticated credential may reach
+// ({http.auth.user.csb_job}, set by the csb_binding provider), or "" for
+// a credential of the owner, which reaches all of the owner's jobs.
+func scopedJob(repl *caddy.Replacer) string {
+	if repl == nil {
+		return ""
+	}
+	return repl.ReplaceAll("{http.auth.user.csb_job}", "")
 }
 
 // methodOverrideHeaders make some servers run another method than the

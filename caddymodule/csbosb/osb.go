@@ -1,0 +1,230 @@
+// Package csbosb is the broker's Open Service Broker API (v2.17)
+// front-end: the handler http.handlers.csb_osb serves the OSB endpoints
+// (catalogue, provision, update, deprovision, last_operation, bind,
+// unbind) through code.cloudfoundry.org/brokerapi, and each service
+// instance is a job of the csb app's job manager, placed across providers
+// by the broker's policy. The authentication provider
+// http.authentication.providers.csb_binding checks the credentials a
+// binding hands out, so that an application reaches its instance's
+// resource through the job route (csb_job_route) and nothing else.
+//
+// The platform authenticates with any caddyauth provider in front of the
+// handler (OSB platforms use Basic: basic_auth); the platform's end user,
+// named by X-Broker-API-Originating-Identity, owns the instance's job.
+// Instances, their operations and bindings are recorded in Caddy's
+// storage, so they survive restarts and are shared by a cluster.
+//
+// This package holds only the OSB glue; placement, jobs, leases and the
+// job route are the engine's.
+package csbosb
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"strings"
+
+	"code.cloudfoundry.org/brokerapi/v13"
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/exp/zapslog"
+
+	"github.com/caddy-csb/caddy-csb/caddymodule"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// Handler is http.handlers.csb_osb, the Open Service Broker API v2.17
+// front-end. It serves the OSB endpoints at /v2/... of the path it sees:
+// mount it under a prefix with handle_path, which strips it:
+//
+//	handle_path /osb/* {
+//		basic_auth {
+//			platform <bcrypt hash>
+//		}
+//		csb_osb {
+//			plan small {
+//				cores   2
+//				memory  4
+//				storage 20
+//				lease   1h
+//			}
+//		}
+//	}
+//
+// The catalogue (GET /v2/catalog) has one service offering per service
+// model that has plans (csb-iaas, csb-dsaas, csb-saas, csb-paas): the
+// plans declared here and, unless derive_plans is off, one plan per offer
+// the providers publish (<provider>-<service>, pinned to that provider).
+// Each plan's metadata names the providers that can serve it now.
+//
+// Provision, update and deprovision are asynchronous (202 with an
+// operation; requests without accepts_incomplete=true get 422
+// AsyncRequired): a provision records the instance and creates its job in
+// the background, last_operation reports the job's state, an update
+// resizes, changes the plan or renews the lease, and a deprovision
+// revokes the bindings and removes the job's resources. Parameters:
+// cores, memory, storage (IaaS, whole numbers), lease (a duration such as
+// "2h", or seconds) and provider (pins the instance to one provider).
+// Unknown or malformed parameters get 400 with a description; a plan no
+// provider can serve now gets 422.
+//
+// A binding's credentials are the job route's URL (job_route), the
+// resource's URL through it, and a Basic username and password that the
+// csb_binding authentication provider accepts for that job only, as the
+// instance's owner; unbind and deprovision revoke them.
+//
+// Owners: the authenticated platform user ({http.auth.user.id}) is the
+// platform; with X-Broker-API-Originating-Identity the job owner is
+// "<platform user>/<platform>:<end user id>", so each end user sees only
+// its own instances and two platforms cannot collide; without the header
+// the platform user owns the instance.
+//
+// Placeholders: none of its own; {http.auth.user.id} is read.
+type Handler struct {
+	// Plans are the operator's plans. Default: none (then derive_plans
+	// is on).
+	Plans []Plan `json:"plans,omitempty"`
+	// DerivePlans adds a plan per published offer. Default: on when no
+	// plan is declared, off otherwise.
+	DerivePlans *bool `json:"derive_plans,omitempty"`
+	// Platforms are the authenticated users allowed to act as OSB
+	// platforms. Default: every authenticated user.
+	Platforms []string `json:"platforms,omitempty"`
+	// JobRoute is where the job route is served: a path on the same
+	// site as the request ("/csb/jobs/") or an absolute URL; binding
+	// credentials name <job_route><job-id>/. Default "/csb/jobs/".
+	JobRoute string `json:"job_route,omitempty"`
+	// BrokerID seeds the catalogue's ids (UUIDv5 of the broker id, the
+	// service model and the plan name), so that ids are stable across
+	// restarts and cluster members and differ between brokers. Default
+	// "caddy-csb".
+	BrokerID string `json:"broker_id,omitempty"`
+	// MaintenanceVersion, when set, is every plan's maintenance_info
+	// version (semver); a provision or update naming another version
+	// gets 422 MaintenanceInfoConflict. Default: none (a request naming
+	// one gets MaintenanceInfoConflict).
+	MaintenanceVersion string `json:"maintenance_version,omitempty"`
+
+	plans  []osbPlan
+	api    http.Handler
+	broker *osbBroker
+	logger *zap.Logger
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.csb_osb",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// defaultJobRoute is where csb_job_route serves job routes by default.
+const defaultJobRoute = "/csb/jobs/"
+
+// Provision finds the csb app, applies defaults and builds the OSB API.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	appIface, err := ctx.App("csb")
+	if err != nil {
+		return fmt.Errorf("csb_osb needs the csb app (the csb global option): %v", err)
+	}
+	app := appIface.(*caddymodule.App)
+	if h.JobRoute == "" {
+		h.JobRoute = defaultJobRoute
+	}
+	if h.BrokerID == "" {
+		h.BrokerID = "caddy-csb"
+	}
+	h.plans = h.plans[:0]
+	for _, p := range h.Plans {
+		k, _ := kindOf(p.Kind)
+		h.plans = append(h.plans, osbPlan{ID: planID(h.BrokerID, k, p.Name), Plan: p, Kind: k})
+	}
+	h.broker = &osbBroker{h: h, app: app, rec: records{s: ctx.Storage()}, logger: h.logger}
+	// brokerapi logs every request and every refusal; they go to Caddy's
+	// log one level down and without stack traces (see quietHandler).
+	slogger := slog.New(quietHandler{zapslog.NewHandler(h.logger.Named("brokerapi").Core(), zapslog.AddStacktraceAt(slog.Level(math.MaxInt32)))})
+	h.api = brokerapi.NewWithOptions(h.broker, slogger)
+	return nil
+}
+
+// derive reports whether plans are derived from published offers.
+func (h *Handler) derive() bool {
+	if h.DerivePlans != nil {
+		return *h.DerivePlans
+	}
+	return len(h.Plans) == 0
+}
+
+// Validate checks the plans and the job route.
+func (h *Handler) Validate() error {
+	seen := map[string]bool{}
+	for i := range h.Plans {
+		p := &h.Plans[i]
+		if err := p.validate(); err != nil {
+			return fmt.Errorf("csb_osb: %v", err)
+		}
+		k, _ := kindOf(p.Kind)
+		if seen[string(k)+"/"+p.Name] {
+			return fmt.Errorf("csb_osb: plan %q is declared twice", p.Name)
+		}
+		seen[string(k)+"/"+p.Name] = true
+	}
+	if !strings.HasPrefix(h.JobRoute, "/") && !strings.HasPrefix(h.JobRoute, "http://") && !strings.HasPrefix(h.JobRoute, "https://") {
+		return fmt.Errorf("csb_osb: job_route %q must be a path (/csb/jobs/) or an http(s) URL", h.JobRoute)
+	}
+	return nil
+}
+
+// ServeHTTP checks the platform's identity and hands the request to the
+// OSB API. OSB answers (errors included) are protocol answers written by
+// brokerapi; a caller that is not a platform gets a caddyhttp.Error.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
+	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	user := ""
+	if repl != nil {
+		user = repl.ReplaceAll("{http.auth.user.id}", "")
+		if repl.ReplaceAll("{http.auth.user.csb_job}", "") != "" {
+			return caddyhttp.Error(http.StatusForbidden, errors.New("a binding's credential reaches only its job's route, not the OSB API"))
+		}
+	}
+	if user == "" {
+		return caddyhttp.Error(http.StatusForbidden, errors.New("the OSB API needs an authenticated platform: put basic_auth (or another authentication) before csb_osb"))
+	}
+	if len(h.Platforms) > 0 && !contains(h.Platforms, user) {
+		return caddyhttp.Error(http.StatusForbidden, fmt.Errorf("user %q is not an OSB platform here (csb_osb platforms)", user))
+	}
+	c := caller{Platform: user, Origin: origin(r)}
+	if v := r.Header.Get(originatingHeader); v != "" {
+		id, err := parseOriginatingIdentity(v)
+		if err != nil {
+			return caddyhttp.Error(http.StatusBadRequest, err)
+		}
+		c.User = id
+	}
+	h.api.ServeHTTP(w, r.WithContext(withCaller(r.Context(), c)))
+	return nil
+}
+
+// origin is the scheme and host a request came to.
+func origin(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+// Interface guards.
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.Validator             = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)
