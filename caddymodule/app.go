@@ -73,6 +73,12 @@ type App struct {
 	// 1 MiB bodies. Caddyfile: xml [lenient|strict] { ... } (see XMLConfig).
 	XML *XMLConfig `json:"xml,omitempty"`
 
+	// Events configures job events: Caddy events, webhooks and the
+	// long-poll. Caddyfile: events { ... } (events.go). Default: events
+	// emitted, no operator webhook, lease warnings 5m ahead, long-polls
+	// of at most 60s.
+	Events *EventsConfig `json:"events,omitempty"`
+
 	ctx    caddy.Context
 	logger *zap.Logger
 
@@ -80,6 +86,8 @@ type App struct {
 	live         *atomic.Pointer[engine] // engine, for the admin API and metrics (liveEngine)
 	discovery    *discoveryLoops         // this configuration's discovery (catalog.go)
 	consumerView *consumerView           // this configuration's placer, adapters and consumer settings (jobs_engine.go)
+	events       *eventsEngine           // job events, webhooks, long-poll waiters (events.go)
+	eventsView   *eventsView             // this configuration's events settings (events.go)
 }
 
 // CaddyModule returns the Caddy module information.
@@ -123,6 +131,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err := a.provisionConsumer(ctx); err != nil {
 		return err
 	}
+	if err := a.provisionEvents(ctx); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -137,6 +148,9 @@ func (a *App) Validate() error {
 	if err := a.Consumer.validate(a.Providers); err != nil {
 		return err
 	}
+	if err := a.Events.validate(); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -148,6 +162,7 @@ func (a *App) Start() error {
 	if err := a.startConsumer(); err != nil {
 		return err
 	}
+	a.startEvents()
 	return nil
 }
 
@@ -159,6 +174,9 @@ func (a *App) Stop() error {
 
 // Cleanup releases what Provision took.
 func (a *App) Cleanup() error {
+	if err := a.cleanupEvents(); err != nil {
+		a.logger.Warn("releasing the events engine", zap.Error(err))
+	}
 	return a.cleanupEngine()
 }
 

@@ -55,7 +55,9 @@ import (
 //
 // Request headers: Idempotency-Key (POST create: a retry returns the same
 // job), Csb-Lease (seconds; asks for a lease length within the configured
-// bounds). Response headers besides the body: Csb-Status (the protocol
+// bounds), Csb-Callback and Csb-Callback-Secret (POST create: a webhook
+// for the job's events; consumer_wait.go). GET ?wait=<duration> is a
+// long-poll (consumer_wait.go). Response headers besides the body: Csb-Status (the protocol
 // status), Csb-Job-Id, Csb-Job-Status, Csb-Expires (lease seconds left)
 // and, for a created job, Location.
 //
@@ -116,6 +118,9 @@ func (h *Handler) serveConsumer(w http.ResponseWriter, r *http.Request) error {
 	case http.MethodPost:
 		return c.post()
 	case http.MethodGet, http.MethodHead:
+		if r.URL.Query().Has("wait") {
+			return c.longPoll(jobID) // consumer_wait.go
+		}
 		j, err := c.m.Get(r.Context(), owner, jobID)
 		if err != nil {
 			return c.fail(err, csbmsg.StatusUnableToFindResource, jobID)
@@ -204,10 +209,15 @@ func (c *consumerCall) post() error {
 			return c.answer(&jobs.Result{Status: csbmsg.StatusSyntaxError, Reason: "<job-info> needs an <action>: update or remove"}, false)
 		}
 	}
+	subs, err := c.callback() // consumer_wait.go
+	if err != nil {
+		return err
+	}
 	res, err := c.m.Create(ctx, c.owner, req, jobs.CreateOptions{
 		IdempotencyKey: c.r.Header.Get("Idempotency-Key"),
 		Lease:          c.lease,
 		Access:         c.cfg.access(c.owner),
+		Subscribers:    subs,
 	})
 	if err != nil {
 		return c.fail(err, csbmsg.StatusUnableToFindResource, "")

@@ -125,6 +125,7 @@ func (a *App) provisionConsumer(ctx caddy.Context) error {
 		count(j)
 	}
 	tun.OnReclaim = csbMetrics.observeReclaim
+	tun.LeaseWarning = a.Events.leaseWarning() // events.go
 	if exp := a.OVFExpander(); exp != nil {
 		tun.Expand = func(ctx context.Context, req *csbmsg.ServiceRequest) error {
 			out, err := exp.Expand(ctx, *req)
