@@ -144,6 +144,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 //		events {
 //			lease_warning <duration>|off             # default 5m before a lease ends
 //			max_wait      <duration>                 # long-poll bound; default 60s
+//			cluster_recheck <duration>               # long-poll re-read for other brokers' changes; default 1s
 //			webhook <url> {                          # an operator's webhook; repeatable
 //				secret <whsec_...>                   # required; {env.*} expanded
 //				events <name>...                     # default all: csb.job.state, csb.job.lease_warning,
@@ -1263,6 +1264,8 @@ func parseEventsOption(d *caddyfile.Dispenser, a *App) error {
 			o.LeaseWarning = caddy.Duration(dur)
 		case "max_wait":
 			err = cfparse.DurationArg(d, &o.MaxWait)
+		case "cluster_recheck":
+			err = cfparse.DurationArg(d, &o.ClusterRecheck)
 		case "timeout":
 			err = cfparse.DurationArg(d, &o.Timeout)
 		case "retain":
@@ -1302,7 +1305,7 @@ func parseEventsOption(d *caddyfile.Dispenser, a *App) error {
 			}
 			o.MaxAttempts = n
 		default:
-			return d.Errf("events: unrecognized option %q (known: allow_private, allowed_hosts, lease_warning, max_attempts, max_wait, retain, retry, timeout, webhook)", opt)
+			return d.Errf("events: unrecognized option %q (known: allow_private, allowed_hosts, cluster_recheck, lease_warning, max_attempts, max_wait, retain, retry, timeout, webhook)", opt)
 		}
 		if err != nil {
 			return err

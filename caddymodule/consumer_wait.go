@@ -10,7 +10,8 @@ package caddymodule
 // usual answer). A wait longer than events { max_wait } (default 60s) is
 // shortened to it; the Csb-Wait response header gives the wait applied
 // in seconds. A wait that is not a positive duration is answered 400.
-// Changes made by another broker of a cluster are seen within a second.
+// Changes made by another broker of a cluster are seen within
+// events { cluster_recheck } (default 1s).
 //
 // Callbacks: a create (POST of a <CloudServiceRequest>) with the request
 // header Csb-Callback: <url> registers that URL for the new job's events
@@ -41,10 +42,6 @@ const (
 	headerCallback       = "Csb-Callback"
 	headerCallbackSecret = "Csb-Callback-Secret"
 )
-
-// clusterRecheck is how often a long-poll re-reads the job, for changes
-// another broker of a cluster made (this broker's own wake it at once).
-const clusterRecheck = time.Second
 
 // parseWait reads the wait parameter: a Go duration or whole seconds.
 func parseWait(v string) (time.Duration, error) {
@@ -82,7 +79,7 @@ func (c *consumerCall) longPoll(jobID string) error {
 	start, rev := j.Status, j.Rev
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
-	tick := time.NewTicker(clusterRecheck)
+	tick := time.NewTicker(c.h.app.Events.clusterRecheck())
 	defer tick.Stop()
 	ev.waiters.waiting.Add(1)
 	defer ev.waiters.waiting.Add(-1)

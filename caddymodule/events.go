@@ -63,6 +63,10 @@ type EventsConfig struct {
 	// Csb-Wait response header says how long was waited for). Default
 	// 60s.
 	MaxWait caddy.Duration `json:"max_wait,omitempty"`
+	// ClusterRecheck is how often a long-poll re-reads its job, to see
+	// changes made by another broker sharing the storage (this broker's
+	// own changes end a poll at once). Default 1s.
+	ClusterRecheck caddy.Duration `json:"cluster_recheck,omitempty"`
 	// Webhooks are the operator's webhooks: every event of every job
 	// (and provider health) is delivered to each. Their URLs are trusted
 	// like a provider's configured URLs (loopback included); Caddy's
@@ -110,6 +114,16 @@ func (c *EventsConfig) maxWait() time.Duration {
 		return DefaultMaxWait
 	}
 	return time.Duration(c.MaxWait)
+}
+
+// DefaultClusterRecheck is EventsConfig.ClusterRecheck's default.
+const DefaultClusterRecheck = time.Second
+
+func (c *EventsConfig) clusterRecheck() time.Duration {
+	if c == nil || c.ClusterRecheck <= 0 {
+		return DefaultClusterRecheck
+	}
+	return time.Duration(c.ClusterRecheck)
 }
 
 func (c *EventsConfig) leaseWarning() time.Duration {
