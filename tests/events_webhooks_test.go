@@ -41,6 +41,7 @@ type eventsReceiver struct {
 	mu        sync.Mutex
 	failFirst int
 	attempts  int
+	log       []string // "<id> attempt <n>" of every request
 	refused   []string // why deliveries were refused
 	got       []eventsDelivery
 	changed   chan struct{}
@@ -64,6 +65,7 @@ func (r *eventsReceiver) serve(w http.ResponseWriter, req *http.Request) {
 		}
 	}()
 	r.attempts++
+	r.log = append(r.log, req.Header.Get(webhook.HeaderID)+" attempt "+req.Header.Get("Csb-Attempt"))
 	if err := r.v.Verify(req.Header, body); err != nil {
 		r.refused = append(r.refused, err.Error())
 		http.Error(w, err.Error(), http.StatusUnauthorized)
@@ -166,7 +168,7 @@ func TestEventsWebhookLifecycle(t *testing.T) {
 	// The first delivery failed twice: its third attempt, same id, came
 	// before every later delivery.
 	if got[0].Attempt != 3 || rcv.attempts != len(got)+2 {
-		t.Fatalf("first delivery attempt %d, receiver saw %d attempts for %d deliveries", got[0].Attempt, rcv.attempts, len(got))
+		t.Fatalf("first delivery attempt %d, receiver saw %d attempts for %d deliveries: %q", got[0].Attempt, rcv.attempts, len(got), rcv.log)
 	}
 	// Signed: the genuine body verifies, a tampered one does not.
 	d := got[1]
@@ -246,6 +248,7 @@ func TestEventsCallbackLoopbackRefused(t *testing.T) {
 	// broker makes the secret.
 	rcv := newEventsReceiver(t, "", 0)
 	b.reload(brokerOptions{jobs: "\t\t}\n\t\tevents {\n\t\t\tallow_private\n"})
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections() // the reload closed them
 	a = b.create("alice", vmRequest(1, 1), map[string]string{"Csb-Callback": rcv.srv.URL})
 	mustStatus(t, a, csbmsg.StatusOK)
 	secret := a.Header.Get("Csb-Callback-Secret")

@@ -271,6 +271,13 @@ func (d *Dispatcher) Enqueue(ctx context.Context, msg Message, subscribers ...st
 		}
 		dl := &Delivery{ID: "msg_" + newID(), Subscriber: sid, Group: msg.Group, Order: msg.Order, Type: msg.Type,
 			Body: body, Created: d.c().Clock.Now(), State: StatePending}
+		// A message already queued (the same job event announced twice)
+		// keeps its delivery and its attempts.
+		if _, err := d.cfg.Store.Load(ctx, dl.key(queuePrefix)); err == nil {
+			d.c().Logger.Warn("webhook delivery already queued", zap.String("subscriber", sid), zap.String("group", msg.Group),
+				zap.Uint64("order", msg.Order), zap.String("type", msg.Type))
+			continue
+		}
 		if err := d.put(ctx, dl, queuePrefix); err != nil {
 			errs = append(errs, err)
 		}
@@ -402,13 +409,21 @@ func (d *Dispatcher) sendGroup(ctx context.Context, keys []string) time.Time {
 		if ctx.Err() != nil {
 			return time.Time{}
 		}
+		if !isOrderKey(k) {
+			continue // a storage's temporary file
+		}
 		b, err := d.cfg.Store.Load(ctx, k)
-		if err != nil {
+		if errors.Is(err, store.ErrNotExist) {
 			continue
 		}
 		var dl Delivery
-		if json.Unmarshal(b, &dl) != nil {
-			continue
+		if err == nil {
+			err = json.Unmarshal(b, &dl)
+		}
+		if err != nil {
+			// Never skip ahead of a delivery: the group waits for it.
+			d.c().Logger.Warn("reading a webhook delivery", zap.String("key", k), zap.Error(err))
+			return d.c().Clock.Now().Add(d.c().RetryMin)
 		}
 		now := d.c().Clock.Now()
 		if now.Before(dl.NextAttempt) {
@@ -540,6 +555,20 @@ func (d *Dispatcher) List(ctx context.Context) ([]Delivery, error) {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
 	return out, nil
+}
+
+// isOrderKey reports whether a queue key ends in a 20-digit order.
+func isOrderKey(k string) bool {
+	base := k[strings.LastIndex(k, "/")+1:]
+	if len(base) != 20 {
+		return false
+	}
+	for _, c := range base {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func newID() string {
