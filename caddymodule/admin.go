@@ -27,6 +27,9 @@ func init() {
 //	                               every provider with its score or its reason for rejection; nothing is
 //	                               created and no policy state moves; ?user=<id> applies that user's
 //	                               access lists
+//	GET  /csb/webhooks             job event webhooks: operator webhooks, deliveries (pending, delivered,
+//	                               failed) with attempts and last error, long-polls waiting now;
+//	                               filters: ?state= ?job= ?subscriber= (JSON only; admin_webhooks.go)
 //
 // Answers are JSON. With Accept: application/csb-publish+xml (catalogue,
 // subscriptions), application/csb-consumer+xml (jobs, explain), or
@@ -70,6 +73,7 @@ func (api *AdminAPI) Routes() []caddy.AdminRoute {
 		{Pattern: "/csb/jobs/", Handler: caddy.AdminHandlerFunc(api.serveJob)},
 		{Pattern: "/csb/subscriptions", Handler: caddy.AdminHandlerFunc(api.serveSubscriptions)},
 		{Pattern: "/csb/placement/explain", Handler: caddy.AdminHandlerFunc(api.serveExplain)},
+		{Pattern: "/csb/webhooks", Handler: caddy.AdminHandlerFunc(api.serveWebhooks)}, // admin_webhooks.go
 	}
 }
 

@@ -5,49 +5,15 @@ import (
 	"net/url"
 	"slices"
 	"time"
-
-	"github.com/caddyserver/caddy/v2"
 )
 
-func init() {
-	caddy.RegisterModule(AdminWebhooksAPI{})
-}
-
-// AdminWebhooksAPI is the admin.api.csb_webhooks module: the state of job
-// event deliveries on Caddy's admin endpoint. It needs no configuration.
-//
-//	GET /csb/webhooks   operator webhooks, the long-polls waiting now, and every
-//	                    webhook delivery pending, delivered or given up (kept
-//	                    events { retain }, default 24h): id, subscriber, job,
-//	                    event, sequence number, state, attempts, next attempt,
-//	                    last error and HTTP status; filters: ?state=pending|delivered|failed
-//	                    ?job=<job-id> ?subscriber=<id>
-//
-// The answer is JSON. Secrets are never shown.
-type AdminWebhooksAPI struct {
-	app *App
-}
-
-// CaddyModule returns the Caddy module information.
-func (AdminWebhooksAPI) CaddyModule() caddy.ModuleInfo {
-	return caddy.ModuleInfo{
-		ID:  "admin.api.csb_webhooks",
-		New: func() caddy.Module { return new(AdminWebhooksAPI) },
-	}
-}
-
-// Provision finds the configuration's csb app, if one is configured.
-func (api *AdminWebhooksAPI) Provision(ctx caddy.Context) error {
-	if app, err := ctx.AppIfConfigured("csb"); err == nil {
-		api.app = app.(*App)
-	}
-	return nil
-}
-
-// Routes implements caddy.AdminRouter.
-func (api *AdminWebhooksAPI) Routes() []caddy.AdminRoute {
-	return []caddy.AdminRoute{{Pattern: "/csb/webhooks", Handler: caddy.AdminHandlerFunc(api.serveWebhooks)}}
-}
+// The admin API's GET /csb/webhooks (see AdminAPI): operator webhooks,
+// the long-polls waiting now, and every webhook delivery pending,
+// delivered or given up (kept events { retain }, default 24h): id,
+// subscriber, job, event, sequence number, state, attempts, next
+// attempt, last error and HTTP status. Filters:
+// ?state=pending|delivered|failed ?job=<job-id> ?subscriber=<id>. The
+// answer is JSON; secrets are never shown.
 
 type adminWebhooks struct {
 	// LongPollWaiters counts the consumer long-polls blocked now.
@@ -77,7 +43,7 @@ type adminDeliveryWH struct {
 	Done        time.Time `json:"done,omitzero"`
 }
 
-func (api *AdminWebhooksAPI) serveWebhooks(w http.ResponseWriter, r *http.Request) error {
+func (api *AdminAPI) serveWebhooks(w http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodGet {
 		return methodNotAllowed(w, r, http.MethodGet)
 	}
@@ -121,9 +87,3 @@ func (api *AdminWebhooksAPI) serveWebhooks(w http.ResponseWriter, r *http.Reques
 	}
 	return writeJSON(w, out)
 }
-
-// Interface guards.
-var (
-	_ caddy.AdminRouter = (*AdminWebhooksAPI)(nil)
-	_ caddy.Provisioner = (*AdminWebhooksAPI)(nil)
-)

@@ -464,13 +464,27 @@ func (a *App) provisionEvents(ctx caddy.Context) error {
 		id := "op-" + hex.EncodeToString(h[:6])
 		v.operators[id] = &webhook.Subscriber{ID: id, URL: w.URL, Secret: secret, Events: w.Events}
 	}
-	evApp, err := ctx.App("events")
-	if err != nil {
-		return fmt.Errorf("events: loading the events app: %v", err)
+	if v.events, err = eventsApp(ctx); err != nil {
+		return err
 	}
-	v.events = evApp.(*caddyevents.App)
 	a.eventsView = v
 	return nil
+}
+
+// eventsApp loads Caddy's events app, or nil for a context without a
+// configuration (a unit test provisioning the app by hand, as
+// contextStore allows).
+func eventsApp(ctx caddy.Context) (app *caddyevents.App, err error) {
+	defer func() {
+		if recover() != nil {
+			app, err = nil, nil
+		}
+	}()
+	ev, err := ctx.App("events")
+	if err != nil {
+		return nil, fmt.Errorf("events: loading the events app: %v", err)
+	}
+	return ev.(*caddyevents.App), nil
 }
 
 // startEvents makes this configuration's view current and starts the
