@@ -209,7 +209,7 @@ func (c *consumerCall) post() error {
 			return c.answer(&jobs.Result{Status: csbmsg.StatusSyntaxError, Reason: "<job-info> needs an <action>: update or remove"}, false)
 		}
 	}
-	subs, err := c.callback() // consumer_wait.go
+	subs, registered, err := c.callback() // consumer_wait.go
 	if err != nil {
 		return err
 	}
@@ -219,6 +219,7 @@ func (c *consumerCall) post() error {
 		Access:         c.cfg.access(c.owner),
 		Subscribers:    subs,
 	})
+	registered(res)
 	if err != nil {
 		return c.fail(err, csbmsg.StatusUnableToFindResource, "")
 	}

@@ -24,16 +24,20 @@ package caddymodule
 // the create is answered 400 and nothing is created.
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
 
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/broker/jobs"
 	"github.com/caddy-csb/caddy-csb/broker/webhook"
 )
 
@@ -105,37 +109,49 @@ wait:
 }
 
 // callback registers the create's Csb-Callback, if any, and returns the
-// subscriber ids for jobs.CreateOptions.Subscribers. A generated secret
-// is set on the answer's Csb-Callback-Secret header.
-func (c *consumerCall) callback() ([]string, error) {
+// subscriber ids for jobs.CreateOptions.Subscribers and a function to
+// call with the create's result: it drops the registration when no job
+// took it (a refusal, an idempotent retry of an earlier create), and
+// sets a generated secret on the answer's Csb-Callback-Secret header
+// when one did.
+func (c *consumerCall) callback() ([]string, func(*jobs.Result), error) {
+	nothing := func(*jobs.Result) {}
 	raw := c.r.Header.Get(headerCallback)
 	if raw == "" {
 		if c.r.Header.Get(headerCallbackSecret) != "" {
-			return nil, caddyhttp.Error(http.StatusBadRequest, errors.New("Csb-Callback-Secret without Csb-Callback"))
+			return nil, nil, caddyhttp.Error(http.StatusBadRequest, errors.New("Csb-Callback-Secret without Csb-Callback"))
 		}
-		return nil, nil
+		return nil, nothing, nil
 	}
 	ev, v := c.h.app.events, c.h.app.eventsView
 	if ev == nil || v == nil {
-		return nil, caddyhttp.Error(http.StatusServiceUnavailable, errors.New("events are not running"))
+		return nil, nil, caddyhttp.Error(http.StatusServiceUnavailable, errors.New("events are not running"))
 	}
 	u, err := v.checkCallback(c.r.Context(), raw)
 	if err != nil {
-		return nil, caddyhttp.Error(http.StatusBadRequest, err)
+		return nil, nil, caddyhttp.Error(http.StatusBadRequest, err)
 	}
 	secret := strings.TrimSpace(c.r.Header.Get(headerCallbackSecret))
 	generated := secret == ""
 	if generated {
 		secret = webhook.NewSecret()
 	} else if _, err := webhook.ParseSecret(secret); err != nil {
-		return nil, caddyhttp.Error(http.StatusBadRequest, fmt.Errorf("Csb-Callback-Secret: %v", err))
+		return nil, nil, caddyhttp.Error(http.StatusBadRequest, fmt.Errorf("Csb-Callback-Secret: %v", err))
 	}
 	id, err := ev.disp.Register(c.r.Context(), webhook.Subscriber{URL: u.String(), Secret: secret, Owner: c.owner})
 	if err != nil {
-		return nil, caddyhttp.Error(http.StatusServiceUnavailable, fmt.Errorf("recording the callback: %v", err))
+		return nil, nil, caddyhttp.Error(http.StatusServiceUnavailable, fmt.Errorf("recording the callback: %v", err))
 	}
-	if generated {
-		c.w.Header().Set(headerCallbackSecret, secret)
+	done := func(res *jobs.Result) {
+		if res != nil && res.Job != nil && slices.Contains(res.Job.Events.Subscribers, id) {
+			if generated {
+				c.w.Header().Set(headerCallbackSecret, secret)
+			}
+			return
+		}
+		if err := ev.disp.Unregister(context.WithoutCancel(c.r.Context()), id); err != nil {
+			c.h.logger.Warn("dropping an unused callback", zap.Error(err))
+		}
 	}
-	return []string{id}, nil
+	return []string{id}, done, nil
 }

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -266,4 +268,61 @@ func TestEventsCallbackLoopbackRefused(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// TestEventsOperatorWebhook: an operator's webhook (Caddyfile, on
+// loopback: trusted like a provider's URL) receives the events it names
+// of every job, without any callback on the create; the admin API lists
+// it without its secret. A callback refused after its create failed
+// leaves no subscriber behind.
+func TestEventsOperatorWebhook(t *testing.T) {
+	secret := webhook.NewSecret()
+	rcv := newEventsReceiver(t, secret, 0)
+	b := eventsBroker(t, "\t\t\twebhook "+rcv.srv.URL+"/ops {\n\t\t\t\tsecret "+secret+"\n\t\t\t\tevents csb.job.state\n\t\t\t}\n")
+	a := b.create("bob", vmRequest(1, 1), nil)
+	mustStatus(t, a, csbmsg.StatusOK)
+	id := a.jobID()
+	mustStatus(t, b.do("bob", http.MethodDelete, "/"+id, nil, nil), csbmsg.StatusOK)
+	got := rcv.waitFor(t, "the removal", func(ds []eventsDelivery) bool {
+		return len(ds) > 0 && ds[len(ds)-1].Data.NewStatus == "removed"
+	})
+	for i, d := range got {
+		if d.Type != "csb.job.state" || d.Data.JobID != id || d.Data.Owner != "bob" || d.Data.Seq != uint64(i+1) {
+			t.Fatalf("operator deliveries %v", eventsSummary(got))
+		}
+	}
+	st, _, body := adminDo(t, b.p.AdminAddr, http.MethodGet, "/csb/webhooks", "", "", nil)
+	if st != 200 || !strings.Contains(string(body), rcv.srv.URL+"/ops") || strings.Contains(string(body), strings.TrimPrefix(secret, "whsec_")) {
+		t.Fatalf("admin: %d %s", st, body)
+	}
+	// A create that finds no provider drops the callback it registered.
+	b.reload(brokerOptions{jobs: "\t\t}\n\t\tevents {\n\t\t\tallow_private\n"})
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections() // the reload closed them
+	mustStatus(t, b.create("bob", vmRequest(1, 1), map[string]string{"Csb-Callback": rcv.srv.URL + "/job"}), csbmsg.StatusOK)
+	if subs := eventsStoredSubscribers(t, b); len(subs) != 1 {
+		t.Fatalf("subscribers of one callback: %v", subs)
+	}
+	huge := b.create("bob", vmRequest(64, 1), map[string]string{"Csb-Callback": rcv.srv.URL + "/job"})
+	if huge.status() != csbmsg.StatusUnableToFindResource || huge.Header.Get("Csb-Callback-Secret") != "" {
+		t.Fatalf("create beyond every provider: %d %d, secret %q", huge.HTTP, huge.status(), huge.Header.Get("Csb-Callback-Secret"))
+	}
+	if subs := eventsStoredSubscribers(t, b); len(subs) != 1 {
+		t.Fatalf("subscribers left behind: %v", subs)
+	}
+}
+
+// eventsStoredSubscribers lists the consumer subscribers in the broker's
+// file-system storage.
+func eventsStoredSubscribers(t *testing.T, b *consumerBroker) []string {
+	t.Helper()
+	dir := filepath.Join(b.dataDir, "caddy", "csb", "webhooks", "sub")
+	ents, err := os.ReadDir(dir)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		out = append(out, e.Name())
+	}
+	return out
 }

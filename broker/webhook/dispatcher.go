@@ -229,6 +229,15 @@ func (d *Dispatcher) Register(ctx context.Context, s Subscriber) (string, error)
 	return s.ID, nil
 }
 
+// Unregister deletes a consumer's subscriber (one whose job was not
+// created after all).
+func (d *Dispatcher) Unregister(ctx context.Context, id string) error {
+	if !ValidID(id) {
+		return fmt.Errorf("webhook: bad subscriber id %q", id)
+	}
+	return d.cfg.Store.Delete(ctx, subPrefix+id)
+}
+
 // subscriber returns the subscriber id: an operator's, else a stored one.
 func (d *Dispatcher) subscriber(ctx context.Context, id string) (*Subscriber, error) {
 	if s, ok := d.c().Subscriber(id); ok {
