@@ -386,12 +386,17 @@ func (e *eventsEngine) client(u *url.URL) (*http.Client, error) {
 		return nil, err
 	}
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	if v.clients == nil {
+	if v.clients == nil || len(v.clients) >= maxEventClients {
+		// Callback hosts are the consumers' choice: keep a bounded set
+		// (a dropped client's idle connections time out).
 		v.clients = map[string]*http.Client{}
 	}
 	v.clients[key] = c
 	return c, nil
 }
+
+// maxEventClients bounds the delivery clients kept per configuration.
+const maxEventClients = 256
 
 // policy returns the peer URL policy for u and a key naming it.
 func (v *eventsView) policy(u *url.URL) (*peerurl.Policy, string, error) {
