@@ -326,3 +326,44 @@ func eventsStoredSubscribers(t *testing.T, b *consumerBroker) []string {
 	}
 	return out
 }
+
+// TestEventsDeliveriesSurviveRestart: deliveries a receiver refused while
+// the broker ran are still delivered, in order, after the broker
+// restarts (they are kept in storage, not in memory).
+func TestEventsDeliveriesSurviveRestart(t *testing.T) {
+	secret := webhook.NewSecret()
+	rcv := newEventsReceiver(t, secret, 1<<30) // refuses everything for now
+	b := eventsBroker(t, "\t\t\tallow_private\n\t\t\tretry 50ms 100ms\n\t\t\tmax_attempts 1000\n")
+	a := b.create("alice", vmRequest(1, 1), map[string]string{"Csb-Callback": rcv.srv.URL, "Csb-Callback-Secret": secret})
+	mustStatus(t, a, csbmsg.StatusOK)
+	id := a.jobID()
+	// The first delivery has been refused at least once; nothing arrived.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		rcv.mu.Lock()
+		tried := rcv.attempts
+		rcv.mu.Unlock()
+		if tried > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no delivery attempt")
+		}
+		time.Sleep(10 * time.Millisecond) // polling a condition with a deadline
+	}
+	b.p.Restart()
+	rcv.mu.Lock()
+	rcv.failFirst = 0
+	rcv.mu.Unlock()
+	got := rcv.waitFor(t, "the success", func(ds []eventsDelivery) bool {
+		return len(ds) > 0 && ds[len(ds)-1].Data.NewStatus == "success"
+	})
+	for i, d := range got {
+		if d.Data.JobID != id || d.Data.Seq != uint64(i+1) {
+			t.Fatalf("after the restart: %v", eventsSummary(got))
+		}
+	}
+	if got[0].Data.NewStatus != "pending" || got[0].Attempt < 2 {
+		t.Fatalf("first delivery %+v (attempt %d)", got[0].Data, got[0].Attempt)
+	}
+}
