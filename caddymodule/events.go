@@ -284,6 +284,15 @@ func (e *eventsEngine) observe(ev jobs.Event) {
 	if err := e.disp.Enqueue(ctx, msg, subs...); err != nil {
 		e.logger.logger.Error("queueing webhook deliveries", zap.String("job_id", ev.JobID), zap.String("event", msg.Type), zap.Error(err))
 	}
+	// A job that ended closes its callbacks; they are deleted once
+	// events { retain } has passed with nothing left to deliver.
+	if ev.Kind == jobs.EventStateChange && (ev.NewStatus == jobs.StatusFailed || ev.NewStatus.Final()) {
+		for _, id := range ev.Subscribers {
+			if err := e.disp.Close(ctx, id); err != nil {
+				e.logger.logger.Warn("closing a job's callback", zap.String("job_id", ev.JobID), zap.Error(err))
+			}
+		}
+	}
 }
 
 // emitLoop emits the queued events through the current configuration's

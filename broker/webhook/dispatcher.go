@@ -49,6 +49,10 @@ type Subscriber struct {
 	Owner string `json:"owner,omitempty"`
 	// Events, when set, lists the event types it receives. Default all.
 	Events []string `json:"events,omitempty"`
+	// Closed is when a consumer's subscriber was closed (its job ended):
+	// it is deleted once Retain has passed since and nothing is queued
+	// for it.
+	Closed time.Time `json:"closed,omitzero"`
 }
 
 // Wants reports whether s receives events of type typ.
@@ -236,6 +240,32 @@ func (d *Dispatcher) Unregister(ctx context.Context, id string) error {
 		return fmt.Errorf("webhook: bad subscriber id %q", id)
 	}
 	return d.cfg.Store.Delete(ctx, subPrefix+id)
+}
+
+// Close marks a consumer's subscriber closed at the current time (its
+// job ended): a pass deletes it once Retain has passed and nothing is
+// queued for it. Later messages to it are still delivered meanwhile.
+// Operators' subscribers and unknown ids are left alone.
+func (d *Dispatcher) Close(ctx context.Context, id string) error {
+	if !ValidID(id) {
+		return nil
+	}
+	b, err := d.cfg.Store.Load(ctx, subPrefix+id)
+	if errors.Is(err, store.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var s Subscriber
+	if err := json.Unmarshal(b, &s); err != nil || !s.Closed.IsZero() {
+		return err
+	}
+	s.Closed = d.c().Clock.Now()
+	if b, err = json.Marshal(s); err != nil {
+		return err
+	}
+	return d.cfg.Store.Store(ctx, subPrefix+id, b)
 }
 
 // subscriber returns the subscriber id: an operator's, else a stored one.
@@ -522,14 +552,30 @@ func (d *Dispatcher) send(ctx context.Context, dl *Delivery) (int, error) {
 	return resp.StatusCode, nil
 }
 
-// prune deletes log entries older than Retain.
+// prune deletes log entries older than Retain, and the consumers'
+// subscribers closed longer than Retain ago with nothing queued.
 func (d *Dispatcher) prune(ctx context.Context) {
 	c := d.c()
+	now := c.Clock.Now()
+	if subs, err := d.cfg.Store.List(ctx, subPrefix); err == nil {
+		for _, k := range subs {
+			b, err := d.cfg.Store.Load(ctx, k)
+			if err != nil {
+				continue
+			}
+			var s Subscriber
+			if json.Unmarshal(b, &s) != nil || s.Closed.IsZero() || now.Sub(s.Closed) <= c.Retain {
+				continue
+			}
+			if queued, err := d.cfg.Store.List(ctx, queuePrefix+s.ID+"/"); err == nil && len(queued) == 0 {
+				_ = d.cfg.Store.Delete(ctx, k)
+			}
+		}
+	}
 	keys, err := d.cfg.Store.List(ctx, logPrefix)
 	if err != nil {
 		return
 	}
-	now := c.Clock.Now()
 	for _, k := range keys {
 		b, err := d.cfg.Store.Load(ctx, k)
 		if err != nil {

@@ -180,3 +180,35 @@ func TestEventsDispatcherGivesUp(t *testing.T) {
 		t.Fatalf("list %+v", list)
 	}
 }
+
+// TestEventsClosedSubscriberPruned: a closed consumer subscriber is
+// deleted once Retain has passed and nothing is queued for it, not
+// before; messages sent meanwhile are still delivered.
+func TestEventsClosedSubscriberPruned(t *testing.T) {
+	ctx := context.Background()
+	secret := NewSecret()
+	clk := clock.NewFake(eventsT0)
+	rcv := &eventsReceiver{v: &Verifier{Secret: secret, Now: clk.Now, Tolerance: 48 * time.Hour}}
+	srv := httptest.NewServer(rcv)
+	defer srv.Close()
+	st := new(store.Memory)
+	d := eventsDispatcher(t, st, clk, nil)
+	sid, _ := d.Register(ctx, Subscriber{URL: srv.URL, Secret: secret})
+	if err := d.Close(ctx, sid); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Hour)
+	d.Enqueue(ctx, Message{Type: "csb.job.reclaimed", Group: "j", Order: 9, Time: clk.Now()}, sid)
+	d.Pass(ctx)
+	if len(rcv.got) != 1 {
+		t.Fatalf("a closed subscriber's late message: %v", rcv.got)
+	}
+	if _, err := st.Load(ctx, subPrefix+sid); err != nil {
+		t.Fatalf("deleted before retain: %v", err)
+	}
+	clk.Advance(DefaultRetain)
+	d.Pass(ctx)
+	if _, err := st.Load(ctx, subPrefix+sid); !errors.Is(err, store.ErrNotExist) {
+		t.Fatalf("kept after retain: %v", err)
+	}
+}
