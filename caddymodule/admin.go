@@ -31,6 +31,9 @@ func init() {
 //	GET  /csb/costs                what jobs cost, with totals by owner and provider (admin_costs.go);
 //	                               filters: ?owner= ?provider= ?since=<RFC 3339 time or duration>;
 //	                               CSV with Accept: text/csv or ?format=csv
+//	GET  /csb/webhooks             job event webhooks: operator webhooks, deliveries (pending, delivered,
+//	                               failed) with attempts and last error, long-polls waiting now;
+//	                               filters: ?state= ?job= ?subscriber= (JSON only; admin_webhooks.go)
 //
 // Answers are JSON. With Accept: application/csb-publish+xml (catalogue,
 // subscriptions), application/csb-consumer+xml (jobs, explain), or
@@ -75,6 +78,7 @@ func (api *AdminAPI) Routes() []caddy.AdminRoute {
 		{Pattern: "/csb/subscriptions", Handler: caddy.AdminHandlerFunc(api.serveSubscriptions)},
 		{Pattern: "/csb/placement/explain", Handler: caddy.AdminHandlerFunc(api.serveExplain)},
 		{Pattern: "/csb/costs", Handler: caddy.AdminHandlerFunc(api.serveCosts)},
+		{Pattern: "/csb/webhooks", Handler: caddy.AdminHandlerFunc(api.serveWebhooks)}, // admin_webhooks.go
 	}
 }
 

@@ -78,6 +78,11 @@ type App struct {
 	// job-hours at their provider's price; no limit besides jobs'
 	// max_jobs_per_owner. Caddyfile: quota { ... }.
 	Quota *QuotaConfig `json:"quota,omitempty"`
+	// Events configures job events: Caddy events, webhooks and the
+	// long-poll. Caddyfile: events { ... } (events.go). Default: events
+	// emitted, no operator webhook, lease warnings 5m ahead, long-polls
+	// of at most 60s.
+	Events *EventsConfig `json:"events,omitempty"`
 
 	ctx    caddy.Context
 	logger *zap.Logger
@@ -86,6 +91,8 @@ type App struct {
 	live         *atomic.Pointer[engine] // engine, for the admin API and metrics (liveEngine)
 	discovery    *discoveryLoops         // this configuration's discovery (catalog.go)
 	consumerView *consumerView           // this configuration's placer, adapters and consumer settings (jobs_engine.go)
+	events       *eventsEngine           // job events, webhooks, long-poll waiters (events.go)
+	eventsView   *eventsView             // this configuration's events settings (events.go)
 }
 
 // CaddyModule returns the Caddy module information.
@@ -129,6 +136,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err := a.provisionConsumer(ctx); err != nil {
 		return err
 	}
+	if err := a.provisionEvents(ctx); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -146,6 +156,9 @@ func (a *App) Validate() error {
 	if err := a.Quota.validate(); err != nil {
 		return err
 	}
+	if err := a.Events.validate(); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -157,6 +170,7 @@ func (a *App) Start() error {
 	if err := a.startConsumer(); err != nil {
 		return err
 	}
+	a.startEvents()
 	return nil
 }
 
@@ -168,6 +182,9 @@ func (a *App) Stop() error {
 
 // Cleanup releases what Provision took.
 func (a *App) Cleanup() error {
+	if err := a.cleanupEvents(); err != nil {
+		a.logger.Warn("releasing the events engine", zap.Error(err))
+	}
 	return a.cleanupEngine()
 }
 

@@ -143,6 +143,21 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 //			timeout       <duration>                 # default 30s
 //			sync_interval <duration>                 # default 10s
 //		}
+//		events {
+//			lease_warning <duration>|off             # default 5m before a lease ends
+//			max_wait      <duration>                 # long-poll bound; default 60s
+//			cluster_recheck <duration>               # long-poll re-read for other brokers' changes; default 1s
+//			webhook <url> {                          # an operator's webhook; repeatable
+//				secret <whsec_...>                   # required; {env.*} expanded
+//				events <name>...                     # default all: csb.job.state, csb.job.lease_warning,
+//			}                                        # csb.job.reclaimed, csb.job.drift, csb.provider.health
+//			allowed_hosts <pattern>...               # consumers' Csb-Callback hosts; default any
+//			allow_private                            # callbacks may reach non-public addresses
+//			retry         <min> <max>                # default 1s 10m
+//			max_attempts  <n>                        # default 10
+//			timeout       <duration>                 # default 10s
+//			retain        <duration>                 # default 24h
+//		}
 //		xml [lenient|strict] [{
 //			mode           lenient|strict
 //			max_body_size  <size>
@@ -192,8 +207,10 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = parseXMLOption(d, a)
 		case "quota":
 			err = parseQuotaOption(d, a)
+		case "events":
+			err = parseEventsOption(d, a)
 		default:
-			err = d.Errf("unrecognized csb option %q (known: catalog, jobs, ovf, placement, provider, quota, subscriptions, xml)", d.Val())
+			err = d.Errf("unrecognized csb option %q (known: catalog, events, jobs, ovf, placement, provider, quota, subscriptions, xml)", d.Val())
 		}
 		if err != nil {
 			return err
@@ -1316,3 +1333,112 @@ var (
 	_ caddyfile.Unmarshaler = (*Provider)(nil)
 	_ caddyfile.Unmarshaler = (*Handler)(nil)
 )
+
+// parseEventsOption parses the events block of the csb global option
+// (its syntax: App.UnmarshalCaddyfile; meanings: EventsConfig).
+func parseEventsOption(d *caddyfile.Dispenser, a *App) error {
+	if a.Events != nil {
+		return d.Err("events given twice")
+	}
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	o := new(EventsConfig)
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch opt := d.Val(); opt {
+		case "lease_warning":
+			var v string
+			if err := cfparse.OneArg(d, &v); err != nil {
+				return err
+			}
+			if v == "off" {
+				o.LeaseWarning = -1
+				break
+			}
+			dur, perr := caddy.ParseDuration(v)
+			if perr != nil || dur <= 0 {
+				return d.Errf("events: lease_warning %q: want a positive duration or off", v)
+			}
+			o.LeaseWarning = caddy.Duration(dur)
+		case "max_wait":
+			err = cfparse.DurationArg(d, &o.MaxWait)
+		case "cluster_recheck":
+			err = cfparse.DurationArg(d, &o.ClusterRecheck)
+		case "timeout":
+			err = cfparse.DurationArg(d, &o.Timeout)
+		case "retain":
+			err = cfparse.DurationArg(d, &o.Retain)
+		case "webhook":
+			err = parseOperatorWebhook(d, o)
+		case "allowed_hosts":
+			hosts := d.RemainingArgs()
+			if len(hosts) == 0 {
+				return d.ArgErr()
+			}
+			o.AllowedHosts = append(o.AllowedHosts, hosts...)
+		case "allow_private":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			o.AllowPrivate = true
+		case "retry":
+			var lo, hi string
+			if !d.Args(&lo, &hi) || d.NextArg() {
+				return d.Errf("events: want retry <min> <max>")
+			}
+			mn, err1 := caddy.ParseDuration(lo)
+			mx, err2 := caddy.ParseDuration(hi)
+			if err1 != nil || err2 != nil || mn <= 0 || mx < mn {
+				return d.Errf("events: retry %s %s: want two positive durations, min <= max", lo, hi)
+			}
+			o.RetryMin, o.RetryMax = caddy.Duration(mn), caddy.Duration(mx)
+		case "max_attempts":
+			var v string
+			if err := cfparse.OneArg(d, &v); err != nil {
+				return err
+			}
+			n, perr := strconv.Atoi(v)
+			if perr != nil || n <= 0 {
+				return d.Errf("events: max_attempts %q is not a positive whole number", v)
+			}
+			o.MaxAttempts = n
+		default:
+			return d.Errf("events: unrecognized option %q (known: allow_private, allowed_hosts, cluster_recheck, lease_warning, max_attempts, max_wait, retain, retry, timeout, webhook)", opt)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	a.Events = o
+	return nil
+}
+
+// parseOperatorWebhook parses "webhook <url> { secret ...; events ... }".
+func parseOperatorWebhook(d *caddyfile.Dispenser, o *EventsConfig) error {
+	w := new(OperatorWebhook)
+	if err := cfparse.OneArg(d, &w.URL); err != nil {
+		return err
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "secret":
+			if err := cfparse.OneArg(d, &w.Secret); err != nil {
+				return err
+			}
+		case "events":
+			names := d.RemainingArgs()
+			if len(names) == 0 {
+				return d.ArgErr()
+			}
+			w.Events = append(w.Events, names...)
+		default:
+			return d.Errf("events: webhook %q: unrecognized option %q (known: events, secret)", w.URL, d.Val())
+		}
+	}
+	if w.Secret == "" {
+		return d.Errf("events: webhook %q: a secret is required", w.URL)
+	}
+	o.Webhooks = append(o.Webhooks, w)
+	return nil
+}

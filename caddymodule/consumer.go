@@ -59,7 +59,10 @@ import (
 // bounds), Csb-Max-Price (create, COPY, MOVE: the highest price per hour
 // per cost unit the consumer accepts; providers above it, or without a
 // price, are not chosen), Csb-Provider (create, COPY, MOVE, explain:
-// narrows the user's provider lists to those named). Response headers
+// narrows the user's provider lists to those named), Csb-Callback and
+// Csb-Callback-Secret (POST create: a webhook for the job's events;
+// consumer_wait.go). GET ?wait=<duration> is a long-poll
+// (consumer_wait.go). Response headers
 // besides the body: Csb-Status (the protocol status), Csb-Job-Id,
 // Csb-Job-Status, Csb-Expires (lease seconds left), Csb-Provider-Id (once
 // a provider holds the job), for a job that costs something Csb-Cost (its
@@ -136,6 +139,9 @@ func (h *Handler) serveConsumer(w http.ResponseWriter, r *http.Request) error {
 	case http.MethodPost:
 		return c.post()
 	case http.MethodGet, http.MethodHead:
+		if r.URL.Query().Has("wait") {
+			return c.longPoll(jobID) // consumer_wait.go
+		}
 		j, err := c.m.Get(r.Context(), owner, jobID)
 		if err != nil {
 			return c.fail(err, csbmsg.StatusUnableToFindResource, jobID)
@@ -226,12 +232,18 @@ func (c *consumerCall) post() error {
 			return c.answer(&jobs.Result{Status: csbmsg.StatusSyntaxError, Reason: "<job-info> needs an <action>: update or remove"}, false)
 		}
 	}
+	subs, registered, err := c.callback() // consumer_wait.go
+	if err != nil {
+		return err
+	}
 	res, err := c.m.Create(ctx, c.owner, req, jobs.CreateOptions{
 		IdempotencyKey: c.r.Header.Get("Idempotency-Key"),
 		Lease:          c.lease,
 		Access:         c.access(),
 		MaxPrice:       c.maxPrice,
+		Subscribers:    subs,
 	})
+	registered(res)
 	if err != nil {
 		return c.fail(err, csbmsg.StatusUnableToFindResource, "")
 	}

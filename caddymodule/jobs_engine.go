@@ -133,6 +133,7 @@ func (a *App) provisionConsumer(ctx caddy.Context) error {
 		counted(j)
 		csbMetrics.jobCost.observe(j)
 	}
+	tun.LeaseWarning = a.Events.leaseWarning() // events.go
 	if exp := a.OVFExpander(); exp != nil {
 		tun.Expand = func(ctx context.Context, req *csbmsg.ServiceRequest) error {
 			out, err := exp.Expand(ctx, *req)

@@ -68,6 +68,12 @@ func newEngine(ctx caddy.Context, a *App) (*engine, error) {
 		SyncInterval: time.Duration(co.SyncInterval),
 		Retention:    time.Duration(co.Retention),
 		CacheCost:    co.CacheSize,
+		// A health mark's change becomes a job event (events.go).
+		OnHealth: func(id string, healthy bool) {
+			if c := e.consumer; c != nil {
+				c.jobs.ProviderHealth(id, healthy)
+			}
+		},
 	})
 	if err != nil {
 		return nil, err

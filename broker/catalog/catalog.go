@@ -90,6 +90,10 @@ type Options struct {
 	// instanceID names this catalogue's journal files (tests); default
 	// a random id, new for every catalogue.
 	instanceID string
+	// OnHealth, when set, is called after SetHealthy changed a provider's
+	// health mark, outside the catalogue's lock (job events). It must not
+	// block.
+	OnHealth func(providerID string, healthy bool)
 }
 
 // WithDefaults returns opt with its unset fields set to their defaults

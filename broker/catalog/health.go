@@ -18,6 +18,9 @@ func (c *Catalog) SetHealthy(id string, healthy bool) bool {
 	c.changed(p, false)
 	c.mu.Unlock()
 	c.afterChange(false, true)
+	if fn := c.opt.OnHealth; fn != nil {
+		fn(id, healthy)
+	}
 	return true
 }
 

@@ -103,13 +103,13 @@ func (m *Manager) Act(ctx context.Context, owner, id, action string) (*Result, e
 	return result(st, j, "%s", j.Reason), nil
 }
 
-// Observe returns owner's job id and, for a successful job holding a
+// MachineState returns owner's job id and, for a successful job holding a
 // machine, the provider's live state of it in DSP0263's words: from
 // contract.Actor's MachineState when the job's adapter has it, else
 // derived from the adapter's Status. The state is "" when the job holds
 // no machine or the provider could not be asked (the job's recorded state
-// then stands). Observe changes nothing.
-func (m *Manager) Observe(ctx context.Context, owner, id string) (*Job, string, error) {
+// then stands). MachineState changes nothing.
+func (m *Manager) MachineState(ctx context.Context, owner, id string) (*Job, string, error) {
 	j, err := m.Get(ctx, owner, id)
 	if err != nil || j.Status != StatusSuccess || j.Resource == nil {
 		return j, "", err

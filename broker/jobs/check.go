@@ -186,6 +186,7 @@ func (m *Manager) markGone(j *Job, why string) {
 	j.Checked = now
 	j.Expires = now.Add(m.c().RetainFailed)
 	j.Reason = fmt.Sprintf("resource gone at %s: %s", j.ProviderID, why)
+	m.queueEvent(j, EventDrift)
 	m.saveBackground(j)
 	m.logState(j, prev, "job resource gone")
 }

@@ -10,11 +10,11 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/jobs/jobstest"
 )
 
-// TestCIMIActAndObserve: an action goes to the job's provider (through
+// TestCIMIActAndMachineState: an action goes to the job's provider (through
 // Update's compute action for an adapter without contract.Actor), is
-// recorded on the job, and Observe then reports the provider's state; a
+// recorded on the job, and MachineState then reports the provider's state; a
 // foreign job is ErrNoJob and an unknown action 420.
-func TestCIMIActAndObserve(t *testing.T) {
+func TestCIMIActAndMachineState(t *testing.T) {
 	e := newEnv(t, []string{"a"}, nil)
 	r, err := e.m.Create(ctx, "alice", jobstest.VMRequest(1, 1), jobs.CreateOptions{Labels: map[string]string{"cimi.name": "m1"}})
 	if err != nil || r.Status != csbmsg.StatusOK || r.Job.Status != jobs.StatusSuccess {
@@ -24,13 +24,13 @@ func TestCIMIActAndObserve(t *testing.T) {
 	if r.Job.Labels["cimi.name"] != "m1" {
 		t.Fatalf("labels not stored: %v", r.Job.Labels)
 	}
-	if _, st, err := e.m.Observe(ctx, "alice", id); err != nil || st != contract.MachineStarted {
+	if _, st, err := e.m.MachineState(ctx, "alice", id); err != nil || st != contract.MachineStarted {
 		t.Fatalf("observe a new machine: %q %v", st, err)
 	}
 	if _, err := e.m.Act(ctx, "bob", id, contract.ActionStop); !errors.Is(err, jobs.ErrNoJob) {
 		t.Fatalf("bob stops alice's machine: %v", err)
 	}
-	if _, _, err := e.m.Observe(ctx, "bob", id); !errors.Is(err, jobs.ErrNoJob) {
+	if _, _, err := e.m.MachineState(ctx, "bob", id); !errors.Is(err, jobs.ErrNoJob) {
 		t.Fatalf("bob observes alice's machine: %v", err)
 	}
 	updates := e.ads["a"].Calls("update")
@@ -41,7 +41,7 @@ func TestCIMIActAndObserve(t *testing.T) {
 	if e.ads["a"].Calls("update") != updates+1 {
 		t.Fatal("the action did not reach the adapter")
 	}
-	j, st, err := e.m.Observe(ctx, "alice", id)
+	j, st, err := e.m.MachineState(ctx, "alice", id)
 	if err != nil || st != contract.MachineStopped {
 		t.Fatalf("observe after stop: %q %v", st, err)
 	}

@@ -236,6 +236,9 @@ type Job struct {
 	Updated        time.Time `json:"updated"`
 	// Rev counts the writes of the job.
 	Rev uint64 `json:"rev"`
+	// Events numbers the job's events and keeps what they need
+	// (events.go).
+	Events EventState `json:"events,omitzero"`
 
 	// gate is shared with the request waiting for a create's outcome
 	// (nil when nobody waits: a resumed job).

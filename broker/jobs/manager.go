@@ -143,6 +143,11 @@ type Config struct {
 	// nil error when the resources are gone and the job expired, else with
 	// the reason it failed (the reaper tries again). It must not block.
 	OnReclaim func(j *Job, err error)
+
+	// LeaseWarning is how long before a successful job's lease ends its
+	// observers get an EventLeaseWarning (events.go); the reaper sends it,
+	// so it comes up to ReapInterval late. Default 5m; negative: never.
+	LeaseWarning time.Duration
 }
 
 // Defaults of Config. Each field's comment names its default too; the
@@ -268,6 +273,8 @@ type Manager struct {
 	// ignoredWarned holds the owners already told, in the log, that
 	// fields of their requests were ignored (once per owner and process).
 	ignoredWarned sync.Map
+	// events are the observers of job events (events.go).
+	events eventHub
 }
 
 // New returns a Manager.
@@ -441,6 +448,10 @@ type CreateOptions struct {
 	// front-end's per-request placement policy over the same catalogue).
 	// Default: Config.Placer.
 	Placer Placer
+	// Subscribers are opaque webhook subscriber ids recorded on the job
+	// and carried by its events (events.go). Copy gives the new job the
+	// source job's unless set; Move keeps the job's.
+	Subscribers []string
 }
 
 // Create places and provisions a new job for owner. It answers within
@@ -519,6 +530,7 @@ func (m *Manager) Create(ctx context.Context, owner string, req *csbmsg.ServiceR
 		Created:        now,
 		Reason:         "accepted: " + d.Summary(),
 		Op:             &Op{Kind: OpCreate, Instance: m.instance, Started: now},
+		Events:         EventState{Subscribers: opt.Subscribers},
 	}
 	return m.startProvisioning(ctx, j, idemName, reqHash)
 }
@@ -767,6 +779,10 @@ func (m *Manager) Copy(ctx context.Context, owner, id string, opt CreateOptions)
 	}
 	if opt.Lease > 0 {
 		j.LeaseSeconds = m.leaseSeconds(opt.Lease)
+	}
+	j.Events.Subscribers = src.Events.Subscribers
+	if opt.Subscribers != nil {
+		j.Events.Subscribers = opt.Subscribers
 	}
 	return m.startProvisioning(ctx, j, "", "")
 }
@@ -1049,6 +1065,9 @@ func (m *Manager) finishRemoval(ctx context.Context, j *Job, final Status) *Resu
 		j.Reason = "lease ended; resources reclaimed"
 	} else {
 		j.Reason = "removed"
+	}
+	if final == StatusExpired {
+		m.queueEvent(j, EventReclaimed)
 	}
 	m.saveBackground(j)
 	m.reclaimed(j, final, nil)

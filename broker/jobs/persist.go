@@ -62,11 +62,14 @@ func (m *Manager) save(ctx context.Context, j *Job) error {
 	j.Rev++
 	j.Updated = m.now()
 	m.accrue(j)
+	evs, undo := m.stampEvents(j)
 	data, err := json.Marshal(j)
 	if err != nil {
+		undo()
 		return err
 	}
 	if err := m.store.Store(ctx, jobKey(j.ID), data); err != nil {
+		undo()
 		return fmt.Errorf("storing job %s: %w", j.ID, err)
 	}
 	// The cache is filled only by reads. A write removes the entry (Del is
@@ -79,6 +82,7 @@ func (m *Manager) save(ctx context.Context, j *Job) error {
 		m.live[j.ID] = data
 	}
 	m.mu.Unlock()
+	m.emit(evs)
 	m.notify(j)
 	return nil
 }

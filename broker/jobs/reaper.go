@@ -115,6 +115,8 @@ func (m *Manager) ReapOnce(ctx context.Context) (PassStats, error) {
 			case reapFailed:
 				st.Failures++
 			}
+		case m.leaseWarnDue(j, now):
+			m.warnLease(ctx, j.ID)
 		case j.Status == StatusFailed && !now.Before(j.Expires) && len(j.Orphans) == 0:
 			// A failed job holds nothing: its record goes once
 			// RetainFailed has passed.

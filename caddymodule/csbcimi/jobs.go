@@ -172,7 +172,7 @@ func (c *call) getJob(cid string) error {
 	var j *jobs.Job
 	live := ""
 	if strings.Contains(cid, jobAction) {
-		j, live, err = c.m.Observe(c.ctx, c.owner, id)
+		j, live, err = c.m.MachineState(c.ctx, c.owner, id)
 	} else {
 		j, err = c.m.Get(c.ctx, c.owner, id)
 	}

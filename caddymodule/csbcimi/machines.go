@@ -129,7 +129,7 @@ func (c *call) ownMachine(id string, observe bool) (*jobs.Job, string, error) {
 	var state string
 	var err error
 	if observe {
-		j, state, err = c.m.Observe(c.ctx, c.owner, id)
+		j, state, err = c.m.MachineState(c.ctx, c.owner, id)
 	} else {
 		j, err = c.m.Get(c.ctx, c.owner, id)
 	}
@@ -255,7 +255,7 @@ func (c *call) machines() ([]obj, error) {
 		}
 		live := ""
 		if j.Status == jobs.StatusSuccess {
-			if fresh, st, err := c.m.Observe(c.ctx, c.owner, j.ID); err == nil {
+			if fresh, st, err := c.m.MachineState(c.ctx, c.owner, j.ID); err == nil {
 				j, live = fresh, st
 			}
 		}
@@ -623,7 +623,7 @@ func (c *call) machineAction(id, opName string) error {
 	}
 	j := res.Job
 	live := ""
-	if fresh, st, err := c.m.Observe(c.ctx, c.owner, id); err == nil {
+	if fresh, st, err := c.m.MachineState(c.ctx, c.owner, id); err == nil {
 		j, live = fresh, st
 	}
 	all := c.jobsOf(j, live)

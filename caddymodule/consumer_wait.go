@@ -1,0 +1,157 @@
+package caddymodule
+
+// The Consumer interface's event features: the long-poll
+// (GET <consumer_path>/<id>?wait=<duration>) and the per-job callback a
+// create registers (Csb-Callback).
+//
+// Long-poll: GET or HEAD <consumer_path>/<job-id>?wait=30s (or wait=30,
+// seconds) answers as soon as the job's status changes after the request
+// arrived, or when the wait is over, with the job as it then stands (the
+// usual answer). A wait longer than events { max_wait } (default 60s) is
+// shortened to it; the Csb-Wait response header gives the wait applied
+// in seconds. A wait that is not a positive duration is answered 400.
+// Changes made by another broker of a cluster are seen within
+// events { cluster_recheck } (default 1s).
+//
+// Callbacks: a create (POST of a <CloudServiceRequest>) with the request
+// header Csb-Callback: <url> registers that URL for the new job's events
+// (state changes, lease warnings, reclaim, drift), signed with the
+// secret in Csb-Callback-Secret (whsec_ and the base64 of 24 to 64
+// bytes), or, when that header is absent, with a new secret the answer
+// returns in its Csb-Callback-Secret header (only there: keep it). The
+// URL must be allowed by events { allowed_hosts } (default any host) and
+// resolve to public addresses unless events { allow_private }: otherwise
+// the create is answered 400 and nothing is created.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/broker/jobs"
+	"github.com/caddy-csb/caddy-csb/broker/webhook"
+)
+
+// Request and response headers of the callback.
+const (
+	headerCallback       = "Csb-Callback"
+	headerCallbackSecret = "Csb-Callback-Secret"
+)
+
+// parseWait reads the wait parameter: a Go duration or whole seconds.
+func parseWait(v string) (time.Duration, error) {
+	if n, err := strconv.ParseUint(v, 10, 32); err == nil && n > 0 {
+		return time.Duration(n) * time.Second, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("wait %q: want a positive duration (30s) or seconds (30)", v)
+	}
+	return d, nil
+}
+
+// longPoll serves GET/HEAD <consumer_path>/<id>?wait=<d>.
+func (c *consumerCall) longPoll(jobID string) error {
+	wait, err := parseWait(c.r.URL.Query().Get("wait"))
+	if err != nil {
+		return caddyhttp.Error(http.StatusBadRequest, err)
+	}
+	ev := c.h.app.events
+	if ev == nil {
+		return caddyhttp.Error(http.StatusServiceUnavailable, errors.New("events are not running"))
+	}
+	wait = min(wait, c.h.app.Events.maxWait())
+	// Registered before the job is read: a change between the two wakes
+	// the wait at once instead of being missed.
+	ch := ev.waiters.add(jobID)
+	defer ev.waiters.remove(jobID, ch)
+	ctx := c.r.Context()
+	j, err := c.m.Get(ctx, c.owner, jobID)
+	if err != nil {
+		return c.fail(err, csbmsg.StatusUnableToFindResource, jobID)
+	}
+	c.w.Header().Set("Csb-Wait", strconv.FormatFloat(wait.Seconds(), 'f', -1, 64))
+	start, rev := j.Status, j.Rev
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	tick := time.NewTicker(c.h.app.Events.clusterRecheck())
+	defer tick.Stop()
+	ev.waiters.waiting.Add(1)
+	defer ev.waiters.waiting.Add(-1)
+wait:
+	for {
+		select {
+		case <-ch:
+			break wait
+		case <-timer.C:
+			break wait
+		case <-ctx.Done():
+			return nil // the client went away
+		case <-tick.C:
+			if cur, err := c.m.Get(ctx, c.owner, jobID); err == nil && cur.Rev != rev && cur.Status != start {
+				break wait
+			}
+		}
+	}
+	if cur, err := c.m.Get(ctx, c.owner, jobID); err == nil {
+		j = cur
+	}
+	return c.answer(c.m.Answer(j), false)
+}
+
+// callback registers the create's Csb-Callback, if any, and returns the
+// subscriber ids for jobs.CreateOptions.Subscribers and a function to
+// call with the create's result: it drops the registration when no job
+// took it (a refusal, an idempotent retry of an earlier create), and
+// sets a generated secret on the answer's Csb-Callback-Secret header
+// when one did.
+func (c *consumerCall) callback() ([]string, func(*jobs.Result), error) {
+	nothing := func(*jobs.Result) {}
+	raw := c.r.Header.Get(headerCallback)
+	if raw == "" {
+		if c.r.Header.Get(headerCallbackSecret) != "" {
+			return nil, nil, caddyhttp.Error(http.StatusBadRequest, errors.New("Csb-Callback-Secret without Csb-Callback"))
+		}
+		return nil, nothing, nil
+	}
+	ev, v := c.h.app.events, c.h.app.eventsView
+	if ev == nil || v == nil {
+		return nil, nil, caddyhttp.Error(http.StatusServiceUnavailable, errors.New("events are not running"))
+	}
+	u, err := v.checkCallback(c.r.Context(), raw)
+	if err != nil {
+		return nil, nil, caddyhttp.Error(http.StatusBadRequest, err)
+	}
+	secret := strings.TrimSpace(c.r.Header.Get(headerCallbackSecret))
+	generated := secret == ""
+	if generated {
+		secret = webhook.NewSecret()
+	} else if _, err := webhook.ParseSecret(secret); err != nil {
+		return nil, nil, caddyhttp.Error(http.StatusBadRequest, fmt.Errorf("Csb-Callback-Secret: %v", err))
+	}
+	id, err := ev.disp.Register(c.r.Context(), webhook.Subscriber{URL: u.String(), Secret: secret, Owner: c.owner})
+	if err != nil {
+		return nil, nil, caddyhttp.Error(http.StatusServiceUnavailable, fmt.Errorf("recording the callback: %v", err))
+	}
+	done := func(res *jobs.Result) {
+		if res != nil && res.Job != nil && slices.Contains(res.Job.Events.Subscribers, id) {
+			if generated {
+				c.w.Header().Set(headerCallbackSecret, secret)
+			}
+			return
+		}
+		if err := ev.disp.Unregister(context.WithoutCancel(c.r.Context()), id); err != nil {
+			c.h.logger.Warn("dropping an unused callback", zap.Error(err))
+		}
+	}
+	return []string{id}, done, nil
+}
