@@ -180,3 +180,10 @@ func (o *OpenStack) Servers(ctx context.Context) ([]Server, error) {
 	_, err := o.Admin(ctx, http.MethodGet, o.ComputeURL+"/servers/detail?all_tenants=1", nil, &out, microversion)
 	return out.Servers, err
 }
+
+// Call sends a JSON request with token and decodes the answer into out
+// (if not nil); an answer outside 2xx is an error carrying its body.
+func Call(ctx context.Context, token, method, url string, body, out any) error {
+	_, _, err := call(ctx, token, method, url, body, out, nil)
+	return err
+}

@@ -130,6 +130,12 @@ func (o *OpenStack) sqlite(name string) string { return "sqlite:///" + o.path(na
 // writeConfigs writes the configuration of every service.
 func (o *OpenStack) writeConfigs(p ports, neutronURL string) error {
 	authtoken := func(user string) string {
+		cache := ""
+		if user == "nova" {
+			// Validate every token with Keystone: a token revoked there is
+			// refused at once (tests of re-authentication rely on it).
+			cache = "token_cache_time = -1\n"
+		}
 		return fmt.Sprintf(`[keystone_authtoken]
 www_authenticate_uri = %[1]s
 auth_url = %[1]s
@@ -141,7 +147,7 @@ project_name = service
 username = %[2]s
 password = %[3]s
 region_name = %[4]s
-`, o.AuthURL, user, servicePassword, Region)
+`, o.AuthURL, user, servicePassword, Region) + cache
 	}
 	paste, err := os.ReadFile("/etc/nova/api-paste.ini")
 	if err != nil {
