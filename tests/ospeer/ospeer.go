@@ -193,7 +193,7 @@ func StopShared(failed bool) {
 	<-ready
 	if shared != nil {
 		if failed {
-			fmt.Fprintf(os.Stderr, "ospeer: shared OpenStack in %s (started in %s); log tails:\n%s\n", shared.Dir, shared.Started.Round(time.Second), shared.Logs(40))
+			fmt.Fprintf(os.Stderr, "ospeer: shared OpenStack in %s (started in %s); log tails:\n%s\n", shared.Dir, shared.Started.Round(time.Second), shared.Logs(20))
 		}
 		shared.Stop()
 		shared = nil
