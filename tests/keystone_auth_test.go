@@ -57,27 +57,60 @@ func TestKeystoneApplicationCredential(t *testing.T) {
 }
 
 // TestKeystoneReauth: Keystone revokes the adapter's token (as on a
-// password change or a logout); Nova refuses it from then on, and the
-// adapter authenticates again and carries on: the next create succeeds.
-// A tap in front of Nova (compute_url) records the tokens the adapter
-// sends and Nova's answers.
+// password change, a role removal or a logout) and Nova refuses it from
+// then on, long before it expires. A tap in front of Nova (compute_url)
+// records the tokens the adapter sends and Nova's answers.
+//
+//   - The job route: the consumer's request carrying the revoked token is
+//     answered 401 by Nova; the adapter authenticates again
+//     (contract.FrontReauthenticator) and the reverse proxy's retry
+//     carries the new token, so the consumer gets 200. Before, every
+//     request through the route got Nova's 401 until the token expired.
+//   - The adapter's own calls: after a second revocation, the next create
+//     meets the 401, gophercloud authenticates again and the create
+//     succeeds.
 func TestKeystoneReauth(t *testing.T) {
 	o := ospeer.Shared(t)
+	ctx := context.Background()
 	tap := os2NewTap(t, strings.TrimSuffix(o.ComputeURL, "/v2.1"))
 	b := os2Start(t, os2Provider{id: "nova", extra: "compute_url " + tap.URL + "/v2.1"})
 	b.catalogue("nova", len(ospeer.Flavors))
+	a := b.createVM("alice", 1, 1)
+	srv := os2ServerOf(t, o, a.jobID())
+
+	// The route.
 	calls := tap.Calls()
-	if len(calls) == 0 || calls[len(calls)-1].Token == "" || calls[len(calls)-1].Status != http.StatusOK {
-		t.Fatalf("discovery through the tap: %+v", calls)
-	}
 	old := calls[len(calls)-1].Token
-	if err := o.Revoke(context.Background(), old); err != nil {
+	if err := o.Revoke(ctx, old); err != nil {
 		t.Fatal(err)
 	}
 	n := len(calls)
+	st, body := b.route("alice", http.MethodGet, "/csb/jobs/"+a.jobID()+"/servers/"+srv.ID, "")
+	if st != http.StatusOK || !strings.Contains(body, srv.ID) {
+		t.Fatalf("GET through the route after Keystone revoked the token: HTTP %d %s\ncalls: %v", st, body, os2Redact(tap.Calls()[n:], old))
+	}
+	os2RefusedThenRenewed(t, tap.Calls()[n:], old)
 
-	a := b.createVM("alice", 1, 1)
-	calls = tap.Calls()[n:]
+	// The adapter's own calls.
+	calls = tap.Calls()
+	old = calls[len(calls)-1].Token
+	if err := o.Revoke(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	n = len(calls)
+	a2 := b.createVM("alice", 1, 1)
+	os2RefusedThenRenewed(t, tap.Calls()[n:], old)
+	for _, id := range []string{a.jobID(), a2.jobID()} {
+		a = b.do("alice", http.MethodDelete, "/"+id, nil, nil)
+		mustStatus(t, a, csbmsg.StatusOK)
+	}
+}
+
+// os2RefusedThenRenewed checks that Nova refused the revoked token old
+// (401), that a new token was accepted after that, and that old was not
+// sent again after the new one.
+func os2RefusedThenRenewed(t *testing.T, calls []os2Call, old string) {
+	t.Helper()
 	refused, renewed := -1, -1
 	for i, c := range calls {
 		if c.Token == old && c.Status == http.StatusUnauthorized && refused < 0 {
@@ -88,15 +121,13 @@ func TestKeystoneReauth(t *testing.T) {
 		}
 	}
 	if refused < 0 || renewed < 0 {
-		t.Fatalf("want Nova to refuse the revoked token (401) and then accept a new one; calls: %+v", os2Redact(calls, old))
+		t.Fatalf("want Nova to refuse the revoked token (401) and then accept a new one; calls: %v", os2Redact(calls, old))
 	}
 	for _, c := range calls[renewed:] {
 		if c.Token == old {
-			t.Fatalf("the revoked token was sent again after the new one: %+v", os2Redact(calls, old))
+			t.Fatalf("the revoked token was sent again after the new one: %v", os2Redact(calls, old))
 		}
 	}
-	a = b.do("alice", http.MethodDelete, "/"+a.jobID(), nil, nil)
-	mustStatus(t, a, csbmsg.StatusOK)
 }
 
 // os2Redact shows calls with tokens shortened to "old" or their first

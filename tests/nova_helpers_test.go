@@ -24,7 +24,8 @@ import (
 // os2Broker is a real Caddy brokering to the real OpenStack of ospeer
 // through the openstack adapter: the Consumer interface at /csb/consumer
 // and job routes at /csb/jobs/ (csb_job_route + reverse_proxy { dynamic
-// csb }), for alice and bob (HTTP Basic).
+// csb }, retrying once on a 401 so a revoked token is replaced within the
+// consumer's request), for alice and bob (HTTP Basic).
 type os2Broker struct {
 	*consumerBroker
 	o    *ospeer.OpenStack
@@ -112,6 +113,10 @@ http://127.0.0.1:%d {
 		csb_job_route /csb/jobs/*
 		reverse_proxy /csb/jobs/* {
 			dynamic csb
+			lb_retries 1
+			lb_retry_match {
+				expression `+"`{rp.status_code} == 401`"+`
+			}
 		}
 		csb
 	}

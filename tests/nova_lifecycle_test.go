@@ -41,11 +41,14 @@ func TestNovaLifecycle(t *testing.T) {
 	a := b.createVM("alice", 1, 1)
 	id := a.jobID()
 	srv := os2ServerOf(t, o, id)
-	if srv.Status != "ACTIVE" || srv.Flavor.OriginalName != ospeer.Flavors[0].Name || srv.Metadata["csb-owner"] != "alice" || srv.Name != "csb-"+id {
-		t.Fatalf("the server Nova holds for job %s: %+v", id, srv)
-	}
-	if g := a.Resp.IaaS; g == nil || g.Compute == nil || g.Compute.Cores == nil || *g.Compute.Cores != 1 || g.Compute.Status == nil || *g.Compute.Status != csbmsg.ComputeActive {
+	g := a.Resp.IaaS
+	if g == nil || g.Compute == nil || g.Compute.Cores == nil || *g.Compute.Cores != 1 || g.Compute.Status == nil || *g.Compute.Status != csbmsg.ComputeActive || g.Compute.Hostname == nil {
 		t.Fatalf("grant of job %s: %s", id, a.Body)
+	}
+	// The name is the job id made a host name ("_" → "-").
+	if srv.Status != "ACTIVE" || srv.Flavor.OriginalName != ospeer.Flavors[0].Name || srv.Metadata["csb-owner"] != "alice" ||
+		srv.Name != *g.Compute.Hostname || srv.Name != "csb-"+strings.ReplaceAll(id, "_", "-") {
+		t.Fatalf("the server Nova holds for job %s: %+v", id, srv)
 	}
 	if !strings.Contains(a.Resp.JobInfo.CloudServiceURI, o.ComputeURL+"/servers/"+srv.ID) {
 		t.Fatalf("Cloud-service-URI %q is not the server %s", a.Resp.JobInfo.CloudServiceURI, srv.ID)
