@@ -15,7 +15,7 @@
 //	func TestMain(m *testing.M) {
 //		ospeer.Background()
 //		code := m.Run()
-//		ospeer.StopShared()
+//		ospeer.StopShared(code != 0)
 //		os.Exit(code)
 //	}
 //
@@ -29,6 +29,8 @@
 // python3-keystonemiddleware (with the swift packages of swiftpeer)
 // provide the servers. When they are missing, Shared fails the test; it
 // skips only when CSB_SKIP_OPENSTACK is set to a non-empty value.
+// CSB_KEEP_OPENSTACK=1 keeps the temporary directory (configuration,
+// databases, logs) after Stop, for a post-mortem.
 package ospeer
 
 import (
