@@ -82,6 +82,15 @@ var Flavors = []Flavor{
 	{ID: "ospeer-2", Name: "csb.medium", VCPUs: 2, RAM: 2048, Disk: 2},
 }
 
+// Services is how many services the openstack adapter discovers here:
+// one per flavor, and one for Swift when it runs.
+func (o *OpenStack) Services() int {
+	if o.SwiftURL == "" {
+		return len(Flavors)
+	}
+	return len(Flavors) + 1
+}
+
 // Flavor is a Nova flavor.
 type Flavor struct {
 	ID, Name         string
@@ -97,7 +106,8 @@ type OpenStack struct {
 	// ImageURL is Glance's endpoint; PlacementURL is Placement's.
 	ImageURL, PlacementURL string
 	// SwiftURL is the Keystone-authenticated Swift proxy; a project's
-	// account is SwiftURL + "/v1/AUTH_" + its id.
+	// account is SwiftURL + "/v1/AUTH_" + its id. Empty when
+	// CSB_SKIP_SWIFT is set: the catalogue then has no object-store.
 	SwiftURL string
 	// ImageID is the Glance image servers boot from.
 	ImageID string
