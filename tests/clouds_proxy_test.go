@@ -23,12 +23,17 @@ import (
 
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/tests/harness"
+	"github.com/caddy-csb/caddy-csb/tests/ospeer"
 	"github.com/caddy-csb/caddy-csb/tests/swiftpeer"
 )
 
-// TestMain stops the shared Swift of the live cloud tests after all tests.
+// TestMain stops the shared Swift of the live cloud tests after all tests,
+// and the shared OpenStack, which it starts in the background first when
+// every test runs (see ospeer.Background).
 func TestMain(m *testing.M) {
+	ospeer.Background()
 	code := swiftpeer.Main(m)
+	ospeer.StopShared(code != 0)
 	harness.RemoveBinary()
 	os.Exit(code)
 }

@@ -223,4 +223,32 @@ func checkNovaRequest(r *http.Request, id string) error {
 	return nil
 }
 
-var _ contract.Fronter = (*Adapter)(nil)
+// FrontRefused obtains a new token after Nova or Swift refused the one a
+// fronted request carried (contract.FrontReauthenticator), and puts it on
+// r. When the refused token was already replaced (another request, or a
+// native call, re-authenticated first), it only puts the current one on r.
+func (a *Adapter) FrontRefused(ctx context.Context, r *http.Request, res *contract.Resource) error {
+	switch res.Native[nativeKind] {
+	case kindServer, kindStorage:
+	default:
+		return foreign(res)
+	}
+	refused := r.Header.Get("X-Auth-Token")
+	if refused == "" {
+		return nil
+	}
+	if err := a.s.reauth(ctx, refused); err != nil {
+		return err
+	}
+	tok, _, err := a.s.token(ctx)
+	if err != nil {
+		return err
+	}
+	r.Header.Set("X-Auth-Token", tok)
+	return nil
+}
+
+var (
+	_ contract.Fronter              = (*Adapter)(nil)
+	_ contract.FrontReauthenticator = (*Adapter)(nil)
+)

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -152,6 +153,18 @@ func reauthorizeDigest(r *http.Request, dt *digest.Transport) error {
 		}
 	}
 	return authorizeDigest(r, dt)
+}
+
+// lastStatus is the status of the reverse proxy's previous try of r, or
+// 0 before the first.
+func lastStatus(r *http.Request) int {
+	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+		if status, ok := repl.Get("http.reverse_proxy.status_code"); ok {
+			n, _ := strconv.Atoi(fmt.Sprint(status))
+			return n
+		}
+	}
+	return 0
 }
 
 func isLoopbackHost(h string) bool {

@@ -1,6 +1,7 @@
 package jobroute
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -159,7 +160,22 @@ func (h *JobRoute) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 		return h.refusal(err)
 	}
 	caddyhttp.SetVar(r.Context(), routedVar, rt)
-	return next.ServeHTTP(w, r)
+	if rt.reauth == nil {
+		return next.ServeHTTP(w, r)
+	}
+	// The adapter's own credential may be refused before it expires
+	// (revoked): after a 401, have the adapter replace it, so the next
+	// request carries a fresh one.
+	rec := caddyhttp.NewResponseRecorder(w, nil, func(int, http.Header) bool { return false })
+	err = next.ServeHTTP(rec, r)
+	if rec.Status() == http.StatusUnauthorized {
+		if rerr := rt.reauth(r.Context(), r); rerr != nil {
+			if c := h.logger.Check(zapcore.DebugLevel, "job route credential not renewed"); c != nil {
+				c.Write(zap.String("provider", rt.provider), zap.Error(rerr))
+			}
+		}
+	}
+	return err
 }
 
 // credentialHeaders are the consumer credentials a request may carry; none
@@ -243,7 +259,12 @@ func (h *JobRoute) resolve(r *http.Request) (*routed, error) {
 			c.Write(zap.String("provider", ep.ProviderID))
 		}
 	}
-	return &routed{provider: ep.ProviderID, upstreams: []*reverseproxy.Upstream{up}, digest: dt}, nil
+	rt := &routed{provider: ep.ProviderID, upstreams: []*reverseproxy.Upstream{up}, digest: dt}
+	if fr, ok := ad.(contract.FrontReauthenticator); ok {
+		res := ep.Resource
+		rt.reauth = func(ctx context.Context, r *http.Request) error { return fr.FrontRefused(ctx, r, res) }
+	}
+	return rt, nil
 }
 
 // scopedJob returns the one job the authenticated credential may reach

@@ -1,6 +1,7 @@
 package jobroute
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -58,6 +59,9 @@ type routed struct {
 	upstreams []*reverseproxy.Upstream
 	digest    *digest.Transport // the provider's Digest client, when it answers challenges for the route
 	tried     bool              // the source has handed out upstreams once: later calls are retries
+	// reauth, for an adapter's own credential (contract.FrontReauthenticator),
+	// replaces the credential a 401 refused on the request.
+	reauth func(context.Context, *http.Request) error
 }
 
 // CaddyModule returns the Caddy module information.
@@ -123,6 +127,14 @@ func (u *JobUpstreams) GetUpstreams(r *http.Request) ([]*reverseproxy.Upstream, 
 		u.watch.mu.Lock()
 		u.watch.m[rt.provider] = rt.upstreams[0].Host
 		u.watch.mu.Unlock()
+	}
+	if rt.reauth != nil && lastStatus(r) == http.StatusUnauthorized {
+		if err := rt.reauth(r.Context(), r); err != nil {
+			if c := u.logger.Check(zapcore.DebugLevel, "job route retry refused"); c != nil {
+				c.Write(zap.Error(err))
+			}
+			return nil, err
+		}
 	}
 	if rt.digest != nil {
 		if err := reauthorizeDigest(r, rt.digest); err != nil {

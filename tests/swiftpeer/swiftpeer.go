@@ -71,6 +71,10 @@ type Swift struct {
 	Dir string
 
 	procs []*proc
+	// memcachePort and runAs are kept for further proxies
+	// (StartKeystoneProxy).
+	memcachePort int
+	runAs        string
 }
 
 type proc struct {
@@ -103,16 +107,24 @@ func Shared(t testing.TB) *Swift {
 	if os.Getenv(Skip) != "" {
 		t.Skipf("%s is set: not starting OpenStack Swift", Skip)
 	}
+	sw, err := Acquire(context.Background())
+	if err != nil {
+		t.Fatalf("swiftpeer: %v", err)
+	}
+	return sw
+}
+
+// Acquire is Shared for callers without a test: it returns the test
+// binary's shared Swift, starting it on first use, or the error of that
+// start. Another peer that builds on Swift (tests/ospeer) uses it.
+func Acquire(ctx context.Context) (*Swift, error) {
 	sharedMu.Lock()
 	defer sharedMu.Unlock()
 	if !sharedOnce {
 		sharedOnce = true
-		shared, sharedErr = Start(context.Background())
+		shared, sharedErr = Start(ctx)
 	}
-	if sharedErr != nil {
-		t.Fatalf("swiftpeer: %v", sharedErr)
-	}
-	return shared
+	return shared, sharedErr
 }
 
 // Main runs the tests and then stops the shared Swift, if one was
@@ -180,6 +192,7 @@ func Start(ctx context.Context) (_ *Swift, err error) {
 		return nil, err
 	}
 	memcachePort, accountPort, containerPort, objectPort, proxyPort := ports[0], ports[1], ports[2], ports[3], ports[4]
+	s.memcachePort, s.runAs = memcachePort, runAs
 	s.ProxyURL = fmt.Sprintf("http://127.0.0.1:%d", proxyPort)
 	s.AuthURL = s.ProxyURL + "/auth/v1.0"
 	s.StorageURL = s.ProxyURL + "/v1/" + Account
