@@ -3,6 +3,7 @@ package csbconsole
 import (
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -22,8 +23,14 @@ func TestCSRFToken(t *testing.T) {
 	if err := k.verify(ctx, "alice", tok, now.Add(time.Hour)); err != nil {
 		t.Errorf("a fresh token of alice: %v", err)
 	}
-	raw := []byte(tok)
+	// Tamper with the MAC's bytes, not the text: flipping a bit of a
+	// base64 character may make it no base64 at all (malformed).
+	raw, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
 	raw[len(raw)-2] ^= 1
+	tampered := base64.RawURLEncoding.EncodeToString(raw)
 	for _, c := range []struct {
 		name, user, tok string
 		at              time.Time
@@ -33,7 +40,7 @@ func TestCSRFToken(t *testing.T) {
 		{"malformed", "alice", "!!!", now, "malformed"},
 		{"short", "alice", tok[:20], now, "malformed"},
 		{"other user", "bob", tok, now, "not valid for this user"},
-		{"tampered", "alice", string(raw), now, "not valid"},
+		{"tampered", "alice", tampered, now, "not valid"},
 		{"expired", "alice", tok, now.Add(tokenMaxAge + time.Second), "expired"},
 		{"from the future", "alice", tok, now.Add(-tokenSkew - time.Second), "expired"},
 	} {
