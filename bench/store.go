@@ -1,0 +1,299 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+)
+
+// benchJobCreate measures durable job creates over HTTP (a SaaS job on a
+// Link provider, so the cloud costs nothing: placement, the job recorded
+// in Caddy's file-system storage before the answer, the Link adapter, the
+// outcome recorded, <csbresponse> with the job succeeded) against the
+// publish ingest rate of the same broker in the same run (the draft's
+// notification B1, acknowledged once stored). Both sides use the raw
+// HTTP/1.1 client and the same connections, one per publishing provider,
+// so that both can batch their storage writes alike.
+func benchJobCreate(cfg *config) (row, error) {
+	r := row{name: "Job create", what: "durable SaaS jobs/s created on a Link provider (acknowledged once stored)", target: "ratio ≥ 0.5"}
+	tmpl, err := notificationTemplate(cfg.root)
+	if err != nil {
+		return r, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return r, err
+	}
+	p, err := startCaddy(cfg.caddy, "jobcreate", fmt.Sprintf(`{
+	admin {$BENCH_ADMIN}
+	log {
+		level ERROR
+	}
+	csb {
+%s%s	}
+}
+http://127.0.0.1:%d {
+	csb
+}
+`, pushProviders(publishProviders, "p%02d", "feed-%02d"), anonymousLinkJobs, port))
+	if err != nil {
+		return r, err
+	}
+	defer p.stop()
+
+	const conc = publishProviders
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	bodies := make([][2][]byte, publishProviders)
+	for i := range bodies {
+		b := strings.ReplaceAll(tmpl, "PROVIDERX", fmt.Sprintf("p%02d", i))
+		b = strings.ReplaceAll(b, "IDX", fmt.Sprintf("feed-%02d", i))
+		pre, post, _ := strings.Cut(b, `seqnumber="987654321"`)
+		bodies[i] = [2][]byte{[]byte(pre + `seqnumber="`), []byte(`"` + post)}
+	}
+	seq := make([]int, conc)
+	applied := []byte(`reason="OK: notification applied"`)
+	publish := variant{name: "publish", conns: newRawConns(addr),
+		raw: func(w, _ int, buf []byte) []byte {
+			seq[w]++
+			b := bodies[w%publishProviders]
+			var digits [20]byte
+			return appendRequest(buf, http.MethodPost, addr, "/csb/publish", csbmsg.PublishMediaType,
+				b[0], strconv.AppendInt(digits[:0], int64(seq[w]), 10), b[1])
+		},
+		check: func(resp *http.Response, b []byte) error {
+			if resp.StatusCode != http.StatusOK || !bytes.Contains(b, applied) {
+				return fmt.Errorf("notification not applied: HTTP %d %.300s", resp.StatusCode, b)
+			}
+			return nil
+		}}
+	jobBody, err := csbmsg.MarshalConsumer(&csbmsg.Consumer{Version: csbmsg.Version,
+		Request: &csbmsg.ServiceRequest{SaaS: &csbmsg.SaaS{Link: &csbmsg.Link{Rel: "app"}}}})
+	if err != nil {
+		return r, err
+	}
+	succeeded := []byte(`<job-status>success</job-status>`)
+	create := variant{name: "create", conns: newRawConns(addr),
+		raw: func(_, _ int, buf []byte) []byte {
+			return appendRequest(buf, http.MethodPost, addr, "/csb/consumer", csbmsg.ConsumerMediaType, jobBody)
+		},
+		check: func(resp *http.Response, b []byte) error {
+			if resp.StatusCode != http.StatusOK || !bytes.Contains(b, succeeded) {
+				return fmt.Errorf("job not created: HTTP %d %.300s", resp.StatusCode, b)
+			}
+			return nil
+		}}
+	defer publish.conns.reset()
+	defer create.conns.reset()
+	// Every create leaves a job in storage: fewer per phase than the
+	// publish benchmark's notifications.
+	n := max(cfg.requests/2, conc)
+	c, err := compare(publish, create, cfg.rounds, n, conc, 2*time.Minute, nil)
+	if err != nil {
+		return r, err
+	}
+	cpu0, err := readCPU(p)
+	if err != nil {
+		return r, err
+	}
+	profiled := make(chan struct{})
+	if cfg.pprof != "" {
+		go func() {
+			defer close(profiled)
+			resp, err := http.Get("http://" + p.admin + "/debug/pprof/profile?seconds=2")
+			if err != nil {
+				return
+			}
+			defer resp.Body.Close()
+			data, _ := io.ReadAll(resp.Body)
+			_ = os.WriteFile(filepath.Join(cfg.pprof, "jobcreate.pprof"), data, 0o644)
+		}()
+	} else {
+		close(profiled)
+	}
+	ph, err := runPhase(create, n, conc, 2*time.Minute)
+	<-profiled
+	if err != nil {
+		return r, err
+	}
+	cpu1, err := readCPU(p)
+	if err != nil {
+		return r, err
+	}
+	used := cpu1.sub(cpu0)
+	us := func(s float64, n int) float64 { return s / float64(n) * 1e6 }
+	r.figure = fmt.Sprintf("%.0f jobs/s, p99 %s; CPU/create: broker %.0f µs, load generator %.0f µs",
+		c.subject, ms(c.subjectP99), us(used.broker, ph.n), us(used.self, ph.n))
+	r.baseline = fmt.Sprintf("publish ingest, same broker: %.0f notifications/s, p99 %s", c.base, ms(c.baseP99))
+	r.ratio = fmt.Sprintf("%.3f", c.ratio)
+	r.pass = c.ratio >= 0.5
+	r.note = fmt.Sprintf("%d rounds × %d creates and notifications per variant, %d connections (raw HTTP/1.1 client); each create is answered once the job is stored and the Link adapter's outcome recorded (Csb-Job-Status success); the ratio's rounds ran %s",
+		c.rounds, c.perPhase, c.con, ratioRange(c))
+	return r, nil
+}
+
+// ratioRange formats the range of a comparison's per-round ratios.
+func ratioRange(c comparison) string {
+	lo, hi := 0.0, 0.0
+	for i := range c.baseRates {
+		x := c.subjRates[i] / c.baseRates[i]
+		if i == 0 || x < lo {
+			lo = x
+		}
+		if i == 0 || x > hi {
+			hi = x
+		}
+	}
+	return fmt.Sprintf("%.2f to %.2f", lo, hi)
+}
+
+// benchIaaSCreate measures machine creates through the Consumer interface
+// (a <csbconsumer> IaaS request: placement, the job recorded, the CIMI
+// adapter's calls to the cloud, the outcome recorded) against the same
+// create sent directly to a sandbox cloud's CIMI API. Throughput is
+// compared with cfg.conc connections; the broker-added latency is the
+// difference of the medians of one connection's sequential creates.
+func benchIaaSCreate(cfg *config) (row, error) {
+	r := row{name: "IaaS create", what: "machine create through the Consumer interface (CIMI adapter to the sandbox)", target: "ratio ≥ 0.5, added p50 ≤ 1 ms"}
+	cloudPort, err := freePort()
+	if err != nil {
+		return r, err
+	}
+	cloud, err := startCaddy(cfg.caddy, "iaas-cloud", fmt.Sprintf(`{
+	admin {$BENCH_ADMIN}
+	log {
+		level ERROR
+	}
+}
+http://127.0.0.1:%d {
+	csb_sandbox cloud {
+		capacity 100000000 100000000 100000000
+		architecture x86_64
+	}
+}
+`, cloudPort))
+	if err != nil {
+		return r, err
+	}
+	defer cloud.stop()
+	port, err := freePort()
+	if err != nil {
+		return r, err
+	}
+	broker, err := startCaddy(cfg.caddy, "iaas-broker", fmt.Sprintf(`{
+	admin {$BENCH_ADMIN}
+	log {
+		level ERROR
+	}
+	csb {
+		provider cloud {
+			adapter cimi http://127.0.0.1:%d/cimi/ {
+				image debian-12
+			}
+			service vm {
+				kind iaas
+				compute {
+					architecture x86_64
+					cores 64
+					memory 256
+				}
+			}
+		}
+		jobs {
+			anonymous allow
+			max_jobs_per_owner unlimited
+		}
+	}
+}
+http://127.0.0.1:%d {
+	csb
+}
+`, cloudPort, port))
+	if err != nil {
+		return r, err
+	}
+	defer broker.stop()
+
+	client := newClient(cfg.conc)
+	machineBody := []byte(`{"resourceURI": "http://schemas.dmtf.org/cimi/1/MachineCreate", "name": "bench",
+  "machineTemplate": {"machineConfig": {"cpu": 1, "memory": 1048576, "cpuArch": "x86_64"}, "machineImage": {"href": "` +
+		fmt.Sprintf("http://127.0.0.1:%d/cimi/machineImages/debian-12", cloudPort) + `"}}}`)
+	directURL := fmt.Sprintf("http://127.0.0.1:%d/cimi/machines", cloudPort)
+	direct := variant{name: "direct", client: client,
+		request: func(int, int) (*http.Request, error) {
+			req, err := http.NewRequest(http.MethodPost, directURL, bytes.NewReader(machineBody))
+			if err == nil {
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Accept", "application/json")
+			}
+			return req, err
+		},
+		check: func(resp *http.Response, b []byte) error {
+			if resp.StatusCode != http.StatusCreated || !strings.Contains(string(b), `"STARTED"`) {
+				return fmt.Errorf("POST %s: HTTP %d: %s", directURL, resp.StatusCode, b)
+			}
+			return nil
+		}}
+	one, many := uint64(1), "x86_64"
+	jobBody, err := csbmsg.MarshalConsumer(&csbmsg.Consumer{Version: csbmsg.Version,
+		Request: &csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Compute: &csbmsg.Compute{Architecture: &many, Cores: &one, Memory: &one}}}})
+	if err != nil {
+		return r, err
+	}
+	consumerURL := fmt.Sprintf("http://127.0.0.1:%d/csb/consumer", port)
+	brokered := variant{name: "consumer", client: client,
+		request: func(int, int) (*http.Request, error) {
+			req, err := http.NewRequest(http.MethodPost, consumerURL, bytes.NewReader(jobBody))
+			if err == nil {
+				req.Header.Set("Content-Type", csbmsg.ConsumerMediaType)
+			}
+			return req, err
+		},
+		check: func(resp *http.Response, b []byte) error {
+			if resp.StatusCode != http.StatusOK || resp.Header.Get("Csb-Job-Status") != "success" {
+				return fmt.Errorf("POST %s: HTTP %d %s: %.300s", consumerURL, resp.StatusCode, resp.Header.Get("Csb-Job-Status"), b)
+			}
+			return nil
+		}}
+	n := max(cfg.requests/6, 50)
+	c, err := compare(direct, brokered, cfg.rounds, n, cfg.conc, 3*time.Minute, nil)
+	if err != nil {
+		return r, err
+	}
+	// Latency: one connection, sequential creates, alternating.
+	var dl, bl []time.Duration
+	seqN := max(cfg.requests/30, 20)
+	for round := 0; round < cfg.rounds; round++ {
+		order := []variant{direct, brokered}
+		if round%2 == 1 {
+			order[0], order[1] = order[1], order[0]
+		}
+		for _, v := range order {
+			ph, err := runPhase(v, seqN, 1, time.Minute)
+			if err != nil {
+				return r, err
+			}
+			if v.name == direct.name {
+				dl = append(dl, ph.lat...)
+			} else {
+				bl = append(bl, ph.lat...)
+			}
+		}
+	}
+	dp50, bp50 := percentile(dl, 0.5), percentile(bl, 0.5)
+	added := bp50 - dp50
+	r.figure = fmt.Sprintf("%.0f creates/s, p99 %s; one connection: p50 %s (broker-added p50 %s)", c.subject, ms(c.subjectP99), ms(bp50), ms(added))
+	r.baseline = fmt.Sprintf("the same create at the sandbox's CIMI API: %.0f/s, p99 %s; one connection: p50 %s", c.base, ms(c.baseP99), ms(dp50))
+	r.ratio = fmt.Sprintf("%.3f", c.ratio)
+	r.pass = c.ratio >= 0.5 && added <= time.Millisecond
+	r.note = fmt.Sprintf("%d rounds × %d creates per variant, %d connections (rounds' ratios %s); latency: %d rounds × %d sequential creates per variant on one connection; the consumer's create places the machine, records the job in Caddy's file-system storage (write-ahead), calls the cloud's CIMI API (CloudEntryPoint cached, POST MachineCreate, GET Machine) and records the outcome",
+		c.rounds, c.perPhase, c.con, ratioRange(c), cfg.rounds, seqN)
+	return r, nil
+}
