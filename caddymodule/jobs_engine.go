@@ -67,6 +67,9 @@ func newConsumerEngine(st store.Store, logger *zap.Logger, a *App, cat *catalog.
 	e := new(consumerEngine)
 	c := a.consumerConfig().tunables()
 	c.Store, c.Placer, c.Logger, c.Adapter = st, e, logger, e.adapter
+	// A create's writes before its answer share group-committed log
+	// files (broker/jobs wal.go).
+	c.GroupCommit = true
 	// A provider, or a job's service, the catalogue holds deactivated or
 	// unavailable is not contacted (draft 4.1.2.3.1.1, 4.1.2.3.2;
 	// broker/jobs contact.go).

@@ -96,6 +96,11 @@ type Config struct {
 	// LockWait is how long an update or remove waits for a job another
 	// operation holds. Default 10s.
 	LockWait time.Duration
+	// GroupCommit sends the writes a create makes before its answer to a
+	// group-committed log shared by concurrent creates (wal.go), instead
+	// of one storage write each; the job's own record is written once,
+	// before anybody is told of the job. Read by New. Default false.
+	GroupCommit bool
 	// CacheTTL bounds how long a cached job is served without re-reading
 	// the store (other instances of a cluster may change it). Default 2s.
 	CacheTTL time.Duration
@@ -275,6 +280,9 @@ type Manager struct {
 	ignoredWarned sync.Map
 	// events are the observers of job events (events.go).
 	events eventHub
+	// wal is the group-committed log of new jobs, nil without
+	// Config.GroupCommit.
+	wal *jobWAL
 }
 
 // New returns a Manager.
@@ -308,6 +316,9 @@ func New(cfg Config) (*Manager, error) {
 	}
 	m.cfg.Store(&cfg)
 	m.base, m.cancel = context.WithCancel(context.Background())
+	if cfg.GroupCommit {
+		m.wal = newJobWAL(m)
+	}
 	return m, nil
 }
 
@@ -548,6 +559,11 @@ func (m *Manager) startProvisioning(ctx context.Context, j *Job, idemName, reqHa
 	if err != nil {
 		return nil, fmt.Errorf("%w: locking it: %v", ErrNotRecorded, err)
 	}
+	if m.wal != nil {
+		// Nobody knows of the job until it is settled (wal.go).
+		m.wal.start(j.ID)
+		unlock = m.settleBeforeUnlock(j.ID, unlock)
+	}
 	if r, err := m.admit(ctx, j); r != nil || err != nil {
 		unlock()
 		return r, err
@@ -575,7 +591,9 @@ func (m *Manager) startProvisioning(ctx context.Context, j *Job, idemName, reqHa
 	j.gate = &answerGate{}
 	out := make(chan *Result, 1)
 	done := m.goWork(j.ID, unlock, func(ctx context.Context) {
-		out <- m.provision(ctx, j)
+		r := m.provision(ctx, j)
+		m.settleLogged(ctx, j.ID, false)
+		out <- r
 	})
 	if done == nil {
 		return result(csbmsg.StatusOK, j, "accepted; the broker is shutting down and will finish the job when it restarts"), nil
@@ -657,6 +675,7 @@ func (m *Manager) await(ctx context.Context, id string, out chan *Result, gate *
 	if !gate.answerPending() {
 		return <-out, nil
 	}
+	m.settleLogged(context.WithoutCancel(ctx), id, false)
 	j, err := m.load(context.WithoutCancel(ctx), id)
 	if err != nil {
 		return nil, err
@@ -674,7 +693,19 @@ func (m *Manager) dropRecord(j *Job) error {
 			return err
 		}
 	}
+	if m.wal != nil && m.wal.holds(j.ID) {
+		// Log files still hold its records: without its index key, a
+		// replay of them skips it; with it, the job must live on.
+		if err := m.store.Delete(ctx, ownerKey(j.Owner, j.ID)); err != nil {
+			if _, lerr := m.store.Load(ctx, ownerKey(j.Owner, j.ID)); !errors.Is(lerr, store.ErrNotExist) {
+				return err
+			}
+		}
+	}
 	m.forget(j.ID)
+	if m.wal != nil {
+		m.wal.drop(j.ID)
+	}
 	m.dropIndex(j)
 	return nil
 }

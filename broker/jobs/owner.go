@@ -104,7 +104,9 @@ func (m *Manager) admit(ctx context.Context, j *Job) (*Result, error) {
 		return nil, fmt.Errorf("%w: %v", ErrNotRecorded, err)
 	}
 	if saveFirst {
-		// Under the quota locks: the next admission counts this job.
+		// Under the quota locks: the next admission counts this job,
+		// so the record goes to its file, not to the log.
+		m.settleLogged(ctx, j.ID, false)
 		if err := m.save(ctx, j); err != nil {
 			if derr := m.dropRecord(j); derr != nil {
 				m.logger.Error("job record neither written nor deleted", zap.String("job_id", j.ID), zap.Error(derr))

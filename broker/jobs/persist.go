@@ -68,9 +68,9 @@ func (m *Manager) save(ctx context.Context, j *Job) error {
 		undo()
 		return err
 	}
-	if err := m.store.Store(ctx, jobKey(j.ID), data); err != nil {
+	if err := m.storeRecord(ctx, j, data); err != nil {
 		undo()
-		return fmt.Errorf("storing job %s: %w", j.ID, err)
+		return err
 	}
 	// The cache is filled only by reads. A write removes the entry (Del is
 	// immediate in ristretto, while a Set is applied asynchronously and a
@@ -103,7 +103,7 @@ func (m *Manager) loadStore(ctx context.Context, id string, fill bool) (*Job, er
 	if fill {
 		gen = m.fills.generation(id)
 	}
-	data, err := m.store.Load(ctx, jobKey(id))
+	data, err := m.loadRecord(ctx, id)
 	if errors.Is(err, store.ErrNotExist) {
 		m.forget(id)
 		return nil, ErrNoJob

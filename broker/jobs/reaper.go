@@ -64,6 +64,8 @@ func (m *Manager) ReapOnce(ctx context.Context) (PassStats, error) {
 		return st, nil // another instance is reaping
 	}
 	defer unlock()
+	// Jobs other instances logged and never settled (wal.go).
+	m.replayLogs(ctx)
 	// The owner index is listed before the jobs, so that an index key
 	// whose job is not listed is either stale or a create's in progress
 	// (reconcileOwners tells them apart under the job's lock).

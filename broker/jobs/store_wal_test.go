@@ -1,0 +1,226 @@
+package jobs_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/broker/jobs"
+	"github.com/caddy-csb/caddy-csb/broker/jobs/jobstest"
+	"github.com/caddy-csb/caddy-csb/broker/store"
+)
+
+const storeWALPrefix = "csb/jobs/wal/"
+
+// storeGroupCommit turns the group-committed job log on.
+func storeGroupCommit(c *jobs.Config) { c.GroupCommit = true }
+
+// storeWALKeys lists the job log files in the store.
+func storeWALKeys(t *testing.T, s store.Store) []string {
+	t.Helper()
+	keys, err := s.List(context.Background(), storeWALPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
+// storeCreateMany runs n creates of alice concurrently and returns their
+// answers (nil where the create returned an error).
+func storeCreateMany(e *env, n int) []*jobs.Result {
+	out := make([]*jobs.Result, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			r, err := e.m.Create(ctx, "alice", jobstest.VMRequest(1, 1), jobs.CreateOptions{})
+			if err != nil {
+				if !errors.Is(err, jobs.ErrNotRecorded) {
+					e.t.Errorf("create: %v", err)
+				}
+				return
+			}
+			out[i] = r
+		}(i)
+	}
+	wg.Wait()
+	return out
+}
+
+// With the group-committed log, concurrent creates whose storage starts
+// failing at any write (a full volume), with deletes working or not, lose
+// no acknowledged job: once storage works again and a restarted broker's
+// reaper has run, every create answered with a job id has its job,
+// succeeded; a create answered as a failure left nothing provisioned
+// beyond the jobs that exist; and no log file is left.
+func TestStoreWALNoAcknowledgedJobLostOnStorageErrors(t *testing.T) {
+	for _, firstFails := range []bool{false, true} {
+		for _, deletes := range []bool{false, true} {
+			for n := 1; n <= 24; n++ {
+				t.Run(fmt.Sprintf("write%d/deletes_fail=%v/first_candidate_fails=%v", n, deletes, firstFails), func(t *testing.T) {
+					e, fst := newSecJobsEnv(t, []string{"a", "b"}, storeGroupCommit)
+					if firstFails {
+						e.ads["a"].SetFault(jobstest.Fault{Provision: errors.New("hypervisor on fire")})
+					}
+					fst.breakFrom(n, deletes)
+					answers := storeCreateMany(e, 8)
+					fst.heal()
+					secJobsSettle(t, e)
+					acked := map[string]bool{}
+					for _, r := range answers {
+						if r == nil || r.Job == nil || r.Status != csbmsg.StatusOK || r.Job.Status == jobs.StatusFailed {
+							continue
+						}
+						acked[r.Job.ID] = true
+						j, err := e.m.Get(ctx, "alice", r.Job.ID)
+						if err != nil {
+							t.Fatalf("answered %s with job %s (%q), yet later: %v", r.Job.Status, r.Job.ID, r.Reason, err)
+						}
+						if j.Status != jobs.StatusSuccess {
+							t.Fatalf("job %s answered %s, later %s (%s)", r.Job.ID, r.Job.Status, j.Status, j.Reason)
+						}
+					}
+					// Every job that lives was acknowledged: a create
+					// answered as a failure never comes back.
+					for _, j := range e.listJobs() {
+						if j.Status != jobs.StatusFailed && !acked[j.ID] {
+							t.Fatalf("job %s is %s (%s), yet its create was answered as a failure", j.ID, j.Status, j.Reason)
+						}
+					}
+					if live := secJobsLive(e); live != len(acked) {
+						t.Fatalf("%d acknowledged, %d resources", len(acked), live)
+					}
+					if keys := storeWALKeys(t, e.store); len(keys) != 0 {
+						t.Fatalf("job log files left: %v", keys)
+					}
+				})
+			}
+		}
+	}
+}
+
+// storeFailJobFiles fails writes of the jobs' own files (csb/jobs/job/)
+// while broken: the log works, settling does not. With keepLogs, deletes
+// of job log files fail too; with failLogsFrom n > 0, the n-th write of a
+// job log file and the later ones fail.
+type storeFailJobFiles struct {
+	*store.Memory
+	broken       atomic.Bool
+	keepLogs     atomic.Bool
+	failLogsFrom atomic.Int32
+	logWrites    atomic.Int32
+}
+
+func (s *storeFailJobFiles) Store(ctx context.Context, key string, value []byte) error {
+	if s.broken.Load() && strings.HasPrefix(key, "csb/jobs/job/") {
+		return &fs.PathError{Op: "write", Path: key, Err: errSecJobsDiskFull}
+	}
+	if strings.HasPrefix(key, storeWALPrefix) {
+		if n := s.logWrites.Add(1); s.failLogsFrom.Load() > 0 && n >= s.failLogsFrom.Load() {
+			return &fs.PathError{Op: "write", Path: key, Err: errSecJobsDiskFull}
+		}
+	}
+	return s.Memory.Store(ctx, key, value)
+}
+
+func (s *storeFailJobFiles) Delete(ctx context.Context, key string) error {
+	if s.keepLogs.Load() && strings.HasPrefix(key, storeWALPrefix) {
+		return &fs.PathError{Op: "remove", Path: key, Err: errSecJobsDiskFull}
+	}
+	return s.Memory.Delete(ctx, key)
+}
+
+// A create acknowledged while only the log could be written (its job's
+// own file refused) is not lost: the broker that made it reads it from
+// its log, and when that broker dies (it is never stopped here: a kill
+// -9), another broker on the same storage replays the dead one's log at
+// its reaper pass and serves the job, succeeded; the log file is gone
+// after the replay.
+func TestStoreWALAcknowledgedButUnsettledJobIsReplayed(t *testing.T) {
+	var fst *storeFailJobFiles
+	e := newEnv(t, []string{"a"}, func(c *jobs.Config) {
+		fst = &storeFailJobFiles{Memory: c.Store.(*store.Memory)}
+		c.Store = fst
+		c.GroupCommit = true
+	})
+	fst.broken.Store(true)
+	r, err := e.m.Create(ctx, "alice", jobstest.VMRequest(1, 1), jobs.CreateOptions{})
+	if err != nil || r.Job == nil || r.Job.Status != jobs.StatusSuccess {
+		t.Fatalf("create: %+v %v", r, err)
+	}
+	id := r.Job.ID
+	if _, err := e.store.Load(ctx, "csb/jobs/job/"+id); !errors.Is(err, store.ErrNotExist) {
+		t.Fatalf("the job's file was written: %v", err)
+	}
+	if len(storeWALKeys(t, e.store)) == 0 {
+		t.Fatal("no job log file")
+	}
+	if j, err := e.m.Get(ctx, "alice", id); err != nil || j.Status != jobs.StatusSuccess {
+		t.Fatalf("the creating broker's read: %+v %v", j, err)
+	}
+	fst.broken.Store(false)
+	// The creating broker "dies": its manager is left as it is. Another
+	// one takes over.
+	peer := e.start(e.cfg)
+	if _, err := peer.ReapOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	j, err := peer.Get(ctx, "alice", id)
+	if err != nil || j.Status != jobs.StatusSuccess {
+		t.Fatalf("after the replay: %+v %v", j, err)
+	}
+	if keys := storeWALKeys(t, e.store); len(keys) != 0 {
+		t.Fatalf("job log files left after the replay: %v", keys)
+	}
+}
+
+// A job dropped (its create answered as a failure) whose records stay in
+// a log file (its delete failed) is not resurrected when another broker
+// replays that file after the first died.
+func TestStoreWALDroppedJobIsNotReplayed(t *testing.T) {
+	var fst *storeFailJobFiles
+	e := newEnv(t, []string{"a"}, func(c *jobs.Config) {
+		fst = &storeFailJobFiles{Memory: c.Store.(*store.Memory)}
+		c.Store = fst
+		c.GroupCommit = true
+	})
+	// The pending record is logged, the attempt's write-ahead record is
+	// not: the create drops the job (nothing was provisioned); the log
+	// file with the pending record cannot be deleted.
+	fst.failLogsFrom.Store(2)
+	fst.keepLogs.Store(true)
+	r, err := e.m.Create(ctx, "alice", jobstest.VMRequest(1, 1), jobs.CreateOptions{})
+	if err == nil && r.Job != nil && r.Job.Status != jobs.StatusFailed {
+		t.Fatalf("answer %+v", r)
+	}
+	fst.failLogsFrom.Store(0)
+	fst.keepLogs.Store(false)
+	if len(storeWALKeys(t, e.store)) == 0 {
+		t.Fatal("no job log file left to replay (the test needs one)")
+	}
+	// A resurrected job would now be provisioned.
+	e.ads["a"].SetFault(jobstest.Fault{})
+	peer := e.start(e.cfg)
+	if _, err := peer.ReapOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	peer.Stop() // waits for the work the pass started
+	for _, j := range e.listJobs() {
+		if j.Status != jobs.StatusFailed {
+			t.Fatalf("a create answered %+v %v came back as %s (%s)", r, err, j.Status, j.Reason)
+		}
+	}
+	if live := secJobsLive(e); live != 0 {
+		t.Fatalf("%d resources provisioned for a failed create", live)
+	}
+	if keys := storeWALKeys(t, e.store); len(keys) != 0 {
+		t.Fatalf("job log files left after the replay: %v", keys)
+	}
+}

@@ -1,0 +1,484 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-csb/caddy-csb/broker/store"
+)
+
+// The group-committed write-ahead log of new jobs (Config.GroupCommit).
+//
+// A create writes its job several times before it answers (the pending
+// record, each attempt's write-ahead record, the resource handle, the
+// outcome). Without the log each write is a file of its own. With it,
+// while the creating process holds the job's lock and has told nobody of
+// the job, those writes go to the log instead: concurrent writes of every
+// job share one log file per batch (csb/jobs/wal/<instance>.<seq>, one
+// storage write, fsynced by Caddy's file storage), and the job's per-job
+// file is written once, with its latest record ("settling" it), before
+// the job is announced:
+//
+//   - before the create's answer (whatever it says);
+//   - before an answer that the job is still in progress (RespondWithin
+//     passed): from then on every write of the job goes to its file;
+//   - before the job's lock is released.
+//
+// So another broker sharing the storage, and this one after a restart,
+// never needs the log to read a job anybody was told of; a log file is
+// deleted once every job it holds is settled.
+//
+// Crash safety: a record is acknowledged to the writer only once its log
+// file is stored. A process that dies with jobs unsettled leaves their
+// log files; every pass of the reaper (of any broker sharing the storage,
+// the restarted one included) replays other instances' log files: under
+// each job's lock (so never a job its creator still works on), it writes
+// a log record to the job's file when it is newer (Rev) than the stored
+// one, or when the file is missing but the job's owner index key exists
+// (a create that never settled; a job purged or dropped has no index
+// key). The reaper then resumes or cleans up the job as it does any job
+// a dead instance left in flight. A settle that fails keeps the job in
+// the log: its creator retries at its next reaper pass, and this
+// process's reads of the job find the log's record.
+
+const walPrefix = "csb/jobs/wal/" // csb/jobs/wal/<instance>.<seq>: a batch of job records
+
+// walFile is the content of one log file.
+type walFile struct {
+	Instance string      `json:"instance"`
+	Seq      uint64      `json:"seq"`
+	Records  []walRecord `json:"records"`
+}
+
+type walRecord struct {
+	ID  string          `json:"id"`
+	Rev uint64          `json:"rev"`
+	Job json.RawMessage `json:"job"`
+}
+
+type walReq struct {
+	rec  walRecord
+	done chan error
+}
+
+// walJob is what the log knows of one unsettled job of this instance.
+type walJob struct {
+	rev       uint64
+	data      []byte
+	files     map[string]bool // log files holding its records
+	announced bool            // writes go to the job's file from now on
+}
+
+// jobWAL is a manager's log.
+type jobWAL struct {
+	m *Manager
+
+	mu      sync.Mutex
+	queue   []*walReq
+	leading bool
+	seq     uint64
+	jobs    map[string]*walJob
+	files   map[string]map[string]bool // log file → unsettled jobs in it
+
+	settleMu [64]sync.Mutex // per stripe of job ids: settles in Rev order
+	settled  map[string]uint64
+}
+
+func newJobWAL(m *Manager) *jobWAL {
+	return &jobWAL{m: m, jobs: map[string]*walJob{}, files: map[string]map[string]bool{}, settled: map[string]uint64{}}
+}
+
+func (w *jobWAL) key(seq uint64) string {
+	return fmt.Sprintf("%s%s.%016d", walPrefix, w.m.instance, seq)
+}
+
+// logged reports whether writes of job id go to the log.
+func (w *jobWAL) logged(id string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	j, ok := w.jobs[id]
+	return ok && !j.announced
+}
+
+// latest returns the newest logged record of an unsettled job.
+func (w *jobWAL) latest(id string) ([]byte, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if j, ok := w.jobs[id]; ok && j.data != nil {
+		return j.data, true
+	}
+	return nil, false
+}
+
+// start registers a new job whose writes go to the log.
+func (w *jobWAL) start(id string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.jobs[id] = &walJob{files: map[string]bool{}}
+}
+
+// append stores a record of job id in the log, sharing the storage write
+// with every record appended meanwhile (group commit: the first writer
+// leads, writing the queue as one file, then the records queued during
+// that write, and so on). It returns once the record's file is stored.
+func (w *jobWAL) append(id string, rev uint64, data []byte) error {
+	r := &walReq{rec: walRecord{ID: id, Rev: rev, Job: data}, done: make(chan error, 1)}
+	w.mu.Lock()
+	w.queue = append(w.queue, r)
+	if w.leading {
+		w.mu.Unlock()
+		return <-r.done
+	}
+	w.leading = true
+	for len(w.queue) > 0 {
+		batch := w.queue
+		w.queue = nil
+		w.seq++
+		seq := w.seq
+		w.mu.Unlock()
+		err := w.write(seq, batch)
+		w.mu.Lock()
+		key := w.key(seq)
+		for _, b := range batch {
+			if err == nil {
+				if j, ok := w.jobs[b.rec.ID]; ok {
+					if b.rec.Rev >= j.rev {
+						j.rev, j.data = b.rec.Rev, b.rec.Job
+					}
+					j.files[key] = true
+					if w.files[key] == nil {
+						w.files[key] = map[string]bool{}
+					}
+					w.files[key][b.rec.ID] = true
+				}
+			}
+			b.done <- err
+		}
+		w.dropUnclaimed(key, err)
+	}
+	w.leading = false
+	w.mu.Unlock()
+	return <-r.done
+}
+
+func (w *jobWAL) write(seq uint64, batch []*walReq) error {
+	f := walFile{Instance: w.m.instance, Seq: seq, Records: make([]walRecord, len(batch))}
+	for i, b := range batch {
+		f.Records[i] = b.rec
+	}
+	data, err := json.Marshal(&f)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.m.base), 30*time.Second)
+	defer cancel()
+	if err := w.m.store.Store(ctx, w.key(seq), data); err != nil {
+		return fmt.Errorf("storing the job log: %w", err)
+	}
+	return nil
+}
+
+// dropUnclaimed deletes a log file written without error that no
+// tracked job claims (its jobs were dropped meanwhile). Called with w.mu
+// held; the delete runs in the background.
+func (w *jobWAL) dropUnclaimed(key string, err error) {
+	if err != nil || len(w.files[key]) > 0 {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(w.m.base), 30*time.Second)
+		defer cancel()
+		_ = w.m.store.Delete(ctx, key)
+	}()
+}
+
+// store writes a job record to its file unless a newer one was written
+// there (settles of one job run in Rev order).
+func (w *jobWAL) store(ctx context.Context, id string, rev uint64, data []byte) error {
+	mu := &w.settleMu[stripe(id)]
+	mu.Lock()
+	defer mu.Unlock()
+	w.mu.Lock()
+	done := w.settled[id]
+	w.mu.Unlock()
+	if rev <= done {
+		return nil
+	}
+	if err := w.m.store.Store(ctx, jobKey(id), data); err != nil {
+		return fmt.Errorf("storing job %s: %w", id, err)
+	}
+	w.mu.Lock()
+	w.settled[id] = rev
+	w.mu.Unlock()
+	return nil
+}
+
+// settle writes the latest logged record of job id to its file, and from
+// then on routes the job's writes there (announce); with forget it also
+// stops tracking the job (its lock is being released). The log files
+// whose jobs are all settled are deleted.
+func (w *jobWAL) settle(ctx context.Context, id string, forget bool) error {
+	w.mu.Lock()
+	j, ok := w.jobs[id]
+	if !ok {
+		w.mu.Unlock()
+		return nil
+	}
+	j.announced = true
+	rev, data := j.rev, j.data
+	w.mu.Unlock()
+	if data != nil {
+		if err := w.store(ctx, id, rev, data); err != nil {
+			return err
+		}
+	}
+	w.release(id, forget)
+	return nil
+}
+
+// release drops job id's claim on its log files, and deletes the files
+// no unsettled job needs.
+func (w *jobWAL) release(id string, forget bool) {
+	w.mu.Lock()
+	j, ok := w.jobs[id]
+	if !ok {
+		w.mu.Unlock()
+		return
+	}
+	var empty []string
+	for k := range j.files {
+		delete(w.files[k], id)
+		if len(w.files[k]) == 0 {
+			delete(w.files, k)
+			empty = append(empty, k)
+		}
+	}
+	j.files = map[string]bool{}
+	j.data = nil
+	if forget {
+		delete(w.jobs, id)
+		delete(w.settled, id)
+	}
+	w.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.m.base), 30*time.Second)
+	defer cancel()
+	for _, k := range empty {
+		if err := w.m.store.Delete(ctx, k); err != nil {
+			w.m.logger.Warn("deleting a settled job log file; the reaper replays it", zap.String("key", k), zap.Error(err))
+		}
+	}
+}
+
+// drop forgets a job whose record was deleted (a create answered as
+// failed before anything was announced).
+func (w *jobWAL) drop(id string) { w.release(id, true) }
+
+// retry settles, under their locks, this instance's jobs whose settle
+// failed (the reaper's pass); a job still in flight here is skipped (its
+// lock is held).
+func (w *jobWAL) retry(ctx context.Context) {
+	type pending struct {
+		id   string
+		rev  uint64
+		data []byte
+	}
+	w.mu.Lock()
+	var todo []pending
+	for id, j := range w.jobs {
+		if j.announced && j.data != nil {
+			todo = append(todo, pending{id, j.rev, j.data})
+		}
+	}
+	w.mu.Unlock()
+	for _, p := range todo {
+		if _, err := w.m.replayRecord(ctx, walRecord{ID: p.id, Rev: p.rev, Job: p.data}); err != nil {
+			continue
+		}
+		w.release(p.id, true)
+	}
+}
+
+// holds reports whether log files of this instance hold records of job
+// id.
+func (w *jobWAL) holds(id string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	j, ok := w.jobs[id]
+	return ok && len(j.files) > 0
+}
+
+// known reports whether the log tracks job id (logged or announced).
+func (w *jobWAL) known(id string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, ok := w.jobs[id]
+	return ok
+}
+
+// replay folds the log files of other instances (dead ones, or live ones
+// whose jobs are settled) into the jobs' files; see the comment at the
+// top of this file. It reports the records written.
+func (m *Manager) replayWAL(ctx context.Context) (int, error) {
+	keys, err := m.store.List(ctx, walPrefix)
+	if err != nil {
+		return 0, err
+	}
+	written := 0
+	for _, key := range keys {
+		name := strings.TrimPrefix(key, walPrefix)
+		if inst, _, _ := strings.Cut(name, "."); inst == m.instance {
+			continue
+		}
+		data, err := m.store.Load(ctx, key)
+		if errors.Is(err, store.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return written, err
+		}
+		var f walFile
+		if err := json.Unmarshal(data, &f); err != nil {
+			m.logger.Warn("unreadable job log file", zap.String("key", key), zap.Error(err))
+			continue
+		}
+		newest := map[string]walRecord{}
+		var order []string
+		for _, r := range f.Records {
+			if !validID(r.ID) {
+				continue
+			}
+			if old, ok := newest[r.ID]; !ok || r.Rev >= old.Rev {
+				if !ok {
+					order = append(order, r.ID)
+				}
+				newest[r.ID] = r
+			}
+		}
+		complete := true
+		for _, id := range order {
+			n, err := m.replayRecord(ctx, newest[id])
+			if err != nil {
+				complete = false
+				continue
+			}
+			written += n
+		}
+		if complete {
+			if err := m.store.Delete(ctx, key); err != nil {
+				m.logger.Warn("deleting a replayed job log file", zap.String("key", key), zap.Error(err))
+			}
+		}
+	}
+	return written, nil
+}
+
+// replayRecord writes one logged record to its job's file, under the
+// job's lock, if it is newer than what is stored there.
+func (m *Manager) replayRecord(ctx context.Context, r walRecord) (int, error) {
+	unlock, err := m.lock(ctx, r.ID, 100*time.Millisecond)
+	if err != nil {
+		return 0, err // its creator still holds it
+	}
+	defer unlock()
+	var rec Job
+	if err := json.Unmarshal(r.Job, &rec); err != nil || rec.ID != r.ID {
+		return 0, nil // nothing to replay
+	}
+	data, err := m.store.Load(ctx, jobKey(r.ID))
+	switch {
+	case err == nil:
+		var cur Job
+		if json.Unmarshal(data, &cur) == nil && cur.Rev >= rec.Rev {
+			return 0, nil
+		}
+	case errors.Is(err, store.ErrNotExist):
+		// Missing: a create that never settled, or a job purged or
+		// dropped since (its index key is gone).
+		if _, err := m.store.Load(ctx, ownerKey(rec.Owner, rec.ID)); errors.Is(err, store.ErrNotExist) {
+			return 0, nil
+		} else if err != nil {
+			return 0, err
+		}
+	default:
+		return 0, err
+	}
+	if err := m.store.Store(ctx, jobKey(r.ID), r.Job); err != nil {
+		return 0, err
+	}
+	m.forget(r.ID)
+	m.logger.Info("job record replayed from another instance's log", zap.String("job_id", r.ID), zap.Uint64("rev", rec.Rev))
+	return 1, nil
+}
+
+// storeRecord writes a job's record: to the log while the job is
+// logged, else to its file (through the log's Rev order when the log
+// knows the job).
+func (m *Manager) storeRecord(ctx context.Context, j *Job, data []byte) error {
+	if m.wal != nil {
+		if m.wal.logged(j.ID) {
+			return m.wal.append(j.ID, j.Rev, data)
+		}
+		if m.wal.known(j.ID) {
+			return m.wal.store(ctx, j.ID, j.Rev, data)
+		}
+	}
+	if err := m.store.Store(ctx, jobKey(j.ID), data); err != nil {
+		return fmt.Errorf("storing job %s: %w", j.ID, err)
+	}
+	return nil
+}
+
+// loadRecord reads a job's record: the log's newest record of an
+// unsettled job of this process, else its file.
+func (m *Manager) loadRecord(ctx context.Context, id string) ([]byte, error) {
+	if m.wal != nil {
+		if data, ok := m.wal.latest(id); ok {
+			return data, nil
+		}
+	}
+	return m.store.Load(ctx, jobKey(id))
+}
+
+// settleLogged settles a logged job (see jobWAL.settle); a failure is
+// logged, the job stays in the log and the reaper's pass retries.
+func (m *Manager) settleLogged(ctx context.Context, id string, forget bool) {
+	if m.wal == nil {
+		return
+	}
+	if err := m.wal.settle(ctx, id, forget); err != nil {
+		m.logger.Warn("settling a logged job; it stays in the log", zap.String("job_id", id), zap.Error(err))
+	}
+}
+
+// settleBeforeUnlock wraps a new job's unlock: the job is settled before
+// its lock is released.
+func (m *Manager) settleBeforeUnlock(id string, unlock func()) func() {
+	return func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(m.base), 30*time.Second)
+		defer cancel()
+		if err := m.wal.settle(ctx, id, true); err != nil {
+			m.logger.Warn("settling a logged job; it stays in the log", zap.String("job_id", id), zap.Error(err))
+		}
+		unlock()
+	}
+}
+
+// replayLogs retries this process's failed settles and replays other
+// instances' logs (the reaper's pass).
+func (m *Manager) replayLogs(ctx context.Context) {
+	if m.wal != nil {
+		m.wal.retry(ctx)
+	}
+	if n, err := m.replayWAL(ctx); err != nil {
+		m.logger.Warn("replaying job logs", zap.Error(err))
+	} else if n > 0 {
+		m.logger.Info("job records replayed from job logs", zap.Int("records", n))
+	}
+}
