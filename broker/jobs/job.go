@@ -243,6 +243,10 @@ type Job struct {
 	// gate is shared with the request waiting for a create's outcome
 	// (nil when nobody waits: a resumed job).
 	gate *answerGate
+	// deferWrite makes the next save of a logged job keep the record in
+	// memory only: the next write of the job (a log append, or the job's
+	// file when it is settled) carries it (wal.go).
+	deferWrite bool
 }
 
 // ExpiresIn returns the whole seconds left on the lease at now (0 when

@@ -283,6 +283,11 @@ type Manager struct {
 	// wal is the group-committed log of new jobs, nil without
 	// Config.GroupCommit.
 	wal *jobWAL
+	// walSeen holds other instances' job log files by key: when this
+	// process first listed them (zero: at its first replay).
+	walSeenMu sync.Mutex
+	walSeen   map[string]time.Time
+	walIDs    map[string][]string // log file → the jobs it holds records of
 }
 
 // New returns a Manager.
@@ -568,6 +573,10 @@ func (m *Manager) startProvisioning(ctx context.Context, j *Job, idemName, reqHa
 		unlock()
 		return r, err
 	}
+	// With the log, the pending record needs no write of its own: the
+	// first attempt's write-ahead record follows before any call to a
+	// provider, and the job's file before any answer.
+	j.deferWrite = true
 	if err := m.save(ctx, j); err != nil {
 		// The store may hold the record anyway (a write that failed late):
 		// delete it, or the reaper would provision a job answered as

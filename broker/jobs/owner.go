@@ -165,12 +165,18 @@ func (m *Manager) reconcileOwners(ctx context.Context, stale map[string]string) 
 		m.staleOwnerKeys = next
 		m.mu.Unlock()
 	}()
+	logged := m.loggedIDs()
 	for key, id := range stale {
 		if ctx.Err() != nil {
 			return
 		}
 		if !validID(id) {
 			m.dropStaleOwnerKey(ctx, key, seen, next)
+			continue
+		}
+		if logged[id] {
+			// A create in flight with its records in a job log, or
+			// records a replay writes (wal.go): not stale.
 			continue
 		}
 		unlock, err := m.lock(ctx, id, time.Second)

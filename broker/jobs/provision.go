@@ -323,6 +323,9 @@ func (m *Manager) succeed(ctx context.Context, j *Job) *Result {
 	if len(j.Ignored) > 0 {
 		j.Reason += "; ignored fields its adapter does not honour: " + contract.FieldList(j.Ignored)
 	}
+	// A logged create's outcome goes straight to the job's file when it
+	// is settled, before the answer (wal.go).
+	j.deferWrite = true
 	m.saveBackground(j)
 	m.logState(j, prev, "job succeeded", zap.String("provider_id", j.ProviderID), zap.String("service_id", j.ServiceID), zap.Int("attempts", len(j.Attempts)))
 	if len(j.Ignored) > 0 {

@@ -55,6 +55,10 @@ type PassStats struct {
 // continue in the background.
 func (m *Manager) ReapOnce(ctx context.Context) (PassStats, error) {
 	var st PassStats
+	// Jobs other instances logged and never settled (wal.go), replayed
+	// under each job's lock, outside the reaper's: the pass holds that
+	// lock no longer than without the log.
+	m.replayLogs(ctx)
 	wait := min(m.c().ReapInterval/2, 5*time.Second)
 	unlock, err := m.lock(ctx, "reaper", max(wait, time.Second))
 	if err != nil {
@@ -64,8 +68,6 @@ func (m *Manager) ReapOnce(ctx context.Context) (PassStats, error) {
 		return st, nil // another instance is reaping
 	}
 	defer unlock()
-	// Jobs other instances logged and never settled (wal.go).
-	m.replayLogs(ctx)
 	// The owner index is listed before the jobs, so that an index key
 	// whose job is not listed is either stale or a create's in progress
 	// (reconcileOwners tells them apart under the job's lock).

@@ -183,44 +183,52 @@ func TestStoreWALAcknowledgedButUnsettledJobIsReplayed(t *testing.T) {
 
 // A job dropped (its create answered as a failure) whose records stay in
 // a log file (its delete failed) is not resurrected when another broker
-// replays that file after the first died.
+// replays that file after the first died. The provider fails, then the
+// n-th log write fails, for every n that leaves a log file.
 func TestStoreWALDroppedJobIsNotReplayed(t *testing.T) {
-	var fst *storeFailJobFiles
-	e := newEnv(t, []string{"a"}, func(c *jobs.Config) {
-		fst = &storeFailJobFiles{Memory: c.Store.(*store.Memory)}
-		c.Store = fst
-		c.GroupCommit = true
-	})
-	// The pending record is logged, the attempt's write-ahead record is
-	// not: the create drops the job (nothing was provisioned); the log
-	// file with the pending record cannot be deleted.
-	fst.failLogsFrom.Store(2)
-	fst.keepLogs.Store(true)
-	r, err := e.m.Create(ctx, "alice", jobstest.VMRequest(1, 1), jobs.CreateOptions{})
-	if err == nil && r.Job != nil && r.Job.Status != jobs.StatusFailed {
-		t.Fatalf("answer %+v", r)
+	leftFile := false
+	for n := int32(1); n <= 4; n++ {
+		t.Run(fmt.Sprintf("log_write%d", n), func(t *testing.T) {
+			var fst *storeFailJobFiles
+			e := newEnv(t, []string{"a"}, func(c *jobs.Config) {
+				fst = &storeFailJobFiles{Memory: c.Store.(*store.Memory)}
+				c.Store = fst
+				c.GroupCommit = true
+			})
+			e.ads["a"].SetFault(jobstest.Fault{Provision: errors.New("hypervisor on fire")})
+			fst.failLogsFrom.Store(n)
+			fst.keepLogs.Store(true)
+			r, err := e.m.Create(ctx, "alice", jobstest.VMRequest(1, 1), jobs.CreateOptions{})
+			if err == nil && r.Job != nil && r.Job.Status != jobs.StatusFailed {
+				return // answered with the job (pending): it may live on
+			}
+			fst.failLogsFrom.Store(0)
+			fst.keepLogs.Store(false)
+			if len(storeWALKeys(t, e.store)) == 0 {
+				return
+			}
+			leftFile = true
+			// A resurrected job would now be provisioned.
+			e.ads["a"].SetFault(jobstest.Fault{})
+			peer := e.start(e.cfg)
+			if _, err := peer.ReapOnce(ctx); err != nil {
+				t.Fatal(err)
+			}
+			peer.Stop() // waits for the work the pass started
+			for _, j := range e.listJobs() {
+				if j.Status != jobs.StatusFailed {
+					t.Fatalf("a create answered %+v %v came back as %s (%s)", r, err, j.Status, j.Reason)
+				}
+			}
+			if live := secJobsLive(e); live != 0 {
+				t.Fatalf("%d resources provisioned for a failed create", live)
+			}
+			if keys := storeWALKeys(t, e.store); len(keys) != 0 {
+				t.Fatalf("job log files left after the replay: %v", keys)
+			}
+		})
 	}
-	fst.failLogsFrom.Store(0)
-	fst.keepLogs.Store(false)
-	if len(storeWALKeys(t, e.store)) == 0 {
-		t.Fatal("no job log file left to replay (the test needs one)")
-	}
-	// A resurrected job would now be provisioned.
-	e.ads["a"].SetFault(jobstest.Fault{})
-	peer := e.start(e.cfg)
-	if _, err := peer.ReapOnce(ctx); err != nil {
-		t.Fatal(err)
-	}
-	peer.Stop() // waits for the work the pass started
-	for _, j := range e.listJobs() {
-		if j.Status != jobs.StatusFailed {
-			t.Fatalf("a create answered %+v %v came back as %s (%s)", r, err, j.Status, j.Reason)
-		}
-	}
-	if live := secJobsLive(e); live != 0 {
-		t.Fatalf("%d resources provisioned for a failed create", live)
-	}
-	if keys := storeWALKeys(t, e.store); len(keys) != 0 {
-		t.Fatalf("job log files left after the replay: %v", keys)
+	if !leftFile {
+		t.Fatal("no case left a job log file to replay (the test needs one)")
 	}
 }

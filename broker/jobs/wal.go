@@ -50,6 +50,14 @@ import (
 
 const walPrefix = "csb/jobs/wal/" // csb/jobs/wal/<instance>.<seq>: a batch of job records
 
+// walOrphanAge is how long a running broker leaves another instance's log
+// file alone after it first saw it (the files of a live peer are deleted
+// by the peer within a create's time); the files present when a process
+// starts are replayed at its first reaper pass. It is twice the
+// staleness of Caddy's file-system storage locks, which a dead peer's
+// in-flight jobs are held by until then.
+const walOrphanAge = 20 * time.Second
+
 // walFile is the content of one log file.
 type walFile struct {
 	Instance string      `json:"instance"`
@@ -82,7 +90,7 @@ type jobWAL struct {
 
 	mu      sync.Mutex
 	queue   []*walReq
-	leading bool
+	writers int // appends writing a batch (at most walWriters)
 	seq     uint64
 	jobs    map[string]*walJob
 	files   map[string]map[string]bool // log file → unsettled jobs in it
@@ -124,19 +132,37 @@ func (w *jobWAL) start(id string) {
 	w.jobs[id] = &walJob{files: map[string]bool{}}
 }
 
+// walWriters is how many log files are written at once: while they are,
+// appends queue, and the next free writer takes the whole queue.
+const walWriters = 4
+
+// hold keeps a record of a logged job in memory: the job's next log
+// append or its settle writes it (Config.GroupCommit's deferred writes:
+// the pending record, and a create's outcome).
+func (w *jobWAL) hold(id string, rev uint64, data []byte) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if j, ok := w.jobs[id]; ok && rev >= j.rev {
+		j.rev, j.data = rev, data
+	}
+}
+
 // append stores a record of job id in the log, sharing the storage write
-// with every record appended meanwhile (group commit: the first writer
-// leads, writing the queue as one file, then the records queued during
-// that write, and so on). It returns once the record's file is stored.
+// with every record appended meanwhile (group commit: an append that
+// finds a writer free becomes one, writing the queue as one file, then
+// the records queued during that write, and so on). A job has one append
+// at a time, so its records reach the log in order; a replay takes the
+// newest by Rev whatever the file. It returns once the record's file is
+// stored.
 func (w *jobWAL) append(id string, rev uint64, data []byte) error {
 	r := &walReq{rec: walRecord{ID: id, Rev: rev, Job: data}, done: make(chan error, 1)}
 	w.mu.Lock()
 	w.queue = append(w.queue, r)
-	if w.leading {
+	if w.writers >= walWriters {
 		w.mu.Unlock()
 		return <-r.done
 	}
-	w.leading = true
+	w.writers++
 	for len(w.queue) > 0 {
 		batch := w.queue
 		w.queue = nil
@@ -163,7 +189,7 @@ func (w *jobWAL) append(id string, rev uint64, data []byte) error {
 		}
 		w.dropUnclaimed(key, err)
 	}
-	w.leading = false
+	w.writers--
 	w.mu.Unlock()
 	return <-r.done
 }
@@ -236,6 +262,11 @@ func (w *jobWAL) settle(ctx context.Context, id string, forget bool) error {
 	w.mu.Unlock()
 	if data != nil {
 		if err := w.store(ctx, id, rev, data); err != nil {
+			// The record may be held in memory only: keep it in the
+			// log at least, for the retry or another broker's replay.
+			if lerr := w.append(id, rev, data); lerr != nil {
+				return errors.Join(err, lerr)
+			}
 			return err
 		}
 	}
@@ -330,12 +361,45 @@ func (m *Manager) replayWAL(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	written := 0
+	now := time.Now()
+	m.walSeenMu.Lock()
+	first := m.walSeen == nil
+	if first {
+		m.walSeen = map[string]time.Time{}
+		m.walIDs = map[string][]string{}
+	}
+	due := keys[:0:0]
+	present := map[string]bool{}
 	for _, key := range keys {
 		name := strings.TrimPrefix(key, walPrefix)
 		if inst, _, _ := strings.Cut(name, "."); inst == m.instance {
 			continue
 		}
+		present[key] = true
+		if _, ok := m.walIDs[key]; !ok {
+			m.walIDs[key] = m.logIDs(ctx, key)
+		}
+		seen, ok := m.walSeen[key]
+		if !ok {
+			seen = now
+			if first {
+				seen = time.Time{} // there before this process: replay now
+			}
+			m.walSeen[key] = seen
+		}
+		if now.Sub(seen) >= walOrphanAge {
+			due = append(due, key)
+		}
+	}
+	for key := range m.walSeen {
+		if !present[key] {
+			delete(m.walSeen, key)
+			delete(m.walIDs, key)
+		}
+	}
+	m.walSeenMu.Unlock()
+	written := 0
+	for _, key := range due {
 		data, err := m.store.Load(ctx, key)
 		if errors.Is(err, store.ErrNotExist) {
 			continue
@@ -379,9 +443,60 @@ func (m *Manager) replayWAL(ctx context.Context) (int, error) {
 	return written, nil
 }
 
+// logIDs returns the ids of the jobs a log file holds records of (nil
+// when it cannot be read).
+func (m *Manager) logIDs(ctx context.Context, key string) []string {
+	data, err := m.store.Load(ctx, key)
+	if err != nil {
+		return nil
+	}
+	var f walFile
+	if json.Unmarshal(data, &f) != nil {
+		return nil
+	}
+	ids := make([]string, 0, len(f.Records))
+	for _, r := range f.Records {
+		ids = append(ids, r.ID)
+	}
+	return ids
+}
+
+// loggedIDs returns the jobs with records in a job log: this process's
+// unsettled jobs and those of the other instances' log files the last
+// replay listed. Their index keys are not stale (reconcileOwners), even
+// without a job file: a create in flight, or one a replay will write.
+func (m *Manager) loggedIDs() map[string]bool {
+	out := map[string]bool{}
+	if m.wal != nil {
+		m.wal.mu.Lock()
+		for id := range m.wal.jobs {
+			out[id] = true
+		}
+		m.wal.mu.Unlock()
+	}
+	m.walSeenMu.Lock()
+	for _, ids := range m.walIDs {
+		for _, id := range ids {
+			out[id] = true
+		}
+	}
+	m.walSeenMu.Unlock()
+	return out
+}
+
 // replayRecord writes one logged record to its job's file, under the
-// job's lock, if it is newer than what is stored there.
+// job's lock, if it is newer than what is stored there. A record no newer
+// than the stored one is passed over without the lock (a file's Rev only
+// grows), so that replaying a live peer's settled jobs takes no lock.
 func (m *Manager) replayRecord(ctx context.Context, r walRecord) (int, error) {
+	if data, err := m.store.Load(ctx, jobKey(r.ID)); err == nil {
+		var cur struct {
+			Rev uint64 `json:"rev"`
+		}
+		if json.Unmarshal(data, &cur) == nil && cur.Rev >= r.Rev {
+			return 0, nil
+		}
+	}
 	unlock, err := m.lock(ctx, r.ID, 100*time.Millisecond)
 	if err != nil {
 		return 0, err // its creator still holds it
@@ -421,8 +536,14 @@ func (m *Manager) replayRecord(ctx context.Context, r walRecord) (int, error) {
 // logged, else to its file (through the log's Rev order when the log
 // knows the job).
 func (m *Manager) storeRecord(ctx context.Context, j *Job, data []byte) error {
+	deferred := j.deferWrite
+	j.deferWrite = false
 	if m.wal != nil {
 		if m.wal.logged(j.ID) {
+			if deferred {
+				m.wal.hold(j.ID, j.Rev, data)
+				return nil
+			}
 			return m.wal.append(j.ID, j.Rev, data)
 		}
 		if m.wal.known(j.ID) {
