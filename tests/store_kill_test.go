@@ -141,10 +141,22 @@ func TestStoreKillLosesNoAcknowledgedJob(t *testing.T) {
 	// The reaper replays the dead instance's log files and settles what
 	// they hold: none is left.
 	wal := storeWALDir(t, data)
-	eventually(t, 20*time.Second, "no job log file left", func() bool {
+	deadline = time.Now().Add(60 * time.Second)
+	for {
 		entries, err := os.ReadDir(wal)
-		return (err == nil || os.IsNotExist(err)) && len(entries) == 0
-	})
+		if (err == nil || os.IsNotExist(err)) && len(entries) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			var left []string
+			for _, e := range entries {
+				data, _ := os.ReadFile(filepath.Join(wal, e.Name()))
+				left = append(left, fmt.Sprintf("%s: %.600s", e.Name(), data))
+			}
+			t.Fatalf("job log files left 60 s after the restart:\n%s\n%s", strings.Join(left, "\n"), q.Log())
+		}
+		time.Sleep(50 * time.Millisecond) // polling a condition with a deadline
+	}
 	t.Logf("%d jobs acknowledged before the kill, all found", len(seen))
 }
 

@@ -592,6 +592,9 @@ func (m *Manager) startProvisioning(ctx context.Context, j *Job, idemName, reqHa
 	}
 	m.logState(j, "", "job accepted")
 	if idemName != "" {
+		// The idempotency key announces the job: a retry at any broker
+		// must find it, so it gets its file now (wal.go).
+		m.settleLogged(ctx, j.ID, false)
 		rec, _ := json.Marshal(idemRecord{JobID: j.ID, RequestHash: reqHash})
 		if err := m.store.Store(ctx, idemPrefix+idemName[len("idem-"):], rec); err != nil {
 			m.logger.Warn("storing idempotency key", zap.String("job_id", j.ID), zap.Error(err))

@@ -376,13 +376,18 @@ func (m *Manager) replayWAL(ctx context.Context) (int, error) {
 			continue
 		}
 		present[key] = true
-		if _, ok := m.walIDs[key]; !ok {
+		// Caddy's file storage writes through a temporary file in the
+		// key's directory (named with digits): one a crash left behind
+		// holds nothing acknowledged. It is deleted once old enough not
+		// to be a live peer's write in progress.
+		temp := !strings.Contains(name, ".")
+		if _, ok := m.walIDs[key]; !ok && !temp {
 			m.walIDs[key] = m.logIDs(ctx, key)
 		}
 		seen, ok := m.walSeen[key]
 		if !ok {
 			seen = now
-			if first {
+			if first && !temp {
 				seen = time.Time{} // there before this process: replay now
 			}
 			m.walSeen[key] = seen
@@ -400,6 +405,12 @@ func (m *Manager) replayWAL(ctx context.Context) (int, error) {
 	m.walSeenMu.Unlock()
 	written := 0
 	for _, key := range due {
+		if !strings.Contains(strings.TrimPrefix(key, walPrefix), ".") {
+			if err := m.store.Delete(ctx, key); err != nil {
+				m.logger.Warn("deleting a leftover job log write", zap.String("key", key), zap.Error(err))
+			}
+			continue
+		}
 		data, err := m.store.Load(ctx, key)
 		if errors.Is(err, store.ErrNotExist) {
 			continue
