@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -195,14 +196,31 @@ func (w *jobWAL) append(id string, rev uint64, data []byte) error {
 }
 
 func (w *jobWAL) write(seq uint64, batch []*walReq) error {
-	f := walFile{Instance: w.m.instance, Seq: seq, Records: make([]walRecord, len(batch))}
+	// The walFile encoding, written by hand: the records are the jobs'
+	// JSON already, which json.Marshal would scan again.
+	size := 64
+	for _, b := range batch {
+		size += len(b.rec.Job) + len(b.rec.ID) + 40
+	}
+	data := make([]byte, 0, size)
+	data = append(data, `{"instance":`...)
+	data = strconv.AppendQuote(data, w.m.instance)
+	data = append(data, `,"seq":`...)
+	data = strconv.AppendUint(data, seq, 10)
+	data = append(data, `,"records":[`...)
 	for i, b := range batch {
-		f.Records[i] = b.rec
+		if i > 0 {
+			data = append(data, ',')
+		}
+		data = append(data, `{"id":`...)
+		data = strconv.AppendQuote(data, b.rec.ID) // a valid job id: no escapes
+		data = append(data, `,"rev":`...)
+		data = strconv.AppendUint(data, b.rec.Rev, 10)
+		data = append(data, `,"job":`...)
+		data = append(data, b.rec.Job...)
+		data = append(data, '}')
 	}
-	data, err := json.Marshal(&f)
-	if err != nil {
-		return err
-	}
+	data = append(data, "]}"...)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.m.base), 30*time.Second)
 	defer cancel()
 	if err := w.m.store.Store(ctx, w.key(seq), data); err != nil {
