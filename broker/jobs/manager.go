@@ -275,6 +275,9 @@ type Manager struct {
 	ignoredWarned sync.Map
 	// events are the observers of job events (events.go).
 	events eventHub
+	// index lists every stored job for the admin listing's pages and the
+	// jobs-by-state counts (listing.go).
+	index *jobIndex
 }
 
 // New returns a Manager.
@@ -305,6 +308,7 @@ func New(cfg Config) (*Manager, error) {
 		touched:  map[string]uint64{},
 		loads:    map[string]placement.Load{},
 		checking: map[string]time.Time{},
+		index:    newJobIndex(),
 	}
 	m.cfg.Store(&cfg)
 	m.base, m.cancel = context.WithCancel(context.Background())
@@ -358,6 +362,7 @@ func (m *Manager) Start() {
 		return
 	}
 	m.started = true
+	m.ensureIndex()
 	m.wg.Add(2)
 	go func() {
 		defer m.wg.Done()
@@ -675,6 +680,7 @@ func (m *Manager) dropRecord(j *Job) error {
 		}
 	}
 	m.forget(j.ID)
+	m.index.remove(j.Created, j.ID)
 	m.dropIndex(j)
 	return nil
 }
@@ -1273,6 +1279,7 @@ func (m *Manager) adapterRequest(j *Job, provider string, svc *catalog.ServiceEn
 
 func (m *Manager) notify(j *Job) {
 	m.track(j)
+	m.indexJob(j)
 	if m.c().OnChange != nil {
 		m.c().OnChange(j)
 	}
