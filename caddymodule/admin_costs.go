@@ -4,6 +4,7 @@ package caddymodule
 
 import (
 	"encoding/csv"
+	"errors"
 	"mime"
 	"net/http"
 	"slices"
@@ -26,7 +27,15 @@ type adminCosts struct {
 	Owners    []adminCostTotal `json:"owners"`
 	Providers []adminCostTotal `json:"providers"`
 	Jobs      []adminJobCost   `json:"jobs"`
+	// Next is the cursor of the next page of jobs (its after=), absent
+	// on the last page: the totals are those of this page's jobs, and a
+	// report over more jobs than a page adds up its pages.
+	Next string `json:"next,omitempty"`
 }
+
+// costsPageSize is the default number of jobs a page of /csb/costs
+// reads (jobs without a cost are read but not listed).
+const costsPageSize = jobs.MaxPageSize
 
 // adminCostTotal is a total by owner or by provider (a job that moved
 // counts at each provider that held it, for its cost there).
@@ -85,11 +94,20 @@ func (api *AdminAPI) serveCosts(w http.ResponseWriter, r *http.Request) error {
 			return adminError(http.StatusBadRequest, "since %q: want an RFC 3339 time (2026-12-01T00:00:00Z) or a duration back from now (24h)", v)
 		}
 	}
-	list, err := a.engine.consumer.jobs.List(r.Context(), jobs.Filter{Owner: q.Get("owner"), ProviderID: q.Get("provider")})
+	limit, after, err := pageParams(q, costsPageSize, jobs.MaxPageSize)
+	if err != nil {
+		return err
+	}
+	page, err := a.engine.consumer.jobs.ListPage(r.Context(), jobs.PageQuery{Owner: q.Get("owner"), ProviderID: q.Get("provider"), After: after, Limit: limit})
+	if errors.Is(err, jobs.ErrBadCursor) {
+		return adminError(http.StatusBadRequest, "after %q: not a cursor this listing gave (use the next of the previous page)", after)
+	}
 	if err != nil {
 		return adminError(http.StatusInternalServerError, "listing jobs: %v", err)
 	}
-	out := adminCosts{Since: since, Until: now, Owners: []adminCostTotal{}, Providers: []adminCostTotal{}, Jobs: []adminJobCost{}}
+	list := page.Jobs
+	setNextLink(w, r, page.Next)
+	out := adminCosts{Since: since, Until: now, Owners: []adminCostTotal{}, Providers: []adminCostTotal{}, Jobs: []adminJobCost{}, Next: page.Next}
 	owners, providers := map[string]*adminCostTotal{}, map[string]*adminCostTotal{}
 	for _, j := range list {
 		c := j.Cost
