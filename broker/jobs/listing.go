@@ -266,6 +266,11 @@ func matcherOf(q PageQuery) indexMatcher {
 	return m
 }
 
+// all reports whether m matches every entry.
+func (m indexMatcher) all() bool {
+	return m.anyOwner && m.anyProvider && m.statuses == 0 && m.kind == 0
+}
+
 func (m indexMatcher) match(e indexEntry) bool {
 	return (m.anyOwner || e.owner == m.owner) && (m.anyProvider || e.provider == m.provider) &&
 		(m.statuses == 0 || m.statuses&(1<<e.status) != 0) && (m.kind == 0 || e.kind == m.kind)
@@ -288,24 +293,40 @@ func (q PageQuery) matchJob(j *Job) bool {
 	return false
 }
 
-// scan returns the ids of the first limit entries after c matching m, the
-// cursor of the last of them, whether more follow, and the total number
-// of matches.
+// scan returns the first limit entries after the cursor matching m,
+// whether more follow, and the total number of matches.
 func (x *jobIndex) scan(m indexMatcher, after *cursor, limit int) (page []cursor, more bool, total int) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	x.tree.Ascend(func(e indexEntry) bool {
-		if !m.match(e) {
-			return true
-		}
-		total++
+	collect := func(e indexEntry) bool {
 		if after != nil && !(indexEntry{created: after.created, id: after.id}).less(e) {
 			return true
 		}
 		if len(page) < limit {
 			page = append(page, cursor{created: e.created, id: e.id})
+			return true
+		}
+		more = true
+		return false
+	}
+	if m.all() {
+		// Every entry matches: the total is the tree's size, and the
+		// page starts at the cursor.
+		total = x.tree.Len()
+		if after == nil {
+			x.tree.Ascend(collect)
 		} else {
-			more = true
+			x.tree.AscendGreaterOrEqual(indexEntry{created: after.created, id: after.id}, collect)
+		}
+		return page, more, total
+	}
+	x.tree.Ascend(func(e indexEntry) bool {
+		if !m.match(e) {
+			return true
+		}
+		total++
+		if !more {
+			collect(e)
 		}
 		return true
 	})
@@ -407,7 +428,9 @@ func (m *Manager) ListPage(ctx context.Context, q PageQuery) (*Page, error) {
 	entries, more, total := m.index.scan(matcherOf(q), after, limit)
 	p := &Page{Jobs: make([]*Job, 0, len(entries)), Total: total}
 	for _, e := range entries {
-		j, err := m.load(ctx, e.id)
+		// Read from the store without filling the read cache: a listing
+		// must not push out the jobs consumers are reading.
+		j, err := m.loadStore(ctx, e.id, false)
 		if errors.Is(err, ErrNoJob) {
 			m.index.remove(time.Unix(0, e.created), e.id) // purged by another instance
 			continue
