@@ -259,7 +259,8 @@ type Manager struct {
 	running  map[string]chan struct{}  // jobs this process works on
 	live     map[string][]byte         // their latest records
 	jobLoads map[string]jobLoadEntry   // live job → its load
-	touched  map[string]uint64         // job → trackSeq of this process's last write
+	touched  map[string]uint64         // job → trackSeq of this process's last write during a reaper pass
+	passes   int                       // reaper passes running (touched is kept only then)
 	trackSeq uint64                    // counts this process's job writes
 	loads    map[string]placement.Load // provider → sum of jobLoads
 	// staleOwnerKeys are the owner index keys the last reaper pass found

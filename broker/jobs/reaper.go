@@ -81,7 +81,15 @@ func (m *Manager) ReapOnce(ctx context.Context) (PassStats, error) {
 	}
 	m.mu.Lock()
 	seq0 := m.trackSeq
+	m.passes++
 	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		if m.passes--; m.passes == 0 {
+			clear(m.touched)
+		}
+		m.mu.Unlock()
+	}()
 	loads := map[string]jobLoadEntry{}
 	for _, id := range ids {
 		if ctx.Err() != nil {
@@ -370,7 +378,10 @@ func (m *Manager) track(j *Job) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.trackSeq++
-	m.touched[j.ID] = m.trackSeq
+	if m.passes > 0 {
+		// Only a reaper pass asks which jobs changed while it ran.
+		m.touched[j.ID] = m.trackSeq
+	}
 	if old, ok := m.jobLoads[j.ID]; ok {
 		m.addLoad(old, -1)
 	}
