@@ -135,6 +135,19 @@ func scaleStart(cfg *config, data, name, id string) (*caddyProc, string, time.Du
 	if err != nil {
 		return nil, "", 0, err
 	}
+	if cfg.pprof != "" {
+		// The broker's first seconds: provisioning, the catalogue's load,
+		// the job index's build.
+		go func() {
+			resp, err := http.Get("http://" + p.admin + "/debug/pprof/profile?seconds=5")
+			if err != nil {
+				return
+			}
+			defer resp.Body.Close()
+			data, _ := io.ReadAll(resp.Body)
+			_ = os.WriteFile(filepath.Join(cfg.pprof, name+"-start.pprof"), data, 0o644)
+		}()
+	}
 	client := &http.Client{Timeout: 10 * time.Second}
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
@@ -221,69 +234,56 @@ func scaleMS(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/
 // ended leases among the 100,000 jobs.
 func benchScale(cfg *config) ([]row, error) {
 	providers, jobsN, ended := scaleProviders, scaleJobs, scaleEnded
-	data, err := os.MkdirTemp("", "csb-bench-scale-data-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(data)
-	small, err := os.MkdirTemp("", "csb-bench-scale-small-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(small)
-
-	// The services, published to a first broker on the storage.
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	pub, err := startCaddyData(cfg.caddy, "scale-fill", scaleCaddyfile(port), data)
-	if err != nil {
-		return nil, err
-	}
-	bodies := make([][]byte, providers)
-	for i := range bodies {
-		msg := &csbmsg.Notification{ID: fmt.Sprintf("sfeed-%04d", i), SeqNumber: 1, Provider: csbmsg.Provider{ID: fmt.Sprintf("s%04d", i), Status: csbmsg.ServiceActive}}
-		for j := 0; j < scalePerProvider; j++ {
-			msg.Services = append(msg.Services, fullIaaS(i*scalePerProvider+j))
-		}
-		if bodies[i], err = csbmsg.MarshalPublish(&csbmsg.Publish{Version: csbmsg.Version, Notification: msg}); err != nil {
-			pub.stop()
+	// CSB_BENCH_SCALE_DATA names a directory that keeps the filled
+	// storages between runs (filled on the first): for profiling the
+	// start, not for the table (the storage then holds what earlier runs'
+	// brokers left).
+	keep := os.Getenv("CSB_BENCH_SCALE_DATA")
+	data, small := filepath.Join(keep, "data"), filepath.Join(keep, "small")
+	reuse := false
+	if keep != "" {
+		_, err := os.Stat(filepath.Join(keep, "ids.json"))
+		reuse = err == nil
+	} else {
+		var err error
+		if data, err = os.MkdirTemp("", "csb-bench-scale-data-"); err != nil {
 			return nil, err
 		}
+		defer os.RemoveAll(data)
+		if small, err = os.MkdirTemp("", "csb-bench-scale-small-"); err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(small)
 	}
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	applied := []byte(`reason="OK: notification applied"`)
-	published := time.Now()
-	_, err = runPhase(variant{name: "catalogue", client: newClient(4),
-		request: func(_, i int) (*http.Request, error) {
-			req, err := http.NewRequest(http.MethodPost, base+"/csb/publish", bytes.NewReader(bodies[i]))
-			if err == nil {
-				req.Header.Set("Content-Type", csbmsg.PublishMediaType)
+	var ids struct{ ID, Small string }
+	var publishTook, fillTook time.Duration
+	if reuse {
+		b, err := os.ReadFile(filepath.Join(keep, "ids.json"))
+		if err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(b, &ids); err != nil {
+			return nil, err
+		}
+	} else {
+		var err error
+		if publishTook, err = scalePublish(cfg, data, providers); err != nil {
+			return nil, err
+		}
+		if ids.ID, fillTook, err = scaleFillJobs(data, jobsN, ended); err != nil {
+			return nil, fmt.Errorf("storing the jobs: %w", err)
+		}
+		if ids.Small, _, err = scaleFillJobs(small, 2, 1); err != nil {
+			return nil, err
+		}
+		if keep != "" {
+			b, _ := json.Marshal(ids)
+			if err := os.WriteFile(filepath.Join(keep, "ids.json"), b, 0o644); err != nil {
+				return nil, err
 			}
-			return req, err
-		},
-		check: func(resp *http.Response, b []byte) error {
-			if resp.StatusCode != http.StatusOK || !bytes.Contains(b, applied) {
-				return fmt.Errorf("HTTP %d %.300s", resp.StatusCode, b)
-			}
-			return nil
-		}}, len(bodies), 4, 5*time.Minute)
-	publishTook := time.Since(published)
-	pub.stop() // writes the catalogue out
-	if err != nil {
-		return nil, fmt.Errorf("publishing the services: %w", err)
+		}
 	}
-
-	// The jobs.
-	id, fillTook, err := scaleFillJobs(data, jobsN, ended)
-	if err != nil {
-		return nil, fmt.Errorf("storing the jobs: %w", err)
-	}
-	smallID, _, err := scaleFillJobs(small, 2, 1)
-	if err != nil {
-		return nil, err
-	}
+	id, smallID := ids.ID, ids.Small
 
 	// The baseline: the same broker on a storage holding one job.
 	p0, _, first0, err := scaleStart(cfg, small, "scale-small", smallID)
@@ -304,6 +304,29 @@ func benchScale(cfg *config) ([]row, error) {
 		return nil, err
 	}
 	indexed := time.Since(t0) + first
+	// The reaper reclaims the ended leases.
+	deadline := time.Now().Add(2 * time.Minute)
+	var reclaimed float64
+	for {
+		reclaimed, err = p.metric("caddy_csb_lease_reclaims_total", "result=reclaimed")
+		if err != nil {
+			return nil, err
+		}
+		if reclaimed >= float64(ended) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	reaped := time.Since(t0) + first
+	// The pages, once the start's work is done (the index's build, the
+	// first reaper pass), each listing called once before (the first
+	// catalogue listing builds the placeable views placement builds
+	// anyway).
+	for _, path := range []string{"/csb/catalog?limit=1", "/csb/jobs?limit=1&owner=anonymous"} {
+		if _, _, err := scaleTimes(p, path, 1, false); err != nil {
+			return nil, err
+		}
+	}
 	jobPages, jobEntries, err := scaleTimes(p, "/csb/jobs?limit=100", scalePages, true)
 	if err != nil {
 		return nil, err
@@ -320,20 +343,6 @@ func benchScale(cfg *config) ([]row, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The reaper reclaims the ended leases.
-	deadline := time.Now().Add(2 * time.Minute)
-	var reclaimed float64
-	for {
-		reclaimed, err = p.metric("caddy_csb_lease_reclaims_total", "result=reclaimed")
-		if err != nil {
-			return nil, err
-		}
-		if reclaimed >= float64(ended) || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	reaped := time.Since(t0) + first
 	counted, err := p.metric("caddy_csb_jobs")
 	if err != nil {
 		return nil, err
@@ -361,4 +370,52 @@ func benchScale(cfg *config) ([]row, error) {
 			"GET /csb/catalog?limit=100 (%d services, 100k stored): median %s, slowest %s; the target is for each page of the three", scalePages, jobEntries,
 			scaleMS(scaleMedian(ownerPages)), scaleMS(worst(ownerPages)), catEntries, scaleMS(scaleMedian(catPages)), scaleMS(worst(catPages)))}
 	return []row{startRow, pageRow}, nil
+}
+
+// scalePublish publishes providers × scalePerProvider services to a
+// broker on data, and stops it (it writes the catalogue out).
+func scalePublish(cfg *config, data string, providers int) (time.Duration, error) {
+	// The services, published to a first broker on the storage.
+	port, err := freePort()
+	if err != nil {
+		return 0, err
+	}
+	pub, err := startCaddyData(cfg.caddy, "scale-fill", scaleCaddyfile(port), data)
+	if err != nil {
+		return 0, err
+	}
+	bodies := make([][]byte, providers)
+	for i := range bodies {
+		msg := &csbmsg.Notification{ID: fmt.Sprintf("sfeed-%04d", i), SeqNumber: 1, Provider: csbmsg.Provider{ID: fmt.Sprintf("s%04d", i), Status: csbmsg.ServiceActive}}
+		for j := 0; j < scalePerProvider; j++ {
+			msg.Services = append(msg.Services, fullIaaS(i*scalePerProvider+j))
+		}
+		if bodies[i], err = csbmsg.MarshalPublish(&csbmsg.Publish{Version: csbmsg.Version, Notification: msg}); err != nil {
+			pub.stop()
+			return 0, err
+		}
+	}
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	applied := []byte(`reason="OK: notification applied"`)
+	published := time.Now()
+	_, err = runPhase(variant{name: "catalogue", client: newClient(4),
+		request: func(_, i int) (*http.Request, error) {
+			req, err := http.NewRequest(http.MethodPost, base+"/csb/publish", bytes.NewReader(bodies[i]))
+			if err == nil {
+				req.Header.Set("Content-Type", csbmsg.PublishMediaType)
+			}
+			return req, err
+		},
+		check: func(resp *http.Response, b []byte) error {
+			if resp.StatusCode != http.StatusOK || !bytes.Contains(b, applied) {
+				return fmt.Errorf("HTTP %d %.300s", resp.StatusCode, b)
+			}
+			return nil
+		}}, len(bodies), 4, 5*time.Minute)
+	took := time.Since(published)
+	pub.stop() // writes the catalogue out
+	if err != nil {
+		return 0, fmt.Errorf("publishing the services: %w", err)
+	}
+	return took, nil
 }
