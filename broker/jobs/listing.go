@@ -339,7 +339,16 @@ func (x *jobIndex) scan(m indexMatcher, after *cursor, limit int) (page []cursor
 // ensureIndex starts the index's first build in the background, once.
 func (m *Manager) ensureIndex() {
 	m.index.once.Do(func() {
-		m.wg.Add(1)
+		m.mu.Lock()
+		stopped := m.stopped
+		if !stopped {
+			m.wg.Add(1) // under m.mu: Stop's Wait starts after it set stopped
+		}
+		m.mu.Unlock()
+		if stopped {
+			close(m.index.built)
+			return
+		}
 		go func() {
 			defer m.wg.Done()
 			defer close(m.index.built)
