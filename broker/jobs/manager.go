@@ -357,13 +357,17 @@ func (m *Manager) now() time.Time { return m.c().Clock.Now() }
 // the reaper. It returns at once; the work runs in the background until
 // Stop.
 func (m *Manager) Start() {
+	m.startLoops()
+	m.ensureIndex() // takes m.mu
+}
+
+func (m *Manager) startLoops() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.started || m.stopped {
 		return
 	}
 	m.started = true
-	m.ensureIndex()
 	m.wg.Add(2)
 	go func() {
 		defer m.wg.Done()
