@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 	"github.com/caddy-csb/caddy-csb/broker/placement"
+	"github.com/caddy-csb/caddy-csb/broker/quota"
 )
 
 // maxFormBytes bounds a POSTed form.
@@ -235,6 +237,15 @@ type jobView struct {
 	Created   time.Time
 	Live      bool // renewable and removable
 	URI       string
+	// Cost is what the job cost so far (docs/costs.md), "" for a job
+	// without a cost; CostFinal tells whether it still accrues, at
+	// CostRate per hour (CostPrice per CostUnit, CostUnits of them).
+	Cost      string
+	CostFinal bool
+	CostRate  string
+	CostPrice string
+	CostUnit  string
+	CostUnits string
 }
 
 func viewJob(j *jobs.Job, now time.Time) jobView {
@@ -244,6 +255,11 @@ func viewJob(j *jobs.Job, now time.Time) jobView {
 	if j.Status == jobs.StatusSuccess && !j.Expires.IsZero() {
 		v.Expires = j.Expires
 		v.LeaseLeft = left(j.Expires.Sub(now))
+	}
+	if c := j.Cost; c != nil {
+		v.Cost, v.CostFinal = quota.Money(c.Amount(now)), c.Final()
+		v.CostRate, v.CostPrice, v.CostUnit = quota.Money(c.Rate()), quota.Money(c.Price), string(c.Unit)
+		v.CostUnits = strconv.FormatFloat(c.Units, 'f', -1, 64)
 	}
 	return v
 }
