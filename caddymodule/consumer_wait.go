@@ -65,46 +65,19 @@ func (c *consumerCall) longPoll(jobID string) error {
 	if err != nil {
 		return caddyhttp.Error(http.StatusBadRequest, err)
 	}
-	ev := c.h.app.events
-	if ev == nil {
-		return caddyhttp.Error(http.StatusServiceUnavailable, errors.New("events are not running"))
-	}
-	wait = min(wait, c.h.app.Events.maxWait())
-	// Registered before the job is read: a change between the two wakes
-	// the wait at once instead of being missed.
-	ch := ev.waiters.add(jobID)
-	defer ev.waiters.remove(jobID, ch)
 	ctx := c.r.Context()
-	j, err := c.m.Get(ctx, c.owner, jobID)
-	if err != nil {
+	j, wait, err := c.h.app.WaitJobChange(ctx, jobID, wait, func(ctx context.Context) (*jobs.Job, error) {
+		return c.m.Get(ctx, c.owner, jobID)
+	})
+	switch {
+	case errors.Is(err, ErrNoEvents):
+		return caddyhttp.Error(http.StatusServiceUnavailable, err)
+	case j != nil && ctx.Err() != nil:
+		return nil // the client went away
+	case err != nil:
 		return c.fail(err, csbmsg.StatusUnableToFindResource, jobID)
 	}
 	c.w.Header().Set("Csb-Wait", strconv.FormatFloat(wait.Seconds(), 'f', -1, 64))
-	start, rev := j.Status, j.Rev
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
-	tick := time.NewTicker(c.h.app.Events.clusterRecheck())
-	defer tick.Stop()
-	ev.waiters.waiting.Add(1)
-	defer ev.waiters.waiting.Add(-1)
-wait:
-	for {
-		select {
-		case <-ch:
-			break wait
-		case <-timer.C:
-			break wait
-		case <-ctx.Done():
-			return nil // the client went away
-		case <-tick.C:
-			if cur, err := c.m.Get(ctx, c.owner, jobID); err == nil && cur.Rev != rev && cur.Status != start {
-				break wait
-			}
-		}
-	}
-	if cur, err := c.m.Get(ctx, c.owner, jobID); err == nil {
-		j = cur
-	}
 	return c.answer(c.m.Answer(j), false)
 }
 
