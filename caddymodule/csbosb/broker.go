@@ -302,6 +302,27 @@ func (b *osbBroker) current(ctx context.Context, instanceID string, deletedToo b
 	return rec, key, nil
 }
 
+// locked locks the caller's instance and reads it (see current): the
+// record, its key and the unlock to defer. An unknown instance is the
+// error missing (each OSB call names its own), any other failure a
+// server error; on an error nothing stays locked.
+func (b *osbBroker) locked(ctx context.Context, instanceID string, missing error) (*instanceRecord, string, func(), error) {
+	key := instanceKey(callerOf(ctx).Platform, instanceID)
+	unlock, err := b.rec.lock(ctx, key)
+	if err != nil {
+		return nil, key, nil, serverError(err)
+	}
+	rec, _, err := b.current(ctx, instanceID, false)
+	if err != nil {
+		unlock()
+		if errors.Is(err, errNoRecord) {
+			return nil, key, nil, missing
+		}
+		return nil, key, nil, serverError(err)
+	}
+	return rec, key, unlock, nil
+}
+
 // jobState reads the instance's job: nil when it is gone (purged).
 func (b *osbBroker) jobState(ctx context.Context, rec *instanceRecord) (*jobs.Job, error) {
 	m, err := b.mgr()
@@ -479,20 +500,11 @@ func (b *osbBroker) Update(ctx context.Context, instanceID string, d domain.Upda
 	if err := b.checkMaintenance(d.MaintenanceInfo); err != nil {
 		return spec, err
 	}
-	c := callerOf(ctx)
-	key := instanceKey(c.Platform, instanceID)
-	unlock, err := b.rec.lock(ctx, key)
+	rec, key, unlock, err := b.locked(ctx, instanceID, notFound("no service instance %q", instanceID))
 	if err != nil {
-		return spec, serverError(err)
+		return spec, err
 	}
 	defer unlock()
-	rec, _, err := b.current(ctx, instanceID, false)
-	if errors.Is(err, errNoRecord) {
-		return spec, notFound("no service instance %q", instanceID)
-	}
-	if err != nil {
-		return spec, serverError(err)
-	}
 	if rec.Op.State == stateInProgress {
 		return spec, concurrency(rec)
 	}
@@ -602,20 +614,11 @@ func (b *osbBroker) Deprovision(ctx context.Context, instanceID string, d domain
 	if !async {
 		return spec, apiresponses.ErrAsyncRequired
 	}
-	c := callerOf(ctx)
-	key := instanceKey(c.Platform, instanceID)
-	unlock, err := b.rec.lock(ctx, key)
+	rec, key, unlock, err := b.locked(ctx, instanceID, apiresponses.ErrInstanceDoesNotExist)
 	if err != nil {
-		return spec, serverError(err)
+		return spec, err
 	}
 	defer unlock()
-	rec, _, err := b.current(ctx, instanceID, false)
-	if errors.Is(err, errNoRecord) {
-		return spec, apiresponses.ErrInstanceDoesNotExist
-	}
-	if err != nil {
-		return spec, serverError(err)
-	}
 	if rec.Op.State == stateInProgress {
 		return spec, concurrency(rec)
 	}
@@ -675,20 +678,11 @@ func (b *osbBroker) startDeprovision(key string, rec *instanceRecord) {
 // credential for the instance's job route, scoped to that one job.
 func (b *osbBroker) Bind(ctx context.Context, instanceID, bindingID string, d domain.BindDetails, async bool) (domain.Binding, error) {
 	var out domain.Binding
-	c := callerOf(ctx)
-	key := instanceKey(c.Platform, instanceID)
-	unlock, err := b.rec.lock(ctx, key)
+	rec, key, unlock, err := b.locked(ctx, instanceID, notFound("no service instance %q", instanceID))
 	if err != nil {
-		return out, serverError(err)
+		return out, err
 	}
 	defer unlock()
-	rec, _, err := b.current(ctx, instanceID, false)
-	if errors.Is(err, errNoRecord) {
-		return out, notFound("no service instance %q", instanceID)
-	}
-	if err != nil {
-		return out, serverError(err)
-	}
 	if d.ServiceID != rec.ServiceID {
 		return out, badRequest("service_id %q is not the instance's service", d.ServiceID)
 	}
@@ -765,20 +759,11 @@ func (b *osbBroker) binding(ctx context.Context, rec *instanceRecord, j *jobs.Jo
 // Unbind is DELETE .../service_bindings/:binding_id: the credential is
 // revoked at once.
 func (b *osbBroker) Unbind(ctx context.Context, instanceID, bindingID string, d domain.UnbindDetails, async bool) (domain.UnbindSpec, error) {
-	c := callerOf(ctx)
-	key := instanceKey(c.Platform, instanceID)
-	unlock, err := b.rec.lock(ctx, key)
+	rec, key, unlock, err := b.locked(ctx, instanceID, apiresponses.ErrBindingDoesNotExist)
 	if err != nil {
-		return domain.UnbindSpec{}, serverError(err)
+		return domain.UnbindSpec{}, err
 	}
 	defer unlock()
-	rec, _, err := b.current(ctx, instanceID, false)
-	if errors.Is(err, errNoRecord) {
-		return domain.UnbindSpec{}, apiresponses.ErrBindingDoesNotExist
-	}
-	if err != nil {
-		return domain.UnbindSpec{}, serverError(err)
-	}
 	bd, ok := rec.Bindings[bindingID]
 	if !ok {
 		return domain.UnbindSpec{}, apiresponses.ErrBindingDoesNotExist
