@@ -19,6 +19,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
 	"github.com/gophercloud/gophercloud/v2/pagination"
 
+	"github.com/caddy-csb/caddy-csb/adapters/internal/model"
 	"github.com/caddy-csb/caddy-csb/adapters/internal/nativeerr"
 	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
@@ -316,30 +317,27 @@ func serverURL(sc *gophercloud.ServiceClient, id string) string {
 
 // novaStates maps a Nova server status to the resource state and the CSB
 // compute status (the declarative status table of README).
-var novaStates = map[string]struct {
-	State   contract.State
-	Compute csbmsg.ComputeStatus
-}{
-	"BUILD":             {contract.StatePending, csbmsg.ComputeInactive},
-	"ACTIVE":            {contract.StateReady, csbmsg.ComputeActive},
-	"REBOOT":            {contract.StatePending, csbmsg.ComputeActive},
-	"HARD_REBOOT":       {contract.StatePending, csbmsg.ComputeActive},
-	"REBUILD":           {contract.StatePending, csbmsg.ComputeInactive},
-	"RESIZE":            {contract.StatePending, csbmsg.ComputeActive},
-	"VERIFY_RESIZE":     {contract.StatePending, csbmsg.ComputeActive},
-	"REVERT_RESIZE":     {contract.StatePending, csbmsg.ComputeActive},
-	"MIGRATING":         {contract.StatePending, csbmsg.ComputeActive},
-	"PASSWORD":          {contract.StatePending, csbmsg.ComputeActive},
-	"SHUTOFF":           {contract.StateReady, csbmsg.ComputeInactive},
-	"SUSPENDED":         {contract.StateReady, csbmsg.ComputeSuspended},
-	"PAUSED":            {contract.StateReady, csbmsg.ComputeSuspended},
-	"SHELVED":           {contract.StateReady, csbmsg.ComputeInactive},
-	"SHELVED_OFFLOADED": {contract.StateReady, csbmsg.ComputeInactive},
-	"RESCUE":            {contract.StateReady, csbmsg.ComputeInactive},
-	"ERROR":             {contract.StateFailed, csbmsg.ComputeInactive},
-	"UNKNOWN":           {contract.StateFailed, csbmsg.ComputeInactive},
-	"DELETED":           {contract.StateGone, csbmsg.ComputeInactive},
-	"SOFT_DELETED":      {contract.StateGone, csbmsg.ComputeInactive},
+var novaStates = map[string]model.StateOf{
+	"BUILD":             {State: contract.StatePending, Compute: csbmsg.ComputeInactive},
+	"ACTIVE":            {State: contract.StateReady, Compute: csbmsg.ComputeActive},
+	"REBOOT":            {State: contract.StatePending, Compute: csbmsg.ComputeActive},
+	"HARD_REBOOT":       {State: contract.StatePending, Compute: csbmsg.ComputeActive},
+	"REBUILD":           {State: contract.StatePending, Compute: csbmsg.ComputeInactive},
+	"RESIZE":            {State: contract.StatePending, Compute: csbmsg.ComputeActive},
+	"VERIFY_RESIZE":     {State: contract.StatePending, Compute: csbmsg.ComputeActive},
+	"REVERT_RESIZE":     {State: contract.StatePending, Compute: csbmsg.ComputeActive},
+	"MIGRATING":         {State: contract.StatePending, Compute: csbmsg.ComputeActive},
+	"PASSWORD":          {State: contract.StatePending, Compute: csbmsg.ComputeActive},
+	"SHUTOFF":           {State: contract.StateReady, Compute: csbmsg.ComputeInactive},
+	"SUSPENDED":         {State: contract.StateReady, Compute: csbmsg.ComputeSuspended},
+	"PAUSED":            {State: contract.StateReady, Compute: csbmsg.ComputeSuspended},
+	"SHELVED":           {State: contract.StateReady, Compute: csbmsg.ComputeInactive},
+	"SHELVED_OFFLOADED": {State: contract.StateReady, Compute: csbmsg.ComputeInactive},
+	"RESCUE":            {State: contract.StateReady, Compute: csbmsg.ComputeInactive},
+	"ERROR":             {State: contract.StateFailed, Compute: csbmsg.ComputeInactive},
+	"UNKNOWN":           {State: contract.StateFailed, Compute: csbmsg.ComputeInactive},
+	"DELETED":           {State: contract.StateGone, Compute: csbmsg.ComputeInactive},
+	"SOFT_DELETED":      {State: contract.StateGone, Compute: csbmsg.ComputeInactive},
 }
 
 // novaAction is one server action call.
@@ -360,23 +358,20 @@ const (
 // status to the Nova action to send ("" = already there) and the status
 // the server then reaches. A status missing from From means the action is
 // not possible from it (Nova would answer 409).
-var computeActions = map[csbmsg.ComputeAction]struct {
-	From   map[string]novaAction
-	Target string
-}{
-	csbmsg.ComputeStart: {map[string]novaAction{
+var computeActions = map[csbmsg.ComputeAction]model.ActionRule[string, novaAction]{
+	csbmsg.ComputeStart: {From: map[string]novaAction{
 		"ACTIVE": "", "SHUTOFF": actStart, "SUSPENDED": actResume, "PAUSED": actUnpause,
 		"SHELVED": actUnshelve, "SHELVED_OFFLOADED": actUnshelve,
-	}, "ACTIVE"},
-	csbmsg.ComputeStop: {map[string]novaAction{
+	}, Target: "ACTIVE"},
+	csbmsg.ComputeStop: {From: map[string]novaAction{
 		"SHUTOFF": "", "ACTIVE": actStop, "ERROR": actStop, "RESCUE": actStop,
-	}, "SHUTOFF"},
-	csbmsg.ComputeRestart: {map[string]novaAction{
+	}, Target: "SHUTOFF"},
+	csbmsg.ComputeRestart: {From: map[string]novaAction{
 		"ACTIVE": actSoftReboot, "SHUTOFF": actStart, "SUSPENDED": actHardReboot, "PAUSED": actHardReboot, "ERROR": actHardReboot,
-	}, "ACTIVE"},
-	csbmsg.ComputeSuspend: {map[string]novaAction{
+	}, Target: "ACTIVE"},
+	csbmsg.ComputeSuspend: {From: map[string]novaAction{
 		"SUSPENDED": "", "ACTIVE": actSuspend, "PAUSED": actSuspend,
-	}, "SUSPENDED"},
+	}, Target: "SUSPENDED"},
 }
 
 func (a *Adapter) doAction(ctx context.Context, sc *gophercloud.ServiceClient, id string, act novaAction) error {
