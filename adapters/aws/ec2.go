@@ -329,7 +329,7 @@ func (a *Adapter) grant(x *csbmsg.IaaS, it InstanceType, in *ec2types.Instance, 
 		g.NetworkInterface = ni
 		g.Network = &csbmsg.Network{Address: &addr, Allocation: &dyn, Status: &active}
 		if in.SubnetId != nil {
-			g.Network.VLANLabel = nmtoken(*in.SubnetId)
+			g.Network.VLANLabel = model.NMToken(*in.SubnetId)
 		}
 	}
 	return g

@@ -493,7 +493,7 @@ func addAddresses(g, want *csbmsg.IaaS, srv *servers.Server) {
 			}
 			active := csbmsg.NetworkActive
 			netName := n
-			g.Network = &csbmsg.Network{VLANLabel: nmtoken(netName), Address: &addr, Allocation: &alloc, Status: &active}
+			g.Network = &csbmsg.Network{VLANLabel: model.NMToken(netName), Address: &addr, Allocation: &alloc, Status: &active}
 			ni := &csbmsg.NetworkInterface{IP: &addr, Allocation: &alloc, Status: &active}
 			if mac, _ := m["OS-EXT-IPS-MAC:mac_addr"].(string); mac != "" {
 				ni.MAC = &mac
@@ -502,16 +502,6 @@ func addAddresses(g, want *csbmsg.IaaS, srv *servers.Server) {
 			return
 		}
 	}
-}
-
-var nmtokenRE = regexp.MustCompile(`^[A-Za-z0-9._:-]+$`)
-
-// nmtoken returns s if it is a valid XML NMTOKEN, else nil.
-func nmtoken(s string) *string {
-	if nmtokenRE.MatchString(s) {
-		return &s
-	}
-	return nil
 }
 
 func (a *Adapter) updateServer(ctx context.Context, res *contract.Resource, req *contract.Request) (*contract.Resource, error) {
@@ -673,7 +663,7 @@ func flavorServiceID(id string) string {
 	var b strings.Builder
 	b.WriteString("flavor-")
 	for _, r := range id {
-		if r < 0x80 && nmtokenRE.MatchString(string(r)) {
+		if r < 0x80 && model.NMToken(string(r)) != nil {
 			b.WriteRune(r)
 		} else {
 			b.WriteString("_" + strconv.FormatInt(int64(r), 16) + "_")
