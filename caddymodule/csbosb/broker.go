@@ -219,13 +219,7 @@ func (b *osbBroker) Provision(ctx context.Context, instanceID string, d domain.P
 // restart, or on another member of a cluster) finds the job the first
 // attempt made instead of making a second one.
 func (b *osbBroker) startProvision(key, opID, owner string, pr placementRequest, lease time.Duration, providers []string) {
-	if _, busy := running.LoadOrStore(key, opID); busy {
-		return
-	}
-	go func() {
-		defer running.Delete(key)
-		ctx, cancel := context.WithTimeout(context.Background(), workTimeout)
-		defer cancel()
+	b.background(key, opID, func(ctx context.Context) {
 		m, err := b.mgr()
 		var res *jobs.Result
 		if err == nil {
@@ -247,6 +241,21 @@ func (b *osbBroker) startProvision(key, opID, owner string, pr placementRequest,
 				b.settleProvision(rec, res.Job)
 			}
 		})
+	})
+}
+
+// background runs work for the instance's operation opID in a goroutine,
+// with a context bounded by workTimeout: once per instance at a time (a
+// start while the instance's work runs, in a retried poll, does nothing).
+func (b *osbBroker) background(key, opID string, work func(ctx context.Context)) {
+	if _, busy := running.LoadOrStore(key, opID); busy {
+		return
+	}
+	go func() {
+		defer running.Delete(key)
+		ctx, cancel := context.WithTimeout(context.Background(), workTimeout)
+		defer cancel()
+		work(ctx)
 	}()
 }
 
@@ -572,13 +581,9 @@ func (b *osbBroker) Update(ctx context.Context, instanceID string, d domain.Upda
 // startUpdate applies a recorded update to the job in the background.
 func (b *osbBroker) startUpdate(key string, rec *instanceRecord) {
 	opID := rec.Op.ID
-	if _, busy := running.LoadOrStore(key, opID); busy {
-		return
-	}
 	p, ok := b.view().plans[rec.Op.PlanID]
 	owner, jobID, planID, ps := rec.Owner, rec.JobID, rec.Op.PlanID, rec.Op.Params
-	go func() {
-		defer running.Delete(key)
+	b.background(key, opID, func(ctx context.Context) {
 		if !ok {
 			b.finish(key, opID, func(r *instanceRecord) {
 				r.Op.State, r.Op.Description = stateFailed, "the plan is no longer in the catalogue"
@@ -586,8 +591,6 @@ func (b *osbBroker) startUpdate(key string, rec *instanceRecord) {
 			return
 		}
 		q, _ := parseParams(ps, p.Kind)
-		ctx, cancel := context.WithTimeout(context.Background(), workTimeout)
-		defer cancel()
 		m, err := b.mgr()
 		var res *jobs.Result
 		if err == nil {
@@ -604,7 +607,7 @@ func (b *osbBroker) startUpdate(key string, rec *instanceRecord) {
 				r.PlanID, r.Params = planID, ps
 			}
 		})
-	}()
+	})
 }
 
 // Deprovision is DELETE /v2/service_instances/:id: the instance's
@@ -641,14 +644,8 @@ func (b *osbBroker) Deprovision(ctx context.Context, instanceID string, d domain
 // background.
 func (b *osbBroker) startDeprovision(key string, rec *instanceRecord) {
 	opID := rec.Op.ID
-	if _, busy := running.LoadOrStore(key, opID); busy {
-		return
-	}
 	owner, jobID := rec.Owner, rec.JobID
-	go func() {
-		defer running.Delete(key)
-		ctx, cancel := context.WithTimeout(context.Background(), workTimeout)
-		defer cancel()
+	b.background(key, opID, func(ctx context.Context) {
 		var res *jobs.Result
 		var err error
 		if jobID != "" {
@@ -671,7 +668,7 @@ func (b *osbBroker) startDeprovision(key string, rec *instanceRecord) {
 				r.Deleted = true
 			}
 		})
-	}()
+	})
 }
 
 // Bind is PUT /v2/service_instances/:id/service_bindings/:binding_id: a
