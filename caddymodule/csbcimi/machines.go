@@ -18,6 +18,7 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 	"github.com/caddy-csb/caddy-csb/broker/placement"
+	"github.com/caddy-csb/caddy-csb/caddymodule/internal/durparam"
 )
 
 // The broker's properties keys. A MachineCreate may set PropProvider and
@@ -427,11 +428,8 @@ func restrict(access *placement.Access, ids []string) *placement.Access {
 
 // leaseOf reads a csb.lease value: a Go duration or whole seconds.
 func leaseOf(v string) (time.Duration, error) {
-	if n, err := strconv.ParseUint(v, 10, 32); err == nil && n > 0 {
-		return time.Duration(n) * time.Second, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
+	d, ok := durparam.Parse(v)
+	if !ok {
 		return 0, errorf(http.StatusBadRequest, "property %s %q: want a duration (2h) or seconds", PropLease, v)
 	}
 	return d, nil
