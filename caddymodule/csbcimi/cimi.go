@@ -119,11 +119,11 @@ const (
 // Provision finds the csb app and applies defaults.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
-	appIface, err := ctx.App("csb")
+	app, err := caddymodule.AppFor(ctx, "csb_cimi")
 	if err != nil {
-		return fmt.Errorf("csb_cimi needs the csb app (the csb global option): %v", err)
+		return err
 	}
-	h.app = appIface.(*caddymodule.App)
+	h.app = app
 	if h.Prefix == "" {
 		h.Prefix = defaultPrefix
 	}
