@@ -166,24 +166,24 @@ func (c *call) templateObj(o offer) obj {
 
 // catalogue returns the members of one catalogue collection.
 func (c *call) catalogue(name string) []obj {
-	var out []obj
 	switch name {
 	case "machineConfigs":
-		for _, o := range c.offers() {
-			out = append(out, c.configObj(o))
-		}
+		return objs(c.offers(), c.configObj)
 	case "machineTemplates":
-		for _, o := range c.offers() {
-			out = append(out, c.templateObj(o))
-		}
+		return objs(c.offers(), c.templateObj)
 	case "machineImages":
-		for _, im := range c.images() {
-			out = append(out, c.imageObj(im))
-		}
+		return objs(c.images(), c.imageObj)
 	case "volumeConfigs":
-		for _, o := range c.volumeOffers() {
-			out = append(out, c.volumeConfigObj(o))
-		}
+		return objs(c.volumeOffers(), c.volumeConfigObj)
+	}
+	return nil
+}
+
+// objs renders each of list.
+func objs[T any](list []T, render func(T) obj) []obj {
+	out := make([]obj, 0, len(list))
+	for _, v := range list {
+		out = append(out, render(v))
 	}
 	return out
 }
