@@ -244,6 +244,35 @@ func (b *osbBroker) startProvision(key, opID, owner string, pr placementRequest,
 	})
 }
 
+// begin stores the instance with the operation just set on it and
+// starts the operation's work.
+func (b *osbBroker) begin(ctx context.Context, key string, rec *instanceRecord, start func(key string, rec *instanceRecord)) error {
+	rec.Updated = rec.Op.Started
+	if err := b.rec.storeInstance(ctx, key, rec); err != nil {
+		return serverError(err)
+	}
+	start(key, rec)
+	return nil
+}
+
+// settledJob reads the instance's job for an operation that needs its
+// resources (an update, a binding): a job that holds none is 422, the
+// instance cannot be what ("updated", "bound").
+func (b *osbBroker) settledJob(ctx context.Context, rec *instanceRecord, what string) (*jobs.Job, error) {
+	j, err := b.jobState(ctx, rec)
+	if err != nil {
+		return nil, err
+	}
+	if j == nil || j.Status != jobs.StatusSuccess || j.Resource == nil {
+		why := gone(j)
+		if why == "" {
+			why = "it holds no resources"
+		}
+		return nil, unprocessable("service instance %q cannot be %s: %s", rec.ID, what, why)
+	}
+	return j, nil
+}
+
 // background runs work for the instance's operation opID in a goroutine,
 // with a context bounded by workTimeout: once per instance at a time (a
 // start while the instance's work runs, in a retried poll, does nothing).
@@ -551,16 +580,9 @@ func (b *osbBroker) Update(ctx context.Context, instanceID string, d domain.Upda
 	if err != nil {
 		return spec, badRequest("%v", err)
 	}
-	j, err := b.jobState(ctx, rec)
+	j, err := b.settledJob(ctx, rec, "updated")
 	if err != nil {
 		return spec, err
-	}
-	if j == nil || j.Status != jobs.StatusSuccess {
-		why := gone(j)
-		if why == "" {
-			why = "it holds no resources"
-		}
-		return spec, unprocessable("service instance %q cannot be updated: %s", instanceID, why)
 	}
 	if pin := p.provider(q); pin != "" && pin != j.ProviderID {
 		return spec, badRequest("parameter provider: the instance is at %s; an update cannot move it to %s", j.ProviderID, pin)
@@ -570,11 +592,9 @@ func (b *osbBroker) Update(ctx context.Context, instanceID string, d domain.Upda
 	if len(merged) == 0 {
 		rec.Op.Params = nil
 	}
-	rec.Updated = rec.Op.Started
-	if err := b.rec.storeInstance(ctx, key, rec); err != nil {
-		return spec, serverError(err)
+	if err := b.begin(ctx, key, rec, b.startUpdate); err != nil {
+		return spec, err
 	}
-	b.startUpdate(key, rec)
 	return domain.UpdateServiceSpec{IsAsync: true, OperationData: rec.Op.ID}, nil
 }
 
@@ -632,11 +652,9 @@ func (b *osbBroker) Deprovision(ctx context.Context, instanceID string, d domain
 		delete(rec.Bindings, id)
 	}
 	rec.Op = operation{ID: "deprovision-" + randomToken(12), Kind: opDeprovision, State: stateInProgress, Started: time.Now().UTC(), Description: "removing the instance's resources"}
-	rec.Updated = rec.Op.Started
-	if err := b.rec.storeInstance(ctx, key, rec); err != nil {
-		return spec, serverError(err)
+	if err := b.begin(ctx, key, rec, b.startDeprovision); err != nil {
+		return spec, err
 	}
-	b.startDeprovision(key, rec)
 	return domain.DeprovisionServiceSpec{IsAsync: true, OperationData: rec.Op.ID}, nil
 }
 
@@ -702,16 +720,9 @@ func (b *osbBroker) Bind(ctx context.Context, instanceID, bindingID string, d do
 	if rec.Op.State == stateInProgress {
 		return out, concurrency(rec)
 	}
-	j, err := b.jobState(ctx, rec)
+	j, err := b.settledJob(ctx, rec, "bound")
 	if err != nil {
 		return out, err
-	}
-	if j == nil || j.Status != jobs.StatusSuccess || j.Resource == nil {
-		why := gone(j)
-		if why == "" {
-			why = "it holds no resources"
-		}
-		return out, unprocessable("service instance %q cannot be bound: %s", instanceID, why)
 	}
 	bd := &bindingRecord{ID: bindingID, Username: "osb-" + randomToken(12), Password: randomToken(24), Params: params, Created: time.Now().UTC()}
 	if err := b.rec.storeCredential(ctx, &credentialRecord{
