@@ -93,18 +93,7 @@ func unsupportedIaaS(x *csbmsg.IaaS, update bool) error {
 }
 
 func (a *Adapter) imageFor(n need) (string, error) {
-	if n.arch != "" {
-		if img, ok := a.cfg.ArchImages[n.arch]; ok {
-			return img, nil
-		}
-		if len(a.cfg.ArchImages) > 0 || a.cfg.ImageID == "" {
-			return "", &contract.Error{Kind: contract.KindUnsupported, Op: "provision", Err: fmt.Errorf("no AMI configured for architecture %q", n.arch)}
-		}
-	}
-	if a.cfg.ImageID == "" {
-		return "", &contract.Error{Kind: contract.KindUnsupported, Op: "provision", Err: errors.New("no AMI configured for instances (image_id)")}
-	}
-	return a.cfg.ImageID, nil
+	return model.Image(a.cfg.ArchImages, a.cfg.ImageID, n.arch, "AMI", "instances (image_id)")
 }
 
 func (a *Adapter) provisionInstance(ctx context.Context, req *contract.Request) (*contract.Resource, error) {

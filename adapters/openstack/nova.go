@@ -278,19 +278,11 @@ func unsupportedIaaS(x *csbmsg.IaaS, update bool) error {
 }
 
 func (a *Adapter) imageFor(x *csbmsg.IaaS) (string, error) {
-	if x.Compute != nil && x.Compute.Architecture != nil && *x.Compute.Architecture != "" {
-		arch := *x.Compute.Architecture
-		if img, ok := a.cfg.ArchImages[arch]; ok {
-			return img, nil
-		}
-		if len(a.cfg.ArchImages) > 0 || a.cfg.Image == "" {
-			return "", &contract.Error{Kind: contract.KindUnsupported, Op: "provision", Err: fmt.Errorf("no image configured for architecture %q", arch)}
-		}
+	arch := ""
+	if x.Compute != nil && x.Compute.Architecture != nil {
+		arch = *x.Compute.Architecture
 	}
-	if a.cfg.Image == "" {
-		return "", &contract.Error{Kind: contract.KindUnsupported, Op: "provision", Err: errors.New("no image configured for servers (image)")}
-	}
-	return a.cfg.Image, nil
+	return model.Image(a.cfg.ArchImages, a.cfg.Image, arch, "image", "servers (image)")
 }
 
 // grantFromFlavor is what a server of flavor f grants for request x.

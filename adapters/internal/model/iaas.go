@@ -1,6 +1,7 @@
 package model
 
 import (
+	"fmt"
 	"regexp"
 
 	"github.com/caddy-csb/caddy-csb/broker/contract"
@@ -15,6 +16,26 @@ var ComputeHonoured = contract.Fields(
 	"IaaS/compute", "IaaS/compute/cores", "IaaS/compute/memory", "IaaS/compute/architecture", "IaaS/compute/hostname",
 	"IaaS/storage", "IaaS/storage/size", "IaaS/NetworkInterface",
 )
+
+// Image picks the image a machine of architecture arch ("" for any)
+// boots from: archImages[arch], else def, the configured default, which
+// serves an architecture archImages lacks only when archImages is
+// empty. noun names an image in the errors ("AMI"), unset what a missing
+// default leaves without one ("instances (image_id)").
+func Image(archImages map[string]string, def, arch, noun, unset string) (string, error) {
+	if arch != "" {
+		if img, ok := archImages[arch]; ok {
+			return img, nil
+		}
+		if len(archImages) > 0 || def == "" {
+			return "", &contract.Error{Kind: contract.KindUnsupported, Op: "provision", Err: fmt.Errorf("no %s configured for architecture %q", noun, arch)}
+		}
+	}
+	if def == "" {
+		return "", &contract.Error{Kind: contract.KindUnsupported, Op: "provision", Err: fmt.Errorf("no %s configured for %s", noun, unset)}
+	}
+	return def, nil
+}
 
 var nmtokenRE = regexp.MustCompile(`^[A-Za-z0-9._:-]+$`)
 
