@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"slices"
 	"time"
+
+	"github.com/caddy-csb/caddy-csb/broker/webhook"
 )
 
 // The admin API's GET /csb/webhooks (see AdminAPI): operator webhooks,
@@ -29,18 +31,13 @@ type adminOperator struct {
 }
 
 type adminDeliveryWH struct {
-	ID          string    `json:"id"`
-	Subscriber  string    `json:"subscriber"`
-	JobID       string    `json:"job_id,omitempty"`
-	Event       string    `json:"event"`
-	Seq         uint64    `json:"seq"`
-	State       string    `json:"state"`
-	Attempts    int       `json:"attempts"`
-	NextAttempt time.Time `json:"next_attempt,omitzero"`
-	LastError   string    `json:"last_error,omitempty"`
-	LastStatus  int       `json:"last_status,omitempty"`
-	Created     time.Time `json:"created"`
-	Done        time.Time `json:"done,omitzero"`
+	ID         string    `json:"id"`
+	Subscriber string    `json:"subscriber"`
+	JobID      string    `json:"job_id,omitempty"`
+	Event      string    `json:"event"`
+	Seq        uint64    `json:"seq"`
+	Created    time.Time `json:"created"`
+	webhook.Progress
 }
 
 func (api *AdminAPI) serveWebhooks(w http.ResponseWriter, r *http.Request) error {
@@ -82,8 +79,7 @@ func (api *AdminAPI) serveWebhooks(w http.ResponseWriter, r *http.Request) error
 			continue
 		}
 		out.Deliveries = append(out.Deliveries, adminDeliveryWH{ID: d.ID, Subscriber: d.Subscriber, JobID: job, Event: d.Type,
-			Seq: d.Order, State: d.State, Attempts: d.Attempts, NextAttempt: d.NextAttempt, LastError: d.LastError,
-			LastStatus: d.LastStatus, Created: d.Created, Done: d.Done})
+			Seq: d.Order, Created: d.Created, Progress: d.Progress})
 	}
 	return writeJSON(w, out)
 }

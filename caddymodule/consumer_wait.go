@@ -39,6 +39,7 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 	"github.com/caddy-csb/caddy-csb/broker/webhook"
+	"github.com/caddy-csb/caddy-csb/caddymodule/internal/durparam"
 )
 
 // Request and response headers of the callback.
@@ -49,11 +50,8 @@ const (
 
 // parseWait reads the wait parameter: a Go duration or whole seconds.
 func parseWait(v string) (time.Duration, error) {
-	if n, err := strconv.ParseUint(v, 10, 32); err == nil && n > 0 {
-		return time.Duration(n) * time.Second, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
+	d, ok := durparam.Parse(v)
+	if !ok {
 		return 0, fmt.Errorf("wait %q: want a positive duration (30s) or seconds (30)", v)
 	}
 	return d, nil
