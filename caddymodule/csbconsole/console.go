@@ -93,11 +93,11 @@ const defaultPrefix = "/console"
 // Provision finds the csb app, applies defaults and parses the pages.
 func (c *Console) Provision(ctx caddy.Context) error {
 	c.logger = ctx.Logger()
-	appIface, err := ctx.App("csb")
+	app, err := caddymodule.AppFor(ctx, "csb_console")
 	if err != nil {
-		return fmt.Errorf("csb_console needs the csb app (the csb global option): %v", err)
+		return err
 	}
-	c.app = appIface.(*caddymodule.App)
+	c.app = app
 	if c.Prefix == "" {
 		c.Prefix = defaultPrefix
 	}
