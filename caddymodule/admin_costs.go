@@ -5,7 +5,6 @@ package caddymodule
 import (
 	"encoding/csv"
 	"errors"
-	"mime"
 	"net/http"
 	"slices"
 	"strconv"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 	"github.com/caddy-csb/caddy-csb/broker/quota"
+	"github.com/caddy-csb/caddy-csb/caddymodule/internal/accept"
 )
 
 // adminCosts is the answer of GET /csb/costs.
@@ -204,29 +204,17 @@ func costsFormat(r *http.Request) (csvOut bool, err error) {
 		return false, nil
 	}
 	bestQ, best := -1.0, false
-	for _, v := range values {
-		for _, part := range strings.Split(v, ",") {
-			mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
-			if err != nil {
-				continue
-			}
-			q := 1.0
-			if s, ok := params["q"]; ok {
-				if f, err := strconv.ParseFloat(s, 64); err == nil {
-					q = f
-				}
-			}
-			var isCSV bool
-			switch mt {
-			case "text/csv":
-				isCSV = true
-			case "application/json", "*/*", "application/*":
-			default:
-				continue
-			}
-			if q > 0 && (q > bestQ || q == bestQ && isCSV) {
-				bestQ, best = q, isCSV
-			}
+	for _, rg := range accept.Ranges(values) {
+		var isCSV bool
+		switch rg.Type {
+		case "text/csv":
+			isCSV = true
+		case "application/json", "*/*", "application/*":
+		default:
+			continue
+		}
+		if rg.Q > 0 && (rg.Q > bestQ || rg.Q == bestQ && isCSV) {
+			bestQ, best = rg.Q, isCSV
 		}
 	}
 	if bestQ < 0 {

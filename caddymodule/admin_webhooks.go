@@ -42,18 +42,13 @@ type adminOperator struct {
 }
 
 type adminDeliveryWH struct {
-	ID          string    `json:"id"`
-	Subscriber  string    `json:"subscriber"`
-	JobID       string    `json:"job_id,omitempty"`
-	Event       string    `json:"event"`
-	Seq         uint64    `json:"seq"`
-	State       string    `json:"state"`
-	Attempts    int       `json:"attempts"`
-	NextAttempt time.Time `json:"next_attempt,omitzero"`
-	LastError   string    `json:"last_error,omitempty"`
-	LastStatus  int       `json:"last_status,omitempty"`
-	Created     time.Time `json:"created"`
-	Done        time.Time `json:"done,omitzero"`
+	ID         string    `json:"id"`
+	Subscriber string    `json:"subscriber"`
+	JobID      string    `json:"job_id,omitempty"`
+	Event      string    `json:"event"`
+	Seq        uint64    `json:"seq"`
+	Created    time.Time `json:"created"`
+	webhook.Progress
 }
 
 func (api *AdminAPI) serveWebhooks(w http.ResponseWriter, r *http.Request) error {
@@ -120,8 +115,7 @@ func (api *AdminAPI) serveWebhooks(w http.ResponseWriter, r *http.Request) error
 			continue
 		}
 		out.Deliveries = append(out.Deliveries, adminDeliveryWH{ID: d.ID, Subscriber: d.Subscriber, JobID: job, Event: d.Type,
-			Seq: d.Order, State: d.State, Attempts: d.Attempts, NextAttempt: d.NextAttempt, LastError: d.LastError,
-			LastStatus: d.LastStatus, Created: d.Created, Done: d.Done})
+			Seq: d.Order, Created: d.Created, Progress: d.Progress})
 	}
 	setNextLink(w, r, out.Next)
 	return writeJSON(w, out)
