@@ -38,6 +38,13 @@ type caddyProc struct {
 // in its global options. It returns once the admin endpoint answers
 // (within a minute).
 func startCaddy(bin, name, caddyfile string) (*caddyProc, error) {
+	return startCaddyData(bin, name, caddyfile, "")
+}
+
+// startCaddyData is startCaddy with its data directory (XDG_DATA_HOME,
+// the file storage under it) at data, which stop leaves in place, unless
+// data is "".
+func startCaddyData(bin, name, caddyfile, data string) (*caddyProc, error) {
 	dir, err := os.MkdirTemp("", "csb-bench-"+name+"-")
 	if err != nil {
 		return nil, err
@@ -45,6 +52,9 @@ func startCaddy(bin, name, caddyfile string) (*caddyProc, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
+	}
+	if data == "" {
+		data = filepath.Join(dir, "data")
 	}
 	p := &caddyProc{name: name, dir: dir, admin: fmt.Sprintf("127.0.0.1:%d", port), log: new(syncBuffer), done: make(chan struct{})}
 	file := filepath.Join(dir, "Caddyfile")
@@ -55,7 +65,7 @@ func startCaddy(bin, name, caddyfile string) (*caddyProc, error) {
 	cmd.Dir = dir
 	cmd.Env = []string{
 		"HOME=" + dir,
-		"XDG_DATA_HOME=" + filepath.Join(dir, "data"),
+		"XDG_DATA_HOME=" + data,
 		"XDG_CONFIG_HOME=" + filepath.Join(dir, "config"),
 		"BENCH_ADMIN=" + p.admin,
 		"PATH=" + os.Getenv("PATH"),

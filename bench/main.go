@@ -14,7 +14,7 @@
 //
 // Flags:
 //
-//	-only proxy,digest,publish,placement,memory,cimi,jobcreate,iaas   run some benchmarks only
+//	-only proxy,digest,publish,placement,memory,cimi,jobcreate,iaas,scale   run some benchmarks only
 //	-rounds 6 -requests 3000 -conc 16             rounds per comparison, requests per phase, connections
 //	                                              (publish uses 64 connections, one per publishing provider)
 //	-placement-time 1s                            -benchtime of the placement benchmark
@@ -63,7 +63,7 @@ type row struct {
 }
 
 func main() {
-	only := flag.String("only", "", "comma-separated benchmarks to run (proxy, digest, publish, placement, memory, cimi, jobcreate, iaas); default all")
+	only := flag.String("only", "", "comma-separated benchmarks to run (proxy, digest, publish, placement, memory, cimi, jobcreate, iaas, scale); default all")
 	rounds := flag.Int("rounds", 6, "rounds per comparison")
 	requests := flag.Int("requests", 3000, "requests per variant and round")
 	conc := flag.Int("conc", 16, "connections of the load generator")
@@ -142,6 +142,7 @@ func run(only string, rounds, requests, conc int, ptime time.Duration, outFile, 
 	single("cimi", benchCIMI)
 	single("jobcreate", benchJobCreate)
 	single("iaas", benchIaaSCreate)
+	multi("scale", benchScale)
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "caddy-csb benchmarks, %s, commit %s\n\n", started.UTC().Format("2006-01-02 15:04 UTC"), commit(root))

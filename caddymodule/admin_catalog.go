@@ -22,7 +22,13 @@ type adminCatalog struct {
 	// Placeable counts, per service model, the services placement may
 	// choose now (over the whole catalogue, whatever the filters).
 	Placeable map[catalog.Kind]int `json:"placeable"`
-	Providers []adminProvider      `json:"providers"`
+	// Count is the number of services the query matches on every page
+	// (a provider listed without services counts as one).
+	Count     int             `json:"count"`
+	Providers []adminProvider `json:"providers"`
+	// Next is the cursor of the next page (its after=); absent on the
+	// last page.
+	Next string `json:"next,omitempty"`
 }
 
 type adminProvider struct {
@@ -75,31 +81,28 @@ func (api *AdminAPI) serveCatalog(w http.ResponseWriter, r *http.Request) error 
 		status = csbmsg.ServiceStatus(s)
 	}
 
-	out := adminCatalog{Version: e.catalog.Version(), Placeable: map[catalog.Kind]int{}, Providers: []adminProvider{}}
+	limit, after, err := pageParams(q, catalog.DefaultPageSize, catalog.MaxPageSize)
+	if err != nil {
+		return err
+	}
+	page, err := e.catalog.ServicesPage(catalog.PageQuery{Providers: providers, Kind: kind, Status: status, After: after, Limit: limit})
+	if err != nil {
+		return adminError(http.StatusBadRequest, "after %q: not a cursor this listing gave (use the next of the previous page)", after)
+	}
+	out := adminCatalog{Version: e.catalog.Version(), Placeable: map[catalog.Kind]int{}, Providers: []adminProvider{},
+		Count: page.Total, Next: page.Next}
 	for _, k := range serviceKinds {
 		out.Placeable[k] = len(e.catalog.Placeable(k))
 	}
 	now := time.Now()
-	for _, pv := range e.catalog.Snapshot() {
-		if len(providers) > 0 && !slices.Contains(providers, pv.Entry.ID) {
-			continue
-		}
-		ap := adminProvider{Provider: pv.Entry, SeqNumber: pv.SeqNumber, Services: []adminService{}}
+	for _, pv := range page.Providers {
+		ap := adminProvider{Provider: pv.Entry, SeqNumber: pv.SeqNumber, Placeable: pv.Placeable, Services: make([]adminService, 0, len(pv.Services))}
 		for _, s := range pv.Services {
-			if kind != "" && s.Kind != kind || status != "" && s.Service.Status != status {
-				continue
-			}
-			as := adminService{ServiceEntry: s, Placeable: placeableNow(pv.Entry, s, now)}
-			if as.Placeable {
-				ap.Placeable++
-			}
-			ap.Services = append(ap.Services, as)
-		}
-		if (kind != "" || status != "") && len(ap.Services) == 0 {
-			continue
+			ap.Services = append(ap.Services, adminService{ServiceEntry: s, Placeable: placeableNow(pv.Entry, s, now)})
 		}
 		out.Providers = append(out.Providers, ap)
 	}
+	setNextLink(w, r, page.Next)
 	if format == formatJSON {
 		return writeJSON(w, out)
 	}
@@ -115,6 +118,10 @@ func (api *AdminAPI) serveCatalog(w http.ResponseWriter, r *http.Request) error 
 func catalogXML(c adminCatalog) (*etree.Document, error) {
 	doc, root := newAdminDoc("catalog", csbmsg.PublishNS)
 	root.CreateAttr("version", strconv.FormatUint(c.Version, 10))
+	root.CreateAttr("count", strconv.Itoa(c.Count))
+	if c.Next != "" {
+		root.CreateAttr("next", c.Next)
+	}
 	for _, k := range serviceKinds {
 		pl := root.CreateElement("admin:placeable")
 		pl.CreateAttr("kind", string(k))

@@ -4,7 +4,7 @@ package caddymodule
 
 import (
 	"encoding/csv"
-	"mime"
+	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 	"github.com/caddy-csb/caddy-csb/broker/quota"
+	"github.com/caddy-csb/caddy-csb/caddymodule/internal/accept"
 )
 
 // adminCosts is the answer of GET /csb/costs.
@@ -26,7 +27,15 @@ type adminCosts struct {
 	Owners    []adminCostTotal `json:"owners"`
 	Providers []adminCostTotal `json:"providers"`
 	Jobs      []adminJobCost   `json:"jobs"`
+	// Next is the cursor of the next page of jobs (its after=), absent
+	// on the last page: the totals are those of this page's jobs, and a
+	// report over more jobs than a page adds up its pages.
+	Next string `json:"next,omitempty"`
 }
+
+// costsPageSize is the default number of jobs a page of /csb/costs
+// reads (jobs without a cost are read but not listed).
+const costsPageSize = jobs.MaxPageSize
 
 // adminCostTotal is a total by owner or by provider (a job that moved
 // counts at each provider that held it, for its cost there).
@@ -85,11 +94,20 @@ func (api *AdminAPI) serveCosts(w http.ResponseWriter, r *http.Request) error {
 			return adminError(http.StatusBadRequest, "since %q: want an RFC 3339 time (2026-12-01T00:00:00Z) or a duration back from now (24h)", v)
 		}
 	}
-	list, err := a.engine.consumer.jobs.List(r.Context(), jobs.Filter{Owner: q.Get("owner"), ProviderID: q.Get("provider")})
+	limit, after, err := pageParams(q, costsPageSize, jobs.MaxPageSize)
+	if err != nil {
+		return err
+	}
+	page, err := a.engine.consumer.jobs.ListPage(r.Context(), jobs.PageQuery{Owner: q.Get("owner"), ProviderID: q.Get("provider"), After: after, Limit: limit})
+	if errors.Is(err, jobs.ErrBadCursor) {
+		return adminError(http.StatusBadRequest, "after %q: not a cursor this listing gave (use the next of the previous page)", after)
+	}
 	if err != nil {
 		return adminError(http.StatusInternalServerError, "listing jobs: %v", err)
 	}
-	out := adminCosts{Since: since, Until: now, Owners: []adminCostTotal{}, Providers: []adminCostTotal{}, Jobs: []adminJobCost{}}
+	list := page.Jobs
+	setNextLink(w, r, page.Next)
+	out := adminCosts{Since: since, Until: now, Owners: []adminCostTotal{}, Providers: []adminCostTotal{}, Jobs: []adminJobCost{}, Next: page.Next}
 	owners, providers := map[string]*adminCostTotal{}, map[string]*adminCostTotal{}
 	for _, j := range list {
 		c := j.Cost
@@ -186,29 +204,17 @@ func costsFormat(r *http.Request) (csvOut bool, err error) {
 		return false, nil
 	}
 	bestQ, best := -1.0, false
-	for _, v := range values {
-		for _, part := range strings.Split(v, ",") {
-			mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
-			if err != nil {
-				continue
-			}
-			q := 1.0
-			if s, ok := params["q"]; ok {
-				if f, err := strconv.ParseFloat(s, 64); err == nil {
-					q = f
-				}
-			}
-			var isCSV bool
-			switch mt {
-			case "text/csv":
-				isCSV = true
-			case "application/json", "*/*", "application/*":
-			default:
-				continue
-			}
-			if q > 0 && (q > bestQ || q == bestQ && isCSV) {
-				bestQ, best = q, isCSV
-			}
+	for _, rg := range accept.Ranges(values) {
+		var isCSV bool
+		switch rg.Type {
+		case "text/csv":
+			isCSV = true
+		case "application/json", "*/*", "application/*":
+		default:
+			continue
+		}
+		if rg.Q > 0 && (rg.Q > bestQ || rg.Q == bestQ && isCSV) {
+			bestQ, best = rg.Q, isCSV
 		}
 	}
 	if bestQ < 0 {

@@ -98,36 +98,30 @@ func (api *AdminAPI) serveJobs(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	limit := -1
-	if l := q.Get("limit"); l != "" {
-		if limit, err = strconv.Atoi(l); err != nil || limit < 0 {
-			return adminError(http.StatusBadRequest, "limit %q: want a non-negative integer", l)
-		}
+	limit, after, err := pageParams(q, jobs.DefaultPageSize, jobs.MaxPageSize)
+	if err != nil {
+		return err
 	}
-	f := jobs.Filter{Owner: q.Get("owner"), ProviderID: q.Get("provider")}
-	if len(states) == 1 {
-		f.Status = jobs.Status(states[0])
+	var statuses []jobs.Status
+	for _, s := range states {
+		statuses = append(statuses, jobs.Status(s))
 	}
-	list, err := a.engine.consumer.jobs.List(r.Context(), f)
+	page, err := a.engine.consumer.jobs.ListPage(r.Context(), jobs.PageQuery{Owner: q.Get("owner"), ProviderID: q.Get("provider"),
+		Statuses: statuses, Kind: kind, After: after, Limit: limit})
+	if errors.Is(err, jobs.ErrBadCursor) {
+		return adminError(http.StatusBadRequest, "after %q: not a cursor this listing gave (use the next of the previous page)", after)
+	}
 	if err != nil {
 		return adminError(http.StatusInternalServerError, "listing jobs: %v", err)
 	}
-	list = slices.DeleteFunc(list, func(j *jobs.Job) bool {
-		return len(states) > 1 && !slices.Contains(states, string(j.Status)) || kind != "" && j.Kind != kind
-	})
-	slices.SortFunc(list, func(x, y *jobs.Job) int {
-		if c := x.Created.Compare(y.Created); c != 0 {
-			return c
-		}
-		return strings.Compare(x.ID, y.ID)
-	})
-	total := len(list)
-	if limit >= 0 && limit < len(list) {
-		list = list[:limit]
-	}
+	list, total := page.Jobs, page.Total
+	setNextLink(w, r, page.Next)
 	if format == formatXML {
 		doc, root := newAdminDoc("jobs", csbmsg.ConsumerNS)
 		root.CreateAttr("count", strconv.Itoa(total))
+		if page.Next != "" {
+			root.CreateAttr("next", page.Next)
+		}
 		now := time.Now()
 		for _, j := range list {
 			root.AddChild(jobXML(j, now))
@@ -136,9 +130,13 @@ func (api *AdminAPI) serveJobs(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := time.Now()
 	out := struct {
+		// Count is the number of jobs matching the query on every page.
 		Count int        `json:"count"`
 		Jobs  []adminJob `json:"jobs"`
-	}{Count: total, Jobs: make([]adminJob, 0, len(list))}
+		// Next is the cursor of the next page (its after=); absent on
+		// the last page.
+		Next string `json:"next,omitempty"`
+	}{Count: total, Jobs: make([]adminJob, 0, len(list)), Next: page.Next}
 	for _, j := range list {
 		out.Jobs = append(out.Jobs, summarizeJob(j, now))
 	}

@@ -98,7 +98,7 @@ func TestAdminEndpointsCheckMethodAndFormat(t *testing.T) {
 func TestCatalogXMLUsesDraftElements(t *testing.T) {
 	yes := true
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
-	c := adminCatalog{Version: 7, Placeable: map[catalog.Kind]int{catalog.KindIaaS: 1}, Providers: []adminProvider{
+	c := adminCatalog{Version: 7, Count: 3, Next: "cursor", Placeable: map[catalog.Kind]int{catalog.KindIaaS: 1}, Providers: []adminProvider{
 		{Provider: catalog.ProviderEntry{ID: "csp1", Status: csbmsg.ServiceActive, URI: "https://csp1.example/", EncryptionSupport: &yes,
 			Label: "price:0.1", Source: catalog.SourcePublished, SubscriptionID: "sub1", Expires: now}, SeqNumber: 3, Placeable: 1,
 			Services: []adminService{
@@ -118,7 +118,7 @@ func TestCatalogXMLUsesDraftElements(t *testing.T) {
 	doc.WriteTo(&buf)
 	out := buf.String()
 	for _, want := range []string{
-		`<admin:catalog xmlns="urn:ietf:params:xml:ns:csb-publish" xmlns:admin="urn:caddy-csb:admin" version="7">`,
+		`<admin:catalog xmlns="urn:ietf:params:xml:ns:csb-publish" xmlns:admin="urn:caddy-csb:admin" version="7" count="3" next="cursor">`,
 		`<admin:provider source="published" subscription-id="sub1" seqnumber="3" expires="2026-11-22T12:00:00Z"`,
 		`<Cloud-Service-Provider-id>csp1</Cloud-Service-Provider-id>`,
 		`<encryption-support>true</encryption-support>`,

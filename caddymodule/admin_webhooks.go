@@ -1,10 +1,16 @@
 package caddymodule
 
 import (
+	"cmp"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
+
+	"github.com/caddy-csb/caddy-csb/broker/webhook"
 )
 
 // The admin API's GET /csb/webhooks (see AdminAPI): operator webhooks,
@@ -12,14 +18,21 @@ import (
 // delivered or given up (kept events { retain }, default 24h): id,
 // subscriber, job, event, sequence number, state, attempts, next
 // attempt, last error and HTTP status. Filters:
-// ?state=pending|delivered|failed ?job=<job-id> ?subscriber=<id>. The
+// ?state=pending|delivered|failed ?job=<job-id> ?subscriber=<id>; the
+// deliveries come in pages, oldest first: ?limit=<n> (default 1000, at
+// most 10000) and ?after=<the previous page's next> (admin_page.go). The
 // answer is JSON; secrets are never shown.
 
 type adminWebhooks struct {
 	// LongPollWaiters counts the consumer long-polls blocked now.
-	LongPollWaiters int64             `json:"long_poll_waiters"`
-	Operators       []adminOperator   `json:"operators"`
-	Deliveries      []adminDeliveryWH `json:"deliveries"`
+	LongPollWaiters int64           `json:"long_poll_waiters"`
+	Operators       []adminOperator `json:"operators"`
+	// Count is the number of deliveries the query matches on every
+	// page; Deliveries holds a page of them, oldest first, and Next the
+	// cursor of the next page (its after=), absent on the last.
+	Count      int               `json:"count"`
+	Deliveries []adminDeliveryWH `json:"deliveries"`
+	Next       string            `json:"next,omitempty"`
 }
 
 type adminOperator struct {
@@ -29,18 +42,13 @@ type adminOperator struct {
 }
 
 type adminDeliveryWH struct {
-	ID          string    `json:"id"`
-	Subscriber  string    `json:"subscriber"`
-	JobID       string    `json:"job_id,omitempty"`
-	Event       string    `json:"event"`
-	Seq         uint64    `json:"seq"`
-	State       string    `json:"state"`
-	Attempts    int       `json:"attempts"`
-	NextAttempt time.Time `json:"next_attempt,omitzero"`
-	LastError   string    `json:"last_error,omitempty"`
-	LastStatus  int       `json:"last_status,omitempty"`
-	Created     time.Time `json:"created"`
-	Done        time.Time `json:"done,omitzero"`
+	ID         string    `json:"id"`
+	Subscriber string    `json:"subscriber"`
+	JobID      string    `json:"job_id,omitempty"`
+	Event      string    `json:"event"`
+	Seq        uint64    `json:"seq"`
+	Created    time.Time `json:"created"`
+	webhook.Progress
 }
 
 func (api *AdminAPI) serveWebhooks(w http.ResponseWriter, r *http.Request) error {
@@ -58,6 +66,19 @@ func (api *AdminAPI) serveWebhooks(w http.ResponseWriter, r *http.Request) error
 	}
 	q := r.URL.Query()
 	states, jobsWanted, subs := listParam(q, "state"), listParam(q, "job"), listParam(q, "subscriber")
+	limit, after, err := pageParams(q, webhooksPageSize, webhooksMaxPageSize)
+	if err != nil {
+		return err
+	}
+	var from webhookCursor
+	if after != "" {
+		if from, err = parseWebhookCursor(after); err != nil {
+			return adminError(http.StatusBadRequest, "after %q: not a cursor this listing gave (use the next of the previous page)", after)
+		}
+	}
+	slices.SortStableFunc(list, func(x, y webhook.Delivery) int {
+		return webhookCursor{x.Created.UnixNano(), x.ID}.compare(webhookCursor{y.Created.UnixNano(), y.ID})
+	})
 	out := adminWebhooks{LongPollWaiters: e.waiters.waiting.Load(), Operators: []adminOperator{}, Deliveries: []adminDeliveryWH{}}
 	for id, s := range v.operators {
 		u := s.URL
@@ -81,9 +102,52 @@ func (api *AdminAPI) serveWebhooks(w http.ResponseWriter, r *http.Request) error
 			len(subs) > 0 && !slices.Contains(subs, d.Subscriber) {
 			continue
 		}
+		out.Count++
+		at := webhookCursor{d.Created.UnixNano(), d.ID}
+		if after != "" && at.compare(from) <= 0 {
+			continue
+		}
+		if len(out.Deliveries) == limit {
+			if out.Next == "" {
+				last := out.Deliveries[limit-1]
+				out.Next = webhookCursor{last.Created.UnixNano(), last.ID}.String()
+			}
+			continue
+		}
 		out.Deliveries = append(out.Deliveries, adminDeliveryWH{ID: d.ID, Subscriber: d.Subscriber, JobID: job, Event: d.Type,
-			Seq: d.Order, State: d.State, Attempts: d.Attempts, NextAttempt: d.NextAttempt, LastError: d.LastError,
-			LastStatus: d.LastStatus, Created: d.Created, Done: d.Done})
+			Seq: d.Order, Created: d.Created, Progress: d.Progress})
 	}
+	setNextLink(w, r, out.Next)
 	return writeJSON(w, out)
+}
+
+// Page sizes of /csb/webhooks' deliveries.
+const (
+	webhooksPageSize    = 1000
+	webhooksMaxPageSize = 10000
+)
+
+// webhookCursor is a position in the deliveries' order: creation time,
+// then id.
+type webhookCursor struct {
+	created int64
+	id      string
+}
+
+func (c webhookCursor) compare(o webhookCursor) int {
+	if c.created != o.created {
+		return cmp.Compare(c.created, o.created)
+	}
+	return strings.Compare(c.id, o.id)
+}
+
+func (c webhookCursor) String() string { return strconv.FormatInt(c.created, 36) + "." + c.id }
+
+func parseWebhookCursor(s string) (webhookCursor, error) {
+	n, id, ok := strings.Cut(s, ".")
+	created, err := strconv.ParseInt(n, 36, 64)
+	if !ok || id == "" || err != nil {
+		return webhookCursor{}, errors.New("malformed cursor")
+	}
+	return webhookCursor{created, id}, nil
 }

@@ -16,11 +16,20 @@
 //	caddymodule/digestauth    http_digest, digest_auth, caddy digest-hash
 //	caddymodule/jobroute      csb_job_route and reverse_proxy's dynamic csb
 //	caddymodule/csbsandbox    csb_sandbox, a fake cloud for trying things out
+//	caddymodule/csbcimi       csb_cimi, the CIMI (DSP0263) front-end
+//	caddymodule/csbosb        csb_osb, the Open Service Broker API front-end, and csb_binding_auth
+//	caddymodule/csbconsole    csb_console, the web console
+//	caddymodule/csbcli        caddy csb, the command-line client of the Consumer interface
+//
+// caddymodule/internal holds what they share (Caddyfile helpers, the
+// metrics registry, test helpers) and internal/eventstest a test of job
+// events through Caddy's events app.
 //
 // The repository's root package imports them all, so an xcaddy build gets
 // every module. A new adapter module goes in csbadapters (its engine in
-// adapters/), a new front-end's Caddy module in a package of its own. The
-// engine itself lives in the Caddy-free packages under broker/ and
+// adapters/), a new front-end's Caddy module in a package of its own
+// (docs/architecture.md says how it reaches the engine: frontdoor.go).
+// The engine itself lives in the Caddy-free packages under broker/ and
 // adapters/.
 package caddymodule
 

@@ -12,10 +12,12 @@ package caddymodule
 // (csbmsg.JobList: one <CloudServiceResponse> per job, each as a GET of
 // the job answers it) and as JSON with "Accept: application/json" (the
 // same jobs with their provider and service, which the draft's response
-// does not carry). Every answer is scoped to the authenticated user
-// ({http.auth.user.id}): another user's jobs are never listed, the
-// catalogue leaves out providers the user's access lists exclude, and the
-// explain uses the user's lists. Without a user the answer is HTTP 403,
+// does not carry, and each job's cost: cost, cost_final and, while it
+// accrues, cost_rate per hour, as docs/costs.md defines them). Every
+// answer is scoped to the authenticated user ({http.auth.user.id}):
+// another user's jobs are never listed, the catalogue leaves out
+// providers the user's access lists exclude, and the explain uses the
+// user's lists. Without a user the answer is HTTP 403,
 // as for the rest of the interface, unless "anonymous allow".
 
 import (
@@ -36,6 +38,7 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 	"github.com/caddy-csb/caddy-csb/broker/placement"
+	"github.com/caddy-csb/caddy-csb/broker/quota"
 )
 
 // consumerExtension reports whether a request to the collection is one
@@ -100,6 +103,31 @@ type consumerJob struct {
 	CopiedFrom      string    `json:"copied_from,omitempty"`
 	Created         time.Time `json:"created"`
 	Updated         time.Time `json:"updated"`
+	// Cost is what the job cost so far (docs/costs.md), final when
+	// CostFinal; CostRate is what it costs per hour while it accrues.
+	// All three are absent for a job without a cost (an unpriced
+	// provider, or a job that never held resources), as the job's
+	// answers then have no Csb-Cost header.
+	Cost      *float64 `json:"cost,omitempty"`
+	CostFinal bool     `json:"cost_final,omitempty"`
+	CostRate  *float64 `json:"cost_rate,omitempty"`
+}
+
+// listedJob is a job as the JSON job list shows it, at now.
+func listedJob(j *jobs.Job, now time.Time) consumerJob {
+	cj := consumerJob{JobID: j.ID, JobStatus: j.Status, Reason: j.Reason, Kind: j.Kind,
+		ProviderID: j.ProviderID, ServiceID: j.ServiceID, Expires: j.ExpiresIn(now), CloudServiceURI: j.CloudServiceURI(),
+		Attempts: len(j.Attempts), CopiedFrom: j.CopiedFrom, Created: j.Created, Updated: j.Updated}
+	if c := j.Cost; c != nil {
+		// Rounded as the Csb-Cost header is, so both say the same.
+		amount, _ := strconv.ParseFloat(quota.Money(c.Amount(now)), 64)
+		cj.Cost, cj.CostFinal = &amount, c.Final()
+		if !c.Final() {
+			rate, _ := strconv.ParseFloat(quota.Money(c.Rate()), 64)
+			cj.CostRate = &rate
+		}
+	}
+	return cj
 }
 
 // serveJobList answers GET and HEAD on the collection.
@@ -123,9 +151,7 @@ func (h *Handler) serveJobList(w http.ResponseWriter, r *http.Request, m *jobs.M
 			Jobs []consumerJob `json:"jobs"`
 		}{Jobs: make([]consumerJob, 0, len(list))}
 		for _, j := range list {
-			out.Jobs = append(out.Jobs, consumerJob{JobID: j.ID, JobStatus: j.Status, Reason: j.Reason, Kind: j.Kind,
-				ProviderID: j.ProviderID, ServiceID: j.ServiceID, Expires: j.ExpiresIn(now), CloudServiceURI: j.CloudServiceURI(),
-				Attempts: len(j.Attempts), CopiedFrom: j.CopiedFrom, Created: j.Created, Updated: j.Updated})
+			out.Jobs = append(out.Jobs, listedJob(j, now))
 		}
 		data, err := json.Marshal(out)
 		if err != nil {

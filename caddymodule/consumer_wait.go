@@ -39,6 +39,7 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 	"github.com/caddy-csb/caddy-csb/broker/webhook"
+	"github.com/caddy-csb/caddy-csb/caddymodule/internal/durparam"
 )
 
 // Request and response headers of the callback.
@@ -49,11 +50,8 @@ const (
 
 // parseWait reads the wait parameter: a Go duration or whole seconds.
 func parseWait(v string) (time.Duration, error) {
-	if n, err := strconv.ParseUint(v, 10, 32); err == nil && n > 0 {
-		return time.Duration(n) * time.Second, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
+	d, ok := durparam.Parse(v)
+	if !ok {
 		return 0, fmt.Errorf("wait %q: want a positive duration (30s) or seconds (30)", v)
 	}
 	return d, nil
@@ -65,46 +63,19 @@ func (c *consumerCall) longPoll(jobID string) error {
 	if err != nil {
 		return caddyhttp.Error(http.StatusBadRequest, err)
 	}
-	ev := c.h.app.events
-	if ev == nil {
-		return caddyhttp.Error(http.StatusServiceUnavailable, errors.New("events are not running"))
-	}
-	wait = min(wait, c.h.app.Events.maxWait())
-	// Registered before the job is read: a change between the two wakes
-	// the wait at once instead of being missed.
-	ch := ev.waiters.add(jobID)
-	defer ev.waiters.remove(jobID, ch)
 	ctx := c.r.Context()
-	j, err := c.m.Get(ctx, c.owner, jobID)
-	if err != nil {
+	j, wait, err := c.h.app.WaitJobChange(ctx, jobID, wait, func(ctx context.Context) (*jobs.Job, error) {
+		return c.m.Get(ctx, c.owner, jobID)
+	})
+	switch {
+	case errors.Is(err, ErrNoEvents):
+		return caddyhttp.Error(http.StatusServiceUnavailable, err)
+	case j != nil && ctx.Err() != nil:
+		return nil // the client went away
+	case err != nil:
 		return c.fail(err, csbmsg.StatusUnableToFindResource, jobID)
 	}
 	c.w.Header().Set("Csb-Wait", strconv.FormatFloat(wait.Seconds(), 'f', -1, 64))
-	start, rev := j.Status, j.Rev
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
-	tick := time.NewTicker(c.h.app.Events.clusterRecheck())
-	defer tick.Stop()
-	ev.waiters.waiting.Add(1)
-	defer ev.waiters.waiting.Add(-1)
-wait:
-	for {
-		select {
-		case <-ch:
-			break wait
-		case <-timer.C:
-			break wait
-		case <-ctx.Done():
-			return nil // the client went away
-		case <-tick.C:
-			if cur, err := c.m.Get(ctx, c.owner, jobID); err == nil && cur.Rev != rev && cur.Status != start {
-				break wait
-			}
-		}
-	}
-	if cur, err := c.m.Get(ctx, c.owner, jobID); err == nil {
-		j = cur
-	}
 	return c.answer(c.m.Answer(j), false)
 }
 

@@ -1,15 +1,27 @@
 package caddymodule
 
 // What the front-ends other than the csb handler (CIMI, ...) ask of the
-// app besides the job manager: the owner a request acts for, the user's
+// app besides the job manager: the app itself, the owner a request acts for, the user's
 // provider lists, and placement explained.
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/broker/placement"
+	"github.com/caddyserver/caddy/v2"
 )
+
+// AppFor returns the csb app to a front-end module being provisioned;
+// without it, the error names the module's directive.
+func AppFor(ctx caddy.Context, directive string) (*App, error) {
+	app, err := ctx.App("csb")
+	if err != nil {
+		return nil, fmt.Errorf("%s needs the csb app (the csb global option): %v", directive, err)
+	}
+	return app.(*App), nil
+}
 
 // ErrNoConsumer is returned by ConsumerOwner when the consumer part of
 // the app (the jobs block) is not configured.

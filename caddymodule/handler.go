@@ -67,11 +67,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.ConsumerPath == "" {
 		h.ConsumerPath = "/csb/consumer"
 	}
-	appIface, err := ctx.App("csb")
+	app, err := AppFor(ctx, "csb")
 	if err != nil {
 		return err
 	}
-	h.app = appIface.(*App)
+	h.app = app
 	return nil
 }
 

@@ -118,15 +118,6 @@ func (a *App) provisionConsumer(ctx caddy.Context) error {
 		order[i] = p.ID
 	}
 	tun := cfg.tunables()
-	// Every write of a job also updates the jobs-by-state gauge
-	// (metrics_jobs.go), after whatever tunables() already hooks there.
-	changed, count := tun.OnChange, a.engine.jobCount.observe
-	tun.OnChange = func(j *jobs.Job) {
-		if changed != nil {
-			changed(j)
-		}
-		count(j)
-	}
 	tun.OnReclaim = csbMetrics.observeReclaim
 	// Quotas and cost units (quota.go); every write of a job also brings
 	// caddy_csb_job_cost_total up to date (metrics_cost.go).

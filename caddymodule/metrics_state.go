@@ -93,8 +93,11 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.version, prometheus.GaugeValue, float64(e.catalog.Version()))
 	ch <- prometheus.MustNewConstMetric(c.backlog, prometheus.GaugeValue, float64(e.catalog.JournalBacklog()))
 
-	if jc := e.jobCount; jc != nil {
-		counts := jc.counts()
+	// The jobs by state, from the job manager's index of every stored
+	// job (jobs.Manager.JobCounts: this process's writes at once, other
+	// instances' at each reaper pass).
+	if ce := e.consumer; ce != nil && ce.jobs != nil {
+		counts := ce.jobs.JobCounts()
 		for _, s := range jobStates {
 			gauge(c.jobs, counts[s], string(s))
 		}

@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/caddy-csb/caddy-csb/caddymodule/internal/metricsreg"
 
@@ -17,7 +15,6 @@ import (
 
 	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
-	"github.com/caddy-csb/caddy-csb/broker/jobs"
 	"github.com/caddy-csb/caddy-csb/broker/publish"
 )
 
@@ -175,67 +172,6 @@ func TestRegisterMetricsEveryLoad(t *testing.T) {
 	other := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "caddy_csb_notifications_total", Help: "x"}, []string{"status"})
 	if err := metricsreg.Register(r1, other); err == nil {
 		t.Fatal("a conflicting collector was accepted")
-	}
-}
-
-// The job counter: this process's writes count at once; a recount from
-// storage adds other instances' jobs, keeps the newer revision, and drops
-// jobs that are gone.
-func TestJobCounter(t *testing.T) {
-	var mu sync.Mutex
-	stored := map[string]*jobs.Job{}
-	listed := make(chan struct{}, 10)
-	c := newJobCounter(func(context.Context) ([]jobs.JobState, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		var out []jobs.JobState
-		for _, j := range stored {
-			out = append(out, jobs.JobState{ID: j.ID, Status: j.Status, Rev: j.Rev})
-		}
-		listed <- struct{}{}
-		return out, nil
-	})
-	defer c.stop()
-	c.every = time.Hour
-	c.last = time.Now() // no recount on counts() until asked
-
-	c.observe(&jobs.Job{ID: "a", Status: jobs.StatusPending, Rev: 1})
-	c.observe(&jobs.Job{ID: "a", Status: jobs.StatusSuccess, Rev: 3})
-	c.observe(&jobs.Job{ID: "a", Status: jobs.StatusProvisioning, Rev: 2}) // late, older
-	c.observe(&jobs.Job{ID: "gone", Status: jobs.StatusRemoved, Rev: 5})
-	want := map[jobs.Status]int{jobs.StatusSuccess: 1, jobs.StatusRemoved: 1}
-	if got := c.counts(); !sameCounts(got, want) {
-		t.Fatalf("counts %v, want %v", got, want)
-	}
-
-	mu.Lock()
-	stored["a"] = &jobs.Job{ID: "a", Status: jobs.StatusProvisioning, Rev: 2} // storage behind this process
-	stored["b"] = &jobs.Job{ID: "b", Status: jobs.StatusFailed, Rev: 1}       // another instance's
-	mu.Unlock()
-	c.recount()
-	<-listed
-	waitFor(t, func() bool {
-		return sameCounts(c.counts(), map[jobs.Status]int{jobs.StatusSuccess: 1, jobs.StatusFailed: 1})
-	})
-}
-
-func sameCounts(got, want map[jobs.Status]int) bool {
-	for _, s := range jobStates {
-		if got[s] != want[s] {
-			return false
-		}
-	}
-	return true
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 

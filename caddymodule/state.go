@@ -44,10 +44,6 @@ type engine struct {
 	// adapters (jobs.go).
 	consumer *consumerEngine
 
-	// jobCount keeps the jobs by state for the caddy_csb_jobs gauge
-	// (metrics.go).
-	jobCount *jobCounter
-
 	mu      sync.Mutex
 	started bool
 }
@@ -111,8 +107,6 @@ func newEngine(ctx caddy.Context, a *App) (*engine, error) {
 	if e.consumer, err = newConsumerEngine(e.store, logger.Named("jobs"), a, cat); err != nil {
 		return nil, err
 	}
-	m := e.consumer.jobs
-	e.jobCount = newJobCounter(m.Census)
 	return e, nil
 }
 
@@ -123,7 +117,6 @@ func (e *engine) start() {
 	if !e.started {
 		e.started = true
 		e.catalog.Start()
-		e.jobCount.recount()
 	}
 }
 
@@ -134,7 +127,6 @@ func (e *engine) Destruct() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	e.consumer.stop()
-	e.jobCount.stop()
 	e.subs.Close(ctx, true)
 	err := e.catalog.Close(ctx)
 	e.log.logger.Info("broker engine stopped")

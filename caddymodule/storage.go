@@ -99,3 +99,8 @@ func contextStore(ctx caddy.Context) (s store.Store) {
 	}()
 	return caddyStore{ctx.Storage()}
 }
+
+// NewStore returns the engine's store.Store over a Caddy storage, as the
+// csb app uses it: the benchmarks fill a broker's storage with it before
+// the broker starts.
+func NewStore(s certmagic.Storage) store.Store { return caddyStore{s} }

@@ -41,8 +41,7 @@ func TestKeystoneApplicationCredential(t *testing.T) {
 	if full.Server.TenantID != o.BrokerProjectID {
 		t.Fatalf("server %s is in project %s, want the credential's %s", srv.ID, full.Server.TenantID, o.BrokerProjectID)
 	}
-	a = b.do("alice", http.MethodDelete, "/"+a.jobID(), nil, nil)
-	mustStatus(t, a, csbmsg.StatusOK)
+	os2Remove(t, b, a.jobID())
 
 	// A wrong secret: a static service so placement calls the adapter.
 	bad := os2Start(t, os2Provider{id: "badcred", auth: fmt.Sprintf("application_credential_id %s\n\t\t\t\tapplication_credential_secret not-the-secret", o.AppCredID),
@@ -101,8 +100,7 @@ func TestKeystoneReauth(t *testing.T) {
 	a2 := b.createVM("alice", 1, 1)
 	os2RefusedThenRenewed(t, tap.Calls()[n:], old)
 	for _, id := range []string{a.jobID(), a2.jobID()} {
-		a = b.do("alice", http.MethodDelete, "/"+id, nil, nil)
-		mustStatus(t, a, csbmsg.StatusOK)
+		os2Remove(t, b, id)
 	}
 }
 

@@ -98,7 +98,6 @@ func TestNovaLifecycle(t *testing.T) {
 	os2WaitServer(t, o, srv.ID, "ACTIVE again", func(s *ospeer.Server, st int) bool { return s != nil && s.Status == "ACTIVE" && s.TaskState == "" })
 
 	// Remove: Nova deletes the server.
-	a = b.do("alice", http.MethodDelete, "/"+id, nil, nil)
-	mustStatus(t, a, csbmsg.StatusOK)
+	os2Remove(t, b, id)
 	os2WaitServer(t, o, srv.ID, "deleted", func(s *ospeer.Server, st int) bool { return st == http.StatusNotFound })
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	"github.com/caddy-csb/caddy-csb/adapters/internal/model"
 	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
@@ -92,18 +93,7 @@ func unsupportedIaaS(x *csbmsg.IaaS, update bool) error {
 }
 
 func (a *Adapter) imageFor(n need) (string, error) {
-	if n.arch != "" {
-		if img, ok := a.cfg.ArchImages[n.arch]; ok {
-			return img, nil
-		}
-		if len(a.cfg.ArchImages) > 0 || a.cfg.ImageID == "" {
-			return "", &contract.Error{Kind: contract.KindUnsupported, Op: "provision", Err: fmt.Errorf("no AMI configured for architecture %q", n.arch)}
-		}
-	}
-	if a.cfg.ImageID == "" {
-		return "", &contract.Error{Kind: contract.KindUnsupported, Op: "provision", Err: errors.New("no AMI configured for instances (image_id)")}
-	}
-	return a.cfg.ImageID, nil
+	return model.Image(a.cfg.ArchImages, a.cfg.ImageID, n.arch, "AMI", "instances (image_id)")
 }
 
 func (a *Adapter) provisionInstance(ctx context.Context, req *contract.Request) (*contract.Resource, error) {
@@ -206,16 +196,13 @@ func (a *Adapter) instanceURI(id string) string {
 
 // ec2States maps an EC2 instance state to the resource state and the CSB
 // compute status.
-var ec2States = map[ec2types.InstanceStateName]struct {
-	State   contract.State
-	Compute csbmsg.ComputeStatus
-}{
-	ec2types.InstanceStateNamePending:      {contract.StatePending, csbmsg.ComputeInactive},
-	ec2types.InstanceStateNameRunning:      {contract.StateReady, csbmsg.ComputeActive},
-	ec2types.InstanceStateNameStopping:     {contract.StatePending, csbmsg.ComputeInactive},
-	ec2types.InstanceStateNameStopped:      {contract.StateReady, csbmsg.ComputeInactive},
-	ec2types.InstanceStateNameShuttingDown: {contract.StateGone, csbmsg.ComputeInactive},
-	ec2types.InstanceStateNameTerminated:   {contract.StateGone, csbmsg.ComputeInactive},
+var ec2States = map[ec2types.InstanceStateName]model.StateOf{
+	ec2types.InstanceStateNamePending:      {State: contract.StatePending, Compute: csbmsg.ComputeInactive},
+	ec2types.InstanceStateNameRunning:      {State: contract.StateReady, Compute: csbmsg.ComputeActive},
+	ec2types.InstanceStateNameStopping:     {State: contract.StatePending, Compute: csbmsg.ComputeInactive},
+	ec2types.InstanceStateNameStopped:      {State: contract.StateReady, Compute: csbmsg.ComputeInactive},
+	ec2types.InstanceStateNameShuttingDown: {State: contract.StateGone, Compute: csbmsg.ComputeInactive},
+	ec2types.InstanceStateNameTerminated:   {State: contract.StateGone, Compute: csbmsg.ComputeInactive},
 }
 
 // ec2Action is one EC2 call an action makes.
@@ -230,14 +217,11 @@ const (
 
 // computeActions maps a CSB compute action and the instance's state to
 // the EC2 call ("" = already there) and the state the instance reaches.
-var computeActions = map[csbmsg.ComputeAction]struct {
-	From   map[ec2types.InstanceStateName]ec2Action
-	Target ec2types.InstanceStateName
-}{
-	csbmsg.ComputeStart:   {map[ec2types.InstanceStateName]ec2Action{"running": "", "stopped": actStart}, "running"},
-	csbmsg.ComputeStop:    {map[ec2types.InstanceStateName]ec2Action{"running": actStop, "stopped": ""}, "stopped"},
-	csbmsg.ComputeRestart: {map[ec2types.InstanceStateName]ec2Action{"running": actReboot, "stopped": actStart}, "running"},
-	csbmsg.ComputeSuspend: {map[ec2types.InstanceStateName]ec2Action{"running": actHibernate}, "stopped"},
+var computeActions = map[csbmsg.ComputeAction]model.ActionRule[ec2types.InstanceStateName, ec2Action]{
+	csbmsg.ComputeStart:   {From: map[ec2types.InstanceStateName]ec2Action{"running": "", "stopped": actStart}, Target: "running"},
+	csbmsg.ComputeStop:    {From: map[ec2types.InstanceStateName]ec2Action{"running": actStop, "stopped": ""}, Target: "stopped"},
+	csbmsg.ComputeRestart: {From: map[ec2types.InstanceStateName]ec2Action{"running": actReboot, "stopped": actStart}, Target: "running"},
+	csbmsg.ComputeSuspend: {From: map[ec2types.InstanceStateName]ec2Action{"running": actHibernate}, Target: "stopped"},
 }
 
 func (a *Adapter) describe(ctx context.Context, c *ec2.Client, id string) (*ec2types.Instance, error) {
@@ -334,7 +318,7 @@ func (a *Adapter) grant(x *csbmsg.IaaS, it InstanceType, in *ec2types.Instance, 
 		g.NetworkInterface = ni
 		g.Network = &csbmsg.Network{Address: &addr, Allocation: &dyn, Status: &active}
 		if in.SubnetId != nil {
-			g.Network.VLANLabel = nmtoken(*in.SubnetId)
+			g.Network.VLANLabel = model.NMToken(*in.SubnetId)
 		}
 	}
 	return g

@@ -117,14 +117,6 @@ func (a *Adapter) Front(ctx context.Context, r *http.Request, res *contract.Reso
 	return &url.URL{Scheme: bu.Scheme, Host: bu.Host}, nil
 }
 
-func refuse(format string, args ...any) error {
-	return &contract.Error{Kind: contract.KindClient, Op: "front", Status: http.StatusForbidden, Err: fmt.Errorf(format, args...)}
-}
-
-func notFound(path string) error {
-	return &contract.Error{Kind: contract.KindNotFound, Op: "front", Status: http.StatusNotFound, Err: fmt.Errorf("%s is not part of this job", path)}
-}
-
 // s3ConfigSubresources change who may reach a bucket or where its data
 // goes; through the broker they may be read, not changed.
 var s3ConfigSubresources = []string{
@@ -138,27 +130,27 @@ var s3ConfigSubresources = []string{
 // and returns the payload hash to sign with.
 func checkS3Request(r *http.Request, bucket string) (string, error) {
 	if bucket == "" {
-		return "", notFound(r.URL.Path)
+		return "", contract.NotInJob(r.URL.Path)
 	}
 	first, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 	if first != bucket {
-		return "", notFound("/" + first)
+		return "", contract.NotInJob("/" + first)
 	}
 	q := r.URL.Query()
 	if rest == "" && r.Method == http.MethodDelete && len(q) == 0 {
-		return "", refuse("the job's bucket is deleted by removing the job through the broker")
+		return "", contract.Refused("the job's bucket is deleted by removing the job through the broker")
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		for _, sub := range s3ConfigSubresources {
 			if q.Has(sub) {
-				return "", refuse("changing the bucket's %s is not allowed through the broker", sub)
+				return "", contract.Refused("changing the bucket's %s is not allowed through the broker", sub)
 			}
 		}
 	}
 	for k := range r.Header {
 		lk := strings.ToLower(k)
 		if lk == "x-amz-acl" || strings.HasPrefix(lk, "x-amz-grant-") {
-			return "", refuse("header %s is not allowed through the broker", k)
+			return "", contract.Refused("header %s is not allowed through the broker", k)
 		}
 	}
 	if src := r.Header.Get("X-Amz-Copy-Source"); src != "" {
@@ -167,7 +159,7 @@ func checkS3Request(r *http.Request, bucket string) (string, error) {
 		}
 		b, _, _ := strings.Cut(strings.TrimPrefix(src, "/"), "/")
 		if b != bucket {
-			return "", refuse("x-amz-copy-source must name an object of bucket %q", bucket)
+			return "", contract.Refused("x-amz-copy-source must name an object of bucket %q", bucket)
 		}
 	}
 	switch h := r.Header.Get("X-Amz-Content-Sha256"); {
@@ -198,7 +190,7 @@ const maxQueryBody = 64 << 10
 // instance only, and returns the body to sign (restored in r).
 func checkEC2Request(r *http.Request, id string) ([]byte, error) {
 	if r.URL.Path != "/" && r.URL.Path != "" {
-		return nil, notFound(r.URL.Path)
+		return nil, contract.NotInJob(r.URL.Path)
 	}
 	params := r.URL.Query()
 	var body []byte
@@ -209,11 +201,11 @@ func checkEC2Request(r *http.Request, id string) ([]byte, error) {
 			return nil, &contract.Error{Kind: contract.KindClient, Op: "front", Err: err}
 		}
 		if len(body) > maxQueryBody {
-			return nil, refuse("request body larger than %d bytes", maxQueryBody)
+			return nil, contract.Refused("request body larger than %d bytes", maxQueryBody)
 		}
 		form, err := url.ParseQuery(string(body))
 		if err != nil {
-			return nil, refuse("request body is not a Query API form")
+			return nil, contract.Refused("request body is not a Query API form")
 		}
 		for k, v := range form {
 			params[k] = append(params[k], v...)
@@ -223,7 +215,7 @@ func checkEC2Request(r *http.Request, id string) ([]byte, error) {
 		r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	}
 	if !frontedEC2Actions[params.Get("Action")] {
-		return nil, refuse("EC2 action %q goes through the broker", params.Get("Action"))
+		return nil, contract.Refused("EC2 action %q goes through the broker", params.Get("Action"))
 	}
 	ids := 0
 	for k, v := range params {
@@ -231,16 +223,16 @@ func checkEC2Request(r *http.Request, id string) ([]byte, error) {
 		case strings.HasPrefix(k, "InstanceId"):
 			for _, x := range v {
 				if x != id {
-					return nil, notFound("instance " + x)
+					return nil, contract.NotInJob("instance " + x)
 				}
 				ids++
 			}
 		case strings.HasPrefix(k, "Filter."), k == "MaxResults", k == "NextToken":
-			return nil, refuse("%s would reach other instances", k)
+			return nil, contract.Refused("%s would reach other instances", k)
 		}
 	}
 	if ids == 0 {
-		return nil, refuse("name the job's instance (InstanceId)")
+		return nil, contract.Refused("name the job's instance (InstanceId)")
 	}
 	return body, nil
 }

@@ -16,6 +16,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/caddy-csb/caddy-csb/adapters/internal/dsmeta"
+	"github.com/caddy-csb/caddy-csb/adapters/internal/model"
 	"github.com/caddy-csb/caddy-csb/adapters/internal/objstore"
 	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
@@ -252,7 +253,7 @@ func (a *Adapter) bucketStatus(ctx context.Context, res *contract.Resource, want
 		}
 		dobj := &csbmsg.DomainObject{ObjectRefs: csbmsg.ObjectRefs{ObjectURI: &base}, Enabled: ptr(true), Children: ptr(strconv.Itoa(len(lb.Buckets)))}
 		if lb.Owner != nil && lb.Owner.ID != nil {
-			if id := nmtoken(*lb.Owner.ID); id != nil {
+			if id := model.NMToken(*lb.Owner.ID); id != nil {
 				dobj.ObjectID = id
 			}
 		}
@@ -268,15 +269,6 @@ func lower(m map[string]string) map[string]string {
 		out[strings.ToLower(k)] = v
 	}
 	return out
-}
-
-var nmtokenRE = regexp.MustCompile(`^[A-Za-z0-9._:-]+$`)
-
-func nmtoken(s string) *string {
-	if nmtokenRE.MatchString(s) {
-		return &s
-	}
-	return nil
 }
 
 func (a *Adapter) updateBucket(ctx context.Context, res *contract.Resource, req *contract.Request) (*contract.Resource, error) {

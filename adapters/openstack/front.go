@@ -95,15 +95,6 @@ func rewrite(r *http.Request, base, tok string) (*url.URL, error) {
 	return &url.URL{Scheme: bu.Scheme, Host: bu.Host}, nil
 }
 
-// refuse is the error for a request the job's owner may not make.
-func refuse(format string, args ...any) error {
-	return &contract.Error{Kind: contract.KindClient, Op: "front", Status: http.StatusForbidden, Err: fmt.Errorf(format, args...)}
-}
-
-func notFound(path string) error {
-	return &contract.Error{Kind: contract.KindNotFound, Op: "front", Status: http.StatusNotFound, Err: fmt.Errorf("%s is not part of this job", path)}
-}
-
 // swiftDeniedHeaders reach outside the job's container (ACLs that open it
 // to others, sync and versioning into other containers, temp URL keys,
 // account settings): a consumer request carrying one is refused.
@@ -122,26 +113,26 @@ var swiftSameContainerHeaders = []string{"X-Copy-From", "Destination", "X-Object
 // objects in it, and refuses what would reach other containers.
 func checkSwiftRequest(r *http.Request, c string) error {
 	if c == "" {
-		return notFound(r.URL.Path)
+		return contract.NotInJob(r.URL.Path)
 	}
 	p := strings.TrimPrefix(r.URL.Path, "/")
 	first, rest, _ := strings.Cut(p, "/")
 	if first != c {
 		// The account level (listing, metadata) and other containers do
 		// not exist for this job.
-		return notFound("/" + first)
+		return contract.NotInJob("/" + first)
 	}
 	if rest == "" && r.Method == http.MethodDelete {
-		return refuse("the job's container is deleted by removing the job through the broker")
+		return contract.Refused("the job's container is deleted by removing the job through the broker")
 	}
 	for k := range r.Header {
 		if strings.HasPrefix(strings.ToLower(k), "x-account-") || strings.HasPrefix(strings.ToLower(k), "x-remove-account-") {
-			return refuse("header %s changes the provider's account", k)
+			return contract.Refused("header %s changes the provider's account", k)
 		}
 	}
 	for _, h := range swiftDeniedHeaders {
 		if r.Header.Get(h) != "" {
-			return refuse("header %s is not allowed through the broker", h)
+			return contract.Refused("header %s is not allowed through the broker", h)
 		}
 	}
 	for _, h := range swiftSameContainerHeaders {
@@ -154,14 +145,14 @@ func checkSwiftRequest(r *http.Request, c string) error {
 		}
 		target, _, _ := strings.Cut(strings.TrimPrefix(v, "/"), "/")
 		if target != c {
-			return refuse("header %s must name an object of container %q", h, c)
+			return contract.Refused("header %s must name an object of container %q", h, c)
 		}
 	}
 	q := r.URL.Query()
 	if q.Get("multipart-manifest") == "put" {
 		// A static large object manifest lists segments by path, which
 		// could name other containers; refuse rather than parse it.
-		return refuse("static large object manifests (multipart-manifest=put) are not allowed through the broker")
+		return contract.Refused("static large object manifests (multipart-manifest=put) are not allowed through the broker")
 	}
 	return nil
 }
@@ -183,7 +174,7 @@ const maxActionBody = 64 << 10
 func checkNovaRequest(r *http.Request, id string) error {
 	prefix := "/servers/" + id
 	if id == "" || (r.URL.Path != prefix && !strings.HasPrefix(r.URL.Path, prefix+"/")) {
-		return notFound(r.URL.Path)
+		return contract.NotInJob(r.URL.Path)
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
@@ -193,28 +184,28 @@ func checkNovaRequest(r *http.Request, id string) error {
 			return nil
 		}
 		if r.URL.Path != prefix+"/action" {
-			return refuse("POST %s is not allowed through the broker", r.URL.Path)
+			return contract.Refused("POST %s is not allowed through the broker", r.URL.Path)
 		}
 	default:
-		return refuse("%s on the server goes through the broker", r.Method)
+		return contract.Refused("%s on the server goes through the broker", r.Method)
 	}
 	if r.Body == nil {
-		return refuse("server action without a body")
+		return contract.Refused("server action without a body")
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxActionBody+1))
 	if err != nil {
 		return &contract.Error{Kind: contract.KindClient, Op: "front", Err: err}
 	}
 	if len(body) > maxActionBody {
-		return refuse("server action body larger than %d bytes", maxActionBody)
+		return contract.Refused("server action body larger than %d bytes", maxActionBody)
 	}
 	var action map[string]json.RawMessage
 	if err := json.Unmarshal(body, &action); err != nil || len(action) != 1 {
-		return refuse("server action body must be a JSON object with one action")
+		return contract.Refused("server action body must be a JSON object with one action")
 	}
 	for name := range action {
 		if !frontedNovaActions[name] {
-			return refuse("server action %q goes through the broker", name)
+			return contract.Refused("server action %q goes through the broker", name)
 		}
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))

@@ -1,11 +1,13 @@
 package openstack
 
 import (
+	"github.com/caddy-csb/caddy-csb/adapters/internal/model"
 	"github.com/caddy-csb/caddy-csb/adapters/internal/objstore"
 	"github.com/caddy-csb/caddy-csb/broker/contract"
 )
 
-// HonouredFields implements contract.FieldReporter. Nova: the server's
+// HonouredFields implements contract.FieldReporter: model.ComputeHonoured
+// and objstore.Honoured. Nova: the server's
 // flavor meets cores, memory and storage size, its image the
 // architecture, its name the hostname; it gets an interface on the
 // configured networks (NetworkInterface, none of its children). A network
@@ -13,7 +15,4 @@ import (
 // action children of a create are not honoured. Swift: objstore.Honoured.
 func (a *Adapter) HonouredFields() contract.FieldSet { return honoured }
 
-var honoured = contract.Fields(
-	"IaaS/compute", "IaaS/compute/cores", "IaaS/compute/memory", "IaaS/compute/architecture", "IaaS/compute/hostname",
-	"IaaS/storage", "IaaS/storage/size", "IaaS/NetworkInterface",
-).Union(objstore.Honoured)
+var honoured = model.ComputeHonoured.Union(objstore.Honoured)

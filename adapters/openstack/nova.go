@@ -19,6 +19,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
 	"github.com/gophercloud/gophercloud/v2/pagination"
 
+	"github.com/caddy-csb/caddy-csb/adapters/internal/model"
 	"github.com/caddy-csb/caddy-csb/adapters/internal/nativeerr"
 	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
@@ -277,19 +278,11 @@ func unsupportedIaaS(x *csbmsg.IaaS, update bool) error {
 }
 
 func (a *Adapter) imageFor(x *csbmsg.IaaS) (string, error) {
-	if x.Compute != nil && x.Compute.Architecture != nil && *x.Compute.Architecture != "" {
-		arch := *x.Compute.Architecture
-		if img, ok := a.cfg.ArchImages[arch]; ok {
-			return img, nil
-		}
-		if len(a.cfg.ArchImages) > 0 || a.cfg.Image == "" {
-			return "", &contract.Error{Kind: contract.KindUnsupported, Op: "provision", Err: fmt.Errorf("no image configured for architecture %q", arch)}
-		}
+	arch := ""
+	if x.Compute != nil && x.Compute.Architecture != nil {
+		arch = *x.Compute.Architecture
 	}
-	if a.cfg.Image == "" {
-		return "", &contract.Error{Kind: contract.KindUnsupported, Op: "provision", Err: errors.New("no image configured for servers (image)")}
-	}
-	return a.cfg.Image, nil
+	return model.Image(a.cfg.ArchImages, a.cfg.Image, arch, "image", "servers (image)")
 }
 
 // grantFromFlavor is what a server of flavor f grants for request x.
@@ -316,30 +309,27 @@ func serverURL(sc *gophercloud.ServiceClient, id string) string {
 
 // novaStates maps a Nova server status to the resource state and the CSB
 // compute status (the declarative status table of README).
-var novaStates = map[string]struct {
-	State   contract.State
-	Compute csbmsg.ComputeStatus
-}{
-	"BUILD":             {contract.StatePending, csbmsg.ComputeInactive},
-	"ACTIVE":            {contract.StateReady, csbmsg.ComputeActive},
-	"REBOOT":            {contract.StatePending, csbmsg.ComputeActive},
-	"HARD_REBOOT":       {contract.StatePending, csbmsg.ComputeActive},
-	"REBUILD":           {contract.StatePending, csbmsg.ComputeInactive},
-	"RESIZE":            {contract.StatePending, csbmsg.ComputeActive},
-	"VERIFY_RESIZE":     {contract.StatePending, csbmsg.ComputeActive},
-	"REVERT_RESIZE":     {contract.StatePending, csbmsg.ComputeActive},
-	"MIGRATING":         {contract.StatePending, csbmsg.ComputeActive},
-	"PASSWORD":          {contract.StatePending, csbmsg.ComputeActive},
-	"SHUTOFF":           {contract.StateReady, csbmsg.ComputeInactive},
-	"SUSPENDED":         {contract.StateReady, csbmsg.ComputeSuspended},
-	"PAUSED":            {contract.StateReady, csbmsg.ComputeSuspended},
-	"SHELVED":           {contract.StateReady, csbmsg.ComputeInactive},
-	"SHELVED_OFFLOADED": {contract.StateReady, csbmsg.ComputeInactive},
-	"RESCUE":            {contract.StateReady, csbmsg.ComputeInactive},
-	"ERROR":             {contract.StateFailed, csbmsg.ComputeInactive},
-	"UNKNOWN":           {contract.StateFailed, csbmsg.ComputeInactive},
-	"DELETED":           {contract.StateGone, csbmsg.ComputeInactive},
-	"SOFT_DELETED":      {contract.StateGone, csbmsg.ComputeInactive},
+var novaStates = map[string]model.StateOf{
+	"BUILD":             {State: contract.StatePending, Compute: csbmsg.ComputeInactive},
+	"ACTIVE":            {State: contract.StateReady, Compute: csbmsg.ComputeActive},
+	"REBOOT":            {State: contract.StatePending, Compute: csbmsg.ComputeActive},
+	"HARD_REBOOT":       {State: contract.StatePending, Compute: csbmsg.ComputeActive},
+	"REBUILD":           {State: contract.StatePending, Compute: csbmsg.ComputeInactive},
+	"RESIZE":            {State: contract.StatePending, Compute: csbmsg.ComputeActive},
+	"VERIFY_RESIZE":     {State: contract.StatePending, Compute: csbmsg.ComputeActive},
+	"REVERT_RESIZE":     {State: contract.StatePending, Compute: csbmsg.ComputeActive},
+	"MIGRATING":         {State: contract.StatePending, Compute: csbmsg.ComputeActive},
+	"PASSWORD":          {State: contract.StatePending, Compute: csbmsg.ComputeActive},
+	"SHUTOFF":           {State: contract.StateReady, Compute: csbmsg.ComputeInactive},
+	"SUSPENDED":         {State: contract.StateReady, Compute: csbmsg.ComputeSuspended},
+	"PAUSED":            {State: contract.StateReady, Compute: csbmsg.ComputeSuspended},
+	"SHELVED":           {State: contract.StateReady, Compute: csbmsg.ComputeInactive},
+	"SHELVED_OFFLOADED": {State: contract.StateReady, Compute: csbmsg.ComputeInactive},
+	"RESCUE":            {State: contract.StateReady, Compute: csbmsg.ComputeInactive},
+	"ERROR":             {State: contract.StateFailed, Compute: csbmsg.ComputeInactive},
+	"UNKNOWN":           {State: contract.StateFailed, Compute: csbmsg.ComputeInactive},
+	"DELETED":           {State: contract.StateGone, Compute: csbmsg.ComputeInactive},
+	"SOFT_DELETED":      {State: contract.StateGone, Compute: csbmsg.ComputeInactive},
 }
 
 // novaAction is one server action call.
@@ -360,23 +350,20 @@ const (
 // status to the Nova action to send ("" = already there) and the status
 // the server then reaches. A status missing from From means the action is
 // not possible from it (Nova would answer 409).
-var computeActions = map[csbmsg.ComputeAction]struct {
-	From   map[string]novaAction
-	Target string
-}{
-	csbmsg.ComputeStart: {map[string]novaAction{
+var computeActions = map[csbmsg.ComputeAction]model.ActionRule[string, novaAction]{
+	csbmsg.ComputeStart: {From: map[string]novaAction{
 		"ACTIVE": "", "SHUTOFF": actStart, "SUSPENDED": actResume, "PAUSED": actUnpause,
 		"SHELVED": actUnshelve, "SHELVED_OFFLOADED": actUnshelve,
-	}, "ACTIVE"},
-	csbmsg.ComputeStop: {map[string]novaAction{
+	}, Target: "ACTIVE"},
+	csbmsg.ComputeStop: {From: map[string]novaAction{
 		"SHUTOFF": "", "ACTIVE": actStop, "ERROR": actStop, "RESCUE": actStop,
-	}, "SHUTOFF"},
-	csbmsg.ComputeRestart: {map[string]novaAction{
+	}, Target: "SHUTOFF"},
+	csbmsg.ComputeRestart: {From: map[string]novaAction{
 		"ACTIVE": actSoftReboot, "SHUTOFF": actStart, "SUSPENDED": actHardReboot, "PAUSED": actHardReboot, "ERROR": actHardReboot,
-	}, "ACTIVE"},
-	csbmsg.ComputeSuspend: {map[string]novaAction{
+	}, Target: "ACTIVE"},
+	csbmsg.ComputeSuspend: {From: map[string]novaAction{
 		"SUSPENDED": "", "ACTIVE": actSuspend, "PAUSED": actSuspend,
-	}, "SUSPENDED"},
+	}, Target: "SUSPENDED"},
 }
 
 func (a *Adapter) doAction(ctx context.Context, sc *gophercloud.ServiceClient, id string, act novaAction) error {
@@ -498,7 +485,7 @@ func addAddresses(g, want *csbmsg.IaaS, srv *servers.Server) {
 			}
 			active := csbmsg.NetworkActive
 			netName := n
-			g.Network = &csbmsg.Network{VLANLabel: nmtoken(netName), Address: &addr, Allocation: &alloc, Status: &active}
+			g.Network = &csbmsg.Network{VLANLabel: model.NMToken(netName), Address: &addr, Allocation: &alloc, Status: &active}
 			ni := &csbmsg.NetworkInterface{IP: &addr, Allocation: &alloc, Status: &active}
 			if mac, _ := m["OS-EXT-IPS-MAC:mac_addr"].(string); mac != "" {
 				ni.MAC = &mac
@@ -507,16 +494,6 @@ func addAddresses(g, want *csbmsg.IaaS, srv *servers.Server) {
 			return
 		}
 	}
-}
-
-var nmtokenRE = regexp.MustCompile(`^[A-Za-z0-9._:-]+$`)
-
-// nmtoken returns s if it is a valid XML NMTOKEN, else nil.
-func nmtoken(s string) *string {
-	if nmtokenRE.MatchString(s) {
-		return &s
-	}
-	return nil
 }
 
 func (a *Adapter) updateServer(ctx context.Context, res *contract.Resource, req *contract.Request) (*contract.Resource, error) {
@@ -678,7 +655,7 @@ func flavorServiceID(id string) string {
 	var b strings.Builder
 	b.WriteString("flavor-")
 	for _, r := range id {
-		if r < 0x80 && nmtokenRE.MatchString(string(r)) {
+		if r < 0x80 && model.NMToken(string(r)) != nil {
 			b.WriteRune(r)
 		} else {
 			b.WriteString("_" + strconv.FormatInt(int64(r), 16) + "_")

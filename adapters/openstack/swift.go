@@ -16,6 +16,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/pagination"
 
 	"github.com/caddy-csb/caddy-csb/adapters/internal/dsmeta"
+	"github.com/caddy-csb/caddy-csb/adapters/internal/model"
 	"github.com/caddy-csb/caddy-csb/adapters/internal/objstore"
 	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
@@ -264,7 +265,7 @@ func (a *Adapter) storageStatus(ctx context.Context, res *contract.Resource, wan
 		}
 		acctName := acct[strings.LastIndex(acct, "/")+1:]
 		dobj := &csbmsg.DomainObject{ObjectRefs: csbmsg.ObjectRefs{ObjectURI: &acct}, Enabled: ptr(true)}
-		if id := nmtoken(acctName); id != nil {
+		if id := model.NMToken(acctName); id != nil {
 			dobj.ObjectID = id
 		}
 		if m := dsmeta.Format(meta); m != "" {

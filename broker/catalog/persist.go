@@ -5,7 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
+	"runtime"
+	"slices"
 	"sort"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -188,24 +192,7 @@ func (c *Catalog) syncOnce(ctx context.Context, load bool) (int, int, error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	var recs []*record
-	var errs []error
-	for _, k := range keys {
-		data, err := c.opt.Store.Load(ctx, k)
-		if errors.Is(err, store.ErrNotExist) {
-			continue // deleted meanwhile
-		}
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		r := new(record)
-		if err := json.Unmarshal(data, r); err != nil || r.Provider.ID == "" {
-			c.logger.Warn("unreadable catalogue record skipped", zap.String("key", k), zap.Error(err))
-			continue
-		}
-		recs = append(recs, r)
-	}
+	recs, errs := c.readRecords(ctx, keys)
 	sort.Slice(recs, func(i, j int) bool { return recs[i].Provider.ID < recs[j].Provider.ID })
 	// Journal files after the records: they hold what compaction has not
 	// folded into the records yet.
@@ -346,4 +333,44 @@ func (c *Catalog) replaceSource(p *provider, r *record, src Source) {
 func (c *Catalog) syncLoop() {
 	c.every(c.opt.SyncInterval, c.Sync,
 		"catalogue records cannot be read from storage", "catalogue records read from storage again")
+}
+
+// readRecords reads and decodes the provider records of keys, on every
+// core: a catalogue of a hundred thousand services is tens of megabytes
+// of JSON, which a broker decodes before it serves (Load).
+func (c *Catalog) readRecords(ctx context.Context, keys []string) ([]*record, []error) {
+	out := make([]*record, len(keys))
+	errs := make([]error, len(keys))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := min(runtime.GOMAXPROCS(0), len(keys)); w > 0; w-- {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(keys) {
+					return
+				}
+				k := keys[i]
+				data, err := c.opt.Store.Load(ctx, k)
+				if errors.Is(err, store.ErrNotExist) {
+					continue // deleted meanwhile
+				}
+				if err != nil {
+					errs[i] = err
+					continue
+				}
+				r := new(record)
+				if err := json.Unmarshal(data, r); err != nil || r.Provider.ID == "" {
+					c.logger.Warn("unreadable catalogue record skipped", zap.String("key", k), zap.Error(err))
+					continue
+				}
+				out[i] = r
+			}
+		}()
+	}
+	wg.Wait()
+	recs := slices.DeleteFunc(out, func(r *record) bool { return r == nil })
+	return recs, slices.DeleteFunc(errs, func(err error) bool { return err == nil })
 }

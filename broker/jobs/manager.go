@@ -264,7 +264,8 @@ type Manager struct {
 	running  map[string]chan struct{}  // jobs this process works on
 	live     map[string][]byte         // their latest records
 	jobLoads map[string]jobLoadEntry   // live job → its load
-	touched  map[string]uint64         // job → trackSeq of this process's last write
+	touched  map[string]uint64         // job → trackSeq of this process's last write during a reaper pass
+	passes   int                       // reaper passes running (touched is kept only then)
 	trackSeq uint64                    // counts this process's job writes
 	loads    map[string]placement.Load // provider → sum of jobLoads
 	// staleOwnerKeys are the owner index keys the last reaper pass found
@@ -288,6 +289,9 @@ type Manager struct {
 	walSeenMu sync.Mutex
 	walSeen   map[string]time.Time
 	walIDs    map[string][]string // log file → the jobs it holds records of
+	// index lists every stored job for the admin listing's pages and the
+	// jobs-by-state counts (listing.go).
+	index *jobIndex
 }
 
 // New returns a Manager.
@@ -318,6 +322,7 @@ func New(cfg Config) (*Manager, error) {
 		touched:  map[string]uint64{},
 		loads:    map[string]placement.Load{},
 		checking: map[string]time.Time{},
+		index:    newJobIndex(),
 	}
 	m.cfg.Store(&cfg)
 	m.base, m.cancel = context.WithCancel(context.Background())
@@ -368,6 +373,11 @@ func (m *Manager) now() time.Time { return m.c().Clock.Now() }
 // the reaper. It returns at once; the work runs in the background until
 // Stop.
 func (m *Manager) Start() {
+	m.startLoops()
+	m.ensureIndex() // takes m.mu
+}
+
+func (m *Manager) startLoops() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.started || m.stopped {
@@ -718,6 +728,7 @@ func (m *Manager) dropRecord(j *Job) error {
 	if m.wal != nil {
 		m.wal.drop(j.ID)
 	}
+	m.index.remove(j.Created, j.ID)
 	m.dropIndex(j)
 	return nil
 }
@@ -1316,6 +1327,7 @@ func (m *Manager) adapterRequest(j *Job, provider string, svc *catalog.ServiceEn
 
 func (m *Manager) notify(j *Job) {
 	m.track(j)
+	m.indexJob(j)
 	if m.c().OnChange != nil {
 		m.c().OnChange(j)
 	}

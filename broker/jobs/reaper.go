@@ -65,7 +65,10 @@ func (m *Manager) ReapOnce(ctx context.Context) (PassStats, error) {
 		if ctx.Err() != nil {
 			return st, ctx.Err()
 		}
-		return st, nil // another instance is reaping
+		// Another instance is reaping: the job index is reconciled
+		// with the store all the same.
+		m.refreshIndexEvery(ctx, m.c().ReapInterval)
+		return st, nil
 	}
 	defer unlock()
 	// The owner index is listed before the jobs, so that an index key
@@ -75,13 +78,22 @@ func (m *Manager) ReapOnce(ctx context.Context) (PassStats, error) {
 	if err != nil {
 		return st, err
 	}
+	gen := m.index.begin()
 	ids, err := m.listIDs(ctx)
 	if err != nil {
 		return st, err
 	}
 	m.mu.Lock()
 	seq0 := m.trackSeq
+	m.passes++
 	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		if m.passes--; m.passes == 0 {
+			clear(m.touched)
+		}
+		m.mu.Unlock()
+	}()
 	loads := map[string]jobLoadEntry{}
 	for _, id := range ids {
 		if ctx.Err() != nil {
@@ -92,6 +104,7 @@ func (m *Manager) ReapOnce(ctx context.Context) (PassStats, error) {
 			continue
 		}
 		st.Jobs++
+		m.indexJob(j)
 		if k := ownerKey(j.Owner, j.ID); marks[k] != "" {
 			delete(marks, k)
 		} else if err := m.store.Store(ctx, k, []byte(j.ID)); err != nil {
@@ -144,6 +157,7 @@ func (m *Manager) ReapOnce(ctx context.Context) (PassStats, error) {
 			st.Failures += failed
 		}
 	}
+	m.index.end(gen)
 	m.reconcileOwners(ctx, marks)
 	// Install the recount, except for jobs this process changed while the
 	// pass ran: their local figures are newer than what the pass read.
@@ -231,6 +245,7 @@ func (m *Manager) purge(ctx context.Context, id string) bool {
 		return false
 	}
 	m.forget(id)
+	m.index.remove(j.Created, id)
 	// The index key goes after the record; if this fails, the next pass
 	// deletes it (reconcileOwners).
 	_ = m.store.Delete(ctx, ownerKey(j.Owner, id))
@@ -367,7 +382,10 @@ func (m *Manager) track(j *Job) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.trackSeq++
-	m.touched[j.ID] = m.trackSeq
+	if m.passes > 0 {
+		// Only a reaper pass asks which jobs changed while it ran.
+		m.touched[j.ID] = m.trackSeq
+	}
 	if old, ok := m.jobLoads[j.ID]; ok {
 		m.addLoad(old, -1)
 	}

@@ -12,6 +12,7 @@ type kindIndex struct {
 	kind    catalog.Kind
 	version uint64
 	groups  []group // one per provider offering the kind, in configuration order
+	memo    findMemo
 }
 
 // group holds one provider's services of one kind.
@@ -59,7 +60,11 @@ type sigEntry struct {
 type capList struct {
 	shapes           []shape
 	sufMem, sufSpeed []uint64
-	n                int
+	// bandEnd[i] is the index of the first shape with more cores than
+	// shape i: the shapes of one core count form a band sorted by memory,
+	// which find enters at the first shape with enough memory.
+	bandEnd []int
+	n       int
 }
 
 type shape struct {
@@ -106,10 +111,16 @@ func newCapList(s []*svc) *capList {
 		return x.feats < y.feats
 	})
 	n := len(l.shapes)
-	l.sufMem, l.sufSpeed = make([]uint64, n+1), make([]uint64, n+1)
+	l.sufMem, l.sufSpeed, l.bandEnd = make([]uint64, n+1), make([]uint64, n+1), make([]int, n)
 	for i := n - 1; i >= 0; i-- {
 		l.sufMem[i] = max(l.sufMem[i+1], l.shapes[i].mem)
 		l.sufSpeed[i] = max(l.sufSpeed[i+1], l.shapes[i].speed)
+		l.bandEnd[i] = n
+		if i+1 < n && l.shapes[i+1].cores == l.shapes[i].cores {
+			l.bandEnd[i] = l.bandEnd[i+1]
+		} else if i+1 < n {
+			l.bandEnd[i] = i + 1
+		}
 	}
 	return l
 }
@@ -121,7 +132,15 @@ func (l *capList) find(w *want) (*svc, rejection) {
 	if n == 0 {
 		return nil, rejection{code: rejEmpty}
 	}
-	lo := sort.Search(n, func(i int) bool { return l.shapes[i].cores >= w.cores })
+	lo, hi := 0, n // the first shape with enough cores
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if l.shapes[m].cores < w.cores {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
 	if lo == n {
 		return nil, rejection{code: rejMin, field: "cores", want: w.cores, have: l.shapes[n-1].cores}
 	}
@@ -142,9 +161,31 @@ func (l *capList) find(w *want) (*svc, rejection) {
 			if first.code == rejNone {
 				first, _ = sh.list[len(sh.list)-1].check(w)
 			}
+			if sh.mem < w.mem {
+				// Skip the band's shapes with too little memory: the
+				// next one with enough (or the next band).
+				a, b := i+1, l.bandEnd[i]
+				for a < b {
+					m := int(uint(a+b) >> 1)
+					if l.shapes[m].mem < w.mem {
+						a = m + 1
+					} else {
+						b = m
+					}
+				}
+				i = a - 1
+			}
 			continue
 		}
-		k := sort.Search(len(sh.list), func(j int) bool { return sh.list[j].size >= w.size })
+		k, hi := 0, len(sh.list) // the first service with enough storage
+		for k < hi {
+			m := int(uint(k+hi) >> 1)
+			if sh.list[m].size < w.size {
+				k = m + 1
+			} else {
+				hi = m
+			}
+		}
 		for ; k < len(sh.list); k++ {
 			rej, ok := sh.list[k].check(w)
 			if ok {

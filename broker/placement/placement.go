@@ -189,9 +189,22 @@ type Placer struct {
 	load     atomic.Pointer[LoadFunc]
 	honoured func(providerID string, kind catalog.Kind) contract.FieldSet
 	prices   map[string]float64
+	// svcPrices is true when prices holds a price per service
+	// ("provider/service"), looked up for each matching candidate.
+	svcPrices bool
 
 	mu      sync.RWMutex
 	indexes map[catalog.Kind]*kindIndex
+}
+
+// servicePrice returns the configured price of a provider's service, if
+// any (without building the key when no service has one).
+func (p *Placer) servicePrice(provider, service string) (float64, bool) {
+	if !p.svcPrices {
+		return 0, false
+	}
+	v, ok := p.prices[provider+"/"+service]
+	return v, ok
 }
 
 // New returns a Placer.
@@ -209,6 +222,9 @@ func New(cfg Config) (*Placer, error) {
 	}
 	if p.policy == nil {
 		p.policy = First{}
+	}
+	for k := range p.prices {
+		p.svcPrices = p.svcPrices || strings.Contains(k, "/")
 	}
 	for i, id := range cfg.Order {
 		if _, dup := p.order[id]; !dup {
@@ -286,6 +302,7 @@ func (p *Placer) Place(req *csbmsg.ServiceRequest, opt Options) (*Decision, erro
 	clear(d.Candidates)
 	d.Fields = fields
 	matched := d.Ranked[:0]
+	finds := idx.finds(&w)
 	for i := range idx.groups {
 		g := &idx.groups[i]
 		c := &d.Candidates[i]
@@ -315,7 +332,8 @@ func (p *Placer) Place(req *csbmsg.ServiceRequest, opt Options) (*Decision, erro
 			c.rej = rejection{code: rejEncryption}
 			continue
 		}
-		s, rej := g.find(&w)
+		f := &finds[i]
+		s, rej := f.s, f.rej
 		if s == nil {
 			c.rej = rej
 			continue
@@ -330,9 +348,9 @@ func (p *Placer) Place(req *csbmsg.ServiceRequest, opt Options) (*Decision, erro
 			}
 		}
 		c.Matched = true
-		c.ServiceID = s.id
-		c.Service = s.entry
-		if v, ok := p.prices[g.id+"/"+s.id]; ok {
+		c.ServiceID = f.id
+		c.Service = f.entry
+		if v, ok := p.servicePrice(g.id, f.id); ok {
 			c.Price, c.HasPrice = v, true
 			if opt.MaxPrice != nil && v > *opt.MaxPrice {
 				c.Matched, c.ServiceID, c.Service = false, "", nil
@@ -352,7 +370,9 @@ func (p *Placer) Place(req *csbmsg.ServiceRequest, opt Options) (*Decision, erro
 			p.policy.Score(in)
 		}
 		in.Request, in.Load = nil, nil
-		slices.SortStableFunc(matched, func(a, b int) int {
+		// Order is unique per candidate, so the order is total and an
+		// unstable sort gives the one answer.
+		slices.SortFunc(matched, func(a, b int) int {
 			ca, cb := &d.Candidates[a], &d.Candidates[b]
 			if ua, ub := len(ca.Unhonoured), len(cb.Unhonoured); ua != ub {
 				return cmp.Compare(ua, ub) // fewer ignored fields first

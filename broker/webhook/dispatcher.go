@@ -86,19 +86,26 @@ type Message struct {
 
 // Delivery is one message to one subscriber and its progress.
 type Delivery struct {
-	ID          string          `json:"id"`
-	Subscriber  string          `json:"subscriber"`
-	Group       string          `json:"group"`
-	Order       uint64          `json:"order"`
-	Type        string          `json:"type"`
-	Body        json.RawMessage `json:"body"`
-	Created     time.Time       `json:"created"`
-	State       string          `json:"state"`
-	Attempts    int             `json:"attempts"`
-	NextAttempt time.Time       `json:"next_attempt,omitzero"`
-	LastError   string          `json:"last_error,omitempty"`
-	LastStatus  int             `json:"last_status,omitempty"`
-	Done        time.Time       `json:"done,omitzero"`
+	ID         string          `json:"id"`
+	Subscriber string          `json:"subscriber"`
+	Group      string          `json:"group"`
+	Order      uint64          `json:"order"`
+	Type       string          `json:"type"`
+	Body       json.RawMessage `json:"body"`
+	Created    time.Time       `json:"created"`
+	Progress
+}
+
+// Progress is where a delivery stands: its state (StatePending, ...),
+// the attempts made and when the next is due, the last failure, and when
+// it was delivered or given up. It is embedded, so its JSON is flat.
+type Progress struct {
+	State       string    `json:"state"`
+	Attempts    int       `json:"attempts"`
+	NextAttempt time.Time `json:"next_attempt,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
+	LastStatus  int       `json:"last_status,omitempty"`
+	Done        time.Time `json:"done,omitzero"`
 }
 
 func (d *Delivery) key(prefix string) string {
@@ -309,7 +316,7 @@ func (d *Dispatcher) Enqueue(ctx context.Context, msg Message, subscribers ...st
 			continue
 		}
 		dl := &Delivery{ID: "msg_" + newID(), Subscriber: sid, Group: msg.Group, Order: msg.Order, Type: msg.Type,
-			Body: body, Created: d.c().Clock.Now(), State: StatePending}
+			Body: body, Created: d.c().Clock.Now(), Progress: Progress{State: StatePending}}
 		// A message already queued (the same job event announced twice)
 		// keeps its delivery and its attempts.
 		if _, err := d.cfg.Store.Load(ctx, dl.key(queuePrefix)); err == nil {

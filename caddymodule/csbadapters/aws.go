@@ -4,8 +4,6 @@ import (
 	"github.com/caddy-csb/caddy-csb/caddymodule"
 	"github.com/caddy-csb/caddy-csb/caddymodule/internal/cfparse"
 
-	"net/http"
-
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
@@ -26,7 +24,7 @@ func init() {
 type AWSAdapter struct {
 	aws.Config
 
-	adapter *aws.Adapter
+	held[*aws.Adapter]
 }
 
 // CaddyModule returns the Caddy module information.
@@ -43,19 +41,8 @@ func (m *AWSAdapter) Provision(caddy.Context) error {
 	cfg := m.Config
 	cfparse.ExpandAll(&cfg.Region, &cfg.S3Endpoint, &cfg.EC2Endpoint, &cfg.AccessKeyID, &cfg.SecretAccessKey, &cfg.SessionToken,
 		&cfg.ImageID, &cfg.SubnetID, &cfg.KeyName, &cfg.RootDevice, &cfg.NamePrefix)
-	ad, err := aws.New(cfg)
-	if err != nil {
-		return err
-	}
-	m.adapter = ad
-	return nil
+	return m.hold(aws.New(cfg))
 }
-
-// CSBAdapter returns the provisioned adapter (contract.Holder).
-func (m *AWSAdapter) CSBAdapter() contract.Adapter { return m.adapter }
-
-// SetHTTPClient hands the adapter the provider's HTTP client.
-func (m *AWSAdapter) SetHTTPClient(c *http.Client) { m.adapter.SetHTTPClient(c) }
 
 // PeerOrigins returns the configured S3 and EC2 endpoints and, when the
 // SDK's default credential chain is used (no access_key_id), the instance

@@ -4,8 +4,6 @@ import (
 	"github.com/caddy-csb/caddy-csb/caddymodule"
 	"github.com/caddy-csb/caddy-csb/caddymodule/internal/cfparse"
 
-	"net/http"
-
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
@@ -26,14 +24,8 @@ type CDMIAdapter struct {
 	// Prefix prefixes job container and domain names. Default "csb-".
 	Prefix string `json:"prefix,omitempty"`
 
-	adapter *cdmi.Adapter
+	held[*cdmi.Adapter]
 }
-
-// CSBAdapter returns the provisioned adapter (contract.Holder).
-func (m *CDMIAdapter) CSBAdapter() contract.Adapter { return m.adapter }
-
-// SetHTTPClient hands the adapter the provider's HTTP client.
-func (m *CDMIAdapter) SetHTTPClient(c *http.Client) { m.adapter.SetHTTPClient(c) }
 
 // PeerOrigins returns the root container URL: its origin is the
 // provider's (PeerOriginsReporter).
@@ -51,12 +43,7 @@ func (CDMIAdapter) CaddyModule() caddy.ModuleInfo {
 func (m *CDMIAdapter) Provision(ctx caddy.Context) error {
 	cfg := cdmi.Config{Endpoint: m.Endpoint, Prefix: m.Prefix}
 	cfparse.ExpandAll(&cfg.Endpoint)
-	ad, err := cdmi.New(cfg)
-	if err != nil {
-		return err
-	}
-	m.adapter = ad
-	return nil
+	return m.hold(cdmi.New(cfg))
 }
 
 // Interface guards.

@@ -4,8 +4,6 @@ import (
 	"github.com/caddy-csb/caddy-csb/caddymodule"
 	"github.com/caddy-csb/caddy-csb/caddymodule/internal/cfparse"
 
-	"net/http"
-
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
@@ -30,14 +28,8 @@ type CIMIAdapter struct {
 	// NamePrefix prefixes the names of created resources. Default "csb-".
 	NamePrefix string `json:"name_prefix,omitempty"`
 
-	adapter *cimi.Adapter
+	held[*cimi.Adapter]
 }
-
-// CSBAdapter returns the provisioned adapter (contract.Holder).
-func (m *CIMIAdapter) CSBAdapter() contract.Adapter { return m.adapter }
-
-// SetHTTPClient hands the adapter the provider's HTTP client.
-func (m *CIMIAdapter) SetHTTPClient(c *http.Client) { m.adapter.SetHTTPClient(c) }
 
 // PeerOrigins returns the CloudEntryPoint URL: its origin is the
 // provider's (PeerOriginsReporter).
@@ -55,12 +47,7 @@ func (CIMIAdapter) CaddyModule() caddy.ModuleInfo {
 func (m *CIMIAdapter) Provision(ctx caddy.Context) error {
 	cfg := cimi.Config{Endpoint: m.Endpoint, Image: m.Image, NamePrefix: m.NamePrefix}
 	cfparse.ExpandAll(&cfg.Endpoint, &cfg.Image)
-	ad, err := cimi.New(cfg)
-	if err != nil {
-		return err
-	}
-	m.adapter = ad
-	return nil
+	return m.hold(cimi.New(cfg))
 }
 
 // Interface guards.

@@ -4,8 +4,6 @@ import (
 	"github.com/caddy-csb/caddy-csb/caddymodule"
 	"github.com/caddy-csb/caddy-csb/caddymodule/internal/cfparse"
 
-	"net/http"
-
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
@@ -26,7 +24,7 @@ func init() {
 type OpenStackAdapter struct {
 	openstack.Config
 
-	adapter *openstack.Adapter
+	held[*openstack.Adapter]
 }
 
 // CaddyModule returns the Caddy module information.
@@ -46,19 +44,8 @@ func (m *OpenStackAdapter) Provision(caddy.Context) error {
 		&cfg.ProjectDomainName, &cfg.ApplicationCredentialID, &cfg.ApplicationCredentialName,
 		&cfg.ApplicationCredentialSecret, &cfg.TempAuthURL, &cfg.TempAuthUser, &cfg.TempAuthKey,
 		&cfg.ComputeURL, &cfg.ObjectStoreURL, &cfg.Image, &cfg.KeyName, &cfg.AvailabilityZone, &cfg.NamePrefix)
-	ad, err := openstack.New(cfg)
-	if err != nil {
-		return err
-	}
-	m.adapter = ad
-	return nil
+	return m.hold(openstack.New(cfg))
 }
-
-// CSBAdapter returns the provisioned adapter (contract.Holder).
-func (m *OpenStackAdapter) CSBAdapter() contract.Adapter { return m.adapter }
-
-// SetHTTPClient hands the adapter the provider's HTTP client.
-func (m *OpenStackAdapter) SetHTTPClient(c *http.Client) { m.adapter.SetHTTPClient(c) }
 
 // PeerOrigins returns the configured Keystone, TempAuth, compute and
 // object-store URLs (PeerOriginsReporter). Endpoints the Keystone catalog

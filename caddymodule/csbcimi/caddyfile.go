@@ -84,11 +84,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if len(args) == 4 {
 				mc.CPUArch = args[3]
 			}
-			for nesting := d.Nesting(); d.NextBlock(nesting); {
-				if d.Val() != "description" {
-					return d.Errf("csb_cimi: machine_config %q: unrecognized option %q", mc.Name, d.Val())
-				}
-				mc.Description = strings.Join(d.RemainingArgs(), " ")
+			if err := description(d, "machine_config", mc.Name, &mc.Description); err != nil {
+				return err
 			}
 			h.MachineConfigs = append(h.MachineConfigs, mc)
 		case "machine_image":
@@ -97,11 +94,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("csb_cimi: machine_image <name> [<provider>...]")
 			}
 			im := MachineImage{Name: args[0], Providers: args[1:]}
-			for nesting := d.Nesting(); d.NextBlock(nesting); {
-				if d.Val() != "description" {
-					return d.Errf("csb_cimi: machine_image %q: unrecognized option %q", im.Name, d.Val())
-				}
-				im.Description = strings.Join(d.RemainingArgs(), " ")
+			if err := description(d, "machine_image", im.Name, &im.Description); err != nil {
+				return err
 			}
 			h.MachineImages = append(h.MachineImages, im)
 		case "policies":
@@ -118,6 +112,18 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		default:
 			return d.Errf("csb_cimi: unrecognized option %q", opt)
 		}
+	}
+	return nil
+}
+
+// description reads the optional block of a machine_config or
+// machine_image, whose only option is description <text>.
+func description(d *caddyfile.Dispenser, opt, name string, dst *string) error {
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		if d.Val() != "description" {
+			return d.Errf("csb_cimi: %s %q: unrecognized option %q", opt, name, d.Val())
+		}
+		*dst = strings.Join(d.RemainingArgs(), " ")
 	}
 	return nil
 }

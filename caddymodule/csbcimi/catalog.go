@@ -41,10 +41,7 @@ type offer struct {
 // offers returns the machine configurations: every distinct compute offer
 // of the catalogue (id c<cpu>-m<memory GB>[-<arch>]), then the operator's.
 func (c *call) offers() []offer {
-	var entries []catalog.ServiceEntry
-	if cat := c.h.app.Catalogue(); cat != nil {
-		entries = cat.Placeable(catalog.KindIaaS)
-	}
+	entries := c.iaasEntries()
 	byID := map[string]*offer{}
 	var out []*offer
 	for _, e := range entries {
@@ -98,14 +95,20 @@ func (c *call) offers() []offer {
 // iaasProviders are the providers with an IaaS offer in the catalogue.
 func (c *call) iaasProviders() []string {
 	var out []string
-	if cat := c.h.app.Catalogue(); cat != nil {
-		for _, e := range cat.Placeable(catalog.KindIaaS) {
-			if !slices.Contains(out, e.ProviderID) {
-				out = append(out, e.ProviderID)
-			}
+	for _, e := range c.iaasEntries() {
+		if !slices.Contains(out, e.ProviderID) {
+			out = append(out, e.ProviderID)
 		}
 	}
 	return out
+}
+
+// iaasEntries are the catalogue's placeable IaaS services.
+func (c *call) iaasEntries() []catalog.ServiceEntry {
+	if cat := c.h.app.Catalogue(); cat != nil {
+		return cat.Placeable(catalog.KindIaaS)
+	}
+	return nil
 }
 
 func (c *call) images() []MachineImage {
@@ -163,34 +166,26 @@ func (c *call) templateObj(o offer) obj {
 
 // catalogue returns the members of one catalogue collection.
 func (c *call) catalogue(name string) []obj {
-	var out []obj
 	switch name {
 	case "machineConfigs":
-		for _, o := range c.offers() {
-			out = append(out, c.configObj(o))
-		}
+		return objs(c.offers(), c.configObj)
 	case "machineTemplates":
-		for _, o := range c.offers() {
-			out = append(out, c.templateObj(o))
-		}
+		return objs(c.offers(), c.templateObj)
 	case "machineImages":
-		for _, im := range c.images() {
-			out = append(out, c.imageObj(im))
-		}
+		return objs(c.images(), c.imageObj)
 	case "volumeConfigs":
-		for _, o := range c.volumeOffers() {
-			out = append(out, c.volumeConfigObj(o))
-		}
+		return objs(c.volumeOffers(), c.volumeConfigObj)
 	}
-	return out
+	return nil
 }
 
-func (c *call) listCatalogue(name string) error {
-	q, err := parseQuery(c.r.URL.Query())
-	if err != nil {
-		return err
+// objs renders each of list.
+func objs[T any](list []T, render func(T) obj) []obj {
+	out := make([]obj, 0, len(list))
+	for _, v := range list {
+		out = append(out, render(v))
 	}
-	return write(c.w, c.f, http.StatusOK, c.collection(catalogueCollections[name], name, c.catalogue(name), q, false))
+	return out
 }
 
 func (c *call) getCatalogue(name, id string) error {

@@ -119,11 +119,11 @@ const (
 // Provision finds the csb app and applies defaults.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
-	appIface, err := ctx.App("csb")
+	app, err := caddymodule.AppFor(ctx, "csb_cimi")
 	if err != nil {
-		return fmt.Errorf("csb_cimi needs the csb app (the csb global option): %v", err)
+		return err
 	}
-	h.app = appIface.(*caddymodule.App)
+	h.app = app
 	if h.Prefix == "" {
 		h.Prefix = defaultPrefix
 	}
@@ -280,7 +280,7 @@ func (c *call) route(p []string) error {
 		if method == http.MethodPost {
 			return c.createMachine()
 		}
-		return c.listMachines()
+		return c.list("machines")
 	case p[0] == "machines" && len(p) == 2:
 		if err := only(http.MethodGet, http.MethodPut, http.MethodDelete, http.MethodPost); err != nil {
 			return err
@@ -320,7 +320,7 @@ func (c *call) route(p []string) error {
 		if method == http.MethodPost {
 			return c.createVolume()
 		}
-		return c.listVolumes()
+		return c.list("volumes")
 	case p[0] == "volumes" && len(p) == 2:
 		if err := only(http.MethodGet, http.MethodDelete); err != nil {
 			return err
@@ -334,7 +334,7 @@ func (c *call) route(p []string) error {
 		if err := only(http.MethodGet); err != nil {
 			return err
 		}
-		return c.listJobs()
+		return c.list("jobs")
 	case p[0] == "jobs" && len(p) == 2:
 		if err := only(http.MethodGet); err != nil {
 			return err
@@ -345,7 +345,7 @@ func (c *call) route(p []string) error {
 			return err
 		}
 		if len(p) == 1 {
-			return c.listCatalogue(p[0])
+			return c.list(p[0])
 		}
 		return c.getCatalogue(p[0], p[1])
 	}
@@ -396,6 +396,19 @@ var (
 	_ caddy.Validator             = (*Handler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
 )
+
+// list answers GET on one of the CloudEntryPoint's collections.
+func (c *call) list(name string) error {
+	q, err := parseQuery(c.r.URL.Query())
+	if err != nil {
+		return err
+	}
+	col, err := c.collectionOf(name, q)
+	if err != nil {
+		return err
+	}
+	return write(c.w, c.f, http.StatusOK, col)
+}
 
 // collectionOf renders one of the CloudEntryPoint's collections whole.
 func (c *call) collectionOf(name string, q *query) (obj, error) {

@@ -14,8 +14,9 @@ import (
 	"mime"
 	"net/http"
 	"sort"
-	"strconv"
 	"strings"
+
+	"github.com/caddy-csb/caddy-csb/caddymodule/internal/accept"
 )
 
 // Protocol constants.
@@ -64,24 +65,14 @@ func errorf(status int, format string, args ...any) error {
 // negotiate picks the binding of the answer from Accept: JSON unless XML
 // is preferred; 406 when neither is acceptable.
 func negotiate(r *http.Request) (format, error) {
-	accept := r.Header.Get("Accept")
-	if strings.TrimSpace(accept) == "" {
+	header := r.Header.Get("Accept")
+	if strings.TrimSpace(header) == "" {
 		return formatJSON, nil
 	}
 	best, bestQ := formatJSON, -1.0
-	for _, part := range strings.Split(accept, ",") {
-		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
-		if err != nil {
-			continue
-		}
-		q := 1.0
-		if s, ok := params["q"]; ok {
-			if v, err := strconv.ParseFloat(s, 64); err == nil {
-				q = v
-			}
-		}
+	for _, rg := range accept.Ranges([]string{header}) {
 		var f format
-		switch mt {
+		switch rg.Type {
 		case "application/json", "application/*", "*/*":
 			f = formatJSON
 		case "application/xml", "text/xml":
@@ -89,12 +80,12 @@ func negotiate(r *http.Request) (format, error) {
 		default:
 			continue
 		}
-		if q > bestQ || q == bestQ && f == formatJSON && best != formatJSON && mt == "application/json" {
-			best, bestQ = f, q
+		if rg.Q > bestQ || rg.Q == bestQ && f == formatJSON && best != formatJSON && rg.Type == "application/json" {
+			best, bestQ = f, rg.Q
 		}
 	}
 	if bestQ <= 0 {
-		return 0, errorf(http.StatusNotAcceptable, "Accept %q: this CIMI service answers application/json or application/xml", accept)
+		return 0, errorf(http.StatusNotAcceptable, "Accept %q: this CIMI service answers application/json or application/xml", header)
 	}
 	return best, nil
 }

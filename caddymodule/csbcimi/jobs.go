@@ -141,24 +141,6 @@ func (c *call) jobsOf(j *jobs.Job, live string) []obj {
 	return out
 }
 
-func (c *call) listJobs() error {
-	q, err := parseQuery(c.r.URL.Query())
-	if err != nil {
-		return err
-	}
-	list, err := c.m.ListOwned(c.ctx, c.owner)
-	if err != nil {
-		return err
-	}
-	var all []obj
-	for _, j := range list {
-		if isMachine(j) || isVolume(j) {
-			all = append(all, c.jobsOf(j, "")...)
-		}
-	}
-	return write(c.w, c.f, http.StatusOK, c.collection("Job", "jobs", all, q, false))
-}
-
 func (c *call) getJob(cid string) error {
 	q, err := parseQuery(c.r.URL.Query())
 	if err != nil {

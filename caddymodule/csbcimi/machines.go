@@ -18,6 +18,7 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 	"github.com/caddy-csb/caddy-csb/broker/placement"
+	"github.com/caddy-csb/caddy-csb/caddymodule/internal/durparam"
 )
 
 // The broker's properties keys. A MachineCreate may set PropProvider and
@@ -264,18 +265,6 @@ func (c *call) machines() ([]obj, error) {
 	return out, nil
 }
 
-func (c *call) listMachines() error {
-	q, err := parseQuery(c.r.URL.Query())
-	if err != nil {
-		return err
-	}
-	ms, err := c.machines()
-	if err != nil {
-		return err
-	}
-	return write(c.w, c.f, http.StatusOK, c.collection("Machine", "machines", ms, q, true))
-}
-
 // request turns a MachineCreate into the broker's request and create
 // options.
 func (c *call) request(mc *machineCreate) (*csbmsg.ServiceRequest, jobs.CreateOptions, error) {
@@ -439,11 +428,8 @@ func restrict(access *placement.Access, ids []string) *placement.Access {
 
 // leaseOf reads a csb.lease value: a Go duration or whole seconds.
 func leaseOf(v string) (time.Duration, error) {
-	if n, err := strconv.ParseUint(v, 10, 32); err == nil && n > 0 {
-		return time.Duration(n) * time.Second, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
+	d, ok := durparam.Parse(v)
+	if !ok {
 		return 0, errorf(http.StatusBadRequest, "property %s %q: want a duration (2h) or seconds", PropLease, v)
 	}
 	return d, nil
@@ -461,6 +447,15 @@ func (c *call) createMachine() error {
 	if _, dry := c.r.URL.Query()["dryRun"]; dry {
 		return c.dryRun(req, opt)
 	}
+	return c.create(req, opt, "machines", "machine", func(j *jobs.Job) obj { return c.machineObj(j, "") })
+}
+
+// create makes the job of a MachineCreate or VolumeCreate and answers it:
+// 201 with the resource (made by resource) when the job succeeded at
+// once, 202 with the creation's Job while it runs, 400 for a request the
+// broker cannot read or serve, 409 when no provider could make it. The
+// Location is the resource in collection coll; what names it in the 409.
+func (c *call) create(req *csbmsg.ServiceRequest, opt jobs.CreateOptions, coll, what string, resource func(*jobs.Job) obj) error {
 	res, err := c.m.Create(c.ctx, c.owner, req, opt)
 	if err != nil {
 		if errors.Is(err, jobs.ErrNotRecorded) {
@@ -472,17 +467,17 @@ func (c *call) createMachine() error {
 	if j != nil {
 		c.setJob(j.ID)
 		c.w.Header().Set(JobHeader, c.base+"jobs/"+j.ID+jobCreate)
-		c.w.Header().Set("Location", c.base+"machines/"+j.ID)
+		c.w.Header().Set("Location", c.base+coll+"/"+j.ID)
 	}
 	switch {
 	case res.Status == csbmsg.StatusOK && j != nil && j.Status == jobs.StatusSuccess:
-		return write(c.w, c.f, http.StatusCreated, c.machineObj(j, ""))
+		return write(c.w, c.f, http.StatusCreated, resource(j))
 	case res.Status == csbmsg.StatusOK && j != nil && j.Status.InFlight():
 		return write(c.w, c.f, http.StatusAccepted, c.jobsOf(j, "")[0])
 	case res.Status == csbmsg.StatusSyntaxError || res.Status == csbmsg.StatusUnsupported:
 		return errorf(http.StatusBadRequest, "%s", res.Reason)
 	}
-	return errorf(http.StatusConflict, "no provider could create the machine: %s", res.Reason)
+	return errorf(http.StatusConflict, "no provider could create the %s: %s", what, res.Reason)
 }
 
 // dryRun answers placement's explanation of a MachineCreate: what

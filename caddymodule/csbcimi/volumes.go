@@ -93,12 +93,8 @@ type volumeOffer struct {
 // volumeOffers returns every distinct storage offer of the catalogue's
 // IaaS services (id s<GB>), largest first.
 func (c *call) volumeOffers() []volumeOffer {
-	var entries []catalog.ServiceEntry
-	if cat := c.h.app.Catalogue(); cat != nil {
-		entries = cat.Placeable(catalog.KindIaaS)
-	}
 	by := map[uint64]*volumeOffer{}
-	for _, e := range entries {
+	for _, e := range c.iaasEntries() {
 		s := e.Service.IaaS
 		if s == nil || s.Storage == nil || s.Storage.Size == nil || *s.Storage.Size == 0 {
 			continue
@@ -212,24 +208,6 @@ func (c *call) ownVolume(id string) (*jobs.Job, error) {
 	return j, nil
 }
 
-func (c *call) listVolumes() error {
-	q, err := parseQuery(c.r.URL.Query())
-	if err != nil {
-		return err
-	}
-	list, err := c.m.ListOwned(c.ctx, c.owner)
-	if err != nil {
-		return err
-	}
-	var out []obj
-	for _, j := range list {
-		if isVolume(j) && !j.Status.Final() {
-			out = append(out, c.volumeObj(j))
-		}
-	}
-	return write(c.w, c.f, http.StatusOK, c.collection("Volume", "volumes", out, q, true))
-}
-
 func (c *call) getVolume(id string) error {
 	q, err := parseQuery(c.r.URL.Query())
 	if err != nil {
@@ -259,28 +237,7 @@ func (c *call) createVolume() error {
 		return err
 	}
 	req := &csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Storage: st}}
-	res, err := c.m.Create(c.ctx, c.owner, req, opt)
-	if err != nil {
-		if errors.Is(err, jobs.ErrNotRecorded) {
-			return errorf(http.StatusServiceUnavailable, "%v", err)
-		}
-		return err
-	}
-	j := res.Job
-	if j != nil {
-		c.setJob(j.ID)
-		c.w.Header().Set(JobHeader, c.base+"jobs/"+j.ID+jobCreate)
-		c.w.Header().Set("Location", c.base+"volumes/"+j.ID)
-	}
-	switch {
-	case res.Status == csbmsg.StatusOK && j != nil && j.Status == jobs.StatusSuccess:
-		return write(c.w, c.f, http.StatusCreated, c.volumeObj(j))
-	case res.Status == csbmsg.StatusOK && j != nil && j.Status.InFlight():
-		return write(c.w, c.f, http.StatusAccepted, c.jobsOf(j, "")[0])
-	case res.Status == csbmsg.StatusSyntaxError || res.Status == csbmsg.StatusUnsupported:
-		return errorf(http.StatusBadRequest, "%s", res.Reason)
-	}
-	return errorf(http.StatusConflict, "no provider could create the volume: %s", res.Reason)
+	return c.create(req, opt, "volumes", "volume", c.volumeObj)
 }
 
 func (c *call) deleteVolume(id string) error {

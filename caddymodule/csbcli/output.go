@@ -28,6 +28,13 @@ type jobView struct {
 	// Granted sums up the granted resources.
 	Granted       string `json:"granted,omitempty"`
 	IgnoredFields string `json:"ignored_fields,omitempty"`
+	// Cost is what the job cost so far, from the Csb-Cost header (absent
+	// for a job without a cost); CostDetail is the Csb-Cost-Detail header
+	// (state=accruing|final, rate, price, unit, units; docs/costs.md) and
+	// CostFinal whether its state is final.
+	Cost       *float64 `json:"cost,omitempty"`
+	CostFinal  bool     `json:"cost_final,omitempty"`
+	CostDetail string   `json:"cost_detail,omitempty"`
 }
 
 func viewOf(a *answer) jobView {
@@ -38,7 +45,51 @@ func viewOf(a *answer) jobView {
 		v.JobID, v.JobStatus, v.Expires, v.CloudServiceURI = j.JobID, j.JobStatus, &exp, j.CloudServiceURI
 	}
 	v.Granted = granted(r)
+	if c, err := strconv.ParseFloat(a.Header.Get("Csb-Cost"), 64); err == nil {
+		v.Cost, v.CostDetail = &c, a.Header.Get("Csb-Cost-Detail")
+		v.CostFinal = costState(v.CostDetail) == "final"
+	}
 	return v
+}
+
+// costState reads state=... from a Csb-Cost-Detail header.
+func costState(detail string) string {
+	for _, part := range strings.Split(detail, ",") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(part), "="); ok && k == "state" {
+			return v
+		}
+	}
+	return ""
+}
+
+// money writes an amount of the cost as the broker does (up to six
+// decimals).
+func money(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
+// costText is the COST of a job for people: "0.0125 accruing (0.3 per
+// hour)", "0.0125 final", "-" without a cost.
+func costText(cost *float64, final bool, rate *float64) string {
+	switch {
+	case cost == nil:
+		return "-"
+	case final:
+		return money(*cost) + " final"
+	case rate != nil:
+		return fmt.Sprintf("%s accruing (%s per hour)", money(*cost), money(*rate))
+	}
+	return money(*cost) + " accruing"
+}
+
+// detailRate reads rate=... from a Csb-Cost-Detail header.
+func detailRate(detail string) *float64 {
+	for _, part := range strings.Split(detail, ",") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(part), "="); ok && k == "rate" {
+			if r, err := strconv.ParseFloat(v, 64); err == nil {
+				return &r
+			}
+		}
+	}
+	return nil
 }
 
 // granted sums up the resources of an answer in a few words.
@@ -144,6 +195,9 @@ func printJob(w io.Writer, v jobView) error {
 	}
 	row("ENDPOINT", v.CloudServiceURI)
 	row("GRANTED", v.Granted)
+	if v.Cost != nil {
+		row("COST", costText(v.Cost, v.CostFinal, detailRate(v.CostDetail)))
+	}
 	row("IGNORED", v.IgnoredFields)
 	row("REASON", v.Reason)
 	return tw.Flush()
@@ -163,14 +217,20 @@ type listedJob struct {
 	CopiedFrom      string    `json:"copied_from,omitempty"`
 	Created         time.Time `json:"created"`
 	Updated         time.Time `json:"updated"`
+	// Cost, CostFinal and CostRate: what the job cost so far, whether
+	// that is final, and its cost per hour while it accrues (absent for a
+	// job without a cost).
+	Cost      *float64 `json:"cost,omitempty"`
+	CostFinal bool     `json:"cost_final,omitempty"`
+	CostRate  *float64 `json:"cost_rate,omitempty"`
 }
 
 func printJobs(w io.Writer, jobs []listedJob) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "JOB\tSTATUS\tKIND\tPROVIDER\tSERVICE\tLEASE\tCREATED\tENDPOINT")
+	fmt.Fprintln(tw, "JOB\tSTATUS\tKIND\tPROVIDER\tSERVICE\tLEASE\tCOST\tCREATED\tENDPOINT")
 	for _, j := range jobs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.JobID, j.JobStatus, dash(j.Kind), dash(j.ProviderID), dash(j.ServiceID),
-			lease(j.Expires), j.Created.Local().Format("2006-01-02 15:04"), dash(j.CloudServiceURI))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.JobID, j.JobStatus, dash(j.Kind), dash(j.ProviderID), dash(j.ServiceID),
+			lease(j.Expires), costText(j.Cost, j.CostFinal, j.CostRate), j.Created.Local().Format("2006-01-02 15:04"), dash(j.CloudServiceURI))
 	}
 	return tw.Flush()
 }

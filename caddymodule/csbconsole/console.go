@@ -93,11 +93,11 @@ const defaultPrefix = "/console"
 // Provision finds the csb app, applies defaults and parses the pages.
 func (c *Console) Provision(ctx caddy.Context) error {
 	c.logger = ctx.Logger()
-	appIface, err := ctx.App("csb")
+	app, err := caddymodule.AppFor(ctx, "csb_console")
 	if err != nil {
-		return fmt.Errorf("csb_console needs the csb app (the csb global option): %v", err)
+		return err
 	}
-	c.app = appIface.(*caddymodule.App)
+	c.app = app
 	if c.Prefix == "" {
 		c.Prefix = defaultPrefix
 	}
@@ -191,7 +191,7 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // script or style, no framing, no other site's forms or resources.
 func setSecurityHeaders(w http.ResponseWriter) {
 	h := w.Header()
-	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("X-Frame-Options", "DENY")

@@ -3,6 +3,7 @@ package csbconsole
 // The pages: what each one reads from the engine, and the forms' actions.
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"net/url"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,6 +24,8 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 	"github.com/caddy-csb/caddy-csb/broker/placement"
+	"github.com/caddy-csb/caddy-csb/broker/quota"
+	"github.com/caddy-csb/caddy-csb/caddymodule"
 )
 
 // maxFormBytes bounds a POSTed form.
@@ -234,16 +238,31 @@ type jobView struct {
 	Reason    string
 	Created   time.Time
 	Live      bool // renewable and removable
+	InFlight  bool // pending or provisioning: the page long-polls it (console.js)
 	URI       string
+	// Cost is what the job cost so far (docs/costs.md), "" for a job
+	// without a cost; CostFinal tells whether it still accrues, at
+	// CostRate per hour (CostPrice per CostUnit, CostUnits of them).
+	Cost      string
+	CostFinal bool
+	CostRate  string
+	CostPrice string
+	CostUnit  string
+	CostUnits string
 }
 
 func viewJob(j *jobs.Job, now time.Time) jobView {
 	v := jobView{ID: j.ID, Owner: j.Owner, Status: string(j.Status), Kind: string(j.Kind), Provider: j.ProviderID, Service: j.ServiceID,
 		Attempts: len(j.Attempts), Reason: j.Reason, Created: j.Created, URI: j.CloudServiceURI(),
-		Live: j.Status == jobs.StatusSuccess || j.Status.InFlight()}
+		Live: j.Status == jobs.StatusSuccess || j.Status.InFlight(), InFlight: j.Status.InFlight()}
 	if j.Status == jobs.StatusSuccess && !j.Expires.IsZero() {
 		v.Expires = j.Expires
 		v.LeaseLeft = left(j.Expires.Sub(now))
+	}
+	if c := j.Cost; c != nil {
+		v.Cost, v.CostFinal = quota.Money(c.Amount(now)), c.Final()
+		v.CostRate, v.CostPrice, v.CostUnit = quota.Money(c.Rate()), quota.Money(c.Price), string(c.Unit)
+		v.CostUnits = strconv.FormatFloat(c.Units, 'f', -1, 64)
 	}
 	return v
 }
@@ -348,9 +367,58 @@ func (rq *request) job(id string) error {
 	if j == nil {
 		return caddyhttp.Error(http.StatusNotFound, fmt.Errorf("no such job: %s", id))
 	}
+	if rq.r.URL.Query().Has("wait") {
+		if j, err = rq.waitJob(j); err != nil {
+			return err
+		}
+	}
 	req := j.Granted()
 	d := jobDetail{Job: viewJob(j, time.Now()), Attempts: j.Attempts, Decision: j.Decision, XML: xmlOf(&req)}
 	return rq.render(http.StatusOK, "job", &page{Title: "Job " + j.ID, Nav: "jobs", Data: d})
+}
+
+// maxWait bounds a job page's ?wait= (the csb app's events { max_wait }
+// may shorten it further).
+const maxWait = 60 * time.Second
+
+// waitJob serves a job page's ?wait=<duration> (console.js asks for it
+// while the job is pending or provisioning): the page is answered when
+// the job's status changes or the wait is over, as the Consumer
+// interface's long-poll does, with the job's status and the wait
+// applied in the Csb-Job-Status and Csb-Wait headers. A job that is not
+// in flight, or a broker without events, is answered at once (without
+// Csb-Wait, so the script stops asking).
+func (rq *request) waitJob(j *jobs.Job) (*jobs.Job, error) {
+	d, err := time.ParseDuration(rq.r.URL.Query().Get("wait"))
+	if err != nil || d <= 0 {
+		return nil, caddyhttp.Error(http.StatusBadRequest, fmt.Errorf("csb_console: wait %q: want a positive duration such as 30s", rq.r.URL.Query().Get("wait")))
+	}
+	hdr := rq.w.Header()
+	if !j.Status.InFlight() {
+		hdr.Set("Csb-Job-Status", string(j.Status))
+		return j, nil
+	}
+	cur, applied, err := rq.c.app.WaitJobChange(rq.r.Context(), j.ID, min(d, maxWait), func(context.Context) (*jobs.Job, error) {
+		got, err := rq.lookup(j.ID)
+		if err == nil && got == nil {
+			err = jobs.ErrNoJob
+		}
+		return got, err
+	})
+	switch {
+	case errors.Is(err, caddymodule.ErrNoEvents):
+		cur = j
+	case cur != nil && rq.r.Context().Err() != nil:
+		return nil, rq.r.Context().Err() // the browser went away
+	case errors.Is(err, jobs.ErrNoJob):
+		return nil, caddyhttp.Error(http.StatusNotFound, fmt.Errorf("no such job: %s", j.ID))
+	case err != nil:
+		return nil, err
+	default:
+		hdr.Set("Csb-Wait", strconv.FormatFloat(applied.Seconds(), 'f', -1, 64))
+	}
+	hdr.Set("Csb-Job-Status", string(cur.Status))
+	return cur, nil
 }
 
 // act renews or removes a job (POST /jobs/<id>/renew|remove).

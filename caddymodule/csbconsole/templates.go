@@ -30,11 +30,13 @@ type pageSet struct {
 }
 
 var funcs = template.FuncMap{
-	"when": func(t time.Time) string {
+	// when writes a time for people, in a span that wide screens keep on
+	// one line.
+	"when": func(t time.Time) template.HTML {
 		if t.IsZero() {
 			return "never"
 		}
-		return t.UTC().Format("2006-01-02 15:04:05 UTC")
+		return template.HTML(`<span class="when">` + template.HTMLEscapeString(t.UTC().Format("2006-01-02 15:04:05 UTC")) + `</span>`)
 	},
 	"iso":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"join": strings.Join,

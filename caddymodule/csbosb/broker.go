@@ -219,13 +219,7 @@ func (b *osbBroker) Provision(ctx context.Context, instanceID string, d domain.P
 // restart, or on another member of a cluster) finds the job the first
 // attempt made instead of making a second one.
 func (b *osbBroker) startProvision(key, opID, owner string, pr placementRequest, lease time.Duration, providers []string) {
-	if _, busy := running.LoadOrStore(key, opID); busy {
-		return
-	}
-	go func() {
-		defer running.Delete(key)
-		ctx, cancel := context.WithTimeout(context.Background(), workTimeout)
-		defer cancel()
+	b.background(key, opID, func(ctx context.Context) {
 		m, err := b.mgr()
 		var res *jobs.Result
 		if err == nil {
@@ -247,6 +241,50 @@ func (b *osbBroker) startProvision(key, opID, owner string, pr placementRequest,
 				b.settleProvision(rec, res.Job)
 			}
 		})
+	})
+}
+
+// begin stores the instance with the operation just set on it and
+// starts the operation's work.
+func (b *osbBroker) begin(ctx context.Context, key string, rec *instanceRecord, start func(key string, rec *instanceRecord)) error {
+	rec.Updated = rec.Op.Started
+	if err := b.rec.storeInstance(ctx, key, rec); err != nil {
+		return serverError(err)
+	}
+	start(key, rec)
+	return nil
+}
+
+// settledJob reads the instance's job for an operation that needs its
+// resources (an update, a binding): a job that holds none is 422, the
+// instance cannot be what ("updated", "bound").
+func (b *osbBroker) settledJob(ctx context.Context, rec *instanceRecord, what string) (*jobs.Job, error) {
+	j, err := b.jobState(ctx, rec)
+	if err != nil {
+		return nil, err
+	}
+	if j == nil || j.Status != jobs.StatusSuccess || j.Resource == nil {
+		why := gone(j)
+		if why == "" {
+			why = "it holds no resources"
+		}
+		return nil, unprocessable("service instance %q cannot be %s: %s", rec.ID, what, why)
+	}
+	return j, nil
+}
+
+// background runs work for the instance's operation opID in a goroutine,
+// with a context bounded by workTimeout: once per instance at a time (a
+// start while the instance's work runs, in a retried poll, does nothing).
+func (b *osbBroker) background(key, opID string, work func(ctx context.Context)) {
+	if _, busy := running.LoadOrStore(key, opID); busy {
+		return
+	}
+	go func() {
+		defer running.Delete(key)
+		ctx, cancel := context.WithTimeout(context.Background(), workTimeout)
+		defer cancel()
+		work(ctx)
 	}()
 }
 
@@ -300,6 +338,27 @@ func (b *osbBroker) current(ctx context.Context, instanceID string, deletedToo b
 		return nil, key, errNoRecord
 	}
 	return rec, key, nil
+}
+
+// locked locks the caller's instance and reads it (see current): the
+// record, its key and the unlock to defer. An unknown instance is the
+// error missing (each OSB call names its own), any other failure a
+// server error; on an error nothing stays locked.
+func (b *osbBroker) locked(ctx context.Context, instanceID string, missing error) (*instanceRecord, string, func(), error) {
+	key := instanceKey(callerOf(ctx).Platform, instanceID)
+	unlock, err := b.rec.lock(ctx, key)
+	if err != nil {
+		return nil, key, nil, serverError(err)
+	}
+	rec, _, err := b.current(ctx, instanceID, false)
+	if err != nil {
+		unlock()
+		if errors.Is(err, errNoRecord) {
+			return nil, key, nil, missing
+		}
+		return nil, key, nil, serverError(err)
+	}
+	return rec, key, unlock, nil
 }
 
 // jobState reads the instance's job: nil when it is gone (purged).
@@ -479,20 +538,11 @@ func (b *osbBroker) Update(ctx context.Context, instanceID string, d domain.Upda
 	if err := b.checkMaintenance(d.MaintenanceInfo); err != nil {
 		return spec, err
 	}
-	c := callerOf(ctx)
-	key := instanceKey(c.Platform, instanceID)
-	unlock, err := b.rec.lock(ctx, key)
+	rec, key, unlock, err := b.locked(ctx, instanceID, notFound("no service instance %q", instanceID))
 	if err != nil {
-		return spec, serverError(err)
+		return spec, err
 	}
 	defer unlock()
-	rec, _, err := b.current(ctx, instanceID, false)
-	if errors.Is(err, errNoRecord) {
-		return spec, notFound("no service instance %q", instanceID)
-	}
-	if err != nil {
-		return spec, serverError(err)
-	}
 	if rec.Op.State == stateInProgress {
 		return spec, concurrency(rec)
 	}
@@ -530,16 +580,9 @@ func (b *osbBroker) Update(ctx context.Context, instanceID string, d domain.Upda
 	if err != nil {
 		return spec, badRequest("%v", err)
 	}
-	j, err := b.jobState(ctx, rec)
+	j, err := b.settledJob(ctx, rec, "updated")
 	if err != nil {
 		return spec, err
-	}
-	if j == nil || j.Status != jobs.StatusSuccess {
-		why := gone(j)
-		if why == "" {
-			why = "it holds no resources"
-		}
-		return spec, unprocessable("service instance %q cannot be updated: %s", instanceID, why)
 	}
 	if pin := p.provider(q); pin != "" && pin != j.ProviderID {
 		return spec, badRequest("parameter provider: the instance is at %s; an update cannot move it to %s", j.ProviderID, pin)
@@ -549,24 +592,18 @@ func (b *osbBroker) Update(ctx context.Context, instanceID string, d domain.Upda
 	if len(merged) == 0 {
 		rec.Op.Params = nil
 	}
-	rec.Updated = rec.Op.Started
-	if err := b.rec.storeInstance(ctx, key, rec); err != nil {
-		return spec, serverError(err)
+	if err := b.begin(ctx, key, rec, b.startUpdate); err != nil {
+		return spec, err
 	}
-	b.startUpdate(key, rec)
 	return domain.UpdateServiceSpec{IsAsync: true, OperationData: rec.Op.ID}, nil
 }
 
 // startUpdate applies a recorded update to the job in the background.
 func (b *osbBroker) startUpdate(key string, rec *instanceRecord) {
 	opID := rec.Op.ID
-	if _, busy := running.LoadOrStore(key, opID); busy {
-		return
-	}
 	p, ok := b.view().plans[rec.Op.PlanID]
 	owner, jobID, planID, ps := rec.Owner, rec.JobID, rec.Op.PlanID, rec.Op.Params
-	go func() {
-		defer running.Delete(key)
+	b.background(key, opID, func(ctx context.Context) {
 		if !ok {
 			b.finish(key, opID, func(r *instanceRecord) {
 				r.Op.State, r.Op.Description = stateFailed, "the plan is no longer in the catalogue"
@@ -574,8 +611,6 @@ func (b *osbBroker) startUpdate(key string, rec *instanceRecord) {
 			return
 		}
 		q, _ := parseParams(ps, p.Kind)
-		ctx, cancel := context.WithTimeout(context.Background(), workTimeout)
-		defer cancel()
 		m, err := b.mgr()
 		var res *jobs.Result
 		if err == nil {
@@ -592,7 +627,7 @@ func (b *osbBroker) startUpdate(key string, rec *instanceRecord) {
 				r.PlanID, r.Params = planID, ps
 			}
 		})
-	}()
+	})
 }
 
 // Deprovision is DELETE /v2/service_instances/:id: the instance's
@@ -602,20 +637,11 @@ func (b *osbBroker) Deprovision(ctx context.Context, instanceID string, d domain
 	if !async {
 		return spec, apiresponses.ErrAsyncRequired
 	}
-	c := callerOf(ctx)
-	key := instanceKey(c.Platform, instanceID)
-	unlock, err := b.rec.lock(ctx, key)
+	rec, key, unlock, err := b.locked(ctx, instanceID, apiresponses.ErrInstanceDoesNotExist)
 	if err != nil {
-		return spec, serverError(err)
+		return spec, err
 	}
 	defer unlock()
-	rec, _, err := b.current(ctx, instanceID, false)
-	if errors.Is(err, errNoRecord) {
-		return spec, apiresponses.ErrInstanceDoesNotExist
-	}
-	if err != nil {
-		return spec, serverError(err)
-	}
 	if rec.Op.State == stateInProgress {
 		return spec, concurrency(rec)
 	}
@@ -626,11 +652,9 @@ func (b *osbBroker) Deprovision(ctx context.Context, instanceID string, d domain
 		delete(rec.Bindings, id)
 	}
 	rec.Op = operation{ID: "deprovision-" + randomToken(12), Kind: opDeprovision, State: stateInProgress, Started: time.Now().UTC(), Description: "removing the instance's resources"}
-	rec.Updated = rec.Op.Started
-	if err := b.rec.storeInstance(ctx, key, rec); err != nil {
-		return spec, serverError(err)
+	if err := b.begin(ctx, key, rec, b.startDeprovision); err != nil {
+		return spec, err
 	}
-	b.startDeprovision(key, rec)
 	return domain.DeprovisionServiceSpec{IsAsync: true, OperationData: rec.Op.ID}, nil
 }
 
@@ -638,14 +662,8 @@ func (b *osbBroker) Deprovision(ctx context.Context, instanceID string, d domain
 // background.
 func (b *osbBroker) startDeprovision(key string, rec *instanceRecord) {
 	opID := rec.Op.ID
-	if _, busy := running.LoadOrStore(key, opID); busy {
-		return
-	}
 	owner, jobID := rec.Owner, rec.JobID
-	go func() {
-		defer running.Delete(key)
-		ctx, cancel := context.WithTimeout(context.Background(), workTimeout)
-		defer cancel()
+	b.background(key, opID, func(ctx context.Context) {
 		var res *jobs.Result
 		var err error
 		if jobID != "" {
@@ -668,27 +686,18 @@ func (b *osbBroker) startDeprovision(key string, rec *instanceRecord) {
 				r.Deleted = true
 			}
 		})
-	}()
+	})
 }
 
 // Bind is PUT /v2/service_instances/:id/service_bindings/:binding_id: a
 // credential for the instance's job route, scoped to that one job.
 func (b *osbBroker) Bind(ctx context.Context, instanceID, bindingID string, d domain.BindDetails, async bool) (domain.Binding, error) {
 	var out domain.Binding
-	c := callerOf(ctx)
-	key := instanceKey(c.Platform, instanceID)
-	unlock, err := b.rec.lock(ctx, key)
+	rec, key, unlock, err := b.locked(ctx, instanceID, notFound("no service instance %q", instanceID))
 	if err != nil {
-		return out, serverError(err)
+		return out, err
 	}
 	defer unlock()
-	rec, _, err := b.current(ctx, instanceID, false)
-	if errors.Is(err, errNoRecord) {
-		return out, notFound("no service instance %q", instanceID)
-	}
-	if err != nil {
-		return out, serverError(err)
-	}
 	if d.ServiceID != rec.ServiceID {
 		return out, badRequest("service_id %q is not the instance's service", d.ServiceID)
 	}
@@ -711,16 +720,9 @@ func (b *osbBroker) Bind(ctx context.Context, instanceID, bindingID string, d do
 	if rec.Op.State == stateInProgress {
 		return out, concurrency(rec)
 	}
-	j, err := b.jobState(ctx, rec)
+	j, err := b.settledJob(ctx, rec, "bound")
 	if err != nil {
 		return out, err
-	}
-	if j == nil || j.Status != jobs.StatusSuccess || j.Resource == nil {
-		why := gone(j)
-		if why == "" {
-			why = "it holds no resources"
-		}
-		return out, unprocessable("service instance %q cannot be bound: %s", instanceID, why)
 	}
 	bd := &bindingRecord{ID: bindingID, Username: "osb-" + randomToken(12), Password: randomToken(24), Params: params, Created: time.Now().UTC()}
 	if err := b.rec.storeCredential(ctx, &credentialRecord{
@@ -765,20 +767,11 @@ func (b *osbBroker) binding(ctx context.Context, rec *instanceRecord, j *jobs.Jo
 // Unbind is DELETE .../service_bindings/:binding_id: the credential is
 // revoked at once.
 func (b *osbBroker) Unbind(ctx context.Context, instanceID, bindingID string, d domain.UnbindDetails, async bool) (domain.UnbindSpec, error) {
-	c := callerOf(ctx)
-	key := instanceKey(c.Platform, instanceID)
-	unlock, err := b.rec.lock(ctx, key)
+	rec, key, unlock, err := b.locked(ctx, instanceID, apiresponses.ErrBindingDoesNotExist)
 	if err != nil {
-		return domain.UnbindSpec{}, serverError(err)
+		return domain.UnbindSpec{}, err
 	}
 	defer unlock()
-	rec, _, err := b.current(ctx, instanceID, false)
-	if errors.Is(err, errNoRecord) {
-		return domain.UnbindSpec{}, apiresponses.ErrBindingDoesNotExist
-	}
-	if err != nil {
-		return domain.UnbindSpec{}, serverError(err)
-	}
 	bd, ok := rec.Bindings[bindingID]
 	if !ok {
 		return domain.UnbindSpec{}, apiresponses.ErrBindingDoesNotExist

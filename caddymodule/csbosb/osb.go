@@ -131,11 +131,10 @@ const defaultJobRoute = "/csb/jobs/"
 // Provision finds the csb app, applies defaults and builds the OSB API.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
-	appIface, err := ctx.App("csb")
+	app, err := caddymodule.AppFor(ctx, "csb_osb")
 	if err != nil {
-		return fmt.Errorf("csb_osb needs the csb app (the csb global option): %v", err)
+		return err
 	}
-	app := appIface.(*caddymodule.App)
 	if h.JobRoute == "" {
 		h.JobRoute = defaultJobRoute
 	}

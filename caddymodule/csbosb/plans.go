@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/caddymodule/internal/durparam"
 )
 
 // Plan is one OSB service plan the operator declares. Its request is
@@ -194,11 +194,8 @@ func wholeNumber(v json.RawMessage) (uint64, error) {
 func leaseValue(v json.RawMessage) (time.Duration, error) {
 	var s string
 	if json.Unmarshal(v, &s) == nil {
-		if n, err := strconv.ParseUint(s, 10, 32); err == nil && n > 0 {
-			return time.Duration(n) * time.Second, nil
-		}
-		d, err := time.ParseDuration(s)
-		if err != nil || d <= 0 {
+		d, ok := durparam.Parse(s)
+		if !ok {
 			return 0, fmt.Errorf("must be a positive duration such as \"90m\" or a number of seconds, not %q", s)
 		}
 		return d, nil

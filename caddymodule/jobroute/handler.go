@@ -129,11 +129,11 @@ const defaultJobPrefix = "/csb/jobs/"
 // Provision finds the csb app and applies defaults.
 func (h *JobRoute) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
-	appIface, err := ctx.App("csb")
+	app, err := caddymodule.AppFor(ctx, "csb_job_route")
 	if err != nil {
-		return fmt.Errorf("csb_job_route needs the csb app (the csb global option): %v", err)
+		return err
 	}
-	h.app = appIface.(*caddymodule.App)
+	h.app = app
 	if h.Prefix == "" {
 		h.Prefix = defaultJobPrefix
 	}

@@ -3,7 +3,6 @@ package jobroute
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"time"
 
@@ -82,11 +81,11 @@ const (
 // watch (stopped with the config).
 func (u *JobUpstreams) Provision(ctx caddy.Context) error {
 	u.logger = ctx.Logger()
-	appIface, err := ctx.App("csb")
+	app, err := caddymodule.AppFor(ctx, "dynamic csb")
 	if err != nil {
-		return fmt.Errorf("dynamic csb needs the csb app (the csb global option): %v", err)
+		return err
 	}
-	u.app = appIface.(*caddymodule.App)
+	u.app = app
 	if u.UnhealthyAfter == 0 {
 		u.UnhealthyAfter = defaultUnhealthyAfter
 	}

@@ -12,12 +12,14 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -74,12 +76,75 @@ func RemoveBinary() {
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := pickPort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return p
+}
+
+// The ports FreePort hands out. It chooses at random from below the
+// kernel's ephemeral range (ip_local_port_range), where neither the
+// outgoing connections of the peers the tests start (the OpenStack stack
+// makes many) nor another listener's port 0 can take a port between the
+// check and Caddy's bind, and it never hands out a port twice in one test
+// binary (the kernel may give port 0's listener the same port again, and
+// Caddy binds with SO_REUSEPORT, so two Caddys would share it silently).
+var (
+	portsMu    sync.Mutex
+	portsGiven = map[int]bool{}
+)
+
+func pickPort() (int, error) {
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	lo, hi := portBand()
+	for i := 0; hi > lo && i < 1000; i++ {
+		p := lo + rand.IntN(hi-lo)
+		if portsGiven[p] {
+			continue
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf(":%d", p))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		portsGiven[p] = true
+		return p, nil
+	}
+	for i := 0; i < 100; i++ { // no band: the kernel's choice
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		p := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if !portsGiven[p] {
+			portsGiven[p] = true
+			return p, nil
+		}
+	}
+	return 0, errors.New("no free port")
+}
+
+// portBand returns [lo, hi): from 20000 up to the start of the kernel's
+// ephemeral range, or an empty band when that range cannot be read or
+// leaves fewer than 1,000 ports. (tests/swiftpeer chooses its peers'
+// ports from 10000 up, so the two seldom meet.)
+func portBand() (lo, hi int) {
+	data, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0, 0
+	}
+	f := strings.Fields(string(data))
+	if len(f) != 2 {
+		return 0, 0
+	}
+	first, err := strconv.Atoi(f[0])
+	if err != nil || first-20000 < 1000 {
+		return 0, 0
+	}
+	return 20000, first
 }
 
 // Process is a running Caddy.

@@ -1,7 +1,7 @@
 // Package model routes the calls of the adapters that serve IaaS and
 // DSaaS through two native APIs (openstack: Nova and Swift; aws: EC2 and
-// S3): which API a request is for, and the error for a Resource another
-// adapter made.
+// S3): which API a request is for, the error for a Resource another
+// adapter made, and the mapping tables their READMEs show.
 package model
 
 import (

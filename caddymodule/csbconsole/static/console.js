@@ -35,8 +35,28 @@
 		}
 	}
 
+	// While a listed job is pending or provisioning, wait for its next
+	// change with the broker's long-poll (the job page's ?wait=, which
+	// answers when the job's status changes or after 30 s) and reload the
+	// page when it has changed. An answer without Csb-Wait (a broker
+	// without events) or an error ends the waiting: reload to refresh.
+	function follow() {
+		var el = document.querySelector("[data-wait]");
+		if (!el || !window.fetch) return;
+		var url = el.getAttribute("data-wait"), was = el.getAttribute("data-job-status");
+		(function poll() {
+			fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html" } }).then(function (r) {
+				var now = r.headers.get("Csb-Job-Status");
+				if (!r.ok) return;
+				if (now && now !== was) { window.location.reload(); return; }
+				if (r.headers.get("Csb-Wait")) poll();
+			}, function () {});
+		})();
+	}
+
 	document.addEventListener("DOMContentLoaded", function () {
 		tick();
+		follow();
 		if (document.querySelector("time.countdown")) setInterval(tick, 1000);
 		kinds();
 		var radios = document.querySelectorAll("#request-form input[name=kind]");
