@@ -16,64 +16,11 @@ import (
 // sides answer 201 Created with a STARTED machine.
 func benchCIMI(cfg *config) (row, error) {
 	r := row{name: "CIMI", what: "machine create (MachineCreate, 201 Created) through the csb_cimi front-end", target: "ratio ≥ 0.5"}
-	cloudPort, err := freePort()
+	cloudPort, port, stop, err := startCIMIPair(cfg, "cimi", "csb_cimi")
 	if err != nil {
 		return r, err
 	}
-	cloud, err := startCaddy(cfg.caddy, "cimi-cloud", fmt.Sprintf(`{
-	admin {$BENCH_ADMIN}
-	log {
-		level ERROR
-	}
-}
-http://127.0.0.1:%d {
-	csb_sandbox cloud {
-		capacity 100000000 100000000 100000000
-		architecture x86_64
-	}
-}
-`, cloudPort))
-	if err != nil {
-		return r, err
-	}
-	defer cloud.stop()
-	port, err := freePort()
-	if err != nil {
-		return r, err
-	}
-	broker, err := startCaddy(cfg.caddy, "cimi-broker", fmt.Sprintf(`{
-	admin {$BENCH_ADMIN}
-	log {
-		level ERROR
-	}
-	csb {
-		provider cloud {
-			adapter cimi http://127.0.0.1:%d/cimi/ {
-				image debian-12
-			}
-			service vm {
-				kind iaas
-				compute {
-					architecture x86_64
-					cores 64
-					memory 256
-				}
-			}
-		}
-		jobs {
-			anonymous allow
-			max_jobs_per_owner unlimited
-		}
-	}
-}
-http://127.0.0.1:%d {
-	csb_cimi
-}
-`, cloudPort, port))
-	if err != nil {
-		return r, err
-	}
-	defer broker.stop()
+	defer stop()
 
 	client := newClient(cfg.conc)
 	create := func(name, url, image string) variant {
@@ -111,4 +58,68 @@ http://127.0.0.1:%d {
 	r.pass = c.ratio >= 0.5
 	r.note = fmt.Sprintf("%d rounds × %d creates per variant, %d connections; the front-end's create places the machine, records the job in Caddy's file-system storage (write-ahead) and calls the cloud's CIMI API (CloudEntryPoint cached, POST MachineCreate, GET Machine)", c.rounds, c.perPhase, c.con)
 	return r, nil
+}
+
+// startCIMIPair starts a sandbox cloud with room for every machine and a
+// broker whose one provider is that cloud through the CIMI adapter,
+// serving handler (csb_cimi or csb) on its site. It returns both ports
+// and a function that stops both.
+func startCIMIPair(cfg *config, name, handler string) (cloudPort, port int, stop func(), err error) {
+	if cloudPort, err = freePort(); err != nil {
+		return 0, 0, nil, err
+	}
+	cloud, err := startCaddy(cfg.caddy, name+"-cloud", fmt.Sprintf(`{
+	admin {$BENCH_ADMIN}
+	log {
+		level ERROR
+	}
+}
+http://127.0.0.1:%d {
+	csb_sandbox cloud {
+		capacity 100000000 100000000 100000000
+		architecture x86_64
+	}
+}
+`, cloudPort))
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	if port, err = freePort(); err != nil {
+		cloud.stop()
+		return 0, 0, nil, err
+	}
+	broker, err := startCaddy(cfg.caddy, name+"-broker", fmt.Sprintf(`{
+	admin {$BENCH_ADMIN}
+	log {
+		level ERROR
+	}
+	csb {
+		provider cloud {
+			adapter cimi http://127.0.0.1:%d/cimi/ {
+				image debian-12
+			}
+			service vm {
+				kind iaas
+				compute {
+					architecture x86_64
+					cores 64
+					memory 256
+				}
+			}
+		}
+		jobs {
+			anonymous allow
+			max_jobs_per_owner unlimited
+		}
+	}
+}
+http://127.0.0.1:%d {
+	%s
+}
+`, cloudPort, port, handler))
+	if err != nil {
+		cloud.stop()
+		return 0, 0, nil, err
+	}
+	return cloudPort, port, func() { broker.stop(); cloud.stop() }, nil
 }

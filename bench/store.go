@@ -162,64 +162,11 @@ func ratioRange(c comparison) string {
 // difference of the medians of one connection's sequential creates.
 func benchIaaSCreate(cfg *config) (row, error) {
 	r := row{name: "IaaS create", what: "machine create through the Consumer interface (CIMI adapter to the sandbox)", target: "ratio ≥ 0.5, added p50 ≤ 1 ms"}
-	cloudPort, err := freePort()
+	cloudPort, port, stop, err := startCIMIPair(cfg, "iaas", "csb")
 	if err != nil {
 		return r, err
 	}
-	cloud, err := startCaddy(cfg.caddy, "iaas-cloud", fmt.Sprintf(`{
-	admin {$BENCH_ADMIN}
-	log {
-		level ERROR
-	}
-}
-http://127.0.0.1:%d {
-	csb_sandbox cloud {
-		capacity 100000000 100000000 100000000
-		architecture x86_64
-	}
-}
-`, cloudPort))
-	if err != nil {
-		return r, err
-	}
-	defer cloud.stop()
-	port, err := freePort()
-	if err != nil {
-		return r, err
-	}
-	broker, err := startCaddy(cfg.caddy, "iaas-broker", fmt.Sprintf(`{
-	admin {$BENCH_ADMIN}
-	log {
-		level ERROR
-	}
-	csb {
-		provider cloud {
-			adapter cimi http://127.0.0.1:%d/cimi/ {
-				image debian-12
-			}
-			service vm {
-				kind iaas
-				compute {
-					architecture x86_64
-					cores 64
-					memory 256
-				}
-			}
-		}
-		jobs {
-			anonymous allow
-			max_jobs_per_owner unlimited
-		}
-	}
-}
-http://127.0.0.1:%d {
-	csb
-}
-`, cloudPort, port))
-	if err != nil {
-		return r, err
-	}
-	defer broker.stop()
+	defer stop()
 
 	client := newClient(cfg.conc)
 	machineBody := []byte(`{"resourceURI": "http://schemas.dmtf.org/cimi/1/MachineCreate", "name": "bench",
