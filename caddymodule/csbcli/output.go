@@ -96,25 +96,7 @@ func detailRate(detail string) *float64 {
 func granted(r *csbmsg.ServiceResponse) string {
 	var parts []string
 	add := func(format string, args ...any) { parts = append(parts, fmt.Sprintf(format, args...)) }
-	if i := r.IaaS; i != nil {
-		if c := i.Compute; c != nil {
-			if c.Cores != nil {
-				add("%d cores", *c.Cores)
-			}
-			if c.Memory != nil {
-				add("%d GB memory", *c.Memory)
-			}
-			if c.Speed != nil {
-				add("%d GHz", *c.Speed)
-			}
-			if c.Architecture != nil {
-				add("%s", *c.Architecture)
-			}
-		}
-		if s := i.Storage; s != nil && s.Size != nil {
-			add("%d GB storage", *s.Size)
-		}
-	}
+	parts = append(parts, r.IaaS.Sizes()...)
 	if d := r.DSaaS; d != nil {
 		if c := d.ContainerObject; c != nil {
 			name := "container"

@@ -161,27 +161,9 @@ func (rq *request) providers() []providerView {
 func capacity(s csbmsg.Service) string {
 	var parts []string
 	add := func(f string, a ...any) { parts = append(parts, fmt.Sprintf(f, a...)) }
-	if i := s.IaaS; i != nil {
-		if c := i.Compute; c != nil {
-			if c.Cores != nil {
-				add("%d cores", *c.Cores)
-			}
-			if c.Memory != nil {
-				add("%d GB memory", *c.Memory)
-			}
-			if c.Speed != nil {
-				add("%d GHz", *c.Speed)
-			}
-			if c.Architecture != nil {
-				add("%s", *c.Architecture)
-			}
-		}
-		if st := i.Storage; st != nil && st.Size != nil {
-			add("%d GB storage", *st.Size)
-		}
-		if i.Network != nil {
-			add("network")
-		}
+	parts = append(parts, s.IaaS.Sizes()...)
+	if s.IaaS != nil && s.IaaS.Network != nil {
+		add("network")
 	}
 	if d := s.DSaaS; d != nil {
 		for _, o := range []struct {
