@@ -22,6 +22,9 @@ func TestNewID(t *testing.T) {
 		if len(id) != 22 {
 			t.Fatalf("id %q has %d characters, want 22", id, len(id))
 		}
+		if id[0] == '-' {
+			t.Fatalf("id %q begins with '-', which a shell or a flag parser reads as an option", id)
+		}
 		if !validID(id) {
 			t.Fatalf("validID refuses newID's %q", id)
 		}

@@ -3,6 +3,7 @@ package csbcli
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -12,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
@@ -207,5 +210,44 @@ func TestFollowDegradesToPolling(t *testing.T) {
 		if got := stderr.String(); !strings.Contains(got, "job j1: pending") || !strings.Contains(got, "job j1: provisioning") || !strings.Contains(got, "job j1: success") {
 			t.Errorf("progress lines:\n%s", got)
 		}
+	}
+}
+
+// TestDashedIDAfterDoubleDash: an id that begins with '-' (ids of a broker
+// before they stopped doing so) reaches the broker when it follows "--",
+// and without "--" the error says how to pass it.
+func TestDashedIDAfterDoubleDash(t *testing.T) {
+	var mu sync.Mutex
+	var paths []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		paths = append(paths, r.Method+" "+r.URL.Path)
+		mu.Unlock()
+		(&fakeJobs{longPoll: true}).ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	t.Setenv("CSB_PASSWORD", "pw")
+	run := func(args ...string) (string, error) {
+		var stdout, stderr bytes.Buffer
+		root := &cobra.Command{Use: "csb", SilenceErrors: true, SilenceUsage: true}
+		setupCLI(root, &cli{stdout: &stdout, stderr: &stderr, pollMin: time.Millisecond, pollMax: time.Millisecond})
+		root.SetArgs(append([]string{"--broker", srv.URL, "--user", "u", "--netrc", filepath.Join(t.TempDir(), "none")}, args...))
+		root.SetOut(io.Discard)
+		root.SetErr(io.Discard)
+		err := root.Execute()
+		return stderr.String(), err
+	}
+	if stderr, err := run("move", "--json", "--", "-aHdqUu2XYIjuNMDJPtKUA"); err != nil {
+		t.Fatalf("move -- -id: %v\n%s", err, stderr)
+	}
+	mu.Lock()
+	got := strings.Join(paths, ",")
+	mu.Unlock()
+	if got != "MOVE /csb/consumer/-aHdqUu2XYIjuNMDJPtKUA" {
+		t.Fatalf("requests %q, want the MOVE of the dashed id", got)
+	}
+	stderr, err := run("move", "-aHdqUu2XYIjuNMDJPtKUA")
+	if err == nil || !strings.Contains(stderr, `goes after "--"`) {
+		t.Fatalf("move -id without --: err %v, stderr %q", err, stderr)
 	}
 }

@@ -96,7 +96,11 @@ type cli struct {
 }
 
 func setup(cmd *cobra.Command) {
-	c := &cli{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, pollMin: 250 * time.Millisecond, pollMax: 5 * time.Second}
+	setupCLI(cmd, &cli{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, pollMin: 250 * time.Millisecond, pollMax: 5 * time.Second})
+}
+
+// setupCLI adds the subcommands and flags of c to cmd.
+func setupCLI(cmd *cobra.Command, c *cli) {
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&c.conn.Broker, "broker", os.Getenv("CSB_BROKER"), "URL of the broker (default $CSB_BROKER, else https://localhost:8443)")
 	pf.StringVar(&c.conn.User, "user", "", "user name (default $CSB_USER, else the netrc login)")
@@ -106,6 +110,10 @@ func setup(cmd *cobra.Command) {
 	pf.BoolVar(&c.json, "json", false, "print JSON")
 	pf.BoolVar(&c.xml, "xml", false, "print the broker's XML answer as it is")
 	cmd.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		if strings.Contains(err.Error(), "unknown shorthand flag") {
+			// Ids of an older broker may begin with '-'; "--" ends the flags.
+			return c.exit(cmd, c.fail(fmt.Errorf("%v (an id that begins with '-' goes after \"--\": %s -- ID; see %s --help)", err, cmd.CommandPath(), cmd.CommandPath())))
+		}
 		return c.exit(cmd, c.fail(fmt.Errorf("%v (see %s --help)", err, cmd.CommandPath())))
 	})
 	cmd.Args = cobra.NoArgs
