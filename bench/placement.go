@@ -19,7 +19,7 @@ type placementResult struct {
 	matched       float64
 }
 
-var decisionLine = regexp.MustCompile(`^BenchmarkDecision/(indexed|fullscan)/services=(\d+)(?:-\d+)?\s+\d+\s+(.*)$`)
+var decisionLine = regexp.MustCompile(`^BenchmarkDecision/(indexed|nomemo|fullscan)/services=(\d+)(?:-\d+)?\s+\d+\s+(.*)$`)
 
 // benchPlacement runs broker/placement's BenchmarkDecision (parse + match
 // + choose a <CloudServiceRequest>, no provider I/O, 50 providers, the
@@ -35,7 +35,7 @@ func benchPlacement(cfg *config) ([]row, error) {
 	if err != nil {
 		return nil, fmt.Errorf("go test -bench BenchmarkDecision: %v\n%s", err, out)
 	}
-	res := map[string]map[int]placementResult{"indexed": {}, "fullscan": {}}
+	res := map[string]map[int]placementResult{"indexed": {}, "nomemo": {}, "fullscan": {}}
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
 		m := decisionLine.FindStringSubmatch(strings.TrimSpace(sc.Text()))
@@ -64,26 +64,27 @@ func benchPlacement(cfg *config) ([]row, error) {
 	var rows []row
 	sizes := []int{1_000, 10_000, 100_000}
 	for _, n := range sizes {
-		ix, fs := res["indexed"][n], res["fullscan"][n]
-		if ix.decisionsPerS == 0 || fs.decisionsPerS == 0 {
+		ix, nm, fs := res["indexed"][n], res["nomemo"][n], res["fullscan"][n]
+		if ix.decisionsPerS == 0 || nm.decisionsPerS == 0 || fs.decisionsPerS == 0 {
 			return nil, fmt.Errorf("BenchmarkDecision printed no result for %d services:\n%s", n, out)
 		}
 		r := row{name: "Placement", what: fmt.Sprintf("decisions/s at %s services, one core", humanCount(n)),
 			figure:   fmt.Sprintf("%.0f/s, p99 %.0f µs", ix.decisionsPerS, ix.p99us),
 			baseline: fmt.Sprintf("full scan: %.0f/s, p99 %.0f µs", fs.decisionsPerS, fs.p99us),
 			ratio:    fmt.Sprintf("%.1f×", ix.decisionsPerS/fs.decisionsPerS),
-			note:     fmt.Sprintf("%.0f%% of the requests match", ix.matched*100)}
+			note: fmt.Sprintf("%.0f%% of the requests match; with the find memo off (every request a shape not seen at this catalogue version): %.0f/s, p99 %.0f µs",
+				ix.matched*100, nm.decisionsPerS, nm.p99us)}
 		if n == 10_000 {
-			r.target, r.pass = "≥ 20,000/s per core", ix.decisionsPerS >= 20_000
+			r.target, r.pass = "≥ 100,000/s per core", ix.decisionsPerS >= 100_000
 		}
 		if n == 100_000 {
 			// Cost per decision from 1k to 100k services: 100× the
 			// services should cost far less than 100× the time.
 			growth := res["indexed"][1_000].decisionsPerS / ix.decisionsPerS
-			r.target = "sub-linear growth"
-			r.pass = growth < 10
-			r.note += fmt.Sprintf("; 100× the services cost %.2f× the time per decision (full scan: %.0f×)",
-				growth, res["fullscan"][1_000].decisionsPerS/fs.decisionsPerS)
+			r.target = "≤ 1.5× the time per decision at 1k"
+			r.pass = growth <= 1.5
+			r.note += fmt.Sprintf("; 100× the services cost %.2f× the time per decision (memo off: %.2f×, full scan: %.0f×)",
+				growth, res["nomemo"][1_000].decisionsPerS/nm.decisionsPerS, res["fullscan"][1_000].decisionsPerS/fs.decisionsPerS)
 		}
 		rows = append(rows, r)
 	}

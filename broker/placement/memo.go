@@ -20,8 +20,9 @@ import (
 // catalogue changes.
 
 // memoBudget bounds the answers a memo keeps (shapes × providers): about
-// 100 bytes each, so at most a few MiB per service model.
-const memoBudget = 1 << 16
+// 100 bytes each, so at most a few MiB per service model. A variable so
+// that the benchmark can measure decisions with the memo off (0).
+var memoBudget = 1 << 16
 
 // found is one provider's answer for a shape; id and entry are the
 // service's, copied so that a decision need not read the service itself
