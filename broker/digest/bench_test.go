@@ -91,3 +91,69 @@ func BenchmarkParseCredentials(b *testing.B) {
 		}
 	}
 }
+
+// maxAuthenticateAllocs is what one successful verification may allocate:
+// the Authentication-Info string it returns. Parsing, the nonce's MAC,
+// the response, the replay window and rspauth all work in place.
+const maxAuthenticateAllocs = 1
+
+// TestAuthenticateAllocs fails when the verification path allocates more
+// than maxAuthenticateAllocs per accepted request (the headers, each with
+// its own count, are prepared beforehand), for every algorithm, for the
+// userhash form, and with the throttle tracking failures.
+func TestAuthenticateAllocs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocation counts")
+	}
+	const runs = 200
+	for _, tc := range []struct {
+		name     string
+		alg      Algorithm
+		userhash bool
+		throttle bool
+	}{
+		{"MD5", MD5, false, false},
+		{"SHA-256", SHA256, false, false},
+		{"SHA-512-256", SHA512_256, false, false},
+		{"SHA-256-sess", SHA256Sess, false, false},
+		{"SHA-256 userhash", SHA256, true, false},
+		{"SHA-256 throttle tracking", SHA256, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var th *Throttle
+			if tc.throttle {
+				var err error
+				if th, err = NewThrottle(ThrottleConfig{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			f := newFixture(t, func(c *ServerConfig) { c.Userhash = tc.userhash; c.Throttle = th })
+			c := f.base(t, tc.alg)
+			if tc.throttle {
+				// A failure elsewhere, so the throttle's tables are consulted.
+				bad := f.base(t, tc.alg)
+				bad.pass = "wrong"
+				if res := f.auth(bad); res.OK {
+					t.Fatal("a wrong password was accepted")
+				}
+			}
+			c.userhash = tc.userhash
+			headers := make([]string, runs+1) // AllocsPerRun runs once more to warm up
+			for i := range headers {
+				c.nc = uint32(i + 1)
+				headers[i] = c.header()
+			}
+			next := 0
+			allocs := testing.AllocsPerRun(runs, func() {
+				res := f.srv.Authenticate(Request{Method: "POST", URI: c.uri, Authorization: headers[next], Client: "192.0.2.1"})
+				next++
+				if !res.OK {
+					t.Fatalf("request %d refused: %v", next, res.Err)
+				}
+			})
+			if allocs > maxAuthenticateAllocs {
+				t.Errorf("Authenticate allocates %.1f times per request, want at most %d", allocs, maxAuthenticateAllocs)
+			}
+		})
+	}
+}

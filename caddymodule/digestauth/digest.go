@@ -516,8 +516,14 @@ func (d *HTTPDigestAuth) Authenticate(w http.ResponseWriter, r *http.Request) (c
 	}
 	res := d.server.Authenticate(req)
 	if res.OK {
-		w.Header().Set("Authentication-Info", res.AuthenticationInfo)
-		return caddyauth.User{ID: res.Username, Metadata: algorithmMetadata[res.Algorithm]}, true, nil
+		w.Header()["Authentication-Info"] = []string{res.AuthenticationInfo}
+		// {http.auth.user.algorithm}, set here rather than through
+		// User.Metadata: caddyauth would build the placeholder's name and
+		// box its value anew for every request.
+		if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+			repl.Set(algorithmPlaceholder, algorithmValues[res.Algorithm])
+		}
+		return caddyauth.User{ID: res.Username}, true, nil
 	}
 	digestMetrics.observeFailure(res.Err)
 	if c := d.logger.Check(zapcore.DebugLevel, "digest authentication refused"); c != nil {
@@ -537,15 +543,18 @@ func (d *HTTPDigestAuth) Authenticate(w http.ResponseWriter, r *http.Request) (c
 	return caddyauth.User{}, false, nil
 }
 
-// algorithmMetadata holds one read-only metadata map per algorithm
-// ({http.auth.user.algorithm}), shared by all requests: caddyauth only
-// reads it, and a map per request would be garbage on the hot path.
-var algorithmMetadata = func() map[digest.Algorithm]map[string]string {
-	m := make(map[digest.Algorithm]map[string]string)
+// algorithmPlaceholder is the placeholder naming the algorithm of the
+// credentials a request was let in with.
+const algorithmPlaceholder = "http.auth.user.algorithm"
+
+// algorithmValues holds {http.auth.user.algorithm}'s value per algorithm,
+// boxed once: the replacer takes an any, and boxing a string per request
+// would be garbage on the hot path.
+var algorithmValues = func() (v [digest.SHA512_256Sess + 1]any) {
 	for _, a := range digest.Algorithms {
-		m[a] = map[string]string{"algorithm": a.String()}
+		v[a] = a.String()
 	}
-	return m
+	return v
 }()
 
 // requestTarget returns the request-target as the client sent it, before
