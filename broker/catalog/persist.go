@@ -96,28 +96,16 @@ func appendRecord(buf []byte, r *record) ([]byte, error) {
 func appendRecordHead(buf []byte, r *record) ([]byte, error) {
 	var err error
 	p := &r.Provider
-	buf = append(buf, `{"provider":{"id":`...)
-	buf = appendJSONString(buf, p.ID)
-	buf = append(buf, `,"status":`...)
-	buf = appendJSONString(buf, string(p.Status))
-	if p.URI != "" {
-		buf = append(buf, `,"uri":`...)
-		buf = appendJSONString(buf, p.URI)
-	}
+	buf = appendStringField(buf, `{"provider":{"id":`, p.ID, false)
+	buf = appendStringField(buf, `,"status":`, string(p.Status), false)
+	buf = appendStringField(buf, `,"uri":`, p.URI, true)
 	if p.EncryptionSupport != nil {
 		buf = append(buf, `,"encryption_support":`...)
 		buf = strconv.AppendBool(buf, *p.EncryptionSupport)
 	}
-	if p.Label != "" {
-		buf = append(buf, `,"label":`...)
-		buf = appendJSONString(buf, p.Label)
-	}
-	buf = append(buf, `,"source":`...)
-	buf = appendJSONString(buf, string(p.Source))
-	if p.SubscriptionID != "" {
-		buf = append(buf, `,"subscription_id":`...)
-		buf = appendJSONString(buf, p.SubscriptionID)
-	}
+	buf = appendStringField(buf, `,"label":`, p.Label, true)
+	buf = appendStringField(buf, `,"source":`, string(p.Source), false)
+	buf = appendStringField(buf, `,"subscription_id":`, p.SubscriptionID, true)
 	if !p.Expires.IsZero() {
 		buf = append(buf, `,"expires":`...)
 		if buf, err = appendJSONTime(buf, p.Expires); err != nil {
@@ -170,6 +158,15 @@ func appendRecordHead(buf []byte, r *record) ([]byte, error) {
 		buf = append(buf, '}')
 	}
 	return buf, nil
+}
+
+// appendStringField appends key (with its separator and colon) and the
+// string v, or nothing when v is empty and omitEmpty is set.
+func appendStringField(buf []byte, key, v string, omitEmpty bool) []byte {
+	if omitEmpty && v == "" {
+		return buf
+	}
+	return appendJSONString(append(buf, key...), v)
 }
 
 // appendJSONString appends s as encoding/json writes it: quoted as it is
