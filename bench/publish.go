@@ -18,10 +18,12 @@ import (
 // publish benchmark, and the load generator's connections: each worker
 // notifies for one provider, under its own push id, in sequence. A
 // notification is acknowledged once stored, and under load the broker
-// writes its journal once per CommitSpacing (10ms by default), so each
-// connection gets at most one answer per write: with fewer connections
-// the benchmark would measure that latency rather than the broker's
-// capacity (64 connections cap it at about 6,000/s).
+// writes its journal at most once per CommitSpacing (10ms by default)
+// unless catalog.DefaultCommitBatch (128) notifications wait for the
+// write, so each connection gets at most one answer per write: with
+// fewer connections the benchmark would measure that latency rather than
+// the broker's capacity (64 connections cap it at about 6,000/s); 256
+// keep one batch of notifications being parsed while another is written.
 const publishProviders = 256
 
 // benchPublish measures notifications ingested end to end over HTTP (the
@@ -39,7 +41,7 @@ const publishProviders = 256
 // costs 60–100 µs of CPU per request, more than the server's own HTTP
 // handling.
 func benchPublish(cfg *config) (row, error) {
-	r := row{name: "Publish", what: "notifications/s ingested (draft B1, 4 services, 5.4 KB)", target: "≥ 5,000/s per core"}
+	r := row{name: "Publish", what: "notifications/s ingested (draft B1, 4 services, 5.4 KB)", target: "ratio ≥ 0.6"}
 	tmpl, err := notificationTemplate(cfg.root)
 	if err != nil {
 		return r, err
@@ -154,12 +156,14 @@ http://127.0.0.1:%d {
 	}
 	perCore := c.subject / float64(cfg.cores)
 	us := func(s float64, n int) float64 { return s / float64(n) * 1e6 }
-	r.figure = fmt.Sprintf("%.0f/s (%.0f/s per core; %.0f per broker CPU-second), p99 %s; CPU/notification: broker %.0f µs, load generator %.0f µs",
+	r.figure = fmt.Sprintf("%.0f/s (%.0f/s per core, target ≥ 5,000; %.0f per broker CPU-second), p99 %s; CPU/notification: broker %.0f µs, load generator %.0f µs",
 		c.subject, perCore, float64(ph.n)/used.broker, ms(c.subjectP99), us(used.broker, ph.n), us(used.self, ph.n))
 	r.baseline = fmt.Sprintf("respond floor: %.0f req/s (%.0f per broker CPU-second), p99 %s; CPU/request: broker %.0f µs, load generator %.0f µs",
 		c.base, float64(fph.n)/floorUsed.broker, ms(c.baseP99), us(floorUsed.broker, fph.n), us(floorUsed.self, fph.n))
 	r.ratio = fmt.Sprintf("%.3f", c.ratio)
-	r.pass = perCore >= 5000
+	// The target is the ratio to the respond floor (issue 22); the
+	// figure keeps the rate per core, the engine's own target of 5,000/s.
+	r.pass = c.ratio >= 0.6
 	r.note = fmt.Sprintf("%d rounds × %d notifications per variant, %d connections (%d providers, one push id each); per core = rate / %d cores, the load generator included, "+
 		"so it is a raw-socket HTTP/1.1 client (net/http's client costs 60–100 µs of CPU per request, more than the server's HTTP handling)",
 		c.rounds, c.perPhase, c.con, publishProviders, cfg.cores)

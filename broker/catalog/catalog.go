@@ -33,6 +33,7 @@ const (
 	DefaultCacheCost     = 100_000
 	DefaultCommitWait    = 2 * time.Millisecond
 	DefaultCommitSpacing = 10 * time.Millisecond
+	DefaultCommitBatch   = 128
 )
 
 // Options configure a Catalog. The zero value is usable: no persistence,
@@ -71,6 +72,14 @@ type Options struct {
 	// under load. A provider notifying in sequence (one notification per
 	// write) never waits for it. Default 10ms; negative: no spacing.
 	CommitSpacing time.Duration
+	// CommitBatch ends the wait for CommitSpacing early: once this many
+	// Flush callers wait for the next write, it starts. A batch that
+	// large already spreads the write's cost thin, and waiting longer
+	// would only hold the acknowledgements back: with spacing alone, n
+	// providers notifying at once get at most n answers per CommitSpacing
+	// however fast the broker parses. Default 128; negative: the spacing
+	// is always waited out.
+	CommitBatch int
 	// CompactInterval is how often this broker folds its journal files
 	// into the per-provider records. Default 5s.
 	CompactInterval time.Duration
@@ -106,6 +115,7 @@ func (opt Options) WithDefaults() Options {
 	defaults.Zero(&opt.JournalPrefix, strings.TrimSuffix(opt.KeyPrefix, "/")+"-journal/")
 	defaults.Zero(&opt.CommitWait, DefaultCommitWait)
 	defaults.Zero(&opt.CommitSpacing, DefaultCommitSpacing)
+	defaults.Zero(&opt.CommitBatch, DefaultCommitBatch)
 	defaults.Positive(&opt.CompactInterval, DefaultCompactInterval)
 	defaults.Zero(&opt.SyncInterval, DefaultSyncInterval)
 	defaults.Positive(&opt.Retention, DefaultRetention)

@@ -189,7 +189,8 @@ func (c *Catalog) encodeJournal(seq uint64, recs []*record) ([]byte, error) {
 // notification's parse. While notifications arrive concurrently, a leader
 // also waits until Options.CommitSpacing has passed since the previous
 // write started, so that under load the writes, and the files they
-// create, stay few and large.
+// create, stay few and large; it stops waiting as soon as Options.CommitBatch
+// callers wait for its write, which is then large enough.
 type groupCommit struct {
 	mu      sync.Mutex
 	durable uint64        // every change numbered up to durable is in the store
@@ -197,6 +198,12 @@ type groupCommit struct {
 
 	lastStart time.Time // when the last write started; only the leader touches it
 	lastGroup uint64    // the changes the last write covered
+
+	// While the leader waits out the spacing, spaced is non-nil and
+	// queued counts the callers (the leader included) waiting for its
+	// write; the caller that brings queued to CommitBatch closes spaced.
+	spaced chan struct{}
+	queued int
 
 	inflight int           // changes announced with Expect and not arrived yet
 	arrived  uint64        // changes arrived so far
@@ -233,20 +240,49 @@ func (c *Catalog) Expect() (arrived func()) {
 }
 
 // awaitSpacing is the leader's wait for CommitSpacing since the previous
-// write started. Like awaitExpected it measures real time.
+// write started, cut short when CommitBatch callers wait for its write.
+// Like awaitExpected it measures real time. Callers hold g.mu; it
+// returns with g.mu held.
 func (c *Catalog) awaitSpacing(ctx context.Context) {
+	g := &c.gc
 	if c.opt.CommitSpacing <= 0 {
 		return
 	}
-	wait := time.Until(c.gc.lastStart.Add(c.opt.CommitSpacing))
+	wait := time.Until(g.lastStart.Add(c.opt.CommitSpacing))
 	if wait <= 0 {
 		return
 	}
+	var full chan struct{}
+	if c.opt.CommitBatch > 0 {
+		full = make(chan struct{})
+		g.spaced, g.queued = full, 1
+	}
+	g.mu.Unlock()
 	t := time.NewTimer(wait)
-	defer t.Stop()
 	select {
 	case <-t.C:
+	case <-full: // nil, never ready, without CommitBatch
 	case <-ctx.Done():
+	}
+	t.Stop()
+	g.mu.Lock()
+	if g.spaced == full {
+		g.spaced = nil
+	}
+}
+
+// queue counts a Flush caller that waits for the leader's write while the
+// leader waits out the spacing, and ends that wait when the write has
+// CommitBatch callers. Callers hold g.mu.
+func (c *Catalog) queue() {
+	g := &c.gc
+	if g.spaced == nil {
+		return
+	}
+	g.queued++
+	if g.queued >= c.opt.CommitBatch {
+		close(g.spaced)
+		g.spaced = nil
 	}
 }
 
@@ -302,6 +338,7 @@ func (c *Catalog) Flush(ctx context.Context) error {
 			return nil
 		}
 		if ch := g.running; ch != nil {
+			c.queue()
 			g.mu.Unlock()
 			select {
 			case <-ch:
@@ -316,9 +353,7 @@ func (c *Catalog) Flush(ctx context.Context) error {
 		// write carried more than one change, or changes are on their
 		// way. A provider notifying in sequence is not slowed down.
 		if g.lastGroup > 1 || g.inflight > 0 {
-			g.mu.Unlock()
 			c.awaitSpacing(ctx)
-			g.mu.Lock()
 		}
 		c.awaitExpected(ctx) // releases g.mu
 

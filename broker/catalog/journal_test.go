@@ -891,3 +891,64 @@ func TestFlushSpacing(t *testing.T) {
 		t.Fatal("notifications in sequence waited for the commit spacing")
 	}
 }
+
+// TestFlushBatch: a leader waiting out the commit spacing (an hour here)
+// starts its write as soon as CommitBatch callers wait for it, and that
+// one write carries all of them; with fewer callers it keeps waiting.
+func TestFlushBatch(t *testing.T) {
+	var mu sync.Mutex
+	journals := 0
+	st := newFaultStore()
+	st.onStore = func(key string) {
+		if kindOf(key) == "journal" {
+			mu.Lock()
+			journals++
+			mu.Unlock()
+		}
+	}
+	// Cancelled when the test ends, so that a leader still waiting out
+	// the hour (a failure) lets the catalogue close.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const batch = 3
+	c := newCat(t, Options{Store: st, CommitWait: -1, CommitSpacing: time.Hour, CommitBatch: batch})
+	// Two notifications in one write: concurrent traffic, so the next
+	// leader waits out the spacing.
+	c.ApplyNotification(notif("a", 1, "pa", iaas("x", 1)), true)
+	c.ApplyNotification(notif("b", 1, "pb", iaas("y", 1)), true)
+	if err := c.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	queued := func() int {
+		c.gc.mu.Lock()
+		defer c.gc.mu.Unlock()
+		if c.gc.spaced == nil {
+			return 0
+		}
+		return c.gc.queued
+	}
+	flushed := make(chan error, batch)
+	for i, p := range []string{"a", "b", "c"} {
+		c.ApplyNotification(notif(p, 2, "p"+p, iaas(p, 2)), true)
+		go func() { flushed <- c.Flush(ctx) }()
+		if i < batch-1 {
+			// Fewer than CommitBatch: the leader still waits.
+			waitFor(t, fmt.Sprintf("%d callers queued", i+1), func() bool { return queued() == i+1 })
+		}
+	}
+	for range batch {
+		select {
+		case err := <-flushed:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%d callers waited for the commit spacing, want the write at CommitBatch (%d)", queued(), batch)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if journals != 2 {
+		t.Fatalf("%d journal writes, want 2 (the first, then one for the batch)", journals)
+	}
+}

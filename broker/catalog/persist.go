@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/url"
 	"runtime"
 	"slices"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,7 +48,8 @@ type recordService struct {
 	src *svc
 }
 
-// recordHead is a record without its services, for encoding.
+// recordHead is a record without its services: what appendRecordHead
+// writes out (TestAppendRecordHead holds the two to the same JSON).
 type recordHead struct {
 	Provider     ProviderEntry        `json:"provider"`
 	Published    bool                 `json:"published,omitempty"`
@@ -63,14 +66,10 @@ type recordHead struct {
 // once, not once per notification; and encoding/json does not validate
 // those bytes again, which json.Marshal of a Marshaler does.
 func appendRecord(buf []byte, r *record) ([]byte, error) {
-	head, err := json.Marshal(recordHead{
-		Provider: r.Provider, Published: r.Published, SeqNumber: r.SeqNumber,
-		UpdatedAt: r.UpdatedAt, DiscoveredAt: r.DiscoveredAt, Leases: r.Leases,
-	})
+	buf, err := appendRecordHead(buf, r)
 	if err != nil {
 		return buf, err
 	}
-	buf = append(buf, head[:len(head)-1]...) // without its closing brace
 	if len(r.Services) > 0 {
 		buf = append(buf, `,"services":[`...)
 		for i := range r.Services {
@@ -86,6 +85,111 @@ func appendRecord(buf []byte, r *record) ([]byte, error) {
 		buf = append(buf, ']')
 	}
 	return append(buf, '}'), nil
+}
+
+// appendRecordHead appends what json.Marshal(recordHead{...r}) gives,
+// without its closing brace. It is written out because encoding/json's
+// reflection over the head (a struct, times, the leases' map) was most
+// of a journal record's cost once the services' JSON is cached; a
+// string needing any escape, and a time json.Marshal refuses, go through
+// encoding/json itself. TestAppendRecordHead compares the two.
+func appendRecordHead(buf []byte, r *record) ([]byte, error) {
+	var err error
+	p := &r.Provider
+	buf = appendStringField(buf, `{"provider":{"id":`, p.ID, false)
+	buf = appendStringField(buf, `,"status":`, string(p.Status), false)
+	buf = appendStringField(buf, `,"uri":`, p.URI, true)
+	if p.EncryptionSupport != nil {
+		buf = append(buf, `,"encryption_support":`...)
+		buf = strconv.AppendBool(buf, *p.EncryptionSupport)
+	}
+	buf = appendStringField(buf, `,"label":`, p.Label, true)
+	buf = appendStringField(buf, `,"source":`, string(p.Source), false)
+	buf = appendStringField(buf, `,"subscription_id":`, p.SubscriptionID, true)
+	if !p.Expires.IsZero() {
+		buf = append(buf, `,"expires":`...)
+		if buf, err = appendJSONTime(buf, p.Expires); err != nil {
+			return buf, err
+		}
+	}
+	buf = append(buf, `,"updated_at":`...)
+	if buf, err = appendJSONTime(buf, p.UpdatedAt); err != nil {
+		return buf, err
+	}
+	buf = append(buf, '}')
+	if r.Published {
+		buf = append(buf, `,"published":true`...)
+	}
+	if r.SeqNumber != 0 {
+		buf = append(buf, `,"seqnumber":`...)
+		buf = strconv.AppendUint(buf, r.SeqNumber, 10)
+	}
+	buf = append(buf, `,"updated_at":`...)
+	if buf, err = appendJSONTime(buf, r.UpdatedAt); err != nil {
+		return buf, err
+	}
+	if !r.DiscoveredAt.IsZero() {
+		buf = append(buf, `,"discovered_at":`...)
+		if buf, err = appendJSONTime(buf, r.DiscoveredAt); err != nil {
+			return buf, err
+		}
+	}
+	if len(r.Leases) > 0 {
+		buf = append(buf, `,"leases":{`...)
+		var one [1]string // a provider's own lease, usually the only one
+		ids := one[:0]
+		if len(r.Leases) > 1 {
+			ids = slices.Sorted(maps.Keys(r.Leases))
+		} else {
+			for id := range r.Leases {
+				ids = append(ids, id)
+			}
+		}
+		for i, id := range ids {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = appendJSONString(buf, id)
+			buf = append(buf, ':')
+			if buf, err = appendJSONTime(buf, r.Leases[id]); err != nil {
+				return buf, err
+			}
+		}
+		buf = append(buf, '}')
+	}
+	return buf, nil
+}
+
+// appendStringField appends key (with its separator and colon) and the
+// string v, or nothing when v is empty and omitEmpty is set.
+func appendStringField(buf []byte, key, v string, omitEmpty bool) []byte {
+	if omitEmpty && v == "" {
+		return buf
+	}
+	return appendJSONString(append(buf, key...), v)
+}
+
+// appendJSONString appends s as encoding/json writes it: quoted as it is
+// when it is printable ASCII needing no escape (ids, statuses, URLs),
+// otherwise by encoding/json.
+func appendJSONString(buf []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s) // a string always encodes
+			return append(buf, b...)
+		}
+	}
+	buf = append(buf, '"')
+	buf = append(buf, s...)
+	return append(buf, '"')
+}
+
+// appendJSONTime appends t as time.Time's MarshalJSON writes it (RFC 3339
+// with nanoseconds, quoted), and refuses the times it refuses.
+func appendJSONTime(buf []byte, t time.Time) ([]byte, error) {
+	buf = append(buf, '"')
+	buf, err := t.AppendText(buf)
+	return append(buf, '"'), err
 }
 
 // json returns the service's JSON, from the cache of the catalogue
