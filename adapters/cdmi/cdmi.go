@@ -21,6 +21,7 @@ import (
 	"strings"
 
 	"github.com/caddy-csb/caddy-csb/adapters/httpx"
+	"github.com/caddy-csb/caddy-csb/adapters/internal/model"
 	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
@@ -247,12 +248,7 @@ func (a *Adapter) Status(ctx context.Context, res *contract.Resource) (*contract
 		}
 		ds.CapabilityObject = c
 	}
-	switch {
-	case parts > 0 && gone == parts:
-		out.State = contract.StateGone
-	case gone > 0 || res.Native[contract.NativeIncomplete] != "":
-		out.State = contract.StateFailed
-	}
+	out.State = model.PartsState(out.State, parts, gone, res)
 	out.Granted = csbmsg.ServiceRequest{DSaaS: ds}
 	return out, nil
 }

@@ -1,7 +1,8 @@
 // Package model routes the calls of the adapters that serve IaaS and
 // DSaaS through two native APIs (openstack: Nova and Swift; aws: EC2 and
 // S3): which API a request is for, the error for a Resource another
-// adapter made, and the mapping tables their READMEs show.
+// adapter made, and the mapping tables their READMEs show. It also holds
+// the state rule of a job made of several provider objects (PartsState).
 package model
 
 import (
@@ -38,6 +39,20 @@ func Of(op, adapter, apis string, w csbmsg.ServiceRequest) (string, error) {
 // not know: another adapter made it.
 func Foreign(adapter string, res *contract.Resource) error {
 	return &contract.Error{Kind: contract.KindNotFound, Op: "resource", Err: fmt.Errorf("resource %q was not made by the %s adapter", res.URI, adapter)}
+}
+
+// PartsState is the state of a job made of parts provider objects, gone
+// of which Status found missing, whose present parts read as state: gone
+// when every part is, failed when some are or the broker recorded the job
+// as incomplete (Native[contract.NativeIncomplete]), else state.
+func PartsState(state contract.State, parts, gone int, res *contract.Resource) contract.State {
+	switch {
+	case parts > 0 && gone == parts:
+		return contract.StateGone
+	case gone > 0 || res.Native[contract.NativeIncomplete] != "":
+		return contract.StateFailed
+	}
+	return state
 }
 
 // Route is what a two-API adapter does with the resources of one of its
