@@ -28,3 +28,26 @@ func TestOf(t *testing.T) {
 		t.Errorf("Foreign: %v", err)
 	}
 }
+
+func TestPartsState(t *testing.T) {
+	complete := &contract.Resource{Native: map[string]string{}}
+	incomplete := &contract.Resource{Native: map[string]string{contract.NativeIncomplete: "true"}}
+	for _, tc := range []struct {
+		state       contract.State
+		parts, gone int
+		res         *contract.Resource
+		want        contract.State
+	}{
+		{contract.StateReady, 3, 0, complete, contract.StateReady},
+		{contract.StatePending, 3, 0, complete, contract.StatePending},
+		{contract.StateReady, 3, 3, complete, contract.StateGone},
+		{contract.StateReady, 3, 1, complete, contract.StateFailed},
+		{contract.StateReady, 3, 0, incomplete, contract.StateFailed},
+		{contract.StateReady, 2, 2, incomplete, contract.StateGone},
+		{contract.StateReady, 0, 0, complete, contract.StateReady},
+	} {
+		if got := PartsState(tc.state, tc.parts, tc.gone, tc.res); got != tc.want {
+			t.Errorf("PartsState(%s, %d parts, %d gone, incomplete %v) = %s, want %s", tc.state, tc.parts, tc.gone, tc.res == incomplete, got, tc.want)
+		}
+	}
+}
