@@ -96,8 +96,8 @@ func New(cfg Config) (*Adapter, error) {
 	}
 	a := &Adapter{cfg: cfg, clock: clock.Real{}}
 	a.Router = model.Router{Adapter: "aws", KindKey: nativeKind, Routes: map[string]model.Route{
-		kindInstance: {Model: model.IaaS, Status: a.instanceStatus, Update: a.updateInstance, Remove: a.removeInstance, Find: a.findInstance},
-		kindBucket:   {Model: model.DSaaS, Status: a.grantedBucketStatus, Update: a.updateBucket, Remove: a.removeBucket, Find: a.findBucket},
+		kindInstance: {Model: model.IaaS, What: "an EC2 instance", Status: a.instanceStatus, Update: a.updateInstance, Remove: a.removeInstance, Find: a.findInstance},
+		kindBucket:   {Model: model.DSaaS, What: "DSaaS storage", Status: a.grantedBucketStatus, Update: a.updateBucket, Remove: a.removeBucket, Find: a.findBucket},
 	}}
 	return a, nil
 }

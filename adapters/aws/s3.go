@@ -257,10 +257,7 @@ func lower(m map[string]string) map[string]string {
 }
 
 func (a *Adapter) updateBucket(ctx context.Context, res *contract.Resource, req *contract.Request) (*contract.Resource, error) {
-	d := req.Want.DSaaS
-	if d == nil {
-		return nil, &contract.Error{Kind: contract.KindClient, Op: "update", Err: errors.New("the job is DSaaS storage; the update carries no <DSaaS>")}
-	}
+	d := req.Want.DSaaS // not nil: see model.Route.Update
 	if err := unsupportedDSaaS(d); err != nil {
 		return nil, err
 	}
@@ -336,15 +333,11 @@ func (a *Adapter) updateBucket(ctx context.Context, res *contract.Resource, req 
 // owner may have added some through the proxy) and the bucket; for a
 // bucket it did not create, only the job's object.
 func (a *Adapter) removeBucket(ctx context.Context, res *contract.Resource) error {
-	bucket := res.Native[nativeBucket]
-	if bucket == "" {
-		return nil
-	}
-	c, err := a.s3Client(ctx)
-	if err != nil {
-		return err
-	}
-	return objstore.Remove(ctx, s3Bucket{c, bucket}, res.Native[nativeBucketMade] == "true", res.Native[nativeObject])
+	n := res.Native
+	return objstore.Remove(ctx, n[nativeBucket], n[nativeBucketMade] == "true", n[nativeObject], func(bucket string) (objstore.Container, error) {
+		c, err := a.s3Client(ctx)
+		return s3Bucket{c, bucket}, err
+	})
 }
 
 // s3Bucket is a bucket as objstore.Remove sees it.

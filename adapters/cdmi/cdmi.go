@@ -170,18 +170,18 @@ func (a *Adapter) Status(ctx context.Context, res *contract.Resource) (*contract
 	out := res.Clone()
 	out.State = contract.StateReady
 	ds := &csbmsg.DSaaS{}
-	parts, gone := 0, 0
+	var parts model.Parts
 	read := func(key, ct string) (*object, error) {
 		url := res.Native[key]
 		if url == "" {
 			return nil, nil
 		}
 		if key != keyCap {
-			parts++
+			parts.Held++
 		}
 		o, err := a.get(ctx, op+": read "+key, url, ct)
 		if contract.KindOf(err) == contract.KindNotFound && key != keyCap {
-			gone++
+			parts.Gone++
 			return nil, nil
 		}
 		if err != nil {
@@ -248,7 +248,7 @@ func (a *Adapter) Status(ctx context.Context, res *contract.Resource) (*contract
 		}
 		ds.CapabilityObject = c
 	}
-	out.State = model.PartsState(out.State, parts, gone, res)
+	out.State = parts.State(out.State, res)
 	out.Granted = csbmsg.ServiceRequest{DSaaS: ds}
 	return out, nil
 }

@@ -295,10 +295,7 @@ func infoURL(storageURL string) (string, error) {
 }
 
 func (a *Adapter) updateStorage(ctx context.Context, res *contract.Resource, req *contract.Request) (*contract.Resource, error) {
-	d := req.Want.DSaaS
-	if d == nil {
-		return nil, &contract.Error{Kind: contract.KindClient, Op: "update", Err: errors.New("the job is DSaaS storage; the update carries no <DSaaS>")}
-	}
+	d := req.Want.DSaaS // not nil: see model.Route.Update
 	if err := objstore.Unsupported(d, "Swift"); err != nil {
 		return nil, err
 	}
@@ -394,15 +391,11 @@ func withMimetype(o *csbmsg.DataObject, mt string) *csbmsg.DataObject {
 // removeStorage deletes the job's object and, when the job created the
 // container, everything in it and the container itself (objstore.Remove).
 func (a *Adapter) removeStorage(ctx context.Context, res *contract.Resource) error {
-	cname := res.Native[nativeContainer]
-	if cname == "" {
-		return nil
-	}
-	sc, err := a.s.objectClient(ctx)
-	if err != nil {
-		return err
-	}
-	return objstore.Remove(ctx, swiftContainer{sc, cname}, res.Native[nativeContainerCreated] == "true", res.Native[nativeObject])
+	n := res.Native
+	return objstore.Remove(ctx, n[nativeContainer], n[nativeContainerCreated] == "true", n[nativeObject], func(cname string) (objstore.Container, error) {
+		sc, err := a.s.objectClient(ctx)
+		return swiftContainer{sc, cname}, err
+	})
 }
 
 // swiftContainer is a container as objstore.Remove sees it.

@@ -204,20 +204,27 @@ type Container interface {
 	Delete(ctx context.Context) (notEmpty bool, err error)
 }
 
-// Remove removes what a job holds in its container c. A container the
-// job created is emptied of every object (the owner may have added some
-// through the transparent proxy) and deleted; as objects may still be
-// arriving through the proxy, that is tried three times before the
-// store's refusal is returned. In a container the job did not create,
-// only the job's object (if any) is deleted.
-func Remove(ctx context.Context, c Container, created bool, object string) error {
+// Remove removes what a job holds in its container, name (nothing when
+// name is ""), which open makes a Container. A container the job created
+// is emptied of every object (the owner may have added some through the
+// transparent proxy) and deleted; as objects may still be arriving
+// through the proxy, that is tried three times before the store's
+// refusal is returned. In a container the job did not create, only the
+// job's object (if any) is deleted.
+func Remove(ctx context.Context, name string, created bool, object string, open func(name string) (Container, error)) error {
+	if name == "" {
+		return nil
+	}
+	c, err := open(name)
+	if err != nil {
+		return err
+	}
 	if !created {
 		if object == "" {
 			return nil
 		}
 		return c.DeleteObject(ctx, object)
 	}
-	var err error
 	for range 3 {
 		gone, lerr := c.EachObject(ctx, func(name string) error { return c.DeleteObject(ctx, name) })
 		if lerr != nil || gone {

@@ -52,33 +52,44 @@ func (f *fakeContainer) Delete(context.Context) (bool, error) {
 	return false, nil
 }
 
+// open opens f, whatever the name.
+func open(f *fakeContainer) func(string) (Container, error) {
+	return func(string) (Container, error) { return f, nil }
+}
+
 func TestRemove(t *testing.T) {
 	ctx := context.Background()
 
 	// Not the job's container: only its object goes.
 	f := &fakeContainer{objects: []string{"data", "theirs"}}
-	if err := Remove(ctx, f, false, "data"); err != nil || !slices.Equal(f.objects, []string{"theirs"}) || f.deletes != 0 {
+	if err := Remove(ctx, "c", false, "data", open(f)); err != nil || !slices.Equal(f.objects, []string{"theirs"}) || f.deletes != 0 {
 		t.Errorf("foreign container: err %v, left %v, %d deletes", err, f.objects, f.deletes)
 	}
-	if err := Remove(ctx, f, false, ""); err != nil || len(f.deleted) != 1 {
+	if err := Remove(ctx, "c", false, "", open(f)); err != nil || len(f.deleted) != 1 {
 		t.Errorf("foreign container, no object: err %v, deleted %v", err, f.deleted)
 	}
 
 	// The job's container: emptied and deleted, again while objects arrive.
 	f = &fakeContainer{objects: []string{"a", "b"}, arriving: [][]string{{"c"}}}
-	if err := Remove(ctx, f, true, "a"); err != nil || !f.gone || f.deletes != 2 || !slices.Equal(f.deleted, []string{"a", "b", "c"}) {
+	if err := Remove(ctx, "c", true, "a", open(f)); err != nil || !f.gone || f.deletes != 2 || !slices.Equal(f.deleted, []string{"a", "b", "c"}) {
 		t.Errorf("own container: err %v, gone %v, %d deletes, deleted %v", err, f.gone, f.deletes, f.deleted)
 	}
 
 	// Objects keep arriving: three attempts, then the store's refusal.
 	f = &fakeContainer{arriving: [][]string{{"x"}, {"y"}, {"z"}, {"w"}}}
-	if err := Remove(ctx, f, true, ""); !errors.Is(err, errNotEmpty) || f.deletes != 3 {
+	if err := Remove(ctx, "c", true, "", open(f)); !errors.Is(err, errNotEmpty) || f.deletes != 3 {
 		t.Errorf("busy container: err %v after %d deletes", err, f.deletes)
+	}
+
+	// No container: nothing to open.
+	opened := false
+	if err := Remove(ctx, "", true, "", func(string) (Container, error) { opened = true; return nil, errors.New("opened") }); err != nil || opened {
+		t.Errorf("no container: err %v, opened %v", err, opened)
 	}
 
 	// Already gone: done.
 	f = &fakeContainer{gone: true}
-	if err := Remove(ctx, f, true, ""); err != nil || f.deletes != 0 {
+	if err := Remove(ctx, "c", true, "", open(f)); err != nil || f.deletes != 0 {
 		t.Errorf("gone container: err %v, %d deletes", err, f.deletes)
 	}
 }
