@@ -201,12 +201,7 @@ func Run(t *testing.T, tg Target) {
 					u.Check(t, res)
 				}
 			}
-			if err := a.Remove(ctx, res); err != nil {
-				t.Fatalf("remove: %v", err)
-			}
-			if got := tg.Inventory(); got != before {
-				t.Errorf("peer holds %d things after remove, %d before", got, before)
-			}
+			removeTo(t, tg, a, res, before, "the job")
 			if err := a.Remove(ctx, res); err != nil {
 				t.Errorf("remove of something already gone: %v", err)
 			}
@@ -426,6 +421,18 @@ func cleanup(t *testing.T, a contract.Adapter, res *contract.Resource) {
 // waitReady polls Status until the resource is no longer pending. Peers
 // settle either at once or per request, so no wall-clock wait is needed;
 // the deadline only stops a peer that never settles.
+// removeTo removes res (what names it in failures) and checks that the
+// peer then holds want things.
+func removeTo(t *testing.T, tg Target, a contract.Adapter, res *contract.Resource, want int, what string) {
+	t.Helper()
+	if err := a.Remove(context.Background(), res); err != nil {
+		t.Fatalf("remove of %s: %v", what, err)
+	}
+	if got := tg.Inventory(); got != want {
+		t.Errorf("peer holds %d things after the remove of %s, want %d", got, what, want)
+	}
+}
+
 func waitReady(t *testing.T, tg Target, a contract.Adapter, res *contract.Resource) *contract.Resource {
 	t.Helper()
 	deadline := time.Now().Add(tg.ReadyTimeout)

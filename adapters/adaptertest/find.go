@@ -49,19 +49,9 @@ func runFind(t *testing.T, tg Target, prepare func(contract.Request) *contract.R
 			t.Fatalf("find after a provision whose answer was lost: %+v, %v", res, err)
 		}
 		res = roundTrip(t, waitReady(t, tg, a, roundTrip(t, res)))
-		if err := a.Remove(ctx, res); err != nil {
-			t.Fatalf("remove of the found resource: %v", err)
-		}
-		if got := tg.Inventory(); got != withOther {
-			t.Errorf("peer holds %d things after removing the found resource, want %d (the other job's only)", got, withOther)
-		}
-		if err := a.Remove(ctx, kept); err != nil {
-			t.Fatalf("remove of the other job: %v", err)
-		}
+		removeTo(t, tg, a, res, withOther, "the found resource (the other job's things stay)")
+		removeTo(t, tg, a, kept, before, "the other job")
 		kept = nil
-		if got := tg.Inventory(); got != before {
-			t.Errorf("peer holds %d things, %d before", got, before)
-		}
 	})
 	t.Run("find/crash", func(t *testing.T) {
 		finder(t)

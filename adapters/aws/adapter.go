@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/caddy-csb/caddy-csb/adapters/internal/lazy"
 	"github.com/caddy-csb/caddy-csb/adapters/internal/model"
 	"github.com/caddy-csb/caddy-csb/broker/clock"
 	"github.com/caddy-csb/caddy-csb/broker/contract"
@@ -95,8 +96,8 @@ func New(cfg Config) (*Adapter, error) {
 	}
 	a := &Adapter{cfg: cfg, clock: clock.Real{}}
 	a.Router = model.Router{Adapter: "aws", KindKey: nativeKind, Routes: map[string]model.Route{
-		kindInstance: {Model: model.IaaS, Status: a.instanceStatus, Update: a.updateInstance, Remove: a.removeInstance, Find: a.findInstance},
-		kindBucket:   {Model: model.DSaaS, Status: a.grantedBucketStatus, Update: a.updateBucket, Remove: a.removeBucket, Find: a.findBucket},
+		kindInstance: {Model: model.IaaS, What: "an EC2 instance", Status: a.instanceStatus, Update: a.updateInstance, Remove: a.removeInstance, Find: a.findInstance},
+		kindBucket:   {Model: model.DSaaS, What: "DSaaS storage", Status: a.grantedBucketStatus, Update: a.updateBucket, Remove: a.removeBucket, Find: a.findBucket},
 	}}
 	return a, nil
 }
@@ -150,14 +151,8 @@ func (a *Adapter) sdkConfig(ctx context.Context) (*sdkaws.Config, error) {
 }
 
 func (a *Adapter) s3Client(ctx context.Context) (*s3.Client, error) {
-	c, err := a.sdkConfig(ctx)
-	if err != nil {
-		return nil, err
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.s3c == nil {
-		a.s3c = s3.NewFromConfig(*c, func(o *s3.Options) {
+	return lazy.Get(&a.mu, &a.s3c, func() (*sdkaws.Config, error) { return a.sdkConfig(ctx) }, func(c *sdkaws.Config) (*s3.Client, error) {
+		return s3.NewFromConfig(*c, func(o *s3.Options) {
 			if a.cfg.S3Endpoint != "" {
 				o.BaseEndpoint = sdkaws.String(a.cfg.S3Endpoint)
 			}
@@ -167,26 +162,18 @@ func (a *Adapter) s3Client(ctx context.Context) (*s3.Client, error) {
 			// headers and trailers.
 			o.RequestChecksumCalculation = sdkaws.RequestChecksumCalculationWhenRequired
 			o.ResponseChecksumValidation = sdkaws.ResponseChecksumValidationWhenRequired
-		})
-	}
-	return a.s3c, nil
+		}), nil
+	})
 }
 
 func (a *Adapter) ec2Client(ctx context.Context) (*ec2.Client, error) {
-	c, err := a.sdkConfig(ctx)
-	if err != nil {
-		return nil, err
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.ec2c == nil {
-		a.ec2c = ec2.NewFromConfig(*c, func(o *ec2.Options) {
+	return lazy.Get(&a.mu, &a.ec2c, func() (*sdkaws.Config, error) { return a.sdkConfig(ctx) }, func(c *sdkaws.Config) (*ec2.Client, error) {
+		return ec2.NewFromConfig(*c, func(o *ec2.Options) {
 			if a.cfg.EC2Endpoint != "" {
 				o.BaseEndpoint = sdkaws.String(a.cfg.EC2Endpoint)
 			}
-		})
-	}
-	return a.ec2c, nil
+		}), nil
+	})
 }
 
 // credentials returns the current signing credentials.

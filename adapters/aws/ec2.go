@@ -325,10 +325,7 @@ func (a *Adapter) grant(x *csbmsg.IaaS, it InstanceType, in *ec2types.Instance, 
 }
 
 func (a *Adapter) updateInstance(ctx context.Context, res *contract.Resource, req *contract.Request) (*contract.Resource, error) {
-	x := req.Want.IaaS
-	if x == nil {
-		return nil, &contract.Error{Kind: contract.KindClient, Op: "update", Err: errors.New("the job is an EC2 instance; the update carries no <IaaS>")}
-	}
+	x := req.Want.IaaS // not nil: see model.Route.Update
 	if err := unsupportedIaaS(x, true); err != nil {
 		return nil, err
 	}

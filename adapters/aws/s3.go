@@ -15,7 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
-	"github.com/caddy-csb/caddy-csb/adapters/internal/dsmeta"
 	"github.com/caddy-csb/caddy-csb/adapters/internal/model"
 	"github.com/caddy-csb/caddy-csb/adapters/internal/objstore"
 	"github.com/caddy-csb/caddy-csb/broker/contract"
@@ -208,43 +207,29 @@ func (a *Adapter) bucketStatus(ctx context.Context, res *contract.Resource, want
 	if err != nil {
 		return nil, err
 	}
-	out := res.Clone()
 	bucket := res.Native[nativeBucket]
-	g := &csbmsg.DSaaS{}
-	if err := statBucket(ctx, c, bucket); err != nil {
-		if isNotFound(err) {
-			out.State = contract.StateGone
-			out.Granted = csbmsg.ServiceRequest{DSaaS: g}
-			return out, nil
-		}
+	err = statBucket(ctx, c, bucket)
+	if err != nil && !isNotFound(err) {
 		return nil, nativeErr("head bucket", err)
 	}
-	out.State = contract.StateReady
-	if res.Native[contract.NativeIncomplete] != "" {
-		out.State = contract.StateFailed
+	out := objstore.Stated(res, err == nil)
+	if out.State == contract.StateGone {
+		return out, nil
 	}
+	g := &csbmsg.DSaaS{}
 	bu := a.bucketURL(bucket)
 	base := a.s3Base()
 	g.ContainerObject = &csbmsg.ContainerObject{ObjectRefs: csbmsg.ObjectRefs{ObjectURI: &bu, ObjectID: ptr(bucket), ParentURI: &base}, Status: ptr(objstore.Available)}
 	if key := res.Native[nativeObject]; key != "" {
-		ou := a.objectURL(bucket, key)
-		do := &csbmsg.DataObject{ObjectRefs: csbmsg.ObjectRefs{ObjectURI: &ou, ObjectID: ptr(key), ParentURI: &bu}}
 		h, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key})
-		switch {
-		case err == nil:
-			do.Status = ptr(objstore.Available)
-			if h.ContentType != nil {
-				do.Mimetype = h.ContentType
-			}
-			if m := dsmeta.Format(lower(h.Metadata)); m != "" {
-				do.Metadata = &m
-			}
-		case isNotFound(err):
-			do.Status = ptr(objstore.Missing)
-		default:
+		if err != nil && !isNotFound(err) {
 			return nil, nativeErr("head object", err)
 		}
-		g.DataObject = do
+		var head *objstore.Head
+		if err == nil {
+			head = &objstore.Head{Mimetype: h.ContentType, Meta: lower(h.Metadata)}
+		}
+		g.DataObject = objstore.DataObject(a.objectURL(bucket, key), key, bu, head)
 	}
 	if want != nil && want.DomainObject != nil {
 		lb, err := c.ListBuckets(ctx, &s3.ListBucketsInput{})
@@ -272,10 +257,7 @@ func lower(m map[string]string) map[string]string {
 }
 
 func (a *Adapter) updateBucket(ctx context.Context, res *contract.Resource, req *contract.Request) (*contract.Resource, error) {
-	d := req.Want.DSaaS
-	if d == nil {
-		return nil, &contract.Error{Kind: contract.KindClient, Op: "update", Err: errors.New("the job is DSaaS storage; the update carries no <DSaaS>")}
-	}
+	d := req.Want.DSaaS // not nil: see model.Route.Update
 	if err := unsupportedDSaaS(d); err != nil {
 		return nil, err
 	}
@@ -351,49 +333,51 @@ func (a *Adapter) updateBucket(ctx context.Context, res *contract.Resource, req 
 // owner may have added some through the proxy) and the bucket; for a
 // bucket it did not create, only the job's object.
 func (a *Adapter) removeBucket(ctx context.Context, res *contract.Resource) error {
-	bucket := res.Native[nativeBucket]
-	if bucket == "" {
-		return nil
+	n := res.Native
+	return objstore.Remove(ctx, n[nativeBucket], n[nativeBucketMade] == "true", n[nativeObject], func(bucket string) (objstore.Container, error) {
+		c, err := a.s3Client(ctx)
+		return s3Bucket{c, bucket}, err
+	})
+}
+
+// s3Bucket is a bucket as objstore.Remove sees it.
+type s3Bucket struct {
+	c    *s3.Client
+	name string
+}
+
+func (b s3Bucket) DeleteObject(ctx context.Context, key string) error {
+	if _, err := b.c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &b.name, Key: &key}); err != nil && !isNotFound(err) {
+		return nativeErr("delete object", err)
 	}
-	c, err := a.s3Client(ctx)
-	if err != nil {
-		return err
-	}
-	if res.Native[nativeBucketMade] != "true" {
-		if key := res.Native[nativeObject]; key != "" {
-			if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &bucket, Key: &key}); err != nil && !isNotFound(err) {
-				return nativeErr("delete object", err)
+	return nil
+}
+
+func (b s3Bucket) EachObject(ctx context.Context, fn func(key string) error) (bool, error) {
+	p := s3.NewListObjectsV2Paginator(b.c, &s3.ListObjectsV2Input{Bucket: &b.name})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			if isNotFound(err) {
+				return true, nil
+			}
+			return false, nativeErr("list objects", err)
+		}
+		for _, o := range page.Contents {
+			if err := fn(sdkaws.ToString(o.Key)); err != nil {
+				return false, err
 			}
 		}
-		return nil
 	}
-	var lastErr error
-	for range 3 {
-		p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: &bucket})
-		for p.HasMorePages() {
-			page, err := p.NextPage(ctx)
-			if err != nil {
-				if isNotFound(err) {
-					return nil
-				}
-				return nativeErr("list objects", err)
-			}
-			for _, o := range page.Contents {
-				if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &bucket, Key: o.Key}); err != nil && !isNotFound(err) {
-					return nativeErr("delete object", err)
-				}
-			}
-		}
-		_, err := c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: &bucket})
-		if err == nil || isNotFound(err) {
-			return nil
-		}
-		if errorCode(err) != "BucketNotEmpty" {
-			return nativeErr("delete bucket", err)
-		}
-		lastErr = err
+	return false, nil
+}
+
+func (b s3Bucket) Delete(ctx context.Context) (bool, error) {
+	_, err := b.c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: &b.name})
+	if err == nil || isNotFound(err) {
+		return false, nil
 	}
-	return nativeErr("delete bucket", lastErr)
+	return errorCode(err) == "BucketNotEmpty", nativeErr("delete bucket", err)
 }
 
 func (a *Adapter) discoverS3(ctx context.Context) (csbmsg.Service, error) {

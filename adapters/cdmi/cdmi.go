@@ -21,6 +21,7 @@ import (
 	"strings"
 
 	"github.com/caddy-csb/caddy-csb/adapters/httpx"
+	"github.com/caddy-csb/caddy-csb/adapters/internal/model"
 	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
@@ -169,18 +170,18 @@ func (a *Adapter) Status(ctx context.Context, res *contract.Resource) (*contract
 	out := res.Clone()
 	out.State = contract.StateReady
 	ds := &csbmsg.DSaaS{}
-	parts, gone := 0, 0
+	var parts model.Parts
 	read := func(key, ct string) (*object, error) {
 		url := res.Native[key]
 		if url == "" {
 			return nil, nil
 		}
 		if key != keyCap {
-			parts++
+			parts.Held++
 		}
 		o, err := a.get(ctx, op+": read "+key, url, ct)
 		if contract.KindOf(err) == contract.KindNotFound && key != keyCap {
-			gone++
+			parts.Gone++
 			return nil, nil
 		}
 		if err != nil {
@@ -247,12 +248,7 @@ func (a *Adapter) Status(ctx context.Context, res *contract.Resource) (*contract
 		}
 		ds.CapabilityObject = c
 	}
-	switch {
-	case parts > 0 && gone == parts:
-		out.State = contract.StateGone
-	case gone > 0 || res.Native[contract.NativeIncomplete] != "":
-		out.State = contract.StateFailed
-	}
+	out.State = parts.State(out.State, res)
 	out.Granted = csbmsg.ServiceRequest{DSaaS: ds}
 	return out, nil
 }

@@ -16,7 +16,14 @@ func (a *Adapter) check(op string, want *csbmsg.DSaaS) error {
 	if want.DataObject == nil && want.ContainerObject == nil && want.DomainObject == nil && want.QueueObject == nil && want.CapabilityObject == nil {
 		return unsupported(op, "the DSaaS request names no object")
 	}
-	for _, id := range []*string{objID(want.DataObject), objID(want.QueueObject)} {
+	var dataID, queueID *string
+	if want.DataObject != nil {
+		dataID = want.DataObject.ObjectID
+	}
+	if want.QueueObject != nil {
+		queueID = want.QueueObject.ObjectID
+	}
+	for _, id := range []*string{dataID, queueID} {
 		if id != nil && !nmtoken.MatchString(*id) {
 			return unsupported(op, "object name %q is not an NMTOKEN", *id)
 		}
@@ -26,22 +33,8 @@ func (a *Adapter) check(op string, want *csbmsg.DSaaS) error {
 			return unsupported(op, "unknown capability object type %q", *want.CapabilityObject.Type)
 		}
 	}
-	if want.DataObject != nil && want.QueueObject != nil && deref(objID(want.DataObject)) == deref(objID(want.QueueObject)) && objID(want.DataObject) != nil {
+	if dataID != nil && want.QueueObject != nil && *dataID == deref(queueID) {
 		return unsupported(op, "the data and queue objects have the same name")
-	}
-	return nil
-}
-
-func objID(v any) *string {
-	switch o := v.(type) {
-	case *csbmsg.DataObject:
-		if o != nil {
-			return o.ObjectID
-		}
-	case *csbmsg.QueueObject:
-		if o != nil {
-			return o.ObjectID
-		}
 	}
 	return nil
 }

@@ -218,19 +218,11 @@ func (a *Adapter) Provision(ctx context.Context, req *contract.Request) (*contra
 			return partial(res), err
 		}
 		res.Native[nativeCompute] = loc
-		if res.Native[nativeNetwork] != "" {
-			loc, err := a.createNetworkInterface(ctx, md, want.NetworkInterface, loc, res.Native[nativeNetwork], title)
-			if err != nil {
-				return partial(res), err
-			}
-			res.Native[nativeNetworkInterface] = loc
+		if err := networkInterfaceLink.create(ctx, a, md, res.Native, want.NetworkInterface); err != nil {
+			return partial(res), err
 		}
-		if res.Native[nativeStorage] != "" {
-			loc, err := a.createStorageLink(ctx, md, want.StorageLink, loc, res.Native[nativeStorage], title)
-			if err != nil {
-				return partial(res), err
-			}
-			res.Native[nativeStorageLink] = loc
+		if err := storageLinkLink.create(ctx, a, md, res.Native, want.StorageLink); err != nil {
+			return partial(res), err
 		}
 	}
 	res.URI = primary(res.Native)
@@ -357,17 +349,13 @@ func (a *Adapter) create(ctx context.Context, op, loc string, msg *Message) (str
 }
 
 func (a *Adapter) createCompute(ctx context.Context, md *Model, c *csbmsg.Compute, svc csbmsg.Service, title string) (string, error) {
-	kind, loc, err := kindOf(md, KindCompute)
-	if err != nil {
-		return "", err
-	}
-	msg := &Message{Categories: []Category{kind}}
+	var extra []Category
 	var fixed func(string) bool
 	// A service discovered from a resource template: ask for the template,
 	// and leave out the attributes it fixes.
 	if svc.URI != "" && strings.HasPrefix(svc.ID, "tpl-") {
 		if t, ok := md.Mixin(svc.URI); ok {
-			msg.Categories = append(msg.Categories, Category{Term: t.Term, Scheme: t.Scheme, Class: ClassMixin})
+			extra = append(extra, Category{Term: t.Term, Scheme: t.Scheme, Class: ClassMixin})
 			fixed = func(attr string) bool {
 				d, ok := t.Attr(attr)
 				return ok && d.Default != nil
@@ -376,77 +364,89 @@ func (a *Adapter) createCompute(ctx context.Context, md *Model, c *csbmsg.Comput
 	}
 	if a.cfg.OSTemplate != "" {
 		scheme, term, _ := strings.Cut(a.cfg.OSTemplate, "#")
-		msg.Categories = append(msg.Categories, Category{Term: term, Scheme: scheme + "#", Class: ClassMixin})
+		extra = append(extra, Category{Term: term, Scheme: scheme + "#", Class: ClassMixin})
 	}
-	attrs, _, err := toOCCI(computeRows, c, fixed)
-	if err != nil {
-		return "", &contract.Error{Kind: contract.KindUnsupported, Op: "provision", Err: err}
-	}
-	attrs.Set(AttrCoreTitle, Str(title))
-	msg.Attributes = attrs
-	return a.create(ctx, "create compute", loc, msg)
+	return createEntity(ctx, a, md, KindCompute, computeRows, c, newEntity{core: titled(title), extra: extra, fixed: fixed})
 }
 
 func (a *Adapter) createStorage(ctx context.Context, md *Model, s *csbmsg.Storage, title string) (string, error) {
-	kind, loc, err := kindOf(md, KindStorage)
-	if err != nil {
-		return "", err
-	}
-	attrs, _, err := toOCCI(storageRows, s, nil)
-	if err != nil {
-		return "", &contract.Error{Kind: contract.KindUnsupported, Op: "provision", Err: err}
-	}
-	attrs.Set(AttrCoreTitle, Str(title))
-	return a.create(ctx, "create storage", loc, &Message{Categories: []Category{kind}, Attributes: attrs})
+	return createEntity(ctx, a, md, KindStorage, storageRows, s, newEntity{core: titled(title)})
 }
 
 func (a *Adapter) createNetwork(ctx context.Context, md *Model, n *csbmsg.Network, title string) (string, error) {
-	kind, loc, err := kindOf(md, KindNetwork)
-	if err != nil {
-		return "", err
-	}
-	attrs, mixins, err := toOCCI(networkRows, n, nil)
-	if err != nil {
-		return "", &contract.Error{Kind: contract.KindUnsupported, Op: "provision", Err: err}
-	}
-	attrs.Set(AttrCoreTitle, Str(title))
-	msg := &Message{Categories: []Category{kind}, Attributes: attrs}
-	if err := a.withMixins(md, msg, KindNetwork, mixins); err != nil {
-		return "", err
-	}
-	return a.create(ctx, "create network", loc, msg)
+	return createEntity(ctx, a, md, KindNetwork, networkRows, n, newEntity{core: titled(title)})
 }
 
-func (a *Adapter) createNetworkInterface(ctx context.Context, md *Model, ni *csbmsg.NetworkInterface, source, target, title string) (string, error) {
-	kind, loc, err := kindOf(md, KindNetworkInterface)
-	if err != nil {
-		return "", err
-	}
-	attrs, mixins, err := toOCCI(networkInterfaceRows, ni, nil)
-	if err != nil {
-		return "", &contract.Error{Kind: contract.KindUnsupported, Op: "provision", Err: err}
-	}
-	attrs.Set(AttrCoreSource, Str(a.ref(source)))
-	attrs.Set(AttrCoreTarget, Str(a.ref(target)))
-	msg := &Message{Categories: []Category{kind}, Attributes: attrs}
-	if err := a.withMixins(md, msg, KindNetworkInterface, mixins); err != nil {
-		return "", err
-	}
-	return a.create(ctx, "create networkinterface", loc, msg)
+// linkKind is one of the links from a job's compute: its kind, its
+// Native key, the Native key of its target and its attribute rows.
+type linkKind[E any] struct {
+	kindID, key, target string
+	rows                []row[E]
 }
 
-func (a *Adapter) createStorageLink(ctx context.Context, md *Model, sl *csbmsg.StorageLink, source, target, title string) (string, error) {
-	kind, loc, err := kindOf(md, KindStorageLink)
+var (
+	networkInterfaceLink = linkKind[csbmsg.NetworkInterface]{KindNetworkInterface, nativeNetworkInterface, nativeNetwork, networkInterfaceRows}
+	storageLinkLink      = linkKind[csbmsg.StorageLink]{KindStorageLink, nativeStorageLink, nativeStorage, storageLinkRows}
+)
+
+// create links the compute n holds to the link's target when n holds
+// one, with e's attributes (e may be nil), and records the link in n.
+func (l linkKind[E]) create(ctx context.Context, a *Adapter, md *Model, n map[string]string, e *E) error {
+	if n[l.target] == "" {
+		return nil
+	}
+	loc, err := createEntity(ctx, a, md, l.kindID, l.rows, e, newEntity{core: a.linking(n[nativeCompute], n[l.target])})
+	if err != nil {
+		return err
+	}
+	n[l.key] = loc
+	return nil
+}
+
+// newEntity is what a new entity carries besides its element's
+// attributes: core attributes (a title, or a link's source and target),
+// categories after its kind (a resource or OS template), and the
+// attributes a template fixes, which are left out.
+type newEntity struct {
+	core  Attributes
+	extra []Category
+	fixed func(attr string) bool
+}
+
+// titled is the core attributes of a resource the job names title.
+func titled(title string) Attributes {
+	var at Attributes
+	at.Set(AttrCoreTitle, Str(title))
+	return at
+}
+
+// linking is the core attributes of a link from source to target.
+func (a *Adapter) linking(source, target string) Attributes {
+	var at Attributes
+	at.Set(AttrCoreSource, Str(a.ref(source)))
+	at.Set(AttrCoreTarget, Str(a.ref(target)))
+	return at
+}
+
+// createEntity creates an entity of the kind kindID at the kind's
+// location: its kind, ne's categories, e's attributes by rows, ne's core
+// attributes and the mixins the attributes belong to. It returns the new
+// entity's location.
+func createEntity[E any](ctx context.Context, a *Adapter, md *Model, kindID string, rows []row[E], e *E, ne newEntity) (string, error) {
+	kind, loc, err := kindOf(md, kindID)
 	if err != nil {
 		return "", err
 	}
-	attrs, _, err := toOCCI(storageLinkRows, sl, nil)
+	attrs, mixins, err := toOCCI(rows, e, ne.fixed)
 	if err != nil {
 		return "", &contract.Error{Kind: contract.KindUnsupported, Op: "provision", Err: err}
 	}
-	attrs.Set(AttrCoreSource, Str(a.ref(source)))
-	attrs.Set(AttrCoreTarget, Str(a.ref(target)))
-	return a.create(ctx, "create storagelink", loc, &Message{Categories: []Category{kind}, Attributes: attrs})
+	attrs.SetAll(ne.core)
+	msg := &Message{Categories: append([]Category{kind}, ne.extra...), Attributes: attrs}
+	if err := a.withMixins(md, msg, kindID, mixins); err != nil {
+		return "", err
+	}
+	return a.create(ctx, "create "+strings.TrimPrefix(kindID, SchemeInfra), loc, msg)
 }
 
 // ---------------------------------------------------------------------------

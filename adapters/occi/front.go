@@ -116,10 +116,7 @@ func checkAction(r *http.Request, kind string) error {
 		msg.Categories = append(msg.Categories, inBody.Categories...)
 		msg.Links = append(msg.Links, inBody.Links...)
 		msg.Locations = append(msg.Locations, inBody.Locations...)
-		for _, n := range inBody.Attributes.Names() {
-			v, _ := inBody.Attributes.Get(n)
-			msg.Attributes.Set(n, v)
-		}
+		msg.Attributes.SetAll(inBody.Attributes)
 	}
 	if len(msg.Links) > 0 || len(msg.Locations) > 0 {
 		return contract.Refused("an action through the broker carries no link or location")

@@ -33,59 +33,41 @@ func (a *Adapter) Status(ctx context.Context, res *contract.Resource) (*contract
 		}
 		return r.msg, nil
 	}
-	var compute *Message
-	if m, err := get(nativeCompute); err != nil {
-		return nil, err
-	} else if m != nil {
-		compute = m
-		ia.Compute = fromOCCI(computeRows, m.Attributes)
-		if ia.Compute == nil {
-			ia.Compute = &csbmsg.Compute{}
-		}
-		st, _ := m.Attributes.Get("occi.compute.state")
-		states = append(states, settle(out.Native, nativeCompute, computeStates, st.S))
+	// The job's entities, with the states their state attribute maps to.
+	entities := []struct {
+		key, stateAttr string
+		states         stateMap
+	}{
+		{nativeCompute, "occi.compute.state", computeStates},
+		{nativeStorage, "occi.storage.state", storageStates},
+		{nativeNetwork, "occi.network.state", linkStates},
 	}
-	if m, err := get(nativeStorage); err != nil {
-		return nil, err
-	} else if m != nil {
-		ia.Storage = fromOCCI(storageRows, m.Attributes)
-		if ia.Storage == nil {
-			ia.Storage = &csbmsg.Storage{}
-		}
-		st, _ := m.Attributes.Get("occi.storage.state")
-		states = append(states, settle(out.Native, nativeStorage, storageStates, st.S))
-	}
-	if m, err := get(nativeNetwork); err != nil {
-		return nil, err
-	} else if m != nil {
-		ia.Network = fromOCCI(networkRows, m.Attributes)
-		if ia.Network == nil {
-			ia.Network = &csbmsg.Network{}
-		}
-		if out.Native[nativeNetworkShared] == "" {
-			st, _ := m.Attributes.Get("occi.network.state")
-			states = append(states, settle(out.Native, nativeNetwork, linkStates, st.S))
-		}
-	}
-	if loc := out.Native[nativeNetworkInterface]; loc != "" {
-		attrs, err := a.linkAttributes(ctx, compute, loc)
+	read := map[string]*Message{}
+	for _, e := range entities {
+		m, err := get(e.key)
 		if err != nil {
 			return nil, err
 		}
-		ia.NetworkInterface = fromOCCI(networkInterfaceRows, attrs)
-		if ia.NetworkInterface == nil {
-			ia.NetworkInterface = &csbmsg.NetworkInterface{}
+		if m == nil {
+			continue
 		}
+		read[e.key] = m
+		if e.key == nativeNetwork && out.Native[nativeNetworkShared] != "" {
+			continue // the provider's network: its state is not the job's
+		}
+		st, _ := m.Attributes.Get(e.stateAttr)
+		states = append(states, settle(out.Native, e.key, e.states, st.S))
 	}
-	if loc := out.Native[nativeStorageLink]; loc != "" {
-		attrs, err := a.linkAttributes(ctx, compute, loc)
-		if err != nil {
-			return nil, err
-		}
-		ia.StorageLink = fromOCCI(storageLinkRows, attrs)
-		if ia.StorageLink == nil {
-			ia.StorageLink = &csbmsg.StorageLink{}
-		}
+	ia.Compute = grantedOf(computeRows, read[nativeCompute])
+	ia.Storage = grantedOf(storageRows, read[nativeStorage])
+	ia.Network = grantedOf(networkRows, read[nativeNetwork])
+	compute := read[nativeCompute] // its rendering may carry its links
+	var err error
+	if ia.NetworkInterface, err = networkInterfaceLink.granted(ctx, a, compute, out.Native); err != nil {
+		return nil, err
+	}
+	if ia.StorageLink, err = storageLinkLink.granted(ctx, a, compute, out.Native); err != nil {
+		return nil, err
 	}
 	out.Granted = csbmsg.ServiceRequest{IaaS: ia}
 	switch {
@@ -107,6 +89,33 @@ func (a *Adapter) Status(ctx context.Context, res *contract.Resource) (*contract
 		}
 	}
 	return out, nil
+}
+
+// grantedOf is the element an entity's rendering m grants (nil for an
+// entity not read): one that has none of the rows' attributes grants an
+// empty element, not none.
+func grantedOf[E any](rows []row[E], m *Message) *E {
+	if m == nil {
+		return nil
+	}
+	if e := fromOCCI(rows, m.Attributes); e != nil {
+		return e
+	}
+	return new(E)
+}
+
+// granted reads the link n holds, if any, from the rendering of its
+// source (the compute) or from its own location.
+func (l linkKind[E]) granted(ctx context.Context, a *Adapter, source *Message, n map[string]string) (*E, error) {
+	loc := n[l.key]
+	if loc == "" {
+		return nil, nil
+	}
+	attrs, err := a.linkAttributes(ctx, source, loc)
+	if err != nil {
+		return nil, err
+	}
+	return grantedOf(l.rows, &Message{Attributes: attrs}), nil
 }
 
 // settle returns the adapter state of an entity in OCCI state occi. After

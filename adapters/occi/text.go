@@ -142,6 +142,13 @@ func (a Attributes) Get(name string) (Value, bool) {
 // Names returns the attribute names in order.
 func (a Attributes) Names() []string { return append([]string(nil), a.names...) }
 
+// SetAll sets every attribute of b, in b's order.
+func (a *Attributes) SetAll(b Attributes) {
+	for _, name := range b.names {
+		a.Set(name, b.values[name])
+	}
+}
+
 // Len is the number of attributes.
 func (a Attributes) Len() int { return len(a.names) }
 

@@ -72,14 +72,8 @@ func (a *Adapter) Update(ctx context.Context, res *contract.Resource, req *contr
 			n[nativeNetwork] = loc
 		}
 	} else if want.Network != nil && n[nativeNetworkShared] == "" {
-		attrs, mixins, err := changed(networkRows, want.Network, have.Network)
-		if err != nil {
-			return cur, &contract.Error{Kind: contract.KindUnsupported, Op: "update", Err: err}
-		}
-		if attrs.Len() > 0 {
-			if err := a.updateEntity(ctx, md, KindNetwork, n[nativeNetwork], attrs, mixins); err != nil {
-				return cur, err
-			}
+		if err := updateChanged(ctx, a, md, KindNetwork, n[nativeNetwork], networkRows, want.Network, have.Network); err != nil {
+			return cur, err
 		}
 	}
 	if want.Compute != nil {
@@ -89,52 +83,16 @@ func (a *Adapter) Update(ctx context.Context, res *contract.Resource, req *contr
 				return cur, err
 			}
 			n[nativeCompute] = loc
-		} else {
-			attrs, _, err := changed(computeRows, want.Compute, have.Compute)
-			if err != nil {
-				return cur, &contract.Error{Kind: contract.KindUnsupported, Op: "update", Err: err}
-			}
-			if attrs.Len() > 0 {
-				if err := a.updateEntity(ctx, md, KindCompute, n[nativeCompute], attrs, nil); err != nil {
-					return cur, err
-				}
-			}
+		} else if err := updateChanged(ctx, a, md, KindCompute, n[nativeCompute], computeRows, want.Compute, have.Compute); err != nil {
+			return cur, err
 		}
 	}
 	if n[nativeCompute] != "" {
-		if n[nativeNetwork] != "" && n[nativeNetworkInterface] == "" && (want.NetworkInterface != nil || want.Network != nil) {
-			loc, err := a.createNetworkInterface(ctx, md, want.NetworkInterface, n[nativeCompute], n[nativeNetwork], title)
-			if err != nil {
-				return cur, err
-			}
-			n[nativeNetworkInterface] = loc
-		} else if want.NetworkInterface != nil && n[nativeNetworkInterface] != "" {
-			attrs, mixins, err := changed(networkInterfaceRows, want.NetworkInterface, have.NetworkInterface)
-			if err != nil {
-				return cur, &contract.Error{Kind: contract.KindUnsupported, Op: "update", Err: err}
-			}
-			if attrs.Len() > 0 {
-				if err := a.updateEntity(ctx, md, KindNetworkInterface, n[nativeNetworkInterface], attrs, mixins); err != nil {
-					return cur, err
-				}
-			}
+		if err := networkInterfaceLink.update(ctx, a, md, n, want.NetworkInterface, have.NetworkInterface, want.Network != nil); err != nil {
+			return cur, err
 		}
-		if n[nativeStorage] != "" && n[nativeStorageLink] == "" && (want.StorageLink != nil || want.Storage != nil) {
-			loc, err := a.createStorageLink(ctx, md, want.StorageLink, n[nativeCompute], n[nativeStorage], title)
-			if err != nil {
-				return cur, err
-			}
-			n[nativeStorageLink] = loc
-		} else if want.StorageLink != nil && n[nativeStorageLink] != "" {
-			attrs, _, err := changed(storageLinkRows, want.StorageLink, have.StorageLink)
-			if err != nil {
-				return cur, &contract.Error{Kind: contract.KindUnsupported, Op: "update", Err: err}
-			}
-			if attrs.Len() > 0 {
-				if err := a.updateEntity(ctx, md, KindStorageLink, n[nativeStorageLink], attrs, nil); err != nil {
-					return cur, err
-				}
-			}
+		if err := storageLinkLink.update(ctx, a, md, n, want.StorageLink, have.StorageLink, want.Storage != nil); err != nil {
+			return cur, err
 		}
 	}
 	cur.URI = primary(n)
@@ -146,6 +104,36 @@ func (a *Adapter) Update(ctx context.Context, res *contract.Resource, req *contr
 		return cur, err
 	}
 	return st, nil
+}
+
+// update brings the compute's link in line with an update: when n holds
+// the target but no link and the request asks for the link or its target
+// (targetAsked), the link is created; else the attributes of want that
+// differ from have are applied to the link n holds.
+func (l linkKind[E]) update(ctx context.Context, a *Adapter, md *Model, n map[string]string, want, have *E, targetAsked bool) error {
+	if n[l.key] == "" {
+		if want == nil && !targetAsked {
+			return nil
+		}
+		return l.create(ctx, a, md, n, want)
+	}
+	return updateChanged(ctx, a, md, l.kindID, n[l.key], l.rows, want, have)
+}
+
+// updateChanged applies the attributes of want that differ from have
+// (by rows) to the entity at loc, if any differ and want is not nil.
+func updateChanged[E any](ctx context.Context, a *Adapter, md *Model, kindID, loc string, rows []row[E], want, have *E) error {
+	if want == nil {
+		return nil
+	}
+	attrs, mixins, err := changed(rows, want, have)
+	if err != nil {
+		return &contract.Error{Kind: contract.KindUnsupported, Op: "update", Err: err}
+	}
+	if attrs.Len() == 0 {
+		return nil
+	}
+	return a.updateEntity(ctx, md, kindID, loc, attrs, mixins)
 }
 
 // updateEntity changes attributes of an entity: a partial update (POST to
@@ -181,10 +169,7 @@ func (a *Adapter) updateEntity(ctx context.Context, md *Model, kindID, loc strin
 		v, _ := r.msg.Attributes.Get(name)
 		full.Attributes.Set(name, v)
 	}
-	for _, name := range attrs.Names() {
-		v, _ := attrs.Get(name)
-		full.Attributes.Set(name, v)
-	}
+	full.Attributes.SetAll(attrs)
 	for _, id := range mixins {
 		if !full.HasCategory(id) {
 			if c, ok := mixinRef(md, id); ok {
@@ -225,67 +210,49 @@ func (a *Adapter) applyActions(ctx context.Context, md *Model, res *contract.Res
 		var act *action
 		switch {
 		case ia.Compute.Action != nil:
-			x, ok := computeActions[*ia.Compute.Action]
-			if !ok {
-				return &contract.Error{Kind: contract.KindUnsupported, Op: "update", Err: fmt.Errorf("compute action %q", *ia.Compute.Action)}
+			x, err := named(computeActions, *ia.Compute.Action, "compute")
+			if err != nil {
+				return err
 			}
-			act = &x
+			act = x
 		case ia.Compute.Status != nil:
 			act = computeStatusAction(*ia.Compute.Status, have.Compute)
 		case bringUp:
 			act = computeStatusAction(csbmsg.ComputeActive, have.Compute)
 		}
-		if act != nil {
-			if err := a.invoke(ctx, md, KindCompute, loc, act.OCCI, Attributes{}); err != nil {
-				return err
-			}
-			setTarget(n, nativeCompute, act.Target)
+		if err := a.trigger(ctx, md, n, KindCompute, nativeCompute, act); err != nil {
+			return err
 		}
 	}
-	if loc := n[nativeNetwork]; loc != "" && n[nativeNetworkShared] == "" && ia.Network != nil {
-		var act *action
-		cur := ""
+	if n[nativeNetwork] != "" && n[nativeNetworkShared] == "" && ia.Network != nil {
+		cur := csbmsg.NetworkStatus("")
 		if have.Network != nil && have.Network.Status != nil {
-			cur = string(*have.Network.Status)
+			cur = *have.Network.Status
 		}
-		switch {
-		case ia.Network.Action != nil:
-			x, ok := networkActions[*ia.Network.Action]
-			if !ok {
-				return &contract.Error{Kind: contract.KindUnsupported, Op: "update", Err: fmt.Errorf("network action %q", *ia.Network.Action)}
-			}
-			act = &x
-		case ia.Network.Status != nil && string(*ia.Network.Status) != cur:
-			act = statusActions(networkActions, *ia.Network.Status == csbmsg.NetworkActive, csbmsg.NetworkUp, csbmsg.NetworkDown)
-		case ia.Network.Status == nil && bringUp && cur == string(csbmsg.NetworkInactive):
-			act = statusActions(networkActions, true, csbmsg.NetworkUp, csbmsg.NetworkDown)
+		var to *bool // the status change asked for: up (active) or down
+		if st := ia.Network.Status; st != nil && *st != cur {
+			to = ptr(*st == csbmsg.NetworkActive)
 		}
-		if act != nil {
-			if err := a.invoke(ctx, md, KindNetwork, loc, act.OCCI, Attributes{}); err != nil {
-				return err
-			}
-			setTarget(n, nativeNetwork, act.Target)
+		act, err := networkSwitch.pick(ia.Network.Action, to, ia.Network.Status == nil && bringUp && cur == csbmsg.NetworkInactive)
+		if err != nil {
+			return err
+		}
+		if err := a.trigger(ctx, md, n, KindNetwork, nativeNetwork, act); err != nil {
+			return err
 		}
 	}
-	if loc := n[nativeStorage]; loc != "" && ia.Storage != nil {
-		var act *action
-		cur := ""
+	if n[nativeStorage] != "" && ia.Storage != nil {
+		cur := csbmsg.StorageStatus("")
 		if have.Storage != nil && have.Storage.Status != nil {
-			cur = string(*have.Storage.Status)
+			cur = *have.Storage.Status
 		}
-		switch {
-		case ia.Storage.Action != nil:
-			x, ok := storageActions[*ia.Storage.Action]
-			if !ok {
-				return &contract.Error{Kind: contract.KindUnsupported, Op: "update", Err: fmt.Errorf("storage action %q", *ia.Storage.Action)}
-			}
-			act = &x
-		case ia.Storage.Status != nil && string(*ia.Storage.Status) != cur:
-			if s := *ia.Storage.Status; s == csbmsg.StorageOnline || s == csbmsg.StorageOffline {
-				act = statusActions(storageActions, s == csbmsg.StorageOnline, csbmsg.StorageActOnline, csbmsg.StorageActOffline)
-			}
-		case ia.Storage.Status == nil && bringUp && cur == string(csbmsg.StorageOffline):
-			act = statusActions(storageActions, true, csbmsg.StorageActOnline, csbmsg.StorageActOffline)
+		var to *bool // the status change asked for: up (online) or down (offline)
+		if st := ia.Storage.Status; st != nil && *st != cur && (*st == csbmsg.StorageOnline || *st == csbmsg.StorageOffline) {
+			to = ptr(*st == csbmsg.StorageOnline)
+		}
+		act, err := storageSwitch.pick(ia.Storage.Action, to, ia.Storage.Status == nil && bringUp && cur == csbmsg.StorageOffline)
+		if err != nil {
+			return err
 		}
 		if act != nil && act.OCCI == storageActions[csbmsg.StorageActResize].OCCI {
 			// An explicit resize: the size change itself is applied with
@@ -295,14 +262,61 @@ func (a *Adapter) applyActions(ctx context.Context, md *Model, res *contract.Res
 			}
 			act = nil
 		}
-		if act != nil {
-			if err := a.invoke(ctx, md, KindStorage, loc, act.OCCI, Attributes{}); err != nil {
-				return err
-			}
-			setTarget(n, nativeStorage, act.Target)
+		if err := a.trigger(ctx, md, n, KindStorage, nativeStorage, act); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// trigger invokes act (if not nil) on the entity n holds at key, and
+// records the state it leads to.
+func (a *Adapter) trigger(ctx context.Context, md *Model, n map[string]string, kindID, key string, act *action) error {
+	if act == nil {
+		return nil
+	}
+	if err := a.invoke(ctx, md, kindID, n[key], act.OCCI, Attributes{}); err != nil {
+		return err
+	}
+	setTarget(n, key, act.Target)
+	return nil
+}
+
+// named is the action a request names; one the adapter does not map is
+// refused.
+func named[K ~string](m map[K]action, name K, what string) (*action, error) {
+	x, ok := m[name]
+	if !ok {
+		return nil, &contract.Error{Kind: contract.KindUnsupported, Op: "update", Err: fmt.Errorf("%s action %q", what, name)}
+	}
+	return &x, nil
+}
+
+// switchable is an element whose status two actions switch, up and down.
+type switchable[K ~string] struct {
+	what     string
+	actions  map[K]action
+	up, down K
+}
+
+var (
+	networkSwitch = switchable[csbmsg.NetworkAction]{"network", networkActions, csbmsg.NetworkUp, csbmsg.NetworkDown}
+	storageSwitch = switchable[csbmsg.StorageAction]{"storage", storageActions, csbmsg.StorageActOnline, csbmsg.StorageActOffline}
+)
+
+// pick is the action to trigger: the one the request names (name), else
+// the one for the status change it asks for (to: up or down), else, when
+// bringUp, the up action.
+func (s switchable[K]) pick(name *K, to *bool, bringUp bool) (*action, error) {
+	switch {
+	case name != nil:
+		return named(s.actions, *name, s.what)
+	case to != nil:
+		return statusActions(s.actions, *to, s.up, s.down), nil
+	case bringUp:
+		return statusActions(s.actions, true, s.up, s.down), nil
+	}
+	return nil, nil
 }
 
 // setTarget records the state an action leads to ("" = unchanged).

@@ -78,8 +78,8 @@ func New(cfg Config) (*Adapter, error) {
 	// The session reads the adapter's clock, so one a test sets is seen.
 	a.s = &session{cfg: &a.cfg, clock: clock.Func(func() time.Time { return a.clock.Now() })}
 	a.Router = model.Router{Adapter: "openstack", KindKey: nativeKind, Routes: map[string]model.Route{
-		kindServer:  {Model: model.IaaS, Status: a.serverStatus, Update: a.updateServer, Remove: a.removeServer, Find: a.findServer},
-		kindStorage: {Model: model.DSaaS, Status: a.grantedStorageStatus, Update: a.updateStorage, Remove: a.removeStorage, Find: a.findStorage},
+		kindServer:  {Model: model.IaaS, What: "an IaaS server", Status: a.serverStatus, Update: a.updateServer, Remove: a.removeServer, Find: a.findServer},
+		kindStorage: {Model: model.DSaaS, What: "DSaaS storage", Status: a.grantedStorageStatus, Update: a.updateStorage, Remove: a.removeStorage, Find: a.findStorage},
 	}}
 	return a, nil
 }

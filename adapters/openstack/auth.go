@@ -15,6 +15,7 @@ import (
 	gcos "github.com/gophercloud/gophercloud/v2/openstack"
 	"github.com/gophercloud/gophercloud/v2/openstack/identity/v3/tokens"
 
+	"github.com/caddy-csb/caddy-csb/adapters/internal/lazy"
 	"github.com/caddy-csb/caddy-csb/adapters/internal/nativeerr"
 	"github.com/caddy-csb/caddy-csb/broker/clock"
 	"github.com/caddy-csb/caddy-csb/broker/contract"
@@ -226,57 +227,37 @@ func (c *Config) availability() gophercloud.Availability {
 // computeClient returns the Nova client, discovering its endpoint in the
 // catalogue by region and interface unless compute_url overrides it.
 func (s *session) computeClient(ctx context.Context) (*gophercloud.ServiceClient, error) {
-	pc, err := s.provider(ctx)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.compute != nil {
-		return s.compute, nil
-	}
-	if !s.cfg.Keystone() {
-		return nil, &contract.Error{Kind: contract.KindUnsupported, Op: "compute", Err: errors.New("TempAuth reaches only Swift; configure Keystone for Nova")}
-	}
-	var sc *gophercloud.ServiceClient
-	if s.cfg.ComputeURL != "" {
-		sc = &gophercloud.ServiceClient{ProviderClient: pc, Endpoint: gophercloud.NormalizeURL(s.cfg.ComputeURL), Type: "compute"}
-	} else {
-		sc, err = gcos.NewComputeV2(pc, gophercloud.EndpointOpts{Region: s.cfg.Region, Availability: s.cfg.availability()})
+	return lazy.Get(&s.mu, &s.compute, func() (*gophercloud.ProviderClient, error) { return s.provider(ctx) }, func(pc *gophercloud.ProviderClient) (*gophercloud.ServiceClient, error) {
+		if !s.cfg.Keystone() {
+			return nil, &contract.Error{Kind: contract.KindUnsupported, Op: "compute", Err: errors.New("TempAuth reaches only Swift; configure Keystone for Nova")}
+		}
+		if s.cfg.ComputeURL != "" {
+			return &gophercloud.ServiceClient{ProviderClient: pc, Endpoint: gophercloud.NormalizeURL(s.cfg.ComputeURL), Type: "compute"}, nil
+		}
+		sc, err := gcos.NewComputeV2(pc, gophercloud.EndpointOpts{Region: s.cfg.Region, Availability: s.cfg.availability()})
 		if err != nil {
 			return nil, catalogError("compute", s.cfg, err)
 		}
-	}
-	s.compute = sc
-	return sc, nil
+		return sc, nil
+	})
 }
 
 // objectClient returns the Swift client for the account: the storage URL
 // from object_store_url, TempAuth, or the catalogue.
 func (s *session) objectClient(ctx context.Context) (*gophercloud.ServiceClient, error) {
-	pc, err := s.provider(ctx)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.object != nil {
-		return s.object, nil
-	}
-	var sc *gophercloud.ServiceClient
-	switch {
-	case s.cfg.ObjectStoreURL != "":
-		sc = &gophercloud.ServiceClient{ProviderClient: pc, Endpoint: gophercloud.NormalizeURL(s.cfg.ObjectStoreURL), Type: "object-store"}
-	case !s.cfg.Keystone():
-		sc = &gophercloud.ServiceClient{ProviderClient: pc, Endpoint: gophercloud.NormalizeURL(s.storageURL), Type: "object-store"}
-	default:
-		sc, err = gcos.NewObjectStorageV1(pc, gophercloud.EndpointOpts{Region: s.cfg.Region, Availability: s.cfg.availability()})
+	return lazy.Get(&s.mu, &s.object, func() (*gophercloud.ProviderClient, error) { return s.provider(ctx) }, func(pc *gophercloud.ProviderClient) (*gophercloud.ServiceClient, error) {
+		switch {
+		case s.cfg.ObjectStoreURL != "":
+			return &gophercloud.ServiceClient{ProviderClient: pc, Endpoint: gophercloud.NormalizeURL(s.cfg.ObjectStoreURL), Type: "object-store"}, nil
+		case !s.cfg.Keystone():
+			return &gophercloud.ServiceClient{ProviderClient: pc, Endpoint: gophercloud.NormalizeURL(s.storageURL), Type: "object-store"}, nil
+		}
+		sc, err := gcos.NewObjectStorageV1(pc, gophercloud.EndpointOpts{Region: s.cfg.Region, Availability: s.cfg.availability()})
 		if err != nil {
 			return nil, catalogError("object-store", s.cfg, err)
 		}
-	}
-	s.object = sc
-	return sc, nil
+		return sc, nil
+	})
 }
 
 // token returns the current token and its expiry (zero if unknown),

@@ -497,10 +497,7 @@ func addAddresses(g, want *csbmsg.IaaS, srv *servers.Server) {
 }
 
 func (a *Adapter) updateServer(ctx context.Context, res *contract.Resource, req *contract.Request) (*contract.Resource, error) {
-	x := req.Want.IaaS
-	if x == nil {
-		return nil, &contract.Error{Kind: contract.KindClient, Op: "update", Err: errors.New("the job is an IaaS server; the update carries no <IaaS>")}
-	}
+	x := req.Want.IaaS // not nil: see model.Route.Update
 	if err := unsupportedIaaS(x, true); err != nil {
 		return nil, err
 	}

@@ -203,22 +203,16 @@ func (a *Adapter) storageStatus(ctx context.Context, res *contract.Resource, wan
 	if err != nil {
 		return nil, err
 	}
-	out := res.Clone()
 	cname := res.Native[nativeContainer]
-	g := &csbmsg.DSaaS{}
 	ch, err := statContainer(ctx, sc, cname)
-	if err != nil {
-		if gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
-			out.State = contract.StateGone
-			out.Granted = csbmsg.ServiceRequest{DSaaS: g}
-			return out, nil
-		}
+	if err != nil && !gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
 		return nil, nativeErr("head container", err)
 	}
-	out.State = contract.StateReady
-	if res.Native[contract.NativeIncomplete] != "" {
-		out.State = contract.StateFailed
+	out := objstore.Stated(res, err == nil)
+	if out.State == contract.StateGone {
+		return out, nil
 	}
+	g := &csbmsg.DSaaS{}
 	count := ch.Get("X-Container-Object-Count")
 	cu := containerURL(sc, cname)
 	acct := strings.TrimRight(sc.Endpoint, "/")
@@ -233,24 +227,18 @@ func (a *Adapter) storageStatus(ctx context.Context, res *contract.Resource, wan
 		g.ContainerObject.Children = &count
 	}
 	if oname := res.Native[nativeObject]; oname != "" {
-		ou := objectURL(sc, cname, oname)
-		do := &csbmsg.DataObject{ObjectRefs: csbmsg.ObjectRefs{ObjectURI: &ou, ObjectID: ptr(oname), ParentURI: &cu}}
 		oh := objects.Get(ctx, sc, cname, oname, nil)
-		switch {
-		case oh.Err == nil:
-			do.Status = ptr(objstore.Available)
-			if ct := oh.Header.Get("Content-Type"); ct != "" {
-				do.Mimetype = &ct
-			}
-			if m := dsmeta.Format(dsmeta.FromHeaders(oh.Header, "X-Object-Meta-")); m != "" {
-				do.Metadata = &m
-			}
-		case gophercloud.ResponseCodeIs(oh.Err, http.StatusNotFound):
-			do.Status = ptr(objstore.Missing)
-		default:
+		if oh.Err != nil && !gophercloud.ResponseCodeIs(oh.Err, http.StatusNotFound) {
 			return nil, nativeErr("head object", oh.Err)
 		}
-		g.DataObject = do
+		var head *objstore.Head
+		if oh.Err == nil {
+			head = &objstore.Head{Meta: dsmeta.FromHeaders(oh.Header, "X-Object-Meta-")}
+			if ct := oh.Header.Get("Content-Type"); ct != "" {
+				head.Mimetype = &ct
+			}
+		}
+		g.DataObject = objstore.DataObject(objectURL(sc, cname, oname), oname, cu, head)
 	}
 	if want != nil && want.DomainObject != nil {
 		ah, err := statAccount(ctx, sc)
@@ -307,10 +295,7 @@ func infoURL(storageURL string) (string, error) {
 }
 
 func (a *Adapter) updateStorage(ctx context.Context, res *contract.Resource, req *contract.Request) (*contract.Resource, error) {
-	d := req.Want.DSaaS
-	if d == nil {
-		return nil, &contract.Error{Kind: contract.KindClient, Op: "update", Err: errors.New("the job is DSaaS storage; the update carries no <DSaaS>")}
-	}
+	d := req.Want.DSaaS // not nil: see model.Route.Update
 	if err := objstore.Unsupported(d, "Swift"); err != nil {
 		return nil, err
 	}
@@ -404,57 +389,56 @@ func withMimetype(o *csbmsg.DataObject, mt string) *csbmsg.DataObject {
 }
 
 // removeStorage deletes the job's object and, when the job created the
-// container, everything in it (the owner may have added objects through
-// the transparent proxy) and the container itself.
+// container, everything in it and the container itself (objstore.Remove).
 func (a *Adapter) removeStorage(ctx context.Context, res *contract.Resource) error {
-	cname := res.Native[nativeContainer]
-	if cname == "" {
-		return nil
+	n := res.Native
+	return objstore.Remove(ctx, n[nativeContainer], n[nativeContainerCreated] == "true", n[nativeObject], func(cname string) (objstore.Container, error) {
+		sc, err := a.s.objectClient(ctx)
+		return swiftContainer{sc, cname}, err
+	})
+}
+
+// swiftContainer is a container as objstore.Remove sees it.
+type swiftContainer struct {
+	sc   *gophercloud.ServiceClient
+	name string
+}
+
+func (c swiftContainer) DeleteObject(ctx context.Context, name string) error {
+	if err := objects.Delete(ctx, c.sc, c.name, name, nil).Err; err != nil && !gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
+		return nativeErr("delete object", err)
 	}
-	sc, err := a.s.objectClient(ctx)
+	return nil
+}
+
+// EachObject lists every name first, then calls fn on each.
+func (c swiftContainer) EachObject(ctx context.Context, fn func(name string) error) (bool, error) {
+	var names []string
+	err := objects.List(c.sc, c.name, objects.ListOpts{}).EachPage(ctx, func(_ context.Context, p pagination.Page) (bool, error) {
+		n, err := objects.ExtractNames(p)
+		names = append(names, n...)
+		return true, err
+	})
 	if err != nil {
-		return err
+		if gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
+			return true, nil
+		}
+		return false, nativeErr("list objects", err)
 	}
-	if res.Native[nativeContainerCreated] != "true" {
-		if o := res.Native[nativeObject]; o != "" {
-			if err := objects.Delete(ctx, sc, cname, o, nil).Err; err != nil && !gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
-				return nativeErr("delete object", err)
-			}
+	for _, n := range names {
+		if err := fn(n); err != nil {
+			return false, err
 		}
-		return nil
 	}
-	// Objects may still be arriving through the proxy while the job is
-	// removed: empty and delete the container a few times before giving
-	// up with the 409.
-	var lastErr error
-	for range 3 {
-		var names []string
-		err := objects.List(sc, cname, objects.ListOpts{}).EachPage(ctx, func(_ context.Context, p pagination.Page) (bool, error) {
-			n, err := objects.ExtractNames(p)
-			names = append(names, n...)
-			return true, err
-		})
-		if err != nil {
-			if gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
-				return nil
-			}
-			return nativeErr("list objects", err)
-		}
-		for _, n := range names {
-			if err := objects.Delete(ctx, sc, cname, n, nil).Err; err != nil && !gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
-				return nativeErr("delete object", err)
-			}
-		}
-		err = containers.Delete(ctx, sc, cname).Err
-		if err == nil || gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
-			return nil
-		}
-		if !gophercloud.ResponseCodeIs(err, http.StatusConflict) {
-			return nativeErr("delete container", err)
-		}
-		lastErr = err
+	return false, nil
+}
+
+func (c swiftContainer) Delete(ctx context.Context) (bool, error) {
+	err := containers.Delete(ctx, c.sc, c.name).Err
+	if err == nil || gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
+		return false, nil
 	}
-	return nativeErr("delete container", lastErr)
+	return gophercloud.ResponseCodeIs(err, http.StatusConflict), nativeErr("delete container", err)
 }
 
 // discoverStorage describes the object store as one DSaaS service.

@@ -401,23 +401,26 @@ func quantity(item *etree.Element) (float64, error) {
 // diskSize resolves a disk item's HostResource: ovf:/disk/<diskId> (the
 // DiskSection capacity) or ovf:/file/<fileId> (the file's size).
 func diskSize(host string, disks, files map[string]float64) (float64, error) {
-	switch {
-	case strings.HasPrefix(host, "ovf:/disk/"):
-		id := strings.TrimPrefix(host, "ovf:/disk/")
-		size, ok := disks[id]
-		if !ok {
-			return 0, fmt.Errorf("%w: disk item refers to %s, which DiskSection does not declare", ErrMalformed, host)
-		}
-		return size, nil
-	case strings.HasPrefix(host, "ovf:/file/"):
-		id := strings.TrimPrefix(host, "ovf:/file/")
-		size, ok := files[id]
-		if !ok {
-			return 0, fmt.Errorf("%w: disk item refers to %s, which References does not size", ErrMalformed, host)
-		}
-		return size, nil
-	case host == "":
+	if host == "" {
 		return 0, nil // an empty drive
+	}
+	for _, src := range []struct {
+		prefix string
+		sizes  map[string]float64
+		where  string
+	}{
+		{"ovf:/disk/", disks, "DiskSection does not declare"},
+		{"ovf:/file/", files, "References does not size"},
+	} {
+		id, ok := strings.CutPrefix(host, src.prefix)
+		if !ok {
+			continue
+		}
+		size, ok := src.sizes[id]
+		if !ok {
+			return 0, fmt.Errorf("%w: disk item refers to %s, which %s", ErrMalformed, host, src.where)
+		}
+		return size, nil
 	}
 	return 0, fmt.Errorf("%w: disk HostResource %q is neither ovf:/disk/ nor ovf:/file/", ErrMalformed, host)
 }

@@ -149,29 +149,20 @@ func ptr[T any](v T) *T { return &v }
 // original untouched.
 func copyIaaS(in *csbmsg.IaaS) *csbmsg.IaaS {
 	out := *in
-	if in.Link != nil {
-		l := *in.Link
-		out.Link = &l
-	}
-	if in.Compute != nil {
-		c := *in.Compute
-		out.Compute = &c
-	}
-	if in.Storage != nil {
-		s := *in.Storage
-		out.Storage = &s
-	}
-	if in.Network != nil {
-		n := *in.Network
-		out.Network = &n
-	}
-	if in.NetworkInterface != nil {
-		n := *in.NetworkInterface
-		out.NetworkInterface = &n
-	}
-	if in.StorageLink != nil {
-		s := *in.StorageLink
-		out.StorageLink = &s
-	}
+	out.Link = clone(in.Link)
+	out.Compute = clone(in.Compute)
+	out.Storage = clone(in.Storage)
+	out.Network = clone(in.Network)
+	out.NetworkInterface = clone(in.NetworkInterface)
+	out.StorageLink = clone(in.StorageLink)
 	return &out
+}
+
+// clone returns a shallow copy of *p, or nil.
+func clone[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	c := *p
+	return &c
 }

@@ -1,7 +1,8 @@
 // Package model routes the calls of the adapters that serve IaaS and
 // DSaaS through two native APIs (openstack: Nova and Swift; aws: EC2 and
 // S3): which API a request is for, the error for a Resource another
-// adapter made, and the mapping tables their READMEs show.
+// adapter made, and the mapping tables their READMEs show. It also holds
+// the state rule of a job made of several provider objects (Parts).
 package model
 
 import (
@@ -40,13 +41,38 @@ func Foreign(adapter string, res *contract.Resource) error {
 	return &contract.Error{Kind: contract.KindNotFound, Op: "resource", Err: fmt.Errorf("resource %q was not made by the %s adapter", res.URI, adapter)}
 }
 
+// Parts tallies the provider objects a job is made of as its Status reads
+// them back.
+type Parts struct {
+	// Held counts the objects the job holds; Gone those of them the
+	// provider no longer has.
+	Held, Gone int
+}
+
+// State is the state of the job whose present objects read as state: gone
+// when every object is, failed when some are or the broker recorded the
+// job as incomplete (Native[contract.NativeIncomplete]), else state.
+func (p Parts) State(state contract.State, res *contract.Resource) contract.State {
+	switch {
+	case p.Held > 0 && p.Gone == p.Held:
+		return contract.StateGone
+	case p.Gone > 0 || res.Native[contract.NativeIncomplete] != "":
+		return contract.StateFailed
+	}
+	return state
+}
+
 // Route is what a two-API adapter does with the resources of one of its
 // native APIs (aws: EC2 instances or S3 buckets; openstack: Nova servers
 // or Swift storage).
 type Route struct {
 	// Model is the service model the API serves: IaaS or DSaaS.
-	Model  string
+	Model string
+	// What names the API's resources in errors ("an EC2 instance").
+	What   string
 	Status func(ctx context.Context, res *contract.Resource) (*contract.Resource, error)
+	// Update is called only with a request that carries the element of
+	// Model.
 	Update func(ctx context.Context, res *contract.Resource, req *contract.Request) (*contract.Resource, error)
 	Remove func(ctx context.Context, res *contract.Resource) error
 	// Find returns what Provision made for the request's job, or nil.
@@ -78,9 +104,14 @@ func (r *Router) Status(ctx context.Context, res *contract.Resource) (*contract.
 	return nil, Foreign(r.Adapter, res)
 }
 
-// Update changes the resource through the API that made it.
+// Update changes the resource through the API that made it. An update
+// without the element of the API's model (<IaaS> for a server) is the
+// client's error.
 func (r *Router) Update(ctx context.Context, res *contract.Resource, req *contract.Request) (*contract.Resource, error) {
 	if rt, ok := r.route(res); ok {
+		if (rt.Model == IaaS && req.Want.IaaS == nil) || (rt.Model == DSaaS && req.Want.DSaaS == nil) {
+			return nil, &contract.Error{Kind: contract.KindClient, Op: "update", Err: fmt.Errorf("the job is %s; the update carries no <%s>", rt.What, rt.Model)}
+		}
 		return rt.Update(ctx, res, req)
 	}
 	return nil, Foreign(r.Adapter, res)

@@ -7,6 +7,7 @@
 package objstore
 
 import (
+	"context"
 	"net/url"
 	"strings"
 
@@ -147,3 +148,92 @@ var Honoured = contract.Fields(
 	"DSaaS/DataObject/mimetype", "DSaaS/DataObject/metadata", "DSaaS/DataObject/value",
 	"DSaaS/DomainObject", "DSaaS/CapabilityObject", "DSaaS/CapabilityObject/type",
 )
+
+// Stated is a job's resource after its container was looked up: gone,
+// with an empty grant, when the container no longer exists; else ready,
+// or failed for a job the broker recorded as incomplete. The caller fills
+// in the grant of a container that exists.
+func Stated(res *contract.Resource, exists bool) *contract.Resource {
+	out := res.Clone()
+	switch {
+	case !exists:
+		out.State = contract.StateGone
+		out.Granted = csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{}}
+	case res.Native[contract.NativeIncomplete] != "":
+		out.State = contract.StateFailed
+	default:
+		out.State = contract.StateReady
+	}
+	return out
+}
+
+// Head is what a store answers about an object that exists.
+type Head struct {
+	Mimetype *string           // its Content-Type; nil without one
+	Meta     map[string]string // its user metadata, by lower-case key
+}
+
+// DataObject is the grant of the job's object name, at uri in the
+// container at parent: available, with its content type and metadata,
+// when the store has it (head), else missing.
+func DataObject(uri, name, parent string, head *Head) *csbmsg.DataObject {
+	do := &csbmsg.DataObject{ObjectRefs: csbmsg.ObjectRefs{ObjectURI: &uri, ObjectID: &name, ParentURI: &parent}}
+	status := Missing
+	if head != nil {
+		status = Available
+		do.Mimetype = head.Mimetype
+		if m := dsmeta.Format(head.Meta); m != "" {
+			do.Metadata = &m
+		}
+	}
+	do.Status = &status
+	return do
+}
+
+// Container is a store's container as Remove sees it. Its methods treat
+// what is already gone as done, and return the adapter's own errors.
+type Container interface {
+	// DeleteObject deletes an object.
+	DeleteObject(ctx context.Context, name string) error
+	// EachObject calls fn with the name of every object in the
+	// container, and stops at fn's first error; gone reports a container
+	// that no longer exists.
+	EachObject(ctx context.Context, fn func(name string) error) (gone bool, err error)
+	// Delete deletes the container; notEmpty reports that the store
+	// refused because it holds objects (again).
+	Delete(ctx context.Context) (notEmpty bool, err error)
+}
+
+// Remove removes what a job holds in its container, name (nothing when
+// name is ""), which open makes a Container. A container the job created
+// is emptied of every object (the owner may have added some through the
+// transparent proxy) and deleted; as objects may still be arriving
+// through the proxy, that is tried three times before the store's
+// refusal is returned. In a container the job did not create, only the
+// job's object (if any) is deleted.
+func Remove(ctx context.Context, name string, created bool, object string, open func(name string) (Container, error)) error {
+	if name == "" {
+		return nil
+	}
+	c, err := open(name)
+	if err != nil {
+		return err
+	}
+	if !created {
+		if object == "" {
+			return nil
+		}
+		return c.DeleteObject(ctx, object)
+	}
+	for range 3 {
+		gone, lerr := c.EachObject(ctx, func(name string) error { return c.DeleteObject(ctx, name) })
+		if lerr != nil || gone {
+			return lerr
+		}
+		var notEmpty bool
+		if notEmpty, err = c.Delete(ctx); !notEmpty {
+			return err
+		}
+	}
+	return err
+}
