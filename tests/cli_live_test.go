@@ -104,12 +104,13 @@ func TestCLIDrivesTheBroker(t *testing.T) {
 		t.Fatalf("request paas (none offered):\n%s", r)
 	}
 
-	// request --file sends the document as it is.
+	// request --file sends the document as it is (--wait: on a loaded
+	// machine the create may outlast the broker's respond_within).
 	file := cliWriteFile(t, "request.xml", `<?xml version="1.0"?>
 <csbconsumer xmlns="urn:ietf:params:xml:ns:csb-consumer" version="1.0">
   <CloudServiceRequest><IaaS><compute><cores>1</cores><memory>1</memory></compute></IaaS></CloudServiceRequest>
 </csbconsumer>`)
-	r = b.run("alice", cliUsers["alice"], "request", "--file", file, "--json").ok(t)
+	r = b.run("alice", cliUsers["alice"], "request", "--file", file, "--json", "--wait").ok(t)
 	if j = r.job(t); j.Status != 200 || j.ProviderID != "cloud-a" {
 		t.Fatalf("request --file:\n%s", r)
 	}
