@@ -173,6 +173,30 @@ func methodNotAllowed(w http.ResponseWriter, r *http.Request, allow string) erro
 	return adminError(http.StatusMethodNotAllowed, "method %s not allowed (%s)", r.Method, allow)
 }
 
+// request is adminRequest for an answer that needs the running csb app.
+func (api *AdminAPI) request(w http.ResponseWriter, r *http.Request, method, draftType string) (adminFormat, *App, error) {
+	format, err := adminRequest(w, r, method, draftType)
+	if err != nil {
+		return 0, nil, err
+	}
+	a, err := api.running()
+	return format, a, err
+}
+
+// engineRequest is adminRequest for an answer that needs the running
+// csb app's engine.
+func (api *AdminAPI) engineRequest(w http.ResponseWriter, r *http.Request, method, draftType string) (adminFormat, *engine, error) {
+	format, a, err := api.request(w, r, method, draftType)
+	if err != nil {
+		return 0, nil, err
+	}
+	e := a.liveEngine()
+	if e == nil {
+		return 0, nil, adminError(http.StatusServiceUnavailable, "no csb app is running")
+	}
+	return format, e, nil
+}
+
 // adminRequest checks what every admin endpoint checks first: the method
 // (405 with Allow otherwise) and the answer's format, JSON or XML in the
 // draft's names under draftType (406 otherwise).

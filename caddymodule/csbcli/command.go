@@ -444,14 +444,12 @@ func (c *cli) jobs(ctx context.Context) int {
 		c.stdout.Write(a.Body)
 		return exitOK
 	}
-	var list struct {
-		Jobs []listedJob `json:"jobs"`
-	}
+	var list csbmsg.JobListing
 	if err := json.Unmarshal(a.Body, &list); err != nil {
 		return c.fail(fmt.Errorf("the broker's job list is not the JSON expected (does it support GET on the Consumer collection?): %v", err))
 	}
 	if list.Jobs == nil {
-		list.Jobs = []listedJob{}
+		list.Jobs = []csbmsg.ListedJob{}
 	}
 	if c.json {
 		err = printJSON(c.stdout, list)
