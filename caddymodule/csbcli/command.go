@@ -240,20 +240,8 @@ func (c *cli) request(ctx context.Context, model string, f *requestFlags) int {
 	if err != nil {
 		return c.fail(err)
 	}
-	leaseHdr, err := leaseSeconds(f.lease)
-	if err != nil {
-		return c.fail(err)
-	}
-	cl, err := c.connect()
-	if err != nil {
-		return c.fail(err)
-	}
-	ctx, cancel := signalContext(ctx)
-	defer cancel()
-	a, err := cl.do(ctx, call{method: http.MethodPost, body: body, response: true, header: map[string]string{
-		"Csb-Lease": leaseHdr, "Csb-Provider": strings.Join(f.provider, ","), "Idempotency-Key": f.idemKey,
-	}})
-	return c.showJob(ctx, cl, a, err, f.wait)
+	return c.jobCall(ctx, call{method: http.MethodPost, body: body, header: map[string]string{"Idempotency-Key": f.idemKey}},
+		jobOptions{wait: f.wait, lease: f.lease, provider: f.provider})
 }
 
 // jobOptions are the flags of the verbs on one job.
@@ -267,6 +255,12 @@ func (c *cli) jobVerb(ctx context.Context, method, id string, o jobOptions) int 
 	if id == "" {
 		return c.fail(errors.New("give a job id"))
 	}
+	return c.jobCall(ctx, call{method: method, path: "/" + url.PathEscape(id)}, o)
+}
+
+// jobCall sends a call the broker answers about a job, with the
+// Csb-Lease and Csb-Provider headers of o, and shows the job.
+func (c *cli) jobCall(ctx context.Context, req call, o jobOptions) int {
 	leaseHdr, err := leaseSeconds(o.lease)
 	if err != nil {
 		return c.fail(err)
@@ -277,9 +271,12 @@ func (c *cli) jobVerb(ctx context.Context, method, id string, o jobOptions) int 
 	}
 	ctx, cancel := signalContext(ctx)
 	defer cancel()
-	a, err := cl.do(ctx, call{method: method, path: "/" + url.PathEscape(id), response: true, header: map[string]string{
-		"Csb-Lease": leaseHdr, "Csb-Provider": strings.Join(o.provider, ","),
-	}})
+	if req.header == nil {
+		req.header = map[string]string{}
+	}
+	req.header["Csb-Lease"], req.header["Csb-Provider"] = leaseHdr, strings.Join(o.provider, ",")
+	req.response = true
+	a, err := cl.do(ctx, req)
 	return c.showJob(ctx, cl, a, err, o.wait)
 }
 
