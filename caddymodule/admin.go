@@ -5,6 +5,8 @@ import (
 	"net/http"
 
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddy-csb/caddy-csb/caddymodule/internal/cfparse"
 )
 
 func init() {
@@ -54,10 +56,7 @@ type AdminAPI struct {
 
 // CaddyModule returns the Caddy module information.
 func (AdminAPI) CaddyModule() caddy.ModuleInfo {
-	return caddy.ModuleInfo{
-		ID:  "admin.api.csb",
-		New: func() caddy.Module { return new(AdminAPI) },
-	}
+	return cfparse.Module[AdminAPI]("admin.api.csb")
 }
 
 // Provision finds the configuration's csb app, if one is configured.

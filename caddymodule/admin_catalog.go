@@ -53,17 +53,9 @@ func placeableNow(p catalog.ProviderEntry, s catalog.ServiceEntry, now time.Time
 }
 
 func (api *AdminAPI) serveCatalog(w http.ResponseWriter, r *http.Request) error {
-	format, err := adminRequest(w, r, http.MethodGet, csbmsg.PublishMediaType)
+	format, e, err := api.engineRequest(w, r, http.MethodGet, csbmsg.PublishMediaType)
 	if err != nil {
 		return err
-	}
-	a, err := api.running()
-	if err != nil {
-		return err
-	}
-	e := a.liveEngine()
-	if e == nil {
-		return adminError(http.StatusServiceUnavailable, "no csb app is running")
 	}
 	q := r.URL.Query()
 	providers := listParam(q, "provider")

@@ -77,11 +77,7 @@ type adminCandidate struct {
 }
 
 func (api *AdminAPI) serveExplain(w http.ResponseWriter, r *http.Request) error {
-	format, err := adminRequest(w, r, http.MethodPost, csbmsg.ConsumerMediaType)
-	if err != nil {
-		return err
-	}
-	a, err := api.running()
+	format, a, err := api.request(w, r, http.MethodPost, csbmsg.ConsumerMediaType)
 	if err != nil {
 		return err
 	}

@@ -7,16 +7,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"mime"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/beevik/etree"
 
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
+	"github.com/caddy-csb/caddy-csb/caddymodule/internal/accept"
 )
 
 type adminFormat int
@@ -43,36 +42,24 @@ func negotiate(r *http.Request, draftType string) (adminFormat, error) {
 		return formatJSON, nil
 	}
 	best, bestQ, bestSpecific := formatJSON, -1.0, false
-	for _, v := range values {
-		for _, part := range strings.Split(v, ",") {
-			mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
-			if err != nil {
-				continue
-			}
-			q := 1.0
-			if s, ok := params["q"]; ok {
-				if f, err := strconv.ParseFloat(s, 64); err == nil {
-					q = f
-				}
-			}
-			if q <= 0 {
-				continue
-			}
-			var f adminFormat
-			specific := true
-			switch mt {
-			case "application/json":
-				f = formatJSON
-			case draftType, "application/xml", "text/xml":
-				f = formatXML
-			case "*/*", "application/*":
-				f, specific = formatJSON, false
-			default:
-				continue
-			}
-			if q > bestQ || q == bestQ && specific && !bestSpecific {
-				best, bestQ, bestSpecific = f, q, specific
-			}
+	for _, rg := range accept.Ranges(values) {
+		if rg.Q <= 0 {
+			continue
+		}
+		var f adminFormat
+		specific := true
+		switch rg.Type {
+		case "application/json":
+			f = formatJSON
+		case draftType, "application/xml", "text/xml":
+			f = formatXML
+		case "*/*", "application/*":
+			f, specific = formatJSON, false
+		default:
+			continue
+		}
+		if rg.Q > bestQ || rg.Q == bestQ && specific && !bestSpecific {
+			best, bestQ, bestSpecific = f, rg.Q, specific
 		}
 	}
 	if bestQ < 0 {
@@ -171,6 +158,30 @@ func parseKind(s string) (catalog.Kind, error) {
 func methodNotAllowed(w http.ResponseWriter, r *http.Request, allow string) error {
 	w.Header().Set("Allow", allow)
 	return adminError(http.StatusMethodNotAllowed, "method %s not allowed (%s)", r.Method, allow)
+}
+
+// request is adminRequest for an answer that needs the running csb app.
+func (api *AdminAPI) request(w http.ResponseWriter, r *http.Request, method, draftType string) (adminFormat, *App, error) {
+	format, err := adminRequest(w, r, method, draftType)
+	if err != nil {
+		return 0, nil, err
+	}
+	a, err := api.running()
+	return format, a, err
+}
+
+// engineRequest is adminRequest for an answer that needs the running
+// csb app's engine.
+func (api *AdminAPI) engineRequest(w http.ResponseWriter, r *http.Request, method, draftType string) (adminFormat, *engine, error) {
+	format, a, err := api.request(w, r, method, draftType)
+	if err != nil {
+		return 0, nil, err
+	}
+	e := a.liveEngine()
+	if e == nil {
+		return 0, nil, adminError(http.StatusServiceUnavailable, "no csb app is running")
+	}
+	return format, e, nil
 }
 
 // adminRequest checks what every admin endpoint checks first: the method

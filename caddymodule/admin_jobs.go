@@ -77,11 +77,7 @@ func summarizeJob(j *jobs.Job, now time.Time) adminJob {
 }
 
 func (api *AdminAPI) serveJobs(w http.ResponseWriter, r *http.Request) error {
-	format, err := adminRequest(w, r, http.MethodGet, csbmsg.ConsumerMediaType)
-	if err != nil {
-		return err
-	}
-	a, err := api.running()
+	format, a, err := api.request(w, r, http.MethodGet, csbmsg.ConsumerMediaType)
 	if err != nil {
 		return err
 	}
@@ -213,11 +209,7 @@ func jobXML(j *jobs.Job, now time.Time) *etree.Element {
 }
 
 func (api *AdminAPI) serveJob(w http.ResponseWriter, r *http.Request) error {
-	format, err := adminRequest(w, r, http.MethodGet, csbmsg.ConsumerMediaType)
-	if err != nil {
-		return err
-	}
-	a, err := api.running()
+	format, a, err := api.request(w, r, http.MethodGet, csbmsg.ConsumerMediaType)
 	if err != nil {
 		return err
 	}

@@ -37,6 +37,7 @@ import (
 	"fmt"
 	"sync/atomic"
 
+	"github.com/caddy-csb/caddy-csb/caddymodule/internal/cfparse"
 	"github.com/caddy-csb/caddy-csb/caddymodule/internal/metricsreg"
 
 	"github.com/caddyserver/caddy/v2"
@@ -106,10 +107,7 @@ type App struct {
 
 // CaddyModule returns the Caddy module information.
 func (App) CaddyModule() caddy.ModuleInfo {
-	return caddy.ModuleInfo{
-		ID:  "csb",
-		New: func() caddy.Module { return new(App) },
-	}
+	return cfparse.Module[App]("csb")
 }
 
 // Provision sets up the app.

@@ -11,7 +11,6 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 	"github.com/caddyserver/caddy/v2/modules/caddytls"
 	"github.com/dustin/go-humanize"
@@ -24,11 +23,10 @@ import (
 
 func init() {
 	httpcaddyfile.RegisterGlobalOption("csb", parseGlobalOption)
-	httpcaddyfile.RegisterHandlerDirective("csb", parseHandlerDirective)
 	// The csb handler answers requests itself, like respond and
 	// reverse_proxy, so it sits just before respond; authentication
 	// directives (basic_auth, digest_auth) run before it.
-	httpcaddyfile.RegisterDirectiveOrder("csb", httpcaddyfile.Before, "respond")
+	cfparse.Directive[Handler]("csb", httpcaddyfile.Before, "respond")
 }
 
 // parseGlobalOption parses the csb global option into the csb app.
@@ -295,13 +293,6 @@ func (p *Provider) unmarshal(d *caddyfile.Dispenser) error {
 		}
 	}
 	return nil
-}
-
-// parseHandlerDirective parses the csb site directive.
-func parseHandlerDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
-	handler := new(Handler)
-	err := handler.UnmarshalCaddyfile(h.Dispenser)
-	return handler, err
 }
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:

@@ -34,7 +34,6 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
-	"github.com/caddy-csb/caddy-csb/broker/catalog"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 	"github.com/caddy-csb/caddy-csb/broker/placement"
@@ -87,35 +86,9 @@ func (h *Handler) consumerOwner(r *http.Request, cfg *ConsumerConfig) (string, e
 	return AnonymousOwner, nil
 }
 
-// consumerJob is one job of the JSON job list.
-type consumerJob struct {
-	JobID     string       `json:"job_id"`
-	JobStatus jobs.Status  `json:"job_status"`
-	Reason    string       `json:"reason,omitempty"`
-	Kind      catalog.Kind `json:"kind,omitempty"`
-	// ProviderID and ServiceID hold the job (set once it succeeded).
-	ProviderID string `json:"provider_id,omitempty"`
-	ServiceID  string `json:"service_id,omitempty"`
-	// Expires is the lease seconds left, as <expires>.
-	Expires         uint64    `json:"expires"`
-	CloudServiceURI string    `json:"cloud_service_uri,omitempty"`
-	Attempts        int       `json:"attempts"`
-	CopiedFrom      string    `json:"copied_from,omitempty"`
-	Created         time.Time `json:"created"`
-	Updated         time.Time `json:"updated"`
-	// Cost is what the job cost so far (docs/costs.md), final when
-	// CostFinal; CostRate is what it costs per hour while it accrues.
-	// All three are absent for a job without a cost (an unpriced
-	// provider, or a job that never held resources), as the job's
-	// answers then have no Csb-Cost header.
-	Cost      *float64 `json:"cost,omitempty"`
-	CostFinal bool     `json:"cost_final,omitempty"`
-	CostRate  *float64 `json:"cost_rate,omitempty"`
-}
-
 // listedJob is a job as the JSON job list shows it, at now.
-func listedJob(j *jobs.Job, now time.Time) consumerJob {
-	cj := consumerJob{JobID: j.ID, JobStatus: j.Status, Reason: j.Reason, Kind: j.Kind,
+func listedJob(j *jobs.Job, now time.Time) csbmsg.ListedJob {
+	cj := csbmsg.ListedJob{JobID: j.ID, JobStatus: string(j.Status), Reason: j.Reason, Kind: string(j.Kind),
 		ProviderID: j.ProviderID, ServiceID: j.ServiceID, Expires: j.ExpiresIn(now), CloudServiceURI: j.CloudServiceURI(),
 		Attempts: len(j.Attempts), CopiedFrom: j.CopiedFrom, Created: j.Created, Updated: j.Updated}
 	if c := j.Cost; c != nil {
@@ -147,9 +120,7 @@ func (h *Handler) serveJobList(w http.ResponseWriter, r *http.Request, m *jobs.M
 	hdr.Set("Csb-Job-Count", strconv.Itoa(len(list)))
 	now := time.Now()
 	if asJSON {
-		out := struct {
-			Jobs []consumerJob `json:"jobs"`
-		}{Jobs: make([]consumerJob, 0, len(list))}
+		out := csbmsg.JobListing{Jobs: make([]csbmsg.ListedJob, 0, len(list))}
 		for _, j := range list {
 			out.Jobs = append(out.Jobs, listedJob(j, now))
 		}

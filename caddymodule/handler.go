@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/caddy-csb/caddy-csb/caddymodule/internal/cfparse"
 	"github.com/caddy-csb/caddy-csb/caddymodule/internal/earlybody"
 
 	"github.com/caddyserver/caddy/v2"
@@ -52,10 +53,7 @@ type Handler struct {
 
 // CaddyModule returns the Caddy module information.
 func (Handler) CaddyModule() caddy.ModuleInfo {
-	return caddy.ModuleInfo{
-		ID:  "http.handlers.csb",
-		New: func() caddy.Module { return new(Handler) },
-	}
+	return cfparse.Module[Handler]("http.handlers.csb")
 }
 
 // Provision sets up the handler.

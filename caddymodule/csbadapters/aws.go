@@ -2,13 +2,13 @@ package csbadapters
 
 import (
 	"github.com/caddy-csb/caddy-csb/caddymodule"
-	"github.com/caddy-csb/caddy-csb/caddymodule/internal/cfparse"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/caddy-csb/caddy-csb/adapters/aws"
 	"github.com/caddy-csb/caddy-csb/broker/contract"
+	"github.com/caddy-csb/caddy-csb/caddymodule/internal/cfparse"
 )
 
 func init() {
@@ -29,10 +29,7 @@ type AWSAdapter struct {
 
 // CaddyModule returns the Caddy module information.
 func (AWSAdapter) CaddyModule() caddy.ModuleInfo {
-	return caddy.ModuleInfo{
-		ID:  "csb.adapters.aws",
-		New: func() caddy.Module { return new(AWSAdapter) },
-	}
+	return cfparse.Module[AWSAdapter]("csb.adapters.aws")
 }
 
 // Provision expands placeholders and builds the adapter. It makes no

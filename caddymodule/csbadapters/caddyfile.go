@@ -11,72 +11,6 @@ import (
 	"github.com/caddy-csb/caddy-csb/caddymodule/internal/cfparse"
 )
 
-// adapterBlock is the Caddyfile syntax the adapter modules share:
-//
-//	adapter <name> [<arg>] {
-//		<single> <value>
-//		<list>   <value>...
-//		<flag>
-//		...
-//	}
-//
-// Options not in single, lists or flags go to more, which reports whether
-// it knew the option.
-type adapterBlock struct {
-	name   string  // the adapter's name, for errors ("adapter cimi: ...")
-	arg    *string // where the optional argument goes; nil: no argument
-	single map[string]*string
-	lists  map[string]*[]string
-	flags  map[string]*bool
-	more   func(d *caddyfile.Dispenser, opt string) (bool, error)
-}
-
-// parse parses the adapter subdirective's segment, from the adapter name.
-func (b adapterBlock) parse(d *caddyfile.Dispenser) error {
-	d.Next() // adapter name
-	if d.NextArg() {
-		if b.arg == nil {
-			return d.ArgErr()
-		}
-		*b.arg = d.Val()
-	}
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		opt := d.Val()
-		switch {
-		case b.single[opt] != nil:
-			if err := cfparse.OneArg(d, b.single[opt]); err != nil {
-				return err
-			}
-		case b.lists[opt] != nil:
-			args := d.RemainingArgs()
-			if len(args) == 0 {
-				return d.ArgErr()
-			}
-			*b.lists[opt] = append(*b.lists[opt], args...)
-		case b.flags[opt] != nil:
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			*b.flags[opt] = true
-		default:
-			known := false
-			if b.more != nil {
-				var err error
-				if known, err = b.more(d, opt); err != nil {
-					return err
-				}
-			}
-			if !known {
-				return d.Errf("adapter %s: unrecognized option %q", b.name, opt)
-			}
-		}
-	}
-	return nil
-}
-
 // parseArchImage parses "arch_image <architecture> <image>" into images;
 // an architecture may be given once.
 func parseArchImage(d *caddyfile.Dispenser, adapter string, images *map[string]string) error {
@@ -119,18 +53,18 @@ func parseArchImage(d *caddyfile.Dispenser, adapter string, images *map[string]s
 // instance_type lines replace the built-in table.
 func (m *AWSAdapter) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	c := &m.Config
-	err := adapterBlock{
-		name: "aws",
-		arg:  &c.Region,
-		single: map[string]*string{
+	err := cfparse.Block{
+		Name: "adapter aws",
+		Arg:  &c.Region,
+		Single: map[string]*string{
 			"region": &c.Region, "s3_endpoint": &c.S3Endpoint, "ec2_endpoint": &c.EC2Endpoint,
 			"access_key_id": &c.AccessKeyID, "secret_access_key": &c.SecretAccessKey, "session_token": &c.SessionToken,
 			"image_id": &c.ImageID, "subnet_id": &c.SubnetID, "key_name": &c.KeyName,
 			"root_device": &c.RootDevice, "name_prefix": &c.NamePrefix,
 		},
-		lists: map[string]*[]string{"security_group_id": &c.SecurityGroupIDs, "services": &c.Services},
-		flags: map[string]*bool{"path_style": &c.PathStyle},
-		more: func(d *caddyfile.Dispenser, opt string) (bool, error) {
+		Lists: map[string]*[]string{"security_group_id": &c.SecurityGroupIDs, "services": &c.Services},
+		Flags: map[string]*bool{"path_style": &c.PathStyle},
+		More: func(d *caddyfile.Dispenser, opt string) (bool, error) {
 			switch opt {
 			case "arch_image":
 				return true, parseArchImage(d, "aws", &c.ArchImages)
@@ -139,7 +73,7 @@ func (m *AWSAdapter) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			return false, nil
 		},
-	}.parse(d)
+	}.Parse(d)
 	if err != nil {
 		return err
 	}
@@ -158,16 +92,9 @@ func (m *AWSAdapter) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 //		prefix   <prefix>
 //	}
 func (m *CDMIAdapter) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	err := adapterBlock{name: "cdmi", arg: &m.Endpoint, single: map[string]*string{
+	return cfparse.Block{Name: "adapter cdmi", Arg: &m.Endpoint, Required: "endpoint", Single: map[string]*string{
 		"endpoint": &m.Endpoint, "prefix": &m.Prefix,
-	}}.parse(d)
-	if err != nil {
-		return err
-	}
-	if m.Endpoint == "" {
-		return d.Err("adapter cdmi: endpoint is required")
-	}
-	return nil
+	}}.Parse(d)
 }
 
 // UnmarshalCaddyfile parses the adapter inside a provider block:
@@ -178,16 +105,9 @@ func (m *CDMIAdapter) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 //		name_prefix <prefix>
 //	}
 func (m *CIMIAdapter) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	err := adapterBlock{name: "cimi", arg: &m.Endpoint, single: map[string]*string{
+	return cfparse.Block{Name: "adapter cimi", Arg: &m.Endpoint, Required: "endpoint", Single: map[string]*string{
 		"endpoint": &m.Endpoint, "image": &m.Image, "name_prefix": &m.NamePrefix,
-	}}.parse(d)
-	if err != nil {
-		return err
-	}
-	if m.Endpoint == "" {
-		return d.Err("adapter cimi: endpoint is required")
-	}
-	return nil
+	}}.Parse(d)
 }
 
 // UnmarshalCaddyfile sets up the module from Caddyfile tokens. Syntax, in
@@ -197,7 +117,7 @@ func (m *CIMIAdapter) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 //		schemes <scheme>...
 //	}
 func (l *LinkAdapter) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	return adapterBlock{name: "link", lists: map[string]*[]string{"schemes": &l.Schemes}}.parse(d)
+	return cfparse.Block{Name: "adapter link", Lists: map[string]*[]string{"schemes": &l.Schemes}}.Parse(d)
 }
 
 // UnmarshalCaddyfile parses the adapter inside a provider block:
@@ -240,10 +160,10 @@ func (l *LinkAdapter) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 // arch_image, network and security_group may repeat.
 func (m *OpenStackAdapter) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	c := &m.Config
-	err := adapterBlock{
-		name: "openstack",
-		arg:  &c.AuthURL,
-		single: map[string]*string{
+	err := cfparse.Block{
+		Name: "adapter openstack",
+		Arg:  &c.AuthURL,
+		Single: map[string]*string{
 			"auth_url": &c.AuthURL, "region": &c.Region, "interface": &c.Interface,
 			"user_id": &c.UserID, "username": &c.Username, "password": &c.Password,
 			"user_domain_id": &c.UserDomainID, "user_domain_name": &c.UserDomainName,
@@ -257,14 +177,14 @@ func (m *OpenStackAdapter) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			"image": &c.Image, "key_name": &c.KeyName, "availability_zone": &c.AvailabilityZone,
 			"name_prefix": &c.NamePrefix,
 		},
-		lists: map[string]*[]string{"network": &c.Networks, "security_group": &c.SecurityGroups},
-		more: func(d *caddyfile.Dispenser, opt string) (bool, error) {
+		Lists: map[string]*[]string{"network": &c.Networks, "security_group": &c.SecurityGroups},
+		More: func(d *caddyfile.Dispenser, opt string) (bool, error) {
 			if opt == "arch_image" {
 				return true, parseArchImage(d, "openstack", &c.ArchImages)
 			}
 			return false, nil
 		},
-	}.parse(d)
+	}.Parse(d)
 	if err != nil {
 		return err
 	}
@@ -310,15 +230,15 @@ func parseInstanceType(d *caddyfile.Dispenser, c *aws.Config) error {
 //		model_ttl     <duration>
 //	}
 func (o *OCCIAdapter) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	err := adapterBlock{
-		name: "occi",
-		arg:  &o.Endpoint,
-		single: map[string]*string{
+	err := cfparse.Block{
+		Name: "adapter occi",
+		Arg:  &o.Endpoint,
+		Single: map[string]*string{
 			"endpoint": &o.Endpoint, "os_tpl": &o.OSTemplate, "network": &o.Network, "service_id": &o.ServiceID,
 		},
-		flags: map[string]*bool{"no_start": &o.NoStart},
-		more:  o.unmarshalOption,
-	}.parse(d)
+		Flags: map[string]*bool{"no_start": &o.NoStart},
+		More:  o.unmarshalOption,
+	}.Parse(d)
 	if err != nil {
 		return err
 	}

@@ -2,13 +2,13 @@ package csbadapters
 
 import (
 	"github.com/caddy-csb/caddy-csb/caddymodule"
-	"github.com/caddy-csb/caddy-csb/caddymodule/internal/cfparse"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/caddy-csb/caddy-csb/adapters/cdmi"
 	"github.com/caddy-csb/caddy-csb/broker/contract"
+	"github.com/caddy-csb/caddy-csb/caddymodule/internal/cfparse"
 )
 
 func init() {
@@ -33,10 +33,7 @@ func (m *CDMIAdapter) PeerOrigins() []string { return []string{m.Endpoint} }
 
 // CaddyModule returns the Caddy module information.
 func (CDMIAdapter) CaddyModule() caddy.ModuleInfo {
-	return caddy.ModuleInfo{
-		ID:  "csb.adapters.cdmi",
-		New: func() caddy.Module { return new(CDMIAdapter) },
-	}
+	return cfparse.Module[CDMIAdapter]("csb.adapters.cdmi")
 }
 
 // Provision builds the adapter; it makes no network call.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/caddy-csb/caddy-csb/adapters/link"
 	"github.com/caddy-csb/caddy-csb/broker/contract"
+	"github.com/caddy-csb/caddy-csb/caddymodule/internal/cfparse"
 )
 
 func init() {
@@ -36,10 +37,7 @@ type LinkAdapter struct {
 
 // CaddyModule returns the Caddy module information.
 func (LinkAdapter) CaddyModule() caddy.ModuleInfo {
-	return caddy.ModuleInfo{
-		ID:  "csb.adapters.link",
-		New: func() caddy.Module { return new(LinkAdapter) },
-	}
+	return cfparse.Module[LinkAdapter]("csb.adapters.link")
 }
 
 // Provision builds the adapter.

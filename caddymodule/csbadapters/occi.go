@@ -1,8 +1,6 @@
 package csbadapters
 
 import (
-	"github.com/caddy-csb/caddy-csb/caddymodule/internal/cfparse"
-
 	"fmt"
 	"net/http"
 	"time"
@@ -12,6 +10,7 @@ import (
 
 	"github.com/caddy-csb/caddy-csb/adapters/occi"
 	"github.com/caddy-csb/caddy-csb/broker/contract"
+	"github.com/caddy-csb/caddy-csb/caddymodule/internal/cfparse"
 )
 
 func init() {
@@ -91,10 +90,7 @@ type OCCIOffer struct {
 
 // CaddyModule returns the Caddy module information.
 func (OCCIAdapter) CaddyModule() caddy.ModuleInfo {
-	return caddy.ModuleInfo{
-		ID:  "csb.adapters.occi",
-		New: func() caddy.Module { return new(OCCIAdapter) },
-	}
+	return cfparse.Module[OCCIAdapter]("csb.adapters.occi")
 }
 
 // Provision builds the adapter. It makes no network call.

@@ -2,13 +2,13 @@ package csbadapters
 
 import (
 	"github.com/caddy-csb/caddy-csb/caddymodule"
-	"github.com/caddy-csb/caddy-csb/caddymodule/internal/cfparse"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/caddy-csb/caddy-csb/adapters/openstack"
 	"github.com/caddy-csb/caddy-csb/broker/contract"
+	"github.com/caddy-csb/caddy-csb/caddymodule/internal/cfparse"
 )
 
 func init() {
@@ -29,10 +29,7 @@ type OpenStackAdapter struct {
 
 // CaddyModule returns the Caddy module information.
 func (OpenStackAdapter) CaddyModule() caddy.ModuleInfo {
-	return caddy.ModuleInfo{
-		ID:  "csb.adapters.openstack",
-		New: func() caddy.Module { return new(OpenStackAdapter) },
-	}
+	return cfparse.Module[OpenStackAdapter]("csb.adapters.openstack")
 }
 
 // Provision expands placeholders and builds the adapter. It makes no

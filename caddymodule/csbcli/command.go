@@ -119,27 +119,8 @@ func setupCLI(cmd *cobra.Command, c *cli) {
 	cmd.Args = cobra.NoArgs
 	cmd.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
 
-	var rf requestFlags
-	request := &cobra.Command{
-		Use:   "request [iaas|dsaas|saas|paas] [flags]",
-		Short: "Asks for a service; prints the job",
-		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.exit(cmd, c.request(cmd.Context(), first(args), &rf))
-		},
-	}
-	rf.register(request, true)
-
-	var ef requestFlags
-	explain := &cobra.Command{
-		Use:   "explain [iaas|dsaas|saas|paas] [flags]",
-		Short: "Shows where a request would be placed, and why, without creating anything",
-		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.exit(cmd, c.explain(cmd.Context(), first(args), &ef))
-		},
-	}
-	ef.register(explain, false)
+	request := c.modelCommand("request", "Asks for a service; prints the job", c.request, true)
+	explain := c.modelCommand("explain", "Shows where a request would be placed, and why, without creating anything", c.explain, false)
 
 	jobsCmd := &cobra.Command{
 		Use:   "jobs",
@@ -148,37 +129,13 @@ func setupCLI(cmd *cobra.Command, c *cli) {
 		RunE:  func(cmd *cobra.Command, _ []string) error { return c.exit(cmd, c.jobs(cmd.Context())) },
 	}
 
-	var jobWait bool
-	job := &cobra.Command{
-		Use:   "job ID",
-		Short: "Shows one job",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.exit(cmd, c.jobVerb(cmd.Context(), http.MethodGet, args[0], jobOptions{wait: jobWait}))
-		},
-	}
-	job.Flags().BoolVar(&jobWait, "wait", false, "follow the job until it has finished provisioning")
-
-	var renewLease time.Duration
-	renew := &cobra.Command{
-		Use:   "renew ID",
-		Short: "Renews a job's lease",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.exit(cmd, c.jobVerb(cmd.Context(), http.MethodPut, args[0], jobOptions{lease: renewLease}))
-		},
-	}
-	renew.Flags().DurationVar(&renewLease, "lease", 0, "lease to ask for (default: the broker's)")
-
-	rm := &cobra.Command{
-		Use:     "rm ID",
-		Aliases: []string{"remove"},
-		Short:   "Removes a job and its resources",
-		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.exit(cmd, c.jobVerb(cmd.Context(), http.MethodDelete, args[0], jobOptions{}))
-		},
-	}
+	var jobOpts, renewOpts jobOptions
+	job := c.jobCommand("job", "Shows one job", http.MethodGet, &jobOpts)
+	job.Flags().BoolVar(&jobOpts.wait, "wait", false, "follow the job until it has finished provisioning")
+	renew := c.jobCommand("renew", "Renews a job's lease", http.MethodPut, &renewOpts)
+	renew.Flags().DurationVar(&renewOpts.lease, "lease", 0, "lease to ask for (default: the broker's)")
+	rm := c.jobCommand("rm", "Removes a job and its resources", http.MethodDelete, &jobOptions{})
+	rm.Aliases = []string{"remove"}
 
 	cmd.AddCommand(request, explain, jobsCmd, job, renew, rm)
 	for _, verb := range []struct{ name, method, short string }{
@@ -186,14 +143,7 @@ func setupCLI(cmd *cobra.Command, c *cli) {
 		{"move", "MOVE", "Moves a job to another provider (same job id)"},
 	} {
 		var o jobOptions
-		sub := &cobra.Command{
-			Use:   verb.name + " ID",
-			Short: verb.short,
-			Args:  cobra.ExactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				return c.exit(cmd, c.jobVerb(cmd.Context(), verb.method, args[0], o))
-			},
-		}
+		sub := c.jobCommand(verb.name, verb.short, verb.method, &o)
 		sub.Flags().DurationVar(&o.lease, "lease", 0, "lease to ask for (default: the broker's)")
 		sub.Flags().StringSliceVar(&o.provider, "provider", nil, "consider only these providers (comma-separated)")
 		sub.Flags().BoolVar(&o.wait, "wait", false, "follow the job until it has finished provisioning")
@@ -207,6 +157,35 @@ func setupCLI(cmd *cobra.Command, c *cli) {
 	})
 	for _, sub := range cmd.Commands() {
 		sub.SetFlagErrorFunc(cmd.FlagErrorFunc())
+	}
+}
+
+// modelCommand is a verb that sends a request of a service model
+// (request, explain): run gets the model named, if any, and the flags.
+func (c *cli) modelCommand(use, short string, run func(context.Context, string, *requestFlags) int, create bool) *cobra.Command {
+	var f requestFlags
+	sub := &cobra.Command{
+		Use:   use + " [iaas|dsaas|saas|paas] [flags]",
+		Short: short,
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return c.exit(cmd, run(cmd.Context(), first(args), &f))
+		},
+	}
+	f.register(sub, create)
+	return sub
+}
+
+// jobCommand is a verb on one job, "<use> ID": jobVerb with method and
+// the options o, which the verb's flags set.
+func (c *cli) jobCommand(use, short, method string, o *jobOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   use + " ID",
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return c.exit(cmd, c.jobVerb(cmd.Context(), method, args[0], *o))
+		},
 	}
 }
 
@@ -261,20 +240,8 @@ func (c *cli) request(ctx context.Context, model string, f *requestFlags) int {
 	if err != nil {
 		return c.fail(err)
 	}
-	leaseHdr, err := leaseSeconds(f.lease)
-	if err != nil {
-		return c.fail(err)
-	}
-	cl, err := c.connect()
-	if err != nil {
-		return c.fail(err)
-	}
-	ctx, cancel := signalContext(ctx)
-	defer cancel()
-	a, err := cl.do(ctx, call{method: http.MethodPost, body: body, response: true, header: map[string]string{
-		"Csb-Lease": leaseHdr, "Csb-Provider": strings.Join(f.provider, ","), "Idempotency-Key": f.idemKey,
-	}})
-	return c.showJob(ctx, cl, a, err, f.wait)
+	return c.jobCall(ctx, call{method: http.MethodPost, body: body, header: map[string]string{"Idempotency-Key": f.idemKey}},
+		jobOptions{wait: f.wait, lease: f.lease, provider: f.provider})
 }
 
 // jobOptions are the flags of the verbs on one job.
@@ -288,6 +255,12 @@ func (c *cli) jobVerb(ctx context.Context, method, id string, o jobOptions) int 
 	if id == "" {
 		return c.fail(errors.New("give a job id"))
 	}
+	return c.jobCall(ctx, call{method: method, path: "/" + url.PathEscape(id)}, o)
+}
+
+// jobCall sends a call the broker answers about a job, with the
+// Csb-Lease and Csb-Provider headers of o, and shows the job.
+func (c *cli) jobCall(ctx context.Context, req call, o jobOptions) int {
 	leaseHdr, err := leaseSeconds(o.lease)
 	if err != nil {
 		return c.fail(err)
@@ -298,9 +271,12 @@ func (c *cli) jobVerb(ctx context.Context, method, id string, o jobOptions) int 
 	}
 	ctx, cancel := signalContext(ctx)
 	defer cancel()
-	a, err := cl.do(ctx, call{method: method, path: "/" + url.PathEscape(id), response: true, header: map[string]string{
-		"Csb-Lease": leaseHdr, "Csb-Provider": strings.Join(o.provider, ","),
-	}})
+	if req.header == nil {
+		req.header = map[string]string{}
+	}
+	req.header["Csb-Lease"], req.header["Csb-Provider"] = leaseHdr, strings.Join(o.provider, ",")
+	req.response = true
+	a, err := cl.do(ctx, req)
 	return c.showJob(ctx, cl, a, err, o.wait)
 }
 
@@ -444,14 +420,12 @@ func (c *cli) jobs(ctx context.Context) int {
 		c.stdout.Write(a.Body)
 		return exitOK
 	}
-	var list struct {
-		Jobs []listedJob `json:"jobs"`
-	}
+	var list csbmsg.JobListing
 	if err := json.Unmarshal(a.Body, &list); err != nil {
 		return c.fail(fmt.Errorf("the broker's job list is not the JSON expected (does it support GET on the Consumer collection?): %v", err))
 	}
 	if list.Jobs == nil {
-		list.Jobs = []listedJob{}
+		list.Jobs = []csbmsg.ListedJob{}
 	}
 	if c.json {
 		err = printJSON(c.stdout, list)

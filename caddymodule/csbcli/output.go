@@ -185,29 +185,7 @@ func printJob(w io.Writer, v jobView) error {
 	return tw.Flush()
 }
 
-// listedJob is one job of the broker's JSON job list.
-type listedJob struct {
-	JobID           string    `json:"job_id"`
-	JobStatus       string    `json:"job_status"`
-	Reason          string    `json:"reason,omitempty"`
-	Kind            string    `json:"kind,omitempty"`
-	ProviderID      string    `json:"provider_id,omitempty"`
-	ServiceID       string    `json:"service_id,omitempty"`
-	Expires         uint64    `json:"expires"`
-	CloudServiceURI string    `json:"cloud_service_uri,omitempty"`
-	Attempts        int       `json:"attempts"`
-	CopiedFrom      string    `json:"copied_from,omitempty"`
-	Created         time.Time `json:"created"`
-	Updated         time.Time `json:"updated"`
-	// Cost, CostFinal and CostRate: what the job cost so far, whether
-	// that is final, and its cost per hour while it accrues (absent for a
-	// job without a cost).
-	Cost      *float64 `json:"cost,omitempty"`
-	CostFinal bool     `json:"cost_final,omitempty"`
-	CostRate  *float64 `json:"cost_rate,omitempty"`
-}
-
-func printJobs(w io.Writer, jobs []listedJob) error {
+func printJobs(w io.Writer, jobs []csbmsg.ListedJob) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "JOB\tSTATUS\tKIND\tPROVIDER\tSERVICE\tLEASE\tCOST\tCREATED\tENDPOINT")
 	for _, j := range jobs {

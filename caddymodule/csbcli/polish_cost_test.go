@@ -72,7 +72,7 @@ func TestPolishJobViewCost(t *testing.T) {
 func TestPolishPrintJobsCost(t *testing.T) {
 	var out bytes.Buffer
 	created := time.Date(2026, 12, 6, 22, 0, 0, 0, time.UTC)
-	err := printJobs(&out, []listedJob{
+	err := printJobs(&out, []csbmsg.ListedJob{
 		{JobID: "a", JobStatus: "success", Created: created, Cost: polishF(0.01), CostRate: polishF(0.04)},
 		{JobID: "b", JobStatus: "removed", Created: created, Cost: polishF(0.02), CostFinal: true},
 		{JobID: "c", JobStatus: "success", Created: created},

@@ -1,27 +1,16 @@
 package csbconsole
 
 import (
-	"strings"
-
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/caddy-csb/caddy-csb/caddymodule/internal/cfparse"
 )
 
 func init() {
-	httpcaddyfile.RegisterHandlerDirective("csb_console", parseConsoleDirective)
 	// Where csb is (before respond): each answers its own paths and passes
 	// the rest on, so their order among themselves does not matter.
-	httpcaddyfile.RegisterDirectiveOrder("csb_console", httpcaddyfile.Before, "respond")
-}
-
-// parseConsoleDirective parses the csb_console site directive.
-func parseConsoleDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
-	c := new(Console)
-	err := c.UnmarshalCaddyfile(h.Dispenser)
-	return c, err
+	cfparse.Directive[Console]("csb_console", httpcaddyfile.Before, "respond")
 }
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens:
@@ -31,32 +20,17 @@ func parseConsoleDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler,
 //		operators <user>...            # may repeat; default none
 //	}
 func (c *Console) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next() // "csb_console"
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	for d.NextBlock(0) {
-		switch opt := d.Val(); opt {
-		case "prefix":
-			var v string
-			if err := cfparse.OneArg(d, &v); err != nil {
-				return err
-			}
-			if !strings.HasPrefix(v, "/") {
-				return d.Errf("csb_console: prefix %q must begin with /", v)
-			}
-			c.Prefix = v
-		case "operators":
+	return cfparse.Block{Name: "csb_console", Options: map[string]cfparse.Option{
+		"prefix": cfparse.Path("csb_console", &c.Prefix),
+		"operators": func(d *caddyfile.Dispenser) error {
 			users := d.RemainingArgs()
 			if len(users) == 0 {
 				return d.Errf("csb_console: operators needs at least one user")
 			}
 			c.Operators = append(c.Operators, users...)
-		default:
-			return d.Errf("csb_console: unrecognized option %q", opt)
-		}
-	}
-	return nil
+			return nil
+		},
+	}}.Parse(d)
 }
 
 // Interface guard.

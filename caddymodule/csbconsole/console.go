@@ -24,6 +24,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-csb/caddy-csb/caddymodule"
+	"github.com/caddy-csb/caddy-csb/caddymodule/internal/cfparse"
 )
 
 func init() {
@@ -82,10 +83,7 @@ type Console struct {
 
 // CaddyModule returns the Caddy module information.
 func (Console) CaddyModule() caddy.ModuleInfo {
-	return caddy.ModuleInfo{
-		ID:  "http.handlers.csb_console",
-		New: func() caddy.Module { return new(Console) },
-	}
+	return cfparse.Module[Console]("http.handlers.csb_console")
 }
 
 const defaultPrefix = "/console"

@@ -9,6 +9,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/caddyauth"
 	"go.uber.org/zap"
+
+	"github.com/caddy-csb/caddy-csb/caddymodule/internal/cfparse"
 )
 
 func init() {
@@ -44,10 +46,7 @@ type BindingAuth struct {
 
 // CaddyModule returns the Caddy module information.
 func (BindingAuth) CaddyModule() caddy.ModuleInfo {
-	return caddy.ModuleInfo{
-		ID:  "http.authentication.providers.csb_binding",
-		New: func() caddy.Module { return new(BindingAuth) },
-	}
+	return cfparse.Module[BindingAuth]("http.authentication.providers.csb_binding")
 }
 
 // Provision opens the storage the bindings are recorded in.

@@ -3,29 +3,20 @@ package csbosb
 import (
 	"strconv"
 
-	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp/caddyauth"
 
 	"github.com/caddy-csb/caddy-csb/caddymodule/internal/cfparse"
 )
 
 func init() {
-	httpcaddyfile.RegisterHandlerDirective("csb_osb", parseOSBDirective)
 	// A terminal handler, like csb: before respond.
-	httpcaddyfile.RegisterDirectiveOrder("csb_osb", httpcaddyfile.Before, "respond")
-	httpcaddyfile.RegisterHandlerDirective("csb_binding_auth", parseBindingAuthDirective)
+	cfparse.Directive[Handler]("csb_osb", httpcaddyfile.Before, "respond")
+	// csb_binding_auth is Caddy's authentication handler with the
+	// csb_binding provider.
+	httpcaddyfile.RegisterHandlerDirective("csb_binding_auth", cfparse.AuthProvider[BindingAuth]("csb_binding"))
 	// Authentication, at the stage of basic_auth.
 	httpcaddyfile.RegisterDirectiveOrder("csb_binding_auth", httpcaddyfile.After, "basic_auth")
-}
-
-func parseOSBDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
-	o := new(Handler)
-	err := o.UnmarshalCaddyfile(h.Dispenser)
-	return o, err
 }
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens:
@@ -51,52 +42,28 @@ func parseOSBDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, err
 //
 // plan and platforms may be repeated.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next() // "csb_osb"
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	for d.NextBlock(0) {
-		switch opt := d.Val(); opt {
-		case "plan":
-			p, err := parsePlan(d)
-			if err != nil {
+	return cfparse.Block{Name: "csb_osb",
+		Single: map[string]*string{"job_route": &h.JobRoute, "broker_id": &h.BrokerID, "maintenance_version": &h.MaintenanceVersion},
+		Lists:  map[string]*[]string{"platforms": &h.Platforms},
+		Options: map[string]cfparse.Option{
+			"plan": func(d *caddyfile.Dispenser) error {
+				p, err := parsePlan(d)
+				h.Plans = append(h.Plans, p)
 				return err
-			}
-			h.Plans = append(h.Plans, p)
-		case "derive_plans":
-			var v string
-			if err := cfparse.OneArg(d, &v); err != nil {
-				return err
-			}
-			on := v == "on"
-			if !on && v != "off" {
-				return d.Errf("csb_osb: derive_plans %q: want on or off", v)
-			}
-			h.DerivePlans = &on
-		case "platforms":
-			args := d.RemainingArgs()
-			if len(args) == 0 {
-				return d.ArgErr()
-			}
-			h.Platforms = append(h.Platforms, args...)
-		case "job_route", "broker_id", "maintenance_version":
-			var v string
-			if err := cfparse.OneArg(d, &v); err != nil {
-				return err
-			}
-			switch opt {
-			case "job_route":
-				h.JobRoute = v
-			case "broker_id":
-				h.BrokerID = v
-			default:
-				h.MaintenanceVersion = v
-			}
-		default:
-			return d.Errf("csb_osb: unrecognized option %q", opt)
-		}
-	}
-	return nil
+			},
+			"derive_plans": func(d *caddyfile.Dispenser) error {
+				v, err := cfparse.ArgValue(d)
+				if err != nil {
+					return err
+				}
+				if v != "on" && v != "off" {
+					return d.Errf("csb_osb: derive_plans %q: want on or off", v)
+				}
+				on := v == "on"
+				h.DerivePlans = &on
+				return nil
+			},
+		}}.Parse(d)
 }
 
 // parsePlan parses one plan block.
@@ -109,72 +76,45 @@ func parsePlan(d *caddyfile.Dispenser) (Plan, error) {
 	if d.NextArg() {
 		return p, d.ArgErr()
 	}
-	for nest := d.Nesting(); d.NextBlock(nest); {
-		switch opt := d.Val(); opt {
-		case "kind", "description", "architecture", "link", "provider":
-			var v string
-			if err := cfparse.OneArg(d, &v); err != nil {
-				return p, err
-			}
-			switch opt {
-			case "kind":
-				if _, ok := kindOf(v); !ok {
-					return p, d.Errf("csb_osb: plan %s: unknown kind %q (iaas, dsaas, saas or paas)", p.Name, v)
-				}
-				p.Kind = v
-			case "description":
-				p.Description = v
-			case "architecture":
-				p.Architecture = v
-			case "link":
-				p.Link = v
-			default:
-				p.Provider = v
-			}
-		case "cores", "memory", "storage":
-			var v string
-			if err := cfparse.OneArg(d, &v); err != nil {
-				return p, err
+	count := func(dst *uint64) cfparse.Option {
+		return func(d *caddyfile.Dispenser) error {
+			opt := d.Val()
+			v, err := cfparse.ArgValue(d)
+			if err != nil {
+				return err
 			}
 			n, err := strconv.ParseUint(v, 10, 32)
 			if err != nil || n == 0 {
-				return p, d.Errf("csb_osb: plan %s: %s %q is not a whole number of at least 1", p.Name, opt, v)
+				return d.Errf("csb_osb: plan %s: %s %q is not a whole number of at least 1", p.Name, opt, v)
 			}
-			switch opt {
-			case "cores":
-				p.Cores = n
-			case "memory":
-				p.Memory = n
-			default:
-				p.Storage = n
-			}
-		case "lease":
-			if err := cfparse.DurationArg(d, &p.Lease); err != nil {
-				return p, err
-			}
-			if p.Lease <= 0 {
-				return p, d.Errf("csb_osb: plan %s: lease must be positive", p.Name)
-			}
-		default:
-			return p, d.Errf("csb_osb: plan %s: unrecognized option %q", p.Name, opt)
+			*dst = n
+			return nil
 		}
+	}
+	err := cfparse.Block{Name: "csb_osb: plan " + p.Name,
+		Single: map[string]*string{"description": &p.Description, "architecture": &p.Architecture, "link": &p.Link, "provider": &p.Provider},
+		Options: map[string]cfparse.Option{
+			"kind": func(d *caddyfile.Dispenser) error {
+				v, err := cfparse.ArgValue(d)
+				if err != nil {
+					return err
+				}
+				if _, ok := kindOf(v); !ok {
+					return d.Errf("csb_osb: plan %s: unknown kind %q (iaas, dsaas, saas or paas)", p.Name, v)
+				}
+				p.Kind = v
+				return nil
+			},
+			"cores": count(&p.Cores), "memory": count(&p.Memory), "storage": count(&p.Storage),
+			"lease": cfparse.Duration(&p.Lease),
+		}}.Body(d)
+	if err != nil {
+		return p, err
 	}
 	if err := p.validate(); err != nil {
 		return p, d.Errf("csb_osb: %v", err)
 	}
 	return p, nil
-}
-
-// parseBindingAuthDirective parses csb_binding_auth into Caddy's
-// authentication handler with the csb_binding provider.
-func parseBindingAuthDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
-	b := new(BindingAuth)
-	if err := b.UnmarshalCaddyfile(h.Dispenser); err != nil {
-		return nil, err
-	}
-	return caddyauth.Authentication{
-		ProvidersRaw: caddy.ModuleMap{"csb_binding": caddyconfig.JSON(b, nil)},
-	}, nil
 }
 
 // UnmarshalCaddyfile sets up the provider from Caddyfile tokens:
@@ -183,24 +123,7 @@ func parseBindingAuthDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHand
 //		realm <realm>          # default "csb-binding"
 //	}
 func (b *BindingAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next() // "csb_binding_auth"
-	if d.NextArg() {
-		b.Realm = d.Val()
-		if d.NextArg() {
-			return d.ArgErr()
-		}
-	}
-	for d.NextBlock(0) {
-		switch opt := d.Val(); opt {
-		case "realm":
-			if err := cfparse.OneArg(d, &b.Realm); err != nil {
-				return err
-			}
-		default:
-			return d.Errf("csb_binding_auth: unrecognized option %q", opt)
-		}
-	}
-	return nil
+	return cfparse.Block{Name: "csb_binding_auth", Arg: &b.Realm, Single: map[string]*string{"realm": &b.Realm}}.Parse(d)
 }
 
 // Interface guards.

@@ -33,6 +33,7 @@ import (
 	"go.uber.org/zap/exp/zapslog"
 
 	"github.com/caddy-csb/caddy-csb/caddymodule"
+	"github.com/caddy-csb/caddy-csb/caddymodule/internal/cfparse"
 )
 
 func init() {
@@ -119,10 +120,7 @@ type Handler struct {
 
 // CaddyModule returns the Caddy module information.
 func (Handler) CaddyModule() caddy.ModuleInfo {
-	return caddy.ModuleInfo{
-		ID:  "http.handlers.csb_osb",
-		New: func() caddy.Module { return new(Handler) },
-	}
+	return cfparse.Module[Handler]("http.handlers.csb_osb")
 }
 
 // defaultJobRoute is where csb_job_route serves job routes by default.

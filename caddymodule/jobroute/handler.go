@@ -19,6 +19,7 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/digest"
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 	"github.com/caddy-csb/caddy-csb/caddymodule"
+	"github.com/caddy-csb/caddy-csb/caddymodule/internal/cfparse"
 )
 
 func init() {
@@ -117,10 +118,7 @@ type JobRoute struct {
 
 // CaddyModule returns the Caddy module information.
 func (JobRoute) CaddyModule() caddy.ModuleInfo {
-	return caddy.ModuleInfo{
-		ID:  "http.handlers.csb_job_route",
-		New: func() caddy.Module { return new(JobRoute) },
-	}
+	return cfparse.Module[JobRoute]("http.handlers.csb_job_route")
 }
 
 // defaultJobPrefix is where job routes are by default.

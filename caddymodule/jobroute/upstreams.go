@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/caddy-csb/caddy-csb/broker/digest"
+	"github.com/caddy-csb/caddy-csb/caddymodule/internal/cfparse"
 )
 
 func init() {
@@ -65,10 +66,7 @@ type routed struct {
 
 // CaddyModule returns the Caddy module information.
 func (JobUpstreams) CaddyModule() caddy.ModuleInfo {
-	return caddy.ModuleInfo{
-		ID:  "http.reverse_proxy.upstreams.csb",
-		New: func() caddy.Module { return new(JobUpstreams) },
-	}
+	return cfparse.Module[JobUpstreams]("http.reverse_proxy.upstreams.csb")
 }
 
 // Defaults.

@@ -1,11 +1,18 @@
-// Package cfparse holds the few Caddyfile token helpers that the csb
-// module packages share: one argument, one positive duration, and
-// placeholder expansion of provisioned fields.
+// Package cfparse holds the Caddyfile and module helpers that the csb
+// module packages share: one argument, one positive duration, a block
+// read by a table of its options, placeholder expansion of provisioned
+// fields, the parser of a handler directive and a module's information.
 package cfparse
 
 import (
+	"strings"
+
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/caddyauth"
 )
 
 // OneArg reads exactly one argument of the current option into dst.
@@ -50,4 +57,169 @@ func ExpandAll(fields ...*string) {
 	for _, f := range fields {
 		*f = repl.ReplaceAll(*f, "")
 	}
+}
+
+// Option reads one option of a block, d standing at the option's name.
+type Option func(d *caddyfile.Dispenser) error
+
+// Block is the Caddyfile syntax the csb directives and guest modules
+// share, read by a table instead of a switch in each of them:
+//
+//	<directive> [<arg>] {
+//		<single> <value>
+//		<list>   <value>...
+//		<flag>
+//		<option> ...          # Options: each reads its own tokens
+//	}
+//
+// Options in none of the tables go to More, which reports whether it
+// knew the option; an option no one knows is "<Name>: unrecognized
+// option".
+type Block struct {
+	Name    string  // for errors: "csb_console", "adapter cimi"
+	Arg     *string // where the optional argument goes; nil: no argument
+	Single  map[string]*string
+	Lists   map[string]*[]string
+	Flags   map[string]*bool
+	Options map[string]Option
+	More    func(d *caddyfile.Dispenser, opt string) (bool, error)
+	// Required names a Single option (or the argument's) that must be
+	// set once the block is read: "<Name>: <Required> is required".
+	Required string
+}
+
+// Parse reads the directive d is before: its name, its argument and its
+// block.
+func (b Block) Parse(d *caddyfile.Dispenser) error {
+	d.Next() // the directive's name
+	if d.NextArg() {
+		if b.Arg == nil {
+			return d.ArgErr()
+		}
+		*b.Arg = d.Val()
+	}
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	if err := b.Body(d); err != nil {
+		return err
+	}
+	if b.Required != "" && *b.Single[b.Required] == "" {
+		return d.Errf("%s: %s is required", b.Name, b.Required)
+	}
+	return nil
+}
+
+// Body reads the block of the directive or option d stands at.
+func (b Block) Body(d *caddyfile.Dispenser) error {
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		if err := b.option(d, d.Val()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b Block) option(d *caddyfile.Dispenser, opt string) error {
+	switch {
+	case b.Single[opt] != nil:
+		return OneArg(d, b.Single[opt])
+	case b.Lists[opt] != nil:
+		args := d.RemainingArgs()
+		if len(args) == 0 {
+			return d.ArgErr()
+		}
+		*b.Lists[opt] = append(*b.Lists[opt], args...)
+	case b.Flags[opt] != nil:
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+		*b.Flags[opt] = true
+	case b.Options[opt] != nil:
+		return b.Options[opt](d)
+	default:
+		known := false
+		if b.More != nil {
+			var err error
+			if known, err = b.More(d, opt); err != nil {
+				return err
+			}
+		}
+		if !known {
+			return d.Errf("%s: unrecognized option %q", b.Name, opt)
+		}
+	}
+	return nil
+}
+
+// Path is an option of one argument that must begin with "/", stored in
+// dst; what names the directive in the error.
+func Path(what string, dst *string) Option {
+	return func(d *caddyfile.Dispenser) error {
+		opt := d.Val()
+		var v string
+		if err := OneArg(d, &v); err != nil {
+			return err
+		}
+		if !strings.HasPrefix(v, "/") {
+			return d.Errf("%s: %s %q must begin with /", what, opt, v)
+		}
+		*dst = v
+		return nil
+	}
+}
+
+// Duration is an option of one positive duration, stored in dst.
+func Duration(dst *caddy.Duration) Option {
+	return func(d *caddyfile.Dispenser) error { return DurationArg(d, dst) }
+}
+
+// Handler parses a handler directive whose module reads its own tokens:
+// register it with httpcaddyfile.RegisterHandlerDirective(name,
+// cfparse.Handler[Module]).
+func Handler[T any, P interface {
+	*T
+	caddyfile.Unmarshaler
+	caddyhttp.MiddlewareHandler
+}](h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	m := P(new(T))
+	err := m.UnmarshalCaddyfile(h.Dispenser)
+	return m, err
+}
+
+// Directive registers the handler directive name for the module T,
+// which reads its own tokens, in the directive order at pos anchor
+// (httpcaddyfile.Before, "respond").
+func Directive[T any, P interface {
+	*T
+	caddyfile.Unmarshaler
+	caddyhttp.MiddlewareHandler
+}](name string, pos httpcaddyfile.Positional, anchor string) {
+	httpcaddyfile.RegisterHandlerDirective(name, Handler[T, P])
+	httpcaddyfile.RegisterDirectiveOrder(name, pos, anchor)
+}
+
+// AuthProvider parses a directive into Caddy's authentication handler
+// (caddyauth) with the provider module T, which reads its own tokens,
+// under its name in http.authentication.providers.
+func AuthProvider[T any, P interface {
+	*T
+	caddyfile.Unmarshaler
+}](name string) httpcaddyfile.UnmarshalHandlerFunc {
+	return func(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+		p := P(new(T))
+		if err := p.UnmarshalCaddyfile(h.Dispenser); err != nil {
+			return nil, err
+		}
+		return caddyauth.Authentication{ProvidersRaw: caddy.ModuleMap{name: caddyconfig.JSON(p, nil)}}, nil
+	}
+}
+
+// Module is the module information of a module of type T: its ID, and
+// a New that allocates a zero T.
+func Module[T any, P interface {
+	*T
+	caddy.Module
+}](id caddy.ModuleID) caddy.ModuleInfo {
+	return caddy.ModuleInfo{ID: id, New: func() caddy.Module { return P(new(T)) }}
 }
