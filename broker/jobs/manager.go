@@ -604,17 +604,7 @@ func (m *Manager) startProvisioning(ctx context.Context, j *Job, idemName, reqHa
 	// provider, and the job's file before any answer.
 	j.deferWrite = true
 	if err := m.save(ctx, j); err != nil {
-		// The store may hold the record anyway (a write that failed late):
-		// delete it, or the reaper would provision a job answered as
-		// failed.
-		if derr := m.dropRecord(j); derr != nil {
-			j.gate = &answerGate{}
-			r := m.unrecorded(j, err)
-			unlock()
-			return r, nil
-		}
-		unlock()
-		return nil, fmt.Errorf("%w: %v", ErrNotRecorded, err)
+		return m.notRecorded(j, unlock, err)
 	}
 	m.logState(j, "", "job accepted")
 	if idemName != "" {
@@ -622,14 +612,7 @@ func (m *Manager) startProvisioning(ctx context.Context, j *Job, idemName, reqHa
 		// must find it, so it gets its file now (wal.go), under its
 		// storage lock (newlock.go).
 		if err := m.announce(ctx, j.ID); err != nil {
-			if derr := m.dropRecord(j); derr != nil {
-				j.gate = &answerGate{}
-				r := m.unrecorded(j, err)
-				unlock()
-				return r, nil
-			}
-			unlock()
-			return nil, fmt.Errorf("%w: locking it: %v", ErrNotRecorded, err)
+			return m.notRecorded(j, unlock, fmt.Errorf("locking it: %w", err))
 		}
 		rec, _ := json.Marshal(idemRecord{JobID: j.ID, RequestHash: reqHash})
 		if err := m.store.Store(ctx, idemPrefix+idemName[len("idem-"):], rec); err != nil {
@@ -647,6 +630,20 @@ func (m *Manager) startProvisioning(ctx context.Context, j *Job, idemName, reqHa
 		return result(csbmsg.StatusOK, j, "accepted; the broker is shutting down and will finish the job when it restarts"), nil
 	}
 	return m.await(ctx, j.ID, out, j.gate)
+}
+
+// notRecorded answers for a new job whose record could not be written
+// (cause): the store may hold it anyway (a write that failed late), so it
+// is deleted, or the reaper would provision a job answered as failed.
+func (m *Manager) notRecorded(j *Job, unlock func(), cause error) (*Result, error) {
+	if derr := m.dropRecord(j); derr != nil {
+		j.gate = &answerGate{}
+		r := m.unrecorded(j, cause)
+		unlock()
+		return r, nil
+	}
+	unlock()
+	return nil, fmt.Errorf("%w: %v", ErrNotRecorded, cause)
 }
 
 // lockFor loads owner's job id and takes its lock for an operation.
