@@ -289,6 +289,14 @@ type Manager struct {
 	walSeenMu sync.Mutex
 	walSeen   map[string]time.Time
 	walIDs    map[string][]string // log file → the jobs it holds records of
+	// newLocks are the new jobs whose lock this process holds in memory
+	// (newlock.go).
+	newLocksMu sync.Mutex
+	newLocks   map[string]*newLock
+	// instanceUnlock releases this process's instance lock, nil until
+	// taken (newlock.go).
+	instanceMu     sync.Mutex
+	instanceUnlock func()
 	// index lists every stored job for the admin listing's pages and the
 	// jobs-by-state counts (listing.go).
 	index *jobIndex
@@ -409,6 +417,7 @@ func (m *Manager) Stop() {
 	m.mu.Unlock()
 	m.cancel()
 	m.wg.Wait()
+	m.releaseInstance()
 	m.cache.Close()
 }
 
@@ -570,9 +579,16 @@ func (m *Manager) Create(ctx context.Context, owner string, req *csbmsg.ServiceR
 // refuses both to record the outcome and to delete the job, the answer
 // carries the job id and says it is pending (see unrecorded).
 func (m *Manager) startProvisioning(ctx context.Context, j *Job, idemName, reqHash string) (*Result, error) {
-	unlock, err := m.lock(ctx, j.ID, 0)
-	if err != nil {
-		return nil, fmt.Errorf("%w: locking it: %v", ErrNotRecorded, err)
+	var unlock func()
+	if m.wal != nil && m.holdInstance(ctx) {
+		// Nobody can name the job until it is announced: its lock is
+		// held in memory until then (newlock.go).
+		unlock = m.lockNew(j.ID).unlock
+	} else {
+		var err error
+		if unlock, err = m.lock(ctx, j.ID, 0); err != nil {
+			return nil, fmt.Errorf("%w: locking it: %v", ErrNotRecorded, err)
+		}
 	}
 	if m.wal != nil {
 		// Nobody knows of the job until it is settled (wal.go).
@@ -588,23 +604,16 @@ func (m *Manager) startProvisioning(ctx context.Context, j *Job, idemName, reqHa
 	// provider, and the job's file before any answer.
 	j.deferWrite = true
 	if err := m.save(ctx, j); err != nil {
-		// The store may hold the record anyway (a write that failed late):
-		// delete it, or the reaper would provision a job answered as
-		// failed.
-		if derr := m.dropRecord(j); derr != nil {
-			j.gate = &answerGate{}
-			r := m.unrecorded(j, err)
-			unlock()
-			return r, nil
-		}
-		unlock()
-		return nil, fmt.Errorf("%w: %v", ErrNotRecorded, err)
+		return m.notRecorded(j, unlock, err)
 	}
 	m.logState(j, "", "job accepted")
 	if idemName != "" {
 		// The idempotency key announces the job: a retry at any broker
-		// must find it, so it gets its file now (wal.go).
-		m.settleLogged(ctx, j.ID, false)
+		// must find it, so it gets its file now (wal.go), under its
+		// storage lock (newlock.go).
+		if err := m.announce(ctx, j.ID); err != nil {
+			return m.notRecorded(j, unlock, fmt.Errorf("locking it: %w", err))
+		}
 		rec, _ := json.Marshal(idemRecord{JobID: j.ID, RequestHash: reqHash})
 		if err := m.store.Store(ctx, idemPrefix+idemName[len("idem-"):], rec); err != nil {
 			m.logger.Warn("storing idempotency key", zap.String("job_id", j.ID), zap.Error(err))
@@ -621,6 +630,20 @@ func (m *Manager) startProvisioning(ctx context.Context, j *Job, idemName, reqHa
 		return result(csbmsg.StatusOK, j, "accepted; the broker is shutting down and will finish the job when it restarts"), nil
 	}
 	return m.await(ctx, j.ID, out, j.gate)
+}
+
+// notRecorded answers for a new job whose record could not be written
+// (cause): the store may hold it anyway (a write that failed late), so it
+// is deleted, or the reaper would provision a job answered as failed.
+func (m *Manager) notRecorded(j *Job, unlock func(), cause error) (*Result, error) {
+	if derr := m.dropRecord(j); derr != nil {
+		j.gate = &answerGate{}
+		r := m.unrecorded(j, cause)
+		unlock()
+		return r, nil
+	}
+	unlock()
+	return nil, fmt.Errorf("%w: %v", ErrNotRecorded, cause)
 }
 
 // lockFor loads owner's job id and takes its lock for an operation.
@@ -697,7 +720,12 @@ func (m *Manager) await(ctx context.Context, id string, out chan *Result, gate *
 	if !gate.answerPending() {
 		return <-out, nil
 	}
-	m.settleLogged(context.WithoutCancel(ctx), id, false)
+	if err := m.announce(context.WithoutCancel(ctx), id); err != nil {
+		// The job cannot be announced while its work goes on: the
+		// answer waits for its outcome.
+		m.logger.Warn("taking a new job's storage lock; the create answers once done", zap.String("job_id", id), zap.Error(err))
+		return <-out, nil
+	}
 	j, err := m.load(context.WithoutCancel(ctx), id)
 	if err != nil {
 		return nil, err

@@ -105,9 +105,13 @@ func (m *Manager) admit(ctx context.Context, j *Job) (*Result, error) {
 	}
 	if saveFirst {
 		// Under the quota locks: the next admission counts this job,
-		// so the record goes to its file, not to the log.
-		m.settleLogged(ctx, j.ID, false)
-		if err := m.save(ctx, j); err != nil {
+		// so the record goes to its file, not to the log, under the
+		// job's storage lock (newlock.go).
+		err := m.announce(ctx, j.ID)
+		if err == nil {
+			err = m.save(ctx, j)
+		}
+		if err != nil {
 			if derr := m.dropRecord(j); derr != nil {
 				m.logger.Error("job record neither written nor deleted", zap.String("job_id", j.ID), zap.Error(derr))
 			}

@@ -149,8 +149,32 @@ func (m *Manager) load(ctx context.Context, id string) (*Job, error) {
 }
 
 // lock takes the job's store lock, waiting at most wait (0: until ctx
-// ends).
+// ends). A new job this process holds in memory (newlock.go) is waited
+// for first.
 func (m *Manager) lock(ctx context.Context, name string, wait time.Duration) (func(), error) {
+	if l := m.heldNew(name); l != nil {
+		start := time.Now()
+		lctx, cancel := ctx, context.CancelFunc(func() {})
+		if wait > 0 {
+			lctx, cancel = context.WithTimeout(ctx, wait)
+		}
+		select {
+		case <-l.done:
+			cancel()
+		case <-lctx.Done():
+			cancel()
+			return nil, lctx.Err()
+		}
+		if wait > 0 {
+			wait = max(wait-time.Since(start), time.Millisecond)
+		}
+	}
+	return m.storeLock(ctx, name, wait)
+}
+
+// storeLock takes a lock of the store, waiting at most wait (0: until
+// ctx ends).
+func (m *Manager) storeLock(ctx context.Context, name string, wait time.Duration) (func(), error) {
 	lctx := ctx
 	if wait > 0 {
 		var cancel context.CancelFunc

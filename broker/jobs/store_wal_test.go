@@ -166,8 +166,9 @@ func TestStoreWALAcknowledgedButUnsettledJobIsReplayed(t *testing.T) {
 		t.Fatalf("the creating broker's read: %+v %v", j, err)
 	}
 	fst.broken.Store(false)
-	// The creating broker "dies": its manager is left as it is. Another
-	// one takes over.
+	// The creating broker "dies": its manager is left as it is, its
+	// instance lock goes stale. Another one takes over.
+	storeKill(t, e)
 	peer := e.start(e.cfg)
 	if _, err := peer.ReapOnce(ctx); err != nil {
 		t.Fatal(err)
@@ -208,8 +209,10 @@ func TestStoreWALDroppedJobIsNotReplayed(t *testing.T) {
 				return
 			}
 			leftFile = true
-			// A resurrected job would now be provisioned.
+			// A resurrected job would now be provisioned. The first
+			// broker dies.
 			e.ads["a"].SetFault(jobstest.Fault{})
+			storeKill(t, e)
 			peer := e.start(e.cfg)
 			if _, err := peer.ReapOnce(ctx); err != nil {
 				t.Fatal(err)

@@ -39,7 +39,9 @@ import (
 // Crash safety: a record is acknowledged to the writer only once its log
 // file is stored. A process that dies with jobs unsettled leaves their
 // log files; every pass of the reaper (of any broker sharing the storage,
-// the restarted one included) replays other instances' log files: under
+// the restarted one included) replays the log files of other instances
+// that are dead (their instance lock is free, newlock.go), and those of
+// live ones walOrphanAge after it first listed them: under
 // each job's lock (so never a job its creator still works on), it writes
 // a log record to the job's file when it is newer (Rev) than the stored
 // one, or when the file is missing but the job's owner index key exists
@@ -51,12 +53,12 @@ import (
 
 const walPrefix = "csb/jobs/wal/" // csb/jobs/wal/<instance>.<seq>: a batch of job records
 
-// walOrphanAge is how long a running broker leaves another instance's log
+// walOrphanAge is how long a running broker leaves a live instance's log
 // file alone after it first saw it (the files of a live peer are deleted
-// by the peer within a create's time); the files present when a process
-// starts are replayed at its first reaper pass. It is twice the
-// staleness of Caddy's file-system storage locks, which a dead peer's
-// in-flight jobs are held by until then.
+// by the peer within a create's time; one whose delete failed is
+// replayed then); the files of a dead instance (its instance lock can be
+// taken, newlock.go) are replayed at once. A live peer's new job is held
+// by its lock in the storage well within that time (newLockHoldAfter).
 const walOrphanAge = 20 * time.Second
 
 // walFile is the content of one log file.
@@ -380,9 +382,9 @@ func (m *Manager) replayWAL(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	now := time.Now()
+	gone := map[string]bool{} // instance → dead (instanceAlive)
 	m.walSeenMu.Lock()
-	first := m.walSeen == nil
-	if first {
+	if m.walSeen == nil {
 		m.walSeen = map[string]time.Time{}
 		m.walIDs = map[string][]string{}
 	}
@@ -405,13 +407,18 @@ func (m *Manager) replayWAL(ctx context.Context) (int, error) {
 		seen, ok := m.walSeen[key]
 		if !ok {
 			seen = now
-			if first && !temp {
-				seen = time.Time{} // there before this process: replay now
-			}
 			m.walSeen[key] = seen
 		}
 		if now.Sub(seen) >= walOrphanAge {
 			due = append(due, key)
+		} else if !temp {
+			inst, _, _ := strings.Cut(name, ".")
+			if _, ok := gone[inst]; !ok {
+				gone[inst] = !m.instanceAlive(ctx, inst)
+			}
+			if gone[inst] {
+				due = append(due, key) // its writer is dead: replay now
+			}
 		}
 	}
 	for key := range m.walSeen {
