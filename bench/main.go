@@ -16,7 +16,7 @@
 //
 //	-only proxy,digest,publish,placement,memory,cimi,jobcreate,iaas,scale   run some benchmarks only
 //	-rounds 6 -requests 3000 -conc 16             rounds per comparison, requests per phase, connections
-//	                                              (publish uses 64 connections, one per publishing provider)
+//	                                              (publish uses 256 connections, one per publishing provider)
 //	-placement-time 1s                            -benchtime of the placement benchmark
 //	-quick                                        small figures, for a smoke test
 //	-o FILE                                       also write the table (Markdown) to FILE
