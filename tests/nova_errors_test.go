@@ -76,9 +76,7 @@ func TestNovaConflictAndNotFound(t *testing.T) {
 	if _, err := o.Admin(ctx, http.MethodPost, o.ComputeURL+"/servers/"+srv.ID+"/action", map[string]any{"unlock": nil}, nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := o.Admin(ctx, http.MethodDelete, o.ComputeURL+"/servers/"+srv.ID, nil, nil, nil); err != nil {
-		t.Fatal(err)
-	}
+	os2AdminDelete(ctx, t, o, o.ComputeURL+"/servers/"+srv.ID)
 	os2WaitServer(t, o, srv.ID, "deleted", func(s *ospeer.Server, st int) bool { return st == http.StatusNotFound })
 	a = b.do("alice", http.MethodPut, "/"+id, nil, nil) // renewal checks the resource first
 	t.Logf("renewal of a job whose server is gone: %s", a.Body)

@@ -1,11 +1,13 @@
 package tests
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/tests/ospeer"
 )
 
 // os2Remove removes alice's job id through the Consumer interface and
@@ -26,4 +28,21 @@ func os2Remove(t *testing.T, b *os2Broker, id string) *answer {
 	}
 	mustStatus(t, a, csbmsg.StatusOK)
 	return a
+}
+
+// os2AdminDelete deletes a Nova resource as the cloud's admin, straight
+// at Nova; like os2Remove it asks again, at most three times, when Nova
+// answers 500 "Unexpected API Error", and fails on any other error.
+func os2AdminDelete(ctx context.Context, t *testing.T, o *ospeer.OpenStack, url string) {
+	t.Helper()
+	for i := 0; ; i++ {
+		st, err := o.Admin(ctx, http.MethodDelete, url, nil, nil, nil)
+		if err == nil {
+			return
+		}
+		if st != http.StatusInternalServerError || i == 2 {
+			t.Fatal(err)
+		}
+		t.Logf("DELETE %s: %v; asking again", url, err)
+	}
 }

@@ -71,6 +71,21 @@ func (m *Manager) ReapOnce(ctx context.Context) (PassStats, error) {
 		return st, nil
 	}
 	defer unlock()
+	// The recount below replaces this process's load figures, except for
+	// the jobs it changed (track) or wrote (touch) after seq0: taken
+	// before the store is listed, so that a job written after the
+	// listing, which the recount misses, is always one of them.
+	m.mu.Lock()
+	seq0 := m.trackSeq
+	m.passes++
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		if m.passes--; m.passes == 0 {
+			clear(m.touched)
+		}
+		m.mu.Unlock()
+	}()
 	// The owner index is listed before the jobs, so that an index key
 	// whose job is not listed is either stale or a create's in progress
 	// (reconcileOwners tells them apart under the job's lock).
@@ -83,17 +98,6 @@ func (m *Manager) ReapOnce(ctx context.Context) (PassStats, error) {
 	if err != nil {
 		return st, err
 	}
-	m.mu.Lock()
-	seq0 := m.trackSeq
-	m.passes++
-	m.mu.Unlock()
-	defer func() {
-		m.mu.Lock()
-		if m.passes--; m.passes == 0 {
-			clear(m.touched)
-		}
-		m.mu.Unlock()
-	}()
 	loads := map[string]jobLoadEntry{}
 	for _, id := range ids {
 		if ctx.Err() != nil {
@@ -395,6 +399,19 @@ func (m *Manager) track(j *Job) {
 		m.addLoad(e, 1)
 	} else {
 		delete(m.jobLoads, j.ID)
+	}
+}
+
+// touch records that job id's file was written now, for a reaper pass
+// under way: a new job's file is written (settled) after its last
+// track, and a pass that listed the store before that write must keep
+// this process's figures for it.
+func (m *Manager) touch(id string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.trackSeq++
+	if m.passes > 0 {
+		m.touched[id] = m.trackSeq
 	}
 }
 

@@ -289,6 +289,7 @@ func (w *jobWAL) settle(ctx context.Context, id string, forget bool) error {
 			}
 			return err
 		}
+		w.m.touch(id)
 	}
 	w.release(id, forget)
 	return nil
