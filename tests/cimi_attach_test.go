@@ -81,7 +81,7 @@ func TestCIMIAttachVolume(t *testing.T) {
 			b.do("alice", format, http.MethodPost, m+"/volumes", machineVolumeBody(format, bobV, "/dev/vdd")).must(t, "alice attaches bob's volume", http.StatusNotFound)
 			b.do("bob", format, http.MethodPost, m+"/volumes", machineVolumeBody(format, bobV, "/dev/vdd")).must(t, "bob attaches to alice's machine", http.StatusNotFound)
 			b.do("bob", format, http.MethodPost, bobM+"/volumes", machineVolumeBody(format, v, "/dev/vdd")).must(t, "bob attaches alice's volume", http.StatusNotFound)
-			b.do("alice", format, http.MethodPost, m+"/volumes", machineVolumeBody(format, "http://elsewhere.example/cimi/volumes/x", "/dev/vdd")).must(t, "a volume of another service", http.StatusBadRequest)
+			b.do("alice", format, http.MethodPost, m+"/volumes", machineVolumeBody(format, "http://elsewhere.example/storage/x", "/dev/vdd")).must(t, "a volume of another service", http.StatusBadRequest)
 			b.do("alice", format, http.MethodPost, m+"/volumes", machineVolumeBody(format, m, "/dev/vdd")).must(t, "a machine as the volume", http.StatusBadRequest)
 
 			a := b.do("alice", format, http.MethodPost, m+"/volumes", machineVolumeBody(format, v, "/dev/vdd"))
