@@ -81,8 +81,9 @@ type cpuCost struct{ base, subject string }
 
 // cpuPerCreate runs one more phase of n creates of each variant and
 // returns their CPU per create: the cloud's for direct, the broker's and
-// the cloud's for brokered. With -pprof, the broker's CPU profile of the
-// brokered phase is written to <profile>.pprof.
+// the cloud's for brokered. With -pprof, the CPU profiles of the broker
+// and of the cloud during the brokered phase are written to
+// <profile>.pprof and <profile>-cloud.pprof.
 func (p *cimiPair) cpuPerCreate(cfg *config, direct, brokered variant, n int, profile string) (cpuCost, error) {
 	var out cpuCost
 	phase := func(v variant, prof bool) (cloud, broker float64, err error) {
@@ -94,27 +95,32 @@ func (p *cimiPair) cpuPerCreate(cfg *config, direct, brokered variant, n int, pr
 		if err != nil {
 			return 0, 0, err
 		}
-		profiled := make(chan error, 1)
-		if prof {
-			go func() {
-				resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=3", p.broker.admin))
-				if err != nil {
-					profiled <- err
-					return
-				}
-				defer resp.Body.Close()
-				data, err := io.ReadAll(resp.Body)
-				if err == nil {
-					err = os.WriteFile(filepath.Join(cfg.pprof, profile+".pprof"), data, 0o644)
-				}
+		profiled := make(chan error, 2)
+		take := func(proc *caddyProc, file string) {
+			resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=3", proc.admin))
+			if err != nil {
 				profiled <- err
-			}()
+				return
+			}
+			defer resp.Body.Close()
+			data, err := io.ReadAll(resp.Body)
+			if err == nil {
+				err = os.WriteFile(filepath.Join(cfg.pprof, file), data, 0o644)
+			}
+			profiled <- err
+		}
+		if prof {
+			go take(p.broker, profile+".pprof")
+			go take(p.cloud, profile+"-cloud.pprof")
 		} else {
+			profiled <- nil
 			profiled <- nil
 		}
 		ph, err := runPhase(v, n, cfg.conc, 3*time.Minute)
-		if perr := <-profiled; err == nil && perr != nil {
-			err = fmt.Errorf("cpu profile: %w", perr)
+		for range 2 {
+			if perr := <-profiled; err == nil && perr != nil {
+				err = fmt.Errorf("cpu profile: %w", perr)
+			}
 		}
 		if err != nil {
 			return 0, 0, err
