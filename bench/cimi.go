@@ -86,32 +86,22 @@ type cpuCost struct{ base, subject string }
 // <profile>.pprof and <profile>-cloud.pprof.
 func (p *cimiPair) cpuPerCreate(cfg *config, direct, brokered variant, n int, profile string) (cpuCost, error) {
 	var out cpuCost
-	phase := func(v variant, prof bool) (cloud, broker float64, err error) {
-		c0, err := p.cloud.cpuSeconds()
-		if err != nil {
-			return 0, 0, err
+	// both reads the CPU time used so far by the cloud and the broker.
+	both := func() (cloud, broker float64, err error) {
+		if cloud, err = p.cloud.cpuSeconds(); err == nil {
+			broker, err = p.broker.cpuSeconds()
 		}
-		b0, err := p.broker.cpuSeconds()
+		return cloud, broker, err
+	}
+	phase := func(v variant, prof bool) (cloud, broker float64, err error) {
+		c0, b0, err := both()
 		if err != nil {
 			return 0, 0, err
 		}
 		profiled := make(chan error, 2)
-		take := func(proc *caddyProc, file string) {
-			resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=3", proc.admin))
-			if err != nil {
-				profiled <- err
-				return
-			}
-			defer resp.Body.Close()
-			data, err := io.ReadAll(resp.Body)
-			if err == nil {
-				err = os.WriteFile(filepath.Join(cfg.pprof, file), data, 0o644)
-			}
-			profiled <- err
-		}
 		if prof {
-			go take(p.broker, profile+".pprof")
-			go take(p.cloud, profile+"-cloud.pprof")
+			go func() { profiled <- cpuProfile(p.broker, 3, filepath.Join(cfg.pprof, profile+".pprof")) }()
+			go func() { profiled <- cpuProfile(p.cloud, 3, filepath.Join(cfg.pprof, profile+"-cloud.pprof")) }()
 		} else {
 			profiled <- nil
 			profiled <- nil
@@ -125,11 +115,7 @@ func (p *cimiPair) cpuPerCreate(cfg *config, direct, brokered variant, n int, pr
 		if err != nil {
 			return 0, 0, err
 		}
-		c1, err := p.cloud.cpuSeconds()
-		if err != nil {
-			return 0, 0, err
-		}
-		b1, err := p.broker.cpuSeconds()
+		c1, b1, err := both()
 		if err != nil {
 			return 0, 0, err
 		}
@@ -150,6 +136,25 @@ func (p *cimiPair) cpuPerCreate(cfg *config, direct, brokered variant, n int, pr
 	out.base = "cloud " + us(dc)
 	out.subject = "broker " + us(sb) + ", cloud " + us(sc)
 	return out, nil
+}
+
+// cpuProfile writes to file a CPU profile of p taken for seconds.
+func cpuProfile(p *caddyProc, seconds int, file string) error {
+	return fetchProfile(p, fmt.Sprintf("profile?seconds=%d", seconds), file)
+}
+
+// fetchProfile writes to file the answer of p's /debug/pprof/<query>.
+func fetchProfile(p *caddyProc, query, file string) error {
+	resp, err := http.Get("http://" + p.admin + "/debug/pprof/" + query)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(file, data, 0o644)
 }
 
 // startCIMIPair starts a sandbox cloud with room for every machine and a

@@ -68,25 +68,8 @@ func TestCIMIVolumes(t *testing.T) {
 		t.Fatalf("the machine's volume:\n%s", mvol.body)
 	}
 	// At the sandbox, the machine has the volume attached at /dev/vdc.
-	var machines struct {
-		Machines []struct {
-			Volumes    struct{ Href string } `json:"volumes"`
-			Properties map[string]string     `json:"properties"`
-		} `json:"machines"`
-	}
-	b.sandboxGet(b.cloud+"/cimi/machines", &machines)
-	var attached struct {
-		MachineVolumes []struct {
-			InitialLocation string `json:"initialLocation"`
-		} `json:"machineVolumes"`
-	}
-	for _, sm := range machines.Machines {
-		if sm.Properties["csb_job"] == id {
-			b.sandboxGet(sm.Volumes.Href, &attached)
-		}
-	}
-	if len(attached.MachineVolumes) != 1 || attached.MachineVolumes[0].InitialLocation != "/dev/vdc" {
-		t.Fatalf("the sandbox's machine volumes: %+v", attached)
+	if got := b.sandboxAttachments(id); len(got) != 1 || got["/dev/vdc"] == "" {
+		t.Fatalf("the sandbox's machine volumes: %v", got)
 	}
 
 	b.do("alice", "json", http.MethodDelete, "/cimi/volumes/"+id, nil).must(t, "delete a machine's volume", http.StatusConflict)
