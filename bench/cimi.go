@@ -151,6 +151,9 @@ func fetchProfile(p *caddyProc, query, file string) error {
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
+	if err == nil {
+		err = os.MkdirAll(filepath.Dir(file), 0o755)
+	}
 	if err != nil {
 		return err
 	}
