@@ -3,7 +3,10 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -16,11 +19,12 @@ import (
 // sides answer 201 Created with a STARTED machine.
 func benchCIMI(cfg *config) (row, error) {
 	r := row{name: "CIMI", what: "machine create (MachineCreate, 201 Created) through the csb_cimi front-end", target: "ratio ≥ 0.5"}
-	cloudPort, port, stop, err := startCIMIPair(cfg, "cimi", "csb_cimi")
+	pair, err := startCIMIPair(cfg, "cimi", "csb_cimi")
 	if err != nil {
 		return r, err
 	}
-	defer stop()
+	defer pair.stop()
+	cloudPort, port := pair.cloudPort, pair.port
 
 	client := newClient(cfg.conc)
 	create := func(name, url, image string) variant {
@@ -52,21 +56,117 @@ func benchCIMI(cfg *config) (row, error) {
 	if err != nil {
 		return r, err
 	}
-	r.figure = fmt.Sprintf("%.0f creates/s, p99 %s", c.subject, ms(c.subjectP99))
-	r.baseline = fmt.Sprintf("the same create at the sandbox's CIMI API: %.0f/s, p99 %s", c.base, ms(c.baseP99))
+	cpu, err := pair.cpuPerCreate(cfg, direct, front, n, "cimi")
+	if err != nil {
+		return r, err
+	}
+	r.figure = fmt.Sprintf("%.0f creates/s, p99 %s; CPU/create: %s", c.subject, ms(c.subjectP99), cpu.subject)
+	r.baseline = fmt.Sprintf("the same create at the sandbox's CIMI API: %.0f/s, p99 %s; CPU/create: %s", c.base, ms(c.baseP99), cpu.base)
 	r.ratio = fmt.Sprintf("%.3f", c.ratio)
 	r.pass = c.ratio >= 0.5
-	r.note = fmt.Sprintf("%d rounds × %d creates per variant, %d connections; the front-end's create places the machine, records the job in Caddy's file-system storage (write-ahead) and calls the cloud's CIMI API (CloudEntryPoint cached, POST MachineCreate, GET Machine)", c.rounds, c.perPhase, c.con)
+	r.note = fmt.Sprintf("%d rounds × %d creates per variant, %d connections (rounds' ratios %s); the front-end's create places the machine, records the job in Caddy's file-system storage (write-ahead) and calls the cloud's CIMI API (CloudEntryPoint cached, POST MachineCreate, GET Machine); CPU per create from /proc over one more phase of each variant", c.rounds, c.perPhase, c.con, ratioRange(c))
 	return r, nil
+}
+
+// cimiPair is a sandbox cloud and a broker whose one provider it is.
+type cimiPair struct {
+	cloudPort, port int
+	cloud, broker   *caddyProc
+}
+
+func (p *cimiPair) stop() { p.broker.stop(); p.cloud.stop() }
+
+// cpuCost is the CPU per create of the two variants, as text.
+type cpuCost struct{ base, subject string }
+
+// cpuPerCreate runs one more phase of n creates of each variant and
+// returns their CPU per create: the cloud's for direct, the broker's and
+// the cloud's for brokered. With -pprof, the CPU profiles of the broker
+// and of the cloud during the brokered phase are written to
+// <profile>.pprof and <profile>-cloud.pprof.
+func (p *cimiPair) cpuPerCreate(cfg *config, direct, brokered variant, n int, profile string) (cpuCost, error) {
+	var out cpuCost
+	// both reads the CPU time used so far by the cloud and the broker.
+	both := func() (cloud, broker float64, err error) {
+		if cloud, err = p.cloud.cpuSeconds(); err == nil {
+			broker, err = p.broker.cpuSeconds()
+		}
+		return cloud, broker, err
+	}
+	phase := func(v variant, prof bool) (cloud, broker float64, err error) {
+		c0, b0, err := both()
+		if err != nil {
+			return 0, 0, err
+		}
+		profiled := make(chan error, 2)
+		if prof {
+			go func() { profiled <- cpuProfile(p.broker, 3, filepath.Join(cfg.pprof, profile+".pprof")) }()
+			go func() { profiled <- cpuProfile(p.cloud, 3, filepath.Join(cfg.pprof, profile+"-cloud.pprof")) }()
+		} else {
+			profiled <- nil
+			profiled <- nil
+		}
+		ph, err := runPhase(v, n, cfg.conc, 3*time.Minute)
+		for range 2 {
+			if perr := <-profiled; err == nil && perr != nil {
+				err = fmt.Errorf("cpu profile: %w", perr)
+			}
+		}
+		if err != nil {
+			return 0, 0, err
+		}
+		c1, b1, err := both()
+		if err != nil {
+			return 0, 0, err
+		}
+		k := float64(ph.n)
+		return (c1 - c0) / k, (b1 - b0) / k, nil
+	}
+	// Enough creates for the profile's 3 s.
+	n = max(n, 2000)
+	dc, _, err := phase(direct, false)
+	if err != nil {
+		return out, err
+	}
+	sc, sb, err := phase(brokered, cfg.pprof != "")
+	if err != nil {
+		return out, err
+	}
+	us := func(s float64) string { return fmt.Sprintf("%.0f µs", s*1e6) }
+	out.base = "cloud " + us(dc)
+	out.subject = "broker " + us(sb) + ", cloud " + us(sc)
+	return out, nil
+}
+
+// cpuProfile writes to file a CPU profile of p taken for seconds.
+func cpuProfile(p *caddyProc, seconds int, file string) error {
+	return fetchProfile(p, fmt.Sprintf("profile?seconds=%d", seconds), file)
+}
+
+// fetchProfile writes to file the answer of p's /debug/pprof/<query>.
+func fetchProfile(p *caddyProc, query, file string) error {
+	resp, err := http.Get("http://" + p.admin + "/debug/pprof/" + query)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err == nil {
+		err = os.MkdirAll(filepath.Dir(file), 0o755)
+	}
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(file, data, 0o644)
 }
 
 // startCIMIPair starts a sandbox cloud with room for every machine and a
 // broker whose one provider is that cloud through the CIMI adapter,
-// serving handler (csb_cimi or csb) on its site. It returns both ports
-// and a function that stops both.
-func startCIMIPair(cfg *config, name, handler string) (cloudPort, port int, stop func(), err error) {
-	if cloudPort, err = freePort(); err != nil {
-		return 0, 0, nil, err
+// serving handler (csb_cimi or csb) on its site.
+func startCIMIPair(cfg *config, name, handler string) (*cimiPair, error) {
+	cloudPort, err := freePort()
+	if err != nil {
+		return nil, err
 	}
 	cloud, err := startCaddy(cfg.caddy, name+"-cloud", fmt.Sprintf(`{
 	admin {$BENCH_ADMIN}
@@ -82,11 +182,12 @@ http://127.0.0.1:%d {
 }
 `, cloudPort))
 	if err != nil {
-		return 0, 0, nil, err
+		return nil, err
 	}
-	if port, err = freePort(); err != nil {
+	port, err := freePort()
+	if err != nil {
 		cloud.stop()
-		return 0, 0, nil, err
+		return nil, err
 	}
 	broker, err := startCaddy(cfg.caddy, name+"-broker", fmt.Sprintf(`{
 	admin {$BENCH_ADMIN}
@@ -119,7 +220,7 @@ http://127.0.0.1:%d {
 `, cloudPort, port, handler))
 	if err != nil {
 		cloud.stop()
-		return 0, 0, nil, err
+		return nil, err
 	}
-	return cloudPort, port, func() { broker.stop(); cloud.stop() }, nil
+	return &cimiPair{cloudPort: cloudPort, port: port, cloud: cloud, broker: broker}, nil
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -301,19 +300,7 @@ func profilePhase(p *caddyProc, v variant, n, conc, seconds int, file string) er
 		v.prepare = nil
 	}
 	profiled := make(chan error, 1)
-	go func() {
-		resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", p.admin, seconds))
-		if err != nil {
-			profiled <- err
-			return
-		}
-		defer resp.Body.Close()
-		data, err := io.ReadAll(resp.Body)
-		if err == nil {
-			err = os.WriteFile(file, data, 0o644)
-		}
-		profiled <- err
-	}()
+	go func() { profiled <- cpuProfile(p, seconds, file) }()
 	// The phase runs until n requests or the profile's end, whichever
 	// comes first; it is not measured.
 	_, err := runPhase(v, n, conc, time.Duration(seconds)*time.Second)

@@ -20,7 +20,7 @@
 //	-placement-time 1s                            -benchtime of the placement benchmark
 //	-quick                                        small figures, for a smoke test
 //	-o FILE                                       also write the table (Markdown) to FILE
-//	-pprof DIR                                    write CPU profiles of the broker during the publish and digest phases,
+//	-pprof DIR                                    write CPU profiles of the broker during the publish, digest, cimi and iaas phases,
 //	                                              heap profiles at each step of the memory benchmark
 package main
 
@@ -70,7 +70,7 @@ func main() {
 	ptime := flag.Duration("placement-time", time.Second, "-benchtime of the placement benchmark")
 	quick := flag.Bool("quick", false, "small figures, for a smoke test of the harness")
 	out := flag.String("o", "", "also write the table to this file")
-	pprof := flag.String("pprof", "", "write CPU profiles of the broker under load (publish.pprof; digest.pprof and digest-open.pprof, its baseline) and heap profiles of the memory benchmark (memory-0, -catalog, -jobs.pprof) to this directory")
+	pprof := flag.String("pprof", "", "write CPU profiles of the broker under load (publish.pprof; digest.pprof and digest-open.pprof, its baseline; cimi.pprof and iaas.pprof, brokered machine creates) and heap profiles of the memory benchmark (memory-0, -catalog, -jobs.pprof) to this directory")
 	flag.Parse()
 	if *quick {
 		*rounds, *requests, *ptime = 2, 600, 200*time.Millisecond

@@ -4,9 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -146,16 +144,7 @@ func (p *caddyProc) metrics() (map[string]float64, error) {
 // heapProfile writes p's heap profile (in use at the last collection) to
 // file.
 func heapProfile(p *caddyProc, file string) error {
-	resp, err := http.Get("http://" + p.admin + "/debug/pprof/heap")
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(file, data, 0o644)
+	return fetchProfile(p, "heap", file)
 }
 
 // benchMemory measures a broker's resident memory before and after it

@@ -162,11 +162,12 @@ func ratioRange(c comparison) string {
 // difference of the medians of one connection's sequential creates.
 func benchIaaSCreate(cfg *config) (row, error) {
 	r := row{name: "IaaS create", what: "machine create through the Consumer interface (CIMI adapter to the sandbox)", target: "ratio ≥ 0.5, added p50 ≤ 1 ms"}
-	cloudPort, port, stop, err := startCIMIPair(cfg, "iaas", "csb")
+	pair, err := startCIMIPair(cfg, "iaas", "csb")
 	if err != nil {
 		return r, err
 	}
-	defer stop()
+	defer pair.stop()
+	cloudPort, port := pair.cloudPort, pair.port
 
 	client := newClient(cfg.conc)
 	machineBody := []byte(`{"resourceURI": "http://schemas.dmtf.org/cimi/1/MachineCreate", "name": "bench",
@@ -236,11 +237,15 @@ func benchIaaSCreate(cfg *config) (row, error) {
 	}
 	dp50, bp50 := percentile(dl, 0.5), percentile(bl, 0.5)
 	added := bp50 - dp50
-	r.figure = fmt.Sprintf("%.0f creates/s, p99 %s; one connection: p50 %s (broker-added p50 %s)", c.subject, ms(c.subjectP99), ms(bp50), ms(added))
-	r.baseline = fmt.Sprintf("the same create at the sandbox's CIMI API: %.0f/s, p99 %s; one connection: p50 %s", c.base, ms(c.baseP99), ms(dp50))
+	cpu, err := pair.cpuPerCreate(cfg, direct, brokered, n, "iaas")
+	if err != nil {
+		return r, err
+	}
+	r.figure = fmt.Sprintf("%.0f creates/s, p99 %s; one connection: p50 %s (broker-added p50 %s); CPU/create: %s", c.subject, ms(c.subjectP99), ms(bp50), ms(added), cpu.subject)
+	r.baseline = fmt.Sprintf("the same create at the sandbox's CIMI API: %.0f/s, p99 %s; one connection: p50 %s; CPU/create: %s", c.base, ms(c.baseP99), ms(dp50), cpu.base)
 	r.ratio = fmt.Sprintf("%.3f", c.ratio)
 	r.pass = c.ratio >= 0.5 && added <= time.Millisecond
-	r.note = fmt.Sprintf("%d rounds × %d creates per variant, %d connections (rounds' ratios %s); latency: %d rounds × %d sequential creates per variant on one connection; the consumer's create places the machine, records the job in Caddy's file-system storage (write-ahead), calls the cloud's CIMI API (CloudEntryPoint cached, POST MachineCreate, GET Machine) and records the outcome",
+	r.note = fmt.Sprintf("%d rounds × %d creates per variant, %d connections (rounds' ratios %s); latency: %d rounds × %d sequential creates per variant on one connection; the consumer's create places the machine, records the job in Caddy's file-system storage (write-ahead), calls the cloud's CIMI API (CloudEntryPoint cached, POST MachineCreate, GET Machine) and records the outcome; CPU per create from /proc over one more phase of each variant",
 		c.rounds, c.perPhase, c.con, ratioRange(c), cfg.rounds, seqN)
 	return r, nil
 }

@@ -57,6 +57,10 @@ func (a *Adapter) Provision(ctx context.Context, req *contract.Request) (*contra
 			return nil, err
 		}
 	}
+	// m is the Machine as the create's answer represents it: when it is
+	// the whole Machine (it has a state), the status below takes it
+	// rather than reading it back.
+	var m Machine
 	res := &contract.Resource{State: contract.StatePending, Native: map[string]string{keyJobID: req.JobID}, Endpoint: a.cfg.Endpoint}
 	props := map[string]string{keyJobID: req.JobID}
 	if req.Owner != "" {
@@ -106,7 +110,6 @@ func (a *Adapter) Provision(ctx context.Context, req *contract.Request) (*contra
 		if net := res.Native[keyNetwork]; net != "" && (want.NetworkInterface != nil || want.Network != nil) {
 			create.MachineTemplate.NetworkInterfaces = []NetworkInterfaceTemplate{{Network: &Ref{Href: net}}}
 		}
-		var m Machine
 		resp, err := a.create(ctx, res, keyMachine, "machine", cep.Machines, create, &m, &m.ID)
 		if err != nil {
 			return partial(err)
@@ -121,7 +124,11 @@ func (a *Adapter) Provision(ctx context.Context, req *contract.Request) (*contra
 		}
 	}
 	res.URI = cmp.Or(res.Native[keyMachine], res.Native[keyVolume], res.Native[keyNetwork])
-	out, err := a.Status(ctx, res)
+	var created *Machine
+	if m.State != "" && res.Native[keyMachineVolume] == "" {
+		created = &m
+	}
+	out, err := a.status(ctx, res, created)
 	if err != nil {
 		// Created, but not readable yet: the broker polls.
 		return res, nil
@@ -145,13 +152,9 @@ func (a *Adapter) create(ctx context.Context, res *contract.Resource, key, what 
 	return resp, nil
 }
 
-// attach POSTs a MachineVolume to the machine's volumes collection.
+// attach attaches the volume created with the machine m, by a
+// MachineVolume POSTed to its volumes collection.
 func (a *Adapter) attach(ctx context.Context, res *contract.Resource, m *Machine, link *csbmsg.StorageLink) error {
-	const op = "provision: attach volume"
-	coll, err := a.machineVolumes(ctx, op, res.Native[keyMachine], m)
-	if err != nil {
-		return err
-	}
 	loc := "/dev/vdb"
 	if link != nil {
 		if link.Mountpoint != nil && *link.Mountpoint != "" {
@@ -160,15 +163,31 @@ func (a *Adapter) attach(ctx context.Context, res *contract.Resource, m *Machine
 			loc = *link.DeviceID
 		}
 	}
-	mv := MachineVolume{ResourceURI: NS + "/MachineVolume", InitialLocation: loc, Volume: Ref{Href: res.Native[keyVolume]}}
-	var got MachineVolume
-	resp, err := a.call(ctx, op, http.MethodPost, coll, mv, &got)
+	href, err := a.postMachineVolume(ctx, "provision: attach volume", res.Native[keyMachine], m, res.Native[keyVolume], loc)
 	if err != nil {
 		return err
 	}
-	res.Native[keyMachineVolume] = a.location(resp, got.ID)
+	res.Native[keyMachineVolume] = href
 	res.Native[keyLocation] = loc
 	return nil
+}
+
+// postMachineVolume POSTs a MachineVolume of the volume at volume, at
+// location loc, to the volumes collection of the machine at machine (m,
+// when not nil, is the machine as read) and returns the new
+// MachineVolume's href.
+func (a *Adapter) postMachineVolume(ctx context.Context, op, machine string, m *Machine, volume, loc string) (string, error) {
+	coll, err := a.machineVolumes(ctx, op, machine, m)
+	if err != nil {
+		return "", err
+	}
+	mv := MachineVolume{ResourceURI: NS + "/MachineVolume", InitialLocation: loc, Volume: Ref{Href: volume}}
+	var got MachineVolume
+	resp, err := a.call(ctx, op, http.MethodPost, coll, mv, &got)
+	if err != nil {
+		return "", err
+	}
+	return a.location(resp, got.ID), nil
 }
 
 // machineVolumes returns the href of a machine's volumes collection,

@@ -12,6 +12,13 @@ import (
 // Status reads the Machine, Volume and Network and the pending Job, and
 // reports the granted values.
 func (a *Adapter) Status(ctx context.Context, res *contract.Resource) (*contract.Resource, error) {
+	return a.status(ctx, res, nil)
+}
+
+// status is Status; created, when not nil, is the Machine as the
+// provider's answer to its create represented it, which stands for
+// reading it back.
+func (a *Adapter) status(ctx context.Context, res *contract.Resource, created *Machine) (*contract.Resource, error) {
 	const op = "status"
 	out := res.Clone()
 	out.State = contract.StateReady
@@ -36,7 +43,12 @@ func (a *Adapter) Status(ctx context.Context, res *contract.Resource) (*contract
 		return true, nil
 	}
 	var m Machine
-	if ok, err := read("machine", keyMachine, &m); err != nil {
+	read1 := read
+	if created != nil {
+		m = *created
+		read1 = func(string, string, any) (bool, error) { parts++; return true, nil }
+	}
+	if ok, err := read1("machine", keyMachine, &m); err != nil {
 		return nil, err
 	} else if ok {
 		c := &csbmsg.Compute{}

@@ -229,6 +229,10 @@ type Job struct {
 	// Actions are the life cycle actions run on the job's resource,
 	// oldest first, at most MaxActionRecords (see action.go).
 	Actions []ActionRecord `json:"actions,omitempty"`
+	// Attachments are, on a machine's job, the volumes attached to it
+	// after its creation; on a volume's job, the machine it is attached
+	// to (volume_attach.go).
+	Attachments []VolumeAttachment `json:"attachments,omitempty"`
 
 	IdempotencyKey string    `json:"idempotency_key,omitempty"`
 	CopiedFrom     string    `json:"copied_from,omitempty"`

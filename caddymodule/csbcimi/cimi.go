@@ -298,7 +298,7 @@ func (c *call) route(p []string) error {
 	case p[0] == "machines" && (len(p) == 3 || len(p) == 4) && p[2] == "volumes":
 		c.setJob(p[1])
 		if len(p) == 4 {
-			if err := only(http.MethodGet); err != nil {
+			if err := only(http.MethodGet, http.MethodDelete); err != nil {
 				return err
 			}
 			return c.machineVolumes(p[1], p[3])

@@ -5,7 +5,8 @@ package csbcimi
 //
 //	<job-id>.create            the create (its nestedJobs are the attempts)
 //	<job-id>.attempt-<n>       one provisioning attempt at one provider
-//	<job-id>.action-<stamp>    a start, stop, restart or suspend
+//	<job-id>.action-<stamp>    a start, stop, restart or suspend, or a
+//	                           volume attached (add) or detached (delete)
 //	<job-id>.delete            the consumer's delete
 //	<job-id>.reclaim           the broker's delete when the lease ended
 //
@@ -116,9 +117,16 @@ func (c *call) jobsOf(j *jobs.Job, live string) []obj {
 		if a.Outcome != jobs.OutcomeSuccess {
 			st, code = jobFailed, http.StatusConflict
 		}
-		o := mk(jobAction+strconv.FormatInt(a.Started.UnixNano(), 36), ActionNS+a.Action, st, a.Reason, code, stamp(a.Started))
+		act := ActionNS + a.Action
+		switch a.Action {
+		case jobs.ActionAttach:
+			act = "add" // on the machine's volumes collection
+		case jobs.ActionDetach:
+			act = "delete" // of a MachineVolume
+		}
+		o := mk(jobAction+strconv.FormatInt(a.Started.UnixNano(), 36), act, st, a.Reason, code, stamp(a.Started))
 		o["timeOfStatusChange"] = stamp(a.Ended)
-		if st == jobSuccess && i == len(j.Actions)-1 && strings.HasSuffix(live, "ING") && live != contract.MachineCreating {
+		if st == jobSuccess && i == len(j.Actions)-1 && act == ActionNS+a.Action && strings.HasSuffix(live, "ING") && live != contract.MachineCreating {
 			o["state"], o["progress"] = jobRunning, 50
 			o["statusMessage"] = "the machine is " + live
 		}

@@ -574,8 +574,20 @@ func (c *call) jobErr(id string, err error) error {
 }
 
 func (c *call) deleteMachine(id string) error {
-	if _, _, err := c.ownMachine(id, false); err != nil {
+	j, _, err := c.ownMachine(id, false)
+	if err != nil {
 		return err
+	}
+	// Volumes attached later are the caller's own: detached first, so
+	// that they outlive the machine.
+	for _, a := range j.Attachments {
+		res, err := c.m.DetachVolume(c.ctx, c.owner, id, a.ID)
+		if err != nil && !errors.Is(err, jobs.ErrNoAttachment) {
+			return c.jobErr(id, err)
+		}
+		if res != nil && res.Status != csbmsg.StatusOK {
+			return errorf(http.StatusConflict, "detaching volume %s before deleting the machine: %s", a.Volume, res.Reason)
+		}
 	}
 	res, err := c.m.Remove(c.ctx, c.owner, id)
 	if err != nil {

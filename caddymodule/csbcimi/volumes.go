@@ -4,7 +4,8 @@ package csbcimi
 // storage only is a Volume of its own; a machine created with a
 // volumeTemplate is one job holding both, and its volume is attached to it
 // (a MachineVolume) by the provider's adapter at creation, where the
-// adapter supports it (the CIMI adapter does; see docs/cimi.md).
+// adapter supports it (the CIMI adapter does; see docs/cimi.md). A volume
+// of its own can be attached to a machine later (machinevolumes.go).
 
 import (
 	"errors"
@@ -175,10 +176,15 @@ func (c *call) volumeObj(j *jobs.Job) obj {
 		p[PropService] = j.ServiceID
 	}
 	ops := []op{}
-	if isMachine(j) {
+	attached := c.m.AttachedTo(c.ctx, j)
+	switch {
+	case isMachine(j):
 		// Part of a machine: it goes when the machine goes.
 		p["csb.machine"] = c.base + "machines/" + j.ID
-	} else {
+	case attached != nil:
+		p["csb.attached_to"] = c.base + "machines/" + attached.Machine + "/volumes/" + attached.ID
+	}
+	if !isMachine(j) {
 		if d := j.Labels[labelDesc]; d != "" {
 			o["description"] = d
 		}
@@ -187,7 +193,9 @@ func (c *call) volumeObj(j *jobs.Job) obj {
 				p[strings.TrimPrefix(k, labelProp)] = v
 			}
 		}
-		ops = append(ops, op{Rel: "delete", Href: href})
+		if attached == nil {
+			ops = append(ops, op{Rel: "delete", Href: href})
+		}
 	}
 	o["properties"] = p
 	o["operations"] = ops
@@ -248,6 +256,9 @@ func (c *call) deleteVolume(id string) error {
 	if isMachine(j) {
 		return errorf(http.StatusConflict, "volume %s is part of machine %smachines/%s: it is deleted with the machine", id, c.base, id)
 	}
+	if a := c.m.AttachedTo(c.ctx, j); a != nil {
+		return errorf(http.StatusConflict, "volume %s is attached to machine %s: detach it first (DELETE %smachines/%s/volumes/%s)", id, a.Machine, c.base, a.Machine, a.ID)
+	}
 	res, err := c.m.Remove(c.ctx, c.owner, id)
 	if err != nil {
 		return c.jobErr(id, err)
@@ -258,48 +269,4 @@ func (c *call) deleteVolume(id string) error {
 	c.w.Header().Set(JobHeader, c.base+"jobs/"+id+jobDelete)
 	c.w.WriteHeader(http.StatusOK)
 	return nil
-}
-
-// machineVolumes answers a machine's MachineVolume collection: the
-// volume created and attached with it, if any. Attaching another volume
-// later (POST) is not served: the broker provisions a machine and its
-// volume as one job.
-func (c *call) machineVolumes(id string, member string) error {
-	j, _, err := c.ownMachine(id, false)
-	if err != nil {
-		return err
-	}
-	if c.r.Method == http.MethodPost {
-		return errorf(http.StatusNotImplemented, "attaching a volume to an existing machine is not served: create the machine with machineTemplate.volumeTemplates and its provider attaches the volume")
-	}
-	var mvs []obj
-	if isVolume(j) {
-		loc := ""
-		if l := j.Request.IaaS.StorageLink; l != nil && l.Mountpoint != nil {
-			loc = *l.Mountpoint
-		}
-		mv := obj{
-			"resourceURI": NS + "/MachineVolume",
-			"id":          c.base + "machines/" + id + "/volumes/1",
-			"volume":      ref{Href: c.base + "volumes/" + id},
-		}
-		if loc != "" {
-			mv["initialLocation"] = loc
-		}
-		mvs = append(mvs, mv)
-	}
-	if member != "" {
-		for _, mv := range mvs {
-			if mv["id"] == c.base+"machines/"+id+"/volumes/"+member {
-				return write(c.w, c.f, http.StatusOK, mv)
-			}
-		}
-		return errorf(http.StatusNotFound, "no MachineVolume %q", member)
-	}
-	q, err := parseQuery(c.r.URL.Query())
-	if err != nil {
-		return err
-	}
-	col := c.collection("MachineVolume", "machines/"+id+"/volumes", mvs, q, false)
-	return write(c.w, c.f, http.StatusOK, col)
 }

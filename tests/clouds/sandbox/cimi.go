@@ -197,12 +197,20 @@ func acceptsJSON(accept string) bool {
 // settleLocked completes every transition whose time has come.
 func (c *Cloud) settleLocked() {
 	now := c.clk.Now()
-	for _, m := range c.machines {
-		if m.target != "" && !now.Before(m.readyAt) {
+	for m := range c.moving {
+		if !now.Before(m.readyAt) {
 			m.state, m.target = m.target, ""
 			m.updated = now
+			delete(c.moving, m)
 		}
 	}
+}
+
+// moveLocked starts m's transition through state via to target, which
+// it reaches once the cloud's build time has passed.
+func (c *Cloud) moveLocked(m *machine, via, target string) {
+	m.state, m.target, m.readyAt = via, target, c.clk.Now().Add(c.cfg.BuildTime)
+	c.moving[m] = struct{}{}
 }
 
 // decodeBody reads a JSON request body (at most 1 MiB).

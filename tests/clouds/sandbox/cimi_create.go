@@ -119,12 +119,11 @@ func (c *Cloud) createMachineLocked(r *http.Request, u func(string) string) (int
 	}
 	m.description, m.props, m.nics = req.Description, req.Properties, nics
 	m.updated = m.created
-	m.state = stCreating
 	final := stStarted
 	if t.InitialState == stStopped {
 		final = stStopped
 	}
-	m.target, m.readyAt = final, c.clk.Now().Add(c.cfg.BuildTime)
+	c.moveLocked(m, stCreating, final)
 	c.machines[m.id] = m
 	for _, v := range t.Volumes {
 		c.attachLocked(m, pathOf(v.Volume.Href, base), v.InitialLocation)

@@ -57,6 +57,7 @@ func (c *Cloud) resourceLocked(r *http.Request, path string, u func(string) stri
 			}
 			_ = c.reserveLocked(-int64(m.cpu), -int64(m.memKiB), -int64(m.diskKiB)*1024)
 			delete(c.machines, path)
+			delete(c.moving, m)
 			return http.StatusOK, nil, nil
 		}
 	case "volumes":
@@ -207,7 +208,7 @@ func (c *Cloud) actionLocked(r *http.Request, path, op string, u func(string) st
 	if !contains(a.from, m.state) {
 		return errResp(http.StatusConflict, "cannot %s %s in state %s", op, path, m.state)
 	}
-	m.state, m.target, m.readyAt = a.via, a.target, c.clk.Now().Add(c.cfg.BuildTime)
+	c.moveLocked(m, a.via, a.target)
 	m.updated = c.clk.Now()
 	c.settleLocked()
 	j := c.newJobLocked(req.Action, path, m.readyAt)

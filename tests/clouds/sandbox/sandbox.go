@@ -90,6 +90,9 @@ type Cloud struct {
 	// CIMI state, keyed by resource path relative to the CIMI root
 	// ("machines/3").
 	machines map[string]*machine
+	// moving are the machines in a transition (target set): what
+	// settleLocked looks at, so that it costs nothing per machine at rest.
+	moving   map[*machine]struct{}
 	volumes  map[string]*volume
 	networks map[string]*network
 	jobs     map[string]*job
@@ -114,6 +117,7 @@ func New(cfg Config) *Cloud {
 		clk:      clock.Real{},
 		idTag:    fmt.Sprintf("%06x", rand.Uint32()&0xffffff),
 		machines: map[string]*machine{},
+		moving:   map[*machine]struct{}{},
 		volumes:  map[string]*volume{},
 		networks: map[string]*network{},
 		jobs:     map[string]*job{},
