@@ -10,20 +10,38 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/store"
 )
 
-// listHoldStore takes a snapshot of the job listing when a reaper pass
-// asks for it, then holds the answer until released: a create that
+// gate holds the first call that passes it while armed, until open is
+// closed; held is closed when that call arrives.
+type gate struct {
+	mu    sync.Mutex
+	armed bool
+	held  chan struct{}
+	open  chan struct{}
+}
+
+func newGate() *gate { return &gate{held: make(chan struct{}), open: make(chan struct{})} }
+
+func (g *gate) arm() { g.mu.Lock(); g.armed = true; g.mu.Unlock() }
+
+func (g *gate) pass(match bool) {
+	g.mu.Lock()
+	hold := g.armed && match
+	if hold {
+		g.armed = false
+	}
+	g.mu.Unlock()
+	if hold {
+		close(g.held)
+		<-g.open
+	}
+}
+
+// listHoldStore can hold a reaper pass's job listing once it has its
+// snapshot (list), and a write of a job's file (write): a create that
 // completes meanwhile is written after the listing.
 type listHoldStore struct {
-	inner   store.Store
-	mu      sync.Mutex
-	hold    bool
-	listed  chan struct{}
-	release chan struct{}
-	// holdWrite, when set, holds the next write of a job's file until
-	// writeRelease is closed (writeHeld is closed when it arrives).
-	holdWrite    bool
-	writeHeld    chan struct{}
-	writeRelease chan struct{}
+	inner       store.Store
+	list, write *gate
 }
 
 func (s *listHoldStore) Load(ctx context.Context, key string) ([]byte, error) {
@@ -31,16 +49,7 @@ func (s *listHoldStore) Load(ctx context.Context, key string) ([]byte, error) {
 }
 
 func (s *listHoldStore) Store(ctx context.Context, key string, value []byte) error {
-	s.mu.Lock()
-	hold := s.holdWrite && strings.HasPrefix(key, "csb/jobs/job/")
-	if hold {
-		s.holdWrite = false
-	}
-	s.mu.Unlock()
-	if hold {
-		close(s.writeHeld)
-		<-s.writeRelease
-	}
+	s.write.pass(strings.HasPrefix(key, "csb/jobs/job/"))
 	return s.inner.Store(ctx, key, value)
 }
 
@@ -56,16 +65,7 @@ func (s *listHoldStore) Unlock(ctx context.Context, name string) error {
 
 func (s *listHoldStore) List(ctx context.Context, prefix string) ([]string, error) {
 	keys, err := s.inner.List(ctx, prefix)
-	s.mu.Lock()
-	hold := s.hold && strings.HasPrefix(prefix, "csb/jobs/job")
-	if hold {
-		s.hold = false
-	}
-	s.mu.Unlock()
-	if hold {
-		close(s.listed)
-		<-s.release
-	}
+	s.list.pass(strings.HasPrefix(prefix, "csb/jobs/job"))
 	return keys, err
 }
 
@@ -79,21 +79,19 @@ func TestStoreLoadRecountKeepsJobsWrittenAfterTheListing(t *testing.T) {
 	for _, gc := range []bool{false, true} {
 		var hs *listHoldStore
 		e := newEnv(t, []string{"a"}, func(c *jobs.Config) {
-			hs = &listHoldStore{inner: c.Store, listed: make(chan struct{}), release: make(chan struct{})}
+			hs = &listHoldStore{inner: c.Store, list: newGate(), write: newGate()}
 			c.Store = hs
 			c.GroupCommit = gc
 		})
-		hs.mu.Lock()
-		hs.hold = true
-		hs.mu.Unlock()
+		hs.list.arm()
 		done := make(chan error, 1)
 		go func() { _, err := e.m.ReapOnce(ctx); done <- err }()
-		<-hs.listed
+		<-hs.list.held
 		r := e.create("alice", 2)
 		if r.Job == nil || r.Job.Status != jobs.StatusSuccess {
 			t.Fatalf("group commit %v: create %+v", gc, r)
 		}
-		close(hs.release)
+		close(hs.list.open)
 		if err := <-done; err != nil {
 			t.Fatalf("group commit %v: reaper pass: %v", gc, err)
 		}
@@ -110,25 +108,23 @@ func TestStoreLoadRecountKeepsJobsWrittenAfterTheListing(t *testing.T) {
 func TestStoreLoadRecountKeepsJobsSettledAfterTheListing(t *testing.T) {
 	var hs *listHoldStore
 	e := newEnv(t, []string{"a"}, func(c *jobs.Config) {
-		hs = &listHoldStore{inner: c.Store, listed: make(chan struct{}), release: make(chan struct{}),
-			writeHeld: make(chan struct{}), writeRelease: make(chan struct{})}
+		hs = &listHoldStore{inner: c.Store, list: newGate(), write: newGate()}
 		c.Store = hs
 		c.GroupCommit = true
 	})
-	hs.mu.Lock()
-	hs.holdWrite, hs.hold = true, true
-	hs.mu.Unlock()
+	hs.write.arm()
+	hs.list.arm()
 	created := make(chan *jobs.Result, 1)
 	go func() { created <- e.create("alice", 2) }()
-	<-hs.writeHeld // the create's settle writes the job's file
+	<-hs.write.held // the create's settle writes the job's file
 	passed := make(chan error, 1)
 	go func() { _, err := e.m.ReapOnce(ctx); passed <- err }()
-	<-hs.listed // the pass listed the store without the job
-	close(hs.writeRelease)
+	<-hs.list.held // the pass listed the store without the job
+	close(hs.write.open)
 	if r := <-created; r.Job == nil || r.Job.Status != jobs.StatusSuccess {
 		t.Fatalf("create %+v", r)
 	}
-	close(hs.release)
+	close(hs.list.open)
 	if err := <-passed; err != nil {
 		t.Fatalf("reaper pass: %v", err)
 	}
