@@ -206,6 +206,7 @@ transport_url = rabbit://guest:guest@127.0.0.1:%[2]d/
 compute_driver = fake.FakeDriver
 enabled_apis = osapi_compute
 allow_resize_to_same_host = True
+network_allocate_retries = 3
 [api]
 auth_strategy = keystone
 [api_database]
