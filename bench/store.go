@@ -245,7 +245,7 @@ func benchIaaSCreate(cfg *config) (row, error) {
 	r.baseline = fmt.Sprintf("the same create at the sandbox's CIMI API: %.0f/s, p99 %s; one connection: p50 %s; CPU/create: %s", c.base, ms(c.baseP99), ms(dp50), cpu.base)
 	r.ratio = fmt.Sprintf("%.3f", c.ratio)
 	r.pass = c.ratio >= 0.5 && added <= time.Millisecond
-	r.note = fmt.Sprintf("%d rounds × %d creates per variant, %d connections (rounds' ratios %s); latency: %d rounds × %d sequential creates per variant on one connection; the consumer's create places the machine, records the job in Caddy's file-system storage (write-ahead), calls the cloud's CIMI API (CloudEntryPoint cached, POST MachineCreate, GET Machine) and records the outcome; CPU per create from /proc over one more phase of each variant",
+	r.note = fmt.Sprintf("%d rounds × %d creates per variant, %d connections (rounds' ratios %s); latency: %d rounds × %d sequential creates per variant on one connection; the consumer's create places the machine, records the job in Caddy's file-system storage (write-ahead), calls the cloud's CIMI API (CloudEntryPoint cached, POST MachineCreate; the Machine in its 201 answer needs no GET) and records the outcome; CPU per create from /proc over one more phase of each variant",
 		c.rounds, c.perPhase, c.con, ratioRange(c), cfg.rounds, seqN)
 	return r, nil
 }
