@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -113,21 +112,12 @@ http://127.0.0.1:%d {
 	if err != nil {
 		return r, err
 	}
-	profiled := make(chan struct{})
+	profiled := make(chan error, 1)
 	if cfg.pprof != "" {
 		// A CPU profile of the broker during the measured phase.
-		go func() {
-			defer close(profiled)
-			resp, err := http.Get("http://" + p.admin + "/debug/pprof/profile?seconds=3")
-			if err != nil {
-				return
-			}
-			defer resp.Body.Close()
-			data, _ := io.ReadAll(resp.Body)
-			_ = os.WriteFile(filepath.Join(cfg.pprof, "publish.pprof"), data, 0o644)
-		}()
+		go func() { profiled <- cpuProfile(p, 3, filepath.Join(cfg.pprof, "publish.pprof")) }()
 	} else {
-		close(profiled)
+		profiled <- nil
 	}
 	ph, err := runPhase(publish, cfg.requests, conc, 2*time.Minute)
 	<-profiled

@@ -3,9 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -103,20 +101,12 @@ http://127.0.0.1:%d {
 	if err != nil {
 		return r, err
 	}
-	profiled := make(chan struct{})
+	profiled := make(chan error, 1)
 	if cfg.pprof != "" {
-		go func() {
-			defer close(profiled)
-			resp, err := http.Get("http://" + p.admin + "/debug/pprof/profile?seconds=2")
-			if err != nil {
-				return
-			}
-			defer resp.Body.Close()
-			data, _ := io.ReadAll(resp.Body)
-			_ = os.WriteFile(filepath.Join(cfg.pprof, "jobcreate.pprof"), data, 0o644)
-		}()
+		// A CPU profile of the broker during the measured phase.
+		go func() { profiled <- cpuProfile(p, 2, filepath.Join(cfg.pprof, "jobcreate.pprof")) }()
 	} else {
-		close(profiled)
+		profiled <- nil
 	}
 	ph, err := runPhase(create, n, conc, 2*time.Minute)
 	<-profiled
