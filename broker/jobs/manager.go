@@ -1090,6 +1090,11 @@ func (m *Manager) Remove(ctx context.Context, owner, id string) (*Result, error)
 		if j.Status.InFlight() || j.Op != nil {
 			return result(csbmsg.StatusCannotRemoveResource, j, "job %s is %s%s; remove it when that has finished", j.ID, j.Status, busy(j))
 		}
+		// A volume attached to a machine goes only once detached, through
+		// whichever front door the removal comes (volume_attach.go).
+		if a := m.attachedNow(ctx, j); a != nil {
+			return result(csbmsg.StatusCannotRemoveResource, j, "volume %s is attached to machine %s (attachment %s); detach it first", j.ID, a.Machine, a.ID)
+		}
 		return nil
 	})
 	if res != nil || err != nil {

@@ -3,6 +3,7 @@ package jobs_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 
@@ -105,6 +106,11 @@ func TestVolumeAttach(t *testing.T) {
 	}
 	if res, _, err := e.m.AttachVolume(ctx, "alice", m2, vol, ""); err != nil || res.Status != csbmsg.StatusCannotUpdateResource {
 		t.Fatalf("attach an attached volume: %+v %v", res, err)
+	}
+	// The engine refuses to remove an attached volume, whichever front
+	// door asks (the Consumer interface has no check of its own).
+	if res, err := e.m.Remove(ctx, "alice", vol); err != nil || res.Status != csbmsg.StatusCannotRemoveResource || !strings.Contains(res.Reason, "detach it first") || len(at.attached) != 1 {
+		t.Fatalf("remove an attached volume: %+v %v; the provider holds %v", res, err, at.attached)
 	}
 
 	if _, err := e.m.DetachVolume(ctx, "bob", m1, a.ID); !errors.Is(err, jobs.ErrNoJob) {
