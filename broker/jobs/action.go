@@ -54,7 +54,7 @@ func (m *Manager) Act(ctx context.Context, owner, id, action string) (*Result, e
 		case !known:
 			return result(csbmsg.StatusUnsupported, j, "unknown action %q", action)
 		case j.Status != StatusSuccess || j.Op != nil:
-			return result(csbmsg.StatusCannotUpdateResource, j, "job %s is %s%s; only a settled successful job takes actions", j.ID, j.Status, busy(j))
+			return settledSuccess(csbmsg.StatusCannotUpdateResource, "takes actions")(j)
 		case j.Request.IaaS == nil || j.Request.IaaS.Compute == nil || j.Resource == nil:
 			return result(csbmsg.StatusCannotUpdateResource, j, "job %s holds no machine", j.ID)
 		}

@@ -40,24 +40,15 @@ import (
 // restart of the broker may come with one of its providers: the
 // sandboxes start empty) and then a pass every CheckInterval until Stop.
 func (m *Manager) checkLoop() {
-	t := time.NewTimer(0)
-	defer t.Stop()
-	first := true
-	for {
-		select {
-		case <-m.base.Done():
-			return
-		case <-t.C:
-		}
+	m.every(func() time.Duration { return m.c().CheckInterval }, func(first bool) {
 		age := m.c().CheckInterval
 		if first {
-			age, first = 0, false
+			age = 0
 		}
 		if _, err := m.checkPass(m.base, age); err != nil && m.base.Err() == nil {
 			m.logger.Warn("resource check pass failed", zap.Error(err))
 		}
-		t.Reset(m.c().CheckInterval)
-	}
+	})
 }
 
 // CheckStats counts what a check pass did.
@@ -129,15 +120,12 @@ func (m *Manager) checkDue(j *Job, age time.Duration) bool {
 // checkJob checks one job's resource under its lock. It reports whether
 // the provider was asked and whether the resource is gone.
 func (m *Manager) checkJob(ctx context.Context, id string, age time.Duration) (checked, gone bool) {
-	unlock, err := m.lock(ctx, id, time.Second)
-	if err != nil {
-		return false, false // busy: whoever holds it works on the job
-	}
-	defer unlock()
-	j, err := m.loadFresh(ctx, id)
-	if err != nil || !m.checkDue(j, age) {
+	// Busy: whoever holds it works on the job.
+	j, unlock := m.lockedFresh(ctx, id, func(j *Job) bool { return m.checkDue(j, age) })
+	if j == nil {
 		return false, false
 	}
+	defer unlock()
 	gone, why := m.probe(ctx, j)
 	if gone {
 		m.markGone(j, why)

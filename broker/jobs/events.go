@@ -196,15 +196,12 @@ func (m *Manager) leaseWarnDue(j *Job, now time.Time) bool {
 // warnLease sends the lease warning of job id (a reaper pass found it
 // due), under the job's lock so that a cluster sends it once.
 func (m *Manager) warnLease(ctx context.Context, id string) {
-	unlock, err := m.lock(ctx, id, time.Second)
-	if err != nil {
-		return // busy: the next pass tries again
-	}
-	defer unlock()
-	j, err := m.loadFresh(ctx, id)
-	if err != nil || j.Op != nil || !m.leaseWarnDue(j, m.now()) {
+	// Busy: the next pass tries again.
+	j, unlock := m.lockedFresh(ctx, id, func(j *Job) bool { return j.Op == nil && m.leaseWarnDue(j, m.now()) })
+	if j == nil {
 		return
 	}
+	defer unlock()
 	j.Events.LeaseWarned = j.Expires
 	m.queueEvent(j, EventLeaseWarning)
 	if err := m.save(ctx, j); err != nil {

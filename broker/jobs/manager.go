@@ -875,12 +875,7 @@ func (m *Manager) Copy(ctx context.Context, owner, id string, opt CreateOptions)
 // if the original cannot be removed the new resource is removed again and
 // the job stays where it was (410).
 func (m *Manager) Move(ctx context.Context, owner, id string, opt CreateOptions) (*Result, error) {
-	j, unlock, res, err := m.lockFor(ctx, owner, id, csbmsg.StatusUnableToFindResource, "job %s is busy", func(j *Job) *Result {
-		if j.Status != StatusSuccess || j.Op != nil {
-			return result(csbmsg.StatusUnableToFindResource, j, "job %s is %s%s; only a settled successful job can be moved", j.ID, j.Status, busy(j))
-		}
-		return nil
-	})
+	j, unlock, res, err := m.lockFor(ctx, owner, id, csbmsg.StatusUnableToFindResource, "job %s is busy", settledSuccess(csbmsg.StatusUnableToFindResource, "can be moved"))
 	if res != nil || err != nil {
 		return res, err
 	}
@@ -912,6 +907,18 @@ func (m *Manager) Move(ctx context.Context, owner, id string, opt CreateOptions)
 		return result(csbmsg.StatusOK, j, "move accepted; the broker is shutting down and will finish it when it restarts"), nil
 	}
 	return m.await(ctx, j.ID, out, nil)
+}
+
+// settledSuccess is lockFor's answer for an operation only a settled
+// successful job takes (what: "can be moved"): a refusal with status
+// for any other job.
+func settledSuccess(status csbmsg.Status, what string) func(*Job) *Result {
+	return func(j *Job) *Result {
+		if j.Status != StatusSuccess || j.Op != nil {
+			return result(status, j, "job %s is %s%s; only a settled successful job %s", j.ID, j.Status, busy(j), what)
+		}
+		return nil
+	}
 }
 
 func busy(j *Job) string {
@@ -960,12 +967,7 @@ func (m *Manager) answerFor(j *Job, prefix string) *Result {
 // resizes or runs the requested actions through the adapter and renews
 // the lease. It answers 409 when the job cannot be updated.
 func (m *Manager) Update(ctx context.Context, owner, id string, req *csbmsg.ServiceRequest, lease time.Duration) (*Result, error) {
-	j, unlock, res, err := m.lockFor(ctx, owner, id, csbmsg.StatusCannotUpdateResource, "job %s is busy with another operation", func(j *Job) *Result {
-		if j.Status != StatusSuccess || j.Op != nil {
-			return result(csbmsg.StatusCannotUpdateResource, j, "job %s is %s%s; only a settled successful job can be updated", j.ID, j.Status, busy(j))
-		}
-		return nil
-	})
+	j, unlock, res, err := m.lockFor(ctx, owner, id, csbmsg.StatusCannotUpdateResource, "job %s is busy with another operation", settledSuccess(csbmsg.StatusCannotUpdateResource, "can be updated"))
 	if res != nil || err != nil {
 		return res, err
 	}
@@ -1363,5 +1365,22 @@ func (m *Manager) notify(j *Job) {
 	m.indexJob(j)
 	if m.c().OnChange != nil {
 		m.c().OnChange(j)
+	}
+}
+
+// every runs pass at once and then every interval() (read anew after
+// each pass, so SetTunables applies to the next wait) until Stop; first
+// tells the pass it is the one at start.
+func (m *Manager) every(interval func() time.Duration, pass func(first bool)) {
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for first := true; ; first = false {
+		select {
+		case <-m.base.Done():
+			return
+		case <-t.C:
+		}
+		pass(first)
+		t.Reset(interval())
 	}
 }

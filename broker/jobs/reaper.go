@@ -13,15 +13,8 @@ import (
 // reapLoop runs a pass at once (reconciling what an earlier process left)
 // and then every ReapInterval until Stop.
 func (m *Manager) reapLoop() {
-	t := time.NewTimer(0)
-	defer t.Stop()
 	lastErr := "" // a failing pass is logged once per change, not every pass
-	for {
-		select {
-		case <-m.base.Done():
-			return
-		case <-t.C:
-		}
+	m.every(func() time.Duration { return m.c().ReapInterval }, func(bool) {
 		_, err := m.ReapOnce(m.base)
 		switch {
 		case m.base.Err() != nil:
@@ -32,8 +25,7 @@ func (m *Manager) reapLoop() {
 			m.logger.Info("reaper pass works again")
 			lastErr = ""
 		}
-		t.Reset(m.c().ReapInterval)
-	}
+	})
 }
 
 // PassStats counts what a reaper pass did.
@@ -193,15 +185,15 @@ const (
 
 // reap reclaims one ended lease.
 func (m *Manager) reap(ctx context.Context, id string) reapOutcome {
-	unlock, err := m.lock(ctx, id, time.Second)
-	if err != nil {
-		return reapSkipped // busy: an update may be renewing it
+	// Busy (an update may be renewing it), or renewed, removed or reaped
+	// meanwhile: skipped.
+	j, unlock := m.lockedFresh(ctx, id, func(j *Job) bool {
+		return j.Status == StatusSuccess && j.Op == nil && !m.now().Before(j.Expires)
+	})
+	if j == nil {
+		return reapSkipped
 	}
 	defer unlock()
-	j, err := m.loadFresh(ctx, id)
-	if err != nil || j.Status != StatusSuccess || j.Op != nil || m.now().Before(j.Expires) {
-		return reapSkipped // renewed, removed or reaped meanwhile
-	}
 	j.Op = &Op{Kind: OpReap, Instance: m.instance, Started: m.now()}
 	if err := m.save(ctx, j); err != nil {
 		return reapFailed
@@ -213,15 +205,13 @@ func (m *Manager) reap(ctx context.Context, id string) reapOutcome {
 }
 
 func (m *Manager) expireFailed(ctx context.Context, id string) bool {
-	unlock, err := m.lock(ctx, id, time.Second)
-	if err != nil {
+	j, unlock := m.lockedFresh(ctx, id, func(j *Job) bool {
+		return j.Status == StatusFailed && !m.now().Before(j.Expires)
+	})
+	if j == nil {
 		return false
 	}
 	defer unlock()
-	j, err := m.loadFresh(ctx, id)
-	if err != nil || j.Status != StatusFailed || m.now().Before(j.Expires) {
-		return false
-	}
 	j.Status = StatusExpired
 	j.Expires = m.now().Add(m.c().Retain)
 	j.Reason = "lease of a failed job ended"
@@ -258,15 +248,11 @@ func (m *Manager) purge(ctx context.Context, id string) bool {
 }
 
 func (m *Manager) retryOrphans(ctx context.Context, id string) (removed, failed int) {
-	unlock, err := m.lock(ctx, id, time.Second)
-	if err != nil {
+	j, unlock := m.lockedFresh(ctx, id, func(j *Job) bool { return j.Op == nil })
+	if j == nil {
 		return 0, 0
 	}
 	defer unlock()
-	j, err := m.loadFresh(ctx, id)
-	if err != nil || j.Op != nil {
-		return 0, 0
-	}
 	var keep []Orphan
 	for _, o := range j.Orphans {
 		ad, ok := m.c().Adapter(o.ProviderID, j.Kind)
@@ -490,3 +476,20 @@ func (m *Manager) logDecision(d *placement.Decision) {
 
 func zapErr(err error) zap.Field   { return zap.Error(err) }
 func zapStr(k, v string) zap.Field { return zap.String(k, v) }
+
+// lockedFresh takes job id's lock for a pass (waiting at most a second:
+// a job busy longer is left to the next pass) and reads the job fresh.
+// It returns the job and the unlock when due(job) holds, or nil (and no
+// lock held) when the job is busy, unreadable or not due.
+func (m *Manager) lockedFresh(ctx context.Context, id string, due func(*Job) bool) (*Job, func()) {
+	unlock, err := m.lock(ctx, id, time.Second)
+	if err != nil {
+		return nil, nil
+	}
+	j, err := m.loadFresh(ctx, id)
+	if err != nil || !due(j) {
+		unlock()
+		return nil, nil
+	}
+	return j, unlock
+}
