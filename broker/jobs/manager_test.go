@@ -758,3 +758,30 @@ func TestCensusMatchesList(t *testing.T) {
 		t.Fatalf("statuses %v", seen)
 	}
 }
+
+// A create in flight when the broker stopped may be carried out by the
+// provider after the broker stopped listening: the provider then holds a
+// part the stopped broker never recorded. The next broker removes the
+// recorded part and, before it provisions again, what the provider still
+// holds tagged with the job, so the retry leaves nothing behind.
+func TestRestartRemovesUnrecordedPartsBeforeRetrying(t *testing.T) {
+	e, j := stopAfterPartialCreate(t)
+	recorded := e.ads["a"].LiveFor(j.ID)
+	if !j.Attempts[0].Partial || len(recorded) != 1 {
+		t.Fatalf("after stop: %+v, provider holds %v", j.Attempts[0], recorded)
+	}
+	// The part created by the call the stopped broker no longer awaited.
+	e.ads["a"].SetFault(jobstest.Fault{})
+	if _, err := e.ads["a"].Provision(ctx, &contract.Request{JobID: j.ID, Want: *jobstest.VMRequest(1, 1)}); err != nil {
+		t.Fatal(err)
+	}
+	m2 := e.start(e.cfg)
+	m2.Start()
+	j = e.waitJob(m2, "alice", j.ID, func(j *jobs.Job) bool { return j.Status == jobs.StatusSuccess })
+	if got := e.ads["a"].LiveFor(j.ID); len(got) != 1 || got[0] != j.Resource.URI {
+		t.Fatalf("provider holds %v for the job, want only %s (recorded part was %s)", got, j.Resource.URI, recorded[0])
+	}
+	if a0 := j.Attempts[0]; a0.Outcome != jobs.OutcomeInterrupted || a0.Cleanup != "removed" || len(j.Attempts) != 2 {
+		t.Fatalf("attempts %+v", j.Attempts)
+	}
+}

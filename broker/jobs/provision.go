@@ -260,6 +260,9 @@ func (m *Manager) resumeAttempt(ctx context.Context, j *Job) (ok bool, retry int
 		a.Outcome, a.Ended = OutcomeInterrupted, m.now()
 		a.Reason = "the broker stopped during this attempt, after the provider had created part of the resources"
 		a.Cleanup = m.cleanup(ctx, ad, j, a.ProviderID, a.Resource)
+		if a.Cleanup == "removed" {
+			a.Cleanup = m.cleanupUnrecorded(ctx, ad, j, pi, a.ProviderID)
+		}
 		m.saveBackground(j)
 		m.logger.Info("provisioning attempt interrupted", zap.String("job_id", j.ID), zap.String("provider_id", a.ProviderID), zap.String("cleanup", a.Cleanup))
 		if at > 0 && j.Attempts[at-1].Outcome == OutcomeInterrupted && j.Attempts[at-1].ProviderID == a.ProviderID {
@@ -280,6 +283,40 @@ func (m *Manager) resumeAttempt(ctx context.Context, j *Job) (ok bool, retry int
 		return false, pi
 	}
 	return m.attempt(ctx, j, pi, at), -1
+}
+
+// cleanupUnrecorded removes, after an interrupted attempt's recorded
+// part was removed, what the provider still holds tagged with the job:
+// the parts the attempt created that its handle does not name (a create
+// in flight when the broker stopped: the provider may have carried it
+// out after the broker stopped listening). Without it, the retry that
+// follows would leave them behind. It returns the attempt's cleanup
+// text: "removed", or why something is left (an orphan the reaper
+// retries, or a provider that cannot be asked).
+func (m *Manager) cleanupUnrecorded(ctx context.Context, ad contract.Adapter, j *Job, pi int, provider string) string {
+	f, can := ad.(contract.Finder)
+	if !can {
+		return "removed"
+	}
+	// Each round removes one handle's worth; a provider that keeps
+	// answering with a resource it does not remove is left to the
+	// orphan list after a few.
+	for range 4 {
+		fctx, cancel := context.WithTimeout(ctx, m.c().CallTimeout)
+		res, err := f.Find(fctx, m.adapterRequest(j, provider, &j.Plan[pi].Service, &j.Request))
+		cancel()
+		if err != nil {
+			m.logger.Warn("finding what an interrupted attempt left", zap.String("job_id", j.ID), zap.String("provider_id", provider), zap.Error(err))
+			return "removed the recorded part; could not ask the provider for more: " + err.Error()
+		}
+		if res == nil {
+			return "removed"
+		}
+		if c := m.cleanup(ctx, ad, j, provider, res); c != "removed" {
+			return c
+		}
+	}
+	return "removed the recorded part; the provider still lists more for the job"
 }
 
 // cleanup removes a failed attempt's partial resource. When the provider
