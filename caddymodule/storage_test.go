@@ -1,0 +1,62 @@
+package caddymodule
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/caddyserver/certmagic"
+)
+
+// hiddenFS is a file-system storage List cannot recognise: it takes the
+// path every other storage takes.
+type hiddenFS struct{ certmagic.Storage }
+
+// TestListFilesMatchesTheStorageList: on Caddy's file-system storage, List
+// walks the directory entries itself (listFiles); it answers exactly what
+// the generic path (the storage's List, then a stat of every key) answers:
+// the keys of values under the prefix, sorted, without directories, with
+// a link to a value and without a link to a directory; nothing for a
+// prefix nothing is stored under.
+func TestListFilesMatchesTheStorageList(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	fsys := &certmagic.FileStorage{Path: dir}
+	for _, k := range []string{"csb/jobs/job/b", "csb/jobs/job/a", "csb/jobs/owner/h1/a", "csb/jobs/owner/h2/b", "csb/other/x"} {
+		if err := fsys.Store(ctx, k, []byte(k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "csb/jobs/job/emptydir"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(dir, "csb/other/x"), filepath.Join(dir, "csb/jobs/job/link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(dir, "csb/other"), filepath.Join(dir, "csb/jobs/job/dirlink")); err != nil {
+		t.Fatal(err)
+	}
+	fast, slow := caddyStore{fsys}, caddyStore{hiddenFS{fsys}}
+	for _, prefix := range []string{"csb/jobs/job/", "csb/jobs/owner/", "csb/jobs", "csb/", "csb/none/", "csb/other/x"} {
+		got, err := fast.List(ctx, prefix)
+		if err != nil {
+			t.Fatalf("%s: %v", prefix, err)
+		}
+		want, err := slow.List(ctx, prefix)
+		if err != nil {
+			t.Fatalf("%s (storage's List): %v", prefix, err)
+		}
+		if len(got) == 0 && len(want) == 0 {
+			continue
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: %q, the storage's List gives %q", prefix, got, want)
+		}
+	}
+	got, _ := fast.List(ctx, "csb/jobs/job/")
+	if want := []string{"csb/jobs/job/a", "csb/jobs/job/b", "csb/jobs/job/link"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("jobs: %q, want %q", got, want)
+	}
+}
