@@ -19,24 +19,10 @@ import (
 // sides answer 201 Created with a STARTED machine.
 func benchCIMI(cfg *config) (row, error) {
 	r := row{name: "CIMI", what: "machine create (MachineCreate, 201 Created) through the csb_cimi front-end", target: "ratio ≥ 0.5"}
-	pair, err := startCIMIPair(cfg, "cimi", "csb_cimi")
-	if err != nil {
-		return r, err
+	front := func(client *http.Client, port int) (variant, error) {
+		return cimiCreate("front-end", client, fmt.Sprintf("http://127.0.0.1:%d/cimi/machines", port), ""), nil
 	}
-	defer pair.stop()
-	cloudPort, port := pair.cloudPort, pair.port
-
-	client := newClient(cfg.conc)
-	direct := cimiDirect(client, cloudPort)
-	front := cimiCreate("front-end", client, fmt.Sprintf("http://127.0.0.1:%d/cimi/machines", port), "")
-	// Every create makes a machine and a job: fewer requests than the
-	// read benchmarks.
-	n := max(cfg.requests/6, 50)
-	c, err := compare(direct, front, cfg.rounds, n, cfg.conc, 3*time.Minute, nil)
-	if err != nil {
-		return r, err
-	}
-	cpu, err := pair.cpuPerCreate(cfg, direct, front, n, "cimi")
+	c, cpu, err := compareCIMICreates(cfg, "cimi", "csb_cimi", front, nil)
 	if err != nil {
 		return r, err
 	}
@@ -46,6 +32,41 @@ func benchCIMI(cfg *config) (row, error) {
 	r.pass = c.ratio >= 0.5
 	r.note = fmt.Sprintf("%d rounds × %d creates per variant, %d connections (rounds' ratios %s); the front-end's create places the machine, records the job in Caddy's file-system storage (write-ahead) and calls the cloud's CIMI API (CloudEntryPoint cached, POST MachineCreate; the Machine in its 201 answer needs no GET); CPU per create from /proc over one more phase of each variant", c.rounds, c.perPhase, c.con, ratioRange(c))
 	return r, nil
+}
+
+// compareCIMICreates starts a CIMI pair (startCIMIPair(cfg, name,
+// handler)) and compares the creates of the variant subject makes for
+// the broker's port (the brokered creates) with the same creates sent
+// directly to the cloud (cimiDirect), with cfg.conc connections; then,
+// after after (if not nil), it measures their CPU per create
+// (cpuPerCreate, its profiles named name).
+func compareCIMICreates(cfg *config, name, handler string, subject func(client *http.Client, port int) (variant, error),
+	after func(direct, brokered variant) error) (comparison, cpuCost, error) {
+	pair, err := startCIMIPair(cfg, name, handler)
+	if err != nil {
+		return comparison{}, cpuCost{}, err
+	}
+	defer pair.stop()
+	client := newClient(cfg.conc)
+	direct := cimiDirect(client, pair.cloudPort)
+	brokered, err := subject(client, pair.port)
+	if err != nil {
+		return comparison{}, cpuCost{}, err
+	}
+	// Every create makes a machine and a job: fewer requests than the
+	// read benchmarks.
+	n := max(cfg.requests/6, 50)
+	c, err := compare(direct, brokered, cfg.rounds, n, cfg.conc, 3*time.Minute, nil)
+	if err != nil {
+		return c, cpuCost{}, err
+	}
+	if after != nil {
+		if err := after(direct, brokered); err != nil {
+			return c, cpuCost{}, err
+		}
+	}
+	cpu, err := pair.cpuPerCreate(cfg, direct, brokered, n, name)
+	return c, cpu, err
 }
 
 // cimiCreate posts a MachineCreate (one core, 1 GB, x86_64; image, if

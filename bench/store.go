@@ -94,53 +94,42 @@ func ratioRange(c comparison) string {
 // difference of the medians of one connection's sequential creates.
 func benchIaaSCreate(cfg *config) (row, error) {
 	r := row{name: "IaaS create", what: "machine create through the Consumer interface (CIMI adapter to the sandbox)", target: "ratio ≥ 0.5, added p50 ≤ 1 ms"}
-	pair, err := startCIMIPair(cfg, "iaas", "csb")
-	if err != nil {
-		return r, err
+	consumer := func(client *http.Client, port int) (variant, error) {
+		one, many := uint64(1), "x86_64"
+		jobBody, err := csbmsg.MarshalConsumer(&csbmsg.Consumer{Version: csbmsg.Version,
+			Request: &csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Compute: &csbmsg.Compute{Architecture: &many, Cores: &one, Memory: &one}}}})
+		return consumerVariant("consumer", client, fmt.Sprintf("http://127.0.0.1:%d", port), jobBody), err
 	}
-	defer pair.stop()
-	cloudPort, port := pair.cloudPort, pair.port
-
-	client := newClient(cfg.conc)
-	direct := cimiDirect(client, cloudPort)
-	one, many := uint64(1), "x86_64"
-	jobBody, err := csbmsg.MarshalConsumer(&csbmsg.Consumer{Version: csbmsg.Version,
-		Request: &csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Compute: &csbmsg.Compute{Architecture: &many, Cores: &one, Memory: &one}}}})
-	if err != nil {
-		return r, err
-	}
-	brokered := consumerVariant("consumer", client, fmt.Sprintf("http://127.0.0.1:%d", port), jobBody)
-	n := max(cfg.requests/6, 50)
-	c, err := compare(direct, brokered, cfg.rounds, n, cfg.conc, 3*time.Minute, nil)
-	if err != nil {
-		return r, err
-	}
-	// Latency: one connection, sequential creates, alternating.
+	// Latency: one connection, sequential creates, alternating, after
+	// the throughput's rounds.
 	var dl, bl []time.Duration
 	seqN := max(cfg.requests/30, 20)
-	for round := 0; round < cfg.rounds; round++ {
-		order := []variant{direct, brokered}
-		if round%2 == 1 {
-			order[0], order[1] = order[1], order[0]
-		}
-		for _, v := range order {
-			ph, err := runPhase(v, seqN, 1, time.Minute)
-			if err != nil {
-				return r, err
+	latency := func(direct, brokered variant) error {
+		for round := 0; round < cfg.rounds; round++ {
+			order := []variant{direct, brokered}
+			if round%2 == 1 {
+				order[0], order[1] = order[1], order[0]
 			}
-			if v.name == direct.name {
-				dl = append(dl, ph.lat...)
-			} else {
-				bl = append(bl, ph.lat...)
+			for _, v := range order {
+				ph, err := runPhase(v, seqN, 1, time.Minute)
+				if err != nil {
+					return err
+				}
+				if v.name == direct.name {
+					dl = append(dl, ph.lat...)
+				} else {
+					bl = append(bl, ph.lat...)
+				}
 			}
 		}
+		return nil
+	}
+	c, cpu, err := compareCIMICreates(cfg, "iaas", "csb", consumer, latency)
+	if err != nil {
+		return r, err
 	}
 	dp50, bp50 := percentile(dl, 0.5), percentile(bl, 0.5)
 	added := bp50 - dp50
-	cpu, err := pair.cpuPerCreate(cfg, direct, brokered, n, "iaas")
-	if err != nil {
-		return r, err
-	}
 	r.figure = fmt.Sprintf("%.0f creates/s, p99 %s; one connection: p50 %s (broker-added p50 %s); CPU/create: %s", c.subject, ms(c.subjectP99), ms(bp50), ms(added), cpu.subject)
 	r.baseline = fmt.Sprintf("the same create at the sandbox's CIMI API: %.0f/s, p99 %s; one connection: p50 %s; CPU/create: %s", c.base, ms(c.baseP99), ms(dp50), cpu.base)
 	r.ratio = fmt.Sprintf("%.3f", c.ratio)
