@@ -504,15 +504,26 @@ func zapOpt(name string, v *uint64) zap.Field {
 	return zap.Uint64(name, *v)
 }
 
-func (w *worker) create() {
+// locked returns a context for one exchange of act (w.ctx) and takes the
+// store's lock of the provider, with the function that releases both; a
+// lock that cannot be taken fails act (ok false).
+func (w *worker) locked(act action) (ctx context.Context, release func(), ok bool) {
 	ctx, cancel := w.ctx()
-	defer cancel()
 	unlock, err := w.m.lock(ctx, w.pid)
 	if err != nil {
-		w.fail(actCreate, "lock", err, false)
+		w.fail(act, "lock", err, false)
+		cancel()
+		return nil, nil, false
+	}
+	return ctx, func() { unlock(); cancel() }, true
+}
+
+func (w *worker) create() {
+	ctx, release, ok := w.locked(actCreate)
+	if !ok {
 		return
 	}
-	defer unlock()
+	defer release()
 	now := w.m.clock.Now()
 	if stored, err := w.m.load(ctx, w.pid); err == nil && stored != nil && stored.Active && stored.ID != w.rec.ID &&
 		stored.URL == w.cfg.URL && (stored.ExpiresAt.IsZero() || now.Before(stored.ExpiresAt)) {
@@ -574,14 +585,11 @@ func (w *worker) create() {
 }
 
 func (w *worker) update() {
-	ctx, cancel := w.ctx()
-	defer cancel()
-	unlock, err := w.m.lock(ctx, w.pid)
-	if err != nil {
-		w.fail(actUpdate, "lock", err, false)
+	ctx, release, ok := w.locked(actUpdate)
+	if !ok {
 		return
 	}
-	defer unlock()
+	defer release()
 	now := w.m.clock.Now()
 	if stored, err := w.m.load(ctx, w.pid); err == nil && stored != nil && stored.Active {
 		switch {
