@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 )
@@ -32,6 +33,33 @@ type caddyProc struct {
 	log   *syncBuffer
 	done  chan struct{}
 	err   error
+}
+
+// siteCaddyfile returns the Caddyfile of a benchmark process: the admin
+// endpoint the harness gives it, error-level logs, the global options
+// global (at their depth, each line ending in a newline; "" for none),
+// and one site, http://127.0.0.1:port, whose directives are site (at
+// their depth, likewise).
+func siteCaddyfile(global string, port int, site string) string {
+	return fmt.Sprintf("{\n\tadmin {$BENCH_ADMIN}\n\tlog {\n\t\tlevel ERROR\n\t}\n%s}\nhttp://127.0.0.1:%d {\n%s}\n", global, port, site)
+}
+
+// csbApp returns the global option block of the csb app whose lines (at
+// their depth) are body.
+func csbApp(body string) string { return "\tcsb {\n" + body + "\t}\n" }
+
+// startSite starts a Caddy (startCaddy) on siteCaddyfile(global, port,
+// site), port a free one, and returns it with port.
+func startSite(cfg *config, name, global, site string) (*caddyProc, int, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, 0, err
+	}
+	p, err := startCaddy(cfg.caddy, name, siteCaddyfile(global, port, site))
+	if err != nil {
+		return nil, 0, err
+	}
+	return p, port, nil
 }
 
 // startCaddy runs bin with caddyfile, which must say admin {$BENCH_ADMIN}
@@ -196,19 +224,25 @@ func (p *caddyProc) metric(name string, labels ...string) (float64, error) {
 			k, v, _ := strings.Cut(kv, "=")
 			match = match && have[k] == v
 		}
-		if !match {
-			continue
-		}
-		switch {
-		case m.Gauge != nil:
-			sum += m.GetGauge().GetValue()
-		case m.Counter != nil:
-			sum += m.GetCounter().GetValue()
-		case m.Untyped != nil:
-			sum += m.GetUntyped().GetValue()
+		if match {
+			sum += metricValue(m)
 		}
 	}
 	return sum, nil
+}
+
+// metricValue is the value of a gauge, counter or untyped series (0 for
+// any other type).
+func metricValue(m *dto.Metric) float64 {
+	switch {
+	case m.Gauge != nil:
+		return m.GetGauge().GetValue()
+	case m.Counter != nil:
+		return m.GetCounter().GetValue()
+	case m.Untyped != nil:
+		return m.GetUntyped().GetValue()
+	}
+	return 0
 }
 
 func freePort() (int, error) {

@@ -19,44 +19,10 @@ import (
 // sides answer 201 Created with a STARTED machine.
 func benchCIMI(cfg *config) (row, error) {
 	r := row{name: "CIMI", what: "machine create (MachineCreate, 201 Created) through the csb_cimi front-end", target: "ratio ≥ 0.5"}
-	pair, err := startCIMIPair(cfg, "cimi", "csb_cimi")
-	if err != nil {
-		return r, err
+	front := func(client *http.Client, port int) (variant, error) {
+		return cimiCreate("front-end", client, fmt.Sprintf("http://127.0.0.1:%d/cimi/machines", port), ""), nil
 	}
-	defer pair.stop()
-	cloudPort, port := pair.cloudPort, pair.port
-
-	client := newClient(cfg.conc)
-	create := func(name, url, image string) variant {
-		body := []byte(`{"resourceURI": "http://schemas.dmtf.org/cimi/1/MachineCreate", "name": "bench",
-  "machineTemplate": {"machineConfig": {"cpu": 1, "memory": 1048576, "cpuArch": "x86_64"}` + image + `}}`)
-		return variant{name: name, client: client,
-			request: func(int, int) (*http.Request, error) {
-				req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
-				if err == nil {
-					req.Header.Set("Content-Type", "application/json")
-					req.Header.Set("Accept", "application/json")
-				}
-				return req, err
-			},
-			check: func(resp *http.Response, b []byte) error {
-				if resp.StatusCode != http.StatusCreated || !strings.Contains(string(b), `"STARTED"`) {
-					return fmt.Errorf("POST %s: HTTP %d: %s", url, resp.StatusCode, b)
-				}
-				return nil
-			}}
-	}
-	direct := create("direct", fmt.Sprintf("http://127.0.0.1:%d/cimi/machines", cloudPort),
-		fmt.Sprintf(`, "machineImage": {"href": "http://127.0.0.1:%d/cimi/machineImages/debian-12"}`, cloudPort))
-	front := create("front-end", fmt.Sprintf("http://127.0.0.1:%d/cimi/machines", port), "")
-	// Every create makes a machine and a job: fewer requests than the
-	// read benchmarks.
-	n := max(cfg.requests/6, 50)
-	c, err := compare(direct, front, cfg.rounds, n, cfg.conc, 3*time.Minute, nil)
-	if err != nil {
-		return r, err
-	}
-	cpu, err := pair.cpuPerCreate(cfg, direct, front, n, "cimi")
+	c, cpu, err := compareCIMICreates(cfg, "cimi", "csb_cimi", front, nil)
 	if err != nil {
 		return r, err
 	}
@@ -66,6 +32,71 @@ func benchCIMI(cfg *config) (row, error) {
 	r.pass = c.ratio >= 0.5
 	r.note = fmt.Sprintf("%d rounds × %d creates per variant, %d connections (rounds' ratios %s); the front-end's create places the machine, records the job in Caddy's file-system storage (write-ahead) and calls the cloud's CIMI API (CloudEntryPoint cached, POST MachineCreate; the Machine in its 201 answer needs no GET); CPU per create from /proc over one more phase of each variant", c.rounds, c.perPhase, c.con, ratioRange(c))
 	return r, nil
+}
+
+// compareCIMICreates starts a CIMI pair (startCIMIPair(cfg, name,
+// handler)) and compares the creates of the variant subject makes for
+// the broker's port (the brokered creates) with the same creates sent
+// directly to the cloud (cimiDirect), with cfg.conc connections; then,
+// after after (if not nil), it measures their CPU per create
+// (cpuPerCreate, its profiles named name).
+func compareCIMICreates(cfg *config, name, handler string, subject func(client *http.Client, port int) (variant, error),
+	after func(direct, brokered variant) error) (comparison, cpuCost, error) {
+	pair, err := startCIMIPair(cfg, name, handler)
+	if err != nil {
+		return comparison{}, cpuCost{}, err
+	}
+	defer pair.stop()
+	client := newClient(cfg.conc)
+	direct := cimiDirect(client, pair.cloudPort)
+	brokered, err := subject(client, pair.port)
+	if err != nil {
+		return comparison{}, cpuCost{}, err
+	}
+	// Every create makes a machine and a job: fewer requests than the
+	// read benchmarks.
+	n := max(cfg.requests/6, 50)
+	c, err := compare(direct, brokered, cfg.rounds, n, cfg.conc, 3*time.Minute, nil)
+	if err != nil {
+		return c, cpuCost{}, err
+	}
+	if after != nil {
+		if err := after(direct, brokered); err != nil {
+			return c, cpuCost{}, err
+		}
+	}
+	cpu, err := pair.cpuPerCreate(cfg, direct, brokered, n, name)
+	return c, cpu, err
+}
+
+// cimiCreate posts a MachineCreate (one core, 1 GB, x86_64; image, if
+// not "", is its machineTemplate's "machineImage" member, with its leading
+// comma) to url, each answer to be a 201 with the STARTED machine.
+func cimiCreate(name string, client *http.Client, url, image string) variant {
+	body := []byte(`{"resourceURI": "http://schemas.dmtf.org/cimi/1/MachineCreate", "name": "bench",
+  "machineTemplate": {"machineConfig": {"cpu": 1, "memory": 1048576, "cpuArch": "x86_64"}` + image + `}}`)
+	return variant{name: name, client: client,
+		request: func(int, int) (*http.Request, error) {
+			req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+			if err == nil {
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Accept", "application/json")
+			}
+			return req, err
+		},
+		check: func(resp *http.Response, b []byte) error {
+			if resp.StatusCode != http.StatusCreated || !strings.Contains(string(b), `"STARTED"`) {
+				return fmt.Errorf("POST %s: HTTP %d: %s", url, resp.StatusCode, b)
+			}
+			return nil
+		}}
+}
+
+// cimiDirect is the variant "direct": cimiCreate straight to the CIMI
+// API of the sandbox cloud on cloudPort, naming its image debian-12.
+func cimiDirect(client *http.Client, cloudPort int) variant {
+	return cimiCreate("direct", client, fmt.Sprintf("http://127.0.0.1:%d/cimi/machines", cloudPort),
+		fmt.Sprintf(`, "machineImage": {"href": "http://127.0.0.1:%d/cimi/machineImages/debian-12"}`, cloudPort))
 }
 
 // cimiPair is a sandbox cloud and a broker whose one provider it is.
@@ -164,38 +195,15 @@ func fetchProfile(p *caddyProc, query, file string) error {
 // broker whose one provider is that cloud through the CIMI adapter,
 // serving handler (csb_cimi or csb) on its site.
 func startCIMIPair(cfg *config, name, handler string) (*cimiPair, error) {
-	cloudPort, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	cloud, err := startCaddy(cfg.caddy, name+"-cloud", fmt.Sprintf(`{
-	admin {$BENCH_ADMIN}
-	log {
-		level ERROR
-	}
-}
-http://127.0.0.1:%d {
-	csb_sandbox cloud {
+	cloud, cloudPort, err := startSite(cfg, name+"-cloud", "", `	csb_sandbox cloud {
 		capacity 100000000 100000000 100000000
 		architecture x86_64
 	}
-}
-`, cloudPort))
+`)
 	if err != nil {
 		return nil, err
 	}
-	port, err := freePort()
-	if err != nil {
-		cloud.stop()
-		return nil, err
-	}
-	broker, err := startCaddy(cfg.caddy, name+"-broker", fmt.Sprintf(`{
-	admin {$BENCH_ADMIN}
-	log {
-		level ERROR
-	}
-	csb {
-		provider cloud {
+	broker, port, err := startSite(cfg, name+"-broker", csbApp(fmt.Sprintf(`		provider cloud {
 			adapter cimi http://127.0.0.1:%d/cimi/ {
 				image debian-12
 			}
@@ -212,12 +220,7 @@ http://127.0.0.1:%d {
 			anonymous allow
 			max_jobs_per_owner unlimited
 		}
-	}
-}
-http://127.0.0.1:%d {
-	%s
-}
-`, cloudPort, port, handler))
+`, cloudPort)), "\t"+handler+"\n")
 	if err != nil {
 		cloud.stop()
 		return nil, err

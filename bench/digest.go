@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -24,7 +23,8 @@ type digestRoute struct {
 	profile string
 	// target says whether the issue's target applies to this route.
 	target bool
-	// global is the csb app's Caddyfile block (global options), if any.
+	// global is the csb app's Caddyfile block (global options, csbApp),
+	// if any.
 	global string
 	// handler is the route's handlers below digest_auth; PREFIX stands
 	// for the route's prefix, "/open" or "/auth".
@@ -48,14 +48,13 @@ const digestTarget = 0.95
 // HTTP and authentication: the bound, where Digest's fixed cost per
 // request weighs most; it is reported beside it, without a target.
 func digestRoutes() []digestRoute {
-	jobBody, err := csbmsg.MarshalConsumer(&csbmsg.Consumer{Version: csbmsg.Version,
-		Request: &csbmsg.ServiceRequest{SaaS: &csbmsg.SaaS{Link: &csbmsg.Link{Rel: "app"}}}})
+	jobBody, err := linkJobBody("app")
 	if err != nil {
 		panic(err) // a constant message
 	}
 	return []digestRoute{{
 		name: "Digest", profile: "digest-job", what: "consumer job read (GET) with digest_auth (SHA-256, qop=auth)", target: true,
-		global: "csb {\n" + anonymousLinkJobs + "\t}",
+		global: csbApp(anonymousLinkJobs),
 		handler: `csb {
 			consumer_path PREFIX/consumer
 		}`,
@@ -116,19 +115,7 @@ func benchDigestRoute(cfg *config, rt digestRoute) (row, error) {
 	}
 	const realm = "broker"
 	ha1 := digest.HA1(digest.SHA256, "alice", realm, "wonderland")
-	port, err := freePort()
-	if err != nil {
-		return r, err
-	}
-	p, err := startCaddy(cfg.caddy, "digest", fmt.Sprintf(`{
-	admin {$BENCH_ADMIN}
-	log {
-		level ERROR
-	}
-	%s
-}
-http://127.0.0.1:%d {
-	route /auth/* {
+	p, port, err := startSite(cfg, "digest", rt.global, fmt.Sprintf(`	route /auth/* {
 		digest_auth %s {
 			algorithms SHA-256
 			qop auth
@@ -139,8 +126,7 @@ http://127.0.0.1:%d {
 	route /open/* {
 		%s
 	}
-}
-`, rt.global, port, realm, ha1, strings.ReplaceAll(rt.handler, "PREFIX", "/auth"), strings.ReplaceAll(rt.handler, "PREFIX", "/open")))
+`, realm, ha1, strings.ReplaceAll(rt.handler, "PREFIX", "/auth"), strings.ReplaceAll(rt.handler, "PREFIX", "/open")))
 	if err != nil {
 		return r, err
 	}
@@ -257,15 +243,11 @@ http://127.0.0.1:%d {
 	r.baseline = fmt.Sprintf("no auth: %.0f req/s, p99 %s; CPU/request: broker %.1f µs, load generator %.1f µs", c.base, ms(c.baseP99), us(open0.broker), us(open0.self))
 	r.ratio = fmt.Sprintf("%.3f", c.ratio)
 	r.pass = rt.target && c.ratio >= digestTarget
-	lo, hi := math.Inf(1), math.Inf(-1)
-	for i := range c.baseRates {
-		lo, hi = math.Min(lo, c.subjRates[i]/c.baseRates[i]), math.Max(hi, c.subjRates[i]/c.baseRates[i])
-	}
 	r.note = fmt.Sprintf("%d rounds × %d requests per variant, %d connections; Authorization headers computed before each phase "+
-		"(a fresh nonce per connection, counts 1..n), every one verified by the server; the ratio is the median of the rounds' throughput ratios (%.2f to %.2f). "+
+		"(a fresh nonce per connection, counts 1..n), every one verified by the server; the ratio is the median of the rounds' throughput ratios (%s). "+
 		"CPU per request summed over the rounds' phases (broker from /proc, load generator from getrusage): "+
 		"the two processes' CPU cost ratio, no auth to Digest, is %.3f, the throughput ratio of a machine with nothing else running",
-		c.rounds, c.perPhase, c.con, lo, hi, costRatio)
+		c.rounds, c.perPhase, c.con, ratioRange(c), costRatio)
 	return r, nil
 }
 

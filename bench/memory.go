@@ -125,16 +125,8 @@ func (p *caddyProc) metrics() (map[string]float64, error) {
 	out := map[string]float64{}
 	for name, mf := range mfs {
 		for _, m := range mf.GetMetric() {
-			if len(m.GetLabel()) > 0 {
-				continue
-			}
-			switch {
-			case m.Gauge != nil:
-				out[name] = m.GetGauge().GetValue()
-			case m.Counter != nil:
-				out[name] = m.GetCounter().GetValue()
-			case m.Untyped != nil:
-				out[name] = m.GetUntyped().GetValue()
+			if len(m.GetLabel()) == 0 && (m.Gauge != nil || m.Counter != nil || m.Untyped != nil) {
+				out[name] = metricValue(m)
 			}
 		}
 	}
@@ -188,27 +180,12 @@ const anonymousLinkJobs = `		provider apps {
 `
 
 func benchMemory(cfg *config) ([]row, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	p, err := startCaddy(cfg.caddy, "memory", fmt.Sprintf(`{
-	admin {$BENCH_ADMIN}
-	log {
-		level ERROR
-	}
-	csb {
-%s		provider warm {
+	p, port, err := startSite(cfg, "memory", csbApp(pushProviders(memProviders, "m%03d", "mfeed-%03d")+`		provider warm {
 			publishers *
 			push wfeed
-			%s
+			`+benchAllowedHosts+`
 		}
-%s	}
-}
-http://127.0.0.1:%d {
-	csb
-}
-`, pushProviders(memProviders, "m%03d", "mfeed-%03d"), benchAllowedHosts, anonymousLinkJobs, port))
+`+anonymousLinkJobs), "\tcsb\n")
 	if err != nil {
 		return nil, err
 	}
@@ -237,61 +214,26 @@ http://127.0.0.1:%d {
 	}
 
 	// The notifications: the warm-up's, then 100 providers' × 100 services.
-	notification := func(id, provider string, from, n int) ([]byte, error) {
-		msg := &csbmsg.Notification{ID: id, SeqNumber: 1, Provider: csbmsg.Provider{ID: provider, Status: csbmsg.ServiceActive}}
-		for j := 0; j < n; j++ {
-			msg.Services = append(msg.Services, fullIaaS(from+j))
-		}
-		return csbmsg.MarshalPublish(&csbmsg.Publish{Version: csbmsg.Version, Notification: msg})
-	}
-	warm, err := notification("wfeed", "warm", 1_000_000, memWarmServices)
+	warm, err := iaasNotification("wfeed", "warm", 1_000_000, memWarmServices)
 	if err != nil {
 		return nil, err
 	}
 	notifications := make([][]byte, memProviders)
 	for i := range notifications {
-		if notifications[i], err = notification(fmt.Sprintf("mfeed-%03d", i), fmt.Sprintf("m%03d", i), i*memPerProvider, memPerProvider); err != nil {
+		if notifications[i], err = iaasNotification(fmt.Sprintf("mfeed-%03d", i), fmt.Sprintf("m%03d", i), i*memPerProvider, memPerProvider); err != nil {
 			return nil, err
 		}
 	}
-	applied := []byte(`reason="OK: notification applied"`)
 	publish := func(bodies [][]byte) error {
-		_, err := runPhase(variant{name: "catalogue", client: client,
-			request: func(_, i int) (*http.Request, error) {
-				req, err := http.NewRequest(http.MethodPost, base+"/csb/publish", bytes.NewReader(bodies[i]))
-				if err == nil {
-					req.Header.Set("Content-Type", csbmsg.PublishMediaType)
-				}
-				return req, err
-			},
-			check: func(resp *http.Response, b []byte) error {
-				if resp.StatusCode != http.StatusOK || !bytes.Contains(b, applied) {
-					return fmt.Errorf("HTTP %d %.300s", resp.StatusCode, b)
-				}
-				return nil
-			}}, len(bodies), min(4, len(bodies)), 2*time.Minute)
+		_, err := runPhase(publishVariant("catalogue", client, base, bodies), len(bodies), min(4, len(bodies)), 2*time.Minute)
 		return err
 	}
-	jobBody, err := csbmsg.MarshalConsumer(&csbmsg.Consumer{Version: csbmsg.Version,
-		Request: &csbmsg.ServiceRequest{SaaS: &csbmsg.SaaS{Link: &csbmsg.Link{Rel: "app"}}}})
+	jobBody, err := linkJobBody("app")
 	if err != nil {
 		return nil, err
 	}
 	createJobs := func(n int) error {
-		_, err := runPhase(variant{name: "jobs", client: client,
-			request: func(int, int) (*http.Request, error) {
-				req, err := http.NewRequest(http.MethodPost, base+"/csb/consumer", bytes.NewReader(jobBody))
-				if err == nil {
-					req.Header.Set("Content-Type", csbmsg.ConsumerMediaType)
-				}
-				return req, err
-			},
-			check: func(resp *http.Response, b []byte) error {
-				if resp.StatusCode != http.StatusOK || resp.Header.Get("Csb-Job-Status") != "success" {
-					return fmt.Errorf("HTTP %d %s %.300s", resp.StatusCode, resp.Header.Get("Csb-Job-Status"), b)
-				}
-				return nil
-			}}, n, 8, 5*time.Minute)
+		_, err := runPhase(consumerVariant("jobs", client, base, jobBody), n, 8, 5*time.Minute)
 		return err
 	}
 
@@ -352,6 +294,16 @@ http://127.0.0.1:%d {
 		fmt.Sprintf("SaaS jobs on a Link provider, created over HTTP in %s (%.0f/s)", created.Round(time.Second), float64(memJobs)/created.Seconds()),
 		note2)
 	return []row{svc, jobs}, nil
+}
+
+// iaasNotification returns the <csbpublish> of notification id (seqnumber
+// 1) of an active provider with n services fullIaaS(from), fullIaaS(from+1)...
+func iaasNotification(id, provider string, from, n int) ([]byte, error) {
+	msg := &csbmsg.Notification{ID: id, SeqNumber: 1, Provider: csbmsg.Provider{ID: provider, Status: csbmsg.ServiceActive}}
+	for j := 0; j < n; j++ {
+		msg.Services = append(msg.Services, fullIaaS(from+j))
+	}
+	return csbmsg.MarshalPublish(&csbmsg.Publish{Version: csbmsg.Version, Notification: msg})
 }
 
 // fullIaaS returns an IaaS service with every support element filled, the

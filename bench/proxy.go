@@ -36,21 +36,7 @@ func benchProxy(cfg *config) (row, error) {
 	if err := os.WriteFile(filepath.Join(root, "object.bin"), obj, 0o644); err != nil {
 		return r, err
 	}
-	upPort, err := freePort()
-	if err != nil {
-		return r, err
-	}
-	up, err := startCaddy(cfg.caddy, "upstream", fmt.Sprintf(`{
-	admin {$BENCH_ADMIN}
-	log {
-		level ERROR
-	}
-}
-http://127.0.0.1:%d {
-	root * %s
-	file_server
-}
-`, upPort, root))
+	up, upPort, err := startSite(cfg, "upstream", "", "\troot * "+root+"\n\tfile_server\n")
 	if err != nil {
 		return r, err
 	}
@@ -60,27 +46,14 @@ http://127.0.0.1:%d {
 	if err != nil {
 		return r, err
 	}
-	port, err := freePort()
-	if err != nil {
-		return r, err
-	}
-	broker, err := startCaddy(cfg.caddy, "proxy", fmt.Sprintf(`{
-	admin {$BENCH_ADMIN}
-	log {
-		level ERROR
-	}
-	csb {
-		provider objects {
+	broker, port, err := startSite(cfg, "proxy", csbApp(fmt.Sprintf(`		provider objects {
 			adapter link
 			service store {
 				kind saas
 				link objects http://127.0.0.1:%d/
 			}
 		}
-	}
-}
-http://127.0.0.1:%d {
-	basic_auth {
+`, upPort)), fmt.Sprintf(`	basic_auth {
 		bench %s
 	}
 	route /plain/* {
@@ -94,8 +67,7 @@ http://127.0.0.1:%d {
 		}
 	}
 	csb
-}
-`, upPort, port, hash, upPort))
+`, hash, upPort))
 	if err != nil {
 		return r, err
 	}
@@ -139,8 +111,7 @@ http://127.0.0.1:%d {
 // createLinkJob creates a SaaS job whose Link rel is rel and returns its
 // id.
 func createLinkJob(client *http.Client, base, rel string, auth func(*http.Request)) (string, error) {
-	body, err := csbmsg.MarshalConsumer(&csbmsg.Consumer{Version: csbmsg.Version,
-		Request: &csbmsg.ServiceRequest{SaaS: &csbmsg.SaaS{Link: &csbmsg.Link{Rel: rel}}}})
+	body, err := linkJobBody(rel)
 	if err != nil {
 		return "", err
 	}

@@ -45,25 +45,11 @@ func benchPublish(cfg *config) (row, error) {
 	if err != nil {
 		return r, err
 	}
-	port, err := freePort()
-	if err != nil {
-		return r, err
-	}
-	p, err := startCaddy(cfg.caddy, "publish", fmt.Sprintf(`{
-	admin {$BENCH_ADMIN}
-	log {
-		level ERROR
-	}
-	csb {
-%s	}
-}
-http://127.0.0.1:%d {
-	handle /floor {
+	p, port, err := startSite(cfg, "publish", csbApp(pushProviders(publishProviders, "p%02d", "feed-%02d")), `	handle /floor {
 		respond `+"`"+`<?xml version="1.0" encoding="UTF-8"?><csbpublish version="1.0" xmlns="urn:ietf:params:xml:ns:csb-publish"><csbresponse status="200" reason="OK: notification applied"/></csbpublish>`+"`"+` 200
 	}
 	csb
-}
-`, pushProviders(publishProviders, "p%02d", "feed-%02d"), port))
+`)
 	if err != nil {
 		return r, err
 	}
@@ -74,31 +60,9 @@ http://127.0.0.1:%d {
 	// Each worker notifies for provider w % publishProviders under its
 	// push id, with the next seqnumber of that id; the floor gets the same
 	// bodies, counted on its own so that the broker sees no gap.
-	bodies := make([][2][]byte, publishProviders)
-	for i := range bodies {
-		b := strings.ReplaceAll(tmpl, "PROVIDERX", fmt.Sprintf("p%02d", i))
-		b = strings.ReplaceAll(b, "IDX", fmt.Sprintf("feed-%02d", i))
-		pre, post, _ := strings.Cut(b, `seqnumber="987654321"`)
-		bodies[i] = [2][]byte{[]byte(pre + `seqnumber="`), []byte(`"` + post)}
-	}
-	post := func(name, path string, check func(*http.Response, []byte) error) variant {
-		seq := make([]int, conc) // per worker; only worker w touches seq[w]
-		return variant{name: name, check: check, conns: newRawConns(addr), raw: func(w, _ int, buf []byte) []byte {
-			seq[w]++
-			b := bodies[w%publishProviders]
-			var digits [20]byte
-			return appendRequest(buf, http.MethodPost, addr, path, csbmsg.PublishMediaType,
-				b[0], strconv.AppendInt(digits[:0], int64(seq[w]), 10), b[1])
-		}}
-	}
-	applied := []byte(`reason="OK: notification applied"`)
-	publish := post("publish", "/csb/publish", func(resp *http.Response, b []byte) error {
-		if resp.StatusCode != http.StatusOK || !bytes.Contains(b, applied) {
-			return fmt.Errorf("notification not applied: HTTP %d %.300s", resp.StatusCode, b)
-		}
-		return nil
-	})
-	floor := post("floor", "/floor", nil)
+	bodies := publishBodies(tmpl)
+	publish := rawPublish("publish", addr, "/csb/publish", bodies, checkApplied)
+	floor := rawPublish("floor", addr, "/floor", bodies, nil)
 	defer floor.conns.reset()
 	defer publish.conns.reset()
 	c, err := compare(floor, publish, cfg.rounds, cfg.requests, conc, 2*time.Minute, nil)
@@ -108,48 +72,25 @@ http://127.0.0.1:%d {
 	// The CPU time per notification of the broker (from /proc) and of this
 	// load generator (getrusage), measured on a phase of its own after the
 	// comparison.
-	cpu0, err := readCPU(p)
+	ph, used, err := cpuPhase(cfg, p, publish, cfg.requests, conc, 2*time.Minute, 3, "publish")
 	if err != nil {
 		return r, err
 	}
-	profiled := make(chan error, 1)
-	if cfg.pprof != "" {
-		// A CPU profile of the broker during the measured phase.
-		go func() { profiled <- cpuProfile(p, 3, filepath.Join(cfg.pprof, "publish.pprof")) }()
-	} else {
-		profiled <- nil
-	}
-	ph, err := runPhase(publish, cfg.requests, conc, 2*time.Minute)
-	<-profiled
-	if err != nil {
-		return r, err
-	}
-	cpu1, err := readCPU(p)
-	if err != nil {
-		return r, err
-	}
-	used := cpu1.sub(cpu0)
 	// And the floor's, the same way.
-	fph, err := runPhase(floor, cfg.requests, conc, 2*time.Minute)
+	fph, floorUsed, err := cpuPhase(cfg, p, floor, cfg.requests, conc, 2*time.Minute, 0, "")
 	if err != nil {
 		return r, err
 	}
-	cpu2, err := readCPU(p)
-	if err != nil {
-		return r, err
-	}
-	floorUsed := cpu2.sub(cpu1)
 	applied0, _ := p.metric("caddy_csb_notifications_total", "outcome=applied")
 	want := float64((cfg.rounds+1)*cfg.requests + max(cfg.requests/5, conc))
 	if applied0 != want {
 		return r, fmt.Errorf("publish: the broker counted %v notifications applied, the load generator sent %v", applied0, want)
 	}
 	perCore := c.subject / float64(cfg.cores)
-	us := func(s float64, n int) float64 { return s / float64(n) * 1e6 }
 	r.figure = fmt.Sprintf("%.0f/s (%.0f/s per core, target ≥ 5,000; %.0f per broker CPU-second), p99 %s; CPU/notification: broker %.0f µs, load generator %.0f µs",
-		c.subject, perCore, float64(ph.n)/used.broker, ms(c.subjectP99), us(used.broker, ph.n), us(used.self, ph.n))
+		c.subject, perCore, float64(ph.n)/used.broker, ms(c.subjectP99), perUS(used.broker, ph.n), perUS(used.self, ph.n))
 	r.baseline = fmt.Sprintf("respond floor: %.0f req/s (%.0f per broker CPU-second), p99 %s; CPU/request: broker %.0f µs, load generator %.0f µs",
-		c.base, float64(fph.n)/floorUsed.broker, ms(c.baseP99), us(floorUsed.broker, fph.n), us(floorUsed.self, fph.n))
+		c.base, float64(fph.n)/floorUsed.broker, ms(c.baseP99), perUS(floorUsed.broker, fph.n), perUS(floorUsed.self, fph.n))
 	r.ratio = fmt.Sprintf("%.3f", c.ratio)
 	// The target is the ratio to the respond floor (issue 22); the
 	// figure keeps the rate per core, the engine's own target of 5,000/s.
@@ -158,6 +99,116 @@ http://127.0.0.1:%d {
 		"so it is a raw-socket HTTP/1.1 client (net/http's client costs 60–100 µs of CPU per request, more than the server's HTTP handling)",
 		c.rounds, c.perPhase, c.con, publishProviders, cfg.cores)
 	return r, nil
+}
+
+// publishBodies returns the notification template tmpl of each of the
+// publishProviders providers (p00, p01...; push id feed-00, feed-01...),
+// split around its seqnumber's digits.
+func publishBodies(tmpl string) [][2][]byte {
+	bodies := make([][2][]byte, publishProviders)
+	for i := range bodies {
+		b := strings.ReplaceAll(tmpl, "PROVIDERX", fmt.Sprintf("p%02d", i))
+		b = strings.ReplaceAll(b, "IDX", fmt.Sprintf("feed-%02d", i))
+		pre, post, _ := strings.Cut(b, `seqnumber="987654321"`)
+		bodies[i] = [2][]byte{[]byte(pre + `seqnumber="`), []byte(`"` + post)}
+	}
+	return bodies
+}
+
+// rawPublish is a raw variant posting to path on addr: worker w notifies
+// for provider w % publishProviders with bodies (publishBodies), under
+// that provider's push id, with the next seqnumber of its own count.
+func rawPublish(name, addr, path string, bodies [][2][]byte, check func(*http.Response, []byte) error) variant {
+	seq := make([]int, publishProviders) // per worker; only worker w touches seq[w]
+	return variant{name: name, check: check, conns: newRawConns(addr), raw: func(w, _ int, buf []byte) []byte {
+		seq[w]++
+		b := bodies[w%publishProviders]
+		var digits [20]byte
+		return appendRequest(buf, http.MethodPost, addr, path, csbmsg.PublishMediaType,
+			b[0], strconv.AppendInt(digits[:0], int64(seq[w]), 10), b[1])
+	}}
+}
+
+// appliedReason marks a <csbresponse> to a notification that was applied.
+var appliedReason = []byte(`reason="OK: notification applied"`)
+
+// checkApplied accepts the answer to a notification that was applied.
+func checkApplied(resp *http.Response, b []byte) error {
+	if resp.StatusCode != http.StatusOK || !bytes.Contains(b, appliedReason) {
+		return fmt.Errorf("notification not applied: HTTP %d %.300s", resp.StatusCode, b)
+	}
+	return nil
+}
+
+// checkJobCreated accepts the answer to a consumer's job create that
+// succeeded.
+func checkJobCreated(resp *http.Response, b []byte) error {
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Csb-Job-Status") != "success" {
+		return fmt.Errorf("job not created: HTTP %d %s %.300s", resp.StatusCode, resp.Header.Get("Csb-Job-Status"), b)
+	}
+	return nil
+}
+
+// postVariant posts bodies[i % len(bodies)] as its request i, of
+// contentType, to url with client, its answers checked by check.
+func postVariant(name string, client *http.Client, url, contentType string, bodies [][]byte, check func(*http.Response, []byte) error) variant {
+	return variant{name: name, client: client, check: check,
+		request: func(_, i int) (*http.Request, error) {
+			req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(bodies[i%len(bodies)]))
+			if err == nil {
+				req.Header.Set("Content-Type", contentType)
+			}
+			return req, err
+		}}
+}
+
+// publishVariant posts the <csbpublish> bodies, one a request, to the
+// broker at base, each to be applied.
+func publishVariant(name string, client *http.Client, base string, bodies [][]byte) variant {
+	return postVariant(name, client, base+"/csb/publish", csbmsg.PublishMediaType, bodies, checkApplied)
+}
+
+// consumerVariant posts the <csbconsumer> job create body to the broker
+// at base in every request, each to succeed.
+func consumerVariant(name string, client *http.Client, base string, body []byte) variant {
+	return postVariant(name, client, base+"/csb/consumer", csbmsg.ConsumerMediaType, [][]byte{body}, checkJobCreated)
+}
+
+// linkJobBody is the <csbconsumer> request of a SaaS job whose Link rel
+// is rel.
+func linkJobBody(rel string) ([]byte, error) {
+	return csbmsg.MarshalConsumer(&csbmsg.Consumer{Version: csbmsg.Version,
+		Request: &csbmsg.ServiceRequest{SaaS: &csbmsg.SaaS{Link: &csbmsg.Link{Rel: rel}}}})
+}
+
+// perUS is s seconds over n, in microseconds.
+func perUS(s float64, n int) float64 { return s / float64(n) * 1e6 }
+
+// cpuPhase runs a phase of n requests of v (runPhase) and returns it with
+// the CPU time it cost p and this process. With -pprof and a profile
+// name, p's CPU profile for the phase's first seconds is written to
+// <profile>.pprof.
+func cpuPhase(cfg *config, p *caddyProc, v variant, n, conc int, limit time.Duration, seconds int, profile string) (phase, cpuTime, error) {
+	cpu0, err := readCPU(p)
+	if err != nil {
+		return phase{}, cpuTime{}, err
+	}
+	profiled := make(chan error, 1)
+	if cfg.pprof != "" && profile != "" {
+		go func() { profiled <- cpuProfile(p, seconds, filepath.Join(cfg.pprof, profile+".pprof")) }()
+	} else {
+		profiled <- nil
+	}
+	ph, err := runPhase(v, n, conc, limit)
+	<-profiled
+	if err != nil {
+		return phase{}, cpuTime{}, err
+	}
+	cpu1, err := readCPU(p)
+	if err != nil {
+		return phase{}, cpuTime{}, err
+	}
+	return ph, cpu1.sub(cpu0), nil
 }
 
 // notificationTemplate returns the draft's notification B1 (its canonical

@@ -4,7 +4,6 @@ package main
 // jobs and 100,000 catalogue services.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -43,18 +42,7 @@ const (
 // scaleCaddyfile is the broker of the benchmark: the providers the
 // services are published for, and the Link provider of the jobs.
 func scaleCaddyfile(port int) string {
-	return fmt.Sprintf(`{
-	admin {$BENCH_ADMIN}
-	log {
-		level ERROR
-	}
-	csb {
-%s%s	}
-}
-http://127.0.0.1:%d {
-	csb
-}
-`, pushProviders(scaleProviders, "s%04d", "sfeed-%04d"), anonymousLinkJobs, port)
+	return siteCaddyfile(csbApp(pushProviders(scaleProviders, "s%04d", "sfeed-%04d")+anonymousLinkJobs), port, "\tcsb\n")
 }
 
 // scaleFillJobs stores n jobs of the anonymous consumer on the Link
@@ -138,15 +126,7 @@ func scaleStart(cfg *config, data, name, id string) (*caddyProc, string, time.Du
 	if cfg.pprof != "" {
 		// The broker's first seconds: provisioning, the catalogue's load,
 		// the job index's build.
-		go func() {
-			resp, err := http.Get("http://" + p.admin + "/debug/pprof/profile?seconds=5")
-			if err != nil {
-				return
-			}
-			defer resp.Body.Close()
-			data, _ := io.ReadAll(resp.Body)
-			_ = os.WriteFile(filepath.Join(cfg.pprof, name+"-start.pprof"), data, 0o644)
-		}()
+		go func() { _ = cpuProfile(p, 5, filepath.Join(cfg.pprof, name+"-start.pprof")) }()
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
 	deadline := time.Now().Add(2 * time.Minute)
@@ -388,32 +368,14 @@ func scalePublish(cfg *config, data string, providers int) (time.Duration, error
 	}
 	bodies := make([][]byte, providers)
 	for i := range bodies {
-		msg := &csbmsg.Notification{ID: fmt.Sprintf("sfeed-%04d", i), SeqNumber: 1, Provider: csbmsg.Provider{ID: fmt.Sprintf("s%04d", i), Status: csbmsg.ServiceActive}}
-		for j := 0; j < scalePerProvider; j++ {
-			msg.Services = append(msg.Services, fullIaaS(i*scalePerProvider+j))
-		}
-		if bodies[i], err = csbmsg.MarshalPublish(&csbmsg.Publish{Version: csbmsg.Version, Notification: msg}); err != nil {
+		if bodies[i], err = iaasNotification(fmt.Sprintf("sfeed-%04d", i), fmt.Sprintf("s%04d", i), i*scalePerProvider, scalePerProvider); err != nil {
 			pub.stop()
 			return 0, err
 		}
 	}
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	applied := []byte(`reason="OK: notification applied"`)
 	published := time.Now()
-	_, err = runPhase(variant{name: "catalogue", client: newClient(4),
-		request: func(_, i int) (*http.Request, error) {
-			req, err := http.NewRequest(http.MethodPost, base+"/csb/publish", bytes.NewReader(bodies[i]))
-			if err == nil {
-				req.Header.Set("Content-Type", csbmsg.PublishMediaType)
-			}
-			return req, err
-		},
-		check: func(resp *http.Response, b []byte) error {
-			if resp.StatusCode != http.StatusOK || !bytes.Contains(b, applied) {
-				return fmt.Errorf("HTTP %d %.300s", resp.StatusCode, b)
-			}
-			return nil
-		}}, len(bodies), 4, 5*time.Minute)
+	_, err = runPhase(publishVariant("catalogue", newClient(4), base, bodies), len(bodies), 4, 5*time.Minute)
 	took := time.Since(published)
 	pub.stop() // writes the catalogue out
 	if err != nil {

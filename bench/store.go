@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
@@ -26,22 +23,7 @@ func benchJobCreate(cfg *config) (row, error) {
 	if err != nil {
 		return r, err
 	}
-	port, err := freePort()
-	if err != nil {
-		return r, err
-	}
-	p, err := startCaddy(cfg.caddy, "jobcreate", fmt.Sprintf(`{
-	admin {$BENCH_ADMIN}
-	log {
-		level ERROR
-	}
-	csb {
-%s%s	}
-}
-http://127.0.0.1:%d {
-	csb
-}
-`, pushProviders(publishProviders, "p%02d", "feed-%02d"), anonymousLinkJobs, port))
+	p, port, err := startSite(cfg, "jobcreate", csbApp(pushProviders(publishProviders, "p%02d", "feed-%02d")+anonymousLinkJobs), "\tcsb\n")
 	if err != nil {
 		return r, err
 	}
@@ -49,31 +31,8 @@ http://127.0.0.1:%d {
 
 	const conc = publishProviders
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	bodies := make([][2][]byte, publishProviders)
-	for i := range bodies {
-		b := strings.ReplaceAll(tmpl, "PROVIDERX", fmt.Sprintf("p%02d", i))
-		b = strings.ReplaceAll(b, "IDX", fmt.Sprintf("feed-%02d", i))
-		pre, post, _ := strings.Cut(b, `seqnumber="987654321"`)
-		bodies[i] = [2][]byte{[]byte(pre + `seqnumber="`), []byte(`"` + post)}
-	}
-	seq := make([]int, conc)
-	applied := []byte(`reason="OK: notification applied"`)
-	publish := variant{name: "publish", conns: newRawConns(addr),
-		raw: func(w, _ int, buf []byte) []byte {
-			seq[w]++
-			b := bodies[w%publishProviders]
-			var digits [20]byte
-			return appendRequest(buf, http.MethodPost, addr, "/csb/publish", csbmsg.PublishMediaType,
-				b[0], strconv.AppendInt(digits[:0], int64(seq[w]), 10), b[1])
-		},
-		check: func(resp *http.Response, b []byte) error {
-			if resp.StatusCode != http.StatusOK || !bytes.Contains(b, applied) {
-				return fmt.Errorf("notification not applied: HTTP %d %.300s", resp.StatusCode, b)
-			}
-			return nil
-		}}
-	jobBody, err := csbmsg.MarshalConsumer(&csbmsg.Consumer{Version: csbmsg.Version,
-		Request: &csbmsg.ServiceRequest{SaaS: &csbmsg.SaaS{Link: &csbmsg.Link{Rel: "app"}}}})
+	publish := rawPublish("publish", addr, "/csb/publish", publishBodies(tmpl), checkApplied)
+	jobBody, err := linkJobBody("app")
 	if err != nil {
 		return r, err
 	}
@@ -97,30 +56,13 @@ http://127.0.0.1:%d {
 	if err != nil {
 		return r, err
 	}
-	cpu0, err := readCPU(p)
+	// A CPU profile of the broker during the measured phase, with -pprof.
+	ph, used, err := cpuPhase(cfg, p, create, n, conc, 2*time.Minute, 2, "jobcreate")
 	if err != nil {
 		return r, err
 	}
-	profiled := make(chan error, 1)
-	if cfg.pprof != "" {
-		// A CPU profile of the broker during the measured phase.
-		go func() { profiled <- cpuProfile(p, 2, filepath.Join(cfg.pprof, "jobcreate.pprof")) }()
-	} else {
-		profiled <- nil
-	}
-	ph, err := runPhase(create, n, conc, 2*time.Minute)
-	<-profiled
-	if err != nil {
-		return r, err
-	}
-	cpu1, err := readCPU(p)
-	if err != nil {
-		return r, err
-	}
-	used := cpu1.sub(cpu0)
-	us := func(s float64, n int) float64 { return s / float64(n) * 1e6 }
 	r.figure = fmt.Sprintf("%.0f jobs/s, p99 %s; CPU/create: broker %.0f µs, load generator %.0f µs",
-		c.subject, ms(c.subjectP99), us(used.broker, ph.n), us(used.self, ph.n))
+		c.subject, ms(c.subjectP99), perUS(used.broker, ph.n), perUS(used.self, ph.n))
 	r.baseline = fmt.Sprintf("publish ingest, same broker: %.0f notifications/s, p99 %s", c.base, ms(c.baseP99))
 	r.ratio = fmt.Sprintf("%.3f", c.ratio)
 	r.pass = c.ratio >= 0.5
@@ -152,85 +94,42 @@ func ratioRange(c comparison) string {
 // difference of the medians of one connection's sequential creates.
 func benchIaaSCreate(cfg *config) (row, error) {
 	r := row{name: "IaaS create", what: "machine create through the Consumer interface (CIMI adapter to the sandbox)", target: "ratio ≥ 0.5, added p50 ≤ 1 ms"}
-	pair, err := startCIMIPair(cfg, "iaas", "csb")
-	if err != nil {
-		return r, err
+	consumer := func(client *http.Client, port int) (variant, error) {
+		one, many := uint64(1), "x86_64"
+		jobBody, err := csbmsg.MarshalConsumer(&csbmsg.Consumer{Version: csbmsg.Version,
+			Request: &csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Compute: &csbmsg.Compute{Architecture: &many, Cores: &one, Memory: &one}}}})
+		return consumerVariant("consumer", client, fmt.Sprintf("http://127.0.0.1:%d", port), jobBody), err
 	}
-	defer pair.stop()
-	cloudPort, port := pair.cloudPort, pair.port
-
-	client := newClient(cfg.conc)
-	machineBody := []byte(`{"resourceURI": "http://schemas.dmtf.org/cimi/1/MachineCreate", "name": "bench",
-  "machineTemplate": {"machineConfig": {"cpu": 1, "memory": 1048576, "cpuArch": "x86_64"}, "machineImage": {"href": "` +
-		fmt.Sprintf("http://127.0.0.1:%d/cimi/machineImages/debian-12", cloudPort) + `"}}}`)
-	directURL := fmt.Sprintf("http://127.0.0.1:%d/cimi/machines", cloudPort)
-	direct := variant{name: "direct", client: client,
-		request: func(int, int) (*http.Request, error) {
-			req, err := http.NewRequest(http.MethodPost, directURL, bytes.NewReader(machineBody))
-			if err == nil {
-				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("Accept", "application/json")
-			}
-			return req, err
-		},
-		check: func(resp *http.Response, b []byte) error {
-			if resp.StatusCode != http.StatusCreated || !strings.Contains(string(b), `"STARTED"`) {
-				return fmt.Errorf("POST %s: HTTP %d: %s", directURL, resp.StatusCode, b)
-			}
-			return nil
-		}}
-	one, many := uint64(1), "x86_64"
-	jobBody, err := csbmsg.MarshalConsumer(&csbmsg.Consumer{Version: csbmsg.Version,
-		Request: &csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Compute: &csbmsg.Compute{Architecture: &many, Cores: &one, Memory: &one}}}})
-	if err != nil {
-		return r, err
-	}
-	consumerURL := fmt.Sprintf("http://127.0.0.1:%d/csb/consumer", port)
-	brokered := variant{name: "consumer", client: client,
-		request: func(int, int) (*http.Request, error) {
-			req, err := http.NewRequest(http.MethodPost, consumerURL, bytes.NewReader(jobBody))
-			if err == nil {
-				req.Header.Set("Content-Type", csbmsg.ConsumerMediaType)
-			}
-			return req, err
-		},
-		check: func(resp *http.Response, b []byte) error {
-			if resp.StatusCode != http.StatusOK || resp.Header.Get("Csb-Job-Status") != "success" {
-				return fmt.Errorf("POST %s: HTTP %d %s: %.300s", consumerURL, resp.StatusCode, resp.Header.Get("Csb-Job-Status"), b)
-			}
-			return nil
-		}}
-	n := max(cfg.requests/6, 50)
-	c, err := compare(direct, brokered, cfg.rounds, n, cfg.conc, 3*time.Minute, nil)
-	if err != nil {
-		return r, err
-	}
-	// Latency: one connection, sequential creates, alternating.
+	// Latency: one connection, sequential creates, alternating, after
+	// the throughput's rounds.
 	var dl, bl []time.Duration
 	seqN := max(cfg.requests/30, 20)
-	for round := 0; round < cfg.rounds; round++ {
-		order := []variant{direct, brokered}
-		if round%2 == 1 {
-			order[0], order[1] = order[1], order[0]
-		}
-		for _, v := range order {
-			ph, err := runPhase(v, seqN, 1, time.Minute)
-			if err != nil {
-				return r, err
+	latency := func(direct, brokered variant) error {
+		for round := 0; round < cfg.rounds; round++ {
+			order := []variant{direct, brokered}
+			if round%2 == 1 {
+				order[0], order[1] = order[1], order[0]
 			}
-			if v.name == direct.name {
-				dl = append(dl, ph.lat...)
-			} else {
-				bl = append(bl, ph.lat...)
+			for _, v := range order {
+				ph, err := runPhase(v, seqN, 1, time.Minute)
+				if err != nil {
+					return err
+				}
+				if v.name == direct.name {
+					dl = append(dl, ph.lat...)
+				} else {
+					bl = append(bl, ph.lat...)
+				}
 			}
 		}
+		return nil
+	}
+	c, cpu, err := compareCIMICreates(cfg, "iaas", "csb", consumer, latency)
+	if err != nil {
+		return r, err
 	}
 	dp50, bp50 := percentile(dl, 0.5), percentile(bl, 0.5)
 	added := bp50 - dp50
-	cpu, err := pair.cpuPerCreate(cfg, direct, brokered, n, "iaas")
-	if err != nil {
-		return r, err
-	}
 	r.figure = fmt.Sprintf("%.0f creates/s, p99 %s; one connection: p50 %s (broker-added p50 %s); CPU/create: %s", c.subject, ms(c.subjectP99), ms(bp50), ms(added), cpu.subject)
 	r.baseline = fmt.Sprintf("the same create at the sandbox's CIMI API: %.0f/s, p99 %s; one connection: p50 %s; CPU/create: %s", c.base, ms(c.baseP99), ms(dp50), cpu.base)
 	r.ratio = fmt.Sprintf("%.3f", c.ratio)

@@ -125,32 +125,30 @@ func wrapErr(sentinel error, format string, args ...any) *Error {
 // document, draft sections 4.1.2 and 6). On failure the error is an
 // *Error carrying status 400 or 420.
 func ParsePublish(data []byte, opt Options) (*Publish, error) {
-	r, root, err := begin(data, &opt, publishVocab)
-	if err != nil {
-		return nil, err
-	}
-	defer r.release()
-	p := r.publish(root)
-	if e := r.result(); e != nil {
-		return nil, e
-	}
-	return p, nil
+	return parse(data, &opt, publishVocab, (*reader).publish)
 }
 
 // ParseConsumer parses and validates a csb-consumer message (a
 // <csbconsumer> document, draft sections 4.2.2 and 7). On failure the
 // error is an *Error carrying status 400 or 420.
 func ParseConsumer(data []byte, opt Options) (*Consumer, error) {
-	r, root, err := begin(data, &opt, consumerVocab)
+	return parse(data, &opt, consumerVocab, (*reader).consumer)
+}
+
+// parse is what the parsers share: it reads data's tree in vocabulary v
+// (begin), reads its root with read, and returns what read made, or the
+// first violation recorded.
+func parse[T any](data []byte, opt *Options, v *vocab, read func(r *reader, root *node) *T) (*T, error) {
+	r, root, err := begin(data, opt, v)
 	if err != nil {
 		return nil, err
 	}
 	defer r.release()
-	c := r.consumer(root)
+	x := read(r, root)
 	if e := r.result(); e != nil {
 		return nil, e
 	}
-	return c, nil
+	return x, nil
 }
 
 // String returns the code and its meaning from the draft's tables, e.g.

@@ -42,11 +42,11 @@ func MarshalJobList(l *JobList) ([]byte, error) {
 // other child of the root is a violation (400), or not understood (420)
 // when it is not an element of the csb-consumer package.
 func ParseJobList(data []byte, opt Options) (*JobList, error) {
-	r, root, err := begin(data, &opt, consumerVocab)
-	if err != nil {
-		return nil, err
-	}
-	defer r.release()
+	return parse(data, &opt, consumerVocab, (*reader).jobList)
+}
+
+// jobList reads the root of a job list.
+func (r *reader) jobList(root *node) *JobList {
 	l := &JobList{Version: Version}
 	r.version(root)
 	for _, t := range root.el.Child {
@@ -73,8 +73,5 @@ func ParseJobList(data []byte, opt Options) (*JobList, error) {
 			r.invalid(root, "markup declarations are not allowed")
 		}
 	}
-	if e := r.result(); e != nil {
-		return nil, e
-	}
-	return l, nil
+	return l
 }

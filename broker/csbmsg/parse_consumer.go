@@ -4,11 +4,7 @@ package csbmsg
 // <CloudServiceRequest> and <CloudServiceResponse>.
 func (r *reader) consumer(n *node) *Consumer {
 	c := &Consumer{Version: Version}
-	r.version(n)
-	if r.failed() {
-		return nil
-	}
-	counts := r.children(n, r.v.rootFields, func(i int, ch *node) {
+	ok := r.root(n, "<CloudServiceRequest> and <CloudServiceResponse>", "<CloudServiceRequest> or <CloudServiceResponse>", func(i int, ch *node) {
 		switch i {
 		case 0:
 			c.Request = r.serviceRequest(ch)
@@ -16,14 +12,8 @@ func (r *reader) consumer(n *node) *Consumer {
 			c.Response = r.serviceResponse(ch)
 		}
 	})
-	if r.failed() {
+	if !ok {
 		return nil
-	}
-	switch total := counts[0] + counts[1]; {
-	case total > 1:
-		r.invalid(n, "more than one of <CloudServiceRequest> and <CloudServiceResponse>")
-	case total == 0 && r.unsup == nil:
-		r.invalid(n, "missing <CloudServiceRequest> or <CloudServiceResponse>")
 	}
 	return c
 }

@@ -21,11 +21,7 @@ func (r *reader) version(n *node) {
 // <csbrequest>, <csbresponse>, <csbnotification>.
 func (r *reader) publish(n *node) *Publish {
 	p := &Publish{Version: Version}
-	r.version(n)
-	if r.failed() {
-		return nil
-	}
-	counts := r.children(n, r.v.rootFields, func(i int, c *node) {
+	ok := r.root(n, "<csbrequest>, <csbresponse> and <csbnotification>", "<csbrequest>, <csbresponse> or <csbnotification>", func(i int, c *node) {
 		switch i {
 		case 0:
 			p.Request = r.publishRequest(c)
@@ -35,16 +31,38 @@ func (r *reader) publish(n *node) *Publish {
 			p.Notification = r.notification(c)
 		}
 	})
-	if r.failed() {
+	if !ok {
 		return nil
 	}
-	switch total := counts[0] + counts[1] + counts[2]; {
-	case total > 1:
-		r.invalid(n, "more than one of <csbrequest>, <csbresponse> and <csbnotification>")
-	case total == 0 && r.unsup == nil:
-		r.invalid(n, "missing <csbrequest>, <csbresponse> or <csbnotification>")
-	}
 	return p
+}
+
+// root reads a root element, <csbpublish> or <csbconsumer>: its version,
+// then its children (the vocabulary's rootFields) with each, of which it
+// must hold exactly one (more and missing list them for the messages).
+// It reports whether the reading went on past the version and children
+// without a violation (the root's message is then returned, even when it
+// lacks the child).
+func (r *reader) root(n *node, more, missing string, each func(i int, c *node)) bool {
+	r.version(n)
+	if r.failed() {
+		return false
+	}
+	counts := r.children(n, r.v.rootFields, each)
+	if r.failed() {
+		return false
+	}
+	total := 0
+	for i := range r.v.rootFields {
+		total += counts[i]
+	}
+	switch {
+	case total > 1:
+		r.invalid(n, "more than one of %s", more)
+	case total == 0 && r.unsup == nil:
+		r.invalid(n, "missing %s", missing)
+	}
+	return true
 }
 
 // publishRequest reads <csbrequest> (section 4.1.2.2).

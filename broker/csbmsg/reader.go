@@ -649,79 +649,82 @@ func (r *reader) optStr(n *node) *string {
 	return nil
 }
 
-func (r *reader) token(n *node) string {
-	if s, ok := r.text(n); ok {
-		v, _ := r.tokenValue(n, "", s)
-		return v
-	}
-	return ""
-}
-
-func (r *reader) optToken(n *node) *string {
-	if s, ok := r.text(n); ok {
-		if v, ok := r.tokenValue(n, "", s); ok {
-			return &v
-		}
+// optional is &v when ok, else nil: what an opt* reader returns of its
+// element's value.
+func optional[T any](v T, ok bool) *T {
+	if ok {
+		return &v
 	}
 	return nil
 }
+
+// The readers of a typed value's element content, ok false after a
+// violation: each reader of an element and its opt* reader (the value
+// or nil) share them.
+
+func (r *reader) tokenElem(n *node) (string, bool) {
+	if s, ok := r.text(n); ok {
+		return r.tokenValue(n, "", s)
+	}
+	return "", false
+}
+
+func (r *reader) uintElem(n *node) (uint64, bool) {
+	if s, ok := r.text(n); ok {
+		return r.uintValue(n, "", s)
+	}
+	return 0, false
+}
+
+func (r *reader) uriElem(n *node) (string, bool) {
+	if s, ok := r.text(n); ok {
+		return r.uriValue(n, s)
+	}
+	return "", false
+}
+
+func (r *reader) boolElem(n *node) (bool, bool) {
+	if s, ok := r.text(n); ok {
+		return r.boolValue(n, s)
+	}
+	return false, false
+}
+
+func enumElemOK[T ~string](r *reader, n *node, values []T) (T, bool) {
+	if s, ok := r.text(n); ok {
+		return enumValue(r, n, "", s, values)
+	}
+	return "", false
+}
+
+func (r *reader) token(n *node) string {
+	v, _ := r.tokenElem(n)
+	return v
+}
+
+func (r *reader) optToken(n *node) *string { return optional(r.tokenElem(n)) }
 
 func (r *reader) uint(n *node) uint64 {
-	if s, ok := r.text(n); ok {
-		v, _ := r.uintValue(n, "", s)
-		return v
-	}
-	return 0
+	v, _ := r.uintElem(n)
+	return v
 }
 
-func (r *reader) optUint(n *node) *uint64 {
-	if s, ok := r.text(n); ok {
-		if v, ok := r.uintValue(n, "", s); ok {
-			return &v
-		}
-	}
-	return nil
-}
+func (r *reader) optUint(n *node) *uint64 { return optional(r.uintElem(n)) }
 
 func (r *reader) uri(n *node) string {
-	if s, ok := r.text(n); ok {
-		v, _ := r.uriValue(n, s)
-		return v
-	}
-	return ""
+	v, _ := r.uriElem(n)
+	return v
 }
 
-func (r *reader) optURI(n *node) *string {
-	if s, ok := r.text(n); ok {
-		if v, ok := r.uriValue(n, s); ok {
-			return &v
-		}
-	}
-	return nil
-}
+func (r *reader) optURI(n *node) *string { return optional(r.uriElem(n)) }
 
-func (r *reader) optBool(n *node) *bool {
-	if s, ok := r.text(n); ok {
-		if v, ok := r.boolValue(n, s); ok {
-			return &v
-		}
-	}
-	return nil
-}
+func (r *reader) optBool(n *node) *bool { return optional(r.boolElem(n)) }
 
 func enumElem[T ~string](r *reader, n *node, values []T) T {
-	if s, ok := r.text(n); ok {
-		v, _ := enumValue(r, n, "", s, values)
-		return v
-	}
-	return ""
+	v, _ := enumElemOK(r, n, values)
+	return v
 }
 
 func optEnum[T ~string](r *reader, n *node, values []T) *T {
-	if s, ok := r.text(n); ok {
-		if v, ok := enumValue(r, n, "", s, values); ok {
-			return &v
-		}
-	}
-	return nil
+	return optional(enumElemOK(r, n, values))
 }

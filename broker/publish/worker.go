@@ -504,20 +504,49 @@ func zapOpt(name string, v *uint64) zap.Field {
 	return zap.Uint64(name, *v)
 }
 
-func (w *worker) create() {
+// locked returns a context for one exchange of act (w.ctx) and takes the
+// store's lock of the provider, with the function that releases both; a
+// lock that cannot be taken fails act (ok false).
+func (w *worker) locked(act action) (ctx context.Context, release func(), ok bool) {
 	ctx, cancel := w.ctx()
-	defer cancel()
 	unlock, err := w.m.lock(ctx, w.pid)
 	if err != nil {
-		w.fail(actCreate, "lock", err, false)
+		w.fail(act, "lock", err, false)
+		cancel()
+		return nil, nil, false
+	}
+	return ctx, func() { unlock(); cancel() }, true
+}
+
+// storedActive returns the provider's record in the store when it is an
+// active subscription (nil otherwise, or when it cannot be read).
+func (w *worker) storedActive(ctx context.Context) *Record {
+	if stored, err := w.m.load(ctx, w.pid); err == nil && stored != nil && stored.Active {
+		return stored
+	}
+	return nil
+}
+
+// adoptOther adopts stored, an active record of the store, when it is
+// another broker's subscription (not w's record) to the configured URL
+// that has not expired at now, and reports whether it did.
+func (w *worker) adoptOther(stored *Record, now time.Time) bool {
+	if stored.ID == w.rec.ID || stored.URL != w.cfg.URL || !(stored.ExpiresAt.IsZero() || now.Before(stored.ExpiresAt)) {
+		return false
+	}
+	w.adopt(*stored, "subscription created by another broker")
+	w.succeeded()
+	return true
+}
+
+func (w *worker) create() {
+	ctx, release, ok := w.locked(actCreate)
+	if !ok {
 		return
 	}
-	defer unlock()
+	defer release()
 	now := w.m.clock.Now()
-	if stored, err := w.m.load(ctx, w.pid); err == nil && stored != nil && stored.Active && stored.ID != w.rec.ID &&
-		stored.URL == w.cfg.URL && (stored.ExpiresAt.IsZero() || now.Before(stored.ExpiresAt)) {
-		w.adopt(*stored, "subscription created by another broker")
-		w.succeeded()
+	if stored := w.storedActive(ctx); stored != nil && w.adoptOther(stored, now) {
 		return
 	}
 	cfg := w.cfg
@@ -574,18 +603,14 @@ func (w *worker) create() {
 }
 
 func (w *worker) update() {
-	ctx, cancel := w.ctx()
-	defer cancel()
-	unlock, err := w.m.lock(ctx, w.pid)
-	if err != nil {
-		w.fail(actUpdate, "lock", err, false)
+	ctx, release, ok := w.locked(actUpdate)
+	if !ok {
 		return
 	}
-	defer unlock()
+	defer release()
 	now := w.m.clock.Now()
-	if stored, err := w.m.load(ctx, w.pid); err == nil && stored != nil && stored.Active {
-		switch {
-		case stored.ID == w.rec.ID:
+	if stored := w.storedActive(ctx); stored != nil {
+		if stored.ID == w.rec.ID {
 			// Under the lock the stored record is authoritative: another
 			// broker may have renewed since we last looked.
 			if stored.SeqNumber > w.rec.SeqNumber || stored.UpdatedAt.After(w.rec.UpdatedAt) {
@@ -599,9 +624,7 @@ func (w *worker) update() {
 				w.succeeded()
 				return
 			}
-		case stored.ID != w.rec.ID && stored.URL == w.cfg.URL && (stored.ExpiresAt.IsZero() || now.Before(stored.ExpiresAt)):
-			w.adopt(*stored, "subscription created by another broker")
-			w.succeeded()
+		} else if w.adoptOther(stored, now) {
 			return
 		}
 	}
