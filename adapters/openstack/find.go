@@ -131,8 +131,7 @@ func (a *Adapter) findStorage(ctx context.Context, req *contract.Request) (*cont
 		}
 	}
 	if !complete {
-		res.Native[contract.NativeIncomplete] = "true"
-		res.State = contract.StateFailed
+		model.Incomplete(res)
 	}
 	return res, nil
 }
