@@ -46,10 +46,7 @@ func (a *Adapter) findServer(ctx context.Context, req *contract.Request) (*contr
 	if err != nil {
 		return nil, err
 	}
-	name := hostLabel(a.cfg.NamePrefix + req.JobID)
-	if x.Compute != nil && x.Compute.Hostname != nil {
-		name = *x.Compute.Hostname
-	}
+	name := a.serverName(req)
 	pages, err := servers.List(sc, servers.ListOpts{Name: "^" + regexp.QuoteMeta(name) + "$"}).AllPages(ctx)
 	if err != nil {
 		return nil, nativeErr("list servers", err)
