@@ -15,3 +15,19 @@ func TestCheckEndpoint(t *testing.T) {
 		}
 	}
 }
+
+func TestParseHTTPURL(t *testing.T) {
+	for s, want := range map[string]bool{
+		"https://cloud.example/occi/": true,
+		"http://10.0.0.1:8787":        true,
+		"HTTPS://cloud.example":       true,
+		"ftp://cloud.example/":        false,
+		"https://":                    false,
+		"/occi/":                      false,
+		"http://[::1":                 false,
+	} {
+		if u, ok := ParseHTTPURL(s); ok != want || ok && u.Host == "" {
+			t.Errorf("%q: got %v, %v", s, u, ok)
+		}
+	}
+}

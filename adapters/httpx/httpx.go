@@ -317,6 +317,16 @@ func (s *Slot) Tune(fn func(*Client)) {
 	fn(s.c)
 }
 
+// ParseHTTPURL parses s as an absolute http or https URL with a host;
+// false when it is not one.
+func ParseHTTPURL(s string) (*url.URL, bool) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, false
+	}
+	return u, true
+}
+
 // CheckEndpoint checks the endpoint configured for the named adapter
 // ("cdmi"): it is required and must be an http or https URL.
 func CheckEndpoint(adapter, endpoint string) error {
