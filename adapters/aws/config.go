@@ -3,8 +3,9 @@ package aws
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"regexp"
+
+	"github.com/caddy-csb/caddy-csb/adapters/httpx"
 )
 
 // Config says how to reach and use one AWS account (or an S3- or
@@ -109,8 +110,7 @@ func (c *Config) Validate() error {
 		if v == "" {
 			continue
 		}
-		u, err := url.Parse(v)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		if _, ok := httpx.ParseHTTPURL(v); !ok {
 			bad("%s %q: not an http(s) URL", name, v)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/caddy-csb/caddy-csb/adapters/internal/model"
 	"github.com/caddy-csb/caddy-csb/adapters/internal/objstore"
 	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
@@ -90,8 +91,7 @@ func (a *Adapter) findBucket(ctx context.Context, req *contract.Request) (*contr
 			res.Native[nativeObject] = key
 			res.URI = a.objectURL(bucket, key)
 		case isNotFound(err):
-			res.Native[contract.NativeIncomplete] = "true"
-			res.State = contract.StateFailed
+			model.Incomplete(res)
 		default:
 			return nil, nativeErr("head object", err)
 		}

@@ -1,12 +1,10 @@
 package aws
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -14,6 +12,7 @@ import (
 
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
+	"github.com/caddy-csb/caddy-csb/adapters/internal/front"
 	"github.com/caddy-csb/caddy-csb/broker/contract"
 )
 
@@ -43,12 +42,7 @@ func (a *Adapter) Front(ctx context.Context, r *http.Request, res *contract.Reso
 			return nil, err
 		}
 		base, service = res.Native[nativeEndpoint], "s3"
-		if r.Method == http.MethodHead && !strings.Contains(strings.Trim(r.URL.Path, "/"), "/") {
-			// Swift's s3api (2.30, eventlet 0.33) answers HEAD on a bucket
-			// with a chunked 204 that carries a body, which would corrupt
-			// the next response on a reused connection.
-			r.Close = true
-		}
+		front.NoReuseAfterContainerHEAD(r)
 	case kindInstance:
 		body, err := checkEC2Request(r, res.Native[nativeInstanceID])
 		if err != nil {
@@ -63,24 +57,15 @@ func (a *Adapter) Front(ctx context.Context, r *http.Request, res *contract.Reso
 	default:
 		return nil, foreign(res)
 	}
-	bu, err := url.Parse(base)
-	if err != nil || bu.Host == "" {
-		return nil, &contract.Error{Kind: contract.KindServer, Op: "front", Err: fmt.Errorf("bad native endpoint %q", base)}
-	}
-	bpath := strings.TrimRight(bu.Path, "/")
-	raw := strings.TrimRight(bu.EscapedPath(), "/") + r.URL.EscapedPath()
-	r.URL.Path = bpath + r.URL.Path
-	r.URL.RawPath = raw
-	if r.URL.EscapedPath() != raw {
-		r.URL.RawPath = ""
+	upstream, err := front.Rebase(r, base)
+	if err != nil {
+		return nil, err
 	}
 	q := r.URL.Query()
 	for _, p := range presignParams {
 		q.Del(p)
 	}
 	r.URL.RawQuery = strings.ReplaceAll(q.Encode(), "+", "%20")
-	r.URL.Scheme, r.URL.Host = bu.Scheme, bu.Host
-	r.Host = bu.Host
 	for _, h := range []string{"Authorization", "X-Amz-Date", "X-Amz-Security-Token", "X-Amz-Content-Sha256"} {
 		r.Header.Del(h)
 	}
@@ -114,7 +99,7 @@ func (a *Adapter) Front(ctx context.Context, r *http.Request, res *contract.Reso
 			r.Header.Set(h, v)
 		}
 	}
-	return &url.URL{Scheme: bu.Scheme, Host: bu.Host}, nil
+	return upstream, nil
 }
 
 // s3ConfigSubresources change who may reach a bucket or where its data
@@ -183,9 +168,6 @@ var frontedEC2Actions = map[string]bool{
 	"StopInstances": true, "RebootInstances": true, "GetConsoleOutput": true,
 }
 
-// maxQueryBody bounds a fronted EC2 request body.
-const maxQueryBody = 64 << 10
-
 // checkEC2Request allows the actions of frontedEC2Actions on the job's
 // instance only, and returns the body to sign (restored in r).
 func checkEC2Request(r *http.Request, id string) ([]byte, error) {
@@ -196,12 +178,8 @@ func checkEC2Request(r *http.Request, id string) ([]byte, error) {
 	var body []byte
 	if r.Body != nil && r.Method == http.MethodPost {
 		var err error
-		body, err = io.ReadAll(io.LimitReader(r.Body, maxQueryBody+1))
-		if err != nil {
-			return nil, &contract.Error{Kind: contract.KindClient, Op: "front", Err: err}
-		}
-		if len(body) > maxQueryBody {
-			return nil, contract.Refused("request body larger than %d bytes", maxQueryBody)
+		if body, err = front.ReadAction(r, "request"); err != nil {
+			return nil, err
 		}
 		form, err := url.ParseQuery(string(body))
 		if err != nil {
@@ -210,9 +188,7 @@ func checkEC2Request(r *http.Request, id string) ([]byte, error) {
 		for k, v := range form {
 			params[k] = append(params[k], v...)
 		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		r.ContentLength = int64(len(body))
-		r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+		contract.ResetBody(r, body)
 	}
 	if !frontedEC2Actions[params.Get("Action")] {
 		return nil, contract.Refused("EC2 action %q goes through the broker", params.Get("Action"))

@@ -14,7 +14,6 @@ package cdmi
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -44,11 +43,8 @@ type Adapter struct {
 
 // New returns an adapter for the CDMI root at cfg.Endpoint.
 func New(cfg Config) (*Adapter, error) {
-	if cfg.Endpoint == "" {
-		return nil, errors.New("cdmi: endpoint is required")
-	}
-	if !strings.HasPrefix(cfg.Endpoint, "http://") && !strings.HasPrefix(cfg.Endpoint, "https://") {
-		return nil, fmt.Errorf("cdmi: endpoint %q must be an http or https URL", cfg.Endpoint)
+	if err := httpx.CheckEndpoint("cdmi", cfg.Endpoint); err != nil {
+		return nil, err
 	}
 	if !strings.HasSuffix(cfg.Endpoint, "/") {
 		cfg.Endpoint += "/"

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 
+	"github.com/caddy-csb/caddy-csb/adapters/internal/model"
 	"github.com/caddy-csb/caddy-csb/broker/contract"
 )
 
@@ -43,15 +44,11 @@ func (a *Adapter) Find(ctx context.Context, req *contract.Request) (*contract.Re
 		return nil, nil
 	}
 	if missing {
-		res.Native[contract.NativeIncomplete] = "true"
-		res.State = contract.StateFailed
+		model.Incomplete(res)
 	}
 	if at[keyCap] != "" {
 		res.Native[keyCap] = at[keyCap]
 	}
 	res.URI = cmp.Or(res.Native[keyContainer], res.Native[keyDomain], res.Native[keyCap])
-	if out, err := a.Status(ctx, res); err == nil {
-		return out, nil
-	}
-	return res, nil // found, not readable yet: the broker polls
+	return model.ReadBack(ctx, a.Status, res)
 }

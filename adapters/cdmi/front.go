@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/caddy-csb/caddy-csb/adapters/internal/front"
 	"github.com/caddy-csb/caddy-csb/broker/contract"
 )
 
@@ -35,46 +36,36 @@ import (
 //
 // The provider's credentials are the broker's (BrokerAuthenticates).
 func (a *Adapter) Front(ctx context.Context, r *http.Request, res *contract.Resource) (*url.URL, error) {
-	base, err := contract.NewFrontBase(a.cfg.Endpoint)
-	if err != nil {
-		return nil, err
-	}
-	p := r.URL.Path
-	switch r.Method {
-	case http.MethodGet, http.MethodHead, http.MethodPut, http.MethodPost, http.MethodDelete:
-	default:
-		return nil, contract.Refused("method %s is not allowed through the broker", r.Method)
-	}
-	readOnly := func(what string) error {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			return contract.Refused("%s is read-only through the broker", what)
+	return front.Scoped(a.cfg.Endpoint, r, func(base *contract.FrontBase, p string) error {
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodPut, http.MethodPost, http.MethodDelete:
+		default:
+			return contract.Refused("method %s is not allowed through the broker", r.Method)
 		}
-		return nil
-	}
-	container, hasContainer := base.RoutePath(res.Native[keyContainer])
-	domain, hasDomain := base.RoutePath(res.Native[keyDomain])
-	switch {
-	case hasContainer && contract.Within(p, container):
-		if r.Method == http.MethodDelete && strings.TrimSuffix(p, "/") == strings.TrimSuffix(container, "/") {
-			return nil, contract.Refused("the job's container is deleted by removing the job through the broker")
-		}
-		if r.Method == http.MethodPut || r.Method == http.MethodPost {
-			if err := checkBody(r); err != nil {
-				return nil, err
+		readOnly := func(what string) error {
+			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+				return contract.Refused("%s is read-only through the broker", what)
 			}
+			return nil
 		}
-	case hasDomain && contract.Within(p, domain):
-		if err := readOnly("the job's domain"); err != nil {
-			return nil, err
+		container, hasContainer := base.RoutePath(res.Native[keyContainer])
+		domain, hasDomain := base.RoutePath(res.Native[keyDomain])
+		switch {
+		case hasContainer && contract.Within(p, container):
+			if r.Method == http.MethodDelete && strings.TrimSuffix(p, "/") == strings.TrimSuffix(container, "/") {
+				return contract.Refused("the job's container is deleted by removing the job through the broker")
+			}
+			if r.Method == http.MethodPut || r.Method == http.MethodPost {
+				return checkBody(r)
+			}
+			return nil
+		case hasDomain && contract.Within(p, domain):
+			return readOnly("the job's domain")
+		case contract.Within(p, "/cdmi_capabilities/"):
+			return readOnly("a capability object")
 		}
-	case contract.Within(p, "/cdmi_capabilities/"):
-		if err := readOnly("a capability object"); err != nil {
-			return nil, err
-		}
-	default:
-		return nil, contract.NotInJob(p)
-	}
-	return base.Rewrite(r), nil
+		return contract.NotInJob(p)
+	})
 }
 
 // deniedFields are the fields of a CDMI request body that name other

@@ -11,7 +11,6 @@ package cimi
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -47,11 +46,8 @@ type Adapter struct {
 
 // New returns an adapter for the provider at cfg.Endpoint.
 func New(cfg Config) (*Adapter, error) {
-	if cfg.Endpoint == "" {
-		return nil, errors.New("cimi: endpoint is required")
-	}
-	if !strings.HasPrefix(cfg.Endpoint, "http://") && !strings.HasPrefix(cfg.Endpoint, "https://") {
-		return nil, fmt.Errorf("cimi: endpoint %q must be an http or https URL", cfg.Endpoint)
+	if err := httpx.CheckEndpoint("cimi", cfg.Endpoint); err != nil {
+		return nil, err
 	}
 	if cfg.NamePrefix == "" {
 		cfg.NamePrefix = "csb-"

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/caddy-csb/caddy-csb/adapters/internal/front"
 	"github.com/caddy-csb/caddy-csb/broker/contract"
 )
 
@@ -29,53 +30,47 @@ import (
 //
 // The provider's credentials are the broker's (BrokerAuthenticates).
 func (a *Adapter) Front(ctx context.Context, r *http.Request, res *contract.Resource) (*url.URL, error) {
-	base, err := contract.NewFrontBase(a.cfg.Endpoint)
-	if err != nil {
-		return nil, err
-	}
-	p := r.URL.Path
-	within := "" // the Native key of the job's resource p is, or lies below
-	for _, key := range []string{keyMachine, keyVolume, keyNetwork, keyMachineVolume, keyJob} {
-		if root, ok := base.RoutePath(res.Native[key]); ok && strings.TrimSuffix(p, "/") == strings.TrimSuffix(root, "/") {
-			within = key
-			break
+	return front.Scoped(a.cfg.Endpoint, r, func(base *contract.FrontBase, p string) error {
+		within := "" // the Native key of the job's resource p is, or lies below
+		for _, key := range []string{keyMachine, keyVolume, keyNetwork, keyMachineVolume, keyJob} {
+			if root, ok := base.RoutePath(res.Native[key]); ok && strings.TrimSuffix(p, "/") == strings.TrimSuffix(root, "/") {
+				within = key
+				break
+			}
 		}
-	}
-	for _, key := range []string{keyMachine, keyVolume, keyNetwork} {
-		if root, ok := base.RoutePath(res.Native[key]); ok && within == "" && contract.Within(p, root) {
-			within = key
+		for _, key := range []string{keyMachine, keyVolume, keyNetwork} {
+			if root, ok := base.RoutePath(res.Native[key]); ok && within == "" && contract.Within(p, root) {
+				within = key
+			}
 		}
-	}
-	if within == "" {
-		return nil, contract.NotInJob(p)
-	}
-	q, err := url.ParseQuery(r.URL.RawQuery)
-	if err != nil {
-		// A pair Go's parser drops (a ";", a bad escape) may be read by
-		// the provider's.
-		return nil, contract.Refused("query %q not understood", r.URL.RawQuery)
-	}
-	for k := range q {
-		if !frontedQuery[k] {
-			return nil, contract.Refused("query parameter %s is not allowed through the broker", k)
+		if within == "" {
+			return contract.NotInJob(p)
 		}
-	}
-	switch r.Method {
-	case http.MethodGet, http.MethodHead:
-	case http.MethodPost:
-		if within != keyMachine && within != keyNetwork {
-			return nil, contract.Refused("POST %s is not allowed through the broker", p)
+		q, err := url.ParseQuery(r.URL.RawQuery)
+		if err != nil {
+			// A pair Go's parser drops (a ";", a bad escape) may be read by
+			// the provider's.
+			return contract.Refused("query %q not understood", r.URL.RawQuery)
 		}
-		if r.URL.RawQuery != "" {
-			return nil, contract.Refused("an action takes no query")
+		for k := range q {
+			if !frontedQuery[k] {
+				return contract.Refused("query parameter %s is not allowed through the broker", k)
+			}
 		}
-		if err := checkAction(r, within); err != nil {
-			return nil, err
+		switch r.Method {
+		case http.MethodGet, http.MethodHead:
+			return nil
+		case http.MethodPost:
+			if within != keyMachine && within != keyNetwork {
+				return contract.Refused("POST %s is not allowed through the broker", p)
+			}
+			if r.URL.RawQuery != "" {
+				return contract.Refused("an action takes no query")
+			}
+			return checkAction(r, within)
 		}
-	default:
-		return nil, contract.Refused("%s on the job's resources goes through the broker", r.Method)
-	}
-	return base.Rewrite(r), nil
+		return contract.Refused("%s on the job's resources goes through the broker", r.Method)
+	})
 }
 
 // frontedQuery are the CIMI query parameters a job's owner may send: they
@@ -90,9 +85,6 @@ var frontedActions = map[string]map[string]bool{
 	keyNetwork: {"start": true, "stop": true},
 }
 
-// maxActionBody bounds the body of a fronted action.
-const maxActionBody = 64 << 10
-
 // checkAction allows a POST whose body is a CIMI Action of frontedActions
 // for the kind of resource, with nothing else in it.
 func checkAction(r *http.Request, key string) error {
@@ -105,12 +97,9 @@ func checkAction(r *http.Request, key string) error {
 	if contract.Encoded(r) {
 		return contract.Refused("a content-encoded action body is not allowed through the broker")
 	}
-	body, over, err := contract.ReadBody(r, maxActionBody)
+	body, err := front.ReadAction(r, "action")
 	if err != nil {
 		return err
-	}
-	if over {
-		return contract.Refused("action body larger than %d bytes", maxActionBody)
 	}
 	var act map[string]json.RawMessage
 	if _, err := contract.ObjectKeys(body); err != nil || json.Unmarshal(body, &act) != nil {

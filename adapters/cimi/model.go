@@ -2,7 +2,8 @@ package cimi
 
 import (
 	"encoding/json"
-	"sort"
+	"maps"
+	"slices"
 )
 
 // CIMI JSON binding (DSP0263): the resources this adapter reads and writes.
@@ -219,12 +220,7 @@ func (c *collection) UnmarshalJSON(data []byte) error {
 	_ = json.Unmarshal(raw["id"], &c.ID)
 	_ = json.Unmarshal(raw["count"], &c.Count)
 	_ = json.Unmarshal(raw["operations"], &c.Operations)
-	keys := make([]string, 0, len(raw))
-	for k := range raw {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(raw)) {
 		if k == "operations" || k == "properties" {
 			continue
 		}

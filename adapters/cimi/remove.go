@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 
+	"github.com/caddy-csb/caddy-csb/adapters/internal/model"
 	"github.com/caddy-csb/caddy-csb/broker/contract"
 )
 
@@ -81,14 +82,10 @@ func (a *Adapter) Find(ctx context.Context, req *contract.Request) (*contract.Re
 		want.Storage != nil && res.Native[keyVolume] == "" ||
 		want.Network != nil && res.Native[keyNetwork] == "" ||
 		want.Compute != nil && want.Storage != nil && res.Native[keyMachineVolume] == "" {
-		res.Native[contract.NativeIncomplete] = "true"
-		res.State = contract.StateFailed
+		model.Incomplete(res)
 	}
 	res.URI = cmp.Or(res.Native[keyMachine], res.Native[keyVolume], res.Native[keyNetwork])
-	if out, err := a.Status(ctx, res); err == nil {
-		return out, nil
-	}
-	return res, nil // found, not readable yet: the broker polls
+	return model.ReadBack(ctx, a.Status, res)
 }
 
 // findAttachment records the MachineVolume that attaches the job's volume

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/caddy-csb/caddy-csb/adapters/internal/model"
 	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
@@ -23,7 +24,7 @@ func (a *Adapter) status(ctx context.Context, res *contract.Resource, created *M
 	out := res.Clone()
 	out.State = contract.StateReady
 	iaas := &csbmsg.IaaS{}
-	gone, parts := 0, 0
+	var parts model.Parts
 	// read GETs the part under key into v; false when the resource has
 	// no such part or the provider no longer holds it.
 	read := func(what, key string, v any) (bool, error) {
@@ -31,11 +32,11 @@ func (a *Adapter) status(ctx context.Context, res *contract.Resource, created *M
 		if href == "" {
 			return false, nil
 		}
-		parts++
+		parts.Held++
 		_, err := a.call(ctx, op+": read "+what, http.MethodGet, href, nil, v)
 		switch {
 		case contract.KindOf(err) == contract.KindNotFound:
-			gone++
+			parts.Gone++
 			return false, nil
 		case err != nil:
 			return false, err
@@ -46,7 +47,7 @@ func (a *Adapter) status(ctx context.Context, res *contract.Resource, created *M
 	read1 := read
 	if created != nil {
 		m = *created
-		read1 = func(string, string, any) (bool, error) { parts++; return true, nil }
+		read1 = func(string, string, any) (bool, error) { parts.Held++; return true, nil }
 	}
 	if ok, err := read1("machine", keyMachine, &m); err != nil {
 		return nil, err
@@ -121,12 +122,7 @@ func (a *Adapter) status(ctx context.Context, res *contract.Resource, created *M
 			iaas.NetworkInterface = &csbmsg.NetworkInterface{Allocation: ptr(csbmsg.AllocationDynamic), Status: nw.Status}
 		}
 	}
-	switch {
-	case parts > 0 && gone == parts:
-		out.State = contract.StateGone
-	case gone > 0 || res.Native[contract.NativeIncomplete] != "":
-		out.State = contract.StateFailed
-	}
+	out.State = parts.State(out.State, res)
 	out.Granted = csbmsg.ServiceRequest{IaaS: iaas}
 	return out, nil
 }

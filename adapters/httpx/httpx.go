@@ -27,6 +27,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -314,4 +315,26 @@ func (s *Slot) Tune(fn func(*Client)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	fn(s.c)
+}
+
+// ParseHTTPURL parses s as an absolute http or https URL with a host;
+// false when it is not one.
+func ParseHTTPURL(s string) (*url.URL, bool) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, false
+	}
+	return u, true
+}
+
+// CheckEndpoint checks the endpoint configured for the named adapter
+// ("cdmi"): it is required and must be an http or https URL.
+func CheckEndpoint(adapter, endpoint string) error {
+	if endpoint == "" {
+		return fmt.Errorf("%s: endpoint is required", adapter)
+	}
+	if !strings.HasPrefix(endpoint, "http://") && !strings.HasPrefix(endpoint, "https://") {
+		return fmt.Errorf("%s: endpoint %q must be an http or https URL", adapter, endpoint)
+	}
+	return nil
 }

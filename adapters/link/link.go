@@ -190,15 +190,14 @@ func (a *Adapter) Status(ctx context.Context, res *contract.Resource) (*contract
 	if err := ctx.Err(); err != nil {
 		return nil, &contract.Error{Kind: contract.KindTimeout, Op: "status", Err: err}
 	}
-	out := *res
-	out.Native = copyMap(res.Native)
+	out := res.Clone()
 	if res.Native[nativeGone] != "" || res.URI == "" {
 		out.State = contract.StateGone
 		out.Granted = csbmsg.ServiceRequest{}
-		return &out, nil
+		return out, nil
 	}
 	out.State = contract.StateReady
-	return &out, nil
+	return out, nil
 }
 
 // Update records a changed rel, which the service must offer; the href
@@ -252,14 +251,6 @@ func (a *Adapter) Remove(ctx context.Context, res *contract.Resource) error {
 	}
 	res.Native[nativeGone] = "true"
 	return nil
-}
-
-func copyMap(m map[string]string) map[string]string {
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 // Interface guard.

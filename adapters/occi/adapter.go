@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/caddy-csb/caddy-csb/adapters/httpx"
 	"github.com/caddy-csb/caddy-csb/broker/clock"
 	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
@@ -99,8 +100,8 @@ func New(cfg Config) (*Adapter, error) {
 	if cfg.Endpoint == "" {
 		return nil, errors.New("occi: endpoint is required")
 	}
-	u, err := url.Parse(cfg.Endpoint)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	u, ok := httpx.ParseHTTPURL(cfg.Endpoint)
+	if !ok {
 		return nil, fmt.Errorf("occi: endpoint %q is not an http(s) URL", cfg.Endpoint)
 	}
 	if !strings.HasSuffix(u.Path, "/") {

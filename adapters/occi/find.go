@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/caddy-csb/caddy-csb/adapters/internal/model"
 	"github.com/caddy-csb/caddy-csb/broker/contract"
 )
 
@@ -69,14 +70,10 @@ func (a *Adapter) Find(ctx context.Context, req *contract.Request) (*contract.Re
 		(want.Network != nil || want.NetworkInterface != nil) && n[nativeNetwork] == "" ||
 		n[nativeCompute] != "" && n[nativeNetwork] != "" && n[nativeNetworkInterface] == "" ||
 		n[nativeCompute] != "" && n[nativeStorage] != "" && n[nativeStorageLink] == "" {
-		n[contract.NativeIncomplete] = "true"
-		res.State = contract.StateFailed
+		model.Incomplete(res)
 	}
 	res.URI = primary(n)
-	if out, err := a.Status(ctx, res); err == nil {
-		return out, nil
-	}
-	return res, nil // found, not readable yet: the broker polls
+	return model.ReadBack(ctx, a.Status, res)
 }
 
 // titled returns the location and rendering of the entity of a kind whose

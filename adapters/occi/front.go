@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/caddy-csb/caddy-csb/adapters/internal/front"
 	"github.com/caddy-csb/caddy-csb/broker/contract"
 )
 
@@ -29,37 +30,31 @@ import (
 //
 // The provider's credentials are the broker's (BrokerAuthenticates).
 func (a *Adapter) Front(ctx context.Context, r *http.Request, res *contract.Resource) (*url.URL, error) {
-	base, err := contract.NewFrontBase(a.base.String())
-	if err != nil {
-		return nil, err
-	}
-	p := r.URL.Path
-	kind := ""
-	for _, key := range []string{nativeCompute, nativeStorage, nativeNetwork, nativeNetworkInterface, nativeStorageLink} {
-		if key == nativeNetwork && res.Native[nativeNetworkShared] != "" {
-			continue // the provider's network, not the job's
+	return front.Scoped(a.base.String(), r, func(base *contract.FrontBase, p string) error {
+		kind := ""
+		for _, key := range []string{nativeCompute, nativeStorage, nativeNetwork, nativeNetworkInterface, nativeStorageLink} {
+			if key == nativeNetwork && res.Native[nativeNetworkShared] != "" {
+				continue // the provider's network, not the job's
+			}
+			if loc, ok := base.RoutePath(res.Native[key]); ok && p == loc {
+				kind = key
+				break
+			}
 		}
-		if loc, ok := base.RoutePath(res.Native[key]); ok && p == loc {
-			kind = key
-			break
+		if kind == "" {
+			return contract.NotInJob(p)
 		}
-	}
-	if kind == "" {
-		return nil, contract.NotInJob(p)
-	}
-	switch r.Method {
-	case http.MethodGet, http.MethodHead:
-		if r.URL.RawQuery != "" {
-			return nil, contract.Refused("a query on an entity is not allowed through the broker")
+		switch r.Method {
+		case http.MethodGet, http.MethodHead:
+			if r.URL.RawQuery != "" {
+				return contract.Refused("a query on an entity is not allowed through the broker")
+			}
+			return nil
+		case http.MethodPost:
+			return checkAction(r, kind)
 		}
-	case http.MethodPost:
-		if err := checkAction(r, kind); err != nil {
-			return nil, err
-		}
-	default:
-		return nil, contract.Refused("%s on the job's entities goes through the broker", r.Method)
-	}
-	return base.Rewrite(r), nil
+		return contract.Refused("%s on the job's entities goes through the broker", r.Method)
+	})
 }
 
 // frontedActions are the actions a job's owner may trigger through the
@@ -73,9 +68,6 @@ var frontedActions = map[string]struct {
 	nativeNetwork: {SchemeNetworkAction, map[string]bool{"up": true, "down": true}},
 	nativeStorage: {SchemeStorageAction, map[string]bool{"online": true, "offline": true}},
 }
-
-// maxActionBody bounds the body of a fronted action.
-const maxActionBody = 64 << 10
 
 // checkAction allows POST <entity>?action=<term> for the actions of
 // frontedActions, with the action's category and at most its method
@@ -96,12 +88,8 @@ func checkAction(r *http.Request, kind string) error {
 	}
 	var body []byte
 	if r.Body != nil && r.Body != http.NoBody {
-		var over bool
-		if body, over, err = contract.ReadBody(r, maxActionBody); err != nil {
+		if body, err = front.ReadAction(r, "action"); err != nil {
 			return err
-		}
-		if over {
-			return contract.Refused("action body larger than %d bytes", maxActionBody)
 		}
 	}
 	if len(bytes.TrimSpace(body)) > 0 {

@@ -3,7 +3,8 @@ package occi
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -242,12 +243,7 @@ func (jc jsonCategory) category(class string) (Category, error) {
 	if err := flattenAttrs("", jc.Attributes, defs); err != nil {
 		return Category{}, fmt.Errorf("discovery json: %s %s: %w", class, jc.Term, err)
 	}
-	names := make([]string, 0, len(defs))
-	for n := range defs {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(defs)) {
 		c.Attributes = append(c.Attributes, defs[n])
 	}
 	return c, nil

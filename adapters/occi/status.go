@@ -12,7 +12,7 @@ import (
 // Status reads every entity the resource holds and rebuilds Granted. A
 // resource whose primary entity is gone is reported with StateGone.
 func (a *Adapter) Status(ctx context.Context, res *contract.Resource) (*contract.Resource, error) {
-	out := &contract.Resource{URI: res.URI, Native: copyMap(res.Native), Endpoint: res.Endpoint}
+	out := res.Clone() // State and Granted are set below
 	ia := &csbmsg.IaaS{}
 	states := []contract.State{}
 	gone := false
@@ -164,12 +164,4 @@ func (a *Adapter) linkAttributes(ctx context.Context, source *Message, loc strin
 		return Attributes{}, err
 	}
 	return r.msg.Attributes, nil
-}
-
-func copyMap(m map[string]string) map[string]string {
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }

@@ -3,9 +3,10 @@ package openstack
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"regexp"
 	"strings"
+
+	"github.com/caddy-csb/caddy-csb/adapters/httpx"
 )
 
 // Config says how to reach and use one OpenStack cloud. Either Keystone
@@ -107,8 +108,7 @@ func (c *Config) Validate() error {
 		if v == "" {
 			return
 		}
-		u, err := url.Parse(v)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		if _, ok := httpx.ParseHTTPURL(v); !ok {
 			bad("%s %q: not an http(s) URL", name, v)
 		}
 	}

@@ -46,10 +46,7 @@ func (a *Adapter) findServer(ctx context.Context, req *contract.Request) (*contr
 	if err != nil {
 		return nil, err
 	}
-	name := hostLabel(a.cfg.NamePrefix + req.JobID)
-	if x.Compute != nil && x.Compute.Hostname != nil {
-		name = *x.Compute.Hostname
-	}
+	name := a.serverName(req)
 	pages, err := servers.List(sc, servers.ListOpts{Name: "^" + regexp.QuoteMeta(name) + "$"}).AllPages(ctx)
 	if err != nil {
 		return nil, nativeErr("list servers", err)
@@ -131,8 +128,7 @@ func (a *Adapter) findStorage(ctx context.Context, req *contract.Request) (*cont
 		}
 	}
 	if !complete {
-		res.Native[contract.NativeIncomplete] = "true"
-		res.State = contract.StateFailed
+		model.Incomplete(res)
 	}
 	return res, nil
 }

@@ -1,16 +1,14 @@
 package openstack
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/caddy-csb/caddy-csb/adapters/internal/front"
 	"github.com/caddy-csb/caddy-csb/broker/contract"
 )
 
@@ -37,13 +35,7 @@ func (a *Adapter) Front(ctx context.Context, r *http.Request, res *contract.Reso
 			return nil, err
 		}
 		base = res.Native[nativeStorageURL]
-		if r.Method == http.MethodHead && !strings.Contains(strings.Trim(r.URL.Path, "/"), "/") {
-			// Swift 2.30 on eventlet 0.33 answers HEAD on a container with
-			// a chunked 204 that carries a body; on a reused connection
-			// those bytes would be read as the next response. Do not
-			// reuse this one.
-			r.Close = true
-		}
+		front.NoReuseAfterContainerHEAD(r)
 	case kindServer:
 		if err := checkNovaRequest(r, res.Native[nativeServerID]); err != nil {
 			return nil, err
@@ -73,26 +65,15 @@ func (a *Adapter) Front(ctx context.Context, r *http.Request, res *contract.Reso
 
 // rewrite points r at base + r's path and sets the token.
 func rewrite(r *http.Request, base, tok string) (*url.URL, error) {
-	bu, err := url.Parse(base)
-	if err != nil || bu.Host == "" {
-		return nil, &contract.Error{Kind: contract.KindServer, Op: "front", Err: fmt.Errorf("bad native endpoint %q", base)}
+	upstream, err := front.Rebase(r, base)
+	if err != nil {
+		return nil, err
 	}
-	bpath := strings.TrimRight(bu.Path, "/")
-	braw := strings.TrimRight(bu.EscapedPath(), "/")
-	rawSuffix := r.URL.EscapedPath()
-	r.URL.Path = bpath + r.URL.Path
-	r.URL.RawPath = braw + rawSuffix
-	if r.URL.EscapedPath() != r.URL.RawPath {
-		// Not a valid encoding of Path: let Go encode Path itself.
-		r.URL.RawPath = ""
-	}
-	r.URL.Scheme, r.URL.Host = bu.Scheme, bu.Host
-	r.Host = bu.Host
 	for _, h := range credentialHeaders {
 		r.Header.Del(h)
 	}
 	r.Header.Set("X-Auth-Token", tok)
-	return &url.URL{Scheme: bu.Scheme, Host: bu.Host}, nil
+	return upstream, nil
 }
 
 // swiftDeniedHeaders reach outside the job's container (ACLs that open it
@@ -166,9 +147,6 @@ var frontedNovaActions = map[string]bool{
 	"pause": true, "unpause": true, "os-getConsoleOutput": true,
 }
 
-// maxActionBody bounds the body of a fronted server action.
-const maxActionBody = 64 << 10
-
 // checkNovaRequest allows reading the job's server (and its
 // sub-resources) and a few actions on it.
 func checkNovaRequest(r *http.Request, id string) error {
@@ -192,12 +170,9 @@ func checkNovaRequest(r *http.Request, id string) error {
 	if r.Body == nil {
 		return contract.Refused("server action without a body")
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxActionBody+1))
+	body, err := front.ReadAction(r, "server action")
 	if err != nil {
-		return &contract.Error{Kind: contract.KindClient, Op: "front", Err: err}
-	}
-	if len(body) > maxActionBody {
-		return contract.Refused("server action body larger than %d bytes", maxActionBody)
+		return err
 	}
 	var action map[string]json.RawMessage
 	if err := json.Unmarshal(body, &action); err != nil || len(action) != 1 {
@@ -208,9 +183,7 @@ func checkNovaRequest(r *http.Request, id string) error {
 			return contract.Refused("server action %q goes through the broker", name)
 		}
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	r.ContentLength = int64(len(body))
-	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	contract.ResetBody(r, body)
 	return nil
 }
 

@@ -47,6 +47,16 @@ func (n need) String() string {
 	return fmt.Sprintf("%d vCPUs, %d MiB RAM, %d GB disk", n.cores, n.ramMiB, n.diskGB)
 }
 
+// serverName is the name of the job's server: the requested hostname,
+// else the name prefix and the job id made a host label. Provision names
+// the server so and Find looks it up by it.
+func (a *Adapter) serverName(req *contract.Request) string {
+	if c := req.Want.IaaS.Compute; c != nil && c.Hostname != nil {
+		return *c.Hostname
+	}
+	return hostLabel(a.cfg.NamePrefix + req.JobID)
+}
+
 // needOf reads the sizes an IaaS request asks for. Memory is in GB
 // (draft <memory>), Nova's RAM in MiB.
 func needOf(x *csbmsg.IaaS) (need, error) {
@@ -186,10 +196,7 @@ func (a *Adapter) provisionServer(ctx context.Context, req *contract.Request) (*
 	if err != nil {
 		return nil, err
 	}
-	name := hostLabel(a.cfg.NamePrefix + req.JobID)
-	if x.Compute != nil && x.Compute.Hostname != nil {
-		name = *x.Compute.Hostname
-	}
+	name := a.serverName(req)
 	if !serverNameRE.MatchString(name) {
 		return nil, &contract.Error{Kind: contract.KindClient, Op: "provision", Err: fmt.Errorf("hostname %q is not a valid host name", name)}
 	}

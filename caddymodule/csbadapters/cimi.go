@@ -37,10 +37,7 @@ func (m *CIMIAdapter) PeerOrigins() []string { return []string{m.Endpoint} }
 
 // CaddyModule returns the Caddy module information.
 func (CIMIAdapter) CaddyModule() caddy.ModuleInfo {
-	return caddy.ModuleInfo{
-		ID:  "csb.adapters.cimi",
-		New: func() caddy.Module { return new(CIMIAdapter) },
-	}
+	return cfparse.Module[CIMIAdapter]("csb.adapters.cimi")
 }
 
 // Provision builds the adapter; it makes no network call.

@@ -21,7 +21,8 @@ package dsmeta
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -146,12 +147,7 @@ func Format(m map[string]string) string {
 func FromHeaders(h map[string][]string, prefix string) map[string]string {
 	out := map[string]string{}
 	lp := strings.ToLower(prefix)
-	keys := make([]string, 0, len(h))
-	for k := range h {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(h)) {
 		if lk := strings.ToLower(k); strings.HasPrefix(lk, lp) && len(lk) > len(lp) && len(h[k]) > 0 {
 			out[lk[len(lp):]] = h[k][0]
 		}

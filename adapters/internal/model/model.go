@@ -2,7 +2,9 @@
 // DSaaS through two native APIs (openstack: Nova and Swift; aws: EC2 and
 // S3): which API a request is for, the error for a Resource another
 // adapter made, and the mapping tables their READMEs show. It also holds
-// the state rule of a job made of several provider objects (Parts).
+// the state rule of a job made of several provider objects (Parts), for
+// every adapter, and how a Find reports such a job (Incomplete,
+// ReadBack).
 package model
 
 import (
@@ -60,6 +62,26 @@ func (p Parts) State(state contract.State, res *contract.Resource) contract.Stat
 		return contract.StateFailed
 	}
 	return state
+}
+
+// Incomplete marks res, what a Find gathered of a job, as holding fewer
+// objects than the request asks for: failed now, and recorded so
+// (Native[contract.NativeIncomplete]) for Status to keep reporting it
+// failed (Parts.State), so the broker removes the job rather than hand
+// it to the consumer.
+func Incomplete(res *contract.Resource) {
+	res.Native[contract.NativeIncomplete] = "true"
+	res.State = contract.StateFailed
+}
+
+// ReadBack is the answer of a Find that gathered res: res as status
+// reads it back, or res itself while it cannot be read yet (the broker
+// polls).
+func ReadBack(ctx context.Context, status func(context.Context, *contract.Resource) (*contract.Resource, error), res *contract.Resource) (*contract.Resource, error) {
+	if out, err := status(ctx, res); err == nil {
+		return out, nil
+	}
+	return res, nil
 }
 
 // Route is what a two-API adapter does with the resources of one of its

@@ -2,6 +2,7 @@ package model
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -84,5 +85,28 @@ func TestRouterUpdateNeedsTheModelsElement(t *testing.T) {
 	}
 	if _, err := r.Update(ctx, bucket, dsaas); err != nil || called != "bucket" {
 		t.Errorf("bucket updated with <DSaaS>: %v (called %q)", err, called)
+	}
+}
+
+func TestIncompleteAndReadBack(t *testing.T) {
+	res := &contract.Resource{State: contract.StatePending, Native: map[string]string{"k": "v"}}
+	Incomplete(res)
+	if res.State != contract.StateFailed || res.Native[contract.NativeIncomplete] == "" || res.Native["k"] != "v" {
+		t.Fatalf("Incomplete: %+v", res)
+	}
+	if got := (Parts{Held: 1}).State(contract.StateReady, res); got != contract.StateFailed {
+		t.Errorf("an incomplete job reads as %s", got)
+	}
+
+	read := &contract.Resource{State: contract.StateReady}
+	got, err := ReadBack(context.Background(), func(context.Context, *contract.Resource) (*contract.Resource, error) { return read, nil }, res)
+	if got != read || err != nil {
+		t.Errorf("readable: got %v, %v", got, err)
+	}
+	got, err = ReadBack(context.Background(), func(context.Context, *contract.Resource) (*contract.Resource, error) {
+		return nil, errors.New("not yet")
+	}, res)
+	if got != res || err != nil {
+		t.Errorf("not readable yet: got %v, %v", got, err)
 	}
 }
