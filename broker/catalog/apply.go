@@ -83,6 +83,23 @@ func (c *Catalog) Configure(cfg []ProviderConfig) error {
 		}
 	}
 
+	c.mu.Lock()
+	if c.loading {
+		// Applied once the load has merged the stored records
+		// (LoadInBackground), as after a Load.
+		c.pendingConfig = &cfg
+		c.mu.Unlock()
+		return nil
+	}
+	c.mu.Unlock()
+	c.apply(cfg)
+	c.afterChange(true, true)
+	return nil
+}
+
+// apply applies a validated configuration (Configure) without the
+// change announcements, which the caller makes.
+func (c *Catalog) apply(cfg []ProviderConfig) {
 	now := c.clock.Now()
 	c.mu.Lock()
 	c.order = make(map[string]int, len(cfg))
@@ -90,7 +107,7 @@ func (c *Catalog) Configure(cfg []ProviderConfig) error {
 		c.order[pc.ID] = i
 	}
 	for id, p := range c.providers {
-		if seen[id] {
+		if _, ok := c.order[id]; ok {
 			continue
 		}
 		delete(c.providers, id)
@@ -113,8 +130,6 @@ func (c *Catalog) Configure(cfg []ProviderConfig) error {
 	c.resort()
 	c.version.Add(1) // the order may have changed
 	c.mu.Unlock()
-	c.afterChange(true, true)
-	return nil
 }
 
 // applyStatic reconciles a provider's static entries with its declaration.
@@ -169,6 +184,7 @@ func (c *Catalog) applyStatic(p *provider, st *StaticProvider, now time.Time) bo
 // published ones. The catalogue keeps references into n; the caller must
 // not modify it afterwards.
 func (c *Catalog) ApplyNotification(n *csbmsg.Notification, full bool) Result {
+	c.wait()
 	now := c.clock.Now()
 	var r Result
 	c.mu.Lock()
@@ -280,6 +296,7 @@ func (c *Catalog) ApplyNotification(n *csbmsg.Notification, full bool) Result {
 // applied later under the id carry it. The subscription manager calls it
 // whenever a subscription is granted, renewed, or lapses.
 func (c *Catalog) SetLease(id string, expires time.Time) {
+	c.wait()
 	c.mu.Lock()
 	changed := c.setLeaseLocked(id, expires)
 	c.mu.Unlock()
@@ -340,6 +357,7 @@ func (c *Catalog) refreshLeases(p *provider) bool {
 // adapter's discovery found, each expiring at expires (zero: never). Ids
 // that a static or published entry already has are left alone.
 func (c *Catalog) SetDiscovered(providerID string, services []csbmsg.Service, expires time.Time) Result {
+	c.wait()
 	now := c.clock.Now()
 	var r Result
 	c.mu.Lock()

@@ -189,6 +189,16 @@ type Catalog struct {
 	expiryCh chan struct{} // nextExpiry moved earlier
 	stop     chan struct{}
 	done     sync.WaitGroup
+	// loaded is closed once the catalogue holds what the store held
+	// (LoadInBackground); until then the methods that read or change
+	// entries wait for it. inLoad, set while it is open, is its fast
+	// path (the zero Catalog is loaded).
+	loaded chan struct{}
+	inLoad atomic.Bool
+	// loading is set while LoadInBackground runs; pendingConfig is the
+	// last Configure made meanwhile, applied after the load. Under mu.
+	loading       bool
+	pendingConfig *[]ProviderConfig
 	started  bool
 	closed   bool
 }
@@ -210,7 +220,7 @@ func New(opt Options) (*Catalog, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Catalog{
+	c := &Catalog{
 		opt:       opt,
 		clock:     opt.Clock,
 		logger:    opt.Logger,
@@ -225,7 +235,56 @@ func New(opt Options) (*Catalog, error) {
 		dirtyCh:   make(chan struct{}, 1),
 		expiryCh:  make(chan struct{}, 1),
 		stop:      make(chan struct{}),
-	}, nil
+	}
+	return c, nil
+}
+
+// LoadInBackground loads the catalogue from the store as Load does, on
+// a goroutine of its own, and calls done with Load's results when it has
+// finished. Until then the methods that read or change entries
+// (placement's, the publish interface's, the listings') wait for it, and
+// a Configure is applied after the load, as if it came after a Load. It
+// lets a broker answer what needs no catalogue (a consumer reading its
+// job) while a large catalogue is read: 100,000 services are about
+// 65 MB of records to decode. Call it right after New, before the
+// catalogue is used.
+func (c *Catalog) LoadInBackground(ctx context.Context, done func(providers, services int, err error)) {
+	c.mu.Lock()
+	c.loaded = make(chan struct{})
+	c.inLoad.Store(true)
+	c.loading = true
+	c.mu.Unlock()
+	go func() {
+		np, ns, changed, err := c.syncRecords(ctx, true)
+		for {
+			c.mu.Lock()
+			cfg := c.pendingConfig
+			c.pendingConfig = nil
+			if cfg == nil {
+				c.loading = false
+				close(c.loaded)
+				c.inLoad.Store(false)
+				c.mu.Unlock()
+				break
+			}
+			c.mu.Unlock()
+			c.apply(*cfg)
+			changed = true
+		}
+		if changed {
+			c.afterChange(true, true)
+		}
+		if done != nil {
+			done(np, ns, err)
+		}
+	}()
+}
+
+// wait returns once the catalogue is loaded (LoadInBackground).
+func (c *Catalog) wait() {
+	if c.inLoad.Load() {
+		<-c.loaded
+	}
 }
 
 // Start begins the background work: writing changed records behind to
@@ -289,6 +348,7 @@ func (c *Catalog) Close(ctx context.Context) error {
 // placement: an entry added, changed, withdrawn or expired, a status
 // change, a lease change. Placement compares it to know when to re-read.
 func (c *Catalog) Version() uint64 {
+	c.wait()
 	c.checkExpiry()
 	return c.version.Load()
 }
@@ -319,6 +379,7 @@ func (c *Catalog) notify() {
 // snapshot: callers must not modify it or the values it points to. It is
 // rebuilt only after a change or an expiry, so calling it often is cheap.
 func (c *Catalog) Placeable(kind Kind) []ServiceEntry {
+	c.wait()
 	k := kindIndex(kind)
 	if k < 0 {
 		return nil
@@ -338,6 +399,7 @@ func (c *Catalog) Placeable(kind Kind) []ServiceEntry {
 // Provider returns the catalogue entry of a provider, whatever its status
 // or expiry.
 func (c *Catalog) Provider(id string) (ProviderEntry, bool) {
+	c.wait()
 	v := c.view(id)
 	if v == nil {
 		return ProviderEntry{}, false
@@ -348,6 +410,7 @@ func (c *Catalog) Provider(id string) (ProviderEntry, bool) {
 // Services returns every service of a provider, whatever its status or
 // expiry, sorted by service id.
 func (c *Catalog) Services(providerID string) []ServiceEntry {
+	c.wait()
 	v := c.view(providerID)
 	if v == nil {
 		return nil
@@ -369,6 +432,7 @@ type ProviderView struct {
 // Snapshot returns every provider with its services, in configuration
 // order, for inspection (admin and debug endpoints).
 func (c *Catalog) Snapshot() []ProviderView {
+	c.wait()
 	c.checkExpiry()
 	now := c.clock.Now()
 	c.mu.RLock()
@@ -406,6 +470,7 @@ type Stats struct {
 // Stats counts providers and services by status and kind without copying
 // them; it is cheap enough to call on every metrics scrape.
 func (c *Catalog) Stats() Stats {
+	c.wait()
 	c.checkExpiry()
 	now := c.clock.Now()
 	st := Stats{
@@ -441,6 +506,7 @@ func (c *Catalog) Stats() Stats {
 // other brokers are merged. ok is false when no notification under id has
 // been applied.
 func (c *Catalog) Sequence(id string) (seq uint64, providerID string, ok bool) {
+	c.wait()
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	pid, ok := c.leaseUse[id]
@@ -457,6 +523,7 @@ func (c *Catalog) Sequence(id string) (seq uint64, providerID string, ok bool) {
 // Lease returns the expiry recorded for a lease id (a subscription or push
 // id); zero means it never expires. ok is false for an unknown id.
 func (c *Catalog) Lease(id string) (time.Time, bool) {
+	c.wait()
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	t, ok := c.leases[id]

@@ -8,6 +8,7 @@ package catalog
 // process: it is neither persisted nor shared with a cluster. SetHealthy
 // reports whether the mark changed; an unknown provider is ignored.
 func (c *Catalog) SetHealthy(id string, healthy bool) bool {
+	c.wait()
 	c.mu.Lock()
 	p := c.providers[id]
 	if p == nil || p.unhealthy == !healthy {
@@ -27,6 +28,7 @@ func (c *Catalog) SetHealthy(id string, healthy bool) bool {
 // Healthy reports whether the provider is not marked unhealthy by
 // SetHealthy (unknown providers are healthy).
 func (c *Catalog) Healthy(id string) bool {
+	c.wait()
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	p := c.providers[id]

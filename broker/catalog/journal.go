@@ -217,6 +217,7 @@ type groupCommit struct {
 // function once the change was made (before calling Flush for it), or
 // once it will not be made.
 func (c *Catalog) Expect() (arrived func()) {
+	c.wait()
 	if c.opt.Store == nil || c.opt.CommitWait <= 0 {
 		return func() {}
 	}
@@ -324,6 +325,7 @@ func (c *Catalog) awaitExpected(ctx context.Context) {
 // started) folds journal files into the per-provider records and carries
 // out deletions of providers removed from the configuration.
 func (c *Catalog) Flush(ctx context.Context) error {
+	c.wait()
 	if c.opt.Store == nil {
 		return nil
 	}
@@ -428,6 +430,7 @@ func (c *Catalog) writeJournal(ctx context.Context) (uint64, error) {
 // CompactInterval; Close calls it last. It does nothing, and takes no
 // lock, when there is nothing to compact.
 func (c *Catalog) Compact(ctx context.Context) error {
+	c.wait()
 	if c.opt.Store == nil {
 		return nil
 	}
@@ -881,6 +884,7 @@ func (c *Catalog) unreadableOrphan(key string) bool {
 // records yet. It is 0 once a quiet broker has compacted; it grows while
 // storage refuses compactions.
 func (c *Catalog) JournalBacklog() int {
+	c.wait()
 	c.j.mu.Lock()
 	defer c.j.mu.Unlock()
 	return len(c.j.pending)

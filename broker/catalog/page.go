@@ -89,6 +89,7 @@ func (c *Catalog) providerBefore(a, b string) bool {
 // ServicesPage returns one page of the catalogue's services matching q,
 // for the admin API. It copies only the page's entries.
 func (c *Catalog) ServicesPage(q PageQuery) (ServicePage, error) {
+	c.wait()
 	var after *pageCursor
 	if q.After != "" {
 		cur, err := parsePageCursor(q.After)

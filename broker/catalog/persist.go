@@ -281,20 +281,31 @@ func (c *Catalog) Load(ctx context.Context) (providers, services int, err error)
 	return c.syncOnce(ctx, true)
 }
 
+func (c *Catalog) syncOnce(ctx context.Context, load bool) (int, int, error) {
+	np, ns, changed, err := c.syncRecords(ctx, load)
+	if changed {
+		c.afterChange(true, true)
+	}
+	return np, ns, err
+}
+
 // Sync merges the records and journal files of other brokers sharing the
 // store now. The sync loop calls it every SyncInterval.
 func (c *Catalog) Sync(ctx context.Context) error {
+	c.wait()
 	_, _, err := c.syncOnce(ctx, false)
 	return err
 }
 
-func (c *Catalog) syncOnce(ctx context.Context, load bool) (int, int, error) {
+// syncRecords merges the stored records and journal files (Load, Sync).
+// It reports whether anything changed; the caller announces it.
+func (c *Catalog) syncRecords(ctx context.Context, load bool) (int, int, bool, error) {
 	if c.opt.Store == nil {
-		return 0, 0, nil
+		return 0, 0, false, nil
 	}
 	keys, err := c.opt.Store.List(ctx, c.opt.KeyPrefix)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, false, err
 	}
 	recs, errs := c.readRecords(ctx, keys)
 	sort.Slice(recs, func(i, j int) bool { return recs[i].Provider.ID < recs[j].Provider.ID })
@@ -326,10 +337,7 @@ func (c *Catalog) syncOnce(ctx context.Context, load bool) (int, int, error) {
 		}
 	}
 	c.mu.Unlock()
-	if changed {
-		c.afterChange(true, true)
-	}
-	return len(adopted), ns, errors.Join(errs...)
+	return len(adopted), ns, changed, errors.Join(errs...)
 }
 
 // merge folds a stored record (a per-provider record, or one from a
