@@ -118,12 +118,9 @@ const (
 
 // Provision finds the csb app and applies defaults.
 func (h *Handler) Provision(ctx caddy.Context) error {
-	h.logger = ctx.Logger()
-	app, err := caddymodule.AppFor(ctx, "csb_cimi")
-	if err != nil {
+	if err := caddymodule.Bind(ctx, "csb_cimi", &h.app, &h.logger); err != nil {
 		return err
 	}
-	h.app = app
 	if h.Prefix == "" {
 		h.Prefix = defaultPrefix
 	}
