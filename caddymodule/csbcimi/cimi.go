@@ -264,6 +264,17 @@ func (c *call) route(p []string) error {
 		c.w.Header().Set("Allow", strings.Join(allowed, ", "))
 		return errorf(http.StatusMethodNotAllowed, "method %s not allowed on %s", method, c.r.URL.Path)
 	}
+	// collection serves a collection clients add to: GET lists it, POST
+	// creates a member.
+	collection := func(create func() error) error {
+		if err := only(http.MethodGet, http.MethodPost); err != nil {
+			return err
+		}
+		if method == http.MethodPost {
+			return create()
+		}
+		return c.list(p[0])
+	}
 	switch {
 	case len(p) == 0:
 		if err := only(http.MethodGet); err != nil {
@@ -271,13 +282,7 @@ func (c *call) route(p []string) error {
 		}
 		return c.entryPoint()
 	case p[0] == "machines" && len(p) == 1:
-		if err := only(http.MethodGet, http.MethodPost); err != nil {
-			return err
-		}
-		if method == http.MethodPost {
-			return c.createMachine()
-		}
-		return c.list("machines")
+		return collection(c.createMachine)
 	case p[0] == "machines" && len(p) == 2:
 		if err := only(http.MethodGet, http.MethodPut, http.MethodDelete, http.MethodPost); err != nil {
 			return err
@@ -311,13 +316,7 @@ func (c *call) route(p []string) error {
 		}
 		return c.machineAction(p[1], p[2])
 	case p[0] == "volumes" && len(p) == 1:
-		if err := only(http.MethodGet, http.MethodPost); err != nil {
-			return err
-		}
-		if method == http.MethodPost {
-			return c.createVolume()
-		}
-		return c.list("volumes")
+		return collection(c.createVolume)
 	case p[0] == "volumes" && len(p) == 2:
 		if err := only(http.MethodGet, http.MethodDelete); err != nil {
 			return err
