@@ -53,11 +53,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if len(args) == 4 {
 				mc.CPUArch = args[3]
 			}
-			if err := description(d, "machine_config", mc.Name, &mc.Description); err != nil {
-				return err
-			}
-			h.MachineConfigs = append(h.MachineConfigs, mc)
-			return nil
+			return addDescribed(d, "machine_config", mc.Name, &mc, &mc.Description, &h.MachineConfigs)
 		},
 		"machine_image": func(d *caddyfile.Dispenser) error {
 			args := d.RemainingArgs()
@@ -65,11 +61,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("csb_cimi: machine_image <name> [<provider>...]")
 			}
 			im := MachineImage{Name: args[0], Providers: args[1:]}
-			if err := description(d, "machine_image", im.Name, &im.Description); err != nil {
-				return err
-			}
-			h.MachineImages = append(h.MachineImages, im)
-			return nil
+			return addDescribed(d, "machine_image", im.Name, &im, &im.Description, &h.MachineImages)
 		},
 		"policies": func(d *caddyfile.Dispenser) error {
 			args := d.RemainingArgs()
@@ -87,15 +79,21 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}}.Parse(d)
 }
 
-// description reads the optional block of a machine_config or
-// machine_image, whose only option is description <text>.
-func description(d *caddyfile.Dispenser, opt, name string, dst *string) error {
-	return cfparse.Block{Name: fmt.Sprintf("csb_cimi: %s %q", opt, name), Options: map[string]cfparse.Option{
+// addDescribed reads the optional block of a machine_config or
+// machine_image e named name, whose only option is description <text>
+// (into *desc, a field of e), and adds e to *list.
+func addDescribed[T any](d *caddyfile.Dispenser, opt, name string, e *T, desc *string, list *[]T) error {
+	err := cfparse.Block{Name: fmt.Sprintf("csb_cimi: %s %q", opt, name), Options: map[string]cfparse.Option{
 		"description": func(d *caddyfile.Dispenser) error {
-			*dst = strings.Join(d.RemainingArgs(), " ")
+			*desc = strings.Join(d.RemainingArgs(), " ")
 			return nil
 		},
 	}}.Body(d)
+	if err != nil {
+		return err
+	}
+	*list = append(*list, *e)
+	return nil
 }
 
 // Interface guards.
