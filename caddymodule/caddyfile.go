@@ -13,7 +13,6 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 	"github.com/caddyserver/caddy/v2/modules/caddytls"
-	"github.com/dustin/go-humanize"
 
 	"github.com/caddy-csb/caddy-csb/broker/httpclient"
 	"github.com/caddy-csb/caddy-csb/broker/peerurl"
@@ -182,39 +181,14 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 // Defaults and meanings are documented on the App, Provider and option
 // types' fields each subdirective sets.
 func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next() // consume option name
-	if d.NextArg() {
-		return d.ArgErr()
+	of := func(parse func(*caddyfile.Dispenser, *App) error) cfparse.Option {
+		return func(d *caddyfile.Dispenser) error { return parse(d, a) }
 	}
-	for d.NextBlock(0) {
-		var err error
-		switch d.Val() {
-		case "provider":
-			err = parseProviderBlock(d, a)
-		case "placement":
-			err = parsePlacementOption(d, a)
-		case "jobs":
-			err = parseJobsOption(d, a)
-		case "ovf":
-			err = parseOVFOption(d, a)
-		case "catalog":
-			err = parseCatalogOptions(d, a)
-		case "subscriptions":
-			err = parseSubscriptionOptions(d, a)
-		case "xml":
-			err = parseXMLOption(d, a)
-		case "quota":
-			err = parseQuotaOption(d, a)
-		case "events":
-			err = parseEventsOption(d, a)
-		default:
-			err = d.Errf("unrecognized csb option %q (known: catalog, events, jobs, ovf, placement, provider, quota, subscriptions, xml)", d.Val())
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return cfparse.Block{Name: "csb", Options: map[string]cfparse.Option{
+		"provider": of(parseProviderBlock), "placement": of(parsePlacementOption), "jobs": of(parseJobsOption),
+		"ovf": of(parseOVFOption), "catalog": of(parseCatalogOptions), "subscriptions": of(parseSubscriptionOptions),
+		"xml": of(parseXMLOption), "quota": of(parseQuotaOption), "events": of(parseEventsOption),
+	}, More: cfparse.Unknown("unrecognized csb option %q (known: catalog, events, jobs, ovf, placement, provider, quota, subscriptions, xml)")}.Parse(d)
 }
 
 // parseProviderBlock parses "provider <id> { ... }" into a's providers.
@@ -249,50 +223,20 @@ func (p *Provider) unmarshal(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		var err error
-		switch d.Val() {
-		case "adapter":
-			err = parseProviderAdapter(d, p)
-		case "uri":
-			err = cfparse.OneArg(d, &p.URI)
-		case "label":
-			err = cfparse.OneArg(d, &p.Label)
-		case "status":
-			err = cfparse.OneArg(d, &p.Status)
-		case "encryption_support":
-			err = parseEncryptionSupport(d, p)
-		case "service":
-			err = parseStaticService(d, p)
-		case "discover":
-			err = parseDiscover(d, p)
-		case "weight":
-			err = parseWeight(d, p)
-		case "price":
-			err = parsePrice(d, p)
-		case "allowed_hosts":
-			err = parseAllowedHosts(d, p)
-		case "allow_private":
-			err = parseAllowPrivate(d, p)
-		case "auth":
-			err = parseProviderAuth(d, p)
-		case "tls":
-			err = parseProviderTLS(d, p)
-		case "subscribe":
-			err = parseSubscribe(d, p)
-		case "publishers":
-			err = parsePublishers(d, p)
-		case "push":
-			err = parsePush(d, p)
-		default:
-			err = d.Errf("provider %q: unrecognized option %q (known: adapter, allow_private, allowed_hosts, auth, discover, encryption_support, "+
-				"label, price, publishers, push, service, status, subscribe, tls, uri, weight)", p.ID, d.Val())
-		}
-		if err != nil {
-			return err
-		}
+	of := func(parse func(*caddyfile.Dispenser, *Provider) error) cfparse.Option {
+		return func(d *caddyfile.Dispenser) error { return parse(d, p) }
 	}
-	return nil
+	return cfparse.Block{Single: map[string]*string{"uri": &p.URI, "label": &p.Label, "status": &p.Status},
+		Options: map[string]cfparse.Option{
+			"adapter": of(parseProviderAdapter), "encryption_support": of(parseEncryptionSupport), "service": of(parseStaticService),
+			"discover": of(parseDiscover), "weight": of(parseWeight), "price": of(parsePrice), "allowed_hosts": of(parseAllowedHosts),
+			"allow_private": of(parseAllowPrivate), "auth": of(parseProviderAuth), "tls": of(parseProviderTLS),
+			"subscribe": of(parseSubscribe), "publishers": of(parsePublishers), "push": of(parsePush),
+		},
+		More: func(d *caddyfile.Dispenser, opt string) (bool, error) {
+			return true, d.Errf("provider %q: unrecognized option %q (known: adapter, allow_private, allowed_hosts, auth, discover, encryption_support, "+
+				"label, price, publishers, push, service, status, subscribe, tls, uri, weight)", p.ID, opt)
+		}}.Body(d)
 }
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
@@ -302,25 +246,9 @@ func (p *Provider) unmarshal(d *caddyfile.Dispenser) error {
 //		consumer_path <path>    # default /csb/consumer
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next() // consume directive name
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	for d.NextBlock(0) {
-		var err error
-		switch d.Val() {
-		case "publish_path":
-			err = parsePath(d, &h.PublishPath)
-		case "consumer_path":
-			err = parsePath(d, &h.ConsumerPath)
-		default:
-			err = d.Errf("unrecognized csb handler option %q (known: consumer_path, publish_path)", d.Val())
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return cfparse.Block{Name: "csb", Options: map[string]cfparse.Option{
+		"publish_path": handlerPath(&h.PublishPath), "consumer_path": handlerPath(&h.ConsumerPath),
+	}, More: cfparse.Unknown("unrecognized csb handler option %q (known: consumer_path, publish_path)")}.Parse(d)
 }
 
 // parseEncryptionSupport parses "encryption_support true|false".
@@ -427,72 +355,24 @@ func parseOVFOption(d *caddyfile.Dispenser, a *App) error {
 		return d.ArgErr()
 	}
 	c := &OVFConfig{}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		switch opt := d.Val(); opt {
-		case "allow_host":
-			hosts := d.RemainingArgs()
-			if len(hosts) == 0 {
-				return d.ArgErr()
-			}
-			c.AllowedHosts = append(c.AllowedHosts, hosts...)
-		case "allow_private", "allow_http":
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			if opt == "allow_private" {
-				c.AllowPrivate = true
-			} else {
-				c.AllowHTTP = true
-			}
-		case "max_size":
-			v, err := cfparse.ArgValue(d)
-			if err != nil {
-				return err
-			}
-			n, err := humanize.ParseBytes(v)
-			if err != nil || n == 0 || n > 1<<30 {
-				return d.Errf("ovf: max_size %q is not a size between 1 byte and 1GiB", v)
-			}
-			c.MaxSize = int64(n)
-		case "max_depth", "max_elements", "max_redirects":
-			v, err := cfparse.ArgValue(d)
-			if err != nil {
-				return err
-			}
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 || (n == 0 && opt != "max_redirects") {
-				return d.Errf("ovf: %s %q is not a positive whole number", opt, v)
-			}
-			switch opt {
-			case "max_depth":
-				c.MaxDepth = n
-			case "max_elements":
-				c.MaxElements = n
-			default:
-				if n == 0 {
-					n = -1 // none; 0 in JSON means the default
-				}
-				c.MaxRedirects = n
-			}
-		case "timeout":
-			v, err := cfparse.ArgValue(d)
-			if err != nil {
-				return err
-			}
-			dur, err := caddy.ParseDuration(v)
-			if err != nil || dur <= 0 {
-				return d.Errf("ovf: timeout %q is not a positive duration", v)
-			}
-			c.Timeout = caddy.Duration(dur)
-		case "rel":
-			rels := d.RemainingArgs()
-			if len(rels) == 0 {
-				return d.ArgErr()
-			}
-			c.Rels = append(c.Rels, rels...)
-		default:
-			return d.Errf("ovf: unrecognized option %q", opt)
-		}
+	const notCount = "ovf: %s %q is not a positive whole number"
+	err := cfparse.Block{Name: "ovf",
+		Lists: map[string]*[]string{"allow_host": &c.AllowedHosts, "rel": &c.Rels},
+		Flags: map[string]*bool{"allow_private": &c.AllowPrivate, "allow_http": &c.AllowHTTP},
+		Options: cfparse.Merge(cfparse.Ints(cfparse.Positive, notCount, map[string]*int{"max_depth": &c.MaxDepth, "max_elements": &c.MaxElements}),
+			map[string]cfparse.Option{
+				"max_size": cfparse.Parsed(&c.MaxSize, cfparse.Size(1<<30), "ovf: %s %q is not a size between 1 byte and 1GiB"),
+				"max_redirects": cfparse.Parsed(&c.MaxRedirects, func(v string) (int, bool) {
+					n, ok := cfparse.NonNegative(v)
+					if n == 0 {
+						n = -1 // none; 0 in JSON means the default
+					}
+					return n, ok
+				}, notCount),
+				"timeout": cfparse.Parsed(&c.Timeout, cfparse.PositiveDuration, "ovf: %s %q is not a positive duration"),
+			})}.Body(d)
+	if err != nil {
+		return err
 	}
 	a.OVF = c
 	return nil
@@ -506,33 +386,16 @@ func parseCatalogOptions(d *caddyfile.Dispenser, a *App) error {
 		return d.ArgErr()
 	}
 	o := new(CatalogOptions)
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		switch d.Val() {
-		case "sync_interval":
-			if err := cfparse.DurationArg(d, &o.SyncInterval); err != nil {
-				return err
-			}
-		case "flush_delay":
-			if err := cfparse.DurationArg(d, &o.FlushDelay); err != nil {
-				return err
-			}
-		case "retention":
-			if err := cfparse.DurationArg(d, &o.Retention); err != nil {
-				return err
-			}
-		case "cache_size":
-			var v string
-			if err := cfparse.OneArg(d, &v); err != nil {
-				return err
-			}
+	err := cfparse.Block{Name: "catalog", Options: map[string]cfparse.Option{
+		"sync_interval": cfparse.Duration(&o.SyncInterval), "flush_delay": cfparse.Duration(&o.FlushDelay),
+		"retention": cfparse.Duration(&o.Retention),
+		"cache_size": cfparse.Parsed(&o.CacheSize, func(v string) (int64, bool) {
 			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n <= 0 {
-				return d.Errf("catalog: cache_size %q is not a positive integer", v)
-			}
-			o.CacheSize = n
-		default:
-			return d.Errf("catalog: unrecognized option %q", d.Val())
-		}
+			return n, err == nil && n > 0
+		}, "catalog: %s %q is not a positive integer"),
+	}}.Body(d)
+	if err != nil {
+		return err
 	}
 	a.Catalog = o
 	return nil
@@ -748,99 +611,21 @@ func parseJobsOption(d *caddyfile.Dispenser, a *App) error {
 		return d.ArgErr()
 	}
 	cfg := a.consumerConfig()
-	durations := map[string]*caddy.Duration{
-		"lease_default": &cfg.LeaseDefault, "lease_min": &cfg.LeaseMin, "lease_max": &cfg.LeaseMax,
-		"reap_interval": &cfg.ReapInterval, "attempt_timeout": &cfg.AttemptTimeout, "call_timeout": &cfg.CallTimeout,
-		"respond_within": &cfg.RespondWithin, "poll_interval": &cfg.PollInterval, "retain": &cfg.Retain,
-		"retain_failed": &cfg.RetainFailed,
-		"cache_ttl":     &cfg.CacheTTL, "check_interval": &cfg.CheckInterval,
-	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		opt := d.Val()
-		if dst, ok := durations[opt]; ok {
-			if !d.NextArg() {
-				return d.ArgErr()
+	opts := map[string]cfparse.Option{
+		"max_attempts": cfparse.Parsed(&cfg.MaxAttempts, cfparse.Positive, "jobs: %s %q: want a positive integer"),
+		"max_jobs_per_owner": cfparse.Parsed(&cfg.MaxJobsPerOwner, func(v string) (int, bool) {
+			if v == "unlimited" {
+				return -1, true
 			}
-			v, err := caddy.ParseDuration(d.Val())
-			if err != nil || v <= 0 {
-				return d.Errf("jobs: %s %q: want a positive duration", opt, d.Val())
-			}
-			*dst = caddy.Duration(v)
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			continue
-		}
-		switch opt {
-		case "max_attempts":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			n, err := strconv.Atoi(d.Val())
-			if err != nil || n < 1 {
-				return d.Errf("jobs: max_attempts %q: want a positive integer", d.Val())
-			}
-			cfg.MaxAttempts = n
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-		case "max_jobs_per_owner":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			if d.Val() == "unlimited" {
-				cfg.MaxJobsPerOwner = -1
-			} else {
-				n, err := strconv.Atoi(d.Val())
-				if err != nil || n < 1 {
-					return d.Errf("jobs: max_jobs_per_owner %q: want a positive integer or unlimited", d.Val())
-				}
-				cfg.MaxJobsPerOwner = n
-			}
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-		case "cache_size":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			size, err := humanize.ParseBytes(d.Val())
-			if err != nil || size == 0 || size > math.MaxInt64 {
-				return d.Errf("jobs: cache_size %q: want a positive size such as 4MiB", d.Val())
-			}
-			cfg.CacheSize = int64(size)
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-		case "anonymous":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			if v := d.Val(); v != AnonymousRefuse && v != AnonymousAllow {
-				return d.Errf("jobs: anonymous %q: want refuse or allow", v)
-			}
-			cfg.Anonymous = d.Val()
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-		case "unhonoured_fields":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			if v := d.Val(); v != UnhonouredRefuse && v != UnhonouredIgnore {
-				return d.Errf("jobs: unhonoured_fields %q: want refuse or ignore", v)
-			}
-			cfg.UnhonouredFields = d.Val()
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-		case "access":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			user := d.Val()
-			if d.NextArg() {
-				return d.ArgErr()
+			return cfparse.Positive(v)
+		}, "jobs: %s %q: want a positive integer or unlimited"),
+		"cache_size":        cfparse.Parsed(&cfg.CacheSize, cfparse.Size(math.MaxInt64), "jobs: %s %q: want a positive size such as 4MiB"),
+		"anonymous":         cfparse.Parsed(&cfg.Anonymous, oneOf(AnonymousRefuse, AnonymousAllow), "jobs: %s %q: want refuse or allow"),
+		"unhonoured_fields": cfparse.Parsed(&cfg.UnhonouredFields, oneOf(UnhonouredRefuse, UnhonouredIgnore), "jobs: %s %q: want refuse or ignore"),
+		"access": func(d *caddyfile.Dispenser) error {
+			user, err := cfparse.ArgValue(d)
+			if err != nil {
+				return err
 			}
 			if cfg.Access == nil {
 				cfg.Access = map[string]*UserAccess{}
@@ -849,30 +634,32 @@ func parseJobsOption(d *caddyfile.Dispenser, a *App) error {
 				return d.Errf("jobs: access for user %q given twice", user)
 			}
 			ua := new(UserAccess)
-			for n2 := d.Nesting(); d.NextBlock(n2); {
-				switch d.Val() {
-				case "allow":
-					args := d.RemainingArgs()
-					if len(args) == 0 {
-						return d.ArgErr()
-					}
-					ua.Allow = append(ua.Allow, args...)
-				case "deny":
-					args := d.RemainingArgs()
-					if len(args) == 0 {
-						return d.ArgErr()
-					}
-					ua.Deny = append(ua.Deny, args...)
-				default:
-					return d.Errf("jobs: access %q: unrecognized option %q (known: allow, deny)", user, d.Val())
-				}
+			err = cfparse.Block{Lists: map[string]*[]string{"allow": &ua.Allow, "deny": &ua.Deny},
+				More: func(d *caddyfile.Dispenser, opt string) (bool, error) {
+					return true, d.Errf("jobs: access %q: unrecognized option %q (known: allow, deny)", user, opt)
+				}}.Body(d)
+			if err != nil {
+				return err
 			}
 			cfg.Access[user] = ua
-		default:
-			return d.Errf("jobs: unrecognized option %q", opt)
-		}
+			return nil
+		},
 	}
-	return nil
+	for name, dst := range map[string]*caddy.Duration{
+		"lease_default": &cfg.LeaseDefault, "lease_min": &cfg.LeaseMin, "lease_max": &cfg.LeaseMax,
+		"reap_interval": &cfg.ReapInterval, "attempt_timeout": &cfg.AttemptTimeout, "call_timeout": &cfg.CallTimeout,
+		"respond_within": &cfg.RespondWithin, "poll_interval": &cfg.PollInterval, "retain": &cfg.Retain,
+		"retain_failed": &cfg.RetainFailed,
+		"cache_ttl":     &cfg.CacheTTL, "check_interval": &cfg.CheckInterval,
+	} {
+		opts[name] = cfparse.Parsed(dst, cfparse.PositiveDuration, "jobs: %s %q: want a positive duration")
+	}
+	return cfparse.Block{Name: "jobs", Options: opts}.Body(d)
+}
+
+// oneOf reads a value that must be one of words.
+func oneOf(words ...string) func(v string) (string, bool) {
+	return func(v string) (string, bool) { return v, slices.Contains(words, v) }
 }
 
 // parseAllowedHosts parses "allowed_hosts <pattern>..." in a provider
@@ -1027,43 +814,38 @@ func parseSubscriptionOptions(d *caddyfile.Dispenser, a *App) error {
 		return d.ArgErr()
 	}
 	o := new(SubscriptionOptions)
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		switch d.Val() {
-		case "renew_at":
-			var v string
-			if err := cfparse.OneArg(d, &v); err != nil {
-				return err
-			}
+	err := cfparse.Block{Name: "subscriptions", Options: map[string]cfparse.Option{
+		"renew_at": cfparse.Parsed(&o.RenewAt, func(v string) (float64, bool) {
 			f, err := strconv.ParseFloat(v, 64)
-			if err != nil || f <= 0 || f >= 1 {
-				return d.Errf("subscriptions: renew_at %q must be a fraction between 0 and 1", v)
-			}
-			o.RenewAt = f
-		case "retry":
-			var lo, hi string
-			if !d.Args(&lo, &hi) || d.NextArg() {
-				return d.Errf("subscriptions: want retry <min> <max>")
-			}
-			mn, err1 := caddy.ParseDuration(lo)
-			mx, err2 := caddy.ParseDuration(hi)
-			if err1 != nil || err2 != nil || mn <= 0 || mx < mn {
-				return d.Errf("subscriptions: retry %s %s: want two positive durations, min <= max", lo, hi)
-			}
-			o.RetryMin, o.RetryMax = caddy.Duration(mn), caddy.Duration(mx)
-		case "timeout":
-			if err := cfparse.DurationArg(d, &o.Timeout); err != nil {
-				return err
-			}
-		case "sync_interval":
-			if err := cfparse.DurationArg(d, &o.SyncInterval); err != nil {
-				return err
-			}
-		default:
-			return d.Errf("subscriptions: unrecognized option %q", d.Val())
-		}
+			return f, err == nil && f > 0 && f < 1
+		}, "subscriptions: %s %q must be a fraction between 0 and 1"),
+		"retry":         retryOption("subscriptions", &o.RetryMin, &o.RetryMax),
+		"timeout":       cfparse.Duration(&o.Timeout),
+		"sync_interval": cfparse.Duration(&o.SyncInterval),
+	}}.Body(d)
+	if err != nil {
+		return err
 	}
 	a.Subscriptions = o
 	return nil
+}
+
+// retryOption is "retry <min> <max>", two positive durations, min <=
+// max; what names the block in errors.
+func retryOption(what string, lo, hi *caddy.Duration) cfparse.Option {
+	return func(d *caddyfile.Dispenser) error {
+		var mnv, mxv string
+		if !d.Args(&mnv, &mxv) || d.NextArg() {
+			return d.Errf("%s: want retry <min> <max>", what)
+		}
+		mn, err1 := caddy.ParseDuration(mnv)
+		mx, err2 := caddy.ParseDuration(mxv)
+		if err1 != nil || err2 != nil || mn <= 0 || mx < mn {
+			return d.Errf("%s: retry %s %s: want two positive durations, min <= max", what, mnv, mxv)
+		}
+		*lo, *hi = caddy.Duration(mn), caddy.Duration(mx)
+		return nil
+	}
 }
 
 // parseSubscribe parses:
@@ -1083,25 +865,23 @@ func parseSubscribe(d *caddyfile.Dispenser, p *Provider) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		switch d.Val() {
-		case "expires":
-			if err := cfparse.DurationArg(d, &s.Expires); err != nil {
-				return err
-			}
-		case "frequency":
-			if err := cfparse.DurationArg(d, &s.Frequency); err != nil {
-				return err
-			}
-		default:
-			return d.Errf("provider %q: subscribe: unrecognized option %q", p.ID, d.Val())
-		}
+	err := cfparse.Block{Options: map[string]cfparse.Option{"expires": cfparse.Duration(&s.Expires), "frequency": cfparse.Duration(&s.Frequency)},
+		More: p.unknown("subscribe: ")}.Body(d)
+	if err != nil {
+		return err
 	}
 	if err := s.validate(); err != nil {
 		return d.Errf("provider %q: %v", p.ID, err)
 	}
 	p.Subscribe = s
 	return nil
+}
+
+// unknown refuses an option of a block of the provider's, in says which.
+func (p *Provider) unknown(in string) func(d *caddyfile.Dispenser, opt string) (bool, error) {
+	return func(d *caddyfile.Dispenser, opt string) (bool, error) {
+		return true, d.Errf("provider %q: %sunrecognized option %q", p.ID, in, opt)
+	}
 }
 
 // parsePublishers parses: publishers <user>... ("*" allows anyone who
@@ -1128,15 +908,9 @@ func parsePush(d *caddyfile.Dispenser, p *Provider) error {
 	if len(ps.IDs) == 0 {
 		return d.Errf("provider %q: push needs the notification ids it may use", p.ID)
 	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		switch d.Val() {
-		case "expires":
-			if err := cfparse.DurationArg(d, &ps.Expires); err != nil {
-				return err
-			}
-		default:
-			return d.Errf("provider %q: push: unrecognized option %q", p.ID, d.Val())
-		}
+	err := cfparse.Block{Options: map[string]cfparse.Option{"expires": cfparse.Duration(&ps.Expires)}, More: p.unknown("push: ")}.Body(d)
+	if err != nil {
+		return err
 	}
 	p.Push = ps
 	return nil
@@ -1156,56 +930,22 @@ func parseXMLOption(d *caddyfile.Dispenser, a *App) error {
 			return d.ArgErr()
 		}
 	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		opt := d.Val()
-		switch opt {
-		case "mode":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			if err := setXMLMode(d, x); err != nil {
-				return err
-			}
-		case "max_body_size":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			size, err := humanize.ParseBytes(d.Val())
-			if err != nil || size == 0 || size > math.MaxInt64 {
-				return d.Errf("xml: max_body_size: invalid size %q", d.Val())
-			}
-			x.MaxBodySize = int64(size)
-		case "max_text_size":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			size, err := humanize.ParseBytes(d.Val())
-			if err != nil || size == 0 || size > math.MaxInt32 {
-				return d.Errf("xml: max_text_size: invalid size %q", d.Val())
-			}
-			x.MaxTextSize = int(size)
-		case "max_depth", "max_elements", "max_attributes":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			n, err := strconv.Atoi(d.Val())
-			if err != nil || n <= 0 {
-				return d.Errf("xml: %s: %q is not a positive integer", opt, d.Val())
-			}
-			switch opt {
-			case "max_depth":
-				x.MaxDepth = n
-			case "max_elements":
-				x.MaxElements = n
-			default:
-				x.MaxAttributes = n
-			}
-		default:
-			return d.Errf("xml: unrecognized option %q (known: max_attributes, max_body_size, max_depth, max_elements, max_text_size, mode)", opt)
-		}
-		if d.NextArg() {
-			return d.ArgErr()
-		}
+	err := cfparse.Block{Options: cfparse.Merge(
+		cfparse.Ints(cfparse.Positive, "xml: %s: %q is not a positive integer", map[string]*int{
+			"max_depth": &x.MaxDepth, "max_elements": &x.MaxElements, "max_attributes": &x.MaxAttributes,
+		}),
+		map[string]cfparse.Option{
+			"mode":          cfparse.Parsed(&x.Mode, oneOf("lenient", "strict"), xmlModeRefusal),
+			"max_body_size": cfparse.Parsed(&x.MaxBodySize, cfparse.Size(math.MaxInt64), "xml: %s: invalid size %q"),
+			"max_text_size": cfparse.Parsed(&x.MaxTextSize, func(v string) (int, bool) {
+				n, ok := cfparse.Size(math.MaxInt32)(v)
+				return int(n), ok
+			}, "xml: %s: invalid size %q"),
+		}),
+		More: cfparse.Unknown("xml: unrecognized option %q (known: max_attributes, max_body_size, max_depth, max_elements, max_text_size, mode)"),
+	}.Body(d)
+	if err != nil {
+		return err
 	}
 	a.XML = x
 	return nil
@@ -1293,29 +1033,23 @@ func parseQuotaLimits(d *caddyfile.Dispenser, where string, l *quota.Limits) err
 	return nil
 }
 
+// xmlModeRefusal words the refusal of an xml mode.
+const xmlModeRefusal = "xml: mode must be lenient or strict, not %[2]q"
+
 func setXMLMode(d *caddyfile.Dispenser, x *XMLConfig) error {
-	switch v := d.Val(); v {
-	case "lenient", "strict":
-		x.Mode = v
-		return nil
-	default:
-		return d.Errf("xml: mode must be lenient or strict, not %q", v)
+	mode, ok := oneOf("lenient", "strict")(d.Val())
+	if !ok {
+		return d.Errf(xmlModeRefusal, "mode", mode)
 	}
+	x.Mode = mode
+	return nil
 }
 
-func parsePath(d *caddyfile.Dispenser, dst *string) error {
-	if !d.NextArg() {
-		return d.ArgErr()
-	}
-	p := d.Val()
-	if !strings.HasPrefix(p, "/") {
-		return d.Errf("path %q must begin with /", p)
-	}
-	*dst = strings.TrimSuffix(p, "/")
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	return nil
+// handlerPath is an option of one path, kept without its trailing slash.
+func handlerPath(dst *string) cfparse.Option {
+	return cfparse.Parsed(dst, func(v string) (string, bool) {
+		return strings.TrimSuffix(v, "/"), strings.HasPrefix(v, "/")
+	}, "path %[2]q must begin with /")
 }
 
 // Interface guards.
@@ -1335,71 +1069,23 @@ func parseEventsOption(d *caddyfile.Dispenser, a *App) error {
 		return d.ArgErr()
 	}
 	o := new(EventsConfig)
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		var err error
-		switch opt := d.Val(); opt {
-		case "lease_warning":
-			var v string
-			if err := cfparse.OneArg(d, &v); err != nil {
-				return err
-			}
-			if v == "off" {
-				o.LeaseWarning = -1
-				break
-			}
-			dur, perr := caddy.ParseDuration(v)
-			if perr != nil || dur <= 0 {
-				return d.Errf("events: lease_warning %q: want a positive duration or off", v)
-			}
-			o.LeaseWarning = caddy.Duration(dur)
-		case "max_wait":
-			err = cfparse.DurationArg(d, &o.MaxWait)
-		case "cluster_recheck":
-			err = cfparse.DurationArg(d, &o.ClusterRecheck)
-		case "timeout":
-			err = cfparse.DurationArg(d, &o.Timeout)
-		case "retain":
-			err = cfparse.DurationArg(d, &o.Retain)
-		case "webhook":
-			err = parseOperatorWebhook(d, o)
-		case "allowed_hosts":
-			hosts := d.RemainingArgs()
-			if len(hosts) == 0 {
-				return d.ArgErr()
-			}
-			o.AllowedHosts = append(o.AllowedHosts, hosts...)
-		case "allow_private":
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			o.AllowPrivate = true
-		case "retry":
-			var lo, hi string
-			if !d.Args(&lo, &hi) || d.NextArg() {
-				return d.Errf("events: want retry <min> <max>")
-			}
-			mn, err1 := caddy.ParseDuration(lo)
-			mx, err2 := caddy.ParseDuration(hi)
-			if err1 != nil || err2 != nil || mn <= 0 || mx < mn {
-				return d.Errf("events: retry %s %s: want two positive durations, min <= max", lo, hi)
-			}
-			o.RetryMin, o.RetryMax = caddy.Duration(mn), caddy.Duration(mx)
-		case "max_attempts":
-			var v string
-			if err := cfparse.OneArg(d, &v); err != nil {
-				return err
-			}
-			n, perr := strconv.Atoi(v)
-			if perr != nil || n <= 0 {
-				return d.Errf("events: max_attempts %q is not a positive whole number", v)
-			}
-			o.MaxAttempts = n
-		default:
-			return d.Errf("events: unrecognized option %q (known: allow_private, allowed_hosts, cluster_recheck, lease_warning, max_attempts, max_wait, retain, retry, timeout, webhook)", opt)
-		}
-		if err != nil {
-			return err
-		}
+	err := cfparse.Block{
+		Lists: map[string]*[]string{"allowed_hosts": &o.AllowedHosts},
+		Flags: map[string]*bool{"allow_private": &o.AllowPrivate},
+		Options: map[string]cfparse.Option{
+			"lease_warning":   cfparse.Parsed(&o.LeaseWarning, cfparse.PositiveDurationOrOff, "events: %s %q: want a positive duration or off"),
+			"max_wait":        cfparse.Duration(&o.MaxWait),
+			"cluster_recheck": cfparse.Duration(&o.ClusterRecheck),
+			"timeout":         cfparse.Duration(&o.Timeout),
+			"retain":          cfparse.Duration(&o.Retain),
+			"webhook":         func(d *caddyfile.Dispenser) error { return parseOperatorWebhook(d, o) },
+			"retry":           retryOption("events", &o.RetryMin, &o.RetryMax),
+			"max_attempts":    cfparse.Parsed(&o.MaxAttempts, cfparse.Positive, "events: %s %q is not a positive whole number"),
+		},
+		More: cfparse.Unknown("events: unrecognized option %q (known: allow_private, allowed_hosts, cluster_recheck, lease_warning, max_attempts, max_wait, retain, retry, timeout, webhook)"),
+	}.Body(d)
+	if err != nil {
+		return err
 	}
 	a.Events = o
 	return nil
@@ -1411,21 +1097,12 @@ func parseOperatorWebhook(d *caddyfile.Dispenser, o *EventsConfig) error {
 	if err := cfparse.OneArg(d, &w.URL); err != nil {
 		return err
 	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		switch d.Val() {
-		case "secret":
-			if err := cfparse.OneArg(d, &w.Secret); err != nil {
-				return err
-			}
-		case "events":
-			names := d.RemainingArgs()
-			if len(names) == 0 {
-				return d.ArgErr()
-			}
-			w.Events = append(w.Events, names...)
-		default:
-			return d.Errf("events: webhook %q: unrecognized option %q (known: events, secret)", w.URL, d.Val())
-		}
+	err := cfparse.Block{Single: map[string]*string{"secret": &w.Secret}, Lists: map[string]*[]string{"events": &w.Events},
+		More: func(d *caddyfile.Dispenser, opt string) (bool, error) {
+			return true, d.Errf("events: webhook %q: unrecognized option %q (known: events, secret)", w.URL, opt)
+		}}.Body(d)
+	if err != nil {
+		return err
 	}
 	if w.Secret == "" {
 		return d.Errf("events: webhook %q: a secret is required", w.URL)

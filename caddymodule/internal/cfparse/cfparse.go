@@ -210,6 +210,14 @@ func PositiveDuration(v string) (caddy.Duration, bool) {
 	return caddy.Duration(dur), err == nil && dur > 0
 }
 
+// PositiveDurationOrOff reads v as a positive duration, or "off" as -1.
+func PositiveDurationOrOff(v string) (caddy.Duration, bool) {
+	if v == "off" {
+		return -1, true
+	}
+	return PositiveDuration(v)
+}
+
 // Size reads a size such as 64KiB of 1 byte to most bytes.
 func Size(most uint64) func(v string) (int64, bool) {
 	return func(v string) (int64, bool) {
