@@ -348,57 +348,55 @@ func parseProviderAdapter(d *caddyfile.Dispenser, p *Provider) error {
 //		}
 //	}
 func parseOVFOption(d *caddyfile.Dispenser, a *App) error {
-	if a.OVF != nil {
-		return d.Err("ovf: the block may appear only once")
+	const notCount = "ovf: %s %q is not a positive whole number"
+	return onceBlock(d, &a.OVF, "ovf: the block may appear only once", func(c *OVFConfig) cfparse.Block {
+		return cfparse.Block{Name: "ovf",
+			Lists: map[string]*[]string{"allow_host": &c.AllowedHosts, "rel": &c.Rels},
+			Flags: map[string]*bool{"allow_private": &c.AllowPrivate, "allow_http": &c.AllowHTTP},
+			Options: cfparse.Merge(cfparse.Ints(cfparse.Positive, notCount, map[string]*int{"max_depth": &c.MaxDepth, "max_elements": &c.MaxElements}),
+				map[string]cfparse.Option{
+					"max_size": cfparse.Parsed(&c.MaxSize, cfparse.Size(1<<30), "ovf: %s %q is not a size between 1 byte and 1GiB"),
+					"max_redirects": cfparse.Parsed(&c.MaxRedirects, func(v string) (int, bool) {
+						n, ok := cfparse.NonNegative(v)
+						if n == 0 {
+							n = -1 // none; 0 in JSON means the default
+						}
+						return n, ok
+					}, notCount),
+					"timeout": cfparse.Parsed(&c.Timeout, cfparse.PositiveDuration, "ovf: %s %q is not a positive duration"),
+				})}
+	})
+}
+
+// onceBlock reads a block of the csb global option that takes no
+// argument and may appear once (twice: that error) into a new T, set in
+// *dst once the block is read.
+func onceBlock[T any](d *caddyfile.Dispenser, dst **T, twice string, block func(v *T) cfparse.Block) error {
+	if *dst != nil {
+		return d.Err(twice)
 	}
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	c := &OVFConfig{}
-	const notCount = "ovf: %s %q is not a positive whole number"
-	err := cfparse.Block{Name: "ovf",
-		Lists: map[string]*[]string{"allow_host": &c.AllowedHosts, "rel": &c.Rels},
-		Flags: map[string]*bool{"allow_private": &c.AllowPrivate, "allow_http": &c.AllowHTTP},
-		Options: cfparse.Merge(cfparse.Ints(cfparse.Positive, notCount, map[string]*int{"max_depth": &c.MaxDepth, "max_elements": &c.MaxElements}),
-			map[string]cfparse.Option{
-				"max_size": cfparse.Parsed(&c.MaxSize, cfparse.Size(1<<30), "ovf: %s %q is not a size between 1 byte and 1GiB"),
-				"max_redirects": cfparse.Parsed(&c.MaxRedirects, func(v string) (int, bool) {
-					n, ok := cfparse.NonNegative(v)
-					if n == 0 {
-						n = -1 // none; 0 in JSON means the default
-					}
-					return n, ok
-				}, notCount),
-				"timeout": cfparse.Parsed(&c.Timeout, cfparse.PositiveDuration, "ovf: %s %q is not a positive duration"),
-			})}.Body(d)
-	if err != nil {
+	v := new(T)
+	if err := block(v).Body(d); err != nil {
 		return err
 	}
-	a.OVF = c
+	*dst = v
 	return nil
 }
 
 func parseCatalogOptions(d *caddyfile.Dispenser, a *App) error {
-	if a.Catalog != nil {
-		return d.Err("catalog given twice")
-	}
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	o := new(CatalogOptions)
-	err := cfparse.Block{Name: "catalog", Options: map[string]cfparse.Option{
-		"sync_interval": cfparse.Duration(&o.SyncInterval), "flush_delay": cfparse.Duration(&o.FlushDelay),
-		"retention": cfparse.Duration(&o.Retention),
-		"cache_size": cfparse.Parsed(&o.CacheSize, func(v string) (int64, bool) {
-			n, err := strconv.ParseInt(v, 10, 64)
-			return n, err == nil && n > 0
-		}, "catalog: %s %q is not a positive integer"),
-	}}.Body(d)
-	if err != nil {
-		return err
-	}
-	a.Catalog = o
-	return nil
+	return onceBlock(d, &a.Catalog, "catalog given twice", func(o *CatalogOptions) cfparse.Block {
+		return cfparse.Block{Name: "catalog", Options: map[string]cfparse.Option{
+			"sync_interval": cfparse.Duration(&o.SyncInterval), "flush_delay": cfparse.Duration(&o.FlushDelay),
+			"retention": cfparse.Duration(&o.Retention),
+			"cache_size": cfparse.Parsed(&o.CacheSize, func(v string) (int64, bool) {
+				n, err := strconv.ParseInt(v, 10, 64)
+				return n, err == nil && n > 0
+			}, "catalog: %s %q is not a positive integer"),
+		}}
+	})
 }
 
 // parseStaticService parses:
@@ -429,100 +427,85 @@ func parseStaticService(d *caddyfile.Dispenser, p *Provider) error {
 		}
 	}
 	where := fmt.Sprintf("provider %q: service %q", p.ID, s.ID)
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		opt := d.Val()
-		switch opt {
-		case "kind":
-			if err := cfparse.OneArg(d, &s.Kind); err != nil {
-				return err
-			}
-		case "status":
-			if err := cfparse.OneArg(d, &s.Status); err != nil {
-				return err
-			}
-		case "uri":
-			if err := cfparse.OneArg(d, &s.URI); err != nil {
-				return err
-			}
-		case "link":
-			l := &StaticLink{}
-			if !d.Args(&l.Rel) {
-				return d.ArgErr()
-			}
-			d.Args(&l.Href)
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			s.Link = l
-		case "objects":
-			s.Objects = d.RemainingArgs()
-			if len(s.Objects) == 0 {
-				return d.ArgErr()
-			}
-		case "compute":
-			c := &StaticCompute{}
-			err := parseFields(d, where+": compute", map[string]func(string) error{
-				"architecture": setString(&c.Architecture),
-				"cores":        setUint(&c.Cores),
-				"memory":       setUint(&c.Memory),
-				"speed":        setUint(&c.Speed),
-				"hostname":     setString(&c.Hostname),
-			})
-			if err != nil {
-				return err
-			}
-			s.Compute = c
-		case "network":
-			n := &StaticNetwork{}
-			err := parseFields(d, where+": network", map[string]func(string) error{
-				"vlan":       setString(&n.VLAN),
-				"vlan_label": setString(&n.VLANLabel),
-				"address":    setString(&n.Address),
-				"gateway":    setString(&n.Gateway),
-				"allocation": setString(&n.Allocation),
-			})
-			if err != nil {
-				return err
-			}
-			s.Network = n
-		case "storage":
-			st := &StaticStorage{}
-			if err := parseFields(d, where+": storage", map[string]func(string) error{"size": setUint(&st.Size)}); err != nil {
-				return err
-			}
-			s.Storage = st
-		case "network_interface":
-			n := &StaticNetworkInterface{}
-			err := parseFields(d, where+": network_interface", map[string]func(string) error{
-				"interface":  setString(&n.Interface),
-				"mac":        setString(&n.MAC),
-				"ip":         setString(&n.IP),
-				"gateway":    setString(&n.Gateway),
-				"allocation": setString(&n.Allocation),
-			})
-			if err != nil {
-				return err
-			}
-			s.NetworkInterface = n
-		case "storagelink":
-			l := &StaticStorageLink{}
-			err := parseFields(d, where+": storagelink", map[string]func(string) error{
-				"device_id":  setString(&l.DeviceID),
-				"mountpoint": setString(&l.Mountpoint),
-			})
-			if err != nil {
-				return err
-			}
-			s.StorageLink = l
-		default:
-			return d.Errf("%s: unrecognized option %q", where, opt)
-		}
+	err := cfparse.Block{Name: where, Single: map[string]*string{"kind": &s.Kind, "status": &s.Status, "uri": &s.URI},
+		Options: map[string]cfparse.Option{
+			"link": func(d *caddyfile.Dispenser) error {
+				l := &StaticLink{}
+				if !d.Args(&l.Rel) {
+					return d.ArgErr()
+				}
+				d.Args(&l.Href)
+				if d.NextArg() {
+					return d.ArgErr()
+				}
+				s.Link = l
+				return nil
+			},
+			"objects": func(d *caddyfile.Dispenser) error {
+				s.Objects = d.RemainingArgs()
+				if len(s.Objects) == 0 {
+					return d.ArgErr()
+				}
+				return nil
+			},
+			"compute": staticPart(where, &s.Compute, func(c *StaticCompute) map[string]func(string) error {
+				return map[string]func(string) error{
+					"architecture": setString(&c.Architecture),
+					"cores":        setUint(&c.Cores),
+					"memory":       setUint(&c.Memory),
+					"speed":        setUint(&c.Speed),
+					"hostname":     setString(&c.Hostname),
+				}
+			}),
+			"network": staticPart(where, &s.Network, func(n *StaticNetwork) map[string]func(string) error {
+				return map[string]func(string) error{
+					"vlan":       setString(&n.VLAN),
+					"vlan_label": setString(&n.VLANLabel),
+					"address":    setString(&n.Address),
+					"gateway":    setString(&n.Gateway),
+					"allocation": setString(&n.Allocation),
+				}
+			}),
+			"storage": staticPart(where, &s.Storage, func(st *StaticStorage) map[string]func(string) error {
+				return map[string]func(string) error{"size": setUint(&st.Size)}
+			}),
+			"network_interface": staticPart(where, &s.NetworkInterface, func(n *StaticNetworkInterface) map[string]func(string) error {
+				return map[string]func(string) error{
+					"interface":  setString(&n.Interface),
+					"mac":        setString(&n.MAC),
+					"ip":         setString(&n.IP),
+					"gateway":    setString(&n.Gateway),
+					"allocation": setString(&n.Allocation),
+				}
+			}),
+			"storagelink": staticPart(where, &s.StorageLink, func(l *StaticStorageLink) map[string]func(string) error {
+				return map[string]func(string) error{
+					"device_id":  setString(&l.DeviceID),
+					"mountpoint": setString(&l.Mountpoint),
+				}
+			}),
+		}}.Body(d)
+	if err != nil {
+		return err
 	}
 	if _, err := s.toService(); err != nil {
 		return d.Errf("provider %q: %v", p.ID, err)
 	}
 	p.Services = append(p.Services, s)
 	return nil
+}
+
+// staticPart is an option of a static service whose block of "<name>
+// <value>" lines (fields says which) fills a new T, set in *dst.
+func staticPart[T any](where string, dst **T, fields func(v *T) map[string]func(string) error) cfparse.Option {
+	return func(d *caddyfile.Dispenser) error {
+		v := new(T)
+		if err := parseFields(d, where+": "+d.Val(), fields(v)); err != nil {
+			return err
+		}
+		*dst = v
+		return nil
+	}
 }
 
 // parseFields parses a block of "<name> <value>" lines.
@@ -807,27 +790,17 @@ func parseProviderTLS(d *caddyfile.Dispenser, p *Provider) error {
 }
 
 func parseSubscriptionOptions(d *caddyfile.Dispenser, a *App) error {
-	if a.Subscriptions != nil {
-		return d.Err("subscriptions given twice")
-	}
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	o := new(SubscriptionOptions)
-	err := cfparse.Block{Name: "subscriptions", Options: map[string]cfparse.Option{
-		"renew_at": cfparse.Parsed(&o.RenewAt, func(v string) (float64, bool) {
-			f, err := strconv.ParseFloat(v, 64)
-			return f, err == nil && f > 0 && f < 1
-		}, "subscriptions: %s %q must be a fraction between 0 and 1"),
-		"retry":         retryOption("subscriptions", &o.RetryMin, &o.RetryMax),
-		"timeout":       cfparse.Duration(&o.Timeout),
-		"sync_interval": cfparse.Duration(&o.SyncInterval),
-	}}.Body(d)
-	if err != nil {
-		return err
-	}
-	a.Subscriptions = o
-	return nil
+	return onceBlock(d, &a.Subscriptions, "subscriptions given twice", func(o *SubscriptionOptions) cfparse.Block {
+		return cfparse.Block{Name: "subscriptions", Options: map[string]cfparse.Option{
+			"renew_at": cfparse.Parsed(&o.RenewAt, func(v string) (float64, bool) {
+				f, err := strconv.ParseFloat(v, 64)
+				return f, err == nil && f > 0 && f < 1
+			}, "subscriptions: %s %q must be a fraction between 0 and 1"),
+			"retry":         retryOption("subscriptions", &o.RetryMin, &o.RetryMax),
+			"timeout":       cfparse.Duration(&o.Timeout),
+			"sync_interval": cfparse.Duration(&o.SyncInterval),
+		}}
+	})
 }
 
 // retryOption is "retry <min> <max>", two positive durations, min <=
@@ -954,69 +927,64 @@ func parseXMLOption(d *caddyfile.Dispenser, a *App) error {
 // parseQuotaOption parses the quota subdirective of the csb global
 // option (its syntax: App.UnmarshalCaddyfile; the fields: QuotaConfig).
 func parseQuotaOption(d *caddyfile.Dispenser, a *App) error {
-	if a.Quota != nil {
-		return d.Err("quota: the block may appear only once")
-	}
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	q := new(QuotaConfig)
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		switch opt := d.Val(); opt {
-		case "unit":
-			var kind, unit string
-			if !d.Args(&kind, &unit) || d.NextArg() {
-				return d.Err("quota: want unit iaas|paas|saas|dsaas core|memory_gb|storage_gb|job")
-			}
-			kind = strings.ToLower(kind)
-			if _, ok := quotaKinds[kind]; !ok {
-				return d.Errf("quota: unit %s: unknown service model (want iaas, paas, saas or dsaas)", kind)
-			}
-			if _, err := quota.ParseUnit(unit); err != nil {
-				return d.Errf("quota: unit %s: %v", kind, err)
-			}
-			if q.Units == nil {
-				q.Units = map[string]string{}
-			}
-			if _, dup := q.Units[kind]; dup {
-				return d.Errf("quota: unit %s given twice", kind)
-			}
-			q.Units[kind] = unit
-		case "user":
-			var user string
-			if !d.Args(&user) || d.NextArg() {
-				return d.Err("quota: want user <user>|* { ... }")
-			}
-			if _, dup := q.Users[user]; dup {
-				return d.Errf("quota: user %q given twice", user)
-			}
-			l := new(quota.Limits)
-			if err := parseQuotaLimits(d, fmt.Sprintf("quota: user %q", user), l); err != nil {
-				return err
-			}
-			if q.Users == nil {
-				q.Users = map[string]*quota.Limits{}
-			}
-			q.Users[user] = l
-		case "group":
-			args := d.RemainingArgs()
-			if len(args) < 2 {
-				return d.Err("quota: want group <name> <user>... { ... }")
-			}
-			g := quota.Group{Name: args[0], Members: args[1:]}
-			if slices.ContainsFunc(q.Groups, func(o quota.Group) bool { return o.Name == g.Name }) {
-				return d.Errf("quota: group %q given twice", g.Name)
-			}
-			if err := parseQuotaLimits(d, fmt.Sprintf("quota: group %q", g.Name), &g.Limits); err != nil {
-				return err
-			}
-			q.Groups = append(q.Groups, g)
-		default:
-			return d.Errf("quota: unrecognized option %q (known: group, unit, user)", opt)
-		}
-	}
-	a.Quota = q
-	return nil
+	return onceBlock(d, &a.Quota, "quota: the block may appear only once", func(q *QuotaConfig) cfparse.Block {
+		return cfparse.Block{Options: map[string]cfparse.Option{
+			"unit": func(d *caddyfile.Dispenser) error {
+				var kind, unit string
+				if !d.Args(&kind, &unit) || d.NextArg() {
+					return d.Err("quota: want unit iaas|paas|saas|dsaas core|memory_gb|storage_gb|job")
+				}
+				kind = strings.ToLower(kind)
+				if _, ok := quotaKinds[kind]; !ok {
+					return d.Errf("quota: unit %s: unknown service model (want iaas, paas, saas or dsaas)", kind)
+				}
+				if _, err := quota.ParseUnit(unit); err != nil {
+					return d.Errf("quota: unit %s: %v", kind, err)
+				}
+				if q.Units == nil {
+					q.Units = map[string]string{}
+				}
+				if _, dup := q.Units[kind]; dup {
+					return d.Errf("quota: unit %s given twice", kind)
+				}
+				q.Units[kind] = unit
+				return nil
+			},
+			"user": func(d *caddyfile.Dispenser) error {
+				var user string
+				if !d.Args(&user) || d.NextArg() {
+					return d.Err("quota: want user <user>|* { ... }")
+				}
+				if _, dup := q.Users[user]; dup {
+					return d.Errf("quota: user %q given twice", user)
+				}
+				l := new(quota.Limits)
+				if err := parseQuotaLimits(d, fmt.Sprintf("quota: user %q", user), l); err != nil {
+					return err
+				}
+				if q.Users == nil {
+					q.Users = map[string]*quota.Limits{}
+				}
+				q.Users[user] = l
+				return nil
+			},
+			"group": func(d *caddyfile.Dispenser) error {
+				args := d.RemainingArgs()
+				if len(args) < 2 {
+					return d.Err("quota: want group <name> <user>... { ... }")
+				}
+				g := quota.Group{Name: args[0], Members: args[1:]}
+				if slices.ContainsFunc(q.Groups, func(o quota.Group) bool { return o.Name == g.Name }) {
+					return d.Errf("quota: group %q given twice", g.Name)
+				}
+				if err := parseQuotaLimits(d, fmt.Sprintf("quota: group %q", g.Name), &g.Limits); err != nil {
+					return err
+				}
+				q.Groups = append(q.Groups, g)
+				return nil
+			},
+		}, More: cfparse.Unknown("quota: unrecognized option %q (known: group, unit, user)")}
+	})
 }
 
 // parseQuotaLimits parses the block of a quota user or group.
@@ -1062,33 +1030,23 @@ var (
 // parseEventsOption parses the events block of the csb global option
 // (its syntax: App.UnmarshalCaddyfile; meanings: EventsConfig).
 func parseEventsOption(d *caddyfile.Dispenser, a *App) error {
-	if a.Events != nil {
-		return d.Err("events given twice")
-	}
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	o := new(EventsConfig)
-	err := cfparse.Block{
-		Lists: map[string]*[]string{"allowed_hosts": &o.AllowedHosts},
-		Flags: map[string]*bool{"allow_private": &o.AllowPrivate},
-		Options: map[string]cfparse.Option{
-			"lease_warning":   cfparse.Parsed(&o.LeaseWarning, cfparse.PositiveDurationOrOff, "events: %s %q: want a positive duration or off"),
-			"max_wait":        cfparse.Duration(&o.MaxWait),
-			"cluster_recheck": cfparse.Duration(&o.ClusterRecheck),
-			"timeout":         cfparse.Duration(&o.Timeout),
-			"retain":          cfparse.Duration(&o.Retain),
-			"webhook":         func(d *caddyfile.Dispenser) error { return parseOperatorWebhook(d, o) },
-			"retry":           retryOption("events", &o.RetryMin, &o.RetryMax),
-			"max_attempts":    cfparse.Parsed(&o.MaxAttempts, cfparse.Positive, "events: %s %q is not a positive whole number"),
-		},
-		More: cfparse.Unknown("events: unrecognized option %q (known: allow_private, allowed_hosts, cluster_recheck, lease_warning, max_attempts, max_wait, retain, retry, timeout, webhook)"),
-	}.Body(d)
-	if err != nil {
-		return err
-	}
-	a.Events = o
-	return nil
+	return onceBlock(d, &a.Events, "events given twice", func(o *EventsConfig) cfparse.Block {
+		return cfparse.Block{
+			Lists: map[string]*[]string{"allowed_hosts": &o.AllowedHosts},
+			Flags: map[string]*bool{"allow_private": &o.AllowPrivate},
+			Options: map[string]cfparse.Option{
+				"lease_warning":   cfparse.Parsed(&o.LeaseWarning, cfparse.PositiveDurationOrOff, "events: %s %q: want a positive duration or off"),
+				"max_wait":        cfparse.Duration(&o.MaxWait),
+				"cluster_recheck": cfparse.Duration(&o.ClusterRecheck),
+				"timeout":         cfparse.Duration(&o.Timeout),
+				"retain":          cfparse.Duration(&o.Retain),
+				"webhook":         func(d *caddyfile.Dispenser) error { return parseOperatorWebhook(d, o) },
+				"retry":           retryOption("events", &o.RetryMin, &o.RetryMax),
+				"max_attempts":    cfparse.Parsed(&o.MaxAttempts, cfparse.Positive, "events: %s %q is not a positive whole number"),
+			},
+			More: cfparse.Unknown("events: unrecognized option %q (known: allow_private, allowed_hosts, cluster_recheck, lease_warning, max_attempts, max_wait, retain, retry, timeout, webhook)"),
+		}
+	})
 }
 
 // parseOperatorWebhook parses "webhook <url> { secret ...; events ... }".
