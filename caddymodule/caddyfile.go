@@ -228,8 +228,19 @@ func (p *Provider) unmarshal(d *caddyfile.Dispenser) error {
 	}
 	return cfparse.Block{Single: map[string]*string{"uri": &p.URI, "label": &p.Label, "status": &p.Status},
 		Options: map[string]cfparse.Option{
-			"adapter": of(parseProviderAdapter), "encryption_support": of(parseEncryptionSupport), "service": of(parseStaticService),
-			"discover": of(parseDiscover), "weight": of(parseWeight), "price": of(parsePrice), "allowed_hosts": of(parseAllowedHosts),
+			"adapter": of(parseProviderAdapter), "service": of(parseStaticService),
+			"encryption_support": cfparse.Parsed(&p.EncryptionSupport, func(v string) (*bool, bool) {
+				b, err := strconv.ParseBool(v)
+				return &b, err == nil
+			}, p.refusal("%s %q is not a boolean")),
+			// weight and price are the weighted and the cheapest policies'
+			// defaults.
+			"weight": cfparse.Parsed(&p.Weight, cfparse.NonNegative, p.refusal("%s %q: want a non-negative integer")),
+			"price": cfparse.Parsed(&p.Price, func(v string) (*float64, bool) {
+				f, err := strconv.ParseFloat(v, 64)
+				return &f, err == nil && f >= 0
+			}, p.refusal("%s %q: want a non-negative number")),
+			"discover": of(parseDiscover), "allowed_hosts": of(parseAllowedHosts),
 			"allow_private": of(parseAllowPrivate), "auth": of(parseProviderAuth), "tls": of(parseProviderTLS),
 			"subscribe": of(parseSubscribe), "publishers": of(parsePublishers), "push": of(parsePush),
 		},
@@ -249,52 +260,6 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return cfparse.Block{Name: "csb", Options: map[string]cfparse.Option{
 		"publish_path": handlerPath(&h.PublishPath), "consumer_path": handlerPath(&h.ConsumerPath),
 	}, More: cfparse.Unknown("unrecognized csb handler option %q (known: consumer_path, publish_path)")}.Parse(d)
-}
-
-// parseEncryptionSupport parses "encryption_support true|false".
-func parseEncryptionSupport(d *caddyfile.Dispenser, p *Provider) error {
-	var v string
-	if err := cfparse.OneArg(d, &v); err != nil {
-		return err
-	}
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		return d.Errf("provider %q: encryption_support %q is not a boolean", p.ID, v)
-	}
-	p.EncryptionSupport = &b
-	return nil
-}
-
-// parseWeight parses "weight <n>" (the weighted policy's default).
-func parseWeight(d *caddyfile.Dispenser, p *Provider) error {
-	if !d.NextArg() {
-		return d.ArgErr()
-	}
-	w, err := strconv.Atoi(d.Val())
-	if err != nil || w < 0 {
-		return d.Errf("provider %q: weight %q: want a non-negative integer", p.ID, d.Val())
-	}
-	p.Weight = w
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	return nil
-}
-
-// parsePrice parses "price <number>" (the cheapest policy's default).
-func parsePrice(d *caddyfile.Dispenser, p *Provider) error {
-	if !d.NextArg() {
-		return d.ArgErr()
-	}
-	v, err := strconv.ParseFloat(d.Val(), 64)
-	if err != nil || v < 0 {
-		return d.Errf("provider %q: price %q: want a non-negative number", p.ID, d.Val())
-	}
-	p.Price = &v
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	return nil
 }
 
 // parseProviderAdapter parses the provider subdirective
@@ -848,6 +813,13 @@ func parseSubscribe(d *caddyfile.Dispenser, p *Provider) error {
 	}
 	p.Subscribe = s
 	return nil
+}
+
+// refusal words the provider's refusal of an option's value: "provider
+// <id>: " and then rest, a format of the option and the value (see
+// cfparse.Parsed).
+func (p *Provider) refusal(rest string) string {
+	return strings.ReplaceAll(fmt.Sprintf("provider %q: ", p.ID), "%", "%%") + rest
 }
 
 // unknown refuses an option of a block of the provider's, in says which.
