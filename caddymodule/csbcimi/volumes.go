@@ -118,15 +118,11 @@ func (c *call) volumeOffers() []volumeOffer {
 }
 
 func (c *call) volumeConfigObj(o volumeOffer) obj {
-	return obj{
-		"resourceURI": NS + "/VolumeConfiguration",
-		"id":          c.base + "volumeConfigs/" + o.id,
-		"name":        o.id,
-		"description": fmt.Sprintf("a storage offer of the catalogue: up to %d GB", o.sizeGB),
-		"type":        NS + "/mapped",
-		"capacity":    o.sizeGB * kibPerGB,
-		"properties":  props{PropProviders: strings.Join(o.providers, ",")},
-	}
+	out := c.offerObj("VolumeConfiguration", "volumeConfigs", o.id, o.id, o.providers)
+	out["description"] = fmt.Sprintf("a storage offer of the catalogue: up to %d GB", o.sizeGB)
+	out["type"] = NS + "/mapped"
+	out["capacity"] = o.sizeGB * kibPerGB
+	return out
 }
 
 // volumeState is Volume.state for a job.
