@@ -1,7 +1,9 @@
 // Package cfparse holds the Caddyfile and module helpers that the csb
 // module packages share: one argument, one positive duration, a block
-// read by a table of its options, placeholder expansion of provisioned
-// fields, the parser of a handler directive and a module's information.
+// read by a table of its options, options of one value parsed and
+// refused in the module's own words, placeholder expansion of
+// provisioned fields, the parser and registration of a handler or
+// authentication directive and a module's information.
 package cfparse
 
 import (
