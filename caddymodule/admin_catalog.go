@@ -59,11 +59,9 @@ func (api *AdminAPI) serveCatalog(w http.ResponseWriter, r *http.Request) error 
 	}
 	q := r.URL.Query()
 	providers := listParam(q, "provider")
-	var kind catalog.Kind
-	if k := q.Get("kind"); k != "" {
-		if kind, err = parseKind(k); err != nil {
-			return err
-		}
+	kind, err := kindParam(q)
+	if err != nil {
+		return err
 	}
 	var status csbmsg.ServiceStatus
 	if s := q.Get("status"); s != "" {

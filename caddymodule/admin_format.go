@@ -145,8 +145,13 @@ func listParam(q url.Values, name string) []string {
 	return out
 }
 
-// parseKind reads a service model name in any case.
-func parseKind(s string) (catalog.Kind, error) {
+// kindParam reads the kind query parameter: a service model, any case;
+// "" when absent.
+func kindParam(q url.Values) (catalog.Kind, error) {
+	s := q.Get("kind")
+	if s == "" {
+		return "", nil
+	}
 	for _, k := range serviceKinds {
 		if strings.EqualFold(s, string(k)) {
 			return k, nil

@@ -88,11 +88,9 @@ func (api *AdminAPI) serveJobs(w http.ResponseWriter, r *http.Request) error {
 			return adminError(http.StatusBadRequest, "state %q: want pending, provisioning, success, failed, expired or removed", s)
 		}
 	}
-	var kind catalog.Kind
-	if k := q.Get("kind"); k != "" {
-		if kind, err = parseKind(k); err != nil {
-			return err
-		}
+	kind, err := kindParam(q)
+	if err != nil {
+		return err
 	}
 	limit, after, err := pageParams(q, jobs.DefaultPageSize, jobs.MaxPageSize)
 	if err != nil {

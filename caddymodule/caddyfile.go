@@ -13,7 +13,6 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 	"github.com/caddyserver/caddy/v2/modules/caddytls"
-	"github.com/dustin/go-humanize"
 
 	"github.com/caddy-csb/caddy-csb/broker/httpclient"
 	"github.com/caddy-csb/caddy-csb/broker/peerurl"
@@ -182,39 +181,14 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 // Defaults and meanings are documented on the App, Provider and option
 // types' fields each subdirective sets.
 func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next() // consume option name
-	if d.NextArg() {
-		return d.ArgErr()
+	of := func(parse func(*caddyfile.Dispenser, *App) error) cfparse.Option {
+		return func(d *caddyfile.Dispenser) error { return parse(d, a) }
 	}
-	for d.NextBlock(0) {
-		var err error
-		switch d.Val() {
-		case "provider":
-			err = parseProviderBlock(d, a)
-		case "placement":
-			err = parsePlacementOption(d, a)
-		case "jobs":
-			err = parseJobsOption(d, a)
-		case "ovf":
-			err = parseOVFOption(d, a)
-		case "catalog":
-			err = parseCatalogOptions(d, a)
-		case "subscriptions":
-			err = parseSubscriptionOptions(d, a)
-		case "xml":
-			err = parseXMLOption(d, a)
-		case "quota":
-			err = parseQuotaOption(d, a)
-		case "events":
-			err = parseEventsOption(d, a)
-		default:
-			err = d.Errf("unrecognized csb option %q (known: catalog, events, jobs, ovf, placement, provider, quota, subscriptions, xml)", d.Val())
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return cfparse.Block{Name: "csb", Options: map[string]cfparse.Option{
+		"provider": of(parseProviderBlock), "placement": of(parsePlacementOption), "jobs": of(parseJobsOption),
+		"ovf": of(parseOVFOption), "catalog": of(parseCatalogOptions), "subscriptions": of(parseSubscriptionOptions),
+		"xml": of(parseXMLOption), "quota": of(parseQuotaOption), "events": of(parseEventsOption),
+	}, More: cfparse.Unknown("unrecognized csb option %q (known: catalog, events, jobs, ovf, placement, provider, quota, subscriptions, xml)")}.Parse(d)
 }
 
 // parseProviderBlock parses "provider <id> { ... }" into a's providers.
@@ -249,50 +223,31 @@ func (p *Provider) unmarshal(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		var err error
-		switch d.Val() {
-		case "adapter":
-			err = parseProviderAdapter(d, p)
-		case "uri":
-			err = cfparse.OneArg(d, &p.URI)
-		case "label":
-			err = cfparse.OneArg(d, &p.Label)
-		case "status":
-			err = cfparse.OneArg(d, &p.Status)
-		case "encryption_support":
-			err = parseEncryptionSupport(d, p)
-		case "service":
-			err = parseStaticService(d, p)
-		case "discover":
-			err = parseDiscover(d, p)
-		case "weight":
-			err = parseWeight(d, p)
-		case "price":
-			err = parsePrice(d, p)
-		case "allowed_hosts":
-			err = parseAllowedHosts(d, p)
-		case "allow_private":
-			err = parseAllowPrivate(d, p)
-		case "auth":
-			err = parseProviderAuth(d, p)
-		case "tls":
-			err = parseProviderTLS(d, p)
-		case "subscribe":
-			err = parseSubscribe(d, p)
-		case "publishers":
-			err = parsePublishers(d, p)
-		case "push":
-			err = parsePush(d, p)
-		default:
-			err = d.Errf("provider %q: unrecognized option %q (known: adapter, allow_private, allowed_hosts, auth, discover, encryption_support, "+
-				"label, price, publishers, push, service, status, subscribe, tls, uri, weight)", p.ID, d.Val())
-		}
-		if err != nil {
-			return err
-		}
+	of := func(parse func(*caddyfile.Dispenser, *Provider) error) cfparse.Option {
+		return func(d *caddyfile.Dispenser) error { return parse(d, p) }
 	}
-	return nil
+	return cfparse.Block{Single: map[string]*string{"uri": &p.URI, "label": &p.Label, "status": &p.Status},
+		Options: map[string]cfparse.Option{
+			"adapter": of(parseProviderAdapter), "service": of(parseStaticService),
+			"encryption_support": cfparse.Parsed(&p.EncryptionSupport, func(v string) (*bool, bool) {
+				b, err := strconv.ParseBool(v)
+				return &b, err == nil
+			}, p.refusal("%s %q is not a boolean")),
+			// weight and price are the weighted and the cheapest policies'
+			// defaults.
+			"weight": cfparse.Parsed(&p.Weight, cfparse.NonNegative, p.refusal("%s %q: want a non-negative integer")),
+			"price": cfparse.Parsed(&p.Price, func(v string) (*float64, bool) {
+				f, err := strconv.ParseFloat(v, 64)
+				return &f, err == nil && f >= 0
+			}, p.refusal("%s %q: want a non-negative number")),
+			"discover": of(parseDiscover), "allowed_hosts": of(parseAllowedHosts),
+			"allow_private": of(parseAllowPrivate), "auth": of(parseProviderAuth), "tls": of(parseProviderTLS),
+			"subscribe": of(parseSubscribe), "publishers": of(parsePublishers), "push": of(parsePush),
+		},
+		More: func(d *caddyfile.Dispenser, opt string) (bool, error) {
+			return true, d.Errf("provider %q: unrecognized option %q (known: adapter, allow_private, allowed_hosts, auth, discover, encryption_support, "+
+				"label, price, publishers, push, service, status, subscribe, tls, uri, weight)", p.ID, opt)
+		}}.Body(d)
 }
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
@@ -302,71 +257,9 @@ func (p *Provider) unmarshal(d *caddyfile.Dispenser) error {
 //		consumer_path <path>    # default /csb/consumer
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next() // consume directive name
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	for d.NextBlock(0) {
-		var err error
-		switch d.Val() {
-		case "publish_path":
-			err = parsePath(d, &h.PublishPath)
-		case "consumer_path":
-			err = parsePath(d, &h.ConsumerPath)
-		default:
-			err = d.Errf("unrecognized csb handler option %q (known: consumer_path, publish_path)", d.Val())
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// parseEncryptionSupport parses "encryption_support true|false".
-func parseEncryptionSupport(d *caddyfile.Dispenser, p *Provider) error {
-	var v string
-	if err := cfparse.OneArg(d, &v); err != nil {
-		return err
-	}
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		return d.Errf("provider %q: encryption_support %q is not a boolean", p.ID, v)
-	}
-	p.EncryptionSupport = &b
-	return nil
-}
-
-// parseWeight parses "weight <n>" (the weighted policy's default).
-func parseWeight(d *caddyfile.Dispenser, p *Provider) error {
-	if !d.NextArg() {
-		return d.ArgErr()
-	}
-	w, err := strconv.Atoi(d.Val())
-	if err != nil || w < 0 {
-		return d.Errf("provider %q: weight %q: want a non-negative integer", p.ID, d.Val())
-	}
-	p.Weight = w
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	return nil
-}
-
-// parsePrice parses "price <number>" (the cheapest policy's default).
-func parsePrice(d *caddyfile.Dispenser, p *Provider) error {
-	if !d.NextArg() {
-		return d.ArgErr()
-	}
-	v, err := strconv.ParseFloat(d.Val(), 64)
-	if err != nil || v < 0 {
-		return d.Errf("provider %q: price %q: want a non-negative number", p.ID, d.Val())
-	}
-	p.Price = &v
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	return nil
+	return cfparse.Block{Name: "csb", Options: map[string]cfparse.Option{
+		"publish_path": handlerPath(&h.PublishPath), "consumer_path": handlerPath(&h.ConsumerPath),
+	}, More: cfparse.Unknown("unrecognized csb handler option %q (known: consumer_path, publish_path)")}.Parse(d)
 }
 
 // parseProviderAdapter parses the provider subdirective
@@ -420,122 +313,55 @@ func parseProviderAdapter(d *caddyfile.Dispenser, p *Provider) error {
 //		}
 //	}
 func parseOVFOption(d *caddyfile.Dispenser, a *App) error {
-	if a.OVF != nil {
-		return d.Err("ovf: the block may appear only once")
+	const notCount = "ovf: %s %q is not a positive whole number"
+	return onceBlock(d, &a.OVF, "ovf: the block may appear only once", func(c *OVFConfig) cfparse.Block {
+		return cfparse.Block{Name: "ovf",
+			Lists: map[string]*[]string{"allow_host": &c.AllowedHosts, "rel": &c.Rels},
+			Flags: map[string]*bool{"allow_private": &c.AllowPrivate, "allow_http": &c.AllowHTTP},
+			Options: cfparse.Merge(cfparse.Ints(cfparse.Positive, notCount, map[string]*int{"max_depth": &c.MaxDepth, "max_elements": &c.MaxElements}),
+				map[string]cfparse.Option{
+					"max_size": cfparse.Parsed(&c.MaxSize, cfparse.Size(1<<30), "ovf: %s %q is not a size between 1 byte and 1GiB"),
+					"max_redirects": cfparse.Parsed(&c.MaxRedirects, func(v string) (int, bool) {
+						n, ok := cfparse.NonNegative(v)
+						if n == 0 {
+							n = -1 // none; 0 in JSON means the default
+						}
+						return n, ok
+					}, notCount),
+					"timeout": cfparse.Parsed(&c.Timeout, cfparse.PositiveDuration, "ovf: %s %q is not a positive duration"),
+				})}
+	})
+}
+
+// onceBlock reads a block of the csb global option that takes no
+// argument and may appear once (twice: that error) into a new T, set in
+// *dst once the block is read.
+func onceBlock[T any](d *caddyfile.Dispenser, dst **T, twice string, block func(v *T) cfparse.Block) error {
+	if *dst != nil {
+		return d.Err(twice)
 	}
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	c := &OVFConfig{}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		switch opt := d.Val(); opt {
-		case "allow_host":
-			hosts := d.RemainingArgs()
-			if len(hosts) == 0 {
-				return d.ArgErr()
-			}
-			c.AllowedHosts = append(c.AllowedHosts, hosts...)
-		case "allow_private", "allow_http":
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			if opt == "allow_private" {
-				c.AllowPrivate = true
-			} else {
-				c.AllowHTTP = true
-			}
-		case "max_size":
-			v, err := cfparse.ArgValue(d)
-			if err != nil {
-				return err
-			}
-			n, err := humanize.ParseBytes(v)
-			if err != nil || n == 0 || n > 1<<30 {
-				return d.Errf("ovf: max_size %q is not a size between 1 byte and 1GiB", v)
-			}
-			c.MaxSize = int64(n)
-		case "max_depth", "max_elements", "max_redirects":
-			v, err := cfparse.ArgValue(d)
-			if err != nil {
-				return err
-			}
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 || (n == 0 && opt != "max_redirects") {
-				return d.Errf("ovf: %s %q is not a positive whole number", opt, v)
-			}
-			switch opt {
-			case "max_depth":
-				c.MaxDepth = n
-			case "max_elements":
-				c.MaxElements = n
-			default:
-				if n == 0 {
-					n = -1 // none; 0 in JSON means the default
-				}
-				c.MaxRedirects = n
-			}
-		case "timeout":
-			v, err := cfparse.ArgValue(d)
-			if err != nil {
-				return err
-			}
-			dur, err := caddy.ParseDuration(v)
-			if err != nil || dur <= 0 {
-				return d.Errf("ovf: timeout %q is not a positive duration", v)
-			}
-			c.Timeout = caddy.Duration(dur)
-		case "rel":
-			rels := d.RemainingArgs()
-			if len(rels) == 0 {
-				return d.ArgErr()
-			}
-			c.Rels = append(c.Rels, rels...)
-		default:
-			return d.Errf("ovf: unrecognized option %q", opt)
-		}
+	v := new(T)
+	if err := block(v).Body(d); err != nil {
+		return err
 	}
-	a.OVF = c
+	*dst = v
 	return nil
 }
 
 func parseCatalogOptions(d *caddyfile.Dispenser, a *App) error {
-	if a.Catalog != nil {
-		return d.Err("catalog given twice")
-	}
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	o := new(CatalogOptions)
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		switch d.Val() {
-		case "sync_interval":
-			if err := cfparse.DurationArg(d, &o.SyncInterval); err != nil {
-				return err
-			}
-		case "flush_delay":
-			if err := cfparse.DurationArg(d, &o.FlushDelay); err != nil {
-				return err
-			}
-		case "retention":
-			if err := cfparse.DurationArg(d, &o.Retention); err != nil {
-				return err
-			}
-		case "cache_size":
-			var v string
-			if err := cfparse.OneArg(d, &v); err != nil {
-				return err
-			}
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n <= 0 {
-				return d.Errf("catalog: cache_size %q is not a positive integer", v)
-			}
-			o.CacheSize = n
-		default:
-			return d.Errf("catalog: unrecognized option %q", d.Val())
-		}
-	}
-	a.Catalog = o
-	return nil
+	return onceBlock(d, &a.Catalog, "catalog given twice", func(o *CatalogOptions) cfparse.Block {
+		return cfparse.Block{Name: "catalog", Options: map[string]cfparse.Option{
+			"sync_interval": cfparse.Duration(&o.SyncInterval), "flush_delay": cfparse.Duration(&o.FlushDelay),
+			"retention": cfparse.Duration(&o.Retention),
+			"cache_size": cfparse.Parsed(&o.CacheSize, func(v string) (int64, bool) {
+				n, err := strconv.ParseInt(v, 10, 64)
+				return n, err == nil && n > 0
+			}, "catalog: %s %q is not a positive integer"),
+		}}
+	})
 }
 
 // parseStaticService parses:
@@ -566,100 +392,85 @@ func parseStaticService(d *caddyfile.Dispenser, p *Provider) error {
 		}
 	}
 	where := fmt.Sprintf("provider %q: service %q", p.ID, s.ID)
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		opt := d.Val()
-		switch opt {
-		case "kind":
-			if err := cfparse.OneArg(d, &s.Kind); err != nil {
-				return err
-			}
-		case "status":
-			if err := cfparse.OneArg(d, &s.Status); err != nil {
-				return err
-			}
-		case "uri":
-			if err := cfparse.OneArg(d, &s.URI); err != nil {
-				return err
-			}
-		case "link":
-			l := &StaticLink{}
-			if !d.Args(&l.Rel) {
-				return d.ArgErr()
-			}
-			d.Args(&l.Href)
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			s.Link = l
-		case "objects":
-			s.Objects = d.RemainingArgs()
-			if len(s.Objects) == 0 {
-				return d.ArgErr()
-			}
-		case "compute":
-			c := &StaticCompute{}
-			err := parseFields(d, where+": compute", map[string]func(string) error{
-				"architecture": setString(&c.Architecture),
-				"cores":        setUint(&c.Cores),
-				"memory":       setUint(&c.Memory),
-				"speed":        setUint(&c.Speed),
-				"hostname":     setString(&c.Hostname),
-			})
-			if err != nil {
-				return err
-			}
-			s.Compute = c
-		case "network":
-			n := &StaticNetwork{}
-			err := parseFields(d, where+": network", map[string]func(string) error{
-				"vlan":       setString(&n.VLAN),
-				"vlan_label": setString(&n.VLANLabel),
-				"address":    setString(&n.Address),
-				"gateway":    setString(&n.Gateway),
-				"allocation": setString(&n.Allocation),
-			})
-			if err != nil {
-				return err
-			}
-			s.Network = n
-		case "storage":
-			st := &StaticStorage{}
-			if err := parseFields(d, where+": storage", map[string]func(string) error{"size": setUint(&st.Size)}); err != nil {
-				return err
-			}
-			s.Storage = st
-		case "network_interface":
-			n := &StaticNetworkInterface{}
-			err := parseFields(d, where+": network_interface", map[string]func(string) error{
-				"interface":  setString(&n.Interface),
-				"mac":        setString(&n.MAC),
-				"ip":         setString(&n.IP),
-				"gateway":    setString(&n.Gateway),
-				"allocation": setString(&n.Allocation),
-			})
-			if err != nil {
-				return err
-			}
-			s.NetworkInterface = n
-		case "storagelink":
-			l := &StaticStorageLink{}
-			err := parseFields(d, where+": storagelink", map[string]func(string) error{
-				"device_id":  setString(&l.DeviceID),
-				"mountpoint": setString(&l.Mountpoint),
-			})
-			if err != nil {
-				return err
-			}
-			s.StorageLink = l
-		default:
-			return d.Errf("%s: unrecognized option %q", where, opt)
-		}
+	err := cfparse.Block{Name: where, Single: map[string]*string{"kind": &s.Kind, "status": &s.Status, "uri": &s.URI},
+		Options: map[string]cfparse.Option{
+			"link": func(d *caddyfile.Dispenser) error {
+				l := &StaticLink{}
+				if !d.Args(&l.Rel) {
+					return d.ArgErr()
+				}
+				d.Args(&l.Href)
+				if d.NextArg() {
+					return d.ArgErr()
+				}
+				s.Link = l
+				return nil
+			},
+			"objects": func(d *caddyfile.Dispenser) error {
+				s.Objects = d.RemainingArgs()
+				if len(s.Objects) == 0 {
+					return d.ArgErr()
+				}
+				return nil
+			},
+			"compute": staticPart(where, &s.Compute, func(c *StaticCompute) map[string]func(string) error {
+				return map[string]func(string) error{
+					"architecture": setString(&c.Architecture),
+					"cores":        setUint(&c.Cores),
+					"memory":       setUint(&c.Memory),
+					"speed":        setUint(&c.Speed),
+					"hostname":     setString(&c.Hostname),
+				}
+			}),
+			"network": staticPart(where, &s.Network, func(n *StaticNetwork) map[string]func(string) error {
+				return map[string]func(string) error{
+					"vlan":       setString(&n.VLAN),
+					"vlan_label": setString(&n.VLANLabel),
+					"address":    setString(&n.Address),
+					"gateway":    setString(&n.Gateway),
+					"allocation": setString(&n.Allocation),
+				}
+			}),
+			"storage": staticPart(where, &s.Storage, func(st *StaticStorage) map[string]func(string) error {
+				return map[string]func(string) error{"size": setUint(&st.Size)}
+			}),
+			"network_interface": staticPart(where, &s.NetworkInterface, func(n *StaticNetworkInterface) map[string]func(string) error {
+				return map[string]func(string) error{
+					"interface":  setString(&n.Interface),
+					"mac":        setString(&n.MAC),
+					"ip":         setString(&n.IP),
+					"gateway":    setString(&n.Gateway),
+					"allocation": setString(&n.Allocation),
+				}
+			}),
+			"storagelink": staticPart(where, &s.StorageLink, func(l *StaticStorageLink) map[string]func(string) error {
+				return map[string]func(string) error{
+					"device_id":  setString(&l.DeviceID),
+					"mountpoint": setString(&l.Mountpoint),
+				}
+			}),
+		}}.Body(d)
+	if err != nil {
+		return err
 	}
 	if _, err := s.toService(); err != nil {
 		return d.Errf("provider %q: %v", p.ID, err)
 	}
 	p.Services = append(p.Services, s)
 	return nil
+}
+
+// staticPart is an option of a static service whose block of "<name>
+// <value>" lines (fields says which) fills a new T, set in *dst.
+func staticPart[T any](where string, dst **T, fields func(v *T) map[string]func(string) error) cfparse.Option {
+	return func(d *caddyfile.Dispenser) error {
+		v := new(T)
+		if err := parseFields(d, where+": "+d.Val(), fields(v)); err != nil {
+			return err
+		}
+		*dst = v
+		return nil
+	}
 }
 
 // parseFields parses a block of "<name> <value>" lines.
@@ -748,99 +559,21 @@ func parseJobsOption(d *caddyfile.Dispenser, a *App) error {
 		return d.ArgErr()
 	}
 	cfg := a.consumerConfig()
-	durations := map[string]*caddy.Duration{
-		"lease_default": &cfg.LeaseDefault, "lease_min": &cfg.LeaseMin, "lease_max": &cfg.LeaseMax,
-		"reap_interval": &cfg.ReapInterval, "attempt_timeout": &cfg.AttemptTimeout, "call_timeout": &cfg.CallTimeout,
-		"respond_within": &cfg.RespondWithin, "poll_interval": &cfg.PollInterval, "retain": &cfg.Retain,
-		"retain_failed": &cfg.RetainFailed,
-		"cache_ttl":     &cfg.CacheTTL, "check_interval": &cfg.CheckInterval,
-	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		opt := d.Val()
-		if dst, ok := durations[opt]; ok {
-			if !d.NextArg() {
-				return d.ArgErr()
+	opts := map[string]cfparse.Option{
+		"max_attempts": cfparse.Parsed(&cfg.MaxAttempts, cfparse.Positive, "jobs: %s %q: want a positive integer"),
+		"max_jobs_per_owner": cfparse.Parsed(&cfg.MaxJobsPerOwner, func(v string) (int, bool) {
+			if v == "unlimited" {
+				return -1, true
 			}
-			v, err := caddy.ParseDuration(d.Val())
-			if err != nil || v <= 0 {
-				return d.Errf("jobs: %s %q: want a positive duration", opt, d.Val())
-			}
-			*dst = caddy.Duration(v)
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			continue
-		}
-		switch opt {
-		case "max_attempts":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			n, err := strconv.Atoi(d.Val())
-			if err != nil || n < 1 {
-				return d.Errf("jobs: max_attempts %q: want a positive integer", d.Val())
-			}
-			cfg.MaxAttempts = n
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-		case "max_jobs_per_owner":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			if d.Val() == "unlimited" {
-				cfg.MaxJobsPerOwner = -1
-			} else {
-				n, err := strconv.Atoi(d.Val())
-				if err != nil || n < 1 {
-					return d.Errf("jobs: max_jobs_per_owner %q: want a positive integer or unlimited", d.Val())
-				}
-				cfg.MaxJobsPerOwner = n
-			}
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-		case "cache_size":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			size, err := humanize.ParseBytes(d.Val())
-			if err != nil || size == 0 || size > math.MaxInt64 {
-				return d.Errf("jobs: cache_size %q: want a positive size such as 4MiB", d.Val())
-			}
-			cfg.CacheSize = int64(size)
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-		case "anonymous":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			if v := d.Val(); v != AnonymousRefuse && v != AnonymousAllow {
-				return d.Errf("jobs: anonymous %q: want refuse or allow", v)
-			}
-			cfg.Anonymous = d.Val()
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-		case "unhonoured_fields":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			if v := d.Val(); v != UnhonouredRefuse && v != UnhonouredIgnore {
-				return d.Errf("jobs: unhonoured_fields %q: want refuse or ignore", v)
-			}
-			cfg.UnhonouredFields = d.Val()
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-		case "access":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			user := d.Val()
-			if d.NextArg() {
-				return d.ArgErr()
+			return cfparse.Positive(v)
+		}, "jobs: %s %q: want a positive integer or unlimited"),
+		"cache_size":        cfparse.Parsed(&cfg.CacheSize, cfparse.Size(math.MaxInt64), "jobs: %s %q: want a positive size such as 4MiB"),
+		"anonymous":         cfparse.Parsed(&cfg.Anonymous, oneOf(AnonymousRefuse, AnonymousAllow), "jobs: %s %q: want refuse or allow"),
+		"unhonoured_fields": cfparse.Parsed(&cfg.UnhonouredFields, oneOf(UnhonouredRefuse, UnhonouredIgnore), "jobs: %s %q: want refuse or ignore"),
+		"access": func(d *caddyfile.Dispenser) error {
+			user, err := cfparse.ArgValue(d)
+			if err != nil {
+				return err
 			}
 			if cfg.Access == nil {
 				cfg.Access = map[string]*UserAccess{}
@@ -849,30 +582,32 @@ func parseJobsOption(d *caddyfile.Dispenser, a *App) error {
 				return d.Errf("jobs: access for user %q given twice", user)
 			}
 			ua := new(UserAccess)
-			for n2 := d.Nesting(); d.NextBlock(n2); {
-				switch d.Val() {
-				case "allow":
-					args := d.RemainingArgs()
-					if len(args) == 0 {
-						return d.ArgErr()
-					}
-					ua.Allow = append(ua.Allow, args...)
-				case "deny":
-					args := d.RemainingArgs()
-					if len(args) == 0 {
-						return d.ArgErr()
-					}
-					ua.Deny = append(ua.Deny, args...)
-				default:
-					return d.Errf("jobs: access %q: unrecognized option %q (known: allow, deny)", user, d.Val())
-				}
+			err = cfparse.Block{Lists: map[string]*[]string{"allow": &ua.Allow, "deny": &ua.Deny},
+				More: func(d *caddyfile.Dispenser, opt string) (bool, error) {
+					return true, d.Errf("jobs: access %q: unrecognized option %q (known: allow, deny)", user, opt)
+				}}.Body(d)
+			if err != nil {
+				return err
 			}
 			cfg.Access[user] = ua
-		default:
-			return d.Errf("jobs: unrecognized option %q", opt)
-		}
+			return nil
+		},
 	}
-	return nil
+	for name, dst := range map[string]*caddy.Duration{
+		"lease_default": &cfg.LeaseDefault, "lease_min": &cfg.LeaseMin, "lease_max": &cfg.LeaseMax,
+		"reap_interval": &cfg.ReapInterval, "attempt_timeout": &cfg.AttemptTimeout, "call_timeout": &cfg.CallTimeout,
+		"respond_within": &cfg.RespondWithin, "poll_interval": &cfg.PollInterval, "retain": &cfg.Retain,
+		"retain_failed": &cfg.RetainFailed,
+		"cache_ttl":     &cfg.CacheTTL, "check_interval": &cfg.CheckInterval,
+	} {
+		opts[name] = cfparse.Parsed(dst, cfparse.PositiveDuration, "jobs: %s %q: want a positive duration")
+	}
+	return cfparse.Block{Name: "jobs", Options: opts}.Body(d)
+}
+
+// oneOf reads a value that must be one of words.
+func oneOf(words ...string) func(v string) (string, bool) {
+	return func(v string) (string, bool) { return v, slices.Contains(words, v) }
 }
 
 // parseAllowedHosts parses "allowed_hosts <pattern>..." in a provider
@@ -1020,50 +755,35 @@ func parseProviderTLS(d *caddyfile.Dispenser, p *Provider) error {
 }
 
 func parseSubscriptionOptions(d *caddyfile.Dispenser, a *App) error {
-	if a.Subscriptions != nil {
-		return d.Err("subscriptions given twice")
-	}
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	o := new(SubscriptionOptions)
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		switch d.Val() {
-		case "renew_at":
-			var v string
-			if err := cfparse.OneArg(d, &v); err != nil {
-				return err
-			}
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil || f <= 0 || f >= 1 {
-				return d.Errf("subscriptions: renew_at %q must be a fraction between 0 and 1", v)
-			}
-			o.RenewAt = f
-		case "retry":
-			var lo, hi string
-			if !d.Args(&lo, &hi) || d.NextArg() {
-				return d.Errf("subscriptions: want retry <min> <max>")
-			}
-			mn, err1 := caddy.ParseDuration(lo)
-			mx, err2 := caddy.ParseDuration(hi)
-			if err1 != nil || err2 != nil || mn <= 0 || mx < mn {
-				return d.Errf("subscriptions: retry %s %s: want two positive durations, min <= max", lo, hi)
-			}
-			o.RetryMin, o.RetryMax = caddy.Duration(mn), caddy.Duration(mx)
-		case "timeout":
-			if err := cfparse.DurationArg(d, &o.Timeout); err != nil {
-				return err
-			}
-		case "sync_interval":
-			if err := cfparse.DurationArg(d, &o.SyncInterval); err != nil {
-				return err
-			}
-		default:
-			return d.Errf("subscriptions: unrecognized option %q", d.Val())
+	return onceBlock(d, &a.Subscriptions, "subscriptions given twice", func(o *SubscriptionOptions) cfparse.Block {
+		return cfparse.Block{Name: "subscriptions", Options: map[string]cfparse.Option{
+			"renew_at": cfparse.Parsed(&o.RenewAt, func(v string) (float64, bool) {
+				f, err := strconv.ParseFloat(v, 64)
+				return f, err == nil && f > 0 && f < 1
+			}, "subscriptions: %s %q must be a fraction between 0 and 1"),
+			"retry":         retryOption("subscriptions", &o.RetryMin, &o.RetryMax),
+			"timeout":       cfparse.Duration(&o.Timeout),
+			"sync_interval": cfparse.Duration(&o.SyncInterval),
+		}}
+	})
+}
+
+// retryOption is "retry <min> <max>", two positive durations, min <=
+// max; what names the block in errors.
+func retryOption(what string, lo, hi *caddy.Duration) cfparse.Option {
+	return func(d *caddyfile.Dispenser) error {
+		var mnv, mxv string
+		if !d.Args(&mnv, &mxv) || d.NextArg() {
+			return d.Errf("%s: want retry <min> <max>", what)
 		}
+		mn, err1 := caddy.ParseDuration(mnv)
+		mx, err2 := caddy.ParseDuration(mxv)
+		if err1 != nil || err2 != nil || mn <= 0 || mx < mn {
+			return d.Errf("%s: retry %s %s: want two positive durations, min <= max", what, mnv, mxv)
+		}
+		*lo, *hi = caddy.Duration(mn), caddy.Duration(mx)
+		return nil
 	}
-	a.Subscriptions = o
-	return nil
 }
 
 // parseSubscribe parses:
@@ -1083,25 +803,30 @@ func parseSubscribe(d *caddyfile.Dispenser, p *Provider) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		switch d.Val() {
-		case "expires":
-			if err := cfparse.DurationArg(d, &s.Expires); err != nil {
-				return err
-			}
-		case "frequency":
-			if err := cfparse.DurationArg(d, &s.Frequency); err != nil {
-				return err
-			}
-		default:
-			return d.Errf("provider %q: subscribe: unrecognized option %q", p.ID, d.Val())
-		}
+	err := cfparse.Block{Options: map[string]cfparse.Option{"expires": cfparse.Duration(&s.Expires), "frequency": cfparse.Duration(&s.Frequency)},
+		More: p.unknown("subscribe: ")}.Body(d)
+	if err != nil {
+		return err
 	}
 	if err := s.validate(); err != nil {
 		return d.Errf("provider %q: %v", p.ID, err)
 	}
 	p.Subscribe = s
 	return nil
+}
+
+// refusal words the provider's refusal of an option's value: "provider
+// <id>: " and then rest, a format of the option and the value (see
+// cfparse.Parsed).
+func (p *Provider) refusal(rest string) string {
+	return strings.ReplaceAll(fmt.Sprintf("provider %q: ", p.ID), "%", "%%") + rest
+}
+
+// unknown refuses an option of a block of the provider's, in says which.
+func (p *Provider) unknown(in string) func(d *caddyfile.Dispenser, opt string) (bool, error) {
+	return func(d *caddyfile.Dispenser, opt string) (bool, error) {
+		return true, d.Errf("provider %q: %sunrecognized option %q", p.ID, in, opt)
+	}
 }
 
 // parsePublishers parses: publishers <user>... ("*" allows anyone who
@@ -1128,15 +853,9 @@ func parsePush(d *caddyfile.Dispenser, p *Provider) error {
 	if len(ps.IDs) == 0 {
 		return d.Errf("provider %q: push needs the notification ids it may use", p.ID)
 	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		switch d.Val() {
-		case "expires":
-			if err := cfparse.DurationArg(d, &ps.Expires); err != nil {
-				return err
-			}
-		default:
-			return d.Errf("provider %q: push: unrecognized option %q", p.ID, d.Val())
-		}
+	err := cfparse.Block{Options: map[string]cfparse.Option{"expires": cfparse.Duration(&ps.Expires)}, More: p.unknown("push: ")}.Body(d)
+	if err != nil {
+		return err
 	}
 	p.Push = ps
 	return nil
@@ -1156,56 +875,22 @@ func parseXMLOption(d *caddyfile.Dispenser, a *App) error {
 			return d.ArgErr()
 		}
 	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		opt := d.Val()
-		switch opt {
-		case "mode":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			if err := setXMLMode(d, x); err != nil {
-				return err
-			}
-		case "max_body_size":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			size, err := humanize.ParseBytes(d.Val())
-			if err != nil || size == 0 || size > math.MaxInt64 {
-				return d.Errf("xml: max_body_size: invalid size %q", d.Val())
-			}
-			x.MaxBodySize = int64(size)
-		case "max_text_size":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			size, err := humanize.ParseBytes(d.Val())
-			if err != nil || size == 0 || size > math.MaxInt32 {
-				return d.Errf("xml: max_text_size: invalid size %q", d.Val())
-			}
-			x.MaxTextSize = int(size)
-		case "max_depth", "max_elements", "max_attributes":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			n, err := strconv.Atoi(d.Val())
-			if err != nil || n <= 0 {
-				return d.Errf("xml: %s: %q is not a positive integer", opt, d.Val())
-			}
-			switch opt {
-			case "max_depth":
-				x.MaxDepth = n
-			case "max_elements":
-				x.MaxElements = n
-			default:
-				x.MaxAttributes = n
-			}
-		default:
-			return d.Errf("xml: unrecognized option %q (known: max_attributes, max_body_size, max_depth, max_elements, max_text_size, mode)", opt)
-		}
-		if d.NextArg() {
-			return d.ArgErr()
-		}
+	err := cfparse.Block{Options: cfparse.Merge(
+		cfparse.Ints(cfparse.Positive, "xml: %s: %q is not a positive integer", map[string]*int{
+			"max_depth": &x.MaxDepth, "max_elements": &x.MaxElements, "max_attributes": &x.MaxAttributes,
+		}),
+		map[string]cfparse.Option{
+			"mode":          cfparse.Parsed(&x.Mode, oneOf("lenient", "strict"), xmlModeRefusal),
+			"max_body_size": cfparse.Parsed(&x.MaxBodySize, cfparse.Size(math.MaxInt64), "xml: %s: invalid size %q"),
+			"max_text_size": cfparse.Parsed(&x.MaxTextSize, func(v string) (int, bool) {
+				n, ok := cfparse.Size(math.MaxInt32)(v)
+				return int(n), ok
+			}, "xml: %s: invalid size %q"),
+		}),
+		More: cfparse.Unknown("xml: unrecognized option %q (known: max_attributes, max_body_size, max_depth, max_elements, max_text_size, mode)"),
+	}.Body(d)
+	if err != nil {
+		return err
 	}
 	a.XML = x
 	return nil
@@ -1214,69 +899,64 @@ func parseXMLOption(d *caddyfile.Dispenser, a *App) error {
 // parseQuotaOption parses the quota subdirective of the csb global
 // option (its syntax: App.UnmarshalCaddyfile; the fields: QuotaConfig).
 func parseQuotaOption(d *caddyfile.Dispenser, a *App) error {
-	if a.Quota != nil {
-		return d.Err("quota: the block may appear only once")
-	}
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	q := new(QuotaConfig)
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		switch opt := d.Val(); opt {
-		case "unit":
-			var kind, unit string
-			if !d.Args(&kind, &unit) || d.NextArg() {
-				return d.Err("quota: want unit iaas|paas|saas|dsaas core|memory_gb|storage_gb|job")
-			}
-			kind = strings.ToLower(kind)
-			if _, ok := quotaKinds[kind]; !ok {
-				return d.Errf("quota: unit %s: unknown service model (want iaas, paas, saas or dsaas)", kind)
-			}
-			if _, err := quota.ParseUnit(unit); err != nil {
-				return d.Errf("quota: unit %s: %v", kind, err)
-			}
-			if q.Units == nil {
-				q.Units = map[string]string{}
-			}
-			if _, dup := q.Units[kind]; dup {
-				return d.Errf("quota: unit %s given twice", kind)
-			}
-			q.Units[kind] = unit
-		case "user":
-			var user string
-			if !d.Args(&user) || d.NextArg() {
-				return d.Err("quota: want user <user>|* { ... }")
-			}
-			if _, dup := q.Users[user]; dup {
-				return d.Errf("quota: user %q given twice", user)
-			}
-			l := new(quota.Limits)
-			if err := parseQuotaLimits(d, fmt.Sprintf("quota: user %q", user), l); err != nil {
-				return err
-			}
-			if q.Users == nil {
-				q.Users = map[string]*quota.Limits{}
-			}
-			q.Users[user] = l
-		case "group":
-			args := d.RemainingArgs()
-			if len(args) < 2 {
-				return d.Err("quota: want group <name> <user>... { ... }")
-			}
-			g := quota.Group{Name: args[0], Members: args[1:]}
-			if slices.ContainsFunc(q.Groups, func(o quota.Group) bool { return o.Name == g.Name }) {
-				return d.Errf("quota: group %q given twice", g.Name)
-			}
-			if err := parseQuotaLimits(d, fmt.Sprintf("quota: group %q", g.Name), &g.Limits); err != nil {
-				return err
-			}
-			q.Groups = append(q.Groups, g)
-		default:
-			return d.Errf("quota: unrecognized option %q (known: group, unit, user)", opt)
-		}
-	}
-	a.Quota = q
-	return nil
+	return onceBlock(d, &a.Quota, "quota: the block may appear only once", func(q *QuotaConfig) cfparse.Block {
+		return cfparse.Block{Options: map[string]cfparse.Option{
+			"unit": func(d *caddyfile.Dispenser) error {
+				var kind, unit string
+				if !d.Args(&kind, &unit) || d.NextArg() {
+					return d.Err("quota: want unit iaas|paas|saas|dsaas core|memory_gb|storage_gb|job")
+				}
+				kind = strings.ToLower(kind)
+				if _, ok := quotaKinds[kind]; !ok {
+					return d.Errf("quota: unit %s: unknown service model (want iaas, paas, saas or dsaas)", kind)
+				}
+				if _, err := quota.ParseUnit(unit); err != nil {
+					return d.Errf("quota: unit %s: %v", kind, err)
+				}
+				if q.Units == nil {
+					q.Units = map[string]string{}
+				}
+				if _, dup := q.Units[kind]; dup {
+					return d.Errf("quota: unit %s given twice", kind)
+				}
+				q.Units[kind] = unit
+				return nil
+			},
+			"user": func(d *caddyfile.Dispenser) error {
+				var user string
+				if !d.Args(&user) || d.NextArg() {
+					return d.Err("quota: want user <user>|* { ... }")
+				}
+				if _, dup := q.Users[user]; dup {
+					return d.Errf("quota: user %q given twice", user)
+				}
+				l := new(quota.Limits)
+				if err := parseQuotaLimits(d, fmt.Sprintf("quota: user %q", user), l); err != nil {
+					return err
+				}
+				if q.Users == nil {
+					q.Users = map[string]*quota.Limits{}
+				}
+				q.Users[user] = l
+				return nil
+			},
+			"group": func(d *caddyfile.Dispenser) error {
+				args := d.RemainingArgs()
+				if len(args) < 2 {
+					return d.Err("quota: want group <name> <user>... { ... }")
+				}
+				g := quota.Group{Name: args[0], Members: args[1:]}
+				if slices.ContainsFunc(q.Groups, func(o quota.Group) bool { return o.Name == g.Name }) {
+					return d.Errf("quota: group %q given twice", g.Name)
+				}
+				if err := parseQuotaLimits(d, fmt.Sprintf("quota: group %q", g.Name), &g.Limits); err != nil {
+					return err
+				}
+				q.Groups = append(q.Groups, g)
+				return nil
+			},
+		}, More: cfparse.Unknown("quota: unrecognized option %q (known: group, unit, user)")}
+	})
 }
 
 // parseQuotaLimits parses the block of a quota user or group.
@@ -1293,29 +973,23 @@ func parseQuotaLimits(d *caddyfile.Dispenser, where string, l *quota.Limits) err
 	return nil
 }
 
+// xmlModeRefusal words the refusal of an xml mode.
+const xmlModeRefusal = "xml: mode must be lenient or strict, not %[2]q"
+
 func setXMLMode(d *caddyfile.Dispenser, x *XMLConfig) error {
-	switch v := d.Val(); v {
-	case "lenient", "strict":
-		x.Mode = v
-		return nil
-	default:
-		return d.Errf("xml: mode must be lenient or strict, not %q", v)
+	mode, ok := oneOf("lenient", "strict")(d.Val())
+	if !ok {
+		return d.Errf(xmlModeRefusal, "mode", mode)
 	}
+	x.Mode = mode
+	return nil
 }
 
-func parsePath(d *caddyfile.Dispenser, dst *string) error {
-	if !d.NextArg() {
-		return d.ArgErr()
-	}
-	p := d.Val()
-	if !strings.HasPrefix(p, "/") {
-		return d.Errf("path %q must begin with /", p)
-	}
-	*dst = strings.TrimSuffix(p, "/")
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	return nil
+// handlerPath is an option of one path, kept without its trailing slash.
+func handlerPath(dst *string) cfparse.Option {
+	return cfparse.Parsed(dst, func(v string) (string, bool) {
+		return strings.TrimSuffix(v, "/"), strings.HasPrefix(v, "/")
+	}, "path %[2]q must begin with /")
 }
 
 // Interface guards.
@@ -1328,81 +1002,23 @@ var (
 // parseEventsOption parses the events block of the csb global option
 // (its syntax: App.UnmarshalCaddyfile; meanings: EventsConfig).
 func parseEventsOption(d *caddyfile.Dispenser, a *App) error {
-	if a.Events != nil {
-		return d.Err("events given twice")
-	}
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	o := new(EventsConfig)
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		var err error
-		switch opt := d.Val(); opt {
-		case "lease_warning":
-			var v string
-			if err := cfparse.OneArg(d, &v); err != nil {
-				return err
-			}
-			if v == "off" {
-				o.LeaseWarning = -1
-				break
-			}
-			dur, perr := caddy.ParseDuration(v)
-			if perr != nil || dur <= 0 {
-				return d.Errf("events: lease_warning %q: want a positive duration or off", v)
-			}
-			o.LeaseWarning = caddy.Duration(dur)
-		case "max_wait":
-			err = cfparse.DurationArg(d, &o.MaxWait)
-		case "cluster_recheck":
-			err = cfparse.DurationArg(d, &o.ClusterRecheck)
-		case "timeout":
-			err = cfparse.DurationArg(d, &o.Timeout)
-		case "retain":
-			err = cfparse.DurationArg(d, &o.Retain)
-		case "webhook":
-			err = parseOperatorWebhook(d, o)
-		case "allowed_hosts":
-			hosts := d.RemainingArgs()
-			if len(hosts) == 0 {
-				return d.ArgErr()
-			}
-			o.AllowedHosts = append(o.AllowedHosts, hosts...)
-		case "allow_private":
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			o.AllowPrivate = true
-		case "retry":
-			var lo, hi string
-			if !d.Args(&lo, &hi) || d.NextArg() {
-				return d.Errf("events: want retry <min> <max>")
-			}
-			mn, err1 := caddy.ParseDuration(lo)
-			mx, err2 := caddy.ParseDuration(hi)
-			if err1 != nil || err2 != nil || mn <= 0 || mx < mn {
-				return d.Errf("events: retry %s %s: want two positive durations, min <= max", lo, hi)
-			}
-			o.RetryMin, o.RetryMax = caddy.Duration(mn), caddy.Duration(mx)
-		case "max_attempts":
-			var v string
-			if err := cfparse.OneArg(d, &v); err != nil {
-				return err
-			}
-			n, perr := strconv.Atoi(v)
-			if perr != nil || n <= 0 {
-				return d.Errf("events: max_attempts %q is not a positive whole number", v)
-			}
-			o.MaxAttempts = n
-		default:
-			return d.Errf("events: unrecognized option %q (known: allow_private, allowed_hosts, cluster_recheck, lease_warning, max_attempts, max_wait, retain, retry, timeout, webhook)", opt)
+	return onceBlock(d, &a.Events, "events given twice", func(o *EventsConfig) cfparse.Block {
+		return cfparse.Block{
+			Lists: map[string]*[]string{"allowed_hosts": &o.AllowedHosts},
+			Flags: map[string]*bool{"allow_private": &o.AllowPrivate},
+			Options: map[string]cfparse.Option{
+				"lease_warning":   cfparse.Parsed(&o.LeaseWarning, cfparse.PositiveDurationOrOff, "events: %s %q: want a positive duration or off"),
+				"max_wait":        cfparse.Duration(&o.MaxWait),
+				"cluster_recheck": cfparse.Duration(&o.ClusterRecheck),
+				"timeout":         cfparse.Duration(&o.Timeout),
+				"retain":          cfparse.Duration(&o.Retain),
+				"webhook":         func(d *caddyfile.Dispenser) error { return parseOperatorWebhook(d, o) },
+				"retry":           retryOption("events", &o.RetryMin, &o.RetryMax),
+				"max_attempts":    cfparse.Parsed(&o.MaxAttempts, cfparse.Positive, "events: %s %q is not a positive whole number"),
+			},
+			More: cfparse.Unknown("events: unrecognized option %q (known: allow_private, allowed_hosts, cluster_recheck, lease_warning, max_attempts, max_wait, retain, retry, timeout, webhook)"),
 		}
-		if err != nil {
-			return err
-		}
-	}
-	a.Events = o
-	return nil
+	})
 }
 
 // parseOperatorWebhook parses "webhook <url> { secret ...; events ... }".
@@ -1411,21 +1027,12 @@ func parseOperatorWebhook(d *caddyfile.Dispenser, o *EventsConfig) error {
 	if err := cfparse.OneArg(d, &w.URL); err != nil {
 		return err
 	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		switch d.Val() {
-		case "secret":
-			if err := cfparse.OneArg(d, &w.Secret); err != nil {
-				return err
-			}
-		case "events":
-			names := d.RemainingArgs()
-			if len(names) == 0 {
-				return d.ArgErr()
-			}
-			w.Events = append(w.Events, names...)
-		default:
-			return d.Errf("events: webhook %q: unrecognized option %q (known: events, secret)", w.URL, d.Val())
-		}
+	err := cfparse.Block{Single: map[string]*string{"secret": &w.Secret}, Lists: map[string]*[]string{"events": &w.Events},
+		More: func(d *caddyfile.Dispenser, opt string) (bool, error) {
+			return true, d.Errf("events: webhook %q: unrecognized option %q (known: events, secret)", w.URL, opt)
+		}}.Body(d)
+	if err != nil {
+		return err
 	}
 	if w.Secret == "" {
 		return d.Errf("events: webhook %q: a secret is required", w.URL)

@@ -456,13 +456,10 @@ func (v *eventsView) checkCallback(ctx context.Context, raw string) (*url.URL, e
 // this configuration's view: its events app, operator webhooks and URL
 // policy.
 func (a *App) provisionEvents(ctx caddy.Context) error {
-	val, _, err := eventsPool.LoadOrNew(eventsKey, func() (caddy.Destructor, error) {
-		return newEventsEngine(ctx, a)
-	})
-	if err != nil {
+	var err error
+	if a.events, err = loadPooled(eventsPool, eventsKey, func() (*eventsEngine, error) { return newEventsEngine(ctx, a) }); err != nil {
 		return err
 	}
-	a.events = val.(*eventsEngine)
 	cfg := a.Events
 	if cfg == nil {
 		cfg = new(EventsConfig)

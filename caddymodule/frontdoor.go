@@ -11,6 +11,7 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/broker/placement"
 	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
 )
 
 // AppFor returns the csb app to a front-end module being provisioned;
@@ -21,6 +22,18 @@ func AppFor(ctx caddy.Context, directive string) (*App, error) {
 		return nil, fmt.Errorf("%s needs the csb app (the csb global option): %v", directive, err)
 	}
 	return app.(*App), nil
+}
+
+// Bind is how a front-end module being provisioned starts: it sets
+// *logger to the module's logger and *app to the csb app (AppFor).
+func Bind(ctx caddy.Context, directive string, app **App, logger **zap.Logger) error {
+	*logger = ctx.Logger()
+	a, err := AppFor(ctx, directive)
+	if err != nil {
+		return err
+	}
+	*app = a
+	return nil
 }
 
 // ErrNoConsumer is returned by ConsumerOwner when the consumer part of

@@ -58,19 +58,13 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 
 // Provision sets up the handler.
 func (h *Handler) Provision(ctx caddy.Context) error {
-	h.logger = ctx.Logger()
 	if h.PublishPath == "" {
 		h.PublishPath = "/csb/publish"
 	}
 	if h.ConsumerPath == "" {
 		h.ConsumerPath = "/csb/consumer"
 	}
-	app, err := AppFor(ctx, "csb")
-	if err != nil {
-		return err
-	}
-	h.app = app
-	return nil
+	return Bind(ctx, "csb", &h.app, &h.logger)
 }
 
 // ServeHTTP implements caddyhttp.MiddlewareHandler.

@@ -187,18 +187,26 @@ var (
 	_ zapcore.Core     = swapCore{}
 )
 
+// loadPooled takes a reference to the value under key in pool (the
+// engines that live on across reloads), building it the first time.
+func loadPooled[T caddy.Destructor](pool *caddy.UsagePool, key string, build func() (T, error)) (T, error) {
+	val, _, err := pool.LoadOrNew(key, func() (caddy.Destructor, error) { return build() })
+	if err != nil {
+		var none T
+		return none, err
+	}
+	return val.(T), nil
+}
+
 // provisionEngine takes a reference to the process's engine, building it
 // (warm from storage) for the first configuration. It applies nothing:
 // the configuration is applied in Start, once Caddy knows the whole new
 // configuration provisioned.
 func (a *App) provisionEngine(ctx caddy.Context) error {
-	val, _, err := enginePool.LoadOrNew(engineKey, func() (caddy.Destructor, error) {
-		return newEngine(ctx, a)
-	})
-	if err != nil {
+	var err error
+	if a.engine, err = loadPooled(enginePool, engineKey, func() (*engine, error) { return newEngine(ctx, a) }); err != nil {
 		return err
 	}
-	a.engine = val.(*engine)
 	a.live = new(atomic.Pointer[engine])
 	a.live.Store(a.engine)
 	return nil

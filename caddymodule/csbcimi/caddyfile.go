@@ -2,25 +2,20 @@ package csbcimi
 
 import (
 	"encoding/json"
+	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/dustin/go-humanize"
+
+	"github.com/caddy-csb/caddy-csb/caddymodule/internal/cfparse"
 )
 
 func init() {
-	httpcaddyfile.RegisterHandlerDirective("csb_cimi", parseDirective)
-	httpcaddyfile.RegisterDirectiveOrder("csb_cimi", httpcaddyfile.Before, "respond")
-}
-
-func parseDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
-	c := new(Handler)
-	err := c.UnmarshalCaddyfile(h.Dispenser)
-	return c, err
+	cfparse.Directive[Handler]("csb_cimi", httpcaddyfile.Before, "respond")
 }
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens:
@@ -41,36 +36,10 @@ func parseDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 // the paths below prefix and passes every other request on, so it needs
 // no matcher.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next() // "csb_cimi"
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	for d.NextBlock(0) {
-		switch opt := d.Val(); opt {
-		case "prefix":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			h.Prefix = d.Val()
-			if !strings.HasPrefix(h.Prefix, "/") {
-				return d.Errf("csb_cimi: prefix %q must begin with /", h.Prefix)
-			}
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-		case "max_body_size":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			n, err := humanize.ParseBytes(d.Val())
-			if err != nil || n == 0 {
-				return d.Errf("csb_cimi: max_body_size %q: want a size such as 64KiB", d.Val())
-			}
-			h.MaxBodySize = int64(n)
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-		case "machine_config":
+	return cfparse.Block{Name: "csb_cimi", Options: map[string]cfparse.Option{
+		"prefix":        cfparse.Path("csb_cimi", &h.Prefix),
+		"max_body_size": cfparse.Parsed(&h.MaxBodySize, cfparse.Size(math.MaxInt64), "csb_cimi: %s %q: want a size such as 64KiB"),
+		"machine_config": func(d *caddyfile.Dispenser) error {
 			args := d.RemainingArgs()
 			if len(args) < 3 || len(args) > 4 {
 				return d.Errf("csb_cimi: machine_config <name> <cpu> <memory-GB> [<cpu-arch>]")
@@ -84,21 +53,17 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if len(args) == 4 {
 				mc.CPUArch = args[3]
 			}
-			if err := description(d, "machine_config", mc.Name, &mc.Description); err != nil {
-				return err
-			}
-			h.MachineConfigs = append(h.MachineConfigs, mc)
-		case "machine_image":
+			return addDescribed(d, "machine_config", mc.Name, &mc, &mc.Description, &h.MachineConfigs)
+		},
+		"machine_image": func(d *caddyfile.Dispenser) error {
 			args := d.RemainingArgs()
 			if len(args) < 1 {
 				return d.Errf("csb_cimi: machine_image <name> [<provider>...]")
 			}
 			im := MachineImage{Name: args[0], Providers: args[1:]}
-			if err := description(d, "machine_image", im.Name, &im.Description); err != nil {
-				return err
-			}
-			h.MachineImages = append(h.MachineImages, im)
-		case "policies":
+			return addDescribed(d, "machine_image", im.Name, &im, &im.Description, &h.MachineImages)
+		},
+		"policies": func(d *caddyfile.Dispenser) error {
 			args := d.RemainingArgs()
 			if len(args) == 0 {
 				return d.ArgErr()
@@ -109,22 +74,25 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			for _, a := range args {
 				h.PoliciesRaw[a] = json.RawMessage("{}")
 			}
-		default:
-			return d.Errf("csb_cimi: unrecognized option %q", opt)
-		}
-	}
-	return nil
+			return nil
+		},
+	}}.Parse(d)
 }
 
-// description reads the optional block of a machine_config or
-// machine_image, whose only option is description <text>.
-func description(d *caddyfile.Dispenser, opt, name string, dst *string) error {
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		if d.Val() != "description" {
-			return d.Errf("csb_cimi: %s %q: unrecognized option %q", opt, name, d.Val())
-		}
-		*dst = strings.Join(d.RemainingArgs(), " ")
+// addDescribed reads the optional block of a machine_config or
+// machine_image e named name, whose only option is description <text>
+// (into *desc, a field of e), and adds e to *list.
+func addDescribed[T any](d *caddyfile.Dispenser, opt, name string, e *T, desc *string, list *[]T) error {
+	err := cfparse.Block{Name: fmt.Sprintf("csb_cimi: %s %q", opt, name), Options: map[string]cfparse.Option{
+		"description": func(d *caddyfile.Dispenser) error {
+			*desc = strings.Join(d.RemainingArgs(), " ")
+			return nil
+		},
+	}}.Body(d)
+	if err != nil {
+		return err
 	}
+	*list = append(*list, *e)
 	return nil
 }
 

@@ -116,15 +116,22 @@ func (c *call) images() []MachineImage {
 	return append(out, c.h.MachineImages...)
 }
 
-func (c *call) configObj(o offer) obj {
-	out := obj{
-		"resourceURI": NS + "/MachineConfiguration",
-		"id":          c.base + "machineConfigs/" + o.id,
-		"name":        o.name,
-		"cpu":         o.cpu,
-		"memory":      o.memGB * kibPerGB,
-		"properties":  props{PropProviders: strings.Join(o.providers, ",")},
+// offerObj is what every member of a catalogue collection has: its
+// resource type, its id in collection, its name and the providers it is
+// offered by (the property csb:providers).
+func (c *call) offerObj(typ, collection, id, name string, providers []string) obj {
+	return obj{
+		"resourceURI": NS + "/" + typ,
+		"id":          c.base + collection + "/" + id,
+		"name":        name,
+		"properties":  props{PropProviders: strings.Join(providers, ",")},
 	}
+}
+
+func (c *call) configObj(o offer) obj {
+	out := c.offerObj("MachineConfiguration", "machineConfigs", o.id, o.name, o.providers)
+	out["cpu"] = o.cpu
+	out["memory"] = o.memGB * kibPerGB
 	if o.desc != "" {
 		out["description"] = o.desc
 	}
@@ -139,14 +146,9 @@ func (c *call) imageObj(im MachineImage) obj {
 	if len(provs) == 0 {
 		provs = c.iaasProviders()
 	}
-	out := obj{
-		"resourceURI": NS + "/MachineImage",
-		"id":          c.base + "machineImages/" + im.Name,
-		"name":        im.Name,
-		"state":       "AVAILABLE",
-		"type":        "IMAGE",
-		"properties":  props{PropProviders: strings.Join(provs, ",")},
-	}
+	out := c.offerObj("MachineImage", "machineImages", im.Name, im.Name, provs)
+	out["state"] = "AVAILABLE"
+	out["type"] = "IMAGE"
 	if im.Description != "" {
 		out["description"] = im.Description
 	}
@@ -154,14 +156,10 @@ func (c *call) imageObj(im MachineImage) obj {
 }
 
 func (c *call) templateObj(o offer) obj {
-	return obj{
-		"resourceURI":   NS + "/MachineTemplate",
-		"id":            c.base + "machineTemplates/" + o.id,
-		"name":          o.name,
-		"machineConfig": ref{Href: c.base + "machineConfigs/" + o.id},
-		"machineImage":  ref{Href: c.base + "machineImages/" + defaultImage},
-		"properties":    props{PropProviders: strings.Join(o.providers, ",")},
-	}
+	out := c.offerObj("MachineTemplate", "machineTemplates", o.id, o.name, o.providers)
+	out["machineConfig"] = ref{Href: c.base + "machineConfigs/" + o.id}
+	out["machineImage"] = ref{Href: c.base + "machineImages/" + defaultImage}
+	return out
 }
 
 // catalogue returns the members of one catalogue collection.

@@ -118,12 +118,9 @@ const (
 
 // Provision finds the csb app and applies defaults.
 func (h *Handler) Provision(ctx caddy.Context) error {
-	h.logger = ctx.Logger()
-	app, err := caddymodule.AppFor(ctx, "csb_cimi")
-	if err != nil {
+	if err := caddymodule.Bind(ctx, "csb_cimi", &h.app, &h.logger); err != nil {
 		return err
 	}
-	h.app = app
 	if h.Prefix == "" {
 		h.Prefix = defaultPrefix
 	}
@@ -267,6 +264,17 @@ func (c *call) route(p []string) error {
 		c.w.Header().Set("Allow", strings.Join(allowed, ", "))
 		return errorf(http.StatusMethodNotAllowed, "method %s not allowed on %s", method, c.r.URL.Path)
 	}
+	// collection serves a collection clients add to: GET lists it, POST
+	// creates a member.
+	collection := func(create func() error) error {
+		if err := only(http.MethodGet, http.MethodPost); err != nil {
+			return err
+		}
+		if method == http.MethodPost {
+			return create()
+		}
+		return c.list(p[0])
+	}
 	switch {
 	case len(p) == 0:
 		if err := only(http.MethodGet); err != nil {
@@ -274,13 +282,7 @@ func (c *call) route(p []string) error {
 		}
 		return c.entryPoint()
 	case p[0] == "machines" && len(p) == 1:
-		if err := only(http.MethodGet, http.MethodPost); err != nil {
-			return err
-		}
-		if method == http.MethodPost {
-			return c.createMachine()
-		}
-		return c.list("machines")
+		return collection(c.createMachine)
 	case p[0] == "machines" && len(p) == 2:
 		if err := only(http.MethodGet, http.MethodPut, http.MethodDelete, http.MethodPost); err != nil {
 			return err
@@ -314,13 +316,7 @@ func (c *call) route(p []string) error {
 		}
 		return c.machineAction(p[1], p[2])
 	case p[0] == "volumes" && len(p) == 1:
-		if err := only(http.MethodGet, http.MethodPost); err != nil {
-			return err
-		}
-		if method == http.MethodPost {
-			return c.createVolume()
-		}
-		return c.list("volumes")
+		return collection(c.createVolume)
 	case p[0] == "volumes" && len(p) == 2:
 		if err := only(http.MethodGet, http.MethodDelete); err != nil {
 			return err

@@ -169,18 +169,7 @@ func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 func (c *call) machineObj(j *jobs.Job, live string) obj {
 	href := c.base + "machines/" + j.ID
 	state := machineState(j, live)
-	name := j.Labels[labelName]
-	if name == "" {
-		name = "csb-" + j.ID
-	}
-	o := obj{
-		"resourceURI": NS + "/Machine",
-		"id":          href,
-		"name":        name,
-		"created":     stamp(j.Created),
-		"updated":     stamp(j.Updated),
-		"state":       state,
-	}
+	o := c.jobObj("Machine", "machines", j, state)
 	if d := j.Labels[labelDesc]; d != "" {
 		o["description"] = d
 	}
@@ -220,6 +209,39 @@ func (c *call) machineObj(j *jobs.Job, live string) obj {
 	o["operations"] = ops
 	o["volumes"] = ref{Href: href + "/volumes"}
 	return o
+}
+
+// jobObj is what a Machine and a Volume, each a job, share: the
+// resource type, the id in collection, the name (the job's label, else
+// csb-<job id>), the times and the state.
+func (c *call) jobObj(typ, collection string, j *jobs.Job, state string) obj {
+	name := j.Labels[labelName]
+	if name == "" {
+		name = "csb-" + j.ID
+	}
+	return obj{
+		"resourceURI": NS + "/" + typ,
+		"id":          c.base + collection + "/" + j.ID,
+		"name":        name,
+		"created":     stamp(j.Created),
+		"updated":     stamp(j.Updated),
+		"state":       state,
+	}
+}
+
+// remove deletes the job of a Machine or Volume: 200 with the job of the
+// delete in the CIMI-Job-URI header.
+func (c *call) remove(id string) error {
+	res, err := c.m.Remove(c.ctx, c.owner, id)
+	if err != nil {
+		return c.jobErr(id, err)
+	}
+	if res.Status != csbmsg.StatusOK {
+		return errorf(http.StatusConflict, "%s", res.Reason)
+	}
+	c.w.Header().Set(JobHeader, c.base+"jobs/"+id+jobDelete)
+	c.w.WriteHeader(http.StatusOK)
+	return nil
 }
 
 // actionsIn are the actions a machine offers in each state.
@@ -589,16 +611,7 @@ func (c *call) deleteMachine(id string) error {
 			return errorf(http.StatusConflict, "detaching volume %s before deleting the machine: %s", a.Volume, res.Reason)
 		}
 	}
-	res, err := c.m.Remove(c.ctx, c.owner, id)
-	if err != nil {
-		return c.jobErr(id, err)
-	}
-	if res.Status != csbmsg.StatusOK {
-		return errorf(http.StatusConflict, "%s", res.Reason)
-	}
-	c.w.Header().Set(JobHeader, c.base+"jobs/"+id+jobDelete)
-	c.w.WriteHeader(http.StatusOK)
-	return nil
+	return c.remove(id)
 }
 
 // machineAction runs an Action POSTed to a machine (opName is the

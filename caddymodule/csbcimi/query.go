@@ -285,35 +285,29 @@ func (p *filterParser) next() string {
 }
 
 func (p *filterParser) filter() (expr, error) {
-	a, err := p.and()
-	if err != nil {
-		return nil, err
-	}
-	if p.peek() == "or" {
-		p.next()
-		b, err := p.filter()
-		if err != nil {
-			return nil, err
-		}
-		return orExpr{a, b}, nil
-	}
-	return a, nil
+	return p.binary("or", p.and, p.filter, func(a, b expr) expr { return orExpr{a, b} })
 }
 
 func (p *filterParser) and() (expr, error) {
-	a, err := p.comp()
+	return p.binary("and", p.comp, p.and, func(a, b expr) expr { return andExpr{a, b} })
+}
+
+// binary parses "<operand> [<op> <rest>]": operand, then, after op, the
+// rest (the same rule again: op is right-associative), joined by join.
+func (p *filterParser) binary(op string, operand, rest func() (expr, error), join func(a, b expr) expr) (expr, error) {
+	a, err := operand()
 	if err != nil {
 		return nil, err
 	}
-	if p.peek() == "and" {
-		p.next()
-		b, err := p.and()
-		if err != nil {
-			return nil, err
-		}
-		return andExpr{a, b}, nil
+	if p.peek() != op {
+		return a, nil
 	}
-	return a, nil
+	p.next()
+	b, err := rest()
+	if err != nil {
+		return nil, err
+	}
+	return join(a, b), nil
 }
 
 var ops = map[string]bool{"<": true, "<=": true, "=": true, ">=": true, ">": true, "!=": true}

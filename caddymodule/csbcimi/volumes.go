@@ -118,15 +118,11 @@ func (c *call) volumeOffers() []volumeOffer {
 }
 
 func (c *call) volumeConfigObj(o volumeOffer) obj {
-	return obj{
-		"resourceURI": NS + "/VolumeConfiguration",
-		"id":          c.base + "volumeConfigs/" + o.id,
-		"name":        o.id,
-		"description": fmt.Sprintf("a storage offer of the catalogue: up to %d GB", o.sizeGB),
-		"type":        NS + "/mapped",
-		"capacity":    o.sizeGB * kibPerGB,
-		"properties":  props{PropProviders: strings.Join(o.providers, ",")},
-	}
+	out := c.offerObj("VolumeConfiguration", "volumeConfigs", o.id, o.id, o.providers)
+	out["description"] = fmt.Sprintf("a storage offer of the catalogue: up to %d GB", o.sizeGB)
+	out["type"] = NS + "/mapped"
+	out["capacity"] = o.sizeGB * kibPerGB
+	return out
 }
 
 // volumeState is Volume.state for a job.
@@ -153,20 +149,9 @@ func volumeState(j *jobs.Job) string {
 // volumeObj renders the storage of a job as a Volume.
 func (c *call) volumeObj(j *jobs.Job) obj {
 	href := c.base + "volumes/" + j.ID
-	name := j.Labels[labelName]
-	if name == "" {
-		name = "csb-" + j.ID
-	}
-	o := obj{
-		"resourceURI": NS + "/Volume",
-		"id":          href,
-		"name":        name,
-		"created":     stamp(j.Created),
-		"updated":     stamp(j.Updated),
-		"state":       volumeState(j),
-		"type":        NS + "/mapped",
-		"bootable":    false,
-	}
+	o := c.jobObj("Volume", "volumes", j, volumeState(j))
+	o["type"] = NS + "/mapped"
+	o["bootable"] = false
 	if g := j.Granted().IaaS; g != nil && g.Storage != nil && g.Storage.Size != nil {
 		o["capacity"] = *g.Storage.Size * kibPerGB
 	}
@@ -259,14 +244,5 @@ func (c *call) deleteVolume(id string) error {
 	if a := c.m.AttachedTo(c.ctx, j); a != nil {
 		return errorf(http.StatusConflict, "volume %s is attached to machine %s: detach it first (DELETE %smachines/%s/volumes/%s)", id, a.Machine, c.base, a.Machine, a.ID)
 	}
-	res, err := c.m.Remove(c.ctx, c.owner, id)
-	if err != nil {
-		return c.jobErr(id, err)
-	}
-	if res.Status != csbmsg.StatusOK {
-		return errorf(http.StatusConflict, "%s", res.Reason)
-	}
-	c.w.Header().Set(JobHeader, c.base+"jobs/"+id+jobDelete)
-	c.w.WriteHeader(http.StatusOK)
-	return nil
+	return c.remove(id)
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/caddymodule/internal/svclink"
 )
 
 // jobView is what the CLI shows of one answer about a job (--json
@@ -121,7 +122,7 @@ func granted(r *csbmsg.ServiceResponse) string {
 			}
 		}
 	}
-	for _, l := range []*csbmsg.Link{linkOf(r.SaaS), linkOf(r.PaaS)} {
+	for _, l := range []*csbmsg.Link{svclink.Of(r.SaaS), svclink.Of(r.PaaS)} {
 		if l != nil {
 			add("link rel=%s %s", l.Rel, l.Href)
 		}
@@ -130,20 +131,6 @@ func granted(r *csbmsg.ServiceResponse) string {
 		add("encrypted")
 	}
 	return strings.TrimSpace(strings.Join(parts, ", "))
-}
-
-func linkOf(v any) *csbmsg.Link {
-	switch s := v.(type) {
-	case *csbmsg.SaaS:
-		if s != nil {
-			return s.Link
-		}
-	case *csbmsg.PaaS:
-		if s != nil {
-			return s.Link
-		}
-	}
-	return nil
 }
 
 // lease shows lease seconds the way people read them ("59m59s"; "-" for none).

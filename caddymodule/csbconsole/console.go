@@ -90,17 +90,15 @@ const defaultPrefix = "/console"
 
 // Provision finds the csb app, applies defaults and parses the pages.
 func (c *Console) Provision(ctx caddy.Context) error {
-	c.logger = ctx.Logger()
-	app, err := caddymodule.AppFor(ctx, "csb_console")
-	if err != nil {
+	if err := caddymodule.Bind(ctx, "csb_console", &c.app, &c.logger); err != nil {
 		return err
 	}
-	c.app = app
 	if c.Prefix == "" {
 		c.Prefix = defaultPrefix
 	}
 	c.Prefix = strings.TrimRight(c.Prefix, "/")
 	c.csrf = newCSRFKeeper(ctx)
+	var err error
 	if c.pages, err = parsePages(); err != nil {
 		return fmt.Errorf("csb_console: parsing the pages: %v", err)
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/placement"
 	"github.com/caddy-csb/caddy-csb/broker/quota"
 	"github.com/caddy-csb/caddy-csb/caddymodule"
+	"github.com/caddy-csb/caddy-csb/caddymodule/internal/svclink"
 )
 
 // maxFormBytes bounds a POSTed form.
@@ -176,7 +177,7 @@ func capacity(s csbmsg.Service) string {
 			}
 		}
 	}
-	for _, l := range []*csbmsg.Link{linkOf(s.PaaS), linkOf(s.SaaS)} {
+	for _, l := range []*csbmsg.Link{svclink.Of(s.PaaS), svclink.Of(s.SaaS)} {
 		if l != nil && l.Rel != "" {
 			add("rel %s", l.Rel)
 		}
@@ -185,20 +186,6 @@ func capacity(s csbmsg.Service) string {
 		return "not stated"
 	}
 	return strings.Join(parts, ", ")
-}
-
-func linkOf(v any) *csbmsg.Link {
-	switch x := v.(type) {
-	case *csbmsg.PaaS:
-		if x != nil {
-			return x.Link
-		}
-	case *csbmsg.SaaS:
-		if x != nil {
-			return x.Link
-		}
-	}
-	return nil
 }
 
 func (rq *request) catalogue() error {

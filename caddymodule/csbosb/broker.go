@@ -96,6 +96,15 @@ func (b *osbBroker) checkMaintenance(mi *domain.MaintenanceInfo) error {
 	return nil
 }
 
+// checkChange is what a provision and an update check first: that the
+// platform accepts an asynchronous answer, and its maintenance version.
+func (b *osbBroker) checkChange(async bool, mi *domain.MaintenanceInfo) error {
+	if !async {
+		return apiresponses.ErrAsyncRequired
+	}
+	return b.checkMaintenance(mi)
+}
+
 // planFor finds a plan of the catalogue and checks that it belongs to
 // the service.
 func (b *osbBroker) planFor(serviceID, planID string) (*osbPlan, error) {
@@ -157,10 +166,7 @@ func canonical(raw json.RawMessage) json.RawMessage {
 // background (202 with the operation id).
 func (b *osbBroker) Provision(ctx context.Context, instanceID string, d domain.ProvisionDetails, async bool) (domain.ProvisionedServiceSpec, error) {
 	var spec domain.ProvisionedServiceSpec
-	if !async {
-		return spec, apiresponses.ErrAsyncRequired
-	}
-	if err := b.checkMaintenance(d.MaintenanceInfo); err != nil {
+	if err := b.checkChange(async, d.MaintenanceInfo); err != nil {
 		return spec, err
 	}
 	c := callerOf(ctx)
@@ -532,10 +538,7 @@ func (b *osbBroker) GetInstance(ctx context.Context, instanceID string, d domain
 // the background.
 func (b *osbBroker) Update(ctx context.Context, instanceID string, d domain.UpdateDetails, async bool) (domain.UpdateServiceSpec, error) {
 	var spec domain.UpdateServiceSpec
-	if !async {
-		return spec, apiresponses.ErrAsyncRequired
-	}
-	if err := b.checkMaintenance(d.MaintenanceInfo); err != nil {
+	if err := b.checkChange(async, d.MaintenanceInfo); err != nil {
 		return spec, err
 	}
 	rec, key, unlock, err := b.locked(ctx, instanceID, notFound("no service instance %q", instanceID))

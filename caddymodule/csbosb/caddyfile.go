@@ -13,10 +13,8 @@ func init() {
 	// A terminal handler, like csb: before respond.
 	cfparse.Directive[Handler]("csb_osb", httpcaddyfile.Before, "respond")
 	// csb_binding_auth is Caddy's authentication handler with the
-	// csb_binding provider.
-	httpcaddyfile.RegisterHandlerDirective("csb_binding_auth", cfparse.AuthProvider[BindingAuth]("csb_binding"))
-	// Authentication, at the stage of basic_auth.
-	httpcaddyfile.RegisterDirectiveOrder("csb_binding_auth", httpcaddyfile.After, "basic_auth")
+	// csb_binding provider, at the stage of basic_auth.
+	cfparse.AuthDirective[BindingAuth]("csb_binding_auth", "csb_binding")
 }
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens:

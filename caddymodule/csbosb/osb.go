@@ -128,9 +128,8 @@ const defaultJobRoute = "/csb/jobs/"
 
 // Provision finds the csb app, applies defaults and builds the OSB API.
 func (h *Handler) Provision(ctx caddy.Context) error {
-	h.logger = ctx.Logger()
-	app, err := caddymodule.AppFor(ctx, "csb_osb")
-	if err != nil {
+	var app *caddymodule.App
+	if err := caddymodule.Bind(ctx, "csb_osb", &app, &h.logger); err != nil {
 		return err
 	}
 	if h.JobRoute == "" {

@@ -4,6 +4,8 @@ import (
 	"strconv"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/caddy-csb/caddy-csb/caddymodule/internal/cfparse"
 )
 
 // UnmarshalCaddyfile sets up the policy from Caddyfile tokens. Syntax:
@@ -26,29 +28,20 @@ func (p *PlacementRoundRobin) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 //		seed <n>
 //	}]
 func (p *PlacementRandom) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next() // policy name
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	for d.NextBlock(0) {
-		switch d.Val() {
-		case "seed":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			v, err := strconv.ParseUint(d.Val(), 10, 64)
+	return cfparse.Block{Name: "placement random", Options: map[string]cfparse.Option{
+		"seed": func(d *caddyfile.Dispenser) error {
+			v, err := cfparse.ArgValue(d)
 			if err != nil {
-				return d.Errf("placement random: seed %q: %v", d.Val(), err)
+				return err
 			}
-			p.Seed = &v
-			if d.NextArg() {
-				return d.ArgErr()
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				return d.Errf("placement random: seed %q: %v", v, err)
 			}
-		default:
-			return d.Errf("placement random: unrecognized option %q", d.Val())
-		}
-	}
-	return nil
+			p.Seed = &n
+			return nil
+		},
+	}}.Parse(d)
 }
 
 // UnmarshalCaddyfile sets up the policy from Caddyfile tokens. Syntax:
@@ -57,28 +50,10 @@ func (p *PlacementRandom) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 //		by jobs|capacity
 //	}]
 func (p *PlacementLeastLoaded) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next()
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	for d.NextBlock(0) {
-		switch d.Val() {
-		case "by":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			p.By = d.Val()
-			if p.By != "jobs" && p.By != "capacity" {
-				return d.Errf("placement least_loaded: by %q: want jobs or capacity", p.By)
-			}
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-		default:
-			return d.Errf("placement least_loaded: unrecognized option %q", d.Val())
-		}
-	}
-	return nil
+	return cfparse.Block{Name: "placement least_loaded", Options: map[string]cfparse.Option{
+		"by": cfparse.Parsed(&p.By, func(v string) (string, bool) { return v, v == "jobs" || v == "capacity" },
+			"placement least_loaded: %s %q: want jobs or capacity"),
+	}}.Parse(d)
 }
 
 // UnmarshalCaddyfile sets up the policy from Caddyfile tokens. Syntax:
@@ -87,30 +62,9 @@ func (p *PlacementLeastLoaded) UnmarshalCaddyfile(d *caddyfile.Dispenser) error 
 //		weight <provider> <n>
 //	}]
 func (p *PlacementWeighted) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next()
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	for d.NextBlock(0) {
-		switch d.Val() {
-		case "weight":
-			args := d.RemainingArgs()
-			if len(args) != 2 {
-				return d.ArgErr()
-			}
-			w, err := strconv.Atoi(args[1])
-			if err != nil || w < 0 {
-				return d.Errf("placement weighted: weight %q of provider %q: want a non-negative integer", args[1], args[0])
-			}
-			if p.Weights == nil {
-				p.Weights = map[string]int{}
-			}
-			p.Weights[args[0]] = w
-		default:
-			return d.Errf("placement weighted: unrecognized option %q", d.Val())
-		}
-	}
-	return nil
+	return cfparse.Block{Name: "placement weighted", Options: map[string]cfparse.Option{
+		"weight": perProvider(&p.Weights, cfparse.NonNegative, "placement weighted: weight %q of provider %q: want a non-negative integer"),
+	}}.Parse(d)
 }
 
 // UnmarshalCaddyfile sets up the policy from Caddyfile tokens. Syntax:
@@ -119,30 +73,33 @@ func (p *PlacementWeighted) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 //		price <provider>[/<service>] <amount>
 //	}]
 func (p *PlacementCheapest) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next()
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	for d.NextBlock(0) {
-		switch d.Val() {
-		case "price":
-			args := d.RemainingArgs()
-			if len(args) != 2 {
-				return d.ArgErr()
-			}
-			v, err := strconv.ParseFloat(args[1], 64)
-			if err != nil || v < 0 {
-				return d.Errf("placement cheapest: price %q of %q: want a non-negative number", args[1], args[0])
-			}
-			if p.Prices == nil {
-				p.Prices = map[string]float64{}
-			}
-			p.Prices[args[0]] = v
-		default:
-			return d.Errf("placement cheapest: unrecognized option %q", d.Val())
+	return cfparse.Block{Name: "placement cheapest", Options: map[string]cfparse.Option{
+		"price": perProvider(&p.Prices, func(v string) (float64, bool) {
+			f, err := strconv.ParseFloat(v, 64)
+			return f, err == nil && f >= 0
+		}, "placement cheapest: price %q of %q: want a non-negative number"),
+	}}.Parse(d)
+}
+
+// perProvider is an option "<name> <provider> <value>" that sets the
+// provider's entry in *m to parse(value); bad words the refusal of the
+// value, with the value and the provider.
+func perProvider[T any](m *map[string]T, parse func(v string) (T, bool), bad string) cfparse.Option {
+	return func(d *caddyfile.Dispenser) error {
+		args := d.RemainingArgs()
+		if len(args) != 2 {
+			return d.ArgErr()
 		}
+		v, ok := parse(args[1])
+		if !ok {
+			return d.Errf(bad, args[1], args[0])
+		}
+		if *m == nil {
+			*m = map[string]T{}
+		}
+		(*m)[args[0]] = v
+		return nil
 	}
-	return nil
 }
 
 // noPolicyOptions parses a policy that takes no options.

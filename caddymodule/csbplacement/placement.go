@@ -183,24 +183,11 @@ func (p *PlacementWeighted) Provision(caddy.Context) error {
 
 // Validate checks the weights.
 func (p *PlacementWeighted) Validate() error {
-	for id, w := range p.Weights {
-		if w < 0 {
-			return fmt.Errorf("placement weighted: provider %q: negative weight %d", id, w)
-		}
-	}
-	return nil
+	return noNegative(p.Weights, "placement weighted: provider %q: negative weight %d")
 }
 
 func (p *PlacementWeighted) ProviderDefaults(providers []*caddymodule.Provider) {
-	weights := map[string]int{}
-	for _, pr := range providers {
-		if pr.Weight > 0 {
-			weights[pr.ID] = pr.Weight
-		}
-	}
-	for id, w := range p.Weights {
-		weights[id] = w
-	}
+	weights := overProviders(providers, func(pr *caddymodule.Provider) (int, bool) { return pr.Weight, pr.Weight > 0 }, p.Weights)
 	p.w = &placement.Weighted{Weights: weights}
 }
 
@@ -240,25 +227,42 @@ func (PlacementCheapest) CaddyModule() caddy.ModuleInfo {
 
 // Validate checks the prices.
 func (p *PlacementCheapest) Validate() error {
-	for id, v := range p.Prices {
+	return noNegative(p.Prices, "placement cheapest: %q: negative price %v")
+}
+
+func (p *PlacementCheapest) ProviderDefaults(providers []*caddymodule.Provider) {
+	p.c.Prices = overProviders(providers, func(pr *caddymodule.Provider) (float64, bool) {
+		if pr.Price == nil {
+			return 0, false
+		}
+		return *pr.Price, true
+	}, p.Prices)
+}
+
+// noNegative refuses the first entry of m below zero, worded by format
+// (with the key and the value).
+func noNegative[T int | float64](m map[string]T, format string) error {
+	for id, v := range m {
 		if v < 0 {
-			return fmt.Errorf("placement cheapest: %q: negative price %v", id, v)
+			return fmt.Errorf(format, id, v)
 		}
 	}
 	return nil
 }
 
-func (p *PlacementCheapest) ProviderDefaults(providers []*caddymodule.Provider) {
-	prices := map[string]float64{}
+// overProviders is the providers' own values (of says whether a provider
+// has one) with the entries of given over them.
+func overProviders[T any](providers []*caddymodule.Provider, of func(*caddymodule.Provider) (T, bool), given map[string]T) map[string]T {
+	all := map[string]T{}
 	for _, pr := range providers {
-		if pr.Price != nil {
-			prices[pr.ID] = *pr.Price
+		if v, ok := of(pr); ok {
+			all[pr.ID] = v
 		}
 	}
-	for id, v := range p.Prices {
-		prices[id] = v
+	for id, v := range given {
+		all[id] = v
 	}
-	p.c.Prices = prices
+	return all
 }
 
 // Name implements placement.Policy.

@@ -4,33 +4,16 @@ import (
 	"strconv"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp/caddyauth"
-	"github.com/dustin/go-humanize"
 
 	"github.com/caddy-csb/caddy-csb/broker/digest"
+	"github.com/caddy-csb/caddy-csb/caddymodule/internal/cfparse"
 )
 
 func init() {
-	httpcaddyfile.RegisterHandlerDirective("digest_auth", parseDigestAuthDirective)
 	// Right after basic_auth, so that no "order" option is needed and the
 	// two authenticate at the same stage of the route.
-	httpcaddyfile.RegisterDirectiveOrder("digest_auth", httpcaddyfile.After, "basic_auth")
-}
-
-// parseDigestAuthDirective parses the digest_auth directive into Caddy's
-// authentication handler with the http_digest provider.
-func parseDigestAuthDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
-	d := new(HTTPDigestAuth)
-	if err := d.UnmarshalCaddyfile(h.Dispenser); err != nil {
-		return nil, err
-	}
-	return caddyauth.Authentication{
-		ProvidersRaw: caddy.ModuleMap{"http_digest": caddyconfig.JSON(d, nil)},
-	}, nil
+	cfparse.AuthDirective[HTTPDigestAuth]("digest_auth", "http_digest")
 }
 
 // UnmarshalCaddyfile sets up the provider from the digest_auth directive,
@@ -87,122 +70,82 @@ func parseDigestAuthDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandl
 // Refused requests get 401 with fresh challenges and Retry-After.
 // "throttle off" disables it; backoff's second argument is the maximum.
 func (d *HTTPDigestAuth) UnmarshalCaddyfile(disp *caddyfile.Dispenser) error {
-	disp.Next() // directive name
-	if disp.NextArg() {
-		d.Realm = disp.Val()
-		if disp.NextArg() {
-			return disp.ArgErr()
-		}
-	}
 	accounts := map[string]int{} // user name → index in d.Accounts
-	for disp.NextBlock(0) {
-		sub := disp.Val()
-		switch sub {
-		case "realm":
-			if !disp.Args(&d.Realm) || disp.NextArg() {
-				return disp.ArgErr()
-			}
-		case "algorithms":
-			args := disp.RemainingArgs()
-			if len(args) == 0 {
-				return disp.ArgErr()
-			}
-			for _, a := range args {
-				alg, err := digest.ParseAlgorithm(a)
+	return cfparse.Block{Name: "digest_auth", Arg: &d.Realm,
+		Single: map[string]*string{"realm": &d.Realm, "nonce_key": &d.NonceKey},
+		Flags:  map[string]*bool{"userhash": &d.Userhash},
+		Options: map[string]cfparse.Option{
+			"algorithms": func(disp *caddyfile.Dispenser) error {
+				args := disp.RemainingArgs()
+				if len(args) == 0 {
+					return disp.ArgErr()
+				}
+				for _, a := range args {
+					alg, err := digest.ParseAlgorithm(a)
+					if err != nil {
+						return disp.Errf("digest_auth algorithms: %v", err)
+					}
+					d.Algorithms = append(d.Algorithms, alg.String())
+				}
+				return nil
+			},
+			"qop": func(disp *caddyfile.Dispenser) error {
+				args := disp.RemainingArgs()
+				if len(args) == 0 {
+					return disp.ArgErr()
+				}
+				for _, q := range args {
+					if q != digest.QOPAuth && q != digest.QOPAuthInt {
+						return disp.Errf("digest_auth qop %q: want auth or auth-int", q)
+					}
+				}
+				d.QOP = append(d.QOP, args...)
+				return nil
+			},
+			"nonce_lifetime": cfparse.Parsed(&d.NonceLifetime, cfparse.PositiveDuration, "digest_auth %s %q: want a positive duration"),
+			"replay_window": cfparse.Parsed(&d.ReplayWindow, func(v string) (int, bool) {
+				n, ok := cfparse.Positive(v)
+				return n, ok && n <= digest.MaxReplayWindow
+			}, nonceCountRefusal),
+			"max_nonces":        cfparse.Parsed(&d.MaxNonces, cfparse.Positive, nonceCountRefusal),
+			"auth_int_max_body": cfparse.Parsed(&d.AuthIntMaxBody, cfparse.Size(1<<40), "digest_auth %s %q: want a size such as 1MiB"),
+			"htdigest": func(disp *caddyfile.Dispenser) error {
+				f, err := cfparse.ArgValue(disp)
 				if err != nil {
-					return disp.Errf("digest_auth algorithms: %v", err)
+					return err
 				}
-				d.Algorithms = append(d.Algorithms, alg.String())
-			}
-		case "qop":
-			args := disp.RemainingArgs()
-			if len(args) == 0 {
-				return disp.ArgErr()
-			}
-			for _, q := range args {
-				if q != digest.QOPAuth && q != digest.QOPAuthInt {
-					return disp.Errf("digest_auth qop %q: want auth or auth-int", q)
+				d.HTDigestFiles = append(d.HTDigestFiles, f)
+				return nil
+			},
+			"user": func(disp *caddyfile.Dispenser) error {
+				var name, algName, ha1 string
+				if !disp.Args(&name, &algName, &ha1) || disp.NextArg() {
+					return disp.Err("digest_auth user: want user <name> <hash-function> <HA1>")
 				}
-			}
-			d.QOP = append(d.QOP, args...)
-		case "userhash":
-			if disp.NextArg() {
-				return disp.ArgErr()
-			}
-			d.Userhash = true
-		case "nonce_lifetime":
-			var v string
-			if !disp.Args(&v) || disp.NextArg() {
-				return disp.ArgErr()
-			}
-			dur, err := caddy.ParseDuration(v)
-			if err != nil || dur <= 0 {
-				return disp.Errf("digest_auth nonce_lifetime %q: want a positive duration", v)
-			}
-			d.NonceLifetime = caddy.Duration(dur)
-		case "nonce_key":
-			if !disp.Args(&d.NonceKey) || disp.NextArg() {
-				return disp.ArgErr()
-			}
-		case "replay_window", "max_nonces":
-			var v string
-			if !disp.Args(&v) || disp.NextArg() {
-				return disp.ArgErr()
-			}
-			n, err := strconv.Atoi(v)
-			if err != nil || n <= 0 || sub == "replay_window" && n > digest.MaxReplayWindow {
-				return disp.Errf("digest_auth %s %q: want a whole number from 1 (replay_window: to %d)", sub, v, digest.MaxReplayWindow)
-			}
-			if sub == "replay_window" {
-				d.ReplayWindow = n
-			} else {
-				d.MaxNonces = n
-			}
-		case "auth_int_max_body":
-			var v string
-			if !disp.Args(&v) || disp.NextArg() {
-				return disp.ArgErr()
-			}
-			n, err := humanize.ParseBytes(v)
-			if err != nil || n == 0 || n > 1<<40 {
-				return disp.Errf("digest_auth auth_int_max_body %q: want a size such as 1MiB", v)
-			}
-			d.AuthIntMaxBody = int64(n)
-		case "htdigest":
-			var f string
-			if !disp.Args(&f) || disp.NextArg() {
-				return disp.ArgErr()
-			}
-			d.HTDigestFiles = append(d.HTDigestFiles, f)
-		case "user":
-			var name, algName, ha1 string
-			if !disp.Args(&name, &algName, &ha1) || disp.NextArg() {
-				return disp.Err("digest_auth user: want user <name> <hash-function> <HA1>")
-			}
-			alg, err := digest.ParseAlgorithm(algName)
-			if err != nil || alg.Sess() {
-				return disp.Errf("digest_auth user %q: hash function %q: want MD5, SHA-256 or SHA-512-256", name, algName)
-			}
-			i, ok := accounts[name]
-			if !ok {
-				i = len(d.Accounts)
-				accounts[name] = i
-				d.Accounts = append(d.Accounts, DigestAccount{Username: name, HA1: map[string]string{}})
-			}
-			if _, dup := d.Accounts[i].HA1[alg.String()]; dup {
-				return disp.Errf("digest_auth user %q: %s HA1 given twice", name, alg)
-			}
-			d.Accounts[i].HA1[alg.String()] = ha1
-		case "throttle":
-			if err := d.unmarshalThrottle(disp); err != nil {
-				return err
-			}
-		default:
-			return disp.Errf("digest_auth: unrecognized subdirective %q", sub)
-		}
-	}
-	return nil
+				alg, err := digest.ParseAlgorithm(algName)
+				if err != nil || alg.Sess() {
+					return disp.Errf("digest_auth user %q: hash function %q: want MD5, SHA-256 or SHA-512-256", name, algName)
+				}
+				i, ok := accounts[name]
+				if !ok {
+					i = len(d.Accounts)
+					accounts[name] = i
+					d.Accounts = append(d.Accounts, DigestAccount{Username: name, HA1: map[string]string{}})
+				}
+				if _, dup := d.Accounts[i].HA1[alg.String()]; dup {
+					return disp.Errf("digest_auth user %q: %s HA1 given twice", name, alg)
+				}
+				d.Accounts[i].HA1[alg.String()] = ha1
+				return nil
+			},
+			"throttle": d.unmarshalThrottle,
+		},
+		More: cfparse.Unknown("digest_auth: unrecognized subdirective %q"),
+	}.Parse(disp)
 }
+
+// nonceCountRefusal words the refusal of replay_window and max_nonces.
+var nonceCountRefusal = "digest_auth %s %q: want a whole number from 1 (replay_window: to " + strconv.Itoa(digest.MaxReplayWindow) + ")"
 
 // unmarshalThrottle parses the throttle subdirective: "throttle off" or
 // a block of limits.
@@ -218,61 +161,30 @@ func (d *HTTPDigestAuth) unmarshalThrottle(disp *caddyfile.Dispenser) error {
 		t.Off = true
 		return nil
 	}
-	duration := func(name, v string) (caddy.Duration, error) {
-		dur, err := caddy.ParseDuration(v)
-		if err != nil || dur <= 0 {
-			return 0, disp.Errf("digest_auth throttle %s %q: want a positive duration", name, v)
-		}
-		return caddy.Duration(dur), nil
-	}
-	for nesting := disp.Nesting(); disp.NextBlock(nesting); {
-		opt := disp.Val()
-		switch opt {
-		case "nonce_failures", "user_failures", "client_failures", "max_tracked":
-			var v string
-			if !disp.Args(&v) || disp.NextArg() {
-				return disp.ArgErr()
-			}
-			n, err := strconv.Atoi(v)
-			if err != nil || n <= 0 {
-				return disp.Errf("digest_auth throttle %s %q: want a whole number from 1", opt, v)
-			}
-			switch opt {
-			case "nonce_failures":
-				t.NonceFailures = n
-			case "user_failures":
-				t.UserFailures = n
-			case "client_failures":
-				t.ClientFailures = n
-			default:
-				t.MaxTracked = n
-			}
-		case "backoff":
-			args := disp.RemainingArgs()
-			if len(args) < 1 || len(args) > 2 {
-				return disp.ArgErr()
-			}
-			var err error
-			if t.Backoff, err = duration("backoff", args[0]); err != nil {
-				return err
-			}
-			if len(args) == 2 {
-				if t.MaxBackoff, err = duration("backoff", args[1]); err != nil {
-					return err
+	const notDuration = "digest_auth throttle %s %q: want a positive duration"
+	err := cfparse.Block{Name: "digest_auth throttle", Options: cfparse.Merge(
+		cfparse.Ints(cfparse.Positive, "digest_auth throttle %s %q: want a whole number from 1", map[string]*int{
+			"nonce_failures": &t.NonceFailures, "user_failures": &t.UserFailures,
+			"client_failures": &t.ClientFailures, "max_tracked": &t.MaxTracked,
+		}),
+		map[string]cfparse.Option{
+			"backoff": func(disp *caddyfile.Dispenser) error {
+				args := disp.RemainingArgs()
+				if len(args) < 1 || len(args) > 2 {
+					return disp.ArgErr()
 				}
-			}
-		case "forget_after":
-			var v string
-			if !disp.Args(&v) || disp.NextArg() {
-				return disp.ArgErr()
-			}
-			var err error
-			if t.ForgetAfter, err = duration("forget_after", v); err != nil {
-				return err
-			}
-		default:
-			return disp.Errf("digest_auth throttle: unrecognized option %q", opt)
-		}
+				for i, dst := range []*caddy.Duration{&t.Backoff, &t.MaxBackoff}[:len(args)] {
+					var ok bool
+					if *dst, ok = cfparse.PositiveDuration(args[i]); !ok {
+						return disp.Errf(notDuration, "backoff", args[i])
+					}
+				}
+				return nil
+			},
+			"forget_after": cfparse.Parsed(&t.ForgetAfter, cfparse.PositiveDuration, notDuration),
+		})}.Body(disp)
+	if err != nil {
+		return err
 	}
 	if err := t.engine().Validate(); err != nil {
 		return disp.Errf("digest_auth %v", err)

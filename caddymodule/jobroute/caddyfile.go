@@ -1,9 +1,6 @@
 package jobroute
 
 import (
-	"strconv"
-
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 
@@ -24,23 +21,8 @@ func init() {
 //	}
 func (h *JobRoute) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return cfparse.Block{Name: "csb_job_route", Single: map[string]*string{"header": &h.Header}, Options: map[string]cfparse.Option{
-		"prefix": cfparse.Path("csb_job_route", &h.Prefix),
-		"cache_ttl": func(d *caddyfile.Dispenser) error {
-			v, err := cfparse.ArgValue(d)
-			if err != nil {
-				return err
-			}
-			if v == "off" {
-				h.CacheTTL = -1
-				return nil
-			}
-			dur, err := caddy.ParseDuration(v)
-			if err != nil || dur <= 0 {
-				return d.Errf("csb_job_route: cache_ttl %q: want a positive duration or off", v)
-			}
-			h.CacheTTL = caddy.Duration(dur)
-			return nil
-		},
+		"prefix":    cfparse.Path("csb_job_route", &h.Prefix),
+		"cache_ttl": cfparse.Parsed(&h.CacheTTL, cfparse.PositiveDurationOrOff, "csb_job_route: %s %q: want a positive duration or off"),
 	}}.Parse(d)
 }
 
@@ -58,18 +40,7 @@ func (u *JobUpstreams) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		return d.Errf("dynamic csb takes no prefix: give it to csb_job_route, the handler in front of reverse_proxy")
 	}
 	return cfparse.Block{Name: "dynamic csb", Options: map[string]cfparse.Option{
-		"unhealthy_after": func(d *caddyfile.Dispenser) error {
-			v, err := cfparse.ArgValue(d)
-			if err != nil {
-				return err
-			}
-			n, err := strconv.Atoi(v)
-			if err != nil || n <= 0 {
-				return d.Errf("dynamic csb: unhealthy_after %q is not a positive integer", v)
-			}
-			u.UnhealthyAfter = n
-			return nil
-		},
+		"unhealthy_after": cfparse.Parsed(&u.UnhealthyAfter, cfparse.Positive, "dynamic csb: %s %q is not a positive integer"),
 		"health_interval": cfparse.Duration(&u.HealthInterval),
 	}, More: func(d *caddyfile.Dispenser, opt string) (bool, error) {
 		if opt == "prefix" || opt == "header" || opt == "cache_ttl" {

@@ -126,12 +126,9 @@ const defaultJobPrefix = "/csb/jobs/"
 
 // Provision finds the csb app and applies defaults.
 func (h *JobRoute) Provision(ctx caddy.Context) error {
-	h.logger = ctx.Logger()
-	app, err := caddymodule.AppFor(ctx, "csb_job_route")
-	if err != nil {
+	if err := caddymodule.Bind(ctx, "csb_job_route", &h.app, &h.logger); err != nil {
 		return err
 	}
-	h.app = app
 	if h.Prefix == "" {
 		h.Prefix = defaultJobPrefix
 	}

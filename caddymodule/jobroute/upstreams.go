@@ -78,12 +78,9 @@ const (
 // Provision finds the csb app, applies defaults and starts the health
 // watch (stopped with the config).
 func (u *JobUpstreams) Provision(ctx caddy.Context) error {
-	u.logger = ctx.Logger()
-	app, err := caddymodule.AppFor(ctx, "dynamic csb")
-	if err != nil {
+	if err := caddymodule.Bind(ctx, "dynamic csb", &u.app, &u.logger); err != nil {
 		return err
 	}
-	u.app = app
 	if u.UnhealthyAfter == 0 {
 		u.UnhealthyAfter = defaultUnhealthyAfter
 	}

@@ -1,10 +1,13 @@
 // Package cfparse holds the Caddyfile and module helpers that the csb
 // module packages share: one argument, one positive duration, a block
-// read by a table of its options, placeholder expansion of provisioned
-// fields, the parser of a handler directive and a module's information.
+// read by a table of its options, options of one value parsed and
+// refused in the module's own words, placeholder expansion of
+// provisioned fields, the parser and registration of a handler or
+// authentication directive and a module's information.
 package cfparse
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -13,6 +16,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/caddyauth"
+	"github.com/dustin/go-humanize"
 )
 
 // OneArg reads exactly one argument of the current option into dst.
@@ -169,6 +173,90 @@ func Path(what string, dst *string) Option {
 	}
 }
 
+// Parsed is an option of one argument v, stored in dst as parse(v).
+// When parse reports false, the error is d.Errf(bad, <option>, v): bad
+// words the module's own refusal, and may leave the option's name out by
+// indexing the value alone (%[2]q).
+func Parsed[T any](dst *T, parse func(v string) (T, bool), bad string) Option {
+	return func(d *caddyfile.Dispenser) error {
+		opt := d.Val()
+		v, err := ArgValue(d)
+		if err != nil {
+			return err
+		}
+		x, ok := parse(v)
+		if !ok {
+			return d.Errf(bad, opt, v)
+		}
+		*dst = x
+		return nil
+	}
+}
+
+// Positive reads v as a whole number of at least 1.
+func Positive(v string) (int, bool) {
+	n, err := strconv.Atoi(v)
+	return n, err == nil && n > 0
+}
+
+// NonNegative reads v as a whole number of at least 0.
+func NonNegative(v string) (int, bool) {
+	n, err := strconv.Atoi(v)
+	return n, err == nil && n >= 0
+}
+
+// PositiveDuration reads v as a positive duration (Caddy's syntax:
+// "90s", "1d").
+func PositiveDuration(v string) (caddy.Duration, bool) {
+	dur, err := caddy.ParseDuration(v)
+	return caddy.Duration(dur), err == nil && dur > 0
+}
+
+// PositiveDurationOrOff reads v as a positive duration, or "off" as -1.
+func PositiveDurationOrOff(v string) (caddy.Duration, bool) {
+	if v == "off" {
+		return -1, true
+	}
+	return PositiveDuration(v)
+}
+
+// Size reads a size such as 64KiB of 1 byte to most bytes.
+func Size(most uint64) func(v string) (int64, bool) {
+	return func(v string) (int64, bool) {
+		n, err := humanize.ParseBytes(v)
+		return int64(n), err == nil && n > 0 && n <= most
+	}
+}
+
+// Ints is a table of options of one whole number each, read by parse
+// and refused with bad (see Parsed): max_depth, max_elements, ...
+func Ints(parse func(v string) (int, bool), bad string, dst map[string]*int) map[string]Option {
+	opts := make(map[string]Option, len(dst))
+	for name, p := range dst {
+		opts[name] = Parsed(p, parse, bad)
+	}
+	return opts
+}
+
+// Merge joins tables of options into one (a later table wins a name).
+func Merge(tables ...map[string]Option) map[string]Option {
+	all := map[string]Option{}
+	for _, t := range tables {
+		for name, o := range t {
+			all[name] = o
+		}
+	}
+	return all
+}
+
+// Unknown is a More for a block whose refusal of an option it does not
+// know is worded its own way: d.Errf(format, opt) (format may use %[1]q).
+func Unknown(format string) func(d *caddyfile.Dispenser, opt string) (bool, error) {
+	return func(d *caddyfile.Dispenser, opt string) (bool, error) {
+		return true, d.Errf(format, opt)
+	}
+}
+
 // Duration is an option of one positive duration, stored in dst.
 func Duration(dst *caddy.Duration) Option {
 	return func(d *caddyfile.Dispenser) error { return DurationArg(d, dst) }
@@ -213,6 +301,17 @@ func AuthProvider[T any, P interface {
 		}
 		return caddyauth.Authentication{ProvidersRaw: caddy.ModuleMap{name: caddyconfig.JSON(p, nil)}}, nil
 	}
+}
+
+// AuthDirective registers the directive name as Caddy's authentication
+// handler with the provider module T (see AuthProvider), at the stage
+// of basic_auth.
+func AuthDirective[T any, P interface {
+	*T
+	caddyfile.Unmarshaler
+}](name, provider string) {
+	httpcaddyfile.RegisterHandlerDirective(name, AuthProvider[T, P](provider))
+	httpcaddyfile.RegisterDirectiveOrder(name, httpcaddyfile.After, "basic_auth")
 }
 
 // Module is the module information of a module of type T: its ID, and

@@ -3,6 +3,9 @@ package cfparse
 import (
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 )
@@ -57,5 +60,40 @@ func TestBlockErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: got %v, want %q", in, err, want)
 		}
+	}
+}
+
+func TestParsed(t *testing.T) {
+	var n int
+	var size int64
+	var dur, off caddy.Duration
+	b := Block{Name: "demo", Options: Merge(
+		Ints(Positive, "demo: %s %q: want a whole number from 1", map[string]*int{"n": &n}),
+		map[string]Option{
+			"size": Parsed(&size, Size(1<<20), "demo: size %[2]q too big or small"),
+			"dur":  Parsed(&dur, PositiveDuration, "demo: %s %q"),
+			"off":  Parsed(&off, PositiveDurationOrOff, "demo: %s %q"),
+		})}
+	if err := b.Parse(caddyfile.NewTestDispenser("demo {\n n 3\n size 1KiB\n dur 2s\n off off\n}")); err != nil {
+		t.Fatal(err)
+	}
+	if n != 3 || size != 1024 || dur != caddy.Duration(2*time.Second) || off != -1 {
+		t.Fatalf("got %d %d %v %v", n, size, dur, off)
+	}
+	for in, want := range map[string]string{
+		"demo {\n n 0\n}":       `demo: n "0": want a whole number from 1`,
+		"demo {\n n\n}":         "wrong argument count",
+		"demo {\n size 2MiB\n}": `demo: size "2MiB" too big or small`,
+		"demo {\n dur -1s\n}":   `demo: dur "-1s"`,
+		"demo {\n off on\n}":    `demo: off "on"`,
+	} {
+		err := b.Parse(caddyfile.NewTestDispenser(in))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: got %v, want %q", in, err, want)
+		}
+	}
+	err := Block{Name: "demo", More: Unknown("no such thing: %q")}.Parse(caddyfile.NewTestDispenser("demo {\n colour red\n}"))
+	if err == nil || !strings.Contains(err.Error(), `no such thing: "colour"`) {
+		t.Errorf("Unknown: got %v", err)
 	}
 }
