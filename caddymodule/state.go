@@ -75,13 +75,20 @@ func newEngine(ctx caddy.Context, a *App) (*engine, error) {
 		return nil, err
 	}
 	e.catalog = cat
-	loadCtx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	np, ns, err := cat.Load(loadCtx)
-	if err != nil {
-		logger.Warn("catalogue partly loaded from storage", zap.Error(err))
-	}
-	logger.Info("catalogue loaded from storage", zap.Int("providers", np), zap.Int("services", ns))
+	// The catalogue is read after the start: what needs no catalogue (a
+	// consumer reading its job, the admin API) is served meanwhile, and
+	// placement, the publish interface and the catalogue listings wait
+	// for it. The engine outlives this configuration (a reload keeps
+	// it), so the load does not end with the configuration's context.
+	loadCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	began := time.Now()
+	cat.LoadInBackground(loadCtx, func(np, ns int, err error) {
+		cancel()
+		if err != nil {
+			logger.Warn("catalogue partly loaded from storage", zap.Error(err))
+		}
+		logger.Info("catalogue loaded from storage", zap.Int("providers", np), zap.Int("services", ns), zap.Duration("took", time.Since(began)))
+	})
 
 	so := a.Subscriptions
 	if so == nil {

@@ -103,6 +103,18 @@ func (m *Manager) checkPass(ctx context.Context, age time.Duration) (CheckStats,
 // checkDue reports whether j's resource was last confirmed longer than
 // age ago (or never) and can be checked now.
 func (m *Manager) checkDue(j *Job, age time.Duration) bool {
+	if !m.checkAged(j, age) {
+		return false
+	}
+	_, held := m.heldBack(j.ProviderID, j.ServiceID)
+	return !held
+}
+
+// checkAged is checkDue without asking the catalogue whether the
+// provider is held back: a consumer's read decides with it whether to
+// start a check (checkOnRead) without waiting for the catalogue, which a
+// broker reads after its start; the check itself asks.
+func (m *Manager) checkAged(j *Job, age time.Duration) bool {
 	if j.Status != StatusSuccess || j.Op != nil || j.Resource == nil {
 		return false
 	}
@@ -110,11 +122,7 @@ func (m *Manager) checkDue(j *Job, age time.Duration) bool {
 	if last.IsZero() {
 		last = j.Updated
 	}
-	if m.now().Sub(last) < age {
-		return false
-	}
-	_, held := m.heldBack(j.ProviderID, j.ServiceID)
-	return !held
+	return m.now().Sub(last) >= age
 }
 
 // checkJob checks one job's resource under its lock. It reports whether
@@ -184,7 +192,7 @@ func (m *Manager) markGone(j *Job, why string) {
 // is checked so at most once per CheckInterval, also when its provider
 // cannot answer (its last check then stays old).
 func (m *Manager) checkOnRead(j *Job) {
-	if !m.checkDue(j, 2*m.c().CheckInterval) {
+	if !m.checkAged(j, 2*m.c().CheckInterval) {
 		return
 	}
 	now := m.now()
