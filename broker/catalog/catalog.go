@@ -199,8 +199,8 @@ type Catalog struct {
 	// last Configure made meanwhile, applied after the load. Under mu.
 	loading       bool
 	pendingConfig *[]ProviderConfig
-	started  bool
-	closed   bool
+	started       bool
+	closed        bool
 }
 
 // New returns an empty catalogue. Call Load to start warm from the store,
