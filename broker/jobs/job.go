@@ -167,6 +167,11 @@ type Attempt struct {
 	// "removed", "nothing to remove", or "failed: ..." (then it is in
 	// Job.Orphans and the reaper retries).
 	Cleanup string `json:"cleanup,omitempty"`
+	// FindFailures counts the resumptions of this interrupted attempt at
+	// which the provider could not be asked what it holds for the job
+	// (resumeAttempt): the attempt is resumed again at the next reaper
+	// pass rather than retried blind, up to maxFindFailures.
+	FindFailures int `json:"find_failures,omitempty"`
 }
 
 // Orphan is a resource whose removal failed; the reaper retries it until

@@ -785,3 +785,45 @@ func TestRestartRemovesUnrecordedPartsBeforeRetrying(t *testing.T) {
 		t.Fatalf("attempts %+v", j.Attempts)
 	}
 }
+
+// A resumed attempt whose provider cannot say what it holds for the job
+// (its Find fails) is not retried blind, which could leave behind what
+// the interrupted attempt created: it stays in progress and the next
+// reaper pass asks again; once the provider answers, what it holds is
+// removed and the job provisioned once.
+func TestResumeAsksAgainWhenFindFails(t *testing.T) {
+	e, j := stopAfterPartialCreate(t)
+	live := e.ads["a"].LiveFor(j.ID)
+	if len(live) != 1 {
+		t.Fatalf("provider holds %v", live)
+	}
+	e.ads["a"].FailPending(live[0])
+	j.Attempts[0].Resource, j.Attempts[0].Partial = nil, false // created, never recorded
+	writeJob(t, e, j)
+
+	e.ads["a"].SetFault(jobstest.Fault{Find: errors.New("identity service down")})
+	m2 := e.start(e.cfg)
+	if _, err := m2.ReapOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.waitJob(m2, "alice", j.ID, func(j *jobs.Job) bool { return j.Attempts[0].FindFailures == 1 })
+	m2.Stop() // waits for the resumed work
+	j2, err := e.start(e.cfg).Get(ctx, "alice", j.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := e.ads["a"].LiveFor(j.ID); len(got) != 1 || got[0] != live[0] {
+		t.Fatalf("provider holds %v after a resumption that could not ask it, want only %s", got, live[0])
+	}
+	if len(j2.Attempts) != 1 || j2.Attempts[0].Outcome != jobs.OutcomeInProgress || j2.Attempts[0].FindFailures != 1 || j2.Op == nil {
+		t.Fatalf("job after the failed find: %s %+v", j2.Status, j2.Attempts)
+	}
+
+	e.ads["a"].SetFault(jobstest.Fault{})
+	m3 := e.start(e.cfg)
+	m3.Start()
+	j3 := e.waitJob(m3, "alice", j.ID, func(j *jobs.Job) bool { return j.Status == jobs.StatusSuccess })
+	if got := e.ads["a"].LiveFor(j.ID); len(got) != 1 || got[0] != j3.Resource.URI || got[0] == live[0] {
+		t.Fatalf("provider holds %v, want only the new %s", got, j3.Resource.URI)
+	}
+}

@@ -29,6 +29,9 @@ func (m *Manager) provision(ctx context.Context, j *Job) *Result {
 		if ctx.Err() != nil {
 			return m.interrupted(j)
 		}
+		if retry == resumeLater {
+			return result(csbmsg.StatusOK, j, "accepted; %s", j.Reason)
+		}
 		if ok {
 			return m.succeed(ctx, j)
 		}
@@ -215,9 +218,19 @@ func (m *Manager) poll(ctx context.Context, ad contract.Adapter, j *Job, at int,
 	}
 }
 
+// resumeLater is resumeAttempt's retry index for an attempt left in
+// progress, for the next reaper pass to resume.
+const resumeLater = -2
+
+// maxFindFailures bounds the resumptions of an interrupted attempt whose
+// provider cannot say what it holds for the job; after them the attempt
+// is taken for one that left nothing, and a possible orphan is logged.
+const maxFindFailures = 3
+
 // resumeAttempt continues an attempt a crashed process left in progress.
 // It reports success, or the plan index to retry (-1: go on with the
-// plan).
+// plan; resumeLater: leave the attempt in progress for the next reaper
+// pass).
 func (m *Manager) resumeAttempt(ctx context.Context, j *Job) (ok bool, retry int) {
 	at := len(j.Attempts) - 1
 	a := &j.Attempts[at]
@@ -247,7 +260,19 @@ func (m *Manager) resumeAttempt(ctx context.Context, j *Job) (ok bool, retry int
 				a.Partial = res.State == contract.StateFailed
 				m.saveBackground(j)
 			} else if err != nil {
-				m.logger.Warn("finding an interrupted attempt's resource", zap.String("job_id", j.ID), zap.String("provider_id", a.ProviderID), zap.Error(err))
+				// The provider may hold what the attempt created: a
+				// retry now could leave it behind. Ask again at the
+				// next reaper pass, a few times.
+				a.FindFailures++
+				m.logger.Warn("finding an interrupted attempt's resource", zap.String("job_id", j.ID), zap.String("provider_id", a.ProviderID),
+					zap.Int("find_failures", a.FindFailures), zap.Error(err))
+				if a.FindFailures < maxFindFailures {
+					j.Reason = fmt.Sprintf("provisioning at %s was interrupted; the provider could not say what it holds for the job (%v), asked again at the next reaper pass", a.ProviderID, err)
+					m.saveBackground(j)
+					return false, resumeLater
+				}
+				m.logger.Warn("retrying an interrupted attempt without knowing what the provider holds; check it for a resource tagged with the job id",
+					zap.String("job_id", j.ID), zap.String("provider_id", a.ProviderID))
 			}
 		} else {
 			m.logger.Warn("the adapter cannot find resources by job id; check the provider for a resource tagged with the job id",

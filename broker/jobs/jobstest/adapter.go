@@ -35,6 +35,7 @@ type Adapter struct {
 	blockAfter     bool
 	updateErr      error
 	statusErr      error
+	findErr        error
 	removeErr      error
 	removeErrTimes int // removeErr applies this many times (0 = always)
 }
@@ -64,6 +65,8 @@ type Fault struct {
 	RemoveTimes int
 	// Status makes Status fail with a provider 5xx carrying this error.
 	Status error
+	// Find makes Find fail with a provider 5xx carrying this error.
+	Find error
 }
 
 // SetFault replaces the adapter's faults.
@@ -73,7 +76,7 @@ func (a *Adapter) SetFault(f Fault) {
 	a.provisionErr, a.partialOnError, a.pending = f.Provision, f.Partial, f.Pending
 	a.block, a.blockStarted, a.blockAfter = f.Block, f.BlockStarted, f.BlockAfterCreate
 	a.updateErr, a.removeErr, a.removeErrTimes = f.Update, f.Remove, f.RemoveTimes
-	a.statusErr = f.Status
+	a.statusErr, a.findErr = f.Status, f.Find
 }
 
 func (a *Adapter) init() {
@@ -258,6 +261,9 @@ func (a *Adapter) Find(_ context.Context, req *contract.Request) (*contract.Reso
 	defer a.mu.Unlock()
 	a.init()
 	a.calls["find"]++
+	if a.findErr != nil {
+		return nil, &contract.Error{Kind: contract.KindServer, Op: "find", Status: 503, Err: a.findErr}
+	}
 	for uri, job := range a.jobs {
 		if job == req.JobID {
 			return clone(a.resources[uri]), nil
