@@ -125,7 +125,12 @@ func (o *OpenStack) start(ctx context.Context) error {
 
 func (o *OpenStack) path(rel string) string { return filepath.Join(o.Dir, rel) }
 
-func (o *OpenStack) sqlite(name string) string { return "sqlite:///" + o.path(name) }
+// sqlite is the database URL of a service's sqlite file. Its timeout
+// (seconds) is how long a writer waits for another's lock before
+// "database is locked": pysqlite's 5 s default was once too short for
+// Nova's conductor under a full test run's load, and the resize it was
+// recording ended in ERROR.
+func (o *OpenStack) sqlite(name string) string { return "sqlite:///" + o.path(name) + "?timeout=30" }
 
 // writeConfigs writes the configuration of every service.
 func (o *OpenStack) writeConfigs(p ports, neutronURL string) error {
