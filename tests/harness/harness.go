@@ -302,6 +302,13 @@ func (p *Process) Reload(caddyfile string) error {
 	if err != nil {
 		return fmt.Errorf("caddy reload: %v\n%s", err, out)
 	}
+	// The reload shuts the old servers down, closing their idle
+	// keep-alive connections. A test's next POST over one of them (from
+	// the default transport's pool) fails with "connection reset by
+	// peer": net/http does not retry a request that is not idempotent.
+	if t, ok := http.DefaultTransport.(*http.Transport); ok {
+		t.CloseIdleConnections()
+	}
 	return nil
 }
 
