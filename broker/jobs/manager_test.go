@@ -645,11 +645,13 @@ func TestRestartRemovesPartialResourceAndRetries(t *testing.T) {
 	}
 }
 
-// A process that died after the provider had created part of the
-// resources but before it recorded them: the next broker finds them
-// (failed, per the Finder contract), removes them and provisions again
-// on the same provider instead of handing half a job to the consumer.
-func TestRestartFindsUnrecordedPartialResource(t *testing.T) {
+// stopAfterUnrecordedPartialCreate is stopAfterPartialCreate for a
+// process that died before it recorded what the provider had created: the
+// provider holds the part (failed, as the Finder contract returns a
+// partly built resource), the job's attempt names nothing. It returns
+// the part's URIs.
+func stopAfterUnrecordedPartialCreate(t *testing.T) (*env, *jobs.Job, []string) {
+	t.Helper()
 	e, j := stopAfterPartialCreate(t)
 	live := e.ads["a"].LiveFor(j.ID)
 	if len(live) != 1 {
@@ -658,6 +660,15 @@ func TestRestartFindsUnrecordedPartialResource(t *testing.T) {
 	e.ads["a"].FailPending(live[0])
 	j.Attempts[0].Resource, j.Attempts[0].Partial = nil, false
 	writeJob(t, e, j)
+	return e, j, live
+}
+
+// A process that died after the provider had created part of the
+// resources but before it recorded them: the next broker finds them
+// (failed, per the Finder contract), removes them and provisions again
+// on the same provider instead of handing half a job to the consumer.
+func TestRestartFindsUnrecordedPartialResource(t *testing.T) {
+	e, j, live := stopAfterUnrecordedPartialCreate(t)
 	e.ads["a"].SetFault(jobstest.Fault{})
 	m2 := e.start(e.cfg)
 	m2.Start()
@@ -792,15 +803,7 @@ func TestRestartRemovesUnrecordedPartsBeforeRetrying(t *testing.T) {
 // reaper pass asks again; once the provider answers, what it holds is
 // removed and the job provisioned once.
 func TestResumeAsksAgainWhenFindFails(t *testing.T) {
-	e, j := stopAfterPartialCreate(t)
-	live := e.ads["a"].LiveFor(j.ID)
-	if len(live) != 1 {
-		t.Fatalf("provider holds %v", live)
-	}
-	e.ads["a"].FailPending(live[0])
-	j.Attempts[0].Resource, j.Attempts[0].Partial = nil, false // created, never recorded
-	writeJob(t, e, j)
-
+	e, j, live := stopAfterUnrecordedPartialCreate(t)
 	e.ads["a"].SetFault(jobstest.Fault{Find: errors.New("identity service down")})
 	m2 := e.start(e.cfg)
 	if _, err := m2.ReapOnce(ctx); err != nil {
