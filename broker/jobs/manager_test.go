@@ -830,3 +830,27 @@ func TestResumeAsksAgainWhenFindFails(t *testing.T) {
 		t.Fatalf("provider holds %v, want only the new %s", got, j3.Resource.URI)
 	}
 }
+
+// A find cut short by the broker's own stop is not the provider's
+// refusal: it does not count towards the retries without knowing.
+func TestResumeFindCutByStopIsNotAFailure(t *testing.T) {
+	e, j, live := stopAfterUnrecordedPartialCreate(t)
+	hang := make(chan struct{})
+	e.ads["a"].SetFault(jobstest.Fault{FindHang: hang})
+	m2 := e.start(e.cfg)
+	if _, err := m2.ReapOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	<-hang
+	m2.Stop()
+	j2, err := e.start(e.cfg).Get(ctx, "alice", j.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := j2.Attempts; len(a) != 1 || a[0].Outcome != jobs.OutcomeInProgress || a[0].FindFailures != 0 {
+		t.Fatalf("attempts after a stop during the find: %+v", a)
+	}
+	if got := e.ads["a"].LiveFor(j.ID); len(got) != 1 || got[0] != live[0] {
+		t.Fatalf("provider holds %v", got)
+	}
+}

@@ -259,6 +259,10 @@ func (m *Manager) resumeAttempt(ctx context.Context, j *Job) (ok bool, retry int
 				// partly built is returned failed. Remove it and retry.
 				a.Partial = res.State == contract.StateFailed
 				m.saveBackground(j)
+			} else if err != nil && ctx.Err() != nil {
+				// The broker is stopping: the find was cut short, not
+				// refused. The next process asks again.
+				return false, resumeLater
 			} else if err != nil {
 				// The provider may hold what the attempt created: a
 				// retry now could leave it behind. Ask again at the

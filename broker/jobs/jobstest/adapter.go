@@ -36,6 +36,7 @@ type Adapter struct {
 	updateErr      error
 	statusErr      error
 	findErr        error
+	findHang       chan struct{}
 	removeErr      error
 	removeErrTimes int // removeErr applies this many times (0 = always)
 }
@@ -67,6 +68,9 @@ type Fault struct {
 	Status error
 	// Find makes Find fail with a provider 5xx carrying this error.
 	Find error
+	// FindHang makes Find wait for its context to end (a provider that
+	// does not answer), after closing the channel.
+	FindHang chan struct{}
 }
 
 // SetFault replaces the adapter's faults.
@@ -76,7 +80,7 @@ func (a *Adapter) SetFault(f Fault) {
 	a.provisionErr, a.partialOnError, a.pending = f.Provision, f.Partial, f.Pending
 	a.block, a.blockStarted, a.blockAfter = f.Block, f.BlockStarted, f.BlockAfterCreate
 	a.updateErr, a.removeErr, a.removeErrTimes = f.Update, f.Remove, f.RemoveTimes
-	a.statusErr, a.findErr = f.Status, f.Find
+	a.statusErr, a.findErr, a.findHang = f.Status, f.Find, f.FindHang
 }
 
 func (a *Adapter) init() {
@@ -256,7 +260,16 @@ func (a *Adapter) Remove(_ context.Context, res *contract.Resource) error {
 }
 
 // Find implements contract.Finder: resources are tagged with the job id.
-func (a *Adapter) Find(_ context.Context, req *contract.Request) (*contract.Resource, error) {
+func (a *Adapter) Find(ctx context.Context, req *contract.Request) (*contract.Resource, error) {
+	a.mu.Lock()
+	hang := a.findHang
+	a.findHang = nil
+	a.mu.Unlock()
+	if hang != nil {
+		close(hang)
+		<-ctx.Done()
+		return nil, &contract.Error{Kind: contract.KindTimeout, Op: "find", Err: ctx.Err()}
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.init()
