@@ -107,7 +107,7 @@ func TestCatalogConfig(t *testing.T) {
 
 func TestCaddyStore(t *testing.T) {
 	ctx := context.Background()
-	var s store.Store = caddyStore{&certmagic.FileStorage{Path: t.TempDir()}}
+	var s store.Store = newCaddyStore(&certmagic.FileStorage{Path: t.TempDir()})
 	if keys, err := s.List(ctx, "csb/catalog/"); err != nil || len(keys) != 0 {
 		t.Fatalf("empty list: %v %v", keys, err)
 	}
@@ -163,7 +163,7 @@ func (v *vanishingStorage) List(ctx context.Context, prefix string, recursive bo
 func TestCaddyStoreListsWhileKeysVanish(t *testing.T) {
 	ctx := context.Background()
 	fsys := &certmagic.FileStorage{Path: t.TempDir()}
-	s := caddyStore{&vanishingStorage{FileStorage: fsys, n: 2}}
+	s := newCaddyStore(&vanishingStorage{FileStorage: fsys, n: 2})
 	if err := s.Store(ctx, "csb/catalog/a", []byte("a")); err != nil {
 		t.Fatal(err)
 	}
@@ -171,12 +171,12 @@ func TestCaddyStoreListsWhileKeysVanish(t *testing.T) {
 		t.Fatalf("list: %v %v", keys, err)
 	}
 	// A walk that keeps failing is an error, not an empty listing.
-	s = caddyStore{&vanishingStorage{FileStorage: fsys, n: 100}}
+	s = newCaddyStore(&vanishingStorage{FileStorage: fsys, n: 100})
 	if keys, err := s.List(ctx, "csb/catalog/"); err == nil {
 		t.Fatalf("list: %v without an error", keys)
 	}
 	// With real deletions going on, the key that stays is always listed.
-	s = caddyStore{fsys}
+	s = newCaddyStore(fsys)
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {

@@ -19,8 +19,23 @@ import (
 // system by default, or whatever storage module a cluster shares) to the
 // engine's store.Store. Its locks are Caddy storage locks, so they are
 // shared by every Caddy instance that shares the storage.
+//
+// On Caddy's file-system storage the writes running at once share their
+// sync (g, filestore.go).
 type caddyStore struct {
 	s certmagic.Storage
+	g *groupFiles // nil: Store is the storage's own
+}
+
+// newCaddyStore returns the store over s.
+func newCaddyStore(s certmagic.Storage) caddyStore {
+	c := caddyStore{s: s}
+	if fsys, ok := s.(*certmagic.FileStorage); ok {
+		if g := groupFilesOf(fsys); g.sync != nil {
+			c.g = g
+		}
+	}
+	return c
 }
 
 // Load implements store.Store.
@@ -30,6 +45,9 @@ func (c caddyStore) Load(ctx context.Context, key string) ([]byte, error) {
 
 // Store implements store.Store.
 func (c caddyStore) Store(ctx context.Context, key string, value []byte) error {
+	if c.g != nil {
+		return c.g.Store(key, value)
+	}
 	return c.s.Store(ctx, key, value)
 }
 
@@ -104,7 +122,7 @@ func listFiles(ctx context.Context, fsys *certmagic.FileStorage, prefix string) 
 			}
 			return err
 		}
-		if p == root || d.IsDir() {
+		if p == root || d.IsDir() || isTemp(d.Name()) {
 			return nil
 		}
 		if err := ctx.Err(); err != nil {
@@ -155,10 +173,10 @@ func contextStore(ctx caddy.Context) (s store.Store) {
 			s = new(store.Memory)
 		}
 	}()
-	return caddyStore{ctx.Storage()}
+	return newCaddyStore(ctx.Storage())
 }
 
 // NewStore returns the engine's store.Store over a Caddy storage, as the
 // csb app uses it: the benchmarks fill a broker's storage with it before
 // the broker starts.
-func NewStore(s certmagic.Storage) store.Store { return caddyStore{s} }
+func NewStore(s certmagic.Storage) store.Store { return newCaddyStore(s) }

@@ -38,7 +38,7 @@ func TestListFilesMatchesTheStorageList(t *testing.T) {
 	if err := os.Symlink(filepath.Join(dir, "csb/other"), filepath.Join(dir, "csb/jobs/job/dirlink")); err != nil {
 		t.Fatal(err)
 	}
-	fast, slow := caddyStore{fsys}, caddyStore{hiddenFS{fsys}}
+	fast, slow := newCaddyStore(fsys), newCaddyStore(hiddenFS{fsys})
 	for _, prefix := range []string{"csb/jobs/job/", "csb/jobs/owner/", "csb/jobs", "csb/", "csb/none/", "csb/other/x"} {
 		got, err := fast.List(ctx, prefix)
 		if err != nil {

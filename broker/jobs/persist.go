@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddy-csb/caddy-csb/broker/store"
@@ -28,9 +28,11 @@ type idemRecord struct {
 }
 
 // cached is a ristretto value: the real key is kept inside, because
-// ristretto identifies entries by a hash of the key.
+// ristretto identifies entries by a hash of the key, and so is the fill
+// generation of the job's stripe the record was read under (fillGuard).
 type cached struct {
 	key  string
+	gen  uint64
 	data []byte
 }
 
@@ -115,10 +117,8 @@ func (m *Manager) loadStore(ctx context.Context, id string, fill bool) (*Job, er
 	if err := json.Unmarshal(data, &j); err != nil {
 		return nil, fmt.Errorf("job %s: corrupt record: %w", id, err)
 	}
-	if fill {
-		m.fills.fill(id, gen, func() {
-			m.cache.SetWithTTL(id, &cached{key: id, data: data}, int64(len(data))+CacheEntryOverhead, m.c().CacheTTL)
-		})
+	if fill && m.fills.current(id, gen) {
+		m.cache.SetWithTTL(id, &cached{key: id, gen: gen, data: data}, int64(len(data))+CacheEntryOverhead, m.c().CacheTTL)
 	}
 	return &j, nil
 }
@@ -135,7 +135,7 @@ func (m *Manager) load(ctx context.Context, id string) (*Job, error) {
 	data, ok := m.live[id]
 	m.mu.Unlock()
 	if !ok {
-		if c, hit := m.cache.Get(id); hit && c.key == id {
+		if c, hit := m.cache.Get(id); hit && c.key == id && m.fills.current(id, c.gen) {
 			data, ok = c.data, true
 		}
 	}
@@ -210,52 +210,53 @@ func (m *Manager) listIDs(ctx context.Context) ([]string, error) {
 	return ids, nil
 }
 
-// fillGuard keeps a read that raced with a write from caching what it
+// fillGuard keeps a read that raced with a write from serving what it
 // read. A reader notes the generation of the job's stripe before reading
-// the store and fills the cache only if no write of this process touched
-// the stripe since; a writer bumps the generation and removes the entry
-// under the same lock. ristretto applies a Set and a later Del in order,
-// so whichever comes first, the cache never keeps a record older than the
-// last write (see forget). Another instance's writes are not seen: reads
-// of settled jobs may lag those by CacheTTL, as documented.
+// the store and caches the record with it; a writer bumps the generation
+// after writing the store. A cached record is served only while its
+// stripe's generation is the one it was read under, so whatever order
+// ristretto applies a Set and a later Del in (it buffers both and applies
+// them in the background), a read after a write never gets the record
+// the write replaced. Another instance's writes are not seen: reads of
+// settled jobs may lag those by CacheTTL, as documented.
+//
+// A write makes the cached records of its stripe's other jobs misses
+// too (read again from the store once); 1024 stripes keep that rare.
+// The guard used to wait for ristretto's buffers to drain after every
+// write instead (Cache.Wait): one goroutine applies them, and under
+// concurrent creates most of the broker's goroutines queued there.
 type fillGuard struct {
-	mu   sync.Mutex
-	gens [64]uint64
+	gens [fillStripes]atomic.Uint64
 }
 
-// stripeSeed seeds the hash that spreads job ids over the guard's stripes.
+const fillStripes = 1024
+
+// stripeSeed seeds the hash that spreads job ids over stripes.
 var stripeSeed = maphash.MakeSeed()
 
+// stripe spreads job ids over 64 stripes (the log's settle locks).
 func stripe(id string) int {
 	return int(maphash.String(stripeSeed, id) % 64)
 }
 
+func fillStripe(id string) int {
+	return int(maphash.String(stripeSeed, id) % fillStripes)
+}
+
 func (g *fillGuard) generation(id string) uint64 {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.gens[stripe(id)]
+	return g.gens[fillStripe(id)].Load()
 }
 
-// fill runs set if the job's stripe has not been written since gen.
-func (g *fillGuard) fill(id string, gen uint64, set func()) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.gens[stripe(id)] == gen {
-		set()
-	}
+// current reports whether no write of this process touched job id's
+// stripe since gen.
+func (g *fillGuard) current(id string, gen uint64) bool {
+	return g.gens[fillStripe(id)].Load() == gen
 }
 
-// forget removes a job's cached record after a write (or when it is gone
-// from the store), and stops reads begun before it from caching theirs.
-//
-// ristretto applies Sets and Dels in order but in the background: until
-// it has, a Set made before the Del can still become visible after Del
-// returns. forget waits for the buffered operations to be applied, so a
-// read after a write never sees the record the write replaced.
+// forget makes a job's cached record stale after a write (or when it is
+// gone from the store), and stops reads begun before it from serving
+// theirs; the entry itself is removed to free its memory.
 func (m *Manager) forget(id string) {
-	m.fills.mu.Lock()
-	m.fills.gens[stripe(id)]++
+	m.fills.gens[fillStripe(id)].Add(1)
 	m.cache.Del(id)
-	m.fills.mu.Unlock()
-	m.cache.Wait()
 }

@@ -85,6 +85,55 @@ func TestCacheReadThrough(t *testing.T) {
 	}
 }
 
+// A read that raced with a write never serves what it read: a fill of
+// the record the write replaced (read before the write, set by
+// ristretto after it: its Sets are applied in the background, in any
+// order with a later Del's) carries the stripe's old generation and is a
+// miss.
+func TestCacheFillBeforeWriteIsNeverServed(t *testing.T) {
+	st := new(countingStore)
+	m, err := New(Config{Store: st, Placer: nopPlacer{}, Adapter: func(string, catalog.Kind) (contract.Adapter, bool) { return nil, false }, CacheTTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Stop()
+	ctx := context.Background()
+	j := &Job{ID: "racedjob00000000000001", Owner: "o", Status: StatusSuccess}
+	if err := m.save(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	// The reader notes the generation and reads the old record...
+	gen := m.fills.generation(j.ID)
+	old, err := st.Load(ctx, jobKey(j.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// ...a write replaces it...
+	j.Status = StatusRemoved
+	if err := m.save(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	// ...and the reader's fill lands after the write's Del.
+	m.cache.SetWithTTL(j.ID, &cached{key: j.ID, gen: gen, data: old}, int64(len(old))+CacheEntryOverhead, time.Hour)
+	m.cache.Wait()
+	if _, ok := m.cache.Get(j.ID); !ok {
+		t.Fatal("the late fill was not cached: the test shows nothing")
+	}
+	got, err := m.load(ctx, j.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != StatusRemoved {
+		t.Fatalf("a read after a write got the record it replaced: %s", got.Status)
+	}
+	// The read that missed caches the new record, which is served.
+	m.cache.Wait()
+	before := st.loads.Load()
+	if got, _ := m.load(ctx, j.ID); got.Status != StatusRemoved || st.loads.Load() != before {
+		t.Fatalf("the record read after the write is not served from the cache: %s, %d store reads", got.Status, st.loads.Load()-before)
+	}
+}
+
 // The cache is bounded in bytes, each entry counting its record and
 // CacheEntryOverhead: with room for about three jobs, reading twenty
 // leaves at most three cached; with room for all, all are. A reload's

@@ -1,0 +1,223 @@
+package caddymodule
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/certmagic"
+)
+
+// Group-committed writes to Caddy's file-system storage.
+//
+// certmagic's FileStorage.Store writes each value to a temporary file,
+// fsyncs it and renames it over the key's file: durable contents, an
+// atomic replace. An fsync waits for the disk, and on ext4 every one
+// forces a journal commit of its own, so a broker creating jobs from
+// many connections at once spent most of each create waiting for fsyncs
+// in turn (each create stores its job file and owner index key), with
+// the processor half idle.
+//
+// groupFiles keeps the same guarantees and shares the wait: each Store
+// writes its temporary file, then joins the next sync, and renames its
+// file into place once that sync has returned. A Store that finds no
+// sync running syncs its own file at once (fsync, as certmagic); Stores
+// that arrive while a sync runs share the one after it, a file-system
+// sync (syncfs(2): one call for every file written before it) when there
+// are several of them. As with certmagic, a value is durable and whole
+// before its key shows it, and a Store returns only then; the rename
+// itself is not synced (certmagic does not sync it either).
+//
+// No library offers this: certmagic syncs per file, and the group
+// commit has to share the storage's own file layout (Filename) so that
+// every Caddy instance and certmagic itself read the keys as before.
+// Where syncfs is not available (not Linux) Store is certmagic's.
+type groupFiles struct {
+	fs *certmagic.FileStorage
+	// sync makes the given files durable, and may sync more (every file
+	// written before the call); nil: not available here.
+	sync func(files []*os.File) error
+
+	mu      sync.Mutex
+	syncing bool
+	next    []waiter // writers waiting for the sync after the running one
+}
+
+type waiter struct {
+	f    *os.File
+	done chan error
+}
+
+// tempPrefix starts the names of the temporary files; List leaves them
+// out (listFiles).
+const tempPrefix = ".csb-tmp-"
+
+var (
+	groupMu  sync.Mutex
+	groupFor = map[string]*groupFiles{} // storage root → its writer, shared across config reloads
+)
+
+// groupFilesOf returns the group writer of a file storage's root.
+func groupFilesOf(fsys *certmagic.FileStorage) *groupFiles {
+	root := filepath.Clean(fsys.Path)
+	groupMu.Lock()
+	defer groupMu.Unlock()
+	g := groupFor[root]
+	if g == nil {
+		g = &groupFiles{fs: &certmagic.FileStorage{Path: root}}
+		g.sync = fsSync(root)
+		groupFor[root] = g
+		if g.sync != nil {
+			sweepTemps(filepath.Join(root, "csb"), time.Now())
+		}
+	}
+	return g
+}
+
+// A Store's temporary file lives for one write and one sync. One that a
+// killed process left is deleted by the sweeps of the processes sharing
+// the storage: the first, tempSweepFirst after a process first writes
+// there, takes every temporary file older than that first write (what a
+// process killed before the restart left, as soon as it can no longer
+// be in use); later ones, every tempSweepEvery, take those older than
+// staleTempAge.
+const (
+	tempSweepFirst = 30 * time.Second
+	tempSweepEvery = 10 * time.Minute
+	staleTempAge   = time.Minute
+)
+
+// sweepTemps schedules the sweeps of dir (see tempSweepFirst).
+func sweepTemps(dir string, start time.Time) {
+	time.AfterFunc(tempSweepFirst, func() {
+		removeStaleTemps(dir, start)
+		var again func()
+		again = func() {
+			removeStaleTemps(dir, time.Now().Add(-staleTempAge))
+			time.AfterFunc(tempSweepEvery, again)
+		}
+		time.AfterFunc(tempSweepEvery, again)
+	})
+}
+
+// removeStaleTemps deletes, under dir, the temporary files last written
+// before cutoff: what a process killed between a write and its rename
+// left. They hold nothing anybody was told was stored.
+func removeStaleTemps(dir string, cutoff time.Time) {
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !isTemp(d.Name()) {
+			return nil
+		}
+		if info, err := d.Info(); err == nil && info.ModTime().Before(cutoff) {
+			_ = os.Remove(p)
+		}
+		return nil
+	})
+}
+
+// Store writes value as key's file, durably, sharing the sync with the
+// Stores running meanwhile.
+func (g *groupFiles) Store(key string, value []byte) error {
+	name := g.fs.Filename(key)
+	f, err := writeTemp(filepath.Dir(name), value)
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	err = g.commit(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		// rename(2) itself: os.Rename first stats the target to refuse a
+		// directory there, which rename(2) refuses too (EISDIR).
+		err = renameFile(tmp, name)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+// writeTemp writes value to a new temporary file in dir (made if
+// missing) and returns it, open.
+func writeTemp(dir string, value []byte) (*os.File, error) {
+	for attempt := 0; ; attempt++ {
+		var rnd [8]byte
+		_, _ = rand.Read(rnd[:])
+		name := filepath.Join(dir, tempPrefix+hex.EncodeToString(rnd[:]))
+		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, fs.ErrNotExist) && attempt == 0 {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if errors.Is(err, fs.ErrExist) && attempt < 3 {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if _, err := f.Write(value); err != nil {
+			_ = f.Close()
+			_ = os.Remove(name)
+			return nil, err
+		}
+		return f, nil
+	}
+}
+
+// commit returns once f is on disk: the first caller while no sync runs
+// syncs f at once; callers meanwhile wait for the next sync, which one
+// goroutine runs for all of them.
+func (g *groupFiles) commit(f *os.File) error {
+	g.mu.Lock()
+	if g.syncing {
+		done := make(chan error, 1)
+		g.next = append(g.next, waiter{f, done})
+		g.mu.Unlock()
+		return <-done
+	}
+	g.syncing = true
+	g.mu.Unlock()
+	err := g.sync([]*os.File{f})
+	g.handOver()
+	return err
+}
+
+// handOver ends a sync: the writers that queued during it get a sync of
+// their own, run in the background by whoever ended the previous one.
+func (g *groupFiles) handOver() {
+	g.mu.Lock()
+	batch := g.next
+	g.next = nil
+	if len(batch) == 0 {
+		g.syncing = false
+		g.mu.Unlock()
+		return
+	}
+	g.mu.Unlock()
+	go func() {
+		files := make([]*os.File, len(batch))
+		for i, w := range batch {
+			files[i] = w.f
+		}
+		err := g.sync(files)
+		for _, w := range batch {
+			w.done <- err
+		}
+		g.handOver()
+	}()
+}
+
+// isTemp reports whether a file name is one of groupFiles' temporary
+// files.
+func isTemp(base string) bool { return strings.HasPrefix(base, tempPrefix) }
