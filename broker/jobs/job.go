@@ -162,6 +162,9 @@ type Attempt struct {
 	// Partial marks a Resource the adapter returned together with an
 	// error: something was (or may have been) created, but the attempt did
 	// not succeed. A resumed attempt removes it instead of trusting it.
+	// Partial without a Resource: a resumption removed the recorded part
+	// but could not ask the provider for the rest; whatever the provider
+	// still holds for the job is removed too, not adopted.
 	Partial bool `json:"partial,omitempty"`
 	// Cleanup says what happened to a failed attempt's partial resource:
 	// "removed", "nothing to remove", or "failed: ..." (then it is in

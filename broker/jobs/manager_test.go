@@ -831,6 +831,69 @@ func TestResumeAsksAgainWhenFindFails(t *testing.T) {
 	}
 }
 
+// A resumption that removed the recorded part but could not ask the
+// provider what else it holds for the job (its Find fails) does not
+// retry blind either: the attempt stays in progress, and the next pass
+// asks, removes what is left and provisions once.
+func TestResumeAsksAgainWhenFindFailsAfterRemovingTheRecordedPart(t *testing.T) {
+	e, j := stopAfterPartialCreate(t)
+	recorded := e.ads["a"].LiveFor(j.ID)
+	// The part created by the call the stopped broker no longer awaited.
+	e.ads["a"].SetFault(jobstest.Fault{})
+	extra, err := e.ads["a"].Provision(ctx, &contract.Request{JobID: j.ID, Want: *jobstest.VMRequest(1, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.ads["a"].SetFault(jobstest.Fault{Find: errors.New("identity service down")})
+	m2 := e.start(e.cfg)
+	if _, err := m2.ReapOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.waitJob(m2, "alice", j.ID, func(j *jobs.Job) bool { return j.Attempts[0].FindFailures == 1 })
+	m2.Stop()
+	j2, err := e.start(e.cfg).Get(ctx, "alice", j.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := j2.Attempts; len(a) != 1 || a[0].Outcome != jobs.OutcomeInProgress || a[0].Resource != nil || !a[0].Partial {
+		t.Fatalf("attempts after the failed find: %+v", a)
+	}
+	if got := e.ads["a"].LiveFor(j.ID); len(got) != 1 || got[0] != extra.URI {
+		t.Fatalf("provider holds %v, want only the unrecorded part %s (recorded %v removed)", got, extra.URI, recorded)
+	}
+
+	e.ads["a"].SetFault(jobstest.Fault{})
+	m3 := e.start(e.cfg)
+	m3.Start()
+	j3 := e.waitJob(m3, "alice", j.ID, func(j *jobs.Job) bool { return j.Status == jobs.StatusSuccess })
+	if got := e.ads["a"].LiveFor(j.ID); len(got) != 1 || got[0] != j3.Resource.URI || got[0] == extra.URI {
+		t.Fatalf("provider holds %v, want only the new %s", got, j3.Resource.URI)
+	}
+}
+
+// A provider that accepts the removal of an interrupted attempt's part
+// but keeps listing it for the job: after a few rounds the part becomes
+// an orphan, which the reaper removes once the provider carries deletes
+// out, rather than being forgotten.
+func TestResumeOrphansWhatTheProviderStillLists(t *testing.T) {
+	e, j := stopAfterPartialCreate(t)
+	recorded := e.ads["a"].LiveFor(j.ID)
+	e.ads["a"].SetFault(jobstest.Fault{RemoveKeeps: true})
+	m2 := e.start(e.cfg)
+	m2.Start()
+	j2 := e.waitJob(m2, "alice", j.ID, func(j *jobs.Job) bool { return j.Status == jobs.StatusSuccess })
+	if len(j2.Orphans) != 1 || j2.Orphans[0].Resource.URI != recorded[0] {
+		t.Fatalf("orphans %+v, want the part %s the provider still lists", j2.Orphans, recorded[0])
+	}
+	e.ads["a"].SetFault(jobstest.Fault{})
+	if _, err := m2.ReapOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.ads["a"].LiveFor(j.ID); len(got) != 1 || got[0] != j2.Resource.URI {
+		t.Fatalf("provider holds %v after the reaper pass, want only %s", got, j2.Resource.URI)
+	}
+}
+
 // A find cut short by the broker's own stop is not the provider's
 // refusal: it does not count towards the retries without knowing.
 func TestResumeFindCutByStopIsNotAFailure(t *testing.T) {

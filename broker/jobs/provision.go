@@ -257,26 +257,13 @@ func (m *Manager) resumeAttempt(ctx context.Context, j *Job) (ok bool, retry int
 				a.Resource = res
 				// The Finder contract: a resource the provider left only
 				// partly built is returned failed. Remove it and retry.
-				a.Partial = res.State == contract.StateFailed
+				// After a recorded part was removed (Partial already),
+				// whatever is left is removed too.
+				a.Partial = a.Partial || res.State == contract.StateFailed
 				m.saveBackground(j)
-			} else if err != nil && ctx.Err() != nil {
-				// The broker is stopping: the find was cut short, not
-				// refused. The next process asks again.
+			} else if err != nil && m.askAgain(ctx, j, a, err) {
+				m.saveBackground(j)
 				return false, resumeLater
-			} else if err != nil {
-				// The provider may hold what the attempt created: a
-				// retry now could leave it behind. Ask again at the
-				// next reaper pass, a few times.
-				a.FindFailures++
-				m.logger.Warn("finding an interrupted attempt's resource", zap.String("job_id", j.ID), zap.String("provider_id", a.ProviderID),
-					zap.Int("find_failures", a.FindFailures), zap.Error(err))
-				if a.FindFailures < maxFindFailures {
-					j.Reason = fmt.Sprintf("provisioning at %s was interrupted; the provider could not say what it holds for the job (%v), asked again at the next reaper pass", a.ProviderID, err)
-					m.saveBackground(j)
-					return false, resumeLater
-				}
-				m.logger.Warn("retrying an interrupted attempt without knowing what the provider holds; check it for a resource tagged with the job id",
-					zap.String("job_id", j.ID), zap.String("provider_id", a.ProviderID))
 			}
 		} else {
 			m.logger.Warn("the adapter cannot find resources by job id; check the provider for a resource tagged with the job id",
@@ -286,12 +273,21 @@ func (m *Manager) resumeAttempt(ctx context.Context, j *Job) (ok bool, retry int
 	if a.Resource != nil && a.Partial {
 		// Provision had failed (or was cut short) after creating part of
 		// the resources: remove them and try again.
+		cleanup := m.cleanup(ctx, ad, j, a.ProviderID, a.Resource)
+		if cleanup == "removed" {
+			var ferr error
+			cleanup, ferr = m.cleanupUnrecorded(ctx, ad, j, pi, a.ProviderID)
+			if ferr != nil && m.askAgain(ctx, j, a, ferr) {
+				// The recorded part is gone; what else the provider
+				// holds is asked for (and removed) at the next pass.
+				a.Resource = nil
+				m.saveBackground(j)
+				return false, resumeLater
+			}
+		}
 		a.Outcome, a.Ended = OutcomeInterrupted, m.now()
 		a.Reason = "the broker stopped during this attempt, after the provider had created part of the resources"
-		a.Cleanup = m.cleanup(ctx, ad, j, a.ProviderID, a.Resource)
-		if a.Cleanup == "removed" {
-			a.Cleanup = m.cleanupUnrecorded(ctx, ad, j, pi, a.ProviderID)
-		}
+		a.Cleanup = cleanup
 		m.saveBackground(j)
 		m.logger.Info("provisioning attempt interrupted", zap.String("job_id", j.ID), zap.String("provider_id", a.ProviderID), zap.String("cleanup", a.Cleanup))
 		if at > 0 && j.Attempts[at-1].Outcome == OutcomeInterrupted && j.Attempts[at-1].ProviderID == a.ProviderID {
@@ -314,6 +310,30 @@ func (m *Manager) resumeAttempt(ctx context.Context, j *Job) (ok bool, retry int
 	return m.attempt(ctx, j, pi, at), -1
 }
 
+// askAgain decides, for an interrupted attempt whose provider could not
+// say what it holds for the job (its Find failed with err), whether the
+// attempt waits for the next reaper pass rather than being retried
+// blind, which could leave behind what the attempt created. A find cut
+// short by the broker's own stop does not count; a provider that fails
+// to answer maxFindFailures times is retried without knowing.
+func (m *Manager) askAgain(ctx context.Context, j *Job, a *Attempt, err error) bool {
+	if ctx.Err() != nil {
+		// The broker is stopping: the find was cut short, not refused.
+		// The next process asks again.
+		return true
+	}
+	a.FindFailures++
+	m.logger.Warn("finding an interrupted attempt's resource", zap.String("job_id", j.ID), zap.String("provider_id", a.ProviderID),
+		zap.Int("find_failures", a.FindFailures), zap.Error(err))
+	if a.FindFailures < maxFindFailures {
+		j.Reason = fmt.Sprintf("provisioning at %s was interrupted; the provider could not say what it holds for the job (%v), asked again at the next reaper pass", a.ProviderID, err)
+		return true
+	}
+	m.logger.Warn("retrying an interrupted attempt without knowing what the provider holds; check it for a resource tagged with the job id",
+		zap.String("job_id", j.ID), zap.String("provider_id", a.ProviderID))
+	return false
+}
+
 // cleanupUnrecorded removes, after an interrupted attempt's recorded
 // part was removed, what the provider still holds tagged with the job:
 // the parts the attempt created that its handle does not name (a create
@@ -321,32 +341,41 @@ func (m *Manager) resumeAttempt(ctx context.Context, j *Job) (ok bool, retry int
 // out after the broker stopped listening). Without it, the retry that
 // follows would leave them behind. It returns the attempt's cleanup
 // text: "removed", or why something is left (an orphan the reaper
-// retries, or a provider that cannot be asked).
-func (m *Manager) cleanupUnrecorded(ctx context.Context, ad contract.Adapter, j *Job, pi int, provider string) string {
+// retries, or a provider that cannot be asked: then also the Find's
+// error).
+func (m *Manager) cleanupUnrecorded(ctx context.Context, ad contract.Adapter, j *Job, pi int, provider string) (string, error) {
 	f, can := ad.(contract.Finder)
 	if !can {
-		return "removed"
+		return "removed", nil
 	}
-	// Each round removes one handle's worth; a provider that keeps
-	// answering with a resource it does not remove is left to the
-	// orphan list after a few.
-	for range 4 {
+	find := func() (*contract.Resource, error) {
 		fctx, cancel := context.WithTimeout(ctx, m.c().CallTimeout)
-		res, err := f.Find(fctx, m.adapterRequest(j, provider, &j.Plan[pi].Service, &j.Request))
-		cancel()
+		defer cancel()
+		return f.Find(fctx, m.adapterRequest(j, provider, &j.Plan[pi].Service, &j.Request))
+	}
+	// Each round removes one handle's worth; what a provider still lists
+	// after a few becomes an orphan, which the reaper keeps removing.
+	for round := 0; ; round++ {
+		res, err := find()
 		if err != nil {
 			m.logger.Warn("finding what an interrupted attempt left", zap.String("job_id", j.ID), zap.String("provider_id", provider), zap.Error(err))
-			return "removed the recorded part; could not ask the provider for more: " + err.Error()
+			return "removed the recorded part; could not ask the provider for more: " + err.Error(), err
 		}
 		if res == nil {
-			return "removed"
+			return "removed", nil
+		}
+		if round == maxUnrecordedRounds {
+			j.Orphans = append(j.Orphans, Orphan{ProviderID: provider, Resource: res, Since: m.now(), LastError: "still listed for the job after it was removed"})
+			return "removed the recorded part; the provider still lists more for the job (an orphan the reaper retries)", nil
 		}
 		if c := m.cleanup(ctx, ad, j, provider, res); c != "removed" {
-			return c
+			return c, nil
 		}
 	}
-	return "removed the recorded part; the provider still lists more for the job"
 }
+
+// maxUnrecordedRounds bounds cleanupUnrecorded's Find/Remove rounds.
+const maxUnrecordedRounds = 4
 
 // cleanup removes a failed attempt's partial resource. When the provider
 // refuses, the resource becomes an orphan the reaper keeps retrying.

@@ -37,6 +37,7 @@ type Adapter struct {
 	statusErr      error
 	findErr        error
 	findHang       chan struct{}
+	removeKeeps    bool
 	removeErr      error
 	removeErrTimes int // removeErr applies this many times (0 = always)
 }
@@ -64,6 +65,9 @@ type Fault struct {
 	Update      error
 	Remove      error
 	RemoveTimes int
+	// RemoveKeeps makes Remove answer success and keep the resource (a
+	// provider that accepts a delete and never carries it out).
+	RemoveKeeps bool
 	// Status makes Status fail with a provider 5xx carrying this error.
 	Status error
 	// Find makes Find fail with a provider 5xx carrying this error.
@@ -81,6 +85,7 @@ func (a *Adapter) SetFault(f Fault) {
 	a.block, a.blockStarted, a.blockAfter = f.Block, f.BlockStarted, f.BlockAfterCreate
 	a.updateErr, a.removeErr, a.removeErrTimes = f.Update, f.Remove, f.RemoveTimes
 	a.statusErr, a.findErr, a.findHang = f.Status, f.Find, f.FindHang
+	a.removeKeeps = f.RemoveKeeps
 }
 
 func (a *Adapter) init() {
@@ -253,6 +258,9 @@ func (a *Adapter) Remove(_ context.Context, res *contract.Resource) error {
 			}
 			return err
 		}
+	}
+	if a.removeKeeps {
+		return nil
 	}
 	delete(a.resources, res.URI)
 	delete(a.jobs, res.URI)
