@@ -35,6 +35,15 @@ func (s *gatedSync) sync(files []*os.File) error {
 	return <-s.release
 }
 
+// gatedGroup is a group writer over a new storage directory whose syncs
+// the test gates, and certmagic's storage over the same directory.
+func gatedGroup(t *testing.T) (string, *groupFiles, *gatedSync, *certmagic.FileStorage) {
+	dir := t.TempDir()
+	gs := newGatedSync()
+	fsys := &certmagic.FileStorage{Path: dir}
+	return dir, &groupFiles{fs: fsys, sync: gs.sync}, gs, fsys
+}
+
 // noTemps fails if a temporary file is left under dir.
 func noTemps(t *testing.T, dir string) {
 	t.Helper()
@@ -50,10 +59,7 @@ func noTemps(t *testing.T, dir string) {
 // value was written has returned; Stores that arrive while a sync runs
 // share the next one.
 func TestGroupFilesShareOneSyncAndShowKeysOnlyAfterIt(t *testing.T) {
-	dir := t.TempDir()
-	gs := newGatedSync()
-	g := &groupFiles{fs: &certmagic.FileStorage{Path: dir}, sync: gs.sync}
-	fsys := &certmagic.FileStorage{Path: dir}
+	dir, g, gs, fsys := gatedGroup(t)
 	ctx := context.Background()
 
 	first := make(chan error, 1)
@@ -131,10 +137,7 @@ func waitQueued(t *testing.T, g *groupFiles, n int) {
 // A sync that fails fails every Store that waited for it: none of their
 // keys changes, and no temporary file is left.
 func TestGroupFilesSyncErrorStoresNothing(t *testing.T) {
-	dir := t.TempDir()
-	gs := newGatedSync()
-	g := &groupFiles{fs: &certmagic.FileStorage{Path: dir}, sync: gs.sync}
-	fsys := &certmagic.FileStorage{Path: dir}
+	dir, g, gs, fsys := gatedGroup(t)
 	ctx := context.Background()
 	if err := fsys.Store(ctx, "csb/k", []byte("old")); err != nil {
 		t.Fatal(err)

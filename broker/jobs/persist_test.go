@@ -32,15 +32,23 @@ func (nopPlacer) Place(*csbmsg.ServiceRequest, placement.Options) (*placement.De
 	return &placement.Decision{}, nil
 }
 
-// The cache serves settled jobs (read-through, the real key inside the
-// value), never jobs in flight elsewhere, and a write invalidates it.
-func TestCacheReadThrough(t *testing.T) {
+// cachingManager is a manager over a counting memory store, caching
+// for an hour, with no providers; it stops with the test.
+func cachingManager(t *testing.T) (*Manager, *countingStore) {
+	t.Helper()
 	st := new(countingStore)
 	m, err := New(Config{Store: st, Placer: nopPlacer{}, Adapter: func(string, catalog.Kind) (contract.Adapter, bool) { return nil, false }, CacheTTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.Stop()
+	t.Cleanup(m.Stop)
+	return m, st
+}
+
+// The cache serves settled jobs (read-through, the real key inside the
+// value), never jobs in flight elsewhere, and a write invalidates it.
+func TestCacheReadThrough(t *testing.T) {
+	m, st := cachingManager(t)
 	ctx := context.Background()
 	settled := &Job{ID: "settledjob000000000001", Owner: "o", Status: StatusSuccess}
 	inflight := &Job{ID: "inflightjob00000000001", Owner: "o", Status: StatusProvisioning, Op: &Op{Kind: OpCreate}}
@@ -91,12 +99,7 @@ func TestCacheReadThrough(t *testing.T) {
 // order with a later Del's) carries the stripe's old generation and is a
 // miss.
 func TestCacheFillBeforeWriteIsNeverServed(t *testing.T) {
-	st := new(countingStore)
-	m, err := New(Config{Store: st, Placer: nopPlacer{}, Adapter: func(string, catalog.Kind) (contract.Adapter, bool) { return nil, false }, CacheTTL: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Stop()
+	m, st := cachingManager(t)
 	ctx := context.Background()
 	j := &Job{ID: "racedjob00000000000001", Owner: "o", Status: StatusSuccess}
 	if err := m.save(ctx, j); err != nil {
