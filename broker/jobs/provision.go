@@ -124,7 +124,14 @@ func (m *Manager) attempt(ctx context.Context, j *Job, i int, at int) bool {
 		if res != nil {
 			j.Attempts[at].Resource = res
 			j.Attempts[at].Partial = err != nil
-			m.saveBackground(j) // the handle first: a crash must not lose it
+			// The handle first: a crash must not lose it. A ready
+			// resource's handle goes with the outcome, the next write,
+			// with no call to anybody in between (a logged create keeps
+			// the record for its settle, wal.go); one still being
+			// built, or partly built, is written now: polls or a
+			// cleanup follow.
+			j.deferWrite = err == nil && res.State == contract.StateReady
+			m.saveBackground(j)
 		}
 	} else {
 		// Resuming: ask the provider where the resource stands.

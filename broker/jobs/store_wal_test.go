@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"io/fs"
 	"strings"
 	"sync"
@@ -233,5 +234,68 @@ func TestStoreWALDroppedJobIsNotReplayed(t *testing.T) {
 	}
 	if !leftFile {
 		t.Fatal("no case left a job log file to replay (the test needs one)")
+	}
+}
+
+// walWrites counts the writes of job log files.
+type walWrites struct {
+	*store.Memory
+	n atomic.Int64
+}
+
+func (w *walWrites) Store(ctx context.Context, key string, value []byte) error {
+	if strings.HasPrefix(key, storeWALPrefix) {
+		w.n.Add(1)
+	}
+	return w.Memory.Store(ctx, key, value)
+}
+
+// A logged create whose provider answers with a ready resource writes
+// the log once, the attempt's write-ahead record: the handle goes to the
+// job's file with the outcome. One still being built has its handle
+// logged before the first poll.
+func TestStoreWALReadyHandleGoesWithTheOutcome(t *testing.T) {
+	var w *walWrites
+	e := newEnv(t, []string{"a"}, func(c *jobs.Config) {
+		storeGroupCommit(c)
+		w = &walWrites{Memory: c.Store.(*store.Memory)}
+		c.Store = w
+	})
+	r := e.create("alice", 1)
+	if r.Job == nil || r.Job.Status != jobs.StatusSuccess || r.Job.Resource == nil {
+		t.Fatalf("create: %+v", r)
+	}
+	if n := w.n.Load(); n != 1 {
+		t.Fatalf("%d job log writes for a create whose resource was ready, want 1", n)
+	}
+	j, err := e.m.Get(ctx, "alice", r.Job.ID)
+	if err != nil || j.Resource == nil || j.Resource.URI != r.Job.Resource.URI {
+		t.Fatalf("stored job: %+v %v", j, err)
+	}
+
+	e.ads["a"].SetFault(jobstest.Fault{Pending: true})
+	w.n.Store(0)
+	done := make(chan *jobs.Result, 1)
+	go func() { done <- e.create("alice", 1) }()
+	// The handle is logged before the first poll: two log writes while
+	// the resource is still being built.
+	first := r.Job.Resource.URI
+	pending := ""
+	for pending == "" || w.n.Load() < 2 {
+		select {
+		case r := <-done:
+			t.Fatalf("create answered before the resource was ready: %+v", r)
+		default:
+		}
+		for _, uri := range e.ads["a"].Live() {
+			if uri != first {
+				pending = uri
+			}
+		}
+		runtime.Gosched()
+	}
+	e.ads["a"].MarkReady(pending)
+	if r := <-done; r.Job == nil || r.Job.Status != jobs.StatusSuccess {
+		t.Fatalf("pending create: %+v", r)
 	}
 }
