@@ -291,13 +291,17 @@ func (w *jobWAL) settle(ctx context.Context, id string, forget bool) error {
 		}
 		w.m.touch(id)
 	}
-	w.release(id, forget)
+	w.release(id, forget, rev)
 	return nil
 }
 
 // release drops job id's claim on its log files, and deletes the files
-// no unsettled job needs.
-func (w *jobWAL) release(id string, forget bool) {
+// no unsettled job needs. The record held in memory is dropped when it
+// is no newer than settled, the Rev just written to the job's file: a
+// write the job's worker held meanwhile (a deferred write that checked
+// the job was logged just before settle announced it) is kept for the
+// next settle, not lost.
+func (w *jobWAL) release(id string, forget bool, settled uint64) {
 	w.mu.Lock()
 	j, ok := w.jobs[id]
 	if !ok {
@@ -313,7 +317,9 @@ func (w *jobWAL) release(id string, forget bool) {
 		}
 	}
 	j.files = map[string]bool{}
-	j.data = nil
+	if j.rev <= settled || forget {
+		j.data = nil
+	}
 	if forget {
 		delete(w.jobs, id)
 		delete(w.settled, id)
@@ -330,7 +336,7 @@ func (w *jobWAL) release(id string, forget bool) {
 
 // drop forgets a job whose record was deleted (a create answered as
 // failed before anything was announced).
-func (w *jobWAL) drop(id string) { w.release(id, true) }
+func (w *jobWAL) drop(id string) { w.release(id, true, 0) }
 
 // retry settles, under their locks, this instance's jobs whose settle
 // failed (the reaper's pass); a job still in flight here is skipped (its
@@ -353,7 +359,7 @@ func (w *jobWAL) retry(ctx context.Context) {
 		if _, err := w.m.replayRecord(ctx, walRecord{ID: p.id, Rev: p.rev, Job: p.data}); err != nil {
 			continue
 		}
-		w.release(p.id, true)
+		w.release(p.id, true, p.rev)
 	}
 }
 
