@@ -28,6 +28,7 @@ import (
 	"github.com/google/btree"
 
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
+	"github.com/caddy-csb/caddy-csb/broker/store"
 )
 
 // Page sizes of ListPage.
@@ -192,10 +193,13 @@ func (x *jobIndex) begin() uint32 {
 	return x.gen
 }
 
-// end drops the entries reconciliation gen did not confirm.
-func (x *jobIndex) end(gen uint32) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
+// end drops the entries reconciliation gen did not confirm and exists
+// does not vouch for. A job missing from the reconciliation's listing
+// may still exist: a create of this process whose record is still in its
+// log (no job file yet), or one that settled to its file after the
+// listing; exists tells those from a job purged by another instance.
+func (x *jobIndex) end(gen uint32, exists func(id string) bool) {
+	x.mu.RLock()
 	var stale []indexEntry
 	x.tree.Ascend(func(e indexEntry) bool {
 		if e.gen < gen {
@@ -203,8 +207,20 @@ func (x *jobIndex) end(gen uint32) {
 		}
 		return true
 	})
+	x.mu.RUnlock()
+	var gone []indexEntry
 	for _, e := range stale {
-		x.tree.Delete(e)
+		if !exists(e.id) {
+			gone = append(gone, e)
+		}
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for _, e := range gone {
+		// Dropped only if no write confirmed it meanwhile.
+		if cur, found := x.tree.Get(e); found && cur.gen < gen {
+			x.tree.Delete(e)
+		}
 	}
 	x.refreshed = time.Now()
 }
@@ -396,8 +412,22 @@ func (m *Manager) refreshIndex(ctx context.Context) error {
 		}
 		m.index.put(entryOf(r.ID, r.Owner, r.ProviderID, r.Status, r.Kind, r.Created, r.Rev))
 	}
-	m.index.end(gen)
+	m.index.end(gen, m.stillStored(ctx))
 	return nil
+}
+
+// stillStored returns the check a reconciliation's end makes of a job its
+// listing missed: the job is this process's and still in its log, or its
+// record is in the store now. The log is asked first: a job settles from
+// the log to its file, never back.
+func (m *Manager) stillStored(ctx context.Context) func(id string) bool {
+	return func(id string) bool {
+		if m.wal != nil && m.wal.known(id) {
+			return true
+		}
+		_, err := m.store.Load(ctx, jobKey(id))
+		return err == nil || !errors.Is(err, store.ErrNotExist)
+	}
 }
 
 // indexJob records a job this process wrote or read whole.

@@ -153,7 +153,7 @@ func (m *Manager) ReapOnce(ctx context.Context) (PassStats, error) {
 			st.Failures += failed
 		}
 	}
-	m.index.end(gen)
+	m.index.end(gen, m.stillStored(ctx))
 	m.reconcileOwners(ctx, marks)
 	// Install the recount, except for jobs this process changed while the
 	// pass ran: their local figures are newer than what the pass read.

@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
 	"github.com/caddy-csb/caddy-csb/broker/contract"
@@ -39,5 +40,36 @@ func TestStoreWALHoldDuringSettleIsKept(t *testing.T) {
 	got, err := st.Load(ctx, jobKey(id))
 	if err != nil || string(got) != `{"rev":2}` {
 		t.Fatalf("job file %q %v, want the record held during the settle", got, err)
+	}
+}
+
+// A reconciliation of the job index that starts while a create's record
+// is still only in this process's log (its job file not yet written)
+// keeps the job: the admin listing and the jobs-by-state gauge do not
+// lose it. A job neither logged nor stored is dropped.
+func TestIndexReconcileKeepsLoggedJobs(t *testing.T) {
+	st := new(store.Memory)
+	m, err := New(Config{Store: st, Placer: nopPlacer{}, GroupCommit: true, Adapter: func(string, catalog.Kind) (contract.Adapter, bool) { return nil, false }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Stop()
+	ctx := context.Background()
+	<-m.IndexReady()
+	const logged, purged = "loggedjob0000000000001", "purgedjob0000000000001"
+	m.wal.start(logged)
+	m.wal.hold(logged, 1, []byte(`{"id":"`+logged+`","rev":1}`))
+	now := time.Now()
+	m.indexJob(&Job{ID: logged, Owner: "alice", Status: StatusSuccess, Created: now, Rev: 1})
+	m.indexJob(&Job{ID: purged, Owner: "bob", Status: StatusSuccess, Created: now, Rev: 1})
+	if err := m.refreshIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.JobCounts()[StatusSuccess]; got != 1 {
+		t.Fatalf("jobs indexed after the reconciliation: %d, want the logged one only", got)
+	}
+	p, err := m.ListPage(ctx, PageQuery{Owner: "alice"})
+	if err != nil || p.Total != 1 {
+		t.Fatalf("alice's page: %+v %v", p, err)
 	}
 }
