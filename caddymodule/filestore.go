@@ -42,7 +42,7 @@ type groupFiles struct {
 	fs *certmagic.FileStorage
 	// sync makes the given files durable, and may sync more (every file
 	// written before the call); nil: not available here.
-	sync func(files []*os.File) error
+	sync func(files []tempFile) error
 
 	mu      sync.Mutex
 	syncing bool
@@ -50,7 +50,7 @@ type groupFiles struct {
 }
 
 type waiter struct {
-	f    *os.File
+	f    tempFile
 	done chan error
 }
 
@@ -129,18 +129,17 @@ func (g *groupFiles) Store(key string, value []byte) error {
 	if err != nil {
 		return err
 	}
-	tmp := f.Name()
 	err = g.commit(f)
-	if cerr := f.Close(); err == nil {
+	if cerr := f.close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
 		// rename(2) itself: os.Rename first stats the target to refuse a
 		// directory there, which rename(2) refuses too (EISDIR).
-		err = renameFile(tmp, name)
+		err = renameFile(f.name, name)
 	}
 	if err != nil {
-		_ = os.Remove(tmp)
+		_ = os.Remove(f.name)
 		return err
 	}
 	return nil
@@ -148,15 +147,15 @@ func (g *groupFiles) Store(key string, value []byte) error {
 
 // writeTemp writes value to a new temporary file in dir (made if
 // missing) and returns it, open.
-func writeTemp(dir string, value []byte) (*os.File, error) {
+func writeTemp(dir string, value []byte) (tempFile, error) {
 	for attempt := 0; ; attempt++ {
 		var rnd [8]byte
 		_, _ = rand.Read(rnd[:])
 		name := filepath.Join(dir, tempPrefix+hex.EncodeToString(rnd[:]))
-		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		f, err := createTemp(name)
 		if errors.Is(err, fs.ErrNotExist) && attempt == 0 {
 			if err := os.MkdirAll(dir, 0o700); err != nil {
-				return nil, err
+				return tempFile{}, err
 			}
 			continue
 		}
@@ -164,12 +163,12 @@ func writeTemp(dir string, value []byte) (*os.File, error) {
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return tempFile{}, err
 		}
-		if _, err := f.Write(value); err != nil {
-			_ = f.Close()
+		if err := f.write(value); err != nil {
+			_ = f.close()
 			_ = os.Remove(name)
-			return nil, err
+			return tempFile{}, err
 		}
 		return f, nil
 	}
@@ -178,7 +177,7 @@ func writeTemp(dir string, value []byte) (*os.File, error) {
 // commit returns once f is on disk: the first caller while no sync runs
 // syncs f at once; callers meanwhile wait for the next sync, which one
 // goroutine runs for all of them.
-func (g *groupFiles) commit(f *os.File) error {
+func (g *groupFiles) commit(f tempFile) error {
 	g.mu.Lock()
 	if g.syncing {
 		done := make(chan error, 1)
@@ -188,7 +187,7 @@ func (g *groupFiles) commit(f *os.File) error {
 	}
 	g.syncing = true
 	g.mu.Unlock()
-	err := g.sync([]*os.File{f})
+	err := g.sync([]tempFile{f})
 	g.handOver()
 	return err
 }
@@ -206,7 +205,7 @@ func (g *groupFiles) handOver() {
 	}
 	g.mu.Unlock()
 	go func() {
-		files := make([]*os.File, len(batch))
+		files := make([]tempFile, len(batch))
 		for i, w := range batch {
 			files[i] = w.f
 		}

@@ -1,25 +1,90 @@
 package caddymodule
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"sync"
 
 	"golang.org/x/sys/unix"
 )
 
+// tempFile is a temporary file of groupFiles, open for writing: a bare
+// descriptor. os.OpenFile would try to add a regular file to the
+// runtime's poller (fcntl to set non-blocking, epoll_ctl refused, fcntl
+// to clear it again) and register a finalizer: five system calls and an
+// allocation per file that a write, an fsync and a close never need.
+// Under concurrent job creates (two files a create) they were a sixth of
+// the broker's processor time spent in storage.
+type tempFile struct {
+	fd   int
+	name string
+}
+
+// createTemp creates the file name, which must not exist (O_EXCL).
+func createTemp(name string) (tempFile, error) {
+	for {
+		fd, err := unix.Open(name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o600)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return tempFile{}, &fs.PathError{Op: "open", Path: name, Err: err}
+		}
+		return tempFile{fd: fd, name: name}, nil
+	}
+}
+
+// write writes all of b.
+func (f tempFile) write(b []byte) error {
+	for len(b) > 0 {
+		n, err := unix.Write(f.fd, b)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return &fs.PathError{Op: "write", Path: f.name, Err: err}
+		}
+		b = b[n:]
+	}
+	return nil
+}
+
+func (f tempFile) sync() error {
+	for {
+		err := unix.Fsync(f.fd)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return &fs.PathError{Op: "sync", Path: f.name, Err: err}
+		}
+		return nil
+	}
+}
+
+// close closes the descriptor (not retried on EINTR: Linux has closed it
+// whatever close(2) answers).
+func (f tempFile) close() error {
+	if err := unix.Close(f.fd); err != nil {
+		return &fs.PathError{Op: "close", Path: f.name, Err: err}
+	}
+	return nil
+}
+
 // fsSync returns groupFiles' sync under root: an fsync of a lone file,
 // else a sync of the file system holding root (syncfs(2) on a descriptor
 // of root, opened at the first such sync and kept).
-func fsSync(root string) func([]*os.File) error {
+func fsSync(root string) func([]tempFile) error {
 	var (
 		once sync.Once
 		dir  *os.File
 		oerr error
 	)
-	return func(files []*os.File) error {
+	return func(files []tempFile) error {
 		if len(files) == 1 {
-			return files[0].Sync()
+			return files[0].sync()
 		}
 		once.Do(func() {
 			if oerr = os.MkdirAll(root, 0o700); oerr == nil {

@@ -28,7 +28,7 @@ func newGatedSync() *gatedSync {
 	return &gatedSync{started: make(chan int32, 16), release: make(chan error)}
 }
 
-func (s *gatedSync) sync(files []*os.File) error {
+func (s *gatedSync) sync(files []tempFile) error {
 	s.sizes = append(s.sizes, len(files)) // syncs never overlap
 	n := s.calls.Add(1)
 	s.started <- n
