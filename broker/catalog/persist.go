@@ -48,17 +48,6 @@ type recordService struct {
 	src *svc
 }
 
-// recordHead is a record without its services: what appendRecordHead
-// writes out (TestAppendRecordHead holds the two to the same JSON).
-type recordHead struct {
-	Provider     ProviderEntry        `json:"provider"`
-	Published    bool                 `json:"published,omitempty"`
-	SeqNumber    uint64               `json:"seqnumber,omitempty"`
-	UpdatedAt    time.Time            `json:"updated_at"`
-	DiscoveredAt time.Time            `json:"discovered_at,omitzero"`
-	Leases       map[string]time.Time `json:"leases,omitempty"`
-}
-
 // appendRecord appends r's JSON to buf: what json.Marshal(r) gives, with
 // the services last. A service's JSON is the one cached on the catalogue
 // entry it was read from while the two agree (a merge may have changed
@@ -87,8 +76,8 @@ func appendRecord(buf []byte, r *record) ([]byte, error) {
 	return append(buf, '}'), nil
 }
 
-// appendRecordHead appends what json.Marshal(recordHead{...r}) gives,
-// without its closing brace. It is written out because encoding/json's
+// appendRecordHead appends what json.Marshal gives for r without its
+// services (a record's head), without its closing brace. It is written out because encoding/json's
 // reflection over the head (a struct, times, the leases' map) was most
 // of a journal record's cost once the services' JSON is cached; a
 // string needing any escape, and a time json.Marshal refuses, go through

@@ -7,8 +7,16 @@ import (
 	"time"
 )
 
+// head is r without its services: encoding/json then writes the head of
+// a journal record (services is omitempty).
+func head(r *record) *record {
+	h := *r
+	h.Services = nil
+	return &h
+}
+
 // TestAppendRecordHead: the hand-written head of a journal record is
-// byte for byte what encoding/json writes for recordHead, with every
+// byte for byte what encoding/json writes for a record without services, with every
 // optional field absent and present, strings that need escaping, times
 // in other zones, and the leases' keys out of order; and it refuses the
 // times encoding/json refuses.
@@ -36,8 +44,7 @@ func TestAppendRecordHead(t *testing.T) {
 		recs["label "+c] = &record{Provider: ProviderEntry{ID: "p", Label: "a" + c + "b", Source: SourcePublished}}
 	}
 	for name, r := range recs {
-		want, err := json.Marshal(recordHead{Provider: r.Provider, Published: r.Published, SeqNumber: r.SeqNumber,
-			UpdatedAt: r.UpdatedAt, DiscoveredAt: r.DiscoveredAt, Leases: r.Leases})
+		want, err := json.Marshal(head(r))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -50,7 +57,7 @@ func TestAppendRecordHead(t *testing.T) {
 		}
 	}
 	bad := &record{Provider: ProviderEntry{ID: "p", UpdatedAt: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}}
-	if _, err := json.Marshal(recordHead{Provider: bad.Provider}); err == nil {
+	if _, err := json.Marshal(head(bad)); err == nil {
 		t.Fatal("encoding/json took a year past 9999")
 	}
 	if _, err := appendRecordHead(nil, bad); err == nil {
@@ -60,7 +67,8 @@ func TestAppendRecordHead(t *testing.T) {
 
 // BenchmarkRecordHead: a journal record's head (the provider entry, its
 // sequence, times and leases) written out, against encoding/json's
-// reflection over recordHead, the way it was encoded before.
+// reflection over a record without services, the way it was encoded
+// before.
 func BenchmarkRecordHead(b *testing.B) {
 	at := time.Date(2026, 12, 7, 1, 2, 3, 456789000, time.UTC)
 	r := &record{
@@ -72,8 +80,7 @@ func BenchmarkRecordHead(b *testing.B) {
 	b.Run("Baseline/encoding_json", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := json.Marshal(recordHead{Provider: r.Provider, Published: r.Published, SeqNumber: r.SeqNumber,
-				UpdatedAt: r.UpdatedAt, DiscoveredAt: r.DiscoveredAt, Leases: r.Leases}); err != nil {
+			if _, err := json.Marshal(head(r)); err != nil {
 				b.Fatal(err)
 			}
 		}

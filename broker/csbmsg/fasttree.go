@@ -197,38 +197,51 @@ type attrName struct {
 
 // text reads character data from i up to the next '<' or the end.
 func (b *builder) text(i int) (int, bool) {
-	d := b.data
+	end, entities, ok := chars(b.data, i, '<')
+	if !ok {
+		return 0, false
+	}
+	s, ok := b.value(i, end, entities)
+	if !ok {
+		return 0, false
+	}
+	b.charData(s)
+	return end, true
+}
+
+// chars scans character data (stop is '<') or an attribute value (stop
+// is its quote) from i up to the first stop byte or the end of d. It
+// returns where it stopped and whether it met an entity reference; ok is
+// false for a character fastTree leaves to encoding/xml, a '<' in an
+// attribute value, and "]]>" in character data.
+func chars(d []byte, i int, stop byte) (end int, entities, ok bool) {
 	start := i
-	entities := false
-	for i < len(d) && d[i] != '<' {
+	for i < len(d) && d[i] != stop {
 		c := d[i]
 		if !textSpecial[c] {
 			i++
 			continue
 		}
 		switch c {
+		case '<': // reached in an attribute value only
+			return 0, false, false
 		case '&':
 			entities = true
-		case '>':
-			if i >= start+2 && d[i-1] == ']' && d[i-2] == ']' {
-				return 0, false
+		case '>': // allowed, but for the end of "]]>" in character data
+			if stop == '<' && i >= start+2 && d[i-1] == ']' && d[i-2] == ']' {
+				return 0, false, false
 			}
 		default:
 			n := plainChar(d, i)
 			if n == 0 {
-				return 0, false
+				return 0, false, false
 			}
 			i += n
 			continue
 		}
 		i++
 	}
-	s, ok := b.value(start, i, entities)
-	if !ok {
-		return 0, false
-	}
-	b.charData(s)
-	return i, true
+	return i, entities, true
 }
 
 // cdata reads a CDATA section whose text starts at i. etree's reader
@@ -378,30 +391,8 @@ func (b *builder) startTag(i, maxDepth int) (int, bool) {
 		}
 		quote := d[k]
 		vstart := k + 1
-		entities := false
-		for k = vstart; k < len(d) && d[k] != quote; {
-			c := d[k]
-			if !textSpecial[c] {
-				k++
-				continue
-			}
-			switch c {
-			case '<':
-				return 0, false
-			case '&':
-				entities = true
-			case '>': // allowed in an attribute value
-			default:
-				n := plainChar(d, k)
-				if n == 0 {
-					return 0, false
-				}
-				k += n
-				continue
-			}
-			k++
-		}
-		if k >= len(d) {
+		k, entities, ok := chars(d, vstart, quote)
+		if !ok || k >= len(d) {
 			return 0, false
 		}
 		for _, prev := range b.names {

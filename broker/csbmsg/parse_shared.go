@@ -26,7 +26,6 @@ func (r *reader) iaas(n *node) *IaaS {
 	return x
 }
 
-// linkOnly reads <PaaS*> and <SaaS*>, whose only child is <Link>.
 // resource reads the k-th of the four service-model children a request,
 // a response and a service share (0 IaaS, 1 PaaS, 2 SaaS, 3 DSaaS, with
 // or without -support) into its field.
@@ -43,6 +42,7 @@ func (r *reader) resource(k int, c *node, iaas **IaaS, paas **PaaS, saas **SaaS,
 	}
 }
 
+// linkOnly reads <PaaS*> and <SaaS*>, whose only child is <Link>.
 func (r *reader) linkOnly(n *node) *Link {
 	var l *Link
 	r.attrs(n, nil, nil)
@@ -190,37 +190,35 @@ func (r *reader) storageLink(n *node) *StorageLink {
 	return x
 }
 
-// object reads a child of ObjectRefs, or <metadata> into *metadata (nil
-// for CapabilityObject, whose vocabulary has no <metadata>), and reports
-// whether name was one of them.
-func (r *reader) object(o *ObjectRefs, metadata **string, name string, c *node) bool {
-	switch name {
-	case "metadata":
-		*metadata = r.optStr(c)
-	case "objectURI":
-		o.ObjectURI = r.optURI(c)
-	case "objectID":
-		o.ObjectID = r.optToken(c)
-	case "parentURI":
-		o.ParentURI = r.optURI(c)
-	case "domainURI":
-		o.DomainURI = r.optURI(c)
-	case "capabilitiesURI":
-		o.CapabilitiesURI = r.optURI(c)
-	default:
-		return false
-	}
-	return true
+// object reads the element n of one of the five DSaaS object types, whose
+// children are fields: <metadata> into *metadata (nil for
+// CapabilityObject, whose vocabulary has no <metadata>), the children of
+// ObjectRefs into o, and each other child, by its name, with own.
+func (r *reader) object(n *node, fields []field, o *ObjectRefs, metadata **string, own func(name string, c *node)) {
+	r.attrs(n, nil, nil)
+	r.children(n, fields, func(i int, c *node) {
+		switch name := fields[i].name; name {
+		case "metadata":
+			*metadata = r.optStr(c)
+		case "objectURI":
+			o.ObjectURI = r.optURI(c)
+		case "objectID":
+			o.ObjectID = r.optToken(c)
+		case "parentURI":
+			o.ParentURI = r.optURI(c)
+		case "domainURI":
+			o.DomainURI = r.optURI(c)
+		case "capabilitiesURI":
+			o.CapabilitiesURI = r.optURI(c)
+		default:
+			own(name, c)
+		}
+	})
 }
 
 func (r *reader) dataObject(n *node) *DataObject {
 	x := &DataObject{}
-	r.attrs(n, nil, nil)
-	r.children(n, r.v.dataObject, func(i int, c *node) {
-		name := r.v.dataObject[i].name
-		if r.object(&x.ObjectRefs, &x.Metadata, name, c) {
-			return
-		}
+	r.object(n, r.v.dataObject, &x.ObjectRefs, &x.Metadata, func(name string, c *node) {
 		switch name {
 		case "mimetype":
 			x.Mimetype = r.optStr(c)
@@ -235,12 +233,7 @@ func (r *reader) dataObject(n *node) *DataObject {
 
 func (r *reader) containerObject(n *node) *ContainerObject {
 	x := &ContainerObject{}
-	r.attrs(n, nil, nil)
-	r.children(n, r.v.containerObject, func(i int, c *node) {
-		name := r.v.containerObject[i].name
-		if r.object(&x.ObjectRefs, &x.Metadata, name, c) {
-			return
-		}
+	r.object(n, r.v.containerObject, &x.ObjectRefs, &x.Metadata, func(name string, c *node) {
 		switch name {
 		case "exports":
 			x.Exports = r.optStr(c)
@@ -257,12 +250,7 @@ func (r *reader) containerObject(n *node) *ContainerObject {
 
 func (r *reader) domainObject(n *node) *DomainObject {
 	x := &DomainObject{}
-	r.attrs(n, nil, nil)
-	r.children(n, r.v.domainObject, func(i int, c *node) {
-		name := r.v.domainObject[i].name
-		if r.object(&x.ObjectRefs, &x.Metadata, name, c) {
-			return
-		}
+	r.object(n, r.v.domainObject, &x.ObjectRefs, &x.Metadata, func(name string, c *node) {
 		switch name {
 		case "enabled":
 			x.Enabled = r.optBool(c)
@@ -275,12 +263,7 @@ func (r *reader) domainObject(n *node) *DomainObject {
 
 func (r *reader) queueObject(n *node) *QueueObject {
 	x := &QueueObject{}
-	r.attrs(n, nil, nil)
-	r.children(n, r.v.queueObject, func(i int, c *node) {
-		name := r.v.queueObject[i].name
-		if r.object(&x.ObjectRefs, &x.Metadata, name, c) {
-			return
-		}
+	r.object(n, r.v.queueObject, &x.ObjectRefs, &x.Metadata, func(name string, c *node) {
 		if name == "status" {
 			x.Status = r.optStr(c)
 		}
@@ -290,12 +273,7 @@ func (r *reader) queueObject(n *node) *QueueObject {
 
 func (r *reader) capabilityObject(n *node) *CapabilityObject {
 	x := &CapabilityObject{}
-	r.attrs(n, nil, nil)
-	r.children(n, r.v.capabilityObject, func(i int, c *node) {
-		name := r.v.capabilityObject[i].name
-		if r.object(&x.ObjectRefs, nil, name, c) {
-			return
-		}
+	r.object(n, r.v.capabilityObject, &x.ObjectRefs, nil, func(name string, c *node) {
 		switch name {
 		case "type":
 			x.Type = optEnum(r, c, capabilityTypes)

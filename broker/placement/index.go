@@ -125,6 +125,22 @@ func newCapList(s []*svc) *capList {
 	return l
 }
 
+// lowerBound returns the first index of [lo, hi) for which below is
+// false, or hi; below must be true up to some index and false after it.
+// It is sort.Search over a sub-range, kept small enough to be inlined
+// with its callback.
+func lowerBound(lo, hi int, below func(i int) bool) int {
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if below(m) {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
 // find returns the smallest service of the list that satisfies w, or the
 // reason none does.
 func (l *capList) find(w *want) (*svc, rejection) {
@@ -132,15 +148,8 @@ func (l *capList) find(w *want) (*svc, rejection) {
 	if n == 0 {
 		return nil, rejection{code: rejEmpty}
 	}
-	lo, hi := 0, n // the first shape with enough cores
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if l.shapes[m].cores < w.cores {
-			lo = m + 1
-		} else {
-			hi = m
-		}
-	}
+	// The first shape with enough cores.
+	lo := lowerBound(0, n, func(i int) bool { return l.shapes[i].cores < w.cores })
 	if lo == n {
 		return nil, rejection{code: rejMin, field: "cores", want: w.cores, have: l.shapes[n-1].cores}
 	}
@@ -164,28 +173,12 @@ func (l *capList) find(w *want) (*svc, rejection) {
 			if sh.mem < w.mem {
 				// Skip the band's shapes with too little memory: the
 				// next one with enough (or the next band).
-				a, b := i+1, l.bandEnd[i]
-				for a < b {
-					m := int(uint(a+b) >> 1)
-					if l.shapes[m].mem < w.mem {
-						a = m + 1
-					} else {
-						b = m
-					}
-				}
-				i = a - 1
+				i = lowerBound(i+1, l.bandEnd[i], func(j int) bool { return l.shapes[j].mem < w.mem }) - 1
 			}
 			continue
 		}
-		k, hi := 0, len(sh.list) // the first service with enough storage
-		for k < hi {
-			m := int(uint(k+hi) >> 1)
-			if sh.list[m].size < w.size {
-				k = m + 1
-			} else {
-				hi = m
-			}
-		}
+		// The services from the first with enough storage.
+		k := lowerBound(0, len(sh.list), func(j int) bool { return sh.list[j].size < w.size })
 		for ; k < len(sh.list); k++ {
 			rej, ok := sh.list[k].check(w)
 			if ok {
