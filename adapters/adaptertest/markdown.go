@@ -14,11 +14,7 @@ import (
 // table or it has no rows.
 func ReadmeTable(t *testing.T, path, header string) [][]string {
 	t.Helper()
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(string(raw), "\n")
+	lines := strings.Split(readText(t, path), "\n")
 	for i, l := range lines {
 		if !strings.HasPrefix(strings.TrimSpace(l), header) {
 			continue
@@ -40,6 +36,17 @@ func ReadmeTable(t *testing.T, path, header string) [][]string {
 	return nil
 }
 
+// readText returns the content of the file at path; the test fails if it
+// cannot be read.
+func readText(t *testing.T, path string) string {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(raw)
+}
+
 func splitRow(r string) []string {
 	r = strings.TrimSuffix(strings.TrimPrefix(r, "|"), "|")
 	r = strings.ReplaceAll(r, `\|`, "\x00")
@@ -55,11 +62,7 @@ func splitRow(r string) []string {
 // none.
 func ReadmeParagraph(t *testing.T, path, prefix string) string {
 	t.Helper()
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range strings.Split(string(raw), "\n\n") {
+	for _, p := range strings.Split(readText(t, path), "\n\n") {
 		if strings.HasPrefix(strings.TrimSpace(p), prefix) {
 			return strings.TrimSpace(p)
 		}

@@ -39,11 +39,7 @@ func CheckHonoured(t *testing.T, path string, set contract.FieldSet) {
 
 func checkSection(t *testing.T, path, what, begin, end, text string) {
 	t.Helper()
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(raw)
+	s := readText(t, path)
 	i, j := strings.Index(s, begin), strings.Index(s, end)
 	if i < 0 || j < i {
 		t.Fatalf("%s has no %s markers (%q ... %q)", path, what, strings.TrimSpace(begin), end)

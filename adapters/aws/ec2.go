@@ -51,19 +51,11 @@ func needOf(x *csbmsg.IaaS) need {
 // smallestType returns the smallest type of the table that fits n: fewest
 // vCPUs, then least memory, then name.
 func smallestType(table []InstanceType, n need) (InstanceType, bool) {
-	var fit []InstanceType
-	for _, t := range table {
-		if t.VCPUs >= n.cores && t.MemoryMiB >= n.memMiB && (n.arch == "" || t.Architecture == "" || t.Architecture == n.arch) {
-			fit = append(fit, t)
-		}
-	}
-	if len(fit) == 0 {
-		return InstanceType{}, false
-	}
-	slices.SortFunc(fit, func(a, b InstanceType) int {
+	return model.Smallest(table, func(t InstanceType) bool {
+		return t.VCPUs >= n.cores && t.MemoryMiB >= n.memMiB && (n.arch == "" || t.Architecture == "" || t.Architecture == n.arch)
+	}, func(a, b InstanceType) int {
 		return cmp.Or(cmp.Compare(a.VCPUs, b.VCPUs), cmp.Compare(a.MemoryMiB, b.MemoryMiB), cmp.Compare(a.Name, b.Name))
 	})
-	return fit[0], true
 }
 
 func (a *Adapter) typeByName(name string) (InstanceType, bool) {

@@ -94,19 +94,9 @@ func (f flavor) fits(n need) bool {
 // then least RAM, then least disk, then lowest id, so the choice is
 // deterministic.
 func smallestFitting(fl []flavor, n need) (flavor, bool) {
-	var fit []flavor
-	for _, f := range fl {
-		if f.fits(n) {
-			fit = append(fit, f)
-		}
-	}
-	if len(fit) == 0 {
-		return flavor{}, false
-	}
-	slices.SortFunc(fit, func(a, b flavor) int {
+	return model.Smallest(fl, func(f flavor) bool { return f.fits(n) }, func(a, b flavor) int {
 		return cmp.Or(cmp.Compare(a.VCPUs, b.VCPUs), cmp.Compare(a.RAM, b.RAM), cmp.Compare(a.Disk, b.Disk), cmp.Compare(a.ID, b.ID))
 	})
-	return fit[0], true
 }
 
 func (a *Adapter) listFlavors(ctx context.Context, sc *gophercloud.ServiceClient) ([]flavor, error) {

@@ -17,6 +17,22 @@ var ComputeHonoured = contract.Fields(
 	"IaaS/storage", "IaaS/storage/size", "IaaS/NetworkInterface",
 )
 
+// Smallest returns the least of items that fits, by cmp: the smallest
+// fitting flavor or instance type, cmp ordering by cores, then memory,
+// then what else the provider's table has, down to a unique name or id.
+// Of items cmp finds equal, the first in items wins (as after a stable
+// sort). False when none fits.
+func Smallest[T any](items []T, fits func(T) bool, cmp func(a, b T) int) (T, bool) {
+	var best T
+	found := false
+	for _, it := range items {
+		if fits(it) && (!found || cmp(it, best) < 0) {
+			best, found = it, true
+		}
+	}
+	return best, found
+}
+
 // Image picks the image a machine of architecture arch ("" for any)
 // boots from: archImages[arch], else def, the configured default, which
 // serves an architecture archImages lacks only when archImages is

@@ -26,6 +26,30 @@ func TestImage(t *testing.T) {
 	}
 }
 
+func TestSmallest(t *testing.T) {
+	type row struct {
+		name  string
+		cores int
+	}
+	rows := []row{{"big", 8}, {"b", 2}, {"tiny", 1}, {"a", 2}, {"c", 2}}
+	byCores := func(a, b row) int { return a.cores - b.cores }
+	for _, tc := range []struct {
+		min  int
+		want string
+		ok   bool
+	}{
+		{0, "tiny", true},
+		{2, "b", true}, // the first of the equal ones
+		{3, "big", true},
+		{9, "", false},
+	} {
+		got, ok := Smallest(rows, func(r row) bool { return r.cores >= tc.min }, byCores)
+		if got.name != tc.want || ok != tc.ok {
+			t.Errorf("Smallest(cores >= %d) = %q, %v; want %q, %v", tc.min, got.name, ok, tc.want, tc.ok)
+		}
+	}
+}
+
 func TestNMToken(t *testing.T) {
 	if v := NMToken("i-0abc.def:1_2"); v == nil || *v != "i-0abc.def:1_2" {
 		t.Errorf("NMToken of a token = %v", v)
