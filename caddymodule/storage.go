@@ -155,11 +155,32 @@ func listFiles(ctx context.Context, fsys *certmagic.FileStorage, prefix string) 
 	return out, nil
 }
 
-// Lock implements store.Store.
-func (c caddyStore) Lock(ctx context.Context, name string) error { return c.s.Lock(ctx, name) }
+// Lock implements store.Store: the takers of a lock in this process
+// queue in memory (lockQueue) before one of them asks the storage.
+func (c caddyStore) Lock(ctx context.Context, name string) error {
+	if err := lockQueue.Acquire(ctx, name); err != nil {
+		return err
+	}
+	if err := c.s.Lock(ctx, name); err != nil {
+		lockQueue.Release(name)
+		return err
+	}
+	return nil
+}
 
-// Unlock implements store.Store.
-func (c caddyStore) Unlock(ctx context.Context, name string) error { return c.s.Unlock(ctx, name) }
+// Unlock implements store.Store. The next taker in this process is let
+// in after the storage's lock is released.
+func (c caddyStore) Unlock(ctx context.Context, name string) error {
+	err := c.s.Unlock(ctx, name)
+	lockQueue.Release(name)
+	return err
+}
+
+// lockQueue is shared by every caddyStore of the process: the stores of
+// a configuration being replaced and of its successor take the same
+// storage's locks. (Two storages' locks of the same name queue together
+// too; nothing here takes one name in two storages.)
+var lockQueue store.LockQueue
 
 var _ store.Store = caddyStore{}
 

@@ -292,9 +292,7 @@ type Manager struct {
 	// newLocks are the new jobs whose lock this process holds in memory
 	// (newlock.go).
 	newLocksMu sync.Mutex
-	// locals queues the takers of each storage lock (persist.go).
-	locals   localLocks
-	newLocks map[string]*newLock
+	newLocks   map[string]*newLock
 	// instanceUnlock releases this process's instance lock, nil until
 	// taken (newlock.go).
 	instanceMu     sync.Mutex

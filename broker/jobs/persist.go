@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"hash/maphash"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -174,8 +173,7 @@ func (m *Manager) lock(ctx context.Context, name string, wait time.Duration) (fu
 }
 
 // storeLock takes a lock of the store, waiting at most wait (0: until
-// ctx ends). The takers of one lock in this process queue in memory
-// first (localLocks), so only one of them at a time asks the store.
+// ctx ends).
 func (m *Manager) storeLock(ctx context.Context, name string, wait time.Duration) (func(), error) {
 	lctx := ctx
 	if wait > 0 {
@@ -183,12 +181,7 @@ func (m *Manager) storeLock(ctx context.Context, name string, wait time.Duration
 		lctx, cancel = context.WithTimeout(ctx, wait)
 		defer cancel()
 	}
-	release, err := m.locals.acquire(lctx, name)
-	if err != nil {
-		return nil, err
-	}
 	if err := m.store.Lock(lctx, lockPrefix+name); err != nil {
-		release()
 		return nil, err
 	}
 	return func() {
@@ -198,71 +191,7 @@ func (m *Manager) storeLock(ctx context.Context, name string, wait time.Duration
 		if err := m.store.Unlock(uctx, lockPrefix+name); err != nil {
 			m.logger.Warn("releasing job lock", zapErr(err), zapStr("lock", lockPrefix+name))
 		}
-		release() // after the store's lock: the next taker here finds it free
 	}, nil
-}
-
-// localLocks queues the takers of one storage lock name in this process.
-// A storage's Lock need not wake a waiter when the lock is released:
-// Caddy's file storage (certmagic) looks again a second later, so
-// concurrent creates of one consumer (each takes the consumer's job
-// count lock, Config.MaxJobsPerOwner) waited a second or more each. In
-// memory the next taker is woken at the release, and takes the storage
-// lock while nobody else in this process holds it; other processes
-// sharing the storage still contend in the storage.
-type localLocks struct {
-	mu   sync.Mutex
-	held map[string]*localLock
-}
-
-type localLock struct {
-	token chan struct{} // holds one value while the lock is taken
-	refs  int           // holder and waiters
-}
-
-// acquire takes name's lock in this process, waiting until it is free or
-// ctx ends, and returns its release.
-func (l *localLocks) acquire(ctx context.Context, name string) (func(), error) {
-	l.mu.Lock()
-	if l.held == nil {
-		l.held = map[string]*localLock{}
-	}
-	ll := l.held[name]
-	if ll == nil {
-		ll = &localLock{token: make(chan struct{}, 1)}
-		l.held[name] = ll
-	}
-	ll.refs++
-	l.mu.Unlock()
-	select {
-	case ll.token <- struct{}{}:
-	case <-ctx.Done():
-		l.drop(name, ll)
-		return nil, ctx.Err()
-	}
-	return func() {
-		<-ll.token
-		l.drop(name, ll)
-	}, nil
-}
-
-func (l *localLocks) drop(name string, ll *localLock) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if ll.refs--; ll.refs == 0 {
-		delete(l.held, name)
-	}
-}
-
-// waiters returns how many takers of name's lock wait in this process
-// (for tests).
-func (l *localLocks) waiters(name string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if ll := l.held[name]; ll != nil {
-		return ll.refs - len(ll.token)
-	}
-	return 0
 }
 
 // listIDs returns the ids of every stored job.

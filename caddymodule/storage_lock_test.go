@@ -1,0 +1,110 @@
+package caddymodule
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/certmagic"
+)
+
+// pollingStorage is Caddy's file storage with the lock behaviour of its
+// Lock: a taker that finds the lock held looks again only after a poll
+// interval (a second in certmagic), not when it is released. It counts
+// the takers that found a lock held.
+type pollingStorage struct {
+	*certmagic.FileStorage
+	mu        sync.Mutex
+	held      map[string]bool
+	contended atomic.Int32
+}
+
+func (p *pollingStorage) Lock(ctx context.Context, name string) error {
+	for {
+		p.mu.Lock()
+		if !p.held[name] {
+			p.held[name] = true
+			p.mu.Unlock()
+			return nil
+		}
+		p.mu.Unlock()
+		p.contended.Add(1)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func (p *pollingStorage) Unlock(_ context.Context, name string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.held, name)
+	return nil
+}
+
+// The takers of one storage lock in a broker (concurrent creates of one
+// consumer all take its job-count lock) queue in memory and take the
+// storage's lock in turn as it is released: none polls the storage for a
+// lock this process holds, and each has it alone.
+func TestStoreLockTakersQueueInMemory(t *testing.T) {
+	ps := &pollingStorage{FileStorage: &certmagic.FileStorage{Path: t.TempDir()}, held: map[string]bool{}}
+	// Two stores over the storage: a configuration and its successor.
+	s1, s2 := newCaddyStore(ps), newCaddyStore(ps)
+	ctx := context.Background()
+	const name, n = "csb-jobs-owner-test", 16
+	if err := s1.Lock(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		wg     sync.WaitGroup
+		inside atomic.Int32
+		errs   = make(chan error, n)
+	)
+	for i := range n - 1 {
+		s := s1
+		if i%2 == 1 {
+			s = s2
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.Lock(ctx, name); err != nil {
+				errs <- err
+				return
+			}
+			if inside.Add(1) != 1 {
+				errs <- errTwoHolders
+			}
+			inside.Add(-1)
+			errs <- s.Unlock(ctx, name)
+		}()
+	}
+	// Hold the lock until the others wait for it, in memory or polling.
+	deadline := time.Now().Add(10 * time.Second)
+	for lockQueue.Waiting(name) < n-1 && ps.contended.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if err := s1.Unlock(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c := ps.contended.Load(); c != 0 {
+		t.Fatalf("%d takers found the lock held by this process and polled the storage", c)
+	}
+	if w := lockQueue.Waiting(name); w != 0 {
+		t.Fatalf("%d takers left waiting", w)
+	}
+}
+
+var errTwoHolders = errors.New("two takers held the lock at once")
