@@ -158,18 +158,12 @@ func jobResponse(j *jobs.Job, now time.Time) *csbmsg.ServiceResponse {
 // before any XML type (the first acceptable listed wins; no Accept is
 // XML, the interface's own format).
 func prefersJSON(r *http.Request) bool {
-	for _, line := range r.Header.Values("Accept") {
-		for _, part := range strings.Split(line, ",") {
-			mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
-			if err != nil || params["q"] == "0" {
-				continue
-			}
-			switch mt {
-			case "application/json":
-				return true
-			case csbmsg.ConsumerMediaType, "application/xml", "text/xml", "*/*", "application/*":
-				return false
-			}
+	for _, mt := range acceptedTypes(r.Header.Values("Accept")) {
+		switch mt {
+		case "application/json":
+			return true
+		case csbmsg.ConsumerMediaType, "application/xml", "text/xml", "*/*", "application/*":
+			return false
 		}
 	}
 	return false
@@ -181,19 +175,28 @@ func acceptsJSON(r *http.Request) error {
 	if len(accept) == 0 {
 		return nil
 	}
-	for _, line := range accept {
-		for _, part := range strings.Split(line, ",") {
-			mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
-			if err != nil || params["q"] == "0" {
-				continue
-			}
-			switch mt {
-			case "application/json", "application/*", "*/*":
-				return nil
-			}
+	for _, mt := range acceptedTypes(accept) {
+		switch mt {
+		case "application/json", "application/*", "*/*":
+			return nil
 		}
 	}
 	return caddyhttp.Error(http.StatusNotAcceptable, fmt.Errorf("Accept %q excludes application/json", strings.Join(accept, ", ")))
+}
+
+// acceptedTypes returns the media types (and ranges) the Accept header
+// values list, in their order, but those it refuses (q=0) and those that
+// do not parse.
+func acceptedTypes(accept []string) []string {
+	var out []string
+	for _, line := range accept {
+		for _, part := range strings.Split(line, ",") {
+			if mt, params, err := mime.ParseMediaType(strings.TrimSpace(part)); err == nil && params["q"] != "0" {
+				out = append(out, mt)
+			}
+		}
+	}
+	return out
 }
 
 func writeJSONBody(w http.ResponseWriter, data []byte) error {
