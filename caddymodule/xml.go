@@ -16,7 +16,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
-	"github.com/caddy-csb/caddy-csb/caddymodule/internal/accept"
 )
 
 // maxXMLDepthLimit bounds max_depth: deeper trees are never needed (the
@@ -313,11 +312,8 @@ func checkAccept(r *http.Request, mediaType string) error {
 		return nil
 	}
 	major, _, _ := strings.Cut(mediaType, "/")
-	for _, rg := range accept.Ranges(values) {
-		if rg.Q == 0 {
-			continue
-		}
-		switch rg.Type {
+	for _, mt := range acceptedTypes(values) {
+		switch mt {
 		case mediaType, "*/*", major + "/*", "application/xml", "text/xml":
 			return nil
 		}
