@@ -1,12 +1,14 @@
 package caddymodule
 
 import (
+	"context"
 	"fmt"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddy-csb/caddy-csb/adapters/ovf"
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
 // OVFConfig configures the expansion of OVF-linked requests: a consumer
@@ -85,4 +87,22 @@ func (a *App) OVFExpander() *ovf.Expander {
 		return nil
 	}
 	return a.OVF.expander
+}
+
+// ExpandForExplain is req with its OVF link expanded (OVFExpander), for a
+// placement dry-run (the admin API's, a consumer's and the console's
+// explain): req itself when the app has no ovf block; the expansion may
+// take at most 30 seconds.
+func (a *App) ExpandForExplain(ctx context.Context, req *csbmsg.ServiceRequest) (*csbmsg.ServiceRequest, error) {
+	exp := a.OVFExpander()
+	if exp == nil {
+		return req, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	out, err := exp.Expand(ctx, *req)
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
 }

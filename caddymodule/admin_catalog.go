@@ -77,7 +77,7 @@ func (api *AdminAPI) serveCatalog(w http.ResponseWriter, r *http.Request) error 
 	}
 	page, err := e.catalog.ServicesPage(catalog.PageQuery{Providers: providers, Kind: kind, Status: status, After: after, Limit: limit})
 	if err != nil {
-		return adminError(http.StatusBadRequest, "after %q: not a cursor this listing gave (use the next of the previous page)", after)
+		return badCursor(after)
 	}
 	out := adminCatalog{Version: e.catalog.Version(), Placeable: map[catalog.Kind]int{}, Providers: []adminProvider{},
 		Count: page.Total, Next: page.Next}

@@ -4,7 +4,6 @@ package caddymodule
 
 import (
 	"encoding/csv"
-	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -98,15 +97,11 @@ func (api *AdminAPI) serveCosts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	page, err := a.engine.consumer.jobs.ListPage(r.Context(), jobs.PageQuery{Owner: q.Get("owner"), ProviderID: q.Get("provider"), After: after, Limit: limit})
-	if errors.Is(err, jobs.ErrBadCursor) {
-		return adminError(http.StatusBadRequest, "after %q: not a cursor this listing gave (use the next of the previous page)", after)
-	}
+	page, err := a.jobsPage(w, r, jobs.PageQuery{Owner: q.Get("owner"), ProviderID: q.Get("provider"), After: after, Limit: limit})
 	if err != nil {
-		return adminError(http.StatusInternalServerError, "listing jobs: %v", err)
+		return err
 	}
 	list := page.Jobs
-	setNextLink(w, r, page.Next)
 	out := adminCosts{Since: since, Until: now, Owners: []adminCostTotal{}, Providers: []adminCostTotal{}, Jobs: []adminJobCost{}, Next: page.Next}
 	owners, providers := map[string]*adminCostTotal{}, map[string]*adminCostTotal{}
 	for _, j := range list {

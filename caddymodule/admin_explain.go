@@ -4,7 +4,6 @@ package caddymodule
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -85,14 +84,8 @@ func (api *AdminAPI) serveExplain(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	if exp := a.OVFExpander(); exp != nil {
-		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
-		out, err := exp.Expand(ctx, *req)
-		cancel()
-		if err != nil {
-			return adminError(http.StatusBadRequest, "expanding the OVF link: %v", err)
-		}
-		req = &out
+	if req, err = a.ExpandForExplain(r.Context(), req); err != nil {
+		return adminError(http.StatusBadRequest, "expanding the OVF link: %v", err)
 	}
 	user := r.URL.Query().Get("user")
 	lease, maxPrice, err := explainOptions(r)

@@ -100,16 +100,12 @@ func (api *AdminAPI) serveJobs(w http.ResponseWriter, r *http.Request) error {
 	for _, s := range states {
 		statuses = append(statuses, jobs.Status(s))
 	}
-	page, err := a.engine.consumer.jobs.ListPage(r.Context(), jobs.PageQuery{Owner: q.Get("owner"), ProviderID: q.Get("provider"),
+	page, err := a.jobsPage(w, r, jobs.PageQuery{Owner: q.Get("owner"), ProviderID: q.Get("provider"),
 		Statuses: statuses, Kind: kind, After: after, Limit: limit})
-	if errors.Is(err, jobs.ErrBadCursor) {
-		return adminError(http.StatusBadRequest, "after %q: not a cursor this listing gave (use the next of the previous page)", after)
-	}
 	if err != nil {
-		return adminError(http.StatusInternalServerError, "listing jobs: %v", err)
+		return err
 	}
 	list, total := page.Jobs, page.Total
-	setNextLink(w, r, page.Next)
 	if format == formatXML {
 		doc, root := newAdminDoc("jobs", csbmsg.ConsumerNS)
 		root.CreateAttr("count", strconv.Itoa(total))

@@ -7,9 +7,12 @@ package caddymodule
 // URL, the query's other parameters kept; the last page has neither.
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
+
+	"github.com/caddy-csb/caddy-csb/broker/jobs"
 )
 
 // pageParams reads ?limit= (def when absent, at most max) and ?after=.
@@ -35,4 +38,23 @@ func setNextLink(w http.ResponseWriter, r *http.Request, next string) {
 	q.Set("after", next)
 	u := url.URL{Path: r.URL.Path, RawQuery: q.Encode()}
 	w.Header().Add("Link", "<"+u.String()+`>; rel="next"`)
+}
+
+// badCursor is the answer to an after= that no page of the listing gave.
+func badCursor(after string) error {
+	return adminError(http.StatusBadRequest, "after %q: not a cursor this listing gave (use the next of the previous page)", after)
+}
+
+// jobsPage reads the page of the job listing that q asks for (/csb/jobs,
+// /csb/costs) and sets the Link header to the next page.
+func (a *App) jobsPage(w http.ResponseWriter, r *http.Request, q jobs.PageQuery) (*jobs.Page, error) {
+	page, err := a.engine.consumer.jobs.ListPage(r.Context(), q)
+	if errors.Is(err, jobs.ErrBadCursor) {
+		return nil, badCursor(q.After)
+	}
+	if err != nil {
+		return nil, adminError(http.StatusInternalServerError, "listing jobs: %v", err)
+	}
+	setNextLink(w, r, page.Next)
+	return page, nil
 }

@@ -73,7 +73,7 @@ func (api *AdminAPI) serveWebhooks(w http.ResponseWriter, r *http.Request) error
 	var from webhookCursor
 	if after != "" {
 		if from, err = parseWebhookCursor(after); err != nil {
-			return adminError(http.StatusBadRequest, "after %q: not a cursor this listing gave (use the next of the previous page)", after)
+			return badCursor(after)
 		}
 	}
 	slices.SortStableFunc(list, func(x, y webhook.Delivery) int {

@@ -41,6 +41,8 @@ func TestPrefersJSON(t *testing.T) {
 		{"application/json", true, true},
 		{"application/csb-consumer+xml, application/json", false, true},
 		{"application/json;q=0, */*", false, true},
+		{"application/json;q=0.0, */*", false, true},
+		{"application/json;q=0.000", false, false},
 		{"text/html, application/json", true, true},
 		{"*/*", false, true},
 		{"application/csb-consumer+xml", false, false},

@@ -4,7 +4,6 @@ package caddymodule
 // consumer_list.go).
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -46,14 +45,8 @@ func (h *Handler) serveConsumerExplain(w http.ResponseWriter, r *http.Request, o
 		return writeExplanation(w, consumerExplanation{Status: csbmsg.StatusSyntaxError, Reason: "a <CloudServiceRequest> with <job-info> acts on a job; explain takes a create request"})
 	}
 	a := h.app
-	if exp := a.OVFExpander(); exp != nil {
-		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
-		out, err := exp.Expand(ctx, *req)
-		cancel()
-		if err != nil {
-			return writeExplanation(w, consumerExplanation{Status: csbmsg.StatusUnableToFindResource, Reason: "expanding the OVF link: " + err.Error()})
-		}
-		req = &out
+	if req, err = a.ExpandForExplain(r.Context(), req); err != nil {
+		return writeExplanation(w, consumerExplanation{Status: csbmsg.StatusUnableToFindResource, Reason: "expanding the OVF link: " + err.Error()})
 	}
 	var d *placement.Decision
 	if hdr := r.Header.Values("Csb-Provider"); len(hdr) > 0 {

@@ -24,7 +24,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"mime"
 	"net/http"
 	"slices"
 	"strconv"
@@ -38,6 +37,7 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 	"github.com/caddy-csb/caddy-csb/broker/placement"
 	"github.com/caddy-csb/caddy-csb/broker/quota"
+	"github.com/caddy-csb/caddy-csb/caddymodule/internal/accept"
 )
 
 // consumerExtension reports whether a request to the collection is one
@@ -158,18 +158,12 @@ func jobResponse(j *jobs.Job, now time.Time) *csbmsg.ServiceResponse {
 // before any XML type (the first acceptable listed wins; no Accept is
 // XML, the interface's own format).
 func prefersJSON(r *http.Request) bool {
-	for _, line := range r.Header.Values("Accept") {
-		for _, part := range strings.Split(line, ",") {
-			mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
-			if err != nil || params["q"] == "0" {
-				continue
-			}
-			switch mt {
-			case "application/json":
-				return true
-			case csbmsg.ConsumerMediaType, "application/xml", "text/xml", "*/*", "application/*":
-				return false
-			}
+	for _, mt := range acceptedTypes(r.Header.Values("Accept")) {
+		switch mt {
+		case "application/json":
+			return true
+		case csbmsg.ConsumerMediaType, "application/xml", "text/xml", "*/*", "application/*":
+			return false
 		}
 	}
 	return false
@@ -177,23 +171,30 @@ func prefersJSON(r *http.Request) bool {
 
 // acceptsJSON answers HTTP 406 when the Accept header excludes JSON.
 func acceptsJSON(r *http.Request) error {
-	accept := r.Header.Values("Accept")
-	if len(accept) == 0 {
+	values := r.Header.Values("Accept")
+	if len(values) == 0 {
 		return nil
 	}
-	for _, line := range accept {
-		for _, part := range strings.Split(line, ",") {
-			mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
-			if err != nil || params["q"] == "0" {
-				continue
-			}
-			switch mt {
-			case "application/json", "application/*", "*/*":
-				return nil
-			}
+	for _, mt := range acceptedTypes(values) {
+		switch mt {
+		case "application/json", "application/*", "*/*":
+			return nil
 		}
 	}
-	return caddyhttp.Error(http.StatusNotAcceptable, fmt.Errorf("Accept %q excludes application/json", strings.Join(accept, ", ")))
+	return caddyhttp.Error(http.StatusNotAcceptable, fmt.Errorf("Accept %q excludes application/json", strings.Join(values, ", ")))
+}
+
+// acceptedTypes returns the media types (and ranges) the Accept header
+// values list, in their order, but those it refuses (a q of 0, however
+// written: "0", "0.0") and those that do not parse.
+func acceptedTypes(values []string) []string {
+	var out []string
+	for _, rg := range accept.Ranges(values) {
+		if rg.Q != 0 {
+			out = append(out, rg.Type)
+		}
+	}
+	return out
 }
 
 func writeJSONBody(w http.ResponseWriter, data []byte) error {

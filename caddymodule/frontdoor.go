@@ -81,13 +81,7 @@ func (a *App) NewPlacer(policy placement.Policy) (*placement.Placer, error) {
 	if cat == nil {
 		return nil, ErrNoConsumer
 	}
-	if pd, ok := policy.(ProviderDefaulter); ok {
-		pd.ProviderDefaults(a.Providers)
-	}
-	order := make([]string, len(a.Providers))
-	for i, p := range a.Providers {
-		order[i] = p.ID
-	}
+	order := a.placementOrder(policy)
 	load := func(id string) placement.Load {
 		if m := a.JobManager(); m != nil {
 			return m.Load(id)
@@ -95,6 +89,20 @@ func (a *App) NewPlacer(policy placement.Policy) (*placement.Placer, error) {
 		return placement.Load{}
 	}
 	return placement.New(placement.Config{Catalog: cat, Policy: policy, Order: order, Load: load, Honoured: a.honouredFields()})
+}
+
+// placementOrder gives policy the providers' defaults (ProviderDefaulter)
+// and returns the providers' ids in configuration order (placement's
+// Order): what the app's placer and those of NewPlacer share.
+func (a *App) placementOrder(policy placement.Policy) []string {
+	if pd, ok := policy.(ProviderDefaulter); ok {
+		pd.ProviderDefaults(a.Providers)
+	}
+	order := make([]string, len(a.Providers))
+	for i, p := range a.Providers {
+		order[i] = p.ID
+	}
+	return order
 }
 
 // PlacementExplanationWith is PlacementExplanation with another placer

@@ -110,13 +110,7 @@ func (a *App) provisionConsumer(ctx caddy.Context) error {
 		}
 		policy = p
 	}
-	if pd, ok := policy.(ProviderDefaulter); ok {
-		pd.ProviderDefaults(a.Providers)
-	}
-	order := make([]string, len(a.Providers))
-	for i, p := range a.Providers {
-		order[i] = p.ID
-	}
+	order := a.placementOrder(policy)
 	tun := cfg.tunables()
 	tun.OnReclaim = csbMetrics.observeReclaim
 	// Quotas and cost units (quota.go); every write of a job also brings

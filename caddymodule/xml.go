@@ -307,29 +307,18 @@ func checkContentType(h http.Header, mediaType string) (string, error) {
 // XML (+xml, RFC 7303), application/xml and text/xml. A range with q=0
 // excludes.
 func checkAccept(r *http.Request, mediaType string) error {
-	accept := r.Header.Values("Accept")
-	if len(accept) == 0 {
+	values := r.Header.Values("Accept")
+	if len(values) == 0 {
 		return nil
 	}
 	major, _, _ := strings.Cut(mediaType, "/")
-	for _, line := range accept {
-		for _, part := range strings.Split(line, ",") {
-			mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
-			if err != nil {
-				continue
-			}
-			if q, ok := params["q"]; ok {
-				if v, err := strconv.ParseFloat(q, 64); err == nil && v == 0 {
-					continue
-				}
-			}
-			switch mt {
-			case mediaType, "*/*", major + "/*", "application/xml", "text/xml":
-				return nil
-			}
+	for _, mt := range acceptedTypes(values) {
+		switch mt {
+		case mediaType, "*/*", major + "/*", "application/xml", "text/xml":
+			return nil
 		}
 	}
-	return caddyhttp.Error(http.StatusNotAcceptable, fmt.Errorf("Accept %q excludes %s", strings.Join(accept, ", "), mediaType))
+	return caddyhttp.Error(http.StatusNotAcceptable, fmt.Errorf("Accept %q excludes %s", strings.Join(values, ", "), mediaType))
 }
 
 // writeMessage writes a serialised CSB message as the body of an HTTP 200

@@ -25,6 +25,7 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 	"github.com/caddy-csb/caddy-csb/broker/placement"
 	"github.com/caddy-csb/caddy-csb/caddymodule"
+	"github.com/caddy-csb/caddy-csb/caddymodule/internal/cfparse"
 )
 
 func init() {
@@ -105,10 +106,7 @@ type MachineImage struct {
 
 // CaddyModule returns the Caddy module information.
 func (Handler) CaddyModule() caddy.ModuleInfo {
-	return caddy.ModuleInfo{
-		ID:  "http.handlers.csb_cimi",
-		New: func() caddy.Module { return new(Handler) },
-	}
+	return cfparse.Module[Handler]("http.handlers.csb_cimi")
 }
 
 const (

@@ -134,15 +134,25 @@ func (c *call) ownMachine(id string, observe bool) (*jobs.Job, string, error) {
 	} else {
 		j, err = c.m.Get(c.ctx, c.owner, id)
 	}
-	switch {
-	case errors.Is(err, jobs.ErrNoJob):
-		return nil, "", errorf(http.StatusNotFound, "no machine %q", id)
-	case err != nil:
+	if j, err = owned(j, err, id, "machine", isMachine); err != nil {
 		return nil, "", err
-	case !isMachine(j) || j.Status.Final():
-		return nil, "", errorf(http.StatusNotFound, "no machine %q", id)
 	}
 	return j, state, nil
+}
+
+// owned checks a job read for its owner (j, or the read's err) as one of
+// the owner's live resources of a kind (is; what names it): unknown,
+// foreign, ended and other jobs are all 404.
+func owned(j *jobs.Job, err error, id, what string, is func(*jobs.Job) bool) (*jobs.Job, error) {
+	switch {
+	case errors.Is(err, jobs.ErrNoJob):
+		return nil, errorf(http.StatusNotFound, "no %s %q", what, id)
+	case err != nil:
+		return nil, err
+	case !is(j) || j.Status.Final():
+		return nil, errorf(http.StatusNotFound, "no %s %q", what, id)
+	}
+	return j, nil
 }
 
 // machineState is the Machine.state shown for j: the provider's (live)

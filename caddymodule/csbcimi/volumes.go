@@ -8,7 +8,6 @@ package csbcimi
 // of its own can be attached to a machine later (machinevolumes.go).
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -190,15 +189,7 @@ func (c *call) volumeObj(j *jobs.Job) obj {
 // ownVolume reads owner's volume id (404 for unknown, foreign, ended).
 func (c *call) ownVolume(id string) (*jobs.Job, error) {
 	j, err := c.m.Get(c.ctx, c.owner, id)
-	switch {
-	case errors.Is(err, jobs.ErrNoJob):
-		return nil, errorf(http.StatusNotFound, "no volume %q", id)
-	case err != nil:
-		return nil, err
-	case !isVolume(j) || j.Status.Final():
-		return nil, errorf(http.StatusNotFound, "no volume %q", id)
-	}
-	return j, nil
+	return owned(j, err, id, "volume", isVolume)
 }
 
 func (c *call) getVolume(id string) error {

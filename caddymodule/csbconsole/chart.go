@@ -10,7 +10,6 @@ import (
 	"math"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/broker/placement"
@@ -77,14 +76,9 @@ const (
 
 // explain dry-runs req for user and returns what the page shows.
 func explain(ctx context.Context, app *caddymodule.App, user string, req *csbmsg.ServiceRequest) (*explanation, error) {
-	if exp := app.OVFExpander(); exp != nil {
-		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		out, err := exp.Expand(ctx, *req)
-		cancel()
-		if err != nil {
-			return &explanation{Status: int(csbmsg.StatusSyntaxError), Reason: fmt.Sprintf("expanding the OVF link: %v", err)}, nil
-		}
-		req = &out
+	req, err := app.ExpandForExplain(ctx, req)
+	if err != nil {
+		return &explanation{Status: int(csbmsg.StatusSyntaxError), Reason: fmt.Sprintf("expanding the OVF link: %v", err)}, nil
 	}
 	d, err := app.ExplainPlacement(user, req)
 	if err != nil {

@@ -124,6 +124,26 @@ type records struct{ s certmagic.Storage }
 var errNoRecord = errors.New("no record")
 
 func (r records) loadInstance(ctx context.Context, key string) (*instanceRecord, error) {
+	return loadRecord[instanceRecord](ctx, r, key, func(err error) error {
+		return fmt.Errorf("instance record %s: %v", key, err)
+	})
+}
+
+func (r records) storeInstance(ctx context.Context, key string, rec *instanceRecord) error {
+	return r.store(ctx, key, rec)
+}
+
+func (r records) loadCredential(ctx context.Context, username string) (*credentialRecord, error) {
+	return loadRecord[credentialRecord](ctx, r, credentialKey(username), func(err error) error { return err })
+}
+
+func (r records) storeCredential(ctx context.Context, rec *credentialRecord) error {
+	return r.store(ctx, credentialKey(rec.Username), rec)
+}
+
+// loadRecord reads the JSON record at key: errNoRecord when there is
+// none, bad(the decoding error) when it does not decode as a T.
+func loadRecord[T any](ctx context.Context, r records, key string, bad func(error) error) (*T, error) {
 	data, err := r.s.Load(ctx, key)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, errNoRecord
@@ -131,42 +151,20 @@ func (r records) loadInstance(ctx context.Context, key string) (*instanceRecord,
 	if err != nil {
 		return nil, err
 	}
-	var rec instanceRecord
-	if err := json.Unmarshal(data, &rec); err != nil {
-		return nil, fmt.Errorf("instance record %s: %v", key, err)
+	rec := new(T)
+	if err := json.Unmarshal(data, rec); err != nil {
+		return nil, bad(err)
 	}
-	return &rec, nil
+	return rec, nil
 }
 
-func (r records) storeInstance(ctx context.Context, key string, rec *instanceRecord) error {
+// store writes rec at key as JSON.
+func (r records) store(ctx context.Context, key string, rec any) error {
 	data, err := json.Marshal(rec)
 	if err != nil {
 		return err
 	}
 	return r.s.Store(ctx, key, data)
-}
-
-func (r records) loadCredential(ctx context.Context, username string) (*credentialRecord, error) {
-	data, err := r.s.Load(ctx, credentialKey(username))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, errNoRecord
-	}
-	if err != nil {
-		return nil, err
-	}
-	var rec credentialRecord
-	if err := json.Unmarshal(data, &rec); err != nil {
-		return nil, err
-	}
-	return &rec, nil
-}
-
-func (r records) storeCredential(ctx context.Context, rec *credentialRecord) error {
-	data, err := json.Marshal(rec)
-	if err != nil {
-		return err
-	}
-	return r.s.Store(ctx, credentialKey(rec.Username), data)
 }
 
 func (r records) deleteCredential(ctx context.Context, username string) error {

@@ -12,6 +12,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/caddy-csb/caddy-csb/broker/placement"
+	"github.com/caddy-csb/caddy-csb/caddymodule/internal/cfparse"
 )
 
 func init() {
@@ -33,7 +34,7 @@ type PlacementFirst struct {
 
 // CaddyModule returns the Caddy module information.
 func (PlacementFirst) CaddyModule() caddy.ModuleInfo {
-	return caddy.ModuleInfo{ID: "csb.placement.first", New: func() caddy.Module { return new(PlacementFirst) }}
+	return cfparse.Module[PlacementFirst]("csb.placement.first")
 }
 
 // PlacementRoundRobin rotates through the matching providers in
@@ -48,7 +49,7 @@ type PlacementRoundRobin struct {
 
 // CaddyModule returns the Caddy module information.
 func (PlacementRoundRobin) CaddyModule() caddy.ModuleInfo {
-	return caddy.ModuleInfo{ID: "csb.placement.round_robin", New: func() caddy.Module { return new(PlacementRoundRobin) }}
+	return cfparse.Module[PlacementRoundRobin]("csb.placement.round_robin")
 }
 
 // Provision sets up the rotation.
@@ -84,7 +85,7 @@ type PlacementRandom struct {
 
 // CaddyModule returns the Caddy module information.
 func (PlacementRandom) CaddyModule() caddy.ModuleInfo {
-	return caddy.ModuleInfo{ID: "csb.placement.random", New: func() caddy.Module { return new(PlacementRandom) }}
+	return cfparse.Module[PlacementRandom]("csb.placement.random")
 }
 
 // Provision sets up the random source.
@@ -125,7 +126,7 @@ type PlacementLeastLoaded struct {
 
 // CaddyModule returns the Caddy module information.
 func (PlacementLeastLoaded) CaddyModule() caddy.ModuleInfo {
-	return caddy.ModuleInfo{ID: "csb.placement.least_loaded", New: func() caddy.Module { return new(PlacementLeastLoaded) }}
+	return cfparse.Module[PlacementLeastLoaded]("csb.placement.least_loaded")
 }
 
 // Provision applies the defaults.
@@ -171,7 +172,7 @@ type PlacementWeighted struct {
 
 // CaddyModule returns the Caddy module information.
 func (PlacementWeighted) CaddyModule() caddy.ModuleInfo {
-	return caddy.ModuleInfo{ID: "csb.placement.weighted", New: func() caddy.Module { return new(PlacementWeighted) }}
+	return cfparse.Module[PlacementWeighted]("csb.placement.weighted")
 }
 
 // Provision sets up the policy with the weights given here; the provider
@@ -222,7 +223,7 @@ type PlacementCheapest struct {
 
 // CaddyModule returns the Caddy module information.
 func (PlacementCheapest) CaddyModule() caddy.ModuleInfo {
-	return caddy.ModuleInfo{ID: "csb.placement.cheapest", New: func() caddy.Module { return new(PlacementCheapest) }}
+	return cfparse.Module[PlacementCheapest]("csb.placement.cheapest")
 }
 
 // Validate checks the prices.

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-csb/caddy-csb/broker/httpclient"
+	"github.com/caddy-csb/caddy-csb/caddymodule/internal/cfparse"
 	"github.com/caddy-csb/caddy-csb/tests/clouds/sandbox"
 )
 
@@ -146,10 +147,7 @@ type Sandbox struct {
 
 // CaddyModule returns the Caddy module information.
 func (Sandbox) CaddyModule() caddy.ModuleInfo {
-	return caddy.ModuleInfo{
-		ID:  "http.handlers.csb_sandbox",
-		New: func() caddy.Module { return new(Sandbox) },
-	}
+	return cfparse.Module[Sandbox]("http.handlers.csb_sandbox")
 }
 
 // Provision loads or creates the sandbox's state, applies the

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/caddy-csb/caddy-csb/caddymodule/internal/cfparse"
 	"github.com/caddy-csb/caddy-csb/caddymodule/internal/earlybody"
 	"github.com/caddy-csb/caddy-csb/caddymodule/internal/metricsreg"
 
@@ -259,10 +260,7 @@ func (t *DigestThrottle) engine() digest.ThrottleConfig {
 
 // CaddyModule returns the Caddy module information.
 func (HTTPDigestAuth) CaddyModule() caddy.ModuleInfo {
-	return caddy.ModuleInfo{
-		ID:  "http.authentication.providers.http_digest",
-		New: func() caddy.Module { return new(HTTPDigestAuth) },
-	}
+	return cfparse.Module[HTTPDigestAuth]("http.authentication.providers.http_digest")
 }
 
 // digestState is what digestPool keeps per realm and key: the nonce
