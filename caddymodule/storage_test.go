@@ -19,7 +19,8 @@ type hiddenFS struct{ certmagic.Storage }
 // the generic path (the storage's List, then a stat of every key) answers:
 // the keys of values under the prefix, sorted, without directories, with
 // a link to a value and without a link to a directory; nothing for a
-// prefix nothing is stored under.
+// prefix nothing is stored under. Count (countFiles) counts the same
+// keys.
 func TestListFilesMatchesTheStorageList(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -48,6 +49,13 @@ func TestListFilesMatchesTheStorageList(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s (storage's List): %v", prefix, err)
 		}
+		// Count (max_jobs_per_owner's check) counts what List lists.
+		if n, err := fast.Count(ctx, prefix); err != nil || n != len(got) {
+			t.Errorf("%s: Count %d %v, List %d keys", prefix, n, err, len(got))
+		}
+		if n, err := slow.Count(ctx, prefix); err != nil || n != len(want) {
+			t.Errorf("%s (storage's List): Count %d %v, List %d keys", prefix, n, err, len(want))
+		}
 		if len(got) == 0 && len(want) == 0 {
 			continue
 		}
@@ -55,8 +63,15 @@ func TestListFilesMatchesTheStorageList(t *testing.T) {
 			t.Errorf("%s: %q, the storage's List gives %q", prefix, got, want)
 		}
 	}
+	// A write's temporary file is neither listed nor counted.
+	if err := os.WriteFile(filepath.Join(dir, "csb/jobs/job", tempPrefix+"0123"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	got, _ := fast.List(ctx, "csb/jobs/job/")
 	if want := []string{"csb/jobs/job/a", "csb/jobs/job/b", "csb/jobs/job/link"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("jobs: %q, want %q", got, want)
+	}
+	if n, err := fast.Count(ctx, "csb/jobs/job/"); err != nil || n != 3 {
+		t.Errorf("jobs: Count %d %v, want 3", n, err)
 	}
 }

@@ -89,13 +89,13 @@ func (m *Manager) admit(ctx context.Context, j *Job) (*Result, error) {
 			return nil, fmt.Errorf("%w: locking the user's job count: %v", ErrNotRecorded, err)
 		}
 		defer unlock()
-		keys, err := m.store.List(ctx, ownerPrefix+h+"/")
+		held, err := store.Count(ctx, m.store, ownerPrefix+h+"/")
 		if err != nil {
 			return nil, fmt.Errorf("%w: counting the user's jobs: %v", ErrNotRecorded, err)
 		}
-		if len(keys) >= max {
-			q := errQuota{held: len(keys), max: max}
-			m.logger.Info("job refused: owner at the job limit", zap.String("owner", j.Owner), zap.Int("jobs", len(keys)), zap.Int("max_jobs_per_owner", max))
+		if held >= max {
+			q := errQuota{held: held, max: max}
+			m.logger.Info("job refused: owner at the job limit", zap.String("owner", j.Owner), zap.Int("jobs", held), zap.Int("max_jobs_per_owner", max))
 			return result(csbmsg.StatusUnableToFindResource, nil, "%s", q.Error()), nil
 		}
 	}

@@ -39,6 +39,23 @@ type Store interface {
 	Unlock(ctx context.Context, name string) error
 }
 
+// Counter is implemented by a Store that counts the keys under a prefix
+// without listing them.
+type Counter interface {
+	// Count returns how many keys List(ctx, prefix) would return.
+	Count(ctx context.Context, prefix string) (int, error)
+}
+
+// Count returns how many keys are under prefix: s's own count when it
+// has one (Counter), else the length of its listing.
+func Count(ctx context.Context, s Store, prefix string) (int, error) {
+	if c, ok := s.(Counter); ok {
+		return c.Count(ctx, prefix)
+	}
+	keys, err := s.List(ctx, prefix)
+	return len(keys), err
+}
+
 // Memory is an in-memory Store. The zero value is ready to use.
 type Memory struct {
 	mu    sync.Mutex
