@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"syscall"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/certmagic"
@@ -226,9 +227,12 @@ func countFiles(ctx context.Context, dir string) (int, error) {
 }
 
 // Lock implements store.Store: the takers of a lock in this process
-// queue in memory (lockQueue) before one of them asks the storage.
+// queue in memory (lockQueue) before one of them asks the storage; a
+// taker the previous holder handed the storage's lock to holds it
+// already.
 func (c caddyStore) Lock(ctx context.Context, name string) error {
-	if err := lockQueue.Acquire(ctx, name); err != nil {
+	handed, err := lockQueue.Acquire(ctx, name)
+	if err != nil || handed {
 		return err
 	}
 	if err := c.s.Lock(ctx, name); err != nil {
@@ -238,9 +242,17 @@ func (c caddyStore) Lock(ctx context.Context, name string) error {
 	return nil
 }
 
-// Unlock implements store.Store. The next taker in this process is let
-// in after the storage's lock is released.
+// Unlock implements store.Store. When another taker in this process
+// waits for the lock, the storage's lock passes to it still held;
+// otherwise it is released in the storage, then in the queue.
 func (c caddyStore) Unlock(ctx context.Context, name string) error {
+	if lockQueue.HandOver(name, func() {
+		uctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = c.s.Unlock(uctx, name)
+	}) {
+		return nil
+	}
 	err := c.s.Unlock(ctx, name)
 	lockQueue.Release(name)
 	return err

@@ -14,15 +14,17 @@ import (
 // pollingStorage is Caddy's file storage with the lock behaviour of its
 // Lock: a taker that finds the lock held looks again only after a poll
 // interval (a second in certmagic), not when it is released. It counts
-// the takers that found a lock held.
+// the takers that found a lock held, and the locks taken.
 type pollingStorage struct {
 	*certmagic.FileStorage
 	mu        sync.Mutex
 	held      map[string]bool
 	contended atomic.Int32
+	taken     atomic.Int32
 }
 
 func (p *pollingStorage) Lock(ctx context.Context, name string) error {
+	p.taken.Add(1)
 	for {
 		p.mu.Lock()
 		if !p.held[name] {
@@ -48,9 +50,10 @@ func (p *pollingStorage) Unlock(_ context.Context, name string) error {
 }
 
 // The takers of one storage lock in a broker (concurrent creates of one
-// consumer all take its job-count lock) queue in memory and take the
-// storage's lock in turn as it is released: none polls the storage for a
-// lock this process holds, and each has it alone.
+// consumer all take its job-count lock) queue in memory: none polls the
+// storage for a lock this process holds, each has it alone, and the
+// storage's lock passes from one to the next without being released in
+// between (taken once for the whole run, free after it).
 func TestStoreLockTakersQueueInMemory(t *testing.T) {
 	ps := &pollingStorage{FileStorage: &certmagic.FileStorage{Path: t.TempDir()}, held: map[string]bool{}}
 	// Two stores over the storage: a configuration and its successor.
@@ -104,6 +107,15 @@ func TestStoreLockTakersQueueInMemory(t *testing.T) {
 	}
 	if w := lockQueue.Waiting(name); w != 0 {
 		t.Fatalf("%d takers left waiting", w)
+	}
+	if n := ps.taken.Load(); n != 1 {
+		t.Fatalf("the storage's lock was taken %d times for one run of takers", n)
+	}
+	ps.mu.Lock()
+	held := ps.held[name]
+	ps.mu.Unlock()
+	if held {
+		t.Fatal("the storage's lock is still held after the last taker")
 	}
 }
 

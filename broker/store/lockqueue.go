@@ -14,6 +14,13 @@ import (
 // when the one before releases it, then the storage's lock; takers in
 // other processes sharing the storage still contend in the storage.
 //
+// A holder releasing a name others here wait for may hand the storage's
+// lock over with it (HandOver): the next taker holds it without asking
+// the storage, and the storage's lock is released by the last taker of
+// the run, or, when every waiter gave up, by the queue. On Caddy's file
+// storage that saves a lock file's creation, sync and removal for each
+// taker of a busy lock.
+//
 // No library offers this: the queue sits in front of whichever storage
 // module a Caddy configuration names. The zero value is ready to use.
 type LockQueue struct {
@@ -24,10 +31,15 @@ type LockQueue struct {
 type queuedLock struct {
 	token chan struct{} // holds one value while a taker holds the name
 	refs  int           // the holder and the waiters
+	// unlock, set by HandOver until the next taker takes the name,
+	// releases the storage's lock that comes with it.
+	unlock func()
 }
 
 // Acquire takes name in the queue, waiting until it is free or ctx ends.
-func (q *LockQueue) Acquire(ctx context.Context, name string) error {
+// handed reports that the storage's lock comes with it (HandOver): the
+// caller holds it already.
+func (q *LockQueue) Acquire(ctx context.Context, name string) (handed bool, err error) {
 	q.mu.Lock()
 	if q.names == nil {
 		q.names = map[string]*queuedLock{}
@@ -41,15 +53,18 @@ func (q *LockQueue) Acquire(ctx context.Context, name string) error {
 	q.mu.Unlock()
 	select {
 	case l.token <- struct{}{}:
-		return nil
+		q.mu.Lock()
+		handed, l.unlock = l.unlock != nil, nil
+		q.mu.Unlock()
+		return handed, nil
 	case <-ctx.Done():
 		q.drop(name, l)
-		return ctx.Err()
+		return false, ctx.Err()
 	}
 }
 
-// Release frees name for the next taker; a name nobody here holds is
-// left alone.
+// Release frees name for the next taker, the storage's lock released
+// already; a name nobody here holds is left alone.
 func (q *LockQueue) Release(name string) {
 	q.mu.Lock()
 	l := q.names[name]
@@ -64,11 +79,36 @@ func (q *LockQueue) Release(name string) {
 	}
 }
 
+// HandOver frees name with the storage's lock still held, when another
+// taker here waits for it, and reports whether it did; unlock releases
+// the storage's lock should every waiter give up. Without a waiter it
+// does nothing: the caller releases the storage's lock, then Release.
+func (q *LockQueue) HandOver(name string, unlock func()) bool {
+	q.mu.Lock()
+	l := q.names[name]
+	if l == nil || l.refs < 2 || len(l.token) == 0 {
+		q.mu.Unlock()
+		return false
+	}
+	l.unlock = unlock
+	q.mu.Unlock()
+	<-l.token
+	q.drop(name, l)
+	return true
+}
+
+// drop removes a taker; the last one out releases a storage's lock that
+// was handed over and never taken.
 func (q *LockQueue) drop(name string, l *queuedLock) {
 	q.mu.Lock()
-	defer q.mu.Unlock()
+	var unlock func()
 	if l.refs--; l.refs == 0 {
 		delete(q.names, name)
+		unlock, l.unlock = l.unlock, nil
+	}
+	q.mu.Unlock()
+	if unlock != nil {
+		unlock()
 	}
 }
 
