@@ -231,15 +231,25 @@ func countFiles(ctx context.Context, dir string) (int, error) {
 // taker the previous holder handed the storage's lock to holds it
 // already.
 func (c caddyStore) Lock(ctx context.Context, name string) error {
+	_, err := c.LockSession(ctx, name)
+	return err
+}
+
+// LockSession implements store.SessionLocker: Lock, and the number of
+// the unbroken holding of the storage's lock it continues or starts.
+func (c caddyStore) LockSession(ctx context.Context, name string) (uint64, error) {
 	handed, err := lockQueue.Acquire(ctx, name)
-	if err != nil || handed {
-		return err
+	if err != nil {
+		return 0, err
+	}
+	if handed {
+		return lockQueue.Session(name), nil
 	}
 	if err := c.s.Lock(ctx, name); err != nil {
 		lockQueue.Release(name)
-		return err
+		return 0, err
 	}
-	return nil
+	return lockQueue.Begin(name), nil
 }
 
 // Unlock implements store.Store. When another taker in this process
@@ -265,8 +275,9 @@ func (c caddyStore) Unlock(ctx context.Context, name string) error {
 var lockQueue store.LockQueue
 
 var (
-	_ store.Store   = caddyStore{}
-	_ store.Counter = caddyStore{}
+	_ store.Store         = caddyStore{}
+	_ store.Counter       = caddyStore{}
+	_ store.SessionLocker = caddyStore{}
 )
 
 // contextStore returns the store over the context's configured storage,

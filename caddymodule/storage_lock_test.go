@@ -120,3 +120,45 @@ func TestStoreLockTakersQueueInMemory(t *testing.T) {
 }
 
 var errTwoHolders = errors.New("two takers held the lock at once")
+
+// A lock passed from taker to taker still held keeps its session; taken
+// again from the storage, it starts a new one.
+func TestStoreLockSessions(t *testing.T) {
+	ps := &pollingStorage{FileStorage: &certmagic.FileStorage{Path: t.TempDir()}, held: map[string]bool{}}
+	s := newCaddyStore(ps)
+	ctx := context.Background()
+	const name = "csb-jobs-owner-sessions"
+	first, err := s.LockSession(ctx, name)
+	if err != nil || first == 0 {
+		t.Fatalf("session %d %v", first, err)
+	}
+	next := make(chan uint64, 1)
+	go func() {
+		n, err := s.LockSession(ctx, name)
+		if err != nil {
+			t.Error(err)
+		}
+		next <- n
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for lockQueue.Waiting(name) != 1 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if err := s.Unlock(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	if n := <-next; n != first {
+		t.Fatalf("handed over: session %d, want %d", n, first)
+	}
+	if err := s.Unlock(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.LockSession(ctx, name)
+	if err != nil || again == first || again == 0 {
+		t.Fatalf("taken again from the storage: session %d %v (first %d)", again, err, first)
+	}
+	_ = s.Unlock(ctx, name)
+	if n := ps.taken.Load(); n != 2 {
+		t.Fatalf("the storage's lock was taken %d times, want 2", n)
+	}
+}

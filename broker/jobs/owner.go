@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -83,13 +84,15 @@ func (m *Manager) admit(ctx context.Context, j *Job) (*Result, error) {
 	}
 	defer qunlock()
 	h := ownerHash(j.Owner)
+	var session uint64 // of the job-count lock; 0: unknown
 	if max := m.c().MaxJobsPerOwner; max > 0 {
-		unlock, err := m.lock(ctx, "owner-"+h, m.c().LockWait)
+		unlock, s, err := m.storeLockSession(ctx, "owner-"+h, m.c().LockWait)
 		if err != nil {
 			return nil, fmt.Errorf("%w: locking the user's job count: %v", ErrNotRecorded, err)
 		}
 		defer unlock()
-		held, err := store.Count(ctx, m.store, ownerPrefix+h+"/")
+		session = s
+		held, err := m.ownerCount(ctx, h, session, max)
 		if err != nil {
 			return nil, fmt.Errorf("%w: counting the user's jobs: %v", ErrNotRecorded, err)
 		}
@@ -100,9 +103,11 @@ func (m *Manager) admit(ctx context.Context, j *Job) (*Result, error) {
 		}
 	}
 	if err := m.store.Store(ctx, ownerPrefix+h+"/"+j.ID, []byte(j.ID)); err != nil {
+		m.counts.forget(h)
 		m.dropIndex(j)
 		return nil, fmt.Errorf("%w: %v", ErrNotRecorded, err)
 	}
+	m.counts.added(h, session)
 	if saveFirst {
 		// Under the quota locks: the next admission counts this job,
 		// so the record goes to its file, not to the log, under the
@@ -230,4 +235,76 @@ func (m *Manager) ListOwned(ctx context.Context, owner string) ([]*Job, error) {
 	}
 	sort.SliceStable(out, func(a, b int) bool { return out[a].Created.After(out[b].Created) })
 	return out, nil
+}
+
+// ownerCount returns how many index keys owner hash h holds, its
+// job-count lock held in session (store.SessionLocker; 0: unknown). The
+// keys are counted in the store once per session: while the lock passes
+// from create to create of this process without being released in the
+// storage, nobody else adds keys, and the count goes on from this
+// process's own (ownerCounts). Keys deleted meanwhile (a purge does not
+// take the lock) make the count high, never low, so a count at the limit
+// is taken again from the store before a create is refused.
+func (m *Manager) ownerCount(ctx context.Context, h string, session uint64, max int) (int, error) {
+	if n, ok := m.counts.get(h, session); ok && n < max {
+		return n, nil
+	}
+	n, err := store.Count(ctx, m.store, ownerPrefix+h+"/")
+	if err == nil {
+		m.counts.set(h, session, n)
+	}
+	return n, err
+}
+
+// ownerCounts caches, per owner hash, the count of its index keys taken
+// in a session of its job-count lock.
+type ownerCounts struct {
+	mu sync.Mutex
+	m  map[string]ownerCountEntry
+}
+
+type ownerCountEntry struct {
+	session uint64
+	n       int
+}
+
+// maxOwnerCounts bounds the cache: it is emptied when it grows beyond.
+const maxOwnerCounts = 4096
+
+func (c *ownerCounts) get(h string, session uint64) (int, bool) {
+	if session == 0 {
+		return 0, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[h]
+	return e.n, ok && e.session == session
+}
+
+func (c *ownerCounts) set(h string, session uint64, n int) {
+	if session == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxOwnerCounts {
+		c.m = map[string]ownerCountEntry{}
+	}
+	c.m[h] = ownerCountEntry{session: session, n: n}
+}
+
+// added counts a key just stored in session.
+func (c *ownerCounts) added(h string, session uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[h]; ok && session != 0 && e.session == session {
+		e.n++
+		c.m[h] = e
+	}
+}
+
+func (c *ownerCounts) forget(h string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, h)
 }

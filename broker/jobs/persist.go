@@ -175,14 +175,28 @@ func (m *Manager) lock(ctx context.Context, name string, wait time.Duration) (fu
 // storeLock takes a lock of the store, waiting at most wait (0: until
 // ctx ends).
 func (m *Manager) storeLock(ctx context.Context, name string, wait time.Duration) (func(), error) {
+	unlock, _, err := m.storeLockSession(ctx, name, wait)
+	return unlock, err
+}
+
+// storeLockSession is storeLock, and returns the lock's session when the
+// store numbers them (store.SessionLocker), else 0.
+func (m *Manager) storeLockSession(ctx context.Context, name string, wait time.Duration) (func(), uint64, error) {
 	lctx := ctx
 	if wait > 0 {
 		var cancel context.CancelFunc
 		lctx, cancel = context.WithTimeout(ctx, wait)
 		defer cancel()
 	}
-	if err := m.store.Lock(lctx, lockPrefix+name); err != nil {
-		return nil, err
+	var session uint64
+	var err error
+	if sl, ok := m.store.(store.SessionLocker); ok {
+		session, err = sl.LockSession(lctx, lockPrefix+name)
+	} else {
+		err = m.store.Lock(lctx, lockPrefix+name)
+	}
+	if err != nil {
+		return nil, 0, err
 	}
 	return func() {
 		// Unlock with a context of its own: the caller's may be done.
@@ -191,7 +205,7 @@ func (m *Manager) storeLock(ctx context.Context, name string, wait time.Duration
 		if err := m.store.Unlock(uctx, lockPrefix+name); err != nil {
 			m.logger.Warn("releasing job lock", zapErr(err), zapStr("lock", lockPrefix+name))
 		}
-	}, nil
+	}, session, nil
 }
 
 // listIDs returns the ids of every stored job.

@@ -24,8 +24,9 @@ import (
 // No library offers this: the queue sits in front of whichever storage
 // module a Caddy configuration names. The zero value is ready to use.
 type LockQueue struct {
-	mu    sync.Mutex
-	names map[string]*queuedLock
+	mu       sync.Mutex
+	names    map[string]*queuedLock
+	sessions uint64
 }
 
 type queuedLock struct {
@@ -34,6 +35,32 @@ type queuedLock struct {
 	// unlock, set by HandOver until the next taker takes the name,
 	// releases the storage's lock that comes with it.
 	unlock func()
+	// session numbers the holding of the storage's lock that handovers
+	// continue (Begin, Session).
+	session uint64
+}
+
+// Begin starts a new session of name, whose storage lock its holder has
+// just taken from the storage, and returns its number (never 0).
+func (q *LockQueue) Begin(name string) uint64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.sessions++
+	if l := q.names[name]; l != nil {
+		l.session = q.sessions
+	}
+	return q.sessions
+}
+
+// Session returns the session of name that its holder continues (the
+// storage's lock handed over to it); 0 when none.
+func (q *LockQueue) Session(name string) uint64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if l := q.names[name]; l != nil {
+		return l.session
+	}
+	return 0
 }
 
 // Acquire takes name in the queue, waiting until it is free or ctx ends.

@@ -39,6 +39,18 @@ type Store interface {
 	Unlock(ctx context.Context, name string) error
 }
 
+// SessionLocker is implemented by a Store that tells whether a lock was
+// held without a break since an earlier taking: in one process, a lock
+// passed from taker to taker without being released in the storage
+// (LockQueue.HandOver) is one session, and nobody outside the process
+// could have taken it meanwhile.
+type SessionLocker interface {
+	// LockSession is Lock, and returns the lock's session: the number
+	// the previous taker had when the lock passed from it still held,
+	// a new one when it was taken from the storage.
+	LockSession(ctx context.Context, name string) (uint64, error)
+}
+
 // Counter is implemented by a Store that counts the keys under a prefix
 // without listing them.
 type Counter interface {
