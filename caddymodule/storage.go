@@ -3,11 +3,13 @@ package caddymodule
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"syscall"
 	"time"
@@ -28,11 +30,13 @@ import (
 type caddyStore struct {
 	s certmagic.Storage
 	g *groupFiles // nil: Store is the storage's own
+	// lockNS names the storage in the process's lock queue (lockQueue).
+	lockNS string
 }
 
 // newCaddyStore returns the store over s.
 func newCaddyStore(s certmagic.Storage) caddyStore {
-	c := caddyStore{s: s}
+	c := caddyStore{s: s, lockNS: storageIdentity(s)}
 	if fsys, ok := s.(*certmagic.FileStorage); ok {
 		if g := groupFilesOf(fsys); g.sync != nil {
 			c.g = g
@@ -238,25 +242,27 @@ func (c caddyStore) Lock(ctx context.Context, name string) error {
 // LockSession implements store.SessionLocker: Lock, and the number of
 // the unbroken holding of the storage's lock it continues or starts.
 func (c caddyStore) LockSession(ctx context.Context, name string) (uint64, error) {
-	handed, err := lockQueue.Acquire(ctx, name)
+	q := c.lockNS + name
+	handed, err := lockQueue.Acquire(ctx, q)
 	if err != nil {
 		return 0, err
 	}
 	if handed {
-		return lockQueue.Session(name), nil
+		return lockQueue.Session(q), nil
 	}
 	if err := c.s.Lock(ctx, name); err != nil {
-		lockQueue.Release(name)
+		lockQueue.Release(q)
 		return 0, err
 	}
-	return lockQueue.Begin(name), nil
+	return lockQueue.Begin(q), nil
 }
 
 // Unlock implements store.Store. When another taker in this process
 // waits for the lock, the storage's lock passes to it still held;
 // otherwise it is released in the storage, then in the queue.
 func (c caddyStore) Unlock(ctx context.Context, name string) error {
-	if lockQueue.HandOver(name, func() {
+	q := c.lockNS + name
+	if lockQueue.HandOver(q, func() {
 		uctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_ = c.s.Unlock(uctx, name)
@@ -264,15 +270,32 @@ func (c caddyStore) Unlock(ctx context.Context, name string) error {
 		return nil
 	}
 	err := c.s.Unlock(ctx, name)
-	lockQueue.Release(name)
+	lockQueue.Release(q)
 	return err
 }
 
 // lockQueue is shared by every caddyStore of the process: the stores of
 // a configuration being replaced and of its successor take the same
-// storage's locks. (Two storages' locks of the same name queue together
-// too; nothing here takes one name in two storages.)
+// storage's locks. Its names are the storage's identity and the lock's
+// name: a storage's lock is handed over only to a taker of the same
+// storage.
 var lockQueue store.LockQueue
+
+// storageIdentity names a storage in the lock queue: a file storage by
+// its directory (two configurations' storages over one directory are
+// one storage), any other by its type and address, or its type and
+// value when it is not a pointer. Two storage modules over one backend
+// (a reload of another storage module) are then two storages here: their
+// takers contend in the backend, as they did before the queue.
+func storageIdentity(s certmagic.Storage) string {
+	if fsys, ok := s.(*certmagic.FileStorage); ok {
+		return "file:" + filepath.Clean(fsys.Path) + "\x00"
+	}
+	if reflect.ValueOf(s).Kind() == reflect.Pointer {
+		return fmt.Sprintf("%T@%p\x00", s, s)
+	}
+	return fmt.Sprintf("%T:%v\x00", s, s)
+}
 
 var (
 	_ store.Store         = caddyStore{}

@@ -89,7 +89,7 @@ func TestStoreLockTakersQueueInMemory(t *testing.T) {
 	}
 	// Hold the lock until the others wait for it, in memory or polling.
 	deadline := time.Now().Add(10 * time.Second)
-	for lockQueue.Waiting(name) < n-1 && ps.contended.Load() == 0 && time.Now().Before(deadline) {
+	for lockQueue.Waiting(s1.lockNS+name) < n-1 && ps.contended.Load() == 0 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
 	if err := s1.Unlock(ctx, name); err != nil {
@@ -105,7 +105,7 @@ func TestStoreLockTakersQueueInMemory(t *testing.T) {
 	if c := ps.contended.Load(); c != 0 {
 		t.Fatalf("%d takers found the lock held by this process and polled the storage", c)
 	}
-	if w := lockQueue.Waiting(name); w != 0 {
+	if w := lockQueue.Waiting(s1.lockNS+name); w != 0 {
 		t.Fatalf("%d takers left waiting", w)
 	}
 	if n := ps.taken.Load(); n != 1 {
@@ -141,7 +141,7 @@ func TestStoreLockSessions(t *testing.T) {
 		next <- n
 	}()
 	deadline := time.Now().Add(10 * time.Second)
-	for lockQueue.Waiting(name) != 1 && time.Now().Before(deadline) {
+	for lockQueue.Waiting(s.lockNS+name) != 1 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
 	if err := s.Unlock(ctx, name); err != nil {
@@ -160,5 +160,32 @@ func TestStoreLockSessions(t *testing.T) {
 	_ = s.Unlock(ctx, name)
 	if n := ps.taken.Load(); n != 2 {
 		t.Fatalf("the storage's lock was taken %d times, want 2", n)
+	}
+}
+
+// Locks of the same name in two storages are two locks: a taker of one
+// does not wait for the other's holder, and never gets the other's
+// storage lock handed over.
+func TestStoreLocksOfTwoStoragesAreTwo(t *testing.T) {
+	a := &pollingStorage{FileStorage: &certmagic.FileStorage{Path: t.TempDir()}, held: map[string]bool{}}
+	b := &pollingStorage{FileStorage: &certmagic.FileStorage{Path: t.TempDir()}, held: map[string]bool{}}
+	sa, sb := newCaddyStore(a), newCaddyStore(b)
+	const name = "csb-jobs-reaper"
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := sa.Lock(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.Lock(ctx, name); err != nil {
+		t.Fatalf("the other storage's lock: %v", err)
+	}
+	if a.taken.Load() != 1 || b.taken.Load() != 1 || a.contended.Load()+b.contended.Load() != 0 {
+		t.Fatalf("taken %d and %d, contended %d and %d; want each taken once from its own storage",
+			a.taken.Load(), b.taken.Load(), a.contended.Load(), b.contended.Load())
+	}
+	_ = sb.Unlock(ctx, name)
+	_ = sa.Unlock(ctx, name)
+	if a.held[name] || b.held[name] {
+		t.Fatal("a storage's lock is still held")
 	}
 }
