@@ -27,7 +27,7 @@ type ports struct {
 // start brings the stack up in dependency order, running independent
 // steps (database syncs, RabbitMQ's start) side by side.
 func (o *OpenStack) start(ctx context.Context) error {
-	for _, d := range []string{"log", "keystone", "nova", "placement", "glance", "glance/images", "glance/staging", "glance/tasks", "rabbit/home", "lock"} {
+	for _, d := range []string{"log", "keystone", "nova", "placement", "glance", "glance/images", "glance/staging", "glance/tasks", "rabbit/home", "lock", "pyhooks"} {
 		if err := os.MkdirAll(filepath.Join(o.Dir, d), 0o755); err != nil {
 			return err
 		}
@@ -87,12 +87,15 @@ func (o *OpenStack) start(ctx context.Context) error {
 		return err
 	}
 	novaConf := o.path("nova/nova.conf")
+	// Nova's services share two sqlite databases: their transactions
+	// begin IMMEDIATE (immediateBeginPy).
+	hooks := "PYTHONPATH=" + o.path("pyhooks")
 	for _, s := range []string{"nova-conductor", "nova-scheduler", "nova-compute"} {
-		if _, err := o.spawn(s, nil, nil, s, "--config-file", novaConf); err != nil {
+		if _, err := o.spawn(s, []string{hooks}, nil, s, "--config-file", novaConf); err != nil {
 			return err
 		}
 	}
-	if _, err := o.spawn("nova-api", []string{"OS_NOVA_CONFIG_DIR=" + o.path("nova")}, nil, "nova-api-wsgi", "--host", "127.0.0.1", "--port", itoa(p.nova)); err != nil {
+	if _, err := o.spawn("nova-api", []string{"OS_NOVA_CONFIG_DIR=" + o.path("nova"), hooks}, nil, "nova-api-wsgi", "--host", "127.0.0.1", "--port", itoa(p.nova)); err != nil {
 		return err
 	}
 	// Swift through this Keystone, while Nova starts.
@@ -113,6 +116,11 @@ func (o *OpenStack) start(ctx context.Context) error {
 		return err
 	}); err != nil {
 		return err
+	}
+	for _, s := range []string{"nova-conductor", "nova-scheduler", "nova-compute", "nova-api"} {
+		if err := o.waitFor(ctx, s+"'s sqlite hook", o.logHas(s+".out", immediateMark)); err != nil {
+			return err
+		}
 	}
 	if err := o.novaSetup(ctx); err != nil {
 		return err
@@ -159,6 +167,7 @@ region_name = %[4]s
 		return fmt.Errorf("nova's api-paste.ini (Debian package nova-api): %w", err)
 	}
 	files := map[string]string{
+		"pyhooks/sitecustomize.py": immediateBeginPy,
 		"keystone/keystone.conf": fmt.Sprintf(`[DEFAULT]
 log_dir = %[1]s/log
 [database]
@@ -362,6 +371,53 @@ for typ, url in zip(a[0::2], a[1::2]):
         db.execute("INSERT INTO endpoint (id, legacy_endpoint_id, interface, service_id, url, extra, enabled, region_id) VALUES (?, NULL, ?, ?, ?, '{}', 1, ?)", (uuid.uuid4().hex, iface, sid, url, region))
 db.commit()
 `
+
+// immediateBeginPy is the sitecustomize module of Nova's services: it
+// makes the transactions oslo.db begins on sqlite take the write lock at
+// once (BEGIN IMMEDIATE). oslo.db turns off pysqlite's own transaction
+// handling and emits a plain (deferred) BEGIN, so a transaction reads
+// first and takes the write lock only at its first write. When another
+// process committed in between, sqlite answers that write with
+// SQLITE_BUSY at once, which no busy timeout covers: Nova answered 500
+// ("database is locked") in several full test runs (TestNovaLifecycle's
+// os-start, TestNovaAdapterResize's resize). An
+// immediate BEGIN waits for the lock (the URL's timeout) before it reads
+// anything, so it never has to upgrade. Nova's transactions do no I/O
+// but the database's, so a process never waits on a lock it holds.
+const immediateBeginPy = `import sqlite3
+import sqlite3.dbapi2
+import sys
+
+immediateMark = "` + immediateMark + `"
+
+
+class _Cursor(sqlite3.Cursor):
+    def execute(self, sql, *args):
+        if isinstance(sql, str) and sql.strip().upper() == "BEGIN":
+            sql = "BEGIN IMMEDIATE"
+        return super().execute(sql, *args)
+
+
+class _Connection(sqlite3.Connection):
+    def cursor(self, factory=_Cursor):
+        return super().cursor(factory)
+
+
+_connect = sqlite3.dbapi2.connect
+
+
+def _immediate_connect(*args, **kwargs):
+    kwargs.setdefault("factory", _Connection)
+    return _connect(*args, **kwargs)
+
+
+sqlite3.connect = sqlite3.dbapi2.connect = _immediate_connect
+print(immediateMark, file=sys.stderr, flush=True)
+`
+
+// immediateMark is what immediateBeginPy writes to the log of each
+// process it is loaded into (the peer checks Nova's).
+const immediateMark = "ospeer: sqlite transactions begin IMMEDIATE"
 
 // wal switches sqlite databases to write-ahead logging. In the default
 // rollback-journal mode a reader blocks writers, and Keystone (as Nova)
