@@ -15,12 +15,7 @@ import (
 // record to settle) is not dropped with the settled record: the next
 // settle writes it to the job's file.
 func TestStoreWALHoldDuringSettleIsKept(t *testing.T) {
-	st := new(store.Memory)
-	m, err := New(Config{Store: st, Placer: nopPlacer{}, GroupCommit: true, Adapter: func(string, catalog.Kind) (contract.Adapter, bool) { return nil, false }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Stop()
+	st, m := walManager(t)
 	ctx := context.Background()
 	w := m.wal
 	const id = "heldjob000000000000001"
@@ -48,12 +43,7 @@ func TestStoreWALHoldDuringSettleIsKept(t *testing.T) {
 // keeps the job: the admin listing and the jobs-by-state gauge do not
 // lose it. A job neither logged nor stored is dropped.
 func TestIndexReconcileKeepsLoggedJobs(t *testing.T) {
-	st := new(store.Memory)
-	m, err := New(Config{Store: st, Placer: nopPlacer{}, GroupCommit: true, Adapter: func(string, catalog.Kind) (contract.Adapter, bool) { return nil, false }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Stop()
+	_, m := walManager(t)
 	ctx := context.Background()
 	<-m.IndexReady()
 	const logged, purged = "loggedjob0000000000001", "purgedjob0000000000001"
@@ -72,4 +62,17 @@ func TestIndexReconcileKeepsLoggedJobs(t *testing.T) {
 	if err != nil || p.Total != 1 {
 		t.Fatalf("alice's page: %+v %v", p, err)
 	}
+}
+
+// walManager returns a manager with the job log on a new memory store,
+// stopped at the test's end.
+func walManager(t *testing.T) (*store.Memory, *Manager) {
+	t.Helper()
+	st := new(store.Memory)
+	m, err := New(Config{Store: st, Placer: nopPlacer{}, GroupCommit: true, Adapter: func(string, catalog.Kind) (contract.Adapter, bool) { return nil, false }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Stop)
+	return st, m
 }
