@@ -105,7 +105,7 @@ func TestStoreLockTakersQueueInMemory(t *testing.T) {
 	if c := ps.contended.Load(); c != 0 {
 		t.Fatalf("%d takers found the lock held by this process and polled the storage", c)
 	}
-	if w := lockQueue.Waiting(s1.lockNS+name); w != 0 {
+	if w := lockQueue.Waiting(s1.lockNS + name); w != 0 {
 		t.Fatalf("%d takers left waiting", w)
 	}
 	if n := ps.taken.Load(); n != 1 {
