@@ -292,9 +292,9 @@ type Manager struct {
 	// newLocks are the new jobs whose lock this process holds in memory
 	// (newlock.go).
 	newLocksMu sync.Mutex
+	newLocks   map[string]*newLock
 	// counts caches owners' index key counts per lock session (owner.go).
-	counts   ownerCounts
-	newLocks map[string]*newLock
+	counts ownerCounts
 	// instanceUnlock releases this process's instance lock, nil until
 	// taken (newlock.go).
 	instanceMu     sync.Mutex

@@ -28,7 +28,8 @@ import (
 // owner (what the broker did before) costs a parse of the record for a
 // foreign id and nothing for an unknown one, which a consumer can time.
 //
-// Listing an owner's directory counts the records the owner holds,
+// Counting an owner's index keys (store.Count, once per session of the
+// owner's job-count lock: ownerCount) tells the records the owner holds,
 // without reading them, for Config.MaxJobsPerOwner.
 //
 // The index key is written under the job's lock before the job's first
