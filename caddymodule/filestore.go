@@ -145,6 +145,38 @@ func (g *groupFiles) Store(key string, value []byte) error {
 	return nil
 }
 
+// Mark makes key's file, empty, durably: an index entry, which nobody
+// reads but by its name (store.Marker). An empty file cannot be read
+// half-written, so it needs no temporary file and no rename: one create
+// (O_EXCL) in place, the shared sync, a close; a job create's owner
+// index key cost two system calls and two changes of its directory more
+// through Store. A key that already exists is stored through Store, so
+// that it is durable when Mark returns whoever made it; a failed sync
+// removes the file made, as Store leaves nothing behind.
+func (g *groupFiles) Mark(key string) error {
+	name := g.fs.Filename(key)
+	f, err := createTemp(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err = os.MkdirAll(filepath.Dir(name), 0o700); err == nil {
+			f, err = createTemp(name)
+		}
+	}
+	if errors.Is(err, fs.ErrExist) {
+		return g.Store(key, nil)
+	}
+	if err != nil {
+		return err
+	}
+	err = g.commit(f)
+	if cerr := f.close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(name)
+	}
+	return err
+}
+
 // writeTemp writes value to a new temporary file in dir (made if
 // missing) and returns it, open.
 func writeTemp(dir string, value []byte) (tempFile, error) {

@@ -230,3 +230,59 @@ func TestGroupFilesRemoveStaleTemps(t *testing.T) {
 		}
 	}
 }
+
+// Mark makes its key's file, empty, in place: the key shows at once (it
+// has no value anybody reads) and Mark returns only once a sync has
+// returned; a failed sync removes the file; a key that exists goes
+// through Store; and no temporary file is ever left.
+func TestGroupFilesMark(t *testing.T) {
+	dir, g, gs, fsys := gatedGroup(t)
+	ctx := context.Background()
+	done := make(chan error, 1)
+	go func() { done <- g.Mark("csb/jobs/owner/h/j1") }()
+	<-gs.started
+	// Made in place, not renamed into place after the sync.
+	if !fsys.Exists(ctx, "csb/jobs/owner/h/j1") {
+		t.Fatal("Mark's file is not in place while its sync runs")
+	}
+	noTemps(t, dir)
+	select {
+	case err := <-done:
+		t.Fatalf("Mark returned before its sync: %v", err)
+	default:
+	}
+	gs.release <- nil
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got, err := fsys.Load(ctx, "csb/jobs/owner/h/j1"); err != nil || len(got) != 0 {
+		t.Fatalf("marked key: %q, %v", got, err)
+	}
+
+	// A failed sync: the key is gone again.
+	go func() { done <- g.Mark("csb/jobs/owner/h/j2") }()
+	<-gs.started
+	gs.release <- errors.New("disk on fire")
+	if err := <-done; err == nil || !strings.Contains(err.Error(), "disk on fire") {
+		t.Fatalf("Mark after a failed sync: %v", err)
+	}
+	if fsys.Exists(ctx, "csb/jobs/owner/h/j2") {
+		t.Fatal("a Mark whose sync failed left its key")
+	}
+
+	// An existing key (an index key written by Store, with a value):
+	// stored again through Store, empty.
+	if err := fsys.Store(ctx, "csb/jobs/owner/h/j3", []byte("j3")); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- g.Mark("csb/jobs/owner/h/j3") }()
+	<-gs.started
+	gs.release <- nil
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got, err := fsys.Load(ctx, "csb/jobs/owner/h/j3"); err != nil || len(got) != 0 {
+		t.Fatalf("re-marked key: %q, %v", got, err)
+	}
+	noTemps(t, dir)
+}

@@ -58,6 +58,15 @@ func (c caddyStore) Store(ctx context.Context, key string, value []byte) error {
 	return c.s.Store(ctx, key, value)
 }
 
+// Mark implements store.Marker: on the group-committed file storage an
+// empty file made in place (groupFiles.Mark), elsewhere an empty value.
+func (c caddyStore) Mark(ctx context.Context, key string) error {
+	if c.g != nil {
+		return c.g.Mark(key)
+	}
+	return c.s.Store(ctx, key, []byte{})
+}
+
 // Delete implements store.Store. Deleting a missing key is not an error.
 func (c caddyStore) Delete(ctx context.Context, key string) error {
 	if err := c.s.Delete(ctx, key); err != nil && !errors.Is(err, fs.ErrNotExist) {

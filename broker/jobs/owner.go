@@ -103,7 +103,7 @@ func (m *Manager) admit(ctx context.Context, j *Job) (*Result, error) {
 			return result(csbmsg.StatusUnableToFindResource, nil, "%s", q.Error()), nil
 		}
 	}
-	if err := m.store.Store(ctx, ownerPrefix+h+"/"+j.ID, []byte(j.ID)); err != nil {
+	if err := store.Mark(ctx, m.store, ownerPrefix+h+"/"+j.ID); err != nil {
 		m.counts.forget(h)
 		m.dropIndex(j)
 		return nil, fmt.Errorf("%w: %v", ErrNotRecorded, err)

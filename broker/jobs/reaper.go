@@ -8,6 +8,7 @@ import (
 
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/broker/placement"
+	"github.com/caddy-csb/caddy-csb/broker/store"
 )
 
 // reapLoop runs a pass at once (reconciling what an earlier process left)
@@ -103,7 +104,7 @@ func (m *Manager) ReapOnce(ctx context.Context) (PassStats, error) {
 		m.indexJob(j)
 		if k := ownerKey(j.Owner, j.ID); marks[k] != "" {
 			delete(marks, k)
-		} else if err := m.store.Store(ctx, k, []byte(j.ID)); err != nil {
+		} else if err := store.Mark(ctx, m.store, k); err != nil {
 			// A record written before the owner index existed.
 			m.logger.Warn("adding a job's owner index key", zap.String("job_id", j.ID), zap.Error(err))
 		}

@@ -68,6 +68,24 @@ func Count(ctx context.Context, s Store, prefix string) (int, error) {
 	return len(keys), err
 }
 
+// Marker is implemented by a Store that stores a key nobody reads the
+// value of (an index entry, known by its name alone) more cheaply than
+// Store does.
+type Marker interface {
+	// Mark stores key with an empty value, as durably as Store. A value
+	// already under key may stay.
+	Mark(ctx context.Context, key string) error
+}
+
+// Mark stores key as an index entry whose value nobody reads: s's own
+// Mark when it has one (Marker), else an empty value through Store.
+func Mark(ctx context.Context, s Store, key string) error {
+	if m, ok := s.(Marker); ok {
+		return m.Mark(ctx, key)
+	}
+	return s.Store(ctx, key, nil)
+}
+
 // Memory is an in-memory Store. The zero value is ready to use.
 type Memory struct {
 	mu    sync.Mutex
