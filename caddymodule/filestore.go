@@ -34,6 +34,11 @@ import (
 // before its key shows it, and a Store returns only then; the rename
 // itself is not synced (certmagic does not sync it either).
 //
+// Index entries, keys whose value nobody reads, need neither a
+// temporary file nor a rename: Mark makes the key's file empty in place
+// and joins the next sync; MarkLazy makes it and leaves it to the next
+// Store's sync, which then syncs the whole file system.
+//
 // No library offers this: certmagic syncs per file, and the group
 // commit has to share the storage's own file layout (Filename) so that
 // every Caddy instance and certmagic itself read the keys as before.
@@ -41,12 +46,16 @@ import (
 type groupFiles struct {
 	fs *certmagic.FileStorage
 	// sync makes the given files durable, and may sync more (every file
-	// written before the call); nil: not available here.
-	sync func(files []tempFile) error
+	// written before the call); with all, every file written before the
+	// call. nil: not available here.
+	sync func(files []tempFile, all bool) error
 
 	mu      sync.Mutex
 	syncing bool
 	next    []waiter // writers waiting for the sync after the running one
+	// unsynced: a MarkLazy made a file since the last sync began; the
+	// next sync is of every file (all).
+	unsynced bool
 }
 
 type waiter struct {
@@ -177,6 +186,34 @@ func (g *groupFiles) Mark(key string) error {
 	return err
 }
 
+// MarkLazy makes key's file, empty, in place, and leaves its durability
+// to the next sync (store.LazyMarker): the first Store to begin after
+// MarkLazy returns, whoever calls it, syncs the whole file system
+// instead of its own file alone, and so makes the key durable before it
+// returns. A job create's owner index key is followed by the job's
+// write-ahead record before anything else happens: one sync for both
+// instead of two in a row on a create's path. A key that exists is
+// left as it is (made before, it is durable or awaits the same sync).
+func (g *groupFiles) MarkLazy(key string) error {
+	name := g.fs.Filename(key)
+	f, err := createTemp(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err = os.MkdirAll(filepath.Dir(name), 0o700); err == nil {
+			f, err = createTemp(name)
+		}
+	}
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	g.mu.Lock()
+	g.unsynced = true
+	g.mu.Unlock()
+	return f.close()
+}
+
 // writeTemp writes value to a new temporary file in dir (made if
 // missing) and returns it, open.
 func writeTemp(dir string, value []byte) (tempFile, error) {
@@ -218,10 +255,19 @@ func (g *groupFiles) commit(f tempFile) error {
 		return <-done
 	}
 	g.syncing = true
+	all := g.takeUnsynced()
 	g.mu.Unlock()
-	err := g.sync([]tempFile{f})
+	err := g.sync([]tempFile{f}, all)
 	g.handOver()
 	return err
+}
+
+// takeUnsynced reports whether a lazy mark awaits a sync, and clears
+// it: the sync the caller begins covers it. g.mu is held.
+func (g *groupFiles) takeUnsynced() bool {
+	all := g.unsynced
+	g.unsynced = false
+	return all
 }
 
 // handOver ends a sync: the writers that queued during it get a sync of
@@ -235,13 +281,14 @@ func (g *groupFiles) handOver() {
 		g.mu.Unlock()
 		return
 	}
+	all := g.takeUnsynced()
 	g.mu.Unlock()
 	go func() {
 		files := make([]tempFile, len(batch))
 		for i, w := range batch {
 			files[i] = w.f
 		}
-		err := g.sync(files)
+		err := g.sync(files, all)
 		for _, w := range batch {
 			w.done <- err
 		}

@@ -73,17 +73,17 @@ func (f tempFile) close() error {
 	return nil
 }
 
-// fsSync returns groupFiles' sync under root: an fsync of a lone file,
-// else a sync of the file system holding root (syncfs(2) on a descriptor
-// of root, opened at the first such sync and kept).
-func fsSync(root string) func([]tempFile) error {
+// fsSync returns groupFiles' sync under root: an fsync of a lone file
+// (unless all), else a sync of the file system holding root (syncfs(2)
+// on a descriptor of root, opened at the first such sync and kept).
+func fsSync(root string) func([]tempFile, bool) error {
 	var (
 		once sync.Once
 		dir  *os.File
 		oerr error
 	)
-	return func(files []tempFile) error {
-		if len(files) == 1 {
+	return func(files []tempFile, all bool) error {
+		if len(files) == 1 && !all {
 			return files[0].sync()
 		}
 		once.Do(func() {

@@ -6,7 +6,7 @@ import "os"
 
 // fsSync is not available here: Stores are certmagic's own, and
 // tempFile only keeps the package building.
-func fsSync(string) func([]tempFile) error { return nil }
+func fsSync(string) func([]tempFile, bool) error { return nil }
 
 func renameFile(from, to string) error { return os.Rename(from, to) }
 

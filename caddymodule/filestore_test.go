@@ -19,7 +19,8 @@ import (
 // each one until the test lets it go.
 type gatedSync struct {
 	calls   atomic.Int32
-	sizes   []int // files given to each sync
+	sizes   []int  // files given to each sync
+	alls    []bool // each sync's all
 	started chan int32
 	release chan error
 }
@@ -28,8 +29,9 @@ func newGatedSync() *gatedSync {
 	return &gatedSync{started: make(chan int32, 16), release: make(chan error)}
 }
 
-func (s *gatedSync) sync(files []tempFile) error {
+func (s *gatedSync) sync(files []tempFile, all bool) error {
 	s.sizes = append(s.sizes, len(files)) // syncs never overlap
+	s.alls = append(s.alls, all)
 	n := s.calls.Add(1)
 	s.started <- n
 	return <-s.release
@@ -283,6 +285,41 @@ func TestGroupFilesMark(t *testing.T) {
 	}
 	if got, err := fsys.Load(ctx, "csb/jobs/owner/h/j3"); err != nil || len(got) != 0 {
 		t.Fatalf("re-marked key: %q, %v", got, err)
+	}
+	noTemps(t, dir)
+}
+
+// MarkLazy makes its key's file in place with no sync of its own; the
+// next Store to begin syncs every file (all) even when it is alone, so
+// that the key is durable once that Store returns; a Store after that
+// syncs its own file again.
+func TestGroupFilesMarkLazy(t *testing.T) {
+	dir, g, gs, fsys := gatedGroup(t)
+	ctx := context.Background()
+	if err := g.MarkLazy("csb/jobs/owner/h/j1"); err != nil {
+		t.Fatal(err)
+	}
+	if n := gs.calls.Load(); n != 0 || !fsys.Exists(ctx, "csb/jobs/owner/h/j1") {
+		t.Fatalf("MarkLazy: %d syncs, key exists %v; want none and true", n, fsys.Exists(ctx, "csb/jobs/owner/h/j1"))
+	}
+	// A key that exists stays as it is.
+	if err := g.MarkLazy("csb/jobs/owner/h/j1"); err != nil {
+		t.Fatal(err)
+	}
+	store := func(key string) {
+		t.Helper()
+		done := make(chan error, 1)
+		go func() { done <- g.Store(key, []byte("v")) }()
+		<-gs.started
+		gs.release <- nil
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	store("csb/jobs/wal/x.1")
+	store("csb/jobs/wal/x.2")
+	if len(gs.alls) != 2 || !gs.alls[0] || gs.alls[1] || gs.sizes[0] != 1 {
+		t.Fatalf("syncs after a lazy mark: all %v, files %v; want [true false], a lone file first", gs.alls, gs.sizes)
 	}
 	noTemps(t, dir)
 }

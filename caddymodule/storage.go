@@ -67,6 +67,16 @@ func (c caddyStore) Mark(ctx context.Context, key string) error {
 	return c.s.Store(ctx, key, []byte{})
 }
 
+// MarkLazy implements store.LazyMarker: on the group-committed file
+// storage an empty file made in place whose sync is the next Store's
+// (groupFiles.MarkLazy), elsewhere Mark.
+func (c caddyStore) MarkLazy(ctx context.Context, key string) error {
+	if c.g != nil {
+		return c.g.MarkLazy(key)
+	}
+	return c.Mark(ctx, key)
+}
+
 // Delete implements store.Store. Deleting a missing key is not an error.
 func (c caddyStore) Delete(ctx context.Context, key string) error {
 	if err := c.s.Delete(ctx, key); err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -103,7 +103,13 @@ func (m *Manager) admit(ctx context.Context, j *Job) (*Result, error) {
 			return result(csbmsg.StatusUnableToFindResource, nil, "%s", q.Error()), nil
 		}
 	}
-	if err := store.Mark(ctx, m.store, ownerPrefix+h+"/"+j.ID); err != nil {
+	// The key is made without a sync of its own: whatever follows
+	// stores the job's record (its write-ahead record, or its file)
+	// before the job is answered as existing or a provider is called,
+	// and that write makes the key durable too (store.LazyMarker). A
+	// crash before it leaves at most a key without a record, which
+	// nothing reads as a job and the reaper's pass deletes.
+	if err := store.MarkLazy(ctx, m.store, ownerPrefix+h+"/"+j.ID); err != nil {
 		m.counts.forget(h)
 		m.dropIndex(j)
 		return nil, fmt.Errorf("%w: %v", ErrNotRecorded, err)

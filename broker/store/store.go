@@ -86,6 +86,25 @@ func Mark(ctx context.Context, s Store, key string) error {
 	return s.Store(ctx, key, nil)
 }
 
+// LazyMarker is implemented by a Store that can leave an index entry's
+// durability to the next write: MarkLazy makes key visible at once, and
+// durable no later than the first Store that begins after MarkLazy
+// returns (a crash before then may keep it or lose it). A caller that
+// always stores something before it relies on the key saves a sync.
+type LazyMarker interface {
+	MarkLazy(ctx context.Context, key string) error
+}
+
+// MarkLazy stores key as an index entry that the next Store makes
+// durable: s's own MarkLazy when it has one (LazyMarker), else Mark,
+// durable at once.
+func MarkLazy(ctx context.Context, s Store, key string) error {
+	if m, ok := s.(LazyMarker); ok {
+		return m.MarkLazy(ctx, key)
+	}
+	return Mark(ctx, s, key)
+}
+
 // Memory is an in-memory Store. The zero value is ready to use.
 type Memory struct {
 	mu    sync.Mutex
