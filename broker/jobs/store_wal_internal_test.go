@@ -2,6 +2,8 @@ package jobs
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -75,4 +77,73 @@ func walManager(t *testing.T) (*store.Memory, *Manager) {
 	}
 	t.Cleanup(m.Stop)
 	return st, m
+}
+
+// blockOnce is a memory store whose first Store of key blocks until
+// release is closed.
+type blockOnce struct {
+	*store.Memory
+	key     string
+	once    sync.Once
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (s *blockOnce) Store(ctx context.Context, key string, value []byte) error {
+	if key == s.key {
+		blocked := false
+		s.once.Do(func() { blocked = true })
+		if blocked {
+			close(s.entered)
+			<-s.release
+		}
+	}
+	return s.Memory.Store(ctx, key, value)
+}
+
+// A job's settles run one at a time in Rev order, and never wait for
+// another job's: while one job's file write hangs on the disk, another
+// job (one whose id fell in the same stripe of the lock settles used to
+// share) settles, and the hung job's later settle waits for it and
+// writes last.
+func TestSettlesWaitOnlyForTheirOwnJob(t *testing.T) {
+	const a = "settlejob0000000000000"
+	b := ""
+	for i := 0; b == ""; i++ {
+		if id := fmt.Sprintf("settlejob%013d", i+1); stripe(id) == stripe(a) {
+			b = id
+		}
+	}
+	st := &blockOnce{Memory: new(store.Memory), key: jobKey(a), entered: make(chan struct{}), release: make(chan struct{})}
+	m, err := New(Config{Store: st, Placer: nopPlacer{}, GroupCommit: true, Adapter: func(string, catalog.Kind) (contract.Adapter, bool) { return nil, false }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Stop)
+	ctx := context.Background()
+	w := m.wal
+	first := make(chan error, 1)
+	go func() { first <- w.store(ctx, a, 1, []byte(`{"rev":1}`)) }()
+	<-st.entered
+	second := make(chan error, 1)
+	go func() { second <- w.store(ctx, a, 2, []byte(`{"rev":2}`)) }()
+	other := make(chan error, 1)
+	go func() { other <- w.store(ctx, b, 1, []byte(`{"rev":1}`)) }()
+	select {
+	case err := <-other:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("another job's settle waited for the hung one")
+	}
+	close(st.release)
+	for _, ch := range []chan error{first, second} {
+		if err := <-ch; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, _ := st.Load(ctx, jobKey(a)); string(got) != `{"rev":2}` {
+		t.Fatalf("job file %q, want rev 2 written last", got)
+	}
 }

@@ -98,7 +98,11 @@ type jobWAL struct {
 	jobs    map[string]*walJob
 	files   map[string]map[string]bool // log file → unsettled jobs in it
 
-	settleMu [64]sync.Mutex // per stripe of job ids: settles in Rev order
+	// settling queues the settles of each job: one job's run in Rev
+	// order, and never wait for another job's (a lock per stripe of
+	// ids, held across the file's sync, made up to a hundred concurrent
+	// creates' settles queue behind others').
+	settling store.LockQueue
 	settled  map[string]uint64
 }
 
@@ -248,9 +252,10 @@ func (w *jobWAL) dropUnclaimed(key string, err error) {
 // store writes a job record to its file unless a newer one was written
 // there (settles of one job run in Rev order).
 func (w *jobWAL) store(ctx context.Context, id string, rev uint64, data []byte) error {
-	mu := &w.settleMu[stripe(id)]
-	mu.Lock()
-	defer mu.Unlock()
+	if _, err := w.settling.Acquire(ctx, id); err != nil {
+		return fmt.Errorf("storing job %s: waiting for its earlier settle: %w", id, err)
+	}
+	defer w.settling.Release(id)
 	w.mu.Lock()
 	done := w.settled[id]
 	w.mu.Unlock()
