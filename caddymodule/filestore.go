@@ -164,12 +164,7 @@ func (g *groupFiles) Store(key string, value []byte) error {
 // removes the file made, as Store leaves nothing behind.
 func (g *groupFiles) Mark(key string) error {
 	name := g.fs.Filename(key)
-	f, err := createTemp(name)
-	if errors.Is(err, fs.ErrNotExist) {
-		if err = os.MkdirAll(filepath.Dir(name), 0o700); err == nil {
-			f, err = createTemp(name)
-		}
-	}
+	f, err := createMark(name)
 	if errors.Is(err, fs.ErrExist) {
 		return g.Store(key, nil)
 	}
@@ -186,6 +181,18 @@ func (g *groupFiles) Mark(key string) error {
 	return err
 }
 
+// createMark creates the file name, which must not exist (O_EXCL),
+// making its directory if missing.
+func createMark(name string) (tempFile, error) {
+	f, err := createTemp(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err = os.MkdirAll(filepath.Dir(name), 0o700); err == nil {
+			f, err = createTemp(name)
+		}
+	}
+	return f, err
+}
+
 // MarkLazy makes key's file, empty, in place, and leaves its durability
 // to the next sync (store.LazyMarker): the first Store to begin after
 // MarkLazy returns, whoever calls it, syncs the whole file system
@@ -196,12 +203,7 @@ func (g *groupFiles) Mark(key string) error {
 // left as it is (made before, it is durable or awaits the same sync).
 func (g *groupFiles) MarkLazy(key string) error {
 	name := g.fs.Filename(key)
-	f, err := createTemp(name)
-	if errors.Is(err, fs.ErrNotExist) {
-		if err = os.MkdirAll(filepath.Dir(name), 0o700); err == nil {
-			f, err = createTemp(name)
-		}
-	}
+	f, err := createMark(name)
 	if errors.Is(err, fs.ErrExist) {
 		return nil
 	}
