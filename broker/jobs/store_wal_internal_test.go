@@ -147,3 +147,23 @@ func TestSettlesWaitOnlyForTheirOwnJob(t *testing.T) {
 		t.Fatalf("job file %q, want rev 2 written last", got)
 	}
 }
+
+// A settle whose context has ended still writes the job's file, as it
+// did when settles waited on a mutex: a create whose request went away
+// (a broker stopping, a platform that hung up) must not leave its job
+// only in the log while its idempotency key is written (TestOSBRestart
+// found a job provisioned twice after a restart).
+func TestSettleWritesAfterItsContextEnded(t *testing.T) {
+	st, m := walManager(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for i := range 20 {
+		id := fmt.Sprintf("endedctx%014d", i)
+		if err := m.wal.store(ctx, id, 1, []byte(`{"rev":1}`)); err != nil {
+			t.Fatalf("settle %d with an ended context: %v", i, err)
+		}
+		if _, err := st.Load(context.Background(), jobKey(id)); err != nil {
+			t.Fatalf("settle %d with an ended context wrote nothing: %v", i, err)
+		}
+	}
+}

@@ -252,9 +252,10 @@ func (w *jobWAL) dropUnclaimed(key string, err error) {
 // store writes a job record to its file unless a newer one was written
 // there (settles of one job run in Rev order).
 func (w *jobWAL) store(ctx context.Context, id string, rev uint64, data []byte) error {
-	if _, err := w.settling.Acquire(ctx, id); err != nil {
-		return fmt.Errorf("storing job %s: waiting for its earlier settle: %w", id, err)
-	}
+	// Not given up when ctx ends: a settle waits for the job's earlier
+	// one as it did on a mutex, and the write itself decides (a create
+	// whose request went away still settles).
+	_, _ = w.settling.Acquire(context.WithoutCancel(ctx), id)
 	defer w.settling.Release(id)
 	w.mu.Lock()
 	done := w.settled[id]
