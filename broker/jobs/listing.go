@@ -394,22 +394,13 @@ func (m *Manager) IndexReady() <-chan struct{} {
 // every record the index keeps.
 func (m *Manager) refreshIndex(ctx context.Context) error {
 	gen := m.index.begin()
-	ids, vers, err := m.listVersions(ctx)
+	ids, err := m.listIDs(ctx)
 	if err != nil {
 		return err
 	}
-	prev := m.memo.current()
-	next := make(map[string]*reapMemo, len(ids))
-	defer m.memo.replace(next)
-	for i, id := range ids {
+	for _, id := range ids {
 		if ctx.Err() != nil {
 			return ctx.Err()
-		}
-		// A record unchanged since it was last read (reapmemo.go).
-		if r := m.memo.lookup(prev, id, vers[i], false); r != nil && !m.logged(id) {
-			next[r.entry.id] = r
-			m.index.put(r.entry)
-			continue
 		}
 		data, err := m.store.Load(ctx, jobKey(id))
 		if err != nil {
@@ -419,11 +410,7 @@ func (m *Manager) refreshIndex(ctx context.Context) error {
 		if json.Unmarshal(data, &r) != nil || r.ID != id {
 			continue
 		}
-		e := entryOf(r.ID, r.Owner, r.ProviderID, r.Status, r.Kind, r.Created, r.Rev)
-		m.index.put(e)
-		if !m.logged(id) {
-			next[e.id] = &reapMemo{ver: vers[i], entry: e}
-		}
+		m.index.put(entryOf(r.ID, r.Owner, r.ProviderID, r.Status, r.Kind, r.Created, r.Rev))
 	}
 	m.index.end(gen, m.stillStored(ctx))
 	return nil
