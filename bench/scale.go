@@ -36,8 +36,8 @@ const (
 	// scaleEnded jobs among them have ended leases: the first reaper
 	// pass of the measured broker reclaims them.
 	scaleEnded = 100
-	// scaleIdle is the window of the steady-state CPU figure: longer
-	// than one reaper interval.
+	// scaleIdle is the window of the CPU figure with no request after
+	// the pages: longer than one reaper interval.
 	scaleIdle  = 35 * time.Second
 	scalePages = 20 // pages timed per listing
 )

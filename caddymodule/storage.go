@@ -320,6 +320,8 @@ var (
 	_ store.Store         = caddyStore{}
 	_ store.Counter       = caddyStore{}
 	_ store.SessionLocker = caddyStore{}
+	_ store.Marker        = caddyStore{}
+	_ store.LazyMarker    = caddyStore{}
 )
 
 // contextStore returns the store over the context's configured storage,

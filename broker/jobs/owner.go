@@ -33,7 +33,8 @@ import (
 // without reading them, for Config.MaxJobsPerOwner.
 //
 // The index key is written under the job's lock before the job's first
-// record and deleted after its record; the reaper adds the keys of
+// record, and is durable once that record is (store.MarkLazy); it is
+// deleted after its record; the reaper adds the keys of
 // records written before the index existed and deletes keys whose record
 // is gone (see reconcileOwners).
 const ownerPrefix = "csb/jobs/owner/"

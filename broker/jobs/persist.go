@@ -248,11 +248,6 @@ const fillStripes = 1024
 // stripeSeed seeds the hash that spreads job ids over stripes.
 var stripeSeed = maphash.MakeSeed()
 
-// stripe spreads job ids over 64 stripes (the log's settle locks).
-func stripe(id string) int {
-	return int(maphash.String(stripeSeed, id) % 64)
-}
-
 func fillStripe(id string) int {
 	return int(maphash.String(stripeSeed, id) % fillStripes)
 }
