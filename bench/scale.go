@@ -339,7 +339,14 @@ func benchScale(cfg *config) ([]row, error) {
 	if err != nil {
 		return nil, err
 	}
-	time.Sleep(scaleIdle)
+	if cfg.pprof != "" {
+		// What the background passes spend the window on.
+		if err := cpuProfile(p, int(scaleIdle/time.Second), filepath.Join(cfg.pprof, "scale-idle.pprof")); err != nil {
+			return nil, err
+		}
+	} else {
+		time.Sleep(scaleIdle)
+	}
 	c1, err := readCPU(p)
 	if err != nil {
 		return nil, err

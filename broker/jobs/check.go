@@ -7,8 +7,8 @@ package jobs
 //
 //   - periodically: every Config.CheckInterval, a pass (under the store
 //     lock "csb-jobs-checker", so one instance of a cluster runs it) checks
-//     each successful job not checked within the interval; the first pass
-//     after Start checks every successful job;
+//     each successful job not confirmed within the interval; the first
+//     pass after Start checks every successful job;
 //   - on renewal: a lease renewal checks first, and a vanished resource is
 //     not renewed;
 //   - on reads that find the last check older than twice the interval
@@ -24,9 +24,25 @@ package jobs
 // purged after RetainFailed like other failed jobs. The reason says the
 // resource is gone and carries the provider's message. Other errors
 // (transport, 5xx) change nothing: the resource may well exist.
+//
+// A pass writes nothing for the resources that are there. With 100,000
+// jobs, writing each job's check time (under the job's lock, durably)
+// kept a core busy for as long as a pass ran. Instead a pass keeps a
+// checkMark: when it began and the jobs it did not confirm (not due,
+// held back, or their provider could not tell), with when they were
+// confirmed before. Every other job that was successful when the pass
+// read it was confirmed at the mark's start; a job that became
+// successful after that has a later Updated. The mark is one small
+// record (checkMarkKey) that the next pass of any instance adopts, so a
+// cluster still asks each provider once per interval; between passes
+// the reads of an instance decide with the mark it last ran or adopted.
+// A job's own Checked is written only where its record is written
+// anyway (a renewal, a read-started check, a resource found gone).
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -65,7 +81,9 @@ func (m *Manager) CheckOnce(ctx context.Context) (CheckStats, error) {
 	return m.checkPass(ctx, m.c().CheckInterval)
 }
 
-// checkPass checks the successful jobs last checked more than age ago.
+// checkPass checks the successful jobs last confirmed more than age
+// ago. It probes without the jobs' locks; a resource that looks gone is
+// probed again under the job's lock (checkJob) before the job fails.
 func (m *Manager) checkPass(ctx context.Context, age time.Duration) (CheckStats, error) {
 	var st CheckStats
 	unlock, err := m.lock(ctx, "checker", time.Second)
@@ -77,27 +95,113 @@ func (m *Manager) checkPass(ctx context.Context, age time.Duration) (CheckStats,
 	}
 	defer unlock()
 	m.pruneChecking()
+	m.adoptCheckMark(ctx)
+	start := m.now()
 	ids, err := m.listIDs(ctx)
 	if err != nil {
 		return st, err
 	}
+	others := map[string]time.Time{}
 	for _, id := range ids {
 		if ctx.Err() != nil {
 			return st, ctx.Err()
 		}
 		j, err := m.loadStore(ctx, id, false)
-		if err != nil || !m.checkDue(j, age) {
+		if err != nil {
+			if !errors.Is(err, ErrNoJob) {
+				others[id] = time.Time{}
+			}
 			continue
 		}
-		checked, gone := m.checkJob(ctx, id, age)
-		if checked {
-			st.Checked++
+		if !checkable(j) {
+			continue
 		}
-		if gone {
-			st.Gone++
+		if !m.checkDue(j, age) {
+			others[id] = m.lastConfirmed(j)
+			continue
+		}
+		gone, why := m.probe(ctx, j)
+		st.Checked++
+		switch {
+		case gone:
+			others[id] = m.lastConfirmed(j)
+			if _, g := m.checkJob(ctx, id, age); g {
+				st.Gone++
+			}
+		case why != "":
+			others[id] = m.lastConfirmed(j) // the provider could not tell
 		}
 	}
+	if st.Checked > 0 {
+		m.setCheckMark(ctx, &checkMark{Start: start, Others: others})
+	}
 	return st, nil
+}
+
+// checkMarkKey is the stored checkMark of the cluster's last pass.
+const checkMarkKey = "csb/checked/jobs"
+
+// checkMark is what a completed check pass confirmed: every job that was
+// successful when it read it, confirmed at Start, except Others, each
+// with when it was confirmed before (zero: never).
+type checkMark struct {
+	Start  time.Time            `json:"start"`
+	Others map[string]time.Time `json:"others,omitempty"`
+}
+
+// adoptCheckMark takes the stored mark when another instance's pass
+// left a later one than this instance's.
+func (m *Manager) adoptCheckMark(ctx context.Context) {
+	data, err := m.store.Load(ctx, checkMarkKey)
+	if err != nil {
+		return // none yet, or unreadable: this pass makes one
+	}
+	var mark checkMark
+	if json.Unmarshal(data, &mark) != nil {
+		return
+	}
+	if cur := m.checkMark.Load(); cur == nil || mark.Start.After(cur.Start) {
+		m.checkMark.Store(&mark)
+	}
+}
+
+// setCheckMark keeps mark and stores it for the cluster. A mark that
+// cannot be stored still serves this instance; other instances check
+// again.
+func (m *Manager) setCheckMark(ctx context.Context, mark *checkMark) {
+	m.checkMark.Store(mark)
+	data, err := json.Marshal(mark)
+	if err == nil {
+		err = m.store.Store(ctx, checkMarkKey, data)
+	}
+	if err != nil && ctx.Err() == nil {
+		m.logger.Warn("recording a resource check pass", zap.Error(err))
+	}
+}
+
+// lastConfirmed is when j's resource was last confirmed: its own
+// Checked (or, never checked, when it was last written) or the last
+// pass's mark, whichever is later.
+func (m *Manager) lastConfirmed(j *Job) time.Time {
+	last := j.Checked
+	if last.IsZero() {
+		last = j.Updated
+	}
+	if mark := m.checkMark.Load(); mark != nil {
+		t, other := mark.Others[j.ID]
+		if !other {
+			t = mark.Start
+		}
+		if t.After(last) {
+			last = t
+		}
+	}
+	return last
+}
+
+// checkable reports whether j holds a resource a check can ask about.
+func checkable(j *Job) bool {
+	return j.Status == StatusSuccess && j.Op == nil && j.Resource != nil
 }
 
 // checkDue reports whether j's resource was last confirmed longer than
@@ -115,14 +219,7 @@ func (m *Manager) checkDue(j *Job, age time.Duration) bool {
 // start a check (checkOnRead) without waiting for the catalogue, which a
 // broker reads after its start; the check itself asks.
 func (m *Manager) checkAged(j *Job, age time.Duration) bool {
-	if j.Status != StatusSuccess || j.Op != nil || j.Resource == nil {
-		return false
-	}
-	last := j.Checked
-	if last.IsZero() {
-		last = j.Updated
-	}
-	return m.now().Sub(last) >= age
+	return checkable(j) && m.now().Sub(m.lastConfirmed(j)) >= age
 }
 
 // checkJob checks one job's resource under its lock. It reports whether

@@ -274,8 +274,10 @@ type Manager struct {
 	// checking holds the jobs a read started a background check of:
 	// zero while it runs, then when it ended (checkOnRead).
 	checking map[string]time.Time
-	started  bool
-	stopped  bool
+	// checkMark is what the last check pass confirmed (check.go).
+	checkMark atomic.Pointer[checkMark]
+	started   bool
+	stopped   bool
 	// ignoredWarned holds the owners already told, in the log, that
 	// fields of their requests were ignored (once per owner and process).
 	ignoredWarned sync.Map

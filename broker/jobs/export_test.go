@@ -1,0 +1,5 @@
+package jobs
+
+// StaleForRead reports whether a consumer's read of j would start a
+// background check of its resource (checkOnRead's decision).
+func (m *Manager) StaleForRead(j *Job) bool { return m.checkAged(j, 2*m.c().CheckInterval) }
