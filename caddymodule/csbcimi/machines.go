@@ -56,11 +56,17 @@ const (
 
 const kibPerGB = 1 << 20
 
+// createCommon is what every DSP0263 *Create carries besides its
+// template: the new resource's name, description and properties.
+type createCommon struct {
+	Name        string `json:"name" xml:"name"`
+	Description string `json:"description" xml:"description"`
+	Properties  props  `json:"properties" xml:"property"`
+}
+
 // machineCreate is DSP0263's MachineCreate.
 type machineCreate struct {
-	Name            string           `json:"name" xml:"name"`
-	Description     string           `json:"description" xml:"description"`
-	Properties      props            `json:"properties" xml:"property"`
+	createCommon
 	MachineTemplate *machineTemplate `json:"machineTemplate" xml:"machineTemplate"`
 }
 
@@ -356,7 +362,7 @@ func (c *call) request(mc *machineCreate) (*csbmsg.ServiceRequest, jobs.CreateOp
 			access = restrict(access, im.Providers)
 		}
 	}
-	opt, err := c.createOptions(mc.Name, mc.Description, mc.Properties, access)
+	opt, err := c.createOptions(mc.createCommon, access)
 	if err != nil {
 		return nil, opt, err
 	}
@@ -385,16 +391,16 @@ func (c *call) request(mc *machineCreate) (*csbmsg.ServiceRequest, jobs.CreateOp
 
 // createOptions reads a create's name, description and properties into
 // the job's labels, lease and provider choice.
-func (c *call) createOptions(name, desc string, p props, access *placement.Access) (jobs.CreateOptions, error) {
+func (c *call) createOptions(cc createCommon, access *placement.Access) (jobs.CreateOptions, error) {
 	var opt jobs.CreateOptions
 	labels := map[string]string{}
-	if name != "" {
-		labels[labelName] = name
+	if cc.Name != "" {
+		labels[labelName] = cc.Name
 	}
-	if desc != "" {
-		labels[labelDesc] = desc
+	if cc.Description != "" {
+		labels[labelDesc] = cc.Description
 	}
-	for k, v := range p {
+	for k, v := range cc.Properties {
 		switch {
 		case k == PropProvider:
 			var ids []string

@@ -21,9 +21,7 @@ import (
 
 // volumeCreate is DSP0263's VolumeCreate.
 type volumeCreate struct {
-	Name           string          `json:"name" xml:"name"`
-	Description    string          `json:"description" xml:"description"`
-	Properties     props           `json:"properties" xml:"property"`
+	createCommon
 	VolumeTemplate *volumeTemplate `json:"volumeTemplate" xml:"volumeTemplate"`
 }
 
@@ -216,7 +214,7 @@ func (c *call) createVolume() error {
 	if err != nil {
 		return err
 	}
-	opt, err := c.createOptions(vc.Name, vc.Description, vc.Properties, c.h.app.ConsumerAccess(c.owner))
+	opt, err := c.createOptions(vc.createCommon, c.h.app.ConsumerAccess(c.owner))
 	if err != nil {
 		return err
 	}
