@@ -103,6 +103,8 @@ func (c *Catalog) apply(cfg []ProviderConfig) {
 	now := c.clock.Now()
 	c.mu.Lock()
 	c.order = make(map[string]int, len(cfg))
+	c.merged = nil // a record left as not configured may be merged now
+	c.mergedGen++
 	for i, pc := range cfg {
 		c.order[pc.ID] = i
 	}

@@ -164,6 +164,13 @@ type Catalog struct {
 	leaseUse  map[string]string    // lease id → provider id whose notifications carry it
 	deleted   map[string]bool      // provider records to delete from the store
 	dirty     map[string]*provider // providers whose record the next Flush writes
+	// merged is, per provider record key, what a Load or Sync last
+	// merged of it (persist.go, syncRecords); cleared by Configure,
+	// which counts mergedGen up.
+	merged    map[string]mergedRecord
+	mergedGen uint64
+	// decoded counts the provider records Load and Sync decoded.
+	decoded atomic.Int64
 
 	version    atomic.Uint64
 	nextExpiry atomic.Int64 // unix nanoseconds of the earliest future expiry among placeable entries; 0 = none

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"hash/maphash"
 	"maps"
 	"net/url"
 	"runtime"
@@ -296,7 +297,31 @@ func (c *Catalog) syncRecords(ctx context.Context, load bool) (int, int, bool, e
 	if err != nil {
 		return 0, 0, false, err
 	}
-	recs, errs := c.readRecords(ctx, keys)
+	// A Sync decodes only the records whose bytes changed since it last
+	// merged them: merging the same record again changes nothing (a
+	// published record wins by a higher seqnumber or a later updated_at,
+	// discovered entries by a later discovered_at, leases merge to the
+	// later expiry), and with 100,000 services every Sync (10 s) decoded
+	// tens of megabytes of JSON. A Load reads them all; so does the Sync
+	// after a Configure (a record of a provider not configured was read
+	// and left). Records of providers this broker no longer holds are
+	// read again too.
+	var skip map[string]mergedRecord
+	c.mu.RLock()
+	gen := c.mergedGen
+	if !load {
+		for k, m := range c.merged {
+			if c.providers[m.provider] != nil {
+				if skip == nil {
+					skip = make(map[string]mergedRecord, len(c.merged))
+				}
+				skip[k] = m
+			}
+		}
+	}
+	c.mu.RUnlock()
+	read := c.readRecords(ctx, keys, skip)
+	recs, errs := read.recs, read.errs
 	sort.Slice(recs, func(i, j int) bool { return recs[i].Provider.ID < recs[j].Provider.ID })
 	// Journal files after the records: they hold what compaction has not
 	// folded into the records yet.
@@ -314,8 +339,27 @@ func (c *Catalog) syncRecords(ctx context.Context, load bool) (int, int, bool, e
 		}
 		changed = changed || ch
 	}
+	// A record left unread still has its leases refreshed: another
+	// record may have moved one of them.
+	for _, id := range read.unchanged {
+		if p := c.providers[id]; p != nil && c.refreshLeases(p) {
+			p.reindex()
+			c.changed(p, false)
+			changed = true
+		}
+	}
 	if changed {
 		c.resort()
+	}
+	if c.mergedGen == gen { // no Configure meanwhile
+		c.merged = read.merged
+		for k, m := range c.merged {
+			_, held := c.providers[m.provider]
+			_, configured := c.order[m.provider]
+			if !held || len(c.order) > 0 && !configured {
+				delete(c.merged, k) // left by merge: read it again
+			}
+		}
 	}
 	ns := 0
 	for id := range adopted {
@@ -436,12 +480,37 @@ func (c *Catalog) syncLoop() {
 		"catalogue records cannot be read from storage", "catalogue records read from storage again")
 }
 
-// readRecords reads and decodes the provider records of keys, on every
-// core: a catalogue of a hundred thousand services is tens of megabytes
-// of JSON, which a broker decodes before it serves (Load).
-func (c *Catalog) readRecords(ctx context.Context, keys []string) ([]*record, []error) {
+// mergedRecord is what a sync merged of one provider record: the
+// provider and a hash of the record's bytes.
+type mergedRecord struct {
+	provider string
+	sum      uint64
+}
+
+// recordSeed seeds the hashes of mergedRecord.
+var recordSeed = maphash.MakeSeed()
+
+// readResult is what readRecords read.
+type readResult struct {
+	recs []*record
+	errs []error
+	// unchanged are the providers whose records skip listed with the
+	// bytes they still have: not decoded.
+	unchanged []string
+	// merged is what the records read and left unread make of
+	// Catalog.merged.
+	merged map[string]mergedRecord
+}
+
+// readRecords reads the provider records of keys and decodes those
+// whose bytes differ from what skip holds, on every core: a catalogue
+// of a hundred thousand services is tens of megabytes of JSON, which a
+// broker decodes before it serves (Load).
+func (c *Catalog) readRecords(ctx context.Context, keys []string, skip map[string]mergedRecord) readResult {
 	out := make([]*record, len(keys))
 	errs := make([]error, len(keys))
+	sums := make([]mergedRecord, len(keys))
+	same := make([]bool, len(keys))
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for w := min(runtime.GOMAXPROCS(0), len(keys)); w > 0; w-- {
@@ -462,16 +531,36 @@ func (c *Catalog) readRecords(ctx context.Context, keys []string) ([]*record, []
 					errs[i] = err
 					continue
 				}
+				sum := maphash.Bytes(recordSeed, data)
+				if m, ok := skip[k]; ok && m.sum == sum {
+					sums[i], same[i] = m, true
+					continue
+				}
+				c.decoded.Add(1)
 				r := new(record)
 				if err := json.Unmarshal(data, r); err != nil || r.Provider.ID == "" {
 					c.logger.Warn("unreadable catalogue record skipped", zap.String("key", k), zap.Error(err))
 					continue
 				}
-				out[i] = r
+				out[i], sums[i] = r, mergedRecord{provider: r.Provider.ID, sum: sum}
 			}
 		}()
 	}
 	wg.Wait()
-	recs := slices.DeleteFunc(out, func(r *record) bool { return r == nil })
-	return recs, slices.DeleteFunc(errs, func(err error) bool { return err == nil })
+	res := readResult{merged: make(map[string]mergedRecord, len(keys))}
+	for i, k := range keys {
+		switch {
+		case same[i]:
+			res.unchanged = append(res.unchanged, sums[i].provider)
+		case out[i] != nil:
+			res.recs = append(res.recs, out[i])
+		case errs[i] != nil:
+			res.errs = append(res.errs, errs[i])
+			continue
+		default:
+			continue
+		}
+		res.merged[k] = sums[i]
+	}
+	return res
 }
