@@ -86,6 +86,9 @@ func (m *Manager) CheckOnce(ctx context.Context) (CheckStats, error) {
 // probed again under the job's lock (checkJob) before the job fails.
 func (m *Manager) checkPass(ctx context.Context, age time.Duration) (CheckStats, error) {
 	var st CheckStats
+	// Every instance adopts the cluster's last mark, also one whose
+	// pass another instance runs: its reads decide with it.
+	m.adoptCheckMark(ctx)
 	unlock, err := m.lock(ctx, "checker", time.Second)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -95,7 +98,7 @@ func (m *Manager) checkPass(ctx context.Context, age time.Duration) (CheckStats,
 	}
 	defer unlock()
 	m.pruneChecking()
-	m.adoptCheckMark(ctx)
+	m.adoptCheckMark(ctx) // one stored while this instance waited
 	start := m.now()
 	ids, err := m.listIDs(ctx)
 	if err != nil {

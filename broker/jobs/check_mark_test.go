@@ -157,3 +157,28 @@ func TestCheckMarkSharedByTheCluster(t *testing.T) {
 		t.Fatalf("second instance asked the provider %d times", n)
 	}
 }
+
+// TestCheckMarkAdoptedWhileAnotherInstanceChecks: an instance whose pass
+// finds the checker lock held still adopts the cluster's mark, so its
+// reads start no check of a job the other instance confirmed.
+func TestCheckMarkAdoptedWhileAnotherInstanceChecks(t *testing.T) {
+	e := newLifeEnv(t, func(c *jobs.Config) { c.CheckInterval = 10 * time.Minute })
+	j := lifeJob(t, e)
+	e.clock.Advance(25 * time.Minute)
+	if st, err := e.m.CheckOnce(context.Background()); err != nil || st.Checked != 1 {
+		t.Fatalf("first instance: %+v %v", st, err)
+	}
+	other := e.start(e.cfg)
+	ctx := context.Background()
+	if err := e.store.Lock(ctx, "csb-jobs-checker"); err != nil {
+		t.Fatal(err)
+	}
+	defer e.store.Unlock(ctx, "csb-jobs-checker")
+	if st, err := other.CheckOnce(ctx); err != nil || st.Checked != 0 {
+		t.Fatalf("second instance with the checker lock held: %+v %v", st, err)
+	}
+	e.clock.Advance(15 * time.Minute)
+	if other.StaleForRead(j) {
+		t.Fatal("the second instance did not adopt the mark of the first's pass")
+	}
+}
