@@ -269,11 +269,28 @@ func (c caddyStore) LockSession(ctx context.Context, name string) (uint64, error
 	if handed {
 		return lockQueue.Session(q), nil
 	}
-	if err := c.s.Lock(ctx, name); err != nil {
+	if err := c.lockStorage(ctx, name); err != nil {
 		lockQueue.Release(q)
 		return 0, err
 	}
 	return lockQueue.Begin(q), nil
+}
+
+// lockStorage takes the storage's lock of name: on Caddy's file storage
+// with an owner (filelock.go), elsewhere the storage's own Lock.
+func (c caddyStore) lockStorage(ctx context.Context, name string) error {
+	if fsys, ok := c.s.(*certmagic.FileStorage); ok {
+		return lockFile(ctx, fsys, name)
+	}
+	return c.s.Lock(ctx, name)
+}
+
+// unlockStorage releases what lockStorage took.
+func (c caddyStore) unlockStorage(ctx context.Context, name string) error {
+	if fsys, ok := c.s.(*certmagic.FileStorage); ok {
+		return unlockFile(fsys, name)
+	}
+	return c.s.Unlock(ctx, name)
 }
 
 // Unlock implements store.Store. When another taker in this process
@@ -284,11 +301,11 @@ func (c caddyStore) Unlock(ctx context.Context, name string) error {
 	if lockQueue.HandOver(q, func() {
 		uctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		_ = c.s.Unlock(uctx, name)
+		_ = c.unlockStorage(uctx, name)
 	}) {
 		return nil
 	}
-	err := c.s.Unlock(ctx, name)
+	err := c.unlockStorage(ctx, name)
 	lockQueue.Release(q)
 	return err
 }
