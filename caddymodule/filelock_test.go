@@ -20,11 +20,10 @@ func shortFileLocks(t *testing.T, refresh, stale time.Duration) {
 	t.Cleanup(func() { fileLockRefresh, fileLockStale, fileLockPoll = r, s, p })
 }
 
-// peerLock writes name's lock file as another process holding it would,
-// with its last refresh at updated.
-func peerLock(t *testing.T, fsys *certmagic.FileStorage, name string, updated time.Time) string {
+// peerLock writes the lock file filename as another process holding
+// the lock would, with its last refresh at updated.
+func peerLock(t *testing.T, filename string, updated time.Time) {
 	t.Helper()
-	filename := fileLockName(fsys, name)
 	if err := os.MkdirAll(filepath.Dir(filename), 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +31,20 @@ func peerLock(t *testing.T, fsys *certmagic.FileStorage, name string, updated ti
 	if err := os.WriteFile(filename, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return filename
+}
+
+// heldJobLock takes the lock "job" in a store over a new file storage,
+// refreshed every 10 ms and stale after a minute, and returns the store
+// and the lock's file.
+func heldJobLock(t *testing.T) (caddyStore, string) {
+	t.Helper()
+	shortFileLocks(t, 10*time.Millisecond, time.Minute)
+	fsys := &certmagic.FileStorage{Path: t.TempDir()}
+	s := newCaddyStore(fsys)
+	if err := s.Lock(context.Background(), "job"); err != nil {
+		t.Fatal(err)
+	}
+	return s, fileLockName(fsys, "job")
 }
 
 // TestFileLockOfDeadPeerGoesStale: a lock this process released and a
@@ -51,7 +63,7 @@ func TestFileLockOfDeadPeerGoesStale(t *testing.T) {
 	if err := s.Unlock(ctx, "job"); err != nil {
 		t.Fatal(err)
 	}
-	peerLock(t, fsys, "job", time.Now()) // the peer takes it, then dies
+	peerLock(t, fileLockName(fsys, "job"), time.Now()) // the peer takes it, then dies
 	lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	if err := s.Lock(lctx, "job"); err != nil {
@@ -64,20 +76,14 @@ func TestFileLockOfDeadPeerGoesStale(t *testing.T) {
 // stalled) and taken by a peer is not refreshed by the stalled holder,
 // and its Unlock leaves the peer's file alone.
 func TestFileLockNotRefreshedOnceLost(t *testing.T) {
-	shortFileLocks(t, 10*time.Millisecond, time.Minute)
-	fsys := &certmagic.FileStorage{Path: t.TempDir()}
-	s := newCaddyStore(fsys)
+	s, filename := heldJobLock(t)
 	ctx := context.Background()
-	if err := s.Lock(ctx, "job"); err != nil {
-		t.Fatal(err)
-	}
-	filename := fileLockName(fsys, "job")
 	v, ok := fileLocks.Load(filename)
 	if !ok {
 		t.Fatal("no refresh running for a held lock")
 	}
 	old := time.Now().Add(-time.Hour)
-	peerLock(t, fsys, "job", old) // broken and taken by the peer
+	peerLock(t, filename, old) // broken and taken by the peer
 	select {
 	case <-v.(*heldFileLock).done:
 	case <-time.After(5 * time.Second):
@@ -132,14 +138,8 @@ func TestFileLockExcludesCertmagicPeers(t *testing.T) {
 // without the owner; the lock is still this holder's: refreshed, and
 // removed by its Unlock.
 func TestFileLockRewrittenByCertmagicRefreshStaysMine(t *testing.T) {
-	shortFileLocks(t, 10*time.Millisecond, time.Minute)
-	fsys := &certmagic.FileStorage{Path: t.TempDir()}
-	s := newCaddyStore(fsys)
+	s, filename := heldJobLock(t)
 	ctx := context.Background()
-	if err := s.Lock(ctx, "job"); err != nil {
-		t.Fatal(err)
-	}
-	filename := fileLockName(fsys, "job")
 	meta, err := readLockFile(filename)
 	if err != nil {
 		t.Fatal(err)

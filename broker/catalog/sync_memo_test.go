@@ -9,29 +9,47 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/store"
 )
 
+// twoBrokers returns the clock and two catalogues sharing a store (no
+// background sync), both configured with providers.
+func twoBrokers(t *testing.T, providers ...string) (*clock.Fake, *Catalog, *Catalog) {
+	t.Helper()
+	fc := clock.NewFake(t0)
+	st := new(store.Memory)
+	var cfg []ProviderConfig
+	for _, id := range providers {
+		cfg = append(cfg, ProviderConfig{ID: id})
+	}
+	a := newCat(t, Options{Clock: fc, Store: st, SyncInterval: -1})
+	b := newCat(t, Options{Clock: fc, Store: st, SyncInterval: -1})
+	for _, c := range []*Catalog{a, b} {
+		_ = c.Configure(cfg)
+	}
+	return fc, a, b
+}
+
+// writeRecords makes c's changes provider records in the store (the
+// journal flushed, then compacted).
+func writeRecords(t *testing.T, c *Catalog) {
+	t.Helper()
+	if err := c.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Compact(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestSyncDecodesOnlyChangedRecords: a Sync decodes the provider records
 // whose bytes changed since it merged them, and still merges what
 // changed.
 func TestSyncDecodesOnlyChangedRecords(t *testing.T) {
-	fc := clock.NewFake(t0)
-	st := new(store.Memory)
+	fc, a, b := twoBrokers(t, "p", "q", "r")
 	ctx := context.Background()
-	a := newCat(t, Options{Clock: fc, Store: st, SyncInterval: -1})
-	b := newCat(t, Options{Clock: fc, Store: st, SyncInterval: -1})
-	cfg := []ProviderConfig{{ID: "p"}, {ID: "q"}, {ID: "r"}}
-	for _, c := range []*Catalog{a, b} {
-		_ = c.Configure(cfg)
-	}
 	for i, id := range []string{"p", "q", "r"} {
 		a.SetLease("s-"+id, t0.Add(time.Hour))
 		a.ApplyNotification(notif("s-"+id, 1, id, iaas("a", uint64(i+1))), true)
 	}
-	if err := a.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Compact(ctx); err != nil {
-		t.Fatal(err)
-	}
+	writeRecords(t, a)
 	sync := func() int64 {
 		t.Helper()
 		before := b.decoded.Load()
@@ -49,12 +67,7 @@ func TestSyncDecodesOnlyChangedRecords(t *testing.T) {
 	}
 	fc.Advance(time.Second)
 	a.ApplyNotification(notif("s-q", 2, "q", iaas("a", 2), iaas("b", 2)), true)
-	if err := a.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Compact(ctx); err != nil {
-		t.Fatal(err)
-	}
+	writeRecords(t, a)
 	if n := sync(); n != 1 {
 		t.Fatalf("a sync after one provider changed decoded %d records, want 1", n)
 	}
@@ -64,22 +77,11 @@ func TestSyncDecodesOnlyChangedRecords(t *testing.T) {
 // TestSyncAfterConfigureReadsAgain: a provider removed from the
 // configuration and added back gets its stored record merged again.
 func TestSyncAfterConfigureReadsAgain(t *testing.T) {
-	fc := clock.NewFake(t0)
-	st := new(store.Memory)
+	_, a, b := twoBrokers(t, "p")
 	ctx := context.Background()
-	a := newCat(t, Options{Clock: fc, Store: st, SyncInterval: -1})
-	b := newCat(t, Options{Clock: fc, Store: st, SyncInterval: -1})
-	for _, c := range []*Catalog{a, b} {
-		_ = c.Configure([]ProviderConfig{{ID: "p"}})
-	}
 	a.SetLease("s", t0.Add(time.Hour))
 	a.ApplyNotification(notif("s", 1, "p", iaas("a", 1)), true)
-	if err := a.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Compact(ctx); err != nil {
-		t.Fatal(err)
-	}
+	writeRecords(t, a)
 	_ = b.Sync(ctx)
 	eq(t, ids(b.Placeable(KindIaaS)), []string{"p/a"})
 	_ = b.Configure(nil)
