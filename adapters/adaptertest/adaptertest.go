@@ -186,6 +186,7 @@ func Run(t *testing.T, tg Target) {
 				t.Error("ready resource has no URI (the job's Cloud-service-URI)")
 			}
 			res = roundTrip(t, res)
+			census(t, a, res, true)
 			if c.Check != nil {
 				c.Check(t, res)
 			}
@@ -202,6 +203,7 @@ func Run(t *testing.T, tg Target) {
 				}
 			}
 			removeTo(t, tg, a, res, before, "the job")
+			census(t, a, res, false)
 			if err := a.Remove(ctx, res); err != nil {
 				t.Errorf("remove of something already gone: %v", err)
 			}
@@ -405,6 +407,20 @@ func checkFault(t *testing.T, tg Target, f Fault, want contract.ErrorKind, prepa
 	}
 	if got := tg.Inventory(); got != before {
 		t.Errorf("peer holds %d things, %d before", got, before)
+	}
+}
+
+// census checks, for an adapter that lists (contract.Census), that its
+// listing shows res as held (want) or not.
+func census(t *testing.T, a contract.Adapter, res *contract.Resource, want bool) {
+	t.Helper()
+	c, ok := a.(contract.Census)
+	if !ok {
+		return
+	}
+	held, err := c.Held(context.Background(), []*contract.Resource{res})
+	if err != nil || len(held) != 1 || held[0] != want {
+		t.Errorf("Held(%s) = %v, %v; want [%v]", res.URI, held, err, want)
 	}
 }
 

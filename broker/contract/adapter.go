@@ -80,6 +80,20 @@ type Finder interface {
 	Find(ctx context.Context, req *Request) (*Resource, error)
 }
 
+// Census is implemented by adapters that can tell, with a few listing
+// calls, which of many resources the provider still holds. The broker's
+// resource check pass (broker/jobs/check.go) asks it once per provider
+// for a batch of jobs, instead of calling Status for each: with
+// thousands of jobs a pass every five minutes would otherwise be
+// thousands of calls, which real clouds rate-limit. Held reports, for
+// each resource of res in order, true when the provider's listing showed
+// every part of it, false when it did not; the pass then asks Status,
+// which decides. A listing that misses something (paged, filtered, late)
+// only costs Status calls. Held changes nothing at the provider.
+type Census interface {
+	Held(ctx context.Context, res []*Resource) ([]bool, error)
+}
+
 // NativeIncomplete is the Resource.Native key (value "true") by which an
 // adapter's Find marks a job it found only part of, so that its Status
 // keeps reporting the resource failed.

@@ -3,7 +3,8 @@ package jobs
 // Resources that vanished at the provider. A successful job's resource
 // can disappear behind the broker's back (an operator deletes it, a
 // sandbox cloud restarts empty). The broker asks the provider (the
-// adapter's Status) on three occasions:
+// adapter's Status; in a pass, first the adapter's listing where it has
+// one, contract.Census) on three occasions:
 //
 //   - periodically: every Config.CheckInterval, a pass (under the store
 //     lock "csb-jobs-checker", so one instance of a cluster runs it) checks
@@ -70,8 +71,13 @@ func (m *Manager) checkLoop() {
 // CheckStats counts what a check pass did.
 type CheckStats struct {
 	Checked int // resources asked about
+	Listed  int // of those, confirmed by their provider's listing (contract.Census)
 	Gone    int // resources found gone: their jobs failed
 }
+
+// checkBatch is how many due jobs a pass asks a listing provider about
+// at once (one contract.Census call per provider and batch).
+const checkBatch = 512
 
 // CheckOnce runs one check pass: it asks the provider of every
 // successful job not checked within CheckInterval whether the job's
@@ -105,6 +111,7 @@ func (m *Manager) checkPass(ctx context.Context, age time.Duration) (CheckStats,
 		return st, err
 	}
 	others := map[string]time.Time{}
+	var due []*Job
 	for _, id := range ids {
 		if ctx.Err() != nil {
 			return st, ctx.Err()
@@ -123,22 +130,95 @@ func (m *Manager) checkPass(ctx context.Context, age time.Duration) (CheckStats,
 			others[id] = m.lastConfirmed(j)
 			continue
 		}
-		gone, why := m.probe(ctx, j)
-		st.Checked++
-		switch {
-		case gone:
-			others[id] = m.lastConfirmed(j)
-			if _, g := m.checkJob(ctx, id, age); g {
-				st.Gone++
-			}
-		case why != "":
-			others[id] = m.lastConfirmed(j) // the provider could not tell
+		if due = append(due, j); len(due) == checkBatch {
+			m.checkDueJobs(ctx, due, age, &st, others)
+			due = due[:0]
 		}
+	}
+	m.checkDueJobs(ctx, due, age, &st, others)
+	if ctx.Err() != nil {
+		return st, ctx.Err()
 	}
 	if st.Checked > 0 {
 		m.setCheckMark(ctx, &checkMark{Start: start, Others: others})
 	}
 	return st, nil
+}
+
+// checkDueJobs asks the providers of a batch of due jobs about their
+// resources: those whose adapter lists (contract.Census) in one call per
+// provider, the others and those a listing did not show one by one
+// (probe). What it does not confirm goes to others.
+func (m *Manager) checkDueJobs(ctx context.Context, due []*Job, age time.Duration, st *CheckStats, others map[string]time.Time) {
+	listed := m.census(ctx, due)
+	for _, j := range due {
+		if ctx.Err() != nil {
+			return
+		}
+		st.Checked++
+		if listed[j.ID] {
+			st.Listed++
+			continue
+		}
+		gone, why := m.probe(ctx, j)
+		switch {
+		case gone:
+			others[j.ID] = m.lastConfirmed(j)
+			if _, g := m.checkJob(ctx, j.ID, age); g {
+				st.Gone++
+			}
+		case why != "":
+			others[j.ID] = m.lastConfirmed(j) // the provider could not tell
+		}
+	}
+}
+
+// census returns the jobs of due whose resources their providers'
+// listings showed, asking each adapter that lists (contract.Census)
+// once. A listing that fails confirms nothing.
+func (m *Manager) census(ctx context.Context, due []*Job) map[string]bool {
+	type group struct {
+		c    contract.Census
+		jobs []*Job
+	}
+	var groups []*group
+	byAdapter := map[string]*group{} // provider id and kind: one adapter
+	for _, j := range due {
+		k := j.ProviderID + "\x00" + string(j.Kind)
+		g := byAdapter[k]
+		if g == nil {
+			ad, ok := m.c().Adapter(j.ProviderID, j.Kind)
+			c, lists := ad.(contract.Census)
+			g = &group{c: c}
+			byAdapter[k] = g
+			if ok && lists {
+				groups = append(groups, g)
+			}
+		}
+		g.jobs = append(g.jobs, j)
+	}
+	held := map[string]bool{}
+	for _, g := range groups {
+		res := make([]*contract.Resource, len(g.jobs))
+		for i, j := range g.jobs {
+			res[i] = j.Resource
+		}
+		cctx, cancel := context.WithTimeout(ctx, m.c().CallTimeout)
+		ok, err := g.c.Held(cctx, res)
+		cancel()
+		if err != nil || len(ok) != len(res) {
+			if err != nil && ctx.Err() == nil {
+				m.logger.Debug("a provider's listing for the resource check failed; asking job by job", zap.String("provider_id", g.jobs[0].ProviderID), zap.Error(err))
+			}
+			continue
+		}
+		for i, j := range g.jobs {
+			if ok[i] {
+				held[j.ID] = true
+			}
+		}
+	}
+	return held
 }
 
 // checkMarkKey is the stored checkMark of the cluster's last pass.

@@ -349,3 +349,27 @@ var (
 	_ contract.Adapter = (*Adapter)(nil)
 	_ contract.Finder  = (*Adapter)(nil)
 )
+
+// Lister is an Adapter that also lists (contract.Census): Held reports
+// which resources it holds, counted as "held" calls, and fails with the
+// Status fault.
+type Lister struct{ *Adapter }
+
+// Held implements contract.Census.
+func (l Lister) Held(_ context.Context, res []*contract.Resource) ([]bool, error) {
+	a := l.Adapter
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.init()
+	a.calls["held"]++
+	if a.statusErr != nil {
+		return nil, &contract.Error{Kind: contract.KindServer, Op: "held", Status: 503, Err: a.statusErr}
+	}
+	out := make([]bool, len(res))
+	for i, r := range res {
+		_, out[i] = a.resources[r.URI]
+	}
+	return out, nil
+}
+
+var _ contract.Census = Lister{}
