@@ -6,8 +6,11 @@ import (
 	"io/fs"
 	"os"
 	"sync"
+	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/caddy-csb/caddy-csb/broker/store"
 )
 
 // tempFile is a temporary file of groupFiles, open for writing: a bare
@@ -107,4 +110,14 @@ func renameFile(from, to string) error {
 		return &os.LinkError{Op: "rename", Old: from, New: to, Err: err}
 	}
 	return nil
+}
+
+// fileVersion is a file's version for store.Versioner: its inode, size
+// and modification time.
+func fileVersion(info fs.FileInfo) store.Version {
+	v := store.Version{0, uint64(info.Size()), uint64(info.ModTime().UnixNano())}
+	if st, ok := info.Sys().(*syscall.Stat_t); ok {
+		v[0] = st.Ino
+	}
+	return v
 }

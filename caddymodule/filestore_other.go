@@ -2,7 +2,12 @@
 
 package caddymodule
 
-import "os"
+import (
+	"io/fs"
+	"os"
+
+	"github.com/caddy-csb/caddy-csb/broker/store"
+)
 
 // fsSync is not available here: Stores are certmagic's own, and
 // tempFile only keeps the package building.
@@ -27,3 +32,9 @@ func (f tempFile) write(b []byte) error {
 
 func (f tempFile) sync() error  { return f.f.Sync() }
 func (f tempFile) close() error { return f.f.Close() }
+
+// fileVersion is a file's version for store.Versioner: its size and
+// modification time.
+func fileVersion(info fs.FileInfo) store.Version {
+	return store.Version{1, uint64(info.Size()), uint64(info.ModTime().UnixNano())}
+}

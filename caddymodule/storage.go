@@ -10,7 +10,9 @@ import (
 	"path"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
+	"strings"
 	"syscall"
 	"time"
 
@@ -139,9 +141,60 @@ func (c caddyStore) List(ctx context.Context, prefix string) ([]string, error) {
 // journal file compacted, a job purged) is left out, as List's retry
 // does on other storages.
 func listFiles(ctx context.Context, fsys *certmagic.FileStorage, prefix string) ([]string, error) {
-	root := fsys.Filename(prefix)
 	var out []string
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	err := walkFiles(ctx, fsys, prefix, func(key, _ string, _ fs.DirEntry) error {
+		out = append(out, key)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// ListVersions implements store.Versioner: on the file system a key's
+// version is its file's inode, size and modification time (a Store
+// replaces the file, so the inode changes too); elsewhere the keys of
+// List with the zero (unknown) version.
+func (c caddyStore) ListVersions(ctx context.Context, prefix string) ([]store.KeyVersion, error) {
+	fsys, ok := c.s.(*certmagic.FileStorage)
+	if !ok {
+		keys, err := c.List(ctx, prefix)
+		out := make([]store.KeyVersion, len(keys))
+		for i, k := range keys {
+			out[i].Key = k
+		}
+		return out, err
+	}
+	var out []store.KeyVersion
+	err := walkFiles(ctx, fsys, prefix, func(key, p string, d fs.DirEntry) error {
+		info, err := d.Info()
+		if d.Type()&fs.ModeSymlink != 0 {
+			info, err = os.Stat(p)
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // gone meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		out = append(out, store.KeyVersion{Key: key, Version: fileVersion(info)})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b store.KeyVersion) int { return strings.Compare(a.Key, b.Key) })
+	return out, nil
+}
+
+// walkFiles calls fn with the key, path and directory entry of every
+// file under prefix, and of every link to a file (temporary files left
+// out).
+func walkFiles(ctx context.Context, fsys *certmagic.FileStorage, prefix string, fn func(key, path string, d fs.DirEntry) error) error {
+	root := fsys.Filename(prefix)
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil // gone meanwhile, or nothing stored under prefix
@@ -171,14 +224,8 @@ func listFiles(ctx context.Context, fsys *certmagic.FileStorage, prefix string) 
 		if err != nil {
 			return err
 		}
-		out = append(out, path.Join(prefix, filepath.ToSlash(rel)))
-		return nil
+		return fn(path.Join(prefix, filepath.ToSlash(rel)), p, d)
 	})
-	if err != nil {
-		return nil, err
-	}
-	sort.Strings(out)
-	return out, nil
 }
 
 // Count implements store.Counter: on the file system, a count of the

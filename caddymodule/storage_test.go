@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/caddyserver/certmagic"
+
+	"github.com/caddy-csb/caddy-csb/broker/store"
 )
 
 // hiddenFS is a file-system storage List cannot recognise: it takes the
@@ -62,6 +64,45 @@ func TestListFilesMatchesTheStorageList(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("%s: %q, the storage's List gives %q", prefix, got, want)
 		}
+		// ListVersions (the reaper's memo) lists what List lists, each
+		// with a known version; other storages' versions are unknown.
+		for _, s := range []caddyStore{fast, slow} {
+			kvs, err := s.ListVersions(ctx, prefix)
+			if err != nil || len(kvs) != len(got) {
+				t.Fatalf("%s: ListVersions %d keys %v, List %d", prefix, len(kvs), err, len(got))
+			}
+			for i, kv := range kvs {
+				if kv.Key != got[i] || kv.Version.Same(kv.Version) != (s == fast) {
+					t.Errorf("%s: ListVersions[%d] %+v (file storage %v), List %q", prefix, i, kv, s == fast, got[i])
+				}
+			}
+		}
+	}
+	// A key's version changes when its value is replaced, even by one of
+	// the same size, and only then.
+	version := func(key string) store.Version {
+		t.Helper()
+		kvs, err := fast.ListVersions(ctx, "csb/jobs/job/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, kv := range kvs {
+			if kv.Key == key {
+				return kv.Version
+			}
+		}
+		t.Fatalf("%s not listed: %+v", key, kvs)
+		return store.Version{}
+	}
+	v1 := version("csb/jobs/job/a")
+	if v := version("csb/jobs/job/a"); !v.Same(v1) {
+		t.Fatalf("version of an unchanged key: %v then %v", v1, v)
+	}
+	if err := fast.Store(ctx, "csb/jobs/job/a", []byte("csb/jobs/job/A")); err != nil {
+		t.Fatal(err)
+	}
+	if v := version("csb/jobs/job/a"); v.Same(v1) {
+		t.Fatalf("version of a replaced key unchanged: %v", v)
 	}
 	// A write's temporary file is neither listed nor counted.
 	if err := os.WriteFile(filepath.Join(dir, "csb/jobs/job", tempPrefix+"0123"), nil, 0o600); err != nil {

@@ -394,13 +394,22 @@ func (m *Manager) IndexReady() <-chan struct{} {
 // every record the index keeps.
 func (m *Manager) refreshIndex(ctx context.Context) error {
 	gen := m.index.begin()
-	ids, err := m.listIDs(ctx)
+	ids, vers, err := m.listVersions(ctx)
 	if err != nil {
 		return err
 	}
-	for _, id := range ids {
+	prev := m.memo.current()
+	next := make(map[string]*reapMemo, len(ids))
+	defer m.memo.replace(next)
+	for i, id := range ids {
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		// A record unchanged since it was last read (reapmemo.go).
+		if r := m.memo.lookup(prev, id, vers[i], false); r != nil && !m.logged(id) {
+			next[r.entry.id] = r
+			m.index.put(r.entry)
+			continue
 		}
 		data, err := m.store.Load(ctx, jobKey(id))
 		if err != nil {
@@ -410,7 +419,11 @@ func (m *Manager) refreshIndex(ctx context.Context) error {
 		if json.Unmarshal(data, &r) != nil || r.ID != id {
 			continue
 		}
-		m.index.put(entryOf(r.ID, r.Owner, r.ProviderID, r.Status, r.Kind, r.Created, r.Rev))
+		e := entryOf(r.ID, r.Owner, r.ProviderID, r.Status, r.Kind, r.Created, r.Rev)
+		m.index.put(e)
+		if !m.logged(id) {
+			next[e.id] = &reapMemo{ver: vers[i], entry: e}
+		}
 	}
 	m.index.end(gen, m.stillStored(ctx))
 	return nil

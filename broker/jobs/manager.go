@@ -266,6 +266,7 @@ type Manager struct {
 	jobLoads map[string]jobLoadEntry   // live job → its load
 	touched  map[string]uint64         // job → trackSeq of this process's last write during a reaper pass
 	passes   int                       // reaper passes running (touched is kept only then)
+	memo     memo                      // what passes read of each record (reapmemo.go)
 	trackSeq uint64                    // counts this process's job writes
 	loads    map[string]placement.Load // provider → sum of jobLoads
 	// staleOwnerKeys are the owner index keys the last reaper pass found

@@ -87,27 +87,41 @@ func (m *Manager) ReapOnce(ctx context.Context) (PassStats, error) {
 		return st, err
 	}
 	gen := m.index.begin()
-	ids, err := m.listIDs(ctx)
+	ids, vers, err := m.listVersions(ctx)
 	if err != nil {
 		return st, err
 	}
 	loads := map[string]jobLoadEntry{}
-	for _, id := range ids {
+	prev := m.memo.startPass()
+	next := make(map[string]*reapMemo, len(ids))
+	defer m.memo.replace(next)
+	for i, id := range ids {
 		if ctx.Err() != nil {
 			return st, ctx.Err()
+		}
+		// A record unchanged since an earlier pass read it, with
+		// nothing due now: its memo stands for it (reapmemo.go).
+		if r := m.memo.lookup(prev, id, vers[i], true); r != nil && !m.logged(id) && !m.needsLook(r, m.now()) {
+			next[r.entry.id] = r
+			st.Jobs++
+			m.index.put(r.entry)
+			m.markOwner(ctx, marks, r.entry.owner.Value(), id)
+			if r.loadOK {
+				loads[r.entry.id] = jobLoadEntry{provider: r.entry.provider.Value(), load: r.load}
+			}
+			continue
 		}
 		j, err := m.loadStore(ctx, id, false)
 		if err != nil {
 			continue
 		}
+		if !m.logged(id) {
+			r := memoOf(j, vers[i])
+			next[r.entry.id] = r
+		}
 		st.Jobs++
 		m.indexJob(j)
-		if k := ownerKey(j.Owner, j.ID); marks[k] != "" {
-			delete(marks, k)
-		} else if err := store.Mark(ctx, m.store, k); err != nil {
-			// A record written before the owner index existed.
-			m.logger.Warn("adding a job's owner index key", zap.String("job_id", j.ID), zap.Error(err))
-		}
+		m.markOwner(ctx, marks, j.Owner, j.ID)
 		if p, l, ok := jobLoad(j); ok {
 			loads[j.ID] = jobLoadEntry{provider: p, load: l}
 		}
@@ -175,6 +189,21 @@ func (m *Manager) ReapOnce(ctx context.Context) (PassStats, error) {
 	m.mu.Unlock()
 	return st, nil
 }
+
+// markOwner confirms job id's owner index key for a pass: listed
+// (marks, which keeps the keys the pass has not seen), or else written
+// (a record written before the owner index existed).
+func (m *Manager) markOwner(ctx context.Context, marks map[string]string, owner, id string) {
+	if k := ownerKey(owner, id); marks[k] != "" {
+		delete(marks, k)
+	} else if err := store.Mark(ctx, m.store, k); err != nil {
+		m.logger.Warn("adding a job's owner index key", zap.String("job_id", id), zap.Error(err))
+	}
+}
+
+// logged reports whether job id is a new job of this process still in
+// its log: its newest record is there, not in the file a version names.
+func (m *Manager) logged(id string) bool { return m.wal != nil && m.wal.known(id) }
 
 type reapOutcome int
 

@@ -105,11 +105,36 @@ func MarkLazy(ctx context.Context, s Store, key string) error {
 	return Mark(ctx, s, key)
 }
 
+// Version tells states of a key's value apart without reading it: it
+// changes whenever the value is replaced. The zero Version is unknown
+// and matches nothing, not even itself (Same).
+type Version [3]uint64
+
+// Same reports whether v and o are one known version.
+func (v Version) Same(o Version) bool { return v != Version{} && v == o }
+
+// KeyVersion is a key and the version of its value.
+type KeyVersion struct {
+	Key     string
+	Version Version
+}
+
+// Versioner is implemented by a Store that lists keys with the versions
+// of their values, so that a reader can skip values it read before.
+type Versioner interface {
+	// ListVersions is List with each key's version (the zero Version
+	// where the store cannot tell).
+	ListVersions(ctx context.Context, prefix string) ([]KeyVersion, error)
+}
+
 // Memory is an in-memory Store. The zero value is ready to use.
 type Memory struct {
 	mu    sync.Mutex
 	data  map[string][]byte
 	locks map[string]chan struct{}
+	// writes numbers the Stores; vers holds each key's (ListVersions).
+	writes uint64
+	vers   map[string]uint64
 }
 
 // Load implements Store.
@@ -129,8 +154,11 @@ func (m *Memory) Store(_ context.Context, key string, value []byte) error {
 	defer m.mu.Unlock()
 	if m.data == nil {
 		m.data = make(map[string][]byte)
+		m.vers = make(map[string]uint64)
 	}
 	m.data[key] = append([]byte(nil), value...)
+	m.writes++
+	m.vers[key] = m.writes
 	return nil
 }
 
@@ -139,7 +167,23 @@ func (m *Memory) Delete(_ context.Context, key string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.data, key)
+	delete(m.vers, key)
 	return nil
+}
+
+// ListVersions implements Versioner: a key's version is the number of
+// the Store that wrote its value.
+func (m *Memory) ListVersions(ctx context.Context, prefix string) ([]KeyVersion, error) {
+	keys, _ := m.List(ctx, prefix)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]KeyVersion, 0, len(keys))
+	for _, k := range keys {
+		if n, ok := m.vers[k]; ok {
+			out = append(out, KeyVersion{Key: k, Version: Version{n}})
+		}
+	}
+	return out, nil
 }
 
 // List implements Store.
@@ -191,4 +235,7 @@ func (m *Memory) Unlock(_ context.Context, name string) error {
 	return nil
 }
 
-var _ Store = (*Memory)(nil)
+var (
+	_ Store     = (*Memory)(nil)
+	_ Versioner = (*Memory)(nil)
+)
