@@ -172,7 +172,18 @@ func (m *Manager) ReapOnce(ctx context.Context) (PassStats, error) {
 	m.reconcileOwners(ctx, marks)
 	// Install the recount, except for jobs this process changed while the
 	// pass ran: their local figures are newer than what the pass read.
+	// A new job of this process not settled yet has no file the listing
+	// could see, and its settle may write it after this: its local
+	// figures stand too (one settled since is listed or touched).
+	unsettled := m.unsettledIDs()
 	m.mu.Lock()
+	for _, id := range unsettled {
+		if _, listed := loads[id]; !listed {
+			if e, ok := m.jobLoads[id]; ok {
+				loads[id] = e
+			}
+		}
+	}
 	for id, s := range m.touched {
 		if s > seq0 {
 			if e, ok := m.jobLoads[id]; ok {

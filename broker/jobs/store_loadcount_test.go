@@ -132,3 +132,32 @@ func TestStoreLoadRecountKeepsJobsSettledAfterTheListing(t *testing.T) {
 		t.Fatalf("load of a after the pass %+v, want the created job (1 job, 2 cores)", l)
 	}
 }
+
+// TestStoreLoadRecountKeepsJobsSettledAfterThePass: a new job whose
+// settle (the write of its file) is still under way when a whole reaper
+// pass runs, listing and recounting, keeps its load: the listing could
+// not see it, and its write comes after the recount is installed (a live
+// least_loaded run placed the next job as if it did not exist).
+func TestStoreLoadRecountKeepsJobsSettledAfterThePass(t *testing.T) {
+	var hs *listHoldStore
+	e := newEnv(t, []string{"a"}, func(c *jobs.Config) {
+		hs = &listHoldStore{inner: c.Store, list: newGate(), write: newGate()}
+		c.Store = hs
+		c.GroupCommit = true
+	})
+	hs.write.arm()
+	created := make(chan *jobs.Result, 1)
+	go func() { created <- e.create("alice", 2) }()
+	<-hs.write.held // the create's settle writes the job's file
+	if _, err := e.m.ReapOnce(ctx); err != nil {
+		t.Fatalf("reaper pass: %v", err)
+	}
+	l := e.m.Load("a")
+	close(hs.write.open)
+	if r := <-created; r.Job == nil || r.Job.Status != jobs.StatusSuccess {
+		t.Fatalf("create %+v", r)
+	}
+	if l.Jobs != 1 || l.Cores != 2 {
+		t.Fatalf("load of a after the pass %+v, want the job being settled (1 job, 2 cores)", l)
+	}
+}

@@ -510,6 +510,21 @@ func (m *Manager) logIDs(ctx context.Context, key string) []string {
 	return ids
 }
 
+// unsettledIDs returns this process's new jobs whose files are not
+// written yet (none without the log).
+func (m *Manager) unsettledIDs() []string {
+	if m.wal == nil {
+		return nil
+	}
+	m.wal.mu.Lock()
+	defer m.wal.mu.Unlock()
+	ids := make([]string, 0, len(m.wal.jobs))
+	for id := range m.wal.jobs {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
 // loggedIDs returns the jobs with records in a job log: this process's
 // unsettled jobs and those of the other instances' log files the last
 // replay listed. Their index keys are not stale (reconcileOwners), even
