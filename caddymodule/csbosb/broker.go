@@ -28,6 +28,15 @@ type osbBroker struct {
 	rec    records
 	logger *zap.Logger
 	cache  catalogCache
+
+	// work counts the background operations (background); the
+	// handler's Cleanup waits for them (drain), so that a stop does not
+	// cut a provision between its job and its idempotency record (then
+	// the platform's next poll, after a restart, found no record naming
+	// the job and provisioned a second one). draining refuses new ones.
+	workMu   sync.Mutex
+	work     sync.WaitGroup
+	draining bool
 }
 
 // running marks the operations this process is working on (record key →
@@ -283,15 +292,43 @@ func (b *osbBroker) settledJob(ctx context.Context, rec *instanceRecord, what st
 // with a context bounded by workTimeout: once per instance at a time (a
 // start while the instance's work runs, in a retried poll, does nothing).
 func (b *osbBroker) background(key, opID string, work func(ctx context.Context)) {
+	b.workMu.Lock()
+	defer b.workMu.Unlock()
+	if b.draining {
+		return // a later poll, at the next configuration's handler, resumes it
+	}
 	if _, busy := running.LoadOrStore(key, opID); busy {
 		return
 	}
+	b.work.Add(1)
 	go func() {
+		defer b.work.Done()
 		defer running.Delete(key)
 		ctx, cancel := context.WithTimeout(context.Background(), workTimeout)
 		defer cancel()
 		work(ctx)
 	}()
+}
+
+// drain refuses new background operations and waits at most d for the
+// running ones; it reports whether they all ended.
+func (b *osbBroker) drain(d time.Duration) bool {
+	b.workMu.Lock()
+	b.draining = true
+	b.workMu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		b.work.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
 }
 
 // finish applies fn to the instance record under its lock, when the

@@ -25,6 +25,7 @@ import (
 	"math"
 	"net/http"
 	"strings"
+	"time"
 
 	"code.cloudfoundry.org/brokerapi/v13"
 	"github.com/caddyserver/caddy/v2"
@@ -151,6 +152,19 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	return nil
 }
 
+// drainWait bounds how long Cleanup waits for background operations.
+const drainWait = 10 * time.Second
+
+// Cleanup waits (at most drainWait) for the background operations the
+// handler started, so that a stop or reload does not cut one between
+// its steps; the broker engine, stopped before, makes them short.
+func (h *Handler) Cleanup() error {
+	if h.broker != nil && !h.broker.drain(drainWait) {
+		h.logger.Warn("csb_osb: background operations still running at cleanup; the platform's next poll resumes them")
+	}
+	return nil
+}
+
 // derive reports whether plans are derived from published offers.
 func (h *Handler) derive() bool {
 	if h.DerivePlans != nil {
@@ -222,5 +236,6 @@ func origin(r *http.Request) string {
 var (
 	_ caddy.Provisioner           = (*Handler)(nil)
 	_ caddy.Validator             = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
 )
