@@ -101,11 +101,12 @@ func TestStoreLoadRecountKeepsJobsWrittenAfterTheListing(t *testing.T) {
 	}
 }
 
-// TestStoreLoadRecountKeepsJobsSettledAfterTheListing: with the
-// group-committed log a new job's file is written (settled) after its
-// last change; a reaper pass that starts between the two and lists the
-// store before the write keeps the job's load all the same.
-func TestStoreLoadRecountKeepsJobsSettledAfterTheListing(t *testing.T) {
+// settlingCreate starts, with the group-committed log, a create of 2
+// cores on provider a and returns once its settle is held writing the
+// job's file; with holdList the next job listing is held too. created
+// gets the create's answer once the write is let through.
+func settlingCreate(t *testing.T, holdList bool) (*env, *listHoldStore, chan *jobs.Result) {
+	t.Helper()
 	var hs *listHoldStore
 	e := newEnv(t, []string{"a"}, func(c *jobs.Config) {
 		hs = &listHoldStore{inner: c.Store, list: newGate(), write: newGate()}
@@ -113,10 +114,21 @@ func TestStoreLoadRecountKeepsJobsSettledAfterTheListing(t *testing.T) {
 		c.GroupCommit = true
 	})
 	hs.write.arm()
-	hs.list.arm()
+	if holdList {
+		hs.list.arm()
+	}
 	created := make(chan *jobs.Result, 1)
 	go func() { created <- e.create("alice", 2) }()
 	<-hs.write.held // the create's settle writes the job's file
+	return e, hs, created
+}
+
+// TestStoreLoadRecountKeepsJobsSettledAfterTheListing: with the
+// group-committed log a new job's file is written (settled) after its
+// last change; a reaper pass that starts between the two and lists the
+// store before the write keeps the job's load all the same.
+func TestStoreLoadRecountKeepsJobsSettledAfterTheListing(t *testing.T) {
+	e, hs, created := settlingCreate(t, true)
 	passed := make(chan error, 1)
 	go func() { _, err := e.m.ReapOnce(ctx); passed <- err }()
 	<-hs.list.held // the pass listed the store without the job
@@ -139,16 +151,7 @@ func TestStoreLoadRecountKeepsJobsSettledAfterTheListing(t *testing.T) {
 // not see it, and its write comes after the recount is installed (a live
 // least_loaded run placed the next job as if it did not exist).
 func TestStoreLoadRecountKeepsJobsSettledAfterThePass(t *testing.T) {
-	var hs *listHoldStore
-	e := newEnv(t, []string{"a"}, func(c *jobs.Config) {
-		hs = &listHoldStore{inner: c.Store, list: newGate(), write: newGate()}
-		c.Store = hs
-		c.GroupCommit = true
-	})
-	hs.write.arm()
-	created := make(chan *jobs.Result, 1)
-	go func() { created <- e.create("alice", 2) }()
-	<-hs.write.held // the create's settle writes the job's file
+	e, hs, created := settlingCreate(t, false)
 	if _, err := e.m.ReapOnce(ctx); err != nil {
 		t.Fatalf("reaper pass: %v", err)
 	}
