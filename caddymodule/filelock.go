@@ -185,8 +185,8 @@ func (h *heldFileLock) refresh(filename string) bool {
 		return false
 	}
 	defer f.Close()
-	var meta fileLockMeta
-	if err := json.NewDecoder(io.LimitReader(f, 2048)).Decode(&meta); err != nil || !h.mine(meta) {
+	meta, err := decodeLockFile(f)
+	if err != nil || !h.mine(meta) {
 		return false
 	}
 	meta.Updated, meta.Owner = time.Now(), h.owner
@@ -235,13 +235,18 @@ func createLockFile(filename, owner string) (time.Time, error) {
 // file cannot be read, a decoding error (io.EOF: empty) when it holds no
 // lock's content.
 func readLockFile(filename string) (fileLockMeta, error) {
-	var meta fileLockMeta
 	f, err := os.Open(filename)
 	if err != nil {
-		return meta, err
+		return fileLockMeta{}, err
 	}
 	defer f.Close()
-	err = json.NewDecoder(io.LimitReader(f, 2048)).Decode(&meta)
+	return decodeLockFile(f)
+}
+
+// decodeLockFile decodes an open lock file's content (its first 2 KiB).
+func decodeLockFile(f *os.File) (fileLockMeta, error) {
+	var meta fileLockMeta
+	err := json.NewDecoder(io.LimitReader(f, 2048)).Decode(&meta)
 	return meta, err
 }
 

@@ -531,12 +531,8 @@ func (m *Manager) unsettledIDs() []string {
 // without a job file: a create in flight, or one a replay will write.
 func (m *Manager) loggedIDs() map[string]bool {
 	out := map[string]bool{}
-	if m.wal != nil {
-		m.wal.mu.Lock()
-		for id := range m.wal.jobs {
-			out[id] = true
-		}
-		m.wal.mu.Unlock()
+	for _, id := range m.unsettledIDs() {
+		out[id] = true
 	}
 	m.walSeenMu.Lock()
 	for _, ids := range m.walIDs {
