@@ -254,4 +254,13 @@ func (a *Adapter) Remove(ctx context.Context, res *contract.Resource) error {
 }
 
 // Interface guard.
-var _ contract.Adapter = (*Adapter)(nil)
+// CreatesNothing reports that Provision changes nothing at the provider
+// (contract.Local): a grant is a URL the provider published, recorded in
+// this process's ledger only.
+func (a *Adapter) CreatesNothing() bool { return true }
+
+// Interface guards.
+var (
+	_ contract.Adapter = (*Adapter)(nil)
+	_ contract.Local   = (*Adapter)(nil)
+)

@@ -94,6 +94,17 @@ type Census interface {
 	Held(ctx context.Context, res []*Resource) ([]bool, error)
 }
 
+// Local is implemented by adapters whose Provision creates nothing
+// outside the broker's process: the link adapter hands out a URL the
+// provider published, and nothing at the provider changes. A crash
+// during such a Provision leaves nothing to find or remove, so the
+// broker writes no write-ahead record before calling it: a create's job
+// is stored once, with its outcome, before the create answers (with
+// Config.GroupCommit). CreatesNothing returns true for such an adapter.
+type Local interface {
+	CreatesNothing() bool
+}
+
 // NativeIncomplete is the Resource.Native key (value "true") by which an
 // adapter's Find marks a job it found only part of, so that its Status
 // keeps reporting the resource failed.

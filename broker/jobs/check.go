@@ -188,7 +188,7 @@ func (m *Manager) census(ctx context.Context, due []*Job) map[string]bool {
 		g := byAdapter[k]
 		if g == nil {
 			ad, ok := m.c().Adapter(j.ProviderID, j.Kind)
-			c, lists := ad.(contract.Census)
+			c, lists := unwrapAs[contract.Census](ad)
 			g = &group{c: c}
 			byAdapter[k] = g
 			if ok && lists {

@@ -79,3 +79,42 @@ func TestCheckPassListingFailureAsksJobByJob(t *testing.T) {
 		t.Fatalf("%d Status calls after a failed listing, want one a job", n)
 	}
 }
+
+// unwrapping is the Caddy glue's metered adapter as the manager sees
+// it: an Adapter that hides the optional interfaces of the one it wraps
+// and hands it out through Unwrap.
+type unwrapping struct{ contract.Adapter }
+
+func (w unwrapping) Unwrap() contract.Adapter { return w.Adapter }
+
+// TestCheckPassListsThroughAWrapper: an adapter that lists is asked to
+// list even when the manager holds it through a wrapper (the glue meters
+// every adapter), not asked job by job.
+func TestCheckPassListsThroughAWrapper(t *testing.T) {
+	var e *env
+	e = newLifeEnv(t, func(c *jobs.Config) {
+		c.CheckInterval = 10 * time.Minute
+		c.Adapter = func(id string, _ catalog.Kind) (contract.Adapter, bool) {
+			a, ok := e.ads[id]
+			if !ok {
+				return nil, false
+			}
+			return unwrapping{jobstest.Lister{Adapter: a}}, true
+		}
+	})
+	for range 3 {
+		lifeJob(t, e)
+	}
+	e.clock.Advance(10 * time.Minute)
+	status := e.ads["a"].Calls("status")
+	st, err := e.m.CheckOnce(context.Background())
+	if err != nil || st.Checked != 3 || st.Listed != 3 {
+		t.Fatalf("check pass: %+v %v, want 3 checked by the listing", st, err)
+	}
+	if n := e.ads["a"].Calls("held"); n != 1 {
+		t.Fatalf("%d listings through the wrapper, want 1", n)
+	}
+	if n := e.ads["a"].Calls("status") - status; n != 0 {
+		t.Fatalf("%d Status calls for resources the listing showed", n)
+	}
+}

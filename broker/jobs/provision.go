@@ -100,6 +100,12 @@ func (m *Manager) attempt(ctx context.Context, j *Job, i int, at int) bool {
 			j.Status = StatusProvisioning
 			j.Reason = fmt.Sprintf("provisioning at %s (attempt %d)", entry.ProviderID, len(j.Attempts))
 		}
+		// The write-ahead record, unless the adapter creates nothing a
+		// crash could leave behind (contract.Local): then a logged
+		// create keeps the record for its settle (wal.go).
+		if local, ok := unwrapAs[contract.Local](ad); ok && local.CreatesNothing() {
+			j.deferWrite = true
+		}
 		if err := m.save(context.WithoutCancel(ctx), j); err != nil {
 			// Without the write-ahead record the adapter must not be called.
 			a := &j.Attempts[at]

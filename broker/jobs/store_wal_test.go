@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/caddy-csb/caddy-csb/broker/catalog"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 	"github.com/caddy-csb/caddy-csb/broker/jobs/jobstest"
@@ -297,5 +299,56 @@ func TestStoreWALReadyHandleGoesWithTheOutcome(t *testing.T) {
 	e.ads["a"].MarkReady(pending)
 	if r := <-done; r.Job == nil || r.Job.Status != jobs.StatusSuccess {
 		t.Fatalf("pending create: %+v", r)
+	}
+}
+
+// local is an adapter that creates nothing outside the broker
+// (contract.Local), as the link adapter.
+type local struct{ *jobstest.Adapter }
+
+func (local) CreatesNothing() bool { return true }
+
+// A logged create on an adapter that creates nothing at a provider
+// (contract.Local), seen through a wrapper as the glue's metered
+// adapters are, writes no log record: nothing a crash could leave
+// behind needs one. Its job's file is stored before the answer, with
+// the outcome; an adapter that does create something still has its
+// write-ahead record logged before it is called.
+func TestStoreWALLocalAdapterWritesNoLog(t *testing.T) {
+	var w *walWrites
+	isLocal := true
+	var e *env
+	e = newEnv(t, []string{"a"}, func(c *jobs.Config) {
+		storeGroupCommit(c)
+		w = &walWrites{Memory: c.Store.(*store.Memory)}
+		c.Store = w
+		c.Adapter = func(id string, _ catalog.Kind) (contract.Adapter, bool) {
+			a, ok := e.ads[id]
+			if !ok {
+				return nil, false
+			}
+			if isLocal {
+				return unwrapping{local{a}}, true
+			}
+			return unwrapping{a}, true
+		}
+	})
+	r := e.create("alice", 1)
+	if r.Job == nil || r.Job.Status != jobs.StatusSuccess || r.Job.Resource == nil {
+		t.Fatalf("create: %+v", r)
+	}
+	if n := w.n.Load(); n != 0 {
+		t.Fatalf("%d job log writes for a create on an adapter that creates nothing, want 0", n)
+	}
+	data, err := w.Memory.Load(ctx, "csb/jobs/job/"+r.Job.ID)
+	if err != nil || !strings.Contains(string(data), `"status":"success"`) {
+		t.Fatalf("the job's file when the create answered: %.300s %v", data, err)
+	}
+	isLocal = false
+	if r := e.create("alice", 1); r.Job == nil || r.Job.Status != jobs.StatusSuccess {
+		t.Fatalf("create: %+v", r)
+	}
+	if n := w.n.Load(); n != 1 {
+		t.Fatalf("%d job log writes for a create on an adapter that creates something, want 1 (its write-ahead record)", n)
 	}
 }
