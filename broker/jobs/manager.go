@@ -604,6 +604,17 @@ func (m *Manager) startProvisioning(ctx context.Context, j *Job, idemName, reqHa
 		unlock()
 		return r, err
 	}
+	if idemName != "" {
+		// The idempotency record before the job's first record: a
+		// crash between the two leaves a record naming a job that does
+		// not exist, which a retry replaces by creating the job; the
+		// other order left a job that the reaper finishes and a retry
+		// that does not find it, so a second one.
+		rec, _ := json.Marshal(idemRecord{JobID: j.ID, RequestHash: reqHash})
+		if err := m.store.Store(ctx, idemPrefix+idemName[len("idem-"):], rec); err != nil {
+			return m.notRecorded(j, unlock, fmt.Errorf("storing its idempotency record: %w", err))
+		}
+	}
 	// With the log, the pending record needs no write of its own: the
 	// first attempt's write-ahead record follows before any call to a
 	// provider, and the job's file before any answer.
@@ -618,10 +629,6 @@ func (m *Manager) startProvisioning(ctx context.Context, j *Job, idemName, reqHa
 		// storage lock (newlock.go).
 		if err := m.announce(ctx, j.ID); err != nil {
 			return m.notRecorded(j, unlock, fmt.Errorf("locking it: %w", err))
-		}
-		rec, _ := json.Marshal(idemRecord{JobID: j.ID, RequestHash: reqHash})
-		if err := m.store.Store(ctx, idemPrefix+idemName[len("idem-"):], rec); err != nil {
-			m.logger.Warn("storing idempotency key", zap.String("job_id", j.ID), zap.Error(err))
 		}
 	}
 	j.gate = &answerGate{}
