@@ -75,3 +75,42 @@ func TestIdempotencyRecordBeforeTheJob(t *testing.T) {
 		})
 	}
 }
+
+// unreadableKeys is a store whose reads of keys under prefix fail while
+// failing is set.
+type unreadableKeys struct {
+	*store.Memory
+	prefix  string
+	failing atomic.Bool
+}
+
+func (s *unreadableKeys) Load(ctx context.Context, key string) ([]byte, error) {
+	if s.failing.Load() && strings.HasPrefix(key, s.prefix) {
+		return nil, errors.New("I/O error")
+	}
+	return s.Memory.Load(ctx, key)
+}
+
+// A retry whose key names a job that cannot be read (a storage error,
+// not a missing job) is refused: creating another job could make a
+// second resource.
+func TestIdempotencyRetryUnreadableJobIsRefused(t *testing.T) {
+	var s *unreadableKeys
+	e := newEnv(t, []string{"a"}, func(c *jobs.Config) {
+		s = &unreadableKeys{Memory: c.Store.(*store.Memory), prefix: "csb/jobs/job/"}
+		c.Store = s
+		c.CacheTTL = 0
+	})
+	opt := jobs.CreateOptions{IdempotencyKey: "op-2"}
+	r1, err := e.m.Create(ctx, "alice", jobstest.VMRequest(1, 1), opt)
+	if err != nil || r1.Job == nil || r1.Job.Status != jobs.StatusSuccess {
+		t.Fatalf("create: %+v %v", r1, err)
+	}
+	s.failing.Store(true)
+	if r, err := e.m.Create(ctx, "alice", jobstest.VMRequest(1, 1), opt); !errors.Is(err, jobs.ErrNotRecorded) {
+		t.Fatalf("retry while the job cannot be read: %+v %v, want ErrNotRecorded (503)", r, err)
+	}
+	if live := e.ads["a"].Live(); len(live) != 1 {
+		t.Fatalf("resources at the provider: %v, want one", live)
+	}
+}

@@ -531,6 +531,11 @@ func (m *Manager) Create(ctx context.Context, owner string, req *csbmsg.ServiceR
 				if err == nil && j.Owner == owner {
 					return m.answerFor(j, "idempotent retry: the job created by the first request with this Idempotency-Key"), nil
 				}
+				if err != nil && !errors.Is(err, ErrNoJob) {
+					// The job may exist: creating another could make
+					// a second resource.
+					return nil, fmt.Errorf("%w: reading the job of the idempotency key: %v", ErrNotRecorded, err)
+				}
 			}
 		} else if !errors.Is(err, store.ErrNotExist) {
 			return nil, err
