@@ -640,13 +640,43 @@ func (m *Manager) startProvisioning(ctx context.Context, j *Job, idemName, reqHa
 	out := make(chan *Result, 1)
 	done := m.goWork(j.ID, unlock, func(ctx context.Context) {
 		r := m.provision(ctx, j)
-		m.settleLogged(ctx, j.ID, false)
+		if err := m.settleCreate(ctx, j.ID); err != nil {
+			r = m.unstored(ctx, j, r, err)
+		}
 		out <- r
 	})
 	if done == nil {
 		return result(csbmsg.StatusOK, j, "accepted; the broker is shutting down and will finish the job when it restarts"), nil
 	}
 	return m.await(ctx, j.ID, out, j.gate)
+}
+
+// unstored answers for a provisioned create none of whose records could
+// be stored: neither its file nor a log record (settleCreate), which only
+// a create on an adapter that creates nothing outside the broker can come
+// to (contract.Local: no write-ahead record). Nothing durable names the
+// job, so it must not be answered as existing: unless somebody was told
+// of it, its resource (which lives in the adapter's process only) is
+// released and the job dropped, and the create is answered as not
+// recorded. Otherwise the answer stands, and the held record is stored
+// by the reaper's next pass once storage works (wal.go).
+func (m *Manager) unstored(ctx context.Context, j *Job, r *Result, cause error) *Result {
+	if len(j.Orphans) > 0 || !j.gate.tryDrop() {
+		return r
+	}
+	if j.Resource != nil {
+		if ad, ok := m.c().Adapter(j.ProviderID, j.Kind); ok {
+			if err := ad.Remove(context.WithoutCancel(ctx), j.Resource); err != nil {
+				m.logger.Warn("releasing the resource of a job that could not be recorded", zap.String("job_id", j.ID), zap.Error(err))
+			}
+		}
+	}
+	if err := m.dropRecord(j); err != nil {
+		m.logger.Error("job neither recorded nor dropped; the reaper's pass stores it once storage works", zap.String("job_id", j.ID), zap.Error(errors.Join(cause, err)))
+		return r
+	}
+	m.logger.Warn("job dropped: none of its records could be stored", zap.String("job_id", j.ID), zap.String("owner", j.Owner), zap.Error(cause))
+	return result(csbmsg.StatusUnableToFindResource, nil, "%v: %v; nothing was provisioned and nothing is left: try again later", ErrNotRecorded, cause)
 }
 
 // notRecorded answers for a new job whose record could not be written

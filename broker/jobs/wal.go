@@ -378,6 +378,15 @@ func (w *jobWAL) holds(id string) bool {
 	return ok && len(j.files) > 0
 }
 
+// stored reports whether some record of job id is stored: in a log
+// file, or in its own file.
+func (w *jobWAL) stored(id string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	j, ok := w.jobs[id]
+	return ok && len(j.files) > 0 || w.settled[id] > 0
+}
+
 // known reports whether the log tracks job id (logged or announced).
 func (w *jobWAL) known(id string) bool {
 	w.mu.Lock()
@@ -636,6 +645,25 @@ func (m *Manager) settleLogged(ctx context.Context, id string, forget bool) {
 	if err := m.wal.settle(ctx, id, forget); err != nil {
 		m.logger.Warn("settling a logged job; it stays in the log", zap.String("job_id", id), zap.Error(err))
 	}
+}
+
+// settleCreate settles a new job once its provisioning is done. A
+// failure is logged and the job stays in the log, for the reaper's pass
+// to retry; the error is returned only when nothing of the job is stored
+// anywhere, neither its file nor a log record.
+func (m *Manager) settleCreate(ctx context.Context, id string) error {
+	if m.wal == nil {
+		return nil
+	}
+	err := m.wal.settle(ctx, id, false)
+	if err == nil {
+		return nil
+	}
+	if m.wal.stored(id) {
+		m.logger.Warn("settling a logged job; it stays in the log", zap.String("job_id", id), zap.Error(err))
+		return nil
+	}
+	return err
 }
 
 // settleBeforeUnlock wraps a new job's unlock: the job is settled before
