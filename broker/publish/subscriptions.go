@@ -376,8 +376,15 @@ func (m *Manager) SubscriptionProvider(id, providerHint string) (string, bool) {
 		return "", false
 	}
 	m.hold(rec.ID, providerHint)
-	if rec.Active {
+	switch {
+	case rec.Active:
 		m.opt.Catalog.SetLease(rec.ID, rec.ExpiresAt)
+	case rec.RequestedExpires > 0:
+		// A create not answered yet: the provisional lease its broker
+		// set (create). Without one the catalogue would publish the
+		// notification's entries as never expiring, and a stored
+		// "never" wins every later merge of the lease.
+		m.opt.Catalog.SetLease(rec.ID, rec.UpdatedAt.Add(time.Duration(rec.RequestedExpires)*time.Second))
 	}
 	select { // let the worker adopt it
 	case w.syncCh <- struct{}{}:
