@@ -455,7 +455,10 @@ func (c *Catalog) merge(r *record, repair bool) (adopted, changed bool) {
 }
 
 // replaceSource replaces p's entries of one source with the record's.
-// Static entries keep precedence. Callers hold c.mu.
+// Static entries keep precedence, and published ones over discovered
+// ones (as in SetDiscovered and mergeRecords): another broker may have
+// discovered an id before it learnt that the provider publishes it.
+// Callers hold c.mu.
 func (c *Catalog) replaceSource(p *provider, r *record, src Source) {
 	for id, s := range p.services {
 		if s.e.Source == src {
@@ -466,7 +469,8 @@ func (c *Catalog) replaceSource(p *provider, r *record, src Source) {
 		if rs.Source != src {
 			continue
 		}
-		if old := p.services[rs.Service.ID]; old != nil && old.e.Source == SourceStatic {
+		if old := p.services[rs.Service.ID]; old != nil && (old.e.Source == SourceStatic ||
+			src == SourceDiscovered && old.e.Source == SourcePublished) {
 			continue
 		}
 		rs.ProviderID = p.entry.ID
