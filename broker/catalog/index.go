@@ -227,17 +227,23 @@ func (c *Catalog) checkExpiry() {
 
 // expiryLoop wakes at the next expiry (and whenever it moves earlier) so
 // subscribers learn about expiries without polling, and drops entries
-// past their retention.
+// past their retention at least every hour. The collection has its own
+// deadline: a change restarts the wait for the next expiry, and while
+// providers keep changing the catalogue (every renewal is a change) a
+// collection that waited for a quiet hour would never run.
 func (c *Catalog) expiryLoop() {
 	defer c.done.Done()
 	const idle = time.Hour
+	nextCollect := c.clock.Now().Add(idle)
 	for {
-		wait := idle
+		now := c.clock.Now()
+		if !now.Before(nextCollect) {
+			c.collect()
+			nextCollect = now.Add(idle)
+		}
+		wait := nextCollect.Sub(now)
 		if ne := c.nextExpiry.Load(); ne != 0 {
-			wait = time.Duration(ne - c.clock.Now().UnixNano())
-			if wait > idle {
-				wait = idle
-			}
+			wait = min(wait, time.Duration(ne-now.UnixNano()))
 		}
 		t := c.clock.NewTimer(wait)
 		select {
@@ -248,7 +254,6 @@ func (c *Catalog) expiryLoop() {
 			t.Stop()
 		case <-t.C():
 			c.checkExpiry()
-			c.collect()
 		}
 	}
 }
