@@ -119,6 +119,10 @@ func (c *Catalog) apply(cfg []ProviderConfig) {
 		c.changed(p, false)
 	}
 	for _, pc := range cfg {
+		// A provider added back before the compaction that was to
+		// delete its record keeps the record: the next Sync merges it
+		// again.
+		delete(c.deleted, pc.ID)
 		p := c.providers[pc.ID]
 		if p == nil {
 			p = newProvider(pc.ID)

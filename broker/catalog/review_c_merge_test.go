@@ -48,3 +48,31 @@ func TestReviewCMergedDiscoveryDoesNotReplacePublished(t *testing.T) {
 		t.Errorf("a broker loading the store holds\n%s\nb holds\n%s", got, want)
 	}
 }
+
+// TestReviewCProviderAddedBackKeepsItsRecord: a provider removed from the
+// configuration and added back before the next compaction gets its
+// stored record merged again (TestSyncAfterConfigureReadsAgain); the
+// compaction must then not delete that record, or the broker serves
+// entries that a restart, or another broker, no longer finds.
+func TestReviewCProviderAddedBackKeepsItsRecord(t *testing.T) {
+	fc, a, _ := twoBrokers(t, "p")
+	ctx := context.Background()
+	a.SetLease("s", t0.Add(time.Hour))
+	a.ApplyNotification(notif("s", 1, "p", iaas("x", 1)), true)
+	writeRecords(t, a)
+	_ = a.Configure(nil)
+	_ = a.Configure([]ProviderConfig{{ID: "p"}})
+	if err := a.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eq(t, ids(a.Placeable(KindIaaS)), []string{"p/x"})
+	writeRecords(t, a)
+	c := newCat(t, Options{Clock: fc, Store: a.opt.Store, SyncInterval: -1})
+	_ = c.Configure([]ProviderConfig{{ID: "p"}})
+	if _, _, err := c.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := state(c, "p"), state(a, "p"); got != want {
+		t.Errorf("a broker loading the store holds\n%s\nthe broker that compacted holds\n%s", got, want)
+	}
+}
