@@ -175,7 +175,10 @@ type Manager struct {
 
 	mu      sync.Mutex
 	workers map[string]*worker // by provider id
-	ids     map[string]string  // held subscription id → provider id
+	// leaving holds, by provider id, the done channel of a worker that
+	// left the configuration and may still be removing its subscription.
+	leaving map[string]<-chan struct{}
+	ids     map[string]string // held subscription id → provider id
 	stop    chan struct{}
 	wg      sync.WaitGroup
 	closed  bool
@@ -235,6 +238,7 @@ func NewManager(opt ManagerOptions) *Manager {
 		clock:   opt.Clock,
 		logger:  opt.Logger,
 		workers: make(map[string]*worker),
+		leaving: make(map[string]<-chan struct{}),
 		ids:     make(map[string]string),
 		stop:    make(chan struct{}),
 	}
@@ -284,10 +288,18 @@ func (m *Manager) Configure(cfgs []SubscriptionConfig) error {
 	if m.closed {
 		return errors.New("subscription manager closed")
 	}
+	for pid, done := range m.leaving {
+		select {
+		case <-done:
+			delete(m.leaving, pid) // removed
+		default:
+		}
+	}
 	for pid, w := range m.workers {
 		if !seen[pid] {
 			delete(m.workers, pid)
 			w.quit(true)
+			m.leaving[pid] = w.done
 		}
 	}
 	for _, c := range cfgs {
@@ -296,6 +308,8 @@ func (m *Manager) Configure(cfgs []SubscriptionConfig) error {
 			continue
 		}
 		w := newWorker(m, c)
+		w.after = m.leaving[c.ProviderID]
+		delete(m.leaving, c.ProviderID)
 		m.workers[c.ProviderID] = w
 		m.wg.Add(1)
 		go w.run()

@@ -57,6 +57,11 @@ type worker struct {
 	wakeCh   chan struct{} // the catalogue changed: plan again
 	quitCh   chan struct{}
 	removeOn bool // set before quitCh is closed
+	// done is closed when run returns; after, when set, is the done of
+	// the provider's previous worker, which run waits for before it
+	// begins.
+	done  chan struct{}
+	after <-chan struct{}
 
 	mu         sync.Mutex
 	cfg        SubscriptionConfig
@@ -88,6 +93,7 @@ func newWorker(m *Manager, c SubscriptionConfig) *worker {
 		wakeCh:   make(chan struct{}, 1),
 		syncCh:   make(chan struct{}, 1),
 		quitCh:   make(chan struct{}),
+		done:     make(chan struct{}),
 		cfg:      c,
 	}
 }
@@ -153,8 +159,28 @@ func (w *worker) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), w.m.opt.RequestTimeout)
 }
 
+// testHookAwaitPrevious is called when a worker starts waiting for the
+// previous worker of its provider (tests).
+var testHookAwaitPrevious func()
+
 func (w *worker) run() {
 	defer w.m.wg.Done()
+	defer close(w.done)
+	if w.after != nil {
+		// The provider's previous worker is still removing the
+		// subscription: continuing the stored one now would adopt what
+		// it is about to remove, delete and release.
+		if testHookAwaitPrevious != nil {
+			testHookAwaitPrevious()
+		}
+		select {
+		case <-w.after:
+		case <-w.m.stop:
+			return
+		case <-w.quitCh: // left again before it began: it holds nothing
+			return
+		}
+	}
 	w.begin()
 	for {
 		now := w.m.clock.Now()
