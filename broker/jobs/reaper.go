@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"go.uber.org/zap"
@@ -92,6 +93,7 @@ func (m *Manager) ReapOnce(ctx context.Context) (PassStats, error) {
 		return st, err
 	}
 	loads := map[string]jobLoadEntry{}
+	var unread []string // listed, but their records could not be read
 	prev := m.memo.startPass()
 	next := make(map[string]*reapMemo, len(ids))
 	defer m.memo.replace(next)
@@ -113,6 +115,9 @@ func (m *Manager) ReapOnce(ctx context.Context) (PassStats, error) {
 		}
 		j, err := m.loadStore(ctx, id, false)
 		if err != nil {
+			if !errors.Is(err, ErrNoJob) {
+				unread = append(unread, id)
+			}
 			continue
 		}
 		if !m.logged(id) {
@@ -177,6 +182,13 @@ func (m *Manager) ReapOnce(ctx context.Context) (PassStats, error) {
 	// figures stand too (one settled since is listed or touched).
 	unsettled := m.unsettledIDs()
 	m.mu.Lock()
+	// A job whose record could not be read (a storage error) still
+	// weighs on its provider: its figures from before the pass stand.
+	for _, id := range unread {
+		if e, ok := m.jobLoads[id]; ok {
+			loads[id] = e
+		}
+	}
 	for _, id := range unsettled {
 		if _, listed := loads[id]; !listed {
 			if e, ok := m.jobLoads[id]; ok {
