@@ -155,6 +155,15 @@ func (m *Manager) holdInstance(ctx context.Context) bool {
 	if m.instanceUnlock != nil {
 		return true
 	}
+	// Stop released it (or is about to, once this returns): a create
+	// that comes after must not take it again, for nothing would
+	// release it.
+	m.mu.Lock()
+	stopped := m.stopped
+	m.mu.Unlock()
+	if stopped {
+		return false
+	}
 	unlock, err := m.storeLock(ctx, instanceLockName(m.instance), time.Second)
 	if err != nil {
 		m.logger.Warn("taking the instance lock; new jobs are locked in the storage", zap.Error(err))

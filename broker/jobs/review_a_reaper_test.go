@@ -9,6 +9,7 @@ import (
 
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
+	"github.com/caddy-csb/caddy-csb/broker/jobs/jobstest"
 	"github.com/caddy-csb/caddy-csb/broker/store"
 )
 
@@ -75,5 +76,29 @@ func TestReviewAReapPassKeepsLoadOfUnreadableJob(t *testing.T) {
 	}
 	if l := e.m.Load("a"); l.Jobs != 2 || l.Cores != 4 {
 		t.Fatalf("load after the record is readable again: %+v, want 2 jobs, 4 cores", l)
+	}
+}
+
+// TestReviewACreateAfterStopLeavesNoInstanceLock: a create that reaches
+// the manager after Stop (a request still in flight while Caddy stops or
+// reloads the module) does not take the instance lock again once Stop
+// released it: nothing would release it then, and while it is held (on
+// Caddy's file storage, a lock file kept fresh as long as the process
+// lives) every peer takes the stopped instance for alive.
+func TestReviewACreateAfterStopLeavesNoInstanceLock(t *testing.T) {
+	e, _ := storeLockEnv(t, nil)
+	if r := e.create("alice", 1); r.Status != csbmsg.StatusOK {
+		t.Fatalf("create: %+v", r)
+	}
+	name := "csb-jobs-instance-" + e.m.Instance()
+	e.m.Stop()
+	if storeLockBusy(t, e.store, name) {
+		t.Fatal("the instance lock is held after Stop")
+	}
+	if _, err := e.m.Create(ctx, "alice", jobstest.VMRequest(1, 1), jobs.CreateOptions{}); err != nil {
+		t.Logf("create after Stop: %v", err)
+	}
+	if storeLockBusy(t, e.store, name) {
+		t.Fatal("a create after Stop left the stopped instance's lock held")
 	}
 }
