@@ -183,6 +183,7 @@ func (m *Manager) reconcileOwners(ctx context.Context, stale map[string]string) 
 		m.mu.Unlock()
 	}()
 	logged := m.loggedIDs()
+	unread := m.logsUnread()
 	for key, id := range stale {
 		if ctx.Err() != nil {
 			return
@@ -191,9 +192,11 @@ func (m *Manager) reconcileOwners(ctx context.Context, stale map[string]string) 
 			m.dropStaleOwnerKey(ctx, key, seen, next)
 			continue
 		}
-		if logged[id] {
+		if logged[id] || unread {
 			// A create in flight with its records in a job log, or
-			// records a replay writes (wal.go): not stale.
+			// records a replay writes (wal.go): not stale. While a
+			// log file could not be read, any job may be one of its:
+			// without its index key, the replay would drop it.
 			continue
 		}
 		unlock, err := m.lock(ctx, id, time.Second)
@@ -205,6 +208,19 @@ func (m *Manager) reconcileOwners(ctx context.Context, stale map[string]string) 
 		}
 		unlock()
 	}
+}
+
+// logsUnread reports whether a job log file of another instance that
+// the last replay listed could not be read (its jobs are not known).
+func (m *Manager) logsUnread() bool {
+	m.walSeenMu.Lock()
+	defer m.walSeenMu.Unlock()
+	for _, ids := range m.walIDs {
+		if ids == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // dropStaleOwnerKey deletes index key when the previous pass found it
