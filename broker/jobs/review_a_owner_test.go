@@ -74,3 +74,45 @@ func TestReviewAOwnerKeyOfUnreadLogKept(t *testing.T) {
 		t.Fatal("the job's file was never written")
 	}
 }
+
+// A live peer's job log file that could not be read at one pass is read
+// again at the next: once readable, its jobs are known and the owner
+// index's cleanup, held back while it was unread, resumes. It was read
+// once only, so one failed read held the cleanup back for as long as the
+// file existed.
+func TestLogFileUnreadOnceIsReadAgain(t *testing.T) {
+	var fst *storeFailJobFiles
+	block := make(chan struct{})
+	started := make(chan struct{})
+	e := newEnv(t, []string{"a"}, func(c *jobs.Config) {
+		fst = &storeFailJobFiles{Memory: c.Store.(*store.Memory)}
+		c.Store = fst
+		c.GroupCommit = true
+	})
+	e.ads["a"].SetFault(jobstest.Fault{Block: block, BlockStarted: started})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = e.m.Create(ctx, "alice", jobstest.VMRequest(1, 1), jobs.CreateOptions{})
+	}()
+	defer func() { close(block); <-done }()
+	<-started // its write-ahead record is in a log file of a live instance
+	flaky := &reviewAFailLogReads{storeFailJobFiles: fst}
+	flaky.broken.Store(true)
+	cfg := e.cfg
+	cfg.Store = flaky
+	peer := e.start(cfg)
+	if _, err := peer.ReapOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !peer.LogsUnread() {
+		t.Fatal("the peer read a log file whose reads fail")
+	}
+	flaky.broken.Store(false)
+	if _, err := peer.ReapOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if peer.LogsUnread() {
+		t.Fatal("a log file readable again is still unread after the next pass")
+	}
+}

@@ -423,7 +423,10 @@ func (m *Manager) replayWAL(ctx context.Context) (int, error) {
 		// holds nothing acknowledged. It is deleted once old enough not
 		// to be a live peer's write in progress.
 		temp := !strings.Contains(name, ".")
-		if _, ok := m.walIDs[key]; !ok && !temp {
+		if ids, ok := m.walIDs[key]; (!ok || ids == nil) && !temp {
+			// Read once; again at each pass while it could not be
+			// read (nil), so that its jobs become known (loggedIDs)
+			// and the owner index's cleanup resumes (logsUnread).
 			m.walIDs[key] = m.logIDs(ctx, key)
 		}
 		seen, ok := m.walSeen[key]
