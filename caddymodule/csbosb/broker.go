@@ -583,7 +583,7 @@ func (b *osbBroker) Update(ctx context.Context, instanceID string, d domain.Upda
 		return spec, err
 	}
 	defer unlock()
-	if rec.Op.State == stateInProgress {
+	if rec.Op.State == stateInProgress && rec.Op.Kind != opUpdate {
 		return spec, concurrency(rec)
 	}
 	planID := d.PlanID
@@ -620,6 +620,21 @@ func (b *osbBroker) Update(ctx context.Context, instanceID string, d domain.Upda
 	if err != nil {
 		return spec, badRequest("%v", err)
 	}
+	opParams := canonical(mergedRaw)
+	if len(merged) == 0 {
+		opParams = nil
+	}
+	if rec.Op.State == stateInProgress {
+		// A re-sent PATCH gets the update in progress (OSB: "a re-sent
+		// PATCH request MUST return a 202 Accepted"); the instance's
+		// parameters change only when the update succeeds, so the same
+		// request merges to the same plan and parameters. Another update
+		// meanwhile is a concurrent one.
+		if rec.Op.PlanID == planID && bytes.Equal(rec.Op.Params, opParams) {
+			return domain.UpdateServiceSpec{IsAsync: true, OperationData: rec.Op.ID}, nil
+		}
+		return spec, concurrency(rec)
+	}
 	j, err := b.settledJob(ctx, rec, "updated")
 	if err != nil {
 		return spec, err
@@ -628,10 +643,7 @@ func (b *osbBroker) Update(ctx context.Context, instanceID string, d domain.Upda
 		return spec, badRequest("parameter provider: the instance is at %s; an update cannot move it to %s", j.ProviderID, pin)
 	}
 	rec.Op = operation{ID: "update-" + randomToken(12), Kind: opUpdate, State: stateInProgress, Started: time.Now().UTC(),
-		Description: "updating the instance", PlanID: planID, Params: canonical(mergedRaw)}
-	if len(merged) == 0 {
-		rec.Op.Params = nil
-	}
+		Description: "updating the instance", PlanID: planID, Params: opParams}
 	if err := b.begin(ctx, key, rec, b.startUpdate); err != nil {
 		return spec, err
 	}
@@ -683,6 +695,12 @@ func (b *osbBroker) Deprovision(ctx context.Context, instanceID string, d domain
 	}
 	defer unlock()
 	if rec.Op.State == stateInProgress {
+		if rec.Op.Kind == opDeprovision {
+			// A re-sent DELETE gets the deprovision in progress (OSB: "a
+			// re-sent DELETE request MUST return a 202 Accepted"); the
+			// next poll resumes it if nobody works on it.
+			return domain.DeprovisionServiceSpec{IsAsync: true, OperationData: rec.Op.ID}, nil
+		}
 		return spec, concurrency(rec)
 	}
 	for id, bd := range rec.Bindings {
