@@ -187,10 +187,6 @@ func (b *osbBroker) Provision(ctx context.Context, instanceID string, d domain.P
 	if err != nil {
 		return spec, badRequest("%v", err)
 	}
-	pr, providers, err := b.resolve(c, p, q)
-	if err != nil {
-		return spec, err
-	}
 	if _, err := b.mgr(); err != nil {
 		return spec, err
 	}
@@ -214,6 +210,12 @@ func (b *osbBroker) Provision(ctx context.Context, instanceID string, d domain.P
 			return domain.ProvisionedServiceSpec{IsAsync: true, OperationData: prev.Op.ID}, nil
 		}
 		return domain.ProvisionedServiceSpec{AlreadyExists: true}, nil
+	}
+	// Only a new instance is placed: a re-sent request is answered above
+	// whether or not a provider could take the instance now.
+	pr, providers, err := b.resolve(c, p, q)
+	if err != nil {
+		return spec, err
 	}
 	now := time.Now().UTC()
 	rec := &instanceRecord{
