@@ -489,6 +489,22 @@ func (b *osbBroker) progress(ctx context.Context, key string, rec *instanceRecor
 				q, _ := parseParams(rec.Params, p.Kind)
 				pr, providers, err := b.resolve(callerOf(ctx), p, q)
 				if err != nil {
+					// The first attempt may have created the job and
+					// stopped before recording it: that job is the
+					// instance's, whatever placement would say now
+					// (failing the provision would leave it holding
+					// resources that no deprovision removes).
+					j, lerr := b.operationJob(ctx, key, rec)
+					if lerr != nil {
+						return lerr
+					}
+					if j != nil {
+						rec.JobID = j.ID
+						b.settleProvision(rec, j)
+						op := rec.Op
+						b.finish(key, op.ID, func(r *instanceRecord) { r.JobID, r.Op = j.ID, op })
+						return nil
+					}
 					rec.Op.State, rec.Op.Description = stateFailed, err.Error()
 					b.finish(key, rec.Op.ID, func(r *instanceRecord) { r.Op = rec.Op })
 					return nil
@@ -528,6 +544,26 @@ func (b *osbBroker) progress(ctx context.Context, key string, rec *instanceRecor
 		}
 	}
 	return nil
+}
+
+// operationJob finds the job a provision's first attempt created under
+// its idempotency key (see startProvision): nil when there is none.
+func (b *osbBroker) operationJob(ctx context.Context, key string, rec *instanceRecord) (*jobs.Job, error) {
+	m, err := b.mgr()
+	if err != nil {
+		return nil, err
+	}
+	owned, err := m.ListOwned(ctx, rec.Owner)
+	if err != nil {
+		return nil, serverError(err)
+	}
+	idem := "osb/" + key + "/" + rec.Op.ID
+	for _, j := range owned {
+		if j.IdempotencyKey == idem {
+			return j, nil
+		}
+	}
+	return nil, nil
 }
 
 // GetInstance is GET /v2/service_instances/:id.

@@ -1,0 +1,50 @@
+package csbosb
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	"github.com/caddy-csb/caddy-csb/broker/jobs"
+)
+
+// TestReviewBResumedProvisionAdoptsItsJob: a provision whose first
+// attempt created the job but stopped before recording it (a crash, or a
+// cluster member that went away) is resumed by a poll; when no provider
+// could take a new instance of the plan by then, the resumed provision
+// still finds the job the first attempt made (its idempotency key), so
+// the instance is provisioned, not reported failed while its job holds
+// resources nothing will ever remove.
+func TestReviewBResumedProvisionAdoptsItsJob(t *testing.T) {
+	r := startOSBRig(t, []Plan{{Name: "small", Cores: 1, Memory: 1}})
+	alice := identity("alice")
+	path := "/v2/service_instances/i1?accepts_incomplete=true"
+	resume := r.pauseWork()
+	code, first := r.do(http.MethodPut, path, alice, r.provisionBody("small", ""))
+	if code != http.StatusAccepted {
+		t.Fatalf("provision: %d %v", code, first)
+	}
+	// The first attempt's create, as startProvision makes it, whose
+	// outcome was never recorded on the instance.
+	key := instanceKey("platform", "i1")
+	rec, err := r.h.broker.rec.loadInstance(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := r.h.broker.view().plans[rec.PlanID]
+	res, err := r.app.JobManager().Create(context.Background(), rec.Owner, p.request(params{}),
+		jobs.CreateOptions{IdempotencyKey: "osb/" + key + "/" + rec.Op.ID, Access: placementAccess([]string{"p1"})})
+	if err != nil || res.Job == nil {
+		t.Fatalf("create: %+v %v", res, err)
+	}
+	r.app.Catalogue().SetHealthy("p1", false)
+	resume()
+	state, desc := r.wait("i1", alice)
+	if state != "succeeded" {
+		t.Fatalf("resumed provision %s: %s", state, desc)
+	}
+	rec, err = r.h.broker.rec.loadInstance(context.Background(), key)
+	if err != nil || rec.JobID != res.Job.ID {
+		t.Fatalf("instance's job %q (%v), want the first attempt's %s", rec.JobID, err, res.Job.ID)
+	}
+}
