@@ -482,12 +482,14 @@ func (b *osbBroker) progress(ctx context.Context, key string, rec *instanceRecor
 		if rec.JobID == "" {
 			if !here {
 				p, ok := b.view().plans[rec.PlanID]
-				if !ok {
-					rec.Op.State, rec.Op.Description = stateFailed, "the instance's plan is no longer in the catalogue"
-					return nil
+				var q params
+				var pr placementRequest
+				var providers []string
+				err := errors.New("the instance's plan is no longer in the catalogue")
+				if ok {
+					q, _ = parseParams(rec.Params, p.Kind)
+					pr, providers, err = b.resolve(callerOf(ctx), p, q)
 				}
-				q, _ := parseParams(rec.Params, p.Kind)
-				pr, providers, err := b.resolve(callerOf(ctx), p, q)
 				if err != nil {
 					// The first attempt may have created the job and
 					// stopped before recording it: that job is the
@@ -501,12 +503,11 @@ func (b *osbBroker) progress(ctx context.Context, key string, rec *instanceRecor
 					if j != nil {
 						rec.JobID = j.ID
 						b.settleProvision(rec, j)
-						op := rec.Op
-						b.finish(key, op.ID, func(r *instanceRecord) { r.JobID, r.Op = j.ID, op })
-						return nil
+					} else {
+						rec.Op.State, rec.Op.Description = stateFailed, err.Error()
 					}
-					rec.Op.State, rec.Op.Description = stateFailed, err.Error()
-					b.finish(key, rec.Op.ID, func(r *instanceRecord) { r.Op = rec.Op })
+					op := rec.Op
+					b.finish(key, op.ID, func(r *instanceRecord) { r.JobID, r.Op = rec.JobID, op })
 					return nil
 				}
 				b.startProvision(key, rec.Op.ID, rec.Owner, pr, p.lease(q), providers)
