@@ -8,14 +8,14 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 )
 
-// TestReviewBResumedProvisionAdoptsItsJob: a provision whose first
+// TestOSBResumedProvisionAdoptsItsJob: a provision whose first
 // attempt created the job but stopped before recording it (a crash, or a
 // cluster member that went away) is resumed by a poll; when no provider
 // could take a new instance of the plan by then, the resumed provision
 // still finds the job the first attempt made (its idempotency key), so
 // the instance is provisioned, not reported failed while its job holds
 // resources nothing will ever remove.
-func TestReviewBResumedProvisionAdoptsItsJob(t *testing.T) {
+func TestOSBResumedProvisionAdoptsItsJob(t *testing.T) {
 	r := startOSBRig(t, []Plan{{Name: "small", Cores: 1, Memory: 1}})
 	alice := identity("alice")
 	path := "/v2/service_instances/i1?accepts_incomplete=true"
@@ -49,12 +49,12 @@ func TestReviewBResumedProvisionAdoptsItsJob(t *testing.T) {
 	}
 }
 
-// TestReviewBResumedProvisionOfAVanishedPlan: as
-// TestReviewBResumedProvisionAdoptsItsJob, for a plan derived from a
+// TestOSBResumedProvisionOfAVanishedPlan: as
+// TestOSBResumedProvisionAdoptsItsJob, for a plan derived from a
 // provider's offer, which leaves the catalogue while the provider is
 // marked unhealthy: the resumed provision still adopts the job its first
 // attempt made instead of failing because the plan is gone.
-func TestReviewBResumedProvisionOfAVanishedPlan(t *testing.T) {
+func TestOSBResumedProvisionOfAVanishedPlan(t *testing.T) {
 	r := startOSBRig(t, nil)
 	alice := identity("alice")
 	path := "/v2/service_instances/i1?accepts_incomplete=true"
@@ -89,12 +89,12 @@ func TestReviewBResumedProvisionOfAVanishedPlan(t *testing.T) {
 	}
 }
 
-// TestReviewBFailedResumeSettles: a resumed provision that fails because
+// TestOSBFailedResumeSettles: a resumed provision that fails because
 // its plan left the catalogue (no job was made) is recorded as failed,
 // not only answered so, so that the platform's DELETE that follows is
 // accepted instead of refused with ConcurrencyError for as long as the
 // plan stays away.
-func TestReviewBFailedResumeSettles(t *testing.T) {
+func TestOSBFailedResumeSettles(t *testing.T) {
 	r := startOSBRig(t, nil)
 	alice := identity("alice")
 	path := "/v2/service_instances/i1?accepts_incomplete=true"

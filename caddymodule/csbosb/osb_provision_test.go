@@ -5,13 +5,13 @@ import (
 	"testing"
 )
 
-// TestReviewBResentProvisionWhileProviderDown: a PUT re-sent for an
+// TestOSBResentProvisionWhileProviderDown: a PUT re-sent for an
 // instance whose provision is in progress gets 202 with the original
 // operation, and once it is provisioned 200, even when no provider could
 // take a new instance of the plan now (its provider is marked unhealthy):
 // a re-sent request asks for nothing new (OSB 2.17, Provisioning: "a
 // re-sent PUT request MUST return a 202 Accepted").
-func TestReviewBResentProvisionWhileProviderDown(t *testing.T) {
+func TestOSBResentProvisionWhileProviderDown(t *testing.T) {
 	r := startOSBRig(t, []Plan{{Name: "small", Cores: 1, Memory: 1}})
 	alice := identity("alice")
 	path := "/v2/service_instances/i1?accepts_incomplete=true"

@@ -13,28 +13,28 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/store"
 )
 
-// reviewAFailLogReads is a store whose reads of job log files fail while
+// failLogReads is a store whose reads of job log files fail while
 // broken (an I/O error on one file, a stale handle of a network volume).
-type reviewAFailLogReads struct {
+type failLogReads struct {
 	*storeFailJobFiles
 	broken atomic.Bool
 }
 
-func (s *reviewAFailLogReads) Load(ctx context.Context, key string) ([]byte, error) {
+func (s *failLogReads) Load(ctx context.Context, key string) ([]byte, error) {
 	if s.broken.Load() && strings.HasPrefix(key, storeWALPrefix) {
-		return nil, &fs.PathError{Op: "read", Path: key, Err: errReviewAIO}
+		return nil, &fs.PathError{Op: "read", Path: key, Err: errIO}
 	}
 	return s.storeFailJobFiles.Load(ctx, key)
 }
 
-// TestReviewAOwnerKeyOfUnreadLogKept: a job acknowledged while only the
+// TestOwnerKeyOfUnreadLogKept: a job acknowledged while only the
 // log could hold it, whose creator then died, is not lost when the
 // peer's reads of that log file fail for a few passes. The peer could
 // not tell which jobs the file holds, took the job's index key for stale
 // (no job file, not a job of a log it had read) and deleted it on its
 // second pass; once the file was readable again, the replay found no
 // index key, took the job for one purged and dropped its records.
-func TestReviewAOwnerKeyOfUnreadLogKept(t *testing.T) {
+func TestOwnerKeyOfUnreadLogKept(t *testing.T) {
 	var fst *storeFailJobFiles
 	e := newEnv(t, []string{"a"}, func(c *jobs.Config) {
 		fst = &storeFailJobFiles{Memory: c.Store.(*store.Memory)}
@@ -49,7 +49,7 @@ func TestReviewAOwnerKeyOfUnreadLogKept(t *testing.T) {
 	id := r.Job.ID
 	fst.broken.Store(false)
 	storeKill(t, e)
-	flaky := &reviewAFailLogReads{storeFailJobFiles: fst}
+	flaky := &failLogReads{storeFailJobFiles: fst}
 	flaky.broken.Store(true)
 	cfg := e.cfg
 	cfg.Store = flaky
@@ -97,7 +97,7 @@ func TestLogFileUnreadOnceIsReadAgain(t *testing.T) {
 	}()
 	defer func() { close(block); <-done }()
 	<-started // its write-ahead record is in a log file of a live instance
-	flaky := &reviewAFailLogReads{storeFailJobFiles: fst}
+	flaky := &failLogReads{storeFailJobFiles: fst}
 	flaky.broken.Store(true)
 	cfg := e.cfg
 	cfg.Store = flaky

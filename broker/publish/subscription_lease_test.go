@@ -8,7 +8,7 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/store"
 )
 
-// TestReviewCNotificationBeforeAnotherBrokersCreateIsAnsweredHasALease: a
+// TestNotificationBeforeAnotherBrokersCreateIsAnsweredHasALease: a
 // provider may notify before it answers a create, and in a cluster the
 // notification may reach another broker than the one that sent the
 // create. That broker recognises the id from the stored record; the
@@ -16,7 +16,7 @@ import (
 // lease the creating broker gave them), not be published with no lease,
 // which the catalogue takes as "never expires" and which, persisted,
 // wins every later lease merge.
-func TestReviewCNotificationBeforeAnotherBrokersCreateIsAnsweredHasALease(t *testing.T) {
+func TestNotificationBeforeAnotherBrokersCreateIsAnsweredHasALease(t *testing.T) {
 	st := new(store.Memory)
 	fc := clock.NewFake(t0)
 	a := newHarness(t, st, fc)

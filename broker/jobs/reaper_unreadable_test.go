@@ -13,17 +13,17 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/store"
 )
 
-// reviewAFailLoads is a memory store (with its versions) whose reads of
+// failJobLoads is a memory store (with its versions) whose reads of
 // chosen keys fail, as a storage with a flaky volume or network would.
-type reviewAFailLoads struct {
+type failJobLoads struct {
 	*store.Memory
 	mu   sync.Mutex
 	fail map[string]bool
 }
 
-var errReviewAIO = errors.New("input/output error")
+var errIO = errors.New("input/output error")
 
-func (s *reviewAFailLoads) failKey(key string, on bool) {
+func (s *failJobLoads) failKey(key string, on bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.fail == nil {
@@ -32,24 +32,24 @@ func (s *reviewAFailLoads) failKey(key string, on bool) {
 	s.fail[key] = on
 }
 
-func (s *reviewAFailLoads) Load(ctx context.Context, key string) ([]byte, error) {
+func (s *failJobLoads) Load(ctx context.Context, key string) ([]byte, error) {
 	s.mu.Lock()
 	fail := s.fail[key]
 	s.mu.Unlock()
 	if fail {
-		return nil, &fs.PathError{Op: "read", Path: key, Err: errReviewAIO}
+		return nil, &fs.PathError{Op: "read", Path: key, Err: errIO}
 	}
 	return s.Memory.Load(ctx, key)
 }
 
-// TestReviewAReapPassKeepsLoadOfUnreadableJob: a reaper pass that cannot
+// TestReapPassKeepsLoadOfUnreadableJob: a reaper pass that cannot
 // read one live job's record (a storage error, not a missing record)
 // keeps that job's weight on its provider. The recount replaced the
 // figures with what the pass read, so one failed read made the provider
 // look a job lighter until the next pass, and placement could put work
 // past its capacity meanwhile.
-func TestReviewAReapPassKeepsLoadOfUnreadableJob(t *testing.T) {
-	fs := &reviewAFailLoads{Memory: new(store.Memory)}
+func TestReapPassKeepsLoadOfUnreadableJob(t *testing.T) {
+	fs := &failJobLoads{Memory: new(store.Memory)}
 	e := newEnv(t, []string{"a"}, func(c *jobs.Config) { c.Store = fs })
 	var ids []string
 	for range 2 {
@@ -79,13 +79,13 @@ func TestReviewAReapPassKeepsLoadOfUnreadableJob(t *testing.T) {
 	}
 }
 
-// TestReviewACreateAfterStopLeavesNoInstanceLock: a create that reaches
+// TestCreateAfterStopLeavesNoInstanceLock: a create that reaches
 // the manager after Stop (a request still in flight while Caddy stops or
 // reloads the module) does not take the instance lock again once Stop
 // released it: nothing would release it then, and while it is held (on
 // Caddy's file storage, a lock file kept fresh as long as the process
 // lives) every peer takes the stopped instance for alive.
-func TestReviewACreateAfterStopLeavesNoInstanceLock(t *testing.T) {
+func TestCreateAfterStopLeavesNoInstanceLock(t *testing.T) {
 	e, _ := storeLockEnv(t, nil)
 	if r := e.create("alice", 1); r.Status != csbmsg.StatusOK {
 		t.Fatalf("create: %+v", r)

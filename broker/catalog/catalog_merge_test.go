@@ -8,13 +8,13 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
-// TestReviewCMergedDiscoveryDoesNotReplacePublished: published beats
+// TestMergedDiscoveryDoesNotReplacePublished: published beats
 // discovered (SetDiscovered leaves a published id alone, and so does
 // compaction's mergeRecords) also when the discovery comes from another
 // broker's record: a broker that discovered a service before it learnt
 // that the provider publishes the same id must not make the brokers that
 // merge its record drop the published entry for the discovered one.
-func TestReviewCMergedDiscoveryDoesNotReplacePublished(t *testing.T) {
+func TestMergedDiscoveryDoesNotReplacePublished(t *testing.T) {
 	fc, a, b := twoBrokers(t, "p")
 	ctx := context.Background()
 	b.SetLease("s", t0.Add(time.Hour))
@@ -49,12 +49,12 @@ func TestReviewCMergedDiscoveryDoesNotReplacePublished(t *testing.T) {
 	}
 }
 
-// TestReviewCProviderAddedBackKeepsItsRecord: a provider removed from the
+// TestProviderAddedBackKeepsItsRecord: a provider removed from the
 // configuration and added back before the next compaction gets its
 // stored record merged again (TestSyncAfterConfigureReadsAgain); the
 // compaction must then not delete that record, or the broker serves
 // entries that a restart, or another broker, no longer finds.
-func TestReviewCProviderAddedBackKeepsItsRecord(t *testing.T) {
+func TestProviderAddedBackKeepsItsRecord(t *testing.T) {
 	fc, a, _ := twoBrokers(t, "p")
 	ctx := context.Background()
 	a.SetLease("s", t0.Add(time.Hour))

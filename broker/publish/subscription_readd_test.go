@@ -32,7 +32,7 @@ func (s *loadSignalStore) Load(ctx context.Context, key string) ([]byte, error) 
 	return s.Memory.Load(ctx, key)
 }
 
-// TestReviewCProviderAddedBackWhileItsRemovalRuns: a provider removed from
+// TestProviderAddedBackWhileItsRemovalRuns: a provider removed from
 // the configuration and added back while its subscription's removal is
 // still under way (a reload reverted; the provider slow to answer) gets
 // a subscription. The new worker must not continue the stored
@@ -40,7 +40,7 @@ func (s *loadSignalStore) Load(ctx context.Context, key string) ([]byte, error) 
 // provider, deletes the record and releases the id, and the new one
 // would then report active a subscription that no longer exists, every
 // notification refused with 404, until its renewal.
-func TestReviewCProviderAddedBackWhileItsRemovalRuns(t *testing.T) {
+func TestProviderAddedBackWhileItsRemovalRuns(t *testing.T) {
 	fc := clock.NewFake(t0)
 	st := &loadSignalStore{loaded: make(chan struct{}, 1)}
 	cat, err := catalog.New(catalog.Options{Clock: fc})

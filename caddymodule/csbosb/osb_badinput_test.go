@@ -5,9 +5,9 @@ import (
 	"testing"
 )
 
-// TestReviewBBadInput: malformed or invalid requests get a 4xx OSB
+// TestOSBBadInput: malformed or invalid requests get a 4xx OSB
 // answer, never a 500.
-func TestReviewBBadInput(t *testing.T) {
+func TestOSBBadInput(t *testing.T) {
 	r := startOSBRig(t, []Plan{{Name: "small", Cores: 1, Memory: 1}, {Name: "bucket", Kind: "dsaas"}})
 	alice := identity("alice")
 	inst := "/v2/service_instances/i1"

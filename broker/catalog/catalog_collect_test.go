@@ -7,13 +7,13 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/clock"
 )
 
-// TestReviewCRetentionWhileOthersChange: the expiry loop drops entries
+// TestRetentionWhileOthersChange: the expiry loop drops entries
 // past their retention even while other providers keep changing the
 // catalogue (every subscription renewal is a change). A change restarts
 // the loop's wait for the next expiry; the retention's collection must
 // not be put off by it again and again, or a provider whose subscription
 // lapsed keeps its expired entries for as long as any other one renews.
-func TestReviewCRetentionWhileOthersChange(t *testing.T) {
+func TestRetentionWhileOthersChange(t *testing.T) {
 	fc := clock.NewFake(t0)
 	c := newCat(t, Options{Clock: fc, Retention: time.Hour})
 	_ = c.Configure([]ProviderConfig{{ID: "p"}, {ID: "q"}})

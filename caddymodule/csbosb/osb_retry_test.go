@@ -21,12 +21,12 @@ func (r *osbRig) pauseWork() (resume func()) {
 	}
 }
 
-// TestReviewBResentDeprovisionIsAccepted: a DELETE re-sent while the
+// TestOSBResentDeprovisionIsAccepted: a DELETE re-sent while the
 // instance's deprovision is in progress gets 202 with the operation of
 // the original request (OSB 2.17, Deprovisioning: "a re-sent DELETE
 // request MUST return a 202 Accepted"), not 422 ConcurrencyError, and the
 // operation then finishes.
-func TestReviewBResentDeprovisionIsAccepted(t *testing.T) {
+func TestOSBResentDeprovisionIsAccepted(t *testing.T) {
 	r := startOSBRig(t, []Plan{{Name: "small", Cores: 1, Memory: 1}})
 	alice := identity("alice")
 	path := "/v2/service_instances/i1?accepts_incomplete=true"
@@ -56,12 +56,12 @@ func TestReviewBResentDeprovisionIsAccepted(t *testing.T) {
 	}
 }
 
-// TestReviewBResentUpdateIsAccepted: a PATCH re-sent while that update is
+// TestOSBResentUpdateIsAccepted: a PATCH re-sent while that update is
 // in progress gets 202 with the original operation (OSB 2.17, Updating a
 // Service Instance: "a re-sent PATCH request MUST return a 202
 // Accepted"); a different update meanwhile still gets 422
 // ConcurrencyError.
-func TestReviewBResentUpdateIsAccepted(t *testing.T) {
+func TestOSBResentUpdateIsAccepted(t *testing.T) {
 	r := startOSBRig(t, []Plan{{Name: "small", Cores: 1, Memory: 1}})
 	alice := identity("alice")
 	path := "/v2/service_instances/i1?accepts_incomplete=true"

@@ -6,12 +6,12 @@ import (
 	"testing"
 )
 
-// TestReviewBBindingSemantics: a binding is 201, its identical re-send
+// TestOSBBindingSemantics: a binding is 201, its identical re-send
 // 200 with the same credentials, a re-send with other parameters 409;
 // another end user of the platform reaches neither the instance nor the
 // binding; unbind revokes the credential (410 when re-sent), and a
 // deprovision revokes the rest.
-func TestReviewBBindingSemantics(t *testing.T) {
+func TestOSBBindingSemantics(t *testing.T) {
 	r := startOSBRig(t, []Plan{{Name: "small", Cores: 1, Memory: 1}})
 	alice, bob := identity("alice"), identity("bob")
 	inst := "/v2/service_instances/i1"
