@@ -501,9 +501,10 @@ func (d *HTTPDigestAuth) Cleanup() error {
 
 // Authenticate implements caddyauth.Authenticator.
 func (d *HTTPDigestAuth) Authenticate(w http.ResponseWriter, r *http.Request) (caddyauth.User, bool, error) {
+	method, target := requestLine(r)
 	req := digest.Request{
-		Method:        r.Method,
-		URI:           requestTarget(r),
+		Method:        method,
+		URI:           target,
 		Authorization: r.Header.Get("Authorization"),
 		Client:        clientIP(r),
 	}
@@ -555,13 +556,16 @@ var algorithmValues = func() (v [digest.SHA512_256Sess + 1]any) {
 	return v
 }()
 
-// requestTarget returns the request-target as the client sent it, before
-// any rewrite: the value the Digest uri parameter must equal.
-func requestTarget(r *http.Request) string {
-	if or, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok && or.RequestURI != "" {
-		return or.RequestURI
+// requestLine returns the method and the request-target as the client
+// sent them, before any rewrite: the response covers that method, and the
+// Digest uri parameter must equal that target. Handlers that run before
+// authentication change them ("method" sets r.Method, "rewrite" and "uri"
+// set r.RequestURI), and the client cannot know.
+func requestLine(r *http.Request) (method, target string) {
+	if or, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok && or.RequestURI != "" && or.Method != "" {
+		return or.Method, or.RequestURI
 	}
-	return r.RequestURI
+	return r.Method, r.RequestURI
 }
 
 // clientIP returns the client's address as Caddy's server determined it
