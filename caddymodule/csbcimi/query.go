@@ -149,8 +149,11 @@ func (c *call) collection(typ, name string, members []obj, q *query, add bool) o
 
 type expr interface{ eval(o obj) bool }
 
-type orExpr struct{ a, b expr }
-type andExpr struct{ a, b expr }
+// orExpr and andExpr hold their operands in a list, not as a tree, so
+// that a long chain of "or" or "and" is neither parsed nor evaluated by a
+// recursion as deep as the chain is long.
+type orExpr []expr
+type andExpr []expr
 type cmpExpr struct {
 	attr, prop string // attribute name, or property key when attr is ""
 	op         string
@@ -158,8 +161,23 @@ type cmpExpr struct {
 	flipped    bool
 }
 
-func (e orExpr) eval(o obj) bool  { return e.a.eval(o) || e.b.eval(o) }
-func (e andExpr) eval(o obj) bool { return e.a.eval(o) && e.b.eval(o) }
+func (e orExpr) eval(o obj) bool {
+	for _, x := range e {
+		if x.eval(o) {
+			return true
+		}
+	}
+	return false
+}
+
+func (e andExpr) eval(o obj) bool {
+	for _, x := range e {
+		if !x.eval(o) {
+			return false
+		}
+	}
+	return true
+}
 
 func (e cmpExpr) eval(o obj) bool {
 	var have any
@@ -249,9 +267,16 @@ func compare(have, want any) (int, bool) {
 }
 
 type filterParser struct {
-	toks []string
-	pos  int
+	toks  []string
+	pos   int
+	depth int // parentheses open at pos
 }
+
+// maxFilterDepth bounds the nesting of parentheses in a $filter: the
+// parser recurses once per level, and a request line of "(((..." would
+// otherwise take it past the goroutine stack's limit, a fatal error that
+// ends the whole process.
+const maxFilterDepth = 64
 
 func parseFilter(s string) (expr, error) {
 	toks, err := tokenize(s)
@@ -285,29 +310,32 @@ func (p *filterParser) next() string {
 }
 
 func (p *filterParser) filter() (expr, error) {
-	return p.binary("or", p.and, p.filter, func(a, b expr) expr { return orExpr{a, b} })
+	return p.list("or", p.and, func(es []expr) expr { return orExpr(es) })
 }
 
 func (p *filterParser) and() (expr, error) {
-	return p.binary("and", p.comp, p.and, func(a, b expr) expr { return andExpr{a, b} })
+	return p.list("and", p.comp, func(es []expr) expr { return andExpr(es) })
 }
 
-// binary parses "<operand> [<op> <rest>]": operand, then, after op, the
-// rest (the same rule again: op is right-associative), joined by join.
-func (p *filterParser) binary(op string, operand, rest func() (expr, error), join func(a, b expr) expr) (expr, error) {
-	a, err := operand()
-	if err != nil {
-		return nil, err
+// list parses "<operand> (<op> <operand>)*" and joins the operands with
+// join (op is associative, so the order of joining does not matter).
+func (p *filterParser) list(op string, operand func() (expr, error), join func(es []expr) expr) (expr, error) {
+	var es []expr
+	for {
+		e, err := operand()
+		if err != nil {
+			return nil, err
+		}
+		es = append(es, e)
+		if p.peek() != op {
+			break
+		}
+		p.next()
 	}
-	if p.peek() != op {
-		return a, nil
+	if len(es) == 1 {
+		return es[0], nil
 	}
-	p.next()
-	b, err := rest()
-	if err != nil {
-		return nil, err
-	}
-	return join(a, b), nil
+	return join(es), nil
 }
 
 var ops = map[string]bool{"<": true, "<=": true, "=": true, ">=": true, ">": true, "!=": true}
@@ -318,6 +346,10 @@ func (p *filterParser) comp() (expr, error) {
 	case t == "":
 		return nil, fmt.Errorf("unexpected end")
 	case t == "(":
+		if p.depth++; p.depth > maxFilterDepth {
+			return nil, fmt.Errorf("parentheses nested deeper than %d", maxFilterDepth)
+		}
+		defer func() { p.depth-- }()
 		e, err := p.filter()
 		if err != nil {
 			return nil, err

@@ -1,0 +1,190 @@
+package csbcimi
+
+// An in-process broker for the review's tests: Caddy runs the csb app
+// over one sandbox cloud (served by the same Caddy, reached through the
+// CIMI adapter), and the tests call the front-end's ServeHTTP directly,
+// as the user their request names, so that a 500 (an error returned to
+// Caddy) is seen as such.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	_ "github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+	"go.uber.org/zap"
+
+	"github.com/caddy-csb/caddy-csb/caddymodule"
+	_ "github.com/caddy-csb/caddy-csb/caddymodule/csbadapters"
+	_ "github.com/caddy-csb/caddy-csb/caddymodule/csbsandbox"
+)
+
+type reviewBroker struct {
+	t *testing.T
+	h *Handler
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startReviewBroker loads a Caddy config with the csb app over one
+// sandbox cloud and returns a front-end bound to that app.
+func startReviewBroker(t *testing.T) *reviewBroker {
+	t.Helper()
+	dir := t.TempDir()
+	t.Setenv("HOME", dir)
+	t.Setenv("XDG_DATA_HOME", dir+"/data")
+	t.Setenv("XDG_CONFIG_HOME", dir+"/config")
+	cloud := freePort(t)
+	cf := fmt.Sprintf(`{
+	admin off
+	persist_config off
+	storage file_system %[2]s/storage
+	csb {
+		provider cloud-a {
+			adapter cimi http://127.0.0.1:%[1]d/cimi/
+			service vm {
+				kind iaas
+				compute {
+					architecture x86_64
+					cores 8
+					memory 16
+				}
+				storage {
+					size 100
+				}
+				storagelink {
+					mountpoint /dev/vdb
+				}
+			}
+		}
+		jobs {
+			lease_min 1s
+			respond_within 5s
+			poll_interval 50ms
+		}
+	}
+}
+
+http://127.0.0.1:%[1]d {
+	csb_sandbox cloud-a {
+		capacity 8 16 200
+		architecture x86_64
+		build_time 10ms
+	}
+}
+`, cloud, dir)
+	cfg, warn, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cf), nil)
+	if err != nil {
+		t.Fatalf("adapting: %v %v", err, warn)
+	}
+	if err := caddy.Load(cfg, true); err != nil {
+		t.Fatalf("loading: %v", err)
+	}
+	t.Cleanup(func() { _ = caddy.Stop() })
+	app, err := caddy.ActiveContext().App("csb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &Handler{Prefix: "/cimi/", MaxBodySize: defaultMaxBodySize, app: app.(*caddymodule.App), logger: zap.NewNop()}
+	return &reviewBroker{t: t, h: h}
+}
+
+// reviewAnswer is one answer of the front-end; status is 500 for an
+// error returned to Caddy.
+type reviewAnswer struct {
+	status int
+	header http.Header
+	body   []byte
+	json   map[string]any
+	err    error
+}
+
+// do sends method path as user with body (JSON unless ct says else) and
+// the headers hdr (name, value, ...).
+func (b *reviewBroker) do(user, method, path string, body string, hdr ...string) *reviewAnswer {
+	b.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	r := httptest.NewRequest(method, "http://broker.test"+path, rd)
+	if body != "" {
+		r.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		r.Header.Set(hdr[i], hdr[i+1])
+	}
+	repl := caddy.NewReplacer()
+	if user != "" {
+		repl.Set("http.auth.user.id", user)
+	}
+	r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, repl))
+	w := httptest.NewRecorder()
+	next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		w.WriteHeader(http.StatusTeapot)
+		return nil
+	})
+	err := b.h.ServeHTTP(w, r, next)
+	a := &reviewAnswer{status: w.Code, header: w.Header(), body: w.Body.Bytes(), err: err}
+	if err != nil {
+		a.status = http.StatusInternalServerError
+		var he caddyhttp.HandlerError
+		if errors.As(err, &he) && he.StatusCode != 0 {
+			a.status = he.StatusCode
+		}
+	}
+	if strings.HasPrefix(w.Header().Get("Content-Type"), "application/json") && len(bytes.TrimSpace(a.body)) > 0 {
+		if err := json.Unmarshal(a.body, &a.json); err != nil {
+			b.t.Fatalf("%s %s: answer is not JSON: %v\n%s", method, path, err, a.body)
+		}
+	}
+	return a
+}
+
+func (a *reviewAnswer) String() string {
+	return fmt.Sprintf("%d %v %s", a.status, a.err, a.body)
+}
+
+// create makes a machine as user and returns its id (the job id).
+func (b *reviewBroker) create(user, body string) string {
+	b.t.Helper()
+	a := b.do(user, "POST", "/cimi/machines", body)
+	if a.status != http.StatusCreated {
+		b.t.Fatalf("create: %s", a)
+	}
+	loc := a.header.Get("Location")
+	return loc[strings.LastIndex(loc, "/")+1:]
+}
+
+const reviewMachine = `{"name":"m","machineTemplate":{"machineConfig":{"cpu":1,"memory":1048576}}}`
+
+func TestReviewEHarness(t *testing.T) {
+	b := startReviewBroker(t)
+	id := b.create("alice", reviewMachine)
+	if a := b.do("alice", "GET", "/cimi/machines/"+id, ""); a.status != 200 || a.json["state"] != "STARTED" {
+		t.Fatalf("%s", a)
+	}
+	if a := b.do("bob", "GET", "/cimi/machines/"+id, ""); a.status != 404 {
+		t.Fatalf("bob: %s", a)
+	}
+}
