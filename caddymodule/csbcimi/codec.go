@@ -287,6 +287,15 @@ func encodeXMLValue(e *xml.Encoder, k string, v any) error {
 			}
 		}
 		return nil
+	case []ref:
+		// A list of references (a Job's nestedJobs): one element each,
+		// named in the singular (<nestedJob href="..."/>).
+		for _, r := range v {
+			if err := hrefElem(e, singular(k), r.Href); err != nil {
+				return err
+			}
+		}
+		return nil
 	case []op:
 		for _, o := range v {
 			start := xml.StartElement{Name: xml.Name{Local: "operation"}, Attr: []xml.Attr{
