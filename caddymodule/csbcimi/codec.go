@@ -63,31 +63,51 @@ func errorf(status int, format string, args ...any) error {
 }
 
 // negotiate picks the binding of the answer from Accept: JSON unless XML
-// is preferred; 406 when neither is acceptable.
+// is preferred; 406 when neither is acceptable. Each format's quality is
+// that of the most specific range that matches it (RFC 9110 section
+// 12.5.1), so "application/json;q=0, */*" rules JSON out.
 func negotiate(r *http.Request) (format, error) {
-	header := r.Header.Get("Accept")
-	if strings.TrimSpace(header) == "" {
+	values := r.Header.Values("Accept")
+	if strings.TrimSpace(strings.Join(values, "")) == "" {
 		return formatJSON, nil
 	}
-	best, bestQ := formatJSON, -1.0
-	for _, rg := range accept.Ranges([]string{header}) {
-		var f format
+	ranges := accept.Ranges(values)
+	jsonQ := quality(ranges, "application/json")
+	xmlQ := max(quality(ranges, "application/xml"), quality(ranges, "text/xml"))
+	if jsonQ <= 0 && xmlQ <= 0 {
+		return 0, errorf(http.StatusNotAcceptable, "Accept %q: this CIMI service answers application/json or application/xml", strings.Join(values, ", "))
+	}
+	if xmlQ > jsonQ {
+		return formatXML, nil
+	}
+	return formatJSON, nil
+}
+
+// quality is the weight ranges give the media type mt: that of the most
+// specific range matching it (mt itself, then its type/*, then */*), the
+// highest of equally specific ones; 0 when none matches.
+func quality(ranges []accept.Range, mt string) float64 {
+	major, _, _ := strings.Cut(mt, "/")
+	q, best := 0.0, -1
+	for _, rg := range ranges {
+		spec := -1
 		switch rg.Type {
-		case "application/json", "application/*", "*/*":
-			f = formatJSON
-		case "application/xml", "text/xml":
-			f = formatXML
+		case mt:
+			spec = 2
+		case major + "/*":
+			spec = 1
+		case "*/*":
+			spec = 0
+		}
+		switch {
+		case spec < 0 || spec < best:
+		case spec > best:
+			q, best = rg.Q, spec
 		default:
-			continue
-		}
-		if rg.Q > bestQ || rg.Q == bestQ && f == formatJSON && best != formatJSON && rg.Type == "application/json" {
-			best, bestQ = f, rg.Q
+			q = max(q, rg.Q)
 		}
 	}
-	if bestQ <= 0 {
-		return 0, errorf(http.StatusNotAcceptable, "Accept %q: this CIMI service answers application/json or application/xml", header)
-	}
-	return best, nil
+	return q
 }
 
 // readBody reads a request body of at most limit bytes in the binding
