@@ -399,7 +399,23 @@ func isString(t string) bool {
 	return len(t) >= 2 && (t[0] == '\'' || t[0] == '"') && t[len(t)-1] == t[0]
 }
 
-func unquote(t string) string { return t[1 : len(t)-1] }
+// unquote returns a quoted token's string: without its quotes, and with
+// \<quote> and \\ read as the character escaped (another backslash is
+// kept as it is).
+func unquote(t string) string {
+	q, body := t[0], t[1:len(t)-1]
+	if !strings.Contains(body, "\\") {
+		return body
+	}
+	var b strings.Builder
+	for i := 0; i < len(body); i++ {
+		if body[i] == '\\' && i+1 < len(body) && (body[i+1] == q || body[i+1] == '\\') {
+			i++
+		}
+		b.WriteByte(body[i])
+	}
+	return b.String()
+}
 
 func isAttr(t string) bool {
 	if t == "true" || t == "false" || t == "" || isString(t) {
@@ -444,12 +460,20 @@ func tokenize(s string) ([]string, error) {
 			out = append(out, string(ch))
 			i++
 		case ch == '\'' || ch == '"':
-			j := strings.IndexByte(s[i+1:], ch)
-			if j < 0 {
+			// A backslash escapes the next byte: \' in a '-quoted
+			// string, \" in a "-quoted one, \\ for a backslash.
+			j := i + 1
+			for j < len(s) && s[j] != ch {
+				if s[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			if j >= len(s) {
 				return nil, fmt.Errorf("unterminated string")
 			}
-			out = append(out, s[i:i+j+2])
-			i += j + 2
+			out = append(out, s[i:j+1])
+			i = j + 1
 		case ch == '<' || ch == '>' || ch == '!' || ch == '=':
 			if i+1 < len(s) && s[i+1] == '=' && ch != '=' {
 				out = append(out, s[i:i+2])
