@@ -316,6 +316,17 @@ func (c *call) request(mc *machineCreate) (*csbmsg.ServiceRequest, jobs.CreateOp
 		if err != nil {
 			return nil, opt, err
 		}
+		// Attributes given beside the reference override the
+		// template's, and are checked below as an inline template's
+		// are: dropping them would make a machine without them.
+		if t.MachineConfig != nil {
+			tpl.MachineConfig = t.MachineConfig
+		}
+		if t.MachineImage != nil {
+			tpl.MachineImage = t.MachineImage
+		}
+		tpl.InitialState, tpl.VolumeTemplates, tpl.Volumes = t.InitialState, t.VolumeTemplates, t.Volumes
+		tpl.NetworkInterfaces, tpl.Credential, tpl.UserData, tpl.Meters, tpl.EventLog = t.NetworkInterfaces, t.Credential, t.UserData, t.Meters, t.EventLog
 		t = tpl
 	}
 	for _, u := range []struct {
