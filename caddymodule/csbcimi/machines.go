@@ -56,6 +56,16 @@ const (
 
 const kibPerGB = 1 << 20
 
+// kibToGB rounds a size in KiB (CIMI's unit) up to whole GB (the
+// broker's), without the overflow of (kib+kibPerGB-1)/kibPerGB, which
+// turned a size near 2^64 KiB into 0 GB: a request for nothing.
+func kibToGB(kib uint64) uint64 {
+	if kib == 0 {
+		return 0
+	}
+	return (kib-1)/kibPerGB + 1
+}
+
 // createCommon is what every DSP0263 *Create carries besides its
 // template: the new resource's name, description and properties.
 type createCommon struct {
@@ -354,7 +364,7 @@ func (c *call) request(mc *machineCreate) (*csbmsg.ServiceRequest, jobs.CreateOp
 	if cfg.CPU == 0 || cfg.Memory == 0 {
 		return nil, opt, errorf(http.StatusBadRequest, "the machineConfig needs cpu and memory")
 	}
-	memGB := (cfg.Memory + kibPerGB - 1) / kibPerGB
+	memGB := kibToGB(cfg.Memory)
 	compute := &csbmsg.Compute{Cores: &cfg.CPU, Memory: &memGB}
 	if cfg.CPUArch != "" {
 		arch := cfg.CPUArch

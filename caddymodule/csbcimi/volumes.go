@@ -77,7 +77,7 @@ func (c *call) storage(t *volumeTemplate) (*csbmsg.Storage, error) {
 	if capKiB == 0 {
 		return nil, errorf(http.StatusBadRequest, "the volumeConfig needs a capacity")
 	}
-	gb := (capKiB + kibPerGB - 1) / kibPerGB
+	gb := kibToGB(capKiB)
 	return &csbmsg.Storage{Size: &gb}, nil
 }
 
