@@ -31,7 +31,7 @@ import (
 	_ "github.com/caddy-csb/caddy-csb/caddymodule/csbsandbox"
 )
 
-type reviewBroker struct {
+type engineBroker struct {
 	t *testing.T
 	h *Handler
 }
@@ -46,9 +46,9 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// startReviewBroker loads a Caddy config with the csb app over one
+// startEngineBroker loads a Caddy config with the csb app over one
 // sandbox cloud and returns a front-end bound to that app.
-func startReviewBroker(t *testing.T) *reviewBroker {
+func startEngineBroker(t *testing.T) *engineBroker {
 	t.Helper()
 	dir := t.TempDir()
 	t.Setenv("HOME", dir)
@@ -106,12 +106,12 @@ http://127.0.0.1:%[1]d {
 		t.Fatal(err)
 	}
 	h := &Handler{Prefix: "/cimi/", MaxBodySize: defaultMaxBodySize, app: app.(*caddymodule.App), logger: zap.NewNop()}
-	return &reviewBroker{t: t, h: h}
+	return &engineBroker{t: t, h: h}
 }
 
-// reviewAnswer is one answer of the front-end; status is 500 for an
+// engineAnswer is one answer of the front-end; status is 500 for an
 // error returned to Caddy.
-type reviewAnswer struct {
+type engineAnswer struct {
 	status int
 	header http.Header
 	body   []byte
@@ -121,7 +121,7 @@ type reviewAnswer struct {
 
 // do sends method path as user with body (JSON unless ct says else) and
 // the headers hdr (name, value, ...).
-func (b *reviewBroker) do(user, method, path string, body string, hdr ...string) *reviewAnswer {
+func (b *engineBroker) do(user, method, path string, body string, hdr ...string) *engineAnswer {
 	b.t.Helper()
 	var rd io.Reader
 	if body != "" {
@@ -145,7 +145,7 @@ func (b *reviewBroker) do(user, method, path string, body string, hdr ...string)
 		return nil
 	})
 	err := b.h.ServeHTTP(w, r, next)
-	a := &reviewAnswer{status: w.Code, header: w.Header(), body: w.Body.Bytes(), err: err}
+	a := &engineAnswer{status: w.Code, header: w.Header(), body: w.Body.Bytes(), err: err}
 	if err != nil {
 		a.status = http.StatusInternalServerError
 		var he caddyhttp.HandlerError
@@ -161,12 +161,12 @@ func (b *reviewBroker) do(user, method, path string, body string, hdr ...string)
 	return a
 }
 
-func (a *reviewAnswer) String() string {
+func (a *engineAnswer) String() string {
 	return fmt.Sprintf("%d %v %s", a.status, a.err, a.body)
 }
 
 // create makes a machine as user and returns its id (the job id).
-func (b *reviewBroker) create(user, body string) string {
+func (b *engineBroker) create(user, body string) string {
 	b.t.Helper()
 	a := b.do(user, "POST", "/cimi/machines", body)
 	if a.status != http.StatusCreated {
@@ -178,8 +178,8 @@ func (b *reviewBroker) create(user, body string) string {
 
 const reviewMachine = `{"name":"m","machineTemplate":{"machineConfig":{"cpu":1,"memory":1048576}}}`
 
-func TestReviewEHarness(t *testing.T) {
-	b := startReviewBroker(t)
+func TestCIMIHarness(t *testing.T) {
+	b := startEngineBroker(t)
 	id := b.create("alice", reviewMachine)
 	if a := b.do("alice", "GET", "/cimi/machines/"+id, ""); a.status != 200 || a.json["state"] != "STARTED" {
 		t.Fatalf("%s", a)

@@ -10,7 +10,7 @@ import (
 // the 1 MiB request line Go's server accepts, and took the parser past
 // the goroutine stack's 1 GB limit, a fatal error that killed the whole
 // Caddy process for any consumer's GET.
-func TestReviewEFilterDeepNesting(t *testing.T) {
+func TestCIMIFilterDeepNesting(t *testing.T) {
 	for _, s := range []string{
 		strings.Repeat("(", 900000),
 		strings.Repeat("(", 900000) + "a=1" + strings.Repeat(")", 900000),

@@ -10,7 +10,7 @@ import (
 // a format gives its quality, so "application/json;q=0, */*" refuses
 // JSON and gets XML (it got JSON, the one type it ruled out), and every
 // Accept field counts.
-func TestReviewENegotiate(t *testing.T) {
+func TestCIMINegotiate(t *testing.T) {
 	for _, c := range []struct {
 		accept []string
 		want   format

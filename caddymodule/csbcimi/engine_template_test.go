@@ -11,8 +11,8 @@ import (
 // user data, and a volumeTemplate a machine without its volume. They now
 // override the referenced template's, and are checked as an inline
 // template's are.
-func TestReviewETemplateByReferenceKeepsInlineAttributes(t *testing.T) {
-	b := startReviewBroker(t)
+func TestCIMITemplateByReferenceKeepsInlineAttributes(t *testing.T) {
+	b := startEngineBroker(t)
 	tpl := "machineTemplates/c8-m16-x86_64"
 	if a := b.do("alice", "POST", "/cimi/machines", `{"machineTemplate":{"href":"`+tpl+`","userData":"I2Nsb3VkLWNvbmZpZw=="}}`); a.status != http.StatusNotImplemented {
 		t.Fatalf("userData beside a template href: %s", a)

@@ -6,7 +6,7 @@ import "testing"
 // backslash (\' in a '-quoted string, \" in a "-quoted one); such a
 // filter was refused as an unterminated string or compared with the
 // backslash left in.
-func TestReviewEFilterStringEscapes(t *testing.T) {
+func TestCIMIFilterStringEscapes(t *testing.T) {
 	m := obj{"name": `O'Brien "Bob"`, "description": `a\b`, "properties": props{"it's": "v"}}
 	for _, f := range []string{
 		`name='O\'Brien "Bob"'`,

@@ -9,7 +9,7 @@ import (
 // A create Job's nestedJobs are references: in XML each is a
 // <nestedJob href="..."/>, not the Go rendering of the slice
 // (<nestedJobs>[{http://...} {http://...}]</nestedJobs>).
-func TestReviewEXMLNestedJobs(t *testing.T) {
+func TestCIMIXMLNestedJobs(t *testing.T) {
 	rec := httptest.NewRecorder()
 	o := obj{"resourceURI": NS + "/Job", "id": "http://b/jobs/J.create",
 		"nestedJobs": []ref{{Href: "http://b/jobs/J.attempt-1"}, {Href: "http://b/jobs/J.attempt-2"}}}
