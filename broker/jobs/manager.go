@@ -640,6 +640,7 @@ func (m *Manager) startProvisioning(ctx context.Context, j *Job, idemName, reqHa
 	out := make(chan *Result, 1)
 	done := m.goWork(j.ID, unlock, func(ctx context.Context) {
 		r := m.provision(ctx, j)
+		m.catchUp(j)
 		if err := m.settleCreate(ctx, j.ID); err != nil {
 			r = m.unstored(ctx, j, r, err)
 		}

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/caddy-csb/caddy-csb/broker/store"
 )
 
@@ -65,6 +67,16 @@ func (m *Manager) save(ctx context.Context, j *Job) error {
 	j.Updated = m.now()
 	m.accrue(j)
 	evs, undo := m.stampEvents(j)
+	if j.deferWrite && m.wal != nil && m.wal.holdBehind(j.ID, j.Rev) {
+		// A deferred write of a job nobody knows of yet: the record is
+		// encoded once, by the job's worker, before its settle
+		// (catchUp); meanwhile readers get the job's previous record.
+		j.deferWrite = false
+		m.forget(j.ID)
+		m.emit(evs)
+		m.notify(j)
+		return nil
+	}
 	data, err := json.Marshal(j)
 	if err != nil {
 		undo()
@@ -87,6 +99,27 @@ func (m *Manager) save(ctx context.Context, j *Job) error {
 	m.emit(evs)
 	m.notify(j)
 	return nil
+}
+
+// catchUp encodes the record of a logged job whose deferred writes were
+// held without it (holdBehind) and holds it, for the settle that follows.
+// Only the job's worker calls it: the worker owns j.
+func (m *Manager) catchUp(j *Job) {
+	if m.wal == nil || !m.wal.isBehind(j.ID) {
+		return
+	}
+	data, err := json.Marshal(j)
+	if err != nil {
+		m.logger.Error("encoding job", zap.String("job_id", j.ID), zap.Error(err))
+		return
+	}
+	m.wal.hold(j.ID, j.Rev, data)
+	m.mu.Lock()
+	if _, ok := m.running[j.ID]; ok {
+		m.live[j.ID] = data
+	}
+	m.mu.Unlock()
+	m.notify(j)
 }
 
 // loadFresh reads a job from the store, bypassing the cache, and caches

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
 	"github.com/caddy-csb/caddy-csb/broker/contract"
@@ -377,5 +378,64 @@ func TestStoreWALLocalAdapterWritesNoLog(t *testing.T) {
 	}
 	if n := w.n.Load(); n != 1 {
 		t.Fatalf("%d job log writes for a create on an adapter that creates something, want 1 (its write-ahead record)", n)
+	}
+}
+
+// A logged create on a Local adapter encodes its record once, before its
+// settle; when its answer comes first (RespondWithin passed while the
+// provider is slow) the job's file gets the record the log held then,
+// and the outcome follows: the file ends with the job succeeded, and a
+// read meanwhile sees the job, never an error.
+func TestStoreWALLocalAnsweredPendingThenSettled(t *testing.T) {
+	block := make(chan struct{})
+	started := make(chan struct{})
+	succeeded := make(chan string, 1)
+	var w *walWrites
+	var e *env
+	e = newEnv(t, []string{"a"}, func(c *jobs.Config) {
+		storeGroupCommit(c)
+		c.RespondWithin = time.Millisecond
+		w = &walWrites{Memory: c.Store.(*store.Memory)}
+		c.Store = w
+		c.Adapter = func(id string, _ catalog.Kind) (contract.Adapter, bool) {
+			a, ok := e.ads[id]
+			if !ok {
+				return nil, false
+			}
+			return unwrapping{local{a}}, true
+		}
+		c.OnChange = func(j *jobs.Job) {
+			if j.Status == jobs.StatusSuccess {
+				select {
+				case succeeded <- j.ID:
+				default:
+				}
+			}
+		}
+	})
+	e.ads["a"].SetFault(jobstest.Fault{Block: block, BlockStarted: started})
+	r := e.create("alice", 1)
+	<-started
+	if r.Job == nil || !r.Job.Status.InFlight() {
+		t.Fatalf("create answered before the provider did: %+v", r)
+	}
+	data, err := w.Memory.Load(ctx, "csb/jobs/job/"+r.Job.ID)
+	if err != nil || strings.Contains(string(data), `"status":"success"`) {
+		t.Fatalf("the job's file when the create answered pending: %.200s %v", data, err)
+	}
+	if j, err := e.m.Get(ctx, "alice", r.Job.ID); err != nil || !j.Status.InFlight() {
+		t.Fatalf("a read while the provider works: %+v %v", j, err)
+	}
+	close(block)
+	if id := <-succeeded; id != r.Job.ID {
+		t.Fatalf("job %s succeeded, want %s", id, r.Job.ID)
+	}
+	e.m.Stop() // waits for the job's worker: its file is written
+	data, err = w.Memory.Load(ctx, "csb/jobs/job/"+r.Job.ID)
+	if err != nil || !strings.Contains(string(data), `"status":"success"`) {
+		t.Fatalf("the job's file after the provider answered: %.300s %v", data, err)
+	}
+	if n := w.n.Load(); n != 0 {
+		t.Fatalf("%d job log writes, want 0", n)
 	}
 }

@@ -85,6 +85,10 @@ type walJob struct {
 	data      []byte
 	files     map[string]bool // log files holding its records
 	announced bool            // writes go to the job's file from now on
+	// behind: the job has changed since data (rev is the change's) and
+	// its worker has not encoded it yet (holdBehind); the worker does
+	// before it settles the job (Manager.catchUp).
+	behind bool
 }
 
 // jobWAL is a manager's log.
@@ -150,8 +154,36 @@ func (w *jobWAL) hold(id string, rev uint64, data []byte) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if j, ok := w.jobs[id]; ok && rev >= j.rev {
-		j.rev, j.data = rev, data
+		j.rev, j.data, j.behind = rev, data, false
 	}
+}
+
+// holdBehind notes a deferred write of a logged job without its record:
+// the job's worker encodes the record once, before it settles the job,
+// instead of at each of a create's deferred writes (only the last is
+// ever written). It returns false, and the caller encodes and holds the
+// record as usual, when the log holds no record of the job to stand in
+// for it meanwhile (readers of the job and an early settle, the answer
+// that a job is still in progress, use the older record) or the job is
+// no longer logged.
+func (w *jobWAL) holdBehind(id string, rev uint64) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	j, ok := w.jobs[id]
+	if !ok || j.announced || j.data == nil || rev < j.rev {
+		return false
+	}
+	j.rev, j.behind = rev, true
+	return true
+}
+
+// isBehind reports whether a logged job's held record is older than the
+// job (holdBehind).
+func (w *jobWAL) isBehind(id string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	j, ok := w.jobs[id]
+	return ok && j.behind
 }
 
 // append stores a record of job id in the log, sharing the storage write
@@ -183,7 +215,7 @@ func (w *jobWAL) append(id string, rev uint64, data []byte) error {
 			if err == nil {
 				if j, ok := w.jobs[b.rec.ID]; ok {
 					if b.rec.Rev >= j.rev {
-						j.rev, j.data = b.rec.Rev, b.rec.Job
+						j.rev, j.data, j.behind = b.rec.Rev, b.rec.Job, false
 					}
 					j.files[key] = true
 					if w.files[key] == nil {
