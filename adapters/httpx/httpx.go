@@ -188,7 +188,7 @@ func (c *Client) once(ctx context.Context, call Call, body []byte) (*Response, e
 	if hc == nil {
 		hc = DefaultHTTPClient
 	}
-	resp, err := hc.Do(req)
+	resp, err := KeepMethod(hc).Do(req)
 	if err != nil {
 		e := Classify(call.Op, 0, err)
 		return nil, e, e.Kind == contract.KindTransport
@@ -217,6 +217,35 @@ func (c *Client) once(ctx context.Context, call Call, body []byte) (*Response, e
 		}
 	}
 	return out, nil, false
+}
+
+// KeepMethod returns a copy of hc that does not follow a redirect which
+// would change the request's method. Go's client follows a 301, 302 or
+// 303 answer to a PUT, DELETE or POST with a GET of the new location, and
+// the GET's 200 would then stand for the call's outcome: a DELETE a
+// provider (or a proxy adding a trailing slash) redirects would read as
+// done while the resource stays. Such a redirect is instead the call's
+// answer, a non-2xx status. A 303 to a POST is still followed: RFC 9110
+// section 15.4.4 makes the new location the POST's answer. hc's own
+// CheckRedirect (the peer URL policy) still judges every redirect.
+func KeepMethod(hc *http.Client) *http.Client {
+	cp := *hc
+	next := hc.CheckRedirect
+	cp.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		prev := via[len(via)-1].Method
+		seeOther := prev == http.MethodPost && req.Response != nil && req.Response.StatusCode == http.StatusSeeOther
+		if req.Method != prev && !seeOther {
+			return http.ErrUseLastResponse
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	return &cp
 }
 
 // Classify turns an HTTP status (non-zero) or a transport error into an

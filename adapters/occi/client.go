@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/caddy-csb/caddy-csb/adapters/httpx"
 	"github.com/caddy-csb/caddy-csb/adapters/internal/nativeerr"
 	"github.com/caddy-csb/caddy-csb/broker/contract"
 )
@@ -131,7 +132,10 @@ func (a *Adapter) once(ctx context.Context, op, method string, u *url.URL, msg *
 	}
 	req.Header.Set("Accept", accept)
 	req.Header.Set("User-Agent", "caddy-csb-occi/1 OCCI/1.1")
-	resp, err := a.client.Do(req)
+	// A redirect that would turn the request into a GET is the answer,
+	// not followed (httpx.KeepMethod): a GET's 200 must not stand for a
+	// DELETE, PUT or action.
+	resp, err := httpx.KeepMethod(a.client).Do(req)
 	if err != nil {
 		return nil, transportError(op, err), ctx.Err() == nil
 	}
