@@ -82,7 +82,7 @@ var ComputeFields = []Field{
 	{CSB: "storage/action", CIMI: "Volume edit (resize only)", Unit: "see StorageActions"},
 	{CSB: "network/VLANlabel", CIMI: "Network.name", Unit: "as is"},
 	{CSB: "network/vlan", CIMI: "Network.properties[vlan]", Unit: "as is"},
-	{CSB: "network/status", CIMI: "Network.state", Unit: "STARTED -> active, STOPPED -> inactive"},
+	{CSB: "network/status", CIMI: "Network.state", Unit: "STARTED -> active, STOPPED -> inactive, ERROR -> failed"},
 	{CSB: "network/action", CIMI: "Network.operations[rel=.../action/start|stop]", Unit: "up -> start, down -> stop"},
 	{CSB: "network/allocation", CIMI: "(none)", Unit: "always dynamic"},
 	{CSB: "NetworkInterface", CIMI: "MachineTemplate.networkInterfaces[].network", Unit: "the job's network"},
@@ -129,6 +129,11 @@ var NetworkStates = map[string]csbmsg.NetworkStatus{
 	"STARTED": csbmsg.NetworkActive,
 	"STOPPED": csbmsg.NetworkInactive,
 }
+
+// NetworkFailed is the Network.state of a network that will not become
+// usable: the job is failed (the broker removes it) rather than pending
+// until its deadline.
+const NetworkFailed = "ERROR"
 
 // ComputeActions maps <compute><action> to CIMI action URIs, POSTed as an
 // Action to the Machine operation with that rel.

@@ -114,6 +114,8 @@ func (a *Adapter) status(ctx context.Context, res *contract.Resource, created *M
 		}
 		if st, ok := NetworkStates[strings.ToUpper(n.State)]; ok {
 			nw.Status = ptr(st)
+		} else if strings.EqualFold(n.State, NetworkFailed) {
+			out.State = contract.Worse(out.State, contract.StateFailed)
 		} else {
 			out.State = contract.Worse(out.State, contract.StatePending)
 		}
