@@ -274,6 +274,7 @@ func read(env *etree.Element) (*Requirements, error) {
 		return nil, fmt.Errorf("%w: virtual system %q has no VirtualHardwareSection", ErrMalformed, req.Name)
 	}
 	config := defaultConfiguration(env)
+	var cpus float64 // summed as read, checked below
 	for _, item := range hws[0].ChildElements() {
 		if !isOVF(item.NamespaceURI()) || !contains(itemElements, item.Tag) {
 			continue
@@ -292,7 +293,7 @@ func read(env *etree.Element) (*Requirements, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%w: processor item: %v", ErrMalformed, err)
 			}
-			req.CPUs += uint64(q)
+			cpus += q
 			units, _ := cimChild(item, "AllocationUnits")
 			for _, k := range []string{"Reservation", "Limit"} {
 				if v, ok := cimChild(item, k); ok && req.CPUHz == 0 {
@@ -339,8 +340,27 @@ func read(env *etree.Element) (*Requirements, error) {
 			}
 		}
 	}
+	// A NaN, or an amount past what the draft's whole units hold, is no
+	// requirement a request can carry: converted to uint64 it became an
+	// arbitrary number, or 0 and so no requirement at all.
+	for _, c := range []struct {
+		what    string
+		v, unit float64
+	}{
+		{"processor count", cpus, 1}, {"memory", req.MemoryBytes, 1 << 30}, {"disk capacity", req.DiskBytes, 1 << 30}, {"processor speed", req.CPUHz, 1e9},
+	} {
+		if math.IsNaN(c.v) || c.v/c.unit >= maxWhole {
+			return nil, fmt.Errorf("%w: the %s (%g) is not an amount a request can hold", ErrMalformed, c.what, c.v)
+		}
+	}
+	req.CPUs = uint64(cpus)
 	return req, nil
 }
+
+// maxWhole bounds a requirement in the draft's units (processors, GB,
+// GHz): float64 holds every whole number below 2^53 exactly, and its
+// conversion to uint64 is defined for them.
+const maxWhole = 1 << 53
 
 // virtualSystem returns the envelope's one virtual system: the draft's
 // request holds one compute, so a collection of several is refused.
