@@ -10,12 +10,15 @@ import (
 )
 
 // Status reads every entity the resource holds and rebuilds Granted. A
-// resource whose primary entity is gone is reported with StateGone.
+// resource whose primary entity is gone is reported with StateGone; one
+// that still has it but has lost another of its own entities is failed
+// (as model.Parts rules for the other adapters), so the broker does not
+// keep handing out a job that lacks part of what it granted.
 func (a *Adapter) Status(ctx context.Context, res *contract.Resource) (*contract.Resource, error) {
 	out := res.Clone() // State and Granted are set below
 	ia := &csbmsg.IaaS{}
 	states := []contract.State{}
-	gone := false
+	gone, partGone := false, false
 	get := func(key string) (*Message, error) {
 		loc := out.Native[key]
 		if loc == "" {
@@ -24,8 +27,11 @@ func (a *Adapter) Status(ctx context.Context, res *contract.Resource) (*contract
 		r, err := a.do(ctx, "status", http.MethodGet, loc, nil, "")
 		if err != nil {
 			if contract.KindOf(err) == contract.KindNotFound {
-				if loc == out.URI {
+				switch {
+				case loc == out.URI:
 					gone = true
+				case !(key == nativeNetwork && out.Native[nativeNetworkShared] != ""):
+					partGone = true
 				}
 				return nil, nil
 			}
@@ -74,7 +80,7 @@ func (a *Adapter) Status(ctx context.Context, res *contract.Resource) (*contract
 	case gone || out.URI == "":
 		out.State = contract.StateGone
 		out.Granted = csbmsg.ServiceRequest{}
-	case out.Native[contract.NativeIncomplete] != "":
+	case out.Native[contract.NativeIncomplete] != "" || partGone:
 		out.State = contract.StateFailed
 	default:
 		out.State = contract.StateReady
