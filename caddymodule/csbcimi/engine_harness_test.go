@@ -1,6 +1,6 @@
 package csbcimi
 
-// An in-process broker for the review's tests: Caddy runs the csb app
+// An in-process broker for the tests that need the engine: Caddy runs the csb app
 // over one sandbox cloud (served by the same Caddy, reached through the
 // CIMI adapter), and the tests call the front-end's ServeHTTP directly,
 // as the user their request names, so that a 500 (an error returned to
@@ -176,11 +176,11 @@ func (b *engineBroker) create(user, body string) string {
 	return loc[strings.LastIndex(loc, "/")+1:]
 }
 
-const reviewMachine = `{"name":"m","machineTemplate":{"machineConfig":{"cpu":1,"memory":1048576}}}`
+const plainMachine = `{"name":"m","machineTemplate":{"machineConfig":{"cpu":1,"memory":1048576}}}`
 
 func TestCIMIHarness(t *testing.T) {
 	b := startEngineBroker(t)
-	id := b.create("alice", reviewMachine)
+	id := b.create("alice", plainMachine)
 	if a := b.do("alice", "GET", "/cimi/machines/"+id, ""); a.status != 200 || a.json["state"] != "STARTED" {
 		t.Fatalf("%s", a)
 	}
