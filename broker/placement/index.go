@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
 // kindIndex is the index of one service model at one catalogue version.
@@ -43,9 +44,21 @@ type group struct {
 	first *svc
 }
 
+// sigEntry identifies one service of a group's list. The update time
+// alone does not: the catalogue stamps a change with its clock's reading,
+// and two changes of a service can share one (a stopped test clock, a
+// coarse wall clock). The service's model element does: the catalogue
+// replaces a changed service with the content of the notification (or
+// configuration, or discovery) that changed it, and keeps the entry, with
+// its element, when nothing changed (ApplyNotification's callers must not
+// modify what they pass).
 type sigEntry struct {
 	id      string
 	updated int64
+	iaas    *csbmsg.IaaS
+	paas    *csbmsg.PaaS
+	saas    *csbmsg.SaaS
+	dsaas   *csbmsg.DSaaS
 }
 
 // capList indexes IaaS services for minimum queries. Services are grouped
@@ -349,7 +362,8 @@ func (p *Placer) rebuild(kind catalog.Kind, v uint64, prev *kindIndex) *kindInde
 		pe, _ := p.cat.Provider(id)
 		sig := make([]sigEntry, len(list))
 		for k, i := range list {
-			sig[k] = sigEntry{id: entries[i].Service.ID, updated: entries[i].UpdatedAt.UnixNano()}
+			sv := &entries[i].Service
+			sig[k] = sigEntry{id: sv.ID, updated: entries[i].UpdatedAt.UnixNano(), iaas: sv.IaaS, paas: sv.PaaS, saas: sv.SaaS, dsaas: sv.DSaaS}
 		}
 		order, ok := p.order[id]
 		if !ok {
