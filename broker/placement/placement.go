@@ -324,7 +324,10 @@ func (p *Placer) Place(req *csbmsg.ServiceRequest, opt Options) (*Decision, erro
 		if v, ok := p.prices[g.id]; ok {
 			c.Price, c.HasPrice = v, true
 		}
-		if opt.MaxPrice != nil && (!c.HasPrice || c.Price > *opt.MaxPrice) {
+		// The provider's price decides here only when no service has a
+		// price of its own; otherwise the best-fitting service's price
+		// (which comes first) is held against the maximum below.
+		if opt.MaxPrice != nil && !p.svcPrices && (!c.HasPrice || c.Price > *opt.MaxPrice) {
 			c.rej = priceRejection(c.Price, c.HasPrice, *opt.MaxPrice)
 			continue
 		}
@@ -347,17 +350,16 @@ func (p *Placer) Place(req *csbmsg.ServiceRequest, opt Options) (*Decision, erro
 				}
 			}
 		}
+		if v, ok := p.servicePrice(g.id, f.id); ok {
+			c.Price, c.HasPrice = v, true
+		}
+		if opt.MaxPrice != nil && (!c.HasPrice || c.Price > *opt.MaxPrice) {
+			c.rej = priceRejection(c.Price, c.HasPrice, *opt.MaxPrice)
+			continue
+		}
 		c.Matched = true
 		c.ServiceID = f.id
 		c.Service = f.entry
-		if v, ok := p.servicePrice(g.id, f.id); ok {
-			c.Price, c.HasPrice = v, true
-			if opt.MaxPrice != nil && v > *opt.MaxPrice {
-				c.Matched, c.ServiceID, c.Service = false, "", nil
-				c.rej = priceRejection(v, true, *opt.MaxPrice)
-				continue
-			}
-		}
 		c.svc = s
 		matched = append(matched, i)
 	}
