@@ -20,9 +20,21 @@ import (
 // catalogue changes.
 
 // memoBudget bounds the answers a memo keeps (shapes × providers): about
-// 100 bytes each, so at most a few MiB per service model. A variable so
+// answerBytes each, so at most a few MiB per service model. A variable so
 // that the benchmark can measure decisions with the memo off (0).
 var memoBudget = 1 << 16
+
+// answerBytes is about what one answer of the memo costs. A key's strings
+// are charged in these units too: they come from the request and may each
+// be as long as the codec's text limit (64 KiB), so counting a shape as
+// its answers alone would let a consumer with a new long architecture per
+// request fill gigabytes under the budget.
+const answerBytes = 100
+
+// cost is what memoising res for w charges the budget.
+func (w *want) cost(answers int) int {
+	return answers + (len(w.arch)+len(w.vlan)+len(w.vlanLabel)+len(w.alloc)+len(w.capType)+len(w.rel))/answerBytes
+}
 
 // found is one provider's answer for a shape; id and entry are the
 // service's, copied so that a decision need not read the service itself
@@ -56,13 +68,13 @@ func (idx *kindIndex) finds(w *want) []found {
 		}
 	}
 	idx.memo.mu.Lock()
-	if idx.memo.used+len(res) <= memoBudget {
+	if cost := w.cost(len(res)); idx.memo.used+cost <= memoBudget {
 		if idx.memo.m == nil {
 			idx.memo.m = map[want][]found{}
 		}
 		if _, dup := idx.memo.m[*w]; !dup {
 			idx.memo.m[*w] = res
-			idx.memo.used += len(res)
+			idx.memo.used += cost
 		}
 	}
 	idx.memo.mu.Unlock()
