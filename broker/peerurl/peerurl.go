@@ -517,7 +517,7 @@ func parseAdmin(s string) (adminAddr, bool) {
 		return adminAddr{}, false
 	}
 	host = strings.ToLower(host)
-	a := adminAddr{port: port}
+	a := adminAddr{port: numericPort(port)}
 	switch ip, err := netip.ParseAddr(host); {
 	case err == nil && !ip.IsUnspecified():
 		a.ip = ip.Unmap()
@@ -531,6 +531,15 @@ func parseAdmin(s string) (adminAddr, bool) {
 	return a, true
 }
 
+// numericPort is port as the dialer reads it: "02019" is 2019. Ports
+// that are not numbers come back as they are.
+func numericPort(port string) string {
+	if n, err := strconv.ParseUint(port, 10, 16); err == nil {
+		return strconv.FormatUint(n, 10)
+	}
+	return port
+}
+
 // isAdmin reports whether ip:port is an address of the admin endpoint.
 // An admin endpoint on a loopback address is matched by every loopback
 // address and the unspecified one (which connect to it); one on every
@@ -539,6 +548,9 @@ func parseAdmin(s string) (adminAddr, bool) {
 // other than localhost by that name's addresses at the time of the check.
 func (p *Policy) isAdmin(ip netip.Addr, port string) bool {
 	ip = ip.Unmap()
+	// The port of a URL or dial address may carry leading zeros, which
+	// the dialer ignores: compare numbers, not spellings.
+	port = numericPort(port)
 	for _, a := range p.admin {
 		if a.port != port {
 			continue
