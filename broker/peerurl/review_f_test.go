@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
 	"net/url"
 	"testing"
 )
@@ -37,5 +38,22 @@ func TestAdminPortWithLeadingZeros(t *testing.T) {
 	u, _ := url.Parse("http://127.0.0.1:08080/x")
 	if err := p.CheckResolved(context.Background(), u); err != nil {
 		t.Errorf("127.0.0.1:08080: %v", err)
+	}
+}
+
+// TestPublicDeprecatedIPv6Ranges: IPv4-compatible IPv6 addresses
+// (::a.b.c.d, deprecated by RFC 4291) and site-local ones (fec0::/10,
+// deprecated by RFC 3879) are not public: a host where they still route
+// (a sit tunnel, an old site-local network) would reach inside.
+func TestPublicDeprecatedIPv6Ranges(t *testing.T) {
+	for _, s := range []string{"::169.254.169.254", "::127.0.0.1", "::10.0.0.1", "fec0::1", "feff::1"} {
+		if Public(netip.MustParseAddr(s)) {
+			t.Errorf("%s is public", s)
+		}
+	}
+	for _, s := range []string{"::ffff:8.8.8.8", "2606:4700::1111"} {
+		if !Public(netip.MustParseAddr(s)) {
+			t.Errorf("%s is not public", s)
+		}
 	}
 }
