@@ -47,6 +47,11 @@ func init() {
 //		}
 //	}
 //
+// For providers on https the reverse proxy needs transport http { tls }:
+// it, not the upstream, decides whether TLS is spoken, so the source
+// refuses (and logs) an https upstream behind a transport without tls
+// rather than send the provider's credentials in cleartext to port 443.
+//
 // A refused request is answered by Caddy's error handling: the handler
 // returns caddyhttp.Error with the status and the reason, so its body is
 // empty unless the site has handle_errors; to show consumers the reason:
@@ -249,12 +254,9 @@ func (h *JobRoute) resolve(r *http.Request) (*routed, error) {
 		return nil, err
 	}
 	up := &reverseproxy.Upstream{Dial: dialAddress(upstream)}
-	if upstream.Scheme == "https" {
-		if c := h.logger.Check(zapcore.DebugLevel, "job upstream uses https: the reverse proxy needs transport http { tls }"); c != nil {
-			c.Write(zap.String("provider", ep.ProviderID))
-		}
-	}
-	rt := &routed{provider: ep.ProviderID, upstreams: []*reverseproxy.Upstream{up}, digest: dt}
+	// The source behind (JobUpstreams) refuses an https upstream when the
+	// reverse proxy's transport has no tls, and an http one when it has.
+	rt := &routed{provider: ep.ProviderID, upstreams: []*reverseproxy.Upstream{up}, scheme: strings.ToLower(upstream.Scheme), digest: dt}
 	if fr, ok := ad.(contract.FrontReauthenticator); ok {
 		res := ep.Resource
 		rt.reauth = func(ctx context.Context, r *http.Request) error { return fr.FrontRefused(ctx, r, res) }

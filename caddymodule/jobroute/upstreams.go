@@ -3,7 +3,10 @@ package jobroute
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/caddy-csb/caddy-csb/caddymodule"
@@ -50,6 +53,10 @@ type JobUpstreams struct {
 	logger *zap.Logger
 
 	watch *watchSet
+	// proxy is the reverse proxy this source serves (nil when unknown):
+	// its transport decides whether a request goes out with TLS, whatever
+	// the scheme of the upstream the handler resolved.
+	proxy *reverseproxy.Handler
 }
 
 // routed is what the handler resolved for a request, kept for the
@@ -57,6 +64,7 @@ type JobUpstreams struct {
 type routed struct {
 	provider  string
 	upstreams []*reverseproxy.Upstream
+	scheme    string            // the upstream's scheme, http or https
 	digest    *digest.Transport // the provider's Digest client, when it answers challenges for the route
 	tried     bool              // the source has handed out upstreams once: later calls are retries
 	// reauth, for an adapter's own credential (contract.FrontReauthenticator),
@@ -91,6 +99,7 @@ func (u *JobUpstreams) Provision(ctx caddy.Context) error {
 		return errors.New("dynamic csb: unhealthy_after and health_interval must be positive")
 	}
 	u.watch = &watchSet{m: map[string]*reverseproxy.Host{}}
+	u.proxy = proxyOf(ctx.Modules())
 	go u.watchHealth(ctx)
 	return nil
 }
@@ -110,6 +119,12 @@ func (u *JobUpstreams) GetUpstreams(r *http.Request) ([]*reverseproxy.Upstream, 
 	rt, ok := caddyhttp.GetVar(r.Context(), routedVar).(*routed)
 	if !ok {
 		return nil, errNoRoute
+	}
+	if err := u.checkScheme(rt); err != nil {
+		if c := u.logger.Check(zapcore.ErrorLevel, "job route refused"); c != nil {
+			c.Write(zap.String("provider", rt.provider), zap.Error(err))
+		}
+		return nil, err
 	}
 	if !rt.tried {
 		rt.tried = true
@@ -139,6 +154,50 @@ func (u *JobUpstreams) GetUpstreams(r *http.Request) ([]*reverseproxy.Upstream, 
 		}
 	}
 	return rt.upstreams, nil
+}
+
+// proxyOf returns the reverse proxy among the modules that provisioned a
+// source (caddy.Context.Modules: its parent is the reverse proxy), or nil.
+func proxyOf(mods []caddy.Module) *reverseproxy.Handler {
+	for i := len(mods) - 1; i >= 0; i-- {
+		if h, ok := mods[i].(*reverseproxy.Handler); ok {
+			return h
+		}
+	}
+	return nil
+}
+
+// checkScheme refuses an upstream whose scheme the reverse proxy's
+// transport would not honour. The reverse proxy drops the scheme the
+// handler wrote and speaks TLS only when its transport has tls: an https
+// upstream behind a transport without it would get the provider's
+// credentials (Basic, a bearer or Keystone token) in cleartext on port
+// 443, past the handler's cleartext check; an http one behind a
+// transport with tls would fail its handshake. A transport of unknown
+// kind is not judged.
+func (u *JobUpstreams) checkScheme(rt *routed) error {
+	if u.proxy == nil || rt.scheme == "" || len(rt.upstreams) == 0 {
+		return nil
+	}
+	_, port, _ := net.SplitHostPort(rt.upstreams[0].Dial)
+	var useTLS bool
+	switch t := u.proxy.Transport.(type) {
+	case nil:
+		useTLS = false // the default transport, provisioned later: plain HTTP
+	case *reverseproxy.HTTPTransport:
+		useTLS = t.TLS != nil && !slices.Contains(t.TLS.ExceptPorts, port)
+	case reverseproxy.TLSTransport:
+		useTLS = t.TLSEnabled()
+	default:
+		return nil
+	}
+	switch {
+	case rt.scheme == "https" && !useTLS:
+		return fmt.Errorf("provider %s: the job's upstream is https but the reverse proxy's transport has no tls (add transport http { tls }): not sending the request in cleartext", rt.provider)
+	case rt.scheme == "http" && useTLS:
+		return fmt.Errorf("provider %s: the job's upstream is http but the reverse proxy's transport uses tls on port %s", rt.provider, port)
+	}
+	return nil
 }
 
 // Interface guards.
