@@ -28,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,6 +39,7 @@ import (
 
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
+	"github.com/caddy-csb/caddy-csb/broker/peerurl"
 	"github.com/caddy-csb/caddy-csb/broker/webhook"
 	"github.com/caddy-csb/caddy-csb/caddymodule/internal/durparam"
 )
@@ -79,6 +81,37 @@ func (c *consumerCall) longPoll(jobID string) error {
 	return c.answer(c.m.Answer(j), false)
 }
 
+// checkConsumerCallback judges a consumer's callback URL by the
+// consumers' rules (events allowed_hosts; public addresses unless
+// allow_private). checkCallback judges it as a delivery will, and a
+// delivery to the host of an operator webhook trusts that host whatever
+// it resolves to: a consumer naming it would reach the operator's
+// internal receiver at any path. So such a URL is judged again as any
+// other consumer's callback is.
+func (v *eventsView) checkConsumerCallback(ctx context.Context, raw string) (*url.URL, error) {
+	u, err := v.checkCallback(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	if _, key, _ := v.policy(u); !strings.HasPrefix(key, "operator ") {
+		return u, nil
+	}
+	pc := peerurl.Config{Admin: v.admin, AllowPrivate: v.cfg.AllowPrivate, AllowedHosts: v.cfg.AllowedHosts}
+	if len(pc.AllowedHosts) == 0 {
+		pc.AllowedHosts = []string{u.Host}
+	}
+	pol, err := peerurl.New(pc)
+	if err == nil {
+		cctx, cancel := context.WithTimeout(ctx, peerResolveTimeout)
+		defer cancel()
+		err = pol.CheckResolved(cctx, u)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("Csb-Callback: %v", err)
+	}
+	return u, nil
+}
+
 // callback registers the create's Csb-Callback, if any, and returns the
 // subscriber ids for jobs.CreateOptions.Subscribers and a function to
 // call with the create's result: it drops the registration when no job
@@ -98,7 +131,7 @@ func (c *consumerCall) callback() ([]string, func(*jobs.Result), error) {
 	if ev == nil || v == nil {
 		return nil, nil, caddyhttp.Error(http.StatusServiceUnavailable, errors.New("events are not running"))
 	}
-	u, err := v.checkCallback(c.r.Context(), raw)
+	u, err := v.checkConsumerCallback(c.r.Context(), raw)
 	if err != nil {
 		return nil, nil, caddyhttp.Error(http.StatusBadRequest, err)
 	}
