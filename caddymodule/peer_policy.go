@@ -160,6 +160,21 @@ func (a *App) CheckPeerURL(providerID string, u *url.URL) error {
 	return pol.CheckResolved(ctx, u)
 }
 
+// PeerDialAddress checks u as CheckPeerURL does and returns the address
+// to connect to for it: for a host that is not one of the provider's
+// configured origins, an address the check judged (ip:port), so that a
+// client resolving the name again later cannot be sent elsewhere (DNS
+// rebinding; peerurl.Policy.ResolveDial).
+func (a *App) PeerDialAddress(providerID string, u *url.URL) (string, error) {
+	pol := a.peerPolicy(providerID)
+	if pol == nil {
+		return "", fmt.Errorf("provider %q: %w", providerID, errUnknownProvider)
+	}
+	ctx, cancel := context.WithTimeout(a.ctxOrBackground(), peerResolveTimeout)
+	defer cancel()
+	return pol.ResolveDial(ctx, u)
+}
+
 // ctxOrBackground is the app's context, or a background one for an app
 // that was not provisioned (a unit test).
 func (a *App) ctxOrBackground() context.Context {

@@ -299,6 +299,36 @@ func (p *Policy) CheckResolved(ctx context.Context, u *url.URL) error {
 	return nil
 }
 
+// ResolveDial checks u as CheckResolved does and returns the address to
+// connect to for it, host:port. For a host that is not a configured
+// origin, that is one of the addresses the check judged (ip:port), so
+// that a connection made later by a client that resolves names itself
+// (Caddy's reverse proxy does, without DialContext) cannot reach another
+// address the name resolves to by then: DNS rebinding. A configured
+// origin keeps its name, as CheckResolved trusts it.
+func (p *Policy) ResolveDial(ctx context.Context, u *url.URL) (string, error) {
+	if err := p.check(u); err != nil {
+		return "", p.report(err)
+	}
+	host, port := hostPort(u)
+	if p.origins[strings.ToLower(u.Scheme)+"://"+net.JoinHostPort(host, port)] {
+		return net.JoinHostPort(host, port), nil
+	}
+	addrs, err := p.lookup(ctx, host)
+	if err != nil {
+		return "", p.report(refuse(u, fmt.Errorf("%w: %s does not resolve: %v", ErrAddress, host, err)))
+	}
+	if len(addrs) == 0 {
+		return "", p.report(refuse(u, fmt.Errorf("%w: %s has no address", ErrAddress, host)))
+	}
+	for _, ip := range addrs {
+		if err := p.checkAddr(host, port, ip); err != nil {
+			return "", p.report(refuse(u, err))
+		}
+	}
+	return net.JoinHostPort(addrs[0].Unmap().String(), port), nil
+}
+
 func (p *Policy) lookup(ctx context.Context, host string) ([]netip.Addr, error) {
 	if ip, err := netip.ParseAddr(host); err == nil {
 		return []netip.Addr{ip}, nil

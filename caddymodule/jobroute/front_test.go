@@ -2,6 +2,7 @@ package jobroute
 
 import (
 	"encoding/base64"
+	"net"
 	"net/http"
 	"testing"
 
@@ -27,7 +28,7 @@ func TestFrontGenericCredentials(t *testing.T) {
 	front := func(provider, endpoint string) (*http.Request, error) {
 		r, _ := http.NewRequest("GET", "http://consumer.invalid/a%20b?x=1", nil)
 		r.URL.Path, r.URL.RawPath = "/a b", "/a%20b"
-		_, _, err := u.frontGeneric(r, jobs.Endpoint{ProviderID: provider, URL: endpoint})
+		_, _, _, err := u.frontGeneric(r, jobs.Endpoint{ProviderID: provider, URL: endpoint})
 		return r, err
 	}
 	r, err := front("basic", "http://127.0.0.1:9/svc/")
@@ -64,4 +65,32 @@ func withPeerPolicies(t *testing.T, ps ...*caddymodule.Provider) []*caddymodule.
 		}
 	}
 	return ps
+}
+
+// TestFrontPinsTheCheckedAddress: a job whose plain-HTTP endpoint names
+// a host of allowed_hosts goes to the address the peer URL check judged
+// (the reverse proxy resolving the name again could be sent elsewhere:
+// DNS rebinding); an https endpoint keeps its name, which its
+// certificate is verified against.
+func TestFrontPinsTheCheckedAddress(t *testing.T) {
+	p := &caddymodule.Provider{ID: "named", AllowedHosts: []string{"localhost"}, AllowPrivate: true}
+	if err := p.ProvisionPeerPolicy(nil, zap.NewNop()); err != nil {
+		t.Fatal(err)
+	}
+	u := &JobRoute{app: &caddymodule.App{Providers: []*caddymodule.Provider{p}}}
+	r, _ := http.NewRequest("GET", "http://consumer.invalid/x", nil)
+	_, dial, _, err := u.frontGeneric(r, jobs.Endpoint{ProviderID: "named", URL: "http://localhost:9/svc/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if host, port, _ := net.SplitHostPort(dial); port != "9" || net.ParseIP(host) == nil || !net.ParseIP(host).IsLoopback() {
+		t.Fatalf("dial %q, want localhost's checked loopback address, port 9", dial)
+	}
+	if r.Host != "localhost:9" {
+		t.Fatalf("Host %q, want the endpoint's name", r.Host)
+	}
+	r, _ = http.NewRequest("GET", "http://consumer.invalid/x", nil)
+	if _, dial, _, err = u.frontGeneric(r, jobs.Endpoint{ProviderID: "named", URL: "https://localhost/svc/"}); err != nil || dial != "localhost:443" {
+		t.Fatalf("https: dial %q %v, want the name", dial, err)
+	}
 }

@@ -232,6 +232,7 @@ func (h *JobRoute) resolve(r *http.Request) (*routed, error) {
 	}
 	setPath(r, rest)
 	var upstream *url.URL
+	var dial string
 	var dt *digest.Transport
 	ad, ok := h.app.AdapterFor(ep.ProviderID, resourceKind(ep.Resource))
 	if !ok {
@@ -241,19 +242,19 @@ func (h *JobRoute) resolve(r *http.Request) (*routed, error) {
 		if upstream, err = f.Front(r.Context(), r, ep.Resource); err != nil {
 			return nil, err
 		}
-		if err := h.checkUpstream(ep.ProviderID, upstream, r); err != nil {
+		if dial, err = h.checkUpstream(ep.ProviderID, upstream, r); err != nil {
 			return nil, err
 		}
 		if ba, ok := ad.(contract.BrokerAuthenticated); ok && ba.BrokerAuthenticates() {
 			dt, err = h.addProviderAuth(r, ep.ProviderID, upstream)
 		}
 	} else {
-		upstream, dt, err = h.frontGeneric(r, ep)
+		upstream, dial, dt, err = h.frontGeneric(r, ep)
 	}
 	if err != nil {
 		return nil, err
 	}
-	up := &reverseproxy.Upstream{Dial: dialAddress(upstream)}
+	up := &reverseproxy.Upstream{Dial: dial}
 	// The source behind (JobUpstreams) refuses an https upstream when the
 	// reverse proxy's transport has no tls, and an http one when it has.
 	rt := &routed{provider: ep.ProviderID, upstreams: []*reverseproxy.Upstream{up}, scheme: strings.ToLower(upstream.Scheme), digest: dt}

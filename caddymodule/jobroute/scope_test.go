@@ -94,7 +94,7 @@ func TestFrontGenericStaysBelowTheEndpoint(t *testing.T) {
 		}
 		r := httptest.NewRequest(http.MethodGet, "http://consumer.invalid/", nil)
 		setPath(r, clean)
-		if _, _, err := u.frontGeneric(r, jobs.Endpoint{ProviderID: "open", URL: tc.endpoint}); err != nil {
+		if _, _, _, err := u.frontGeneric(r, jobs.Endpoint{ProviderID: "open", URL: tc.endpoint}); err != nil {
 			t.Fatalf("%s: %v", tc.path, err)
 		}
 		if r.URL.String() != tc.want {
