@@ -321,12 +321,19 @@ func (p *Policy) ResolveDial(ctx context.Context, u *url.URL) (string, error) {
 	if len(addrs) == 0 {
 		return "", p.report(refuse(u, fmt.Errorf("%w: %s has no address", ErrAddress, host)))
 	}
+	pick := netip.Addr{}
 	for _, ip := range addrs {
 		if err := p.checkAddr(host, port, ip); err != nil {
 			return "", p.report(refuse(u, err))
 		}
+		// One address is dialled: an IPv4 one when the name has both
+		// (a dual-stack name's service may listen on IPv4 only, as
+		// "localhost" ones often do; Go's dialer would have tried both).
+		if !pick.IsValid() || !pick.Unmap().Is4() && ip.Unmap().Is4() {
+			pick = ip
+		}
 	}
-	return net.JoinHostPort(addrs[0].Unmap().String(), port), nil
+	return net.JoinHostPort(pick.Unmap().String(), port), nil
 }
 
 func (p *Policy) lookup(ctx context.Context, host string) ([]netip.Addr, error) {

@@ -46,3 +46,13 @@ func TestResolveDialPinsTheCheckedAddress(t *testing.T) {
 		t.Fatalf("IPv6: %q %v", dial, err)
 	}
 }
+
+// TestResolveDialPrefersIPv4: of a dual-stack name's addresses, the one
+// dialled is an IPv4 address, whatever order the resolver gives.
+func TestResolveDialPrefersIPv4(t *testing.T) {
+	p := mustPolicy(t, Config{AllowedHosts: []string{"dual.example.net"}, Resolver: fakeResolver{"dual.example.net": {"2606:4700::1111", "8.8.8.8"}}})
+	u, _ := url.Parse("http://dual.example.net:81/")
+	if dial, err := p.ResolveDial(context.Background(), u); err != nil || dial != "8.8.8.8:81" {
+		t.Fatalf("ResolveDial: %q %v, want 8.8.8.8:81", dial, err)
+	}
+}
