@@ -88,7 +88,28 @@ func (a *App) NewPlacer(policy placement.Policy) (*placement.Placer, error) {
 		}
 		return placement.Load{}
 	}
-	return placement.New(placement.Config{Catalog: cat, Policy: policy, Order: order, Load: load, Honoured: a.honouredFields()})
+	return placement.New(placement.Config{Catalog: cat, Policy: policy, Order: order, Load: load, Honoured: a.honouredFields(), Prices: a.placementPrices(policy)})
+}
+
+// PolicyPricer is implemented by placement policies that rank by prices
+// of their own (the cheapest policy's price entries, over the providers'
+// price options): those prices are then the placer's, which a job's cost
+// and a request's maximum price are held to, so that a job is charged
+// the price it was placed by.
+type PolicyPricer interface {
+	PolicyPrices() map[string]float64
+}
+
+// placementPrices returns placement.Config.Prices for a placer with
+// policy, whose providers' defaults it was given (placementOrder): the
+// policy's prices (PolicyPricer), else the providers' price options.
+func (a *App) placementPrices(policy placement.Policy) map[string]float64 {
+	if pp, ok := policy.(PolicyPricer); ok {
+		if m := pp.PolicyPrices(); m != nil {
+			return m
+		}
+	}
+	return a.providerPrices()
 }
 
 // placementOrder gives policy the providers' defaults (ProviderDefaulter)

@@ -136,7 +136,7 @@ func (a *App) provisionConsumer(ctx caddy.Context) error {
 	tun.Honoured = honoured // updates are held to the same sets as placement
 	eng := a.engine.consumer
 	placer, err := placement.New(placement.Config{Catalog: a.engine.catalog, Policy: policy, Order: order, Load: eng.jobs.Load,
-		Honoured: honoured, Prices: a.providerPrices()})
+		Honoured: honoured, Prices: a.placementPrices(policy)})
 	if err != nil {
 		return err
 	}

@@ -240,6 +240,11 @@ func (p *PlacementCheapest) ProviderDefaults(providers []*caddymodule.Provider) 
 	}, p.Prices)
 }
 
+// PolicyPrices returns the prices the policy ranks by (given after
+// ProviderDefaults): the placer's prices (caddymodule.PolicyPricer), so
+// that a job's cost and a request's maximum price use them too.
+func (p *PlacementCheapest) PolicyPrices() map[string]float64 { return p.c.Prices }
+
 // noNegative refuses the first entry of m below zero, worded by format
 // (with the key and the value).
 func noNegative[T int | float64](m map[string]T, format string) error {
@@ -282,6 +287,7 @@ var (
 	_ placement.Policy              = (*PlacementRandom)(nil)
 	_ placement.Policy              = (*PlacementLeastLoaded)(nil)
 	_ placement.Policy              = (*PlacementWeighted)(nil)
+	_ caddymodule.PolicyPricer      = (*PlacementCheapest)(nil)
 	_ placement.Policy              = (*PlacementCheapest)(nil)
 	_ placement.DryScorer           = (*PlacementRoundRobin)(nil)
 	_ placement.DryScorer           = (*PlacementRandom)(nil)
