@@ -134,6 +134,11 @@ func (h *Handler) serveConsumer(w http.ResponseWriter, r *http.Request) error {
 		return caddyhttp.Error(http.StatusBadRequest, err)
 	}
 	c := &consumerCall{h: h, w: w, r: r, repl: repl, m: eng.jobs, owner: owner, cfg: view.cfg, lease: lease, maxPrice: maxPrice}
+	if r.Method != http.MethodPost {
+		if err := c.noCallback(); err != nil {
+			return err
+		}
+	}
 
 	switch r.Method {
 	case http.MethodPost:
@@ -213,6 +218,9 @@ func (c *consumerCall) post() error {
 	}
 	ctx := c.r.Context()
 	if ji := req.JobInfo; ji != nil {
+		if err := c.noCallback(); err != nil {
+			return err
+		}
 		switch {
 		case ji.JobID == "":
 			return c.answer(&jobs.Result{Status: csbmsg.StatusSyntaxError, Reason: "<job-info> needs a <job-id>"}, false)

@@ -112,6 +112,18 @@ func (v *eventsView) checkConsumerCallback(ctx context.Context, raw string) (*ur
 	return u, nil
 }
 
+// noCallback refuses (400) a Csb-Callback or Csb-Callback-Secret on a
+// request that is not a create: callbacks are registered by creates
+// only, and such a request would otherwise be answered without it.
+func (c *consumerCall) noCallback() error {
+	for _, h := range []string{headerCallback, headerCallbackSecret} {
+		if c.r.Header.Get(h) != "" {
+			return caddyhttp.Error(http.StatusBadRequest, fmt.Errorf("%s is taken by a create (POST without <job-info>) only", h))
+		}
+	}
+	return nil
+}
+
 // callback registers the create's Csb-Callback, if any, and returns the
 // subscriber ids for jobs.CreateOptions.Subscribers and a function to
 // call with the create's result: it drops the registration when no job

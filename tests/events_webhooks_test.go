@@ -268,6 +268,30 @@ func TestEventsCallbackLoopbackRefused(t *testing.T) {
 		}
 		return false
 	})
+	// A callback is taken by a create only: on any other request it is
+	// refused, not answered 200 without it.
+	id := a.jobID()
+	cb := map[string]string{"Csb-Callback": rcv.srv.URL}
+	for _, r := range []struct {
+		method string
+		body   []byte
+	}{
+		{http.MethodPut, nil},
+		{http.MethodDelete, nil},
+		{http.MethodGet, nil},
+		{http.MethodPost, consumerBody(t, &csbmsg.ServiceRequest{JobInfo: &csbmsg.JobInfo{JobID: id, Action: csbmsg.JobUpdate}})},
+	} {
+		path := "/" + id
+		if r.method == http.MethodPost {
+			path = ""
+		}
+		if got := b.do("alice", r.method, path, r.body, cb); got.HTTP != http.StatusBadRequest {
+			t.Fatalf("%s with Csb-Callback on job %s: %d %s, want 400", r.method, id, got.HTTP, got.Body)
+		}
+	}
+	if got := b.do("alice", http.MethodGet, "/"+id, nil, nil); got.HTTP != http.StatusOK || got.Resp == nil || got.Resp.JobInfo == nil || got.Resp.JobInfo.JobStatus != "success" {
+		t.Fatalf("the job after the refused requests: %d %s", got.HTTP, got.Body)
+	}
 }
 
 // TestEventsOperatorWebhook: an operator's webhook (Caddyfile, on
