@@ -213,13 +213,13 @@ func (c *cli) exit(cmd *cobra.Command, code int) error {
 }
 
 func (c *cli) fail(err error) int {
-	fmt.Fprintf(c.stderr, "csb: %v\n", err)
+	fmt.Fprintf(c.stderr, "csb: %s\n", clean(err.Error()))
 	return exitError
 }
 
 // protocolFailure reports a protocol status other than 200.
 func (c *cli) protocolFailure(status csbmsg.Status, reason string) int {
-	fmt.Fprintf(c.stderr, "csb: %s: %s\n", status, reason)
+	fmt.Fprintf(c.stderr, "csb: %s: %s\n", status, clean(reason))
 	return exitStatus
 }
 
@@ -301,7 +301,7 @@ func (c *cli) showJob(ctx context.Context, cl *client, a *answer, err error, wai
 		return c.protocolFailure(r.Status, r.Reason)
 	}
 	if wait && r.JobInfo != nil && r.JobInfo.JobStatus != "success" {
-		fmt.Fprintf(c.stderr, "csb: job %s is %s: %s\n", r.JobInfo.JobID, r.JobInfo.JobStatus, r.Reason)
+		fmt.Fprintf(c.stderr, "csb: job %s is %s: %s\n", clean(r.JobInfo.JobID), clean(r.JobInfo.JobStatus), clean(r.Reason))
 		return exitStatus
 	}
 	return exitOK
@@ -336,7 +336,7 @@ func (c *cli) follow(ctx context.Context, cl *client, a *answer) (*answer, error
 		tty = term.IsTerminal(int(f.Fd()))
 	}
 	progress := func(final bool) {
-		line := fmt.Sprintf("job %s: %s (%s)", id, state, time.Since(start).Round(100*time.Millisecond))
+		line := fmt.Sprintf("job %s: %s (%s)", clean(id), clean(state), time.Since(start).Round(100*time.Millisecond))
 		switch {
 		case tty:
 			fmt.Fprintf(c.stderr, "\r\033[K%s", line)
@@ -471,7 +471,7 @@ func (c *cli) explain(ctx context.Context, model string, f *requestFlags) int {
 		return c.protocolFailure(e.Status, e.Reason)
 	}
 	if !c.json {
-		fmt.Fprintln(c.stdout, e.Reason)
+		fmt.Fprintln(c.stdout, clean(e.Reason))
 	}
 	return exitOK
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/caddymodule/internal/svclink"
@@ -145,7 +147,56 @@ func dash(s string) string {
 	if s == "" {
 		return "-"
 	}
-	return s
+	return clean(s)
+}
+
+// clean makes text from the broker or a provider safe to print on a
+// terminal: control characters (C0 with tab and newline, DEL, C1), the
+// Unicode bidirectional controls and line separators, and bytes that are
+// not UTF-8 are written as Go escapes (\x1b, \u202e). Otherwise a
+// provider's reason, label or service id could move the cursor, clear
+// the screen, retitle the window or reorder what is shown (terminal
+// escapes; 0x9b is CSI to a Latin-1 terminal), or add columns and rows to
+// a table with a tab or a newline.
+func clean(s string) string {
+	safe := func(r rune) bool {
+		return r >= 0x20 && r != 0x7f && (r < 0x80 || r >= 0xa0) && r != utf8.RuneError &&
+			!unicode.Is(unicode.Bidi_Control, r) && r != '\u2028' && r != '\u2029'
+	}
+	i := 0
+	for i < len(s) {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if !safe(r) {
+			break
+		}
+		i += n
+	}
+	if i == len(s) {
+		return s
+	}
+	var b strings.Builder
+	b.WriteString(s[:i])
+	for i < len(s) {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case safe(r):
+			b.WriteString(s[i : i+n])
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r < 0x100:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		default:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		}
+		i += n
+	}
+	return b.String()
 }
 
 // printJob writes one job as aligned "NAME value" lines.
@@ -153,7 +204,7 @@ func printJob(w io.Writer, v jobView) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	row := func(k, val string) {
 		if val != "" {
-			fmt.Fprintf(tw, "%s\t%s\n", k, val)
+			fmt.Fprintf(tw, "%s\t%s\n", k, clean(val))
 		}
 	}
 	row("JOB", v.JobID)
@@ -176,7 +227,7 @@ func printJobs(w io.Writer, jobs []csbmsg.ListedJob) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "JOB\tSTATUS\tKIND\tPROVIDER\tSERVICE\tLEASE\tCOST\tCREATED\tENDPOINT")
 	for _, j := range jobs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.JobID, j.JobStatus, dash(j.Kind), dash(j.ProviderID), dash(j.ServiceID),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", clean(j.JobID), clean(j.JobStatus), dash(j.Kind), dash(j.ProviderID), dash(j.ServiceID),
 			lease(j.Expires), costText(j.Cost, j.CostFinal, j.CostRate), j.Created.Local().Format("2006-01-02 15:04"), dash(j.CloudServiceURI))
 	}
 	return tw.Flush()
@@ -207,7 +258,7 @@ type candidate struct {
 
 func printExplanation(w io.Writer, e explanation) error {
 	if e.Policy != "" {
-		fmt.Fprintf(w, "%s request, policy %s\n", e.Kind, e.Policy)
+		fmt.Fprintf(w, "%s request, policy %s\n", clean(e.Kind), clean(e.Policy))
 	}
 	if len(e.Candidates) == 0 {
 		return nil
@@ -222,7 +273,7 @@ func printExplanation(w io.Writer, e explanation) error {
 		if c.Score != nil {
 			score = strconv.FormatFloat(*c.Score, 'g', 6, 64)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", rank, c.ProviderID, dash(c.ServiceID), score, c.Note)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", rank, clean(c.ProviderID), dash(c.ServiceID), score, clean(c.Note))
 	}
 	return tw.Flush()
 }
@@ -304,7 +355,7 @@ func printCatalogue(w io.Writer, c catalogue) error {
 	for _, p := range c.Providers {
 		for _, s := range p.Services {
 			id, text := offer(s.Service)
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", p.ID, dash(id), s.Kind, dash(text), dash(p.Label))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", clean(p.ID), dash(id), clean(s.Kind), dash(text), dash(p.Label))
 		}
 	}
 	return tw.Flush()
