@@ -16,10 +16,11 @@ type netrcEntry struct {
 	password string
 }
 
-// parseNetrc reads the netrc format of curl and ftp: whitespace-separated
-// tokens, "machine NAME" (or "default") followed by "login", "password"
-// and "account" pairs; "macdef NAME" skips a macro up to a blank line. A
-// token may be double-quoted with backslash escapes, as curl allows.
+// parseNetrc reads the netrc format of curl and ftp: tokens separated by
+// any white space (a keyword's value may be on the next line), "machine
+// NAME" (or "default") followed by "login", "password" and "account"
+// pairs; "macdef NAME" skips a macro up to a blank line. A token may be
+// double-quoted with backslash escapes, as curl allows.
 // Written here because the format is twenty lines of tokens and no
 // maintained Go module for it resolves on the module proxy this project
 // pins (go-partial.tsv).
@@ -32,6 +33,9 @@ func parseNetrc(r io.Reader) ([]netrcEntry, error) {
 	var cur *netrcEntry
 	lines := bufio.NewScanner(strings.NewReader(string(data)))
 	inMacro := false
+	// pending is the keyword whose value is the next token, which may be
+	// on a later line: tokens are separated by any white space.
+	pending := ""
 	for lines.Scan() {
 		line := lines.Text()
 		if inMacro {
@@ -45,39 +49,43 @@ func parseNetrc(r io.Reader) ([]netrcEntry, error) {
 			return nil, err
 		}
 		for i := 0; i < len(toks); i++ {
-			next := func() string {
-				if i+1 < len(toks) {
-					i++
-					return toks[i]
+			tok := toks[i]
+			if pending != "" {
+				switch pending {
+				case "machine":
+					out = append(out, netrcEntry{machine: tok})
+					cur = &out[len(out)-1]
+				case "login":
+					if cur != nil {
+						cur.login = tok
+					}
+				case "password":
+					if cur != nil {
+						cur.password = tok
+					}
+				case "macdef":
+					// The macro's body starts on the next line.
+					inMacro = true
+					i = len(toks)
 				}
-				return ""
+				pending = ""
+				continue
 			}
-			switch toks[i] {
-			case "machine":
-				out = append(out, netrcEntry{machine: next()})
-				cur = &out[len(out)-1]
+			switch tok {
+			case "machine", "login", "password", "account", "macdef":
+				pending = tok
 			case "default":
 				out = append(out, netrcEntry{})
 				cur = &out[len(out)-1]
-			case "login":
-				if v := next(); cur != nil {
-					cur.login = v
-				}
-			case "password":
-				if v := next(); cur != nil {
-					cur.password = v
-				}
-			case "account":
-				next()
-			case "macdef":
-				next()
-				inMacro = true
-				i = len(toks)
 			default:
-				if strings.HasPrefix(toks[i], "#") {
+				if strings.HasPrefix(tok, "#") {
 					i = len(toks) // a comment to the end of the line
 				}
 			}
+		}
+		if pending == "macdef" {
+			// "macdef" without a name still starts a macro.
+			inMacro, pending = true, ""
 		}
 	}
 	return out, lines.Err()
