@@ -53,6 +53,14 @@ func consumerURL(raw string) (*url.URL, error) {
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
+		scheme, rest, _ := strings.Cut(raw, "://")
+		if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+			// Userinfo, perhaps with a password: say neither the URL
+			// as typed nor the parser's error, which quotes it (and a
+			// password with a '/' or '?' ends the host early, so even
+			// the "invalid port" it names may be part of it).
+			return nil, fmt.Errorf("--broker %q: not a valid URL; put the user in --user and the password in CSB_PASSWORD or a netrc file, not in the URL", scheme+"://xxxxx"+rest[at:])
+		}
 		return nil, fmt.Errorf("--broker %q: %v", raw, err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
