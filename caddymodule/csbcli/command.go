@@ -349,10 +349,17 @@ func (c *cli) follow(ctx context.Context, cl *client, a *answer) (*answer, error
 	}
 	progress(false)
 	backoff, longPoll := c.pollMin, true
-	// The long-poll must end well within --timeout.
+	// The long-poll must end well within --timeout: at most half of it
+	// (whole seconds when that is a second or more). Rounding a shorter
+	// one up to a second made every poll of a --timeout 1s run out of
+	// time while the broker held it.
 	hold := 30 * time.Second
 	if t := c.conn.Timeout; t > 0 && t < 2*hold {
-		hold = max(t/2, time.Second).Truncate(time.Second)
+		hold = (t / 2).Truncate(time.Second)
+		if hold < time.Second {
+			hold = (t / 2).Truncate(time.Millisecond)
+		}
+		longPoll = hold > 0
 	}
 	for {
 		began := time.Now()
