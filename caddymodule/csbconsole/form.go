@@ -200,10 +200,57 @@ func (f *requestForm) build() *csbmsg.ServiceRequest {
 		req.Encryption = &t
 	}
 	f.lease()
+	f.checkXML()
 	if len(f.Errors) > 0 {
 		return nil
 	}
 	return req
+}
+
+// checkXML names the text fields the draft's XML cannot carry: an
+// objectID must be an NMTOKEN (no spaces), an href a URI reference, and
+// no value may hold a character XML has no place for. The Consumer
+// interface refuses such a request at its parser; built from the form,
+// it made a job whose answers cannot be serialised. Each field is tried
+// on its own with the broker's codec, so the page says which one.
+func (f *requestForm) checkXML() {
+	one := func(field string, req *csbmsg.ServiceRequest) {
+		if f.Errors[field] != "" {
+			return
+		}
+		if _, err := csbmsg.MarshalConsumer(&csbmsg.Consumer{Version: csbmsg.Version, Request: req}); err != nil {
+			msg := err.Error()
+			if i := strings.Index(msg, ">: "); i >= 0 {
+				msg = msg[i+3:]
+			}
+			f.Errors[field] = "The broker cannot send this value: " + msg + "."
+		}
+	}
+	data := func(o csbmsg.DataObject) *csbmsg.ServiceRequest {
+		return &csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{ContainerObject: &csbmsg.ContainerObject{}, DataObject: &o}}
+	}
+	switch f.Kind {
+	case "dsaas":
+		if f.Container != "" {
+			one("container", &csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{ContainerObject: &csbmsg.ContainerObject{ObjectRefs: csbmsg.ObjectRefs{ObjectID: &f.Container}}}})
+		}
+		if f.Object != "" {
+			one("object", data(csbmsg.DataObject{ObjectRefs: csbmsg.ObjectRefs{ObjectID: &f.Object}}))
+		}
+		if f.Mimetype != "" {
+			one("mimetype", data(csbmsg.DataObject{Mimetype: &f.Mimetype}))
+		}
+		if f.Content != "" {
+			one("content", data(csbmsg.DataObject{Value: &f.Content}))
+		}
+	case "paas", "saas":
+		if f.Rel != "" {
+			one("rel", &csbmsg.ServiceRequest{SaaS: &csbmsg.SaaS{Link: &csbmsg.Link{Rel: f.Rel}}})
+		}
+		if f.Href != "" {
+			one("href", &csbmsg.ServiceRequest{SaaS: &csbmsg.SaaS{Link: &csbmsg.Link{Rel: "x", Href: f.Href}}})
+		}
+	}
 }
 
 // lease returns the lease asked for (zero: the broker's default).
