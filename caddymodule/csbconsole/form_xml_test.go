@@ -11,14 +11,14 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
-// TestReviewIFormRefusesWhatXMLCannotCarry: a field the draft's XML
+// TestConsoleFormRefusesWhatXMLCannotCarry: a field the draft's XML
 // cannot carry (an objectID with a space is not an NMTOKEN, a control
 // character is no XML character, an href that is no URI reference) is
 // named on the form. The form built the request anyway: the explain page
 // showed no XML and "Create the job" made a job the Consumer interface
 // would have refused at its parser, and whose answer it then cannot
 // serialise (500 on every GET of the job).
-func TestReviewIFormRefusesWhatXMLCannotCarry(t *testing.T) {
+func TestConsoleFormRefusesWhatXMLCannotCarry(t *testing.T) {
 	for _, c := range []struct{ query, field string }{
 		{"kind=dsaas&container=my+box", "container"},
 		{"kind=dsaas&object=my+notes.txt&content=hi", "object"},
@@ -49,11 +49,11 @@ func TestReviewIFormRefusesWhatXMLCannotCarry(t *testing.T) {
 	}
 }
 
-// TestReviewIFormContentErrorShown: a problem with the object's content
+// TestConsoleFormContentErrorShown: a problem with the object's content
 // (too long, or a character XML cannot carry) is named beside the
 // textarea, as every other field's is; the page said only "Some fields
 // need fixing" with nothing marked.
-func TestReviewIFormContentErrorShown(t *testing.T) {
+func TestConsoleFormContentErrorShown(t *testing.T) {
 	ps, err := parsePages()
 	if err != nil {
 		t.Fatal(err)

@@ -11,12 +11,12 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
-// TestReviewIWaitShorterThanTimeout: --wait asks the broker to hold each
+// TestCLIWaitShorterThanTimeout: --wait asks the broker to hold each
 // poll for less than --timeout, whatever --timeout is. With --timeout 1s
 // or less the hold was rounded up to 1s, as long as the whole request may
 // take: a broker with long-poll holds it that long, so every poll ran out
 // of time and following the job failed ("did not answer in time").
-func TestReviewIWaitShorterThanTimeout(t *testing.T) {
+func TestCLIWaitShorterThanTimeout(t *testing.T) {
 	for _, timeout := range []time.Duration{300 * time.Millisecond, time.Second, 1500 * time.Millisecond, 3 * time.Second, 2 * time.Minute} {
 		f := &fakeJobs{longPoll: true, pending: 1}
 		srv := httptest.NewServer(f)

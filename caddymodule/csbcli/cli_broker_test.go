@@ -5,11 +5,11 @@ import (
 	"testing"
 )
 
-// TestReviewIBrokerURLErrorHidesPassword: a --broker (or CSB_BROKER) URL
+// TestCLIBrokerURLErrorHidesPassword: a --broker (or CSB_BROKER) URL
 // with a password in its userinfo is refused without the password in the
 // message, also when the URL does not parse: the error went to stderr
 // (and CI logs) with the URL as typed, twice.
-func TestReviewIBrokerURLErrorHidesPassword(t *testing.T) {
+func TestCLIBrokerURLErrorHidesPassword(t *testing.T) {
 	for _, raw := range []string{
 		"https://alice:s3cret@b.example:port",
 		"https://alice:s3cret%zz@b.example",

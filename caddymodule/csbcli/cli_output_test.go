@@ -37,10 +37,10 @@ func noControls(t *testing.T, what, out string, lines int) {
 	}
 }
 
-// TestReviewITableNoTerminalInjection: provider-controlled text in every
+// TestCLITableNoTerminalInjection: provider-controlled text in every
 // table is printed with its control characters made visible, so it can
 // neither act on the user's terminal nor add rows or columns.
-func TestReviewITableNoTerminalInjection(t *testing.T) {
+func TestCLITableNoTerminalInjection(t *testing.T) {
 	var b bytes.Buffer
 	exp := uint64(60)
 	if err := printJob(&b, jobView{Status: 200, Reason: hostile, JobID: "j1", JobStatus: "success", ProviderID: hostile,
@@ -75,10 +75,10 @@ func TestReviewITableNoTerminalInjection(t *testing.T) {
 	noControls(t, "catalog", b.String(), 2)
 }
 
-// TestReviewIStderrNoTerminalInjection: the broker's reason of a refusal,
+// TestCLIStderrNoTerminalInjection: the broker's reason of a refusal,
 // an HTTP error's text and a followed job's state reach stderr with their
 // control characters made visible.
-func TestReviewIStderrNoTerminalInjection(t *testing.T) {
+func TestCLIStderrNoTerminalInjection(t *testing.T) {
 	var stderr bytes.Buffer
 	c := &cli{stderr: &stderr, stdout: &bytes.Buffer{}}
 	c.protocolFailure(csbmsg.StatusUnableToFindResource, hostile)

@@ -6,13 +6,13 @@ import (
 	"testing"
 )
 
-// TestReviewINetrcTokensAcrossLines: netrc tokens are separated by any
+// TestCLINetrcTokensAcrossLines: netrc tokens are separated by any
 // white space, newlines included (curl, ftp and Python read it so): a
 // machine's name, a login or a password may be on the line after its
 // keyword. Read line by line, "machine" alone on a line made an entry
 // without a name, which the lookup took for the default, so the password
 // of another host went to whatever broker was asked.
-func TestReviewINetrcTokensAcrossLines(t *testing.T) {
+func TestCLINetrcTokensAcrossLines(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "netrc")
 	content := "machine\n  other.example login carol password other-secret\n" +
 		"machine broker.example\n  login\n  alice\n  password\n  \"s3 cret\"\n"
