@@ -47,4 +47,15 @@ func TestConsoleAccessLists(t *testing.T) {
 	if j := s.job(t, id); j.Owner != "bob" || j.ProviderID != "cloud-b" {
 		t.Errorf("bob's job: %+v, want it at cloud-b", j)
 	}
+
+	// The catalogue shows bob the providers he may use, as the Consumer
+	// interface's does; alice sees both.
+	_, _, page = consoleGet(t, bob, console+"/")
+	if strings.Contains(page, `id="p-cloud-a"`) || !strings.Contains(page, `id="p-cloud-b"`) {
+		t.Errorf("bob's catalogue lists cloud-a, which he may not use, or misses cloud-b:\n%s", page)
+	}
+	_, _, page = consoleGet(t, alice, console+"/")
+	if !strings.Contains(page, `id="p-cloud-a"`) || !strings.Contains(page, `id="p-cloud-b"`) {
+		t.Errorf("alice's catalogue misses a provider:\n%s", page)
+	}
 }

@@ -105,6 +105,14 @@ type Access struct {
 	Deny  []string
 }
 
+// Permits reports whether the lists let a request use provider id: not
+// on Deny, and on Allow when Allow is not empty. A nil Access permits
+// every provider.
+func (a *Access) Permits(id string) bool {
+	ok, _ := a.permits(id)
+	return ok
+}
+
 func (a *Access) permits(id string) (bool, string) {
 	if a == nil {
 		return true, ""

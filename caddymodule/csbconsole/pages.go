@@ -129,7 +129,17 @@ func (rq *request) providers() []providerView {
 	now := time.Now()
 	var out []providerView
 	seen := map[string]bool{}
+	// A consumer sees the providers its access lists let it use, as the
+	// Consumer interface's catalogue shows them; operators see them all.
+	var access *placement.Access
+	if !rq.operator {
+		access = rq.c.app.ConsumerAccess(rq.user)
+	}
 	for _, pv := range cat.Snapshot() {
+		if !access.Permits(pv.Entry.ID) {
+			seen[pv.Entry.ID] = true
+			continue
+		}
 		p := providerView{ID: pv.Entry.ID, Status: string(pv.Entry.Status), Label: pv.Entry.Label, Healthy: cat.Healthy(pv.Entry.ID),
 			Source: string(pv.Entry.Source), Expires: pv.Entry.Expires, Updated: pv.Entry.UpdatedAt}
 		if price, ok := placement.ParsePriceLabel(pv.Entry.Label); ok {
@@ -150,7 +160,7 @@ func (rq *request) providers() []providerView {
 		out = append(out, p)
 	}
 	for _, cp := range rq.c.app.Providers {
-		if !seen[cp.ID] {
+		if !seen[cp.ID] && access.Permits(cp.ID) {
 			out = append(out, providerView{ID: cp.ID, Status: "not in the catalogue yet", Healthy: cat.Healthy(cp.ID), Configured: true})
 		}
 	}
