@@ -4,6 +4,7 @@ package caddymodule
 
 import (
 	"encoding/csv"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -159,6 +160,15 @@ func (api *AdminAPI) serveCosts(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
+	return writeCostsCSV(w, out)
+}
+
+// writeCostsCSV writes the CSV form of a costs report. The text cells
+// (owner, provider id, job id, state, unit) pass through csvText: an
+// owner is a consumer's user id and a provider id may come from a
+// provider's own notification, so either may start with "=" and open as
+// a formula in the spreadsheet the report is read in.
+func writeCostsCSV(w io.Writer, out adminCosts) error {
 	cw := csv.NewWriter(w)
 	_ = cw.Write(costsCSVHeader)
 	tm := func(t time.Time) string {
@@ -168,18 +178,30 @@ func (api *AdminAPI) serveCosts(w http.ResponseWriter, r *http.Request) error {
 		return t.UTC().Format(time.RFC3339)
 	}
 	for _, j := range out.Jobs {
-		_ = cw.Write([]string{"job", j.Owner, j.ProviderID, j.ID, string(j.State), string(j.Unit), strconv.FormatFloat(j.Units, 'f', -1, 64),
+		_ = cw.Write([]string{"job", csvText(j.Owner), csvText(j.ProviderID), csvText(j.ID), csvText(string(j.State)), csvText(string(j.Unit)), strconv.FormatFloat(j.Units, 'f', -1, 64),
 			quota.Money(j.Price), quota.Money(j.Rate), tm(j.Started), tm(j.Ended), strconv.FormatBool(j.Final), quota.Money(j.Cost)})
 	}
 	for _, o := range out.Owners {
-		_ = cw.Write([]string{"owner", o.ID, "", "", "", "", "", "", "", "", "", "", quota.Money(o.Total)})
+		_ = cw.Write([]string{"owner", csvText(o.ID), "", "", "", "", "", "", "", "", "", "", quota.Money(o.Total)})
 	}
 	for _, p := range out.Providers {
-		_ = cw.Write([]string{"provider", "", p.ID, "", "", "", "", "", "", "", "", "", quota.Money(p.Total)})
+		_ = cw.Write([]string{"provider", "", csvText(p.ID), "", "", "", "", "", "", "", "", "", quota.Money(p.Total)})
 	}
 	_ = cw.Write([]string{"total", "", "", "", "", "", "", "", "", "", "", "", quota.Money(out.Total)})
 	cw.Flush()
 	return cw.Error()
+}
+
+// csvText makes a text cell safe to open in a spreadsheet: a value that
+// starts with a character that makes a formula ("=", "+", "-", "@", a tab
+// or a carriage return) gets a leading "'" (OWASP's advice for CSV
+// injection), which spreadsheets show as text. encoding/csv quotes
+// commas, quotes and newlines.
+func csvText(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }
 
 // costsFormat picks JSON or CSV: ?format=json|csv, else the Accept header
