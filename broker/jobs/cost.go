@@ -32,6 +32,12 @@ type Cost struct {
 	// it by provider (a job that moved cost something at each).
 	Settled float64            `json:"settled,omitempty"`
 	Earlier map[string]float64 `json:"earlier,omitempty"`
+	// PrevProviderID and PrevPrice are the provider and price of the
+	// stretch before the last change of provider: a move undone after its
+	// new resource was recorded puts the job back there, with a plan (the
+	// move's) that does not name that provider.
+	PrevProviderID string  `json:"prev_provider_id,omitempty"`
+	PrevPrice      float64 `json:"prev_price,omitempty"`
 }
 
 // ByProvider returns the cost at now split by the providers that held the
@@ -132,12 +138,16 @@ func (m *Manager) holding(j *Job) (provider string, price float64, unit quota.Un
 			break
 		}
 	}
-	if p == nil {
-		if c := j.Cost; c != nil && !c.Final() && c.ProviderID == j.ProviderID {
+	if c := j.Cost; p == nil && c != nil && !c.Final() {
+		switch j.ProviderID {
+		case c.ProviderID:
 			p = &c.Price // a plan replaced since (a failed move): the price it was placed at
-		} else {
-			return "", 0, "", 0, false
+		case c.PrevProviderID:
+			p = &c.PrevPrice // a move undone: back at the provider and price before it
 		}
+	}
+	if p == nil {
+		return "", 0, "", 0, false
 	}
 	unit = m.costUnit(j.Kind)
 	return j.ProviderID, *p, unit, usageOf(j).Units(unit), true
@@ -165,6 +175,9 @@ func (m *Manager) accrue(j *Job) {
 		if !held {
 			c.Until = now
 			return
+		}
+		if c.ProviderID != provider {
+			c.PrevProviderID, c.PrevPrice = c.ProviderID, c.Price
 		}
 		c.ProviderID, c.Price, c.Unit, c.Units = provider, price, unit, units
 		return
