@@ -425,6 +425,9 @@ func (d *Dispatcher) Pass(ctx context.Context) (time.Time, error) {
 		next time.Time
 		wg   sync.WaitGroup
 		sem  = make(chan struct{}, d.c().Parallel)
+		// failing holds the subscribers an attempt failed for in this
+		// pass (sendGroup).
+		failing sync.Map
 	)
 	for _, g := range order {
 		ks := groups[g]
@@ -434,7 +437,7 @@ func (d *Dispatcher) Pass(ctx context.Context) (time.Time, error) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			if t := d.sendGroup(ctx, ks); !t.IsZero() {
+			if t := d.sendGroup(ctx, ks, &failing); !t.IsZero() {
 				mu.Lock()
 				if next.IsZero() || t.Before(next) {
 					next = t
@@ -449,8 +452,10 @@ func (d *Dispatcher) Pass(ctx context.Context) (time.Time, error) {
 }
 
 // sendGroup sends a group's deliveries in order until one is not due or
-// fails; it returns when that one is due.
-func (d *Dispatcher) sendGroup(ctx context.Context, keys []string) time.Time {
+// fails; it returns when that one is due. A subscriber in failing (an
+// attempt for it failed in this pass) gets no attempt: the group waits
+// for the next pass.
+func (d *Dispatcher) sendGroup(ctx context.Context, keys []string, failing *sync.Map) time.Time {
 	for _, k := range keys {
 		if ctx.Err() != nil {
 			return time.Time{}
@@ -475,7 +480,16 @@ func (d *Dispatcher) sendGroup(ctx context.Context, keys []string) time.Time {
 		if now.Before(dl.NextAttempt) {
 			return dl.NextAttempt
 		}
+		if _, down := failing.Load(dl.Subscriber); down {
+			// A subscriber that does not answer would otherwise cost an
+			// attempt (up to Timeout) for each of its groups, one after
+			// another, while every other subscriber's deliveries wait for
+			// the pass to end: one consumer's dead callback URL on many
+			// jobs would hold up everyone's webhooks.
+			return now.Add(d.c().RetryMin)
+		}
 		if !d.attempt(ctx, &dl) {
+			failing.Store(dl.Subscriber, true)
 			if err := d.put(ctx, &dl, queuePrefix); err != nil {
 				d.c().Logger.Warn("recording a webhook attempt", zap.String("id", dl.ID), zap.Error(err))
 			}
