@@ -369,7 +369,7 @@ func keySafe(s string) string {
 }
 
 // client returns the HTTP client for a delivery to u: an operator
-// webhook's origin is trusted like a provider's configured URL; any other
+// webhook's URL is trusted like a provider's configured URL; any other
 // URL (a consumer's callback) must pass allowed_hosts and, unless
 // allow_private, resolve to public addresses only (checked again on every
 // connection). Redirects are not followed.
@@ -411,7 +411,12 @@ const maxEventClients = 256
 func (v *eventsView) policy(u *url.URL) (*peerurl.Policy, string, error) {
 	pc := peerurl.Config{Admin: v.admin}
 	for _, w := range v.cfg.Webhooks {
-		if wu, err := url.Parse(w.URL); err == nil && strings.EqualFold(wu.Scheme, u.Scheme) && strings.EqualFold(wu.Host, u.Host) {
+		// The operator's trust goes with the webhook's own URL, not with
+		// its host: the dispatcher knows a delivery only by its URL, and a
+		// consumer's callback elsewhere on that host (registered while
+		// allow_private was on, or before the webhook was configured) is
+		// judged by the consumers' rules at every delivery.
+		if wu, err := url.Parse(w.URL); err == nil && wu.String() == u.String() {
 			pc.Origins = []string{w.URL}
 			p, err := peerurl.New(pc)
 			return p, "operator " + u.Scheme + "://" + u.Host, err
