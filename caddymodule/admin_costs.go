@@ -84,15 +84,9 @@ func (api *AdminAPI) serveCosts(w http.ResponseWriter, r *http.Request) error {
 	}
 	q := r.URL.Query()
 	now := time.Now()
-	var since time.Time
-	if v := q.Get("since"); v != "" {
-		if t, err := time.Parse(time.RFC3339, v); err == nil {
-			since = t
-		} else if d, err := time.ParseDuration(v); err == nil && d > 0 {
-			since = now.Add(-d)
-		} else {
-			return adminError(http.StatusBadRequest, "since %q: want an RFC 3339 time (2026-12-01T00:00:00Z) or a duration back from now (24h)", v)
-		}
+	since, err := costsSince(q.Get("since"), now)
+	if err != nil {
+		return err
 	}
 	limit, after, err := pageParams(q, costsPageSize, jobs.MaxPageSize)
 	if err != nil {
@@ -190,6 +184,29 @@ func writeCostsCSV(w io.Writer, out adminCosts) error {
 	_ = cw.Write([]string{"total", "", "", "", "", "", "", "", "", "", "", "", quota.Money(out.Total)})
 	cw.Flush()
 	return cw.Error()
+}
+
+// costsSince reads ?since= (v, already unescaped): an RFC 3339 time or a
+// duration back from now; zero when v is empty. A query's "+" is
+// unescaped to a space, so the offset of a time east of UTC
+// (2026-12-01T00:00:00+01:00, not written %2B01:00) arrives as " 01:00":
+// a space where the offset's sign goes is read as the "+" it was.
+func costsSince(v string, now time.Time) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	if i := strings.LastIndexByte(v, ' '); i > 0 && strings.Count(v, " ") == 1 && strings.Contains(v[:i], "T") {
+		if t, err := time.Parse(time.RFC3339, v[:i]+"+"+v[i+1:]); err == nil {
+			return t, nil
+		}
+	}
+	if d, err := time.ParseDuration(v); err == nil && d > 0 {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, adminError(http.StatusBadRequest, "since %q: want an RFC 3339 time (2026-12-01T00:00:00Z) or a duration back from now (24h)", v)
 }
 
 // csvText makes a text cell safe to open in a spreadsheet: a value that

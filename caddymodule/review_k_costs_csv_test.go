@@ -3,6 +3,8 @@ package caddymodule
 import (
 	"bytes"
 	"encoding/csv"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -57,5 +59,31 @@ func TestCostsCSVNoFormulas(t *testing.T) {
 	}
 	if got := rows[len(evil)+1][1]; got != plain {
 		t.Errorf("owner %q read back as %q", plain, got)
+	}
+}
+
+// TestCostsSinceOffsetEastOfUTC: ?since= takes an RFC 3339 time, but a
+// query's "+" is unescaped to a space, so a time with an offset east of
+// UTC written as is (since=2026-12-01T00:00:00+01:00, as docs and
+// shells write it) was answered 400 "want an RFC 3339 time".
+func TestCostsSinceOffsetEastOfUTC(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	for raw, want := range map[string]time.Time{
+		"2026-12-01T00:00:00+01:00":   time.Date(2026, 11, 30, 23, 0, 0, 0, time.UTC),
+		"2026-12-01T00:00:00%2B01:00": time.Date(2026, 11, 30, 23, 0, 0, 0, time.UTC),
+		"2026-12-01T00:00:00-05:00":   time.Date(2026, 12, 1, 5, 0, 0, 0, time.UTC),
+		"2026-12-01T00:00:00Z":        time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC),
+		"24h":                         now.Add(-24 * time.Hour),
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/csb/costs?since="+raw, nil)
+		got, err := costsSince(r.URL.Query().Get("since"), now)
+		if err != nil || !got.Equal(want) {
+			t.Errorf("since=%s: %v %v, want %v", raw, got, err, want)
+		}
+	}
+	for _, raw := range []string{"yesterday", "2026-12-01", "-24h", "2026-12-01T00:00:00 01:00 x"} {
+		if _, err := costsSince(raw, now); err == nil {
+			t.Errorf("since=%q accepted", raw)
+		}
 	}
 }
