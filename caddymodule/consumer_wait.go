@@ -84,10 +84,10 @@ func (c *consumerCall) longPoll(jobID string) error {
 // checkConsumerCallback judges a consumer's callback URL by the
 // consumers' rules (events allowed_hosts; public addresses unless
 // allow_private). checkCallback judges it as a delivery will, and a
-// delivery to the host of an operator webhook trusts that host whatever
-// it resolves to: a consumer naming it would reach the operator's
-// internal receiver at any path. So such a URL is judged again as any
-// other consumer's callback is.
+// delivery to an operator webhook's own URL trusts it whatever it
+// resolves to: a consumer naming that URL would have the operator's
+// internal receiver sent its job's events. So such a URL is judged again
+// as any other consumer's callback is.
 func (v *eventsView) checkConsumerCallback(ctx context.Context, raw string) (*url.URL, error) {
 	u, err := v.checkCallback(ctx, raw)
 	if err != nil {
