@@ -260,6 +260,7 @@ func (g *groupFiles) commit(f tempFile) error {
 	all := g.takeUnsynced()
 	g.mu.Unlock()
 	err := g.sync([]tempFile{f}, all)
+	g.failed(all, err)
 	g.handOver()
 	return err
 }
@@ -270,6 +271,17 @@ func (g *groupFiles) takeUnsynced() bool {
 	all := g.unsynced
 	g.unsynced = false
 	return all
+}
+
+// failed keeps the lazy marks a failed sync of every file (all) was to
+// cover pending, so that the next sync covers them: they are durable no
+// later than the first Store that succeeds after MarkLazy.
+func (g *groupFiles) failed(all bool, err error) {
+	if all && err != nil {
+		g.mu.Lock()
+		g.unsynced = true
+		g.mu.Unlock()
+	}
 }
 
 // handOver ends a sync: the writers that queued during it get a sync of
@@ -291,6 +303,7 @@ func (g *groupFiles) handOver() {
 			files[i] = w.f
 		}
 		err := g.sync(files, all)
+		g.failed(all, err)
 		for _, w := range batch {
 			w.done <- err
 		}
