@@ -36,17 +36,22 @@ import (
 // excludes and is excluded alike), plus an owner token. The goroutine
 // that keeps a lock fresh rewrites the file only while it holds the
 // owner's token, and Unlock stops it before it removes the file, which
-// it does only if the file is still its own. Waiting, breaking a stale
-// lock and an empty lock file are as certmagic does them. No library
-// offers locks over certmagic's file layout; the storage module is the
-// user's choice, and only this one needs it.
+// it does only if the file is still its own. Waiting is as certmagic
+// does it; breaking a stale lock or an empty lock file is not: a waiter
+// judges a lock broken on its own clock, and breaks it under a break
+// lock (lockFile). No library offers locks over certmagic's file
+// layout; the storage module is the user's choice, and only this one
+// needs it.
 
 // Lock timing; tests shorten them.
 var (
 	fileLockRefresh = 5 * time.Second // how often a held lock's file is rewritten
 	fileLockStale   = 2 * fileLockRefresh
 	fileLockPoll    = time.Second // how often a waiter looks again
-	fileLockEmpty   = 250 * time.Millisecond
+	// How often a waiter looks again at a file without a lock's content,
+	// and for how long it waits for one.
+	fileLockEmpty      = 250 * time.Millisecond
+	fileLockEmptyStale = 8 * fileLockEmpty
 )
 
 // fileLockMeta is the lock file's content: certmagic's fields and ours.
@@ -84,7 +89,18 @@ func fileLockName(fsys *certmagic.FileStorage, name string) string {
 }
 
 // lockFile takes the file lock of name, waiting until it is free or
-// stale, or until ctx ends.
+// broken, or until ctx ends.
+//
+// A waiter judges a lock broken by what it sees itself, on its own
+// clock: a file that kept one content for fileLockStale (its holder
+// rewrites it every fileLockRefresh), or no lock's content for
+// fileLockEmptyStale (being created, or rewritten by a certmagic peer's
+// refresh, which truncates first, takes moments). certmagic compares the
+// file's "updated" time with its own clock, and so broke every lock a
+// live peer held whose clock was fileLockStale behind, as happens between
+// machines sharing a network volume; it counted the empty files it ever
+// saw while waiting, and so broke a live lock after catching eight
+// different holders' files in their moment of being written.
 func lockFile(ctx context.Context, fsys *certmagic.FileStorage, name string) error {
 	filename := fileLockName(fsys, name)
 	var token [16]byte
@@ -92,7 +108,7 @@ func lockFile(ctx context.Context, fsys *certmagic.FileStorage, name string) err
 		return err
 	}
 	owner := hex.EncodeToString(token[:])
-	empty := 0
+	var seen lockSight
 	for {
 		created, err := createLockFile(filename, owner)
 		if err == nil {
@@ -104,25 +120,36 @@ func lockFile(ctx context.Context, fsys *certmagic.FileStorage, name string) err
 		if !errors.Is(err, fs.ErrExist) {
 			return err
 		}
-		meta, err := readLockFile(filename)
-		var perr *fs.PathError
-		wait := fileLockPoll
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
+		if fileLockLook != nil {
+			fileLockLook()
+		}
+		now, err := lookLockFile(filename)
+		if errors.Is(err, fs.ErrNotExist) {
 			continue // released meanwhile
-		case errors.As(err, &perr):
+		}
+		if err != nil {
 			return err // cannot be read
-		case err != nil && empty < 8:
-			// Empty or half written: being created, or rewritten by a
-			// certmagic peer's refresh (it truncates first). Look
-			// again soon; eight times so, its writer died mid-way.
-			empty++
-			wait = fileLockEmpty
-		case err != nil || meta.stale():
-			if err := os.Remove(filename); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		}
+		if !now.same(seen) {
+			now.since = time.Now()
+			seen = now
+		}
+		wait, limit := fileLockPoll, fileLockStale
+		if seen.bad {
+			wait, limit = fileLockEmpty, fileLockEmptyStale
+		}
+		if time.Since(seen.since) >= limit {
+			if fileLockBreaking != nil {
+				fileLockBreaking()
+			}
+			broke, err := breakLockFile(filename, seen)
+			if err != nil {
 				return err
 			}
-			continue
+			if broke {
+				seen = lockSight{}
+				continue
+			}
 		}
 		select {
 		case <-time.After(wait):
@@ -130,6 +157,88 @@ func lockFile(ctx context.Context, fsys *certmagic.FileStorage, name string) err
 			return ctx.Err()
 		}
 	}
+}
+
+// Test hooks: fileLockLook runs before a waiter looks at the lock file,
+// fileLockBreaking when it has judged the lock broken, before it breaks
+// it.
+var fileLockLook, fileLockBreaking func()
+
+// lockSight is what a waiter saw of a lock file, and since when (its own
+// clock).
+type lockSight struct {
+	info  fs.FileInfo // nil: nothing seen
+	meta  fileLockMeta
+	bad   bool // no lock's content: empty or half written
+	since time.Time
+}
+
+// same reports whether two sights are of one file, unchanged.
+func (a lockSight) same(b lockSight) bool {
+	if a.info == nil || b.info == nil || !os.SameFile(a.info, b.info) ||
+		!a.info.ModTime().Equal(b.info.ModTime()) || a.info.Size() != b.info.Size() || a.bad != b.bad {
+		return false
+	}
+	return a.bad || a.meta.Owner == b.meta.Owner && a.meta.Created.Equal(b.meta.Created) && a.meta.Updated.Equal(b.meta.Updated)
+}
+
+// lookLockFile reads a lock file and its identity; the error is the
+// file's (it cannot be opened or read), not its content's.
+func lookLockFile(filename string) (lockSight, error) {
+	f, err := os.Open(filename)
+	if err != nil {
+		return lockSight{}, err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return lockSight{}, err
+	}
+	meta, err := decodeLockFile(f)
+	var perr *fs.PathError
+	if errors.As(err, &perr) {
+		return lockSight{}, err
+	}
+	return lockSight{info: info, meta: meta, bad: err != nil}, nil
+}
+
+// breakLockFile removes the lock file judged broken, if it is still as
+// seen, and reports whether it did. Removing is check-then-remove: two
+// waiters that judged one dead lock broken would each remove what is
+// there, the second one the lock the first took meanwhile, and both
+// would hold the lock. So a waiter breaks a lock only while it holds the
+// file's break lock (<lock file>.break, made with O_EXCL and held for a
+// look and a remove), and only when it still finds the file it judged. A
+// break lock left by a waiter that died holding it is removed once older
+// than fileLockStale; other waiters look again meanwhile.
+func breakLockFile(filename string, seen lockSight) (bool, error) {
+	brk := filename + ".break"
+	f, err := os.OpenFile(brk, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if errors.Is(err, fs.ErrExist) {
+		if info, err := os.Stat(brk); err == nil && time.Since(info.ModTime()) >= fileLockStale {
+			_ = os.Remove(brk)
+		}
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	_ = f.Close()
+	defer os.Remove(brk)
+	now, err := lookLockFile(filename)
+	if errors.Is(err, fs.ErrNotExist) {
+		return true, nil // released meanwhile
+	}
+	if err != nil {
+		return false, err
+	}
+	if !now.same(seen) {
+		return false, nil // refreshed, or broken and taken by another
+	}
+	if err := os.Remove(filename); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false, err
+	}
+	return true, nil
 }
 
 // unlockFile releases name's file lock: the refresh stops first, then
@@ -248,13 +357,4 @@ func decodeLockFile(f *os.File) (fileLockMeta, error) {
 	var meta fileLockMeta
 	err := json.NewDecoder(io.LimitReader(f, 2048)).Decode(&meta)
 	return meta, err
-}
-
-// stale reports whether the lock was not refreshed within fileLockStale.
-func (m fileLockMeta) stale() bool {
-	ref := m.Updated
-	if ref.IsZero() {
-		ref = m.Created
-	}
-	return time.Since(ref) > fileLockStale
 }

@@ -1,0 +1,136 @@
+package caddymodule
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/certmagic"
+)
+
+// setFileLockHooks sets the lock's test hooks for a test.
+func setFileLockHooks(t *testing.T, look, breaking func()) {
+	t.Helper()
+	fileLockLook, fileLockBreaking = look, breaking
+	t.Cleanup(func() { fileLockLook, fileLockBreaking = nil, nil })
+}
+
+// writeLockMeta rewrites filename in place with meta, as a holder's
+// refresh does.
+func writeLockMeta(t *testing.T, filename string, meta fileLockMeta) {
+	t.Helper()
+	data, _ := json.Marshal(meta)
+	if err := os.WriteFile(filename, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestFileLockOfPeerWithSlowClockNotBroken: a live peer whose clock is
+// an hour behind this process's refreshes its lock as it should; a
+// waiter here must not break it. Judged by the file's "updated" time
+// against this process's clock, the lock was stale at the first look,
+// and both processes held it.
+func TestFileLockOfPeerWithSlowClockNotBroken(t *testing.T) {
+	shortFileLocks(t, time.Minute, time.Minute)
+	fsys := &certmagic.FileStorage{Path: t.TempDir()}
+	filename := fileLockName(fsys, "job")
+	peerClock := time.Now().Add(-time.Hour)
+	peerLock(t, filename, peerClock)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	looks := 0
+	setFileLockHooks(t, func() {
+		// The peer refreshes between each of the waiter's looks.
+		looks++
+		peerClock = peerClock.Add(time.Second)
+		writeLockMeta(t, filename, fileLockMeta{Created: peerClock, Updated: peerClock, Owner: "peer"})
+		if looks == 20 {
+			cancel()
+		}
+	}, nil)
+	if err := lockFile(ctx, fsys, "job"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Lock while a live peer with a slow clock holds the lock: %v", err)
+	}
+	if meta, err := readLockFile(filename); err != nil || meta.Owner != "peer" {
+		t.Fatalf("the peer's lock file: %+v %v", meta, err)
+	}
+}
+
+// TestFileLockNotBrokenAfterManyEmptySights: a waiter that, over a long
+// wait, catches the lock file empty now and then (a certmagic peer's
+// refresh truncates it before writing it again; each new holder's file
+// is empty for a moment) must not break it. The waiter counted every
+// empty file it saw while waiting, and broke the live lock at the ninth.
+func TestFileLockNotBrokenAfterManyEmptySights(t *testing.T) {
+	shortFileLocks(t, time.Minute, time.Minute)
+	e, es := fileLockEmpty, fileLockEmptyStale
+	fileLockEmpty, fileLockEmptyStale = time.Microsecond, time.Minute
+	t.Cleanup(func() { fileLockEmpty, fileLockEmptyStale = e, es })
+	fsys := &certmagic.FileStorage{Path: t.TempDir()}
+	filename := fileLockName(fsys, "job")
+	peerLock(t, filename, time.Now())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	looks := 0
+	setFileLockHooks(t, func() {
+		looks++
+		if looks%2 == 1 {
+			if err := os.WriteFile(filename, nil, 0o644); err != nil { // being rewritten
+				t.Error(err)
+			}
+		} else {
+			now := time.Now()
+			writeLockMeta(t, filename, fileLockMeta{Created: now, Updated: now, Owner: "peer"})
+		}
+		if looks == 40 {
+			cancel()
+		}
+	}, nil)
+	if err := lockFile(ctx, fsys, "job"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Lock while a live peer holds the lock: %v", err)
+	}
+}
+
+// TestFileLockDeadLockBrokenByOneWaiter: two waiters (processes sharing
+// the storage) judge a dead peer's lock broken at once; one breaks it
+// and takes the lock, and the other must then find the lock held. It
+// removed what was there, the first one's new lock, and took the lock
+// too.
+func TestFileLockDeadLockBrokenByOneWaiter(t *testing.T) {
+	shortFileLocks(t, time.Minute, 0) // every lock file unchanged since it was seen is broken
+	fsys := &certmagic.FileStorage{Path: t.TempDir()}
+	filename := fileLockName(fsys, "job")
+	peerLock(t, filename, time.Now()) // the peer dies holding it
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	first := true
+	var otherErr error
+	var other fileLockMeta
+	setFileLockHooks(t, nil, func() {
+		if !first {
+			return
+		}
+		first = false
+		// The other waiter breaks the lock and takes it meanwhile.
+		otherErr = lockFile(context.Background(), fsys, "job")
+		other, _ = readLockFile(filename)
+		cancel()
+	})
+	err := lockFile(ctx, fsys, "job")
+	if otherErr != nil {
+		t.Fatal(otherErr)
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("the second waiter took the lock the first one holds: %v", err)
+	}
+	if meta, rerr := readLockFile(filename); rerr != nil || meta.Owner != other.Owner {
+		t.Errorf("the lock file is no longer the first waiter's: %+v %v", meta, rerr)
+	}
+	_ = unlockFile(fsys, "job")
+	if _, err := os.Stat(filename + ".break"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("break lock left: %v", err)
+	}
+}
