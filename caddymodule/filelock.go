@@ -282,34 +282,43 @@ func (h *heldFileLock) keepFresh(filename string) {
 		case <-t.C:
 		}
 		if !h.refresh(filename) {
-			return // gone, broken as stale, or unwritable
+			return // gone, or broken as stale and another's
 		}
 	}
 }
 
-// refresh rewrites filename's updated time (and owner) if it is h's.
+// refresh rewrites filename's updated time (and owner) if it is h's, and
+// reports whether to go on: false once the file is gone or another's.
+// A refresh that fails otherwise (the file caught half written by a
+// certmagic peer's refresh, which truncates first; an error of a network
+// volume) is tried again at the next one: stopping there left a lock
+// this process still held to go stale and be taken by a peer.
 func (h *heldFileLock) refresh(filename string) bool {
 	f, err := os.OpenFile(filename, os.O_RDWR, 0)
 	if err != nil {
-		return false
+		return !errors.Is(err, fs.ErrNotExist)
 	}
 	defer f.Close()
 	meta, err := decodeLockFile(f)
-	if err != nil || !h.mine(meta) {
+	if err != nil {
+		return true
+	}
+	if !h.mine(meta) {
 		return false
 	}
 	meta.Updated, meta.Owner = time.Now(), h.owner
 	data, err := json.Marshal(meta)
 	if err != nil {
-		return false
+		return true
 	}
 	if _, err := f.WriteAt(data, 0); err != nil {
-		return false
+		return true
 	}
 	if err := f.Truncate(int64(len(data))); err != nil {
-		return false
+		return true
 	}
-	return f.Sync() == nil
+	_ = f.Sync()
+	return true
 }
 
 // createLockFile creates filename, failing with fs.ErrExist when it

@@ -134,3 +134,44 @@ func TestFileLockDeadLockBrokenByOneWaiter(t *testing.T) {
 		t.Errorf("break lock left: %v", err)
 	}
 }
+
+// TestFileLockRefreshOutlivesHalfWrittenFile: a refresh that finds the
+// held lock's file half written (a certmagic peer's lingering refresh
+// truncates it before writing it again) goes on refreshing it. It
+// stopped for good, and the lock this process still held went stale.
+func TestFileLockRefreshOutlivesHalfWrittenFile(t *testing.T) {
+	shortFileLocks(t, time.Minute, time.Minute) // the test refreshes by hand
+	fsys := &certmagic.FileStorage{Path: t.TempDir()}
+	s := newCaddyStore(fsys)
+	ctx := context.Background()
+	if err := s.Lock(ctx, "job"); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Unlock(ctx, "job")
+	filename := fileLockName(fsys, "job")
+	v, _ := fileLocks.Load(filename)
+	h := v.(*heldFileLock)
+	if err := os.WriteFile(filename, []byte(`{"created":`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if !h.refresh(filename) {
+		t.Fatal("the refresh stops at a half-written lock file")
+	}
+	// The peer's rewrite completes, without the owner.
+	writeLockMeta(t, filename, fileLockMeta{Created: h.created, Updated: h.created})
+	if !h.refresh(filename) {
+		t.Fatal("the refresh stops at the lock file rewritten")
+	}
+	if meta, err := readLockFile(filename); err != nil || meta.Owner != h.owner || !meta.Updated.After(h.created) {
+		t.Fatalf("the lock file after a refresh: %+v %v", meta, err)
+	}
+	// Another's lock, and no lock: the refresh stops.
+	writeLockMeta(t, filename, fileLockMeta{Created: time.Now(), Updated: time.Now(), Owner: "peer"})
+	if h.refresh(filename) {
+		t.Fatal("the refresh goes on over another's lock")
+	}
+	_ = os.Remove(filename)
+	if h.refresh(filename) {
+		t.Fatal("the refresh goes on with no lock file")
+	}
+}
