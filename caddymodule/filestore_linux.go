@@ -78,26 +78,32 @@ func (f tempFile) close() error {
 
 // fsSync returns groupFiles' sync under root: an fsync of a lone file
 // (unless all), else a sync of the file system holding root (syncfs(2)
-// on a descriptor of root, opened at the first such sync and kept).
+// on a descriptor of root, opened at the first such sync and kept). A
+// failure to open root (too many open files, under a burst of
+// connections) fails that sync alone: the next one opens root again.
 func fsSync(root string) func([]tempFile, bool) error {
 	var (
-		once sync.Once
-		dir  *os.File
-		oerr error
+		mu  sync.Mutex
+		dir *os.File
 	)
 	return func(files []tempFile, all bool) error {
 		if len(files) == 1 && !all {
 			return files[0].sync()
 		}
-		once.Do(func() {
-			if oerr = os.MkdirAll(root, 0o700); oerr == nil {
-				dir, oerr = os.Open(root)
+		mu.Lock()
+		if dir == nil {
+			err := os.MkdirAll(root, 0o700)
+			if err == nil {
+				dir, err = os.Open(root)
 			}
-		})
-		if oerr != nil {
-			return fmt.Errorf("opening the storage directory to sync it: %w", oerr)
+			if err != nil {
+				mu.Unlock()
+				return fmt.Errorf("opening the storage directory to sync it: %w", err)
+			}
 		}
-		if err := unix.Syncfs(int(dir.Fd())); err != nil {
+		d := dir
+		mu.Unlock()
+		if err := unix.Syncfs(int(d.Fd())); err != nil {
 			return fmt.Errorf("syncing the storage's file system: %w", err)
 		}
 		return nil
