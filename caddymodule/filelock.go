@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/certmagic"
@@ -91,16 +92,19 @@ func fileLockName(fsys *certmagic.FileStorage, name string) string {
 // lockFile takes the file lock of name, waiting until it is free or
 // broken, or until ctx ends.
 //
-// A waiter judges a lock broken by what it sees itself, on its own
-// clock: a file that kept one content for fileLockStale (its holder
-// rewrites it every fileLockRefresh), or no lock's content for
-// fileLockEmptyStale (being created, or rewritten by a certmagic peer's
-// refresh, which truncates first, takes moments). certmagic compares the
-// file's "updated" time with its own clock, and so broke every lock a
-// live peer held whose clock was fileLockStale behind, as happens between
-// machines sharing a network volume; it counted the empty files it ever
-// saw while waiting, and so broke a live lock after catching eight
-// different holders' files in their moment of being written.
+// A waiter judges a lock broken by what this process saw itself, on its
+// own clock, over this wait and earlier ones (lockSights): a file that
+// kept one content for fileLockStale (its holder rewrites it every
+// fileLockRefresh), or no lock's content for fileLockEmptyStale (being
+// created, or rewritten by a certmagic peer's refresh, which truncates
+// first, takes moments). certmagic compares the file's "updated" time
+// with its own clock, and so broke every lock a live peer held whose
+// clock was fileLockStale behind, as happens between machines sharing a
+// network volume; it counted the empty files it ever saw while waiting,
+// and so broke a live lock after catching eight different holders' files
+// in their moment of being written. The price: a lock that died before
+// this process first saw it is broken fileLockStale after that, not at
+// once.
 func lockFile(ctx context.Context, fsys *certmagic.FileStorage, name string) error {
 	filename := fileLockName(fsys, name)
 	var token [16]byte
@@ -109,9 +113,14 @@ func lockFile(ctx context.Context, fsys *certmagic.FileStorage, name string) err
 	}
 	owner := hex.EncodeToString(token[:])
 	var seen lockSight
+	if v, ok := lockSights.Load(filename); ok {
+		seen = v.(lockSight)
+	}
+	defer func() { rememberSight(filename, seen) }()
 	for {
 		created, err := createLockFile(filename, owner)
 		if err == nil {
+			seen = lockSight{}
 			h := &heldFileLock{owner: owner, created: created, stop: make(chan struct{}), done: make(chan struct{})}
 			fileLocks.Store(filename, h)
 			go h.keepFresh(filename)
@@ -125,6 +134,7 @@ func lockFile(ctx context.Context, fsys *certmagic.FileStorage, name string) err
 		}
 		now, err := lookLockFile(filename)
 		if errors.Is(err, fs.ErrNotExist) {
+			seen = lockSight{}
 			continue // released meanwhile
 		}
 		if err != nil {
@@ -159,6 +169,39 @@ func lockFile(ctx context.Context, fsys *certmagic.FileStorage, name string) err
 	}
 }
 
+// lockSights keeps, by lock file, what this process's waiters last saw
+// of a lock another holds, across waits: the reaper waits a second for a
+// job's lock, and a dead instance's lock is tried for 20 ms, so no one
+// wait sees a dead lock for fileLockStale; together they do.
+var (
+	lockSights     sync.Map // string → lockSight
+	lockSightCount atomic.Int64
+)
+
+// rememberSight keeps what a wait last saw of filename (nothing: the
+// file was gone, taken or broken). Past 4096 files, those not seen for
+// fileLockStale are forgotten: seen again, they wait fileLockStale anew.
+func rememberSight(filename string, s lockSight) {
+	if s.info == nil {
+		if _, ok := lockSights.LoadAndDelete(filename); ok {
+			lockSightCount.Add(-1)
+		}
+		return
+	}
+	s.last = time.Now()
+	if _, loaded := lockSights.Swap(filename, s); loaded || lockSightCount.Add(1) <= 4096 {
+		return
+	}
+	lockSights.Range(func(k, v any) bool {
+		if time.Since(v.(lockSight).last) > fileLockStale {
+			if _, ok := lockSights.LoadAndDelete(k); ok {
+				lockSightCount.Add(-1)
+			}
+		}
+		return true
+	})
+}
+
 // Test hooks: fileLockLook runs before a waiter looks at the lock file,
 // fileLockBreaking when it has judged the lock broken, before it breaks
 // it.
@@ -169,8 +212,9 @@ var fileLockLook, fileLockBreaking func()
 type lockSight struct {
 	info  fs.FileInfo // nil: nothing seen
 	meta  fileLockMeta
-	bad   bool // no lock's content: empty or half written
-	since time.Time
+	bad   bool      // no lock's content: empty or half written
+	since time.Time // first seen so
+	last  time.Time // last seen so
 }
 
 // same reports whether two sights are of one file, unchanged.

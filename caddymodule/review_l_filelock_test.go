@@ -175,3 +175,37 @@ func TestFileLockRefreshOutlivesHalfWrittenFile(t *testing.T) {
 		t.Fatal("the refresh goes on with no lock file")
 	}
 }
+
+// TestFileLockDeadLockBrokenAcrossShortWaits: the reaper waits a second
+// for a job's lock, and a dead instance's lock is tried for 20 ms; a
+// dead peer's lock, judged on this process's clock, is broken once it
+// was seen unchanged for fileLockStale over such short waits together.
+func TestFileLockDeadLockBrokenAcrossShortWaits(t *testing.T) {
+	shortFileLocks(t, time.Minute, time.Minute)
+	fsys := &certmagic.FileStorage{Path: t.TempDir()}
+	filename := fileLockName(fsys, "job")
+	peerLock(t, filename, time.Now()) // the peer dies holding it
+	ctx, cancel := context.WithCancel(context.Background())
+	setFileLockHooks(t, cancel, nil) // a wait of one look
+	if err := lockFile(ctx, fsys, "job"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("the first short wait: %v", err)
+	}
+	// A minute passes; the file does not change.
+	v, ok := lockSights.Load(filename)
+	if !ok {
+		t.Fatal("the sight of the dead peer's lock is forgotten")
+	}
+	s := v.(lockSight)
+	s.since = s.since.Add(-time.Minute)
+	lockSights.Store(filename, s)
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
+	setFileLockHooks(t, cancel2, nil)
+	if err := lockFile(ctx2, fsys, "job"); err != nil {
+		t.Fatalf("the dead peer's lock, unchanged for a minute, is not broken: %v", err)
+	}
+	_ = unlockFile(fsys, "job")
+	if _, ok := lockSights.Load(filename); ok {
+		t.Error("the sight of a lock broken and taken is kept")
+	}
+}
