@@ -313,8 +313,13 @@ func (c caddyStore) LockSession(ctx context.Context, name string) (uint64, error
 	if err != nil {
 		return 0, err
 	}
-	if handed {
+	if handed && !c.storageLockLost(name) {
 		return lockQueue.Session(q), nil
+	}
+	if handed {
+		// The storage's lock was lost while held here (broken as stale
+		// by a peer, which holds it now): take it again.
+		_ = c.unlockStorage(ctx, name)
 	}
 	if err := c.lockStorage(ctx, name); err != nil {
 		lockQueue.Release(q)
@@ -330,6 +335,26 @@ func (c caddyStore) lockStorage(ctx context.Context, name string) error {
 		return lockFile(ctx, fsys, name)
 	}
 	return c.s.Lock(ctx, name)
+}
+
+// storageLockLost reports whether the storage's lock of name, held by
+// this process, is known to be another's now: on Caddy's file storage,
+// its refresh stopped because the file is gone or another's.
+func (c caddyStore) storageLockLost(name string) bool {
+	fsys, ok := c.s.(*certmagic.FileStorage)
+	if !ok {
+		return false
+	}
+	v, ok := fileLocks.Load(fileLockName(fsys, name))
+	if !ok {
+		return true
+	}
+	select {
+	case <-v.(*heldFileLock).done:
+		return true
+	default:
+		return false
+	}
 }
 
 // unlockStorage releases what lockStorage took.
