@@ -39,6 +39,7 @@ const (
 	nativeInstanceType = "instance_type" // EC2 instance type
 	nativeWant         = "want_state"    // EC2 state the last action aims for
 	nativeHibernated   = "hibernated"    // "true" after suspend
+	nativeLaunched     = "launched"      // RFC 3339 time of RunInstances, until DescribeInstances lists the instance
 	nativeEndpoint     = "endpoint"      // S3 base endpoint (path style)
 	nativeBucket       = "bucket"        // S3 bucket
 	nativeBucketMade   = "bucket_created"

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -149,7 +150,27 @@ func (a *Adapter) provisionInstance(ctx context.Context, req *contract.Request) 
 	if len(out.Instances) != 1 || out.Instances[0].InstanceId == nil {
 		return nil, &contract.Error{Kind: contract.KindServer, Op: "run instances", Err: errors.New("no instance in the answer")}
 	}
-	return a.instanceResource(x, it, &out.Instances[0]), nil
+	res := a.instanceResource(x, it, &out.Instances[0])
+	res.Native[nativeLaunched] = a.clock.Now().UTC().Format(time.RFC3339)
+	return res, nil
+}
+
+// ec2Propagation bounds how long after RunInstances an instance id may
+// still be unknown to other EC2 calls. EC2's API is eventually
+// consistent: right after RunInstances, DescribeInstances and
+// TerminateInstances may answer InvalidInstanceID.NotFound for the new
+// instance, which "does not mean the instance does not exist" (EC2 API
+// reference, Eventual consistency); EC2 suggests backing off up to a
+// few minutes.
+const ec2Propagation = 5 * time.Minute
+
+// unlisted reports whether EC2's NotFound for res's instance may only
+// mean that the id has not propagated yet: the adapter launched it
+// (nativeLaunched) less than ec2Propagation ago and no DescribeInstances
+// has shown it since.
+func (a *Adapter) unlisted(res *contract.Resource) bool {
+	t, err := time.Parse(time.RFC3339, res.Native[nativeLaunched])
+	return err == nil && a.clock.Now().Sub(t) < ec2Propagation
 }
 
 // instanceResource is the Resource of a new instance of type it, made
@@ -242,9 +263,17 @@ func (a *Adapter) instanceStatus(ctx context.Context, res *contract.Resource) (*
 		return nil, nativeErr("describe instances", err)
 	}
 	if in == nil || in.State == nil {
+		if a.unlisted(res) {
+			// Not propagated yet: still being built, not gone (a gone
+			// resource is never removed, so the instance would be left
+			// running).
+			out.State = contract.StatePending
+			return out, nil
+		}
 		out.State = contract.StateGone
 		return out, nil
 	}
+	delete(out.Native, nativeLaunched) // listed: NotFound from now on means gone
 	st, ok := ec2States[in.State.Name]
 	if !ok {
 		st.State, st.Compute = contract.StatePending, csbmsg.ComputeInactive
@@ -414,8 +443,17 @@ func (a *Adapter) removeInstance(ctx context.Context, res *contract.Resource) er
 	if err != nil {
 		return err
 	}
-	if _, err := c.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{id}}); err != nil && !isNotFound(err) {
+	_, err = c.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{id}})
+	switch {
+	case err == nil:
+		return nil
+	case !isNotFound(err):
 		return nativeErr("terminate instances", err)
+	case a.unlisted(res):
+		// EC2 does not know the id yet, which does not mean the
+		// instance will not run: fail, so that the broker tries again.
+		return &contract.Error{Kind: contract.KindServer, Op: "terminate instances",
+			Err: fmt.Errorf("instance %s, launched moments ago, is not yet known to EC2; its removal must be tried again", id)}
 	}
 	return nil
 }

@@ -1,0 +1,88 @@
+package aws
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/caddy-csb/caddy-csb/adapters/adaptertest"
+	"github.com/caddy-csb/caddy-csb/broker/clock"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
+)
+
+// laggingEC2 puts the double behind an EC2 that has not yet propagated
+// new instance ids: while lag is set, a call naming an instance id
+// (DescribeInstances, TerminateInstances) is answered
+// InvalidInstanceID.NotFound, as the EC2 API reference's "Eventual
+// consistency" page says happens right after RunInstances.
+func laggingEC2(t *testing.T, d *ec2Double, lag *atomic.Bool) *Adapter {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err == nil && lag.Load() {
+			if id := r.Form.Get("InstanceId.1"); id != "" {
+				d.fail(w, 400, "InvalidInstanceID.NotFound", fmt.Sprintf("The instance ID '%s' does not exist", id))
+				return
+			}
+		}
+		d.serve(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	a := ec2Adapter(t, d)
+	a.cfg.EC2Endpoint = srv.URL
+	return a
+}
+
+// TestEC2NewInstanceNotYetVisible: EC2 may answer
+// InvalidInstanceID.NotFound for an instance RunInstances has just
+// made. Status must not report such an instance gone (the broker then
+// fails the attempt and, the resource being gone, removes nothing: a
+// running instance is left behind), and Remove must not report it
+// removed. Once the window for propagation has passed, NotFound means
+// gone again.
+func TestEC2NewInstanceNotYetVisible(t *testing.T) {
+	d := newEC2Double(t)
+	var lag atomic.Bool
+	a := laggingEC2(t, d, &lag)
+	clk := clock.NewFake(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	a.clock = clk
+	ctx := context.Background()
+	res, err := a.Provision(ctx, &contract.Request{JobID: "job-lag", Want: adaptertest.IaaS(1, 1, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lag.Store(true)
+	clk.Advance(2 * time.Second)
+	st, err := a.Status(ctx, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.State != contract.StatePending {
+		t.Fatalf("a new instance EC2 does not list yet reads %s, want pending", st.State)
+	}
+	if err := a.Remove(ctx, st); err == nil {
+		t.Fatalf("Remove of a new instance EC2 does not list yet succeeded; the instance is left running (inventory %d)", d.inventory())
+	}
+	lag.Store(false)
+	if err := a.Remove(ctx, st); err != nil || d.inventory() != 0 {
+		t.Fatalf("remove once visible: %v (inventory %d)", err, d.inventory())
+	}
+
+	// Long after the launch, NotFound is EC2's word that the instance is
+	// gone (terminated instances drop out of the listing after a while).
+	res2, err := a.Provision(ctx, &contract.Request{JobID: "job-lag-2", Want: adaptertest.IaaS(1, 1, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lag.Store(true)
+	clk.Advance(2 * time.Hour)
+	if st, err := a.Status(ctx, res2); err != nil || st.State != contract.StateGone {
+		t.Fatalf("long after launch: %v %v, want gone", st, err)
+	}
+	if err := a.Remove(ctx, res2); err != nil {
+		t.Fatalf("remove long after launch: %v", err)
+	}
+}
