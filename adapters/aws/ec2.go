@@ -143,14 +143,29 @@ func (a *Adapter) provisionInstance(ctx context.Context, req *contract.Request) 
 			},
 		}}
 	}
-	out, err := c.RunInstances(ctx, in)
-	if err != nil {
-		return nil, nativeErr("run instances", err)
+	// A client token stays bound to its instance for at least a day
+	// after the instance terminated (EC2 API reference, Ensuring
+	// idempotency). When the job's token names an instance that is
+	// already shutting down or terminated (an earlier attempt's, at this
+	// provider, failed or removed), the next token is derived from that
+	// instance's id: a new instance is launched, and a retried Provision
+	// follows the same chain to it.
+	var inst *ec2types.Instance
+	for range 4 {
+		out, err := c.RunInstances(ctx, in)
+		if err != nil {
+			return nil, nativeErr("run instances", err)
+		}
+		if len(out.Instances) != 1 || out.Instances[0].InstanceId == nil {
+			return nil, &contract.Error{Kind: contract.KindServer, Op: "run instances", Err: errors.New("no instance in the answer")}
+		}
+		inst = &out.Instances[0]
+		if inst.State == nil || (inst.State.Name != ec2types.InstanceStateNameShuttingDown && inst.State.Name != ec2types.InstanceStateNameTerminated) {
+			break
+		}
+		in.ClientToken = ptr(clientToken(req.JobID + "-" + *inst.InstanceId))
 	}
-	if len(out.Instances) != 1 || out.Instances[0].InstanceId == nil {
-		return nil, &contract.Error{Kind: contract.KindServer, Op: "run instances", Err: errors.New("no instance in the answer")}
-	}
-	res := a.instanceResource(x, it, &out.Instances[0])
+	res := a.instanceResource(x, it, inst)
 	res.Native[nativeLaunched] = a.clock.Now().UTC().Format(time.RFC3339)
 	return res, nil
 }

@@ -86,3 +86,40 @@ func TestEC2NewInstanceNotYetVisible(t *testing.T) {
 		t.Fatalf("remove long after launch: %v", err)
 	}
 }
+
+// TestEC2RetryAfterTerminatedInstance: a client token stays bound to its
+// instance for at least 24 hours after the instance terminates (EC2 API
+// reference, Ensuring idempotency). When an attempt's instance failed or
+// was removed and the broker provisions the same job at the same
+// provider again (the next candidate of its plan, or the retry after an
+// interrupted attempt), RunInstances with the job's token must not hand
+// back the dead instance: that attempt would fail without EC2 trying.
+// Retrying that second Provision still returns its instance.
+func TestEC2RetryAfterTerminatedInstance(t *testing.T) {
+	d := newEC2Double(t)
+	a := ec2Adapter(t, d)
+	ctx := context.Background()
+	req := &contract.Request{JobID: "job-again", Want: adaptertest.IaaS(1, 1, 0)}
+	first, err := a.Provision(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Remove(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	second, err := a.Provision(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := second.Native[nativeInstanceID]
+	if id == first.Native[nativeInstanceID] || d.inventory() != 1 {
+		t.Fatalf("second provisioning got instance %s (first %s), inventory %d: want a new running instance", id, first.Native[nativeInstanceID], d.inventory())
+	}
+	if st := waitReady(t, a, second); st.State != contract.StateReady {
+		t.Fatalf("second instance: %s", st.State)
+	}
+	again, err := a.Provision(ctx, req)
+	if err != nil || again.Native[nativeInstanceID] != id || d.inventory() != 1 {
+		t.Fatalf("retried provisioning: %v %v (inventory %d), want instance %s", again, err, d.inventory(), id)
+	}
+}
