@@ -116,6 +116,9 @@ func (a *Adapter) provisionBucket(ctx context.Context, req *contract.Request) (*
 		if meta, err = objstore.Metadata("object metadata", d.DataObject.Metadata); err != nil {
 			return nil, err
 		}
+		if err := objstore.FitMetadata("object metadata", meta, objstore.S3MetadataLimit); err != nil {
+			return nil, err
+		}
 	}
 	c, err := a.s3Client(ctx)
 	if err != nil {
@@ -279,6 +282,9 @@ func (a *Adapter) updateBucket(ctx context.Context, res *contract.Resource, req 
 		}
 		meta, err := objstore.Metadata("object metadata", o.Metadata)
 		if err != nil {
+			return nil, err
+		}
+		if err := objstore.FitMetadata("object metadata", meta, objstore.S3MetadataLimit); err != nil {
 			return nil, err
 		}
 		if o.Value != nil || key != res.Native[nativeObject] {

@@ -30,7 +30,7 @@ var Mapping = []Field{
 	{CSB: "IaaS/Link (OVF)", Native: "—", Note: "expanded by the ovf adapter: unsupported here"},
 	{CSB: "(job)", Native: "server `metadata` csb-job, csb-owner; container `X-Container-Meta-Csb-Job`", Note: "set on create, so Find traces a server or container to its job after a crash; the container tag is the broker's (not granted, not settable)"},
 	{CSB: "DSaaS/ContainerObject/objectID", Native: "container name", Note: "default `<name_prefix><job id>`; must not exist yet (never adopted)"},
-	{CSB: "DSaaS/ContainerObject/metadata", Native: "`X-Container-Meta-*`", Note: "JSON object or `k=v; k=v`; any other text whole under `X-Container-Meta-Csb-Metadata` (granted back as the same text); keys folded to lower case; what headers cannot carry (over 256 bytes, control characters) is refused before Swift is called (`unsupported`); update replaces the set"},
+	{CSB: "DSaaS/ContainerObject/metadata", Native: "`X-Container-Meta-*`", Note: "JSON object or `k=v; k=v`; any other text whole under `X-Container-Meta-Csb-Metadata` (granted back as the same text); keys folded to lower case; what headers cannot carry (a value over 256 bytes, over 4096 bytes of keys and values in all, control characters) is refused before Swift is called (`unsupported`); update replaces the set"},
 	{CSB: "DSaaS/ContainerObject/objectURI, parentURI, children", Native: "container URL, account URL, `X-Container-Object-Count`", Note: "grant only"},
 	{CSB: "DSaaS/DataObject/objectID", Native: "object name", Note: "default `" + objstore.DefaultObjectName + "`"},
 	{CSB: "DSaaS/DataObject/parentURI", Native: "container", Note: "its last path segment names the container when there is no ContainerObject"},

@@ -38,6 +38,14 @@ func containerMeta(s *string) (map[string]string, error) {
 	return m, err
 }
 
+// fitContainerMeta refuses container metadata m that Swift would refuse
+// as too large once the job's tag (job) is added to it.
+func fitContainerMeta(m map[string]string, job string) error {
+	tagged := map[string]string{jobTag: job}
+	maps.Copy(tagged, m)
+	return objstore.FitMetadata("container metadata", tagged, objstore.SwiftMetadataLimit)
+}
+
 // userMeta is a container's user metadata: its X-Container-Meta-* items
 // without the broker's job tag.
 func userMeta(h http.Header) map[string]string {
@@ -117,12 +125,18 @@ func (a *Adapter) provisionStorage(ctx context.Context, req *contract.Request) (
 		if cmeta, err = containerMeta(d.ContainerObject.Metadata); err != nil {
 			return nil, err
 		}
+		if err := fitContainerMeta(cmeta, req.JobID); err != nil {
+			return nil, err
+		}
 	}
 	if d.DataObject != nil {
 		if err := checkObjectName(objstore.ObjectName(d.DataObject)); err != nil {
 			return nil, err
 		}
 		if ometa, err = objstore.Metadata("object metadata", d.DataObject.Metadata); err != nil {
+			return nil, err
+		}
+		if err := objstore.FitMetadata("object metadata", ometa, objstore.SwiftMetadataLimit); err != nil {
 			return nil, err
 		}
 	}
@@ -314,6 +328,9 @@ func (a *Adapter) updateStorage(ctx context.Context, res *contract.Resource, req
 			if err != nil {
 				return nil, err
 			}
+			if err := fitContainerMeta(meta, req.JobID); err != nil {
+				return nil, err
+			}
 			ch, err := statContainer(ctx, sc, cname)
 			if err != nil {
 				return nil, nativeErr("head container", err)
@@ -339,6 +356,9 @@ func (a *Adapter) updateStorage(ctx context.Context, res *contract.Resource, req
 		}
 		meta, err := objstore.Metadata("object metadata", o.Metadata)
 		if err != nil {
+			return nil, err
+		}
+		if err := objstore.FitMetadata("object metadata", meta, objstore.SwiftMetadataLimit); err != nil {
 			return nil, err
 		}
 		if o.Value != nil || res.Native[nativeObject] != oname {

@@ -90,6 +90,30 @@ func Metadata(op string, s *string) (map[string]string, error) {
 	return m, nil
 }
 
+// Limits object stores put on the user metadata of one container or
+// object, counted as FitMetadata counts: Swift's default
+// max_meta_overall_size, and S3's 2 KB of user-defined metadata.
+const (
+	SwiftMetadataLimit = 4096
+	S3MetadataLimit    = 2048
+)
+
+// FitMetadata refuses, with kind KindUnsupported for op, user metadata
+// whose keys and values together take more than limit bytes, the way
+// Swift and S3 count it: a store would refuse it with 400 after the
+// container was created, where Metadata promises a refusal before the
+// provider is called.
+func FitMetadata(op string, m map[string]string, limit int) error {
+	n := 0
+	for k, v := range m {
+		n += len(k) + len(v)
+	}
+	if n > limit {
+		return contract.Errorf(contract.KindUnsupported, op, "metadata: keys and values take %d bytes, more than the store's %d", n, limit)
+	}
+	return nil
+}
+
 // EscapePath escapes a container or object name for a URL path; object
 // names keep their "/" separators.
 func EscapePath(name string) string {
