@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -15,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/caddy-csb/caddy-csb/adapters/internal/dsmeta"
 	"github.com/caddy-csb/caddy-csb/adapters/internal/model"
 	"github.com/caddy-csb/caddy-csb/adapters/internal/objstore"
 	"github.com/caddy-csb/caddy-csb/broker/contract"
@@ -116,7 +118,7 @@ func (a *Adapter) provisionBucket(ctx context.Context, req *contract.Request) (*
 		if meta, err = objstore.Metadata("object metadata", d.DataObject.Metadata); err != nil {
 			return nil, err
 		}
-		if err := objstore.FitMetadata("object metadata", meta, objstore.S3MetadataLimit); err != nil {
+		if err := fitS3Meta(meta); err != nil {
 			return nil, err
 		}
 	}
@@ -200,7 +202,7 @@ func (a *Adapter) putObject(ctx context.Context, c *s3.Client, bucket, key strin
 		Body:          strings.NewReader(value),
 		ContentLength: sdkaws.Int64(int64(len(value))),
 		ContentType:   &mt,
-		Metadata:      meta,
+		Metadata:      s3Meta(meta),
 	})
 	return nativeErr("put object", err)
 }
@@ -251,10 +253,47 @@ func (a *Adapter) bucketStatus(ctx context.Context, res *contract.Resource, want
 	return out, nil
 }
 
+// lower is the user metadata S3 answered, by lower-case key, with values
+// S3 sent RFC 2047-encoded (see s3Meta) decoded.
 func lower(m map[string]string) map[string]string {
 	out := make(map[string]string, len(m))
+	var dec mime.WordDecoder
 	for k, v := range m {
+		if d, err := dec.DecodeHeader(v); err == nil {
+			v = d
+		}
 		out[strings.ToLower(k)] = v
+	}
+	return out
+}
+
+// fitS3Meta refuses metadata that S3, or an S3-compatible store, would
+// refuse in its encoded form (s3Meta): a value over dsmeta.MaxValue
+// bytes once encoded (Swift's s3api keeps Swift's limit), or over S3's
+// 2 KB in all.
+func fitS3Meta(meta map[string]string) error {
+	enc := s3Meta(meta)
+	for k, v := range enc {
+		if len(v) > dsmeta.MaxValue {
+			return contract.Errorf(contract.KindUnsupported, "object metadata", "metadata: value of %q takes %d bytes once RFC 2047-encoded for S3, more than %d", k, len(v), dsmeta.MaxValue)
+		}
+	}
+	return objstore.FitMetadata("object metadata", enc, objstore.S3MetadataLimit)
+}
+
+// s3Meta is user metadata as x-amz-meta-* headers carry it. Those carry
+// US-ASCII: S3 answers a value with other characters RFC 2047-encoded,
+// and S3-compatible stores such as Swift's s3api read raw UTF-8 as
+// Latin-1. A value with non-ASCII characters is therefore sent as RFC
+// 2047 encoded words, which every store keeps as they are and lower
+// decodes.
+func s3Meta(m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = mime.BEncoding.Encode("UTF-8", v)
 	}
 	return out
 }
@@ -284,7 +323,7 @@ func (a *Adapter) updateBucket(ctx context.Context, res *contract.Resource, req 
 		if err != nil {
 			return nil, err
 		}
-		if err := objstore.FitMetadata("object metadata", meta, objstore.S3MetadataLimit); err != nil {
+		if err := fitS3Meta(meta); err != nil {
 			return nil, err
 		}
 		if o.Value != nil || key != res.Native[nativeObject] {
@@ -324,7 +363,7 @@ func (a *Adapter) updateBucket(ctx context.Context, res *contract.Resource, req 
 				Key:               &key,
 				CopySource:        sdkaws.String(url.PathEscape(bucket) + "/" + objstore.EscapePath(key)),
 				MetadataDirective: s3types.MetadataDirectiveReplace,
-				Metadata:          meta,
+				Metadata:          s3Meta(meta),
 				ContentType:       ct,
 			})
 			if err != nil {
