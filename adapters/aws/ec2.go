@@ -99,6 +99,9 @@ func (a *Adapter) provisionInstance(ctx context.Context, req *contract.Request) 
 	if !ok {
 		return nil, &contract.Error{Kind: contract.KindCapacity, Op: "provision", Err: fmt.Errorf("no instance type offers %s", n)}
 	}
+	if x.Storage != nil && x.Storage.Size != nil && *x.Storage.Size > maxGP3GiB {
+		return nil, &contract.Error{Kind: contract.KindCapacity, Op: "provision", Err: fmt.Errorf("a gp3 root volume holds at most %d GiB, not %d", maxGP3GiB, *x.Storage.Size)}
+	}
 	image, err := a.imageFor(n)
 	if err != nil {
 		return nil, err
@@ -137,7 +140,7 @@ func (a *Adapter) provisionInstance(ctx context.Context, req *contract.Request) 
 		in.BlockDeviceMappings = []ec2types.BlockDeviceMapping{{
 			DeviceName: &a.cfg.RootDevice,
 			Ebs: &ec2types.EbsBlockDevice{
-				VolumeSize:          sdkaws.Int32(int32(min(*x.Storage.Size, 1<<14))),
+				VolumeSize:          sdkaws.Int32(int32(*x.Storage.Size)),
 				VolumeType:          ec2types.VolumeTypeGp3,
 				DeleteOnTermination: sdkaws.Bool(true),
 			},
@@ -187,6 +190,10 @@ func (a *Adapter) unlisted(res *contract.Resource) bool {
 	t, err := time.Parse(time.RFC3339, res.Native[nativeLaunched])
 	return err == nil && a.clock.Now().Sub(t) < ec2Propagation
 }
+
+// maxGP3GiB is the largest gp3 volume EC2 makes (16 TiB). A larger root
+// volume is refused rather than cut down, which the grant would not say.
+const maxGP3GiB = 16384
 
 // instanceResource is the Resource of a new instance of type it, made
 // for request x: pending until it runs.

@@ -23,7 +23,7 @@ var Mapping = []Field{
 	{CSB: "IaaS/compute/speed", Native: "—", Note: "not mapped, not granted"},
 	{CSB: "IaaS/compute/status", Native: "`instanceState.name`", Note: "grant only; see the state table"},
 	{CSB: "IaaS/compute/action", Native: "Start/Stop/RebootInstances", Note: "update only; see the action table"},
-	{CSB: "IaaS/storage/size (GB)", Native: "`BlockDeviceMapping` on `root_device`: gp3 `VolumeSize`, deleted on termination", Note: "request; granted as asked"},
+	{CSB: "IaaS/storage/size (GB)", Native: "`BlockDeviceMapping` on `root_device`: gp3 `VolumeSize`, deleted on termination", Note: "request, at most 16384 (else capacity); granted as asked"},
 	{CSB: "IaaS/storage/action resize, new cores/memory", Native: "`ModifyInstanceAttribute` `InstanceType`", Note: "only while stopped (EC2's rule); running: refused with 409"},
 	{CSB: "IaaS/storage/action online, offline, backup, snapshot", Native: "—", Note: "unsupported"},
 	{CSB: "IaaS/network, NetworkInterface", Native: "`privateIpAddress`, `networkInterfaceSet[0].macAddress`, `subnetId`", Note: "grant: address/ip, mac, subnet as VLANlabel, dynamic allocation"},

@@ -123,3 +123,26 @@ func TestEC2RetryAfterTerminatedInstance(t *testing.T) {
 		t.Fatalf("retried provisioning: %v %v (inventory %d), want instance %s", again, err, d.inventory(), id)
 	}
 }
+
+// TestEC2RootVolumeTooLarge: a gp3 volume holds at most 16384 GiB. A
+// larger <storage><size> was cut to 16384 without a word while the grant
+// reported the size asked for; it is refused (capacity) before EC2 is
+// called.
+func TestEC2RootVolumeTooLarge(t *testing.T) {
+	d := newEC2Double(t)
+	a := ec2Adapter(t, d)
+	res, err := a.Provision(context.Background(), &contract.Request{JobID: "job-huge-disk", Want: adaptertest.IaaS(1, 1, 20000)})
+	if contract.KindOf(err) != contract.KindCapacity || res != nil {
+		var got string
+		if res != nil {
+			got = fmt.Sprintf("granted %d GB, VolumeSize %v", *res.Granted.IaaS.Storage.Size, d.lastForm["BlockDeviceMapping.1.Ebs.VolumeSize"])
+		}
+		t.Fatalf("20000 GB root volume: %s %v, want capacity", got, err)
+	}
+	if d.inventory() != 0 {
+		t.Fatalf("an instance was launched")
+	}
+	if _, err := a.Provision(context.Background(), &contract.Request{JobID: "job-max-disk", Want: adaptertest.IaaS(1, 1, 16384)}); err != nil {
+		t.Fatalf("16384 GB: %v", err)
+	}
+}
