@@ -3,7 +3,12 @@ package aws
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/caddy-csb/caddy-csb/broker/contract"
@@ -100,4 +105,50 @@ func ptrStr(p *string) string {
 		return "<nil>"
 	}
 	return *p
+}
+
+// TestS3ValueUpdateKeepsMetadataOnHeadFailure: an update with a new value
+// and no <metadata> keeps the object's metadata and type, read with
+// HeadObject before PutObject replaces them. When that HEAD failed (503
+// here, after the SDK's retries), PutObject went ahead with no metadata
+// and the default type, silently dropping them. The update must fail
+// instead and change nothing.
+func TestS3ValueUpdateKeepsMetadataOnHeadFailure(t *testing.T) {
+	sw := swiftpeer.Shared(t)
+	target, _ := url.Parse(sw.ProxyURL)
+	var failHead atomic.Bool
+	rp := httputil.NewSingleHostReverseProxy(target)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if failHead.Load() && r.Method == http.MethodHead {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	a := s3Adapter(t, proxy.URL, swiftpeer.User, swiftpeer.Key)
+	ctx := context.Background()
+	meta := `{"color":"blue"}`
+	res, err := a.Provision(ctx, &contract.Request{JobID: "s3-keep-meta", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
+		DataObject: &csbmsg.DataObject{Value: s("one"), Mimetype: s("text/markdown"), Metadata: &meta},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Remove(context.Background(), res) })
+	failHead.Store(true)
+	_, err = a.Update(ctx, res, &contract.Request{JobID: "s3-keep-meta", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
+		DataObject: &csbmsg.DataObject{Value: s("two")},
+	}}})
+	failHead.Store(false)
+	if err == nil {
+		t.Error("the update succeeded though the object's metadata could not be read")
+	}
+	st, err := a.Status(ctx, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := st.Granted.DSaaS.DataObject; o.Metadata == nil || *o.Metadata != meta || o.Mimetype == nil || *o.Mimetype != "text/markdown" {
+		t.Fatalf("after the failed update: metadata %v, type %v; want %s, text/markdown", ptrStr(o.Metadata), ptrStr(o.Mimetype), meta)
+	}
 }

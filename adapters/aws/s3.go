@@ -327,9 +327,13 @@ func (a *Adapter) updateBucket(ctx context.Context, res *contract.Resource, req 
 			return nil, err
 		}
 		if o.Value != nil || key != res.Native[nativeObject] {
-			// Keep what the update does not name.
+			// Keep what the update does not name. A HEAD that failed
+			// other than with "not found" (no such object yet) stops the
+			// update: PutObject would drop what it could not read.
 			if o.Metadata == nil || o.Mimetype == nil {
-				if h, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key}); err == nil {
+				h, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key})
+				switch {
+				case err == nil:
 					if o.Metadata == nil {
 						meta = lower(h.Metadata)
 					}
@@ -338,6 +342,8 @@ func (a *Adapter) updateBucket(ctx context.Context, res *contract.Resource, req 
 						cp.Mimetype = h.ContentType
 						o = &cp
 					}
+				case !isNotFound(err):
+					return nil, nativeErr("head object", err)
 				}
 			}
 			if err := a.putObject(ctx, c, bucket, key, o, meta); err != nil {

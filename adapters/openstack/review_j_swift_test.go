@@ -4,8 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
@@ -41,5 +46,57 @@ func TestSwiftMetadataTooLarge(t *testing.T) {
 		if resp, _ := api.do(http.MethodGet, "/csb-big-meta", "", nil); resp.StatusCode != http.StatusNotFound {
 			t.Fatalf("the container was created: %s", resp.Status)
 		}
+	}
+}
+
+// TestSwiftValueUpdateKeepsMetadataOnHeadFailure: an update with a new
+// value and no <metadata> keeps the object's metadata and type, which
+// the adapter reads with HEAD before the PUT replaces them. When that
+// HEAD failed (503 here, after the retries), the PUT went ahead with no
+// metadata and the default type: the update succeeded and silently
+// dropped them. It must fail instead, and change nothing.
+func TestSwiftValueUpdateKeepsMetadataOnHeadFailure(t *testing.T) {
+	sw := swiftpeer.Shared(t)
+	defer func(b func(uint) time.Duration) { retryBackoff = b }(retryBackoff)
+	retryBackoff = func(uint) time.Duration { return 0 }
+	target, _ := url.Parse(sw.StorageURL)
+	var failHead atomic.Bool
+	rp := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: target.Scheme, Host: target.Host})
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if failHead.Load() && r.Method == http.MethodHead {
+			http.Error(w, "injected", http.StatusServiceUnavailable)
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	a, err := New(Config{TempAuthURL: sw.AuthURL, TempAuthUser: swiftpeer.User, TempAuthKey: swiftpeer.Key,
+		ObjectStoreURL: proxy.URL + target.Path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	meta := `{"color":"blue"}`
+	res, err := a.Provision(ctx, &contract.Request{JobID: "keep-meta", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
+		DataObject: &csbmsg.DataObject{Value: s("one"), Mimetype: s("text/markdown"), Metadata: &meta},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Remove(context.Background(), res) })
+	failHead.Store(true)
+	_, err = a.Update(ctx, res, &contract.Request{JobID: "keep-meta", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
+		DataObject: &csbmsg.DataObject{Value: s("two")},
+	}}})
+	failHead.Store(false)
+	if err == nil {
+		t.Error("the update succeeded though the object's metadata could not be read")
+	}
+	st, err := a.Status(ctx, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := st.Granted.DSaaS.DataObject; o.Metadata == nil || *o.Metadata != meta || o.Mimetype == nil || *o.Mimetype != "text/markdown" {
+		t.Fatalf("after the failed update: metadata %v, type %v; want %s, text/markdown", o.Metadata, o.Mimetype, meta)
 	}
 }

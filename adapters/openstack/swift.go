@@ -365,14 +365,20 @@ func (a *Adapter) updateStorage(ctx context.Context, res *contract.Resource, req
 			// A new value (or a new object): PUT replaces content, type
 			// and metadata together.
 			if o.Metadata == nil || o.Mimetype == nil {
-				// Keep what the update does not name.
-				if oh := objects.Get(ctx, sc, cname, oname, nil); oh.Err == nil {
+				// Keep what the update does not name. A HEAD that failed
+				// other than with 404 (no such object yet) stops the
+				// update: the PUT would drop what it could not read.
+				oh := objects.Get(ctx, sc, cname, oname, nil)
+				switch {
+				case oh.Err == nil:
 					if o.Metadata == nil {
 						meta = dsmeta.FromHeaders(oh.Header, "X-Object-Meta-")
 					}
 					if o.Mimetype == nil {
 						o = withMimetype(o, oh.Header.Get("Content-Type"))
 					}
+				case !gophercloud.ResponseCodeIs(oh.Err, http.StatusNotFound):
+					return nil, nativeErr("head object", oh.Err)
 				}
 			}
 			if err := a.putObject(ctx, sc, cname, oname, o, meta); err != nil {
