@@ -100,3 +100,60 @@ func TestSwiftValueUpdateKeepsMetadataOnHeadFailure(t *testing.T) {
 		t.Fatalf("after the failed update: metadata %v, type %v; want %s, text/markdown", o.Metadata, o.Mimetype, meta)
 	}
 }
+
+// TestSwiftContainerPutRetried: the container PUT is retried on 503 (PUT
+// is idempotent). When Swift made the container but the answer was lost
+// (a 503 from a load balancer, here a proxy that forwards the first PUT
+// and answers 503), the retried PUT answers 202 "already there". For a
+// container the adapter named after the job nobody else can have made
+// it, yet Provision failed with "already exists" and left the container
+// behind, untagged; every later attempt at this provider then failed the
+// same way. A container the request names is still never adopted.
+func TestSwiftContainerPutRetried(t *testing.T) {
+	sw := swiftpeer.Shared(t)
+	defer func(b func(uint) time.Duration) { retryBackoff = b }(retryBackoff)
+	retryBackoff = func(uint) time.Duration { return 0 }
+	target, _ := url.Parse(sw.StorageURL)
+	var lose atomic.Int32
+	rp := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: target.Scheme, Host: target.Host})
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut && strings.Count(strings.TrimPrefix(r.URL.Path, target.Path), "/") == 1 && lose.Add(-1) >= 0 {
+			rp.ServeHTTP(httptest.NewRecorder(), r) // Swift makes the container; the answer is lost
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	a, err := New(Config{TempAuthURL: sw.AuthURL, TempAuthUser: swiftpeer.User, TempAuthKey: swiftpeer.Key,
+		ObjectStoreURL: proxy.URL + target.Path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := newSwiftAPI(t, sw)
+	ctx := context.Background()
+	lose.Store(1)
+	res, err := a.Provision(ctx, &contract.Request{JobID: "put-lost", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
+		DataObject: &csbmsg.DataObject{Value: s("x")},
+	}}})
+	if res != nil {
+		t.Cleanup(func() { _ = a.Remove(context.Background(), res) })
+	}
+	if err != nil || res == nil || res.State != contract.StateReady {
+		resp, _ := api.do(http.MethodHead, "/csb-put-lost", "", nil)
+		t.Fatalf("provision after a lost PUT answer: %v %v (the container: %s)", res, err, resp.Status)
+	}
+	if resp, _ := api.do(http.MethodHead, "/csb-put-lost", "", nil); resp.Header.Get("X-Container-Meta-Csb-Job") != "put-lost" {
+		t.Fatalf("the container is not tagged with the job: %v", resp.Header)
+	}
+
+	// A container the request names: the 202 may be someone else's.
+	lose.Store(1)
+	named, err := a.Provision(ctx, &contract.Request{JobID: "put-lost-2", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
+		ContainerObject: &csbmsg.ContainerObject{ObjectRefs: csbmsg.ObjectRefs{ObjectID: s("put-lost-named")}},
+	}}})
+	t.Cleanup(func() { api.do(http.MethodDelete, "/put-lost-named", "", nil) })
+	if err == nil || named != nil {
+		t.Fatalf("a named container answered 202 was adopted: %v %v", named, err)
+	}
+}

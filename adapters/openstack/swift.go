@@ -156,9 +156,12 @@ func (a *Adapter) provisionStorage(ctx context.Context, req *contract.Request) (
 	if err != nil {
 		return nil, nativeErr("create container", err)
 	}
-	if resp.StatusCode == http.StatusAccepted {
+	if resp.StatusCode == http.StatusAccepted && cname != a.cfg.NamePrefix+req.JobID {
 		// Swift answers 202 when the container already existed: someone
-		// created it between the HEAD and the PUT.
+		// created it between the HEAD and the PUT. A container named
+		// after the job (which Find claims too) is the job's: the 202
+		// answers a retried PUT whose first answer was lost after Swift
+		// had made it.
 		return nil, &contract.Error{Kind: contract.KindClient, Op: "create container", Status: http.StatusConflict, Err: fmt.Errorf("container %q already exists", cname)}
 	}
 	res := &contract.Resource{
