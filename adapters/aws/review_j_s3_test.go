@@ -152,3 +152,50 @@ func TestS3ValueUpdateKeepsMetadataOnHeadFailure(t *testing.T) {
 		t.Fatalf("after the failed update: metadata %v, type %v; want %s, text/markdown", ptrStr(o.Metadata), ptrStr(o.Mimetype), meta)
 	}
 }
+
+// TestS3CreateBucketRetried: the SDK retries CreateBucket after a 5xx.
+// When S3 made the bucket but the answer was lost (here a proxy forwards
+// the first PUT and answers 503), the retry answers
+// BucketAlreadyOwnedByYou. For the bucket the adapter named after the job
+// nobody else can have made it, yet Provision failed with "already
+// exists" and left the bucket behind; every later attempt at this
+// provider then failed the same way. A bucket the request names is still
+// never adopted.
+func TestS3CreateBucketRetried(t *testing.T) {
+	sw := swiftpeer.Shared(t)
+	target, _ := url.Parse(sw.ProxyURL)
+	var lose atomic.Int32
+	rp := httputil.NewSingleHostReverseProxy(target)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut && strings.Count(strings.Trim(r.URL.Path, "/"), "/") == 0 && lose.Add(-1) >= 0 {
+			rp.ServeHTTP(httptest.NewRecorder(), r) // S3 makes the bucket; the answer is lost
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	a := s3Adapter(t, proxy.URL, swiftpeer.User, swiftpeer.Key)
+	ctx := context.Background()
+	lose.Store(1)
+	res, err := a.Provision(ctx, &contract.Request{JobID: "s3-put-lost", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
+		DataObject: &csbmsg.DataObject{Value: s("x")},
+	}}})
+	if res != nil {
+		t.Cleanup(func() { _ = a.Remove(context.Background(), res) })
+	}
+	if err != nil || res == nil || res.State != contract.StateReady {
+		t.Fatalf("provision after a lost CreateBucket answer: %v %v", res, err)
+	}
+
+	lose.Store(1)
+	named, err := a.Provision(ctx, &contract.Request{JobID: "s3-put-lost-2", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
+		ContainerObject: &csbmsg.ContainerObject{ObjectRefs: csbmsg.ObjectRefs{ObjectID: s("s3-put-lost-named")}},
+	}}})
+	t.Cleanup(func() {
+		_ = a.Remove(context.Background(), &contract.Resource{Native: map[string]string{nativeKind: kindBucket, nativeBucket: "s3-put-lost-named", nativeBucketMade: "true"}})
+	})
+	if err == nil || named != nil {
+		t.Fatalf("a named bucket answered BucketAlreadyOwnedByYou was adopted: %v %v", named, err)
+	}
+}

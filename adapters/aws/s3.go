@@ -142,11 +142,16 @@ func (a *Adapter) provisionBucket(ctx context.Context, req *contract.Request) (*
 		in.CreateBucketConfiguration = &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(a.cfg.Region)}
 	}
 	if _, err := c.CreateBucket(ctx, in); err != nil {
-		switch errorCode(err) {
-		case "BucketAlreadyExists", "BucketAlreadyOwnedByYou":
+		switch code := errorCode(err); {
+		case code == "BucketAlreadyOwnedByYou" && bucket == a.jobBucket(req.JobID):
+			// The bucket named after the job (which Find claims too) is
+			// the job's: this answers the SDK's retry of a CreateBucket
+			// whose first answer was lost after S3 had made it.
+		case code == "BucketAlreadyExists", code == "BucketAlreadyOwnedByYou":
 			return nil, bucketExists(bucket)
+		default:
+			return nil, nativeErr("create bucket", err)
 		}
-		return nil, nativeErr("create bucket", err)
 	}
 	res := a.bucketResource(bucket)
 	// From here on a failure leaves the bucket behind: return the
