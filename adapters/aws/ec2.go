@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -111,7 +112,10 @@ func (a *Adapter) provisionInstance(ctx context.Context, req *contract.Request) 
 		return nil, err
 	}
 	tags := []ec2types.Tag{{Key: ptr("csb-job"), Value: ptr(req.JobID)}}
-	if req.Owner != "" {
+	// The owner tag is informative (Find goes by csb-job): an owner name
+	// longer than an EC2 tag value may be (256 characters) is left out
+	// rather than make RunInstances fail.
+	if req.Owner != "" && utf8.RuneCountInString(req.Owner) <= maxTagValue {
 		tags = append(tags, ec2types.Tag{Key: ptr("csb-owner"), Value: ptr(req.Owner)})
 	}
 	if x.Compute != nil && x.Compute.Hostname != nil {
@@ -190,6 +194,9 @@ func (a *Adapter) unlisted(res *contract.Resource) bool {
 	t, err := time.Parse(time.RFC3339, res.Native[nativeLaunched])
 	return err == nil && a.clock.Now().Sub(t) < ec2Propagation
 }
+
+// maxTagValue is the most characters an EC2 tag value holds.
+const maxTagValue = 256
 
 // maxGP3GiB is the largest gp3 volume EC2 makes (16 TiB). A larger root
 // volume is refused rather than cut down, which the grant would not say.

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/caddy-csb/caddy-csb/adapters/adaptertest"
 	"github.com/caddy-csb/caddy-csb/broker/clock"
@@ -144,5 +146,41 @@ func TestEC2RootVolumeTooLarge(t *testing.T) {
 	}
 	if _, err := a.Provision(context.Background(), &contract.Request{JobID: "job-max-disk", Want: adaptertest.IaaS(1, 1, 16384)}); err != nil {
 		t.Fatalf("16384 GB: %v", err)
+	}
+}
+
+// TestEC2LongOwner: an EC2 tag value holds at most 256 Unicode
+// characters. The csb-owner tag carried the authenticated consumer as
+// is, so every IaaS job of a consumer with a longer name (an X.509
+// subject, a long user id) failed at RunInstances. The tag is informative
+// (Find goes by csb-job): a name EC2 cannot hold is left out, as the
+// openstack adapter leaves out a csb-owner Nova cannot hold.
+func TestEC2LongOwner(t *testing.T) {
+	d := newEC2Double(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err == nil && r.Form.Get("Action") == "RunInstances" {
+			for k, v := range r.Form {
+				if strings.HasPrefix(k, "TagSpecification.") && strings.HasSuffix(k, ".Value") && utf8.RuneCountInString(v[0]) > 256 {
+					d.fail(w, 400, "InvalidParameterValue", "Tag value exceeds the maximum length of 256 characters")
+					return
+				}
+			}
+		}
+		d.serve(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	a := ec2Adapter(t, d)
+	a.cfg.EC2Endpoint = srv.URL
+	owner := "CN=" + strings.Repeat("ü", 300) + ",O=Example"
+	res, err := a.Provision(context.Background(), &contract.Request{JobID: "job-long-owner", Owner: owner, Want: adaptertest.IaaS(1, 1, 0)})
+	if err != nil {
+		t.Fatalf("provision for a long owner: %v", err)
+	}
+	if tags := d.instance(res.Native[nativeInstanceID]).Tags; tags["csb-job"] != "job-long-owner" {
+		t.Fatalf("tags %v", tags)
+	}
+	res, err = a.Provision(context.Background(), &contract.Request{JobID: "job-owner", Owner: "alice", Want: adaptertest.IaaS(1, 1, 0)})
+	if err != nil || d.instance(res.Native[nativeInstanceID]).Tags["csb-owner"] != "alice" {
+		t.Fatalf("a short owner is tagged: %v", err)
 	}
 }
