@@ -118,6 +118,11 @@ type Op struct {
 	OldProvider string                `json:"old_provider,omitempty"`
 	OldService  *catalog.ServiceEntry `json:"old_service,omitempty"`
 	OldResource *contract.Resource    `json:"old_resource,omitempty"`
+	// OldEncryption and OldIgnored are the original placement's
+	// encryption-support and ignored fields, kept when the new placement
+	// takes the job's (succeed) so that an undone move restores them.
+	OldEncryption bool     `json:"old_encryption,omitempty"`
+	OldIgnored    []string `json:"old_ignored,omitempty"`
 	// Swapped is set once a move's new resource is in place and only the
 	// original remains to be removed.
 	Swapped bool `json:"swapped,omitempty"`

@@ -415,6 +415,9 @@ func (m *Manager) succeed(ctx context.Context, j *Job) *Result {
 	prev := j.Status
 	if j.Op.Kind == OpMove {
 		j.Op.Swapped = true
+		// The original placement's, for an undo (finishMove): the
+		// fields below become the new placement's.
+		j.Op.OldEncryption, j.Op.OldIgnored = j.Encryption, j.Ignored
 	}
 	svc := entry.Service
 	j.ProviderID, j.ServiceID, j.Service, j.Encryption = entry.ProviderID, entry.ServiceID, &svc, entry.Encryption
@@ -547,6 +550,7 @@ func (m *Manager) finishMove(ctx context.Context, j *Job) *Result {
 		undo = m.cleanup(ctx, newAd, j, j.ProviderID, j.Resource)
 	}
 	j.ProviderID, j.Service, j.Resource = op.OldProvider, op.OldService, op.OldResource
+	j.Encryption, j.Ignored = op.OldEncryption, op.OldIgnored
 	if j.Service != nil {
 		j.ServiceID = j.Service.Service.ID
 	}
