@@ -275,7 +275,14 @@ func (j *Job) ExpiresIn(now time.Time) uint64 {
 		}
 		return 0
 	}
-	return uint64((j.Expires.Sub(now) + time.Second - 1) / time.Second)
+	// Rounded up without adding to the time left: a lease within a
+	// second of the longest duration would overflow.
+	left := j.Expires.Sub(now)
+	s := uint64(left / time.Second)
+	if left%time.Second != 0 {
+		s++
+	}
+	return s
 }
 
 // CloudServiceURI returns the provider's URI of the job's resource.
