@@ -125,7 +125,34 @@ func (m *Manager) AttachVolume(ctx context.Context, owner, machineID, volumeID, 
 	}
 	mj.Attachments = append(mj.Attachments, a)
 	rec.Outcome, rec.Reason = OutcomeSuccess, fmt.Sprintf("volume %s attached by %s", vj.ID, mj.ProviderID)
-	return m.recordAction(ctx, mj, rec, csbmsg.StatusOK), &a, nil
+	r, err := m.recordActionErr(ctx, mj, rec, csbmsg.StatusOK)
+	if err != nil {
+		// A machine that does not list the attachment cannot detach it,
+		// and its volume counts as free (attachedNow): undo the attach
+		// at the provider rather than answer that it is done.
+		return nil, nil, m.undoAttach(ctx, at, mj, vj, native, err)
+	}
+	return r, &a, nil
+}
+
+// undoAttach detaches, after the machine's record of an attach was
+// refused (cause), the volume the provider attached (native), and frees
+// the volume's record. It returns the error the attach answers.
+func (m *Manager) undoAttach(ctx context.Context, at contract.VolumeAttacher, mj, vj *Job, native string, cause error) error {
+	m.logger.Error("recording a volume attachment on its machine", zap.String("job_id", mj.ID), zap.String("volume_job_id", vj.ID), zap.Error(cause))
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.c().CallTimeout)
+	err := at.DetachVolume(cctx, mj.Resource, native)
+	cancel()
+	if err != nil && contract.KindOf(err) != contract.KindNotFound {
+		return fmt.Errorf("recording the attachment of volume %s on machine %s (provider's %s, still attached: detaching it failed: %v): %w", vj.ID, mj.ID, native, err, cause)
+	}
+	vj.Attachments = nil
+	if err := m.save(context.WithoutCancel(ctx), vj); err != nil {
+		// The volume's record names a machine that does not list the
+		// attachment: it counts as free, as it is at the provider.
+		m.logger.Warn("freeing a volume after an undone attach", zap.String("job_id", vj.ID), zap.Error(err))
+	}
+	return fmt.Errorf("recording the attachment of volume %s on machine %s: %w; the volume was detached again", vj.ID, mj.ID, cause)
 }
 
 // DetachVolume detaches owner's machine's attachment (its ID), through
@@ -223,16 +250,28 @@ func (m *Manager) attacher(j *Job, action string) (contract.VolumeAttacher, *Res
 
 // recordAction appends rec to the machine's Job.Actions and saves it.
 func (m *Manager) recordAction(ctx context.Context, j *Job, rec ActionRecord, st csbmsg.Status) *Result {
+	r, err := m.recordActionErr(ctx, j, rec, st)
+	if err != nil {
+		m.logger.Error("recording job", zap.String("job_id", j.ID), zap.Error(err))
+		m.logState(j, j.Status, "job action "+rec.Outcome)
+		return result(st, j, "%s", j.Reason)
+	}
+	return r
+}
+
+// recordActionErr is recordAction, and returns the store's refusal
+// (then nothing is logged and the Result is nil).
+func (m *Manager) recordActionErr(ctx context.Context, j *Job, rec ActionRecord, st csbmsg.Status) (*Result, error) {
 	j.Reason = rec.Reason
 	j.Actions = append(j.Actions, rec)
 	if n := len(j.Actions); n > MaxActionRecords {
 		j.Actions = append([]ActionRecord(nil), j.Actions[n-MaxActionRecords:]...)
 	}
 	if err := m.save(ctx, j); err != nil {
-		m.logger.Error("recording job", zap.String("job_id", j.ID), zap.Error(err))
+		return nil, err
 	}
 	m.logState(j, j.Status, "job action "+rec.Outcome)
-	return result(st, j, "%s", j.Reason)
+	return result(st, j, "%s", j.Reason), nil
 }
 
 // unwrapAs returns ad as a T, looking through wrappers that have an
