@@ -14,15 +14,15 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/store"
 )
 
-// reviewNKeyFaultStore refuses writes of one key (a full volume under
+// keyFaultStore refuses writes of one key (a full volume under
 // that record) while failKey is set.
-type reviewNKeyFaultStore struct {
+type keyFaultStore struct {
 	inner   store.Store
 	mu      sync.Mutex
 	failKey string
 }
 
-func (s *reviewNKeyFaultStore) Store(ctx context.Context, key string, value []byte) error {
+func (s *keyFaultStore) Store(ctx context.Context, key string, value []byte) error {
 	s.mu.Lock()
 	fail := key == s.failKey
 	s.mu.Unlock()
@@ -32,7 +32,7 @@ func (s *reviewNKeyFaultStore) Store(ctx context.Context, key string, value []by
 	return s.inner.Store(ctx, key, value)
 }
 
-func (s *reviewNKeyFaultStore) fail(key string) {
+func (s *keyFaultStore) fail(key string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failKey = key
@@ -46,7 +46,7 @@ func (s *reviewNKeyFaultStore) fail(key string) {
 // provider still held it attached.
 func TestVolumeAttachMachineUnrecorded(t *testing.T) {
 	var at *attacher
-	fs := &reviewNKeyFaultStore{inner: new(store.Memory)}
+	fs := &keyFaultStore{inner: new(store.Memory)}
 	e := newEnv(t, []string{"a"}, func(c *jobs.Config) {
 		c.Store = fs
 		inner := c.Adapter
@@ -88,22 +88,22 @@ func TestVolumeAttachMachineUnrecorded(t *testing.T) {
 	}
 }
 
-func (s *reviewNKeyFaultStore) Load(ctx context.Context, key string) ([]byte, error) {
+func (s *keyFaultStore) Load(ctx context.Context, key string) ([]byte, error) {
 	return s.inner.Load(ctx, key)
 }
 
-func (s *reviewNKeyFaultStore) Delete(ctx context.Context, key string) error {
+func (s *keyFaultStore) Delete(ctx context.Context, key string) error {
 	return s.inner.Delete(ctx, key)
 }
 
-func (s *reviewNKeyFaultStore) List(ctx context.Context, prefix string) ([]string, error) {
+func (s *keyFaultStore) List(ctx context.Context, prefix string) ([]string, error) {
 	return s.inner.List(ctx, prefix)
 }
 
-func (s *reviewNKeyFaultStore) Lock(ctx context.Context, name string) error {
+func (s *keyFaultStore) Lock(ctx context.Context, name string) error {
 	return s.inner.Lock(ctx, name)
 }
 
-func (s *reviewNKeyFaultStore) Unlock(ctx context.Context, name string) error {
+func (s *keyFaultStore) Unlock(ctx context.Context, name string) error {
 	return s.inner.Unlock(ctx, name)
 }
