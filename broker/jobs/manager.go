@@ -880,8 +880,10 @@ func (m *Manager) Copy(ctx context.Context, owner, id string, opt CreateOptions)
 	if err != nil {
 		return nil, err
 	}
-	if src.Status != StatusSuccess {
-		return result(csbmsg.StatusUnableToFindResource, src, "job %s is %s; only a successful job can be copied", src.ID, src.Status), nil
+	if src.Status != StatusSuccess || src.Op != nil {
+		// A job with an update or a move in progress holds a request
+		// that is about to change: the copy would get the one before.
+		return result(csbmsg.StatusUnableToFindResource, src, "job %s is %s%s; only a settled successful job can be copied", src.ID, src.Status, busy(src)), nil
 	}
 	d, err := m.c().Placer.Place(&src.Request, placement.Options{Access: opt.Access, Exclude: []string{src.ProviderID}, IgnoreUnhonoured: m.c().IgnoreUnhonoured, MaxPrice: opt.MaxPrice})
 	if err != nil {
@@ -923,7 +925,24 @@ func (m *Manager) Copy(ctx context.Context, owner, id string, opt CreateOptions)
 // if the original cannot be removed the new resource is removed again and
 // the job stays where it was (410).
 func (m *Manager) Move(ctx context.Context, owner, id string, opt CreateOptions) (*Result, error) {
-	j, unlock, res, err := m.lockFor(ctx, owner, id, csbmsg.StatusUnableToFindResource, "job %s is busy", settledSuccess(csbmsg.StatusUnableToFindResource, "can be moved"))
+	settled := settledSuccess(csbmsg.StatusUnableToFindResource, "can be moved")
+	j, unlock, res, err := m.lockFor(ctx, owner, id, csbmsg.StatusUnableToFindResource, "job %s is busy", func(j *Job) *Result {
+		if r := settled(j); r != nil {
+			return r
+		}
+		// A move removes the original at its provider: an attached
+		// volume would go from under its machine, and a machine's
+		// attachments would name volumes it no longer has there.
+		if a := m.attachedNow(ctx, j); a != nil && a.Volume == j.ID {
+			return result(csbmsg.StatusUnableToFindResource, j, "volume %s is attached to machine %s (attachment %s); detach it before moving it", j.ID, a.Machine, a.ID)
+		}
+		for _, a := range j.Attachments {
+			if a.Machine == j.ID {
+				return result(csbmsg.StatusUnableToFindResource, j, "machine %s has volume %s attached (attachment %s); detach its volumes before moving it", j.ID, a.Volume, a.ID)
+			}
+		}
+		return nil
+	})
 	if res != nil || err != nil {
 		return res, err
 	}
