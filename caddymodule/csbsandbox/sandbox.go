@@ -165,6 +165,14 @@ func (s *Sandbox) Provision(ctx caddy.Context) error {
 	def(&s.CIMIPath, "/cimi")
 	def(&s.CDMIPath, "/cdmi")
 	def(&s.SubscribePath, "/csb/subscribe")
+	// Caddy validates a module only after provisioning it, but Provision
+	// reconfigures the cloud a running sandbox with this id shares (the
+	// usage pool): a reload that Validate then refuses would leave the
+	// running sandbox with the refused configuration. So the checks come
+	// first.
+	if err := s.Validate(); err != nil {
+		return err
+	}
 	repl := caddy.NewReplacer()
 	base := strings.TrimSuffix(repl.ReplaceAll(s.URL, ""), "/")
 	cfg := sandbox.Config{
