@@ -184,8 +184,19 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	of := func(parse func(*caddyfile.Dispenser, *App) error) cfparse.Option {
 		return func(d *caddyfile.Dispenser) error { return parse(d, a) }
 	}
+	// The jobs block fills the consumer configuration placement also
+	// makes, so a.Consumer cannot tell whether it was given: a second jobs
+	// block would be merged into the first.
+	jobsGiven := false
+	jobs := func(d *caddyfile.Dispenser) error {
+		if jobsGiven {
+			return d.Err("jobs given twice")
+		}
+		jobsGiven = true
+		return parseJobsOption(d, a)
+	}
 	return cfparse.Block{Name: "csb", Options: map[string]cfparse.Option{
-		"provider": of(parseProviderBlock), "placement": of(parsePlacementOption), "jobs": of(parseJobsOption),
+		"provider": of(parseProviderBlock), "placement": of(parsePlacementOption), "jobs": jobs,
 		"ovf": of(parseOVFOption), "catalog": of(parseCatalogOptions), "subscriptions": of(parseSubscriptionOptions),
 		"xml": of(parseXMLOption), "quota": of(parseQuotaOption), "events": of(parseEventsOption),
 	}, More: cfparse.Unknown("unrecognized csb option %q (known: catalog, events, jobs, ovf, placement, provider, quota, subscriptions, xml)")}.Parse(d)
