@@ -24,3 +24,17 @@ func TestJobsBlockTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestProviderSingleOptionTwice: a provider's uri, label or status, or a
+// webhook's secret, given twice used to keep the second silently.
+func TestProviderSingleOptionTwice(t *testing.T) {
+	for _, in := range []string{
+		"csb {\n provider p {\n uri http://a\n uri http://b\n }\n}",
+		"csb {\n events {\n webhook https://x {\n secret a\n secret b\n }\n }\n}",
+	} {
+		err := new(App).UnmarshalCaddyfile(caddyfile.NewTestDispenser(in))
+		if err == nil || !strings.Contains(err.Error(), "given twice") {
+			t.Errorf("%q: error %v, want one saying given twice", in, err)
+		}
+	}
+}

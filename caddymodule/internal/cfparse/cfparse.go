@@ -78,7 +78,9 @@ type Option func(d *caddyfile.Dispenser) error
 //
 // Options in none of the tables go to More, which reports whether it
 // knew the option; an option no one knows is "<Name>: unrecognized
-// option".
+// option". A single option given again (or given when the argument set
+// it) is "<Name>: <option> given twice": a second value would silently
+// replace the first.
 type Block struct {
 	Name    string  // for errors: "csb_console", "adapter cimi"
 	Arg     *string // where the optional argument goes; nil: no argument
@@ -96,16 +98,22 @@ type Block struct {
 // block.
 func (b Block) Parse(d *caddyfile.Dispenser) error {
 	d.Next() // the directive's name
+	seen := map[string]bool{}
 	if d.NextArg() {
 		if b.Arg == nil {
 			return d.ArgErr()
 		}
 		*b.Arg = d.Val()
+		for opt, dst := range b.Single {
+			if dst == b.Arg {
+				seen[opt] = true
+			}
+		}
 	}
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	if err := b.Body(d); err != nil {
+	if err := b.body(d, seen); err != nil {
 		return err
 	}
 	if b.Required != "" && *b.Single[b.Required] == "" {
@@ -116,8 +124,23 @@ func (b Block) Parse(d *caddyfile.Dispenser) error {
 
 // Body reads the block of the directive or option d stands at.
 func (b Block) Body(d *caddyfile.Dispenser) error {
+	return b.body(d, map[string]bool{})
+}
+
+// body reads the block; seen are the single options already set.
+func (b Block) body(d *caddyfile.Dispenser, seen map[string]bool) error {
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		if err := b.option(d, d.Val()); err != nil {
+		opt := d.Val()
+		if b.Single[opt] != nil {
+			if seen[opt] && b.Name == "" {
+				return d.Errf("%s given twice", opt)
+			}
+			if seen[opt] {
+				return d.Errf("%s: %s given twice", b.Name, opt)
+			}
+			seen[opt] = true
+		}
+		if err := b.option(d, opt); err != nil {
 			return err
 		}
 	}
