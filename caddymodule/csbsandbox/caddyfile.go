@@ -62,7 +62,6 @@ func (s *Sandbox) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 	var latency caddy.Duration
 	var seed uint64
-	var maxSubscriptions uint64
 	// fault sets a fault from an option read into v, making Faults.
 	fault := func(read cfparse.Option, set func(f *SandboxFaults)) cfparse.Option {
 		return func(d *caddyfile.Dispenser) error {
@@ -129,16 +128,13 @@ func (s *Sandbox) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				}
 				return nil
 			},
-			"max_subscriptions": func(d *caddyfile.Dispenser) error {
-				if err := cfparse.Parsed(&maxSubscriptions, count, notCount)(d); err != nil {
-					return err
-				}
-				s.MaxSubscriptions = int(maxSubscriptions)
-				return nil
-			},
-			"seed":       fault(cfparse.Parsed(&seed, count, notCount), func(f *SandboxFaults) { f.Seed = seed }),
-			"error_rate": s.failureOption("error_rate", faults),
-			"fail_after": s.failureOption("fail_after", faults),
+			// max_subscriptions is at least 1: 0 (and a number too big for
+			// an int, which wrapped to a negative one) would be the
+			// default, 16.
+			"max_subscriptions": cfparse.Parsed(&s.MaxSubscriptions, cfparse.Positive, "csb_sandbox: %s %q must be a positive integer"),
+			"seed":              fault(cfparse.Parsed(&seed, count, notCount), func(f *SandboxFaults) { f.Seed = seed }),
+			"error_rate":        s.failureOption("error_rate", faults),
+			"fail_after":        s.failureOption("fail_after", faults),
 			"hang": func(d *caddyfile.Dispenser) error {
 				if d.NextArg() {
 					return d.ArgErr()
