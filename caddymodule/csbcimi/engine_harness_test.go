@@ -20,15 +20,12 @@ import (
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig"
-	_ "github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	_ "github.com/caddyserver/caddy/v2/modules/standard"
 	"go.uber.org/zap"
 
-	"github.com/caddy-csb/caddy-csb/caddymodule"
 	_ "github.com/caddy-csb/caddy-csb/caddymodule/csbadapters"
 	_ "github.com/caddy-csb/caddy-csb/caddymodule/csbsandbox"
+	"github.com/caddy-csb/caddy-csb/caddymodule/internal/caddytest"
 )
 
 type engineBroker struct {
@@ -51,9 +48,6 @@ func freePort(t *testing.T) int {
 func startEngineBroker(t *testing.T) *engineBroker {
 	t.Helper()
 	dir := t.TempDir()
-	t.Setenv("HOME", dir)
-	t.Setenv("XDG_DATA_HOME", dir+"/data")
-	t.Setenv("XDG_CONFIG_HOME", dir+"/config")
 	cloud := freePort(t)
 	cf := fmt.Sprintf(`{
 	admin off
@@ -93,19 +87,8 @@ http://127.0.0.1:%[1]d {
 	}
 }
 `, cloud, dir)
-	cfg, warn, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cf), nil)
-	if err != nil {
-		t.Fatalf("adapting: %v %v", err, warn)
-	}
-	if err := caddy.Load(cfg, true); err != nil {
-		t.Fatalf("loading: %v", err)
-	}
-	t.Cleanup(func() { _ = caddy.Stop() })
-	app, err := caddy.ActiveContext().App("csb")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &Handler{Prefix: "/cimi/", MaxBodySize: defaultMaxBodySize, app: app.(*caddymodule.App), logger: zap.NewNop()}
+	app := caddytest.Load(t, cf, nil)
+	h := &Handler{Prefix: "/cimi/", MaxBodySize: defaultMaxBodySize, app: app, logger: zap.NewNop()}
 	return &engineBroker{t: t, h: h}
 }
 

@@ -13,14 +13,13 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig"
 	_ "github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
 	"github.com/caddy-csb/caddy-csb/caddymodule"
 	_ "github.com/caddy-csb/caddy-csb/caddymodule/csbadapters"
+	"github.com/caddy-csb/caddy-csb/caddymodule/internal/caddytest"
 	"github.com/caddy-csb/caddy-csb/tests/clouds/occitest"
 )
 
@@ -61,20 +60,7 @@ func startOSBRig(t *testing.T, plans []Plan) *osbRig {
 	}
 }
 `, t.TempDir(), cloud.URL)
-	adapted, warn, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cf), nil)
-	if err != nil {
-		t.Fatalf("adapt: %v %v", err, warn)
-	}
-	var cfg map[string]any
-	if err := json.Unmarshal(adapted, &cfg); err != nil {
-		t.Fatal(err)
-	}
-	cfg["admin"] = map[string]any{"disabled": true, "config": map[string]any{"persist": false}}
-	full, _ := json.Marshal(cfg)
-	if err := caddy.Load(full, true); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = caddy.Stop() })
+	caddytest.Load(t, cf, nil)
 	h := &Handler{Plans: plans}
 	if err := h.Provision(caddy.ActiveContext()); err != nil {
 		t.Fatal(err)

@@ -5,16 +5,12 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig"
-	_ "github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
-	_ "github.com/caddyserver/caddy/v2/modules/standard"
-
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 	"github.com/caddy-csb/caddy-csb/caddymodule"
 	_ "github.com/caddy-csb/caddy-csb/caddymodule/csbadapters"
 	"github.com/caddy-csb/caddy-csb/caddymodule/csbplacement"
+	"github.com/caddy-csb/caddy-csb/caddymodule/internal/caddytest"
 )
 
 // pricedApp loads a csb app with two link providers whose price options
@@ -22,10 +18,6 @@ import (
 // own for p1 (0.05).
 func pricedApp(t *testing.T) *caddymodule.App {
 	t.Helper()
-	dir := t.TempDir()
-	t.Setenv("HOME", dir)
-	t.Setenv("XDG_DATA_HOME", dir+"/data")
-	t.Setenv("XDG_CONFIG_HOME", dir+"/config")
 	cf := fmt.Sprintf(`{
 	admin off
 	persist_config off
@@ -52,20 +44,8 @@ func pricedApp(t *testing.T) *caddymodule.App {
 		}
 	}
 }
-`, dir)
-	cfg, warn, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cf), nil)
-	if err != nil {
-		t.Fatalf("adapting: %v %v", err, warn)
-	}
-	if err := caddy.Load(cfg, true); err != nil {
-		t.Fatalf("loading: %v", err)
-	}
-	t.Cleanup(func() { _ = caddy.Stop() })
-	app, err := caddy.ActiveContext().App("csb")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return app.(*caddymodule.App)
+`, t.TempDir())
+	return caddytest.Load(t, cf, nil)
 }
 
 func linkRequest() *csbmsg.ServiceRequest {

@@ -5,20 +5,18 @@ package eventstest
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig"
 	_ "github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 	"github.com/caddy-csb/caddy-csb/broker/jobs/jobstest"
 	"github.com/caddy-csb/caddy-csb/caddymodule"
 	_ "github.com/caddy-csb/caddy-csb/caddymodule/csbadapters"
+	"github.com/caddy-csb/caddy-csb/caddymodule/internal/caddytest"
 	"github.com/caddy-csb/caddy-csb/tests/clouds/occitest"
 )
 
@@ -65,32 +63,13 @@ func TestEventsThroughCaddyEventsApp(t *testing.T) {
 	}
 }
 `, t.TempDir(), cloud.URL)
-	adapted, warn, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cf), nil)
-	if err != nil {
-		t.Fatalf("adapt: %v %v", err, warn)
-	}
-	var cfg map[string]any
-	if err := json.Unmarshal(adapted, &cfg); err != nil {
-		t.Fatal(err)
-	}
-	cfg["apps"].(map[string]any)["events"] = map[string]any{"subscriptions": []any{map[string]any{
-		"events":   []string{caddymodule.EventJobState, caddymodule.EventProviderHealth},
-		"modules":  []string{"csb"},
-		"handlers": []any{map[string]any{"handler": "events_test_recorder"}},
-	}}}
-	// Not written to the user's autosave file.
-	cfg["admin"] = map[string]any{"disabled": true, "config": map[string]any{"persist": false}}
-	full, _ := json.Marshal(cfg)
-	if err := caddy.Load(full, true); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = caddy.Stop() })
-
-	a, err := caddy.ActiveContext().App("csb")
-	if err != nil {
-		t.Fatal(err)
-	}
-	app := a.(*caddymodule.App)
+	app := caddytest.Load(t, cf, func(cfg map[string]any) {
+		cfg["apps"].(map[string]any)["events"] = map[string]any{"subscriptions": []any{map[string]any{
+			"events":   []string{caddymodule.EventJobState, caddymodule.EventProviderHealth},
+			"modules":  []string{"csb"},
+			"handlers": []any{map[string]any{"handler": "events_test_recorder"}},
+		}}}
+	})
 	r, err := app.JobManager().Create(context.Background(), "alice", jobstest.VMRequest(1, 1), jobs.CreateOptions{})
 	if err != nil || r.Job == nil {
 		t.Fatalf("create: %+v %v", r, err)
