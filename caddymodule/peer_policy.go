@@ -148,16 +148,8 @@ var errUnknownProvider = errors.New("provider not configured")
 // (peerPolicy(providerID).DialContext), since a name may resolve
 // differently a moment later.
 func (a *App) CheckPeerURL(providerID string, u *url.URL) error {
-	pol := a.peerPolicy(providerID)
-	if pol == nil {
-		if a.logger != nil {
-			a.logger.Warn("peer url refused", zap.String("provider_id", providerID), zap.String("reason", errUnknownProvider.Error()))
-		}
-		return fmt.Errorf("provider %q: %w", providerID, errUnknownProvider)
-	}
-	ctx, cancel := context.WithTimeout(a.ctxOrBackground(), peerResolveTimeout)
-	defer cancel()
-	return pol.CheckResolved(ctx, u)
+	_, err := a.PeerDialAddress(providerID, u)
+	return err
 }
 
 // PeerDialAddress checks u as CheckPeerURL does and returns the address
@@ -168,6 +160,9 @@ func (a *App) CheckPeerURL(providerID string, u *url.URL) error {
 func (a *App) PeerDialAddress(providerID string, u *url.URL) (string, error) {
 	pol := a.peerPolicy(providerID)
 	if pol == nil {
+		if a.logger != nil {
+			a.logger.Warn("peer url refused", zap.String("provider_id", providerID), zap.String("reason", errUnknownProvider.Error()))
+		}
 		return "", fmt.Errorf("provider %q: %w", providerID, errUnknownProvider)
 	}
 	ctx, cancel := context.WithTimeout(a.ctxOrBackground(), peerResolveTimeout)

@@ -278,25 +278,8 @@ func (p *Policy) check(u *url.URL) error {
 // DialContext; a name resolved here may resolve differently later, so
 // DialContext remains the stronger guard.
 func (p *Policy) CheckResolved(ctx context.Context, u *url.URL) error {
-	if err := p.check(u); err != nil {
-		return p.report(err)
-	}
-	host, port := hostPort(u)
-	if p.origins[strings.ToLower(u.Scheme)+"://"+net.JoinHostPort(host, port)] {
-		// A configured origin may resolve to anything but the admin
-		// endpoint, which DialContext checks on every connection.
-		return nil
-	}
-	addrs, err := p.lookup(ctx, host)
-	if err != nil {
-		return p.report(refuse(u, fmt.Errorf("%w: %s does not resolve: %v", ErrAddress, host, err)))
-	}
-	for _, ip := range addrs {
-		if err := p.checkAddr(host, port, ip); err != nil {
-			return p.report(refuse(u, err))
-		}
-	}
-	return nil
+	_, err := p.ResolveDial(ctx, u)
+	return err
 }
 
 // ResolveDial checks u as CheckResolved does and returns the address to
