@@ -520,25 +520,14 @@ func (m *Manager) Create(ctx context.Context, owner string, req *csbmsg.ServiceR
 			return nil, fmt.Errorf("idempotency key busy: %w", err)
 		}
 		defer unlock()
-		data, err := m.store.Load(ctx, idemPrefix+h)
-		if err == nil {
-			var rec idemRecord
-			if json.Unmarshal(data, &rec) == nil {
-				if rec.RequestHash != reqHash {
-					return nil, ErrIdempotencyMismatch
-				}
-				j, err := m.load(ctx, rec.JobID)
-				if err == nil && j.Owner == owner {
-					return m.answerFor(j, "idempotent retry: the job created by the first request with this Idempotency-Key"), nil
-				}
-				if err != nil && !errors.Is(err, ErrNoJob) {
-					// The job may exist: creating another could make
-					// a second resource.
-					return nil, fmt.Errorf("%w: reading the job of the idempotency key: %v", ErrNotRecorded, err)
-				}
-			}
-		} else if !errors.Is(err, store.ErrNotExist) {
+		rec, j, err := m.idempotent(ctx, owner, opt.IdempotencyKey)
+		switch {
+		case err != nil:
 			return nil, err
+		case rec != nil && rec.RequestHash != reqHash:
+			return nil, ErrIdempotencyMismatch
+		case j != nil:
+			return m.answerFor(j, "idempotent retry: the job created by the first request with this Idempotency-Key"), nil
 		}
 	}
 
@@ -578,6 +567,45 @@ func (m *Manager) Create(ctx context.Context, owner string, req *csbmsg.ServiceR
 		Events:         EventState{Subscribers: opt.Subscribers},
 	}
 	return m.startProvisioning(ctx, j, idemName, reqHash)
+}
+
+// idempotent reads the record of owner's idempotency key and the job it
+// names: a nil record when there is none (or it does not decode), a nil
+// job when the record names one that does not exist (its create died
+// before the job's first record, or the job was dropped). A job that
+// cannot be read is an error (ErrNotRecorded): it may exist, and a
+// create in its place could make a second resource.
+func (m *Manager) idempotent(ctx context.Context, owner, key string) (*idemRecord, *Job, error) {
+	data, err := m.store.Load(ctx, idemPrefix+idemHash(owner, key))
+	if errors.Is(err, store.ErrNotExist) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	var rec idemRecord
+	if json.Unmarshal(data, &rec) != nil {
+		return nil, nil, nil
+	}
+	j, err := m.load(ctx, rec.JobID)
+	switch {
+	case errors.Is(err, ErrNoJob):
+		return &rec, nil, nil
+	case err != nil:
+		return nil, nil, fmt.Errorf("%w: reading the job of the idempotency key: %v", ErrNotRecorded, err)
+	case j.Owner != owner:
+		return &rec, nil, nil
+	}
+	return &rec, j, nil
+}
+
+// IdempotentJob returns owner's job that a create with the idempotency
+// key made, or nil when there is none: what a front-end that resumes a
+// create (OSB's provision after a restart) asks before it decides
+// anything else.
+func (m *Manager) IdempotentJob(ctx context.Context, owner, key string) (*Job, error) {
+	_, j, err := m.idempotent(ctx, owner, key)
+	return j, err
 }
 
 // startProvisioning records a new job (write-ahead), then provisions it

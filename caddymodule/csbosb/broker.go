@@ -554,17 +554,11 @@ func (b *osbBroker) operationJob(ctx context.Context, key string, rec *instanceR
 	if err != nil {
 		return nil, err
 	}
-	owned, err := m.ListOwned(ctx, rec.Owner)
+	j, err := m.IdempotentJob(ctx, rec.Owner, "osb/"+key+"/"+rec.Op.ID)
 	if err != nil {
 		return nil, serverError(err)
 	}
-	idem := "osb/" + key + "/" + rec.Op.ID
-	for _, j := range owned {
-		if j.IdempotencyKey == idem {
-			return j, nil
-		}
-	}
-	return nil, nil
+	return j, nil
 }
 
 // GetInstance is GET /v2/service_instances/:id.
