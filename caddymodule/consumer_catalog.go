@@ -5,13 +5,11 @@ package caddymodule
 
 import (
 	"net/http"
-	"slices"
 	"strconv"
 	"time"
 
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
-	"github.com/caddy-csb/caddy-csb/broker/placement"
 )
 
 // consumerCatalog is the consumer's view of the catalogue: the providers
@@ -56,7 +54,7 @@ func (h *Handler) serveConsumerCatalog(w http.ResponseWriter, r *http.Request, o
 		access := cfg.access(owner)
 		now := time.Now()
 		for _, pv := range cat.Snapshot() {
-			if !accessPermits(access, pv.Entry.ID) || pv.Entry.Status != csbmsg.ServiceActive {
+			if !access.Permits(pv.Entry.ID) || pv.Entry.Status != csbmsg.ServiceActive {
 				continue
 			}
 			cp := consumerProvider{ID: pv.Entry.ID, Status: pv.Entry.Status, EncryptionSupport: pv.Entry.EncryptionSupport,
@@ -76,16 +74,4 @@ func (h *Handler) serveConsumerCatalog(w http.ResponseWriter, r *http.Request, o
 	}
 	w.Header().Set("Csb-Status", strconv.Itoa(int(csbmsg.StatusOK)))
 	return writeJSON(w, out)
-}
-
-// accessPermits applies a user's provider lists as placement does: a
-// provider on Deny, or missing from a non-empty Allow, is out.
-func accessPermits(a *placement.Access, id string) bool {
-	if a == nil {
-		return true
-	}
-	if slices.Contains(a.Deny, id) {
-		return false
-	}
-	return len(a.Allow) == 0 || slices.Contains(a.Allow, id)
 }

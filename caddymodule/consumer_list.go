@@ -230,7 +230,7 @@ func narrowAccess(user *placement.Access, header []string) *placement.Access {
 	}
 	out := &placement.Access{Allow: want}
 	for _, id := range want {
-		if !accessPermits(user, id) {
+		if !user.Permits(id) {
 			out.Deny = append(out.Deny, id)
 		}
 	}
