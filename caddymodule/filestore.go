@@ -4,11 +4,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/certmagic"
@@ -39,6 +41,41 @@ import (
 // and joins the next sync; MarkLazy makes it and leaves it to the next
 // Store's sync, which then syncs the whole file system.
 //
+// A sync reports a write-back error once. Since Linux 5.8 a failed
+// write-back of any file marks its file system (errseq_t), and syncfs
+// reports the mark to the first syncfs on the same descriptor (here the
+// storage root's, kept open) that follows it, and to no later one. The
+// syncfs of a group can write back the pages of a Store still queued
+// for the next sync (they were dirty when it walked the inodes): if that
+// write-back fails, it reports the failure to its own waiters, and the
+// next sync, the queued Store's, returns success for a value that never
+// reached the disk. So a writer reads the count of failed syncs
+// (failures) before it begins its file, and is acknowledged only if the
+// count is the same once its own sync has returned: a failed sync fails
+// its waiters, the writers queued for the next sync and those that began
+// before it returned and join a later one. The count is read before the
+// write, not after it: a sync can write back a file half written, and
+// one that failed meanwhile, counted after the write ended, would be
+// missed. No failure is told apart by the file it was of, since a sync
+// may cover more than its files: an fsync of a lone file reports the
+// errors of that file's pages since its descriptor was opened, and does
+// not move the root descriptor's mark, so it hides nothing from a later
+// syncfs (nor does a syncfs hide a file's error from an fsync of that
+// file's own descriptor); a failed fsync is counted all the same, which
+// costs nothing until a sync fails. Mark counts as a Store. A sync of
+// every file vouches for the lazy marks it covers too: it fails its
+// writers when a sync failed after the first of those marks began
+// (lazyFrom), and the marks stay pending for the next sync of every
+// file. That reports a failure that may have been a mark's to writers
+// who vouched for the mark, though not always to the one relying on it
+// (the first Store to begin after MarkLazy returned may join a later
+// sync). What keeps marks durable is that they are empty files: their
+// durability is their inode and directory entry, metadata that
+// journalling file systems write through the journal, whose failure
+// aborts it and fails every later sync; the once-only report is of file
+// pages, of which a mark has none. Without failures a writer costs one
+// atomic load more, and no system call.
+//
 // No library offers this: certmagic syncs per file, and the group
 // commit has to share the storage's own file layout (Filename) so that
 // every Caddy instance and certmagic itself read the keys as before.
@@ -50,16 +87,24 @@ type groupFiles struct {
 	// call. nil: not available here.
 	sync func(files []tempFile, all bool) error
 
+	// failures counts the syncs that failed: changed by the goroutine
+	// that ran the sync, before any writer hears of its end.
+	failures atomic.Uint64
+
 	mu      sync.Mutex
 	syncing bool
 	next    []waiter // writers waiting for the sync after the running one
 	// unsynced: a MarkLazy made a file since the last sync began; the
-	// next sync is of every file (all).
+	// next sync is of every file (all). lazyFrom: failures when the
+	// first of those marks began.
 	unsynced bool
+	lazyFrom uint64
+	lastErr  error // the last failed sync's
 }
 
 type waiter struct {
 	f    tempFile
+	from uint64 // failures when the writer began its file
 	done chan error
 }
 
@@ -134,11 +179,12 @@ func removeStaleTemps(dir string, cutoff time.Time) {
 // Stores running meanwhile.
 func (g *groupFiles) Store(key string, value []byte) error {
 	name := g.fs.Filename(key)
+	from := g.failures.Load()
 	f, err := writeTemp(filepath.Dir(name), value)
 	if err != nil {
 		return err
 	}
-	err = g.commit(f)
+	err = g.commit(f, from)
 	if cerr := f.close(); err == nil {
 		err = cerr
 	}
@@ -164,6 +210,7 @@ func (g *groupFiles) Store(key string, value []byte) error {
 // removes the file made, as Store leaves nothing behind.
 func (g *groupFiles) Mark(key string) error {
 	name := g.fs.Filename(key)
+	from := g.failures.Load()
 	f, err := createMark(name)
 	if errors.Is(err, fs.ErrExist) {
 		return g.Store(key, nil)
@@ -171,7 +218,7 @@ func (g *groupFiles) Mark(key string) error {
 	if err != nil {
 		return err
 	}
-	err = g.commit(f)
+	err = g.commit(f, from)
 	if cerr := f.close(); err == nil {
 		err = cerr
 	}
@@ -203,6 +250,7 @@ func createMark(name string) (tempFile, error) {
 // left as it is (made before, it is durable or awaits the same sync).
 func (g *groupFiles) MarkLazy(key string) error {
 	name := g.fs.Filename(key)
+	from := g.failures.Load()
 	f, err := createMark(name)
 	if errors.Is(err, fs.ErrExist) {
 		return nil
@@ -211,6 +259,9 @@ func (g *groupFiles) MarkLazy(key string) error {
 		return err
 	}
 	g.mu.Lock()
+	if !g.unsynced || from < g.lazyFrom {
+		g.lazyFrom = from
+	}
 	g.unsynced = true
 	g.mu.Unlock()
 	return f.close()
@@ -247,41 +298,72 @@ func writeTemp(dir string, value []byte) (tempFile, error) {
 
 // commit returns once f is on disk: the first caller while no sync runs
 // syncs f at once; callers meanwhile wait for the next sync, which one
-// goroutine runs for all of them.
-func (g *groupFiles) commit(f tempFile) error {
+// goroutine runs for all of them. from is failures when the caller began
+// writing f: a sync that failed since fails it too.
+func (g *groupFiles) commit(f tempFile, from uint64) error {
 	g.mu.Lock()
 	if g.syncing {
 		done := make(chan error, 1)
-		g.next = append(g.next, waiter{f, done})
+		g.next = append(g.next, waiter{f, from, done})
 		g.mu.Unlock()
 		return <-done
 	}
 	g.syncing = true
-	all := g.takeUnsynced()
+	all, lazyFrom := g.takeUnsynced()
 	g.mu.Unlock()
-	err := g.sync([]tempFile{f}, all)
-	g.failed(all, err)
+	err := g.ended(g.sync([]tempFile{f}, all), all, lazyFrom)
+	err = g.answer(err, g.failures.Load(), from)
 	g.handOver()
 	return err
 }
 
-// takeUnsynced reports whether a lazy mark awaits a sync, and clears
-// it: the sync the caller begins covers it. g.mu is held.
-func (g *groupFiles) takeUnsynced() bool {
+// takeUnsynced reports whether a lazy mark awaits a sync, and since
+// which count of failures, and clears it: the sync the caller begins
+// covers it. g.mu is held.
+func (g *groupFiles) takeUnsynced() (bool, uint64) {
 	all := g.unsynced
 	g.unsynced = false
-	return all
+	return all, g.lazyFrom
 }
 
-// failed keeps the lazy marks a failed sync of every file (all) was to
-// cover pending, so that the next sync covers them: they are durable no
-// later than the first Store that succeeds after MarkLazy.
-func (g *groupFiles) failed(all bool, err error) {
-	if all && err != nil {
-		g.mu.Lock()
-		g.unsynced = true
-		g.mu.Unlock()
+// ended records the end of a sync, run by its caller before anyone hears
+// of it, and returns its error for every writer waiting for it: a failed
+// sync is counted (see the comment at the top). A sync of every file
+// (all) that covered lazy marks fails as well when a sync failed since
+// the first of them began (lazyFrom): that one may have reported a
+// mark's failure to writers who did not vouch for it. The lazy marks of
+// a sync of every file that failed either way stay pending, so that the
+// next sync covers them: they are durable no later than the first Store
+// that succeeds after MarkLazy.
+func (g *groupFiles) ended(err error, all bool, lazyFrom uint64) error {
+	if err == nil && (!all || g.failures.Load() == lazyFrom) {
+		return nil
 	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if err != nil {
+		g.lastErr = err
+		g.failures.Add(1)
+	} else {
+		err = fmt.Errorf("an index entry this sync covered may not be durable, a sync failed after it was made: %w", g.lastErr)
+	}
+	if all && !g.unsynced {
+		g.unsynced = true
+		g.lazyFrom = g.failures.Load()
+	}
+	return err
+}
+
+// answer returns a writer's answer once its sync has ended with err:
+// err, or an error when a sync failed (failures, read after the end)
+// since the writer began its file (from).
+func (g *groupFiles) answer(err error, failures, from uint64) error {
+	if err != nil || failures == from {
+		return err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return fmt.Errorf("a sync that may have written this value back failed: %w", g.lastErr)
 }
 
 // handOver ends a sync: the writers that queued during it get a sync of
@@ -295,17 +377,17 @@ func (g *groupFiles) handOver() {
 		g.mu.Unlock()
 		return
 	}
-	all := g.takeUnsynced()
+	all, lazyFrom := g.takeUnsynced()
 	g.mu.Unlock()
 	go func() {
 		files := make([]tempFile, len(batch))
 		for i, w := range batch {
 			files[i] = w.f
 		}
-		err := g.sync(files, all)
-		g.failed(all, err)
+		err := g.ended(g.sync(files, all), all, lazyFrom)
+		failures := g.failures.Load()
 		for _, w := range batch {
-			w.done <- err
+			w.done <- g.answer(err, failures, w.from)
 		}
 		g.handOver()
 	}()

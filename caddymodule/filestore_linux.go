@@ -81,6 +81,9 @@ func (f tempFile) close() error {
 // on a descriptor of root, opened at the first such sync and kept). A
 // failure to open root (too many open files, under a burst of
 // connections) fails that sync alone: the next one opens root again.
+// syncfs reports a write-back error of the file system once to a
+// descriptor, to the first syncfs on it after the error: groupFiles
+// counts failed syncs so that the writers one may have covered fail too.
 func fsSync(root string) func([]tempFile, bool) error {
 	var (
 		mu  sync.Mutex
