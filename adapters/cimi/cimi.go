@@ -11,8 +11,11 @@ package cimi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"hash/maphash"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 
@@ -105,6 +108,9 @@ func (a *Adapter) resolve(href string) string {
 	return u
 }
 
+// list reads the first answer of the collection at ref: Held's one GET
+// per collection (contract.Census: a member on a later page only costs a
+// Status call). What must see every member reads through each.
 func (a *Adapter) list(ctx context.Context, op string, ref *Ref) ([]json.RawMessage, error) {
 	if ref == nil || ref.Href == "" {
 		return nil, nil
@@ -114,6 +120,95 @@ func (a *Adapter) list(ctx context.Context, op string, ref *Ref) ([]json.RawMess
 		return nil, err
 	}
 	return col.Members, nil
+}
+
+// Bounds of each. A provider that never reaches the count it claims, or
+// claims a huge collection, must not keep the broker reading or holding
+// its answers: past these the read fails, naming the bound.
+const (
+	// MaxCollectionPages is the most requests one collection read makes.
+	MaxCollectionPages = 100
+	// MaxCollectionMembers is the largest collection (by its count, and
+	// by the members read) each reads.
+	MaxCollectionMembers = 10000
+)
+
+// each calls fn with every member of the collection at ref, one answer
+// at a time. DSP0263 (5.5.12) lets a provider return fewer members than
+// the collection's count; the consumer sees it by comparing the two and
+// asks for the rest with the subsetting parameters $first and $last
+// (4.1.6.2: 1-based, inclusive). DSP0263 defines no next or previous
+// operation on a collection (its operations are add, insert and remove),
+// so each follows no href from the answer: every page is the
+// collection's own href, as the CloudEntryPoint named it, with $first and
+// $last, and paging reaches no host the first read did not.
+// A page that brings no member not seen before while the count is not
+// reached (a provider that ignores $first, or whose count is wrong) ends
+// the read with an error, as do the bounds above: a partial collection
+// would make Find report a job incomplete, and the broker remove it,
+// while its other parts stay at the provider.
+func (a *Adapter) each(ctx context.Context, op string, ref *Ref, fn func(raw json.RawMessage) error) error {
+	if ref == nil || ref.Href == "" {
+		return nil
+	}
+	seed := maphash.MakeSeed()
+	seen := map[uint64]bool{} // hashes of the ids read
+	read := 0                 // position of the last member read
+	href := ref.Href
+	for page := 1; ; page++ {
+		var col collection
+		if _, err := a.call(ctx, op, http.MethodGet, href, nil, &col); err != nil {
+			return err
+		}
+		if col.Count > MaxCollectionMembers {
+			return contract.Errorf(contract.KindServer, op, "collection %s counts %d members, more than the %d the adapter reads", ref.Href, col.Count, MaxCollectionMembers)
+		}
+		fresh := 0
+		for _, raw := range col.Members {
+			var it struct {
+				ID string `json:"id"`
+			}
+			_ = json.Unmarshal(raw, &it)
+			if h := maphash.String(seed, it.ID); it.ID == "" || !seen[h] {
+				if it.ID != "" {
+					seen[h] = true
+				}
+				fresh++
+			}
+			if err := fn(raw); err != nil {
+				return err
+			}
+		}
+		read += len(col.Members)
+		switch {
+		case read >= col.Count:
+			return nil
+		case read > MaxCollectionMembers:
+			return contract.Errorf(contract.KindServer, op, "collection %s: more than %d members read", ref.Href, MaxCollectionMembers)
+		case fresh == 0:
+			return contract.Errorf(contract.KindServer, op, "collection %s counts %d members, but its answer at $first=%d brought no new one after %d: the provider does not page", ref.Href, col.Count, read-len(col.Members)+1, read-len(col.Members))
+		case page >= MaxCollectionPages:
+			return contract.Errorf(contract.KindServer, op, "collection %s: %d of %d members read in %d requests, the most the adapter makes", ref.Href, read, col.Count, page)
+		}
+		href = subset(ref.Href, read+1, col.Count)
+	}
+}
+
+// subset is href with the subsetting parameters $first and $last
+// (DSP0263 4.1.6.2) set to first and last; other parameters stay.
+func subset(href string, first, last int) string {
+	u, err := url.Parse(href)
+	if err != nil {
+		return href
+	}
+	var keep []string
+	for _, kv := range strings.Split(u.RawQuery, "&") {
+		if kv != "" && !strings.HasPrefix(kv, "$first=") && !strings.HasPrefix(kv, "$last=") {
+			keep = append(keep, kv)
+		}
+	}
+	u.RawQuery = strings.Join(append(keep, fmt.Sprintf("$first=%d", first), fmt.Sprintf("$last=%d", last)), "&")
+	return u.String()
 }
 
 // image returns the href of the MachineImage to boot.
@@ -128,19 +223,17 @@ func (a *Adapter) image(ctx context.Context, cep *CloudEntryPoint) (string, erro
 	if strings.Contains(want, "/") {
 		img = a.resolve(want)
 	} else {
-		items, err := a.list(ctx, "provision: machineImages", cep.MachineImages)
-		if err != nil {
-			return "", err
-		}
-		for _, raw := range items {
+		errFound := errors.New("found")
+		err := a.each(ctx, "provision: machineImages", cep.MachineImages, func(raw json.RawMessage) error {
 			var mi MachineImage
-			if json.Unmarshal(raw, &mi) != nil {
-				continue
-			}
-			if want == "" || mi.Name == want {
+			if json.Unmarshal(raw, &mi) == nil && (want == "" || mi.Name == want) {
 				img = a.resolve(mi.ID)
-				break
+				return errFound // no need to read further
 			}
+			return nil
+		})
+		if err != nil && err != errFound {
+			return "", err
 		}
 		if img == "" {
 			return "", &contract.Error{Kind: contract.KindUnsupported, Op: "provision", Err: fmt.Errorf("no machine image %q at the provider", want)}

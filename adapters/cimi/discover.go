@@ -22,20 +22,28 @@ func (a *Adapter) Discover(ctx context.Context) ([]csbmsg.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	configs, err := a.list(ctx, op+": machineConfigs", cep.MachineConfigs)
+	var configs []MachineConfiguration
+	err = a.each(ctx, op+": machineConfigs", cep.MachineConfigs, func(raw json.RawMessage) error {
+		var mc MachineConfiguration
+		if err := json.Unmarshal(raw, &mc); err != nil {
+			return &contract.Error{Kind: contract.KindServer, Op: op, Err: fmt.Errorf("machine configuration: %w", err)}
+		}
+		configs = append(configs, mc)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
 	var maxVolKiB uint64
-	vcs, err := a.list(ctx, op+": volumeConfigs", cep.VolumeConfigs)
-	if err != nil {
-		return nil, err
-	}
-	for _, raw := range vcs {
+	err = a.each(ctx, op+": volumeConfigs", cep.VolumeConfigs, func(raw json.RawMessage) error {
 		var vc VolumeConfiguration
 		if json.Unmarshal(raw, &vc) == nil && vc.Capacity > maxVolKiB {
 			maxVolKiB = vc.Capacity
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	nets, err := a.list(ctx, op+": networks", cep.Networks)
 	if err != nil {
@@ -50,11 +58,7 @@ func (a *Adapter) Discover(ctx context.Context) ([]csbmsg.Service, error) {
 		}
 	}
 	var out []csbmsg.Service
-	for _, raw := range configs {
-		var mc MachineConfiguration
-		if err := json.Unmarshal(raw, &mc); err != nil {
-			return nil, &contract.Error{Kind: contract.KindServer, Op: op, Err: fmt.Errorf("machine configuration: %w", err)}
-		}
+	for _, mc := range configs {
 		name := mc.Name
 		if name == "" {
 			name = mc.ID[strings.LastIndex(mc.ID, "/")+1:]

@@ -1,12 +1,16 @@
 package cimi_test
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -22,8 +26,11 @@ import (
 // is read and done), runs actions through Jobs, and deletes machines with
 // 202. Volumes and networks are created synchronously (201).
 type fixture struct {
-	t    *testing.T
-	srv  *httptest.Server
+	t   *testing.T
+	srv *httptest.Server
+	// base is how the fixture names itself in ids, Location and
+	// CIMI-Job-URI: its own URL, or (newFixtureAs) another host name, as
+	// a provider behind a proxy does.
 	base string
 
 	mu     sync.Mutex
@@ -32,6 +39,11 @@ type fixture struct {
 	jobs   map[string]*fixtureJob
 	next   int
 	faults adaptertest.Faults
+	// page, when not 0, is the most members a collection answer holds
+	// (DSP0263 5.5.12: count says how many there are); $first and $last
+	// select the window (4.1.6.2). A paged fixture also lists a second
+	// machine image before the example's, so that one is on page 2.
+	page int
 }
 
 type fixtureJob struct {
@@ -40,7 +52,12 @@ type fixtureJob struct {
 	done   bool
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { return newFixtureAs(t, "") }
+
+// newFixtureAs is a fixture that names itself base (scheme and host) in
+// the hrefs it answers, while it is reached at f.srv.URL; "" is its own
+// URL.
+func newFixtureAs(t *testing.T, base string) *fixture {
 	f := &fixture{t: t, tmpl: map[string][]byte{}, res: map[string]map[string]any{}, jobs: map[string]*fixtureJob{}}
 	files, err := filepath.Glob("testdata/dsp0263/*.json")
 	if err != nil || len(files) == 0 {
@@ -54,7 +71,7 @@ func newFixture(t *testing.T) *fixture {
 		f.tmpl[strings.TrimSuffix(filepath.Base(file), ".json")] = data
 	}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
-	f.base = f.srv.URL
+	f.base = cmp.Or(base, f.srv.URL)
 	t.Cleanup(func() {
 		f.setFault(adaptertest.Fault{})
 		f.srv.Close()
@@ -63,6 +80,37 @@ func newFixture(t *testing.T) *fixture {
 }
 
 func (f *fixture) setFault(ft adaptertest.Fault) { f.faults.Apply(ft) }
+
+// setPage makes collection answers hold at most n members (0: all).
+func (f *fixture) setPage(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.page = n
+}
+
+// window applies $first and $last (1-based, inclusive) and the page
+// size to the members of a collection answer; count stays the
+// collection's.
+func (f *fixture) window(out map[string]any, q url.Values) {
+	if _, ok := out["count"]; !ok || f.page == 0 {
+		return
+	}
+	for k, v := range out {
+		items, ok := v.([]any)
+		if !ok || k == "operations" {
+			continue
+		}
+		from, to := 0, len(items)
+		if n, err := strconv.Atoi(q.Get("$first")); err == nil && n >= 1 {
+			from = min(n-1, len(items))
+		}
+		if n, err := strconv.Atoi(q.Get("$last")); err == nil && n >= 1 {
+			to = min(n, len(items))
+		}
+		to = max(from, min(to, from+f.page))
+		out[k] = items[from:to]
+	}
+}
 
 func (f *fixture) inventory() int {
 	f.mu.Lock()
@@ -103,6 +151,9 @@ func (f *fixture) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	status, hdr, out := f.route(r.Method, r.URL.Path, in)
+	if r.Method == http.MethodGet && out != nil {
+		f.window(out, r.URL.Query())
+	}
 	f.mu.Unlock()
 	for k, v := range hdr {
 		w.Header().Set(k, v)
@@ -134,10 +185,15 @@ func msg(status int, format string, args ...any) (int, map[string]string, map[st
 	return status, nil, map[string]any{"message": fmt.Sprintf(format, args...)}
 }
 
+// pathOf is the path of a reference's href, whichever host it names.
 func (f *fixture) pathOf(v any) string {
 	m, _ := v.(map[string]any)
 	href, _ := m["href"].(string)
-	return strings.TrimPrefix(href, f.base)
+	u, err := url.Parse(href)
+	if err != nil {
+		return ""
+	}
+	return u.Path
 }
 
 func (f *fixture) machineOps(m map[string]any) {
@@ -157,12 +213,19 @@ func (f *fixture) machineOps(m map[string]any) {
 	m["operations"] = ops
 }
 
+// collection lists the resources under /coll/, oldest first (a stable
+// order, so that pages do not overlap).
 func (f *fixture) collection(coll, member string) map[string]any {
-	var items []any
-	for p, r := range f.res {
+	var paths []string
+	for p := range f.res {
 		if strings.HasPrefix(p, "/"+coll+"/") && strings.Count(p, "/") == 2 {
-			items = append(items, r)
+			paths = append(paths, p)
 		}
+	}
+	slices.SortFunc(paths, func(a, b string) int { return cmp.Or(cmp.Compare(len(a), len(b)), cmp.Compare(a, b)) })
+	var items []any
+	for _, p := range paths {
+		items = append(items, f.res[p])
 	}
 	return map[string]any{"resourceURI": cimi.NS + "/Collection", "id": f.base + "/" + coll, "count": len(items), member: items}
 }
@@ -177,6 +240,12 @@ func (f *fixture) route(method, path string, in map[string]any) (int, map[string
 	switch {
 	case method == http.MethodGet && path == "/cep":
 		return 200, nil, f.body("cep")
+	case method == http.MethodGet && path == "/images" && f.page > 0:
+		b := f.body("images")
+		other := map[string]any{"resourceURI": cimi.NS + "/MachineImage", "id": f.base + "/images/debian-12", "name": "debian-12", "state": "AVAILABLE"}
+		b["machineImages"] = append([]any{other}, b["machineImages"].([]any)...)
+		b["count"] = len(b["machineImages"].([]any))
+		return 200, nil, b
 	case method == http.MethodGet && (path == "/configs" || path == "/images" || path == "/volumeConfigs"):
 		return 200, nil, f.body(strings.TrimPrefix(path, "/"))
 	case method == http.MethodGet && path == "/machines":

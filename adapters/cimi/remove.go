@@ -47,7 +47,23 @@ func (a *Adapter) delete(ctx context.Context, op, href string) error {
 func (a *Adapter) removeByJob(ctx context.Context, jobID string, res *contract.Resource) error {
 	const op = "remove: reconcile by job"
 	missing := func(key string) bool { return res.Native[key] == "" }
-	return a.tagged(ctx, op, jobID, missing, func(_, href string) error { return a.delete(ctx, op, href) })
+	// Gather first, then delete: a delete while the collections are read
+	// page by page would shift the members after it, and the next page
+	// ($first) would skip one.
+	var found []string
+	err := a.tagged(ctx, op, jobID, missing, func(_, href string) error {
+		found = append(found, href)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, href := range found {
+		if err := a.delete(ctx, op, href); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Find gathers what the job created from the csb_job property every
@@ -95,24 +111,19 @@ func (a *Adapter) findAttachment(ctx context.Context, op string, res *contract.R
 	if err != nil {
 		return err
 	}
-	items, err := a.list(ctx, op+": machine volumes", &Ref{Href: coll})
-	if err != nil {
-		return err
-	}
-	for _, raw := range items {
+	return a.each(ctx, op+": machine volumes", &Ref{Href: coll}, func(raw json.RawMessage) error {
 		var mv MachineVolume
-		if json.Unmarshal(raw, &mv) == nil && mv.ID != "" && a.resolve(mv.Volume.Href) == res.Native[keyVolume] {
+		if res.Native[keyMachineVolume] == "" && json.Unmarshal(raw, &mv) == nil && mv.ID != "" && a.resolve(mv.Volume.Href) == res.Native[keyVolume] {
 			res.Native[keyMachineVolume] = a.resolve(mv.ID)
 			res.Native[keyLocation] = mv.InitialLocation
-			return nil
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // tagged calls fn with the Native key and the href of every machine,
 // volume and network whose csb_job property is jobID, searching the
-// collections whose key in is true for.
+// collections whose key in is true for, every page of them (each).
 func (a *Adapter) tagged(ctx context.Context, op, jobID string, in func(key string) bool, fn func(key, href string) error) error {
 	cep, err := a.entryPoint(ctx, op)
 	if err != nil {
@@ -125,21 +136,18 @@ func (a *Adapter) tagged(ctx context.Context, op, jobID string, in func(key stri
 		if c.ref == nil || !in(c.key) {
 			continue
 		}
-		items, err := a.list(ctx, op, c.ref)
-		if err != nil {
-			return err
-		}
-		for _, raw := range items {
+		err := a.each(ctx, op, c.ref, func(raw json.RawMessage) error {
 			var it struct {
 				ID         string            `json:"id"`
 				Properties map[string]string `json:"properties"`
 			}
 			if json.Unmarshal(raw, &it) != nil || it.Properties[keyJobID] != jobID || it.ID == "" {
-				continue
+				return nil
 			}
-			if err := fn(c.key, a.resolve(it.ID)); err != nil {
-				return err
-			}
+			return fn(c.key, a.resolve(it.ID))
+		})
+		if err != nil {
+			return err
 		}
 	}
 	return nil
