@@ -40,6 +40,7 @@ type Config struct {
 type Adapter struct {
 	contract.BrokerAuth
 	cfg  Config
+	base *url.URL // cfg.Endpoint, parsed
 	http httpx.Slot
 
 	mu  sync.Mutex
@@ -52,10 +53,14 @@ func New(cfg Config) (*Adapter, error) {
 	if err := httpx.CheckEndpoint("cimi", cfg.Endpoint); err != nil {
 		return nil, err
 	}
+	base, ok := httpx.ParseHTTPURL(cfg.Endpoint)
+	if !ok {
+		return nil, fmt.Errorf("cimi: endpoint %q is not an http or https URL with a host", cfg.Endpoint)
+	}
 	if cfg.NamePrefix == "" {
 		cfg.NamePrefix = "csb-"
 	}
-	a := &Adapter{cfg: cfg}
+	a := &Adapter{cfg: cfg, base: base}
 	a.SetHTTPClient(nil)
 	return a, nil
 }
@@ -73,9 +78,17 @@ func (a *Adapter) SetRetryPolicy(fn func(*httpx.Client)) {
 
 func (a *Adapter) client() *httpx.Client { return a.http.Get() }
 
-// call performs one CIMI call with JSON in and out.
-func (a *Adapter) call(ctx context.Context, op, method, url string, in, out any) (*httpx.Response, error) {
-	return a.client().Do(ctx, httpx.Call{Op: op, Method: method, URL: url, JSON: in, ContentType: MediaType, Accept: MediaType, Out: out})
+// call performs one CIMI call with JSON in and out. The URL is rebased
+// onto the endpoint first (see rebase): hrefs recorded before they were
+// rebased when read (a job stored by an earlier version) reach the
+// provider through its endpoint too, and no call of this adapter goes to
+// another host.
+func (a *Adapter) call(ctx context.Context, op, method, href string, in, out any) (*httpx.Response, error) {
+	u, err := a.rebase(href)
+	if err != nil {
+		return nil, &contract.Error{Kind: contract.KindServer, Op: op, Err: err}
+	}
+	return a.client().Do(ctx, httpx.Call{Op: op, Method: method, URL: u, JSON: in, ContentType: MediaType, Accept: MediaType, Out: out})
 }
 
 func (a *Adapter) entryPoint(ctx context.Context, op string) (*CloudEntryPoint, error) {
@@ -100,12 +113,51 @@ func (a *Adapter) entryPoint(ctx context.Context, op string) (*CloudEntryPoint, 
 	return cep, nil
 }
 
+// resolve is rebase for an href the adapter records or sends; one that
+// is not an http URL stays as it is (call refuses it).
 func (a *Adapter) resolve(href string) string {
-	u, err := httpx.Resolve(a.cfg.Endpoint, href)
+	u, err := a.rebase(href)
 	if err != nil {
 		return href
 	}
 	return u
+}
+
+// rebase makes href, from the provider's answer, an absolute URL on the
+// configured endpoint. A relative href resolves against the endpoint, as
+// CIMI allows. An absolute href on another scheme, host or port keeps its
+// path and query and takes the endpoint's scheme and host, as the OCCI
+// adapter does with locations.
+//
+// Why rebase rather than refuse: a provider behind a proxy or a load
+// balancer commonly names itself by its internal host name in ids,
+// Location and CIMI-Job-URI (its own idea of its base URI). Followed as
+// they are, those hrefs would take the provider credentials to that
+// host; the provider's peer URL policy refuses hosts other than the
+// endpoint's before anything is sent, so instead the job became
+// unreachable after its resources were made: the user got a failed job
+// and resources left at the provider, from a provider that works. Refusing at
+// create time would be clean but would make such a provider unusable.
+// Rebased, the job works, the recorded hrefs are the ones the broker's
+// route and peer policy know, and requests, with the provider
+// credentials they carry, only ever go to the configured endpoint. A
+// proxy that also moves paths (serving the provider's /cimi/ under
+// /cloud-a/) is not undone: the path is kept as the provider wrote it.
+func (a *Adapter) rebase(href string) (string, error) {
+	r, err := url.Parse(strings.TrimSpace(href))
+	if err != nil {
+		return "", fmt.Errorf("href %q: %w", href, err)
+	}
+	if r.Scheme != "" && r.Scheme != "http" && r.Scheme != "https" {
+		return "", fmt.Errorf("href %q is not an http or https URL", href)
+	}
+	if r.IsAbs() || r.Host != "" {
+		r = &url.URL{Path: r.Path, RawPath: r.RawPath, RawQuery: r.RawQuery}
+		if r.Path == "" {
+			r.Path = "/"
+		}
+	}
+	return a.base.ResolveReference(r).String(), nil
 }
 
 // list reads the first answer of the collection at ref: Held's one GET
@@ -140,8 +192,8 @@ const (
 // (4.1.6.2: 1-based, inclusive). DSP0263 defines no next or previous
 // operation on a collection (its operations are add, insert and remove),
 // so each follows no href from the answer: every page is the
-// collection's own href, as the CloudEntryPoint named it, with $first and
-// $last, and paging reaches no host the first read did not.
+// collection's own href (on the endpoint, see rebase) with $first and
+// $last.
 // A page that brings no member not seen before while the count is not
 // reached (a provider that ignores $first, or whose count is wrong) ends
 // the read with an error, as do the bounds above: a partial collection
