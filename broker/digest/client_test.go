@@ -49,7 +49,7 @@ func newTestServer(t *testing.T, mod func(*ServerConfig)) *testServer {
 		defer ts.mu.Unlock()
 		if !res.OK {
 			ts.challenges++
-			ch := ts.f.srv.Challenges(res.Stale)
+			ch := ts.f.srv.ChallengesFor(res)
 			if ts.order != nil {
 				ch = ts.order(ch)
 			}

@@ -19,8 +19,11 @@
 //   - Throttle slows down online guessing: a nonce may take only a
 //     small budget of wrong responses (by default one), and a user name
 //     or client address with too many failures is refused for a backoff
-//     that doubles with each further failure. Its tables are bounded in
-//     size, and while nothing failed lately it costs an atomic load.
+//     that doubles with each further failure, except for credentials
+//     whose nonce proves an earlier correct response for their user (it
+//     authenticated that user, or was vouched for it: Nonces.IssueFor),
+//     so that a guesser cannot lock a user out. Its tables are bounded
+//     in size, and while nothing failed lately it costs an atomic load.
 //   - Users holds HA1 values per hash function, from configuration or
 //     from Apache htdigest files, and resolves userhash usernames.
 //

@@ -18,9 +18,28 @@ const MinKeyLen = 16
 
 const (
 	nonceTimeLen = 8  // issue time, Unix nanoseconds, big endian
-	nonceRandLen = 8  // makes every nonce unique
+	nonceRandLen = 8  // makes every nonce unique; see vouchFlag
 	nonceMACLen  = 16 // truncated HMAC-SHA-256
 	nonceRawLen  = nonceTimeLen + nonceRandLen + nonceMACLen
+)
+
+// A vouched nonce (IssueFor) is bound to the user it was issued to: the
+// top bit of its first random byte is set (it is clear in every nonce
+// Issue makes), the next 31 bits are random, and its last 4 random bytes
+// are a tag, HMAC-SHA-256 under a key of its own over the issue time, the
+// 4 bytes before the tag and the user name, truncated. The nonce's own MAC
+// covers the tag like any random bytes, so nobody without the key can
+// make or alter one: a vouched nonce for a user reaches only whoever the
+// server gave it to, after a correct response for that user. The tag is
+// short because it shares the random part; guessing it is no help to
+// anyone without an account (the nonces they can get all have the flag
+// clear), and one with an account gets a vouched nonce only for each of
+// its own correct responses, each matching another user's tag with
+// probability 2^-32.
+const (
+	vouchFlag   = 0x80
+	vouchTagOff = nonceTimeLen + 4
+	vouchTagLen = 4
 )
 
 // NonceLen is the length of a nonce as sent (unpadded base64url).
@@ -39,6 +58,8 @@ type Nonces struct {
 	macKey []byte
 	opaque string
 	pool   sync.Pool // *nonceMAC
+	// vouchPool holds HMACs under the key of vouched nonces' tags.
+	vouchPool sync.Pool // *nonceMAC
 
 	// verified remembers nonces whose MAC checked out recently, so that
 	// the requests of a client reusing its nonce (all of them but the
@@ -75,6 +96,10 @@ func NewNonces(key []byte, realm string) (*Nonces, error) {
 	n.pool.New = func() any {
 		return &nonceMAC{h: hmac.New(sha256.New, n.macKey), in: make([]byte, 0, nonceTimeLen+nonceRandLen+64)}
 	}
+	vouchKey := derive(key, "caddy-csb digest vouched nonce v1")
+	n.vouchPool.New = func() any {
+		return &nonceMAC{h: hmac.New(sha256.New, vouchKey), in: make([]byte, 0, vouchTagOff+64)}
+	}
 	return n, nil
 }
 
@@ -106,8 +131,49 @@ func (n *Nonces) Issue(now time.Time) string {
 	var raw [nonceRawLen]byte
 	binary.BigEndian.PutUint64(raw[:nonceTimeLen], uint64(now.UnixNano()))
 	_, _ = rand.Read(raw[nonceTimeLen : nonceTimeLen+nonceRandLen]) // never fails (crypto/rand)
+	raw[nonceTimeLen] &^= vouchFlag
 	n.mac(raw[:nonceTimeLen+nonceRandLen], raw[:nonceTimeLen+nonceRandLen])
 	return base64.RawURLEncoding.EncodeToString(raw[:])
+}
+
+// IssueFor returns a new nonce issued at now and vouched for user: one
+// that VouchedFor recognises as given to user. A server hands such a
+// nonce only to a client that has just sent a correct response for user
+// (nextnonce, or the challenge answering a stale nonce), so that the
+// client can keep proving, with each new nonce, that it knew the
+// password before (see Throttle).
+func (n *Nonces) IssueFor(now time.Time, user string) string {
+	var raw [nonceRawLen]byte
+	binary.BigEndian.PutUint64(raw[:nonceTimeLen], uint64(now.UnixNano()))
+	_, _ = rand.Read(raw[nonceTimeLen:vouchTagOff]) // never fails (crypto/rand)
+	raw[nonceTimeLen] |= vouchFlag
+	n.vouchTag(raw[vouchTagOff:vouchTagOff], raw[:vouchTagOff], user)
+	n.mac(raw[:nonceTimeLen+nonceRandLen], raw[:nonceTimeLen+nonceRandLen])
+	return base64.RawURLEncoding.EncodeToString(raw[:])
+}
+
+// VouchedFor reports whether id, a nonce Check accepted, was issued by
+// IssueFor for user. It costs an HMAC only for vouched nonces.
+func (n *Nonces) VouchedFor(id *NonceID, user string) bool {
+	if id[nonceTimeLen]&vouchFlag == 0 {
+		return false
+	}
+	var want [vouchTagLen]byte
+	n.vouchTag(want[:0], id[:vouchTagOff], user)
+	return hmac.Equal(want[:], id[vouchTagOff:vouchTagOff+vouchTagLen])
+}
+
+// vouchTag appends the tag binding a vouched nonce's head (its issue
+// time and first random bytes) to user.
+func (n *Nonces) vouchTag(dst, head []byte, user string) []byte {
+	m := n.vouchPool.Get().(*nonceMAC)
+	m.in = append(append(m.in[:0], head...), user...)
+	m.h.Reset()
+	m.h.Write(m.in)
+	out := m.h.Sum(m.sum[:0])
+	dst = append(dst, out[:vouchTagLen]...)
+	n.vouchPool.Put(m)
+	return dst
 }
 
 // Check verifies that nonce was issued by a holder of the key for this

@@ -56,3 +56,45 @@ func TestNonceCheckRemembersOnlyVerifiedNonces(t *testing.T) {
 		t.Fatalf("%d nonces cached as verified, want 1 (only the genuine one)", cached)
 	}
 }
+
+// TestNonceVouchedFor: IssueFor makes a nonce that Check accepts like any
+// other and that VouchedFor recognises for its user only; Issue never
+// makes one, and changing a vouched nonce's tag breaks its MAC.
+func TestNonceVouchedFor(t *testing.T) {
+	n, err := NewNonces([]byte("0123456789abcdef0123"), "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := NewNonces([]byte("another key, 0123456789"), "r")
+	now := time.Unix(1_700_000_000, 0)
+	for i := 0; i < 200; i++ {
+		id, _, ok := n.Check(n.Issue(now))
+		if !ok || n.VouchedFor(&id, "alice") || n.VouchedFor(&id, "") {
+			t.Fatalf("a plain nonce: ok=%v, or vouched", ok)
+		}
+	}
+	v := n.IssueFor(now, "alice")
+	id, at, ok := n.Check(v)
+	if !ok || !at.Equal(now) {
+		t.Fatalf("vouched nonce refused by Check: %v %v", ok, at)
+	}
+	if !n.VouchedFor(&id, "alice") {
+		t.Fatal("not vouched for its user")
+	}
+	for _, u := range []string{"alicE", "alice ", "", "bob"} {
+		if n.VouchedFor(&id, u) {
+			t.Fatalf("vouched for %q too", u)
+		}
+	}
+	if other.VouchedFor(&id, "alice") {
+		t.Fatal("vouched under another key")
+	}
+	if n.IssueFor(now, "alice") == v {
+		t.Fatal("two vouched nonces of one user and instant are equal")
+	}
+	raw, _ := base64.RawURLEncoding.DecodeString(v)
+	raw[vouchTagOff] ^= 1
+	if _, _, ok := n.Check(base64.RawURLEncoding.EncodeToString(raw)); ok {
+		t.Fatal("a vouched nonce with another tag passed Check")
+	}
+}

@@ -1,6 +1,7 @@
 package digest
 
 import (
+	"strings"
 	"sync"
 	"time"
 )
@@ -60,6 +61,11 @@ const (
 // a fresh nonce (the server answers stale=true). So an accepted (nonce,
 // count) pair is never accepted again while the nonce lives.
 //
+// A nonce also remembers the user it first authenticated (CheckFor), and
+// stays tracked, unless evicted, for its lifetime again after it expired:
+// a Throttle lets a nonce that authenticated a user past that user's
+// backoff (Authenticated).
+//
 // A ReplayCache is safe for concurrent use; it is sharded to limit lock
 // contention.
 type ReplayCache struct {
@@ -82,6 +88,10 @@ type replayEntry struct {
 	expires int64
 	top     uint32 // highest count accepted
 	bits    []uint64
+	// user is the user the nonce first authenticated (CheckFor), so that
+	// the nonce proves its holder knew that user's password (see
+	// Throttle); "" when not given.
+	user string
 	links[replayEntry]
 }
 
@@ -181,7 +191,13 @@ func (c *ReplayCache) Clear() {
 // Check records count nc of nonce id, valid until expires, and says
 // whether it may be accepted. now is used to drop expired nonces.
 func (c *ReplayCache) Check(id NonceID, expires time.Time, nc uint32, now time.Time) Verdict {
-	s := &c.shards[int(id[nonceTimeLen])%len(c.shards)] // a random byte of the nonce
+	return c.CheckFor(id, expires, nc, now, "")
+}
+
+// CheckFor is Check for a request that authenticated user: a nonce it
+// starts tracking remembers user, for Authenticated.
+func (c *ReplayCache) CheckFor(id NonceID, expires time.Time, nc uint32, now time.Time, user string) Verdict {
+	s := c.shard(&id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if e, ok := s.m[id]; ok {
@@ -193,8 +209,15 @@ func (c *ReplayCache) Check(id NonceID, expires time.Time, nc uint32, now time.T
 		return Forgotten
 	}
 	nowNs := now.UnixNano()
-	// Drop expired nonces from the cold end, then make room.
-	for i := 0; i < 4 && s.tail != nil && s.tail.expires < nowNs; i++ {
+	// Drop nonces from the cold end once they have been expired for as
+	// long as they lived, then make room. An expired nonce is refused
+	// before its count is checked, so keeping it changes no verdict; it
+	// keeps, for that while, the record that it authenticated its user,
+	// which lets a client whose nonce expired while its user was
+	// throttled prove itself once more and get a vouched nonce with its
+	// stale=true challenge (see Throttle). Memory stays bounded by the
+	// maximum, which evicts the least recently used first as before.
+	for i := 0; i < 4 && s.tail != nil && s.tail.expires+(s.tail.expires-s.tail.issued) < nowNs; i++ {
 		s.remove(s.tail)
 	}
 	for len(s.m) >= s.max && s.tail != nil {
@@ -206,11 +229,29 @@ func (c *ReplayCache) Check(id NonceID, expires time.Time, nc uint32, now time.T
 		expires: expires.UnixNano(),
 		top:     nc,
 		bits:    make([]uint64, s.window/64),
+		user:    strings.Clone(user), // not a piece of a request header
 	}
 	e.set(nc)
 	s.m[id] = e
 	s.pushFront(e)
 	return Accepted
+}
+
+// Authenticated reports whether nonce id is tracked and authenticated
+// user (the first user CheckFor recorded for it), expired or not.
+func (c *ReplayCache) Authenticated(id *NonceID, user string) bool {
+	s := c.shard(id)
+	s.mu.Lock()
+	e := s.m[*id]
+	ok := e != nil && e.user != "" && e.user == user
+	s.mu.Unlock()
+	return ok
+}
+
+// shard returns the shard of nonce id, chosen by a random byte of it
+// (its low bits: the top bit of that byte marks vouched nonces).
+func (c *ReplayCache) shard(id *NonceID) *replayShard {
+	return &c.shards[int(id[nonceTimeLen])%len(c.shards)]
 }
 
 func (e *replayEntry) window() uint32 { return uint32(len(e.bits) * 64) }

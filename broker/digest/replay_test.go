@@ -159,3 +159,45 @@ func TestReplayForgetBefore(t *testing.T) {
 		t.Fatalf("new nonce: %v", v)
 	}
 }
+
+// TestReplayRemembersTheUser: CheckFor records the user a nonce first
+// authenticated, for Authenticated (which the throttle asks); Check
+// records none. Expired nonces stay tracked, with their user, for their
+// lifetime again, within the same bound: a cache of 64 holds no more than
+// 64 however many nonces expire into that grace.
+func TestReplayRemembersTheUser(t *testing.T) {
+	c := NewReplayCache(64, 64)
+	base := time.Unix(1000, 0)
+	a, b := nid(base, 1), nid(base, 2)
+	c.CheckFor(a, base.Add(time.Minute), 1, base, "alice")
+	c.CheckFor(a, base.Add(time.Minute), 2, base, "mallory") // not the first
+	c.Check(b, base.Add(time.Minute), 1, base)
+	for _, tc := range []struct {
+		id   NonceID
+		user string
+		want bool
+	}{{a, "alice", true}, {a, "mallory", false}, {a, "", false}, {b, "", false}, {b, "alice", false}, {nid(base, 3), "alice", false}} {
+		if got := c.Authenticated(&tc.id, tc.user); got != tc.want {
+			t.Errorf("Authenticated(%x, %q) = %v", tc.id[8:16], tc.user, got)
+		}
+	}
+	// Expired for less than their lifetime: kept.
+	later := base.Add(90 * time.Second)
+	c.CheckFor(nid(later, 4), later.Add(time.Minute), 1, later, "alice")
+	if !c.Authenticated(&a, "alice") {
+		t.Fatal("a nonce expired for less than its lifetime was dropped")
+	}
+	// Expired for longer: dropped by the next new nonce.
+	later = base.Add(121 * time.Second)
+	c.CheckFor(nid(later, 5), later.Add(time.Minute), 1, later, "alice")
+	if c.Authenticated(&a, "alice") {
+		t.Fatal("a nonce expired for longer than its lifetime was kept")
+	}
+	for i := 0; i < 1000; i++ {
+		at := later.Add(time.Duration(i) * time.Millisecond)
+		c.CheckFor(nid(at, uint64(100+i)), at, 1, at, "alice") // expired at once, kept a while
+	}
+	if n := c.Len(); n > 64 {
+		t.Fatalf("%d nonces tracked, want at most 64", n)
+	}
+}

@@ -196,9 +196,28 @@ func (s *Server) Realm() string { return s.cfg.Realm }
 
 // Challenges returns the WWW-Authenticate field values to send with a 401:
 // one per offered algorithm, in order of preference, sharing one fresh
-// nonce. stale marks them stale=true (RFC 7616 section 3.3).
+// nonce. stale marks them stale=true (RFC 7616 section 3.3). A 401
+// answering a refused Authenticate should carry ChallengesFor instead.
 func (s *Server) Challenges(stale bool) []string {
-	nonce := s.cfg.Nonces.Issue(s.cfg.Clock.Now())
+	return s.challenges(stale, s.cfg.Nonces.Issue(s.cfg.Clock.Now()))
+}
+
+// ChallengesFor returns the challenges answering the refused Result res:
+// those of Challenges(res.Stale), except that when res.Stale (a correct
+// response on a nonce that expired or can no longer be used) their nonce
+// is vouched for the user (Nonces.IssueFor). The client that sent it
+// knows the password, and with the vouched nonce it can still prove so
+// while its user or address is throttled (see Throttle).
+func (s *Server) ChallengesFor(res Result) []string {
+	now := s.cfg.Clock.Now()
+	if res.Stale && res.vouch != "" {
+		return s.challenges(true, s.cfg.Nonces.IssueFor(now, res.vouch))
+	}
+	return s.challenges(res.Stale, s.cfg.Nonces.Issue(now))
+}
+
+// challenges returns the challenges with nonce.
+func (s *Server) challenges(stale bool, nonce string) []string {
 	out := make([]string, len(s.challenge))
 	for i, prefix := range s.challenge {
 		var buf [512]byte
@@ -262,13 +281,17 @@ type Result struct {
 	// on success, with rspauth, and nextnonce once the nonce has lived
 	// half its lifetime.
 	AuthenticationInfo string
+
+	// vouch is, for a Stale result, the user whose correct response it
+	// answers: ChallengesFor vouches the new nonce for that user.
+	vouch string
 }
 
 func fail(err error) Result { return Result{Err: err} }
 
 // Authenticate verifies the credentials of r. Whatever the input, it
 // returns a Result and never panics; a refused Result is answered with a
-// 401 carrying s.Challenges(res.Stale).
+// 401 carrying s.ChallengesFor(res).
 //
 // The order of the checks is chosen so that no answer reveals a secret:
 // the public parameters (realm, uri, algorithm, qop, opaque, nonce MAC) are
@@ -278,7 +301,9 @@ func fail(err error) Result { return Result{Err: err} }
 // its count was replayed. With a Throttle, a throttled user or client
 // address and a nonce that has used up its budget of wrong responses are
 // refused after the public checks and before the response is computed,
-// and every wrong response (or unknown user) is counted.
+// and every wrong response (or unknown user) is counted; credentials
+// whose nonce proves an earlier correct response for their user pass the
+// user's and the address's backoff (see Throttle).
 func (s *Server) Authenticate(r Request) Result {
 	if r.Authorization == "" {
 		return fail(ErrNoCredentials)
@@ -367,12 +392,22 @@ func (s *Server) Authenticate(r Request) Result {
 	now := s.cfg.Clock.Now()
 	t := s.cfg.Throttle
 	var keys throttleKeys
-	haveKeys := false
+	haveKeys, passed := false, false
 	if t != nil && t.tracked.Load() != 0 {
-		keys, haveKeys = t.keys(throttleUser(name, c.username), r.Client, &id), true
+		user := throttleUser(name, c.username)
+		keys, haveKeys = t.keys(user, r.Client, &id), true
 		if wait, err := t.check(keys, now); err != nil {
-			res.Err, res.RetryAfter = err, wait
-			return res
+			// A nonce that proves an earlier correct response for this
+			// user, and took no wrong response since, passes the user's
+			// and the address's backoff (see Throttle). The proof is
+			// looked up for unknown names too, which never pass, so that
+			// the time taken does not tell which names exist.
+			pass := (err == ErrUserThrottled || err == ErrClientThrottled) && s.proven(&id, user)
+			if !pass || !known || !t.nonceClean(keys, now) {
+				res.Err, res.RetryAfter = err, wait
+				return res
+			}
+			passed = true
 		}
 	}
 
@@ -402,30 +437,40 @@ func (s *Server) Authenticate(r Request) Result {
 			if !haveKeys {
 				keys = t.keys(throttleUser(name, c.username), r.Client, &id)
 			}
-			t.fail(keys, now)
+			// A wrong response on a nonce that passed the backoff uses
+			// the nonce up: it is no guessing channel.
+			t.fail(keys, now, passed)
 		}
 		return res
 	}
 
-	// The client knows the password. Is the nonce still usable?
+	// The client knows the password. Is the nonce still usable? If not,
+	// the new challenge's nonce is vouched for the user (ChallengesFor).
 	expires := issued.Add(s.cfg.NonceLifetime)
 	if now.After(expires) || issued.After(now.Add(clockSkew)) {
-		res.Err, res.Stale = ErrNonceExpired, true
+		res.Err, res.Stale, res.vouch = ErrNonceExpired, true, name
 		return res
 	}
-	switch s.cfg.Replay.Check(id, expires, nc, now) {
+	switch s.cfg.Replay.CheckFor(id, expires, nc, now, name) {
 	case Accepted:
 	case Replayed:
 		res.Err = ErrReplay
 		return res
 	default: // TooOld, Forgotten
-		res.Err, res.Stale = ErrNonceUnusable, true
+		res.Err, res.Stale, res.vouch = ErrNonceUnusable, true, name
 		return res
 	}
 
 	res.OK, res.Username, res.Err = true, name, nil
-	res.AuthenticationInfo = s.authenticationInfo(&in, now.Sub(issued) > s.cfg.NonceLifetime/2)
+	res.AuthenticationInfo = s.authenticationInfo(&in, name, now.Sub(issued) > s.cfg.NonceLifetime/2)
 	return res
+}
+
+// proven reports whether nonce id shows that its holder sent a correct
+// response for user before: the nonce authenticated user, or the server
+// vouched it for user after such a response.
+func (s *Server) proven(id *NonceID, user string) bool {
+	return s.cfg.Nonces.VouchedFor(id, user) || s.cfg.Replay.Authenticated(id, user)
 }
 
 // throttleUser is the name the throttle counts failures under: the user
@@ -442,8 +487,9 @@ func throttleUser(name, sent string) string {
 // section 3.5). rspauth covers the response's A2 = ":" uri; for an
 // auth-int request it would also cover the response body, which a handler
 // in front of the body cannot know, so the server answers with qop=auth,
-// as the RFC allows ("SHOULD use the same value").
-func (s *Server) authenticationInfo(in *Input, renew bool) string {
+// as the RFC allows ("SHOULD use the same value"). The nextnonce, sent
+// when renew is set, is vouched for user (see Throttle).
+func (s *Server) authenticationInfo(in *Input, user string, renew bool) string {
 	in.QOP, in.BodyHash = QOPAuth, ""
 	var buf [512]byte
 	b := append(buf[:0], "rspauth=\""...)
@@ -454,7 +500,7 @@ func (s *Server) authenticationInfo(in *Input, renew bool) string {
 	b = appendQuoted(b, in.Cnonce)
 	if renew {
 		b = append(b, `, nextnonce="`...)
-		b = append(b, s.cfg.Nonces.Issue(s.cfg.Clock.Now())...)
+		b = append(b, s.cfg.Nonces.IssueFor(s.cfg.Clock.Now(), user)...)
 		b = append(b, '"')
 	}
 	return string(b)

@@ -115,6 +115,43 @@ func (c ThrottleConfig) Validate() error {
 // last one; nothing is reset by a success, so interleaving a valid login
 // does not buy a guesser more tries.
 //
+// A backoff alone would let anyone who knows a user name lock that user
+// out for good: one wrong response each time the backoff ends (one
+// request every MaxBackoff) keeps it refused, the right password
+// included. A broker's consumers are named in configurations, so that
+// lockout is worse than the guessing it slows. The Server therefore lets
+// credentials past the user's and the address's backoff when their nonce
+// proves that its holder knew the user's password before, and the nonce
+// has no failure remembered here: a nonce that authenticated that user
+// (the ReplayCache remembers whom, ReplayCache.Authenticated), or one
+// vouched for that user (Nonces.IssueFor: the nextnonce of a success, and
+// the nonce of the stale=true challenge answering a correct response on a
+// nonce that expired or can no longer be used). A client that knows the
+// password thus keeps working while its name is hammered, across nonce
+// expiry and stale=true, which hand it a vouched nonce in turn; vouched
+// nonces are stateless, so the chain also survives reloads, restarts and
+// the instances of a cluster that share the nonce key.
+//
+// That pass gives a guesser nothing. The server hands such a nonce only to
+// a client that has just sent a correct response for that same user
+// (unknown names never pass), so without the password no request passes
+// and the checked guesses per user and per address are what they were.
+// The pass depends on the nonce and the name only, never on the response,
+// so it too is decided before the response is checked. A wrong response
+// on a nonce that passed is counted against the user and the address like
+// any other, and uses the nonce up (it is refused as if over its budget,
+// and no longer passes), so a nonce is no guessing channel: even one that
+// leaked gives one checked guess while its failure is remembered. (A
+// party that can read a client's nonces can read its responses too, and
+// those allow guessing offline, with no throttle at all.)
+//
+// What the pass does not cover: a client that starts afresh (a new
+// process, or a nonce the replay cache no longer tracks) has no proof and
+// waits like a guesser while its user is throttled. Exempting addresses
+// that authenticated the user would cover it, but the success path would
+// then record every request's address, and a guesser sharing that
+// address (a NAT, a proxy) would get the user's allowance again.
+//
 // Memory is bounded: each of the three tables holds at most MaxTracked
 // entries of fixed size (names and addresses are kept as 64-bit keyed
 // hashes), evicting the entry whose last failure is the oldest. A guesser
@@ -269,14 +306,28 @@ func (t *Throttle) maybeSweep(now, forget int64) {
 	}
 }
 
-// fail records a failure of a request with keys k.
-func (t *Throttle) fail(k throttleKeys, now time.Time) {
+// nonceClean reports whether no failure of the nonce of k is remembered:
+// only such a nonce may pass the user's and the address's backoff (see
+// Throttle).
+func (t *Throttle) nonceClean(k throttleKeys, now time.Time) bool {
+	n, _, ok := t.nonces.get(k.nonce, now.UnixNano(), int64(t.cfg.Load().ForgetAfter))
+	return !ok || n == 0
+}
+
+// fail records a failure of a request with keys k. usedUp, for a request
+// that passed the backoff on the strength of its nonce, counts the nonce
+// as having taken its whole budget.
+func (t *Throttle) fail(k throttleKeys, now time.Time, usedUp bool) {
 	cfg := t.cfg.Load()
 	ns := now.UnixNano()
-	t.nonces.fail(k.nonce, ns, cfg, 0)
-	t.users.fail(k.user, ns, cfg, cfg.UserFailures)
+	var atLeast uint32
+	if usedUp {
+		atLeast = uint32(cfg.NonceFailures)
+	}
+	t.nonces.fail(k.nonce, ns, cfg, 0, atLeast)
+	t.users.fail(k.user, ns, cfg, cfg.UserFailures, 0)
 	if k.client != 0 {
-		t.clients.fail(k.client, ns, cfg, cfg.ClientFailures)
+		t.clients.fail(k.client, ns, cfg, cfg.ClientFailures, 0)
 	}
 }
 
@@ -337,9 +388,10 @@ func (tab *failTable) get(key uint64, now, forget int64) (fails uint32, until in
 	return fails, until, ok
 }
 
-// fail counts a failure of key at now and sets its backoff for an
-// allowance of free failures (0: no backoff, as for nonces).
-func (tab *failTable) fail(key uint64, now int64, cfg *ThrottleConfig, free int) {
+// fail counts a failure of key at now, making its count at least atLeast,
+// and sets its backoff for an allowance of free failures (0: no backoff,
+// as for nonces).
+func (tab *failTable) fail(key uint64, now int64, cfg *ThrottleConfig, free int, atLeast uint32) {
 	s := tab.shard(key)
 	forget := int64(cfg.ForgetAfter)
 	s.mu.Lock()
@@ -364,6 +416,7 @@ func (tab *failTable) fail(key uint64, now int64, cfg *ThrottleConfig, free int)
 	if e.fails < ^uint32(0) {
 		e.fails++
 	}
+	e.fails = max(e.fails, atLeast)
 	e.last = now
 	if free > 0 {
 		if d := backoff(cfg, e.fails, free); d > 0 {

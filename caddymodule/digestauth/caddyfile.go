@@ -67,7 +67,10 @@ func init() {
 // uses up its nonce; after 5 failures of one user name or 10 of one client
 // address, that name or address is refused for 1s, doubling with each
 // further failure up to 5m, and forgotten 15m after its last failure.
-// Refused requests get 401 with fresh challenges and Retry-After.
+// Refused requests get 401 with fresh challenges and Retry-After. A
+// client whose nonce authenticated that user before (or was handed to it
+// after a correct response) is not held back, so a guesser cannot lock
+// a consumer out.
 // "throttle off" disables it; backoff's second argument is the maximum.
 func (d *HTTPDigestAuth) UnmarshalCaddyfile(disp *caddyfile.Dispenser) error {
 	accounts := map[string]int{} // user name → index in d.Accounts

@@ -72,7 +72,8 @@ var digestPool = caddy.NewUsagePool()
 //
 // Online guessing is throttled (DigestThrottle): a wrong response uses up
 // its nonce, and user names and client addresses with repeated failures
-// are refused for a growing backoff, with 401 and Retry-After.
+// are refused for a growing backoff, with 401 and Retry-After, except for
+// clients whose nonce proves they knew the password before.
 //
 // A refusal does not wait long for the request body: up to 256 KiB of it
 // is read (and handed on unchanged, should another provider of the
@@ -201,10 +202,16 @@ type DigestAccount struct {
 // failures, so a guesser spreading its requests over n instances gets n
 // times the allowance.
 //
-// The per-user count also slows the user's own logins while someone
-// guesses their password (from then on, only after each backoff); that
-// is the price of stopping guessers who rotate addresses. The defaults
-// let a user mistype several times without any wait.
+// The backoff does not lock out a client that knows the password: a
+// request whose nonce authenticated its user before, or was handed to it
+// after a correct response for that user (nextnonce, or the nonce of a
+// stale=true challenge), passes the user's and the address's backoff, so
+// a consumer keeps working while someone hammers its name. Nobody gets
+// such a nonce without the password, and a wrong response on one counts
+// as a failure and uses the nonce up, so guessers gain nothing (see
+// digest.Throttle). A client starting afresh (a new process) has no such
+// nonce: while its name is under attack it waits like a guesser. The
+// defaults let a user mistype several times without any wait.
 type DigestThrottle struct {
 	// Off disables throttling. Default false.
 	Off bool `json:"off,omitempty"`
@@ -529,7 +536,7 @@ func (d *HTTPDigestAuth) Authenticate(w http.ResponseWriter, r *http.Request) (c
 		c.Write(zap.String("reason", res.Err.Error()), zap.Bool("stale", res.Stale),
 			zap.String("remote_addr", r.RemoteAddr))
 	}
-	for _, ch := range d.server.Challenges(res.Stale) {
+	for _, ch := range d.server.ChallengesFor(res) {
 		w.Header().Add("WWW-Authenticate", ch)
 	}
 	if res.RetryAfter > 0 {

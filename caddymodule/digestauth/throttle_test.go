@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -185,5 +187,86 @@ func TestDigestRefusalKeepsBodyForOtherProviders(t *testing.T) {
 		if resp.StatusCode != 200 || !bytes.HasSuffix(got, body) {
 			t.Fatalf("basic with a body: %d, %d bytes", resp.StatusCode, len(got))
 		}
+	}
+}
+
+// lockedClock is a test clock safe to read from the server's goroutines.
+type lockedClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *lockedClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *lockedClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// TestDigestThrottleLockoutTransportKeepsWorking: before the fix, whoever
+// knew the name alice could keep her locked out through the provider by
+// sending one wrong response with a fresh nonce each time the backoff
+// ended; her real client, with the right password, got 401 (Retry-After)
+// for as long as the attack lasted. Now her real clients (this package's
+// Transport, which reuses its nonce and follows nextnonce and
+// stale=true) keep getting 200 for the hour of attack, from the same
+// address as the attacker (so the address's backoff is passed too),
+// across nonce renewals: one calling every 2 minutes (it follows
+// nextnonce), one every 7 (its nonce has always expired: it is answered
+// stale=true, with a nonce vouched for alice). The attacker's guesses are
+// refused with Retry-After except once per backoff.
+func TestDigestThrottleLockoutTransportKeepsWorking(t *testing.T) {
+	clk := &lockedClock{}
+	d := provisionDigest(t, &HTTPDigestAuth{Realm: "broker", NonceKey: "lockout-test-nonce-key-0123456789",
+		Accounts: secDigestAccounts(), clock: clock.Func(clk.Now)})
+	// After the replay cache's start: nonces issued before it are stale.
+	clk.mu.Lock()
+	clk.t = time.Now().Add(time.Millisecond)
+	clk.mu.Unlock()
+	srv := serveAuth(t, d)
+	get := func(c *http.Client) *http.Response {
+		t.Helper()
+		resp, err := c.Get(srv.URL + "/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	often := &http.Client{Transport: &digest.Transport{Username: "alice", Password: "wonderland"}}
+	seldom := &http.Client{Transport: &digest.Transport{Username: "alice", Password: "wonderland"}}
+	for _, c := range []*http.Client{often, seldom} {
+		if resp := get(c); resp.StatusCode != 200 {
+			t.Fatalf("before the attack: %d", resp.StatusCode)
+		}
+	}
+	checked, refused := 0, 0
+	for s := 0; s < 3600; s += 5 {
+		// A fresh transport: no credentials, the 401's fresh nonce, a
+		// wrong response.
+		attacker := &http.Client{Transport: &digest.Transport{Username: "alice", Password: fmt.Sprintf("guess-%d", s)}}
+		switch resp := get(attacker); {
+		case resp.StatusCode != 401:
+			t.Fatalf("second %d: the attacker got %d", s, resp.StatusCode)
+		case resp.Header.Get("Retry-After") != "":
+			refused++
+		default:
+			checked++
+		}
+		for c, every := range map[*http.Client]int{often: 120, seldom: 420} {
+			if s%every != 60 {
+				continue
+			}
+			if resp := get(c); resp.StatusCode != 200 {
+				t.Fatalf("second %d: alice's client calling every %ds, holding a nonce that authenticated: %d, Retry-After %q",
+					s, every, resp.StatusCode, resp.Header.Get("Retry-After"))
+			}
+		}
+		clk.Add(5 * time.Second)
+	}
+	// 5 free failures, the 6th, then one per backoff: 1s, 2s, …, 256s,
+	// then one per 5 minutes: at most 27 checked guesses in the hour.
+	if checked > 5+1+9+12 || refused < 600 {
+		t.Fatalf("the attacker had %d guesses checked, %d refused", checked, refused)
 	}
 }
