@@ -435,7 +435,7 @@ func (m *Manager) replayWAL(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	now := time.Now()
+	now := m.now()
 	gone := map[string]bool{} // instance → dead (instanceAlive)
 	m.walSeenMu.Lock()
 	if m.walSeen == nil {
