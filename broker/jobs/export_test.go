@@ -7,3 +7,24 @@ func (m *Manager) StaleForRead(j *Job) bool { return m.checkAged(j, 2*m.c().Chec
 // LogsUnread reports whether a listed job log file of another instance
 // could not be read at the last replay.
 func (m *Manager) LogsUnread() bool { return m.logsUnread() }
+
+// FireNewLockTimer runs what new job id's newLockHoldAfter timer runs, as
+// if it had fired: the create is still running and its job's storage
+// lock is taken now.
+func (m *Manager) FireNewLockTimer(id string) {
+	if l := m.heldNew(id); l != nil {
+		l.late()
+	}
+}
+
+// RetryNewLock runs one round of new job id's retries of its storage
+// lock (keepTrying), as if its timer had fired.
+func (m *Manager) RetryNewLock(id string) {
+	if l := m.heldNew(id); l != nil {
+		l.retry()
+	}
+}
+
+// WALOrphanAge is walOrphanAge: how long a peer leaves a live instance's
+// job log file alone.
+const WALOrphanAge = walOrphanAge

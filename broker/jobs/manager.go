@@ -288,10 +288,12 @@ type Manager struct {
 	// Config.GroupCommit.
 	wal *jobWAL
 	// walSeen holds other instances' job log files by key: when this
-	// process first listed them (zero: at its first replay).
+	// process first listed them, or last found them refreshed (zero: at
+	// its first replay).
 	walSeenMu sync.Mutex
 	walSeen   map[string]time.Time
 	walIDs    map[string][]string // log file → the jobs it holds records of
+	walGens   map[string]uint64   // log file → its refresh count as of walSeen
 	// newLocks are the new jobs whose lock this process holds in memory
 	// (newlock.go).
 	newLocksMu sync.Mutex
@@ -796,9 +798,25 @@ func (m *Manager) await(ctx context.Context, id string, out chan *Result, gate *
 	if !gate.answerPending() {
 		return <-out, nil
 	}
+	if l := m.heldNew(id); l != nil {
+		if err := l.tryHold(); err != nil {
+			// The job cannot be announced while its work goes on:
+			// the answer waits for its outcome, or for its storage
+			// lock, which keepTrying takes once the storage lets it
+			// while it keeps other brokers from replaying the job's
+			// log (newlock.go).
+			m.logger.Warn("taking a new job's storage lock; the create answers once it is taken or done", zap.String("job_id", id), zap.Error(err))
+			go l.keepTrying()
+			select {
+			case r := <-out:
+				return r, nil
+			case <-l.held:
+			}
+		}
+	}
 	if err := m.announce(context.WithoutCancel(ctx), id); err != nil {
-		// The job cannot be announced while its work goes on: the
-		// answer waits for its outcome.
+		// Not reached: the storage lock is taken by now, or the job
+		// is settled and released.
 		m.logger.Warn("taking a new job's storage lock; the create answers once done", zap.String("job_id", id), zap.Error(err))
 		return <-out, nil
 	}

@@ -41,7 +41,9 @@ import (
 // log files; every pass of the reaper (of any broker sharing the storage,
 // the restarted one included) replays the log files of other instances
 // that are dead (their instance lock is free, newlock.go), and those of
-// live ones walOrphanAge after it first listed them: under
+// live ones walOrphanAge after it first listed them (or last found them
+// refreshed by their writer, whose create could not take its job's
+// storage lock yet: newlock.go): under
 // each job's lock (so never a job its creator still works on), it writes
 // a log record to the job's file when it is newer (Rev) than the stored
 // one, or when the file is missing but the job's owner index key exists
@@ -58,14 +60,20 @@ const walPrefix = "csb/jobs/wal/" // csb/jobs/wal/<instance>.<seq>: a batch of j
 // by the peer within a create's time; one whose delete failed is
 // replayed then); the files of a dead instance (its instance lock can be
 // taken, newlock.go) are replayed at once. A live peer's new job is held
-// by its lock in the storage well within that time (newLockHoldAfter).
+// by its lock in the storage well within that time (newLockHoldAfter);
+// while that lock cannot be taken, the peer refreshes the job's log files
+// every newLockRetry, and each refresh starts the age again.
 const walOrphanAge = 20 * time.Second
 
 // walFile is the content of one log file.
 type walFile struct {
-	Instance string      `json:"instance"`
-	Seq      uint64      `json:"seq"`
-	Records  []walRecord `json:"records"`
+	Instance string `json:"instance"`
+	Seq      uint64 `json:"seq"`
+	// Refresh counts its writer's refreshes (jobWAL.refresh): another
+	// broker that finds it changed since it last looked leaves the file
+	// alone for walOrphanAge more.
+	Refresh uint64      `json:"refresh,omitempty"`
+	Records []walRecord `json:"records"`
 }
 
 type walRecord struct {
@@ -372,6 +380,58 @@ func (w *jobWAL) release(id string, forget bool, settled uint64) {
 	}
 }
 
+// refresh rewrites the log files that hold records of job id, unchanged
+// but for their refresh count: the job's work goes on, and its storage
+// lock could not be taken yet (newlock.go), so no other broker may replay
+// them, which one does walOrphanAge after it first listed a file unless
+// it found the file refreshed since (replayWAL).
+func (w *jobWAL) refresh(ctx context.Context, id string) error {
+	w.mu.Lock()
+	var keys []string
+	if j, ok := w.jobs[id]; ok {
+		for k := range j.files {
+			keys = append(keys, k)
+		}
+	}
+	w.mu.Unlock()
+	var errs []error
+	for _, key := range keys {
+		data, err := w.m.store.Load(ctx, key)
+		if errors.Is(err, store.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		var f walFile
+		if err := json.Unmarshal(data, &f); err != nil {
+			errs = append(errs, fmt.Errorf("reading job log file %s: %w", key, err))
+			continue
+		}
+		f.Refresh++
+		if data, err = json.Marshal(f); err == nil {
+			err = w.m.store.Store(ctx, key, data)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("refreshing job log file %s: %w", key, err))
+			continue
+		}
+		// The jobs of the file may have been settled meanwhile and the
+		// file deleted before this write: one no job claims is
+		// deleted again.
+		w.mu.Lock()
+		claimed := len(w.files[key]) > 0
+		w.mu.Unlock()
+		if !claimed {
+			if err := w.m.store.Delete(ctx, key); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // drop forgets a job whose record was deleted (a create answered as
 // failed before anything was announced).
 func (w *jobWAL) drop(id string) { w.release(id, true, 0) }
@@ -441,8 +501,10 @@ func (m *Manager) replayWAL(ctx context.Context) (int, error) {
 	if m.walSeen == nil {
 		m.walSeen = map[string]time.Time{}
 		m.walIDs = map[string][]string{}
+		m.walGens = map[string]uint64{}
 	}
 	due := keys[:0:0]
+	gens := map[string]uint64{} // due file → its refresh count when last looked at
 	present := map[string]bool{}
 	for _, key := range keys {
 		name := strings.TrimPrefix(key, walPrefix)
@@ -459,7 +521,15 @@ func (m *Manager) replayWAL(ctx context.Context) (int, error) {
 			// Read once; again at each pass while it could not be
 			// read (nil), so that its jobs become known (loggedIDs)
 			// and the owner index's cleanup resumes (logsUnread).
-			m.walIDs[key] = m.logIDs(ctx, key)
+			// Its refresh count is taken when this process starts to
+			// count the file's age (0 when the file could not be read
+			// then): a later read does not move it, so that a refresh
+			// meanwhile is never missed.
+			ids, gen := m.logIDs(ctx, key)
+			m.walIDs[key] = ids
+			if !ok {
+				m.walGens[key] = gen
+			}
 		}
 		seen, ok := m.walSeen[key]
 		if !ok {
@@ -468,6 +538,7 @@ func (m *Manager) replayWAL(ctx context.Context) (int, error) {
 		}
 		if now.Sub(seen) >= walOrphanAge {
 			due = append(due, key)
+			gens[key] = m.walGens[key]
 		} else if !temp {
 			inst, _, _ := strings.Cut(name, ".")
 			if _, ok := gone[inst]; !ok {
@@ -482,6 +553,7 @@ func (m *Manager) replayWAL(ctx context.Context) (int, error) {
 		if !present[key] {
 			delete(m.walSeen, key)
 			delete(m.walIDs, key)
+			delete(m.walGens, key)
 		}
 	}
 	m.walSeenMu.Unlock()
@@ -503,6 +575,19 @@ func (m *Manager) replayWAL(ctx context.Context) (int, error) {
 		var f walFile
 		if err := json.Unmarshal(data, &f); err != nil {
 			m.logger.Warn("unreadable job log file", zap.String("key", key), zap.Error(err))
+			continue
+		}
+		inst, _, _ := strings.Cut(strings.TrimPrefix(key, walPrefix), ".")
+		if gen, aged := gens[key]; aged && f.Refresh != gen && m.instanceAlive(ctx, inst) {
+			// Its live writer refreshed it since this process last
+			// looked: a create whose storage lock could not be taken
+			// yet works on its job (newlock.go). Its age starts again.
+			m.walSeenMu.Lock()
+			if _, ok := m.walSeen[key]; ok {
+				m.walSeen[key] = now
+				m.walGens[key] = f.Refresh
+			}
+			m.walSeenMu.Unlock()
 			continue
 		}
 		newest := map[string]walRecord{}
@@ -537,21 +622,21 @@ func (m *Manager) replayWAL(ctx context.Context) (int, error) {
 }
 
 // logIDs returns the ids of the jobs a log file holds records of (nil
-// when it cannot be read).
-func (m *Manager) logIDs(ctx context.Context, key string) []string {
+// when it cannot be read), and its refresh count.
+func (m *Manager) logIDs(ctx context.Context, key string) ([]string, uint64) {
 	data, err := m.store.Load(ctx, key)
 	if err != nil {
-		return nil
+		return nil, 0
 	}
 	var f walFile
 	if json.Unmarshal(data, &f) != nil {
-		return nil
+		return nil, 0
 	}
 	ids := make([]string, 0, len(f.Records))
 	for _, r := range f.Records {
 		ids = append(ids, r.ID)
 	}
-	return ids
+	return ids, f.Refresh
 }
 
 // unsettledIDs returns this process's new jobs whose files are not
