@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
@@ -25,10 +26,10 @@ func TestOVFOptionErrors(t *testing.T) {
 		{"", "ovf {\n rel\n}", "wrong argument count"},
 		{"", "ovf {\n fetch_anything\n}", `unrecognized option "fetch_anything"`},
 	}, func(d *caddyfile.Dispenser) error { d.Next(); return parseOVFOption(d, &App{}) })
-	d := caddyfile.NewTestDispenser("ovf {\n}")
-	d.Next()
-	if err := parseOVFOption(d, &App{OVF: &OVFConfig{}}); err == nil {
-		t.Error("a second ovf block was accepted")
+	// The csb block refuses a second ovf block, as any option given twice.
+	err := new(App).UnmarshalCaddyfile(caddyfile.NewTestDispenser("csb {\n ovf {\n }\n ovf {\n }\n}"))
+	if err == nil || !strings.Contains(err.Error(), "ovf given twice") {
+		t.Errorf("a second ovf block: error %v, want one saying ovf given twice", err)
 	}
 }
 

@@ -178,28 +178,23 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 //		}
 //	}
 //
-// Defaults and meanings are documented on the App, Provider and option
-// types' fields each subdirective sets.
+// Each option may be given once in its block, but provider, adapter,
+// service, allowed_hosts, publishers, access (one per user), allow, deny,
+// allow_host, rel, webhook, events, unit, user, group and spend (one per
+// period), whose lines add up. Defaults and meanings are documented on
+// the App, Provider and option types' fields each subdirective sets.
 func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	of := func(parse func(*caddyfile.Dispenser, *App) error) cfparse.Option {
 		return func(d *caddyfile.Dispenser) error { return parse(d, a) }
 	}
-	// The jobs block fills the consumer configuration placement also
-	// makes, so a.Consumer cannot tell whether it was given: a second jobs
-	// block would be merged into the first.
-	jobsGiven := false
-	jobs := func(d *caddyfile.Dispenser) error {
-		if jobsGiven {
-			return d.Err("jobs given twice")
-		}
-		jobsGiven = true
-		return parseJobsOption(d, a)
-	}
+	// Each block may appear once (the Block refuses a second): the jobs
+	// block, for one, fills the consumer configuration placement also
+	// makes, so a second one would be merged into the first.
 	return cfparse.Block{Name: "csb", Options: map[string]cfparse.Option{
-		"provider": of(parseProviderBlock), "placement": of(parsePlacementOption), "jobs": jobs,
+		"provider": of(parseProviderBlock), "placement": of(parsePlacementOption), "jobs": of(parseJobsOption),
 		"ovf": of(parseOVFOption), "catalog": of(parseCatalogOptions), "subscriptions": of(parseSubscriptionOptions),
 		"xml": of(parseXMLOption), "quota": of(parseQuotaOption), "events": of(parseEventsOption),
-	}, More: cfparse.Unknown("unrecognized csb option %q (known: catalog, events, jobs, ovf, placement, provider, quota, subscriptions, xml)")}.Parse(d)
+	}, Repeat: []string{"provider"}, More: cfparse.Unknown("unrecognized csb option %q (known: catalog, events, jobs, ovf, placement, provider, quota, subscriptions, xml)")}.Parse(d)
 }
 
 // parseProviderBlock parses "provider <id> { ... }" into a's providers.
@@ -237,9 +232,17 @@ func (p *Provider) unmarshal(d *caddyfile.Dispenser) error {
 	of := func(parse func(*caddyfile.Dispenser, *Provider) error) cfparse.Option {
 		return func(d *caddyfile.Dispenser) error { return parse(d, p) }
 	}
-	return cfparse.Block{Single: map[string]*string{"uri": &p.URI, "label": &p.Label, "status": &p.Status},
+	return cfparse.Block{Name: fmt.Sprintf("provider %q", p.ID),
+		Single: map[string]*string{"uri": &p.URI, "label": &p.Label, "status": &p.Status},
+		// publishers <user>...: "*" allows anyone who reached the publish
+		// endpoint.
+		Lists: map[string]*[]string{"publishers": &p.Publishers},
+		Flags: map[string]*bool{"allow_private": &p.AllowPrivate},
+		// One adapter per service model, a service per id, and patterns
+		// that add up.
+		Repeat: []string{"adapter", "service", "allowed_hosts"},
 		Options: map[string]cfparse.Option{
-			"adapter": of(parseProviderAdapter), "service": of(parseStaticService),
+			"adapter": of(parseProviderAdapter), "service": of(parseStaticService), "allowed_hosts": of(parseAllowedHosts),
 			"encryption_support": cfparse.Parsed(&p.EncryptionSupport, func(v string) (*bool, bool) {
 				b, err := strconv.ParseBool(v)
 				return &b, err == nil
@@ -251,9 +254,8 @@ func (p *Provider) unmarshal(d *caddyfile.Dispenser) error {
 				f, err := strconv.ParseFloat(v, 64)
 				return &f, err == nil && f >= 0
 			}, p.refusal("%s %q: want a non-negative number")),
-			"discover": of(parseDiscover), "allowed_hosts": of(parseAllowedHosts),
-			"allow_private": of(parseAllowPrivate), "auth": of(parseProviderAuth), "tls": of(parseProviderTLS),
-			"subscribe": of(parseSubscribe), "publishers": of(parsePublishers), "push": of(parsePush),
+			"discover": of(parseDiscover), "auth": of(parseProviderAuth), "tls": of(parseProviderTLS),
+			"subscribe": of(parseSubscribe), "push": of(parsePush),
 		},
 		More: func(d *caddyfile.Dispenser, opt string) (bool, error) {
 			return true, d.Errf("provider %q: unrecognized option %q (known: adapter, allow_private, allowed_hosts, auth, discover, encryption_support, "+
@@ -325,7 +327,7 @@ func parseProviderAdapter(d *caddyfile.Dispenser, p *Provider) error {
 //	}
 func parseOVFOption(d *caddyfile.Dispenser, a *App) error {
 	const notCount = "ovf: %s %q is not a positive whole number"
-	return onceBlock(d, &a.OVF, "ovf: the block may appear only once", func(c *OVFConfig) cfparse.Block {
+	return onceBlock(d, &a.OVF, func(c *OVFConfig) cfparse.Block {
 		return cfparse.Block{Name: "ovf",
 			Lists: map[string]*[]string{"allow_host": &c.AllowedHosts, "rel": &c.Rels},
 			Flags: map[string]*bool{"allow_private": &c.AllowPrivate, "allow_http": &c.AllowHTTP},
@@ -345,12 +347,9 @@ func parseOVFOption(d *caddyfile.Dispenser, a *App) error {
 }
 
 // onceBlock reads a block of the csb global option that takes no
-// argument and may appear once (twice: that error) into a new T, set in
-// *dst once the block is read.
-func onceBlock[T any](d *caddyfile.Dispenser, dst **T, twice string, block func(v *T) cfparse.Block) error {
-	if *dst != nil {
-		return d.Err(twice)
-	}
+// argument (and, as every option of the csb block, may appear once) into
+// a new T, set in *dst once the block is read.
+func onceBlock[T any](d *caddyfile.Dispenser, dst **T, block func(v *T) cfparse.Block) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
@@ -363,7 +362,7 @@ func onceBlock[T any](d *caddyfile.Dispenser, dst **T, twice string, block func(
 }
 
 func parseCatalogOptions(d *caddyfile.Dispenser, a *App) error {
-	return onceBlock(d, &a.Catalog, "catalog given twice", func(o *CatalogOptions) cfparse.Block {
+	return onceBlock(d, &a.Catalog, func(o *CatalogOptions) cfparse.Block {
 		return cfparse.Block{Name: "catalog", Options: map[string]cfparse.Option{
 			"sync_interval": cfparse.Duration(&o.SyncInterval), "flush_delay": cfparse.Duration(&o.FlushDelay),
 			"retention": cfparse.Duration(&o.Retention),
@@ -404,6 +403,8 @@ func parseStaticService(d *caddyfile.Dispenser, p *Provider) error {
 	}
 	where := fmt.Sprintf("provider %q: service %q", p.ID, s.ID)
 	err := cfparse.Block{Name: where, Single: map[string]*string{"kind": &s.Kind, "status": &s.Status, "uri": &s.URI},
+		// objects, a list, is one line: a second is refused, as it used
+		// to replace the first.
 		Options: map[string]cfparse.Option{
 			"link": func(d *caddyfile.Dispenser) error {
 				l := &StaticLink{}
@@ -484,26 +485,25 @@ func staticPart[T any](where string, dst **T, fields func(v *T) map[string]func(
 	}
 }
 
-// parseFields parses a block of "<name> <value>" lines.
+// parseFields parses a block of "<name> <value>" lines, each name once.
 func parseFields(d *caddyfile.Dispenser, where string, fields map[string]func(string) error) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		name := d.Val()
-		set, ok := fields[name]
-		if !ok {
-			return d.Errf("%s: unrecognized option %q", where, name)
-		}
-		var v string
-		if err := cfparse.OneArg(d, &v); err != nil {
-			return err
-		}
-		if err := set(v); err != nil {
-			return d.Errf("%s: %s: %v", where, name, err)
+	opts := make(map[string]cfparse.Option, len(fields))
+	for name, set := range fields {
+		opts[name] = func(d *caddyfile.Dispenser) error {
+			v, err := cfparse.ArgValue(d)
+			if err != nil {
+				return err
+			}
+			if err := set(v); err != nil {
+				return d.Errf("%s: %s: %v", where, name, err)
+			}
+			return nil
 		}
 	}
-	return nil
+	return cfparse.Block{Name: where, Options: opts}.Body(d)
 }
 
 func setString(dst *string) func(string) error {
@@ -523,9 +523,6 @@ func setUint(dst **uint64) func(string) error {
 
 // parseDiscover parses: discover [<interval>]
 func parseDiscover(d *caddyfile.Dispenser, p *Provider) error {
-	if p.Discover != nil {
-		return d.Errf("provider %q: discover given twice", p.ID)
-	}
 	p.Discover = &Discovery{}
 	if d.NextArg() {
 		dur, err := caddy.ParseDuration(d.Val())
@@ -613,7 +610,8 @@ func parseJobsOption(d *caddyfile.Dispenser, a *App) error {
 	} {
 		opts[name] = cfparse.Parsed(dst, cfparse.PositiveDuration, "jobs: %s %q: want a positive duration")
 	}
-	return cfparse.Block{Name: "jobs", Options: opts}.Body(d)
+	// access is one block per user.
+	return cfparse.Block{Name: "jobs", Options: opts, Repeat: []string{"access"}}.Body(d)
 }
 
 // oneOf reads a value that must be one of words.
@@ -637,15 +635,6 @@ func parseAllowedHosts(d *caddyfile.Dispenser, p *Provider) error {
 	return nil
 }
 
-// parseAllowPrivate parses "allow_private" in a provider block.
-func parseAllowPrivate(d *caddyfile.Dispenser, p *Provider) error {
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	p.AllowPrivate = true
-	return nil
-}
-
 // parsePlacementOption parses the placement subdirective of the csb global
 // option:
 //
@@ -662,9 +651,6 @@ func parsePlacementOption(d *caddyfile.Dispenser, a *App) error {
 	}
 	name := d.Val()
 	cfg := a.consumerConfig()
-	if cfg.PlacementRaw != nil {
-		return d.Err("placement policy already set")
-	}
 	unm, err := caddyfile.UnmarshalModule(d, "csb.placement."+name)
 	if err != nil {
 		return err
@@ -682,9 +668,6 @@ func parsePlacementOption(d *caddyfile.Dispenser, a *App) error {
 //		allow_cleartext
 //	}]
 func parseProviderAuth(d *caddyfile.Dispenser, p *Provider) error {
-	if p.Auth != nil {
-		return d.Errf("provider %q: auth given twice", p.ID)
-	}
 	a := &ProviderAuth{}
 	if !d.NextArg() {
 		return d.ArgErr()
@@ -705,9 +688,8 @@ func parseProviderAuth(d *caddyfile.Dispenser, p *Provider) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		switch d.Val() {
-		case "allow_cleartext":
+	err := cfparse.Block{Name: fmt.Sprintf("provider %q: auth", p.ID), Options: map[string]cfparse.Option{
+		"allow_cleartext": func(d *caddyfile.Dispenser) error {
 			if d.NextArg() {
 				return d.ArgErr()
 			}
@@ -715,9 +697,11 @@ func parseProviderAuth(d *caddyfile.Dispenser, p *Provider) error {
 				return d.Errf("provider %q: allow_cleartext is for basic and bearer (digest never sends the password)", p.ID)
 			}
 			a.AllowCleartext = true
-		default:
-			return d.Errf("provider %q: unrecognized auth option %q", p.ID, d.Val())
-		}
+			return nil
+		},
+	}, More: p.unknownIn("auth")}.Body(d)
+	if err != nil {
+		return err
 	}
 	p.Auth = a
 	return nil
@@ -731,32 +715,29 @@ func parseProviderAuth(d *caddyfile.Dispenser, p *Provider) error {
 //		server_name <name>
 //	}
 func parseProviderTLS(d *caddyfile.Dispenser, p *Provider) error {
-	if p.TLS != nil {
-		return d.Errf("provider %q: tls given twice", p.ID)
-	}
 	if d.NextArg() {
 		return d.ArgErr()
 	}
 	t := &reverseproxy.TLSConfig{}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		switch d.Val() {
-		case "ca":
-			var file string
-			if !d.Args(&file) || d.NextArg() {
-				return d.ArgErr()
-			}
-			t.CARaw = caddyconfig.JSONModuleObject(caddytls.FileCAPool{TrustedCACertPEMFiles: []string{file}}, "provider", "file", nil)
-		case "client_cert":
-			if !d.Args(&t.ClientCertificateFile, &t.ClientCertificateKeyFile) || d.NextArg() {
-				return d.Errf("provider %q: want client_cert <cert-file> <key-file>", p.ID)
-			}
-		case "server_name":
-			if !d.Args(&t.ServerName) || d.NextArg() {
-				return d.ArgErr()
-			}
-		default:
-			return d.Errf("provider %q: unrecognized tls option %q", p.ID, d.Val())
-		}
+	err := cfparse.Block{Name: fmt.Sprintf("provider %q: tls", p.ID), Single: map[string]*string{"server_name": &t.ServerName},
+		Options: map[string]cfparse.Option{
+			"ca": func(d *caddyfile.Dispenser) error {
+				file, err := cfparse.ArgValue(d)
+				if err != nil {
+					return err
+				}
+				t.CARaw = caddyconfig.JSONModuleObject(caddytls.FileCAPool{TrustedCACertPEMFiles: []string{file}}, "provider", "file", nil)
+				return nil
+			},
+			"client_cert": func(d *caddyfile.Dispenser) error {
+				if !d.Args(&t.ClientCertificateFile, &t.ClientCertificateKeyFile) || d.NextArg() {
+					return d.Errf("provider %q: want client_cert <cert-file> <key-file>", p.ID)
+				}
+				return nil
+			},
+		}, More: p.unknownIn("tls")}.Body(d)
+	if err != nil {
+		return err
 	}
 	if t.CARaw == nil && t.ClientCertificateFile == "" && t.ServerName == "" {
 		return d.Errf("provider %q: empty tls block", p.ID)
@@ -766,7 +747,7 @@ func parseProviderTLS(d *caddyfile.Dispenser, p *Provider) error {
 }
 
 func parseSubscriptionOptions(d *caddyfile.Dispenser, a *App) error {
-	return onceBlock(d, &a.Subscriptions, "subscriptions given twice", func(o *SubscriptionOptions) cfparse.Block {
+	return onceBlock(d, &a.Subscriptions, func(o *SubscriptionOptions) cfparse.Block {
 		return cfparse.Block{Name: "subscriptions", Options: map[string]cfparse.Option{
 			"renew_at": cfparse.Parsed(&o.RenewAt, func(v string) (float64, bool) {
 				f, err := strconv.ParseFloat(v, 64)
@@ -804,9 +785,6 @@ func retryOption(what string, lo, hi *caddy.Duration) cfparse.Option {
 //		frequency <duration>
 //	}
 func parseSubscribe(d *caddyfile.Dispenser, p *Provider) error {
-	if p.Subscribe != nil {
-		return d.Errf("provider %q: subscribe given twice", p.ID)
-	}
 	s := &Subscribe{}
 	if !d.Args(&s.URL) {
 		return d.ArgErr()
@@ -814,8 +792,9 @@ func parseSubscribe(d *caddyfile.Dispenser, p *Provider) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	err := cfparse.Block{Options: map[string]cfparse.Option{"expires": cfparse.Duration(&s.Expires), "frequency": cfparse.Duration(&s.Frequency)},
-		More: p.unknown("subscribe: ")}.Body(d)
+	err := cfparse.Block{Name: fmt.Sprintf("provider %q: subscribe", p.ID),
+		Options: map[string]cfparse.Option{"expires": cfparse.Duration(&s.Expires), "frequency": cfparse.Duration(&s.Frequency)},
+		More:    p.unknown("subscribe: ")}.Body(d)
 	if err != nil {
 		return err
 	}
@@ -840,15 +819,12 @@ func (p *Provider) unknown(in string) func(d *caddyfile.Dispenser, opt string) (
 	}
 }
 
-// parsePublishers parses: publishers <user>... ("*" allows anyone who
-// reached the publish endpoint).
-func parsePublishers(d *caddyfile.Dispenser, p *Provider) error {
-	users := d.RemainingArgs()
-	if len(users) == 0 {
-		return d.ArgErr()
+// unknownIn refuses an option of the provider's auth or tls block:
+// "unrecognized <block> option".
+func (p *Provider) unknownIn(block string) func(d *caddyfile.Dispenser, opt string) (bool, error) {
+	return func(d *caddyfile.Dispenser, opt string) (bool, error) {
+		return true, d.Errf("provider %q: unrecognized %s option %q", p.ID, block, opt)
 	}
-	p.Publishers = append(p.Publishers, users...)
-	return nil
 }
 
 // parsePush parses:
@@ -857,14 +833,12 @@ func parsePublishers(d *caddyfile.Dispenser, p *Provider) error {
 //		expires <duration>
 //	}
 func parsePush(d *caddyfile.Dispenser, p *Provider) error {
-	if p.Push != nil {
-		return d.Errf("provider %q: push given twice", p.ID)
-	}
 	ps := &Push{IDs: d.RemainingArgs()}
 	if len(ps.IDs) == 0 {
 		return d.Errf("provider %q: push needs the notification ids it may use", p.ID)
 	}
-	err := cfparse.Block{Options: map[string]cfparse.Option{"expires": cfparse.Duration(&ps.Expires)}, More: p.unknown("push: ")}.Body(d)
+	err := cfparse.Block{Name: fmt.Sprintf("provider %q: push", p.ID),
+		Options: map[string]cfparse.Option{"expires": cfparse.Duration(&ps.Expires)}, More: p.unknown("push: ")}.Body(d)
 	if err != nil {
 		return err
 	}
@@ -874,10 +848,8 @@ func parsePush(d *caddyfile.Dispenser, p *Provider) error {
 
 // parseXMLOption parses the xml subdirective of the csb global option.
 func parseXMLOption(d *caddyfile.Dispenser, a *App) error {
-	if a.XML != nil {
-		return d.Err("xml: the xml option may appear only once")
-	}
 	x := new(XMLConfig)
+	var given []string // the argument gives the mode
 	if d.NextArg() {
 		if err := setXMLMode(d, x); err != nil {
 			return err
@@ -885,8 +857,9 @@ func parseXMLOption(d *caddyfile.Dispenser, a *App) error {
 		if d.NextArg() {
 			return d.ArgErr()
 		}
+		given = append(given, "mode")
 	}
-	err := cfparse.Block{Options: cfparse.Merge(
+	err := cfparse.Block{Name: "xml", Options: cfparse.Merge(
 		cfparse.Ints(cfparse.Positive, "xml: %s: %q is not a positive integer", map[string]*int{
 			"max_depth": &x.MaxDepth, "max_elements": &x.MaxElements, "max_attributes": &x.MaxAttributes,
 		}),
@@ -899,7 +872,7 @@ func parseXMLOption(d *caddyfile.Dispenser, a *App) error {
 			}, "xml: %s: invalid size %q"),
 		}),
 		More: cfparse.Unknown("xml: unrecognized option %q (known: max_attributes, max_body_size, max_depth, max_elements, max_text_size, mode)"),
-	}.Body(d)
+	}.Body(d, given...)
 	if err != nil {
 		return err
 	}
@@ -910,8 +883,10 @@ func parseXMLOption(d *caddyfile.Dispenser, a *App) error {
 // parseQuotaOption parses the quota subdirective of the csb global
 // option (its syntax: App.UnmarshalCaddyfile; the fields: QuotaConfig).
 func parseQuotaOption(d *caddyfile.Dispenser, a *App) error {
-	return onceBlock(d, &a.Quota, "quota: the block may appear only once", func(q *QuotaConfig) cfparse.Block {
-		return cfparse.Block{Options: map[string]cfparse.Option{
+	return onceBlock(d, &a.Quota, func(q *QuotaConfig) cfparse.Block {
+		// unit, user and group key their lines (a service model, a user,
+		// a group), each refusing a key given twice.
+		return cfparse.Block{Name: "quota", Repeat: []string{"unit", "user", "group"}, Options: map[string]cfparse.Option{
 			"unit": func(d *caddyfile.Dispenser) error {
 				var kind, unit string
 				if !d.Args(&kind, &unit) || d.NextArg() {
@@ -970,18 +945,23 @@ func parseQuotaOption(d *caddyfile.Dispenser, a *App) error {
 	})
 }
 
-// parseQuotaLimits parses the block of a quota user or group.
+// parseQuotaLimits parses the block of a quota user or group: each
+// limit once, but spend, once per period (setQuotaLimit refuses a period
+// given twice).
 func parseQuotaLimits(d *caddyfile.Dispenser, where string, l *quota.Limits) error {
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		name := d.Val()
-		if !slices.Contains(quotaLimitNames, name) {
-			return d.Errf("%s: unrecognized limit %q (known: %s)", where, name, strings.Join(quotaLimitNames, ", "))
-		}
-		if err := setQuotaLimit(l, name, d.RemainingArgs()); err != nil {
-			return d.Errf("%s: %v", where, err)
+	opts := map[string]cfparse.Option{}
+	for _, name := range quotaLimitNames {
+		opts[name] = func(d *caddyfile.Dispenser) error {
+			if err := setQuotaLimit(l, name, d.RemainingArgs()); err != nil {
+				return d.Errf("%s: %v", where, err)
+			}
+			return nil
 		}
 	}
-	return nil
+	return cfparse.Block{Name: where, Options: opts, Repeat: []string{"spend"},
+		More: func(d *caddyfile.Dispenser, name string) (bool, error) {
+			return true, d.Errf("%s: unrecognized limit %q (known: %s)", where, name, strings.Join(quotaLimitNames, ", "))
+		}}.Body(d)
 }
 
 // xmlModeRefusal words the refusal of an xml mode.
@@ -1013,10 +993,11 @@ var (
 // parseEventsOption parses the events block of the csb global option
 // (its syntax: App.UnmarshalCaddyfile; meanings: EventsConfig).
 func parseEventsOption(d *caddyfile.Dispenser, a *App) error {
-	return onceBlock(d, &a.Events, "events given twice", func(o *EventsConfig) cfparse.Block {
-		return cfparse.Block{
-			Lists: map[string]*[]string{"allowed_hosts": &o.AllowedHosts},
-			Flags: map[string]*bool{"allow_private": &o.AllowPrivate},
+	return onceBlock(d, &a.Events, func(o *EventsConfig) cfparse.Block {
+		return cfparse.Block{Name: "events",
+			Lists:  map[string]*[]string{"allowed_hosts": &o.AllowedHosts},
+			Repeat: []string{"webhook"}, // a webhook per line, each its own
+			Flags:  map[string]*bool{"allow_private": &o.AllowPrivate},
 			Options: map[string]cfparse.Option{
 				"lease_warning":   cfparse.Parsed(&o.LeaseWarning, cfparse.PositiveDurationOrOff, "events: %s %q: want a positive duration or off"),
 				"max_wait":        cfparse.Duration(&o.MaxWait),
@@ -1038,7 +1019,8 @@ func parseOperatorWebhook(d *caddyfile.Dispenser, o *EventsConfig) error {
 	if err := cfparse.OneArg(d, &w.URL); err != nil {
 		return err
 	}
-	err := cfparse.Block{Single: map[string]*string{"secret": &w.Secret}, Lists: map[string]*[]string{"events": &w.Events},
+	err := cfparse.Block{Name: fmt.Sprintf("events: webhook %q", w.URL),
+		Single: map[string]*string{"secret": &w.Secret}, Lists: map[string]*[]string{"events": &w.Events},
 		More: func(d *caddyfile.Dispenser, opt string) (bool, error) {
 			return true, d.Errf("events: webhook %q: unrecognized option %q (known: events, secret)", w.URL, opt)
 		}}.Body(d)

@@ -22,7 +22,7 @@ func TestConsumerCaddyfileErrors(t *testing.T) {
 	}{
 		{"placement without policy", "csb {\n placement\n}", "wrong argument count"},
 		{"unknown policy", "csb {\n placement nosuch\n}", "csb.placement.nosuch"},
-		{"placement twice", "csb {\n placement first\n placement random\n}", "placement policy already set"},
+		{"placement twice", "csb {\n placement first\n placement random\n}", "csb: placement given twice"},
 		{"first with options", "csb {\n placement first {\n x\n }\n}", "placement first takes no options"},
 		{"first with argument", "csb {\n placement first extra\n}", "wrong argument count"},
 		{"random bad seed", "csb {\n placement random {\n seed minus\n }\n}", `seed "minus"`},

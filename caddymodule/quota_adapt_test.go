@@ -69,7 +69,7 @@ func TestQuotaCaddyfileErrors(t *testing.T) {
 		{"quota {\n group team\n}", "want group <name> <user>..."},
 		{"quota {\n group team a\n group team b\n}", `group "team" given twice`},
 		{"quota {\n budget 3\n}", `unrecognized option "budget"`},
-		{"quota {\n}\nquota {\n}", "may appear only once"},
+		{"quota {\n}\nquota {\n}", "csb: quota given twice"},
 	} {
 		a := new(caddymodule.App)
 		err := a.UnmarshalCaddyfile(caddyfile.NewTestDispenser("csb {\n" + c.in + "\n}"))

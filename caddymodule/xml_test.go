@@ -72,7 +72,12 @@ func TestXMLOptionParseErrors(t *testing.T) {
 		{`csb {
 			xml
 			xml strict
-		}`, "the xml option may appear only once"},
+		}`, "csb: xml given twice"},
+		{`csb {
+			xml lenient {
+				mode strict
+			}
+		}`, "xml: mode given twice"},
 	} {
 		err := new(App).UnmarshalCaddyfile(caddyfile.NewTestDispenser(c.input))
 		if err == nil || !strings.Contains(err.Error(), c.err) {
@@ -87,7 +92,7 @@ func TestXMLOptionParseErrors(t *testing.T) {
 func TestXMLOptionParse(t *testing.T) {
 	a := new(App)
 	err := a.UnmarshalCaddyfile(caddyfile.NewTestDispenser(`csb {
-		xml lenient {
+		xml {
 			mode strict
 			max_body_size 64KiB
 			max_depth 10

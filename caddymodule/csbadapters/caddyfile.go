@@ -49,8 +49,9 @@ func parseArchImage(d *caddyfile.Dispenser, adapter string, images *map[string]s
 //		name_prefix       <prefix>
 //	}
 //
-// arch_image, instance_type and security_group_id may repeat; the
-// instance_type lines replace the built-in table.
+// arch_image, instance_type, security_group_id and services may repeat
+// (an architecture once); the instance_type lines replace the built-in
+// table. Every other option may be given once.
 func (m *AWSAdapter) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	c := &m.Config
 	err := cfparse.Block{
@@ -62,8 +63,9 @@ func (m *AWSAdapter) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			"image_id": &c.ImageID, "subnet_id": &c.SubnetID, "key_name": &c.KeyName,
 			"root_device": &c.RootDevice, "name_prefix": &c.NamePrefix,
 		},
-		Lists: map[string]*[]string{"security_group_id": &c.SecurityGroupIDs, "services": &c.Services},
-		Flags: map[string]*bool{"path_style": &c.PathStyle},
+		Lists:  map[string]*[]string{"security_group_id": &c.SecurityGroupIDs, "services": &c.Services},
+		Flags:  map[string]*bool{"path_style": &c.PathStyle},
+		Repeat: []string{"arch_image", "instance_type"},
 		More: func(d *caddyfile.Dispenser, opt string) (bool, error) {
 			switch opt {
 			case "arch_image":
@@ -157,7 +159,8 @@ func (l *LinkAdapter) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 //		name_prefix <prefix>
 //	}
 //
-// arch_image, network and security_group may repeat.
+// arch_image (an architecture once), network and security_group may
+// repeat; every other option may be given once.
 func (m *OpenStackAdapter) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	c := &m.Config
 	err := cfparse.Block{
@@ -177,7 +180,8 @@ func (m *OpenStackAdapter) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			"image": &c.Image, "key_name": &c.KeyName, "availability_zone": &c.AvailabilityZone,
 			"name_prefix": &c.NamePrefix,
 		},
-		Lists: map[string]*[]string{"network": &c.Networks, "security_group": &c.SecurityGroups},
+		Lists:  map[string]*[]string{"network": &c.Networks, "security_group": &c.SecurityGroups},
+		Repeat: []string{"arch_image"},
 		More: func(d *caddyfile.Dispenser, opt string) (bool, error) {
 			if opt == "arch_image" {
 				return true, parseArchImage(d, "openstack", &c.ArchImages)
@@ -229,6 +233,8 @@ func parseInstanceType(d *caddyfile.Dispenser, c *aws.Config) error {
 //		retry_backoff <duration>
 //		model_ttl     <duration>
 //	}
+//
+// Each option may be given once, each offer key once in its line.
 func (o *OCCIAdapter) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	err := cfparse.Block{
 		Name: "adapter occi",
@@ -306,8 +312,13 @@ func parseOffer(d *caddyfile.Dispenser) (*OCCIOffer, error) {
 	if len(args) == 0 || len(args)%2 != 0 {
 		return nil, d.Err("adapter occi: offer takes pairs: cores <n> memory <GB> speed <GHz> storage <GB> architecture <x86|x64>")
 	}
+	given := map[string]bool{}
 	for i := 0; i < len(args); i += 2 {
 		k, v := args[i], args[i+1]
+		if given[k] {
+			return nil, d.Errf("adapter occi: offer %s given twice", k)
+		}
+		given[k] = true
 		if k == "architecture" {
 			if v != "x86" && v != "x64" {
 				return nil, d.Errf("adapter occi: offer architecture %q must be x86 or x64", v)

@@ -32,11 +32,12 @@ func init() {
 //		policies       <policy>...              # csb.placement.* names: first, cheapest, ...
 //	}
 //
-// machine_config and machine_image may be repeated. The handler serves
+// machine_config, machine_image and policies may be repeated; prefix,
+// max_body_size and a description, once. The handler serves
 // the paths below prefix and passes every other request on, so it needs
 // no matcher.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	return cfparse.Block{Name: "csb_cimi", Options: map[string]cfparse.Option{
+	return cfparse.Block{Name: "csb_cimi", Repeat: []string{"machine_config", "machine_image", "policies"}, Options: map[string]cfparse.Option{
 		"prefix":        cfparse.Path("csb_cimi", &h.Prefix),
 		"max_body_size": cfparse.Parsed(&h.MaxBodySize, cfparse.Size(math.MaxInt64), "csb_cimi: %s %q: want a size such as 64KiB"),
 		"machine_config": func(d *caddyfile.Dispenser) error {

@@ -20,7 +20,7 @@ func init() {
 //		operators <user>...            # may repeat; default none
 //	}
 func (c *Console) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	return cfparse.Block{Name: "csb_console", Options: map[string]cfparse.Option{
+	return cfparse.Block{Name: "csb_console", Repeat: []string{"operators"}, Options: map[string]cfparse.Option{
 		"prefix": cfparse.Path("csb_console", &c.Prefix),
 		"operators": func(d *caddyfile.Dispenser) error {
 			users := d.RemainingArgs()

@@ -38,11 +38,13 @@ func init() {
 //		maintenance_version <semver>            # default none
 //	}
 //
-// plan and platforms may be repeated.
+// plan and platforms may be repeated; every other option, in the block or
+// in a plan, may be given once.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return cfparse.Block{Name: "csb_osb",
 		Single: map[string]*string{"job_route": &h.JobRoute, "broker_id": &h.BrokerID, "maintenance_version": &h.MaintenanceVersion},
 		Lists:  map[string]*[]string{"platforms": &h.Platforms},
+		Repeat: []string{"plan"}, // a plan per name (Provision refuses a name declared twice)
 		Options: map[string]cfparse.Option{
 			"plan": func(d *caddyfile.Dispenser) error {
 				p, err := parsePlan(d)

@@ -62,8 +62,8 @@ func (p *PlacementLeastLoaded) UnmarshalCaddyfile(d *caddyfile.Dispenser) error 
 //		weight <provider> <n>
 //	}]
 func (p *PlacementWeighted) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	return cfparse.Block{Name: "placement weighted", Options: map[string]cfparse.Option{
-		"weight": perProvider(&p.Weights, cfparse.NonNegative, "placement weighted: weight %q of provider %q: want a non-negative integer"),
+	return cfparse.Block{Name: "placement weighted", Repeat: []string{"weight"}, Options: map[string]cfparse.Option{
+		"weight": perProvider("placement weighted", &p.Weights, cfparse.NonNegative, "placement weighted: weight %q of provider %q: want a non-negative integer"),
 	}}.Parse(d)
 }
 
@@ -73,19 +73,22 @@ func (p *PlacementWeighted) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 //		price <provider>[/<service>] <amount>
 //	}]
 func (p *PlacementCheapest) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	return cfparse.Block{Name: "placement cheapest", Options: map[string]cfparse.Option{
-		"price": perProvider(&p.Prices, func(v string) (float64, bool) {
+	return cfparse.Block{Name: "placement cheapest", Repeat: []string{"price"}, Options: map[string]cfparse.Option{
+		"price": perProvider("placement cheapest", &p.Prices, func(v string) (float64, bool) {
 			f, err := strconv.ParseFloat(v, 64)
 			return f, err == nil && f >= 0
 		}, "placement cheapest: price %q of %q: want a non-negative number"),
 	}}.Parse(d)
 }
 
-// perProvider is an option "<name> <provider> <value>" that sets the
-// provider's entry in *m to parse(value); bad words the refusal of the
-// value, with the value and the provider.
-func perProvider[T any](m *map[string]T, parse func(v string) (T, bool), bad string) cfparse.Option {
+// perProvider is an option "<name> <provider> <value>", one line per
+// provider, that sets the provider's entry in *m to parse(value); bad
+// words the refusal of the value, with the value and the provider; what
+// names the policy. A provider given twice would silently take the
+// second value.
+func perProvider[T any](what string, m *map[string]T, parse func(v string) (T, bool), bad string) cfparse.Option {
 	return func(d *caddyfile.Dispenser) error {
+		opt := d.Val()
 		args := d.RemainingArgs()
 		if len(args) != 2 {
 			return d.ArgErr()
@@ -96,6 +99,9 @@ func perProvider[T any](m *map[string]T, parse func(v string) (T, bool), bad str
 		}
 		if *m == nil {
 			*m = map[string]T{}
+		}
+		if _, dup := (*m)[args[0]]; dup {
+			return d.Errf("%s: %s of %q given twice", what, opt, args[0])
 		}
 		(*m)[args[0]] = v
 		return nil

@@ -41,6 +41,8 @@ func init() {
 //		hang
 //		seed              <n>
 //	}
+//
+// Each option may be given once.
 func (s *Sandbox) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	faults := func() *SandboxFaults {
 		if s.Faults == nil {
@@ -106,9 +108,6 @@ func (s *Sandbox) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				}
 				if args[1] == "" {
 					return d.Errf("csb_sandbox: broker_auth needs a user name")
-				}
-				if s.BrokerAuth != nil {
-					return d.Errf("csb_sandbox: broker_auth given twice")
 				}
 				s.BrokerAuth = &SandboxBrokerAuth{Scheme: args[0], Username: args[1], Password: args[2]}
 				return nil

@@ -49,7 +49,8 @@ func init() {
 // Each user line gives one HA1 (hex H(name:realm:password)) for one hash
 // function (MD5, SHA-256 or SHA-512-256); repeat the line for each
 // function the user may use. "caddy digest-hash" prints these lines.
-// htdigest may be repeated.
+// htdigest may be repeated, as algorithms and qop, whose lines add up;
+// every other option may be given once.
 //
 // Keep HA1 values out of the configuration: an HA1 is as good as the
 // password for this realm, and Caddy logs its whole JSON configuration
@@ -77,6 +78,9 @@ func (d *HTTPDigestAuth) UnmarshalCaddyfile(disp *caddyfile.Dispenser) error {
 	return cfparse.Block{Name: "digest_auth", Arg: &d.Realm,
 		Single: map[string]*string{"realm": &d.Realm, "nonce_key": &d.NonceKey},
 		Flags:  map[string]*bool{"userhash": &d.Userhash},
+		// These lines add up (user: an HA1 per hash function); every other
+		// option may be given once.
+		Repeat: []string{"algorithms", "qop", "htdigest", "user"},
 		Options: map[string]cfparse.Option{
 			"algorithms": func(disp *caddyfile.Dispenser) error {
 				args := disp.RemainingArgs()

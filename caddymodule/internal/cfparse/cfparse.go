@@ -1,12 +1,14 @@
 // Package cfparse holds the Caddyfile and module helpers that the csb
 // module packages share: one argument, one positive duration, a block
-// read by a table of its options, options of one value parsed and
-// refused in the module's own words, placeholder expansion of
-// provisioned fields, the parser and registration of a handler or
-// authentication directive and a module's information.
+// read by a table of its options (each given once unless it is a list),
+// options of one value parsed and refused in the module's own words,
+// placeholder expansion of provisioned fields, the parser and
+// registration of a handler or authentication directive and a module's
+// information.
 package cfparse
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -73,14 +75,21 @@ type Option func(d *caddyfile.Dispenser) error
 //		<single> <value>
 //		<list>   <value>...
 //		<flag>
-//		<option> ...          # Options: each reads its own tokens
+//		<option> ...          # Options (or More): each reads its own tokens
 //	}
 //
 // Options in none of the tables go to More, which reports whether it
 // knew the option; an option no one knows is "<Name>: unrecognized
-// option". A single option given again (or given when the argument set
-// it) is "<Name>: <option> given twice": a second value would silently
-// replace the first.
+// option".
+//
+// An option may be given once in a block: given again (or given when the
+// argument set it), it is "<Name>: <option> given twice" at the second,
+// as Caddy's own directives refuse a second lb_policy, since the second
+// value would silently replace the first, or be merged into it. This
+// holds for every option of the block, More's too, but the Lists and
+// the options Repeat names: lists or maps by design, whose lines add up
+// (allowed_hosts, a provider per id, a user line per hash function); one
+// that keys its entries refuses a key given twice itself.
 type Block struct {
 	Name    string  // for errors: "csb_console", "adapter cimi"
 	Arg     *string // where the optional argument goes; nil: no argument
@@ -88,6 +97,7 @@ type Block struct {
 	Lists   map[string]*[]string
 	Flags   map[string]*bool
 	Options map[string]Option
+	Repeat  []string // the options but the Lists that may be given again
 	More    func(d *caddyfile.Dispenser, opt string) (bool, error)
 	// Required names a Single option (or the argument's) that must be
 	// set once the block is read: "<Name>: <Required> is required".
@@ -98,7 +108,7 @@ type Block struct {
 // block.
 func (b Block) Parse(d *caddyfile.Dispenser) error {
 	d.Next() // the directive's name
-	seen := map[string]bool{}
+	var given []string
 	if d.NextArg() {
 		if b.Arg == nil {
 			return d.ArgErr()
@@ -106,14 +116,14 @@ func (b Block) Parse(d *caddyfile.Dispenser) error {
 		*b.Arg = d.Val()
 		for opt, dst := range b.Single {
 			if dst == b.Arg {
-				seen[opt] = true
+				given = append(given, opt)
 			}
 		}
 	}
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	if err := b.body(d, seen); err != nil {
+	if err := b.Body(d, given...); err != nil {
 		return err
 	}
 	if b.Required != "" && *b.Single[b.Required] == "" {
@@ -122,16 +132,16 @@ func (b Block) Parse(d *caddyfile.Dispenser) error {
 	return nil
 }
 
-// Body reads the block of the directive or option d stands at.
-func (b Block) Body(d *caddyfile.Dispenser) error {
-	return b.body(d, map[string]bool{})
-}
-
-// body reads the block; seen are the single options already set.
-func (b Block) body(d *caddyfile.Dispenser, seen map[string]bool) error {
+// Body reads the block of the directive or option d stands at; given
+// are the options its arguments already gave (xml strict gives mode).
+func (b Block) Body(d *caddyfile.Dispenser, given ...string) error {
+	seen := map[string]bool{}
+	for _, opt := range given {
+		seen[opt] = true
+	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		opt := d.Val()
-		if b.Single[opt] != nil {
+		if b.Lists[opt] == nil && !slices.Contains(b.Repeat, opt) {
 			if seen[opt] && b.Name == "" {
 				return d.Errf("%s given twice", opt)
 			}

@@ -33,3 +33,49 @@ func TestSingleGivenTwice(t *testing.T) {
 		t.Fatalf("read again: %v, uri %q", err, uri)
 	}
 }
+
+// TestEveryOptionOnce: not only a Single option but a flag, an option
+// reading its own tokens and one More knows used to take a second
+// occurrence silently (the second value won, a flag was set twice);
+// only the Lists and the options Repeat names may repeat.
+func TestEveryOptionOnce(t *testing.T) {
+	block := func(c *blockConf, rows *[]string) Block {
+		b := c.block("")
+		b.Options["row"] = func(d *caddyfile.Dispenser) error {
+			*rows = append(*rows, d.RemainingArgs()...)
+			return nil
+		}
+		b.Repeat = []string{"row"}
+		b.More = func(d *caddyfile.Dispenser, opt string) (bool, error) {
+			d.RemainingArgs()
+			return opt == "more", nil
+		}
+		return b
+	}
+	for in, want := range map[string]string{
+		"demo {\n flag\n flag\n}":              "demo: flag given twice, at Testfile:3",
+		"demo {\n prefix /a\n prefix /b\n}":    "demo: prefix given twice, at Testfile:3",
+		"demo {\n more 1\n list x\n more 2\n}": "demo: more given twice, at Testfile:4",
+		"demo {\n colour red\n colour blue\n}": `demo: unrecognized option "colour"`,
+	} {
+		var c blockConf
+		var rows []string
+		err := block(&c, &rows).Parse(caddyfile.NewTestDispenser(in))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: got %v, want %q", in, err, want)
+		}
+	}
+	var c blockConf
+	var rows []string
+	in := "demo {\n list a\n list b\n row 1\n row 2\n more\n}"
+	if err := block(&c, &rows).Parse(caddyfile.NewTestDispenser(in)); err != nil || strings.Join(c.List, ",") != "a,b" || strings.Join(rows, ",") != "1,2" {
+		t.Fatalf("lists and Repeat repeated: %v, list %q, rows %q", err, c.List, rows)
+	}
+	// Body's given: the options the directive's arguments gave.
+	d := caddyfile.NewTestDispenser("demo strict {\n single lenient\n}")
+	d.Next()
+	d.NextArg()
+	if err := block(&c, &rows).Body(d, "single"); err == nil || !strings.Contains(err.Error(), "demo: single given twice, at Testfile:2") {
+		t.Fatalf("given by the argument: %v", err)
+	}
+}
