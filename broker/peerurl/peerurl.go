@@ -540,7 +540,7 @@ func parseAdmin(s string) (adminAddr, bool) {
 	a := adminAddr{port: numericPort(port)}
 	switch ip, err := netip.ParseAddr(host); {
 	case err == nil && !ip.IsUnspecified():
-		a.ip = ip.Unmap()
+		a.ip = ip.Unmap().WithZone("") // see isAdmin
 	case err == nil, host == "":
 		// every interface: any address of this machine
 	case host == "localhost":
@@ -567,7 +567,11 @@ func numericPort(port string) string {
 // unspecified and this machine's interface addresses; one on a host name
 // other than localhost by that name's addresses at the time of the check.
 func (p *Policy) isAdmin(ip netip.Addr, port string) bool {
-	ip = ip.Unmap()
+	// A link-local address is dialled with a zone ("fe80::1%eth0", or
+	// "%2"), which the interface list and the admin's own address may
+	// spell otherwise or not carry: compare addresses without it, or a
+	// machine's own link-local address would not be this machine's.
+	ip = ip.Unmap().WithZone("")
 	// The port of a URL or dial address may carry leading zeros, which
 	// the dialer ignores: compare numbers, not spellings.
 	port = numericPort(port)
@@ -590,7 +594,7 @@ func (p *Policy) isAdmin(ip netip.Addr, port string) bool {
 			addrs, err := p.resolver.LookupNetIP(context.Background(), "ip", a.name)
 			if err == nil {
 				for _, x := range addrs {
-					if x.Unmap() == ip {
+					if x.Unmap().WithZone("") == ip {
 						return true
 					}
 				}
@@ -604,10 +608,14 @@ func (p *Policy) isAdmin(ip netip.Addr, port string) bool {
 	return false
 }
 
-// isLocal reports whether ip is an address of one of this machine's
-// interfaces.
+// interfaceAddrs lists this machine's interface addresses (a variable
+// so that tests can give a machine of their own).
+var interfaceAddrs = net.InterfaceAddrs
+
+// isLocal reports whether ip (without a zone) is an address of one of
+// this machine's interfaces.
 func isLocal(ip netip.Addr) bool {
-	addrs, err := net.InterfaceAddrs()
+	addrs, err := interfaceAddrs()
 	if err != nil {
 		return false
 	}
