@@ -57,3 +57,25 @@ func TestPublicDeprecatedIPv6Ranges(t *testing.T) {
 		}
 	}
 }
+
+// TestPublic6to4: a 6to4 address (2002::/16, RFC 3056) carries the IPv4
+// address its packets are sent to, encapsulated, by a host with a 6to4
+// tunnel (a sit interface, as for the IPv4-compatible addresses above):
+// 2002:7f00:1:: goes to 127.0.0.1, 2002:a9fe:a9fe:: to the metadata
+// service. It is judged by that address, as NAT64 ones are. 100::/64 is
+// discard-only (RFC 6666).
+func TestPublic6to4(t *testing.T) {
+	for _, s := range []string{"2002:7f00:1::1", "2002:a9fe:a9fe::", "2002:a00:1:1::5", "2002:c0a8:101::1", "100::1"} {
+		if Public(netip.MustParseAddr(s)) {
+			t.Errorf("%s is public", s)
+		}
+	}
+	if !Public(netip.MustParseAddr("2002:808:808::1")) {
+		t.Error("2002:808:808::1 (6to4 of 8.8.8.8) is not public")
+	}
+	p := mustPolicy(t, Config{AllowedHosts: []string{"[2002:7f00:1::1]"}})
+	u, _ := url.Parse("http://[2002:7f00:1::1]/")
+	if err := p.CheckResolved(context.Background(), u); !errors.Is(err, ErrAddress) {
+		t.Errorf("6to4 of 127.0.0.1: %v, want it refused", err)
+	}
+}

@@ -638,24 +638,32 @@ var nonPublic = []netip.Prefix{
 	netip.MustParsePrefix("64:ff9b:1::/48"),  // local-use NAT64
 	netip.MustParsePrefix("::/96"),           // IPv4-compatible (deprecated, RFC 4291): ::10.0.0.1 over a sit tunnel
 	netip.MustParsePrefix("fec0::/10"),       // site-local (deprecated, RFC 3879)
+	netip.MustParsePrefix("100::/64"),        // discard-only (RFC 6666)
 	netip.MustParsePrefix("2001:db8::/32"),   // documentation
 	netip.MustParsePrefix("192.0.2.0/24"),    // documentation
 	netip.MustParsePrefix("198.51.100.0/24"), // documentation
 	netip.MustParsePrefix("203.0.113.0/24"),  // documentation
 }
 
-var nat64 = netip.MustParsePrefix("64:ff9b::/96")
+var (
+	nat64  = netip.MustParsePrefix("64:ff9b::/96")
+	sixTo4 = netip.MustParsePrefix("2002::/16")
+)
 
 // Public reports whether an address is a public unicast address: not
 // loopback, private, link-local (which includes the 169.254.169.254
 // metadata service), multicast, unspecified, shared, documentation or
-// reserved. IPv4-mapped and NAT64 (64:ff9b::/96) IPv6 addresses are
-// judged by the IPv4 address they carry.
+// reserved. IPv4-mapped, NAT64 (64:ff9b::/96) and 6to4 (2002::/16) IPv6
+// addresses are judged by the IPv4 address they carry: a host with a
+// 6to4 tunnel sends 2002:7f00:1::'s packets, encapsulated, to 127.0.0.1.
 func Public(ip netip.Addr) bool {
 	ip = ip.Unmap()
 	if ip.Is6() && nat64.Contains(ip) {
 		b := ip.As16()
 		ip = netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]})
+	} else if ip.Is6() && sixTo4.Contains(ip) {
+		b := ip.As16()
+		ip = netip.AddrFrom4([4]byte{b[2], b[3], b[4], b[5]})
 	}
 	if !ip.IsValid() || ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
 		ip.IsInterfaceLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified() {
