@@ -55,10 +55,10 @@ func resourceKind(res *contract.Resource) string {
 // front requests themselves: the endpoint's path and the cleaned route
 // path below it, never anything beside or above it. The provider's
 // credentials go only to an upstream the peer URL policy accepts.
-func (h *JobRoute) frontGeneric(r *http.Request, ep jobs.Endpoint) (*url.URL, string, *digest.Transport, error) {
+func (h *JobRoute) frontGeneric(r *http.Request, ep jobs.Endpoint) (*url.URL, upstreamAddr, *digest.Transport, error) {
 	bu, err := url.Parse(ep.URL)
 	if err != nil || bu.Host == "" || (bu.Scheme != "http" && bu.Scheme != "https") {
-		return nil, "", nil, &contract.Error{Kind: contract.KindNotFound, Status: http.StatusNotFound, Op: "proxy", Err: errors.New("this job has no native endpoint to front")}
+		return nil, upstreamAddr{}, nil, &contract.Error{Kind: contract.KindNotFound, Status: http.StatusNotFound, Op: "proxy", Err: errors.New("this job has no native endpoint to front")}
 	}
 	// The job's endpoint is the root of what it may reach; r's path is
 	// clean (contract.CleanRoutePath), so base + path stays below it.
@@ -66,32 +66,48 @@ func (h *JobRoute) frontGeneric(r *http.Request, ep jobs.Endpoint) (*url.URL, st
 	setPath(r, base+r.URL.EscapedPath())
 	r.URL.Scheme, r.URL.Host, r.Host = bu.Scheme, bu.Host, bu.Host
 	upstream := &url.URL{Scheme: bu.Scheme, Host: bu.Host}
-	dial, err := h.checkUpstream(ep.ProviderID, upstream, r)
+	addr, err := h.checkUpstream(ep.ProviderID, upstream, r)
 	if err != nil {
-		return nil, "", nil, err
+		return nil, upstreamAddr{}, nil, err
 	}
 	dt, err := h.addProviderAuth(r, ep.ProviderID, upstream)
-	return upstream, dial, dt, err
+	return upstream, addr, dt, err
+}
+
+// upstreamAddr is where the reverse proxy may connect for an upstream
+// the peer URL check accepted.
+type upstreamAddr struct {
+	// dial is the address handed to the reverse proxy: for plain HTTP,
+	// pinned; for HTTPS, the upstream's name, which the provider's
+	// certificate is verified against.
+	dial string
+	// pinned is the address the check judged (ip:port), or the name of a
+	// configured origin (which the check trusts whatever it resolves
+	// to). The reverse proxy dials it for HTTPS too when its transport
+	// does not verify the certificate against the name it dials
+	// (JobUpstreams.pin).
+	pinned string
 }
 
 // checkUpstream refuses (403) an upstream the peer URL policy does not
 // accept for the provider, before any credential is added or any request
-// made toward it. It returns the address the reverse proxy is to dial:
+// made toward it. It returns the addresses the reverse proxy may dial:
 // for plain HTTP to a host that is not a configured origin, an address
 // the check judged, not the name, which the proxy would resolve again
 // (DNS rebinding: a name that answered a public address to the check and
 // a private one to the proxy's lookup). HTTPS keeps the name, which the
-// provider's certificate is verified against.
-func (h *JobRoute) checkUpstream(providerID string, upstream *url.URL, r *http.Request) (string, error) {
+// provider's certificate is verified against, unless the reverse proxy's
+// transport verifies no such thing (see upstreamAddr.pinned).
+func (h *JobRoute) checkUpstream(providerID string, upstream *url.URL, r *http.Request) (upstreamAddr, error) {
 	target := &url.URL{Scheme: upstream.Scheme, Host: upstream.Host, Path: r.URL.Path, RawPath: r.URL.RawPath}
-	dial, err := h.app.PeerDialAddress(providerID, target)
+	pinned, err := h.app.PeerDialAddress(providerID, target)
 	if err != nil {
-		return "", &contract.Error{Kind: contract.KindClient, Status: http.StatusForbidden, Op: "proxy", Err: fmt.Errorf("the job's native endpoint is refused: %w", err)}
+		return upstreamAddr{}, &contract.Error{Kind: contract.KindClient, Status: http.StatusForbidden, Op: "proxy", Err: fmt.Errorf("the job's native endpoint is refused: %w", err)}
 	}
 	if !strings.EqualFold(upstream.Scheme, "http") {
-		return dialAddress(upstream), nil
+		return upstreamAddr{dial: dialAddress(upstream), pinned: pinned}, nil
 	}
-	return dial, nil
+	return upstreamAddr{dial: pinned, pinned: pinned}, nil
 }
 
 // addProviderAuth adds the provider's credentials to r, bound for

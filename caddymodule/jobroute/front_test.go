@@ -79,10 +79,11 @@ func TestFrontPinsTheCheckedAddress(t *testing.T) {
 	}
 	u := &JobRoute{app: &caddymodule.App{Providers: []*caddymodule.Provider{p}}}
 	r, _ := http.NewRequest("GET", "http://consumer.invalid/x", nil)
-	_, dial, _, err := u.frontGeneric(r, jobs.Endpoint{ProviderID: "named", URL: "http://localhost:9/svc/"})
+	_, addr, _, err := u.frontGeneric(r, jobs.Endpoint{ProviderID: "named", URL: "http://localhost:9/svc/"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	dial := addr.dial
 	if host, port, _ := net.SplitHostPort(dial); port != "9" || net.ParseIP(host) == nil || !net.ParseIP(host).IsLoopback() {
 		t.Fatalf("dial %q, want localhost's checked loopback address, port 9", dial)
 	}
@@ -90,7 +91,7 @@ func TestFrontPinsTheCheckedAddress(t *testing.T) {
 		t.Fatalf("Host %q, want the endpoint's name", r.Host)
 	}
 	r, _ = http.NewRequest("GET", "http://consumer.invalid/x", nil)
-	if _, dial, _, err = u.frontGeneric(r, jobs.Endpoint{ProviderID: "named", URL: "https://localhost/svc/"}); err != nil || dial != "localhost:443" {
-		t.Fatalf("https: dial %q %v, want the name", dial, err)
+	if _, addr, _, err = u.frontGeneric(r, jobs.Endpoint{ProviderID: "named", URL: "https://localhost/svc/"}); err != nil || addr.dial != "localhost:443" {
+		t.Fatalf("https: dial %q %v, want the name", addr.dial, err)
 	}
 }

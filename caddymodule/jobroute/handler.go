@@ -51,6 +51,12 @@ func init() {
 // it, not the upstream, decides whether TLS is spoken, so the source
 // refuses (and logs) an https upstream behind a transport without tls
 // rather than send the provider's credentials in cleartext to port 443.
+// An https upstream on a host of allowed_hosts is dialled by its name,
+// which the provider's certificate is verified against, but at the
+// address the peer URL check judged when the transport verifies no such
+// thing (tls_insecure_skip_verify, or tls_server_name): a name resolved
+// again could lead inside (DNS rebinding). Such an upstream then gets no
+// SNI unless tls_server_name sets one.
 //
 // A refused request is answered by Caddy's error handling: the handler
 // returns caddyhttp.Error with the status and the reason, so its body is
@@ -232,7 +238,7 @@ func (h *JobRoute) resolve(r *http.Request) (*routed, error) {
 	}
 	setPath(r, rest)
 	var upstream *url.URL
-	var dial string
+	var addr upstreamAddr
 	var dt *digest.Transport
 	ad, ok := h.app.AdapterFor(ep.ProviderID, resourceKind(ep.Resource))
 	if !ok {
@@ -242,27 +248,34 @@ func (h *JobRoute) resolve(r *http.Request) (*routed, error) {
 		if upstream, err = f.Front(r.Context(), r, ep.Resource); err != nil {
 			return nil, err
 		}
-		if dial, err = h.checkUpstream(ep.ProviderID, upstream, r); err != nil {
+		if addr, err = h.checkUpstream(ep.ProviderID, upstream, r); err != nil {
 			return nil, err
 		}
 		if ba, ok := ad.(contract.BrokerAuthenticated); ok && ba.BrokerAuthenticates() {
 			dt, err = h.addProviderAuth(r, ep.ProviderID, upstream)
 		}
 	} else {
-		upstream, dial, dt, err = h.frontGeneric(r, ep)
+		upstream, addr, dt, err = h.frontGeneric(r, ep)
 	}
 	if err != nil {
 		return nil, err
 	}
-	up := &reverseproxy.Upstream{Dial: dial}
-	// The source behind (JobUpstreams) refuses an https upstream when the
-	// reverse proxy's transport has no tls, and an http one when it has.
-	rt := &routed{provider: ep.ProviderID, upstreams: []*reverseproxy.Upstream{up}, scheme: strings.ToLower(upstream.Scheme), digest: dt}
+	rt := newRouted(ep.ProviderID, upstream, addr, dt)
 	if fr, ok := ad.(contract.FrontReauthenticator); ok {
 		res := ep.Resource
 		rt.reauth = func(ctx context.Context, r *http.Request) error { return fr.FrontRefused(ctx, r, res) }
 	}
 	return rt, nil
+}
+
+// newRouted is what the handler leaves the source for a request going to
+// upstream at addr. The source behind (JobUpstreams) refuses an https
+// upstream when the reverse proxy's transport has no tls, and an http one
+// when it has, and dials an https one at the address the peer URL check
+// judged when the transport does not verify the name.
+func newRouted(providerID string, upstream *url.URL, addr upstreamAddr, dt *digest.Transport) *routed {
+	up := &reverseproxy.Upstream{Dial: addr.dial}
+	return &routed{provider: providerID, upstreams: []*reverseproxy.Upstream{up}, scheme: strings.ToLower(upstream.Scheme), pinned: addr.pinned, digest: dt}
 }
 
 // scopedJob returns the one job the authenticated credential may reach

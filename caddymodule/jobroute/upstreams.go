@@ -65,6 +65,7 @@ type routed struct {
 	provider  string
 	upstreams []*reverseproxy.Upstream
 	scheme    string            // the upstream's scheme, http or https
+	pinned    string            // the address the peer URL check judged (upstreamAddr.pinned)
 	digest    *digest.Transport // the provider's Digest client, when it answers challenges for the route
 	tried     bool              // the source has handed out upstreams once: later calls are retries
 	// reauth, for an adapter's own credential (contract.FrontReauthenticator),
@@ -128,6 +129,7 @@ func (u *JobUpstreams) GetUpstreams(r *http.Request) ([]*reverseproxy.Upstream, 
 	}
 	if !rt.tried {
 		rt.tried = true
+		u.pin(rt)
 		return rt.upstreams, nil
 	}
 	// A retry: the reverse proxy provisioned the upstream on this
@@ -198,6 +200,32 @@ func (u *JobUpstreams) checkScheme(rt *routed) error {
 		return fmt.Errorf("provider %s: the job's upstream is http but the reverse proxy's transport uses tls on port %s", rt.provider, port)
 	}
 	return nil
+}
+
+// pin has the reverse proxy dial an https upstream at the address the
+// peer URL check judged, not at its name, when the reverse proxy's
+// transport does not verify the provider's certificate against the name
+// it dials: with tls_insecure_skip_verify, or a tls_server_name, a name
+// resolving to a public address for the check and to 127.0.0.1 or the
+// internal network for the proxy's own lookup (DNS rebinding) would be
+// served by whatever listens there. Pinned, the upstream gets no SNI
+// unless tls_server_name sets one. A transport of unknown kind is not
+// trusted to verify the name either.
+func (u *JobUpstreams) pin(rt *routed) {
+	if rt.scheme != "https" || rt.pinned == "" || len(rt.upstreams) != 1 || u.verifiesDialledName() {
+		return
+	}
+	rt.upstreams[0].Dial = rt.pinned
+}
+
+// verifiesDialledName reports whether the reverse proxy's transport
+// verifies an upstream's certificate against the host name it dials.
+func (u *JobUpstreams) verifiesDialledName() bool {
+	if u.proxy == nil {
+		return false
+	}
+	t, ok := u.proxy.Transport.(*reverseproxy.HTTPTransport)
+	return ok && t.TLS != nil && !t.TLS.InsecureSkipVerify && t.TLS.ServerName == ""
 }
 
 // Interface guards.
