@@ -16,7 +16,11 @@ import (
 )
 
 // Quotas (Config.Quota) are checked when a new job (a create or a COPY's
-// new job) is admitted, before its first record is written.
+// new job) is admitted, before its first record is written; when a job's
+// lease is renewed (an update without changes), for the spend the longer
+// lease adds; when a job is moved, for the spend its new provider's price
+// adds over the lease the move grants; and when an update resizes a job
+// (checkResize).
 //
 // In a cluster, two instances must not both admit the last slot of a
 // scope. Each scope that applies to the owner has a store lock
@@ -24,7 +28,10 @@ import (
 // counts what the scope's members hold by reading their jobs through the
 // owner index, and, when the job fits, writes the job's index key and its
 // first record before letting go: the next instance to take the lock
-// counts it.
+// counts it. A renewal and a move do the same: they write the renewed
+// lease, or the move's operation (which standing counts at the new
+// price), before letting go. Every one of them holds the job's lock
+// first, then the scopes' locks.
 
 // quotaLockName returns the lock of a scope.
 func quotaLockName(key string) string { return "quota-" + ownerHash(key) }
@@ -64,9 +71,14 @@ func (m *Manager) standing(ctx context.Context, s quota.Scope, now time.Time, ex
 			switch {
 			case j.Status == StatusSuccess:
 				st.Held = st.Held.Add(usageOf(j))
-				if c := j.Cost; c != nil && !c.Final() && j.Expires.After(now) {
-					st.Committed += c.Rate() * j.Expires.Sub(now).Hours()
+				committed := m.committed(j, now)
+				if j.Op != nil && j.Op.Kind == OpMove {
+					// A move in progress was admitted at its new price for
+					// the lease it grants (admitMove): count that, or what
+					// the job commits now if that is more.
+					committed = max(committed, m.askOf(j).Cost)
 				}
+				st.Committed += committed
 			case j.Status.InFlight():
 				st.Held = st.Held.Add(usageOf(j))
 				if c := j.Cost; c == nil || c.Final() {
@@ -76,6 +88,53 @@ func (m *Manager) standing(ctx context.Context, s quota.Scope, now time.Time, ex
 		}
 	}
 	return st, nil
+}
+
+// committed returns what job j, holding resources, will cost from now
+// until its lease ends at its current rate.
+func (m *Manager) committed(j *Job, now time.Time) float64 {
+	if c := j.Cost; c != nil && !c.Final() && j.Expires.After(now) {
+		return c.Rate() * j.Expires.Sub(now).Hours()
+	}
+	return 0
+}
+
+// lockScopes takes the locks of scopes in their order (Scope.Key, as
+// Policy.Scopes sorts them). On failure it has released what it took
+// and names the scope it could not lock.
+func (m *Manager) lockScopes(ctx context.Context, scopes []quota.Scope) (unlock func(), busy *quota.Scope, err error) {
+	var unlocks []func()
+	unlock = func() {
+		for i := len(unlocks) - 1; i >= 0; i-- {
+			unlocks[i]()
+		}
+	}
+	for i, s := range scopes {
+		u, err := m.lock(ctx, quotaLockName(s.Key), m.c().LockWait)
+		if err != nil {
+			unlock()
+			return nil, &scopes[i], err
+		}
+		unlocks = append(unlocks, u)
+	}
+	return unlock, nil, nil
+}
+
+// checkScopes checks what ask adds to job j's owner against every scope,
+// counting every job of the scopes' members (j included, as stored), the
+// scopes' locks held by the caller.
+func (m *Manager) checkScopes(ctx context.Context, scopes []quota.Scope, ask quota.Ask) (*quota.Refusal, error) {
+	now := m.now()
+	for _, s := range scopes {
+		st, err := m.standing(ctx, s, now, "")
+		if err != nil {
+			return nil, err
+		}
+		if r := quota.Check(s, st, ask); r != nil {
+			return r, nil
+		}
+	}
+	return nil, nil
 }
 
 // checkQuota checks new job j against every scope of its owner, the
@@ -104,19 +163,9 @@ func (m *Manager) admitQuota(ctx context.Context, j *Job) (res *Result, unlock f
 	if len(scopes) == 0 {
 		return nil, func() {}, false, nil
 	}
-	var unlocks []func()
-	unlock = func() {
-		for i := len(unlocks) - 1; i >= 0; i-- {
-			unlocks[i]()
-		}
-	}
-	for _, s := range scopes {
-		u, err := m.lock(ctx, quotaLockName(s.Key), m.c().LockWait)
-		if err != nil {
-			unlock()
-			return nil, nil, false, fmt.Errorf("%w: locking the quota of %s: %v", ErrNotRecorded, s.Name, err)
-		}
-		unlocks = append(unlocks, u)
+	unlock, busy, err := m.lockScopes(ctx, scopes)
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("%w: locking the quota of %s: %v", ErrNotRecorded, busy.Name, err)
 	}
 	r, err := m.checkQuota(ctx, scopes, j)
 	if err != nil {
@@ -173,12 +222,22 @@ func (m *Manager) LeaseFor(lease time.Duration) time.Duration {
 	return time.Duration(m.leaseSeconds(lease)) * time.Second
 }
 
+// extension returns what renewing job j's lease for lease from now adds
+// to the spend the job commits, at rate per hour from now on: the new
+// lease's cost less what the job commits now (never below zero: a
+// renewal that shortens the lease, or lowers the rate, adds nothing).
+func (m *Manager) extension(j *Job, rate float64, lease time.Duration, now time.Time) float64 {
+	return max(0, rate*lease.Hours()-m.committed(j, now))
+}
+
 // checkResize checks an update that makes job j hold merged against the
 // quotas of its owner: only what grows is asked for (a job that shrinks
-// is never refused), and the spend the growth adds for the job's lease.
-// It answers 409 naming the limit. The caller holds j's lock; the scopes'
-// locks are held for the check only, so two resizes at once on two
-// instances of a cluster may both pass.
+// is never refused for what it holds), and the spend the update adds: the
+// job's new rate for the lease the update renews, less what the job
+// commits now. It answers 409 naming the limit. The caller holds j's
+// lock; the scopes' locks are held for the check only (the update calls
+// the provider before it is recorded), so two resizes at once may both
+// pass.
 func (m *Manager) checkResize(ctx context.Context, j *Job, merged *csbmsg.ServiceRequest) (*Result, error) {
 	scopes := m.c().Quota.Scopes(j.Owner)
 	if len(scopes) == 0 {
@@ -194,36 +253,93 @@ func (m *Manager) checkResize(ctx context.Context, j *Job, merged *csbmsg.Servic
 	}
 	ask := quota.Ask{Usage: quota.Usage{Cores: grow(before.Cores, after.Cores), MemoryGB: grow(before.MemoryGB, after.MemoryGB),
 		StorageGB: grow(before.StorageGB, after.StorageGB)}}
-	if ask.Usage == (quota.Usage{}) {
+	now := m.now()
+	if c := j.Cost; c != nil && !c.Final() {
+		// An update renews the lease: what it adds is the new rate for
+		// the whole lease, less what the job commits now.
+		ask.Cost = m.extension(j, c.Price*after.Units(m.costUnit(j.Kind)), time.Duration(j.LeaseSeconds)*time.Second, now)
+	}
+	if ask.Usage == (quota.Usage{}) && ask.Cost <= 0 {
 		return nil, nil
 	}
-	if c := j.Cost; c != nil && !c.Final() {
-		unit := m.costUnit(j.Kind)
-		ask.Cost = c.Price * (after.Units(unit) - before.Units(unit)) * (time.Duration(j.LeaseSeconds) * time.Second).Hours()
+	unlock, busy, err := m.lockScopes(ctx, scopes)
+	if err != nil {
+		return result(csbmsg.StatusCannotUpdateResource, j, "cannot update job %s: the quota of %s is busy; try again", j.ID, busy.Name), nil
 	}
-	var unlocks []func()
-	defer func() {
-		for i := len(unlocks) - 1; i >= 0; i-- {
-			unlocks[i]()
-		}
-	}()
-	for _, s := range scopes {
-		u, err := m.lock(ctx, quotaLockName(s.Key), m.c().LockWait)
-		if err != nil {
-			return result(csbmsg.StatusCannotUpdateResource, j, "cannot update job %s: the quota of %s is busy; try again", j.ID, s.Name), nil
-		}
-		unlocks = append(unlocks, u)
+	defer unlock()
+	r, err := m.checkScopes(ctx, scopes, ask)
+	if err != nil {
+		return nil, err
 	}
-	now := m.now()
-	for _, s := range scopes {
-		st, err := m.standing(ctx, s, now, "")
-		if err != nil {
-			return nil, err
-		}
-		if r := quota.Check(s, st, ask); r != nil {
-			m.logger.Info("job update refused: quota exceeded", zap.String("owner", j.Owner), zap.String("job_id", j.ID), zap.String("scope", r.Scope), zap.String("limit", r.Limit))
-			return result(csbmsg.StatusCannotUpdateResource, j, "cannot update job %s: %s", j.ID, r.Reason), nil
-		}
+	if r != nil {
+		m.logger.Info("job update refused: quota exceeded", zap.String("owner", j.Owner), zap.String("job_id", j.ID), zap.String("scope", r.Scope), zap.String("limit", r.Limit))
+		return result(csbmsg.StatusCannotUpdateResource, j, "cannot update job %s: %s", j.ID, r.Reason), nil
 	}
 	return nil, nil
+}
+
+// admitRenewal checks the renewal of job j's lease (j.LeaseSeconds from
+// now) against the quotas of its owner, for the spend the longer lease
+// adds at the job's rate (its price × units, as its cost accrues). The
+// caller holds j's lock. Over a limit it answers 409 naming it, as a
+// resize is refused. Otherwise it returns the unlock function of the
+// scopes' locks, to call once the renewed lease is recorded: a renewal
+// at the same time (of another job of the scope, on any instance) counts
+// this one's lease, so two renewals never both pass a limit only one of
+// them fits in.
+func (m *Manager) admitRenewal(ctx context.Context, j *Job) (res *Result, unlock func(), err error) {
+	scopes := m.c().Quota.Scopes(j.Owner)
+	c := j.Cost
+	if len(scopes) == 0 || c == nil || c.Final() {
+		return nil, func() {}, nil // no limit, or the job costs nothing
+	}
+	unlock, busy, err := m.lockScopes(ctx, scopes)
+	if err != nil {
+		return result(csbmsg.StatusCannotUpdateResource, j, "cannot renew the lease of job %s: the quota of %s is busy; try again", j.ID, busy.Name), nil, nil
+	}
+	// The job as stored: the renewal counts what it adds to that.
+	ask := quota.Ask{Cost: m.extension(j, c.Rate(), time.Duration(j.LeaseSeconds)*time.Second, m.now())}
+	r, err := m.checkScopes(ctx, scopes, ask)
+	if err != nil || r != nil {
+		unlock()
+		if r != nil {
+			m.logger.Info("job lease renewal refused: quota exceeded", zap.String("owner", j.Owner), zap.String("job_id", j.ID), zap.String("scope", r.Scope), zap.String("limit", r.Limit))
+			return result(csbmsg.StatusCannotUpdateResource, j, "cannot renew the lease of job %s: %s", j.ID, r.Reason), nil, nil
+		}
+		return nil, nil, err
+	}
+	return nil, unlock, nil
+}
+
+// admitMove checks the move of job j to the providers of plan against the
+// quotas of its owner, for the spend it adds: a move grants the job a new
+// lease (j.LeaseSeconds) at the new provider, priced as a create is (the
+// first provider of the plan, askOf), less what the job commits now at its
+// current rate. The caller holds j's lock. Over a limit it answers 408
+// naming it, as a create is refused. Otherwise it returns the unlock
+// function of the scopes' locks, to call once the move's operation is
+// recorded (standing counts a job being moved at its new price).
+func (m *Manager) admitMove(ctx context.Context, j *Job, plan []PlanEntry) (res *Result, unlock func(), err error) {
+	scopes := m.c().Quota.Scopes(j.Owner)
+	if len(scopes) == 0 {
+		return nil, func() {}, nil
+	}
+	moved := *j
+	moved.Plan = plan
+	ask := quota.Ask{Cost: m.askOf(&moved).Cost}
+	unlock, busy, err := m.lockScopes(ctx, scopes)
+	if err != nil {
+		return result(csbmsg.StatusUnableToFindResource, j, "cannot move job %s: the quota of %s is busy; try again", j.ID, busy.Name), nil, nil
+	}
+	ask.Cost = max(0, ask.Cost-m.committed(j, m.now()))
+	r, err := m.checkScopes(ctx, scopes, ask)
+	if err != nil || r != nil {
+		unlock()
+		if r != nil {
+			m.logger.Info("job move refused: quota exceeded", zap.String("owner", j.Owner), zap.String("job_id", j.ID), zap.String("scope", r.Scope), zap.String("limit", r.Limit))
+			return result(csbmsg.StatusUnableToFindResource, j, "cannot move job %s: %s", j.ID, r.Reason), nil, nil
+		}
+		return nil, nil, err
+	}
+	return nil, unlock, nil
 }

@@ -1005,11 +1005,22 @@ func (m *Manager) Move(ctx context.Context, owner, id string, opt CreateOptions)
 		r.Job = j
 		return r, nil
 	}
-	j.Plan = planOf(d, m.c().MaxAttempts)
+	plan := planOf(d, m.c().MaxAttempts)
+	// The new provider's price for the lease the move grants is spend:
+	// the quotas are checked, and their locks held until the move is
+	// recorded (limits.go). A refused move leaves the job as it is.
+	res, unlockQuota, err := m.admitMove(ctx, j, plan)
+	if res != nil || err != nil {
+		unlock()
+		return res, err
+	}
+	j.Plan = plan
 	j.Decision = d.Summary()
 	j.Op = &Op{Kind: OpMove, Instance: m.instance, Started: m.now(), OldProvider: j.ProviderID, OldService: j.Service, OldResource: j.Resource}
 	j.Reason = fmt.Sprintf("moving from %s: %s", j.ProviderID, d.Summary())
-	if err := m.save(ctx, j); err != nil {
+	err = m.save(ctx, j)
+	unlockQuota()
+	if err != nil {
 		unlock()
 		return nil, err
 	}
@@ -1085,18 +1096,35 @@ func (m *Manager) Update(ctx context.Context, owner, id string, req *csbmsg.Serv
 		return res, err
 	}
 	defer unlock()
+	stored := j.LeaseSeconds
 	if lease > 0 {
 		j.LeaseSeconds = m.leaseSeconds(lease)
+	}
+	// A refusal leaves the job as it is stored.
+	refused := func(r *Result) *Result {
+		if r != nil && r.Status != csbmsg.StatusOK {
+			j.LeaseSeconds = stored
+		}
+		return r
 	}
 	upd := *req
 	upd.JobInfo = nil
 	why, held := m.heldBack(j.ProviderID, j.ServiceID)
 	if !changes(&j.Request, &upd) {
+		if !held {
+			if r := m.renewChecked(ctx, j); r != nil {
+				return r, nil
+			}
+		}
+		// The longer lease is spend: the quotas are checked, and their
+		// locks held until the renewed lease is recorded (limits.go).
+		r, unlockQuota, err := m.admitRenewal(ctx, j)
+		if r != nil || err != nil {
+			return refused(r), err
+		}
+		defer unlockQuota()
 		if held {
 			return m.renewHeld(j, why), nil
-		}
-		if r := m.renewChecked(ctx, j); r != nil {
-			return r, nil
 		}
 		j.Expires = m.now().Add(time.Duration(j.LeaseSeconds) * time.Second)
 		j.Reason = "lease renewed"
@@ -1118,7 +1146,7 @@ func (m *Manager) Update(ctx context.Context, owner, id string, req *csbmsg.Serv
 		return result(csbmsg.StatusCannotUpdateResource, j, "cannot update job %s: provider %s has no adapter configured", j.ID, j.ProviderID), nil
 	}
 	if r, err := m.checkResize(ctx, j, &merged); r != nil || err != nil {
-		return r, err
+		return refused(r), err
 	}
 	if f := m.updateUnhonoured(ad, j, &upd); len(f) > 0 {
 		if !m.c().IgnoreUnhonoured {
