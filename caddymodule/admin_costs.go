@@ -38,7 +38,7 @@ type adminCosts struct {
 const costsPageSize = jobs.MaxPageSize
 
 // adminCostTotal is a total by owner or by provider (a job that moved
-// counts at each provider that held it, for its cost there).
+// counts at each provider that held it, for its part there).
 type adminCostTotal struct {
 	ID    string  `json:"id"`
 	Jobs  int     `json:"jobs"`
@@ -60,14 +60,31 @@ type adminJobCost struct {
 	Ended   time.Time `json:"ended,omitzero"`
 	Final   bool      `json:"final"`
 	// Cost is what the job cost in [since, until); Amount what it cost
-	// in all.
+	// in all. With ?provider=, both are the job's part at that provider.
 	Cost   float64 `json:"cost"`
 	Amount float64 `json:"amount"`
+	// Parts split Cost and Amount by the providers that held the job, in
+	// the order it came to them: one part unless it moved (with
+	// ?provider=, that provider's only).
+	Parts []adminCostPart `json:"parts"`
 }
 
-// costsCSVHeader is the first line of the CSV form: one row per job
-// (row "job"), then one per owner ("owner"), per provider ("provider")
-// and the grand total ("total").
+// adminCostPart is a job's part at one provider.
+type adminCostPart struct {
+	ProviderID string `json:"provider_id"`
+	// Started is when the job came to the provider; Ended when it last
+	// left it or ended there (absent while it is there and accrues).
+	Started time.Time `json:"started"`
+	Ended   time.Time `json:"ended,omitzero"`
+	Cost    float64   `json:"cost"`
+	Amount  float64   `json:"amount"`
+}
+
+// costsCSVHeader is the first line of the CSV form: one row per job and
+// provider that held it (row "job": a job that moved has one per part,
+// each under its provider, with that stay's start and end; the price and
+// rate only on the current provider's), then one per owner ("owner"), per
+// provider ("provider") and the grand total ("total").
 var costsCSVHeader = []string{"row", "owner", "provider_id", "job_id", "state", "unit", "units", "price", "rate", "started", "ended", "final", "cost"}
 
 func (api *AdminAPI) serveCosts(w http.ResponseWriter, r *http.Request) error {
@@ -92,47 +109,60 @@ func (api *AdminAPI) serveCosts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	page, err := a.jobsPage(w, r, jobs.PageQuery{Owner: q.Get("owner"), ProviderID: q.Get("provider"), After: after, Limit: limit})
+	// A job that moved away from a provider is no longer listed under it
+	// (the listing knows a job's current provider only), but its part
+	// there is that provider's: with ?provider=, the page reads the jobs
+	// of every provider and reports each one's part at that provider.
+	provider := q.Get("provider")
+	page, err := a.jobsPage(w, r, jobs.PageQuery{Owner: q.Get("owner"), After: after, Limit: limit})
 	if err != nil {
 		return err
 	}
 	list := page.Jobs
 	out := adminCosts{Since: since, Until: now, Owners: []adminCostTotal{}, Providers: []adminCostTotal{}, Jobs: []adminJobCost{}, Next: page.Next}
 	owners, providers := map[string]*adminCostTotal{}, map[string]*adminCostTotal{}
+	add := func(m map[string]*adminCostTotal, id string, v float64) {
+		e := m[id]
+		if e == nil {
+			e = &adminCostTotal{ID: id}
+			m[id] = e
+		}
+		e.Jobs++
+		e.Total += v
+	}
 	for _, j := range list {
 		c := j.Cost
-		if c == nil || c.Final() && c.Until.Before(since) {
+		if c == nil {
 			continue
 		}
 		jc := adminJobCost{ID: j.ID, Owner: j.Owner, ProviderID: c.ProviderID, State: j.Status, Unit: c.Unit, Units: c.Units,
-			Price: c.Price, Rate: c.Rate(), Started: c.Started, Ended: c.Until, Final: c.Final(),
-			Cost: c.Between(since, now, now), Amount: c.Amount(now)}
-		if since.IsZero() {
-			jc.Cost = jc.Amount
+			Price: c.Price, Rate: c.Rate(), Started: c.Started, Ended: c.Until, Final: c.Final(), Parts: []adminCostPart{}}
+		if provider == "" {
+			jc.Amount = c.Amount(now)
+		}
+		// Each provider's part where it lies in the window: a move
+		// splits the window at the moment it happened.
+		for _, p := range c.Parts(since, now, now) {
+			ended := !p.To.IsZero()
+			if provider != "" && p.ProviderID != provider || ended && p.To.Before(since) || p.ProviderID != c.ProviderID && p.Amount == 0 {
+				continue // another provider's, before the window, or a move undone at once
+			}
+			if since.IsZero() {
+				p.Cost = p.Amount
+			}
+			jc.Parts = append(jc.Parts, adminCostPart{ProviderID: p.ProviderID, Started: p.From, Ended: p.To, Cost: p.Cost, Amount: p.Amount})
+			jc.Cost += p.Cost
+			if provider != "" {
+				jc.Amount += p.Amount
+			}
+			add(providers, p.ProviderID, p.Cost)
+		}
+		if len(jc.Parts) == 0 {
+			continue
 		}
 		out.Jobs = append(out.Jobs, jc)
 		out.Total += jc.Cost
-		add := func(m map[string]*adminCostTotal, id string, v float64) {
-			e := m[id]
-			if e == nil {
-				e = &adminCostTotal{ID: id}
-				m[id] = e
-			}
-			e.Jobs++
-			e.Total += v
-		}
 		add(owners, j.Owner, jc.Cost)
-		// A job that moved cost something at each provider: split what it
-		// cost in the window as its whole cost splits.
-		for p, v := range c.ByProvider(now) {
-			share := 1.0
-			if jc.Amount > 0 {
-				share = v / jc.Amount
-			} else if p != c.ProviderID {
-				continue
-			}
-			add(providers, p, jc.Cost*share)
-		}
 	}
 	slices.SortFunc(out.Jobs, func(x, y adminJobCost) int {
 		if c := x.Started.Compare(y.Started); c != 0 {
@@ -172,8 +202,23 @@ func writeCostsCSV(w io.Writer, out adminCosts) error {
 		return t.UTC().Format(time.RFC3339)
 	}
 	for _, j := range out.Jobs {
-		_ = cw.Write([]string{"job", csvText(j.Owner), csvText(j.ProviderID), csvText(j.ID), csvText(string(j.State)), csvText(string(j.Unit)), strconv.FormatFloat(j.Units, 'f', -1, 64),
-			quota.Money(j.Price), quota.Money(j.Rate), tm(j.Started), tm(j.Ended), strconv.FormatBool(j.Final), quota.Money(j.Cost)})
+		row := func(p adminCostPart, price, rate string, final bool) {
+			_ = cw.Write([]string{"job", csvText(j.Owner), csvText(p.ProviderID), csvText(j.ID), csvText(string(j.State)), csvText(string(j.Unit)), strconv.FormatFloat(j.Units, 'f', -1, 64),
+				price, rate, tm(p.Started), tm(p.Ended), strconv.FormatBool(final), quota.Money(p.Cost)})
+		}
+		if len(j.Parts) == 0 {
+			row(adminCostPart{ProviderID: j.ProviderID, Started: j.Started, Ended: j.Ended, Cost: j.Cost}, quota.Money(j.Price), quota.Money(j.Rate), j.Final)
+			continue
+		}
+		// One row per provider's part, so that the job rows of a
+		// provider add up to its total.
+		for _, p := range j.Parts {
+			if p.ProviderID == j.ProviderID {
+				row(p, quota.Money(j.Price), quota.Money(j.Rate), j.Final)
+			} else {
+				row(p, "", "", true) // a provider the job left: its part is final
+			}
+		}
 	}
 	for _, o := range out.Owners {
 		_ = cw.Write([]string{"owner", csvText(o.ID), "", "", "", "", "", "", "", "", "", "", quota.Money(o.Total)})
