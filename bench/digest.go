@@ -105,7 +105,11 @@ func benchDigest(cfg *config) ([]row, error) {
 		}
 		rows = append(rows, r)
 	}
-	return rows, nil
+	r, err := benchDigestSameWork(cfg)
+	if err != nil {
+		return rows, fmt.Errorf("digest refusal: %w", err)
+	}
+	return append(rows, r), nil
 }
 
 func benchDigestRoute(cfg *config, rt digestRoute) (row, error) {
