@@ -246,14 +246,13 @@ func (c *Cloud) offerLocked() (csbmsg.Provider, []csbmsg.Service, string) {
 	freeCores := sub(cfg.Capacity.Cores, c.usedCores)
 	freeMem := sub(cfg.Capacity.MemoryGB*kibPerGiB, c.usedMemKiB) / kibPerGiB
 	freeStorage := sub(cfg.Capacity.StorageGB*bytesPerGiB, c.usedStorageBytes) / bytesPerGiB
+	// A full cloud stays active, offering what it has left (nothing):
+	// the draft's unavailable means "not to be contacted" (4.1.2.3.2),
+	// and a broker honouring it would hold back the removals that are
+	// the only way to free the cloud. A request finds no room in a
+	// service that offers 0 cores, so placement passes it over.
 	iaasStatus := csbmsg.ServiceActive
-	if freeCores == 0 || freeMem == 0 {
-		iaasStatus = csbmsg.ServiceUnavailable
-	}
 	dsStatus := csbmsg.ServiceActive
-	if freeStorage == 0 {
-		dsStatus = csbmsg.ServiceUnavailable
-	}
 	arch := cfg.Architecture
 	online := csbmsg.StorageOnline
 	dyn := csbmsg.AllocationDynamic

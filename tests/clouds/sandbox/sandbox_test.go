@@ -417,3 +417,31 @@ func TestIDsDifferAcrossRestarts(t *testing.T) {
 		seen[loc] = true
 	}
 }
+
+// TestFullCloudStaysActive: a cloud with no room left offers its IaaS
+// service as active with 0 cores, not as unavailable, which a broker
+// must not contact (draft 4.1.2.3.2): the removal that would free the
+// cloud would be held back for good.
+func TestFullCloudStaysActive(t *testing.T) {
+	c := New(Config{Capacity: Capacity{Cores: 1, MemoryGB: 1, StorageGB: 10}})
+	h := c.CIMI("/cimi")
+	body := `{"resourceURI":"http://schemas.dmtf.org/cimi/1/MachineCreate","machineTemplate":{"machineConfig":{"href":"http://x/cimi/machineConfigs/small"},"machineImage":{"href":"http://x/cimi/machineImages/alpine-3"}}}`
+	req := httptest.NewRequest(http.MethodPost, "/cimi/machines", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code/100 != 2 {
+		t.Fatalf("create: %d %s", rec.Code, rec.Body)
+	}
+	_, svcs, _ := c.Offer()
+	for _, s := range svcs {
+		if s.IaaS == nil {
+			continue
+		}
+		if s.Status != csbmsg.ServiceActive || s.IaaS.Compute == nil || s.IaaS.Compute.Cores == nil || *s.IaaS.Compute.Cores != 0 {
+			t.Fatalf("full cloud offers %s with status %s, compute %+v; want active with 0 cores", s.ID, s.Status, s.IaaS.Compute)
+		}
+		return
+	}
+	t.Fatal("no IaaS service offered")
+}
