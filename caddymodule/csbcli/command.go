@@ -116,7 +116,7 @@ func setupCLI(cmd *cobra.Command, c *cli) {
 		}
 		return c.exit(cmd, c.fail(fmt.Errorf("%v (see %s --help)", err, cmd.CommandPath())))
 	})
-	cmd.Args = cobra.NoArgs
+	cmd.Args = c.usageArgs(cobra.NoArgs)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
 
 	request := c.modelCommand("request", "Asks for a service; prints the job", c.request, true)
@@ -125,7 +125,7 @@ func setupCLI(cmd *cobra.Command, c *cli) {
 	jobsCmd := &cobra.Command{
 		Use:   "jobs",
 		Short: "Lists your jobs, newest first",
-		Args:  cobra.NoArgs,
+		Args:  c.usageArgs(cobra.NoArgs),
 		RunE:  func(cmd *cobra.Command, _ []string) error { return c.exit(cmd, c.jobs(cmd.Context())) },
 	}
 
@@ -152,7 +152,7 @@ func setupCLI(cmd *cobra.Command, c *cli) {
 	cmd.AddCommand(&cobra.Command{
 		Use:   "catalog",
 		Short: "Lists the services you may ask for",
-		Args:  cobra.NoArgs,
+		Args:  c.usageArgs(cobra.NoArgs),
 		RunE:  func(cmd *cobra.Command, _ []string) error { return c.exit(cmd, c.catalog(cmd.Context())) },
 	})
 	for _, sub := range cmd.Commands() {
@@ -167,7 +167,7 @@ func (c *cli) modelCommand(use, short string, run func(context.Context, string, 
 	sub := &cobra.Command{
 		Use:   use + " [iaas|dsaas|saas|paas] [flags]",
 		Short: short,
-		Args:  cobra.MaximumNArgs(1),
+		Args:  c.usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return c.exit(cmd, run(cmd.Context(), first(args), &f))
 		},
@@ -182,10 +182,28 @@ func (c *cli) jobCommand(use, short, method string, o *jobOptions) *cobra.Comman
 	return &cobra.Command{
 		Use:   use + " ID",
 		Short: short,
-		Args:  cobra.ExactArgs(1),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return c.exit(cmd, c.fail(fmt.Errorf("%s takes one job id, not %d: %s ID (caddy csb jobs lists yours)", use, len(args), cmd.CommandPath())))
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return c.exit(cmd, c.jobVerb(cmd.Context(), method, args[0], *o))
 		},
+	}
+}
+
+// usageArgs checks a command's arguments with check and turns a refusal
+// into a usage error: the reason and where the help is on stderr, and
+// exit code 2, as for a bad flag. Cobra's own refusal would print
+// "Error: ..." and exit 1, the code that says the broker refused.
+func (c *cli) usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return c.exit(cmd, c.fail(fmt.Errorf("%v (see %s --help)", err, cmd.CommandPath())))
+		}
+		return nil
 	}
 }
 
