@@ -2,11 +2,15 @@ package csbcli
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
+	"net"
+	"net/url"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/spf13/cobra"
@@ -67,5 +71,27 @@ func TestCLIArgumentErrorsAreUsageErrors(t *testing.T) {
 	// The helper reads caddy's exit error, not just any error.
 	if exitCodeOf(errors.New("x")) != 1 || exitCodeOf(errSilent) != 1 || exitCodeOf(nil) != 0 {
 		t.Fatal("exitCodeOf misreads plain errors")
+	}
+}
+
+// TestCLIConnectErrorsSayWhatToChange: an unreachable broker's error names
+// what sets its address (the user who moved the example's broker with
+// CSB_BROKER, or forgot to, must change one of them), and a timeout names
+// the flag that sets it.
+func TestCLIConnectErrorsSayWhatToChange(t *testing.T) {
+	base, err := url.Parse("https://localhost:8443/csb/consumer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := &url.Error{Op: "Get", URL: base.String(), Err: &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}}
+	got := connectError(base, refused).Error()
+	for _, want := range []string{"cannot reach the broker at localhost:8443", "connection refused", "--broker or CSB_BROKER"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("refused: %q lacks %q", got, want)
+		}
+	}
+	late := &url.Error{Op: "Get", URL: base.String(), Err: context.DeadlineExceeded}
+	if got := connectError(base, late).Error(); !strings.Contains(got, "did not answer in time") || !strings.Contains(got, "--timeout") {
+		t.Errorf("timeout: %q", got)
 	}
 }

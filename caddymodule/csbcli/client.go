@@ -331,7 +331,9 @@ func connectError(base *url.URL, err error) error {
 	case errors.As(err, &certErr):
 		return fmt.Errorf("the broker at %s has a certificate this machine does not trust: %v (give its CA with --ca; Caddy's local CA is %s)", base.Host, certErr.Err, localCARoot())
 	case errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("the broker at %s did not answer in time", base.Host)
+		return fmt.Errorf("the broker at %s did not answer in time (--timeout sets the limit of each request)", base.Host)
 	}
-	return fmt.Errorf("cannot reach the broker at %s: %v", base.Host, err)
+	// Say where the address came from: the default, CSB_BROKER or
+	// --broker, which is what a user who moved the broker has to change.
+	return fmt.Errorf("cannot reach the broker at %s: %v (is it running there? --broker or CSB_BROKER names it)", base.Host, err)
 }
