@@ -238,8 +238,10 @@ func write(w http.ResponseWriter, f format, status int, o obj) error {
 }
 
 // xmlOrder ranks the common attributes first, as DSP0263's XML schemas
-// list them; the others follow by name, operations last.
-var xmlOrder = map[string]int{"id": 0, "name": 1, "description": 2, "created": 3, "updated": 4, "property": 5}
+// list them; the others follow by name, operations last. The keys are a
+// rendered resource's attribute names: its properties are "properties"
+// (written as <property> elements).
+var xmlOrder = map[string]int{"id": 0, "name": 1, "description": 2, "created": 3, "updated": 4, "properties": 5}
 
 func encodeXML(e *xml.Encoder, name string, o obj, root bool) error {
 	start := xml.StartElement{Name: xml.Name{Local: name}}
