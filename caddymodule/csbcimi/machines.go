@@ -228,14 +228,28 @@ func (c *call) machineObj(j *jobs.Job, live string) obj {
 		p[PropPolicy] = pol
 	}
 	o["properties"] = p
-	ops := []op{{Rel: "edit", Href: href}, {Rel: "delete", Href: href}}
-	for _, a := range actionsIn[state] {
-		ops = append(ops, op{Rel: ActionNS + a, Href: href + "/" + a})
+	// The operations are those the machine takes now (DSP0263 5.1.1):
+	// the engine removes only a job that is not being created and not
+	// busy with another operation, and acts only on a settled successful
+	// one (jobs.Manager.Remove and Act answer 409 otherwise).
+	ops := []op{{Rel: "edit", Href: href}}
+	if settled(j) {
+		ops = append(ops, op{Rel: "delete", Href: href})
+	}
+	if settled(j) && j.Status == jobs.StatusSuccess {
+		for _, a := range actionsIn[state] {
+			ops = append(ops, op{Rel: ActionNS + a, Href: href + "/" + a})
+		}
 	}
 	o["operations"] = ops
 	o["volumes"] = ref{Href: href + "/volumes"}
 	return o
 }
+
+// settled reports whether a job is neither being created nor busy with
+// another operation (a removal, an update, a move): only then does the
+// engine take a delete, an action, an attach or a detach.
+func settled(j *jobs.Job) bool { return !j.Status.InFlight() && j.Op == nil }
 
 // jobObj is what a Machine and a Volume, each a job, share: the
 // resource type, the id in collection, the name (the job's label, else

@@ -44,7 +44,12 @@ func (c *call) machineVolumeObjs(j *jobs.Job) []obj {
 			"id":          href + a.ID,
 			"created":     stamp(a.Created),
 			"volume":      ref{Href: c.base + "volumes/" + a.Volume},
-			"operations":  []op{{Rel: "delete", Href: href + a.ID}},
+			"operations":  []op{},
+		}
+		// A detach runs on a settled successful machine only
+		// (jobs.Manager.DetachVolume answers 409 otherwise).
+		if settled(j) && j.Status == jobs.StatusSuccess {
+			mv["operations"] = []op{{Rel: "delete", Href: href + a.ID}}
 		}
 		if a.Location != "" {
 			mv["initialLocation"] = a.Location

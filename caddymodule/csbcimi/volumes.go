@@ -175,7 +175,7 @@ func (c *call) volumeObj(j *jobs.Job) obj {
 				p[strings.TrimPrefix(k, labelProp)] = v
 			}
 		}
-		if attached == nil {
+		if attached == nil && settled(j) {
 			ops = append(ops, op{Rel: "delete", Href: href})
 		}
 	}
