@@ -224,11 +224,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if rest != "" {
 		parts = strings.Split(rest, "/")
 	}
-	if err := c.route(parts); err != nil {
+	if err := c.route(parts); err != nil && err != errAnswered {
 		return h.fail(w, f, err)
 	}
 	return nil
 }
+
+// errAnswered is returned by a step of route that has written the whole
+// answer itself (an OPTIONS request's).
+var errAnswered = errors.New("csb_cimi: answered")
 
 // fail writes a CIMI error answer; errors that are not a *cimiError are
 // returned to Caddy as 500s.
@@ -253,13 +257,28 @@ func baseURL(r *http.Request, prefix string) string {
 // route dispatches on the path below the prefix.
 func (c *call) route(p []string) error {
 	method := c.r.Method
+	// only admits the methods a resource takes. Its Allow header names
+	// HEAD wherever GET is taken (GET serves it) and OPTIONS, which it
+	// answers itself: 204 with the Allow header (RFC 9110 9.3.7).
 	only := func(allowed ...string) error {
+		var allow []string
+		for _, m := range allowed {
+			allow = append(allow, m)
+			if m == http.MethodGet {
+				allow = append(allow, http.MethodHead)
+			}
+		}
+		allow = append(allow, http.MethodOptions)
 		for _, m := range allowed {
 			if method == m || m == http.MethodGet && method == http.MethodHead {
 				return nil
 			}
 		}
-		c.w.Header().Set("Allow", strings.Join(allowed, ", "))
+		c.w.Header().Set("Allow", strings.Join(allow, ", "))
+		if method == http.MethodOptions {
+			c.w.WriteHeader(http.StatusNoContent)
+			return errAnswered
+		}
 		return errorf(http.StatusMethodNotAllowed, "method %s not allowed on %s", method, c.r.URL.Path)
 	}
 	// collection serves a collection clients add to: GET lists it, POST
