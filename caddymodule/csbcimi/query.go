@@ -33,13 +33,20 @@ func parseQuery(v url.Values) (*query, error) {
 		name string
 		dst  *int
 	}{{"$first", &q.first}, {"$last", &q.last}} {
-		if s := v.Get(p.name); s != "" {
-			n, err := strconv.Atoi(s)
-			if err != nil || n < 1 {
-				return nil, errorf(http.StatusBadRequest, "%s %q: want a positive integer", p.name, s)
-			}
-			*p.dst = n
+		// Each names one position: given twice, or empty, it is a
+		// mistake to refuse, not a value to guess.
+		vals, given := v[p.name]
+		if !given {
+			continue
 		}
+		if len(vals) > 1 {
+			return nil, errorf(http.StatusBadRequest, "%s is given %d times: give it once", p.name, len(vals))
+		}
+		n, err := strconv.Atoi(vals[0])
+		if err != nil || n < 1 {
+			return nil, errorf(http.StatusBadRequest, "%s %q: want a positive integer", p.name, vals[0])
+		}
+		*p.dst = n
 	}
 	if q.first > 0 && q.last > 0 && q.last < q.first {
 		return nil, errorf(http.StatusBadRequest, "$last %d is before $first %d", q.last, q.first)
