@@ -607,9 +607,13 @@ func (c *call) updateMachine(id string) error {
 				return err
 			}
 			lease = d
-		case strings.HasPrefix(k, "csb."):
+		case brokerShown[k]:
 			// The broker's read-only keys, echoed back by clients that
 			// PUT what they read: left alone.
+		case strings.HasPrefix(k, "csb."):
+			// Anything else is a mistake (a typo of csb.lease, say),
+			// refused as on a create rather than dropped unseen.
+			return errorf(http.StatusBadRequest, "property %s: unknown broker property (a PUT sets %s; the broker's other keys are read only)", k, PropLease)
 		default:
 			labels[labelProp+k] = v
 		}
@@ -638,6 +642,10 @@ func (c *call) updateMachine(id string) error {
 	}
 	return write(c.w, c.f, http.StatusOK, c.machineObj(j, live))
 }
+
+// brokerShown are the broker's keys a Machine shows in its properties,
+// which a PUT may echo back unchanged.
+var brokerShown = map[string]bool{PropProvider: true, PropService: true, PropExpires: true, PropStatus: true, PropPolicy: true}
 
 func (c *call) jobErr(id string, err error) error {
 	if errors.Is(err, jobs.ErrNoJob) {
