@@ -69,6 +69,10 @@ func (c *call) machineVolumes(id string, member string) error {
 	case c.r.Method == http.MethodDelete:
 		return c.detachVolume(id, member)
 	}
+	q, err := parseQuery(c.r.URL.Query())
+	if err != nil {
+		return err
+	}
 	j, _, err := c.ownMachine(id, false)
 	if err != nil {
 		return err
@@ -77,14 +81,10 @@ func (c *call) machineVolumes(id string, member string) error {
 	if member != "" {
 		for _, mv := range mvs {
 			if mv["id"] == c.base+"machines/"+id+"/volumes/"+member {
-				return write(c.w, c.f, http.StatusOK, mv)
+				return write(c.w, c.f, http.StatusOK, q.project(mv))
 			}
 		}
 		return errorf(http.StatusNotFound, "no MachineVolume %q", member)
-	}
-	q, err := parseQuery(c.r.URL.Query())
-	if err != nil {
-		return err
 	}
 	return write(c.w, c.f, http.StatusOK, c.collection("MachineVolume", "machines/"+id+"/volumes", mvs, q, true))
 }
