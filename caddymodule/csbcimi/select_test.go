@@ -34,6 +34,16 @@ func TestCIMISelectOnEachResource(t *testing.T) {
 			t.Errorf("%s $select=%s: %v, want %v (%s)", c.path, c.sel, keys, want, a)
 		}
 	}
+	// Without $select, a Machine and a Volume carry DSP0263's common
+	// attributes (5.1); description is shown when one was given.
+	for _, path := range []string{"/cimi/machines/" + id, "/cimi/volumes/" + id} {
+		a := b.do("alice", "GET", path, "")
+		for _, k := range []string{"resourceURI", "id", "name", "created", "updated", "properties"} {
+			if a.json[k] == nil {
+				t.Errorf("%s lacks %s: %s", path, k, a)
+			}
+		}
+	}
 	if a := b.do("alice", "GET", "/cimi/machines/"+id+"/volumes/1?$first=x", ""); a.status != http.StatusBadRequest {
 		t.Errorf("a MachineVolume read with a bad $first: %s", a)
 	}
