@@ -173,7 +173,15 @@ func (c *call) getJob(cid string) error {
 	for _, o := range c.jobsOf(j, live) {
 		if o["id"] == want {
 			if expands(q, "targetResource") && !j.Status.Final() && isMachine(j) {
-				o["targetResource"] = c.machineObj(j, "")
+				// Inlined as a GET of it answers: with the provider's
+				// state, not the record's (after an action, the
+				// adapter's answer to it, a resource still pending).
+				if live == "" {
+					if fresh, st, err := c.m.MachineState(c.ctx, c.owner, id); err == nil {
+						j, live = fresh, st
+					}
+				}
+				o["targetResource"] = c.machineObj(j, live)
 			}
 			return write(c.w, c.f, http.StatusOK, q.project(o))
 		}
