@@ -86,7 +86,15 @@ func (c *call) machineVolumes(id string, member string) error {
 		}
 		return errorf(http.StatusNotFound, "no MachineVolume %q", member)
 	}
-	return write(c.w, c.f, http.StatusOK, c.collection("MachineVolume", "machines/"+id+"/volumes", mvs, q, true))
+	return write(c.w, c.f, http.StatusOK, c.machineVolumeCollection(j, mvs, q))
+}
+
+// machineVolumeCollection renders machine j's MachineVolumes mvs as its
+// volumes collection; it offers add (an attach) only while the machine
+// takes one, settled and successful (jobs.Manager.AttachVolume answers 409
+// otherwise).
+func (c *call) machineVolumeCollection(j *jobs.Job, mvs []obj, q *query) obj {
+	return c.collection("MachineVolume", "machines/"+j.ID+"/volumes", mvs, q, settled(j) && j.Status == jobs.StatusSuccess)
 }
 
 // attachVolume attaches the caller's volume named by a MachineVolume to

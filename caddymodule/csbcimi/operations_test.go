@@ -26,8 +26,8 @@ func rels(o obj) string {
 // update, a move), offered delete and, with the provider's state STARTED,
 // stop, restart and suspend, which the engine then refused with 409
 // (jobs.Manager.Remove and Act take only a settled job). A volume being
-// created offered delete likewise, and a MachineVolume of a busy machine
-// its detach.
+// created offered delete likewise, a MachineVolume of a busy machine its
+// detach, and the volumes collection of a busy machine its add (attach).
 func TestCIMIOperationsFollowWhatTheEngineTakes(t *testing.T) {
 	c := &call{base: "http://b/cimi/"}
 	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
@@ -54,6 +54,10 @@ func TestCIMIOperationsFollowWhatTheEngineTakes(t *testing.T) {
 			t.Errorf("machine %s: operations %q, want %q", tc.name, got, tc.want)
 		}
 		mvs := c.machineVolumeObjs(tc.j)
+		col, _ := c.machineVolumeCollection(tc.j, mvs, &query{})["operations"].([]op)
+		if add := len(col) == 1 && col[0].Rel == "add"; add != (tc.j.Status == jobs.StatusSuccess && tc.j.Op == nil) {
+			t.Errorf("machine %s: its volumes collection's operations %v", tc.name, col)
+		}
 		got := ""
 		if ops, ok := mvs[len(mvs)-1]["operations"].([]op); ok && len(ops) > 0 {
 			got = ops[0].Rel
