@@ -513,14 +513,38 @@ func (c *call) createMachine() error {
 	if err := readBody(c.w, c.r, c.h.MaxBodySize, "MachineCreate", &mc); err != nil {
 		return err
 	}
+	dry, err := dryRunAsked(c.r.URL.Query()["dryRun"])
+	if err != nil {
+		return err
+	}
 	req, opt, err := c.request(&mc)
 	if err != nil {
 		return err
 	}
-	if _, dry := c.r.URL.Query()["dryRun"]; dry {
+	if dry {
 		return c.dryRun(req, opt)
 	}
 	return c.create(req, opt, "machines", "machine", func(j *jobs.Job) obj { return c.machineObj(j, "") })
+}
+
+// dryRunAsked reads the dryRun query parameter's values: given bare or
+// true, a dry run; false (a create asked for explicitly) or absent, not;
+// another value, or several, are 400 rather than a guess that would make
+// a machine, or not make one, against the client's wish.
+func dryRunAsked(vals []string) (bool, error) {
+	switch {
+	case len(vals) == 0:
+		return false, nil
+	case len(vals) > 1:
+		return false, errorf(http.StatusBadRequest, "dryRun is given %d times: give it once", len(vals))
+	case vals[0] == "":
+		return true, nil
+	}
+	dry, err := strconv.ParseBool(vals[0])
+	if err != nil {
+		return false, errorf(http.StatusBadRequest, "dryRun %q: want true or false", vals[0])
+	}
+	return dry, nil
 }
 
 // create makes the job of a MachineCreate or VolumeCreate and answers it:
