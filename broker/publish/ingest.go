@@ -229,7 +229,9 @@ func refuse(status csbmsg.Status, outcome Outcome, pid, format string, args ...a
 // acknowledged with 200 and ignored; a gap is applied, logged, and
 // triggers a resynchronisation of the subscription (OnGap). A push id that
 // starts again at 1 is taken as the provider having restarted its
-// sequence. Seqnumber 0 is refused with 400.
+// sequence. Seqnumber 0 is refused with 400, and so is a notification
+// that lists one Cloud-Service-id in two <Cloud-Service> elements; neither
+// uses up its seqnumber.
 //
 // Full notifications: in lenient mode a notification is the provider's
 // full state when it carries several Cloud-Service elements (like the
@@ -292,6 +294,17 @@ func (i *Ingester) ingest(n *csbmsg.Notification, user string, arrived func()) R
 	if n.SeqNumber == 0 {
 		return Result{
 			Response:   csbmsg.PublishResponse{Status: csbmsg.StatusSyntaxError, Reason: "seqnumber must start at 1"},
+			Outcome:    OutcomeInvalid,
+			ProviderID: pid,
+		}
+	}
+	if id, dup := repeatedServiceID(n.Services); dup {
+		// The catalogue keeps one entry per id: applying both would keep
+		// whichever came last and answer 200 for the other.
+		l.Warn("notification refused: a Cloud-Service-id appears twice", zap.String("service_id", id))
+		return Result{
+			Response: csbmsg.PublishResponse{Status: csbmsg.StatusSyntaxError,
+				Reason: fmt.Sprintf("Cloud-Service-id %q appears in more than one <Cloud-Service>; nothing applied", id)},
 			Outcome:    OutcomeInvalid,
 			ProviderID: pid,
 		}
@@ -403,6 +416,35 @@ func (x noteLogger) Debug(msg string, f ...zap.Field) { x.write(zapcore.DebugLev
 func (x noteLogger) Info(msg string, f ...zap.Field)  { x.write(zapcore.InfoLevel, msg, f) }
 func (x noteLogger) Warn(msg string, f ...zap.Field)  { x.write(zapcore.WarnLevel, msg, f) }
 func (x noteLogger) Error(msg string, f ...zap.Field) { x.write(zapcore.ErrorLevel, msg, f) }
+
+// repeatedServiceID returns the first Cloud-Service-id that more than one
+// of services carries. The draft makes the id "a unique system wide
+// identifier for a specific Cloud Service instance" (4.1.2.3.2), so two
+// descriptions under one id contradict each other: such a notification is
+// a syntax error (400), not two updates of which the last wins.
+func repeatedServiceID(services []csbmsg.Service) (string, bool) {
+	if len(services) <= 32 {
+		// A notification carries a handful: compare them pairwise rather
+		// than allocate a set on the publish path.
+		for i := 1; i < len(services); i++ {
+			for j := range i {
+				if services[i].ID == services[j].ID {
+					return services[i].ID, true
+				}
+			}
+		}
+		return "", false
+	}
+	seen := make(map[string]struct{}, len(services))
+	for i := range services {
+		id := services[i].ID
+		if _, dup := seen[id]; dup {
+			return id, true
+		}
+		seen[id] = struct{}{}
+	}
+	return "", false
+}
 
 // Forget drops the sequencing state of an id that is no longer held.
 func (i *Ingester) Forget(id string) {
