@@ -187,8 +187,10 @@ func (c *Catalog) applyStatic(p *provider, st *StaticProvider, now time.Time) bo
 // notification's id (see SetLease). When full is true the notification is
 // the provider's complete offer and published services of the provider it
 // does not list are withdrawn. Static entries are never replaced by
-// published ones. The catalogue keeps references into n; the caller must
-// not modify it afterwards.
+// published ones. A service without a support element keeps the
+// description the catalogue has for its id and takes the new status
+// (withDescriptionOf). The catalogue keeps references into n; the caller
+// must not modify it afterwards.
 func (c *Catalog) ApplyNotification(n *csbmsg.Notification, full bool) Result {
 	c.wait()
 	now := c.clock.Now()
@@ -234,6 +236,9 @@ func (c *Catalog) ApplyNotification(n *csbmsg.Notification, full bool) Result {
 		if old != nil && old.e.Source == SourceStatic {
 			r.Shadowed = append(r.Shadowed, s.ID)
 			continue
+		}
+		if old != nil && KindOf(&s) == "" && old.e.Kind != "" {
+			s = withDescriptionOf(s, &old.e.Service)
 		}
 		if old != nil && old.e.Source == SourcePublished && old.lease == n.ID &&
 			old.e.Expires.Equal(lease) && sameService(&old.e.Service, &s) {
@@ -294,6 +299,23 @@ func (c *Catalog) ApplyNotification(n *csbmsg.Notification, full bool) Result {
 			zap.Int("updated", len(r.Updated)), zap.Bool("changed", r.Changed()))
 	}
 	return r
+}
+
+// withDescriptionOf returns s, a published <Cloud-Service> without a
+// support element, with the description of old, the entry it replaces:
+// its support element (and so its kind) and, when s names none, its URI.
+// The schema lets a <Cloud-Service> carry only its id and status (the
+// support elements are a choice of optional members), which is how a
+// provider says that a service it described before is now deactivated,
+// unavailable or active again; taken as a new description, it would
+// leave an entry of no kind that placement never offers again, and the
+// provider would have been told its notification was applied.
+func withDescriptionOf(s csbmsg.Service, old *csbmsg.Service) csbmsg.Service {
+	s.IaaS, s.PaaS, s.SaaS, s.DSaaS = old.IaaS, old.PaaS, old.SaaS, old.DSaaS
+	if s.URI == "" {
+		s.URI = old.URI
+	}
+	return s
 }
 
 // SetLease records when the entries published under a lease id (a
