@@ -328,7 +328,10 @@ func shownJobID(id string) bool {
 // granted resources are included only with status 200 (draft section
 // 4.2.2.5: response-job-info appears when the request succeeded).
 func (c *consumerCall) answer(res *jobs.Result, created bool) error {
-	resp := &csbmsg.ServiceResponse{Status: res.Status, Reason: res.Reason}
+	// The reason may quote a provider's error text, which can hold
+	// characters XML cannot carry; the serialiser would refuse the whole
+	// answer (HTTP 500, for as long as the job is kept).
+	resp := &csbmsg.ServiceResponse{Status: res.Status, Reason: csbmsg.CleanText(res.Reason)}
 	hdr := c.w.Header()
 	hdr.Set("Csb-Status", strconv.Itoa(int(res.Status)))
 	ph := csbPlaceholders{status: res.Status, jobID: c.unknownJob}

@@ -143,7 +143,7 @@ func (h *Handler) serveJobList(w http.ResponseWriter, r *http.Request, m *jobs.M
 
 // jobResponse is the <CloudServiceResponse> a GET of the job answers.
 func jobResponse(j *jobs.Job, now time.Time) *csbmsg.ServiceResponse {
-	resp := &csbmsg.ServiceResponse{Status: csbmsg.StatusOK, Reason: j.Reason,
+	resp := &csbmsg.ServiceResponse{Status: csbmsg.StatusOK, Reason: csbmsg.CleanText(j.Reason), // as answer does
 		JobInfo: &csbmsg.ResponseJobInfo{JobID: j.ID, JobStatus: string(j.Status), Expires: j.ExpiresIn(now), CloudServiceURI: j.CloudServiceURI()}}
 	g := j.Granted()
 	resp.IaaS, resp.PaaS, resp.SaaS, resp.DSaaS = g.IaaS, g.PaaS, g.SaaS, g.DSaaS

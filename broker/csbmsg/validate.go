@@ -149,6 +149,32 @@ func formatStatus(s Status) (string, bool) {
 	return string([]byte{byte('0' + v/100), byte('0' + v/10%10), byte('0' + v%10)}), true
 }
 
+// CleanText returns s with every character XML 1.0 cannot carry (control
+// characters other than tab, newline and carriage return, U+FFFE, U+FFFF,
+// surrogates) and every byte that is not part of valid UTF-8 replaced by
+// U+FFFD, so that the serialisers take it as a string value. It is meant
+// for explanatory text that comes from elsewhere, such as a provider's
+// error message in the reason of an answer: the serialisers refuse a value
+// they cannot write rather than change it, and a reason is better shown
+// with a replacement character than not at all.
+func CleanText(s string) string {
+	if isXMLString(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 || !(r == '\t' || r == '\n' || r == '\r' ||
+			r >= 0x20 && r <= 0xD7FF || r >= 0xE000 && r <= 0xFFFD || r >= 0x10000 && r <= 0x10FFFF) {
+			r = utf8.RuneError
+		}
+		b.WriteRune(r)
+		i += n
+	}
+	return b.String()
+}
+
 // isXMLString reports whether s holds only characters XML 1.0 allows
 // (production [2] Char) and is valid UTF-8.
 func isXMLString(s string) bool {

@@ -164,3 +164,21 @@ func TestValueCheckersAgainstXmllint(t *testing.T) {
 	}
 	t.Logf("%d probes, the codec is stricter on %d", len(lines), stricter)
 }
+
+func TestCleanText(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                       "",
+		"plain text\t\r\n":       "plain text\t\r\n",
+		"caf\u00e9 \U0001F600":   "caf\u00e9 \U0001F600",
+		"a\x00b\x1bc":            "a\ufffdb\ufffdc",
+		"\xfcber\xff":            "\ufffdber\ufffd",
+		"\xef\xbf\xbe\uffff":     "\ufffd\ufffd",
+		"\xed\xa0\x80 half":      "\ufffd\ufffd\ufffd half",
+		"\x7f is allowed in XML": "\x7f is allowed in XML",
+	} {
+		got := CleanText(in)
+		if got != want || !isXMLString(got) {
+			t.Errorf("CleanText(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
