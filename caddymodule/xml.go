@@ -294,8 +294,14 @@ func checkContentType(h http.Header, mediaType string) (string, error) {
 			return "", fmt.Errorf("unsupported charset %q (supported: UTF-8, US-ASCII, ISO-8859-1)", charset)
 		}
 	}
-	if ce := h.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
-		return "", fmt.Errorf("unsupported Content-Encoding %q", ce)
+	// Every line and every list item: a coding on a second line is as
+	// much a coding as one on the first.
+	for _, line := range h.Values("Content-Encoding") {
+		for _, ce := range strings.Split(line, ",") {
+			if ce = strings.TrimSpace(ce); ce != "" && !strings.EqualFold(ce, "identity") {
+				return "", fmt.Errorf("unsupported Content-Encoding %q", line)
+			}
+		}
 	}
 	return charset, nil
 }
