@@ -369,6 +369,9 @@ func (c *consumerCall) answer(res *jobs.Result, created bool) error {
 	}
 	body, err := csbmsg.MarshalConsumer(&csbmsg.Consumer{Version: csbmsg.Version, Response: resp})
 	if err != nil {
+		body, err = csbmsg.MarshalConsumer(&csbmsg.Consumer{Version: csbmsg.Version, Response: writable(resp)})
+	}
+	if err != nil {
 		return caddyhttp.Error(http.StatusInternalServerError, fmt.Errorf("serializing the response: %v", err))
 	}
 	hdr.Set("Cache-Control", "no-store")
@@ -385,6 +388,37 @@ func (c *consumerCall) answer(res *jobs.Result, created bool) error {
 		ce.Write(fields...)
 	}
 	return nil
+}
+
+// writable returns resp, or, when the serialiser refuses it, a copy
+// without what came from the job's provider and cannot be written, its
+// reason saying what is not shown. The granted resources and the
+// Cloud-service-URI are the provider's values (adapter Resource.Granted
+// and URI); one that XML cannot carry, or that is not of its schema type
+// (a hostname with a control character, a URI that is none), would
+// otherwise make every answer about the job an HTTP 500 for as long as
+// the job is kept. The status, the reason and the job's id and status are
+// the broker's own and always written.
+func writable(resp *csbmsg.ServiceResponse) *csbmsg.ServiceResponse {
+	ok := func(r *csbmsg.ServiceResponse) error {
+		_, err := csbmsg.MarshalConsumer(&csbmsg.Consumer{Version: csbmsg.Version, Response: r})
+		return err
+	}
+	err := ok(resp)
+	if err == nil {
+		return resp
+	}
+	out := *resp
+	out.IaaS, out.PaaS, out.SaaS, out.DSaaS = nil, nil, nil, nil
+	what := "the granted resources are"
+	if out.JobInfo != nil && ok(&out) != nil {
+		ji := *out.JobInfo
+		ji.CloudServiceURI = ""
+		out.JobInfo = &ji
+		what = "the granted resources and the Cloud-service-URI are"
+	}
+	out.Reason = csbmsg.CleanText(fmt.Sprintf("%s; %s not shown: the provider's values cannot be written (%v)", out.Reason, what, err))
+	return &out
 }
 
 // leaseHeader reads the optional Csb-Lease request header (seconds).

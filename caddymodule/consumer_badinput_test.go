@@ -94,3 +94,72 @@ func TestConsumerAnswerWithProviderTextXMLCannotCarry(t *testing.T) {
 		t.Fatalf("job list: %v\n%s", perr, w.Body.Bytes())
 	}
 }
+
+// oddGrant is a provider whose machines come back with a hostname
+// holding a control character, and a resource URI that is no URI.
+type oddGrant struct{ *jobstest.Adapter }
+
+func (a oddGrant) Provision(ctx context.Context, req *contract.Request) (*contract.Resource, error) {
+	res, err := a.Adapter.Provision(ctx, req)
+	if res != nil && res.Granted.IaaS != nil && res.Granted.IaaS.Compute != nil {
+		c := *res.Granted.IaaS.Compute
+		host := "vm\x01.example"
+		c.Hostname = &host
+		iaas := *res.Granted.IaaS
+		iaas.Compute = &c
+		res.Granted.IaaS = &iaas
+		res.URI = "mem://[no-ip-literal]/1"
+	}
+	return res, err
+}
+
+// TestConsumerAnswerWithGrantedValuesXMLCannotCarry: the granted
+// resources and the resource URI of a job come from its provider's
+// answers; one value the serialiser refuses (a hostname with a control
+// character) made every answer about the job, and the job list, HTTP 500.
+// The answer now goes without what cannot be written, and its reason says
+// so; the job's id and status are always there.
+func TestConsumerAnswerWithGrantedValuesXMLCannotCarry(t *testing.T) {
+	cat := new(jobstest.Catalog)
+	cat.AddProvider(catalog.ProviderEntry{ID: "a"})
+	cat.AddService("a", jobstest.VM("vm", 8, 32))
+	ad := oddGrant{&jobstest.Adapter{Name: "a"}}
+	pl, err := placement.New(placement.Config{Catalog: cat, Order: []string{"a"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := jobs.New(jobs.Config{Store: new(store.Memory), Placer: pl, Logger: zap.NewNop(),
+		Adapter:        func(string, catalog.Kind) (contract.Adapter, bool) { return ad, true },
+		AttemptTimeout: 5 * time.Second, RespondWithin: 5 * time.Second, PollInterval: time.Millisecond, ReapInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &Handler{ConsumerPath: "/csb/consumer", logger: zap.NewNop()}
+	w := httptest.NewRecorder()
+	c := &consumerCall{h: h, w: w, r: httptest.NewRequest(http.MethodPost, "/csb/consumer", nil), repl: caddy.NewReplacer(), m: m, owner: "u"}
+	res, err := m.Create(context.Background(), "u", jobstest.VMRequest(2, 4), jobs.CreateOptions{})
+	if err != nil || res.Job == nil {
+		t.Fatalf("create: %+v, %v", res, err)
+	}
+	if err := c.answer(res, true); err != nil || w.Code != http.StatusOK {
+		t.Fatalf("create: HTTP %d, %v", w.Code, err)
+	}
+	msg, perr := csbmsg.ParseConsumer(w.Body.Bytes(), csbmsg.Options{})
+	if perr != nil || msg.Response == nil || msg.Response.Status != csbmsg.StatusOK || msg.Response.JobInfo == nil ||
+		msg.Response.JobInfo.JobID != res.Job.ID || msg.Response.IaaS != nil ||
+		msg.Response.JobInfo.CloudServiceURI != "" ||
+		!strings.Contains(msg.Response.Reason, "the granted resources and the Cloud-service-URI are not shown") {
+		t.Fatalf("create answer: %v\n%s", perr, w.Body.Bytes())
+	}
+
+	w = httptest.NewRecorder()
+	err = h.serveJobList(w, httptest.NewRequest(http.MethodGet, "/csb/consumer", nil), m, "u")
+	if err != nil || w.Code != http.StatusOK {
+		t.Fatalf("job list: HTTP %d, %v", w.Code, err)
+	}
+	l, perr := csbmsg.ParseJobList(w.Body.Bytes(), csbmsg.Options{})
+	if perr != nil || len(l.Responses) != 1 || l.Responses[0].JobInfo == nil || l.Responses[0].JobInfo.JobID != res.Job.ID ||
+		!strings.Contains(l.Responses[0].Reason, "not shown") {
+		t.Fatalf("job list: %v\n%s", perr, w.Body.Bytes())
+	}
+}

@@ -136,6 +136,14 @@ func (h *Handler) serveJobList(w http.ResponseWriter, r *http.Request, m *jobs.M
 	}
 	body, err := csbmsg.MarshalJobList(doc)
 	if err != nil {
+		// One job's provider values cannot be written: list it as a GET
+		// of it answers (writable), and every other job in full.
+		for i, r := range doc.Responses {
+			doc.Responses[i] = writable(r)
+		}
+		body, err = csbmsg.MarshalJobList(doc)
+	}
+	if err != nil {
 		return caddyhttp.Error(http.StatusInternalServerError, fmt.Errorf("serializing the job list: %v", err))
 	}
 	return writeMessage(w, csbmsg.ConsumerMediaType, body)
