@@ -79,8 +79,19 @@ type Usage struct {
 }
 
 // Add returns u + v.
+// The sums saturate at the largest uint64 instead of wrapping: a service
+// that advertises an absurd size must count as over any limit, not as
+// next to nothing.
 func (u Usage) Add(v Usage) Usage {
-	return Usage{Jobs: u.Jobs + v.Jobs, Cores: u.Cores + v.Cores, MemoryGB: u.MemoryGB + v.MemoryGB, StorageGB: u.StorageGB + v.StorageGB}
+	return Usage{Jobs: addSat(u.Jobs, v.Jobs), Cores: addSat(u.Cores, v.Cores), MemoryGB: addSat(u.MemoryGB, v.MemoryGB), StorageGB: addSat(u.StorageGB, v.StorageGB)}
+}
+
+// addSat is a+b, or the largest uint64 when that overflows.
+func addSat(a, b uint64) uint64 {
+	if s := a + b; s >= a {
+		return s
+	}
+	return ^uint64(0)
 }
 
 // Units returns how many units of unit u holds.
@@ -299,7 +310,7 @@ func Check(s Scope, st Standing, ask Ask) *Refusal {
 		{"memory", "GB of memory", l.MemoryGB, st.Held.MemoryGB, ask.Usage.MemoryGB},
 		{"storage", "GB of storage", l.StorageGB, st.Held.StorageGB, ask.Usage.StorageGB},
 	} {
-		if c.max == 0 || c.want == 0 || c.have+c.want <= c.max {
+		if c.max == 0 || c.want == 0 || (c.want <= c.max && c.have <= c.max-c.want) { // have+want ≤ max, without overflow
 			continue
 		}
 		return &Refusal{Scope: s.Name, Limit: c.name, Max: float64(c.max), Have: float64(c.have), Asked: float64(c.want),

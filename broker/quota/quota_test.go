@@ -72,3 +72,25 @@ func TestQuotaPeriodStart(t *testing.T) {
 		}
 	}
 }
+
+// TestQuotaCheckDoesNotWrap: an ask so large that held+asked overflows
+// uint64 is over the limit, and so is a held sum that would wrap; with
+// wrapping arithmetic, 4 held cores and an ask of 2^64-2 summed to 2 and
+// passed a 10-core limit.
+func TestQuotaCheckDoesNotWrap(t *testing.T) {
+	s := Scope{Name: "user alice", Key: "u:alice", Limits: Limits{Cores: 10}}
+	huge := ^uint64(0) - 1
+	if r := Check(s, Standing{Held: Usage{Cores: 4}}, Ask{Usage: Usage{Cores: huge}}); r == nil || r.Limit != "cores" {
+		t.Fatalf("an ask of %d cores with 4 held passed a 10-core limit: %+v", huge, r)
+	}
+	held := Usage{Cores: 4}.Add(Usage{Cores: huge})
+	if held.Cores != ^uint64(0) {
+		t.Fatalf("held cores wrapped to %d", held.Cores)
+	}
+	if r := Check(s, Standing{Held: held}, Ask{Usage: Usage{Cores: 1}}); r == nil {
+		t.Fatal("a saturated held count passed the limit")
+	}
+	if r := Check(s, Standing{Held: Usage{Cores: 4}}, Ask{Usage: Usage{Cores: 6}}); r != nil {
+		t.Fatalf("4 held and 6 asked of 10 refused: %+v", r)
+	}
+}
