@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"os/exec"
@@ -31,13 +32,13 @@ const (
 // TestQuickstart runs Caddyfile.example as it is, with only its address
 // variables (CSB_ADMIN, CSB_BROKER, CSB_CLOUD_A, CSB_CLOUD_B) set to free
 // ports, waits until both sandbox clouds are in the broker's catalogue,
-// then runs every ```sh block of docs/quickstart.md, docs/operations.md
-// and README.md (quickstartDocs) in order, in one bash
-// session with the real curl, and checks each output against the
-// "```<lang> answer" block written under it. The doc's own variables
-// carry the test's addresses: CSB (the broker's URL), CA (the root of
-// Caddy's local CA in the test's storage) and ADMIN (the admin endpoint);
-// in the answers the default addresses are replaced by the test's.
+// then runs every ```sh block of README.md and docs/ (quickstartDocs) in
+// order, in one bash session with the real curl, and checks each output
+// against the "```<lang> answer" block written under it. The doc's own
+// variables carry the test's addresses: CSB (the broker's URL), CA (the
+// root of Caddy's local CA in the test's storage) and ADMIN (the admin
+// endpoint); in the answers the default addresses are replaced by the
+// test's.
 //
 // An answer block is abridged: "…" stands for text left out, and every
 // other piece must appear in the output in the order written. The test
@@ -95,6 +96,10 @@ func TestQuickstart(t *testing.T) {
 		"CSB=https://" + broker,
 		"CA=" + filepath.Join(p.DataDir, "caddy", "pki", "authorities", "local", "root.crt"),
 		"ADMIN=" + p.AdminAddr,
+		// The shell runs as the user who runs Caddy, with the same data
+		// directory, so "caddy csb" finds Caddy's local CA root there
+		// without --ca, as docs/cli.md says it does.
+		"XDG_DATA_HOME=" + p.DataDir,
 	})
 	for i, st := range steps {
 		out, status, err := sh.run(st.script, 90*time.Second)
@@ -206,32 +211,83 @@ func waitExampleCatalogue(admin string, timeout time.Duration, stopped <-chan st
 }
 
 // quickstartDocs are the documents whose ```sh blocks TestQuickstart
-// runs, in this order, in one shell: the walk-through first, then the
-// operations that read what it made, then README's short tour. Any other
-// document with a ```sh block fails the test, so that every shell block
-// of README and docs/ is run.
+// runs, in this order, in one shell: the walk-through first (its answers
+// count what alice holds and which cloud has room, so it starts from empty
+// clouds), then the operations that read what it made, README's short
+// tour, and the pages of the front-ends and features, each of which
+// removes what it makes before the next one starts. Any other document
+// under docs/ with a shell block (```sh, or ```console, ```bash and the
+// like, which no test runs) fails the test, so that every shell block of
+// README and docs/ is run.
 func quickstartDocs(t *testing.T) []string {
 	t.Helper()
-	docs := []string{"docs/quickstart.md", "docs/operations.md", "README.md"}
-	all, err := filepath.Glob(filepath.Join("..", "docs", "*.md"))
+	docs := []string{
+		"docs/quickstart.md", "docs/operations.md", "README.md",
+		"docs/cli.md", "docs/cimi.md", "docs/osb.md", "docs/events.md", "docs/costs.md", "docs/console.md",
+	}
+	err := filepath.WalkDir(filepath.Join("..", "docs"), func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".md") {
+			return err
+		}
+		rel, err := filepath.Rel("..", path)
+		if err != nil {
+			return err
+		}
+		name := filepath.ToSlash(rel)
+		if slices.Contains(docs, name) {
+			return nil // parseQuickstart refuses its other shell blocks
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if line, lang := unrunShellBlock(string(data), true); line > 0 {
+			t.Errorf("%s line %d: a ```%s block that no test runs: write it as ```sh with an answer block and add the page to quickstartDocs", name, line, lang)
+		}
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range all {
-		name := "docs/" + filepath.Base(f)
-		if slices.Contains(docs, name) {
-			continue
-		}
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if regexp.MustCompile("(?m)^ {0,3}```sh").Match(data) {
-			t.Errorf("%s has shell blocks that no test runs: add it to quickstartDocs", name)
-		}
-	}
 	return docs
 }
+
+// shellFenceRE matches the opening fence of a block in a shell's
+// language, as Markdown renderers name it: ```sh is the one
+// TestQuickstart runs; the others show a session with its prompts and
+// output mixed, which nothing can check.
+var shellFenceRE = regexp.MustCompile("^ {0,3}```\\s*(sh|bash|zsh|shell|console|shell-session|shellsession)(\\s|$)")
+
+// unrunShellBlock returns the line (from 1) and language of the first
+// fence in doc that opens a shell block no test runs: any but ```sh, or
+// ```sh too when withSh is set (a page TestQuickstart does not run). It
+// returns 0 when there is none. A block ends at a fence of at least as
+// many backticks with no info string, as in CommonMark, so a fence shown
+// inside a longer one is text. HTML comments count too: a commented-out
+// block shows on no page but would still be edited as one.
+func unrunShellBlock(doc string, withSh bool) (line int, lang string) {
+	open := 0 // backticks of the open block's fence; 0 outside a block
+	for i, l := range strings.Split(doc, "\n") {
+		m := fenceTicksRE.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		if open > 0 {
+			if len(m[1]) >= open && strings.TrimSpace(m[2]) == "" {
+				open = 0
+			}
+			continue
+		}
+		open = len(m[1])
+		if m := shellFenceRE.FindStringSubmatch(l); m != nil && (m[1] != "sh" || withSh) {
+			return i + 1, m[1]
+		}
+	}
+	return 0, ""
+}
+
+// fenceTicksRE matches a backtick fence: its backticks and its info string.
+var fenceTicksRE = regexp.MustCompile("^ {0,3}(```+)([^`]*)$")
 
 // quickstartStep is one ```sh block of the quickstart and the answer block
 // written under it, if any.
@@ -283,6 +339,9 @@ func parseQuickstart(file, doc string) (steps []quickstartStep, skipped []string
 			steps[len(steps)-1].answer = &body
 		case len(info) > 0 && info[0] == "sh":
 			return nil, nil, fmt.Errorf("%s line %d: unknown block %q (want sh or sh skip)", file, start, m[1])
+		case shellFenceRE.MatchString(lines[start-1]):
+			// A shell session with its output inline is never run.
+			return nil, nil, fmt.Errorf("%s line %d: a ```%s block is never run; write its commands as ```sh and its output as an answer block", file, start, info[0])
 		case curlLineRE.MatchString(body):
 			// Every curl command the docs show must be run by the test.
 			return nil, nil, fmt.Errorf("%s line %d: a curl command in a ```%s block is never run; put it in a ```sh block with an answer", file, start, m[1])
@@ -408,9 +467,34 @@ func TestParseQuickstart(t *testing.T) {
 	if len(steps) != 2 || steps[0].script != "echo hi" || steps[0].answer == nil || *steps[0].answer != "hi" || steps[1].answer != nil || steps[0].line != 10 {
 		t.Errorf("steps %+v", steps)
 	}
-	for _, bad := range []string{"```sh\nx\n", "```text answer\nx\n```\n", "```sh\na\n```\n```text answer\nb\n```\n```text answer\nc\n```\n", "```sh run\nx\n```\n"} {
+	for _, bad := range []string{"```sh\nx\n", "```text answer\nx\n```\n", "```sh\na\n```\n```text answer\nb\n```\n```text answer\nc\n```\n", "```sh run\nx\n```\n", "```console\n$ echo hi\nhi\n```\n", "```bash\necho hi\n```\n", "  ```shell\necho hi\n  ```\n"} {
 		if _, _, err := parseQuickstart("doc.md", bad); err == nil {
 			t.Errorf("accepted %q", bad)
+		}
+	}
+}
+
+func TestUnrunShellBlock(t *testing.T) {
+	for _, tc := range []struct {
+		doc    string
+		withSh bool
+		line   int
+		lang   string
+	}{
+		{"text\n```caddyfile\ncsb\n```\n```text\n./xcaddy.sh run\n```\n", true, 0, ""},
+		{"```sh\necho hi\n```\n", false, 0, ""},
+		{"```sh\necho hi\n```\n", true, 1, "sh"},
+		{"```sh skip\necho hi\n```\n", true, 1, "sh"},
+		{"```shell\necho hi\n```\n", false, 1, "shell"},
+		{"a\n\n```console\n$ echo hi\nhi\n```\n", false, 3, "console"},
+		{"- item\n\n  ```bash\n  echo hi\n  ```\n", false, 3, "bash"},
+		// A fence inside a block is text, not a block of its own.
+		{"````markdown\n```console\n$ x\n```\n````\n", false, 0, ""},
+		{"```text\n$ echo hi\n```\n```zsh\necho\n```\n", false, 4, "zsh"},
+		{"```shellcheck-report\nx\n```\n", true, 0, ""},
+	} {
+		if line, lang := unrunShellBlock(tc.doc, tc.withSh); line != tc.line || lang != tc.lang {
+			t.Errorf("unrunShellBlock(%q, %v) = %d, %q; want %d, %q", tc.doc, tc.withSh, line, lang, tc.line, tc.lang)
 		}
 	}
 }
