@@ -100,10 +100,13 @@ func snakeKeys(data []byte) ([]byte, error) {
 }
 
 // dataKeys are the keys whose object value is keyed by data, not by
-// field names: "placeable" counts services per service model, keyed by
-// the model's name as "kind" values and the metrics' kind label spell it
-// (IaaS, PaaS, SaaS, DSaaS). Their keys are kept as they are.
-var dataKeys = map[string]bool{"placeable": true}
+// field names, so its keys are kept as they are: "placeable" counts
+// services per service model, keyed by the model's name as "kind" values
+// and the metrics' kind label spell it (IaaS, PaaS, SaaS, DSaaS); a job's
+// "labels" are the consumer's own names, its cost's "earlier" is keyed by
+// provider id (cloud-a), and its resource's "native" by the adapter's
+// own keys, which the adapter reads back as written.
+var dataKeys = map[string]bool{"placeable": true, "labels": true, "earlier": true, "native": true}
 
 // modelNames are the draft's service model names, each one word.
 var modelNames = strings.NewReplacer("DSaaS", "Dsaas", "IaaS", "Iaas", "PaaS", "Paas", "SaaS", "Saas")

@@ -1,6 +1,8 @@
 package caddymodule
 
 import (
+	"encoding/json"
+	"reflect"
 	"testing"
 )
 
@@ -53,5 +55,31 @@ func TestSnakeKeysKeepsOrderAndValues(t *testing.T) {
 `
 	if string(out) != want {
 		t.Fatalf("got\n%s\nwant\n%s", out, want)
+	}
+}
+
+// TestSnakeKeysKeepsDataKeyedMaps: the keys of a job's labels, of its
+// cost's earlier amounts (by provider id) and of its resource's native
+// references are data, not field names: the admin answer shows them as
+// stored ("cloud-a", not "cloud_a"), while the field names around them
+// are still rewritten.
+func TestSnakeKeysKeepsDataKeyedMaps(t *testing.T) {
+	in := `{"ID":"j1","Labels":{"Team-Name":"blue"},"Cost":{"Earlier":{"cloud-a":0.5}},"Resource":{"Native":{"machineVolume":"/mv/1"}}}`
+	out, err := snakeKeys([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"id":       "j1",
+		"labels":   map[string]any{"Team-Name": "blue"},
+		"cost":     map[string]any{"earlier": map[string]any{"cloud-a": 0.5}},
+		"resource": map[string]any{"native": map[string]any{"machineVolume": "/mv/1"}},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("snakeKeys(%s) =\n%s\nwant %v", in, out, want)
 	}
 }
