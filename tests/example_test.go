@@ -223,7 +223,7 @@ func quickstartDocs(t *testing.T) []string {
 	t.Helper()
 	docs := []string{
 		"docs/quickstart.md", "docs/operations.md", "README.md",
-		"docs/cli.md", "docs/cimi.md", "docs/osb.md", "docs/events.md", "docs/costs.md", "docs/console.md",
+		"docs/cli.md", "docs/cimi.md", "docs/osb.md", "docs/events.md", "docs/costs.md", "docs/console.md", "docs/security.md",
 	}
 	err := filepath.WalkDir(filepath.Join("..", "docs"), func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".md") {
