@@ -194,7 +194,7 @@ func (c *call) getCatalogue(name, id string) error {
 	want := c.base + name + "/" + id
 	for _, o := range c.catalogue(name) {
 		if o["id"] == want {
-			return write(c.w, c.f, http.StatusOK, q.project(o))
+			return c.serve(o, q.project(o))
 		}
 	}
 	return errorf(http.StatusNotFound, "no %s %q", catalogueCollections[name], id)

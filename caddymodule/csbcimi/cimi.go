@@ -44,7 +44,10 @@ func init() {
 //   - machineConfigs, machineImages and machineTemplates, derived from
 //     the catalogue and the operator's declarations;
 //   - jobs: a CIMI Job for every create, attempt, action, delete and
-//     lease reclaim of the owner's machines.
+//     lease reclaim of the owner's machines;
+//   - conditional requests: a strong ETag on every resource a GET
+//     answers, and If-Match and If-None-Match evaluated by every method
+//     (conditional.go).
 //
 // Put an authentication handler in front (digest_auth, basic_auth): the
 // owner of every machine is {http.auth.user.id}, as for the Consumer
@@ -397,7 +400,7 @@ func (c *call) entryPoint() error {
 		}
 		o[name] = col
 	}
-	return write(c.w, c.f, http.StatusOK, q.project(o))
+	return c.serve(o, q.project(o))
 }
 
 // collectionNames are the CloudEntryPoint's collections.
@@ -420,7 +423,7 @@ func (c *call) list(name string) error {
 	if err != nil {
 		return err
 	}
-	return write(c.w, c.f, http.StatusOK, col)
+	return c.serve(col, col)
 }
 
 // collectionOf renders one of the CloudEntryPoint's collections whole.

@@ -183,7 +183,7 @@ func (c *call) getJob(cid string) error {
 				}
 				o["targetResource"] = c.machineObj(j, live)
 			}
-			return write(c.w, c.f, http.StatusOK, q.project(o))
+			return c.serve(o, q.project(o))
 		}
 	}
 	return errorf(http.StatusNotFound, "no job %q", cid)

@@ -301,7 +301,8 @@ func (c *call) getMachine(id string) error {
 	if err != nil {
 		return err
 	}
-	return write(c.w, c.f, http.StatusOK, q.project(c.machineObj(j, live)))
+	o := c.machineObj(j, live)
+	return c.serve(o, q.project(o))
 }
 
 // machines returns owner's machines, newest first, with the provider's
@@ -521,6 +522,9 @@ func (c *call) createMachine() error {
 	if err != nil {
 		return err
 	}
+	if err := c.precondition(c.collectionTag("machines")); err != nil {
+		return err
+	}
 	if dry {
 		return c.dryRun(req, opt)
 	}
@@ -615,6 +619,9 @@ func (c *call) updateMachine(id string) error {
 	if _, _, err := c.ownMachine(id, false); err != nil {
 		return err
 	}
+	if err := c.precondition(c.machineTag(id)); err != nil {
+		return err
+	}
 	labels := map[string]string{}
 	if mu.Name != nil {
 		labels[labelName] = *mu.Name
@@ -683,6 +690,9 @@ func (c *call) deleteMachine(id string) error {
 	if err != nil {
 		return err
 	}
+	if err := c.precondition(c.machineTag(id)); err != nil {
+		return err
+	}
 	// Volumes attached later are the caller's own: detached first, so
 	// that they outlive the machine.
 	for _, a := range j.Attachments {
@@ -715,6 +725,11 @@ func (c *call) machineAction(id, opName string) error {
 		return errorf(http.StatusBadRequest, "action %q: this CIMI service runs %sstart, stop, restart and suspend", a.Action, ActionNS)
 	}
 	if _, _, err := c.ownMachine(id, false); err != nil {
+		return err
+	}
+	// The action's target is the machine (its operation's href is no
+	// resource of its own): If-Match names the machine's tag.
+	if err := c.precondition(c.machineTag(id)); err != nil {
 		return err
 	}
 	res, err := c.m.Act(c.ctx, c.owner, id, name)

@@ -81,12 +81,13 @@ func (c *call) machineVolumes(id string, member string) error {
 	if member != "" {
 		for _, mv := range mvs {
 			if mv["id"] == c.base+"machines/"+id+"/volumes/"+member {
-				return write(c.w, c.f, http.StatusOK, q.project(mv))
+				return c.serve(mv, q.project(mv))
 			}
 		}
 		return errorf(http.StatusNotFound, "no MachineVolume %q", member)
 	}
-	return write(c.w, c.f, http.StatusOK, c.machineVolumeCollection(j, mvs, q))
+	col := c.machineVolumeCollection(j, mvs, q)
+	return c.serve(col, col)
 }
 
 // machineVolumeCollection renders machine j's MachineVolumes mvs as its
@@ -121,6 +122,9 @@ func (c *call) attachVolume(id string) error {
 	if _, err := c.ownVolume(vid); err != nil {
 		return err
 	}
+	if err := c.precondition(c.machineVolumeTag(id, "")); err != nil {
+		return err
+	}
 	res, att, err := c.m.AttachVolume(c.ctx, c.owner, id, vid, in.InitialLocation)
 	switch {
 	case errors.Is(err, jobs.ErrNoJob):
@@ -147,6 +151,9 @@ func (c *call) detachVolume(id, member string) error {
 	}
 	if _, err := strconv.ParseUint(member, 10, 64); err != nil {
 		return errorf(http.StatusNotFound, "no MachineVolume %q", member)
+	}
+	if err := c.precondition(c.machineVolumeTag(id, member)); err != nil {
+		return err
 	}
 	res, err := c.m.DetachVolume(c.ctx, c.owner, id, member)
 	switch {

@@ -199,7 +199,8 @@ func (c *call) getVolume(id string) error {
 	if err != nil {
 		return err
 	}
-	return write(c.w, c.f, http.StatusOK, q.project(c.volumeObj(j)))
+	o := c.volumeObj(j)
+	return c.serve(o, q.project(o))
 }
 
 func (c *call) createVolume() error {
@@ -218,6 +219,9 @@ func (c *call) createVolume() error {
 	if err != nil {
 		return err
 	}
+	if err := c.precondition(c.collectionTag("volumes")); err != nil {
+		return err
+	}
 	req := &csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Storage: st}}
 	return c.create(req, opt, "volumes", "volume", c.volumeObj)
 }
@@ -232,6 +236,9 @@ func (c *call) deleteVolume(id string) error {
 	}
 	if a := c.m.AttachedTo(c.ctx, j); a != nil {
 		return errorf(http.StatusConflict, "volume %s is attached to machine %s: detach it first (DELETE %smachines/%s/volumes/%s)", id, a.Machine, c.base, a.Machine, a.ID)
+	}
+	if err := c.precondition(c.volumeTag(id)); err != nil {
+		return err
 	}
 	return c.remove(id)
 }
