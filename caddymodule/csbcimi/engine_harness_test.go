@@ -47,6 +47,25 @@ func freePort(t *testing.T) int {
 // sandbox cloud and returns a front-end bound to that app.
 func startEngineBroker(t *testing.T) *engineBroker {
 	t.Helper()
+	return startEngineBrokerWith(t, engineOptions{})
+}
+
+// engineOptions vary the broker startEngineBrokerWith starts.
+type engineOptions struct {
+	// csb and jobs are lines added to the csb block and to its jobs
+	// block.
+	csb, jobs string
+	// buildTime is the sandbox's build_time (default 10ms); "0" makes
+	// every action's transition immediate.
+	buildTime string
+}
+
+// startEngineBrokerWith is startEngineBroker with the options o.
+func startEngineBrokerWith(t *testing.T, o engineOptions) *engineBroker {
+	t.Helper()
+	if o.buildTime == "" {
+		o.buildTime = "10ms"
+	}
 	dir := t.TempDir()
 	cloud := freePort(t)
 	cf := fmt.Sprintf(`{
@@ -75,7 +94,9 @@ func startEngineBroker(t *testing.T) *engineBroker {
 			lease_min 1s
 			respond_within 5s
 			poll_interval 50ms
+			%[4]s
 		}
+		%[3]s
 	}
 }
 
@@ -83,10 +104,10 @@ http://127.0.0.1:%[1]d {
 	csb_sandbox cloud-a {
 		capacity 8 16 200
 		architecture x86_64
-		build_time 10ms
+		build_time %[5]s
 	}
 }
-`, cloud, dir)
+`, cloud, dir, o.csb, o.jobs, o.buildTime)
 	app := caddytest.Load(t, cf, nil)
 	h := &Handler{Prefix: "/cimi/", MaxBodySize: defaultMaxBodySize, app: app, logger: zap.NewNop()}
 	return &engineBroker{t: t, h: h}

@@ -554,8 +554,27 @@ func dryRunAsked(vals []string) (bool, error) {
 // create makes the job of a MachineCreate or VolumeCreate and answers it:
 // 201 with the resource (made by resource) when the job succeeded at
 // once, 202 with the creation's Job while it runs, 400 for a request the
-// broker cannot read or serve, 409 when no provider could make it. The
-// Location is the resource in collection coll; what names it in the 409.
+// broker cannot read or serve, 409 when no provider could make it or the
+// owner's limits refuse it. The Location is the resource in collection
+// coll; what names it in the 409 of a job whose every attempt failed.
+//
+// A create the engine refuses before any job exists (no job in the
+// result) is refused by placement (no provider matched: its reason says
+// so, candidate by candidate) or by the owner's limits: the jobs block's
+// max_jobs_per_owner ("job limit reached: ...") or a quota ("quota
+// exceeded: <limit> of <scope>: ..."). The answer's message is the
+// engine's reason as it is, which names what refused the create, and no
+// text of the front-end's, which once said "no provider could create the
+// machine" before a quota's reason although every provider could. The
+// status is 409 for both, not 403: the refusal is of the owner's current
+// holdings, which the owner can change (delete a machine, wait for a
+// failed job's purge) and then resubmit, which is RFC 9110's 409; a 403
+// says the credentials do not reach the resource, which a CIMI client
+// reads as an authorization failure (this front-end answers it when no
+// user is authenticated). The Consumer interface answers the same
+// refusals alike, with one status (its 408) and the engine's reason, and
+// an update over a quota with 409; the OSB front-end fails the
+// provision's operation with the engine's reason.
 func (c *call) create(req *csbmsg.ServiceRequest, opt jobs.CreateOptions, coll, what string, resource func(*jobs.Job) obj) error {
 	res, err := c.m.Create(c.ctx, c.owner, req, opt)
 	if err != nil {
@@ -577,6 +596,8 @@ func (c *call) create(req *csbmsg.ServiceRequest, opt jobs.CreateOptions, coll, 
 		return write(c.w, c.f, http.StatusAccepted, c.jobsOf(j, "")[0])
 	case res.Status == csbmsg.StatusSyntaxError || res.Status == csbmsg.StatusUnsupported:
 		return errorf(http.StatusBadRequest, "%s", res.Reason)
+	case j == nil:
+		return errorf(http.StatusConflict, "%s", res.Reason)
 	}
 	return errorf(http.StatusConflict, "no provider could create the %s: %s", what, res.Reason)
 }
