@@ -58,6 +58,9 @@ type engineOptions struct {
 	// buildTime is the sandbox's build_time (default 10ms); "0" makes
 	// every action's transition immediate.
 	buildTime string
+	// faults puts the broker's storage behind faultStorage, so that a
+	// test can make the writes of one key fail (failStore).
+	faults bool
 }
 
 // startEngineBrokerWith is startEngineBroker with the options o.
@@ -108,7 +111,13 @@ http://127.0.0.1:%[1]d {
 	}
 }
 `, cloud, dir, o.csb, o.jobs, o.buildTime)
-	app := caddytest.Load(t, cf, nil)
+	var edit func(map[string]any)
+	if o.faults {
+		edit = func(cfg map[string]any) {
+			cfg["storage"] = map[string]any{"module": "csbcimi_fault", "root": dir + "/storage"}
+		}
+	}
+	app := caddytest.Load(t, cf, edit)
 	h := &Handler{Prefix: "/cimi/", MaxBodySize: defaultMaxBodySize, app: app, logger: zap.NewNop()}
 	return &engineBroker{t: t, h: h}
 }

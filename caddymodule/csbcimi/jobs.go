@@ -124,7 +124,7 @@ func (c *call) jobsOf(j *jobs.Job, live string) []obj {
 		case jobs.ActionDetach:
 			act = "delete" // of a MachineVolume
 		}
-		o := mk(jobAction+strconv.FormatInt(a.Started.UnixNano(), 36), act, st, a.Reason, code, stamp(a.Started))
+		o := mk(actionSuffix(a), act, st, a.Reason, code, stamp(a.Started))
 		o["timeOfStatusChange"] = stamp(a.Ended)
 		if st == jobSuccess && i == len(j.Actions)-1 && act == ActionNS+a.Action && strings.HasSuffix(live, "ING") && live != contract.MachineCreating {
 			o["state"], o["progress"] = jobRunning, 50
@@ -147,6 +147,53 @@ func (c *call) jobsOf(j *jobs.Job, live string) []obj {
 		out = append(out, o)
 	}
 	return out
+}
+
+// actionSuffix is the suffix of the CIMI Job of action record a.
+func actionSuffix(a jobs.ActionRecord) string {
+	return jobAction + strconv.FormatInt(a.Started.UnixNano(), 36)
+}
+
+// writeActionJob answers 202 with the CIMI Job of the action the engine
+// has just run on machine j (an Act's, AttachVolume's or DetachVolume's
+// result: the engine appends the action's record to j.Actions under the
+// job's lock, so the last record is this action's), as the broker's
+// records hold it; with live, the provider's state of the machine is
+// read too, for an action's RUNNING state.
+//
+// The Job is found by this record's own id, not by its action's name: a
+// store that refused the record's write leaves the engine's answer OK
+// (the provider did act; jobs.Manager.Act and DetachVolume log the failed
+// write and answer the outcome), and the records then hold only the
+// earlier actions, among which the latest of the same name would be
+// answered as this one's Job: a Job that says another action's outcome,
+// time and state. An action whose record is not among the broker's is
+// answered 500, saying so: the provider acted, and no Job of it can be
+// read.
+func (c *call) writeActionJob(j *jobs.Job, live bool) error {
+	if j == nil || len(j.Actions) == 0 {
+		return errorf(http.StatusInternalServerError, "the broker's engine answered the action without its record")
+	}
+	rec := j.Actions[len(j.Actions)-1]
+	want := c.base + "jobs/" + j.ID + actionSuffix(rec)
+	var fresh *jobs.Job
+	var state string
+	var err error
+	if live {
+		fresh, state, err = c.m.MachineState(c.ctx, c.owner, j.ID)
+	} else {
+		fresh, err = c.m.Get(c.ctx, c.owner, j.ID)
+	}
+	if err != nil {
+		return errorf(http.StatusInternalServerError, "the %s of machine %s ran at its provider, but the broker could not read its record back: %v", rec.Action, j.ID, err)
+	}
+	for _, o := range c.jobsOf(fresh, state) {
+		if o["id"] == want {
+			c.w.Header().Set(JobHeader, want)
+			return write(c.w, c.f, http.StatusAccepted, o)
+		}
+	}
+	return errorf(http.StatusInternalServerError, "the %s of machine %s ran at its provider, but the broker could not record it (see its log), so it has no Job: read the machine for its state", rec.Action, j.ID)
 }
 
 func (c *call) getJob(cid string) error {

@@ -5,7 +5,6 @@ package csbcimi
 import (
 	"encoding/xml"
 	"errors"
-	"fmt"
 	"net/http"
 	"slices"
 	"sort"
@@ -760,17 +759,5 @@ func (c *call) machineAction(id, opName string) error {
 	if res.Status != csbmsg.StatusOK {
 		return errorf(http.StatusConflict, "%s", res.Reason)
 	}
-	j := res.Job
-	live := ""
-	if fresh, st, err := c.m.MachineState(c.ctx, c.owner, id); err == nil {
-		j, live = fresh, st
-	}
-	all := c.jobsOf(j, live)
-	for i := len(all) - 1; i >= 0; i-- {
-		if all[i]["action"] == ActionNS+name {
-			c.w.Header().Set(JobHeader, fmt.Sprint(all[i]["id"]))
-			return write(c.w, c.f, http.StatusAccepted, all[i])
-		}
-	}
-	return write(c.w, c.f, http.StatusAccepted, c.machineObj(j, ""))
+	return c.writeActionJob(res.Job, true)
 }

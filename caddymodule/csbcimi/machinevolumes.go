@@ -137,7 +137,7 @@ func (c *call) attachVolume(id string) error {
 		return err
 	}
 	c.w.Header().Set("Location", c.base+"machines/"+id+"/volumes/"+att.ID)
-	return c.writeLastAction(res.Job)
+	return c.writeActionJob(res.Job, false)
 }
 
 // detachVolume detaches the caller's machine's MachineVolume member.
@@ -167,7 +167,7 @@ func (c *call) detachVolume(id, member string) error {
 	if err := c.volumeOpAnswer(res); err != nil {
 		return err
 	}
-	return c.writeLastAction(res.Job)
+	return c.writeActionJob(res.Job, false)
 }
 
 // volumeOpAnswer is the error of an attach's or detach's result: 501 when
@@ -180,17 +180,4 @@ func (c *call) volumeOpAnswer(res *jobs.Result) error {
 		return errorf(http.StatusNotImplemented, "%s", res.Reason)
 	}
 	return errorf(http.StatusConflict, "%s", res.Reason)
-}
-
-// writeLastAction answers 202 with the CIMI Job of j's latest action.
-func (c *call) writeLastAction(j *jobs.Job) error {
-	last := j.Actions[len(j.Actions)-1]
-	want := c.base + "jobs/" + j.ID + jobAction + strconv.FormatInt(last.Started.UnixNano(), 36)
-	for _, o := range c.jobsOf(j, "") {
-		if o["id"] == want {
-			c.w.Header().Set(JobHeader, want)
-			return write(c.w, c.f, http.StatusAccepted, o)
-		}
-	}
-	return write(c.w, c.f, http.StatusAccepted, c.machineObj(j, ""))
 }
