@@ -85,6 +85,16 @@ func (c *call) jobsOf(j *jobs.Job, live string) []obj {
 	if state == jobSuccess || state == jobFailed {
 		create["timeOfStatusChange"] = stamp(j.Updated)
 	}
+	// affectedResources (DSP0263's Job) are the resources an operation
+	// changes besides its targetResource, where the broker's record says
+	// which: the volume a machine is created with (and its MachineVolume)
+	// and deleted with, and the volume an attach or detach moves (see
+	// attachedBy). The target stays the machine for all of a machine's
+	// Jobs, so it is not repeated here.
+	ownVolume := isMachine(j) && isVolume(j)
+	if ownVolume && state != jobFailed {
+		create["affectedResources"] = []ref{{Href: c.base + "volumes/" + j.ID}, {Href: c.base + "machines/" + j.ID + "/volumes/1"}}
+	}
 	out := []obj{create}
 	var nested []ref
 	for i, a := range j.Attempts {
@@ -126,27 +136,74 @@ func (c *call) jobsOf(j *jobs.Job, live string) []obj {
 		}
 		o := mk(actionSuffix(a), act, st, a.Reason, code, stamp(a.Started))
 		o["timeOfStatusChange"] = stamp(a.Ended)
+		if affected := c.attachedBy(j, a); len(affected) > 0 {
+			o["affectedResources"] = affected
+		}
 		if st == jobSuccess && i == len(j.Actions)-1 && act == ActionNS+a.Action && strings.HasSuffix(live, "ING") && live != contract.MachineCreating {
 			o["state"], o["progress"] = jobRunning, 50
 			o["statusMessage"] = "the machine is " + live
 		}
 		out = append(out, o)
 	}
+	var end obj
 	switch {
 	case j.Status == jobs.StatusRemoved:
-		out = append(out, mk(jobDelete, "delete", jobSuccess, j.Reason, 0, stamp(j.Updated)))
+		end = mk(jobDelete, "delete", jobSuccess, j.Reason, 0, stamp(j.Updated))
 	case j.Status == jobs.StatusExpired:
-		o := mk(jobReclaim, "delete", jobSuccess, j.Reason, 0, stamp(j.Updated))
-		o["initiator"] = "csb-lease"
-		out = append(out, o)
+		end = mk(jobReclaim, "delete", jobSuccess, j.Reason, 0, stamp(j.Updated))
+		end["initiator"] = "csb-lease"
 	case j.Op != nil && j.Op.Kind == jobs.OpRemove:
-		out = append(out, mk(jobDelete, "delete", jobRunning, j.Reason, 0, stamp(j.Op.Started)))
+		end = mk(jobDelete, "delete", jobRunning, j.Reason, 0, stamp(j.Op.Started))
 	case j.Op != nil && j.Op.Kind == jobs.OpReap:
-		o := mk(jobReclaim, "delete", jobRunning, j.Reason, 0, stamp(j.Op.Started))
-		o["initiator"] = "csb-lease"
-		out = append(out, o)
+		end = mk(jobReclaim, "delete", jobRunning, j.Reason, 0, stamp(j.Op.Started))
+		end["initiator"] = "csb-lease"
+	}
+	if end != nil {
+		if ownVolume {
+			// The machine's own volume goes with it.
+			end["affectedResources"] = []ref{{Href: c.base + "volumes/" + j.ID}}
+		}
+		out = append(out, end)
 	}
 	return out
+}
+
+// attachedBy returns the resources a successful attach or detach action
+// record a of machine j moved: the volume and, while the machine still
+// lists it, the MachineVolume an attach made. The engine's attachment
+// keeps the volume while it stands (jobs.VolumeAttachment, made at the
+// record's end time); once detached, the record's reason is all that
+// names the volume ("volume <id> attached by <provider>", "volume <id>
+// detached by <provider>": jobs.Manager.AttachVolume, DetachVolume),
+// since jobs.ActionRecord has no field for it.
+func (c *call) attachedBy(j *jobs.Job, a jobs.ActionRecord) []ref {
+	if a.Outcome != jobs.OutcomeSuccess || a.Action != jobs.ActionAttach && a.Action != jobs.ActionDetach {
+		return nil
+	}
+	if a.Action == jobs.ActionAttach {
+		for _, at := range j.Attachments {
+			if at.Created.Equal(a.Ended) {
+				return []ref{{Href: c.base + "volumes/" + at.Volume}, {Href: c.base + "machines/" + j.ID + "/volumes/" + at.ID}}
+			}
+		}
+	}
+	f := strings.Fields(a.Reason)
+	verb := map[string]string{jobs.ActionAttach: "attached", jobs.ActionDetach: "detached"}[a.Action]
+	if len(f) < 3 || f[0] != "volume" || f[2] != verb || !jobID(f[1]) {
+		return nil
+	}
+	return []ref{{Href: c.base + "volumes/" + f[1]}}
+}
+
+// jobID reports whether s can be a broker job id (letters, digits, - and
+// _), so that a reason's word is taken for one only when it is one.
+func jobID(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // actionSuffix is the suffix of the CIMI Job of action record a.
