@@ -19,6 +19,7 @@
 package csbosb
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,6 +29,7 @@ import (
 	"time"
 
 	"code.cloudfoundry.org/brokerapi/v13"
+	"code.cloudfoundry.org/brokerapi/v13/domain/apiresponses"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
@@ -193,9 +195,10 @@ func (h *Handler) Validate() error {
 	return nil
 }
 
-// ServeHTTP checks the platform's identity and hands the request to the
-// OSB API. OSB answers (errors included) are protocol answers written by
-// brokerapi; a caller that is not a platform gets a caddyhttp.Error.
+// ServeHTTP checks the platform's identity and the OSB headers and hands
+// the request to the OSB API. OSB answers (errors included) are protocol
+// answers, written by brokerapi or, for the headers, by writeOSBError; a
+// caller that is not a platform gets a caddyhttp.Error.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	user := ""
@@ -211,16 +214,57 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	if len(h.Platforms) > 0 && !contains(h.Platforms, user) {
 		return caddyhttp.Error(http.StatusForbidden, fmt.Errorf("user %q is not an OSB platform here (csb_osb platforms)", user))
 	}
+	// The version is checked here, before the originating identity, and
+	// not left to brokerapi: its 412 body is {"Description": ...}, which
+	// is not the OSB error's "description", so a platform showed its
+	// operator no reason.
+	if err := checkAPIVersion(r); err != nil {
+		writeOSBError(w, r, http.StatusPreconditionFailed, err.Error())
+		return nil
+	}
 	c := caller{Platform: user, Origin: origin(r)}
 	if v := r.Header.Get(originatingHeader); v != "" {
 		id, err := parseOriginatingIdentity(v)
 		if err != nil {
-			return caddyhttp.Error(http.StatusBadRequest, err)
+			writeOSBError(w, r, http.StatusBadRequest, err.Error())
+			return nil
 		}
 		c.User = id
 	}
 	h.api.ServeHTTP(w, r.WithContext(withCaller(r.Context(), c)))
 	return nil
+}
+
+// checkAPIVersion applies brokerapi's rule for X-Broker-API-Version (a
+// MAJOR.MINOR version whose major is 2), with its messages.
+func checkAPIVersion(r *http.Request) error {
+	v := r.Header.Get("X-Broker-API-Version")
+	if v == "" {
+		return errors.New("X-Broker-API-Version Header not set")
+	}
+	var major, minor int
+	if n, err := fmt.Sscanf(v, "%d.%d", &major, &minor); err != nil || n < 2 {
+		return errors.New("X-Broker-API-Version Header must contain a version")
+	}
+	if major != 2 {
+		return errors.New("X-Broker-API-Version Header must be 2.x")
+	}
+	return nil
+}
+
+// requestIdentityHeader names a request for tracing (OSB "Request
+// Identity"); the broker SHOULD echo it in its answer, as brokerapi does.
+const requestIdentityHeader = "X-Broker-API-Request-Identity"
+
+// writeOSBError writes an OSB error answer that brokerapi does not write
+// itself: the status, {"description": desc} and the request's identity.
+func writeOSBError(w http.ResponseWriter, r *http.Request, status int, desc string) {
+	w.Header().Set("Content-Type", "application/json")
+	if id := r.Header.Get(requestIdentityHeader); id != "" {
+		w.Header().Set(requestIdentityHeader, id)
+	}
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(apiresponses.ErrorResponse{Description: desc})
 }
 
 // origin is the scheme and host a request came to.

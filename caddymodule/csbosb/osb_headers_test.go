@@ -1,0 +1,80 @@
+package csbosb
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+)
+
+// send sends an OSB request as the platform user "platform" with exactly
+// the headers given (no X-Broker-API-Version unless hdr names it) and
+// returns the recorded answer.
+func (r *osbRig) send(method, path string, hdr map[string]string, body string) *httptest.ResponseRecorder {
+	r.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, "http://broker.test"+path, rd)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	repl := caddy.NewReplacer()
+	repl.Set("http.auth.user.id", "platform")
+	req = req.WithContext(context.WithValue(req.Context(), caddy.ReplacerCtxKey, repl))
+	w := httptest.NewRecorder()
+	if err := r.h.ServeHTTP(w, req, nil); err != nil {
+		r.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return w
+}
+
+// osbError decodes an OSB error body.
+func osbError(t *testing.T, w *httptest.ResponseRecorder) map[string]any {
+	t.Helper()
+	out := map[string]any{}
+	if err := json.Unmarshal(w.Body.Bytes(), &out); err != nil {
+		t.Errorf("error body %q is not a JSON object: %v", w.Body.String(), err)
+	}
+	return out
+}
+
+// TestOSBHeaderErrors: a missing or unsupported X-Broker-API-Version is
+// 412 and a malformed X-Broker-API-Originating-Identity 400, each with
+// the OSB error body ({"description": ...}, lower case, as every other
+// OSB error; brokerapi's own 412 wrote "Description") and the request's
+// X-Broker-API-Request-Identity echoed; the version is checked first.
+func TestOSBHeaderErrors(t *testing.T) {
+	r := startOSBRig(t, []Plan{{Name: "small", Cores: 1, Memory: 1}})
+	const rid = "4d1f6a0e-request"
+	for _, tc := range []struct {
+		hdr  map[string]string
+		code int
+		desc string
+	}{
+		{map[string]string{"X-Broker-API-Request-Identity": rid}, http.StatusPreconditionFailed, "X-Broker-API-Version Header not set"},
+		{map[string]string{"X-Broker-API-Version": "3.0", "X-Broker-API-Request-Identity": rid}, http.StatusPreconditionFailed, "must be 2.x"},
+		{map[string]string{"X-Broker-API-Version": "two", "X-Broker-API-Request-Identity": rid}, http.StatusPreconditionFailed, "must contain a version"},
+		{map[string]string{"X-Broker-API-Version": "2.17", originatingHeader: "cloudfoundry !!!", "X-Broker-API-Request-Identity": rid}, http.StatusBadRequest, originatingHeader},
+		{map[string]string{originatingHeader: "cloudfoundry !!!", "X-Broker-API-Request-Identity": rid}, http.StatusPreconditionFailed, "X-Broker-API-Version Header not set"},
+	} {
+		w := r.send(http.MethodGet, "/v2/catalog", tc.hdr, "")
+		body := osbError(t, w)
+		desc, _ := body["description"].(string)
+		if w.Code != tc.code || !strings.Contains(desc, tc.desc) {
+			t.Errorf("%v: %d %s, want %d with a description saying %q", tc.hdr, w.Code, w.Body.String(), tc.code, tc.desc)
+		}
+		if got := w.Header().Get("X-Broker-API-Request-Identity"); got != rid {
+			t.Errorf("%v: X-Broker-API-Request-Identity %q, want %q echoed", tc.hdr, got, rid)
+		}
+		if ct := w.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+			t.Errorf("%v: Content-Type %q", tc.hdr, ct)
+		}
+	}
+}
