@@ -19,9 +19,11 @@
 package csbosb
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net/http"
@@ -29,6 +31,7 @@ import (
 	"time"
 
 	"code.cloudfoundry.org/brokerapi/v13"
+	"code.cloudfoundry.org/brokerapi/v13/domain"
 	"code.cloudfoundry.org/brokerapi/v13/domain/apiresponses"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -150,8 +153,36 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	// brokerapi logs every request and every refusal; they go to Caddy's
 	// log one level down and without stack traces (see quietHandler).
 	slogger := slog.New(quietHandler{zapslog.NewHandler(h.logger.Named("brokerapi").Core(), zapslog.AddStacktraceAt(slog.Level(math.MaxInt32)))})
-	h.api = brokerapi.NewWithOptions(h.broker, slogger)
+	api := brokerapi.NewWithOptions(h.broker, slogger)
+	// brokerapi answers a body it cannot decode with 422; OSB says a
+	// malformed request MUST get 400, so the bodies are checked first,
+	// on the routes brokerapi decodes them.
+	mux := http.NewServeMux()
+	mux.Handle("PUT /v2/service_instances/{instance_id}", wellFormed[domain.ProvisionDetails](api))
+	mux.Handle("PATCH /v2/service_instances/{instance_id}", wellFormed[domain.UpdateDetails](api))
+	mux.Handle("PUT /v2/service_instances/{instance_id}/service_bindings/{binding_id}", wellFormed[domain.BindDetails](api))
+	mux.Handle("/", api)
+	h.api = mux
 	return nil
+}
+
+// wellFormed answers 400 to a request whose body does not decode as a T
+// (as brokerapi decodes it: the first JSON value) and hands next the
+// request with its body intact.
+func wellFormed[T any](next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var read bytes.Buffer
+		var v T
+		if err := json.NewDecoder(io.TeeReader(r.Body, &read)).Decode(&v); err != nil {
+			writeOSBError(w, r, http.StatusBadRequest, "the request body is not the request's JSON object: "+err.Error())
+			return
+		}
+		r.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(&read, r.Body), r.Body}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // drainWait bounds how long Cleanup waits for background operations.

@@ -78,3 +78,42 @@ func TestOSBHeaderErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestOSBMalformedBodyIs400: a provision, update or bind whose body is
+// not JSON, or not the request's object (a field of the wrong type), is
+// malformed: OSB says 400 Bad Request MUST be returned (brokerapi
+// answered 422, the status of a request the broker understood but cannot
+// do), with a description.
+func TestOSBMalformedBodyIs400(t *testing.T) {
+	r := startOSBRig(t, []Plan{{Name: "small", Cores: 1, Memory: 1}})
+	alice := identity("alice")
+	if code, body := r.do(http.MethodPut, "/v2/service_instances/i1?accepts_incomplete=true", alice, r.provisionBody("small", "")); code != http.StatusAccepted {
+		t.Fatalf("provision: %d %v", code, body)
+	}
+	if state, desc := r.wait("i1", alice); state != "succeeded" {
+		t.Fatalf("provision %s: %s", state, desc)
+	}
+	hdr := map[string]string{"X-Broker-API-Version": "2.17", originatingHeader: alice, "Content-Type": "application/json"}
+	for _, tc := range []struct{ method, path, body string }{
+		{http.MethodPut, "/v2/service_instances/i2?accepts_incomplete=true", `{`},
+		{http.MethodPut, "/v2/service_instances/i2?accepts_incomplete=true", ``},
+		{http.MethodPut, "/v2/service_instances/i2?accepts_incomplete=true", `[1]`},
+		{http.MethodPut, "/v2/service_instances/i2?accepts_incomplete=true", `{"service_id":5,"plan_id":"x"}`},
+		{http.MethodPatch, "/v2/service_instances/i1?accepts_incomplete=true", `not json`},
+		{http.MethodPatch, "/v2/service_instances/i1?accepts_incomplete=true", `{"service_id":[]}`},
+		{http.MethodPut, "/v2/service_instances/i1/service_bindings/b1", `{"service_id":`},
+		{http.MethodPut, "/v2/service_instances/i1/service_bindings/b1", `{"bind_resource":"app"}`},
+	} {
+		w := r.send(tc.method, tc.path, hdr, tc.body)
+		desc, _ := osbError(t, w)["description"].(string)
+		if w.Code != http.StatusBadRequest || desc == "" {
+			t.Errorf("%s %s %q: %d %s, want 400 with a description", tc.method, tc.path, tc.body, w.Code, w.Body.String())
+		}
+	}
+	// A well-formed request still passes, its body intact.
+	sid, pid := r.ids("small")
+	w := r.send(http.MethodPut, "/v2/service_instances/i1/service_bindings/b1", hdr, `{"service_id":"`+sid+`","plan_id":"`+pid+`"}`)
+	if w.Code != http.StatusCreated {
+		t.Errorf("bind: %d %s", w.Code, w.Body.String())
+	}
+}
