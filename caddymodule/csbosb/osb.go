@@ -27,6 +27,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
@@ -223,8 +224,18 @@ func (h *Handler) Validate() error {
 	if !strings.HasPrefix(h.JobRoute, "/") && !strings.HasPrefix(h.JobRoute, "http://") && !strings.HasPrefix(h.JobRoute, "https://") {
 		return fmt.Errorf("csb_osb: job_route %q must be a path (/csb/jobs/) or an http(s) URL", h.JobRoute)
 	}
+	// The catalogue publishes it as maintenance_info.version, which OSB
+	// says MUST be a semantic version 2.0.
+	if h.MaintenanceVersion != "" && !semver.MatchString(h.MaintenanceVersion) {
+		return fmt.Errorf("csb_osb: maintenance_version %q is not a semantic version (such as 1.2.0 or 2.1.1+build)", h.MaintenanceVersion)
+	}
 	return nil
 }
+
+// semver is the expression semver.org gives for a semantic version 2.0.
+var semver = regexp.MustCompile(`^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)` +
+	`(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?` +
+	`(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$`)
 
 // ServeHTTP checks the platform's identity and the OSB headers and hands
 // the request to the OSB API. OSB answers (errors included) are protocol

@@ -169,3 +169,18 @@ func TestOSBCatalogueIDs(t *testing.T) {
 		t.Errorf("ids collide: %v", ids)
 	}
 }
+
+// TestOSBMaintenanceVersionIsSemver: the catalogue's maintenance_info
+// version MUST be a semantic version 2.0 (OSB, Maintenance Info Object),
+// so the configuration refuses any other maintenance_version.
+func TestOSBMaintenanceVersionIsSemver(t *testing.T) {
+	for v, ok := range map[string]bool{
+		"1.2.0": true, "2.1.1+abcdef": true, "1.0.0-rc.1": true, "0.0.1-alpha.beta+exp.sha.5114f85": true,
+		"banana": false, "1.2": false, "v1.2.0": false, "01.2.0": false, "1.2.0-": false, "1.2.0+": false, " 1.2.0": false,
+	} {
+		err := (&Handler{JobRoute: "/j/", MaintenanceVersion: v}).Validate()
+		if (err == nil) != ok {
+			t.Errorf("maintenance_version %q: %v, want accepted %v", v, err, ok)
+		}
+	}
+}
