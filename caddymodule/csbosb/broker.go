@@ -157,7 +157,9 @@ func (b *osbBroker) knownProvider(id string) (string, bool) {
 	return "", false
 }
 
-// canonical compacts raw JSON parameters for comparison ("" for none).
+// canonical compacts raw JSON parameters for comparison: nil for none,
+// and for an empty object, which asks for nothing either (a platform may
+// send "parameters": {} in one request and leave them out in its re-send).
 func canonical(raw json.RawMessage) json.RawMessage {
 	if len(bytes.TrimSpace(raw)) == 0 || string(bytes.TrimSpace(raw)) == "null" {
 		return nil
@@ -165,6 +167,9 @@ func canonical(raw json.RawMessage) json.RawMessage {
 	var v any
 	if json.Unmarshal(raw, &v) != nil {
 		return raw
+	}
+	if m, ok := v.(map[string]any); ok && len(m) == 0 {
+		return nil
 	}
 	out, _ := json.Marshal(v) // map keys are sorted
 	return out
@@ -202,7 +207,7 @@ func (b *osbBroker) Provision(ctx context.Context, instanceID string, d domain.P
 	}
 	params := canonical(d.RawParameters)
 	if prev != nil && !prev.Deleted {
-		same := prev.Owner == c.owner() && prev.ServiceID == d.ServiceID && prev.PlanID == d.PlanID && bytes.Equal(prev.Params, params)
+		same := prev.Owner == c.owner() && prev.ServiceID == d.ServiceID && prev.PlanID == d.PlanID && bytes.Equal(canonical(prev.Params), params)
 		if !same || prev.Op.Kind != opProvision || prev.Op.State == stateFailed {
 			return spec, apiresponses.ErrInstanceAlreadyExists
 		}
@@ -654,16 +659,13 @@ func (b *osbBroker) Update(ctx context.Context, instanceID string, d domain.Upda
 		return spec, badRequest("%v", err)
 	}
 	opParams := canonical(mergedRaw)
-	if len(merged) == 0 {
-		opParams = nil
-	}
 	if rec.Op.State == stateInProgress {
 		// A re-sent PATCH gets the update in progress (OSB: "a re-sent
 		// PATCH request MUST return a 202 Accepted"); the instance's
 		// parameters change only when the update succeeds, so the same
 		// request merges to the same plan and parameters. Another update
 		// meanwhile is a concurrent one.
-		if rec.Op.PlanID == planID && bytes.Equal(rec.Op.Params, opParams) {
+		if rec.Op.PlanID == planID && bytes.Equal(canonical(rec.Op.Params), opParams) {
 			return domain.UpdateServiceSpec{IsAsync: true, OperationData: rec.Op.ID}, nil
 		}
 		return spec, concurrency(rec)
@@ -792,12 +794,12 @@ func (b *osbBroker) Bind(ctx context.Context, instanceID, bindingID string, d do
 	if d.ServiceID != rec.ServiceID {
 		return out, badRequest("service_id %q is not the instance's service", d.ServiceID)
 	}
-	if len(canonical(d.RawParameters)) > 0 && string(canonical(d.RawParameters)) != "{}" {
-		return out, badRequest("bindings take no parameters")
-	}
+	// An existing binding is compared first: a re-send with other
+	// parameters is 409 (OSB: MUST), although a new binding with them
+	// is 400.
 	params := canonical(d.RawParameters)
 	if bd, ok := rec.Bindings[bindingID]; ok {
-		if !bytes.Equal(bd.Params, params) {
+		if !bytes.Equal(canonical(bd.Params), params) {
 			return out, apiresponses.ErrBindingAlreadyExists
 		}
 		j, err := b.jobState(ctx, rec)
@@ -807,6 +809,9 @@ func (b *osbBroker) Bind(ctx context.Context, instanceID, bindingID string, d do
 		out = b.binding(ctx, rec, j, bd)
 		out.AlreadyExists = true
 		return out, nil
+	}
+	if params != nil {
+		return out, badRequest("bindings take no parameters")
 	}
 	if rec.Op.State == stateInProgress {
 		return out, concurrency(rec)

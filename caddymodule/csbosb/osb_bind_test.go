@@ -34,8 +34,8 @@ func TestOSBBindingSemantics(t *testing.T) {
 		t.Errorf("re-sent bind: %d %v, want 200 with the same credentials", code, again)
 	}
 	other := `{"service_id":"` + sid + `","plan_id":"` + pid + `","parameters":{"x":1}}`
-	if code, body := r.do(http.MethodPut, inst+"/service_bindings/b1", alice, other); code/100 != 4 || code == http.StatusCreated {
-		t.Errorf("bind with other parameters: %d %v", code, body)
+	if code, body := r.do(http.MethodPut, inst+"/service_bindings/b1", alice, other); code != http.StatusConflict {
+		t.Errorf("bind with other parameters: %d %v, want 409", code, body)
 	}
 	// Bob, another end user of the same platform.
 	for _, tc := range []struct {
@@ -82,5 +82,49 @@ func TestOSBBindingSemantics(t *testing.T) {
 	}
 	if state, desc := r.wait("i1", alice); state != "succeeded" {
 		t.Fatalf("deprovision %s: %s", state, desc)
+	}
+}
+
+// TestOSBBindingParametersCompared: a re-sent bind with the same binding
+// id is compared by its parameters' meaning: "parameters": {} is the
+// same as none (200, the same credentials), other parameters are 409
+// (OSB: MUST, even though a new binding with them would be 400); GET of
+// the binding answers its credentials.
+func TestOSBBindingParametersCompared(t *testing.T) {
+	r := startOSBRig(t, []Plan{{Name: "small", Cores: 1, Memory: 1}})
+	alice := identity("alice")
+	inst := "/v2/service_instances/i1"
+	if code, body := r.do(http.MethodPut, inst+"?accepts_incomplete=true", alice, r.provisionBody("small", "")); code != http.StatusAccepted {
+		t.Fatalf("provision: %d %v", code, body)
+	}
+	if state, desc := r.wait("i1", alice); state != "succeeded" {
+		t.Fatalf("provision %s: %s", state, desc)
+	}
+	sid, pid := r.ids("small")
+	bind := `{"service_id":"` + sid + `","plan_id":"` + pid + `"`
+	code, first := r.do(http.MethodPut, inst+"/service_bindings/b1", alice, bind+`}`)
+	if code != http.StatusCreated {
+		t.Fatalf("bind: %d %v", code, first)
+	}
+	creds, _ := first["credentials"].(map[string]any)
+	code, again := r.do(http.MethodPut, inst+"/service_bindings/b1", alice, bind+`,"parameters":{}}`)
+	againCreds, _ := again["credentials"].(map[string]any)
+	if code != http.StatusOK || againCreds["password"] != creds["password"] {
+		t.Errorf("re-sent bind with empty parameters: %d %v, want 200 with the same credentials", code, again)
+	}
+	if code, body := r.do(http.MethodPut, inst+"/service_bindings/b1", alice, bind+`,"parameters":{"x":1}}`); code != http.StatusConflict {
+		t.Errorf("re-sent bind with other parameters: %d %v, want 409", code, body)
+	}
+	if code, body := r.do(http.MethodPut, inst+"/service_bindings/b2", alice, bind+`,"parameters":{"x":1}}`); code != http.StatusBadRequest {
+		t.Errorf("new bind with parameters: %d %v, want 400", code, body)
+	}
+	code, got := r.do(http.MethodGet, inst+"/service_bindings/b1", alice, "")
+	gotCreds, _ := got["credentials"].(map[string]any)
+	if code != http.StatusOK || gotCreds["password"] != creds["password"] || gotCreds["username"] != creds["username"] {
+		t.Errorf("GET binding: %d %v, want 200 with the binding's credentials", code, got)
+	}
+	// The same for a provision re-sent with "parameters": {}.
+	if code, body := r.do(http.MethodPut, inst+"?accepts_incomplete=true", alice, r.provisionBody("small", `{}`)); code != http.StatusOK {
+		t.Errorf("re-sent provision with empty parameters: %d %v, want 200", code, body)
 	}
 }
