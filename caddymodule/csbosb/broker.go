@@ -674,8 +674,13 @@ func (b *osbBroker) Update(ctx context.Context, instanceID string, d domain.Upda
 	if err != nil {
 		return spec, err
 	}
+	// Moving an instance is a change the broker does not support: OSB
+	// says 422 (MUST), not 400 (the request is well formed).
 	if pin := p.provider(q); pin != "" && pin != j.ProviderID {
-		return spec, badRequest("parameter provider: the instance is at %s; an update cannot move it to %s", j.ProviderID, pin)
+		if q.Provider == "" {
+			return spec, unprocessable("plan %s is served at %s, the instance is at %s: an update cannot move it", p.Plan.Name, pin, j.ProviderID)
+		}
+		return spec, unprocessable("parameter provider: the instance is at %s; an update cannot move it to %s", j.ProviderID, pin)
 	}
 	rec.Op = operation{ID: "update-" + randomToken(12), Kind: opUpdate, State: stateInProgress, Started: time.Now().UTC(),
 		Description: "updating the instance", PlanID: planID, Params: opParams}
