@@ -132,7 +132,11 @@ func (b *osbBroker) planFor(serviceID, planID string) (*osbPlan, error) {
 // serve them now: the pinned provider, else every matching one the
 // platform user may use.
 func (b *osbBroker) resolve(c caller, p *osbPlan, q params) (placementRequest, []string, error) {
-	pr := placementRequest{req: p.request(q), provider: p.provider(q)}
+	pin, err := p.provider(q)
+	if err != nil {
+		return placementRequest{}, nil, badRequest("%v", err)
+	}
+	pr := placementRequest{req: p.request(q), provider: pin}
 	if pr.provider != "" {
 		if _, known := b.knownProvider(pr.provider); !known {
 			return pr, nil, badRequest("parameter provider: unknown provider %q", pr.provider)
@@ -676,8 +680,14 @@ func (b *osbBroker) Update(ctx context.Context, instanceID string, d domain.Upda
 	}
 	// Moving an instance is a change the broker does not support: OSB
 	// says 422 (MUST), not 400 (the request is well formed).
-	if pin := p.provider(q); pin != "" && pin != j.ProviderID {
-		if q.Provider == "" {
+	pin, err := p.provider(q)
+	if err != nil {
+		// The instance's provider parameter, or the update's, against
+		// the new plan's pin.
+		return spec, unprocessable("%v", err)
+	}
+	if pin != "" && pin != j.ProviderID {
+		if p.Plan.Provider != "" {
 			return spec, unprocessable("plan %s is served at %s, the instance is at %s: an update cannot move it", p.Plan.Name, pin, j.ProviderID)
 		}
 		return spec, unprocessable("parameter provider: the instance is at %s; an update cannot move it to %s", j.ProviderID, pin)

@@ -2,6 +2,7 @@ package csbosb
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -39,5 +40,31 @@ func TestOSBResentProvisionWhileProviderDown(t *testing.T) {
 	// A new instance cannot be placed now: 422, as before.
 	if code, other := r.do(http.MethodPut, "/v2/service_instances/i2?accepts_incomplete=true", alice, body); code != http.StatusUnprocessableEntity {
 		t.Errorf("new provision with no provider: %d %v, want 422", code, other)
+	}
+}
+
+// TestOSBProviderParameterKeepsThePlansPin: a plan pinned to a provider
+// (a derived plan, or a declared plan's provider) is served there only:
+// a provider parameter naming another provider is refused, 400 for a
+// provision and 422 for an update that would switch to the pinned plan.
+// The parameter won before, so a plan the catalogue lists at p2 was
+// placed at p1.
+func TestOSBProviderParameterKeepsThePlansPin(t *testing.T) {
+	r := startOSBRig(t, []Plan{{Name: "small", Cores: 1, Memory: 1}, {Name: "elsewhere", Cores: 1, Memory: 1, Provider: "p2"}})
+	alice := identity("alice")
+	code, body := r.do(http.MethodPut, "/v2/service_instances/i1?accepts_incomplete=true", alice, r.provisionBody("elsewhere", `{"provider":"p1"}`))
+	if desc, _ := body["description"].(string); code != http.StatusBadRequest || !strings.Contains(desc, "p2") {
+		t.Errorf("provision of a plan pinned to p2 at p1: %d %v, want 400 naming p2", code, body)
+	}
+	path := "/v2/service_instances/i2?accepts_incomplete=true"
+	if code, body := r.do(http.MethodPut, path, alice, r.provisionBody("small", `{"provider":"p1"}`)); code != http.StatusAccepted {
+		t.Fatalf("provision: %d %v", code, body)
+	}
+	if state, desc := r.wait("i2", alice); state != "succeeded" {
+		t.Fatalf("provision %s: %s", state, desc)
+	}
+	sid, pid := r.ids("elsewhere")
+	if code, body := r.do(http.MethodPatch, path, alice, `{"service_id":"`+sid+`","plan_id":"`+pid+`"}`); code != http.StatusUnprocessableEntity {
+		t.Errorf("update of an instance pinned to p1 to a plan pinned to p2: %d %v, want 422", code, body)
 	}
 }

@@ -255,12 +255,17 @@ func (p *osbPlan) lease(q params) time.Duration {
 	return time.Duration(p.Plan.Lease)
 }
 
-// provider returns the provider the parameters or the plan pin, or "".
-func (p *osbPlan) provider(q params) string {
-	if q.Provider != "" {
-		return q.Provider
+// provider returns the provider the plan or the parameters pin, or "". A
+// pinned plan is served at its provider only (the catalogue lists it
+// there): a provider parameter naming another one is an error.
+func (p *osbPlan) provider(q params) (string, error) {
+	if p.Plan.Provider == "" {
+		return q.Provider, nil
 	}
-	return p.Plan.Provider
+	if q.Provider != "" && q.Provider != p.Plan.Provider {
+		return "", fmt.Errorf("parameter provider: plan %s is served at %s only, not at %s", p.Plan.Name, p.Plan.Provider, q.Provider)
+	}
+	return p.Plan.Provider, nil
 }
 
 // describe summarises a plan's request for its default description.
