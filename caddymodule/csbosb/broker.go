@@ -459,12 +459,23 @@ func (b *osbBroker) LastOperation(ctx context.Context, instanceID string, d doma
 	if err != nil {
 		return domain.LastOperation{}, serverError(err)
 	}
+	// The platform names the operation it polls (OSB: it MUST send the
+	// operation the broker answered with); an earlier one is answered
+	// as it ended, so that a stale poll of a failed provision does not
+	// read the deprovision that followed as its success.
+	if op := d.OperationData; op != "" && op != rec.Op.ID {
+		past := rec.pastOp(op)
+		if past == nil {
+			return domain.LastOperation{}, badRequest("service instance %q has no operation %q", instanceID, op)
+		}
+		return opAnswer(*past), nil
+	}
 	if rec.Op.State == stateInProgress {
 		if err := b.progress(ctx, key, rec); err != nil {
 			return domain.LastOperation{}, err
 		}
 	}
-	lo := domain.LastOperation{State: domain.LastOperationState(rec.Op.State), Description: rec.Op.Description}
+	lo := opAnswer(rec.Op)
 	// A settled instance whose lease ended shows as failed.
 	if !rec.Deleted && rec.Op.State == stateSucceeded && rec.Op.Kind != opDeprovision {
 		j, err := b.jobState(ctx, rec)
@@ -472,13 +483,20 @@ func (b *osbBroker) LastOperation(ctx context.Context, instanceID string, d doma
 			return lo, err
 		}
 		if j == nil || j.Status != jobs.StatusSuccess {
-			lo = domain.LastOperation{State: domain.Failed, Description: gone(j)}
+			lo = opAnswer(operation{Kind: rec.Op.Kind, State: stateFailed, Description: gone(j)})
 		}
 	}
-	if lo.Description == "" {
-		lo.Description = rec.Op.Kind + " " + rec.Op.State
-	}
 	return lo, nil
+}
+
+// opAnswer is last_operation's answer for op; its description is never
+// empty (OSB: if present, non-empty).
+func opAnswer(op operation) domain.LastOperation {
+	lo := domain.LastOperation{State: domain.LastOperationState(op.State), Description: op.Description}
+	if lo.Description == "" {
+		lo.Description = op.Kind + " " + op.State
+	}
+	return lo
 }
 
 // progress brings an operation in progress up to date from its job, and
@@ -692,8 +710,8 @@ func (b *osbBroker) Update(ctx context.Context, instanceID string, d domain.Upda
 		}
 		return spec, unprocessable("parameter provider: the instance is at %s; an update cannot move it to %s", j.ProviderID, pin)
 	}
-	rec.Op = operation{ID: "update-" + randomToken(12), Kind: opUpdate, State: stateInProgress, Started: time.Now().UTC(),
-		Description: "updating the instance", PlanID: planID, Params: opParams}
+	rec.setOp(operation{ID: "update-" + randomToken(12), Kind: opUpdate, State: stateInProgress, Started: time.Now().UTC(),
+		Description: "updating the instance", PlanID: planID, Params: opParams})
 	if err := b.begin(ctx, key, rec, b.startUpdate); err != nil {
 		return spec, err
 	}
@@ -759,7 +777,7 @@ func (b *osbBroker) Deprovision(ctx context.Context, instanceID string, d domain
 		}
 		delete(rec.Bindings, id)
 	}
-	rec.Op = operation{ID: "deprovision-" + randomToken(12), Kind: opDeprovision, State: stateInProgress, Started: time.Now().UTC(), Description: "removing the instance's resources"}
+	rec.setOp(operation{ID: "deprovision-" + randomToken(12), Kind: opDeprovision, State: stateInProgress, Started: time.Now().UTC(), Description: "removing the instance's resources"})
 	if err := b.begin(ctx, key, rec, b.startDeprovision); err != nil {
 		return spec, err
 	}

@@ -69,8 +69,40 @@ type instanceRecord struct {
 	// replaces it.
 	Deleted  bool                      `json:"deleted,omitempty"`
 	Bindings map[string]*bindingRecord `json:"bindings,omitempty"`
-	Created  time.Time                 `json:"created"`
-	Updated  time.Time                 `json:"updated"`
+	// Past are the operations Op replaced, settled, oldest first (at
+	// most maxPastOps), so that last_operation answers the operation the
+	// platform names, not only the latest one.
+	Past    []operation `json:"past_operations,omitempty"`
+	Created time.Time   `json:"created"`
+	Updated time.Time   `json:"updated"`
+}
+
+// maxPastOps bounds the operations an instance record remembers besides
+// its current one.
+const maxPastOps = 8
+
+// setOp makes op the instance's operation and remembers the one it
+// replaces (an operation is replaced only once it has settled).
+func (rec *instanceRecord) setOp(op operation) {
+	if rec.Op.ID != "" {
+		old := rec.Op
+		old.PlanID, old.Params = "", nil // what an update applied: not needed any more
+		rec.Past = append(rec.Past, old)
+		if len(rec.Past) > maxPastOps {
+			rec.Past = append([]operation(nil), rec.Past[len(rec.Past)-maxPastOps:]...)
+		}
+	}
+	rec.Op = op
+}
+
+// pastOp finds an operation Op replaced, or nil.
+func (rec *instanceRecord) pastOp(id string) *operation {
+	for i := range rec.Past {
+		if rec.Past[i].ID == id {
+			return &rec.Past[i]
+		}
+	}
+	return nil
 }
 
 // bindingRecord is one binding of an instance: the credential it handed
