@@ -15,11 +15,17 @@ package jobs
 //     becomes removed (or expired) at once, its resource is kept as an
 //     orphan of the job, and the reaper removes it at the provider once
 //     the provider is active again (or once the catalogue no longer knows
-//     it); the record is not purged before;
+//     it); the record is not purged before. The job's reason says the
+//     removal is queued until it is done, and then that it is; a queued
+//     reclaim is reported as one (Config.OnReclaim, EventReclaimed) when
+//     the resource is removed. A provider that left the configuration
+//     (no adapter) keeps the resource until it is configured again, and
+//     the reason says so;
 //   - the periodic check for vanished resources skips the provider.
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
@@ -67,15 +73,37 @@ func (m *Manager) queueRemoval(j *Job, final Status, why string) *Result {
 	j.Op = nil
 	j.Status = final
 	j.Expires = now.Add(m.c().Retain)
-	what := "removal"
-	if final == StatusExpired {
-		what = "lease ended; reclaim"
-	}
-	j.Reason = fmt.Sprintf("%s queued: %s; the broker removes the resources at %s once it is active again", what, why, j.ProviderID)
+	j.Reason = fmt.Sprintf("%s: %s; the broker removes the resources at %s once it is active again", queuedWhat(final), why, j.ProviderID)
+	// Not a reclaim yet (Config.OnReclaim, EventReclaimed): the resources
+	// still run. The reaper reports it when it removed them (retryOrphans).
 	m.saveBackground(j)
-	m.reclaimed(j, final, nil)
 	m.logState(j, prev, "job "+string(final)+", removal queued")
 	return result(csbmsg.StatusOK, j, "%s", j.Reason)
+}
+
+// queuedWhat is how the reason of a job whose removal was queued (status
+// final) begins, for as long as its resource is left at its provider:
+// retryOrphans tells such a job by it, and rewrites the reason when the
+// removal fails or is done (a final job's reason changes nowhere else).
+func queuedWhat(final Status) string {
+	if final == StatusExpired {
+		return "lease ended; reclaim queued"
+	}
+	return "removal queued"
+}
+
+// queuedRemoval reports whether j is final with its own resource's
+// removal queued and not done yet.
+func queuedRemoval(j *Job) bool {
+	return j.Status.Final() && strings.HasPrefix(j.Reason, queuedWhat(j.Status)+":")
+}
+
+// queuedDone is the reason of a job whose queued removal is done.
+func queuedDone(j *Job) string {
+	if j.Status == StatusExpired {
+		return fmt.Sprintf("lease ended; resources reclaimed once %s could be contacted again", j.ProviderID)
+	}
+	return fmt.Sprintf("removed; the resources at %s were removed once it could be contacted again", j.ProviderID)
 }
 
 // renewHeld renews j's lease without calling its provider, held back

@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"go.uber.org/zap"
@@ -300,36 +301,94 @@ func (m *Manager) purge(ctx context.Context, id string) bool {
 	return true
 }
 
+// retryOrphans removes job id's orphans at the providers that may be
+// contacted. An orphan whose provider has no adapter (the provider left
+// the configuration) is kept, and says so: its resource may still run
+// there, and goes if the provider is configured again. When the job's own
+// resource is among them (its removal was queued, contact.go), the job's
+// reason follows what happens to it, and a queued reclaim is reported
+// (Config.OnReclaim, EventReclaimed) when the resource is removed, not
+// before. A pass writes the job only when something changed.
 func (m *Manager) retryOrphans(ctx context.Context, id string) (removed, failed int) {
 	j, unlock := m.lockedFresh(ctx, id, func(j *Job) bool { return j.Op == nil })
 	if j == nil {
 		return 0, 0
 	}
 	defer unlock()
+	queued := queuedRemoval(j)
+	own := "" // the reason the job's own resource is still there
+	var ownErr error
+	changed := false
 	var keep []Orphan
 	for _, o := range j.Orphans {
-		ad, ok := m.c().Adapter(o.ProviderID, j.Kind)
-		if _, held := m.heldBack(o.ProviderID, o.ServiceID); held || !ok {
+		mine := o.ProviderID == j.ProviderID
+		if why, held := m.heldBack(o.ProviderID, o.ServiceID); held {
 			// A provider held back is not contacted: its removal stays
 			// queued until it is active again (contact.go).
 			keep = append(keep, o)
+			if mine {
+				own = why + "; the broker removes the resources at " + o.ProviderID + " once it is active again"
+			}
+			continue
+		}
+		ad, ok := m.c().Adapter(o.ProviderID, j.Kind)
+		if !ok {
+			why := "provider " + o.ProviderID + " has no adapter configured; the broker removes the resource if it is configured again"
+			if o.LastError != why {
+				o.LastError, changed = why, true
+				m.logger.Warn("orphaned resource left at a provider that is no longer configured", zap.String("job_id", j.ID), zap.String("provider_id", o.ProviderID), zap.String("uri", o.Resource.URI))
+			}
+			keep = append(keep, o)
+			if mine {
+				own = "provider " + o.ProviderID + " has no adapter configured; the broker removes the resources at " + o.ProviderID + " if it is configured again"
+			}
 			continue
 		}
 		cctx, cancel := context.WithTimeout(ctx, m.c().CallTimeout)
 		err := ad.Remove(cctx, o.Resource)
 		cancel()
 		if err != nil {
-			o.LastError = err.Error()
+			if o.LastError != err.Error() {
+				o.LastError, changed = err.Error(), true
+			}
 			keep = append(keep, o)
 			failed++
+			if mine {
+				own, ownErr = fmt.Sprintf("removing the resources at %s failed: %v; the broker tries again", o.ProviderID, err), err
+			}
 			continue
 		}
 		removed++
 		m.logger.Info("orphaned resource removed", zap.String("job_id", j.ID), zap.String("provider_id", o.ProviderID), zap.String("uri", o.Resource.URI))
 	}
-	if removed > 0 || failed > 0 {
+	done := false // the queued removal of the job's own resource is done
+	if queued {
+		reason := queuedWhat(j.Status) + ": " + own
+		if done = own == ""; done {
+			reason = queuedDone(j)
+			if j.Status == StatusExpired {
+				m.queueEvent(j, EventReclaimed)
+			}
+		}
+		if reason != j.Reason {
+			j.Reason, changed = reason, true
+		}
+	}
+	if removed > 0 || changed {
 		j.Orphans = keep
-		_ = m.save(ctx, j)
+		if err := m.save(ctx, j); err != nil {
+			// The next pass tries again: a removal of what is gone
+			// succeeds (contract.Adapter), and is reported then.
+			m.logger.Warn("recording orphan removals", zap.String("job_id", j.ID), zap.Error(err))
+			done = false
+		}
+	}
+	switch {
+	case done:
+		m.reclaimed(j, j.Status, nil)
+		m.logState(j, j.Status, "job's queued removal done")
+	case queued && ownErr != nil:
+		m.reclaimed(j, j.Status, ownErr)
 	}
 	return removed, failed
 }
