@@ -176,6 +176,15 @@ func (m *Manager) DetachVolume(ctx context.Context, owner, machineID, attachment
 	if res != nil {
 		return res, nil
 	}
+	// The volume's lock is taken before the provider is called (machine
+	// first, then volume, as an attach does): a volume busy with another
+	// operation is answered 409 with nothing done, not after a detach the
+	// answer would deny and neither record would show.
+	unlockV, err := m.lock(ctx, a.Volume, m.c().LockWait)
+	if err != nil {
+		return result(csbmsg.StatusCannotUpdateResource, mj, "volume %s is busy with another operation", a.Volume), nil
+	}
+	defer unlockV()
 	rec := ActionRecord{Action: ActionDetach, Started: m.now()}
 	cctx, cancel := context.WithTimeout(ctx, m.c().CallTimeout)
 	err = at.DetachVolume(cctx, mj.Resource, a.Native)
@@ -189,18 +198,13 @@ func (m *Manager) DetachVolume(ctx context.Context, owner, machineID, attachment
 	// its machine still lists it is detached again harmlessly (the
 	// provider answers not found), the other way round it could not be
 	// attached anywhere.
-	if unlockV, err := m.lock(ctx, a.Volume, m.c().LockWait); err == nil {
-		vj, err := m.loadFresh(ctx, a.Volume)
-		if err == nil && len(vj.Attachments) > 0 && vj.Attachments[0].Machine == mj.ID {
-			vj.Attachments = nil
-			err = m.save(ctx, vj)
-		}
-		unlockV()
-		if err != nil && !errors.Is(err, ErrNoJob) {
-			return nil, fmt.Errorf("recording the detach of volume %s: %w", a.Volume, err)
-		}
-	} else {
-		return result(csbmsg.StatusCannotUpdateResource, mj, "volume %s is busy with another operation", a.Volume), nil
+	vj, err := m.loadFresh(ctx, a.Volume)
+	if err == nil && len(vj.Attachments) > 0 && vj.Attachments[0].Machine == mj.ID {
+		vj.Attachments = nil
+		err = m.save(ctx, vj)
+	}
+	if err != nil && !errors.Is(err, ErrNoJob) {
+		return nil, fmt.Errorf("recording the detach of volume %s: %w", a.Volume, err)
 	}
 	mj.Attachments = slices.Delete(slices.Clone(mj.Attachments), i, i+1)
 	rec.Outcome, rec.Reason = OutcomeSuccess, fmt.Sprintf("volume %s detached by %s", a.Volume, mj.ProviderID)
@@ -209,7 +213,8 @@ func (m *Manager) DetachVolume(ctx context.Context, owner, machineID, attachment
 
 // AttachedTo returns the attachment of a volume's job to a machine that
 // still holds it, or nil: an attachment whose machine ended (a lease
-// reclaimed it, say) no longer counts.
+// reclaimed it, say) or failed (its resource vanished at the provider: a
+// failed job holds nothing) no longer counts.
 func (m *Manager) AttachedTo(ctx context.Context, volume *Job) *VolumeAttachment {
 	return m.attachedNow(ctx, volume)
 }
@@ -225,7 +230,7 @@ func (m *Manager) attachedNow(ctx context.Context, v *Job) *VolumeAttachment {
 		return nil
 	case err != nil:
 		return &a // unknown: the safe answer is attached
-	case mj.Status.Final() || !slices.ContainsFunc(mj.Attachments, func(b VolumeAttachment) bool { return b.ID == a.ID && b.Volume == v.ID }):
+	case mj.Status.Final() || mj.Status == StatusFailed || !slices.ContainsFunc(mj.Attachments, func(b VolumeAttachment) bool { return b.ID == a.ID && b.Volume == v.ID }):
 		return nil
 	}
 	return &a
