@@ -301,8 +301,18 @@ func (m *Manager) checkDue(j *Job, age time.Duration) bool {
 // provider is held back: a consumer's read decides with it whether to
 // start a check (checkOnRead) without waiting for the catalogue, which a
 // broker reads after its start; the check itself asks.
+//
+// A confirmation more than age in the future is not believed: it was
+// made while the clock ran ahead (a host resumed with a wrong clock, a
+// step of NTP), and would keep the job from being checked for as long as
+// the clock was ahead. Within age, it stands: the clocks of a cluster's
+// instances differ by seconds.
 func (m *Manager) checkAged(j *Job, age time.Duration) bool {
-	return checkable(j) && m.now().Sub(m.lastConfirmed(j)) >= age
+	if !checkable(j) {
+		return false
+	}
+	d := m.now().Sub(m.lastConfirmed(j))
+	return d >= age || d < -age
 }
 
 // checkJob checks one job's resource under its lock. It reports whether
