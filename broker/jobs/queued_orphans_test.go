@@ -114,7 +114,9 @@ func TestQueuedReclaimAnnouncedWhenDone(t *testing.T) {
 // TestQueuedRemovalDoneReasonSaysSo: the consumer's answer (and listing,
 // and console, which show the reason) of a removed job whose removal was
 // queued stops saying the broker still has to remove the resources once
-// it has.
+// it has, and the record is kept for the retention from then: a
+// provider held back longer than the retention does not make the record
+// go as soon as the removal is done.
 func TestQueuedRemovalDoneReasonSaysSo(t *testing.T) {
 	outcomes := new(reclaimOutcomes)
 	e := newLifeEnv(t, func(c *jobs.Config) { c.OnReclaim = outcomes.add })
@@ -123,13 +125,20 @@ func TestQueuedRemovalDoneReasonSaysSo(t *testing.T) {
 	if r, err := e.m.Remove(context.Background(), "alice", j.ID); err != nil || !strings.Contains(r.Reason, "queued") {
 		t.Fatalf("remove: %+v %v", r, err)
 	}
-	deactivate(e, "a", csbmsg.ServiceActive)
+	// Held back for longer than the retention (24h).
+	e.clock.Advance(48 * time.Hour)
 	if _, err := e.m.ReapOnce(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	deactivate(e, "a", csbmsg.ServiceActive)
+	for range 2 { // the pass that removes, and the next
+		if _, err := e.m.ReapOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
 	got, err := e.m.Get(context.Background(), "alice", j.ID)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("the record went with the removal that was queued: %v", err)
 	}
 	if len(e.ads["a"].LiveFor(j.ID)) != 0 || got.Status != jobs.StatusRemoved {
 		t.Fatalf("queued removal not done: %s, live %v", got.Status, e.ads["a"].LiveFor(j.ID))

@@ -369,6 +369,13 @@ func (m *Manager) retryOrphans(ctx context.Context, id string) (removed, failed 
 			if j.Status == StatusExpired {
 				m.queueEvent(j, EventReclaimed)
 			}
+			// The record is kept for the retention from now, when the
+			// job holds nothing: a provider held back longer than the
+			// retention must not make the record go with the pass that
+			// says the removal is done.
+			if exp := m.now().Add(m.c().Retain); exp.After(j.Expires) {
+				j.Expires = exp
+			}
 		}
 		if reason != j.Reason {
 			j.Reason, changed = reason, true
