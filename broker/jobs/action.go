@@ -72,7 +72,10 @@ func (m *Manager) Act(ctx context.Context, owner, id, action string) (*Result, e
 		return result(csbmsg.StatusCannotUpdateResource, j, "cannot %s job %s: provider %s has no adapter configured", action, j.ID, j.ProviderID), nil
 	}
 	rec := ActionRecord{Action: action, Started: m.now()}
-	cctx, cancel := context.WithTimeout(ctx, m.c().CallTimeout)
+	// A consumer that goes away does not cut the call short (as Update
+	// and Remove): the provider may carry the action out all the same,
+	// and the record must say what it answered, not "context canceled".
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.c().CallTimeout)
 	var out *contract.Resource
 	if actor, ok := actorOf(ad); ok {
 		out, err = actor.Act(cctx, j.Resource, action)

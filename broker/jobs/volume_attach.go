@@ -106,6 +106,10 @@ func (m *Manager) AttachVolume(ctx context.Context, owner, machineID, volumeID, 
 		return res, nil, nil
 	}
 	defer unlockV()
+	// From here a consumer that goes away does not cut the work short:
+	// an attach the provider made must be recorded (or undone), else the
+	// volume counts as free while the provider holds it attached.
+	ctx = context.WithoutCancel(ctx)
 	rec := ActionRecord{Action: ActionAttach, Started: m.now()}
 	cctx, cancel := context.WithTimeout(ctx, m.c().CallTimeout)
 	native, err := at.AttachVolume(cctx, mj.Resource, vj.Resource, location)
@@ -185,6 +189,9 @@ func (m *Manager) DetachVolume(ctx context.Context, owner, machineID, attachment
 		return result(csbmsg.StatusCannotUpdateResource, mj, "volume %s is busy with another operation", a.Volume), nil
 	}
 	defer unlockV()
+	// From here a consumer that goes away does not cut the work short: a
+	// detach the provider made is recorded.
+	ctx = context.WithoutCancel(ctx)
 	rec := ActionRecord{Action: ActionDetach, Started: m.now()}
 	cctx, cancel := context.WithTimeout(ctx, m.c().CallTimeout)
 	err = at.DetachVolume(cctx, mj.Resource, a.Native)
