@@ -123,6 +123,11 @@ type Op struct {
 	// takes the job's (succeed) so that an undone move restores them.
 	OldEncryption bool     `json:"old_encryption,omitempty"`
 	OldIgnored    []string `json:"old_ignored,omitempty"`
+	// OldLeaseSeconds is the job's lease before the move, which set
+	// Job.LeaseSeconds to the lease it grants (Csb-Lease): a move that
+	// fails or is undone restores it. Zero in a record written before it
+	// was kept: the lease is left as it is.
+	OldLeaseSeconds uint64 `json:"old_lease_seconds,omitempty"`
 	// Swapped is set once a move's new resource is in place and only the
 	// original remains to be removed.
 	Swapped bool `json:"swapped,omitempty"`

@@ -313,19 +313,19 @@ func (m *Manager) admitRenewal(ctx context.Context, j *Job) (res *Result, unlock
 
 // admitMove checks the move of job j to the providers of plan against the
 // quotas of its owner, for the spend it adds: a move grants the job a new
-// lease (j.LeaseSeconds) at the new provider, priced as a create is (the
-// first provider of the plan, askOf), less what the job commits now at its
-// current rate. The caller holds j's lock. Over a limit it answers 408
+// lease (lease seconds, the one asked for or the job's) at the new
+// provider, priced as a create is (the first provider of the plan, askOf),
+// less what the job commits now at its current rate. The caller holds j's lock. Over a limit it answers 408
 // naming it, as a create is refused. Otherwise it returns the unlock
 // function of the scopes' locks, to call once the move's operation is
 // recorded (standing counts a job being moved at its new price).
-func (m *Manager) admitMove(ctx context.Context, j *Job, plan []PlanEntry) (res *Result, unlock func(), err error) {
+func (m *Manager) admitMove(ctx context.Context, j *Job, plan []PlanEntry, lease uint64) (res *Result, unlock func(), err error) {
 	scopes := m.c().Quota.Scopes(j.Owner)
 	if len(scopes) == 0 {
 		return nil, func() {}, nil
 	}
 	moved := *j
-	moved.Plan = plan
+	moved.Plan, moved.LeaseSeconds = plan, lease
 	ask := quota.Ask{Cost: m.askOf(&moved).Cost}
 	unlock, busy, err := m.lockScopes(ctx, scopes)
 	if err != nil {

@@ -1005,19 +1005,29 @@ func (m *Manager) Move(ctx context.Context, owner, id string, opt CreateOptions)
 		r.Job = j
 		return r, nil
 	}
-	plan := planOf(d, m.c().MaxAttempts)
+	// The move grants the job a new lease at its new provider: the one
+	// asked for (Csb-Lease, bounded as a create's is), else one as long
+	// as the job's.
+	lease := j.LeaseSeconds
+	if opt.Lease > 0 {
+		lease = m.leaseSeconds(opt.Lease)
+	}
 	// The new provider's price for the lease the move grants is spend:
 	// the quotas are checked, and their locks held until the move is
 	// recorded (limits.go). A refused move leaves the job as it is.
-	res, unlockQuota, err := m.admitMove(ctx, j, plan)
+	plan := planOf(d, m.c().MaxAttempts)
+	res, unlockQuota, err := m.admitMove(ctx, j, plan, lease)
 	if res != nil || err != nil {
 		unlock()
 		return res, err
 	}
 	j.Plan = plan
 	j.Decision = d.Summary()
-	j.Op = &Op{Kind: OpMove, Instance: m.instance, Started: m.now(), OldProvider: j.ProviderID, OldService: j.Service, OldResource: j.Resource}
-	j.Reason = fmt.Sprintf("moving from %s: %s", j.ProviderID, d.Summary())
+	// The job's lease before the move, restored if the move is undone.
+	j.Op = &Op{Kind: OpMove, Instance: m.instance, Started: m.now(), OldProvider: j.ProviderID, OldService: j.Service, OldResource: j.Resource,
+		OldLeaseSeconds: j.LeaseSeconds}
+	j.LeaseSeconds = lease
+	j.Reason = fmt.Sprintf("moving from %s: %s", j.ProviderID, j.Decision)
 	err = m.save(ctx, j)
 	unlockQuota()
 	if err != nil {

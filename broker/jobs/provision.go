@@ -458,6 +458,7 @@ func (m *Manager) fail(j *Job) *Result {
 	}
 	why := strings.Join(parts, "; ")
 	if j.Op.Kind == OpMove {
+		j.Op.restoreLease(j)
 		j.Op = nil
 		j.Reason = "move failed, the job stays at " + j.ProviderID + ": " + why
 		m.saveBackground(j)
@@ -551,6 +552,7 @@ func (m *Manager) finishMove(ctx context.Context, j *Job) *Result {
 	}
 	j.ProviderID, j.Service, j.Resource = op.OldProvider, op.OldService, op.OldResource
 	j.Encryption, j.Ignored = op.OldEncryption, op.OldIgnored
+	op.restoreLease(j)
 	if j.Service != nil {
 		j.ServiceID = j.Service.Service.ID
 	}
@@ -559,4 +561,13 @@ func (m *Manager) finishMove(ctx context.Context, j *Job) *Result {
 	m.saveBackground(j)
 	m.logState(j, j.Status, "job move undone", zap.Error(err))
 	return result(csbmsg.StatusCannotRemoveResource, j, "%s", j.Reason)
+}
+
+// restoreLease gives job j, staying where it was after move op failed or
+// was undone, its lease before the move: the lease the move asked for
+// was granted with the move only. Its lease's end was never changed.
+func (op *Op) restoreLease(j *Job) {
+	if op.OldLeaseSeconds > 0 {
+		j.LeaseSeconds = op.OldLeaseSeconds
+	}
 }
