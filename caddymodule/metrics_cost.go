@@ -35,12 +35,13 @@ type costCounter struct {
 }
 
 // costMark is a job being followed: its cost as last written, and how much
-// of it was counted.
+// of it was counted, in all and at each provider that held it.
 type costMark struct {
 	owner   string
 	cost    jobs.Cost
 	expires time.Time
 	counted float64
+	at      map[string]float64
 }
 
 func newCostCounter() *costCounter {
@@ -61,22 +62,39 @@ func (c *costCounter) observe(j *jobs.Job) {
 	defer c.mu.Unlock()
 	m := c.jobs[j.ID]
 	if m == nil {
-		m = &costMark{owner: j.Owner}
+		m = &costMark{owner: j.Owner, at: map[string]float64{}}
 		c.jobs[j.ID] = m
 	}
 	m.cost, m.expires = *j.Cost, j.Expires
 	c.countLocked(j.ID, m, c.now())
 }
 
-// countLocked adds what m cost since it was last counted.
+// countLocked adds what m cost since it was last counted, under each
+// provider its part (jobs.Cost.Parts), as /csb/costs?provider= reports
+// it: a job this process sees again after another instance moved it had
+// cost its old provider something since it was last counted, which is
+// that provider's, not the new one's.
+//
+// What a scrape counted from a record that did not know of a move yet
+// (the time since the move, under the old provider) cannot be taken
+// back: the counter never counts more than the job's cost in all, so the
+// parts after such a provider's get what is left.
 func (c *costCounter) countLocked(id string, m *costMark, now time.Time) {
 	at := now
 	if !m.cost.Final() && !m.expires.IsZero() && m.expires.Before(at) {
 		at = m.expires // not beyond the lease as last seen
 	}
-	if v := m.cost.Amount(at); v > m.counted {
-		c.vec.WithLabelValues(m.owner, m.cost.ProviderID).Add(v - m.counted)
-		m.counted = v
+	left := m.cost.Amount(at) - m.counted
+	for _, p := range m.cost.Parts(time.Time{}, at, at) {
+		if left <= 0 {
+			break
+		}
+		if v := min(p.Amount-m.at[p.ProviderID], left); v > 0 {
+			c.vec.WithLabelValues(m.owner, p.ProviderID).Add(v)
+			m.at[p.ProviderID] += v
+			m.counted += v
+			left -= v
+		}
 	}
 	if m.cost.Final() || !m.expires.IsZero() && now.Sub(m.expires) > jobCostRetire {
 		delete(c.jobs, id)
