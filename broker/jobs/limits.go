@@ -32,18 +32,37 @@ import (
 // lease, or the move's operation (which standing counts at the new
 // price), before letting go. Every one of them holds the job's lock
 // first, then the scopes' locks.
+//
+// A create's or a move's plan keeps only the providers whose price fits
+// (fitPlan), and until the job holds its resources it counts at the
+// highest price of its plan (askOf): a fallback after the first provider
+// fails never spends past a limit, and the next instance to take the
+// locks counts the job at the price it may end up at.
 
 // quotaLockName returns the lock of a scope.
 func quotaLockName(key string) string { return "quota-" + ownerHash(key) }
 
 // askOf returns what new job j adds: what it holds, and its cost for its
-// whole lease at the price of the first provider of its plan.
+// whole lease at the highest price of its plan. The job may end up at any
+// provider of its plan (a fallback after the first fails), so that is
+// what it may cost; admission kept in the plan only the providers whose
+// price fits the quotas (fitPlan), so it is a price admission checked,
+// and the next instance to take the scopes' locks counts the job at it.
 func (m *Manager) askOf(j *Job) quota.Ask {
 	ask := quota.Ask{Usage: usageOf(j)}
-	if len(j.Plan) > 0 && j.Plan[0].Price != nil {
-		ask.Cost = *j.Plan[0].Price * ask.Usage.Units(m.costUnit(j.Kind)) * (time.Duration(j.LeaseSeconds) * time.Second).Hours()
+	for i := range j.Plan {
+		ask.Cost = max(ask.Cost, m.leaseCost(j, j.Plan[i].Price, j.LeaseSeconds))
 	}
 	return ask
+}
+
+// leaseCost returns what job j costs for a lease of lease seconds at
+// price (nil: the provider publishes none, and the job costs nothing).
+func (m *Manager) leaseCost(j *Job, price *float64, lease uint64) float64 {
+	if price == nil {
+		return 0
+	}
+	return *price * usageOf(j).Units(m.costUnit(j.Kind)) * (time.Duration(lease) * time.Second).Hours()
 }
 
 // standing reads what scope s holds, has spent this period and has
@@ -74,8 +93,9 @@ func (m *Manager) standing(ctx context.Context, s quota.Scope, now time.Time, ex
 				committed := m.committed(j, now)
 				if j.Op != nil && j.Op.Kind == OpMove {
 					// A move in progress was admitted at its new price for
-					// the lease it grants (admitMove): count that, or what
-					// the job commits now if that is more.
+					// the lease it grants (admitMove), the highest of its
+					// plan: count that, or what the job commits now if
+					// that is more.
 					committed = max(committed, m.askOf(j).Cost)
 				}
 				st.Committed += committed
@@ -138,20 +158,72 @@ func (m *Manager) checkScopes(ctx context.Context, scopes []quota.Scope, ask quo
 }
 
 // checkQuota checks new job j against every scope of its owner, the
-// scopes' locks held by the caller.
-func (m *Manager) checkQuota(ctx context.Context, scopes []quota.Scope, j *Job) (*quota.Refusal, error) {
+// scopes' locks held by the caller: its first provider must fit (else the
+// refusal); kept are the providers of its plan that fit, dropped the
+// others with why (fitPlan).
+func (m *Manager) checkQuota(ctx context.Context, scopes []quota.Scope, j *Job) (kept []PlanEntry, dropped []string, r *quota.Refusal, err error) {
+	usage := usageOf(j)
+	return m.fitPlan(ctx, scopes, j.ID, j.Plan, func(price *float64) quota.Ask {
+		return quota.Ask{Usage: usage, Cost: m.leaseCost(j, price, j.LeaseSeconds)}
+	})
+}
+
+// fitPlan checks placing a job at each provider of plan, which adds
+// ask(its price), against the standings of scopes (leaving out job
+// except), the scopes' locks held by the caller. The first provider must
+// fit: otherwise r is its refusal. A later one that does not fit is
+// dropped from the plan, and dropped says why.
+//
+// Admission and the plan must agree: a job whose first provider fails
+// falls back to the next of its plan, and one priced above what the
+// quota leaves would spend past the limit. The plan is settled here, once,
+// under the scopes' locks, rather than checked again before each fallback:
+// a fallback runs in the background, after the consumer was answered, and
+// often in another process resuming the job, where a refusal could only
+// fail a job already accepted; and the job's record, written before the
+// locks are let go, then says what it may cost (askOf: the highest price
+// of its plan), so the next instance to take the locks counts it at that.
+func (m *Manager) fitPlan(ctx context.Context, scopes []quota.Scope, except string, plan []PlanEntry, ask func(price *float64) quota.Ask) (kept []PlanEntry, dropped []string, r *quota.Refusal, err error) {
 	now := m.now()
-	ask := m.askOf(j)
-	for _, s := range scopes {
-		st, err := m.standing(ctx, s, now, j.ID)
-		if err != nil {
-			return nil, err
-		}
-		if r := quota.Check(s, st, ask); r != nil {
-			return r, nil
+	standings := make([]quota.Standing, len(scopes))
+	for i, s := range scopes {
+		if standings[i], err = m.standing(ctx, s, now, except); err != nil {
+			return nil, nil, nil, err
 		}
 	}
-	return nil, nil
+	check := func(price *float64) *quota.Refusal {
+		a := ask(price)
+		for i, s := range scopes {
+			if r := quota.Check(s, standings[i], a); r != nil {
+				return r
+			}
+		}
+		return nil
+	}
+	if len(plan) == 0 {
+		return nil, nil, check(nil), nil
+	}
+	if r := check(plan[0].Price); r != nil {
+		return nil, nil, r, nil
+	}
+	kept = []PlanEntry{plan[0]}
+	for _, e := range plan[1:] {
+		if r := check(e.Price); r != nil {
+			dropped = append(dropped, fmt.Sprintf("%s (%s)", e.ProviderID, r.Reason))
+			continue
+		}
+		kept = append(kept, e)
+	}
+	return kept, dropped, nil, nil
+}
+
+// dropNote returns what a job's decision says of the providers fitPlan
+// dropped from its plan ("" when none).
+func dropNote(dropped []string) string {
+	if len(dropped) == 0 {
+		return ""
+	}
+	return "; dropped from the plan, over a quota at their price: " + strings.Join(dropped, "; ")
 }
 
 // admitQuota locks the scopes of j's owner and checks j against them. It
@@ -167,7 +239,7 @@ func (m *Manager) admitQuota(ctx context.Context, j *Job) (res *Result, unlock f
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("%w: locking the quota of %s: %v", ErrNotRecorded, busy.Name, err)
 	}
-	r, err := m.checkQuota(ctx, scopes, j)
+	kept, dropped, r, err := m.checkQuota(ctx, scopes, j)
 	if err != nil {
 		unlock()
 		return nil, nil, false, fmt.Errorf("%w: counting the quota: %v", ErrNotRecorded, err)
@@ -177,6 +249,14 @@ func (m *Manager) admitQuota(ctx context.Context, j *Job) (res *Result, unlock f
 		m.logger.Info("job refused: quota exceeded", zap.String("owner", j.Owner), zap.String("scope", r.Scope), zap.String("limit", r.Limit),
 			zap.Float64("max", r.Max), zap.Float64("held", r.Have), zap.Float64("asked", r.Asked))
 		return result(csbmsg.StatusUnableToFindResource, nil, "%s", r.Reason), nil, false, nil
+	}
+	if len(dropped) > 0 {
+		// The job's first record, written before the locks are let go,
+		// carries the plan it may end up at (askOf).
+		j.Plan = kept
+		j.Decision += dropNote(dropped)
+		j.Reason += dropNote(dropped)
+		m.logger.Info("providers dropped from a job's plan: over a quota at their price", zap.String("owner", j.Owner), zap.String("job_id", j.ID), zap.Strings("dropped", dropped))
 	}
 	return nil, unlock, true, nil
 }
@@ -208,7 +288,7 @@ func (m *Manager) CheckQuota(ctx context.Context, owner string, req *csbmsg.Serv
 	for _, s := range scopes {
 		out.Scopes = append(out.Scopes, s.Name)
 	}
-	r, err := m.checkQuota(ctx, scopes, j)
+	_, _, r, err := m.checkQuota(ctx, scopes, j)
 	if err != nil {
 		return nil, err
 	}
@@ -314,32 +394,37 @@ func (m *Manager) admitRenewal(ctx context.Context, j *Job) (res *Result, unlock
 // admitMove checks the move of job j to the providers of plan against the
 // quotas of its owner, for the spend it adds: a move grants the job a new
 // lease (lease seconds, the one asked for or the job's) at the new
-// provider, priced as a create is (the first provider of the plan, askOf),
-// less what the job commits now at its current rate. The caller holds j's lock. Over a limit it answers 408
-// naming it, as a create is refused. Otherwise it returns the unlock
-// function of the scopes' locks, to call once the move's operation is
-// recorded (standing counts a job being moved at its new price).
-func (m *Manager) admitMove(ctx context.Context, j *Job, plan []PlanEntry, lease uint64) (res *Result, unlock func(), err error) {
+// provider, priced as a create is, less what the job commits now at its
+// current rate. The caller holds j's lock. The first provider of the plan
+// must fit: over a limit it answers 408 naming it, as a create is
+// refused. A later one that does not fit is dropped from the plan (kept;
+// dropped says why), as a create's is (fitPlan). Otherwise it returns the
+// unlock function of the scopes' locks, to call once the move's operation
+// is recorded with the plan kept and the new lease (standing counts a job
+// being moved at the highest price of its plan for that lease).
+func (m *Manager) admitMove(ctx context.Context, j *Job, plan []PlanEntry, lease uint64) (res *Result, kept []PlanEntry, dropped []string, unlock func(), err error) {
 	scopes := m.c().Quota.Scopes(j.Owner)
 	if len(scopes) == 0 {
-		return nil, func() {}, nil
+		return nil, plan, nil, func() {}, nil
 	}
-	moved := *j
-	moved.Plan, moved.LeaseSeconds = plan, lease
-	ask := quota.Ask{Cost: m.askOf(&moved).Cost}
 	unlock, busy, err := m.lockScopes(ctx, scopes)
 	if err != nil {
-		return result(csbmsg.StatusUnableToFindResource, j, "cannot move job %s: the quota of %s is busy; try again", j.ID, busy.Name), nil, nil
+		return result(csbmsg.StatusUnableToFindResource, j, "cannot move job %s: the quota of %s is busy; try again", j.ID, busy.Name), nil, nil, nil, nil
 	}
-	ask.Cost = max(0, ask.Cost-m.committed(j, m.now()))
-	r, err := m.checkScopes(ctx, scopes, ask)
+	committed := m.committed(j, m.now())
+	kept, dropped, r, err := m.fitPlan(ctx, scopes, "", plan, func(price *float64) quota.Ask {
+		return quota.Ask{Cost: max(0, m.leaseCost(j, price, lease)-committed)}
+	})
 	if err != nil || r != nil {
 		unlock()
 		if r != nil {
 			m.logger.Info("job move refused: quota exceeded", zap.String("owner", j.Owner), zap.String("job_id", j.ID), zap.String("scope", r.Scope), zap.String("limit", r.Limit))
-			return result(csbmsg.StatusUnableToFindResource, j, "cannot move job %s: %s", j.ID, r.Reason), nil, nil
+			return result(csbmsg.StatusUnableToFindResource, j, "cannot move job %s: %s", j.ID, r.Reason), nil, nil, nil, nil
 		}
-		return nil, nil, err
+		return nil, nil, nil, nil, err
 	}
-	return nil, unlock, nil
+	if len(dropped) > 0 {
+		m.logger.Info("providers dropped from a move's plan: over a quota at their price", zap.String("owner", j.Owner), zap.String("job_id", j.ID), zap.Strings("dropped", dropped))
+	}
+	return nil, kept, dropped, unlock, nil
 }

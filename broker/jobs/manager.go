@@ -1015,14 +1015,13 @@ func (m *Manager) Move(ctx context.Context, owner, id string, opt CreateOptions)
 	// The new provider's price for the lease the move grants is spend:
 	// the quotas are checked, and their locks held until the move is
 	// recorded (limits.go). A refused move leaves the job as it is.
-	plan := planOf(d, m.c().MaxAttempts)
-	res, unlockQuota, err := m.admitMove(ctx, j, plan, lease)
+	res, plan, dropped, unlockQuota, err := m.admitMove(ctx, j, planOf(d, m.c().MaxAttempts), lease)
 	if res != nil || err != nil {
 		unlock()
 		return res, err
 	}
 	j.Plan = plan
-	j.Decision = d.Summary()
+	j.Decision = d.Summary() + dropNote(dropped)
 	// The job's lease before the move, restored if the move is undone.
 	j.Op = &Op{Kind: OpMove, Instance: m.instance, Started: m.now(), OldProvider: j.ProviderID, OldService: j.Service, OldResource: j.Resource,
 		OldLeaseSeconds: j.LeaseSeconds}
