@@ -128,10 +128,18 @@ func (n *Nonces) mac(dst []byte, payload []byte) []byte {
 
 // Issue returns a new nonce issued at now.
 func (n *Nonces) Issue(now time.Time) string {
+	return n.issue(now, func(raw []byte) {
+		_, _ = rand.Read(raw[nonceTimeLen : nonceTimeLen+nonceRandLen]) // never fails (crypto/rand)
+		raw[nonceTimeLen] &^= vouchFlag
+	})
+}
+
+// issue returns a nonce with issue time now, whose random part fill
+// writes, sealed by the nonce MAC.
+func (n *Nonces) issue(now time.Time, fill func(raw []byte)) string {
 	var raw [nonceRawLen]byte
 	binary.BigEndian.PutUint64(raw[:nonceTimeLen], uint64(now.UnixNano()))
-	_, _ = rand.Read(raw[nonceTimeLen : nonceTimeLen+nonceRandLen]) // never fails (crypto/rand)
-	raw[nonceTimeLen] &^= vouchFlag
+	fill(raw[:])
 	n.mac(raw[:nonceTimeLen+nonceRandLen], raw[:nonceTimeLen+nonceRandLen])
 	return base64.RawURLEncoding.EncodeToString(raw[:])
 }
@@ -143,13 +151,11 @@ func (n *Nonces) Issue(now time.Time) string {
 // client can keep proving, with each new nonce, that it knew the
 // password before (see Throttle).
 func (n *Nonces) IssueFor(now time.Time, user string) string {
-	var raw [nonceRawLen]byte
-	binary.BigEndian.PutUint64(raw[:nonceTimeLen], uint64(now.UnixNano()))
-	_, _ = rand.Read(raw[nonceTimeLen:vouchTagOff]) // never fails (crypto/rand)
-	raw[nonceTimeLen] |= vouchFlag
-	n.vouchTag(raw[vouchTagOff:vouchTagOff], raw[:vouchTagOff], user)
-	n.mac(raw[:nonceTimeLen+nonceRandLen], raw[:nonceTimeLen+nonceRandLen])
-	return base64.RawURLEncoding.EncodeToString(raw[:])
+	return n.issue(now, func(raw []byte) {
+		_, _ = rand.Read(raw[nonceTimeLen:vouchTagOff]) // never fails (crypto/rand)
+		raw[nonceTimeLen] |= vouchFlag
+		n.vouchTag(raw[vouchTagOff:vouchTagOff], raw[:vouchTagOff], user)
+	})
 }
 
 // VouchedFor reports whether id, a nonce Check accepted, was issued by
