@@ -108,12 +108,6 @@ func (b *consumerBroker) caddyfile(o brokerOptions) string {
 	csb {
 %s		placement %s
 		jobs {
-			lease_min 1s
-			reap_interval 100ms
-			attempt_timeout 5s
-			call_timeout 5s
-			respond_within 5s
-			poll_interval 20ms
 %s
 		}
 	}
@@ -124,7 +118,29 @@ http://127.0.0.1:%d {
 	header >Csb-Test-Placeholders "{http.csb.outcome}|{http.csb.provider.id}|{http.csb.job.id}"
 	csb
 }
-`, provs.String(), placement, o.jobs, b.port, auth)
+`, provs.String(), placement, jobsOptions(o.jobs), b.port, auth)
+}
+
+// jobsOptions returns the test brokers' jobs options: extra's lines,
+// then the defaults extra does not set (an option may be given once in a
+// block).
+func jobsOptions(extra string) string {
+	set := map[string]bool{}
+	for _, line := range strings.Split(extra, "\n") {
+		if f := strings.Fields(line); len(f) > 0 {
+			set[f[0]] = true
+		}
+	}
+	lines := []string{}
+	if strings.TrimSpace(extra) != "" {
+		lines = append(lines, extra)
+	}
+	for _, d := range []string{"lease_min 1s", "reap_interval 100ms", "attempt_timeout 5s", "call_timeout 5s", "respond_within 5s", "poll_interval 20ms"} {
+		if !set[strings.Fields(d)[0]] {
+			lines = append(lines, "\t\t\t"+d)
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 // reload replaces the configuration (same providers and fixtures).
