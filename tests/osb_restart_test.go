@@ -99,9 +99,16 @@ func TestOSBDerivedPlans(t *testing.T) {
 	if attrs, _ := inst["metadata"].(map[string]any)["attributes"].(map[string]any); code != 200 || attrs["provider_id"] != "cloud-b" {
 		t.Errorf("GET: %d %v, want the instance at cloud-b", code, inst)
 	}
-	// The pinned provider cannot be overridden by another.
+	// The pinned provider cannot be overridden by another, known or not.
 	if _, err := s.provision(c, cat, "alice", "8a2bd5b8-0006-4c8e-9d1e-000000000002", "csb-iaas/cloud-b-vm", map[string]any{"provider": "nowhere"}); osbStatus(err) != http.StatusBadRequest {
 		t.Errorf("unknown provider: %v, want 400", err)
+	}
+	before := osbMachines(t, s.clouds[0])
+	if _, err := s.provision(c, cat, "alice", "8a2bd5b8-0006-4c8e-9d1e-000000000003", "csb-iaas/cloud-b-vm", map[string]any{"provider": "cloud-a"}); osbStatus(err) != http.StatusBadRequest {
+		t.Errorf("cloud-b's plan asked at cloud-a: %v, want 400", err)
+	}
+	if n := osbMachines(t, s.clouds[0]); n != before {
+		t.Errorf("cloud-a holds %d machines after the refused provision, %d before", n, before)
 	}
 }
 
