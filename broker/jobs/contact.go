@@ -20,13 +20,16 @@ package jobs
 //     reclaim is reported as one (Config.OnReclaim, EventReclaimed) when
 //     the resource is removed. A provider that left the configuration
 //     (no adapter) keeps the resource until it is configured again, and
-//     the reason says so;
+//     the reason says so; a remove or reclaim of a job whose provider has
+//     no adapter any more is queued the same way (queueUnconfigured).;
 //   - the periodic check for vanished resources skips the provider.
 
 import (
 	"fmt"
 	"strings"
 	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
@@ -60,6 +63,41 @@ func withdrawn(st csbmsg.ServiceStatus) bool {
 // removes once the provider may be contacted again (the caller holds the
 // lock).
 func (m *Manager) queueRemoval(j *Job, final Status, why string) *Result {
+	return m.queueOrphan(j, final, "queued: "+why+" and is not contacted until it is active again",
+		why+"; the broker removes the resources at "+j.ProviderID+" once it is active again")
+}
+
+// queueUnconfigured gives j status final although its provider has no
+// adapter configured (it left the configuration), as queueRemoval does
+// for a provider held back: the resource may still run there, and the
+// reaper removes it if the provider is configured again (retryOrphans).
+// Were the job left successful, its cost would run on, and the reaper
+// would fail its reclaim, and rewrite the job, on every pass.
+// The orphan's error and the job's reason are the ones retryOrphans
+// writes for such a provider, so that its passes rewrite nothing.
+func (m *Manager) queueUnconfigured(j *Job, final Status) *Result {
+	m.logger.Warn("removal queued: the job's provider is no longer configured", zap.String("job_id", j.ID), zap.String("provider_id", j.ProviderID), zap.String("uri", j.Resource.URI))
+	return m.queueOrphan(j, final, unconfiguredOrphan(j.ProviderID), unconfiguredOwn(j.ProviderID))
+}
+
+// unconfiguredOrphan is the LastError of an orphan whose provider has no
+// adapter configured.
+func unconfiguredOrphan(provider string) string {
+	return "provider " + provider + " has no adapter configured; the broker removes the resource if it is configured again"
+}
+
+// unconfiguredOwn is why a queued removal of a job's own resource waits
+// while its provider has no adapter configured (the reason's tail after
+// queuedWhat).
+func unconfiguredOwn(provider string) string {
+	return "provider " + provider + " has no adapter configured; the broker removes the resources at " + provider + " if it is configured again"
+}
+
+// queueOrphan gives j status final without calling its provider: j's
+// resource becomes an orphan (its LastError orphanErr) and the job's
+// reason says the removal is queued and why (own) (the caller holds the
+// lock).
+func (m *Manager) queueOrphan(j *Job, final Status, orphanErr, own string) *Result {
 	prev := j.Status
 	now := m.now()
 	j.Orphans = append(j.Orphans, Orphan{
@@ -67,13 +105,13 @@ func (m *Manager) queueRemoval(j *Job, final Status, why string) *Result {
 		ServiceID:  j.ServiceID,
 		Resource:   j.Resource,
 		Since:      now,
-		LastError:  "queued: " + why + " and is not contacted until it is active again",
+		LastError:  orphanErr,
 	})
 	j.Resource = nil
 	j.Op = nil
 	j.Status = final
 	j.Expires = now.Add(m.c().Retain)
-	j.Reason = fmt.Sprintf("%s: %s; the broker removes the resources at %s once it is active again", queuedWhat(final), why, j.ProviderID)
+	j.Reason = queuedWhat(final) + ": " + own
 	// Not a reclaim yet (Config.OnReclaim, EventReclaimed): the resources
 	// still run. The reaper reports it when it removed them (retryOrphans).
 	m.saveBackground(j)

@@ -1267,15 +1267,16 @@ func (m *Manager) finishRemoval(ctx context.Context, j *Job, final Status) *Resu
 	if why, held := m.heldBack(j.ProviderID, j.ServiceID); held && j.Resource != nil && j.Resource.State != contract.StateGone {
 		return m.queueRemoval(j, final, why)
 	}
-	if j.Resource != nil && j.ProviderID != "" {
-		ad, ok := m.c().Adapter(j.ProviderID, j.Kind)
-		if !ok {
-			j.Op = nil
-			j.Reason = fmt.Sprintf("cannot remove: provider %s has no adapter configured", j.ProviderID)
-			m.saveBackground(j)
-			m.reclaimed(j, final, errors.New(j.Reason))
-			return result(csbmsg.StatusCannotRemoveResource, j, "%s", j.Reason)
-		}
+	holds := j.Resource != nil && j.ProviderID != ""
+	ad, configured := m.c().Adapter(j.ProviderID, j.Kind)
+	if holds && !configured && j.Resource.State != contract.StateGone {
+		// The provider left the configuration: the removal is queued
+		// until it is configured again (contact.go), for a consumer's
+		// remove as for a reclaim. A resource that vanished at such a
+		// provider leaves nothing to remove: the job ends below.
+		return m.queueUnconfigured(j, final)
+	}
+	if holds && configured {
 		cctx, cancel := context.WithTimeout(ctx, m.c().CallTimeout)
 		err := ad.Remove(cctx, j.Resource)
 		cancel()

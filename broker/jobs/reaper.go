@@ -333,14 +333,14 @@ func (m *Manager) retryOrphans(ctx context.Context, id string) (removed, failed 
 		}
 		ad, ok := m.c().Adapter(o.ProviderID, j.Kind)
 		if !ok {
-			why := "provider " + o.ProviderID + " has no adapter configured; the broker removes the resource if it is configured again"
+			why := unconfiguredOrphan(o.ProviderID)
 			if o.LastError != why {
 				o.LastError, changed = why, true
 				m.logger.Warn("orphaned resource left at a provider that is no longer configured", zap.String("job_id", j.ID), zap.String("provider_id", o.ProviderID), zap.String("uri", o.Resource.URI))
 			}
 			keep = append(keep, o)
 			if mine {
-				own = "provider " + o.ProviderID + " has no adapter configured; the broker removes the resources at " + o.ProviderID + " if it is configured again"
+				own = unconfiguredOwn(o.ProviderID)
 			}
 			continue
 		}
