@@ -21,7 +21,9 @@ package jobs
 //     the resource is removed. A provider that left the configuration
 //     (no adapter) keeps the resource until it is configured again, and
 //     the reason says so; a remove or reclaim of a job whose provider has
-//     no adapter any more is queued the same way (queueUnconfigured).;
+//     no adapter any more is queued the same way (queueUnconfigured). A
+//     remove of a job whose removal is queued answers with that reason,
+//     not "already removed": its resource still runs;
 //   - the periodic check for vanished resources skips the provider.
 
 import (

@@ -1233,9 +1233,17 @@ func (m *Manager) applyUpdate(ctx context.Context, ad contract.Adapter, j *Job) 
 
 // Remove removes owner's job id: the adapter deletes its resources and
 // the job becomes removed. It answers 410 when the resources cannot be
-// removed. Removing a job that is already removed or expired succeeds.
+// removed. Removing a job that is already removed or expired succeeds
+// (with the job's reason while its removal is queued, contact.go).
 func (m *Manager) Remove(ctx context.Context, owner, id string) (*Result, error) {
 	j, unlock, res, err := m.lockFor(ctx, owner, id, csbmsg.StatusCannotRemoveResource, "job %s is busy with another operation", func(j *Job) *Result {
+		if j.Status.Final() && queuedRemoval(j) {
+			// Removed all the same (200, as any remove of a removed
+			// job), but its resources still run at the provider: the
+			// answer says the removal is queued and why, as the first
+			// remove's did, not "already removed" (contact.go).
+			return result(csbmsg.StatusOK, j, "%s", j.Reason)
+		}
 		if j.Status.Final() {
 			return result(csbmsg.StatusOK, j, "job %s is already %s", j.ID, j.Status)
 		}

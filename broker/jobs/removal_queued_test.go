@@ -13,6 +13,52 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 )
 
+// TestRemoveOfQueuedRemovalSaysQueued: a remove of a job removed (or
+// expired) whose removal is still queued, its resource running at a
+// held-back provider, answered 200 "job ... is already removed", which
+// hid that the resources still run. It answers 200 (a remove of a
+// removed job) with the job's reason: the removal is queued, and why.
+// Once the queued removal is done, "already removed" is the truth again.
+func TestRemoveOfQueuedRemovalSaysQueued(t *testing.T) {
+	e := newLifeEnv(t, nil)
+	removed, expired := lifeJob(t, e), lifeJob(t, e)
+	deactivate(e, "a", csbmsg.ServiceDeactivated)
+	if r, err := e.m.Remove(context.Background(), "alice", removed.ID); err != nil || !strings.Contains(r.Reason, "queued") {
+		t.Fatalf("remove: %+v %v", r, err)
+	}
+	e.clock.Advance(2 * time.Hour) // past the 1h lease of the other job
+	if _, err := e.m.ReapOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		id     string
+		status jobs.Status
+		queued string
+	}{{removed.ID, jobs.StatusRemoved, "removal queued"}, {expired.ID, jobs.StatusExpired, "reclaim queued"}} {
+		r, err := e.m.Remove(context.Background(), "alice", c.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Status != csbmsg.StatusOK || r.Job.Status != c.status {
+			t.Fatalf("remove again of a %s job: %s %s", c.status, r.Status, r.Job.Status)
+		}
+		if strings.Contains(r.Reason, "already") || !strings.Contains(r.Reason, c.queued) || !strings.Contains(r.Reason, "deactivated") {
+			t.Fatalf("remove again of a %s job whose removal is queued answered %q", c.status, r.Reason)
+		}
+	}
+	deactivate(e, "a", csbmsg.ServiceActive)
+	if _, err := e.m.ReapOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if live := e.ads["a"].Live(); len(live) != 0 {
+		t.Fatalf("queued removals not done: %v", live)
+	}
+	r, err := e.m.Remove(context.Background(), "alice", removed.ID)
+	if err != nil || r.Status != csbmsg.StatusOK || !strings.Contains(r.Reason, "already removed") {
+		t.Fatalf("remove once the queued removal is done: %+v %v", r, err)
+	}
+}
+
 // TestReclaimAtUnconfiguredProviderQueued: the lease of a job whose
 // provider left the configuration (no adapter) ends. The reclaim failed
 // on every reaper pass: the job was written twice a pass, OnReclaim
@@ -114,6 +160,9 @@ func TestRemoveAtUnconfiguredProviderQueued(t *testing.T) {
 	r, err := e.m.Remove(context.Background(), "alice", j.ID)
 	if err != nil || r.Status != csbmsg.StatusOK || r.Job.Status != jobs.StatusRemoved || !strings.Contains(r.Reason, "removal queued") || !strings.Contains(r.Reason, "no adapter") {
 		t.Fatalf("remove at a provider no longer configured: %+v %v", r, err)
+	}
+	if r, _ = e.m.Remove(context.Background(), "alice", j.ID); r.Status != csbmsg.StatusOK || !strings.Contains(r.Reason, "no adapter") {
+		t.Fatalf("remove again: %s %q", r.Status, r.Reason)
 	}
 	gone.Store(false)
 	if _, err := e.m.ReapOnce(context.Background()); err != nil {
