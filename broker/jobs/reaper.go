@@ -39,6 +39,7 @@ type PassStats struct {
 	Resumed  int // abandoned operations taken over
 	Orphans  int // orphaned resources removed
 	Failures int // reclaims or orphan removals that failed (retried next pass)
+	Deferred int // ended leases of volumes attached to live machines, left until detached
 }
 
 // ReapOnce runs one reaper pass: it reclaims ended leases, deletes records
@@ -148,6 +149,8 @@ func (m *Manager) ReapOnce(ctx context.Context) (PassStats, error) {
 				st.Expired++
 			case reapFailed:
 				st.Failures++
+			case reapDeferred:
+				st.Deferred++
 			}
 		case m.leaseWarnDue(j, now):
 			m.warnLease(ctx, j.ID)
@@ -235,9 +238,11 @@ const (
 	reapSkipped reapOutcome = iota
 	reapDone
 	reapFailed
+	reapDeferred // an attached volume's (deferReclaim)
 )
 
-// reap reclaims one ended lease.
+// reap reclaims one ended lease (an attached volume's waits,
+// deferReclaim).
 func (m *Manager) reap(ctx context.Context, id string) reapOutcome {
 	// Busy (an update may be renewing it), or renewed, removed or reaped
 	// meanwhile: skipped.
@@ -248,6 +253,9 @@ func (m *Manager) reap(ctx context.Context, id string) reapOutcome {
 		return reapSkipped
 	}
 	defer unlock()
+	if a := m.attachedNow(ctx, j); a != nil {
+		return m.deferReclaim(ctx, j, a)
+	}
 	j.Op = &Op{Kind: OpReap, Instance: m.instance, Started: m.now()}
 	if err := m.save(ctx, j); err != nil {
 		return reapFailed
@@ -256,6 +264,40 @@ func (m *Manager) reap(ctx context.Context, id string) reapOutcome {
 		return reapFailed
 	}
 	return reapDone
+}
+
+// deferReclaim leaves the ended lease of volume j, attached to a live
+// machine (a), unreclaimed (the caller holds j's lock).
+//
+// Why defer rather than detach and remove: removing the volume destroys
+// its data, and detaching it pulls a disk from under a running machine,
+// neither of which can be undone, while the consumer who keeps the
+// machine's lease is evidently still using the pair; a consumer's own
+// remove of an attached volume is refused ("detach it first"), as
+// clouds refuse to delete a volume in use, and the lease's reclaim does
+// not do what the consumer may not. The deferral is bounded: once the
+// volume is detached, or the machine ends (its own lease reclaimed, or
+// removed, or its resource vanished), the next pass reclaims the volume;
+// a renewal of the volume's lease ends it too. Until then the volume
+// runs at its provider, so it stays successful and its cost accrues.
+//
+// The job's reason says the reclaim is deferred and why, and a lease
+// warning (EventLeaseWarning, carrying that reason) tells its observers,
+// once per deferral: a pass finding the same attachment writes nothing.
+func (m *Manager) deferReclaim(ctx context.Context, j *Job, a *VolumeAttachment) reapOutcome {
+	reason := fmt.Sprintf("lease ended; reclaim deferred: volume %s is attached to machine %s (attachment %s); the broker reclaims it once it is detached or the machine ends; a renewal keeps it", j.ID, a.Machine, a.ID)
+	if j.Reason == reason {
+		return reapDeferred
+	}
+	j.Reason = reason
+	j.Events.LeaseWarned = j.Expires
+	m.queueEvent(j, EventLeaseWarning)
+	if err := m.save(ctx, j); err != nil {
+		m.logger.Warn("recording a deferred lease reclaim", zap.String("job_id", j.ID), zap.Error(err))
+		return reapFailed
+	}
+	m.logState(j, j.Status, "job's lease reclaim deferred: volume attached")
+	return reapDeferred
 }
 
 func (m *Manager) expireFailed(ctx context.Context, id string) bool {

@@ -101,3 +101,82 @@ func TestVolumeDetachWhileVolumeBusy(t *testing.T) {
 		t.Fatalf("after detach: provider %v machine %+v volume %+v", at.attached, mj.Attachments, vj.Attachments)
 	}
 }
+
+// TestVolumeReclaimDeferredWhileAttached: the lease of a volume attached
+// to a live machine ends (the consumer renews the machine's, not the
+// volume's). The reaper removed the volume under the running machine,
+// which a consumer's remove refuses ("detach it first"). The reclaim
+// waits while the volume is attached: the volume stays successful and
+// runs, its reason says why, and its observers get a lease warning
+// carrying that reason, once: later passes write nothing. Once the
+// volume is detached, the next pass reclaims it.
+func TestVolumeReclaimDeferredWhileAttached(t *testing.T) {
+	e, at, m, v, a := attachEnv(t, nil)
+	rec := new(eventsRecorder)
+	defer e.m.Observe(rec.add)()
+	e.clock.Advance(50 * time.Minute)
+	if r, err := e.m.Update(context.Background(), "alice", m, &csbmsg.ServiceRequest{}, 0); err != nil || r.Status != csbmsg.StatusOK {
+		t.Fatalf("renew the machine: %+v %v", r, err)
+	}
+	e.clock.Advance(20 * time.Minute) // the volume's lease ended, the machine's runs
+	st, err := e.m.ReapOnce(context.Background())
+	if err != nil || st.Expired != 0 || st.Deferred != 1 {
+		t.Fatalf("pass: %+v %v", st, err)
+	}
+	vj, _ := e.m.Inspect(context.Background(), v)
+	if vj.Status != jobs.StatusSuccess || len(e.ads["a"].LiveFor(v)) != 1 || len(at.attached) != 1 {
+		t.Fatalf("the reaper reclaimed a volume attached to a live machine: %s, live %v, attached %v", vj.Status, e.ads["a"].LiveFor(v), at.attached)
+	}
+	if !strings.Contains(vj.Reason, "reclaim deferred") || !strings.Contains(vj.Reason, m) || !strings.Contains(vj.Reason, "detached") {
+		t.Fatalf("reason of a deferred reclaim: %q", vj.Reason)
+	}
+	evs := rec.of(v)
+	if len(evs) != 1 || evs[0].Kind != jobs.EventLeaseWarning || evs[0].Reason != vj.Reason {
+		t.Fatalf("events of the deferred reclaim: %+v", evs)
+	}
+	rev := vj.Rev
+	e.clock.Advance(time.Minute)
+	if st, err := e.m.ReapOnce(context.Background()); err != nil || st.Deferred != 1 {
+		t.Fatalf("later pass: %+v %v", st, err)
+	}
+	if vj, _ = e.m.Inspect(context.Background(), v); vj.Rev != rev || len(rec.of(v)) != 1 {
+		t.Fatalf("a later pass rewrote the deferral: rev %d (was %d), events %v", vj.Rev, rev, eventsKinds(rec.of(v)))
+	}
+
+	if r, err := e.m.DetachVolume(context.Background(), "alice", m, a); err != nil || r.Status != csbmsg.StatusOK {
+		t.Fatalf("detach: %+v %v", r, err)
+	}
+	if st, err := e.m.ReapOnce(context.Background()); err != nil || st.Expired != 1 {
+		t.Fatalf("pass after the detach: %+v %v", st, err)
+	}
+	vj, _ = e.m.Inspect(context.Background(), v)
+	if vj.Status != jobs.StatusExpired || len(e.ads["a"].LiveFor(v)) != 0 {
+		t.Fatalf("detached volume not reclaimed: %s %q", vj.Status, vj.Reason)
+	}
+	if mj, _ := e.m.Inspect(context.Background(), m); mj.Status != jobs.StatusSuccess {
+		t.Fatalf("machine: %s", mj.Status)
+	}
+}
+
+// TestVolumeReclaimAfterMachineEnds: a volume whose reclaim was deferred
+// (attached) is reclaimed once its machine ends, without a detach.
+func TestVolumeReclaimAfterMachineEnds(t *testing.T) {
+	e, _, m, v, _ := attachEnv(t, nil)
+	e.clock.Advance(50 * time.Minute)
+	if r, err := e.m.Update(context.Background(), "alice", m, &csbmsg.ServiceRequest{}, 0); err != nil || r.Status != csbmsg.StatusOK {
+		t.Fatalf("renew the machine: %+v %v", r, err)
+	}
+	e.clock.Advance(20 * time.Minute)
+	if st, err := e.m.ReapOnce(context.Background()); err != nil || st.Deferred != 1 {
+		t.Fatalf("pass: %+v %v", st, err)
+	}
+	if r, err := e.m.Remove(context.Background(), "alice", m); err != nil || r.Status != csbmsg.StatusOK {
+		t.Fatalf("remove the machine: %+v %v", r, err)
+	}
+	if st, err := e.m.ReapOnce(context.Background()); err != nil || st.Expired != 1 {
+		t.Fatalf("pass after the machine ended: %+v %v", st, err)
+	}
+	if vj, _ := e.m.Inspect(context.Background(), v); vj.Status != jobs.StatusExpired || len(e.ads["a"].LiveFor(v)) != 0 {
+		t.Fatalf("volume of an ended machine not reclaimed: %s %q", vj.Status, vj.Reason)
+	}
+}
