@@ -253,7 +253,9 @@ func (m *Manager) reap(ctx context.Context, id string) reapOutcome {
 		return reapSkipped
 	}
 	defer unlock()
-	if a := m.attachedNow(ctx, j); a != nil {
+	// A machine's own attachments (Volume another job) are not its
+	// volume's: its reclaim goes on.
+	if a := m.attachedNow(ctx, j); a != nil && a.Volume == j.ID {
 		return m.deferReclaim(ctx, j, a)
 	}
 	j.Op = &Op{Kind: OpReap, Instance: m.instance, Started: m.now()}

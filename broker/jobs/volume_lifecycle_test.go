@@ -158,8 +158,34 @@ func TestVolumeReclaimDeferredWhileAttached(t *testing.T) {
 	}
 }
 
+// TestVolumeReclaimAfterMachineLeaseEnds: a volume whose reclaim was
+// deferred (attached) is reclaimed once its machine's lease ends too;
+// the machine, which holds the attachment, is reclaimed as any job.
+func TestVolumeReclaimAfterMachineLeaseEnds(t *testing.T) {
+	e, _, m, v, _ := attachEnv(t, nil)
+	e.clock.Advance(50 * time.Minute)
+	if r, err := e.m.Update(context.Background(), "alice", m, &csbmsg.ServiceRequest{}, 0); err != nil || r.Status != csbmsg.StatusOK {
+		t.Fatalf("renew the machine: %+v %v", r, err)
+	}
+	e.clock.Advance(20 * time.Minute)
+	if st, err := e.m.ReapOnce(context.Background()); err != nil || st.Deferred != 1 {
+		t.Fatalf("pass: %+v %v", st, err)
+	}
+	e.clock.Advance(time.Hour) // the machine's lease ends too
+	for range 2 {              // the volume goes in the machine's pass or the next
+		if _, err := e.m.ReapOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mj, _ := e.m.Inspect(context.Background(), m)
+	vj, _ := e.m.Inspect(context.Background(), v)
+	if mj.Status != jobs.StatusExpired || vj.Status != jobs.StatusExpired || len(e.ads["a"].Live()) != 0 {
+		t.Fatalf("machine %s %q, volume %s %q, live %v", mj.Status, mj.Reason, vj.Status, vj.Reason, e.ads["a"].Live())
+	}
+}
+
 // TestVolumeReclaimAfterMachineEnds: a volume whose reclaim was deferred
-// (attached) is reclaimed once its machine ends, without a detach.
+// (attached) is reclaimed once its machine is removed, without a detach.
 func TestVolumeReclaimAfterMachineEnds(t *testing.T) {
 	e, _, m, v, _ := attachEnv(t, nil)
 	e.clock.Advance(50 * time.Minute)
