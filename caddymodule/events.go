@@ -36,9 +36,11 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyevents"
 	"go.uber.org/zap"
 
+	"github.com/caddy-csb/caddy-csb/broker/clock"
 	"github.com/caddy-csb/caddy-csb/broker/httpclient"
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 	"github.com/caddy-csb/caddy-csb/broker/peerurl"
+	"github.com/caddy-csb/caddy-csb/broker/store"
 	"github.com/caddy-csb/caddy-csb/broker/webhook"
 )
 
@@ -90,7 +92,9 @@ type EventsConfig struct {
 	// Timeout bounds one delivery attempt. Default 10s.
 	Timeout caddy.Duration `json:"timeout,omitempty"`
 	// Retain is how long delivered and given-up deliveries stay listed
-	// in the admin API (GET /csb/webhooks). Default 24h.
+	// in the admin API (GET /csb/webhooks), and so how late a job event
+	// whose deliveries a crash lost is found and delivered (within half
+	// of it: events_outbox.go). Default 24h.
 	Retain caddy.Duration `json:"retain,omitempty"`
 }
 
@@ -196,6 +200,7 @@ type eventsEngine struct {
 	waiters waiterSet
 	logger  *swapLogger
 	unobs   func()
+	clock   clock.Clock // the dispatcher's (nil: the wall clock)
 
 	qmu    sync.Mutex
 	queue  []jobs.Event
@@ -218,14 +223,24 @@ type eventsView struct {
 }
 
 func newEventsEngine(ctx caddy.Context, a *App) (*eventsEngine, error) {
-	m := a.engine.consumer.jobs
-	e := &eventsEngine{jobs: m, logger: newSwapLogger(ctx.Logger().Named("events")), signal: make(chan struct{}, 1), done: make(chan struct{})}
+	return startEventsEngine(a.engine.consumer.jobs, a.engine.store, ctx.Logger().Named("events"), nil)
+}
+
+// startEventsEngine makes the events engine of job manager m over st (clk:
+// the dispatcher's clock, nil for the wall clock): the webhook
+// dispatcher, the manager's observer and Outbox (events_outbox.go), and
+// the emitter. The dispatcher starts with the first configuration
+// (startEvents).
+func startEventsEngine(m *jobs.Manager, st store.Store, logger *zap.Logger, clk clock.Clock) (*eventsEngine, error) {
+	e := &eventsEngine{jobs: m, logger: newSwapLogger(logger), signal: make(chan struct{}, 1), done: make(chan struct{})}
 	var err error
-	e.disp, err = webhook.New(webhook.Config{Store: a.engine.store, Client: e.client, Subscriber: e.operator, Logger: e.logger.logger})
+	e.disp, err = webhook.New(webhook.Config{Store: st, Client: e.client, Subscriber: e.operator, Logger: e.logger.logger, Clock: clk})
 	if err != nil {
 		return nil, err
 	}
-	e.unobs = m.Observe(e.observe)
+	e.clock = clk
+	unobs, unbox := m.Observe(e.observe), m.SetOutbox(e)
+	e.unobs = func() { unobs(); unbox() }
 	e.wg.Add(1)
 	go e.emitLoop()
 	return e, nil
@@ -263,35 +278,26 @@ func (e *eventsEngine) observe(ev jobs.Event) {
 	case e.signal <- struct{}{}:
 	default:
 	}
-	// Webhook deliveries are stored now, in the job's order, so that
-	// nothing is lost to a crash after the job record was written.
-	v := e.view.Load()
-	subs := append([]string(nil), ev.Subscribers...)
-	if v != nil {
-		for id := range v.operators {
-			subs = append(subs, id)
-		}
-	}
-	if len(subs) == 0 {
+	// A job event's webhook deliveries are the Outbox's (Deliver,
+	// events_outbox.go): they are kept in the job's record until stored.
+	// A provider's health change is in no record: its deliveries are
+	// stored now.
+	if ev.JobID != "" {
 		return
 	}
-	msg := webhook.Message{Type: eventName(ev.Kind), Group: ev.JobID, Order: ev.Seq, Time: ev.Time, Data: eventData(ev)}
-	if ev.JobID == "" {
-		msg.Group, msg.Order = "provider-"+keySafe(ev.ProviderID), uint64(ev.Time.UnixNano())
+	v := e.view.Load()
+	if v == nil || len(v.operators) == 0 {
+		return
 	}
+	var subs []string
+	for id := range v.operators {
+		subs = append(subs, id)
+	}
+	msg := webhook.Message{Type: eventName(ev.Kind), Group: "provider-" + keySafe(ev.ProviderID), Order: uint64(ev.Time.UnixNano()), Time: ev.Time, Data: eventData(ev)}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := e.disp.Enqueue(ctx, msg, subs...); err != nil {
-		e.logger.logger.Error("queueing webhook deliveries", zap.String("job_id", ev.JobID), zap.String("event", msg.Type), zap.Error(err))
-	}
-	// A job that ended closes its callbacks; they are deleted once
-	// events { retain } has passed with nothing left to deliver.
-	if ev.Kind == jobs.EventStateChange && (ev.NewStatus == jobs.StatusFailed || ev.NewStatus.Final()) {
-		for _, id := range ev.Subscribers {
-			if err := e.disp.Close(ctx, id); err != nil {
-				e.logger.logger.Warn("closing a job's callback", zap.String("job_id", ev.JobID), zap.Error(err))
-			}
-		}
+		e.logger.logger.Error("queueing webhook deliveries", zap.String("event", msg.Type), zap.Error(err))
 	}
 }
 
@@ -513,7 +519,7 @@ func (a *App) startEvents() {
 	e.logger.set(a.logger)
 	e.view.Store(v)
 	c := v.cfg
-	e.disp.Reconfigure(webhook.Config{Client: e.client, Subscriber: e.operator, Logger: e.logger.logger,
+	e.disp.Reconfigure(webhook.Config{Client: e.client, Subscriber: e.operator, Logger: e.logger.logger, Clock: e.clock,
 		RetryMin: time.Duration(c.RetryMin), RetryMax: time.Duration(c.RetryMax), MaxAttempts: c.MaxAttempts,
 		Timeout: time.Duration(c.Timeout), Retain: time.Duration(c.Retain)})
 	e.disp.Start()

@@ -132,6 +132,13 @@ func (m *Manager) ReapOnce(ctx context.Context) (PassStats, error) {
 		if p, l, ok := jobLoad(j); ok {
 			loads[j.ID] = jobLoadEntry{provider: p, load: l}
 		}
+		// Events whose deliveries a dead writer never stored (events.go):
+		// the record of a job is read by a pass whenever it changed, so
+		// every write's outbox is looked at once; one with work left is
+		// read again by the next pass.
+		if !m.recoverOutbox(ctx, j) {
+			delete(next, j.ID)
+		}
 		now := m.now()
 		switch {
 		case j.Op != nil:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -293,7 +294,67 @@ func (d *Dispatcher) subscriber(ctx context.Context, id string) (*Subscriber, er
 
 // Enqueue records a delivery of msg to each subscriber (that wants its
 // type) and wakes the dispatcher. It returns once they are stored.
+//
+// A subscriber's delivery of a message is named by the subscriber, the
+// group and the order (its store keys and its id, deliveryID): one that
+// is already stored, queued or logged, is kept as it is, with its
+// attempts. So a message enqueued again (a job event handed over again
+// after a crash, see Recover) is sent once.
 func (d *Dispatcher) Enqueue(ctx context.Context, msg Message, subscribers ...string) error {
+	return d.enqueue(ctx, msg, false, subscribers)
+}
+
+// Recover is Enqueue for a message that may have been enqueued before,
+// by a process that died or failed to store its deliveries (a job's
+// outbox, broker/jobs events.go): it stores the deliveries of msg that
+// are neither queued nor logged. A subscriber that is gone (a consumer's,
+// deleted; an operator's, no longer configured) is skipped. A message
+// older than Retain/2 is left alone: a delivered or
+// given-up delivery is logged for Retain after it was done, and no
+// longer, so for an older message a missing delivery may be one that
+// was sent and pruned since, and re-creating it would send it twice.
+func (d *Dispatcher) Recover(ctx context.Context, msg Message, subscribers ...string) error {
+	if !d.recoverable(msg) {
+		return nil
+	}
+	return d.enqueue(ctx, msg, true, subscribers)
+}
+
+// Stored reports whether every delivery of msg to subscribers that
+// Recover would store is stored (queued or logged): a message older than
+// Retain/2, a subscriber that is gone or does not want msg's type need
+// none. It only reads.
+func (d *Dispatcher) Stored(ctx context.Context, msg Message, subscribers ...string) (bool, error) {
+	if !d.recoverable(msg) {
+		return true, nil
+	}
+	for _, sid := range subscribers {
+		s, err := d.subscriber(ctx, sid)
+		if errors.Is(err, store.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return false, fmt.Errorf("subscriber %s: %w", sid, err)
+		}
+		if !s.Wants(msg.Type) {
+			continue
+		}
+		ok, err := d.exists(ctx, &Delivery{Subscriber: sid, Group: msg.Group, Order: msg.Order})
+		if err != nil || !ok {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// recoverable reports whether msg is young enough for Recover and Stored
+// (see Recover). The margin, half of Retain, also covers clocks of a
+// cluster's brokers that disagree.
+func (d *Dispatcher) recoverable(msg Message) bool {
+	return d.c().Clock.Now().Sub(msg.Time) < d.c().Retain/2
+}
+
+func (d *Dispatcher) enqueue(ctx context.Context, msg Message, recovering bool, subscribers []string) error {
 	if len(subscribers) == 0 {
 		return nil
 	}
@@ -308,6 +369,9 @@ func (d *Dispatcher) Enqueue(ctx context.Context, msg Message, subscribers ...st
 	var errs []error
 	for _, sid := range subscribers {
 		s, err := d.subscriber(ctx, sid)
+		if recovering && errors.Is(err, store.ErrNotExist) {
+			continue
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("subscriber %s: %w", sid, err))
 			continue
@@ -315,13 +379,19 @@ func (d *Dispatcher) Enqueue(ctx context.Context, msg Message, subscribers ...st
 		if !s.Wants(msg.Type) {
 			continue
 		}
-		dl := &Delivery{ID: "msg_" + newID(), Subscriber: sid, Group: msg.Group, Order: msg.Order, Type: msg.Type,
+		dl := &Delivery{ID: deliveryID(sid, msg.Group, msg.Order), Subscriber: sid, Group: msg.Group, Order: msg.Order, Type: msg.Type,
 			Body: body, Created: d.c().Clock.Now(), Progress: Progress{State: StatePending}}
-		// A message already queued (the same job event announced twice)
-		// keeps its delivery and its attempts.
-		if _, err := d.cfg.Store.Load(ctx, dl.key(queuePrefix)); err == nil {
-			d.c().Logger.Warn("webhook delivery already queued", zap.String("subscriber", sid), zap.String("group", msg.Group),
-				zap.Uint64("order", msg.Order), zap.String("type", msg.Type))
+		// A message already queued or logged (the same job event
+		// announced twice, or handed over again after a crash) keeps its
+		// delivery and its attempts.
+		if ok, err := d.exists(ctx, dl); err != nil {
+			errs = append(errs, err)
+			continue
+		} else if ok {
+			if !recovering {
+				d.c().Logger.Warn("webhook delivery already stored", zap.String("subscriber", sid), zap.String("group", msg.Group),
+					zap.Uint64("order", msg.Order), zap.String("type", msg.Type))
+			}
 			continue
 		}
 		if err := d.put(ctx, dl, queuePrefix); err != nil {
@@ -330,6 +400,34 @@ func (d *Dispatcher) Enqueue(ctx context.Context, msg Message, subscribers ...st
 	}
 	d.Kick()
 	return errors.Join(errs...)
+}
+
+// exists reports whether dl's subscriber, group and order has a delivery
+// stored, queued or logged. The queue is read first: a pass logs a
+// delivery before it deletes it from the queue (sendGroup), so one that
+// is not queued any more is logged by the time the log is read, and a
+// delivery moving from one to the other is never missed.
+func (d *Dispatcher) exists(ctx context.Context, dl *Delivery) (bool, error) {
+	for _, p := range []string{queuePrefix, logPrefix} {
+		_, err := d.cfg.Store.Load(ctx, dl.key(p))
+		if err == nil {
+			return true, nil
+		}
+		if !errors.Is(err, store.ErrNotExist) {
+			return false, fmt.Errorf("reading webhook delivery %s: %w", dl.key(p), err)
+		}
+	}
+	return false, nil
+}
+
+// deliveryID is the id of subscriber's delivery of a group's message
+// (the Webhook-Id header): derived from them, so that a delivery stored
+// again (Recover) has the id it had, and a receiver that remembers ids
+// takes it for the same message.
+func deliveryID(subscriber, group string, order uint64) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%d", subscriber, group, order)
+	return "msg_" + base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:16])
 }
 
 func (d *Dispatcher) put(ctx context.Context, dl *Delivery, prefix string) error {

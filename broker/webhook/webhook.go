@@ -30,7 +30,11 @@
 // sends them, so a restart loses none; it sends one subscriber's
 // deliveries of one job in order (the next waits until the previous one
 // succeeded or was given up), retries failures with exponential backoff
-// and records every outcome for the admin API.
+// and records every outcome for the admin API. A delivery is named by
+// its subscriber, its group (the job) and its order (the job event's
+// seq), its id included: storing it again (Recover, for a job event whose
+// deliveries a crash may have lost) keeps the one stored, so none is
+// sent twice.
 //
 // This package does not import Caddy.
 package webhook
