@@ -94,7 +94,8 @@ type EventsConfig struct {
 	// Retain is how long delivered and given-up deliveries stay listed
 	// in the admin API (GET /csb/webhooks), and so how late a job event
 	// whose deliveries a crash lost is found and delivered (within half
-	// of it: events_outbox.go). Default 24h.
+	// of it: events_outbox.go); a closed callback no job names any more
+	// is deleted Retain after its close. Default 24h.
 	Retain caddy.Duration `json:"retain,omitempty"`
 }
 
@@ -234,7 +235,7 @@ func newEventsEngine(ctx caddy.Context, a *App) (*eventsEngine, error) {
 func startEventsEngine(m *jobs.Manager, st store.Store, logger *zap.Logger, clk clock.Clock) (*eventsEngine, error) {
 	e := &eventsEngine{jobs: m, logger: newSwapLogger(logger), signal: make(chan struct{}, 1), done: make(chan struct{})}
 	var err error
-	e.disp, err = webhook.New(webhook.Config{Store: st, Client: e.client, Subscriber: e.operator, Logger: e.logger.logger, Clock: clk})
+	e.disp, err = webhook.New(webhook.Config{Store: st, Client: e.client, Subscriber: e.operator, InUse: e.callbackInUse, Logger: e.logger.logger, Clock: clk})
 	if err != nil {
 		return nil, err
 	}

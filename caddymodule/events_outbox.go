@@ -37,7 +37,8 @@ func (e *eventsEngine) Recipients(ev jobs.Event) []string {
 }
 
 // Deliver implements jobs.Outbox: it stores the event's deliveries to
-// ev.To and, when the job failed or ended, closes its callbacks. A recovered
+// ev.To and, when the job failed or ended, closes its callbacks (they
+// are kept while a job names them, webhook Config.InUse). A recovered
 // event whose deliveries are stored, or too old to tell, is left alone
 // (webhook Recover).
 func (e *eventsEngine) Deliver(ctx context.Context, ev jobs.Event, recovered bool) error {
@@ -70,6 +71,28 @@ func (e *eventsEngine) Delivered(ctx context.Context, ev jobs.Event) (bool, erro
 // job.
 func jobMessage(ev jobs.Event) webhook.Message {
 	return webhook.Message{Type: eventName(ev.Kind), Group: ev.JobID, Order: ev.Seq, Time: ev.Time, Data: eventData(ev)}
+}
+
+// callbackInUse is the dispatcher's Config.InUse: whether a job of the
+// callback's consumer still names it (its own job, or a copy of it, which
+// inherits the callback). A job's events may come long after it failed
+// or ended (a reclaim queued while its provider is held back is
+// announced when the resources are removed), and they go to its
+// callbacks for as long as its record is kept.
+func (e *eventsEngine) callbackInUse(ctx context.Context, s *webhook.Subscriber) (bool, error) {
+	if s.Owner == "" {
+		return false, nil
+	}
+	owned, err := e.jobs.ListOwned(ctx, s.Owner)
+	if err != nil {
+		return false, err
+	}
+	for _, j := range owned {
+		if slices.Contains(j.Events.Subscribers, s.ID) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // Interface guards.

@@ -264,3 +264,42 @@ func TestEventsOutboxLaterEventsWait(t *testing.T) {
 		t.Fatalf("/ops got %q, want 1,2,3", got)
 	}
 }
+
+// TestEventsCallbackOutlivesAClosedJob: a consumer's callback was closed
+// when one of its jobs ended and deleted events { retain } later, though
+// another job still named it: a COPY inherits its source's callback, and
+// removing the copy closed the callback of the original, whose events
+// after a day went nowhere (and so did a reclaim queued longer than that
+// while its provider was held back). A closed callback is kept while a
+// job names it.
+func TestEventsCallbackOutlivesAClosedJob(t *testing.T) {
+	ctx := context.Background()
+	w := newOutboxWorld(t)
+	m, e := w.broker(nil)
+	sid, err := e.disp.Register(ctx, webhook.Subscriber{URL: w.srv.URL + "/cb", Secret: w.secret, Owner: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := m.Create(ctx, "alice", jobstest.VMRequest(1, 1), jobs.CreateOptions{Subscribers: []string{sid}, Lease: 100 * time.Hour})
+	if err != nil || r.Status != csbmsg.StatusOK {
+		t.Fatalf("create: %+v %v", r, err)
+	}
+	orig := r.Job.ID
+	c, err := m.Copy(ctx, "alice", orig, jobs.CreateOptions{})
+	if err != nil || c.Status != csbmsg.StatusOK || len(c.Job.Events.Subscribers) != 1 {
+		t.Fatalf("copy: %+v %v", c, err)
+	}
+	if r, err := m.Remove(ctx, "alice", c.Job.ID); err != nil || r.Status != csbmsg.StatusOK {
+		t.Fatalf("remove the copy: %+v %v", r, err)
+	}
+	w.pass(e)
+	w.clk.Advance(webhook.DefaultRetain + time.Hour)
+	w.pass(e) // prunes what is no longer needed
+	if r, err := m.Remove(ctx, "alice", orig); err != nil || r.Status != csbmsg.StatusOK {
+		t.Fatalf("remove the original: %+v %v", r, err)
+	}
+	w.pass(e)
+	if got := w.rcv.seqs("/cb", orig); got != "1,2,3,4" {
+		t.Fatalf("the original's callback got %q, want 1,2,3,4 (its removal a day after its copy's)", got)
+	}
+}

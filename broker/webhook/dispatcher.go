@@ -50,9 +50,10 @@ type Subscriber struct {
 	Owner string `json:"owner,omitempty"`
 	// Events, when set, lists the event types it receives. Default all.
 	Events []string `json:"events,omitempty"`
-	// Closed is when a consumer's subscriber was closed (its job ended):
-	// it is deleted once Retain has passed since and nothing is queued
-	// for it.
+	// Closed is when a consumer's subscriber was closed (a job of it
+	// ended), or last found still in use (Config.InUse): it is deleted
+	// once Retain has passed since, nothing is queued for it and it is
+	// not in use.
 	Closed time.Time `json:"closed,omitzero"`
 }
 
@@ -141,6 +142,17 @@ type Config struct {
 	Retain time.Duration
 	// Parallel is how many groups are sent at once. Default 4.
 	Parallel int
+	// InUse reports whether a consumer's closed subscriber may still be
+	// sent messages (the caller knows: a job that names it is still
+	// stored). A subscriber is closed when one of its jobs ends, but a
+	// job's events go on after that (a reclaim waits for its provider as
+	// long as the provider is held back; a failed job expires or is
+	// removed later), and one subscriber may serve several jobs (a copy
+	// inherits its source's): deleting it Retain after the close would
+	// leave those events with nowhere to go. A subscriber in use (or one
+	// InUse cannot tell of) is kept, and asked of again Retain later.
+	// Default: none, a closed subscriber goes Retain after its close.
+	InUse func(ctx context.Context, s *Subscriber) (bool, error)
 }
 
 // Defaults of Config.
@@ -213,6 +225,9 @@ func (d *Dispatcher) Reconfigure(cfg Config) {
 	cfg.Store = d.cfg.Store
 	if cfg.Client == nil {
 		cfg.Client = d.cfg.Client
+	}
+	if cfg.InUse == nil {
+		cfg.InUse = d.cfg.InUse
 	}
 	d.cfg = cfg.WithDefaults()
 	d.mu.Unlock()
@@ -686,9 +701,21 @@ func (d *Dispatcher) prune(ctx context.Context) {
 			if json.Unmarshal(b, &s) != nil || s.Closed.IsZero() || now.Sub(s.Closed) <= c.Retain {
 				continue
 			}
-			if queued, err := d.cfg.Store.List(ctx, queuePrefix+s.ID+"/"); err == nil && len(queued) == 0 {
-				_ = d.cfg.Store.Delete(ctx, k)
+			if queued, err := d.cfg.Store.List(ctx, queuePrefix+s.ID+"/"); err != nil || len(queued) > 0 {
+				continue
 			}
+			if c.InUse != nil {
+				if used, err := c.InUse(ctx, &s); err != nil || used {
+					// Asked of again Retain from now: a job that names
+					// it may still have events to send it.
+					s.Closed = now
+					if b, err := json.Marshal(s); err == nil {
+						_ = d.cfg.Store.Store(ctx, k, b)
+					}
+					continue
+				}
+			}
+			_ = d.cfg.Store.Delete(ctx, k)
 		}
 	}
 	keys, err := d.cfg.Store.List(ctx, logPrefix)

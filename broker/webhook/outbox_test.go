@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/caddy-csb/caddy-csb/broker/clock"
 	"github.com/caddy-csb/caddy-csb/broker/store"
@@ -124,5 +125,57 @@ func TestOutboxRecoverStoresWhatIsMissing(t *testing.T) {
 	// Enqueue still says that a subscriber is unknown.
 	if err := d.Enqueue(ctx, msg(4), "gone"); !errors.Is(err, store.ErrNotExist) {
 		t.Fatalf("Enqueue to an unknown subscriber: %v", err)
+	}
+}
+
+// TestOutboxClosedSubscriberKeptWhileInUse: a consumer's callback is
+// closed when its job fails or ends, and was deleted Retain later, though
+// a job that names it may still have events (a reclaim queued while its
+// provider is held back is announced when done, days later; a copy
+// inherits its source's callback and outlives it): those were then
+// refused ("subscriber ...: file does not exist") and reached nobody but
+// the operators. A closed subscriber that Config.InUse says is in use is
+// kept, and asked of again Retain later; one not in use goes.
+func TestOutboxClosedSubscriberKeptWhileInUse(t *testing.T) {
+	ctx := context.Background()
+	secret := NewSecret()
+	clk := clock.NewFake(eventsT0)
+	rcv := &eventsReceiver{v: &Verifier{Secret: secret, Now: clk.Now}}
+	srv := httptest.NewServer(rcv)
+	defer srv.Close()
+	st := new(store.Memory)
+	inUse := true
+	asked := 0
+	d := eventsDispatcher(t, st, clk, nil)
+	d.Reconfigure(Config{RetryMin: time.Second, RetryMax: 4 * time.Second, MaxAttempts: 3, Clock: clk,
+		InUse: func(_ context.Context, s *Subscriber) (bool, error) { asked++; return inUse, nil }})
+	sid, _ := d.Register(ctx, Subscriber{URL: srv.URL, Secret: secret, Owner: "alice"})
+	if err := d.Close(ctx, sid); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(DefaultRetain + time.Hour)
+	d.Pass(ctx)
+	if _, err := st.Load(ctx, subPrefix+sid); err != nil || asked != 1 {
+		t.Fatalf("a closed subscriber still in use was deleted (asked %d): %v", asked, err)
+	}
+	d.Pass(ctx) // asked again only Retain later
+	if asked != 1 {
+		t.Fatalf("asked %d times within Retain", asked)
+	}
+	// Days after the close, the job's reclaim reaches the callback.
+	clk.Advance(DefaultRetain / 2)
+	if err := d.Enqueue(ctx, Message{Type: "csb.job.reclaimed", Group: "j", Order: 9, Time: clk.Now()}, sid); err != nil {
+		t.Fatalf("a late event to the callback: %v", err)
+	}
+	d.Pass(ctx)
+	if len(rcv.got) != 1 {
+		t.Fatalf("the late event reached the callback %d times", len(rcv.got))
+	}
+	// Its job gone, it goes Retain after it was last found in use.
+	inUse = false
+	clk.Advance(DefaultRetain/2 + time.Hour)
+	d.Pass(ctx)
+	if _, err := st.Load(ctx, subPrefix+sid); !errors.Is(err, store.ErrNotExist) || asked != 2 {
+		t.Fatalf("a closed subscriber no longer in use is kept (asked %d): %v", asked, err)
 	}
 }
