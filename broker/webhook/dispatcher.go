@@ -601,6 +601,13 @@ func (d *Dispatcher) sendGroup(ctx context.Context, keys []string, failing *sync
 			// jobs would hold up everyone's webhooks.
 			return now.Add(d.c().RetryMin)
 		}
+		// Logged already: the pass that logged it could not delete it from
+		// the queue (a storage error). Sent again, it would reach its
+		// receiver twice.
+		if _, err := d.cfg.Store.Load(ctx, dl.key(logPrefix)); err == nil {
+			_ = d.cfg.Store.Delete(ctx, k)
+			continue
+		}
 		if !d.attempt(ctx, &dl) {
 			failing.Store(dl.Subscriber, true)
 			if err := d.put(ctx, &dl, queuePrefix); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -177,5 +178,46 @@ func TestOutboxClosedSubscriberKeptWhileInUse(t *testing.T) {
 	d.Pass(ctx)
 	if _, err := st.Load(ctx, subPrefix+sid); !errors.Is(err, store.ErrNotExist) || asked != 2 {
 		t.Fatalf("a closed subscriber no longer in use is kept (asked %d): %v", asked, err)
+	}
+}
+
+// outboxNoDelete fails the deletes of queued deliveries while on.
+type outboxNoDelete struct {
+	*store.Memory
+	on bool
+}
+
+func (s *outboxNoDelete) Delete(ctx context.Context, key string) error {
+	if s.on && strings.HasPrefix(key, queuePrefix) {
+		return errors.New("storage unavailable")
+	}
+	return s.Memory.Delete(ctx, key)
+}
+
+// TestOutboxLoggedDeliveryNotSentAgain: a pass logs a delivery once done
+// and then deletes it from the queue; when the delete failed, the next
+// pass found it queued and sent it again. One that is logged already is
+// only deleted from the queue.
+func TestOutboxLoggedDeliveryNotSentAgain(t *testing.T) {
+	ctx := context.Background()
+	secret := NewSecret()
+	clk := clock.NewFake(eventsT0)
+	rcv := &eventsReceiver{v: &Verifier{Secret: secret, Now: clk.Now}}
+	srv := httptest.NewServer(rcv)
+	defer srv.Close()
+	st := &outboxNoDelete{Memory: new(store.Memory), on: true}
+	d := eventsDispatcher(t, st, clk, nil)
+	sid, _ := d.Register(ctx, Subscriber{URL: srv.URL, Secret: secret})
+	if err := d.Enqueue(ctx, Message{Type: "csb.job.state", Group: "job1", Order: 1, Time: eventsT0}, sid); err != nil {
+		t.Fatal(err)
+	}
+	d.Pass(ctx)
+	st.on = false
+	d.Pass(ctx)
+	if rcv.tries != 1 {
+		t.Fatalf("the receiver was sent the delivery %d times", rcv.tries)
+	}
+	if keys, _ := st.List(ctx, queuePrefix); len(keys) != 0 {
+		t.Fatalf("still queued: %v", keys)
 	}
 }
