@@ -49,7 +49,9 @@ const (
 	EventStateChange EventKind = "state"
 	// EventLeaseWarning: the job's lease ends at Expires, within
 	// Config.LeaseWarning; sent once per lease end (a renewal that moves
-	// the end makes a new warning due).
+	// the end makes a new warning due), and once more when the ended
+	// lease's reclaim is deferred because the volume is attached (its
+	// Reason says so).
 	EventLeaseWarning EventKind = "lease_warning"
 	// EventReclaimed: the reaper removed the resources of an ended lease
 	// (the job is now expired).
