@@ -55,6 +55,15 @@ type Subscriber struct {
 	// once Retain has passed since, nothing is queued for it and it is
 	// not in use.
 	Closed time.Time `json:"closed,omitzero"`
+	// Registered is when Register stored it. A consumer's subscriber
+	// that was never closed, registered more than Retain ago, that no
+	// job names (Config.InUse) and with nothing queued is deleted too:
+	// the create it was registered for never stored its job (the broker
+	// stopped in between), so nothing would ever close it.
+	Registered time.Time `json:"registered,omitzero"`
+	// InUseAt is when a pass last found such an open subscriber named
+	// by a job: it is asked of again Retain later.
+	InUseAt time.Time `json:"in_use_at,omitzero"`
 }
 
 // Wants reports whether s receives events of type typ.
@@ -246,6 +255,7 @@ func (d *Dispatcher) Register(ctx context.Context, s Subscriber) (string, error)
 		return "", err
 	}
 	s.ID = newID()
+	s.Registered = d.c().Clock.Now()
 	b, err := json.Marshal(s)
 	if err != nil {
 		return "", err
@@ -705,8 +715,17 @@ func (d *Dispatcher) prune(ctx context.Context) {
 				continue
 			}
 			var s Subscriber
-			if json.Unmarshal(b, &s) != nil || s.Closed.IsZero() || now.Sub(s.Closed) <= c.Retain {
+			if json.Unmarshal(b, &s) != nil {
 				continue
+			}
+			switch {
+			case !s.Closed.IsZero():
+				if now.Sub(s.Closed) <= c.Retain {
+					continue
+				}
+			case s.Owner == "" || s.Registered.IsZero() || c.InUse == nil ||
+				now.Sub(s.Registered) <= c.Retain || now.Sub(s.InUseAt) <= c.Retain:
+				continue // an operator's, or not known to be left over
 			}
 			if queued, err := d.cfg.Store.List(ctx, queuePrefix+s.ID+"/"); err != nil || len(queued) > 0 {
 				continue
@@ -715,7 +734,11 @@ func (d *Dispatcher) prune(ctx context.Context) {
 				if used, err := c.InUse(ctx, &s); err != nil || used {
 					// Asked of again Retain from now: a job that names
 					// it may still have events to send it.
-					s.Closed = now
+					if s.Closed.IsZero() {
+						s.InUseAt = now // open and named by a job, as it should be
+					} else {
+						s.Closed = now
+					}
 					if b, err := json.Marshal(s); err == nil {
 						_ = d.cfg.Store.Store(ctx, k, b)
 					}

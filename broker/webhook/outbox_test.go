@@ -221,3 +221,42 @@ func TestOutboxLoggedDeliveryNotSentAgain(t *testing.T) {
 		t.Fatalf("still queued: %v", keys)
 	}
 }
+
+// TestOutboxLeftOverCallbackDeleted: a consumer's callback is registered
+// before its job is created; a broker that stopped in between left a
+// subscriber nobody would close. One that is open, older than Retain,
+// named by no job and with nothing queued is deleted; one a job names is
+// kept (asked of again only Retain later), and an operator's is never
+// asked about.
+func TestOutboxLeftOverCallbackDeleted(t *testing.T) {
+	ctx := context.Background()
+	clk := clock.NewFake(eventsT0)
+	st := new(store.Memory)
+	used := map[string]bool{}
+	asked := map[string]int{}
+	d := eventsDispatcher(t, st, clk, nil)
+	d.Reconfigure(Config{RetryMin: time.Second, RetryMax: 4 * time.Second, MaxAttempts: 3, Clock: clk,
+		InUse: func(_ context.Context, s *Subscriber) (bool, error) { asked[s.ID]++; return used[s.ID], nil }})
+	left, _ := d.Register(ctx, Subscriber{URL: "http://127.0.0.1:1/", Secret: NewSecret(), Owner: "alice"})
+	named, _ := d.Register(ctx, Subscriber{URL: "http://127.0.0.1:1/", Secret: NewSecret(), Owner: "alice"})
+	used[named] = true
+	op, _ := d.Register(ctx, Subscriber{URL: "http://127.0.0.1:1/", Secret: NewSecret()})
+	exists := func(id string) bool { _, err := st.Load(ctx, subPrefix+id); return err == nil }
+
+	d.Pass(ctx) // within Retain: nothing asked, nothing deleted
+	if len(asked) != 0 || !exists(left) || !exists(named) || !exists(op) {
+		t.Fatalf("within Retain: asked %v", asked)
+	}
+	clk.Advance(DefaultRetain + time.Hour)
+	d.Pass(ctx)
+	if exists(left) {
+		t.Fatal("a left-over callback no job names was kept")
+	}
+	if !exists(named) || !exists(op) || asked[named] != 1 || asked[op] != 0 {
+		t.Fatalf("named %v, operator's %v, asked %v", exists(named), exists(op), asked)
+	}
+	d.Pass(ctx)
+	if asked[named] != 1 {
+		t.Fatalf("an open callback in use was asked about again within Retain: %v", asked)
+	}
+}
