@@ -88,6 +88,12 @@ func checkAction(r *http.Request, kind string) error {
 	}
 	var body []byte
 	if r.Body != nil && r.Body != http.NoBody {
+		// A content-encoded body is read by the server after decoding
+		// (Apache's mod_deflate input filter, for one): what the check
+		// below parses would not be what the server reads.
+		if contract.Encoded(r) {
+			return contract.Refused("a content-encoded action body is not allowed through the broker")
+		}
 		if body, err = front.ReadAction(r, "action"); err != nil {
 			return err
 		}

@@ -1,6 +1,8 @@
 package occi
 
 import (
+	"bytes"
+	"compress/gzip"
 	"testing"
 
 	"github.com/caddy-csb/caddy-csb/adapters/adaptertest"
@@ -65,4 +67,26 @@ func TestFrontScopesToTheJob(t *testing.T) {
 	if !a.BrokerAuthenticates() {
 		t.Fatal("the occi adapter's credentials are the broker's")
 	}
+}
+
+// TestFrontRefusesEncodedActionBody: a server that decodes request bodies
+// (Apache's mod_deflate input filter) reads a gzip-encoded action body
+// as the text it carries, while the route checked the compressed bytes,
+// which parse as no OCCI line at all: a link to another job's storage, or
+// any attribute, went through unchecked.
+func TestFrontRefusesEncodedActionBody(t *testing.T) {
+	a, err := New(Config{Endpoint: "http://cloud.test/occi"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const root = "http://cloud.test/occi"
+	res := &contract.Resource{URI: root + "/compute/c1", Native: map[string]string{nativeCompute: root + "/compute/c1"}}
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	_, _ = w.Write([]byte(`Category: start; scheme="` + SchemeComputeAction + `"; class="action"` + "\nLink: </storage/other-job>; rel=\"" + KindStorage + "\"\n"))
+	_ = w.Close()
+	adaptertest.RunFrontCases(t, a, res, []adaptertest.FrontCase{
+		{Method: "POST", Path: "/compute/c1?action=start", ContentType: MediaTextPlain, Body: gz.String(),
+			Header: map[string]string{"Content-Encoding": "gzip"}, Status: 403},
+	})
 }
