@@ -231,6 +231,20 @@ func (a *Adapter) resolve(target string) (*url.URL, error) {
 	return a.base.ResolveReference(t), nil
 }
 
+// located returns the URL the adapter reaches a location at: resolved
+// against the endpoint and rebased onto it (resolve), or "" when loc is
+// empty or not a location.
+func (a *Adapter) located(loc string) string {
+	if loc == "" {
+		return ""
+	}
+	u, err := a.resolve(loc)
+	if err != nil {
+		return ""
+	}
+	return u.String()
+}
+
 // ref returns how a location is written in occi.core.source/target: its
 // path on the endpoint's server (as GFD.185's examples and rOCCI do).
 func (a *Adapter) ref(loc string) string {

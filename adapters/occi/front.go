@@ -17,7 +17,9 @@ import (
 // only the entities the job created exist, at their locations relative to
 // the endpoint ("/compute/4f1c…"): its compute, storage and network (not a
 // configured shared network) and the networkinterface and storagelink
-// between them. The scope comes from the locations the resource holds.
+// between them. The scope comes from the locations the resource holds,
+// rebased onto the endpoint as every call of the adapter's is (a server
+// that names itself by another host is reached at the endpoint).
 //
 // Through the route the owner may read those entities and trigger the
 // actions of frontedActions on its compute, network and storage
@@ -36,7 +38,7 @@ func (a *Adapter) Front(ctx context.Context, r *http.Request, res *contract.Reso
 			if key == nativeNetwork && res.Native[nativeNetworkShared] != "" {
 				continue // the provider's network, not the job's
 			}
-			if loc, ok := base.RoutePath(res.Native[key]); ok && p == loc {
+			if loc, ok := base.RoutePath(a.located(res.Native[key])); ok && p == loc {
 				kind = key
 				break
 			}

@@ -90,3 +90,25 @@ func TestFrontRefusesEncodedActionBody(t *testing.T) {
 			Header: map[string]string{"Content-Encoding": "gzip"}, Status: 403},
 	})
 }
+
+// TestFrontReachesEntitiesOfAServerNamedOtherwise: a server that names
+// itself by another host than the endpoint (a proxy in front, rOCCI's
+// configured server URL) answers creates with locations on that host.
+// The adapter reaches them at the endpoint (resolve); the route must
+// too, or the job's own entities answered 404 through it.
+func TestFrontReachesEntitiesOfAServerNamedOtherwise(t *testing.T) {
+	a, err := New(Config{Endpoint: "http://10.0.0.5:8080/occi/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const named = "https://occi.public.example/occi"
+	res := &contract.Resource{URI: named + "/compute/c1", Native: map[string]string{
+		nativeCompute: named + "/compute/c1", nativeStorage: named + "/storage/s1",
+	}}
+	adaptertest.RunFrontCases(t, a, res, []adaptertest.FrontCase{
+		{Method: "GET", Path: "/compute/c1", Want: "http://10.0.0.5:8080/occi/compute/c1"},
+		{Method: "GET", Path: "/storage/s1", Want: "http://10.0.0.5:8080/occi/storage/s1"},
+		{Method: "GET", Path: "/storage/s2", Status: 404},
+		{Method: "GET", Path: "/", Status: 404},
+	})
+}
