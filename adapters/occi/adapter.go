@@ -379,15 +379,17 @@ func (a *Adapter) createNetwork(ctx context.Context, md *Model, n *csbmsg.Networ
 }
 
 // linkKind is one of the links from a job's compute: its kind, its
-// Native key, the Native key of its target and its attribute rows.
+// Native key, the Native key of its target, its attribute rows and its
+// state attribute.
 type linkKind[E any] struct {
 	kindID, key, target string
 	rows                []row[E]
+	stateAttr           string
 }
 
 var (
-	networkInterfaceLink = linkKind[csbmsg.NetworkInterface]{KindNetworkInterface, nativeNetworkInterface, nativeNetwork, networkInterfaceRows}
-	storageLinkLink      = linkKind[csbmsg.StorageLink]{KindStorageLink, nativeStorageLink, nativeStorage, storageLinkRows}
+	networkInterfaceLink = linkKind[csbmsg.NetworkInterface]{KindNetworkInterface, nativeNetworkInterface, nativeNetwork, networkInterfaceRows, "occi.networkinterface.state"}
+	storageLinkLink      = linkKind[csbmsg.StorageLink]{KindStorageLink, nativeStorageLink, nativeStorage, storageLinkRows, "occi.storagelink.state"}
 )
 
 // create links the compute n holds to the link's target when n holds

@@ -69,12 +69,15 @@ func (a *Adapter) Status(ctx context.Context, res *contract.Resource) (*contract
 	ia.Network = grantedOf(networkRows, read[nativeNetwork])
 	compute := read[nativeCompute] // its rendering may carry its links
 	var err error
-	if ia.NetworkInterface, err = networkInterfaceLink.granted(ctx, a, compute, out.Native); err != nil {
+	var st contract.State
+	if ia.NetworkInterface, st, err = networkInterfaceLink.granted(ctx, a, compute, out.Native); err != nil {
 		return nil, err
 	}
-	if ia.StorageLink, err = storageLinkLink.granted(ctx, a, compute, out.Native); err != nil {
+	states = append(states, st)
+	if ia.StorageLink, st, err = storageLinkLink.granted(ctx, a, compute, out.Native); err != nil {
 		return nil, err
 	}
+	states = append(states, st)
 	out.Granted = csbmsg.ServiceRequest{IaaS: ia}
 	switch {
 	case gone || out.URI == "":
@@ -111,17 +114,24 @@ func grantedOf[E any](rows []row[E], m *Message) *E {
 }
 
 // granted reads the link n holds, if any, from the rendering of its
-// source (the compute) or from its own location.
-func (l linkKind[E]) granted(ctx context.Context, a *Adapter, source *Message, n map[string]string) (*E, error) {
+// source (the compute) or from its own location, and the state its state
+// attribute maps to (linkStates: a link in error fails the job). A link
+// rendered without a state, as some servers render inline links, is
+// ready.
+func (l linkKind[E]) granted(ctx context.Context, a *Adapter, source *Message, n map[string]string) (*E, contract.State, error) {
 	loc := n[l.key]
 	if loc == "" {
-		return nil, nil
+		return nil, contract.StateReady, nil
 	}
 	attrs, err := a.linkAttributes(ctx, source, loc)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return grantedOf(l.rows, &Message{Attributes: attrs}), nil
+	st := contract.StateReady
+	if v, ok := attrs.Get(l.stateAttr); ok {
+		st = stateOf(linkStates, v.S)
+	}
+	return grantedOf(l.rows, &Message{Attributes: attrs}), st, nil
 }
 
 // settle returns the adapter state of an entity in OCCI state occi. After
