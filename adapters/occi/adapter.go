@@ -188,6 +188,11 @@ func (a *Adapter) Provision(ctx context.Context, req *contract.Request) (*contra
 	if err != nil {
 		return nil, err
 	}
+	if a.cfg.Network != "" {
+		if err := a.joinable(ctx, "provision", a.cfg.Network, want.Network, nil); err != nil {
+			return nil, err
+		}
+	}
 	res := &contract.Resource{State: contract.StatePending, Native: map[string]string{}}
 	title := req.JobID
 	if want.Storage != nil {
@@ -284,6 +289,52 @@ func validate(ia *csbmsg.IaaS) error {
 	}
 	if _, _, err := toOCCI(storageLinkRows, ia.StorageLink, nil); err != nil {
 		return check(fmt.Errorf("storagelink %w", err))
+	}
+	return nil
+}
+
+// joinable refuses what a request asks of a configured shared network
+// beyond joining it: attribute values the network does not have (have,
+// read from loc when nil), a status change or an action. The network is
+// the provider's, not the job's: the adapter neither changes nor
+// switches it, and a request that asks it to would otherwise be answered
+// as done.
+func (a *Adapter) joinable(ctx context.Context, op, loc string, want, have *csbmsg.Network) error {
+	if want == nil {
+		return nil
+	}
+	refuse := func(format string, args ...any) error {
+		return &contract.Error{Kind: contract.KindUnsupported, Op: op, Err: fmt.Errorf("the job joins the configured network %s as it is: "+format, append([]any{loc}, args...)...)}
+	}
+	if want.Action != nil {
+		return refuse("network action %q is not the job's to take", *want.Action)
+	}
+	attrs, _, err := toOCCI(networkRows, want, nil)
+	if err != nil {
+		return &contract.Error{Kind: contract.KindUnsupported, Op: op, Err: fmt.Errorf("network %w", err)}
+	}
+	if attrs.Len() == 0 && (want.Status == nil || *want.Status == csbmsg.NetworkActive) && have == nil {
+		return nil // joining asks nothing of the network but to be there
+	}
+	if have == nil {
+		r, err := a.do(ctx, op+": read network", http.MethodGet, loc, nil, "")
+		if err != nil {
+			return err
+		}
+		have = grantedOf(networkRows, r.msg)
+	}
+	if want.Status != nil {
+		cur := csbmsg.NetworkActive // a network rendered without a state is taken as up
+		if have.Status != nil {
+			cur = *have.Status
+		}
+		if *want.Status != cur {
+			return refuse("it is %s, not %s", cur, *want.Status)
+		}
+	}
+	diff, _, _ := changed(networkRows, want, have)
+	if names := diff.Names(); len(names) > 0 {
+		return refuse("its %s differ from the request's", strings.Join(names, ", "))
 	}
 	return nil
 }

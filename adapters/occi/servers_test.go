@@ -133,3 +133,51 @@ func TestResizeWithoutResizeAction(t *testing.T) {
 		t.Errorf("backup on a server without it: %v", err)
 	}
 }
+
+// TestSharedNetworkIsJoinedAsItIs: with a configured network, the job
+// joins it and the adapter neither changes nor switches it. A request
+// that asks for another address, or an update that takes the network
+// down, was answered as done while nothing of it happened (Provision
+// joined the network as it was; applyActions skipped the shared network).
+// Such requests are refused before anything changes; one that asks for
+// the network's own values joins it.
+func TestSharedNetworkIsJoinedAsItIs(t *testing.T) {
+	srv := occitest.NewServer(t, occitest.Options{Profile: occitest.OpenNebula})
+	const public = "/network/d71df087-9a55-5228-822b-1f1a57107851"
+	a := newAdapter(t, srv, func(c *occi.Config) { c.Network = public })
+	ctx := context.Background()
+	ask := func(n *csbmsg.Network) csbmsg.ServiceRequest {
+		return csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{
+			Compute:          &csbmsg.Compute{Cores: p(uint64(1))},
+			Network:          n,
+			NetworkInterface: &csbmsg.NetworkInterface{Interface: p("eth0")},
+		}}
+	}
+	before := srv.Inventory()
+	_, err := a.Provision(ctx, &contract.Request{JobID: "job-other", Want: ask(&csbmsg.Network{Address: p("10.9.0.0")}), Service: csbmsg.Service{ID: "occi"}})
+	if contract.KindOf(err) != contract.KindUnsupported || srv.Inventory() != before {
+		t.Fatalf("another address: %v, %d entities created", err, srv.Inventory()-before)
+	}
+	// The recorded network "public" is static, with no address stated.
+	res := provision(t, a, ask(&csbmsg.Network{Allocation: p(csbmsg.AllocationStatic)}))
+	if res.Native["network"] != srv.URL+public || res.Native["network_shared"] == "" {
+		t.Fatalf("native %v", res.Native)
+	}
+	_, _, was, _ := srv.Entity(public)
+	for name, n := range map[string]*csbmsg.Network{
+		"down":     {Action: p(csbmsg.NetworkDown)},
+		"inactive": {Status: p(csbmsg.NetworkInactive)},
+		"address":  {Address: p("10.9.0.0")},
+	} {
+		_, err := a.Update(ctx, res, &contract.Request{JobID: "job-1", Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Network: n}}})
+		if contract.KindOf(err) != contract.KindUnsupported {
+			t.Errorf("update %s of the shared network: %v, want %s", name, err, contract.KindUnsupported)
+		}
+	}
+	if _, _, is, _ := srv.Entity(public); is["occi.network.state"] != was["occi.network.state"] || is["occi.network.address"] != was["occi.network.address"] {
+		t.Errorf("the shared network changed: %v → %v", was, is)
+	}
+	if _, err := a.Update(ctx, res, &contract.Request{JobID: "job-1", Want: csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Network: &csbmsg.Network{Allocation: p(csbmsg.AllocationStatic), Status: p(csbmsg.NetworkActive)}}}}); err != nil {
+		t.Errorf("update asking the network's own allocation and status: %v", err)
+	}
+}

@@ -41,6 +41,16 @@ func (a *Adapter) Update(ctx context.Context, res *contract.Resource, req *contr
 	}
 	n := cur.Native
 	title := req.JobID
+	switch {
+	case n[nativeNetworkShared] != "":
+		if err := a.joinable(ctx, "update", n[nativeNetwork], want.Network, have.Network); err != nil {
+			return cur, err
+		}
+	case n[nativeNetwork] == "" && a.cfg.Network != "":
+		if err := a.joinable(ctx, "update", a.cfg.Network, want.Network, nil); err != nil {
+			return cur, err
+		}
+	}
 
 	// Storage: resize through the 1.1 resize action when the server has it,
 	// else as a partial update of occi.storage.size (1.2).
