@@ -16,27 +16,50 @@ func (a *Adapter) check(op string, want *csbmsg.DSaaS) error {
 	if want.DataObject == nil && want.ContainerObject == nil && want.DomainObject == nil && want.QueueObject == nil && want.CapabilityObject == nil {
 		return unsupported(op, "the DSaaS request names no object")
 	}
-	var dataID, queueID *string
-	if want.DataObject != nil {
-		dataID = want.DataObject.ObjectID
-	}
-	if want.QueueObject != nil {
-		queueID = want.QueueObject.ObjectID
-	}
-	for _, id := range []*string{dataID, queueID} {
-		if id != nil && !nmtoken.MatchString(*id) {
-			return unsupported(op, "object name %q is not an NMTOKEN", *id)
+	// The names the objects get in the job's container (places): an
+	// NMTOKEN, so no slash or escape, but not a dot-segment either, which
+	// would name the container itself or its parent (<job>/.. is the
+	// CDMI root to any server or proxy that resolves it).
+	var names []string
+	for _, o := range []struct {
+		asked bool
+		id    *string
+		def   string
+	}{
+		{want.DataObject != nil, dataObjectID(want), "data"},
+		{want.QueueObject != nil, queueObjectID(want), "queue"},
+	} {
+		if !o.asked {
+			continue
 		}
+		if o.id != nil && (!nmtoken.MatchString(*o.id) || *o.id == "." || *o.id == "..") {
+			return unsupported(op, "object name %q is not an NMTOKEN naming an object in the job's container", *o.id)
+		}
+		names = append(names, cmp.Or(deref(o.id), o.def))
+	}
+	if len(names) == 2 && names[0] == names[1] {
+		return unsupported(op, "the data and queue objects would both be %q", names[0])
 	}
 	if want.CapabilityObject != nil && want.CapabilityObject.Type != nil {
 		if _, ok := CapabilityPaths[*want.CapabilityObject.Type]; !ok {
 			return unsupported(op, "unknown capability object type %q", *want.CapabilityObject.Type)
 		}
 	}
-	if dataID != nil && want.QueueObject != nil && *dataID == deref(queueID) {
-		return unsupported(op, "the data and queue objects have the same name")
-	}
 	return nil
+}
+
+func dataObjectID(want *csbmsg.DSaaS) *string {
+	if want.DataObject == nil {
+		return nil
+	}
+	return want.DataObject.ObjectID
+}
+
+func queueObjectID(want *csbmsg.DSaaS) *string {
+	if want.QueueObject == nil {
+		return nil
+	}
+	return want.QueueObject.ObjectID
 }
 
 func deref(s *string) string {
