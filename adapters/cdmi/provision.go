@@ -3,6 +3,7 @@ package cdmi
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/caddy-csb/caddy-csb/broker/contract"
@@ -88,11 +89,14 @@ func (a *Adapter) Provision(ctx context.Context, req *contract.Request) (*contra
 	}
 	at := a.places(want, req.JobID)
 	create := func(key, what, ct string, body *object) error {
-		if _, err := a.put(ctx, op+": create "+what, at[key], ct, body); err != nil {
-			return err
+		_, err := a.put(ctx, op+": create "+what, at[key], ct, body)
+		if err == nil || mayHaveCreated(err) {
+			// Recorded even when the answer failed, if the provider may
+			// have carried the PUT out: the broker then removes it, and
+			// Remove of an object that was never made is done.
+			res.Native[key] = at[key]
 		}
-		res.Native[key] = at[key]
-		return nil
+		return err
 	}
 	if at[keyContainer] != "" {
 		var meta *string
@@ -137,6 +141,19 @@ func (a *Adapter) Provision(ctx context.Context, req *contract.Request) (*contra
 		return res, nil // created; the broker polls
 	}
 	return out, nil
+}
+
+// mayHaveCreated reports whether a create PUT that failed with err may
+// still have been carried out: its answer was lost (a transport error, a
+// timeout), was a 5xx (a proxy's, or a backend that failed after the
+// write), or was a 2xx the adapter could not read. A 4xx refusal created
+// nothing.
+func mayHaveCreated(err error) bool {
+	var ae *contract.Error
+	if !errors.As(err, &ae) {
+		return true
+	}
+	return ae.Status == 0 || ae.Status < 300 || ae.Status >= 500
 }
 
 // places returns where Provision puts each object a request asks for,

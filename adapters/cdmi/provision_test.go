@@ -4,12 +4,14 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/caddy-csb/caddy-csb/adapters/cdmi"
 	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/tests/clouds/sandbox"
 )
 
 // recorder is a CDMI endpoint that records the requests it gets and
@@ -86,5 +88,62 @@ func TestDataAndQueueObjectsNeverShareAPath(t *testing.T) {
 	defer rec.mu.Unlock()
 	if len(rec.seen) != 0 {
 		t.Errorf("requests sent for clashing names: %v", rec.seen)
+	}
+}
+
+// TestACreateThatMayHaveSucceededIsRemoved: the contract's Provision
+// returns a Resource for what was, or may have been, created, so the
+// broker removes it. A create PUT the provider carried out but answered
+// with a 5xx (a proxy's, after the backend made the container) or with
+// a 2xx body that is not CDMI JSON failed Provision with no Resource:
+// the job's container stayed at the provider for good.
+func TestACreateThatMayHaveSucceededIsRemoved(t *testing.T) {
+	for _, answer := range []struct {
+		name   string
+		status int
+		body   string
+	}{
+		{"500 after the create", http.StatusInternalServerError, "backend timeout"},
+		{"201 with a body that is not JSON", http.StatusCreated, "<html>created</html>"},
+	} {
+		t.Run(answer.name, func(t *testing.T) {
+			cloud := sandbox.New(sandbox.Config{})
+			native := cloud.CDMI("/cdmi")
+			var once sync.Once
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				hit := false
+				if r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/csb-j1/") {
+					once.Do(func() { hit = true })
+				}
+				if !hit {
+					native.ServeHTTP(w, r)
+					return
+				}
+				native.ServeHTTP(httptest.NewRecorder(), r) // carried out, answer lost
+				w.WriteHeader(answer.status)
+				_, _ = w.Write([]byte(answer.body))
+			}))
+			defer srv.Close()
+			a, err := cdmi.New(cdmi.Config{Endpoint: srv.URL + "/cdmi/"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := a.Provision(context.Background(), &contract.Request{JobID: "j1", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{ContainerObject: &csbmsg.ContainerObject{}}}})
+			if err == nil {
+				t.Fatal("Provision succeeded on a failed create")
+			}
+			if cloud.Inventory().Total() == 0 {
+				t.Fatal("the sandbox did not create the container")
+			}
+			if res == nil {
+				t.Fatalf("Provision returned no Resource (%v): the container it may have made is never removed", err)
+			}
+			if err := a.Remove(context.Background(), res); err != nil {
+				t.Fatal(err)
+			}
+			if n := cloud.Inventory().Total(); n != 0 {
+				t.Errorf("%d objects left after Remove", n)
+			}
+		})
 	}
 }
