@@ -198,7 +198,7 @@ func (a *Adapter) Provision(ctx context.Context, req *contract.Request) (*contra
 	if want.Storage != nil {
 		loc, err := a.createStorage(ctx, md, want.Storage, title)
 		if err != nil {
-			return partial(res), err
+			return partial(uncertain(res, nativeStorage, title, err)), err
 		}
 		res.Native[nativeStorage] = loc
 	}
@@ -213,7 +213,7 @@ func (a *Adapter) Provision(ctx context.Context, req *contract.Request) (*contra
 		} else {
 			loc, err := a.createNetwork(ctx, md, want.Network, title)
 			if err != nil {
-				return partial(res), err
+				return partial(uncertain(res, nativeNetwork, title, err)), err
 			}
 			res.Native[nativeNetwork] = loc
 		}
@@ -221,7 +221,7 @@ func (a *Adapter) Provision(ctx context.Context, req *contract.Request) (*contra
 	if want.Compute != nil {
 		loc, err := a.createCompute(ctx, md, want.Compute, req.Service, title)
 		if err != nil {
-			return partial(res), err
+			return partial(uncertain(res, nativeCompute, title, err)), err
 		}
 		res.Native[nativeCompute] = loc
 		if err := networkInterfaceLink.create(ctx, a, md, res.Native, want.NetworkInterface); err != nil {
@@ -256,6 +256,27 @@ func partial(res *contract.Resource) *contract.Resource {
 	res.State = contract.StateFailed
 	return res
 }
+
+// uncertain records in res that the create of the entity at key failed
+// in a way that may have left it at the provider: its answer was lost
+// (a transport error, a timeout), a 5xx, or a 2xx naming no location or
+// not readable. Its location is unknown, so the job's title is recorded
+// (key + titleSuffix): Remove finds the entity by it and deletes it.
+func uncertain(res *contract.Resource, key, title string, err error) *contract.Resource {
+	var ae *contract.Error
+	if title == "" || errors.As(err, &ae) && ae.Status >= 300 && ae.Status < 500 {
+		return res // refused: nothing was made
+	}
+	if errors.As(err, &ae) && ae.Status == 0 && ae.Kind != contract.KindTimeout && ae.Kind != contract.KindTransport {
+		return res // refused before any request (a mixin or kind the server lacks)
+	}
+	res.Native[key+titleSuffix] = title
+	return res
+}
+
+// titleSuffix marks the Native key of an entity whose create may have
+// succeeded unseen: its value is the title the entity was created with.
+const titleSuffix = "_title"
 
 func primary(n map[string]string) string {
 	for _, k := range []string{nativeCompute, nativeStorage, nativeNetwork} {
@@ -515,9 +536,20 @@ func (a *Adapter) Remove(ctx context.Context, res *contract.Resource) error {
 	}
 	n := res.Native
 	order := []string{nativeNetworkInterface, nativeStorageLink, nativeCompute, nativeStorage, nativeNetwork}
+	kinds := map[string]string{nativeCompute: KindCompute, nativeStorage: KindStorage, nativeNetwork: KindNetwork}
 	var errs []error
 	for _, k := range order {
 		loc := n[k]
+		if title := n[k+titleSuffix]; loc == "" && title != "" {
+			// A create whose outcome Provision could not see: look for
+			// the entity by the job's title.
+			found, err := a.titledLocation(ctx, kinds[k], title)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			loc = found
+		}
 		if loc == "" || (k == nativeNetwork && n[nativeNetworkShared] != "") {
 			continue
 		}

@@ -76,6 +76,17 @@ func (a *Adapter) Find(ctx context.Context, req *contract.Request) (*contract.Re
 	return model.ReadBack(ctx, a.Status, res)
 }
 
+// titledLocation returns the location of the entity of a kind whose
+// occi.core.title is title, or "" when the server holds none.
+func (a *Adapter) titledLocation(ctx context.Context, kind, title string) (string, error) {
+	md, err := a.Model(ctx)
+	if err != nil {
+		return "", err
+	}
+	loc, _, err := a.titled(ctx, "remove", md, kind, title)
+	return loc, err
+}
+
 // titled returns the location and rendering of the entity of a kind whose
 // occi.core.title is title, or "" when there is none. It reads the kind's
 // collection and then each member: OCCI's filtering of collections is
