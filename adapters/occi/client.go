@@ -154,6 +154,12 @@ func (a *Adapter) once(ctx context.Context, op, method string, u *url.URL, msg *
 		e := &contract.Error{Kind: statusKind(resp.StatusCode), Op: op, Status: resp.StatusCode, Err: fmt.Errorf("%s %s: %s", method, u.Path, snippet(data, resp.Status))}
 		return r, e, idempotent(method) && retryable(resp.StatusCode)
 	}
+	if method == http.MethodGet && accept != MediaJSON && !readable(resp.Header, data) {
+		// An entity or collection in a rendering the adapter does not
+		// read (OCCI's JSON, an HTML page) would read as one without
+		// attributes or members: no title for Find, no state for Status.
+		return r, &contract.Error{Kind: contract.KindServer, Op: op, Status: resp.StatusCode, Err: fmt.Errorf("GET %s answered %s, not the %s rendering asked for", u.Path, resp.Header.Get("Content-Type"), accept)}, false
+	}
 	if method != http.MethodHead {
 		r.msg, err = parseResponse(resp.Header, data)
 		if err != nil {
@@ -189,6 +195,29 @@ func parseResponse(h http.Header, body []byte) (*Message, error) {
 		}
 	}
 	return bm, nil
+}
+
+// readable reports whether an answer's body is in a rendering the
+// adapter reads: none at all, the text renderings (text/plain, text/occi)
+// or a location list (text/uri-list); a body without a Content-Type is
+// read as text/plain.
+func readable(h http.Header, body []byte) bool {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return true
+	}
+	ct := h.Get("Content-Type")
+	if ct == "" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return false
+	}
+	switch mt {
+	case MediaTextPlain, MediaTextOCCI, MediaURIList:
+		return true
+	}
+	return false
 }
 
 // snippet is an error's status and the provider's message in body
