@@ -119,8 +119,19 @@ type conv struct {
 }
 
 var (
+	// convString: a string both sides. A value holding a line break
+	// other than the \n the rendering escapes (a CR, NEL, the Unicode
+	// line separators) or any other control character is refused: in
+	// the text/plain body it would end the attribute's line for servers
+	// that split lines on it, and what follows would be read as lines of
+	// the request's own (a Link to another tenant's network).
 	convString = conv{Name: "string",
-		To:   func(s string) (Value, error) { return Str(s), nil },
+		To: func(s string) (Value, error) {
+			if i := strings.IndexFunc(s, breaksLine); i >= 0 {
+				return Value{}, fmt.Errorf("%q holds the control character %U", s, []rune(s[i:])[0])
+			}
+			return Str(s), nil
+		},
 		From: func(v Value) (string, bool) { return v.S, v.S != "" },
 	}
 	// convInt: an integer both sides.
@@ -188,6 +199,14 @@ var (
 	convStorageState = stateConv("storage state", storageStates)
 	convLinkState    = stateConv("state", linkStates)
 )
+
+// breaksLine reports a character a string attribute may not hold: a C0
+// or C1 control character (\n included, though the rendering escapes
+// it: no attribute the adapter sends is multi-line), DEL, or a Unicode
+// line or paragraph separator.
+func breaksLine(r rune) bool {
+	return r < 0x20 || (r >= 0x7f && r <= 0x9f) || r == '\u2028' || r == '\u2029'
+}
 
 // archAliases maps common architecture spellings to OCCI's enumeration.
 var archAliases = map[string]string{

@@ -9,6 +9,7 @@ import (
 	"github.com/caddy-csb/caddy-csb/adapters/occi"
 	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/tests/clouds/occitest"
 )
 
 // TestAnEntityInAnotherRenderingIsNotReadAsEmpty: a server that answers
@@ -47,5 +48,33 @@ func TestAnEntityInAnotherRenderingIsNotReadAsEmpty(t *testing.T) {
 	res := &contract.Resource{URI: srv.URL + "/compute/1", Native: map[string]string{"compute": srv.URL + "/compute/1"}}
 	if st, err := a.Status(ctx, res); err == nil {
 		t.Errorf("Status = %s, nil; want an error", st.State)
+	}
+}
+
+// TestAStringHoldingALineBreakIsRefused: the text/plain rendering is one
+// line per value; the adapter escaped \n in quoted values but sent a CR
+// (and the other control characters, NEL, U+2028) as it was. A server
+// that ends lines at a CR, as many line splitters do, read what followed
+// as a line of the request's own: a hostname could carry a Link from the
+// job's compute to another tenant's network. Such values are refused
+// before any request.
+func TestAStringHoldingALineBreakIsRefused(t *testing.T) {
+	srv := occitest.NewServer(t, occitest.Options{Profile: occitest.Rocci})
+	a := newAdapter(t, srv, nil)
+	inject := "vm1\"\rLink: </network/other-tenant>; rel=\"" + occi.KindNetwork + "\"; category=\"" + occi.KindNetworkInterface + "\"\r"
+	for _, want := range []*csbmsg.IaaS{
+		{Compute: &csbmsg.Compute{Hostname: p(inject)}},
+		{Compute: &csbmsg.Compute{Hostname: p("vm1\u2028x")}},
+		{Compute: &csbmsg.Compute{}, Storage: &csbmsg.Storage{}, StorageLink: &csbmsg.StorageLink{Mountpoint: p("/data\u0085x")}},
+	} {
+		_, err := a.Provision(context.Background(), &contract.Request{JobID: "job-1", Want: csbmsg.ServiceRequest{IaaS: want}})
+		if contract.KindOf(err) != contract.KindUnsupported {
+			t.Errorf("Provision with a control character: %v, want %s", err, contract.KindUnsupported)
+		}
+	}
+	for _, r := range srv.Requests() {
+		if r.Method == http.MethodPost {
+			t.Errorf("sent %s %s:\n%s", r.Method, r.Path, r.Body)
+		}
 	}
 }
