@@ -101,6 +101,9 @@ func checkAction(r *http.Request, kind string) error {
 		}
 	}
 	if len(bytes.TrimSpace(body)) > 0 {
+		if err := oneLinePerLine(body); err != nil {
+			return err
+		}
 		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 		if err != nil || mt != MediaTextPlain {
 			return contract.Refused("an action body is %s", MediaTextPlain)
@@ -129,6 +132,22 @@ func checkAction(r *http.Request, kind string) error {
 	}
 	if body != nil {
 		contract.ResetBody(r, body)
+	}
+	return nil
+}
+
+// oneLinePerLine refuses an action body whose lines (ended by \n or
+// \r\n, as ParsePlain reads them) hold another line break or control
+// character: a lone CR, NEL or U+2028 inside a quoted value is part of
+// one line to the check, but ends the line for a server that splits on
+// it, which then reads what follows (a Link to another job's storage)
+// as a line of its own.
+func oneLinePerLine(body []byte) error {
+	for _, line := range bytes.Split(body, []byte("\n")) {
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if i := bytes.IndexFunc(line, func(r rune) bool { return r != '\t' && breaksLine(r) }); i >= 0 {
+			return contract.Refused("the action body holds the control character %U", []rune(string(line[i:]))[0])
+		}
 	}
 	return nil
 }

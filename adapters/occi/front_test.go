@@ -112,3 +112,26 @@ func TestFrontReachesEntitiesOfAServerNamedOtherwise(t *testing.T) {
 		{Method: "GET", Path: "/", Status: 404},
 	})
 }
+
+// TestFrontRefusesABodyWithAnotherLineBreak: the check reads the action
+// body a line per \n; a CR inside a quoted value was part of the
+// category's line to it, but ends the line for a server that splits on
+// CR, which then read a Link from the job's compute to another job's
+// storage.
+func TestFrontRefusesABodyWithAnotherLineBreak(t *testing.T) {
+	a, err := New(Config{Endpoint: "http://cloud.test/occi"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const root = "http://cloud.test/occi"
+	res := &contract.Resource{URI: root + "/compute/c1", Native: map[string]string{nativeCompute: root + "/compute/c1"}}
+	start := `Category: start; scheme="` + SchemeComputeAction + `"; class="action"`
+	adaptertest.RunFrontCases(t, a, res, []adaptertest.FrontCase{
+		{Method: "POST", Path: "/compute/c1?action=start", ContentType: MediaTextPlain,
+			Body: start + "; title=\"\rLink: </storage/other-job>; rel=" + KindStorage + "\r\"", Status: 403},
+		{Method: "POST", Path: "/compute/c1?action=start", ContentType: MediaTextPlain,
+			Body: start + "\nX-OCCI-Attribute: method=\"graceful\u2028Link: </storage/other-job>\"", Status: 403},
+		{Method: "POST", Path: "/compute/c1?action=start", ContentType: MediaTextPlain,
+			Body: start + "\r\nX-OCCI-Attribute: method=\"graceful\"\r\n", Want: root + "/compute/c1?action=start"},
+	})
+}
