@@ -84,6 +84,13 @@ func checkAction(r *http.Request, kind string) error {
 	if len(q) != 1 || len(q["action"]) != 1 || !ok || !allowed.terms[term] {
 		return contract.Refused("POST on the job's %s: only the actions of the broker's list go through the route, not %q", kind, term)
 	}
+	for name := range r.Header {
+		// CGI-style servers (Rack, WSGI) read X_OCCI_Attribute as
+		// X-OCCI-Attribute; the check below reads only the latter.
+		if strings.Contains(name, "_") {
+			return contract.Refused("header %s is not allowed through the broker", name)
+		}
+	}
 	msg, err := ParseHeaders(r.Header)
 	if err != nil {
 		return contract.Refused("the action's OCCI headers do not parse: %v", err)

@@ -135,3 +135,24 @@ func TestFrontRefusesABodyWithAnotherLineBreak(t *testing.T) {
 			Body: start + "\r\nX-OCCI-Attribute: method=\"graceful\"\r\n", Want: root + "/compute/c1?action=start"},
 	})
 }
+
+// TestFrontRefusesUnderscoreHeaders: servers behind CGI-style gateways
+// (rOCCI on Rack, Python WSGI servers) read a header X_OCCI_Attribute as
+// the rendering header X-OCCI-Attribute; the check reads the rendering
+// from the hyphenated names only, so an underscore spelling carried an
+// attribute (or a Link) past it.
+func TestFrontRefusesUnderscoreHeaders(t *testing.T) {
+	a, err := New(Config{Endpoint: "http://cloud.test/occi"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const root = "http://cloud.test/occi"
+	res := &contract.Resource{URI: root + "/compute/c1", Native: map[string]string{nativeCompute: root + "/compute/c1"}}
+	start := `start; scheme="` + SchemeComputeAction + `"; class="action"`
+	adaptertest.RunFrontCases(t, a, res, []adaptertest.FrontCase{
+		{Method: "POST", Path: "/compute/c1?action=start", ContentType: MediaTextOCCI,
+			Header: map[string]string{"Category": start, "X_OCCI_Attribute": `occi.core.target="/storage/other-job"`}, Status: 403},
+		{Method: "POST", Path: "/compute/c1?action=start", ContentType: MediaTextOCCI,
+			Header: map[string]string{"Category": start, "X-OCCI-Attribute": `method="graceful"`}, Want: root + "/compute/c1?action=start"},
+	})
+}
