@@ -84,6 +84,11 @@ const maxFrontBody = 16 << 20
 // checkBody refuses a PUT or POST whose CDMI body reaches beyond the job.
 // A body of another content type is an object's value, sent on as is.
 func checkBody(r *http.Request) error {
+	if len(r.Header.Values("Content-Type")) > 1 {
+		// Servers disagree on which of two content types a request has:
+		// the check must judge the body as the server will.
+		return contract.Refused("a request with more than one Content-Type is not allowed through the broker")
+	}
 	ct := r.Header.Get("Content-Type")
 	mt := ""
 	if ct != "" {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/caddy-csb/caddy-csb/adapters/adaptertest"
@@ -116,4 +117,22 @@ func (zeros) Read(p []byte) (int, error) {
 		p[i] = '0'
 	}
 	return len(p), nil
+}
+
+// TestFrontRefusesTwoContentTypes: with two Content-Type headers, the
+// check judged the body by the first (text/plain: a value, sent on
+// unchecked) while a server that takes the last read it as a CDMI
+// object, whose copy reached another job's object.
+func TestFrontRefusesTwoContentTypes(t *testing.T) {
+	a, err := New(Config{Endpoint: "http://cloud.test/cdmi/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := &contract.Resource{Native: map[string]string{keyContainer: "http://cloud.test/cdmi/csb-J1/"}}
+	r := httptest.NewRequest(http.MethodPut, "http://consumer.invalid/csb-J1/copy.txt", strings.NewReader(`{"copy":"/csb-J2/hello.txt"}`))
+	r.Header["Content-Type"] = []string{"text/plain", TypeObject}
+	var ae *contract.Error
+	if _, err := a.Front(context.Background(), r, res); !errors.As(err, &ae) || ae.Status != http.StatusForbidden {
+		t.Fatalf("two content types: %v, want a 403 refusal", err)
+	}
 }
