@@ -108,6 +108,12 @@ func checkAction(r *http.Request, kind string) error {
 		}
 	}
 	if len(bytes.TrimSpace(body)) > 0 {
+		if len(r.Header.Values("Content-Type")) > 1 {
+			// Servers disagree on which of two content types a request
+			// has: the body must be checked in the rendering the server
+			// reads (text/plain, or the JSON rendering of OCCI 1.2).
+			return contract.Refused("an action with more than one Content-Type is not allowed through the broker")
+		}
 		if err := oneLinePerLine(body); err != nil {
 			return err
 		}

@@ -3,6 +3,11 @@ package occi
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/caddy-csb/caddy-csb/adapters/adaptertest"
@@ -155,4 +160,23 @@ func TestFrontRefusesUnderscoreHeaders(t *testing.T) {
 		{Method: "POST", Path: "/compute/c1?action=start", ContentType: MediaTextOCCI,
 			Header: map[string]string{"Category": start, "X-OCCI-Attribute": `method="graceful"`}, Want: root + "/compute/c1?action=start"},
 	})
+}
+
+// TestFrontRefusesTwoContentTypes: the check read an action body as
+// text/plain when that was the first of two Content-Type headers, where
+// a JSON body's lines are skipped as no OCCI line; a server that takes
+// the last Content-Type read the body in OCCI 1.2's JSON rendering, with
+// attributes the check never saw.
+func TestFrontRefusesTwoContentTypes(t *testing.T) {
+	a, err := New(Config{Endpoint: "http://cloud.test/occi"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := &contract.Resource{Native: map[string]string{nativeCompute: "http://cloud.test/occi/compute/c1"}}
+	r := httptest.NewRequest(http.MethodPost, "http://consumer.invalid/compute/c1?action=start", strings.NewReader(`{"action":"start","attributes":{"occi.core.target":"/storage/other-job"}}`))
+	r.Header["Content-Type"] = []string{MediaTextPlain, MediaJSON}
+	var ae *contract.Error
+	if _, err := a.Front(context.Background(), r, res); !errors.As(err, &ae) || ae.Status != http.StatusForbidden {
+		t.Fatalf("two content types: %v, want a 403 refusal", err)
+	}
 }
