@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -289,15 +290,20 @@ func scopedJob(repl *caddy.Replacer) string {
 }
 
 // methodOverrideHeaders make some servers run another method than the
-// request's: a GET the front allowed could become a DELETE.
-var methodOverrideHeaders = []string{"X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"}
+// request's: a GET the front allowed could become a DELETE. Lower case,
+// with '-' between words.
+var methodOverrideHeaders = []string{"x-http-method-override", "x-http-method", "x-method-override"}
 
 // refuseMethodOverride refuses (403) a request that names another method
-// in a header, since the fronts decide by the request's own method.
+// in a header, since the fronts decide by the request's own method. A
+// name spelled with '_' for '-' counts too: Rack and WSGI servers read
+// X_HTTP_Method_Override as X-HTTP-Method-Override (both become
+// HTTP_X_HTTP_METHOD_OVERRIDE), and Go passes such a header on as sent.
 func refuseMethodOverride(r *http.Request) error {
-	for _, h := range methodOverrideHeaders {
-		if _, ok := r.Header[http.CanonicalHeaderKey(h)]; ok {
-			return contract.Refused("header %s is not allowed through the broker", h)
+	for name := range r.Header {
+		k := strings.ReplaceAll(strings.ToLower(name), "_", "-")
+		if slices.Contains(methodOverrideHeaders, k) {
+			return contract.Refused("header %s is not allowed through the broker", name)
 		}
 	}
 	return nil
