@@ -20,15 +20,15 @@ import (
 //
 //	caddy_csb_notifications_total{status,outcome}                counter    notifications answered at the publish endpoint, by protocol status code and outcome (applied, gap, restart, duplicate, old, refused, invalid)
 //	caddy_csb_consumer_answers_total{method,status}              counter    Consumer interface answers, by HTTP method and protocol status code
-//	caddy_csb_subscriptions{state}                               gauge      subscriptions at providers by state (creating, active, retrying, lapsed, removing)
+//	caddy_csb_subscriptions{state}                               gauge      subscriptions at providers by state (creating, active, retrying, lapsed, removing, paused)
 //	caddy_csb_catalog_providers{status}                          gauge      catalogue providers by status (active, deactivated, unavailable)
 //	caddy_csb_catalog_services{kind,status}                      gauge      catalogue services by kind (IaaS, PaaS, SaaS, DSaaS) and status
 //	caddy_csb_catalog_placeable_services{kind}                   gauge      services placement may choose now, by kind
 //	caddy_csb_catalog_expired_services                           gauge      services whose entry expired (visible until the retention passes)
 //	caddy_csb_catalog_version                                    gauge      the catalogue's change counter
 //	caddy_csb_catalog_journal_backlog                            gauge      providers whose journaled notifications are not compacted into their records yet
-//	caddy_csb_jobs{state}                                        gauge      jobs by state (pending, provisioning, success, failed, expired, removed)
-//	caddy_csb_placement_duration_seconds{kind,result}            histogram  placement decisions (match + rank, no provider I/O); result placed or no_match
+//	caddy_csb_jobs{state}                                        gauge      jobs by state (pending, provisioning, success, failed, expired, removed); absent until the job index is built
+//	caddy_csb_placement_duration_seconds{kind,result}            histogram  placement decisions (match + rank, no provider I/O); result placed, no_match or error
 //	caddy_csb_adapter_call_duration_seconds{provider,operation}  histogram  adapter calls (provision, status, update, remove, find, discover)
 //	caddy_csb_adapter_errors_total{provider,operation,kind}      counter    failed adapter calls by error kind (provider_4xx, provider_5xx, timeout, unsupported, capacity, transport, not_found, canceled, other)
 //	caddy_csb_lease_reclaims_total{result}                       counter    lease reclaims by the reaper: reclaimed, or failed (retried on the next pass)

@@ -93,13 +93,26 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.version, prometheus.GaugeValue, float64(e.catalog.Version()))
 	ch <- prometheus.MustNewConstMetric(c.backlog, prometheus.GaugeValue, float64(e.catalog.JournalBacklog()))
 
-	// The jobs by state, from the job manager's index of every stored
-	// job (jobs.Manager.JobCounts: this process's writes at once, other
-	// instances' at each reaper pass).
 	if ce := e.consumer; ce != nil && ce.jobs != nil {
-		counts := ce.jobs.JobCounts()
-		for _, s := range jobStates {
-			gauge(c.jobs, counts[s], string(s))
-		}
+		c.collectJobs(ch, ce.jobs)
+	}
+}
+
+// collectJobs sends the jobs by state, from the job manager's index of
+// every stored job (jobs.Manager.JobCounts: this process's writes at
+// once, other instances' at each reaper pass). Until the index's first
+// build has read the stored jobs (a broker that has just started), its
+// counts are only what this process wrote since: a scrape then would see
+// every state drop to 0 and come back, and fire the alerts on it. The
+// series are left out until the build ends: absent, not wrong.
+func (c *stateCollector) collectJobs(ch chan<- prometheus.Metric, m *jobs.Manager) {
+	select {
+	case <-m.IndexReady():
+	default:
+		return
+	}
+	counts := m.JobCounts()
+	for _, s := range jobStates {
+		ch <- prometheus.MustNewConstMetric(c.jobs, prometheus.GaugeValue, float64(counts[s]), string(s))
 	}
 }
