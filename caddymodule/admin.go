@@ -21,7 +21,8 @@ func init() {
 //	GET  /csb/catalog              providers and services with status, expiry, source and placeability
 //	                               filters: ?provider=<id>[,<id>...] ?kind=iaas|paas|saas|dsaas ?status=active|deactivated|unavailable
 //	GET  /csb/jobs                 jobs with state, owner, provider, service, lease, attempts and cost
-//	                               filters: ?owner= ?state=<state>[,<state>...] ?provider= ?kind= ?limit=<n>
+//	                               filters: ?owner= ?state=<state>[,<state>...] ?provider= ?kind= (one value
+//	                               each but state), in pages: ?limit=<n> ?after=<cursor> (admin_page.go)
 //	GET  /csb/jobs/<job-id>        one job in full (request, plan, decision, attempts, operation, orphans)
 //	GET  /csb/subscriptions        subscriptions: id, seqnumber, granted expires and frequency,
 //	                               last notification, next renewal, last error; filters: ?provider= ?state=
@@ -31,7 +32,7 @@ func init() {
 //	                               access lists and tells which of its quotas a create would go over;
 //	                               ?lease=<duration> and ?max_price=<price> as Csb-Lease and Csb-Max-Price
 //	GET  /csb/costs                what jobs cost, with totals by owner and provider (admin_costs.go);
-//	                               filters: ?owner= ?provider= ?since=<RFC 3339 time or duration>;
+//	                               filters: ?owner= ?provider=<id>[,<id>...] ?since=<RFC 3339 time or duration>;
 //	                               CSV with Accept: text/csv or ?format=csv
 //	GET  /csb/webhooks             job event webhooks: operator webhooks, deliveries (pending, delivered,
 //	                               failed) with attempts and last error, long-polls waiting now;

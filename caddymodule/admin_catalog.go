@@ -64,7 +64,11 @@ func (api *AdminAPI) serveCatalog(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	var status csbmsg.ServiceStatus
-	if s := q.Get("status"); s != "" {
+	s, err := oneParam(q, "status")
+	if err != nil {
+		return err
+	}
+	if s != "" {
 		if !slices.Contains(serviceStatuses, csbmsg.ServiceStatus(s)) {
 			return adminError(http.StatusBadRequest, "status %q: want active, deactivated or unavailable", s)
 		}

@@ -60,12 +60,13 @@ type adminJobCost struct {
 	Ended   time.Time `json:"ended,omitzero"`
 	Final   bool      `json:"final"`
 	// Cost is what the job cost in [since, until); Amount what it cost
-	// in all. With ?provider=, both are the job's part at that provider.
+	// in all. With ?provider=, both are the job's parts at those
+	// providers.
 	Cost   float64 `json:"cost"`
 	Amount float64 `json:"amount"`
 	// Parts split Cost and Amount by the providers that held the job, in
 	// the order it came to them: one part unless it moved (with
-	// ?provider=, that provider's only).
+	// ?provider=, those providers' only).
 	Parts []adminCostPart `json:"parts"`
 }
 
@@ -112,15 +113,20 @@ func (api *AdminAPI) serveCosts(w http.ResponseWriter, r *http.Request) error {
 	// A job that moved away from a provider is no longer listed under it
 	// (the listing knows a job's current provider only), but its part
 	// there is that provider's: with ?provider=, the page reads the jobs
-	// of every provider and reports each one's part at that provider.
-	provider := q.Get("provider")
-	page, err := a.jobsPage(w, r, jobs.PageQuery{Owner: q.Get("owner"), After: after, Limit: limit})
+	// of every provider and reports each one's part at those providers
+	// (the filter takes a list, as the catalogue's does).
+	providers := listParam(q, "provider")
+	owner, err := oneParam(q, "owner") // the job index matches one owner
+	if err != nil {
+		return err
+	}
+	page, err := a.jobsPage(w, r, jobs.PageQuery{Owner: owner, After: after, Limit: limit})
 	if err != nil {
 		return err
 	}
 	list := page.Jobs
 	out := adminCosts{Since: since, Until: now, Owners: []adminCostTotal{}, Providers: []adminCostTotal{}, Jobs: []adminJobCost{}, Next: page.Next}
-	owners, providers := map[string]*adminCostTotal{}, map[string]*adminCostTotal{}
+	owners, byProvider := map[string]*adminCostTotal{}, map[string]*adminCostTotal{}
 	add := func(m map[string]*adminCostTotal, id string, v float64) {
 		e := m[id]
 		if e == nil {
@@ -137,14 +143,14 @@ func (api *AdminAPI) serveCosts(w http.ResponseWriter, r *http.Request) error {
 		}
 		jc := adminJobCost{ID: j.ID, Owner: j.Owner, ProviderID: c.ProviderID, State: j.Status, Unit: c.Unit, Units: c.Units,
 			Price: c.Price, Rate: c.Rate(), Started: c.Started, Ended: c.Until, Final: c.Final(), Parts: []adminCostPart{}}
-		if provider == "" {
+		if len(providers) == 0 {
 			jc.Amount = c.Amount(now)
 		}
 		// Each provider's part where it lies in the window: a move
 		// splits the window at the moment it happened.
 		for _, p := range c.Parts(since, now, now) {
 			ended := !p.To.IsZero()
-			if provider != "" && p.ProviderID != provider || ended && p.To.Before(since) || p.ProviderID != c.ProviderID && p.Amount == 0 {
+			if len(providers) > 0 && !slices.Contains(providers, p.ProviderID) || ended && p.To.Before(since) || p.ProviderID != c.ProviderID && p.Amount == 0 {
 				continue // another provider's, before the window, or a move undone at once
 			}
 			if since.IsZero() {
@@ -152,10 +158,10 @@ func (api *AdminAPI) serveCosts(w http.ResponseWriter, r *http.Request) error {
 			}
 			jc.Parts = append(jc.Parts, adminCostPart{ProviderID: p.ProviderID, Started: p.From, Ended: p.To, Cost: p.Cost, Amount: p.Amount})
 			jc.Cost += p.Cost
-			if provider != "" {
+			if len(providers) > 0 {
 				jc.Amount += p.Amount
 			}
-			add(providers, p.ProviderID, p.Cost)
+			add(byProvider, p.ProviderID, p.Cost)
 		}
 		if len(jc.Parts) == 0 {
 			continue
@@ -173,7 +179,7 @@ func (api *AdminAPI) serveCosts(w http.ResponseWriter, r *http.Request) error {
 	for _, t := range []struct {
 		m   map[string]*adminCostTotal
 		dst *[]adminCostTotal
-	}{{owners, &out.Owners}, {providers, &out.Providers}} {
+	}{{owners, &out.Owners}, {byProvider, &out.Providers}} {
 		for _, e := range t.m {
 			*t.dst = append(*t.dst, *e)
 		}

@@ -145,12 +145,28 @@ func listParam(q url.Values, name string) []string {
 	return out
 }
 
+// oneParam reads a filter that takes one value ("" when absent). Given
+// several (the parameter repeated, or values separated by commas as the
+// list filters take them), it answers 400: the query would otherwise
+// match the value "a,b", which is nobody, or only the first one, and the
+// operator would take the empty or partial listing for the answer.
+func oneParam(q url.Values, name string) (string, error) {
+	vs := listParam(q, name)
+	switch len(vs) {
+	case 0:
+		return "", nil
+	case 1:
+		return vs[0], nil
+	}
+	return "", adminError(http.StatusBadRequest, "%s takes one value, not %d (%s)", name, len(vs), strings.Join(vs, ", "))
+}
+
 // kindParam reads the kind query parameter: a service model, any case;
 // "" when absent.
 func kindParam(q url.Values) (catalog.Kind, error) {
-	s := q.Get("kind")
-	if s == "" {
-		return "", nil
+	s, err := oneParam(q, "kind")
+	if s == "" || err != nil {
+		return "", err
 	}
 	for _, k := range serviceKinds {
 		if strings.EqualFold(s, string(k)) {

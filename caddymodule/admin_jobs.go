@@ -92,6 +92,15 @@ func (api *AdminAPI) serveJobs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// The job index matches one owner and one provider.
+	owner, err := oneParam(q, "owner")
+	if err != nil {
+		return err
+	}
+	provider, err := oneParam(q, "provider")
+	if err != nil {
+		return err
+	}
 	limit, after, err := pageParams(q, jobs.DefaultPageSize, jobs.MaxPageSize)
 	if err != nil {
 		return err
@@ -100,7 +109,7 @@ func (api *AdminAPI) serveJobs(w http.ResponseWriter, r *http.Request) error {
 	for _, s := range states {
 		statuses = append(statuses, jobs.Status(s))
 	}
-	page, err := a.jobsPage(w, r, jobs.PageQuery{Owner: q.Get("owner"), ProviderID: q.Get("provider"),
+	page, err := a.jobsPage(w, r, jobs.PageQuery{Owner: owner, ProviderID: provider,
 		Statuses: statuses, Kind: kind, After: after, Limit: limit})
 	if err != nil {
 		return err

@@ -33,6 +33,11 @@ func (api *AdminAPI) serveSubscriptions(w http.ResponseWriter, r *http.Request) 
 	}
 	q := r.URL.Query()
 	providers, states := listParam(q, "provider"), listParam(q, "state")
+	for _, s := range states {
+		if !slices.Contains(subscriptionStates, s) {
+			return adminError(http.StatusBadRequest, "state %q: want creating, active, retrying, lapsed, removing or paused", s)
+		}
+	}
 	out := []adminSubscription{}
 	for _, s := range e.subs.Snapshot() {
 		if len(providers) > 0 && !slices.Contains(providers, s.ProviderID) || len(states) > 0 && !slices.Contains(states, s.Status) {

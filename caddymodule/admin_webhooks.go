@@ -55,17 +55,13 @@ func (api *AdminAPI) serveWebhooks(w http.ResponseWriter, r *http.Request) error
 	if r.Method != http.MethodGet {
 		return methodNotAllowed(w, r, http.MethodGet)
 	}
-	a := api.app
-	if a == nil || a.liveEngine() == nil || a.events == nil || a.eventsView == nil {
-		return adminError(http.StatusServiceUnavailable, "no csb app is running")
-	}
-	e, v := a.events, a.eventsView
-	list, err := e.disp.List(r.Context())
-	if err != nil {
-		return adminError(http.StatusInternalServerError, "listing webhook deliveries: %v", err)
-	}
 	q := r.URL.Query()
 	states, jobsWanted, subs := listParam(q, "state"), listParam(q, "job"), listParam(q, "subscriber")
+	for _, s := range states {
+		if !slices.Contains(webhookStates, s) {
+			return adminError(http.StatusBadRequest, "state %q: want pending, delivered or failed", s)
+		}
+	}
 	limit, after, err := pageParams(q, webhooksPageSize, webhooksMaxPageSize)
 	if err != nil {
 		return err
@@ -75,6 +71,15 @@ func (api *AdminAPI) serveWebhooks(w http.ResponseWriter, r *http.Request) error
 		if from, err = parseWebhookCursor(after); err != nil {
 			return badCursor(after)
 		}
+	}
+	a := api.app
+	if a == nil || a.liveEngine() == nil || a.events == nil || a.eventsView == nil {
+		return adminError(http.StatusServiceUnavailable, "no csb app is running")
+	}
+	e, v := a.events, a.eventsView
+	list, err := e.disp.List(r.Context())
+	if err != nil {
+		return adminError(http.StatusInternalServerError, "listing webhook deliveries: %v", err)
 	}
 	slices.SortStableFunc(list, func(x, y webhook.Delivery) int {
 		return webhookCursor{x.Created.UnixNano(), x.ID}.compare(webhookCursor{y.Created.UnixNano(), y.ID})
@@ -120,6 +125,9 @@ func (api *AdminAPI) serveWebhooks(w http.ResponseWriter, r *http.Request) error
 	setNextLink(w, r, out.Next)
 	return writeJSON(w, out)
 }
+
+// webhookStates are the values of /csb/webhooks' state filter.
+var webhookStates = []string{webhook.StatePending, webhook.StateDelivered, webhook.StateFailed}
 
 // Page sizes of /csb/webhooks' deliveries.
 const (
