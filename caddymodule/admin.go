@@ -36,7 +36,8 @@ func init() {
 //	                               CSV with Accept: text/csv or ?format=csv
 //	GET  /csb/webhooks             job event webhooks: operator webhooks, deliveries (pending, delivered,
 //	                               failed) with attempts and last error, long-polls waiting now;
-//	                               filters: ?state= ?job= ?subscriber= (JSON only; admin_webhooks.go)
+//	                               filters: ?state= ?job= ?subscriber= (JSON only, 406 for an Accept
+//	                               without it; admin_webhooks.go)
 //
 // Answers are JSON. With Accept: application/csb-publish+xml (catalogue,
 // subscriptions), application/csb-consumer+xml (jobs, explain), or

@@ -176,6 +176,32 @@ func kindParam(q url.Values) (catalog.Kind, error) {
 	return "", adminError(http.StatusBadRequest, "kind %q: want iaas, paas, saas or dsaas", s)
 }
 
+// negotiateJSON checks that an answer that is JSON only (GET
+// /csb/webhooks) is acceptable: ?format=json or none, and an Accept that
+// admits application/json (406 otherwise, as the other routes answer).
+func negotiateJSON(r *http.Request) error {
+	switch f := r.URL.Query().Get("format"); f {
+	case "json":
+		return nil
+	case "":
+	default:
+		return adminError(http.StatusBadRequest, "format %q: this answer is JSON only", f)
+	}
+	values := r.Header.Values("Accept")
+	if len(values) == 0 {
+		return nil
+	}
+	for _, rg := range accept.Ranges(values) {
+		switch rg.Type {
+		case "application/json", "*/*", "application/*":
+			if rg.Q > 0 {
+				return nil
+			}
+		}
+	}
+	return adminError(http.StatusNotAcceptable, "the answer is application/json")
+}
+
 func methodNotAllowed(w http.ResponseWriter, r *http.Request, allow string) error {
 	w.Header().Set("Allow", allow)
 	return adminError(http.StatusMethodNotAllowed, "method %s not allowed (%s)", r.Method, allow)

@@ -56,6 +56,9 @@ func TestAdminNegotiate(t *testing.T) {
 
 // Every admin endpoint answers another method with 405 and Allow, and an
 // Accept it cannot serve with 406, before it reads any broker state.
+// /csb/webhooks, JSON only, answered every Accept (application/xml,
+// text/html) and ?format=xml with JSON; it answers 406 and 400 as the
+// others do.
 func TestAdminEndpointsCheckMethodAndFormat(t *testing.T) {
 	api := new(AdminAPI)
 	cases := []struct {
@@ -68,6 +71,8 @@ func TestAdminEndpointsCheckMethodAndFormat(t *testing.T) {
 		{"/csb/jobs", api.serveJobs, "GET"},
 		{"/csb/jobs/x", api.serveJob, "GET"},
 		{"/csb/placement/explain", api.serveExplain, "POST"},
+		{"/csb/costs", api.serveCosts, "GET"},
+		{"/csb/webhooks", api.serveWebhooks, "GET"},
 	}
 	status := func(err error) int {
 		var ae caddy.APIError
@@ -89,6 +94,26 @@ func TestAdminEndpointsCheckMethodAndFormat(t *testing.T) {
 		r.Header.Set("Accept", "text/html")
 		if err := c.serve(httptest.NewRecorder(), r); status(err) != http.StatusNotAcceptable {
 			t.Errorf("%s %s with Accept text/html: got %v, want 406", c.allow, c.path, err)
+		}
+	}
+	for accept, want := range map[string]int{"application/xml": http.StatusNotAcceptable, "application/json;q=0, text/html": http.StatusNotAcceptable} {
+		r := httptest.NewRequest(http.MethodGet, "/csb/webhooks", nil)
+		r.Header.Set("Accept", accept)
+		if err := api.serveWebhooks(httptest.NewRecorder(), r); status(err) != want {
+			t.Errorf("/csb/webhooks with Accept %s: got %v, want %d", accept, err, want)
+		}
+	}
+	if err := api.serveWebhooks(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/csb/webhooks?format=xml", nil)); status(err) != http.StatusBadRequest {
+		t.Errorf("/csb/webhooks?format=xml: got %v, want 400", err)
+	}
+	// JSON, or anything, is served (here: 503, no app running).
+	for _, accept := range []string{"", "application/json", "*/*", "text/html, application/*;q=0.1"} {
+		r := httptest.NewRequest(http.MethodGet, "/csb/webhooks?format=", nil)
+		if accept != "" {
+			r.Header.Set("Accept", accept)
+		}
+		if err := api.serveWebhooks(httptest.NewRecorder(), r); status(err) != http.StatusServiceUnavailable {
+			t.Errorf("/csb/webhooks with Accept %q: got %v, want 503 (no app)", accept, err)
 		}
 	}
 }

@@ -55,6 +55,9 @@ func (api *AdminAPI) serveWebhooks(w http.ResponseWriter, r *http.Request) error
 	if r.Method != http.MethodGet {
 		return methodNotAllowed(w, r, http.MethodGet)
 	}
+	if err := negotiateJSON(r); err != nil {
+		return err
+	}
 	q := r.URL.Query()
 	states, jobsWanted, subs := listParam(q, "state"), listParam(q, "job"), listParam(q, "subscriber")
 	for _, s := range states {
