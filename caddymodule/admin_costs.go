@@ -5,6 +5,7 @@ package caddymodule
 import (
 	"encoding/csv"
 	"io"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -198,6 +199,12 @@ func (api *AdminAPI) serveCosts(w http.ResponseWriter, r *http.Request) error {
 // owner is a consumer's user id and a provider id may come from a
 // provider's own notification, so either may start with "=" and open as
 // a formula in the spreadsheet the report is read in.
+//
+// The costs are written to the millionth (quota.Money), and the owner,
+// provider and total rows are the sums of the job rows as written, not
+// the report's totals rounded: a sum of rounded costs is not the rounded
+// sum (three rows of 0.333333 under a total of 1), and the report must
+// add up in that spreadsheet.
 func writeCostsCSV(w io.Writer, out adminCosts) error {
 	cw := csv.NewWriter(w)
 	_ = cw.Write(costsCSVHeader)
@@ -207,10 +214,19 @@ func writeCostsCSV(w io.Writer, out adminCosts) error {
 		}
 		return t.UTC().Format(time.RFC3339)
 	}
+	// In millionths, so that the sums are exact.
+	micro := func(v float64) int64 { return int64(math.Round(v * 1e6)) }
+	money := func(n int64) string { return quota.Money(float64(n) / 1e6) }
+	owners, providers := map[string]int64{}, map[string]int64{}
+	var total int64
 	for _, j := range out.Jobs {
 		row := func(p adminCostPart, price, rate string, final bool) {
+			c := micro(p.Cost)
+			owners[j.Owner] += c
+			providers[p.ProviderID] += c
+			total += c
 			_ = cw.Write([]string{"job", csvText(j.Owner), csvText(p.ProviderID), csvText(j.ID), csvText(string(j.State)), csvText(string(j.Unit)), strconv.FormatFloat(j.Units, 'f', -1, 64),
-				price, rate, tm(p.Started), tm(p.Ended), strconv.FormatBool(final), quota.Money(p.Cost)})
+				price, rate, tm(p.Started), tm(p.Ended), strconv.FormatBool(final), money(c)})
 		}
 		if len(j.Parts) == 0 {
 			row(adminCostPart{ProviderID: j.ProviderID, Started: j.Started, Ended: j.Ended, Cost: j.Cost}, quota.Money(j.Price), quota.Money(j.Rate), j.Final)
@@ -227,12 +243,12 @@ func writeCostsCSV(w io.Writer, out adminCosts) error {
 		}
 	}
 	for _, o := range out.Owners {
-		_ = cw.Write([]string{"owner", csvText(o.ID), "", "", "", "", "", "", "", "", "", "", quota.Money(o.Total)})
+		_ = cw.Write([]string{"owner", csvText(o.ID), "", "", "", "", "", "", "", "", "", "", money(owners[o.ID])})
 	}
 	for _, p := range out.Providers {
-		_ = cw.Write([]string{"provider", "", csvText(p.ID), "", "", "", "", "", "", "", "", "", quota.Money(p.Total)})
+		_ = cw.Write([]string{"provider", "", csvText(p.ID), "", "", "", "", "", "", "", "", "", money(providers[p.ID])})
 	}
-	_ = cw.Write([]string{"total", "", "", "", "", "", "", "", "", "", "", "", quota.Money(out.Total)})
+	_ = cw.Write([]string{"total", "", "", "", "", "", "", "", "", "", "", "", money(total)})
 	cw.Flush()
 	return cw.Error()
 }
