@@ -11,15 +11,21 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 )
 
 // pageParams reads ?limit= (def when absent, at most max) and ?after=.
+// A limit too large for an int is lowered to max as any other larger
+// one is (docs/operations.md), not refused as malformed.
 func pageParams(q url.Values, def, max int) (limit int, after string, err error) {
 	limit = def
 	if l := q.Get("limit"); l != "" {
 		n, perr := strconv.Atoi(l)
+		if errors.Is(perr, strconv.ErrRange) && !strings.HasPrefix(l, "-") {
+			n, perr = max, nil
+		}
 		if perr != nil || n < 1 {
 			return 0, "", adminError(http.StatusBadRequest, "limit %q: want a page size from 1 to %d", l, max)
 		}
