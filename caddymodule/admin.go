@@ -90,12 +90,21 @@ func adminError(status int, format string, args ...any) error {
 	return caddy.APIError{HTTPStatus: status, Err: fmt.Errorf(format, args...)}
 }
 
-// running returns the csb app, or a 503 when there is none.
-func (api *AdminAPI) running() (*App, error) {
-	if api.app == nil || api.app.liveEngine() == nil {
-		return nil, adminError(http.StatusServiceUnavailable, "no csb app is running")
+// running returns the csb app and its engine, or a 503 when there is
+// none. The admin API is served on the admin endpoint's goroutines,
+// beside the configuration loads, and a reload cleans the previous app
+// up (cleanupEngine clears its engine field, then its live pointer)
+// while that app's routes may still be answering. So a handler takes the
+// engine once, here, from the live pointer, and reads the job manager
+// and the catalogue through it, never through the app's engine field
+// (a data race with the cleanup, and nil between its two steps).
+func (api *AdminAPI) running() (*App, *engine, error) {
+	if api.app != nil {
+		if e := api.app.liveEngine(); e != nil {
+			return api.app, e, nil
+		}
 	}
-	return api.app, nil
+	return nil, nil, adminError(http.StatusServiceUnavailable, "no csb app is running")
 }
 
 // Interface guards.

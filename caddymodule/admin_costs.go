@@ -97,7 +97,7 @@ func (api *AdminAPI) serveCosts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	a, err := api.running()
+	_, e, err := api.running()
 	if err != nil {
 		return err
 	}
@@ -121,7 +121,7 @@ func (api *AdminAPI) serveCosts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	page, err := a.jobsPage(w, r, jobs.PageQuery{Owner: owner, After: after, Limit: limit})
+	page, err := e.jobsPage(w, r, jobs.PageQuery{Owner: owner, After: after, Limit: limit})
 	if err != nil {
 		return err
 	}

@@ -76,7 +76,7 @@ type adminCandidate struct {
 }
 
 func (api *AdminAPI) serveExplain(w http.ResponseWriter, r *http.Request) error {
-	format, a, err := api.request(w, r, http.MethodPost, csbmsg.ConsumerMediaType)
+	format, a, e, err := api.request(w, r, http.MethodPost, csbmsg.ConsumerMediaType)
 	if err != nil {
 		return err
 	}
@@ -107,12 +107,15 @@ func (api *AdminAPI) serveExplain(w http.ResponseWriter, r *http.Request) error 
 			p := c.Price
 			price = &p
 		}
-		qc, err := a.ExplainQuota(r.Context(), user, req, price, lease)
+		// App.ExplainQuota, through the engine this request took
+		// (running).
+		m := e.consumer.jobs
+		qc, err := m.CheckQuota(r.Context(), user, req, price, lease)
 		if err != nil {
 			d.Release()
 			return adminError(http.StatusInternalServerError, "quota: %v", err)
 		}
-		out.Quota = adminQuotaOf(user, qc, uint64(a.JobManager().LeaseFor(lease)/time.Second))
+		out.Quota = adminQuotaOf(user, qc, uint64(m.LeaseFor(lease)/time.Second))
 	}
 	d.Release()
 	if format == formatJSON {
@@ -253,7 +256,13 @@ func (a *App) readExplainRequest(w http.ResponseWriter, r *http.Request) (*csbms
 // notConsidered says why a configured provider was not a candidate of a
 // decision on kind at all.
 func (a *App) notConsidered(id string, kind catalog.Kind) string {
-	cat := a.engine.catalog
+	// The live engine, not the app's field: the admin API's explain runs
+	// beside the configuration loads (AdminAPI.running).
+	e := a.liveEngine()
+	if e == nil {
+		return "the broker is stopping"
+	}
+	cat := e.catalog
 	pe, ok := cat.Provider(id)
 	if !ok {
 		return "not in the catalogue: the provider has published nothing and declares no services"

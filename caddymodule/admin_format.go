@@ -207,28 +207,21 @@ func methodNotAllowed(w http.ResponseWriter, r *http.Request, allow string) erro
 	return adminError(http.StatusMethodNotAllowed, "method %s not allowed (%s)", r.Method, allow)
 }
 
-// request is adminRequest for an answer that needs the running csb app.
-func (api *AdminAPI) request(w http.ResponseWriter, r *http.Request, method, draftType string) (adminFormat, *App, error) {
+// request is adminRequest for an answer that needs the running csb app:
+// the app and its engine (see running).
+func (api *AdminAPI) request(w http.ResponseWriter, r *http.Request, method, draftType string) (adminFormat, *App, *engine, error) {
 	format, err := adminRequest(w, r, method, draftType)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
-	a, err := api.running()
-	return format, a, err
+	a, e, err := api.running()
+	return format, a, e, err
 }
 
-// engineRequest is adminRequest for an answer that needs the running
-// csb app's engine.
+// engineRequest is request for an answer that needs the engine only.
 func (api *AdminAPI) engineRequest(w http.ResponseWriter, r *http.Request, method, draftType string) (adminFormat, *engine, error) {
-	format, a, err := api.request(w, r, method, draftType)
-	if err != nil {
-		return 0, nil, err
-	}
-	e := a.liveEngine()
-	if e == nil {
-		return 0, nil, adminError(http.StatusServiceUnavailable, "no csb app is running")
-	}
-	return format, e, nil
+	format, _, e, err := api.request(w, r, method, draftType)
+	return format, e, err
 }
 
 // adminRequest checks what every admin endpoint checks first: the method

@@ -77,7 +77,7 @@ func summarizeJob(j *jobs.Job, now time.Time) adminJob {
 }
 
 func (api *AdminAPI) serveJobs(w http.ResponseWriter, r *http.Request) error {
-	format, a, err := api.request(w, r, http.MethodGet, csbmsg.ConsumerMediaType)
+	format, e, err := api.engineRequest(w, r, http.MethodGet, csbmsg.ConsumerMediaType)
 	if err != nil {
 		return err
 	}
@@ -109,7 +109,7 @@ func (api *AdminAPI) serveJobs(w http.ResponseWriter, r *http.Request) error {
 	for _, s := range states {
 		statuses = append(statuses, jobs.Status(s))
 	}
-	page, err := a.jobsPage(w, r, jobs.PageQuery{Owner: owner, ProviderID: provider,
+	page, err := e.jobsPage(w, r, jobs.PageQuery{Owner: owner, ProviderID: provider,
 		Statuses: statuses, Kind: kind, After: after, Limit: limit})
 	if err != nil {
 		return err
@@ -212,7 +212,7 @@ func jobXML(j *jobs.Job, now time.Time) *etree.Element {
 }
 
 func (api *AdminAPI) serveJob(w http.ResponseWriter, r *http.Request) error {
-	format, a, err := api.request(w, r, http.MethodGet, csbmsg.ConsumerMediaType)
+	format, e, err := api.engineRequest(w, r, http.MethodGet, csbmsg.ConsumerMediaType)
 	if err != nil {
 		return err
 	}
@@ -220,7 +220,7 @@ func (api *AdminAPI) serveJob(w http.ResponseWriter, r *http.Request) error {
 	if id == "" || strings.Contains(id, "/") {
 		return adminError(http.StatusNotFound, "no job at %s", r.URL.Path)
 	}
-	j, err := a.engine.consumer.jobs.Inspect(r.Context(), id)
+	j, err := e.consumer.jobs.Inspect(r.Context(), id)
 	if errors.Is(err, jobs.ErrNoJob) {
 		return adminError(http.StatusNotFound, "no such job: %s", id)
 	}

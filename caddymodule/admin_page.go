@@ -53,8 +53,8 @@ func badCursor(after string) error {
 
 // jobsPage reads the page of the job listing that q asks for (/csb/jobs,
 // /csb/costs) and sets the Link header to the next page.
-func (a *App) jobsPage(w http.ResponseWriter, r *http.Request, q jobs.PageQuery) (*jobs.Page, error) {
-	page, err := a.engine.consumer.jobs.ListPage(r.Context(), q)
+func (e *engine) jobsPage(w http.ResponseWriter, r *http.Request, q jobs.PageQuery) (*jobs.Page, error) {
+	page, err := e.consumer.jobs.ListPage(r.Context(), q)
 	if errors.Is(err, jobs.ErrBadCursor) {
 		return nil, badCursor(q.After)
 	}

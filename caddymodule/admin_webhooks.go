@@ -75,11 +75,16 @@ func (api *AdminAPI) serveWebhooks(w http.ResponseWriter, r *http.Request) error
 			return badCursor(after)
 		}
 	}
-	a := api.app
-	if a == nil || a.liveEngine() == nil || a.events == nil || a.eventsView == nil {
-		return adminError(http.StatusServiceUnavailable, "no csb app is running")
+	// The events engine is read once: a reload's cleanup of this app
+	// clears the field while its routes may still answer (running).
+	a, _, err := api.running()
+	if err != nil {
+		return err
 	}
 	e, v := a.events, a.eventsView
+	if e == nil || v == nil {
+		return adminError(http.StatusServiceUnavailable, "no csb app is running")
+	}
 	list, err := e.disp.List(r.Context())
 	if err != nil {
 		return adminError(http.StatusInternalServerError, "listing webhook deliveries: %v", err)
