@@ -130,6 +130,12 @@ func checkSwiftRequest(r *http.Request, c string) error {
 		}
 	}
 	q := r.URL.Query()
+	if q.Has("bulk-delete") {
+		// Swift's bulk middleware (in its default proxy pipeline) deletes
+		// what the body lists, "/container/object" paths relative to the
+		// account, whatever container the request's path names.
+		return contract.Refused("bulk deletes (bulk-delete) reach the whole account and are not allowed through the broker")
+	}
 	if q.Get("multipart-manifest") == "put" {
 		// A static large object manifest lists segments by path, which
 		// could name other containers; refuse rather than parse it.
