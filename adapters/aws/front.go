@@ -122,7 +122,11 @@ func checkS3Request(r *http.Request, bucket string) (string, error) {
 		return "", contract.NotInJob("/" + first)
 	}
 	q := r.URL.Query()
-	if rest == "" && r.Method == http.MethodDelete && len(q) == 0 {
+	// S3 ignores query parameters that name no subresource (the SDKs
+	// add x-id=DeleteBucket themselves): a DELETE on the bucket deletes
+	// the bucket unless it names one. Of those, the configuration
+	// subresources are refused below; tagging is the bucket's own.
+	if rest == "" && r.Method == http.MethodDelete && !q.Has("tagging") {
 		return "", contract.Refused("the job's bucket is deleted by removing the job through the broker")
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
