@@ -50,6 +50,10 @@ type double struct {
 	createBody  map[string]any
 	actions     []string
 	quotaCores  int // a create asking for more vCPUs than this is refused with 403
+	// loseCreates is how many of the next server creates are carried
+	// out but never answered: the connection is closed instead, as when
+	// a create's answer is lost or its caller's deadline passes.
+	loseCreates int
 }
 
 // fakeServer is a Nova server and the transition its next GET applies.
@@ -373,6 +377,16 @@ func (d *double) createServer(w http.ResponseWriter, r *http.Request, compute st
 		s.Status, s.VMState, s.TaskState, s.Address = "ACTIVE", "active", "", "10.0.0.5"
 	}
 	d.servers[s.ID] = s
+	if d.loseCreates > 0 {
+		d.loseCreates--
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			d.t.Error(err)
+			return
+		}
+		conn.Close()
+		return
+	}
 	d.reply(w, 202, d.render("nova/server-create-response.json", d.serverData(s, compute)))
 }
 

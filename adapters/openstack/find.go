@@ -3,11 +3,9 @@ package openstack
 import (
 	"context"
 	"net/http"
-	"regexp"
 	"strings"
 
 	"github.com/gophercloud/gophercloud/v2"
-	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
 	"github.com/gophercloud/gophercloud/v2/openstack/objectstorage/v1/objects"
 
 	"github.com/caddy-csb/caddy-csb/adapters/internal/model"
@@ -46,19 +44,11 @@ func (a *Adapter) findServer(ctx context.Context, req *contract.Request) (*contr
 	if err != nil {
 		return nil, err
 	}
-	name := a.serverName(req)
-	pages, err := servers.List(sc, servers.ListOpts{Name: "^" + regexp.QuoteMeta(name) + "$"}).AllPages(ctx)
+	list, err := jobServers(ctx, sc, a.serverName(req), req.JobID)
 	if err != nil {
-		return nil, nativeErr("list servers", err)
-	}
-	list, err := servers.ExtractServers(pages)
-	if err != nil {
-		return nil, nativeErr("list servers", err)
+		return nil, err
 	}
 	for _, srv := range list {
-		if srv.Metadata["csb-job"] != req.JobID || srv.Status == "DELETED" || srv.Status == "SOFT_DELETED" {
-			continue
-		}
 		fid, _ := srv.Flavor["id"].(string)
 		f, err := a.getFlavor(ctx, sc, fid)
 		if err != nil {

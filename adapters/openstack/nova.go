@@ -212,12 +212,88 @@ func (a *Adapter) provisionServer(ctx context.Context, req *contract.Request) (*
 	if a.cfg.KeyName != "" {
 		builder = keypairs.CreateOptsExt{CreateOptsBuilder: opts, KeyName: a.cfg.KeyName}
 	}
+	// Nova has no idempotency token: a create whose answer was lost (an
+	// earlier attempt of this job at this provider) may have made the
+	// server all the same. Take the job's server when there is one
+	// rather than make a second. One in ERROR or being deleted (a failed
+	// attempt's, which the broker removes) is not taken.
+	live, err := jobServers(ctx, sc, name, req.JobID)
+	if err != nil {
+		return nil, err
+	}
+	for _, srv := range live {
+		if srv.Status == "ERROR" || srv.TaskState == "deleting" {
+			continue
+		}
+		fid, _ := srv.Flavor["id"].(string)
+		have, err := a.getFlavor(ctx, sc, fid)
+		if err != nil {
+			return nil, err
+		}
+		img, _ := srv.Image["id"].(string)
+		return serverResource(sc, x, srv.ID, have, img, srv.Name), nil
+	}
 	// Create is a POST, never retried: a retry could make two servers.
 	srv, err := servers.Create(ctx, sc, builder, nil).Extract()
 	if err != nil {
-		return nil, novaCreateErr(err)
+		if st := statusOf(err); st >= 400 && st < 500 {
+			return nil, novaCreateErr(err) // Nova refused it: nothing was made
+		}
+		// No answer, or a failed one: Nova may have made the server. The
+		// Resource names it by job and name, so that Remove finds and
+		// deletes it.
+		lost := serverResource(sc, x, "", f, image, name)
+		lost.URI = sc.ServiceURL("servers")
+		delete(lost.Native, nativeServerID)
+		lost.Native[nativeJob], lost.Native[nativeServerName] = req.JobID, name
+		return lost, novaCreateErr(err)
 	}
 	return serverResource(sc, x, srv.ID, f, image, name), nil
+}
+
+// jobServers lists the servers named name whose csb-job metadata is job,
+// leaving out deleted ones. Nova's name filter is a regular expression:
+// the name is quoted and anchored.
+func jobServers(ctx context.Context, sc *gophercloud.ServiceClient, name, job string) ([]servers.Server, error) {
+	pages, err := servers.List(sc, servers.ListOpts{Name: "^" + regexp.QuoteMeta(name) + "$"}).AllPages(ctx)
+	if err != nil {
+		return nil, nativeErr("list servers", err)
+	}
+	list, err := servers.ExtractServers(pages)
+	if err != nil {
+		return nil, nativeErr("list servers", err)
+	}
+	var out []servers.Server
+	for _, srv := range list {
+		if srv.Metadata["csb-job"] == job && srv.Status != "DELETED" && srv.Status != "SOFT_DELETED" {
+			out = append(out, srv)
+		}
+	}
+	return out, nil
+}
+
+// resolve returns res with its server id: res itself, or, for the
+// Resource of a create that went unanswered (no server id, nativeJob),
+// res with the id of the job's server Nova lists. False when Nova lists
+// none.
+func (a *Adapter) resolve(ctx context.Context, res *contract.Resource) (*contract.Resource, bool, error) {
+	if res.Native[nativeServerID] != "" || res.Native[nativeJob] == "" {
+		return res, true, nil
+	}
+	sc, err := a.s.computeClient(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	live, err := jobServers(ctx, sc, res.Native[nativeServerName], res.Native[nativeJob])
+	if err != nil || len(live) == 0 {
+		return res, false, err
+	}
+	out := res.Clone()
+	out.Native[nativeServerID] = live[0].ID
+	delete(out.Native, nativeJob)
+	delete(out.Native, nativeServerName)
+	out.URI = serverURL(sc, live[0].ID)
+	return out, true, nil
 }
 
 // serverResource is the Resource of a new server id named name, of
@@ -402,6 +478,15 @@ func (a *Adapter) jobServer(ctx context.Context, res *contract.Resource) (*gophe
 }
 
 func (a *Adapter) serverStatus(ctx context.Context, res *contract.Resource) (*contract.Resource, error) {
+	res, found, err := a.resolve(ctx, res)
+	switch {
+	case err != nil:
+		return nil, err
+	case !found:
+		out := res.Clone()
+		out.State = contract.StateGone
+		return out, nil
+	}
 	sc, id, srv, err := a.jobServer(ctx, res)
 	if err != nil {
 		if !nativeerr.Settled(err) && gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
@@ -497,6 +582,13 @@ func (a *Adapter) updateServer(ctx context.Context, res *contract.Resource, req 
 	x := req.Want.IaaS // not nil: see model.Route.Update
 	if err := unsupportedIaaS(x, true); err != nil {
 		return nil, err
+	}
+	res, found, err := a.resolve(ctx, res)
+	switch {
+	case err != nil:
+		return nil, err
+	case !found:
+		return nil, &contract.Error{Kind: contract.KindNotFound, Op: "update", Err: errors.New("the job's server is gone")}
 	}
 	sc, id, srv, err := a.jobServer(ctx, res)
 	if err != nil {
@@ -595,16 +687,30 @@ func taskSuffix(task string) string {
 
 func (a *Adapter) removeServer(ctx context.Context, res *contract.Resource) error {
 	id := res.Native[nativeServerID]
-	if id == "" {
+	if id == "" && res.Native[nativeJob] == "" {
 		return nil
 	}
 	sc, err := a.s.computeClient(ctx)
 	if err != nil {
 		return err
 	}
-	err = servers.Delete(ctx, sc, id).ExtractErr()
-	if err != nil && !gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
-		return nativeErr("delete server", err)
+	ids := []string{id}
+	if id == "" {
+		// A create that went unanswered: delete what Nova made of it.
+		live, err := jobServers(ctx, sc, res.Native[nativeServerName], res.Native[nativeJob])
+		if err != nil {
+			return err
+		}
+		ids = ids[:0]
+		for _, srv := range live {
+			ids = append(ids, srv.ID)
+		}
+	}
+	for _, id := range ids {
+		err = servers.Delete(ctx, sc, id).ExtractErr()
+		if err != nil && !gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
+			return nativeErr("delete server", err)
+		}
 	}
 	return nil
 }
