@@ -402,8 +402,34 @@ func (a *Adapter) updateInstance(ctx context.Context, res *contract.Resource, re
 	if resize && action != nil {
 		return nil, &contract.Error{Kind: contract.KindUnsupported, Op: "update", Err: errors.New("one change per update: a resize or a compute action")}
 	}
+	granted := res.Granted.IaaS
+	if granted == nil {
+		granted = &csbmsg.IaaS{}
+	}
+	if err := unchangeable(x, granted, in); err != nil {
+		return nil, err
+	}
 	switch {
 	case resize:
+		// The broker hands over the update's own elements: what it does
+		// not name stays as the instance has it, its vCPUs, its memory
+		// and its AMI's architecture.
+		cur, known := a.typeByName(string(in.InstanceType))
+		if !known && granted.Compute != nil {
+			if granted.Compute.Cores != nil {
+				cur.VCPUs = int(*granted.Compute.Cores)
+			}
+			if granted.Compute.Memory != nil {
+				cur.MemoryMiB = int(*granted.Compute.Memory) * 1024
+			}
+		}
+		if n.cores == 0 {
+			n.cores = cur.VCPUs
+		}
+		if n.memMiB == 0 {
+			n.memMiB = cur.MemoryMiB
+		}
+		n.arch = instanceArch(in, granted)
 		it, ok := smallestType(a.cfg.InstanceTypes, n)
 		if !ok {
 			return nil, &contract.Error{Kind: contract.KindCapacity, Op: "resize", Err: fmt.Errorf("no instance type offers %s", n)}
@@ -461,6 +487,40 @@ func (a *Adapter) updateInstance(ctx context.Context, res *contract.Resource, re
 		return out, nil
 	}
 	return a.instanceStatus(ctx, res)
+}
+
+// instanceArch is the architecture of instance in ("" if unknown): EC2's
+// word, else what the job was granted.
+func instanceArch(in *ec2types.Instance, granted *csbmsg.IaaS) string {
+	if in.Architecture != "" {
+		return string(in.Architecture)
+	}
+	if granted.Compute != nil && granted.Compute.Architecture != nil {
+		return *granted.Compute.Architecture
+	}
+	return ""
+}
+
+// unchangeable refuses an update that names a hostname, an architecture
+// or a root storage size other than what the instance was granted: an
+// update changes none of them (the Name tag, the AMI, the root volume),
+// and the broker records the update's request as done.
+func unchangeable(x, granted *csbmsg.IaaS, in *ec2types.Instance) error {
+	uns := func(format string, args ...any) error {
+		return &contract.Error{Kind: contract.KindUnsupported, Op: "update", Err: fmt.Errorf(format, args...)}
+	}
+	if c := x.Compute; c != nil {
+		if c.Hostname != nil && (granted.Compute == nil || granted.Compute.Hostname == nil || *granted.Compute.Hostname != *c.Hostname) {
+			return uns("hostname %q: the instance's Name tag is not changed by an update", *c.Hostname)
+		}
+		if arch := instanceArch(in, granted); c.Architecture != nil && *c.Architecture != arch {
+			return uns("architecture %q: the instance runs %s (its AMI's); an update does not change it", *c.Architecture, arch)
+		}
+	}
+	if s := x.Storage; s != nil && s.Size != nil && (granted.Storage == nil || granted.Storage.Size == nil || *granted.Storage.Size != *s.Size) {
+		return uns("storage size %d GB: the root volume is not resized by an update", *s.Size)
+	}
+	return nil
 }
 
 func (a *Adapter) removeInstance(ctx context.Context, res *contract.Resource) error {
