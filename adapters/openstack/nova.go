@@ -610,8 +610,30 @@ func (a *Adapter) updateServer(ctx context.Context, res *contract.Resource, req 
 	if (resize && action != nil) || (snapshot && (resize || action != nil)) {
 		return nil, &contract.Error{Kind: contract.KindUnsupported, Op: "update", Err: errors.New("one change per update: a resize, a snapshot, or a compute action")}
 	}
+	if err := a.unchangeable(x, res, srv); err != nil {
+		return nil, err
+	}
 	switch {
 	case resize:
+		// The broker hands over the update's own elements: the sizes it
+		// does not name stay at least the server's.
+		fid, _ := srv.Flavor["id"].(string)
+		if fid == "" {
+			fid = res.Native[nativeFlavorID]
+		}
+		have, err := a.getFlavor(ctx, sc, fid)
+		if err != nil {
+			return nil, err
+		}
+		if n.cores == 0 {
+			n.cores = have.VCPUs
+		}
+		if n.ramMiB == 0 {
+			n.ramMiB = have.RAM
+		}
+		if n.diskGB == 0 {
+			n.diskGB = have.Disk
+		}
 		f, err := a.fittingFlavor(ctx, sc, "resize", n)
 		if err != nil {
 			return nil, err
@@ -662,6 +684,38 @@ func (a *Adapter) updateServer(ctx context.Context, res *contract.Resource, req 
 		return out, nil
 	}
 	return a.serverStatus(ctx, res)
+}
+
+// unchangeable refuses an update that names a hostname other than the
+// server's name, or an architecture whose image is not the server's: an
+// update changes neither (a rename or a rebuild), and the broker records
+// the update's request as done.
+func (a *Adapter) unchangeable(x *csbmsg.IaaS, res *contract.Resource, srv *servers.Server) error {
+	c := x.Compute
+	if c == nil {
+		return nil
+	}
+	uns := func(format string, args ...any) error {
+		return &contract.Error{Kind: contract.KindUnsupported, Op: "update", Err: fmt.Errorf(format, args...)}
+	}
+	if c.Hostname != nil && *c.Hostname != srv.Name {
+		return uns("hostname %q: the server is %q; an update does not rename it", *c.Hostname, srv.Name)
+	}
+	if c.Architecture != nil {
+		img, err := a.imageFor(x)
+		if err != nil {
+			return err
+		}
+		have := res.Native[nativeImageID]
+		var granted *string
+		if g := res.Granted.IaaS; g != nil && g.Compute != nil {
+			granted = g.Compute.Architecture
+		}
+		if (have != "" && img != have) || (have == "" && granted != nil && *granted != *c.Architecture) {
+			return uns("architecture %q: the server was built from another image; an update does not rebuild it", *c.Architecture)
+		}
+	}
+	return nil
 }
 
 // serverStatusKeep reads the status and keeps res's Native additions.
