@@ -194,6 +194,15 @@ func checkEC2Request(r *http.Request, id string) ([]byte, error) {
 		}
 		contract.ResetBody(r, body)
 	}
+	// Query API parameters are unique. A repeated one (in the body, or
+	// in both the query string and the body) could be read one way here
+	// and the other way by EC2: the Action checked here need not be the
+	// one EC2 runs.
+	for k, v := range params {
+		if len(v) > 1 {
+			return nil, contract.Refused("parameter %s is given %d times", k, len(v))
+		}
+	}
 	if !frontedEC2Actions[params.Get("Action")] {
 		return nil, contract.Refused("EC2 action %q goes through the broker", params.Get("Action"))
 	}
