@@ -78,10 +78,12 @@ func rewrite(r *http.Request, base, tok string) (*url.URL, error) {
 
 // swiftDeniedHeaders reach outside the job's container (ACLs that open it
 // to others, sync and versioning into other containers, temp URL keys,
-// account settings): a consumer request carrying one is refused.
+// account settings) or keep it from being removed (object versioning:
+// Swift refuses to delete a container whose versions remain): a consumer
+// request carrying one is refused.
 var swiftDeniedHeaders = []string{
 	"X-Container-Read", "X-Container-Write", "X-Container-Sync-To", "X-Container-Sync-Key",
-	"X-Versions-Location", "X-History-Location",
+	"X-Versions-Location", "X-History-Location", "X-Versions-Enabled",
 	"X-Container-Meta-Temp-Url-Key", "X-Container-Meta-Temp-Url-Key-2",
 	"X-Copy-From-Account", "Destination-Account", "X-Symlink-Target-Account",
 }

@@ -98,3 +98,27 @@ func TestSwiftFrontRefusesBulkDelete(t *testing.T) {
 		t.Fatal("a bulk delete sent on the job's container deleted another container and its object")
 	}
 }
+
+// TestSwiftFrontRefusesObjectVersioning: the route refuses the legacy
+// versioning headers (X-Versions-Location, X-History-Location) but let
+// X-Versions-Enabled through, which turns on Swift's object versioning
+// where the cluster allows it (allow_object_versioning). Swift then
+// keeps every deleted or overwritten object in a hidden versions
+// container and refuses to delete the container while versions remain
+// (object_versioning.py, handle_delete: 409), so the job's Remove,
+// which deletes the objects and then the container, failed for good.
+func TestSwiftFrontRefusesObjectVersioning(t *testing.T) {
+	sw := newBulkSwift(t)
+	a, err := New(Config{TempAuthURL: sw.srv.URL + "/auth/v1.0", TempAuthUser: "test:tester", TempAuthKey: "testing"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := &contract.Resource{Native: map[string]string{nativeKind: kindStorage, nativeContainer: "csb-job", nativeStorageURL: sw.srv.URL + "/v1/AUTH_test"}}
+	fc := &adaptertest.Fronted{T: t, Fronter: a, Resource: res, CredentialHeader: "X-Auth-Token", Credential: "consumer-token"}
+	for _, method := range []string{http.MethodPost, http.MethodPut} {
+		_, _, err := fc.Do(method, "/csb-job", map[string]string{"X-Versions-Enabled": "true"}, "")
+		if ae, ok := err.(*contract.Error); !ok || ae.Status != http.StatusForbidden {
+			t.Errorf("%s with X-Versions-Enabled: %v, want 403", method, err)
+		}
+	}
+}
