@@ -31,6 +31,7 @@ const (
 	nativeServerID         = "server_id"         // Nova server id
 	nativeJob              = "job"               // job id, on a server whose create went unanswered (no server_id)
 	nativeServerName       = "server_name"       // its name, for finding it (with nativeJob)
+	nativeProvider         = "provider"          // and its provider (csb-provider)
 	nativeFlavorID         = "flavor_id"         // Nova flavor id
 	nativeImageID          = "image_id"          // Glance image id
 	nativeWant             = "want_status"       // Nova status the last call aims for

@@ -19,7 +19,7 @@ import (
 // its recording of their answer:
 //
 //   - IaaS: the Nova server with the job's name whose csb-job metadata is
-//     the job id;
+//     the job id, made by this provider (csb-provider, see jobServers);
 //   - DSaaS: the job's container when its csb-job metadata is the job id
 //     (or, untagged, when the adapter named it after the job: the crash
 //     came between its creation and its tagging), with the job's object.
@@ -44,7 +44,7 @@ func (a *Adapter) findServer(ctx context.Context, req *contract.Request) (*contr
 	if err != nil {
 		return nil, err
 	}
-	list, err := jobServers(ctx, sc, a.serverName(req), req.JobID)
+	list, err := jobServers(ctx, sc, a.serverName(req), req.JobID, req.ProviderID)
 	if err != nil {
 		return nil, err
 	}

@@ -201,6 +201,9 @@ func (a *Adapter) provisionServer(ctx context.Context, req *contract.Request) (*
 	if req.Owner != "" && len(req.Owner) <= 255 {
 		opts.Metadata["csb-owner"] = req.Owner
 	}
+	if p := req.ProviderID; p != "" && len(p) <= 255 {
+		opts.Metadata[providerTag] = p
+	}
 	if len(a.cfg.Networks) > 0 {
 		nets := make([]servers.Network, len(a.cfg.Networks))
 		for i, id := range a.cfg.Networks {
@@ -217,7 +220,7 @@ func (a *Adapter) provisionServer(ctx context.Context, req *contract.Request) (*
 	// server all the same. Take the job's server when there is one
 	// rather than make a second. One in ERROR or being deleted (a failed
 	// attempt's, which the broker removes) is not taken.
-	live, err := jobServers(ctx, sc, name, req.JobID)
+	live, err := jobServers(ctx, sc, name, req.JobID, req.ProviderID)
 	if err != nil {
 		return nil, err
 	}
@@ -245,16 +248,24 @@ func (a *Adapter) provisionServer(ctx context.Context, req *contract.Request) (*
 		lost := serverResource(sc, x, "", f, image, name)
 		lost.URI = sc.ServiceURL("servers")
 		delete(lost.Native, nativeServerID)
-		lost.Native[nativeJob], lost.Native[nativeServerName] = req.JobID, name
+		lost.Native[nativeJob], lost.Native[nativeServerName], lost.Native[nativeProvider] = req.JobID, name, req.ProviderID
 		return lost, novaCreateErr(err)
 	}
 	return serverResource(sc, x, srv.ID, f, image, name), nil
 }
 
+// providerTag is the server metadata item that names the provider (the
+// broker's provider id) that made a server. Two providers may front the
+// same project; a job moved from one to the other keeps its id, and the
+// move removes the original: neither provider's look-up may take the
+// other's server for the job.
+const providerTag = "csb-provider"
+
 // jobServers lists the servers named name whose csb-job metadata is job,
-// leaving out deleted ones. Nova's name filter is a regular expression:
-// the name is quoted and anchored.
-func jobServers(ctx context.Context, sc *gophercloud.ServiceClient, name, job string) ([]servers.Server, error) {
+// made by provider (csb-provider; a server without the item, made before
+// servers carried it, is taken for any), leaving out deleted ones. Nova's
+// name filter is a regular expression: the name is quoted and anchored.
+func jobServers(ctx context.Context, sc *gophercloud.ServiceClient, name, job, provider string) ([]servers.Server, error) {
 	pages, err := servers.List(sc, servers.ListOpts{Name: "^" + regexp.QuoteMeta(name) + "$"}).AllPages(ctx)
 	if err != nil {
 		return nil, nativeErr("list servers", err)
@@ -265,6 +276,9 @@ func jobServers(ctx context.Context, sc *gophercloud.ServiceClient, name, job st
 	}
 	var out []servers.Server
 	for _, srv := range list {
+		if p, tagged := srv.Metadata[providerTag]; tagged && p != provider {
+			continue
+		}
 		if srv.Metadata["csb-job"] == job && srv.Status != "DELETED" && srv.Status != "SOFT_DELETED" {
 			out = append(out, srv)
 		}
@@ -284,7 +298,7 @@ func (a *Adapter) resolve(ctx context.Context, res *contract.Resource) (*contrac
 	if err != nil {
 		return nil, false, err
 	}
-	live, err := jobServers(ctx, sc, res.Native[nativeServerName], res.Native[nativeJob])
+	live, err := jobServers(ctx, sc, res.Native[nativeServerName], res.Native[nativeJob], res.Native[nativeProvider])
 	if err != nil || len(live) == 0 {
 		return res, false, err
 	}
@@ -292,6 +306,7 @@ func (a *Adapter) resolve(ctx context.Context, res *contract.Resource) (*contrac
 	out.Native[nativeServerID] = live[0].ID
 	delete(out.Native, nativeJob)
 	delete(out.Native, nativeServerName)
+	delete(out.Native, nativeProvider)
 	out.URI = serverURL(sc, live[0].ID)
 	return out, true, nil
 }
@@ -751,7 +766,7 @@ func (a *Adapter) removeServer(ctx context.Context, res *contract.Resource) erro
 	ids := []string{id}
 	if id == "" {
 		// A create that went unanswered: delete what Nova made of it.
-		live, err := jobServers(ctx, sc, res.Native[nativeServerName], res.Native[nativeJob])
+		live, err := jobServers(ctx, sc, res.Native[nativeServerName], res.Native[nativeJob], res.Native[nativeProvider])
 		if err != nil {
 			return err
 		}

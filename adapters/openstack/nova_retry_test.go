@@ -72,3 +72,50 @@ func TestNovaCreateAnswerLost(t *testing.T) {
 		}
 	})
 }
+
+// TestNovaJobServerIsThisProviders: two providers may front the same
+// project (other images, networks or flavors for other services). A
+// move hands the job to the other provider with the same job id, then
+// removes the original. Provision (and Find) must not take the original
+// provider's server for the job: the move's removal of the original
+// would delete the server the job now points at. Servers carry the
+// provider in their csb-provider metadata.
+func TestNovaJobServerIsThisProviders(t *testing.T) {
+	ctx := context.Background()
+	d := newDouble(t)
+	a := novaAdapter(t, d)
+	first, err := a.Provision(ctx, &contract.Request{JobID: "job-moved", ProviderID: "os-a", Want: adaptertest.IaaS(1, 0, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := &contract.Request{JobID: "job-moved", ProviderID: "os-b", Want: adaptertest.IaaS(1, 0, 0)}
+	if found, err := a.Find(ctx, req); err != nil || found != nil {
+		t.Fatalf("Find at the other provider: %+v %v, want nothing", found, err)
+	}
+	second, err := a.Provision(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Native[nativeServerID] == first.Native[nativeServerID] || d.inventory() != 2 {
+		t.Fatalf("the other provider's Provision took server %s of the first (inventory %d)", second.Native[nativeServerID], d.inventory())
+	}
+	if err := a.Remove(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	if st := waitReady(t, a, second); st.State != contract.StateReady {
+		t.Fatalf("the moved job's server after the original's removal: %s", st.State)
+	}
+	if found, err := a.Find(ctx, req); err != nil || found == nil || found.Native[nativeServerID] != second.Native[nativeServerID] {
+		t.Fatalf("Find at its own provider: %+v %v", found, err)
+	}
+	// A server made before servers carried the provider is still found.
+	d.mu.Lock()
+	if d.servers[second.Native[nativeServerID]].Metadata["csb-provider"] != "os-b" {
+		t.Errorf("server metadata %v, want csb-provider os-b", d.servers[second.Native[nativeServerID]].Metadata)
+	}
+	delete(d.servers[second.Native[nativeServerID]].Metadata, "csb-provider")
+	d.mu.Unlock()
+	if found, err := a.Find(ctx, req); err != nil || found == nil || found.Native[nativeServerID] != second.Native[nativeServerID] {
+		t.Fatalf("Find of a server without csb-provider: %+v %v", found, err)
+	}
+}
