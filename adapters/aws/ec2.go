@@ -3,6 +3,8 @@ package aws
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -118,6 +120,9 @@ func (a *Adapter) provisionInstance(ctx context.Context, req *contract.Request) 
 	if req.Owner != "" && utf8.RuneCountInString(req.Owner) <= maxTagValue {
 		tags = append(tags, ec2types.Tag{Key: ptr("csb-owner"), Value: ptr(req.Owner)})
 	}
+	if p := req.ProviderID; p != "" && utf8.RuneCountInString(p) <= maxTagValue {
+		tags = append(tags, ec2types.Tag{Key: ptr(providerTag), Value: ptr(p)})
+	}
 	if x.Compute != nil && x.Compute.Hostname != nil {
 		tags = append(tags, ec2types.Tag{Key: ptr("Name"), Value: x.Compute.Hostname})
 	}
@@ -128,7 +133,7 @@ func (a *Adapter) provisionInstance(ctx context.Context, req *contract.Request) 
 		MaxCount:     sdkaws.Int32(1),
 		// The job id makes RunInstances idempotent: a retried call
 		// returns the same instance instead of a second one.
-		ClientToken:       ptr(clientToken(req.JobID)),
+		ClientToken:       ptr(clientToken(req.ProviderID, req.JobID, "")),
 		TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeInstance, Tags: tags}},
 	}
 	if a.cfg.KeyName != "" {
@@ -170,7 +175,7 @@ func (a *Adapter) provisionInstance(ctx context.Context, req *contract.Request) 
 		if inst.State == nil || (inst.State.Name != ec2types.InstanceStateNameShuttingDown && inst.State.Name != ec2types.InstanceStateNameTerminated) {
 			break
 		}
-		in.ClientToken = ptr(clientToken(req.JobID + "-" + *inst.InstanceId))
+		in.ClientToken = ptr(clientToken(req.ProviderID, req.JobID, *inst.InstanceId))
 	}
 	res := a.instanceResource(x, it, inst)
 	res.Native[nativeLaunched] = a.clock.Now().UTC().Format(time.RFC3339)
@@ -218,12 +223,31 @@ func (a *Adapter) instanceResource(x *csbmsg.IaaS, it InstanceType, inst *ec2typ
 	}
 }
 
-// clientToken is the RunInstances idempotency token: at most 64 ASCII
-// characters.
-func clientToken(jobID string) string {
-	t := "csb-" + jobID
+// providerTag is the instance tag that names the provider (the broker's
+// provider id) that launched an instance. Two providers may front the
+// same account and region; a job moved from one to the other keeps its
+// id, and the move removes the original: neither provider's Find may
+// claim the other's instance for the job.
+const providerTag = "csb-provider"
+
+// clientToken is the RunInstances idempotency token of job at provider
+// ("" when the request names none), after the instance an earlier token
+// of the job names ("" for the first): csb-<job>[-<after>][-<provider
+// hash>], at most 64 ASCII characters. It names the provider for the
+// reason providerTag does: EC2 would hand the other provider the
+// original's instance.
+func clientToken(provider, job, after string) string {
+	t := "csb-" + job
+	if after != "" {
+		t += "-" + after
+	}
+	if provider != "" {
+		sum := sha256.Sum256([]byte(provider))
+		t += "-" + hex.EncodeToString(sum[:4])
+	}
 	if len(t) > 64 {
-		t = t[:64]
+		sum := sha256.Sum256([]byte(t))
+		t = "csb-" + hex.EncodeToString(sum[:])[:60]
 	}
 	return t
 }

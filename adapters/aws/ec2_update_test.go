@@ -77,3 +77,50 @@ func TestEC2UpdateKeepsWhatItDoesNotName(t *testing.T) {
 		t.Fatalf("type %s after refused updates", d.instance(id).Type)
 	}
 }
+
+// TestEC2JobInstanceIsThisProviders: two providers may front the same
+// account and region (other subnets, images or instance types). A move
+// hands the job to the other provider with the same job id, then removes
+// the original. RunInstances with the job's client token at the other
+// provider handed back the original's instance (or, with other
+// parameters, failed with IdempotentParameterMismatch), and Find there
+// claimed it: the move's removal of the original then terminated the
+// instance the job pointed at. The token and the csb-provider tag name
+// the provider.
+func TestEC2JobInstanceIsThisProviders(t *testing.T) {
+	d := newEC2Double(t)
+	a := ec2Adapter(t, d)
+	ctx := context.Background()
+	first, err := a.Provision(ctx, &contract.Request{JobID: "job-moved", ProviderID: "aws-a", Want: adaptertest.IaaS(1, 0, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := &contract.Request{JobID: "job-moved", ProviderID: "aws-b", Want: adaptertest.IaaS(1, 0, 0)}
+	if found, err := a.Find(ctx, req); err != nil || found != nil {
+		t.Fatalf("Find at the other provider: %+v %v, want nothing", found, err)
+	}
+	second, err := a.Provision(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Native[nativeInstanceID] == first.Native[nativeInstanceID] || d.inventory() != 2 {
+		t.Fatalf("the other provider's Provision got instance %s of the first (inventory %d)", second.Native[nativeInstanceID], d.inventory())
+	}
+	if tags := d.instance(second.Native[nativeInstanceID]).Tags; tags["csb-provider"] != "aws-b" {
+		t.Fatalf("tags %v, want csb-provider aws-b", tags)
+	}
+	// Retried at its provider, Provision still gets its own instance.
+	again, err := a.Provision(ctx, req)
+	if err != nil || again.Native[nativeInstanceID] != second.Native[nativeInstanceID] {
+		t.Fatalf("retried provisioning: %v %v", again, err)
+	}
+	if err := a.Remove(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	if found, err := a.Find(ctx, req); err != nil || found == nil || found.Native[nativeInstanceID] != second.Native[nativeInstanceID] {
+		t.Fatalf("Find at its own provider: %+v %v", found, err)
+	}
+	if st := waitReady(t, a, second); st.State != contract.StateReady {
+		t.Fatalf("the moved job's instance after the original's removal: %s", st.State)
+	}
+}

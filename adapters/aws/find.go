@@ -18,7 +18,8 @@ import (
 // for the broker's reconciliation of a crash between Provision's calls and
 // its recording of their answer:
 //
-//   - IaaS: the instance tagged csb-job with the job id (not terminated);
+//   - IaaS: the instance tagged csb-job with the job id (not terminated)
+//     and csb-provider with this provider (see providerTag);
 //   - DSaaS: the bucket the adapter named after the job, with the job's
 //     object. A bucket the request names cannot be told from someone
 //     else's (S3-compatible stores need not keep bucket tags), so it is
@@ -49,7 +50,7 @@ func (a *Adapter) findInstance(ctx context.Context, req *contract.Request) (*con
 	}
 	for _, r := range out.Reservations {
 		for _, inst := range r.Instances {
-			if inst.InstanceId == nil {
+			if inst.InstanceId == nil || !launchedBy(&inst, req.ProviderID) {
 				continue
 			}
 			it, ok := a.typeByName(string(inst.InstanceType))
@@ -97,6 +98,18 @@ func (a *Adapter) findBucket(ctx context.Context, req *contract.Request) (*contr
 		}
 	}
 	return res, nil
+}
+
+// launchedBy reports whether inst was launched by provider: its
+// csb-provider tag names it, or it has none (launched before instances
+// carried it).
+func launchedBy(inst *ec2types.Instance, provider string) bool {
+	for _, t := range inst.Tags {
+		if t.Key != nil && *t.Key == providerTag {
+			return t.Value != nil && *t.Value == provider
+		}
+	}
+	return true
 }
 
 var _ contract.Finder = (*Adapter)(nil)

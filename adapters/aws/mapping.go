@@ -28,7 +28,7 @@ var Mapping = []Field{
 	{CSB: "IaaS/storage/action online, offline, backup, snapshot", Native: "—", Note: "unsupported"},
 	{CSB: "IaaS/network, NetworkInterface", Native: "`privateIpAddress`, `networkInterfaceSet[0].macAddress`, `subnetId`", Note: "grant: address/ip, mac, subnet as VLANlabel, dynamic allocation"},
 	{CSB: "IaaS/network/action, Link (OVF)", Native: "—", Note: "unsupported"},
-	{CSB: "(job)", Native: "`ClientToken` csb-<job> (csb-<job>-<id> after the token's instance <id> terminated), tags csb-job and csb-owner", Note: "RunInstances is idempotent per job; Find traces an instance, or a bucket the adapter named, to its job after a crash (a bucket the request names is never claimed)"},
+	{CSB: "(job)", Native: "`ClientToken` csb-<job>[-<provider hash>] (csb-<job>-<id>[-<provider hash>] after the token's instance <id> terminated), tags csb-job, csb-owner and csb-provider", Note: "RunInstances is idempotent per job and provider (another provider fronting the same account and region gets its own instance, which a move needs); Find traces an instance, or a bucket the adapter named, to its job after a crash (a bucket the request names is never claimed)"},
 	{CSB: "DSaaS/ContainerObject/objectID", Native: "bucket", Note: "default `<name_prefix><job id>` made a valid bucket name; must not exist yet (never adopted)"},
 	{CSB: "DSaaS/ContainerObject/metadata", Native: "—", Note: "S3 buckets carry no user metadata: unsupported"},
 	{CSB: "DSaaS/ContainerObject/objectURI, parentURI", Native: "bucket URL, endpoint", Note: "grant only"},
