@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/caddy-csb/caddy-csb/adapters/ovf"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/broker/placement"
 )
 
 func TestOVFOptionErrors(t *testing.T) {
@@ -53,5 +55,22 @@ func TestOVFExpanderFromApp(t *testing.T) {
 	_, err := a.OVFExpander().Expand(context.Background(), csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Link: &csbmsg.Link{Rel: "ovf", Href: "https://169.254.169.254/latest/"}}})
 	if !errors.Is(err, ovf.ErrHostNotAllowed) {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// TestOVFUnsupportedIs420: a descriptor the draft's request cannot
+// express (two virtual systems) is refused with the draft's 420, as the
+// OVF adapter's README says; a malformed one stays 400 (the engine's
+// answer to any other expansion error). Create answered every expansion
+// error with 400.
+func TestOVFUnsupportedIs420(t *testing.T) {
+	unsupported := &ovf.Error{Href: "http://x/a.ovf", Err: fmt.Errorf("%w: two virtual systems", ovf.ErrUnsupported)}
+	var re *placement.RequestError
+	if err := ovfRefusal(unsupported); !errors.As(err, &re) || re.Status != csbmsg.StatusUnsupported || !strings.Contains(re.Reason, "two virtual systems") {
+		t.Fatalf("unsupported descriptor: %v, want a 420 naming it", err)
+	}
+	malformed := &ovf.Error{Href: "http://x/a.ovf", Err: ovf.ErrMalformed}
+	if err := ovfRefusal(malformed); errors.As(err, &re) || !errors.Is(err, ovf.ErrMalformed) {
+		t.Fatalf("malformed descriptor: %v, want the error as it is", err)
 	}
 }

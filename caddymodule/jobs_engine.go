@@ -14,6 +14,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/caddy-csb/caddy-csb/adapters/ovf"
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
 	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
@@ -126,7 +127,7 @@ func (a *App) provisionConsumer(ctx caddy.Context) error {
 		tun.Expand = func(ctx context.Context, req *csbmsg.ServiceRequest) error {
 			out, err := exp.Expand(ctx, *req)
 			if err != nil {
-				return err
+				return ovfRefusal(err)
 			}
 			*req = out
 			return nil
@@ -229,4 +230,15 @@ func (a *App) providerPrices() map[string]float64 {
 		}
 	}
 	return out
+}
+
+// ovfRefusal is the answer to a request whose OVF descriptor could not
+// be expanded: the draft's 420 for a descriptor a CSB request cannot
+// express (ovf.ErrUnsupported), as adapters/ovf's README says; fetch
+// refusals and malformed descriptors stay the engine's 400.
+func ovfRefusal(err error) error {
+	if errors.Is(err, ovf.ErrUnsupported) {
+		return &placement.RequestError{Status: csbmsg.StatusUnsupported, Reason: err.Error()}
+	}
+	return err
 }

@@ -38,6 +38,11 @@ func TestAuditOVFThroughTheBroker(t *testing.T) {
 	images := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fetched.Add(1)
 		w.Header().Set("Content-Type", "application/ovf+xml")
+		if r.URL.Path == "/two.ovf" {
+			// Two virtual systems: not one CSB request's compute.
+			w.Write(bytes.Replace(descriptor, []byte("</Envelope>"), []byte(`<VirtualSystemCollection ovf:id="c"><VirtualSystem ovf:id="x"/></VirtualSystemCollection></Envelope>`), 1))
+			return
+		}
 		w.Write(descriptor)
 	}))
 	t.Cleanup(images.Close)
@@ -149,7 +154,19 @@ http://127.0.0.1:%d {
 		t.Fatalf("disallowed host: status %d %q", r.Status, r.Reason)
 	}
 	t.Logf("disallowed host: status %d %q", r.Status, r.Reason)
+	if r.Status != csbmsg.StatusSyntaxError {
+		t.Errorf("disallowed host: status %d, want 400", r.Status)
+	}
 	if n := fetched.Load(); n != 1 {
 		t.Fatalf("descriptor fetched %d times", n)
+	}
+
+	// A descriptor the draft's request cannot express: 420, nothing made.
+	r = create(images.URL + "/two.ovf")
+	if r.Status != csbmsg.StatusUnsupported || r.JobInfo != nil || !strings.Contains(r.Reason, "virtual systems") {
+		t.Fatalf("two virtual systems: status %d %q, want 420 naming them", r.Status, r.Reason)
+	}
+	if small.Inventory() != 0 {
+		t.Fatalf("small provider holds %d entities after a refused create", small.Inventory())
 	}
 }
