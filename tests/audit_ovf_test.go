@@ -109,9 +109,9 @@ http://127.0.0.1:%d {
 }
 `, iu.Host, small.URL, service("small", 1), big.URL, service("big", 8), port, hash))
 
-	create := func(href string) *csbmsg.ServiceResponse {
+	createReq := func(sr *csbmsg.ServiceRequest) *csbmsg.ServiceResponse {
 		t.Helper()
-		body := consumerBody(t, &csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Link: &csbmsg.Link{Rel: "ovf", Href: href}}})
+		body := consumerBody(t, sr)
 		req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("http://127.0.0.1:%d/csb/consumer", port), bytes.NewReader(body))
 		req.Header.Set("Content-Type", csbmsg.ConsumerMediaType)
 		req.SetBasicAuth("alice", testUsers["alice"])
@@ -126,6 +126,10 @@ http://127.0.0.1:%d {
 			t.Fatalf("HTTP %d %v\n%s", resp.StatusCode, err, data)
 		}
 		return msg.Response
+	}
+	create := func(href string) *csbmsg.ServiceResponse {
+		t.Helper()
+		return createReq(&csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Link: &csbmsg.Link{Rel: "ovf", Href: href}}})
 	}
 
 	r := create(images.URL + "/appliance.ovf")
@@ -165,6 +169,16 @@ http://127.0.0.1:%d {
 	r = create(images.URL + "/two.ovf")
 	if r.Status != csbmsg.StatusUnsupported || r.JobInfo != nil || !strings.Contains(r.Reason, "virtual systems") {
 		t.Fatalf("two virtual systems: status %d %q, want 420 naming them", r.Status, r.Reason)
+	}
+	if small.Inventory() != 0 {
+		t.Fatalf("small provider holds %d entities after a refused create", small.Inventory())
+	}
+
+	// A Link of another rel: no adapter reads it, and the broker reads
+	// only OVF descriptors, so it is refused, not dropped.
+	r = createReq(&csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Compute: &csbmsg.Compute{Cores: u64(1)}, Link: &csbmsg.Link{Rel: "image", Href: images.URL + "/appliance.ovf"}}})
+	if r.Status != csbmsg.StatusUnsupported || r.JobInfo != nil || !strings.Contains(r.Reason, `rel "image"`) {
+		t.Fatalf("a Link of rel image: status %d %q, want 420 naming it", r.Status, r.Reason)
 	}
 	if small.Inventory() != 0 {
 		t.Fatalf("small provider holds %d entities after a refused create", small.Inventory())

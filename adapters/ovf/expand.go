@@ -55,16 +55,21 @@ func (e *Expander) Descriptor(req csbmsg.ServiceRequest) (string, bool) {
 	if req.IaaS == nil || req.IaaS.Link == nil || req.IaaS.Link.Href == "" {
 		return "", false
 	}
-	rels := e.Rels
-	if len(rels) == 0 {
-		rels = []string{DefaultRel}
-	}
-	for _, r := range rels {
+	for _, r := range e.RelNames() {
 		if strings.EqualFold(strings.TrimSpace(req.IaaS.Link.Rel), r) {
 			return req.IaaS.Link.Href, true
 		}
 	}
 	return "", false
+}
+
+// RelNames returns the Link rels that name an OVF descriptor: Rels, or
+// DefaultRel.
+func (e *Expander) RelNames() []string {
+	if len(e.Rels) == 0 {
+		return []string{DefaultRel}
+	}
+	return e.Rels
 }
 
 // Expand fetches and reads the descriptor a request's IaaS Link points to
