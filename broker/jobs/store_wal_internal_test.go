@@ -41,6 +41,40 @@ func TestStoreWALHoldDuringSettleIsKept(t *testing.T) {
 	}
 }
 
+// An announce that settles a logged job while a deferred write of it is
+// held without its record (holdBehind: the await's answer that the job
+// is in progress, between a create's outcome and its worker's catchUp)
+// writes the older record the log holds. It used to write it under the
+// newer Rev, so that the settle of the record the worker encoded then
+// was passed over as written already: the job's file kept the older
+// record (the create's outcome lost).
+func TestStoreWALBehindSettleKeepsTheNewerRecord(t *testing.T) {
+	st, m := walManager(t)
+	ctx := context.Background()
+	w := m.wal
+	const id = "behindjob0000000000001"
+	w.start(id)
+	w.hold(id, 1, []byte(`{"rev":1}`))
+	if !w.holdBehind(id, 2) {
+		t.Fatal("the deferred write was not held behind")
+	}
+	// The await's announce: the log holds rev 1 only.
+	if err := w.settle(ctx, id, false); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := st.Load(ctx, jobKey(id)); string(got) != `{"rev":1}` {
+		t.Fatalf("job file %q after the announce, want rev 1", got)
+	}
+	// The worker encodes rev 2 (catchUp) and settles.
+	w.hold(id, 2, []byte(`{"rev":2}`))
+	if err := w.settle(ctx, id, true); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := st.Load(ctx, jobKey(id)); err != nil || string(got) != `{"rev":2}` {
+		t.Fatalf("job file %q %v, want the record the worker encoded", got, err)
+	}
+}
+
 // A reconciliation of the job index that starts while a create's record
 // is still only in this process's log (its job file not yet written)
 // keeps the job: the admin listing and the jobs-by-state gauge do not

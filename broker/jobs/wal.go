@@ -89,8 +89,10 @@ type walReq struct {
 
 // walJob is what the log knows of one unsettled job of this instance.
 type walJob struct {
-	rev       uint64
-	data      []byte
+	rev  uint64
+	data []byte
+	// drev is data's Rev: rev, unless the job is behind (then older).
+	drev      uint64
 	files     map[string]bool // log files holding its records
 	announced bool            // writes go to the job's file from now on
 	// behind: the job has changed since data (rev is the change's) and
@@ -162,7 +164,7 @@ func (w *jobWAL) hold(id string, rev uint64, data []byte) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if j, ok := w.jobs[id]; ok && rev >= j.rev {
-		j.rev, j.data, j.behind = rev, data, false
+		j.rev, j.drev, j.data, j.behind = rev, rev, data, false
 	}
 }
 
@@ -223,7 +225,7 @@ func (w *jobWAL) append(id string, rev uint64, data []byte) error {
 			if err == nil {
 				if j, ok := w.jobs[b.rec.ID]; ok {
 					if b.rec.Rev >= j.rev {
-						j.rev, j.data, j.behind = b.rec.Rev, b.rec.Job, false
+						j.rev, j.drev, j.data, j.behind = b.rec.Rev, b.rec.Rev, b.rec.Job, false
 					}
 					j.files[key] = true
 					if w.files[key] == nil {
@@ -316,6 +318,11 @@ func (w *jobWAL) store(ctx context.Context, id string, rev uint64, data []byte) 
 // then on routes the job's writes there (announce); with forget it also
 // stops tracking the job (its lock is being released). The log files
 // whose jobs are all settled are deleted.
+//
+// The record is written with its own Rev: a job behind (holdBehind) has
+// a newer Rev than the record the log holds, and the settle of the
+// record its worker encodes later (catchUp) must not be passed over as
+// written already.
 func (w *jobWAL) settle(ctx context.Context, id string, forget bool) error {
 	w.mu.Lock()
 	j, ok := w.jobs[id]
@@ -324,7 +331,7 @@ func (w *jobWAL) settle(ctx context.Context, id string, forget bool) error {
 		return nil
 	}
 	j.announced = true
-	rev, data := j.rev, j.data
+	rev, data := j.drev, j.data
 	w.mu.Unlock()
 	if data != nil {
 		if err := w.store(ctx, id, rev, data); err != nil {
@@ -449,7 +456,7 @@ func (w *jobWAL) retry(ctx context.Context) {
 	var todo []pending
 	for id, j := range w.jobs {
 		if j.announced && j.data != nil {
-			todo = append(todo, pending{id, j.rev, j.data})
+			todo = append(todo, pending{id, j.drev, j.data})
 		}
 	}
 	w.mu.Unlock()
