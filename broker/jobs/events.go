@@ -9,7 +9,11 @@ package jobs
 // are announced only once the record that carries them is stored, so the
 // numbers are gapless, increase with every event of the job, and survive
 // restarts and cluster hand-overs: a receiver orders a job's events by
-// Seq. Events are announced by the process that wrote the record.
+// Seq. Events are announced by the process that wrote the record. Those
+// of a write a new job's log holds in memory (wal.go's deferred writes)
+// wait with it, and are announced once a record that carries them is
+// stored, before the job's later ones; a job dropped before (a create
+// answered as failed) announces none of them.
 //
 // The outbox. Observers hear an event once its record is stored; an
 // observer's own writes (the webhook deliveries) come after, and a
@@ -222,40 +226,69 @@ func (m *Manager) Observe(fn func(Event)) (cancel func()) {
 	}
 }
 
-// emit announces evs (the events one save stored, in order) to the
+// emit announces evs (the events stored, in order: those a save's
+// record carries, after the held ones of earlier deferred writes) to the
 // observers, and hands those stamped for it to the Outbox. A hand-over
 // that fails leaves the event, and the job's later ones, in the record's
 // outbox, so that its deliveries are stored before theirs: the next
-// write of the job or a reaper pass hands them over in order.
-func (m *Manager) emit(evs []Event) {
-	if len(evs) == 0 {
+// write of the job or a reaper pass hands them over in order; so does an
+// event with recipients not stamped for it (it waits for an earlier one).
+func (m *Manager) emit(evs ...[]Event) {
+	n := 0
+	for _, b := range evs {
+		n += len(b)
+	}
+	if n == 0 {
 		return
 	}
 	h := &m.events
 	h.mu.RLock()
 	o := h.outbox
-	for _, ev := range evs {
-		for _, fn := range h.fns {
-			fn(ev)
+	for _, b := range evs {
+		for _, ev := range b {
+			for _, fn := range h.fns {
+				fn(ev)
+			}
 		}
 	}
 	h.mu.RUnlock()
 	if o == nil {
 		return
 	}
-	for _, ev := range evs {
-		if ev.state == nil {
-			continue
+	for _, b := range evs {
+		for _, ev := range b {
+			if ev.state == nil {
+				if len(ev.To) > 0 {
+					return
+				}
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), outboxTimeout)
+			err := o.Deliver(ctx, ev, false)
+			cancel()
+			if err != nil {
+				m.logger.Warn("storing a job event's deliveries; kept in the job's outbox", zapStr("job_id", ev.JobID), zap.Uint64("seq", ev.Seq), zapErr(err))
+				return
+			}
+			ev.state.handed = max(ev.state.handed, ev.Seq)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), outboxTimeout)
-		err := o.Deliver(ctx, ev, false)
-		cancel()
-		if err != nil {
-			m.logger.Warn("storing a job event's deliveries; kept in the job's outbox", zapStr("job_id", ev.JobID), zap.Uint64("seq", ev.Seq), zapErr(err))
-			return
-		}
-		ev.state.handed = max(ev.state.handed, ev.Seq)
 	}
+}
+
+// heard returns evs if anybody hears job events (an observer or the
+// Outbox), else nil: a deferred write's events are held for their
+// announcement (wal.go) only when it has an audience.
+func (m *Manager) heard(evs []Event) []Event {
+	if len(evs) == 0 {
+		return nil
+	}
+	h := &m.events
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if len(h.fns) == 0 && h.outbox == nil {
+		return nil
+	}
+	return evs
 }
 
 // ProviderHealth announces a change of a provider's health mark (the
@@ -326,16 +359,26 @@ func (m *Manager) stampEvents(j *Job) ([]Event, func()) {
 // not be: it stays, with those after it, and the events of this write
 // wait behind it (held). Without an Outbox, the entries stay for a
 // process that has one.
+//
+// The entries of events not announced yet (a deferred write's, held with
+// the job until a record that carries them is stored, wal.go) stay too:
+// handed over now, their deliveries could be stored for a record that
+// never is. They are handed over when they are announced, after the
+// write, before this write's events.
 func (m *Manager) settleOutbox(j *Job, o Outbox) (held bool) {
 	if len(j.Events.Outbox) == 0 {
 		return false
+	}
+	var waiting uint64
+	if m.wal != nil {
+		waiting = m.wal.waitingFrom(j.ID)
 	}
 	var keep []Event
 	for _, ev := range j.Events.Outbox {
 		switch {
 		case ev.Seq <= j.Events.handed:
 			continue
-		case o == nil || held:
+		case o == nil || held || waiting > 0 && ev.Seq >= waiting:
 			keep = append(keep, ev)
 			continue
 		}

@@ -28,3 +28,14 @@ func (m *Manager) RetryNewLock(id string) {
 // WALOrphanAge is walOrphanAge: how long a peer leaves a live instance's
 // job log file alone.
 const WALOrphanAge = walOrphanAge
+
+// WaitWork waits until the background work on job id, if any runs, has
+// ended and released the job's lock.
+func (m *Manager) WaitWork(id string) {
+	m.mu.Lock()
+	done := m.running[id]
+	m.mu.Unlock()
+	if done != nil {
+		<-done
+	}
+}

@@ -60,20 +60,22 @@ func validID(id string) bool {
 	return true
 }
 
-// save writes the job to the store and the cache. The caller holds the
-// job's lock (or the job is new and not yet visible).
+// save writes the job to the store and the cache, and announces its
+// events once the record is stored. The caller holds the job's lock (or
+// the job is new and not yet visible).
 func (m *Manager) save(ctx context.Context, j *Job) error {
 	j.Rev++
 	j.Updated = m.now()
 	m.accrue(j)
 	evs, undo := m.stampEvents(j)
-	if j.deferWrite && m.wal != nil && m.wal.holdBehind(j.ID, j.Rev) {
+	if j.deferWrite && m.wal != nil && m.wal.holdBehind(j.ID, j.Rev, m.heard(evs)) {
 		// A deferred write of a job nobody knows of yet: the record is
 		// encoded once, by the job's worker, before its settle
 		// (catchUp); meanwhile readers get the job's previous record.
+		// Its events are held with it: they are announced once a
+		// record that carries them is stored (wal.go).
 		j.deferWrite = false
 		m.forget(j.ID)
-		m.emit(evs)
 		m.notify(j)
 		return nil
 	}
@@ -82,7 +84,8 @@ func (m *Manager) save(ctx context.Context, j *Job) error {
 		undo()
 		return err
 	}
-	if err := m.storeRecord(ctx, j, data); err != nil {
+	held, err := m.storeRecord(ctx, j, data, evs)
+	if err != nil {
 		undo()
 		return err
 	}
@@ -96,7 +99,15 @@ func (m *Manager) save(ctx context.Context, j *Job) error {
 		m.live[j.ID] = data
 	}
 	m.mu.Unlock()
-	m.emit(evs)
+	if !held {
+		// The record carries the events held of the job's deferred
+		// writes (wal.go): they come first.
+		var earlier []Event
+		if m.wal != nil {
+			earlier = m.wal.takeEvents(j.ID, j.Events.Seq)
+		}
+		m.emit(earlier, evs)
+	}
 	m.notify(j)
 	return nil
 }
@@ -113,7 +124,7 @@ func (m *Manager) catchUp(j *Job) {
 		m.logger.Error("encoding job", zap.String("job_id", j.ID), zap.Error(err))
 		return
 	}
-	m.wal.hold(j.ID, j.Rev, data)
+	m.wal.hold(j.ID, j.Rev, j.Events.Seq, data, nil)
 	m.mu.Lock()
 	if _, ok := m.running[j.ID]; ok {
 		m.live[j.ID] = data

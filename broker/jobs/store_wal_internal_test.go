@@ -23,16 +23,16 @@ func TestStoreWALHoldDuringSettleIsKept(t *testing.T) {
 	w := m.wal
 	const id = "heldjob000000000000001"
 	w.start(id)
-	w.hold(id, 1, []byte(`{"rev":1}`))
+	w.hold(id, 1, 0, []byte(`{"rev":1}`), nil)
 	// The announce's settle read rev 1 and wrote it; before it released
 	// the job, the worker held rev 2.
 	if err := w.store(ctx, id, 1, []byte(`{"rev":1}`)); err != nil {
 		t.Fatal(err)
 	}
-	w.hold(id, 2, []byte(`{"rev":2}`))
+	w.hold(id, 2, 0, []byte(`{"rev":2}`), nil)
 	w.release(id, false, 1)
 	// The worker's settle once its work is done.
-	if err := w.settle(ctx, id, true); err != nil {
+	if err := w.settle(ctx, id, true, true); err != nil {
 		t.Fatal(err)
 	}
 	got, err := st.Load(ctx, jobKey(id))
@@ -54,20 +54,20 @@ func TestStoreWALBehindSettleKeepsTheNewerRecord(t *testing.T) {
 	w := m.wal
 	const id = "behindjob0000000000001"
 	w.start(id)
-	w.hold(id, 1, []byte(`{"rev":1}`))
-	if !w.holdBehind(id, 2) {
+	w.hold(id, 1, 0, []byte(`{"rev":1}`), nil)
+	if !w.holdBehind(id, 2, nil) {
 		t.Fatal("the deferred write was not held behind")
 	}
 	// The await's announce: the log holds rev 1 only.
-	if err := w.settle(ctx, id, false); err != nil {
+	if err := w.settle(ctx, id, false, false); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := st.Load(ctx, jobKey(id)); string(got) != `{"rev":1}` {
 		t.Fatalf("job file %q after the announce, want rev 1", got)
 	}
 	// The worker encodes rev 2 (catchUp) and settles.
-	w.hold(id, 2, []byte(`{"rev":2}`))
-	if err := w.settle(ctx, id, true); err != nil {
+	w.hold(id, 2, 0, []byte(`{"rev":2}`), nil)
+	if err := w.settle(ctx, id, true, true); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := st.Load(ctx, jobKey(id)); err != nil || string(got) != `{"rev":2}` {
@@ -85,7 +85,7 @@ func TestIndexReconcileKeepsLoggedJobs(t *testing.T) {
 	<-m.IndexReady()
 	const logged, purged = "loggedjob0000000000001", "purgedjob0000000000001"
 	m.wal.start(logged)
-	m.wal.hold(logged, 1, []byte(`{"id":"`+logged+`","rev":1}`))
+	m.wal.hold(logged, 1, 0, []byte(`{"id":"`+logged+`","rev":1}`), nil)
 	now := time.Now()
 	m.indexJob(&Job{ID: logged, Owner: "alice", Status: StatusSuccess, Created: now, Rev: 1})
 	m.indexJob(&Job{ID: purged, Owner: "bob", Status: StatusSuccess, Created: now, Rev: 1})

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -52,6 +53,21 @@ import (
 // a dead instance left in flight. A settle that fails keeps the job in
 // the log: its creator retries at its next reaper pass, and this
 // process's reads of the job find the log's record.
+//
+// Events. A job's events are announced once the record that carries them
+// is stored (events.go). Those of a deferred write, held in memory with
+// its record or without it (hold, holdBehind), are held too, with the
+// job (walJob.events), and announced by whoever holds the job's lock
+// once a record that carries them is stored: the job's next write (its
+// log append, or its file once announced), its worker's settle, or the
+// reaper's retry of a failed settle, always before the events of a later
+// write. An announce's settle (the await's, on the request's goroutine
+// while the worker holds the job) stores the record and leaves its
+// events to the worker's next write or settle: the job's events are
+// announced by one goroutine at a time, in order, and only the worker
+// touches the job's in-memory outbox state (EventState.handed). The
+// events of a job dropped (a create answered as failed) are discarded
+// with it.
 
 const walPrefix = "csb/jobs/wal/" // csb/jobs/wal/<instance>.<seq>: a batch of job records
 
@@ -84,6 +100,7 @@ type walRecord struct {
 
 type walReq struct {
 	rec  walRecord
+	seq  uint64 // the Seq of the record's last event (Events.Seq)
 	done chan error
 }
 
@@ -91,14 +108,20 @@ type walReq struct {
 type walJob struct {
 	rev  uint64
 	data []byte
-	// drev is data's Rev: rev, unless the job is behind (then older).
-	drev      uint64
-	files     map[string]bool // log files holding its records
-	announced bool            // writes go to the job's file from now on
+	// drev is data's Rev: rev, unless the job is behind (then older);
+	// dseq is the Seq of data's last event.
+	drev, dseq uint64
+	files      map[string]bool // log files holding its records
+	announced  bool            // writes go to the job's file from now on
 	// behind: the job has changed since data (rev is the change's) and
 	// its worker has not encoded it yet (holdBehind); the worker does
 	// before it settles the job (Manager.catchUp).
 	behind bool
+	// events are the events of the job's deferred writes not announced
+	// yet, in order (see the top of this file); stored is the Seq of the
+	// last event of the newest record a settle stored (or logged).
+	events []Event
+	stored uint64
 }
 
 // jobWAL is a manager's log.
@@ -118,6 +141,10 @@ type jobWAL struct {
 	// creates' settles queue behind others').
 	settling store.LockQueue
 	settled  map[string]uint64
+
+	// waiting counts the jobs with events held (walJob.events), so that
+	// a write finds none without taking mu.
+	waiting atomic.Int64
 }
 
 func newJobWAL(m *Manager) *jobWAL {
@@ -159,13 +186,83 @@ const walWriters = 4
 
 // hold keeps a record of a logged job in memory: the job's next log
 // append or its settle writes it (Config.GroupCommit's deferred writes:
-// the pending record, and a create's outcome).
-func (w *jobWAL) hold(id string, rev uint64, data []byte) {
+// the pending record, and a create's outcome). seq is the Seq of its
+// last event; evs, the events of the write, are held until a record that
+// carries them is stored (see the top of this file).
+func (w *jobWAL) hold(id string, rev, seq uint64, data []byte, evs []Event) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if j, ok := w.jobs[id]; ok && rev >= j.rev {
-		j.rev, j.drev, j.data, j.behind = rev, rev, data, false
+	j, ok := w.jobs[id]
+	if !ok {
+		return
 	}
+	if rev >= j.rev {
+		j.rev, j.drev, j.dseq, j.data, j.behind = rev, rev, seq, data, false
+	}
+	w.keepEvents(j, evs)
+}
+
+// keepEvents holds evs with job j until a record that carries them is
+// stored. Called with w.mu held.
+func (w *jobWAL) keepEvents(j *walJob, evs []Event) {
+	switch {
+	case len(evs) == 0:
+	case len(j.events) == 0:
+		w.waiting.Add(1)
+		j.events = evs
+	default:
+		j.events = append(j.events, evs...)
+	}
+}
+
+// dropEvents discards the events held with job j. Called with w.mu held.
+func (w *jobWAL) dropEvents(j *walJob) {
+	if len(j.events) > 0 {
+		w.waiting.Add(-1)
+	}
+	j.events = nil
+}
+
+// takeEvents returns, and stops holding, the events held with job id
+// that a stored record carries: those up to Seq upTo, or up to the last
+// event of the newest record a settle stored. The caller holds the job's
+// lock (its events are announced in order, by one goroutine at a time)
+// and announces them at once (Manager.emit), before any later event of
+// the job.
+func (w *jobWAL) takeEvents(id string, upTo uint64) []Event {
+	if w.waiting.Load() == 0 {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	j, ok := w.jobs[id]
+	if !ok || len(j.events) == 0 {
+		return nil
+	}
+	upTo = max(upTo, j.stored)
+	n := 0
+	for n < len(j.events) && j.events[n].Seq <= upTo {
+		n++
+	}
+	out := j.events[:n:n]
+	if j.events = j.events[n:]; len(j.events) == 0 {
+		w.dropEvents(j)
+	}
+	return out
+}
+
+// waitingFrom returns the Seq of the first event held with job id, or 0
+// when none is: that event and the later ones are not announced yet.
+func (w *jobWAL) waitingFrom(id string) uint64 {
+	if w.waiting.Load() == 0 {
+		return 0
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if j, ok := w.jobs[id]; ok && len(j.events) > 0 {
+		return j.events[0].Seq
+	}
+	return 0
 }
 
 // holdBehind notes a deferred write of a logged job without its record:
@@ -175,8 +272,9 @@ func (w *jobWAL) hold(id string, rev uint64, data []byte) {
 // record as usual, when the log holds no record of the job to stand in
 // for it meanwhile (readers of the job and an early settle, the answer
 // that a job is still in progress, use the older record) or the job is
-// no longer logged.
-func (w *jobWAL) holdBehind(id string, rev uint64) bool {
+// no longer logged. The write's events, evs, are held with the job when
+// it returns true.
+func (w *jobWAL) holdBehind(id string, rev uint64, evs []Event) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	j, ok := w.jobs[id]
@@ -184,6 +282,7 @@ func (w *jobWAL) holdBehind(id string, rev uint64) bool {
 		return false
 	}
 	j.rev, j.behind = rev, true
+	w.keepEvents(j, evs)
 	return true
 }
 
@@ -202,9 +301,9 @@ func (w *jobWAL) isBehind(id string) bool {
 // the records queued during that write, and so on). A job has one append
 // at a time, so its records reach the log in order; a replay takes the
 // newest by Rev whatever the file. It returns once the record's file is
-// stored.
-func (w *jobWAL) append(id string, rev uint64, data []byte) error {
-	r := &walReq{rec: walRecord{ID: id, Rev: rev, Job: data}, done: make(chan error, 1)}
+// stored. seq is the Seq of the record's last event.
+func (w *jobWAL) append(id string, rev, seq uint64, data []byte) error {
+	r := &walReq{rec: walRecord{ID: id, Rev: rev, Job: data}, seq: seq, done: make(chan error, 1)}
 	w.mu.Lock()
 	w.queue = append(w.queue, r)
 	if w.writers >= walWriters {
@@ -225,7 +324,7 @@ func (w *jobWAL) append(id string, rev uint64, data []byte) error {
 			if err == nil {
 				if j, ok := w.jobs[b.rec.ID]; ok {
 					if b.rec.Rev >= j.rev {
-						j.rev, j.drev, j.data, j.behind = b.rec.Rev, b.rec.Rev, b.rec.Job, false
+						j.rev, j.drev, j.dseq, j.data, j.behind = b.rec.Rev, b.rec.Rev, b.seq, b.rec.Job, false
 					}
 					j.files[key] = true
 					if w.files[key] == nil {
@@ -323,7 +422,13 @@ func (w *jobWAL) store(ctx context.Context, id string, rev uint64, data []byte) 
 // a newer Rev than the record the log holds, and the settle of the
 // record its worker encodes later (catchUp) must not be passed over as
 // written already.
-func (w *jobWAL) settle(ctx context.Context, id string, forget bool) error {
+//
+// owner: the caller holds the job's lock and its Job (the worker, or the
+// create's request before the worker starts): once the record is stored
+// (or logged), it announces the held events the record carries. An
+// announce's settle (on the request's goroutine while the worker holds
+// the job) leaves them to the worker (see the top of this file).
+func (w *jobWAL) settle(ctx context.Context, id string, forget, owner bool) error {
 	w.mu.Lock()
 	j, ok := w.jobs[id]
 	if !ok {
@@ -331,21 +436,39 @@ func (w *jobWAL) settle(ctx context.Context, id string, forget bool) error {
 		return nil
 	}
 	j.announced = true
-	rev, data := j.drev, j.data
+	rev, seq, data := j.drev, j.dseq, j.data
 	w.mu.Unlock()
 	if data != nil {
 		if err := w.store(ctx, id, rev, data); err != nil {
 			// The record may be held in memory only: keep it in the
 			// log at least, for the retry or another broker's replay.
-			if lerr := w.append(id, rev, data); lerr != nil {
+			if lerr := w.append(id, rev, seq, data); lerr != nil {
 				return errors.Join(err, lerr)
+			}
+			w.storedUpTo(id, seq)
+			if owner {
+				w.m.emit(w.takeEvents(id, seq))
 			}
 			return err
 		}
 		w.m.touch(id)
+		w.storedUpTo(id, seq)
+	}
+	if owner {
+		w.m.emit(w.takeEvents(id, seq))
 	}
 	w.release(id, forget, rev)
 	return nil
+}
+
+// storedUpTo notes that a record of job id whose last event is seq is
+// stored: its held events up to seq may be announced (takeEvents).
+func (w *jobWAL) storedUpTo(id string, seq uint64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if j, ok := w.jobs[id]; ok {
+		j.stored = max(j.stored, seq)
+	}
 }
 
 // release drops job id's claim on its log files, and deletes the files
@@ -374,6 +497,9 @@ func (w *jobWAL) release(id string, forget bool, settled uint64) {
 		j.data = nil
 	}
 	if forget {
+		// Events still held were never stored: a dropped job's, or
+		// those of a record never encoded.
+		w.dropEvents(j)
 		delete(w.jobs, id)
 		delete(w.settled, id)
 	}
@@ -448,20 +574,24 @@ func (w *jobWAL) drop(id string) { w.release(id, true, 0) }
 // lock is held).
 func (w *jobWAL) retry(ctx context.Context) {
 	type pending struct {
-		id   string
-		rev  uint64
-		data []byte
+		id       string
+		rev, seq uint64
+		data     []byte
 	}
 	w.mu.Lock()
 	var todo []pending
 	for id, j := range w.jobs {
 		if j.announced && j.data != nil {
-			todo = append(todo, pending{id, j.drev, j.data})
+			todo = append(todo, pending{id, j.drev, j.dseq, j.data})
 		}
 	}
 	w.mu.Unlock()
 	for _, p := range todo {
-		if _, err := w.m.replayRecord(ctx, walRecord{ID: p.id, Rev: p.rev, Job: p.data}); err != nil {
+		// The held events the record carries are announced once it is
+		// written, under the job's lock (a write the record lost to,
+		// one newer in the job's file, announced its own).
+		written := func() { w.m.emit(w.takeEvents(p.id, p.seq)) }
+		if _, err := w.m.replayRecord(ctx, walRecord{ID: p.id, Rev: p.rev, Job: p.data}, written); err != nil {
 			continue
 		}
 		w.release(p.id, true, p.rev)
@@ -612,7 +742,7 @@ func (m *Manager) replayWAL(ctx context.Context) (int, error) {
 		}
 		complete := true
 		for _, id := range order {
-			n, err := m.replayRecord(ctx, newest[id])
+			n, err := m.replayRecord(ctx, newest[id], nil)
 			if err != nil {
 				complete = false
 				continue
@@ -684,7 +814,8 @@ func (m *Manager) loggedIDs() map[string]bool {
 // job's lock, if it is newer than what is stored there. A record no newer
 // than the stored one is passed over without the lock (a file's Rev only
 // grows), so that replaying a live peer's settled jobs takes no lock.
-func (m *Manager) replayRecord(ctx context.Context, r walRecord) (int, error) {
+// written, when not nil, runs under the lock once the record is written.
+func (m *Manager) replayRecord(ctx context.Context, r walRecord, written func()) (int, error) {
 	if data, err := m.store.Load(ctx, jobKey(r.ID)); err == nil {
 		var cur struct {
 			Rev uint64 `json:"rev"`
@@ -724,32 +855,38 @@ func (m *Manager) replayRecord(ctx context.Context, r walRecord) (int, error) {
 		return 0, err
 	}
 	m.forget(r.ID)
+	if written != nil {
+		written()
+	}
 	m.logger.Info("job record replayed from another instance's log", zap.String("job_id", r.ID), zap.Uint64("rev", rec.Rev))
 	return 1, nil
 }
 
 // storeRecord writes a job's record: to the log while the job is
 // logged, else to its file (through the log's Rev order when the log
-// knows the job).
-func (m *Manager) storeRecord(ctx context.Context, j *Job, data []byte) error {
+// knows the job). A deferred write of a logged job is held in memory
+// instead (held), and so are its events, evs, until a record that
+// carries them is stored (see the top of this file); otherwise the
+// caller announces them once storeRecord returns.
+func (m *Manager) storeRecord(ctx context.Context, j *Job, data []byte, evs []Event) (held bool, err error) {
 	deferred := j.deferWrite
 	j.deferWrite = false
 	if m.wal != nil {
 		if m.wal.logged(j.ID) {
 			if deferred {
-				m.wal.hold(j.ID, j.Rev, data)
-				return nil
+				m.wal.hold(j.ID, j.Rev, j.Events.Seq, data, m.heard(evs))
+				return true, nil
 			}
-			return m.wal.append(j.ID, j.Rev, data)
+			return false, m.wal.append(j.ID, j.Rev, j.Events.Seq, data)
 		}
 		if m.wal.known(j.ID) {
-			return m.wal.store(ctx, j.ID, j.Rev, data)
+			return false, m.wal.store(ctx, j.ID, j.Rev, data)
 		}
 	}
 	if err := m.store.Store(ctx, jobKey(j.ID), data); err != nil {
-		return fmt.Errorf("storing job %s: %w", j.ID, err)
+		return false, fmt.Errorf("storing job %s: %w", j.ID, err)
 	}
-	return nil
+	return false, nil
 }
 
 // loadRecord reads a job's record: the log's newest record of an
@@ -769,7 +906,7 @@ func (m *Manager) settleLogged(ctx context.Context, id string, forget bool) {
 	if m.wal == nil {
 		return
 	}
-	if err := m.wal.settle(ctx, id, forget); err != nil {
+	if err := m.wal.settle(ctx, id, forget, false); err != nil {
 		m.logger.Warn("settling a logged job; it stays in the log", zap.String("job_id", id), zap.Error(err))
 	}
 }
@@ -782,7 +919,7 @@ func (m *Manager) settleCreate(ctx context.Context, id string) error {
 	if m.wal == nil {
 		return nil
 	}
-	err := m.wal.settle(ctx, id, false)
+	err := m.wal.settle(ctx, id, false, true)
 	if err == nil {
 		return nil
 	}
@@ -799,7 +936,7 @@ func (m *Manager) settleBeforeUnlock(id string, unlock func()) func() {
 	return func() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(m.base), 30*time.Second)
 		defer cancel()
-		if err := m.wal.settle(ctx, id, true); err != nil {
+		if err := m.wal.settle(ctx, id, true, true); err != nil {
 			m.logger.Warn("settling a logged job; it stays in the log", zap.String("job_id", id), zap.Error(err))
 		}
 		unlock()
