@@ -121,24 +121,30 @@ http://127.0.0.1:%d {
 `, provs.String(), placement, jobsOptions(o.jobs), b.port, auth)
 }
 
-// jobsOptions returns the test brokers' jobs options: extra's lines,
-// then the defaults extra does not set (an option may be given once in a
-// block).
+// jobsOptions returns the test brokers' jobs options: the defaults that
+// extra does not set (an option may be given once in a block), then
+// extra's lines. extra may close the jobs block and open others (the
+// events tests add an events block that way): only its lines before the
+// first "}" are jobs options.
 func jobsOptions(extra string) string {
 	set := map[string]bool{}
 	for _, line := range strings.Split(extra, "\n") {
-		if f := strings.Fields(line); len(f) > 0 {
+		f := strings.Fields(line)
+		if len(f) > 0 && f[0] == "}" {
+			break
+		}
+		if len(f) > 0 {
 			set[f[0]] = true
 		}
 	}
-	lines := []string{}
-	if strings.TrimSpace(extra) != "" {
-		lines = append(lines, extra)
-	}
+	var lines []string
 	for _, d := range []string{"lease_min 1s", "reap_interval 100ms", "attempt_timeout 5s", "call_timeout 5s", "respond_within 5s", "poll_interval 20ms"} {
 		if !set[strings.Fields(d)[0]] {
 			lines = append(lines, "\t\t\t"+d)
 		}
+	}
+	if strings.TrimSpace(extra) != "" {
+		lines = append(lines, extra)
 	}
 	return strings.Join(lines, "\n")
 }
