@@ -142,7 +142,7 @@ func (a *App) provisionConsumer(ctx caddy.Context) error {
 		}
 	}
 	honoured := a.honouredFields()
-	tun.Honoured = honoured // updates are held to the same sets as placement
+	tun.Honoured = a.honouredSets(false) // updates: placement's sets, but for the OVF Link, read at create only
 	eng := a.engine.consumer
 	placer, err := placement.New(placement.Config{Catalog: a.engine.catalog, Policy: policy, Order: order, Load: eng.jobs.Load,
 		Honoured: honoured, Prices: a.placementPrices(policy)})
@@ -205,14 +205,21 @@ func (e *consumerEngine) stop() {
 // each provider's adapter for each service model declares it honours
 // (contract.FieldReporter), read once per config load.
 func (a *App) honouredFields() func(providerID string, kind catalog.Kind) contract.FieldSet {
+	return a.honouredSets(a.OVFExpander() != nil)
+}
+
+// honouredSets returns the honoured fields per provider and service
+// model; with ovf, an IaaS Link too, which the broker reads itself by
+// expanding the OVF descriptor it names into a create before placement.
+// Updates are not expanded: they are held to the sets without it
+// (jobs.Config.Honoured), so an OVF Link in an update is refused rather
+// than dropped.
+func (a *App) honouredSets(ovf bool) func(providerID string, kind catalog.Kind) contract.FieldSet {
 	type key struct {
 		id   string
 		kind catalog.Kind
 	}
 	sets := map[key]contract.FieldSet{}
-	// With an OVF expander the broker reads an IaaS Link itself: it
-	// expands the descriptor into the request before placement.
-	ovf := a.OVFExpander() != nil
 	ovfLink := contract.Fields("IaaS/Link", "IaaS/Link/rel", "IaaS/Link/href")
 	for _, p := range a.Providers {
 		for _, k := range []catalog.Kind{catalog.KindIaaS, catalog.KindPaaS, catalog.KindSaaS, catalog.KindDSaaS} {

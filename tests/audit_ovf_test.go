@@ -152,6 +152,29 @@ http://127.0.0.1:%d {
 		t.Fatalf("granted %+v", g)
 	}
 
+	// An update is not expanded: an OVF Link to another descriptor in
+	// one is refused, not dropped under a 200 (the job's own Link, kept
+	// in its request, is no change: a renewal).
+	{
+		body := consumerBody(t, &csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Link: &csbmsg.Link{Rel: "ovf", Href: images.URL + "/bigger.ovf"}}})
+		req, _ := http.NewRequest(http.MethodPut, fmt.Sprintf("http://127.0.0.1:%d/csb/consumer/%s", port, r.JobInfo.JobID), bytes.NewReader(body))
+		req.Header.Set("Content-Type", csbmsg.ConsumerMediaType)
+		req.SetBasicAuth("alice", testUsers["alice"])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		msg, err := csbmsg.ParseConsumer(data, csbmsg.Options{})
+		if err != nil || msg.Response == nil || msg.Response.Status != csbmsg.StatusUnsupported || !strings.Contains(msg.Response.Reason, "IaaS/Link") {
+			t.Fatalf("update with an OVF Link: HTTP %d %v\n%s\nwant 420 naming IaaS/Link", resp.StatusCode, err, data)
+		}
+		if n := fetched.Load(); n != 1 {
+			t.Fatalf("descriptor fetched %d times", n)
+		}
+	}
+
 	// A host the ovf option does not allow: a clear refusal, no fetch.
 	r = create("http://images.invalid:" + iu.Port() + "/appliance.ovf")
 	if r.Status == csbmsg.StatusOK || r.JobInfo != nil || !strings.Contains(strings.ToLower(r.Reason), "not allowed") {

@@ -1386,7 +1386,16 @@ func overlay(cur, upd *csbmsg.ServiceRequest) csbmsg.ServiceRequest {
 func overlayValue(dst, src reflect.Value) {
 	for i := 0; i < src.NumField(); i++ {
 		sf, df := src.Field(i), dst.Field(i)
-		if sf.Kind() != reflect.Pointer || sf.IsNil() {
+		if sf.Kind() != reflect.Pointer {
+			// A plain value (a Link's rel and href): set when the
+			// update gives it. Skipped, an update naming another
+			// descriptor was no change and renewed the lease.
+			if df.CanSet() && !sf.IsZero() {
+				df.Set(sf)
+			}
+			continue
+		}
+		if sf.IsNil() {
 			continue
 		}
 		if sf.Elem().Kind() == reflect.Struct && !df.IsNil() {
