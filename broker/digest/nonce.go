@@ -116,13 +116,19 @@ func (n *Nonces) Opaque() string { return n.opaque }
 // mac appends the truncated MAC of payload (the issue time and random
 // part) and the realm to dst.
 func (n *Nonces) mac(dst []byte, payload []byte) []byte {
-	m := n.pool.Get().(*nonceMAC)
-	m.in = append(append(m.in[:0], payload...), n.realm...)
+	return pooledMAC(&n.pool, dst, payload, n.realm, nonceMACLen)
+}
+
+// pooledMAC appends the first size bytes of the HMAC of head followed by
+// tail, with a hash of pool (whose key it holds), to dst.
+func pooledMAC(pool *sync.Pool, dst, head []byte, tail string, size int) []byte {
+	m := pool.Get().(*nonceMAC)
+	m.in = append(append(m.in[:0], head...), tail...)
 	m.h.Reset()
 	m.h.Write(m.in)
 	out := m.h.Sum(m.sum[:0])
-	dst = append(dst, out[:nonceMACLen]...)
-	n.pool.Put(m)
+	dst = append(dst, out[:size]...)
+	pool.Put(m)
 	return dst
 }
 
@@ -172,14 +178,7 @@ func (n *Nonces) VouchedFor(id *NonceID, user string) bool {
 // vouchTag appends the tag binding a vouched nonce's head (its issue
 // time and first random bytes) to user.
 func (n *Nonces) vouchTag(dst, head []byte, user string) []byte {
-	m := n.vouchPool.Get().(*nonceMAC)
-	m.in = append(append(m.in[:0], head...), user...)
-	m.h.Reset()
-	m.h.Write(m.in)
-	out := m.h.Sum(m.sum[:0])
-	dst = append(dst, out[:vouchTagLen]...)
-	n.vouchPool.Put(m)
-	return dst
+	return pooledMAC(&n.vouchPool, dst, head, user, vouchTagLen)
 }
 
 // Check verifies that nonce was issued by a holder of the key for this
