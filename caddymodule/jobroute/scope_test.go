@@ -116,3 +116,16 @@ func TestRefuseMethodOverride(t *testing.T) {
 		}
 	}
 }
+
+// TestRefuseMethodOverrideAllocatesNothing: the check runs on every
+// request of the job route; a request without such a header costs it no
+// allocation.
+func TestRefuseMethodOverrideAllocatesNothing(t *testing.T) {
+	r := httptest.NewRequest(http.MethodGet, "http://consumer.invalid/machines/1", nil)
+	r.Header.Set("Accept", "application/json")
+	r.Header.Set("X-Request-Id", "abc")
+	r.Header.Set("Authorization", "Digest x")
+	if n := testing.AllocsPerRun(100, func() { _ = refuseMethodOverride(r) }); n != 0 {
+		t.Fatalf("%v allocations per request", n)
+	}
+}
