@@ -39,3 +39,14 @@ func TestConsumerMethodMatchedWhole(t *testing.T) {
 		}
 	}
 }
+
+// TestConsumerAllowedAllocatesNothing: the method check runs on every
+// Consumer request and costs no allocation.
+func TestConsumerAllowedAllocatesNothing(t *testing.T) {
+	if !allowed(allowJob, "MOVE") || allowed(allowJob, "OVE") || allowed(allowCollection, "") {
+		t.Fatal("allowed matches wrongly")
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = allowed(allowJob, "OPTIONS") }); n != 0 {
+		t.Fatalf("%v allocations per request", n)
+	}
+}
