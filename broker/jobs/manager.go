@@ -1386,6 +1386,12 @@ func overlay(cur, upd *csbmsg.ServiceRequest) csbmsg.ServiceRequest {
 func overlayValue(dst, src reflect.Value) {
 	for i := 0; i < src.NumField(); i++ {
 		sf, df := src.Field(i), dst.Field(i)
+		if sf.Kind() == reflect.Struct {
+			// An embedded element group (a DSaaS object's ObjectRefs):
+			// merged member by member, as an element is.
+			overlayValue(df, sf)
+			continue
+		}
 		if sf.Kind() != reflect.Pointer {
 			// A plain value (a Link's rel and href): set when the
 			// update gives it. Skipped, an update naming another

@@ -24,3 +24,16 @@ func TestOverlayPlainValues(t *testing.T) {
 		t.Fatal("the same link is a change")
 	}
 }
+
+// TestOverlayEmbeddedGroup: a DSaaS object's references are an embedded
+// group of pointers; an update that gives one of them keeps the others.
+func TestOverlayEmbeddedGroup(t *testing.T) {
+	s := func(v string) *string { return &v }
+	cur := &csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{DataObject: &csbmsg.DataObject{ObjectRefs: csbmsg.ObjectRefs{ObjectURI: s("/a/x"), ObjectID: s("x")}}}}
+	upd := &csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{DataObject: &csbmsg.DataObject{ObjectRefs: csbmsg.ObjectRefs{ObjectID: s("y")}}}}
+	m := overlay(cur, upd)
+	r := m.DSaaS.DataObject.ObjectRefs
+	if r.ObjectID == nil || *r.ObjectID != "y" || r.ObjectURI == nil || *r.ObjectURI != "/a/x" {
+		t.Fatalf("merged refs %+v, want the new id and the kept uri", r)
+	}
+}
