@@ -29,7 +29,7 @@ import (
 const (
 	nativeKind             = "kind"              // kindServer or kindStorage
 	nativeServerID         = "server_id"         // Nova server id
-	nativeJob              = "job"               // job id, on a server whose create went unanswered (no server_id)
+	nativeJob              = "job"               // job id, on a server or container whose create went unanswered
 	nativeServerName       = "server_name"       // its name, for finding it (with nativeJob)
 	nativeProvider         = "provider"          // and its provider (csb-provider)
 	nativeFlavorID         = "flavor_id"         // Nova flavor id

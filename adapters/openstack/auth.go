@@ -88,8 +88,24 @@ func retry(ctx context.Context, method, _ string, opts *gophercloud.RequestOpts,
 	case <-ctx.Done():
 		return err
 	case <-time.After(retryBackoff(n)):
+		if note, ok := ctx.Value(retriedKey{}).(*atomic.Bool); ok {
+			note.Store(true)
+		}
 		return nil
 	}
+}
+
+// retriedKey is the context key of noteRetries' note.
+type retriedKey struct{}
+
+// noteRetries returns ctx with a note that retry sets when it retries a
+// call made with that context. A set note tells the caller that an
+// earlier try may have been carried out though its answer was lost (a
+// cut connection, a 502 to 504 from a proxy): a PUT's 202 "already
+// there" may answer the caller's own earlier try.
+func noteRetries(ctx context.Context) (context.Context, *atomic.Bool) {
+	note := new(atomic.Bool)
+	return context.WithValue(ctx, retriedKey{}, note), note
 }
 
 // provider returns the authenticated ProviderClient, authenticating first

@@ -21,8 +21,10 @@ import (
 //   - IaaS: the Nova server with the job's name whose csb-job metadata is
 //     the job id, made by this provider (csb-provider, see jobServers);
 //   - DSaaS: the job's container when its csb-job metadata is the job id
-//     (or, untagged, when the adapter named it after the job: the crash
-//     came between its creation and its tagging), with the job's object.
+//     (or, untagged, when the adapter named it after the job: adapters
+//     before the tag went on with the container PUT tagged it after
+//     creating it, and a crash could come in between), with the job's
+//     object.
 //
 // A container without the object the request asks for, or without its
 // metadata, is marked incomplete: Status reports it failed, and the

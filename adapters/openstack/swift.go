@@ -152,34 +152,45 @@ func (a *Adapter) provisionStorage(ctx context.Context, req *contract.Request) (
 	} else if !gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
 		return nil, nativeErr("head container", err)
 	}
-	resp, err := sc.Request(ctx, http.MethodPut, containerURL(sc, cname), &gophercloud.RequestOpts{OkCodes: []int{201, 202}})
+	// The job tag goes on with the PUT that makes the container, so
+	// that a container made by a PUT whose answer was lost is known as
+	// the job's (by a retried PUT here, by Remove of the Resource
+	// returned below, by Find after a crash). Only the tag: a PUT that
+	// finds the container existing (202) sets its metadata too, and the
+	// user metadata goes on once the container is known to be the job's.
+	pctx, retried := noteRetries(ctx)
+	resp, err := sc.Request(pctx, http.MethodPut, containerURL(sc, cname), &gophercloud.RequestOpts{
+		OkCodes:     []int{201, 202},
+		MoreHeaders: map[string]string{"X-Container-Meta-" + jobTag: req.JobID},
+	})
 	if err != nil {
-		return nil, nativeErr("create container", err)
+		if st := statusOf(err); st >= 400 && st < 500 {
+			return nil, nativeErr("create container", err) // Swift refused it: nothing was made
+		}
+		// No answer, or a failed one: Swift may have made the container
+		// all the same. The Resource names it with the job, so that
+		// Remove deletes it only when it carries the job's tag.
+		lost := storageResource(sc, cname)
+		lost.Native[nativeJob] = req.JobID
+		return lost, nativeErr("create container", err)
 	}
-	if resp.StatusCode == http.StatusAccepted && cname != a.cfg.NamePrefix+req.JobID {
-		// Swift answers 202 when the container already existed: someone
-		// created it between the HEAD and the PUT. A container named
-		// after the job (which Find claims too) is the job's: the 202
-		// answers a retried PUT whose first answer was lost after Swift
-		// had made it.
-		return nil, &contract.Error{Kind: contract.KindClient, Op: "create container", Status: http.StatusConflict, Err: fmt.Errorf("container %q already exists", cname)}
+	if resp.StatusCode == http.StatusAccepted && !retried.Load() && cname != a.cfg.NamePrefix+req.JobID {
+		// Swift answers 202 when the container already existed, and
+		// this PUT was the first: someone created it between the
+		// look-up and the PUT. Take the job's tag off it again. After a
+		// retried PUT the 202 answers the adapter's own earlier PUT,
+		// whose answer was lost after Swift had made the container; and
+		// a container named after the job (which Find claims too) is
+		// the job's.
+		err := fmt.Errorf("container %q already exists", cname)
+		if uerr := containers.Update(ctx, sc, cname, containers.UpdateOpts{RemoveMetadata: []string{jobTag}}).Err; uerr != nil {
+			err = fmt.Errorf("%w (taking the job's tag off it again failed: %v)", err, nativeErr("set container metadata", uerr))
+		}
+		return nil, &contract.Error{Kind: contract.KindClient, Op: "create container", Status: http.StatusConflict, Err: err}
 	}
-	res := &contract.Resource{
-		URI:      containerURL(sc, cname),
-		State:    contract.StateReady,
-		Endpoint: strings.TrimRight(sc.Endpoint, "/"),
-		Native: map[string]string{
-			nativeKind:             kindStorage,
-			nativeContainer:        cname,
-			nativeContainerCreated: "true",
-			nativeStorageURL:       strings.TrimRight(sc.Endpoint, "/"),
-		},
-	}
+	res := storageResource(sc, cname)
 	// From here on, a failure leaves the container behind: return the
 	// resource with the error so the broker removes it.
-	// The job tag goes on only now that the container is known to be
-	// the job's: a PUT that found the container existing (202) would
-	// have tagged someone else's.
 	tagged := map[string]string{jobTag: req.JobID}
 	maps.Copy(tagged, cmeta)
 	if err := containers.Update(ctx, sc, cname, containers.UpdateOpts{Metadata: tagged}).Err; err != nil {
@@ -417,10 +428,45 @@ func withMimetype(o *csbmsg.DataObject, mt string) *csbmsg.DataObject {
 	return &c
 }
 
+// storageResource is the Resource of the container cname the job
+// created, ready.
+func storageResource(sc *gophercloud.ServiceClient, cname string) *contract.Resource {
+	acct := strings.TrimRight(sc.Endpoint, "/")
+	return &contract.Resource{
+		URI:      containerURL(sc, cname),
+		State:    contract.StateReady,
+		Endpoint: acct,
+		Native: map[string]string{
+			nativeKind:             kindStorage,
+			nativeContainer:        cname,
+			nativeContainerCreated: "true",
+			nativeStorageURL:       acct,
+		},
+	}
+}
+
 // removeStorage deletes the job's object and, when the job created the
 // container, everything in it and the container itself (objstore.Remove).
+// The container of a create that went unanswered (nativeJob) is the
+// job's only when it carries the job's tag: otherwise the PUT made
+// nothing, and a container of that name is someone else's.
 func (a *Adapter) removeStorage(ctx context.Context, res *contract.Resource) error {
 	n := res.Native
+	if job := n[nativeJob]; job != "" {
+		sc, err := a.s.objectClient(ctx)
+		if err != nil {
+			return err
+		}
+		ch, err := statContainer(ctx, sc, n[nativeContainer])
+		switch {
+		case gophercloud.ResponseCodeIs(err, http.StatusNotFound):
+			return nil
+		case err != nil:
+			return nativeErr("head container", err)
+		case ch.Get("X-Container-Meta-"+jobTag) != job:
+			return nil
+		}
+	}
 	return objstore.Remove(ctx, n[nativeContainer], n[nativeContainerCreated] == "true", n[nativeObject], func(cname string) (objstore.Container, error) {
 		sc, err := a.s.objectClient(ctx)
 		return swiftContainer{sc, cname}, err

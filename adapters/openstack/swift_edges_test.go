@@ -108,7 +108,9 @@ func TestSwiftValueUpdateKeepsMetadataOnHeadFailure(t *testing.T) {
 // container the adapter named after the job nobody else can have made
 // it, yet Provision failed with "already exists" and left the container
 // behind, untagged; every later attempt at this provider then failed the
-// same way. A container the request names is still never adopted.
+// same way. A container the request names is taken too when the 202
+// answers a retried PUT (TestSwiftContainerPutAnswerLost: the job's tag
+// goes on with the PUT, and one someone else made is still refused).
 func TestSwiftContainerPutRetried(t *testing.T) {
 	sw := swiftpeer.Shared(t)
 	defer func(b func(uint) time.Duration) { retryBackoff = b }(retryBackoff)
@@ -147,13 +149,17 @@ func TestSwiftContainerPutRetried(t *testing.T) {
 		t.Fatalf("the container is not tagged with the job: %v", resp.Header)
 	}
 
-	// A container the request names: the 202 may be someone else's.
+	// A container the request names: the 202 answers the retried PUT,
+	// and the container the first one made carries the job's tag.
 	lose.Store(1)
 	named, err := a.Provision(ctx, &contract.Request{JobID: "put-lost-2", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
 		ContainerObject: &csbmsg.ContainerObject{ObjectRefs: csbmsg.ObjectRefs{ObjectID: s("put-lost-named")}},
 	}}})
 	t.Cleanup(func() { api.do(http.MethodDelete, "/put-lost-named", "", nil) })
-	if err == nil || named != nil {
-		t.Fatalf("a named container answered 202 was adopted: %v %v", named, err)
+	if err != nil || named == nil || named.State != contract.StateReady {
+		t.Fatalf("a named container whose PUT answer was lost: %v %v", named, err)
+	}
+	if resp, _ := api.do(http.MethodHead, "/put-lost-named", "", nil); resp.Header.Get("X-Container-Meta-Csb-Job") != "put-lost-2" {
+		t.Fatalf("the named container is not tagged with the job: %v", resp.Header)
 	}
 }
