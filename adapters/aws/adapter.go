@@ -40,6 +40,7 @@ const (
 	nativeWant         = "want_state"    // EC2 state the last action aims for
 	nativeHibernated   = "hibernated"    // "true" after suspend
 	nativeLaunched     = "launched"      // RFC 3339 time of RunInstances, until DescribeInstances lists the instance
+	nativeClientToken  = "client_token"  // RunInstances token, in the handle of a call whose answer was lost
 	nativeEndpoint     = "endpoint"      // S3 base endpoint (path style)
 	nativeBucket       = "bucket"        // S3 bucket
 	nativeBucketMade   = "bucket_created"

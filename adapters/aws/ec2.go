@@ -8,12 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
@@ -165,14 +167,30 @@ func (a *Adapter) provisionInstance(ctx context.Context, req *contract.Request) 
 	var inst *ec2types.Instance
 	for range 4 {
 		out, err := c.RunInstances(ctx, in)
-		if err != nil {
+		switch {
+		case err != nil && !mayHaveActed(err):
 			return nil, nativeErr("run instances", err)
-		}
-		if len(out.Instances) != 1 || out.Instances[0].InstanceId == nil {
+		case err != nil:
+			// The call may have reached EC2 and its answer been lost
+			// (connection reset, the deadline after sending): an
+			// instance may run under the token. The token finds it:
+			// it is adopted as the answer. When it cannot be looked up
+			// (the deadline has passed) or is not listed yet, the
+			// error comes with a handle on the token, so that the
+			// broker's cleanup (Remove) terminates what the token
+			// names before its plan moves on, or keeps it as an
+			// orphan and retries.
+			found, ferr := a.byClientToken(ctx, c, *in.ClientToken)
+			if ferr != nil || found == nil {
+				return a.unansweredResource(*in.ClientToken), nativeErr("run instances", err)
+			}
+			inst = found
+		case len(out.Instances) != 1 || out.Instances[0].InstanceId == nil:
 			return nil, &contract.Error{Kind: contract.KindServer, Op: "run instances", Err: errors.New("no instance in the answer")}
+		default:
+			inst = &out.Instances[0]
 		}
-		inst = &out.Instances[0]
-		if inst.State == nil || (inst.State.Name != ec2types.InstanceStateNameShuttingDown && inst.State.Name != ec2types.InstanceStateNameTerminated) {
+		if !dead(inst) {
 			break
 		}
 		in.ClientToken = ptr(clientToken(req.ProviderID, req.JobID, *inst.InstanceId))
@@ -180,6 +198,72 @@ func (a *Adapter) provisionInstance(ctx context.Context, req *contract.Request) 
 	res := a.instanceResource(x, it, inst)
 	res.Native[nativeLaunched] = a.clock.Now().UTC().Format(time.RFC3339)
 	return res, nil
+}
+
+// mayHaveActed reports whether a failed call may still have been carried
+// out: EC2 or S3 did not answer it with a refusal. A 4xx answer to the
+// last try settles it, unless the SDK gave up after several tries
+// (retry.MaxAttemptsError): an earlier one may have been carried out and
+// its answer lost. For RunInstances a refusal of a later try does settle
+// it: a try with the same client token after a launch gets the launched
+// instance back (EC2 API reference, Ensuring idempotency), not a refusal.
+func mayHaveActed(err error) bool {
+	var tries *retry.MaxAttemptsError
+	if errors.As(err, &tries) {
+		return true
+	}
+	s := statusOf(err)
+	return s < 400 || s >= 500
+}
+
+// byClientToken returns the instance RunInstances launched with token,
+// or nil when EC2 lists none (DescribeInstances filter client-token).
+// A live instance is preferred to a terminated one.
+func (a *Adapter) byClientToken(ctx context.Context, c *ec2.Client, token string) (*ec2types.Instance, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	out, err := c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{
+		{Name: sdkaws.String("client-token"), Values: []string{token}},
+	}})
+	if err != nil {
+		return nil, err
+	}
+	var found *ec2types.Instance
+	for _, r := range out.Reservations {
+		for i := range r.Instances {
+			in := &r.Instances[i]
+			if in.InstanceId == nil || (in.ClientToken != nil && *in.ClientToken != token) {
+				continue
+			}
+			if found == nil || dead(found) && !dead(in) {
+				found = in
+			}
+		}
+	}
+	return found, nil
+}
+
+// dead reports whether inst is shutting down or terminated.
+func dead(inst *ec2types.Instance) bool {
+	return inst.State != nil && (inst.State.Name == ec2types.InstanceStateNameShuttingDown || inst.State.Name == ec2types.InstanceStateNameTerminated)
+}
+
+// unansweredResource is the handle of a RunInstances with token whose
+// answer was lost: it names no instance, only the token, by which
+// Remove finds what the call launched, if anything. Status reports it
+// failed: it is never handed to a consumer.
+func (a *Adapter) unansweredResource(token string) *contract.Resource {
+	base := a.instanceURI("")
+	return &contract.Resource{
+		URI:   base[:strings.Index(base, "?")] + "?Action=DescribeInstances&Filter.1.Name=client-token&Filter.1.Value.1=" + url.QueryEscape(token),
+		State: contract.StateFailed,
+		Native: map[string]string{
+			nativeKind:        kindInstance,
+			nativeClientToken: token,
+			nativeLaunched:    a.clock.Now().UTC().Format(time.RFC3339),
+		},
+	}
 }
 
 // ec2Propagation bounds how long after RunInstances an instance id may
@@ -311,6 +395,12 @@ func (a *Adapter) instanceStatus(ctx context.Context, res *contract.Resource) (*
 		return nil, err
 	}
 	out := res.Clone()
+	if res.Native[nativeInstanceID] == "" {
+		// The handle of a RunInstances whose answer was lost
+		// (unansweredResource): only ever removed.
+		out.State = contract.StateFailed
+		return out, nil
+	}
 	in, err := a.describe(ctx, c, res.Native[nativeInstanceID])
 	if err != nil && !isNotFound(err) {
 		return nil, nativeErr("describe instances", err)
@@ -548,13 +638,26 @@ func unchangeable(x, granted *csbmsg.IaaS, in *ec2types.Instance) error {
 }
 
 func (a *Adapter) removeInstance(ctx context.Context, res *contract.Resource) error {
-	id := res.Native[nativeInstanceID]
-	if id == "" {
+	id, token := res.Native[nativeInstanceID], res.Native[nativeClientToken]
+	if id == "" && token == "" {
 		return nil
 	}
 	c, err := a.ec2Client(ctx)
 	if err != nil {
 		return err
+	}
+	if id == "" {
+		// A RunInstances whose answer was lost (unansweredResource):
+		// the instance its token launched, if any. A failed lookup
+		// fails the removal, which the broker retries.
+		inst, err := a.byClientToken(ctx, c, token)
+		if err != nil {
+			return nativeErr("describe instances", err)
+		}
+		if inst == nil || dead(inst) {
+			return nil
+		}
+		id = *inst.InstanceId
 	}
 	_, err = c.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{id}})
 	switch {

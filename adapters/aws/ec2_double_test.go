@@ -269,8 +269,9 @@ func (d *ec2Double) run(w http.ResponseWriter, form map[string][]string, reqID s
 }
 
 // filtered returns the instances that pass every Filter.N of a
-// DescribeInstances call (EC2 API reference: "tag:<key>" and
-// "instance-state-name"; the values of one filter are alternatives).
+// DescribeInstances call (EC2 API reference: "tag:<key>",
+// "instance-state-name" and "client-token"; the values of one filter are
+// alternatives).
 func (d *ec2Double) filtered(form map[string][]string) []*fakeInstance {
 	var out []*fakeInstance
 	for _, id := range slices.Sorted(maps.Keys(d.instances)) {
@@ -287,6 +288,8 @@ func (d *ec2Double) filtered(form map[string][]string) []*fakeInstance {
 				ok = ok && slices.Contains(values, in.Tags[strings.TrimPrefix(name[0], "tag:")])
 			case name[0] == "instance-state-name":
 				ok = ok && slices.Contains(values, in.State)
+			case name[0] == "client-token":
+				ok = ok && slices.Contains(values, in.ClientToken)
 			default:
 				ok = false // a filter the double does not know matches nothing
 			}
