@@ -141,14 +141,27 @@ func (a *Adapter) provisionBucket(ctx context.Context, req *contract.Request) (*
 	if a.cfg.Region != "us-east-1" {
 		in.CreateBucketConfiguration = &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(a.cfg.Region)}
 	}
+	own := bucket == a.jobBucket(req.JobID)
 	if _, err := c.CreateBucket(ctx, in); err != nil {
 		switch code := errorCode(err); {
-		case code == "BucketAlreadyOwnedByYou" && bucket == a.jobBucket(req.JobID):
+		case code == "BucketAlreadyOwnedByYou" && own:
 			// The bucket named after the job (which Find claims too) is
 			// the job's: this answers the SDK's retry of a CreateBucket
 			// whose first answer was lost after S3 had made it.
 		case code == "BucketAlreadyExists", code == "BucketAlreadyOwnedByYou":
 			return nil, bucketExists(bucket)
+		case own && mayHaveActed(err):
+			// No answer (connection reset on every try, the deadline
+			// after sending) or a 5xx: S3 may have made the job's
+			// bucket. There, it is the job's, as above; when it cannot
+			// be read, the error comes with the bucket so that the
+			// broker's cleanup removes it (Remove of a bucket that
+			// is not there is no error) before its plan moves on.
+			// A bucket the request names is left alone: it cannot be
+			// told from one another job made meanwhile.
+			if ctx.Err() != nil || statBucket(ctx, c, bucket) != nil {
+				return a.bucketResource(bucket), nativeErr("create bucket", err)
+			}
 		default:
 			return nil, nativeErr("create bucket", err)
 		}
