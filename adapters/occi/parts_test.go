@@ -56,3 +56,34 @@ func TestStatusOfAJobWhoseLinkFailedIsFailed(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusOfAJobWhoseLinkIsGoneIsFailed: a link the job created that
+// the server no longer has (neither rendered with the compute nor found
+// at its own location, which answers 404) was read as a link without
+// attributes and without a state, and so as ready: the job was reported
+// ready, granting an empty storagelink, while its volume was no longer
+// attached. A link that is gone is a part of the job that is gone.
+func TestStatusOfAJobWhoseLinkIsGoneIsFailed(t *testing.T) {
+	for _, key := range []string{"storagelink", "networkinterface"} {
+		t.Run(key, func(t *testing.T) {
+			srv := occitest.NewServer(t, occitest.Options{Profile: occitest.Rocci})
+			a := newAdapter(t, srv, nil)
+			res := provision(t, a, fullIaaS())
+			if res.State != contract.StateReady {
+				t.Fatalf("state after provision = %s", res.State)
+			}
+			srv.Delete(res.Native[key])
+			st, err := a.Status(context.Background(), res)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.State != contract.StateFailed {
+				t.Errorf("state with the %s gone = %s, want %s", key, st.State, contract.StateFailed)
+			}
+			g := st.Granted.IaaS
+			if key == "storagelink" && g.StorageLink != nil || key == "networkinterface" && g.NetworkInterface != nil {
+				t.Errorf("the %s that is gone is still granted: %+v / %+v", key, g.StorageLink, g.NetworkInterface)
+			}
+		})
+	}
+}

@@ -117,15 +117,20 @@ func grantedOf[E any](rows []row[E], m *Message) *E {
 // source (the compute) or from its own location, and the state its state
 // attribute maps to (linkStates: a link in error fails the job). A link
 // rendered without a state, as some servers render inline links, is
-// ready.
+// ready. A link the server no longer has (its location answers 404 or
+// 410) grants nothing and fails the job: the job created it, so it is a
+// part of the job that is gone, as a storage or network would be.
 func (l linkKind[E]) granted(ctx context.Context, a *Adapter, source *Message, n map[string]string) (*E, contract.State, error) {
 	loc := n[l.key]
 	if loc == "" {
 		return nil, contract.StateReady, nil
 	}
-	attrs, err := a.linkAttributes(ctx, source, loc)
+	attrs, gone, err := a.linkAttributes(ctx, source, loc)
 	if err != nil {
 		return nil, "", err
+	}
+	if gone {
+		return nil, contract.StateFailed, nil
 	}
 	st := contract.StateReady
 	if v, ok := attrs.Get(l.stateAttr); ok {
@@ -156,11 +161,12 @@ func targetKey(key string) string { return key + "_target_state" }
 
 // linkAttributes reads a link's attributes: from the Link value the
 // source's rendering carries (rOCCI renders links inline, with self= naming
-// the link), else from the link's own location.
-func (a *Adapter) linkAttributes(ctx context.Context, source *Message, loc string) (Attributes, error) {
+// the link), else from the link's own location. gone reports that the
+// link is at neither: its location answers 404 or 410.
+func (a *Adapter) linkAttributes(ctx context.Context, source *Message, loc string) (attrs Attributes, gone bool, err error) {
 	want, err := a.resolve(loc)
 	if err != nil {
-		return Attributes{}, err
+		return Attributes{}, false, err
 	}
 	if source != nil {
 		for _, l := range source.Links {
@@ -168,16 +174,16 @@ func (a *Adapter) linkAttributes(ctx context.Context, source *Message, loc strin
 				continue
 			}
 			if u, err := a.resolve(l.Self); err == nil && u.Path == want.Path {
-				return l.Attributes, nil
+				return l.Attributes, false, nil
 			}
 		}
 	}
 	r, err := a.do(ctx, "status", http.MethodGet, loc, nil, "")
 	if err != nil {
 		if contract.KindOf(err) == contract.KindNotFound {
-			return Attributes{}, nil
+			return Attributes{}, true, nil
 		}
-		return Attributes{}, err
+		return Attributes{}, false, err
 	}
-	return r.msg.Attributes, nil
+	return r.msg.Attributes, false, nil
 }
