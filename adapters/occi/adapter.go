@@ -263,15 +263,27 @@ func partial(res *contract.Resource) *contract.Resource {
 // not readable. Its location is unknown, so the job's title is recorded
 // (key + titleSuffix): Remove finds the entity by it and deletes it.
 func uncertain(res *contract.Resource, key, title string, err error) *contract.Resource {
-	var ae *contract.Error
-	if title == "" || errors.As(err, &ae) && ae.Status >= 300 && ae.Status < 500 {
-		return res // refused: nothing was made
-	}
-	if errors.As(err, &ae) && ae.Status == 0 && ae.Kind != contract.KindTimeout && ae.Kind != contract.KindTransport {
-		return res // refused before any request (a mixin or kind the server lacks)
+	if title == "" || !mayHaveHappened(err) {
+		return res
 	}
 	res.Native[key+titleSuffix] = title
 	return res
+}
+
+// mayHaveHappened reports whether a request that failed with err may
+// have been carried out by the server all the same: its answer was lost
+// (a transport error, a timeout), was a 5xx, or was a 2xx the adapter
+// could not use. A 3xx or 4xx refused it, and a failure before any
+// request (a mixin or kind the server lacks) sent nothing.
+func mayHaveHappened(err error) bool {
+	var ae *contract.Error
+	if !errors.As(err, &ae) {
+		return true
+	}
+	if ae.Status >= 300 && ae.Status < 500 {
+		return false
+	}
+	return ae.Status != 0 || ae.Kind == contract.KindTimeout || ae.Kind == contract.KindTransport
 }
 
 // titleSuffix marks the Native key of an entity whose create may have

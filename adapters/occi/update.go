@@ -143,7 +143,35 @@ func updateChanged[E any](ctx context.Context, a *Adapter, md *Model, kindID, lo
 	if attrs.Len() == 0 {
 		return nil
 	}
-	return a.updateEntity(ctx, md, kindID, loc, attrs, mixins)
+	err = a.updateEntity(ctx, md, kindID, loc, attrs, mixins)
+	if err != nil && a.readBack(ctx, err, loc, func(m *Message) bool {
+		diff, _, _ := changed(rows, want, grantedOf(rows, m))
+		return diff.Len() == 0
+	}) {
+		return nil
+	}
+	return err
+}
+
+// readBack decides the outcome of a change whose request failed with err
+// in a way that may have left it carried out at the server (mayHaveHappened:
+// its answer lost, a 5xx, an unreadable 2xx): it reads the entity at loc
+// again and reports whether it holds what was asked (holds). A partial
+// update or an action is a POST, which the adapter never repeats, so
+// without this the update was reported failed, and the broker kept the
+// job's old request, while the provider held the new values. A change
+// the entity does not show (the request never arrived, or the server has
+// not carried it out yet) stays failed, as does one the entity cannot be
+// read for.
+func (a *Adapter) readBack(ctx context.Context, err error, loc string, holds func(*Message) bool) bool {
+	if !mayHaveHappened(err) || ctx.Err() != nil {
+		return false
+	}
+	r, gerr := a.do(ctx, "update: read back", http.MethodGet, loc, nil, "")
+	if gerr != nil || r.msg == nil {
+		return false
+	}
+	return holds(r.msg)
 }
 
 // updateEntity changes attributes of an entity: a partial update (POST to
@@ -192,15 +220,24 @@ func (a *Adapter) updateEntity(ctx context.Context, md *Model, kindID, loc strin
 }
 
 func (a *Adapter) resizeStorage(ctx context.Context, md *Model, loc string, size uint64) error {
+	var err error
 	resize := storageActions[csbmsg.StorageActResize].OCCI
 	if md.KindHasAction(KindStorage, resize) {
 		attrs := Attributes{}
 		attrs.Set(resizeSizeAttr, Int(size))
-		return a.invoke(ctx, md, KindStorage, loc, resize, attrs)
+		err = a.invoke(ctx, md, KindStorage, loc, resize, attrs)
+	} else {
+		attrs := Attributes{}
+		attrs.Set("occi.storage.size", Int(size))
+		err = a.updateEntity(ctx, md, KindStorage, loc, attrs, nil)
 	}
-	attrs := Attributes{}
-	attrs.Set("occi.storage.size", Int(size))
-	return a.updateEntity(ctx, md, KindStorage, loc, attrs, nil)
+	if err != nil && a.readBack(ctx, err, loc, func(m *Message) bool {
+		diff, _, _ := changed(storageRows, &csbmsg.Storage{Size: &size}, grantedOf(storageRows, m))
+		return diff.Len() == 0
+	}) {
+		return nil
+	}
+	return err
 }
 
 // applyActions triggers the actions and status changes a request
@@ -230,7 +267,11 @@ func (a *Adapter) applyActions(ctx context.Context, md *Model, res *contract.Res
 		case bringUp:
 			act = computeStatusAction(csbmsg.ComputeActive, have.Compute)
 		}
-		if err := a.trigger(ctx, md, n, KindCompute, nativeCompute, act); err != nil {
+		from := ""
+		if have.Compute != nil && have.Compute.Status != nil {
+			from = string(*have.Compute.Status)
+		}
+		if err := a.trigger(ctx, md, n, KindCompute, nativeCompute, act, from); err != nil {
 			return err
 		}
 	}
@@ -247,7 +288,7 @@ func (a *Adapter) applyActions(ctx context.Context, md *Model, res *contract.Res
 		if err != nil {
 			return err
 		}
-		if err := a.trigger(ctx, md, n, KindNetwork, nativeNetwork, act); err != nil {
+		if err := a.trigger(ctx, md, n, KindNetwork, nativeNetwork, act, string(cur)); err != nil {
 			return err
 		}
 	}
@@ -272,7 +313,7 @@ func (a *Adapter) applyActions(ctx context.Context, md *Model, res *contract.Res
 			}
 			act = nil
 		}
-		if err := a.trigger(ctx, md, n, KindStorage, nativeStorage, act); err != nil {
+		if err := a.trigger(ctx, md, n, KindStorage, nativeStorage, act, string(cur)); err != nil {
 			return err
 		}
 	}
@@ -280,16 +321,33 @@ func (a *Adapter) applyActions(ctx context.Context, md *Model, res *contract.Res
 }
 
 // trigger invokes act (if not nil) on the entity n holds at key, and
-// records the state it leads to.
-func (a *Adapter) trigger(ctx context.Context, md *Model, n map[string]string, kindID, key string, act *action) error {
+// records the state it leads to. from is the entity's state before the
+// action, as last read ("" when unknown). An action whose answer was lost
+// counts as done when the entity is read back in the state the action
+// leads to and was not in before; one whose effect the state does not
+// show (restart, backup, snapshot) stays failed.
+func (a *Adapter) trigger(ctx context.Context, md *Model, n map[string]string, kindID, key string, act *action, from string) error {
 	if act == nil {
 		return nil
 	}
 	if err := a.invoke(ctx, md, kindID, n[key], act.OCCI, Attributes{}); err != nil {
-		return err
+		reached := act.Target != "" && !strings.EqualFold(from, act.Target) && a.readBack(ctx, err, n[key], func(m *Message) bool {
+			v, _ := m.Attributes.Get(stateAttrs[kindID])
+			return strings.EqualFold(v.S, act.Target)
+		})
+		if !reached {
+			return err
+		}
 	}
 	setTarget(n, key, act.Target)
 	return nil
+}
+
+// stateAttrs names the state attribute of each resource kind.
+var stateAttrs = map[string]string{
+	KindCompute: "occi.compute.state",
+	KindStorage: "occi.storage.state",
+	KindNetwork: "occi.network.state",
 }
 
 // named is the action a request names; one the adapter does not map is
