@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
@@ -39,6 +41,28 @@ func (a *Adapter) Update(ctx context.Context, res *contract.Resource, req *contr
 	if have == nil {
 		have = &csbmsg.IaaS{}
 	}
+	before := maps.Clone(cur.Native)
+	out, err := a.apply(ctx, md, cur, have, req)
+	if err != nil {
+		if uerr := a.undoCreates(ctx, before, cur.Native); uerr != nil {
+			var ae *contract.Error
+			if errors.As(err, &ae) {
+				e := *ae
+				e.Err = fmt.Errorf("%w; removing what the update created failed: %v", ae.Err, uerr)
+				err = &e
+			}
+		}
+		return cur, err
+	}
+	return out, nil
+}
+
+// apply carries out Update on cur, the resource as just read (have is
+// what it grants). A create that fails in a way that may have left the
+// entity at the provider is recorded in cur.Native under its key and
+// titleSuffix, for undoCreates.
+func (a *Adapter) apply(ctx context.Context, md *Model, cur *contract.Resource, have *csbmsg.IaaS, req *contract.Request) (*contract.Resource, error) {
+	want := req.Want.IaaS
 	n := cur.Native
 	title := req.JobID
 	switch {
@@ -58,7 +82,7 @@ func (a *Adapter) Update(ctx context.Context, res *contract.Resource, req *contr
 		if n[nativeStorage] == "" {
 			loc, err := a.createStorage(ctx, md, want.Storage, title)
 			if err != nil {
-				return cur, err
+				return uncertain(cur, nativeStorage, title, err), err
 			}
 			n[nativeStorage] = loc
 		} else if want.Storage.Size != nil && (have.Storage == nil || have.Storage.Size == nil || *have.Storage.Size != *want.Storage.Size) {
@@ -77,7 +101,7 @@ func (a *Adapter) Update(ctx context.Context, res *contract.Resource, req *contr
 		} else {
 			loc, err := a.createNetwork(ctx, md, want.Network, title)
 			if err != nil {
-				return cur, err
+				return uncertain(cur, nativeNetwork, title, err), err
 			}
 			n[nativeNetwork] = loc
 		}
@@ -90,7 +114,7 @@ func (a *Adapter) Update(ctx context.Context, res *contract.Resource, req *contr
 		if n[nativeCompute] == "" {
 			loc, err := a.createCompute(ctx, md, want.Compute, req.Service, title)
 			if err != nil {
-				return cur, err
+				return uncertain(cur, nativeCompute, title, err), err
 			}
 			n[nativeCompute] = loc
 		} else if err := updateChanged(ctx, a, md, KindCompute, n[nativeCompute], computeRows, want.Compute, have.Compute); err != nil {
@@ -119,13 +143,19 @@ func (a *Adapter) Update(ctx context.Context, res *contract.Resource, req *contr
 // update brings the compute's link in line with an update: when n holds
 // the target but no link and the request asks for the link or its target
 // (targetAsked), the link is created; else the attributes of want that
-// differ from have are applied to the link n holds.
+// differ from have are applied to the link n holds. A create that may
+// have made the link unseen is recorded in n (key and titleSuffix), for
+// undoCreates.
 func (l linkKind[E]) update(ctx context.Context, a *Adapter, md *Model, n map[string]string, want, have *E, targetAsked bool) error {
 	if n[l.key] == "" {
 		if want == nil && !targetAsked {
 			return nil
 		}
-		return l.create(ctx, a, md, n, want)
+		err := l.create(ctx, a, md, n, want)
+		if err != nil && n[l.target] != "" && mayHaveHappened(err) {
+			n[l.key+titleSuffix] = "unseen"
+		}
+		return err
 	}
 	return updateChanged(ctx, a, md, l.kindID, n[l.key], l.rows, want, have)
 }
@@ -172,6 +202,69 @@ func (a *Adapter) readBack(ctx context.Context, err error, loc string, holds fun
 		return false
 	}
 	return holds(r.msg)
+}
+
+// undoTimeout bounds undoCreates, which runs on after the update's own
+// context has ended (a deadline, a broker shutting down).
+const undoTimeout = 30 * time.Second
+
+// undoCreates deletes what a failed Update created: the entities and
+// links n holds that before (the resource's Native when the update began)
+// did not, links first, and those whose create may have succeeded unseen
+// (recorded with titleSuffix): entities found by the job's title, links
+// in the compute's rendering. The broker keeps a job's Resource as it was
+// when Update fails, so anything the update made would be held by no job:
+// Remove of the job would leave it at the provider for good. Undoing it
+// keeps the provider holding what the job records. It runs on after ctx
+// ends (bounded by undoTimeout): a deadline or shutdown is what most
+// often cuts an update short, and the broker repeats an interrupted
+// update from the Resource it holds, which would create everything again.
+func (a *Adapter) undoCreates(ctx context.Context, before, n map[string]string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
+	defer cancel()
+	kinds := map[string]string{nativeCompute: KindCompute, nativeStorage: KindStorage, nativeNetwork: KindNetwork}
+	var compute *Message // read once, for links created unseen
+	var errs []error
+	for _, k := range []string{nativeNetworkInterface, nativeStorageLink, nativeCompute, nativeStorage, nativeNetwork} {
+		if before[k] != "" || k == nativeNetwork && n[nativeNetworkShared] != "" {
+			continue // the job's before the update, or the provider's
+		}
+		loc := n[k]
+		if loc == "" && n[k+titleSuffix] != "" {
+			var err error
+			switch k {
+			case nativeNetworkInterface, nativeStorageLink:
+				if compute == nil && n[nativeCompute] != "" {
+					r, gerr := a.do(ctx, "update: undo", http.MethodGet, n[nativeCompute], nil, "")
+					if gerr != nil && contract.KindOf(gerr) != contract.KindNotFound {
+						errs = append(errs, gerr)
+						continue
+					}
+					if r != nil && r.msg != nil {
+						compute = r.msg
+					}
+				}
+				if compute != nil {
+					links := map[string]string{nativeStorage: n[nativeStorage], nativeNetwork: n[nativeNetwork]}
+					a.findLinks(compute, links)
+					loc = links[k]
+				}
+			default:
+				loc, err = a.titledLocation(ctx, kinds[k], n[k+titleSuffix])
+			}
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+		}
+		if loc == "" {
+			continue
+		}
+		if _, err := a.do(ctx, "update: undo", http.MethodDelete, loc, nil, ""); err != nil && contract.KindOf(err) != contract.KindNotFound {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // updateEntity changes attributes of an entity: a partial update (POST to
