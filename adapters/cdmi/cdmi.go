@@ -14,9 +14,11 @@ package cdmi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/caddy-csb/caddy-csb/adapters/httpx"
@@ -175,7 +177,7 @@ func (a *Adapter) Status(ctx context.Context, res *contract.Resource) (*contract
 		if key != keyCap {
 			parts.Held++
 		}
-		o, err := a.get(ctx, op+": read "+key, url, ct)
+		o, err := a.get(ctx, op+": read "+key, url+selection(key), ct)
 		if contract.KindOf(err) == contract.KindNotFound && key != keyCap {
 			parts.Gone++
 			return nil, nil
@@ -215,7 +217,11 @@ func (a *Adapter) Status(ctx context.Context, res *contract.Resource) (*contract
 		return nil, err
 	}
 	if o != nil {
-		ds.DataObject = &csbmsg.DataObject{Mimetype: str(o.Mimetype), Metadata: metadataIn(o.Metadata), ObjectRefs: refs(keyData, o), Value: o.Value, Status: str(o.CompletionStatus)}
+		v, err := a.value(ctx, op+": read data_object value", res.Native[keyData], o)
+		if err != nil {
+			return nil, err
+		}
+		ds.DataObject = &csbmsg.DataObject{Mimetype: str(o.Mimetype), Metadata: metadataIn(o.Metadata), ObjectRefs: refs(keyData, o), Value: v, Status: str(o.CompletionStatus)}
 	}
 	if o, err = read(keyQueue, TypeQueue); err != nil {
 		return nil, err
@@ -247,6 +253,60 @@ func (a *Adapter) Status(ctx context.Context, res *contract.Resource) (*contract
 	out.State = parts.State(out.State, res)
 	out.Granted = csbmsg.ServiceRequest{DSaaS: ds}
 	return out, nil
+}
+
+// dataFields selects the fields of a data object that Status and Find
+// read: all but its value (CDMI 1.1.1 reads the fields a client names,
+// GET <object>?<fieldname>;<fieldname>;...). A data object may hold more
+// than the largest answer the adapter reads (httpx.MaxBody), and neither
+// its state, its references nor its metadata need the value.
+const dataFields = "?objectType;objectID;objectName;parentURI;domainURI;capabilitiesURI;completionStatus;mimetype;metadata"
+
+// selection is the field selection a read of the object at key asks for.
+func selection(key string) string {
+	if key == keyData {
+		return dataFields
+	}
+	return ""
+}
+
+// value returns a data object's value for its grant, o being the object
+// read without it (dataFields). The value is read only when the object's
+// cdmi_size says it fits an answer the adapter reads, or when the server
+// gives no size; a larger value, or one whose answer turns out too large
+// or unreadable, is left out of the grant rather than failing Status. A
+// server that ignores the field selection has sent the value already.
+func (a *Adapter) value(ctx context.Context, op, url string, o *object) (*string, error) {
+	if o.Value != nil {
+		return o.Value, nil
+	}
+	if size, ok := cdmiSize(o.Metadata); ok && size >= httpx.MaxBody {
+		return nil, nil
+	}
+	v, err := a.get(ctx, op, url+"?valuetransferencoding;value", TypeObject)
+	var ae *contract.Error
+	switch {
+	case errors.As(err, &ae) && ae.Kind == contract.KindServer && ae.Status >= 200 && ae.Status < 300:
+		return nil, nil // an answer too large (or unreadable) for a value the grant can do without
+	case contract.KindOf(err) == contract.KindNotFound:
+		return nil, nil // deleted since it was read: the next Status sees it gone
+	case err != nil:
+		return nil, err
+	}
+	return v.Value, nil
+}
+
+// cdmiSize reads the cdmi_size metadata item (the value's length in
+// bytes), a string in CDMI 1.1.1 but a number from some servers.
+func cdmiSize(meta map[string]any) (int64, bool) {
+	switch v := meta["cdmi_size"].(type) {
+	case string:
+		n, err := strconv.ParseInt(v, 10, 64)
+		return n, err == nil
+	case float64:
+		return int64(v), true
+	}
+	return 0, false
 }
 
 func withoutKey(m map[string]any, k string) map[string]any {

@@ -30,7 +30,7 @@ func (a *Adapter) Find(ctx context.Context, req *contract.Request) (*contract.Re
 		if url == "" {
 			continue
 		}
-		_, err := a.get(ctx, op+": read "+key, url, p.ct)
+		_, err := a.get(ctx, op+": read "+key, url+selection(key), p.ct)
 		switch {
 		case err == nil:
 			res.Native[key] = url
