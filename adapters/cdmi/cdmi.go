@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -337,7 +338,7 @@ func (a *Adapter) Update(ctx context.Context, res *contract.Resource, req *contr
 		}
 	}
 	if c := want.ContainerObject; c != nil && c.Metadata != nil {
-		if _, err := a.put(ctx, op+": container metadata", res.Native[keyContainer], TypeContainer, &object{Metadata: metadataOut(c.Metadata)}); err != nil {
+		if err := a.change(ctx, op+": container metadata", res.Native[keyContainer], TypeContainer, &object{Metadata: metadataOut(c.Metadata)}); err != nil {
 			return nil, err
 		}
 	}
@@ -349,17 +350,17 @@ func (a *Adapter) Update(ctx context.Context, res *contract.Resource, req *contr
 		if d.Metadata != nil {
 			body.Metadata = metadataOut(d.Metadata)
 		}
-		if _, err := a.put(ctx, op+": data object", res.Native[keyData], TypeObject, body); err != nil {
+		if err := a.change(ctx, op+": data object", res.Native[keyData], TypeObject, body); err != nil {
 			return nil, err
 		}
 	}
 	if q := want.QueueObject; q != nil && q.Metadata != nil {
-		if _, err := a.put(ctx, op+": queue metadata", res.Native[keyQueue], TypeQueue, &object{Metadata: metadataOut(q.Metadata)}); err != nil {
+		if err := a.change(ctx, op+": queue metadata", res.Native[keyQueue], TypeQueue, &object{Metadata: metadataOut(q.Metadata)}); err != nil {
 			return nil, err
 		}
 	}
 	if d := want.DomainObject; d != nil && (d.Metadata != nil || d.Enabled != nil) {
-		if _, err := a.put(ctx, op+": domain", res.Native[keyDomain], TypeDomain, &object{Metadata: domainMeta(d)}); err != nil {
+		if err := a.change(ctx, op+": domain", res.Native[keyDomain], TypeDomain, &object{Metadata: domainMeta(d)}); err != nil {
 			return nil, err
 		}
 	}
@@ -377,6 +378,76 @@ func (a *Adapter) Update(ctx context.Context, res *contract.Resource, req *contr
 		res = out
 	}
 	return a.Status(ctx, res)
+}
+
+// change writes body over the object at url (PUT). A PUT whose answer
+// did not come back usable (lost after the retries, a 5xx, an unreadable
+// 2xx: mayHaveCreated) may have been carried out all the same: the object
+// is then read back, and the change counts as done when the object holds
+// what body asks. Without this the update was reported failed, and the
+// broker kept the job's old request, while the provider held the new
+// value. A change the object does not show stays failed.
+func (a *Adapter) change(ctx context.Context, op, url, ct string, body *object) error {
+	_, err := a.put(ctx, op, url, ct, body)
+	if err == nil || !mayHaveCreated(err) || ctx.Err() != nil {
+		return err
+	}
+	sel := ""
+	if ct == TypeObject {
+		sel = dataFields
+	}
+	o, gerr := a.get(ctx, op+": read back", url+sel, ct)
+	if gerr != nil {
+		return err
+	}
+	if body.Mimetype != "" && o.Mimetype != body.Mimetype {
+		return err
+	}
+	if body.Metadata != nil && !sameMetadata(body.Metadata, o.Metadata) {
+		return err
+	}
+	if body.Value != nil {
+		if size, ok := cdmiSize(o.Metadata); ok && size != int64(len(*body.Value)) {
+			return err
+		}
+		v, verr := a.value(ctx, op+": read back value", url, o)
+		if verr != nil || v == nil || *v != *body.Value {
+			return err
+		}
+	}
+	return nil
+}
+
+// sameMetadata reports whether an object's metadata (have, as read)
+// holds what a PUT sent (sent): the same user items, no other user item
+// (a PUT's metadata replaces the user items), and the system items
+// (cdmi_*) sent, by their text.
+func sameMetadata(sent, have map[string]any) bool {
+	user := func(m map[string]any) map[string]any {
+		out := map[string]any{}
+		for k, v := range m {
+			if !strings.HasPrefix(k, "cdmi_") {
+				out[k] = v
+			}
+		}
+		// Through JSON, as the server got and gave them: numbers are
+		// float64 on both sides.
+		b, _ := json.Marshal(out)
+		out = map[string]any{}
+		_ = json.Unmarshal(b, &out)
+		return out
+	}
+	if !reflect.DeepEqual(user(sent), user(have)) {
+		return false
+	}
+	for k, v := range sent {
+		if strings.HasPrefix(k, "cdmi_") {
+			if h, ok := have[k]; !ok || fmt.Sprint(h) != fmt.Sprint(v) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // Remove deletes the job's objects, its container and its domain. What is

@@ -143,11 +143,11 @@ func (a *Adapter) Provision(ctx context.Context, req *contract.Request) (*contra
 	return out, nil
 }
 
-// mayHaveCreated reports whether a create PUT that failed with err may
-// still have been carried out: its answer was lost (a transport error, a
-// timeout), was a 5xx (a proxy's, or a backend that failed after the
-// write), or was a 2xx the adapter could not read. A 4xx refusal created
-// nothing.
+// mayHaveCreated reports whether a PUT (a create, or an update's change)
+// that failed with err may still have been carried out: its answer was
+// lost (a transport error, a timeout), was a 5xx (a proxy's, or a backend
+// that failed after the write), or was a 2xx the adapter could not read.
+// A 4xx refusal changed nothing.
 func mayHaveCreated(err error) bool {
 	var ae *contract.Error
 	if !errors.As(err, &ae) {

@@ -22,9 +22,16 @@ type store struct {
 	mu      sync.Mutex
 	objects map[string]*stored
 	reads   []string // the request URI of every GET
-	// lose, when set, decides for each request whether its answer is
-	// lost, and whether the request is carried out first.
-	lose func(r *http.Request) (lost, carried bool)
+	// fault, when set, decides for each request whether it is carried
+	// out and how it is answered.
+	fault func(r *http.Request) fault
+}
+
+// fault is what becomes of a request: carried out or not, then answered
+// with status, or (status 0) with the connection closed.
+type fault struct {
+	carried bool
+	status  int
 }
 
 type stored struct {
@@ -70,23 +77,28 @@ func (s *store) gets() []string {
 
 func (s *store) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	lose := s.lose
+	fn := s.fault
 	s.mu.Unlock()
-	lost, carried := false, true
-	if lose != nil {
-		lost, carried = lose(r)
+	f := fault{carried: true, status: -1}
+	if fn != nil {
+		f = fn(r)
 	}
 	var status int
 	var body any
-	if carried {
+	if f.carried {
 		status, body = s.serve(r)
 	}
-	if lost {
+	switch f.status {
+	case -1:
+	case 0:
 		conn, _, err := w.(http.Hijacker).Hijack()
 		if err != nil {
 			panic(err)
 		}
 		conn.Close()
+		return
+	default:
+		w.WriteHeader(f.status)
 		return
 	}
 	w.Header().Set("X-CDMI-Specification-Version", "1.1.1")
