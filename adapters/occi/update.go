@@ -44,13 +44,18 @@ func (a *Adapter) Update(ctx context.Context, res *contract.Resource, req *contr
 	before := maps.Clone(cur.Native)
 	out, err := a.apply(ctx, md, cur, have, req)
 	if err != nil {
-		if uerr := a.undoCreates(ctx, before, cur.Native); uerr != nil {
-			var ae *contract.Error
-			if errors.As(err, &ae) {
-				e := *ae
-				e.Err = fmt.Errorf("%w; removing what the update created failed: %v", ae.Err, uerr)
-				err = &e
-			}
+		// What the update created is undone, and the resource handed
+		// back as it was; if the undo fails, it keeps what was created.
+		uerr := a.undoCreates(ctx, before, cur.Native)
+		if uerr == nil {
+			cur.Native = before
+			cur.URI = res.URI
+		}
+		var ae *contract.Error
+		if uerr != nil && errors.As(err, &ae) {
+			e := *ae
+			e.Err = fmt.Errorf("%w; removing what the update created failed: %v", ae.Err, uerr)
+			err = &e
 		}
 		return cur, err
 	}
