@@ -61,7 +61,9 @@ func init() {
 // in Caddy's storage so every instance of a cluster accepts it) and is
 // refused with 403 when the browser says it comes from another site
 // (Origin, Sec-Fetch-Site). A request without an authenticated user gets
-// 403, unless the csb app's jobs settings say "anonymous allow".
+// 403, unless the csb app's jobs settings say "anonymous allow"; so does
+// an OSB binding's credential (csb_binding), which reaches only its one
+// job's route.
 //
 // Placeholders set: {http.csb.job.id} (the job a POST acted on).
 type Console struct {
@@ -137,6 +139,13 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	user := ""
 	if repl != nil {
 		user = repl.ReplaceAll("{http.auth.user.id}", "")
+		// An OSB binding's credential (csb_binding) authenticates as the
+		// instance's owner but reaches only its one job's route: in the
+		// console it would act on every job of the owner. The Consumer
+		// interface and csb_osb refuse it too.
+		if repl.ReplaceAll("{http.auth.user.csb_job}", "") != "" {
+			return caddyhttp.Error(http.StatusForbidden, errors.New("csb_console: a credential scoped to one job (an OSB binding's) reaches only that job's route, not the console"))
+		}
 	}
 	owner, err := c.app.ConsumerOwner(user)
 	if err != nil {

@@ -21,9 +21,10 @@ func init() {
 // the Basic credentials that an OSB binding (csb_osb) handed out, as the
 // bound instance's owner, and names the one job the credential may
 // reach in {http.auth.user.csb_job} (csb_job_route refuses every other
-// job, and the csb and csb_osb handlers refuse the credential). Unbinding
-// or deprovisioning revokes the credential at once: every request reads
-// it from Caddy's storage, which a cluster shares.
+// job, and the csb, csb_osb and csb_console handlers refuse the
+// credential). Unbinding or deprovisioning revokes the credential at
+// once: every request reads it from Caddy's storage, which a cluster
+// shares.
 //
 //	route /csb/jobs/* {
 //		csb_binding_auth
