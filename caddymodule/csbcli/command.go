@@ -108,7 +108,7 @@ func setupCLI(cmd *cobra.Command, c *cli) {
 	pf.StringVar(&c.conn.Netrc, "netrc", "", "netrc file with the password (default $NETRC, else ~/.netrc)")
 	pf.DurationVar(&c.conn.Timeout, "timeout", time.Minute, "time limit of each HTTP request")
 	pf.BoolVar(&c.json, "json", false, "print JSON")
-	pf.BoolVar(&c.xml, "xml", false, "print the broker's XML answer as it is")
+	pf.BoolVar(&c.xml, "xml", false, "print the broker's XML answer as it is (control characters as character references)")
 	cmd.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		if strings.Contains(err.Error(), "unknown shorthand flag") {
 			// Ids of an older broker may begin with '-'; "--" ends the flags.
@@ -328,7 +328,7 @@ func (c *cli) showJob(ctx context.Context, cl *client, a *answer, err error, wai
 func (c *cli) print(a *answer) error {
 	switch {
 	case c.xml:
-		_, err := c.stdout.Write(a.Body)
+		_, err := c.stdout.Write(xmlForTerminal(a.Body))
 		return err
 	case c.json:
 		return printJSON(c.stdout, viewOf(a))
@@ -442,7 +442,7 @@ func (c *cli) jobs(ctx context.Context) int {
 		if _, err := csbmsg.ParseJobList(a.Body, csbmsg.Options{}); err != nil {
 			return c.fail(fmt.Errorf("the broker's job list: %v", err))
 		}
-		c.stdout.Write(a.Body)
+		c.stdout.Write(xmlForTerminal(a.Body))
 		return exitOK
 	}
 	var list csbmsg.JobListing

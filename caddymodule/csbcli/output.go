@@ -1,6 +1,7 @@
 package csbcli
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -159,14 +160,10 @@ func dash(s string) string {
 // escapes; 0x9b is CSI to a Latin-1 terminal), or add columns and rows to
 // a table with a tab or a newline.
 func clean(s string) string {
-	safe := func(r rune) bool {
-		return r >= 0x20 && r != 0x7f && (r < 0x80 || r >= 0xa0) && r != utf8.RuneError &&
-			!unicode.Is(unicode.Bidi_Control, r) && r != '\u2028' && r != '\u2029'
-	}
 	i := 0
 	for i < len(s) {
 		r, n := utf8.DecodeRuneInString(s[i:])
-		if !safe(r) {
+		if !printable(r) {
 			break
 		}
 		i += n
@@ -179,7 +176,7 @@ func clean(s string) string {
 	for i < len(s) {
 		r, n := utf8.DecodeRuneInString(s[i:])
 		switch {
-		case safe(r):
+		case printable(r):
 			b.WriteString(s[i : i+n])
 		case r == utf8.RuneError && n == 1:
 			fmt.Fprintf(&b, `\x%02x`, s[i])
@@ -197,6 +194,51 @@ func clean(s string) string {
 		i += n
 	}
 	return b.String()
+}
+
+// printable reports whether a terminal shows r rather than acting on it
+// (see clean).
+func printable(r rune) bool {
+	return r >= 0x20 && r != 0x7f && (r < 0x80 || r >= 0xa0) && r != utf8.RuneError &&
+		!unicode.Is(unicode.Bidi_Control, r) && r != '\u2028' && r != '\u2029'
+}
+
+// forTerminal rewrites what clean escapes in a JSON or XML document the
+// CLI prints whole (--json, --xml), other than the tabs and newlines that
+// lay it out, with esc(r) (utf8.RuneError for a byte that is not UTF-8):
+// a provider's reason or label may hold a C1 control (U+009B is CSI),
+// DEL or a bidirectional override, which JSON and XML both carry
+// unescaped, and an XML comment, which the parser does not read, may
+// hold any control. esc writes the character so that the document means
+// the same (a JSON \u escape, an XML character reference); where the
+// XML parser does not look (a comment), the reference is text.
+func forTerminal(data []byte, esc func(r rune) string) []byte {
+	var out []byte
+	last := 0
+	for i := 0; i < len(data); {
+		r, n := utf8.DecodeRune(data[i:])
+		if printable(r) || r == '\n' || r == '\t' {
+			i += n
+			continue
+		}
+		if out == nil {
+			out = make([]byte, 0, len(data)+64)
+		}
+		out = append(append(out, data[last:i]...), esc(r)...)
+		i += n
+		last = i
+	}
+	if out == nil {
+		return data
+	}
+	return append(out, data[last:]...)
+}
+
+// xmlForTerminal is the broker's XML answer as --xml prints it: the same
+// document, with what would act on a terminal written as character
+// references (forTerminal).
+func xmlForTerminal(data []byte) []byte {
+	return forTerminal(data, func(r rune) string { return fmt.Sprintf("&#x%X;", r) })
 }
 
 // printJob writes one job as aligned "NAME value" lines.
@@ -361,8 +403,16 @@ func printCatalogue(w io.Writer, c catalogue) error {
 	return tw.Flush()
 }
 
+// printJSON writes v as indented JSON; what would act on a terminal is
+// written as \u escapes (forTerminal: encoding/json escapes C0 controls
+// but not C1 ones, DEL or bidirectional overrides).
 func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := w.Write(forTerminal(b.Bytes(), func(r rune) string { return fmt.Sprintf(`\u%04x`, r) }))
+	return err
 }
