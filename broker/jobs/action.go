@@ -48,8 +48,14 @@ var actionOf = map[string]csbmsg.ComputeAction{
 // provider refused it, 420 for an unknown action, and ErrNoJob for a job
 // that does not exist or is someone else's. The lease is not renewed.
 func (m *Manager) Act(ctx context.Context, owner, id, action string) (*Result, error) {
+	return m.ActIf(ctx, owner, id, 0, action)
+}
+
+// ActIf is Act on job id at revision rev (Job.Rev): a job at another
+// revision is ErrChanged, and nothing is done. Rev 0 expects none.
+func (m *Manager) ActIf(ctx context.Context, owner, id string, rev uint64, action string) (*Result, error) {
 	ca, known := actionOf[action]
-	j, unlock, res, err := m.lockFor(ctx, owner, id, csbmsg.StatusCannotUpdateResource, "job %s is busy with another operation", func(j *Job) *Result {
+	j, unlock, res, err := m.lockFor(ctx, owner, id, rev, csbmsg.StatusCannotUpdateResource, "job %s is busy with another operation", func(j *Job) *Result {
 		switch {
 		case !known:
 			return result(csbmsg.StatusUnsupported, j, "unknown action %q", action)
@@ -169,7 +175,14 @@ func MachineStateOf(res *contract.Resource) string {
 // that does not exist or is someone else's, and 409 for a job that has
 // ended (removed or expired) or is busy.
 func (m *Manager) SetLabels(ctx context.Context, owner, id string, labels map[string]string) (*Result, error) {
-	j, unlock, res, err := m.lockFor(ctx, owner, id, csbmsg.StatusCannotUpdateResource, "job %s is busy with another operation", func(j *Job) *Result {
+	return m.SetLabelsIf(ctx, owner, id, 0, labels)
+}
+
+// SetLabelsIf is SetLabels on job id at revision rev (Job.Rev): a job at
+// another revision is ErrChanged, and nothing is done. Rev 0 expects
+// none.
+func (m *Manager) SetLabelsIf(ctx context.Context, owner, id string, rev uint64, labels map[string]string) (*Result, error) {
+	j, unlock, res, err := m.lockFor(ctx, owner, id, rev, csbmsg.StatusCannotUpdateResource, "job %s is busy with another operation", func(j *Job) *Result {
 		if j.Status.Final() {
 			return result(csbmsg.StatusCannotUpdateResource, j, "job %s is %s", j.ID, j.Status)
 		}

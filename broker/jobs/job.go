@@ -361,6 +361,17 @@ var ErrNotRecorded = errors.New("the broker could not record the job")
 // with a different request.
 var ErrIdempotencyMismatch = errors.New("idempotency key reused with a different request")
 
+// ErrChanged is returned by the operations that take an expected
+// revision (UpdateIf, RemoveIf, ActIf, SetLabelsIf, AttachVolumeIf,
+// DetachVolumeIf) when the job's record, read under the job's lock, is
+// not at that revision (Job.Rev): the job was written since the caller
+// read the record it decided on, and the operation did nothing. A
+// front-end that evaluated an HTTP precondition (If-Match) on that read
+// answers 412 Precondition Failed: checked under the lock, the
+// precondition holds when the operation acts, which a check of the
+// caller's own read could not promise (a lost update in between).
+var ErrChanged = errors.New("the job changed since the revision the request expects")
+
 // Result is the outcome of an operation in the draft's terms: a table 2
 // status, a reason, and the job as it stands (nil when no job exists,
 // e.g. nothing matched).

@@ -730,10 +730,20 @@ func (m *Manager) notRecorded(j *Job, unlock func(), cause error) (*Result, erro
 // success with nothing to do), or nil to go on; a job another operation
 // holds is answered busyStatus with busyReason (one %s: the job id). The
 // lock is held only when the Result and the error are nil.
-func (m *Manager) lockFor(ctx context.Context, owner, id string, busyStatus csbmsg.Status, busyReason string, answer func(*Job) *Result) (*Job, func(), *Result, error) {
+//
+// A rev other than 0 is the revision the caller expects the job at (the
+// record it decided on): a record at another one is ErrChanged, before
+// answer is asked (a precondition comes before the method's own checks,
+// RFC 9110 section 13.2.2). It is decided on the record read under the
+// lock; the record read before (possibly from the cache, so older than
+// the store's) is refused only when it is already newer than rev.
+func (m *Manager) lockFor(ctx context.Context, owner, id string, rev uint64, busyStatus csbmsg.Status, busyReason string, answer func(*Job) *Result) (*Job, func(), *Result, error) {
 	j, err := m.ownJob(ctx, owner, id)
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	if rev != 0 && j.Rev > rev {
+		return nil, nil, nil, changed(j, rev)
 	}
 	if r := answer(j); r != nil {
 		return nil, nil, r, nil
@@ -746,11 +756,20 @@ func (m *Manager) lockFor(ctx context.Context, owner, id string, busyStatus csbm
 		unlock()
 		return nil, nil, nil, err
 	}
+	if rev != 0 && j.Rev != rev {
+		unlock()
+		return nil, nil, nil, changed(j, rev)
+	}
 	if r := answer(j); r != nil {
 		unlock()
 		return nil, nil, r, nil
 	}
 	return j, unlock, nil, nil
+}
+
+// changed is the ErrChanged of job j expected at revision rev.
+func changed(j *Job, rev uint64) error {
+	return fmt.Errorf("%w: job %s is at revision %d, not %d", ErrChanged, j.ID, j.Rev, rev)
 }
 
 // answerGate decides, between a create's provisioning and the request
@@ -972,7 +991,7 @@ func (m *Manager) Copy(ctx context.Context, owner, id string, opt CreateOptions)
 // the job stays where it was (410).
 func (m *Manager) Move(ctx context.Context, owner, id string, opt CreateOptions) (*Result, error) {
 	settled := settledSuccess(csbmsg.StatusUnableToFindResource, "can be moved")
-	j, unlock, res, err := m.lockFor(ctx, owner, id, csbmsg.StatusUnableToFindResource, "job %s is busy", func(j *Job) *Result {
+	j, unlock, res, err := m.lockFor(ctx, owner, id, 0, csbmsg.StatusUnableToFindResource, "job %s is busy", func(j *Job) *Result {
 		if r := settled(j); r != nil {
 			return r
 		}
@@ -1100,7 +1119,14 @@ func (m *Manager) answerFor(j *Job, prefix string) *Result {
 // resizes or runs the requested actions through the adapter and renews
 // the lease. It answers 409 when the job cannot be updated.
 func (m *Manager) Update(ctx context.Context, owner, id string, req *csbmsg.ServiceRequest, lease time.Duration) (*Result, error) {
-	j, unlock, res, err := m.lockFor(ctx, owner, id, csbmsg.StatusCannotUpdateResource, "job %s is busy with another operation", settledSuccess(csbmsg.StatusCannotUpdateResource, "can be updated"))
+	return m.UpdateIf(ctx, owner, id, 0, req, lease)
+}
+
+// UpdateIf is Update of job id at revision rev (Job.Rev): a job at
+// another revision is ErrChanged, and nothing is done. Rev 0 expects
+// none.
+func (m *Manager) UpdateIf(ctx context.Context, owner, id string, rev uint64, req *csbmsg.ServiceRequest, lease time.Duration) (*Result, error) {
+	j, unlock, res, err := m.lockFor(ctx, owner, id, rev, csbmsg.StatusCannotUpdateResource, "job %s is busy with another operation", settledSuccess(csbmsg.StatusCannotUpdateResource, "can be updated"))
 	if res != nil || err != nil {
 		return res, err
 	}
@@ -1236,7 +1262,15 @@ func (m *Manager) applyUpdate(ctx context.Context, ad contract.Adapter, j *Job) 
 // removed. Removing a job that is already removed or expired succeeds
 // (with the job's reason while its removal is queued, contact.go).
 func (m *Manager) Remove(ctx context.Context, owner, id string) (*Result, error) {
-	j, unlock, res, err := m.lockFor(ctx, owner, id, csbmsg.StatusCannotRemoveResource, "job %s is busy with another operation", func(j *Job) *Result {
+	return m.RemoveIf(ctx, owner, id, 0)
+}
+
+// RemoveIf is Remove of job id at revision rev (Job.Rev): a job at
+// another revision is ErrChanged, and nothing is done (also when the job
+// has since been removed: the caller decided on a job that was not).
+// Rev 0 expects none.
+func (m *Manager) RemoveIf(ctx context.Context, owner, id string, rev uint64) (*Result, error) {
+	j, unlock, res, err := m.lockFor(ctx, owner, id, rev, csbmsg.StatusCannotRemoveResource, "job %s is busy with another operation", func(j *Job) *Result {
 		if j.Status.Final() && queuedRemoval(j) {
 			// Removed all the same (200, as any remove of a removed
 			// job), but its resources still run at the provider: the

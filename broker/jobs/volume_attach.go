@@ -72,7 +72,15 @@ func attachable(j *Job) *Result {
 // a volume to an existing machine (contract.VolumeAttacher). On success
 // the Result's Job is the machine's, and the attachment is returned.
 func (m *Manager) AttachVolume(ctx context.Context, owner, machineID, volumeID, location string) (*Result, *VolumeAttachment, error) {
-	mj, unlockM, res, err := m.lockFor(ctx, owner, machineID, csbmsg.StatusCannotUpdateResource, "machine %s is busy with another operation", attachable)
+	return m.AttachVolumeIf(ctx, owner, machineID, 0, volumeID, location)
+}
+
+// AttachVolumeIf is AttachVolume to the machine's job at revision rev
+// (Job.Rev): a machine at another revision is ErrChanged (wrapped, naming
+// the machine), and nothing is done. Rev 0 expects none. The volume's
+// revision is not checked.
+func (m *Manager) AttachVolumeIf(ctx context.Context, owner, machineID string, rev uint64, volumeID, location string) (*Result, *VolumeAttachment, error) {
+	mj, unlockM, res, err := m.lockFor(ctx, owner, machineID, rev, csbmsg.StatusCannotUpdateResource, "machine %s is busy with another operation", attachable)
 	if err != nil {
 		return nil, nil, fmt.Errorf("machine %s: %w", machineID, err)
 	}
@@ -86,7 +94,7 @@ func (m *Manager) AttachVolume(ctx context.Context, owner, machineID, volumeID, 
 	}
 	// A machine is always locked before a volume (a volume job never
 	// holds a machine), so two attaches cannot wait on each other.
-	vj, unlockV, res, err := m.lockFor(ctx, owner, volumeID, csbmsg.StatusCannotUpdateResource, "volume %s is busy with another operation", func(v *Job) *Result {
+	vj, unlockV, res, err := m.lockFor(ctx, owner, volumeID, 0, csbmsg.StatusCannotUpdateResource, "volume %s is busy with another operation", func(v *Job) *Result {
 		switch {
 		case v.Request.IaaS == nil || v.Request.IaaS.Storage == nil || v.Request.IaaS.Compute != nil:
 			return result(csbmsg.StatusCannotUpdateResource, mj, "job %s is not a volume of its own", v.ID)
@@ -166,7 +174,14 @@ func (m *Manager) undoAttach(ctx context.Context, at contract.VolumeAttacher, mj
 // ErrNoAttachment for an attachment the machine does not have, 409 and
 // 420 as AttachVolume does.
 func (m *Manager) DetachVolume(ctx context.Context, owner, machineID, attachmentID string) (*Result, error) {
-	mj, unlockM, res, err := m.lockFor(ctx, owner, machineID, csbmsg.StatusCannotUpdateResource, "machine %s is busy with another operation", attachable)
+	return m.DetachVolumeIf(ctx, owner, machineID, 0, attachmentID)
+}
+
+// DetachVolumeIf is DetachVolume from the machine's job at revision rev
+// (Job.Rev): a machine at another revision is ErrChanged, and nothing is
+// done. Rev 0 expects none.
+func (m *Manager) DetachVolumeIf(ctx context.Context, owner, machineID string, rev uint64, attachmentID string) (*Result, error) {
+	mj, unlockM, res, err := m.lockFor(ctx, owner, machineID, rev, csbmsg.StatusCannotUpdateResource, "machine %s is busy with another operation", attachable)
 	if res != nil || err != nil {
 		return res, err
 	}

@@ -78,6 +78,10 @@ type Handler struct {
 	app     *caddymodule.App
 	logger  *zap.Logger
 	placers map[string]*placement.Placer
+	// preconditionHeld, set by a test only, runs when a request's
+	// preconditions held, before the engine is asked to act: the test
+	// changes the target there, as a second client could in that instant.
+	preconditionHeld func()
 }
 
 // MachineConfig is an operator-declared MachineConfiguration.

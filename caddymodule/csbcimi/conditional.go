@@ -24,18 +24,34 @@ package csbcimi
 // 13.1.4 direct for a resource with no modification date; If-Match is
 // the precondition to use.
 //
-// The precondition is evaluated on a read made just before the engine
-// is asked to act: the engine takes no expected revision, so a change
-// that lands between that read and the engine's own (a second client's
-// PUT in the same instant) is not caught. It narrows the window of a
-// lost update to that instant; it does not close it.
+// The precondition is evaluated on a read of the target's job made just
+// before the engine is asked to act, and the engine is then asked to act
+// only on the job at that read's revision (jobs.Manager's UpdateIf,
+// ActIf, RemoveIf, ...: checked under the job's lock). A change that
+// lands between the read and the engine's act (a second client's PUT in
+// the same instant) is then a 412, not a lost update. Every write of a
+// job changes its revision, and changes the updated time a GET shows
+// too, so a job at the revision read still has the entity tag the
+// precondition was evaluated on (its provider's live state aside, which
+// no revision follows). A change in that instant that would leave the
+// condition true all the same is a 412 too: the client reads again and
+// retries, as after any 412.
+//
+// A create's target is a collection, whose tag covers all of the
+// owner's machines or volumes; no lock of the engine covers them all, so
+// a create's precondition is evaluated on the read alone. So is the
+// machine's state at its provider, which is part of a Machine's tag, and
+// the attachment a Volume shows (recorded on its machine's job).
 
 import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
+
+	"github.com/caddy-csb/caddy-csb/broker/jobs"
 )
 
 // etagOf is the strong entity tag of resource o rendered in binding f.
@@ -61,7 +77,7 @@ func (c *call) serve(full, shown obj) error {
 	}
 	// The representation, so its tag, depends on Accept.
 	c.w.Header().Add("Vary", "Accept")
-	if err := c.precondition(func() (string, error) { return tag, nil }); err != nil {
+	if _, err := c.precondition(func() (string, uint64, error) { return tag, 0, nil }); err != nil {
 		return err
 	}
 	return write(c.w, c.f, http.StatusOK, shown)
@@ -71,26 +87,32 @@ func (c *call) serve(full, shown obj) error {
 // the order of RFC 9110 section 13.2.2, for a target resource that
 // exists (the caller has checked it: a missing one is 404, and its
 // preconditions are not evaluated). current returns the target's entity
-// tag now ("" when it has none); it is called only when a header lists
-// entity tags, since it may ask the provider. A false If-Match is 412; a
-// false If-None-Match is 304 on a GET or HEAD (written here: the answer
-// is then errAnswered) and 412 on any other method. The 412 is a CIMI
-// error answer, as every refusal of the front-end.
-func (c *call) precondition(current func() (string, error)) error {
+// tag now ("" when it has none) and the revision of the job it was made
+// from (0 when none: a collection); it is called only when a header
+// lists entity tags, since it may ask the provider. A false If-Match is
+// 412; a false If-None-Match is 304 on a GET or HEAD (written here: the
+// answer is then errAnswered) and 412 on any other method. The 412 is a
+// CIMI error answer, as every refusal of the front-end.
+//
+// When the conditions hold, precondition returns the revision they were
+// evaluated on, which the caller passes to the engine's operation (0
+// when no condition read the target: then the engine expects none).
+func (c *call) precondition(current func() (string, uint64, error)) (uint64, error) {
 	im := c.r.Header.Values("If-Match")
 	inm := c.r.Header.Values("If-None-Match")
 	if len(im) == 0 && len(inm) == 0 {
-		return nil
+		return 0, nil
 	}
 	var cur string
+	var rev uint64
 	var read bool
 	tag := func() (string, error) {
 		if !read {
-			t, err := current()
+			t, r, err := current()
 			if err != nil {
 				return "", err
 			}
-			cur, read = t, true
+			cur, rev, read = t, r, true
 		}
 		return cur, nil
 	}
@@ -99,10 +121,10 @@ func (c *call) precondition(current func() (string, error)) error {
 		if star, tags := parseETags(im); !star {
 			t, err := tag()
 			if err != nil {
-				return err
+				return 0, err
 			}
 			if !matchETag(tags, t, true) {
-				return errorf(http.StatusPreconditionFailed, "If-Match %s: the resource's current entity tag is %s; read it again and retry", strings.Join(im, ", "), orNone(t))
+				return 0, errorf(http.StatusPreconditionFailed, "If-Match %s: the resource's current entity tag is %s; read it again and retry", strings.Join(im, ", "), orNone(t))
 			}
 		}
 	}
@@ -112,19 +134,43 @@ func (c *call) precondition(current func() (string, error)) error {
 		if !star {
 			t, err := tag()
 			if err != nil {
-				return err
+				return 0, err
 			}
 			matched = matchETag(tags, t, false)
 		}
 		if matched {
 			if c.r.Method == http.MethodGet || c.r.Method == http.MethodHead {
 				c.w.WriteHeader(http.StatusNotModified)
-				return errAnswered
+				return 0, errAnswered
 			}
-			return errorf(http.StatusPreconditionFailed, "If-None-Match %s: the resource exists with that entity tag", strings.Join(inm, ", "))
+			return 0, errorf(http.StatusPreconditionFailed, "If-None-Match %s: the resource exists with that entity tag", strings.Join(inm, ", "))
 		}
 	}
-	return nil
+	if c.h.preconditionHeld != nil {
+		c.h.preconditionHeld()
+	}
+	return rev, nil
+}
+
+// changedErr is the answer to an engine's error: 412 when the engine
+// refused to act because the target's job changed after the request's
+// preconditions were evaluated on it (jobs.ErrChanged), nil for any
+// other error.
+func changedErr(err error) error {
+	if !errors.Is(err, jobs.ErrChanged) {
+		return nil
+	}
+	return errorf(http.StatusPreconditionFailed, "the resource changed while the request's preconditions were evaluated (%v); read it again and retry", err)
+}
+
+// chain is the revision a second engine operation of one request
+// expects after the first (res) wrote the job: the one res's job is at,
+// when the request expects one (rev is not 0).
+func chain(rev uint64, res *jobs.Result) uint64 {
+	if rev == 0 || res == nil || res.Job == nil {
+		return rev
+	}
+	return res.Job.Rev
 }
 
 func orNone(tag string) string {
@@ -195,55 +241,55 @@ func matchETag(tags []eTag, cur string, strong bool) bool {
 // The current entity tags of the targets of PUT, DELETE and POST, each as
 // a GET of the target answers it (without a query).
 
-func (c *call) machineTag(id string) func() (string, error) {
-	return func() (string, error) {
+func (c *call) machineTag(id string) func() (string, uint64, error) {
+	return func() (string, uint64, error) {
 		j, live, err := c.ownMachine(id, true)
 		if err != nil {
-			return "", err
+			return "", 0, err
 		}
-		return etagOf(c.f, c.machineObj(j, live)), nil
+		return etagOf(c.f, c.machineObj(j, live)), j.Rev, nil
 	}
 }
 
-func (c *call) volumeTag(id string) func() (string, error) {
-	return func() (string, error) {
+func (c *call) volumeTag(id string) func() (string, uint64, error) {
+	return func() (string, uint64, error) {
 		j, err := c.ownVolume(id)
 		if err != nil {
-			return "", err
+			return "", 0, err
 		}
-		return etagOf(c.f, c.volumeObj(j)), nil
+		return etagOf(c.f, c.volumeObj(j)), j.Rev, nil
 	}
 }
 
 // machineVolumeTag is the tag of machine id's MachineVolume member, or of
-// its volumes collection (member "").
-func (c *call) machineVolumeTag(id, member string) func() (string, error) {
-	return func() (string, error) {
+// its volumes collection (member ""), and the machine job's revision.
+func (c *call) machineVolumeTag(id, member string) func() (string, uint64, error) {
+	return func() (string, uint64, error) {
 		j, _, err := c.ownMachine(id, false)
 		if err != nil {
-			return "", err
+			return "", 0, err
 		}
 		mvs := c.machineVolumeObjs(j)
 		if member == "" {
-			return etagOf(c.f, c.machineVolumeCollection(j, mvs, &query{})), nil
+			return etagOf(c.f, c.machineVolumeCollection(j, mvs, &query{})), j.Rev, nil
 		}
 		for _, mv := range mvs {
 			if mv["id"] == c.base+"machines/"+id+"/volumes/"+member {
-				return etagOf(c.f, mv), nil
+				return etagOf(c.f, mv), j.Rev, nil
 			}
 		}
-		return "", errorf(http.StatusNotFound, "no MachineVolume %q", member)
+		return "", 0, errorf(http.StatusNotFound, "no MachineVolume %q", member)
 	}
 }
 
 // collectionTag is the tag of one of the CloudEntryPoint's collections
-// (a create's target).
-func (c *call) collectionTag(name string) func() (string, error) {
-	return func() (string, error) {
+// (a create's target); no one job's revision.
+func (c *call) collectionTag(name string) func() (string, uint64, error) {
+	return func() (string, uint64, error) {
 		col, err := c.collectionOf(name, &query{})
 		if err != nil {
-			return "", err
+			return "", 0, err
 		}
-		return etagOf(c.f, col), nil
+		return etagOf(c.f, col), 0, nil
 	}
 }

@@ -268,10 +268,15 @@ func (c *call) jobObj(typ, collection string, j *jobs.Job, state string) obj {
 	}
 }
 
-// remove deletes the job of a Machine or Volume: 200 with the job of the
-// delete in the CIMI-Job-URI header.
-func (c *call) remove(id string) error {
-	res, err := c.m.Remove(c.ctx, c.owner, id)
+// remove deletes the job of a Machine or Volume at revision rev (0: any):
+// 200 with the job of the delete in the CIMI-Job-URI header.
+func (c *call) remove(id string, rev uint64) error {
+	res, err := c.m.RemoveIf(c.ctx, c.owner, id, rev)
+	if errors.Is(err, jobs.ErrChanged) {
+		// Returned as it is (jobErr makes it a 412): the caller may
+		// have done part of the request already, and answers otherwise.
+		return err
+	}
 	if err != nil {
 		return c.jobErr(id, err)
 	}
@@ -521,7 +526,7 @@ func (c *call) createMachine() error {
 	if err != nil {
 		return err
 	}
-	if err := c.precondition(c.collectionTag("machines")); err != nil {
+	if _, err := c.precondition(c.collectionTag("machines")); err != nil {
 		return err
 	}
 	if dry {
@@ -639,7 +644,8 @@ func (c *call) updateMachine(id string) error {
 	if _, _, err := c.ownMachine(id, false); err != nil {
 		return err
 	}
-	if err := c.precondition(c.machineTag(id)); err != nil {
+	rev, err := c.precondition(c.machineTag(id))
+	if err != nil {
 		return err
 	}
 	labels := map[string]string{}
@@ -669,17 +675,27 @@ func (c *call) updateMachine(id string) error {
 			labels[labelProp+k] = v
 		}
 	}
+	// Each engine operation acts only on the job at the revision the
+	// preconditions were evaluated on (rev, 0 when none), the second at
+	// the one the first wrote.
+	renewed := false
 	if lease > 0 {
-		res, err := c.m.Update(c.ctx, c.owner, id, &csbmsg.ServiceRequest{}, lease)
+		res, err := c.m.UpdateIf(c.ctx, c.owner, id, rev, &csbmsg.ServiceRequest{}, lease)
 		if err != nil {
 			return c.jobErr(id, err)
 		}
 		if res.Status != csbmsg.StatusOK {
 			return errorf(http.StatusConflict, "renewing the lease: %s", res.Reason)
 		}
+		rev, renewed = chain(rev, res), true
 	}
 	if len(labels) > 0 {
-		res, err := c.m.SetLabels(c.ctx, c.owner, id, labels)
+		res, err := c.m.SetLabelsIf(c.ctx, c.owner, id, rev, labels)
+		if renewed && errors.Is(err, jobs.ErrChanged) {
+			// The lease is renewed: not a 412, which says nothing was
+			// done.
+			return errorf(http.StatusConflict, "the lease was renewed, but the machine changed before its name, description and properties were set (%v); read it again and retry", err)
+		}
 		if err != nil {
 			return c.jobErr(id, err)
 		}
@@ -702,6 +718,9 @@ func (c *call) jobErr(id string, err error) error {
 	if errors.Is(err, jobs.ErrNoJob) {
 		return errorf(http.StatusNotFound, "no machine %q", id)
 	}
+	if ce := changedErr(err); ce != nil {
+		return ce
+	}
 	return err
 }
 
@@ -710,21 +729,35 @@ func (c *call) deleteMachine(id string) error {
 	if err != nil {
 		return err
 	}
-	if err := c.precondition(c.machineTag(id)); err != nil {
+	rev, err := c.precondition(c.machineTag(id))
+	if err != nil {
 		return err
 	}
 	// Volumes attached later are the caller's own: detached first, so
-	// that they outlive the machine.
+	// that they outlive the machine. Each operation acts only on the
+	// machine at the revision the preconditions were evaluated on (0 when
+	// none) or the one the previous operation wrote.
+	detached := 0
 	for _, a := range j.Attachments {
-		res, err := c.m.DetachVolume(c.ctx, c.owner, id, a.ID)
+		res, err := c.m.DetachVolumeIf(c.ctx, c.owner, id, rev, a.ID)
+		if detached > 0 && errors.Is(err, jobs.ErrChanged) {
+			return errorf(http.StatusConflict, "%d volumes were detached, but the machine changed before it was deleted (%v); read it again and retry", detached, err)
+		}
 		if err != nil && !errors.Is(err, jobs.ErrNoAttachment) {
 			return c.jobErr(id, err)
 		}
 		if res != nil && res.Status != csbmsg.StatusOK {
 			return errorf(http.StatusConflict, "detaching volume %s before deleting the machine: %s", a.Volume, res.Reason)
 		}
+		if res != nil {
+			rev, detached = chain(rev, res), detached+1
+		}
 	}
-	return c.remove(id)
+	err = c.remove(id, rev)
+	if detached > 0 && errors.Is(err, jobs.ErrChanged) {
+		return errorf(http.StatusConflict, "%d volumes were detached, but the machine changed before it was deleted (%v); read it again and retry", detached, err)
+	}
+	return c.jobErr(id, err)
 }
 
 // machineAction runs an Action POSTed to a machine (opName is the
@@ -749,10 +782,11 @@ func (c *call) machineAction(id, opName string) error {
 	}
 	// The action's target is the machine (its operation's href is no
 	// resource of its own): If-Match names the machine's tag.
-	if err := c.precondition(c.machineTag(id)); err != nil {
+	rev, err := c.precondition(c.machineTag(id))
+	if err != nil {
 		return err
 	}
-	res, err := c.m.Act(c.ctx, c.owner, id, name)
+	res, err := c.m.ActIf(c.ctx, c.owner, id, rev, name)
 	if err != nil {
 		return c.jobErr(id, err)
 	}

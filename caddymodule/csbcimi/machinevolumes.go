@@ -122,11 +122,14 @@ func (c *call) attachVolume(id string) error {
 	if _, err := c.ownVolume(vid); err != nil {
 		return err
 	}
-	if err := c.precondition(c.machineVolumeTag(id, "")); err != nil {
+	rev, err := c.precondition(c.machineVolumeTag(id, ""))
+	if err != nil {
 		return err
 	}
-	res, att, err := c.m.AttachVolume(c.ctx, c.owner, id, vid, in.InitialLocation)
+	res, att, err := c.m.AttachVolumeIf(c.ctx, c.owner, id, rev, vid, in.InitialLocation)
 	switch {
+	case errors.Is(err, jobs.ErrChanged):
+		return changedErr(err)
 	case errors.Is(err, jobs.ErrNoJob):
 		// Gone between the reads above and the attach.
 		return errorf(http.StatusNotFound, "no machine %q or no volume %q", id, vid)
@@ -152,11 +155,14 @@ func (c *call) detachVolume(id, member string) error {
 	if _, err := strconv.ParseUint(member, 10, 64); err != nil {
 		return errorf(http.StatusNotFound, "no MachineVolume %q", member)
 	}
-	if err := c.precondition(c.machineVolumeTag(id, member)); err != nil {
+	rev, err := c.precondition(c.machineVolumeTag(id, member))
+	if err != nil {
 		return err
 	}
-	res, err := c.m.DetachVolume(c.ctx, c.owner, id, member)
+	res, err := c.m.DetachVolumeIf(c.ctx, c.owner, id, rev, member)
 	switch {
+	case errors.Is(err, jobs.ErrChanged):
+		return changedErr(err)
 	case errors.Is(err, jobs.ErrNoJob):
 		return errorf(http.StatusNotFound, "no machine %q", id)
 	case errors.Is(err, jobs.ErrNoAttachment):

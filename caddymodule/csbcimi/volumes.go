@@ -219,7 +219,7 @@ func (c *call) createVolume() error {
 	if err != nil {
 		return err
 	}
-	if err := c.precondition(c.collectionTag("volumes")); err != nil {
+	if _, err := c.precondition(c.collectionTag("volumes")); err != nil {
 		return err
 	}
 	req := &csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Storage: st}}
@@ -237,8 +237,9 @@ func (c *call) deleteVolume(id string) error {
 	if a := c.m.AttachedTo(c.ctx, j); a != nil {
 		return errorf(http.StatusConflict, "volume %s is attached to machine %s: detach it first (DELETE %smachines/%s/volumes/%s)", id, a.Machine, c.base, a.Machine, a.ID)
 	}
-	if err := c.precondition(c.volumeTag(id)); err != nil {
+	rev, err := c.precondition(c.volumeTag(id))
+	if err != nil {
 		return err
 	}
-	return c.remove(id)
+	return c.jobErr(id, c.remove(id, rev))
 }
