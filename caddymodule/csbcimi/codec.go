@@ -67,14 +67,23 @@ func errorf(status int, format string, args ...any) error {
 // is preferred; 406 when neither is acceptable. Each format's quality is
 // that of the most specific range that matches it (RFC 9110 section
 // 12.5.1), so "application/json;q=0, */*" rules JSON out.
+//
+// The XML binding is answered as application/xml. text/xml, which an
+// XML client may list instead, stands for it, but not where a range
+// refuses application/xml (q=0): "application/xml;q=0, text/xml" got
+// application/xml, the one type it ruled out, and is now a 406 (this
+// service sends no text/xml).
 func negotiate(r *http.Request) (format, error) {
 	values := r.Header.Values("Accept")
 	if strings.TrimSpace(strings.Join(values, "")) == "" {
 		return formatJSON, nil
 	}
 	ranges := accept.Ranges(values)
-	jsonQ := quality(ranges, "application/json")
-	xmlQ := max(quality(ranges, "application/xml"), quality(ranges, "text/xml"))
+	jsonQ, _ := quality(ranges, "application/json")
+	xmlQ, named := quality(ranges, "application/xml")
+	if textQ, _ := quality(ranges, "text/xml"); xmlQ > 0 || !named {
+		xmlQ = max(xmlQ, textQ)
+	}
 	if jsonQ <= 0 && xmlQ <= 0 {
 		return 0, errorf(http.StatusNotAcceptable, "Accept %q: this CIMI service answers application/json or application/xml", strings.Join(values, ", "))
 	}
@@ -86,16 +95,17 @@ func negotiate(r *http.Request) (format, error) {
 
 // quality is the weight ranges give the media type mt: that of the most
 // specific range matching it (mt itself, then its type/*, then */*), the
-// highest of equally specific ones; 0 when none matches.
+// highest of equally specific ones; 0 when none matches. matched reports
+// whether one does.
 //
 // A weight outside RFC 9110's qvalue (0 to 1) counts as the nearest end,
 // and one that is no number ("q=NaN", which accept.Ranges reads as a
 // float) as 1, as a q that does not parse does. A NaN was kept, and
 // compares false with everything: "application/xml;q=NaN" was neither
 // refused (406) nor preferred, and got JSON, a type it does not list.
-func quality(ranges []accept.Range, mt string) float64 {
+func quality(ranges []accept.Range, mt string) (q float64, matched bool) {
 	major, _, _ := strings.Cut(mt, "/")
-	q, best := 0.0, -1
+	best := -1
 	for _, rg := range ranges {
 		switch {
 		case math.IsNaN(rg.Q) || rg.Q > 1:
@@ -120,7 +130,7 @@ func quality(ranges []accept.Range, mt string) float64 {
 			q = max(q, rg.Q)
 		}
 	}
-	return q
+	return q, best >= 0
 }
 
 // readBody reads a request body of at most limit bytes in the binding

@@ -111,3 +111,38 @@ func TestCIMINegotiateAnswers(t *testing.T) {
 		}
 	}
 }
+
+// text/xml stands for the XML binding, which is answered as
+// application/xml: not where a range refuses application/xml. Before,
+// "application/xml;q=0, text/xml" got application/xml, the one type it
+// ruled out (q=0 is "not acceptable", RFC 9110 12.4.2).
+func TestCIMINegotiateTextXML(t *testing.T) {
+	for _, c := range []struct {
+		accept string
+		want   format
+		status int
+	}{
+		{"application/xml;q=0, text/xml", 0, http.StatusNotAcceptable},
+		{"application/*;q=0, text/xml", 0, http.StatusNotAcceptable},
+		{"*/*;q=0, text/xml", 0, http.StatusNotAcceptable},
+		{"application/xml;q=0, text/xml, application/json;q=0.5", formatJSON, 0},
+		// Not refused: text/xml stands for it, as before.
+		{"text/xml", formatXML, 0},
+		{"text/xml, application/json;q=0.5", formatXML, 0},
+		{"*/*;q=0.1, text/xml", formatXML, 0},
+		{"application/xml;q=0.1, text/xml, application/json;q=0.5", formatXML, 0},
+	} {
+		r := httptest.NewRequest("GET", "/cimi/", nil)
+		r.Header.Set("Accept", c.accept)
+		f, err := negotiate(r)
+		if c.status != 0 {
+			if ce, ok := err.(*cimiError); !ok || ce.status != c.status {
+				t.Errorf("%q: %v %v, want %d", c.accept, f, err, c.status)
+			}
+			continue
+		}
+		if err != nil || f != c.want {
+			t.Errorf("%q: %v %v, want %v", c.accept, f, err, c.want)
+		}
+	}
+}
