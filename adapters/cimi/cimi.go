@@ -41,7 +41,11 @@ type Adapter struct {
 	contract.BrokerAuth
 	cfg  Config
 	base *url.URL // cfg.Endpoint, parsed
-	http httpx.Slot
+	// origin is base's scheme and host as base.String() writes them
+	// ("http://cloud.example:8080"), for rebase's fast path; "" when base
+	// has user information, which rebase's answers would carry.
+	origin string
+	http   httpx.Slot
 
 	mu  sync.Mutex
 	cep *CloudEntryPoint // cached after the first successful read
@@ -61,6 +65,9 @@ func New(cfg Config) (*Adapter, error) {
 		cfg.NamePrefix = "csb-"
 	}
 	a := &Adapter{cfg: cfg, base: base}
+	if base.User == nil {
+		a.origin = strings.TrimSuffix((&url.URL{Scheme: base.Scheme, Host: base.Host, Path: "/"}).String(), "/")
+	}
 	a.SetHTTPClient(nil)
 	return a, nil
 }
@@ -144,6 +151,69 @@ func (a *Adapter) resolve(href string) string {
 // proxy that also moves paths (serving the provider's /cimi/ under
 // /cloud-a/) is not undone: the path is kept as the provider wrote it.
 func (a *Adapter) rebase(href string) (string, error) {
+	if u, ok := a.rebaseFast(href); ok {
+		return u, nil
+	}
+	return a.rebaseURL(href)
+}
+
+// rebaseFast is rebase without parsing, for the hrefs a provider
+// commonly writes: an absolute URL on the endpoint's own scheme and host
+// (which rebase returns as it is, so no string is made), or a path from
+// the root. Only a path and query whose bytes parsing, resolving and
+// printing leave as they are take it: no escaping ('%'), no dot
+// segments, no empty segment, no fragment, no empty query, nothing that
+// is not plain ASCII. The answer is always on the endpoint's origin, as
+// rebaseURL's is; FuzzRebase holds the two to the same answers. False
+// sends the href to rebaseURL.
+func (a *Adapter) rebaseFast(href string) (string, bool) {
+	if a.origin == "" {
+		return "", false
+	}
+	rest, abs := strings.CutPrefix(href, a.origin)
+	if !plainPath(rest) {
+		return "", false
+	}
+	if abs {
+		return href, true
+	}
+	return a.origin + href, true
+}
+
+// plainPath reports whether p is a path from the root, with an optional
+// query, that url.Parse, ResolveReference and String give back
+// unchanged (see rebaseFast).
+func plainPath(p string) bool {
+	if len(p) == 0 || p[0] != '/' {
+		return false
+	}
+	path, query, hasQuery := strings.Cut(p, "?")
+	if strings.Contains(path, "//") || strings.Contains(path, "/.") || (hasQuery && query == "") {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		if !plainByte[p[i]] && (i < len(path) || !plainQueryByte[p[i]]) {
+			return false
+		}
+	}
+	return true
+}
+
+// plainByte holds the bytes escape(s, encodePath) of net/url leaves as
+// they are; plainQueryByte the further ones kept in a query.
+var plainByte, plainQueryByte = func() (p, q [256]bool) {
+	for _, c := range []byte("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~/$&+,:;=@") {
+		p[c] = true
+	}
+	for _, c := range []byte("?!'()*") {
+		q[c] = true
+	}
+	return p, q
+}()
+
+// rebaseURL is rebase by parsing and resolving: every href rebaseFast
+// does not take.
+func (a *Adapter) rebaseURL(href string) (string, error) {
 	r, err := url.Parse(strings.TrimSpace(href))
 	if err != nil {
 		return "", fmt.Errorf("href %q: %w", href, err)
