@@ -96,6 +96,28 @@ type Machine struct {
 	Operations  []Operation       `json:"operations,omitempty"`
 }
 
+// createdMachine is what the adapter reads of the Machine a create
+// answers with: what status takes from a Machine (state and the fields
+// of ComputeFields' fromMachine), its id and its volumes collection (for
+// attaching the job's volume). Decoding only these, a create does not
+// make strings for the operations, properties and description it does
+// not look at. TestCreatedMachineStatus holds the status taken from it to
+// the status read back.
+type createdMachine struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	State   string `json:"state"`
+	CPU     uint64 `json:"cpu"`
+	Memory  uint64 `json:"memory"`
+	CPUArch string `json:"cpuArch"`
+	Volumes *Ref   `json:"volumes"`
+}
+
+// machine is c as a Machine.
+func (c *createdMachine) machine() *Machine {
+	return &Machine{ID: c.ID, Name: c.Name, State: c.State, CPU: c.CPU, Memory: c.Memory, CPUArch: c.CPUArch, Volumes: c.Volumes}
+}
+
 // Volume is block storage. Capacity is in KiB.
 type Volume struct {
 	ResourceURI string      `json:"resourceURI,omitempty"`

@@ -60,7 +60,7 @@ func (a *Adapter) Provision(ctx context.Context, req *contract.Request) (*contra
 	// m is the Machine as the create's answer represents it: when it is
 	// the whole Machine (it has a state), the status below takes it
 	// rather than reading it back.
-	var m Machine
+	var m createdMachine
 	res := &contract.Resource{State: contract.StatePending, Native: map[string]string{keyJobID: req.JobID}, Endpoint: a.cfg.Endpoint}
 	props := map[string]string{keyJobID: req.JobID}
 	if req.Owner != "" {
@@ -118,7 +118,7 @@ func (a *Adapter) Provision(ctx context.Context, req *contract.Request) (*contra
 			res.Native[keyJob] = a.resolve(j)
 		}
 		if vol := res.Native[keyVolume]; vol != "" {
-			if err := a.attach(ctx, res, &m, want.StorageLink); err != nil {
+			if err := a.attach(ctx, res, m.machine(), want.StorageLink); err != nil {
 				return partial(err)
 			}
 		}
@@ -126,7 +126,7 @@ func (a *Adapter) Provision(ctx context.Context, req *contract.Request) (*contra
 	res.URI = cmp.Or(res.Native[keyMachine], res.Native[keyVolume], res.Native[keyNetwork])
 	var created *Machine
 	if m.State != "" && res.Native[keyMachineVolume] == "" {
-		created = &m
+		created = m.machine()
 	}
 	out, err := a.status(ctx, res, created)
 	if err != nil {
