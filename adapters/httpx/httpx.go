@@ -29,6 +29,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddy-csb/caddy-csb/adapters/internal/nativeerr"
@@ -61,7 +62,9 @@ var DefaultHTTPClient = &http.Client{Transport: sharedTransport}
 // Client is safe for concurrent use; set its fields before first use.
 type Client struct {
 	// HTTP is the underlying client (TLS trust, authentication). Nil means
-	// DefaultHTTPClient.
+	// DefaultHTTPClient. Calls go through KeepMethod's copy of it, made
+	// at its first call: to change the client, set another one (changing
+	// it in place while calls use it would race with them anyway).
 	HTTP *http.Client
 	// Header is added to every request (for example a protocol version
 	// header). Call headers override it.
@@ -76,6 +79,28 @@ type Client struct {
 	// Sleep waits between retries; nil means a timer that also returns when
 	// ctx ends. Tests inject one that does not wait.
 	Sleep func(ctx context.Context, d time.Duration) error
+
+	// kept is KeepMethod's copy of the client the calls go through,
+	// made once rather than for every call.
+	kept atomic.Pointer[keptClient]
+}
+
+// keptClient is KeepMethod(from).
+type keptClient struct{ from, hc *http.Client }
+
+// httpClient returns KeepMethod of HTTP (or of DefaultHTTPClient): the
+// copy an earlier call made, while HTTP is the same client.
+func (c *Client) httpClient() *http.Client {
+	hc := c.HTTP
+	if hc == nil {
+		hc = DefaultHTTPClient
+	}
+	if k := c.kept.Load(); k != nil && k.from == hc {
+		return k.hc
+	}
+	k := &keptClient{from: hc, hc: KeepMethod(hc)}
+	c.kept.Store(k)
+	return k.hc
 }
 
 // Call describes one request.
@@ -184,11 +209,7 @@ func (c *Client) once(ctx context.Context, call Call, body []byte) (*Response, e
 	if call.Accept != "" {
 		req.Header.Set("Accept", call.Accept)
 	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = DefaultHTTPClient
-	}
-	resp, err := KeepMethod(hc).Do(req)
+	resp, err := c.httpClient().Do(req)
 	if err != nil {
 		e := Classify(call.Op, 0, err)
 		return nil, e, e.Kind == contract.KindTransport

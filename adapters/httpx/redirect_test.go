@@ -2,6 +2,7 @@ package httpx
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -73,5 +74,51 @@ func TestRedirectKeepsSameMethod(t *testing.T) {
 	resp, err := c.Do(context.Background(), Call{Op: "t", Method: http.MethodPost, URL: srv.URL + "/created", Body: []byte("x")})
 	if err != nil || resp.Status != http.StatusNoContent {
 		t.Errorf("POST through a 303: %v %+v", err, resp)
+	}
+}
+
+// TestKeptClientFollowsHTTP: the KeepMethod copy a Client makes once
+// still applies, call after call, both the method rule and the redirect
+// check of the client it was made from (the peer URL policy); and a
+// Client given another client (Slot.Tune, a reload) calls through that
+// one from its next call.
+func TestKeptClientFollowsHTTP(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/thing" {
+			http.Redirect(w, r, "/thing/", http.StatusFound)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	var refusedA, checkedB atomic.Int32
+	a := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error {
+		refusedA.Add(1)
+		return errors.New("refused by the peer policy")
+	}}
+	b := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error {
+		checkedB.Add(1)
+		return nil
+	}}
+	c := &Client{HTTP: a, Retries: -1}
+	for range 2 {
+		if _, err := c.Do(context.Background(), Call{Op: "t", Method: http.MethodGet, URL: srv.URL + "/thing"}); err == nil {
+			t.Fatal("a redirect the client's policy refuses was followed")
+		}
+	}
+	if refusedA.Load() != 2 {
+		t.Fatalf("the policy judged %d redirects of 2", refusedA.Load())
+	}
+	c.HTTP = b
+	for range 2 {
+		if resp, err := c.Do(context.Background(), Call{Op: "t", Method: http.MethodGet, URL: srv.URL + "/thing"}); err != nil || resp.Status != http.StatusNoContent {
+			t.Fatalf("GET through the new client: %v %+v", err, resp)
+		}
+		if _, err := c.Do(context.Background(), Call{Op: "t", Method: http.MethodDelete, URL: srv.URL + "/thing"}); contract.KindOf(err) == "" {
+			t.Fatalf("a DELETE's 302 was followed: %v", err)
+		}
+	}
+	if refusedA.Load() != 2 || checkedB.Load() != 2 {
+		t.Errorf("redirects judged by the old client %d (want 2), by the new %d (want 2)", refusedA.Load(), checkedB.Load())
 	}
 }
