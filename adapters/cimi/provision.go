@@ -144,12 +144,26 @@ func (a *Adapter) create(ctx context.Context, res *contract.Resource, key, what 
 	if coll == nil {
 		return nil, unsupported(op, "the provider has no %ss collection", what)
 	}
-	resp, err := a.call(ctx, op+": create "+what, http.MethodPost, coll.Href, body, out)
+	resp, err := a.call(ctx, createOp(what), http.MethodPost, coll.Href, body, out)
 	if err != nil {
 		return nil, err
 	}
 	res.Native[key] = a.location(resp, *id)
 	return resp, nil
+}
+
+// createOp names the create of a what in errors; the names of
+// Provision's creates are constants, so a create does not build one.
+func createOp(what string) string {
+	switch what {
+	case "machine":
+		return "provision: create machine"
+	case "volume":
+		return "provision: create volume"
+	case "network":
+		return "provision: create network"
+	}
+	return "provision: create " + what
 }
 
 // attach attaches the volume created with the machine m, by a

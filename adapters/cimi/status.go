@@ -43,19 +43,23 @@ func (a *Adapter) status(ctx context.Context, res *contract.Resource, created *M
 		}
 		return true, nil
 	}
-	var m Machine
+	// Each part's value is made only when the resource has that part
+	// (and, for the machine, when it is to be read): a create's status
+	// then makes none.
+	m := created
 	read1 := read
-	if created != nil {
-		m = *created
+	if m == nil {
+		m = new(Machine)
+	} else {
 		read1 = func(string, string, any) (bool, error) { parts.Held++; return true, nil }
 	}
-	if ok, err := read1("machine", keyMachine, &m); err != nil {
+	if ok, err := read1("machine", keyMachine, m); err != nil {
 		return nil, err
 	} else if ok {
 		c := &csbmsg.Compute{}
 		for _, f := range ComputeFields {
 			if f.fromMachine != nil {
-				f.fromMachine(&m, c)
+				f.fromMachine(m, c)
 			}
 		}
 		row, ok := MachineStates[strings.ToUpper(m.State)]
@@ -84,8 +88,8 @@ func (a *Adapter) status(ctx context.Context, res *contract.Resource, created *M
 			delete(out.Native, keyJob) // providers may forget finished jobs
 		}
 	}
-	var v Volume
-	if ok, err := read("volume", keyVolume, &v); err != nil {
+	v := part[Volume](res, keyVolume)
+	if ok, err := read("volume", keyVolume, v); err != nil {
 		return nil, err
 	} else if ok {
 		s := &csbmsg.Storage{Size: ptr(kibToGB(v.Capacity))}
@@ -101,8 +105,8 @@ func (a *Adapter) status(ctx context.Context, res *contract.Resource, created *M
 		}
 		iaas.Storage = s
 	}
-	var n Network
-	if ok, err := read("network", keyNetwork, &n); err != nil {
+	n := part[Network](res, keyNetwork)
+	if ok, err := read("network", keyNetwork, n); err != nil {
 		return nil, err
 	} else if ok {
 		nw := &csbmsg.Network{Allocation: ptr(csbmsg.AllocationDynamic)}
@@ -127,4 +131,13 @@ func (a *Adapter) status(ctx context.Context, res *contract.Resource, created *M
 	out.State = parts.State(out.State, res)
 	out.Granted = csbmsg.ServiceRequest{IaaS: iaas}
 	return out, nil
+}
+
+// part returns a new T to read the part of res under key into, nil when
+// res has no such part (read answers false for it, without using it).
+func part[T any](res *contract.Resource, key string) *T {
+	if res.Native[key] == "" {
+		return nil
+	}
+	return new(T)
 }
