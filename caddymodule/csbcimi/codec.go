@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"mime"
 	"net/http"
 	"sort"
@@ -97,22 +96,11 @@ func negotiate(r *http.Request) (format, error) {
 // specific range matching it (mt itself, then its type/*, then */*), the
 // highest of equally specific ones; 0 when none matches. matched reports
 // whether one does.
-//
-// A weight outside RFC 9110's qvalue (0 to 1) counts as the nearest end,
-// and one that is no number ("q=NaN", which accept.Ranges reads as a
-// float) as 1, as a q that does not parse does. A NaN was kept, and
-// compares false with everything: "application/xml;q=NaN" was neither
-// refused (406) nor preferred, and got JSON, a type it does not list.
+// The weights are qvalues (0 to 1; accept.Ranges clamps the others).
 func quality(ranges []accept.Range, mt string) (q float64, matched bool) {
 	major, _, _ := strings.Cut(mt, "/")
 	best := -1
 	for _, rg := range ranges {
-		switch {
-		case math.IsNaN(rg.Q) || rg.Q > 1:
-			rg.Q = 1
-		case rg.Q < 0:
-			rg.Q = 0
-		}
 		spec := -1
 		switch rg.Type {
 		case mt:

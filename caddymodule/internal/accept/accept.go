@@ -5,6 +5,7 @@
 package accept
 
 import (
+	"math"
 	"mime"
 	"strconv"
 	"strings"
@@ -20,7 +21,10 @@ type Range struct {
 
 // Ranges returns the media ranges of the Accept header values, in order.
 // A range that does not parse is left out; a q that does not parse
-// counts as 1.
+// counts as 1. A weight outside RFC 9110's qvalue (0 to 1) counts as the
+// nearest end, and "NaN" (which strconv reads as a float) as 1: a NaN
+// compares false with every weight, so a range carrying one was neither
+// refused nor preferred, and "q=2" outranked every plain range.
 func Ranges(values []string) []Range {
 	var out []Range
 	for _, v := range values {
@@ -31,8 +35,8 @@ func Ranges(values []string) []Range {
 			}
 			q := 1.0
 			if s, ok := params["q"]; ok {
-				if f, err := strconv.ParseFloat(s, 64); err == nil {
-					q = f
+				if f, err := strconv.ParseFloat(s, 64); err == nil && !math.IsNaN(f) {
+					q = min(max(f, 0), 1)
 				}
 			}
 			out = append(out, Range{Type: mt, Q: q})
