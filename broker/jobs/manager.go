@@ -1231,7 +1231,13 @@ func (m *Manager) applyUpdate(ctx context.Context, ad contract.Adapter, j *Job) 
 	cctx, cancel := context.WithTimeout(ctx, m.c().CallTimeout)
 	res, err := ad.Update(cctx, j.Resource, m.adapterRequest(j, j.ProviderID, j.Service, upd))
 	cancel()
-	if ctx.Err() != nil {
+	// Only a failed call is left to the next start: an update the
+	// provider answered as done while the broker was shutting down is
+	// recorded as done (saveBackground outlives ctx). Kept as the job's
+	// operation, it was applied a second time by the next broker, and an
+	// adapter whose update adds something (an OCCI storage and its link)
+	// made it twice.
+	if err != nil && ctx.Err() != nil {
 		return result(csbmsg.StatusCannotUpdateResource, j, "interrupted: the broker is shutting down; the update will be finished when it restarts")
 	}
 	j.Op = nil
