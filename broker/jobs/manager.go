@@ -252,7 +252,7 @@ type Manager struct {
 	cfg      atomic.Pointer[Config]
 	store    store.Store
 	logger   *zap.Logger
-	cache    *ristretto.Cache[string, *cached]
+	cache    *jobCache
 	fills    fillGuard
 	instance string
 
@@ -329,7 +329,7 @@ func New(cfg Config) (*Manager, error) {
 	m := &Manager{
 		store:    cfg.Store,
 		logger:   cfg.Logger,
-		cache:    cache,
+		cache:    &jobCache{c: cache},
 		instance: newID()[:12],
 		running:  map[string]chan struct{}{},
 		live:     map[string][]byte{},
@@ -369,7 +369,7 @@ func (m *Manager) SetTunables(cfg Config) error {
 	cfg = cfg.WithDefaults()
 	if cfg.CacheSize != old.CacheSize {
 		// The admission counters stay as New sized them.
-		m.cache.UpdateMaxCost(cfg.CacheSize)
+		m.cache.updateMaxCost(cfg.CacheSize)
 	}
 	m.cfg.Store(&cfg)
 	return nil
@@ -425,7 +425,7 @@ func (m *Manager) Stop() {
 	m.cancel()
 	m.wg.Wait()
 	m.releaseInstance()
-	m.cache.Close()
+	m.cache.close()
 }
 
 func (m *Manager) isRunning(id string) bool {
