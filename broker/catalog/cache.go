@@ -31,6 +31,6 @@ func (c *Catalog) view(id string) *providerView {
 		v.Services = append(v.Services, p.services[sid].e)
 	}
 	c.mu.RUnlock()
-	c.cache.Set(id, v, int64(1+len(v.Services)))
+	c.cache.Set(id, v, int64(1+len(v.Services)), 0)
 	return v
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/clock"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/broker/internal/defaults"
+	"github.com/caddy-csb/caddy-csb/broker/internal/safecache"
 	"github.com/caddy-csb/caddy-csb/broker/store"
 )
 
@@ -180,7 +181,7 @@ type Catalog struct {
 	gens            sync.Map // provider id → *atomic.Uint64, bumped on every change of the provider
 
 	views [numKinds]atomic.Pointer[kindView]
-	cache *ristretto.Cache[string, *providerView]
+	cache *safecache.Cache[*providerView]
 
 	subMu       sync.Mutex
 	subscribers []func()
@@ -219,7 +220,7 @@ func New(opt Options) (*Catalog, error) {
 		return nil, err
 	}
 	opt = opt.WithDefaults()
-	cache, err := ristretto.NewCache(&ristretto.Config[string, *providerView]{
+	cache, err := safecache.New(&ristretto.Config[string, *providerView]{
 		NumCounters: 100_000, // ~10× the providers a catalogue is expected to hold
 		MaxCost:     opt.CacheCost,
 		BufferItems: 64,

@@ -23,6 +23,7 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/broker/internal/defaults"
+	"github.com/caddy-csb/caddy-csb/broker/internal/safecache"
 	"github.com/caddy-csb/caddy-csb/broker/placement"
 	"github.com/caddy-csb/caddy-csb/broker/quota"
 	"github.com/caddy-csb/caddy-csb/broker/store"
@@ -252,7 +253,7 @@ type Manager struct {
 	cfg      atomic.Pointer[Config]
 	store    store.Store
 	logger   *zap.Logger
-	cache    *jobCache
+	cache    *safecache.Cache[*cached]
 	fills    fillGuard
 	instance string
 
@@ -318,7 +319,7 @@ func New(cfg Config) (*Manager, error) {
 		return nil, err
 	}
 	cfg = cfg.WithDefaults()
-	cache, err := ristretto.NewCache(&ristretto.Config[string, *cached]{
+	cache, err := safecache.New(&ristretto.Config[string, *cached]{
 		NumCounters: cacheCounters(cfg.CacheSize),
 		MaxCost:     cfg.CacheSize,
 		BufferItems: 64,
@@ -329,7 +330,7 @@ func New(cfg Config) (*Manager, error) {
 	m := &Manager{
 		store:    cfg.Store,
 		logger:   cfg.Logger,
-		cache:    &jobCache{c: cache},
+		cache:    cache,
 		instance: newID()[:12],
 		running:  map[string]chan struct{}{},
 		live:     map[string][]byte{},
@@ -369,7 +370,7 @@ func (m *Manager) SetTunables(cfg Config) error {
 	cfg = cfg.WithDefaults()
 	if cfg.CacheSize != old.CacheSize {
 		// The admission counters stay as New sized them.
-		m.cache.updateMaxCost(cfg.CacheSize)
+		m.cache.UpdateMaxCost(cfg.CacheSize)
 	}
 	m.cfg.Store(&cfg)
 	return nil
@@ -425,7 +426,7 @@ func (m *Manager) Stop() {
 	m.cancel()
 	m.wg.Wait()
 	m.releaseInstance()
-	m.cache.close()
+	m.cache.Close()
 }
 
 func (m *Manager) isRunning(id string) bool {

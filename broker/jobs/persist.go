@@ -162,7 +162,7 @@ func (m *Manager) loadStore(ctx context.Context, id string, fill bool) (*Job, er
 		return nil, fmt.Errorf("job %s: corrupt record: %w", id, err)
 	}
 	if fill && m.fills.current(id, gen) {
-		m.cache.set(id, &cached{key: id, gen: gen, data: data}, int64(len(data))+CacheEntryOverhead, m.c().CacheTTL)
+		m.cache.Set(id, &cached{key: id, gen: gen, data: data}, int64(len(data))+CacheEntryOverhead, m.c().CacheTTL)
 	}
 	return &j, nil
 }
@@ -179,7 +179,7 @@ func (m *Manager) load(ctx context.Context, id string) (*Job, error) {
 	data, ok := m.live[id]
 	m.mu.Unlock()
 	if !ok {
-		if c, hit := m.cache.get(id); hit && c.key == id && m.fills.current(id, c.gen) {
+		if c, hit := m.cache.Get(id); hit && c.key == id && m.fills.current(id, c.gen) {
 			data, ok = c.data, true
 		}
 	}
@@ -311,5 +311,5 @@ func (g *fillGuard) current(id string, gen uint64) bool {
 // theirs; the entry itself is removed to free its memory.
 func (m *Manager) forget(id string) {
 	m.fills.gens[fillStripe(id)].Add(1)
-	m.cache.del(id)
+	m.cache.Del(id)
 }

@@ -61,8 +61,8 @@ func TestCacheReadThrough(t *testing.T) {
 	if _, err := m.load(ctx, settled.ID); err != nil { // miss: read through
 		t.Fatal(err)
 	}
-	m.cache.c.Wait()
-	c, ok := m.cache.c.Get(settled.ID)
+	m.cache.Wait()
+	c, ok := m.cache.Get(settled.ID)
 	if !ok || c.key != settled.ID {
 		t.Fatalf("cached %+v %v", c, ok)
 	}
@@ -85,7 +85,7 @@ func TestCacheReadThrough(t *testing.T) {
 
 	// A job in flight in another process is always read from the store.
 	m.load(ctx, inflight.ID)
-	m.cache.c.Wait()
+	m.cache.Wait()
 	before = st.loads.Load()
 	m.load(ctx, inflight.ID)
 	if st.loads.Load() != before+1 {
@@ -117,9 +117,9 @@ func TestCacheFillBeforeWriteIsNeverServed(t *testing.T) {
 		t.Fatal(err)
 	}
 	// ...and the reader's fill lands after the write's Del.
-	m.cache.c.SetWithTTL(j.ID, &cached{key: j.ID, gen: gen, data: old}, int64(len(old))+CacheEntryOverhead, time.Hour)
-	m.cache.c.Wait()
-	if _, ok := m.cache.c.Get(j.ID); !ok {
+	m.cache.Set(j.ID, &cached{key: j.ID, gen: gen, data: old}, int64(len(old))+CacheEntryOverhead, time.Hour)
+	m.cache.Wait()
+	if _, ok := m.cache.Get(j.ID); !ok {
 		t.Fatal("the late fill was not cached: the test shows nothing")
 	}
 	got, err := m.load(ctx, j.ID)
@@ -130,7 +130,7 @@ func TestCacheFillBeforeWriteIsNeverServed(t *testing.T) {
 		t.Fatalf("a read after a write got the record it replaced: %s", got.Status)
 	}
 	// The read that missed caches the new record, which is served.
-	m.cache.c.Wait()
+	m.cache.Wait()
 	before := st.loads.Load()
 	if got, _ := m.load(ctx, j.ID); got.Status != StatusRemoved || st.loads.Load() != before {
 		t.Fatalf("the record read after the write is not served from the cache: %s, %d store reads", got.Status, st.loads.Load()-before)
@@ -154,7 +154,7 @@ func TestCacheSizeBoundsEntries(t *testing.T) {
 			if _, err := m.load(ctx, record(i).ID); err != nil {
 				t.Fatal(err)
 			}
-			m.cache.c.Wait()
+			m.cache.Wait()
 		}
 		before := st.loads.Load()
 		for i := 0; i < n; i++ {
