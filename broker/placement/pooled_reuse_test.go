@@ -1,6 +1,7 @@
 package placement
 
 import (
+	"reflect"
 	"testing"
 
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
@@ -37,9 +38,20 @@ func TestPooledDecisionKeepsNothingOfTheLast(t *testing.T) {
 			if c.ProviderID != "b" {
 				continue
 			}
-			if c.Matched || c.Service != nil || c.ServiceID != "" || c.Score != 0 || c.Rank != -1 ||
-				c.svc != nil || c.Unhonoured != nil || c.Reason() == "" {
-				t.Fatalf("rejected candidate keeps the last decision's match: %+v", c)
+			if c.Rank != -1 || c.Reason() == "" {
+				t.Fatalf("rejected candidate ranked: %+v", c)
+			}
+			// Every field a match sets, and any field added later, is
+			// zero on a rejected candidate: only these describe it.
+			v := reflect.ValueOf(c)
+			for i := 0; i < v.NumField(); i++ {
+				switch name := v.Type().Field(i).Name; name {
+				case "ProviderID", "Order", "Rank", "Label", "LabelPrice", "HasLabelPrice", "Price", "HasPrice", "Encryption", "rej":
+				default:
+					if !v.Field(i).IsZero() {
+						t.Fatalf("rejected candidate keeps the last decision's %s: %+v", name, c)
+					}
+				}
 			}
 		}
 		d.Release()
