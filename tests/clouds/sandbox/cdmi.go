@@ -5,8 +5,11 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -175,7 +178,17 @@ func (c *Cloud) serveCDMI(r *http.Request, p, base string) (int, string, any) {
 		if a := r.Header.Get("Accept"); a != "" && !acceptsType(a, o.objectType) {
 			return cdmiErr(http.StatusNotAcceptable, "object is "+o.objectType)
 		}
-		return http.StatusOK, o.objectType, c.cdmiJSON(o, base, r.URL.RawQuery)
+		body := c.cdmiJSON(o, base, r.URL.RawQuery)
+		if r.URL.RawQuery != "" && o.objectType != ctCDMIQueue {
+			// A queue's query is its values:<count> (cdmiJSON); any
+			// other object's is a field selection.
+			sel, err := selectFields(o, body, r.URL.RawQuery)
+			if err != nil {
+				return cdmiErr(http.StatusBadRequest, err.Error())
+			}
+			body = sel
+		}
+		return http.StatusOK, o.objectType, body
 	case http.MethodPut:
 		return c.cdmiPutLocked(r, p, ct, base)
 	case http.MethodPost:
@@ -283,7 +296,7 @@ func (c *Cloud) cdmiPutLocked(r *http.Request, p, ct, base string) (int, string,
 		DomainURI             string          `json:"domainURI"`
 		Extra                 json.RawMessage `json:"-"`
 	}
-	if err := decodeBody(r, &req); err != nil {
+	if err := decodeBodyMax(r, &req, cdmiMaxBody); err != nil {
 		return cdmiErr(http.StatusBadRequest, "invalid body: "+err.Error())
 	}
 	isDir := strings.HasSuffix(p, "/")
@@ -363,7 +376,7 @@ func (c *Cloud) cdmiPutLocked(r *http.Request, p, ct, base string) (int, string,
 	return http.StatusCreated, ct, c.cdmiJSON(o, base, "")
 }
 
-func (c *Cloud) cdmiJSON(o *cdmiObject, base, query string) any {
+func (c *Cloud) cdmiJSON(o *cdmiObject, base, query string) map[string]any {
 	parent := parentOf(o.path)
 	out := map[string]any{
 		"objectType":       o.objectType,
@@ -487,3 +500,127 @@ func (c *Cloud) capability(r *http.Request, sub, base string) (int, string, any)
 }
 
 func sub64(a, b uint64) uint64 { return sub(a, b) }
+
+// cdmiMaxBody bounds a CDMI request body. It is larger than the CIMI
+// API's bound (decodeBody) so the sandbox can hold a data object larger
+// than the largest answer an adapter reads (4 MiB), which a client must
+// then read by fields (selectFields).
+const cdmiMaxBody = 64 << 20
+
+// decodeBodyMax reads a JSON request body of at most limit bytes; a
+// larger body is refused rather than cut short.
+func decodeBodyMax(r *http.Request, v any, limit int64) error {
+	data, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return err
+	}
+	if int64(len(data)) > limit {
+		return fmt.Errorf("body larger than %d bytes", limit)
+	}
+	return json.Unmarshal(data, v)
+}
+
+// selectFields narrows full, the whole JSON rendering of o (cdmiJSON), to
+// the fields a read names (CDMI 1.1.1, 8.4 and 9.4: GET
+// <object>?<fieldname>;<fieldname>;...). A field may carry an argument:
+//
+//   - value:<range> reads the bytes <range> of a data object's value
+//     (inclusive, as in an HTTP byte range, cut at the value's end). A
+//     byte range of a UTF-8 value need not be UTF-8, so the range is
+//     transported base64-encoded whatever the object's encoding, and
+//     valuerange and valuetransferencoding, when named too, describe
+//     what was sent;
+//   - children:<range> reads the children <range> of a container or
+//     domain (cut at the last child), and childrenrange, when named too,
+//     is the range sent; childrenrange alone is the whole range;
+//   - metadata:<prefix> reads the metadata items whose names start with
+//     <prefix> (several may be named).
+//
+// A field the object does not have is left out. A malformed range is an
+// error (400).
+func selectFields(o *cdmiObject, full map[string]any, query string) (map[string]any, error) {
+	out := map[string]any{}
+	var prefixes []string
+	for _, f := range strings.Split(query, ";") {
+		if f == "" {
+			continue
+		}
+		name, arg, hasArg := strings.Cut(f, ":")
+		if a, err := url.PathUnescape(arg); err == nil {
+			arg = a
+		}
+		switch {
+		case name == "value" && hasArg && o.objectType == ctCDMIObject:
+			from, to, err := parseRange(arg)
+			if err != nil {
+				return nil, fmt.Errorf("value:%s: %v", arg, err)
+			}
+			part, sent := cut(len(o.value), from, to)
+			out["value"] = base64.StdEncoding.EncodeToString([]byte(o.value[part[0]:part[1]]))
+			full["valuerange"] = sent
+			full["valuetransferencoding"] = "base64"
+		case name == "children" && hasArg && (o.objectType == ctCDMIContainer || o.objectType == ctCDMIDomain):
+			from, to, err := parseRange(arg)
+			if err != nil {
+				return nil, fmt.Errorf("children:%s: %v", arg, err)
+			}
+			kids, _ := full["children"].([]string)
+			part, sent := cut(len(kids), from, to)
+			out["children"] = kids[part[0]:part[1]]
+			full["childrenrange"] = sent
+		case name == "metadata" && hasArg:
+			prefixes = append(prefixes, arg)
+		default:
+			if v, ok := full[name]; ok {
+				out[name] = v
+			}
+		}
+	}
+	// Ranges change the fields that describe them, named before or
+	// after the range.
+	for _, k := range []string{"valuerange", "valuetransferencoding", "childrenrange"} {
+		if _, ok := out[k]; ok {
+			out[k] = full[k]
+		}
+	}
+	if len(prefixes) > 0 {
+		if _, all := out["metadata"]; !all {
+			meta := map[string]any{}
+			for k, v := range full["metadata"].(map[string]any) {
+				for _, p := range prefixes {
+					if strings.HasPrefix(k, p) {
+						meta[k] = v
+					}
+				}
+			}
+			out["metadata"] = meta
+		}
+	}
+	return out, nil
+}
+
+// parseRange parses a CDMI range, <first>-<last>, both inclusive.
+func parseRange(s string) (from, to int, err error) {
+	a, b, ok := strings.Cut(s, "-")
+	if ok {
+		from, err = strconv.Atoi(a)
+	}
+	if ok && err == nil {
+		to, err = strconv.Atoi(b)
+	}
+	if !ok || err != nil || from < 0 || to < from || strings.HasPrefix(a, "+") || strings.HasPrefix(b, "+") {
+		return 0, 0, fmt.Errorf("a range is <first>-<last>, 0 <= first <= last")
+	}
+	return from, to, nil
+}
+
+// cut returns the slice bounds of the range from-to (inclusive) within n
+// items, cut at the last, and the range it holds as CDMI writes it ("" for
+// none).
+func cut(n, from, to int) ([2]int, string) {
+	if from >= n {
+		return [2]int{n, n}, ""
+	}
+	to = min(to, n-1)
+	return [2]int{from, to + 1}, strconv.Itoa(from) + "-" + strconv.Itoa(to)
+}
