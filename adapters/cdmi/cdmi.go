@@ -82,6 +82,7 @@ type object struct {
 	Value            *string        `json:"value,omitempty"`
 	ValueEncoding    string         `json:"valuetransferencoding,omitempty"`
 	Children         []string       `json:"children,omitempty"`
+	ChildrenRange    *string        `json:"childrenrange,omitempty"`
 	QueueValues      string         `json:"queueValues,omitempty"`
 	Capabilities     map[string]any `json:"capabilities,omitempty"`
 }
@@ -211,8 +212,12 @@ func (a *Adapter) Status(ctx context.Context, res *contract.Resource) (*contract
 		return nil, err
 	}
 	if o != nil {
+		kids, err := a.children(ctx, op+": read container children", res.Native[keyContainer], TypeContainer, o)
+		if err != nil {
+			return nil, err
+		}
 		ds.ContainerObject = &csbmsg.ContainerObject{Metadata: metadataIn(o.Metadata), ObjectRefs: refs(keyContainer, o),
-			Status: str(o.CompletionStatus), Children: str(strings.Join(o.Children, ","))}
+			Status: str(o.CompletionStatus), Children: str(strings.Join(kids, ","))}
 	}
 	if o, err = read(keyData, TypeObject); err != nil {
 		return nil, err
@@ -234,7 +239,11 @@ func (a *Adapter) Status(ctx context.Context, res *contract.Resource) (*contract
 		return nil, err
 	}
 	if o != nil {
-		d := &csbmsg.DomainObject{Metadata: metadataIn(withoutKey(o.Metadata, "cdmi_domain_enabled")), ObjectRefs: refs(keyDomain, o), Children: str(strings.Join(o.Children, ","))}
+		kids, err := a.children(ctx, op+": read domain children", res.Native[keyDomain], TypeDomain, o)
+		if err != nil {
+			return nil, err
+		}
+		d := &csbmsg.DomainObject{Metadata: metadataIn(withoutKey(o.Metadata, "cdmi_domain_enabled")), ObjectRefs: refs(keyDomain, o), Children: str(strings.Join(kids, ","))}
 		if v, ok := o.Metadata["cdmi_domain_enabled"]; ok {
 			e := fmt.Sprint(v) == "true"
 			d.Enabled = &e
@@ -263,12 +272,109 @@ func (a *Adapter) Status(ctx context.Context, res *contract.Resource) (*contract
 // its state, its references nor its metadata need the value.
 const dataFields = "?objectType;objectID;objectName;parentURI;domainURI;capabilitiesURI;completionStatus;mimetype;metadata"
 
+// containerFields selects the fields of a container or domain that
+// Status and Find read first: all but its children, and the range of
+// them (childrenrange). A container may hold more children than the
+// largest answer the adapter reads lists; Status then reads them in
+// pages (children).
+const containerFields = "?objectType;objectID;objectName;parentURI;domainURI;capabilitiesURI;completionStatus;metadata;childrenrange"
+
 // selection is the field selection a read of the object at key asks for.
 func selection(key string) string {
-	if key == keyData {
+	switch key {
+	case keyData:
 		return dataFields
+	case keyContainer, keyDomain:
+		return containerFields
 	}
 	return ""
+}
+
+// childrenPage is how many children a read of a container's children
+// asks for at first (GET <container>?children:<from>-<to>); an answer
+// too large for the adapter halves it.
+const childrenPage = 10000
+
+// children returns the names of a container's or domain's children, o
+// being the object as read with containerFields. A server that ignores
+// the field selection has sent them already; one that gives no
+// childrenrange is asked for them whole (?children). Otherwise they are
+// read in ranges (CDMI 1.1.1, 9.4: ?children:<range>), each next range
+// starting after the last child the previous answer held, so a server
+// that sends fewer children than asked (its own page limit) is read to
+// the end all the same. Without this a container whose list of children
+// was larger than an answer the adapter reads (httpx.MaxBody) failed
+// every Status.
+func (a *Adapter) children(ctx context.Context, op, url, ct string, o *object) ([]string, error) {
+	if o.Children != nil {
+		return o.Children, nil
+	}
+	whole := func() ([]string, error) {
+		c, err := a.get(ctx, op, url+"?children", ct)
+		if contract.KindOf(err) == contract.KindNotFound {
+			return nil, nil // deleted since it was read: the next Status sees it gone
+		}
+		if err != nil {
+			return nil, err
+		}
+		return c.Children, nil
+	}
+	if o.ChildrenRange == nil {
+		return whole()
+	}
+	if *o.ChildrenRange == "" {
+		return nil, nil // no children
+	}
+	first, last, ok := parseRange(*o.ChildrenRange)
+	if !ok {
+		return whole()
+	}
+	var kids []string
+	page := childrenPage
+	for next := first; next <= last; {
+		to := min(next+page-1, last)
+		c, err := a.get(ctx, op, url+"?children:"+strconv.Itoa(next)+"-"+strconv.Itoa(to), ct)
+		switch {
+		case tooLarge(err) && to > next:
+			page = (to - next + 1) / 2
+			continue
+		case contract.KindOf(err) == contract.KindNotFound:
+			return nil, nil // deleted since it was read: the next Status sees it gone
+		case err != nil:
+			return nil, err
+		}
+		n := len(c.Children)
+		if n == 0 {
+			break // fewer children than when the range was read
+		}
+		if n > to-next+1 {
+			if next == first {
+				return c.Children, nil // the server ignores the range: all of them
+			}
+			return nil, contract.Errorf(contract.KindServer, op, "asked for children %d-%d, the server sent %d", next, to, n)
+		}
+		kids = append(kids, c.Children...)
+		next += n
+	}
+	return kids, nil
+}
+
+// parseRange reads a CDMI range, <first>-<last> (both inclusive).
+func parseRange(s string) (first, last int, ok bool) {
+	a, b, found := strings.Cut(s, "-")
+	f, err1 := strconv.Atoi(a)
+	l, err2 := strconv.Atoi(b)
+	if !found || err1 != nil || err2 != nil || f < 0 || l < f {
+		return 0, 0, false
+	}
+	return f, l, true
+}
+
+// tooLarge reports whether err is a 2xx answer the adapter could not
+// read: larger than httpx.MaxBody, or undecodable.
+func tooLarge(err error) bool {
+	var ae *contract.Error
+	return errors.As(err, &ae) && ae.Kind == contract.KindServer && ae.Status >= 200 && ae.Status < 300
 }
 
 // value returns a data object's value for its grant, o being the object
@@ -393,8 +499,11 @@ func (a *Adapter) change(ctx context.Context, op, url, ct string, body *object) 
 		return err
 	}
 	sel := ""
-	if ct == TypeObject {
+	switch ct {
+	case TypeObject:
 		sel = dataFields
+	case TypeContainer, TypeDomain:
+		sel = containerFields
 	}
 	o, gerr := a.get(ctx, op+": read back", url+sel, ct)
 	if gerr != nil {

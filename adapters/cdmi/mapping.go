@@ -55,7 +55,7 @@ var Fields = []FieldRow{
 	{"Mimetype", "mimetype", "DataObject; default text/plain"},
 	{"value", "value", "DataObject; sent with valuetransferencoding utf-8. Status reads a data object without its value (`GET <object>?<field>;...`), then the value for the grant unless its cdmi_size is 4 MiB or more"},
 	{"status", "completionStatus", "Complete -> ready, Processing -> pending, Error -> failed"},
-	{"children", "children", "ContainerObject and DomainObject; comma-separated names"},
+	{"children", "children", "ContainerObject and DomainObject; comma-separated names. Status reads a container or domain without its children, then its children in ranges (`?children:<from>-<to>`), each as large as fits an answer"},
 	{"enabled", "metadata cdmi_domain_enabled", "DomainObject; true/false"},
 	{"exports, snapshots", "(none)", "not created; echoed empty"},
 	{"Capabilityobjecttype", "cdmi_capabilities/<type>", "see CapabilityPaths"},
