@@ -13,6 +13,7 @@ package cdmi
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/caddy-csb/caddy-csb/adapters/httpx"
 	"github.com/caddy-csb/caddy-csb/adapters/internal/model"
@@ -383,9 +385,10 @@ func tooLarge(err error) bool {
 // gives no size; a larger value, or one whose answer turns out too large
 // or unreadable, is left out of the grant rather than failing Status. A
 // server that ignores the field selection has sent the value already.
+// The value granted is the one stored (decoded: storedValue).
 func (a *Adapter) value(ctx context.Context, op, url string, o *object) (*string, error) {
 	if o.Value != nil {
-		return o.Value, nil
+		return storedValue(o), nil
 	}
 	if size, ok := cdmiSize(o.Metadata); ok && size >= httpx.MaxBody {
 		return nil, nil
@@ -400,7 +403,28 @@ func (a *Adapter) value(ctx context.Context, op, url string, o *object) (*string
 	case err != nil:
 		return nil, err
 	}
-	return v.Value, nil
+	return storedValue(v), nil
+}
+
+// storedValue returns the value a data object stores, o being the object
+// as read with its value and valuetransferencoding. CDMI transports the
+// value of an object stored with valuetransferencoding base64 (as a
+// consumer may write it through the job's route) base64-encoded; it was
+// granted so, and a consumer that had stored "hello" got "aGVsbG8=". It
+// is now decoded. The adapter itself writes values as utf-8 (a draft
+// value is text), which is transported as stored. A value that does not
+// decode, or whose bytes are not UTF-8 text (binary data, which no grant
+// can carry), is left out of the grant, as a value too large is.
+func storedValue(o *object) *string {
+	if o.Value == nil || !strings.EqualFold(o.ValueEncoding, "base64") {
+		return o.Value
+	}
+	b, err := base64.StdEncoding.DecodeString(*o.Value)
+	if err != nil || !utf8.Valid(b) {
+		return nil
+	}
+	s := string(b)
+	return &s
 }
 
 // cdmiSize reads the cdmi_size metadata item (the value's length in

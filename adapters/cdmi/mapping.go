@@ -53,7 +53,7 @@ var Fields = []FieldRow{
 	{"capabilitiesURI", "capabilitiesURI", "granted"},
 	{"metadata", "metadata", "a JSON object is sent as is; any other text goes in the user metadata item csb_metadata"},
 	{"Mimetype", "mimetype", "DataObject; default text/plain"},
-	{"value", "value", "DataObject; sent with valuetransferencoding utf-8. Status reads a data object without its value (`GET <object>?<field>;...`), then the value for the grant unless its cdmi_size is 4 MiB or more"},
+	{"value", "value", "DataObject; sent with valuetransferencoding utf-8. Status reads a data object without its value (`GET <object>?<field>;...`), then the value for the grant unless its cdmi_size is 4 MiB or more. A value stored with valuetransferencoding base64 is granted decoded, and left out when it is not UTF-8 text"},
 	{"status", "completionStatus", "Complete -> ready, Processing -> pending, Error -> failed"},
 	{"children", "children", "ContainerObject and DomainObject; comma-separated names. Status reads a container or domain without its children, then its children in ranges (`?children:<from>-<to>`), each as large as fits an answer"},
 	{"enabled", "metadata cdmi_domain_enabled", "DomainObject; true/false"},

@@ -1,6 +1,7 @@
 package cdmi_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -22,6 +23,9 @@ type store struct {
 	mu      sync.Mutex
 	objects map[string]*stored
 	reads   []string // the request URI of every GET
+	// whole, when set, makes the store answer every read with the whole
+	// object, as a server that ignores field selection does.
+	whole bool
 	// fault, when set, decides for each request whether it is carried
 	// out and how it is answered.
 	fault func(r *http.Request) fault
@@ -40,6 +44,7 @@ type stored struct {
 	mimetype   string
 	metadata   map[string]any
 	value      string
+	base64     bool // the value is stored with valuetransferencoding base64
 }
 
 func newStore(t *testing.T) *store {
@@ -169,6 +174,10 @@ func (s *store) render(p string, o *stored, query string) map[string]any {
 		full["mimetype"] = o.mimetype
 		full["valuetransferencoding"] = "utf-8"
 		full["value"] = o.value
+		if o.base64 {
+			full["valuetransferencoding"] = "base64"
+			full["value"] = base64.StdEncoding.EncodeToString([]byte(o.value))
+		}
 	} else {
 		var kids []string
 		for k := range s.objects {
@@ -178,7 +187,7 @@ func (s *store) render(p string, o *stored, query string) map[string]any {
 		}
 		full["children"] = kids
 	}
-	if query == "" {
+	if query == "" || s.whole {
 		return full
 	}
 	out := map[string]any{}
