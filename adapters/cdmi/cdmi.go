@@ -22,6 +22,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/caddy-csb/caddy-csb/adapters/httpx"
@@ -467,9 +468,70 @@ func (a *Adapter) Update(ctx context.Context, res *contract.Resource, req *contr
 			return nil, unsupported(op, "adding a %s to an existing job", c.key)
 		}
 	}
+	capPath := ""
+	if c := want.CapabilityObject; c != nil {
+		capPath = CapabilityPaths[csbmsg.CapSystemWide]
+		if c.Type != nil {
+			p, ok := CapabilityPaths[*c.Type]
+			if !ok {
+				return nil, unsupported(op, "unknown capability object type %q", *c.Type)
+			}
+			capPath = p
+		}
+	}
+	// An update is all or nothing. Its metadata changes (container,
+	// queue, domain) come first, each after a read of the metadata it
+	// replaces, and the data object's change (one PUT of its value,
+	// mimetype and metadata) last: when a step fails, the metadata
+	// changes before it, and its own when it may have been carried out
+	// unseen, are undone. Before, a container change that succeeded
+	// stayed when the data object's change then failed (a 507 for its
+	// value): the broker kept the job's old request, and its old grant,
+	// while the provider held the new container metadata. A data
+	// object's value is not undone, which would need the old value read
+	// whole, possibly larger than an answer: hence it comes last.
+	var done []restore
+	fail := func(err error) (*contract.Resource, error) {
+		if uerr := a.undo(ctx, done); uerr != nil {
+			var ae *contract.Error
+			if errors.As(err, &ae) {
+				e := *ae
+				e.Err = fmt.Errorf("%w; undoing the update's earlier changes failed: %v", ae.Err, uerr)
+				err = &e
+			}
+		}
+		return nil, err
+	}
+	meta := func(what, key, ct string, body func(prev map[string]any) map[string]any) error {
+		url := res.Native[key]
+		prev, err := a.get(ctx, op+": read "+what, url+"?metadata", ct)
+		if err != nil {
+			return err
+		}
+		sent := body(prev.Metadata)
+		r := restore{what: what, url: url, ct: ct, metadata: restored(prev.Metadata, sent)}
+		if err := a.change(ctx, op+": "+what, url, ct, &object{Metadata: sent}); err != nil {
+			if mayHaveCreated(err) {
+				done = append(done, r)
+			}
+			return err
+		}
+		done = append(done, r)
+		return nil
+	}
 	if c := want.ContainerObject; c != nil && c.Metadata != nil {
-		if err := a.change(ctx, op+": container metadata", res.Native[keyContainer], TypeContainer, &object{Metadata: metadataOut(c.Metadata)}); err != nil {
-			return nil, err
+		if err := meta("container metadata", keyContainer, TypeContainer, func(map[string]any) map[string]any { return metadataOut(c.Metadata) }); err != nil {
+			return fail(err)
+		}
+	}
+	if q := want.QueueObject; q != nil && q.Metadata != nil {
+		if err := meta("queue metadata", keyQueue, TypeQueue, func(map[string]any) map[string]any { return metadataOut(q.Metadata) }); err != nil {
+			return fail(err)
+		}
+	}
+	if d := want.DomainObject; d != nil && (d.Metadata != nil || d.Enabled != nil) {
+		if err := meta("domain", keyDomain, TypeDomain, func(map[string]any) map[string]any { return domainMeta(d) }); err != nil {
+			return fail(err)
 		}
 	}
 	if d := want.DataObject; d != nil && (d.Value != nil || d.Mimetype != nil || d.Metadata != nil) {
@@ -481,33 +543,66 @@ func (a *Adapter) Update(ctx context.Context, res *contract.Resource, req *contr
 			body.Metadata = metadataOut(d.Metadata)
 		}
 		if err := a.change(ctx, op+": data object", res.Native[keyData], TypeObject, body); err != nil {
-			return nil, err
+			return fail(err)
 		}
 	}
-	if q := want.QueueObject; q != nil && q.Metadata != nil {
-		if err := a.change(ctx, op+": queue metadata", res.Native[keyQueue], TypeQueue, &object{Metadata: metadataOut(q.Metadata)}); err != nil {
-			return nil, err
-		}
-	}
-	if d := want.DomainObject; d != nil && (d.Metadata != nil || d.Enabled != nil) {
-		if err := a.change(ctx, op+": domain", res.Native[keyDomain], TypeDomain, &object{Metadata: domainMeta(d)}); err != nil {
-			return nil, err
-		}
-	}
-	if c := want.CapabilityObject; c != nil {
+	if capPath != "" {
 		out := res.Clone()
-		path := CapabilityPaths[csbmsg.CapSystemWide]
-		if c.Type != nil {
-			p, ok := CapabilityPaths[*c.Type]
-			if !ok {
-				return nil, unsupported(op, "unknown capability object type %q", *c.Type)
-			}
-			path = p
-		}
-		out.Native[keyCap] = a.url(path)
+		out.Native[keyCap] = a.url(capPath)
 		res = out
 	}
 	return a.Status(ctx, res)
+}
+
+// restore is how to undo one of an update's metadata changes: the
+// metadata to write back over the object at url.
+type restore struct {
+	what, url, ct string
+	metadata      map[string]any
+}
+
+// restored is the metadata that undoes a change that sent sent over prev
+// (the object's metadata as read before it): prev's user items, and the
+// system items (cdmi_*) the change sent, as prev had them. Other system
+// items (cdmi_size, cdmi_ctime, ...) are the server's and not written.
+func restored(prev, sent map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range prev {
+		if !strings.HasPrefix(k, "cdmi_") {
+			out[k] = v
+		}
+	}
+	for k := range sent {
+		if v, ok := prev[k]; ok && strings.HasPrefix(k, "cdmi_") {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// undoTimeout bounds undo, which runs on after the update's own context
+// has ended (a deadline, a broker shutting down).
+const undoTimeout = 30 * time.Second
+
+// undo writes back the metadata a failed update changed, latest first.
+// It runs on after ctx ends (bounded by undoTimeout): a deadline is what
+// most often cuts an update short, and the broker, which keeps the job's
+// old request when Update fails, would otherwise grant the old metadata
+// while the provider holds the new.
+func (a *Adapter) undo(ctx context.Context, done []restore) error {
+	if len(done) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
+	defer cancel()
+	var errs []error
+	for i := len(done) - 1; i >= 0; i-- {
+		r := done[i]
+		if err := a.change(ctx, "update: undo "+r.what, r.url, r.ct, &object{Metadata: r.metadata}); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // change writes body over the object at url (PUT). A PUT whose answer
