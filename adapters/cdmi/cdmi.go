@@ -530,7 +530,21 @@ func (a *Adapter) Update(ctx context.Context, res *contract.Resource, req *contr
 		}
 	}
 	if d := want.DomainObject; d != nil && (d.Metadata != nil || d.Enabled != nil) {
-		if err := meta("domain", keyDomain, TypeDomain, func(map[string]any) map[string]any { return domainMeta(d) }); err != nil {
+		// The enabled flag is a metadata item, and a PUT of metadata
+		// replaces them all: of the user items and the flag, the one the
+		// request leaves out is written as it was. Before, disabling a
+		// domain wiped its user metadata, and new metadata dropped its
+		// enabled flag.
+		keep := func(prev map[string]any) map[string]any {
+			m := domainMeta(d)
+			for k, v := range prev {
+				if d.Metadata == nil && !strings.HasPrefix(k, "cdmi_") || d.Enabled == nil && k == "cdmi_domain_enabled" {
+					m[k] = v
+				}
+			}
+			return m
+		}
+		if err := meta("domain", keyDomain, TypeDomain, keep); err != nil {
 			return fail(err)
 		}
 	}
