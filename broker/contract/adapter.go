@@ -25,6 +25,13 @@ type Adapter interface {
 	// success the returned Resource describes them. On failure, a non-nil
 	// Resource means something was (or may have been) created at the
 	// provider: the broker calls Remove with it so no orphan remains.
+	// Since the provider may list what a create whose answer was lost
+	// made only later, and Remove does not say whether it found anything,
+	// the broker calls Remove with it again a few times over the next half
+	// hour (broker/jobs, Orphan.Lost), but never while the job holds a
+	// resource at the same provider: such a handle may name the job there
+	// (a client token, a server name) rather than one resource. Remove
+	// with it must look for what it names again at each call.
 	// A Resource whose State is StatePending is still being built; the
 	// broker polls it with Status.
 	Provision(ctx context.Context, req *Request) (*Resource, error)

@@ -39,3 +39,10 @@ func (m *Manager) WaitWork(id string) {
 		<-done
 	}
 }
+
+// CleanupRechecked is cleanupRechecked: the Cleanup of an attempt whose
+// lost create's handle was removed and is removed again later.
+const CleanupRechecked = cleanupRechecked
+
+// LostRechecks are lostRechecks' delays.
+var LostRechecks = lostRechecks[:]

@@ -177,8 +177,10 @@ type Attempt struct {
 	// still holds for the job is removed too, not adopted.
 	Partial bool `json:"partial,omitempty"`
 	// Cleanup says what happened to a failed attempt's partial resource:
-	// "removed", "nothing to remove", or "failed: ..." (then it is in
-	// Job.Orphans and the reaper retries).
+	// "removed", "nothing to remove", "failed: ..." (then it is in
+	// Job.Orphans and the reaper retries), or, for a Partial one that was
+	// removed, cleanupRechecked (then it is in Job.Orphans, Lost, and the
+	// reaper removes it again later).
 	Cleanup string `json:"cleanup,omitempty"`
 	// FindFailures counts the resumptions of this interrupted attempt at
 	// which the provider could not be asked what it holds for the job
@@ -187,8 +189,10 @@ type Attempt struct {
 	FindFailures int `json:"find_failures,omitempty"`
 }
 
-// Orphan is a resource whose removal failed; the reaper retries it until
-// the provider confirms it gone.
+// Orphan is a resource whose removal failed, or is queued, or (Lost) the
+// handle of a create whose answer was lost; the reaper retries it until
+// the provider confirms it gone, or, for a Lost one, until its last
+// recheck (lostRechecks).
 type Orphan struct {
 	ProviderID string `json:"provider_id"`
 	// ServiceID is the service the resource was placed on, when known
@@ -197,6 +201,18 @@ type Orphan struct {
 	Resource  *contract.Resource `json:"resource"`
 	Since     time.Time          `json:"since"`
 	LastError string             `json:"last_error,omitempty"`
+	// Lost marks the handle a failed Provision returned (Attempt.Partial):
+	// the provider may have carried the create out, and may list what it
+	// made only later (an eventually consistent API, a create still
+	// queued), so a Remove that succeeded may have found nothing there
+	// yet; the contract does not tell the two apart. The reaper removes it
+	// again on lostRechecks' schedule, and drops it after the last.
+	Lost bool `json:"lost,omitempty"`
+	// Removals counts a Lost orphan's Removes that succeeded.
+	Removals int `json:"removals,omitempty"`
+	// Due is when the reaper next removes a Lost orphan (zero: at every
+	// pass, as any orphan, until a Remove succeeds).
+	Due time.Time `json:"due,omitzero"`
 }
 
 // Job is one consumer job.

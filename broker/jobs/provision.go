@@ -184,7 +184,9 @@ func (m *Manager) attempt(ctx context.Context, j *Job, i int, at int) bool {
 		a.Reason = err.Error()
 	}
 	if a.Resource != nil && a.Resource.State != contract.StateGone {
-		a.Cleanup = m.cleanup(ctx, ad, j, entry.ProviderID, a.Resource)
+		// Partial: the handle came with Provision's error, the create
+		// may have been carried out (lost).
+		a.Cleanup = m.cleanup(ctx, ad, j, entry.ProviderID, a.Resource, a.Partial)
 	} else {
 		a.Cleanup = "nothing to remove"
 	}
@@ -255,6 +257,9 @@ func (m *Manager) resumeAttempt(ctx context.Context, j *Job) (ok bool, retry int
 		}
 	}
 	ad, hasAd := m.c().Adapter(a.ProviderID, j.Kind)
+	// The handle a failed Provision returned (not one Find returns
+	// below): the create it names may have been carried out unseen.
+	lost := a.Resource != nil && a.Partial
 	if pi < 0 || !hasAd {
 		a.Outcome, a.Ended = OutcomeInterrupted, m.now()
 		a.Reason = "the broker stopped during this attempt, and the provider is no longer configured"
@@ -286,16 +291,18 @@ func (m *Manager) resumeAttempt(ctx context.Context, j *Job) (ok bool, retry int
 	if a.Resource != nil && a.Partial {
 		// Provision had failed (or was cut short) after creating part of
 		// the resources: remove them and try again.
-		cleanup := m.cleanup(ctx, ad, j, a.ProviderID, a.Resource)
-		if cleanup == "removed" {
-			var ferr error
-			cleanup, ferr = m.cleanupUnrecorded(ctx, ad, j, pi, a.ProviderID)
+		cleanup := m.cleanup(ctx, ad, j, a.ProviderID, a.Resource, lost)
+		if cleanup == "removed" || cleanup == cleanupRechecked {
+			more, ferr := m.cleanupUnrecorded(ctx, ad, j, pi, a.ProviderID)
 			if ferr != nil && m.askAgain(ctx, j, a, ferr) {
 				// The recorded part is gone; what else the provider
 				// holds is asked for (and removed) at the next pass.
 				a.Resource = nil
 				m.saveBackground(j)
 				return false, resumeLater
+			}
+			if more != "removed" {
+				cleanup = more
 			}
 		}
 		a.Outcome, a.Ended = OutcomeInterrupted, m.now()
@@ -381,7 +388,7 @@ func (m *Manager) cleanupUnrecorded(ctx context.Context, ad contract.Adapter, j 
 			j.Orphans = append(j.Orphans, Orphan{ProviderID: provider, Resource: res, Since: m.now(), LastError: "still listed for the job after it was removed"})
 			return "removed the recorded part; the provider still lists more for the job (an orphan the reaper retries)", nil
 		}
-		if c := m.cleanup(ctx, ad, j, provider, res); c != "removed" {
+		if c := m.cleanup(ctx, ad, j, provider, res, false); c != "removed" {
 			return c, nil
 		}
 	}
@@ -391,16 +398,76 @@ func (m *Manager) cleanupUnrecorded(ctx context.Context, ad contract.Adapter, j 
 const maxUnrecordedRounds = 4
 
 // cleanup removes a failed attempt's partial resource. When the provider
-// refuses, the resource becomes an orphan the reaper keeps retrying.
-func (m *Manager) cleanup(ctx context.Context, ad contract.Adapter, j *Job, provider string, res *contract.Resource) string {
+// refuses, the resource becomes an orphan the reaper keeps retrying. A
+// lost create's handle (lost: Provision returned it with its error)
+// becomes an orphan that the reaper removes again later (Orphan.Lost),
+// even when the provider accepted its removal: the create may have been
+// carried out without the provider listing it yet, and the contract's
+// Remove succeeds when it finds nothing.
+func (m *Manager) cleanup(ctx context.Context, ad contract.Adapter, j *Job, provider string, res *contract.Resource, lost bool) string {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.c().CallTimeout)
 	defer cancel()
 	if err := ad.Remove(cctx, res); err != nil {
-		j.Orphans = append(j.Orphans, Orphan{ProviderID: provider, Resource: res, Since: m.now(), LastError: err.Error()})
+		j.Orphans = append(j.Orphans, Orphan{ProviderID: provider, Resource: res, Since: m.now(), LastError: err.Error(), Lost: lost})
 		return "failed: " + err.Error() + " (the reaper retries)"
+	}
+	if lost {
+		o := Orphan{ProviderID: provider, Resource: res.Clone(), Since: m.now(), Lost: true}
+		o.removedLost(m.now())
+		j.Orphans = append(j.Orphans, o)
+		res.State = contract.StateGone
+		return cleanupRechecked
 	}
 	res.State = contract.StateGone
 	return "removed"
+}
+
+// cleanupRechecked is the Cleanup of an attempt whose lost create's
+// handle was removed and is removed again later (Orphan.Lost).
+const cleanupRechecked = "removed; the create's answer was lost and the provider may list what it made only later, so the reaper removes it again (an orphan it rechecks)"
+
+// lostRechecks are the delays after which the reaper removes a lost
+// create's handle (Orphan.Lost) again, each counted from the previous
+// Remove that succeeded (at the first reaper pass after it: ReapInterval,
+// default 30 s): about 1, 6 and 36 minutes after the attempt's cleanup,
+// four Removes in all. The first catches the common case (a listing
+// that is eventually consistent mostly catches up within seconds) while
+// the resource has cost little; the second covers the "up to a few
+// minutes" EC2 documents (the aws adapter's ec2Propagation is 5
+// minutes); the last, a Nova
+// server still queued in the scheduler or a CIMI or OCCI provider's job
+// still running under load. A create not carried out within the half
+// hour after the broker gave up on it is taken for one never carried
+// out. Each recheck is one Remove call, and lost answers are rare: the
+// bound costs little, and a longer one would keep the job's record (a
+// failed job is not purged while it has orphans) for no likely gain.
+var lostRechecks = [...]time.Duration{time.Minute, 5 * time.Minute, 30 * time.Minute}
+
+// removedLost records that a Remove of lost handle o succeeded at now: it
+// schedules the next recheck (Due), or reports false after the last.
+func (o *Orphan) removedLost(now time.Time) bool {
+	o.Removals++
+	o.LastError = ""
+	if o.Removals > len(lostRechecks) {
+		return false
+	}
+	o.Due = now.Add(lostRechecks[o.Removals-1])
+	return true
+}
+
+// lostDue reports whether the reaper removes job j's lost handle o at
+// now: once its delay has passed, and only while j holds nothing at o's
+// provider. The handle names the job at that provider, not one resource
+// (an EC2 client token; a Nova server's name and csb-job; a title), so
+// its Remove would remove the job's own resource there too: one a later
+// attempt on the same provider made (another service of it, or the retry
+// of an interrupted attempt), or a move back to it. Until the job's
+// resource there is removed, the recheck waits.
+func lostDue(j *Job, o *Orphan, now time.Time) bool {
+	if !o.Due.IsZero() && now.Before(o.Due) {
+		return false
+	}
+	return j.ProviderID != o.ProviderID || j.Resource == nil || j.Resource.State == contract.StateGone
 }
 
 // succeed records a successful provisioning.
@@ -548,7 +615,7 @@ func (m *Manager) finishMove(ctx context.Context, j *Job) *Result {
 	newAd, _ := m.c().Adapter(j.ProviderID, j.Kind)
 	undo := "removed"
 	if newAd != nil && j.Resource != nil {
-		undo = m.cleanup(ctx, newAd, j, j.ProviderID, j.Resource)
+		undo = m.cleanup(ctx, newAd, j, j.ProviderID, j.Resource, false)
 	}
 	j.ProviderID, j.Service, j.Resource = op.OldProvider, op.OldService, op.OldResource
 	j.Encryption, j.Ignored = op.OldEncryption, op.OldIgnored

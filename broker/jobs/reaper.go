@@ -37,7 +37,8 @@ type PassStats struct {
 	Expired  int // leases reclaimed (and failed jobs expired)
 	Purged   int // records deleted after retention
 	Resumed  int // abandoned operations taken over
-	Orphans  int // orphaned resources removed
+	Orphans  int // orphaned resources removed; a lost create's handle at each recheck (retryOrphans)
+	Dropped  int // lost creates' handles dropped after their last recheck (lostRechecks)
 	Failures int // reclaims or orphan removals that failed (retried next pass)
 	Deferred int // ended leases of volumes attached to live machines, left until detached
 }
@@ -178,10 +179,11 @@ func (m *Manager) ReapOnce(ctx context.Context) (PassStats, error) {
 			}
 			continue
 		}
-		if len(j.Orphans) > 0 {
-			ok, failed := m.retryOrphans(ctx, j.ID)
-			st.Orphans += ok
-			st.Failures += failed
+		if orphansDue(j, now) {
+			o := m.retryOrphans(ctx, j.ID)
+			st.Orphans += o.removed
+			st.Dropped += o.dropped
+			st.Failures += o.failed
 		}
 	}
 	m.index.end(gen, m.stillStored(ctx))
@@ -352,18 +354,36 @@ func (m *Manager) purge(ctx context.Context, id string) bool {
 	return true
 }
 
+// orphansDue reports whether a pass has work on j's orphans at now: one
+// that is not a lost create's handle waiting for its recheck (lostDue).
+func orphansDue(j *Job, now time.Time) bool {
+	for i := range j.Orphans {
+		if o := &j.Orphans[i]; !o.Lost || lostDue(j, o, now) {
+			return true
+		}
+	}
+	return false
+}
+
+// orphanCounts is what retryOrphans did.
+type orphanCounts struct{ removed, dropped, failed int }
+
 // retryOrphans removes job id's orphans at the providers that may be
 // contacted. An orphan whose provider has no adapter (the provider left
 // the configuration) is kept, and says so: its resource may still run
-// there, and goes if the provider is configured again. When the job's own
+// there, and goes if the provider is configured again. A lost create's
+// handle (Orphan.Lost) is removed again when its recheck is due
+// (lostDue), and dropped, with a log line, after a successful Remove at
+// the last one; each successful Remove counts as a removal, as the
+// contract does not say whether it found anything. When the job's own
 // resource is among them (its removal was queued, contact.go), the job's
 // reason follows what happens to it, and a queued reclaim is reported
 // (Config.OnReclaim, EventReclaimed) when the resource is removed, not
 // before. A pass writes the job only when something changed.
-func (m *Manager) retryOrphans(ctx context.Context, id string) (removed, failed int) {
+func (m *Manager) retryOrphans(ctx context.Context, id string) (n orphanCounts) {
 	j, unlock := m.lockedFresh(ctx, id, func(j *Job) bool { return j.Op == nil })
 	if j == nil {
-		return 0, 0
+		return n
 	}
 	defer unlock()
 	queued := queuedRemoval(j)
@@ -371,8 +391,16 @@ func (m *Manager) retryOrphans(ctx context.Context, id string) (removed, failed 
 	var ownErr error
 	changed := false
 	var keep []Orphan
+	now := m.now()
 	for _, o := range j.Orphans {
-		mine := o.ProviderID == j.ProviderID
+		if o.Lost && !lostDue(j, &o, now) {
+			// Not due yet, or the job holds a resource its Remove would
+			// take too: the provider is not contacted.
+			keep = append(keep, o)
+			continue
+		}
+		// A lost create's handle is never the job's own resource.
+		mine := o.ProviderID == j.ProviderID && !o.Lost
 		if why, held := m.heldBack(o.ProviderID, o.ServiceID); held {
 			// A provider held back is not contacted: its removal stays
 			// queued until it is active again (contact.go).
@@ -403,13 +431,23 @@ func (m *Manager) retryOrphans(ctx context.Context, id string) (removed, failed 
 				o.LastError, changed = err.Error(), true
 			}
 			keep = append(keep, o)
-			failed++
+			n.failed++
 			if mine {
 				own, ownErr = fmt.Sprintf("removing the resources at %s failed: %v; the broker tries again", o.ProviderID, err), err
 			}
 			continue
 		}
-		removed++
+		n.removed++
+		if o.Lost {
+			if o.removedLost(now) {
+				keep = append(keep, o)
+				continue
+			}
+			n.dropped++
+			m.logger.Info("lost create's handle dropped after its last recheck; the broker does not remove what its provider lists for it later: check the provider for a resource named or tagged with the job id",
+				zap.String("job_id", j.ID), zap.String("provider_id", o.ProviderID), zap.String("uri", o.Resource.URI), zap.Int("removals", o.Removals))
+			continue
+		}
 		m.logger.Info("orphaned resource removed", zap.String("job_id", j.ID), zap.String("provider_id", o.ProviderID), zap.String("uri", o.Resource.URI))
 	}
 	done := false // the queued removal of the job's own resource is done
@@ -432,7 +470,7 @@ func (m *Manager) retryOrphans(ctx context.Context, id string) (removed, failed 
 			j.Reason, changed = reason, true
 		}
 	}
-	if removed > 0 || changed {
+	if n.removed > 0 || changed {
 		j.Orphans = keep
 		if err := m.save(ctx, j); err != nil {
 			// The next pass tries again: a removal of what is gone
@@ -448,7 +486,7 @@ func (m *Manager) retryOrphans(ctx context.Context, id string) (removed, failed 
 	case queued && ownErr != nil:
 		m.reclaimed(j, j.Status, ownErr)
 	}
-	return removed, failed
+	return n
 }
 
 // resume takes over an operation whose process is gone: it can take the

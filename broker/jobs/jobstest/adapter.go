@@ -24,11 +24,13 @@ type Adapter struct {
 	seq       int
 	resources map[string]*contract.Resource // by URI
 	jobs      map[string]string             // URI → job id
+	late      map[string]*contract.Resource // created, not listed yet (Fault.Late), by URI
 	calls     map[string]int
 
 	// Faults. Set them before use or under SetFault.
 	provisionErr   error // Provision fails with it (an *contract.Error as is, else as provider_5xx)
 	partialOnError bool  // ... after creating a resource it returns
+	lateOnError    bool  // ... which it lists only later, returning a handle on the job
 	pending        bool  // Provision returns StatePending; MarkReady or FailPending settle it
 	block          chan struct{}
 	blockStarted   chan struct{}
@@ -50,6 +52,13 @@ type Fault struct {
 	// Partial makes a failing Provision create a resource first and return
 	// it with the error, as a half-built machine would be.
 	Partial bool
+	// Late, with Partial, makes that resource one the provider lists only
+	// later (an eventually consistent API, a create still queued), and
+	// the returned Resource a handle on the job rather than on it (as an
+	// EC2 client token, or a Nova server's name and csb-job, are): Remove
+	// with the handle removes what the provider lists for the job, which
+	// is nothing until Surface lists the late resources.
+	Late bool
 	// Pending makes Provision return a resource still being built.
 	Pending bool
 	// Block makes Provision wait until the channel closes or its context
@@ -82,6 +91,7 @@ func (a *Adapter) SetFault(f Fault) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.provisionErr, a.partialOnError, a.pending = f.Provision, f.Partial, f.Pending
+	a.lateOnError = f.Late
 	a.block, a.blockStarted, a.blockAfter = f.Block, f.BlockStarted, f.BlockAfterCreate
 	a.updateErr, a.removeErr, a.removeErrTimes = f.Update, f.Remove, f.RemoveTimes
 	a.statusErr, a.findErr, a.findHang = f.Status, f.Find, f.FindHang
@@ -92,6 +102,7 @@ func (a *Adapter) init() {
 	if a.resources == nil {
 		a.resources = map[string]*contract.Resource{}
 		a.jobs = map[string]string{}
+		a.late = map[string]*contract.Resource{}
 		a.calls = map[string]int{}
 	}
 }
@@ -166,9 +177,34 @@ func (a *Adapter) Provision(ctx context.Context, req *contract.Request) (*contra
 	if a.provisionErr != nil {
 		res.State = contract.StateFailed
 		a.resources[uri].State = contract.StateFailed
-		return res, &contract.Error{Kind: contract.KindServer, Op: "provision", Status: 500, Err: a.provisionErr}
+		err := &contract.Error{Kind: contract.KindServer, Op: "provision", Status: 500, Err: a.provisionErr}
+		if a.lateOnError {
+			a.late[uri] = a.resources[uri]
+			delete(a.resources, uri)
+			delete(a.jobs, uri)
+			return &contract.Resource{URI: "mem://" + a.Name + "/lost/" + req.JobID, State: contract.StateFailed,
+				Native: map[string]string{nativeLostJob: req.JobID}}, err
+		}
+		return res, err
 	}
 	return res, nil
+}
+
+// nativeLostJob is the Native key of a handle on a job (Fault.Late): the
+// job whose resources Remove removes.
+const nativeLostJob = "lost_job"
+
+// Surface lists the resources created late (Fault.Late): from now on
+// Remove, Find and Status see them.
+func (a *Adapter) Surface() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.init()
+	for uri, r := range a.late {
+		a.resources[uri] = r
+		a.jobs[uri] = r.Native["job_id"]
+		delete(a.late, uri)
+	}
 }
 
 func (a *Adapter) create(req *contract.Request, st contract.State) *contract.Resource {
@@ -260,6 +296,15 @@ func (a *Adapter) Remove(_ context.Context, res *contract.Resource) error {
 		}
 	}
 	if a.removeKeeps {
+		return nil
+	}
+	if job := res.Native[nativeLostJob]; job != "" {
+		for uri, j := range a.jobs {
+			if j == job {
+				delete(a.resources, uri)
+				delete(a.jobs, uri)
+			}
+		}
 		return nil
 	}
 	delete(a.resources, res.URI)
