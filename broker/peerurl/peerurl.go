@@ -63,8 +63,9 @@ var (
 
 // Error is a refusal: the URL (or address) refused and why.
 type Error struct {
-	// URL is the refused URL without its user info, or the address
-	// ("host:port") a connection was refused to.
+	// URL is the refused URL without its user info and query (Redact:
+	// a refused presigned URL's signature is not logged), or the
+	// address ("host:port") a connection was refused to.
 	URL string
 	// Err is one of the sentinel errors, possibly wrapped with details.
 	Err error
@@ -196,18 +197,8 @@ func DefaultPort(scheme string) string {
 	return ""
 }
 
-// redact is u without its user info, for messages and logs.
-func redact(u *url.URL) string {
-	if u == nil {
-		return "<nil>"
-	}
-	if u.User == nil {
-		return u.String()
-	}
-	c := *u
-	c.User = nil
-	return c.String()
-}
+// redact is Redact, for the refusals.
+func redact(u *url.URL) string { return Redact(u) }
 
 func refuse(u *url.URL, err error) error { return &Error{URL: redact(u), Err: err} }
 
