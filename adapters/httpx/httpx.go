@@ -35,6 +35,7 @@ import (
 
 	"github.com/caddy-csb/caddy-csb/adapters/internal/nativeerr"
 	"github.com/caddy-csb/caddy-csb/broker/contract"
+	"github.com/caddy-csb/caddy-csb/broker/peerurl"
 )
 
 // MaxBody is the largest response body a call reads (4 MiB). Larger bodies
@@ -196,7 +197,8 @@ func (c *Client) once(ctx context.Context, call Call, body []byte) (*Response, e
 	}
 	req, err := http.NewRequestWithContext(ctx, call.Method, call.URL, rd)
 	if err != nil {
-		return nil, &contract.Error{Kind: contract.KindUnsupported, Op: call.Op, Err: err}, false
+		// url.Parse's error quotes the URL whole.
+		return nil, &contract.Error{Kind: contract.KindUnsupported, Op: call.Op, Err: nativeerr.Scrub(err)}, false
 	}
 	// The values of the Client's header and of the content type and
 	// Accept are shared by the requests that send them rather than
@@ -347,8 +349,13 @@ func KeepMethod(hc *http.Client) *http.Client {
 }
 
 // Classify turns an HTTP status (non-zero) or a transport error into an
-// *contract.Error of the right kind.
+// *contract.Error of the right kind. The error's text is scrubbed
+// (nativeerr.Scrub): net/http's *url.Error prints the whole URL it
+// failed to call, query and user name included (a presigned URL's
+// signature, a token in the endpoint's query), and the text becomes a
+// job's reason.
 func Classify(op string, status int, err error) *contract.Error {
+	err = nativeerr.Scrub(err)
 	if status != 0 {
 		kind := contract.KindClient
 		switch {
@@ -402,16 +409,9 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 func excerpt(b []byte) string { return nativeerr.Message(b) }
 
 // redact drops userinfo and query from a URL for error messages, so no
-// credential or token leaks into logs.
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(invalid url)"
-	}
-	u.User = nil
-	u.RawQuery = ""
-	return u.String()
-}
+// credential or token leaks into logs (peerurl.RedactString, the
+// broker's one URL redaction).
+func redact(raw string) string { return peerurl.RedactString(raw) }
 
 // Slot holds the Client an adapter calls through, which SetHTTPClient
 // may replace while calls run (a configuration reload). The zero value

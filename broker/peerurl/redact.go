@@ -109,8 +109,8 @@ type redactedError struct {
 func (e *redactedError) Error() string { return e.msg }
 func (e *redactedError) Unwrap() error { return e.err }
 
-// Timeout reports whether the wrapped error is a timeout, so that the
-// redacted error still satisfies callers that assert net.Error.
+// Timeout reports whether the wrapped error is a timeout: errors.As for
+// a net.Error finds the redacted error, not the one whose text it hides.
 func (e *redactedError) Timeout() bool {
 	var t interface{ Timeout() bool }
 	return errors.As(e.err, &t) && t.Timeout()

@@ -22,7 +22,8 @@ var messageKeys = []string{"message", "error_description", "detail", "descriptio
 // the first message-like field of a JSON object (looked for two levels
 // deep) or of an XML element, else the body itself as text. The result
 // is one line of at most MaxMessage bytes ("(empty body)" for none), so
-// that a job's reason never carries a raw document.
+// that a job's reason never carries a raw document, and holds no
+// credential the provider echoed (ScrubText).
 func Message(body []byte) string {
 	b := bytes.TrimSpace(body)
 	var msg string
@@ -40,7 +41,9 @@ func Message(body []byte) string {
 	if msg == "" {
 		msg = string(b)
 	}
-	return bound(msg)
+	// Scrubbed before it is cut: a credential the provider echoed must
+	// not survive in part.
+	return bound(ScrubText(msg))
 }
 
 func jsonMessage(v map[string]any, depth int) string {
