@@ -229,7 +229,13 @@ func snippet(b []byte, status string) string {
 	return status + ": " + nativeerr.Message(b)
 }
 
+// transportError classifies a request that got no answer. Its text is
+// scrubbed (nativeerr.Scrub): net/http's *url.Error prints the URL it
+// could not call, user name and query included (the endpoint's user
+// info, a redirect's presigned signature), and the text becomes a job's
+// reason.
 func transportError(op string, err error) *contract.Error {
+	err = nativeerr.Scrub(err)
 	kind := contract.KindTransport
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
