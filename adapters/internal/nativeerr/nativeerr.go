@@ -14,12 +14,15 @@ import (
 
 // New returns an *contract.Error for a native call op that failed with err
 // and, when the provider answered, HTTP status (0 if it did not).
-// An *contract.Error passes through unchanged.
+// An *contract.Error passes through unchanged. err's text is scrubbed
+// (Scrub): an SDK's error carries the provider's answer (gophercloud's,
+// the body whole) and the URL it called, and the text becomes a job's
+// reason.
 func New(op string, status int, err error) error {
 	if Settled(err) {
 		return err
 	}
-	return &contract.Error{Kind: Kind(status, err), Op: op, Status: status, Err: err}
+	return &contract.Error{Kind: Kind(status, err), Op: op, Status: status, Err: Scrub(err)}
 }
 
 // Settled reports whether err needs no classifying: it is nil, or
