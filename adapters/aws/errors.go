@@ -43,7 +43,10 @@ func nativeErr(op string, err error) error {
 			kind = k
 		}
 	}
-	return &contract.Error{Kind: kind, Op: op, Status: status, Err: err}
+	// The SDK's error carries the provider's message and the URL it
+	// called: scrubbed (nativeerr.Scrub) before it becomes a job's
+	// reason, since an S3-compatible endpoint may quote the request.
+	return &contract.Error{Kind: kind, Op: op, Status: status, Err: nativeerr.Scrub(err)}
 }
 
 // errorCode returns the AWS error code of err, or "".
