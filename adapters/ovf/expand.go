@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/broker/peerurl"
 )
 
 // DefaultRel is the IaaS Link rel that marks an OVF descriptor.
@@ -20,7 +21,12 @@ type Error struct {
 	Err  error
 }
 
-func (e *Error) Error() string { return fmt.Sprintf("ovf descriptor %s: %v", e.Href, e.Err) }
+// Error names the descriptor without its URL's user info and query
+// (peerurl.RedactString): a presigned descriptor URL's signature does not
+// go into the job's reason or the logs.
+func (e *Error) Error() string {
+	return fmt.Sprintf("ovf descriptor %s: %v", peerurl.RedactString(e.Href), e.Err)
+}
 
 func (e *Error) Unwrap() error { return e.Err }
 

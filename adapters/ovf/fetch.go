@@ -153,7 +153,7 @@ func Public(ip netip.Addr) bool { return peerurl.Public(ip) }
 func (f *Fetcher) Fetch(ctx context.Context, href string) ([]byte, error) {
 	u, err := url.Parse(href)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %q is not a URL", ErrFetch, href)
+		return nil, fmt.Errorf("%w: %q is not a URL", ErrFetch, peerurl.RedactString(href))
 	}
 	if err := f.check(u); err != nil {
 		return nil, err
@@ -173,7 +173,9 @@ func (f *Fetcher) Fetch(ctx context.Context, href string) ([]byte, error) {
 				return nil, unwrapURL(err)
 			}
 		}
-		return nil, fmt.Errorf("%w: %w", ErrFetch, err)
+		// net/http's *url.Error prints the URL whole: a presigned
+		// descriptor URL's signature would go into the job's reason.
+		return nil, fmt.Errorf("%w: %w", ErrFetch, peerurl.RedactError(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
