@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-csb/caddy-csb/broker/clock"
+	"github.com/caddy-csb/caddy-csb/broker/peerurl"
 	"github.com/caddy-csb/caddy-csb/broker/store"
 )
 
@@ -643,6 +644,10 @@ func (d *Dispatcher) attempt(ctx context.Context, dl *Delivery) bool {
 	dl.Attempts++
 	now := c.Clock.Now()
 	status, err := d.send(ctx, dl)
+	// The subscriber's URL may carry its token in the query, and
+	// net/http's *url.Error (or a peer URL refusal) prints the URL whole:
+	// the last error is listed and logged without it.
+	err = peerurl.RedactError(err)
 	dl.LastStatus = status
 	if err == nil {
 		dl.State, dl.Done, dl.LastError, dl.NextAttempt = StateDelivered, c.Clock.Now(), "", time.Time{}
