@@ -9,6 +9,7 @@ import (
 	"net/http"
 
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/broker/peerurl"
 )
 
 // HTTPSender sends subscription commands over HTTP(S): a POST of the
@@ -45,7 +46,7 @@ func (s HTTPSender) Send(ctx context.Context, cfg SubscriptionConfig, req *csbms
 	}
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, cfg.URL, bytes.NewReader(body))
 	if err != nil {
-		return nil, err
+		return nil, peerurl.RedactError(err)
 	}
 	hreq.Header.Set("Content-Type", csbmsg.PublishMediaType)
 	hreq.Header.Set("Accept", csbmsg.PublishMediaType)
@@ -58,7 +59,11 @@ func (s HTTPSender) Send(ctx context.Context, cfg SubscriptionConfig, req *csbms
 	}
 	resp, err := client.Do(hreq)
 	if err != nil {
-		return nil, err
+		// net/http's *url.Error prints the URL whole, and the error
+		// becomes the subscription's last error (console, admin API,
+		// logs): a token in the URL's query, or its user name, must
+		// not go with it.
+		return nil, peerurl.RedactError(err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
