@@ -6,6 +6,7 @@ import (
 	"regexp"
 
 	"github.com/caddy-csb/caddy-csb/adapters/httpx"
+	"github.com/caddy-csb/caddy-csb/broker/peerurl"
 )
 
 // Config says how to reach and use one AWS account (or an S3- or
@@ -111,7 +112,7 @@ func (c *Config) Validate() error {
 			continue
 		}
 		if _, ok := httpx.ParseHTTPURL(v); !ok {
-			bad("%s %q: not an http(s) URL", name, v)
+			bad("%s %q: not an http(s) URL", name, peerurl.RedactString(v))
 		}
 	}
 	if (c.AccessKeyID == "") != (c.SecretAccessKey == "") {

@@ -43,3 +43,13 @@ func TestErrorsHideEchoedSessionToken(t *testing.T) {
 		t.Errorf("the error lost the provider's code: %v", err)
 	}
 }
+
+// TestConfigErrorHidesPassword: an endpoint whose password holds a "/"
+// does not parse; the configuration error (Caddy's log, the admin API's
+// answer) quoted it whole.
+func TestConfigErrorHidesPassword(t *testing.T) {
+	_, err := New(Config{Region: "us-east-1", S3Endpoint: "https://csb:pa/s3cr3t@s3.example.com", Services: []string{"s3"}})
+	if err == nil || strings.Contains(err.Error(), "s3cr3t") || !strings.Contains(err.Error(), "s3.example.com") {
+		t.Errorf("New: %v", err)
+	}
+}

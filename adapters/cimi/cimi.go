@@ -21,6 +21,7 @@ import (
 
 	"github.com/caddy-csb/caddy-csb/adapters/httpx"
 	"github.com/caddy-csb/caddy-csb/broker/contract"
+	"github.com/caddy-csb/caddy-csb/broker/peerurl"
 )
 
 // Config configures the adapter.
@@ -59,7 +60,7 @@ func New(cfg Config) (*Adapter, error) {
 	}
 	base, ok := httpx.ParseHTTPURL(cfg.Endpoint)
 	if !ok {
-		return nil, fmt.Errorf("cimi: endpoint %q is not an http or https URL with a host", cfg.Endpoint)
+		return nil, fmt.Errorf("cimi: endpoint %q is not an http or https URL with a host", peerurl.RedactString(cfg.Endpoint))
 	}
 	if cfg.NamePrefix == "" {
 		cfg.NamePrefix = "csb-"

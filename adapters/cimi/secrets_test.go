@@ -128,3 +128,13 @@ func TestRefusedRedirectHidesSignature(t *testing.T) {
 		t.Errorf("the error no longer names the refused target: %v", err)
 	}
 }
+
+// TestConfigErrorHidesPassword: an endpoint whose password holds a "/"
+// does not parse; the configuration error (Caddy's log, the admin API's
+// answer) quoted it whole.
+func TestConfigErrorHidesPassword(t *testing.T) {
+	_, err := cimi.New(cimi.Config{Endpoint: "https://csb:pa/s3cr3t@cloud.example/cimi"})
+	if err == nil || strings.Contains(err.Error(), "s3cr3t") || !strings.Contains(err.Error(), "cloud.example/cimi") {
+		t.Errorf("New: %v", err)
+	}
+}

@@ -31,3 +31,13 @@ func TestParseHTTPURL(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckEndpointHidesCredentials: the refusal of an endpoint names
+// it without its user info and query; the configuration error goes to
+// Caddy's log and to the admin API's caller.
+func TestCheckEndpointHidesCredentials(t *testing.T) {
+	err := CheckEndpoint("cimi", "ftp://csb:s3cr3t@cloud.example/cimi?key=s3cr3t")
+	if err == nil || err.Error() != `cimi: endpoint "ftp://cloud.example/cimi" must be an http or https URL` {
+		t.Errorf("got %v", err)
+	}
+}

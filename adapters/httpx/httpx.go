@@ -461,7 +461,7 @@ func CheckEndpoint(adapter, endpoint string) error {
 		return fmt.Errorf("%s: endpoint is required", adapter)
 	}
 	if !strings.HasPrefix(endpoint, "http://") && !strings.HasPrefix(endpoint, "https://") {
-		return fmt.Errorf("%s: endpoint %q must be an http or https URL", adapter, endpoint)
+		return fmt.Errorf("%s: endpoint %q must be an http or https URL", adapter, peerurl.RedactString(endpoint))
 	}
 	return nil
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/clock"
 	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/broker/peerurl"
 )
 
 // Config configures an Adapter.
@@ -102,7 +103,7 @@ func New(cfg Config) (*Adapter, error) {
 	}
 	u, ok := httpx.ParseHTTPURL(cfg.Endpoint)
 	if !ok {
-		return nil, fmt.Errorf("occi: endpoint %q is not an http(s) URL", cfg.Endpoint)
+		return nil, fmt.Errorf("occi: endpoint %q is not an http(s) URL", peerurl.RedactString(cfg.Endpoint))
 	}
 	if !strings.HasSuffix(u.Path, "/") {
 		u.Path += "/"

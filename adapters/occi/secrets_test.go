@@ -67,3 +67,13 @@ func TestTransportErrorsHideSecrets(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigErrorHidesPassword: an endpoint whose password holds a "/"
+// does not parse; the configuration error (Caddy's log, the admin API's
+// answer) quoted it whole.
+func TestConfigErrorHidesPassword(t *testing.T) {
+	_, err := occi.New(occi.Config{Endpoint: "https://csb:pa/s3cr3t@cloud.example/occi/"})
+	if err == nil || strings.Contains(err.Error(), "s3cr3t") || !strings.Contains(err.Error(), "cloud.example/occi/") {
+		t.Errorf("New: %v", err)
+	}
+}

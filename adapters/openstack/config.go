@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/caddy-csb/caddy-csb/adapters/httpx"
+	"github.com/caddy-csb/caddy-csb/broker/peerurl"
 )
 
 // Config says how to reach and use one OpenStack cloud. Either Keystone
@@ -109,7 +110,7 @@ func (c *Config) Validate() error {
 			return
 		}
 		if _, ok := httpx.ParseHTTPURL(v); !ok {
-			bad("%s %q: not an http(s) URL", name, v)
+			bad("%s %q: not an http(s) URL", name, peerurl.RedactString(v))
 		}
 	}
 	checkURL("auth_url", c.AuthURL)

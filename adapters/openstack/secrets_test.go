@@ -46,3 +46,13 @@ func TestErrorsHideEchoedCredentials(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigErrorHidesPassword: a URL whose password holds a "/" does
+// not parse; the configuration error (Caddy's log, the admin API's
+// answer) quoted it whole.
+func TestConfigErrorHidesPassword(t *testing.T) {
+	_, err := New(Config{AuthURL: "https://csb:pa/s3cr3t@keystone.example/v3", Username: "csb", Password: "x", UserDomainName: "Default"})
+	if err == nil || strings.Contains(err.Error(), "s3cr3t") || !strings.Contains(err.Error(), "keystone.example/v3") {
+		t.Errorf("New: %v", err)
+	}
+}
