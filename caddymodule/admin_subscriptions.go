@@ -4,12 +4,13 @@ package caddymodule
 
 import (
 	"net/http"
-	"net/url"
+
 	"slices"
 	"strconv"
 	"time"
 
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/broker/peerurl"
 	"github.com/caddy-csb/caddy-csb/broker/publish"
 )
 
@@ -43,9 +44,7 @@ func (api *AdminAPI) serveSubscriptions(w http.ResponseWriter, r *http.Request) 
 		if len(providers) > 0 && !slices.Contains(providers, s.ProviderID) || len(states) > 0 && !slices.Contains(states, s.Status) {
 			continue
 		}
-		if u, err := url.Parse(s.URL); err == nil {
-			s.URL = u.Redacted()
-		}
+		s.URL = peerurl.RedactString(s.URL)
 		as := adminSubscription{State: s}
 		if pe, ok := e.catalog.Provider(s.ProviderID); ok && pe.SubscriptionID == s.ID && s.ID != "" {
 			if seq, _, ok := e.catalog.Sequence(s.ID); ok {

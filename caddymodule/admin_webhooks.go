@@ -4,12 +4,13 @@ import (
 	"cmp"
 	"errors"
 	"net/http"
-	"net/url"
+
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/caddy-csb/caddy-csb/broker/peerurl"
 	"github.com/caddy-csb/caddy-csb/broker/webhook"
 )
 
@@ -94,11 +95,7 @@ func (api *AdminAPI) serveWebhooks(w http.ResponseWriter, r *http.Request) error
 	})
 	out := adminWebhooks{LongPollWaiters: e.waiters.waiting.Load(), Operators: []adminOperator{}, Deliveries: []adminDeliveryWH{}}
 	for id, s := range v.operators {
-		u := s.URL
-		if pu, err := url.Parse(u); err == nil {
-			u = pu.Redacted()
-		}
-		out.Operators = append(out.Operators, adminOperator{ID: id, URL: u, Events: s.Events})
+		out.Operators = append(out.Operators, adminOperator{ID: id, URL: peerurl.RedactString(s.URL), Events: s.Events})
 	}
 	slices.SortFunc(out.Operators, func(x, y adminOperator) int {
 		if x.ID < y.ID {

@@ -439,7 +439,7 @@ func (v *eventsView) policy(u *url.URL) (*peerurl.Policy, string, error) {
 	}
 	p, err := peerurl.New(pc)
 	if err != nil {
-		return nil, "", &peerurl.Error{URL: u.Redacted(), Err: fmt.Errorf("%w: %v", peerurl.ErrHostNotAllowed, err)}
+		return nil, "", &peerurl.Error{URL: peerurl.Redact(u), Err: fmt.Errorf("%w: %v", peerurl.ErrHostNotAllowed, err)}
 	}
 	return p, key, nil
 }

@@ -8,11 +8,11 @@ package caddymodule
 // load, as the Consumer interface does.
 
 import (
-	"net/url"
 	"time"
 
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
+	"github.com/caddy-csb/caddy-csb/broker/peerurl"
 	"github.com/caddy-csb/caddy-csb/broker/publish"
 )
 
@@ -38,9 +38,7 @@ func (a *App) SubscriptionStates() []publish.State {
 	}
 	out := e.subs.Snapshot()
 	for i := range out {
-		if u, err := url.Parse(out[i].URL); err == nil {
-			out[i].URL = u.Redacted()
-		}
+		out[i].URL = peerurl.RedactString(out[i].URL)
 	}
 	return out
 }
