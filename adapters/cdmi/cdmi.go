@@ -29,6 +29,7 @@ import (
 	"github.com/caddy-csb/caddy-csb/adapters/internal/model"
 	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/broker/peerurl"
 )
 
 // Config configures the adapter.
@@ -51,6 +52,11 @@ type Adapter struct {
 func New(cfg Config) (*Adapter, error) {
 	if err := httpx.CheckEndpoint("cdmi", cfg.Endpoint); err != nil {
 		return nil, err
+	}
+	// Object and container URLs are the root's URL and a path: a query
+	// or a fragment on the root would end up inside every path.
+	if strings.ContainsAny(cfg.Endpoint, "?#") {
+		return nil, fmt.Errorf("cdmi: endpoint %q: the CDMI root URL takes no query or fragment", peerurl.RedactString(cfg.Endpoint))
 	}
 	if !strings.HasSuffix(cfg.Endpoint, "/") {
 		cfg.Endpoint += "/"
