@@ -139,10 +139,63 @@ func (a *Adapter) apply(ctx context.Context, md *Model, cur *contract.Resource, 
 		return cur, err
 	}
 	st, err := a.Status(ctx, cur)
+	if err != nil && contract.KindOf(err) != contract.KindNotFound {
+		// Every change went through; only the read of their result
+		// failed (a timeout, a 503). Failing the update here made the
+		// broker record it failed and keep the job's old request while
+		// the provider held the new state, and made Update delete what
+		// it had just created (undoCreates).
+		return applied(cur, have, want), nil
+	}
 	if err != nil {
 		return cur, err
 	}
 	return st, nil
+}
+
+// applied is the resource an update hands back when all its changes went
+// through but the read of their result failed: cur (the resource as read
+// before the update, with the entities and links the update created and
+// the states its actions lead to in Native) granting have, as read then,
+// with the values want sets on the attributes the adapter sends (merged).
+// Its state is pending, the contract's "not settled yet, ask Status" (or
+// failed or gone when it was so before): the broker records the update
+// as done and keeps this resource, and the next Status (the broker's
+// resource check, a later update or action) reads the actual values.
+func applied(cur *contract.Resource, have, want *csbmsg.IaaS) *contract.Resource {
+	out := cur.Clone()
+	out.Granted = csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{
+		Link:             have.Link,
+		Compute:          merged(computeRows, want.Compute, have.Compute),
+		Network:          merged(networkRows, want.Network, have.Network),
+		Storage:          merged(storageRows, want.Storage, have.Storage),
+		NetworkInterface: merged(networkInterfaceRows, want.NetworkInterface, have.NetworkInterface),
+		StorageLink:      merged(storageLinkRows, want.StorageLink, have.StorageLink),
+	}}
+	out.State = contract.Worse(cur.State, contract.StatePending)
+	return out
+}
+
+// merged is have with the values want sets on the rows the adapter sends
+// (not the read-only states, which actions change). An element have
+// lacks (the update created it) is want's values alone.
+func merged[E any](rows []row[E], want, have *E) *E {
+	if want == nil {
+		return have
+	}
+	out := new(E)
+	if have != nil {
+		*out = *have // the rows' setters replace a field's pointer, never its value
+	}
+	for _, r := range rows {
+		if r.ReadOnly {
+			continue
+		}
+		if s, ok := r.acc.get(want); ok {
+			_ = r.acc.set(out, s)
+		}
+	}
+	return out
 }
 
 // update brings the compute's link in line with an update: when n holds
