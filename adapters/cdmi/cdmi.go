@@ -12,6 +12,7 @@
 package cdmi
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -571,7 +572,68 @@ func (a *Adapter) Update(ctx context.Context, res *contract.Resource, req *contr
 		out.Native[keyCap] = a.url(capPath)
 		res = out
 	}
-	return a.Status(ctx, res)
+	st, err := a.Status(ctx, res)
+	if err != nil && contract.KindOf(err) != contract.KindNotFound {
+		// Every change went through; only the read of their result
+		// failed (a timeout, a 503). Failing the update here made the
+		// broker record it failed and keep the job's old request (and
+		// grant) while the provider held the new values. A capability
+		// object the provider does not have (404) is a change that
+		// failed, and still fails the update.
+		return applied(res, want), nil
+	}
+	return st, err
+}
+
+// applied is the resource an update hands back when all its changes went
+// through but the read of their result failed: res (the job's resource,
+// with the capability object the update names) granting what it granted
+// before with the values want changed (the metadata, mimetype, value and
+// enabled flag Update writes). Its state is pending, the contract's "not
+// settled yet, ask Status" (or failed or gone when it was so before): the
+// broker records the update as done and keeps this resource, and the next
+// Status (the broker's resource check, a later update) reads the actual
+// values.
+func applied(res *contract.Resource, want *csbmsg.DSaaS) *contract.Resource {
+	out := res.Clone()
+	g := csbmsg.DSaaS{}
+	if res.Granted.DSaaS != nil {
+		g = *res.Granted.DSaaS // each element changed below is copied first
+	}
+	if c := want.ContainerObject; c != nil && c.Metadata != nil {
+		g.ContainerObject = copyOf(g.ContainerObject)
+		g.ContainerObject.Metadata = c.Metadata
+	}
+	if q := want.QueueObject; q != nil && q.Metadata != nil {
+		g.QueueObject = copyOf(g.QueueObject)
+		g.QueueObject.Metadata = q.Metadata
+	}
+	if d := want.DomainObject; d != nil && (d.Metadata != nil || d.Enabled != nil) {
+		g.DomainObject = copyOf(g.DomainObject)
+		g.DomainObject.Metadata = cmp.Or(d.Metadata, g.DomainObject.Metadata)
+		g.DomainObject.Enabled = cmp.Or(d.Enabled, g.DomainObject.Enabled)
+	}
+	if d := want.DataObject; d != nil && (d.Value != nil || d.Mimetype != nil || d.Metadata != nil) {
+		g.DataObject = copyOf(g.DataObject)
+		g.DataObject.Value = cmp.Or(d.Value, g.DataObject.Value)
+		g.DataObject.Mimetype = cmp.Or(d.Mimetype, g.DataObject.Mimetype)
+		g.DataObject.Metadata = cmp.Or(d.Metadata, g.DataObject.Metadata)
+	}
+	if url := out.Native[keyCap]; url != "" && (g.CapabilityObject == nil || g.CapabilityObject.ObjectURI == nil || *g.CapabilityObject.ObjectURI != url) {
+		g.CapabilityObject = &csbmsg.CapabilityObject{ObjectRefs: csbmsg.ObjectRefs{ObjectURI: &url}}
+	}
+	out.Granted = csbmsg.ServiceRequest{DSaaS: &g}
+	out.State = contract.Worse(res.State, contract.StatePending)
+	return out
+}
+
+// copyOf returns a copy of *p, or a new T when p is nil.
+func copyOf[T any](p *T) *T {
+	out := new(T)
+	if p != nil {
+		*out = *p
+	}
+	return out
 }
 
 // restore is how to undo one of an update's metadata changes: the

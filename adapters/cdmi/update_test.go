@@ -2,8 +2,10 @@ package cdmi_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/caddy-csb/caddy-csb/adapters/cdmi"
@@ -127,4 +129,97 @@ func sameUser(a, b map[string]any) bool {
 		}
 	}
 	return true
+}
+
+// TestAnUpdateWhoseResultCannotBeReadIsDone: an update whose changes all
+// went through at the provider, but whose last read (the status that
+// builds the granted resource) failed, returned an error: the broker
+// recorded the update failed and kept the job's old request and grant
+// while the provider held the new values. The update is now done: the
+// resource handed back grants the values written merged into the grant
+// before, and is pending, so the next Status reads the actual values. A
+// capability object the provider does not have (a read answered 404) is
+// still a failed update.
+func TestAnUpdateWhoseResultCannotBeReadIsDone(t *testing.T) {
+	s := newStore(t)
+	s.put("/cdmi/cdmi_domains/", &stored{objectType: cdmi.TypeDomain})
+	a, err := cdmi.New(cdmi.Config{Endpoint: s.URL + "/cdmi/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	res, err := a.Provision(ctx, &contract.Request{JobID: "j1", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
+		ContainerObject: &csbmsg.ContainerObject{Metadata: ptr("blue")},
+		DataObject:      &csbmsg.DataObject{Value: ptr("hello"), Mimetype: ptr("text/plain")},
+		QueueObject:     &csbmsg.QueueObject{Metadata: ptr("low")},
+		DomainObject:    &csbmsg.DomainObject{Metadata: ptr("old domain"), Enabled: ptr(true)},
+	}}})
+	if err != nil || res.State != contract.StateReady {
+		t.Fatalf("provision: %+v, %v", res, err)
+	}
+	// Once the data object's PUT, the update's last change, is carried
+	// out, every read fails.
+	var written atomic.Bool
+	s.mu.Lock()
+	s.fault = func(r *http.Request) fault {
+		if r.Method == http.MethodPut && r.URL.Path == "/cdmi/csb-j1/data" {
+			written.Store(true)
+		}
+		if r.Method == http.MethodGet && written.Load() {
+			return fault{carried: false, status: http.StatusInternalServerError}
+		}
+		return fault{carried: true, status: -1}
+	}
+	s.mu.Unlock()
+	up, err := a.Update(ctx, res, &contract.Request{JobID: "j1", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
+		ContainerObject: &csbmsg.ContainerObject{Metadata: ptr("red")},
+		DataObject:      &csbmsg.DataObject{Value: ptr("bonjour")},
+		QueueObject:     &csbmsg.QueueObject{Metadata: ptr("high")},
+		DomainObject:    &csbmsg.DomainObject{Enabled: ptr(false)},
+	}}})
+	s.mu.Lock()
+	s.fault = nil
+	s.mu.Unlock()
+	if err != nil {
+		t.Fatalf("the update failed: %v", err)
+	}
+	if up.State != contract.StatePending {
+		t.Errorf("state %s, want pending", up.State)
+	}
+	granted := func(g *csbmsg.DSaaS) string {
+		if g == nil || g.ContainerObject == nil || g.DataObject == nil || g.QueueObject == nil || g.DomainObject == nil {
+			return fmt.Sprintf("%+v", g)
+		}
+		return fmt.Sprintf("container %s, data %s (%s), queue %s, domain %s enabled %v", shown(g.ContainerObject.Metadata),
+			shown(g.DataObject.Value), shown(g.DataObject.Mimetype), shown(g.QueueObject.Metadata), shown(g.DomainObject.Metadata), shown(g.DomainObject.Enabled))
+	}
+	const want = "container red, data bonjour (text/plain), queue high, domain old domain enabled false"
+	if got := granted(up.Granted.DSaaS); got != want {
+		t.Errorf("granted %s, want %s", got, want)
+	}
+	if o, _ := s.object("/cdmi/csb-j1/"); o.metadata["csb_metadata"] != "red" {
+		t.Errorf("the container's change was undone: %v", o.metadata)
+	}
+	st, err := a.Status(ctx, up)
+	if err != nil || st.State != contract.StateReady {
+		t.Fatalf("status after the update: %+v, %v", st, err)
+	}
+	if got := granted(st.Granted.DSaaS); got != want {
+		t.Errorf("status grants %s, want %s", got, want)
+	}
+
+	// A capability object the provider lacks: the read answers 404.
+	_, err = a.Update(ctx, st, &contract.Request{JobID: "j1", Want: csbmsg.ServiceRequest{DSaaS: &csbmsg.DSaaS{
+		CapabilityObject: &csbmsg.CapabilityObject{Type: ptr(csbmsg.CapContainer)}}}})
+	if contract.KindOf(err) != contract.KindNotFound {
+		t.Errorf("an update naming a capability object the provider lacks: %v, want not_found", err)
+	}
+}
+
+// shown is *p, or nil.
+func shown[T any](p *T) any {
+	if p == nil {
+		return nil
+	}
+	return *p
 }
