@@ -7,6 +7,7 @@ import (
 
 	"github.com/caddy-csb/caddy-csb/adapters/httpx"
 	"github.com/caddy-csb/caddy-csb/broker/contract"
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
 
 // Update resizes (Machine edit of cpu/memory, Volume edit of capacity) and
@@ -40,6 +41,9 @@ func (a *Adapter) Update(ctx context.Context, res *contract.Resource, req *contr
 		return nil, err
 	}
 	out := res.Clone()
+	// done is the grant read before the update with the changes carried
+	// out so far: what the update grants when its result cannot be read.
+	done := *cur.Granted.IaaS
 	if c := want.Compute; c != nil {
 		var m Machine
 		if _, err := a.call(ctx, op+": read machine", http.MethodGet, res.Native[keyMachine], nil, &m); err != nil {
@@ -55,6 +59,13 @@ func (a *Adapter) Update(ctx context.Context, res *contract.Resource, req *contr
 			body := Machine{ResourceURI: NS + "/Machine", ID: m.ID, CPU: newCPU, Memory: newMem}
 			if _, err := a.call(ctx, op+": resize machine", http.MethodPut, a.resolve(edit), body, &m); err != nil {
 				return nil, err
+			}
+			done.Compute = copyOf(g)
+			if newCPU != 0 {
+				done.Compute.Cores = c.Cores
+			}
+			if c.Memory != nil {
+				done.Compute.Memory = c.Memory
 			}
 		}
 		if c.Action != nil {
@@ -82,6 +93,8 @@ func (a *Adapter) Update(ctx context.Context, res *contract.Resource, req *contr
 			if _, err := a.call(ctx, op+": resize volume", http.MethodPut, a.resolve(edit), body, nil); err != nil {
 				return nil, err
 			}
+			done.Storage = copyOf(g)
+			done.Storage.Size = s.Size
 		}
 	}
 	if n := want.Network; n != nil && n.Action != nil {
@@ -93,7 +106,31 @@ func (a *Adapter) Update(ctx context.Context, res *contract.Resource, req *contr
 			return nil, err
 		}
 	}
-	return a.Status(ctx, out)
+	st, err := a.Status(ctx, out)
+	if err != nil && contract.KindOf(err) != contract.KindNotFound {
+		// Every change went through; only the read of their result
+		// failed (a timeout, a 503). Failing the update here made the
+		// broker record it failed and keep the job's old request while
+		// the provider held the new sizes. The update is done: out (with
+		// the Job of an action, if any) grants what was read before with
+		// the new sizes, pending, the contract's "not settled yet, ask
+		// Status" (or failed or gone when it was so before), and the
+		// next Status (the broker's resource check, a later update or
+		// action) reads the actual values.
+		out.Granted = csbmsg.ServiceRequest{IaaS: &done}
+		out.State = contract.Worse(cur.State, contract.StatePending)
+		return out, nil
+	}
+	return st, err
+}
+
+// copyOf returns a copy of *p, or a new T when p is nil.
+func copyOf[T any](p *T) *T {
+	out := new(T)
+	if p != nil {
+		*out = *p
+	}
+	return out
 }
 
 // op2 returns the operation href for rel; for "edit" a provider may leave
