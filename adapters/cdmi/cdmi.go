@@ -227,7 +227,7 @@ func (a *Adapter) Status(ctx context.Context, res *contract.Resource) (*contract
 			return nil, err
 		}
 		ds.ContainerObject = &csbmsg.ContainerObject{Metadata: metadataIn(o.Metadata), ObjectRefs: refs(keyContainer, o),
-			Status: str(o.CompletionStatus), Children: str(strings.Join(kids, ","))}
+			Status: str(o.CompletionStatus), Children: kids}
 	}
 	if o, err = read(keyData, TypeObject); err != nil {
 		return nil, err
@@ -253,7 +253,7 @@ func (a *Adapter) Status(ctx context.Context, res *contract.Resource) (*contract
 		if err != nil {
 			return nil, err
 		}
-		d := &csbmsg.DomainObject{Metadata: metadataIn(withoutKey(o.Metadata, "cdmi_domain_enabled")), ObjectRefs: refs(keyDomain, o), Children: str(strings.Join(kids, ","))}
+		d := &csbmsg.DomainObject{Metadata: metadataIn(withoutKey(o.Metadata, "cdmi_domain_enabled")), ObjectRefs: refs(keyDomain, o), Children: kids}
 		if v, ok := o.Metadata["cdmi_domain_enabled"]; ok {
 			e := fmt.Sprint(v) == "true"
 			d.Enabled = &e
@@ -300,26 +300,45 @@ func selection(key string) string {
 	return ""
 }
 
+// childrenGrant bounds the list of children a grant carries, in bytes:
+// the first children, in the server's order, as many whole names as fit
+// joined with commas. The grant is copied into the job's record, which
+// is written again on every change of the job, into the consumer's
+// answers and into every job listing: a container with 100,000 children
+// made each of them megabytes long. 8 KiB is a page of names (some 160
+// of 50 bytes), and stays below the 64 KiB a reader of CSB messages takes
+// in one element (csbmsg.DefaultMaxTextBytes) even when every character
+// is escaped in the XML answer (at most 5 bytes each). The draft's
+// ContainerObject and DomainObject have no element for the number of
+// children, so the list is all the grant says of them.
+const childrenGrant = 8 << 10
+
 // childrenPage is how many children a read of a container's children
 // asks for at first (GET <container>?children:<from>-<to>); an answer
-// too large for the adapter halves it.
-const childrenPage = 10000
+// too large for the adapter halves it. With names of 32 bytes or more,
+// one read fills childrenGrant.
+const childrenPage = 256
 
-// children returns the names of a container's or domain's children, o
-// being the object as read with containerFields. A server that ignores
-// the field selection has sent them already; one that gives no
-// childrenrange is asked for them whole (?children). Otherwise they are
-// read in ranges (CDMI 1.1.1, 9.4: ?children:<range>), each next range
-// starting after the last child the previous answer held, so a server
-// that sends fewer children than asked (its own page limit) is read to
-// the end all the same. Without this a container whose list of children
-// was larger than an answer the adapter reads (httpx.MaxBody) failed
-// every Status.
-func (a *Adapter) children(ctx context.Context, op, url, ct string, o *object) ([]string, error) {
+// children returns the children of a container or domain for its grant
+// (at most childrenGrant bytes of names, nil for none), o being the
+// object as read with containerFields. A server that ignores the field
+// selection has sent them already; one that gives no childrenrange is
+// asked for them whole (?children). Otherwise they are read in ranges
+// (CDMI 1.1.1, 9.4: ?children:<range>) until the grant is full or the
+// last child is read, each next range starting after the last child the
+// previous answer held, so a server that sends fewer children than
+// asked (its own page limit) is read on all the same. Without the ranges
+// a container whose list of children was larger than an answer the
+// adapter reads (httpx.MaxBody) failed every Status; the adapter needs
+// the names for the grant only (Remove deletes a container with its
+// children), so no more of them are read than it carries.
+func (a *Adapter) children(ctx context.Context, op, url, ct string, o *object) (*string, error) {
+	var kids childList
 	if o.Children != nil {
-		return o.Children, nil
+		kids.add(o.Children)
+		return kids.text(), nil
 	}
-	whole := func() ([]string, error) {
+	whole := func() (*string, error) {
 		c, err := a.get(ctx, op, url+"?children", ct)
 		if contract.KindOf(err) == contract.KindNotFound {
 			return nil, nil // deleted since it was read: the next Status sees it gone
@@ -327,7 +346,8 @@ func (a *Adapter) children(ctx context.Context, op, url, ct string, o *object) (
 		if err != nil {
 			return nil, err
 		}
-		return c.Children, nil
+		kids.add(c.Children)
+		return kids.text(), nil
 	}
 	if o.ChildrenRange == nil {
 		return whole()
@@ -339,9 +359,8 @@ func (a *Adapter) children(ctx context.Context, op, url, ct string, o *object) (
 	if !ok {
 		return whole()
 	}
-	var kids []string
 	page := childrenPage
-	for next := first; next <= last; {
+	for next := first; next <= last && !kids.full; {
 		to := min(next+page-1, last)
 		c, err := a.get(ctx, op, url+"?children:"+strconv.Itoa(next)+"-"+strconv.Itoa(to), ct)
 		switch {
@@ -359,14 +378,51 @@ func (a *Adapter) children(ctx context.Context, op, url, ct string, o *object) (
 		}
 		if n > to-next+1 {
 			if next == first {
-				return c.Children, nil // the server ignores the range: all of them
+				kids.add(c.Children) // the server ignores the range: all of them
+				return kids.text(), nil
 			}
 			return nil, contract.Errorf(contract.KindServer, op, "asked for children %d-%d, the server sent %d", next, to, n)
 		}
-		kids = append(kids, c.Children...)
+		kids.add(c.Children)
 		next += n
 	}
-	return kids, nil
+	return kids.text(), nil
+}
+
+// childList gathers the children a grant carries: whole names joined
+// with commas, at most childrenGrant bytes.
+type childList struct {
+	b    strings.Builder
+	full bool // a name did not fit: no later one is taken
+}
+
+func (l *childList) add(names []string) {
+	for _, name := range names {
+		if l.full {
+			return
+		}
+		size := len(name)
+		if l.b.Len() > 0 {
+			size++ // the comma
+		}
+		if l.b.Len()+size > childrenGrant {
+			l.full = true
+			return
+		}
+		if l.b.Len() > 0 {
+			l.b.WriteByte(',')
+		}
+		l.b.WriteString(name)
+	}
+}
+
+// text is the list for the grant, nil when it holds no name.
+func (l *childList) text() *string {
+	if l.b.Len() == 0 {
+		return nil
+	}
+	s := l.b.String()
+	return &s
 }
 
 // parseRange reads a CDMI range, <first>-<last> (both inclusive).
