@@ -657,20 +657,20 @@ func applied(res *contract.Resource, want *csbmsg.DSaaS) *contract.Resource {
 		g = *res.Granted.DSaaS // each element changed below is copied first
 	}
 	if c := want.ContainerObject; c != nil && c.Metadata != nil {
-		g.ContainerObject = copyOf(g.ContainerObject)
+		g.ContainerObject = model.CopyOf(g.ContainerObject)
 		g.ContainerObject.Metadata = c.Metadata
 	}
 	if q := want.QueueObject; q != nil && q.Metadata != nil {
-		g.QueueObject = copyOf(g.QueueObject)
+		g.QueueObject = model.CopyOf(g.QueueObject)
 		g.QueueObject.Metadata = q.Metadata
 	}
 	if d := want.DomainObject; d != nil && (d.Metadata != nil || d.Enabled != nil) {
-		g.DomainObject = copyOf(g.DomainObject)
+		g.DomainObject = model.CopyOf(g.DomainObject)
 		g.DomainObject.Metadata = cmp.Or(d.Metadata, g.DomainObject.Metadata)
 		g.DomainObject.Enabled = cmp.Or(d.Enabled, g.DomainObject.Enabled)
 	}
 	if d := want.DataObject; d != nil && (d.Value != nil || d.Mimetype != nil || d.Metadata != nil) {
-		g.DataObject = copyOf(g.DataObject)
+		g.DataObject = model.CopyOf(g.DataObject)
 		g.DataObject.Value = cmp.Or(d.Value, g.DataObject.Value)
 		g.DataObject.Mimetype = cmp.Or(d.Mimetype, g.DataObject.Mimetype)
 		g.DataObject.Metadata = cmp.Or(d.Metadata, g.DataObject.Metadata)
@@ -680,15 +680,6 @@ func applied(res *contract.Resource, want *csbmsg.DSaaS) *contract.Resource {
 	}
 	out.Granted = csbmsg.ServiceRequest{DSaaS: &g}
 	out.State = contract.Worse(res.State, contract.StatePending)
-	return out
-}
-
-// copyOf returns a copy of *p, or a new T when p is nil.
-func copyOf[T any](p *T) *T {
-	out := new(T)
-	if p != nil {
-		*out = *p
-	}
 	return out
 }
 

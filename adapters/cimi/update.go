@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/caddy-csb/caddy-csb/adapters/httpx"
+	"github.com/caddy-csb/caddy-csb/adapters/internal/model"
 	"github.com/caddy-csb/caddy-csb/broker/contract"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 )
@@ -60,7 +61,7 @@ func (a *Adapter) Update(ctx context.Context, res *contract.Resource, req *contr
 			if _, err := a.call(ctx, op+": resize machine", http.MethodPut, a.resolve(edit), body, &m); err != nil {
 				return nil, err
 			}
-			done.Compute = copyOf(g)
+			done.Compute = model.CopyOf(g)
 			if newCPU != 0 {
 				done.Compute.Cores = c.Cores
 			}
@@ -93,7 +94,7 @@ func (a *Adapter) Update(ctx context.Context, res *contract.Resource, req *contr
 			if _, err := a.call(ctx, op+": resize volume", http.MethodPut, a.resolve(edit), body, nil); err != nil {
 				return nil, err
 			}
-			done.Storage = copyOf(g)
+			done.Storage = model.CopyOf(g)
 			done.Storage.Size = s.Size
 		}
 	}
@@ -122,15 +123,6 @@ func (a *Adapter) Update(ctx context.Context, res *contract.Resource, req *contr
 		return out, nil
 	}
 	return st, err
-}
-
-// copyOf returns a copy of *p, or a new T when p is nil.
-func copyOf[T any](p *T) *T {
-	out := new(T)
-	if p != nil {
-		*out = *p
-	}
-	return out
 }
 
 // op2 returns the operation href for rel; for "edit" a provider may leave

@@ -170,3 +170,13 @@ func (r *Router) Find(ctx context.Context, m string, req *contract.Request) (*co
 	}
 	return nil, nil
 }
+
+// CopyOf returns a copy of *p, or a new T when p is nil: a granted
+// element to change without touching the resource it was read from.
+func CopyOf[T any](p *T) *T {
+	out := new(T)
+	if p != nil {
+		*out = *p
+	}
+	return out
+}
