@@ -915,7 +915,12 @@ func planOf(d *placement.Decision, max int) []PlanEntry {
 		}
 		pe := PlanEntry{ProviderID: c.ProviderID, ServiceID: c.ServiceID, Service: *c.Service, Encryption: c.Encryption, Unhonoured: c.Unhonoured}
 		if c.HasPrice {
-			pe.Price = &c.Price
+			// A copy: c is the decision's, which goes back to the pool
+			// at Release and is rewritten by the next Place, while the
+			// plan's price is read for the job's cost (and written in
+			// its record) until the job ends.
+			price := c.Price
+			pe.Price = &price
 		}
 		plan = append(plan, pe)
 	}
