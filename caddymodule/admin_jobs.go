@@ -37,10 +37,14 @@ type adminJob struct {
 	Op           *adminOp       `json:"operation,omitempty"`
 	Attempts     []jobs.Attempt `json:"attempts"`
 	Orphans      int            `json:"orphans,omitempty"`
-	CopiedFrom   string         `json:"copied_from,omitempty"`
-	Created      time.Time      `json:"created"`
-	Updated      time.Time      `json:"updated"`
-	Rev          uint64         `json:"rev"`
+	// Rechecks counts the handles of creates whose answer was lost that
+	// were removed once and are removed again later (jobs.Orphan.Lost):
+	// not resources known to be left, so not counted as orphans.
+	Rechecks   int       `json:"rechecks,omitempty"`
+	CopiedFrom string    `json:"copied_from,omitempty"`
+	Created    time.Time `json:"created"`
+	Updated    time.Time `json:"updated"`
+	Rev        uint64    `json:"rev"`
 	// Cost is what the job cost so far (final when CostFinal); nil when
 	// it has no cost (never held resources, or an unpriced provider).
 	Cost      *float64 `json:"cost,omitempty"`
@@ -57,8 +61,15 @@ type adminOp struct {
 func summarizeJob(j *jobs.Job, now time.Time) adminJob {
 	aj := adminJob{ID: j.ID, Owner: j.Owner, State: j.Status, Reason: j.Reason, Kind: j.Kind, ProviderID: j.ProviderID,
 		ServiceID: j.ServiceID, URI: j.CloudServiceURI(), LeaseSeconds: j.LeaseSeconds, Expires: j.Expires,
-		ExpiresIn: j.ExpiresIn(now), Orphans: len(j.Orphans), CopiedFrom: j.CopiedFrom, Created: j.Created,
+		ExpiresIn: j.ExpiresIn(now), CopiedFrom: j.CopiedFrom, Created: j.Created,
 		Updated: j.Updated, Rev: j.Rev, Attempts: make([]jobs.Attempt, 0, len(j.Attempts))}
+	for _, o := range j.Orphans {
+		if o.Lost && o.Removals > 0 {
+			aj.Rechecks++
+		} else {
+			aj.Orphans++
+		}
+	}
 	for _, a := range j.Attempts {
 		a.Resource = nil // the provider's native handles: in /csb/jobs/<id>
 		aj.Attempts = append(aj.Attempts, a)
