@@ -156,12 +156,15 @@ func (m *Manager) checkDueJobs(ctx context.Context, due []*Job, age time.Duratio
 			return
 		}
 		st.Checked++
-		if listed[j.ID] {
+		if listed[j.ID] && j.Resource.State != contract.StatePending {
 			st.Listed++
 			continue
 		}
-		gone, why := m.probe(ctx, j)
+		fresh, gone, why := m.probeStatus(ctx, j)
 		switch {
+		case pendingSettled(j, fresh):
+			// Recorded under the job's lock, by a check of its own.
+			m.checkJob(ctx, j.ID, age)
 		case gone:
 			others[j.ID] = m.lastConfirmed(j)
 			if _, g := m.checkJob(ctx, j.ID, age); g {
@@ -324,12 +327,15 @@ func (m *Manager) checkJob(ctx context.Context, id string, age time.Duration) (c
 		return false, false
 	}
 	defer unlock()
-	gone, why := m.probe(ctx, j)
+	fresh, gone, why := m.probeStatus(ctx, j)
 	if gone {
 		m.markGone(j, why)
 		return true, true
 	}
 	if why == "" {
+		if pendingSettled(j, fresh) {
+			j.Resource = fresh
+		}
 		j.Checked = m.now()
 		if err := m.save(ctx, j); err != nil {
 			m.logger.Warn("recording a resource check", zap.String("job_id", j.ID), zap.Error(err))
@@ -342,22 +348,39 @@ func (m *Manager) checkJob(ctx context.Context, id string, age time.Duration) (c
 // provider's word, or not gone with "" when the resource is there and
 // with the error when the provider could not tell.
 func (m *Manager) probe(ctx context.Context, j *Job) (bool, string) {
+	_, gone, why := m.probeStatus(ctx, j)
+	return gone, why
+}
+
+// probeStatus is probe, and returns the provider's answer when it
+// answered that the resource is there.
+func (m *Manager) probeStatus(ctx context.Context, j *Job) (*contract.Resource, bool, string) {
 	ad, ok := m.c().Adapter(j.ProviderID, j.Kind)
 	if !ok {
-		return false, "provider " + j.ProviderID + " has no adapter configured"
+		return nil, false, "provider " + j.ProviderID + " has no adapter configured"
 	}
 	cctx, cancel := context.WithTimeout(ctx, m.c().CallTimeout)
 	res, err := ad.Status(cctx, j.Resource)
 	cancel()
 	switch {
 	case err != nil && contract.KindOf(err) == contract.KindNotFound:
-		return true, err.Error()
+		return nil, true, err.Error()
 	case err != nil:
-		return false, err.Error()
+		return nil, false, err.Error()
 	case res != nil && res.State == contract.StateGone:
-		return true, "the provider reports it gone"
+		return nil, true, "the provider reports it gone"
 	}
-	return false, ""
+	return res, false, ""
+}
+
+// pendingSettled reports whether j's resource was recorded pending and
+// fresh, the provider's answer of a check, says it no longer is. A
+// successful job's resource is recorded pending when an update or an
+// action went through but its result could not be read yet (an OCCI,
+// CDMI or CIMI read that failed after the change was made; an OpenStack
+// resize still running): the check is what records what it came to.
+func pendingSettled(j *Job, fresh *contract.Resource) bool {
+	return fresh != nil && j.Resource != nil && j.Resource.State == contract.StatePending && fresh.State != contract.StatePending
 }
 
 // markGone fails j, whose resource is gone at its provider (the caller
