@@ -3,7 +3,6 @@ package openstack
 import (
 	"context"
 	"net/http"
-	"strings"
 
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack/objectstorage/v1/objects"
@@ -86,19 +85,8 @@ func (a *Adapter) findStorage(ctx context.Context, req *contract.Request) (*cont
 	if tag != req.JobID && (tag != "" || cname != a.cfg.NamePrefix+req.JobID) {
 		return nil, nil // someone else's container of the same name
 	}
-	acct := strings.TrimRight(sc.Endpoint, "/")
-	res := &contract.Resource{
-		URI:      containerURL(sc, cname),
-		State:    contract.StatePending,
-		Endpoint: acct,
-		Native: map[string]string{
-			nativeKind:             kindStorage,
-			nativeContainer:        cname,
-			nativeContainerCreated: "true",
-			nativeStorageURL:       acct,
-		},
-		Granted: csbmsg.ServiceRequest{DSaaS: d},
-	}
+	res := storageResource(sc, cname)
+	res.State, res.Granted = contract.StatePending, csbmsg.ServiceRequest{DSaaS: d}
 	complete := tag == req.JobID
 	if d.ContainerObject != nil {
 		want, _ := containerMeta(d.ContainerObject.Metadata)

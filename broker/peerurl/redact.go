@@ -85,39 +85,44 @@ func RedactText(s string) string {
 // the password only): pass such errors through here before they become
 // a job's reason, a delivery's or subscription's last error, or a log
 // line.
-func RedactError(err error) error {
+func RedactError(err error) error { return RewriteError(err, RedactText) }
+
+// RewriteError returns err with its text passed through rewrite, or err
+// itself when rewrite changes nothing (rewrite must be idempotent: an
+// error rewritten twice is then wrapped once). The result wraps err, so
+// errors.Is and errors.As (a timeout, a provider's error code, a
+// refusal) see what err holds. RedactError and the adapters' scrubbing
+// of echoed credentials (adapters/internal/nativeerr) are its uses.
+func RewriteError(err error, rewrite func(string) string) error {
 	if err == nil {
 		return nil
 	}
-	if _, ok := err.(*redactedError); ok {
-		return err
-	}
 	msg := err.Error()
-	red := RedactText(msg)
-	if red == msg {
+	s := rewrite(msg)
+	if s == msg {
 		return err
 	}
-	return &redactedError{msg: red, err: err}
+	return &rewrittenError{msg: s, err: err}
 }
 
-// redactedError is an error whose text is redacted.
-type redactedError struct {
+// rewrittenError is an error whose text is rewritten.
+type rewrittenError struct {
 	msg string
 	err error
 }
 
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }
+func (e *rewrittenError) Error() string { return e.msg }
+func (e *rewrittenError) Unwrap() error { return e.err }
 
 // Timeout reports whether the wrapped error is a timeout: errors.As for
-// a net.Error finds the redacted error, not the one whose text it hides.
-func (e *redactedError) Timeout() bool {
+// a net.Error finds the rewritten error, not the one whose text it hides.
+func (e *rewrittenError) Timeout() bool {
 	var t interface{ Timeout() bool }
 	return errors.As(e.err, &t) && t.Timeout()
 }
 
 // Temporary is the wrapped error's, as net.Error has it.
-func (e *redactedError) Temporary() bool {
+func (e *rewrittenError) Temporary() bool {
 	var t interface{ Temporary() bool }
 	return errors.As(e.err, &t) && t.Temporary()
 }

@@ -1,7 +1,6 @@
 package nativeerr
 
 import (
-	"errors"
 	"regexp"
 	"strings"
 
@@ -55,39 +54,4 @@ func ScrubText(s string) string {
 // Scrub returns err with its text scrubbed (ScrubText), or err itself
 // when there is nothing to take out. The result wraps err, so errors.Is
 // and errors.As (a timeout, a provider's error code) see what err holds.
-func Scrub(err error) error {
-	if err == nil {
-		return nil
-	}
-	if _, ok := err.(*scrubbed); ok {
-		return err
-	}
-	msg := err.Error()
-	s := ScrubText(msg)
-	if s == msg {
-		return err
-	}
-	return &scrubbed{msg: s, err: err}
-}
-
-// scrubbed is an error whose text is scrubbed.
-type scrubbed struct {
-	msg string
-	err error
-}
-
-func (e *scrubbed) Error() string { return e.msg }
-func (e *scrubbed) Unwrap() error { return e.err }
-
-// Timeout reports whether the wrapped error is a timeout: errors.As for
-// a net.Error finds the scrubbed error, not the one whose text it hides.
-func (e *scrubbed) Timeout() bool {
-	var t interface{ Timeout() bool }
-	return errors.As(e.err, &t) && t.Timeout()
-}
-
-// Temporary is the wrapped error's, as net.Error has it.
-func (e *scrubbed) Temporary() bool {
-	var t interface{ Temporary() bool }
-	return errors.As(e.err, &t) && t.Temporary()
-}
+func Scrub(err error) error { return peerurl.RewriteError(err, ScrubText) }
