@@ -274,7 +274,8 @@ func usageOf(j *Job) quota.Usage {
 }
 
 // holding returns the price and units of what j holds now, and whether
-// it holds anything priced.
+// it holds anything priced: at a provider of its plan with a price, or,
+// once its cost has begun, at any provider (an unpriced one at price 0).
 func (m *Manager) holding(j *Job) (provider string, price float64, unit quota.Unit, units float64, ok bool) {
 	if j.Status != StatusSuccess || j.Resource == nil || j.ProviderID == "" {
 		return "", 0, "", 0, false
@@ -292,6 +293,14 @@ func (m *Manager) holding(j *Job) (provider string, price float64, unit quota.Un
 			p = &c.Price // a plan replaced since (a failed move): the price it was placed at
 		case c.PrevProviderID:
 			p = &c.PrevPrice // a move undone: back at the provider and price before it
+		default:
+			// Moved to a provider without a price: the job costs
+			// nothing there, but it still holds resources, so its cost
+			// is not final. A final cost never starts again: made final
+			// here, the cost of a job moved on to a priced provider
+			// stayed final, and the job ran there for nothing.
+			var unpriced float64
+			p = &unpriced
 		}
 	}
 	if p == nil {
