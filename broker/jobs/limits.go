@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -39,6 +40,104 @@ import (
 // fails never spends past a limit, and the next instance to take the
 // locks counts the job at the price it may end up at.
 
+// A job's spend counts for the rest of the period it was spent in, also
+// once the job's record is purged (the retention, 24 h by default, and
+// RetainFailed, 1 h, are shorter than a day's or a month's spend limit).
+// Before the reaper deletes a record whose job cost something in the
+// current hour, day or month, it adds what the job cost in each of them to
+// its owner's spend record (csb/jobs/spend/<owner hash>, keepSpend), and
+// standing counts the entries of jobs it did not find a record of. The
+// entry is written before the record is deleted and read after the
+// records are: a standing sees the job's record, or its entry, or both
+// (counted once, by its id), never neither.
+
+// spendPrefix is where the owners' spend records are.
+const spendPrefix = "csb/jobs/spend/"
+
+// spendRecord is an owner's spend record: what its purged jobs cost in
+// the periods current when they were purged.
+type spendRecord struct {
+	Jobs map[string]purgedSpend `json:"jobs"`
+}
+
+// purgedSpend is what a purged job cost in the hour, the day and the
+// month (UTC) that hold At, when its record was purged. Its cost was
+// final by then, so that is what it costs in any window of those periods
+// from At on, and nothing in later periods.
+type purgedSpend struct {
+	At    time.Time                `json:"at"`
+	Spent map[quota.Period]float64 `json:"spent"`
+}
+
+// spendPeriods are the periods a spend record keeps.
+var spendPeriods = [...]quota.Period{quota.Hour, quota.Day, quota.Month}
+
+// keepSpend adds what job j, about to be purged, cost in the current
+// periods to its owner's spend record (nothing when it cost nothing in
+// them). The caller holds j's lock, and deletes the record only when
+// keepSpend succeeded.
+func (m *Manager) keepSpend(ctx context.Context, j *Job) error {
+	if j.Cost == nil {
+		return nil
+	}
+	now := m.now()
+	e := purgedSpend{At: now, Spent: map[quota.Period]float64{}}
+	for _, p := range spendPeriods {
+		if v := j.Cost.Between(p.Start(now), now, now); v > 0 {
+			e.Spent[p] = v
+		}
+	}
+	if len(e.Spent) == 0 {
+		return nil
+	}
+	h := ownerHash(j.Owner)
+	unlock, err := m.lock(ctx, "spend-"+h, time.Second)
+	if err != nil {
+		return fmt.Errorf("locking the spend record of %q: %w", j.Owner, err)
+	}
+	defer unlock()
+	rec, err := m.loadSpend(ctx, h)
+	if err != nil {
+		return err
+	}
+	// Entries whose month is over count in no period any more.
+	month := quota.Month.Start(now)
+	for id, old := range rec.Jobs {
+		if quota.Month.Start(old.At).Before(month) {
+			delete(rec.Jobs, id)
+		}
+	}
+	rec.Jobs[j.ID] = e
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	return m.store.Store(ctx, spendPrefix+h, data)
+}
+
+// loadSpend reads the spend record of owner hash h (empty when there is
+// none). A record that does not decode is taken for empty, as standing
+// skips a job record that does not: refusing on it would refuse the
+// owner's every create, and keep every purge from replacing it.
+func (m *Manager) loadSpend(ctx context.Context, h string) (*spendRecord, error) {
+	rec := &spendRecord{}
+	data, err := m.store.Load(ctx, spendPrefix+h)
+	switch {
+	case errors.Is(err, store.ErrNotExist):
+	case err != nil:
+		return nil, fmt.Errorf("reading a spend record: %w", err)
+	default:
+		if err := json.Unmarshal(data, rec); err != nil {
+			m.logger.Warn("a spend record does not decode; taken for empty", zap.String("key", spendPrefix+h), zap.Error(err))
+			rec = &spendRecord{}
+		}
+	}
+	if rec.Jobs == nil {
+		rec.Jobs = map[string]purgedSpend{}
+	}
+	return rec, nil
+}
+
 // quotaLockName returns the lock of a scope.
 func quotaLockName(key string) string { return "quota-" + ownerHash(key) }
 
@@ -75,6 +174,7 @@ func (m *Manager) standing(ctx context.Context, s quota.Scope, now time.Time, ex
 		if err != nil && !errors.Is(err, store.ErrNotExist) {
 			return st, fmt.Errorf("listing the jobs of %q: %w", member, err)
 		}
+		counted := map[string]bool{except: true}
 		for _, k := range keys {
 			id := strings.TrimPrefix(k, prefix)
 			if id == except || !validID(id) {
@@ -84,6 +184,7 @@ func (m *Manager) standing(ctx context.Context, s quota.Scope, now time.Time, ex
 			if err != nil || j.Owner != member {
 				continue // gone since the listing, or a temporary file of the storage
 			}
+			counted[id] = true
 			for _, sp := range s.Limits.Spend {
 				st.Spent[sp.Period] += j.Cost.Between(sp.Period.Start(now), now, now)
 			}
@@ -103,6 +204,24 @@ func (m *Manager) standing(ctx context.Context, s quota.Scope, now time.Time, ex
 				st.Held = st.Held.Add(usageOf(j))
 				if c := j.Cost; c == nil || c.Final() {
 					st.Committed += m.askOf(j).Cost // not started: its whole lease
+				}
+			}
+		}
+		if len(s.Limits.Spend) == 0 {
+			continue
+		}
+		// The member's purged jobs, read after its records (keepSpend).
+		rec, err := m.loadSpend(ctx, ownerHash(member))
+		if err != nil {
+			return st, fmt.Errorf("the spend of %q: %w", member, err)
+		}
+		for id, e := range rec.Jobs {
+			if counted[id] {
+				continue
+			}
+			for _, sp := range s.Limits.Spend {
+				if sp.Period.Start(e.At).Equal(sp.Period.Start(now)) {
+					st.Spent[sp.Period] += e.Spent[sp.Period]
 				}
 			}
 		}

@@ -339,6 +339,13 @@ func (m *Manager) purge(ctx context.Context, id string) bool {
 	if err != nil || !(j.Status.Final() || j.Status == StatusFailed && j.Op == nil) || m.now().Before(j.Expires) || len(j.Orphans) > 0 {
 		return false
 	}
+	// What the job cost still counts against its owner's spend limits
+	// for the rest of their periods (limits.go): kept before the record
+	// goes, or the record stays for the next pass.
+	if err := m.keepSpend(ctx, j); err != nil {
+		m.logger.Warn("keeping a purged job's spend; the record stays until the next pass", zap.String("job_id", id), zap.Error(err))
+		return false
+	}
 	if j.IdempotencyKey != "" {
 		_ = m.store.Delete(ctx, idemPrefix+idemHash(j.Owner, j.IdempotencyKey))
 	}
