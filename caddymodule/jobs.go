@@ -137,6 +137,11 @@ func (a *App) consumerConfig() *ConsumerConfig {
 
 // validate checks the consumer configuration without side effects.
 func (c *ConsumerConfig) validate(providers []*Provider) error {
+	// The providers' prices, which jobs cost (quota.go), with or without
+	// a consumer block.
+	if err := validatePrices(providers); err != nil {
+		return err
+	}
 	if c == nil {
 		return nil
 	}

@@ -96,6 +96,19 @@ func (q *QuotaConfig) validate() error {
 	return q.policy().Validate()
 }
 
+// validatePrices checks the providers' prices as the Caddyfile's price
+// option reads them: a non-negative number. The JSON config is read as
+// given, and at a negative price a job's cost would run backwards and be
+// taken off the spend its owner's limits are checked against.
+func validatePrices(providers []*Provider) error {
+	for _, p := range providers {
+		if p != nil && p.Price != nil && !(*p.Price >= 0) {
+			return fmt.Errorf("provider %q: price %v: want a non-negative number", p.ID, *p.Price)
+		}
+	}
+	return nil
+}
+
 // quotaLimitNames are the limits of a user or group block, in the order
 // the Caddyfile syntax lists them.
 var quotaLimitNames = []string{"jobs", "cores", "memory", "storage", "spend"}
