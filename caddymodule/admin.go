@@ -93,11 +93,10 @@ func adminError(status int, format string, args ...any) error {
 // running returns the csb app and its engine, or a 503 when there is
 // none. The admin API is served on the admin endpoint's goroutines,
 // beside the configuration loads, and a reload cleans the previous app
-// up (cleanupEngine clears its engine field, then its live pointer)
-// while that app's routes may still be answering. So a handler takes the
-// engine once, here, from the live pointer, and reads the job manager
-// and the catalogue through it, never through the app's engine field
-// (a data race with the cleanup, and nil between its two steps).
+// up (cleanupEngine clears its live pointer) while that app's routes may
+// still be answering. So a handler takes the engine once, here, from the
+// live pointer, and reads the job manager and the catalogue through it:
+// an app that is cleaned up answers 503.
 func (api *AdminAPI) running() (*App, *engine, error) {
 	if api.app != nil {
 		if e := api.app.liveEngine(); e != nil {

@@ -76,8 +76,8 @@ func (api *AdminAPI) serveWebhooks(w http.ResponseWriter, r *http.Request) error
 			return badCursor(after)
 		}
 	}
-	// The events engine is read once: a reload's cleanup of this app
-	// clears the field while its routes may still answer (running).
+	// An app a reload cleaned up answers 503 (running); its events
+	// field is set once, by Provision.
 	a, _, err := api.running()
 	if err != nil {
 		return err

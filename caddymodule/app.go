@@ -97,12 +97,20 @@ type App struct {
 	ctx    caddy.Context
 	logger *zap.Logger
 
-	engine       *engine                 // the long-lived broker state (state.go)
-	live         *atomic.Pointer[engine] // engine, for the admin API and metrics (liveEngine)
-	discovery    *discoveryLoops         // this configuration's discovery (catalog.go)
-	consumerView *consumerView           // this configuration's placer, adapters and consumer settings (jobs_engine.go)
-	events       *eventsEngine           // job events, webhooks, long-poll waiters (events.go)
-	eventsView   *eventsView             // this configuration's events settings (events.go)
+	// engine and events are set by Provision and never cleared: the
+	// configuration's handlers read them at request time, and a reload
+	// cleans the app up while its HTTP servers still finish the requests
+	// they had taken, which go on with the engine (the same one, which
+	// the new configuration took over). Cleanup lets go of the pools'
+	// references instead (released, eventsReleased).
+	engine         *engine                 // the long-lived broker state (state.go)
+	live           *atomic.Pointer[engine] // engine until Cleanup, for the admin API and metrics (liveEngine)
+	released       bool                    // Cleanup let go of engine (cleanupEngine)
+	discovery      *discoveryLoops         // this configuration's discovery (catalog.go)
+	consumerView   *consumerView           // this configuration's placer, adapters and consumer settings (jobs_engine.go)
+	events         *eventsEngine           // job events, webhooks, long-poll waiters (events.go)
+	eventsView     *eventsView             // this configuration's events settings (events.go)
+	eventsReleased bool                    // Cleanup let go of events (cleanupEvents)
 }
 
 // CaddyModule returns the Caddy module information.

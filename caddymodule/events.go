@@ -526,13 +526,15 @@ func (a *App) startEvents() {
 	e.disp.Start()
 }
 
-// cleanupEvents lets go of the events engine.
+// cleanupEvents lets go of the events engine. The app's events field
+// stays, as its engine field does (cleanupEngine): the configuration's
+// requests still being served read it.
 func (a *App) cleanupEvents() error {
-	if a.events == nil {
+	if a.events == nil || a.eventsReleased {
 		return nil
 	}
+	a.eventsReleased = true
 	a.events.view.CompareAndSwap(a.eventsView, nil)
-	a.events = nil
 	_, err := eventsPool.Delete(eventsKey)
 	return err
 }

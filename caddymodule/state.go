@@ -277,13 +277,17 @@ func (a *App) stopEngine() {
 	a.stopDiscovery()
 }
 
-// cleanupEngine lets go of the engine.
+// cleanupEngine lets go of the engine. The app's engine field stays:
+// the configuration's handlers may still be serving requests (a reload's
+// old servers finish theirs meanwhile), which read it unsynchronised
+// and go on with the engine; only the live pointer of the admin API and
+// the metrics is cleared.
 func (a *App) cleanupEngine() error {
 	a.stopDiscovery()
-	if a.engine == nil {
+	if a.engine == nil || a.released {
 		return nil
 	}
-	a.engine = nil
+	a.released = true
 	if a.live != nil {
 		a.live.Store(nil)
 	}
