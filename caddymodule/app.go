@@ -177,26 +177,33 @@ func (a *App) Validate() error {
 	return nil
 }
 
-// Start starts the app's background work.
+// Start applies the configuration to the engine, which a reload's new
+// configuration takes over from the running one here, and starts the
+// background work: the engine's once, this configuration's discovery.
 func (a *App) Start() error {
-	if err := a.startEngine(); err != nil {
+	// If Start fails, or another app of the configuration does, Caddy
+	// keeps the running configuration: retire hands it the engine back.
+	a.engine.takeOver(a)
+	if err := a.applyConfig(); err != nil {
 		return err
 	}
-	if err := a.startConsumer(); err != nil {
-		return err
+	a.engine.start()
+	a.engine.consumer.jobs.Start()
+	if a.events != nil {
+		a.events.disp.Start()
 	}
-	a.startEvents()
-	return nil
+	return a.startDiscovery(a.engine)
 }
 
 // Stop stops the app's background work.
 func (a *App) Stop() error {
-	a.stopEngine()
+	a.retire()
 	return nil
 }
 
 // Cleanup releases what Provision took.
 func (a *App) Cleanup() error {
+	a.retire() // an app whose Start failed is not stopped
 	if err := a.cleanupEvents(); err != nil {
 		a.logger.Warn("releasing the events engine", zap.Error(err))
 	}

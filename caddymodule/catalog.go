@@ -289,16 +289,20 @@ func (p *Provider) discoverer() (contract.Discoverer, bool) {
 }
 
 // startDiscovery starts one loop per provider configured with discover.
+// The loops are the app's before any starts: when a provider cannot
+// discover, those started already are stopped, and waited for, by the
+// Cleanup of the app whose Start failed (retire), before the running
+// configuration gets the engine back.
 func (a *App) startDiscovery(e *engine) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	loops := &discoveryLoops{cancel: cancel}
+	a.discovery = loops
 	for _, p := range a.Providers {
 		if p.Discover == nil {
 			continue
 		}
 		disc, ok := p.discoverer()
 		if !ok {
-			cancel()
 			return fmt.Errorf("provider %q: discover needs an adapter that can discover services", p.ID)
 		}
 		interval := time.Duration(p.Discover.Interval)
@@ -308,7 +312,6 @@ func (a *App) startDiscovery(e *engine) error {
 		loops.wg.Add(1)
 		go runDiscovery(ctx, &loops.wg, e, p.ID, disc, interval, p.peer, a.logger.Named("discovery").With(zap.String("provider_id", p.ID)))
 	}
-	a.discovery = loops
 	return nil
 }
 

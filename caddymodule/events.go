@@ -510,9 +510,9 @@ func eventsApp(ctx caddy.Context) (app *caddyevents.App, err error) {
 	return ev.(*caddyevents.App), nil
 }
 
-// startEvents makes this configuration's view current and starts the
-// dispatcher.
-func (a *App) startEvents() {
+// applyEvents makes this configuration's view current and gives the
+// dispatcher its settings.
+func (a *App) applyEvents() {
 	e, v := a.events, a.eventsView
 	if e == nil || v == nil {
 		return
@@ -523,7 +523,6 @@ func (a *App) startEvents() {
 	e.disp.Reconfigure(webhook.Config{Client: e.client, Subscriber: e.operator, Logger: e.logger.logger, Clock: e.clock,
 		RetryMin: time.Duration(c.RetryMin), RetryMax: time.Duration(c.RetryMax), MaxAttempts: c.MaxAttempts,
 		Timeout: time.Duration(c.Timeout), Retain: time.Duration(c.Retain)})
-	e.disp.Start()
 }
 
 // cleanupEvents lets go of the events engine. The app's events field

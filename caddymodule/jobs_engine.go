@@ -153,15 +153,14 @@ func (a *App) provisionConsumer(ctx caddy.Context) error {
 	return nil
 }
 
-// startConsumer makes this config load's view current and starts the job
-// manager's background work (once per engine).
-func (a *App) startConsumer() error {
+// applyConsumer makes this config load's view current: its settings,
+// placer and adapters.
+func (a *App) applyConsumer() error {
 	eng := a.engine.consumer
 	if err := eng.jobs.SetTunables(a.consumerView.tunables); err != nil {
 		return err
 	}
 	eng.current.Store(a.consumerView)
-	eng.jobs.Start()
 	return nil
 }
 

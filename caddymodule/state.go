@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,9 +30,10 @@ const engineKey = "csb.engine"
 
 // engine is the broker's long-lived state. It is built once per process
 // from the first configuration (its storage and storage-related options)
-// and reconfigured by every configuration's Start. Helpers add their own
-// long-lived parts here (the job manager, ...): a field, its creation in
-// newEngine, its reconfiguration in the app's Start and its shutdown in
+// and reconfigured by every configuration's Start (and again by the
+// running configuration when a reload fails: retire). Helpers add their
+// own long-lived parts here (the job manager, ...): a field, its creation
+// in newEngine, its reconfiguration in applyConfig and its shutdown in
 // Destruct.
 type engine struct {
 	store   store.Store
@@ -46,6 +48,10 @@ type engine struct {
 
 	mu      sync.Mutex
 	started bool
+	// apps are the apps whose Start took the engine over and that are
+	// not stopped yet, oldest first: the last one's configuration is the
+	// one applied (takeOver, handBack).
+	apps []*App
 }
 
 // newEngine builds the engine on the configuration's storage and starts it
@@ -242,11 +248,11 @@ func (a *App) validatePublish() error {
 	return nil
 }
 
-// startEngine applies this configuration to the engine: the catalogue's
-// providers and static entries, who may publish, the subscriptions (a
-// provider that stays unchanged gets no command at all), and starts this
-// configuration's discovery.
-func (a *App) startEngine() error {
+// applyEngine applies this configuration to the engine: the engine's
+// log, the catalogue's providers and static entries, who may publish,
+// the subscriptions (a provider that stays unchanged gets no command at
+// all).
+func (a *App) applyEngine() error {
 	e := a.engine
 	e.log.set(a.logger)
 	cfg, err := a.catalogConfig()
@@ -263,18 +269,75 @@ func (a *App) startEngine() error {
 	if err := e.ingest.Configure(a.lenient(), pols); err != nil {
 		return err
 	}
-	if err := e.subs.Configure(a.subscriptionConfigs()); err != nil {
-		return err
-	}
-	e.start()
-	return a.startDiscovery(e)
+	return e.subs.Configure(a.subscriptionConfigs())
 }
 
-// stopEngine stops this configuration's own background work. The engine
-// keeps running: a reload's new configuration has already taken it over,
-// and when Caddy stops the engine's destructor ends it.
-func (a *App) stopEngine() {
+// applyConfig applies this configuration to the engines: the broker
+// engine's parts (applyEngine), the Consumer interface's
+// (applyConsumer) and the events' (applyEvents).
+func (a *App) applyConfig() error {
+	if err := a.applyEngine(); err != nil {
+		return err
+	}
+	if err := a.applyConsumer(); err != nil {
+		return err
+	}
+	a.applyEvents()
+	return nil
+}
+
+// takeOver records that a's Start is applying its configuration to the
+// engine: from now on (partly, if the Start fails) the engine holds a's
+// settings, until retire.
+func (e *engine) takeOver(a *App) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.apps = append(e.apps, a)
+}
+
+// handBack forgets a (its configuration stops or is cleaned up) and
+// returns the app whose configuration the engine must hold again: the
+// newest of the others still running, when a's was the one applied last.
+// That is a reload whose new configuration failed to start (the csb
+// app's own Start failed, or another app's after it): Caddy stops and
+// cleans up the new configuration and keeps the running one, whose
+// settings the new one had replaced. A reload that succeeded stops the
+// old configuration after the new one took over: nothing to hand back.
+func (e *engine) handBack(a *App) *App {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	i := slices.Index(e.apps, a)
+	if i < 0 {
+		return nil
+	}
+	last := i == len(e.apps)-1
+	e.apps = slices.Delete(e.apps, i, i+1)
+	if !last || len(e.apps) == 0 {
+		return nil
+	}
+	return e.apps[len(e.apps)-1]
+}
+
+// retire ends a's hold on the engine (Stop, or Cleanup for an app whose
+// Start failed, which Caddy does not stop): this configuration's own
+// background work, its discovery, stops, and the running configuration
+// it had taken the engine over from gets it back (handBack). The engine
+// keeps running: a reload's new configuration has already taken it
+// over, and when Caddy stops the engine's destructor ends it.
+func (a *App) retire() {
 	a.stopDiscovery()
+	if a.engine == nil {
+		return
+	}
+	prev := a.engine.handBack(a)
+	if prev == nil {
+		return
+	}
+	if err := prev.applyConfig(); err != nil {
+		prev.logger.Error("giving the broker engine back to the running configuration after a failed reload", zap.Error(err))
+		return
+	}
+	prev.logger.Info("a reload failed: the broker engine is back on the running configuration")
 }
 
 // cleanupEngine lets go of the engine. The app's engine field stays:
