@@ -211,6 +211,10 @@ type Dispatcher struct {
 	mu   sync.Mutex
 	cfg  Config
 	kick chan struct{}
+	// store is cfg.Store, which Reconfigure keeps: read without mu while
+	// Reconfigure rewrites cfg (a configuration reload, with the loop
+	// running).
+	store store.Store
 
 	base   context.Context
 	cancel context.CancelFunc
@@ -223,7 +227,7 @@ func New(cfg Config) (*Dispatcher, error) {
 	if cfg.Store == nil || cfg.Client == nil {
 		return nil, errors.New("webhook: Store and Client are required")
 	}
-	d := &Dispatcher{cfg: cfg.WithDefaults(), kick: make(chan struct{}, 1)}
+	d := &Dispatcher{cfg: cfg.WithDefaults(), kick: make(chan struct{}, 1), store: cfg.Store}
 	d.base, d.cancel = context.WithCancel(context.Background())
 	return d, nil
 }
@@ -232,7 +236,7 @@ func New(cfg Config) (*Dispatcher, error) {
 // reload); Store stays.
 func (d *Dispatcher) Reconfigure(cfg Config) {
 	d.mu.Lock()
-	cfg.Store = d.cfg.Store
+	cfg.Store = d.store
 	if cfg.Client == nil {
 		cfg.Client = d.cfg.Client
 	}
@@ -261,7 +265,7 @@ func (d *Dispatcher) Register(ctx context.Context, s Subscriber) (string, error)
 	if err != nil {
 		return "", err
 	}
-	if err := d.cfg.Store.Store(ctx, subPrefix+s.ID, b); err != nil {
+	if err := d.store.Store(ctx, subPrefix+s.ID, b); err != nil {
 		return "", err
 	}
 	return s.ID, nil
@@ -273,7 +277,7 @@ func (d *Dispatcher) Unregister(ctx context.Context, id string) error {
 	if !ValidID(id) {
 		return fmt.Errorf("webhook: bad subscriber id %q", id)
 	}
-	return d.cfg.Store.Delete(ctx, subPrefix+id)
+	return d.store.Delete(ctx, subPrefix+id)
 }
 
 // Close marks a consumer's subscriber closed at the current time (its
@@ -284,7 +288,7 @@ func (d *Dispatcher) Close(ctx context.Context, id string) error {
 	if !ValidID(id) {
 		return nil
 	}
-	b, err := d.cfg.Store.Load(ctx, subPrefix+id)
+	b, err := d.store.Load(ctx, subPrefix+id)
 	if errors.Is(err, store.ErrNotExist) {
 		return nil
 	}
@@ -299,7 +303,7 @@ func (d *Dispatcher) Close(ctx context.Context, id string) error {
 	if b, err = json.Marshal(s); err != nil {
 		return err
 	}
-	return d.cfg.Store.Store(ctx, subPrefix+id, b)
+	return d.store.Store(ctx, subPrefix+id, b)
 }
 
 // subscriber returns the subscriber id: an operator's, else a stored one.
@@ -307,7 +311,7 @@ func (d *Dispatcher) subscriber(ctx context.Context, id string) (*Subscriber, er
 	if s, ok := d.c().Subscriber(id); ok {
 		return s, nil
 	}
-	b, err := d.cfg.Store.Load(ctx, subPrefix+id)
+	b, err := d.store.Load(ctx, subPrefix+id)
 	if err != nil {
 		return nil, err
 	}
@@ -435,7 +439,7 @@ func (d *Dispatcher) enqueue(ctx context.Context, msg Message, recovering bool, 
 // delivery moving from one to the other is never missed.
 func (d *Dispatcher) exists(ctx context.Context, dl *Delivery) (bool, error) {
 	for _, p := range []string{queuePrefix, logPrefix} {
-		_, err := d.cfg.Store.Load(ctx, dl.key(p))
+		_, err := d.store.Load(ctx, dl.key(p))
 		if err == nil {
 			return true, nil
 		}
@@ -461,7 +465,7 @@ func (d *Dispatcher) put(ctx context.Context, dl *Delivery, prefix string) error
 	if err != nil {
 		return err
 	}
-	return d.cfg.Store.Store(ctx, dl.key(prefix), b)
+	return d.store.Store(ctx, dl.key(prefix), b)
 }
 
 // Kick wakes the dispatcher for a pass now.
@@ -523,7 +527,7 @@ func (d *Dispatcher) loop() {
 // prunes the log. It returns when the next pending attempt is due (zero
 // when none). Brokers sharing the store take turns (a store lock).
 func (d *Dispatcher) Pass(ctx context.Context) (time.Time, error) {
-	st := d.cfg.Store
+	st := d.store
 	lctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	err := st.Lock(lctx, lockName)
 	cancel()
@@ -587,7 +591,7 @@ func (d *Dispatcher) sendGroup(ctx context.Context, keys []string, failing *sync
 		if !isOrderKey(k) {
 			continue // a storage's temporary file
 		}
-		b, err := d.cfg.Store.Load(ctx, k)
+		b, err := d.store.Load(ctx, k)
 		if errors.Is(err, store.ErrNotExist) {
 			continue
 		}
@@ -615,8 +619,8 @@ func (d *Dispatcher) sendGroup(ctx context.Context, keys []string, failing *sync
 		// Logged already: the pass that logged it could not delete it from
 		// the queue (a storage error). Sent again, it would reach its
 		// receiver twice.
-		if _, err := d.cfg.Store.Load(ctx, dl.key(logPrefix)); err == nil {
-			_ = d.cfg.Store.Delete(ctx, k)
+		if _, err := d.store.Load(ctx, dl.key(logPrefix)); err == nil {
+			_ = d.store.Delete(ctx, k)
 			continue
 		}
 		if !d.attempt(ctx, &dl) {
@@ -633,7 +637,7 @@ func (d *Dispatcher) sendGroup(ctx context.Context, keys []string, failing *sync
 			d.c().Logger.Warn("recording a webhook delivery", zap.String("id", dl.ID), zap.Error(err))
 			return now.Add(d.c().RetryMin)
 		}
-		_ = d.cfg.Store.Delete(ctx, k)
+		_ = d.store.Delete(ctx, k)
 	}
 	return time.Time{}
 }
@@ -713,9 +717,9 @@ func (d *Dispatcher) send(ctx context.Context, dl *Delivery) (int, error) {
 func (d *Dispatcher) prune(ctx context.Context) {
 	c := d.c()
 	now := c.Clock.Now()
-	if subs, err := d.cfg.Store.List(ctx, subPrefix); err == nil {
+	if subs, err := d.store.List(ctx, subPrefix); err == nil {
 		for _, k := range subs {
-			b, err := d.cfg.Store.Load(ctx, k)
+			b, err := d.store.Load(ctx, k)
 			if err != nil {
 				continue
 			}
@@ -732,7 +736,7 @@ func (d *Dispatcher) prune(ctx context.Context) {
 				now.Sub(s.Registered) <= c.Retain || now.Sub(s.InUseAt) <= c.Retain:
 				continue // an operator's, or not known to be left over
 			}
-			if queued, err := d.cfg.Store.List(ctx, queuePrefix+s.ID+"/"); err != nil || len(queued) > 0 {
+			if queued, err := d.store.List(ctx, queuePrefix+s.ID+"/"); err != nil || len(queued) > 0 {
 				continue
 			}
 			if c.InUse != nil {
@@ -745,26 +749,26 @@ func (d *Dispatcher) prune(ctx context.Context) {
 						s.Closed = now
 					}
 					if b, err := json.Marshal(s); err == nil {
-						_ = d.cfg.Store.Store(ctx, k, b)
+						_ = d.store.Store(ctx, k, b)
 					}
 					continue
 				}
 			}
-			_ = d.cfg.Store.Delete(ctx, k)
+			_ = d.store.Delete(ctx, k)
 		}
 	}
-	keys, err := d.cfg.Store.List(ctx, logPrefix)
+	keys, err := d.store.List(ctx, logPrefix)
 	if err != nil {
 		return
 	}
 	for _, k := range keys {
-		b, err := d.cfg.Store.Load(ctx, k)
+		b, err := d.store.Load(ctx, k)
 		if err != nil {
 			continue
 		}
 		var dl Delivery
 		if json.Unmarshal(b, &dl) == nil && now.Sub(dl.Done) > c.Retain {
-			_ = d.cfg.Store.Delete(ctx, k)
+			_ = d.store.Delete(ctx, k)
 		}
 	}
 }
@@ -774,12 +778,12 @@ func (d *Dispatcher) prune(ctx context.Context) {
 func (d *Dispatcher) List(ctx context.Context) ([]Delivery, error) {
 	var out []Delivery
 	for _, p := range []string{queuePrefix, logPrefix} {
-		keys, err := d.cfg.Store.List(ctx, p)
+		keys, err := d.store.List(ctx, p)
 		if err != nil {
 			return nil, err
 		}
 		for _, k := range keys {
-			b, err := d.cfg.Store.Load(ctx, k)
+			b, err := d.store.Load(ctx, k)
 			if err != nil {
 				continue
 			}
