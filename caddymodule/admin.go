@@ -51,7 +51,11 @@ func init() {
 //
 // Like caddypki's admin API, the module is provisioned with each
 // configuration and finds that configuration's csb app there; with no
-// csb app configured, every route answers 503.
+// csb app configured, every route answers 503. Caddy replaces the admin
+// endpoint while it provisions a new configuration and keeps the new
+// endpoint when that configuration then fails (to provision or to
+// start): the routes then answer for the csb app of the configuration
+// still running (running).
 type AdminAPI struct {
 	app *App // the csb app of this configuration; nil when there is none
 }
@@ -95,15 +99,30 @@ func adminError(status int, format string, args ...any) error {
 // beside the configuration loads, and a reload cleans the previous app
 // up (cleanupEngine clears its live pointer) while that app's routes may
 // still be answering. So a handler takes the engine once, here, from the
-// live pointer, and reads the job manager and the catalogue through it:
-// an app that is cleaned up answers 503.
+// live pointer, and reads the job manager and the catalogue through it.
+// This configuration's app, when it is cleaned up (or failed to
+// provision), was a reload's that failed: the app of the configuration
+// Caddy runs answers instead; without one, the route answers 503.
 func (api *AdminAPI) running() (*App, *engine, error) {
-	if api.app != nil {
-		if e := api.app.liveEngine(); e != nil {
-			return api.app, e, nil
+	for _, app := range []*App{api.app, activeApp()} {
+		if app != nil {
+			if e := app.liveEngine(); e != nil {
+				return app, e, nil
+			}
 		}
 	}
 	return nil, nil, adminError(http.StatusServiceUnavailable, "no csb app is running")
+}
+
+// activeApp returns the csb app of the configuration Caddy runs, or nil.
+// That configuration's apps are all provisioned: this loads none.
+func activeApp() *App {
+	app, err := caddy.ActiveContext().AppIfConfigured("csb")
+	if err != nil {
+		return nil
+	}
+	a, _ := app.(*App)
+	return a
 }
 
 // Interface guards.

@@ -57,9 +57,17 @@ var (
 )
 
 // Collect implements prometheus.Collector. Every state gets a series, 0
-// included, so that dashboards see a stable set.
+// included, so that dashboards see a stable set. A registry whose app is
+// cleaned up, scraped on the admin endpoint of a reload that failed
+// (Caddy keeps that endpoint: AdminAPI), reports the engine of the
+// configuration still running.
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	e := c.app.liveEngine()
+	if e == nil {
+		if a := activeApp(); a != nil {
+			e = a.liveEngine()
+		}
+	}
 	if e == nil {
 		return
 	}

@@ -34,6 +34,8 @@ import (
 type broker struct {
 	t   *testing.T
 	dir string
+	// admin is the admin endpoint's address; "" disables it.
+	admin string
 }
 
 // newBroker returns a broker with nothing loaded yet; whatever is loaded
@@ -48,18 +50,25 @@ func newBroker(t *testing.T) *broker {
 	return &broker{t: t, dir: dir}
 }
 
-// load runs a configuration whose csb app is csb (JSON) and whose other
-// apps are apps (JSON object members, or ""), as a reload does when one
-// is running: the error is the load's (the running configuration then
-// stays).
+// load runs a configuration whose csb app is csb (JSON; "": none) and
+// whose other apps are apps (JSON object members, or ""), as a reload
+// does when one is running: the error is the load's (the running
+// configuration then stays).
 func (b *broker) load(csb, apps string) error {
 	b.t.Helper()
-	if apps != "" {
-		apps = "," + apps
+	if csb != "" {
+		csb = `"csb": ` + csb
+		if apps != "" {
+			csb += ","
+		}
 	}
-	cfg := fmt.Sprintf(`{"admin": {"disabled": true, "config": {"persist": false}},
+	admin := `"disabled": true`
+	if b.admin != "" {
+		admin = fmt.Sprintf(`"listen": %q`, b.admin)
+	}
+	cfg := fmt.Sprintf(`{"admin": {%s, "config": {"persist": false}},
 		"storage": {"module": "file_system", "root": %q},
-		"apps": {"csb": %s%s}}`, b.dir+"/storage", csb, apps)
+		"apps": {%s%s}}`, admin, b.dir+"/storage", csb, apps)
 	var check map[string]any
 	if err := json.Unmarshal([]byte(cfg), &check); err != nil {
 		b.t.Fatalf("the test's configuration: %v\n%s", err, cfg)
