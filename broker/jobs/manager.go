@@ -693,7 +693,7 @@ func (m *Manager) startProvisioning(ctx context.Context, j *Job, idemName, reqHa
 // recorded. Otherwise the answer stands, and the held record is stored
 // by the reaper's next pass once storage works (wal.go).
 func (m *Manager) unstored(ctx context.Context, j *Job, r *Result, cause error) *Result {
-	if len(j.Orphans) > 0 || !j.gate.tryDrop() {
+	if knownLeft(j) || !j.gate.tryDrop() {
 		return r
 	}
 	if j.Resource != nil {
@@ -708,7 +708,37 @@ func (m *Manager) unstored(ctx context.Context, j *Job, r *Result, cause error) 
 		return r
 	}
 	m.logger.Warn("job dropped: none of its records could be stored", zap.String("job_id", j.ID), zap.String("owner", j.Owner), zap.Error(cause))
+	m.logDroppedRechecks(j)
 	return result(csbmsg.StatusUnableToFindResource, nil, "%v: %v; nothing was provisioned and nothing is left: try again later", ErrNotRecorded, cause)
+}
+
+// knownLeft reports whether j has an orphan known to be left at a
+// provider: any but the handle of a create whose answer was lost that a
+// Remove already took (Orphan.Lost with Removals), which only a later
+// recheck might still find. A create that cannot be recorded drops its
+// job when nothing is known to be left (unrecorded, unstored): keeping
+// it for the rechecks would keep a job answered as pending that the
+// reaper then provisions once storage works, and its rechecks could not
+// be stored anyway.
+func knownLeft(j *Job) bool {
+	for _, o := range j.Orphans {
+		if !o.Lost || o.Removals == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// logDroppedRechecks names, when j is dropped, the lost creates' handles
+// whose later rechecks are given up with it, for an operator to look at
+// the provider.
+func (m *Manager) logDroppedRechecks(j *Job) {
+	for _, o := range j.Orphans {
+		if o.Lost && o.Resource != nil {
+			m.logger.Warn("a lost create's handle is not rechecked: its job could not be recorded; check the provider for a resource of the job",
+				zap.String("job_id", j.ID), zap.String("provider_id", o.ProviderID), zap.String("uri", o.Resource.URI))
+		}
+	}
 }
 
 // notRecorded answers for a new job whose record could not be written
@@ -882,9 +912,10 @@ func (m *Manager) dropRecord(j *Job) error {
 // of it and no resource of it is left at a provider; otherwise the job
 // stays for the reaper and the answer says it is pending.
 func (m *Manager) unrecorded(j *Job, cause error) *Result {
-	if len(j.Orphans) == 0 && j.gate.tryDrop() {
+	if !knownLeft(j) && j.gate.tryDrop() {
 		if err := m.dropRecord(j); err == nil {
 			m.logger.Warn("job dropped: its outcome could not be recorded", zap.String("job_id", j.ID), zap.String("owner", j.Owner), zap.Error(cause))
+			m.logDroppedRechecks(j)
 			return result(csbmsg.StatusUnableToFindResource, nil, "%v: %v; nothing was provisioned and nothing is left: try again later", ErrNotRecorded, cause)
 		}
 	}
