@@ -23,7 +23,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -200,10 +199,12 @@ func (c *Client) once(ctx context.Context, call Call, body []byte) (*Response, e
 		// url.Parse's error quotes the URL whole.
 		return nil, &contract.Error{Kind: contract.KindUnsupported, Op: call.Op, Err: nativeerr.Scrub(err)}, false
 	}
-	// The values of the Client's header and of the content type and
-	// Accept are shared by the requests that send them rather than
-	// copied for each (see headerValue); the call's own header is copied,
-	// its caller may change it after the call.
+	// The values of the Client's header are shared by the requests that
+	// send them rather than copied for each (full slices: an append
+	// copies them, and nothing changes a request's header values in
+	// place; the broker's Digest and header transports copy the request
+	// before they add to it); the call's own header is copied, its
+	// caller may change it after the call.
 	for k, vs := range c.Header {
 		req.Header[k] = vs[:len(vs):len(vs)]
 	}
@@ -211,10 +212,10 @@ func (c *Client) once(ctx context.Context, call Call, body []byte) (*Response, e
 		req.Header[k] = append([]string(nil), vs...)
 	}
 	if body != nil && call.ContentType != "" {
-		req.Header["Content-Type"] = headerValue(call.ContentType)
+		req.Header["Content-Type"] = []string{call.ContentType}
 	}
 	if call.Accept != "" {
-		req.Header["Accept"] = headerValue(call.Accept)
+		req.Header["Accept"] = []string{call.Accept}
 	}
 	resp, err := c.httpClient().Do(req)
 	if err != nil {
@@ -245,45 +246,6 @@ func (c *Client) once(ctx context.Context, call Call, body []byte) (*Response, e
 		}
 	}
 	return out, nil, false
-}
-
-// headerValues holds the one-value slices headerValue hands out, by
-// value; it is replaced, never changed, when a value is added.
-var headerValues atomic.Pointer[map[string][]string]
-
-// maxHeaderValues bounds headerValues: the media types of the adapters'
-// calls are a handful; past this many, values are not kept.
-const maxHeaderValues = 32
-
-// headerValue returns []string{v}, the same slice for every request that
-// sends v, so a call does not make one for its Content-Type and one for
-// its Accept. Sharing is safe because nothing changes a request's header
-// values in place: net/http's Header methods replace or append a slice,
-// and an append to these (full) slices copies them; the client and the
-// transports read requests, which RoundTripper forbids them to modify.
-func headerValue(v string) []string {
-	if m := headerValues.Load(); m != nil {
-		if vs, ok := (*m)[v]; ok {
-			return vs
-		}
-	}
-	vs := []string{v}
-	for {
-		old := headerValues.Load()
-		var m map[string][]string
-		if old != nil {
-			if len(*old) >= maxHeaderValues {
-				return vs
-			}
-			m = maps.Clone(*old)
-		} else {
-			m = map[string][]string{}
-		}
-		m[v] = vs
-		if headerValues.CompareAndSwap(old, &m) {
-			return vs
-		}
-	}
 }
 
 // presizeMax bounds the buffer readBody sizes from a Content-Length
