@@ -372,13 +372,24 @@ func (m *Manager) Resync(providerID, id string) {
 // does not know yet is looked up in the store record of providerHint, so
 // a subscription created a moment ago by another broker sharing the store
 // is recognised.
+//
+// A subscription whose granted expiry has passed is not held: it no
+// longer exists (draft 4.1.2.2.1), though the worker keeps its record
+// until a new subscription replaces it. Its notifications would be
+// acknowledged while their entries land already expired, out of
+// placement. The store is asked first, in case another broker sharing it
+// renewed the subscription and this one has not followed yet.
 func (m *Manager) SubscriptionProvider(id, providerHint string) (string, bool) {
 	m.mu.Lock()
 	pid, ok := m.ids[id]
 	w := m.workers[providerHint]
 	m.mu.Unlock()
-	if ok || w == nil || m.opt.Store == nil {
-		return pid, ok
+	now := m.clock.Now()
+	if ok && !m.lapsed(id, now) {
+		return pid, true
+	}
+	if w == nil || m.opt.Store == nil {
+		return "", false
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -388,6 +399,9 @@ func (m *Manager) SubscriptionProvider(id, providerHint string) (string, bool) {
 	}
 	if !rec.Active && rec.SeqNumber != 1 {
 		return "", false
+	}
+	if rec.Active && !rec.ExpiresAt.IsZero() && !now.Before(rec.ExpiresAt) {
+		return "", false // lapsed here and in the store
 	}
 	m.hold(rec.ID, providerHint)
 	switch {
@@ -405,6 +419,17 @@ func (m *Manager) SubscriptionProvider(id, providerHint string) (string, bool) {
 	default:
 	}
 	return providerHint, true
+}
+
+// lapsed reports whether the lease the catalogue holds for a subscription
+// id (its granted expiry, or the provisional one of an unanswered create)
+// has passed.
+func (m *Manager) lapsed(id string, now time.Time) bool {
+	if m.opt.Catalog == nil {
+		return false
+	}
+	x, ok := m.opt.Catalog.Lease(id)
+	return ok && !x.IsZero() && !now.Before(x)
 }
 
 // Snapshot returns the state of every subscription, by provider id.
