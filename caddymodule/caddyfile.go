@@ -133,6 +133,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 //			flush_delay   <duration>
 //			retention     <duration>
 //			cache_size    <services>
+//			max_services  <n>
 //		}
 //		subscriptions {
 //			renew_at      <fraction>                 # default 0.8
@@ -368,6 +369,10 @@ func parseCatalogOptions(d *caddyfile.Dispenser, a *App) error {
 			"retention": cfparse.Duration(&o.Retention),
 			"cache_size": cfparse.Parsed(&o.CacheSize, func(v string) (int64, bool) {
 				n, err := strconv.ParseInt(v, 10, 64)
+				return n, err == nil && n > 0
+			}, "catalog: %s %q is not a positive integer"),
+			"max_services": cfparse.Parsed(&o.MaxServices, func(v string) (int, bool) {
+				n, err := strconv.Atoi(v)
 				return n, err == nil && n > 0
 			}, "catalog: %s %q is not a positive integer"),
 		}}

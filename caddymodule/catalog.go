@@ -27,6 +27,7 @@ import (
 //			flush_delay   <duration>
 //			retention     <duration>
 //			cache_size    <services>
+//			max_services  <n>
 //		}
 //	}
 type CatalogOptions struct {
@@ -49,6 +50,10 @@ type CatalogOptions struct {
 	Retention caddy.Duration `json:"retention,omitempty"`
 	// CacheSize is the read cache's capacity in services. Default 100000.
 	CacheSize int64 `json:"cache_size,omitempty"`
+	// MaxServices is the most published services one provider may have
+	// in the catalogue: a notification that would leave more is refused
+	// (status 402) and changes nothing. Default 10000.
+	MaxServices int `json:"max_services,omitempty"`
 }
 
 // StaticService is a service of a provider declared in the configuration,

@@ -21,6 +21,7 @@ func TestPublishCaddyfileErrors(t *testing.T) {
 		{"csb {\ncatalog {\nsync_interval\n}\n}", "wrong argument count"},
 		{"csb {\ncatalog {\nsync_interval soon\n}\n}", "sync_interval"},
 		{"csb {\ncatalog {\ncache_size -3\n}\n}", "cache_size"},
+		{"csb {\ncatalog {\nmax_services 0\n}\n}", "max_services"},
 		{"csb {\ncatalog {\ncolour blue\n}\n}", "unrecognized option \"colour\""},
 		{"csb {\ncatalog\ncatalog\n}", "catalog given twice"},
 		{"csb {\nsubscriptions {\nrenew_at 1.5\n}\n}", "renew_at"},

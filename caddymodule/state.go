@@ -70,6 +70,8 @@ func newEngine(ctx caddy.Context, a *App) (*engine, error) {
 		SyncInterval: time.Duration(co.SyncInterval),
 		Retention:    time.Duration(co.Retention),
 		CacheCost:    co.CacheSize,
+		// One publisher must not grow the catalogue without end.
+		MaxPublishedServices: co.MaxServices,
 		// A health mark's change becomes a job event (events.go).
 		OnHealth: func(id string, healthy bool) {
 			if c := e.consumer; c != nil {

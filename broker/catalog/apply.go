@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -299,6 +300,51 @@ func (c *Catalog) ApplyNotification(n *csbmsg.Notification, full bool) Result {
 			zap.Int("updated", len(r.Updated)), zap.Bool("changed", r.Changed()))
 	}
 	return r
+}
+
+// ErrTooManyServices is CheckNotification's refusal of a notification
+// that would leave its provider with more published services than
+// Options.MaxPublishedServices.
+var ErrTooManyServices = errors.New("too many published services")
+
+// CheckNotification reports whether ApplyNotification(n, full) would
+// leave n's provider within Options.MaxPublishedServices; the error wraps
+// ErrTooManyServices and gives the numbers. The publish interface calls
+// it before it changes anything for the notification.
+func (c *Catalog) CheckNotification(n *csbmsg.Notification, full bool) error {
+	c.wait()
+	limit := c.opt.MaxPublishedServices
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	p := c.providers[n.Provider.ID]
+	var have map[string]*svc
+	if p != nil {
+		have = p.services
+	}
+	if len(have)+len(n.Services) <= limit {
+		return nil // the usual case: no count needed
+	}
+	count := 0
+	if !full { // a full notification withdraws every other published service
+		for _, s := range have {
+			if s.e.Source == SourcePublished {
+				count++
+			}
+		}
+	}
+	for i := range n.Services {
+		old := have[n.Services[i].ID]
+		switch {
+		case old != nil && old.e.Source == SourceStatic: // shadowed, not published
+		case full || old == nil || old.e.Source != SourcePublished:
+			count++
+		}
+	}
+	if count > limit {
+		return fmt.Errorf("%w: provider %q would have %d published services, the broker keeps at most %d",
+			ErrTooManyServices, n.Provider.ID, count, limit)
+	}
+	return nil
 }
 
 // withDescriptionOf returns s, a published <Cloud-Service> without a

@@ -35,6 +35,10 @@ const (
 	DefaultCommitWait    = 2 * time.Millisecond
 	DefaultCommitSpacing = 10 * time.Millisecond
 	DefaultCommitBatch   = 128
+	// DefaultMaxPublishedServices is Options.MaxPublishedServices'
+	// default: a hundred times what a provider of the benchmarks
+	// publishes, and about 30 MiB of catalogue.
+	DefaultMaxPublishedServices = 10_000
 )
 
 // Options configure a Catalog. The zero value is usable: no persistence,
@@ -96,6 +100,14 @@ type Options struct {
 	// cached provider view costs 1 + its number of services). Default
 	// 100000.
 	CacheCost int64
+	// MaxPublishedServices is the most published services one provider
+	// may have in the catalogue. A notification adds services without
+	// withdrawing any unless it is full, and the catalogue never evicts,
+	// so without a bound one publisher could grow the broker's memory,
+	// and the record written for every one of its notifications, without
+	// end. CheckNotification refuses a notification that would leave more.
+	// Default DefaultMaxPublishedServices.
+	MaxPublishedServices int
 
 	// instanceID names this catalogue's journal files (tests); default
 	// a random id, new for every catalogue.
@@ -121,6 +133,7 @@ func (opt Options) WithDefaults() Options {
 	defaults.Zero(&opt.SyncInterval, DefaultSyncInterval)
 	defaults.Positive(&opt.Retention, DefaultRetention)
 	defaults.Positive(&opt.CacheCost, DefaultCacheCost)
+	defaults.Positive(&opt.MaxPublishedServices, DefaultMaxPublishedServices)
 	return opt
 }
 

@@ -220,8 +220,10 @@ func refuse(status csbmsg.Status, outcome Outcome, pid, format string, args ...a
 // holds or a push id of the provider (else 404); a subscription's
 // notifications may describe only the provider the subscription was made
 // with (else 402); every URL the notification names must pass the
-// provider's Policy.CheckURL (else 402, naming the URL). Nothing changes
-// in the catalogue on a refusal.
+// provider's Policy.CheckURL (else 402, naming the URL); and it must not
+// leave the provider with more published services than the catalogue
+// keeps (catalog.Options.MaxPublishedServices; else 402, its seqnumber
+// not used up). Nothing changes in the catalogue on a refusal.
 //
 // Sequencing per id: the first notification has seqnumber 1 and each next
 // one is +1 (applied); a duplicate of the last applied seqnumber is
@@ -340,6 +342,13 @@ func (i *Ingester) ingest(n *csbmsg.Notification, user string, arrived func()) R
 	}
 	full := cfg.lenient &&
 		(len(n.Services) > 1 || n.SeqNumber == 1 || i.expectFull[n.ID])
+	if err := i.opt.Catalog.CheckNotification(n, full); err != nil {
+		i.mu.Unlock()
+		// Nothing applied and the seqnumber not used up: the provider may
+		// send a full notification, which replaces what it published.
+		l.Warn("notification refused: too many services", zap.Error(err))
+		return refuse(csbmsg.StatusCannotUpdate, OutcomeRefused, pid, "notification refused, nothing applied: %v", err)
+	}
 	delete(i.expectFull, n.ID)
 	if push && pol.PushExpires > 0 {
 		i.opt.Catalog.SetLease(n.ID, i.clock.Now().Add(pol.PushExpires))
