@@ -726,6 +726,10 @@ func (w *worker) removeOnce(ctx context.Context) bool {
 		return true // another broker holds a newer subscription: leave it
 	}
 	_, ok := w.sendRemove(ctx, w.cfg, r)
+	// The remove used the next seqnumber: a retry takes the one after
+	// (draft 4.1.2.2.1), not a replay of the command just refused.
+	r.SeqNumber++
+	w.setRec(r)
 	_ = w.m.deleteRecord(ctx, w.pid)
 	w.m.release(r.ID)
 	return ok
