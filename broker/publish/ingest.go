@@ -166,6 +166,15 @@ func (i *Ingester) ExpectFull(id string) {
 	i.mu.Unlock()
 }
 
+// CancelFull undoes ExpectFull(id) when the resynchronisation it
+// announced failed (the provider refused or never got the update), unless
+// a notification has taken it already.
+func (i *Ingester) CancelFull(id string) {
+	i.mu.Lock()
+	delete(i.expectFull, id)
+	i.mu.Unlock()
+}
+
 // Outcome classifies what Ingest did with a notification.
 type Outcome string
 

@@ -667,6 +667,12 @@ func (w *worker) update() {
 	}
 	resp, err := w.m.opt.Sender.Send(ctx, cfg, w.request(csbmsg.ActionUpdate, r))
 	answer := answerOf(resp, err)
+	if resync && w.m.opt.Ingester != nil && !(err == nil && resp.Status == csbmsg.StatusOK) {
+		// The provider was not asked for its full state after all: its
+		// next notification is an ordinary one, which must not withdraw
+		// what it does not list. The retry asks again.
+		w.m.opt.Ingester.CancelFull(r.ID)
+	}
 	switch {
 	case err == nil && resp.Status == csbmsg.StatusOK:
 		w.grant(&r, resp, now)
