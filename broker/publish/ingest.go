@@ -359,8 +359,15 @@ func (i *Ingester) ingest(n *csbmsg.Notification, user string, arrived func()) R
 		return refuse(csbmsg.StatusCannotUpdate, OutcomeRefused, pid, "notification refused, nothing applied: %v", err)
 	}
 	delete(i.expectFull, n.ID)
-	if push && pol.PushExpires > 0 {
-		i.opt.Catalog.SetLease(n.ID, i.clock.Now().Add(pol.PushExpires))
+	if push {
+		// Without an expiry the lease is "never": set it too, so that a
+		// lease left by an earlier configuration's expiry (in memory or
+		// in storage) does not publish the entries already expired.
+		var until time.Time
+		if pol.PushExpires > 0 {
+			until = i.clock.Now().Add(pol.PushExpires)
+		}
+		i.opt.Catalog.SetLease(n.ID, until)
 	}
 	changes := i.opt.Catalog.ApplyNotification(n, full)
 	i.last[n.ID] = n.SeqNumber
