@@ -681,12 +681,20 @@ func (a *Adapter) discoverInstanceTypes(ctx context.Context) ([]csbmsg.Service, 
 	if err != nil {
 		return nil, err
 	}
-	names := make([]ec2types.InstanceType, len(a.cfg.InstanceTypes))
+	names := make([]string, len(a.cfg.InstanceTypes))
 	for i, t := range a.cfg.InstanceTypes {
-		names[i] = ec2types.InstanceType(t.Name)
+		names[i] = t.Name
 	}
+	// The types go in the instance-type filter, not in InstanceTypes:
+	// EC2 refuses the whole call (InvalidInstanceType) when InstanceTypes
+	// names one the region does not offer (t4g is missing from some
+	// regions, a configured table may name a type of another region),
+	// which left the provider with no IaaS offer at all. A filter's
+	// values only select: what the region lacks is left out.
 	var offered []ec2types.InstanceTypeInfo
-	p := ec2.NewDescribeInstanceTypesPaginator(c, &ec2.DescribeInstanceTypesInput{InstanceTypes: names})
+	p := ec2.NewDescribeInstanceTypesPaginator(c, &ec2.DescribeInstanceTypesInput{Filters: []ec2types.Filter{
+		{Name: sdkaws.String("instance-type"), Values: names},
+	}})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {

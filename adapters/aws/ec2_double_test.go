@@ -35,6 +35,9 @@ type ec2Double struct {
 	calls     []string // Action names, in order
 	lastForm  map[string][]string
 	vcpuLimit int
+	// lacking are instance types of DefaultInstanceTypes the double's
+	// region does not offer (as t4g is missing from some regions).
+	lacking map[string]bool
 }
 
 type fakeInstance struct {
@@ -203,10 +206,33 @@ func (d *ec2Double) serve(w http.ResponseWriter, r *http.Request) {
 		in.Type = form.Get("InstanceType.Value")
 		d.render(w, 200, "return.xml", map[string]any{"Action": action, "RequestID": reqID})
 	case "DescribeInstanceTypes":
+		// EC2 refuses the whole call when an InstanceType.N names a type
+		// the region does not offer; a filter's values only select.
 		var types []InstanceType
+		var unknown []string
 		for _, name := range indexed(form, "InstanceType") {
-			for _, t := range DefaultInstanceTypes {
-				if t.Name == name {
+			t, ok := d.offered(name)
+			if !ok {
+				unknown = append(unknown, name)
+				continue
+			}
+			types = append(types, t)
+		}
+		if len(unknown) > 0 {
+			d.fail(w, 400, "InvalidInstanceType", "The following supplied instance types do not exist: ["+strings.Join(unknown, ", ")+"]")
+			return
+		}
+		for i := 1; ; i++ {
+			name := form[fmt.Sprintf("Filter.%d.Name", i)]
+			if len(name) == 0 {
+				break
+			}
+			if name[0] != "instance-type" {
+				d.fail(w, 400, "InvalidParameterValue", "filter "+name[0]+" is not known to the double")
+				return
+			}
+			for _, v := range indexed(form, fmt.Sprintf("Filter.%d.Value", i)) {
+				if t, ok := d.offered(v); ok {
 					types = append(types, t)
 				}
 			}
@@ -266,6 +292,16 @@ func (d *ec2Double) run(w http.ResponseWriter, form map[string][]string, reqID s
 		d.byToken[in.ClientToken] = in.ID
 	}
 	d.render(w, 200, "run-instances.xml", map[string]any{"RequestID": reqID, "Suffix": in.Suffix, "Instance": in})
+}
+
+// offered returns the instance type name of the double's region.
+func (d *ec2Double) offered(name string) (InstanceType, bool) {
+	for _, t := range DefaultInstanceTypes {
+		if t.Name == name && !d.lacking[name] {
+			return t, true
+		}
+	}
+	return InstanceType{}, false
 }
 
 // filtered returns the instances that pass every Filter.N of a
