@@ -50,6 +50,9 @@ type double struct {
 	createBody  map[string]any
 	actions     []string
 	quotaCores  int // a create asking for more vCPUs than this is refused with 403
+	// deletedFlavors are flavors an operator deleted: no longer listed
+	// nor readable (404), while servers of them keep their flavor id.
+	deletedFlavors map[string]bool
 	// loseCreates is how many of the next server creates are carried
 	// out but never answered: the connection is closed instead, as when
 	// a create's answer is lost or its caller's deadline passes.
@@ -259,14 +262,30 @@ func (d *double) flavors(compute string) []flavor {
 		Flavors []flavor `json:"flavors"`
 	}
 	json.Unmarshal(d.render("nova/flavors-detail.json", map[string]string{"Compute": compute}), &f)
-	return f.Flavors
+	return slices.DeleteFunc(f.Flavors, func(f flavor) bool { return d.deletedFlavors[f.ID] })
+}
+
+// flavorsDetail is the body of GET /flavors/detail: the reference's,
+// without the deleted flavors.
+func (d *double) flavorsDetail(compute string) []byte {
+	raw := d.render("nova/flavors-detail.json", map[string]string{"Compute": compute})
+	if len(d.deletedFlavors) == 0 {
+		return raw
+	}
+	var body struct {
+		Flavors []map[string]any `json:"flavors"`
+	}
+	json.Unmarshal(raw, &body)
+	body.Flavors = slices.DeleteFunc(body.Flavors, func(f map[string]any) bool { id, _ := f["id"].(string); return d.deletedFlavors[id] })
+	b, _ := json.Marshal(body)
+	return b
 }
 
 func (d *double) serveCompute(w http.ResponseWriter, r *http.Request, compute, rest string) {
 	seg := strings.Split(rest, "/")
 	switch {
 	case rest == "flavors/detail" && r.Method == http.MethodGet:
-		d.reply(w, 200, d.render("nova/flavors-detail.json", map[string]string{"Compute": compute}))
+		d.reply(w, 200, d.flavorsDetail(compute))
 	case len(seg) == 2 && seg[0] == "flavors" && r.Method == http.MethodGet:
 		for _, f := range d.flavors(compute) {
 			if f.ID == seg[1] {

@@ -127,6 +127,42 @@ func (a *Adapter) getFlavor(ctx context.Context, sc *gophercloud.ServiceClient, 
 	return s.Flavor, nil
 }
 
+// serverFlavor returns the flavor the job's server srv has. Nova keeps
+// a server's flavor when an operator deletes the flavor (flavors are
+// retired that way; GET /flavors/{id} then answers 404), and the server
+// runs on: that 404 does not say the job's resource is gone, which is
+// what a not_found from Status tells the broker (it fails the job and
+// leaves the server running, nobody's). The flavor is then the one the
+// job recorded, with the sizes it was granted; a flavor the job has not
+// recorded (a resize to it not yet read back) is a provider failure to
+// retry, not a loss.
+func (a *Adapter) serverFlavor(ctx context.Context, sc *gophercloud.ServiceClient, srv *servers.Server, res *contract.Resource) (flavor, error) {
+	fid, _ := srv.Flavor["id"].(string)
+	if fid == "" {
+		fid = res.Native[nativeFlavorID]
+	}
+	f, err := a.getFlavor(ctx, sc, fid)
+	if err == nil || contract.KindOf(err) != contract.KindNotFound {
+		return f, err
+	}
+	g := res.Granted.IaaS
+	if fid != res.Native[nativeFlavorID] || g == nil || g.Compute == nil {
+		return flavor{}, &contract.Error{Kind: contract.KindServer, Op: "get flavor", Status: statusOf(err),
+			Err: fmt.Errorf("flavor %s of server %s is no longer listed by Nova", fid, srv.ID)}
+	}
+	f = flavor{ID: fid}
+	if g.Compute.Cores != nil {
+		f.VCPUs = int(*g.Compute.Cores)
+	}
+	if g.Compute.Memory != nil {
+		f.RAM = int(*g.Compute.Memory) * 1024
+	}
+	if g.Storage != nil && g.Storage.Size != nil {
+		f.Disk = int(*g.Storage.Size)
+	}
+	return f, nil
+}
+
 // fittingFlavor returns the smallest enabled flavor that meets n, or a
 // capacity error for op.
 func (a *Adapter) fittingFlavor(ctx context.Context, sc *gophercloud.ServiceClient, op string, n need) (flavor, error) {
@@ -538,11 +574,7 @@ func (a *Adapter) serverStatus(ctx context.Context, res *contract.Resource) (*co
 		out.Native[nativeFault] = srv.Fault.Message
 	}
 	// Follow the flavor the server actually has (it changes on resize).
-	fid, _ := srv.Flavor["id"].(string)
-	if fid == "" {
-		fid = res.Native[nativeFlavorID]
-	}
-	f, err := a.getFlavor(ctx, sc, fid)
+	f, err := a.serverFlavor(ctx, sc, srv, res)
 	if err != nil {
 		return nil, err
 	}
@@ -632,11 +664,7 @@ func (a *Adapter) updateServer(ctx context.Context, res *contract.Resource, req 
 	case resize:
 		// The broker hands over the update's own elements: the sizes it
 		// does not name stay at least the server's.
-		fid, _ := srv.Flavor["id"].(string)
-		if fid == "" {
-			fid = res.Native[nativeFlavorID]
-		}
-		have, err := a.getFlavor(ctx, sc, fid)
+		have, err := a.serverFlavor(ctx, sc, srv, res)
 		if err != nil {
 			return nil, err
 		}
