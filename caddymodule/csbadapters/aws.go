@@ -38,6 +38,11 @@ func (m *AWSAdapter) Provision(caddy.Context) error {
 	cfg := m.Config
 	cfparse.ExpandAll(&cfg.Region, &cfg.S3Endpoint, &cfg.EC2Endpoint, &cfg.AccessKeyID, &cfg.SecretAccessKey, &cfg.SessionToken,
 		&cfg.ImageID, &cfg.SubnetID, &cfg.KeyName, &cfg.RootDevice, &cfg.NamePrefix)
+	// The lists and maps of ids too: an AMI or a security group differs
+	// by account and region, so it comes from the environment as often
+	// as the subnet does, and a placeholder left as text reached EC2.
+	cfg.SecurityGroupIDs = expandList(cfg.SecurityGroupIDs)
+	cfg.ArchImages = expandValues(cfg.ArchImages)
 	return m.hold(aws.New(cfg))
 }
 

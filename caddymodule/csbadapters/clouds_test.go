@@ -74,3 +74,45 @@ func TestCloudAdapterProvision(t *testing.T) {
 		t.Fatalf("half credentials: %v", err)
 	}
 }
+
+// TestCloudAdapterProvisionExpandsIDLists: the ids of networks, security
+// groups and architecture images are per deployment, so they come from
+// the environment like the image and subnet do; Provision expanded only
+// the single-valued fields, and {env.*} in a list reached Nova or EC2 as
+// text. The module's own configuration keeps the placeholders.
+func TestCloudAdapterProvisionExpandsIDLists(t *testing.T) {
+	t.Setenv("CSB_TEST_NET", "ff608d40-75e9-48cb-b745-77bb55b5eaf2")
+	t.Setenv("CSB_TEST_SG", "sg-0123456789abcdef0")
+	t.Setenv("CSB_TEST_ARM", "ami-0fedcba9876543210")
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: t.Context()})
+	defer cancel()
+
+	os := &OpenStackAdapter{}
+	os.AuthURL, os.Username, os.UserDomainName, os.Password = "https://k/v3", "u", "Default", "pw"
+	os.Networks, os.SecurityGroups = []string{"{env.CSB_TEST_NET}"}, []string{"{env.CSB_TEST_SG}"}
+	os.ArchImages = map[string]string{"aarch64": "{env.CSB_TEST_ARM}"}
+	if err := os.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	oc := os.adapter.Config()
+	if oc.Networks[0] != "ff608d40-75e9-48cb-b745-77bb55b5eaf2" || oc.SecurityGroups[0] != "sg-0123456789abcdef0" || oc.ArchImages["aarch64"] != "ami-0fedcba9876543210" {
+		t.Fatalf("openstack: networks %v, security groups %v, arch images %v: placeholders not expanded", oc.Networks, oc.SecurityGroups, oc.ArchImages)
+	}
+	if os.Networks[0] != "{env.CSB_TEST_NET}" || os.ArchImages["aarch64"] != "{env.CSB_TEST_ARM}" {
+		t.Fatal("openstack: the module's configuration was rewritten")
+	}
+
+	aw := &AWSAdapter{}
+	aw.SecurityGroupIDs = []string{"{env.CSB_TEST_SG}"}
+	aw.ArchImages = map[string]string{"arm64": "{env.CSB_TEST_ARM}"}
+	if err := aw.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ac := aw.adapter.Config()
+	if ac.SecurityGroupIDs[0] != "sg-0123456789abcdef0" || ac.ArchImages["arm64"] != "ami-0fedcba9876543210" {
+		t.Fatalf("aws: security groups %v, arch images %v: placeholders not expanded", ac.SecurityGroupIDs, ac.ArchImages)
+	}
+	if aw.SecurityGroupIDs[0] != "{env.CSB_TEST_SG}" {
+		t.Fatal("aws: the module's configuration was rewritten")
+	}
+}

@@ -41,6 +41,11 @@ func (m *OpenStackAdapter) Provision(caddy.Context) error {
 		&cfg.ProjectDomainName, &cfg.ApplicationCredentialID, &cfg.ApplicationCredentialName,
 		&cfg.ApplicationCredentialSecret, &cfg.TempAuthURL, &cfg.TempAuthUser, &cfg.TempAuthKey,
 		&cfg.ComputeURL, &cfg.ObjectStoreURL, &cfg.Image, &cfg.KeyName, &cfg.AvailabilityZone, &cfg.NamePrefix)
+	// The lists and maps of ids too: a network or an image id differs by
+	// cloud and project, and a placeholder left as text reached Nova.
+	cfg.Networks = expandList(cfg.Networks)
+	cfg.SecurityGroups = expandList(cfg.SecurityGroups)
+	cfg.ArchImages = expandValues(cfg.ArchImages)
 	return m.hold(openstack.New(cfg))
 }
 
