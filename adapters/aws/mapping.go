@@ -33,7 +33,7 @@ var Mapping = []Field{
 	{CSB: "DSaaS/ContainerObject/metadata", Native: "—", Note: "S3 buckets carry no user metadata: unsupported"},
 	{CSB: "DSaaS/ContainerObject/objectURI, parentURI", Native: "bucket URL, endpoint", Note: "grant only"},
 	{CSB: "DSaaS/DataObject/objectID", Native: "object key", Note: "default `" + objstore.DefaultObjectName + "`"},
-	{CSB: "DSaaS/DataObject/parentURI", Native: "bucket", Note: "its last path segment names the bucket when there is no ContainerObject"},
+	{CSB: "DSaaS/DataObject/parentURI", Native: "bucket", Note: "its last path segment names the bucket when there is no ContainerObject; one naming another bucket than the ContainerObject's, or on an update than the job's: unsupported"},
 	{CSB: "DSaaS/DataObject/value", Native: "object body (PutObject)", Note: "request and update; not echoed in the grant"},
 	{CSB: "DSaaS/DataObject/mimetype", Native: "`Content-Type`", Note: "default `" + objstore.DefaultMimetype + "`"},
 	{CSB: "DSaaS/DataObject/metadata", Native: "`x-amz-meta-*`", Note: "JSON object or `k=v; k=v`, keys lower case, values with non-ASCII characters sent as RFC 2047 encoded words and decoded when read; any other text whole under `x-amz-meta-csb-metadata` (granted back as the same text); what headers cannot carry (a value over 256 bytes once encoded, over 2 KB of keys and values in all, control characters) is refused before S3 is called (`unsupported`); an update of metadata alone copies the object onto itself with REPLACE"},

@@ -109,6 +109,9 @@ func (a *Adapter) provisionBucket(ctx context.Context, req *contract.Request) (*
 	if err != nil {
 		return nil, err
 	}
+	if err := objstore.OtherParent("provision", d, bucket, a.bucketURL(bucket)); err != nil {
+		return nil, err
+	}
 	var key string
 	var meta map[string]string
 	if d.DataObject != nil {
@@ -321,11 +324,14 @@ func (a *Adapter) updateBucket(ctx context.Context, res *contract.Resource, req 
 	if err := unsupportedDSaaS(d); err != nil {
 		return nil, err
 	}
+	bucket := res.Native[nativeBucket]
+	if err := objstore.OtherParent("update", d, bucket, a.bucketURL(bucket)); err != nil {
+		return nil, err
+	}
 	c, err := a.s3Client(ctx)
 	if err != nil {
 		return nil, err
 	}
-	bucket := res.Native[nativeBucket]
 	out := res.Clone()
 	if d.ContainerObject != nil && d.ContainerObject.ObjectID != nil && *d.ContainerObject.ObjectID != bucket {
 		return nil, &contract.Error{Kind: contract.KindUnsupported, Op: "update", Err: errors.New("an S3 bucket cannot be renamed")}

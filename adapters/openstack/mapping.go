@@ -33,7 +33,7 @@ var Mapping = []Field{
 	{CSB: "DSaaS/ContainerObject/metadata", Native: "`X-Container-Meta-*`", Note: "JSON object or `k=v; k=v`; any other text whole under `X-Container-Meta-Csb-Metadata` (granted back as the same text); keys folded to lower case; what headers cannot carry (a value over 256 bytes, over 4096 bytes of keys and values in all, control characters) is refused before Swift is called (`unsupported`); update replaces the set"},
 	{CSB: "DSaaS/ContainerObject/objectURI, parentURI, children", Native: "container URL, account URL, `X-Container-Object-Count`", Note: "grant only"},
 	{CSB: "DSaaS/DataObject/objectID", Native: "object name", Note: "default `" + objstore.DefaultObjectName + "`"},
-	{CSB: "DSaaS/DataObject/parentURI", Native: "container", Note: "its last path segment names the container when there is no ContainerObject"},
+	{CSB: "DSaaS/DataObject/parentURI", Native: "container", Note: "its last path segment names the container when there is no ContainerObject; one naming another container than the ContainerObject's, or on an update than the job's: unsupported"},
 	{CSB: "DSaaS/DataObject/value", Native: "object content", Note: "request and update; not echoed in the grant"},
 	{CSB: "DSaaS/DataObject/mimetype", Native: "`Content-Type`", Note: "default `" + objstore.DefaultMimetype + "`"},
 	{CSB: "DSaaS/DataObject/metadata", Native: "`X-Object-Meta-*`", Note: "as for containers; an update without metadata keeps it"},

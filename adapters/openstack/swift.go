@@ -120,6 +120,9 @@ func (a *Adapter) provisionStorage(ctx context.Context, req *contract.Request) (
 	if err != nil {
 		return nil, err
 	}
+	if err := objstore.OtherParent("provision", d, cname); err != nil {
+		return nil, err
+	}
 	var cmeta, ometa map[string]string
 	if d.ContainerObject != nil {
 		if cmeta, err = containerMeta(d.ContainerObject.Metadata); err != nil {
@@ -327,11 +330,14 @@ func (a *Adapter) updateStorage(ctx context.Context, res *contract.Resource, req
 	if err := objstore.Unsupported(d, "Swift"); err != nil {
 		return nil, err
 	}
+	cname := res.Native[nativeContainer]
+	if err := objstore.OtherParent("update", d, cname); err != nil {
+		return nil, err
+	}
 	sc, err := a.s.objectClient(ctx)
 	if err != nil {
 		return nil, err
 	}
-	cname := res.Native[nativeContainer]
 	out := res.Clone()
 	if d.ContainerObject != nil {
 		if d.ContainerObject.ObjectID != nil && *d.ContainerObject.ObjectID != cname {

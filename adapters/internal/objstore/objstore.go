@@ -9,6 +9,7 @@ package objstore
 import (
 	"context"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/caddy-csb/caddy-csb/adapters/internal/dsmeta"
@@ -40,14 +41,40 @@ func ContainerName(d *csbmsg.DSaaS) string {
 	switch {
 	case d.ContainerObject != nil && d.ContainerObject.ObjectID != nil:
 		return *d.ContainerObject.ObjectID
-	case d.DataObject != nil && d.DataObject.ParentURI != nil && *d.DataObject.ParentURI != "":
-		p := strings.TrimRight(*d.DataObject.ParentURI, "/")
-		if u, err := url.Parse(p); err == nil && u.Path != "" {
-			p = u.Path
-		}
-		return p[strings.LastIndex(p, "/")+1:]
+	case d.DataObject != nil:
+		return parentName(d.DataObject)
 	}
 	return ""
+}
+
+// parentName is the container a DataObject's <parentURI> names: its last
+// path segment ("" without one).
+func parentName(o *csbmsg.DataObject) string {
+	if o.ParentURI == nil || *o.ParentURI == "" {
+		return ""
+	}
+	p := strings.TrimRight(*o.ParentURI, "/")
+	if u, err := url.Parse(p); err == nil && u.Path != "" {
+		p = u.Path
+	}
+	return p[strings.LastIndex(p, "/")+1:]
+}
+
+// OtherParent refuses, with kind KindUnsupported for op, a DataObject
+// whose <parentURI> names a container other than container, the one the
+// job's object goes in (the ContainerObject's, or the job's own on an
+// update): the object would be written where the request did not ask,
+// and answered as done. A parentURI equal to one of uris (the
+// container's URL as the grant gives it, which need not end in its
+// name: S3's virtual-hosted bucket URL) names container too.
+func OtherParent(op string, d *csbmsg.DSaaS, container string, uris ...string) error {
+	if d.DataObject == nil {
+		return nil
+	}
+	if p := parentName(d.DataObject); p != "" && p != container && !slices.Contains(uris, strings.TrimRight(*d.DataObject.ParentURI, "/")) {
+		return contract.Errorf(contract.KindUnsupported, op, "the DataObject's parentURI names container %q, but the job's object goes in %q", p, container)
+	}
+	return nil
 }
 
 // ObjectName returns the name of a DataObject: its <objectID>, else

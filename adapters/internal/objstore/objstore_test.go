@@ -70,3 +70,32 @@ func TestMetadataAndRefusals(t *testing.T) {
 		t.Errorf("Service: %+v", svc)
 	}
 }
+
+// TestOtherParent: a DataObject's parentURI naming another container
+// than the one the job's object goes in is refused; one naming it, by
+// name or by one of its URLs, is not.
+func TestOtherParent(t *testing.T) {
+	do := func(parent string) *csbmsg.DSaaS {
+		return &csbmsg.DSaaS{DataObject: &csbmsg.DataObject{ObjectRefs: csbmsg.ObjectRefs{ParentURI: s(parent)}}}
+	}
+	for _, tc := range []struct {
+		d    *csbmsg.DSaaS
+		uris []string
+		ok   bool
+	}{
+		{do("https://x/v1/AUTH_a/box"), nil, true},
+		{do("https://x/v1/AUTH_a/box/"), nil, true},
+		{do("box"), nil, true},
+		{do(""), nil, true},
+		{&csbmsg.DSaaS{DataObject: &csbmsg.DataObject{}}, nil, true},
+		{&csbmsg.DSaaS{}, nil, true},
+		{do("https://box.s3.eu-west-1.amazonaws.com"), []string{"https://box.s3.eu-west-1.amazonaws.com"}, true},
+		{do("https://x/v1/AUTH_a/other"), nil, false},
+		{do("https://other.s3.eu-west-1.amazonaws.com"), []string{"https://box.s3.eu-west-1.amazonaws.com"}, false},
+	} {
+		err := OtherParent("update", tc.d, "box", tc.uris...)
+		if (err == nil) != tc.ok || (err != nil && contract.KindOf(err) != contract.KindUnsupported) {
+			t.Errorf("parent %v: %v, want ok=%v (else unsupported)", tc.d.DataObject, err, tc.ok)
+		}
+	}
+}
