@@ -470,6 +470,14 @@ func (d *double) serverAction(w http.ResponseWriter, r *http.Request, s *fakeSer
 		}
 		json.Unmarshal(body[name], &rz)
 		newFlavor := rz.FlavorRef
+		for _, f := range d.flavors(compute) {
+			if f.ID == newFlavor && f.VCPUs > d.quotaCores {
+				// Nova checks the project's quota for the new flavor
+				// and answers 403 as for a create.
+				d.reply(w, 403, d.render("nova/error-quota.json", nil))
+				return
+			}
+		}
 		s.next = func(s *fakeServer) { s.Flavor = newFlavor }
 	case "createImage":
 		w.Header().Set("Location", d.srv.URL+"/image/v2/images/7c1e2a3b-4d5e-6f70-8192-a3b4c5d6e7f8")

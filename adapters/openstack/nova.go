@@ -364,16 +364,20 @@ func serverResource(sc *gophercloud.ServiceClient, x *csbmsg.IaaS, id string, f 
 	}
 }
 
-// novaCreateErr classifies a failed server create: Nova answers 403 (or
+// novaCreateErr classifies a failed server create (novaQuotaErr).
+func novaCreateErr(err error) error { return novaQuotaErr("create server", err) }
+
+// novaQuotaErr classifies a failed call that takes room in the project's
+// quota (a create, a resize to a larger flavor): Nova answers 403 (or
 // 413 before microversion 2.1) with "Quota exceeded" when the project has
 // no room.
-func novaCreateErr(err error) error {
+func novaQuotaErr(op string, err error) error {
 	var uerr gophercloud.ErrUnexpectedResponseCode
 	if errors.As(err, &uerr) && (uerr.Actual == http.StatusForbidden || uerr.Actual == http.StatusRequestEntityTooLarge) &&
 		strings.Contains(strings.ToLower(string(uerr.Body)), "quota exceeded") {
-		return &contract.Error{Kind: contract.KindCapacity, Op: "create server", Status: uerr.Actual, Err: errors.New(faultMessage(uerr.Body))}
+		return &contract.Error{Kind: contract.KindCapacity, Op: op, Status: uerr.Actual, Err: errors.New(faultMessage(uerr.Body))}
 	}
-	return nativeErr("create server", err)
+	return nativeErr(op, err)
 }
 
 // unsupportedIaaS refuses IaaS elements and actions Nova alone cannot
@@ -685,7 +689,7 @@ func (a *Adapter) updateServer(ctx context.Context, res *contract.Resource, req 
 			return a.serverStatus(ctx, res) // already that size
 		}
 		if err := servers.Resize(ctx, sc, id, servers.ResizeOpts{FlavorRef: f.ID}).ExtractErr(); err != nil {
-			return nil, nativeErr("resize", err)
+			return nil, novaQuotaErr("resize", err)
 		}
 		out.Native[nativeWant] = "ACTIVE"
 		out.Native[nativeFlavorID] = f.ID

@@ -334,6 +334,23 @@ func TestNovaFailures(t *testing.T) {
 			t.Fatalf("got %v", err)
 		}
 	})
+	t.Run("quota on resize", func(t *testing.T) {
+		// Nova checks the quota for a resize's new flavor and refuses
+		// it with the create's 403 "Quota exceeded": the project has
+		// no room, as for a create, not a refused request.
+		d := newDouble(t)
+		d.quotaCores = 1
+		a := novaAdapter(t, d)
+		res, err := a.Provision(ctx, &contract.Request{JobID: "qr", Want: adaptertest.IaaS(1, 0, 0)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res = waitReady(t, a, res)
+		_, err = a.Update(ctx, res, &contract.Request{JobID: "qr", Want: adaptertest.IaaS(2, 0, 0)})
+		if contract.KindOf(err) != contract.KindCapacity || !strings.Contains(err.Error(), "Quota exceeded for cores") {
+			t.Fatalf("resize beyond the quota: %v, want capacity", err)
+		}
+	})
 	t.Run("no flavor fits", func(t *testing.T) {
 		d := newDouble(t)
 		_, err := novaAdapter(t, d).Provision(ctx, &contract.Request{JobID: "big", Want: adaptertest.IaaS(64, 0, 0)})
