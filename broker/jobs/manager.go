@@ -1521,6 +1521,12 @@ func (m *Manager) JobEndpoint(ctx context.Context, owner, id string) (Endpoint, 
 	if j.Status != StatusSuccess || j.Resource == nil {
 		return Endpoint{}, ErrNoJob
 	}
+	// A lease that has ended is over for the consumer now, not when the
+	// reaper gets to it: its next pass may be ReapInterval away, and an
+	// attached volume's reclaim waits for its machine (deferReclaim).
+	if !j.Expires.IsZero() && !m.now().Before(j.Expires) {
+		return Endpoint{}, ErrNoJob
+	}
 	u := j.Resource.Endpoint
 	if u == "" {
 		u = j.Resource.URI
