@@ -78,7 +78,8 @@ func init() {
 // path below the job id is cleaned first (contract.CleanRoutePath:
 // dot-segments in any spelling are resolved, a climb above the route,
 // encoded slashes, backslashes and control bytes are refused), and so are
-// method-override headers. The adapter then scopes the request to what
+// method-override headers. Nor is a route a tunnel: an Upgrade offer
+// other than websocket (h2c) is withdrawn, and CONNECT answers 405. The adapter then scopes the request to what
 // the job holds (contract.Fronter: openstack, aws, cimi, cdmi, occi);
 // jobs of other adapters (link) reach their endpoint's path and the paths
 // below it. Every upstream passes the broker's peer URL policy before
@@ -209,6 +210,10 @@ func (h *JobRoute) resolve(r *http.Request) (*routed, error) {
 	// reaches that job only; any other id answers as an unknown job.
 	if only := scopedJob(repl); only != "" && only != jobID {
 		return nil, &contract.Error{Kind: contract.KindNotFound, Status: http.StatusNotFound, Op: "proxy", Err: fmt.Errorf("no job %q here", jobID)}
+	}
+	// Whatever the job, the route is no tunnel.
+	if err := refuseTunnel(r); err != nil {
+		return nil, err
 	}
 	if h.app.JobManager() == nil {
 		return nil, &contract.Error{Kind: contract.KindServer, Status: http.StatusServiceUnavailable, Op: "proxy", Err: errors.New("the broker's job manager is not running")}
