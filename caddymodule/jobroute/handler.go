@@ -85,7 +85,10 @@ func init() {
 // below it. Every upstream passes the broker's peer URL policy before
 // anything is forwarded, and before the broker adds the provider's Basic,
 // bearer or Digest credentials (openstack and aws sign in Front; a request
-// the policy refuses goes nowhere and loses every header).
+// the policy refuses goes nowhere and loses every header). The provider's
+// answers lose Set-Cookie (a session of the broker's account there), and
+// their Location and Content-Location on the provider's origin become
+// route paths, or are dropped when outside the job (answerMap).
 //
 // A provider with auth digest is answered from the provider's own Digest
 // client (the one the broker's calls use): the request carries a response
@@ -166,7 +169,14 @@ func (h *JobRoute) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 	if err != nil {
 		return h.refusal(err)
 	}
+	return h.proxy(w, r, next, rt)
+}
+
+// proxy hands r, resolved to rt, to the reverse proxy behind, and the
+// provider's answer to the consumer with its headers fixed (answerMap).
+func (h *JobRoute) proxy(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, rt *routed) error {
 	caddyhttp.SetVar(r.Context(), routedVar, rt)
+	w = &answerWriter{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w}, m: rt.answers}
 	if rt.reauth == nil {
 		return next.ServeHTTP(w, r)
 	}
@@ -174,7 +184,7 @@ func (h *JobRoute) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 	// (revoked): after a 401, have the adapter replace it, so the next
 	// request carries a fresh one.
 	rec := caddyhttp.NewResponseRecorder(w, nil, func(int, http.Header) bool { return false })
-	err = next.ServeHTTP(rec, r)
+	err := next.ServeHTTP(rec, r)
 	if rec.Status() == http.StatusUnauthorized {
 		if rerr := rt.reauth(r.Context(), r); rerr != nil {
 			if c := h.logger.Check(zapcore.DebugLevel, "job route credential not renewed"); c != nil {
@@ -266,6 +276,11 @@ func (h *JobRoute) resolve(r *http.Request) (*routed, error) {
 		return nil, err
 	}
 	rt := newRouted(ep.ProviderID, upstream, addr, dt)
+	route := ""
+	if h.Header == "" {
+		route = h.Prefix + url.PathEscape(ep.JobID)
+	}
+	rt.answers = newAnswerMap(r, upstream, rest, route)
 	if fr, ok := ad.(contract.FrontReauthenticator); ok {
 		res := ep.Resource
 		rt.reauth = func(ctx context.Context, r *http.Request) error { return fr.FrontRefused(ctx, r, res) }

@@ -68,6 +68,7 @@ type routed struct {
 	pinned    string            // the address the peer URL check judged (upstreamAddr.pinned)
 	digest    *digest.Transport // the provider's Digest client, when it answers challenges for the route
 	tried     bool              // the source has handed out upstreams once: later calls are retries
+	answers   *answerMap        // how the provider's answer headers are fixed for the consumer
 	// reauth, for an adapter's own credential (contract.FrontReauthenticator),
 	// replaces the credential a 401 refused on the request.
 	reauth func(context.Context, *http.Request) error

@@ -1,0 +1,113 @@
+package jobroute
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/caddy-csb/caddy-csb/broker/jobs"
+	"github.com/caddy-csb/caddy-csb/caddymodule"
+)
+
+// TestAnswerHeadersStayOnTheRoute: what the provider answers reaches the
+// consumer without a session of the broker's account (Set-Cookie) and
+// without URLs that lead off the job's route. Location and
+// Content-Location on the provider's origin, in any spelling (absolute,
+// path-absolute, relative), become route paths when they are the job's
+// endpoint or below it; above or beside it they are dropped, since the
+// consumer would otherwise learn the provider's internal URL, or resolve
+// "/csb/..." against the broker and land on its own paths. URLs naming
+// a non-public address (the broker's admin endpoint on localhost, a
+// provider's internal host) are dropped; other origins stay.
+func TestAnswerHeadersStayOnTheRoute(t *testing.T) {
+	h := &JobRoute{Prefix: "/csb/jobs/", logger: zap.NewNop(), app: &caddymodule.App{Providers: withPeerPolicies(t, &caddymodule.Provider{ID: "open"})}}
+	for _, tc := range []struct{ location, want string }{
+		{"http://127.0.0.1:9/apps/crm/orders/7", "/csb/jobs/J1/orders/7"},
+		{"HTTP://127.0.0.1:9/apps/crm/orders/7?a=b#top", "/csb/jobs/J1/orders/7?a=b#top"},
+		{"/apps/crm/login?next=%2Fapps%2Fcrm", "/csb/jobs/J1/login?next=%2Fapps%2Fcrm"},
+		{"orders/8", "/csb/jobs/J1/orders/8"},
+		{"/apps/crm", "/csb/jobs/J1"},
+		{"/apps/crm/a%20b", "/csb/jobs/J1/a%20b"},
+		{"/apps/crmx/a", ""},
+		{"/csb/consumer/J1", ""},
+		{"/csb/jobs/J2/x", ""},
+		{"../../other", ""},
+		{"http://127.0.0.1:9/admin", ""},
+		{"https://127.0.0.1/apps/crm/x", ""},
+		{"http://broker@127.0.0.1:9/apps/crm/x", ""},
+		{"http://localhost:2019/config/", ""},
+		{"http://10.0.0.5/x", ""},
+		{"https://idp.example.com/authorize?client=crm", "https://idp.example.com/authorize?client=crm"},
+	} {
+		r := httptest.NewRequest(http.MethodGet, "http://consumer.invalid/csb/jobs/J1/page", nil)
+		r = r.WithContext(context.WithValue(r.Context(), caddyhttp.VarsCtxKey, map[string]any{}))
+		rest := "/page"
+		setPath(r, rest)
+		upstream, addr, dt, err := h.frontGeneric(r, jobs.Endpoint{ProviderID: "open", URL: "http://127.0.0.1:9/apps/crm/"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rt := newRouted("open", upstream, addr, dt)
+		rt.answers = newAnswerMap(r, upstream, rest, "/csb/jobs/J1")
+		provider := caddyhttp.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) error {
+			w.Header().Set("Location", tc.location)
+			w.Header().Set("Content-Location", tc.location)
+			w.Header().Add("Set-Cookie", "session=broker-account; Path=/")
+			w.Header().Add("Set-Cookie", "csrf=x")
+			w.Header().Set("Content-Type", "text/plain")
+			w.WriteHeader(http.StatusFound)
+			_, err := w.Write([]byte("moved"))
+			return err
+		})
+		rec := httptest.NewRecorder()
+		if err := h.proxy(rec, r, provider, rt); err != nil {
+			t.Fatal(err)
+		}
+		hdr := rec.Result().Header
+		for _, name := range []string{"Location", "Content-Location"} {
+			got := hdr.Values(name)
+			if tc.want == "" && len(got) != 0 || tc.want != "" && !slices.Equal(got, []string{tc.want}) {
+				t.Errorf("%s %q: the consumer got %q, want %q", name, tc.location, got, tc.want)
+			}
+		}
+		if got := hdr.Values("Set-Cookie"); len(got) != 0 {
+			t.Errorf("%q: the provider's cookies reached the consumer: %q", tc.location, got)
+		}
+		if rec.Code != http.StatusFound || hdr.Get("Content-Type") != "text/plain" || rec.Body.String() != "moved" {
+			t.Errorf("%q: the rest of the answer changed: %d %v %q", tc.location, rec.Code, hdr, rec.Body)
+		}
+	}
+}
+
+// TestAnswerMapBases: the provider path the route's root stands for is
+// what the front put before the route path (aws and openstack rebase,
+// cimi, cdmi and occi put it below the endpoint's directory, link below
+// the endpoint), with the header form's route paths unprefixed; a front
+// whose rewrite does not end in the route path maps nothing.
+func TestAnswerMapBases(t *testing.T) {
+	for _, tc := range []struct {
+		providerPath, routePath, route, location, want string
+	}{
+		{"/v1/AUTH_p/c/o", "/c/o", "/csb/jobs/J1", "/v1/AUTH_p/c/o2", "/csb/jobs/J1/c/o2"},
+		{"/c/o", "/c/o", "/csb/jobs/J1", "/c/o2", "/csb/jobs/J1/c/o2"},
+		{"/svc/", "/", "/csb/jobs/J1", "/svc/x", "/csb/jobs/J1/x"},
+		{"/", "/", "/csb/jobs/J1", "/x", "/csb/jobs/J1/x"},
+		{"/svc/x", "/x", "", "/svc/y", "/y"},
+		{"/svc/elsewhere", "/x", "/csb/jobs/J1", "/svc/y", ""},
+	} {
+		r := httptest.NewRequest(http.MethodGet, "http://cloud.example.org"+tc.providerPath, nil)
+		m := newAnswerMap(r, r.URL, tc.routePath, tc.route)
+		got, ok := m.mapURL(tc.location)
+		if !ok {
+			got = ""
+		}
+		if got != tc.want {
+			t.Errorf("%s for %s at %s: %q, want %q", tc.location, tc.routePath, tc.providerPath, got, tc.want)
+		}
+	}
+}
