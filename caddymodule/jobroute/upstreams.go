@@ -68,6 +68,7 @@ type routed struct {
 	pinned    string            // the address the peer URL check judged (upstreamAddr.pinned)
 	digest    *digest.Transport // the provider's Digest client, when it answers challenges for the route
 	tried     bool              // the source has handed out upstreams once: later calls are retries
+	header    http.Header       // the request's headers at the first try, which the reverse proxy may rebuild retries from
 	answers   *answerMap        // how the provider's answer headers are fixed for the consumer
 	// reauth, for an adapter's own credential (contract.FrontReauthenticator),
 	// replaces the credential a 401 refused on the request.
@@ -130,6 +131,12 @@ func (u *JobUpstreams) GetUpstreams(r *http.Request) ([]*reverseproxy.Upstream, 
 	}
 	if !rt.tried {
 		rt.tried = true
+		// The reverse proxy keeps r's headers as they are now and, when it
+		// has header operations (header_up, or the Host default of a
+		// transport with tls), rebuilds every retry's from them after
+		// asking this source: a credential renewed for a retry must be
+		// written there too (renew).
+		rt.header = r.Header
 		u.pin(rt)
 		return rt.upstreams, nil
 	}
@@ -141,7 +148,7 @@ func (u *JobUpstreams) GetUpstreams(r *http.Request) ([]*reverseproxy.Upstream, 
 		u.watch.mu.Unlock()
 	}
 	if rt.reauth != nil && lastStatus(r) == http.StatusUnauthorized {
-		if err := rt.reauth(r.Context(), r); err != nil {
+		if err := rt.renew(r, func() error { return rt.reauth(r.Context(), r) }); err != nil {
 			if c := u.logger.Check(zapcore.DebugLevel, "job route retry refused"); c != nil {
 				c.Write(zap.Error(err))
 			}
@@ -149,7 +156,7 @@ func (u *JobUpstreams) GetUpstreams(r *http.Request) ([]*reverseproxy.Upstream, 
 		}
 	}
 	if rt.digest != nil {
-		if err := reauthorizeDigest(r, rt.digest); err != nil {
+		if err := rt.renew(r, func() error { return reauthorizeDigest(r, rt.digest) }); err != nil {
 			if c := u.logger.Check(zapcore.DebugLevel, "job route retry refused"); c != nil {
 				c.Write(zap.Error(err))
 			}
@@ -157,6 +164,30 @@ func (u *JobUpstreams) GetUpstreams(r *http.Request) ([]*reverseproxy.Upstream, 
 		}
 	}
 	return rt.upstreams, nil
+}
+
+// renew runs set, which gives r new credentials for a retry, and writes
+// what it changed in r's headers into the headers the reverse proxy
+// rebuilds the retry's from (rt.header), so that the retry sends them.
+func (rt *routed) renew(r *http.Request, set func() error) error {
+	if rt.header == nil {
+		return set()
+	}
+	before := r.Header.Clone()
+	if err := set(); err != nil {
+		return err
+	}
+	for k, v := range r.Header {
+		if !slices.Equal(before[k], v) {
+			rt.header[k] = slices.Clone(v)
+		}
+	}
+	for k := range before {
+		if _, ok := r.Header[k]; !ok {
+			delete(rt.header, k)
+		}
+	}
+	return nil
 }
 
 // proxyOf returns the reverse proxy among the modules that provisioned a
