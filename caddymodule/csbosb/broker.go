@@ -379,8 +379,13 @@ func (b *osbBroker) settleProvision(rec *instanceRecord, j *jobs.Job) {
 	}
 }
 
-// current reads the caller's instance. It returns errNoRecord for an
-// unknown id, an id of another owner and a deleted instance alike.
+// errOtherOwner is current's error for an instance that another end
+// user of the platform owns; it is also an errNoRecord.
+var errOtherOwner = fmt.Errorf("%w: the instance belongs to another user of the platform", errNoRecord)
+
+// current reads the caller's instance (see caller.reaches). It returns
+// errNoRecord for an unknown id and a deleted instance, errOtherOwner
+// (an errNoRecord too) for an instance of another owner.
 func (b *osbBroker) current(ctx context.Context, instanceID string, deletedToo bool) (*instanceRecord, string, error) {
 	c := callerOf(ctx)
 	key := instanceKey(c.Platform, instanceID)
@@ -388,17 +393,21 @@ func (b *osbBroker) current(ctx context.Context, instanceID string, deletedToo b
 	if err != nil {
 		return nil, key, err
 	}
-	if rec.Owner != c.owner() || (rec.Deleted && !deletedToo) {
+	if rec.Deleted && !deletedToo {
 		return nil, key, errNoRecord
+	}
+	if !c.reaches(rec) {
+		return nil, key, errOtherOwner
 	}
 	return rec, key, nil
 }
 
 // locked locks the caller's instance and reads it (see current): the
 // record, its key and the unlock to defer. An unknown instance is the
-// error missing (each OSB call names its own), any other failure a
-// server error; on an error nothing stays locked.
-func (b *osbBroker) locked(ctx context.Context, instanceID string, missing error) (*instanceRecord, string, func(), error) {
+// error missing (each OSB call names its own), an instance of another
+// owner the error foreign, any other failure a server error; on an
+// error nothing stays locked.
+func (b *osbBroker) locked(ctx context.Context, instanceID string, missing, foreign error) (*instanceRecord, string, func(), error) {
 	key := instanceKey(callerOf(ctx).Platform, instanceID)
 	unlock, err := b.rec.lock(ctx, key)
 	if err != nil {
@@ -407,12 +416,26 @@ func (b *osbBroker) locked(ctx context.Context, instanceID string, missing error
 	rec, _, err := b.current(ctx, instanceID, false)
 	if err != nil {
 		unlock()
+		if errors.Is(err, errOtherOwner) {
+			return nil, key, nil, foreign
+		}
 		if errors.Is(err, errNoRecord) {
 			return nil, key, nil, missing
 		}
 		return nil, key, nil, serverError(err)
 	}
 	return rec, key, unlock, nil
+}
+
+// notOwner refuses to remove another end user's instance or binding
+// (what is to be done). A 410 would say it does not exist: the platform
+// then forgets it for good while its resources keep running and, for a
+// binding, its credential keeps working. Any status the deprovision and
+// unbind tables do not list is a failure the platform remembers.
+func notOwner(what, instanceID string) error {
+	return apiresponses.NewFailureResponse(
+		fmt.Errorf("service instance %q belongs to another user of this platform: only its owner can %s (or the platform itself, without %s)", instanceID, what, originatingHeader),
+		http.StatusForbidden, "not-owner")
 }
 
 // jobState reads the instance's job: nil when it is gone (purged).
@@ -638,7 +661,8 @@ func (b *osbBroker) Update(ctx context.Context, instanceID string, d domain.Upda
 	if err := b.checkChange(async, d.MaintenanceInfo); err != nil {
 		return spec, err
 	}
-	rec, key, unlock, err := b.locked(ctx, instanceID, notFound("no service instance %q", instanceID))
+	missing := notFound("no service instance %q", instanceID)
+	rec, key, unlock, err := b.locked(ctx, instanceID, missing, missing)
 	if err != nil {
 		return spec, err
 	}
@@ -757,7 +781,7 @@ func (b *osbBroker) Deprovision(ctx context.Context, instanceID string, d domain
 	if !async {
 		return spec, apiresponses.ErrAsyncRequired
 	}
-	rec, key, unlock, err := b.locked(ctx, instanceID, apiresponses.ErrInstanceDoesNotExist)
+	rec, key, unlock, err := b.locked(ctx, instanceID, apiresponses.ErrInstanceDoesNotExist, notOwner("deprovision it", instanceID))
 	if err != nil {
 		return spec, err
 	}
@@ -819,7 +843,8 @@ func (b *osbBroker) startDeprovision(key string, rec *instanceRecord) {
 // credential for the instance's job route, scoped to that one job.
 func (b *osbBroker) Bind(ctx context.Context, instanceID, bindingID string, d domain.BindDetails, async bool) (domain.Binding, error) {
 	var out domain.Binding
-	rec, key, unlock, err := b.locked(ctx, instanceID, notFound("no service instance %q", instanceID))
+	missing := notFound("no service instance %q", instanceID)
+	rec, key, unlock, err := b.locked(ctx, instanceID, missing, missing)
 	if err != nil {
 		return out, err
 	}
@@ -896,7 +921,7 @@ func (b *osbBroker) binding(ctx context.Context, rec *instanceRecord, j *jobs.Jo
 // Unbind is DELETE .../service_bindings/:binding_id: the credential is
 // revoked at once.
 func (b *osbBroker) Unbind(ctx context.Context, instanceID, bindingID string, d domain.UnbindDetails, async bool) (domain.UnbindSpec, error) {
-	rec, key, unlock, err := b.locked(ctx, instanceID, apiresponses.ErrBindingDoesNotExist)
+	rec, key, unlock, err := b.locked(ctx, instanceID, apiresponses.ErrBindingDoesNotExist, notOwner("remove its bindings", instanceID))
 	if err != nil {
 		return domain.UnbindSpec{}, err
 	}

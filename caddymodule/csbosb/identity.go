@@ -46,6 +46,19 @@ func (c caller) owner() string {
 	return c.Platform + "/" + c.User
 }
 
+// reaches reports whether the caller may act on rec: its owner, or the
+// platform itself. A request without an originating identity is the
+// platform's own: OSB lets the platform leave the header out of requests
+// no end user made, such as orphan mitigation and (as its authors read
+// it) last_operation polls, and the platform is the source of truth for
+// its instances. Answering those as if the instance did not exist made
+// an orphan mitigation's DELETE a 410, after which the platform forgot a
+// resource that still ran. Records are scoped to the platform user, so
+// another platform never reaches them.
+func (c caller) reaches(rec *instanceRecord) bool {
+	return rec.Owner == c.owner() || (c.User == "" && rec.Platform == c.Platform)
+}
+
 // parseOriginatingIdentity reads the header's value: the platform, and
 // the end user's id from the JSON object (user_id for Cloud Foundry,
 // username for Kubernetes, else uid or user; an object with none of them

@@ -91,7 +91,11 @@ func init() {
 // platform; with X-Broker-API-Originating-Identity the job owner is
 // "<platform user>/<platform>:<end user id>", so each end user sees only
 // its own instances and two platforms cannot collide; without the header
-// the platform user owns the instance.
+// the platform user owns the instance. A request without the header is
+// the platform's own (orphan mitigation, polls) and reaches every
+// instance of that platform user; another end user's unbind or
+// deprovision is refused with 403, not 410, which would make the
+// platform forget an instance that still runs.
 //
 // Placeholders: none of its own; {http.auth.user.id} is read.
 type Handler struct {

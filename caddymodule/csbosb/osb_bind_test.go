@@ -9,8 +9,9 @@ import (
 // TestOSBBindingSemantics: a binding is 201, its identical re-send
 // 200 with the same credentials, a re-send with other parameters 409;
 // another end user of the platform reaches neither the instance nor the
-// binding; unbind revokes the credential (410 when re-sent), and a
-// deprovision revokes the rest.
+// binding (403 for its unbind and deprovision, see
+// TestOSBOtherUserCannotMakeThePlatformForget); unbind revokes the
+// credential (410 when re-sent), and a deprovision revokes the rest.
 func TestOSBBindingSemantics(t *testing.T) {
 	r := startOSBRig(t, []Plan{{Name: "small", Cores: 1, Memory: 1}})
 	alice, bob := identity("alice"), identity("bob")
@@ -46,8 +47,8 @@ func TestOSBBindingSemantics(t *testing.T) {
 		{http.MethodGet, inst, "", http.StatusNotFound},
 		{http.MethodGet, inst + "/service_bindings/b1", "", http.StatusNotFound},
 		{http.MethodPut, inst + "/service_bindings/b2", bind, http.StatusNotFound},
-		{http.MethodDelete, inst + "/service_bindings/b1?service_id=" + sid + "&plan_id=" + pid, "", http.StatusGone},
-		{http.MethodDelete, inst + "?accepts_incomplete=true&service_id=" + sid + "&plan_id=" + pid, "", http.StatusGone},
+		{http.MethodDelete, inst + "/service_bindings/b1?service_id=" + sid + "&plan_id=" + pid, "", http.StatusForbidden},
+		{http.MethodDelete, inst + "?accepts_incomplete=true&service_id=" + sid + "&plan_id=" + pid, "", http.StatusForbidden},
 		{http.MethodPatch, inst + "?accepts_incomplete=true", `{"service_id":"` + sid + `","plan_id":"` + pid + `"}`, http.StatusNotFound},
 		{http.MethodPut, inst + "?accepts_incomplete=true", r.provisionBody("small", ""), http.StatusConflict},
 	} {
