@@ -184,6 +184,11 @@ func canonical(raw json.RawMessage) json.RawMessage {
 // background (202 with the operation id).
 func (b *osbBroker) Provision(ctx context.Context, instanceID string, d domain.ProvisionDetails, async bool) (domain.ProvisionedServiceSpec, error) {
 	var spec domain.ProvisionedServiceSpec
+	// OSB 2.17 makes both fields REQUIRED and non-empty, and a request
+	// missing mandatory data MUST get 400 (brokerapi checks only the ids).
+	if d.OrganizationGUID == "" || d.SpaceGUID == "" {
+		return spec, badRequest("organization_guid and space_guid are required (non-empty strings) in a provision request")
+	}
 	if err := b.checkChange(async, d.MaintenanceInfo); err != nil {
 		return spec, err
 	}

@@ -68,3 +68,25 @@ func TestOSBProviderParameterKeepsThePlansPin(t *testing.T) {
 		t.Errorf("update of an instance pinned to p1 to a plan pinned to p2: %d %v, want 422", code, body)
 	}
 }
+
+// TestOSBProvisionNeedsOrganizationAndSpace: organization_guid and
+// space_guid are REQUIRED in a provision (OSB 2.17, "MUST be a non-empty
+// string"), and a request missing mandatory data MUST get 400; it was
+// accepted (202) and an instance made. The OSB checker tests exactly this.
+func TestOSBProvisionNeedsOrganizationAndSpace(t *testing.T) {
+	r := startOSBRig(t, []Plan{{Name: "small", Cores: 1, Memory: 1}})
+	sid, pid := r.ids("small")
+	for i, body := range []string{
+		`{"service_id":"` + sid + `","plan_id":"` + pid + `","space_guid":"space"}`,
+		`{"service_id":"` + sid + `","plan_id":"` + pid + `","organization_guid":"org"}`,
+		`{"service_id":"` + sid + `","plan_id":"` + pid + `","organization_guid":"","space_guid":"space"}`,
+	} {
+		code, got := r.do(http.MethodPut, "/v2/service_instances/i1?accepts_incomplete=true", identity("alice"), body)
+		if desc, _ := got["description"].(string); code != http.StatusBadRequest || !strings.Contains(desc, "organization_guid") {
+			t.Errorf("provision %d %s: %d %v, want 400 naming organization_guid and space_guid", i, body, code, got)
+		}
+	}
+	if code, got := r.do(http.MethodGet, "/v2/service_instances/i1/last_operation", identity("alice"), ""); code != http.StatusNotFound {
+		t.Errorf("last_operation after the refused provisions: %d %v, want 404 (nothing recorded)", code, got)
+	}
+}
