@@ -217,13 +217,24 @@ func (b *osbBroker) Provision(ctx context.Context, instanceID string, d domain.P
 	params := canonical(d.RawParameters)
 	if prev != nil && !prev.Deleted {
 		same := prev.Owner == c.owner() && prev.ServiceID == d.ServiceID && prev.PlanID == d.PlanID && bytes.Equal(canonical(prev.Params), params)
-		if !same || prev.Op.Kind != opProvision || prev.Op.State == stateFailed {
+		switch {
+		case !same:
+			return spec, apiresponses.ErrInstanceAlreadyExists
+		case prev.Op.Kind == opProvision && prev.Op.State == stateInProgress:
+			return domain.ProvisionedServiceSpec{IsAsync: true, OperationData: prev.Op.ID}, nil
+		case prev.Op.Kind == opProvision && prev.Op.State == stateSucceeded, prev.Op.Kind == opUpdate:
+			// Provisioned, with these attributes: an update is only
+			// accepted once the provision has succeeded, and it changes
+			// the recorded plan and parameters only when it succeeds, so
+			// the instance is still the one asked for (OSB: 409 is for
+			// other attributes; this was 409 after any update, even a
+			// lease renewal).
+			return domain.ProvisionedServiceSpec{AlreadyExists: true}, nil
+		default:
+			// A provision that failed, or an instance being (or that
+			// failed to be) deprovisioned.
 			return spec, apiresponses.ErrInstanceAlreadyExists
 		}
-		if prev.Op.State == stateInProgress {
-			return domain.ProvisionedServiceSpec{IsAsync: true, OperationData: prev.Op.ID}, nil
-		}
-		return domain.ProvisionedServiceSpec{AlreadyExists: true}, nil
 	}
 	// Only a new instance is placed: a re-sent request is answered above
 	// whether or not a provider could take the instance now.

@@ -90,3 +90,44 @@ func TestOSBProvisionNeedsOrganizationAndSpace(t *testing.T) {
 		t.Errorf("last_operation after the refused provisions: %d %v, want 404 (nothing recorded)", code, got)
 	}
 }
+
+// TestOSBResentProvisionAfterAnUpdate: a provision re-sent with the
+// instance's attributes after an update (here a lease renewal, which
+// changes neither plan nor parameters) is the instance that exists: 200,
+// as before the update (OSB: 409 is for a provision with other
+// attributes). It was 409 once any operation had followed the provision.
+// A re-send with the attributes the update replaced is 409.
+func TestOSBResentProvisionAfterAnUpdate(t *testing.T) {
+	r := startOSBRig(t, []Plan{{Name: "small", Cores: 1, Memory: 1}})
+	alice := identity("alice")
+	path := "/v2/service_instances/i1?accepts_incomplete=true"
+	sid, _ := r.ids("small")
+	body := r.provisionBody("small", `{"cores":1}`)
+	if code, got := r.do(http.MethodPut, path, alice, body); code != http.StatusAccepted {
+		t.Fatalf("provision: %d %v", code, got)
+	}
+	if state, desc := r.wait("i1", alice); state != "succeeded" {
+		t.Fatalf("provision %s: %s", state, desc)
+	}
+	if code, got := r.do(http.MethodPatch, path, alice, `{"service_id":"`+sid+`"}`); code != http.StatusAccepted {
+		t.Fatalf("lease renewal: %d %v", code, got)
+	}
+	if state, desc := r.wait("i1", alice); state != "succeeded" {
+		t.Fatalf("lease renewal %s: %s", state, desc)
+	}
+	if code, got := r.do(http.MethodPut, path, alice, body); code != http.StatusOK {
+		t.Errorf("identical provision after a lease renewal: %d %v, want 200", code, got)
+	}
+	if code, got := r.do(http.MethodPatch, path, alice, `{"service_id":"`+sid+`","parameters":{"cores":2}}`); code != http.StatusAccepted {
+		t.Fatalf("resize: %d %v", code, got)
+	}
+	if state, desc := r.wait("i1", alice); state != "succeeded" {
+		t.Fatalf("resize %s: %s", state, desc)
+	}
+	if code, got := r.do(http.MethodPut, path, alice, body); code != http.StatusConflict {
+		t.Errorf("provision with the parameters the resize replaced: %d %v, want 409", code, got)
+	}
+	if code, got := r.do(http.MethodPut, path, alice, r.provisionBody("small", `{"cores":2}`)); code != http.StatusOK {
+		t.Errorf("provision with the instance's parameters after the resize: %d %v, want 200", code, got)
+	}
+}
