@@ -244,7 +244,7 @@ func (b *osbBroker) Provision(ctx context.Context, instanceID string, d domain.P
 	}
 	now := time.Now().UTC()
 	rec := &instanceRecord{
-		ID: instanceID, Platform: c.Platform, Owner: c.owner(), ServiceID: d.ServiceID, PlanID: d.PlanID, Params: params,
+		ID: instanceID, Platform: c.Platform, Owner: c.owner(), ServiceID: d.ServiceID, PlanID: d.PlanID, Plan: planCopy(p), Params: params,
 		Op:      operation{ID: "provision-" + randomToken(12), Kind: opProvision, State: stateInProgress, Started: now, Description: "placing the instance"},
 		Created: now, Updated: now,
 	}
@@ -698,6 +698,17 @@ func (b *osbBroker) Update(ctx context.Context, instanceID string, d domain.Upda
 		return spec, badRequest("service_id %q is not the instance's service", serviceID)
 	}
 	p, err := b.planFor(serviceID, planID)
+	if err != nil && planID == rec.PlanID {
+		// The instance's own plan (the platform sent no other), which
+		// the catalogue does not list now: a derived plan leaves it
+		// while its provider is unavailable. This was 400 "unknown
+		// plan_id" for a request that named no plan, and no lease could
+		// be renewed meanwhile.
+		if p = rec.ownPlan(); p == nil {
+			return spec, unprocessable("service instance %q cannot be updated now: its plan is not in the catalogue at the moment (a derived plan's provider may be unavailable)", instanceID)
+		}
+		err = nil
+	}
 	if err != nil {
 		return spec, err
 	}
@@ -762,6 +773,10 @@ func (b *osbBroker) Update(ctx context.Context, instanceID string, d domain.Upda
 func (b *osbBroker) startUpdate(key string, rec *instanceRecord) {
 	opID := rec.Op.ID
 	p, ok := b.view().plans[rec.Op.PlanID]
+	if !ok && rec.Op.PlanID == rec.PlanID {
+		p = rec.ownPlan()
+		ok = p != nil
+	}
 	owner, jobID, planID, ps := rec.Owner, rec.JobID, rec.Op.PlanID, rec.Op.Params
 	b.background(key, opID, func(ctx context.Context) {
 		if !ok {
@@ -784,7 +799,7 @@ func (b *osbBroker) startUpdate(key string, rec *instanceRecord) {
 				r.Op.State, r.Op.Description = stateFailed, res.Reason
 			default:
 				r.Op.State, r.Op.Description = stateSucceeded, res.Reason
-				r.PlanID, r.Params = planID, ps
+				r.PlanID, r.Plan, r.Params = planID, planCopy(p), ps
 			}
 		})
 	})

@@ -305,6 +305,26 @@ func (p *osbPlan) describe() string {
 	return strings.Join(parts, ", ")
 }
 
+// planCopy is p's plan as an instance record keeps it.
+func planCopy(p *osbPlan) *Plan {
+	pl := p.Plan
+	pl.Kind = strings.ToLower(string(p.Kind))
+	return &pl
+}
+
+// ownPlan is the plan the instance was provisioned or last updated
+// with, as recorded (nil for a record written before plans were kept).
+func (rec *instanceRecord) ownPlan() *osbPlan {
+	if rec.Plan == nil {
+		return nil
+	}
+	k, ok := kindOf(rec.Plan.Kind)
+	if !ok {
+		return nil
+	}
+	return &osbPlan{ID: rec.PlanID, Plan: *rec.Plan, Kind: k}
+}
+
 // osbNamespace seeds the catalogue's ids (UUIDv5): the same broker id,
 // kind and plan name always give the same id, so platforms see a stable
 // catalogue across restarts and cluster members.

@@ -69,6 +69,9 @@ type instanceRecord struct {
 	// replaces it.
 	Deleted  bool                      `json:"deleted,omitempty"`
 	Bindings map[string]*bindingRecord `json:"bindings,omitempty"`
+	// Plan is the plan PlanID named when it was last applied, for when
+	// the catalogue does not list it (see ownPlan).
+	Plan *Plan `json:"plan,omitempty"`
 	// Past are the operations Op replaced, settled, oldest first (at
 	// most maxPastOps), so that last_operation answers the operation the
 	// platform names, not only the latest one.
