@@ -306,11 +306,7 @@ func (b *osbBroker) settledJob(ctx context.Context, rec *instanceRecord, what st
 		return nil, err
 	}
 	if j == nil || j.Status != jobs.StatusSuccess || j.Resource == nil {
-		why := gone(j)
-		if why == "" {
-			why = "it holds no resources"
-		}
-		return nil, unprocessable("service instance %q cannot be %s: %s", rec.ID, what, why)
+		return nil, unprocessable("service instance %q cannot be %s: %s", rec.ID, what, holdsNothing(rec, j))
 	}
 	return j, nil
 }
@@ -489,6 +485,32 @@ func gone(j *jobs.Job) string {
 	return ""
 }
 
+// holdsNothing explains why the instance holds no resources, its job
+// being j (nil: none). An instance whose provision made no job never
+// held any: gone(nil) said its lease had ended and its resources had
+// been reclaimed, sending the operator after a reaper that never ran.
+func holdsNothing(rec *instanceRecord, j *jobs.Job) string {
+	if rec.JobID == "" {
+		op := &rec.Op
+		if op.Kind != opProvision {
+			op = nil
+			for i := range rec.Past {
+				if rec.Past[i].Kind == opProvision {
+					op = &rec.Past[i]
+				}
+			}
+		}
+		if op != nil && op.State == stateFailed && op.Description != "" {
+			return "its provision failed, so it never held resources: " + op.Description
+		}
+		return "its provision did not succeed, so it never held resources"
+	}
+	if why := gone(j); why != "" {
+		return why
+	}
+	return "it holds no resources"
+}
+
 // LastOperation is GET /v2/service_instances/:id/last_operation.
 func (b *osbBroker) LastOperation(ctx context.Context, instanceID string, d domain.PollDetails) (domain.LastOperation, error) {
 	rec, key, err := b.current(ctx, instanceID, true)
@@ -648,11 +670,7 @@ func (b *osbBroker) GetInstance(ctx context.Context, instanceID string, d domain
 		return spec, err
 	}
 	if j == nil || j.Status != jobs.StatusSuccess {
-		why := gone(j)
-		if why == "" {
-			why = "the instance holds no resources"
-		}
-		return spec, notFound("service instance %q: %s", instanceID, why)
+		return spec, notFound("service instance %q: %s", instanceID, holdsNothing(rec, j))
 	}
 	var ps any
 	if len(rec.Params) > 0 {
