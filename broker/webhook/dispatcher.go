@@ -624,6 +624,14 @@ func (d *Dispatcher) sendGroup(ctx context.Context, keys []string, failing *sync
 			continue
 		}
 		if !d.attempt(ctx, &dl) {
+			if ctx.Err() != nil {
+				// Stop cut the attempt short (attempt left dl as it
+				// was): the receiver did not fail it. Recorded, every
+				// restart would cost the deliveries under way an
+				// attempt, and one on its last attempt would be given
+				// up. The next start sends it again, same id.
+				return time.Time{}
+			}
 			failing.Store(dl.Subscriber, true)
 			if err := d.put(ctx, &dl, queuePrefix); err != nil {
 				d.c().Logger.Warn("recording a webhook attempt", zap.String("id", dl.ID), zap.Error(err))
@@ -642,12 +650,17 @@ func (d *Dispatcher) sendGroup(ctx context.Context, keys []string, failing *sync
 	return time.Time{}
 }
 
-// attempt sends dl once and updates it; it reports success.
+// attempt sends dl once and updates it; it reports success. An attempt
+// that ctx ended (Stop) leaves dl as it was.
 func (d *Dispatcher) attempt(ctx context.Context, dl *Delivery) bool {
 	c := d.c()
 	dl.Attempts++
 	now := c.Clock.Now()
 	status, err := d.send(ctx, dl)
+	if err != nil && ctx.Err() != nil {
+		dl.Attempts-- // the dispatcher is stopping: not an attempt (sendGroup)
+		return false
+	}
 	// The subscriber's URL may carry its token in the query, and
 	// net/http's *url.Error (or a peer URL refusal) prints the URL whole:
 	// the last error is listed and logged without it.
