@@ -58,7 +58,10 @@ func (api *AdminAPI) serveCatalog(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	q := r.URL.Query()
-	providers := listParam(q, "provider")
+	providers, err := listParam(q, "provider")
+	if err != nil {
+		return err
+	}
 	kind, err := kindParam(q)
 	if err != nil {
 		return err

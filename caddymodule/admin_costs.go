@@ -107,6 +107,11 @@ func (api *AdminAPI) serveCosts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if q.Has("since") && q.Get("since") == "" {
+		// ?since= without a value is a window left unset, not "from
+		// the start".
+		return adminError(http.StatusBadRequest, "since: no value (leave the parameter out for every cost since the start)")
+	}
 	limit, after, err := pageParams(q, costsPageSize, jobs.MaxPageSize)
 	if err != nil {
 		return err
@@ -116,7 +121,10 @@ func (api *AdminAPI) serveCosts(w http.ResponseWriter, r *http.Request) error {
 	// there is that provider's: with ?provider=, the page reads the jobs
 	// of every provider and reports each one's part at those providers
 	// (the filter takes a list, as the catalogue's does).
-	providers := listParam(q, "provider")
+	providers, err := listParam(q, "provider")
+	if err != nil {
+		return err
+	}
 	owner, err := oneParam(q, "owner") // the job index matches one owner
 	if err != nil {
 		return err

@@ -133,7 +133,12 @@ func setTime(el *etree.Element, name string, t time.Time) {
 	}
 }
 
-func listParam(q url.Values, name string) []string {
+// listParam reads a filter that takes a list of values (nil when
+// absent). A filter given without a value (?owner=, ?state=,) is answered
+// 400: it is a script's variable left empty, and taken for no filter at
+// all it would answer for everyone (every user's jobs, or their costs
+// under the empty name).
+func listParam(q url.Values, name string) ([]string, error) {
 	var out []string
 	for _, v := range q[name] {
 		for _, s := range strings.Split(v, ",") {
@@ -142,7 +147,10 @@ func listParam(q url.Values, name string) []string {
 			}
 		}
 	}
-	return out
+	if q.Has(name) && len(out) == 0 {
+		return nil, adminError(http.StatusBadRequest, "%s: no value (leave the parameter out for no filter)", name)
+	}
+	return out, nil
 }
 
 // oneParam reads a filter that takes one value ("" when absent). Given
@@ -151,7 +159,10 @@ func listParam(q url.Values, name string) []string {
 // match the value "a,b", which is nobody, or only the first one, and the
 // operator would take the empty or partial listing for the answer.
 func oneParam(q url.Values, name string) (string, error) {
-	vs := listParam(q, name)
+	vs, err := listParam(q, name)
+	if err != nil {
+		return "", err
+	}
 	switch len(vs) {
 	case 0:
 		return "", nil

@@ -93,7 +93,10 @@ func (api *AdminAPI) serveJobs(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
-	states := listParam(q, "state")
+	states, err := listParam(q, "state")
+	if err != nil {
+		return err
+	}
 	for _, s := range states {
 		if !slices.Contains(jobStates, jobs.Status(s)) {
 			return adminError(http.StatusBadRequest, "state %q: want pending, provisioning, success, failed, expired or removed", s)

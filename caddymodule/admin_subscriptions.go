@@ -33,7 +33,14 @@ func (api *AdminAPI) serveSubscriptions(w http.ResponseWriter, r *http.Request) 
 		return err
 	}
 	q := r.URL.Query()
-	providers, states := listParam(q, "provider"), listParam(q, "state")
+	providers, err := listParam(q, "provider")
+	if err != nil {
+		return err
+	}
+	states, err := listParam(q, "state")
+	if err != nil {
+		return err
+	}
 	for _, s := range states {
 		if !slices.Contains(subscriptionStates, s) {
 			return adminError(http.StatusBadRequest, "state %q: want creating, active, retrying, lapsed, removing or paused", s)

@@ -60,7 +60,14 @@ func (api *AdminAPI) serveWebhooks(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	q := r.URL.Query()
-	states, jobsWanted, subs := listParam(q, "state"), listParam(q, "job"), listParam(q, "subscriber")
+	var filters [3][]string
+	for i, name := range []string{"state", "job", "subscriber"} {
+		var err error
+		if filters[i], err = listParam(q, name); err != nil {
+			return err
+		}
+	}
+	states, jobsWanted, subs := filters[0], filters[1], filters[2]
 	for _, s := range states {
 		if !slices.Contains(webhookStates, s) {
 			return adminError(http.StatusBadRequest, "state %q: want pending, delivered or failed", s)
