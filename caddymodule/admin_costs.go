@@ -266,17 +266,22 @@ func writeCostsCSV(w io.Writer, out adminCosts) error {
 // unescaped to a space, so the offset of a time east of UTC
 // (2026-12-01T00:00:00+01:00, not written %2B01:00) arrives as " 01:00":
 // a space where the offset's sign goes is read as the "+" it was.
+//
+// A time after now is answered 400: the window would be empty, and the
+// report's total of 0 would read as nothing spent.
 func costsSince(v string, now time.Time) (time.Time, error) {
 	if v == "" {
 		return time.Time{}, nil
 	}
-	if t, err := time.Parse(time.RFC3339, v); err == nil {
-		return t, nil
+	t, err := time.Parse(time.RFC3339, v)
+	if i := strings.LastIndexByte(v, ' '); err != nil && i > 0 && strings.Count(v, " ") == 1 && strings.Contains(v[:i], "T") {
+		t, err = time.Parse(time.RFC3339, v[:i]+"+"+v[i+1:])
 	}
-	if i := strings.LastIndexByte(v, ' '); i > 0 && strings.Count(v, " ") == 1 && strings.Contains(v[:i], "T") {
-		if t, err := time.Parse(time.RFC3339, v[:i]+"+"+v[i+1:]); err == nil {
-			return t, nil
+	if err == nil {
+		if t.After(now) {
+			return time.Time{}, adminError(http.StatusBadRequest, "since %q: after now (%s): the window would be empty", v, now.UTC().Format(time.RFC3339))
 		}
+		return t, nil
 	}
 	if d, err := time.ParseDuration(v); err == nil && d > 0 {
 		return now.Add(-d), nil

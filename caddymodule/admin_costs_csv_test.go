@@ -87,3 +87,19 @@ func TestCostsSinceOffsetEastOfUTC(t *testing.T) {
 		}
 	}
 }
+
+// TestCostsSinceInTheFuture: a since after now (a mistyped year,
+// 2062-12-01) made the window [since, until) empty, and /csb/costs
+// answered 200 with a total of 0 and no jobs: nothing spent, as far as
+// the report's reader could tell. It is answered 400.
+func TestCostsSinceInTheFuture(t *testing.T) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	for _, raw := range []string{"2062-12-01T00:00:00Z", now.Add(time.Second).Format(time.RFC3339)} {
+		if got, err := costsSince(raw, now); adminStatus(err) != http.StatusBadRequest {
+			t.Errorf("since=%s: %v %v, want 400", raw, got, err)
+		}
+	}
+	if got, err := costsSince(now.Format(time.RFC3339), now); err != nil || !got.Equal(now) {
+		t.Errorf("since=now: %v %v", got, err)
+	}
+}
