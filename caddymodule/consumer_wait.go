@@ -21,7 +21,10 @@ package caddymodule
 // returns in its Csb-Callback-Secret header (only there: keep it). The
 // URL must be allowed by events { allowed_hosts } (default any host) and
 // resolve to public addresses unless events { allow_private }: otherwise
-// the create is answered 400 and nothing is created.
+// the create is answered 400 and nothing is created. A retry of the
+// create with the same Idempotency-Key and Csb-Callback (and no
+// Csb-Callback-Secret) is answered with the job of the first and, in
+// Csb-Callback-Secret, the secret made for it.
 
 import (
 	"context"
@@ -165,8 +168,22 @@ func (c *consumerCall) callback() ([]string, func(*jobs.Result), error) {
 			}
 			return
 		}
-		if err := ev.disp.Unregister(context.WithoutCancel(c.r.Context()), id); err != nil {
+		ctx := context.WithoutCancel(c.r.Context())
+		if err := ev.disp.Unregister(ctx, id); err != nil {
 			c.h.logger.Warn("dropping an unused callback", zap.Error(err))
+		}
+		// An idempotent retry is answered with the first create's job,
+		// whose callback was registered then: a consumer retries because
+		// the first answer, the only one with the secret the broker made,
+		// was lost. It gets that callback's secret again when it names
+		// the same callback.
+		if generated && res != nil && res.Job != nil && res.Job.Owner == c.owner {
+			for _, sid := range res.Job.Events.Subscribers {
+				if s, err := ev.disp.Lookup(ctx, sid); err == nil && s.Owner == c.owner && s.URL == u.String() {
+					c.w.Header().Set(headerCallbackSecret, s.Secret)
+					break
+				}
+			}
 		}
 	}
 	return []string{id}, done, nil

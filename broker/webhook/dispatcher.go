@@ -306,6 +306,15 @@ func (d *Dispatcher) Close(ctx context.Context, id string) error {
 	return d.store.Store(ctx, subPrefix+id, b)
 }
 
+// Lookup returns the subscriber id: an operator's, else a consumer's
+// stored one (store.ErrNotExist when there is none).
+func (d *Dispatcher) Lookup(ctx context.Context, id string) (*Subscriber, error) {
+	if !ValidID(id) {
+		return nil, store.ErrNotExist
+	}
+	return d.subscriber(ctx, id)
+}
+
 // subscriber returns the subscriber id: an operator's, else a stored one.
 func (d *Dispatcher) subscriber(ctx context.Context, id string) (*Subscriber, error) {
 	if s, ok := d.c().Subscriber(id); ok {
