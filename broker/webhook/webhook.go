@@ -22,7 +22,11 @@
 // A receiver refuses a delivery whose timestamp is further than a
 // tolerance from its own clock (DefaultTolerance, 5 minutes) and one
 // whose id it has already accepted within that window (Verifier keeps
-// them), so a captured delivery cannot be played again.
+// them), so a captured delivery cannot be played again. It answers such
+// a repeat (ErrReplay, which Verifier returns only for a valid signature)
+// with a 2xx and does not handle it again: the broker sends a delivery
+// again, same id, when it did not get the answer to it (a timeout, a
+// restart), and a refusal would have it retried until given up.
 //
 // # Delivery
 //
