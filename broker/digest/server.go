@@ -244,8 +244,15 @@ type Request struct {
 	// Method is the request method.
 	Method string
 	// URI is the request-target exactly as received (RequestURI), which
-	// the credentials' uri parameter must match.
+	// the credentials' uri parameter must designate.
 	URI string
+	// Scheme ("http" or "https") and Host (the Host header field or
+	// :authority, as received) say which resource an origin-form URI
+	// names, so that a uri parameter in absolute form
+	// ("http://host/path"), which some clients send, can be matched
+	// against it. Left empty, only the request-target's own spelling is
+	// accepted.
+	Scheme, Host string
 	// Authorization is the Authorization header field value, "" if absent.
 	Authorization string
 	// Client is the client's IP address, without a port, for the
@@ -337,7 +344,7 @@ func (s *Server) Authenticate(r Request) Result {
 		res.Err = malformed("nc must be 8 hex digits other than 00000000, with a cnonce")
 		return res
 	}
-	if !uriMatches(c.uri, r.URI) {
+	if !uriMatches(c.uri, &r) {
 		res.Err = ErrURI
 		return res
 	}
@@ -548,14 +555,74 @@ func equalHexFold(expected []byte, given string) bool {
 	return subtle.ConstantTimeByteEq(diff, 0) == 1
 }
 
-// uriMatches reports whether the credentials' uri parameter is the
-// request target. RFC 7616 section 3.4.6 has the server "assure that the
-// resource designated by the uri parameter is the same as the resource
-// specified in the Request-Line"; the only spelling a client has reason to
-// send is the request-target itself (RFC 2617 section 3.2.2.5: it "MUST
-// agree with the Request-URI"), so it must be that string, byte for byte.
-// The RFC suggests 400 for a mismatch; Authenticate refuses it like any
-// other bad credentials (401 with a fresh challenge).
-func uriMatches(param, target string) bool {
-	return param == target
+// uriMatches reports whether the credentials' uri parameter designates
+// the resource of the request-target, as RFC 7616 section 3.4.6 has the
+// server "assure that the resource designated by the uri parameter is
+// the same as the resource specified in the Request-Line". The usual case
+// is the request-target itself, byte for byte. Some clients (Jetty's
+// before 9.4.9, okhttp-digest, Node's request) send the absolute URI
+// ("http://host/path?query") for an origin-form request-target, and a
+// request-target may itself be in absolute form (RFC 9112 section 3.2.2):
+// then the scheme, the authority (host without case, a default port
+// written or not) and the path and query, byte for byte, must all be the
+// request's. The RFC suggests 400 for a mismatch; Authenticate refuses it
+// like any other bad credentials (401 with a fresh challenge).
+func uriMatches(param string, r *Request) bool {
+	if param == r.URI {
+		return true
+	}
+	tScheme, tAuth, tPath, ok := splitAbsoluteURI(r.URI)
+	if !ok {
+		tScheme, tAuth, tPath = strings.ToLower(r.Scheme), r.Host, r.URI
+	}
+	pScheme, pAuth, pPath, ok := splitAbsoluteURI(param)
+	if !ok {
+		// An origin-form uri for an absolute-form request-target: the
+		// request-target's authority is the request's host (RFC 9112
+		// section 3.2.2).
+		return param == tPath
+	}
+	if tScheme == "" || tAuth == "" || pScheme != tScheme || pPath != tPath {
+		return false
+	}
+	return normalAuthority(pAuth, pScheme) == normalAuthority(tAuth, tScheme)
+}
+
+// splitAbsoluteURI splits an http or https URI in absolute form into its
+// scheme (lower case), authority and origin-form rest (path and query,
+// "/" for an empty path). ok is false for anything else: another form or
+// scheme, user information, a fragment.
+func splitAbsoluteURI(s string) (scheme, authority, rest string, ok bool) {
+	switch {
+	case len(s) > len("http://") && strings.EqualFold(s[:len("http://")], "http://"):
+		scheme, s = "http", s[len("http://"):]
+	case len(s) > len("https://") && strings.EqualFold(s[:len("https://")], "https://"):
+		scheme, s = "https", s[len("https://"):]
+	default:
+		return "", "", "", false
+	}
+	end := strings.IndexAny(s, "/?")
+	if end < 0 {
+		end = len(s)
+	}
+	authority, rest = s[:end], s[end:]
+	if authority == "" || strings.ContainsAny(authority, "@#") || strings.IndexByte(rest, '#') >= 0 {
+		return "", "", "", false
+	}
+	if rest == "" || rest[0] == '?' {
+		rest = "/" + rest
+	}
+	return scheme, authority, rest, true
+}
+
+// normalAuthority returns an authority in lower case, without the
+// scheme's default port.
+func normalAuthority(a, scheme string) string {
+	a = strings.ToLower(a)
+	def := ":80"
+	if scheme == "https" {
+		def = ":443"
+	}
+	a = strings.TrimSuffix(a, def)
+	return strings.TrimSuffix(a, ":") // an empty port is the default one too
 }

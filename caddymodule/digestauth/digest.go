@@ -56,12 +56,13 @@ var digestPool = caddy.NewUsagePool()
 // which handle_errors can handle.
 //
 // Every kind of bad credentials (a malformed Authorization header, another
-// realm, a uri parameter that is not the request target, an algorithm or
-// qop not offered, a replayed nonce count, an expired nonce) gets a 401
-// with fresh challenges, never a 500; an expired nonce or one no longer
-// usable gets stale=true when the response was otherwise correct, so the
-// client retries without asking its user again. The reason is logged at
-// debug level; no password, HA1 or response value is ever logged.
+// realm, a uri parameter naming another resource than the
+// request-target, an algorithm or qop not offered, a replayed nonce
+// count, an expired nonce) gets a 401 with fresh challenges, never a
+// 500; an expired nonce or one no longer usable gets stale=true when the
+// response was otherwise correct, so the client retries without asking
+// its user again. The reason is logged at debug level; no password, HA1
+// or response value is ever logged.
 //
 // Credentials are HA1 values (hex H(user:realm:password)) per hash
 // function, never plaintext passwords. "caddy digest-hash" prints them.
@@ -512,8 +513,13 @@ func (d *HTTPDigestAuth) Authenticate(w http.ResponseWriter, r *http.Request) (c
 	req := digest.Request{
 		Method:        method,
 		URI:           target,
+		Scheme:        "http",
+		Host:          r.Host,
 		Authorization: r.Header.Get("Authorization"),
 		Client:        clientIP(r),
+	}
+	if r.TLS != nil {
+		req.Scheme = "https"
 	}
 	if d.authInt {
 		// Only qop=auth-int reads the body; the closure is not made for
