@@ -289,8 +289,9 @@ type Result struct {
 	// half its lifetime.
 	AuthenticationInfo string
 
-	// vouch is, for a Stale result, the user whose correct response it
-	// answers: ChallengesFor vouches the new nonce for that user.
+	// vouch is, for a Stale result, the account (name and HA1s, see
+	// Users) whose correct response it answers: ChallengesFor vouches the
+	// new nonce for that account.
 	vouch string
 }
 
@@ -386,9 +387,10 @@ func (s *Server) Authenticate(r Request) Result {
 		name, known = c.username, true
 	}
 	ha1 := s.dummy[alg.Base()]
+	var account string // the identity proofs are bound to (Users)
 	if known {
-		if h, ok := s.cfg.Users.Lookup(name, alg); ok {
-			ha1 = h
+		if h, a, ok := s.cfg.Users.lookupAccount(name, alg); ok {
+			ha1, account = h, a
 		} else {
 			known = false
 		}
@@ -409,7 +411,11 @@ func (s *Server) Authenticate(r Request) Result {
 			// and the address's backoff (see Throttle). The proof is
 			// looked up for unknown names too, which never pass, so that
 			// the time taken does not tell which names exist.
-			pass := (err == ErrUserThrottled || err == ErrClientThrottled) && s.proven(&id, user)
+			proof := account
+			if !known {
+				proof = user
+			}
+			pass := (err == ErrUserThrottled || err == ErrClientThrottled) && s.proven(&id, proof)
 			if !pass || !known || !t.nonceClean(keys, now) {
 				res.Err, res.RetryAfter = err, wait
 				return res
@@ -455,29 +461,33 @@ func (s *Server) Authenticate(r Request) Result {
 	// the new challenge's nonce is vouched for the user (ChallengesFor).
 	expires := issued.Add(s.cfg.NonceLifetime)
 	if now.After(expires) || issued.After(now.Add(clockSkew)) {
-		res.Err, res.Stale, res.vouch = ErrNonceExpired, true, name
+		res.Err, res.Stale, res.vouch = ErrNonceExpired, true, account
 		return res
 	}
-	switch s.cfg.Replay.CheckFor(id, expires, nc, now, name) {
+	switch s.cfg.Replay.CheckFor(id, expires, nc, now, account) {
 	case Accepted:
 	case Replayed:
 		res.Err = ErrReplay
 		return res
 	default: // TooOld, Forgotten
-		res.Err, res.Stale, res.vouch = ErrNonceUnusable, true, name
+		res.Err, res.Stale, res.vouch = ErrNonceUnusable, true, account
 		return res
 	}
 
 	res.OK, res.Username, res.Err = true, name, nil
-	res.AuthenticationInfo = s.authenticationInfo(&in, name, now.Sub(issued) > s.cfg.NonceLifetime/2)
+	res.AuthenticationInfo = s.authenticationInfo(&in, account, now.Sub(issued) > s.cfg.NonceLifetime/2)
 	return res
 }
 
 // proven reports whether nonce id shows that its holder sent a correct
-// response for user before: the nonce authenticated user, or the server
-// vouched it for user after such a response.
-func (s *Server) proven(id *NonceID, user string) bool {
-	return s.cfg.Nonces.VouchedFor(id, user) || s.cfg.Replay.Authenticated(id, user)
+// response for account before: the nonce authenticated account, or the
+// server vouched it for account after such a response. Proofs are bound
+// to the account (the name and its HA1s), not to the name alone: the
+// providers of one realm and nonce key share nonces and the replay cache,
+// and another provider's user of the same name must not pass this one's
+// backoff.
+func (s *Server) proven(id *NonceID, account string) bool {
+	return s.cfg.Nonces.VouchedFor(id, account) || s.cfg.Replay.Authenticated(id, account)
 }
 
 // throttleUser is the name the throttle counts failures under: the user
@@ -495,8 +505,8 @@ func throttleUser(name, sent string) string {
 // auth-int request it would also cover the response body, which a handler
 // in front of the body cannot know, so the server answers with qop=auth,
 // as the RFC allows ("SHOULD use the same value"). The nextnonce, sent
-// when renew is set, is vouched for user (see Throttle).
-func (s *Server) authenticationInfo(in *Input, user string, renew bool) string {
+// when renew is set, is vouched for account (see Throttle).
+func (s *Server) authenticationInfo(in *Input, account string, renew bool) string {
 	in.QOP, in.BodyHash = QOPAuth, ""
 	var buf [512]byte
 	b := append(buf[:0], "rspauth=\""...)
@@ -507,7 +517,7 @@ func (s *Server) authenticationInfo(in *Input, user string, renew bool) string {
 	b = appendQuoted(b, in.Cnonce)
 	if renew {
 		b = append(b, `, nextnonce="`...)
-		b = append(b, s.cfg.Nonces.IssueFor(s.cfg.Clock.Now(), user)...)
+		b = append(b, s.cfg.Nonces.IssueFor(s.cfg.Clock.Now(), account)...)
 		b = append(b, '"')
 	}
 	return string(b)

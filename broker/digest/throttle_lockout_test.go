@@ -239,7 +239,7 @@ func TestThrottleProofIsPerUser(t *testing.T) {
 	nonces := f.srv.cfg.Nonces
 	for name, nonce := range map[string]string{
 		"authenticated J\u00e4s\u00f8n": jason.nonce,
-		"vouched for J\u00e4s\u00f8n":   nonces.IssueFor(now, "J\u00e4s\u00f8n Doe"),
+		"vouched for J\u00e4s\u00f8n":   nonces.IssueFor(now, f.account("J\u00e4s\u00f8n Doe")),
 		"vouched for alicE":             nonces.IssueFor(now, "alicE"),
 		"plain":                         nonces.Issue(now),
 	} {
@@ -250,7 +250,7 @@ func TestThrottleProofIsPerUser(t *testing.T) {
 		}
 	}
 	c := f.base(t, SHA256)
-	c.nonce = nonces.IssueFor(now, "alice")
+	c.nonce = nonces.IssueFor(now, f.account("alice"))
 	if res := f.authFrom(c, "192.0.2.20"); !res.OK {
 		t.Fatalf("alice's right password on a nonce vouched for alice: %v", res.Err)
 	}

@@ -2,6 +2,8 @@ package digest
 
 import (
 	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"strings"
@@ -19,6 +21,13 @@ type Users struct {
 
 type userEntry struct {
 	ha1 [SHA512_256 + 1]string // by base algorithm
+	// account names the user together with its HA1 values: what a
+	// Server vouches nonces for and records as authenticated (see
+	// Throttle). The name alone is not enough: every provider with the
+	// same realm and nonce key shares nonces and the replay cache, and
+	// another provider's "alice" with another password must not be able
+	// to prove itself as this one.
+	account string
 }
 
 // NewUsers returns an empty user set for realm.
@@ -64,6 +73,7 @@ func (u *Users) Add(name string, alg Algorithm, ha1 string) error {
 		return fmt.Errorf("user %q: %s HA1 given twice", name, base)
 	}
 	e.ha1[base] = norm
+	e.account = accountID(name, &e.ha1)
 	idx := u.byHash[base]
 	if idx == nil {
 		idx = make(map[string]string)
@@ -81,6 +91,29 @@ func (u *Users) Lookup(name string, alg Algorithm) (string, bool) {
 	}
 	h := e.ha1[alg.Base()]
 	return h, h != ""
+}
+
+// lookupAccount is Lookup that also returns the user's account
+// identity (see userEntry.account).
+func (u *Users) lookupAccount(name string, alg Algorithm) (ha1, account string, ok bool) {
+	e := u.byName[name]
+	if e == nil {
+		return "", "", false
+	}
+	h := e.ha1[alg.Base()]
+	return h, e.account, h != ""
+}
+
+// accountID returns the name followed by a digest of its HA1 values, so
+// that it differs between two accounts of one name with different
+// passwords, without holding an HA1 itself.
+func accountID(name string, ha1 *[SHA512_256 + 1]string) string {
+	h := sha256.New()
+	for _, v := range ha1 {
+		h.Write([]byte(v))
+		h.Write([]byte{0})
+	}
+	return name + "\x00" + hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // LookupHash returns the user whose userhash under alg's hash function is
