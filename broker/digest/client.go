@@ -29,8 +29,9 @@ var ErrRspauth = errors.New("digest: server's rspauth does not match")
 // below its base). After the first challenge from an origin it reuses the
 // nonce for later requests with an increasing nonce count, so that a
 // steady stream of requests costs no extra round trips; it follows the
-// server's nextnonce, and retries once when told stale=true or when a
-// reused nonce is refused. It checks the rspauth of Authentication-Info
+// server's nextnonce, and retries once when told stale=true, when a
+// reused nonce is refused, or when a refusal of auth-int offers auth
+// alone (the body was too large for the server to check). It checks the rspauth of Authentication-Info
 // (mutual authentication) unless SkipRspauthCheck is set.
 //
 // It never answers a Basic challenge with the password: a server that
@@ -168,9 +169,12 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		// Retry when the 401 answered no credentials or a session from an
 		// earlier request (its nonce may have expired, or a restarted
 		// server may not know it); after a challenge taken in this call,
-		// retry only when the server says the nonce is stale: otherwise
-		// the credentials are wrong.
-		if retriedFresh && !chal.stale {
+		// retry only when the server says the nonce is stale, or when it
+		// no longer offers the auth-int just used but offers auth (the
+		// body was too large for it to check): otherwise the credentials
+		// are wrong.
+		intRefused := att != nil && att.in.QOP == QOPAuthInt && !chal.qopAuthInt && chal.qopAuth
+		if retriedFresh && !chal.stale && !intRefused {
 			return resp, nil
 		}
 		drain(resp)

@@ -64,8 +64,9 @@ type ServerConfig struct {
 	// A client presenting an expired nonce with a correct response is told
 	// stale=true and retries without asking the user again.
 	NonceLifetime time.Duration
-	// MaxAuthIntBody bounds the request body read for qop=auth-int.
-	// Default 1 MiB.
+	// MaxAuthIntBody bounds the request body read for qop=auth-int; a
+	// longer one is refused, and ChallengesFor then offers qop=auth
+	// alone. Default 1 MiB.
 	MaxAuthIntBody int64
 	// Nonces issues and checks nonces. Required.
 	Nonces *Nonces
@@ -91,7 +92,11 @@ type Server struct {
 	qopAuthInt bool
 	dummy      [SHA512_256 + 1]string // HA1 used for unknown users
 	challenge  []string               // per algorithm: everything before the nonce
-	opaque     string
+	// challengeAuth is challenge with qop="auth" alone, when auth-int is
+	// offered too: the answer to a request whose body is too large for
+	// auth-int (see ChallengesFor).
+	challengeAuth []string
+	opaque        string
 }
 
 // WithDefaults returns cfg with its unset fields set to their defaults:
@@ -174,21 +179,32 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if s.qopAuthInt {
 		qops = append(qops, QOPAuthInt)
 	}
-	for _, a := range cfg.Algorithms {
+	s.challenge = s.challengePrefixes(qops)
+	if s.qopAuth && s.qopAuthInt {
+		s.challengeAuth = s.challengePrefixes([]string{QOPAuth})
+	}
+	return s, nil
+}
+
+// challengePrefixes returns, per offered algorithm, the challenge up to
+// its nonce, offering qops.
+func (s *Server) challengePrefixes(qops []string) []string {
+	var out []string
+	for _, a := range s.cfg.Algorithms {
 		b := []byte("Digest realm=")
-		b = appendQuoted(b, cfg.Realm)
-		if len(cfg.Domain) > 0 {
+		b = appendQuoted(b, s.cfg.Realm)
+		if len(s.cfg.Domain) > 0 {
 			b = append(b, ", domain="...)
-			b = appendQuoted(b, strings.Join(cfg.Domain, " "))
+			b = appendQuoted(b, strings.Join(s.cfg.Domain, " "))
 		}
 		b = append(b, ", qop="...)
 		b = appendQuoted(b, strings.Join(qops, ","))
 		b = append(b, ", algorithm="...)
 		b = append(b, a.String()...)
 		b = append(b, ", nonce="...)
-		s.challenge = append(s.challenge, string(b))
+		out = append(out, string(b))
 	}
-	return s, nil
+	return out
 }
 
 // Realm returns the server's realm.
@@ -199,7 +215,7 @@ func (s *Server) Realm() string { return s.cfg.Realm }
 // nonce. stale marks them stale=true (RFC 7616 section 3.3). A 401
 // answering a refused Authenticate should carry ChallengesFor instead.
 func (s *Server) Challenges(stale bool) []string {
-	return s.challenges(stale, s.cfg.Nonces.Issue(s.cfg.Clock.Now()))
+	return s.challenges(s.challenge, stale, s.cfg.Nonces.Issue(s.cfg.Clock.Now()))
 }
 
 // ChallengesFor returns the challenges answering the refused Result res:
@@ -207,19 +223,27 @@ func (s *Server) Challenges(stale bool) []string {
 // response on a nonce that expired or can no longer be used) their nonce
 // is vouched for the user (Nonces.IssueFor). The client that sent it
 // knows the password, and with the vouched nonce it can still prove so
-// while its user or address is throttled (see Throttle).
+// while its user or address is throttled (see Throttle). And when res
+// refused qop=auth-int for a body longer than MaxAuthIntBody, they offer
+// qop=auth alone (if it is offered at all): the same challenge again
+// would tell the client nothing, and it would fail again.
 func (s *Server) ChallengesFor(res Result) []string {
 	now := s.cfg.Clock.Now()
 	if res.Stale && res.vouch != "" {
-		return s.challenges(true, s.cfg.Nonces.IssueFor(now, res.vouch))
+		return s.challenges(s.challenge, true, s.cfg.Nonces.IssueFor(now, res.vouch))
 	}
-	return s.challenges(res.Stale, s.cfg.Nonces.Issue(now))
+	prefixes := s.challenge
+	if res.bodyTooLarge && s.challengeAuth != nil {
+		prefixes = s.challengeAuth
+	}
+	return s.challenges(prefixes, res.Stale, s.cfg.Nonces.Issue(now))
 }
 
-// challenges returns the challenges with nonce.
-func (s *Server) challenges(stale bool, nonce string) []string {
-	out := make([]string, len(s.challenge))
-	for i, prefix := range s.challenge {
+// challenges returns the challenges with nonce, from prefixes (one per
+// algorithm).
+func (s *Server) challenges(prefixes []string, stale bool, nonce string) []string {
+	out := make([]string, len(prefixes))
+	for i, prefix := range prefixes {
 		var buf [512]byte
 		b := append(buf[:0], prefix...)
 		b = append(b, '"')
@@ -289,6 +313,11 @@ type Result struct {
 	// half its lifetime.
 	AuthenticationInfo string
 
+	// bodyTooLarge is set when qop=auth-int was refused for a request
+	// body longer than MaxAuthIntBody: ChallengesFor then offers qop=auth
+	// alone, so that the client can tell that its password was not the
+	// problem and retry with auth.
+	bodyTooLarge bool
 	// vouch is, for a Stale result, the account (name and HA1s, see
 	// Users) whose correct response it answers: ChallengesFor vouches the
 	// new nonce for that account.
@@ -433,6 +462,7 @@ func (s *Server) Authenticate(r Request) Result {
 		if r.Body != nil {
 			if body, err = r.Body(s.cfg.MaxAuthIntBody); err != nil {
 				res.Err = fmt.Errorf("%w: %v", ErrBody, err)
+				res.bodyTooLarge = errors.Is(err, ErrBodyTooLarge)
 				return res
 			}
 		}

@@ -149,7 +149,10 @@ type HTTPDigestAuth struct {
 	MaxNonces int `json:"max_nonces,omitempty"`
 
 	// AuthIntMaxBody bounds, in bytes, the request body read to check a
-	// qop=auth-int digest; longer bodies are refused (401). Default 1 MiB.
+	// qop=auth-int digest. Credentials with qop=auth-int for a longer body
+	// are refused with a 401 whose challenges offer qop=auth alone (when
+	// auth is offered), so that the client retries with auth. Default
+	// 1 MiB.
 	AuthIntMaxBody int64 `json:"auth_int_max_body,omitempty"`
 
 	// Accounts are the users and their HA1 values.
