@@ -68,8 +68,8 @@ type ThrottleConfig struct {
 	// At least MaxBackoff. Default 15m.
 	ForgetAfter time.Duration
 	// MaxTracked bounds the user names, the client addresses and the
-	// nonces tracked, each: beyond it, the one whose last failure is the
-	// oldest is forgotten. Default 65536.
+	// nonces tracked, each: beyond it, one with few failures whose last
+	// failure is among the oldest is forgotten. Default 65536.
 	MaxTracked int
 }
 
@@ -154,7 +154,8 @@ func (c ThrottleConfig) Validate() error {
 //
 // Memory is bounded: each of the three tables holds at most MaxTracked
 // entries of fixed size (names and addresses are kept as 64-bit keyed
-// hashes), evicting the entry whose last failure is the oldest. A guesser
+// hashes), evicting, of the entries whose last failure is the oldest, the
+// one with the fewest failures (see failShard.victim). A guesser
 // rotating user names fills only the user table, while its own address
 // stays tracked (it fails most recently).
 //
@@ -402,7 +403,7 @@ func (tab *failTable) fail(key uint64, now int64, cfg *ThrottleConfig, free int,
 			tab.remove(s, s.tail)
 		}
 		for len(s.m) >= s.max && s.tail != nil {
-			tab.remove(s, s.tail)
+			tab.remove(s, s.victim())
 		}
 		e = &failEntry{key: key}
 		s.m[key] = e
@@ -424,6 +425,28 @@ func (tab *failTable) fail(key uint64, now int64, cfg *ThrottleConfig, free int,
 		}
 	}
 	s.pushFront(e)
+}
+
+// evictScan is how many of a full shard's least recently failed entries
+// victim looks at.
+const evictScan = 16
+
+// victim returns the entry to forget to make room in a full shard: of
+// the evictScan whose last failure is the oldest, the one with the
+// fewest failures (the oldest of those). Evicting the oldest alone would
+// let a guesser with many addresses (an IPv6 /48 holds 65536 /64s) wipe
+// a user's count, and its backoff, by failing once for each of enough
+// new names, and then guess again; its own names, with one failure each,
+// now go first, and a user's count goes only once the oldest entries
+// around it have as many failures.
+func (s *failShard) victim() *failEntry {
+	v := s.tail
+	for e, i := s.tail, 0; e != nil && i < evictScan; e, i = e.prev, i+1 {
+		if e.fails < v.fails {
+			v = e
+		}
+	}
+	return v
 }
 
 func (tab *failTable) remove(s *failShard, e *failEntry) {

@@ -267,3 +267,23 @@ func TestThrottleConfigValidate(t *testing.T) {
 		t.Fatalf("defaults %+v", c)
 	}
 }
+
+// TestThrottleFloodKeepsUserCount: the tables are bounded, so a new entry
+// evicts an old one. A guesser with many addresses (an IPv6 /48 holds
+// 65536 /64s) that fails once for each of many new names used to evict
+// alice's entry, the oldest, and with it her count and backoff: then it
+// had her whole allowance again, as often as it flushed the table. Names
+// with one failure are now evicted before her.
+func TestThrottleFloodKeepsUserCount(t *testing.T) {
+	f, th := newThrottled(t, ThrottleConfig{MaxTracked: 64, Backoff: time.Hour})
+	throttleAlice(t, f, th)
+	for i := 0; i < 500; i++ {
+		f.guess(t, fmt.Sprintf("flood-%d", i), fmt.Sprintf("2001:db8:0:%x::1", i), i)
+	}
+	if users, _, _ := th.Len(); users > 64 {
+		t.Fatalf("%d users tracked, at most 64", users)
+	}
+	if res := f.authFrom(f.base(t, SHA256), "192.0.2.99"); !errors.Is(res.Err, ErrUserThrottled) {
+		t.Fatalf("alice after a flood of new names: %v, want ErrUserThrottled", res.Err)
+	}
+}

@@ -248,8 +248,10 @@ type DigestThrottle struct {
 	ForgetAfter caddy.Duration `json:"forget_after,omitempty"`
 
 	// MaxTracked bounds the user names, the addresses and the nonces
-	// tracked (each; about 64 bytes an entry): beyond it, the one whose
-	// last failure is the oldest is forgotten. Default 65536.
+	// tracked (each; about 64 bytes an entry): beyond it, one with few
+	// failures whose last failure is among the oldest is forgotten, so
+	// that failing once for each of many new names does not wipe the
+	// count of a user under attack. Default 65536.
 	MaxTracked int `json:"max_tracked,omitempty"`
 }
 
