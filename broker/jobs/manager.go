@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"reflect"
 	"slices"
 	"strings"
@@ -967,6 +968,19 @@ func (m *Manager) leaseSeconds(asked time.Duration) uint64 {
 	return uint64(l / time.Second)
 }
 
+// keptLease is the lease (seconds) granted anew to a job that asks for no
+// length (a renewal, a copy or a move without Csb-Lease): its recorded
+// one, bounded as a create's is by the current [LeaseMin, LeaseMax]. The
+// bounds may have changed since it was granted (a config reload), and a
+// renewal must not outlast the maximum a create is granted now.
+func (m *Manager) keptLease(secs uint64) uint64 {
+	d := time.Duration(math.MaxInt64) // a record beyond the longest duration
+	if secs <= uint64(math.MaxInt64/int64(time.Second)) {
+		d = time.Duration(secs) * time.Second
+	}
+	return m.leaseSeconds(d)
+}
+
 func hashRequest(r *csbmsg.ServiceRequest) string {
 	b, _ := json.Marshal(r)
 	s := sha256.Sum256(b)
@@ -1005,7 +1019,7 @@ func (m *Manager) Copy(ctx context.Context, owner, id string, opt CreateOptions)
 		Request:      src.Request,
 		Plan:         planOf(d, m.c().MaxAttempts),
 		Decision:     d.Summary(),
-		LeaseSeconds: src.LeaseSeconds,
+		LeaseSeconds: m.keptLease(src.LeaseSeconds),
 		CopiedFrom:   src.ID,
 		Created:      now,
 		Reason:       fmt.Sprintf("copy of job %s accepted: %s", src.ID, d.Summary()),
@@ -1064,7 +1078,7 @@ func (m *Manager) Move(ctx context.Context, owner, id string, opt CreateOptions)
 	// The move grants the job a new lease at its new provider: the one
 	// asked for (Csb-Lease, bounded as a create's is), else one as long
 	// as the job's.
-	lease := j.LeaseSeconds
+	lease := m.keptLease(j.LeaseSeconds)
 	if opt.Lease > 0 {
 		lease = m.leaseSeconds(opt.Lease)
 	}
@@ -1171,6 +1185,8 @@ func (m *Manager) UpdateIf(ctx context.Context, owner, id string, rev uint64, re
 	stored := j.LeaseSeconds
 	if lease > 0 {
 		j.LeaseSeconds = m.leaseSeconds(lease)
+	} else {
+		j.LeaseSeconds = m.keptLease(j.LeaseSeconds)
 	}
 	// A refusal leaves the job as it is stored.
 	refused := func(r *Result) *Result {

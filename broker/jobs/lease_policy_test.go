@@ -1,0 +1,72 @@
+package jobs_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/broker/jobs"
+	"github.com/caddy-csb/caddy-csb/broker/jobs/jobstest"
+)
+
+// TestRenewalBoundByCurrentLeaseMax: the operator lowers lease_max (a
+// config reload) below the lease a job was granted. A renewal that asks
+// for no length (an empty PUT) renewed the job for its old lease, beyond
+// the maximum a create is now granted; it gets the maximum, as a create
+// would.
+func TestRenewalBoundByCurrentLeaseMax(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, []string{"a"}, func(c *jobs.Config) { c.LeaseMax = 720 * time.Hour })
+	r, err := e.m.Create(ctx, "alice", jobstest.VMRequest(1, 1), jobs.CreateOptions{Lease: 700 * time.Hour})
+	if err != nil || r.Job == nil || r.Job.LeaseSeconds != uint64(700*time.Hour/time.Second) {
+		t.Fatalf("create: %v %+v", err, r)
+	}
+	cfg := e.m.Config()
+	cfg.LeaseMax = 2 * time.Hour
+	if err := e.m.SetTunables(cfg); err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.m.Update(ctx, "alice", r.Job.ID, &csbmsg.ServiceRequest{}, 0)
+	if err != nil || res.Status != csbmsg.StatusOK {
+		t.Fatalf("renew: %v %+v", err, res)
+	}
+	if got := res.Job.Expires.Sub(e.clock.Now()); got != 2*time.Hour {
+		t.Fatalf("renewed for %v, want lease_max 2h", got)
+	}
+	if got := res.Job.ExpiresIn(e.clock.Now()); got != 7200 {
+		t.Fatalf("<expires> %d, want 7200", got)
+	}
+}
+
+// TestCopyAndMoveBoundByCurrentLeaseMax: a copy or a move that asks for
+// no lease length is granted one as long as the job's, bounded by the
+// current lease_max as a create's is.
+func TestCopyAndMoveBoundByCurrentLeaseMax(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, []string{"a", "b"}, func(c *jobs.Config) { c.LeaseMax = 720 * time.Hour })
+	r, err := e.m.Create(ctx, "alice", jobstest.VMRequest(1, 1), jobs.CreateOptions{Lease: 700 * time.Hour})
+	if err != nil || r.Job == nil {
+		t.Fatalf("create: %v %+v", err, r)
+	}
+	cfg := e.m.Config()
+	cfg.LeaseMax = 2 * time.Hour
+	if err := e.m.SetTunables(cfg); err != nil {
+		t.Fatal(err)
+	}
+	want := uint64(2 * time.Hour / time.Second)
+	c, err := e.m.Copy(ctx, "alice", r.Job.ID, jobs.CreateOptions{})
+	if err != nil || c.Job == nil {
+		t.Fatalf("copy: %v %+v", err, c)
+	}
+	if c.Job.LeaseSeconds != want {
+		t.Fatalf("copy granted %d s, want lease_max %d s", c.Job.LeaseSeconds, want)
+	}
+	mv, err := e.m.Move(ctx, "alice", r.Job.ID, jobs.CreateOptions{})
+	if err != nil || mv.Status != csbmsg.StatusOK || mv.Job == nil {
+		t.Fatalf("move: %v %+v", err, mv)
+	}
+	if mv.Job.LeaseSeconds != want {
+		t.Fatalf("move granted %d s, want lease_max %d s", mv.Job.LeaseSeconds, want)
+	}
+}
