@@ -27,6 +27,7 @@ package jobs
 //   - the periodic check for vanished resources skips the provider.
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -147,11 +148,15 @@ func queuedDone(j *Job) string {
 }
 
 // renewHeld renews j's lease without calling its provider, held back
-// (why) (the caller holds the lock).
-func (m *Manager) renewHeld(j *Job, why string) *Result {
+// (why) (the caller holds the lock). A renewal not stored is an error, as
+// at an active provider: answered 200, the consumer would stop worrying
+// while the reaper reclaims the job at the old lease's end.
+func (m *Manager) renewHeld(ctx context.Context, j *Job, why string) (*Result, error) {
 	j.Expires = m.now().Add(time.Duration(j.LeaseSeconds) * time.Second)
 	j.Reason = fmt.Sprintf("lease renewed; %s, so the resource was not checked", why)
-	m.saveBackground(j)
+	if err := m.save(ctx, j); err != nil {
+		return nil, err
+	}
 	m.logState(j, j.Status, "job lease renewed")
-	return result(csbmsg.StatusOK, j, "lease renewed for %d s; no resource change; %s and was not contacted", j.LeaseSeconds, why)
+	return result(csbmsg.StatusOK, j, "lease renewed for %d s; no resource change; %s and was not contacted", j.LeaseSeconds, why), nil
 }

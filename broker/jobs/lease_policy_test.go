@@ -8,6 +8,7 @@ import (
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
 	"github.com/caddy-csb/caddy-csb/broker/jobs/jobstest"
+	"github.com/caddy-csb/caddy-csb/broker/store"
 )
 
 // TestRenewalBoundByCurrentLeaseMax: the operator lowers lease_max (a
@@ -68,5 +69,37 @@ func TestCopyAndMoveBoundByCurrentLeaseMax(t *testing.T) {
 	}
 	if mv.Job.LeaseSeconds != want {
 		t.Fatalf("move granted %d s, want lease_max %d s", mv.Job.LeaseSeconds, want)
+	}
+}
+
+// TestHeldRenewalNotRecordedIsNotAnsweredRenewed: a renewal of a job at
+// a deactivated provider renews the broker's lease without calling the
+// provider. When that lease could not be stored, the renewal was
+// answered 200 "lease renewed" all the same, and the reaper reclaimed
+// the job at the old lease's end: the consumer who renewed in time lost
+// the resource. It is an error now, as an unrecorded renewal is at an
+// active provider.
+func TestHeldRenewalNotRecordedIsNotAnsweredRenewed(t *testing.T) {
+	ctx := context.Background()
+	var s *failingKeys
+	e := newLifeEnv(t, func(c *jobs.Config) {
+		s = &failingKeys{Memory: c.Store.(*store.Memory), prefix: "csb/jobs/job/"}
+		c.Store = s
+	})
+	j := lifeJob(t, e)
+	deactivate(e, "a", csbmsg.ServiceDeactivated)
+	e.clock.Advance(50 * time.Minute)
+	s.failing.Store(true)
+	res, err := e.m.Update(ctx, "alice", j.ID, &csbmsg.ServiceRequest{}, 0)
+	s.failing.Store(false)
+	if err == nil && res.Status == csbmsg.StatusOK {
+		t.Fatalf("renewal answered %s %q although its lease was not stored", res.Status, res.Reason)
+	}
+	got, err := e.m.Inspect(ctx, j.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Expires.Equal(j.Expires) {
+		t.Fatalf("stored lease end %v, want the old one %v", got.Expires, j.Expires)
 	}
 }

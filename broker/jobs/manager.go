@@ -1212,7 +1212,7 @@ func (m *Manager) UpdateIf(ctx context.Context, owner, id string, rev uint64, re
 		}
 		defer unlockQuota()
 		if held {
-			return m.renewHeld(j, why), nil
+			return m.renewHeld(ctx, j, why)
 		}
 		j.Expires = m.now().Add(time.Duration(j.LeaseSeconds) * time.Second)
 		j.Reason = "lease renewed"
