@@ -215,6 +215,18 @@ type Orphan struct {
 	Due time.Time `json:"due,omitzero"`
 }
 
+// ReclaimRetry is when the reaper tries again the reclaim of a lease that
+// failed at its provider (a provider down): after one reap interval,
+// then twice as long after each failure, up to reclaimBackoffMax.
+type ReclaimRetry struct {
+	// Expires is the lease end whose reclaim failed.
+	Expires time.Time `json:"expires"`
+	// Failures counts its failed reclaims.
+	Failures int `json:"failures"`
+	// Next is when the reaper tries again.
+	Next time.Time `json:"next"`
+}
+
 // Job is one consumer job.
 type Job struct {
 	ID     string `json:"id"`
@@ -249,6 +261,10 @@ type Job struct {
 	// record is purged.
 	LeaseSeconds uint64    `json:"lease_seconds"`
 	Expires      time.Time `json:"expires,omitzero"`
+	// Reclaim is the retry schedule of a lease whose reclaim failed
+	// (reaper.go); it stands for the lease end it names only, so a
+	// renewal leaves nothing to clear.
+	Reclaim *ReclaimRetry `json:"reclaim,omitempty"`
 	// Checked is when the provider last confirmed that the job's resource
 	// exists (see check.go); zero when it was never asked.
 	Checked time.Time `json:"checked,omitzero"`

@@ -1388,6 +1388,9 @@ func (m *Manager) finishRemoval(ctx context.Context, j *Job, final Status) *Resu
 			j.Op = nil
 			before := j.Reason
 			j.Reason = fmt.Sprintf("%s failed at %s: %v", map[Status]string{StatusRemoved: "removal", StatusExpired: "lease reclaim"}[final], j.ProviderID, err)
+			if final == StatusExpired {
+				m.backOffReclaim(j)
+			}
 			m.saveBackground(j)
 			m.reclaimed(j, final, err)
 			// The reaper retries a failed reclaim on every pass: log the
@@ -1400,6 +1403,7 @@ func (m *Manager) finishRemoval(ctx context.Context, j *Job, final Status) *Resu
 		j.Resource.State = contract.StateGone
 	}
 	j.Op = nil
+	j.Reclaim = nil
 	j.Status = final
 	j.Expires = m.now().Add(m.c().Retain)
 	if final == StatusExpired {

@@ -317,6 +317,8 @@ func TestReclaimFailureRetried(t *testing.T) {
 	if st, _ := e.m.ReapOnce(ctx); st.Failures != 1 || st.Expired != 0 {
 		t.Fatalf("%+v", st)
 	}
+	// The retry waits one reap interval (TestReclaimFailureBacksOff).
+	e.clock.Advance(e.cfg.ReapInterval)
 	if st, _ := e.m.ReapOnce(ctx); st.Expired != 1 {
 		t.Fatalf("%+v", st)
 	}

@@ -41,6 +41,7 @@ type PassStats struct {
 	Dropped  int // lost creates' handles dropped after their last recheck (lostRechecks)
 	Failures int // reclaims or orphan removals that failed (retried next pass)
 	Deferred int // ended leases of volumes attached to live machines, left until detached
+	Waiting  int // ended leases whose failed reclaim waits for its next try (ReclaimRetry)
 }
 
 // ReapOnce runs one reaper pass: it reclaims ended leases, deletes records
@@ -152,6 +153,10 @@ func (m *Manager) ReapOnce(ctx context.Context) (PassStats, error) {
 			// treat it as abandoned provisioning.
 			continue
 		case j.Status == StatusSuccess && !j.Expires.IsZero() && !now.Before(j.Expires):
+			if !m.reclaimDue(j, now) {
+				st.Waiting++
+				break
+			}
 			switch m.reap(ctx, j.ID) {
 			case reapDone:
 				st.Expired++
@@ -256,7 +261,8 @@ func (m *Manager) reap(ctx context.Context, id string) reapOutcome {
 	// Busy (an update may be renewing it), or renewed, removed or reaped
 	// meanwhile: skipped.
 	j, unlock := m.lockedFresh(ctx, id, func(j *Job) bool {
-		return j.Status == StatusSuccess && j.Op == nil && !m.now().Before(j.Expires)
+		now := m.now()
+		return j.Status == StatusSuccess && j.Op == nil && !now.Before(j.Expires) && m.reclaimDue(j, now)
 	})
 	if j == nil {
 		return reapSkipped
@@ -275,6 +281,43 @@ func (m *Manager) reap(ctx context.Context, id string) reapOutcome {
 		return reapFailed
 	}
 	return reapDone
+}
+
+// reclaimBackoffMax bounds the wait between two tries of a failed lease
+// reclaim (ReclaimRetry), or one reap interval when that is longer: a
+// provider back from an outage has its ended leases reclaimed within it.
+const reclaimBackoffMax = 15 * time.Minute
+
+// backOffReclaim records on j a failed reclaim of its lease, and when the
+// reaper tries again. Why not at every pass: each try may wait for
+// CallTimeout, one job after the other under the reaper's lock, so a down
+// provider with many ended leases held up the reclaim of every other
+// provider's leases, and was called for each of its jobs every pass.
+func (m *Manager) backOffReclaim(j *Job) {
+	r := j.Reclaim
+	if r == nil || !r.Expires.Equal(j.Expires) {
+		r = &ReclaimRetry{Expires: j.Expires}
+	}
+	r.Failures++
+	wait := m.c().ReapInterval
+	limit := max(reclaimBackoffMax, wait)
+	for i := 1; i < r.Failures && wait < limit; i++ {
+		wait *= 2
+	}
+	r.Next = m.now().Add(min(wait, limit))
+	j.Reclaim = r
+}
+
+// reclaimDue reports whether j's ended lease may be reclaimed at now: no
+// failed reclaim of this lease end waits for its next try. A next try
+// further away than the longest wait was set while the clock ran ahead,
+// and is not waited for.
+func (m *Manager) reclaimDue(j *Job, now time.Time) bool {
+	r := j.Reclaim
+	if r == nil || !r.Expires.Equal(j.Expires) || !now.Before(r.Next) {
+		return true
+	}
+	return r.Next.Sub(now) > max(reclaimBackoffMax, m.c().ReapInterval)
 }
 
 // deferReclaim leaves the ended lease of volume j, attached to a live
