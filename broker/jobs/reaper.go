@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"go.uber.org/zap"
@@ -165,6 +166,8 @@ func (m *Manager) ReapOnce(ctx context.Context) (PassStats, error) {
 			case reapDeferred:
 				st.Deferred++
 			}
+		case j.Status == StatusSuccess && m.leaseAhead(j, now):
+			m.bringLeaseBack(ctx, j.ID)
 		case m.leaseWarnDue(j, now):
 			m.warnLease(ctx, j.ID)
 		case j.Status == StatusFailed && !now.Before(j.Expires) && len(j.Orphans) == 0:
@@ -318,6 +321,54 @@ func (m *Manager) reclaimDue(j *Job, now time.Time) bool {
 		return true
 	}
 	return r.Next.Sub(now) > max(reclaimBackoffMax, m.c().ReapInterval)
+}
+
+// leaseLength is j's lease as a duration (the longest duration for a
+// record beyond it).
+func leaseLength(j *Job) time.Duration {
+	if j.LeaseSeconds > uint64(math.MaxInt64/int64(time.Second)) {
+		return math.MaxInt64
+	}
+	return time.Duration(j.LeaseSeconds) * time.Second
+}
+
+// leaseSlack is how far a lease's end may lie beyond its length from now
+// before the reaper believes the clock ran ahead when it was granted: a
+// reap interval, and a minute at least, for the clocks of a cluster's
+// instances, which differ by seconds.
+func (m *Manager) leaseSlack() time.Duration { return max(m.c().ReapInterval, time.Minute) }
+
+// leaseAhead reports whether j's lease ends further ahead of now than its
+// length: granted while the clock ran ahead (a host resumed with a wrong
+// clock) and set right since. Left so, the lease would run that much
+// longer without a renewal (a year ahead: a year), and <expires> would
+// say more than lease_max.
+func (m *Manager) leaseAhead(j *Job, now time.Time) bool {
+	if j.Expires.IsZero() {
+		return false
+	}
+	l := leaseLength(j)
+	return l < math.MaxInt64-m.leaseSlack() && j.Expires.Sub(now) > l+m.leaseSlack()
+}
+
+// bringLeaseBack makes the lease of job id, found ahead (leaseAhead), end
+// its length from now, as a renewal now would have.
+func (m *Manager) bringLeaseBack(ctx context.Context, id string) {
+	j, unlock := m.lockedFresh(ctx, id, func(j *Job) bool {
+		return j.Status == StatusSuccess && j.Op == nil && m.leaseAhead(j, m.now())
+	})
+	if j == nil {
+		return
+	}
+	defer unlock()
+	was := j.Expires
+	j.Expires = m.now().Add(leaseLength(j))
+	if err := m.save(ctx, j); err != nil {
+		m.logger.Warn("bringing back a lease end granted while the clock ran ahead", zapStr("job_id", id), zapErr(err))
+		return
+	}
+	m.logger.Warn("lease end lay beyond the lease's length: granted while the clock ran ahead; it ends a lease from now",
+		zapStr("job_id", id), zap.Time("was", was), zap.Time("expires", j.Expires))
 }
 
 // deferReclaim leaves the ended lease of volume j, attached to a live

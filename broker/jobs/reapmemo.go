@@ -52,13 +52,14 @@ type reapFacts struct {
 	orphans bool
 	warned  bool  // the lease warning was sent for this lease end
 	expires int64 // unix nanoseconds; noTime: none
+	lease   int64 // the lease's length in nanoseconds (leaseLength)
 }
 
 // noTime stands for the zero time.Time in reapFacts.expires.
 const noTime = math.MinInt64
 
 func factsOf(j *Job) reapFacts {
-	f := reapFacts{op: j.Op != nil, orphans: len(j.Orphans) > 0, warned: j.Events.LeaseWarned.Equal(j.Expires), expires: noTime}
+	f := reapFacts{op: j.Op != nil, orphans: len(j.Orphans) > 0, warned: j.Events.LeaseWarned.Equal(j.Expires), expires: noTime, lease: int64(leaseLength(j))}
 	if !j.Expires.IsZero() {
 		f.expires = j.Expires.UnixNano()
 	}
@@ -79,7 +80,10 @@ func (m *Manager) needsLook(r *reapMemo, now time.Time) bool {
 			return false
 		}
 		w := m.c().leaseWarning()
-		return ended || w > 0 && t >= f.expires-int64(w) && !f.warned
+		// A lease end beyond its length from now (leaseAhead).
+		slack := int64(m.leaseSlack())
+		ahead := f.lease < math.MaxInt64-slack && f.expires-t > f.lease+slack
+		return ended || ahead || w > 0 && t >= f.expires-int64(w) && !f.warned
 	case status == StatusFailed || status.Final():
 		return ended
 	}
