@@ -45,6 +45,12 @@ func TestConfigValidate(t *testing.T) {
 		{jobs.Config{LeaseDefault: 721 * time.Hour}, "lease_default"},
 		{jobs.Config{CacheSize: -1}, "cache_size -1"},
 		{jobs.Config{MaxJobsPerOwner: -2}, "max_jobs_per_owner -2"},
+		// Bare numbers in Caddy's JSON are nanoseconds: meant as seconds,
+		// they granted leases of 0 s, every job reclaimed at once.
+		{jobs.Config{LeaseMin: 60, LeaseMax: 3600}, "lease_min 60ns: shorter than a second"},
+		{jobs.Config{LeaseMin: time.Second, LeaseMax: 3600}, "lease_max 3.6µs: shorter than a second"},
+		{jobs.Config{LeaseMin: 60, LeaseDefault: 3600}, "lease_min 60ns"},
+		{jobs.Config{LeaseMin: time.Second, LeaseMax: time.Second}, ""},
 	} {
 		err := tc.cfg.Validate()
 		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {

@@ -223,6 +223,18 @@ func (c Config) Validate() error {
 	}
 	given := c.LeaseDefault
 	c = c.WithDefaults()
+	// A lease is whole seconds (<expires>, Csb-Lease): a bound or default
+	// under a second granted leases of 0 s, every job reclaimed by the
+	// next reaper pass. A bare number in Caddy's JSON is nanoseconds, so
+	// "lease_max": 3600 meant as seconds is the likely cause.
+	for _, l := range []struct {
+		name string
+		d    time.Duration
+	}{{"lease_min", c.LeaseMin}, {"lease_max", c.LeaseMax}, {"lease_default", given}} {
+		if l.d > 0 && l.d < time.Second {
+			return fmt.Errorf("jobs: %s %s: shorter than a second (leases are whole seconds; in JSON a bare number is nanoseconds, write \"1h\")", l.name, l.d)
+		}
+	}
 	if c.LeaseMin > c.LeaseMax {
 		return fmt.Errorf("jobs: lease_min %s exceeds lease_max %s", c.LeaseMin, c.LeaseMax)
 	}
