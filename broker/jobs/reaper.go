@@ -332,11 +332,18 @@ func leaseLength(j *Job) time.Duration {
 	return time.Duration(j.LeaseSeconds) * time.Second
 }
 
-// leaseSlack is how far a lease's end may lie beyond its length from now
-// before the reaper believes the clock ran ahead when it was granted: a
-// reap interval, and a minute at least, for the clocks of a cluster's
-// instances, which differ by seconds.
-func (m *Manager) leaseSlack() time.Duration { return max(m.c().ReapInterval, time.Minute) }
+// leaseAheadSlack is how far beyond its length from now a lease's end
+// may lie before the reaper believes the clock ran ahead when it was
+// granted. An instance that cannot tell its own clock running behind from
+// the writer's running ahead must not shorten leases: one an hour behind
+// (a time zone mistake) would make every lease it reaps end an hour
+// early, and its peers would reclaim them. A day is more than any skew a
+// running cluster lives with, and catches the jumps of a host resumed
+// with a wrong clock (days, years).
+const leaseAheadSlack = 24 * time.Hour
+
+// leaseSlack is leaseAheadSlack, or a reap interval when that is longer.
+func (m *Manager) leaseSlack() time.Duration { return max(m.c().ReapInterval, leaseAheadSlack) }
 
 // leaseAhead reports whether j's lease ends further ahead of now than its
 // length: granted while the clock ran ahead (a host resumed with a wrong
