@@ -170,6 +170,18 @@ func (a *App) PeerDialAddress(providerID string, u *url.URL) (string, error) {
 	return pol.ResolveDial(ctx, u)
 }
 
+// ProviderOrigin reports whether u's scheme, host and port are one of
+// the provider's own endpoints: the origins the operator configured for
+// it (its adapters' URLs, subscribe's URL, uri, and its static services'
+// uri and link href). A host the peer URL policy allows only through
+// allowed_hosts, or an adapter's default host patterns, is not: such a
+// host may be a consumer's (an app host of a PaaS provider), and the job
+// route forwards to it without the provider's credentials.
+func (a *App) ProviderOrigin(providerID string, u *url.URL) bool {
+	pol := a.peerPolicy(providerID)
+	return pol != nil && pol.Origin(u)
+}
+
 // ctxOrBackground is the app's context, or a background one for an app
 // that was not provisioned (a unit test).
 func (a *App) ctxOrBackground() context.Context {

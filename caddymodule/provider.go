@@ -58,8 +58,12 @@ type Provider struct {
 	// origins, that URLs from this provider or its publishers may name:
 	// "api.example.org" (that host), "*.example.org" (any host below it,
 	// not the domain itself), each optionally with ":port"; IP literals
-	// as in URLs ("192.0.2.7", "[2001:db8::7]"). The broker calls them
-	// like the provider's own origins, with the provider's credentials.
+	// as in URLs ("192.0.2.7", "[2001:db8::7]"). The broker's adapters
+	// call them like the provider's own origins, with the provider's
+	// credentials; the job route proxies to them without the provider's
+	// Basic, bearer or Digest credentials, which it adds only for the
+	// configured origins (such a host may be a consumer's: an app host of
+	// a PaaS provider).
 	// The configured origins are the scheme, host and port of the
 	// adapters' URLs (endpoint, auth_url, ...), of subscribe's URL, of uri
 	// and of the static services' uri and link href; they are always

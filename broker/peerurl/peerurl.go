@@ -325,6 +325,14 @@ func (p *Policy) Allowed(u *url.URL) bool {
 	return p.origins[strings.ToLower(u.Scheme)+"://"+net.JoinHostPort(host, port)] || p.matches(host, port)
 }
 
+// Origin reports whether u's scheme, host and port are one of the
+// configured origins: the URLs the operator wrote for the provider, as
+// opposed to hosts an allowed pattern matches.
+func (p *Policy) Origin(u *url.URL) bool {
+	host, port := hostPort(u)
+	return p.origins[strings.ToLower(u.Scheme)+"://"+net.JoinHostPort(host, port)]
+}
+
 func (p *Policy) matches(host, port string) bool {
 	for _, hp := range p.patterns {
 		if hp.Match(host, port) {

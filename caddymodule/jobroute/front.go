@@ -16,6 +16,8 @@ import (
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
 	"github.com/caddy-csb/caddy-csb/broker/contract"
@@ -113,10 +115,19 @@ func (h *JobRoute) checkUpstream(providerID string, upstream *url.URL, r *http.R
 // addProviderAuth adds the provider's credentials to r, bound for
 // upstream: Basic or a bearer token, or Digest answered from the
 // provider's own Digest client, which it returns for the retries of the
-// request.
+// request. They go only to the provider's own endpoints
+// (App.ProviderOrigin): an upstream the peer URL policy allows through
+// allowed_hosts alone, such as a PaaS provider's app host, may be run by
+// a consumer, and is sent the request without them.
 func (h *JobRoute) addProviderAuth(r *http.Request, providerID string, upstream *url.URL) (*digest.Transport, error) {
 	p := h.app.Provider(providerID)
 	if p == nil || p.Auth == nil {
+		return nil, nil
+	}
+	if !h.app.ProviderOrigin(providerID, upstream) {
+		if c := h.logger.Check(zapcore.DebugLevel, "job route upstream is not the provider's own endpoint: no provider credentials"); c != nil {
+			c.Write(zap.String("provider", providerID), zap.String("upstream", upstream.Scheme+"://"+upstream.Host))
+		}
 		return nil, nil
 	}
 	cleartext := func() error {

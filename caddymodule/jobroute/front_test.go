@@ -14,15 +14,16 @@ import (
 )
 
 // TestFrontGenericCredentials: a job of an adapter that does not front
-// requests goes to its endpoint with the provider's credentials, their
-// placeholders expanded; Basic and bearer stay off plain HTTP to another
-// host.
+// requests goes to its endpoint, on one of the provider's own origins,
+// with the provider's credentials, their placeholders expanded; Basic and
+// bearer stay off plain HTTP to another host.
 func TestFrontGenericCredentials(t *testing.T) {
 	t.Setenv("CSB_TEST_PROVIDER_PW", "pw-from-env")
 	t.Setenv("CSB_TEST_PROVIDER_TOKEN", "token-from-env")
-	u := &JobRoute{app: &caddymodule.App{Providers: withPeerPolicies(t,
-		&caddymodule.Provider{ID: "basic", Auth: &caddymodule.ProviderAuth{Scheme: "basic", Username: "broker", Password: "{env.CSB_TEST_PROVIDER_PW}"}},
-		&caddymodule.Provider{ID: "bearer", Auth: &caddymodule.ProviderAuth{Scheme: "bearer", Token: "{env.CSB_TEST_PROVIDER_TOKEN}"}},
+	u := &JobRoute{logger: zap.NewNop(), app: &caddymodule.App{Providers: withPeerPolicies(t,
+		&caddymodule.Provider{ID: "basic", URI: "http://127.0.0.1:9", Auth: &caddymodule.ProviderAuth{Scheme: "basic", Username: "broker", Password: "{env.CSB_TEST_PROVIDER_PW}"}},
+		&caddymodule.Provider{ID: "bearer", URI: "https://127.0.0.2", Services: []caddymodule.StaticService{{URI: "http://10.1.2.3/svc"}},
+			Auth: &caddymodule.ProviderAuth{Scheme: "bearer", Token: "{env.CSB_TEST_PROVIDER_TOKEN}"}},
 		&caddymodule.Provider{ID: "open"},
 	)}}
 	front := func(provider, endpoint string) (*http.Request, error) {
@@ -49,6 +50,38 @@ func TestFrontGenericCredentials(t *testing.T) {
 	}
 	if _, err = front("open", "ftp://x/"); contract.KindOf(err) != contract.KindNotFound {
 		t.Fatalf("no http endpoint: %v", err)
+	}
+}
+
+// TestCredentialsOnlyToTheProvidersOwnEndpoints: the provider's
+// credentials go to an upstream on one of its own origins (scheme, host
+// and port of a URL configured for it), not to one its peer URL policy
+// allows only through allowed_hosts (an app host of a PaaS provider,
+// which a consumer may run): that one is proxied without them, and a
+// Digest provider's challenge is not even fetched there.
+func TestCredentialsOnlyToTheProvidersOwnEndpoints(t *testing.T) {
+	u := &JobRoute{logger: zap.NewNop(), app: &caddymodule.App{Providers: withPeerPolicies(t,
+		&caddymodule.Provider{ID: "paas", URI: "http://127.0.0.1:9", Auth: &caddymodule.ProviderAuth{Scheme: "basic", Username: "broker", Password: "secret"}},
+		&caddymodule.Provider{ID: "digest", URI: "http://127.0.0.1:9", Auth: &caddymodule.ProviderAuth{Scheme: "digest", Username: "broker", Password: "secret"}},
+	)}}
+	for _, tc := range []struct {
+		provider, endpoint string
+		credentials        bool
+	}{
+		{"paas", "http://127.0.0.1:9/svc/", true},
+		{"paas", "http://127.0.0.1:10/app/", false},  // the provider's host, another port: allowed_hosts alone
+		{"paas", "https://127.0.0.1:9/app/", false},  // another scheme
+		{"paas", "https://10.1.2.3/app/", false},     // an app host of allowed_hosts
+		{"digest", "http://127.0.0.2:9/app/", false}, // no challenge fetched, no response computed
+	} {
+		r, _ := http.NewRequest("GET", "http://consumer.invalid/x", nil)
+		_, _, dt, err := u.frontGeneric(r, jobs.Endpoint{ProviderID: tc.provider, URL: tc.endpoint})
+		if err != nil {
+			t.Fatalf("%s %s: %v", tc.provider, tc.endpoint, err)
+		}
+		if got := r.Header.Get("Authorization") != "" || dt != nil; got != tc.credentials {
+			t.Errorf("%s %s: credentials added %v, want %v (Authorization %q)", tc.provider, tc.endpoint, got, tc.credentials, r.Header.Get("Authorization"))
+		}
 	}
 }
 

@@ -84,8 +84,13 @@ func init() {
 // jobs of other adapters (link) reach their endpoint's path and the paths
 // below it. Every upstream passes the broker's peer URL policy before
 // anything is forwarded, and before the broker adds the provider's Basic,
-// bearer or Digest credentials (openstack and aws sign in Front; a request
-// the policy refuses goes nowhere and loses every header). The provider's
+// bearer or Digest credentials (openstack and aws sign in Front, for the
+// endpoints their own configuration and Keystone catalogue name; a
+// request the policy refuses goes nowhere and loses every header). The
+// broker's credentials go only to the provider's own endpoints, the
+// origins configured for it (caddymodule.App.ProviderOrigin): a host the
+// policy allows through allowed_hosts alone, such as an app host of a
+// PaaS provider, which a consumer may run, is proxied to without them. The provider's
 // answers lose Set-Cookie (a session of the broker's account there), and
 // their Location and Content-Location on the provider's origin become
 // route paths, or are dropped when outside the job (answerMap).
