@@ -51,6 +51,20 @@ func init() {
 // it, not the upstream, decides whether TLS is spoken, so the source
 // refuses (and logs) an https upstream behind a transport without tls
 // rather than send the provider's credentials in cleartext to port 443.
+// With tls, Caddy sets the Host header to the address it dials (after
+// the source has run), so add header_up Host {http.csb.upstream.host}:
+// the job endpoint's host, as the front set it (and aws signed it), then
+// stays in the Host header, also when the address dialled is the one the
+// peer URL check judged (below):
+//
+//	reverse_proxy {
+//		dynamic csb
+//		header_up Host {http.csb.upstream.host}
+//		transport http {
+//			tls
+//		}
+//	}
+//
 // An https upstream on a host of allowed_hosts is dialled by its name,
 // which the provider's certificate is verified against, but at the
 // address the peer URL check judged when the transport verifies no such
@@ -116,7 +130,9 @@ func init() {
 // Providers that require qop=auth-int get 502 for requests whose body is
 // streamed; Apache httpd's mod_auth_digest offers qop=auth only.
 //
-// Placeholders set: {http.csb.job.id}, {http.csb.provider.id}.
+// Placeholders set: {http.csb.job.id}, {http.csb.provider.id}, and
+// {http.csb.upstream.host}, the Host (host, or host:port) of the job's
+// native endpoint.
 type JobRoute struct {
 	// Prefix is the path prefix of job routes; the path segment after it
 	// is the job id and the rest of the path goes to the provider.
@@ -181,6 +197,12 @@ func (h *JobRoute) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 // provider's answer to the consumer with its headers fixed (answerMap).
 func (h *JobRoute) proxy(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, rt *routed) error {
 	caddyhttp.SetVar(r.Context(), routedVar, rt)
+	// The Host the front chose (and SigV4 signed): with tls, the reverse
+	// proxy replaces it by the dial address, an IP when pinned, unless
+	// header_up Host sets it from this placeholder.
+	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+		repl.Set("http.csb.upstream.host", r.Host)
+	}
 	w = &answerWriter{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w}, m: rt.answers}
 	if rt.reauth == nil {
 		return next.ServeHTTP(w, r)

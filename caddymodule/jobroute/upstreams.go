@@ -103,8 +103,27 @@ func (u *JobUpstreams) Provision(ctx caddy.Context) error {
 	}
 	u.watch = &watchSet{m: map[string]*reverseproxy.Host{}}
 	u.proxy = proxyOf(ctx.Modules())
+	if u.proxy != nil && tlsWithoutHost(u.proxy) {
+		u.logger.Warn("transport http { tls } without header_up Host: https providers get the address dialled as Host, an IP address where the route pins it; add header_up Host {http.csb.upstream.host}")
+	}
 	go u.watchHealth(ctx)
 	return nil
+}
+
+// tlsWithoutHost reports whether rp speaks TLS to its upstreams and
+// leaves their Host header to Caddy's default for it, the address
+// dialled (the transport's header operation, applied after the source
+// chose the upstream).
+func tlsWithoutHost(rp *reverseproxy.Handler) bool {
+	t, ok := rp.Transport.(*reverseproxy.HTTPTransport)
+	if !ok || t.TLS == nil {
+		return false
+	}
+	if rp.Headers == nil || rp.Headers.Request == nil {
+		return true
+	}
+	_, set := rp.Headers.Request.Set["Host"]
+	return !set
 }
 
 // routedVar is the caddyhttp var in which the handler leaves what it
