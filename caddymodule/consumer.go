@@ -132,12 +132,9 @@ func (h *Handler) serveConsumer(w http.ResponseWriter, r *http.Request) error {
 		return caddyhttp.Error(http.StatusServiceUnavailable, errors.New("consumer interface not configured"))
 	}
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	owner := repl.ReplaceAll("{http.auth.user.id}", "")
-	if owner == "" {
-		if view.cfg.Anonymous != AnonymousAllow {
-			return caddyhttp.Error(http.StatusForbidden, errors.New("the consumer interface needs an authenticated user: put basic_auth or digest_auth before csb, or set jobs { anonymous allow }"))
-		}
-		owner = AnonymousOwner
+	owner, err := consumerOwnerOf(repl.ReplaceAll("{http.auth.user.id}", ""), view.cfg)
+	if err != nil {
+		return err
 	}
 	lease, err := leaseHeader(r)
 	if err != nil {

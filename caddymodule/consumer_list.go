@@ -73,17 +73,25 @@ func (h *Handler) serveCollection(w http.ResponseWriter, r *http.Request) error 
 // user, or AnonymousOwner under "anonymous allow"; otherwise HTTP 403.
 func (h *Handler) consumerOwner(r *http.Request, cfg *ConsumerConfig) (string, error) {
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	owner := ""
+	user := ""
 	if repl != nil {
-		owner = repl.ReplaceAll("{http.auth.user.id}", "")
+		user = repl.ReplaceAll("{http.auth.user.id}", "")
 	}
-	if owner != "" {
-		return owner, nil
-	}
-	if cfg.Anonymous != AnonymousAllow {
+	return consumerOwnerOf(user, cfg)
+}
+
+// consumerOwnerOf is ownerFor with the Consumer interface's refusals: 403
+// for a request without an authenticated user under "anonymous refuse",
+// and for an authenticated user named AnonymousOwner.
+func consumerOwnerOf(user string, cfg *ConsumerConfig) (string, error) {
+	owner, err := ownerFor(user, cfg.Anonymous)
+	switch {
+	case errors.Is(err, ErrAnonymous):
 		return "", caddyhttp.Error(http.StatusForbidden, errors.New("the consumer interface needs an authenticated user: put basic_auth or digest_auth before csb, or set jobs { anonymous allow }"))
+	case err != nil:
+		return "", caddyhttp.Error(http.StatusForbidden, err)
 	}
-	return AnonymousOwner, nil
+	return owner, nil
 }
 
 // listedJob is a job as the JSON job list shows it, at now.

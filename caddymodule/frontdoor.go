@@ -44,21 +44,54 @@ var ErrNoConsumer = errors.New("the csb app has no consumer interface configured
 // authenticated user under "anonymous refuse".
 var ErrAnonymous = errors.New("this interface needs an authenticated user: put basic_auth or digest_auth before it, or set jobs { anonymous allow }")
 
+// ErrAnonymousName is returned for an authenticated user named
+// AnonymousOwner, the owner of the jobs of callers without
+// authentication: whoever authenticates under that name would own them.
+var ErrAnonymousName = fmt.Errorf("the user name %q is reserved for the jobs of callers without authentication (jobs { anonymous allow }): authenticate under another name", AnonymousOwner)
+
+// CheckUserName refuses (ErrAnonymousName) the authenticated user name
+// AnonymousOwner, for the front doors that take {http.auth.user.id} as a
+// job owner themselves (the job route, OSB platforms). The name is
+// refused whatever the anonymous setting: the jobs stored under it
+// outlive a change from "allow" to "refuse", and an authentication
+// provider whose users choose their names (an identity provider, a
+// forward auth) would otherwise let anyone claim them. Anonymous jobs
+// keep their owner, so anonymous callers still reach them.
+func CheckUserName(user string) error {
+	if user == AnonymousOwner {
+		return ErrAnonymousName
+	}
+	return nil
+}
+
 // ConsumerOwner returns the owner a front-end request acts for, as the
 // Consumer interface decides it: the authenticated user
-// ({http.auth.user.id}), else AnonymousOwner under "anonymous allow".
+// ({http.auth.user.id}), else AnonymousOwner under "anonymous allow"
+// (ownerFor).
 func (a *App) ConsumerOwner(user string) (string, error) {
 	view := a.consumerView
 	if view == nil || a.consumer() == nil {
 		return "", ErrNoConsumer
 	}
-	if user != "" {
-		return user, nil
-	}
-	if view.cfg.Anonymous != AnonymousAllow {
+	return ownerFor(user, view.cfg.Anonymous)
+}
+
+// ownerFor is the owner a request of user ({http.auth.user.id}, "" when
+// none) acts for under the anonymous setting anonymous: the user, or
+// AnonymousOwner for none under "anonymous allow" (else ErrAnonymous);
+// an authenticated user named AnonymousOwner is refused
+// (ErrAnonymousName, CheckUserName).
+func ownerFor(user, anonymous string) (string, error) {
+	switch {
+	case user == "" && anonymous == AnonymousAllow:
+		return AnonymousOwner, nil
+	case user == "":
 		return "", ErrAnonymous
 	}
-	return AnonymousOwner, nil
+	if err := CheckUserName(user); err != nil {
+		return "", err
+	}
+	return user, nil
 }
 
 // ConsumerAccess returns user's provider allow/deny lists (jobs {

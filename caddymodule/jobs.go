@@ -19,7 +19,8 @@ const (
 	AnonymousRefuse = "refuse"
 	// AnonymousAllow lets requests without an authenticated user act as
 	// the single owner "anonymous": they all share the same jobs, and a
-	// job id is then the only thing that protects a job.
+	// job id is then the only thing that protects a job. No authenticated
+	// user may act under that name (CheckUserName).
 	AnonymousAllow = "allow"
 )
 
@@ -106,7 +107,9 @@ type ConsumerConfig struct {
 	CacheSize int64 `json:"cache_size,omitempty"`
 	// Anonymous is what a request without an authenticated user
 	// ({http.auth.user.id} empty) gets: "refuse" (default: HTTP 403) or
-	// "allow" (all such requests act as the owner "anonymous").
+	// "allow" (all such requests act as the owner "anonymous"). A user
+	// authenticated under the name "anonymous" is refused (HTTP 403) on
+	// every front door, whatever this says (CheckUserName).
 	Anonymous string `json:"anonymous,omitempty"`
 	// UnhonouredFields is what a request gets that sets fields (such as
 	// NetworkInterface/ip) that no matching provider's adapter honours:

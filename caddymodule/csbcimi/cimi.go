@@ -216,7 +216,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	c := &call{h: h, w: w, r: r, ctx: r.Context(), f: f, base: baseURL(r, h.Prefix), repl: repl}
 	owner, err := h.app.ConsumerOwner(user)
 	switch {
-	case errors.Is(err, caddymodule.ErrAnonymous):
+	case errors.Is(err, caddymodule.ErrAnonymous), errors.Is(err, caddymodule.ErrAnonymousName):
 		return h.fail(w, f, errorf(http.StatusForbidden, "%v", err))
 	case err != nil:
 		return h.fail(w, f, errorf(http.StatusServiceUnavailable, "%v", err))

@@ -257,6 +257,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	if user == "" {
 		return caddyhttp.Error(http.StatusForbidden, errors.New("the OSB API needs an authenticated platform: put basic_auth (or another authentication) before csb_osb"))
 	}
+	// A platform's jobs are owned by its user name: under the name of
+	// the anonymous callers' owner they would be theirs.
+	if err := caddymodule.CheckUserName(user); err != nil {
+		return caddyhttp.Error(http.StatusForbidden, err)
+	}
 	if len(h.Platforms) > 0 && !contains(h.Platforms, user) {
 		return caddyhttp.Error(http.StatusForbidden, fmt.Errorf("user %q is not an OSB platform here (csb_osb platforms)", user))
 	}

@@ -243,6 +243,11 @@ func (h *JobRoute) resolve(r *http.Request) (*routed, error) {
 	if owner == "" {
 		return nil, &contract.Error{Kind: contract.KindClient, Status: http.StatusForbidden, Op: "proxy", Err: errors.New("no authenticated consumer: put an authentication handler in front of the job routes")}
 	}
+	// The owner of the jobs of callers without authentication is no
+	// user's to take.
+	if err := caddymodule.CheckUserName(owner); err != nil {
+		return nil, &contract.Error{Kind: contract.KindClient, Status: http.StatusForbidden, Op: "proxy", Err: err}
+	}
 	// A credential scoped to one job (an OSB binding's: csb_binding)
 	// reaches that job only; any other id answers as an unknown job.
 	if only := scopedJob(repl); only != "" && only != jobID {
