@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddy-csb/caddy-csb/broker/jobs"
@@ -29,6 +30,7 @@ func (a *App) JobEndpoint(ctx context.Context, owner, id string, ttl time.Durati
 			}
 		}
 	}
+	gen := endpointWrites.Load()
 	ep, err := mgr.JobEndpoint(ctx, owner, id)
 	if err != nil || ttl <= 0 {
 		return ep, err
@@ -37,9 +39,26 @@ func (a *App) JobEndpoint(ctx context.Context, owner, id string, ttl time.Durati
 	if j, err := mgr.Get(ctx, owner, id); err == nil {
 		expires = j.Expires
 	}
-	endpoints.Store(endpointKey{owner, id}, &cachedEndpoint{ep: ep, until: now.Add(ttl), expires: expires})
+	cacheEndpoint(endpointKey{owner, id}, &cachedEndpoint{ep: ep, until: now.Add(ttl), expires: expires}, gen)
 	return ep, nil
 }
+
+// cacheEndpoint stores e, resolved after endpointWrites was gen, unless
+// a job was written since: the write (a remove just accepted, say) may
+// have dropped the entry before e, read before it, is stored, which
+// would then serve the job as it was for a whole TTL. Stored first and
+// checked after, so that a write whose count comes after the check
+// drops e itself (jobEndpointChanged counts, then drops).
+func cacheEndpoint(key endpointKey, e *cachedEndpoint, gen uint64) {
+	endpoints.Store(key, e)
+	if endpointWrites.Load() != gen {
+		endpoints.CompareAndDelete(key, e)
+	}
+}
+
+// endpointWrites counts the job writes of this process
+// (jobEndpointChanged), for cacheEndpoint.
+var endpointWrites atomic.Uint64
 
 // cachedEndpoint is a resolved job endpoint, valid until until and, for a
 // leased job, until the lease ends.
@@ -62,4 +81,7 @@ var endpoints sync.Map
 
 // jobEndpointChanged is the job manager's OnChange hook: a job was
 // written, so its cached endpoint goes.
-func jobEndpointChanged(j *jobs.Job) { endpoints.Delete(endpointKey{j.Owner, j.ID}) }
+func jobEndpointChanged(j *jobs.Job) {
+	endpointWrites.Add(1)
+	endpoints.Delete(endpointKey{j.Owner, j.ID})
+}

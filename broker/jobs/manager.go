@@ -1544,13 +1544,19 @@ type Endpoint struct {
 
 // JobEndpoint resolves owner's job id to the provider endpoint that holds
 // it. It returns ErrNoJob for unknown, foreign, unfinished, expired and
-// removed jobs alike.
+// removed jobs alike, and for jobs whose removal is in progress.
 func (m *Manager) JobEndpoint(ctx context.Context, owner, id string) (Endpoint, error) {
 	j, err := m.ownJob(ctx, owner, id)
 	if err != nil {
 		return Endpoint{}, err
 	}
 	if j.Status != StatusSuccess || j.Resource == nil {
+		return Endpoint{}, ErrNoJob
+	}
+	// A removal in progress (the consumer's, or a reclaim) keeps status
+	// success until the provider has removed the resources: the route
+	// ends when the remove is accepted, not when it is done.
+	if j.Op != nil && (j.Op.Kind == OpRemove || j.Op.Kind == OpReap) {
 		return Endpoint{}, ErrNoJob
 	}
 	// A lease that has ended is over for the consumer now, not when the

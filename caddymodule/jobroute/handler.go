@@ -85,8 +85,8 @@ func init() {
 // a credential scoped to one job ({http.auth.user.csb_job}, set by the
 // csb_binding provider for an OSB binding) reaches that job only.
 // Unknown, foreign, unfinished, expired and removed jobs answer 404, and
-// requests a job may not make answer 403 (or 400); none of them reaches a
-// provider.
+// so does a job from the moment its removal is accepted; requests a job
+// may not make answer 403 (or 400); none of them reaches a provider.
 //
 // A route reaches its job's resource and nothing beside or above it. The
 // path below the job id is cleaned first (contract.CleanRoutePath:
