@@ -105,17 +105,23 @@ func init() {
 // origins configured for it (caddymodule.App.ProviderOrigin): a host the
 // policy allows through allowed_hosts alone, such as an app host of a
 // PaaS provider, which a consumer may run, is proxied to without them. The provider's
-// answers lose Set-Cookie (a session of the broker's account there), and
-// their Location and Content-Location on the provider's origin become
-// route paths, or are dropped when outside the job (answerMap).
+// answers lose Set-Cookie (a session of the broker's account there) and
+// WWW-Authenticate and Proxy-Authenticate (a challenge to the broker,
+// which would have the consumer's client send credentials to the route),
+// and their Location, Content-Location and Link targets on the
+// provider's origin become route paths, or are dropped when outside the
+// job (answerMap). A final 401 or 407 of the provider, which refused the
+// broker's credentials (the consumer's are never forwarded), is answered
+// 502 with the reason, as a refusal is.
 //
 // A provider with auth digest is answered from the provider's own Digest
 // client (the one the broker's calls use): the request carries a response
 // to the challenge that client holds, with its next nonce count, and one
 // is fetched first (an unauthenticated HEAD) when it holds none. The
 // password never leaves the broker. The client does not see the proxied
-// answers, so when the provider's nonce goes stale the answer is a 401;
-// let the reverse proxy retry it, and the retry carries a response to the
+// answers, so when the provider's nonce goes stale the answer is a 401
+// (which the consumer gets as a 502); let the reverse proxy retry it, and
+// the retry carries a response to the
 // fresh challenge (requests with a body also need request_buffers to be
 // retried):
 //
@@ -194,7 +200,8 @@ func (h *JobRoute) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 }
 
 // proxy hands r, resolved to rt, to the reverse proxy behind, and the
-// provider's answer to the consumer with its headers fixed (answerMap).
+// provider's answer to the consumer with its headers fixed (answerMap);
+// a final 401 or 407 of the provider becomes a 502 (answerWriter).
 func (h *JobRoute) proxy(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, rt *routed) error {
 	caddyhttp.SetVar(r.Context(), routedVar, rt)
 	// The Host the front chose (and SigV4 signed): with tls, the reverse
@@ -203,23 +210,32 @@ func (h *JobRoute) proxy(w http.ResponseWriter, r *http.Request, next caddyhttp.
 	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
 		repl.Set("http.csb.upstream.host", r.Host)
 	}
-	w = &answerWriter{ResponseWriterWrapper: caddyhttp.ResponseWriterWrapper{ResponseWriter: w}, m: rt.answers}
-	if rt.reauth == nil {
-		return next.ServeHTTP(w, r)
+	aw := newAnswerWriter(w, rt.answers)
+	err := next.ServeHTTP(aw, r)
+	if aw.refused == 0 {
+		return err
 	}
-	// The adapter's own credential may be refused before it expires
-	// (revoked): after a 401, have the adapter replace it, so the next
-	// request carries a fresh one.
-	rec := caddyhttp.NewResponseRecorder(w, nil, func(int, http.Header) bool { return false })
-	err := next.ServeHTTP(rec, r)
-	if rec.Status() == http.StatusUnauthorized {
+	// The provider asked for authentication: it refused the broker's
+	// credentials (or got none), since the consumer's are never
+	// forwarded. Its challenge would only invite the consumer's client
+	// to send credentials to the broker, so it answers 502 instead.
+	if aw.refused == http.StatusUnauthorized && rt.reauth != nil {
+		// The adapter's own credential may be refused before it expires
+		// (revoked): have the adapter replace it, so the next request
+		// carries a fresh one.
 		if rerr := rt.reauth(r.Context(), r); rerr != nil {
 			if c := h.logger.Check(zapcore.DebugLevel, "job route credential not renewed"); c != nil {
 				c.Write(zap.String("provider", rt.provider), zap.Error(rerr))
 			}
 		}
 	}
-	return err
+	if c := h.logger.Check(zapcore.InfoLevel, "provider refused the job route's request for want of authentication"); c != nil {
+		c.Write(zap.String("provider", rt.provider), zap.Int("status", aw.refused))
+	}
+	if err != nil {
+		return err
+	}
+	return caddyhttp.Error(http.StatusBadGateway, fmt.Errorf("provider %s refused the broker's authentication (HTTP %d)", rt.provider, aw.refused))
 }
 
 // credentialHeaders are the consumer credentials a request may carry; none
