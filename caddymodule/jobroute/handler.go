@@ -104,15 +104,15 @@ func init() {
 // broker's credentials go only to the provider's own endpoints, the
 // origins configured for it (caddymodule.App.ProviderOrigin): a host the
 // policy allows through allowed_hosts alone, such as an app host of a
-// PaaS provider, which a consumer may run, is proxied to without them. The provider's
-// answers lose Set-Cookie (a session of the broker's account there) and
-// WWW-Authenticate and Proxy-Authenticate (a challenge to the broker,
-// which would have the consumer's client send credentials to the route),
-// and their Location, Content-Location and Link targets on the
-// provider's origin become route paths, or are dropped when outside the
-// job (answerMap). A final 401 or 407 of the provider, which refused the
-// broker's credentials (the consumer's are never forwarded), is answered
-// 502 with the reason, as a refusal is.
+// PaaS provider, which a consumer may run, is proxied to without them.
+// The provider's answers lose Set-Cookie (a session of the broker's
+// account there) and WWW-Authenticate and Proxy-Authenticate (a
+// challenge to the broker, which would have the consumer's client send
+// credentials to the route), and their Location, Content-Location and
+// Link targets on the provider's origin become route paths, or are
+// dropped when outside the job (answerMap). A final 401 or 407 of the
+// provider, which refused the broker's credentials (the consumer's are
+// never forwarded), is answered 502 with the reason, as a refusal is.
 //
 // A provider with auth digest is answered from the provider's own Digest
 // client (the one the broker's calls use): the request carries a response
@@ -121,9 +121,8 @@ func init() {
 // password never leaves the broker. The client does not see the proxied
 // answers, so when the provider's nonce goes stale the answer is a 401
 // (which the consumer gets as a 502); let the reverse proxy retry it, and
-// the retry carries a response to the
-// fresh challenge (requests with a body also need request_buffers to be
-// retried):
+// the retry carries a response to the fresh challenge (requests with a
+// body also need request_buffers to be retried):
 //
 //	reverse_proxy {
 //		dynamic csb
