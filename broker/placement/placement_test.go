@@ -280,3 +280,35 @@ func TestParsePriceLabel(t *testing.T) {
 		}
 	}
 }
+
+// TestParsePriceLabelWholeNumber: a label price is read whole or not at
+// all. The parser stopped at the first character that is not a digit or
+// the decimal point, so "price:1e2" (an NMTOKEN) was read as 1, not 100:
+// the provider ranked as the cheapest, passed a Csb-Max-Price of 5 and
+// its jobs were charged a hundredth of its price; "price:2.5e-2" was read
+// as 2.5, a hundred times too much. A number running on into other
+// letters or digits ("price:1x5") is not a price at all.
+func TestParsePriceLabelWholeNumber(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want float64
+		ok   bool
+	}{
+		{"price:1e2", 100, true},
+		{"price:2.5e-2", 0.025, true},
+		{"price:2.5E+1_eu", 25, true},
+		{"gold.price:.5", 0.5, true},
+		{"price:1.2.3", 1.2, true}, // "." separates items
+		{"price:1x5", 0, false},
+		{"price:0.12eur", 0, false},
+		{"price:1e", 0, false},
+		{"price:1e999", 0, false}, // +Inf is no price
+		{"price:.", 0, false},
+		{"price:1x5.price:3", 3, true},
+	} {
+		got, ok := ParsePriceLabel(tc.in)
+		if ok != tc.ok || got != tc.want {
+			t.Errorf("%q: got %v %v want %v %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}

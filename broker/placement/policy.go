@@ -328,7 +328,10 @@ func (ch *Cheapest) Note(c *Candidate) string {
 // (for example "price:0.12"); it may stand among other items, separated by
 // any character that is not a letter or digit ("gold.price:0.12",
 // "price:0.12_eu"). "price=<decimal>" is accepted too, although it is not
-// an NMTOKEN.
+// an NMTOKEN. The decimal may carry an exponent ("price:1.5e-3", also an
+// NMTOKEN). A number that runs on into letters or digits it cannot hold
+// ("price:1x5") is not a price: reading its first digits alone would rank
+// and charge the provider at a price it did not publish.
 func ParsePriceLabel(label string) (float64, bool) {
 	for i := 0; i+6 <= len(label); i++ {
 		if !strings.EqualFold(label[i:i+5], "price") || (label[i+5] != ':' && label[i+5] != '=') {
@@ -338,17 +341,30 @@ func ParsePriceLabel(label string) (float64, bool) {
 			continue
 		}
 		j := i + 6
-		k := j
-		dot := false
-		for k < len(label) && (label[k] >= '0' && label[k] <= '9' || label[k] == '.' && !dot) {
-			if label[k] == '.' {
-				dot = true
-			}
-			k++
+		k := skipDigits(label, j)
+		digits := k > j
+		if k < len(label) && label[k] == '.' {
+			f := skipDigits(label, k+1)
+			digits = digits || f > k+1
+			k = f
 		}
-		if k == j {
+		if !digits {
 			continue
 		}
+		if k < len(label) && (label[k] == 'e' || label[k] == 'E') {
+			e := k + 1
+			if e < len(label) && (label[e] == '+' || label[e] == '-') {
+				e++
+			}
+			if x := skipDigits(label, e); x > e {
+				k = x
+			}
+		}
+		if k < len(label) && isAlnum(label[k]) {
+			continue
+		}
+		// ParseFloat refuses a value too large for a float64 (ErrRange,
+		// +Inf), so the price is finite.
 		v, err := strconv.ParseFloat(strings.TrimSuffix(label[j:k], "."), 64)
 		if err != nil {
 			continue
@@ -356,6 +372,15 @@ func ParsePriceLabel(label string) (float64, bool) {
 		return v, true
 	}
 	return 0, false
+}
+
+// skipDigits returns the index of the first byte of s from i on that is
+// not a decimal digit.
+func skipDigits(s string, i int) int {
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	return i
 }
 
 func isAlnum(b byte) bool {
