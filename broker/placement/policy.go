@@ -128,34 +128,50 @@ func (*RoundRobin) Note(c *Candidate) string {
 
 // Random ranks candidates in a random order drawn from its source.
 type Random struct {
-	mu  sync.Mutex
+	mu sync.Mutex
+	// src is the PCG behind rng: rand.Rand keeps no state of its own, so
+	// a copy of src draws what rng would draw next.
+	src *rand.PCG
 	rng *rand.Rand
 }
 
 // NewRandom returns a Random policy whose draws are determined by seed.
 func NewRandom(seed uint64) *Random {
-	return &Random{rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+	src := rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)
+	return &Random{src: src, rng: rand.New(src)}
 }
 
 // Name implements Policy.
 func (*Random) Name() string { return "random" }
 
+// init seeds an unseeded Random. Callers hold r.mu.
+func (r *Random) init() {
+	if r.rng == nil {
+		r.src = rand.NewPCG(rand.Uint64(), rand.Uint64())
+		r.rng = rand.New(r.src)
+	}
+}
+
 // Score implements Policy.
 func (r *Random) Score(in *Input) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.rng == nil {
-		r.rng = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
-	}
+	r.init()
 	for _, i := range in.Matched {
 		in.Candidates[i].Score = r.rng.Float64()
 	}
 }
 
-// ScoreDry implements DryScorer: a draw from a throwaway source, so a
-// seeded sequence of real decisions is not disturbed.
+// ScoreDry implements DryScorer: the draws the next decision would get,
+// from a copy of the source, so that an explanation names the provider
+// the next create over the same candidates would try first, and the
+// sequence of real decisions is not disturbed.
 func (r *Random) ScoreDry(in *Input) {
-	rng := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	r.mu.Lock()
+	r.init()
+	src := *r.src
+	r.mu.Unlock()
+	rng := rand.New(&src)
 	for _, i := range in.Matched {
 		in.Candidates[i].Score = rng.Float64()
 	}
