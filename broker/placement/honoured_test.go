@@ -80,3 +80,48 @@ func TestHonouredFieldsNone(t *testing.T) {
 		t.Fatalf("lenient note %q", n)
 	}
 }
+
+// TestIgnoredFieldsKeepTheRotationFair: with IgnoreUnhonoured a provider
+// whose adapter drops a field ranks behind those that honour it, whatever
+// the policy scores. The rotation and the weights were moved by the
+// candidate the policy put first, even when it ranked last: with "a"
+// dropping the field, round_robin and weighted served b, b, c, b, b, c
+// instead of alternating between b and c.
+func TestIgnoredFieldsKeepTheRotationFair(t *testing.T) {
+	for name, pol := range map[string]func() Policy{
+		"round_robin": func() Policy { return &RoundRobin{} },
+		"weighted":    func() Policy { return &Weighted{} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFake()
+			for _, id := range []string{"a", "b", "c"} {
+				f.addProvider(catalog.ProviderEntry{ID: id})
+				s := iaasSvc(id+"-s", "x64", 8, 16, 2, 100)
+				s.IaaS.NetworkInterface = &csbmsg.NetworkInterface{}
+				f.addService(id, s)
+			}
+			base := contract.Fields("IaaS/compute", "IaaS/compute/cores", "IaaS/compute/memory", "IaaS/NetworkInterface")
+			full := base.Union(contract.Fields("IaaS/NetworkInterface/ip"))
+			sets := map[string]contract.FieldSet{"a": base, "b": full, "c": full}
+			p, err := New(Config{Catalog: f, Policy: pol(), Honoured: func(id string, _ catalog.Kind) contract.FieldSet { return sets[id] }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got string
+			for i := 0; i < 6; i++ {
+				dry := mustPlace(t, p, ipReq(), Options{IgnoreUnhonoured: true, DryRun: true})
+				d := mustPlace(t, p, ipReq(), Options{IgnoreUnhonoured: true})
+				if dry.Chosen().ProviderID != d.Chosen().ProviderID {
+					t.Fatalf("decision %d: the dry run chose %s, the real one %s", i, dry.Chosen().ProviderID, d.Chosen().ProviderID)
+				}
+				if last := d.Ordered()[2]; last.ProviderID != "a" {
+					t.Fatalf("decision %d: %s ranks last, not a, which drops a field", i, last.ProviderID)
+				}
+				got += d.Chosen().ProviderID
+			}
+			if got != "bcbcbc" {
+				t.Fatalf("chosen %s, want bcbcbc", got)
+			}
+		})
+	}
+}

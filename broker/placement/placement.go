@@ -385,10 +385,29 @@ func (p *Placer) Place(req *csbmsg.ServiceRequest, opt Options) (*Decision, erro
 	if len(matched) > 0 {
 		in := &d.input
 		*in = Input{Request: req, Kind: kind, Candidates: d.Candidates, Matched: matched, Load: p.loadFunc()}
-		if ds, ok := p.policy.(DryScorer); ok && opt.DryRun {
-			ds.ScoreDry(in)
+		ds, dry := p.policy.(DryScorer)
+		score := func(in *Input, dryRun bool) {
+			if dry && dryRun {
+				ds.ScoreDry(in)
+			} else {
+				p.policy.Score(in)
+			}
+		}
+		if top := fewestUnhonouredFirst(d.Candidates, matched); top < len(matched) {
+			// The candidates that drop the fewest fields rank first
+			// whatever their score. A policy with state (a rotation,
+			// the weights served) must move it by the candidate that
+			// is chosen: scoring every candidate at once moved it by
+			// one that ranks behind, and the rotation served the same
+			// provider twice. So the first tier is scored alone, and
+			// the rest, which only follow it, dry.
+			in.Matched = matched[:top]
+			score(in, opt.DryRun)
+			in.Matched = matched[top:]
+			score(in, true)
+			in.Matched = matched
 		} else {
-			p.policy.Score(in)
+			score(in, opt.DryRun)
 		}
 		in.Request, in.Load = nil, nil
 		// Order is unique per candidate, so the order is total and an
@@ -413,6 +432,35 @@ func (p *Placer) Place(req *csbmsg.ServiceRequest, opt Options) (*Decision, erro
 		d.Absent = p.appendAbsent(d.Absent, kind, d.Candidates)
 	}
 	return d, nil
+}
+
+// fewestUnhonouredFirst reorders matched so that the candidates with the
+// fewest Unhonoured fields come first, each part in configuration order
+// (as Input.Matched must be), and returns how many come first: all of
+// them, without reordering, when every candidate drops as many.
+func fewestUnhonouredFirst(cands []Candidate, matched []int) int {
+	fewest, mixed := len(cands[matched[0]].Unhonoured), false
+	for _, i := range matched[1:] {
+		if n := len(cands[i].Unhonoured); n != fewest {
+			mixed = true
+			fewest = min(fewest, n)
+		}
+	}
+	if !mixed {
+		return len(matched)
+	}
+	rest := make([]int, 0, len(matched))
+	top := 0
+	for _, i := range matched {
+		if len(cands[i].Unhonoured) == fewest {
+			matched[top] = i
+			top++
+		} else {
+			rest = append(rest, i)
+		}
+	}
+	copy(matched[top:], rest)
+	return top
 }
 
 // serviceLister is implemented by catalogues that list every service of
