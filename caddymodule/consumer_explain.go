@@ -33,6 +33,12 @@ func (h *Handler) serveConsumerExplain(w http.ResponseWriter, r *http.Request, o
 	if err := acceptsJSON(r); err != nil {
 		return err
 	}
+	// The create's Csb-Max-Price keeps providers out of placement, so the
+	// dry run takes it too (and refuses a bad one as a create does).
+	maxPrice, err := maxPriceHeader(r)
+	if err != nil {
+		return caddyhttp.Error(http.StatusBadRequest, err)
+	}
 	c := &consumerCall{h: h, w: w, r: r}
 	req, perr, err := c.parseBody()
 	if err != nil {
@@ -50,9 +56,9 @@ func (h *Handler) serveConsumerExplain(w http.ResponseWriter, r *http.Request, o
 	}
 	var d *placement.Decision
 	if hdr := r.Header.Values("Csb-Provider"); len(hdr) > 0 {
-		d, err = a.explainWith(narrowAccess(cfg.access(owner), hdr), req)
+		d, err = a.explainWith(narrowAccess(cfg.access(owner), hdr), req, maxPrice)
 	} else {
-		d, err = a.ExplainPlacement(owner, req)
+		d, err = a.explainPlacement(owner, req, maxPrice)
 	}
 	if err != nil {
 		var re *placement.RequestError
@@ -100,11 +106,12 @@ func writeExplanation(w http.ResponseWriter, e consumerExplanation) error {
 }
 
 // explainWith is ExplainPlacement with the provider lists given (a
-// request's Csb-Provider header narrows the user's).
-func (a *App) explainWith(access *placement.Access, req *csbmsg.ServiceRequest) (*placement.Decision, error) {
+// request's Csb-Provider header narrows the user's) and a maximum price
+// (nil: none).
+func (a *App) explainWith(access *placement.Access, req *csbmsg.ServiceRequest, maxPrice *float64) (*placement.Decision, error) {
 	v := a.consumerView
 	if v == nil {
 		return nil, errors.New("consumer interface not configured")
 	}
-	return v.placer.Place(req, placement.Options{Access: access, DryRun: true, IgnoreUnhonoured: v.cfg.UnhonouredFields == UnhonouredIgnore})
+	return v.placer.Place(req, placement.Options{Access: access, DryRun: true, IgnoreUnhonoured: v.cfg.UnhonouredFields == UnhonouredIgnore, MaxPrice: maxPrice})
 }
