@@ -3,12 +3,14 @@ package caddymodule
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddy-csb/caddy-csb/adapters/ovf"
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/broker/placement"
 )
 
 // OVFConfig configures the expansion of OVF-linked requests: a consumer
@@ -92,7 +94,10 @@ func (a *App) OVFExpander() *ovf.Expander {
 // ExpandForExplain is req with its OVF link expanded (OVFExpander), for a
 // placement dry-run (the admin API's, a consumer's and the console's
 // explain): req itself when the app has no ovf block; the expansion may
-// take at most 30 seconds.
+// take at most 30 seconds. It refuses what a create refuses before
+// placement (expandOVF), with the same error: a *placement.RequestError
+// for an IaaS Link the broker would not read (420), else the fetch or
+// parse error (a create's 400).
 func (a *App) ExpandForExplain(ctx context.Context, req *csbmsg.ServiceRequest) (*csbmsg.ServiceRequest, error) {
 	exp := a.OVFExpander()
 	if exp == nil {
@@ -100,9 +105,29 @@ func (a *App) ExpandForExplain(ctx context.Context, req *csbmsg.ServiceRequest) 
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	out, err := exp.Expand(ctx, *req)
-	if err != nil {
+	out := *req
+	if err := expandOVF(ctx, exp, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
+}
+
+// expandOVF is what a create does to a request before placement when the
+// app has an ovf block (jobs.Config.Expand), and an explain likewise: it
+// fills in the requirements of the OVF descriptor the IaaS Link names, or
+// refuses the request. An IaaS Link of another rel (or without href) is
+// refused with 420: placement counts the IaaS Link as honoured
+// (honouredSets) because the broker reads the descriptor, and no adapter
+// reads a Link the broker does not, so it would go unread.
+func expandOVF(ctx context.Context, exp *ovf.Expander, req *csbmsg.ServiceRequest) error {
+	if _, ok := exp.Descriptor(*req); !ok && req.IaaS != nil && req.IaaS.Link != nil {
+		return &placement.RequestError{Status: csbmsg.StatusUnsupported,
+			Reason: fmt.Sprintf("IaaS Link with rel %q: the broker reads only OVF descriptors (rel %s)", req.IaaS.Link.Rel, strings.Join(exp.RelNames(), ", "))}
+	}
+	out, err := exp.Expand(ctx, *req)
+	if err != nil {
+		return ovfRefusal(err)
+	}
+	*req = out
+	return nil
 }

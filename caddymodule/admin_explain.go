@@ -85,6 +85,10 @@ func (api *AdminAPI) serveExplain(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	if req, err = a.ExpandForExplain(r.Context(), req); err != nil {
+		var re *placement.RequestError
+		if errors.As(err, &re) {
+			return adminError(http.StatusBadRequest, "status %d: %s", re.Status, re.Reason)
+		}
 		return adminError(http.StatusBadRequest, "expanding the OVF link: %v", err)
 	}
 	user := r.URL.Query().Get("user")

@@ -52,7 +52,13 @@ func (h *Handler) serveConsumerExplain(w http.ResponseWriter, r *http.Request, o
 	}
 	a := h.app
 	if req, err = a.ExpandForExplain(r.Context(), req); err != nil {
-		return writeExplanation(w, consumerExplanation{Status: csbmsg.StatusUnableToFindResource, Reason: "expanding the OVF link: " + err.Error()})
+		// What a create answers (jobs.Manager.Create): the refusal's
+		// status, else 400.
+		var re *placement.RequestError
+		if errors.As(err, &re) {
+			return writeExplanation(w, consumerExplanation{Status: re.Status, Reason: re.Reason})
+		}
+		return writeExplanation(w, consumerExplanation{Status: csbmsg.StatusSyntaxError, Reason: "expanding the OVF link: " + err.Error()})
 	}
 	var d *placement.Decision
 	if hdr := r.Header.Values("Csb-Provider"); len(hdr) > 0 {

@@ -21,8 +21,8 @@ import (
 )
 
 // explainHandler is a csb handler over providers a (price 0.5, first in
-// order) and b (price 0.1).
-func explainHandler(t *testing.T) *Handler {
+// order) and b (price 0.1), with an ovf block when ovfHosts is set.
+func explainHandler(t *testing.T, ovfHosts ...string) *Handler {
 	t.Helper()
 	cat := new(jobstest.Catalog)
 	cat.AddProvider(catalog.ProviderEntry{ID: "a", Label: "price:0.5"})
@@ -43,6 +43,12 @@ func explainHandler(t *testing.T) *Handler {
 	x, _ := newXML(t, &XMLConfig{})
 	app := &App{XML: x, engine: &engine{consumer: &consumerEngine{jobs: m}},
 		consumerView: &consumerView{placer: placer, cfg: &ConsumerConfig{}}}
+	if len(ovfHosts) > 0 {
+		app.OVF = &OVFConfig{AllowedHosts: ovfHosts}
+		if err := app.OVF.provision(nil); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return &Handler{app: app, logger: zap.NewNop()}
 }
 
@@ -105,5 +111,25 @@ func TestConsumerExplainMaxPrice(t *testing.T) {
 	var he caddyhttp.HandlerError
 	if !errors.As(err, &he) || he.StatusCode != http.StatusBadRequest {
 		t.Fatalf("a bad Csb-Max-Price: %v, want HTTP 400 as a create answers", err)
+	}
+}
+
+// TestConsumerExplainOVFLink: with an ovf block, explain refuses what a
+// create refuses before placement, with the create's status. An IaaS
+// Link that names no OVF descriptor (another rel) is answered 420 by a
+// create; explain passed it through and answered 200 with a provider
+// chosen. A descriptor that cannot be fetched is a create's 400; explain
+// said 408.
+func TestConsumerExplainOVFLink(t *testing.T) {
+	h := explainHandler(t, "images.example.org")
+	req := jobstest.VMRequest(2, 4)
+	req.IaaS.Link = &csbmsg.Link{Rel: "describedby", Href: "https://images.example.org/vm.json"}
+	x, err := consumerExplain(t, h, req)
+	if err != nil || x.Status != csbmsg.StatusUnsupported || !strings.Contains(x.Reason, "reads only OVF descriptors") {
+		t.Fatalf("IaaS Link of another rel: %+v, %v; want 420 as a create answers", x, err)
+	}
+	req.IaaS.Link = &csbmsg.Link{Rel: "ovf", Href: "https://169.254.169.254/latest/"}
+	if x, err := consumerExplain(t, h, req); err != nil || x.Status != csbmsg.StatusSyntaxError {
+		t.Fatalf("descriptor not allowed: %+v, %v; want 400 as a create answers", x, err)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -126,19 +125,7 @@ func (a *App) provisionConsumer(ctx caddy.Context) error {
 	tun.LeaseWarning = a.Events.leaseWarning() // events.go
 	if exp := a.OVFExpander(); exp != nil {
 		tun.Expand = func(ctx context.Context, req *csbmsg.ServiceRequest) error {
-			if _, ok := exp.Descriptor(*req); !ok && req.IaaS != nil && req.IaaS.Link != nil {
-				// The broker honours an IaaS Link (honouredFields) by
-				// reading the OVF descriptor it names; no adapter reads
-				// a Link of another rel, which would go unread.
-				return &placement.RequestError{Status: csbmsg.StatusUnsupported,
-					Reason: fmt.Sprintf("IaaS Link with rel %q: the broker reads only OVF descriptors (rel %s)", req.IaaS.Link.Rel, strings.Join(exp.RelNames(), ", "))}
-			}
-			out, err := exp.Expand(ctx, *req)
-			if err != nil {
-				return ovfRefusal(err)
-			}
-			*req = out
-			return nil
+			return expandOVF(ctx, exp, req) // adapters_ovf.go, as explain does
 		}
 	}
 	honoured := a.honouredFields()
