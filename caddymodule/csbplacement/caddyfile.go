@@ -1,6 +1,7 @@
 package csbplacement
 
 import (
+	"math"
 	"strconv"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -75,8 +76,11 @@ func (p *PlacementWeighted) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 func (p *PlacementCheapest) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return cfparse.Block{Name: "placement cheapest", Repeat: []string{"price"}, Options: map[string]cfparse.Option{
 		"price": perProvider("placement cheapest", &p.Prices, func(v string) (float64, bool) {
+			// ParseFloat takes "inf" and "NaN": neither is a price, and
+			// JSON cannot carry them, so the adapted config lost the
+			// policy without a word and placement fell back to first.
 			f, err := strconv.ParseFloat(v, 64)
-			return f, err == nil && f >= 0
+			return f, err == nil && f >= 0 && !math.IsInf(f, 0)
 		}, "placement cheapest: price %q of %q: want a non-negative number"),
 	}}.Parse(d)
 }
