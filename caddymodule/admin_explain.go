@@ -274,6 +274,9 @@ func (a *App) notConsidered(id string, kind catalog.Kind) string {
 	if pe.Status != csbmsg.ServiceActive {
 		return fmt.Sprintf("provider is %s", pe.Status)
 	}
+	if !cat.Healthy(id) {
+		return placement.UnhealthyReason
+	}
 	n, expired, inactive := 0, 0, 0
 	now := time.Now()
 	for _, s := range cat.Services(id) {

@@ -1,6 +1,7 @@
 package placement_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/caddy-csb/caddy-csb/broker/catalog"
@@ -56,5 +57,36 @@ func TestPlacerOnRealCatalog(t *testing.T) {
 	d, _ = p.Place(req, placement.Options{})
 	if ch := d.Chosen(); ch == nil || ch.ProviderID != "a" || len(d.Candidates) != 1 {
 		t.Fatalf("after b deactivated: %+v", d.Explain())
+	}
+}
+
+// TestUnhealthyProviderNamedInRefusal: a provider the broker marks
+// unhealthy (catalog.SetHealthy) leaves placement with its services
+// active; the refusal said "no active IaaS service", which sends the
+// consumer and the operator looking at what it publishes.
+func TestUnhealthyProviderNamedInRefusal(t *testing.T) {
+	c, err := catalog.New(catalog.Options{SyncInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(t.Context())
+	if err := c.Configure([]catalog.ProviderConfig{{ID: "a"}}); err != nil {
+		t.Fatal(err)
+	}
+	c.ApplyNotification(&csbmsg.Notification{ID: "sa", SeqNumber: 1, Provider: csbmsg.Provider{ID: "a", Status: csbmsg.ServiceActive},
+		Services: []csbmsg.Service{{ID: "vm", Status: csbmsg.ServiceActive, IaaS: &csbmsg.IaaS{Compute: &csbmsg.Compute{Cores: ptr(uint64(4))}}}}}, true)
+	p, err := placement.New(placement.Config{Catalog: c, Order: []string{"a"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := &csbmsg.ServiceRequest{IaaS: &csbmsg.IaaS{Compute: &csbmsg.Compute{Cores: ptr(uint64(2))}}}
+	c.SetHealthy("a", false)
+	d, _ := p.Place(req, placement.Options{})
+	if d.Chosen() != nil || !strings.Contains(d.NoMatchReason(), "a: "+placement.UnhealthyReason) {
+		t.Fatalf("unhealthy a: %q", d.NoMatchReason())
+	}
+	c.SetHealthy("a", true)
+	if d, _ := p.Place(req, placement.Options{}); d.Chosen() == nil {
+		t.Fatalf("a healthy again: %q", d.NoMatchReason())
 	}
 }

@@ -472,6 +472,20 @@ type serviceLister interface {
 
 var _ serviceLister = (*catalog.Catalog)(nil)
 
+// healthReporter is implemented by catalogues that keep the broker's own
+// health marks (broker/catalog's Catalog does: SetHealthy), so that a
+// refusal says a provider left placement because it is marked unhealthy
+// rather than that it offers nothing active.
+type healthReporter interface {
+	Healthy(providerID string) bool
+}
+
+var _ healthReporter = (*catalog.Catalog)(nil)
+
+// UnhealthyReason is the reason given for a provider that is not a
+// candidate because the broker marked it unhealthy.
+const UnhealthyReason = "marked unhealthy: its endpoint keeps failing the broker's health checks"
+
 // appendAbsent appends the configured providers that are not candidates
 // (they have no placeable service of kind) with the reason, so that a
 // refusal names every provider.
@@ -494,12 +508,20 @@ func (p *Placer) appendAbsent(out []Absence, kind catalog.Kind, cands []Candidat
 			a.Reason = "no services published"
 		case e.Status != "" && e.Status != csbmsg.ServiceActive:
 			a.Reason = "provider " + string(e.Status)
+		case isUnhealthy(p.cat, id):
+			a.Reason = UnhealthyReason
 		default:
 			a.Reason = fmt.Sprintf("no active %s service", kind)
 		}
 		out = append(out, a)
 	}
 	return out
+}
+
+// isUnhealthy reports whether cat marks provider id unhealthy.
+func isUnhealthy(cat Catalog, id string) bool {
+	h, ok := cat.(healthReporter)
+	return ok && !h.Healthy(id)
 }
 
 // priceRejection rejects a candidate priced above max (or unpriced).
