@@ -27,6 +27,10 @@ func TestAuditCaddyfileErrorsNameFileLineToken(t *testing.T) {
 		{"handler", ":8080 {\n\tcsb {\n\t\tpublish_paths /x\n\t}\n}\n", "Caddyfile:3", "publish_paths"},
 		{"digest_auth", ":8080 {\n\tdigest_auth {\n\t\tnonce_lifetime soon\n\t}\n}\n", "Caddyfile:3", "soon"},
 		{"csb_sandbox", ":8080 {\n\tcsb_sandbox cloud-a {\n\t\tprice 0.05\n\t\tcapacity many 128 1000\n\t}\n}\n", "Caddyfile:4", "many"},
+		// ParseFloat takes "inf", which JSON cannot hold: a price or a
+		// spend limit of inf would vanish from the adapted config.
+		{"provider price inf", "{\n\tcsb {\n\t\tprovider p1 {\n\t\t\tprice inf\n\t\t}\n\t}\n}\n", "Caddyfile:4", `"inf"`},
+		{"csb_sandbox price inf", ":8080 {\n\tcsb_sandbox cloud-a {\n\t\tprice +Inf\n\t}\n}\n", "Caddyfile:3", "+Inf"},
 		{"dynamic csb", ":8080 {\n\treverse_proxy {\n\t\tdynamic csb {\n\t\t\tunhealthy_after never\n\t\t}\n\t}\n}\n", "Caddyfile:4", "never"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -252,8 +252,10 @@ func (p *Provider) unmarshal(d *caddyfile.Dispenser) error {
 			// defaults.
 			"weight": cfparse.Parsed(&p.Weight, cfparse.NonNegative, p.refusal("%s %q: want a non-negative integer")),
 			"price": cfparse.Parsed(&p.Price, func(v string) (*float64, bool) {
+				// ParseFloat takes "inf", which JSON cannot hold: the
+				// price would vanish from the adapted config.
 				f, err := strconv.ParseFloat(v, 64)
-				return &f, err == nil && f >= 0
+				return &f, err == nil && f >= 0 && !math.IsInf(f, 0)
 			}, p.refusal("%s %q: want a non-negative number")),
 			"discover": of(parseDiscover), "auth": of(parseProviderAuth), "tls": of(parseProviderTLS),
 			"subscribe": of(parseSubscribe), "push": of(parsePush),

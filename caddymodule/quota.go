@@ -120,7 +120,7 @@ func setQuotaLimit(l *quota.Limits, name string, args []string) error {
 			return fmt.Errorf("want spend <amount> hour|day|month")
 		}
 		v, err := strconv.ParseFloat(args[0], 64)
-		if err != nil || v <= 0 {
+		if err != nil || v <= 0 || math.IsInf(v, 0) {
 			return fmt.Errorf("spend %q: want a positive amount", args[0])
 		}
 		p, err := quota.ParsePeriod(args[1])

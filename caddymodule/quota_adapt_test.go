@@ -64,6 +64,7 @@ func TestQuotaCaddyfileErrors(t *testing.T) {
 		{"quota {\n user alice {\n gpus 2\n }\n}", `unrecognized limit "gpus"`},
 		{"quota {\n user alice {\n spend 10 week\n }\n}", `unknown period "week"`},
 		{"quota {\n user alice {\n spend -1 day\n }\n}", "want a positive amount"},
+		{"quota {\n user alice {\n spend inf day\n }\n}", "want a positive amount"},
 		{"quota {\n user alice {\n spend 1 day\n spend 2 day\n }\n}", "spend per day given twice"},
 		{"quota {\n user alice\n user alice\n}", `user "alice" given twice`},
 		{"quota {\n group team\n}", "want group <name> <user>..."},

@@ -1,6 +1,7 @@
 package csbsandbox
 
 import (
+	"math"
 	"strconv"
 	"strings"
 
@@ -94,7 +95,7 @@ func (s *Sandbox) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			},
 			"price": cfparse.Parsed(&s.Price, func(v string) (float64, bool) {
 				f, err := strconv.ParseFloat(v, 64)
-				return f, err == nil && f >= 0
+				return f, err == nil && f >= 0 && !math.IsInf(f, 0)
 			}, "csb_sandbox: %s %q must be a non-negative number"),
 			"build_time": duration(&s.BuildTime), "min_frequency": duration(&s.MinFrequency), "max_expires": duration(&s.MaxExpires),
 			"latency": fault(duration(&latency), func(f *SandboxFaults) { f.Latency = latency }),
