@@ -1,9 +1,12 @@
 package caddymodule
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -256,17 +259,58 @@ func (c *consumerCall) post() error {
 		return err
 	}
 	res, err := c.m.Create(ctx, c.owner, req, jobs.CreateOptions{
-		IdempotencyKey: c.r.Header.Get("Idempotency-Key"),
-		Lease:          c.lease,
-		Access:         c.access(),
-		MaxPrice:       c.maxPrice,
-		Subscribers:    subs,
+		IdempotencyKey:   c.r.Header.Get("Idempotency-Key"),
+		IdempotencyScope: c.idempotencyScope(),
+		Lease:            c.lease,
+		Access:           c.access(),
+		MaxPrice:         c.maxPrice,
+		Subscribers:      subs,
 	})
 	registered(res)
 	if err != nil {
 		return c.fail(err, csbmsg.StatusUnableToFindResource, "")
 	}
 	return c.answer(res, res.Job != nil && res.Status == csbmsg.StatusOK)
+}
+
+// idempotencyScope is what an Idempotency-Key covers of a create besides
+// its body (jobs.CreateOptions.IdempotencyScope): the request headers that
+// change what is created, as given. A retry that asks for another lease,
+// other providers, another price limit or another callback is refused
+// (422) like one with another body; it was answered with the job made
+// for the first request, the callback it named silently dropped. Only
+// the headers present count, so a retry of a create that had none
+// matches the record it left before this scope existed.
+func (c *consumerCall) idempotencyScope() string {
+	var b strings.Builder
+	if c.lease > 0 {
+		fmt.Fprintf(&b, "lease=%d\n", c.lease/time.Second)
+	}
+	if c.maxPrice != nil {
+		fmt.Fprintf(&b, "max-price=%s\n", strconv.FormatFloat(*c.maxPrice, 'g', -1, 64))
+	}
+	var providers []string
+	for _, line := range c.r.Header.Values("Csb-Provider") {
+		for _, id := range strings.Split(line, ",") {
+			if id = strings.TrimSpace(id); id != "" && !slices.Contains(providers, id) {
+				providers = append(providers, id)
+			}
+		}
+	}
+	if len(providers) > 0 {
+		// A list of providers to choose from: its order means nothing.
+		slices.Sort(providers)
+		fmt.Fprintf(&b, "provider=%s\n", strings.Join(providers, ","))
+	}
+	if v := strings.TrimSpace(c.r.Header.Get(headerCallback)); v != "" {
+		fmt.Fprintf(&b, "callback=%s\n", v)
+	}
+	if v := strings.TrimSpace(c.r.Header.Get(headerCallbackSecret)); v != "" {
+		// The secret itself goes into no record.
+		sum := sha256.Sum256([]byte(v))
+		fmt.Fprintf(&b, "callback-secret=%s\n", hex.EncodeToString(sum[:]))
+	}
+	return b.String()
 }
 
 // parseBody reads and parses a <csbconsumer> request body with the csb

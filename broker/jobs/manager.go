@@ -489,6 +489,14 @@ type CreateOptions struct {
 	// IdempotencyKey makes a retried create return the job the first one
 	// made instead of a second one.
 	IdempotencyKey string
+	// IdempotencyScope is what else of the create, besides its request,
+	// a retry with the same IdempotencyKey must repeat: the front-end's
+	// options that change what is created (the lease, the providers or
+	// the price asked for, a callback), in any stable form. A retry whose
+	// scope differs is refused with ErrIdempotencyMismatch, as one whose
+	// request differs is, rather than answered with a job made for other
+	// terms. Default "": the request alone.
+	IdempotencyScope string
 	// Lease asks for a lease length; it is clamped to [LeaseMin,
 	// LeaseMax]. Zero means LeaseDefault.
 	Lease time.Duration
@@ -531,6 +539,12 @@ func (m *Manager) Create(ctx context.Context, owner string, req *csbmsg.ServiceR
 		h := idemHash(owner, opt.IdempotencyKey)
 		idemName = "idem-" + h
 		reqHash = hashRequest(&want)
+		if opt.IdempotencyScope != "" {
+			// Only when there is a scope, so that the records of keys
+			// without one keep matching their retries.
+			s := sha256.Sum256([]byte(reqHash + "\x00" + opt.IdempotencyScope))
+			reqHash = hex.EncodeToString(s[:])
+		}
 		unlock, err := m.lock(ctx, idemName, m.c().LockWait)
 		if err != nil {
 			return nil, fmt.Errorf("idempotency key busy: %w", err)

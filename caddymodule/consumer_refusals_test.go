@@ -1,0 +1,154 @@
+package caddymodule
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/caddy-csb/caddy-csb/broker/catalog"
+	"github.com/caddy-csb/caddy-csb/broker/contract"
+	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/broker/jobs"
+	"github.com/caddy-csb/caddy-csb/broker/jobs/jobstest"
+	"github.com/caddy-csb/caddy-csb/broker/placement"
+	"github.com/caddy-csb/caddy-csb/broker/store"
+)
+
+// consumerWorld is the csb handler over a job manager with two in-memory
+// providers, a and b, each offering an 8-core machine, for tests that go
+// through serveConsumer the way a request does.
+type consumerWorld struct {
+	h    *Handler
+	m    *jobs.Manager
+	a, b *jobstest.Adapter
+}
+
+func newConsumerWorld(t *testing.T) *consumerWorld {
+	t.Helper()
+	cat := new(jobstest.Catalog)
+	ads := map[string]*jobstest.Adapter{}
+	for _, id := range []string{"a", "b"} {
+		cat.AddProvider(catalog.ProviderEntry{ID: id})
+		cat.AddService(id, jobstest.VM("vm", 8, 32))
+		ads[id] = &jobstest.Adapter{Name: id}
+	}
+	pl, err := placement.New(placement.Config{Catalog: cat, Order: []string{"a", "b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := jobs.New(jobs.Config{Store: new(store.Memory), Placer: pl, Logger: zap.NewNop(),
+		Adapter: func(id string, _ catalog.Kind) (contract.Adapter, bool) {
+			ad, ok := ads[id]
+			return ad, ok
+		},
+		AttemptTimeout: 5 * time.Second, RespondWithin: 5 * time.Second, PollInterval: time.Millisecond, ReapInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Stop)
+	x := new(XMLConfig)
+	x.provision(zap.NewNop())
+	app := &App{XML: x, engine: &engine{consumer: &consumerEngine{jobs: m}},
+		consumerView: &consumerView{cfg: &ConsumerConfig{Anonymous: AnonymousAllow}}}
+	return &consumerWorld{h: &Handler{ConsumerPath: "/csb/consumer", logger: zap.NewNop(), app: app}, m: m, a: ads["a"], b: ads["b"]}
+}
+
+// consumerAnswer is what one request got: the HTTP status (that of the
+// handler's error, if it returned one), the headers and the body.
+type consumerAnswer struct {
+	code int
+	hdr  http.Header
+	body string
+	err  error
+}
+
+// do serves one request; header holds name, value pairs.
+func (w *consumerWorld) do(method, path string, body io.Reader, header ...string) consumerAnswer {
+	r := httptest.NewRequest(method, path, body)
+	if body != nil {
+		r.Header.Set("Content-Type", csbmsg.ConsumerMediaType)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		r.Header.Set(header[i], header[i+1])
+	}
+	ctx := context.WithValue(r.Context(), caddy.ReplacerCtxKey, caddy.NewReplacer())
+	r = r.WithContext(context.WithValue(ctx, caddyhttp.VarsCtxKey, map[string]any{}))
+	rec := httptest.NewRecorder()
+	err := w.h.ServeHTTP(rec, r, caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { return nil }))
+	a := consumerAnswer{code: rec.Code, hdr: rec.Header(), body: rec.Body.String(), err: err}
+	var he caddyhttp.HandlerError
+	if errors.As(err, &he) {
+		a.code = he.StatusCode
+	}
+	return a
+}
+
+// csb is the protocol status of an answer (0 when it carries none).
+func (a consumerAnswer) csb() string { return a.hdr.Get("Csb-Status") }
+
+func consumerDoc(inner string) string {
+	return `<csbconsumer xmlns="urn:ietf:params:xml:ns:csb-consumer" version="1.0"><CloudServiceRequest>` +
+		inner + `</CloudServiceRequest></csbconsumer>`
+}
+
+const smallVM = `<IaaS><compute><cores>2</cores><memory>4</memory></compute></IaaS>`
+
+// TestIdempotencyKeyCoversCreateHeaders: a retry with the same
+// Idempotency-Key and body but other create headers (another lease,
+// other providers, another price limit, a callback) was answered 200 with
+// the job the first request made, on terms it did not ask for, and a
+// callback it named was silently dropped. Such a retry is refused 422 as
+// one with another body is; a true retry still gets the first job.
+func TestIdempotencyKeyCoversCreateHeaders(t *testing.T) {
+	w := newConsumerWorld(t)
+	first := w.do(http.MethodPost, "/csb/consumer", strings.NewReader(consumerDoc(smallVM)),
+		"Idempotency-Key", "k1", "Csb-Provider", "a, b", "Csb-Lease", "600")
+	id := first.hdr.Get("Csb-Job-Id")
+	if first.err != nil || first.csb() != "200" || id == "" {
+		t.Fatalf("create: %d %v\n%s", first.code, first.err, first.body)
+	}
+	same := w.do(http.MethodPost, "/csb/consumer", strings.NewReader(consumerDoc(smallVM)),
+		"Idempotency-Key", "k1", "Csb-Provider", "b,a", "Csb-Lease", " 600")
+	if same.err != nil || same.hdr.Get("Csb-Job-Id") != id {
+		t.Fatalf("retry: %d %v, job %q, want %q", same.code, same.err, same.hdr.Get("Csb-Job-Id"), id)
+	}
+	for name, hdr := range map[string][]string{
+		"other providers": {"Csb-Provider", "b", "Csb-Lease", "600"},
+		"other lease":     {"Csb-Provider", "a,b", "Csb-Lease", "900"},
+		"no lease":        {"Csb-Provider", "a,b"},
+		"a price limit":   {"Csb-Provider", "a,b", "Csb-Lease", "600", "Csb-Max-Price", "1"},
+	} {
+		got := w.do(http.MethodPost, "/csb/consumer", strings.NewReader(consumerDoc(smallVM)), append([]string{"Idempotency-Key", "k1"}, hdr...)...)
+		if got.code != http.StatusUnprocessableEntity {
+			t.Errorf("%s: HTTP %d (job %q), want 422", name, got.code, got.hdr.Get("Csb-Job-Id"))
+		}
+	}
+	if n := len(w.a.Live()) + len(w.b.Live()); n != 1 {
+		t.Fatalf("%d resources, want 1", n)
+	}
+
+	// The callback and its secret (never stored as such) are covered too.
+	scope := func(hdr ...string) string {
+		r := httptest.NewRequest(http.MethodPost, "/csb/consumer", nil)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			r.Header.Set(hdr[i], hdr[i+1])
+		}
+		return (&consumerCall{r: r}).idempotencyScope()
+	}
+	const secret = "whsec_c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2Vj"
+	plain, cb := scope(), scope(headerCallback, "https://hooks.example/a")
+	withSecret := scope(headerCallback, "https://hooks.example/a", headerCallbackSecret, secret)
+	if plain != "" || cb == plain || withSecret == cb || scope(headerCallback, "https://hooks.example/b") == cb ||
+		strings.Contains(withSecret, secret) {
+		t.Fatalf("scopes: %q, %q, %q", plain, cb, withSecret)
+	}
+}
