@@ -1,10 +1,12 @@
 package caddymodule
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -168,7 +170,11 @@ func (h *Handler) serveConsumer(w http.ResponseWriter, r *http.Request) error {
 		return c.answer(c.m.Answer(j), false)
 	case http.MethodPut:
 		req := &csbmsg.ServiceRequest{}
-		if r.ContentLength != 0 {
+		empty, err := bodyEmpty(r)
+		if err != nil {
+			return err
+		}
+		if !empty {
 			msg, perr, err := c.parseBody()
 			if err != nil || perr != nil {
 				return c.parseFailure(perr, err)
@@ -311,6 +317,32 @@ func (c *consumerCall) idempotencyScope() string {
 		fmt.Fprintf(&b, "callback-secret=%s\n", hex.EncodeToString(sum[:]))
 	}
 	return b.String()
+}
+
+// bodyEmpty reports whether r comes without body bytes. A body sent
+// without a Content-Length (chunked on HTTP/1.1, most HTTP/2 bodies) can
+// be empty too, which only reading tells: its first byte is read and put
+// back in front of the rest.
+func bodyEmpty(r *http.Request) (bool, error) {
+	switch {
+	case r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0:
+		return true, nil
+	case r.ContentLength > 0:
+		return false, nil
+	}
+	var first [1]byte
+	n, err := io.ReadFull(r.Body, first[:])
+	switch {
+	case n == 0 && errors.Is(err, io.EOF):
+		return true, nil
+	case n == 0:
+		return false, caddyhttp.Error(http.StatusBadRequest, fmt.Errorf("reading request body: %w", err))
+	}
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(first[:]), r.Body), r.Body}
+	return false, nil
 }
 
 // parseBody reads and parses a <csbconsumer> request body with the csb

@@ -152,3 +152,29 @@ func TestIdempotencyKeyCoversCreateHeaders(t *testing.T) {
 		t.Fatalf("scopes: %q, %q, %q", plain, cb, withSecret)
 	}
 }
+
+// unsized hides the length of a body, as a chunked HTTP/1.1 body or an
+// HTTP/2 one without Content-Length comes: ContentLength -1.
+func unsized(s string) io.Reader { return io.MultiReader(strings.NewReader(s)) }
+
+// TestPutEmptyBodyWithoutLength: an empty PUT renews the job's lease. One
+// sent without a Content-Length (chunked, or an HTTP/2 PUT whose empty
+// DATA frame ends the stream) was parsed as a message and answered 400
+// "not well-formed: no root element". A body without a length that is
+// not empty is still read whole.
+func TestPutEmptyBodyWithoutLength(t *testing.T) {
+	w := newConsumerWorld(t)
+	created := w.do(http.MethodPost, "/csb/consumer", strings.NewReader(consumerDoc(smallVM)))
+	id := created.hdr.Get("Csb-Job-Id")
+	if created.csb() != "200" || id == "" {
+		t.Fatalf("create: %d %v\n%s", created.code, created.err, created.body)
+	}
+	got := w.do(http.MethodPut, "/csb/consumer/"+id, unsized(""))
+	if got.err != nil || got.csb() != "200" || !strings.Contains(got.body, "lease renewed") {
+		t.Fatalf("empty PUT without length: %d %v\n%s", got.code, got.err, got.body)
+	}
+	got = w.do(http.MethodPut, "/csb/consumer/"+id, unsized(consumerDoc(`<IaaS><compute><cores>4</cores></compute></IaaS>`)))
+	if got.err != nil || got.csb() != "200" || !strings.Contains(got.body, "<cores>4</cores>") {
+		t.Fatalf("PUT without length: %d %v\n%s", got.code, got.err, got.body)
+	}
+}
