@@ -60,7 +60,8 @@ import (
 // otherwise the answer carries the job id with the job pending.
 //
 // Request headers: Idempotency-Key (POST create: a retry returns the same
-// job), Csb-Lease (seconds; asks for a lease length within the configured
+// job; a COPY or MOVE with one, or with a body, is answered 400),
+// Csb-Lease (seconds; asks for a lease length within the configured
 // bounds), Csb-Max-Price (create, COPY, MOVE: the highest price per hour
 // per cost unit the consumer accepts; providers above it, or without a
 // price, are not chosen), Csb-Provider (create, COPY, MOVE, explain:
@@ -196,12 +197,18 @@ func (h *Handler) serveConsumer(w http.ResponseWriter, r *http.Request) error {
 		}
 		return c.answer(res, false)
 	case "COPY":
+		if err := c.nothingElse(); err != nil {
+			return err
+		}
 		res, err := c.m.Copy(r.Context(), owner, jobID, jobs.CreateOptions{Lease: lease, Access: c.access(), MaxPrice: maxPrice})
 		if err != nil {
 			return c.fail(err, csbmsg.StatusUnableToFindResource, jobID)
 		}
 		return c.answer(res, res.Status == csbmsg.StatusOK)
 	case "MOVE":
+		if err := c.nothingElse(); err != nil {
+			return err
+		}
 		res, err := c.m.Move(r.Context(), owner, jobID, jobs.CreateOptions{Lease: lease, Access: c.access(), MaxPrice: maxPrice})
 		if err != nil {
 			return c.fail(err, csbmsg.StatusUnableToFindResource, jobID)
@@ -317,6 +324,26 @@ func (c *consumerCall) idempotencyScope() string {
 		fmt.Fprintf(&b, "callback-secret=%s\n", hex.EncodeToString(sum[:]))
 	}
 	return b.String()
+}
+
+// nothingElse refuses (400) what a COPY or MOVE would drop. Neither
+// reads a body: the job goes with the request it has, and a
+// <CloudServiceRequest> sent along (new values for the copy, say) got a
+// 200 for less than it asked. Nor is a retry of either answered with the
+// first one's outcome, whatever its Idempotency-Key: a second COPY makes a
+// second job, a second MOVE moves the job on.
+func (c *consumerCall) nothingElse() error {
+	empty, err := bodyEmpty(c.r)
+	if err != nil {
+		return err
+	}
+	if !empty {
+		return caddyhttp.Error(http.StatusBadRequest, fmt.Errorf("%s takes no body: the job keeps its request (change it with PUT)", c.r.Method))
+	}
+	if c.r.Header.Get("Idempotency-Key") != "" {
+		return caddyhttp.Error(http.StatusBadRequest, fmt.Errorf("Idempotency-Key is taken by a create (POST without <job-info>) only: a retried %s is carried out again", c.r.Method))
+	}
+	return nil
 }
 
 // bodyEmpty reports whether r comes without body bytes. A body sent

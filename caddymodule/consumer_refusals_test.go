@@ -178,3 +178,41 @@ func TestPutEmptyBodyWithoutLength(t *testing.T) {
 		t.Fatalf("PUT without length: %d %v\n%s", got.code, got.err, got.body)
 	}
 }
+
+// TestCopyMoveRefuseWhatTheyDrop: COPY and MOVE take the job's own
+// request and read no body; one sent with a <CloudServiceRequest> (a copy
+// with more cores, say) was answered 200 with a copy of the job as it
+// was. And an Idempotency-Key made no retry safe: a retried COPY made a
+// second job, a retried MOVE moved the job back. Both are refused 400,
+// and nothing is done; a COPY or MOVE without either goes through.
+func TestCopyMoveRefuseWhatTheyDrop(t *testing.T) {
+	w := newConsumerWorld(t)
+	created := w.do(http.MethodPost, "/csb/consumer", strings.NewReader(consumerDoc(smallVM)))
+	id := created.hdr.Get("Csb-Job-Id")
+	if created.csb() != "200" || id == "" {
+		t.Fatalf("create: %d %v\n%s", created.code, created.err, created.body)
+	}
+	bigger := consumerDoc(`<IaaS><compute><cores>8</cores></compute></IaaS>`)
+	for _, method := range []string{"COPY", "MOVE"} {
+		for name, c := range map[string]struct {
+			body   io.Reader
+			header []string
+		}{
+			"body":            {strings.NewReader(bigger), nil},
+			"unsized body":    {unsized(bigger), nil},
+			"Idempotency-Key": {nil, []string{"Idempotency-Key", "k"}},
+		} {
+			got := w.do(method, "/csb/consumer/"+id, c.body, c.header...)
+			if got.code != http.StatusBadRequest || got.csb() != "" {
+				t.Errorf("%s with %s: HTTP %d, Csb-Status %q, want 400\n%s", method, name, got.code, got.csb(), got.body)
+			}
+		}
+	}
+	if len(w.a.Live()) != 1 || len(w.b.Live()) != 0 {
+		t.Fatalf("resources at a %v, at b %v: something was copied or moved", w.a.Live(), w.b.Live())
+	}
+	got := w.do("COPY", "/csb/consumer/"+id, unsized(""))
+	if got.err != nil || got.csb() != "200" || len(w.b.Live()) != 1 {
+		t.Fatalf("COPY with an empty body: %d %v\n%s", got.code, got.err, got.body)
+	}
+}
