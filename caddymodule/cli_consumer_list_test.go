@@ -40,8 +40,10 @@ func TestPrefersJSON(t *testing.T) {
 		{"", false, true},
 		{"application/json", true, true},
 		{"application/csb-consumer+xml, application/json", false, true},
-		{"application/json;q=0, */*", false, true},
-		{"application/json;q=0.0, */*", false, true},
+		// JSON refused by name: */* beside it does not take it back
+		// (RFC 9110 12.5.1; TestAcceptMostSpecificRangeDecides).
+		{"application/json;q=0, */*", false, false},
+		{"application/json;q=0.0, */*", false, false},
 		{"application/json;q=0.000", false, false},
 		{"text/html, application/json", true, true},
 		{"*/*", false, true},

@@ -185,17 +185,16 @@ func prefersJSON(r *http.Request) bool {
 	return false
 }
 
-// acceptsJSON answers HTTP 406 when the Accept header excludes JSON.
+// acceptsJSON answers HTTP 406 when the Accept header excludes JSON: no
+// range matches application/json, or the most specific one that does has
+// weight 0 ("application/json;q=0, */*"; see checkAccept).
 func acceptsJSON(r *http.Request) error {
 	values := r.Header.Values("Accept")
 	if len(values) == 0 {
 		return nil
 	}
-	for _, mt := range acceptedTypes(values) {
-		switch mt {
-		case "application/json", "application/*", "*/*":
-			return nil
-		}
+	if q, _ := acceptWeight(values, "application/json"); q > 0 {
+		return nil
 	}
 	return caddyhttp.Error(http.StatusNotAcceptable, fmt.Errorf("Accept %q excludes application/json", strings.Join(values, ", ")))
 }

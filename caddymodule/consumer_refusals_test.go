@@ -216,3 +216,44 @@ func TestCopyMoveRefuseWhatTheyDrop(t *testing.T) {
 		t.Fatalf("COPY with an empty body: %d %v\n%s", got.code, got.err, got.body)
 	}
 }
+
+// TestAcceptMostSpecificRangeDecides: a media type that the Accept header
+// refuses by name (q=0) is refused even when a wildcard beside it accepts
+// everything (RFC 9110 section 12.5.1: the most specific range decides).
+// "application/csb-consumer+xml;q=0, */*" was taken as accepting the
+// consumer type: the create went through and its answer came in the type
+// the client had refused, instead of 406 before anything was done.
+func TestAcceptMostSpecificRangeDecides(t *testing.T) {
+	for _, tc := range []struct {
+		accept string
+		ok     bool
+	}{
+		{"application/csb-consumer+xml;q=0, */*", false},
+		{"*/*, application/csb-consumer+xml;q=0", false},
+		{"application/*;q=0, */*", false},
+		{"application/csb-consumer+xml;q=0, application/xml", false},
+		{"application/*;q=0, application/csb-consumer+xml;q=0.2", true},
+		{"*/*;q=0, application/xml", true}, // XML in general, the type not refused by name
+		{"application/csb-consumer+xml, application/csb-consumer+xml;q=0", true},
+		{"text/html, */*;q=0.1", true},
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/csb/consumer/x", nil)
+		r.Header.Set("Accept", tc.accept)
+		if got := checkAccept(r, csbmsg.ConsumerMediaType) == nil; got != tc.ok {
+			t.Errorf("Accept %q: accepted %v, want %v", tc.accept, got, tc.ok)
+		}
+	}
+	r := httptest.NewRequest(http.MethodGet, "/csb/consumer?catalog", nil)
+	r.Header.Set("Accept", "application/json;q=0, */*")
+	var he caddyhttp.HandlerError
+	if err := acceptsJSON(r); !errors.As(err, &he) || he.StatusCode != http.StatusNotAcceptable {
+		t.Errorf("JSON refused by name: %v, want 406", err)
+	}
+
+	w := newConsumerWorld(t)
+	got := w.do(http.MethodPost, "/csb/consumer", strings.NewReader(consumerDoc(smallVM)),
+		"Accept", "application/csb-consumer+xml;q=0, */*")
+	if got.code != http.StatusNotAcceptable || len(w.a.Live())+len(w.b.Live()) != 0 {
+		t.Fatalf("create refusing the answer's type: HTTP %d, resources %v %v", got.code, w.a.Live(), w.b.Live())
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-csb/caddy-csb/broker/csbmsg"
+	"github.com/caddy-csb/caddy-csb/caddymodule/internal/accept"
 )
 
 // maxXMLDepthLimit bounds max_depth: deeper trees are never needed (the
@@ -310,21 +311,65 @@ func checkContentType(h http.Header, mediaType string) (string, error) {
 // (draft sections 4.1.1 and 4.2.1: the media type "MUST be reflected in
 // ... 'Content-Type' and 'Accept'"). A missing Accept header accepts
 // anything; so do */*, application/* and, since the csb media types are
-// XML (+xml, RFC 7303), application/xml and text/xml. A range with q=0
-// excludes.
+// XML (+xml, RFC 7303), application/xml and text/xml. The most specific
+// range that matches the media type gives its weight (RFC 9110 section
+// 12.5.1), and a weight of 0 excludes it: "application/csb-consumer+xml;
+// q=0, */*" refuses the one type the answer can have, which the */* it
+// lists beside did not override.
 func checkAccept(r *http.Request, mediaType string) error {
 	values := r.Header.Values("Accept")
 	if len(values) == 0 {
 		return nil
 	}
-	major, _, _ := strings.Cut(mediaType, "/")
-	for _, mt := range acceptedTypes(values) {
-		switch mt {
-		case mediaType, "*/*", major + "/*", "application/xml", "text/xml":
-			return nil
+	q, level := acceptWeight(values, mediaType)
+	if q > 0 {
+		return nil
+	}
+	if level < exactRange {
+		// Not refused by name: XML in general will do.
+		for _, mt := range acceptedTypes(values) {
+			if mt == "application/xml" || mt == "text/xml" {
+				return nil
+			}
 		}
 	}
 	return caddyhttp.Error(http.StatusNotAcceptable, fmt.Errorf("Accept %q excludes %s", strings.Join(values, ", "), mediaType))
+}
+
+// Precedence of the media ranges that match a type (acceptWeight).
+const (
+	noRange = iota
+	anyRange
+	majorRange
+	exactRange
+)
+
+// acceptWeight returns the weight the Accept header values give
+// mediaType: that of the most specific range matching it (the type
+// itself, then type/*, then */*; the highest weight among equals), and
+// which of those it was (noRange, weight 0, when none matches).
+func acceptWeight(values []string, mediaType string) (float64, int) {
+	major, _, _ := strings.Cut(mediaType, "/")
+	q, level := 0.0, noRange
+	for _, rg := range accept.Ranges(values) {
+		l := noRange
+		switch rg.Type {
+		case mediaType:
+			l = exactRange
+		case major + "/*":
+			l = majorRange
+		case "*/*":
+			l = anyRange
+		}
+		switch {
+		case l == noRange:
+		case l > level:
+			q, level = rg.Q, l
+		case l == level:
+			q = max(q, rg.Q)
+		}
+	}
+	return q, level
 }
 
 // writeMessage writes a serialised CSB message as the body of an HTTP 200
