@@ -38,7 +38,8 @@ import (
 // Protocol outcomes are HTTP 200 with <CloudServiceResponse status reason>
 // and the codes of the draft's table 2 (200, 400, 408, 409, 410, 420).
 // HTTP-level problems get HTTP statuses: 405 with Allow, 406 (Accept
-// excludes application/csb-consumer+xml), 413, 415, 422 (an
+// excludes application/csb-consumer+xml), 409 (a create with the
+// Idempotency-Key of one still in progress), 413, 415, 422 (an
 // Idempotency-Key reused with another request), 403 (no authenticated
 // user and "anonymous refuse"), 404 (a path below a job), 503 (a create
 // that could not be recorded), 500.
@@ -415,6 +416,8 @@ func (c *consumerCall) fail(err error, status csbmsg.Status, jobID string) error
 		return c.answer(&jobs.Result{Status: status, Reason: reason}, false)
 	case errors.Is(err, jobs.ErrIdempotencyMismatch):
 		return caddyhttp.Error(http.StatusUnprocessableEntity, err)
+	case errors.Is(err, jobs.ErrIdempotencyBusy):
+		return caddyhttp.Error(http.StatusConflict, err)
 	case errors.Is(err, jobs.ErrNotRecorded):
 		return caddyhttp.Error(http.StatusServiceUnavailable, err)
 	}

@@ -32,7 +32,7 @@ type consumerWorld struct {
 	a, b *jobstest.Adapter
 }
 
-func newConsumerWorld(t *testing.T) *consumerWorld {
+func newConsumerWorld(t *testing.T, edit ...func(*jobs.Config)) *consumerWorld {
 	t.Helper()
 	cat := new(jobstest.Catalog)
 	ads := map[string]*jobstest.Adapter{}
@@ -45,12 +45,16 @@ func newConsumerWorld(t *testing.T) *consumerWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := jobs.New(jobs.Config{Store: new(store.Memory), Placer: pl, Logger: zap.NewNop(),
+	cfg := jobs.Config{Store: new(store.Memory), Placer: pl, Logger: zap.NewNop(),
 		Adapter: func(id string, _ catalog.Kind) (contract.Adapter, bool) {
 			ad, ok := ads[id]
 			return ad, ok
 		},
-		AttemptTimeout: 5 * time.Second, RespondWithin: 5 * time.Second, PollInterval: time.Millisecond, ReapInterval: time.Hour})
+		AttemptTimeout: 5 * time.Second, RespondWithin: 5 * time.Second, PollInterval: time.Millisecond, ReapInterval: time.Hour}
+	for _, e := range edit {
+		e(&cfg)
+	}
+	m, err := jobs.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,5 +259,37 @@ func TestAcceptMostSpecificRangeDecides(t *testing.T) {
 		"Accept", "application/csb-consumer+xml;q=0, */*")
 	if got.code != http.StatusNotAcceptable || len(w.a.Live())+len(w.b.Live()) != 0 {
 		t.Fatalf("create refusing the answer's type: HTTP %d, resources %v %v", got.code, w.a.Live(), w.b.Live())
+	}
+}
+
+// TestIdempotentRetryWhileFirstRuns: a retry with the same
+// Idempotency-Key that arrives while the first create still runs (a
+// client that gave up waiting) waits for it at most jobs' lock_wait;
+// then it was answered HTTP 500. It is a conflict, not a server fault:
+// 409, as the IETF Idempotency-Key draft answers a request whose
+// original is still being processed. The first create goes on, and the
+// next retry gets its job.
+func TestIdempotentRetryWhileFirstRuns(t *testing.T) {
+	w := newConsumerWorld(t, func(c *jobs.Config) { c.LockWait = 20 * time.Millisecond })
+	block, started := make(chan struct{}), make(chan struct{})
+	w.a.SetFault(jobstest.Fault{Block: block, BlockStarted: started})
+	first := make(chan consumerAnswer, 1)
+	go func() {
+		first <- w.do(http.MethodPost, "/csb/consumer", strings.NewReader(consumerDoc(smallVM)), "Idempotency-Key", "k")
+	}()
+	<-started
+	retry := w.do(http.MethodPost, "/csb/consumer", strings.NewReader(consumerDoc(smallVM)), "Idempotency-Key", "k")
+	close(block)
+	got := <-first
+	if retry.code != http.StatusConflict {
+		t.Errorf("retry during the create: HTTP %d (%v), want 409", retry.code, retry.err)
+	}
+	id := got.hdr.Get("Csb-Job-Id")
+	if got.err != nil || got.csb() != "200" || id == "" {
+		t.Fatalf("first create: %d %v\n%s", got.code, got.err, got.body)
+	}
+	again := w.do(http.MethodPost, "/csb/consumer", strings.NewReader(consumerDoc(smallVM)), "Idempotency-Key", "k")
+	if again.err != nil || again.hdr.Get("Csb-Job-Id") != id || len(w.a.Live())+len(w.b.Live()) != 1 {
+		t.Fatalf("retry after: %d %v, job %q (want %q), resources %v %v", again.code, again.err, again.hdr.Get("Csb-Job-Id"), id, w.a.Live(), w.b.Live())
 	}
 }

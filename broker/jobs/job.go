@@ -393,6 +393,12 @@ var ErrNotRecorded = errors.New("the broker could not record the job")
 // with a different request.
 var ErrIdempotencyMismatch = errors.New("idempotency key reused with a different request")
 
+// ErrIdempotencyBusy is returned when a create with an Idempotency-Key
+// arrives while another with the same key is still being carried out,
+// and that one did not finish within LockWait: the request conflicts
+// with one in progress, and a later retry gets its outcome.
+var ErrIdempotencyBusy = errors.New("a create with this idempotency key is still in progress")
+
 // ErrChanged is returned by the operations that take an expected
 // revision (UpdateIf, RemoveIf, ActIf, SetLabelsIf, AttachVolumeIf,
 // DetachVolumeIf) when the job's record, read under the job's lock, is

@@ -547,6 +547,9 @@ func (m *Manager) Create(ctx context.Context, owner string, req *csbmsg.ServiceR
 		}
 		unlock, err := m.lock(ctx, idemName, m.c().LockWait)
 		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+				return nil, fmt.Errorf("%w: retry later (%v)", ErrIdempotencyBusy, err)
+			}
 			return nil, fmt.Errorf("idempotency key busy: %w", err)
 		}
 		defer unlock()
