@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -295,6 +296,7 @@ func (w *answerWriter) WriteHeader(status int) {
 	// fixed once.
 	if status < 200 {
 		w.m.fix(w.Header())
+		w.keepOwnInfo()
 	} else {
 		w.fixFinal()
 	}
@@ -331,5 +333,23 @@ func (w *answerWriter) fixFinal() {
 	if !w.fixed {
 		w.fixed = true
 		w.m.fix(w.Header())
+		w.keepOwnInfo()
+	}
+}
+
+// keepOwnInfo leaves the answer's Authentication-Info (and
+// Proxy-Authentication-Info) as the broker's own Digest auth set it
+// before the proxy ran: the reverse proxy adds the provider's values to
+// them, and a provider's rspauth and nextnonce belong to its exchange
+// with the broker. A consumer's Digest client would read the provider's
+// nextnonce as the broker's and send it back, to be refused.
+func (w *answerWriter) keepOwnInfo() {
+	h := w.Header()
+	for _, k := range [...]string{"Authentication-Info", "Proxy-Authentication-Info"} {
+		if v, ok := w.before[k]; ok {
+			h[k] = slices.Clone(v)
+		} else {
+			delete(h, k)
+		}
 	}
 }

@@ -215,3 +215,48 @@ func TestProviderChallengeNotPassedOn(t *testing.T) {
 		}
 	}
 }
+
+// TestProviderAuthInfoNotPassedOn: the provider's Authentication-Info
+// (its rspauth and nextnonce for the broker) does not reach the consumer
+// next to the broker's own, which stays as the broker's Digest auth set
+// it; without the broker's, the answer carries none.
+func TestProviderAuthInfoNotPassedOn(t *testing.T) {
+	h := &JobRoute{Prefix: "/csb/jobs/", logger: zap.NewNop(), app: &caddymodule.App{Providers: withPeerPolicies(t, &caddymodule.Provider{ID: "open"})}}
+	for _, own := range []string{`rspauth="broker", nextnonce="ours"`, ""} {
+		r := httptest.NewRequest(http.MethodGet, "http://consumer.invalid/csb/jobs/J1/page", nil)
+		r = r.WithContext(context.WithValue(r.Context(), caddyhttp.VarsCtxKey, map[string]any{}))
+		setPath(r, "/page")
+		upstream, addr, dt, err := h.frontGeneric(r, jobs.Endpoint{ProviderID: "open", URL: "http://127.0.0.1:9/apps/crm/"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rt := newRouted("open", upstream, addr, dt)
+		rt.answers = newAnswerMap(r, upstream, "/page", "/csb/jobs/J1")
+		provider := caddyhttp.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) error {
+			// As the reverse proxy copies the provider's headers: added.
+			w.Header().Add("Authentication-Info", `rspauth="provider", nextnonce="theirs"`)
+			w.Header().Add("Proxy-Authentication-Info", `nextnonce="proxy"`)
+			w.WriteHeader(http.StatusOK)
+			_, err := w.Write([]byte("answer!"))
+			return err
+		})
+		rec := httptest.NewRecorder()
+		if own != "" {
+			rec.Header().Set("Authentication-Info", own)
+		}
+		if err := h.proxy(rec, r, provider, rt); err != nil {
+			t.Fatal(err)
+		}
+		got := rec.Header().Values("Authentication-Info")
+		want := []string{}
+		if own != "" {
+			want = []string{own}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("Authentication-Info %q, want %q", got, want)
+		}
+		if v := rec.Header().Values("Proxy-Authentication-Info"); len(v) != 0 {
+			t.Errorf("Proxy-Authentication-Info %q reached the consumer", v)
+		}
+	}
+}
