@@ -213,6 +213,13 @@ type Orphan struct {
 	// Due is when the reaper next removes a Lost orphan (zero: at every
 	// pass, as any orphan, until a Remove succeeds).
 	Due time.Time `json:"due,omitzero"`
+	// Failures counts the reaper's Removes of the orphan that failed in a
+	// row (a provider down), and Retry is when it tries again: one reap
+	// interval after the first, twice as long after each further one, up
+	// to 15 minutes. Stored with the job, so a restarted broker, or
+	// another one sharing the store, keeps to it. Zero: at the next pass.
+	Failures int       `json:"failures,omitempty"`
+	Retry    time.Time `json:"retry,omitzero"`
 }
 
 // ReclaimRetry is when the reaper tries again the reclaim of a lease that

@@ -79,6 +79,15 @@ func TestQueuedReclaimAnnouncedWhenDone(t *testing.T) {
 	if o := outcomes.get(); len(o) != 1 || o[0] == "<nil>" {
 		t.Fatalf("OnReclaim heard %q, want one failure", o)
 	}
+	// The retry waits one reap interval (TestOrphanRemovalBacksOff);
+	// meanwhile the provider is not called and the reason keeps saying why.
+	if st, err := e.m.ReapOnce(context.Background()); err != nil || st.OrphansWaiting != 1 || st.Failures != 0 || e.ads["a"].Calls("remove") != 1 {
+		t.Fatalf("pass before the retry: %+v %v, %d removal calls", st, err, e.ads["a"].Calls("remove"))
+	}
+	if got, _ = e.m.Inspect(context.Background(), j.ID); !strings.Contains(got.Reason, "reclaim queued") || !strings.Contains(got.Reason, "volume busy") {
+		t.Fatalf("while the retry waits the reason is %q", got.Reason)
+	}
+	e.clock.Advance(e.cfg.ReapInterval)
 
 	if st, err := e.m.ReapOnce(context.Background()); err != nil || st.Orphans != 1 {
 		t.Fatalf("pass once the provider removes: %+v %v", st, err)

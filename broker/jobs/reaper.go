@@ -40,9 +40,12 @@ type PassStats struct {
 	Resumed  int // abandoned operations taken over
 	Orphans  int // orphaned resources removed; a lost create's handle at each recheck (retryOrphans)
 	Dropped  int // lost creates' handles dropped after their last recheck (lostRechecks)
-	Failures int // reclaims or orphan removals that failed (retried next pass)
+	Failures int // reclaims or orphan removals that failed (retried after a wait: ReclaimRetry, Orphan.Retry)
 	Deferred int // ended leases of volumes attached to live machines, left until detached
 	Waiting  int // ended leases whose failed reclaim waits for its next try (ReclaimRetry)
+	// OrphansWaiting counts the orphans whose failed removal waits for
+	// its next try (Orphan.Retry): not contacted by this pass.
+	OrphansWaiting int
 }
 
 // ReapOnce runs one reaper pass: it reclaims ended leases, deletes records
@@ -187,7 +190,9 @@ func (m *Manager) ReapOnce(ctx context.Context) (PassStats, error) {
 			}
 			continue
 		}
-		if orphansDue(j, now) {
+		due, waiting := m.orphansDue(j, now)
+		st.OrphansWaiting += waiting
+		if due {
 			o := m.retryOrphans(ctx, j.ID)
 			st.Orphans += o.removed
 			st.Dropped += o.dropped
@@ -287,8 +292,9 @@ func (m *Manager) reap(ctx context.Context, id string) reapOutcome {
 }
 
 // reclaimBackoffMax bounds the wait between two tries of a failed lease
-// reclaim (ReclaimRetry), or one reap interval when that is longer: a
-// provider back from an outage has its ended leases reclaimed within it.
+// reclaim (ReclaimRetry) or orphan removal (Orphan.Retry), or one reap
+// interval when that is longer: a provider back from an outage has its
+// ended leases reclaimed and its orphans removed within it.
 const reclaimBackoffMax = 15 * time.Minute
 
 // backOffReclaim records on j a failed reclaim of its lease, and when the
@@ -302,13 +308,33 @@ func (m *Manager) backOffReclaim(j *Job) {
 		r = &ReclaimRetry{Expires: j.Expires}
 	}
 	r.Failures++
+	r.Next = m.now().Add(m.retryWait(r.Failures))
+	j.Reclaim = r
+}
+
+// retryWait is how long the reaper waits after the failures-th failure in
+// a row of a call to a provider (a lease reclaim, an orphan's removal)
+// before it tries again: one reap interval, doubled after each further
+// failure, up to reclaimBackoffMax or one reap interval when longer.
+func (m *Manager) retryWait(failures int) time.Duration {
 	wait := m.c().ReapInterval
-	limit := max(reclaimBackoffMax, wait)
-	for i := 1; i < r.Failures && wait < limit; i++ {
+	limit := m.retryWaitMax()
+	for i := 1; i < failures && wait < limit; i++ {
 		wait *= 2
 	}
-	r.Next = m.now().Add(min(wait, limit))
-	j.Reclaim = r
+	return min(wait, limit)
+}
+
+// retryWaitMax is the longest wait retryWait gives.
+func (m *Manager) retryWaitMax() time.Duration {
+	return max(reclaimBackoffMax, m.c().ReapInterval)
+}
+
+// retryDue reports whether a retry set for next (zero: none) is due at
+// now. A next try further away than the longest wait was set while the
+// clock ran ahead, and is not waited for.
+func (m *Manager) retryDue(next, now time.Time) bool {
+	return !now.Before(next) || next.Sub(now) > m.retryWaitMax()
 }
 
 // reclaimDue reports whether j's ended lease may be reclaimed at now: no
@@ -317,10 +343,7 @@ func (m *Manager) backOffReclaim(j *Job) {
 // and is not waited for.
 func (m *Manager) reclaimDue(j *Job, now time.Time) bool {
 	r := j.Reclaim
-	if r == nil || !r.Expires.Equal(j.Expires) || !now.Before(r.Next) {
-		return true
-	}
-	return r.Next.Sub(now) > max(reclaimBackoffMax, m.c().ReapInterval)
+	return r == nil || !r.Expires.Equal(j.Expires) || m.retryDue(r.Next, now)
 }
 
 // leaseLength is j's lease as a duration (the longest duration for a
@@ -463,14 +486,21 @@ func (m *Manager) purge(ctx context.Context, id string) bool {
 }
 
 // orphansDue reports whether a pass has work on j's orphans at now: one
-// that is not a lost create's handle waiting for its recheck (lostDue).
-func orphansDue(j *Job, now time.Time) bool {
+// that is not a lost create's handle waiting for its recheck (lostDue),
+// nor a failed removal waiting for its retry (Orphan.Retry), of which it
+// counts the latter.
+func (m *Manager) orphansDue(j *Job, now time.Time) (due bool, waiting int) {
 	for i := range j.Orphans {
-		if o := &j.Orphans[i]; !o.Lost || lostDue(j, o, now) {
-			return true
+		o := &j.Orphans[i]
+		switch {
+		case o.Lost && !lostDue(j, o, now):
+		case !m.retryDue(o.Retry, now):
+			waiting++
+		default:
+			due = true
 		}
 	}
-	return false
+	return due, waiting
 }
 
 // orphanCounts is what retryOrphans did.
@@ -531,13 +561,24 @@ func (m *Manager) retryOrphans(ctx context.Context, id string) (n orphanCounts) 
 			}
 			continue
 		}
+		if !m.retryDue(o.Retry, now) {
+			// Its last removal failed: the provider is not called again
+			// before its retry (a provider down would have each pass wait
+			// for CallTimeout on every one of its orphans, under the
+			// reaper's lock). The reason stays the one that failure set.
+			keep = append(keep, o)
+			if mine {
+				own = fmt.Sprintf("removing the resources at %s failed: %s; the broker tries again", o.ProviderID, o.LastError)
+			}
+			continue
+		}
 		cctx, cancel := context.WithTimeout(ctx, m.c().CallTimeout)
 		err := ad.Remove(cctx, o.Resource)
 		cancel()
 		if err != nil {
-			if o.LastError != err.Error() {
-				o.LastError, changed = err.Error(), true
-			}
+			o.LastError, changed = err.Error(), true
+			o.Failures++
+			o.Retry = now.Add(m.retryWait(o.Failures))
 			keep = append(keep, o)
 			n.failed++
 			if mine {
@@ -546,6 +587,7 @@ func (m *Manager) retryOrphans(ctx context.Context, id string) (n orphanCounts) 
 			continue
 		}
 		n.removed++
+		o.Failures, o.Retry = 0, time.Time{}
 		if o.Lost {
 			if o.removedLost(now) {
 				keep = append(keep, o)
