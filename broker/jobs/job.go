@@ -304,6 +304,10 @@ type Job struct {
 	// gate is shared with the request waiting for a create's outcome
 	// (nil when nobody waits: a resumed job).
 	gate *answerGate
+	// placed tells the placement policy which provider took the job
+	// (placement.Decision.Placed; nil when the policy keeps no state, or
+	// for a resumed job: the policy's state is this process's only).
+	placed func(providerID string)
 	// deferWrite makes the next save of a logged job keep the record in
 	// memory only: the next write of the job (a log append, or the job's
 	// file when it is settled) carries it (wal.go).

@@ -598,6 +598,7 @@ func (m *Manager) Create(ctx context.Context, owner string, req *csbmsg.ServiceR
 		Reason:         "accepted: " + d.Summary(),
 		Op:             &Op{Kind: OpCreate, Instance: m.instance, Started: now},
 		Events:         EventState{Subscribers: opt.Subscribers},
+		placed:         d.Placed(),
 	}
 	return m.startProvisioning(ctx, j, idemName, reqHash)
 }
@@ -1053,6 +1054,7 @@ func (m *Manager) Copy(ctx context.Context, owner, id string, opt CreateOptions)
 		Created:      now,
 		Reason:       fmt.Sprintf("copy of job %s accepted: %s", src.ID, d.Summary()),
 		Op:           &Op{Kind: OpCreate, Instance: m.instance, Started: now},
+		placed:       d.Placed(),
 	}
 	if opt.Lease > 0 {
 		j.LeaseSeconds = m.leaseSeconds(opt.Lease)
@@ -1121,6 +1123,7 @@ func (m *Manager) Move(ctx context.Context, owner, id string, opt CreateOptions)
 	}
 	j.Plan = plan
 	j.Decision = d.Summary() + dropNote(dropped)
+	j.placed = d.Placed()
 	// The job's lease before the move, restored if the move is undone.
 	j.Op = &Op{Kind: OpMove, Instance: m.instance, Started: m.now(), OldProvider: j.ProviderID, OldService: j.Service, OldResource: j.Resource,
 		OldLeaseSeconds: j.LeaseSeconds}

@@ -479,6 +479,14 @@ func (m *Manager) succeed(ctx context.Context, j *Job) *Result {
 			entry = &j.Plan[i]
 		}
 	}
+	// A policy with state (round_robin, weighted) moved it by the
+	// candidate ranked first; when that one failed, by the one that took
+	// the job instead, or the one after a failing provider gets a
+	// double share.
+	if j.placed != nil {
+		j.placed(entry.ProviderID)
+		j.placed = nil
+	}
 	prev := j.Status
 	if j.Op.Kind == OpMove {
 		j.Op.Swapped = true

@@ -406,8 +406,13 @@ func (p *Placer) Place(req *csbmsg.ServiceRequest, opt Options) (*Decision, erro
 			in.Matched = matched[top:]
 			score(in, true)
 			in.Matched = matched
+			d.scored = top
 		} else {
 			score(in, opt.DryRun)
+			d.scored = len(matched)
+		}
+		if opt.DryRun {
+			d.scored = 0
 		}
 		in.Request, in.Load = nil, nil
 		// Order is unique per candidate, so the order is total and an
@@ -637,6 +642,9 @@ type Decision struct {
 
 	policy Policy
 	input  Input
+	// scored counts the candidates first in Ranked that the policy's
+	// Score ranked (its state moved by them); 0 for a dry run.
+	scored int
 }
 
 // Absence is a configured provider that was not a candidate, and why.
@@ -658,11 +666,40 @@ func (d *Decision) Release() {
 	if d == nil {
 		return
 	}
-	d.policy, d.input = nil, Input{}
+	d.policy, d.input, d.scored = nil, Input{}, 0
 	// The candidates are left as they are: the next Place writes each
 	// one whole. Until then the pooled slice keeps catalogue entries
 	// reachable; sync.Pool drops what stays unused over two collections.
 	decisionPool.Put(d)
+}
+
+// Placed returns what to call with the provider that took the job, when
+// the decision's policy keeps state (Settler) and the job may go to
+// another candidate than the one ranked first; nil otherwise. Calling it
+// with a provider the policy did not rank behind the first moves
+// nothing. It outlives Release, and acts once.
+func (d *Decision) Placed() func(providerID string) {
+	s, ok := d.policy.(Settler)
+	if !ok || d.scored < 2 {
+		return nil
+	}
+	// A copy of what Settle reads: the decision's candidates are reused
+	// once it is released.
+	in := &Input{Kind: d.Kind, Candidates: make([]Candidate, d.scored), Matched: make([]int, d.scored)}
+	for k, i := range d.Ranked[:d.scored] {
+		c := &d.Candidates[i]
+		in.Candidates[k] = Candidate{ProviderID: c.ProviderID, Order: c.Order, Score: c.Score, Matched: true, Rank: k}
+		in.Matched[k] = k
+	}
+	var once sync.Once
+	return func(providerID string) {
+		for k := 1; k < len(in.Candidates); k++ {
+			if in.Candidates[k].ProviderID == providerID {
+				once.Do(func() { s.Settle(in, 0, k) })
+				return
+			}
+		}
+	}
 }
 
 // Chosen returns the best candidate, or nil when none matched.

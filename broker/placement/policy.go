@@ -48,6 +48,18 @@ type DryScorer interface {
 	ScoreDry(in *Input)
 }
 
+// Settler is implemented by policies whose state moves with each
+// decision by the candidate ranked first (RoundRobin's rotation). When
+// that candidate's create fails and the job goes to a later one
+// (substitution), Settle moves the state as if in.Candidates[took]
+// had been ranked first instead of in.Candidates[first]: otherwise the
+// provider after one that keeps failing gets its own share and the
+// failing one's. in.Matched holds the candidates Score ranked. The job
+// manager calls it through Decision.Placed.
+type Settler interface {
+	Settle(in *Input, first, took int)
+}
+
 // First ranks candidates in provider configuration order.
 type First struct{}
 
@@ -116,6 +128,17 @@ func (*RoundRobin) score(in *Input, last int) int {
 		in.Candidates[i].Score = float64((k - start + n) % n)
 	}
 	return in.Candidates[in.Matched[start]].Order
+}
+
+// Settle implements Settler: the next decision starts after the provider
+// that took the job. A rotation another decision moved meanwhile is left
+// alone: that decision started after it already.
+func (r *RoundRobin) Settle(in *Input, first, took int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.init && r.last == in.Candidates[first].Order {
+		r.last = in.Candidates[took].Order
+	}
 }
 
 // Note implements Policy.
@@ -411,4 +434,6 @@ var (
 	_ Policy = (*LeastLoaded)(nil)
 	_ Policy = (*Weighted)(nil)
 	_ Policy = (*Cheapest)(nil)
+
+	_ Settler = (*RoundRobin)(nil)
 )
