@@ -1425,7 +1425,7 @@ func (m *Manager) finishRemoval(ctx context.Context, j *Job, final Status) *Resu
 			}
 			m.saveBackground(j)
 			m.reclaimed(j, final, err)
-			// The reaper retries a failed reclaim on every pass: log the
+			// The reaper retries a failed reclaim (with backoff): log the
 			// failure once, and again only when it changes.
 			if j.Reason != before {
 				m.logState(j, prev, "job removal failed", zap.Error(err))
