@@ -33,8 +33,13 @@ import (
 // that arrive while a sync runs share the one after it, a file-system
 // sync (syncfs(2): one call for every file written before it) when there
 // are several of them. As with certmagic, a value is durable and whole
-// before its key shows it, and a Store returns only then; the rename
-// itself is not synced (certmagic does not sync it either).
+// before its key shows it. Unlike certmagic, a Store returns only once
+// the rename is durable too (an fsync of the key's directory): the
+// write-ahead log's callers call a provider once its Store returned, and
+// a rename left to the file system's next commit (ext4: up to 5 s later)
+// was lost with a crash meanwhile, leaving the provider's resource to
+// nobody. A directory sync that fails counts as a failed sync; the key
+// shows the value then, but the Store fails.
 //
 // Index entries, keys whose value nobody reads, need neither a
 // temporary file nor a rename: Mark makes the key's file empty in place
@@ -86,6 +91,8 @@ type groupFiles struct {
 	// written before the call); with all, every file written before the
 	// call. nil: not available here.
 	sync func(files []tempFile, all bool) error
+	// syncDir makes a directory's entries durable; nil: syncDirectory.
+	syncDir func(dir string) error
 
 	// failures counts the syncs that failed: changed by the goroutine
 	// that ran the sync, before any writer hears of its end.
@@ -197,7 +204,26 @@ func (g *groupFiles) Store(key string, value []byte) error {
 		_ = os.Remove(f.name)
 		return err
 	}
-	return nil
+	return g.entryDurable(filepath.Dir(name), from)
+}
+
+// entryDurable syncs dir after a rename into it, so that the rename
+// survives a crash, and answers the writer that began at from. A failed
+// directory sync is counted as a failed sync: it may have covered other
+// writers' renames into dir, and a second sync may not report it.
+func (g *groupFiles) entryDurable(dir string, from uint64) error {
+	sync := g.syncDir
+	if sync == nil {
+		sync = syncDirectory
+	}
+	if err := sync(dir); err != nil {
+		g.mu.Lock()
+		g.lastErr = err
+		g.failures.Add(1)
+		g.mu.Unlock()
+		return fmt.Errorf("the value is in place but may not survive a crash: %w", err)
+	}
+	return g.answer(nil, g.failures.Load(), from)
 }
 
 // Mark makes key's file, empty, durably: an index entry, which nobody

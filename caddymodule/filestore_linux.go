@@ -113,6 +113,24 @@ func fsSync(root string) func([]tempFile, bool) error {
 	}
 }
 
+// syncDirectory fsyncs the directory dir: the entries renamed or made in
+// it are durable once it returns.
+func syncDirectory(dir string) error {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	for errors.Is(err, unix.EINTR) {
+		fd, err = unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	}
+	if err != nil {
+		return &fs.PathError{Op: "open", Path: dir, Err: err}
+	}
+	d := tempFile{fd: fd, name: dir}
+	err = d.sync()
+	if cerr := d.close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 // renameFile renames a file with rename(2) alone.
 func renameFile(from, to string) error {
 	if err := unix.Rename(from, to); err != nil {

@@ -15,6 +15,18 @@ func fsSync(string) func([]tempFile, bool) error { return nil }
 
 func renameFile(from, to string) error { return os.Rename(from, to) }
 
+func syncDirectory(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 type tempFile struct {
 	f    *os.File
 	name string
