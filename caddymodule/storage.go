@@ -357,6 +357,11 @@ func (c caddyStore) storageLockLost(name string) bool {
 	}
 }
 
+// LockLost implements store.LockKeeper: the storage's lock of name,
+// taken here, was broken as stale by a peer (storageLockLost). On other
+// storages nothing tells.
+func (c caddyStore) LockLost(name string) bool { return c.storageLockLost(name) }
+
 // unlockStorage releases what lockStorage took.
 func (c caddyStore) unlockStorage(ctx context.Context, name string) error {
 	if fsys, ok := c.s.(*certmagic.FileStorage); ok {
@@ -411,6 +416,7 @@ var (
 	_ store.SessionLocker = caddyStore{}
 	_ store.Marker        = caddyStore{}
 	_ store.LazyMarker    = caddyStore{}
+	_ store.LockKeeper    = caddyStore{}
 )
 
 // contextStore returns the store over the context's configured storage,

@@ -57,3 +57,32 @@ func TestStoreLockLostIsNotHandedOver(t *testing.T) {
 		t.Fatalf("the peer's lock file: %+v %v", meta, err)
 	}
 }
+
+// TestStoreLockLostReported: the store tells the holder of a long-held
+// lock (the jobs' instance lock) that a peer broke it as stale and took
+// it (store.LockKeeper), so that the holder takes it again.
+func TestStoreLockLostReported(t *testing.T) {
+	shortFileLocks(t, 10*time.Millisecond, time.Minute)
+	fsys := &certmagic.FileStorage{Path: t.TempDir()}
+	s := newCaddyStore(fsys)
+	ctx := context.Background()
+	const name = "instance"
+	if err := s.Lock(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Unlock(ctx, name)
+	if s.LockLost(name) {
+		t.Fatal("a lock held is reported lost")
+	}
+	filename := fileLockName(fsys, name)
+	v, _ := fileLocks.Load(filename)
+	peerLock(t, filename, time.Now())
+	select {
+	case <-v.(*heldFileLock).done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the refresh goes on over the peer's lock file")
+	}
+	if !s.LockLost(name) {
+		t.Fatal("a lock the peer took is not reported lost")
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/caddy-csb/caddy-csb/broker/store"
 )
 
 // The lock of a new job (Config.GroupCommit).
@@ -267,11 +269,25 @@ func instanceLockName(inst string) string { return "instance-" + inst }
 // holdInstance takes this process's instance lock if it does not hold it
 // yet, and reports whether it holds it. Without it, new jobs' locks are
 // taken in the storage.
+//
+// A held instance lock can be lost (store.LockKeeper): broken as stale by
+// a peer while this process was paused or cut off from the storage for
+// longer than the storage's stale time. It is then taken again: left
+// lost, every peer's reaper found it free, took this live process for
+// dead and replayed its log files at once, resuming the creates that
+// this process still worked on under memory locks, for as long as the
+// process lived.
 func (m *Manager) holdInstance(ctx context.Context) bool {
 	m.instanceMu.Lock()
 	defer m.instanceMu.Unlock()
 	if m.instanceUnlock != nil {
-		return true
+		lk, ok := m.store.(store.LockKeeper)
+		if !ok || !lk.LockLost(lockPrefix+instanceLockName(m.instance)) {
+			return true
+		}
+		m.logger.Warn("the instance lock was lost (broken as stale by another broker); taking it again")
+		m.instanceUnlock()
+		m.instanceUnlock = nil
 	}
 	// Stop released it (or is about to, once this returns): a create
 	// that comes after must not take it again, for nothing would

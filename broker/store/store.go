@@ -51,6 +51,17 @@ type SessionLocker interface {
 	LockSession(ctx context.Context, name string) (uint64, error)
 }
 
+// LockKeeper is implemented by a Store whose locks can be lost while
+// held: broken as stale by another process sharing the storage (on
+// Caddy's file storage, once its holder has not refreshed it for 10 s:
+// the process paused, or cut off from a network volume). The holder of
+// a lock kept for a long time asks whether it still holds it.
+type LockKeeper interface {
+	// LockLost reports whether the lock name, which this process took,
+	// is known to be lost: released in the storage or another's now.
+	LockLost(name string) bool
+}
+
 // Counter is implemented by a Store that counts the keys under a prefix
 // without listing them.
 type Counter interface {
