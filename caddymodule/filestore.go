@@ -135,7 +135,7 @@ func groupFilesOf(fsys *certmagic.FileStorage) *groupFiles {
 		g.sync = fsSync(root)
 		groupFor[root] = g
 		if g.sync != nil {
-			sweepTemps(filepath.Join(root, "csb"), time.Now())
+			sweepTemps(filepath.Join(root, "csb"))
 		}
 	}
 	return g
@@ -143,43 +143,68 @@ func groupFilesOf(fsys *certmagic.FileStorage) *groupFiles {
 
 // A Store's temporary file lives for one write and one sync. One that a
 // killed process left is deleted by the sweeps of the processes sharing
-// the storage: the first, tempSweepFirst after a process first writes
-// there, takes every temporary file older than that first write (what a
-// process killed before the restart left, as soon as it can no longer
-// be in use); later ones, every tempSweepEvery, take those older than
-// staleTempAge.
+// the storage. A sweeper judges a file by what it saw itself, on its own
+// clock, not by the file's modification time: that comes from the clock
+// of the machine that wrote it, or of the file server, and a sweeper
+// whose clock ran a minute ahead of it took every file a live peer was
+// about to rename for a dead one's, and failed the peer's Store. A sweep
+// deletes the temporary files that the previous sweep saw, unchanged;
+// the first looks when the process first writes to the storage, the
+// second tempSweepFirst later (what a process killed before the restart
+// left, as soon as it can no longer be in use), later ones every
+// tempSweepEvery.
 const (
 	tempSweepFirst = 30 * time.Second
 	tempSweepEvery = 10 * time.Minute
-	staleTempAge   = time.Minute
 )
 
-// sweepTemps schedules the sweeps of dir (see tempSweepFirst).
-func sweepTemps(dir string, start time.Time) {
-	time.AfterFunc(tempSweepFirst, func() {
-		removeStaleTemps(dir, start)
-		var again func()
-		again = func() {
-			removeStaleTemps(dir, time.Now().Add(-staleTempAge))
+// sweepTemps starts the sweeps of dir (see tempSweepFirst).
+func sweepTemps(dir string) {
+	s := &tempSweeper{dir: dir}
+	go func() {
+		s.sweep()
+		time.AfterFunc(tempSweepFirst, func() {
+			s.sweep()
+			var again func()
+			again = func() {
+				s.sweep()
+				time.AfterFunc(tempSweepEvery, again)
+			}
 			time.AfterFunc(tempSweepEvery, again)
-		}
-		time.AfterFunc(tempSweepEvery, again)
-	})
+		})
+	}()
 }
 
-// removeStaleTemps deletes, under dir, the temporary files last written
-// before cutoff: what a process killed between a write and its rename
-// left. They hold nothing anybody was told was stored.
-func removeStaleTemps(dir string, cutoff time.Time) {
-	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+// tempSweeper sweeps a directory's temporary files; its sweeps run one
+// at a time.
+type tempSweeper struct {
+	dir  string
+	seen map[string]fs.FileInfo // the temporary files the last sweep saw and left
+}
+
+// sweep deletes, under dir, the temporary files the previous sweep saw
+// and that have not changed since (same file, size and modification
+// time): what a process killed between a write and its rename left.
+// They hold nothing anybody was told was stored. It remembers the
+// others for the next sweep.
+func (s *tempSweeper) sweep() {
+	now := map[string]fs.FileInfo{}
+	_ = filepath.WalkDir(s.dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !isTemp(d.Name()) {
 			return nil
 		}
-		if info, err := d.Info(); err == nil && info.ModTime().Before(cutoff) {
-			_ = os.Remove(p)
+		info, err := d.Info()
+		if err != nil {
+			return nil
 		}
+		if was, ok := s.seen[p]; ok && os.SameFile(was, info) && was.Size() == info.Size() && was.ModTime().Equal(info.ModTime()) {
+			_ = os.Remove(p)
+			return nil
+		}
+		now[p] = info
 		return nil
 	})
+	s.seen = now
 }
 
 // Store writes value as key's file, durably, sharing the sync with the

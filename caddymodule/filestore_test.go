@@ -204,32 +204,62 @@ func TestGroupFilesOnTheFileSystem(t *testing.T) {
 	}
 }
 
-// A temporary file a killed process left is deleted once it is old
-// enough that no Store can still be writing it; a young one is kept.
+// A temporary file a killed process left is deleted by the sweep after
+// the one that first saw it, if it has not changed meanwhile; one being
+// written is kept, and so is a key.
 func TestGroupFilesRemoveStaleTemps(t *testing.T) {
 	dir := t.TempDir()
 	sub := filepath.Join(dir, "csb", "jobs", "job")
 	if err := os.MkdirAll(sub, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	old, young, key := filepath.Join(sub, tempPrefix+"old"), filepath.Join(sub, tempPrefix+"young"), filepath.Join(sub, "key")
-	for _, p := range []string{old, young, key} {
+	left, written, key := filepath.Join(sub, tempPrefix+"left"), filepath.Join(sub, tempPrefix+"written"), filepath.Join(sub, "key")
+	for _, p := range []string{left, written, key} {
 		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	long := time.Now().Add(-time.Hour)
-	if err := os.Chtimes(old, long, long); err != nil {
+	s := &tempSweeper{dir: filepath.Join(dir, "csb")}
+	s.sweep()
+	if err := os.WriteFile(written, []byte("xy"), 0o600); err != nil { // still being written
 		t.Fatal(err)
 	}
-	if err := os.Chtimes(key, long, long); err != nil {
-		t.Fatal(err)
-	}
-	removeStaleTemps(filepath.Join(dir, "csb"), time.Now().Add(-staleTempAge))
-	for p, want := range map[string]bool{old: false, young: true, key: true} {
+	s.sweep()
+	for p, want := range map[string]bool{left: false, written: true, key: true} {
 		if _, err := os.Stat(p); (err == nil) != want {
 			t.Errorf("%s: exists %v, want %v", filepath.Base(p), err == nil, want)
 		}
+	}
+}
+
+// TestTempSweepOfPeerWithSlowClock: a live peer whose clock (or file
+// server's) is an hour behind this process's writes a temporary file it
+// is about to rename; a sweep must leave it. Judged by its modification
+// time against this process's clock, it was an hour old and deleted,
+// and the peer's Store failed. Seen unchanged by a later sweep, it is
+// a dead writer's and goes.
+func TestTempSweepOfPeerWithSlowClock(t *testing.T) {
+	dir := t.TempDir()
+	sub := filepath.Join(dir, "csb", "jobs", "wal")
+	if err := os.MkdirAll(sub, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	temp := filepath.Join(sub, tempPrefix+"peer")
+	if err := os.WriteFile(temp, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	peerClock := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(temp, peerClock, peerClock); err != nil {
+		t.Fatal(err)
+	}
+	s := &tempSweeper{dir: filepath.Join(dir, "csb")}
+	s.sweep()
+	if _, err := os.Stat(temp); err != nil {
+		t.Fatalf("a live peer's temporary file with an old clock was swept at first sight: %v", err)
+	}
+	s.sweep()
+	if _, err := os.Stat(temp); err == nil {
+		t.Fatal("a temporary file seen unchanged by two sweeps is kept")
 	}
 }
 
