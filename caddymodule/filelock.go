@@ -202,6 +202,11 @@ func rememberSight(filename string, s lockSight) {
 	})
 }
 
+// breakSights keeps, by break lock file, when this process first saw it
+// as it is (breakLockFile). Break locks live for a look and a remove, so
+// few are ever seen.
+var breakSights sync.Map // string → lockSight
+
 // Test hooks: fileLockLook runs before a waiter looks at the lock file,
 // fileLockBreaking when it has judged the lock broken, before it breaks
 // it.
@@ -253,20 +258,39 @@ func lookLockFile(filename string) (lockSight, error) {
 // would hold the lock. So a waiter breaks a lock only while it holds the
 // file's break lock (<lock file>.break, made with O_EXCL and held for a
 // look and a remove), and only when it still finds the file it judged. A
-// break lock left by a waiter that died holding it is removed once older
-// than fileLockStale; other waiters look again meanwhile.
+// break lock left by a waiter that died holding it is removed once this
+// process has seen it unchanged for fileLockStale, on its own clock (as
+// lock files are judged): its modification time is the clock of the
+// machine that made it, or of the file server, and a waiter whose clock
+// ran fileLockStale ahead of it removed every break lock at first sight,
+// while its breaker looked and removed, and two breakers of one dead
+// lock could each remove what was there. Other waiters look again
+// meanwhile.
 func breakLockFile(filename string, seen lockSight) (bool, error) {
 	brk := filename + ".break"
 	f, err := os.OpenFile(brk, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	if errors.Is(err, fs.ErrExist) {
-		if info, err := os.Stat(brk); err == nil && time.Since(info.ModTime()) >= fileLockStale {
-			_ = os.Remove(brk)
+		info, err := os.Stat(brk)
+		if err != nil {
+			return false, nil // gone meanwhile
 		}
+		if v, ok := breakSights.Load(brk); ok {
+			was := v.(lockSight)
+			if os.SameFile(was.info, info) && was.info.ModTime().Equal(info.ModTime()) {
+				if time.Since(was.since) >= fileLockStale {
+					_ = os.Remove(brk)
+					breakSights.Delete(brk)
+				}
+				return false, nil
+			}
+		}
+		breakSights.Store(brk, lockSight{info: info, since: time.Now()})
 		return false, nil
 	}
 	if err != nil {
 		return false, err
 	}
+	breakSights.Delete(brk)
 	_ = f.Close()
 	defer os.Remove(brk)
 	now, err := lookLockFile(filename)

@@ -209,3 +209,51 @@ func TestFileLockDeadLockBrokenAcrossShortWaits(t *testing.T) {
 		t.Error("the sight of a lock broken and taken is kept")
 	}
 }
+
+// TestFileLockBreakLockOfPeerWithSlowClockKept: another waiter, whose
+// clock (or file server's) is an hour behind this process's, holds the
+// break lock of a dead lock while it looks and removes; a waiter here
+// must leave its break lock alone. Judged by the break lock's
+// modification time against this process's clock, it was removed at
+// first sight, and two breakers could break at once (each removing
+// what was there: the other's new lock). A break lock seen unchanged
+// for fileLockStale is a dead breaker's and goes.
+func TestFileLockBreakLockOfPeerWithSlowClockKept(t *testing.T) {
+	shortFileLocks(t, time.Minute, 0)
+	fsys := &certmagic.FileStorage{Path: t.TempDir()}
+	filename := fileLockName(fsys, "job")
+	peerLock(t, filename, time.Now()) // dead
+	seen, err := lookLockFile(filename)
+	if err != nil {
+		t.Fatal(err)
+	}
+	brk := filename + ".break"
+	if err := os.WriteFile(brk, nil, 0o644); err != nil { // the other breaker's
+		t.Fatal(err)
+	}
+	peerClock := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(brk, peerClock, peerClock); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { breakSights.Delete(brk) })
+	if broke, err := breakLockFile(filename, seen); broke || err != nil {
+		t.Fatalf("broke %v, %v with another's break lock in place", broke, err)
+	}
+	if _, err := os.Stat(brk); err != nil {
+		t.Fatalf("a live breaker's break lock with an old clock was removed at first sight: %v", err)
+	}
+	if _, err := os.Stat(filename); err != nil {
+		t.Fatalf("the lock was broken under another's break lock: %v", err)
+	}
+	// Seen again, unchanged, fileLockStale (0 here) later: its breaker
+	// died holding it.
+	if broke, err := breakLockFile(filename, seen); broke || err != nil {
+		t.Fatalf("broke %v, %v", broke, err)
+	}
+	if _, err := os.Stat(brk); err == nil {
+		t.Fatal("a break lock seen unchanged for fileLockStale is kept")
+	}
+	if broke, err := breakLockFile(filename, seen); !broke || err != nil {
+		t.Fatalf("the dead lock once the dead breaker's break lock is gone: broke %v, %v", broke, err)
+	}
+}
