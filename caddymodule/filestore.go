@@ -34,7 +34,9 @@ import (
 // sync (syncfs(2): one call for every file written before it) when there
 // are several of them. As with certmagic, a value is durable and whole
 // before its key shows it. Unlike certmagic, a Store returns only once
-// the rename is durable too (an fsync of the key's directory): the
+// the rename is durable too (a sync of the file system after it, shared
+// by the renames made meanwhile: entrySync; elsewhere an fsync of the
+// key's directory): the
 // write-ahead log's callers call a provider once its Store returned, and
 // a rename left to the file system's next commit (ext4: up to 5 s later)
 // was lost with a crash meanwhile, leaving the provider's resource to
@@ -91,8 +93,14 @@ type groupFiles struct {
 	// written before the call); with all, every file written before the
 	// call. nil: not available here.
 	sync func(files []tempFile, all bool) error
-	// syncDir makes a directory's entries durable; nil: syncDirectory.
+	// syncAll makes every rename made before the call durable (a sync
+	// of the file system); nil: not available here. syncDir, set by
+	// tests, replaces it; with neither, a rename's directory is synced
+	// (syncDirectory).
+	syncAll func() error
 	syncDir func(dir string) error
+	// entries groups the syncs that make renames durable.
+	entries entrySync
 
 	// failures counts the syncs that failed: changed by the goroutine
 	// that ran the sync, before any writer hears of its end.
@@ -133,6 +141,10 @@ func groupFilesOf(fsys *certmagic.FileStorage) *groupFiles {
 	if g == nil {
 		g = &groupFiles{fs: &certmagic.FileStorage{Path: root}}
 		g.sync = fsSync(root)
+		if g.sync != nil {
+			sync := g.sync
+			g.syncAll = func() error { return sync(nil, true) }
+		}
 		groupFor[root] = g
 		if g.sync != nil {
 			sweepTemps(filepath.Join(root, "csb"))
@@ -232,16 +244,15 @@ func (g *groupFiles) Store(key string, value []byte) error {
 	return g.entryDurable(filepath.Dir(name), from)
 }
 
-// entryDurable syncs dir after a rename into it, so that the rename
-// survives a crash, and answers the writer that began at from. A failed
-// directory sync is counted as a failed sync: it may have covered other
-// writers' renames into dir, and a second sync may not report it.
+// entryDurable makes the rename into dir durable, and answers the writer
+// that began at from. The syncs of renames are grouped as the syncs of
+// values are (entrySync): the renames made while one runs share the
+// next, a sync of the whole file system (syncfs(2), which covers every
+// directory) where the system has one. A failed sync is counted as a
+// failed sync of values: it may have covered other writers' renames, and
+// a second sync may not report it.
 func (g *groupFiles) entryDurable(dir string, from uint64) error {
-	sync := g.syncDir
-	if sync == nil {
-		sync = syncDirectory
-	}
-	if err := sync(dir); err != nil {
+	if err := g.entries.run(func() error { return g.syncEntries(dir) }); err != nil {
 		g.mu.Lock()
 		g.lastErr = err
 		g.failures.Add(1)
@@ -249,6 +260,66 @@ func (g *groupFiles) entryDurable(dir string, from uint64) error {
 		return fmt.Errorf("the value is in place but may not survive a crash: %w", err)
 	}
 	return g.answer(nil, g.failures.Load(), from)
+}
+
+// syncEntries makes the renames made so far durable: those into dir, and
+// with a file-system sync every other.
+func (g *groupFiles) syncEntries(dir string) error {
+	switch {
+	case g.syncDir != nil:
+		return g.syncDir(dir)
+	case g.syncAll != nil:
+		return g.syncAll()
+	default:
+		return syncDirectory(dir)
+	}
+}
+
+// entrySync runs a sync for every caller that arrived before it began:
+// the first caller while none runs syncs at once; callers meanwhile wait
+// for the next sync, which one goroutine runs for all of them. Its
+// callers' syncs must be interchangeable (each covers what the others
+// would): entryDurable's are syncs of the whole file system.
+type entrySync struct {
+	mu      sync.Mutex
+	running bool
+	next    []chan error
+}
+
+func (e *entrySync) run(sync func() error) error {
+	e.mu.Lock()
+	if e.running {
+		done := make(chan error, 1)
+		e.next = append(e.next, done)
+		e.mu.Unlock()
+		return <-done
+	}
+	e.running = true
+	e.mu.Unlock()
+	err := sync()
+	e.handOver(sync)
+	return err
+}
+
+// handOver ends a sync: the callers that queued during it get one more,
+// run in the background by whoever ended the previous one.
+func (e *entrySync) handOver(sync func() error) {
+	e.mu.Lock()
+	batch := e.next
+	e.next = nil
+	if len(batch) == 0 {
+		e.running = false
+		e.mu.Unlock()
+		return
+	}
+	e.mu.Unlock()
+	go func() {
+		err := sync()
+		for _, done := range batch {
+			done <- err
+		}
+		e.handOver(sync)
+	}()
 }
 
 // Mark makes key's file, empty, durably: an index entry, which nobody

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"runtime"
 	"testing"
 )
 
@@ -53,4 +54,60 @@ func TestGroupFilesStoreSyncsItsRenameBeforeItReturns(t *testing.T) {
 		t.Fatalf("a Store begun after the failure: %v", err)
 	}
 	noTemps(t, dir)
+}
+
+// The syncs that make renames durable are shared as the syncs of values
+// are: renames made while one runs share the next one, so that a Store
+// costs one more shared sync, not a directory sync of its own each.
+func TestGroupFilesRenamesShareOneSync(t *testing.T) {
+	_, g, gs, _ := gatedGroup(t)
+	go func() {
+		for range gs.started {
+			gs.release <- nil // the values' syncs are not what is looked at
+		}
+	}()
+	started, release := make(chan string, 8), make(chan error)
+	g.syncDir = func(d string) error {
+		started <- d
+		return <-release
+	}
+	first := storeAsync(g, "csb/jobs/wal/a", "a")
+	<-started // the first rename's sync runs
+	const more = 4
+	var dones []<-chan error
+	for i := range more {
+		dones = append(dones, storeAsync(g, "csb/jobs/job/"+string(rune('b'+i)), "x"))
+	}
+	// Wait until all four renames queue behind the running sync; none
+	// may start a sync of its own meanwhile.
+	for {
+		g.entries.mu.Lock()
+		n := len(g.entries.next)
+		g.entries.mu.Unlock()
+		if n == more {
+			break
+		}
+		select {
+		case d := <-started:
+			t.Fatalf("a rename synced (%s) while another rename's sync ran, instead of waiting to share the next", d)
+		default:
+		}
+		runtime.Gosched()
+	}
+	release <- nil
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	<-started // one sync for the four
+	release <- nil
+	for _, done := range dones {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case d := <-started:
+		t.Fatalf("a third rename sync (%s): the four queued renames did not share one", d)
+	default:
+	}
 }
