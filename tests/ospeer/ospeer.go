@@ -226,7 +226,33 @@ const rabbitServer = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 // Start starts a new OpenStack in a fresh temporary directory and waits
 // until Nova has booted and deleted a probe server. The caller must Stop
 // it. Most tests use Shared instead.
-func Start(ctx context.Context) (_ *OpenStack, err error) {
+//
+// The stack's ports are chosen free, then bound by its servers seconds
+// later; a peer started meanwhile by another test binary (the Swift
+// peer's tests run beside these) may take one first. A start that failed
+// for a port in use is made again, on new ports, twice at most.
+func Start(ctx context.Context) (*OpenStack, error) {
+	for attempt := 1; ; attempt++ {
+		o, err := startOnce(ctx)
+		if err == nil || attempt == 3 || !portTaken(err) || ctx.Err() != nil {
+			return o, err
+		}
+	}
+}
+
+// portTaken reports whether a failed start's error (with its log tails)
+// says a server could not bind its port.
+func portTaken(err error) bool {
+	msg := err.Error()
+	for _, s := range []string{"address already in use", "Address already in use", "dist_port_already_used", "could not bind to distribution port"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func startOnce(ctx context.Context) (_ *OpenStack, err error) {
 	begin := time.Now()
 	for _, b := range binaries {
 		if _, err := exec.LookPath(b); err != nil {
