@@ -66,7 +66,8 @@ import (
 // bounds), Csb-Max-Price (create, COPY, MOVE: the highest price per hour
 // per cost unit the consumer accepts; providers above it, or without a
 // price, are not chosen), Csb-Provider (create, COPY, MOVE, explain:
-// narrows the user's provider lists to those named), Csb-Callback and
+// narrows the user's provider lists to those named; a PUT, DELETE or
+// POST <job-info> with it or Csb-Max-Price is answered 400), Csb-Callback and
 // Csb-Callback-Secret (POST create: a webhook for the job's events;
 // consumer_wait.go). GET ?wait=<duration> is a long-poll
 // (consumer_wait.go). Response headers
@@ -171,6 +172,9 @@ func (h *Handler) serveConsumer(w http.ResponseWriter, r *http.Request) error {
 		}
 		return c.answer(c.m.Answer(j), false)
 	case http.MethodPut:
+		if err := c.notPlaced("an update"); err != nil {
+			return err
+		}
 		req := &csbmsg.ServiceRequest{}
 		empty, err := bodyEmpty(r)
 		if err != nil {
@@ -192,6 +196,9 @@ func (h *Handler) serveConsumer(w http.ResponseWriter, r *http.Request) error {
 		}
 		return c.answer(res, false)
 	case http.MethodDelete:
+		if err := c.notPlaced("a removal"); err != nil {
+			return err
+		}
 		res, err := c.m.Remove(r.Context(), owner, jobID)
 		if err != nil {
 			return c.fail(err, csbmsg.StatusCannotRemoveResource, jobID)
@@ -247,6 +254,9 @@ func (c *consumerCall) post() error {
 	ctx := c.r.Context()
 	if ji := req.JobInfo; ji != nil {
 		if err := c.noCallback(); err != nil {
+			return err
+		}
+		if err := c.notPlaced("an update or a removal"); err != nil {
 			return err
 		}
 		switch {
@@ -325,6 +335,19 @@ func (c *consumerCall) idempotencyScope() string {
 		fmt.Fprintf(&b, "callback-secret=%s\n", hex.EncodeToString(sum[:]))
 	}
 	return b.String()
+}
+
+// notPlaced refuses (400) the placement headers on a request that places
+// nothing (what): an update or a removal stays with the job's provider,
+// and a Csb-Provider or Csb-Max-Price sent with one was dropped while the
+// answer said 200.
+func (c *consumerCall) notPlaced(what string) error {
+	for _, h := range [...]string{"Csb-Provider", "Csb-Max-Price"} {
+		if c.r.Header.Get(h) != "" {
+			return caddyhttp.Error(http.StatusBadRequest, fmt.Errorf("%s is taken by a create, COPY, MOVE and explain only: %s keeps the job at its provider", h, what))
+		}
+	}
+	return nil
 }
 
 // nothingElse refuses (400) what a COPY or MOVE would drop. Neither

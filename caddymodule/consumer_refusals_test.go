@@ -293,3 +293,35 @@ func TestIdempotentRetryWhileFirstRuns(t *testing.T) {
 		t.Fatalf("retry after: %d %v, job %q (want %q), resources %v %v", again.code, again.err, again.hdr.Get("Csb-Job-Id"), id, w.a.Live(), w.b.Live())
 	}
 }
+
+// TestChangesRefusePlacementHeaders: an update or a removal places
+// nothing, so the placement headers sent with one (Csb-Provider,
+// Csb-Max-Price) were dropped while the answer said 200. They are refused
+// with 400 before anything is done, on PUT, DELETE and POST <job-info>.
+func TestChangesRefusePlacementHeaders(t *testing.T) {
+	w := newConsumerWorld(t)
+	created := w.do(http.MethodPost, "/csb/consumer", strings.NewReader(consumerDoc(smallVM)))
+	id := created.hdr.Get("Csb-Job-Id")
+	if created.csb() != "200" || id == "" {
+		t.Fatalf("create: %d %v\n%s", created.code, created.err, created.body)
+	}
+	jobInfo := func(action string) io.Reader {
+		return strings.NewReader(consumerDoc(`<job-info><job-id>` + id + `</job-id><action>` + action + `</action></job-info>`))
+	}
+	for _, h := range [][]string{{"Csb-Provider", "b"}, {"Csb-Max-Price", "0.01"}} {
+		for name, call := range map[string]func() consumerAnswer{
+			"PUT":         func() consumerAnswer { return w.do(http.MethodPut, "/csb/consumer/"+id, nil, h...) },
+			"DELETE":      func() consumerAnswer { return w.do(http.MethodDelete, "/csb/consumer/"+id, nil, h...) },
+			"POST update": func() consumerAnswer { return w.do(http.MethodPost, "/csb/consumer", jobInfo("update"), h...) },
+			"POST remove": func() consumerAnswer { return w.do(http.MethodPost, "/csb/consumer", jobInfo("remove"), h...) },
+		} {
+			got := call()
+			if got.code != http.StatusBadRequest || got.csb() != "" || got.err == nil || !strings.Contains(got.err.Error(), h[0]) {
+				t.Errorf("%s with %s: HTTP %d, Csb-Status %q, want 400 naming the header (%v)", name, h[0], got.code, got.csb(), got.err)
+			}
+		}
+	}
+	if len(w.a.Live()) != 1 {
+		t.Fatalf("resources at a %v: the job was changed or removed", w.a.Live())
+	}
+}
