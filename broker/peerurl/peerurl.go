@@ -322,7 +322,7 @@ func (p *Policy) lookup(ctx context.Context, host string) ([]netip.Addr, error) 
 // judging scheme, user info or addresses (Check does).
 func (p *Policy) Allowed(u *url.URL) bool {
 	host, port := hostPort(u)
-	return p.origins[strings.ToLower(u.Scheme)+"://"+net.JoinHostPort(host, port)] || p.matches(host, port)
+	return p.isOrigin(u.Scheme, host, port) || p.matches(host, port)
 }
 
 // Origin reports whether u's scheme, host and port are one of the
@@ -330,7 +330,11 @@ func (p *Policy) Allowed(u *url.URL) bool {
 // opposed to hosts an allowed pattern matches.
 func (p *Policy) Origin(u *url.URL) bool {
 	host, port := hostPort(u)
-	return p.origins[strings.ToLower(u.Scheme)+"://"+net.JoinHostPort(host, port)]
+	return p.isOrigin(u.Scheme, host, port)
+}
+
+func (p *Policy) isOrigin(scheme, host, port string) bool {
+	return p.origins[strings.ToLower(scheme)+"://"+net.JoinHostPort(host, port)]
 }
 
 func (p *Policy) matches(host, port string) bool {
