@@ -155,7 +155,7 @@ func (m *Manager) renewHeld(ctx context.Context, j *Job, why string) (*Result, e
 	j.Expires = m.now().Add(time.Duration(j.LeaseSeconds) * time.Second)
 	j.Reason = fmt.Sprintf("lease renewed; %s, so the resource was not checked", why)
 	if err := m.save(ctx, j); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: the renewal: %v", ErrNotRecorded, err)
 	}
 	m.logState(j, j.Status, "job lease renewed")
 	return result(csbmsg.StatusOK, j, "lease renewed for %d s; no resource change; %s and was not contacted", j.LeaseSeconds, why), nil

@@ -2,6 +2,7 @@ package jobs_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -92,6 +93,9 @@ func TestHeldRenewalNotRecordedIsNotAnsweredRenewed(t *testing.T) {
 	s.failing.Store(true)
 	res, err := e.m.Update(ctx, "alice", j.ID, &csbmsg.ServiceRequest{}, 0)
 	s.failing.Store(false)
+	if err != nil && !errors.Is(err, jobs.ErrNotRecorded) {
+		t.Errorf("the unrecorded renewal's error %v is no ErrNotRecorded (answered 500, not 503)", err)
+	}
 	if err == nil && res.Status == csbmsg.StatusOK {
 		t.Fatalf("renewal answered %s %q although its lease was not stored", res.Status, res.Reason)
 	}
