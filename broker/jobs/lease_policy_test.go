@@ -107,3 +107,24 @@ func TestHeldRenewalNotRecordedIsNotAnsweredRenewed(t *testing.T) {
 		t.Fatalf("stored lease end %v, want the old one %v", got.Expires, j.Expires)
 	}
 }
+
+// TestActiveRenewalNotRecordedIsNotRecordedError: a renewal at an active
+// provider whose lease cannot be stored is ErrNotRecorded, which the
+// consumer interface answers 503 ("the broker could not record the job"),
+// not a bare store error answered 500.
+func TestActiveRenewalNotRecordedIsNotRecordedError(t *testing.T) {
+	ctx := context.Background()
+	var s *failingKeys
+	e := newLifeEnv(t, func(c *jobs.Config) {
+		s = &failingKeys{Memory: c.Store.(*store.Memory), prefix: "csb/jobs/job/"}
+		c.Store = s
+	})
+	j := lifeJob(t, e)
+	e.clock.Advance(50 * time.Minute)
+	s.failing.Store(true)
+	res, err := e.m.Update(ctx, "alice", j.ID, &csbmsg.ServiceRequest{}, 0)
+	s.failing.Store(false)
+	if !errors.Is(err, jobs.ErrNotRecorded) {
+		t.Fatalf("renewal not stored: %v %v, want ErrNotRecorded", res, err)
+	}
+}

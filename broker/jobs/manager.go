@@ -1249,7 +1249,7 @@ func (m *Manager) UpdateIf(ctx context.Context, owner, id string, rev uint64, re
 		j.Expires = m.now().Add(time.Duration(j.LeaseSeconds) * time.Second)
 		j.Reason = "lease renewed"
 		if err := m.save(ctx, j); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%w: the renewal: %v", ErrNotRecorded, err)
 		}
 		m.logState(j, j.Status, "job lease renewed")
 		return result(csbmsg.StatusOK, j, "lease renewed for %d s; no resource change", j.LeaseSeconds), nil
